@@ -44,12 +44,13 @@ class CocotbPackage:
             "top": self.top, "spec": self.spec.name, "model": self.spec.top.name,
             "timing": {"min_latency": self.timing.min_latency, "max_latency": self.timing.max_latency,
                        "stall_percent": self.timing.stall_percent},
-            "limit": self.limit, "data_width": ports.data_width, "sized": ports.sized,
+            "limit": self.limit, "data_width": ports.data_width, "sized": ports.sized, "rerr": ports.rerr,
             "inputs": [list(p) for p in ports.inputs], "outputs": [list(p) for p in ports.outputs],
             "scenarios": [{"seed32": batch.seed32(sc.latency_seed),
                            "request": dict(sc.request),
                            "ports": {harness.port_of(ref, k): v for k, v in sc.request.items()},
-                           "memory": [[a, v & mask] for a, v in sorted(sc.memory.items())]}
+                           "memory": [[a, v & mask] for a, v in sorted(sc.memory.items())],
+                           "errors": sorted(sc.errors)}
                           for sc in self.scenarios],
         }
 

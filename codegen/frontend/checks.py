@@ -47,8 +47,35 @@ def check(spec: ir.Spec, bag: DiagnosticBag) -> None:
         _nested_access(spec, nest, bag)
     for unit in spec.units:
         _unit(unit, bag)
+    _error_faults(spec, bag)
     _enum_fields(spec, bag)
     _generated_names(spec, bag)
+
+
+def reads_error(reg: ir.Regime) -> bool:
+    """Whether a fault of the regime reads `error` (the entry's read answered with an error)."""
+    return any(x.kind == "builtin" and x.name == "error" for r in reg.faults for x in r.when.refs())
+
+
+def _error_faults(spec: ir.Spec, bag: DiagnosticBag) -> None:
+    """E0335: a read that answers with an error is modelled in a unit's own walks only: a
+    regime whose fault reads `error` is neither a stage of a nested composition (the host
+    walk of a guest entry carries no error to the guest) nor a translation model of its own."""
+    models = set(spec.models)
+    for reg in spec.regimes:
+        if reg.span.path != spec.span.path or not reads_error(reg):
+            continue
+        fault = next(r for r in reg.faults if any(x.kind == "builtin" and x.name == "error" for x in r.when.refs()))
+        users = [n for n in spec.nested if reg.name in (n.guest, n.host)]
+        if users:
+            why = f"a stage of nested composition '{users[0].name}'"
+        elif reg.name in models:
+            why = "a translation model of its own (no unit walks it)"
+        else:
+            continue
+        bag.error("E0335", f"expected regime '{reg.name}', whose fault '{fault.name}' reads `error`, to be walked by a "
+                  f"unit's `walk` only, not {why}: a read that answers with an error is supported in the walks of "
+                  "a unit", fault.span, (f"regime '{reg.name}' is declared here", reg.span))
 
 
 def _enum_fields(spec: ir.Spec, bag: DiagnosticBag) -> None:

@@ -164,6 +164,8 @@ class ExprPrinter:
             return self._register_bits(e)
         if kind == "struct":
             return self._struct_bits(e)
+        if kind == "rerr":
+            return f"{e.name}.error"
         return e.name
 
     def _register_bits(self, e: Expr) -> str:

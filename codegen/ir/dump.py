@@ -64,12 +64,13 @@ class RefExpr(_Model):
     """A value known only when the model runs."""
 
     op: Literal["ref"]
-    kind: Literal["input", "ctx", "field", "leaf", "acc", "builtin", "access", "event", "struct", "bitmap",
+    kind: Literal["input", "ctx", "field", "leaf", "acc", "builtin", "access", "event", "struct", "rerr", "bitmap",
                   "walk", "host", "operand", "tag", "entry", "call"] = Field(
         description="input: the input address; ctx: a context register; field: a field of the entry being read; "
                     "leaf: a field of the leaf entry; acc: an accumulator; builtin: a value of the walk (level, "
                     "rsvd, fault, ...); access: an access kind; event: a field of a unit's event; struct: a "
-                    "structure field in memory; bitmap: a bitmap lookup; walk: a result of a unit's walk (WALK.NAME); "
+                    "structure field in memory; rerr: STRUCTURE.error, 1 when a read of the structure answered with an "
+                    "error; bitmap: a bitmap lookup; walk: a result of a unit's walk (WALK.NAME); "
                     "host: a field of the host stage's record; operand: an operand of an invalidation event; tag: "
                     "the request's value of a cache tag (in a drop condition); entry: what the cache entry being "
                     "dropped stored, a tag or `global`; call: a result of a unit's call (CALL.NAME: called, exit, a rule "

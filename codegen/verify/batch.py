@@ -35,10 +35,11 @@ memory's outputs of before it; its requests may depend combinationally on `start
      address (0 when absent) masked to the size; a write stores `m_wdata` masked to
      the size. It is traced as (1 for a write else 0, address, bytes, value), and a
      response (the value read, 0 for a write) is queued, due at edge e + latency
-     (a latency draw).
+     (a latency draw). A read of a word marked as erring (below) returns 0, is traced
+     with 3 in place of 0, and its response carries `m_rerr` = 1.
   2. if the queue is not empty and its head is due at or before e + 1, `m_rvalid` = 1
-     and `m_rdata` = the head's value (dequeued); else `m_rvalid` = 0 and `m_rdata`
-     keeps its value.
+     and `m_rdata` = the head's value, `m_rerr` = its error flag (dequeued); else
+     `m_rvalid` = 0 and `m_rdata` and `m_rerr` keep their values.
   3. `m_ready` = a ready draw; `start` = 0.
   4. if `done` is 1 after the edge, the scenario ends: its cycles are e, its outcome
      the `o_*` ports. Else, at e == limit (the watchdog), it ends as a timeout with
@@ -55,6 +56,10 @@ their width (VHDL's `hread` reads a fixed number of digits):
     <request port values, in INPUTS order>
     <address> <value>          one line per memory entry, address 16 digits, value DATA_WIDTH/4
 
+A memory entry at an odd address A + 1 (value 0) marks the word at A (a table entry or a
+structure word, at least 2-byte aligned) as one whose reads answer with an error: the read
+returns 0 with `m_rerr` = 1 (a model with that port), and it is traced as (3, A, bytes, 0).
+
 On a pipe (the Verilator backend, bench (g)), when every port and memory value fits 64
 bits, the same numbers in the same order may come as native unsigned 64-bit numbers
 (scenario_binary) instead of text.
@@ -63,7 +68,7 @@ The results file
 ----------------
 Per scenario, one line per memory reference in order, then one end line:
 
-    0|1 <address> <bytes> <value>      a read (0) or a write (1)
+    0|1|3 <address> <bytes> <value>    a read (0), a write (1), a read answered with an error (3)
     2 <cycles> <timed out 0|1> <o_* port values, in OUTPUTS order>
 
 On a pipe, when every value fits 64 bits, the Verilator testbench may write them as native
@@ -104,13 +109,14 @@ from itertools import accumulate, chain, repeat
 from operator import attrgetter, itemgetter
 from pathlib import Path
 
+ERRED = 3  # a trace's op of a read that answered with an error (0 read, 1 write; 2 ends a record)
 MAGIC = 0x5649525453504543  # "VIRTSPEC"
 VERSION = 1
 SEQUENCE_VERSION = 2
 MASK32 = 0xFFFFFFFF
 MASK64 = (1 << 64) - 1
 CONTROL = ("clk", "rst", "start", "done")
-MEMORY_IN = ("m_ready", "m_rvalid", "m_rdata")  # driven by the memory
+MEMORY_IN = ("m_ready", "m_rvalid", "m_rdata", "m_rerr")  # driven by the memory
 MEMORY_OUT = ("m_valid", "m_we", "m_addr", "m_wdata", "m_size")  # driven by the model
 
 
@@ -157,6 +163,7 @@ class Ports:
     data_width: int
     sized: bool  # whether the model has an `m_size` port
     bits: frozenset[str] = frozenset()  # ports that are one bit (std_logic in VHDL), not vectors
+    rerr: bool = False  # whether the model has an `m_rerr` port (a read that answers with an error)
 
     @classmethod
     def of(cls, model) -> Ports:
@@ -170,7 +177,7 @@ class Ports:
         inputs = tuple((n, width(n)) for n in order if n not in skip and not n.startswith("o_"))
         outputs = tuple((n, width(n)) for n in order if n.startswith("o_"))
         bits = frozenset(n for n in order if n not in ("clk", "rst") and isinstance(p[n].val, bool))
-        return cls(inputs, outputs, len(p["m_rdata"]), "m_size" in order, bits)
+        return cls(inputs, outputs, len(p["m_rdata"]), "m_size" in order, bits, "m_rerr" in order)
 
 
 def _digits(width: int) -> int:
@@ -223,7 +230,7 @@ def scenario_binary(ports: Ports, scenarios, timing, limit: int, port_of) -> byt
     path); only the narrower columns and the memory values are checked here."""
     t = timing
     scenarios = list(scenarios)
-    memories = list(map(attrgetter("memory"), scenarios))
+    memories = list(map(image_of, scenarios))
     seeds = [x & MASK32 or 0x9E3779B9 for x in map(attrgetter("latency_seed"), scenarios)]  # seed32
     rows = _request_rows(ports, list(map(attrgetter("request"), scenarios)), port_of)
     head = [MAGIC, VERSION, len(scenarios), t.min_latency, t.max_latency, t.stall_percent, limit]
@@ -246,6 +253,15 @@ def scenario_binary(ports: Ports, scenarios, timing, limit: int, port_of) -> byt
     return numbers.tobytes()
 
 
+def image_of(sc) -> dict:
+    """A scenario's memory image as the file gives it: each word whose reads answer with an
+    error (`sc.errors`) marked by an entry at its address + 1."""
+    errors = getattr(sc, "errors", ())
+    if not errors:
+        return sc.memory
+    return {**sc.memory, **{(a | 1) & MASK64: 0 for a in errors}}
+
+
 def _prepared(ports: Ports, scenarios, timing, limit: int, port_of):
     """The numbers of a scenario file: its head, then per scenario the seed, the number of
     memory entries, the request row, the image (address, value, ...), masked to their widths;
@@ -254,7 +270,7 @@ def _prepared(ports: Ports, scenarios, timing, limit: int, port_of):
     scenarios = list(scenarios)
     masks = [(1 << w) - 1 for _, w in ports.inputs]
     data_mask = (1 << ports.data_width) - 1
-    memories = list(map(attrgetter("memory"), scenarios))
+    memories = list(map(image_of, scenarios))
     sizes = list(map(len, memories))
     seeds = [x & MASK32 or 0x9E3779B9 for x in map(attrgetter("latency_seed"), scenarios)]  # seed32
     rows = _request_rows(ports, list(map(attrgetter("request"), scenarios)), port_of)
@@ -356,7 +372,7 @@ def parse_results(text: str, ports: Ports, where) -> tuple[list[tuple], list[lis
     kinds = fields[0::4]
     # every reference line has 3 spaces, so at most 4 fields; 4 fields a line on the whole: 4 each
     if (len(lines) != sum(counts) or len(fields) != 4 * len(lines) or parts[-1].strip()
-            or set(map(str.count, lines, repeat(" "))) - {3} or not set(kinds) <= {"0", "1"}):
+            or set(map(str.count, lines, repeat(" "))) - {3} or not set(kinds) <= {"0", "1", "3"}):
         return _columns(_read_slowly(where, text, names), names)
     trace = list(zip(_numbers(kinds), _numbers(fields[1::4]), _numbers(fields[2::4]), _numbers(fields[3::4])))
     width = 2 + len(names)  # cycles, timed out, the o_* ports
@@ -432,7 +448,7 @@ def _read_slowly(path: Path, text: str, names: list[str]) -> list[Result]:
         if not tok:
             continue
         tag = tok[0]
-        if tag in ("0", "1"):
+        if tag in ("0", "1", "3"):
             if len(tok) != 4:
                 raise ValueError(f"{path}:{number}: expected a memory reference of 4 fields, not {len(tok)}")
             trace.append((int(tag), int(tok[1], 16), int(tok[2], 16), int(tok[3], 16)))
@@ -442,21 +458,21 @@ def _read_slowly(path: Path, text: str, names: list[str]) -> list[Result]:
             out.append(Result(dict(zip(names, (int(t, 16) for t in tok[3:]))), trace, int(tok[1], 16), tok[2] == "1"))
             trace = []
         else:
-            raise ValueError(f"{path}:{number}: expected a record tagged 0, 1 or 2, not {tag!r}")
+            raise ValueError(f"{path}:{number}: expected a record tagged 0, 1, 2 or 3, not {tag!r}")
     return out
 
 
 def final_memory(image: dict[int, int], trace) -> dict[int, int]:
     """The memory after a run: the image with the run's writes applied in order."""
     mem = dict(image)
-    mem.update([(addr, value) for kind, addr, _, value in trace if kind])
+    mem.update([(addr, value) for kind, addr, _, value in trace if kind == 1])
     return mem
 
 
 def final_memories(images: list[dict[int, int]], traces: list[list]) -> list[dict[int, int]]:
     """final_memory of each image and trace, a copy each, with no Python call per run."""
     out = list(map(dict, images))
-    writes = [[(a, v) for k, a, _, v in t if k] for t in traces]
+    writes = [[(a, v) for k, a, _, v in t if k == 1] for t in traces]
     list(map(dict.update, out, writes))
     return out
 

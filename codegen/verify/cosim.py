@@ -333,7 +333,8 @@ class Stimulus:
     def _make(self, draw: Draw, index: int) -> Scenario:
         if self.unit:
             force = {self.factory.kind_field.name: self.kinds[index]} if self.kinds else None
-            return self.factory.complete(self.factory.make(draw, force=force), self.ref, draw)
+            sc = self.factory.complete(self.factory.make(draw, force=force), self.ref, draw)
+            return self.factory.with_error(sc, self.ref, draw)
         return self.factory.draw_scenario(draw, self.oracle)
 
     def one(self, index: int) -> Scenario:
@@ -791,13 +792,13 @@ def shrink(ref, model, sc: Scenario, index: int, timing, vcd_dir: Path | None,
     is left (recording a VCD, mismatch_INDEX.vcd in `vcd_dir`). `limit` is the cycle
     watchdog of each model run."""
     read = {r[1] for r in harness.run_reference(ref, sc, model).trace}
-    cur = Scenario(sc.request, {a: v for a, v in sc.memory.items() if a in read}, sc.latency_seed, sc.intent)
+    cur = Scenario(sc.request, {a: v for a, v in sc.memory.items() if a in read}, sc.latency_seed, sc.intent, sc.errors)
     if not _mismatch(ref, model, cur, timing, limit):
         cur = sc
     for key in list(cur.request):
         if cur.request[key] == 0:
             continue
-        trial = Scenario({**cur.request, key: 0}, cur.memory, cur.latency_seed, cur.intent)
+        trial = Scenario({**cur.request, key: 0}, cur.memory, cur.latency_seed, cur.intent, cur.errors)
         if not legal(trial.request):
             continue
         try:

@@ -122,6 +122,8 @@ def run_reference(ref, sc: Scenario, model=None) -> Run:
     trace: list = []
     if is_unit(ref):
         detail: dict = {}
+        if sc.errors:
+            return Run(ref.decide(mem, sc.request, trace, detail, errors=sc.errors), trace, mem, detail=detail)
         return Run(ref.decide(mem, sc.request, trace, detail), trace, mem, detail=detail)
     module = model.model if hasattr(model, "run") and hasattr(model, "name") else model  # a backend's runner holds the module
     if module is not None and getattr(module, "WALK_CACHES", False) and _has(ref, "translate_cached"):
@@ -224,6 +226,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
     m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
     m_size = p.get("m_size")  # None: the model moves 8 bytes a request
     m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
     caches = "i_op" in model.PORT_ORDER
 
     @instance
@@ -248,6 +251,7 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
                 rst.next = 0
             fresh = False
             mem, trace, queue = dict(sc.memory), [], deque()
+            errors = sc.errors
             sched = batch.Schedule(sc.latency_seed, timing.min_latency, timing.max_latency, timing.stall_percent)
             m_rvalid.next = False
             m_ready.next = sched.ready()
@@ -266,13 +270,19 @@ def testbench(model, ref, scenarios: list[Scenario], results: list, timing: Timi
                         value = int(m_wdata) & keep
                         mem[addr] = value
                         trace.append((1, addr, size, value))
+                    elif addr in errors:  # the read answers with an error: no data (0), m_rerr
+                        value = 0
+                        trace.append((batch.ERRED, addr, size, value))
                     else:
                         value = mem.get(addr, 0) & keep
                         trace.append((0, addr, size, value))
-                    queue.append((e + sched.latency(), 0 if m_we else value))
+                    queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
                 if queue and queue[0][0] <= e + 1:
                     m_rvalid.next = True
-                    m_rdata.next = queue.popleft()[1]
+                    _due, data, erred = queue.popleft()
+                    m_rdata.next = data
+                    if m_rerr is not None and erred != bool(m_rerr):
+                        m_rerr.next = erred
                 elif m_rvalid:
                     m_rvalid.next = False
                 ready = sched.ready()
@@ -370,7 +380,7 @@ def outcome_text(outcome: dict) -> str:
 
 def _ref(r) -> str:
     """A memory reference for people: R8[0x1000]=0x3 reads 8 bytes at 0x1000."""
-    return f"{'W' if r[0] else 'R'}{r[2]}[{r[1]:#x}]={r[3]:#x}"
+    return f"{('R', 'W', 'R', 'E')[r[0]]}{r[2]}[{r[1]:#x}]={r[3]:#x}"  # E: a read that answered with an error
 
 
 def describe(sc: Scenario) -> str:
@@ -379,6 +389,8 @@ def describe(sc: Scenario) -> str:
     lines.append(f"latency seed: {sc.latency_seed}")
     lines.append("memory:")
     lines += [f"  [{a:#014x}] = {v:#018x}" for a, v in sorted(sc.memory.items())]
+    if sc.errors:
+        lines.append("reads that answer with an error: " + ", ".join(f"{a:#x}" for a in sorted(sc.errors)))
     return "\n".join(lines)
 
 

@@ -70,12 +70,15 @@ class ScenarioData(_Model):
     latency_seed: int = Field(ge=0, description="seed of the testbench's per-request latencies and stalls")
     intent: dict[str, Any] = Field(default_factory=dict,
                                    description="what the stimulus generator aimed at (informative only)")
+    errors: list[Hex] = Field(default_factory=list,
+                              description="addresses of the words whose reads answer with an error (no data: they "
+                                          "read as 0), in address order")
 
 
 class TraceEntry(_Model):
     """One memory reference."""
 
-    op: Literal["read", "write"]
+    op: Literal["read", "write", "read error"]
     address: Hex
     size: int = Field(description="bytes")
     value: Hex
@@ -191,12 +194,14 @@ class ScenarioFile(_Model):
 def scenario_data(sc: Scenario) -> ScenarioData:
     return ScenarioData(request={k: to_hex(v) for k, v in sc.request.items()},
                         memory={to_hex(a): to_hex(v) for a, v in sorted(sc.memory.items())},
-                        latency_seed=sc.latency_seed, intent=json.loads(json.dumps(sc.intent)))
+                        latency_seed=sc.latency_seed, intent=json.loads(json.dumps(sc.intent)),
+                        errors=[to_hex(a) for a in sorted(sc.errors)])
 
 
 def scenario_of(data: ScenarioData) -> Scenario:
     return Scenario({k: from_hex(v) for k, v in data.request.items()},
-                    {from_hex(a): from_hex(v) for a, v in data.memory.items()}, data.latency_seed, dict(data.intent))
+                    {from_hex(a): from_hex(v) for a, v in data.memory.items()}, data.latency_seed, dict(data.intent),
+                    frozenset(from_hex(a) for a in data.errors))
 
 
 def hex_values(outcome: dict) -> dict:
@@ -217,7 +222,7 @@ def trace_entry(entry) -> TraceEntry | None:
     if entry is None:
         return None
     op, addr, size, value = entry
-    return TraceEntry(op="write" if op else "read", address=to_hex(addr), size=size, value=to_hex(value))
+    return TraceEntry(op=("read", "write", "read", "read error")[op], address=to_hex(addr), size=size, value=to_hex(value))
 
 
 def first_trace_difference(a: list, b: list) -> TraceDifference | None:

@@ -36,6 +36,7 @@ entity amd_iommu_iommu is
         m_wdata: out unsigned(63 downto 0);
         m_rvalid: in std_logic;
         m_rdata: in unsigned(63 downto 0);
+        m_rerr: in std_logic;
         o_status: out unsigned(7 downto 0);
         o_r_outcome: out unsigned(2 downto 0);
         o_r_address: out unsigned(63 downto 0);
@@ -116,6 +117,7 @@ signal unit_io_o_r_R: unsigned(0 downto 0);
 signal unit_io_o_r_RZ: unsigned(0 downto 0);
 signal unit_io_o_r_U: unsigned(0 downto 0);
 signal unit_io_o_r_W: unsigned(0 downto 0);
+signal unit_io_o_r_entry: unsigned(63 downto 0);
 signal unit_io_o_r_frame: unsigned(63 downto 0);
 signal unit_io_o_r_shift: unsigned(5 downto 0);
 signal unit_io_o_status: unsigned(7 downto 0);
@@ -133,8 +135,10 @@ signal wk_io_RZ: unsigned(0 downto 0);
 signal wk_io_U: unsigned(0 downto 0);
 signal wk_io_W: unsigned(0 downto 0);
 signal wk_io_bad_level: unsigned(0 downto 0);
+signal wk_io_entry: unsigned(63 downto 0);
 signal wk_io_fault: unsigned(7 downto 0);
 signal wk_io_frame: unsigned(63 downto 0);
+signal wk_io_hw_error: unsigned(0 downto 0);
 signal wk_io_level: unsigned(2 downto 0);
 signal wk_io_not_present: unsigned(0 downto 0);
 signal wk_io_ok: unsigned(0 downto 0);
@@ -146,6 +150,8 @@ signal wk_io_shift: unsigned(5 downto 0);
 signal wk_io_skipped_bits: unsigned(0 downto 0);
 signal wk_io_translation: unsigned(0 downto 0);
 signal wk_io_walked: unsigned(0 downto 0);
+signal er_dte: std_logic;
+signal er_irt: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_code: unsigned(3 downto 0);
 signal rec_cpl: unsigned(63 downto 0);
@@ -162,6 +168,7 @@ signal rec_rq_eoi: unsigned(0 downto 0);
 signal rec_tail: unsigned(63 downto 0);
 signal rec_vector: unsigned(7 downto 0);
 signal walker_unit_io0_a_r: std_logic;
+signal walker_unit_io0_a_tbl: unsigned(51 downto 0);
 signal walker_unit_io0_a_w: std_logic;
 signal walker_unit_io0_ea: unsigned(63 downto 0);
 signal walker_unit_io0_fault_k: unsigned(7 downto 0);
@@ -367,61 +374,61 @@ fsm: process (clk) is
     variable h7: unsigned(31 downto 0);
     variable h8: unsigned(13 downto 0);
     variable h9: unsigned(52 downto 0);
-    variable h94: unsigned(31 downto 0);
-    variable h95: unsigned(31 downto 0);
-    variable h166: unsigned(0 downto 0);
-    variable h167: unsigned(0 downto 0);
-    variable h168: unsigned(0 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(0 downto 0);
-    variable h333: unsigned(0 downto 0);
-    variable h334: unsigned(31 downto 0);
-    variable h335: unsigned(31 downto 0);
-    variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(0 downto 0);
-    variable h338: unsigned(31 downto 0);
-    variable h339: unsigned(31 downto 0);
-    variable h340: unsigned(31 downto 0);
-    variable h341: unsigned(31 downto 0);
-    variable h361: unsigned(31 downto 0);
-    variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(31 downto 0);
-    variable h364: unsigned(15 downto 0);
-    variable h365: unsigned(3 downto 0);
-    variable h366: unsigned(15 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(10 downto 0);
-    variable h369: unsigned(31 downto 0);
-    variable h370: unsigned(0 downto 0);
-    variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(10 downto 0);
-    variable h374: unsigned(31 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(0 downto 0);
-    variable h377: unsigned(2 downto 0);
-    variable h378: unsigned(10 downto 0);
-    variable h379: unsigned(31 downto 0);
-    variable h466: unsigned(31 downto 0);
-    variable h467: unsigned(31 downto 0);
-    variable h468: unsigned(31 downto 0);
-    variable h469: unsigned(15 downto 0);
-    variable h470: unsigned(3 downto 0);
-    variable h471: unsigned(15 downto 0);
-    variable h472: unsigned(0 downto 0);
-    variable h473: unsigned(10 downto 0);
-    variable h474: unsigned(31 downto 0);
-    variable h475: unsigned(0 downto 0);
+    variable h167: unsigned(31 downto 0);
+    variable h168: unsigned(31 downto 0);
+    variable h239: unsigned(0 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h465: unsigned(0 downto 0);
+    variable h466: unsigned(0 downto 0);
+    variable h467: unsigned(0 downto 0);
     variable h476: unsigned(0 downto 0);
-    variable h477: unsigned(0 downto 0);
-    variable h478: unsigned(10 downto 0);
-    variable h479: unsigned(31 downto 0);
+    variable h477: unsigned(31 downto 0);
+    variable h478: unsigned(31 downto 0);
+    variable h479: unsigned(0 downto 0);
     variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(2 downto 0);
-    variable h483: unsigned(10 downto 0);
+    variable h481: unsigned(31 downto 0);
+    variable h482: unsigned(31 downto 0);
+    variable h483: unsigned(31 downto 0);
     variable h484: unsigned(31 downto 0);
+    variable h575: unsigned(31 downto 0);
+    variable h576: unsigned(31 downto 0);
+    variable h577: unsigned(31 downto 0);
+    variable h578: unsigned(15 downto 0);
+    variable h579: unsigned(3 downto 0);
+    variable h580: unsigned(15 downto 0);
+    variable h581: unsigned(0 downto 0);
+    variable h582: unsigned(10 downto 0);
+    variable h583: unsigned(31 downto 0);
+    variable h584: unsigned(0 downto 0);
+    variable h585: unsigned(0 downto 0);
+    variable h586: unsigned(0 downto 0);
+    variable h587: unsigned(10 downto 0);
+    variable h588: unsigned(31 downto 0);
+    variable h589: unsigned(0 downto 0);
+    variable h590: unsigned(0 downto 0);
+    variable h591: unsigned(2 downto 0);
+    variable h592: unsigned(10 downto 0);
+    variable h593: unsigned(31 downto 0);
+    variable h680: unsigned(31 downto 0);
+    variable h681: unsigned(31 downto 0);
+    variable h682: unsigned(31 downto 0);
+    variable h683: unsigned(15 downto 0);
+    variable h684: unsigned(3 downto 0);
+    variable h685: unsigned(15 downto 0);
+    variable h686: unsigned(0 downto 0);
+    variable h687: unsigned(10 downto 0);
+    variable h688: unsigned(31 downto 0);
+    variable h689: unsigned(0 downto 0);
+    variable h690: unsigned(0 downto 0);
+    variable h691: unsigned(0 downto 0);
+    variable h692: unsigned(10 downto 0);
+    variable h693: unsigned(31 downto 0);
+    variable h694: unsigned(0 downto 0);
+    variable h695: unsigned(0 downto 0);
+    variable h696: unsigned(2 downto 0);
+    variable h697: unsigned(10 downto 0);
+    variable h698: unsigned(31 downto 0);
     variable h18: unsigned(2 downto 0);
     variable h19: unsigned(0 downto 0);
     variable h20: unsigned(31 downto 0);
@@ -456,446 +463,660 @@ fsm: process (clk) is
     variable h49: unsigned(0 downto 0);
     variable h50: unsigned(0 downto 0);
     variable h51: unsigned(0 downto 0);
-    variable h52: unsigned(0 downto 0);
-    variable h53: unsigned(0 downto 0);
-    variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(63 downto 0);
-    variable h56: unsigned(65 downto 0);
-    variable h57: unsigned(15 downto 0);
-    variable h58: unsigned(31 downto 0);
-    variable h59: unsigned(31 downto 0);
-    variable h60: unsigned(0 downto 0);
-    variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(31 downto 0);
-    variable h64: unsigned(31 downto 0);
-    variable h65: unsigned(31 downto 0);
-    variable h66: unsigned(15 downto 0);
-    variable h67: unsigned(3 downto 0);
-    variable h68: unsigned(15 downto 0);
+    variable h52: unsigned(21 downto 0);
+    variable h53: unsigned(52 downto 0);
+    variable h54: unsigned(15 downto 0);
+    variable h55: unsigned(31 downto 0);
+    variable h56: unsigned(31 downto 0);
+    variable h57: unsigned(0 downto 0);
+    variable h58: unsigned(0 downto 0);
+    variable h59: unsigned(0 downto 0);
+    variable h60: unsigned(31 downto 0);
+    variable h61: unsigned(31 downto 0);
+    variable h62: unsigned(31 downto 0);
+    variable h63: unsigned(15 downto 0);
+    variable h64: unsigned(3 downto 0);
+    variable h65: unsigned(15 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(10 downto 0);
+    variable h68: unsigned(31 downto 0);
     variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(10 downto 0);
-    variable h71: unsigned(31 downto 0);
-    variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(0 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(0 downto 0);
+    variable h72: unsigned(10 downto 0);
+    variable h73: unsigned(31 downto 0);
     variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(10 downto 0);
-    variable h76: unsigned(31 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(2 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(2 downto 0);
+    variable h77: unsigned(10 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(0 downto 0);
     variable h80: unsigned(10 downto 0);
     variable h81: unsigned(31 downto 0);
     variable h82: unsigned(0 downto 0);
-    variable h83: unsigned(10 downto 0);
-    variable h84: unsigned(31 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(15 downto 0);
+    variable h85: unsigned(15 downto 0);
+    variable h86: unsigned(3 downto 0);
     variable h87: unsigned(15 downto 0);
-    variable h88: unsigned(15 downto 0);
-    variable h89: unsigned(3 downto 0);
-    variable h90: unsigned(15 downto 0);
-    variable h91: unsigned(16 downto 0);
-    variable h92: unsigned(15 downto 0);
-    variable h93: unsigned(2 downto 0);
-    variable h96: unsigned(2 downto 0);
+    variable h88: unsigned(16 downto 0);
+    variable h89: unsigned(15 downto 0);
+    variable h90: unsigned(2 downto 0);
+    variable h91: unsigned(2 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(31 downto 0);
+    variable h94: unsigned(31 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h96: unsigned(0 downto 0);
     variable h97: unsigned(0 downto 0);
     variable h98: unsigned(31 downto 0);
     variable h99: unsigned(31 downto 0);
-    variable h100: unsigned(0 downto 0);
-    variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(31 downto 0);
-    variable h104: unsigned(31 downto 0);
-    variable h105: unsigned(31 downto 0);
-    variable h106: unsigned(15 downto 0);
-    variable h107: unsigned(3 downto 0);
-    variable h108: unsigned(15 downto 0);
+    variable h100: unsigned(31 downto 0);
+    variable h101: unsigned(15 downto 0);
+    variable h102: unsigned(3 downto 0);
+    variable h103: unsigned(15 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(10 downto 0);
+    variable h106: unsigned(31 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(0 downto 0);
     variable h109: unsigned(0 downto 0);
     variable h110: unsigned(10 downto 0);
     variable h111: unsigned(31 downto 0);
     variable h112: unsigned(0 downto 0);
     variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(0 downto 0);
+    variable h114: unsigned(2 downto 0);
     variable h115: unsigned(10 downto 0);
     variable h116: unsigned(31 downto 0);
     variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(2 downto 0);
-    variable h120: unsigned(10 downto 0);
-    variable h121: unsigned(31 downto 0);
+    variable h118: unsigned(10 downto 0);
+    variable h119: unsigned(31 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(0 downto 0);
     variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(10 downto 0);
-    variable h124: unsigned(31 downto 0);
+    variable h123: unsigned(0 downto 0);
+    variable h124: unsigned(0 downto 0);
     variable h125: unsigned(0 downto 0);
     variable h126: unsigned(0 downto 0);
     variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(15 downto 0);
-    variable h130: unsigned(31 downto 0);
+    variable h128: unsigned(63 downto 0);
+    variable h129: unsigned(65 downto 0);
+    variable h130: unsigned(15 downto 0);
     variable h131: unsigned(31 downto 0);
-    variable h132: unsigned(0 downto 0);
+    variable h132: unsigned(31 downto 0);
     variable h133: unsigned(0 downto 0);
     variable h134: unsigned(0 downto 0);
-    variable h135: unsigned(31 downto 0);
+    variable h135: unsigned(0 downto 0);
     variable h136: unsigned(31 downto 0);
     variable h137: unsigned(31 downto 0);
-    variable h138: unsigned(15 downto 0);
-    variable h139: unsigned(3 downto 0);
-    variable h140: unsigned(15 downto 0);
-    variable h141: unsigned(0 downto 0);
-    variable h142: unsigned(10 downto 0);
-    variable h143: unsigned(31 downto 0);
-    variable h144: unsigned(0 downto 0);
+    variable h138: unsigned(31 downto 0);
+    variable h139: unsigned(15 downto 0);
+    variable h140: unsigned(3 downto 0);
+    variable h141: unsigned(15 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(10 downto 0);
+    variable h144: unsigned(31 downto 0);
     variable h145: unsigned(0 downto 0);
     variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(10 downto 0);
-    variable h148: unsigned(31 downto 0);
-    variable h149: unsigned(0 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(10 downto 0);
+    variable h149: unsigned(31 downto 0);
     variable h150: unsigned(0 downto 0);
-    variable h151: unsigned(2 downto 0);
-    variable h152: unsigned(10 downto 0);
-    variable h153: unsigned(31 downto 0);
-    variable h154: unsigned(0 downto 0);
-    variable h155: unsigned(10 downto 0);
-    variable h156: unsigned(31 downto 0);
-    variable h157: unsigned(0 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(2 downto 0);
+    variable h153: unsigned(10 downto 0);
+    variable h154: unsigned(31 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(10 downto 0);
+    variable h157: unsigned(31 downto 0);
     variable h158: unsigned(0 downto 0);
-    variable h159: unsigned(15 downto 0);
+    variable h159: unsigned(0 downto 0);
     variable h160: unsigned(15 downto 0);
-    variable h161: unsigned(3 downto 0);
-    variable h162: unsigned(15 downto 0);
-    variable h163: unsigned(16 downto 0);
-    variable h164: unsigned(15 downto 0);
-    variable h165: unsigned(0 downto 0);
-    variable h169: unsigned(0 downto 0);
+    variable h161: unsigned(15 downto 0);
+    variable h162: unsigned(3 downto 0);
+    variable h163: unsigned(15 downto 0);
+    variable h164: unsigned(16 downto 0);
+    variable h165: unsigned(15 downto 0);
+    variable h166: unsigned(2 downto 0);
+    variable h169: unsigned(2 downto 0);
     variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(63 downto 0);
-    variable h172: unsigned(0 downto 0);
+    variable h171: unsigned(31 downto 0);
+    variable h172: unsigned(31 downto 0);
     variable h173: unsigned(0 downto 0);
-    variable h174: unsigned(5 downto 0);
-    variable h175: unsigned(63 downto 0);
-    variable h176: unsigned(126 downto 0);
-    variable h177: unsigned(5 downto 0);
-    variable h178: unsigned(126 downto 0);
-    variable h179: unsigned(63 downto 0);
-    variable h180: unsigned(5 downto 0);
-    variable h181: unsigned(6 downto 0);
-    variable h182: unsigned(63 downto 0);
-    variable h183: unsigned(64 downto 0);
-    variable h184: unsigned(63 downto 0);
-    variable h185: unsigned(126 downto 0);
-    variable h186: unsigned(126 downto 0);
+    variable h174: unsigned(0 downto 0);
+    variable h175: unsigned(0 downto 0);
+    variable h176: unsigned(31 downto 0);
+    variable h177: unsigned(31 downto 0);
+    variable h178: unsigned(31 downto 0);
+    variable h179: unsigned(15 downto 0);
+    variable h180: unsigned(3 downto 0);
+    variable h181: unsigned(15 downto 0);
+    variable h182: unsigned(0 downto 0);
+    variable h183: unsigned(10 downto 0);
+    variable h184: unsigned(31 downto 0);
+    variable h185: unsigned(0 downto 0);
+    variable h186: unsigned(0 downto 0);
     variable h187: unsigned(0 downto 0);
-    variable h188: unsigned(31 downto 0);
+    variable h188: unsigned(10 downto 0);
     variable h189: unsigned(31 downto 0);
     variable h190: unsigned(0 downto 0);
     variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(0 downto 0);
-    variable h193: unsigned(31 downto 0);
+    variable h192: unsigned(2 downto 0);
+    variable h193: unsigned(10 downto 0);
     variable h194: unsigned(31 downto 0);
-    variable h195: unsigned(31 downto 0);
-    variable h196: unsigned(15 downto 0);
-    variable h197: unsigned(3 downto 0);
-    variable h198: unsigned(15 downto 0);
+    variable h195: unsigned(0 downto 0);
+    variable h196: unsigned(10 downto 0);
+    variable h197: unsigned(31 downto 0);
+    variable h198: unsigned(0 downto 0);
     variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(10 downto 0);
-    variable h201: unsigned(31 downto 0);
-    variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(0 downto 0);
-    variable h204: unsigned(0 downto 0);
-    variable h205: unsigned(10 downto 0);
-    variable h206: unsigned(31 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h201: unsigned(0 downto 0);
+    variable h202: unsigned(15 downto 0);
+    variable h203: unsigned(31 downto 0);
+    variable h204: unsigned(31 downto 0);
+    variable h205: unsigned(0 downto 0);
+    variable h206: unsigned(0 downto 0);
     variable h207: unsigned(0 downto 0);
-    variable h208: unsigned(0 downto 0);
-    variable h209: unsigned(2 downto 0);
-    variable h210: unsigned(10 downto 0);
-    variable h211: unsigned(31 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(10 downto 0);
-    variable h214: unsigned(31 downto 0);
-    variable h215: unsigned(0 downto 0);
-    variable h216: unsigned(0 downto 0);
-    variable h217: unsigned(15 downto 0);
-    variable h218: unsigned(31 downto 0);
-    variable h219: unsigned(31 downto 0);
-    variable h220: unsigned(0 downto 0);
-    variable h221: unsigned(0 downto 0);
+    variable h208: unsigned(31 downto 0);
+    variable h209: unsigned(31 downto 0);
+    variable h210: unsigned(31 downto 0);
+    variable h211: unsigned(15 downto 0);
+    variable h212: unsigned(3 downto 0);
+    variable h213: unsigned(15 downto 0);
+    variable h214: unsigned(0 downto 0);
+    variable h215: unsigned(10 downto 0);
+    variable h216: unsigned(31 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(0 downto 0);
+    variable h220: unsigned(10 downto 0);
+    variable h221: unsigned(31 downto 0);
     variable h222: unsigned(0 downto 0);
-    variable h223: unsigned(31 downto 0);
-    variable h224: unsigned(31 downto 0);
-    variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(15 downto 0);
-    variable h227: unsigned(3 downto 0);
-    variable h228: unsigned(15 downto 0);
-    variable h229: unsigned(0 downto 0);
-    variable h230: unsigned(10 downto 0);
-    variable h231: unsigned(31 downto 0);
-    variable h232: unsigned(0 downto 0);
-    variable h233: unsigned(0 downto 0);
-    variable h234: unsigned(0 downto 0);
-    variable h235: unsigned(10 downto 0);
-    variable h236: unsigned(31 downto 0);
-    variable h237: unsigned(0 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(2 downto 0);
+    variable h225: unsigned(10 downto 0);
+    variable h226: unsigned(31 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(10 downto 0);
+    variable h229: unsigned(31 downto 0);
+    variable h230: unsigned(0 downto 0);
+    variable h231: unsigned(0 downto 0);
+    variable h232: unsigned(15 downto 0);
+    variable h233: unsigned(15 downto 0);
+    variable h234: unsigned(3 downto 0);
+    variable h235: unsigned(15 downto 0);
+    variable h236: unsigned(16 downto 0);
+    variable h237: unsigned(15 downto 0);
     variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(2 downto 0);
-    variable h240: unsigned(10 downto 0);
-    variable h241: unsigned(31 downto 0);
     variable h242: unsigned(0 downto 0);
-    variable h243: unsigned(10 downto 0);
-    variable h244: unsigned(31 downto 0);
-    variable h245: unsigned(0 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(63 downto 0);
+    variable h245: unsigned(2 downto 0);
     variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(15 downto 0);
-    variable h248: unsigned(15 downto 0);
-    variable h249: unsigned(3 downto 0);
-    variable h250: unsigned(15 downto 0);
-    variable h251: unsigned(16 downto 0);
-    variable h252: unsigned(15 downto 0);
-    variable h253: unsigned(0 downto 0);
+    variable h247: unsigned(31 downto 0);
+    variable h248: unsigned(31 downto 0);
+    variable h249: unsigned(0 downto 0);
+    variable h250: unsigned(0 downto 0);
+    variable h251: unsigned(0 downto 0);
+    variable h252: unsigned(31 downto 0);
+    variable h253: unsigned(31 downto 0);
     variable h254: unsigned(31 downto 0);
-    variable h255: unsigned(31 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(0 downto 0);
+    variable h255: unsigned(15 downto 0);
+    variable h256: unsigned(3 downto 0);
+    variable h257: unsigned(15 downto 0);
     variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(31 downto 0);
+    variable h259: unsigned(10 downto 0);
     variable h260: unsigned(31 downto 0);
-    variable h261: unsigned(31 downto 0);
-    variable h262: unsigned(15 downto 0);
-    variable h263: unsigned(3 downto 0);
-    variable h264: unsigned(15 downto 0);
-    variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(10 downto 0);
-    variable h267: unsigned(31 downto 0);
-    variable h268: unsigned(0 downto 0);
-    variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(0 downto 0);
-    variable h271: unsigned(10 downto 0);
-    variable h272: unsigned(31 downto 0);
-    variable h273: unsigned(0 downto 0);
+    variable h261: unsigned(0 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(10 downto 0);
+    variable h265: unsigned(31 downto 0);
+    variable h266: unsigned(0 downto 0);
+    variable h267: unsigned(0 downto 0);
+    variable h268: unsigned(2 downto 0);
+    variable h269: unsigned(10 downto 0);
+    variable h270: unsigned(31 downto 0);
+    variable h271: unsigned(0 downto 0);
+    variable h272: unsigned(10 downto 0);
+    variable h273: unsigned(31 downto 0);
     variable h274: unsigned(0 downto 0);
-    variable h275: unsigned(2 downto 0);
-    variable h276: unsigned(10 downto 0);
-    variable h277: unsigned(31 downto 0);
-    variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(10 downto 0);
+    variable h275: unsigned(0 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
+    variable h278: unsigned(15 downto 0);
+    variable h279: unsigned(31 downto 0);
     variable h280: unsigned(31 downto 0);
     variable h281: unsigned(0 downto 0);
     variable h282: unsigned(0 downto 0);
     variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(0 downto 0);
-    variable h285: unsigned(0 downto 0);
-    variable h286: unsigned(15 downto 0);
-    variable h287: unsigned(31 downto 0);
-    variable h288: unsigned(31 downto 0);
-    variable h289: unsigned(0 downto 0);
+    variable h284: unsigned(31 downto 0);
+    variable h285: unsigned(31 downto 0);
+    variable h286: unsigned(31 downto 0);
+    variable h287: unsigned(15 downto 0);
+    variable h288: unsigned(3 downto 0);
+    variable h289: unsigned(15 downto 0);
     variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(0 downto 0);
+    variable h291: unsigned(10 downto 0);
     variable h292: unsigned(31 downto 0);
-    variable h293: unsigned(31 downto 0);
-    variable h294: unsigned(31 downto 0);
-    variable h295: unsigned(15 downto 0);
-    variable h296: unsigned(3 downto 0);
-    variable h297: unsigned(15 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(0 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h296: unsigned(10 downto 0);
+    variable h297: unsigned(31 downto 0);
     variable h298: unsigned(0 downto 0);
-    variable h299: unsigned(10 downto 0);
-    variable h300: unsigned(31 downto 0);
-    variable h301: unsigned(0 downto 0);
-    variable h302: unsigned(0 downto 0);
+    variable h299: unsigned(0 downto 0);
+    variable h300: unsigned(2 downto 0);
+    variable h301: unsigned(10 downto 0);
+    variable h302: unsigned(31 downto 0);
     variable h303: unsigned(0 downto 0);
     variable h304: unsigned(10 downto 0);
     variable h305: unsigned(31 downto 0);
     variable h306: unsigned(0 downto 0);
     variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(2 downto 0);
-    variable h309: unsigned(10 downto 0);
-    variable h310: unsigned(31 downto 0);
-    variable h311: unsigned(0 downto 0);
-    variable h312: unsigned(10 downto 0);
-    variable h313: unsigned(31 downto 0);
-    variable h314: unsigned(0 downto 0);
+    variable h308: unsigned(15 downto 0);
+    variable h309: unsigned(15 downto 0);
+    variable h310: unsigned(3 downto 0);
+    variable h311: unsigned(15 downto 0);
+    variable h312: unsigned(16 downto 0);
+    variable h313: unsigned(15 downto 0);
+    variable h314: unsigned(2 downto 0);
     variable h315: unsigned(0 downto 0);
-    variable h316: unsigned(15 downto 0);
-    variable h317: unsigned(15 downto 0);
-    variable h318: unsigned(3 downto 0);
-    variable h319: unsigned(15 downto 0);
-    variable h320: unsigned(16 downto 0);
-    variable h321: unsigned(15 downto 0);
-    variable h325: unsigned(31 downto 0);
-    variable h326: unsigned(63 downto 0);
-    variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(31 downto 0);
-    variable h329: unsigned(31 downto 0);
-    variable h330: unsigned(63 downto 0);
-    variable h331: unsigned(0 downto 0);
+    variable h316: unsigned(0 downto 0);
+    variable h317: unsigned(5 downto 0);
+    variable h318: unsigned(63 downto 0);
+    variable h319: unsigned(126 downto 0);
+    variable h320: unsigned(5 downto 0);
+    variable h321: unsigned(126 downto 0);
+    variable h322: unsigned(63 downto 0);
+    variable h323: unsigned(5 downto 0);
+    variable h324: unsigned(6 downto 0);
+    variable h325: unsigned(63 downto 0);
+    variable h326: unsigned(64 downto 0);
+    variable h327: unsigned(63 downto 0);
+    variable h328: unsigned(126 downto 0);
+    variable h329: unsigned(126 downto 0);
+    variable h330: unsigned(0 downto 0);
+    variable h331: unsigned(31 downto 0);
     variable h332: unsigned(31 downto 0);
-    variable h342: unsigned(7 downto 0);
+    variable h333: unsigned(0 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(0 downto 0);
+    variable h336: unsigned(31 downto 0);
+    variable h337: unsigned(31 downto 0);
+    variable h338: unsigned(31 downto 0);
+    variable h339: unsigned(15 downto 0);
+    variable h340: unsigned(3 downto 0);
+    variable h341: unsigned(15 downto 0);
+    variable h342: unsigned(0 downto 0);
     variable h343: unsigned(10 downto 0);
     variable h344: unsigned(31 downto 0);
-    variable h345: unsigned(7 downto 0);
-    variable h346: unsigned(10 downto 0);
-    variable h347: unsigned(31 downto 0);
-    variable h348: unsigned(0 downto 0);
-    variable h349: unsigned(10 downto 0);
-    variable h350: unsigned(31 downto 0);
+    variable h345: unsigned(0 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(0 downto 0);
+    variable h348: unsigned(10 downto 0);
+    variable h349: unsigned(31 downto 0);
+    variable h350: unsigned(0 downto 0);
     variable h351: unsigned(0 downto 0);
-    variable h352: unsigned(0 downto 0);
-    variable h353: unsigned(2 downto 0);
-    variable h354: unsigned(10 downto 0);
-    variable h355: unsigned(31 downto 0);
-    variable h356: unsigned(0 downto 0);
-    variable h357: unsigned(10 downto 0);
-    variable h358: unsigned(31 downto 0);
+    variable h352: unsigned(2 downto 0);
+    variable h353: unsigned(10 downto 0);
+    variable h354: unsigned(31 downto 0);
+    variable h355: unsigned(0 downto 0);
+    variable h356: unsigned(10 downto 0);
+    variable h357: unsigned(31 downto 0);
+    variable h358: unsigned(0 downto 0);
     variable h359: unsigned(0 downto 0);
-    variable h360: unsigned(0 downto 0);
+    variable h360: unsigned(15 downto 0);
+    variable h361: unsigned(31 downto 0);
+    variable h362: unsigned(31 downto 0);
+    variable h363: unsigned(0 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(0 downto 0);
+    variable h366: unsigned(31 downto 0);
+    variable h367: unsigned(31 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h369: unsigned(15 downto 0);
+    variable h370: unsigned(3 downto 0);
+    variable h371: unsigned(15 downto 0);
+    variable h372: unsigned(0 downto 0);
+    variable h373: unsigned(10 downto 0);
+    variable h374: unsigned(31 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(0 downto 0);
+    variable h377: unsigned(0 downto 0);
+    variable h378: unsigned(10 downto 0);
+    variable h379: unsigned(31 downto 0);
     variable h380: unsigned(0 downto 0);
-    variable h381: unsigned(31 downto 0);
-    variable h382: unsigned(31 downto 0);
-    variable h383: unsigned(0 downto 0);
-    variable h384: unsigned(0 downto 0);
+    variable h381: unsigned(0 downto 0);
+    variable h382: unsigned(2 downto 0);
+    variable h383: unsigned(10 downto 0);
+    variable h384: unsigned(31 downto 0);
     variable h385: unsigned(0 downto 0);
-    variable h386: unsigned(31 downto 0);
+    variable h386: unsigned(10 downto 0);
     variable h387: unsigned(31 downto 0);
-    variable h388: unsigned(31 downto 0);
-    variable h389: unsigned(15 downto 0);
-    variable h390: unsigned(3 downto 0);
+    variable h388: unsigned(0 downto 0);
+    variable h389: unsigned(0 downto 0);
+    variable h390: unsigned(15 downto 0);
     variable h391: unsigned(15 downto 0);
-    variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(10 downto 0);
-    variable h394: unsigned(31 downto 0);
-    variable h395: unsigned(0 downto 0);
+    variable h392: unsigned(3 downto 0);
+    variable h393: unsigned(15 downto 0);
+    variable h394: unsigned(16 downto 0);
+    variable h395: unsigned(15 downto 0);
     variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(10 downto 0);
-    variable h399: unsigned(31 downto 0);
+    variable h397: unsigned(31 downto 0);
+    variable h398: unsigned(31 downto 0);
+    variable h399: unsigned(0 downto 0);
     variable h400: unsigned(0 downto 0);
     variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(2 downto 0);
-    variable h403: unsigned(10 downto 0);
+    variable h402: unsigned(31 downto 0);
+    variable h403: unsigned(31 downto 0);
     variable h404: unsigned(31 downto 0);
-    variable h405: unsigned(0 downto 0);
-    variable h406: unsigned(10 downto 0);
-    variable h407: unsigned(31 downto 0);
+    variable h405: unsigned(15 downto 0);
+    variable h406: unsigned(3 downto 0);
+    variable h407: unsigned(15 downto 0);
     variable h408: unsigned(0 downto 0);
-    variable h409: unsigned(0 downto 0);
-    variable h410: unsigned(0 downto 0);
-    variable h411: unsigned(31 downto 0);
-    variable h412: unsigned(15 downto 0);
-    variable h413: unsigned(3 downto 0);
-    variable h414: unsigned(15 downto 0);
-    variable h415: unsigned(0 downto 0);
-    variable h416: unsigned(10 downto 0);
-    variable h417: unsigned(31 downto 0);
-    variable h418: unsigned(0 downto 0);
-    variable h419: unsigned(0 downto 0);
-    variable h420: unsigned(0 downto 0);
-    variable h421: unsigned(31 downto 0);
-    variable h422: unsigned(15 downto 0);
-    variable h423: unsigned(3 downto 0);
-    variable h424: unsigned(15 downto 0);
+    variable h409: unsigned(10 downto 0);
+    variable h410: unsigned(31 downto 0);
+    variable h411: unsigned(0 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(10 downto 0);
+    variable h415: unsigned(31 downto 0);
+    variable h416: unsigned(0 downto 0);
+    variable h417: unsigned(0 downto 0);
+    variable h418: unsigned(2 downto 0);
+    variable h419: unsigned(10 downto 0);
+    variable h420: unsigned(31 downto 0);
+    variable h421: unsigned(0 downto 0);
+    variable h422: unsigned(10 downto 0);
+    variable h423: unsigned(31 downto 0);
+    variable h424: unsigned(0 downto 0);
     variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(10 downto 0);
-    variable h427: unsigned(31 downto 0);
+    variable h426: unsigned(0 downto 0);
+    variable h427: unsigned(0 downto 0);
     variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(0 downto 0);
-    variable h430: unsigned(15 downto 0);
+    variable h429: unsigned(15 downto 0);
+    variable h430: unsigned(31 downto 0);
     variable h431: unsigned(31 downto 0);
-    variable h432: unsigned(31 downto 0);
+    variable h432: unsigned(0 downto 0);
     variable h433: unsigned(0 downto 0);
     variable h434: unsigned(0 downto 0);
-    variable h435: unsigned(0 downto 0);
+    variable h435: unsigned(31 downto 0);
     variable h436: unsigned(31 downto 0);
     variable h437: unsigned(31 downto 0);
-    variable h438: unsigned(31 downto 0);
-    variable h439: unsigned(15 downto 0);
-    variable h440: unsigned(3 downto 0);
-    variable h441: unsigned(15 downto 0);
-    variable h442: unsigned(0 downto 0);
-    variable h443: unsigned(10 downto 0);
-    variable h444: unsigned(31 downto 0);
+    variable h438: unsigned(15 downto 0);
+    variable h439: unsigned(3 downto 0);
+    variable h440: unsigned(15 downto 0);
+    variable h441: unsigned(0 downto 0);
+    variable h442: unsigned(10 downto 0);
+    variable h443: unsigned(31 downto 0);
+    variable h444: unsigned(0 downto 0);
     variable h445: unsigned(0 downto 0);
     variable h446: unsigned(0 downto 0);
-    variable h447: unsigned(0 downto 0);
-    variable h448: unsigned(10 downto 0);
-    variable h449: unsigned(31 downto 0);
+    variable h447: unsigned(10 downto 0);
+    variable h448: unsigned(31 downto 0);
+    variable h449: unsigned(0 downto 0);
     variable h450: unsigned(0 downto 0);
-    variable h451: unsigned(0 downto 0);
-    variable h452: unsigned(2 downto 0);
-    variable h453: unsigned(10 downto 0);
-    variable h454: unsigned(31 downto 0);
-    variable h455: unsigned(0 downto 0);
-    variable h456: unsigned(10 downto 0);
-    variable h457: unsigned(31 downto 0);
+    variable h451: unsigned(2 downto 0);
+    variable h452: unsigned(10 downto 0);
+    variable h453: unsigned(31 downto 0);
+    variable h454: unsigned(0 downto 0);
+    variable h455: unsigned(10 downto 0);
+    variable h456: unsigned(31 downto 0);
+    variable h457: unsigned(0 downto 0);
     variable h458: unsigned(0 downto 0);
-    variable h459: unsigned(0 downto 0);
+    variable h459: unsigned(15 downto 0);
     variable h460: unsigned(15 downto 0);
-    variable h461: unsigned(15 downto 0);
-    variable h462: unsigned(3 downto 0);
-    variable h463: unsigned(15 downto 0);
-    variable h464: unsigned(16 downto 0);
-    variable h465: unsigned(15 downto 0);
+    variable h461: unsigned(3 downto 0);
+    variable h462: unsigned(15 downto 0);
+    variable h463: unsigned(16 downto 0);
+    variable h464: unsigned(15 downto 0);
+    variable h468: unsigned(31 downto 0);
+    variable h469: unsigned(63 downto 0);
+    variable h470: unsigned(0 downto 0);
+    variable h471: unsigned(31 downto 0);
+    variable h472: unsigned(31 downto 0);
+    variable h473: unsigned(63 downto 0);
+    variable h474: unsigned(0 downto 0);
+    variable h475: unsigned(31 downto 0);
+    variable h485: unsigned(0 downto 0);
+    variable h486: unsigned(31 downto 0);
     variable h487: unsigned(31 downto 0);
-    variable h488: unsigned(31 downto 0);
+    variable h488: unsigned(0 downto 0);
     variable h489: unsigned(0 downto 0);
     variable h490: unsigned(0 downto 0);
-    variable h491: unsigned(0 downto 0);
+    variable h491: unsigned(31 downto 0);
     variable h492: unsigned(31 downto 0);
     variable h493: unsigned(31 downto 0);
-    variable h494: unsigned(31 downto 0);
-    variable h495: unsigned(15 downto 0);
-    variable h496: unsigned(3 downto 0);
-    variable h497: unsigned(15 downto 0);
-    variable h498: unsigned(0 downto 0);
-    variable h499: unsigned(10 downto 0);
-    variable h500: unsigned(31 downto 0);
+    variable h494: unsigned(15 downto 0);
+    variable h495: unsigned(3 downto 0);
+    variable h496: unsigned(15 downto 0);
+    variable h497: unsigned(0 downto 0);
+    variable h498: unsigned(10 downto 0);
+    variable h499: unsigned(31 downto 0);
+    variable h500: unsigned(0 downto 0);
     variable h501: unsigned(0 downto 0);
     variable h502: unsigned(0 downto 0);
-    variable h503: unsigned(0 downto 0);
-    variable h504: unsigned(10 downto 0);
-    variable h505: unsigned(31 downto 0);
+    variable h503: unsigned(10 downto 0);
+    variable h504: unsigned(31 downto 0);
+    variable h505: unsigned(0 downto 0);
     variable h506: unsigned(0 downto 0);
-    variable h507: unsigned(0 downto 0);
-    variable h508: unsigned(2 downto 0);
-    variable h509: unsigned(10 downto 0);
-    variable h510: unsigned(31 downto 0);
-    variable h511: unsigned(0 downto 0);
-    variable h512: unsigned(10 downto 0);
-    variable h513: unsigned(31 downto 0);
+    variable h507: unsigned(2 downto 0);
+    variable h508: unsigned(10 downto 0);
+    variable h509: unsigned(31 downto 0);
+    variable h510: unsigned(0 downto 0);
+    variable h511: unsigned(10 downto 0);
+    variable h512: unsigned(31 downto 0);
+    variable h513: unsigned(0 downto 0);
     variable h514: unsigned(0 downto 0);
-    variable h515: unsigned(0 downto 0);
-    variable h485: unsigned(19 downto 0);
-    variable h486: unsigned(52 downto 0);
-    variable h518: unsigned(31 downto 0);
-    variable h519: unsigned(31 downto 0);
-    variable h520: unsigned(0 downto 0);
-    variable h521: unsigned(0 downto 0);
-    variable h522: unsigned(0 downto 0);
-    variable h523: unsigned(31 downto 0);
-    variable h524: unsigned(31 downto 0);
-    variable h525: unsigned(31 downto 0);
-    variable h526: unsigned(15 downto 0);
-    variable h527: unsigned(3 downto 0);
-    variable h528: unsigned(15 downto 0);
-    variable h529: unsigned(0 downto 0);
-    variable h530: unsigned(10 downto 0);
-    variable h531: unsigned(31 downto 0);
+    variable h515: unsigned(41 downto 0);
+    variable h516: unsigned(45 downto 0);
+    variable h517: unsigned(31 downto 0);
+    variable h518: unsigned(13 downto 0);
+    variable h519: unsigned(52 downto 0);
+    variable h520: unsigned(15 downto 0);
+    variable h521: unsigned(31 downto 0);
+    variable h522: unsigned(31 downto 0);
+    variable h523: unsigned(0 downto 0);
+    variable h524: unsigned(0 downto 0);
+    variable h525: unsigned(0 downto 0);
+    variable h526: unsigned(31 downto 0);
+    variable h527: unsigned(31 downto 0);
+    variable h528: unsigned(31 downto 0);
+    variable h529: unsigned(15 downto 0);
+    variable h530: unsigned(3 downto 0);
+    variable h531: unsigned(15 downto 0);
     variable h532: unsigned(0 downto 0);
-    variable h533: unsigned(0 downto 0);
-    variable h534: unsigned(0 downto 0);
-    variable h535: unsigned(10 downto 0);
-    variable h536: unsigned(31 downto 0);
+    variable h533: unsigned(10 downto 0);
+    variable h534: unsigned(31 downto 0);
+    variable h535: unsigned(0 downto 0);
+    variable h536: unsigned(0 downto 0);
     variable h537: unsigned(0 downto 0);
-    variable h538: unsigned(0 downto 0);
-    variable h539: unsigned(2 downto 0);
-    variable h540: unsigned(10 downto 0);
-    variable h541: unsigned(31 downto 0);
-    variable h542: unsigned(0 downto 0);
+    variable h538: unsigned(10 downto 0);
+    variable h539: unsigned(31 downto 0);
+    variable h540: unsigned(0 downto 0);
+    variable h541: unsigned(0 downto 0);
+    variable h542: unsigned(2 downto 0);
     variable h543: unsigned(10 downto 0);
     variable h544: unsigned(31 downto 0);
     variable h545: unsigned(0 downto 0);
-    variable h546: unsigned(0 downto 0);
-    variable h516: unsigned(19 downto 0);
-    variable h517: unsigned(52 downto 0);
+    variable h546: unsigned(10 downto 0);
+    variable h547: unsigned(31 downto 0);
+    variable h548: unsigned(0 downto 0);
+    variable h549: unsigned(0 downto 0);
+    variable h550: unsigned(15 downto 0);
+    variable h551: unsigned(15 downto 0);
+    variable h552: unsigned(3 downto 0);
+    variable h553: unsigned(15 downto 0);
+    variable h554: unsigned(16 downto 0);
+    variable h555: unsigned(15 downto 0);
+    variable h556: unsigned(7 downto 0);
+    variable h557: unsigned(10 downto 0);
+    variable h558: unsigned(31 downto 0);
+    variable h559: unsigned(7 downto 0);
+    variable h560: unsigned(10 downto 0);
+    variable h561: unsigned(31 downto 0);
+    variable h562: unsigned(0 downto 0);
+    variable h563: unsigned(10 downto 0);
+    variable h564: unsigned(31 downto 0);
+    variable h565: unsigned(0 downto 0);
+    variable h566: unsigned(0 downto 0);
+    variable h567: unsigned(2 downto 0);
+    variable h568: unsigned(10 downto 0);
+    variable h569: unsigned(31 downto 0);
+    variable h570: unsigned(0 downto 0);
+    variable h571: unsigned(10 downto 0);
+    variable h572: unsigned(31 downto 0);
+    variable h573: unsigned(0 downto 0);
+    variable h574: unsigned(0 downto 0);
+    variable h594: unsigned(0 downto 0);
+    variable h595: unsigned(31 downto 0);
+    variable h596: unsigned(31 downto 0);
+    variable h597: unsigned(0 downto 0);
+    variable h598: unsigned(0 downto 0);
+    variable h599: unsigned(0 downto 0);
+    variable h600: unsigned(31 downto 0);
+    variable h601: unsigned(31 downto 0);
+    variable h602: unsigned(31 downto 0);
+    variable h603: unsigned(15 downto 0);
+    variable h604: unsigned(3 downto 0);
+    variable h605: unsigned(15 downto 0);
+    variable h606: unsigned(0 downto 0);
+    variable h607: unsigned(10 downto 0);
+    variable h608: unsigned(31 downto 0);
+    variable h609: unsigned(0 downto 0);
+    variable h610: unsigned(0 downto 0);
+    variable h611: unsigned(0 downto 0);
+    variable h612: unsigned(10 downto 0);
+    variable h613: unsigned(31 downto 0);
+    variable h614: unsigned(0 downto 0);
+    variable h615: unsigned(0 downto 0);
+    variable h616: unsigned(2 downto 0);
+    variable h617: unsigned(10 downto 0);
+    variable h618: unsigned(31 downto 0);
+    variable h619: unsigned(0 downto 0);
+    variable h620: unsigned(10 downto 0);
+    variable h621: unsigned(31 downto 0);
+    variable h622: unsigned(0 downto 0);
+    variable h623: unsigned(0 downto 0);
+    variable h624: unsigned(0 downto 0);
+    variable h625: unsigned(31 downto 0);
+    variable h626: unsigned(15 downto 0);
+    variable h627: unsigned(3 downto 0);
+    variable h628: unsigned(15 downto 0);
+    variable h629: unsigned(0 downto 0);
+    variable h630: unsigned(10 downto 0);
+    variable h631: unsigned(31 downto 0);
+    variable h632: unsigned(0 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(31 downto 0);
+    variable h636: unsigned(15 downto 0);
+    variable h637: unsigned(3 downto 0);
+    variable h638: unsigned(15 downto 0);
+    variable h639: unsigned(0 downto 0);
+    variable h640: unsigned(10 downto 0);
+    variable h641: unsigned(31 downto 0);
+    variable h642: unsigned(0 downto 0);
+    variable h643: unsigned(0 downto 0);
+    variable h644: unsigned(15 downto 0);
+    variable h645: unsigned(31 downto 0);
+    variable h646: unsigned(31 downto 0);
+    variable h647: unsigned(0 downto 0);
+    variable h648: unsigned(0 downto 0);
+    variable h649: unsigned(0 downto 0);
+    variable h650: unsigned(31 downto 0);
+    variable h651: unsigned(31 downto 0);
+    variable h652: unsigned(31 downto 0);
+    variable h653: unsigned(15 downto 0);
+    variable h654: unsigned(3 downto 0);
+    variable h655: unsigned(15 downto 0);
+    variable h656: unsigned(0 downto 0);
+    variable h657: unsigned(10 downto 0);
+    variable h658: unsigned(31 downto 0);
+    variable h659: unsigned(0 downto 0);
+    variable h660: unsigned(0 downto 0);
+    variable h661: unsigned(0 downto 0);
+    variable h662: unsigned(10 downto 0);
+    variable h663: unsigned(31 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(2 downto 0);
+    variable h667: unsigned(10 downto 0);
+    variable h668: unsigned(31 downto 0);
+    variable h669: unsigned(0 downto 0);
+    variable h670: unsigned(10 downto 0);
+    variable h671: unsigned(31 downto 0);
+    variable h672: unsigned(0 downto 0);
+    variable h673: unsigned(0 downto 0);
+    variable h674: unsigned(15 downto 0);
+    variable h675: unsigned(15 downto 0);
+    variable h676: unsigned(3 downto 0);
+    variable h677: unsigned(15 downto 0);
+    variable h678: unsigned(16 downto 0);
+    variable h679: unsigned(15 downto 0);
+    variable h701: unsigned(31 downto 0);
+    variable h702: unsigned(31 downto 0);
+    variable h703: unsigned(0 downto 0);
+    variable h704: unsigned(0 downto 0);
+    variable h705: unsigned(0 downto 0);
+    variable h706: unsigned(31 downto 0);
+    variable h707: unsigned(31 downto 0);
+    variable h708: unsigned(31 downto 0);
+    variable h709: unsigned(15 downto 0);
+    variable h710: unsigned(3 downto 0);
+    variable h711: unsigned(15 downto 0);
+    variable h712: unsigned(0 downto 0);
+    variable h713: unsigned(10 downto 0);
+    variable h714: unsigned(31 downto 0);
+    variable h715: unsigned(0 downto 0);
+    variable h716: unsigned(0 downto 0);
+    variable h717: unsigned(0 downto 0);
+    variable h718: unsigned(10 downto 0);
+    variable h719: unsigned(31 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(0 downto 0);
+    variable h722: unsigned(2 downto 0);
+    variable h723: unsigned(10 downto 0);
+    variable h724: unsigned(31 downto 0);
+    variable h725: unsigned(0 downto 0);
+    variable h726: unsigned(10 downto 0);
+    variable h727: unsigned(31 downto 0);
+    variable h728: unsigned(0 downto 0);
+    variable h729: unsigned(0 downto 0);
+    variable h699: unsigned(19 downto 0);
+    variable h700: unsigned(52 downto 0);
+    variable h732: unsigned(31 downto 0);
+    variable h733: unsigned(31 downto 0);
+    variable h734: unsigned(0 downto 0);
+    variable h735: unsigned(0 downto 0);
+    variable h736: unsigned(0 downto 0);
+    variable h737: unsigned(31 downto 0);
+    variable h738: unsigned(31 downto 0);
+    variable h739: unsigned(31 downto 0);
+    variable h740: unsigned(15 downto 0);
+    variable h741: unsigned(3 downto 0);
+    variable h742: unsigned(15 downto 0);
+    variable h743: unsigned(0 downto 0);
+    variable h744: unsigned(10 downto 0);
+    variable h745: unsigned(31 downto 0);
+    variable h746: unsigned(0 downto 0);
+    variable h747: unsigned(0 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(10 downto 0);
+    variable h750: unsigned(31 downto 0);
+    variable h751: unsigned(0 downto 0);
+    variable h752: unsigned(0 downto 0);
+    variable h753: unsigned(2 downto 0);
+    variable h754: unsigned(10 downto 0);
+    variable h755: unsigned(31 downto 0);
+    variable h756: unsigned(0 downto 0);
+    variable h757: unsigned(10 downto 0);
+    variable h758: unsigned(31 downto 0);
+    variable h759: unsigned(0 downto 0);
+    variable h760: unsigned(0 downto 0);
+    variable h730: unsigned(19 downto 0);
+    variable h731: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1570,6 +1791,8 @@ begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
+            er_dte <= '0';
+            er_irt <= '0';
             hits <= to_unsigned(0, 2);
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
@@ -1979,8 +2202,10 @@ begin
             wk_io_U <= to_unsigned(0, 1);
             wk_io_W <= to_unsigned(0, 1);
             wk_io_bad_level <= to_unsigned(0, 1);
+            wk_io_entry <= to_unsigned(0, 64);
             wk_io_fault <= to_unsigned(0, 8);
             wk_io_frame <= to_unsigned(0, 64);
+            wk_io_hw_error <= to_unsigned(0, 1);
             wk_io_level <= to_unsigned(0, 3);
             wk_io_not_present <= to_unsigned(0, 1);
             wk_io_ok <= to_unsigned(0, 1);
@@ -2001,6 +2226,8 @@ begin
             case st is
                 when IDLE =>
                     if bool(start) then
+                        er_dte <= '0';
+                        er_irt <= '0';
                         if (i_op = 0) then
                             hits <= to_unsigned(0, 2);
                             st <= S0W0;
@@ -2151,6 +2378,9 @@ begin
                         if bool(m_rvalid) then
                             w_dte_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
                             st <= S0W1;
                         end if;
                     end if;
@@ -2174,6 +2404,9 @@ begin
                         if bool(m_rvalid) then
                             w_dte_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
                             st <= S0W2;
                         end if;
                     end if;
@@ -2197,6 +2430,9 @@ begin
                         if bool(m_rvalid) then
                             w_dte_10 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
                             st <= S0W3;
                         end if;
                     end if;
@@ -2220,7 +2456,14 @@ begin
                         if bool(m_rvalid) then
                             w_dte_18 <= m_rdata;
                             pend <= '0';
-                            st <= S0F;
+                            if bool(m_rerr) then
+                                er_dte <= '1';
+                            end if;
+                            if (bool(m_rerr) or bool(er_dte)) then
+                                st <= S1G;
+                            else
+                                st <= S0F;
+                            end if;
                         end if;
                     end if;
                 when S0F =>
@@ -2338,6 +2581,7 @@ begin
                     wk_io_pa <= to_unsigned(0, 64);
                     wk_io_level <= to_unsigned(0, 3);
                     wk_io_fault <= to_unsigned(0, 8);
+                    wk_io_hw_error <= to_unsigned(0, 1);
                     wk_io_not_present <= to_unsigned(0, 1);
                     wk_io_reserved <= to_unsigned(0, 1);
                     wk_io_page_size <= to_unsigned(0, 1);
@@ -2353,7 +2597,8 @@ begin
                     wk_io_U <= to_unsigned(0, 1);
                     wk_io_shift <= to_unsigned(0, 6);
                     wk_io_frame <= to_unsigned(0, 64);
-                    if ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) then
+                    wk_io_entry <= to_unsigned(0, 64);
+                    if (((((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) /= 0)) and (w_dte_0(12-1 downto 9) /= 7)) and (not ((e_kind /= 2) and (e_at = 2)))) and (not (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))))) and (not (er_dte /= '0'))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_address);
                         unit_io_i_addr <= v_wide(64-1 downto 0);
                         unit_io_k_write <= stdl((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1))));
@@ -2549,24 +2794,27 @@ begin
                             wk_io_fault <= unit_io_o_status;
                             wk_io_level <= unit_io_o_level;
                             if (unit_io_o_status = 1) then
-                                wk_io_not_present <= to_unsigned(1, 1);
+                                wk_io_hw_error <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 2) then
-                                wk_io_reserved <= to_unsigned(1, 1);
+                                wk_io_not_present <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 3) then
-                                wk_io_page_size <= to_unsigned(1, 1);
+                                wk_io_reserved <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 4) then
-                                wk_io_bad_level <= to_unsigned(1, 1);
+                                wk_io_page_size <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 5) then
-                                wk_io_skipped_bits <= to_unsigned(1, 1);
+                                wk_io_bad_level <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 6) then
-                                wk_io_permission <= to_unsigned(1, 1);
+                                wk_io_skipped_bits <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_o_status = 7) then
+                                wk_io_permission <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_o_status = 8) then
                                 wk_io_translation <= to_unsigned(1, 1);
                             end if;
                             wk_io_PR <= unit_io_o_r_PR;
@@ -2577,6 +2825,7 @@ begin
                             wk_io_U <= unit_io_o_r_U;
                             wk_io_shift <= unit_io_o_r_shift;
                             wk_io_frame <= unit_io_o_r_frame;
+                            wk_io_entry <= unit_io_o_r_entry;
                         end if;
                         st <= S2W0;
                     end if;
@@ -2594,7 +2843,7 @@ begin
                         h14 := w_dte_10(5-1 downto 1);
                         h15 := to_unsigned(0, 16);
                         h15 := shift_left(h13, to_integer(h14));
-                        if (not (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15))) then
+                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15)) and (not (er_dte /= '0')))) then
                             w_irt_0 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
@@ -2623,218 +2872,203 @@ begin
                         if bool(m_rvalid) then
                             w_irt_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_irt <= '1';
+                            end if;
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h94 := unsigned'("00000000000000000000000000000000");
-                    h94 := e_data;
-                    h95 := unsigned'("00000000000000000000000000000000");
-                    h95 := e_data;
-                    h166 := to_unsigned(0, 1);
-                    h167 := to_unsigned(0, 1);
-                    h167 := to_unsigned(0, 1);
+                    h167 := unsigned'("00000000000000000000000000000000");
+                    h167 := e_data;
+                    h168 := unsigned'("00000000000000000000000000000000");
+                    h168 := e_data;
+                    h239 := to_unsigned(0, 1);
+                    h240 := to_unsigned(0, 1);
+                    h240 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h167 := to_unsigned(1, 1);
+                        h240 := to_unsigned(1, 1);
                     end if;
-                    h168 := to_unsigned(0, 1);
-                    h168 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h168 := to_unsigned(1, 1);
+                        h241 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h166 := h167;
+                        h239 := h240;
                     else
-                        h166 := h168;
+                        h239 := h241;
                     end if;
-                    h322 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
+                    h465 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h323 := to_unsigned(1, 1);
+                        h466 := to_unsigned(1, 1);
                     end if;
-                    h324 := to_unsigned(0, 1);
-                    h324 := to_unsigned(0, 1);
+                    h467 := to_unsigned(0, 1);
+                    h467 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h324 := to_unsigned(1, 1);
+                        h467 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h322 := h323;
+                        h465 := h466;
                     else
-                        h322 := h324;
+                        h465 := h467;
                     end if;
-                    h333 := to_unsigned(0, 1);
-                    h334 := unsigned'("00000000000000000000000000000000");
-                    h334 := e_data;
-                    h335 := unsigned'("00000000000000000000000000000000");
-                    h335 := e_data;
-                    h336 := to_unsigned(0, 1);
-                    h336 := to_unsigned(0, 1);
+                    h476 := to_unsigned(0, 1);
+                    h477 := unsigned'("00000000000000000000000000000000");
+                    h477 := e_data;
+                    h478 := unsigned'("00000000000000000000000000000000");
+                    h478 := e_data;
+                    h479 := to_unsigned(0, 1);
+                    h479 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h336 := to_unsigned(1, 1);
+                        h479 := to_unsigned(1, 1);
                     end if;
-                    h337 := to_unsigned(0, 1);
-                    h338 := unsigned'("00000000000000000000000000000000");
-                    h338 := e_data;
-                    h339 := unsigned'("00000000000000000000000000000000");
-                    h339 := e_data;
-                    h340 := unsigned'("00000000000000000000000000000000");
-                    h340 := e_data;
-                    h341 := unsigned'("00000000000000000000000000000000");
-                    h341 := e_data;
-                    h337 := to_unsigned(0, 1);
-                    if (((((h338(11-1 downto 8) = 2) or ((h339(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h340(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h341(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h337 := to_unsigned(1, 1);
-                    end if;
-                    if ((h334(11-1 downto 8) = 0) or (h335(11-1 downto 8) = 1)) then
-                        h333 := h336;
-                    else
-                        h333 := h337;
-                    end if;
-                    h361 := unsigned'("00000000000000000000000000000000");
-                    h361 := e_data;
-                    h362 := unsigned'("00000000000000000000000000000000");
-                    h362 := e_data;
-                    h363 := unsigned'("00000000000000000000000000000000");
-                    h363 := e_data;
-                    h364 := to_unsigned(0, 16);
-                    h364 := to_unsigned(1, 16);
-                    h365 := to_unsigned(0, 4);
-                    h365 := w_dte_10(5-1 downto 1);
-                    h366 := to_unsigned(0, 16);
-                    h366 := shift_left(h364, to_integer(h365));
-                    h367 := to_unsigned(0, 1);
-                    h368 := to_unsigned(0, 11);
-                    h369 := unsigned'("00000000000000000000000000000000");
-                    h369 := e_data;
-                    h368 := h369(11-1 downto 0);
-                    h370 := to_unsigned(0, 1);
-                    h370 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h370 := to_unsigned(1, 1);
-                    end if;
-                    h371 := to_unsigned(0, 1);
-                    h371 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h371 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h368, 0) and to_unsigned(1, 11)) = 1) then
-                        h367 := h370;
-                    else
-                        h367 := h371;
-                    end if;
-                    h372 := to_unsigned(0, 1);
-                    h373 := to_unsigned(0, 11);
-                    h374 := unsigned'("00000000000000000000000000000000");
-                    h374 := e_data;
-                    h373 := h374(11-1 downto 0);
-                    h375 := to_unsigned(0, 1);
-                    h375 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h375 := to_unsigned(1, 1);
-                    end if;
-                    h376 := to_unsigned(0, 1);
-                    h376 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
-                        h376 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
-                        h372 := h375;
-                    else
-                        h372 := h376;
-                    end if;
-                    h377 := to_unsigned(0, 3);
-                    h378 := to_unsigned(0, 11);
-                    h379 := unsigned'("00000000000000000000000000000000");
-                    h379 := e_data;
-                    h378 := h379(11-1 downto 0);
-                    if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
-                        h377 := w_irt_0(37-1 downto 34);
-                    else
-                        h377 := w_irt_0(5-1 downto 2);
-                    end if;
-                    h466 := unsigned'("00000000000000000000000000000000");
-                    h466 := e_data;
-                    h467 := unsigned'("00000000000000000000000000000000");
-                    h467 := e_data;
-                    h468 := unsigned'("00000000000000000000000000000000");
-                    h468 := e_data;
-                    h469 := to_unsigned(0, 16);
-                    h469 := to_unsigned(1, 16);
-                    h470 := to_unsigned(0, 4);
-                    h470 := w_dte_10(5-1 downto 1);
-                    h471 := to_unsigned(0, 16);
-                    h471 := shift_left(h469, to_integer(h470));
-                    h472 := to_unsigned(0, 1);
-                    h473 := to_unsigned(0, 11);
-                    h474 := unsigned'("00000000000000000000000000000000");
-                    h474 := e_data;
-                    h473 := h474(11-1 downto 0);
-                    h475 := to_unsigned(0, 1);
-                    h475 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
-                        h475 := to_unsigned(1, 1);
-                    end if;
-                    h476 := to_unsigned(0, 1);
-                    h476 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
-                        h476 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h473, 0) and to_unsigned(1, 11)) = 1) then
-                        h472 := h475;
-                    else
-                        h472 := h476;
-                    end if;
-                    h477 := to_unsigned(0, 1);
-                    h478 := to_unsigned(0, 11);
-                    h479 := unsigned'("00000000000000000000000000000000");
-                    h479 := e_data;
-                    h478 := h479(11-1 downto 0);
                     h480 := to_unsigned(0, 1);
-                    h480 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h480 := to_unsigned(1, 1);
-                    end if;
-                    h481 := to_unsigned(0, 1);
-                    h481 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
-                        h481 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h478, 0) and to_unsigned(1, 11)) = 1) then
-                        h477 := h480;
-                    else
-                        h477 := h481;
-                    end if;
-                    h482 := to_unsigned(0, 3);
-                    h483 := to_unsigned(0, 11);
+                    h481 := unsigned'("00000000000000000000000000000000");
+                    h481 := e_data;
+                    h482 := unsigned'("00000000000000000000000000000000");
+                    h482 := e_data;
+                    h483 := unsigned'("00000000000000000000000000000000");
+                    h483 := e_data;
                     h484 := unsigned'("00000000000000000000000000000000");
                     h484 := e_data;
-                    h483 := h484(11-1 downto 0);
-                    if ((shift_right(h483, 0) and to_unsigned(1, 11)) = 1) then
-                        h482 := w_irt_0(37-1 downto 34);
-                    else
-                        h482 := w_irt_0(5-1 downto 2);
+                    h480 := to_unsigned(0, 1);
+                    if (((((h481(11-1 downto 8) = 2) or ((h482(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h483(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h484(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h480 := to_unsigned(1, 1);
                     end if;
-                    if ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
+                    if ((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) then
+                        h476 := h479;
+                    else
+                        h476 := h480;
+                    end if;
+                    h575 := unsigned'("00000000000000000000000000000000");
+                    h575 := e_data;
+                    h576 := unsigned'("00000000000000000000000000000000");
+                    h576 := e_data;
+                    h577 := unsigned'("00000000000000000000000000000000");
+                    h577 := e_data;
+                    h578 := to_unsigned(0, 16);
+                    h578 := to_unsigned(1, 16);
+                    h579 := to_unsigned(0, 4);
+                    h579 := w_dte_10(5-1 downto 1);
+                    h580 := to_unsigned(0, 16);
+                    h580 := shift_left(h578, to_integer(h579));
+                    h581 := to_unsigned(0, 1);
+                    h582 := to_unsigned(0, 11);
+                    h583 := unsigned'("00000000000000000000000000000000");
+                    h583 := e_data;
+                    h582 := h583(11-1 downto 0);
+                    h584 := to_unsigned(0, 1);
+                    h584 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h584 := to_unsigned(1, 1);
+                    end if;
+                    h585 := to_unsigned(0, 1);
+                    h585 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h585 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h582, 0) and to_unsigned(1, 11)) = 1) then
+                        h581 := h584;
+                    else
+                        h581 := h585;
+                    end if;
+                    h586 := to_unsigned(0, 1);
+                    h587 := to_unsigned(0, 11);
+                    h588 := unsigned'("00000000000000000000000000000000");
+                    h588 := e_data;
+                    h587 := h588(11-1 downto 0);
+                    h589 := to_unsigned(0, 1);
+                    h589 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h589 := to_unsigned(1, 1);
+                    end if;
+                    h590 := to_unsigned(0, 1);
+                    h590 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h590 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h587, 0) and to_unsigned(1, 11)) = 1) then
+                        h586 := h589;
+                    else
+                        h586 := h590;
+                    end if;
+                    h591 := to_unsigned(0, 3);
+                    h592 := to_unsigned(0, 11);
+                    h593 := unsigned'("00000000000000000000000000000000");
+                    h593 := e_data;
+                    h592 := h593(11-1 downto 0);
+                    if ((shift_right(h592, 0) and to_unsigned(1, 11)) = 1) then
+                        h591 := w_irt_0(37-1 downto 34);
+                    else
+                        h591 := w_irt_0(5-1 downto 2);
+                    end if;
+                    h680 := unsigned'("00000000000000000000000000000000");
+                    h680 := e_data;
+                    h681 := unsigned'("00000000000000000000000000000000");
+                    h681 := e_data;
+                    h682 := unsigned'("00000000000000000000000000000000");
+                    h682 := e_data;
+                    h683 := to_unsigned(0, 16);
+                    h683 := to_unsigned(1, 16);
+                    h684 := to_unsigned(0, 4);
+                    h684 := w_dte_10(5-1 downto 1);
+                    h685 := to_unsigned(0, 16);
+                    h685 := shift_left(h683, to_integer(h684));
+                    h686 := to_unsigned(0, 1);
+                    h687 := to_unsigned(0, 11);
+                    h688 := unsigned'("00000000000000000000000000000000");
+                    h688 := e_data;
+                    h687 := h688(11-1 downto 0);
+                    h689 := to_unsigned(0, 1);
+                    h689 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h689 := to_unsigned(1, 1);
+                    end if;
+                    h690 := to_unsigned(0, 1);
+                    h690 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h690 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h687, 0) and to_unsigned(1, 11)) = 1) then
+                        h686 := h689;
+                    else
+                        h686 := h690;
+                    end if;
+                    h691 := to_unsigned(0, 1);
+                    h692 := to_unsigned(0, 11);
+                    h693 := unsigned'("00000000000000000000000000000000");
+                    h693 := e_data;
+                    h692 := h693(11-1 downto 0);
+                    h694 := to_unsigned(0, 1);
+                    h694 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h694 := to_unsigned(1, 1);
+                    end if;
+                    h695 := to_unsigned(0, 1);
+                    h695 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h695 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h692, 0) and to_unsigned(1, 11)) = 1) then
+                        h691 := h694;
+                    else
+                        h691 := h695;
+                    end if;
+                    h696 := to_unsigned(0, 3);
+                    h697 := to_unsigned(0, 11);
+                    h698 := unsigned'("00000000000000000000000000000000");
+                    h698 := e_data;
+                    h697 := h698(11-1 downto 0);
+                    if ((shift_right(h697, 0) and to_unsigned(1, 11)) = 1) then
+                        h696 := w_irt_0(37-1 downto 34);
+                    else
+                        h696 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h94(11-1 downto 8) = 0) or (h95(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
-                        status <= to_unsigned(2, 8);
                         h18 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
                             h18 := to_unsigned(4, 3);
@@ -2849,7 +3083,7 @@ begin
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(1, 4);
+                        rec_code <= to_unsigned(3, 4);
                         h19 := to_unsigned(0, 1);
                         h20 := unsigned'("00000000000000000000000000000000");
                         h20 := e_data;
@@ -2954,7 +3188,7 @@ begin
                             h44 := h48;
                         end if;
                         h19 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h20(11-1 downto 8) = 0) or (h21(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h22 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h25(11-1 downto 8) = 0) or (h26(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h27(11-1 downto 0)) < h30)) or (not (((h31 /= 0) and (not (h36 /= 0))) and (h41 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h44 /= 0))))) then
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h20(11-1 downto 8) = 0) or (h21(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h22 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h25(11-1 downto 8) = 0) or (h26(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h27(11-1 downto 0)) < h30)) or (not (((h31 /= 0) and (not (h36 /= 0))) and (h41 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h44 /= 0))))) then
                             h19 := to_unsigned(1, 1);
                         end if;
                         rec_logged <= h19;
@@ -2973,440 +3207,151 @@ begin
                         end if;
                         v_wide(54-1 downto 53) := h50;
                         h51 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h52 := to_unsigned(1, 1);
-                        end if;
-                        h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h53 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind /= 2) then
-                            h51 := h52;
-                        else
-                            h51 := h53;
-                        end if;
-                        v_wide(56-1 downto 55) := h51;
-                        h54 := to_unsigned(0, 1);
-                        h54 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h54 := to_unsigned(1, 1);
+                            h51 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h54;
-                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        v_wide(57-1 downto 56) := h51;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(3, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h55 := shift_right(e_address, 2);
-                        h56 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h56 := unsigned'(h55 & to_unsigned(0, 2));
-                        rec_entry_hi <= h56(64-1 downto 0);
-                        h57 := to_unsigned(0, 16);
-                        h58 := unsigned'("00000000000000000000000000000000");
-                        h58 := e_data;
-                        h59 := unsigned'("00000000000000000000000000000000");
-                        h59 := e_data;
-                        h60 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
+                        h52 := to_unsigned(0, 22);
+                        h52 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
+                        h53 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h53 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h52));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h53);
+                        h54 := to_unsigned(0, 16);
+                        h55 := unsigned'("00000000000000000000000000000000");
+                        h55 := e_data;
+                        h56 := unsigned'("00000000000000000000000000000000");
+                        h56 := e_data;
+                        h57 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h61 := to_unsigned(1, 1);
+                            h58 := to_unsigned(1, 1);
                         end if;
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h62 := to_unsigned(1, 1);
+                            h59 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h60 := h61;
+                            h57 := h58;
                         else
-                            h60 := h62;
+                            h57 := h59;
                         end if;
-                        h63 := unsigned'("00000000000000000000000000000000");
-                        h63 := e_data;
-                        h64 := unsigned'("00000000000000000000000000000000");
-                        h64 := e_data;
-                        h65 := unsigned'("00000000000000000000000000000000");
-                        h65 := e_data;
-                        h66 := to_unsigned(0, 16);
-                        h66 := to_unsigned(1, 16);
-                        h67 := to_unsigned(0, 4);
-                        h67 := w_dte_10(5-1 downto 1);
-                        h68 := to_unsigned(0, 16);
-                        h68 := shift_left(h66, to_integer(h67));
+                        h60 := unsigned'("00000000000000000000000000000000");
+                        h60 := e_data;
+                        h61 := unsigned'("00000000000000000000000000000000");
+                        h61 := e_data;
+                        h62 := unsigned'("00000000000000000000000000000000");
+                        h62 := e_data;
+                        h63 := to_unsigned(0, 16);
+                        h63 := to_unsigned(1, 16);
+                        h64 := to_unsigned(0, 4);
+                        h64 := w_dte_10(5-1 downto 1);
+                        h65 := to_unsigned(0, 16);
+                        h65 := shift_left(h63, to_integer(h64));
+                        h66 := to_unsigned(0, 1);
+                        h67 := to_unsigned(0, 11);
+                        h68 := unsigned'("00000000000000000000000000000000");
+                        h68 := e_data;
+                        h67 := h68(11-1 downto 0);
                         h69 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 11);
-                        h71 := unsigned'("00000000000000000000000000000000");
-                        h71 := e_data;
-                        h70 := h71(11-1 downto 0);
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
+                        h69 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h72 := to_unsigned(1, 1);
+                            h69 := to_unsigned(1, 1);
                         end if;
-                        h73 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
+                        h70 := to_unsigned(0, 1);
+                        h70 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h73 := to_unsigned(1, 1);
+                            h70 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h70, 0) and to_unsigned(1, 11)) = 1) then
-                            h69 := h72;
+                        if ((shift_right(h67, 0) and to_unsigned(1, 11)) = 1) then
+                            h66 := h69;
                         else
-                            h69 := h73;
+                            h66 := h70;
                         end if;
+                        h71 := to_unsigned(0, 1);
+                        h72 := to_unsigned(0, 11);
+                        h73 := unsigned'("00000000000000000000000000000000");
+                        h73 := e_data;
+                        h72 := h73(11-1 downto 0);
                         h74 := to_unsigned(0, 1);
-                        h75 := to_unsigned(0, 11);
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := e_data;
-                        h75 := h76(11-1 downto 0);
-                        h77 := to_unsigned(0, 1);
-                        h77 := to_unsigned(0, 1);
+                        h74 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h77 := to_unsigned(1, 1);
+                            h74 := to_unsigned(1, 1);
                         end if;
-                        h78 := to_unsigned(0, 1);
-                        h78 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h78 := to_unsigned(1, 1);
+                            h75 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h75, 0) and to_unsigned(1, 11)) = 1) then
-                            h74 := h77;
+                        if ((shift_right(h72, 0) and to_unsigned(1, 11)) = 1) then
+                            h71 := h74;
                         else
-                            h74 := h78;
+                            h71 := h75;
                         end if;
-                        h79 := to_unsigned(0, 3);
+                        h76 := to_unsigned(0, 3);
+                        h77 := to_unsigned(0, 11);
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h78 := e_data;
+                        h77 := h78(11-1 downto 0);
+                        if ((shift_right(h77, 0) and to_unsigned(1, 11)) = 1) then
+                            h76 := w_irt_0(37-1 downto 34);
+                        else
+                            h76 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h79 := to_unsigned(0, 1);
                         h80 := to_unsigned(0, 11);
                         h81 := unsigned'("00000000000000000000000000000000");
                         h81 := e_data;
                         h80 := h81(11-1 downto 0);
-                        if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
-                            h79 := w_irt_0(37-1 downto 34);
-                        else
-                            h79 := w_irt_0(5-1 downto 2);
-                        end if;
                         h82 := to_unsigned(0, 1);
-                        h83 := to_unsigned(0, 11);
-                        h84 := unsigned'("00000000000000000000000000000000");
-                        h84 := e_data;
-                        h83 := h84(11-1 downto 0);
-                        h85 := to_unsigned(0, 1);
-                        h85 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h85 := to_unsigned(1, 1);
+                            h82 := to_unsigned(1, 1);
                         end if;
-                        h86 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h86 := to_unsigned(1, 1);
+                            h83 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h83, 0) and to_unsigned(1, 11)) = 1) then
-                            h82 := h85;
+                        if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
+                            h79 := h82;
                         else
-                            h82 := h86;
+                            h79 := h83;
                         end if;
+                        h84 := to_unsigned(0, 16);
+                        h84 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h85 := to_unsigned(0, 16);
+                        h85 := to_unsigned(1, 16);
+                        h86 := to_unsigned(0, 4);
+                        h86 := r_EVT_LOG_BAR(60-1 downto 56);
                         h87 := to_unsigned(0, 16);
-                        h87 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h88 := to_unsigned(0, 16);
-                        h88 := to_unsigned(1, 16);
-                        h89 := to_unsigned(0, 4);
-                        h89 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h90 := to_unsigned(0, 16);
-                        h90 := shift_left(h88, to_integer(h89));
-                        h91 := to_unsigned(0, 17);
-                        h91 := ((unsigned'(to_unsigned(0, 1) & h90) + 65536) - 1);
-                        h92 := to_unsigned(0, 16);
-                        h92 := (h87 and h91(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h58(11-1 downto 8) = 0) or (h59(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h60 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h63(11-1 downto 8) = 0) or (h64(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h65(11-1 downto 0)) < h68)) or (not (((h69 /= 0) and (not (h74 /= 0))) and (h79 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h82 /= 0))))) then
-                            h57 := h92;
+                        h87 := shift_left(h85, to_integer(h86));
+                        h88 := to_unsigned(0, 17);
+                        h88 := ((unsigned'(to_unsigned(0, 1) & h87) + 65536) - 1);
+                        h89 := to_unsigned(0, 16);
+                        h89 := (h84 and h88(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h55(11-1 downto 8) = 0) or (h56(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h57 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h60(11-1 downto 8) = 0) or (h61(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h62(11-1 downto 0)) < h65)) or (not (((h66 /= 0) and (not (h71 /= 0))) and (h76 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h79 /= 0))))) then
+                            h54 := h89;
                         else
-                            h57 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h54 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h57 & to_unsigned(0, 4));
-                        h93 := to_unsigned(0, 3);
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h54 & to_unsigned(0, 4));
+                        h90 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h93 := to_unsigned(4, 3);
+                            h90 := to_unsigned(4, 3);
                         else
-                            h93 := to_unsigned(0, 3);
+                            h90 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h93;
+                        rec_cpl_status <= h90;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
-                        status <= to_unsigned(3, 8);
-                        h96 := to_unsigned(0, 3);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h96 := to_unsigned(4, 3);
-                        else
-                            h96 := to_unsigned(3, 3);
-                        end if;
-                        rec_outcome <= h96;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(8, 4);
-                        h97 := to_unsigned(0, 1);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := e_data;
-                        h99 := unsigned'("00000000000000000000000000000000");
-                        h99 := e_data;
-                        h100 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h101 := to_unsigned(1, 1);
-                        end if;
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h102 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h100 := h101;
-                        else
-                            h100 := h102;
-                        end if;
-                        h103 := unsigned'("00000000000000000000000000000000");
-                        h103 := e_data;
-                        h104 := unsigned'("00000000000000000000000000000000");
-                        h104 := e_data;
-                        h105 := unsigned'("00000000000000000000000000000000");
-                        h105 := e_data;
-                        h106 := to_unsigned(0, 16);
-                        h106 := to_unsigned(1, 16);
-                        h107 := to_unsigned(0, 4);
-                        h107 := w_dte_10(5-1 downto 1);
-                        h108 := to_unsigned(0, 16);
-                        h108 := shift_left(h106, to_integer(h107));
-                        h109 := to_unsigned(0, 1);
-                        h110 := to_unsigned(0, 11);
-                        h111 := unsigned'("00000000000000000000000000000000");
-                        h111 := e_data;
-                        h110 := h111(11-1 downto 0);
-                        h112 := to_unsigned(0, 1);
-                        h112 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h112 := to_unsigned(1, 1);
-                        end if;
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h113 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
-                            h109 := h112;
-                        else
-                            h109 := h113;
-                        end if;
-                        h114 := to_unsigned(0, 1);
-                        h115 := to_unsigned(0, 11);
-                        h116 := unsigned'("00000000000000000000000000000000");
-                        h116 := e_data;
-                        h115 := h116(11-1 downto 0);
-                        h117 := to_unsigned(0, 1);
-                        h117 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h117 := to_unsigned(1, 1);
-                        end if;
-                        h118 := to_unsigned(0, 1);
-                        h118 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h118 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
-                            h114 := h117;
-                        else
-                            h114 := h118;
-                        end if;
-                        h119 := to_unsigned(0, 3);
-                        h120 := to_unsigned(0, 11);
-                        h121 := unsigned'("00000000000000000000000000000000");
-                        h121 := e_data;
-                        h120 := h121(11-1 downto 0);
-                        if ((shift_right(h120, 0) and to_unsigned(1, 11)) = 1) then
-                            h119 := w_irt_0(37-1 downto 34);
-                        else
-                            h119 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h122 := to_unsigned(0, 1);
-                        h123 := to_unsigned(0, 11);
-                        h124 := unsigned'("00000000000000000000000000000000");
-                        h124 := e_data;
-                        h123 := h124(11-1 downto 0);
-                        h125 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h125 := to_unsigned(1, 1);
-                        end if;
-                        h126 := to_unsigned(0, 1);
-                        h126 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h126 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h123, 0) and to_unsigned(1, 11)) = 1) then
-                            h122 := h125;
-                        else
-                            h122 := h126;
-                        end if;
-                        h97 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h100 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h103(11-1 downto 8) = 0) or (h104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h105(11-1 downto 0)) < h108)) or (not (((h109 /= 0) and (not (h114 /= 0))) and (h119 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h122 /= 0))))) then
-                            h97 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h97;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h127 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(57-1 downto 56) := h127;
-                        h128 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h128 := to_unsigned(0, 1);
-                        else
-                            h128 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h128);
-                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h129 := to_unsigned(0, 16);
-                        h130 := unsigned'("00000000000000000000000000000000");
-                        h130 := e_data;
-                        h131 := unsigned'("00000000000000000000000000000000");
-                        h131 := e_data;
-                        h132 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h133 := to_unsigned(1, 1);
-                        end if;
-                        h134 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h134 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h132 := h133;
-                        else
-                            h132 := h134;
-                        end if;
-                        h135 := unsigned'("00000000000000000000000000000000");
-                        h135 := e_data;
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_data;
-                        h137 := unsigned'("00000000000000000000000000000000");
-                        h137 := e_data;
-                        h138 := to_unsigned(0, 16);
-                        h138 := to_unsigned(1, 16);
-                        h139 := to_unsigned(0, 4);
-                        h139 := w_dte_10(5-1 downto 1);
-                        h140 := to_unsigned(0, 16);
-                        h140 := shift_left(h138, to_integer(h139));
-                        h141 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 11);
-                        h143 := unsigned'("00000000000000000000000000000000");
-                        h143 := e_data;
-                        h142 := h143(11-1 downto 0);
-                        h144 := to_unsigned(0, 1);
-                        h144 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h144 := to_unsigned(1, 1);
-                        end if;
-                        h145 := to_unsigned(0, 1);
-                        h145 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h145 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h142, 0) and to_unsigned(1, 11)) = 1) then
-                            h141 := h144;
-                        else
-                            h141 := h145;
-                        end if;
-                        h146 := to_unsigned(0, 1);
-                        h147 := to_unsigned(0, 11);
-                        h148 := unsigned'("00000000000000000000000000000000");
-                        h148 := e_data;
-                        h147 := h148(11-1 downto 0);
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h149 := to_unsigned(1, 1);
-                        end if;
-                        h150 := to_unsigned(0, 1);
-                        h150 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h150 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h147, 0) and to_unsigned(1, 11)) = 1) then
-                            h146 := h149;
-                        else
-                            h146 := h150;
-                        end if;
-                        h151 := to_unsigned(0, 3);
-                        h152 := to_unsigned(0, 11);
-                        h153 := unsigned'("00000000000000000000000000000000");
-                        h153 := e_data;
-                        h152 := h153(11-1 downto 0);
-                        if ((shift_right(h152, 0) and to_unsigned(1, 11)) = 1) then
-                            h151 := w_irt_0(37-1 downto 34);
-                        else
-                            h151 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h154 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 11);
-                        h156 := unsigned'("00000000000000000000000000000000");
-                        h156 := e_data;
-                        h155 := h156(11-1 downto 0);
-                        h157 := to_unsigned(0, 1);
-                        h157 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h157 := to_unsigned(1, 1);
-                        end if;
-                        h158 := to_unsigned(0, 1);
-                        h158 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h158 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h155, 0) and to_unsigned(1, 11)) = 1) then
-                            h154 := h157;
-                        else
-                            h154 := h158;
-                        end if;
-                        h159 := to_unsigned(0, 16);
-                        h159 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h160 := to_unsigned(0, 16);
-                        h160 := to_unsigned(1, 16);
-                        h161 := to_unsigned(0, 4);
-                        h161 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h162 := to_unsigned(0, 16);
-                        h162 := shift_left(h160, to_integer(h161));
-                        h163 := to_unsigned(0, 17);
-                        h163 := ((unsigned'(to_unsigned(0, 1) & h162) + 65536) - 1);
-                        h164 := to_unsigned(0, 16);
-                        h164 := (h159 and h163(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h130(11-1 downto 8) = 0) or (h131(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h132 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h135(11-1 downto 8) = 0) or (h136(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h137(11-1 downto 0)) < h140)) or (not (((h141 /= 0) and (not (h146 /= 0))) and (h151 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h154 /= 0))))) then
-                            h129 := h164;
-                        else
-                            h129 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h129 & to_unsigned(0, 4));
-                        h165 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h165 := to_unsigned(1, 1);
-                        else
-                            h165 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h165);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((e_kind /= 2) and (e_at = 2)) then
-                        status <= to_unsigned(4, 8);
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
+                        status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
@@ -3423,7 +3368,579 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h166 /= 0)) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h167(11-1 downto 8) = 0) or (h168(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                        status <= to_unsigned(3, 8);
+                        h91 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h91 := to_unsigned(4, 3);
+                        else
+                            h91 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h91;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(1, 4);
+                        h92 := to_unsigned(0, 1);
+                        h93 := unsigned'("00000000000000000000000000000000");
+                        h93 := e_data;
+                        h94 := unsigned'("00000000000000000000000000000000");
+                        h94 := e_data;
+                        h95 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h96 := to_unsigned(1, 1);
+                        end if;
+                        h97 := to_unsigned(0, 1);
+                        h97 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h97 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h95 := h96;
+                        else
+                            h95 := h97;
+                        end if;
+                        h98 := unsigned'("00000000000000000000000000000000");
+                        h98 := e_data;
+                        h99 := unsigned'("00000000000000000000000000000000");
+                        h99 := e_data;
+                        h100 := unsigned'("00000000000000000000000000000000");
+                        h100 := e_data;
+                        h101 := to_unsigned(0, 16);
+                        h101 := to_unsigned(1, 16);
+                        h102 := to_unsigned(0, 4);
+                        h102 := w_dte_10(5-1 downto 1);
+                        h103 := to_unsigned(0, 16);
+                        h103 := shift_left(h101, to_integer(h102));
+                        h104 := to_unsigned(0, 1);
+                        h105 := to_unsigned(0, 11);
+                        h106 := unsigned'("00000000000000000000000000000000");
+                        h106 := e_data;
+                        h105 := h106(11-1 downto 0);
+                        h107 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h107 := to_unsigned(1, 1);
+                        end if;
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h108 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h105, 0) and to_unsigned(1, 11)) = 1) then
+                            h104 := h107;
+                        else
+                            h104 := h108;
+                        end if;
+                        h109 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 11);
+                        h111 := unsigned'("00000000000000000000000000000000");
+                        h111 := e_data;
+                        h110 := h111(11-1 downto 0);
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h112 := to_unsigned(1, 1);
+                        end if;
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h113 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
+                            h109 := h112;
+                        else
+                            h109 := h113;
+                        end if;
+                        h114 := to_unsigned(0, 3);
+                        h115 := to_unsigned(0, 11);
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := e_data;
+                        h115 := h116(11-1 downto 0);
+                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
+                            h114 := w_irt_0(37-1 downto 34);
+                        else
+                            h114 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h117 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 11);
+                        h119 := unsigned'("00000000000000000000000000000000");
+                        h119 := e_data;
+                        h118 := h119(11-1 downto 0);
+                        h120 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h120 := to_unsigned(1, 1);
+                        end if;
+                        h121 := to_unsigned(0, 1);
+                        h121 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h121 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h118, 0) and to_unsigned(1, 11)) = 1) then
+                            h117 := h120;
+                        else
+                            h117 := h121;
+                        end if;
+                        h92 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h93(11-1 downto 8) = 0) or (h94(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h95 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h100(11-1 downto 0)) < h103)) or (not (((h104 /= 0) and (not (h109 /= 0))) and (h114 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h117 /= 0))))) then
+                            h92 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h92;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h122 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 1);
+                        if (e_kind = 2) then
+                            h122 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(52-1 downto 51) := h122;
+                        h123 := to_unsigned(0, 1);
+                        h123 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h123 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h123;
+                        h124 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
+                            h125 := to_unsigned(1, 1);
+                        end if;
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
+                            h126 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind /= 2) then
+                            h124 := h125;
+                        else
+                            h124 := h126;
+                        end if;
+                        v_wide(56-1 downto 55) := h124;
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h127 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h127;
+                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h128 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h128 := shift_right(e_address, 2);
+                        h129 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h129 := unsigned'(h128 & to_unsigned(0, 2));
+                        rec_entry_hi <= h129(64-1 downto 0);
+                        h130 := to_unsigned(0, 16);
+                        h131 := unsigned'("00000000000000000000000000000000");
+                        h131 := e_data;
+                        h132 := unsigned'("00000000000000000000000000000000");
+                        h132 := e_data;
+                        h133 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h134 := to_unsigned(1, 1);
+                        end if;
+                        h135 := to_unsigned(0, 1);
+                        h135 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h135 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h133 := h134;
+                        else
+                            h133 := h135;
+                        end if;
+                        h136 := unsigned'("00000000000000000000000000000000");
+                        h136 := e_data;
+                        h137 := unsigned'("00000000000000000000000000000000");
+                        h137 := e_data;
+                        h138 := unsigned'("00000000000000000000000000000000");
+                        h138 := e_data;
+                        h139 := to_unsigned(0, 16);
+                        h139 := to_unsigned(1, 16);
+                        h140 := to_unsigned(0, 4);
+                        h140 := w_dte_10(5-1 downto 1);
+                        h141 := to_unsigned(0, 16);
+                        h141 := shift_left(h139, to_integer(h140));
+                        h142 := to_unsigned(0, 1);
+                        h143 := to_unsigned(0, 11);
+                        h144 := unsigned'("00000000000000000000000000000000");
+                        h144 := e_data;
+                        h143 := h144(11-1 downto 0);
+                        h145 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h145 := to_unsigned(1, 1);
+                        end if;
+                        h146 := to_unsigned(0, 1);
+                        h146 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h146 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h143, 0) and to_unsigned(1, 11)) = 1) then
+                            h142 := h145;
+                        else
+                            h142 := h146;
+                        end if;
+                        h147 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 11);
+                        h149 := unsigned'("00000000000000000000000000000000");
+                        h149 := e_data;
+                        h148 := h149(11-1 downto 0);
+                        h150 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h150 := to_unsigned(1, 1);
+                        end if;
+                        h151 := to_unsigned(0, 1);
+                        h151 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h151 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h148, 0) and to_unsigned(1, 11)) = 1) then
+                            h147 := h150;
+                        else
+                            h147 := h151;
+                        end if;
+                        h152 := to_unsigned(0, 3);
+                        h153 := to_unsigned(0, 11);
+                        h154 := unsigned'("00000000000000000000000000000000");
+                        h154 := e_data;
+                        h153 := h154(11-1 downto 0);
+                        if ((shift_right(h153, 0) and to_unsigned(1, 11)) = 1) then
+                            h152 := w_irt_0(37-1 downto 34);
+                        else
+                            h152 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h155 := to_unsigned(0, 1);
+                        h156 := to_unsigned(0, 11);
+                        h157 := unsigned'("00000000000000000000000000000000");
+                        h157 := e_data;
+                        h156 := h157(11-1 downto 0);
+                        h158 := to_unsigned(0, 1);
+                        h158 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h158 := to_unsigned(1, 1);
+                        end if;
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h159 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h156, 0) and to_unsigned(1, 11)) = 1) then
+                            h155 := h158;
+                        else
+                            h155 := h159;
+                        end if;
+                        h160 := to_unsigned(0, 16);
+                        h160 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h161 := to_unsigned(0, 16);
+                        h161 := to_unsigned(1, 16);
+                        h162 := to_unsigned(0, 4);
+                        h162 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h163 := to_unsigned(0, 16);
+                        h163 := shift_left(h161, to_integer(h162));
+                        h164 := to_unsigned(0, 17);
+                        h164 := ((unsigned'(to_unsigned(0, 1) & h163) + 65536) - 1);
+                        h165 := to_unsigned(0, 16);
+                        h165 := (h160 and h164(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h133 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h136(11-1 downto 8) = 0) or (h137(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h138(11-1 downto 0)) < h141)) or (not (((h142 /= 0) and (not (h147 /= 0))) and (h152 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h155 /= 0))))) then
+                            h130 := h165;
+                        else
+                            h130 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h130 & to_unsigned(0, 4));
+                        h166 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h166 := to_unsigned(4, 3);
+                        else
+                            h166 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h166;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
+                        status <= to_unsigned(4, 8);
+                        h169 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h169 := to_unsigned(4, 3);
+                        else
+                            h169 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h169;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(8, 4);
+                        h170 := to_unsigned(0, 1);
+                        h171 := unsigned'("00000000000000000000000000000000");
+                        h171 := e_data;
+                        h172 := unsigned'("00000000000000000000000000000000");
+                        h172 := e_data;
+                        h173 := to_unsigned(0, 1);
+                        h174 := to_unsigned(0, 1);
+                        h174 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h174 := to_unsigned(1, 1);
+                        end if;
+                        h175 := to_unsigned(0, 1);
+                        h175 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h175 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h173 := h174;
+                        else
+                            h173 := h175;
+                        end if;
+                        h176 := unsigned'("00000000000000000000000000000000");
+                        h176 := e_data;
+                        h177 := unsigned'("00000000000000000000000000000000");
+                        h177 := e_data;
+                        h178 := unsigned'("00000000000000000000000000000000");
+                        h178 := e_data;
+                        h179 := to_unsigned(0, 16);
+                        h179 := to_unsigned(1, 16);
+                        h180 := to_unsigned(0, 4);
+                        h180 := w_dte_10(5-1 downto 1);
+                        h181 := to_unsigned(0, 16);
+                        h181 := shift_left(h179, to_integer(h180));
+                        h182 := to_unsigned(0, 1);
+                        h183 := to_unsigned(0, 11);
+                        h184 := unsigned'("00000000000000000000000000000000");
+                        h184 := e_data;
+                        h183 := h184(11-1 downto 0);
+                        h185 := to_unsigned(0, 1);
+                        h185 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h185 := to_unsigned(1, 1);
+                        end if;
+                        h186 := to_unsigned(0, 1);
+                        h186 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h186 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h183, 0) and to_unsigned(1, 11)) = 1) then
+                            h182 := h185;
+                        else
+                            h182 := h186;
+                        end if;
+                        h187 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 11);
+                        h189 := unsigned'("00000000000000000000000000000000");
+                        h189 := e_data;
+                        h188 := h189(11-1 downto 0);
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h190 := to_unsigned(1, 1);
+                        end if;
+                        h191 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h191 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h188, 0) and to_unsigned(1, 11)) = 1) then
+                            h187 := h190;
+                        else
+                            h187 := h191;
+                        end if;
+                        h192 := to_unsigned(0, 3);
+                        h193 := to_unsigned(0, 11);
+                        h194 := unsigned'("00000000000000000000000000000000");
+                        h194 := e_data;
+                        h193 := h194(11-1 downto 0);
+                        if ((shift_right(h193, 0) and to_unsigned(1, 11)) = 1) then
+                            h192 := w_irt_0(37-1 downto 34);
+                        else
+                            h192 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h195 := to_unsigned(0, 1);
+                        h196 := to_unsigned(0, 11);
+                        h197 := unsigned'("00000000000000000000000000000000");
+                        h197 := e_data;
+                        h196 := h197(11-1 downto 0);
+                        h198 := to_unsigned(0, 1);
+                        h198 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h198 := to_unsigned(1, 1);
+                        end if;
+                        h199 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h199 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h196, 0) and to_unsigned(1, 11)) = 1) then
+                            h195 := h198;
+                        else
+                            h195 := h199;
+                        end if;
+                        h170 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h171(11-1 downto 8) = 0) or (h172(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h173 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h176(11-1 downto 8) = 0) or (h177(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h178(11-1 downto 0)) < h181)) or (not (((h182 /= 0) and (not (h187 /= 0))) and (h192 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h195 /= 0))))) then
+                            h170 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h170;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h200 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h200 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h200;
+                        h201 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h201 := to_unsigned(0, 1);
+                        else
+                            h201 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h201);
+                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h202 := to_unsigned(0, 16);
+                        h203 := unsigned'("00000000000000000000000000000000");
+                        h203 := e_data;
+                        h204 := unsigned'("00000000000000000000000000000000");
+                        h204 := e_data;
+                        h205 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h206 := to_unsigned(1, 1);
+                        end if;
+                        h207 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h207 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h205 := h206;
+                        else
+                            h205 := h207;
+                        end if;
+                        h208 := unsigned'("00000000000000000000000000000000");
+                        h208 := e_data;
+                        h209 := unsigned'("00000000000000000000000000000000");
+                        h209 := e_data;
+                        h210 := unsigned'("00000000000000000000000000000000");
+                        h210 := e_data;
+                        h211 := to_unsigned(0, 16);
+                        h211 := to_unsigned(1, 16);
+                        h212 := to_unsigned(0, 4);
+                        h212 := w_dte_10(5-1 downto 1);
+                        h213 := to_unsigned(0, 16);
+                        h213 := shift_left(h211, to_integer(h212));
+                        h214 := to_unsigned(0, 1);
+                        h215 := to_unsigned(0, 11);
+                        h216 := unsigned'("00000000000000000000000000000000");
+                        h216 := e_data;
+                        h215 := h216(11-1 downto 0);
+                        h217 := to_unsigned(0, 1);
+                        h217 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h217 := to_unsigned(1, 1);
+                        end if;
+                        h218 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h218 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h215, 0) and to_unsigned(1, 11)) = 1) then
+                            h214 := h217;
+                        else
+                            h214 := h218;
+                        end if;
+                        h219 := to_unsigned(0, 1);
+                        h220 := to_unsigned(0, 11);
+                        h221 := unsigned'("00000000000000000000000000000000");
+                        h221 := e_data;
+                        h220 := h221(11-1 downto 0);
+                        h222 := to_unsigned(0, 1);
+                        h222 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h222 := to_unsigned(1, 1);
+                        end if;
+                        h223 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h223 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h220, 0) and to_unsigned(1, 11)) = 1) then
+                            h219 := h222;
+                        else
+                            h219 := h223;
+                        end if;
+                        h224 := to_unsigned(0, 3);
+                        h225 := to_unsigned(0, 11);
+                        h226 := unsigned'("00000000000000000000000000000000");
+                        h226 := e_data;
+                        h225 := h226(11-1 downto 0);
+                        if ((shift_right(h225, 0) and to_unsigned(1, 11)) = 1) then
+                            h224 := w_irt_0(37-1 downto 34);
+                        else
+                            h224 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h227 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 11);
+                        h229 := unsigned'("00000000000000000000000000000000");
+                        h229 := e_data;
+                        h228 := h229(11-1 downto 0);
+                        h230 := to_unsigned(0, 1);
+                        h230 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h230 := to_unsigned(1, 1);
+                        end if;
+                        h231 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h231 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h228, 0) and to_unsigned(1, 11)) = 1) then
+                            h227 := h230;
+                        else
+                            h227 := h231;
+                        end if;
+                        h232 := to_unsigned(0, 16);
+                        h232 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h233 := to_unsigned(0, 16);
+                        h233 := to_unsigned(1, 16);
+                        h234 := to_unsigned(0, 4);
+                        h234 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h235 := to_unsigned(0, 16);
+                        h235 := shift_left(h233, to_integer(h234));
+                        h236 := to_unsigned(0, 17);
+                        h236 := ((unsigned'(to_unsigned(0, 1) & h235) + 65536) - 1);
+                        h237 := to_unsigned(0, 16);
+                        h237 := (h232 and h236(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h203(11-1 downto 8) = 0) or (h204(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h205 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h208(11-1 downto 8) = 0) or (h209(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h210(11-1 downto 0)) < h213)) or (not (((h214 /= 0) and (not (h219 /= 0))) and (h224 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h227 /= 0))))) then
+                            h202 := h237;
+                        else
+                            h202 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h202 & to_unsigned(0, 4));
+                        h238 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h238 := to_unsigned(1, 1);
+                        else
+                            h238 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h238);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((e_kind /= 2) and (e_at = 2)) then
                         status <= to_unsigned(5, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
@@ -3441,8 +3958,26 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h239 /= 0)) then
                         status <= to_unsigned(6, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
+                        status <= to_unsigned(7, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -3458,25 +3993,299 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
-                        h169 := to_unsigned(0, 1);
-                        h169 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
+                        h242 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h169 := to_unsigned(1, 1);
+                            h242 := to_unsigned(1, 1);
                         end if;
-                        v_wide(1-1 downto 0) := h169;
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
+                        v_wide(1-1 downto 0) := h242;
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
                         if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
-                            h170 := to_unsigned(1, 1);
+                            h243 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h170;
-                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h171 := e_address;
-                        v_wide(64-1 downto 12) := h171(64-1 downto 12);
+                        v_wide(2-1 downto 1) := h243;
+                        h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h244 := e_address;
+                        v_wide(64-1 downto 12) := h244(64-1 downto 12);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= ST0;
+                    elsif ((wk_io_walked /= 0) and (wk_io_hw_error /= 0)) then
+                        status <= to_unsigned(8, 8);
+                        h245 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h245 := to_unsigned(4, 3);
+                        else
+                            h245 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h245;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(4, 4);
+                        h246 := to_unsigned(0, 1);
+                        h247 := unsigned'("00000000000000000000000000000000");
+                        h247 := e_data;
+                        h248 := unsigned'("00000000000000000000000000000000");
+                        h248 := e_data;
+                        h249 := to_unsigned(0, 1);
+                        h250 := to_unsigned(0, 1);
+                        h250 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h250 := to_unsigned(1, 1);
+                        end if;
+                        h251 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h251 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h249 := h250;
+                        else
+                            h249 := h251;
+                        end if;
+                        h252 := unsigned'("00000000000000000000000000000000");
+                        h252 := e_data;
+                        h253 := unsigned'("00000000000000000000000000000000");
+                        h253 := e_data;
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := e_data;
+                        h255 := to_unsigned(0, 16);
+                        h255 := to_unsigned(1, 16);
+                        h256 := to_unsigned(0, 4);
+                        h256 := w_dte_10(5-1 downto 1);
+                        h257 := to_unsigned(0, 16);
+                        h257 := shift_left(h255, to_integer(h256));
+                        h258 := to_unsigned(0, 1);
+                        h259 := to_unsigned(0, 11);
+                        h260 := unsigned'("00000000000000000000000000000000");
+                        h260 := e_data;
+                        h259 := h260(11-1 downto 0);
+                        h261 := to_unsigned(0, 1);
+                        h261 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h261 := to_unsigned(1, 1);
+                        end if;
+                        h262 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h262 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
+                            h258 := h261;
+                        else
+                            h258 := h262;
+                        end if;
+                        h263 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 11);
+                        h265 := unsigned'("00000000000000000000000000000000");
+                        h265 := e_data;
+                        h264 := h265(11-1 downto 0);
+                        h266 := to_unsigned(0, 1);
+                        h266 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h266 := to_unsigned(1, 1);
+                        end if;
+                        h267 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h267 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h264, 0) and to_unsigned(1, 11)) = 1) then
+                            h263 := h266;
+                        else
+                            h263 := h267;
+                        end if;
+                        h268 := to_unsigned(0, 3);
+                        h269 := to_unsigned(0, 11);
+                        h270 := unsigned'("00000000000000000000000000000000");
+                        h270 := e_data;
+                        h269 := h270(11-1 downto 0);
+                        if ((shift_right(h269, 0) and to_unsigned(1, 11)) = 1) then
+                            h268 := w_irt_0(37-1 downto 34);
+                        else
+                            h268 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h271 := to_unsigned(0, 1);
+                        h272 := to_unsigned(0, 11);
+                        h273 := unsigned'("00000000000000000000000000000000");
+                        h273 := e_data;
+                        h272 := h273(11-1 downto 0);
+                        h274 := to_unsigned(0, 1);
+                        h274 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h274 := to_unsigned(1, 1);
+                        end if;
+                        h275 := to_unsigned(0, 1);
+                        h275 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h275 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h272, 0) and to_unsigned(1, 11)) = 1) then
+                            h271 := h274;
+                        else
+                            h271 := h275;
+                        end if;
+                        h246 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h247(11-1 downto 8) = 0) or (h248(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h249 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h252(11-1 downto 8) = 0) or (h253(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h254(11-1 downto 0)) < h257)) or (not (((h258 /= 0) and (not (h263 /= 0))) and (h268 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h271 /= 0))))) then
+                            h246 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h246;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h276 := to_unsigned(0, 1);
+                        h276 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h276 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h276;
+                        h277 := to_unsigned(0, 1);
+                        h277 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h277 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h277;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= wk_io_entry;
+                        h278 := to_unsigned(0, 16);
+                        h279 := unsigned'("00000000000000000000000000000000");
+                        h279 := e_data;
+                        h280 := unsigned'("00000000000000000000000000000000");
+                        h280 := e_data;
+                        h281 := to_unsigned(0, 1);
+                        h282 := to_unsigned(0, 1);
+                        h282 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h282 := to_unsigned(1, 1);
+                        end if;
+                        h283 := to_unsigned(0, 1);
+                        h283 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h283 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h281 := h282;
+                        else
+                            h281 := h283;
+                        end if;
+                        h284 := unsigned'("00000000000000000000000000000000");
+                        h284 := e_data;
+                        h285 := unsigned'("00000000000000000000000000000000");
+                        h285 := e_data;
+                        h286 := unsigned'("00000000000000000000000000000000");
+                        h286 := e_data;
+                        h287 := to_unsigned(0, 16);
+                        h287 := to_unsigned(1, 16);
+                        h288 := to_unsigned(0, 4);
+                        h288 := w_dte_10(5-1 downto 1);
+                        h289 := to_unsigned(0, 16);
+                        h289 := shift_left(h287, to_integer(h288));
+                        h290 := to_unsigned(0, 1);
+                        h291 := to_unsigned(0, 11);
+                        h292 := unsigned'("00000000000000000000000000000000");
+                        h292 := e_data;
+                        h291 := h292(11-1 downto 0);
+                        h293 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h293 := to_unsigned(1, 1);
+                        end if;
+                        h294 := to_unsigned(0, 1);
+                        h294 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h294 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h291, 0) and to_unsigned(1, 11)) = 1) then
+                            h290 := h293;
+                        else
+                            h290 := h294;
+                        end if;
+                        h295 := to_unsigned(0, 1);
+                        h296 := to_unsigned(0, 11);
+                        h297 := unsigned'("00000000000000000000000000000000");
+                        h297 := e_data;
+                        h296 := h297(11-1 downto 0);
+                        h298 := to_unsigned(0, 1);
+                        h298 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h298 := to_unsigned(1, 1);
+                        end if;
+                        h299 := to_unsigned(0, 1);
+                        h299 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h299 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h296, 0) and to_unsigned(1, 11)) = 1) then
+                            h295 := h298;
+                        else
+                            h295 := h299;
+                        end if;
+                        h300 := to_unsigned(0, 3);
+                        h301 := to_unsigned(0, 11);
+                        h302 := unsigned'("00000000000000000000000000000000");
+                        h302 := e_data;
+                        h301 := h302(11-1 downto 0);
+                        if ((shift_right(h301, 0) and to_unsigned(1, 11)) = 1) then
+                            h300 := w_irt_0(37-1 downto 34);
+                        else
+                            h300 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h303 := to_unsigned(0, 1);
+                        h304 := to_unsigned(0, 11);
+                        h305 := unsigned'("00000000000000000000000000000000");
+                        h305 := e_data;
+                        h304 := h305(11-1 downto 0);
+                        h306 := to_unsigned(0, 1);
+                        h306 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h306 := to_unsigned(1, 1);
+                        end if;
+                        h307 := to_unsigned(0, 1);
+                        h307 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h307 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
+                            h303 := h306;
+                        else
+                            h303 := h307;
+                        end if;
+                        h308 := to_unsigned(0, 16);
+                        h308 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h309 := to_unsigned(0, 16);
+                        h309 := to_unsigned(1, 16);
+                        h310 := to_unsigned(0, 4);
+                        h310 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h311 := to_unsigned(0, 16);
+                        h311 := shift_left(h309, to_integer(h310));
+                        h312 := to_unsigned(0, 17);
+                        h312 := ((unsigned'(to_unsigned(0, 1) & h311) + 65536) - 1);
+                        h313 := to_unsigned(0, 16);
+                        h313 := (h308 and h312(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h279(11-1 downto 8) = 0) or (h280(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h281 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h284(11-1 downto 8) = 0) or (h285(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h286(11-1 downto 0)) < h289)) or (not (((h290 /= 0) and (not (h295 /= 0))) and (h300 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h303 /= 0))))) then
+                            h278 := h313;
+                        else
+                            h278 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h278 & to_unsigned(0, 4));
+                        h314 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h314 := to_unsigned(4, 3);
+                        else
+                            h314 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h314;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
                     elsif (wk_io_ok /= 0) then
-                        status <= to_unsigned(7, 8);
+                        status <= to_unsigned(9, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_io_pa;
                         rec_data <= to_unsigned(0, 32);
@@ -3494,7 +4303,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
-                        status <= to_unsigned(8, 8);
+                        status <= to_unsigned(10, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -3511,50 +4320,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h172 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h172 := to_unsigned(1, 1);
+                            h315 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h172;
+                        v_wide(2-1 downto 1) := h315;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h173 := to_unsigned(0, 1);
-                        h173 := to_unsigned(0, 1);
+                        h316 := to_unsigned(0, 1);
+                        h316 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h173 := to_unsigned(1, 1);
+                            h316 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h173;
-                        h174 := to_unsigned(0, 6);
-                        h174 := wk_io_shift;
-                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h175 := shift_right(wk_io_frame, to_integer(h174));
-                        h176 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h176 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h175);
-                        h177 := to_unsigned(0, 6);
-                        h177 := wk_io_shift;
-                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h178 := shift_left(h176, to_integer(h177));
-                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h179 := to_unsigned(1, 64);
-                        h180 := to_unsigned(0, 6);
-                        h181 := to_unsigned(0, 7);
-                        h181 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h180 := h181(6-1 downto 0);
-                        h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h182 := shift_left(h179, to_integer(h180));
-                        h183 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h183 := ((unsigned'(to_unsigned(0, 1) & h182) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h184 := shift_right(h183(64-1 downto 0), 12);
-                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h185 := (h178 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h184 & to_unsigned(0, 12)));
-                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h186 := shift_right(h185, 12);
-                        v_wide(64-1 downto 12) := h186(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h316;
+                        h317 := to_unsigned(0, 6);
+                        h317 := wk_io_shift;
+                        h318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h318 := shift_right(wk_io_frame, to_integer(h317));
+                        h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h319 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h318);
+                        h320 := to_unsigned(0, 6);
+                        h320 := wk_io_shift;
+                        h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h321 := shift_left(h319, to_integer(h320));
+                        h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h322 := to_unsigned(1, 64);
+                        h323 := to_unsigned(0, 6);
+                        h324 := to_unsigned(0, 7);
+                        h324 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h323 := h324(6-1 downto 0);
+                        h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h325 := shift_left(h322, to_integer(h323));
+                        h326 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h326 := ((unsigned'(to_unsigned(0, 1) & h325) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h327 := shift_right(h326(64-1 downto 0), 12);
+                        h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h328 := (h321 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h327 & to_unsigned(0, 12)));
+                        h329 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h329 := shift_right(h328, 12);
+                        v_wide(64-1 downto 12) := h329(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
-                        status <= to_unsigned(9, 8);
+                        status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -3564,114 +4373,114 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h187 := to_unsigned(0, 1);
-                        h188 := unsigned'("00000000000000000000000000000000");
-                        h188 := e_data;
-                        h189 := unsigned'("00000000000000000000000000000000");
-                        h189 := e_data;
-                        h190 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
+                        h330 := to_unsigned(0, 1);
+                        h331 := unsigned'("00000000000000000000000000000000");
+                        h331 := e_data;
+                        h332 := unsigned'("00000000000000000000000000000000");
+                        h332 := e_data;
+                        h333 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h191 := to_unsigned(1, 1);
+                            h334 := to_unsigned(1, 1);
                         end if;
-                        h192 := to_unsigned(0, 1);
-                        h192 := to_unsigned(0, 1);
+                        h335 := to_unsigned(0, 1);
+                        h335 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h192 := to_unsigned(1, 1);
+                            h335 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h190 := h191;
+                            h333 := h334;
                         else
-                            h190 := h192;
+                            h333 := h335;
                         end if;
-                        h193 := unsigned'("00000000000000000000000000000000");
-                        h193 := e_data;
-                        h194 := unsigned'("00000000000000000000000000000000");
-                        h194 := e_data;
-                        h195 := unsigned'("00000000000000000000000000000000");
-                        h195 := e_data;
-                        h196 := to_unsigned(0, 16);
-                        h196 := to_unsigned(1, 16);
-                        h197 := to_unsigned(0, 4);
-                        h197 := w_dte_10(5-1 downto 1);
-                        h198 := to_unsigned(0, 16);
-                        h198 := shift_left(h196, to_integer(h197));
-                        h199 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 11);
-                        h201 := unsigned'("00000000000000000000000000000000");
-                        h201 := e_data;
-                        h200 := h201(11-1 downto 0);
-                        h202 := to_unsigned(0, 1);
-                        h202 := to_unsigned(0, 1);
+                        h336 := unsigned'("00000000000000000000000000000000");
+                        h336 := e_data;
+                        h337 := unsigned'("00000000000000000000000000000000");
+                        h337 := e_data;
+                        h338 := unsigned'("00000000000000000000000000000000");
+                        h338 := e_data;
+                        h339 := to_unsigned(0, 16);
+                        h339 := to_unsigned(1, 16);
+                        h340 := to_unsigned(0, 4);
+                        h340 := w_dte_10(5-1 downto 1);
+                        h341 := to_unsigned(0, 16);
+                        h341 := shift_left(h339, to_integer(h340));
+                        h342 := to_unsigned(0, 1);
+                        h343 := to_unsigned(0, 11);
+                        h344 := unsigned'("00000000000000000000000000000000");
+                        h344 := e_data;
+                        h343 := h344(11-1 downto 0);
+                        h345 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h202 := to_unsigned(1, 1);
+                            h345 := to_unsigned(1, 1);
                         end if;
-                        h203 := to_unsigned(0, 1);
-                        h203 := to_unsigned(0, 1);
+                        h346 := to_unsigned(0, 1);
+                        h346 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h203 := to_unsigned(1, 1);
+                            h346 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
-                            h199 := h202;
+                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
+                            h342 := h345;
                         else
-                            h199 := h203;
+                            h342 := h346;
                         end if;
-                        h204 := to_unsigned(0, 1);
-                        h205 := to_unsigned(0, 11);
-                        h206 := unsigned'("00000000000000000000000000000000");
-                        h206 := e_data;
-                        h205 := h206(11-1 downto 0);
-                        h207 := to_unsigned(0, 1);
-                        h207 := to_unsigned(0, 1);
+                        h347 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 11);
+                        h349 := unsigned'("00000000000000000000000000000000");
+                        h349 := e_data;
+                        h348 := h349(11-1 downto 0);
+                        h350 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h207 := to_unsigned(1, 1);
+                            h350 := to_unsigned(1, 1);
                         end if;
-                        h208 := to_unsigned(0, 1);
-                        h208 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h208 := to_unsigned(1, 1);
+                            h351 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h205, 0) and to_unsigned(1, 11)) = 1) then
-                            h204 := h207;
+                        if ((shift_right(h348, 0) and to_unsigned(1, 11)) = 1) then
+                            h347 := h350;
                         else
-                            h204 := h208;
+                            h347 := h351;
                         end if;
-                        h209 := to_unsigned(0, 3);
-                        h210 := to_unsigned(0, 11);
-                        h211 := unsigned'("00000000000000000000000000000000");
-                        h211 := e_data;
-                        h210 := h211(11-1 downto 0);
-                        if ((shift_right(h210, 0) and to_unsigned(1, 11)) = 1) then
-                            h209 := w_irt_0(37-1 downto 34);
+                        h352 := to_unsigned(0, 3);
+                        h353 := to_unsigned(0, 11);
+                        h354 := unsigned'("00000000000000000000000000000000");
+                        h354 := e_data;
+                        h353 := h354(11-1 downto 0);
+                        if ((shift_right(h353, 0) and to_unsigned(1, 11)) = 1) then
+                            h352 := w_irt_0(37-1 downto 34);
                         else
-                            h209 := w_irt_0(5-1 downto 2);
+                            h352 := w_irt_0(5-1 downto 2);
                         end if;
-                        h212 := to_unsigned(0, 1);
-                        h213 := to_unsigned(0, 11);
-                        h214 := unsigned'("00000000000000000000000000000000");
-                        h214 := e_data;
-                        h213 := h214(11-1 downto 0);
-                        h215 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 1);
+                        h356 := to_unsigned(0, 11);
+                        h357 := unsigned'("00000000000000000000000000000000");
+                        h357 := e_data;
+                        h356 := h357(11-1 downto 0);
+                        h358 := to_unsigned(0, 1);
+                        h358 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h215 := to_unsigned(1, 1);
+                            h358 := to_unsigned(1, 1);
                         end if;
-                        h216 := to_unsigned(0, 1);
-                        h216 := to_unsigned(0, 1);
+                        h359 := to_unsigned(0, 1);
+                        h359 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h216 := to_unsigned(1, 1);
+                            h359 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
-                            h212 := h215;
+                        if ((shift_right(h356, 0) and to_unsigned(1, 11)) = 1) then
+                            h355 := h358;
                         else
-                            h212 := h216;
+                            h355 := h359;
                         end if;
-                        h187 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h188(11-1 downto 8) = 0) or (h189(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h190 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h193(11-1 downto 8) = 0) or (h194(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h195(11-1 downto 0)) < h198)) or (not (((h199 /= 0) and (not (h204 /= 0))) and (h209 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h212 /= 0))))) then
-                            h187 := to_unsigned(1, 1);
+                        h330 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h331(11-1 downto 8) = 0) or (h332(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h333 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h336(11-1 downto 8) = 0) or (h337(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h338(11-1 downto 0)) < h341)) or (not (((h342 /= 0) and (not (h347 /= 0))) and (h352 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h355 /= 0))))) then
+                            h330 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h187;
+                        rec_logged <= h330;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -3681,864 +4490,1125 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h217 := to_unsigned(0, 16);
-                        h218 := unsigned'("00000000000000000000000000000000");
-                        h218 := e_data;
-                        h219 := unsigned'("00000000000000000000000000000000");
-                        h219 := e_data;
-                        h220 := to_unsigned(0, 1);
-                        h221 := to_unsigned(0, 1);
-                        h221 := to_unsigned(0, 1);
+                        h360 := to_unsigned(0, 16);
+                        h361 := unsigned'("00000000000000000000000000000000");
+                        h361 := e_data;
+                        h362 := unsigned'("00000000000000000000000000000000");
+                        h362 := e_data;
+                        h363 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h221 := to_unsigned(1, 1);
+                            h364 := to_unsigned(1, 1);
                         end if;
-                        h222 := to_unsigned(0, 1);
-                        h222 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h222 := to_unsigned(1, 1);
+                            h365 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h220 := h221;
+                            h363 := h364;
                         else
-                            h220 := h222;
+                            h363 := h365;
                         end if;
-                        h223 := unsigned'("00000000000000000000000000000000");
-                        h223 := e_data;
-                        h224 := unsigned'("00000000000000000000000000000000");
-                        h224 := e_data;
-                        h225 := unsigned'("00000000000000000000000000000000");
-                        h225 := e_data;
-                        h226 := to_unsigned(0, 16);
-                        h226 := to_unsigned(1, 16);
-                        h227 := to_unsigned(0, 4);
-                        h227 := w_dte_10(5-1 downto 1);
-                        h228 := to_unsigned(0, 16);
-                        h228 := shift_left(h226, to_integer(h227));
-                        h229 := to_unsigned(0, 1);
-                        h230 := to_unsigned(0, 11);
-                        h231 := unsigned'("00000000000000000000000000000000");
-                        h231 := e_data;
-                        h230 := h231(11-1 downto 0);
-                        h232 := to_unsigned(0, 1);
-                        h232 := to_unsigned(0, 1);
+                        h366 := unsigned'("00000000000000000000000000000000");
+                        h366 := e_data;
+                        h367 := unsigned'("00000000000000000000000000000000");
+                        h367 := e_data;
+                        h368 := unsigned'("00000000000000000000000000000000");
+                        h368 := e_data;
+                        h369 := to_unsigned(0, 16);
+                        h369 := to_unsigned(1, 16);
+                        h370 := to_unsigned(0, 4);
+                        h370 := w_dte_10(5-1 downto 1);
+                        h371 := to_unsigned(0, 16);
+                        h371 := shift_left(h369, to_integer(h370));
+                        h372 := to_unsigned(0, 1);
+                        h373 := to_unsigned(0, 11);
+                        h374 := unsigned'("00000000000000000000000000000000");
+                        h374 := e_data;
+                        h373 := h374(11-1 downto 0);
+                        h375 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h232 := to_unsigned(1, 1);
+                            h375 := to_unsigned(1, 1);
                         end if;
-                        h233 := to_unsigned(0, 1);
-                        h233 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h233 := to_unsigned(1, 1);
+                            h376 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h230, 0) and to_unsigned(1, 11)) = 1) then
-                            h229 := h232;
+                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
+                            h372 := h375;
                         else
-                            h229 := h233;
+                            h372 := h376;
                         end if;
-                        h234 := to_unsigned(0, 1);
-                        h235 := to_unsigned(0, 11);
-                        h236 := unsigned'("00000000000000000000000000000000");
-                        h236 := e_data;
-                        h235 := h236(11-1 downto 0);
-                        h237 := to_unsigned(0, 1);
-                        h237 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h237 := to_unsigned(1, 1);
-                        end if;
-                        h238 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h238 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h235, 0) and to_unsigned(1, 11)) = 1) then
-                            h234 := h237;
-                        else
-                            h234 := h238;
-                        end if;
-                        h239 := to_unsigned(0, 3);
-                        h240 := to_unsigned(0, 11);
-                        h241 := unsigned'("00000000000000000000000000000000");
-                        h241 := e_data;
-                        h240 := h241(11-1 downto 0);
-                        if ((shift_right(h240, 0) and to_unsigned(1, 11)) = 1) then
-                            h239 := w_irt_0(37-1 downto 34);
-                        else
-                            h239 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h242 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 11);
-                        h244 := unsigned'("00000000000000000000000000000000");
-                        h244 := e_data;
-                        h243 := h244(11-1 downto 0);
-                        h245 := to_unsigned(0, 1);
-                        h245 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h245 := to_unsigned(1, 1);
-                        end if;
-                        h246 := to_unsigned(0, 1);
-                        h246 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h246 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
-                            h242 := h245;
-                        else
-                            h242 := h246;
-                        end if;
-                        h247 := to_unsigned(0, 16);
-                        h247 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h248 := to_unsigned(0, 16);
-                        h248 := to_unsigned(1, 16);
-                        h249 := to_unsigned(0, 4);
-                        h249 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h250 := to_unsigned(0, 16);
-                        h250 := shift_left(h248, to_integer(h249));
-                        h251 := to_unsigned(0, 17);
-                        h251 := ((unsigned'(to_unsigned(0, 1) & h250) + 65536) - 1);
-                        h252 := to_unsigned(0, 16);
-                        h252 := (h247 and h251(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h218(11-1 downto 8) = 0) or (h219(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h220 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h223(11-1 downto 8) = 0) or (h224(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h225(11-1 downto 0)) < h228)) or (not (((h229 /= 0) and (not (h234 /= 0))) and (h239 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h242 /= 0))))) then
-                            h217 := h252;
-                        else
-                            h217 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h217 & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h322 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
-                        status <= to_unsigned(10, 8);
-                        rec_outcome <= to_unsigned(3, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h253 := to_unsigned(0, 1);
-                        h254 := unsigned'("00000000000000000000000000000000");
-                        h254 := e_data;
-                        h255 := unsigned'("00000000000000000000000000000000");
-                        h255 := e_data;
-                        h256 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h257 := to_unsigned(1, 1);
-                        end if;
-                        h258 := to_unsigned(0, 1);
-                        h258 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h258 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h256 := h257;
-                        else
-                            h256 := h258;
-                        end if;
-                        h259 := unsigned'("00000000000000000000000000000000");
-                        h259 := e_data;
-                        h260 := unsigned'("00000000000000000000000000000000");
-                        h260 := e_data;
-                        h261 := unsigned'("00000000000000000000000000000000");
-                        h261 := e_data;
-                        h262 := to_unsigned(0, 16);
-                        h262 := to_unsigned(1, 16);
-                        h263 := to_unsigned(0, 4);
-                        h263 := w_dte_10(5-1 downto 1);
-                        h264 := to_unsigned(0, 16);
-                        h264 := shift_left(h262, to_integer(h263));
-                        h265 := to_unsigned(0, 1);
-                        h266 := to_unsigned(0, 11);
-                        h267 := unsigned'("00000000000000000000000000000000");
-                        h267 := e_data;
-                        h266 := h267(11-1 downto 0);
-                        h268 := to_unsigned(0, 1);
-                        h268 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h268 := to_unsigned(1, 1);
-                        end if;
-                        h269 := to_unsigned(0, 1);
-                        h269 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h269 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h266, 0) and to_unsigned(1, 11)) = 1) then
-                            h265 := h268;
-                        else
-                            h265 := h269;
-                        end if;
-                        h270 := to_unsigned(0, 1);
-                        h271 := to_unsigned(0, 11);
-                        h272 := unsigned'("00000000000000000000000000000000");
-                        h272 := e_data;
-                        h271 := h272(11-1 downto 0);
-                        h273 := to_unsigned(0, 1);
-                        h273 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h273 := to_unsigned(1, 1);
-                        end if;
-                        h274 := to_unsigned(0, 1);
-                        h274 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h274 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
-                            h270 := h273;
-                        else
-                            h270 := h274;
-                        end if;
-                        h275 := to_unsigned(0, 3);
-                        h276 := to_unsigned(0, 11);
-                        h277 := unsigned'("00000000000000000000000000000000");
-                        h277 := e_data;
-                        h276 := h277(11-1 downto 0);
-                        if ((shift_right(h276, 0) and to_unsigned(1, 11)) = 1) then
-                            h275 := w_irt_0(37-1 downto 34);
-                        else
-                            h275 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h278 := to_unsigned(0, 1);
-                        h279 := to_unsigned(0, 11);
-                        h280 := unsigned'("00000000000000000000000000000000");
-                        h280 := e_data;
-                        h279 := h280(11-1 downto 0);
-                        h281 := to_unsigned(0, 1);
-                        h281 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h281 := to_unsigned(1, 1);
-                        end if;
-                        h282 := to_unsigned(0, 1);
-                        h282 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h282 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h279, 0) and to_unsigned(1, 11)) = 1) then
-                            h278 := h281;
-                        else
-                            h278 := h282;
-                        end if;
-                        h253 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h254(11-1 downto 8) = 0) or (h255(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h256 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h259(11-1 downto 8) = 0) or (h260(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h261(11-1 downto 0)) < h264)) or (not (((h265 /= 0) and (not (h270 /= 0))) and (h275 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h278 /= 0))))) then
-                            h253 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h253;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h283 := to_unsigned(0, 1);
-                        h283 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h283 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h283;
-                        h284 := to_unsigned(0, 1);
-                        h284 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h284 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(54-1 downto 53) := h284;
-                        h285 := to_unsigned(0, 1);
-                        h285 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h285 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(55-1 downto 54) := h285;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h286 := to_unsigned(0, 16);
-                        h287 := unsigned'("00000000000000000000000000000000");
-                        h287 := e_data;
-                        h288 := unsigned'("00000000000000000000000000000000");
-                        h288 := e_data;
-                        h289 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h290 := to_unsigned(1, 1);
-                        end if;
-                        h291 := to_unsigned(0, 1);
-                        h291 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h291 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h289 := h290;
-                        else
-                            h289 := h291;
-                        end if;
-                        h292 := unsigned'("00000000000000000000000000000000");
-                        h292 := e_data;
-                        h293 := unsigned'("00000000000000000000000000000000");
-                        h293 := e_data;
-                        h294 := unsigned'("00000000000000000000000000000000");
-                        h294 := e_data;
-                        h295 := to_unsigned(0, 16);
-                        h295 := to_unsigned(1, 16);
-                        h296 := to_unsigned(0, 4);
-                        h296 := w_dte_10(5-1 downto 1);
-                        h297 := to_unsigned(0, 16);
-                        h297 := shift_left(h295, to_integer(h296));
-                        h298 := to_unsigned(0, 1);
-                        h299 := to_unsigned(0, 11);
-                        h300 := unsigned'("00000000000000000000000000000000");
-                        h300 := e_data;
-                        h299 := h300(11-1 downto 0);
-                        h301 := to_unsigned(0, 1);
-                        h301 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h301 := to_unsigned(1, 1);
-                        end if;
-                        h302 := to_unsigned(0, 1);
-                        h302 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h302 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h299, 0) and to_unsigned(1, 11)) = 1) then
-                            h298 := h301;
-                        else
-                            h298 := h302;
-                        end if;
-                        h303 := to_unsigned(0, 1);
-                        h304 := to_unsigned(0, 11);
-                        h305 := unsigned'("00000000000000000000000000000000");
-                        h305 := e_data;
-                        h304 := h305(11-1 downto 0);
-                        h306 := to_unsigned(0, 1);
-                        h306 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h306 := to_unsigned(1, 1);
-                        end if;
-                        h307 := to_unsigned(0, 1);
-                        h307 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h307 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
-                            h303 := h306;
-                        else
-                            h303 := h307;
-                        end if;
-                        h308 := to_unsigned(0, 3);
-                        h309 := to_unsigned(0, 11);
-                        h310 := unsigned'("00000000000000000000000000000000");
-                        h310 := e_data;
-                        h309 := h310(11-1 downto 0);
-                        if ((shift_right(h309, 0) and to_unsigned(1, 11)) = 1) then
-                            h308 := w_irt_0(37-1 downto 34);
-                        else
-                            h308 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h311 := to_unsigned(0, 1);
-                        h312 := to_unsigned(0, 11);
-                        h313 := unsigned'("00000000000000000000000000000000");
-                        h313 := e_data;
-                        h312 := h313(11-1 downto 0);
-                        h314 := to_unsigned(0, 1);
-                        h314 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h314 := to_unsigned(1, 1);
-                        end if;
-                        h315 := to_unsigned(0, 1);
-                        h315 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h315 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h312, 0) and to_unsigned(1, 11)) = 1) then
-                            h311 := h314;
-                        else
-                            h311 := h315;
-                        end if;
-                        h316 := to_unsigned(0, 16);
-                        h316 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h317 := to_unsigned(0, 16);
-                        h317 := to_unsigned(1, 16);
-                        h318 := to_unsigned(0, 4);
-                        h318 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h319 := to_unsigned(0, 16);
-                        h319 := shift_left(h317, to_integer(h318));
-                        h320 := to_unsigned(0, 17);
-                        h320 := ((unsigned'(to_unsigned(0, 1) & h319) + 65536) - 1);
-                        h321 := to_unsigned(0, 16);
-                        h321 := (h316 and h320(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h287(11-1 downto 8) = 0) or (h288(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h289 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h292(11-1 downto 8) = 0) or (h293(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h294(11-1 downto 0)) < h297)) or (not (((h298 /= 0) and (not (h303 /= 0))) and (h308 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h311 /= 0))))) then
-                            h286 := h321;
-                        else
-                            h286 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h286 & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
-                        status <= to_unsigned(11, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= e_data;
-                        h325 := unsigned'("00000000000000000000000000000000");
-                        h325 := e_data;
-                        rec_vector <= h325(8-1 downto 0);
-                        h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h326 := e_address;
-                        rec_destination <= h326(20-1 downto 12);
-                        h327 := to_unsigned(0, 1);
-                        h327 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h327 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h327;
-                        h328 := unsigned'("00000000000000000000000000000000");
-                        h328 := e_data;
-                        rec_int_type <= h328(11-1 downto 8);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h333 /= 0)) then
-                        status <= to_unsigned(12, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= e_data;
-                        h329 := unsigned'("00000000000000000000000000000000");
-                        h329 := e_data;
-                        rec_vector <= h329(8-1 downto 0);
-                        h330 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h330 := e_address;
-                        rec_destination <= h330(20-1 downto 12);
-                        h331 := to_unsigned(0, 1);
-                        h331 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h331 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h331;
-                        h332 := unsigned'("00000000000000000000000000000000");
-                        h332 := e_data;
-                        rec_int_type <= h332(11-1 downto 8);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h363(11-1 downto 0)) < h366)) and (((h367 /= 0) and (not (h372 /= 0))) and (h377 <= 1))) then
-                        status <= to_unsigned(13, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        h342 := to_unsigned(0, 8);
-                        h343 := to_unsigned(0, 11);
-                        h344 := unsigned'("00000000000000000000000000000000");
-                        h344 := e_data;
-                        h343 := h344(11-1 downto 0);
-                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
-                            h342 := w_irt_0(56-1 downto 48);
-                        else
-                            h342 := w_irt_0(24-1 downto 16);
-                        end if;
-                        rec_vector <= h342;
-                        h345 := to_unsigned(0, 8);
-                        h346 := to_unsigned(0, 11);
-                        h347 := unsigned'("00000000000000000000000000000000");
-                        h347 := e_data;
-                        h346 := h347(11-1 downto 0);
-                        if ((shift_right(h346, 0) and to_unsigned(1, 11)) = 1) then
-                            h345 := w_irt_0(48-1 downto 40);
-                        else
-                            h345 := w_irt_0(16-1 downto 8);
-                        end if;
-                        rec_destination <= h345;
-                        h348 := to_unsigned(0, 1);
-                        h349 := to_unsigned(0, 11);
-                        h350 := unsigned'("00000000000000000000000000000000");
-                        h350 := e_data;
-                        h349 := h350(11-1 downto 0);
-                        h351 := to_unsigned(0, 1);
-                        h351 := to_unsigned(0, 1);
-                        if bool(w_irt_0(38)) then
-                            h351 := to_unsigned(1, 1);
-                        end if;
-                        h352 := to_unsigned(0, 1);
-                        h352 := to_unsigned(0, 1);
-                        if bool(w_irt_0(6)) then
-                            h352 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h349, 0) and to_unsigned(1, 11)) = 1) then
-                            h348 := h351;
-                        else
-                            h348 := h352;
-                        end if;
-                        rec_dest_mode <= h348;
-                        h353 := to_unsigned(0, 3);
-                        h354 := to_unsigned(0, 11);
-                        h355 := unsigned'("00000000000000000000000000000000");
-                        h355 := e_data;
-                        h354 := h355(11-1 downto 0);
-                        if ((shift_right(h354, 0) and to_unsigned(1, 11)) = 1) then
-                            h353 := w_irt_0(37-1 downto 34);
-                        else
-                            h353 := w_irt_0(5-1 downto 2);
-                        end if;
-                        rec_int_type <= h353;
-                        h356 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 11);
-                        h358 := unsigned'("00000000000000000000000000000000");
-                        h358 := e_data;
-                        h357 := h358(11-1 downto 0);
-                        h359 := to_unsigned(0, 1);
-                        h359 := to_unsigned(0, 1);
-                        if bool(w_irt_0(37)) then
-                            h359 := to_unsigned(1, 1);
-                        end if;
-                        h360 := to_unsigned(0, 1);
-                        h360 := to_unsigned(0, 1);
-                        if bool(w_irt_0(5)) then
-                            h360 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h357, 0) and to_unsigned(1, 11)) = 1) then
-                            h356 := h359;
-                        else
-                            h356 := h360;
-                        end if;
-                        rec_rq_eoi <= h356;
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h466(11-1 downto 8) = 0) or (h467(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h468(11-1 downto 0)) < h471)) or (not (((h472 /= 0) and (not (h477 /= 0))) and (h482 <= 1))))) then
-                        status <= to_unsigned(14, 8);
-                        rec_outcome <= to_unsigned(3, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
+                        h377 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 11);
+                        h379 := unsigned'("00000000000000000000000000000000");
+                        h379 := e_data;
+                        h378 := h379(11-1 downto 0);
                         h380 := to_unsigned(0, 1);
-                        h381 := unsigned'("00000000000000000000000000000000");
-                        h381 := e_data;
-                        h382 := unsigned'("00000000000000000000000000000000");
-                        h382 := e_data;
-                        h383 := to_unsigned(0, 1);
-                        h384 := to_unsigned(0, 1);
-                        h384 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h384 := to_unsigned(1, 1);
+                        h380 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h380 := to_unsigned(1, 1);
                         end if;
-                        h385 := to_unsigned(0, 1);
-                        h385 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h385 := to_unsigned(1, 1);
+                        h381 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h381 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h383 := h384;
+                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
+                            h377 := h380;
                         else
-                            h383 := h385;
+                            h377 := h381;
                         end if;
-                        h386 := unsigned'("00000000000000000000000000000000");
-                        h386 := e_data;
+                        h382 := to_unsigned(0, 3);
+                        h383 := to_unsigned(0, 11);
+                        h384 := unsigned'("00000000000000000000000000000000");
+                        h384 := e_data;
+                        h383 := h384(11-1 downto 0);
+                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
+                            h382 := w_irt_0(37-1 downto 34);
+                        else
+                            h382 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h385 := to_unsigned(0, 1);
+                        h386 := to_unsigned(0, 11);
                         h387 := unsigned'("00000000000000000000000000000000");
                         h387 := e_data;
-                        h388 := unsigned'("00000000000000000000000000000000");
-                        h388 := e_data;
-                        h389 := to_unsigned(0, 16);
-                        h389 := to_unsigned(1, 16);
-                        h390 := to_unsigned(0, 4);
-                        h390 := w_dte_10(5-1 downto 1);
-                        h391 := to_unsigned(0, 16);
-                        h391 := shift_left(h389, to_integer(h390));
-                        h392 := to_unsigned(0, 1);
-                        h393 := to_unsigned(0, 11);
-                        h394 := unsigned'("00000000000000000000000000000000");
-                        h394 := e_data;
-                        h393 := h394(11-1 downto 0);
-                        h395 := to_unsigned(0, 1);
-                        h395 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h395 := to_unsigned(1, 1);
+                        h386 := h387(11-1 downto 0);
+                        h388 := to_unsigned(0, 1);
+                        h388 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h388 := to_unsigned(1, 1);
                         end if;
-                        h396 := to_unsigned(0, 1);
-                        h396 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h396 := to_unsigned(1, 1);
+                        h389 := to_unsigned(0, 1);
+                        h389 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h389 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h393, 0) and to_unsigned(1, 11)) = 1) then
-                            h392 := h395;
+                        if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
+                            h385 := h388;
                         else
-                            h392 := h396;
+                            h385 := h389;
                         end if;
-                        h397 := to_unsigned(0, 1);
-                        h398 := to_unsigned(0, 11);
-                        h399 := unsigned'("00000000000000000000000000000000");
-                        h399 := e_data;
-                        h398 := h399(11-1 downto 0);
+                        h390 := to_unsigned(0, 16);
+                        h390 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h391 := to_unsigned(0, 16);
+                        h391 := to_unsigned(1, 16);
+                        h392 := to_unsigned(0, 4);
+                        h392 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h393 := to_unsigned(0, 16);
+                        h393 := shift_left(h391, to_integer(h392));
+                        h394 := to_unsigned(0, 17);
+                        h394 := ((unsigned'(to_unsigned(0, 1) & h393) + 65536) - 1);
+                        h395 := to_unsigned(0, 16);
+                        h395 := (h390 and h394(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h363 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h366(11-1 downto 8) = 0) or (h367(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h368(11-1 downto 0)) < h371)) or (not (((h372 /= 0) and (not (h377 /= 0))) and (h382 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h385 /= 0))))) then
+                            h360 := h395;
+                        else
+                            h360 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h360 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h465 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
+                        status <= to_unsigned(12, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h396 := to_unsigned(0, 1);
+                        h397 := unsigned'("00000000000000000000000000000000");
+                        h397 := e_data;
+                        h398 := unsigned'("00000000000000000000000000000000");
+                        h398 := e_data;
+                        h399 := to_unsigned(0, 1);
                         h400 := to_unsigned(0, 1);
                         h400 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_dte_0(62)) then
                             h400 := to_unsigned(1, 1);
                         end if;
                         h401 := to_unsigned(0, 1);
                         h401 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_dte_0(61)) then
                             h401 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h398, 0) and to_unsigned(1, 11)) = 1) then
-                            h397 := h400;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h399 := h400;
                         else
-                            h397 := h401;
+                            h399 := h401;
                         end if;
-                        h402 := to_unsigned(0, 3);
-                        h403 := to_unsigned(0, 11);
+                        h402 := unsigned'("00000000000000000000000000000000");
+                        h402 := e_data;
+                        h403 := unsigned'("00000000000000000000000000000000");
+                        h403 := e_data;
                         h404 := unsigned'("00000000000000000000000000000000");
                         h404 := e_data;
-                        h403 := h404(11-1 downto 0);
-                        if ((shift_right(h403, 0) and to_unsigned(1, 11)) = 1) then
-                            h402 := w_irt_0(37-1 downto 34);
-                        else
-                            h402 := w_irt_0(5-1 downto 2);
+                        h405 := to_unsigned(0, 16);
+                        h405 := to_unsigned(1, 16);
+                        h406 := to_unsigned(0, 4);
+                        h406 := w_dte_10(5-1 downto 1);
+                        h407 := to_unsigned(0, 16);
+                        h407 := shift_left(h405, to_integer(h406));
+                        h408 := to_unsigned(0, 1);
+                        h409 := to_unsigned(0, 11);
+                        h410 := unsigned'("00000000000000000000000000000000");
+                        h410 := e_data;
+                        h409 := h410(11-1 downto 0);
+                        h411 := to_unsigned(0, 1);
+                        h411 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h411 := to_unsigned(1, 1);
                         end if;
-                        h405 := to_unsigned(0, 1);
-                        h406 := to_unsigned(0, 11);
-                        h407 := unsigned'("00000000000000000000000000000000");
-                        h407 := e_data;
-                        h406 := h407(11-1 downto 0);
-                        h408 := to_unsigned(0, 1);
-                        h408 := to_unsigned(0, 1);
+                        h412 := to_unsigned(0, 1);
+                        h412 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h412 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h409, 0) and to_unsigned(1, 11)) = 1) then
+                            h408 := h411;
+                        else
+                            h408 := h412;
+                        end if;
+                        h413 := to_unsigned(0, 1);
+                        h414 := to_unsigned(0, 11);
+                        h415 := unsigned'("00000000000000000000000000000000");
+                        h415 := e_data;
+                        h414 := h415(11-1 downto 0);
+                        h416 := to_unsigned(0, 1);
+                        h416 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h416 := to_unsigned(1, 1);
+                        end if;
+                        h417 := to_unsigned(0, 1);
+                        h417 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h417 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h414, 0) and to_unsigned(1, 11)) = 1) then
+                            h413 := h416;
+                        else
+                            h413 := h417;
+                        end if;
+                        h418 := to_unsigned(0, 3);
+                        h419 := to_unsigned(0, 11);
+                        h420 := unsigned'("00000000000000000000000000000000");
+                        h420 := e_data;
+                        h419 := h420(11-1 downto 0);
+                        if ((shift_right(h419, 0) and to_unsigned(1, 11)) = 1) then
+                            h418 := w_irt_0(37-1 downto 34);
+                        else
+                            h418 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h421 := to_unsigned(0, 1);
+                        h422 := to_unsigned(0, 11);
+                        h423 := unsigned'("00000000000000000000000000000000");
+                        h423 := e_data;
+                        h422 := h423(11-1 downto 0);
+                        h424 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h408 := to_unsigned(1, 1);
+                            h424 := to_unsigned(1, 1);
                         end if;
-                        h409 := to_unsigned(0, 1);
-                        h409 := to_unsigned(0, 1);
+                        h425 := to_unsigned(0, 1);
+                        h425 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h409 := to_unsigned(1, 1);
+                            h425 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h406, 0) and to_unsigned(1, 11)) = 1) then
-                            h405 := h408;
+                        if ((shift_right(h422, 0) and to_unsigned(1, 11)) = 1) then
+                            h421 := h424;
                         else
-                            h405 := h409;
+                            h421 := h425;
                         end if;
-                        h380 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h381(11-1 downto 8) = 0) or (h382(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h383 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h386(11-1 downto 8) = 0) or (h387(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h388(11-1 downto 0)) < h391)) or (not (((h392 /= 0) and (not (h397 /= 0))) and (h402 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h405 /= 0))))) then
-                            h380 := to_unsigned(1, 1);
+                        h396 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h397(11-1 downto 8) = 0) or (h398(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h399 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h402(11-1 downto 8) = 0) or (h403(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h404(11-1 downto 0)) < h407)) or (not (((h408 /= 0) and (not (h413 /= 0))) and (h418 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h421 /= 0))))) then
+                            h396 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h380;
+                        rec_logged <= h396;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h410 := to_unsigned(0, 1);
-                        h411 := unsigned'("00000000000000000000000000000000");
-                        h411 := e_data;
-                        h412 := to_unsigned(0, 16);
-                        h412 := to_unsigned(1, 16);
-                        h413 := to_unsigned(0, 4);
-                        h413 := w_dte_10(5-1 downto 1);
-                        h414 := to_unsigned(0, 16);
-                        h414 := shift_left(h412, to_integer(h413));
-                        h415 := to_unsigned(0, 1);
-                        h416 := to_unsigned(0, 11);
-                        h417 := unsigned'("00000000000000000000000000000000");
-                        h417 := e_data;
-                        h416 := h417(11-1 downto 0);
-                        h418 := to_unsigned(0, 1);
-                        h418 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h418 := to_unsigned(1, 1);
+                        h426 := to_unsigned(0, 1);
+                        h426 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                            h426 := to_unsigned(1, 1);
                         end if;
-                        h419 := to_unsigned(0, 1);
-                        h419 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h419 := to_unsigned(1, 1);
+                        v_wide(53-1 downto 52) := h426;
+                        h427 := to_unsigned(0, 1);
+                        h427 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h427 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h416, 0) and to_unsigned(1, 11)) = 1) then
-                            h415 := h418;
-                        else
-                            h415 := h419;
-                        end if;
-                        h410 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h411(11-1 downto 0)) < h414) and (h415 /= 0)) then
-                            h410 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h410;
-                        h420 := to_unsigned(0, 1);
-                        h421 := unsigned'("00000000000000000000000000000000");
-                        h421 := e_data;
-                        h422 := to_unsigned(0, 16);
-                        h422 := to_unsigned(1, 16);
-                        h423 := to_unsigned(0, 4);
-                        h423 := w_dte_10(5-1 downto 1);
-                        h424 := to_unsigned(0, 16);
-                        h424 := shift_left(h422, to_integer(h423));
-                        h425 := to_unsigned(0, 1);
-                        h426 := to_unsigned(0, 11);
-                        h427 := unsigned'("00000000000000000000000000000000");
-                        h427 := e_data;
-                        h426 := h427(11-1 downto 0);
+                        v_wide(54-1 downto 53) := h427;
                         h428 := to_unsigned(0, 1);
                         h428 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
                             h428 := to_unsigned(1, 1);
                         end if;
-                        h429 := to_unsigned(0, 1);
-                        h429 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h429 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h426, 0) and to_unsigned(1, 11)) = 1) then
-                            h425 := h428;
-                        else
-                            h425 := h429;
-                        end if;
-                        h420 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h421(11-1 downto 0)) < h424) and (h425 /= 0)) then
-                            h420 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(56-1 downto 55) := h420;
+                        v_wide(55-1 downto 54) := h428;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h430 := to_unsigned(0, 16);
+                        h429 := to_unsigned(0, 16);
+                        h430 := unsigned'("00000000000000000000000000000000");
+                        h430 := e_data;
                         h431 := unsigned'("00000000000000000000000000000000");
                         h431 := e_data;
-                        h432 := unsigned'("00000000000000000000000000000000");
-                        h432 := e_data;
+                        h432 := to_unsigned(0, 1);
                         h433 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
+                            h433 := to_unsigned(1, 1);
+                        end if;
+                        h434 := to_unsigned(0, 1);
+                        h434 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
                             h434 := to_unsigned(1, 1);
                         end if;
-                        h435 := to_unsigned(0, 1);
-                        h435 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h435 := to_unsigned(1, 1);
-                        end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h433 := h434;
+                            h432 := h433;
                         else
-                            h433 := h435;
+                            h432 := h434;
                         end if;
+                        h435 := unsigned'("00000000000000000000000000000000");
+                        h435 := e_data;
                         h436 := unsigned'("00000000000000000000000000000000");
                         h436 := e_data;
                         h437 := unsigned'("00000000000000000000000000000000");
                         h437 := e_data;
-                        h438 := unsigned'("00000000000000000000000000000000");
-                        h438 := e_data;
-                        h439 := to_unsigned(0, 16);
-                        h439 := to_unsigned(1, 16);
-                        h440 := to_unsigned(0, 4);
-                        h440 := w_dte_10(5-1 downto 1);
-                        h441 := to_unsigned(0, 16);
-                        h441 := shift_left(h439, to_integer(h440));
-                        h442 := to_unsigned(0, 1);
-                        h443 := to_unsigned(0, 11);
-                        h444 := unsigned'("00000000000000000000000000000000");
-                        h444 := e_data;
-                        h443 := h444(11-1 downto 0);
-                        h445 := to_unsigned(0, 1);
-                        h445 := to_unsigned(0, 1);
+                        h438 := to_unsigned(0, 16);
+                        h438 := to_unsigned(1, 16);
+                        h439 := to_unsigned(0, 4);
+                        h439 := w_dte_10(5-1 downto 1);
+                        h440 := to_unsigned(0, 16);
+                        h440 := shift_left(h438, to_integer(h439));
+                        h441 := to_unsigned(0, 1);
+                        h442 := to_unsigned(0, 11);
+                        h443 := unsigned'("00000000000000000000000000000000");
+                        h443 := e_data;
+                        h442 := h443(11-1 downto 0);
+                        h444 := to_unsigned(0, 1);
+                        h444 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
+                            h444 := to_unsigned(1, 1);
+                        end if;
+                        h445 := to_unsigned(0, 1);
+                        h445 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
                             h445 := to_unsigned(1, 1);
                         end if;
-                        h446 := to_unsigned(0, 1);
-                        h446 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h446 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h443, 0) and to_unsigned(1, 11)) = 1) then
-                            h442 := h445;
+                        if ((shift_right(h442, 0) and to_unsigned(1, 11)) = 1) then
+                            h441 := h444;
                         else
-                            h442 := h446;
+                            h441 := h445;
                         end if;
-                        h447 := to_unsigned(0, 1);
-                        h448 := to_unsigned(0, 11);
-                        h449 := unsigned'("00000000000000000000000000000000");
-                        h449 := e_data;
-                        h448 := h449(11-1 downto 0);
-                        h450 := to_unsigned(0, 1);
-                        h450 := to_unsigned(0, 1);
+                        h446 := to_unsigned(0, 1);
+                        h447 := to_unsigned(0, 11);
+                        h448 := unsigned'("00000000000000000000000000000000");
+                        h448 := e_data;
+                        h447 := h448(11-1 downto 0);
+                        h449 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
+                            h449 := to_unsigned(1, 1);
+                        end if;
+                        h450 := to_unsigned(0, 1);
+                        h450 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h450 := to_unsigned(1, 1);
                         end if;
-                        h451 := to_unsigned(0, 1);
-                        h451 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h451 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h448, 0) and to_unsigned(1, 11)) = 1) then
-                            h447 := h450;
+                        if ((shift_right(h447, 0) and to_unsigned(1, 11)) = 1) then
+                            h446 := h449;
                         else
-                            h447 := h451;
+                            h446 := h450;
                         end if;
-                        h452 := to_unsigned(0, 3);
-                        h453 := to_unsigned(0, 11);
-                        h454 := unsigned'("00000000000000000000000000000000");
-                        h454 := e_data;
-                        h453 := h454(11-1 downto 0);
-                        if ((shift_right(h453, 0) and to_unsigned(1, 11)) = 1) then
-                            h452 := w_irt_0(37-1 downto 34);
+                        h451 := to_unsigned(0, 3);
+                        h452 := to_unsigned(0, 11);
+                        h453 := unsigned'("00000000000000000000000000000000");
+                        h453 := e_data;
+                        h452 := h453(11-1 downto 0);
+                        if ((shift_right(h452, 0) and to_unsigned(1, 11)) = 1) then
+                            h451 := w_irt_0(37-1 downto 34);
                         else
-                            h452 := w_irt_0(5-1 downto 2);
+                            h451 := w_irt_0(5-1 downto 2);
                         end if;
-                        h455 := to_unsigned(0, 1);
-                        h456 := to_unsigned(0, 11);
-                        h457 := unsigned'("00000000000000000000000000000000");
-                        h457 := e_data;
-                        h456 := h457(11-1 downto 0);
-                        h458 := to_unsigned(0, 1);
-                        h458 := to_unsigned(0, 1);
+                        h454 := to_unsigned(0, 1);
+                        h455 := to_unsigned(0, 11);
+                        h456 := unsigned'("00000000000000000000000000000000");
+                        h456 := e_data;
+                        h455 := h456(11-1 downto 0);
+                        h457 := to_unsigned(0, 1);
+                        h457 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
+                            h457 := to_unsigned(1, 1);
+                        end if;
+                        h458 := to_unsigned(0, 1);
+                        h458 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
                             h458 := to_unsigned(1, 1);
                         end if;
-                        h459 := to_unsigned(0, 1);
-                        h459 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h459 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h456, 0) and to_unsigned(1, 11)) = 1) then
-                            h455 := h458;
+                        if ((shift_right(h455, 0) and to_unsigned(1, 11)) = 1) then
+                            h454 := h457;
                         else
-                            h455 := h459;
+                            h454 := h458;
                         end if;
+                        h459 := to_unsigned(0, 16);
+                        h459 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
                         h460 := to_unsigned(0, 16);
-                        h460 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h461 := to_unsigned(0, 16);
-                        h461 := to_unsigned(1, 16);
-                        h462 := to_unsigned(0, 4);
-                        h462 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h463 := to_unsigned(0, 16);
-                        h463 := shift_left(h461, to_integer(h462));
-                        h464 := to_unsigned(0, 17);
-                        h464 := ((unsigned'(to_unsigned(0, 1) & h463) + 65536) - 1);
-                        h465 := to_unsigned(0, 16);
-                        h465 := (h460 and h464(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h431(11-1 downto 8) = 0) or (h432(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h433 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h436(11-1 downto 8) = 0) or (h437(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h438(11-1 downto 0)) < h441)) or (not (((h442 /= 0) and (not (h447 /= 0))) and (h452 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h455 /= 0))))) then
-                            h430 := h465;
+                        h460 := to_unsigned(1, 16);
+                        h461 := to_unsigned(0, 4);
+                        h461 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h462 := to_unsigned(0, 16);
+                        h462 := shift_left(h460, to_integer(h461));
+                        h463 := to_unsigned(0, 17);
+                        h463 := ((unsigned'(to_unsigned(0, 1) & h462) + 65536) - 1);
+                        h464 := to_unsigned(0, 16);
+                        h464 := (h459 and h463(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h430(11-1 downto 8) = 0) or (h431(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h432 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h435(11-1 downto 8) = 0) or (h436(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h437(11-1 downto 0)) < h440)) or (not (((h441 /= 0) and (not (h446 /= 0))) and (h451 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h454 /= 0))))) then
+                            h429 := h464;
                         else
-                            h430 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h429 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h430 & to_unsigned(0, 4));
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h429 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
+                        status <= to_unsigned(13, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h468 := unsigned'("00000000000000000000000000000000");
+                        h468 := e_data;
+                        rec_vector <= h468(8-1 downto 0);
+                        h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h469 := e_address;
+                        rec_destination <= h469(20-1 downto 12);
+                        h470 := to_unsigned(0, 1);
+                        h470 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h470 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h470;
+                        h471 := unsigned'("00000000000000000000000000000000");
+                        h471 := e_data;
+                        rec_int_type <= h471(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h476 /= 0)) then
+                        status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h472 := unsigned'("00000000000000000000000000000000");
+                        h472 := e_data;
+                        rec_vector <= h472(8-1 downto 0);
+                        h473 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h473 := e_address;
+                        rec_destination <= h473(20-1 downto 12);
+                        h474 := to_unsigned(0, 1);
+                        h474 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h474 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h474;
+                        h475 := unsigned'("00000000000000000000000000000000");
+                        h475 := e_data;
+                        rec_int_type <= h475(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (er_irt /= '0') then
+                        status <= to_unsigned(15, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(4, 4);
+                        h485 := to_unsigned(0, 1);
+                        h486 := unsigned'("00000000000000000000000000000000");
+                        h486 := e_data;
+                        h487 := unsigned'("00000000000000000000000000000000");
+                        h487 := e_data;
+                        h488 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h489 := to_unsigned(1, 1);
+                        end if;
+                        h490 := to_unsigned(0, 1);
+                        h490 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h490 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h488 := h489;
+                        else
+                            h488 := h490;
+                        end if;
+                        h491 := unsigned'("00000000000000000000000000000000");
+                        h491 := e_data;
+                        h492 := unsigned'("00000000000000000000000000000000");
+                        h492 := e_data;
+                        h493 := unsigned'("00000000000000000000000000000000");
+                        h493 := e_data;
+                        h494 := to_unsigned(0, 16);
+                        h494 := to_unsigned(1, 16);
+                        h495 := to_unsigned(0, 4);
+                        h495 := w_dte_10(5-1 downto 1);
+                        h496 := to_unsigned(0, 16);
+                        h496 := shift_left(h494, to_integer(h495));
+                        h497 := to_unsigned(0, 1);
+                        h498 := to_unsigned(0, 11);
+                        h499 := unsigned'("00000000000000000000000000000000");
+                        h499 := e_data;
+                        h498 := h499(11-1 downto 0);
+                        h500 := to_unsigned(0, 1);
+                        h500 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h500 := to_unsigned(1, 1);
+                        end if;
+                        h501 := to_unsigned(0, 1);
+                        h501 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h501 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h498, 0) and to_unsigned(1, 11)) = 1) then
+                            h497 := h500;
+                        else
+                            h497 := h501;
+                        end if;
+                        h502 := to_unsigned(0, 1);
+                        h503 := to_unsigned(0, 11);
+                        h504 := unsigned'("00000000000000000000000000000000");
+                        h504 := e_data;
+                        h503 := h504(11-1 downto 0);
+                        h505 := to_unsigned(0, 1);
+                        h505 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h505 := to_unsigned(1, 1);
+                        end if;
+                        h506 := to_unsigned(0, 1);
+                        h506 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h506 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h503, 0) and to_unsigned(1, 11)) = 1) then
+                            h502 := h505;
+                        else
+                            h502 := h506;
+                        end if;
+                        h507 := to_unsigned(0, 3);
+                        h508 := to_unsigned(0, 11);
+                        h509 := unsigned'("00000000000000000000000000000000");
+                        h509 := e_data;
+                        h508 := h509(11-1 downto 0);
+                        if ((shift_right(h508, 0) and to_unsigned(1, 11)) = 1) then
+                            h507 := w_irt_0(37-1 downto 34);
+                        else
+                            h507 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h510 := to_unsigned(0, 1);
+                        h511 := to_unsigned(0, 11);
+                        h512 := unsigned'("00000000000000000000000000000000");
+                        h512 := e_data;
+                        h511 := h512(11-1 downto 0);
+                        h513 := to_unsigned(0, 1);
+                        h513 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h513 := to_unsigned(1, 1);
+                        end if;
+                        h514 := to_unsigned(0, 1);
+                        h514 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h514 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h511, 0) and to_unsigned(1, 11)) = 1) then
+                            h510 := h513;
+                        else
+                            h510 := h514;
+                        end if;
+                        h485 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h486(11-1 downto 8) = 0) or (h487(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h488 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h491(11-1 downto 8) = 0) or (h492(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h493(11-1 downto 0)) < h496)) or (not (((h497 /= 0) and (not (h502 /= 0))) and (h507 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h510 /= 0))))) then
+                            h485 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h485;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h515 := unsigned'("000000000000000000000000000000000000000000");
+                        h515 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h516 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h516 := (unsigned'(to_unsigned(0, 4) & h515) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h517 := unsigned'("00000000000000000000000000000000");
+                        h517 := e_data;
+                        h518 := to_unsigned(0, 14);
+                        h518 := resize(unsigned'(to_unsigned(0, 3) & h517(11-1 downto 0)) * 4, 14);
+                        h519 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h519 := (unsigned'(to_unsigned(0, 1) & h516 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h518));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h519);
+                        h520 := to_unsigned(0, 16);
+                        h521 := unsigned'("00000000000000000000000000000000");
+                        h521 := e_data;
+                        h522 := unsigned'("00000000000000000000000000000000");
+                        h522 := e_data;
+                        h523 := to_unsigned(0, 1);
+                        h524 := to_unsigned(0, 1);
+                        h524 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h524 := to_unsigned(1, 1);
+                        end if;
+                        h525 := to_unsigned(0, 1);
+                        h525 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h525 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h523 := h524;
+                        else
+                            h523 := h525;
+                        end if;
+                        h526 := unsigned'("00000000000000000000000000000000");
+                        h526 := e_data;
+                        h527 := unsigned'("00000000000000000000000000000000");
+                        h527 := e_data;
+                        h528 := unsigned'("00000000000000000000000000000000");
+                        h528 := e_data;
+                        h529 := to_unsigned(0, 16);
+                        h529 := to_unsigned(1, 16);
+                        h530 := to_unsigned(0, 4);
+                        h530 := w_dte_10(5-1 downto 1);
+                        h531 := to_unsigned(0, 16);
+                        h531 := shift_left(h529, to_integer(h530));
+                        h532 := to_unsigned(0, 1);
+                        h533 := to_unsigned(0, 11);
+                        h534 := unsigned'("00000000000000000000000000000000");
+                        h534 := e_data;
+                        h533 := h534(11-1 downto 0);
+                        h535 := to_unsigned(0, 1);
+                        h535 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h535 := to_unsigned(1, 1);
+                        end if;
+                        h536 := to_unsigned(0, 1);
+                        h536 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h536 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h533, 0) and to_unsigned(1, 11)) = 1) then
+                            h532 := h535;
+                        else
+                            h532 := h536;
+                        end if;
+                        h537 := to_unsigned(0, 1);
+                        h538 := to_unsigned(0, 11);
+                        h539 := unsigned'("00000000000000000000000000000000");
+                        h539 := e_data;
+                        h538 := h539(11-1 downto 0);
+                        h540 := to_unsigned(0, 1);
+                        h540 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h540 := to_unsigned(1, 1);
+                        end if;
+                        h541 := to_unsigned(0, 1);
+                        h541 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h541 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h538, 0) and to_unsigned(1, 11)) = 1) then
+                            h537 := h540;
+                        else
+                            h537 := h541;
+                        end if;
+                        h542 := to_unsigned(0, 3);
+                        h543 := to_unsigned(0, 11);
+                        h544 := unsigned'("00000000000000000000000000000000");
+                        h544 := e_data;
+                        h543 := h544(11-1 downto 0);
+                        if ((shift_right(h543, 0) and to_unsigned(1, 11)) = 1) then
+                            h542 := w_irt_0(37-1 downto 34);
+                        else
+                            h542 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h545 := to_unsigned(0, 1);
+                        h546 := to_unsigned(0, 11);
+                        h547 := unsigned'("00000000000000000000000000000000");
+                        h547 := e_data;
+                        h546 := h547(11-1 downto 0);
+                        h548 := to_unsigned(0, 1);
+                        h548 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h548 := to_unsigned(1, 1);
+                        end if;
+                        h549 := to_unsigned(0, 1);
+                        h549 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h549 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h546, 0) and to_unsigned(1, 11)) = 1) then
+                            h545 := h548;
+                        else
+                            h545 := h549;
+                        end if;
+                        h550 := to_unsigned(0, 16);
+                        h550 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h551 := to_unsigned(0, 16);
+                        h551 := to_unsigned(1, 16);
+                        h552 := to_unsigned(0, 4);
+                        h552 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h553 := to_unsigned(0, 16);
+                        h553 := shift_left(h551, to_integer(h552));
+                        h554 := to_unsigned(0, 17);
+                        h554 := ((unsigned'(to_unsigned(0, 1) & h553) + 65536) - 1);
+                        h555 := to_unsigned(0, 16);
+                        h555 := (h550 and h554(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h521(11-1 downto 8) = 0) or (h522(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h523 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h526(11-1 downto 8) = 0) or (h527(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h528(11-1 downto 0)) < h531)) or (not (((h532 /= 0) and (not (h537 /= 0))) and (h542 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h545 /= 0))))) then
+                            h520 := h555;
+                        else
+                            h520 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h520 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h575(11-1 downto 8) = 0) or (h576(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h577(11-1 downto 0)) < h580)) and (((h581 /= 0) and (not (h586 /= 0))) and (h591 <= 1))) then
+                        status <= to_unsigned(16, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        h556 := to_unsigned(0, 8);
+                        h557 := to_unsigned(0, 11);
+                        h558 := unsigned'("00000000000000000000000000000000");
+                        h558 := e_data;
+                        h557 := h558(11-1 downto 0);
+                        if ((shift_right(h557, 0) and to_unsigned(1, 11)) = 1) then
+                            h556 := w_irt_0(56-1 downto 48);
+                        else
+                            h556 := w_irt_0(24-1 downto 16);
+                        end if;
+                        rec_vector <= h556;
+                        h559 := to_unsigned(0, 8);
+                        h560 := to_unsigned(0, 11);
+                        h561 := unsigned'("00000000000000000000000000000000");
+                        h561 := e_data;
+                        h560 := h561(11-1 downto 0);
+                        if ((shift_right(h560, 0) and to_unsigned(1, 11)) = 1) then
+                            h559 := w_irt_0(48-1 downto 40);
+                        else
+                            h559 := w_irt_0(16-1 downto 8);
+                        end if;
+                        rec_destination <= h559;
+                        h562 := to_unsigned(0, 1);
+                        h563 := to_unsigned(0, 11);
+                        h564 := unsigned'("00000000000000000000000000000000");
+                        h564 := e_data;
+                        h563 := h564(11-1 downto 0);
+                        h565 := to_unsigned(0, 1);
+                        h565 := to_unsigned(0, 1);
+                        if bool(w_irt_0(38)) then
+                            h565 := to_unsigned(1, 1);
+                        end if;
+                        h566 := to_unsigned(0, 1);
+                        h566 := to_unsigned(0, 1);
+                        if bool(w_irt_0(6)) then
+                            h566 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h563, 0) and to_unsigned(1, 11)) = 1) then
+                            h562 := h565;
+                        else
+                            h562 := h566;
+                        end if;
+                        rec_dest_mode <= h562;
+                        h567 := to_unsigned(0, 3);
+                        h568 := to_unsigned(0, 11);
+                        h569 := unsigned'("00000000000000000000000000000000");
+                        h569 := e_data;
+                        h568 := h569(11-1 downto 0);
+                        if ((shift_right(h568, 0) and to_unsigned(1, 11)) = 1) then
+                            h567 := w_irt_0(37-1 downto 34);
+                        else
+                            h567 := w_irt_0(5-1 downto 2);
+                        end if;
+                        rec_int_type <= h567;
+                        h570 := to_unsigned(0, 1);
+                        h571 := to_unsigned(0, 11);
+                        h572 := unsigned'("00000000000000000000000000000000");
+                        h572 := e_data;
+                        h571 := h572(11-1 downto 0);
+                        h573 := to_unsigned(0, 1);
+                        h573 := to_unsigned(0, 1);
+                        if bool(w_irt_0(37)) then
+                            h573 := to_unsigned(1, 1);
+                        end if;
+                        h574 := to_unsigned(0, 1);
+                        h574 := to_unsigned(0, 1);
+                        if bool(w_irt_0(5)) then
+                            h574 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h571, 0) and to_unsigned(1, 11)) = 1) then
+                            h570 := h573;
+                        else
+                            h570 := h574;
+                        end if;
+                        rec_rq_eoi <= h570;
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h680(11-1 downto 8) = 0) or (h681(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h682(11-1 downto 0)) < h685)) or (not (((h686 /= 0) and (not (h691 /= 0))) and (h696 <= 1))))) then
+                        status <= to_unsigned(17, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 8);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h594 := to_unsigned(0, 1);
+                        h595 := unsigned'("00000000000000000000000000000000");
+                        h595 := e_data;
+                        h596 := unsigned'("00000000000000000000000000000000");
+                        h596 := e_data;
+                        h597 := to_unsigned(0, 1);
+                        h598 := to_unsigned(0, 1);
+                        h598 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h598 := to_unsigned(1, 1);
+                        end if;
+                        h599 := to_unsigned(0, 1);
+                        h599 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h599 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h597 := h598;
+                        else
+                            h597 := h599;
+                        end if;
+                        h600 := unsigned'("00000000000000000000000000000000");
+                        h600 := e_data;
+                        h601 := unsigned'("00000000000000000000000000000000");
+                        h601 := e_data;
+                        h602 := unsigned'("00000000000000000000000000000000");
+                        h602 := e_data;
+                        h603 := to_unsigned(0, 16);
+                        h603 := to_unsigned(1, 16);
+                        h604 := to_unsigned(0, 4);
+                        h604 := w_dte_10(5-1 downto 1);
+                        h605 := to_unsigned(0, 16);
+                        h605 := shift_left(h603, to_integer(h604));
+                        h606 := to_unsigned(0, 1);
+                        h607 := to_unsigned(0, 11);
+                        h608 := unsigned'("00000000000000000000000000000000");
+                        h608 := e_data;
+                        h607 := h608(11-1 downto 0);
+                        h609 := to_unsigned(0, 1);
+                        h609 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h609 := to_unsigned(1, 1);
+                        end if;
+                        h610 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h610 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h607, 0) and to_unsigned(1, 11)) = 1) then
+                            h606 := h609;
+                        else
+                            h606 := h610;
+                        end if;
+                        h611 := to_unsigned(0, 1);
+                        h612 := to_unsigned(0, 11);
+                        h613 := unsigned'("00000000000000000000000000000000");
+                        h613 := e_data;
+                        h612 := h613(11-1 downto 0);
+                        h614 := to_unsigned(0, 1);
+                        h614 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h614 := to_unsigned(1, 1);
+                        end if;
+                        h615 := to_unsigned(0, 1);
+                        h615 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h615 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h612, 0) and to_unsigned(1, 11)) = 1) then
+                            h611 := h614;
+                        else
+                            h611 := h615;
+                        end if;
+                        h616 := to_unsigned(0, 3);
+                        h617 := to_unsigned(0, 11);
+                        h618 := unsigned'("00000000000000000000000000000000");
+                        h618 := e_data;
+                        h617 := h618(11-1 downto 0);
+                        if ((shift_right(h617, 0) and to_unsigned(1, 11)) = 1) then
+                            h616 := w_irt_0(37-1 downto 34);
+                        else
+                            h616 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h619 := to_unsigned(0, 1);
+                        h620 := to_unsigned(0, 11);
+                        h621 := unsigned'("00000000000000000000000000000000");
+                        h621 := e_data;
+                        h620 := h621(11-1 downto 0);
+                        h622 := to_unsigned(0, 1);
+                        h622 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h622 := to_unsigned(1, 1);
+                        end if;
+                        h623 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h623 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h620, 0) and to_unsigned(1, 11)) = 1) then
+                            h619 := h622;
+                        else
+                            h619 := h623;
+                        end if;
+                        h594 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h595(11-1 downto 8) = 0) or (h596(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h597 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h600(11-1 downto 8) = 0) or (h601(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h602(11-1 downto 0)) < h605)) or (not (((h606 /= 0) and (not (h611 /= 0))) and (h616 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h619 /= 0))))) then
+                            h594 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h594;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        h624 := to_unsigned(0, 1);
+                        h625 := unsigned'("00000000000000000000000000000000");
+                        h625 := e_data;
+                        h626 := to_unsigned(0, 16);
+                        h626 := to_unsigned(1, 16);
+                        h627 := to_unsigned(0, 4);
+                        h627 := w_dte_10(5-1 downto 1);
+                        h628 := to_unsigned(0, 16);
+                        h628 := shift_left(h626, to_integer(h627));
+                        h629 := to_unsigned(0, 1);
+                        h630 := to_unsigned(0, 11);
+                        h631 := unsigned'("00000000000000000000000000000000");
+                        h631 := e_data;
+                        h630 := h631(11-1 downto 0);
+                        h632 := to_unsigned(0, 1);
+                        h632 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h632 := to_unsigned(1, 1);
+                        end if;
+                        h633 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h633 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h630, 0) and to_unsigned(1, 11)) = 1) then
+                            h629 := h632;
+                        else
+                            h629 := h633;
+                        end if;
+                        h624 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h625(11-1 downto 0)) < h628) and (h629 /= 0)) then
+                            h624 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h624;
+                        h634 := to_unsigned(0, 1);
+                        h635 := unsigned'("00000000000000000000000000000000");
+                        h635 := e_data;
+                        h636 := to_unsigned(0, 16);
+                        h636 := to_unsigned(1, 16);
+                        h637 := to_unsigned(0, 4);
+                        h637 := w_dte_10(5-1 downto 1);
+                        h638 := to_unsigned(0, 16);
+                        h638 := shift_left(h636, to_integer(h637));
+                        h639 := to_unsigned(0, 1);
+                        h640 := to_unsigned(0, 11);
+                        h641 := unsigned'("00000000000000000000000000000000");
+                        h641 := e_data;
+                        h640 := h641(11-1 downto 0);
+                        h642 := to_unsigned(0, 1);
+                        h642 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h642 := to_unsigned(1, 1);
+                        end if;
+                        h643 := to_unsigned(0, 1);
+                        h643 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h643 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h640, 0) and to_unsigned(1, 11)) = 1) then
+                            h639 := h642;
+                        else
+                            h639 := h643;
+                        end if;
+                        h634 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h635(11-1 downto 0)) < h638) and (h639 /= 0)) then
+                            h634 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(56-1 downto 55) := h634;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h644 := to_unsigned(0, 16);
+                        h645 := unsigned'("00000000000000000000000000000000");
+                        h645 := e_data;
+                        h646 := unsigned'("00000000000000000000000000000000");
+                        h646 := e_data;
+                        h647 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h648 := to_unsigned(1, 1);
+                        end if;
+                        h649 := to_unsigned(0, 1);
+                        h649 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h649 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h647 := h648;
+                        else
+                            h647 := h649;
+                        end if;
+                        h650 := unsigned'("00000000000000000000000000000000");
+                        h650 := e_data;
+                        h651 := unsigned'("00000000000000000000000000000000");
+                        h651 := e_data;
+                        h652 := unsigned'("00000000000000000000000000000000");
+                        h652 := e_data;
+                        h653 := to_unsigned(0, 16);
+                        h653 := to_unsigned(1, 16);
+                        h654 := to_unsigned(0, 4);
+                        h654 := w_dte_10(5-1 downto 1);
+                        h655 := to_unsigned(0, 16);
+                        h655 := shift_left(h653, to_integer(h654));
+                        h656 := to_unsigned(0, 1);
+                        h657 := to_unsigned(0, 11);
+                        h658 := unsigned'("00000000000000000000000000000000");
+                        h658 := e_data;
+                        h657 := h658(11-1 downto 0);
+                        h659 := to_unsigned(0, 1);
+                        h659 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h659 := to_unsigned(1, 1);
+                        end if;
+                        h660 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h660 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h657, 0) and to_unsigned(1, 11)) = 1) then
+                            h656 := h659;
+                        else
+                            h656 := h660;
+                        end if;
+                        h661 := to_unsigned(0, 1);
+                        h662 := to_unsigned(0, 11);
+                        h663 := unsigned'("00000000000000000000000000000000");
+                        h663 := e_data;
+                        h662 := h663(11-1 downto 0);
+                        h664 := to_unsigned(0, 1);
+                        h664 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h664 := to_unsigned(1, 1);
+                        end if;
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h665 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h662, 0) and to_unsigned(1, 11)) = 1) then
+                            h661 := h664;
+                        else
+                            h661 := h665;
+                        end if;
+                        h666 := to_unsigned(0, 3);
+                        h667 := to_unsigned(0, 11);
+                        h668 := unsigned'("00000000000000000000000000000000");
+                        h668 := e_data;
+                        h667 := h668(11-1 downto 0);
+                        if ((shift_right(h667, 0) and to_unsigned(1, 11)) = 1) then
+                            h666 := w_irt_0(37-1 downto 34);
+                        else
+                            h666 := w_irt_0(5-1 downto 2);
+                        end if;
+                        h669 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 11);
+                        h671 := unsigned'("00000000000000000000000000000000");
+                        h671 := e_data;
+                        h670 := h671(11-1 downto 0);
+                        h672 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h672 := to_unsigned(1, 1);
+                        end if;
+                        h673 := to_unsigned(0, 1);
+                        h673 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h673 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h670, 0) and to_unsigned(1, 11)) = 1) then
+                            h669 := h672;
+                        else
+                            h669 := h673;
+                        end if;
+                        h674 := to_unsigned(0, 16);
+                        h674 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h675 := to_unsigned(0, 16);
+                        h675 := to_unsigned(1, 16);
+                        h676 := to_unsigned(0, 4);
+                        h676 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h677 := to_unsigned(0, 16);
+                        h677 := shift_left(h675, to_integer(h676));
+                        h678 := to_unsigned(0, 17);
+                        h678 := ((unsigned'(to_unsigned(0, 1) & h677) + 65536) - 1);
+                        h679 := to_unsigned(0, 16);
+                        h679 := (h674 and h678(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h645(11-1 downto 8) = 0) or (h646(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h647 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h650(11-1 downto 8) = 0) or (h651(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h652(11-1 downto 0)) < h655)) or (not (((h656 /= 0) and (not (h661 /= 0))) and (h666 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h669 /= 0))))) then
+                            h644 := h679;
+                        else
+                            h644 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h644 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
-                        status <= to_unsigned(15, 8);
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
@@ -4576,114 +5646,114 @@ begin
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h487 := unsigned'("00000000000000000000000000000000");
-                        h487 := e_data;
-                        h488 := unsigned'("00000000000000000000000000000000");
-                        h488 := e_data;
-                        h489 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
+                        h701 := unsigned'("00000000000000000000000000000000");
+                        h701 := e_data;
+                        h702 := unsigned'("00000000000000000000000000000000");
+                        h702 := e_data;
+                        h703 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h490 := to_unsigned(1, 1);
+                            h704 := to_unsigned(1, 1);
                         end if;
-                        h491 := to_unsigned(0, 1);
-                        h491 := to_unsigned(0, 1);
+                        h705 := to_unsigned(0, 1);
+                        h705 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h491 := to_unsigned(1, 1);
+                            h705 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h489 := h490;
+                            h703 := h704;
                         else
-                            h489 := h491;
+                            h703 := h705;
                         end if;
-                        h492 := unsigned'("00000000000000000000000000000000");
-                        h492 := e_data;
-                        h493 := unsigned'("00000000000000000000000000000000");
-                        h493 := e_data;
-                        h494 := unsigned'("00000000000000000000000000000000");
-                        h494 := e_data;
-                        h495 := to_unsigned(0, 16);
-                        h495 := to_unsigned(1, 16);
-                        h496 := to_unsigned(0, 4);
-                        h496 := w_dte_10(5-1 downto 1);
-                        h497 := to_unsigned(0, 16);
-                        h497 := shift_left(h495, to_integer(h496));
-                        h498 := to_unsigned(0, 1);
-                        h499 := to_unsigned(0, 11);
-                        h500 := unsigned'("00000000000000000000000000000000");
-                        h500 := e_data;
-                        h499 := h500(11-1 downto 0);
-                        h501 := to_unsigned(0, 1);
-                        h501 := to_unsigned(0, 1);
+                        h706 := unsigned'("00000000000000000000000000000000");
+                        h706 := e_data;
+                        h707 := unsigned'("00000000000000000000000000000000");
+                        h707 := e_data;
+                        h708 := unsigned'("00000000000000000000000000000000");
+                        h708 := e_data;
+                        h709 := to_unsigned(0, 16);
+                        h709 := to_unsigned(1, 16);
+                        h710 := to_unsigned(0, 4);
+                        h710 := w_dte_10(5-1 downto 1);
+                        h711 := to_unsigned(0, 16);
+                        h711 := shift_left(h709, to_integer(h710));
+                        h712 := to_unsigned(0, 1);
+                        h713 := to_unsigned(0, 11);
+                        h714 := unsigned'("00000000000000000000000000000000");
+                        h714 := e_data;
+                        h713 := h714(11-1 downto 0);
+                        h715 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h501 := to_unsigned(1, 1);
+                            h715 := to_unsigned(1, 1);
                         end if;
-                        h502 := to_unsigned(0, 1);
-                        h502 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h502 := to_unsigned(1, 1);
+                            h716 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h499, 0) and to_unsigned(1, 11)) = 1) then
-                            h498 := h501;
+                        if ((shift_right(h713, 0) and to_unsigned(1, 11)) = 1) then
+                            h712 := h715;
                         else
-                            h498 := h502;
+                            h712 := h716;
                         end if;
-                        h503 := to_unsigned(0, 1);
-                        h504 := to_unsigned(0, 11);
-                        h505 := unsigned'("00000000000000000000000000000000");
-                        h505 := e_data;
-                        h504 := h505(11-1 downto 0);
-                        h506 := to_unsigned(0, 1);
-                        h506 := to_unsigned(0, 1);
+                        h717 := to_unsigned(0, 1);
+                        h718 := to_unsigned(0, 11);
+                        h719 := unsigned'("00000000000000000000000000000000");
+                        h719 := e_data;
+                        h718 := h719(11-1 downto 0);
+                        h720 := to_unsigned(0, 1);
+                        h720 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h506 := to_unsigned(1, 1);
+                            h720 := to_unsigned(1, 1);
                         end if;
-                        h507 := to_unsigned(0, 1);
-                        h507 := to_unsigned(0, 1);
+                        h721 := to_unsigned(0, 1);
+                        h721 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h507 := to_unsigned(1, 1);
+                            h721 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h504, 0) and to_unsigned(1, 11)) = 1) then
-                            h503 := h506;
+                        if ((shift_right(h718, 0) and to_unsigned(1, 11)) = 1) then
+                            h717 := h720;
                         else
-                            h503 := h507;
+                            h717 := h721;
                         end if;
-                        h508 := to_unsigned(0, 3);
-                        h509 := to_unsigned(0, 11);
-                        h510 := unsigned'("00000000000000000000000000000000");
-                        h510 := e_data;
-                        h509 := h510(11-1 downto 0);
-                        if ((shift_right(h509, 0) and to_unsigned(1, 11)) = 1) then
-                            h508 := w_irt_0(37-1 downto 34);
+                        h722 := to_unsigned(0, 3);
+                        h723 := to_unsigned(0, 11);
+                        h724 := unsigned'("00000000000000000000000000000000");
+                        h724 := e_data;
+                        h723 := h724(11-1 downto 0);
+                        if ((shift_right(h723, 0) and to_unsigned(1, 11)) = 1) then
+                            h722 := w_irt_0(37-1 downto 34);
                         else
-                            h508 := w_irt_0(5-1 downto 2);
+                            h722 := w_irt_0(5-1 downto 2);
                         end if;
-                        h511 := to_unsigned(0, 1);
-                        h512 := to_unsigned(0, 11);
-                        h513 := unsigned'("00000000000000000000000000000000");
-                        h513 := e_data;
-                        h512 := h513(11-1 downto 0);
-                        h514 := to_unsigned(0, 1);
-                        h514 := to_unsigned(0, 1);
+                        h725 := to_unsigned(0, 1);
+                        h726 := to_unsigned(0, 11);
+                        h727 := unsigned'("00000000000000000000000000000000");
+                        h727 := e_data;
+                        h726 := h727(11-1 downto 0);
+                        h728 := to_unsigned(0, 1);
+                        h728 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h514 := to_unsigned(1, 1);
+                            h728 := to_unsigned(1, 1);
                         end if;
-                        h515 := to_unsigned(0, 1);
-                        h515 := to_unsigned(0, 1);
+                        h729 := to_unsigned(0, 1);
+                        h729 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h515 := to_unsigned(1, 1);
+                            h729 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h512, 0) and to_unsigned(1, 11)) = 1) then
-                            h511 := h514;
+                        if ((shift_right(h726, 0) and to_unsigned(1, 11)) = 1) then
+                            h725 := h728;
                         else
-                            h511 := h515;
+                            h725 := h729;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h487(11-1 downto 8) = 0) or (h488(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h489 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h492(11-1 downto 8) = 0) or (h493(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h494(11-1 downto 0)) < h497)) or (not (((h498 /= 0) and (not (h503 /= 0))) and (h508 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h511 /= 0))))) then
-                            h485 := to_unsigned(0, 20);
-                            h485 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h486 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h486 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h485));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h486);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h701(11-1 downto 8) = 0) or (h702(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h703 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h706(11-1 downto 8) = 0) or (h707(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h708(11-1 downto 0)) < h711)) or (not (((h712 /= 0) and (not (h717 /= 0))) and (h722 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h725 /= 0))))) then
+                            h699 := to_unsigned(0, 20);
+                            h699 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h700 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h700 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h699));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h700);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -4706,114 +5776,114 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h518 := unsigned'("00000000000000000000000000000000");
-                        h518 := e_data;
-                        h519 := unsigned'("00000000000000000000000000000000");
-                        h519 := e_data;
-                        h520 := to_unsigned(0, 1);
-                        h521 := to_unsigned(0, 1);
-                        h521 := to_unsigned(0, 1);
+                        h732 := unsigned'("00000000000000000000000000000000");
+                        h732 := e_data;
+                        h733 := unsigned'("00000000000000000000000000000000");
+                        h733 := e_data;
+                        h734 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h521 := to_unsigned(1, 1);
+                            h735 := to_unsigned(1, 1);
                         end if;
-                        h522 := to_unsigned(0, 1);
-                        h522 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
+                        h736 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h522 := to_unsigned(1, 1);
+                            h736 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h520 := h521;
+                            h734 := h735;
                         else
-                            h520 := h522;
+                            h734 := h736;
                         end if;
-                        h523 := unsigned'("00000000000000000000000000000000");
-                        h523 := e_data;
-                        h524 := unsigned'("00000000000000000000000000000000");
-                        h524 := e_data;
-                        h525 := unsigned'("00000000000000000000000000000000");
-                        h525 := e_data;
-                        h526 := to_unsigned(0, 16);
-                        h526 := to_unsigned(1, 16);
-                        h527 := to_unsigned(0, 4);
-                        h527 := w_dte_10(5-1 downto 1);
-                        h528 := to_unsigned(0, 16);
-                        h528 := shift_left(h526, to_integer(h527));
-                        h529 := to_unsigned(0, 1);
-                        h530 := to_unsigned(0, 11);
-                        h531 := unsigned'("00000000000000000000000000000000");
-                        h531 := e_data;
-                        h530 := h531(11-1 downto 0);
-                        h532 := to_unsigned(0, 1);
-                        h532 := to_unsigned(0, 1);
+                        h737 := unsigned'("00000000000000000000000000000000");
+                        h737 := e_data;
+                        h738 := unsigned'("00000000000000000000000000000000");
+                        h738 := e_data;
+                        h739 := unsigned'("00000000000000000000000000000000");
+                        h739 := e_data;
+                        h740 := to_unsigned(0, 16);
+                        h740 := to_unsigned(1, 16);
+                        h741 := to_unsigned(0, 4);
+                        h741 := w_dte_10(5-1 downto 1);
+                        h742 := to_unsigned(0, 16);
+                        h742 := shift_left(h740, to_integer(h741));
+                        h743 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 11);
+                        h745 := unsigned'("00000000000000000000000000000000");
+                        h745 := e_data;
+                        h744 := h745(11-1 downto 0);
+                        h746 := to_unsigned(0, 1);
+                        h746 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h532 := to_unsigned(1, 1);
+                            h746 := to_unsigned(1, 1);
                         end if;
-                        h533 := to_unsigned(0, 1);
-                        h533 := to_unsigned(0, 1);
+                        h747 := to_unsigned(0, 1);
+                        h747 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h533 := to_unsigned(1, 1);
+                            h747 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h530, 0) and to_unsigned(1, 11)) = 1) then
-                            h529 := h532;
+                        if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
+                            h743 := h746;
                         else
-                            h529 := h533;
+                            h743 := h747;
                         end if;
-                        h534 := to_unsigned(0, 1);
-                        h535 := to_unsigned(0, 11);
-                        h536 := unsigned'("00000000000000000000000000000000");
-                        h536 := e_data;
-                        h535 := h536(11-1 downto 0);
-                        h537 := to_unsigned(0, 1);
-                        h537 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 11);
+                        h750 := unsigned'("00000000000000000000000000000000");
+                        h750 := e_data;
+                        h749 := h750(11-1 downto 0);
+                        h751 := to_unsigned(0, 1);
+                        h751 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h537 := to_unsigned(1, 1);
+                            h751 := to_unsigned(1, 1);
                         end if;
-                        h538 := to_unsigned(0, 1);
-                        h538 := to_unsigned(0, 1);
+                        h752 := to_unsigned(0, 1);
+                        h752 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h538 := to_unsigned(1, 1);
+                            h752 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h535, 0) and to_unsigned(1, 11)) = 1) then
-                            h534 := h537;
+                        if ((shift_right(h749, 0) and to_unsigned(1, 11)) = 1) then
+                            h748 := h751;
                         else
-                            h534 := h538;
+                            h748 := h752;
                         end if;
-                        h539 := to_unsigned(0, 3);
-                        h540 := to_unsigned(0, 11);
-                        h541 := unsigned'("00000000000000000000000000000000");
-                        h541 := e_data;
-                        h540 := h541(11-1 downto 0);
-                        if ((shift_right(h540, 0) and to_unsigned(1, 11)) = 1) then
-                            h539 := w_irt_0(37-1 downto 34);
+                        h753 := to_unsigned(0, 3);
+                        h754 := to_unsigned(0, 11);
+                        h755 := unsigned'("00000000000000000000000000000000");
+                        h755 := e_data;
+                        h754 := h755(11-1 downto 0);
+                        if ((shift_right(h754, 0) and to_unsigned(1, 11)) = 1) then
+                            h753 := w_irt_0(37-1 downto 34);
                         else
-                            h539 := w_irt_0(5-1 downto 2);
+                            h753 := w_irt_0(5-1 downto 2);
                         end if;
-                        h542 := to_unsigned(0, 1);
-                        h543 := to_unsigned(0, 11);
-                        h544 := unsigned'("00000000000000000000000000000000");
-                        h544 := e_data;
-                        h543 := h544(11-1 downto 0);
-                        h545 := to_unsigned(0, 1);
-                        h545 := to_unsigned(0, 1);
+                        h756 := to_unsigned(0, 1);
+                        h757 := to_unsigned(0, 11);
+                        h758 := unsigned'("00000000000000000000000000000000");
+                        h758 := e_data;
+                        h757 := h758(11-1 downto 0);
+                        h759 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h545 := to_unsigned(1, 1);
+                            h759 := to_unsigned(1, 1);
                         end if;
-                        h546 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h546 := to_unsigned(1, 1);
+                            h760 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h543, 0) and to_unsigned(1, 11)) = 1) then
-                            h542 := h545;
+                        if ((shift_right(h757, 0) and to_unsigned(1, 11)) = 1) then
+                            h756 := h759;
                         else
-                            h542 := h546;
+                            h756 := h760;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h518(11-1 downto 8) = 0) or (h519(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h520 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h523(11-1 downto 8) = 0) or (h524(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h525(11-1 downto 0)) < h528)) or (not (((h529 /= 0) and (not (h534 /= 0))) and (h539 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h542 /= 0))))) then
-                            h516 := to_unsigned(0, 20);
-                            h516 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h517 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h517 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h516));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h517);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h732(11-1 downto 8) = 0) or (h733(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h734 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h737(11-1 downto 8) = 0) or (h738(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h739(11-1 downto 0)) < h742)) or (not (((h743 /= 0) and (not (h748 /= 0))) and (h753 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h756 /= 0))))) then
+                            h730 := to_unsigned(0, 20);
+                            h730 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h731 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h731 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h730));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h731);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -7189,10 +8259,11 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
+walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_tbl, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
     variable pending: std_logic;
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -7448,6 +8519,18 @@ walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_i
     variable rs41: unsigned(6 downto 0);
     variable rs42: unsigned(6 downto 0);
     variable rs43: unsigned(7 downto 0);
+    variable rs44: unsigned(8 downto 0);
+    variable rs45: unsigned(63 downto 0);
+    variable rs46: unsigned(8 downto 0);
+    variable rs47: unsigned(63 downto 0);
+    variable rs48: unsigned(8 downto 0);
+    variable rs49: unsigned(63 downto 0);
+    variable rs50: unsigned(8 downto 0);
+    variable rs51: unsigned(63 downto 0);
+    variable rs52: unsigned(8 downto 0);
+    variable rs53: unsigned(63 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(52 downto 0);
 begin
     unit_io_m_valid <= walker_unit_io0_m_valid_h;
     unit_io_m_we <= walker_unit_io0_m_we_h;
@@ -7457,6 +8540,7 @@ begin
     pending := '0';
     v_r := '0';
     v_w := '0';
+    v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
     if bool(unit_io_done) then
         null;
     end if;
@@ -7498,7 +8582,9 @@ begin
         when MWAIT =>
             if bool(m_rvalid) then
                 if (walker_unit_io0_lvl = 6) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -7509,6 +8595,7 @@ begin
                     else
                         v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if (m_rdata(12-1 downto 9) = 5) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
@@ -7543,7 +8630,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 5) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -7554,6 +8643,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -7926,7 +9016,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -7937,6 +9029,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 4) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -7967,7 +9060,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 4) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -7978,6 +9073,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -8350,7 +9446,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8361,6 +9459,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 3) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -8386,7 +9485,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 3) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8397,6 +9498,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -8769,7 +9871,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8780,6 +9884,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 2) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -8800,7 +9905,9 @@ begin
                     end if;
                 elsif (walker_unit_io0_lvl = 2) then
                     if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -8811,6 +9918,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                                 null;
                             elsif bool(unit_io_k_translate) then
@@ -9183,7 +10291,9 @@ begin
                             end if;
                         end if;
                     else
-                        if (not bool(m_rdata(0))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
                             null;
                         elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
                             null;
@@ -9194,6 +10304,7 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                             if (m_rdata(12-1 downto 9) = 1) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -9208,7 +10319,9 @@ begin
                         end if;
                     end if;
                 elsif (walker_unit_io0_lvl = 1) then
-                    if (not bool(m_rdata(0))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(m_rdata(0))) then
                         null;
                     elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                         null;
@@ -9219,6 +10332,7 @@ begin
                     else
                         v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                        v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                         if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
                             null;
                         elsif bool(unit_io_k_translate) then
@@ -9845,6 +10959,50 @@ begin
             else
                 rs0 := rs43;
             end if;
+            rs44 := to_unsigned(0, 9);
+            rs45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs45 := unit_io_i_addr;
+            rs46 := to_unsigned(0, 9);
+            rs47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs47 := unit_io_i_addr;
+            rs48 := to_unsigned(0, 9);
+            rs49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs49 := unit_io_i_addr;
+            rs50 := to_unsigned(0, 9);
+            rs51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs51 := unit_io_i_addr;
+            rs52 := to_unsigned(0, 9);
+            rs53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs53 := unit_io_i_addr;
+            rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            rs54 := unit_io_i_addr;
+            if (walker_unit_io0_flevel = 2) then
+                rs52 := rs53(30-1 downto 21);
+            else
+                rs52 := rs54(21-1 downto 12);
+            end if;
+            if (walker_unit_io0_flevel = 3) then
+                rs50 := rs51(39-1 downto 30);
+            else
+                rs50 := rs52;
+            end if;
+            if (walker_unit_io0_flevel = 4) then
+                rs48 := rs49(48-1 downto 39);
+            else
+                rs48 := rs50;
+            end if;
+            if (walker_unit_io0_flevel = 5) then
+                rs46 := rs47(57-1 downto 48);
+            else
+                rs46 := rs48;
+            end if;
+            if (walker_unit_io0_flevel = 6) then
+                rs44 := unsigned'(to_unsigned(0, 2) & rs45(64-1 downto 57));
+            else
+                rs44 := rs46;
+            end if;
+            rs55 := unsigned'("00000000000000000000000000000000000000000000000000000");
+            rs55 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs44 & to_unsigned(0, 3)));
         when ADREQ =>
             if bool(walker_unit_io0_pend_6) then
                 unit_io_m_valid <= '1';
@@ -9898,6 +11056,7 @@ walker_unit_io0_fsm: process (clk) is
     variable pending: std_logic;
     variable v_r: std_logic;
     variable v_w: std_logic;
+    variable v_tbl: unsigned(51 downto 0);
     variable ps5_0: unsigned(6 downto 0);
     variable ps5_1: unsigned(5 downto 0);
     variable ps5_2: unsigned(5 downto 0);
@@ -10153,10 +11312,23 @@ walker_unit_io0_fsm: process (clk) is
     variable rs41: unsigned(6 downto 0);
     variable rs42: unsigned(6 downto 0);
     variable rs43: unsigned(7 downto 0);
+    variable rs44: unsigned(8 downto 0);
+    variable rs45: unsigned(63 downto 0);
+    variable rs46: unsigned(8 downto 0);
+    variable rs47: unsigned(63 downto 0);
+    variable rs48: unsigned(8 downto 0);
+    variable rs49: unsigned(63 downto 0);
+    variable rs50: unsigned(8 downto 0);
+    variable rs51: unsigned(63 downto 0);
+    variable rs52: unsigned(8 downto 0);
+    variable rs53: unsigned(63 downto 0);
+    variable rs54: unsigned(63 downto 0);
+    variable rs55: unsigned(52 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
             walker_unit_io0_a_r <= '0';
+            walker_unit_io0_a_tbl <= to_unsigned(0, 52);
             walker_unit_io0_a_w <= '0';
             unit_io_done <= '0';
             walker_unit_io0_ea <= to_unsigned(0, 64);
@@ -10178,6 +11350,7 @@ begin
             unit_io_o_r_RZ <= to_unsigned(0, 1);
             unit_io_o_r_U <= to_unsigned(0, 1);
             unit_io_o_r_W <= to_unsigned(0, 1);
+            unit_io_o_r_entry <= to_unsigned(0, 64);
             unit_io_o_r_frame <= to_unsigned(0, 64);
             unit_io_o_r_shift <= to_unsigned(0, 6);
             unit_io_o_status <= to_unsigned(0, 8);
@@ -10197,6 +11370,7 @@ begin
             pending := '0';
             v_r := '0';
             v_w := '0';
+            v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
             if bool(unit_io_done) then
                 unit_io_done <= '0';
             end if;
@@ -10205,6 +11379,7 @@ begin
                     if bool(unit_io_start) then
                         walker_unit_io0_a_r <= unit_io_r_HPT(61);
                         walker_unit_io0_a_w <= unit_io_r_HPT(62);
+                        walker_unit_io0_a_tbl <= unsigned'(unit_io_r_HPT(52-1 downto 12) & to_unsigned(0, 12));
                         walker_unit_io0_pend_6 <= '0';
                         walker_unit_io0_pend_5 <= '0';
                         walker_unit_io0_pend_4 <= '0';
@@ -10241,20 +11416,24 @@ begin
                     if bool(m_rvalid) then
                         walker_unit_io0_le <= m_rdata;
                         if (walker_unit_io0_lvl = 6) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io0_flevel <= to_unsigned(6, 3);
+                                walker_unit_io0_st <= FAULT;
                             elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (6 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 6))) then
-                                walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
                             elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(57-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(57-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (unit_io_i_addr(57-1 downto 39) /= 0)) or ((m_rdata(12-1 downto 9) = 4) and (unit_io_i_addr(57-1 downto 48) /= 0))) then
-                                walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                 walker_unit_io0_flevel <= to_unsigned(6, 3);
                                 walker_unit_io0_st <= FAULT;
                             else
@@ -10262,6 +11441,8 @@ begin
                                 walker_unit_io0_a_r <= v_r;
                                 v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                 walker_unit_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                walker_unit_io0_a_tbl <= v_tbl;
                                 if (m_rdata(12-1 downto 9) = 5) then
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
@@ -10290,20 +11471,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 5) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((5 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((5 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((5 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((5 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((5 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -10311,12 +11496,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(5, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(5, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -10692,20 +11879,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (5 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 5))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(48-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(48-1 downto 30) /= 0)) or ((m_rdata(12-1 downto 9) = 3) and (unit_io_i_addr(48-1 downto 39) /= 0))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(5, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -10713,6 +11904,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 4) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -10738,20 +11931,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 4) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((4 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((4 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((4 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((4 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((4 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -10759,12 +11956,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(4, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(4, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -11140,20 +12339,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (4 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 4))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif (((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(39-1 downto 21) /= 0)) or ((m_rdata(12-1 downto 9) = 2) and (unit_io_i_addr(39-1 downto 30) /= 0))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(4, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11161,6 +12364,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 3) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -11182,20 +12387,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 3) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((3 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((3 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((3 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((3 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((3 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11203,12 +12412,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -11584,20 +12795,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (3 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 3))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif ((m_rdata(12-1 downto 9) = 1) and (unit_io_i_addr(30-1 downto 21) /= 0)) then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11605,6 +12820,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 2) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -11622,20 +12839,24 @@ begin
                             end if;
                         elsif (walker_unit_io0_lvl = 2) then
                             if ((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) then
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                                elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                     walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((2 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((2 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((2 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((2 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((2 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                     walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io0_st <= FAULT;
+                                elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -11643,12 +12864,14 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                        walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io0_st <= FAULT;
                                     elsif bool(unit_io_k_translate) then
-                                        walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                         walker_unit_io0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
@@ -12024,20 +13247,24 @@ begin
                                     end if;
                                 end if;
                             else
-                                if (not bool(m_rdata(0))) then
+                                if bool(m_rerr) then
                                     walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
-                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                elsif (not bool(m_rdata(0))) then
                                     walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
+                                elsif ((m_rdata and unsigned'("0001111111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                                    walker_unit_io0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io0_st <= FAULT;
                                 elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (2 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 2))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif False then
-                                    walker_unit_io0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -12045,6 +13272,8 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                    walker_unit_io0_a_tbl <= v_tbl;
                                     if (m_rdata(12-1 downto 9) = 1) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -12057,20 +13286,24 @@ begin
                                 end if;
                             end if;
                         elsif (walker_unit_io0_lvl = 1) then
-                            if (not bool(m_rdata(0))) then
+                            if bool(m_rerr) then
                                 walker_unit_io0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
+                            elsif (not bool(m_rdata(0))) then
                                 walker_unit_io0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
+                            elsif ((m_rdata and unsigned'("0000011111110000000000000000000000000000000000000000000000000000")) /= 0) then
                                 walker_unit_io0_fault_k <= to_unsigned(3, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
-                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                            elsif ((m_rdata(12-1 downto 9) = 7) and (not ((((((1 = 1) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(255, 40)) /= 0)) or (((1 = 2) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(511, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(131071, 40)) /= 0))) or (((1 = 3) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(262143, 40)) = 0)) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(67108863, 40)) /= 0))) or (((1 = 4) and (((m_rdata(52-1 downto 12) + 1) and to_unsigned(134217727, 40)) = 0)) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000011111111111111111111111111111111111")) /= 0))) or ((1 = 5) and (((resize(m_rdata(52-1 downto 12), 41) + 1) and unsigned'("00000111111111111111111111111111111111111")) = 0))))) then
                                 walker_unit_io0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io0_st <= FAULT;
+                            elsif ((((m_rdata(12-1 downto 9) = 0) or (m_rdata(12-1 downto 9) = 7)) and (1 = 6)) or (((m_rdata(12-1 downto 9) /= 0) and (m_rdata(12-1 downto 9) /= 7)) and (m_rdata(12-1 downto 9) >= 1))) then
+                                walker_unit_io0_fault_k <= to_unsigned(5, 8);
                                 walker_unit_io0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io0_st <= FAULT;
                             else
@@ -12078,12 +13311,14 @@ begin
                                 walker_unit_io0_a_r <= v_r;
                                 v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                 walker_unit_io0_a_w <= v_w;
+                                v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                                walker_unit_io0_a_tbl <= v_tbl;
                                 if ((not bool(unit_io_k_translate)) and ((bool(unit_io_k_write) and (not bool(v_w))) or ((not bool(unit_io_k_write)) and (not bool(v_r))))) then
-                                    walker_unit_io0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(7, 8);
                                     walker_unit_io0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io0_st <= FAULT;
                                 elsif bool(unit_io_k_translate) then
-                                    walker_unit_io0_fault_k <= to_unsigned(7, 8);
+                                    walker_unit_io0_fault_k <= to_unsigned(8, 8);
                                     walker_unit_io0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
@@ -12464,9 +13699,9 @@ begin
                     unit_io_o_status <= walker_unit_io0_fault_k;
                     unit_io_o_level <= walker_unit_io0_flevel;
                     unit_io_o_aux <= to_unsigned(0, 3);
-                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) /= 1, 1);
-                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 2, 1);
-                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(3-1 downto 0) = 6, 1);
+                    unit_io_o_r_PR <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) /= 2, 1);
+                    unit_io_o_r_RZ <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) = 3, 1);
+                    unit_io_o_r_PE <= to_unsigned(walker_unit_io0_fault_k(4-1 downto 0) = 7, 1);
                     unit_io_o_r_R <= to_unsigned(walker_unit_io0_a_r, 1);
                     unit_io_o_r_W <= to_unsigned(walker_unit_io0_a_w, 1);
                     unit_io_o_r_U <= to_unsigned(walker_unit_io0_le(59), 1);
@@ -12724,6 +13959,51 @@ begin
                     end if;
                     unit_io_o_r_shift <= rs0(6-1 downto 0);
                     unit_io_o_r_frame <= unsigned'(to_unsigned(0, 12) & walker_unit_io0_le(52-1 downto 12) & to_unsigned(0, 12));
+                    rs44 := to_unsigned(0, 9);
+                    rs45 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs45 := unit_io_i_addr;
+                    rs46 := to_unsigned(0, 9);
+                    rs47 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs47 := unit_io_i_addr;
+                    rs48 := to_unsigned(0, 9);
+                    rs49 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs49 := unit_io_i_addr;
+                    rs50 := to_unsigned(0, 9);
+                    rs51 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs51 := unit_io_i_addr;
+                    rs52 := to_unsigned(0, 9);
+                    rs53 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs53 := unit_io_i_addr;
+                    rs54 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    rs54 := unit_io_i_addr;
+                    if (walker_unit_io0_flevel = 2) then
+                        rs52 := rs53(30-1 downto 21);
+                    else
+                        rs52 := rs54(21-1 downto 12);
+                    end if;
+                    if (walker_unit_io0_flevel = 3) then
+                        rs50 := rs51(39-1 downto 30);
+                    else
+                        rs50 := rs52;
+                    end if;
+                    if (walker_unit_io0_flevel = 4) then
+                        rs48 := rs49(48-1 downto 39);
+                    else
+                        rs48 := rs50;
+                    end if;
+                    if (walker_unit_io0_flevel = 5) then
+                        rs46 := rs47(57-1 downto 48);
+                    else
+                        rs46 := rs48;
+                    end if;
+                    if (walker_unit_io0_flevel = 6) then
+                        rs44 := unsigned'(to_unsigned(0, 2) & rs45(64-1 downto 57));
+                    else
+                        rs44 := rs46;
+                    end if;
+                    rs55 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                    rs55 := (unsigned'(to_unsigned(0, 1) & walker_unit_io0_a_tbl) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & rs44 & to_unsigned(0, 3)));
+                    unit_io_o_r_entry <= unsigned'(to_unsigned(0, 11) & rs55);
                     unit_io_done <= '1';
                     walker_unit_io0_st <= IDLE;
                 when ADREQ =>

@@ -38,7 +38,12 @@ REQUEST_PORTS = {
 MASK64 = 0xffffffffffffffff
 
 
-def read(mem, trace, addr):
+def read(mem, trace, errors, addr):
+    """The word at `addr`; a read that answers with an error (`addr` in `errors`) returns
+    no data: it reads as 0 and is traced with op 3."""
+    if addr in errors:
+        trace.append((3, addr, 8, 0))
+        return 0
     value = mem.get(addr, 0)
     trace.append((0, addr, 8, value))
     return value
@@ -49,7 +54,7 @@ def write(mem, trace, addr, value):
     trace.append((1, addr, 8, value))
 
 
-def lookup(mem, trace, base, index, span, width):
+def lookup(mem, trace, errors, base, index, span, width):
     """Bits index .. index+span-1 of the bitmap at byte address `base` (span capped at
     width): one 64-bit word read, or two when the bits cross a word boundary."""
     span = min(span, width)
@@ -57,10 +62,10 @@ def lookup(mem, trace, base, index, span, width):
         return 0
     first = base * 8 + index
     last = first + span - 1
-    low = read(mem, trace, ((first >> 6) << 3) & MASK64)
+    low = read(mem, trace, errors, ((first >> 6) << 3) & MASK64)
     window = low
     if last >> 6 != first >> 6:
-        window |= read(mem, trace, ((last >> 6) << 3) & MASK64) << 64
+        window |= read(mem, trace, errors, ((last >> 6) << 3) & MASK64) << 64
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
@@ -75,7 +80,7 @@ def record_unit_h(kind, flevel, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_
     )
 
 
-def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU):
+def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, errors=()):
     """Walk regime long_mode as the unit_h stage  # spec: specs/x86_64_paging.vspec:249"""
     q0 = (not ((r_EFER >> 11) & 0x1))  # a condition that makes bits must-be-zero
     a_rw = 1
@@ -90,8 +95,9 @@ def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR
         return (10, 0, 0, record_unit_h(10, 0, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
     if lvl >= 5:  # spec: specs/x86_64_paging.vspec:261 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
             return (1, 5, 0, record_unit_h(1, 5, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000180 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:296 fault reserved
@@ -106,8 +112,9 @@ def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR
         table = e & 0xfffffffff000  # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:72
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:265 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
             return (1, 4, 0, record_unit_h(1, 4, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000180 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:296 fault reserved
@@ -122,8 +129,9 @@ def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR
         table = e & 0xfffffffff000  # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:84
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:269 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:103
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
                 return (1, 3, 0, record_unit_h(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -168,8 +176,9 @@ def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR
         table = e & 0xfffffffff000  # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:94
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:274 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:123
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
                 return (1, 2, 0, record_unit_h(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -214,8 +223,9 @@ def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR
         table = e & 0xfffffffff000  # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:114
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:279 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
             return (1, 1, 0, record_unit_h(1, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:296 fault reserved
@@ -248,11 +258,12 @@ def walk_unit_h(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR
     raise AssertionError("unreachable: the last level is a leaf")
 
 
-def decide(mem, request, trace, detail=None, caches=None):
+def decide(mem, request, trace, detail=None, caches=None, errors=()):
     """The unit `snp_host_access`  # spec: specs/amd_sev_snp.vspec:194
     `detail`, when a dict, receives what each walk did (for coverage; not compared);
     `caches` (the unit's Caches, or anything with its look/fill) stands in front of the
-    cached walks and structures, None: every step reads memory."""
+    cached walks and structures, None: every step reads memory; `errors`: the addresses
+    whose reads answer with an error (they read as 0, traced with op 3)."""
     e_va = request['va']
     e_write = request['write']
     e_user = request['user']
@@ -267,7 +278,7 @@ def decide(mem, request, trace, detail=None, caches=None):
     r_RMP_BASE = request['RMP_BASE']
     wk_h_walked = wk_h_ok = wk_h_pa = wk_h_level = wk_h_fault = wk_h_not_present = wk_h_reserved = wk_h_user_supervisor = wk_h_user_write = wk_h_supervisor_write = wk_h_smap = wk_h_execute_disable = wk_h_smep = wk_h_protection_key = wk_h_non_canonical = wk_h_vector = wk_h_error_code = wk_h_cr2 = 0  # walk h, spec: specs/amd_sev_snp.vspec:203
     if True:
-        r = walk_unit_h(mem, trace, e_va & 0xffffffffffffffff, bool(e_write), bool(e_user), bool(e_fetch), (r_CR0 & 0xffffffffffffffff), (r_CR3 & 0xffffffffffffffff), (r_CR4 & 0xffffffffffffffff), (r_EFER & 0xffffffffffffffff), (r_RFLAGS & 0xffffffffffffffff), (r_PKRU & 0xffffffff))
+        r = walk_unit_h(mem, trace, e_va & 0xffffffffffffffff, bool(e_write), bool(e_user), bool(e_fetch), (r_CR0 & 0xffffffffffffffff), (r_CR3 & 0xffffffffffffffff), (r_CR4 & 0xffffffffffffffff), (r_EFER & 0xffffffffffffffff), (r_RFLAGS & 0xffffffffffffffff), (r_PKRU & 0xffffffff), errors)
         wk_h_walked = 1
         if r[0] == 0:
             wk_h_ok, wk_h_pa, wk_h_level = 1, r[1], r[2]
@@ -292,7 +303,7 @@ def decide(mem, request, trace, detail=None, caches=None):
             "fault": ('not_present', 'reserved', 'user_supervisor', 'user_write', 'supervisor_write', 'smap', 'execute_disable', 'smep', 'protection_key', 'non_canonical')[wk_h_fault - 1] if wk_h_fault else None}
     base_rmp = ((((((r_RMP_BASE >> 13) & 0x7fffffffff) << 0xd) + 0x4000) + ((wk_h_pa >> 0xc) * 0x10)) & 0xfffffffffffffff8)  # spec: specs/amd_sev_snp.vspec:209
     if (wk_h_ok and ((r_SYSCFG >> 24) & 0x1)):
-        w_rmp_0 = read(mem, trace, (base_rmp + 0x0) & MASK64)
+        w_rmp_0 = read(mem, trace, errors, (base_rmp + 0x0) & MASK64)
     else:
         w_rmp_0 = 0
     if wk_h_non_canonical:  # spec: specs/amd_sev_snp.vspec:218

@@ -57,7 +57,12 @@ REQUEST_PORTS = {
 MASK64 = 0xffffffffffffffff
 
 
-def read(mem, trace, addr):
+def read(mem, trace, errors, addr):
+    """The word at `addr`; a read that answers with an error (`addr` in `errors`) returns
+    no data: it reads as 0 and is traced with op 3."""
+    if addr in errors:
+        trace.append((3, addr, 8, 0))
+        return 0
     value = mem.get(addr, 0)
     trace.append((0, addr, 8, value))
     return value
@@ -68,7 +73,7 @@ def write(mem, trace, addr, value):
     trace.append((1, addr, 8, value))
 
 
-def lookup(mem, trace, base, index, span, width):
+def lookup(mem, trace, errors, base, index, span, width):
     """Bits index .. index+span-1 of the bitmap at byte address `base` (span capped at
     width): one 64-bit word read, or two when the bits cross a word boundary."""
     span = min(span, width)
@@ -76,20 +81,21 @@ def lookup(mem, trace, base, index, span, width):
         return 0
     first = base * 8 + index
     last = first + span - 1
-    low = read(mem, trace, ((first >> 6) << 3) & MASK64)
+    low = read(mem, trace, errors, ((first >> 6) << 3) & MASK64)
     window = low
     if last >> 6 != first >> 6:
-        window |= read(mem, trace, ((last >> 6) << 3) & MASK64) << 64
+        window |= read(mem, trace, errors, ((last >> 6) << 3) & MASK64) << 64
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
 
 
-def decide(mem, request, trace, detail=None, caches=None):
+def decide(mem, request, trace, detail=None, caches=None, errors=()):
     """The unit `svm_intercepts`  # spec: specs/amd_svm.vspec:466
     `detail`, when a dict, receives what each walk did (for coverage; not compared);
     `caches` (the unit's Caches, or anything with its look/fill) stands in front of the
-    cached walks and structures, None: every step reads memory."""
+    cached walks and structures, None: every step reads memory; `errors`: the addresses
+    whose reads answer with an error (they read as 0, traced with op 3)."""
     e_kind = request['kind']
     e_cr = request['cr']
     e_dr = request['dr']
@@ -122,21 +128,21 @@ def decide(mem, request, trace, detail=None, caches=None):
     e_dlv_error_code = request['dlv_error_code']
     r_VMCB_PA = request['VMCB_PA']
     base_vmcb = ((((r_VMCB_PA >> 12) & 0xffffffffff) << 0xc) & 0xfffffffffffffff8)  # spec: specs/amd_svm.vspec:503
-    w_vmcb_0 = read(mem, trace, (base_vmcb + 0x0) & MASK64)
-    w_vmcb_8 = read(mem, trace, (base_vmcb + 0x8) & MASK64)
-    w_vmcb_10 = read(mem, trace, (base_vmcb + 0x10) & MASK64)
-    w_vmcb_40 = read(mem, trace, (base_vmcb + 0x40) & MASK64)
-    w_vmcb_48 = read(mem, trace, (base_vmcb + 0x48) & MASK64)
-    w_vmcb_60 = read(mem, trace, (base_vmcb + 0x60) & MASK64)
-    w_vmcb_68 = read(mem, trace, (base_vmcb + 0x68) & MASK64)
-    w_vmcb_a8 = read(mem, trace, (base_vmcb + 0xa8) & MASK64)
-    w_vmcb_570 = read(mem, trace, (base_vmcb + 0x570) & MASK64)
+    w_vmcb_0 = read(mem, trace, errors, (base_vmcb + 0x0) & MASK64)
+    w_vmcb_8 = read(mem, trace, errors, (base_vmcb + 0x8) & MASK64)
+    w_vmcb_10 = read(mem, trace, errors, (base_vmcb + 0x10) & MASK64)
+    w_vmcb_40 = read(mem, trace, errors, (base_vmcb + 0x40) & MASK64)
+    w_vmcb_48 = read(mem, trace, errors, (base_vmcb + 0x48) & MASK64)
+    w_vmcb_60 = read(mem, trace, errors, (base_vmcb + 0x60) & MASK64)
+    w_vmcb_68 = read(mem, trace, errors, (base_vmcb + 0x68) & MASK64)
+    w_vmcb_a8 = read(mem, trace, errors, (base_vmcb + 0xa8) & MASK64)
+    w_vmcb_570 = read(mem, trace, errors, (base_vmcb + 0x570) & MASK64)
     b_iopm = 0  # spec: specs/amd_svm.vspec:552
     if ((e_kind == 0x7b) and ((w_vmcb_8 >> 59) & 0x1)):
-        b_iopm = lookup(mem, trace, (((w_vmcb_40 >> 12) & 0xffffffffff) << 0xc) & MASK64, e_port, e_size, 4)
+        b_iopm = lookup(mem, trace, errors, (((w_vmcb_40 >> 12) & 0xffffffffff) << 0xc) & MASK64, e_port, e_size, 4)
     b_msrpm = 0  # spec: specs/amd_svm.vspec:567
     if ((((e_kind == 0x7c) or (e_kind == 0xfc)) and ((w_vmcb_8 >> 60) & 0x1)) and (((e_msr <= 0x1fff) or ((e_msr >= 0xc0000000) and (e_msr <= 0xc0001fff))) or ((e_msr >= 0xc0010000) and (e_msr <= 0xc0011fff)))):
-        b_msrpm = lookup(mem, trace, (((w_vmcb_48 >> 12) & 0xffffffffff) << 0xc) & MASK64, (((0x8000 if ((e_msr >= 0xc0010000) and (e_msr <= 0xc0011fff)) else (0x4000 if ((e_msr >= 0xc0000000) and (e_msr <= 0xc0001fff)) else 0)) + (2 * ((e_msr >> 0) & 0x1fff))) + (e_kind == 0xfc)), 1, 1)
+        b_msrpm = lookup(mem, trace, errors, (((w_vmcb_48 >> 12) & 0xffffffffff) << 0xc) & MASK64, (((0x8000 if ((e_msr >= 0xc0010000) and (e_msr <= 0xc0011fff)) else (0x4000 if ((e_msr >= 0xc0000000) and (e_msr <= 0xc0001fff)) else 0)) + (2 * ((e_msr >> 0) & 0x1fff))) + (e_kind == 0xfc)), 1, 1)
     if (((e_kind == 0) or (e_kind == 0x10)) and ((((w_vmcb_0 & 0xffffffff) >> ((e_kind + (e_cr if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)) else (e_dr if ((e_kind == 0x20) or (e_kind == 0x30)) else (e_vector if (e_kind == 0x40) else 0)))) & 0x1f)) & 1) if (e_kind < 0x20) else (((((w_vmcb_0 >> 32) & 0xffffffff) >> ((e_kind + (e_cr if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)) else (e_dr if ((e_kind == 0x20) or (e_kind == 0x30)) else (e_vector if (e_kind == 0x40) else 0)))) & 0x1f)) & 1) if (e_kind < 0x40) else ((((w_vmcb_8 & 0xffffffff) >> ((e_kind + (e_cr if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)) else (e_dr if ((e_kind == 0x20) or (e_kind == 0x30)) else (e_vector if (e_kind == 0x40) else 0)))) & 0x1f)) & 1) if (e_kind < 0x60) else (((((w_vmcb_8 >> 32) & 0xffffffff) >> ((e_kind + (e_cr if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)) else (e_dr if ((e_kind == 0x20) or (e_kind == 0x30)) else (e_vector if (e_kind == 0x40) else 0)))) & 0x1f)) & 1) if (e_kind < 0x80) else ((((w_vmcb_10 & 0xffffffff) >> ((e_kind + (e_cr if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)) else (e_dr if ((e_kind == 0x20) or (e_kind == 0x30)) else (e_vector if (e_kind == 0x40) else 0)))) & 0x1f)) & 1) if (e_kind < 0xa0) else (((((w_vmcb_10 >> 32) & 0xffffffff) >> ((e_kind + (e_cr if (((e_kind == 0) or (e_kind == 0x10)) or (e_kind == 0x90)) else (e_dr if ((e_kind == 0x20) or (e_kind == 0x30)) else (e_vector if (e_kind == 0x40) else 0)))) & 0x1f)) & 1) if (e_kind < 0xc0) else 0))))))):  # spec: specs/amd_svm.vspec:639
         rule = 1
         fields = (

@@ -60,7 +60,12 @@ REQUEST_PORTS = {
 MASK64 = 0xffffffffffffffff
 
 
-def read(mem, trace, addr):
+def read(mem, trace, errors, addr):
+    """The word at `addr`; a read that answers with an error (`addr` in `errors`) returns
+    no data: it reads as 0 and is traced with op 3."""
+    if addr in errors:
+        trace.append((3, addr, 8, 0))
+        return 0
     value = mem.get(addr, 0)
     trace.append((0, addr, 8, value))
     return value
@@ -71,7 +76,7 @@ def write(mem, trace, addr, value):
     trace.append((1, addr, 8, value))
 
 
-def lookup(mem, trace, base, index, span, width):
+def lookup(mem, trace, errors, base, index, span, width):
     """Bits index .. index+span-1 of the bitmap at byte address `base` (span capped at
     width): one 64-bit word read, or two when the bits cross a word boundary."""
     span = min(span, width)
@@ -79,20 +84,21 @@ def lookup(mem, trace, base, index, span, width):
         return 0
     first = base * 8 + index
     last = first + span - 1
-    low = read(mem, trace, ((first >> 6) << 3) & MASK64)
+    low = read(mem, trace, errors, ((first >> 6) << 3) & MASK64)
     window = low
     if last >> 6 != first >> 6:
-        window |= read(mem, trace, ((last >> 6) << 3) & MASK64) << 64
+        window |= read(mem, trace, errors, ((last >> 6) << 3) & MASK64) << 64
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
 
 
-def decide(mem, request, trace, detail=None, caches=None):
+def decide(mem, request, trace, detail=None, caches=None, errors=()):
     """The unit `vmx_exits`  # spec: specs/intel_vmx.vspec:278
     `detail`, when a dict, receives what each walk did (for coverage; not compared);
     `caches` (the unit's Caches, or anything with its look/fill) stands in front of the
-    cached walks and structures, None: every step reads memory."""
+    cached walks and structures, None: every step reads memory; `errors`: the addresses
+    whose reads answer with an error (they read as 0, traced with op 3)."""
     e_kind = request['kind']
     e_vector = request['vector']
     e_error_code = request['error_code']
@@ -128,48 +134,48 @@ def decide(mem, request, trace, detail=None, caches=None):
     e_dlv_error_code = request['dlv_error_code']
     r_VMCS_PA = request['VMCS_PA']
     base_vmcs = ((((r_VMCS_PA >> 12) & 0xffffffffff) << 0xc) & 0xfffffffffffffff8)  # spec: specs/intel_vmx.vspec:317
-    w_vmcs_0 = read(mem, trace, (base_vmcs + 0x0) & MASK64)
-    w_vmcs_8 = read(mem, trace, (base_vmcs + 0x8) & MASK64)
-    w_vmcs_10 = read(mem, trace, (base_vmcs + 0x10) & MASK64)
-    w_vmcs_18 = read(mem, trace, (base_vmcs + 0x18) & MASK64)
-    w_vmcs_20 = read(mem, trace, (base_vmcs + 0x20) & MASK64)
-    w_vmcs_28 = read(mem, trace, (base_vmcs + 0x28) & MASK64)
-    w_vmcs_30 = read(mem, trace, (base_vmcs + 0x30) & MASK64)
-    w_vmcs_38 = read(mem, trace, (base_vmcs + 0x38) & MASK64)
-    w_vmcs_40 = read(mem, trace, (base_vmcs + 0x40) & MASK64)
-    w_vmcs_48 = read(mem, trace, (base_vmcs + 0x48) & MASK64)
-    w_vmcs_50 = read(mem, trace, (base_vmcs + 0x50) & MASK64)
-    w_vmcs_58 = read(mem, trace, (base_vmcs + 0x58) & MASK64)
-    w_vmcs_60 = read(mem, trace, (base_vmcs + 0x60) & MASK64)
-    w_vmcs_68 = read(mem, trace, (base_vmcs + 0x68) & MASK64)
-    w_vmcs_70 = read(mem, trace, (base_vmcs + 0x70) & MASK64)
-    w_vmcs_78 = read(mem, trace, (base_vmcs + 0x78) & MASK64)
-    w_vmcs_80 = read(mem, trace, (base_vmcs + 0x80) & MASK64)
-    w_vmcs_a8 = read(mem, trace, (base_vmcs + 0xa8) & MASK64)
-    w_vmcs_b0 = read(mem, trace, (base_vmcs + 0xb0) & MASK64)
-    w_vmcs_b8 = read(mem, trace, (base_vmcs + 0xb8) & MASK64)
-    w_vmcs_c0 = read(mem, trace, (base_vmcs + 0xc0) & MASK64)
-    w_vmcs_c8 = read(mem, trace, (base_vmcs + 0xc8) & MASK64)
-    w_vmcs_d0 = read(mem, trace, (base_vmcs + 0xd0) & MASK64)
-    w_vmcs_d8 = read(mem, trace, (base_vmcs + 0xd8) & MASK64)
-    w_vmcs_e0 = read(mem, trace, (base_vmcs + 0xe0) & MASK64)
-    w_vmcs_e8 = read(mem, trace, (base_vmcs + 0xe8) & MASK64)
-    w_vmcs_100 = read(mem, trace, (base_vmcs + 0x100) & MASK64)
+    w_vmcs_0 = read(mem, trace, errors, (base_vmcs + 0x0) & MASK64)
+    w_vmcs_8 = read(mem, trace, errors, (base_vmcs + 0x8) & MASK64)
+    w_vmcs_10 = read(mem, trace, errors, (base_vmcs + 0x10) & MASK64)
+    w_vmcs_18 = read(mem, trace, errors, (base_vmcs + 0x18) & MASK64)
+    w_vmcs_20 = read(mem, trace, errors, (base_vmcs + 0x20) & MASK64)
+    w_vmcs_28 = read(mem, trace, errors, (base_vmcs + 0x28) & MASK64)
+    w_vmcs_30 = read(mem, trace, errors, (base_vmcs + 0x30) & MASK64)
+    w_vmcs_38 = read(mem, trace, errors, (base_vmcs + 0x38) & MASK64)
+    w_vmcs_40 = read(mem, trace, errors, (base_vmcs + 0x40) & MASK64)
+    w_vmcs_48 = read(mem, trace, errors, (base_vmcs + 0x48) & MASK64)
+    w_vmcs_50 = read(mem, trace, errors, (base_vmcs + 0x50) & MASK64)
+    w_vmcs_58 = read(mem, trace, errors, (base_vmcs + 0x58) & MASK64)
+    w_vmcs_60 = read(mem, trace, errors, (base_vmcs + 0x60) & MASK64)
+    w_vmcs_68 = read(mem, trace, errors, (base_vmcs + 0x68) & MASK64)
+    w_vmcs_70 = read(mem, trace, errors, (base_vmcs + 0x70) & MASK64)
+    w_vmcs_78 = read(mem, trace, errors, (base_vmcs + 0x78) & MASK64)
+    w_vmcs_80 = read(mem, trace, errors, (base_vmcs + 0x80) & MASK64)
+    w_vmcs_a8 = read(mem, trace, errors, (base_vmcs + 0xa8) & MASK64)
+    w_vmcs_b0 = read(mem, trace, errors, (base_vmcs + 0xb0) & MASK64)
+    w_vmcs_b8 = read(mem, trace, errors, (base_vmcs + 0xb8) & MASK64)
+    w_vmcs_c0 = read(mem, trace, errors, (base_vmcs + 0xc0) & MASK64)
+    w_vmcs_c8 = read(mem, trace, errors, (base_vmcs + 0xc8) & MASK64)
+    w_vmcs_d0 = read(mem, trace, errors, (base_vmcs + 0xd0) & MASK64)
+    w_vmcs_d8 = read(mem, trace, errors, (base_vmcs + 0xd8) & MASK64)
+    w_vmcs_e0 = read(mem, trace, errors, (base_vmcs + 0xe0) & MASK64)
+    w_vmcs_e8 = read(mem, trace, errors, (base_vmcs + 0xe8) & MASK64)
+    w_vmcs_100 = read(mem, trace, errors, (base_vmcs + 0x100) & MASK64)
     b_vmread_bit = 0  # spec: specs/intel_vmx.vspec:384
     if (((e_kind == 0x15) and (((w_vmcs_40 >> 31) & 0x1) and ((w_vmcs_80 >> 14) & 0x1))) and (not (((e_field >> 15) & 0x1ffffffffffff) != 0))):
-        b_vmread_bit = lookup(mem, trace, (((w_vmcs_20 >> 12) & 0xffffffffff) << 0xc) & MASK64, ((e_field >> 0) & 0x7fff), 1, 1)
+        b_vmread_bit = lookup(mem, trace, errors, (((w_vmcs_20 >> 12) & 0xffffffffff) << 0xc) & MASK64, ((e_field >> 0) & 0x7fff), 1, 1)
     b_vmwrite_bit = 0  # spec: specs/intel_vmx.vspec:387
     if (((e_kind == 0x17) and (((w_vmcs_40 >> 31) & 0x1) and ((w_vmcs_80 >> 14) & 0x1))) and (not (((e_field >> 15) & 0x1ffffffffffff) != 0))):
-        b_vmwrite_bit = lookup(mem, trace, (((w_vmcs_28 >> 12) & 0xffffffffff) << 0xc) & MASK64, ((e_field >> 0) & 0x7fff), 1, 1)
+        b_vmwrite_bit = lookup(mem, trace, errors, (((w_vmcs_28 >> 12) & 0xffffffffff) << 0xc) & MASK64, ((e_field >> 0) & 0x7fff), 1, 1)
     b_io_a = 0  # spec: specs/intel_vmx.vspec:401
     if (((e_kind == 0x21) and ((w_vmcs_40 >> 25) & 0x1)) and (not ((((e_port + e_size) - 1) & 0x1ffff) > 0xffff))):
-        b_io_a = lookup(mem, trace, (((w_vmcs_0 >> 12) & 0xffffffffff) << 0xc) & MASK64, e_port, (0 if (e_port > 0x7fff) else (((0x8000 - e_port) & 0xffff) if ((((e_port + e_size) - 1) & 0x1ffff) > 0x7fff) else e_size)), 4)
+        b_io_a = lookup(mem, trace, errors, (((w_vmcs_0 >> 12) & 0xffffffffff) << 0xc) & MASK64, e_port, (0 if (e_port > 0x7fff) else (((0x8000 - e_port) & 0xffff) if ((((e_port + e_size) - 1) & 0x1ffff) > 0x7fff) else e_size)), 4)
     b_io_b = 0  # spec: specs/intel_vmx.vspec:405
     if (((e_kind == 0x21) and ((w_vmcs_40 >> 25) & 0x1)) and (not ((((e_port + e_size) - 1) & 0x1ffff) > 0xffff))):
-        b_io_b = lookup(mem, trace, (((w_vmcs_8 >> 12) & 0xffffffffff) << 0xc) & MASK64, (((e_port - 0x8000) & 0xffff) if (e_port > 0x7fff) else 0), (0 if ((((e_port + e_size) - 1) & 0x1ffff) < 0x8000) else (e_size if (e_port > 0x7fff) else (((((e_port + e_size) - 1) & 0x1ffff) - 0x7fff) & 0x1ffff))), 4)
+        b_io_b = lookup(mem, trace, errors, (((w_vmcs_8 >> 12) & 0xffffffffff) << 0xc) & MASK64, (((e_port - 0x8000) & 0xffff) if (e_port > 0x7fff) else 0), (0 if ((((e_port + e_size) - 1) & 0x1ffff) < 0x8000) else (e_size if (e_port > 0x7fff) else (((((e_port + e_size) - 1) & 0x1ffff) - 0x7fff) & 0x1ffff))), 4)
     b_msr_bit = 0  # spec: specs/intel_vmx.vspec:417
     if ((((e_kind == 0x22) or (e_kind == 0x23)) and ((w_vmcs_40 >> 28) & 0x1)) and ((e_msr <= 0x1fff) or ((e_msr >= 0xc0000000) and (e_msr <= 0xc0001fff)))):
-        b_msr_bit = lookup(mem, trace, (((((w_vmcs_10 >> 12) & 0xffffffffff) << 0xc) + (0x800 if (e_kind == 0x23) else 0)) + (0x400 if ((e_msr >= 0xc0000000) and (e_msr <= 0xc0001fff)) else 0)) & MASK64, ((e_msr >> 0) & 0x1fff), 1, 1)
+        b_msr_bit = lookup(mem, trace, errors, (((((w_vmcs_10 >> 12) & 0xffffffffff) << 0xc) + (0x800 if (e_kind == 0x23) else 0)) + (0x400 if ((e_msr >= 0xc0000000) and (e_msr <= 0xc0001fff)) else 0)) & MASK64, ((e_msr >> 0) & 0x1fff), 1, 1)
     if (e_kind == 4):  # spec: specs/intel_vmx.vspec:505
         rule = 1
         fields = (

@@ -39,6 +39,7 @@ module intel_vtd_vtd_remap (
     m_wdata,
     m_rvalid,
     m_rdata,
+    m_rerr,
     o_status,
     o_r_outcome,
     o_r_address,
@@ -101,6 +102,7 @@ output [63:0] m_wdata;
 reg [63:0] m_wdata;
 input m_rvalid;
 input [63:0] m_rdata;
+input m_rerr;
 output [7:0] o_status;
 reg [7:0] o_status;
 output [2:0] o_r_outcome;
@@ -184,6 +186,7 @@ reg [63:0] w_root_8;
 reg [0:0] wk_sl_R;
 reg [0:0] wk_sl_U;
 reg [0:0] wk_sl_W;
+reg [0:0] wk_sl_access_error;
 reg [0:0] wk_sl_denied;
 reg [7:0] wk_sl_fault;
 reg [63:0] wk_sl_frame;
@@ -198,6 +201,9 @@ reg [0:0] wk_sl_reserved_2m;
 reg [5:0] wk_sl_shift;
 reg [0:0] wk_sl_translation;
 reg [0:0] wk_sl_walked;
+reg er_ctx;
+reg er_irte;
+reg er_root;
 reg [63:0] rec_address;
 reg [63:0] rec_cpl;
 reg [2:0] rec_cpl_status;
@@ -392,199 +398,222 @@ always @(posedge clk) begin: fsm
     reg [65-1:0] h39;
     reg [32-1:0] h54;
     reg [48-1:0] h55;
-    reg [32-1:0] h88;
-    reg [48-1:0] h89;
-    reg [1-1:0] h90;
-    reg [1-1:0] h91;
-    reg [1-1:0] h92;
-    reg [64-1:0] h93;
-    reg [1-1:0] h94;
-    reg [64-1:0] h95;
-    reg [1-1:0] h96;
-    reg [1-1:0] h97;
+    reg [32-1:0] h96;
+    reg [48-1:0] h97;
     reg [1-1:0] h98;
-    reg [64-1:0] h99;
+    reg [1-1:0] h99;
     reg [1-1:0] h100;
     reg [64-1:0] h101;
     reg [1-1:0] h102;
-    reg [1-1:0] h103;
-    reg [64-1:0] h104;
+    reg [64-1:0] h103;
+    reg [1-1:0] h104;
     reg [1-1:0] h105;
-    reg [64-1:0] h106;
+    reg [1-1:0] h106;
+    reg [64-1:0] h107;
+    reg [1-1:0] h108;
+    reg [64-1:0] h109;
     reg [1-1:0] h110;
     reg [1-1:0] h111;
-    reg [1-1:0] h112;
-    reg [64-1:0] h113;
-    reg [1-1:0] h114;
-    reg [64-1:0] h115;
-    reg [1-1:0] h116;
-    reg [1-1:0] h117;
+    reg [64-1:0] h112;
+    reg [1-1:0] h113;
+    reg [64-1:0] h114;
     reg [1-1:0] h118;
-    reg [64-1:0] h119;
+    reg [1-1:0] h119;
     reg [1-1:0] h120;
     reg [64-1:0] h121;
     reg [1-1:0] h122;
-    reg [1-1:0] h123;
-    reg [64-1:0] h124;
+    reg [64-1:0] h123;
+    reg [1-1:0] h124;
     reg [1-1:0] h125;
-    reg [64-1:0] h126;
-    reg [32-1:0] h127;
-    reg [48-1:0] h128;
-    reg [32-1:0] h163;
-    reg [17-1:0] h174;
-    reg [1-1:0] h175;
+    reg [1-1:0] h126;
+    reg [64-1:0] h127;
+    reg [1-1:0] h128;
+    reg [64-1:0] h129;
+    reg [1-1:0] h130;
+    reg [1-1:0] h131;
+    reg [64-1:0] h132;
+    reg [1-1:0] h133;
+    reg [64-1:0] h134;
+    reg [32-1:0] h135;
+    reg [48-1:0] h136;
     reg [32-1:0] h176;
-    reg [16-1:0] h177;
-    reg [32-1:0] h178;
-    reg [17-1:0] h179;
-    reg [1-1:0] h180;
-    reg [32-1:0] h181;
-    reg [16-1:0] h182;
-    reg [16-1:0] h183;
-    reg [17-1:0] h184;
-    reg [4-1:0] h185;
-    reg [17-1:0] h186;
-    reg [32-1:0] h209;
-    reg [32-1:0] h210;
-    reg [16-1:0] h222;
-    reg [16-1:0] h223;
-    reg [16-1:0] h224;
-    reg [16-1:0] h225;
-    reg [16-1:0] h226;
-    reg [16-1:0] h227;
-    reg [16-1:0] h228;
-    reg [16-1:0] h229;
-    reg [16-1:0] h230;
-    reg [16-1:0] h231;
-    reg [16-1:0] h232;
-    reg [16-1:0] h233;
+    reg [17-1:0] h187;
+    reg [1-1:0] h188;
+    reg [32-1:0] h189;
+    reg [16-1:0] h190;
+    reg [32-1:0] h191;
+    reg [17-1:0] h192;
+    reg [1-1:0] h193;
+    reg [32-1:0] h194;
+    reg [16-1:0] h195;
+    reg [16-1:0] h196;
+    reg [17-1:0] h197;
+    reg [4-1:0] h198;
+    reg [17-1:0] h199;
+    reg [32-1:0] h232;
+    reg [32-1:0] h233;
+    reg [16-1:0] h245;
+    reg [16-1:0] h246;
+    reg [16-1:0] h247;
+    reg [16-1:0] h248;
+    reg [16-1:0] h249;
+    reg [16-1:0] h250;
+    reg [16-1:0] h251;
+    reg [16-1:0] h252;
+    reg [16-1:0] h253;
+    reg [16-1:0] h254;
+    reg [16-1:0] h255;
+    reg [16-1:0] h256;
     reg [3-1:0] h56;
     reg [64-1:0] h57;
     reg [1-1:0] h58;
-    reg [1-1:0] h59;
+    reg [3-1:0] h59;
     reg [3-1:0] h60;
     reg [64-1:0] h61;
     reg [1-1:0] h62;
-    reg [3-1:0] h63;
+    reg [1-1:0] h63;
     reg [3-1:0] h64;
-    reg [1-1:0] h65;
-    reg [64-1:0] h66;
-    reg [1-1:0] h67;
-    reg [1-1:0] h68;
-    reg [3-1:0] h69;
-    reg [64-1:0] h70;
-    reg [1-1:0] h71;
+    reg [64-1:0] h65;
+    reg [1-1:0] h66;
+    reg [3-1:0] h67;
+    reg [3-1:0] h68;
+    reg [64-1:0] h69;
+    reg [1-1:0] h70;
+    reg [3-1:0] h71;
     reg [3-1:0] h72;
-    reg [3-1:0] h73;
-    reg [1-1:0] h74;
-    reg [64-1:0] h75;
+    reg [1-1:0] h73;
+    reg [64-1:0] h74;
+    reg [1-1:0] h75;
     reg [1-1:0] h76;
     reg [3-1:0] h77;
-    reg [3-1:0] h78;
+    reg [64-1:0] h78;
     reg [1-1:0] h79;
-    reg [64-1:0] h80;
-    reg [1-1:0] h81;
+    reg [3-1:0] h80;
+    reg [3-1:0] h81;
     reg [1-1:0] h82;
-    reg [3-1:0] h83;
+    reg [64-1:0] h83;
     reg [1-1:0] h84;
-    reg [64-1:0] h85;
-    reg [1-1:0] h86;
-    reg [3-1:0] h87;
-    reg [1-1:0] h107;
-    reg [64-1:0] h108;
-    reg [1-1:0] h109;
-    reg [1-1:0] h129;
-    reg [1-1:0] h130;
-    reg [6-1:0] h131;
-    reg [64-1:0] h132;
-    reg [127-1:0] h133;
-    reg [6-1:0] h134;
-    reg [127-1:0] h135;
-    reg [64-1:0] h136;
-    reg [6-1:0] h137;
-    reg [7-1:0] h138;
-    reg [64-1:0] h139;
-    reg [65-1:0] h140;
-    reg [64-1:0] h141;
-    reg [127-1:0] h142;
+    reg [3-1:0] h85;
+    reg [3-1:0] h86;
+    reg [1-1:0] h87;
+    reg [64-1:0] h88;
+    reg [1-1:0] h89;
+    reg [1-1:0] h90;
+    reg [3-1:0] h91;
+    reg [1-1:0] h92;
+    reg [64-1:0] h93;
+    reg [1-1:0] h94;
+    reg [3-1:0] h95;
+    reg [1-1:0] h115;
+    reg [64-1:0] h116;
+    reg [1-1:0] h117;
+    reg [1-1:0] h137;
+    reg [1-1:0] h138;
+    reg [6-1:0] h139;
+    reg [64-1:0] h140;
+    reg [127-1:0] h141;
+    reg [6-1:0] h142;
     reg [127-1:0] h143;
-    reg [1-1:0] h144;
-    reg [64-1:0] h145;
-    reg [1-1:0] h146;
+    reg [64-1:0] h144;
+    reg [6-1:0] h145;
+    reg [7-1:0] h146;
     reg [64-1:0] h147;
-    reg [3-1:0] h148;
-    reg [1-1:0] h149;
-    reg [64-1:0] h150;
-    reg [1-1:0] h151;
+    reg [65-1:0] h148;
+    reg [64-1:0] h149;
+    reg [127-1:0] h150;
+    reg [127-1:0] h151;
     reg [3-1:0] h152;
-    reg [17-1:0] h153;
-    reg [1-1:0] h154;
-    reg [32-1:0] h155;
-    reg [16-1:0] h156;
-    reg [32-1:0] h157;
-    reg [17-1:0] h158;
+    reg [1-1:0] h153;
+    reg [64-1:0] h154;
+    reg [1-1:0] h155;
+    reg [3-1:0] h156;
+    reg [1-1:0] h157;
+    reg [64-1:0] h158;
     reg [1-1:0] h159;
-    reg [32-1:0] h160;
-    reg [16-1:0] h161;
-    reg [16-1:0] h162;
-    reg [17-1:0] h164;
-    reg [1-1:0] h165;
-    reg [32-1:0] h166;
-    reg [16-1:0] h167;
+    reg [64-1:0] h160;
+    reg [3-1:0] h161;
+    reg [1-1:0] h162;
+    reg [64-1:0] h163;
+    reg [1-1:0] h164;
+    reg [3-1:0] h165;
+    reg [17-1:0] h166;
+    reg [1-1:0] h167;
     reg [32-1:0] h168;
-    reg [17-1:0] h169;
-    reg [1-1:0] h170;
-    reg [32-1:0] h171;
-    reg [16-1:0] h172;
-    reg [16-1:0] h173;
-    reg [1-1:0] h187;
-    reg [17-1:0] h188;
-    reg [1-1:0] h189;
-    reg [32-1:0] h190;
-    reg [16-1:0] h191;
-    reg [32-1:0] h192;
-    reg [17-1:0] h193;
-    reg [1-1:0] h194;
-    reg [32-1:0] h195;
-    reg [16-1:0] h196;
-    reg [16-1:0] h197;
-    reg [1-1:0] h198;
-    reg [17-1:0] h199;
-    reg [1-1:0] h200;
-    reg [32-1:0] h201;
-    reg [16-1:0] h202;
-    reg [32-1:0] h203;
-    reg [17-1:0] h204;
-    reg [1-1:0] h205;
-    reg [32-1:0] h206;
-    reg [16-1:0] h207;
+    reg [16-1:0] h169;
+    reg [32-1:0] h170;
+    reg [17-1:0] h171;
+    reg [1-1:0] h172;
+    reg [32-1:0] h173;
+    reg [16-1:0] h174;
+    reg [16-1:0] h175;
+    reg [17-1:0] h177;
+    reg [1-1:0] h178;
+    reg [32-1:0] h179;
+    reg [16-1:0] h180;
+    reg [32-1:0] h181;
+    reg [17-1:0] h182;
+    reg [1-1:0] h183;
+    reg [32-1:0] h184;
+    reg [16-1:0] h185;
+    reg [16-1:0] h186;
+    reg [17-1:0] h200;
+    reg [1-1:0] h201;
+    reg [32-1:0] h202;
+    reg [16-1:0] h203;
+    reg [32-1:0] h204;
+    reg [17-1:0] h205;
+    reg [1-1:0] h206;
+    reg [32-1:0] h207;
     reg [16-1:0] h208;
-    reg [1-1:0] h211;
-    reg [17-1:0] h212;
-    reg [1-1:0] h213;
-    reg [32-1:0] h214;
-    reg [16-1:0] h215;
-    reg [32-1:0] h216;
-    reg [17-1:0] h217;
-    reg [1-1:0] h218;
-    reg [32-1:0] h219;
+    reg [16-1:0] h209;
+    reg [1-1:0] h210;
+    reg [17-1:0] h211;
+    reg [1-1:0] h212;
+    reg [32-1:0] h213;
+    reg [16-1:0] h214;
+    reg [32-1:0] h215;
+    reg [17-1:0] h216;
+    reg [1-1:0] h217;
+    reg [32-1:0] h218;
+    reg [16-1:0] h219;
     reg [16-1:0] h220;
-    reg [16-1:0] h221;
-    reg [17-1:0] h234;
-    reg [1-1:0] h235;
-    reg [32-1:0] h236;
-    reg [16-1:0] h237;
-    reg [32-1:0] h238;
-    reg [17-1:0] h239;
-    reg [1-1:0] h240;
-    reg [32-1:0] h241;
-    reg [16-1:0] h242;
+    reg [1-1:0] h221;
+    reg [17-1:0] h222;
+    reg [1-1:0] h223;
+    reg [32-1:0] h224;
+    reg [16-1:0] h225;
+    reg [32-1:0] h226;
+    reg [17-1:0] h227;
+    reg [1-1:0] h228;
+    reg [32-1:0] h229;
+    reg [16-1:0] h230;
+    reg [16-1:0] h231;
+    reg [1-1:0] h234;
+    reg [17-1:0] h235;
+    reg [1-1:0] h236;
+    reg [32-1:0] h237;
+    reg [16-1:0] h238;
+    reg [32-1:0] h239;
+    reg [17-1:0] h240;
+    reg [1-1:0] h241;
+    reg [32-1:0] h242;
     reg [16-1:0] h243;
-    reg [32-1:0] h244;
-    reg [32-1:0] h245;
-    reg [1-1:0] h246;
-    reg [1-1:0] h247;
-    reg [1-1:0] h248;
+    reg [16-1:0] h244;
+    reg [17-1:0] h257;
+    reg [1-1:0] h258;
+    reg [32-1:0] h259;
+    reg [16-1:0] h260;
+    reg [32-1:0] h261;
+    reg [17-1:0] h262;
+    reg [1-1:0] h263;
+    reg [32-1:0] h264;
+    reg [16-1:0] h265;
+    reg [16-1:0] h266;
+    reg [32-1:0] h267;
+    reg [32-1:0] h268;
+    reg [1-1:0] h269;
+    reg [1-1:0] h270;
+    reg [1-1:0] h271;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -669,6 +698,9 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] u1_d3_5;
     if (rst == 1) begin
         done <= 0;
+        er_ctx <= 0;
+        er_irte <= 0;
+        er_root <= 0;
         hits <= 0;
         iset <= 0;
         o_hit <= 0;
@@ -1068,6 +1100,7 @@ always @(posedge clk) begin: fsm
         wk_sl_R <= 0;
         wk_sl_U <= 0;
         wk_sl_W <= 0;
+        wk_sl_access_error <= 0;
         wk_sl_denied <= 0;
         wk_sl_fault <= 0;
         wk_sl_frame <= 0;
@@ -1092,6 +1125,9 @@ always @(posedge clk) begin: fsm
         case (st)
             4'b0000: begin
                 if (start) begin
+                    er_root <= 1'b0;
+                    er_ctx <= 1'b0;
+                    er_irte <= 1'b0;
                     if ((i_op == 0)) begin
                         hits <= 0;
                         st <= 4'b0001;
@@ -1132,6 +1168,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_root_0 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_root <= 1'b1;
+                        end
                         st <= 4'b0010;
                     end
                 end
@@ -1159,13 +1198,16 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_root_8 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_root <= 1'b1;
+                        end
                         st <= 4'b0011;
                     end
                 end
             end
             4'b0011: begin
                 if ((!pend)) begin
-                    if ((!(((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))))) begin
+                    if ((!((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))))) begin
                         w_ctx_0 <= 0;
                         w_ctx_8 <= 0;
                         st <= 4'b0110;
@@ -1288,6 +1330,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_ctx_0 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_ctx <= 1'b1;
+                        end
                         st <= 4'b0100;
                     end
                 end
@@ -1315,7 +1360,15 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_ctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 4'b0101;
+                        if (m_rerr) begin
+                            er_ctx <= 1'b1;
+                        end
+                        if ((m_rerr || er_ctx)) begin
+                            st <= 4'b0110;
+                        end
+                        else begin
+                            st <= 4'b0101;
+                        end
                     end
                 end
             end
@@ -1433,6 +1486,7 @@ always @(posedge clk) begin: fsm
                 wk_sl_pa <= 0;
                 wk_sl_level <= 0;
                 wk_sl_fault <= 0;
+                wk_sl_access_error <= 0;
                 wk_sl_not_present <= 0;
                 wk_sl_denied <= 0;
                 wk_sl_reserved <= 0;
@@ -1522,7 +1576,7 @@ always @(posedge clk) begin: fsm
                 else begin
                     h6 = h12;
                 end
-                if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
+                if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
                     v_wide = {63'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
                     unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
@@ -1774,21 +1828,24 @@ always @(posedge clk) begin: fsm
                         wk_sl_fault <= unit_sl_o_status;
                         wk_sl_level <= unit_sl_o_level;
                         if ((unit_sl_o_status == 1)) begin
-                            wk_sl_not_present <= 1;
+                            wk_sl_access_error <= 1;
                         end
                         if ((unit_sl_o_status == 2)) begin
-                            wk_sl_denied <= 1;
+                            wk_sl_not_present <= 1;
                         end
                         if ((unit_sl_o_status == 3)) begin
-                            wk_sl_reserved <= 1;
+                            wk_sl_denied <= 1;
                         end
                         if ((unit_sl_o_status == 4)) begin
-                            wk_sl_reserved_2m <= 1;
+                            wk_sl_reserved <= 1;
                         end
                         if ((unit_sl_o_status == 5)) begin
-                            wk_sl_reserved_1g <= 1;
+                            wk_sl_reserved_2m <= 1;
                         end
                         if ((unit_sl_o_status == 6)) begin
+                            wk_sl_reserved_1g <= 1;
+                        end
+                        if ((unit_sl_o_status == 7)) begin
                             wk_sl_translation <= 1;
                         end
                         wk_sl_reason <= unit_sl_o_r_reason;
@@ -1899,6 +1956,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_irte_0 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_irte <= 1'b1;
+                        end
                         st <= 4'b1001;
                     end
                 end
@@ -1955,6 +2015,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_irte_8 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_irte <= 1'b1;
+                        end
                         st <= 4'b1010;
                     end
                 end
@@ -1964,265 +2027,265 @@ always @(posedge clk) begin: fsm
                 h54 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
                 h55 = 48'h0;
                 h55 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h88 = 32'h0;
-                h88 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h89 = 48'h0;
-                h89 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h90 = 1'h0;
-                h91 = 1'h0;
-                h92 = 1'h0;
-                h93 = 64'h0;
-                h93 = e_addr;
-                h92 = 0;
-                if ((h93[64-1:57] != 0)) begin
-                    h92 = 1;
-                end
-                h94 = 1'h0;
-                h95 = 64'h0;
-                h95 = e_addr;
-                h94 = 0;
-                if ((h95[64-1:39] != 0)) begin
-                    h94 = 1;
-                end
-                if (1'b0) begin
-                    h91 = h92;
-                end
-                else begin
-                    h91 = h94;
-                end
-                h96 = 1'h0;
-                h97 = 1'h0;
+                h96 = 32'h0;
+                h96 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h97 = 48'h0;
+                h97 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
                 h98 = 1'h0;
-                h99 = 64'h0;
-                h99 = e_addr;
-                h98 = 0;
-                if ((h99[64-1:57] != 0)) begin
-                    h98 = 1;
-                end
+                h99 = 1'h0;
                 h100 = 1'h0;
                 h101 = 64'h0;
                 h101 = e_addr;
                 h100 = 0;
-                if ((h101[64-1:48] != 0)) begin
+                if ((h101[64-1:57] != 0)) begin
                     h100 = 1;
                 end
-                if (1'b0) begin
-                    h97 = h98;
-                end
-                else begin
-                    h97 = h100;
-                end
                 h102 = 1'h0;
-                h103 = 1'h0;
-                h104 = 64'h0;
-                h104 = e_addr;
-                h103 = 0;
-                if ((h104[64-1:57] != 0)) begin
-                    h103 = 1;
-                end
-                h105 = 1'h0;
-                h106 = 64'h0;
-                h106 = e_addr;
-                h105 = 0;
-                if ((h106[64-1:57] != 0)) begin
-                    h105 = 1;
+                h103 = 64'h0;
+                h103 = e_addr;
+                h102 = 0;
+                if ((h103[64-1:39] != 0)) begin
+                    h102 = 1;
                 end
                 if (1'b0) begin
-                    h102 = h103;
+                    h99 = h100;
                 end
                 else begin
-                    h102 = h105;
+                    h99 = h102;
                 end
-                if ((w_ctx_8[3-1:0] == 2)) begin
-                    h96 = h97;
+                h104 = 1'h0;
+                h105 = 1'h0;
+                h106 = 1'h0;
+                h107 = 64'h0;
+                h107 = e_addr;
+                h106 = 0;
+                if ((h107[64-1:57] != 0)) begin
+                    h106 = 1;
+                end
+                h108 = 1'h0;
+                h109 = 64'h0;
+                h109 = e_addr;
+                h108 = 0;
+                if ((h109[64-1:48] != 0)) begin
+                    h108 = 1;
+                end
+                if (1'b0) begin
+                    h105 = h106;
                 end
                 else begin
-                    h96 = h102;
-                end
-                if ((w_ctx_8[3-1:0] == 1)) begin
-                    h90 = h91;
-                end
-                else begin
-                    h90 = h96;
+                    h105 = h108;
                 end
                 h110 = 1'h0;
                 h111 = 1'h0;
-                h112 = 1'h0;
-                h113 = 64'h0;
-                h113 = e_addr;
-                h112 = 0;
-                if ((h113[64-1:57] != 0)) begin
-                    h112 = 1;
+                h112 = 64'h0;
+                h112 = e_addr;
+                h111 = 0;
+                if ((h112[64-1:57] != 0)) begin
+                    h111 = 1;
                 end
-                h114 = 1'h0;
-                h115 = 64'h0;
-                h115 = e_addr;
-                h114 = 0;
-                if ((h115[64-1:39] != 0)) begin
-                    h114 = 1;
+                h113 = 1'h0;
+                h114 = 64'h0;
+                h114 = e_addr;
+                h113 = 0;
+                if ((h114[64-1:57] != 0)) begin
+                    h113 = 1;
                 end
                 if (1'b0) begin
-                    h111 = h112;
+                    h110 = h111;
                 end
                 else begin
-                    h111 = h114;
+                    h110 = h113;
                 end
-                h116 = 1'h0;
-                h117 = 1'h0;
+                if ((w_ctx_8[3-1:0] == 2)) begin
+                    h104 = h105;
+                end
+                else begin
+                    h104 = h110;
+                end
+                if ((w_ctx_8[3-1:0] == 1)) begin
+                    h98 = h99;
+                end
+                else begin
+                    h98 = h104;
+                end
                 h118 = 1'h0;
-                h119 = 64'h0;
-                h119 = e_addr;
-                h118 = 0;
-                if ((h119[64-1:57] != 0)) begin
-                    h118 = 1;
-                end
+                h119 = 1'h0;
                 h120 = 1'h0;
                 h121 = 64'h0;
                 h121 = e_addr;
                 h120 = 0;
-                if ((h121[64-1:48] != 0)) begin
+                if ((h121[64-1:57] != 0)) begin
                     h120 = 1;
                 end
-                if (1'b0) begin
-                    h117 = h118;
-                end
-                else begin
-                    h117 = h120;
-                end
                 h122 = 1'h0;
-                h123 = 1'h0;
-                h124 = 64'h0;
-                h124 = e_addr;
-                h123 = 0;
-                if ((h124[64-1:57] != 0)) begin
-                    h123 = 1;
-                end
-                h125 = 1'h0;
-                h126 = 64'h0;
-                h126 = e_addr;
-                h125 = 0;
-                if ((h126[64-1:57] != 0)) begin
-                    h125 = 1;
+                h123 = 64'h0;
+                h123 = e_addr;
+                h122 = 0;
+                if ((h123[64-1:39] != 0)) begin
+                    h122 = 1;
                 end
                 if (1'b0) begin
-                    h122 = h123;
+                    h119 = h120;
                 end
                 else begin
-                    h122 = h125;
+                    h119 = h122;
+                end
+                h124 = 1'h0;
+                h125 = 1'h0;
+                h126 = 1'h0;
+                h127 = 64'h0;
+                h127 = e_addr;
+                h126 = 0;
+                if ((h127[64-1:57] != 0)) begin
+                    h126 = 1;
+                end
+                h128 = 1'h0;
+                h129 = 64'h0;
+                h129 = e_addr;
+                h128 = 0;
+                if ((h129[64-1:48] != 0)) begin
+                    h128 = 1;
+                end
+                if (1'b0) begin
+                    h125 = h126;
+                end
+                else begin
+                    h125 = h128;
+                end
+                h130 = 1'h0;
+                h131 = 1'h0;
+                h132 = 64'h0;
+                h132 = e_addr;
+                h131 = 0;
+                if ((h132[64-1:57] != 0)) begin
+                    h131 = 1;
+                end
+                h133 = 1'h0;
+                h134 = 64'h0;
+                h134 = e_addr;
+                h133 = 0;
+                if ((h134[64-1:57] != 0)) begin
+                    h133 = 1;
+                end
+                if (1'b0) begin
+                    h130 = h131;
+                end
+                else begin
+                    h130 = h133;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h116 = h117;
+                    h124 = h125;
                 end
                 else begin
-                    h116 = h122;
+                    h124 = h130;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h110 = h111;
+                    h118 = h119;
                 end
                 else begin
-                    h110 = h116;
+                    h118 = h124;
                 end
-                h127 = 32'h0;
-                h127 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h128 = 48'h0;
-                h128 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h163 = 32'h0;
-                h163 = e_msi_data;
-                h174 = 17'h0;
-                h175 = 1'h0;
-                h175 = 0;
-                if (e_msi_addr[2]) begin
-                    h175 = 1;
-                end
+                h135 = 32'h0;
+                h135 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h136 = 48'h0;
+                h136 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
                 h176 = 32'h0;
-                h176 = e_msi_addr;
-                h177 = 16'h0;
-                h177 = ({h175, 15'h0} | {1'h0, h176[20-1:5]});
-                h178 = 32'h0;
-                h178 = e_msi_data;
-                h179 = 17'h0;
-                h179 = ({1'h0, h177} + {1'h0, h178[16-1:0]});
-                h180 = 1'h0;
-                h180 = 0;
+                h176 = e_msi_data;
+                h187 = 17'h0;
+                h188 = 1'h0;
+                h188 = 0;
                 if (e_msi_addr[2]) begin
-                    h180 = 1;
+                    h188 = 1;
                 end
-                h181 = 32'h0;
-                h181 = e_msi_addr;
-                h182 = 16'h0;
-                h182 = ({h180, 15'h0} | {1'h0, h181[20-1:5]});
+                h189 = 32'h0;
+                h189 = e_msi_addr;
+                h190 = 16'h0;
+                h190 = ({h188, 15'h0} | {1'h0, h189[20-1:5]});
+                h191 = 32'h0;
+                h191 = e_msi_data;
+                h192 = 17'h0;
+                h192 = ({1'h0, h190} + {1'h0, h191[16-1:0]});
+                h193 = 1'h0;
+                h193 = 0;
+                if (e_msi_addr[2]) begin
+                    h193 = 1;
+                end
+                h194 = 32'h0;
+                h194 = e_msi_addr;
+                h195 = 16'h0;
+                h195 = ({h193, 15'h0} | {1'h0, h194[20-1:5]});
                 if (e_msi_addr[3]) begin
-                    h174 = h179;
+                    h187 = h192;
                 end
                 else begin
-                    h174 = {1'h0, h182};
+                    h187 = {1'h0, h195};
                 end
-                h183 = 16'h0;
-                h183 = (h174[16-1:0] & 65535);
-                h184 = 17'h0;
-                h184 = 2;
-                h185 = 4'h0;
-                h185 = r_IRTA_REG[4-1:0];
-                h186 = 17'h0;
-                h186 = (h184 << h185);
-                h209 = 32'h0;
-                h209 = w_irte_0[64-1:32];
-                h210 = 32'h0;
-                h210 = w_irte_0[64-1:32];
-                h222 = 16'h0;
-                h223 = 16'h0;
-                h224 = 16'h0;
+                h196 = 16'h0;
+                h196 = (h187[16-1:0] & 65535);
+                h197 = 17'h0;
+                h197 = 2;
+                h198 = 4'h0;
+                h198 = r_IRTA_REG[4-1:0];
+                h199 = 17'h0;
+                h199 = (h197 << h198);
+                h232 = 32'h0;
+                h232 = w_irte_0[64-1:32];
+                h233 = 32'h0;
+                h233 = w_irte_0[64-1:32];
+                h245 = 16'h0;
+                h246 = 16'h0;
+                h247 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h224 = 65529;
+                    h247 = 65529;
                 end
                 else begin
-                    h224 = 65528;
+                    h247 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h223 = 65531;
+                    h246 = 65531;
                 end
                 else begin
-                    h223 = h224;
+                    h246 = h247;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h222 = 65535;
+                    h245 = 65535;
                 end
                 else begin
-                    h222 = h223;
+                    h245 = h246;
                 end
-                h225 = 16'h0;
-                h225 = (e_sid & h222);
-                h226 = 16'h0;
-                h227 = 16'h0;
-                h228 = 16'h0;
+                h248 = 16'h0;
+                h248 = (e_sid & h245);
+                h249 = 16'h0;
+                h250 = 16'h0;
+                h251 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h228 = 65529;
+                    h251 = 65529;
                 end
                 else begin
-                    h228 = 65528;
+                    h251 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h227 = 65531;
+                    h250 = 65531;
                 end
                 else begin
-                    h227 = h228;
+                    h250 = h251;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h226 = 65535;
+                    h249 = 65535;
                 end
                 else begin
-                    h226 = h227;
+                    h249 = h250;
                 end
-                h229 = 16'h0;
-                h229 = (w_irte_8[16-1:0] & h226);
-                h230 = 16'h0;
-                h230 = e_sid;
-                h231 = 16'h0;
-                h231 = w_irte_8[16-1:0];
-                h232 = 16'h0;
-                h232 = e_sid;
-                h233 = 16'h0;
-                h233 = w_irte_8[16-1:0];
+                h252 = 16'h0;
+                h252 = (w_irte_8[16-1:0] & h249);
+                h253 = 16'h0;
+                h253 = e_sid;
+                h254 = 16'h0;
+                h254 = w_irte_8[16-1:0];
+                h255 = 16'h0;
+                h255 = e_sid;
+                h256 = 16'h0;
+                h256 = w_irte_8[16-1:0];
                 if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
                     rec_outcome <= 7;
@@ -2283,7 +2346,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!w_root_0[0]))) begin
+                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (er_root != 0))) begin
                     status <= 4;
                     h56 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2295,7 +2358,7 @@ always @(posedge clk) begin: fsm
                     rec_outcome <= h56;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 1;
+                    rec_fault_reason <= 8;
                     rec_recorded <= 1;
                     v_wide = 0;
                     h57 = 64'h0;
@@ -2304,7 +2367,7 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 1;
+                    v_wide[40-1:32] = 8;
                     v_wide[62-1:60] = e_at;
                     h58 = 1'h0;
                     h58 = 0;
@@ -2321,18 +2384,18 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h59 = 1'h0;
+                    h59 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h59 = 1;
+                        h59 = 4;
                     end
                     else begin
                         h59 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h59};
+                    rec_cpl_status <= h59;
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
+                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!w_root_0[0]))) begin
                     status <= 5;
                     h60 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2344,7 +2407,7 @@ always @(posedge clk) begin: fsm
                     rec_outcome <= h60;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 10;
+                    rec_fault_reason <= 1;
                     rec_recorded <= 1;
                     v_wide = 0;
                     h61 = 64'h0;
@@ -2353,7 +2416,7 @@ always @(posedge clk) begin: fsm
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 10;
+                    v_wide[40-1:32] = 1;
                     v_wide[62-1:60] = e_at;
                     h62 = 1'h0;
                     h62 = 0;
@@ -2370,18 +2433,18 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h63 = 3'h0;
+                    h63 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h63 = 4;
+                        h63 = 1;
                     end
                     else begin
                         h63 = 0;
                     end
-                    rec_cpl_status <= h63;
+                    rec_cpl_status <= {2'h0, h63};
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
+                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
                     status <= 6;
                     h64 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
@@ -2393,28 +2456,126 @@ always @(posedge clk) begin: fsm
                     rec_outcome <= h64;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 2;
-                    h65 = 1'h0;
-                    h65 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h65 = 1;
-                    end
-                    rec_recorded <= h65;
+                    rec_fault_reason <= 10;
+                    rec_recorded <= 1;
                     v_wide = 0;
-                    h66 = 64'h0;
-                    h66 = e_addr;
-                    v_wide[64-1:12] = h66[64-1:12];
+                    h65 = 64'h0;
+                    h65 = e_addr;
+                    v_wide[64-1:12] = h65[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 10;
+                    v_wide[62-1:60] = e_at;
+                    h66 = 1'h0;
+                    h66 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h66 = 1;
+                    end
+                    v_wide[63-1:62] = h66;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h67 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h67 = 4;
+                    end
+                    else begin
+                        h67 = 0;
+                    end
+                    rec_cpl_status <= h67;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
+                    status <= 7;
+                    h68 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h68 = 7;
+                    end
+                    else begin
+                        h68 = 4;
+                    end
+                    rec_outcome <= h68;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 9;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h69 = 64'h0;
+                    h69 = e_addr;
+                    v_wide[64-1:12] = h69[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 9;
+                    v_wide[62-1:60] = e_at;
+                    h70 = 1'h0;
+                    h70 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h70 = 1;
+                    end
+                    v_wide[63-1:62] = h70;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h71 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h71 = 4;
+                    end
+                    else begin
+                        h71 = 0;
+                    end
+                    rec_cpl_status <= h71;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
+                    status <= 8;
+                    h72 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h72 = 7;
+                    end
+                    else begin
+                        h72 = 4;
+                    end
+                    rec_outcome <= h72;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 2;
+                    h73 = 1'h0;
+                    h73 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h73 = 1;
+                    end
+                    rec_recorded <= h73;
+                    v_wide = 0;
+                    h74 = 64'h0;
+                    h74 = e_addr;
+                    v_wide[64-1:12] = h74[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 2;
                     v_wide[62-1:60] = e_at;
-                    h67 = 1'h0;
-                    h67 = 0;
+                    h75 = 1'h0;
+                    h75 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h67 = 1;
+                        h75 = 1;
                     end
-                    v_wide[63-1:62] = h67;
+                    v_wide[63-1:62] = h75;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2424,46 +2585,46 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h68 = 1'h0;
+                    h76 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h68 = 1;
+                        h76 = 1;
                     end
                     else begin
-                        h68 = 0;
+                        h76 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h68};
+                    rec_cpl_status <= {2'h0, h76};
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
-                    status <= 7;
-                    h69 = 3'h0;
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                    status <= 9;
+                    h77 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h69 = 7;
+                        h77 = 7;
                     end
                     else begin
-                        h69 = 4;
+                        h77 = 4;
                     end
-                    rec_outcome <= h69;
+                    rec_outcome <= h77;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 11;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h70 = 64'h0;
-                    h70 = e_addr;
-                    v_wide[64-1:12] = h70[64-1:12];
+                    h78 = 64'h0;
+                    h78 = e_addr;
+                    v_wide[64-1:12] = h78[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 11;
                     v_wide[62-1:60] = e_at;
-                    h71 = 1'h0;
-                    h71 = 0;
+                    h79 = 1'h0;
+                    h79 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h71 = 1;
+                        h79 = 1;
                     end
-                    v_wide[63-1:62] = h71;
+                    v_wide[63-1:62] = h79;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2473,51 +2634,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h72 = 3'h0;
+                    h80 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h72 = 4;
+                        h80 = 4;
                     end
                     else begin
-                        h72 = 0;
+                        h80 = 0;
                     end
-                    rec_cpl_status <= h72;
+                    rec_cpl_status <= h80;
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
-                    status <= 8;
-                    h73 = 3'h0;
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                    status <= 10;
+                    h81 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h73 = 7;
+                        h81 = 7;
                     end
                     else begin
-                        h73 = 4;
+                        h81 = 4;
                     end
-                    rec_outcome <= h73;
+                    rec_outcome <= h81;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 3;
-                    h74 = 1'h0;
-                    h74 = 0;
+                    h82 = 1'h0;
+                    h82 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h74 = 1;
+                        h82 = 1;
                     end
-                    rec_recorded <= h74;
+                    rec_recorded <= h82;
                     v_wide = 0;
-                    h75 = 64'h0;
-                    h75 = e_addr;
-                    v_wide[64-1:12] = h75[64-1:12];
+                    h83 = 64'h0;
+                    h83 = e_addr;
+                    v_wide[64-1:12] = h83[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h76 = 1'h0;
-                    h76 = 0;
+                    h84 = 1'h0;
+                    h84 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h76 = 1;
+                        h84 = 1;
                     end
-                    v_wide[63-1:62] = h76;
+                    v_wide[63-1:62] = h84;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2527,51 +2688,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h77 = 3'h0;
+                    h85 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h77 = 4;
+                        h85 = 4;
                     end
                     else begin
-                        h77 = 0;
+                        h85 = 0;
                     end
-                    rec_cpl_status <= h77;
+                    rec_cpl_status <= h85;
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
-                    status <= 9;
-                    h78 = 3'h0;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                    status <= 11;
+                    h86 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h78 = 7;
+                        h86 = 7;
                     end
                     else begin
-                        h78 = 4;
+                        h86 = 4;
                     end
-                    rec_outcome <= h78;
+                    rec_outcome <= h86;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 13;
-                    h79 = 1'h0;
-                    h79 = 0;
+                    h87 = 1'h0;
+                    h87 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h79 = 1;
+                        h87 = 1;
                     end
-                    rec_recorded <= h79;
+                    rec_recorded <= h87;
                     v_wide = 0;
-                    h80 = 64'h0;
-                    h80 = e_addr;
-                    v_wide[64-1:12] = h80[64-1:12];
+                    h88 = 64'h0;
+                    h88 = e_addr;
+                    v_wide[64-1:12] = h88[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 13;
                     v_wide[62-1:60] = e_at;
-                    h81 = 1'h0;
-                    h81 = 0;
+                    h89 = 1'h0;
+                    h89 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h81 = 1;
+                        h89 = 1;
                     end
-                    v_wide[63-1:62] = h81;
+                    v_wide[63-1:62] = h89;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2581,51 +2742,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h82 = 1'h0;
+                    h90 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h82 = 1;
+                        h90 = 1;
                     end
                     else begin
-                        h82 = 0;
+                        h90 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h82};
+                    rec_cpl_status <= {2'h0, h90};
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
-                    status <= 10;
-                    h83 = 3'h0;
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    status <= 12;
+                    h91 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h83 = 7;
+                        h91 = 7;
                     end
                     else begin
-                        h83 = 4;
+                        h91 = 4;
                     end
-                    rec_outcome <= h83;
+                    rec_outcome <= h91;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 3;
-                    h84 = 1'h0;
-                    h84 = 0;
+                    h92 = 1'h0;
+                    h92 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h84 = 1;
+                        h92 = 1;
                     end
-                    rec_recorded <= h84;
+                    rec_recorded <= h92;
                     v_wide = 0;
-                    h85 = 64'h0;
-                    h85 = e_addr;
-                    v_wide[64-1:12] = h85[64-1:12];
+                    h93 = 64'h0;
+                    h93 = e_addr;
+                    v_wide[64-1:12] = h93[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h86 = 1'h0;
-                    h86 = 0;
+                    h94 = 1'h0;
+                    h94 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h86 = 1;
+                        h94 = 1;
                     end
-                    v_wide[63-1:62] = h86;
+                    v_wide[63-1:62] = h94;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2635,19 +2796,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h87 = 3'h0;
+                    h95 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h87 = 4;
+                        h95 = 4;
                     end
                     else begin
-                        h87 = 0;
+                        h95 = 0;
                     end
-                    rec_cpl_status <= h87;
+                    rec_cpl_status <= h95;
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h88})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h89})))) && (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0))))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
-                    status <= 11;
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h96})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h97})))) && (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                    status <= 13;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2666,48 +2827,48 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
-                    status <= 12;
-                    rec_outcome <= 2;
-                    rec_address <= e_addr;
-                    rec_domain <= w_ctx_8[24-1:8];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    st <= 4'b1100;
-                end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
-                    status <= 13;
-                    rec_outcome <= 2;
-                    rec_address <= e_addr;
-                    rec_domain <= w_ctx_8[24-1:8];
-                    rec_fault_reason <= 0;
-                    rec_recorded <= 0;
-                    rec_frcd_lo <= 0;
-                    rec_frcd_hi <= 0;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    rec_cpl_status <= 0;
-                    rec_cpl <= 0;
-                    st <= 4'b1100;
-                end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h90 != 0))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (e_at == 2))) begin
                     status <= 14;
+                    rec_outcome <= 2;
+                    rec_address <= e_addr;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (w_ctx_0[4-1:2] == 2))) begin
+                    status <= 15;
+                    rec_outcome <= 2;
+                    rec_address <= e_addr;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h98 != 0))) begin
+                    status <= 16;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2726,33 +2887,33 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h110 != 0))) begin
-                    status <= 15;
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h118 != 0))) begin
+                    status <= 17;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h107 = 1'h0;
-                    h107 = 0;
+                    h115 = 1'h0;
+                    h115 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h107 = 1;
+                        h115 = 1;
                     end
-                    rec_recorded <= h107;
+                    rec_recorded <= h115;
                     v_wide = 0;
-                    h108 = 64'h0;
-                    h108 = e_addr;
-                    v_wide[64-1:12] = h108[64-1:12];
+                    h116 = 64'h0;
+                    h116 = e_addr;
+                    v_wide[64-1:12] = h116[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h109 = 1'h0;
-                    h109 = 0;
+                    h117 = 1'h0;
+                    h117 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h109 = 1;
+                        h117 = 1;
                     end
-                    v_wide[63-1:62] = h109;
+                    v_wide[63-1:62] = h117;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2766,8 +2927,8 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h127})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h128})))))) begin
-                    status <= 16;
+                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h135})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h136})))))) begin
+                    status <= 18;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2787,7 +2948,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((wk_sl_ok != 0)) begin
-                    status <= 17;
+                    status <= 19;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2807,7 +2968,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((wk_sl_translation != 0)) begin
-                    status <= 18;
+                    status <= 20;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2825,51 +2986,105 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_sl_R;
-                    h129 = 1'h0;
-                    h129 = 0;
+                    h137 = 1'h0;
+                    h137 = 0;
                     if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h129 = 1;
+                        h137 = 1;
                     end
-                    v_wide[2-1:1] = h129;
+                    v_wide[2-1:1] = h137;
                     v_wide[3-1:2] = wk_sl_U;
-                    h130 = 1'h0;
-                    h130 = 0;
+                    h138 = 1'h0;
+                    h138 = 0;
                     if ((wk_sl_shift > 12)) begin
-                        h130 = 1;
+                        h138 = 1;
                     end
-                    v_wide[12-1:11] = h130;
-                    h131 = 6'h0;
-                    h131 = wk_sl_shift;
-                    h132 = 64'h0;
-                    h132 = (wk_sl_frame >>> h131);
-                    h133 = 127'h0;
-                    h133 = {63'h0, h132};
-                    h134 = 6'h0;
-                    h134 = wk_sl_shift;
-                    h135 = 127'h0;
-                    h135 = (h133 << h134);
-                    h136 = 64'h0;
-                    h136 = 1;
-                    h137 = 6'h0;
-                    h138 = 7'h0;
-                    h138 = (({1'h0, wk_sl_shift} + 64) - 1);
-                    h137 = h138[6-1:0];
-                    h139 = 64'h0;
-                    h139 = (h136 << h137);
-                    h140 = 65'h0;
-                    h140 = (({1'h0, h139} + 65'h10000000000000000) - 1);
-                    h141 = 64'h0;
-                    h141 = (h140[64-1:0] >>> 12);
-                    h142 = 127'h0;
-                    h142 = (h135 | {51'h0, h141, 12'h0});
+                    v_wide[12-1:11] = h138;
+                    h139 = 6'h0;
+                    h139 = wk_sl_shift;
+                    h140 = 64'h0;
+                    h140 = (wk_sl_frame >>> h139);
+                    h141 = 127'h0;
+                    h141 = {63'h0, h140};
+                    h142 = 6'h0;
+                    h142 = wk_sl_shift;
                     h143 = 127'h0;
-                    h143 = (h142 >>> 12);
-                    v_wide[64-1:12] = h143[52-1:0];
+                    h143 = (h141 << h142);
+                    h144 = 64'h0;
+                    h144 = 1;
+                    h145 = 6'h0;
+                    h146 = 7'h0;
+                    h146 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h145 = h146[6-1:0];
+                    h147 = 64'h0;
+                    h147 = (h144 << h145);
+                    h148 = 65'h0;
+                    h148 = (({1'h0, h147} + 65'h10000000000000000) - 1);
+                    h149 = 64'h0;
+                    h149 = (h148[64-1:0] >>> 12);
+                    h150 = 127'h0;
+                    h150 = (h143 | {51'h0, h149, 12'h0});
+                    h151 = 127'h0;
+                    h151 = (h150 >>> 12);
+                    v_wide[64-1:12] = h151[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
                     st <= 4'b1100;
                 end
+                else if (((wk_sl_walked != 0) && (wk_sl_access_error != 0))) begin
+                    status <= 21;
+                    h152 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h152 = 7;
+                    end
+                    else begin
+                        h152 = 4;
+                    end
+                    rec_outcome <= h152;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= wk_sl_reason;
+                    h153 = 1'h0;
+                    h153 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h153 = 1;
+                    end
+                    rec_recorded <= h153;
+                    v_wide = 0;
+                    h154 = 64'h0;
+                    h154 = e_addr;
+                    v_wide[64-1:12] = h154[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = wk_sl_reason;
+                    v_wide[62-1:60] = e_at;
+                    h155 = 1'h0;
+                    h155 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h155 = 1;
+                    end
+                    v_wide[63-1:62] = h155;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h156 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h156 = 4;
+                    end
+                    else begin
+                        h156 = 0;
+                    end
+                    rec_cpl_status <= h156;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
-                    status <= 19;
+                    status <= 22;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2889,21 +3104,21 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 20;
+                    status <= 23;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h144 = 1'h0;
-                    h144 = 0;
+                    h157 = 1'h0;
+                    h157 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h144 = 1;
+                        h157 = 1;
                     end
-                    rec_recorded <= h144;
+                    rec_recorded <= h157;
                     v_wide = 0;
-                    h145 = 64'h0;
-                    h145 = e_addr;
-                    v_wide[64-1:12] = h145[64-1:12];
+                    h158 = 64'h0;
+                    h158 = e_addr;
+                    v_wide[64-1:12] = h158[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2924,21 +3139,21 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 21;
+                    status <= 24;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h146 = 1'h0;
-                    h146 = 0;
+                    h159 = 1'h0;
+                    h159 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h146 = 1;
+                        h159 = 1;
                     end
-                    rec_recorded <= h146;
+                    rec_recorded <= h159;
                     v_wide = 0;
-                    h147 = 64'h0;
-                    h147 = e_addr;
-                    v_wide[64-1:12] = h147[64-1:12];
+                    h160 = 64'h0;
+                    h160 = e_addr;
+                    v_wide[64-1:12] = h160[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -2959,39 +3174,39 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
-                    status <= 22;
-                    h148 = 3'h0;
+                    status <= 25;
+                    h161 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h148 = 7;
+                        h161 = 7;
                     end
                     else begin
-                        h148 = 4;
+                        h161 = 4;
                     end
-                    rec_outcome <= h148;
+                    rec_outcome <= h161;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h149 = 1'h0;
-                    h149 = 0;
+                    h162 = 1'h0;
+                    h162 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h149 = 1;
+                        h162 = 1;
                     end
-                    rec_recorded <= h149;
+                    rec_recorded <= h162;
                     v_wide = 0;
-                    h150 = 64'h0;
-                    h150 = e_addr;
-                    v_wide[64-1:12] = h150[64-1:12];
+                    h163 = 64'h0;
+                    h163 = e_addr;
+                    v_wide[64-1:12] = h163[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h151 = 1'h0;
-                    h151 = 0;
+                    h164 = 1'h0;
+                    h164 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h151 = 1;
+                        h164 = 1;
                     end
-                    v_wide[63-1:62] = h151;
+                    v_wide[63-1:62] = h164;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -3001,19 +3216,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h152 = 3'h0;
+                    h165 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h152 = 4;
+                        h165 = 4;
                     end
                     else begin
-                        h152 = 0;
+                        h165 = 0;
                     end
-                    rec_cpl_status <= h152;
+                    rec_cpl_status <= h165;
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 23;
+                    status <= 26;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3033,7 +3248,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 24;
+                    status <= 27;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3057,7 +3272,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 25;
+                    status <= 28;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3076,46 +3291,46 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h163[32-1:16] != 0))) begin
-                    status <= 26;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h176[32-1:16] != 0))) begin
+                    status <= 29;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h153 = 17'h0;
-                    h154 = 1'h0;
-                    h154 = 0;
+                    h166 = 17'h0;
+                    h167 = 1'h0;
+                    h167 = 0;
                     if (e_msi_addr[2]) begin
-                        h154 = 1;
+                        h167 = 1;
                     end
-                    h155 = 32'h0;
-                    h155 = e_msi_addr;
-                    h156 = 16'h0;
-                    h156 = ({h154, 15'h0} | {1'h0, h155[20-1:5]});
-                    h157 = 32'h0;
-                    h157 = e_msi_data;
-                    h158 = 17'h0;
-                    h158 = ({1'h0, h156} + {1'h0, h157[16-1:0]});
-                    h159 = 1'h0;
-                    h159 = 0;
+                    h168 = 32'h0;
+                    h168 = e_msi_addr;
+                    h169 = 16'h0;
+                    h169 = ({h167, 15'h0} | {1'h0, h168[20-1:5]});
+                    h170 = 32'h0;
+                    h170 = e_msi_data;
+                    h171 = 17'h0;
+                    h171 = ({1'h0, h169} + {1'h0, h170[16-1:0]});
+                    h172 = 1'h0;
+                    h172 = 0;
                     if (e_msi_addr[2]) begin
-                        h159 = 1;
+                        h172 = 1;
                     end
-                    h160 = 32'h0;
-                    h160 = e_msi_addr;
-                    h161 = 16'h0;
-                    h161 = ({h159, 15'h0} | {1'h0, h160[20-1:5]});
+                    h173 = 32'h0;
+                    h173 = e_msi_addr;
+                    h174 = 16'h0;
+                    h174 = ({h172, 15'h0} | {1'h0, h173[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h153 = h158;
+                        h166 = h171;
                     end
                     else begin
-                        h153 = {1'h0, h161};
+                        h166 = {1'h0, h174};
                     end
-                    h162 = 16'h0;
-                    h162 = (h153[16-1:0] & 65535);
-                    v_wide[64-1:48] = h162;
+                    h175 = 16'h0;
+                    h175 = (h166[16-1:0] & 65535);
+                    v_wide[64-1:48] = h175;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3133,46 +3348,46 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h183} < h186)))) begin
-                    status <= 27;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h196} < h199)))) begin
+                    status <= 30;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h164 = 17'h0;
-                    h165 = 1'h0;
-                    h165 = 0;
+                    h177 = 17'h0;
+                    h178 = 1'h0;
+                    h178 = 0;
                     if (e_msi_addr[2]) begin
-                        h165 = 1;
+                        h178 = 1;
                     end
-                    h166 = 32'h0;
-                    h166 = e_msi_addr;
-                    h167 = 16'h0;
-                    h167 = ({h165, 15'h0} | {1'h0, h166[20-1:5]});
-                    h168 = 32'h0;
-                    h168 = e_msi_data;
-                    h169 = 17'h0;
-                    h169 = ({1'h0, h167} + {1'h0, h168[16-1:0]});
-                    h170 = 1'h0;
-                    h170 = 0;
+                    h179 = 32'h0;
+                    h179 = e_msi_addr;
+                    h180 = 16'h0;
+                    h180 = ({h178, 15'h0} | {1'h0, h179[20-1:5]});
+                    h181 = 32'h0;
+                    h181 = e_msi_data;
+                    h182 = 17'h0;
+                    h182 = ({1'h0, h180} + {1'h0, h181[16-1:0]});
+                    h183 = 1'h0;
+                    h183 = 0;
                     if (e_msi_addr[2]) begin
-                        h170 = 1;
+                        h183 = 1;
                     end
-                    h171 = 32'h0;
-                    h171 = e_msi_addr;
-                    h172 = 16'h0;
-                    h172 = ({h170, 15'h0} | {1'h0, h171[20-1:5]});
+                    h184 = 32'h0;
+                    h184 = e_msi_addr;
+                    h185 = 16'h0;
+                    h185 = ({h183, 15'h0} | {1'h0, h184[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h164 = h169;
+                        h177 = h182;
                     end
                     else begin
-                        h164 = {1'h0, h172};
+                        h177 = {1'h0, h185};
                     end
-                    h173 = 16'h0;
-                    h173 = (h164[16-1:0] & 65535);
-                    v_wide[64-1:48] = h173;
+                    h186 = 16'h0;
+                    h186 = (h177[16-1:0] & 65535);
+                    v_wide[64-1:48] = h186;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3190,51 +3405,108 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (er_irte != 0))) begin
+                    status <= 31;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 35;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h200 = 17'h0;
+                    h201 = 1'h0;
+                    h201 = 0;
+                    if (e_msi_addr[2]) begin
+                        h201 = 1;
+                    end
+                    h202 = 32'h0;
+                    h202 = e_msi_addr;
+                    h203 = 16'h0;
+                    h203 = ({h201, 15'h0} | {1'h0, h202[20-1:5]});
+                    h204 = 32'h0;
+                    h204 = e_msi_data;
+                    h205 = 17'h0;
+                    h205 = ({1'h0, h203} + {1'h0, h204[16-1:0]});
+                    h206 = 1'h0;
+                    h206 = 0;
+                    if (e_msi_addr[2]) begin
+                        h206 = 1;
+                    end
+                    h207 = 32'h0;
+                    h207 = e_msi_addr;
+                    h208 = 16'h0;
+                    h208 = ({h206, 15'h0} | {1'h0, h207[20-1:5]});
+                    if (e_msi_addr[3]) begin
+                        h200 = h205;
+                    end
+                    else begin
+                        h200 = {1'h0, h208};
+                    end
+                    h209 = 16'h0;
+                    h209 = (h200[16-1:0] & 65535);
+                    v_wide[64-1:48] = h209;
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 35;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 4'b1100;
+                end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 28;
+                    status <= 32;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h187 = 1'h0;
-                    h187 = 0;
+                    h210 = 1'h0;
+                    h210 = 0;
                     if ((!w_irte_0[1])) begin
-                        h187 = 1;
+                        h210 = 1;
                     end
-                    rec_recorded <= h187;
+                    rec_recorded <= h210;
                     v_wide = 0;
-                    h188 = 17'h0;
-                    h189 = 1'h0;
-                    h189 = 0;
+                    h211 = 17'h0;
+                    h212 = 1'h0;
+                    h212 = 0;
                     if (e_msi_addr[2]) begin
-                        h189 = 1;
+                        h212 = 1;
                     end
-                    h190 = 32'h0;
-                    h190 = e_msi_addr;
-                    h191 = 16'h0;
-                    h191 = ({h189, 15'h0} | {1'h0, h190[20-1:5]});
-                    h192 = 32'h0;
-                    h192 = e_msi_data;
-                    h193 = 17'h0;
-                    h193 = ({1'h0, h191} + {1'h0, h192[16-1:0]});
-                    h194 = 1'h0;
-                    h194 = 0;
+                    h213 = 32'h0;
+                    h213 = e_msi_addr;
+                    h214 = 16'h0;
+                    h214 = ({h212, 15'h0} | {1'h0, h213[20-1:5]});
+                    h215 = 32'h0;
+                    h215 = e_msi_data;
+                    h216 = 17'h0;
+                    h216 = ({1'h0, h214} + {1'h0, h215[16-1:0]});
+                    h217 = 1'h0;
+                    h217 = 0;
                     if (e_msi_addr[2]) begin
-                        h194 = 1;
+                        h217 = 1;
                     end
-                    h195 = 32'h0;
-                    h195 = e_msi_addr;
-                    h196 = 16'h0;
-                    h196 = ({h194, 15'h0} | {1'h0, h195[20-1:5]});
+                    h218 = 32'h0;
+                    h218 = e_msi_addr;
+                    h219 = 16'h0;
+                    h219 = ({h217, 15'h0} | {1'h0, h218[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h188 = h193;
+                        h211 = h216;
                     end
                     else begin
-                        h188 = {1'h0, h196};
+                        h211 = {1'h0, h219};
                     end
-                    h197 = 16'h0;
-                    h197 = (h188[16-1:0] & 65535);
-                    v_wide[64-1:48] = h197;
+                    h220 = 16'h0;
+                    h220 = (h211[16-1:0] & 65535);
+                    v_wide[64-1:48] = h220;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3252,51 +3524,51 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h209[8-1:0] != 0) || (h210[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
-                    status <= 29;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h232[8-1:0] != 0) || (h233[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                    status <= 33;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h198 = 1'h0;
-                    h198 = 0;
+                    h221 = 1'h0;
+                    h221 = 0;
                     if ((!w_irte_0[1])) begin
-                        h198 = 1;
+                        h221 = 1;
                     end
-                    rec_recorded <= h198;
+                    rec_recorded <= h221;
                     v_wide = 0;
-                    h199 = 17'h0;
-                    h200 = 1'h0;
-                    h200 = 0;
+                    h222 = 17'h0;
+                    h223 = 1'h0;
+                    h223 = 0;
                     if (e_msi_addr[2]) begin
-                        h200 = 1;
+                        h223 = 1;
                     end
-                    h201 = 32'h0;
-                    h201 = e_msi_addr;
-                    h202 = 16'h0;
-                    h202 = ({h200, 15'h0} | {1'h0, h201[20-1:5]});
-                    h203 = 32'h0;
-                    h203 = e_msi_data;
-                    h204 = 17'h0;
-                    h204 = ({1'h0, h202} + {1'h0, h203[16-1:0]});
-                    h205 = 1'h0;
-                    h205 = 0;
+                    h224 = 32'h0;
+                    h224 = e_msi_addr;
+                    h225 = 16'h0;
+                    h225 = ({h223, 15'h0} | {1'h0, h224[20-1:5]});
+                    h226 = 32'h0;
+                    h226 = e_msi_data;
+                    h227 = 17'h0;
+                    h227 = ({1'h0, h225} + {1'h0, h226[16-1:0]});
+                    h228 = 1'h0;
+                    h228 = 0;
                     if (e_msi_addr[2]) begin
-                        h205 = 1;
+                        h228 = 1;
                     end
-                    h206 = 32'h0;
-                    h206 = e_msi_addr;
-                    h207 = 16'h0;
-                    h207 = ({h205, 15'h0} | {1'h0, h206[20-1:5]});
+                    h229 = 32'h0;
+                    h229 = e_msi_addr;
+                    h230 = 16'h0;
+                    h230 = ({h228, 15'h0} | {1'h0, h229[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h199 = h204;
+                        h222 = h227;
                     end
                     else begin
-                        h199 = {1'h0, h207};
+                        h222 = {1'h0, h230};
                     end
-                    h208 = 16'h0;
-                    h208 = (h199[16-1:0] & 65535);
-                    v_wide[64-1:48] = h208;
+                    h231 = 16'h0;
+                    h231 = (h222[16-1:0] & 65535);
+                    v_wide[64-1:48] = h231;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3314,51 +3586,51 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     st <= 4'b1100;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h225 == h229))) || (((w_irte_8[20-1:18] == 2) && (h230[16-1:8] >= h231[16-1:8])) && (h232[16-1:8] <= h233[8-1:0])))))) begin
-                    status <= 30;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h248 == h252))) || (((w_irte_8[20-1:18] == 2) && (h253[16-1:8] >= h254[16-1:8])) && (h255[16-1:8] <= h256[8-1:0])))))) begin
+                    status <= 34;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h211 = 1'h0;
-                    h211 = 0;
+                    h234 = 1'h0;
+                    h234 = 0;
                     if ((!w_irte_0[1])) begin
-                        h211 = 1;
+                        h234 = 1;
                     end
-                    rec_recorded <= h211;
+                    rec_recorded <= h234;
                     v_wide = 0;
-                    h212 = 17'h0;
-                    h213 = 1'h0;
-                    h213 = 0;
+                    h235 = 17'h0;
+                    h236 = 1'h0;
+                    h236 = 0;
                     if (e_msi_addr[2]) begin
-                        h213 = 1;
+                        h236 = 1;
                     end
-                    h214 = 32'h0;
-                    h214 = e_msi_addr;
-                    h215 = 16'h0;
-                    h215 = ({h213, 15'h0} | {1'h0, h214[20-1:5]});
-                    h216 = 32'h0;
-                    h216 = e_msi_data;
-                    h217 = 17'h0;
-                    h217 = ({1'h0, h215} + {1'h0, h216[16-1:0]});
-                    h218 = 1'h0;
-                    h218 = 0;
+                    h237 = 32'h0;
+                    h237 = e_msi_addr;
+                    h238 = 16'h0;
+                    h238 = ({h236, 15'h0} | {1'h0, h237[20-1:5]});
+                    h239 = 32'h0;
+                    h239 = e_msi_data;
+                    h240 = 17'h0;
+                    h240 = ({1'h0, h238} + {1'h0, h239[16-1:0]});
+                    h241 = 1'h0;
+                    h241 = 0;
                     if (e_msi_addr[2]) begin
-                        h218 = 1;
+                        h241 = 1;
                     end
-                    h219 = 32'h0;
-                    h219 = e_msi_addr;
-                    h220 = 16'h0;
-                    h220 = ({h218, 15'h0} | {1'h0, h219[20-1:5]});
+                    h242 = 32'h0;
+                    h242 = e_msi_addr;
+                    h243 = 16'h0;
+                    h243 = ({h241, 15'h0} | {1'h0, h242[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h212 = h217;
+                        h235 = h240;
                     end
                     else begin
-                        h212 = {1'h0, h220};
+                        h235 = {1'h0, h243};
                     end
-                    h221 = 16'h0;
-                    h221 = (h212[16-1:0] & 65535);
-                    v_wide[64-1:48] = h221;
+                    h244 = 16'h0;
+                    h244 = (h235[16-1:0] & 65535);
+                    v_wide[64-1:48] = h244;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3377,7 +3649,7 @@ always @(posedge clk) begin: fsm
                     st <= 4'b1100;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 31;
+                    status <= 35;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3385,67 +3657,67 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h234 = 17'h0;
-                    h235 = 1'h0;
-                    h235 = 0;
+                    h257 = 17'h0;
+                    h258 = 1'h0;
+                    h258 = 0;
                     if (e_msi_addr[2]) begin
-                        h235 = 1;
+                        h258 = 1;
                     end
-                    h236 = 32'h0;
-                    h236 = e_msi_addr;
-                    h237 = 16'h0;
-                    h237 = ({h235, 15'h0} | {1'h0, h236[20-1:5]});
-                    h238 = 32'h0;
-                    h238 = e_msi_data;
-                    h239 = 17'h0;
-                    h239 = ({1'h0, h237} + {1'h0, h238[16-1:0]});
-                    h240 = 1'h0;
-                    h240 = 0;
+                    h259 = 32'h0;
+                    h259 = e_msi_addr;
+                    h260 = 16'h0;
+                    h260 = ({h258, 15'h0} | {1'h0, h259[20-1:5]});
+                    h261 = 32'h0;
+                    h261 = e_msi_data;
+                    h262 = 17'h0;
+                    h262 = ({1'h0, h260} + {1'h0, h261[16-1:0]});
+                    h263 = 1'h0;
+                    h263 = 0;
                     if (e_msi_addr[2]) begin
-                        h240 = 1;
+                        h263 = 1;
                     end
-                    h241 = 32'h0;
-                    h241 = e_msi_addr;
-                    h242 = 16'h0;
-                    h242 = ({h240, 15'h0} | {1'h0, h241[20-1:5]});
+                    h264 = 32'h0;
+                    h264 = e_msi_addr;
+                    h265 = 16'h0;
+                    h265 = ({h263, 15'h0} | {1'h0, h264[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h234 = h239;
+                        h257 = h262;
                     end
                     else begin
-                        h234 = {1'h0, h242};
+                        h257 = {1'h0, h265};
                     end
-                    h243 = 16'h0;
-                    h243 = (h234[16-1:0] & 65535);
-                    rec_int_index <= h243;
+                    h266 = 16'h0;
+                    h266 = (h257[16-1:0] & 65535);
+                    rec_int_index <= h266;
                     rec_vector <= w_irte_0[24-1:16];
-                    h244 = 32'h0;
-                    h245 = 32'h0;
-                    h245 = w_irte_0[64-1:32];
+                    h267 = 32'h0;
+                    h268 = 32'h0;
+                    h268 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h244 = w_irte_0[64-1:32];
+                        h267 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h244 = {24'h0, h245[16-1:8]};
+                        h267 = {24'h0, h268[16-1:8]};
                     end
-                    rec_destination <= h244;
-                    h246 = 1'h0;
-                    h246 = 0;
+                    rec_destination <= h267;
+                    h269 = 1'h0;
+                    h269 = 0;
                     if (w_irte_0[2]) begin
-                        h246 = 1;
+                        h269 = 1;
                     end
-                    rec_dest_mode <= h246;
-                    h247 = 1'h0;
-                    h247 = 0;
+                    rec_dest_mode <= h269;
+                    h270 = 1'h0;
+                    h270 = 0;
                     if (w_irte_0[3]) begin
-                        h247 = 1;
+                        h270 = 1;
                     end
-                    rec_redir_hint <= h247;
-                    h248 = 1'h0;
-                    h248 = 0;
+                    rec_redir_hint <= h270;
+                    h271 = 1'h0;
+                    h271 = 0;
                     if (w_irte_0[4]) begin
-                        h248 = 1;
+                        h271 = 1;
                     end
-                    rec_trigger_mode <= h248;
+                    rec_trigger_mode <= h271;
                     rec_delivery_mode <= w_irte_0[8-1:5];
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
@@ -3770,7 +4042,7 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
     end
 end
 
-always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
+always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
     reg pending;
     reg v_r;
     reg v_w;
@@ -3778,8 +4050,12 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
     unit_sl_m_valid = walker_unit_sl0_m_valid_h;
     unit_sl_m_we = walker_unit_sl0_m_we_h;
     unit_sl_m_size = walker_unit_sl0_m_size_h;
@@ -3817,7 +4093,9 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
             if (m_rvalid) begin
                 case (walker_unit_sl0_lvl)
                     'h5: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
                         else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
@@ -3833,7 +4111,9 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
                         end
                     end
                     'h4: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
                         else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
@@ -3850,7 +4130,9 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
                     end
                     'h3: begin
                         if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -3936,7 +4218,9 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
                             end
                         end
                         else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -3954,7 +4238,9 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
                     end
                     'h2: begin
                         if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -4040,7 +4326,9 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
                             end
                         end
                         else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -4057,7 +4345,9 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
                         end
                     end
                     'h1: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
                         else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
@@ -4083,28 +4373,56 @@ always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0
             rs0 = 4'h0;
             rs1 = 3'h0;
             rs2 = 3'h0;
-            if (unit_sl_r_SL_WALK[3]) begin
+            rs3 = 3'h0;
+            if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
+                rs3 = 4;
+            end
+            else begin
+                rs3 = 3;
+            end
+            if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
                 rs2 = 5;
             end
             else begin
-                rs2 = 6;
+                rs2 = rs3;
             end
-            if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
-                rs1 = rs2;
-            end
-            else begin
-                rs1 = 0;
-            end
-            if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
-                rs0 = 12;
+            if ((walker_unit_sl0_flevel == rs2)) begin
+                rs1 = 3;
             end
             else begin
+                rs1 = 7;
+            end
+            rs4 = 4'h0;
+            rs5 = 3'h0;
+            rs6 = 3'h0;
+            if (unit_sl_r_SL_WALK[3]) begin
+                rs6 = 5;
+            end
+            else begin
+                rs6 = 6;
+            end
+            if (((walker_unit_sl0_fault_k[3-1:0] == 2) || (walker_unit_sl0_fault_k[3-1:0] == 3))) begin
+                rs5 = rs6;
+            end
+            else begin
+                rs5 = 0;
+            end
+            if ((((walker_unit_sl0_fault_k[3-1:0] == 4) || (walker_unit_sl0_fault_k[3-1:0] == 5)) || (walker_unit_sl0_fault_k[3-1:0] == 6))) begin
+                rs4 = 12;
+            end
+            else begin
+                rs4 = {1'h0, rs5};
+            end
+            if ((walker_unit_sl0_fault_k[3-1:0] == 1)) begin
                 rs0 = {1'h0, rs1};
             end
-            rs3 = 7'h0;
-            rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
-            rs4 = 8'h0;
-            rs4 = (3 + {1'h0, rs3});
+            else begin
+                rs0 = rs4;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, walker_unit_sl0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
         end
         3'b011: begin
             if (walker_unit_sl0_pend_5) begin
@@ -4163,8 +4481,12 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
     if (rst == 1) begin
         walker_unit_sl0_a_r <= 0;
         walker_unit_sl0_a_w <= 0;
@@ -4240,18 +4562,23 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                     walker_unit_sl0_le <= m_rdata;
                     case (walker_unit_sl0_lvl)
                         'h5: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
                                 walker_unit_sl0_fault_k <= 1;
                                 walker_unit_sl0_flevel <= 5;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 5;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 5;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_sl0_fault_k <= 4;
                                 walker_unit_sl0_flevel <= 5;
                                 walker_unit_sl0_st <= 3'b010;
                             end
@@ -4266,18 +4593,23 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                             end
                         end
                         'h4: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
                                 walker_unit_sl0_fault_k <= 1;
                                 walker_unit_sl0_flevel <= 4;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 4;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 4;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_sl0_fault_k <= 4;
                                 walker_unit_sl0_flevel <= 4;
                                 walker_unit_sl0_st <= 3'b010;
                             end
@@ -4293,23 +4625,28 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_sl0_fault_k <= 1;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 3;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 4;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
                                 else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                                    walker_unit_sl0_fault_k <= 5;
+                                    walker_unit_sl0_fault_k <= 6;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
@@ -4319,7 +4656,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                                     walker_unit_sl0_a_w <= v_w;
                                     if (unit_sl_r_SL_WALK[4]) begin
-                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_fault_k <= 7;
                                         walker_unit_sl0_flevel <= 3;
                                         walker_unit_sl0_st <= 3'b010;
                                     end
@@ -4403,18 +4740,23 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 end
                             end
                             else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_sl0_fault_k <= 1;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 4;
                                     walker_unit_sl0_flevel <= 3;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
@@ -4431,23 +4773,28 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                         end
                         'h2: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_sl0_fault_k <= 1;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 3;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                                     walker_unit_sl0_fault_k <= 4;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_sl0_fault_k <= 5;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
@@ -4457,7 +4804,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                     v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                                     walker_unit_sl0_a_w <= v_w;
                                     if (unit_sl_r_SL_WALK[4]) begin
-                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_fault_k <= 7;
                                         walker_unit_sl0_flevel <= 2;
                                         walker_unit_sl0_st <= 3'b010;
                                     end
@@ -4541,18 +4888,23 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 end
                             end
                             else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_sl0_fault_k <= 1;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_sl0_fault_k <= 2;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 4;
                                     walker_unit_sl0_flevel <= 2;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
@@ -4568,18 +4920,23 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                             end
                         end
                         'h1: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
                                 walker_unit_sl0_fault_k <= 1;
                                 walker_unit_sl0_flevel <= 1;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                 walker_unit_sl0_fault_k <= 2;
                                 walker_unit_sl0_flevel <= 1;
                                 walker_unit_sl0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 1;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_sl0_fault_k <= 4;
                                 walker_unit_sl0_flevel <= 1;
                                 walker_unit_sl0_st <= 3'b010;
                             end
@@ -4589,7 +4946,7 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                                 v_w = (walker_unit_sl0_a_w && m_rdata[1]);
                                 walker_unit_sl0_a_w <= v_w;
                                 if (unit_sl_r_SL_WALK[4]) begin
-                                    walker_unit_sl0_fault_k <= 6;
+                                    walker_unit_sl0_fault_k <= 7;
                                     walker_unit_sl0_flevel <= 1;
                                     walker_unit_sl0_st <= 3'b010;
                                 end
@@ -4618,33 +4975,61 @@ always @(posedge clk) begin: walker_unit_sl0_fsm
                 rs0 = 4'h0;
                 rs1 = 3'h0;
                 rs2 = 3'h0;
-                if (unit_sl_r_SL_WALK[3]) begin
+                rs3 = 3'h0;
+                if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
+                    rs3 = 4;
+                end
+                else begin
+                    rs3 = 3;
+                end
+                if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
                     rs2 = 5;
                 end
                 else begin
-                    rs2 = 6;
+                    rs2 = rs3;
                 end
-                if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
-                    rs1 = rs2;
-                end
-                else begin
-                    rs1 = 0;
-                end
-                if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
-                    rs0 = 12;
+                if ((walker_unit_sl0_flevel == rs2)) begin
+                    rs1 = 3;
                 end
                 else begin
+                    rs1 = 7;
+                end
+                rs4 = 4'h0;
+                rs5 = 3'h0;
+                rs6 = 3'h0;
+                if (unit_sl_r_SL_WALK[3]) begin
+                    rs6 = 5;
+                end
+                else begin
+                    rs6 = 6;
+                end
+                if (((walker_unit_sl0_fault_k[3-1:0] == 2) || (walker_unit_sl0_fault_k[3-1:0] == 3))) begin
+                    rs5 = rs6;
+                end
+                else begin
+                    rs5 = 0;
+                end
+                if ((((walker_unit_sl0_fault_k[3-1:0] == 4) || (walker_unit_sl0_fault_k[3-1:0] == 5)) || (walker_unit_sl0_fault_k[3-1:0] == 6))) begin
+                    rs4 = 12;
+                end
+                else begin
+                    rs4 = {1'h0, rs5};
+                end
+                if ((walker_unit_sl0_fault_k[3-1:0] == 1)) begin
                     rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs4;
                 end
                 unit_sl_o_r_reason <= {4'h0, rs0};
                 unit_sl_o_r_R <= walker_unit_sl0_a_r;
                 unit_sl_o_r_W <= walker_unit_sl0_a_w;
                 unit_sl_o_r_U <= walker_unit_sl0_le[62];
-                rs3 = 7'h0;
-                rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
-                rs4 = 8'h0;
-                rs4 = (3 + {1'h0, rs3});
-                unit_sl_o_r_shift <= rs4[6-1:0];
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, walker_unit_sl0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                unit_sl_o_r_shift <= rs8[6-1:0];
                 unit_sl_o_r_frame <= {16'h0, walker_unit_sl0_le[48-1:12], 12'h0};
                 unit_sl_done <= 1'b1;
                 walker_unit_sl0_st <= 3'b000;

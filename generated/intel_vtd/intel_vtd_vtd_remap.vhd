@@ -45,6 +45,7 @@ entity intel_vtd_vtd_remap is
         m_wdata: out unsigned(63 downto 0);
         m_rvalid: in std_logic;
         m_rdata: in unsigned(63 downto 0);
+        m_rerr: in std_logic;
         o_status: out unsigned(7 downto 0);
         o_r_outcome: out unsigned(2 downto 0);
         o_r_address: out unsigned(63 downto 0);
@@ -137,6 +138,7 @@ signal w_root_8: unsigned(63 downto 0);
 signal wk_sl_R: unsigned(0 downto 0);
 signal wk_sl_U: unsigned(0 downto 0);
 signal wk_sl_W: unsigned(0 downto 0);
+signal wk_sl_access_error: unsigned(0 downto 0);
 signal wk_sl_denied: unsigned(0 downto 0);
 signal wk_sl_fault: unsigned(7 downto 0);
 signal wk_sl_frame: unsigned(63 downto 0);
@@ -151,6 +153,9 @@ signal wk_sl_reserved_2m: unsigned(0 downto 0);
 signal wk_sl_shift: unsigned(5 downto 0);
 signal wk_sl_translation: unsigned(0 downto 0);
 signal wk_sl_walked: unsigned(0 downto 0);
+signal er_ctx: std_logic;
+signal er_irte: std_logic;
+signal er_root: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_cpl: unsigned(63 downto 0);
 signal rec_cpl_status: unsigned(2 downto 0);
@@ -403,199 +408,222 @@ fsm: process (clk) is
     variable h39: unsigned(64 downto 0);
     variable h54: unsigned(31 downto 0);
     variable h55: unsigned(47 downto 0);
-    variable h88: unsigned(31 downto 0);
-    variable h89: unsigned(47 downto 0);
-    variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(63 downto 0);
-    variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(63 downto 0);
-    variable h96: unsigned(0 downto 0);
-    variable h97: unsigned(0 downto 0);
+    variable h96: unsigned(31 downto 0);
+    variable h97: unsigned(47 downto 0);
     variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(63 downto 0);
+    variable h99: unsigned(0 downto 0);
     variable h100: unsigned(0 downto 0);
     variable h101: unsigned(63 downto 0);
     variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(63 downto 0);
+    variable h103: unsigned(63 downto 0);
+    variable h104: unsigned(0 downto 0);
     variable h105: unsigned(0 downto 0);
-    variable h106: unsigned(63 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(63 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(63 downto 0);
     variable h110: unsigned(0 downto 0);
     variable h111: unsigned(0 downto 0);
-    variable h112: unsigned(0 downto 0);
-    variable h113: unsigned(63 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(63 downto 0);
-    variable h116: unsigned(0 downto 0);
-    variable h117: unsigned(0 downto 0);
+    variable h112: unsigned(63 downto 0);
+    variable h113: unsigned(0 downto 0);
+    variable h114: unsigned(63 downto 0);
     variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(63 downto 0);
+    variable h119: unsigned(0 downto 0);
     variable h120: unsigned(0 downto 0);
     variable h121: unsigned(63 downto 0);
     variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(0 downto 0);
-    variable h124: unsigned(63 downto 0);
+    variable h123: unsigned(63 downto 0);
+    variable h124: unsigned(0 downto 0);
     variable h125: unsigned(0 downto 0);
-    variable h126: unsigned(63 downto 0);
-    variable h127: unsigned(31 downto 0);
-    variable h128: unsigned(47 downto 0);
-    variable h163: unsigned(31 downto 0);
-    variable h174: unsigned(16 downto 0);
-    variable h175: unsigned(0 downto 0);
+    variable h126: unsigned(0 downto 0);
+    variable h127: unsigned(63 downto 0);
+    variable h128: unsigned(0 downto 0);
+    variable h129: unsigned(63 downto 0);
+    variable h130: unsigned(0 downto 0);
+    variable h131: unsigned(0 downto 0);
+    variable h132: unsigned(63 downto 0);
+    variable h133: unsigned(0 downto 0);
+    variable h134: unsigned(63 downto 0);
+    variable h135: unsigned(31 downto 0);
+    variable h136: unsigned(47 downto 0);
     variable h176: unsigned(31 downto 0);
-    variable h177: unsigned(15 downto 0);
-    variable h178: unsigned(31 downto 0);
-    variable h179: unsigned(16 downto 0);
-    variable h180: unsigned(0 downto 0);
-    variable h181: unsigned(31 downto 0);
-    variable h182: unsigned(15 downto 0);
-    variable h183: unsigned(15 downto 0);
-    variable h184: unsigned(16 downto 0);
-    variable h185: unsigned(3 downto 0);
-    variable h186: unsigned(16 downto 0);
-    variable h209: unsigned(31 downto 0);
-    variable h210: unsigned(31 downto 0);
-    variable h222: unsigned(15 downto 0);
-    variable h223: unsigned(15 downto 0);
-    variable h224: unsigned(15 downto 0);
-    variable h225: unsigned(15 downto 0);
-    variable h226: unsigned(15 downto 0);
-    variable h227: unsigned(15 downto 0);
-    variable h228: unsigned(15 downto 0);
-    variable h229: unsigned(15 downto 0);
-    variable h230: unsigned(15 downto 0);
-    variable h231: unsigned(15 downto 0);
-    variable h232: unsigned(15 downto 0);
-    variable h233: unsigned(15 downto 0);
+    variable h187: unsigned(16 downto 0);
+    variable h188: unsigned(0 downto 0);
+    variable h189: unsigned(31 downto 0);
+    variable h190: unsigned(15 downto 0);
+    variable h191: unsigned(31 downto 0);
+    variable h192: unsigned(16 downto 0);
+    variable h193: unsigned(0 downto 0);
+    variable h194: unsigned(31 downto 0);
+    variable h195: unsigned(15 downto 0);
+    variable h196: unsigned(15 downto 0);
+    variable h197: unsigned(16 downto 0);
+    variable h198: unsigned(3 downto 0);
+    variable h199: unsigned(16 downto 0);
+    variable h232: unsigned(31 downto 0);
+    variable h233: unsigned(31 downto 0);
+    variable h245: unsigned(15 downto 0);
+    variable h246: unsigned(15 downto 0);
+    variable h247: unsigned(15 downto 0);
+    variable h248: unsigned(15 downto 0);
+    variable h249: unsigned(15 downto 0);
+    variable h250: unsigned(15 downto 0);
+    variable h251: unsigned(15 downto 0);
+    variable h252: unsigned(15 downto 0);
+    variable h253: unsigned(15 downto 0);
+    variable h254: unsigned(15 downto 0);
+    variable h255: unsigned(15 downto 0);
+    variable h256: unsigned(15 downto 0);
     variable h56: unsigned(2 downto 0);
     variable h57: unsigned(63 downto 0);
     variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(0 downto 0);
+    variable h59: unsigned(2 downto 0);
     variable h60: unsigned(2 downto 0);
     variable h61: unsigned(63 downto 0);
     variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(2 downto 0);
+    variable h63: unsigned(0 downto 0);
     variable h64: unsigned(2 downto 0);
-    variable h65: unsigned(0 downto 0);
-    variable h66: unsigned(63 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(0 downto 0);
-    variable h69: unsigned(2 downto 0);
-    variable h70: unsigned(63 downto 0);
-    variable h71: unsigned(0 downto 0);
+    variable h65: unsigned(63 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(2 downto 0);
+    variable h68: unsigned(2 downto 0);
+    variable h69: unsigned(63 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(2 downto 0);
     variable h72: unsigned(2 downto 0);
-    variable h73: unsigned(2 downto 0);
-    variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(63 downto 0);
+    variable h73: unsigned(0 downto 0);
+    variable h74: unsigned(63 downto 0);
+    variable h75: unsigned(0 downto 0);
     variable h76: unsigned(0 downto 0);
     variable h77: unsigned(2 downto 0);
-    variable h78: unsigned(2 downto 0);
+    variable h78: unsigned(63 downto 0);
     variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(63 downto 0);
-    variable h81: unsigned(0 downto 0);
+    variable h80: unsigned(2 downto 0);
+    variable h81: unsigned(2 downto 0);
     variable h82: unsigned(0 downto 0);
-    variable h83: unsigned(2 downto 0);
+    variable h83: unsigned(63 downto 0);
     variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(63 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(2 downto 0);
-    variable h107: unsigned(0 downto 0);
-    variable h108: unsigned(63 downto 0);
-    variable h109: unsigned(0 downto 0);
-    variable h129: unsigned(0 downto 0);
-    variable h130: unsigned(0 downto 0);
-    variable h131: unsigned(5 downto 0);
-    variable h132: unsigned(63 downto 0);
-    variable h133: unsigned(126 downto 0);
-    variable h134: unsigned(5 downto 0);
-    variable h135: unsigned(126 downto 0);
-    variable h136: unsigned(63 downto 0);
-    variable h137: unsigned(5 downto 0);
-    variable h138: unsigned(6 downto 0);
-    variable h139: unsigned(63 downto 0);
-    variable h140: unsigned(64 downto 0);
-    variable h141: unsigned(63 downto 0);
-    variable h142: unsigned(126 downto 0);
+    variable h85: unsigned(2 downto 0);
+    variable h86: unsigned(2 downto 0);
+    variable h87: unsigned(0 downto 0);
+    variable h88: unsigned(63 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(2 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(63 downto 0);
+    variable h94: unsigned(0 downto 0);
+    variable h95: unsigned(2 downto 0);
+    variable h115: unsigned(0 downto 0);
+    variable h116: unsigned(63 downto 0);
+    variable h117: unsigned(0 downto 0);
+    variable h137: unsigned(0 downto 0);
+    variable h138: unsigned(0 downto 0);
+    variable h139: unsigned(5 downto 0);
+    variable h140: unsigned(63 downto 0);
+    variable h141: unsigned(126 downto 0);
+    variable h142: unsigned(5 downto 0);
     variable h143: unsigned(126 downto 0);
-    variable h144: unsigned(0 downto 0);
-    variable h145: unsigned(63 downto 0);
-    variable h146: unsigned(0 downto 0);
+    variable h144: unsigned(63 downto 0);
+    variable h145: unsigned(5 downto 0);
+    variable h146: unsigned(6 downto 0);
     variable h147: unsigned(63 downto 0);
-    variable h148: unsigned(2 downto 0);
-    variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(63 downto 0);
-    variable h151: unsigned(0 downto 0);
+    variable h148: unsigned(64 downto 0);
+    variable h149: unsigned(63 downto 0);
+    variable h150: unsigned(126 downto 0);
+    variable h151: unsigned(126 downto 0);
     variable h152: unsigned(2 downto 0);
-    variable h153: unsigned(16 downto 0);
-    variable h154: unsigned(0 downto 0);
-    variable h155: unsigned(31 downto 0);
-    variable h156: unsigned(15 downto 0);
-    variable h157: unsigned(31 downto 0);
-    variable h158: unsigned(16 downto 0);
+    variable h153: unsigned(0 downto 0);
+    variable h154: unsigned(63 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(2 downto 0);
+    variable h157: unsigned(0 downto 0);
+    variable h158: unsigned(63 downto 0);
     variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(31 downto 0);
-    variable h161: unsigned(15 downto 0);
-    variable h162: unsigned(15 downto 0);
-    variable h164: unsigned(16 downto 0);
-    variable h165: unsigned(0 downto 0);
-    variable h166: unsigned(31 downto 0);
-    variable h167: unsigned(15 downto 0);
+    variable h160: unsigned(63 downto 0);
+    variable h161: unsigned(2 downto 0);
+    variable h162: unsigned(0 downto 0);
+    variable h163: unsigned(63 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h165: unsigned(2 downto 0);
+    variable h166: unsigned(16 downto 0);
+    variable h167: unsigned(0 downto 0);
     variable h168: unsigned(31 downto 0);
-    variable h169: unsigned(16 downto 0);
-    variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(31 downto 0);
-    variable h172: unsigned(15 downto 0);
-    variable h173: unsigned(15 downto 0);
-    variable h187: unsigned(0 downto 0);
-    variable h188: unsigned(16 downto 0);
-    variable h189: unsigned(0 downto 0);
-    variable h190: unsigned(31 downto 0);
-    variable h191: unsigned(15 downto 0);
-    variable h192: unsigned(31 downto 0);
-    variable h193: unsigned(16 downto 0);
-    variable h194: unsigned(0 downto 0);
-    variable h195: unsigned(31 downto 0);
-    variable h196: unsigned(15 downto 0);
-    variable h197: unsigned(15 downto 0);
-    variable h198: unsigned(0 downto 0);
-    variable h199: unsigned(16 downto 0);
-    variable h200: unsigned(0 downto 0);
-    variable h201: unsigned(31 downto 0);
-    variable h202: unsigned(15 downto 0);
-    variable h203: unsigned(31 downto 0);
-    variable h204: unsigned(16 downto 0);
-    variable h205: unsigned(0 downto 0);
-    variable h206: unsigned(31 downto 0);
-    variable h207: unsigned(15 downto 0);
+    variable h169: unsigned(15 downto 0);
+    variable h170: unsigned(31 downto 0);
+    variable h171: unsigned(16 downto 0);
+    variable h172: unsigned(0 downto 0);
+    variable h173: unsigned(31 downto 0);
+    variable h174: unsigned(15 downto 0);
+    variable h175: unsigned(15 downto 0);
+    variable h177: unsigned(16 downto 0);
+    variable h178: unsigned(0 downto 0);
+    variable h179: unsigned(31 downto 0);
+    variable h180: unsigned(15 downto 0);
+    variable h181: unsigned(31 downto 0);
+    variable h182: unsigned(16 downto 0);
+    variable h183: unsigned(0 downto 0);
+    variable h184: unsigned(31 downto 0);
+    variable h185: unsigned(15 downto 0);
+    variable h186: unsigned(15 downto 0);
+    variable h200: unsigned(16 downto 0);
+    variable h201: unsigned(0 downto 0);
+    variable h202: unsigned(31 downto 0);
+    variable h203: unsigned(15 downto 0);
+    variable h204: unsigned(31 downto 0);
+    variable h205: unsigned(16 downto 0);
+    variable h206: unsigned(0 downto 0);
+    variable h207: unsigned(31 downto 0);
     variable h208: unsigned(15 downto 0);
-    variable h211: unsigned(0 downto 0);
-    variable h212: unsigned(16 downto 0);
-    variable h213: unsigned(0 downto 0);
-    variable h214: unsigned(31 downto 0);
-    variable h215: unsigned(15 downto 0);
-    variable h216: unsigned(31 downto 0);
-    variable h217: unsigned(16 downto 0);
-    variable h218: unsigned(0 downto 0);
-    variable h219: unsigned(31 downto 0);
+    variable h209: unsigned(15 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(16 downto 0);
+    variable h212: unsigned(0 downto 0);
+    variable h213: unsigned(31 downto 0);
+    variable h214: unsigned(15 downto 0);
+    variable h215: unsigned(31 downto 0);
+    variable h216: unsigned(16 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(31 downto 0);
+    variable h219: unsigned(15 downto 0);
     variable h220: unsigned(15 downto 0);
-    variable h221: unsigned(15 downto 0);
-    variable h234: unsigned(16 downto 0);
-    variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(31 downto 0);
-    variable h237: unsigned(15 downto 0);
-    variable h238: unsigned(31 downto 0);
-    variable h239: unsigned(16 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(31 downto 0);
-    variable h242: unsigned(15 downto 0);
+    variable h221: unsigned(0 downto 0);
+    variable h222: unsigned(16 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(31 downto 0);
+    variable h225: unsigned(15 downto 0);
+    variable h226: unsigned(31 downto 0);
+    variable h227: unsigned(16 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(31 downto 0);
+    variable h230: unsigned(15 downto 0);
+    variable h231: unsigned(15 downto 0);
+    variable h234: unsigned(0 downto 0);
+    variable h235: unsigned(16 downto 0);
+    variable h236: unsigned(0 downto 0);
+    variable h237: unsigned(31 downto 0);
+    variable h238: unsigned(15 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(16 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h242: unsigned(31 downto 0);
     variable h243: unsigned(15 downto 0);
-    variable h244: unsigned(31 downto 0);
-    variable h245: unsigned(31 downto 0);
-    variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(0 downto 0);
-    variable h248: unsigned(0 downto 0);
+    variable h244: unsigned(15 downto 0);
+    variable h257: unsigned(16 downto 0);
+    variable h258: unsigned(0 downto 0);
+    variable h259: unsigned(31 downto 0);
+    variable h260: unsigned(15 downto 0);
+    variable h261: unsigned(31 downto 0);
+    variable h262: unsigned(16 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(31 downto 0);
+    variable h265: unsigned(15 downto 0);
+    variable h266: unsigned(15 downto 0);
+    variable h267: unsigned(31 downto 0);
+    variable h268: unsigned(31 downto 0);
+    variable h269: unsigned(0 downto 0);
+    variable h270: unsigned(0 downto 0);
+    variable h271: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -682,6 +710,9 @@ begin
     if rising_edge(clk) then
         if (rst = '1') then
             done <= '0';
+            er_ctx <= '0';
+            er_irte <= '0';
+            er_root <= '0';
             hits <= to_unsigned(0, 2);
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
@@ -1081,6 +1112,7 @@ begin
             wk_sl_R <= to_unsigned(0, 1);
             wk_sl_U <= to_unsigned(0, 1);
             wk_sl_W <= to_unsigned(0, 1);
+            wk_sl_access_error <= to_unsigned(0, 1);
             wk_sl_denied <= to_unsigned(0, 1);
             wk_sl_fault <= to_unsigned(0, 8);
             wk_sl_frame <= to_unsigned(0, 64);
@@ -1104,6 +1136,9 @@ begin
             case st is
                 when IDLE =>
                     if bool(start) then
+                        er_root <= '0';
+                        er_ctx <= '0';
+                        er_irte <= '0';
                         if (i_op = 0) then
                             hits <= to_unsigned(0, 2);
                             st <= S0W0;
@@ -1140,6 +1175,9 @@ begin
                         if bool(m_rvalid) then
                             w_root_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_root <= '1';
+                            end if;
                             st <= S0W1;
                         end if;
                     end if;
@@ -1165,12 +1203,15 @@ begin
                         if bool(m_rvalid) then
                             w_root_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_root <= '1';
+                            end if;
                             st <= S1W0;
                         end if;
                     end if;
                 when S1W0 =>
                     if (not bool(pend)) then
-                        if (not (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))))) then
+                        if (not ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0')))) then
                             w_ctx_0 <= to_unsigned(0, 64);
                             w_ctx_8 <= to_unsigned(0, 64);
                             st <= S2G;
@@ -1290,6 +1331,9 @@ begin
                         if bool(m_rvalid) then
                             w_ctx_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_ctx <= '1';
+                            end if;
                             st <= S1W1;
                         end if;
                     end if;
@@ -1315,7 +1359,14 @@ begin
                         if bool(m_rvalid) then
                             w_ctx_8 <= m_rdata;
                             pend <= '0';
-                            st <= S1F;
+                            if bool(m_rerr) then
+                                er_ctx <= '1';
+                            end if;
+                            if (bool(m_rerr) or bool(er_ctx)) then
+                                st <= S2G;
+                            else
+                                st <= S1F;
+                            end if;
                         end if;
                     end if;
                 when S1F =>
@@ -1431,6 +1482,7 @@ begin
                     wk_sl_pa <= to_unsigned(0, 64);
                     wk_sl_level <= to_unsigned(0, 3);
                     wk_sl_fault <= to_unsigned(0, 8);
+                    wk_sl_access_error <= to_unsigned(0, 1);
                     wk_sl_not_present <= to_unsigned(0, 1);
                     wk_sl_denied <= to_unsigned(0, 1);
                     wk_sl_reserved <= to_unsigned(0, 1);
@@ -1515,7 +1567,7 @@ begin
                     else
                         h6 := h12;
                     end if;
-                    if (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
+                    if (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
                         unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
@@ -1763,21 +1815,24 @@ begin
                             wk_sl_fault <= unit_sl_o_status;
                             wk_sl_level <= unit_sl_o_level;
                             if (unit_sl_o_status = 1) then
-                                wk_sl_not_present <= to_unsigned(1, 1);
+                                wk_sl_access_error <= to_unsigned(1, 1);
                             end if;
                             if (unit_sl_o_status = 2) then
-                                wk_sl_denied <= to_unsigned(1, 1);
+                                wk_sl_not_present <= to_unsigned(1, 1);
                             end if;
                             if (unit_sl_o_status = 3) then
-                                wk_sl_reserved <= to_unsigned(1, 1);
+                                wk_sl_denied <= to_unsigned(1, 1);
                             end if;
                             if (unit_sl_o_status = 4) then
-                                wk_sl_reserved_2m <= to_unsigned(1, 1);
+                                wk_sl_reserved <= to_unsigned(1, 1);
                             end if;
                             if (unit_sl_o_status = 5) then
-                                wk_sl_reserved_1g <= to_unsigned(1, 1);
+                                wk_sl_reserved_2m <= to_unsigned(1, 1);
                             end if;
                             if (unit_sl_o_status = 6) then
+                                wk_sl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_sl_o_status = 7) then
                                 wk_sl_translation <= to_unsigned(1, 1);
                             end if;
                             wk_sl_reason <= unit_sl_o_r_reason;
@@ -1883,6 +1938,9 @@ begin
                         if bool(m_rvalid) then
                             w_irte_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_irte <= '1';
+                            end if;
                             st <= S3W1;
                         end if;
                     end if;
@@ -1936,6 +1994,9 @@ begin
                         if bool(m_rvalid) then
                             w_irte_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_irte <= '1';
+                            end if;
                             st <= DECIDE;
                         end if;
                     end if;
@@ -1944,248 +2005,248 @@ begin
                     h54 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
                     h55 := unsigned'("000000000000000000000000000000000000000000000000");
                     h55 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h88 := unsigned'("00000000000000000000000000000000");
-                    h88 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h89 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h89 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h90 := to_unsigned(0, 1);
-                    h91 := to_unsigned(0, 1);
-                    h92 := to_unsigned(0, 1);
-                    h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h93 := e_addr;
-                    h92 := to_unsigned(0, 1);
-                    if (h93(64-1 downto 57) /= 0) then
-                        h92 := to_unsigned(1, 1);
-                    end if;
-                    h94 := to_unsigned(0, 1);
-                    h95 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h95 := e_addr;
-                    h94 := to_unsigned(0, 1);
-                    if (h95(64-1 downto 39) /= 0) then
-                        h94 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h91 := h92;
-                    else
-                        h91 := h94;
-                    end if;
-                    h96 := to_unsigned(0, 1);
-                    h97 := to_unsigned(0, 1);
+                    h96 := unsigned'("00000000000000000000000000000000");
+                    h96 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h97 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h97 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                     h98 := to_unsigned(0, 1);
-                    h99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h99 := e_addr;
-                    h98 := to_unsigned(0, 1);
-                    if (h99(64-1 downto 57) /= 0) then
-                        h98 := to_unsigned(1, 1);
-                    end if;
+                    h99 := to_unsigned(0, 1);
                     h100 := to_unsigned(0, 1);
                     h101 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h101 := e_addr;
                     h100 := to_unsigned(0, 1);
-                    if (h101(64-1 downto 48) /= 0) then
+                    if (h101(64-1 downto 57) /= 0) then
                         h100 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h97 := h98;
-                    else
-                        h97 := h100;
-                    end if;
                     h102 := to_unsigned(0, 1);
-                    h103 := to_unsigned(0, 1);
-                    h104 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h104 := e_addr;
-                    h103 := to_unsigned(0, 1);
-                    if (h104(64-1 downto 57) /= 0) then
-                        h103 := to_unsigned(1, 1);
-                    end if;
-                    h105 := to_unsigned(0, 1);
-                    h106 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h106 := e_addr;
-                    h105 := to_unsigned(0, 1);
-                    if (h106(64-1 downto 57) /= 0) then
-                        h105 := to_unsigned(1, 1);
+                    h103 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h103 := e_addr;
+                    h102 := to_unsigned(0, 1);
+                    if (h103(64-1 downto 39) /= 0) then
+                        h102 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h102 := h103;
+                        h99 := h100;
                     else
-                        h102 := h105;
+                        h99 := h102;
                     end if;
-                    if (w_ctx_8(3-1 downto 0) = 2) then
-                        h96 := h97;
-                    else
-                        h96 := h102;
+                    h104 := to_unsigned(0, 1);
+                    h105 := to_unsigned(0, 1);
+                    h106 := to_unsigned(0, 1);
+                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h107 := e_addr;
+                    h106 := to_unsigned(0, 1);
+                    if (h107(64-1 downto 57) /= 0) then
+                        h106 := to_unsigned(1, 1);
                     end if;
-                    if (w_ctx_8(3-1 downto 0) = 1) then
-                        h90 := h91;
+                    h108 := to_unsigned(0, 1);
+                    h109 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h109 := e_addr;
+                    h108 := to_unsigned(0, 1);
+                    if (h109(64-1 downto 48) /= 0) then
+                        h108 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h105 := h106;
                     else
-                        h90 := h96;
+                        h105 := h108;
                     end if;
                     h110 := to_unsigned(0, 1);
                     h111 := to_unsigned(0, 1);
-                    h112 := to_unsigned(0, 1);
-                    h113 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h113 := e_addr;
-                    h112 := to_unsigned(0, 1);
-                    if (h113(64-1 downto 57) /= 0) then
-                        h112 := to_unsigned(1, 1);
+                    h112 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h112 := e_addr;
+                    h111 := to_unsigned(0, 1);
+                    if (h112(64-1 downto 57) /= 0) then
+                        h111 := to_unsigned(1, 1);
                     end if;
-                    h114 := to_unsigned(0, 1);
-                    h115 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h115 := e_addr;
-                    h114 := to_unsigned(0, 1);
-                    if (h115(64-1 downto 39) /= 0) then
-                        h114 := to_unsigned(1, 1);
+                    h113 := to_unsigned(0, 1);
+                    h114 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h114 := e_addr;
+                    h113 := to_unsigned(0, 1);
+                    if (h114(64-1 downto 57) /= 0) then
+                        h113 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h111 := h112;
+                        h110 := h111;
                     else
-                        h111 := h114;
+                        h110 := h113;
                     end if;
-                    h116 := to_unsigned(0, 1);
-                    h117 := to_unsigned(0, 1);
-                    h118 := to_unsigned(0, 1);
-                    h119 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h119 := e_addr;
-                    h118 := to_unsigned(0, 1);
-                    if (h119(64-1 downto 57) /= 0) then
-                        h118 := to_unsigned(1, 1);
+                    if (w_ctx_8(3-1 downto 0) = 2) then
+                        h104 := h105;
+                    else
+                        h104 := h110;
                     end if;
+                    if (w_ctx_8(3-1 downto 0) = 1) then
+                        h98 := h99;
+                    else
+                        h98 := h104;
+                    end if;
+                    h118 := to_unsigned(0, 1);
+                    h119 := to_unsigned(0, 1);
                     h120 := to_unsigned(0, 1);
                     h121 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h121 := e_addr;
                     h120 := to_unsigned(0, 1);
-                    if (h121(64-1 downto 48) /= 0) then
+                    if (h121(64-1 downto 57) /= 0) then
                         h120 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h117 := h118;
-                    else
-                        h117 := h120;
-                    end if;
                     h122 := to_unsigned(0, 1);
-                    h123 := to_unsigned(0, 1);
-                    h124 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h124 := e_addr;
-                    h123 := to_unsigned(0, 1);
-                    if (h124(64-1 downto 57) /= 0) then
-                        h123 := to_unsigned(1, 1);
-                    end if;
-                    h125 := to_unsigned(0, 1);
-                    h126 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h126 := e_addr;
-                    h125 := to_unsigned(0, 1);
-                    if (h126(64-1 downto 57) /= 0) then
-                        h125 := to_unsigned(1, 1);
+                    h123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h123 := e_addr;
+                    h122 := to_unsigned(0, 1);
+                    if (h123(64-1 downto 39) /= 0) then
+                        h122 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h122 := h123;
+                        h119 := h120;
                     else
-                        h122 := h125;
+                        h119 := h122;
+                    end if;
+                    h124 := to_unsigned(0, 1);
+                    h125 := to_unsigned(0, 1);
+                    h126 := to_unsigned(0, 1);
+                    h127 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h127 := e_addr;
+                    h126 := to_unsigned(0, 1);
+                    if (h127(64-1 downto 57) /= 0) then
+                        h126 := to_unsigned(1, 1);
+                    end if;
+                    h128 := to_unsigned(0, 1);
+                    h129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h129 := e_addr;
+                    h128 := to_unsigned(0, 1);
+                    if (h129(64-1 downto 48) /= 0) then
+                        h128 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h125 := h126;
+                    else
+                        h125 := h128;
+                    end if;
+                    h130 := to_unsigned(0, 1);
+                    h131 := to_unsigned(0, 1);
+                    h132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h132 := e_addr;
+                    h131 := to_unsigned(0, 1);
+                    if (h132(64-1 downto 57) /= 0) then
+                        h131 := to_unsigned(1, 1);
+                    end if;
+                    h133 := to_unsigned(0, 1);
+                    h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h134 := e_addr;
+                    h133 := to_unsigned(0, 1);
+                    if (h134(64-1 downto 57) /= 0) then
+                        h133 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h130 := h131;
+                    else
+                        h130 := h133;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h116 := h117;
+                        h124 := h125;
                     else
-                        h116 := h122;
+                        h124 := h130;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h110 := h111;
+                        h118 := h119;
                     else
-                        h110 := h116;
+                        h118 := h124;
                     end if;
-                    h127 := unsigned'("00000000000000000000000000000000");
-                    h127 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h128 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h128 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h163 := unsigned'("00000000000000000000000000000000");
-                    h163 := e_msi_data;
-                    h174 := to_unsigned(0, 17);
-                    h175 := to_unsigned(0, 1);
-                    h175 := to_unsigned(0, 1);
-                    if bool(e_msi_addr(2)) then
-                        h175 := to_unsigned(1, 1);
-                    end if;
+                    h135 := unsigned'("00000000000000000000000000000000");
+                    h135 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h136 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h136 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                     h176 := unsigned'("00000000000000000000000000000000");
-                    h176 := e_msi_addr;
-                    h177 := to_unsigned(0, 16);
-                    h177 := (unsigned'(h175 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h176(20-1 downto 5)));
-                    h178 := unsigned'("00000000000000000000000000000000");
-                    h178 := e_msi_data;
-                    h179 := to_unsigned(0, 17);
-                    h179 := (unsigned'(to_unsigned(0, 1) & h177) + unsigned'(to_unsigned(0, 1) & h178(16-1 downto 0)));
-                    h180 := to_unsigned(0, 1);
-                    h180 := to_unsigned(0, 1);
+                    h176 := e_msi_data;
+                    h187 := to_unsigned(0, 17);
+                    h188 := to_unsigned(0, 1);
+                    h188 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h180 := to_unsigned(1, 1);
+                        h188 := to_unsigned(1, 1);
                     end if;
-                    h181 := unsigned'("00000000000000000000000000000000");
-                    h181 := e_msi_addr;
-                    h182 := to_unsigned(0, 16);
-                    h182 := (unsigned'(h180 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h181(20-1 downto 5)));
+                    h189 := unsigned'("00000000000000000000000000000000");
+                    h189 := e_msi_addr;
+                    h190 := to_unsigned(0, 16);
+                    h190 := (unsigned'(h188 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h189(20-1 downto 5)));
+                    h191 := unsigned'("00000000000000000000000000000000");
+                    h191 := e_msi_data;
+                    h192 := to_unsigned(0, 17);
+                    h192 := (unsigned'(to_unsigned(0, 1) & h190) + unsigned'(to_unsigned(0, 1) & h191(16-1 downto 0)));
+                    h193 := to_unsigned(0, 1);
+                    h193 := to_unsigned(0, 1);
+                    if bool(e_msi_addr(2)) then
+                        h193 := to_unsigned(1, 1);
+                    end if;
+                    h194 := unsigned'("00000000000000000000000000000000");
+                    h194 := e_msi_addr;
+                    h195 := to_unsigned(0, 16);
+                    h195 := (unsigned'(h193 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h194(20-1 downto 5)));
                     if bool(e_msi_addr(3)) then
-                        h174 := h179;
+                        h187 := h192;
                     else
-                        h174 := unsigned'(to_unsigned(0, 1) & h182);
+                        h187 := unsigned'(to_unsigned(0, 1) & h195);
                     end if;
-                    h183 := to_unsigned(0, 16);
-                    h183 := (h174(16-1 downto 0) and to_unsigned(65535, 16));
-                    h184 := to_unsigned(0, 17);
-                    h184 := to_unsigned(2, 17);
-                    h185 := to_unsigned(0, 4);
-                    h185 := r_IRTA_REG(4-1 downto 0);
-                    h186 := to_unsigned(0, 17);
-                    h186 := shift_left(h184, to_integer(h185));
-                    h209 := unsigned'("00000000000000000000000000000000");
-                    h209 := w_irte_0(64-1 downto 32);
-                    h210 := unsigned'("00000000000000000000000000000000");
-                    h210 := w_irte_0(64-1 downto 32);
-                    h222 := to_unsigned(0, 16);
-                    h223 := to_unsigned(0, 16);
-                    h224 := to_unsigned(0, 16);
+                    h196 := to_unsigned(0, 16);
+                    h196 := (h187(16-1 downto 0) and to_unsigned(65535, 16));
+                    h197 := to_unsigned(0, 17);
+                    h197 := to_unsigned(2, 17);
+                    h198 := to_unsigned(0, 4);
+                    h198 := r_IRTA_REG(4-1 downto 0);
+                    h199 := to_unsigned(0, 17);
+                    h199 := shift_left(h197, to_integer(h198));
+                    h232 := unsigned'("00000000000000000000000000000000");
+                    h232 := w_irte_0(64-1 downto 32);
+                    h233 := unsigned'("00000000000000000000000000000000");
+                    h233 := w_irte_0(64-1 downto 32);
+                    h245 := to_unsigned(0, 16);
+                    h246 := to_unsigned(0, 16);
+                    h247 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h224 := to_unsigned(65529, 16);
+                        h247 := to_unsigned(65529, 16);
                     else
-                        h224 := to_unsigned(65528, 16);
+                        h247 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h223 := to_unsigned(65531, 16);
+                        h246 := to_unsigned(65531, 16);
                     else
-                        h223 := h224;
+                        h246 := h247;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h222 := to_unsigned(65535, 16);
+                        h245 := to_unsigned(65535, 16);
                     else
-                        h222 := h223;
+                        h245 := h246;
                     end if;
-                    h225 := to_unsigned(0, 16);
-                    h225 := (e_sid and h222);
-                    h226 := to_unsigned(0, 16);
-                    h227 := to_unsigned(0, 16);
-                    h228 := to_unsigned(0, 16);
+                    h248 := to_unsigned(0, 16);
+                    h248 := (e_sid and h245);
+                    h249 := to_unsigned(0, 16);
+                    h250 := to_unsigned(0, 16);
+                    h251 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h228 := to_unsigned(65529, 16);
+                        h251 := to_unsigned(65529, 16);
                     else
-                        h228 := to_unsigned(65528, 16);
+                        h251 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h227 := to_unsigned(65531, 16);
+                        h250 := to_unsigned(65531, 16);
                     else
-                        h227 := h228;
+                        h250 := h251;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h226 := to_unsigned(65535, 16);
+                        h249 := to_unsigned(65535, 16);
                     else
-                        h226 := h227;
+                        h249 := h250;
                     end if;
-                    h229 := to_unsigned(0, 16);
-                    h229 := (w_irte_8(16-1 downto 0) and h226);
-                    h230 := to_unsigned(0, 16);
-                    h230 := e_sid;
-                    h231 := to_unsigned(0, 16);
-                    h231 := w_irte_8(16-1 downto 0);
-                    h232 := to_unsigned(0, 16);
-                    h232 := e_sid;
-                    h233 := to_unsigned(0, 16);
-                    h233 := w_irte_8(16-1 downto 0);
+                    h252 := to_unsigned(0, 16);
+                    h252 := (w_irte_8(16-1 downto 0) and h249);
+                    h253 := to_unsigned(0, 16);
+                    h253 := e_sid;
+                    h254 := to_unsigned(0, 16);
+                    h254 := w_irte_8(16-1 downto 0);
+                    h255 := to_unsigned(0, 16);
+                    h255 := e_sid;
+                    h256 := to_unsigned(0, 16);
+                    h256 := w_irte_8(16-1 downto 0);
                     if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
                         rec_outcome <= to_unsigned(7, 3);
@@ -2243,7 +2304,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not bool(w_root_0(0)))) then
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (er_root /= '0')) then
                         status <= to_unsigned(4, 8);
                         h56 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2254,7 +2315,7 @@ begin
                         rec_outcome <= h56;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(1, 8);
+                        rec_fault_reason <= to_unsigned(8, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
                         h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -2263,7 +2324,7 @@ begin
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(8, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h58 := to_unsigned(0, 1);
                         h58 := to_unsigned(0, 1);
@@ -2280,16 +2341,16 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h59 := to_unsigned(0, 1);
+                        h59 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h59 := to_unsigned(1, 1);
+                            h59 := to_unsigned(4, 3);
                         else
-                            h59 := to_unsigned(0, 1);
+                            h59 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h59);
+                        rec_cpl_status <= h59;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not bool(w_root_0(0)))) then
                         status <= to_unsigned(5, 8);
                         h60 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2300,7 +2361,7 @@ begin
                         rec_outcome <= h60;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_fault_reason <= to_unsigned(1, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
                         h61 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -2309,7 +2370,7 @@ begin
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
+                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
                         v_wide(62-1 downto 60) := e_at;
                         h62 := to_unsigned(0, 1);
                         h62 := to_unsigned(0, 1);
@@ -2326,16 +2387,16 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h63 := to_unsigned(0, 3);
+                        h63 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h63 := to_unsigned(4, 3);
+                            h63 := to_unsigned(1, 1);
                         else
-                            h63 := to_unsigned(0, 3);
+                            h63 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= h63;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h63);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
                         status <= to_unsigned(6, 8);
                         h64 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
@@ -2346,28 +2407,120 @@ begin
                         rec_outcome <= h64;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(2, 8);
-                        h65 := to_unsigned(0, 1);
-                        h65 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h65 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h65;
+                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h66 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h66 := e_addr;
-                        v_wide(64-1 downto 12) := h66(64-1 downto 12);
+                        h65 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h65 := e_addr;
+                        v_wide(64-1 downto 12) := h65(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h66 := to_unsigned(0, 1);
+                        h66 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h66 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h66;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h67 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h67 := to_unsigned(4, 3);
+                        else
+                            h67 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h67;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
+                        status <= to_unsigned(7, 8);
+                        h68 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h68 := to_unsigned(7, 3);
+                        else
+                            h68 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h68;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(9, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h69 := e_addr;
+                        v_wide(64-1 downto 12) := h69(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(9, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h70 := to_unsigned(0, 1);
+                        h70 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h70 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h70;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h71 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h71 := to_unsigned(4, 3);
+                        else
+                            h71 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h71;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
+                        status <= to_unsigned(8, 8);
+                        h72 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h72 := to_unsigned(7, 3);
+                        else
+                            h72 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h72;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(2, 8);
+                        h73 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h73 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h73;
+                        v_wide := to_unsigned(0, 127);
+                        h74 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h74 := e_addr;
+                        v_wide(64-1 downto 12) := h74(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(2, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h67 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h67 := to_unsigned(1, 1);
+                            h75 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h67;
+                        v_wide(63-1 downto 62) := h75;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2377,43 +2530,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h68 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h68 := to_unsigned(1, 1);
+                            h76 := to_unsigned(1, 1);
                         else
-                            h68 := to_unsigned(0, 1);
+                            h76 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h68);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h76);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
-                        status <= to_unsigned(7, 8);
-                        h69 := to_unsigned(0, 3);
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                        status <= to_unsigned(9, 8);
+                        h77 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h69 := to_unsigned(7, 3);
+                            h77 := to_unsigned(7, 3);
                         else
-                            h69 := to_unsigned(4, 3);
+                            h77 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h69;
+                        rec_outcome <= h77;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(11, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h70 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h70 := e_addr;
-                        v_wide(64-1 downto 12) := h70(64-1 downto 12);
+                        h78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h78 := e_addr;
+                        v_wide(64-1 downto 12) := h78(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(11, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h71 := to_unsigned(0, 1);
-                        h71 := to_unsigned(0, 1);
+                        h79 := to_unsigned(0, 1);
+                        h79 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h71 := to_unsigned(1, 1);
+                            h79 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h71;
+                        v_wide(63-1 downto 62) := h79;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2423,48 +2576,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h72 := to_unsigned(0, 3);
+                        h80 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h72 := to_unsigned(4, 3);
+                            h80 := to_unsigned(4, 3);
                         else
-                            h72 := to_unsigned(0, 3);
+                            h80 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h72;
+                        rec_cpl_status <= h80;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
-                        status <= to_unsigned(8, 8);
-                        h73 := to_unsigned(0, 3);
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                        status <= to_unsigned(10, 8);
+                        h81 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h73 := to_unsigned(7, 3);
+                            h81 := to_unsigned(7, 3);
                         else
-                            h73 := to_unsigned(4, 3);
+                            h81 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h73;
+                        rec_outcome <= h81;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h74 := to_unsigned(0, 1);
-                        h74 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h74 := to_unsigned(1, 1);
+                            h82 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h74;
+                        rec_recorded <= h82;
                         v_wide := to_unsigned(0, 127);
-                        h75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h75 := e_addr;
-                        v_wide(64-1 downto 12) := h75(64-1 downto 12);
+                        h83 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h83 := e_addr;
+                        v_wide(64-1 downto 12) := h83(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h76 := to_unsigned(0, 1);
-                        h76 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h76 := to_unsigned(1, 1);
+                            h84 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h76;
+                        v_wide(63-1 downto 62) := h84;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2474,48 +2627,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h77 := to_unsigned(0, 3);
+                        h85 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h77 := to_unsigned(4, 3);
+                            h85 := to_unsigned(4, 3);
                         else
-                            h77 := to_unsigned(0, 3);
+                            h85 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h77;
+                        rec_cpl_status <= h85;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
-                        status <= to_unsigned(9, 8);
-                        h78 := to_unsigned(0, 3);
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                        status <= to_unsigned(11, 8);
+                        h86 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h78 := to_unsigned(7, 3);
+                            h86 := to_unsigned(7, 3);
                         else
-                            h78 := to_unsigned(4, 3);
+                            h86 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h78;
+                        rec_outcome <= h86;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(13, 8);
-                        h79 := to_unsigned(0, 1);
-                        h79 := to_unsigned(0, 1);
+                        h87 := to_unsigned(0, 1);
+                        h87 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h79 := to_unsigned(1, 1);
+                            h87 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h79;
+                        rec_recorded <= h87;
                         v_wide := to_unsigned(0, 127);
-                        h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h80 := e_addr;
-                        v_wide(64-1 downto 12) := h80(64-1 downto 12);
+                        h88 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h88 := e_addr;
+                        v_wide(64-1 downto 12) := h88(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(13, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h81 := to_unsigned(0, 1);
-                        h81 := to_unsigned(0, 1);
+                        h89 := to_unsigned(0, 1);
+                        h89 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h81 := to_unsigned(1, 1);
+                            h89 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h81;
+                        v_wide(63-1 downto 62) := h89;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2525,48 +2678,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h82 := to_unsigned(0, 1);
+                        h90 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h82 := to_unsigned(1, 1);
+                            h90 := to_unsigned(1, 1);
                         else
-                            h82 := to_unsigned(0, 1);
+                            h90 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h82);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h90);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
-                        status <= to_unsigned(10, 8);
-                        h83 := to_unsigned(0, 3);
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        status <= to_unsigned(12, 8);
+                        h91 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h83 := to_unsigned(7, 3);
+                            h91 := to_unsigned(7, 3);
                         else
-                            h83 := to_unsigned(4, 3);
+                            h91 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h83;
+                        rec_outcome <= h91;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h84 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 1);
+                        h92 := to_unsigned(0, 1);
+                        h92 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h84 := to_unsigned(1, 1);
+                            h92 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h84;
+                        rec_recorded <= h92;
                         v_wide := to_unsigned(0, 127);
-                        h85 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h85 := e_addr;
-                        v_wide(64-1 downto 12) := h85(64-1 downto 12);
+                        h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h93 := e_addr;
+                        v_wide(64-1 downto 12) := h93(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h86 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
+                        h94 := to_unsigned(0, 1);
+                        h94 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h86 := to_unsigned(1, 1);
+                            h94 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h86;
+                        v_wide(63-1 downto 62) := h94;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2576,17 +2729,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h87 := to_unsigned(0, 3);
+                        h95 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h87 := to_unsigned(4, 3);
+                            h95 := to_unsigned(4, 3);
                         else
-                            h87 := to_unsigned(0, 3);
+                            h95 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h87;
+                        rec_cpl_status <= h95;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h88))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h89))))) and (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
-                        status <= to_unsigned(11, 8);
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h96))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h97))))) and (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                        status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2604,46 +2757,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
-                        status <= to_unsigned(12, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= e_addr;
-                        rec_domain <= w_ctx_8(24-1 downto 8);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
-                        status <= to_unsigned(13, 8);
-                        rec_outcome <= to_unsigned(2, 3);
-                        rec_address <= e_addr;
-                        rec_domain <= w_ctx_8(24-1 downto 8);
-                        rec_fault_reason <= to_unsigned(0, 8);
-                        rec_recorded <= to_unsigned(0, 1);
-                        rec_frcd_lo <= to_unsigned(0, 64);
-                        rec_frcd_hi <= to_unsigned(0, 64);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h90 /= 0)) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
                         status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= e_addr;
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
+                        status <= to_unsigned(15, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= e_addr;
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h98 /= 0)) then
+                        status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2661,33 +2814,33 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h110 /= 0)) then
-                        status <= to_unsigned(15, 8);
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h118 /= 0)) then
+                        status <= to_unsigned(17, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h107 := to_unsigned(0, 1);
-                        h107 := to_unsigned(0, 1);
+                        h115 := to_unsigned(0, 1);
+                        h115 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h107 := to_unsigned(1, 1);
+                            h115 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h107;
+                        rec_recorded <= h115;
                         v_wide := to_unsigned(0, 127);
-                        h108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h108 := e_addr;
-                        v_wide(64-1 downto 12) := h108(64-1 downto 12);
+                        h116 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h116 := e_addr;
+                        v_wide(64-1 downto 12) := h116(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h109 := to_unsigned(0, 1);
-                        h109 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
+                        h117 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h109 := to_unsigned(1, 1);
+                            h117 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h109;
+                        v_wide(63-1 downto 62) := h117;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2700,8 +2853,8 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h127))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h128)))))) then
-                        status <= to_unsigned(16, 8);
+                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h135))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h136)))))) then
+                        status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2720,7 +2873,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_ok /= 0) then
-                        status <= to_unsigned(17, 8);
+                        status <= to_unsigned(19, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2739,7 +2892,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_translation /= 0) then
-                        status <= to_unsigned(18, 8);
+                        status <= to_unsigned(20, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2757,50 +2910,101 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_sl_R;
-                        h129 := to_unsigned(0, 1);
-                        h129 := to_unsigned(0, 1);
+                        h137 := to_unsigned(0, 1);
+                        h137 := to_unsigned(0, 1);
                         if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h129 := to_unsigned(1, 1);
+                            h137 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h129;
+                        v_wide(2-1 downto 1) := h137;
                         v_wide(3-1 downto 2) := wk_sl_U;
-                        h130 := to_unsigned(0, 1);
-                        h130 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 1);
                         if (wk_sl_shift > 12) then
-                            h130 := to_unsigned(1, 1);
+                            h138 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h130;
-                        h131 := to_unsigned(0, 6);
-                        h131 := wk_sl_shift;
-                        h132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h132 := shift_right(wk_sl_frame, to_integer(h131));
-                        h133 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h133 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h132);
-                        h134 := to_unsigned(0, 6);
-                        h134 := wk_sl_shift;
-                        h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h135 := shift_left(h133, to_integer(h134));
-                        h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h136 := to_unsigned(1, 64);
-                        h137 := to_unsigned(0, 6);
-                        h138 := to_unsigned(0, 7);
-                        h138 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
-                        h137 := h138(6-1 downto 0);
-                        h139 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h139 := shift_left(h136, to_integer(h137));
-                        h140 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h140 := ((unsigned'(to_unsigned(0, 1) & h139) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h141 := shift_right(h140(64-1 downto 0), 12);
-                        h142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h142 := (h135 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h141 & to_unsigned(0, 12)));
+                        v_wide(12-1 downto 11) := h138;
+                        h139 := to_unsigned(0, 6);
+                        h139 := wk_sl_shift;
+                        h140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h140 := shift_right(wk_sl_frame, to_integer(h139));
+                        h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h141 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h140);
+                        h142 := to_unsigned(0, 6);
+                        h142 := wk_sl_shift;
                         h143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h143 := shift_right(h142, 12);
-                        v_wide(64-1 downto 12) := h143(52-1 downto 0);
+                        h143 := shift_left(h141, to_integer(h142));
+                        h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h144 := to_unsigned(1, 64);
+                        h145 := to_unsigned(0, 6);
+                        h146 := to_unsigned(0, 7);
+                        h146 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h145 := h146(6-1 downto 0);
+                        h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h147 := shift_left(h144, to_integer(h145));
+                        h148 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h148 := ((unsigned'(to_unsigned(0, 1) & h147) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h149 := shift_right(h148(64-1 downto 0), 12);
+                        h150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h150 := (h143 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h149 & to_unsigned(0, 12)));
+                        h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h151 := shift_right(h150, 12);
+                        v_wide(64-1 downto 12) := h151(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
+                    elsif ((wk_sl_walked /= 0) and (wk_sl_access_error /= 0)) then
+                        status <= to_unsigned(21, 8);
+                        h152 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h152 := to_unsigned(7, 3);
+                        else
+                            h152 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h152;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= wk_sl_reason;
+                        h153 := to_unsigned(0, 1);
+                        h153 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h153 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h153;
+                        v_wide := to_unsigned(0, 127);
+                        h154 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h154 := e_addr;
+                        v_wide(64-1 downto 12) := h154(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := wk_sl_reason;
+                        v_wide(62-1 downto 60) := e_at;
+                        h155 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h155 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h155;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h156 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h156 := to_unsigned(4, 3);
+                        else
+                            h156 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h156;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
-                        status <= to_unsigned(19, 8);
+                        status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2819,21 +3023,21 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(20, 8);
+                        status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h144 := to_unsigned(0, 1);
-                        h144 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h144 := to_unsigned(1, 1);
+                            h157 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h144;
+                        rec_recorded <= h157;
                         v_wide := to_unsigned(0, 127);
-                        h145 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h145 := e_addr;
-                        v_wide(64-1 downto 12) := h145(64-1 downto 12);
+                        h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h158 := e_addr;
+                        v_wide(64-1 downto 12) := h158(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2853,21 +3057,21 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(21, 8);
+                        status <= to_unsigned(24, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h146 := to_unsigned(0, 1);
-                        h146 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h146 := to_unsigned(1, 1);
+                            h159 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h146;
+                        rec_recorded <= h159;
                         v_wide := to_unsigned(0, 127);
-                        h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h147 := e_addr;
-                        v_wide(64-1 downto 12) := h147(64-1 downto 12);
+                        h160 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h160 := e_addr;
+                        v_wide(64-1 downto 12) := h160(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -2887,38 +3091,38 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
-                        status <= to_unsigned(22, 8);
-                        h148 := to_unsigned(0, 3);
+                        status <= to_unsigned(25, 8);
+                        h161 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h148 := to_unsigned(7, 3);
+                            h161 := to_unsigned(7, 3);
                         else
-                            h148 := to_unsigned(4, 3);
+                            h161 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h148;
+                        rec_outcome <= h161;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
+                        h162 := to_unsigned(0, 1);
+                        h162 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h149 := to_unsigned(1, 1);
+                            h162 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h149;
+                        rec_recorded <= h162;
                         v_wide := to_unsigned(0, 127);
-                        h150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h150 := e_addr;
-                        v_wide(64-1 downto 12) := h150(64-1 downto 12);
+                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h163 := e_addr;
+                        v_wide(64-1 downto 12) := h163(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h151 := to_unsigned(0, 1);
-                        h151 := to_unsigned(0, 1);
+                        h164 := to_unsigned(0, 1);
+                        h164 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h151 := to_unsigned(1, 1);
+                            h164 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h151;
+                        v_wide(63-1 downto 62) := h164;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2928,17 +3132,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h152 := to_unsigned(0, 3);
+                        h165 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h152 := to_unsigned(4, 3);
+                            h165 := to_unsigned(4, 3);
                         else
-                            h152 := to_unsigned(0, 3);
+                            h165 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h152;
+                        rec_cpl_status <= h165;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(23, 8);
+                        status <= to_unsigned(26, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2957,7 +3161,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(24, 8);
+                        status <= to_unsigned(27, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2980,7 +3184,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(25, 8);
+                        status <= to_unsigned(28, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2998,45 +3202,45 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h163(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(26, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h176(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(29, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h153 := to_unsigned(0, 17);
-                        h154 := to_unsigned(0, 1);
-                        h154 := to_unsigned(0, 1);
+                        h166 := to_unsigned(0, 17);
+                        h167 := to_unsigned(0, 1);
+                        h167 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h154 := to_unsigned(1, 1);
+                            h167 := to_unsigned(1, 1);
                         end if;
-                        h155 := unsigned'("00000000000000000000000000000000");
-                        h155 := e_msi_addr;
-                        h156 := to_unsigned(0, 16);
-                        h156 := (unsigned'(h154 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h155(20-1 downto 5)));
-                        h157 := unsigned'("00000000000000000000000000000000");
-                        h157 := e_msi_data;
-                        h158 := to_unsigned(0, 17);
-                        h158 := (unsigned'(to_unsigned(0, 1) & h156) + unsigned'(to_unsigned(0, 1) & h157(16-1 downto 0)));
-                        h159 := to_unsigned(0, 1);
-                        h159 := to_unsigned(0, 1);
+                        h168 := unsigned'("00000000000000000000000000000000");
+                        h168 := e_msi_addr;
+                        h169 := to_unsigned(0, 16);
+                        h169 := (unsigned'(h167 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h168(20-1 downto 5)));
+                        h170 := unsigned'("00000000000000000000000000000000");
+                        h170 := e_msi_data;
+                        h171 := to_unsigned(0, 17);
+                        h171 := (unsigned'(to_unsigned(0, 1) & h169) + unsigned'(to_unsigned(0, 1) & h170(16-1 downto 0)));
+                        h172 := to_unsigned(0, 1);
+                        h172 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h159 := to_unsigned(1, 1);
+                            h172 := to_unsigned(1, 1);
                         end if;
-                        h160 := unsigned'("00000000000000000000000000000000");
-                        h160 := e_msi_addr;
-                        h161 := to_unsigned(0, 16);
-                        h161 := (unsigned'(h159 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h160(20-1 downto 5)));
+                        h173 := unsigned'("00000000000000000000000000000000");
+                        h173 := e_msi_addr;
+                        h174 := to_unsigned(0, 16);
+                        h174 := (unsigned'(h172 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h173(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h153 := h158;
+                            h166 := h171;
                         else
-                            h153 := unsigned'(to_unsigned(0, 1) & h161);
+                            h166 := unsigned'(to_unsigned(0, 1) & h174);
                         end if;
-                        h162 := to_unsigned(0, 16);
-                        h162 := (h153(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h162;
+                        h175 := to_unsigned(0, 16);
+                        h175 := (h166(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h175;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3053,45 +3257,45 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h183) < h186))) then
-                        status <= to_unsigned(27, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h196) < h199))) then
+                        status <= to_unsigned(30, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h164 := to_unsigned(0, 17);
-                        h165 := to_unsigned(0, 1);
-                        h165 := to_unsigned(0, 1);
+                        h177 := to_unsigned(0, 17);
+                        h178 := to_unsigned(0, 1);
+                        h178 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h165 := to_unsigned(1, 1);
+                            h178 := to_unsigned(1, 1);
                         end if;
-                        h166 := unsigned'("00000000000000000000000000000000");
-                        h166 := e_msi_addr;
-                        h167 := to_unsigned(0, 16);
-                        h167 := (unsigned'(h165 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h166(20-1 downto 5)));
-                        h168 := unsigned'("00000000000000000000000000000000");
-                        h168 := e_msi_data;
-                        h169 := to_unsigned(0, 17);
-                        h169 := (unsigned'(to_unsigned(0, 1) & h167) + unsigned'(to_unsigned(0, 1) & h168(16-1 downto 0)));
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
+                        h179 := unsigned'("00000000000000000000000000000000");
+                        h179 := e_msi_addr;
+                        h180 := to_unsigned(0, 16);
+                        h180 := (unsigned'(h178 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h179(20-1 downto 5)));
+                        h181 := unsigned'("00000000000000000000000000000000");
+                        h181 := e_msi_data;
+                        h182 := to_unsigned(0, 17);
+                        h182 := (unsigned'(to_unsigned(0, 1) & h180) + unsigned'(to_unsigned(0, 1) & h181(16-1 downto 0)));
+                        h183 := to_unsigned(0, 1);
+                        h183 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h170 := to_unsigned(1, 1);
+                            h183 := to_unsigned(1, 1);
                         end if;
-                        h171 := unsigned'("00000000000000000000000000000000");
-                        h171 := e_msi_addr;
-                        h172 := to_unsigned(0, 16);
-                        h172 := (unsigned'(h170 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h171(20-1 downto 5)));
+                        h184 := unsigned'("00000000000000000000000000000000");
+                        h184 := e_msi_addr;
+                        h185 := to_unsigned(0, 16);
+                        h185 := (unsigned'(h183 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h184(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h164 := h169;
+                            h177 := h182;
                         else
-                            h164 := unsigned'(to_unsigned(0, 1) & h172);
+                            h177 := unsigned'(to_unsigned(0, 1) & h185);
                         end if;
-                        h173 := to_unsigned(0, 16);
-                        h173 := (h164(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h173;
+                        h186 := to_unsigned(0, 16);
+                        h186 := (h177(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h186;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3108,50 +3312,105 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (er_irte /= '0')) then
+                        status <= to_unsigned(31, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(35, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h200 := to_unsigned(0, 17);
+                        h201 := to_unsigned(0, 1);
+                        h201 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h201 := to_unsigned(1, 1);
+                        end if;
+                        h202 := unsigned'("00000000000000000000000000000000");
+                        h202 := e_msi_addr;
+                        h203 := to_unsigned(0, 16);
+                        h203 := (unsigned'(h201 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h202(20-1 downto 5)));
+                        h204 := unsigned'("00000000000000000000000000000000");
+                        h204 := e_msi_data;
+                        h205 := to_unsigned(0, 17);
+                        h205 := (unsigned'(to_unsigned(0, 1) & h203) + unsigned'(to_unsigned(0, 1) & h204(16-1 downto 0)));
+                        h206 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h206 := to_unsigned(1, 1);
+                        end if;
+                        h207 := unsigned'("00000000000000000000000000000000");
+                        h207 := e_msi_addr;
+                        h208 := to_unsigned(0, 16);
+                        h208 := (unsigned'(h206 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h207(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h200 := h205;
+                        else
+                            h200 := unsigned'(to_unsigned(0, 1) & h208);
+                        end if;
+                        h209 := to_unsigned(0, 16);
+                        h209 := (h200(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h209;
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(35, 8);
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(28, 8);
+                        status <= to_unsigned(32, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h187 := to_unsigned(0, 1);
-                        h187 := to_unsigned(0, 1);
+                        h210 := to_unsigned(0, 1);
+                        h210 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h187 := to_unsigned(1, 1);
+                            h210 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h187;
+                        rec_recorded <= h210;
                         v_wide := to_unsigned(0, 127);
-                        h188 := to_unsigned(0, 17);
-                        h189 := to_unsigned(0, 1);
-                        h189 := to_unsigned(0, 1);
+                        h211 := to_unsigned(0, 17);
+                        h212 := to_unsigned(0, 1);
+                        h212 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h189 := to_unsigned(1, 1);
+                            h212 := to_unsigned(1, 1);
                         end if;
-                        h190 := unsigned'("00000000000000000000000000000000");
-                        h190 := e_msi_addr;
-                        h191 := to_unsigned(0, 16);
-                        h191 := (unsigned'(h189 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h190(20-1 downto 5)));
-                        h192 := unsigned'("00000000000000000000000000000000");
-                        h192 := e_msi_data;
-                        h193 := to_unsigned(0, 17);
-                        h193 := (unsigned'(to_unsigned(0, 1) & h191) + unsigned'(to_unsigned(0, 1) & h192(16-1 downto 0)));
-                        h194 := to_unsigned(0, 1);
-                        h194 := to_unsigned(0, 1);
+                        h213 := unsigned'("00000000000000000000000000000000");
+                        h213 := e_msi_addr;
+                        h214 := to_unsigned(0, 16);
+                        h214 := (unsigned'(h212 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h213(20-1 downto 5)));
+                        h215 := unsigned'("00000000000000000000000000000000");
+                        h215 := e_msi_data;
+                        h216 := to_unsigned(0, 17);
+                        h216 := (unsigned'(to_unsigned(0, 1) & h214) + unsigned'(to_unsigned(0, 1) & h215(16-1 downto 0)));
+                        h217 := to_unsigned(0, 1);
+                        h217 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h194 := to_unsigned(1, 1);
+                            h217 := to_unsigned(1, 1);
                         end if;
-                        h195 := unsigned'("00000000000000000000000000000000");
-                        h195 := e_msi_addr;
-                        h196 := to_unsigned(0, 16);
-                        h196 := (unsigned'(h194 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h195(20-1 downto 5)));
+                        h218 := unsigned'("00000000000000000000000000000000");
+                        h218 := e_msi_addr;
+                        h219 := to_unsigned(0, 16);
+                        h219 := (unsigned'(h217 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h218(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h188 := h193;
+                            h211 := h216;
                         else
-                            h188 := unsigned'(to_unsigned(0, 1) & h196);
+                            h211 := unsigned'(to_unsigned(0, 1) & h219);
                         end if;
-                        h197 := to_unsigned(0, 16);
-                        h197 := (h188(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h197;
+                        h220 := to_unsigned(0, 16);
+                        h220 := (h211(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h220;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3168,50 +3427,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h209(8-1 downto 0) /= 0) or (h210(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
-                        status <= to_unsigned(29, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h232(8-1 downto 0) /= 0) or (h233(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                        status <= to_unsigned(33, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h198 := to_unsigned(0, 1);
-                        h198 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h198 := to_unsigned(1, 1);
+                            h221 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h198;
+                        rec_recorded <= h221;
                         v_wide := to_unsigned(0, 127);
-                        h199 := to_unsigned(0, 17);
-                        h200 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 1);
+                        h222 := to_unsigned(0, 17);
+                        h223 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h200 := to_unsigned(1, 1);
+                            h223 := to_unsigned(1, 1);
                         end if;
-                        h201 := unsigned'("00000000000000000000000000000000");
-                        h201 := e_msi_addr;
-                        h202 := to_unsigned(0, 16);
-                        h202 := (unsigned'(h200 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h201(20-1 downto 5)));
-                        h203 := unsigned'("00000000000000000000000000000000");
-                        h203 := e_msi_data;
-                        h204 := to_unsigned(0, 17);
-                        h204 := (unsigned'(to_unsigned(0, 1) & h202) + unsigned'(to_unsigned(0, 1) & h203(16-1 downto 0)));
-                        h205 := to_unsigned(0, 1);
-                        h205 := to_unsigned(0, 1);
+                        h224 := unsigned'("00000000000000000000000000000000");
+                        h224 := e_msi_addr;
+                        h225 := to_unsigned(0, 16);
+                        h225 := (unsigned'(h223 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h224(20-1 downto 5)));
+                        h226 := unsigned'("00000000000000000000000000000000");
+                        h226 := e_msi_data;
+                        h227 := to_unsigned(0, 17);
+                        h227 := (unsigned'(to_unsigned(0, 1) & h225) + unsigned'(to_unsigned(0, 1) & h226(16-1 downto 0)));
+                        h228 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h205 := to_unsigned(1, 1);
+                            h228 := to_unsigned(1, 1);
                         end if;
-                        h206 := unsigned'("00000000000000000000000000000000");
-                        h206 := e_msi_addr;
-                        h207 := to_unsigned(0, 16);
-                        h207 := (unsigned'(h205 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h206(20-1 downto 5)));
+                        h229 := unsigned'("00000000000000000000000000000000");
+                        h229 := e_msi_addr;
+                        h230 := to_unsigned(0, 16);
+                        h230 := (unsigned'(h228 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h229(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h199 := h204;
+                            h222 := h227;
                         else
-                            h199 := unsigned'(to_unsigned(0, 1) & h207);
+                            h222 := unsigned'(to_unsigned(0, 1) & h230);
                         end if;
-                        h208 := to_unsigned(0, 16);
-                        h208 := (h199(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h208;
+                        h231 := to_unsigned(0, 16);
+                        h231 := (h222(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h231;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3228,50 +3487,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h225 = h229))) or (((w_irte_8(20-1 downto 18) = 2) and (h230(16-1 downto 8) >= h231(16-1 downto 8))) and (h232(16-1 downto 8) <= h233(8-1 downto 0)))))) then
-                        status <= to_unsigned(30, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h248 = h252))) or (((w_irte_8(20-1 downto 18) = 2) and (h253(16-1 downto 8) >= h254(16-1 downto 8))) and (h255(16-1 downto 8) <= h256(8-1 downto 0)))))) then
+                        status <= to_unsigned(34, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h211 := to_unsigned(0, 1);
-                        h211 := to_unsigned(0, 1);
+                        h234 := to_unsigned(0, 1);
+                        h234 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h211 := to_unsigned(1, 1);
+                            h234 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h211;
+                        rec_recorded <= h234;
                         v_wide := to_unsigned(0, 127);
-                        h212 := to_unsigned(0, 17);
-                        h213 := to_unsigned(0, 1);
-                        h213 := to_unsigned(0, 1);
+                        h235 := to_unsigned(0, 17);
+                        h236 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h213 := to_unsigned(1, 1);
+                            h236 := to_unsigned(1, 1);
                         end if;
-                        h214 := unsigned'("00000000000000000000000000000000");
-                        h214 := e_msi_addr;
-                        h215 := to_unsigned(0, 16);
-                        h215 := (unsigned'(h213 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h214(20-1 downto 5)));
-                        h216 := unsigned'("00000000000000000000000000000000");
-                        h216 := e_msi_data;
-                        h217 := to_unsigned(0, 17);
-                        h217 := (unsigned'(to_unsigned(0, 1) & h215) + unsigned'(to_unsigned(0, 1) & h216(16-1 downto 0)));
-                        h218 := to_unsigned(0, 1);
-                        h218 := to_unsigned(0, 1);
+                        h237 := unsigned'("00000000000000000000000000000000");
+                        h237 := e_msi_addr;
+                        h238 := to_unsigned(0, 16);
+                        h238 := (unsigned'(h236 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h237(20-1 downto 5)));
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := e_msi_data;
+                        h240 := to_unsigned(0, 17);
+                        h240 := (unsigned'(to_unsigned(0, 1) & h238) + unsigned'(to_unsigned(0, 1) & h239(16-1 downto 0)));
+                        h241 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h218 := to_unsigned(1, 1);
+                            h241 := to_unsigned(1, 1);
                         end if;
-                        h219 := unsigned'("00000000000000000000000000000000");
-                        h219 := e_msi_addr;
-                        h220 := to_unsigned(0, 16);
-                        h220 := (unsigned'(h218 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h219(20-1 downto 5)));
+                        h242 := unsigned'("00000000000000000000000000000000");
+                        h242 := e_msi_addr;
+                        h243 := to_unsigned(0, 16);
+                        h243 := (unsigned'(h241 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h242(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h212 := h217;
+                            h235 := h240;
                         else
-                            h212 := unsigned'(to_unsigned(0, 1) & h220);
+                            h235 := unsigned'(to_unsigned(0, 1) & h243);
                         end if;
-                        h221 := to_unsigned(0, 16);
-                        h221 := (h212(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h221;
+                        h244 := to_unsigned(0, 16);
+                        h244 := (h235(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h244;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3289,7 +3548,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(31, 8);
+                        status <= to_unsigned(35, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -3297,65 +3556,65 @@ begin
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h234 := to_unsigned(0, 17);
-                        h235 := to_unsigned(0, 1);
-                        h235 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 17);
+                        h258 := to_unsigned(0, 1);
+                        h258 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h235 := to_unsigned(1, 1);
+                            h258 := to_unsigned(1, 1);
                         end if;
-                        h236 := unsigned'("00000000000000000000000000000000");
-                        h236 := e_msi_addr;
-                        h237 := to_unsigned(0, 16);
-                        h237 := (unsigned'(h235 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h236(20-1 downto 5)));
-                        h238 := unsigned'("00000000000000000000000000000000");
-                        h238 := e_msi_data;
-                        h239 := to_unsigned(0, 17);
-                        h239 := (unsigned'(to_unsigned(0, 1) & h237) + unsigned'(to_unsigned(0, 1) & h238(16-1 downto 0)));
-                        h240 := to_unsigned(0, 1);
-                        h240 := to_unsigned(0, 1);
+                        h259 := unsigned'("00000000000000000000000000000000");
+                        h259 := e_msi_addr;
+                        h260 := to_unsigned(0, 16);
+                        h260 := (unsigned'(h258 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h259(20-1 downto 5)));
+                        h261 := unsigned'("00000000000000000000000000000000");
+                        h261 := e_msi_data;
+                        h262 := to_unsigned(0, 17);
+                        h262 := (unsigned'(to_unsigned(0, 1) & h260) + unsigned'(to_unsigned(0, 1) & h261(16-1 downto 0)));
+                        h263 := to_unsigned(0, 1);
+                        h263 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h240 := to_unsigned(1, 1);
+                            h263 := to_unsigned(1, 1);
                         end if;
-                        h241 := unsigned'("00000000000000000000000000000000");
-                        h241 := e_msi_addr;
-                        h242 := to_unsigned(0, 16);
-                        h242 := (unsigned'(h240 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h241(20-1 downto 5)));
+                        h264 := unsigned'("00000000000000000000000000000000");
+                        h264 := e_msi_addr;
+                        h265 := to_unsigned(0, 16);
+                        h265 := (unsigned'(h263 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h264(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h234 := h239;
+                            h257 := h262;
                         else
-                            h234 := unsigned'(to_unsigned(0, 1) & h242);
+                            h257 := unsigned'(to_unsigned(0, 1) & h265);
                         end if;
-                        h243 := to_unsigned(0, 16);
-                        h243 := (h234(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h243;
+                        h266 := to_unsigned(0, 16);
+                        h266 := (h257(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h266;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h244 := unsigned'("00000000000000000000000000000000");
-                        h245 := unsigned'("00000000000000000000000000000000");
-                        h245 := w_irte_0(64-1 downto 32);
+                        h267 := unsigned'("00000000000000000000000000000000");
+                        h268 := unsigned'("00000000000000000000000000000000");
+                        h268 := w_irte_0(64-1 downto 32);
                         if bool(r_IRTA_REG(11)) then
-                            h244 := w_irte_0(64-1 downto 32);
+                            h267 := w_irte_0(64-1 downto 32);
                         else
-                            h244 := unsigned'(to_unsigned(0, 24) & h245(16-1 downto 8));
+                            h267 := unsigned'(to_unsigned(0, 24) & h268(16-1 downto 8));
                         end if;
-                        rec_destination <= h244;
-                        h246 := to_unsigned(0, 1);
-                        h246 := to_unsigned(0, 1);
+                        rec_destination <= h267;
+                        h269 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h246 := to_unsigned(1, 1);
+                            h269 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h246;
-                        h247 := to_unsigned(0, 1);
-                        h247 := to_unsigned(0, 1);
+                        rec_dest_mode <= h269;
+                        h270 := to_unsigned(0, 1);
+                        h270 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h247 := to_unsigned(1, 1);
+                            h270 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h247;
-                        h248 := to_unsigned(0, 1);
-                        h248 := to_unsigned(0, 1);
+                        rec_redir_hint <= h270;
+                        h271 := to_unsigned(0, 1);
+                        h271 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h248 := to_unsigned(1, 1);
+                            h271 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h248;
+                        rec_trigger_mode <= h271;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
@@ -3672,7 +3931,7 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
+walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
     variable pending: std_logic;
     variable v_r: std_logic;
     variable v_w: std_logic;
@@ -3680,8 +3939,12 @@ walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_s
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
 begin
     unit_sl_m_valid <= walker_unit_sl0_m_valid_h;
     unit_sl_m_we <= walker_unit_sl0_m_we_h;
@@ -3717,7 +3980,9 @@ begin
         when MWAIT =>
             if bool(m_rvalid) then
                 if (walker_unit_sl0_lvl = 5) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
                     elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
@@ -3732,7 +3997,9 @@ begin
                         unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                     end if;
                 elsif (walker_unit_sl0_lvl = 4) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
                     elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
@@ -3748,7 +4015,9 @@ begin
                     end if;
                 elsif (walker_unit_sl0_lvl = 3) then
                     if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3814,7 +4083,9 @@ begin
                             end if;
                         end if;
                     else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3831,7 +4102,9 @@ begin
                     end if;
                 elsif (walker_unit_sl0_lvl = 2) then
                     if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3897,7 +4170,9 @@ begin
                             end if;
                         end if;
                     else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3913,7 +4188,9 @@ begin
                         end if;
                     end if;
                 elsif (walker_unit_sl0_lvl = 1) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
                     elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
@@ -3938,25 +4215,49 @@ begin
             rs0 := to_unsigned(0, 4);
             rs1 := to_unsigned(0, 3);
             rs2 := to_unsigned(0, 3);
-            if bool(unit_sl_r_SL_WALK(3)) then
+            rs3 := to_unsigned(0, 3);
+            if (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                rs3 := to_unsigned(4, 3);
+            else
+                rs3 := to_unsigned(3, 3);
+            end if;
+            if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
                 rs2 := to_unsigned(5, 3);
             else
-                rs2 := to_unsigned(6, 3);
+                rs2 := rs3;
             end if;
-            if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
-                rs1 := rs2;
+            if (walker_unit_sl0_flevel = rs2) then
+                rs1 := to_unsigned(3, 3);
             else
-                rs1 := to_unsigned(0, 3);
+                rs1 := to_unsigned(7, 3);
             end if;
-            if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
-                rs0 := to_unsigned(12, 4);
+            rs4 := to_unsigned(0, 4);
+            rs5 := to_unsigned(0, 3);
+            rs6 := to_unsigned(0, 3);
+            if bool(unit_sl_r_SL_WALK(3)) then
+                rs6 := to_unsigned(5, 3);
             else
+                rs6 := to_unsigned(6, 3);
+            end if;
+            if ((walker_unit_sl0_fault_k(3-1 downto 0) = 2) or (walker_unit_sl0_fault_k(3-1 downto 0) = 3)) then
+                rs5 := rs6;
+            else
+                rs5 := to_unsigned(0, 3);
+            end if;
+            if (((walker_unit_sl0_fault_k(3-1 downto 0) = 4) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 6)) then
+                rs4 := to_unsigned(12, 4);
+            else
+                rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+            end if;
+            if (walker_unit_sl0_fault_k(3-1 downto 0) = 1) then
                 rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            else
+                rs0 := rs4;
             end if;
-            rs3 := to_unsigned(0, 7);
-            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
-            rs4 := to_unsigned(0, 8);
-            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+            rs7 := to_unsigned(0, 7);
+            rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+            rs8 := to_unsigned(0, 8);
+            rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
         when ADREQ =>
             if bool(walker_unit_sl0_pend_5) then
                 unit_sl_m_valid <= '1';
@@ -4008,8 +4309,12 @@ walker_unit_sl0_fsm: process (clk) is
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -4082,16 +4387,20 @@ begin
                     if bool(m_rvalid) then
                         walker_unit_sl0_le <= m_rdata;
                         if (walker_unit_sl0_lvl = 5) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            if bool(m_rerr) then
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_sl0_fault_k <= to_unsigned(4, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
@@ -4104,16 +4413,20 @@ begin
                                 walker_unit_sl0_lvl <= to_unsigned(4, 3);
                             end if;
                         elsif (walker_unit_sl0_lvl = 4) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            if bool(m_rerr) then
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_sl0_fault_k <= to_unsigned(4, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
@@ -4127,20 +4440,24 @@ begin
                             end if;
                         elsif (walker_unit_sl0_lvl = 3) then
                             if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
                                 elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_sl0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
@@ -4149,7 +4466,7 @@ begin
                                     v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                                     walker_unit_sl0_a_w <= v_w;
                                     if bool(unit_sl_r_SL_WALK(4)) then
-                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                         walker_unit_sl0_st <= FAULT;
                                     else
@@ -4210,16 +4527,20 @@ begin
                                     end if;
                                 end if;
                             else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(4, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
@@ -4234,20 +4555,24 @@ begin
                             end if;
                         elsif (walker_unit_sl0_lvl = 2) then
                             if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
@@ -4256,7 +4581,7 @@ begin
                                     v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                                     walker_unit_sl0_a_w <= v_w;
                                     if bool(unit_sl_r_SL_WALK(4)) then
-                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                         walker_unit_sl0_st <= FAULT;
                                     else
@@ -4317,16 +4642,20 @@ begin
                                     end if;
                                 end if;
                             else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(4, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
@@ -4340,16 +4669,20 @@ begin
                                 end if;
                             end if;
                         elsif (walker_unit_sl0_lvl = 1) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            if bool(m_rerr) then
                                 walker_unit_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(4, 8);
                                 walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_sl0_st <= FAULT;
                             else
@@ -4358,7 +4691,7 @@ begin
                                 v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
                                 walker_unit_sl0_a_w <= v_w;
                                 if bool(unit_sl_r_SL_WALK(4)) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_sl0_fault_k <= to_unsigned(7, 8);
                                     walker_unit_sl0_flevel <= to_unsigned(1, 3);
                                     walker_unit_sl0_st <= FAULT;
                                 else
@@ -4383,30 +4716,54 @@ begin
                     rs0 := to_unsigned(0, 4);
                     rs1 := to_unsigned(0, 3);
                     rs2 := to_unsigned(0, 3);
-                    if bool(unit_sl_r_SL_WALK(3)) then
+                    rs3 := to_unsigned(0, 3);
+                    if (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                        rs3 := to_unsigned(4, 3);
+                    else
+                        rs3 := to_unsigned(3, 3);
+                    end if;
+                    if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
                         rs2 := to_unsigned(5, 3);
                     else
-                        rs2 := to_unsigned(6, 3);
+                        rs2 := rs3;
                     end if;
-                    if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
-                        rs1 := rs2;
+                    if (walker_unit_sl0_flevel = rs2) then
+                        rs1 := to_unsigned(3, 3);
                     else
-                        rs1 := to_unsigned(0, 3);
+                        rs1 := to_unsigned(7, 3);
                     end if;
-                    if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
-                        rs0 := to_unsigned(12, 4);
+                    rs4 := to_unsigned(0, 4);
+                    rs5 := to_unsigned(0, 3);
+                    rs6 := to_unsigned(0, 3);
+                    if bool(unit_sl_r_SL_WALK(3)) then
+                        rs6 := to_unsigned(5, 3);
                     else
+                        rs6 := to_unsigned(6, 3);
+                    end if;
+                    if ((walker_unit_sl0_fault_k(3-1 downto 0) = 2) or (walker_unit_sl0_fault_k(3-1 downto 0) = 3)) then
+                        rs5 := rs6;
+                    else
+                        rs5 := to_unsigned(0, 3);
+                    end if;
+                    if (((walker_unit_sl0_fault_k(3-1 downto 0) = 4) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 6)) then
+                        rs4 := to_unsigned(12, 4);
+                    else
+                        rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+                    end if;
+                    if (walker_unit_sl0_fault_k(3-1 downto 0) = 1) then
                         rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    else
+                        rs0 := rs4;
                     end if;
                     unit_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
                     unit_sl_o_r_R <= to_unsigned(walker_unit_sl0_a_r, 1);
                     unit_sl_o_r_W <= to_unsigned(walker_unit_sl0_a_w, 1);
                     unit_sl_o_r_U <= to_unsigned(walker_unit_sl0_le(62), 1);
-                    rs3 := to_unsigned(0, 7);
-                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
-                    rs4 := to_unsigned(0, 8);
-                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
-                    unit_sl_o_r_shift <= rs4(6-1 downto 0);
+                    rs7 := to_unsigned(0, 7);
+                    rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+                    rs8 := to_unsigned(0, 8);
+                    rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+                    unit_sl_o_r_shift <= rs8(6-1 downto 0);
                     unit_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
                     unit_sl_done <= '1';
                     walker_unit_sl0_st <= IDLE;

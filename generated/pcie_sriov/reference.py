@@ -34,7 +34,12 @@ REQUEST_PORTS = {
 MASK64 = 0xffffffffffffffff
 
 
-def read(mem, trace, addr):
+def read(mem, trace, errors, addr):
+    """The word at `addr`; a read that answers with an error (`addr` in `errors`) returns
+    no data: it reads as 0 and is traced with op 3."""
+    if addr in errors:
+        trace.append((3, addr, 8, 0))
+        return 0
     value = mem.get(addr, 0)
     trace.append((0, addr, 8, value))
     return value
@@ -45,7 +50,7 @@ def write(mem, trace, addr, value):
     trace.append((1, addr, 8, value))
 
 
-def lookup(mem, trace, base, index, span, width):
+def lookup(mem, trace, errors, base, index, span, width):
     """Bits index .. index+span-1 of the bitmap at byte address `base` (span capped at
     width): one 64-bit word read, or two when the bits cross a word boundary."""
     span = min(span, width)
@@ -53,20 +58,21 @@ def lookup(mem, trace, base, index, span, width):
         return 0
     first = base * 8 + index
     last = first + span - 1
-    low = read(mem, trace, ((first >> 6) << 3) & MASK64)
+    low = read(mem, trace, errors, ((first >> 6) << 3) & MASK64)
     window = low
     if last >> 6 != first >> 6:
-        window |= read(mem, trace, ((last >> 6) << 3) & MASK64) << 64
+        window |= read(mem, trace, errors, ((last >> 6) << 3) & MASK64) << 64
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
 
 
-def decide(mem, request, trace, detail=None, caches=None):
+def decide(mem, request, trace, detail=None, caches=None, errors=()):
     """The unit `sriov_vf`  # spec: specs/pcie_sriov.vspec:133
     `detail`, when a dict, receives what each walk did (for coverage; not compared);
     `caches` (the unit's Caches, or anything with its look/fill) stands in front of the
-    cached walks and structures, None: every step reads memory."""
+    cached walks and structures, None: every step reads memory; `errors`: the addresses
+    whose reads answer with an error (they read as 0, traced with op 3)."""
     e_kind = request['kind']
     e_vf = request['vf']
     e_addr = request['addr']
@@ -78,15 +84,15 @@ def decide(mem, request, trace, detail=None, caches=None):
     base_sriov = ((((((r_ECAM >> 28) & 0xffffff) << 0x1c) + ((r_PF & 0xffff) << 0xc)) + (((r_PF >> 16) & 0x3ff) << 2)) & 0xfffffffffffffffc)  # spec: specs/pcie_sriov.vspec:160
     if ((((r_PF >> 16) & 0x3ff) >= 0x40) and (((r_PF >> 16) & 0x3ff) <= 0x3f0)):
         if base_sriov & 4:
-            a_sriov_0 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x0) & MASK64)
-            a_sriov_8 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x8) & MASK64)
-            a_sriov_10 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x10) & MASK64)
-            a_sriov_18 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x18) & MASK64)
-            a_sriov_20 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x20) & MASK64)
-            a_sriov_28 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x28) & MASK64)
-            a_sriov_30 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x30) & MASK64)
-            a_sriov_38 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x38) & MASK64)
-            a_sriov_40 = read(mem, trace, ((base_sriov & 0xfffffffffffffff8) + 0x40) & MASK64)
+            a_sriov_0 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x0) & MASK64)
+            a_sriov_8 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x8) & MASK64)
+            a_sriov_10 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x10) & MASK64)
+            a_sriov_18 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x18) & MASK64)
+            a_sriov_20 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x20) & MASK64)
+            a_sriov_28 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x28) & MASK64)
+            a_sriov_30 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x30) & MASK64)
+            a_sriov_38 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x38) & MASK64)
+            a_sriov_40 = read(mem, trace, errors, ((base_sriov & 0xfffffffffffffff8) + 0x40) & MASK64)
             w_sriov_0 = ((a_sriov_0 >> 32) | (a_sriov_8 << 32)) & MASK64
             w_sriov_8 = ((a_sriov_8 >> 32) | (a_sriov_10 << 32)) & MASK64
             w_sriov_10 = ((a_sriov_10 >> 32) | (a_sriov_18 << 32)) & MASK64
@@ -96,19 +102,19 @@ def decide(mem, request, trace, detail=None, caches=None):
             w_sriov_30 = ((a_sriov_30 >> 32) | (a_sriov_38 << 32)) & MASK64
             w_sriov_38 = ((a_sriov_38 >> 32) | (a_sriov_40 << 32)) & MASK64
         else:
-            w_sriov_0 = read(mem, trace, (base_sriov + 0x0) & MASK64)
-            w_sriov_8 = read(mem, trace, (base_sriov + 0x8) & MASK64)
-            w_sriov_10 = read(mem, trace, (base_sriov + 0x10) & MASK64)
-            w_sriov_18 = read(mem, trace, (base_sriov + 0x18) & MASK64)
-            w_sriov_20 = read(mem, trace, (base_sriov + 0x20) & MASK64)
-            w_sriov_28 = read(mem, trace, (base_sriov + 0x28) & MASK64)
-            w_sriov_30 = read(mem, trace, (base_sriov + 0x30) & MASK64)
-            w_sriov_38 = read(mem, trace, (base_sriov + 0x38) & MASK64)
+            w_sriov_0 = read(mem, trace, errors, (base_sriov + 0x0) & MASK64)
+            w_sriov_8 = read(mem, trace, errors, (base_sriov + 0x8) & MASK64)
+            w_sriov_10 = read(mem, trace, errors, (base_sriov + 0x10) & MASK64)
+            w_sriov_18 = read(mem, trace, errors, (base_sriov + 0x18) & MASK64)
+            w_sriov_20 = read(mem, trace, errors, (base_sriov + 0x20) & MASK64)
+            w_sriov_28 = read(mem, trace, errors, (base_sriov + 0x28) & MASK64)
+            w_sriov_30 = read(mem, trace, errors, (base_sriov + 0x30) & MASK64)
+            w_sriov_38 = read(mem, trace, errors, (base_sriov + 0x38) & MASK64)
     else:
         w_sriov_0 = w_sriov_8 = w_sriov_10 = w_sriov_18 = w_sriov_20 = w_sriov_28 = w_sriov_30 = w_sriov_38 = 0
     base_vf_config = (((((r_ECAM >> 28) & 0xffffff) << 0x1c) + ((((((r_PF & 0xffff) + ((w_sriov_10 >> 32) & 0xffff)) + (((e_vf - 1) & 0xffff) * ((w_sriov_10 >> 48) & 0xffff))) >> 0) & 0xffff) << 0xc)) & 0xfffffffffffffff8)  # spec: specs/pcie_sriov.vspec:239
     if (((e_kind == 0) or (e_kind == 1)) and ((((((((r_PF >> 16) & 0x3ff) >= 0x40) and (((r_PF >> 16) & 0x3ff) <= 0x3f0)) and ((w_sriov_0 & 0xffff) == 0x10)) and (((w_sriov_0 >> 16) & 0xf) == 1)) and ((((w_sriov_8 & 0x1) and (e_vf >= 1)) and (e_vf <= (w_sriov_10 & 0xffff))) and (e_vf <= ((w_sriov_8 >> 48) & 0xffff)))) and ((((((((r_PF & 0xffff) + ((w_sriov_10 >> 32) & 0xffff)) + (((e_vf - 1) & 0xffff) * ((w_sriov_10 >> 48) & 0xffff))) >> 8) <= ((r_PF >> 32) & 0xff)) and (((w_sriov_8 >> 4) & 0x1) or (((((((((r_PF & 0xffff) + ((w_sriov_10 >> 32) & 0xffff)) + (((e_vf - 1) & 0xffff) * ((w_sriov_10 >> 48) & 0xffff))) >> 3) - (((r_PF & 0xffff) >> 3) & 0x1fff)) & 0x1ffffffff) - 1) & 0x1ffffffff) >= ((0x1f - (((r_PF & 0xffff) >> 3) & 0x1f)) & 0x1f)))) and (((w_sriov_10 >> 32) & 0xffff) != 0)) and ((((w_sriov_10 >> 48) & 0xffff) != 0) or (e_vf == 1))))):
-        w_vf_config_0 = read(mem, trace, (base_vf_config + 0x0) & MASK64)
+        w_vf_config_0 = read(mem, trace, errors, (base_vf_config + 0x0) & MASK64)
     else:
         w_vf_config_0 = 0
     if (not ((((((r_PF >> 16) & 0x3ff) >= 0x40) and (((r_PF >> 16) & 0x3ff) <= 0x3f0)) and ((w_sriov_0 & 0xffff) == 0x10)) and (((w_sriov_0 >> 16) & 0xf) == 1))):  # spec: specs/pcie_sriov.vspec:290

@@ -29,6 +29,7 @@ module vf_dma_vf_dma_intel (
     m_wdata,
     m_rvalid,
     m_rdata,
+    m_rerr,
     o_status,
     o_r_outcome,
     o_r_rid,
@@ -69,6 +70,7 @@ output [63:0] m_wdata;
 reg [63:0] m_wdata;
 input m_rvalid;
 input [63:0] m_rdata;
+input m_rerr;
 output [7:0] o_status;
 reg [7:0] o_status;
 output [2:0] o_r_outcome;
@@ -126,6 +128,7 @@ reg [63:0] w_vf_vf_config_0;
 reg [0:0] wk_io_sl_R;
 reg [0:0] wk_io_sl_U;
 reg [0:0] wk_io_sl_W;
+reg [0:0] wk_io_sl_access_error;
 reg [0:0] wk_io_sl_denied;
 reg [7:0] wk_io_sl_fault;
 reg [63:0] wk_io_sl_frame;
@@ -149,6 +152,7 @@ reg [0:0] cl_io_ats_translation;
 reg [0:0] cl_io_called;
 reg [0:0] cl_io_compat_blocked;
 reg [0:0] cl_io_compat_forwarded;
+reg [0:0] cl_io_context_access_error;
 reg [0:0] cl_io_context_aw_invalid;
 reg [0:0] cl_io_context_not_present;
 reg [0:0] cl_io_context_reserved;
@@ -169,9 +173,11 @@ reg [0:0] cl_io_interrupt_index_beyond_table;
 reg [0:0] cl_io_interrupt_not_remapped;
 reg [0:0] cl_io_interrupt_remapped;
 reg [0:0] cl_io_interrupt_request_reserved;
+reg [0:0] cl_io_irte_access_error;
 reg [0:0] cl_io_irte_not_present;
 reg [0:0] cl_io_irte_reserved;
 reg [2:0] cl_io_outcome;
+reg [0:0] cl_io_paging_access_error;
 reg [0:0] cl_io_paging_reserved;
 reg [0:0] cl_io_pass_through;
 reg [0:0] cl_io_protected_memory;
@@ -180,6 +186,7 @@ reg [0:0] cl_io_protected_memory_unremapped;
 reg [0:0] cl_io_read_denied;
 reg [0:0] cl_io_recorded;
 reg [0:0] cl_io_redir_hint;
+reg [0:0] cl_io_root_access_error;
 reg [0:0] cl_io_root_not_present;
 reg [0:0] cl_io_root_reserved;
 reg [0:0] cl_io_source_id_invalid;
@@ -206,6 +213,8 @@ reg [15:0] cl_vf_rid;
 reg [15:0] cl_vf_vf;
 reg [0:0] cl_vf_vf_absent;
 reg [0:0] cl_vf_write;
+reg er_io_ctx;
+reg er_io_root;
 reg [63:0] rec_address;
 reg [7:0] rec_fault_reason;
 reg [2:0] rec_iommu;
@@ -528,130 +537,148 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] h276;
     reg [32-1:0] h277;
     reg [1-1:0] h278;
+    reg [2-1:0] h282;
     reg [2-1:0] h283;
-    reg [2-1:0] h284;
-    reg [32-1:0] h285;
-    reg [1-1:0] h286;
+    reg [32-1:0] h284;
+    reg [1-1:0] h285;
+    reg [2-1:0] h289;
     reg [2-1:0] h290;
-    reg [2-1:0] h291;
-    reg [32-1:0] h292;
-    reg [1-1:0] h293;
+    reg [32-1:0] h291;
+    reg [1-1:0] h292;
+    reg [2-1:0] h297;
     reg [2-1:0] h298;
-    reg [2-1:0] h299;
-    reg [32-1:0] h300;
-    reg [1-1:0] h301;
-    reg [2-1:0] h310;
-    reg [2-1:0] h311;
-    reg [32-1:0] h312;
-    reg [1-1:0] h313;
-    reg [2-1:0] h314;
-    reg [2-1:0] h315;
-    reg [32-1:0] h316;
-    reg [1-1:0] h317;
-    reg [32-1:0] h318;
-    reg [12-1:0] h319;
-    reg [32-1:0] h320;
-    reg [12-1:0] h321;
-    reg [32-1:0] h322;
-    reg [64-1:0] h323;
-    reg [28-1:0] h324;
-    reg [64-1:0] h325;
-    reg [28-1:0] h326;
-    reg [48-1:0] h327;
+    reg [32-1:0] h299;
+    reg [1-1:0] h300;
+    reg [2-1:0] h304;
+    reg [2-1:0] h305;
+    reg [32-1:0] h306;
+    reg [1-1:0] h307;
+    reg [2-1:0] h312;
+    reg [2-1:0] h313;
+    reg [32-1:0] h314;
+    reg [1-1:0] h315;
+    reg [2-1:0] h324;
+    reg [2-1:0] h325;
+    reg [32-1:0] h326;
+    reg [1-1:0] h327;
     reg [2-1:0] h328;
     reg [2-1:0] h329;
     reg [32-1:0] h330;
     reg [1-1:0] h331;
-    reg [2-1:0] h332;
-    reg [2-1:0] h333;
+    reg [32-1:0] h332;
+    reg [12-1:0] h333;
     reg [32-1:0] h334;
-    reg [1-1:0] h335;
-    reg [2-1:0] h340;
-    reg [2-1:0] h341;
-    reg [32-1:0] h342;
-    reg [1-1:0] h343;
-    reg [1-1:0] h344;
+    reg [12-1:0] h335;
+    reg [32-1:0] h336;
+    reg [64-1:0] h337;
+    reg [28-1:0] h338;
+    reg [64-1:0] h339;
+    reg [28-1:0] h340;
+    reg [48-1:0] h341;
+    reg [2-1:0] h342;
+    reg [2-1:0] h343;
+    reg [32-1:0] h344;
     reg [1-1:0] h345;
-    reg [64-1:0] h346;
-    reg [1-1:0] h347;
-    reg [1-1:0] h348;
-    reg [64-1:0] h349;
-    reg [1-1:0] h350;
-    reg [64-1:0] h351;
-    reg [32-1:0] h352;
-    reg [1-1:0] h353;
-    reg [32-1:0] h354;
-    reg [12-1:0] h355;
+    reg [2-1:0] h346;
+    reg [2-1:0] h347;
+    reg [32-1:0] h348;
+    reg [1-1:0] h349;
+    reg [2-1:0] h354;
+    reg [2-1:0] h355;
     reg [32-1:0] h356;
-    reg [12-1:0] h357;
-    reg [32-1:0] h358;
-    reg [64-1:0] h359;
-    reg [28-1:0] h360;
-    reg [64-1:0] h361;
-    reg [28-1:0] h362;
-    reg [48-1:0] h363;
+    reg [1-1:0] h357;
+    reg [1-1:0] h358;
+    reg [1-1:0] h359;
+    reg [64-1:0] h360;
+    reg [1-1:0] h361;
+    reg [1-1:0] h362;
+    reg [64-1:0] h363;
+    reg [1-1:0] h364;
+    reg [64-1:0] h365;
+    reg [32-1:0] h366;
+    reg [1-1:0] h367;
+    reg [32-1:0] h368;
+    reg [12-1:0] h369;
+    reg [32-1:0] h370;
+    reg [12-1:0] h371;
+    reg [32-1:0] h372;
+    reg [64-1:0] h373;
+    reg [28-1:0] h374;
+    reg [64-1:0] h375;
+    reg [28-1:0] h376;
+    reg [48-1:0] h377;
     reg [64-1:0] h265;
     reg [1-1:0] h266;
     reg [2-1:0] h267;
     reg [64-1:0] h272;
     reg [1-1:0] h273;
     reg [2-1:0] h274;
-    reg [1-1:0] h279;
-    reg [64-1:0] h280;
-    reg [1-1:0] h281;
-    reg [2-1:0] h282;
-    reg [64-1:0] h287;
-    reg [1-1:0] h288;
-    reg [2-1:0] h289;
-    reg [1-1:0] h294;
-    reg [64-1:0] h295;
-    reg [1-1:0] h296;
-    reg [2-1:0] h297;
+    reg [64-1:0] h279;
+    reg [1-1:0] h280;
+    reg [2-1:0] h281;
+    reg [64-1:0] h286;
+    reg [1-1:0] h287;
+    reg [2-1:0] h288;
+    reg [1-1:0] h293;
+    reg [64-1:0] h294;
+    reg [1-1:0] h295;
+    reg [2-1:0] h296;
+    reg [64-1:0] h301;
     reg [1-1:0] h302;
-    reg [64-1:0] h303;
-    reg [1-1:0] h304;
-    reg [2-1:0] h305;
-    reg [1-1:0] h306;
-    reg [64-1:0] h307;
+    reg [2-1:0] h303;
     reg [1-1:0] h308;
-    reg [2-1:0] h309;
-    reg [1-1:0] h336;
-    reg [64-1:0] h337;
-    reg [1-1:0] h338;
-    reg [2-1:0] h339;
-    reg [1-1:0] h364;
-    reg [1-1:0] h365;
-    reg [6-1:0] h366;
-    reg [64-1:0] h367;
-    reg [127-1:0] h368;
-    reg [6-1:0] h369;
-    reg [127-1:0] h370;
-    reg [64-1:0] h371;
-    reg [6-1:0] h372;
-    reg [7-1:0] h373;
-    reg [64-1:0] h374;
-    reg [65-1:0] h375;
-    reg [64-1:0] h376;
-    reg [127-1:0] h377;
-    reg [127-1:0] h378;
+    reg [64-1:0] h309;
+    reg [1-1:0] h310;
+    reg [2-1:0] h311;
+    reg [1-1:0] h316;
+    reg [64-1:0] h317;
+    reg [1-1:0] h318;
+    reg [2-1:0] h319;
+    reg [1-1:0] h320;
+    reg [64-1:0] h321;
+    reg [1-1:0] h322;
+    reg [2-1:0] h323;
+    reg [1-1:0] h350;
+    reg [64-1:0] h351;
+    reg [1-1:0] h352;
+    reg [2-1:0] h353;
+    reg [1-1:0] h378;
     reg [1-1:0] h379;
-    reg [64-1:0] h380;
-    reg [1-1:0] h381;
-    reg [64-1:0] h382;
-    reg [1-1:0] h383;
-    reg [64-1:0] h384;
-    reg [1-1:0] h385;
-    reg [2-1:0] h386;
-    reg [1-1:0] h387;
-    reg [1-1:0] h388;
-    reg [1-1:0] h389;
-    reg [32-1:0] h390;
-    reg [64-1:0] h391;
-    reg [1-1:0] h392;
-    reg [32-1:0] h393;
-    reg [1-1:0] h394;
+    reg [6-1:0] h380;
+    reg [64-1:0] h381;
+    reg [127-1:0] h382;
+    reg [6-1:0] h383;
+    reg [127-1:0] h384;
+    reg [64-1:0] h385;
+    reg [6-1:0] h386;
+    reg [7-1:0] h387;
+    reg [64-1:0] h388;
+    reg [65-1:0] h389;
+    reg [64-1:0] h390;
+    reg [127-1:0] h391;
+    reg [127-1:0] h392;
+    reg [1-1:0] h393;
+    reg [64-1:0] h394;
     reg [1-1:0] h395;
-    reg [1-1:0] h396;
+    reg [2-1:0] h396;
+    reg [1-1:0] h397;
+    reg [64-1:0] h398;
+    reg [1-1:0] h399;
+    reg [64-1:0] h400;
+    reg [1-1:0] h401;
+    reg [64-1:0] h402;
+    reg [1-1:0] h403;
+    reg [2-1:0] h404;
+    reg [1-1:0] h405;
+    reg [1-1:0] h406;
+    reg [1-1:0] h407;
+    reg [32-1:0] h408;
+    reg [64-1:0] h409;
+    reg [1-1:0] h410;
+    reg [32-1:0] h411;
+    reg [1-1:0] h412;
+    reg [1-1:0] h413;
+    reg [1-1:0] h414;
     if (rst == 1) begin
         al_vf_sriov <= 0;
         cl_io_address <= 0;
@@ -663,6 +690,7 @@ always @(posedge clk) begin: fsm
         cl_io_called <= 0;
         cl_io_compat_blocked <= 0;
         cl_io_compat_forwarded <= 0;
+        cl_io_context_access_error <= 0;
         cl_io_context_aw_invalid <= 0;
         cl_io_context_not_present <= 0;
         cl_io_context_reserved <= 0;
@@ -683,9 +711,11 @@ always @(posedge clk) begin: fsm
         cl_io_interrupt_not_remapped <= 0;
         cl_io_interrupt_remapped <= 0;
         cl_io_interrupt_request_reserved <= 0;
+        cl_io_irte_access_error <= 0;
         cl_io_irte_not_present <= 0;
         cl_io_irte_reserved <= 0;
         cl_io_outcome <= 0;
+        cl_io_paging_access_error <= 0;
         cl_io_paging_reserved <= 0;
         cl_io_pass_through <= 0;
         cl_io_protected_memory <= 0;
@@ -694,6 +724,7 @@ always @(posedge clk) begin: fsm
         cl_io_read_denied <= 0;
         cl_io_recorded <= 0;
         cl_io_redir_hint <= 0;
+        cl_io_root_access_error <= 0;
         cl_io_root_not_present <= 0;
         cl_io_root_reserved <= 0;
         cl_io_source_id_invalid <= 0;
@@ -721,6 +752,8 @@ always @(posedge clk) begin: fsm
         cl_vf_vf_absent <= 0;
         cl_vf_write <= 0;
         done <= 0;
+        er_io_ctx <= 0;
+        er_io_root <= 0;
         o_r_address <= 0;
         o_r_fault_reason <= 0;
         o_r_iommu <= 0;
@@ -758,6 +791,7 @@ always @(posedge clk) begin: fsm
         wk_io_sl_R <= 0;
         wk_io_sl_U <= 0;
         wk_io_sl_W <= 0;
+        wk_io_sl_access_error <= 0;
         wk_io_sl_denied <= 0;
         wk_io_sl_fault <= 0;
         wk_io_sl_frame <= 0;
@@ -782,6 +816,8 @@ always @(posedge clk) begin: fsm
         case (st)
             5'b00000: begin
                 if (start) begin
+                    er_io_root <= 1'b0;
+                    er_io_ctx <= 1'b0;
                     st <= 5'b00001;
                 end
             end
@@ -2017,6 +2053,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_root_0 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_io_root <= 1'b1;
+                        end
                         st <= 5'b01011;
                     end
                 end
@@ -2048,6 +2087,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_root_8 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_io_root <= 1'b1;
+                        end
                         st <= 5'b01100;
                     end
                 end
@@ -2072,7 +2114,7 @@ always @(posedge clk) begin: fsm
                     h221 = (r_GSTS_REG >>> 31);
                     h222 = 1'h0;
                     h222 = (h221[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((((h219 == 1) || (h220 == 2)) && (h222 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
+                    if ((!((cl_vf_dma != 0) && ((((((h219 == 1) || (h220 == 2)) && (h222 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
                         w_io_ctx_0 <= 0;
                         w_io_ctx_8 <= 0;
                         st <= 5'b01110;
@@ -2100,6 +2142,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_ctx_0 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_io_ctx <= 1'b1;
+                        end
                         st <= 5'b01101;
                     end
                 end
@@ -2127,6 +2172,9 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_ctx_8 <= m_rdata;
                         pend <= 1'b0;
+                        if (m_rerr) begin
+                            er_io_ctx <= 1'b1;
+                        end
                         st <= 5'b01110;
                     end
                 end
@@ -2137,6 +2185,7 @@ always @(posedge clk) begin: fsm
                 wk_io_sl_pa <= 0;
                 wk_io_sl_level <= 0;
                 wk_io_sl_fault <= 0;
+                wk_io_sl_access_error <= 0;
                 wk_io_sl_not_present <= 0;
                 wk_io_sl_denied <= 0;
                 wk_io_sl_reserved <= 0;
@@ -2202,7 +2251,7 @@ always @(posedge clk) begin: fsm
                 else begin
                     h227 = h230;
                 end
-                if (((cl_vf_dma != 0) && (((((((((((((h223 == 1) || (h224 == 2)) && (h226 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h227 != 0))))) begin
+                if (((cl_vf_dma != 0) && (((((((((((((((h223 == 1) || (h224 == 2)) && (h226 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h227 != 0))))) begin
                     v_wide = {63'h0, e_addr};
                     unit_io_sl_i_addr <= v_wide[64-1:0];
                     h235 = 2'h0;
@@ -2261,21 +2310,24 @@ always @(posedge clk) begin: fsm
                         wk_io_sl_fault <= unit_io_sl_o_status;
                         wk_io_sl_level <= unit_io_sl_o_level;
                         if ((unit_io_sl_o_status == 1)) begin
-                            wk_io_sl_not_present <= 1;
+                            wk_io_sl_access_error <= 1;
                         end
                         if ((unit_io_sl_o_status == 2)) begin
-                            wk_io_sl_denied <= 1;
+                            wk_io_sl_not_present <= 1;
                         end
                         if ((unit_io_sl_o_status == 3)) begin
-                            wk_io_sl_reserved <= 1;
+                            wk_io_sl_denied <= 1;
                         end
                         if ((unit_io_sl_o_status == 4)) begin
-                            wk_io_sl_reserved_2m <= 1;
+                            wk_io_sl_reserved <= 1;
                         end
                         if ((unit_io_sl_o_status == 5)) begin
-                            wk_io_sl_reserved_1g <= 1;
+                            wk_io_sl_reserved_2m <= 1;
                         end
                         if ((unit_io_sl_o_status == 6)) begin
+                            wk_io_sl_reserved_1g <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 7)) begin
                             wk_io_sl_translation <= 1;
                         end
                         wk_io_sl_reason <= unit_io_sl_o_r_reason;
@@ -2327,8 +2379,10 @@ always @(posedge clk) begin: fsm
                 cl_io_ats_not_remapped <= 0;
                 cl_io_protected_memory_unremapped <= 0;
                 cl_io_dma_not_remapped <= 0;
+                cl_io_root_access_error <= 0;
                 cl_io_root_not_present <= 0;
                 cl_io_root_reserved <= 0;
+                cl_io_context_access_error <= 0;
                 cl_io_context_not_present <= 0;
                 cl_io_context_reserved <= 0;
                 cl_io_context_tt_invalid <= 0;
@@ -2342,6 +2396,7 @@ always @(posedge clk) begin: fsm
                 cl_io_protected_memory_remapped <= 0;
                 cl_io_translated <= 0;
                 cl_io_ats_translation <= 0;
+                cl_io_paging_access_error <= 0;
                 cl_io_ats_not_present <= 0;
                 cl_io_write_denied <= 0;
                 cl_io_read_denied <= 0;
@@ -2351,6 +2406,7 @@ always @(posedge clk) begin: fsm
                 cl_io_compat_forwarded <= 0;
                 cl_io_interrupt_request_reserved <= 0;
                 cl_io_interrupt_index_beyond_table <= 0;
+                cl_io_irte_access_error <= 0;
                 cl_io_irte_not_present <= 0;
                 cl_io_irte_reserved <= 0;
                 cl_io_source_id_invalid <= 0;
@@ -2469,6 +2525,13 @@ always @(posedge clk) begin: fsm
                     h277 = (r_GSTS_REG >>> 31);
                     h278 = 1'h0;
                     h278 = (h277[1-1:0] & 1);
+                    h282 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h282 = 2;
+                    end
+                    else begin
+                        h282 = 1;
+                    end
                     h283 = 2'h0;
                     if ((e_write != 0)) begin
                         h283 = 2;
@@ -2476,17 +2539,17 @@ always @(posedge clk) begin: fsm
                     else begin
                         h283 = 1;
                     end
-                    h284 = 2'h0;
+                    h284 = 32'h0;
+                    h284 = (r_GSTS_REG >>> 31);
+                    h285 = 1'h0;
+                    h285 = (h284[1-1:0] & 1);
+                    h289 = 2'h0;
                     if ((e_write != 0)) begin
-                        h284 = 2;
+                        h289 = 2;
                     end
                     else begin
-                        h284 = 1;
+                        h289 = 1;
                     end
-                    h285 = 32'h0;
-                    h285 = (r_GSTS_REG >>> 31);
-                    h286 = 1'h0;
-                    h286 = (h285[1-1:0] & 1);
                     h290 = 2'h0;
                     if ((e_write != 0)) begin
                         h290 = 2;
@@ -2494,17 +2557,17 @@ always @(posedge clk) begin: fsm
                     else begin
                         h290 = 1;
                     end
-                    h291 = 2'h0;
+                    h291 = 32'h0;
+                    h291 = (r_GSTS_REG >>> 31);
+                    h292 = 1'h0;
+                    h292 = (h291[1-1:0] & 1);
+                    h297 = 2'h0;
                     if ((e_write != 0)) begin
-                        h291 = 2;
+                        h297 = 2;
                     end
                     else begin
-                        h291 = 1;
+                        h297 = 1;
                     end
-                    h292 = 32'h0;
-                    h292 = (r_GSTS_REG >>> 31);
-                    h293 = 1'h0;
-                    h293 = (h292[1-1:0] & 1);
                     h298 = 2'h0;
                     if ((e_write != 0)) begin
                         h298 = 2;
@@ -2512,73 +2575,64 @@ always @(posedge clk) begin: fsm
                     else begin
                         h298 = 1;
                     end
-                    h299 = 2'h0;
+                    h299 = 32'h0;
+                    h299 = (r_GSTS_REG >>> 31);
+                    h300 = 1'h0;
+                    h300 = (h299[1-1:0] & 1);
+                    h304 = 2'h0;
                     if ((e_write != 0)) begin
-                        h299 = 2;
+                        h304 = 2;
                     end
                     else begin
-                        h299 = 1;
+                        h304 = 1;
                     end
-                    h300 = 32'h0;
-                    h300 = (r_GSTS_REG >>> 31);
-                    h301 = 1'h0;
-                    h301 = (h300[1-1:0] & 1);
-                    h310 = 2'h0;
+                    h305 = 2'h0;
                     if ((e_write != 0)) begin
-                        h310 = 2;
+                        h305 = 2;
                     end
                     else begin
-                        h310 = 1;
+                        h305 = 1;
                     end
-                    h311 = 2'h0;
+                    h306 = 32'h0;
+                    h306 = (r_GSTS_REG >>> 31);
+                    h307 = 1'h0;
+                    h307 = (h306[1-1:0] & 1);
+                    h312 = 2'h0;
                     if ((e_write != 0)) begin
-                        h311 = 2;
+                        h312 = 2;
                     end
                     else begin
-                        h311 = 1;
+                        h312 = 1;
                     end
-                    h312 = 32'h0;
-                    h312 = (r_GSTS_REG >>> 31);
-                    h313 = 1'h0;
-                    h313 = (h312[1-1:0] & 1);
-                    h314 = 2'h0;
+                    h313 = 2'h0;
                     if ((e_write != 0)) begin
-                        h314 = 2;
+                        h313 = 2;
                     end
                     else begin
-                        h314 = 1;
+                        h313 = 1;
                     end
-                    h315 = 2'h0;
+                    h314 = 32'h0;
+                    h314 = (r_GSTS_REG >>> 31);
+                    h315 = 1'h0;
+                    h315 = (h314[1-1:0] & 1);
+                    h324 = 2'h0;
                     if ((e_write != 0)) begin
-                        h315 = 2;
+                        h324 = 2;
                     end
                     else begin
-                        h315 = 1;
+                        h324 = 1;
                     end
-                    h316 = 32'h0;
-                    h316 = (r_PMEN_REG >>> 31);
-                    h317 = 1'h0;
-                    h317 = (h316[1-1:0] & 1);
-                    h318 = 32'h0;
-                    h318 = (r_PLMBASE_REG >>> 20);
-                    h319 = 12'h0;
-                    h319 = (h318[12-1:0] & 4095);
-                    h320 = 32'h0;
-                    h320 = (r_PLMLIMIT_REG >>> 20);
-                    h321 = 12'h0;
-                    h321 = (h320[12-1:0] & 4095);
-                    h322 = 32'h0;
-                    h322 = ({h321, 20'h0} | 1048575);
-                    h323 = 64'h0;
-                    h323 = (r_PHMBASE_REG >>> 20);
-                    h324 = 28'h0;
-                    h324 = (h323[28-1:0] & 268435455);
-                    h325 = 64'h0;
-                    h325 = (r_PHMLIMIT_REG >>> 20);
-                    h326 = 28'h0;
-                    h326 = (h325[28-1:0] & 268435455);
-                    h327 = 48'h0;
-                    h327 = ({h326, 20'h0} | 1048575);
+                    h325 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h325 = 2;
+                    end
+                    else begin
+                        h325 = 1;
+                    end
+                    h326 = 32'h0;
+                    h326 = (r_GSTS_REG >>> 31);
+                    h327 = 1'h0;
+                    h327 = (h326[1-1:0] & 1);
                     h328 = 2'h0;
                     if ((e_write != 0)) begin
                         h328 = 2;
@@ -2594,104 +2648,142 @@ always @(posedge clk) begin: fsm
                         h329 = 1;
                     end
                     h330 = 32'h0;
-                    h330 = (r_GSTS_REG >>> 31);
+                    h330 = (r_PMEN_REG >>> 31);
                     h331 = 1'h0;
                     h331 = (h330[1-1:0] & 1);
-                    h332 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h332 = 2;
-                    end
-                    else begin
-                        h332 = 1;
-                    end
-                    h333 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h333 = 2;
-                    end
-                    else begin
-                        h333 = 1;
-                    end
+                    h332 = 32'h0;
+                    h332 = (r_PLMBASE_REG >>> 20);
+                    h333 = 12'h0;
+                    h333 = (h332[12-1:0] & 4095);
                     h334 = 32'h0;
-                    h334 = (r_GSTS_REG >>> 31);
-                    h335 = 1'h0;
-                    h335 = (h334[1-1:0] & 1);
-                    h340 = 2'h0;
+                    h334 = (r_PLMLIMIT_REG >>> 20);
+                    h335 = 12'h0;
+                    h335 = (h334[12-1:0] & 4095);
+                    h336 = 32'h0;
+                    h336 = ({h335, 20'h0} | 1048575);
+                    h337 = 64'h0;
+                    h337 = (r_PHMBASE_REG >>> 20);
+                    h338 = 28'h0;
+                    h338 = (h337[28-1:0] & 268435455);
+                    h339 = 64'h0;
+                    h339 = (r_PHMLIMIT_REG >>> 20);
+                    h340 = 28'h0;
+                    h340 = (h339[28-1:0] & 268435455);
+                    h341 = 48'h0;
+                    h341 = ({h340, 20'h0} | 1048575);
+                    h342 = 2'h0;
                     if ((e_write != 0)) begin
-                        h340 = 2;
+                        h342 = 2;
                     end
                     else begin
-                        h340 = 1;
+                        h342 = 1;
                     end
-                    h341 = 2'h0;
+                    h343 = 2'h0;
                     if ((e_write != 0)) begin
-                        h341 = 2;
+                        h343 = 2;
                     end
                     else begin
-                        h341 = 1;
+                        h343 = 1;
                     end
-                    h342 = 32'h0;
-                    h342 = (r_GSTS_REG >>> 31);
-                    h343 = 1'h0;
-                    h343 = (h342[1-1:0] & 1);
-                    h344 = 1'h0;
+                    h344 = 32'h0;
+                    h344 = (r_GSTS_REG >>> 31);
                     h345 = 1'h0;
-                    h346 = 64'h0;
-                    h346 = e_addr;
-                    h345 = 0;
-                    if ((h346[64-1:39] != 0)) begin
-                        h345 = 1;
+                    h345 = (h344[1-1:0] & 1);
+                    h346 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h346 = 2;
                     end
-                    h347 = 1'h0;
-                    h348 = 1'h0;
-                    h349 = 64'h0;
-                    h349 = e_addr;
-                    h348 = 0;
-                    if ((h349[64-1:48] != 0)) begin
-                        h348 = 1;
+                    else begin
+                        h346 = 1;
                     end
-                    h350 = 1'h0;
-                    h351 = 64'h0;
-                    h351 = e_addr;
-                    h350 = 0;
-                    if ((h351[64-1:57] != 0)) begin
-                        h350 = 1;
+                    h347 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h347 = 2;
+                    end
+                    else begin
+                        h347 = 1;
+                    end
+                    h348 = 32'h0;
+                    h348 = (r_GSTS_REG >>> 31);
+                    h349 = 1'h0;
+                    h349 = (h348[1-1:0] & 1);
+                    h354 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h354 = 2;
+                    end
+                    else begin
+                        h354 = 1;
+                    end
+                    h355 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h355 = 2;
+                    end
+                    else begin
+                        h355 = 1;
+                    end
+                    h356 = 32'h0;
+                    h356 = (r_GSTS_REG >>> 31);
+                    h357 = 1'h0;
+                    h357 = (h356[1-1:0] & 1);
+                    h358 = 1'h0;
+                    h359 = 1'h0;
+                    h360 = 64'h0;
+                    h360 = e_addr;
+                    h359 = 0;
+                    if ((h360[64-1:39] != 0)) begin
+                        h359 = 1;
+                    end
+                    h361 = 1'h0;
+                    h362 = 1'h0;
+                    h363 = 64'h0;
+                    h363 = e_addr;
+                    h362 = 0;
+                    if ((h363[64-1:48] != 0)) begin
+                        h362 = 1;
+                    end
+                    h364 = 1'h0;
+                    h365 = 64'h0;
+                    h365 = e_addr;
+                    h364 = 0;
+                    if ((h365[64-1:57] != 0)) begin
+                        h364 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h347 = h348;
+                        h361 = h362;
                     end
                     else begin
-                        h347 = h350;
+                        h361 = h364;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h344 = h345;
+                        h358 = h359;
                     end
                     else begin
-                        h344 = h347;
+                        h358 = h361;
                     end
-                    h352 = 32'h0;
-                    h352 = (r_PMEN_REG >>> 31);
-                    h353 = 1'h0;
-                    h353 = (h352[1-1:0] & 1);
-                    h354 = 32'h0;
-                    h354 = (r_PLMBASE_REG >>> 20);
-                    h355 = 12'h0;
-                    h355 = (h354[12-1:0] & 4095);
-                    h356 = 32'h0;
-                    h356 = (r_PLMLIMIT_REG >>> 20);
-                    h357 = 12'h0;
-                    h357 = (h356[12-1:0] & 4095);
-                    h358 = 32'h0;
-                    h358 = ({h357, 20'h0} | 1048575);
-                    h359 = 64'h0;
-                    h359 = (r_PHMBASE_REG >>> 20);
-                    h360 = 28'h0;
-                    h360 = (h359[28-1:0] & 268435455);
-                    h361 = 64'h0;
-                    h361 = (r_PHMLIMIT_REG >>> 20);
-                    h362 = 28'h0;
-                    h362 = (h361[28-1:0] & 268435455);
-                    h363 = 48'h0;
-                    h363 = ({h362, 20'h0} | 1048575);
+                    h366 = 32'h0;
+                    h366 = (r_PMEN_REG >>> 31);
+                    h367 = 1'h0;
+                    h367 = (h366[1-1:0] & 1);
+                    h368 = 32'h0;
+                    h368 = (r_PLMBASE_REG >>> 20);
+                    h369 = 12'h0;
+                    h369 = (h368[12-1:0] & 4095);
+                    h370 = 32'h0;
+                    h370 = (r_PLMLIMIT_REG >>> 20);
+                    h371 = 12'h0;
+                    h371 = (h370[12-1:0] & 4095);
+                    h372 = 32'h0;
+                    h372 = ({h371, 20'h0} | 1048575);
+                    h373 = 64'h0;
+                    h373 = (r_PHMBASE_REG >>> 20);
+                    h374 = 28'h0;
+                    h374 = (h373[28-1:0] & 268435455);
+                    h375 = 64'h0;
+                    h375 = (r_PHMLIMIT_REG >>> 20);
+                    h376 = 28'h0;
+                    h376 = (h375[28-1:0] & 268435455);
+                    h377 = 48'h0;
+                    h377 = ({h376, 20'h0} | 1048575);
                     if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_not_remapped <= 1;
@@ -2752,13 +2844,13 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h268 == 1) || (h269 == 2)) && (h271 != 0)) && (!w_io_root_0[0]))) begin
+                    else if (((((h268 == 1) || (h269 == 2)) && (h271 != 0)) && (er_io_root != 0))) begin
                         cl_io_exit <= 1;
-                        cl_io_root_not_present <= 1;
+                        cl_io_root_access_error <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
-                        cl_io_fault_reason <= 1;
+                        cl_io_fault_reason <= 8;
                         cl_io_recorded <= 1;
                         v_wide = 0;
                         h265 = 64'h0;
@@ -2767,7 +2859,7 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
-                        v_wide[40-1:32] = 1;
+                        v_wide[40-1:32] = 8;
                         v_wide[62-1:60] = 0;
                         h266 = 1'h0;
                         h267 = 2'h0;
@@ -2794,13 +2886,13 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h275 == 1) || (h276 == 2)) && (h278 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if (((((h275 == 1) || (h276 == 2)) && (h278 != 0)) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
-                        cl_io_root_reserved <= 1;
+                        cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
-                        cl_io_fault_reason <= 10;
+                        cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
                         h272 = 64'h0;
@@ -2809,7 +2901,7 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
-                        v_wide[40-1:32] = 10;
+                        v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 0;
                         h273 = 1'h0;
                         h274 = 2'h0;
@@ -2836,41 +2928,36 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h283 == 1) || (h284 == 2)) && (h286 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!w_io_ctx_0[0]))) begin
+                    else if (((((h282 == 1) || (h283 == 2)) && (h285 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
-                        cl_io_context_not_present <= 1;
+                        cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
-                        cl_io_fault_reason <= 2;
-                        h279 = 1'h0;
-                        h279 = 0;
-                        if ((!w_io_ctx_0[1])) begin
-                            h279 = 1;
-                        end
-                        cl_io_recorded <= h279;
+                        cl_io_fault_reason <= 10;
+                        cl_io_recorded <= 1;
                         v_wide = 0;
-                        h280 = 64'h0;
-                        h280 = e_addr;
-                        v_wide[64-1:12] = h280[64-1:12];
+                        h279 = 64'h0;
+                        h279 = e_addr;
+                        v_wide[64-1:12] = h279[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
-                        v_wide[40-1:32] = 2;
+                        v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 0;
-                        h281 = 1'h0;
-                        h282 = 2'h0;
+                        h280 = 1'h0;
+                        h281 = 2'h0;
                         if ((e_write != 0)) begin
-                            h282 = 2;
+                            h281 = 2;
                         end
                         else begin
-                            h282 = 1;
-                        end
-                        h281 = 0;
-                        if ((!((h282 == 2) && 1'b1))) begin
                             h281 = 1;
                         end
-                        v_wide[63-1:62] = h281;
+                        h280 = 0;
+                        if ((!((h281 == 2) && 1'b1))) begin
+                            h280 = 1;
+                        end
+                        v_wide[63-1:62] = h280;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -2883,7 +2970,96 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h290 == 1) || (h291 == 2)) && (h293 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if ((((((((h289 == 1) || (h290 == 2)) && (h292 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
+                        cl_io_exit <= 1;
+                        cl_io_context_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 9;
+                        cl_io_recorded <= 1;
+                        v_wide = 0;
+                        h286 = 64'h0;
+                        h286 = e_addr;
+                        v_wide[64-1:12] = h286[64-1:12];
+                        cl_io_frcd_lo <= v_wide[64-1:0];
+                        v_wide = 0;
+                        v_wide[16-1:0] = cl_vf_rid;
+                        v_wide[40-1:32] = 9;
+                        v_wide[62-1:60] = 0;
+                        h287 = 1'h0;
+                        h288 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h288 = 2;
+                        end
+                        else begin
+                            h288 = 1;
+                        end
+                        h287 = 0;
+                        if ((!((h288 == 2) && 1'b1))) begin
+                            h287 = 1;
+                        end
+                        v_wide[63-1:62] = h287;
+                        v_wide[64-1:63] = 1;
+                        cl_io_frcd_hi <= v_wide[64-1:0];
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if ((((((((h297 == 1) || (h298 == 2)) && (h300 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
+                        cl_io_exit <= 1;
+                        cl_io_context_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 2;
+                        h293 = 1'h0;
+                        h293 = 0;
+                        if ((!w_io_ctx_0[1])) begin
+                            h293 = 1;
+                        end
+                        cl_io_recorded <= h293;
+                        v_wide = 0;
+                        h294 = 64'h0;
+                        h294 = e_addr;
+                        v_wide[64-1:12] = h294[64-1:12];
+                        cl_io_frcd_lo <= v_wide[64-1:0];
+                        v_wide = 0;
+                        v_wide[16-1:0] = cl_vf_rid;
+                        v_wide[40-1:32] = 2;
+                        v_wide[62-1:60] = 0;
+                        h295 = 1'h0;
+                        h296 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h296 = 2;
+                        end
+                        else begin
+                            h296 = 1;
+                        end
+                        h295 = 0;
+                        if ((!((h296 == 2) && 1'b1))) begin
+                            h295 = 1;
+                        end
+                        v_wide[63-1:62] = h295;
+                        v_wide[64-1:63] = 1;
+                        cl_io_frcd_hi <= v_wide[64-1:0];
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if ((((((((h304 == 1) || (h305 == 2)) && (h307 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -2892,27 +3068,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h287 = 64'h0;
-                        h287 = e_addr;
-                        v_wide[64-1:12] = h287[64-1:12];
+                        h301 = 64'h0;
+                        h301 = e_addr;
+                        v_wide[64-1:12] = h301[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 0;
-                        h288 = 1'h0;
-                        h289 = 2'h0;
+                        h302 = 1'h0;
+                        h303 = 2'h0;
                         if ((e_write != 0)) begin
-                            h289 = 2;
+                            h303 = 2;
                         end
                         else begin
-                            h289 = 1;
+                            h303 = 1;
                         end
-                        h288 = 0;
-                        if ((!((h289 == 2) && 1'b1))) begin
-                            h288 = 1;
+                        h302 = 0;
+                        if ((!((h303 == 2) && 1'b1))) begin
+                            h302 = 1;
                         end
-                        v_wide[63-1:62] = h288;
+                        v_wide[63-1:62] = h302;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -2925,41 +3101,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h298 == 1) || (h299 == 2)) && (h301 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if (((((((((((h312 == 1) || (h313 == 2)) && (h315 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h294 = 1'h0;
-                        h294 = 0;
+                        h308 = 1'h0;
+                        h308 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h294 = 1;
+                            h308 = 1;
                         end
-                        cl_io_recorded <= h294;
+                        cl_io_recorded <= h308;
                         v_wide = 0;
-                        h295 = 64'h0;
-                        h295 = e_addr;
-                        v_wide[64-1:12] = h295[64-1:12];
+                        h309 = 64'h0;
+                        h309 = e_addr;
+                        v_wide[64-1:12] = h309[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h296 = 1'h0;
-                        h297 = 2'h0;
+                        h310 = 1'h0;
+                        h311 = 2'h0;
                         if ((e_write != 0)) begin
-                            h297 = 2;
+                            h311 = 2;
                         end
                         else begin
-                            h297 = 1;
+                            h311 = 1;
                         end
-                        h296 = 0;
-                        if ((!((h297 == 2) && 1'b1))) begin
-                            h296 = 1;
+                        h310 = 0;
+                        if ((!((h311 == 2) && 1'b1))) begin
+                            h310 = 1;
                         end
-                        v_wide[63-1:62] = h296;
+                        v_wide[63-1:62] = h310;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -2979,34 +3155,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h302 = 1'h0;
-                        h302 = 0;
+                        h316 = 1'h0;
+                        h316 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h302 = 1;
+                            h316 = 1;
                         end
-                        cl_io_recorded <= h302;
+                        cl_io_recorded <= h316;
                         v_wide = 0;
-                        h303 = 64'h0;
-                        h303 = e_addr;
-                        v_wide[64-1:12] = h303[64-1:12];
+                        h317 = 64'h0;
+                        h317 = e_addr;
+                        v_wide[64-1:12] = h317[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 0;
-                        h304 = 1'h0;
-                        h305 = 2'h0;
+                        h318 = 1'h0;
+                        h319 = 2'h0;
                         if ((e_write != 0)) begin
-                            h305 = 2;
+                            h319 = 2;
                         end
                         else begin
-                            h305 = 1;
+                            h319 = 1;
                         end
-                        h304 = 0;
-                        if ((!((h305 == 2) && 1'b1))) begin
-                            h304 = 1;
+                        h318 = 0;
+                        if ((!((h319 == 2) && 1'b1))) begin
+                            h318 = 1;
                         end
-                        v_wide[63-1:62] = h304;
+                        v_wide[63-1:62] = h318;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3019,41 +3195,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h310 == 1) || (h311 == 2)) && (h313 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if (((((((((((h324 == 1) || (h325 == 2)) && (h327 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h306 = 1'h0;
-                        h306 = 0;
+                        h320 = 1'h0;
+                        h320 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h306 = 1;
+                            h320 = 1;
                         end
-                        cl_io_recorded <= h306;
+                        cl_io_recorded <= h320;
                         v_wide = 0;
-                        h307 = 64'h0;
-                        h307 = e_addr;
-                        v_wide[64-1:12] = h307[64-1:12];
+                        h321 = 64'h0;
+                        h321 = e_addr;
+                        v_wide[64-1:12] = h321[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h308 = 1'h0;
-                        h309 = 2'h0;
+                        h322 = 1'h0;
+                        h323 = 2'h0;
                         if ((e_write != 0)) begin
-                            h309 = 2;
+                            h323 = 2;
                         end
                         else begin
-                            h309 = 1;
+                            h323 = 1;
                         end
-                        h308 = 0;
-                        if ((!((h309 == 2) && 1'b1))) begin
-                            h308 = 1;
+                        h322 = 0;
+                        if ((!((h323 == 2) && 1'b1))) begin
+                            h322 = 1;
                         end
-                        v_wide[63-1:62] = h308;
+                        v_wide[63-1:62] = h322;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3066,7 +3242,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h314 == 1) || (h315 == 2)) && 1'b1) && (h317 != 0)) && (((1'b1 && (e_addr >= {32'h0, h319, 20'h0})) && (e_addr <= {32'h0, h322})) || ((1'b1 && (e_addr >= {16'h0, h324, 20'h0})) && (e_addr <= {16'h0, h327})))) && (((((((h328 == 1) || (h329 == 2)) && (h331 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0))))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
+                    else if ((((((((h328 == 1) || (h329 == 2)) && 1'b1) && (h331 != 0)) && (((1'b1 && (e_addr >= {32'h0, h333, 20'h0})) && (e_addr <= {32'h0, h336})) || ((1'b1 && (e_addr >= {16'h0, h338, 20'h0})) && (e_addr <= {16'h0, h341})))) && (((((((((h342 == 1) || (h343 == 2)) && (h345 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -3106,7 +3282,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h332 == 1) || (h333 == 2)) && (h335 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if (((((((((((h346 == 1) || (h347 == 2)) && (h349 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
@@ -3146,41 +3322,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h340 == 1) || (h341 == 2)) && (h343 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (h344 != 0))) begin
+                    else if (((((((((((h354 == 1) || (h355 == 2)) && (h357 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h358 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h336 = 1'h0;
-                        h336 = 0;
+                        h350 = 1'h0;
+                        h350 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h336 = 1;
+                            h350 = 1;
                         end
-                        cl_io_recorded <= h336;
+                        cl_io_recorded <= h350;
                         v_wide = 0;
-                        h337 = 64'h0;
-                        h337 = e_addr;
-                        v_wide[64-1:12] = h337[64-1:12];
+                        h351 = 64'h0;
+                        h351 = e_addr;
+                        v_wide[64-1:12] = h351[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 0;
-                        h338 = 1'h0;
-                        h339 = 2'h0;
+                        h352 = 1'h0;
+                        h353 = 2'h0;
                         if ((e_write != 0)) begin
-                            h339 = 2;
+                            h353 = 2;
                         end
                         else begin
-                            h339 = 1;
+                            h353 = 1;
                         end
-                        h338 = 0;
-                        if ((!((h339 == 2) && 1'b1))) begin
-                            h338 = 1;
+                        h352 = 0;
+                        if ((!((h353 == 2) && 1'b1))) begin
+                            h352 = 1;
                         end
-                        v_wide[63-1:62] = h338;
+                        v_wide[63-1:62] = h352;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3193,7 +3369,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h353 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h355, 20'h0})) && (wk_io_sl_pa <= {32'h0, h358})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h360, 20'h0})) && (wk_io_sl_pa <= {16'h0, h363})))))) begin
+                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h367 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h369, 20'h0})) && (wk_io_sl_pa <= {32'h0, h372})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h374, 20'h0})) && (wk_io_sl_pa <= {16'h0, h377})))))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_remapped <= 1;
                         cl_io_outcome <= 4;
@@ -3253,47 +3429,94 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_io_sl_R;
-                        h364 = 1'h0;
-                        h364 = 0;
+                        h378 = 1'h0;
+                        h378 = 0;
                         if (((wk_io_sl_W != 0) && 1'b1)) begin
-                            h364 = 1;
+                            h378 = 1;
                         end
-                        v_wide[2-1:1] = h364;
+                        v_wide[2-1:1] = h378;
                         v_wide[3-1:2] = wk_io_sl_U;
-                        h365 = 1'h0;
-                        h365 = 0;
+                        h379 = 1'h0;
+                        h379 = 0;
                         if ((wk_io_sl_shift > 12)) begin
-                            h365 = 1;
+                            h379 = 1;
                         end
-                        v_wide[12-1:11] = h365;
-                        h366 = 6'h0;
-                        h366 = wk_io_sl_shift;
-                        h367 = 64'h0;
-                        h367 = (wk_io_sl_frame >>> h366);
-                        h368 = 127'h0;
-                        h368 = {63'h0, h367};
-                        h369 = 6'h0;
-                        h369 = wk_io_sl_shift;
-                        h370 = 127'h0;
-                        h370 = (h368 << h369);
-                        h371 = 64'h0;
-                        h371 = 1;
-                        h372 = 6'h0;
-                        h373 = 7'h0;
-                        h373 = (({1'h0, wk_io_sl_shift} + 64) - 1);
-                        h372 = h373[6-1:0];
-                        h374 = 64'h0;
-                        h374 = (h371 << h372);
-                        h375 = 65'h0;
-                        h375 = (({1'h0, h374} + 65'h10000000000000000) - 1);
-                        h376 = 64'h0;
-                        h376 = (h375[64-1:0] >>> 12);
-                        h377 = 127'h0;
-                        h377 = (h370 | {51'h0, h376, 12'h0});
-                        h378 = 127'h0;
-                        h378 = (h377 >>> 12);
-                        v_wide[64-1:12] = h378[52-1:0];
+                        v_wide[12-1:11] = h379;
+                        h380 = 6'h0;
+                        h380 = wk_io_sl_shift;
+                        h381 = 64'h0;
+                        h381 = (wk_io_sl_frame >>> h380);
+                        h382 = 127'h0;
+                        h382 = {63'h0, h381};
+                        h383 = 6'h0;
+                        h383 = wk_io_sl_shift;
+                        h384 = 127'h0;
+                        h384 = (h382 << h383);
+                        h385 = 64'h0;
+                        h385 = 1;
+                        h386 = 6'h0;
+                        h387 = 7'h0;
+                        h387 = (({1'h0, wk_io_sl_shift} + 64) - 1);
+                        h386 = h387[6-1:0];
+                        h388 = 64'h0;
+                        h388 = (h385 << h386);
+                        h389 = 65'h0;
+                        h389 = (({1'h0, h388} + 65'h10000000000000000) - 1);
+                        h390 = 64'h0;
+                        h390 = (h389[64-1:0] >>> 12);
+                        h391 = 127'h0;
+                        h391 = (h384 | {51'h0, h390, 12'h0});
+                        h392 = 127'h0;
+                        h392 = (h391 >>> 12);
+                        v_wide[64-1:12] = h392[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
+                    end
+                    else if (((wk_io_sl_walked != 0) && (wk_io_sl_access_error != 0))) begin
+                        cl_io_exit <= 1;
+                        cl_io_paging_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= wk_io_sl_reason;
+                        h393 = 1'h0;
+                        h393 = 0;
+                        if ((!w_io_ctx_0[1])) begin
+                            h393 = 1;
+                        end
+                        cl_io_recorded <= h393;
+                        v_wide = 0;
+                        h394 = 64'h0;
+                        h394 = e_addr;
+                        v_wide[64-1:12] = h394[64-1:12];
+                        cl_io_frcd_lo <= v_wide[64-1:0];
+                        v_wide = 0;
+                        v_wide[16-1:0] = cl_vf_rid;
+                        v_wide[40-1:32] = wk_io_sl_reason;
+                        v_wide[62-1:60] = 0;
+                        h395 = 1'h0;
+                        h396 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h396 = 2;
+                        end
+                        else begin
+                            h396 = 1;
+                        end
+                        h395 = 0;
+                        if ((!((h396 == 2) && 1'b1))) begin
+                            h395 = 1;
+                        end
+                        v_wide[63-1:62] = h395;
+                        v_wide[64-1:63] = 1;
+                        cl_io_frcd_hi <= v_wide[64-1:0];
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -3322,16 +3545,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h379 = 1'h0;
-                        h379 = 0;
+                        h397 = 1'h0;
+                        h397 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h379 = 1;
+                            h397 = 1;
                         end
-                        cl_io_recorded <= h379;
+                        cl_io_recorded <= h397;
                         v_wide = 0;
-                        h380 = 64'h0;
-                        h380 = e_addr;
-                        v_wide[64-1:12] = h380[64-1:12];
+                        h398 = 64'h0;
+                        h398 = e_addr;
+                        v_wide[64-1:12] = h398[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -3357,16 +3580,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h381 = 1'h0;
-                        h381 = 0;
+                        h399 = 1'h0;
+                        h399 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h381 = 1;
+                            h399 = 1;
                         end
-                        cl_io_recorded <= h381;
+                        cl_io_recorded <= h399;
                         v_wide = 0;
-                        h382 = 64'h0;
-                        h382 = e_addr;
-                        v_wide[64-1:12] = h382[64-1:12];
+                        h400 = 64'h0;
+                        h400 = e_addr;
+                        v_wide[64-1:12] = h400[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -3392,34 +3615,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h383 = 1'h0;
-                        h383 = 0;
+                        h401 = 1'h0;
+                        h401 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h383 = 1;
+                            h401 = 1;
                         end
-                        cl_io_recorded <= h383;
+                        cl_io_recorded <= h401;
                         v_wide = 0;
-                        h384 = 64'h0;
-                        h384 = e_addr;
-                        v_wide[64-1:12] = h384[64-1:12];
+                        h402 = 64'h0;
+                        h402 = e_addr;
+                        v_wide[64-1:12] = h402[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 0;
-                        h385 = 1'h0;
-                        h386 = 2'h0;
+                        h403 = 1'h0;
+                        h404 = 2'h0;
                         if ((e_write != 0)) begin
-                            h386 = 2;
+                            h404 = 2;
                         end
                         else begin
-                            h386 = 1;
+                            h404 = 1;
                         end
-                        h385 = 0;
-                        if ((!((h386 == 2) && 1'b1))) begin
-                            h385 = 1;
+                        h403 = 0;
+                        if ((!((h404 == 2) && 1'b1))) begin
+                            h403 = 1;
                         end
-                        v_wide[63-1:62] = h385;
+                        v_wide[63-1:62] = h403;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3550,17 +3773,43 @@ always @(posedge clk) begin: fsm
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
+                        cl_io_irte_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 35;
+                        cl_io_recorded <= 1;
+                        v_wide = 0;
+                        v_wide[64-1:48] = 0;
+                        cl_io_frcd_lo <= v_wide[64-1:0];
+                        v_wide = 0;
+                        v_wide[16-1:0] = cl_vf_rid;
+                        v_wide[40-1:32] = 35;
+                        v_wide[64-1:63] = 1;
+                        cl_io_frcd_hi <= v_wide[64-1:0];
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
                         cl_io_irte_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h387 = 1'h0;
-                        h387 = 0;
+                        h405 = 1'h0;
+                        h405 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h387 = 1;
+                            h405 = 1;
                         end
-                        cl_io_recorded <= h387;
+                        cl_io_recorded <= h405;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3586,12 +3835,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h388 = 1'h0;
-                        h388 = 0;
+                        h406 = 1'h0;
+                        h406 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h388 = 1;
+                            h406 = 1;
                         end
-                        cl_io_recorded <= h388;
+                        cl_io_recorded <= h406;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3617,12 +3866,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h389 = 1'h0;
-                        h389 = 0;
+                        h407 = 1'h0;
+                        h407 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h389 = 1;
+                            h407 = 1;
                         end
-                        cl_io_recorded <= h389;
+                        cl_io_recorded <= h407;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3653,38 +3902,38 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h390 = 32'h0;
-                        h391 = 64'h0;
-                        h391 = (r_IRTA_REG >>> 11);
-                        h392 = 1'h0;
-                        h392 = (h391[1-1:0] & 1);
-                        h393 = 32'h0;
-                        h393 = w_io_irte_0[64-1:32];
-                        if ((h392 != 0)) begin
-                            h390 = w_io_irte_0[64-1:32];
+                        h408 = 32'h0;
+                        h409 = 64'h0;
+                        h409 = (r_IRTA_REG >>> 11);
+                        h410 = 1'h0;
+                        h410 = (h409[1-1:0] & 1);
+                        h411 = 32'h0;
+                        h411 = w_io_irte_0[64-1:32];
+                        if ((h410 != 0)) begin
+                            h408 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h390 = {24'h0, h393[16-1:8]};
+                            h408 = {24'h0, h411[16-1:8]};
                         end
-                        cl_io_destination <= h390;
-                        h394 = 1'h0;
-                        h394 = 0;
+                        cl_io_destination <= h408;
+                        h412 = 1'h0;
+                        h412 = 0;
                         if (w_io_irte_0[2]) begin
-                            h394 = 1;
+                            h412 = 1;
                         end
-                        cl_io_dest_mode <= h394;
-                        h395 = 1'h0;
-                        h395 = 0;
+                        cl_io_dest_mode <= h412;
+                        h413 = 1'h0;
+                        h413 = 0;
                         if (w_io_irte_0[3]) begin
-                            h395 = 1;
+                            h413 = 1;
                         end
-                        cl_io_redir_hint <= h395;
-                        h396 = 1'h0;
-                        h396 = 0;
+                        cl_io_redir_hint <= h413;
+                        h414 = 1'h0;
+                        h414 = 0;
                         if (w_io_irte_0[4]) begin
-                            h396 = 1;
+                            h414 = 1;
                         end
-                        cl_io_trigger_mode <= h396;
+                        cl_io_trigger_mode <= h414;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
@@ -3770,7 +4019,7 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m
     end
 end
 
-always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
+always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
     reg pending;
     reg v_r;
     reg v_w;
@@ -3778,8 +4027,12 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
     unit_io_sl_m_valid = walker_unit_io_sl0_m_valid_h;
     unit_io_sl_m_we = walker_unit_io_sl0_m_we_h;
     unit_io_sl_m_size = walker_unit_io_sl0_m_size_h;
@@ -3817,7 +4070,9 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
             if (m_rvalid) begin
                 case (walker_unit_io_sl0_lvl)
                     'h5: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
                         else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
@@ -3833,7 +4088,9 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                         end
                     end
                     'h4: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
                         else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
@@ -3850,7 +4107,9 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                     end
                     'h3: begin
                         if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -3936,7 +4195,9 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                             end
                         end
                         else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -3954,7 +4215,9 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                     end
                     'h2: begin
                         if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -4040,7 +4303,9 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                             end
                         end
                         else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
                             else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
@@ -4057,7 +4322,9 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                         end
                     end
                     'h1: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
                         else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
@@ -4083,28 +4350,56 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
             rs0 = 4'h0;
             rs1 = 3'h0;
             rs2 = 3'h0;
-            if (unit_io_sl_r_SL_WALK[3]) begin
+            rs3 = 3'h0;
+            if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
+                rs3 = 4;
+            end
+            else begin
+                rs3 = 3;
+            end
+            if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
                 rs2 = 5;
             end
             else begin
-                rs2 = 6;
+                rs2 = rs3;
             end
-            if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
-                rs1 = rs2;
-            end
-            else begin
-                rs1 = 0;
-            end
-            if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
-                rs0 = 12;
+            if ((walker_unit_io_sl0_flevel == rs2)) begin
+                rs1 = 3;
             end
             else begin
+                rs1 = 7;
+            end
+            rs4 = 4'h0;
+            rs5 = 3'h0;
+            rs6 = 3'h0;
+            if (unit_io_sl_r_SL_WALK[3]) begin
+                rs6 = 5;
+            end
+            else begin
+                rs6 = 6;
+            end
+            if (((walker_unit_io_sl0_fault_k[3-1:0] == 2) || (walker_unit_io_sl0_fault_k[3-1:0] == 3))) begin
+                rs5 = rs6;
+            end
+            else begin
+                rs5 = 0;
+            end
+            if ((((walker_unit_io_sl0_fault_k[3-1:0] == 4) || (walker_unit_io_sl0_fault_k[3-1:0] == 5)) || (walker_unit_io_sl0_fault_k[3-1:0] == 6))) begin
+                rs4 = 12;
+            end
+            else begin
+                rs4 = {1'h0, rs5};
+            end
+            if ((walker_unit_io_sl0_fault_k[3-1:0] == 1)) begin
                 rs0 = {1'h0, rs1};
             end
-            rs3 = 7'h0;
-            rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
-            rs4 = 8'h0;
-            rs4 = (3 + {1'h0, rs3});
+            else begin
+                rs0 = rs4;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
         end
         3'b011: begin
             if (walker_unit_io_sl0_pend_5) begin
@@ -4163,8 +4458,12 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
     reg [4-1:0] rs0;
     reg [3-1:0] rs1;
     reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
     if (rst == 1) begin
         walker_unit_io_sl0_a_r <= 0;
         walker_unit_io_sl0_a_w <= 0;
@@ -4240,18 +4539,23 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                     walker_unit_io_sl0_le <= m_rdata;
                     case (walker_unit_io_sl0_lvl)
                         'h5: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
                                 walker_unit_io_sl0_fault_k <= 1;
                                 walker_unit_io_sl0_flevel <= 5;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                 walker_unit_io_sl0_fault_k <= 2;
                                 walker_unit_io_sl0_flevel <= 5;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 5;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_sl0_fault_k <= 4;
                                 walker_unit_io_sl0_flevel <= 5;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
@@ -4266,18 +4570,23 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                             end
                         end
                         'h4: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
                                 walker_unit_io_sl0_fault_k <= 1;
                                 walker_unit_io_sl0_flevel <= 4;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                 walker_unit_io_sl0_fault_k <= 2;
                                 walker_unit_io_sl0_flevel <= 4;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 4;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_sl0_fault_k <= 4;
                                 walker_unit_io_sl0_flevel <= 4;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
@@ -4293,23 +4602,28 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_io_sl0_fault_k <= 1;
                                     walker_unit_io_sl0_flevel <= 3;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_io_sl0_fault_k <= 2;
                                     walker_unit_io_sl0_flevel <= 3;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_io_sl0_fault_k <= 3;
                                     walker_unit_io_sl0_flevel <= 3;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 4;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
                                 else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                                    walker_unit_io_sl0_fault_k <= 5;
+                                    walker_unit_io_sl0_fault_k <= 6;
                                     walker_unit_io_sl0_flevel <= 3;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
@@ -4319,7 +4633,7 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                                     v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
                                     walker_unit_io_sl0_a_w <= v_w;
                                     if (unit_io_sl_r_SL_WALK[4]) begin
-                                        walker_unit_io_sl0_fault_k <= 6;
+                                        walker_unit_io_sl0_fault_k <= 7;
                                         walker_unit_io_sl0_flevel <= 3;
                                         walker_unit_io_sl0_st <= 3'b010;
                                     end
@@ -4403,18 +4717,23 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                                 end
                             end
                             else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_io_sl0_fault_k <= 1;
                                     walker_unit_io_sl0_flevel <= 3;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_io_sl0_fault_k <= 2;
                                     walker_unit_io_sl0_flevel <= 3;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 4;
                                     walker_unit_io_sl0_flevel <= 3;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
@@ -4431,23 +4750,28 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                         end
                         'h2: begin
                             if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_io_sl0_fault_k <= 1;
                                     walker_unit_io_sl0_flevel <= 2;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_io_sl0_fault_k <= 2;
                                     walker_unit_io_sl0_flevel <= 2;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_io_sl0_fault_k <= 3;
                                     walker_unit_io_sl0_flevel <= 2;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                                     walker_unit_io_sl0_fault_k <= 4;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_io_sl0_fault_k <= 5;
                                     walker_unit_io_sl0_flevel <= 2;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
@@ -4457,7 +4781,7 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                                     v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
                                     walker_unit_io_sl0_a_w <= v_w;
                                     if (unit_io_sl_r_SL_WALK[4]) begin
-                                        walker_unit_io_sl0_fault_k <= 6;
+                                        walker_unit_io_sl0_fault_k <= 7;
                                         walker_unit_io_sl0_flevel <= 2;
                                         walker_unit_io_sl0_st <= 3'b010;
                                     end
@@ -4541,18 +4865,23 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                                 end
                             end
                             else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                if (m_rerr) begin
                                     walker_unit_io_sl0_fault_k <= 1;
                                     walker_unit_io_sl0_flevel <= 2;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                     walker_unit_io_sl0_fault_k <= 2;
                                     walker_unit_io_sl0_flevel <= 2;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                     walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 4;
                                     walker_unit_io_sl0_flevel <= 2;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
@@ -4568,18 +4897,23 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                             end
                         end
                         'h1: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            if (m_rerr) begin
                                 walker_unit_io_sl0_fault_k <= 1;
                                 walker_unit_io_sl0_flevel <= 1;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                                 walker_unit_io_sl0_fault_k <= 2;
                                 walker_unit_io_sl0_flevel <= 1;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                                 walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 1;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_io_sl0_fault_k <= 4;
                                 walker_unit_io_sl0_flevel <= 1;
                                 walker_unit_io_sl0_st <= 3'b010;
                             end
@@ -4589,7 +4923,7 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                                 v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
                                 walker_unit_io_sl0_a_w <= v_w;
                                 if (unit_io_sl_r_SL_WALK[4]) begin
-                                    walker_unit_io_sl0_fault_k <= 6;
+                                    walker_unit_io_sl0_fault_k <= 7;
                                     walker_unit_io_sl0_flevel <= 1;
                                     walker_unit_io_sl0_st <= 3'b010;
                                 end
@@ -4618,33 +4952,61 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                 rs0 = 4'h0;
                 rs1 = 3'h0;
                 rs2 = 3'h0;
-                if (unit_io_sl_r_SL_WALK[3]) begin
+                rs3 = 3'h0;
+                if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
+                    rs3 = 4;
+                end
+                else begin
+                    rs3 = 3;
+                end
+                if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
                     rs2 = 5;
                 end
                 else begin
-                    rs2 = 6;
+                    rs2 = rs3;
                 end
-                if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
-                    rs1 = rs2;
-                end
-                else begin
-                    rs1 = 0;
-                end
-                if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
-                    rs0 = 12;
+                if ((walker_unit_io_sl0_flevel == rs2)) begin
+                    rs1 = 3;
                 end
                 else begin
+                    rs1 = 7;
+                end
+                rs4 = 4'h0;
+                rs5 = 3'h0;
+                rs6 = 3'h0;
+                if (unit_io_sl_r_SL_WALK[3]) begin
+                    rs6 = 5;
+                end
+                else begin
+                    rs6 = 6;
+                end
+                if (((walker_unit_io_sl0_fault_k[3-1:0] == 2) || (walker_unit_io_sl0_fault_k[3-1:0] == 3))) begin
+                    rs5 = rs6;
+                end
+                else begin
+                    rs5 = 0;
+                end
+                if ((((walker_unit_io_sl0_fault_k[3-1:0] == 4) || (walker_unit_io_sl0_fault_k[3-1:0] == 5)) || (walker_unit_io_sl0_fault_k[3-1:0] == 6))) begin
+                    rs4 = 12;
+                end
+                else begin
+                    rs4 = {1'h0, rs5};
+                end
+                if ((walker_unit_io_sl0_fault_k[3-1:0] == 1)) begin
                     rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs4;
                 end
                 unit_io_sl_o_r_reason <= {4'h0, rs0};
                 unit_io_sl_o_r_R <= walker_unit_io_sl0_a_r;
                 unit_io_sl_o_r_W <= walker_unit_io_sl0_a_w;
                 unit_io_sl_o_r_U <= walker_unit_io_sl0_le[62];
-                rs3 = 7'h0;
-                rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
-                rs4 = 8'h0;
-                rs4 = (3 + {1'h0, rs3});
-                unit_io_sl_o_r_shift <= rs4[6-1:0];
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                unit_io_sl_o_r_shift <= rs8[6-1:0];
                 unit_io_sl_o_r_frame <= {16'h0, walker_unit_io_sl0_le[48-1:12], 12'h0};
                 unit_io_sl_done <= 1'b1;
                 walker_unit_io_sl0_st <= 3'b000;

@@ -35,6 +35,7 @@ entity vf_dma_vf_dma_intel is
         m_wdata: out unsigned(63 downto 0);
         m_rvalid: in std_logic;
         m_rdata: in unsigned(63 downto 0);
+        m_rerr: in std_logic;
         o_status: out unsigned(7 downto 0);
         o_r_outcome: out unsigned(2 downto 0);
         o_r_rid: out unsigned(15 downto 0);
@@ -120,6 +121,7 @@ signal w_vf_vf_config_0: unsigned(63 downto 0);
 signal wk_io_sl_R: unsigned(0 downto 0);
 signal wk_io_sl_U: unsigned(0 downto 0);
 signal wk_io_sl_W: unsigned(0 downto 0);
+signal wk_io_sl_access_error: unsigned(0 downto 0);
 signal wk_io_sl_denied: unsigned(0 downto 0);
 signal wk_io_sl_fault: unsigned(7 downto 0);
 signal wk_io_sl_frame: unsigned(63 downto 0);
@@ -143,6 +145,7 @@ signal cl_io_ats_translation: unsigned(0 downto 0);
 signal cl_io_called: unsigned(0 downto 0);
 signal cl_io_compat_blocked: unsigned(0 downto 0);
 signal cl_io_compat_forwarded: unsigned(0 downto 0);
+signal cl_io_context_access_error: unsigned(0 downto 0);
 signal cl_io_context_aw_invalid: unsigned(0 downto 0);
 signal cl_io_context_not_present: unsigned(0 downto 0);
 signal cl_io_context_reserved: unsigned(0 downto 0);
@@ -163,9 +166,11 @@ signal cl_io_interrupt_index_beyond_table: unsigned(0 downto 0);
 signal cl_io_interrupt_not_remapped: unsigned(0 downto 0);
 signal cl_io_interrupt_remapped: unsigned(0 downto 0);
 signal cl_io_interrupt_request_reserved: unsigned(0 downto 0);
+signal cl_io_irte_access_error: unsigned(0 downto 0);
 signal cl_io_irte_not_present: unsigned(0 downto 0);
 signal cl_io_irte_reserved: unsigned(0 downto 0);
 signal cl_io_outcome: unsigned(2 downto 0);
+signal cl_io_paging_access_error: unsigned(0 downto 0);
 signal cl_io_paging_reserved: unsigned(0 downto 0);
 signal cl_io_pass_through: unsigned(0 downto 0);
 signal cl_io_protected_memory: unsigned(0 downto 0);
@@ -174,6 +179,7 @@ signal cl_io_protected_memory_unremapped: unsigned(0 downto 0);
 signal cl_io_read_denied: unsigned(0 downto 0);
 signal cl_io_recorded: unsigned(0 downto 0);
 signal cl_io_redir_hint: unsigned(0 downto 0);
+signal cl_io_root_access_error: unsigned(0 downto 0);
 signal cl_io_root_not_present: unsigned(0 downto 0);
 signal cl_io_root_reserved: unsigned(0 downto 0);
 signal cl_io_source_id_invalid: unsigned(0 downto 0);
@@ -200,6 +206,8 @@ signal cl_vf_rid: unsigned(15 downto 0);
 signal cl_vf_vf: unsigned(15 downto 0);
 signal cl_vf_vf_absent: unsigned(0 downto 0);
 signal cl_vf_write: unsigned(0 downto 0);
+signal er_io_ctx: std_logic;
+signal er_io_root: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_fault_reason: unsigned(7 downto 0);
 signal rec_iommu: unsigned(2 downto 0);
@@ -524,130 +532,148 @@ fsm: process (clk) is
     variable h276: unsigned(1 downto 0);
     variable h277: unsigned(31 downto 0);
     variable h278: unsigned(0 downto 0);
+    variable h282: unsigned(1 downto 0);
     variable h283: unsigned(1 downto 0);
-    variable h284: unsigned(1 downto 0);
-    variable h285: unsigned(31 downto 0);
-    variable h286: unsigned(0 downto 0);
+    variable h284: unsigned(31 downto 0);
+    variable h285: unsigned(0 downto 0);
+    variable h289: unsigned(1 downto 0);
     variable h290: unsigned(1 downto 0);
-    variable h291: unsigned(1 downto 0);
-    variable h292: unsigned(31 downto 0);
-    variable h293: unsigned(0 downto 0);
+    variable h291: unsigned(31 downto 0);
+    variable h292: unsigned(0 downto 0);
+    variable h297: unsigned(1 downto 0);
     variable h298: unsigned(1 downto 0);
-    variable h299: unsigned(1 downto 0);
-    variable h300: unsigned(31 downto 0);
-    variable h301: unsigned(0 downto 0);
-    variable h310: unsigned(1 downto 0);
-    variable h311: unsigned(1 downto 0);
-    variable h312: unsigned(31 downto 0);
-    variable h313: unsigned(0 downto 0);
-    variable h314: unsigned(1 downto 0);
-    variable h315: unsigned(1 downto 0);
-    variable h316: unsigned(31 downto 0);
-    variable h317: unsigned(0 downto 0);
-    variable h318: unsigned(31 downto 0);
-    variable h319: unsigned(11 downto 0);
-    variable h320: unsigned(31 downto 0);
-    variable h321: unsigned(11 downto 0);
-    variable h322: unsigned(31 downto 0);
-    variable h323: unsigned(63 downto 0);
-    variable h324: unsigned(27 downto 0);
-    variable h325: unsigned(63 downto 0);
-    variable h326: unsigned(27 downto 0);
-    variable h327: unsigned(47 downto 0);
+    variable h299: unsigned(31 downto 0);
+    variable h300: unsigned(0 downto 0);
+    variable h304: unsigned(1 downto 0);
+    variable h305: unsigned(1 downto 0);
+    variable h306: unsigned(31 downto 0);
+    variable h307: unsigned(0 downto 0);
+    variable h312: unsigned(1 downto 0);
+    variable h313: unsigned(1 downto 0);
+    variable h314: unsigned(31 downto 0);
+    variable h315: unsigned(0 downto 0);
+    variable h324: unsigned(1 downto 0);
+    variable h325: unsigned(1 downto 0);
+    variable h326: unsigned(31 downto 0);
+    variable h327: unsigned(0 downto 0);
     variable h328: unsigned(1 downto 0);
     variable h329: unsigned(1 downto 0);
     variable h330: unsigned(31 downto 0);
     variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(1 downto 0);
-    variable h333: unsigned(1 downto 0);
+    variable h332: unsigned(31 downto 0);
+    variable h333: unsigned(11 downto 0);
     variable h334: unsigned(31 downto 0);
-    variable h335: unsigned(0 downto 0);
-    variable h340: unsigned(1 downto 0);
-    variable h341: unsigned(1 downto 0);
-    variable h342: unsigned(31 downto 0);
-    variable h343: unsigned(0 downto 0);
-    variable h344: unsigned(0 downto 0);
+    variable h335: unsigned(11 downto 0);
+    variable h336: unsigned(31 downto 0);
+    variable h337: unsigned(63 downto 0);
+    variable h338: unsigned(27 downto 0);
+    variable h339: unsigned(63 downto 0);
+    variable h340: unsigned(27 downto 0);
+    variable h341: unsigned(47 downto 0);
+    variable h342: unsigned(1 downto 0);
+    variable h343: unsigned(1 downto 0);
+    variable h344: unsigned(31 downto 0);
     variable h345: unsigned(0 downto 0);
-    variable h346: unsigned(63 downto 0);
-    variable h347: unsigned(0 downto 0);
-    variable h348: unsigned(0 downto 0);
-    variable h349: unsigned(63 downto 0);
-    variable h350: unsigned(0 downto 0);
-    variable h351: unsigned(63 downto 0);
-    variable h352: unsigned(31 downto 0);
-    variable h353: unsigned(0 downto 0);
-    variable h354: unsigned(31 downto 0);
-    variable h355: unsigned(11 downto 0);
+    variable h346: unsigned(1 downto 0);
+    variable h347: unsigned(1 downto 0);
+    variable h348: unsigned(31 downto 0);
+    variable h349: unsigned(0 downto 0);
+    variable h354: unsigned(1 downto 0);
+    variable h355: unsigned(1 downto 0);
     variable h356: unsigned(31 downto 0);
-    variable h357: unsigned(11 downto 0);
-    variable h358: unsigned(31 downto 0);
-    variable h359: unsigned(63 downto 0);
-    variable h360: unsigned(27 downto 0);
-    variable h361: unsigned(63 downto 0);
-    variable h362: unsigned(27 downto 0);
-    variable h363: unsigned(47 downto 0);
+    variable h357: unsigned(0 downto 0);
+    variable h358: unsigned(0 downto 0);
+    variable h359: unsigned(0 downto 0);
+    variable h360: unsigned(63 downto 0);
+    variable h361: unsigned(0 downto 0);
+    variable h362: unsigned(0 downto 0);
+    variable h363: unsigned(63 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(63 downto 0);
+    variable h366: unsigned(31 downto 0);
+    variable h367: unsigned(0 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h369: unsigned(11 downto 0);
+    variable h370: unsigned(31 downto 0);
+    variable h371: unsigned(11 downto 0);
+    variable h372: unsigned(31 downto 0);
+    variable h373: unsigned(63 downto 0);
+    variable h374: unsigned(27 downto 0);
+    variable h375: unsigned(63 downto 0);
+    variable h376: unsigned(27 downto 0);
+    variable h377: unsigned(47 downto 0);
     variable h265: unsigned(63 downto 0);
     variable h266: unsigned(0 downto 0);
     variable h267: unsigned(1 downto 0);
     variable h272: unsigned(63 downto 0);
     variable h273: unsigned(0 downto 0);
     variable h274: unsigned(1 downto 0);
-    variable h279: unsigned(0 downto 0);
-    variable h280: unsigned(63 downto 0);
-    variable h281: unsigned(0 downto 0);
-    variable h282: unsigned(1 downto 0);
-    variable h287: unsigned(63 downto 0);
-    variable h288: unsigned(0 downto 0);
-    variable h289: unsigned(1 downto 0);
-    variable h294: unsigned(0 downto 0);
-    variable h295: unsigned(63 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(1 downto 0);
+    variable h279: unsigned(63 downto 0);
+    variable h280: unsigned(0 downto 0);
+    variable h281: unsigned(1 downto 0);
+    variable h286: unsigned(63 downto 0);
+    variable h287: unsigned(0 downto 0);
+    variable h288: unsigned(1 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(63 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h296: unsigned(1 downto 0);
+    variable h301: unsigned(63 downto 0);
     variable h302: unsigned(0 downto 0);
-    variable h303: unsigned(63 downto 0);
-    variable h304: unsigned(0 downto 0);
-    variable h305: unsigned(1 downto 0);
-    variable h306: unsigned(0 downto 0);
-    variable h307: unsigned(63 downto 0);
+    variable h303: unsigned(1 downto 0);
     variable h308: unsigned(0 downto 0);
-    variable h309: unsigned(1 downto 0);
-    variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(63 downto 0);
-    variable h338: unsigned(0 downto 0);
-    variable h339: unsigned(1 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(0 downto 0);
-    variable h366: unsigned(5 downto 0);
-    variable h367: unsigned(63 downto 0);
-    variable h368: unsigned(126 downto 0);
-    variable h369: unsigned(5 downto 0);
-    variable h370: unsigned(126 downto 0);
-    variable h371: unsigned(63 downto 0);
-    variable h372: unsigned(5 downto 0);
-    variable h373: unsigned(6 downto 0);
-    variable h374: unsigned(63 downto 0);
-    variable h375: unsigned(64 downto 0);
-    variable h376: unsigned(63 downto 0);
-    variable h377: unsigned(126 downto 0);
-    variable h378: unsigned(126 downto 0);
+    variable h309: unsigned(63 downto 0);
+    variable h310: unsigned(0 downto 0);
+    variable h311: unsigned(1 downto 0);
+    variable h316: unsigned(0 downto 0);
+    variable h317: unsigned(63 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(1 downto 0);
+    variable h320: unsigned(0 downto 0);
+    variable h321: unsigned(63 downto 0);
+    variable h322: unsigned(0 downto 0);
+    variable h323: unsigned(1 downto 0);
+    variable h350: unsigned(0 downto 0);
+    variable h351: unsigned(63 downto 0);
+    variable h352: unsigned(0 downto 0);
+    variable h353: unsigned(1 downto 0);
+    variable h378: unsigned(0 downto 0);
     variable h379: unsigned(0 downto 0);
-    variable h380: unsigned(63 downto 0);
-    variable h381: unsigned(0 downto 0);
-    variable h382: unsigned(63 downto 0);
-    variable h383: unsigned(0 downto 0);
-    variable h384: unsigned(63 downto 0);
-    variable h385: unsigned(0 downto 0);
-    variable h386: unsigned(1 downto 0);
-    variable h387: unsigned(0 downto 0);
-    variable h388: unsigned(0 downto 0);
-    variable h389: unsigned(0 downto 0);
-    variable h390: unsigned(31 downto 0);
-    variable h391: unsigned(63 downto 0);
-    variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(31 downto 0);
-    variable h394: unsigned(0 downto 0);
+    variable h380: unsigned(5 downto 0);
+    variable h381: unsigned(63 downto 0);
+    variable h382: unsigned(126 downto 0);
+    variable h383: unsigned(5 downto 0);
+    variable h384: unsigned(126 downto 0);
+    variable h385: unsigned(63 downto 0);
+    variable h386: unsigned(5 downto 0);
+    variable h387: unsigned(6 downto 0);
+    variable h388: unsigned(63 downto 0);
+    variable h389: unsigned(64 downto 0);
+    variable h390: unsigned(63 downto 0);
+    variable h391: unsigned(126 downto 0);
+    variable h392: unsigned(126 downto 0);
+    variable h393: unsigned(0 downto 0);
+    variable h394: unsigned(63 downto 0);
     variable h395: unsigned(0 downto 0);
-    variable h396: unsigned(0 downto 0);
+    variable h396: unsigned(1 downto 0);
+    variable h397: unsigned(0 downto 0);
+    variable h398: unsigned(63 downto 0);
+    variable h399: unsigned(0 downto 0);
+    variable h400: unsigned(63 downto 0);
+    variable h401: unsigned(0 downto 0);
+    variable h402: unsigned(63 downto 0);
+    variable h403: unsigned(0 downto 0);
+    variable h404: unsigned(1 downto 0);
+    variable h405: unsigned(0 downto 0);
+    variable h406: unsigned(0 downto 0);
+    variable h407: unsigned(0 downto 0);
+    variable h408: unsigned(31 downto 0);
+    variable h409: unsigned(63 downto 0);
+    variable h410: unsigned(0 downto 0);
+    variable h411: unsigned(31 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -661,6 +687,7 @@ begin
             cl_io_called <= to_unsigned(0, 1);
             cl_io_compat_blocked <= to_unsigned(0, 1);
             cl_io_compat_forwarded <= to_unsigned(0, 1);
+            cl_io_context_access_error <= to_unsigned(0, 1);
             cl_io_context_aw_invalid <= to_unsigned(0, 1);
             cl_io_context_not_present <= to_unsigned(0, 1);
             cl_io_context_reserved <= to_unsigned(0, 1);
@@ -681,9 +708,11 @@ begin
             cl_io_interrupt_not_remapped <= to_unsigned(0, 1);
             cl_io_interrupt_remapped <= to_unsigned(0, 1);
             cl_io_interrupt_request_reserved <= to_unsigned(0, 1);
+            cl_io_irte_access_error <= to_unsigned(0, 1);
             cl_io_irte_not_present <= to_unsigned(0, 1);
             cl_io_irte_reserved <= to_unsigned(0, 1);
             cl_io_outcome <= to_unsigned(0, 3);
+            cl_io_paging_access_error <= to_unsigned(0, 1);
             cl_io_paging_reserved <= to_unsigned(0, 1);
             cl_io_pass_through <= to_unsigned(0, 1);
             cl_io_protected_memory <= to_unsigned(0, 1);
@@ -692,6 +721,7 @@ begin
             cl_io_read_denied <= to_unsigned(0, 1);
             cl_io_recorded <= to_unsigned(0, 1);
             cl_io_redir_hint <= to_unsigned(0, 1);
+            cl_io_root_access_error <= to_unsigned(0, 1);
             cl_io_root_not_present <= to_unsigned(0, 1);
             cl_io_root_reserved <= to_unsigned(0, 1);
             cl_io_source_id_invalid <= to_unsigned(0, 1);
@@ -719,6 +749,8 @@ begin
             cl_vf_vf_absent <= to_unsigned(0, 1);
             cl_vf_write <= to_unsigned(0, 1);
             done <= '0';
+            er_io_ctx <= '0';
+            er_io_root <= '0';
             o_r_address <= to_unsigned(0, 64);
             o_r_fault_reason <= to_unsigned(0, 8);
             o_r_iommu <= to_unsigned(0, 3);
@@ -756,6 +788,7 @@ begin
             wk_io_sl_R <= to_unsigned(0, 1);
             wk_io_sl_U <= to_unsigned(0, 1);
             wk_io_sl_W <= to_unsigned(0, 1);
+            wk_io_sl_access_error <= to_unsigned(0, 1);
             wk_io_sl_denied <= to_unsigned(0, 1);
             wk_io_sl_fault <= to_unsigned(0, 8);
             wk_io_sl_frame <= to_unsigned(0, 64);
@@ -779,6 +812,8 @@ begin
             case st is
                 when IDLE =>
                     if bool(start) then
+                        er_io_root <= '0';
+                        er_io_ctx <= '0';
                         st <= S0W0;
                     end if;
                 when S0W0 =>
@@ -1907,6 +1942,9 @@ begin
                         if bool(m_rvalid) then
                             w_io_root_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_io_root <= '1';
+                            end if;
                             st <= S3W1;
                         end if;
                     end if;
@@ -1936,6 +1974,9 @@ begin
                         if bool(m_rvalid) then
                             w_io_root_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_io_root <= '1';
+                            end if;
                             st <= S4W0;
                         end if;
                     end if;
@@ -1957,7 +1998,7 @@ begin
                         h221 := shift_right(r_GSTS_REG, 31);
                         h222 := to_unsigned(0, 1);
                         h222 := (h221(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((((h219 = 1) or (h220 = 2)) and (h222 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))))) then
+                        if (not ((cl_vf_dma /= 0) and ((((((h219 = 1) or (h220 = 2)) and (h222 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))))) then
                             w_io_ctx_0 <= to_unsigned(0, 64);
                             w_io_ctx_8 <= to_unsigned(0, 64);
                             st <= S5G;
@@ -1983,6 +2024,9 @@ begin
                         if bool(m_rvalid) then
                             w_io_ctx_0 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_io_ctx <= '1';
+                            end if;
                             st <= S4W1;
                         end if;
                     end if;
@@ -2008,6 +2052,9 @@ begin
                         if bool(m_rvalid) then
                             w_io_ctx_8 <= m_rdata;
                             pend <= '0';
+                            if bool(m_rerr) then
+                                er_io_ctx <= '1';
+                            end if;
                             st <= S5G;
                         end if;
                     end if;
@@ -2017,6 +2064,7 @@ begin
                     wk_io_sl_pa <= to_unsigned(0, 64);
                     wk_io_sl_level <= to_unsigned(0, 3);
                     wk_io_sl_fault <= to_unsigned(0, 8);
+                    wk_io_sl_access_error <= to_unsigned(0, 1);
                     wk_io_sl_not_present <= to_unsigned(0, 1);
                     wk_io_sl_denied <= to_unsigned(0, 1);
                     wk_io_sl_reserved <= to_unsigned(0, 1);
@@ -2078,7 +2126,7 @@ begin
                     else
                         h227 := h230;
                     end if;
-                    if ((cl_vf_dma /= 0) and (((((((((((((h223 = 1) or (h224 = 2)) and (h226 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h227 /= 0)))) then
+                    if ((cl_vf_dma /= 0) and (((((((((((((((h223 = 1) or (h224 = 2)) and (h226 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h227 /= 0)))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_io_sl_i_addr <= v_wide(64-1 downto 0);
                         h235 := to_unsigned(0, 2);
@@ -2131,21 +2179,24 @@ begin
                             wk_io_sl_fault <= unit_io_sl_o_status;
                             wk_io_sl_level <= unit_io_sl_o_level;
                             if (unit_io_sl_o_status = 1) then
-                                wk_io_sl_not_present <= to_unsigned(1, 1);
+                                wk_io_sl_access_error <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_sl_o_status = 2) then
-                                wk_io_sl_denied <= to_unsigned(1, 1);
+                                wk_io_sl_not_present <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_sl_o_status = 3) then
-                                wk_io_sl_reserved <= to_unsigned(1, 1);
+                                wk_io_sl_denied <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_sl_o_status = 4) then
-                                wk_io_sl_reserved_2m <= to_unsigned(1, 1);
+                                wk_io_sl_reserved <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_sl_o_status = 5) then
-                                wk_io_sl_reserved_1g <= to_unsigned(1, 1);
+                                wk_io_sl_reserved_2m <= to_unsigned(1, 1);
                             end if;
                             if (unit_io_sl_o_status = 6) then
+                                wk_io_sl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_sl_o_status = 7) then
                                 wk_io_sl_translation <= to_unsigned(1, 1);
                             end if;
                             wk_io_sl_reason <= unit_io_sl_o_r_reason;
@@ -2193,8 +2244,10 @@ begin
                     cl_io_ats_not_remapped <= to_unsigned(0, 1);
                     cl_io_protected_memory_unremapped <= to_unsigned(0, 1);
                     cl_io_dma_not_remapped <= to_unsigned(0, 1);
+                    cl_io_root_access_error <= to_unsigned(0, 1);
                     cl_io_root_not_present <= to_unsigned(0, 1);
                     cl_io_root_reserved <= to_unsigned(0, 1);
+                    cl_io_context_access_error <= to_unsigned(0, 1);
                     cl_io_context_not_present <= to_unsigned(0, 1);
                     cl_io_context_reserved <= to_unsigned(0, 1);
                     cl_io_context_tt_invalid <= to_unsigned(0, 1);
@@ -2208,6 +2261,7 @@ begin
                     cl_io_protected_memory_remapped <= to_unsigned(0, 1);
                     cl_io_translated <= to_unsigned(0, 1);
                     cl_io_ats_translation <= to_unsigned(0, 1);
+                    cl_io_paging_access_error <= to_unsigned(0, 1);
                     cl_io_ats_not_present <= to_unsigned(0, 1);
                     cl_io_write_denied <= to_unsigned(0, 1);
                     cl_io_read_denied <= to_unsigned(0, 1);
@@ -2217,6 +2271,7 @@ begin
                     cl_io_compat_forwarded <= to_unsigned(0, 1);
                     cl_io_interrupt_request_reserved <= to_unsigned(0, 1);
                     cl_io_interrupt_index_beyond_table <= to_unsigned(0, 1);
+                    cl_io_irte_access_error <= to_unsigned(0, 1);
                     cl_io_irte_not_present <= to_unsigned(0, 1);
                     cl_io_irte_reserved <= to_unsigned(0, 1);
                     cl_io_source_id_invalid <= to_unsigned(0, 1);
@@ -2327,106 +2382,102 @@ begin
                         h277 := shift_right(r_GSTS_REG, 31);
                         h278 := to_unsigned(0, 1);
                         h278 := (h277(1-1 downto 0) and to_unsigned(1, 1));
+                        h282 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h282 := to_unsigned(2, 2);
+                        else
+                            h282 := to_unsigned(1, 2);
+                        end if;
                         h283 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h283 := to_unsigned(2, 2);
                         else
                             h283 := to_unsigned(1, 2);
                         end if;
-                        h284 := to_unsigned(0, 2);
+                        h284 := unsigned'("00000000000000000000000000000000");
+                        h284 := shift_right(r_GSTS_REG, 31);
+                        h285 := to_unsigned(0, 1);
+                        h285 := (h284(1-1 downto 0) and to_unsigned(1, 1));
+                        h289 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h284 := to_unsigned(2, 2);
+                            h289 := to_unsigned(2, 2);
                         else
-                            h284 := to_unsigned(1, 2);
+                            h289 := to_unsigned(1, 2);
                         end if;
-                        h285 := unsigned'("00000000000000000000000000000000");
-                        h285 := shift_right(r_GSTS_REG, 31);
-                        h286 := to_unsigned(0, 1);
-                        h286 := (h285(1-1 downto 0) and to_unsigned(1, 1));
                         h290 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h290 := to_unsigned(2, 2);
                         else
                             h290 := to_unsigned(1, 2);
                         end if;
-                        h291 := to_unsigned(0, 2);
+                        h291 := unsigned'("00000000000000000000000000000000");
+                        h291 := shift_right(r_GSTS_REG, 31);
+                        h292 := to_unsigned(0, 1);
+                        h292 := (h291(1-1 downto 0) and to_unsigned(1, 1));
+                        h297 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h291 := to_unsigned(2, 2);
+                            h297 := to_unsigned(2, 2);
                         else
-                            h291 := to_unsigned(1, 2);
+                            h297 := to_unsigned(1, 2);
                         end if;
-                        h292 := unsigned'("00000000000000000000000000000000");
-                        h292 := shift_right(r_GSTS_REG, 31);
-                        h293 := to_unsigned(0, 1);
-                        h293 := (h292(1-1 downto 0) and to_unsigned(1, 1));
                         h298 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h298 := to_unsigned(2, 2);
                         else
                             h298 := to_unsigned(1, 2);
                         end if;
-                        h299 := to_unsigned(0, 2);
+                        h299 := unsigned'("00000000000000000000000000000000");
+                        h299 := shift_right(r_GSTS_REG, 31);
+                        h300 := to_unsigned(0, 1);
+                        h300 := (h299(1-1 downto 0) and to_unsigned(1, 1));
+                        h304 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h299 := to_unsigned(2, 2);
+                            h304 := to_unsigned(2, 2);
                         else
-                            h299 := to_unsigned(1, 2);
+                            h304 := to_unsigned(1, 2);
                         end if;
-                        h300 := unsigned'("00000000000000000000000000000000");
-                        h300 := shift_right(r_GSTS_REG, 31);
-                        h301 := to_unsigned(0, 1);
-                        h301 := (h300(1-1 downto 0) and to_unsigned(1, 1));
-                        h310 := to_unsigned(0, 2);
+                        h305 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h310 := to_unsigned(2, 2);
+                            h305 := to_unsigned(2, 2);
                         else
-                            h310 := to_unsigned(1, 2);
+                            h305 := to_unsigned(1, 2);
                         end if;
-                        h311 := to_unsigned(0, 2);
+                        h306 := unsigned'("00000000000000000000000000000000");
+                        h306 := shift_right(r_GSTS_REG, 31);
+                        h307 := to_unsigned(0, 1);
+                        h307 := (h306(1-1 downto 0) and to_unsigned(1, 1));
+                        h312 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h311 := to_unsigned(2, 2);
+                            h312 := to_unsigned(2, 2);
                         else
-                            h311 := to_unsigned(1, 2);
+                            h312 := to_unsigned(1, 2);
                         end if;
-                        h312 := unsigned'("00000000000000000000000000000000");
-                        h312 := shift_right(r_GSTS_REG, 31);
-                        h313 := to_unsigned(0, 1);
-                        h313 := (h312(1-1 downto 0) and to_unsigned(1, 1));
-                        h314 := to_unsigned(0, 2);
+                        h313 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h314 := to_unsigned(2, 2);
+                            h313 := to_unsigned(2, 2);
                         else
-                            h314 := to_unsigned(1, 2);
+                            h313 := to_unsigned(1, 2);
                         end if;
-                        h315 := to_unsigned(0, 2);
+                        h314 := unsigned'("00000000000000000000000000000000");
+                        h314 := shift_right(r_GSTS_REG, 31);
+                        h315 := to_unsigned(0, 1);
+                        h315 := (h314(1-1 downto 0) and to_unsigned(1, 1));
+                        h324 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h315 := to_unsigned(2, 2);
+                            h324 := to_unsigned(2, 2);
                         else
-                            h315 := to_unsigned(1, 2);
+                            h324 := to_unsigned(1, 2);
                         end if;
-                        h316 := unsigned'("00000000000000000000000000000000");
-                        h316 := shift_right(r_PMEN_REG, 31);
-                        h317 := to_unsigned(0, 1);
-                        h317 := (h316(1-1 downto 0) and to_unsigned(1, 1));
-                        h318 := unsigned'("00000000000000000000000000000000");
-                        h318 := shift_right(r_PLMBASE_REG, 20);
-                        h319 := to_unsigned(0, 12);
-                        h319 := (h318(12-1 downto 0) and to_unsigned(4095, 12));
-                        h320 := unsigned'("00000000000000000000000000000000");
-                        h320 := shift_right(r_PLMLIMIT_REG, 20);
-                        h321 := to_unsigned(0, 12);
-                        h321 := (h320(12-1 downto 0) and to_unsigned(4095, 12));
-                        h322 := unsigned'("00000000000000000000000000000000");
-                        h322 := (unsigned'(h321 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h323 := shift_right(r_PHMBASE_REG, 20);
-                        h324 := to_unsigned(0, 28);
-                        h324 := (h323(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h325 := shift_right(r_PHMLIMIT_REG, 20);
-                        h326 := to_unsigned(0, 28);
-                        h326 := (h325(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h327 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h327 := (unsigned'(h326 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h325 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h325 := to_unsigned(2, 2);
+                        else
+                            h325 := to_unsigned(1, 2);
+                        end if;
+                        h326 := unsigned'("00000000000000000000000000000000");
+                        h326 := shift_right(r_GSTS_REG, 31);
+                        h327 := to_unsigned(0, 1);
+                        h327 := (h326(1-1 downto 0) and to_unsigned(1, 1));
                         h328 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h328 := to_unsigned(2, 2);
@@ -2440,98 +2491,134 @@ begin
                             h329 := to_unsigned(1, 2);
                         end if;
                         h330 := unsigned'("00000000000000000000000000000000");
-                        h330 := shift_right(r_GSTS_REG, 31);
+                        h330 := shift_right(r_PMEN_REG, 31);
                         h331 := to_unsigned(0, 1);
                         h331 := (h330(1-1 downto 0) and to_unsigned(1, 1));
-                        h332 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h332 := to_unsigned(2, 2);
-                        else
-                            h332 := to_unsigned(1, 2);
-                        end if;
-                        h333 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h333 := to_unsigned(2, 2);
-                        else
-                            h333 := to_unsigned(1, 2);
-                        end if;
+                        h332 := unsigned'("00000000000000000000000000000000");
+                        h332 := shift_right(r_PLMBASE_REG, 20);
+                        h333 := to_unsigned(0, 12);
+                        h333 := (h332(12-1 downto 0) and to_unsigned(4095, 12));
                         h334 := unsigned'("00000000000000000000000000000000");
-                        h334 := shift_right(r_GSTS_REG, 31);
-                        h335 := to_unsigned(0, 1);
-                        h335 := (h334(1-1 downto 0) and to_unsigned(1, 1));
-                        h340 := to_unsigned(0, 2);
+                        h334 := shift_right(r_PLMLIMIT_REG, 20);
+                        h335 := to_unsigned(0, 12);
+                        h335 := (h334(12-1 downto 0) and to_unsigned(4095, 12));
+                        h336 := unsigned'("00000000000000000000000000000000");
+                        h336 := (unsigned'(h335 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h337 := shift_right(r_PHMBASE_REG, 20);
+                        h338 := to_unsigned(0, 28);
+                        h338 := (h337(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h339 := shift_right(r_PHMLIMIT_REG, 20);
+                        h340 := to_unsigned(0, 28);
+                        h340 := (h339(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h341 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h341 := (unsigned'(h340 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h342 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h340 := to_unsigned(2, 2);
+                            h342 := to_unsigned(2, 2);
                         else
-                            h340 := to_unsigned(1, 2);
+                            h342 := to_unsigned(1, 2);
                         end if;
-                        h341 := to_unsigned(0, 2);
+                        h343 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h341 := to_unsigned(2, 2);
+                            h343 := to_unsigned(2, 2);
                         else
-                            h341 := to_unsigned(1, 2);
+                            h343 := to_unsigned(1, 2);
                         end if;
-                        h342 := unsigned'("00000000000000000000000000000000");
-                        h342 := shift_right(r_GSTS_REG, 31);
-                        h343 := to_unsigned(0, 1);
-                        h343 := (h342(1-1 downto 0) and to_unsigned(1, 1));
-                        h344 := to_unsigned(0, 1);
+                        h344 := unsigned'("00000000000000000000000000000000");
+                        h344 := shift_right(r_GSTS_REG, 31);
                         h345 := to_unsigned(0, 1);
-                        h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h346 := e_addr;
-                        h345 := to_unsigned(0, 1);
-                        if (h346(64-1 downto 39) /= 0) then
-                            h345 := to_unsigned(1, 1);
+                        h345 := (h344(1-1 downto 0) and to_unsigned(1, 1));
+                        h346 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h346 := to_unsigned(2, 2);
+                        else
+                            h346 := to_unsigned(1, 2);
                         end if;
-                        h347 := to_unsigned(0, 1);
-                        h348 := to_unsigned(0, 1);
-                        h349 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h349 := e_addr;
-                        h348 := to_unsigned(0, 1);
-                        if (h349(64-1 downto 48) /= 0) then
-                            h348 := to_unsigned(1, 1);
+                        h347 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h347 := to_unsigned(2, 2);
+                        else
+                            h347 := to_unsigned(1, 2);
                         end if;
-                        h350 := to_unsigned(0, 1);
-                        h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h351 := e_addr;
-                        h350 := to_unsigned(0, 1);
-                        if (h351(64-1 downto 57) /= 0) then
-                            h350 := to_unsigned(1, 1);
+                        h348 := unsigned'("00000000000000000000000000000000");
+                        h348 := shift_right(r_GSTS_REG, 31);
+                        h349 := to_unsigned(0, 1);
+                        h349 := (h348(1-1 downto 0) and to_unsigned(1, 1));
+                        h354 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h354 := to_unsigned(2, 2);
+                        else
+                            h354 := to_unsigned(1, 2);
+                        end if;
+                        h355 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h355 := to_unsigned(2, 2);
+                        else
+                            h355 := to_unsigned(1, 2);
+                        end if;
+                        h356 := unsigned'("00000000000000000000000000000000");
+                        h356 := shift_right(r_GSTS_REG, 31);
+                        h357 := to_unsigned(0, 1);
+                        h357 := (h356(1-1 downto 0) and to_unsigned(1, 1));
+                        h358 := to_unsigned(0, 1);
+                        h359 := to_unsigned(0, 1);
+                        h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h360 := e_addr;
+                        h359 := to_unsigned(0, 1);
+                        if (h360(64-1 downto 39) /= 0) then
+                            h359 := to_unsigned(1, 1);
+                        end if;
+                        h361 := to_unsigned(0, 1);
+                        h362 := to_unsigned(0, 1);
+                        h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h363 := e_addr;
+                        h362 := to_unsigned(0, 1);
+                        if (h363(64-1 downto 48) /= 0) then
+                            h362 := to_unsigned(1, 1);
+                        end if;
+                        h364 := to_unsigned(0, 1);
+                        h365 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h365 := e_addr;
+                        h364 := to_unsigned(0, 1);
+                        if (h365(64-1 downto 57) /= 0) then
+                            h364 := to_unsigned(1, 1);
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 2) then
-                            h347 := h348;
+                            h361 := h362;
                         else
-                            h347 := h350;
+                            h361 := h364;
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 1) then
-                            h344 := h345;
+                            h358 := h359;
                         else
-                            h344 := h347;
+                            h358 := h361;
                         end if;
-                        h352 := unsigned'("00000000000000000000000000000000");
-                        h352 := shift_right(r_PMEN_REG, 31);
-                        h353 := to_unsigned(0, 1);
-                        h353 := (h352(1-1 downto 0) and to_unsigned(1, 1));
-                        h354 := unsigned'("00000000000000000000000000000000");
-                        h354 := shift_right(r_PLMBASE_REG, 20);
-                        h355 := to_unsigned(0, 12);
-                        h355 := (h354(12-1 downto 0) and to_unsigned(4095, 12));
-                        h356 := unsigned'("00000000000000000000000000000000");
-                        h356 := shift_right(r_PLMLIMIT_REG, 20);
-                        h357 := to_unsigned(0, 12);
-                        h357 := (h356(12-1 downto 0) and to_unsigned(4095, 12));
-                        h358 := unsigned'("00000000000000000000000000000000");
-                        h358 := (unsigned'(h357 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h359 := shift_right(r_PHMBASE_REG, 20);
-                        h360 := to_unsigned(0, 28);
-                        h360 := (h359(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h361 := shift_right(r_PHMLIMIT_REG, 20);
-                        h362 := to_unsigned(0, 28);
-                        h362 := (h361(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h363 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h363 := (unsigned'(h362 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h366 := unsigned'("00000000000000000000000000000000");
+                        h366 := shift_right(r_PMEN_REG, 31);
+                        h367 := to_unsigned(0, 1);
+                        h367 := (h366(1-1 downto 0) and to_unsigned(1, 1));
+                        h368 := unsigned'("00000000000000000000000000000000");
+                        h368 := shift_right(r_PLMBASE_REG, 20);
+                        h369 := to_unsigned(0, 12);
+                        h369 := (h368(12-1 downto 0) and to_unsigned(4095, 12));
+                        h370 := unsigned'("00000000000000000000000000000000");
+                        h370 := shift_right(r_PLMLIMIT_REG, 20);
+                        h371 := to_unsigned(0, 12);
+                        h371 := (h370(12-1 downto 0) and to_unsigned(4095, 12));
+                        h372 := unsigned'("00000000000000000000000000000000");
+                        h372 := (unsigned'(h371 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h373 := shift_right(r_PHMBASE_REG, 20);
+                        h374 := to_unsigned(0, 28);
+                        h374 := (h373(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h375 := shift_right(r_PHMLIMIT_REG, 20);
+                        h376 := to_unsigned(0, 28);
+                        h376 := (h375(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h377 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h377 := (unsigned'(h376 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         if False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_not_remapped <= to_unsigned(1, 1);
@@ -2589,13 +2676,13 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h268 = 1) or (h269 = 2)) and (h271 /= 0)) and (not bool(w_io_root_0(0)))) then
+                        elsif ((((h268 = 1) or (h269 = 2)) and (h271 /= 0)) and (er_io_root /= '0')) then
                             cl_io_exit <= to_unsigned(1, 1);
-                            cl_io_root_not_present <= to_unsigned(1, 1);
+                            cl_io_root_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
-                            cl_io_fault_reason <= to_unsigned(1, 8);
+                            cl_io_fault_reason <= to_unsigned(8, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
                             h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -2604,7 +2691,7 @@ begin
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
-                            v_wide(40-1 downto 32) := to_unsigned(1, 8);
+                            v_wide(40-1 downto 32) := to_unsigned(8, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
                             h266 := to_unsigned(0, 1);
                             h267 := to_unsigned(0, 2);
@@ -2629,13 +2716,13 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h275 = 1) or (h276 = 2)) and (h278 /= 0)) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
+                        elsif ((((h275 = 1) or (h276 = 2)) and (h278 /= 0)) and (not bool(w_io_root_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
-                            cl_io_root_reserved <= to_unsigned(1, 1);
+                            cl_io_root_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
-                            cl_io_fault_reason <= to_unsigned(10, 8);
+                            cl_io_fault_reason <= to_unsigned(1, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
                             h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -2644,7 +2731,7 @@ begin
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
-                            v_wide(40-1 downto 32) := to_unsigned(10, 8);
+                            v_wide(40-1 downto 32) := to_unsigned(1, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
                             h273 := to_unsigned(0, 1);
                             h274 := to_unsigned(0, 2);
@@ -2669,40 +2756,35 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h283 = 1) or (h284 = 2)) and (h286 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not bool(w_io_ctx_0(0)))) then
+                        elsif ((((h282 = 1) or (h283 = 2)) and (h285 /= 0)) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
-                            cl_io_context_not_present <= to_unsigned(1, 1);
+                            cl_io_root_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
-                            cl_io_fault_reason <= to_unsigned(2, 8);
-                            h279 := to_unsigned(0, 1);
-                            h279 := to_unsigned(0, 1);
-                            if (not bool(w_io_ctx_0(1))) then
-                                h279 := to_unsigned(1, 1);
-                            end if;
-                            cl_io_recorded <= h279;
+                            cl_io_fault_reason <= to_unsigned(10, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h280 := e_addr;
-                            v_wide(64-1 downto 12) := h280(64-1 downto 12);
+                            h279 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h279 := e_addr;
+                            v_wide(64-1 downto 12) := h279(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
-                            v_wide(40-1 downto 32) := to_unsigned(2, 8);
+                            v_wide(40-1 downto 32) := to_unsigned(10, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h281 := to_unsigned(0, 1);
-                            h282 := to_unsigned(0, 2);
+                            h280 := to_unsigned(0, 1);
+                            h281 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h282 := to_unsigned(2, 2);
+                                h281 := to_unsigned(2, 2);
                             else
-                                h282 := to_unsigned(1, 2);
+                                h281 := to_unsigned(1, 2);
                             end if;
-                            h281 := to_unsigned(0, 1);
-                            if (not ((h282 = 2) and True)) then
-                                h281 := to_unsigned(1, 1);
+                            h280 := to_unsigned(0, 1);
+                            if (not ((h281 = 2) and True)) then
+                                h280 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h281;
+                            v_wide(63-1 downto 62) := h280;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2714,7 +2796,92 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h290 = 1) or (h291 = 2)) and (h293 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
+                        elsif (((((((h289 = 1) or (h290 = 2)) and (h292 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (er_io_ctx /= '0')) then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_context_access_error <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(9, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            v_wide := to_unsigned(0, 127);
+                            h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h286 := e_addr;
+                            v_wide(64-1 downto 12) := h286(64-1 downto 12);
+                            cl_io_frcd_lo <= v_wide(64-1 downto 0);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(16-1 downto 0) := cl_vf_rid;
+                            v_wide(40-1 downto 32) := to_unsigned(9, 8);
+                            v_wide(62-1 downto 60) := to_unsigned(0, 2);
+                            h287 := to_unsigned(0, 1);
+                            h288 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h288 := to_unsigned(2, 2);
+                            else
+                                h288 := to_unsigned(1, 2);
+                            end if;
+                            h287 := to_unsigned(0, 1);
+                            if (not ((h288 = 2) and True)) then
+                                h287 := to_unsigned(1, 1);
+                            end if;
+                            v_wide(63-1 downto 62) := h287;
+                            v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                            cl_io_frcd_hi <= v_wide(64-1 downto 0);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif (((((((h297 = 1) or (h298 = 2)) and (h300 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (not bool(w_io_ctx_0(0)))) then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_context_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(2, 8);
+                            h293 := to_unsigned(0, 1);
+                            h293 := to_unsigned(0, 1);
+                            if (not bool(w_io_ctx_0(1))) then
+                                h293 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h293;
+                            v_wide := to_unsigned(0, 127);
+                            h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h294 := e_addr;
+                            v_wide(64-1 downto 12) := h294(64-1 downto 12);
+                            cl_io_frcd_lo <= v_wide(64-1 downto 0);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(16-1 downto 0) := cl_vf_rid;
+                            v_wide(40-1 downto 32) := to_unsigned(2, 8);
+                            v_wide(62-1 downto 60) := to_unsigned(0, 2);
+                            h295 := to_unsigned(0, 1);
+                            h296 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h296 := to_unsigned(2, 2);
+                            else
+                                h296 := to_unsigned(1, 2);
+                            end if;
+                            h295 := to_unsigned(0, 1);
+                            if (not ((h296 = 2) and True)) then
+                                h295 := to_unsigned(1, 1);
+                            end if;
+                            v_wide(63-1 downto 62) := h295;
+                            v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                            cl_io_frcd_hi <= v_wide(64-1 downto 0);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif (((((((h304 = 1) or (h305 = 2)) and (h307 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2723,26 +2890,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(11, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h287 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h287 := e_addr;
-                            v_wide(64-1 downto 12) := h287(64-1 downto 12);
+                            h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h301 := e_addr;
+                            v_wide(64-1 downto 12) := h301(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(11, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h288 := to_unsigned(0, 1);
-                            h289 := to_unsigned(0, 2);
+                            h302 := to_unsigned(0, 1);
+                            h303 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h289 := to_unsigned(2, 2);
+                                h303 := to_unsigned(2, 2);
                             else
-                                h289 := to_unsigned(1, 2);
+                                h303 := to_unsigned(1, 2);
                             end if;
-                            h288 := to_unsigned(0, 1);
-                            if (not ((h289 = 2) and True)) then
-                                h288 := to_unsigned(1, 1);
+                            h302 := to_unsigned(0, 1);
+                            if (not ((h303 = 2) and True)) then
+                                h302 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h288;
+                            v_wide(63-1 downto 62) := h302;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2754,40 +2921,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h298 = 1) or (h299 = 2)) and (h301 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
+                        elsif ((((((((((h312 = 1) or (h313 = 2)) and (h315 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_tt_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h294 := to_unsigned(0, 1);
-                            h294 := to_unsigned(0, 1);
+                            h308 := to_unsigned(0, 1);
+                            h308 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h294 := to_unsigned(1, 1);
+                                h308 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h294;
+                            cl_io_recorded <= h308;
                             v_wide := to_unsigned(0, 127);
-                            h295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h295 := e_addr;
-                            v_wide(64-1 downto 12) := h295(64-1 downto 12);
+                            h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h309 := e_addr;
+                            v_wide(64-1 downto 12) := h309(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h296 := to_unsigned(0, 1);
-                            h297 := to_unsigned(0, 2);
+                            h310 := to_unsigned(0, 1);
+                            h311 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h297 := to_unsigned(2, 2);
+                                h311 := to_unsigned(2, 2);
                             else
-                                h297 := to_unsigned(1, 2);
+                                h311 := to_unsigned(1, 2);
                             end if;
-                            h296 := to_unsigned(0, 1);
-                            if (not ((h297 = 2) and True)) then
-                                h296 := to_unsigned(1, 1);
+                            h310 := to_unsigned(0, 1);
+                            if (not ((h311 = 2) and True)) then
+                                h310 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h296;
+                            v_wide(63-1 downto 62) := h310;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2806,33 +2973,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(13, 8);
-                            h302 := to_unsigned(0, 1);
-                            h302 := to_unsigned(0, 1);
+                            h316 := to_unsigned(0, 1);
+                            h316 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h302 := to_unsigned(1, 1);
+                                h316 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h302;
+                            cl_io_recorded <= h316;
                             v_wide := to_unsigned(0, 127);
-                            h303 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h303 := e_addr;
-                            v_wide(64-1 downto 12) := h303(64-1 downto 12);
+                            h317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h317 := e_addr;
+                            v_wide(64-1 downto 12) := h317(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(13, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h304 := to_unsigned(0, 1);
-                            h305 := to_unsigned(0, 2);
+                            h318 := to_unsigned(0, 1);
+                            h319 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h305 := to_unsigned(2, 2);
+                                h319 := to_unsigned(2, 2);
                             else
-                                h305 := to_unsigned(1, 2);
+                                h319 := to_unsigned(1, 2);
                             end if;
-                            h304 := to_unsigned(0, 1);
-                            if (not ((h305 = 2) and True)) then
-                                h304 := to_unsigned(1, 1);
+                            h318 := to_unsigned(0, 1);
+                            if (not ((h319 = 2) and True)) then
+                                h318 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h304;
+                            v_wide(63-1 downto 62) := h318;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2844,40 +3011,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h310 = 1) or (h311 = 2)) and (h313 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        elsif ((((((((((h324 = 1) or (h325 = 2)) and (h327 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_aw_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h306 := to_unsigned(0, 1);
-                            h306 := to_unsigned(0, 1);
+                            h320 := to_unsigned(0, 1);
+                            h320 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h306 := to_unsigned(1, 1);
+                                h320 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h306;
+                            cl_io_recorded <= h320;
                             v_wide := to_unsigned(0, 127);
-                            h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h307 := e_addr;
-                            v_wide(64-1 downto 12) := h307(64-1 downto 12);
+                            h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h321 := e_addr;
+                            v_wide(64-1 downto 12) := h321(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h308 := to_unsigned(0, 1);
-                            h309 := to_unsigned(0, 2);
+                            h322 := to_unsigned(0, 1);
+                            h323 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h309 := to_unsigned(2, 2);
+                                h323 := to_unsigned(2, 2);
                             else
-                                h309 := to_unsigned(1, 2);
+                                h323 := to_unsigned(1, 2);
                             end if;
-                            h308 := to_unsigned(0, 1);
-                            if (not ((h309 = 2) and True)) then
-                                h308 := to_unsigned(1, 1);
+                            h322 := to_unsigned(0, 1);
+                            if (not ((h323 = 2) and True)) then
+                                h322 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h308;
+                            v_wide(63-1 downto 62) := h322;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2889,7 +3056,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((((h314 = 1) or (h315 = 2)) and True) and (h317 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h319 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h322))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h324 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h327))))) and (((((((h328 = 1) or (h329 = 2)) and (h331 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
+                        elsif (((((((h328 = 1) or (h329 = 2)) and True) and (h331 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h333 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h336))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h338 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h341))))) and (((((((((h342 = 1) or (h343 = 2)) and (h345 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0')))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2927,7 +3094,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h332 = 1) or (h333 = 2)) and (h335 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
+                        elsif ((((((((((h346 = 1) or (h347 = 2)) and (h349 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_pass_through <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(2, 3);
@@ -2965,40 +3132,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h340 = 1) or (h341 = 2)) and (h343 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (h344 /= 0)) then
+                        elsif ((((((((((h354 = 1) or (h355 = 2)) and (h357 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (h358 /= 0)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_address_beyond_width <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(4, 8);
-                            h336 := to_unsigned(0, 1);
-                            h336 := to_unsigned(0, 1);
+                            h350 := to_unsigned(0, 1);
+                            h350 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h336 := to_unsigned(1, 1);
+                                h350 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h336;
+                            cl_io_recorded <= h350;
                             v_wide := to_unsigned(0, 127);
-                            h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h337 := e_addr;
-                            v_wide(64-1 downto 12) := h337(64-1 downto 12);
+                            h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h351 := e_addr;
+                            v_wide(64-1 downto 12) := h351(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(4, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h338 := to_unsigned(0, 1);
-                            h339 := to_unsigned(0, 2);
+                            h352 := to_unsigned(0, 1);
+                            h353 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h339 := to_unsigned(2, 2);
+                                h353 := to_unsigned(2, 2);
                             else
-                                h339 := to_unsigned(1, 2);
+                                h353 := to_unsigned(1, 2);
                             end if;
-                            h338 := to_unsigned(0, 1);
-                            if (not ((h339 = 2) and True)) then
-                                h338 := to_unsigned(1, 1);
+                            h352 := to_unsigned(0, 1);
+                            if (not ((h353 = 2) and True)) then
+                                h352 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h338;
+                            v_wide(63-1 downto 62) := h352;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3010,7 +3177,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((wk_io_sl_ok /= 0) and ((True and (h353 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h355 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h358))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h360 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h363)))))) then
+                        elsif ((wk_io_sl_ok /= 0) and ((True and (h367 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h369 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h372))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h374 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h377)))))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -3068,47 +3235,92 @@ begin
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := wk_io_sl_R;
-                            h364 := to_unsigned(0, 1);
-                            h364 := to_unsigned(0, 1);
+                            h378 := to_unsigned(0, 1);
+                            h378 := to_unsigned(0, 1);
                             if ((wk_io_sl_W /= 0) and True) then
-                                h364 := to_unsigned(1, 1);
+                                h378 := to_unsigned(1, 1);
                             end if;
-                            v_wide(2-1 downto 1) := h364;
+                            v_wide(2-1 downto 1) := h378;
                             v_wide(3-1 downto 2) := wk_io_sl_U;
-                            h365 := to_unsigned(0, 1);
-                            h365 := to_unsigned(0, 1);
+                            h379 := to_unsigned(0, 1);
+                            h379 := to_unsigned(0, 1);
                             if (wk_io_sl_shift > 12) then
-                                h365 := to_unsigned(1, 1);
+                                h379 := to_unsigned(1, 1);
                             end if;
-                            v_wide(12-1 downto 11) := h365;
-                            h366 := to_unsigned(0, 6);
-                            h366 := wk_io_sl_shift;
-                            h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h367 := shift_right(wk_io_sl_frame, to_integer(h366));
-                            h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h368 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h367);
-                            h369 := to_unsigned(0, 6);
-                            h369 := wk_io_sl_shift;
-                            h370 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h370 := shift_left(h368, to_integer(h369));
-                            h371 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h371 := to_unsigned(1, 64);
-                            h372 := to_unsigned(0, 6);
-                            h373 := to_unsigned(0, 7);
-                            h373 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
-                            h372 := h373(6-1 downto 0);
-                            h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h374 := shift_left(h371, to_integer(h372));
-                            h375 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h375 := ((unsigned'(to_unsigned(0, 1) & h374) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                            h376 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h376 := shift_right(h375(64-1 downto 0), 12);
-                            h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h377 := (h370 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h376 & to_unsigned(0, 12)));
-                            h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h378 := shift_right(h377, 12);
-                            v_wide(64-1 downto 12) := h378(52-1 downto 0);
+                            v_wide(12-1 downto 11) := h379;
+                            h380 := to_unsigned(0, 6);
+                            h380 := wk_io_sl_shift;
+                            h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h381 := shift_right(wk_io_sl_frame, to_integer(h380));
+                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h382 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h381);
+                            h383 := to_unsigned(0, 6);
+                            h383 := wk_io_sl_shift;
+                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h384 := shift_left(h382, to_integer(h383));
+                            h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h385 := to_unsigned(1, 64);
+                            h386 := to_unsigned(0, 6);
+                            h387 := to_unsigned(0, 7);
+                            h387 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
+                            h386 := h387(6-1 downto 0);
+                            h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h388 := shift_left(h385, to_integer(h386));
+                            h389 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h389 := ((unsigned'(to_unsigned(0, 1) & h388) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                            h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h390 := shift_right(h389(64-1 downto 0), 12);
+                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h391 := (h384 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h390 & to_unsigned(0, 12)));
+                            h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h392 := shift_right(h391, 12);
+                            v_wide(64-1 downto 12) := h392(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
+                        elsif ((wk_io_sl_walked /= 0) and (wk_io_sl_access_error /= 0)) then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_paging_access_error <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= wk_io_sl_reason;
+                            h393 := to_unsigned(0, 1);
+                            h393 := to_unsigned(0, 1);
+                            if (not bool(w_io_ctx_0(1))) then
+                                h393 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h393;
+                            v_wide := to_unsigned(0, 127);
+                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h394 := e_addr;
+                            v_wide(64-1 downto 12) := h394(64-1 downto 12);
+                            cl_io_frcd_lo <= v_wide(64-1 downto 0);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(16-1 downto 0) := cl_vf_rid;
+                            v_wide(40-1 downto 32) := wk_io_sl_reason;
+                            v_wide(62-1 downto 60) := to_unsigned(0, 2);
+                            h395 := to_unsigned(0, 1);
+                            h396 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h396 := to_unsigned(2, 2);
+                            else
+                                h396 := to_unsigned(1, 2);
+                            end if;
+                            h395 := to_unsigned(0, 1);
+                            if (not ((h396 = 2) and True)) then
+                                h395 := to_unsigned(1, 1);
+                            end if;
+                            v_wide(63-1 downto 62) := h395;
+                            v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                            cl_io_frcd_hi <= v_wide(64-1 downto 0);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_not_present <= to_unsigned(1, 1);
@@ -3135,16 +3347,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(5, 8);
-                            h379 := to_unsigned(0, 1);
-                            h379 := to_unsigned(0, 1);
+                            h397 := to_unsigned(0, 1);
+                            h397 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h379 := to_unsigned(1, 1);
+                                h397 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h379;
+                            cl_io_recorded <= h397;
                             v_wide := to_unsigned(0, 127);
-                            h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h380 := e_addr;
-                            v_wide(64-1 downto 12) := h380(64-1 downto 12);
+                            h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h398 := e_addr;
+                            v_wide(64-1 downto 12) := h398(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -3169,16 +3381,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(6, 8);
-                            h381 := to_unsigned(0, 1);
-                            h381 := to_unsigned(0, 1);
+                            h399 := to_unsigned(0, 1);
+                            h399 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h381 := to_unsigned(1, 1);
+                                h399 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h381;
+                            cl_io_recorded <= h399;
                             v_wide := to_unsigned(0, 127);
-                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h382 := e_addr;
-                            v_wide(64-1 downto 12) := h382(64-1 downto 12);
+                            h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h400 := e_addr;
+                            v_wide(64-1 downto 12) := h400(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -3203,33 +3415,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(12, 8);
-                            h383 := to_unsigned(0, 1);
-                            h383 := to_unsigned(0, 1);
+                            h401 := to_unsigned(0, 1);
+                            h401 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h383 := to_unsigned(1, 1);
+                                h401 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h383;
+                            cl_io_recorded <= h401;
                             v_wide := to_unsigned(0, 127);
-                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h384 := e_addr;
-                            v_wide(64-1 downto 12) := h384(64-1 downto 12);
+                            h402 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h402 := e_addr;
+                            v_wide(64-1 downto 12) := h402(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(12, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h385 := to_unsigned(0, 1);
-                            h386 := to_unsigned(0, 2);
+                            h403 := to_unsigned(0, 1);
+                            h404 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h386 := to_unsigned(2, 2);
+                                h404 := to_unsigned(2, 2);
                             else
-                                h386 := to_unsigned(1, 2);
+                                h404 := to_unsigned(1, 2);
                             end if;
-                            h385 := to_unsigned(0, 1);
-                            if (not ((h386 = 2) and True)) then
-                                h385 := to_unsigned(1, 1);
+                            h403 := to_unsigned(0, 1);
+                            if (not ((h404 = 2) and True)) then
+                                h403 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h385;
+                            v_wide(63-1 downto 62) := h403;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3354,17 +3566,42 @@ begin
                             cl_io_cpl <= to_unsigned(0, 64);
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_irte_access_error <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(35, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(64-1 downto 48) := to_unsigned(0, 16);
+                            cl_io_frcd_lo <= v_wide(64-1 downto 0);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(16-1 downto 0) := cl_vf_rid;
+                            v_wide(40-1 downto 32) := to_unsigned(35, 8);
+                            v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                            cl_io_frcd_hi <= v_wide(64-1 downto 0);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
                             cl_io_irte_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(34, 8);
-                            h387 := to_unsigned(0, 1);
-                            h387 := to_unsigned(0, 1);
+                            h405 := to_unsigned(0, 1);
+                            h405 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h387 := to_unsigned(1, 1);
+                                h405 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h387;
+                            cl_io_recorded <= h405;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3389,12 +3626,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(36, 8);
-                            h388 := to_unsigned(0, 1);
-                            h388 := to_unsigned(0, 1);
+                            h406 := to_unsigned(0, 1);
+                            h406 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h388 := to_unsigned(1, 1);
+                                h406 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h388;
+                            cl_io_recorded <= h406;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3419,12 +3656,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(38, 8);
-                            h389 := to_unsigned(0, 1);
-                            h389 := to_unsigned(0, 1);
+                            h407 := to_unsigned(0, 1);
+                            h407 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h389 := to_unsigned(1, 1);
+                                h407 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h389;
+                            cl_io_recorded <= h407;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3454,37 +3691,37 @@ begin
                             cl_io_frcd_hi <= to_unsigned(0, 64);
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= w_io_irte_0(24-1 downto 16);
-                            h390 := unsigned'("00000000000000000000000000000000");
-                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h391 := shift_right(r_IRTA_REG, 11);
-                            h392 := to_unsigned(0, 1);
-                            h392 := (h391(1-1 downto 0) and to_unsigned(1, 1));
-                            h393 := unsigned'("00000000000000000000000000000000");
-                            h393 := w_io_irte_0(64-1 downto 32);
-                            if (h392 /= 0) then
-                                h390 := w_io_irte_0(64-1 downto 32);
+                            h408 := unsigned'("00000000000000000000000000000000");
+                            h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h409 := shift_right(r_IRTA_REG, 11);
+                            h410 := to_unsigned(0, 1);
+                            h410 := (h409(1-1 downto 0) and to_unsigned(1, 1));
+                            h411 := unsigned'("00000000000000000000000000000000");
+                            h411 := w_io_irte_0(64-1 downto 32);
+                            if (h410 /= 0) then
+                                h408 := w_io_irte_0(64-1 downto 32);
                             else
-                                h390 := unsigned'(to_unsigned(0, 24) & h393(16-1 downto 8));
+                                h408 := unsigned'(to_unsigned(0, 24) & h411(16-1 downto 8));
                             end if;
-                            cl_io_destination <= h390;
-                            h394 := to_unsigned(0, 1);
-                            h394 := to_unsigned(0, 1);
+                            cl_io_destination <= h408;
+                            h412 := to_unsigned(0, 1);
+                            h412 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(2)) then
-                                h394 := to_unsigned(1, 1);
+                                h412 := to_unsigned(1, 1);
                             end if;
-                            cl_io_dest_mode <= h394;
-                            h395 := to_unsigned(0, 1);
-                            h395 := to_unsigned(0, 1);
+                            cl_io_dest_mode <= h412;
+                            h413 := to_unsigned(0, 1);
+                            h413 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(3)) then
-                                h395 := to_unsigned(1, 1);
+                                h413 := to_unsigned(1, 1);
                             end if;
-                            cl_io_redir_hint <= h395;
-                            h396 := to_unsigned(0, 1);
-                            h396 := to_unsigned(0, 1);
+                            cl_io_redir_hint <= h413;
+                            h414 := to_unsigned(0, 1);
+                            h414 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(4)) then
-                                h396 := to_unsigned(1, 1);
+                                h414 := to_unsigned(1, 1);
                             end if;
-                            cl_io_trigger_mode <= h396;
+                            cl_io_trigger_mode <= h414;
                             cl_io_delivery_mode <= w_io_irte_0(8-1 downto 5);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
@@ -3564,7 +3801,7 @@ begin
     end if;
 end process port_mux;
 
-walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) is
+walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) is
     variable pending: std_logic;
     variable v_r: std_logic;
     variable v_w: std_logic;
@@ -3572,8 +3809,12 @@ walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
 begin
     unit_io_sl_m_valid <= walker_unit_io_sl0_m_valid_h;
     unit_io_sl_m_we <= walker_unit_io_sl0_m_we_h;
@@ -3609,7 +3850,9 @@ begin
         when MWAIT =>
             if bool(m_rvalid) then
                 if (walker_unit_io_sl0_lvl = 5) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
                     elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
@@ -3624,7 +3867,9 @@ begin
                         unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                     end if;
                 elsif (walker_unit_io_sl0_lvl = 4) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
                     elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
@@ -3640,7 +3885,9 @@ begin
                     end if;
                 elsif (walker_unit_io_sl0_lvl = 3) then
                     if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3706,7 +3953,9 @@ begin
                             end if;
                         end if;
                     else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3723,7 +3972,9 @@ begin
                     end if;
                 elsif (walker_unit_io_sl0_lvl = 2) then
                     if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3789,7 +4040,9 @@ begin
                             end if;
                         end if;
                     else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                             null;
                         elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                             null;
@@ -3805,7 +4058,9 @@ begin
                         end if;
                     end if;
                 elsif (walker_unit_io_sl0_lvl = 1) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                         null;
                     elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                         null;
@@ -3830,25 +4085,49 @@ begin
             rs0 := to_unsigned(0, 4);
             rs1 := to_unsigned(0, 3);
             rs2 := to_unsigned(0, 3);
-            if bool(unit_io_sl_r_SL_WALK(3)) then
+            rs3 := to_unsigned(0, 3);
+            if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                rs3 := to_unsigned(4, 3);
+            else
+                rs3 := to_unsigned(3, 3);
+            end if;
+            if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 3) then
                 rs2 := to_unsigned(5, 3);
             else
-                rs2 := to_unsigned(6, 3);
+                rs2 := rs3;
             end if;
-            if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 2)) then
-                rs1 := rs2;
+            if (walker_unit_io_sl0_flevel = rs2) then
+                rs1 := to_unsigned(3, 3);
             else
-                rs1 := to_unsigned(0, 3);
+                rs1 := to_unsigned(7, 3);
             end if;
-            if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) then
-                rs0 := to_unsigned(12, 4);
+            rs4 := to_unsigned(0, 4);
+            rs5 := to_unsigned(0, 3);
+            rs6 := to_unsigned(0, 3);
+            if bool(unit_io_sl_r_SL_WALK(3)) then
+                rs6 := to_unsigned(5, 3);
             else
+                rs6 := to_unsigned(6, 3);
+            end if;
+            if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 2) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 3)) then
+                rs5 := rs6;
+            else
+                rs5 := to_unsigned(0, 3);
+            end if;
+            if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 4) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 6)) then
+                rs4 := to_unsigned(12, 4);
+            else
+                rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+            end if;
+            if (walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) then
                 rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            else
+                rs0 := rs4;
             end if;
-            rs3 := to_unsigned(0, 7);
-            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
-            rs4 := to_unsigned(0, 8);
-            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+            rs7 := to_unsigned(0, 7);
+            rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
+            rs8 := to_unsigned(0, 8);
+            rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
         when ADREQ =>
             if bool(walker_unit_io_sl0_pend_5) then
                 unit_io_sl_m_valid <= '1';
@@ -3900,8 +4179,12 @@ walker_unit_io_sl0_fsm: process (clk) is
     variable rs0: unsigned(3 downto 0);
     variable rs1: unsigned(2 downto 0);
     variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -3974,16 +4257,20 @@ begin
                     if bool(m_rvalid) then
                         walker_unit_io_sl0_le <= m_rdata;
                         if (walker_unit_io_sl0_lvl = 5) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            if bool(m_rerr) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_io_sl0_st <= FAULT;
-                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_io_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
                                 walker_unit_io_sl0_st <= FAULT;
                             else
@@ -3996,16 +4283,20 @@ begin
                                 walker_unit_io_sl0_lvl <= to_unsigned(4, 3);
                             end if;
                         elsif (walker_unit_io_sl0_lvl = 4) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            if bool(m_rerr) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_io_sl0_st <= FAULT;
-                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_io_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
                                 walker_unit_io_sl0_st <= FAULT;
                             else
@@ -4019,20 +4310,24 @@ begin
                             end if;
                         elsif (walker_unit_io_sl0_lvl = 3) then
                             if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
                                 elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_sl0_st <= FAULT;
                                 else
@@ -4041,7 +4336,7 @@ begin
                                     v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
                                     walker_unit_io_sl0_a_w <= v_w;
                                     if bool(unit_io_sl_r_SL_WALK(4)) then
-                                        walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io_sl0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io_sl0_st <= FAULT;
                                     else
@@ -4102,16 +4397,20 @@ begin
                                     end if;
                                 end if;
                             else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
                                     walker_unit_io_sl0_st <= FAULT;
                                 else
@@ -4126,20 +4425,24 @@ begin
                             end if;
                         elsif (walker_unit_io_sl0_lvl = 2) then
                             if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(5, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_sl0_st <= FAULT;
                                 else
@@ -4148,7 +4451,7 @@ begin
                                     v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
                                     walker_unit_io_sl0_a_w <= v_w;
                                     if bool(unit_io_sl_r_SL_WALK(4)) then
-                                        walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io_sl0_fault_k <= to_unsigned(7, 8);
                                         walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io_sl0_st <= FAULT;
                                     else
@@ -4209,16 +4512,20 @@ begin
                                     end if;
                                 end if;
                             else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                if bool(m_rerr) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                     walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
                                     walker_unit_io_sl0_st <= FAULT;
                                 else
@@ -4232,16 +4539,20 @@ begin
                                 end if;
                             end if;
                         elsif (walker_unit_io_sl0_lvl = 1) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            if bool(m_rerr) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io_sl0_st <= FAULT;
-                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io_sl0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
                                 walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
                                 walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
                                 walker_unit_io_sl0_st <= FAULT;
                             else
@@ -4250,7 +4561,7 @@ begin
                                 v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
                                 walker_unit_io_sl0_a_w <= v_w;
                                 if bool(unit_io_sl_r_SL_WALK(4)) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(7, 8);
                                     walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io_sl0_st <= FAULT;
                                 else
@@ -4275,30 +4586,54 @@ begin
                     rs0 := to_unsigned(0, 4);
                     rs1 := to_unsigned(0, 3);
                     rs2 := to_unsigned(0, 3);
-                    if bool(unit_io_sl_r_SL_WALK(3)) then
+                    rs3 := to_unsigned(0, 3);
+                    if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                        rs3 := to_unsigned(4, 3);
+                    else
+                        rs3 := to_unsigned(3, 3);
+                    end if;
+                    if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 3) then
                         rs2 := to_unsigned(5, 3);
                     else
-                        rs2 := to_unsigned(6, 3);
+                        rs2 := rs3;
                     end if;
-                    if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 2)) then
-                        rs1 := rs2;
+                    if (walker_unit_io_sl0_flevel = rs2) then
+                        rs1 := to_unsigned(3, 3);
                     else
-                        rs1 := to_unsigned(0, 3);
+                        rs1 := to_unsigned(7, 3);
                     end if;
-                    if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) then
-                        rs0 := to_unsigned(12, 4);
+                    rs4 := to_unsigned(0, 4);
+                    rs5 := to_unsigned(0, 3);
+                    rs6 := to_unsigned(0, 3);
+                    if bool(unit_io_sl_r_SL_WALK(3)) then
+                        rs6 := to_unsigned(5, 3);
                     else
+                        rs6 := to_unsigned(6, 3);
+                    end if;
+                    if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 2) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 3)) then
+                        rs5 := rs6;
+                    else
+                        rs5 := to_unsigned(0, 3);
+                    end if;
+                    if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 4) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 6)) then
+                        rs4 := to_unsigned(12, 4);
+                    else
+                        rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+                    end if;
+                    if (walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) then
                         rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    else
+                        rs0 := rs4;
                     end if;
                     unit_io_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
                     unit_io_sl_o_r_R <= to_unsigned(walker_unit_io_sl0_a_r, 1);
                     unit_io_sl_o_r_W <= to_unsigned(walker_unit_io_sl0_a_w, 1);
                     unit_io_sl_o_r_U <= to_unsigned(walker_unit_io_sl0_le(62), 1);
-                    rs3 := to_unsigned(0, 7);
-                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
-                    rs4 := to_unsigned(0, 8);
-                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
-                    unit_io_sl_o_r_shift <= rs4(6-1 downto 0);
+                    rs7 := to_unsigned(0, 7);
+                    rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
+                    rs8 := to_unsigned(0, 8);
+                    rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+                    unit_io_sl_o_r_shift <= rs8(6-1 downto 0);
                     unit_io_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_io_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
                     unit_io_sl_done <= '1';
                     walker_unit_io_sl0_st <= IDLE;

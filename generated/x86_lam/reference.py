@@ -37,7 +37,12 @@ REQUEST_PORTS = {
 MASK64 = 0xffffffffffffffff
 
 
-def read(mem, trace, addr):
+def read(mem, trace, errors, addr):
+    """The word at `addr`; a read that answers with an error (`addr` in `errors`) returns
+    no data: it reads as 0 and is traced with op 3."""
+    if addr in errors:
+        trace.append((3, addr, 8, 0))
+        return 0
     value = mem.get(addr, 0)
     trace.append((0, addr, 8, value))
     return value
@@ -48,7 +53,7 @@ def write(mem, trace, addr, value):
     trace.append((1, addr, 8, value))
 
 
-def lookup(mem, trace, base, index, span, width):
+def lookup(mem, trace, errors, base, index, span, width):
     """Bits index .. index+span-1 of the bitmap at byte address `base` (span capped at
     width): one 64-bit word read, or two when the bits cross a word boundary."""
     span = min(span, width)
@@ -56,10 +61,10 @@ def lookup(mem, trace, base, index, span, width):
         return 0
     first = base * 8 + index
     last = first + span - 1
-    low = read(mem, trace, ((first >> 6) << 3) & MASK64)
+    low = read(mem, trace, errors, ((first >> 6) << 3) & MASK64)
     window = low
     if last >> 6 != first >> 6:
-        window |= read(mem, trace, ((last >> 6) << 3) & MASK64) << 64
+        window |= read(mem, trace, errors, ((last >> 6) << 3) & MASK64) << 64
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
@@ -74,7 +79,7 @@ def record_unit_pg(kind, flevel, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k
     )
 
 
-def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU):
+def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU, errors=()):
     """Walk regime long_mode as the unit_pg stage  # spec: specs/x86_64_paging.vspec:249"""
     q0 = (not ((r_EFER >> 11) & 0x1))  # a condition that makes bits must-be-zero
     a_rw = 1
@@ -89,8 +94,9 @@ def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_C
         return (10, 0, 0, record_unit_pg(10, 0, 0, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
     if lvl >= 5:  # spec: specs/x86_64_paging.vspec:261 level pml5
         addr = table + (((i_addr >> 48) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
             return (1, 5, 0, record_unit_pg(1, 5, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:296 fault reserved
@@ -105,8 +111,9 @@ def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_C
         table = e & 0xfffffffff000  # pointer ADDR of pml5e, spec: specs/x86_64_paging.vspec:72
     if lvl >= 4:  # spec: specs/x86_64_paging.vspec:265 level pml4
         addr = table + (((i_addr >> 39) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
             return (1, 4, 0, record_unit_pg(1, 4, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000080 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:296 fault reserved
@@ -121,8 +128,9 @@ def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_C
         table = e & 0xfffffffff000  # pointer ADDR of pml4e, spec: specs/x86_64_paging.vspec:84
     if lvl >= 3:  # spec: specs/x86_64_paging.vspec:269 level pdpt
         addr = table + (((i_addr >> 30) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (((e >> 7) & 0x1) and 1):  # leaf pdpte_1g, spec: specs/x86_64_paging.vspec:103
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
                 return (1, 3, 0, record_unit_pg(1, 3, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -167,8 +175,9 @@ def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_C
         table = e & 0xfffffffff000  # pointer ADDR of pdpte, spec: specs/x86_64_paging.vspec:94
     if lvl >= 2:  # spec: specs/x86_64_paging.vspec:274 level pd
         addr = table + (((i_addr >> 21) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if ((e >> 7) & 0x1):  # leaf pde_2m, spec: specs/x86_64_paging.vspec:123
             if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
                 return (1, 2, 0, record_unit_pg(1, 2, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
@@ -213,8 +222,9 @@ def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_C
         table = e & 0xfffffffff000  # pointer ADDR of pde, spec: specs/x86_64_paging.vspec:114
     if lvl >= 1:  # spec: specs/x86_64_paging.vspec:279 level pt
         addr = table + (((i_addr >> 12) & 0x1ff) << 3)
-        e = mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
-        trace.append((0, addr, 8, e))
+        err = addr in errors  # the read answers with an error: the entry reads as 0 (op 3)
+        e = 0 if err else mem.get(addr, 0) & 0xffffffffffffffff  # a 8-byte entry
+        trace.append((3 if err else 0, addr, 8, e))
         if (not (e & 0x1)):  # spec: specs/x86_64_paging.vspec:295 fault not_present
             return (1, 1, 0, record_unit_pg(1, 1, e, a_rw, a_us, a_xd, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_CR4, r_EFER, r_RFLAGS, r_PKRU))
         if ((e & 0xf000000000000 != 0) or (q0 and e & 0x8000000000000000 != 0)):  # spec: specs/x86_64_paging.vspec:296 fault reserved
@@ -247,11 +257,12 @@ def walk_unit_pg(mem, trace, i_addr, k_write, k_user, k_fetch, r_CR0, r_CR3, r_C
     raise AssertionError("unreachable: the last level is a leaf")
 
 
-def decide(mem, request, trace, detail=None, caches=None):
+def decide(mem, request, trace, detail=None, caches=None, errors=()):
     """The unit `lam`  # spec: specs/x86_lam.vspec:50
     `detail`, when a dict, receives what each walk did (for coverage; not compared);
     `caches` (the unit's Caches, or anything with its look/fill) stands in front of the
-    cached walks and structures, None: every step reads memory."""
+    cached walks and structures, None: every step reads memory; `errors`: the addresses
+    whose reads answer with an error (they read as 0, traced with op 3)."""
     e_pointer = request['pointer']
     e_write = request['write']
     e_user = request['user']
@@ -274,7 +285,7 @@ def decide(mem, request, trace, detail=None, caches=None):
             wk_pg_ok, wk_pg_pa, wk_pg_level = 1, (en.pa_g << 12) | (i_pg & 0xfff), en.level
             r = (0,)
         else:
-            r = walk_unit_pg(mem, trace, i_pg, bool(e_write), bool(e_user), bool(e_fetch), (r_CR0 & 0xffffffffffffffff), (r_CR3 & 0xffffffffffffffff), (r_CR4 & 0xffffffffffffffff), (r_EFER & 0xffffffffffffffff), (r_RFLAGS & 0xffffffffffffffff), (r_PKRU & 0xffffffff))
+            r = walk_unit_pg(mem, trace, i_pg, bool(e_write), bool(e_user), bool(e_fetch), (r_CR0 & 0xffffffffffffffff), (r_CR3 & 0xffffffffffffffff), (r_CR4 & 0xffffffffffffffff), (r_EFER & 0xffffffffffffffff), (r_RFLAGS & 0xffffffffffffffff), (r_PKRU & 0xffffffff), errors)
             if r[0] == 0 and caches is not None:
                 caches.fill('tlb', Entry(i_pg >> 12, acc_pg, t_pg, r[2], r[1] >> 12, None, 12))
         if en is not None:

@@ -111,7 +111,7 @@ def test_the_reader_agrees_with_the_line_by_line_reader(tmp_path):
     (RESULTS.replace("1 0000000000001000 8 00000000deadbeff", "1 0000000000001000 8"),
      "r.txt:2: expected a memory reference of 4 fields, not 3"),
     (RESULTS.replace("2 3 0 01 0000000000000 3", "2 3 0 01 3"), "r.txt:4: expected an end record of 6 fields, not 5"),
-    (RESULTS.replace("0 0000000000002000", "7 0000000000002000"), "r.txt:5: expected a record tagged 0, 1 or 2, not '7'"),
+    (RESULTS.replace("0 0000000000002000", "7 0000000000002000"), "r.txt:5: expected a record tagged 0, 1, 2 or 3, not '7'"),
     # a short line and a long one that add up to the right count of fields
     (RESULTS.replace("1 0000000000001000 8 00000000deadbeff", "1 0000000000001000 8")
      .replace("0 0000000000002000 4 12345678", "0 0000000000002000 4 12345678 9"),
@@ -193,3 +193,25 @@ def test_final_memories_are_final_memory_of_each_run():
     got = batch.final_memories(images, traces)
     assert got == [batch.final_memory(m, t) for m, t in zip(images, traces)]
     assert all(g is not m for g, m in zip(got, images))
+
+
+def test_a_word_that_answers_with_an_error_is_marked_at_its_address_plus_1(tmp_path):
+    """An erring word (issue 17) is an image entry at its address + 1, value 0: the
+    testbenches look the word up there; the scenario's own memory is left as it was."""
+    sc = SimpleNamespace(request={"i_addr": 5}, memory={0x1000: 7, 0x2000: 9}, latency_seed=3,
+                         errors=frozenset({0x2000, 0x3008}))
+    assert batch.image_of(sc) == {0x1000: 7, 0x2000: 9, 0x2001: 0, 0x3009: 0}
+    assert sc.memory == {0x1000: 7, 0x2000: 9}
+    text = batch.scenario_text(PORTS, [sc], harness.Timing(), 100, lambda k: k)
+    assert "0000000000002001 0000000000000000\n" in text and "0000000000003009 " in text
+    assert text.splitlines()[1].split() == ["00000003", "4"]  # seed, 4 image entries
+
+
+def test_a_read_error_in_the_results_is_op_3_and_writes_nothing():
+    text = "0 1000 8 7\n3 2000 8 0\n1 3000 8 5\n2 9 0 0 0 0\n"
+    outputs, traces, cycles, timed_out = batch.parse_results(text, PORTS, "results")
+    assert traces == [[(0, 0x1000, 8, 7), (3, 0x2000, 8, 0), (1, 0x3000, 8, 5)]]
+    assert batch.final_memory({0x2000: 1}, traces[0]) == {0x2000: 1, 0x3000: 5}
+    assert batch.final_memories([{0x2000: 1}], traces) == [{0x2000: 1, 0x3000: 5}]
+    slow = batch._read_slowly("results", text, [n for n, _ in PORTS.outputs])
+    assert slow[0].trace == traces[0]

@@ -788,7 +788,8 @@ class Elaborator:
             broken = broken or next_level is None
         # with `next level`, a walk fault may read the level a pointer leads to (`next`) and
         # whether an input bit that indexes a skipped level is set (`skipped`)
-        walk_builtins = {"rsvd": 1, "level": level_width}
+        # `error`: the entry's read answered with an error (a fault that reads it is first, see below)
+        walk_builtins = {"rsvd": 1, "level": level_width, "error": 1}
         if "next" in simple:
             walk_builtins |= {"next": max(level_width, next_level.width if next_level is not None else 1), "skipped": 1}
         fault_scope = Scope(m, registers=registers, access=access, input=(in_name, in_width),
@@ -843,6 +844,8 @@ class Elaborator:
                 if (r.when is None or when is not None) and (r.value is None or value is not None):
                     updates.append(ir.Update(field=r.name, where=r.where, when=when, value=value, used=r.used,
                                              cite=r.cite, span=r.span))
+        if not self._error_faults_first(d.name, faults, input_faults):
+            broken = True
         kinds = tuple(x.name for x in faults) + tuple(x.name for x in checks) + tuple(x.name for x in input_faults)
         # A record may read the accumulators and the leaf entry; `walked` says they are
         # meaningful (the fault is a final check, after the whole walk).
@@ -872,6 +875,25 @@ class Elaborator:
             access_groups=groups, bypass=bypass, bypass_cite=bypass_cite,
             let_defs=tuple(ir.Let(name=r.name, value=r.value, cite=r.cite, doc=r.doc, span=r.span)
                            for r in rules if r.kind == "let"))
+
+    def _error_faults_first(self, regime: str, faults: list[ir.Rule], input_faults: list[ir.Rule]) -> bool:
+        """E0334: a fault that reads `error` (the entry's read answered with an error, the
+        entry reads as 0) is checked on every entry before any other fault, since no other
+        fault can be judged on an entry that was not read: the first fault, with no `at`."""
+        ok = True
+        for i, r in enumerate([*faults, *input_faults]):
+            if not any(x.kind == "builtin" and x.name == "error" for x in r.when.refs()):
+                continue
+            place = ("an input fault (it is checked before any read)" if r.where == "input"
+                     else f"a fault `at {r.where}{' ' + r.format if r.format else ''}`" if r.where or r.format
+                     else f"fault number {i + 1} of regime '{regime}'" if i else "")
+            if place:
+                self.bag.error("E0334", f"expected the fault that reads `error` (fault '{r.name}') to be the first "
+                               f"fault of regime '{regime}' and to apply to every entry, not {place}: an entry whose "
+                               "read answered with an error holds no bits, so no other fault can be judged before it",
+                               r.span)
+                ok = False
+        return ok
 
     def caches(self, m: Module, items: list, owner: str, context: list[str], leaf_formats: list[ir.Layout],
                levels, host_levels, entry_bytes: int = 8) -> tuple[tuple[ir.Cache, ...], tuple[ir.Invalidation, ...]] | None:

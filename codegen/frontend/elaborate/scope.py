@@ -35,7 +35,7 @@ RUNTIME_KINDS = {"ctx": "a context register's value", "input": "the input addres
             "leaf": "a field of the leaf entry", "acc": "an accumulator", "builtin": "a value of the walk",
             "access": "an access kind", "event": "a field of the event", "operand": "an operand of the event",
             "tag": "a tag of the request", "entry": "a value a cache entry stored", "struct": "a structure field in memory",
-            "bitmap": "a bitmap lookup", "walk": "a result of a walk", "call": "a result of a call", "host": "a field of the host's record"}
+            "bitmap": "a bitmap lookup", "rerr": "a structure's read error", "walk": "a result of a walk", "call": "a result of a call", "host": "a field of the host's record"}
 
 
 def suggest(name: str, candidates: list[str]) -> str | None:
@@ -279,6 +279,9 @@ class Scope:
         the reference is named `S.F` (its word) with the bit position in that word."""
         struct, formats = self.structures[parts[0]]
         f = struct.field(parts[1])
+        if f is None and parts[1] == "error" and len(parts) == 2:
+            # `S.error`: 1 when a read of a word of S answered with an error (the word reads as 0)
+            return Expr(op="ref", kind="rerr", name=struct.name, width=1, span=span)
         if f is None:
             raise Undefined(name, span, [f"{struct.name}.{x.name}" for x in struct.fields])
         lay = formats.get(f.name)

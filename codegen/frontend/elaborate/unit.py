@@ -862,7 +862,9 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
                 if e.lo:
                     v = Expr(op=">>", args=(v, num(e.lo, v.span)), width=v.width, span=v.span)
                 return _cut(v, e.width)
-            if e.kind in ("struct", "bitmap", "walk", "call"):
+            if e.kind == "rerr" and prefix + e.name in unread:  # a structure never read never errs
+                return num(0, e.span)
+            if e.kind in ("struct", "rerr", "bitmap", "walk", "call"):
                 name = prefix + e.name
                 return num(0, e.span) if name in dead or name.split(".")[0] in dead else \
                     e.model_copy(update={"name": name})
@@ -884,6 +886,7 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
     # results the bindings make constant 0, read as 0 by the steps and rules after them
     # (_dead_results)
     dead: set[str] = set()
+    unread: set[str] = set()  # structures whose `when` folds to 0 on the bindings: `S.error` is 0
     regimes = _regimes(owner)
     inlined: list = []
     for kind, name in callee.steps:
@@ -893,6 +896,8 @@ def _call(el: Resolver, m: Module, d: ast.Unit, c: ast.Call, scope: Scope, taken
             update.update(label=f"{c.name}.{node.label or node.name}", record=record(node.record),
                           inlined=tuple((k, prefix + n) for k, n in node.inlined))
         node = node.model_copy(update=update)
+        if kind == "structure" and node.when is not None and node.when.op == "num" and not node.when.value:
+            unread.add(node.name)
         if kind == "walk" and not node.nested:
             node = node.model_copy(update={"never": walk_never(regimes[node.regime], node)})
         dead |= _dead_results([node] if kind == "walk" else [], [node] if kind == "call" else [], regimes)

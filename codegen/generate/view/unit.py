@@ -88,6 +88,9 @@ class UnitView:
     def __init__(self, spec: ir.Spec, unit: ir.Unit):
         self.spec, self.unit = spec, unit
         used = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
+        # the structures whose read error a rule reads (`S.error`), in step order
+        erring = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "rerr"}
+        self.error_structures = [n for k, n in unit.steps if k == "structure" and n in erring]
         self.words: list[Word] = []
         self.steps: list[Step] = []
         for kind, name in unit.steps:
@@ -110,6 +113,8 @@ class UnitView:
                     self.steps.append(Step(kind, walk, [], WalkerView(spec, spec.regime(walk.regime),
                                                                       f"unit_{walk.name}")))
         widen(self.walkers, WORD_BITS)
+        # the model has a read-error input (m_rerr) when a rule or a walk fault reads an error
+        self.reads_errors = bool(self.error_structures) or any(w.reads_error for w in self.walkers)
         for w in self.walkers:
             w.level_bits = self.level_width
             w.status_bits = self.status_bits
@@ -138,12 +143,12 @@ class UnitView:
         base = f"base_{st.name}"
         odd = [f"if {base} & 4:"]
         for r in step.reads:
-            odd.append(f"    a_{st.name}_{r.offset:x} = read(mem, trace, (({base} & {hex(MASK64 & ~7)}) + "
+            odd.append(f"    a_{st.name}_{r.offset:x} = read(mem, trace, errors, (({base} & {hex(MASK64 & ~7)}) + "
                        f"{hex(r.offset)}) & MASK64)")
         for w in step.words:
             odd.append(f"    {w.var} = ((a_{st.name}_{w.offset:x} >> 32) | (a_{st.name}_{w.offset + 8:x} << 32)) & MASK64")
         odd.append("else:")
-        odd += [f"    {w.var} = read(mem, trace, ({base} + {hex(w.offset)}) & MASK64)" for w in step.words]
+        odd += [f"    {w.var} = read(mem, trace, errors, ({base} + {hex(w.offset)}) & MASK64)" for w in step.words]
         when = self.py_when(st)
         if not when:
             return odd
@@ -236,6 +241,7 @@ class UnitView:
             "struct": lambda e: self.word_of(e.name).var if e.lo == 0 and e.width == 64
             else py_field(self.word_of(e.name).var, e.lo, e.width),
             "bitmap": lambda e: f"b_{e.name}",
+            "rerr": lambda e: f"er_{e.name}",
             "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
             "call": lambda e: f"cl_{e.name.replace('.', '_')}",
         })
@@ -271,6 +277,7 @@ class UnitView:
             "ctx": lambda e: ref_slice(f"r_{e.name}", e.lo, e.width, self.register_width(e.name)),
             "struct": lambda e: ref_slice(self.word_of(e.name).var, e.lo, e.width, 64),
             "bitmap": lambda e: f"b_{e.name}",
+            "rerr": lambda e: f"er_{e.name}",
             "walk": lambda e: f"wk_{e.name.replace('.', '_')}",
             "call": lambda e: f"cl_{e.name.replace('.', '_')}",
         }, signal={
@@ -278,6 +285,7 @@ class UnitView:
             "ctx": lambda e: (f"r_{e.name}", e.lo),
             "struct": lambda e: (self.word_of(e.name).var, e.lo),
             "bitmap": lambda e: (f"b_{e.name}", 0),
+            "rerr": lambda e: (f"er_{e.name}", 0),
             "walk": lambda e: (f"wk_{e.name.replace('.', '_')}", 0),
             "call": lambda e: (f"cl_{e.name.replace('.', '_')}", 0),
         })

@@ -307,6 +307,19 @@ class WalkerView:
         """Context registers the walker takes: a guest takes the whole nested context."""
         return self.nested.context if self.role == "guest" else self.regime.context
 
+    @property
+    def reads_error(self) -> bool:
+        """A unit's walk whose regime has a fault on `error` (the entry's read answered
+        with an error): the walker takes the read-error input (m_rerr in the model)."""
+        from codegen.frontend.checks import reads_error
+        return self.in_unit and reads_error(self.regime)
+
+    @property
+    def in_unit(self) -> bool:
+        """A walker of a unit's walk of a regime: its reads may answer with an error
+        (`errors`, the reference; the entry then reads as 0)."""
+        return self.role.startswith("unit_")
+
     # ---- Python spelling
     def py_env(self, fmt: ir.Layout | None = None, level: int | None = None, entry: str = "e") -> Env:
         def field_ref(e: Expr) -> str:
@@ -316,6 +329,8 @@ class WalkerView:
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
                 return self.py_rsvd(self.formats[fmt.name], entry)
+            if e.name == "error":  # the entry's read answered with an error (see the walker's read)
+                return "err"
             if e.name == "level":  # the spec's number: flevel holds it already
                 return str(self.regime.label(level)) if level is not None else "flevel"
             if e.name == "fault":
@@ -508,6 +523,8 @@ class WalkerView:
         def builtin(e: Expr) -> str:
             if e.name == "rsvd":
                 return self.hdl_rsvd(self.formats[fmt.name], entry)
+            if e.name == "error":  # valid with the entry, as m_rdata is
+                return "m_rerr"
             if e.name == "level":  # the spec's number: flevel holds it already
                 return str(self.regime.label(level)) if level is not None else resize("flevel", self.level_bits, e.width)
             if e.name == "fault":

@@ -207,7 +207,7 @@ class HdlRunner:
             r = next(at, None)
             if r is None:
                 break
-            mem.update((addr, value) for w, addr, _n, value in r.trace if w)
+            mem.update((addr, value) for w, addr, _n, value in r.trace if w == 1)
             if r.timed_out:
                 timeout = a
                 break

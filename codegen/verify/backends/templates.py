@@ -19,6 +19,6 @@ def _env() -> jinja2.Environment:
 
 def render(template: str, ports: batch.Ports, top: str, **extra) -> str:
     return _env().get_template(template).render(
-        top=top, data_width=ports.data_width, sized=ports.sized,
+        top=top, data_width=ports.data_width, sized=ports.sized, rerr=ports.rerr,
         inputs=[{"name": n, "width": w, "bit": n in ports.bits} for n, w in ports.inputs],
         outputs=[{"name": n, "width": w, "bit": n in ports.bits} for n, w in ports.outputs], **extra)

@@ -55,7 +55,7 @@ def render(ports: batch.Ports, top: str) -> str:
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     dw = ports.data_width
     return env.get_template("tb_verilator.cpp.j2").render(
-        top=top, words=(dw + 31) // 32, data_width=dw, sized=ports.sized, binary=binary(ports),
+        top=top, words=(dw + 31) // 32, data_width=dw, sized=ports.sized, rerr=ports.rerr, binary=binary(ports),
         inputs=[{"name": n, "width": w} for n, w in ports.inputs],
         outputs=[{"name": n, "width": w} for n, w in ports.outputs],
         set_port=_set_port, put_port=_put_port,

@@ -94,6 +94,9 @@ class Scenario:
     memory: dict
     latency_seed: int
     intent: dict = field(default_factory=dict)
+    # addresses whose reads answer with an error (no data: they read as 0); drawn only
+    # where the spec says what an error means (a unit's `S.error`, a walk fault on `error`)
+    errors: frozenset = frozenset()
 
 
 class Allocator:

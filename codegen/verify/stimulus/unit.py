@@ -32,6 +32,9 @@ from codegen.verify.stimulus.translation import (
 )
 
 MASK64 = mask(64)
+# a unit scenario's chance (percent) of one word that answers a read with an error, where the
+# spec handles it
+ERROR_PERCENT = 10
 
 
 def _contains(e: Expr, key: tuple[str, str]) -> bool:
@@ -67,7 +70,11 @@ class UnitScenarioFactory:
         for e in self.unit.expressions():
             self._collect(e)
         self.used_fields = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "struct"}
-        self.walk_factories = {w.name: ScenarioFactory(spec, self._walked(w)) for w in self.unit.walks}
+        # the tables of a walk are built with the reads succeeding: without the faults on
+        # `error` (with_error marks a word afterwards)
+        self.table_spec = _without_error_faults(spec)
+        self.walk_factories = {w.name: ScenarioFactory(self.table_spec, self._walked(w, self.table_spec))
+                               for w in self.unit.walks}
         # structures placed once the walks they read are built (a check of the page a walk reached)
         self.after_walk = {st.name for st in self.unit.structures
                            if any(r.kind == "walk" for e in (st.base, st.when) if e is not None for r in e.refs())}
@@ -83,6 +90,12 @@ class UnitScenarioFactory:
         whens = [x.when for x in self.unit.exits]
         self.fires = [_fires(whens, i) for i in range(len(whens))]
         self.walk_guards = [w.when for w in self.unit.walks if w.when is not None] if self.calls else []
+        # where the spec says what a read that answers with an error means: the structures
+        # a rule reads `S.error` of, and per walk of a regime the faults that read `error`
+        self.erring = {r.name for e in self.unit.expressions() for r in e.refs() if r.kind == "rerr"}
+        self.error_faults = {w.name: {r.name for r in spec.regime(w.regime).faults if reads_error(r)}
+                             for w in self.unit.walks if not w.nested}
+        self.error_faults = {k: v for k, v in self.error_faults.items() if v}
 
     def _truth(self, e: Expr) -> bool:
         """A call result that is a truth value: NAME.called, NAME.exit, NAME.RULE."""
@@ -192,8 +205,9 @@ class UnitScenarioFactory:
             return evaluate(a.value, lookup) & mask(e.width)
         return sum((evaluate(b.value, lookup) & mask(b.hi - b.lo + 1)) << b.lo for b in a.bits) & mask(e.width)
 
-    def _walked(self, w: ir.Walk) -> ir.Regime | ir.Nested:
-        return next(n for n in self.spec.nested if n.name == w.regime) if w.nested else self.spec.regime(w.regime)
+    def _walked(self, w: ir.Walk, spec: ir.Spec | None = None) -> ir.Regime | ir.Nested:
+        spec = spec or self.spec
+        return next(n for n in spec.nested if n.name == w.regime) if w.nested else spec.regime(w.regime)
 
     def _collect(self, e: Expr) -> None:
         """Constants that an event or structure field is compared against, and the values
@@ -522,6 +536,47 @@ class UnitScenarioFactory:
                 sc.memory[addr] = _bitmap_word(draw)
         return sc
 
+    def handles_errors(self) -> bool:
+        """Whether some read of the unit may answer with an error: the spec says what it means."""
+        return bool(self.erring or self.error_faults)
+
+    def with_error(self, sc: Scenario, ref, draw: Draw, percent: int = ERROR_PERCENT) -> Scenario:
+        """`sc`, `percent` of the time, with one word the reference reads answering with an
+        error: a word whose error the spec handles (a structure whose `S.error` a rule
+        reads, an entry of a walk whose regime has a fault on `error`). Each word read is
+        tried on the reference; the handled ones are grouped by what handled them (the
+        structure, or the walk and the level of its fault) and a group is drawn, then a
+        word of it, so that each structure and each level of a walk gets its share (a
+        structure of four words is not four times as likely as one table entry). A word
+        whose error nothing handles is never drawn (a CPU walk that gets an error takes a
+        machine check, which no spec here describes)."""
+        if not self.handles_errors() or not draw.chance(percent):
+            return sc
+        trace: list = []
+        ref.decide(dict(sc.memory), dict(sc.request), trace)
+        groups: dict[tuple, list[int]] = {}
+        for addr in dict.fromkeys(a for op, a, _s, _v in trace if op == 0):
+            detail: dict = {}
+            ref.decide(dict(sc.memory), dict(sc.request), [], detail, errors=frozenset((addr,)))
+            key = self.error_handled(detail)
+            if key:
+                groups.setdefault(key, []).append(addr)
+        if not groups:
+            return sc
+        words = groups[draw.choice(list(groups))]
+        return Scenario(sc.request, sc.memory, sc.latency_seed, sc.intent, frozenset((draw.choice(words),)))
+
+    def error_handled(self, detail: dict) -> tuple:
+        """What handled a read error in the reference's `detail` of a run (empty: nothing):
+        the structures in detail["erred structures"] that a rule reads the error of, and
+        each walk that ended in its fault on `error`, with the fault's level."""
+        key = tuple(n for n in detail.get("erred structures", ()) if n in self.erring)
+        for w, kinds in self.error_faults.items():
+            d = detail.get(w, {})
+            if d.get("fault") in kinds:
+                key += ((w, d["level"]),)
+        return key
+
     def _steer_after(self, draw: Draw, rules: list[Expr], lookup, values: dict, pool: list) -> None:
         """Once a walk is built, one exit rule that reads it, steered toward holding by
         redrawing the fields of the structures read after the walk (the rest of the
@@ -586,8 +641,8 @@ class UnitScenarioFactory:
             return
         addr = evaluate(walk.input, lookup) & mask(regime.input_width)
         used = {a >> 12 for a in memory} | pages
-        alloc = Allocator(draw, factory._addr_width(self.spec, regime), used)
-        builder = TableBuilder(self.spec, regime, draw, ctx, memory.__setitem__, alloc)
+        alloc = Allocator(draw, factory._addr_width(self.table_spec, regime), used)
+        builder = TableBuilder(self.table_spec, regime, draw, ctx, memory.__setitem__, alloc)
         builder.legal = draw.chance(70)
         if builder.legal:
             builder.prefer([access])
@@ -671,6 +726,21 @@ class _Watched(dict):
     def setdefault(self, key, default=None):
         self.memo.clear()
         return super().setdefault(key, default)
+
+
+def reads_error(rule: ir.Rule) -> bool:
+    """Whether a walk fault reads `error` (the entry's read answered with an error)."""
+    return any(x.kind == "builtin" and x.name == "error" for x in rule.when.refs())
+
+
+def _without_error_faults(spec: ir.Spec) -> ir.Spec:
+    """`spec` with no walk fault that reads `error`: what a table builder builds for, the
+    reads of the tables it writes succeeding (such a fault is first and never fires then)."""
+    if not any(reads_error(r) for reg in spec.regimes for r in reg.faults):
+        return spec
+    regimes = tuple(reg.model_copy(update={"faults": tuple(r for r in reg.faults if not reads_error(r))})
+                    for reg in spec.regimes)
+    return spec.model_copy(update={"regimes": regimes})
 
 
 def _bitmap_word(draw: Draw) -> int:
@@ -759,6 +829,8 @@ def coverage_keys(unit: ir.Unit, enums: dict[str, ir.EnumDef], outcome: dict, de
     fault kind at its level (from the reference's `detail`)."""
     keys = []
     for name, d in (detail or {}).items():
+        if not isinstance(d, dict):  # "erred structures": the exits say what the errors gave
+            continue
         if "call" in d:  # a call: the callee's rule that decided (NAME.RULE), or none
             if d["called"]:
                 keys.append(f"call {d['call']}.{d['rule']}" if d["rule"] else f"call {d['call']} no exit")

@@ -45,7 +45,12 @@ REQUEST_PORTS = {
 MASK64 = 0xffffffffffffffff
 
 
-def read(mem, trace, addr):
+def read(mem, trace, errors, addr):
+    """The word at `addr`; a read that answers with an error (`addr` in `errors`) returns
+    no data: it reads as 0 and is traced with op 3."""
+    if addr in errors:
+        trace.append((3, addr, 8, 0))
+        return 0
     value = mem.get(addr, 0)
     trace.append((0, addr, 8, value))
     return value
@@ -56,7 +61,7 @@ def write(mem, trace, addr, value):
     trace.append((1, addr, 8, value))
 
 
-def lookup(mem, trace, base, index, span, width):
+def lookup(mem, trace, errors, base, index, span, width):
     """Bits index .. index+span-1 of the bitmap at byte address `base` (span capped at
     width): one 64-bit word read, or two when the bits cross a word boundary."""
     span = min(span, width)
@@ -64,10 +69,10 @@ def lookup(mem, trace, base, index, span, width):
         return 0
     first = base * 8 + index
     last = first + span - 1
-    low = read(mem, trace, ((first >> 6) << 3) & MASK64)
+    low = read(mem, trace, errors, ((first >> 6) << 3) & MASK64)
     window = low
     if last >> 6 != first >> 6:
-        window |= read(mem, trace, ((last >> 6) << 3) & MASK64) << 64
+        window |= read(mem, trace, errors, ((last >> 6) << 3) & MASK64) << 64
     return (window >> (first & 63)) & ((1 << span) - 1)
 
 
@@ -503,11 +508,12 @@ def record_nested(hkind, hlevel, hrec, h_addr, on_table, on_final, a_rw, a_us, a
     )
 
 
-def decide(mem, request, trace, detail=None, caches=None):
+def decide(mem, request, trace, detail=None, caches=None, errors=()):
     """The unit `snp_guest_access`  # spec: specs/amd_sev_snp.vspec:75
     `detail`, when a dict, receives what each walk did (for coverage; not compared);
     `caches` (the unit's Caches, or anything with its look/fill) stands in front of the
-    cached walks and structures, None: every step reads memory."""
+    cached walks and structures, None: every step reads memory; `errors`: the addresses
+    whose reads answer with an error (they read as 0, traced with op 3)."""
     e_va = request['va']
     e_write = request['write']
     e_user = request['user']
@@ -574,7 +580,7 @@ def decide(mem, request, trace, detail=None, caches=None):
             "host_fault": ('not_present', 'reserved', 'user_supervisor', 'user_write', 'supervisor_write', 'smap', 'execute_disable', 'smep', 'protection_key', 'non_canonical')[wk_t_host_fault - 1] if wk_t_host_fault else None}
     base_rmp = ((((((r_RMP_BASE >> 13) & 0x7fffffffff) << 0xd) + 0x4000) + ((wk_t_pa >> 0xc) * 0x10)) & 0xfffffffffffffff8)  # spec: specs/amd_sev_snp.vspec:108
     if (wk_t_ok and ((r_SYSCFG >> 24) & 0x1)):
-        w_rmp_0 = read(mem, trace, (base_rmp + 0x0) & MASK64)
+        w_rmp_0 = read(mem, trace, errors, (base_rmp + 0x0) & MASK64)
     else:
         w_rmp_0 = 0
     if (wk_t_host_fault != 0):  # spec: specs/amd_sev_snp.vspec:133
