@@ -214,18 +214,18 @@ reg walker_unit_io0_pend_3;
 reg walker_unit_io0_pend_4;
 reg walker_unit_io0_pend_5;
 reg walker_unit_io0_pend_6;
-wire [63:0] walker_unit_io0_sa_1;
-wire [63:0] walker_unit_io0_sa_2;
-wire [63:0] walker_unit_io0_sa_3;
-wire [63:0] walker_unit_io0_sa_4;
-wire [63:0] walker_unit_io0_sa_5;
-wire [63:0] walker_unit_io0_sa_6;
-wire [63:0] walker_unit_io0_se_1;
-wire [63:0] walker_unit_io0_se_2;
-wire [63:0] walker_unit_io0_se_3;
-wire [63:0] walker_unit_io0_se_4;
-wire [63:0] walker_unit_io0_se_5;
-wire [63:0] walker_unit_io0_se_6;
+reg [63:0] walker_unit_io0_sa_1;
+reg [63:0] walker_unit_io0_sa_2;
+reg [63:0] walker_unit_io0_sa_3;
+reg [63:0] walker_unit_io0_sa_4;
+reg [63:0] walker_unit_io0_sa_5;
+reg [63:0] walker_unit_io0_sa_6;
+reg [63:0] walker_unit_io0_se_1;
+reg [63:0] walker_unit_io0_se_2;
+reg [63:0] walker_unit_io0_se_3;
+reg [63:0] walker_unit_io0_se_4;
+reg [63:0] walker_unit_io0_se_5;
+reg [63:0] walker_unit_io0_se_6;
 reg [2:0] walker_unit_io0_st;
 reg [63:0] u0_d00 [0:4-1];
 reg [63:0] u0_d01 [0:4-1];
@@ -286,19 +286,6 @@ reg u1_v0 [0:8-1];
 reg u1_v1 [0:8-1];
 reg u1_v2 [0:8-1];
 reg u1_v3 [0:8-1];
-
-assign walker_unit_io0_sa_1 = 64'd0;
-assign walker_unit_io0_sa_2 = 64'd0;
-assign walker_unit_io0_sa_3 = 64'd0;
-assign walker_unit_io0_sa_4 = 64'd0;
-assign walker_unit_io0_sa_5 = 64'd0;
-assign walker_unit_io0_sa_6 = 64'd0;
-assign walker_unit_io0_se_1 = 64'd0;
-assign walker_unit_io0_se_2 = 64'd0;
-assign walker_unit_io0_se_3 = 64'd0;
-assign walker_unit_io0_se_4 = 64'd0;
-assign walker_unit_io0_se_5 = 64'd0;
-assign walker_unit_io0_se_6 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
@@ -7511,6 +7498,7 @@ end
 
 always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) begin: walker_unit_io0_logic
     reg pending;
+    reg [64-1:0] uw;
     reg v_r;
     reg v_w;
     reg [7-1:0] ps5_0;
@@ -7774,6 +7762,7 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
     unit_io_m_addr = walker_unit_io0_m_addr_h;
     unit_io_m_wdata = walker_unit_io0_m_wdata_h;
     pending = 1'b0;
+    uw = 64'h0;
     v_r = (0 != 0);
     v_w = (0 != 0);
     if (unit_io_done) begin
@@ -7834,6 +7823,13 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                         else begin
                             v_r = (walker_unit_io0_a_r && m_rdata[61]);
                             v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                            uw = m_rdata;
+                            if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                uw[5] = 1'b1;
+                            end
+                            if ((uw != m_rdata)) begin
+                                pending = 1'b1;
+                            end
                             if ((m_rdata[12-1:9] == 5)) begin
                                 unit_io_m_valid = 1'b1;
                                 unit_io_m_we = 1'b0;
@@ -7890,6 +7886,16 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                                 else if (unit_io_k_translate) begin
                                 end
                                 else begin
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
                                     ps5_0 = 7'h0;
                                     ps5_1 = 6'h0;
                                     ps5_2 = 6'h0;
@@ -8363,6 +8369,13 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                uw = m_rdata;
+                                if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    pending = 1'b1;
+                                end
                                 if ((m_rdata[12-1:9] == 4)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -8414,6 +8427,16 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                                 else if (unit_io_k_translate) begin
                                 end
                                 else begin
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
                                     ps4_0 = 7'h0;
                                     ps4_1 = 6'h0;
                                     ps4_2 = 6'h0;
@@ -8887,6 +8910,13 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                uw = m_rdata;
+                                if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    pending = 1'b1;
+                                end
                                 if ((m_rdata[12-1:9] == 3)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -8932,6 +8962,16 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                                 else if (unit_io_k_translate) begin
                                 end
                                 else begin
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
                                     ps3_0 = 7'h0;
                                     ps3_1 = 6'h0;
                                     ps3_2 = 6'h0;
@@ -9405,6 +9445,13 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                uw = m_rdata;
+                                if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    pending = 1'b1;
+                                end
                                 if ((m_rdata[12-1:9] == 2)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -9444,6 +9491,16 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                                 else if (unit_io_k_translate) begin
                                 end
                                 else begin
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        pending = 1'b1;
+                                    end
                                     ps2_0 = 7'h0;
                                     ps2_1 = 6'h0;
                                     ps2_2 = 6'h0;
@@ -9917,6 +9974,13 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else begin
                                 v_r = (walker_unit_io0_a_r && m_rdata[61]);
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
+                                uw = m_rdata;
+                                if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    pending = 1'b1;
+                                end
                                 if ((m_rdata[12-1:9] == 1)) begin
                                     unit_io_m_valid = 1'b1;
                                     unit_io_m_we = 1'b0;
@@ -9949,6 +10013,16 @@ always @(walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0
                             else if (unit_io_k_translate) begin
                             end
                             else begin
+                                uw = m_rdata;
+                                if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                    uw[6] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    pending = 1'b1;
+                                end
                                 ps1_0 = 7'h0;
                                 ps1_1 = 6'h0;
                                 ps1_2 = 6'h0;
@@ -10766,6 +10840,7 @@ end
 
 always @(posedge clk) begin: walker_unit_io0_fsm
     reg pending;
+    reg [64-1:0] uw;
     reg v_r;
     reg v_w;
     reg [7-1:0] ps5_0;
@@ -11055,6 +11130,18 @@ always @(posedge clk) begin: walker_unit_io0_fsm
         walker_unit_io0_pend_4 <= 0;
         walker_unit_io0_pend_5 <= 0;
         walker_unit_io0_pend_6 <= 0;
+        walker_unit_io0_sa_1 <= 0;
+        walker_unit_io0_sa_2 <= 0;
+        walker_unit_io0_sa_3 <= 0;
+        walker_unit_io0_sa_4 <= 0;
+        walker_unit_io0_sa_5 <= 0;
+        walker_unit_io0_sa_6 <= 0;
+        walker_unit_io0_se_1 <= 0;
+        walker_unit_io0_se_2 <= 0;
+        walker_unit_io0_se_3 <= 0;
+        walker_unit_io0_se_4 <= 0;
+        walker_unit_io0_se_5 <= 0;
+        walker_unit_io0_se_6 <= 0;
         walker_unit_io0_st <= 3'b000;
     end
     else begin
@@ -11064,6 +11151,7 @@ always @(posedge clk) begin: walker_unit_io0_fsm
         walker_unit_io0_m_addr_h <= unit_io_m_addr;
         walker_unit_io0_m_wdata_h <= unit_io_m_wdata;
         pending = 1'b0;
+        uw = 64'h0;
         v_r = (0 != 0);
         v_w = (0 != 0);
         if (unit_io_done) begin
@@ -11142,6 +11230,16 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                 walker_unit_io0_a_r <= v_r;
                                 v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                 walker_unit_io0_a_w <= v_w;
+                                uw = m_rdata;
+                                if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                    uw[5] = 1'b1;
+                                end
+                                if ((uw != m_rdata)) begin
+                                    walker_unit_io0_pend_6 <= 1'b1;
+                                    pending = 1'b1;
+                                end
+                                walker_unit_io0_se_6 <= uw;
+                                walker_unit_io0_sa_6 <= walker_unit_io0_ea;
                                 if ((m_rdata[12-1:9] == 5)) begin
                                     walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[57-1:48], 3'h0});
                                     walker_unit_io0_st <= 3'b001;
@@ -11212,6 +11310,19 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else begin
+                                        uw = m_rdata;
+                                        if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                            uw[5] = 1'b1;
+                                        end
+                                        if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_unit_io0_pend_5 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_unit_io0_se_5 <= uw;
+                                        walker_unit_io0_sa_5 <= walker_unit_io0_ea;
                                         unit_io_o_level <= 5;
                                         ps5_0 = 7'h0;
                                         ps5_1 = 6'h0;
@@ -11706,6 +11817,16 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_unit_io0_pend_5 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_unit_io0_se_5 <= uw;
+                                    walker_unit_io0_sa_5 <= walker_unit_io0_ea;
                                     if ((m_rdata[12-1:9] == 4)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[48-1:39], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -11772,6 +11893,19 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else begin
+                                        uw = m_rdata;
+                                        if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                            uw[5] = 1'b1;
+                                        end
+                                        if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_unit_io0_pend_4 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_unit_io0_se_4 <= uw;
+                                        walker_unit_io0_sa_4 <= walker_unit_io0_ea;
                                         unit_io_o_level <= 4;
                                         ps4_0 = 7'h0;
                                         ps4_1 = 6'h0;
@@ -12266,6 +12400,16 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_unit_io0_pend_4 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_unit_io0_se_4 <= uw;
+                                    walker_unit_io0_sa_4 <= walker_unit_io0_ea;
                                     if ((m_rdata[12-1:9] == 3)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[39-1:30], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -12327,6 +12471,19 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else begin
+                                        uw = m_rdata;
+                                        if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                            uw[5] = 1'b1;
+                                        end
+                                        if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_unit_io0_pend_3 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_unit_io0_se_3 <= uw;
+                                        walker_unit_io0_sa_3 <= walker_unit_io0_ea;
                                         unit_io_o_level <= 3;
                                         ps3_0 = 7'h0;
                                         ps3_1 = 6'h0;
@@ -12821,6 +12978,16 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_unit_io0_pend_3 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_unit_io0_se_3 <= uw;
+                                    walker_unit_io0_sa_3 <= walker_unit_io0_ea;
                                     if ((m_rdata[12-1:9] == 2)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[30-1:21], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -12877,6 +13044,19 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                         walker_unit_io0_st <= 3'b010;
                                     end
                                     else begin
+                                        uw = m_rdata;
+                                        if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                            uw[5] = 1'b1;
+                                        end
+                                        if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                            uw[6] = 1'b1;
+                                        end
+                                        if ((uw != m_rdata)) begin
+                                            walker_unit_io0_pend_2 <= 1'b1;
+                                            pending = 1'b1;
+                                        end
+                                        walker_unit_io0_se_2 <= uw;
+                                        walker_unit_io0_sa_2 <= walker_unit_io0_ea;
                                         unit_io_o_level <= 2;
                                         ps2_0 = 7'h0;
                                         ps2_1 = 6'h0;
@@ -13371,6 +13551,16 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_a_r <= v_r;
                                     v_w = (walker_unit_io0_a_w && m_rdata[62]);
                                     walker_unit_io0_a_w <= v_w;
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_unit_io0_pend_2 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_unit_io0_se_2 <= uw;
+                                    walker_unit_io0_sa_2 <= walker_unit_io0_ea;
                                     if ((m_rdata[12-1:9] == 1)) begin
                                         walker_unit_io0_ea <= ({12'h0, m_rdata[52-1:12], 12'h0} + {52'h0, unit_io_i_addr[21-1:12], 3'h0});
                                         walker_unit_io0_st <= 3'b001;
@@ -13421,6 +13611,19 @@ always @(posedge clk) begin: walker_unit_io0_fsm
                                     walker_unit_io0_st <= 3'b010;
                                 end
                                 else begin
+                                    uw = m_rdata;
+                                    if (((unit_io_r_HPT[9-1:7] == 1) || (unit_io_r_HPT[9-1:7] == 3))) begin
+                                        uw[5] = 1'b1;
+                                    end
+                                    if (((unit_io_r_HPT[9-1:7] == 3) && unit_io_k_write)) begin
+                                        uw[6] = 1'b1;
+                                    end
+                                    if ((uw != m_rdata)) begin
+                                        walker_unit_io0_pend_1 <= 1'b1;
+                                        pending = 1'b1;
+                                    end
+                                    walker_unit_io0_se_1 <= uw;
+                                    walker_unit_io0_sa_1 <= walker_unit_io0_ea;
                                     unit_io_o_level <= 1;
                                     ps1_0 = 7'h0;
                                     ps1_1 = 6'h0;

@@ -313,19 +313,6 @@ signal u1_v3: t_array_u1_v3;
 
 begin
 
-walker_unit_io0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_6 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_6 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(126 downto 0);
@@ -7191,6 +7178,7 @@ end process port_mux;
 
 walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
     variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
     variable ps5_0: unsigned(6 downto 0);
@@ -7455,6 +7443,7 @@ begin
     unit_io_m_addr <= walker_unit_io0_m_addr_h;
     unit_io_m_wdata <= walker_unit_io0_m_wdata_h;
     pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     v_r := '0';
     v_w := '0';
     if bool(unit_io_done) then
@@ -7509,6 +7498,13 @@ begin
                     else
                         v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                        uw := m_rdata;
+                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                            uw(5) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            pending := '1';
+                        end if;
                         if (m_rdata(12-1 downto 9) = 5) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
@@ -7559,6 +7555,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps5_0 := to_unsigned(0, 7);
                                 ps5_1 := to_unsigned(0, 6);
                                 ps5_2 := to_unsigned(0, 6);
@@ -7937,6 +7943,13 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 4) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -7983,6 +7996,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps4_0 := to_unsigned(0, 7);
                                 ps4_1 := to_unsigned(0, 6);
                                 ps4_2 := to_unsigned(0, 6);
@@ -8361,6 +8384,13 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 3) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -8402,6 +8432,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps3_0 := to_unsigned(0, 7);
                                 ps3_1 := to_unsigned(0, 6);
                                 ps3_2 := to_unsigned(0, 6);
@@ -8780,6 +8820,13 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 2) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -8816,6 +8863,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps2_0 := to_unsigned(0, 7);
                                 ps2_1 := to_unsigned(0, 6);
                                 ps2_2 := to_unsigned(0, 6);
@@ -9194,6 +9251,13 @@ begin
                         else
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 1) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -9224,6 +9288,16 @@ begin
                         elsif bool(unit_io_k_translate) then
                             null;
                         else
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             ps1_0 := to_unsigned(0, 7);
                             ps1_1 := to_unsigned(0, 6);
                             ps1_2 := to_unsigned(0, 6);
@@ -9896,6 +9970,7 @@ end process walker_unit_io0_logic;
 
 walker_unit_io0_fsm: process (clk) is
     variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
     variable ps5_0: unsigned(6 downto 0);
@@ -10187,6 +10262,18 @@ begin
             walker_unit_io0_pend_4 <= '0';
             walker_unit_io0_pend_5 <= '0';
             walker_unit_io0_pend_6 <= '0';
+            walker_unit_io0_sa_1 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_2 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_3 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_4 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_5 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_6 <= to_unsigned(0, 64);
+            walker_unit_io0_se_1 <= to_unsigned(0, 64);
+            walker_unit_io0_se_2 <= to_unsigned(0, 64);
+            walker_unit_io0_se_3 <= to_unsigned(0, 64);
+            walker_unit_io0_se_4 <= to_unsigned(0, 64);
+            walker_unit_io0_se_5 <= to_unsigned(0, 64);
+            walker_unit_io0_se_6 <= to_unsigned(0, 64);
             walker_unit_io0_st <= IDLE;
         else
             walker_unit_io0_m_valid_h <= stdl(bool(unit_io_m_valid) and (not bool(m_ready)));
@@ -10195,6 +10282,7 @@ begin
             walker_unit_io0_m_addr_h <= unit_io_m_addr;
             walker_unit_io0_m_wdata_h <= unit_io_m_wdata;
             pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             v_r := '0';
             v_w := '0';
             if bool(unit_io_done) then
@@ -10262,6 +10350,16 @@ begin
                                 walker_unit_io0_a_r <= v_r;
                                 v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                 walker_unit_io0_a_w <= v_w;
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    walker_unit_io0_pend_6 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_unit_io0_se_6 <= uw;
+                                walker_unit_io0_sa_6 <= walker_unit_io0_ea;
                                 if (m_rdata(12-1 downto 9) = 5) then
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
@@ -10320,6 +10418,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(5, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_5 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_5 <= uw;
+                                        walker_unit_io0_sa_5 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(5, 3);
                                         ps5_0 := to_unsigned(0, 7);
                                         ps5_1 := to_unsigned(0, 6);
@@ -10713,6 +10824,16 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_5 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_5 <= uw;
+                                    walker_unit_io0_sa_5 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 4) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -10768,6 +10889,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(4, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_4 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_4 <= uw;
+                                        walker_unit_io0_sa_4 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(4, 3);
                                         ps4_0 := to_unsigned(0, 7);
                                         ps4_1 := to_unsigned(0, 6);
@@ -11161,6 +11295,16 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_4 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_4 <= uw;
+                                    walker_unit_io0_sa_4 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 3) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -11212,6 +11356,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_3 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_3 <= uw;
+                                        walker_unit_io0_sa_3 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(3, 3);
                                         ps3_0 := to_unsigned(0, 7);
                                         ps3_1 := to_unsigned(0, 6);
@@ -11605,6 +11762,16 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_3 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_3 <= uw;
+                                    walker_unit_io0_sa_3 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 2) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -11652,6 +11819,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_2 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_2 <= uw;
+                                        walker_unit_io0_sa_2 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(2, 3);
                                         ps2_0 := to_unsigned(0, 7);
                                         ps2_1 := to_unsigned(0, 6);
@@ -12045,6 +12225,16 @@ begin
                                     walker_unit_io0_a_r <= v_r;
                                     v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                                     walker_unit_io0_a_w <= v_w;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_2 <= uw;
+                                    walker_unit_io0_sa_2 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 1) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -12087,6 +12277,19 @@ begin
                                     walker_unit_io0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_1 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_1 <= uw;
+                                    walker_unit_io0_sa_1 <= walker_unit_io0_ea;
                                     unit_io_o_level <= to_unsigned(1, 3);
                                     ps1_0 := to_unsigned(0, 7);
                                     ps1_1 := to_unsigned(0, 6);

@@ -531,3 +531,61 @@ def test_non_fixed_interrupts_take_the_pass_bits(ref, mt, q2_pass, address, rule
     out, trace = run(ref, dict(mem), INTERRUPT, address=address, data=mt << 8 | 0x02)
     assert out["rule"] == rule
     assert trace == dte_reads(mem)  # no IRTE read: only fixed and arbitrated interrupts are remapped
+
+
+# ---- host access / dirty updates (DTE.HAD, bits 8:7; 2.2.3 A bit 5, D bit 6) -------------
+HAD_A, HAD_AD = 1 << 7, 3 << 7          # HAD = 01b: A only; 11b: A and D
+A_BIT, D_BIT = 1 << 5, 1 << 6
+
+
+def four_level(had: int, leaf_extra: int = 0):
+    va = iova(i4=0x012, i3=0x034, i2=0x056, i1=0x078, off=0xABC)
+    entries = {
+        R + 0x012 * 8: T3 | nl(3) | PR | RW_OK,
+        T3 + 0x034 * 8: T2 | nl(2) | PR | RW_OK,
+        T2 + 0x056 * 8: T1 | nl(1) | PR | RW_OK,
+        T1 + 0x078 * 8: PAGE | nl(0) | PR | RW_OK | leaf_extra,
+    }
+    return va, entries, walk_mem(V | TV | mode(4) | R | IR | IW | had, entries)
+
+
+@pytest.mark.parametrize("kind, had, leaf_bits", [
+    (DMA_WRITE, HAD_AD, A_BIT | D_BIT),   # 11b and a write: A everywhere, D in the PTE
+    (DMA_READ, HAD_AD, A_BIT),            # 11b and a read: A only
+    (DMA_WRITE, HAD_A, A_BIT),            # 01b: A only, even on a write
+])
+def test_had_sets_accessed_at_every_level_and_dirty_on_writes(ref, kind, had, leaf_bits):
+    # After the four reads of the walk (root first), each entry is written back with A
+    # (bit 5) set, root first; the PTE also gets D (bit 6) when HAD = 11b and the request
+    # writes. The translation is unchanged.
+    va, entries, mem = four_level(had)
+    out, trace = run(ref, dict(mem), kind, address=va)
+    f = fields(out)
+    assert out["rule"] == "translated" and f["address"] == PAGE | 0xABC
+    addrs = [R + 0x012 * 8, T3 + 0x034 * 8, T2 + 0x056 * 8, T1 + 0x078 * 8]
+    writes = [(1, a, 8, entries[a] | A_BIT) for a in addrs[:3]] + [(1, addrs[3], 8, entries[addrs[3]] | leaf_bits)]
+    assert trace == dte_reads(mem) + reads(mem, *addrs) + writes
+
+
+@pytest.mark.parametrize("had", [0, 2 << 7])
+def test_had_00b_and_reserved_10b_update_nothing(ref, had):
+    va, entries, mem = four_level(had)
+    out, trace = run(ref, dict(mem), DMA_WRITE, address=va)
+    assert out["rule"] == "translated" and len(trace) == 4 + 4  # the DTE and the walk, no write
+
+
+def test_had_writes_only_entries_that_change(ref):
+    # The PTE already has A and D: only the three PDEs are written.
+    va, entries, mem = four_level(HAD_AD, leaf_extra=A_BIT | D_BIT)
+    out, trace = run(ref, dict(mem), DMA_WRITE, address=va)
+    assert [t[1] for t in trace if t[0] == 1] == [R + 0x012 * 8, T3 + 0x034 * 8, T2 + 0x056 * 8]
+
+
+def test_had_writes_nothing_when_the_walk_faults(ref):
+    # The PTE denies writes (IW = 0): IO_PAGE_FAULT with PE, and no A/D update anywhere.
+    va, entries, mem = four_level(HAD_AD)
+    mem[T1 + 0x078 * 8] &= ~E_IW
+    out, trace = run(ref, dict(mem), DMA_WRITE, address=va)
+    f = fields(out)
+    assert out["rule"] == "dma_page_fault" and f["entry_lo"] == iopf(F_PR | F_RW | F_PE)
+    assert [t for t in trace if t[0] == 1] == logged_writes(iopf(F_PR | F_RW | F_PE), va)
