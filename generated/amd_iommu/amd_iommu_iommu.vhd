@@ -41,7 +41,7 @@ entity amd_iommu_iommu is
         o_r_address: out unsigned(63 downto 0);
         o_r_data: out unsigned(31 downto 0);
         o_r_vector: out unsigned(7 downto 0);
-        o_r_destination: out unsigned(7 downto 0);
+        o_r_destination: out unsigned(31 downto 0);
         o_r_dest_mode: out unsigned(0 downto 0);
         o_r_int_type: out unsigned(2 downto 0);
         o_r_rq_eoi: out unsigned(0 downto 0);
@@ -52,6 +52,10 @@ entity amd_iommu_iommu is
         o_r_tail: out unsigned(63 downto 0);
         o_r_cpl_status: out unsigned(2 downto 0);
         o_r_cpl: out unsigned(63 downto 0);
+        o_r_ga_tag: out unsigned(31 downto 0);
+        o_r_ga_root: out unsigned(63 downto 0);
+        o_r_is_run: out unsigned(0 downto 0);
+        o_r_ga_log: out unsigned(0 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity amd_iommu_iommu;
@@ -68,6 +72,8 @@ type t_enum_S_1 is (
 	S1G,
 	S1R,
 	S2W0,
+	S3W0,
+	S3W1,
 	DECIDE,
 	ST0,
 	ST1,
@@ -126,6 +132,8 @@ signal w_dte_10: unsigned(63 downto 0);
 signal w_dte_18: unsigned(63 downto 0);
 signal w_dte_8: unsigned(63 downto 0);
 signal w_irt_0: unsigned(63 downto 0);
+signal w_irt_ga_0: unsigned(63 downto 0);
+signal w_irt_ga_8: unsigned(63 downto 0);
 signal wk_io_PE: unsigned(0 downto 0);
 signal wk_io_PR: unsigned(0 downto 0);
 signal wk_io_R: unsigned(0 downto 0);
@@ -152,10 +160,14 @@ signal rec_cpl: unsigned(63 downto 0);
 signal rec_cpl_status: unsigned(2 downto 0);
 signal rec_data: unsigned(31 downto 0);
 signal rec_dest_mode: unsigned(0 downto 0);
-signal rec_destination: unsigned(7 downto 0);
+signal rec_destination: unsigned(31 downto 0);
 signal rec_entry_hi: unsigned(63 downto 0);
 signal rec_entry_lo: unsigned(63 downto 0);
+signal rec_ga_log: unsigned(0 downto 0);
+signal rec_ga_root: unsigned(63 downto 0);
+signal rec_ga_tag: unsigned(31 downto 0);
 signal rec_int_type: unsigned(2 downto 0);
+signal rec_is_run: unsigned(0 downto 0);
 signal rec_logged: unsigned(0 downto 0);
 signal rec_outcome: unsigned(2 downto 0);
 signal rec_rq_eoi: unsigned(0 downto 0);
@@ -354,87 +366,131 @@ fsm: process (clk) is
     variable h7: unsigned(31 downto 0);
     variable h8: unsigned(13 downto 0);
     variable h9: unsigned(52 downto 0);
-    variable h94: unsigned(31 downto 0);
-    variable h95: unsigned(31 downto 0);
-    variable h166: unsigned(0 downto 0);
-    variable h167: unsigned(0 downto 0);
-    variable h168: unsigned(0 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(0 downto 0);
-    variable h324: unsigned(0 downto 0);
-    variable h333: unsigned(0 downto 0);
-    variable h334: unsigned(31 downto 0);
-    variable h335: unsigned(31 downto 0);
-    variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(0 downto 0);
-    variable h338: unsigned(31 downto 0);
-    variable h339: unsigned(31 downto 0);
-    variable h340: unsigned(31 downto 0);
-    variable h341: unsigned(31 downto 0);
-    variable h361: unsigned(31 downto 0);
-    variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(31 downto 0);
-    variable h364: unsigned(15 downto 0);
-    variable h365: unsigned(3 downto 0);
-    variable h366: unsigned(15 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(10 downto 0);
-    variable h369: unsigned(31 downto 0);
-    variable h370: unsigned(0 downto 0);
-    variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(10 downto 0);
-    variable h374: unsigned(31 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(0 downto 0);
-    variable h377: unsigned(2 downto 0);
-    variable h378: unsigned(10 downto 0);
-    variable h379: unsigned(31 downto 0);
-    variable h466: unsigned(31 downto 0);
-    variable h467: unsigned(31 downto 0);
-    variable h468: unsigned(31 downto 0);
-    variable h469: unsigned(15 downto 0);
-    variable h470: unsigned(3 downto 0);
-    variable h471: unsigned(15 downto 0);
-    variable h472: unsigned(0 downto 0);
-    variable h473: unsigned(10 downto 0);
-    variable h474: unsigned(31 downto 0);
-    variable h475: unsigned(0 downto 0);
-    variable h476: unsigned(0 downto 0);
-    variable h477: unsigned(0 downto 0);
-    variable h478: unsigned(10 downto 0);
-    variable h479: unsigned(31 downto 0);
-    variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(2 downto 0);
-    variable h483: unsigned(10 downto 0);
-    variable h484: unsigned(31 downto 0);
-    variable h18: unsigned(2 downto 0);
-    variable h19: unsigned(0 downto 0);
-    variable h20: unsigned(31 downto 0);
     variable h21: unsigned(31 downto 0);
-    variable h22: unsigned(0 downto 0);
-    variable h23: unsigned(0 downto 0);
-    variable h24: unsigned(0 downto 0);
-    variable h25: unsigned(31 downto 0);
-    variable h26: unsigned(31 downto 0);
-    variable h27: unsigned(31 downto 0);
-    variable h28: unsigned(15 downto 0);
-    variable h29: unsigned(3 downto 0);
-    variable h30: unsigned(15 downto 0);
-    variable h31: unsigned(0 downto 0);
-    variable h32: unsigned(10 downto 0);
-    variable h33: unsigned(31 downto 0);
+    variable h22: unsigned(31 downto 0);
+    variable h23: unsigned(31 downto 0);
+    variable h24: unsigned(15 downto 0);
+    variable h25: unsigned(3 downto 0);
+    variable h26: unsigned(15 downto 0);
+    variable h16: unsigned(41 downto 0);
+    variable h17: unsigned(45 downto 0);
+    variable h18: unsigned(31 downto 0);
+    variable h19: unsigned(15 downto 0);
+    variable h20: unsigned(52 downto 0);
+    variable h147: unsigned(31 downto 0);
+    variable h148: unsigned(31 downto 0);
+    variable h261: unsigned(0 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h501: unsigned(0 downto 0);
+    variable h502: unsigned(0 downto 0);
+    variable h503: unsigned(0 downto 0);
+    variable h512: unsigned(0 downto 0);
+    variable h513: unsigned(31 downto 0);
+    variable h514: unsigned(31 downto 0);
+    variable h515: unsigned(0 downto 0);
+    variable h516: unsigned(0 downto 0);
+    variable h517: unsigned(31 downto 0);
+    variable h518: unsigned(31 downto 0);
+    variable h519: unsigned(31 downto 0);
+    variable h520: unsigned(31 downto 0);
+    variable h548: unsigned(31 downto 0);
+    variable h549: unsigned(31 downto 0);
+    variable h550: unsigned(31 downto 0);
+    variable h551: unsigned(15 downto 0);
+    variable h552: unsigned(3 downto 0);
+    variable h553: unsigned(15 downto 0);
+    variable h554: unsigned(0 downto 0);
+    variable h555: unsigned(0 downto 0);
+    variable h556: unsigned(0 downto 0);
+    variable h557: unsigned(10 downto 0);
+    variable h558: unsigned(31 downto 0);
+    variable h559: unsigned(0 downto 0);
+    variable h560: unsigned(0 downto 0);
+    variable h561: unsigned(0 downto 0);
+    variable h562: unsigned(0 downto 0);
+    variable h563: unsigned(0 downto 0);
+    variable h564: unsigned(10 downto 0);
+    variable h565: unsigned(31 downto 0);
+    variable h566: unsigned(0 downto 0);
+    variable h567: unsigned(0 downto 0);
+    variable h568: unsigned(2 downto 0);
+    variable h569: unsigned(2 downto 0);
+    variable h570: unsigned(10 downto 0);
+    variable h571: unsigned(31 downto 0);
+    variable h583: unsigned(31 downto 0);
+    variable h584: unsigned(31 downto 0);
+    variable h585: unsigned(31 downto 0);
+    variable h586: unsigned(15 downto 0);
+    variable h587: unsigned(3 downto 0);
+    variable h588: unsigned(15 downto 0);
+    variable h589: unsigned(0 downto 0);
+    variable h590: unsigned(0 downto 0);
+    variable h591: unsigned(0 downto 0);
+    variable h592: unsigned(10 downto 0);
+    variable h593: unsigned(31 downto 0);
+    variable h594: unsigned(0 downto 0);
+    variable h595: unsigned(0 downto 0);
+    variable h596: unsigned(0 downto 0);
+    variable h597: unsigned(0 downto 0);
+    variable h598: unsigned(0 downto 0);
+    variable h599: unsigned(10 downto 0);
+    variable h600: unsigned(31 downto 0);
+    variable h601: unsigned(0 downto 0);
+    variable h602: unsigned(0 downto 0);
+    variable h735: unsigned(31 downto 0);
+    variable h736: unsigned(31 downto 0);
+    variable h737: unsigned(31 downto 0);
+    variable h738: unsigned(15 downto 0);
+    variable h739: unsigned(3 downto 0);
+    variable h740: unsigned(15 downto 0);
+    variable h741: unsigned(0 downto 0);
+    variable h742: unsigned(0 downto 0);
+    variable h743: unsigned(0 downto 0);
+    variable h744: unsigned(10 downto 0);
+    variable h745: unsigned(31 downto 0);
+    variable h746: unsigned(0 downto 0);
+    variable h747: unsigned(0 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(0 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(10 downto 0);
+    variable h752: unsigned(31 downto 0);
+    variable h753: unsigned(0 downto 0);
+    variable h754: unsigned(0 downto 0);
+    variable h755: unsigned(2 downto 0);
+    variable h756: unsigned(2 downto 0);
+    variable h757: unsigned(10 downto 0);
+    variable h758: unsigned(31 downto 0);
+    variable h759: unsigned(0 downto 0);
+    variable h760: unsigned(0 downto 0);
+    variable h761: unsigned(0 downto 0);
+    variable h762: unsigned(10 downto 0);
+    variable h763: unsigned(31 downto 0);
+    variable h764: unsigned(0 downto 0);
+    variable h765: unsigned(0 downto 0);
+    variable h766: unsigned(0 downto 0);
+    variable h767: unsigned(0 downto 0);
+    variable h768: unsigned(0 downto 0);
+    variable h769: unsigned(10 downto 0);
+    variable h770: unsigned(31 downto 0);
+    variable h771: unsigned(0 downto 0);
+    variable h772: unsigned(0 downto 0);
+    variable h29: unsigned(2 downto 0);
+    variable h30: unsigned(0 downto 0);
+    variable h31: unsigned(31 downto 0);
+    variable h32: unsigned(31 downto 0);
+    variable h33: unsigned(0 downto 0);
     variable h34: unsigned(0 downto 0);
     variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(0 downto 0);
-    variable h37: unsigned(10 downto 0);
+    variable h36: unsigned(31 downto 0);
+    variable h37: unsigned(31 downto 0);
     variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(2 downto 0);
-    variable h42: unsigned(10 downto 0);
-    variable h43: unsigned(31 downto 0);
+    variable h39: unsigned(15 downto 0);
+    variable h40: unsigned(3 downto 0);
+    variable h41: unsigned(15 downto 0);
+    variable h42: unsigned(0 downto 0);
+    variable h43: unsigned(0 downto 0);
     variable h44: unsigned(0 downto 0);
     variable h45: unsigned(10 downto 0);
     variable h46: unsigned(31 downto 0);
@@ -443,250 +499,250 @@ fsm: process (clk) is
     variable h49: unsigned(0 downto 0);
     variable h50: unsigned(0 downto 0);
     variable h51: unsigned(0 downto 0);
-    variable h52: unsigned(0 downto 0);
-    variable h53: unsigned(0 downto 0);
+    variable h52: unsigned(10 downto 0);
+    variable h53: unsigned(31 downto 0);
     variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(63 downto 0);
-    variable h56: unsigned(65 downto 0);
-    variable h57: unsigned(15 downto 0);
-    variable h58: unsigned(31 downto 0);
+    variable h55: unsigned(0 downto 0);
+    variable h56: unsigned(2 downto 0);
+    variable h57: unsigned(2 downto 0);
+    variable h58: unsigned(10 downto 0);
     variable h59: unsigned(31 downto 0);
     variable h60: unsigned(0 downto 0);
     variable h61: unsigned(0 downto 0);
     variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(31 downto 0);
+    variable h63: unsigned(10 downto 0);
     variable h64: unsigned(31 downto 0);
-    variable h65: unsigned(31 downto 0);
-    variable h66: unsigned(15 downto 0);
-    variable h67: unsigned(3 downto 0);
-    variable h68: unsigned(15 downto 0);
+    variable h65: unsigned(0 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h68: unsigned(0 downto 0);
     variable h69: unsigned(0 downto 0);
     variable h70: unsigned(10 downto 0);
     variable h71: unsigned(31 downto 0);
     variable h72: unsigned(0 downto 0);
     variable h73: unsigned(0 downto 0);
     variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(10 downto 0);
-    variable h76: unsigned(31 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(2 downto 0);
-    variable h80: unsigned(10 downto 0);
-    variable h81: unsigned(31 downto 0);
+    variable h75: unsigned(0 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(10 downto 0);
+    variable h78: unsigned(31 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(0 downto 0);
+    variable h81: unsigned(0 downto 0);
     variable h82: unsigned(0 downto 0);
-    variable h83: unsigned(10 downto 0);
-    variable h84: unsigned(31 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(0 downto 0);
     variable h85: unsigned(0 downto 0);
     variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(15 downto 0);
-    variable h88: unsigned(15 downto 0);
-    variable h89: unsigned(3 downto 0);
-    variable h90: unsigned(15 downto 0);
-    variable h91: unsigned(16 downto 0);
-    variable h92: unsigned(15 downto 0);
-    variable h93: unsigned(2 downto 0);
-    variable h96: unsigned(2 downto 0);
-    variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(31 downto 0);
-    variable h99: unsigned(31 downto 0);
-    variable h100: unsigned(0 downto 0);
+    variable h87: unsigned(63 downto 0);
+    variable h88: unsigned(65 downto 0);
+    variable h89: unsigned(15 downto 0);
+    variable h90: unsigned(31 downto 0);
+    variable h91: unsigned(31 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(0 downto 0);
+    variable h95: unsigned(31 downto 0);
+    variable h96: unsigned(31 downto 0);
+    variable h97: unsigned(31 downto 0);
+    variable h98: unsigned(15 downto 0);
+    variable h99: unsigned(3 downto 0);
+    variable h100: unsigned(15 downto 0);
     variable h101: unsigned(0 downto 0);
     variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(31 downto 0);
-    variable h104: unsigned(31 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(10 downto 0);
     variable h105: unsigned(31 downto 0);
-    variable h106: unsigned(15 downto 0);
-    variable h107: unsigned(3 downto 0);
-    variable h108: unsigned(15 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(0 downto 0);
+    variable h108: unsigned(0 downto 0);
     variable h109: unsigned(0 downto 0);
-    variable h110: unsigned(10 downto 0);
-    variable h111: unsigned(31 downto 0);
-    variable h112: unsigned(0 downto 0);
+    variable h110: unsigned(0 downto 0);
+    variable h111: unsigned(10 downto 0);
+    variable h112: unsigned(31 downto 0);
     variable h113: unsigned(0 downto 0);
     variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(10 downto 0);
-    variable h116: unsigned(31 downto 0);
-    variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(0 downto 0);
-    variable h119: unsigned(2 downto 0);
-    variable h120: unsigned(10 downto 0);
-    variable h121: unsigned(31 downto 0);
-    variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(10 downto 0);
-    variable h124: unsigned(31 downto 0);
+    variable h115: unsigned(2 downto 0);
+    variable h116: unsigned(2 downto 0);
+    variable h117: unsigned(10 downto 0);
+    variable h118: unsigned(31 downto 0);
+    variable h119: unsigned(0 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(0 downto 0);
+    variable h122: unsigned(10 downto 0);
+    variable h123: unsigned(31 downto 0);
+    variable h124: unsigned(0 downto 0);
     variable h125: unsigned(0 downto 0);
     variable h126: unsigned(0 downto 0);
     variable h127: unsigned(0 downto 0);
     variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(15 downto 0);
+    variable h129: unsigned(10 downto 0);
     variable h130: unsigned(31 downto 0);
-    variable h131: unsigned(31 downto 0);
+    variable h131: unsigned(0 downto 0);
     variable h132: unsigned(0 downto 0);
     variable h133: unsigned(0 downto 0);
     variable h134: unsigned(0 downto 0);
-    variable h135: unsigned(31 downto 0);
-    variable h136: unsigned(31 downto 0);
+    variable h135: unsigned(0 downto 0);
+    variable h136: unsigned(10 downto 0);
     variable h137: unsigned(31 downto 0);
-    variable h138: unsigned(15 downto 0);
-    variable h139: unsigned(3 downto 0);
+    variable h138: unsigned(0 downto 0);
+    variable h139: unsigned(0 downto 0);
     variable h140: unsigned(15 downto 0);
-    variable h141: unsigned(0 downto 0);
-    variable h142: unsigned(10 downto 0);
-    variable h143: unsigned(31 downto 0);
-    variable h144: unsigned(0 downto 0);
-    variable h145: unsigned(0 downto 0);
-    variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(10 downto 0);
-    variable h148: unsigned(31 downto 0);
-    variable h149: unsigned(0 downto 0);
+    variable h141: unsigned(15 downto 0);
+    variable h142: unsigned(3 downto 0);
+    variable h143: unsigned(15 downto 0);
+    variable h144: unsigned(16 downto 0);
+    variable h145: unsigned(15 downto 0);
+    variable h146: unsigned(2 downto 0);
+    variable h149: unsigned(2 downto 0);
     variable h150: unsigned(0 downto 0);
-    variable h151: unsigned(2 downto 0);
-    variable h152: unsigned(10 downto 0);
-    variable h153: unsigned(31 downto 0);
+    variable h151: unsigned(31 downto 0);
+    variable h152: unsigned(31 downto 0);
+    variable h153: unsigned(0 downto 0);
     variable h154: unsigned(0 downto 0);
-    variable h155: unsigned(10 downto 0);
+    variable h155: unsigned(0 downto 0);
     variable h156: unsigned(31 downto 0);
-    variable h157: unsigned(0 downto 0);
-    variable h158: unsigned(0 downto 0);
+    variable h157: unsigned(31 downto 0);
+    variable h158: unsigned(31 downto 0);
     variable h159: unsigned(15 downto 0);
-    variable h160: unsigned(15 downto 0);
-    variable h161: unsigned(3 downto 0);
-    variable h162: unsigned(15 downto 0);
-    variable h163: unsigned(16 downto 0);
-    variable h164: unsigned(15 downto 0);
-    variable h165: unsigned(0 downto 0);
+    variable h160: unsigned(3 downto 0);
+    variable h161: unsigned(15 downto 0);
+    variable h162: unsigned(0 downto 0);
+    variable h163: unsigned(0 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h165: unsigned(10 downto 0);
+    variable h166: unsigned(31 downto 0);
+    variable h167: unsigned(0 downto 0);
+    variable h168: unsigned(0 downto 0);
     variable h169: unsigned(0 downto 0);
     variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(63 downto 0);
-    variable h172: unsigned(0 downto 0);
-    variable h173: unsigned(0 downto 0);
-    variable h174: unsigned(5 downto 0);
-    variable h175: unsigned(63 downto 0);
-    variable h176: unsigned(126 downto 0);
-    variable h177: unsigned(5 downto 0);
-    variable h178: unsigned(126 downto 0);
-    variable h179: unsigned(63 downto 0);
-    variable h180: unsigned(5 downto 0);
-    variable h181: unsigned(6 downto 0);
-    variable h182: unsigned(63 downto 0);
-    variable h183: unsigned(64 downto 0);
-    variable h184: unsigned(63 downto 0);
-    variable h185: unsigned(126 downto 0);
-    variable h186: unsigned(126 downto 0);
+    variable h171: unsigned(0 downto 0);
+    variable h172: unsigned(10 downto 0);
+    variable h173: unsigned(31 downto 0);
+    variable h174: unsigned(0 downto 0);
+    variable h175: unsigned(0 downto 0);
+    variable h176: unsigned(2 downto 0);
+    variable h177: unsigned(2 downto 0);
+    variable h178: unsigned(10 downto 0);
+    variable h179: unsigned(31 downto 0);
+    variable h180: unsigned(0 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(0 downto 0);
+    variable h183: unsigned(10 downto 0);
+    variable h184: unsigned(31 downto 0);
+    variable h185: unsigned(0 downto 0);
+    variable h186: unsigned(0 downto 0);
     variable h187: unsigned(0 downto 0);
-    variable h188: unsigned(31 downto 0);
-    variable h189: unsigned(31 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(0 downto 0);
+    variable h188: unsigned(0 downto 0);
+    variable h189: unsigned(0 downto 0);
+    variable h190: unsigned(10 downto 0);
+    variable h191: unsigned(31 downto 0);
     variable h192: unsigned(0 downto 0);
-    variable h193: unsigned(31 downto 0);
-    variable h194: unsigned(31 downto 0);
-    variable h195: unsigned(31 downto 0);
-    variable h196: unsigned(15 downto 0);
-    variable h197: unsigned(3 downto 0);
-    variable h198: unsigned(15 downto 0);
+    variable h193: unsigned(0 downto 0);
+    variable h194: unsigned(0 downto 0);
+    variable h195: unsigned(0 downto 0);
+    variable h196: unsigned(0 downto 0);
+    variable h197: unsigned(10 downto 0);
+    variable h198: unsigned(31 downto 0);
     variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(10 downto 0);
-    variable h201: unsigned(31 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h201: unsigned(0 downto 0);
     variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(0 downto 0);
-    variable h204: unsigned(0 downto 0);
-    variable h205: unsigned(10 downto 0);
-    variable h206: unsigned(31 downto 0);
+    variable h203: unsigned(15 downto 0);
+    variable h204: unsigned(31 downto 0);
+    variable h205: unsigned(31 downto 0);
+    variable h206: unsigned(0 downto 0);
     variable h207: unsigned(0 downto 0);
     variable h208: unsigned(0 downto 0);
-    variable h209: unsigned(2 downto 0);
-    variable h210: unsigned(10 downto 0);
+    variable h209: unsigned(31 downto 0);
+    variable h210: unsigned(31 downto 0);
     variable h211: unsigned(31 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(10 downto 0);
-    variable h214: unsigned(31 downto 0);
+    variable h212: unsigned(15 downto 0);
+    variable h213: unsigned(3 downto 0);
+    variable h214: unsigned(15 downto 0);
     variable h215: unsigned(0 downto 0);
     variable h216: unsigned(0 downto 0);
-    variable h217: unsigned(15 downto 0);
-    variable h218: unsigned(31 downto 0);
+    variable h217: unsigned(0 downto 0);
+    variable h218: unsigned(10 downto 0);
     variable h219: unsigned(31 downto 0);
     variable h220: unsigned(0 downto 0);
     variable h221: unsigned(0 downto 0);
     variable h222: unsigned(0 downto 0);
-    variable h223: unsigned(31 downto 0);
-    variable h224: unsigned(31 downto 0);
-    variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(15 downto 0);
-    variable h227: unsigned(3 downto 0);
-    variable h228: unsigned(15 downto 0);
-    variable h229: unsigned(0 downto 0);
-    variable h230: unsigned(10 downto 0);
-    variable h231: unsigned(31 downto 0);
-    variable h232: unsigned(0 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(0 downto 0);
+    variable h225: unsigned(10 downto 0);
+    variable h226: unsigned(31 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(2 downto 0);
+    variable h230: unsigned(2 downto 0);
+    variable h231: unsigned(10 downto 0);
+    variable h232: unsigned(31 downto 0);
     variable h233: unsigned(0 downto 0);
     variable h234: unsigned(0 downto 0);
-    variable h235: unsigned(10 downto 0);
-    variable h236: unsigned(31 downto 0);
-    variable h237: unsigned(0 downto 0);
+    variable h235: unsigned(0 downto 0);
+    variable h236: unsigned(10 downto 0);
+    variable h237: unsigned(31 downto 0);
     variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(2 downto 0);
-    variable h240: unsigned(10 downto 0);
-    variable h241: unsigned(31 downto 0);
+    variable h239: unsigned(0 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(0 downto 0);
     variable h242: unsigned(0 downto 0);
     variable h243: unsigned(10 downto 0);
     variable h244: unsigned(31 downto 0);
     variable h245: unsigned(0 downto 0);
     variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(15 downto 0);
-    variable h248: unsigned(15 downto 0);
-    variable h249: unsigned(3 downto 0);
-    variable h250: unsigned(15 downto 0);
-    variable h251: unsigned(16 downto 0);
-    variable h252: unsigned(15 downto 0);
+    variable h247: unsigned(0 downto 0);
+    variable h248: unsigned(0 downto 0);
+    variable h249: unsigned(0 downto 0);
+    variable h250: unsigned(10 downto 0);
+    variable h251: unsigned(31 downto 0);
+    variable h252: unsigned(0 downto 0);
     variable h253: unsigned(0 downto 0);
-    variable h254: unsigned(31 downto 0);
-    variable h255: unsigned(31 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(0 downto 0);
-    variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(31 downto 0);
-    variable h260: unsigned(31 downto 0);
-    variable h261: unsigned(31 downto 0);
-    variable h262: unsigned(15 downto 0);
-    variable h263: unsigned(3 downto 0);
-    variable h264: unsigned(15 downto 0);
+    variable h254: unsigned(15 downto 0);
+    variable h255: unsigned(15 downto 0);
+    variable h256: unsigned(3 downto 0);
+    variable h257: unsigned(15 downto 0);
+    variable h258: unsigned(16 downto 0);
+    variable h259: unsigned(15 downto 0);
+    variable h260: unsigned(0 downto 0);
+    variable h264: unsigned(0 downto 0);
     variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(10 downto 0);
-    variable h267: unsigned(31 downto 0);
+    variable h266: unsigned(63 downto 0);
+    variable h267: unsigned(0 downto 0);
     variable h268: unsigned(0 downto 0);
-    variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(0 downto 0);
-    variable h271: unsigned(10 downto 0);
-    variable h272: unsigned(31 downto 0);
-    variable h273: unsigned(0 downto 0);
-    variable h274: unsigned(0 downto 0);
-    variable h275: unsigned(2 downto 0);
-    variable h276: unsigned(10 downto 0);
-    variable h277: unsigned(31 downto 0);
-    variable h278: unsigned(0 downto 0);
-    variable h279: unsigned(10 downto 0);
-    variable h280: unsigned(31 downto 0);
-    variable h281: unsigned(0 downto 0);
+    variable h269: unsigned(5 downto 0);
+    variable h270: unsigned(63 downto 0);
+    variable h271: unsigned(126 downto 0);
+    variable h272: unsigned(5 downto 0);
+    variable h273: unsigned(126 downto 0);
+    variable h274: unsigned(63 downto 0);
+    variable h275: unsigned(5 downto 0);
+    variable h276: unsigned(6 downto 0);
+    variable h277: unsigned(63 downto 0);
+    variable h278: unsigned(64 downto 0);
+    variable h279: unsigned(63 downto 0);
+    variable h280: unsigned(126 downto 0);
+    variable h281: unsigned(126 downto 0);
     variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(0 downto 0);
+    variable h283: unsigned(31 downto 0);
+    variable h284: unsigned(31 downto 0);
     variable h285: unsigned(0 downto 0);
-    variable h286: unsigned(15 downto 0);
-    variable h287: unsigned(31 downto 0);
+    variable h286: unsigned(0 downto 0);
+    variable h287: unsigned(0 downto 0);
     variable h288: unsigned(31 downto 0);
-    variable h289: unsigned(0 downto 0);
-    variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(0 downto 0);
-    variable h292: unsigned(31 downto 0);
-    variable h293: unsigned(31 downto 0);
-    variable h294: unsigned(31 downto 0);
-    variable h295: unsigned(15 downto 0);
-    variable h296: unsigned(3 downto 0);
-    variable h297: unsigned(15 downto 0);
-    variable h298: unsigned(0 downto 0);
-    variable h299: unsigned(10 downto 0);
-    variable h300: unsigned(31 downto 0);
+    variable h289: unsigned(31 downto 0);
+    variable h290: unsigned(31 downto 0);
+    variable h291: unsigned(15 downto 0);
+    variable h292: unsigned(3 downto 0);
+    variable h293: unsigned(15 downto 0);
+    variable h294: unsigned(0 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(10 downto 0);
+    variable h298: unsigned(31 downto 0);
+    variable h299: unsigned(0 downto 0);
+    variable h300: unsigned(0 downto 0);
     variable h301: unsigned(0 downto 0);
     variable h302: unsigned(0 downto 0);
     variable h303: unsigned(0 downto 0);
@@ -695,194 +751,480 @@ fsm: process (clk) is
     variable h306: unsigned(0 downto 0);
     variable h307: unsigned(0 downto 0);
     variable h308: unsigned(2 downto 0);
-    variable h309: unsigned(10 downto 0);
-    variable h310: unsigned(31 downto 0);
-    variable h311: unsigned(0 downto 0);
-    variable h312: unsigned(10 downto 0);
-    variable h313: unsigned(31 downto 0);
+    variable h309: unsigned(2 downto 0);
+    variable h310: unsigned(10 downto 0);
+    variable h311: unsigned(31 downto 0);
+    variable h312: unsigned(0 downto 0);
+    variable h313: unsigned(0 downto 0);
     variable h314: unsigned(0 downto 0);
-    variable h315: unsigned(0 downto 0);
-    variable h316: unsigned(15 downto 0);
-    variable h317: unsigned(15 downto 0);
-    variable h318: unsigned(3 downto 0);
-    variable h319: unsigned(15 downto 0);
-    variable h320: unsigned(16 downto 0);
-    variable h321: unsigned(15 downto 0);
-    variable h325: unsigned(31 downto 0);
-    variable h326: unsigned(63 downto 0);
+    variable h315: unsigned(10 downto 0);
+    variable h316: unsigned(31 downto 0);
+    variable h317: unsigned(0 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(0 downto 0);
+    variable h321: unsigned(0 downto 0);
+    variable h322: unsigned(10 downto 0);
+    variable h323: unsigned(31 downto 0);
+    variable h324: unsigned(0 downto 0);
+    variable h325: unsigned(0 downto 0);
+    variable h326: unsigned(0 downto 0);
     variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(31 downto 0);
-    variable h329: unsigned(31 downto 0);
-    variable h330: unsigned(63 downto 0);
+    variable h328: unsigned(0 downto 0);
+    variable h329: unsigned(10 downto 0);
+    variable h330: unsigned(31 downto 0);
     variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h342: unsigned(7 downto 0);
-    variable h343: unsigned(10 downto 0);
-    variable h344: unsigned(31 downto 0);
-    variable h345: unsigned(7 downto 0);
-    variable h346: unsigned(10 downto 0);
-    variable h347: unsigned(31 downto 0);
-    variable h348: unsigned(0 downto 0);
-    variable h349: unsigned(10 downto 0);
-    variable h350: unsigned(31 downto 0);
+    variable h332: unsigned(0 downto 0);
+    variable h333: unsigned(15 downto 0);
+    variable h334: unsigned(31 downto 0);
+    variable h335: unsigned(31 downto 0);
+    variable h336: unsigned(0 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(31 downto 0);
+    variable h340: unsigned(31 downto 0);
+    variable h341: unsigned(31 downto 0);
+    variable h342: unsigned(15 downto 0);
+    variable h343: unsigned(3 downto 0);
+    variable h344: unsigned(15 downto 0);
+    variable h345: unsigned(0 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(0 downto 0);
+    variable h348: unsigned(10 downto 0);
+    variable h349: unsigned(31 downto 0);
+    variable h350: unsigned(0 downto 0);
     variable h351: unsigned(0 downto 0);
     variable h352: unsigned(0 downto 0);
-    variable h353: unsigned(2 downto 0);
-    variable h354: unsigned(10 downto 0);
-    variable h355: unsigned(31 downto 0);
-    variable h356: unsigned(0 downto 0);
-    variable h357: unsigned(10 downto 0);
-    variable h358: unsigned(31 downto 0);
-    variable h359: unsigned(0 downto 0);
-    variable h360: unsigned(0 downto 0);
-    variable h380: unsigned(0 downto 0);
+    variable h353: unsigned(0 downto 0);
+    variable h354: unsigned(0 downto 0);
+    variable h355: unsigned(10 downto 0);
+    variable h356: unsigned(31 downto 0);
+    variable h357: unsigned(0 downto 0);
+    variable h358: unsigned(0 downto 0);
+    variable h359: unsigned(2 downto 0);
+    variable h360: unsigned(2 downto 0);
+    variable h361: unsigned(10 downto 0);
+    variable h362: unsigned(31 downto 0);
+    variable h363: unsigned(0 downto 0);
+    variable h364: unsigned(0 downto 0);
+    variable h365: unsigned(0 downto 0);
+    variable h366: unsigned(10 downto 0);
+    variable h367: unsigned(31 downto 0);
+    variable h368: unsigned(0 downto 0);
+    variable h369: unsigned(0 downto 0);
+    variable h370: unsigned(0 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(0 downto 0);
+    variable h373: unsigned(10 downto 0);
+    variable h374: unsigned(31 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(0 downto 0);
+    variable h377: unsigned(0 downto 0);
+    variable h378: unsigned(0 downto 0);
+    variable h379: unsigned(0 downto 0);
+    variable h380: unsigned(10 downto 0);
     variable h381: unsigned(31 downto 0);
-    variable h382: unsigned(31 downto 0);
+    variable h382: unsigned(0 downto 0);
     variable h383: unsigned(0 downto 0);
-    variable h384: unsigned(0 downto 0);
-    variable h385: unsigned(0 downto 0);
-    variable h386: unsigned(31 downto 0);
-    variable h387: unsigned(31 downto 0);
-    variable h388: unsigned(31 downto 0);
+    variable h384: unsigned(15 downto 0);
+    variable h385: unsigned(15 downto 0);
+    variable h386: unsigned(3 downto 0);
+    variable h387: unsigned(15 downto 0);
+    variable h388: unsigned(16 downto 0);
     variable h389: unsigned(15 downto 0);
-    variable h390: unsigned(3 downto 0);
-    variable h391: unsigned(15 downto 0);
-    variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(10 downto 0);
-    variable h394: unsigned(31 downto 0);
+    variable h390: unsigned(0 downto 0);
+    variable h391: unsigned(31 downto 0);
+    variable h392: unsigned(31 downto 0);
+    variable h393: unsigned(0 downto 0);
+    variable h394: unsigned(0 downto 0);
     variable h395: unsigned(0 downto 0);
-    variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(10 downto 0);
-    variable h399: unsigned(31 downto 0);
-    variable h400: unsigned(0 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(2 downto 0);
-    variable h403: unsigned(10 downto 0);
-    variable h404: unsigned(31 downto 0);
-    variable h405: unsigned(0 downto 0);
-    variable h406: unsigned(10 downto 0);
-    variable h407: unsigned(31 downto 0);
+    variable h396: unsigned(31 downto 0);
+    variable h397: unsigned(31 downto 0);
+    variable h398: unsigned(31 downto 0);
+    variable h399: unsigned(15 downto 0);
+    variable h400: unsigned(3 downto 0);
+    variable h401: unsigned(15 downto 0);
+    variable h402: unsigned(0 downto 0);
+    variable h403: unsigned(0 downto 0);
+    variable h404: unsigned(0 downto 0);
+    variable h405: unsigned(10 downto 0);
+    variable h406: unsigned(31 downto 0);
+    variable h407: unsigned(0 downto 0);
     variable h408: unsigned(0 downto 0);
     variable h409: unsigned(0 downto 0);
     variable h410: unsigned(0 downto 0);
-    variable h411: unsigned(31 downto 0);
-    variable h412: unsigned(15 downto 0);
-    variable h413: unsigned(3 downto 0);
-    variable h414: unsigned(15 downto 0);
+    variable h411: unsigned(0 downto 0);
+    variable h412: unsigned(10 downto 0);
+    variable h413: unsigned(31 downto 0);
+    variable h414: unsigned(0 downto 0);
     variable h415: unsigned(0 downto 0);
-    variable h416: unsigned(10 downto 0);
-    variable h417: unsigned(31 downto 0);
-    variable h418: unsigned(0 downto 0);
-    variable h419: unsigned(0 downto 0);
+    variable h416: unsigned(2 downto 0);
+    variable h417: unsigned(2 downto 0);
+    variable h418: unsigned(10 downto 0);
+    variable h419: unsigned(31 downto 0);
     variable h420: unsigned(0 downto 0);
-    variable h421: unsigned(31 downto 0);
-    variable h422: unsigned(15 downto 0);
-    variable h423: unsigned(3 downto 0);
-    variable h424: unsigned(15 downto 0);
+    variable h421: unsigned(0 downto 0);
+    variable h422: unsigned(0 downto 0);
+    variable h423: unsigned(10 downto 0);
+    variable h424: unsigned(31 downto 0);
     variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(10 downto 0);
-    variable h427: unsigned(31 downto 0);
+    variable h426: unsigned(0 downto 0);
+    variable h427: unsigned(0 downto 0);
     variable h428: unsigned(0 downto 0);
     variable h429: unsigned(0 downto 0);
-    variable h430: unsigned(15 downto 0);
+    variable h430: unsigned(10 downto 0);
     variable h431: unsigned(31 downto 0);
-    variable h432: unsigned(31 downto 0);
+    variable h432: unsigned(0 downto 0);
     variable h433: unsigned(0 downto 0);
     variable h434: unsigned(0 downto 0);
     variable h435: unsigned(0 downto 0);
-    variable h436: unsigned(31 downto 0);
-    variable h437: unsigned(31 downto 0);
+    variable h436: unsigned(0 downto 0);
+    variable h437: unsigned(10 downto 0);
     variable h438: unsigned(31 downto 0);
-    variable h439: unsigned(15 downto 0);
-    variable h440: unsigned(3 downto 0);
-    variable h441: unsigned(15 downto 0);
+    variable h439: unsigned(0 downto 0);
+    variable h440: unsigned(0 downto 0);
+    variable h441: unsigned(0 downto 0);
     variable h442: unsigned(0 downto 0);
-    variable h443: unsigned(10 downto 0);
-    variable h444: unsigned(31 downto 0);
-    variable h445: unsigned(0 downto 0);
-    variable h446: unsigned(0 downto 0);
+    variable h443: unsigned(0 downto 0);
+    variable h444: unsigned(15 downto 0);
+    variable h445: unsigned(31 downto 0);
+    variable h446: unsigned(31 downto 0);
     variable h447: unsigned(0 downto 0);
-    variable h448: unsigned(10 downto 0);
-    variable h449: unsigned(31 downto 0);
-    variable h450: unsigned(0 downto 0);
-    variable h451: unsigned(0 downto 0);
-    variable h452: unsigned(2 downto 0);
-    variable h453: unsigned(10 downto 0);
-    variable h454: unsigned(31 downto 0);
-    variable h455: unsigned(0 downto 0);
-    variable h456: unsigned(10 downto 0);
-    variable h457: unsigned(31 downto 0);
+    variable h448: unsigned(0 downto 0);
+    variable h449: unsigned(0 downto 0);
+    variable h450: unsigned(31 downto 0);
+    variable h451: unsigned(31 downto 0);
+    variable h452: unsigned(31 downto 0);
+    variable h453: unsigned(15 downto 0);
+    variable h454: unsigned(3 downto 0);
+    variable h455: unsigned(15 downto 0);
+    variable h456: unsigned(0 downto 0);
+    variable h457: unsigned(0 downto 0);
     variable h458: unsigned(0 downto 0);
-    variable h459: unsigned(0 downto 0);
-    variable h460: unsigned(15 downto 0);
-    variable h461: unsigned(15 downto 0);
-    variable h462: unsigned(3 downto 0);
-    variable h463: unsigned(15 downto 0);
-    variable h464: unsigned(16 downto 0);
-    variable h465: unsigned(15 downto 0);
-    variable h487: unsigned(31 downto 0);
-    variable h488: unsigned(31 downto 0);
+    variable h459: unsigned(10 downto 0);
+    variable h460: unsigned(31 downto 0);
+    variable h461: unsigned(0 downto 0);
+    variable h462: unsigned(0 downto 0);
+    variable h463: unsigned(0 downto 0);
+    variable h464: unsigned(0 downto 0);
+    variable h465: unsigned(0 downto 0);
+    variable h466: unsigned(10 downto 0);
+    variable h467: unsigned(31 downto 0);
+    variable h468: unsigned(0 downto 0);
+    variable h469: unsigned(0 downto 0);
+    variable h470: unsigned(2 downto 0);
+    variable h471: unsigned(2 downto 0);
+    variable h472: unsigned(10 downto 0);
+    variable h473: unsigned(31 downto 0);
+    variable h474: unsigned(0 downto 0);
+    variable h475: unsigned(0 downto 0);
+    variable h476: unsigned(0 downto 0);
+    variable h477: unsigned(10 downto 0);
+    variable h478: unsigned(31 downto 0);
+    variable h479: unsigned(0 downto 0);
+    variable h480: unsigned(0 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(0 downto 0);
+    variable h483: unsigned(0 downto 0);
+    variable h484: unsigned(10 downto 0);
+    variable h485: unsigned(31 downto 0);
+    variable h486: unsigned(0 downto 0);
+    variable h487: unsigned(0 downto 0);
+    variable h488: unsigned(0 downto 0);
     variable h489: unsigned(0 downto 0);
     variable h490: unsigned(0 downto 0);
-    variable h491: unsigned(0 downto 0);
+    variable h491: unsigned(10 downto 0);
     variable h492: unsigned(31 downto 0);
-    variable h493: unsigned(31 downto 0);
-    variable h494: unsigned(31 downto 0);
+    variable h493: unsigned(0 downto 0);
+    variable h494: unsigned(0 downto 0);
     variable h495: unsigned(15 downto 0);
-    variable h496: unsigned(3 downto 0);
-    variable h497: unsigned(15 downto 0);
-    variable h498: unsigned(0 downto 0);
-    variable h499: unsigned(10 downto 0);
-    variable h500: unsigned(31 downto 0);
-    variable h501: unsigned(0 downto 0);
-    variable h502: unsigned(0 downto 0);
-    variable h503: unsigned(0 downto 0);
-    variable h504: unsigned(10 downto 0);
-    variable h505: unsigned(31 downto 0);
+    variable h496: unsigned(15 downto 0);
+    variable h497: unsigned(3 downto 0);
+    variable h498: unsigned(15 downto 0);
+    variable h499: unsigned(16 downto 0);
+    variable h500: unsigned(15 downto 0);
+    variable h504: unsigned(31 downto 0);
+    variable h505: unsigned(63 downto 0);
     variable h506: unsigned(0 downto 0);
-    variable h507: unsigned(0 downto 0);
-    variable h508: unsigned(2 downto 0);
-    variable h509: unsigned(10 downto 0);
-    variable h510: unsigned(31 downto 0);
-    variable h511: unsigned(0 downto 0);
-    variable h512: unsigned(10 downto 0);
-    variable h513: unsigned(31 downto 0);
-    variable h514: unsigned(0 downto 0);
-    variable h515: unsigned(0 downto 0);
-    variable h485: unsigned(19 downto 0);
-    variable h486: unsigned(52 downto 0);
-    variable h518: unsigned(31 downto 0);
-    variable h519: unsigned(31 downto 0);
-    variable h520: unsigned(0 downto 0);
-    variable h521: unsigned(0 downto 0);
-    variable h522: unsigned(0 downto 0);
-    variable h523: unsigned(31 downto 0);
+    variable h507: unsigned(31 downto 0);
+    variable h508: unsigned(31 downto 0);
+    variable h509: unsigned(63 downto 0);
+    variable h510: unsigned(0 downto 0);
+    variable h511: unsigned(31 downto 0);
+    variable h521: unsigned(7 downto 0);
+    variable h522: unsigned(7 downto 0);
+    variable h523: unsigned(10 downto 0);
     variable h524: unsigned(31 downto 0);
     variable h525: unsigned(31 downto 0);
-    variable h526: unsigned(15 downto 0);
-    variable h527: unsigned(3 downto 0);
-    variable h528: unsigned(15 downto 0);
-    variable h529: unsigned(0 downto 0);
-    variable h530: unsigned(10 downto 0);
-    variable h531: unsigned(31 downto 0);
+    variable h526: unsigned(31 downto 0);
+    variable h527: unsigned(7 downto 0);
+    variable h528: unsigned(10 downto 0);
+    variable h529: unsigned(31 downto 0);
+    variable h530: unsigned(0 downto 0);
+    variable h531: unsigned(0 downto 0);
     variable h532: unsigned(0 downto 0);
-    variable h533: unsigned(0 downto 0);
-    variable h534: unsigned(0 downto 0);
-    variable h535: unsigned(10 downto 0);
-    variable h536: unsigned(31 downto 0);
-    variable h537: unsigned(0 downto 0);
-    variable h538: unsigned(0 downto 0);
-    variable h539: unsigned(2 downto 0);
-    variable h540: unsigned(10 downto 0);
-    variable h541: unsigned(31 downto 0);
+    variable h533: unsigned(10 downto 0);
+    variable h534: unsigned(31 downto 0);
+    variable h535: unsigned(0 downto 0);
+    variable h536: unsigned(0 downto 0);
+    variable h537: unsigned(2 downto 0);
+    variable h538: unsigned(2 downto 0);
+    variable h539: unsigned(10 downto 0);
+    variable h540: unsigned(31 downto 0);
+    variable h541: unsigned(0 downto 0);
     variable h542: unsigned(0 downto 0);
-    variable h543: unsigned(10 downto 0);
-    variable h544: unsigned(31 downto 0);
-    variable h545: unsigned(0 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(10 downto 0);
+    variable h545: unsigned(31 downto 0);
     variable h546: unsigned(0 downto 0);
-    variable h516: unsigned(19 downto 0);
-    variable h517: unsigned(52 downto 0);
+    variable h547: unsigned(0 downto 0);
+    variable h572: unsigned(7 downto 0);
+    variable h573: unsigned(7 downto 0);
+    variable h574: unsigned(10 downto 0);
+    variable h575: unsigned(31 downto 0);
+    variable h576: unsigned(31 downto 0);
+    variable h577: unsigned(31 downto 0);
+    variable h578: unsigned(7 downto 0);
+    variable h579: unsigned(10 downto 0);
+    variable h580: unsigned(31 downto 0);
+    variable h581: unsigned(0 downto 0);
+    variable h582: unsigned(0 downto 0);
+    variable h603: unsigned(0 downto 0);
+    variable h604: unsigned(31 downto 0);
+    variable h605: unsigned(31 downto 0);
+    variable h606: unsigned(0 downto 0);
+    variable h607: unsigned(0 downto 0);
+    variable h608: unsigned(0 downto 0);
+    variable h609: unsigned(31 downto 0);
+    variable h610: unsigned(31 downto 0);
+    variable h611: unsigned(31 downto 0);
+    variable h612: unsigned(15 downto 0);
+    variable h613: unsigned(3 downto 0);
+    variable h614: unsigned(15 downto 0);
+    variable h615: unsigned(0 downto 0);
+    variable h616: unsigned(0 downto 0);
+    variable h617: unsigned(0 downto 0);
+    variable h618: unsigned(10 downto 0);
+    variable h619: unsigned(31 downto 0);
+    variable h620: unsigned(0 downto 0);
+    variable h621: unsigned(0 downto 0);
+    variable h622: unsigned(0 downto 0);
+    variable h623: unsigned(0 downto 0);
+    variable h624: unsigned(0 downto 0);
+    variable h625: unsigned(10 downto 0);
+    variable h626: unsigned(31 downto 0);
+    variable h627: unsigned(0 downto 0);
+    variable h628: unsigned(0 downto 0);
+    variable h629: unsigned(2 downto 0);
+    variable h630: unsigned(2 downto 0);
+    variable h631: unsigned(10 downto 0);
+    variable h632: unsigned(31 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(0 downto 0);
+    variable h636: unsigned(10 downto 0);
+    variable h637: unsigned(31 downto 0);
+    variable h638: unsigned(0 downto 0);
+    variable h639: unsigned(0 downto 0);
+    variable h640: unsigned(0 downto 0);
+    variable h641: unsigned(0 downto 0);
+    variable h642: unsigned(0 downto 0);
+    variable h643: unsigned(10 downto 0);
+    variable h644: unsigned(31 downto 0);
+    variable h645: unsigned(0 downto 0);
+    variable h646: unsigned(0 downto 0);
+    variable h647: unsigned(0 downto 0);
+    variable h648: unsigned(0 downto 0);
+    variable h649: unsigned(0 downto 0);
+    variable h650: unsigned(10 downto 0);
+    variable h651: unsigned(31 downto 0);
+    variable h652: unsigned(0 downto 0);
+    variable h653: unsigned(0 downto 0);
+    variable h654: unsigned(0 downto 0);
+    variable h655: unsigned(31 downto 0);
+    variable h656: unsigned(15 downto 0);
+    variable h657: unsigned(3 downto 0);
+    variable h658: unsigned(15 downto 0);
+    variable h659: unsigned(0 downto 0);
+    variable h660: unsigned(0 downto 0);
+    variable h661: unsigned(0 downto 0);
+    variable h662: unsigned(10 downto 0);
+    variable h663: unsigned(31 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(0 downto 0);
+    variable h667: unsigned(31 downto 0);
+    variable h668: unsigned(15 downto 0);
+    variable h669: unsigned(3 downto 0);
+    variable h670: unsigned(15 downto 0);
+    variable h671: unsigned(0 downto 0);
+    variable h672: unsigned(0 downto 0);
+    variable h673: unsigned(0 downto 0);
+    variable h674: unsigned(10 downto 0);
+    variable h675: unsigned(31 downto 0);
+    variable h676: unsigned(0 downto 0);
+    variable h677: unsigned(0 downto 0);
+    variable h678: unsigned(15 downto 0);
+    variable h679: unsigned(31 downto 0);
+    variable h680: unsigned(31 downto 0);
+    variable h681: unsigned(0 downto 0);
+    variable h682: unsigned(0 downto 0);
+    variable h683: unsigned(0 downto 0);
+    variable h684: unsigned(31 downto 0);
+    variable h685: unsigned(31 downto 0);
+    variable h686: unsigned(31 downto 0);
+    variable h687: unsigned(15 downto 0);
+    variable h688: unsigned(3 downto 0);
+    variable h689: unsigned(15 downto 0);
+    variable h690: unsigned(0 downto 0);
+    variable h691: unsigned(0 downto 0);
+    variable h692: unsigned(0 downto 0);
+    variable h693: unsigned(10 downto 0);
+    variable h694: unsigned(31 downto 0);
+    variable h695: unsigned(0 downto 0);
+    variable h696: unsigned(0 downto 0);
+    variable h697: unsigned(0 downto 0);
+    variable h698: unsigned(0 downto 0);
+    variable h699: unsigned(0 downto 0);
+    variable h700: unsigned(10 downto 0);
+    variable h701: unsigned(31 downto 0);
+    variable h702: unsigned(0 downto 0);
+    variable h703: unsigned(0 downto 0);
+    variable h704: unsigned(2 downto 0);
+    variable h705: unsigned(2 downto 0);
+    variable h706: unsigned(10 downto 0);
+    variable h707: unsigned(31 downto 0);
+    variable h708: unsigned(0 downto 0);
+    variable h709: unsigned(0 downto 0);
+    variable h710: unsigned(0 downto 0);
+    variable h711: unsigned(10 downto 0);
+    variable h712: unsigned(31 downto 0);
+    variable h713: unsigned(0 downto 0);
+    variable h714: unsigned(0 downto 0);
+    variable h715: unsigned(0 downto 0);
+    variable h716: unsigned(0 downto 0);
+    variable h717: unsigned(0 downto 0);
+    variable h718: unsigned(10 downto 0);
+    variable h719: unsigned(31 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(0 downto 0);
+    variable h722: unsigned(0 downto 0);
+    variable h723: unsigned(0 downto 0);
+    variable h724: unsigned(0 downto 0);
+    variable h725: unsigned(10 downto 0);
+    variable h726: unsigned(31 downto 0);
+    variable h727: unsigned(0 downto 0);
+    variable h728: unsigned(0 downto 0);
+    variable h729: unsigned(15 downto 0);
+    variable h730: unsigned(15 downto 0);
+    variable h731: unsigned(3 downto 0);
+    variable h732: unsigned(15 downto 0);
+    variable h733: unsigned(16 downto 0);
+    variable h734: unsigned(15 downto 0);
+    variable h775: unsigned(31 downto 0);
+    variable h776: unsigned(31 downto 0);
+    variable h777: unsigned(0 downto 0);
+    variable h778: unsigned(0 downto 0);
+    variable h779: unsigned(0 downto 0);
+    variable h780: unsigned(31 downto 0);
+    variable h781: unsigned(31 downto 0);
+    variable h782: unsigned(31 downto 0);
+    variable h783: unsigned(15 downto 0);
+    variable h784: unsigned(3 downto 0);
+    variable h785: unsigned(15 downto 0);
+    variable h786: unsigned(0 downto 0);
+    variable h787: unsigned(0 downto 0);
+    variable h788: unsigned(0 downto 0);
+    variable h789: unsigned(10 downto 0);
+    variable h790: unsigned(31 downto 0);
+    variable h791: unsigned(0 downto 0);
+    variable h792: unsigned(0 downto 0);
+    variable h793: unsigned(0 downto 0);
+    variable h794: unsigned(0 downto 0);
+    variable h795: unsigned(0 downto 0);
+    variable h796: unsigned(10 downto 0);
+    variable h797: unsigned(31 downto 0);
+    variable h798: unsigned(0 downto 0);
+    variable h799: unsigned(0 downto 0);
+    variable h800: unsigned(2 downto 0);
+    variable h801: unsigned(2 downto 0);
+    variable h802: unsigned(10 downto 0);
+    variable h803: unsigned(31 downto 0);
+    variable h804: unsigned(0 downto 0);
+    variable h805: unsigned(0 downto 0);
+    variable h806: unsigned(0 downto 0);
+    variable h807: unsigned(10 downto 0);
+    variable h808: unsigned(31 downto 0);
+    variable h809: unsigned(0 downto 0);
+    variable h810: unsigned(0 downto 0);
+    variable h811: unsigned(0 downto 0);
+    variable h812: unsigned(0 downto 0);
+    variable h813: unsigned(0 downto 0);
+    variable h814: unsigned(10 downto 0);
+    variable h815: unsigned(31 downto 0);
+    variable h816: unsigned(0 downto 0);
+    variable h817: unsigned(0 downto 0);
+    variable h818: unsigned(0 downto 0);
+    variable h819: unsigned(0 downto 0);
+    variable h820: unsigned(0 downto 0);
+    variable h821: unsigned(10 downto 0);
+    variable h822: unsigned(31 downto 0);
+    variable h823: unsigned(0 downto 0);
+    variable h824: unsigned(0 downto 0);
+    variable h773: unsigned(19 downto 0);
+    variable h774: unsigned(52 downto 0);
+    variable h827: unsigned(31 downto 0);
+    variable h828: unsigned(31 downto 0);
+    variable h829: unsigned(0 downto 0);
+    variable h830: unsigned(0 downto 0);
+    variable h831: unsigned(0 downto 0);
+    variable h832: unsigned(31 downto 0);
+    variable h833: unsigned(31 downto 0);
+    variable h834: unsigned(31 downto 0);
+    variable h835: unsigned(15 downto 0);
+    variable h836: unsigned(3 downto 0);
+    variable h837: unsigned(15 downto 0);
+    variable h838: unsigned(0 downto 0);
+    variable h839: unsigned(0 downto 0);
+    variable h840: unsigned(0 downto 0);
+    variable h841: unsigned(10 downto 0);
+    variable h842: unsigned(31 downto 0);
+    variable h843: unsigned(0 downto 0);
+    variable h844: unsigned(0 downto 0);
+    variable h845: unsigned(0 downto 0);
+    variable h846: unsigned(0 downto 0);
+    variable h847: unsigned(0 downto 0);
+    variable h848: unsigned(10 downto 0);
+    variable h849: unsigned(31 downto 0);
+    variable h850: unsigned(0 downto 0);
+    variable h851: unsigned(0 downto 0);
+    variable h852: unsigned(2 downto 0);
+    variable h853: unsigned(2 downto 0);
+    variable h854: unsigned(10 downto 0);
+    variable h855: unsigned(31 downto 0);
+    variable h856: unsigned(0 downto 0);
+    variable h857: unsigned(0 downto 0);
+    variable h858: unsigned(0 downto 0);
+    variable h859: unsigned(10 downto 0);
+    variable h860: unsigned(31 downto 0);
+    variable h861: unsigned(0 downto 0);
+    variable h862: unsigned(0 downto 0);
+    variable h863: unsigned(0 downto 0);
+    variable h864: unsigned(0 downto 0);
+    variable h865: unsigned(0 downto 0);
+    variable h866: unsigned(10 downto 0);
+    variable h867: unsigned(31 downto 0);
+    variable h868: unsigned(0 downto 0);
+    variable h869: unsigned(0 downto 0);
+    variable h870: unsigned(0 downto 0);
+    variable h871: unsigned(0 downto 0);
+    variable h872: unsigned(0 downto 0);
+    variable h873: unsigned(10 downto 0);
+    variable h874: unsigned(31 downto 0);
+    variable h875: unsigned(0 downto 0);
+    variable h876: unsigned(0 downto 0);
+    variable h825: unsigned(19 downto 0);
+    variable h826: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1566,10 +1908,14 @@ begin
             o_r_cpl_status <= to_unsigned(0, 3);
             o_r_data <= to_unsigned(0, 32);
             o_r_dest_mode <= to_unsigned(0, 1);
-            o_r_destination <= to_unsigned(0, 8);
+            o_r_destination <= to_unsigned(0, 32);
             o_r_entry_hi <= to_unsigned(0, 64);
             o_r_entry_lo <= to_unsigned(0, 64);
+            o_r_ga_log <= to_unsigned(0, 1);
+            o_r_ga_root <= to_unsigned(0, 64);
+            o_r_ga_tag <= to_unsigned(0, 32);
             o_r_int_type <= to_unsigned(0, 3);
+            o_r_is_run <= to_unsigned(0, 1);
             o_r_logged <= to_unsigned(0, 1);
             o_r_outcome <= to_unsigned(0, 3);
             o_r_rq_eoi <= to_unsigned(0, 1);
@@ -1583,10 +1929,14 @@ begin
             rec_cpl_status <= to_unsigned(0, 3);
             rec_data <= to_unsigned(0, 32);
             rec_dest_mode <= to_unsigned(0, 1);
-            rec_destination <= to_unsigned(0, 8);
+            rec_destination <= to_unsigned(0, 32);
             rec_entry_hi <= to_unsigned(0, 64);
             rec_entry_lo <= to_unsigned(0, 64);
+            rec_ga_log <= to_unsigned(0, 1);
+            rec_ga_root <= to_unsigned(0, 64);
+            rec_ga_tag <= to_unsigned(0, 32);
             rec_int_type <= to_unsigned(0, 3);
+            rec_is_run <= to_unsigned(0, 1);
             rec_logged <= to_unsigned(0, 1);
             rec_outcome <= to_unsigned(0, 3);
             rec_rq_eoi <= to_unsigned(0, 1);
@@ -1959,6 +2309,8 @@ begin
             w_dte_18 <= to_unsigned(0, 64);
             w_dte_8 <= to_unsigned(0, 64);
             w_irt_0 <= to_unsigned(0, 64);
+            w_irt_ga_0 <= to_unsigned(0, 64);
+            w_irt_ga_8 <= to_unsigned(0, 64);
             wk_io_PE <= to_unsigned(0, 1);
             wk_io_PR <= to_unsigned(0, 1);
             wk_io_R <= to_unsigned(0, 1);
@@ -2581,9 +2933,9 @@ begin
                         h14 := w_dte_10(5-1 downto 1);
                         h15 := to_unsigned(0, 16);
                         h15 := shift_left(h13, to_integer(h14));
-                        if (not (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15))) then
+                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15)) and (not bool(r_CONTROL(17))))) then
                             w_irt_0 <= to_unsigned(0, 64);
-                            st <= DECIDE;
+                            st <= S3W0;
                         else
                             h5 := unsigned'("000000000000000000000000000000000000000000");
                             h5 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
@@ -2610,197 +2962,465 @@ begin
                         if bool(m_rvalid) then
                             w_irt_0 <= m_rdata;
                             pend <= '0';
+                            st <= S3W0;
+                        end if;
+                    end if;
+                when S3W0 =>
+                    if (not bool(pend)) then
+                        h21 := unsigned'("00000000000000000000000000000000");
+                        h21 := e_data;
+                        h22 := unsigned'("00000000000000000000000000000000");
+                        h22 := e_data;
+                        h23 := unsigned'("00000000000000000000000000000000");
+                        h23 := e_data;
+                        h24 := to_unsigned(0, 16);
+                        h24 := to_unsigned(1, 16);
+                        h25 := to_unsigned(0, 4);
+                        h25 := w_dte_10(5-1 downto 1);
+                        h26 := to_unsigned(0, 16);
+                        h26 := shift_left(h24, to_integer(h25));
+                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h21(11-1 downto 8) = 0) or (h22(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h23(11-1 downto 0)) < h26)) and bool(r_CONTROL(17)))) then
+                            w_irt_ga_0 <= to_unsigned(0, 64);
+                            w_irt_ga_8 <= to_unsigned(0, 64);
+                            st <= DECIDE;
+                        else
+                            h16 := unsigned'("000000000000000000000000000000000000000000");
+                            h16 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                            h17 := unsigned'("0000000000000000000000000000000000000000000000");
+                            h17 := (unsigned'(to_unsigned(0, 4) & h16) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                            h18 := unsigned'("00000000000000000000000000000000");
+                            h18 := e_data;
+                            h19 := to_unsigned(0, 16);
+                            h19 := resize(unsigned'(to_unsigned(0, 5) & h18(11-1 downto 0)) * 16, 16);
+                            h20 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h20 := (unsigned'(to_unsigned(0, 1) & h17 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h19));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h20);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_irt_ga_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S3W1;
+                        end if;
+                    end if;
+                when S3W1 =>
+                    if (not bool(pend)) then
+                        h16 := unsigned'("000000000000000000000000000000000000000000");
+                        h16 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h17 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h17 := (unsigned'(to_unsigned(0, 4) & h16) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h18 := unsigned'("00000000000000000000000000000000");
+                        h18 := e_data;
+                        h19 := to_unsigned(0, 16);
+                        h19 := resize(unsigned'(to_unsigned(0, 5) & h18(11-1 downto 0)) * 16, 16);
+                        h20 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h20 := (unsigned'(to_unsigned(0, 1) & h17 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h19));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h20);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_irt_ga_8 <= m_rdata;
+                            pend <= '0';
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h94 := unsigned'("00000000000000000000000000000000");
-                    h94 := e_data;
-                    h95 := unsigned'("00000000000000000000000000000000");
-                    h95 := e_data;
-                    h166 := to_unsigned(0, 1);
-                    h167 := to_unsigned(0, 1);
-                    h167 := to_unsigned(0, 1);
+                    h147 := unsigned'("00000000000000000000000000000000");
+                    h147 := e_data;
+                    h148 := unsigned'("00000000000000000000000000000000");
+                    h148 := e_data;
+                    h261 := to_unsigned(0, 1);
+                    h262 := to_unsigned(0, 1);
+                    h262 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h167 := to_unsigned(1, 1);
+                        h262 := to_unsigned(1, 1);
                     end if;
-                    h168 := to_unsigned(0, 1);
-                    h168 := to_unsigned(0, 1);
+                    h263 := to_unsigned(0, 1);
+                    h263 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h168 := to_unsigned(1, 1);
+                        h263 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h166 := h167;
+                        h261 := h262;
                     else
-                        h166 := h168;
+                        h261 := h263;
                     end if;
-                    h322 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
-                    h323 := to_unsigned(0, 1);
+                    h501 := to_unsigned(0, 1);
+                    h502 := to_unsigned(0, 1);
+                    h502 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h323 := to_unsigned(1, 1);
+                        h502 := to_unsigned(1, 1);
                     end if;
-                    h324 := to_unsigned(0, 1);
-                    h324 := to_unsigned(0, 1);
+                    h503 := to_unsigned(0, 1);
+                    h503 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h324 := to_unsigned(1, 1);
+                        h503 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h322 := h323;
+                        h501 := h502;
                     else
-                        h322 := h324;
+                        h501 := h503;
                     end if;
-                    h333 := to_unsigned(0, 1);
-                    h334 := unsigned'("00000000000000000000000000000000");
-                    h334 := e_data;
-                    h335 := unsigned'("00000000000000000000000000000000");
-                    h335 := e_data;
-                    h336 := to_unsigned(0, 1);
-                    h336 := to_unsigned(0, 1);
+                    h512 := to_unsigned(0, 1);
+                    h513 := unsigned'("00000000000000000000000000000000");
+                    h513 := e_data;
+                    h514 := unsigned'("00000000000000000000000000000000");
+                    h514 := e_data;
+                    h515 := to_unsigned(0, 1);
+                    h515 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h336 := to_unsigned(1, 1);
+                        h515 := to_unsigned(1, 1);
                     end if;
-                    h337 := to_unsigned(0, 1);
-                    h338 := unsigned'("00000000000000000000000000000000");
-                    h338 := e_data;
-                    h339 := unsigned'("00000000000000000000000000000000");
-                    h339 := e_data;
-                    h340 := unsigned'("00000000000000000000000000000000");
-                    h340 := e_data;
-                    h341 := unsigned'("00000000000000000000000000000000");
-                    h341 := e_data;
-                    h337 := to_unsigned(0, 1);
-                    if (((((h338(11-1 downto 8) = 2) or ((h339(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h340(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h341(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h337 := to_unsigned(1, 1);
+                    h516 := to_unsigned(0, 1);
+                    h517 := unsigned'("00000000000000000000000000000000");
+                    h517 := e_data;
+                    h518 := unsigned'("00000000000000000000000000000000");
+                    h518 := e_data;
+                    h519 := unsigned'("00000000000000000000000000000000");
+                    h519 := e_data;
+                    h520 := unsigned'("00000000000000000000000000000000");
+                    h520 := e_data;
+                    h516 := to_unsigned(0, 1);
+                    if (((((h517(11-1 downto 8) = 2) or ((h518(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h519(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h520(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h516 := to_unsigned(1, 1);
                     end if;
-                    if ((h334(11-1 downto 8) = 0) or (h335(11-1 downto 8) = 1)) then
-                        h333 := h336;
+                    if ((h513(11-1 downto 8) = 0) or (h514(11-1 downto 8) = 1)) then
+                        h512 := h515;
                     else
-                        h333 := h337;
+                        h512 := h516;
                     end if;
-                    h361 := unsigned'("00000000000000000000000000000000");
-                    h361 := e_data;
-                    h362 := unsigned'("00000000000000000000000000000000");
-                    h362 := e_data;
-                    h363 := unsigned'("00000000000000000000000000000000");
-                    h363 := e_data;
-                    h364 := to_unsigned(0, 16);
-                    h364 := to_unsigned(1, 16);
-                    h365 := to_unsigned(0, 4);
-                    h365 := w_dte_10(5-1 downto 1);
-                    h366 := to_unsigned(0, 16);
-                    h366 := shift_left(h364, to_integer(h365));
-                    h367 := to_unsigned(0, 1);
-                    h368 := to_unsigned(0, 11);
-                    h369 := unsigned'("00000000000000000000000000000000");
-                    h369 := e_data;
-                    h368 := h369(11-1 downto 0);
-                    h370 := to_unsigned(0, 1);
-                    h370 := to_unsigned(0, 1);
+                    h548 := unsigned'("00000000000000000000000000000000");
+                    h548 := e_data;
+                    h549 := unsigned'("00000000000000000000000000000000");
+                    h549 := e_data;
+                    h550 := unsigned'("00000000000000000000000000000000");
+                    h550 := e_data;
+                    h551 := to_unsigned(0, 16);
+                    h551 := to_unsigned(1, 16);
+                    h552 := to_unsigned(0, 4);
+                    h552 := w_dte_10(5-1 downto 1);
+                    h553 := to_unsigned(0, 16);
+                    h553 := shift_left(h551, to_integer(h552));
+                    h554 := to_unsigned(0, 1);
+                    h555 := to_unsigned(0, 1);
+                    h555 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h555 := to_unsigned(1, 1);
+                    end if;
+                    h556 := to_unsigned(0, 1);
+                    h557 := to_unsigned(0, 11);
+                    h558 := unsigned'("00000000000000000000000000000000");
+                    h558 := e_data;
+                    h557 := h558(11-1 downto 0);
+                    h559 := to_unsigned(0, 1);
+                    h559 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h370 := to_unsigned(1, 1);
+                        h559 := to_unsigned(1, 1);
                     end if;
-                    h371 := to_unsigned(0, 1);
-                    h371 := to_unsigned(0, 1);
+                    h560 := to_unsigned(0, 1);
+                    h560 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h371 := to_unsigned(1, 1);
+                        h560 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h368, 0) and to_unsigned(1, 11)) = 1) then
-                        h367 := h370;
+                    if ((shift_right(h557, 0) and to_unsigned(1, 11)) = 1) then
+                        h556 := h559;
                     else
-                        h367 := h371;
+                        h556 := h560;
                     end if;
-                    h372 := to_unsigned(0, 1);
-                    h373 := to_unsigned(0, 11);
-                    h374 := unsigned'("00000000000000000000000000000000");
-                    h374 := e_data;
-                    h373 := h374(11-1 downto 0);
-                    h375 := to_unsigned(0, 1);
-                    h375 := to_unsigned(0, 1);
+                    if bool(r_CONTROL(17)) then
+                        h554 := h555;
+                    else
+                        h554 := h556;
+                    end if;
+                    h561 := to_unsigned(0, 1);
+                    h562 := to_unsigned(0, 1);
+                    h562 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h562 := to_unsigned(1, 1);
+                    end if;
+                    h563 := to_unsigned(0, 1);
+                    h564 := to_unsigned(0, 11);
+                    h565 := unsigned'("00000000000000000000000000000000");
+                    h565 := e_data;
+                    h564 := h565(11-1 downto 0);
+                    h566 := to_unsigned(0, 1);
+                    h566 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h375 := to_unsigned(1, 1);
+                        h566 := to_unsigned(1, 1);
                     end if;
-                    h376 := to_unsigned(0, 1);
-                    h376 := to_unsigned(0, 1);
+                    h567 := to_unsigned(0, 1);
+                    h567 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h376 := to_unsigned(1, 1);
+                        h567 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
-                        h372 := h375;
+                    if ((shift_right(h564, 0) and to_unsigned(1, 11)) = 1) then
+                        h563 := h566;
                     else
-                        h372 := h376;
+                        h563 := h567;
                     end if;
-                    h377 := to_unsigned(0, 3);
-                    h378 := to_unsigned(0, 11);
-                    h379 := unsigned'("00000000000000000000000000000000");
-                    h379 := e_data;
-                    h378 := h379(11-1 downto 0);
-                    if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
-                        h377 := w_irt_0(37-1 downto 34);
+                    if bool(r_CONTROL(17)) then
+                        h561 := h562;
                     else
-                        h377 := w_irt_0(5-1 downto 2);
+                        h561 := h563;
                     end if;
-                    h466 := unsigned'("00000000000000000000000000000000");
-                    h466 := e_data;
-                    h467 := unsigned'("00000000000000000000000000000000");
-                    h467 := e_data;
-                    h468 := unsigned'("00000000000000000000000000000000");
-                    h468 := e_data;
-                    h469 := to_unsigned(0, 16);
-                    h469 := to_unsigned(1, 16);
-                    h470 := to_unsigned(0, 4);
-                    h470 := w_dte_10(5-1 downto 1);
-                    h471 := to_unsigned(0, 16);
-                    h471 := shift_left(h469, to_integer(h470));
-                    h472 := to_unsigned(0, 1);
-                    h473 := to_unsigned(0, 11);
-                    h474 := unsigned'("00000000000000000000000000000000");
-                    h474 := e_data;
-                    h473 := h474(11-1 downto 0);
-                    h475 := to_unsigned(0, 1);
-                    h475 := to_unsigned(0, 1);
+                    h568 := to_unsigned(0, 3);
+                    h569 := to_unsigned(0, 3);
+                    h570 := to_unsigned(0, 11);
+                    h571 := unsigned'("00000000000000000000000000000000");
+                    h571 := e_data;
+                    h570 := h571(11-1 downto 0);
+                    if ((shift_right(h570, 0) and to_unsigned(1, 11)) = 1) then
+                        h569 := w_irt_0(37-1 downto 34);
+                    else
+                        h569 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h568 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h568 := h569;
+                    end if;
+                    h583 := unsigned'("00000000000000000000000000000000");
+                    h583 := e_data;
+                    h584 := unsigned'("00000000000000000000000000000000");
+                    h584 := e_data;
+                    h585 := unsigned'("00000000000000000000000000000000");
+                    h585 := e_data;
+                    h586 := to_unsigned(0, 16);
+                    h586 := to_unsigned(1, 16);
+                    h587 := to_unsigned(0, 4);
+                    h587 := w_dte_10(5-1 downto 1);
+                    h588 := to_unsigned(0, 16);
+                    h588 := shift_left(h586, to_integer(h587));
+                    h589 := to_unsigned(0, 1);
+                    h590 := to_unsigned(0, 1);
+                    h590 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h590 := to_unsigned(1, 1);
+                    end if;
+                    h591 := to_unsigned(0, 1);
+                    h592 := to_unsigned(0, 11);
+                    h593 := unsigned'("00000000000000000000000000000000");
+                    h593 := e_data;
+                    h592 := h593(11-1 downto 0);
+                    h594 := to_unsigned(0, 1);
+                    h594 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h475 := to_unsigned(1, 1);
+                        h594 := to_unsigned(1, 1);
                     end if;
-                    h476 := to_unsigned(0, 1);
-                    h476 := to_unsigned(0, 1);
+                    h595 := to_unsigned(0, 1);
+                    h595 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h476 := to_unsigned(1, 1);
+                        h595 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h473, 0) and to_unsigned(1, 11)) = 1) then
-                        h472 := h475;
+                    if ((shift_right(h592, 0) and to_unsigned(1, 11)) = 1) then
+                        h591 := h594;
                     else
-                        h472 := h476;
+                        h591 := h595;
                     end if;
-                    h477 := to_unsigned(0, 1);
-                    h478 := to_unsigned(0, 11);
-                    h479 := unsigned'("00000000000000000000000000000000");
-                    h479 := e_data;
-                    h478 := h479(11-1 downto 0);
-                    h480 := to_unsigned(0, 1);
-                    h480 := to_unsigned(0, 1);
+                    if bool(r_CONTROL(17)) then
+                        h589 := h590;
+                    else
+                        h589 := h591;
+                    end if;
+                    h596 := to_unsigned(0, 1);
+                    h597 := to_unsigned(0, 1);
+                    h597 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h597 := to_unsigned(1, 1);
+                    end if;
+                    h598 := to_unsigned(0, 1);
+                    h599 := to_unsigned(0, 11);
+                    h600 := unsigned'("00000000000000000000000000000000");
+                    h600 := e_data;
+                    h599 := h600(11-1 downto 0);
+                    h601 := to_unsigned(0, 1);
+                    h601 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h480 := to_unsigned(1, 1);
+                        h601 := to_unsigned(1, 1);
                     end if;
-                    h481 := to_unsigned(0, 1);
-                    h481 := to_unsigned(0, 1);
+                    h602 := to_unsigned(0, 1);
+                    h602 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h481 := to_unsigned(1, 1);
+                        h602 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h478, 0) and to_unsigned(1, 11)) = 1) then
-                        h477 := h480;
+                    if ((shift_right(h599, 0) and to_unsigned(1, 11)) = 1) then
+                        h598 := h601;
                     else
-                        h477 := h481;
+                        h598 := h602;
                     end if;
-                    h482 := to_unsigned(0, 3);
-                    h483 := to_unsigned(0, 11);
-                    h484 := unsigned'("00000000000000000000000000000000");
-                    h484 := e_data;
-                    h483 := h484(11-1 downto 0);
-                    if ((shift_right(h483, 0) and to_unsigned(1, 11)) = 1) then
-                        h482 := w_irt_0(37-1 downto 34);
+                    if bool(r_CONTROL(17)) then
+                        h596 := h597;
                     else
-                        h482 := w_irt_0(5-1 downto 2);
+                        h596 := h598;
+                    end if;
+                    h735 := unsigned'("00000000000000000000000000000000");
+                    h735 := e_data;
+                    h736 := unsigned'("00000000000000000000000000000000");
+                    h736 := e_data;
+                    h737 := unsigned'("00000000000000000000000000000000");
+                    h737 := e_data;
+                    h738 := to_unsigned(0, 16);
+                    h738 := to_unsigned(1, 16);
+                    h739 := to_unsigned(0, 4);
+                    h739 := w_dte_10(5-1 downto 1);
+                    h740 := to_unsigned(0, 16);
+                    h740 := shift_left(h738, to_integer(h739));
+                    h741 := to_unsigned(0, 1);
+                    h742 := to_unsigned(0, 1);
+                    h742 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h742 := to_unsigned(1, 1);
+                    end if;
+                    h743 := to_unsigned(0, 1);
+                    h744 := to_unsigned(0, 11);
+                    h745 := unsigned'("00000000000000000000000000000000");
+                    h745 := e_data;
+                    h744 := h745(11-1 downto 0);
+                    h746 := to_unsigned(0, 1);
+                    h746 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h746 := to_unsigned(1, 1);
+                    end if;
+                    h747 := to_unsigned(0, 1);
+                    h747 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h747 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
+                        h743 := h746;
+                    else
+                        h743 := h747;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h741 := h742;
+                    else
+                        h741 := h743;
+                    end if;
+                    h748 := to_unsigned(0, 1);
+                    h749 := to_unsigned(0, 1);
+                    h749 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h749 := to_unsigned(1, 1);
+                    end if;
+                    h750 := to_unsigned(0, 1);
+                    h751 := to_unsigned(0, 11);
+                    h752 := unsigned'("00000000000000000000000000000000");
+                    h752 := e_data;
+                    h751 := h752(11-1 downto 0);
+                    h753 := to_unsigned(0, 1);
+                    h753 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h753 := to_unsigned(1, 1);
+                    end if;
+                    h754 := to_unsigned(0, 1);
+                    h754 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h754 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h751, 0) and to_unsigned(1, 11)) = 1) then
+                        h750 := h753;
+                    else
+                        h750 := h754;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h748 := h749;
+                    else
+                        h748 := h750;
+                    end if;
+                    h755 := to_unsigned(0, 3);
+                    h756 := to_unsigned(0, 3);
+                    h757 := to_unsigned(0, 11);
+                    h758 := unsigned'("00000000000000000000000000000000");
+                    h758 := e_data;
+                    h757 := h758(11-1 downto 0);
+                    if ((shift_right(h757, 0) and to_unsigned(1, 11)) = 1) then
+                        h756 := w_irt_0(37-1 downto 34);
+                    else
+                        h756 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h755 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h755 := h756;
+                    end if;
+                    h759 := to_unsigned(0, 1);
+                    h760 := to_unsigned(0, 1);
+                    h760 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h760 := to_unsigned(1, 1);
+                    end if;
+                    h761 := to_unsigned(0, 1);
+                    h762 := to_unsigned(0, 11);
+                    h763 := unsigned'("00000000000000000000000000000000");
+                    h763 := e_data;
+                    h762 := h763(11-1 downto 0);
+                    h764 := to_unsigned(0, 1);
+                    h764 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h764 := to_unsigned(1, 1);
+                    end if;
+                    h765 := to_unsigned(0, 1);
+                    h765 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h765 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h762, 0) and to_unsigned(1, 11)) = 1) then
+                        h761 := h764;
+                    else
+                        h761 := h765;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h759 := h760;
+                    else
+                        h759 := h761;
+                    end if;
+                    h766 := to_unsigned(0, 1);
+                    h767 := to_unsigned(0, 1);
+                    h767 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h767 := to_unsigned(1, 1);
+                    end if;
+                    h768 := to_unsigned(0, 1);
+                    h769 := to_unsigned(0, 11);
+                    h770 := unsigned'("00000000000000000000000000000000");
+                    h770 := e_data;
+                    h769 := h770(11-1 downto 0);
+                    h771 := to_unsigned(0, 1);
+                    h771 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h771 := to_unsigned(1, 1);
+                    end if;
+                    h772 := to_unsigned(0, 1);
+                    h772 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h772 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h769, 0) and to_unsigned(1, 11)) = 1) then
+                        h768 := h771;
+                    else
+                        h768 := h772;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h766 := h767;
+                    else
+                        h766 := h768;
                     end if;
                     if ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
                         status <= to_unsigned(1, 8);
@@ -2808,7 +3428,7 @@ begin
                         rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -2819,106 +3439,66 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h94(11-1 downto 8) = 0) or (h95(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h147(11-1 downto 8) = 0) or (h148(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(2, 8);
-                        h18 := to_unsigned(0, 3);
+                        h29 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h18 := to_unsigned(4, 3);
+                            h29 := to_unsigned(4, 3);
                         else
-                            h18 := to_unsigned(3, 3);
+                            h29 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h18;
+                        rec_outcome <= h29;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(1, 4);
-                        h19 := to_unsigned(0, 1);
-                        h20 := unsigned'("00000000000000000000000000000000");
-                        h20 := e_data;
-                        h21 := unsigned'("00000000000000000000000000000000");
-                        h21 := e_data;
-                        h22 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
+                        h30 := to_unsigned(0, 1);
+                        h31 := unsigned'("00000000000000000000000000000000");
+                        h31 := e_data;
+                        h32 := unsigned'("00000000000000000000000000000000");
+                        h32 := e_data;
+                        h33 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
+                        h34 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h23 := to_unsigned(1, 1);
-                        end if;
-                        h24 := to_unsigned(0, 1);
-                        h24 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h24 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h22 := h23;
-                        else
-                            h22 := h24;
-                        end if;
-                        h25 := unsigned'("00000000000000000000000000000000");
-                        h25 := e_data;
-                        h26 := unsigned'("00000000000000000000000000000000");
-                        h26 := e_data;
-                        h27 := unsigned'("00000000000000000000000000000000");
-                        h27 := e_data;
-                        h28 := to_unsigned(0, 16);
-                        h28 := to_unsigned(1, 16);
-                        h29 := to_unsigned(0, 4);
-                        h29 := w_dte_10(5-1 downto 1);
-                        h30 := to_unsigned(0, 16);
-                        h30 := shift_left(h28, to_integer(h29));
-                        h31 := to_unsigned(0, 1);
-                        h32 := to_unsigned(0, 11);
-                        h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := e_data;
-                        h32 := h33(11-1 downto 0);
-                        h34 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
                             h34 := to_unsigned(1, 1);
                         end if;
                         h35 := to_unsigned(0, 1);
                         h35 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h35 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h32, 0) and to_unsigned(1, 11)) = 1) then
-                            h31 := h34;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h33 := h34;
                         else
-                            h31 := h35;
+                            h33 := h35;
                         end if;
-                        h36 := to_unsigned(0, 1);
-                        h37 := to_unsigned(0, 11);
+                        h36 := unsigned'("00000000000000000000000000000000");
+                        h36 := e_data;
+                        h37 := unsigned'("00000000000000000000000000000000");
+                        h37 := e_data;
                         h38 := unsigned'("00000000000000000000000000000000");
                         h38 := e_data;
-                        h37 := h38(11-1 downto 0);
-                        h39 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h39 := to_unsigned(1, 1);
-                        end if;
-                        h40 := to_unsigned(0, 1);
-                        h40 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h40 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h37, 0) and to_unsigned(1, 11)) = 1) then
-                            h36 := h39;
-                        else
-                            h36 := h40;
-                        end if;
-                        h41 := to_unsigned(0, 3);
-                        h42 := to_unsigned(0, 11);
-                        h43 := unsigned'("00000000000000000000000000000000");
-                        h43 := e_data;
-                        h42 := h43(11-1 downto 0);
-                        if ((shift_right(h42, 0) and to_unsigned(1, 11)) = 1) then
-                            h41 := w_irt_0(37-1 downto 34);
-                        else
-                            h41 := w_irt_0(5-1 downto 2);
+                        h39 := to_unsigned(0, 16);
+                        h39 := to_unsigned(1, 16);
+                        h40 := to_unsigned(0, 4);
+                        h40 := w_dte_10(5-1 downto 1);
+                        h41 := to_unsigned(0, 16);
+                        h41 := shift_left(h39, to_integer(h40));
+                        h42 := to_unsigned(0, 1);
+                        h43 := to_unsigned(0, 1);
+                        h43 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h43 := to_unsigned(1, 1);
                         end if;
                         h44 := to_unsigned(0, 1);
                         h45 := to_unsigned(0, 11);
@@ -2927,12 +3507,12 @@ begin
                         h45 := h46(11-1 downto 0);
                         h47 := to_unsigned(0, 1);
                         h47 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(32)) then
                             h47 := to_unsigned(1, 1);
                         end if;
                         h48 := to_unsigned(0, 1);
                         h48 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(0)) then
                             h48 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h45, 0) and to_unsigned(1, 11)) = 1) then
@@ -2940,88 +3520,95 @@ begin
                         else
                             h44 := h48;
                         end if;
-                        h19 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h20(11-1 downto 8) = 0) or (h21(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h22 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h25(11-1 downto 8) = 0) or (h26(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h27(11-1 downto 0)) < h30)) or (not (((h31 /= 0) and (not (h36 /= 0))) and (h41 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h44 /= 0))))) then
-                            h19 := to_unsigned(1, 1);
+                        if bool(r_CONTROL(17)) then
+                            h42 := h43;
+                        else
+                            h42 := h44;
                         end if;
-                        rec_logged <= h19;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
                         h49 := to_unsigned(0, 1);
-                        h49 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
-                            h49 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(52-1 downto 51) := h49;
                         h50 := to_unsigned(0, 1);
                         h50 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        if bool(w_irt_ga_0(7)) then
                             h50 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h50;
                         h51 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h52 := to_unsigned(1, 1);
-                        end if;
-                        h53 := to_unsigned(0, 1);
-                        h53 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h53 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind /= 2) then
-                            h51 := h52;
-                        else
-                            h51 := h53;
-                        end if;
-                        v_wide(56-1 downto 55) := h51;
+                        h52 := to_unsigned(0, 11);
+                        h53 := unsigned'("00000000000000000000000000000000");
+                        h53 := e_data;
+                        h52 := h53(11-1 downto 0);
                         h54 := to_unsigned(0, 1);
                         h54 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
+                        if bool(w_irt_0(39)) then
                             h54 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h54;
-                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        h55 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h55 := shift_right(e_address, 2);
-                        h56 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h56 := unsigned'(h55 & to_unsigned(0, 2));
-                        rec_entry_hi <= h56(64-1 downto 0);
-                        h57 := to_unsigned(0, 16);
-                        h58 := unsigned'("00000000000000000000000000000000");
-                        h58 := e_data;
+                        h55 := to_unsigned(0, 1);
+                        h55 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h55 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h52, 0) and to_unsigned(1, 11)) = 1) then
+                            h51 := h54;
+                        else
+                            h51 := h55;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h49 := h50;
+                        else
+                            h49 := h51;
+                        end if;
+                        h56 := to_unsigned(0, 3);
+                        h57 := to_unsigned(0, 3);
+                        h58 := to_unsigned(0, 11);
                         h59 := unsigned'("00000000000000000000000000000000");
                         h59 := e_data;
+                        h58 := h59(11-1 downto 0);
+                        if ((shift_right(h58, 0) and to_unsigned(1, 11)) = 1) then
+                            h57 := w_irt_0(37-1 downto 34);
+                        else
+                            h57 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h56 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h56 := h57;
+                        end if;
                         h60 := to_unsigned(0, 1);
                         h61 := to_unsigned(0, 1);
                         h61 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
+                        if bool(w_irt_ga_0(0)) then
                             h61 := to_unsigned(1, 1);
                         end if;
                         h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h62 := to_unsigned(1, 1);
+                        h63 := to_unsigned(0, 11);
+                        h64 := unsigned'("00000000000000000000000000000000");
+                        h64 := e_data;
+                        h63 := h64(11-1 downto 0);
+                        h65 := to_unsigned(0, 1);
+                        h65 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h65 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        h66 := to_unsigned(0, 1);
+                        h66 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h66 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h63, 0) and to_unsigned(1, 11)) = 1) then
+                            h62 := h65;
+                        else
+                            h62 := h66;
+                        end if;
+                        if bool(r_CONTROL(17)) then
                             h60 := h61;
                         else
                             h60 := h62;
                         end if;
-                        h63 := unsigned'("00000000000000000000000000000000");
-                        h63 := e_data;
-                        h64 := unsigned'("00000000000000000000000000000000");
-                        h64 := e_data;
-                        h65 := unsigned'("00000000000000000000000000000000");
-                        h65 := e_data;
-                        h66 := to_unsigned(0, 16);
-                        h66 := to_unsigned(1, 16);
-                        h67 := to_unsigned(0, 4);
-                        h67 := w_dte_10(5-1 downto 1);
-                        h68 := to_unsigned(0, 16);
-                        h68 := shift_left(h66, to_integer(h67));
+                        h67 := to_unsigned(0, 1);
+                        h68 := to_unsigned(0, 1);
+                        h68 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h68 := to_unsigned(1, 1);
+                        end if;
                         h69 := to_unsigned(0, 1);
                         h70 := to_unsigned(0, 11);
                         h71 := unsigned'("00000000000000000000000000000000");
@@ -3029,12 +3616,12 @@ begin
                         h70 := h71(11-1 downto 0);
                         h72 := to_unsigned(0, 1);
                         h72 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
+                        if bool(w_irt_0(39)) then
                             h72 := to_unsigned(1, 1);
                         end if;
                         h73 := to_unsigned(0, 1);
                         h73 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(7)) then
                             h73 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h70, 0) and to_unsigned(1, 11)) = 1) then
@@ -3042,355 +3629,804 @@ begin
                         else
                             h69 := h73;
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h67 := h68;
+                        else
+                            h67 := h69;
+                        end if;
                         h74 := to_unsigned(0, 1);
-                        h75 := to_unsigned(0, 11);
-                        h76 := unsigned'("00000000000000000000000000000000");
-                        h76 := e_data;
-                        h75 := h76(11-1 downto 0);
-                        h77 := to_unsigned(0, 1);
-                        h77 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h77 := to_unsigned(1, 1);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h75 := to_unsigned(1, 1);
                         end if;
-                        h78 := to_unsigned(0, 1);
-                        h78 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h78 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h75, 0) and to_unsigned(1, 11)) = 1) then
-                            h74 := h77;
-                        else
-                            h74 := h78;
-                        end if;
-                        h79 := to_unsigned(0, 3);
-                        h80 := to_unsigned(0, 11);
-                        h81 := unsigned'("00000000000000000000000000000000");
-                        h81 := e_data;
-                        h80 := h81(11-1 downto 0);
-                        if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
-                            h79 := w_irt_0(37-1 downto 34);
-                        else
-                            h79 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h82 := to_unsigned(0, 1);
-                        h83 := to_unsigned(0, 11);
-                        h84 := unsigned'("00000000000000000000000000000000");
-                        h84 := e_data;
-                        h83 := h84(11-1 downto 0);
-                        h85 := to_unsigned(0, 1);
-                        h85 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        h77 := to_unsigned(0, 11);
+                        h78 := unsigned'("00000000000000000000000000000000");
+                        h78 := e_data;
+                        h77 := h78(11-1 downto 0);
+                        h79 := to_unsigned(0, 1);
+                        h79 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
+                            h79 := to_unsigned(1, 1);
+                        end if;
+                        h80 := to_unsigned(0, 1);
+                        h80 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h80 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h77, 0) and to_unsigned(1, 11)) = 1) then
+                            h76 := h79;
+                        else
+                            h76 := h80;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h74 := h75;
+                        else
+                            h74 := h76;
+                        end if;
+                        h30 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h31(11-1 downto 8) = 0) or (h32(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h33 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h36(11-1 downto 8) = 0) or (h37(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h38(11-1 downto 0)) < h41)) or ((not (((h42 /= 0) and (not (h49 /= 0))) and (h56 <= 1))) and (not ((bool(r_CONTROL(17)) and (h60 /= 0)) and (h67 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h74 /= 0))))) then
+                            h30 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h30;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h81 := to_unsigned(0, 1);
+                        h81 := to_unsigned(0, 1);
+                        if (e_kind = 2) then
+                            h81 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(52-1 downto 51) := h81;
+                        h82 := to_unsigned(0, 1);
+                        h82 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h82 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h82;
+                        h83 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 1);
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
+                            h84 := to_unsigned(1, 1);
+                        end if;
+                        h85 := to_unsigned(0, 1);
+                        h85 := to_unsigned(0, 1);
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
                             h85 := to_unsigned(1, 1);
                         end if;
+                        if (e_kind /= 2) then
+                            h83 := h84;
+                        else
+                            h83 := h85;
+                        end if;
+                        v_wide(56-1 downto 55) := h83;
                         h86 := to_unsigned(0, 1);
                         h86 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if ((e_kind /= 2) and (e_at = 1)) then
                             h86 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h83, 0) and to_unsigned(1, 11)) = 1) then
-                            h82 := h85;
-                        else
-                            h82 := h86;
+                        v_wide(57-1 downto 56) := h86;
+                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h87 := shift_right(e_address, 2);
+                        h88 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h88 := unsigned'(h87 & to_unsigned(0, 2));
+                        rec_entry_hi <= h88(64-1 downto 0);
+                        h89 := to_unsigned(0, 16);
+                        h90 := unsigned'("00000000000000000000000000000000");
+                        h90 := e_data;
+                        h91 := unsigned'("00000000000000000000000000000000");
+                        h91 := e_data;
+                        h92 := to_unsigned(0, 1);
+                        h93 := to_unsigned(0, 1);
+                        h93 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h93 := to_unsigned(1, 1);
                         end if;
-                        h87 := to_unsigned(0, 16);
-                        h87 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h88 := to_unsigned(0, 16);
-                        h88 := to_unsigned(1, 16);
-                        h89 := to_unsigned(0, 4);
-                        h89 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h90 := to_unsigned(0, 16);
-                        h90 := shift_left(h88, to_integer(h89));
-                        h91 := to_unsigned(0, 17);
-                        h91 := ((unsigned'(to_unsigned(0, 1) & h90) + 65536) - 1);
-                        h92 := to_unsigned(0, 16);
-                        h92 := (h87 and h91(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h58(11-1 downto 8) = 0) or (h59(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h60 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h63(11-1 downto 8) = 0) or (h64(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h65(11-1 downto 0)) < h68)) or (not (((h69 /= 0) and (not (h74 /= 0))) and (h79 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h82 /= 0))))) then
-                            h57 := h92;
-                        else
-                            h57 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        h94 := to_unsigned(0, 1);
+                        h94 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h94 := to_unsigned(1, 1);
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h57 & to_unsigned(0, 4));
-                        h93 := to_unsigned(0, 3);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h92 := h93;
+                        else
+                            h92 := h94;
+                        end if;
+                        h95 := unsigned'("00000000000000000000000000000000");
+                        h95 := e_data;
+                        h96 := unsigned'("00000000000000000000000000000000");
+                        h96 := e_data;
+                        h97 := unsigned'("00000000000000000000000000000000");
+                        h97 := e_data;
+                        h98 := to_unsigned(0, 16);
+                        h98 := to_unsigned(1, 16);
+                        h99 := to_unsigned(0, 4);
+                        h99 := w_dte_10(5-1 downto 1);
+                        h100 := to_unsigned(0, 16);
+                        h100 := shift_left(h98, to_integer(h99));
+                        h101 := to_unsigned(0, 1);
+                        h102 := to_unsigned(0, 1);
+                        h102 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h102 := to_unsigned(1, 1);
+                        end if;
+                        h103 := to_unsigned(0, 1);
+                        h104 := to_unsigned(0, 11);
+                        h105 := unsigned'("00000000000000000000000000000000");
+                        h105 := e_data;
+                        h104 := h105(11-1 downto 0);
+                        h106 := to_unsigned(0, 1);
+                        h106 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h106 := to_unsigned(1, 1);
+                        end if;
+                        h107 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h107 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h104, 0) and to_unsigned(1, 11)) = 1) then
+                            h103 := h106;
+                        else
+                            h103 := h107;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h101 := h102;
+                        else
+                            h101 := h103;
+                        end if;
+                        h108 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h109 := to_unsigned(1, 1);
+                        end if;
+                        h110 := to_unsigned(0, 1);
+                        h111 := to_unsigned(0, 11);
+                        h112 := unsigned'("00000000000000000000000000000000");
+                        h112 := e_data;
+                        h111 := h112(11-1 downto 0);
+                        h113 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h113 := to_unsigned(1, 1);
+                        end if;
+                        h114 := to_unsigned(0, 1);
+                        h114 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h114 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h111, 0) and to_unsigned(1, 11)) = 1) then
+                            h110 := h113;
+                        else
+                            h110 := h114;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h108 := h109;
+                        else
+                            h108 := h110;
+                        end if;
+                        h115 := to_unsigned(0, 3);
+                        h116 := to_unsigned(0, 3);
+                        h117 := to_unsigned(0, 11);
+                        h118 := unsigned'("00000000000000000000000000000000");
+                        h118 := e_data;
+                        h117 := h118(11-1 downto 0);
+                        if ((shift_right(h117, 0) and to_unsigned(1, 11)) = 1) then
+                            h116 := w_irt_0(37-1 downto 34);
+                        else
+                            h116 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h115 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h115 := h116;
+                        end if;
+                        h119 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h120 := to_unsigned(1, 1);
+                        end if;
+                        h121 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 11);
+                        h123 := unsigned'("00000000000000000000000000000000");
+                        h123 := e_data;
+                        h122 := h123(11-1 downto 0);
+                        h124 := to_unsigned(0, 1);
+                        h124 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h124 := to_unsigned(1, 1);
+                        end if;
+                        h125 := to_unsigned(0, 1);
+                        h125 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h125 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h122, 0) and to_unsigned(1, 11)) = 1) then
+                            h121 := h124;
+                        else
+                            h121 := h125;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h119 := h120;
+                        else
+                            h119 := h121;
+                        end if;
+                        h126 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h127 := to_unsigned(1, 1);
+                        end if;
+                        h128 := to_unsigned(0, 1);
+                        h129 := to_unsigned(0, 11);
+                        h130 := unsigned'("00000000000000000000000000000000");
+                        h130 := e_data;
+                        h129 := h130(11-1 downto 0);
+                        h131 := to_unsigned(0, 1);
+                        h131 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h131 := to_unsigned(1, 1);
+                        end if;
+                        h132 := to_unsigned(0, 1);
+                        h132 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h132 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h129, 0) and to_unsigned(1, 11)) = 1) then
+                            h128 := h131;
+                        else
+                            h128 := h132;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h126 := h127;
+                        else
+                            h126 := h128;
+                        end if;
+                        h133 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h134 := to_unsigned(1, 1);
+                        end if;
+                        h135 := to_unsigned(0, 1);
+                        h136 := to_unsigned(0, 11);
+                        h137 := unsigned'("00000000000000000000000000000000");
+                        h137 := e_data;
+                        h136 := h137(11-1 downto 0);
+                        h138 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h138 := to_unsigned(1, 1);
+                        end if;
+                        h139 := to_unsigned(0, 1);
+                        h139 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h139 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h136, 0) and to_unsigned(1, 11)) = 1) then
+                            h135 := h138;
+                        else
+                            h135 := h139;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h133 := h134;
+                        else
+                            h133 := h135;
+                        end if;
+                        h140 := to_unsigned(0, 16);
+                        h140 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h141 := to_unsigned(0, 16);
+                        h141 := to_unsigned(1, 16);
+                        h142 := to_unsigned(0, 4);
+                        h142 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h143 := to_unsigned(0, 16);
+                        h143 := shift_left(h141, to_integer(h142));
+                        h144 := to_unsigned(0, 17);
+                        h144 := ((unsigned'(to_unsigned(0, 1) & h143) + 65536) - 1);
+                        h145 := to_unsigned(0, 16);
+                        h145 := (h140 and h144(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h90(11-1 downto 8) = 0) or (h91(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h92 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h95(11-1 downto 8) = 0) or (h96(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h97(11-1 downto 0)) < h100)) or ((not (((h101 /= 0) and (not (h108 /= 0))) and (h115 <= 1))) and (not ((bool(r_CONTROL(17)) and (h119 /= 0)) and (h126 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h133 /= 0))))) then
+                            h89 := h145;
+                        else
+                            h89 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h89 & to_unsigned(0, 4));
+                        h146 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h93 := to_unsigned(4, 3);
+                            h146 := to_unsigned(4, 3);
                         else
-                            h93 := to_unsigned(0, 3);
+                            h146 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h93;
+                        rec_cpl_status <= h146;
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
                         status <= to_unsigned(3, 8);
-                        h96 := to_unsigned(0, 3);
+                        h149 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h96 := to_unsigned(4, 3);
+                            h149 := to_unsigned(4, 3);
                         else
-                            h96 := to_unsigned(3, 3);
+                            h149 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h96;
+                        rec_outcome <= h149;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(8, 4);
-                        h97 := to_unsigned(0, 1);
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := e_data;
-                        h99 := unsigned'("00000000000000000000000000000000");
-                        h99 := e_data;
-                        h100 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
-                        h101 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 1);
+                        h151 := unsigned'("00000000000000000000000000000000");
+                        h151 := e_data;
+                        h152 := unsigned'("00000000000000000000000000000000");
+                        h152 := e_data;
+                        h153 := to_unsigned(0, 1);
+                        h154 := to_unsigned(0, 1);
+                        h154 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h101 := to_unsigned(1, 1);
+                            h154 := to_unsigned(1, 1);
                         end if;
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h102 := to_unsigned(1, 1);
+                            h155 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h100 := h101;
+                            h153 := h154;
                         else
-                            h100 := h102;
+                            h153 := h155;
                         end if;
-                        h103 := unsigned'("00000000000000000000000000000000");
-                        h103 := e_data;
-                        h104 := unsigned'("00000000000000000000000000000000");
-                        h104 := e_data;
-                        h105 := unsigned'("00000000000000000000000000000000");
-                        h105 := e_data;
-                        h106 := to_unsigned(0, 16);
-                        h106 := to_unsigned(1, 16);
-                        h107 := to_unsigned(0, 4);
-                        h107 := w_dte_10(5-1 downto 1);
-                        h108 := to_unsigned(0, 16);
-                        h108 := shift_left(h106, to_integer(h107));
-                        h109 := to_unsigned(0, 1);
-                        h110 := to_unsigned(0, 11);
-                        h111 := unsigned'("00000000000000000000000000000000");
-                        h111 := e_data;
-                        h110 := h111(11-1 downto 0);
-                        h112 := to_unsigned(0, 1);
-                        h112 := to_unsigned(0, 1);
+                        h156 := unsigned'("00000000000000000000000000000000");
+                        h156 := e_data;
+                        h157 := unsigned'("00000000000000000000000000000000");
+                        h157 := e_data;
+                        h158 := unsigned'("00000000000000000000000000000000");
+                        h158 := e_data;
+                        h159 := to_unsigned(0, 16);
+                        h159 := to_unsigned(1, 16);
+                        h160 := to_unsigned(0, 4);
+                        h160 := w_dte_10(5-1 downto 1);
+                        h161 := to_unsigned(0, 16);
+                        h161 := shift_left(h159, to_integer(h160));
+                        h162 := to_unsigned(0, 1);
+                        h163 := to_unsigned(0, 1);
+                        h163 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h163 := to_unsigned(1, 1);
+                        end if;
+                        h164 := to_unsigned(0, 1);
+                        h165 := to_unsigned(0, 11);
+                        h166 := unsigned'("00000000000000000000000000000000");
+                        h166 := e_data;
+                        h165 := h166(11-1 downto 0);
+                        h167 := to_unsigned(0, 1);
+                        h167 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h112 := to_unsigned(1, 1);
+                            h167 := to_unsigned(1, 1);
                         end if;
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
+                        h168 := to_unsigned(0, 1);
+                        h168 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h113 := to_unsigned(1, 1);
+                            h168 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
-                            h109 := h112;
+                        if ((shift_right(h165, 0) and to_unsigned(1, 11)) = 1) then
+                            h164 := h167;
                         else
-                            h109 := h113;
+                            h164 := h168;
                         end if;
-                        h114 := to_unsigned(0, 1);
-                        h115 := to_unsigned(0, 11);
-                        h116 := unsigned'("00000000000000000000000000000000");
-                        h116 := e_data;
-                        h115 := h116(11-1 downto 0);
-                        h117 := to_unsigned(0, 1);
-                        h117 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h162 := h163;
+                        else
+                            h162 := h164;
+                        end if;
+                        h169 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 1);
+                        h170 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h170 := to_unsigned(1, 1);
+                        end if;
+                        h171 := to_unsigned(0, 1);
+                        h172 := to_unsigned(0, 11);
+                        h173 := unsigned'("00000000000000000000000000000000");
+                        h173 := e_data;
+                        h172 := h173(11-1 downto 0);
+                        h174 := to_unsigned(0, 1);
+                        h174 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h117 := to_unsigned(1, 1);
+                            h174 := to_unsigned(1, 1);
                         end if;
-                        h118 := to_unsigned(0, 1);
-                        h118 := to_unsigned(0, 1);
+                        h175 := to_unsigned(0, 1);
+                        h175 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h118 := to_unsigned(1, 1);
+                            h175 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
-                            h114 := h117;
+                        if ((shift_right(h172, 0) and to_unsigned(1, 11)) = 1) then
+                            h171 := h174;
                         else
-                            h114 := h118;
+                            h171 := h175;
                         end if;
-                        h119 := to_unsigned(0, 3);
-                        h120 := to_unsigned(0, 11);
-                        h121 := unsigned'("00000000000000000000000000000000");
-                        h121 := e_data;
-                        h120 := h121(11-1 downto 0);
-                        if ((shift_right(h120, 0) and to_unsigned(1, 11)) = 1) then
-                            h119 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h169 := h170;
                         else
-                            h119 := w_irt_0(5-1 downto 2);
+                            h169 := h171;
                         end if;
-                        h122 := to_unsigned(0, 1);
-                        h123 := to_unsigned(0, 11);
-                        h124 := unsigned'("00000000000000000000000000000000");
-                        h124 := e_data;
-                        h123 := h124(11-1 downto 0);
-                        h125 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
+                        h176 := to_unsigned(0, 3);
+                        h177 := to_unsigned(0, 3);
+                        h178 := to_unsigned(0, 11);
+                        h179 := unsigned'("00000000000000000000000000000000");
+                        h179 := e_data;
+                        h178 := h179(11-1 downto 0);
+                        if ((shift_right(h178, 0) and to_unsigned(1, 11)) = 1) then
+                            h177 := w_irt_0(37-1 downto 34);
+                        else
+                            h177 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h176 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h176 := h177;
+                        end if;
+                        h180 := to_unsigned(0, 1);
+                        h181 := to_unsigned(0, 1);
+                        h181 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h181 := to_unsigned(1, 1);
+                        end if;
+                        h182 := to_unsigned(0, 1);
+                        h183 := to_unsigned(0, 11);
+                        h184 := unsigned'("00000000000000000000000000000000");
+                        h184 := e_data;
+                        h183 := h184(11-1 downto 0);
+                        h185 := to_unsigned(0, 1);
+                        h185 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h185 := to_unsigned(1, 1);
+                        end if;
+                        h186 := to_unsigned(0, 1);
+                        h186 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h186 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h183, 0) and to_unsigned(1, 11)) = 1) then
+                            h182 := h185;
+                        else
+                            h182 := h186;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h180 := h181;
+                        else
+                            h180 := h182;
+                        end if;
+                        h187 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h188 := to_unsigned(1, 1);
+                        end if;
+                        h189 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 11);
+                        h191 := unsigned'("00000000000000000000000000000000");
+                        h191 := e_data;
+                        h190 := h191(11-1 downto 0);
+                        h192 := to_unsigned(0, 1);
+                        h192 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h192 := to_unsigned(1, 1);
+                        end if;
+                        h193 := to_unsigned(0, 1);
+                        h193 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h193 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h190, 0) and to_unsigned(1, 11)) = 1) then
+                            h189 := h192;
+                        else
+                            h189 := h193;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h187 := h188;
+                        else
+                            h187 := h189;
+                        end if;
+                        h194 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h195 := to_unsigned(1, 1);
+                        end if;
+                        h196 := to_unsigned(0, 1);
+                        h197 := to_unsigned(0, 11);
+                        h198 := unsigned'("00000000000000000000000000000000");
+                        h198 := e_data;
+                        h197 := h198(11-1 downto 0);
+                        h199 := to_unsigned(0, 1);
+                        h199 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h125 := to_unsigned(1, 1);
+                            h199 := to_unsigned(1, 1);
                         end if;
-                        h126 := to_unsigned(0, 1);
-                        h126 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h126 := to_unsigned(1, 1);
+                            h200 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h123, 0) and to_unsigned(1, 11)) = 1) then
-                            h122 := h125;
+                        if ((shift_right(h197, 0) and to_unsigned(1, 11)) = 1) then
+                            h196 := h199;
                         else
-                            h122 := h126;
+                            h196 := h200;
                         end if;
-                        h97 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h100 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h103(11-1 downto 8) = 0) or (h104(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h105(11-1 downto 0)) < h108)) or (not (((h109 /= 0) and (not (h114 /= 0))) and (h119 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h122 /= 0))))) then
-                            h97 := to_unsigned(1, 1);
+                        if bool(r_CONTROL(17)) then
+                            h194 := h195;
+                        else
+                            h194 := h196;
                         end if;
-                        rec_logged <= h97;
+                        h150 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h151(11-1 downto 8) = 0) or (h152(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h153 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h156(11-1 downto 8) = 0) or (h157(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h158(11-1 downto 0)) < h161)) or ((not (((h162 /= 0) and (not (h169 /= 0))) and (h176 <= 1))) and (not ((bool(r_CONTROL(17)) and (h180 /= 0)) and (h187 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h194 /= 0))))) then
+                            h150 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h150;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
+                        h201 := to_unsigned(0, 1);
+                        h201 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h127 := to_unsigned(1, 1);
+                            h201 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h127;
-                        h128 := to_unsigned(0, 1);
+                        v_wide(57-1 downto 56) := h201;
+                        h202 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h128 := to_unsigned(0, 1);
+                            h202 := to_unsigned(0, 1);
                         else
-                            h128 := to_unsigned(1, 1);
+                            h202 := to_unsigned(1, 1);
                         end if;
-                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h128);
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h202);
                         v_wide(64-1 downto 60) := to_unsigned(8, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h129 := to_unsigned(0, 16);
-                        h130 := unsigned'("00000000000000000000000000000000");
-                        h130 := e_data;
-                        h131 := unsigned'("00000000000000000000000000000000");
-                        h131 := e_data;
-                        h132 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
-                        h133 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 16);
+                        h204 := unsigned'("00000000000000000000000000000000");
+                        h204 := e_data;
+                        h205 := unsigned'("00000000000000000000000000000000");
+                        h205 := e_data;
+                        h206 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 1);
+                        h207 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h133 := to_unsigned(1, 1);
+                            h207 := to_unsigned(1, 1);
                         end if;
-                        h134 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
+                        h208 := to_unsigned(0, 1);
+                        h208 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h134 := to_unsigned(1, 1);
+                            h208 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h132 := h133;
+                            h206 := h207;
                         else
-                            h132 := h134;
+                            h206 := h208;
                         end if;
-                        h135 := unsigned'("00000000000000000000000000000000");
-                        h135 := e_data;
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_data;
-                        h137 := unsigned'("00000000000000000000000000000000");
-                        h137 := e_data;
-                        h138 := to_unsigned(0, 16);
-                        h138 := to_unsigned(1, 16);
-                        h139 := to_unsigned(0, 4);
-                        h139 := w_dte_10(5-1 downto 1);
-                        h140 := to_unsigned(0, 16);
-                        h140 := shift_left(h138, to_integer(h139));
-                        h141 := to_unsigned(0, 1);
-                        h142 := to_unsigned(0, 11);
-                        h143 := unsigned'("00000000000000000000000000000000");
-                        h143 := e_data;
-                        h142 := h143(11-1 downto 0);
-                        h144 := to_unsigned(0, 1);
-                        h144 := to_unsigned(0, 1);
+                        h209 := unsigned'("00000000000000000000000000000000");
+                        h209 := e_data;
+                        h210 := unsigned'("00000000000000000000000000000000");
+                        h210 := e_data;
+                        h211 := unsigned'("00000000000000000000000000000000");
+                        h211 := e_data;
+                        h212 := to_unsigned(0, 16);
+                        h212 := to_unsigned(1, 16);
+                        h213 := to_unsigned(0, 4);
+                        h213 := w_dte_10(5-1 downto 1);
+                        h214 := to_unsigned(0, 16);
+                        h214 := shift_left(h212, to_integer(h213));
+                        h215 := to_unsigned(0, 1);
+                        h216 := to_unsigned(0, 1);
+                        h216 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h216 := to_unsigned(1, 1);
+                        end if;
+                        h217 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 11);
+                        h219 := unsigned'("00000000000000000000000000000000");
+                        h219 := e_data;
+                        h218 := h219(11-1 downto 0);
+                        h220 := to_unsigned(0, 1);
+                        h220 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h144 := to_unsigned(1, 1);
+                            h220 := to_unsigned(1, 1);
                         end if;
-                        h145 := to_unsigned(0, 1);
-                        h145 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h145 := to_unsigned(1, 1);
+                            h221 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h142, 0) and to_unsigned(1, 11)) = 1) then
-                            h141 := h144;
+                        if ((shift_right(h218, 0) and to_unsigned(1, 11)) = 1) then
+                            h217 := h220;
                         else
-                            h141 := h145;
+                            h217 := h221;
                         end if;
-                        h146 := to_unsigned(0, 1);
-                        h147 := to_unsigned(0, 11);
-                        h148 := unsigned'("00000000000000000000000000000000");
-                        h148 := e_data;
-                        h147 := h148(11-1 downto 0);
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h215 := h216;
+                        else
+                            h215 := h217;
+                        end if;
+                        h222 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
+                        h223 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h223 := to_unsigned(1, 1);
+                        end if;
+                        h224 := to_unsigned(0, 1);
+                        h225 := to_unsigned(0, 11);
+                        h226 := unsigned'("00000000000000000000000000000000");
+                        h226 := e_data;
+                        h225 := h226(11-1 downto 0);
+                        h227 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h149 := to_unsigned(1, 1);
+                            h227 := to_unsigned(1, 1);
                         end if;
-                        h150 := to_unsigned(0, 1);
-                        h150 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h150 := to_unsigned(1, 1);
+                            h228 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h147, 0) and to_unsigned(1, 11)) = 1) then
-                            h146 := h149;
+                        if ((shift_right(h225, 0) and to_unsigned(1, 11)) = 1) then
+                            h224 := h227;
                         else
-                            h146 := h150;
+                            h224 := h228;
                         end if;
-                        h151 := to_unsigned(0, 3);
-                        h152 := to_unsigned(0, 11);
-                        h153 := unsigned'("00000000000000000000000000000000");
-                        h153 := e_data;
-                        h152 := h153(11-1 downto 0);
-                        if ((shift_right(h152, 0) and to_unsigned(1, 11)) = 1) then
-                            h151 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h222 := h223;
                         else
-                            h151 := w_irt_0(5-1 downto 2);
+                            h222 := h224;
                         end if;
-                        h154 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 11);
-                        h156 := unsigned'("00000000000000000000000000000000");
-                        h156 := e_data;
-                        h155 := h156(11-1 downto 0);
-                        h157 := to_unsigned(0, 1);
-                        h157 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 3);
+                        h230 := to_unsigned(0, 3);
+                        h231 := to_unsigned(0, 11);
+                        h232 := unsigned'("00000000000000000000000000000000");
+                        h232 := e_data;
+                        h231 := h232(11-1 downto 0);
+                        if ((shift_right(h231, 0) and to_unsigned(1, 11)) = 1) then
+                            h230 := w_irt_0(37-1 downto 34);
+                        else
+                            h230 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h229 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h229 := h230;
+                        end if;
+                        h233 := to_unsigned(0, 1);
+                        h234 := to_unsigned(0, 1);
+                        h234 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h234 := to_unsigned(1, 1);
+                        end if;
+                        h235 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 11);
+                        h237 := unsigned'("00000000000000000000000000000000");
+                        h237 := e_data;
+                        h236 := h237(11-1 downto 0);
+                        h238 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h238 := to_unsigned(1, 1);
+                        end if;
+                        h239 := to_unsigned(0, 1);
+                        h239 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h239 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h236, 0) and to_unsigned(1, 11)) = 1) then
+                            h235 := h238;
+                        else
+                            h235 := h239;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h233 := h234;
+                        else
+                            h233 := h235;
+                        end if;
+                        h240 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
+                        h241 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h241 := to_unsigned(1, 1);
+                        end if;
+                        h242 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 11);
+                        h244 := unsigned'("00000000000000000000000000000000");
+                        h244 := e_data;
+                        h243 := h244(11-1 downto 0);
+                        h245 := to_unsigned(0, 1);
+                        h245 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h245 := to_unsigned(1, 1);
+                        end if;
+                        h246 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h246 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
+                            h242 := h245;
+                        else
+                            h242 := h246;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h240 := h241;
+                        else
+                            h240 := h242;
+                        end if;
+                        h247 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h248 := to_unsigned(1, 1);
+                        end if;
+                        h249 := to_unsigned(0, 1);
+                        h250 := to_unsigned(0, 11);
+                        h251 := unsigned'("00000000000000000000000000000000");
+                        h251 := e_data;
+                        h250 := h251(11-1 downto 0);
+                        h252 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h157 := to_unsigned(1, 1);
+                            h252 := to_unsigned(1, 1);
                         end if;
-                        h158 := to_unsigned(0, 1);
-                        h158 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h158 := to_unsigned(1, 1);
+                            h253 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h155, 0) and to_unsigned(1, 11)) = 1) then
-                            h154 := h157;
+                        if ((shift_right(h250, 0) and to_unsigned(1, 11)) = 1) then
+                            h249 := h252;
                         else
-                            h154 := h158;
+                            h249 := h253;
                         end if;
-                        h159 := to_unsigned(0, 16);
-                        h159 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h160 := to_unsigned(0, 16);
-                        h160 := to_unsigned(1, 16);
-                        h161 := to_unsigned(0, 4);
-                        h161 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h162 := to_unsigned(0, 16);
-                        h162 := shift_left(h160, to_integer(h161));
-                        h163 := to_unsigned(0, 17);
-                        h163 := ((unsigned'(to_unsigned(0, 1) & h162) + 65536) - 1);
-                        h164 := to_unsigned(0, 16);
-                        h164 := (h159 and h163(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h130(11-1 downto 8) = 0) or (h131(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h132 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h135(11-1 downto 8) = 0) or (h136(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h137(11-1 downto 0)) < h140)) or (not (((h141 /= 0) and (not (h146 /= 0))) and (h151 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h154 /= 0))))) then
-                            h129 := h164;
+                        if bool(r_CONTROL(17)) then
+                            h247 := h248;
                         else
-                            h129 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h247 := h249;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h129 & to_unsigned(0, 4));
-                        h165 := to_unsigned(0, 1);
+                        h254 := to_unsigned(0, 16);
+                        h254 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h255 := to_unsigned(0, 16);
+                        h255 := to_unsigned(1, 16);
+                        h256 := to_unsigned(0, 4);
+                        h256 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h257 := to_unsigned(0, 16);
+                        h257 := shift_left(h255, to_integer(h256));
+                        h258 := to_unsigned(0, 17);
+                        h258 := ((unsigned'(to_unsigned(0, 1) & h257) + 65536) - 1);
+                        h259 := to_unsigned(0, 16);
+                        h259 := (h254 and h258(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h204(11-1 downto 8) = 0) or (h205(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h206 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h209(11-1 downto 8) = 0) or (h210(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h211(11-1 downto 0)) < h214)) or ((not (((h215 /= 0) and (not (h222 /= 0))) and (h229 <= 1))) and (not ((bool(r_CONTROL(17)) and (h233 /= 0)) and (h240 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h247 /= 0))))) then
+                            h203 := h259;
+                        else
+                            h203 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h203 & to_unsigned(0, 4));
+                        h260 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h165 := to_unsigned(1, 1);
+                            h260 := to_unsigned(1, 1);
                         else
-                            h165 := to_unsigned(0, 1);
+                            h260 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h165);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h260);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     elsif ((e_kind /= 2) and (e_at = 2)) then
                         status <= to_unsigned(4, 8);
@@ -3398,7 +4434,7 @@ begin
                         rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -3409,14 +4445,18 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h166 /= 0)) then
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h261 /= 0)) then
                         status <= to_unsigned(5, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -3427,6 +4467,10 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
                         status <= to_unsigned(6, 8);
@@ -3434,7 +4478,7 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -3445,22 +4489,26 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
-                        h169 := to_unsigned(0, 1);
-                        h169 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h169 := to_unsigned(1, 1);
+                            h264 := to_unsigned(1, 1);
                         end if;
-                        v_wide(1-1 downto 0) := h169;
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
+                        v_wide(1-1 downto 0) := h264;
+                        h265 := to_unsigned(0, 1);
+                        h265 := to_unsigned(0, 1);
                         if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
-                            h170 := to_unsigned(1, 1);
+                            h265 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h170;
-                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h171 := e_address;
-                        v_wide(64-1 downto 12) := h171(64-1 downto 12);
+                        v_wide(2-1 downto 1) := h265;
+                        h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h266 := e_address;
+                        v_wide(64-1 downto 12) := h266(64-1 downto 12);
                         rec_cpl <= v_wide(64-1 downto 0);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     elsif (wk_io_ok /= 0) then
                         status <= to_unsigned(7, 8);
@@ -3468,7 +4516,7 @@ begin
                         rec_address <= wk_io_pa;
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -3479,6 +4527,10 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
                         status <= to_unsigned(8, 8);
@@ -3486,7 +4538,7 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -3498,47 +4550,51 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h172 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h172 := to_unsigned(1, 1);
+                            h267 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h172;
+                        v_wide(2-1 downto 1) := h267;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h173 := to_unsigned(0, 1);
-                        h173 := to_unsigned(0, 1);
+                        h268 := to_unsigned(0, 1);
+                        h268 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h173 := to_unsigned(1, 1);
+                            h268 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h173;
-                        h174 := to_unsigned(0, 6);
-                        h174 := wk_io_shift;
-                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h175 := shift_right(wk_io_frame, to_integer(h174));
-                        h176 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h176 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h175);
-                        h177 := to_unsigned(0, 6);
-                        h177 := wk_io_shift;
-                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h178 := shift_left(h176, to_integer(h177));
-                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h179 := to_unsigned(1, 64);
-                        h180 := to_unsigned(0, 6);
-                        h181 := to_unsigned(0, 7);
-                        h181 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h180 := h181(6-1 downto 0);
-                        h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h182 := shift_left(h179, to_integer(h180));
-                        h183 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h183 := ((unsigned'(to_unsigned(0, 1) & h182) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h184 := shift_right(h183(64-1 downto 0), 12);
-                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h185 := (h178 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h184 & to_unsigned(0, 12)));
-                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h186 := shift_right(h185, 12);
-                        v_wide(64-1 downto 12) := h186(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h268;
+                        h269 := to_unsigned(0, 6);
+                        h269 := wk_io_shift;
+                        h270 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h270 := shift_right(wk_io_frame, to_integer(h269));
+                        h271 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h271 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h270);
+                        h272 := to_unsigned(0, 6);
+                        h272 := wk_io_shift;
+                        h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h273 := shift_left(h271, to_integer(h272));
+                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h274 := to_unsigned(1, 64);
+                        h275 := to_unsigned(0, 6);
+                        h276 := to_unsigned(0, 7);
+                        h276 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h275 := h276(6-1 downto 0);
+                        h277 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h277 := shift_left(h274, to_integer(h275));
+                        h278 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h278 := ((unsigned'(to_unsigned(0, 1) & h277) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h279 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h279 := shift_right(h278(64-1 downto 0), 12);
+                        h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h280 := (h273 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h279 & to_unsigned(0, 12)));
+                        h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h281 := shift_right(h280, 12);
+                        v_wide(64-1 downto 12) := h281(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
                         status <= to_unsigned(9, 8);
@@ -3546,448 +4602,80 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h187 := to_unsigned(0, 1);
-                        h188 := unsigned'("00000000000000000000000000000000");
-                        h188 := e_data;
-                        h189 := unsigned'("00000000000000000000000000000000");
-                        h189 := e_data;
-                        h190 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
-                        h191 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h191 := to_unsigned(1, 1);
-                        end if;
-                        h192 := to_unsigned(0, 1);
-                        h192 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h192 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h190 := h191;
-                        else
-                            h190 := h192;
-                        end if;
-                        h193 := unsigned'("00000000000000000000000000000000");
-                        h193 := e_data;
-                        h194 := unsigned'("00000000000000000000000000000000");
-                        h194 := e_data;
-                        h195 := unsigned'("00000000000000000000000000000000");
-                        h195 := e_data;
-                        h196 := to_unsigned(0, 16);
-                        h196 := to_unsigned(1, 16);
-                        h197 := to_unsigned(0, 4);
-                        h197 := w_dte_10(5-1 downto 1);
-                        h198 := to_unsigned(0, 16);
-                        h198 := shift_left(h196, to_integer(h197));
-                        h199 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 11);
-                        h201 := unsigned'("00000000000000000000000000000000");
-                        h201 := e_data;
-                        h200 := h201(11-1 downto 0);
-                        h202 := to_unsigned(0, 1);
-                        h202 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h202 := to_unsigned(1, 1);
-                        end if;
-                        h203 := to_unsigned(0, 1);
-                        h203 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h203 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
-                            h199 := h202;
-                        else
-                            h199 := h203;
-                        end if;
-                        h204 := to_unsigned(0, 1);
-                        h205 := to_unsigned(0, 11);
-                        h206 := unsigned'("00000000000000000000000000000000");
-                        h206 := e_data;
-                        h205 := h206(11-1 downto 0);
-                        h207 := to_unsigned(0, 1);
-                        h207 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h207 := to_unsigned(1, 1);
-                        end if;
-                        h208 := to_unsigned(0, 1);
-                        h208 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h208 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h205, 0) and to_unsigned(1, 11)) = 1) then
-                            h204 := h207;
-                        else
-                            h204 := h208;
-                        end if;
-                        h209 := to_unsigned(0, 3);
-                        h210 := to_unsigned(0, 11);
-                        h211 := unsigned'("00000000000000000000000000000000");
-                        h211 := e_data;
-                        h210 := h211(11-1 downto 0);
-                        if ((shift_right(h210, 0) and to_unsigned(1, 11)) = 1) then
-                            h209 := w_irt_0(37-1 downto 34);
-                        else
-                            h209 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h212 := to_unsigned(0, 1);
-                        h213 := to_unsigned(0, 11);
-                        h214 := unsigned'("00000000000000000000000000000000");
-                        h214 := e_data;
-                        h213 := h214(11-1 downto 0);
-                        h215 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h215 := to_unsigned(1, 1);
-                        end if;
-                        h216 := to_unsigned(0, 1);
-                        h216 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h216 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
-                            h212 := h215;
-                        else
-                            h212 := h216;
-                        end if;
-                        h187 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h188(11-1 downto 8) = 0) or (h189(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h190 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h193(11-1 downto 8) = 0) or (h194(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h195(11-1 downto 0)) < h198)) or (not (((h199 /= 0) and (not (h204 /= 0))) and (h209 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h212 /= 0))))) then
-                            h187 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h187;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(53-1 downto 52) := wk_io_PR;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(57-1 downto 56) := to_unsigned(1, 1);
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h217 := to_unsigned(0, 16);
-                        h218 := unsigned'("00000000000000000000000000000000");
-                        h218 := e_data;
-                        h219 := unsigned'("00000000000000000000000000000000");
-                        h219 := e_data;
-                        h220 := to_unsigned(0, 1);
-                        h221 := to_unsigned(0, 1);
-                        h221 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h221 := to_unsigned(1, 1);
-                        end if;
-                        h222 := to_unsigned(0, 1);
-                        h222 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h222 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h220 := h221;
-                        else
-                            h220 := h222;
-                        end if;
-                        h223 := unsigned'("00000000000000000000000000000000");
-                        h223 := e_data;
-                        h224 := unsigned'("00000000000000000000000000000000");
-                        h224 := e_data;
-                        h225 := unsigned'("00000000000000000000000000000000");
-                        h225 := e_data;
-                        h226 := to_unsigned(0, 16);
-                        h226 := to_unsigned(1, 16);
-                        h227 := to_unsigned(0, 4);
-                        h227 := w_dte_10(5-1 downto 1);
-                        h228 := to_unsigned(0, 16);
-                        h228 := shift_left(h226, to_integer(h227));
-                        h229 := to_unsigned(0, 1);
-                        h230 := to_unsigned(0, 11);
-                        h231 := unsigned'("00000000000000000000000000000000");
-                        h231 := e_data;
-                        h230 := h231(11-1 downto 0);
-                        h232 := to_unsigned(0, 1);
-                        h232 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h232 := to_unsigned(1, 1);
-                        end if;
-                        h233 := to_unsigned(0, 1);
-                        h233 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h233 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h230, 0) and to_unsigned(1, 11)) = 1) then
-                            h229 := h232;
-                        else
-                            h229 := h233;
-                        end if;
-                        h234 := to_unsigned(0, 1);
-                        h235 := to_unsigned(0, 11);
-                        h236 := unsigned'("00000000000000000000000000000000");
-                        h236 := e_data;
-                        h235 := h236(11-1 downto 0);
-                        h237 := to_unsigned(0, 1);
-                        h237 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h237 := to_unsigned(1, 1);
-                        end if;
-                        h238 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h238 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h235, 0) and to_unsigned(1, 11)) = 1) then
-                            h234 := h237;
-                        else
-                            h234 := h238;
-                        end if;
-                        h239 := to_unsigned(0, 3);
-                        h240 := to_unsigned(0, 11);
-                        h241 := unsigned'("00000000000000000000000000000000");
-                        h241 := e_data;
-                        h240 := h241(11-1 downto 0);
-                        if ((shift_right(h240, 0) and to_unsigned(1, 11)) = 1) then
-                            h239 := w_irt_0(37-1 downto 34);
-                        else
-                            h239 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h242 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 11);
-                        h244 := unsigned'("00000000000000000000000000000000");
-                        h244 := e_data;
-                        h243 := h244(11-1 downto 0);
-                        h245 := to_unsigned(0, 1);
-                        h245 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h245 := to_unsigned(1, 1);
-                        end if;
-                        h246 := to_unsigned(0, 1);
-                        h246 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h246 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
-                            h242 := h245;
-                        else
-                            h242 := h246;
-                        end if;
-                        h247 := to_unsigned(0, 16);
-                        h247 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h248 := to_unsigned(0, 16);
-                        h248 := to_unsigned(1, 16);
-                        h249 := to_unsigned(0, 4);
-                        h249 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h250 := to_unsigned(0, 16);
-                        h250 := shift_left(h248, to_integer(h249));
-                        h251 := to_unsigned(0, 17);
-                        h251 := ((unsigned'(to_unsigned(0, 1) & h250) + 65536) - 1);
-                        h252 := to_unsigned(0, 16);
-                        h252 := (h247 and h251(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h218(11-1 downto 8) = 0) or (h219(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h220 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h223(11-1 downto 8) = 0) or (h224(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h225(11-1 downto 0)) < h228)) or (not (((h229 /= 0) and (not (h234 /= 0))) and (h239 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h242 /= 0))))) then
-                            h217 := h252;
-                        else
-                            h217 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h217 & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h322 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
-                        status <= to_unsigned(10, 8);
-                        rec_outcome <= to_unsigned(3, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h253 := to_unsigned(0, 1);
-                        h254 := unsigned'("00000000000000000000000000000000");
-                        h254 := e_data;
-                        h255 := unsigned'("00000000000000000000000000000000");
-                        h255 := e_data;
-                        h256 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 1);
-                        h257 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h257 := to_unsigned(1, 1);
-                        end if;
-                        h258 := to_unsigned(0, 1);
-                        h258 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h258 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h256 := h257;
-                        else
-                            h256 := h258;
-                        end if;
-                        h259 := unsigned'("00000000000000000000000000000000");
-                        h259 := e_data;
-                        h260 := unsigned'("00000000000000000000000000000000");
-                        h260 := e_data;
-                        h261 := unsigned'("00000000000000000000000000000000");
-                        h261 := e_data;
-                        h262 := to_unsigned(0, 16);
-                        h262 := to_unsigned(1, 16);
-                        h263 := to_unsigned(0, 4);
-                        h263 := w_dte_10(5-1 downto 1);
-                        h264 := to_unsigned(0, 16);
-                        h264 := shift_left(h262, to_integer(h263));
-                        h265 := to_unsigned(0, 1);
-                        h266 := to_unsigned(0, 11);
-                        h267 := unsigned'("00000000000000000000000000000000");
-                        h267 := e_data;
-                        h266 := h267(11-1 downto 0);
-                        h268 := to_unsigned(0, 1);
-                        h268 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h268 := to_unsigned(1, 1);
-                        end if;
-                        h269 := to_unsigned(0, 1);
-                        h269 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h269 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h266, 0) and to_unsigned(1, 11)) = 1) then
-                            h265 := h268;
-                        else
-                            h265 := h269;
-                        end if;
-                        h270 := to_unsigned(0, 1);
-                        h271 := to_unsigned(0, 11);
-                        h272 := unsigned'("00000000000000000000000000000000");
-                        h272 := e_data;
-                        h271 := h272(11-1 downto 0);
-                        h273 := to_unsigned(0, 1);
-                        h273 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h273 := to_unsigned(1, 1);
-                        end if;
-                        h274 := to_unsigned(0, 1);
-                        h274 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h274 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
-                            h270 := h273;
-                        else
-                            h270 := h274;
-                        end if;
-                        h275 := to_unsigned(0, 3);
-                        h276 := to_unsigned(0, 11);
-                        h277 := unsigned'("00000000000000000000000000000000");
-                        h277 := e_data;
-                        h276 := h277(11-1 downto 0);
-                        if ((shift_right(h276, 0) and to_unsigned(1, 11)) = 1) then
-                            h275 := w_irt_0(37-1 downto 34);
-                        else
-                            h275 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h278 := to_unsigned(0, 1);
-                        h279 := to_unsigned(0, 11);
-                        h280 := unsigned'("00000000000000000000000000000000");
-                        h280 := e_data;
-                        h279 := h280(11-1 downto 0);
-                        h281 := to_unsigned(0, 1);
-                        h281 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h281 := to_unsigned(1, 1);
-                        end if;
                         h282 := to_unsigned(0, 1);
-                        h282 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h282 := to_unsigned(1, 1);
+                        h283 := unsigned'("00000000000000000000000000000000");
+                        h283 := e_data;
+                        h284 := unsigned'("00000000000000000000000000000000");
+                        h284 := e_data;
+                        h285 := to_unsigned(0, 1);
+                        h286 := to_unsigned(0, 1);
+                        h286 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h286 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h279, 0) and to_unsigned(1, 11)) = 1) then
-                            h278 := h281;
-                        else
-                            h278 := h282;
+                        h287 := to_unsigned(0, 1);
+                        h287 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h287 := to_unsigned(1, 1);
                         end if;
-                        h253 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h254(11-1 downto 8) = 0) or (h255(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h256 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h259(11-1 downto 8) = 0) or (h260(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h261(11-1 downto 0)) < h264)) or (not (((h265 /= 0) and (not (h270 /= 0))) and (h275 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h278 /= 0))))) then
-                            h253 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h253;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h283 := to_unsigned(0, 1);
-                        h283 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h283 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h283;
-                        h284 := to_unsigned(0, 1);
-                        h284 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h284 := to_unsigned(1, 1);
+                            h285 := h286;
+                        else
+                            h285 := h287;
                         end if;
-                        v_wide(54-1 downto 53) := h284;
-                        h285 := to_unsigned(0, 1);
-                        h285 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h285 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(55-1 downto 54) := h285;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h286 := to_unsigned(0, 16);
-                        h287 := unsigned'("00000000000000000000000000000000");
-                        h287 := e_data;
                         h288 := unsigned'("00000000000000000000000000000000");
                         h288 := e_data;
-                        h289 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
-                        h290 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h290 := to_unsigned(1, 1);
+                        h289 := unsigned'("00000000000000000000000000000000");
+                        h289 := e_data;
+                        h290 := unsigned'("00000000000000000000000000000000");
+                        h290 := e_data;
+                        h291 := to_unsigned(0, 16);
+                        h291 := to_unsigned(1, 16);
+                        h292 := to_unsigned(0, 4);
+                        h292 := w_dte_10(5-1 downto 1);
+                        h293 := to_unsigned(0, 16);
+                        h293 := shift_left(h291, to_integer(h292));
+                        h294 := to_unsigned(0, 1);
+                        h295 := to_unsigned(0, 1);
+                        h295 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h295 := to_unsigned(1, 1);
                         end if;
-                        h291 := to_unsigned(0, 1);
-                        h291 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h291 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h289 := h290;
-                        else
-                            h289 := h291;
-                        end if;
-                        h292 := unsigned'("00000000000000000000000000000000");
-                        h292 := e_data;
-                        h293 := unsigned'("00000000000000000000000000000000");
-                        h293 := e_data;
-                        h294 := unsigned'("00000000000000000000000000000000");
-                        h294 := e_data;
-                        h295 := to_unsigned(0, 16);
-                        h295 := to_unsigned(1, 16);
-                        h296 := to_unsigned(0, 4);
-                        h296 := w_dte_10(5-1 downto 1);
-                        h297 := to_unsigned(0, 16);
-                        h297 := shift_left(h295, to_integer(h296));
-                        h298 := to_unsigned(0, 1);
-                        h299 := to_unsigned(0, 11);
-                        h300 := unsigned'("00000000000000000000000000000000");
-                        h300 := e_data;
-                        h299 := h300(11-1 downto 0);
-                        h301 := to_unsigned(0, 1);
-                        h301 := to_unsigned(0, 1);
+                        h296 := to_unsigned(0, 1);
+                        h297 := to_unsigned(0, 11);
+                        h298 := unsigned'("00000000000000000000000000000000");
+                        h298 := e_data;
+                        h297 := h298(11-1 downto 0);
+                        h299 := to_unsigned(0, 1);
+                        h299 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h301 := to_unsigned(1, 1);
+                            h299 := to_unsigned(1, 1);
                         end if;
-                        h302 := to_unsigned(0, 1);
-                        h302 := to_unsigned(0, 1);
+                        h300 := to_unsigned(0, 1);
+                        h300 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h302 := to_unsigned(1, 1);
+                            h300 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h299, 0) and to_unsigned(1, 11)) = 1) then
-                            h298 := h301;
+                        if ((shift_right(h297, 0) and to_unsigned(1, 11)) = 1) then
+                            h296 := h299;
                         else
-                            h298 := h302;
+                            h296 := h300;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h294 := h295;
+                        else
+                            h294 := h296;
+                        end if;
+                        h301 := to_unsigned(0, 1);
+                        h302 := to_unsigned(0, 1);
+                        h302 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h302 := to_unsigned(1, 1);
                         end if;
                         h303 := to_unsigned(0, 1);
                         h304 := to_unsigned(0, 11);
@@ -4009,77 +4697,857 @@ begin
                         else
                             h303 := h307;
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h301 := h302;
+                        else
+                            h301 := h303;
+                        end if;
                         h308 := to_unsigned(0, 3);
-                        h309 := to_unsigned(0, 11);
-                        h310 := unsigned'("00000000000000000000000000000000");
-                        h310 := e_data;
-                        h309 := h310(11-1 downto 0);
-                        if ((shift_right(h309, 0) and to_unsigned(1, 11)) = 1) then
-                            h308 := w_irt_0(37-1 downto 34);
+                        h309 := to_unsigned(0, 3);
+                        h310 := to_unsigned(0, 11);
+                        h311 := unsigned'("00000000000000000000000000000000");
+                        h311 := e_data;
+                        h310 := h311(11-1 downto 0);
+                        if ((shift_right(h310, 0) and to_unsigned(1, 11)) = 1) then
+                            h309 := w_irt_0(37-1 downto 34);
                         else
-                            h308 := w_irt_0(5-1 downto 2);
+                            h309 := w_irt_0(5-1 downto 2);
                         end if;
-                        h311 := to_unsigned(0, 1);
-                        h312 := to_unsigned(0, 11);
-                        h313 := unsigned'("00000000000000000000000000000000");
-                        h313 := e_data;
-                        h312 := h313(11-1 downto 0);
+                        if bool(r_CONTROL(17)) then
+                            h308 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h308 := h309;
+                        end if;
+                        h312 := to_unsigned(0, 1);
+                        h313 := to_unsigned(0, 1);
+                        h313 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h313 := to_unsigned(1, 1);
+                        end if;
                         h314 := to_unsigned(0, 1);
-                        h314 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 11);
+                        h316 := unsigned'("00000000000000000000000000000000");
+                        h316 := e_data;
+                        h315 := h316(11-1 downto 0);
+                        h317 := to_unsigned(0, 1);
+                        h317 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h317 := to_unsigned(1, 1);
+                        end if;
+                        h318 := to_unsigned(0, 1);
+                        h318 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h318 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h315, 0) and to_unsigned(1, 11)) = 1) then
+                            h314 := h317;
+                        else
+                            h314 := h318;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h312 := h313;
+                        else
+                            h312 := h314;
+                        end if;
+                        h319 := to_unsigned(0, 1);
+                        h320 := to_unsigned(0, 1);
+                        h320 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h320 := to_unsigned(1, 1);
+                        end if;
+                        h321 := to_unsigned(0, 1);
+                        h322 := to_unsigned(0, 11);
+                        h323 := unsigned'("00000000000000000000000000000000");
+                        h323 := e_data;
+                        h322 := h323(11-1 downto 0);
+                        h324 := to_unsigned(0, 1);
+                        h324 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h324 := to_unsigned(1, 1);
+                        end if;
+                        h325 := to_unsigned(0, 1);
+                        h325 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h325 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h322, 0) and to_unsigned(1, 11)) = 1) then
+                            h321 := h324;
+                        else
+                            h321 := h325;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h319 := h320;
+                        else
+                            h319 := h321;
+                        end if;
+                        h326 := to_unsigned(0, 1);
+                        h327 := to_unsigned(0, 1);
+                        h327 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h327 := to_unsigned(1, 1);
+                        end if;
+                        h328 := to_unsigned(0, 1);
+                        h329 := to_unsigned(0, 11);
+                        h330 := unsigned'("00000000000000000000000000000000");
+                        h330 := e_data;
+                        h329 := h330(11-1 downto 0);
+                        h331 := to_unsigned(0, 1);
+                        h331 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h314 := to_unsigned(1, 1);
+                            h331 := to_unsigned(1, 1);
                         end if;
-                        h315 := to_unsigned(0, 1);
-                        h315 := to_unsigned(0, 1);
+                        h332 := to_unsigned(0, 1);
+                        h332 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h315 := to_unsigned(1, 1);
+                            h332 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h312, 0) and to_unsigned(1, 11)) = 1) then
-                            h311 := h314;
+                        if ((shift_right(h329, 0) and to_unsigned(1, 11)) = 1) then
+                            h328 := h331;
                         else
-                            h311 := h315;
+                            h328 := h332;
                         end if;
-                        h316 := to_unsigned(0, 16);
-                        h316 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h317 := to_unsigned(0, 16);
-                        h317 := to_unsigned(1, 16);
-                        h318 := to_unsigned(0, 4);
-                        h318 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h319 := to_unsigned(0, 16);
-                        h319 := shift_left(h317, to_integer(h318));
-                        h320 := to_unsigned(0, 17);
-                        h320 := ((unsigned'(to_unsigned(0, 1) & h319) + 65536) - 1);
-                        h321 := to_unsigned(0, 16);
-                        h321 := (h316 and h320(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h287(11-1 downto 8) = 0) or (h288(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h289 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h292(11-1 downto 8) = 0) or (h293(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h294(11-1 downto 0)) < h297)) or (not (((h298 /= 0) and (not (h303 /= 0))) and (h308 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h311 /= 0))))) then
-                            h286 := h321;
+                        if bool(r_CONTROL(17)) then
+                            h326 := h327;
                         else
-                            h286 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h326 := h328;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h286 & to_unsigned(0, 4));
+                        h282 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h283(11-1 downto 8) = 0) or (h284(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h285 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h288(11-1 downto 8) = 0) or (h289(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h290(11-1 downto 0)) < h293)) or ((not (((h294 /= 0) and (not (h301 /= 0))) and (h308 <= 1))) and (not ((bool(r_CONTROL(17)) and (h312 /= 0)) and (h319 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h326 /= 0))))) then
+                            h282 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h282;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(53-1 downto 52) := wk_io_PR;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
+                        v_wide(57-1 downto 56) := to_unsigned(1, 1);
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h333 := to_unsigned(0, 16);
+                        h334 := unsigned'("00000000000000000000000000000000");
+                        h334 := e_data;
+                        h335 := unsigned'("00000000000000000000000000000000");
+                        h335 := e_data;
+                        h336 := to_unsigned(0, 1);
+                        h337 := to_unsigned(0, 1);
+                        h337 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h337 := to_unsigned(1, 1);
+                        end if;
+                        h338 := to_unsigned(0, 1);
+                        h338 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h338 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h336 := h337;
+                        else
+                            h336 := h338;
+                        end if;
+                        h339 := unsigned'("00000000000000000000000000000000");
+                        h339 := e_data;
+                        h340 := unsigned'("00000000000000000000000000000000");
+                        h340 := e_data;
+                        h341 := unsigned'("00000000000000000000000000000000");
+                        h341 := e_data;
+                        h342 := to_unsigned(0, 16);
+                        h342 := to_unsigned(1, 16);
+                        h343 := to_unsigned(0, 4);
+                        h343 := w_dte_10(5-1 downto 1);
+                        h344 := to_unsigned(0, 16);
+                        h344 := shift_left(h342, to_integer(h343));
+                        h345 := to_unsigned(0, 1);
+                        h346 := to_unsigned(0, 1);
+                        h346 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h346 := to_unsigned(1, 1);
+                        end if;
+                        h347 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 11);
+                        h349 := unsigned'("00000000000000000000000000000000");
+                        h349 := e_data;
+                        h348 := h349(11-1 downto 0);
+                        h350 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h350 := to_unsigned(1, 1);
+                        end if;
+                        h351 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h351 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h348, 0) and to_unsigned(1, 11)) = 1) then
+                            h347 := h350;
+                        else
+                            h347 := h351;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h345 := h346;
+                        else
+                            h345 := h347;
+                        end if;
+                        h352 := to_unsigned(0, 1);
+                        h353 := to_unsigned(0, 1);
+                        h353 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h353 := to_unsigned(1, 1);
+                        end if;
+                        h354 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 11);
+                        h356 := unsigned'("00000000000000000000000000000000");
+                        h356 := e_data;
+                        h355 := h356(11-1 downto 0);
+                        h357 := to_unsigned(0, 1);
+                        h357 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h357 := to_unsigned(1, 1);
+                        end if;
+                        h358 := to_unsigned(0, 1);
+                        h358 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h358 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h355, 0) and to_unsigned(1, 11)) = 1) then
+                            h354 := h357;
+                        else
+                            h354 := h358;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h352 := h353;
+                        else
+                            h352 := h354;
+                        end if;
+                        h359 := to_unsigned(0, 3);
+                        h360 := to_unsigned(0, 3);
+                        h361 := to_unsigned(0, 11);
+                        h362 := unsigned'("00000000000000000000000000000000");
+                        h362 := e_data;
+                        h361 := h362(11-1 downto 0);
+                        if ((shift_right(h361, 0) and to_unsigned(1, 11)) = 1) then
+                            h360 := w_irt_0(37-1 downto 34);
+                        else
+                            h360 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h359 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h359 := h360;
+                        end if;
+                        h363 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
+                        h364 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h364 := to_unsigned(1, 1);
+                        end if;
+                        h365 := to_unsigned(0, 1);
+                        h366 := to_unsigned(0, 11);
+                        h367 := unsigned'("00000000000000000000000000000000");
+                        h367 := e_data;
+                        h366 := h367(11-1 downto 0);
+                        h368 := to_unsigned(0, 1);
+                        h368 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h368 := to_unsigned(1, 1);
+                        end if;
+                        h369 := to_unsigned(0, 1);
+                        h369 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h369 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h366, 0) and to_unsigned(1, 11)) = 1) then
+                            h365 := h368;
+                        else
+                            h365 := h369;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h363 := h364;
+                        else
+                            h363 := h365;
+                        end if;
+                        h370 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h371 := to_unsigned(1, 1);
+                        end if;
+                        h372 := to_unsigned(0, 1);
+                        h373 := to_unsigned(0, 11);
+                        h374 := unsigned'("00000000000000000000000000000000");
+                        h374 := e_data;
+                        h373 := h374(11-1 downto 0);
+                        h375 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h375 := to_unsigned(1, 1);
+                        end if;
+                        h376 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h376 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
+                            h372 := h375;
+                        else
+                            h372 := h376;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h370 := h371;
+                        else
+                            h370 := h372;
+                        end if;
+                        h377 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h378 := to_unsigned(1, 1);
+                        end if;
+                        h379 := to_unsigned(0, 1);
+                        h380 := to_unsigned(0, 11);
+                        h381 := unsigned'("00000000000000000000000000000000");
+                        h381 := e_data;
+                        h380 := h381(11-1 downto 0);
+                        h382 := to_unsigned(0, 1);
+                        h382 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h382 := to_unsigned(1, 1);
+                        end if;
+                        h383 := to_unsigned(0, 1);
+                        h383 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h383 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h380, 0) and to_unsigned(1, 11)) = 1) then
+                            h379 := h382;
+                        else
+                            h379 := h383;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h377 := h378;
+                        else
+                            h377 := h379;
+                        end if;
+                        h384 := to_unsigned(0, 16);
+                        h384 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h385 := to_unsigned(0, 16);
+                        h385 := to_unsigned(1, 16);
+                        h386 := to_unsigned(0, 4);
+                        h386 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h387 := to_unsigned(0, 16);
+                        h387 := shift_left(h385, to_integer(h386));
+                        h388 := to_unsigned(0, 17);
+                        h388 := ((unsigned'(to_unsigned(0, 1) & h387) + 65536) - 1);
+                        h389 := to_unsigned(0, 16);
+                        h389 := (h384 and h388(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h334(11-1 downto 8) = 0) or (h335(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h336 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h339(11-1 downto 8) = 0) or (h340(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h341(11-1 downto 0)) < h344)) or ((not (((h345 /= 0) and (not (h352 /= 0))) and (h359 <= 1))) and (not ((bool(r_CONTROL(17)) and (h363 /= 0)) and (h370 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h377 /= 0))))) then
+                            h333 := h389;
+                        else
+                            h333 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h333 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        st <= ST0;
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h501 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
+                        status <= to_unsigned(10, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h390 := to_unsigned(0, 1);
+                        h391 := unsigned'("00000000000000000000000000000000");
+                        h391 := e_data;
+                        h392 := unsigned'("00000000000000000000000000000000");
+                        h392 := e_data;
+                        h393 := to_unsigned(0, 1);
+                        h394 := to_unsigned(0, 1);
+                        h394 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h394 := to_unsigned(1, 1);
+                        end if;
+                        h395 := to_unsigned(0, 1);
+                        h395 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h395 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h393 := h394;
+                        else
+                            h393 := h395;
+                        end if;
+                        h396 := unsigned'("00000000000000000000000000000000");
+                        h396 := e_data;
+                        h397 := unsigned'("00000000000000000000000000000000");
+                        h397 := e_data;
+                        h398 := unsigned'("00000000000000000000000000000000");
+                        h398 := e_data;
+                        h399 := to_unsigned(0, 16);
+                        h399 := to_unsigned(1, 16);
+                        h400 := to_unsigned(0, 4);
+                        h400 := w_dte_10(5-1 downto 1);
+                        h401 := to_unsigned(0, 16);
+                        h401 := shift_left(h399, to_integer(h400));
+                        h402 := to_unsigned(0, 1);
+                        h403 := to_unsigned(0, 1);
+                        h403 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h403 := to_unsigned(1, 1);
+                        end if;
+                        h404 := to_unsigned(0, 1);
+                        h405 := to_unsigned(0, 11);
+                        h406 := unsigned'("00000000000000000000000000000000");
+                        h406 := e_data;
+                        h405 := h406(11-1 downto 0);
+                        h407 := to_unsigned(0, 1);
+                        h407 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h407 := to_unsigned(1, 1);
+                        end if;
+                        h408 := to_unsigned(0, 1);
+                        h408 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h408 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h405, 0) and to_unsigned(1, 11)) = 1) then
+                            h404 := h407;
+                        else
+                            h404 := h408;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h402 := h403;
+                        else
+                            h402 := h404;
+                        end if;
+                        h409 := to_unsigned(0, 1);
+                        h410 := to_unsigned(0, 1);
+                        h410 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h410 := to_unsigned(1, 1);
+                        end if;
+                        h411 := to_unsigned(0, 1);
+                        h412 := to_unsigned(0, 11);
+                        h413 := unsigned'("00000000000000000000000000000000");
+                        h413 := e_data;
+                        h412 := h413(11-1 downto 0);
+                        h414 := to_unsigned(0, 1);
+                        h414 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h414 := to_unsigned(1, 1);
+                        end if;
+                        h415 := to_unsigned(0, 1);
+                        h415 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h415 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h412, 0) and to_unsigned(1, 11)) = 1) then
+                            h411 := h414;
+                        else
+                            h411 := h415;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h409 := h410;
+                        else
+                            h409 := h411;
+                        end if;
+                        h416 := to_unsigned(0, 3);
+                        h417 := to_unsigned(0, 3);
+                        h418 := to_unsigned(0, 11);
+                        h419 := unsigned'("00000000000000000000000000000000");
+                        h419 := e_data;
+                        h418 := h419(11-1 downto 0);
+                        if ((shift_right(h418, 0) and to_unsigned(1, 11)) = 1) then
+                            h417 := w_irt_0(37-1 downto 34);
+                        else
+                            h417 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h416 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h416 := h417;
+                        end if;
+                        h420 := to_unsigned(0, 1);
+                        h421 := to_unsigned(0, 1);
+                        h421 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h421 := to_unsigned(1, 1);
+                        end if;
+                        h422 := to_unsigned(0, 1);
+                        h423 := to_unsigned(0, 11);
+                        h424 := unsigned'("00000000000000000000000000000000");
+                        h424 := e_data;
+                        h423 := h424(11-1 downto 0);
+                        h425 := to_unsigned(0, 1);
+                        h425 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h425 := to_unsigned(1, 1);
+                        end if;
+                        h426 := to_unsigned(0, 1);
+                        h426 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h426 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h423, 0) and to_unsigned(1, 11)) = 1) then
+                            h422 := h425;
+                        else
+                            h422 := h426;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h420 := h421;
+                        else
+                            h420 := h422;
+                        end if;
+                        h427 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h428 := to_unsigned(1, 1);
+                        end if;
+                        h429 := to_unsigned(0, 1);
+                        h430 := to_unsigned(0, 11);
+                        h431 := unsigned'("00000000000000000000000000000000");
+                        h431 := e_data;
+                        h430 := h431(11-1 downto 0);
+                        h432 := to_unsigned(0, 1);
+                        h432 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h432 := to_unsigned(1, 1);
+                        end if;
+                        h433 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h433 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h430, 0) and to_unsigned(1, 11)) = 1) then
+                            h429 := h432;
+                        else
+                            h429 := h433;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h427 := h428;
+                        else
+                            h427 := h429;
+                        end if;
+                        h434 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h435 := to_unsigned(1, 1);
+                        end if;
+                        h436 := to_unsigned(0, 1);
+                        h437 := to_unsigned(0, 11);
+                        h438 := unsigned'("00000000000000000000000000000000");
+                        h438 := e_data;
+                        h437 := h438(11-1 downto 0);
+                        h439 := to_unsigned(0, 1);
+                        h439 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h439 := to_unsigned(1, 1);
+                        end if;
+                        h440 := to_unsigned(0, 1);
+                        h440 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h440 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h437, 0) and to_unsigned(1, 11)) = 1) then
+                            h436 := h439;
+                        else
+                            h436 := h440;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h434 := h435;
+                        else
+                            h434 := h436;
+                        end if;
+                        h390 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h391(11-1 downto 8) = 0) or (h392(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h393 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h396(11-1 downto 8) = 0) or (h397(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h398(11-1 downto 0)) < h401)) or ((not (((h402 /= 0) and (not (h409 /= 0))) and (h416 <= 1))) and (not ((bool(r_CONTROL(17)) and (h420 /= 0)) and (h427 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h434 /= 0))))) then
+                            h390 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h390;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h441 := to_unsigned(0, 1);
+                        h441 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                            h441 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h441;
+                        h442 := to_unsigned(0, 1);
+                        h442 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h442 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h442;
+                        h443 := to_unsigned(0, 1);
+                        h443 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
+                            h443 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(55-1 downto 54) := h443;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h444 := to_unsigned(0, 16);
+                        h445 := unsigned'("00000000000000000000000000000000");
+                        h445 := e_data;
+                        h446 := unsigned'("00000000000000000000000000000000");
+                        h446 := e_data;
+                        h447 := to_unsigned(0, 1);
+                        h448 := to_unsigned(0, 1);
+                        h448 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h448 := to_unsigned(1, 1);
+                        end if;
+                        h449 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h449 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h447 := h448;
+                        else
+                            h447 := h449;
+                        end if;
+                        h450 := unsigned'("00000000000000000000000000000000");
+                        h450 := e_data;
+                        h451 := unsigned'("00000000000000000000000000000000");
+                        h451 := e_data;
+                        h452 := unsigned'("00000000000000000000000000000000");
+                        h452 := e_data;
+                        h453 := to_unsigned(0, 16);
+                        h453 := to_unsigned(1, 16);
+                        h454 := to_unsigned(0, 4);
+                        h454 := w_dte_10(5-1 downto 1);
+                        h455 := to_unsigned(0, 16);
+                        h455 := shift_left(h453, to_integer(h454));
+                        h456 := to_unsigned(0, 1);
+                        h457 := to_unsigned(0, 1);
+                        h457 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h457 := to_unsigned(1, 1);
+                        end if;
+                        h458 := to_unsigned(0, 1);
+                        h459 := to_unsigned(0, 11);
+                        h460 := unsigned'("00000000000000000000000000000000");
+                        h460 := e_data;
+                        h459 := h460(11-1 downto 0);
+                        h461 := to_unsigned(0, 1);
+                        h461 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h461 := to_unsigned(1, 1);
+                        end if;
+                        h462 := to_unsigned(0, 1);
+                        h462 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h462 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h459, 0) and to_unsigned(1, 11)) = 1) then
+                            h458 := h461;
+                        else
+                            h458 := h462;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h456 := h457;
+                        else
+                            h456 := h458;
+                        end if;
+                        h463 := to_unsigned(0, 1);
+                        h464 := to_unsigned(0, 1);
+                        h464 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h464 := to_unsigned(1, 1);
+                        end if;
+                        h465 := to_unsigned(0, 1);
+                        h466 := to_unsigned(0, 11);
+                        h467 := unsigned'("00000000000000000000000000000000");
+                        h467 := e_data;
+                        h466 := h467(11-1 downto 0);
+                        h468 := to_unsigned(0, 1);
+                        h468 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h468 := to_unsigned(1, 1);
+                        end if;
+                        h469 := to_unsigned(0, 1);
+                        h469 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h469 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h466, 0) and to_unsigned(1, 11)) = 1) then
+                            h465 := h468;
+                        else
+                            h465 := h469;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h463 := h464;
+                        else
+                            h463 := h465;
+                        end if;
+                        h470 := to_unsigned(0, 3);
+                        h471 := to_unsigned(0, 3);
+                        h472 := to_unsigned(0, 11);
+                        h473 := unsigned'("00000000000000000000000000000000");
+                        h473 := e_data;
+                        h472 := h473(11-1 downto 0);
+                        if ((shift_right(h472, 0) and to_unsigned(1, 11)) = 1) then
+                            h471 := w_irt_0(37-1 downto 34);
+                        else
+                            h471 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h470 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h470 := h471;
+                        end if;
+                        h474 := to_unsigned(0, 1);
+                        h475 := to_unsigned(0, 1);
+                        h475 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h475 := to_unsigned(1, 1);
+                        end if;
+                        h476 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 11);
+                        h478 := unsigned'("00000000000000000000000000000000");
+                        h478 := e_data;
+                        h477 := h478(11-1 downto 0);
+                        h479 := to_unsigned(0, 1);
+                        h479 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h479 := to_unsigned(1, 1);
+                        end if;
+                        h480 := to_unsigned(0, 1);
+                        h480 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h480 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h477, 0) and to_unsigned(1, 11)) = 1) then
+                            h476 := h479;
+                        else
+                            h476 := h480;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h474 := h475;
+                        else
+                            h474 := h476;
+                        end if;
+                        h481 := to_unsigned(0, 1);
+                        h482 := to_unsigned(0, 1);
+                        h482 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h482 := to_unsigned(1, 1);
+                        end if;
+                        h483 := to_unsigned(0, 1);
+                        h484 := to_unsigned(0, 11);
+                        h485 := unsigned'("00000000000000000000000000000000");
+                        h485 := e_data;
+                        h484 := h485(11-1 downto 0);
+                        h486 := to_unsigned(0, 1);
+                        h486 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h486 := to_unsigned(1, 1);
+                        end if;
+                        h487 := to_unsigned(0, 1);
+                        h487 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h487 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h484, 0) and to_unsigned(1, 11)) = 1) then
+                            h483 := h486;
+                        else
+                            h483 := h487;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h481 := h482;
+                        else
+                            h481 := h483;
+                        end if;
+                        h488 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h489 := to_unsigned(1, 1);
+                        end if;
+                        h490 := to_unsigned(0, 1);
+                        h491 := to_unsigned(0, 11);
+                        h492 := unsigned'("00000000000000000000000000000000");
+                        h492 := e_data;
+                        h491 := h492(11-1 downto 0);
+                        h493 := to_unsigned(0, 1);
+                        h493 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h493 := to_unsigned(1, 1);
+                        end if;
+                        h494 := to_unsigned(0, 1);
+                        h494 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h494 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h491, 0) and to_unsigned(1, 11)) = 1) then
+                            h490 := h493;
+                        else
+                            h490 := h494;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h488 := h489;
+                        else
+                            h488 := h490;
+                        end if;
+                        h495 := to_unsigned(0, 16);
+                        h495 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h496 := to_unsigned(0, 16);
+                        h496 := to_unsigned(1, 16);
+                        h497 := to_unsigned(0, 4);
+                        h497 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h498 := to_unsigned(0, 16);
+                        h498 := shift_left(h496, to_integer(h497));
+                        h499 := to_unsigned(0, 17);
+                        h499 := ((unsigned'(to_unsigned(0, 1) & h498) + 65536) - 1);
+                        h500 := to_unsigned(0, 16);
+                        h500 := (h495 and h499(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h445(11-1 downto 8) = 0) or (h446(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h447 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h450(11-1 downto 8) = 0) or (h451(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h452(11-1 downto 0)) < h455)) or ((not (((h456 /= 0) and (not (h463 /= 0))) and (h470 <= 1))) and (not ((bool(r_CONTROL(17)) and (h474 /= 0)) and (h481 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h488 /= 0))))) then
+                            h444 := h500;
+                        else
+                            h444 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h444 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
                         status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h325 := unsigned'("00000000000000000000000000000000");
-                        h325 := e_data;
-                        rec_vector <= h325(8-1 downto 0);
-                        h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h326 := e_address;
-                        rec_destination <= h326(20-1 downto 12);
-                        h327 := to_unsigned(0, 1);
-                        h327 := to_unsigned(0, 1);
+                        h504 := unsigned'("00000000000000000000000000000000");
+                        h504 := e_data;
+                        rec_vector <= h504(8-1 downto 0);
+                        h505 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h505 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h505(20-1 downto 12));
+                        h506 := to_unsigned(0, 1);
+                        h506 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h327 := to_unsigned(1, 1);
+                            h506 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h327;
-                        h328 := unsigned'("00000000000000000000000000000000");
-                        h328 := e_data;
-                        rec_int_type <= h328(11-1 downto 8);
+                        rec_dest_mode <= h506;
+                        h507 := unsigned'("00000000000000000000000000000000");
+                        h507 := e_data;
+                        rec_int_type <= h507(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -4088,27 +5556,31 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h333 /= 0)) then
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h512 /= 0)) then
                         status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h329 := unsigned'("00000000000000000000000000000000");
-                        h329 := e_data;
-                        rec_vector <= h329(8-1 downto 0);
-                        h330 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h330 := e_address;
-                        rec_destination <= h330(20-1 downto 12);
-                        h331 := to_unsigned(0, 1);
-                        h331 := to_unsigned(0, 1);
+                        h508 := unsigned'("00000000000000000000000000000000");
+                        h508 := e_data;
+                        rec_vector <= h508(8-1 downto 0);
+                        h509 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h509 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h509(20-1 downto 12));
+                        h510 := to_unsigned(0, 1);
+                        h510 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h331 := to_unsigned(1, 1);
+                            h510 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h331;
-                        h332 := unsigned'("00000000000000000000000000000000");
-                        h332 := e_data;
-                        rec_int_type <= h332(11-1 downto 8);
+                        rec_dest_mode <= h510;
+                        h511 := unsigned'("00000000000000000000000000000000");
+                        h511 := e_data;
+                        rec_int_type <= h511(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -4117,87 +5589,133 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h363(11-1 downto 0)) < h366)) and (((h367 /= 0) and (not (h372 /= 0))) and (h377 <= 1))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h548(11-1 downto 8) = 0) or (h549(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h550(11-1 downto 0)) < h553)) and (((h554 /= 0) and (not (h561 /= 0))) and (h568 <= 1))) then
                         status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h342 := to_unsigned(0, 8);
-                        h343 := to_unsigned(0, 11);
-                        h344 := unsigned'("00000000000000000000000000000000");
-                        h344 := e_data;
-                        h343 := h344(11-1 downto 0);
-                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
-                            h342 := w_irt_0(56-1 downto 48);
+                        h521 := to_unsigned(0, 8);
+                        h522 := to_unsigned(0, 8);
+                        h523 := to_unsigned(0, 11);
+                        h524 := unsigned'("00000000000000000000000000000000");
+                        h524 := e_data;
+                        h523 := h524(11-1 downto 0);
+                        if ((shift_right(h523, 0) and to_unsigned(1, 11)) = 1) then
+                            h522 := w_irt_0(56-1 downto 48);
                         else
-                            h342 := w_irt_0(24-1 downto 16);
+                            h522 := w_irt_0(24-1 downto 16);
                         end if;
-                        rec_vector <= h342;
-                        h345 := to_unsigned(0, 8);
-                        h346 := to_unsigned(0, 11);
-                        h347 := unsigned'("00000000000000000000000000000000");
-                        h347 := e_data;
-                        h346 := h347(11-1 downto 0);
-                        if ((shift_right(h346, 0) and to_unsigned(1, 11)) = 1) then
-                            h345 := w_irt_0(48-1 downto 40);
+                        if bool(r_CONTROL(17)) then
+                            h521 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h345 := w_irt_0(16-1 downto 8);
+                            h521 := h522;
                         end if;
-                        rec_destination <= h345;
-                        h348 := to_unsigned(0, 1);
-                        h349 := to_unsigned(0, 11);
-                        h350 := unsigned'("00000000000000000000000000000000");
-                        h350 := e_data;
-                        h349 := h350(11-1 downto 0);
-                        h351 := to_unsigned(0, 1);
-                        h351 := to_unsigned(0, 1);
+                        rec_vector <= h521;
+                        h525 := unsigned'("00000000000000000000000000000000");
+                        h526 := unsigned'("00000000000000000000000000000000");
+                        h526 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h527 := to_unsigned(0, 8);
+                        h528 := to_unsigned(0, 11);
+                        h529 := unsigned'("00000000000000000000000000000000");
+                        h529 := e_data;
+                        h528 := h529(11-1 downto 0);
+                        if ((shift_right(h528, 0) and to_unsigned(1, 11)) = 1) then
+                            h527 := w_irt_0(48-1 downto 40);
+                        else
+                            h527 := w_irt_0(16-1 downto 8);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h525 := h526;
+                        else
+                            h525 := unsigned'(to_unsigned(0, 24) & h527);
+                        end if;
+                        rec_destination <= h525;
+                        h530 := to_unsigned(0, 1);
+                        h531 := to_unsigned(0, 1);
+                        h531 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h531 := to_unsigned(1, 1);
+                        end if;
+                        h532 := to_unsigned(0, 1);
+                        h533 := to_unsigned(0, 11);
+                        h534 := unsigned'("00000000000000000000000000000000");
+                        h534 := e_data;
+                        h533 := h534(11-1 downto 0);
+                        h535 := to_unsigned(0, 1);
+                        h535 := to_unsigned(0, 1);
                         if bool(w_irt_0(38)) then
-                            h351 := to_unsigned(1, 1);
+                            h535 := to_unsigned(1, 1);
                         end if;
-                        h352 := to_unsigned(0, 1);
-                        h352 := to_unsigned(0, 1);
+                        h536 := to_unsigned(0, 1);
+                        h536 := to_unsigned(0, 1);
                         if bool(w_irt_0(6)) then
-                            h352 := to_unsigned(1, 1);
+                            h536 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h349, 0) and to_unsigned(1, 11)) = 1) then
-                            h348 := h351;
+                        if ((shift_right(h533, 0) and to_unsigned(1, 11)) = 1) then
+                            h532 := h535;
                         else
-                            h348 := h352;
+                            h532 := h536;
                         end if;
-                        rec_dest_mode <= h348;
-                        h353 := to_unsigned(0, 3);
-                        h354 := to_unsigned(0, 11);
-                        h355 := unsigned'("00000000000000000000000000000000");
-                        h355 := e_data;
-                        h354 := h355(11-1 downto 0);
-                        if ((shift_right(h354, 0) and to_unsigned(1, 11)) = 1) then
-                            h353 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h530 := h531;
                         else
-                            h353 := w_irt_0(5-1 downto 2);
+                            h530 := h532;
                         end if;
-                        rec_int_type <= h353;
-                        h356 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 11);
-                        h358 := unsigned'("00000000000000000000000000000000");
-                        h358 := e_data;
-                        h357 := h358(11-1 downto 0);
-                        h359 := to_unsigned(0, 1);
-                        h359 := to_unsigned(0, 1);
+                        rec_dest_mode <= h530;
+                        h537 := to_unsigned(0, 3);
+                        h538 := to_unsigned(0, 3);
+                        h539 := to_unsigned(0, 11);
+                        h540 := unsigned'("00000000000000000000000000000000");
+                        h540 := e_data;
+                        h539 := h540(11-1 downto 0);
+                        if ((shift_right(h539, 0) and to_unsigned(1, 11)) = 1) then
+                            h538 := w_irt_0(37-1 downto 34);
+                        else
+                            h538 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h537 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h537 := h538;
+                        end if;
+                        rec_int_type <= h537;
+                        h541 := to_unsigned(0, 1);
+                        h542 := to_unsigned(0, 1);
+                        h542 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(5)) then
+                            h542 := to_unsigned(1, 1);
+                        end if;
+                        h543 := to_unsigned(0, 1);
+                        h544 := to_unsigned(0, 11);
+                        h545 := unsigned'("00000000000000000000000000000000");
+                        h545 := e_data;
+                        h544 := h545(11-1 downto 0);
+                        h546 := to_unsigned(0, 1);
+                        h546 := to_unsigned(0, 1);
                         if bool(w_irt_0(37)) then
-                            h359 := to_unsigned(1, 1);
+                            h546 := to_unsigned(1, 1);
                         end if;
-                        h360 := to_unsigned(0, 1);
-                        h360 := to_unsigned(0, 1);
+                        h547 := to_unsigned(0, 1);
+                        h547 := to_unsigned(0, 1);
                         if bool(w_irt_0(5)) then
-                            h360 := to_unsigned(1, 1);
+                            h547 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h357, 0) and to_unsigned(1, 11)) = 1) then
-                            h356 := h359;
+                        if ((shift_right(h544, 0) and to_unsigned(1, 11)) = 1) then
+                            h543 := h546;
                         else
-                            h356 := h360;
+                            h543 := h547;
                         end if;
-                        rec_rq_eoi <= h356;
+                        if bool(r_CONTROL(17)) then
+                            h541 := h542;
+                        else
+                            h541 := h543;
+                        end if;
+                        rec_rq_eoi <= h541;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
@@ -4205,332 +5723,630 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h466(11-1 downto 8) = 0) or (h467(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h468(11-1 downto 0)) < h471)) or (not (((h472 /= 0) and (not (h477 /= 0))) and (h482 <= 1))))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h583(11-1 downto 8) = 0) or (h584(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h585(11-1 downto 0)) < h588)) and ((bool(r_CONTROL(17)) and (h589 /= 0)) and (h596 /= 0))) then
                         status <= to_unsigned(14, 8);
-                        rec_outcome <= to_unsigned(3, 3);
+                        rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        h572 := to_unsigned(0, 8);
+                        h573 := to_unsigned(0, 8);
+                        h574 := to_unsigned(0, 11);
+                        h575 := unsigned'("00000000000000000000000000000000");
+                        h575 := e_data;
+                        h574 := h575(11-1 downto 0);
+                        if ((shift_right(h574, 0) and to_unsigned(1, 11)) = 1) then
+                            h573 := w_irt_0(56-1 downto 48);
+                        else
+                            h573 := w_irt_0(24-1 downto 16);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h572 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h572 := h573;
+                        end if;
+                        rec_vector <= h572;
+                        h576 := unsigned'("00000000000000000000000000000000");
+                        h577 := unsigned'("00000000000000000000000000000000");
+                        h577 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h578 := to_unsigned(0, 8);
+                        h579 := to_unsigned(0, 11);
+                        h580 := unsigned'("00000000000000000000000000000000");
+                        h580 := e_data;
+                        h579 := h580(11-1 downto 0);
+                        if ((shift_right(h579, 0) and to_unsigned(1, 11)) = 1) then
+                            h578 := w_irt_0(48-1 downto 40);
+                        else
+                            h578 := w_irt_0(16-1 downto 8);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h576 := h577;
+                        else
+                            h576 := unsigned'(to_unsigned(0, 24) & h578);
+                        end if;
+                        rec_destination <= h576;
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h380 := to_unsigned(0, 1);
-                        h381 := unsigned'("00000000000000000000000000000000");
-                        h381 := e_data;
-                        h382 := unsigned'("00000000000000000000000000000000");
-                        h382 := e_data;
-                        h383 := to_unsigned(0, 1);
-                        h384 := to_unsigned(0, 1);
-                        h384 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h384 := to_unsigned(1, 1);
-                        end if;
-                        h385 := to_unsigned(0, 1);
-                        h385 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h385 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h383 := h384;
-                        else
-                            h383 := h385;
-                        end if;
-                        h386 := unsigned'("00000000000000000000000000000000");
-                        h386 := e_data;
-                        h387 := unsigned'("00000000000000000000000000000000");
-                        h387 := e_data;
-                        h388 := unsigned'("00000000000000000000000000000000");
-                        h388 := e_data;
-                        h389 := to_unsigned(0, 16);
-                        h389 := to_unsigned(1, 16);
-                        h390 := to_unsigned(0, 4);
-                        h390 := w_dte_10(5-1 downto 1);
-                        h391 := to_unsigned(0, 16);
-                        h391 := shift_left(h389, to_integer(h390));
-                        h392 := to_unsigned(0, 1);
-                        h393 := to_unsigned(0, 11);
-                        h394 := unsigned'("00000000000000000000000000000000");
-                        h394 := e_data;
-                        h393 := h394(11-1 downto 0);
-                        h395 := to_unsigned(0, 1);
-                        h395 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h395 := to_unsigned(1, 1);
-                        end if;
-                        h396 := to_unsigned(0, 1);
-                        h396 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h396 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h393, 0) and to_unsigned(1, 11)) = 1) then
-                            h392 := h395;
-                        else
-                            h392 := h396;
-                        end if;
-                        h397 := to_unsigned(0, 1);
-                        h398 := to_unsigned(0, 11);
-                        h399 := unsigned'("00000000000000000000000000000000");
-                        h399 := e_data;
-                        h398 := h399(11-1 downto 0);
-                        h400 := to_unsigned(0, 1);
-                        h400 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h400 := to_unsigned(1, 1);
-                        end if;
-                        h401 := to_unsigned(0, 1);
-                        h401 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h401 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h398, 0) and to_unsigned(1, 11)) = 1) then
-                            h397 := h400;
-                        else
-                            h397 := h401;
-                        end if;
-                        h402 := to_unsigned(0, 3);
-                        h403 := to_unsigned(0, 11);
-                        h404 := unsigned'("00000000000000000000000000000000");
-                        h404 := e_data;
-                        h403 := h404(11-1 downto 0);
-                        if ((shift_right(h403, 0) and to_unsigned(1, 11)) = 1) then
-                            h402 := w_irt_0(37-1 downto 34);
-                        else
-                            h402 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h405 := to_unsigned(0, 1);
-                        h406 := to_unsigned(0, 11);
-                        h407 := unsigned'("00000000000000000000000000000000");
-                        h407 := e_data;
-                        h406 := h407(11-1 downto 0);
-                        h408 := to_unsigned(0, 1);
-                        h408 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h408 := to_unsigned(1, 1);
-                        end if;
-                        h409 := to_unsigned(0, 1);
-                        h409 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h409 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h406, 0) and to_unsigned(1, 11)) = 1) then
-                            h405 := h408;
-                        else
-                            h405 := h409;
-                        end if;
-                        h380 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h381(11-1 downto 8) = 0) or (h382(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h383 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h386(11-1 downto 8) = 0) or (h387(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h388(11-1 downto 0)) < h391)) or (not (((h392 /= 0) and (not (h397 /= 0))) and (h402 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h405 /= 0))))) then
-                            h380 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h380;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h410 := to_unsigned(0, 1);
-                        h411 := unsigned'("00000000000000000000000000000000");
-                        h411 := e_data;
-                        h412 := to_unsigned(0, 16);
-                        h412 := to_unsigned(1, 16);
-                        h413 := to_unsigned(0, 4);
-                        h413 := w_dte_10(5-1 downto 1);
-                        h414 := to_unsigned(0, 16);
-                        h414 := shift_left(h412, to_integer(h413));
-                        h415 := to_unsigned(0, 1);
-                        h416 := to_unsigned(0, 11);
-                        h417 := unsigned'("00000000000000000000000000000000");
-                        h417 := e_data;
-                        h416 := h417(11-1 downto 0);
-                        h418 := to_unsigned(0, 1);
-                        h418 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h418 := to_unsigned(1, 1);
-                        end if;
-                        h419 := to_unsigned(0, 1);
-                        h419 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h419 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h416, 0) and to_unsigned(1, 11)) = 1) then
-                            h415 := h418;
-                        else
-                            h415 := h419;
-                        end if;
-                        h410 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h411(11-1 downto 0)) < h414) and (h415 /= 0)) then
-                            h410 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h410;
-                        h420 := to_unsigned(0, 1);
-                        h421 := unsigned'("00000000000000000000000000000000");
-                        h421 := e_data;
-                        h422 := to_unsigned(0, 16);
-                        h422 := to_unsigned(1, 16);
-                        h423 := to_unsigned(0, 4);
-                        h423 := w_dte_10(5-1 downto 1);
-                        h424 := to_unsigned(0, 16);
-                        h424 := shift_left(h422, to_integer(h423));
-                        h425 := to_unsigned(0, 1);
-                        h426 := to_unsigned(0, 11);
-                        h427 := unsigned'("00000000000000000000000000000000");
-                        h427 := e_data;
-                        h426 := h427(11-1 downto 0);
-                        h428 := to_unsigned(0, 1);
-                        h428 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h428 := to_unsigned(1, 1);
-                        end if;
-                        h429 := to_unsigned(0, 1);
-                        h429 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h429 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h426, 0) and to_unsigned(1, 11)) = 1) then
-                            h425 := h428;
-                        else
-                            h425 := h429;
-                        end if;
-                        h420 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h421(11-1 downto 0)) < h424) and (h425 /= 0)) then
-                            h420 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(56-1 downto 55) := h420;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h430 := to_unsigned(0, 16);
-                        h431 := unsigned'("00000000000000000000000000000000");
-                        h431 := e_data;
-                        h432 := unsigned'("00000000000000000000000000000000");
-                        h432 := e_data;
-                        h433 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h434 := to_unsigned(1, 1);
-                        end if;
-                        h435 := to_unsigned(0, 1);
-                        h435 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h435 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h433 := h434;
-                        else
-                            h433 := h435;
-                        end if;
-                        h436 := unsigned'("00000000000000000000000000000000");
-                        h436 := e_data;
-                        h437 := unsigned'("00000000000000000000000000000000");
-                        h437 := e_data;
-                        h438 := unsigned'("00000000000000000000000000000000");
-                        h438 := e_data;
-                        h439 := to_unsigned(0, 16);
-                        h439 := to_unsigned(1, 16);
-                        h440 := to_unsigned(0, 4);
-                        h440 := w_dte_10(5-1 downto 1);
-                        h441 := to_unsigned(0, 16);
-                        h441 := shift_left(h439, to_integer(h440));
-                        h442 := to_unsigned(0, 1);
-                        h443 := to_unsigned(0, 11);
-                        h444 := unsigned'("00000000000000000000000000000000");
-                        h444 := e_data;
-                        h443 := h444(11-1 downto 0);
-                        h445 := to_unsigned(0, 1);
-                        h445 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h445 := to_unsigned(1, 1);
-                        end if;
-                        h446 := to_unsigned(0, 1);
-                        h446 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h446 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h443, 0) and to_unsigned(1, 11)) = 1) then
-                            h442 := h445;
-                        else
-                            h442 := h446;
-                        end if;
-                        h447 := to_unsigned(0, 1);
-                        h448 := to_unsigned(0, 11);
-                        h449 := unsigned'("00000000000000000000000000000000");
-                        h449 := e_data;
-                        h448 := h449(11-1 downto 0);
-                        h450 := to_unsigned(0, 1);
-                        h450 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h450 := to_unsigned(1, 1);
-                        end if;
-                        h451 := to_unsigned(0, 1);
-                        h451 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h451 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h448, 0) and to_unsigned(1, 11)) = 1) then
-                            h447 := h450;
-                        else
-                            h447 := h451;
-                        end if;
-                        h452 := to_unsigned(0, 3);
-                        h453 := to_unsigned(0, 11);
-                        h454 := unsigned'("00000000000000000000000000000000");
-                        h454 := e_data;
-                        h453 := h454(11-1 downto 0);
-                        if ((shift_right(h453, 0) and to_unsigned(1, 11)) = 1) then
-                            h452 := w_irt_0(37-1 downto 34);
-                        else
-                            h452 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h455 := to_unsigned(0, 1);
-                        h456 := to_unsigned(0, 11);
-                        h457 := unsigned'("00000000000000000000000000000000");
-                        h457 := e_data;
-                        h456 := h457(11-1 downto 0);
-                        h458 := to_unsigned(0, 1);
-                        h458 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h458 := to_unsigned(1, 1);
-                        end if;
-                        h459 := to_unsigned(0, 1);
-                        h459 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h459 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h456, 0) and to_unsigned(1, 11)) = 1) then
-                            h455 := h458;
-                        else
-                            h455 := h459;
-                        end if;
-                        h460 := to_unsigned(0, 16);
-                        h460 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h461 := to_unsigned(0, 16);
-                        h461 := to_unsigned(1, 16);
-                        h462 := to_unsigned(0, 4);
-                        h462 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h463 := to_unsigned(0, 16);
-                        h463 := shift_left(h461, to_integer(h462));
-                        h464 := to_unsigned(0, 17);
-                        h464 := ((unsigned'(to_unsigned(0, 1) & h463) + 65536) - 1);
-                        h465 := to_unsigned(0, 16);
-                        h465 := (h460 and h464(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h431(11-1 downto 8) = 0) or (h432(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h433 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h436(11-1 downto 8) = 0) or (h437(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h438(11-1 downto 0)) < h441)) or (not (((h442 /= 0) and (not (h447 /= 0))) and (h452 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h455 /= 0))))) then
-                            h430 := h465;
-                        else
-                            h430 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h430 & to_unsigned(0, 4));
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
+                        rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
+                        h581 := to_unsigned(0, 1);
+                        h581 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h581 := to_unsigned(1, 1);
+                        end if;
+                        rec_is_run <= h581;
+                        h582 := to_unsigned(0, 1);
+                        h582 := to_unsigned(0, 1);
+                        if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
+                            h582 := to_unsigned(1, 1);
+                        end if;
+                        rec_ga_log <= h582;
                         st <= ST0;
-                    elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h735(11-1 downto 8) = 0) or (h736(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h737(11-1 downto 0)) < h740)) or ((not (((h741 /= 0) and (not (h748 /= 0))) and (h755 <= 1))) and (not ((bool(r_CONTROL(17)) and (h759 /= 0)) and (h766 /= 0)))))) then
                         status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h603 := to_unsigned(0, 1);
+                        h604 := unsigned'("00000000000000000000000000000000");
+                        h604 := e_data;
+                        h605 := unsigned'("00000000000000000000000000000000");
+                        h605 := e_data;
+                        h606 := to_unsigned(0, 1);
+                        h607 := to_unsigned(0, 1);
+                        h607 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h607 := to_unsigned(1, 1);
+                        end if;
+                        h608 := to_unsigned(0, 1);
+                        h608 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h608 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h606 := h607;
+                        else
+                            h606 := h608;
+                        end if;
+                        h609 := unsigned'("00000000000000000000000000000000");
+                        h609 := e_data;
+                        h610 := unsigned'("00000000000000000000000000000000");
+                        h610 := e_data;
+                        h611 := unsigned'("00000000000000000000000000000000");
+                        h611 := e_data;
+                        h612 := to_unsigned(0, 16);
+                        h612 := to_unsigned(1, 16);
+                        h613 := to_unsigned(0, 4);
+                        h613 := w_dte_10(5-1 downto 1);
+                        h614 := to_unsigned(0, 16);
+                        h614 := shift_left(h612, to_integer(h613));
+                        h615 := to_unsigned(0, 1);
+                        h616 := to_unsigned(0, 1);
+                        h616 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h616 := to_unsigned(1, 1);
+                        end if;
+                        h617 := to_unsigned(0, 1);
+                        h618 := to_unsigned(0, 11);
+                        h619 := unsigned'("00000000000000000000000000000000");
+                        h619 := e_data;
+                        h618 := h619(11-1 downto 0);
+                        h620 := to_unsigned(0, 1);
+                        h620 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h620 := to_unsigned(1, 1);
+                        end if;
+                        h621 := to_unsigned(0, 1);
+                        h621 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h621 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h618, 0) and to_unsigned(1, 11)) = 1) then
+                            h617 := h620;
+                        else
+                            h617 := h621;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h615 := h616;
+                        else
+                            h615 := h617;
+                        end if;
+                        h622 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h623 := to_unsigned(1, 1);
+                        end if;
+                        h624 := to_unsigned(0, 1);
+                        h625 := to_unsigned(0, 11);
+                        h626 := unsigned'("00000000000000000000000000000000");
+                        h626 := e_data;
+                        h625 := h626(11-1 downto 0);
+                        h627 := to_unsigned(0, 1);
+                        h627 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h627 := to_unsigned(1, 1);
+                        end if;
+                        h628 := to_unsigned(0, 1);
+                        h628 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h628 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h625, 0) and to_unsigned(1, 11)) = 1) then
+                            h624 := h627;
+                        else
+                            h624 := h628;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h622 := h623;
+                        else
+                            h622 := h624;
+                        end if;
+                        h629 := to_unsigned(0, 3);
+                        h630 := to_unsigned(0, 3);
+                        h631 := to_unsigned(0, 11);
+                        h632 := unsigned'("00000000000000000000000000000000");
+                        h632 := e_data;
+                        h631 := h632(11-1 downto 0);
+                        if ((shift_right(h631, 0) and to_unsigned(1, 11)) = 1) then
+                            h630 := w_irt_0(37-1 downto 34);
+                        else
+                            h630 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h629 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h629 := h630;
+                        end if;
+                        h633 := to_unsigned(0, 1);
+                        h634 := to_unsigned(0, 1);
+                        h634 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h634 := to_unsigned(1, 1);
+                        end if;
+                        h635 := to_unsigned(0, 1);
+                        h636 := to_unsigned(0, 11);
+                        h637 := unsigned'("00000000000000000000000000000000");
+                        h637 := e_data;
+                        h636 := h637(11-1 downto 0);
+                        h638 := to_unsigned(0, 1);
+                        h638 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h638 := to_unsigned(1, 1);
+                        end if;
+                        h639 := to_unsigned(0, 1);
+                        h639 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h639 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h636, 0) and to_unsigned(1, 11)) = 1) then
+                            h635 := h638;
+                        else
+                            h635 := h639;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h633 := h634;
+                        else
+                            h633 := h635;
+                        end if;
+                        h640 := to_unsigned(0, 1);
+                        h641 := to_unsigned(0, 1);
+                        h641 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h641 := to_unsigned(1, 1);
+                        end if;
+                        h642 := to_unsigned(0, 1);
+                        h643 := to_unsigned(0, 11);
+                        h644 := unsigned'("00000000000000000000000000000000");
+                        h644 := e_data;
+                        h643 := h644(11-1 downto 0);
+                        h645 := to_unsigned(0, 1);
+                        h645 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h645 := to_unsigned(1, 1);
+                        end if;
+                        h646 := to_unsigned(0, 1);
+                        h646 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h646 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h643, 0) and to_unsigned(1, 11)) = 1) then
+                            h642 := h645;
+                        else
+                            h642 := h646;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h640 := h641;
+                        else
+                            h640 := h642;
+                        end if;
+                        h647 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h648 := to_unsigned(1, 1);
+                        end if;
+                        h649 := to_unsigned(0, 1);
+                        h650 := to_unsigned(0, 11);
+                        h651 := unsigned'("00000000000000000000000000000000");
+                        h651 := e_data;
+                        h650 := h651(11-1 downto 0);
+                        h652 := to_unsigned(0, 1);
+                        h652 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h652 := to_unsigned(1, 1);
+                        end if;
+                        h653 := to_unsigned(0, 1);
+                        h653 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h653 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h650, 0) and to_unsigned(1, 11)) = 1) then
+                            h649 := h652;
+                        else
+                            h649 := h653;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h647 := h648;
+                        else
+                            h647 := h649;
+                        end if;
+                        h603 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h604(11-1 downto 8) = 0) or (h605(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h606 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h609(11-1 downto 8) = 0) or (h610(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h611(11-1 downto 0)) < h614)) or ((not (((h615 /= 0) and (not (h622 /= 0))) and (h629 <= 1))) and (not ((bool(r_CONTROL(17)) and (h633 /= 0)) and (h640 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h647 /= 0))))) then
+                            h603 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h603;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        h654 := to_unsigned(0, 1);
+                        h655 := unsigned'("00000000000000000000000000000000");
+                        h655 := e_data;
+                        h656 := to_unsigned(0, 16);
+                        h656 := to_unsigned(1, 16);
+                        h657 := to_unsigned(0, 4);
+                        h657 := w_dte_10(5-1 downto 1);
+                        h658 := to_unsigned(0, 16);
+                        h658 := shift_left(h656, to_integer(h657));
+                        h659 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h660 := to_unsigned(1, 1);
+                        end if;
+                        h661 := to_unsigned(0, 1);
+                        h662 := to_unsigned(0, 11);
+                        h663 := unsigned'("00000000000000000000000000000000");
+                        h663 := e_data;
+                        h662 := h663(11-1 downto 0);
+                        h664 := to_unsigned(0, 1);
+                        h664 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h664 := to_unsigned(1, 1);
+                        end if;
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h665 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h662, 0) and to_unsigned(1, 11)) = 1) then
+                            h661 := h664;
+                        else
+                            h661 := h665;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h659 := h660;
+                        else
+                            h659 := h661;
+                        end if;
+                        h654 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h655(11-1 downto 0)) < h658) and (h659 /= 0)) then
+                            h654 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h654;
+                        h666 := to_unsigned(0, 1);
+                        h667 := unsigned'("00000000000000000000000000000000");
+                        h667 := e_data;
+                        h668 := to_unsigned(0, 16);
+                        h668 := to_unsigned(1, 16);
+                        h669 := to_unsigned(0, 4);
+                        h669 := w_dte_10(5-1 downto 1);
+                        h670 := to_unsigned(0, 16);
+                        h670 := shift_left(h668, to_integer(h669));
+                        h671 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h672 := to_unsigned(1, 1);
+                        end if;
+                        h673 := to_unsigned(0, 1);
+                        h674 := to_unsigned(0, 11);
+                        h675 := unsigned'("00000000000000000000000000000000");
+                        h675 := e_data;
+                        h674 := h675(11-1 downto 0);
+                        h676 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h676 := to_unsigned(1, 1);
+                        end if;
+                        h677 := to_unsigned(0, 1);
+                        h677 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h677 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h674, 0) and to_unsigned(1, 11)) = 1) then
+                            h673 := h676;
+                        else
+                            h673 := h677;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h671 := h672;
+                        else
+                            h671 := h673;
+                        end if;
+                        h666 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h667(11-1 downto 0)) < h670) and (h671 /= 0)) then
+                            h666 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(56-1 downto 55) := h666;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h678 := to_unsigned(0, 16);
+                        h679 := unsigned'("00000000000000000000000000000000");
+                        h679 := e_data;
+                        h680 := unsigned'("00000000000000000000000000000000");
+                        h680 := e_data;
+                        h681 := to_unsigned(0, 1);
+                        h682 := to_unsigned(0, 1);
+                        h682 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h682 := to_unsigned(1, 1);
+                        end if;
+                        h683 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h683 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h681 := h682;
+                        else
+                            h681 := h683;
+                        end if;
+                        h684 := unsigned'("00000000000000000000000000000000");
+                        h684 := e_data;
+                        h685 := unsigned'("00000000000000000000000000000000");
+                        h685 := e_data;
+                        h686 := unsigned'("00000000000000000000000000000000");
+                        h686 := e_data;
+                        h687 := to_unsigned(0, 16);
+                        h687 := to_unsigned(1, 16);
+                        h688 := to_unsigned(0, 4);
+                        h688 := w_dte_10(5-1 downto 1);
+                        h689 := to_unsigned(0, 16);
+                        h689 := shift_left(h687, to_integer(h688));
+                        h690 := to_unsigned(0, 1);
+                        h691 := to_unsigned(0, 1);
+                        h691 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h691 := to_unsigned(1, 1);
+                        end if;
+                        h692 := to_unsigned(0, 1);
+                        h693 := to_unsigned(0, 11);
+                        h694 := unsigned'("00000000000000000000000000000000");
+                        h694 := e_data;
+                        h693 := h694(11-1 downto 0);
+                        h695 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h695 := to_unsigned(1, 1);
+                        end if;
+                        h696 := to_unsigned(0, 1);
+                        h696 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h696 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h693, 0) and to_unsigned(1, 11)) = 1) then
+                            h692 := h695;
+                        else
+                            h692 := h696;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h690 := h691;
+                        else
+                            h690 := h692;
+                        end if;
+                        h697 := to_unsigned(0, 1);
+                        h698 := to_unsigned(0, 1);
+                        h698 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h698 := to_unsigned(1, 1);
+                        end if;
+                        h699 := to_unsigned(0, 1);
+                        h700 := to_unsigned(0, 11);
+                        h701 := unsigned'("00000000000000000000000000000000");
+                        h701 := e_data;
+                        h700 := h701(11-1 downto 0);
+                        h702 := to_unsigned(0, 1);
+                        h702 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h702 := to_unsigned(1, 1);
+                        end if;
+                        h703 := to_unsigned(0, 1);
+                        h703 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h703 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h700, 0) and to_unsigned(1, 11)) = 1) then
+                            h699 := h702;
+                        else
+                            h699 := h703;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h697 := h698;
+                        else
+                            h697 := h699;
+                        end if;
+                        h704 := to_unsigned(0, 3);
+                        h705 := to_unsigned(0, 3);
+                        h706 := to_unsigned(0, 11);
+                        h707 := unsigned'("00000000000000000000000000000000");
+                        h707 := e_data;
+                        h706 := h707(11-1 downto 0);
+                        if ((shift_right(h706, 0) and to_unsigned(1, 11)) = 1) then
+                            h705 := w_irt_0(37-1 downto 34);
+                        else
+                            h705 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h704 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h704 := h705;
+                        end if;
+                        h708 := to_unsigned(0, 1);
+                        h709 := to_unsigned(0, 1);
+                        h709 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h709 := to_unsigned(1, 1);
+                        end if;
+                        h710 := to_unsigned(0, 1);
+                        h711 := to_unsigned(0, 11);
+                        h712 := unsigned'("00000000000000000000000000000000");
+                        h712 := e_data;
+                        h711 := h712(11-1 downto 0);
+                        h713 := to_unsigned(0, 1);
+                        h713 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h713 := to_unsigned(1, 1);
+                        end if;
+                        h714 := to_unsigned(0, 1);
+                        h714 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h714 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h711, 0) and to_unsigned(1, 11)) = 1) then
+                            h710 := h713;
+                        else
+                            h710 := h714;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h708 := h709;
+                        else
+                            h708 := h710;
+                        end if;
+                        h715 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h716 := to_unsigned(1, 1);
+                        end if;
+                        h717 := to_unsigned(0, 1);
+                        h718 := to_unsigned(0, 11);
+                        h719 := unsigned'("00000000000000000000000000000000");
+                        h719 := e_data;
+                        h718 := h719(11-1 downto 0);
+                        h720 := to_unsigned(0, 1);
+                        h720 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h720 := to_unsigned(1, 1);
+                        end if;
+                        h721 := to_unsigned(0, 1);
+                        h721 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h721 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h718, 0) and to_unsigned(1, 11)) = 1) then
+                            h717 := h720;
+                        else
+                            h717 := h721;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h715 := h716;
+                        else
+                            h715 := h717;
+                        end if;
+                        h722 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h723 := to_unsigned(1, 1);
+                        end if;
+                        h724 := to_unsigned(0, 1);
+                        h725 := to_unsigned(0, 11);
+                        h726 := unsigned'("00000000000000000000000000000000");
+                        h726 := e_data;
+                        h725 := h726(11-1 downto 0);
+                        h727 := to_unsigned(0, 1);
+                        h727 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h727 := to_unsigned(1, 1);
+                        end if;
+                        h728 := to_unsigned(0, 1);
+                        h728 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h728 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h725, 0) and to_unsigned(1, 11)) = 1) then
+                            h724 := h727;
+                        else
+                            h724 := h728;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h722 := h723;
+                        else
+                            h722 := h724;
+                        end if;
+                        h729 := to_unsigned(0, 16);
+                        h729 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h730 := to_unsigned(0, 16);
+                        h730 := to_unsigned(1, 16);
+                        h731 := to_unsigned(0, 4);
+                        h731 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h732 := to_unsigned(0, 16);
+                        h732 := shift_left(h730, to_integer(h731));
+                        h733 := to_unsigned(0, 17);
+                        h733 := ((unsigned'(to_unsigned(0, 1) & h732) + 65536) - 1);
+                        h734 := to_unsigned(0, 16);
+                        h734 := (h729 and h733(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h679(11-1 downto 8) = 0) or (h680(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h681 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h684(11-1 downto 8) = 0) or (h685(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h686(11-1 downto 0)) < h689)) or ((not (((h690 /= 0) and (not (h697 /= 0))) and (h704 <= 1))) and (not ((bool(r_CONTROL(17)) and (h708 /= 0)) and (h715 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h722 /= 0))))) then
+                            h678 := h734;
+                        else
+                            h678 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h678 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        st <= ST0;
+                    elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
+                        status <= to_unsigned(16, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -4541,6 +6357,10 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -4548,7 +6368,7 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -4559,118 +6379,223 @@ begin
                         rec_tail <= to_unsigned(0, 64);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
                         st <= FINISH;
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h487 := unsigned'("00000000000000000000000000000000");
-                        h487 := e_data;
-                        h488 := unsigned'("00000000000000000000000000000000");
-                        h488 := e_data;
-                        h489 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
+                        h775 := unsigned'("00000000000000000000000000000000");
+                        h775 := e_data;
+                        h776 := unsigned'("00000000000000000000000000000000");
+                        h776 := e_data;
+                        h777 := to_unsigned(0, 1);
+                        h778 := to_unsigned(0, 1);
+                        h778 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h490 := to_unsigned(1, 1);
+                            h778 := to_unsigned(1, 1);
                         end if;
-                        h491 := to_unsigned(0, 1);
-                        h491 := to_unsigned(0, 1);
+                        h779 := to_unsigned(0, 1);
+                        h779 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h491 := to_unsigned(1, 1);
+                            h779 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h489 := h490;
+                            h777 := h778;
                         else
-                            h489 := h491;
+                            h777 := h779;
                         end if;
-                        h492 := unsigned'("00000000000000000000000000000000");
-                        h492 := e_data;
-                        h493 := unsigned'("00000000000000000000000000000000");
-                        h493 := e_data;
-                        h494 := unsigned'("00000000000000000000000000000000");
-                        h494 := e_data;
-                        h495 := to_unsigned(0, 16);
-                        h495 := to_unsigned(1, 16);
-                        h496 := to_unsigned(0, 4);
-                        h496 := w_dte_10(5-1 downto 1);
-                        h497 := to_unsigned(0, 16);
-                        h497 := shift_left(h495, to_integer(h496));
-                        h498 := to_unsigned(0, 1);
-                        h499 := to_unsigned(0, 11);
-                        h500 := unsigned'("00000000000000000000000000000000");
-                        h500 := e_data;
-                        h499 := h500(11-1 downto 0);
-                        h501 := to_unsigned(0, 1);
-                        h501 := to_unsigned(0, 1);
+                        h780 := unsigned'("00000000000000000000000000000000");
+                        h780 := e_data;
+                        h781 := unsigned'("00000000000000000000000000000000");
+                        h781 := e_data;
+                        h782 := unsigned'("00000000000000000000000000000000");
+                        h782 := e_data;
+                        h783 := to_unsigned(0, 16);
+                        h783 := to_unsigned(1, 16);
+                        h784 := to_unsigned(0, 4);
+                        h784 := w_dte_10(5-1 downto 1);
+                        h785 := to_unsigned(0, 16);
+                        h785 := shift_left(h783, to_integer(h784));
+                        h786 := to_unsigned(0, 1);
+                        h787 := to_unsigned(0, 1);
+                        h787 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h787 := to_unsigned(1, 1);
+                        end if;
+                        h788 := to_unsigned(0, 1);
+                        h789 := to_unsigned(0, 11);
+                        h790 := unsigned'("00000000000000000000000000000000");
+                        h790 := e_data;
+                        h789 := h790(11-1 downto 0);
+                        h791 := to_unsigned(0, 1);
+                        h791 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h501 := to_unsigned(1, 1);
+                            h791 := to_unsigned(1, 1);
                         end if;
-                        h502 := to_unsigned(0, 1);
-                        h502 := to_unsigned(0, 1);
+                        h792 := to_unsigned(0, 1);
+                        h792 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h502 := to_unsigned(1, 1);
+                            h792 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h499, 0) and to_unsigned(1, 11)) = 1) then
-                            h498 := h501;
+                        if ((shift_right(h789, 0) and to_unsigned(1, 11)) = 1) then
+                            h788 := h791;
                         else
-                            h498 := h502;
+                            h788 := h792;
                         end if;
-                        h503 := to_unsigned(0, 1);
-                        h504 := to_unsigned(0, 11);
-                        h505 := unsigned'("00000000000000000000000000000000");
-                        h505 := e_data;
-                        h504 := h505(11-1 downto 0);
-                        h506 := to_unsigned(0, 1);
-                        h506 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h786 := h787;
+                        else
+                            h786 := h788;
+                        end if;
+                        h793 := to_unsigned(0, 1);
+                        h794 := to_unsigned(0, 1);
+                        h794 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h794 := to_unsigned(1, 1);
+                        end if;
+                        h795 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 11);
+                        h797 := unsigned'("00000000000000000000000000000000");
+                        h797 := e_data;
+                        h796 := h797(11-1 downto 0);
+                        h798 := to_unsigned(0, 1);
+                        h798 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h506 := to_unsigned(1, 1);
+                            h798 := to_unsigned(1, 1);
                         end if;
-                        h507 := to_unsigned(0, 1);
-                        h507 := to_unsigned(0, 1);
+                        h799 := to_unsigned(0, 1);
+                        h799 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h507 := to_unsigned(1, 1);
+                            h799 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h504, 0) and to_unsigned(1, 11)) = 1) then
-                            h503 := h506;
+                        if ((shift_right(h796, 0) and to_unsigned(1, 11)) = 1) then
+                            h795 := h798;
                         else
-                            h503 := h507;
+                            h795 := h799;
                         end if;
-                        h508 := to_unsigned(0, 3);
-                        h509 := to_unsigned(0, 11);
-                        h510 := unsigned'("00000000000000000000000000000000");
-                        h510 := e_data;
-                        h509 := h510(11-1 downto 0);
-                        if ((shift_right(h509, 0) and to_unsigned(1, 11)) = 1) then
-                            h508 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h793 := h794;
                         else
-                            h508 := w_irt_0(5-1 downto 2);
+                            h793 := h795;
                         end if;
-                        h511 := to_unsigned(0, 1);
-                        h512 := to_unsigned(0, 11);
-                        h513 := unsigned'("00000000000000000000000000000000");
-                        h513 := e_data;
-                        h512 := h513(11-1 downto 0);
-                        h514 := to_unsigned(0, 1);
-                        h514 := to_unsigned(0, 1);
+                        h800 := to_unsigned(0, 3);
+                        h801 := to_unsigned(0, 3);
+                        h802 := to_unsigned(0, 11);
+                        h803 := unsigned'("00000000000000000000000000000000");
+                        h803 := e_data;
+                        h802 := h803(11-1 downto 0);
+                        if ((shift_right(h802, 0) and to_unsigned(1, 11)) = 1) then
+                            h801 := w_irt_0(37-1 downto 34);
+                        else
+                            h801 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h800 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h800 := h801;
+                        end if;
+                        h804 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h805 := to_unsigned(1, 1);
+                        end if;
+                        h806 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 11);
+                        h808 := unsigned'("00000000000000000000000000000000");
+                        h808 := e_data;
+                        h807 := h808(11-1 downto 0);
+                        h809 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h809 := to_unsigned(1, 1);
+                        end if;
+                        h810 := to_unsigned(0, 1);
+                        h810 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h810 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h807, 0) and to_unsigned(1, 11)) = 1) then
+                            h806 := h809;
+                        else
+                            h806 := h810;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h804 := h805;
+                        else
+                            h804 := h806;
+                        end if;
+                        h811 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h812 := to_unsigned(1, 1);
+                        end if;
+                        h813 := to_unsigned(0, 1);
+                        h814 := to_unsigned(0, 11);
+                        h815 := unsigned'("00000000000000000000000000000000");
+                        h815 := e_data;
+                        h814 := h815(11-1 downto 0);
+                        h816 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h816 := to_unsigned(1, 1);
+                        end if;
+                        h817 := to_unsigned(0, 1);
+                        h817 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h817 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h814, 0) and to_unsigned(1, 11)) = 1) then
+                            h813 := h816;
+                        else
+                            h813 := h817;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h811 := h812;
+                        else
+                            h811 := h813;
+                        end if;
+                        h818 := to_unsigned(0, 1);
+                        h819 := to_unsigned(0, 1);
+                        h819 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h819 := to_unsigned(1, 1);
+                        end if;
+                        h820 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 11);
+                        h822 := unsigned'("00000000000000000000000000000000");
+                        h822 := e_data;
+                        h821 := h822(11-1 downto 0);
+                        h823 := to_unsigned(0, 1);
+                        h823 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h514 := to_unsigned(1, 1);
+                            h823 := to_unsigned(1, 1);
                         end if;
-                        h515 := to_unsigned(0, 1);
-                        h515 := to_unsigned(0, 1);
+                        h824 := to_unsigned(0, 1);
+                        h824 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h515 := to_unsigned(1, 1);
+                            h824 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h512, 0) and to_unsigned(1, 11)) = 1) then
-                            h511 := h514;
+                        if ((shift_right(h821, 0) and to_unsigned(1, 11)) = 1) then
+                            h820 := h823;
                         else
-                            h511 := h515;
+                            h820 := h824;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h487(11-1 downto 8) = 0) or (h488(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h489 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h492(11-1 downto 8) = 0) or (h493(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h494(11-1 downto 0)) < h497)) or (not (((h498 /= 0) and (not (h503 /= 0))) and (h508 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h511 /= 0))))) then
-                            h485 := to_unsigned(0, 20);
-                            h485 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h486 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h486 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h485));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h486);
+                        if bool(r_CONTROL(17)) then
+                            h818 := h819;
+                        else
+                            h818 := h820;
+                        end if;
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h775(11-1 downto 8) = 0) or (h776(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h777 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h780(11-1 downto 8) = 0) or (h781(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h782(11-1 downto 0)) < h785)) or ((not (((h786 /= 0) and (not (h793 /= 0))) and (h800 <= 1))) and (not ((bool(r_CONTROL(17)) and (h804 /= 0)) and (h811 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h818 /= 0))))) then
+                            h773 := to_unsigned(0, 20);
+                            h773 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h774 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h774 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h773));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h774);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
@@ -4693,114 +6618,215 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h518 := unsigned'("00000000000000000000000000000000");
-                        h518 := e_data;
-                        h519 := unsigned'("00000000000000000000000000000000");
-                        h519 := e_data;
-                        h520 := to_unsigned(0, 1);
-                        h521 := to_unsigned(0, 1);
-                        h521 := to_unsigned(0, 1);
+                        h827 := unsigned'("00000000000000000000000000000000");
+                        h827 := e_data;
+                        h828 := unsigned'("00000000000000000000000000000000");
+                        h828 := e_data;
+                        h829 := to_unsigned(0, 1);
+                        h830 := to_unsigned(0, 1);
+                        h830 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h521 := to_unsigned(1, 1);
+                            h830 := to_unsigned(1, 1);
                         end if;
-                        h522 := to_unsigned(0, 1);
-                        h522 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h522 := to_unsigned(1, 1);
+                            h831 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h520 := h521;
+                            h829 := h830;
                         else
-                            h520 := h522;
+                            h829 := h831;
                         end if;
-                        h523 := unsigned'("00000000000000000000000000000000");
-                        h523 := e_data;
-                        h524 := unsigned'("00000000000000000000000000000000");
-                        h524 := e_data;
-                        h525 := unsigned'("00000000000000000000000000000000");
-                        h525 := e_data;
-                        h526 := to_unsigned(0, 16);
-                        h526 := to_unsigned(1, 16);
-                        h527 := to_unsigned(0, 4);
-                        h527 := w_dte_10(5-1 downto 1);
-                        h528 := to_unsigned(0, 16);
-                        h528 := shift_left(h526, to_integer(h527));
-                        h529 := to_unsigned(0, 1);
-                        h530 := to_unsigned(0, 11);
-                        h531 := unsigned'("00000000000000000000000000000000");
-                        h531 := e_data;
-                        h530 := h531(11-1 downto 0);
-                        h532 := to_unsigned(0, 1);
-                        h532 := to_unsigned(0, 1);
+                        h832 := unsigned'("00000000000000000000000000000000");
+                        h832 := e_data;
+                        h833 := unsigned'("00000000000000000000000000000000");
+                        h833 := e_data;
+                        h834 := unsigned'("00000000000000000000000000000000");
+                        h834 := e_data;
+                        h835 := to_unsigned(0, 16);
+                        h835 := to_unsigned(1, 16);
+                        h836 := to_unsigned(0, 4);
+                        h836 := w_dte_10(5-1 downto 1);
+                        h837 := to_unsigned(0, 16);
+                        h837 := shift_left(h835, to_integer(h836));
+                        h838 := to_unsigned(0, 1);
+                        h839 := to_unsigned(0, 1);
+                        h839 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h839 := to_unsigned(1, 1);
+                        end if;
+                        h840 := to_unsigned(0, 1);
+                        h841 := to_unsigned(0, 11);
+                        h842 := unsigned'("00000000000000000000000000000000");
+                        h842 := e_data;
+                        h841 := h842(11-1 downto 0);
+                        h843 := to_unsigned(0, 1);
+                        h843 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h532 := to_unsigned(1, 1);
+                            h843 := to_unsigned(1, 1);
                         end if;
-                        h533 := to_unsigned(0, 1);
-                        h533 := to_unsigned(0, 1);
+                        h844 := to_unsigned(0, 1);
+                        h844 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h533 := to_unsigned(1, 1);
+                            h844 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h530, 0) and to_unsigned(1, 11)) = 1) then
-                            h529 := h532;
+                        if ((shift_right(h841, 0) and to_unsigned(1, 11)) = 1) then
+                            h840 := h843;
                         else
-                            h529 := h533;
+                            h840 := h844;
                         end if;
-                        h534 := to_unsigned(0, 1);
-                        h535 := to_unsigned(0, 11);
-                        h536 := unsigned'("00000000000000000000000000000000");
-                        h536 := e_data;
-                        h535 := h536(11-1 downto 0);
-                        h537 := to_unsigned(0, 1);
-                        h537 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h838 := h839;
+                        else
+                            h838 := h840;
+                        end if;
+                        h845 := to_unsigned(0, 1);
+                        h846 := to_unsigned(0, 1);
+                        h846 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h846 := to_unsigned(1, 1);
+                        end if;
+                        h847 := to_unsigned(0, 1);
+                        h848 := to_unsigned(0, 11);
+                        h849 := unsigned'("00000000000000000000000000000000");
+                        h849 := e_data;
+                        h848 := h849(11-1 downto 0);
+                        h850 := to_unsigned(0, 1);
+                        h850 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h537 := to_unsigned(1, 1);
+                            h850 := to_unsigned(1, 1);
                         end if;
-                        h538 := to_unsigned(0, 1);
-                        h538 := to_unsigned(0, 1);
+                        h851 := to_unsigned(0, 1);
+                        h851 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h538 := to_unsigned(1, 1);
+                            h851 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h535, 0) and to_unsigned(1, 11)) = 1) then
-                            h534 := h537;
+                        if ((shift_right(h848, 0) and to_unsigned(1, 11)) = 1) then
+                            h847 := h850;
                         else
-                            h534 := h538;
+                            h847 := h851;
                         end if;
-                        h539 := to_unsigned(0, 3);
-                        h540 := to_unsigned(0, 11);
-                        h541 := unsigned'("00000000000000000000000000000000");
-                        h541 := e_data;
-                        h540 := h541(11-1 downto 0);
-                        if ((shift_right(h540, 0) and to_unsigned(1, 11)) = 1) then
-                            h539 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h845 := h846;
                         else
-                            h539 := w_irt_0(5-1 downto 2);
+                            h845 := h847;
                         end if;
-                        h542 := to_unsigned(0, 1);
-                        h543 := to_unsigned(0, 11);
-                        h544 := unsigned'("00000000000000000000000000000000");
-                        h544 := e_data;
-                        h543 := h544(11-1 downto 0);
-                        h545 := to_unsigned(0, 1);
-                        h545 := to_unsigned(0, 1);
+                        h852 := to_unsigned(0, 3);
+                        h853 := to_unsigned(0, 3);
+                        h854 := to_unsigned(0, 11);
+                        h855 := unsigned'("00000000000000000000000000000000");
+                        h855 := e_data;
+                        h854 := h855(11-1 downto 0);
+                        if ((shift_right(h854, 0) and to_unsigned(1, 11)) = 1) then
+                            h853 := w_irt_0(37-1 downto 34);
+                        else
+                            h853 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h852 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h852 := h853;
+                        end if;
+                        h856 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h857 := to_unsigned(1, 1);
+                        end if;
+                        h858 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 11);
+                        h860 := unsigned'("00000000000000000000000000000000");
+                        h860 := e_data;
+                        h859 := h860(11-1 downto 0);
+                        h861 := to_unsigned(0, 1);
+                        h861 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h861 := to_unsigned(1, 1);
+                        end if;
+                        h862 := to_unsigned(0, 1);
+                        h862 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h862 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h859, 0) and to_unsigned(1, 11)) = 1) then
+                            h858 := h861;
+                        else
+                            h858 := h862;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h856 := h857;
+                        else
+                            h856 := h858;
+                        end if;
+                        h863 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h864 := to_unsigned(1, 1);
+                        end if;
+                        h865 := to_unsigned(0, 1);
+                        h866 := to_unsigned(0, 11);
+                        h867 := unsigned'("00000000000000000000000000000000");
+                        h867 := e_data;
+                        h866 := h867(11-1 downto 0);
+                        h868 := to_unsigned(0, 1);
+                        h868 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h868 := to_unsigned(1, 1);
+                        end if;
+                        h869 := to_unsigned(0, 1);
+                        h869 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h869 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h866, 0) and to_unsigned(1, 11)) = 1) then
+                            h865 := h868;
+                        else
+                            h865 := h869;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h863 := h864;
+                        else
+                            h863 := h865;
+                        end if;
+                        h870 := to_unsigned(0, 1);
+                        h871 := to_unsigned(0, 1);
+                        h871 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h871 := to_unsigned(1, 1);
+                        end if;
+                        h872 := to_unsigned(0, 1);
+                        h873 := to_unsigned(0, 11);
+                        h874 := unsigned'("00000000000000000000000000000000");
+                        h874 := e_data;
+                        h873 := h874(11-1 downto 0);
+                        h875 := to_unsigned(0, 1);
+                        h875 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h545 := to_unsigned(1, 1);
+                            h875 := to_unsigned(1, 1);
                         end if;
-                        h546 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 1);
+                        h876 := to_unsigned(0, 1);
+                        h876 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h546 := to_unsigned(1, 1);
+                            h876 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h543, 0) and to_unsigned(1, 11)) = 1) then
-                            h542 := h545;
+                        if ((shift_right(h873, 0) and to_unsigned(1, 11)) = 1) then
+                            h872 := h875;
                         else
-                            h542 := h546;
+                            h872 := h876;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h518(11-1 downto 8) = 0) or (h519(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h520 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h523(11-1 downto 8) = 0) or (h524(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h525(11-1 downto 0)) < h528)) or (not (((h529 /= 0) and (not (h534 /= 0))) and (h539 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h542 /= 0))))) then
-                            h516 := to_unsigned(0, 20);
-                            h516 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h517 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h517 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h516));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h517);
+                        if bool(r_CONTROL(17)) then
+                            h870 := h871;
+                        else
+                            h870 := h872;
+                        end if;
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h827(11-1 downto 8) = 0) or (h828(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h829 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h832(11-1 downto 8) = 0) or (h833(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h834(11-1 downto 0)) < h837)) or ((not (((h838 /= 0) and (not (h845 /= 0))) and (h852 <= 1))) and (not ((bool(r_CONTROL(17)) and (h856 /= 0)) and (h863 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h870 /= 0))))) then
+                            h825 := to_unsigned(0, 20);
+                            h825 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h826 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h826 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h825));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h826);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -7152,6 +9178,10 @@ begin
                     o_r_tail <= rec_tail;
                     o_r_cpl_status <= rec_cpl_status;
                     o_r_cpl <= rec_cpl;
+                    o_r_ga_tag <= rec_ga_tag;
+                    o_r_ga_root <= rec_ga_root;
+                    o_r_is_run <= rec_is_run;
+                    o_r_ga_log <= rec_ga_log;
                     done <= '1';
                     st <= IDLE;
             end case;

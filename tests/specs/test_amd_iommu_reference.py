@@ -589,3 +589,65 @@ def test_had_writes_nothing_when_the_walk_faults(ref):
     f = fields(out)
     assert out["rule"] == "dma_page_fault" and f["entry_lo"] == iopf(F_PR | F_RW | F_PE)
     assert [t for t in trace if t[0] == 1] == logged_writes(iopf(F_PR | F_RW | F_PE), va)
+
+
+# ---- the 128-bit IRTE (Control.GAEn = 1, 2.2.5.2) -----------------------------------------
+# First quadword: RemapEn 0, SupIOPF 1, IntType 4:2 (GuestMode 0) / GALogIntr 2 (GuestMode 1),
+# RqEoi 5, DM 6 (GuestMode 0) / IsRun 6 (GuestMode 1), GuestMode 7, Destination[23:0] 31:8,
+# GATag 63:32; second quadword: Vector 7:0 (IRTE 71:64), GA root pointer 51:12 (IRTE 115:76),
+# Destination[31:24] 63:56 (IRTE 127:120). The entry is at the table + index * 16.
+GA_EN = 1 << 17
+POSTED = 5
+
+
+def irte_ga(index: int, lo: int, hi: int, q2=REMAP_Q2) -> dict:
+    mem = int_mem(q2)
+    mem[MSI_TABLE + index * 16] = lo
+    mem[MSI_TABLE + index * 16 + 8] = hi
+    return mem
+
+
+def test_ga_remapped_irte_is_16_bytes_with_a_32_bit_destination(ref):
+    # Index 5: the entry at MSI_TABLE + 50h. Destination 0x12_345678: bits 23:0 from the
+    # first quadword (345678h), bits 31:24 (12h) from IRTE bits 127:120.
+    lo = 1 | 1 << 2 | 1 << 5 | 1 << 6 | 0x345678 << 8       # arbitrated, RqEoi, logical
+    hi = 0x64 | 0x12 << 56
+    mem = irte_ga(5, lo, hi)
+    out, trace = run(ref, dict(mem), INTERRUPT, address=MSI, data=5, control=IOMMU_EN | EVENT_LOG_EN | GA_EN)
+    f = fields(out)
+    assert out["rule"] == "int_remapped" and f["outcome"] == REMAPPED
+    assert (f["vector"], f["destination"], f["dest_mode"], f["int_type"], f["rq_eoi"]) == (0x64, 0x1234_5678, 1, 1, 1)
+    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0x50, MSI_TABLE + 0x58)
+
+
+@pytest.mark.parametrize("is_run, ga_log_intr, ga_log", [(1, 1, 0), (0, 1, 1), (0, 0, 0)])
+def test_ga_guest_mode_posts_to_the_guest_vapic(ref, is_run, ga_log_intr, ga_log):
+    # GuestMode = 1: posted with the IRTE's vector 0x3C, GATag 0xCAFE_F00D, backing page
+    # 0x7_7777_7000 (GA root pointer bits 51:12 = 77_7777h) and destination 0x0000_0201; a
+    # GA log entry is due when the vCPU does not run and GALogIntr = 1.
+    lo = 1 | ga_log_intr << 2 | is_run << 6 | 1 << 7 | 0x000201 << 8 | 0xCAFE_F00D << 32
+    hi = 0x3C | 0x77_7777 << 12
+    # Index 0xFF (MSI data bits 10:8 = 000b, a fixed interrupt): the entry at + 0xFF0.
+    mem = irte_ga(0xFF, lo, hi)
+    out, trace = run(ref, dict(mem), INTERRUPT, address=MSI, data=0xFF, control=IOMMU_EN | EVENT_LOG_EN | GA_EN)
+    f = fields(out)
+    assert out["rule"] == "int_posted" and f["outcome"] == POSTED and f["code"] == NONE
+    assert (f["vector"], f["destination"], f["ga_tag"], f["ga_root"]) == (0x3C, 0x201, 0xCAFE_F00D, 0x7_7777_7000)
+    assert (f["is_run"], f["ga_log"], f["logged"]) == (is_run, ga_log, 0)
+    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0xFF0, MSI_TABLE + 0xFF8)
+
+
+def test_ga_remap_disabled_is_a_page_fault_whatever_guest_mode(ref):
+    lo = 0 | 1 << 7                                          # RemapEn = 0, GuestMode = 1
+    mem = irte_ga(3, lo, 0x3C)
+    out, trace = run(ref, dict(mem), INTERRUPT, address=MSI, data=3, control=IOMMU_EN | EVENT_LOG_EN | GA_EN)
+    f = fields(out)
+    assert out["rule"] == "int_page_fault" and f["entry_lo"] == iopf(F_I)
+    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0x30, MSI_TABLE + 0x38) + logged_writes(iopf(F_I), MSI)
+
+
+def test_guest_mode_in_the_32_bit_format_still_faults(ref):
+    # GAEn = 0: GuestMode = 1 in a 4-byte IRTE is reserved (IO_PAGE_FAULT with RZ), not posted.
+    mem = int_mem(REMAP_Q2, {3: irte(guest=1)})
+    out, _ = run(ref, dict(mem), INTERRUPT, address=MSI, data=3)
+    assert out["rule"] == "int_page_fault" and fields(out)["entry_lo"] == iopf(F_I | F_PR | F_RZ)
