@@ -56,6 +56,7 @@ entity amd_iommu_iommu is
         o_r_ga_root: out unsigned(63 downto 0);
         o_r_is_run: out unsigned(0 downto 0);
         o_r_ga_log: out unsigned(0 downto 0);
+        o_r_irr: out unsigned(63 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity amd_iommu_iommu;
@@ -74,9 +75,11 @@ type t_enum_S_1 is (
 	S2W0,
 	S3W0,
 	S3W1,
+	S4W0,
 	DECIDE,
 	ST0,
 	ST1,
+	ST2,
 	INV,
 	FINISH
 	);
@@ -134,6 +137,7 @@ signal w_dte_8: unsigned(63 downto 0);
 signal w_irt_0: unsigned(63 downto 0);
 signal w_irt_ga_0: unsigned(63 downto 0);
 signal w_irt_ga_8: unsigned(63 downto 0);
+signal w_vapic_irr_0: unsigned(63 downto 0);
 signal wk_io_PE: unsigned(0 downto 0);
 signal wk_io_PR: unsigned(0 downto 0);
 signal wk_io_R: unsigned(0 downto 0);
@@ -167,6 +171,7 @@ signal rec_ga_log: unsigned(0 downto 0);
 signal rec_ga_root: unsigned(63 downto 0);
 signal rec_ga_tag: unsigned(31 downto 0);
 signal rec_int_type: unsigned(2 downto 0);
+signal rec_irr: unsigned(63 downto 0);
 signal rec_is_run: unsigned(0 downto 0);
 signal rec_logged: unsigned(0 downto 0);
 signal rec_outcome: unsigned(2 downto 0);
@@ -377,53 +382,64 @@ fsm: process (clk) is
     variable h18: unsigned(31 downto 0);
     variable h19: unsigned(15 downto 0);
     variable h20: unsigned(52 downto 0);
-    variable h147: unsigned(31 downto 0);
-    variable h148: unsigned(31 downto 0);
-    variable h261: unsigned(0 downto 0);
-    variable h262: unsigned(0 downto 0);
-    variable h263: unsigned(0 downto 0);
-    variable h501: unsigned(0 downto 0);
-    variable h502: unsigned(0 downto 0);
-    variable h503: unsigned(0 downto 0);
-    variable h512: unsigned(0 downto 0);
-    variable h513: unsigned(31 downto 0);
-    variable h514: unsigned(31 downto 0);
-    variable h515: unsigned(0 downto 0);
-    variable h516: unsigned(0 downto 0);
-    variable h517: unsigned(31 downto 0);
-    variable h518: unsigned(31 downto 0);
-    variable h519: unsigned(31 downto 0);
-    variable h520: unsigned(31 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(31 downto 0);
+    variable h37: unsigned(31 downto 0);
+    variable h38: unsigned(15 downto 0);
+    variable h39: unsigned(3 downto 0);
+    variable h40: unsigned(15 downto 0);
+    variable h41: unsigned(0 downto 0);
+    variable h42: unsigned(0 downto 0);
+    variable h43: unsigned(0 downto 0);
+    variable h44: unsigned(10 downto 0);
+    variable h45: unsigned(31 downto 0);
+    variable h46: unsigned(0 downto 0);
+    variable h47: unsigned(0 downto 0);
+    variable h48: unsigned(0 downto 0);
+    variable h49: unsigned(0 downto 0);
+    variable h50: unsigned(0 downto 0);
+    variable h51: unsigned(10 downto 0);
+    variable h52: unsigned(31 downto 0);
+    variable h53: unsigned(0 downto 0);
+    variable h54: unsigned(0 downto 0);
+    variable h27: unsigned(52 downto 0);
+    variable h28: unsigned(7 downto 0);
+    variable h29: unsigned(7 downto 0);
+    variable h30: unsigned(10 downto 0);
+    variable h31: unsigned(31 downto 0);
+    variable h32: unsigned(7 downto 0);
+    variable h33: unsigned(12 downto 0);
+    variable h34: unsigned(53 downto 0);
+    variable h175: unsigned(31 downto 0);
+    variable h176: unsigned(31 downto 0);
+    variable h289: unsigned(0 downto 0);
+    variable h290: unsigned(0 downto 0);
+    variable h291: unsigned(0 downto 0);
+    variable h529: unsigned(0 downto 0);
+    variable h530: unsigned(0 downto 0);
+    variable h531: unsigned(0 downto 0);
+    variable h540: unsigned(0 downto 0);
+    variable h541: unsigned(31 downto 0);
+    variable h542: unsigned(31 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(0 downto 0);
+    variable h545: unsigned(31 downto 0);
+    variable h546: unsigned(31 downto 0);
+    variable h547: unsigned(31 downto 0);
     variable h548: unsigned(31 downto 0);
-    variable h549: unsigned(31 downto 0);
-    variable h550: unsigned(31 downto 0);
-    variable h551: unsigned(15 downto 0);
-    variable h552: unsigned(3 downto 0);
-    variable h553: unsigned(15 downto 0);
-    variable h554: unsigned(0 downto 0);
-    variable h555: unsigned(0 downto 0);
-    variable h556: unsigned(0 downto 0);
-    variable h557: unsigned(10 downto 0);
-    variable h558: unsigned(31 downto 0);
-    variable h559: unsigned(0 downto 0);
-    variable h560: unsigned(0 downto 0);
-    variable h561: unsigned(0 downto 0);
-    variable h562: unsigned(0 downto 0);
-    variable h563: unsigned(0 downto 0);
-    variable h564: unsigned(10 downto 0);
-    variable h565: unsigned(31 downto 0);
-    variable h566: unsigned(0 downto 0);
-    variable h567: unsigned(0 downto 0);
-    variable h568: unsigned(2 downto 0);
-    variable h569: unsigned(2 downto 0);
-    variable h570: unsigned(10 downto 0);
-    variable h571: unsigned(31 downto 0);
-    variable h583: unsigned(31 downto 0);
-    variable h584: unsigned(31 downto 0);
-    variable h585: unsigned(31 downto 0);
-    variable h586: unsigned(15 downto 0);
-    variable h587: unsigned(3 downto 0);
-    variable h588: unsigned(15 downto 0);
+    variable h576: unsigned(31 downto 0);
+    variable h577: unsigned(31 downto 0);
+    variable h578: unsigned(31 downto 0);
+    variable h579: unsigned(15 downto 0);
+    variable h580: unsigned(3 downto 0);
+    variable h581: unsigned(15 downto 0);
+    variable h582: unsigned(0 downto 0);
+    variable h583: unsigned(0 downto 0);
+    variable h584: unsigned(0 downto 0);
+    variable h585: unsigned(10 downto 0);
+    variable h586: unsigned(31 downto 0);
+    variable h587: unsigned(0 downto 0);
+    variable h588: unsigned(0 downto 0);
     variable h589: unsigned(0 downto 0);
     variable h590: unsigned(0 downto 0);
     variable h591: unsigned(0 downto 0);
@@ -431,235 +447,224 @@ fsm: process (clk) is
     variable h593: unsigned(31 downto 0);
     variable h594: unsigned(0 downto 0);
     variable h595: unsigned(0 downto 0);
-    variable h596: unsigned(0 downto 0);
-    variable h597: unsigned(0 downto 0);
-    variable h598: unsigned(0 downto 0);
-    variable h599: unsigned(10 downto 0);
-    variable h600: unsigned(31 downto 0);
-    variable h601: unsigned(0 downto 0);
-    variable h602: unsigned(0 downto 0);
-    variable h735: unsigned(31 downto 0);
-    variable h736: unsigned(31 downto 0);
-    variable h737: unsigned(31 downto 0);
-    variable h738: unsigned(15 downto 0);
-    variable h739: unsigned(3 downto 0);
-    variable h740: unsigned(15 downto 0);
-    variable h741: unsigned(0 downto 0);
-    variable h742: unsigned(0 downto 0);
-    variable h743: unsigned(0 downto 0);
-    variable h744: unsigned(10 downto 0);
-    variable h745: unsigned(31 downto 0);
-    variable h746: unsigned(0 downto 0);
-    variable h747: unsigned(0 downto 0);
-    variable h748: unsigned(0 downto 0);
-    variable h749: unsigned(0 downto 0);
-    variable h750: unsigned(0 downto 0);
-    variable h751: unsigned(10 downto 0);
-    variable h752: unsigned(31 downto 0);
-    variable h753: unsigned(0 downto 0);
-    variable h754: unsigned(0 downto 0);
-    variable h755: unsigned(2 downto 0);
-    variable h756: unsigned(2 downto 0);
-    variable h757: unsigned(10 downto 0);
-    variable h758: unsigned(31 downto 0);
-    variable h759: unsigned(0 downto 0);
-    variable h760: unsigned(0 downto 0);
-    variable h761: unsigned(0 downto 0);
-    variable h762: unsigned(10 downto 0);
-    variable h763: unsigned(31 downto 0);
-    variable h764: unsigned(0 downto 0);
-    variable h765: unsigned(0 downto 0);
-    variable h766: unsigned(0 downto 0);
-    variable h767: unsigned(0 downto 0);
-    variable h768: unsigned(0 downto 0);
-    variable h769: unsigned(10 downto 0);
-    variable h770: unsigned(31 downto 0);
-    variable h771: unsigned(0 downto 0);
-    variable h772: unsigned(0 downto 0);
-    variable h29: unsigned(2 downto 0);
-    variable h30: unsigned(0 downto 0);
-    variable h31: unsigned(31 downto 0);
-    variable h32: unsigned(31 downto 0);
-    variable h33: unsigned(0 downto 0);
-    variable h34: unsigned(0 downto 0);
-    variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(31 downto 0);
-    variable h37: unsigned(31 downto 0);
-    variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(15 downto 0);
-    variable h40: unsigned(3 downto 0);
-    variable h41: unsigned(15 downto 0);
-    variable h42: unsigned(0 downto 0);
-    variable h43: unsigned(0 downto 0);
-    variable h44: unsigned(0 downto 0);
-    variable h45: unsigned(10 downto 0);
-    variable h46: unsigned(31 downto 0);
-    variable h47: unsigned(0 downto 0);
-    variable h48: unsigned(0 downto 0);
-    variable h49: unsigned(0 downto 0);
-    variable h50: unsigned(0 downto 0);
-    variable h51: unsigned(0 downto 0);
-    variable h52: unsigned(10 downto 0);
-    variable h53: unsigned(31 downto 0);
-    variable h54: unsigned(0 downto 0);
-    variable h55: unsigned(0 downto 0);
-    variable h56: unsigned(2 downto 0);
+    variable h596: unsigned(2 downto 0);
+    variable h597: unsigned(2 downto 0);
+    variable h598: unsigned(10 downto 0);
+    variable h599: unsigned(31 downto 0);
+    variable h620: unsigned(31 downto 0);
+    variable h621: unsigned(31 downto 0);
+    variable h622: unsigned(31 downto 0);
+    variable h623: unsigned(15 downto 0);
+    variable h624: unsigned(3 downto 0);
+    variable h625: unsigned(15 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(0 downto 0);
+    variable h628: unsigned(0 downto 0);
+    variable h629: unsigned(10 downto 0);
+    variable h630: unsigned(31 downto 0);
+    variable h631: unsigned(0 downto 0);
+    variable h632: unsigned(0 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(0 downto 0);
+    variable h636: unsigned(10 downto 0);
+    variable h637: unsigned(31 downto 0);
+    variable h638: unsigned(0 downto 0);
+    variable h639: unsigned(0 downto 0);
+    variable h772: unsigned(31 downto 0);
+    variable h773: unsigned(31 downto 0);
+    variable h774: unsigned(31 downto 0);
+    variable h775: unsigned(15 downto 0);
+    variable h776: unsigned(3 downto 0);
+    variable h777: unsigned(15 downto 0);
+    variable h778: unsigned(0 downto 0);
+    variable h779: unsigned(0 downto 0);
+    variable h780: unsigned(0 downto 0);
+    variable h781: unsigned(10 downto 0);
+    variable h782: unsigned(31 downto 0);
+    variable h783: unsigned(0 downto 0);
+    variable h784: unsigned(0 downto 0);
+    variable h785: unsigned(0 downto 0);
+    variable h786: unsigned(0 downto 0);
+    variable h787: unsigned(0 downto 0);
+    variable h788: unsigned(10 downto 0);
+    variable h789: unsigned(31 downto 0);
+    variable h790: unsigned(0 downto 0);
+    variable h791: unsigned(0 downto 0);
+    variable h792: unsigned(2 downto 0);
+    variable h793: unsigned(2 downto 0);
+    variable h794: unsigned(10 downto 0);
+    variable h795: unsigned(31 downto 0);
+    variable h796: unsigned(0 downto 0);
+    variable h797: unsigned(0 downto 0);
+    variable h798: unsigned(0 downto 0);
+    variable h799: unsigned(10 downto 0);
+    variable h800: unsigned(31 downto 0);
+    variable h801: unsigned(0 downto 0);
+    variable h802: unsigned(0 downto 0);
+    variable h803: unsigned(0 downto 0);
+    variable h804: unsigned(0 downto 0);
+    variable h805: unsigned(0 downto 0);
+    variable h806: unsigned(10 downto 0);
+    variable h807: unsigned(31 downto 0);
+    variable h808: unsigned(0 downto 0);
+    variable h809: unsigned(0 downto 0);
     variable h57: unsigned(2 downto 0);
-    variable h58: unsigned(10 downto 0);
+    variable h58: unsigned(0 downto 0);
     variable h59: unsigned(31 downto 0);
-    variable h60: unsigned(0 downto 0);
+    variable h60: unsigned(31 downto 0);
     variable h61: unsigned(0 downto 0);
     variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(10 downto 0);
+    variable h63: unsigned(0 downto 0);
     variable h64: unsigned(31 downto 0);
-    variable h65: unsigned(0 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(0 downto 0);
-    variable h68: unsigned(0 downto 0);
-    variable h69: unsigned(0 downto 0);
-    variable h70: unsigned(10 downto 0);
-    variable h71: unsigned(31 downto 0);
+    variable h65: unsigned(31 downto 0);
+    variable h66: unsigned(31 downto 0);
+    variable h67: unsigned(15 downto 0);
+    variable h68: unsigned(3 downto 0);
+    variable h69: unsigned(15 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(0 downto 0);
     variable h72: unsigned(0 downto 0);
-    variable h73: unsigned(0 downto 0);
-    variable h74: unsigned(0 downto 0);
+    variable h73: unsigned(10 downto 0);
+    variable h74: unsigned(31 downto 0);
     variable h75: unsigned(0 downto 0);
     variable h76: unsigned(0 downto 0);
-    variable h77: unsigned(10 downto 0);
-    variable h78: unsigned(31 downto 0);
+    variable h77: unsigned(0 downto 0);
+    variable h78: unsigned(0 downto 0);
     variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(0 downto 0);
-    variable h81: unsigned(0 downto 0);
+    variable h80: unsigned(10 downto 0);
+    variable h81: unsigned(31 downto 0);
     variable h82: unsigned(0 downto 0);
     variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(63 downto 0);
-    variable h88: unsigned(65 downto 0);
-    variable h89: unsigned(15 downto 0);
-    variable h90: unsigned(31 downto 0);
-    variable h91: unsigned(31 downto 0);
-    variable h92: unsigned(0 downto 0);
+    variable h84: unsigned(2 downto 0);
+    variable h85: unsigned(2 downto 0);
+    variable h86: unsigned(10 downto 0);
+    variable h87: unsigned(31 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(10 downto 0);
+    variable h92: unsigned(31 downto 0);
     variable h93: unsigned(0 downto 0);
     variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(31 downto 0);
-    variable h96: unsigned(31 downto 0);
-    variable h97: unsigned(31 downto 0);
-    variable h98: unsigned(15 downto 0);
-    variable h99: unsigned(3 downto 0);
-    variable h100: unsigned(15 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h96: unsigned(0 downto 0);
+    variable h97: unsigned(0 downto 0);
+    variable h98: unsigned(10 downto 0);
+    variable h99: unsigned(31 downto 0);
+    variable h100: unsigned(0 downto 0);
     variable h101: unsigned(0 downto 0);
     variable h102: unsigned(0 downto 0);
     variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(10 downto 0);
-    variable h105: unsigned(31 downto 0);
-    variable h106: unsigned(0 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(10 downto 0);
+    variable h106: unsigned(31 downto 0);
     variable h107: unsigned(0 downto 0);
     variable h108: unsigned(0 downto 0);
     variable h109: unsigned(0 downto 0);
     variable h110: unsigned(0 downto 0);
-    variable h111: unsigned(10 downto 0);
-    variable h112: unsigned(31 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(0 downto 0);
     variable h113: unsigned(0 downto 0);
     variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(2 downto 0);
-    variable h116: unsigned(2 downto 0);
-    variable h117: unsigned(10 downto 0);
+    variable h115: unsigned(63 downto 0);
+    variable h116: unsigned(65 downto 0);
+    variable h117: unsigned(15 downto 0);
     variable h118: unsigned(31 downto 0);
-    variable h119: unsigned(0 downto 0);
+    variable h119: unsigned(31 downto 0);
     variable h120: unsigned(0 downto 0);
     variable h121: unsigned(0 downto 0);
-    variable h122: unsigned(10 downto 0);
+    variable h122: unsigned(0 downto 0);
     variable h123: unsigned(31 downto 0);
-    variable h124: unsigned(0 downto 0);
-    variable h125: unsigned(0 downto 0);
-    variable h126: unsigned(0 downto 0);
-    variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(10 downto 0);
-    variable h130: unsigned(31 downto 0);
+    variable h124: unsigned(31 downto 0);
+    variable h125: unsigned(31 downto 0);
+    variable h126: unsigned(15 downto 0);
+    variable h127: unsigned(3 downto 0);
+    variable h128: unsigned(15 downto 0);
+    variable h129: unsigned(0 downto 0);
+    variable h130: unsigned(0 downto 0);
     variable h131: unsigned(0 downto 0);
-    variable h132: unsigned(0 downto 0);
-    variable h133: unsigned(0 downto 0);
+    variable h132: unsigned(10 downto 0);
+    variable h133: unsigned(31 downto 0);
     variable h134: unsigned(0 downto 0);
     variable h135: unsigned(0 downto 0);
-    variable h136: unsigned(10 downto 0);
-    variable h137: unsigned(31 downto 0);
+    variable h136: unsigned(0 downto 0);
+    variable h137: unsigned(0 downto 0);
     variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(0 downto 0);
-    variable h140: unsigned(15 downto 0);
-    variable h141: unsigned(15 downto 0);
-    variable h142: unsigned(3 downto 0);
-    variable h143: unsigned(15 downto 0);
-    variable h144: unsigned(16 downto 0);
-    variable h145: unsigned(15 downto 0);
-    variable h146: unsigned(2 downto 0);
-    variable h149: unsigned(2 downto 0);
-    variable h150: unsigned(0 downto 0);
+    variable h139: unsigned(10 downto 0);
+    variable h140: unsigned(31 downto 0);
+    variable h141: unsigned(0 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(2 downto 0);
+    variable h144: unsigned(2 downto 0);
+    variable h145: unsigned(10 downto 0);
+    variable h146: unsigned(31 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(0 downto 0);
+    variable h149: unsigned(0 downto 0);
+    variable h150: unsigned(10 downto 0);
     variable h151: unsigned(31 downto 0);
-    variable h152: unsigned(31 downto 0);
+    variable h152: unsigned(0 downto 0);
     variable h153: unsigned(0 downto 0);
     variable h154: unsigned(0 downto 0);
     variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(31 downto 0);
-    variable h157: unsigned(31 downto 0);
+    variable h156: unsigned(0 downto 0);
+    variable h157: unsigned(10 downto 0);
     variable h158: unsigned(31 downto 0);
-    variable h159: unsigned(15 downto 0);
-    variable h160: unsigned(3 downto 0);
-    variable h161: unsigned(15 downto 0);
+    variable h159: unsigned(0 downto 0);
+    variable h160: unsigned(0 downto 0);
+    variable h161: unsigned(0 downto 0);
     variable h162: unsigned(0 downto 0);
     variable h163: unsigned(0 downto 0);
-    variable h164: unsigned(0 downto 0);
-    variable h165: unsigned(10 downto 0);
-    variable h166: unsigned(31 downto 0);
+    variable h164: unsigned(10 downto 0);
+    variable h165: unsigned(31 downto 0);
+    variable h166: unsigned(0 downto 0);
     variable h167: unsigned(0 downto 0);
-    variable h168: unsigned(0 downto 0);
-    variable h169: unsigned(0 downto 0);
-    variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(0 downto 0);
-    variable h172: unsigned(10 downto 0);
-    variable h173: unsigned(31 downto 0);
-    variable h174: unsigned(0 downto 0);
-    variable h175: unsigned(0 downto 0);
-    variable h176: unsigned(2 downto 0);
+    variable h168: unsigned(15 downto 0);
+    variable h169: unsigned(15 downto 0);
+    variable h170: unsigned(3 downto 0);
+    variable h171: unsigned(15 downto 0);
+    variable h172: unsigned(16 downto 0);
+    variable h173: unsigned(15 downto 0);
+    variable h174: unsigned(2 downto 0);
     variable h177: unsigned(2 downto 0);
-    variable h178: unsigned(10 downto 0);
+    variable h178: unsigned(0 downto 0);
     variable h179: unsigned(31 downto 0);
-    variable h180: unsigned(0 downto 0);
+    variable h180: unsigned(31 downto 0);
     variable h181: unsigned(0 downto 0);
     variable h182: unsigned(0 downto 0);
-    variable h183: unsigned(10 downto 0);
+    variable h183: unsigned(0 downto 0);
     variable h184: unsigned(31 downto 0);
-    variable h185: unsigned(0 downto 0);
-    variable h186: unsigned(0 downto 0);
-    variable h187: unsigned(0 downto 0);
-    variable h188: unsigned(0 downto 0);
-    variable h189: unsigned(0 downto 0);
-    variable h190: unsigned(10 downto 0);
-    variable h191: unsigned(31 downto 0);
+    variable h185: unsigned(31 downto 0);
+    variable h186: unsigned(31 downto 0);
+    variable h187: unsigned(15 downto 0);
+    variable h188: unsigned(3 downto 0);
+    variable h189: unsigned(15 downto 0);
+    variable h190: unsigned(0 downto 0);
+    variable h191: unsigned(0 downto 0);
     variable h192: unsigned(0 downto 0);
-    variable h193: unsigned(0 downto 0);
-    variable h194: unsigned(0 downto 0);
+    variable h193: unsigned(10 downto 0);
+    variable h194: unsigned(31 downto 0);
     variable h195: unsigned(0 downto 0);
     variable h196: unsigned(0 downto 0);
-    variable h197: unsigned(10 downto 0);
-    variable h198: unsigned(31 downto 0);
+    variable h197: unsigned(0 downto 0);
+    variable h198: unsigned(0 downto 0);
     variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(0 downto 0);
-    variable h201: unsigned(0 downto 0);
+    variable h200: unsigned(10 downto 0);
+    variable h201: unsigned(31 downto 0);
     variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(15 downto 0);
-    variable h204: unsigned(31 downto 0);
-    variable h205: unsigned(31 downto 0);
-    variable h206: unsigned(0 downto 0);
-    variable h207: unsigned(0 downto 0);
+    variable h203: unsigned(0 downto 0);
+    variable h204: unsigned(2 downto 0);
+    variable h205: unsigned(2 downto 0);
+    variable h206: unsigned(10 downto 0);
+    variable h207: unsigned(31 downto 0);
     variable h208: unsigned(0 downto 0);
-    variable h209: unsigned(31 downto 0);
-    variable h210: unsigned(31 downto 0);
-    variable h211: unsigned(31 downto 0);
-    variable h212: unsigned(15 downto 0);
-    variable h213: unsigned(3 downto 0);
-    variable h214: unsigned(15 downto 0);
+    variable h209: unsigned(0 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(10 downto 0);
+    variable h212: unsigned(31 downto 0);
+    variable h213: unsigned(0 downto 0);
+    variable h214: unsigned(0 downto 0);
     variable h215: unsigned(0 downto 0);
     variable h216: unsigned(0 downto 0);
     variable h217: unsigned(0 downto 0);
@@ -674,377 +679,377 @@ fsm: process (clk) is
     variable h226: unsigned(31 downto 0);
     variable h227: unsigned(0 downto 0);
     variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(2 downto 0);
-    variable h230: unsigned(2 downto 0);
-    variable h231: unsigned(10 downto 0);
+    variable h229: unsigned(0 downto 0);
+    variable h230: unsigned(0 downto 0);
+    variable h231: unsigned(15 downto 0);
     variable h232: unsigned(31 downto 0);
-    variable h233: unsigned(0 downto 0);
+    variable h233: unsigned(31 downto 0);
     variable h234: unsigned(0 downto 0);
     variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(10 downto 0);
+    variable h236: unsigned(0 downto 0);
     variable h237: unsigned(31 downto 0);
-    variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(0 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(0 downto 0);
-    variable h242: unsigned(0 downto 0);
-    variable h243: unsigned(10 downto 0);
-    variable h244: unsigned(31 downto 0);
+    variable h238: unsigned(31 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(15 downto 0);
+    variable h241: unsigned(3 downto 0);
+    variable h242: unsigned(15 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(0 downto 0);
     variable h245: unsigned(0 downto 0);
-    variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(0 downto 0);
+    variable h246: unsigned(10 downto 0);
+    variable h247: unsigned(31 downto 0);
     variable h248: unsigned(0 downto 0);
     variable h249: unsigned(0 downto 0);
-    variable h250: unsigned(10 downto 0);
-    variable h251: unsigned(31 downto 0);
+    variable h250: unsigned(0 downto 0);
+    variable h251: unsigned(0 downto 0);
     variable h252: unsigned(0 downto 0);
-    variable h253: unsigned(0 downto 0);
-    variable h254: unsigned(15 downto 0);
-    variable h255: unsigned(15 downto 0);
-    variable h256: unsigned(3 downto 0);
-    variable h257: unsigned(15 downto 0);
-    variable h258: unsigned(16 downto 0);
-    variable h259: unsigned(15 downto 0);
-    variable h260: unsigned(0 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(0 downto 0);
-    variable h266: unsigned(63 downto 0);
+    variable h253: unsigned(10 downto 0);
+    variable h254: unsigned(31 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(2 downto 0);
+    variable h258: unsigned(2 downto 0);
+    variable h259: unsigned(10 downto 0);
+    variable h260: unsigned(31 downto 0);
+    variable h261: unsigned(0 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h263: unsigned(0 downto 0);
+    variable h264: unsigned(10 downto 0);
+    variable h265: unsigned(31 downto 0);
+    variable h266: unsigned(0 downto 0);
     variable h267: unsigned(0 downto 0);
     variable h268: unsigned(0 downto 0);
-    variable h269: unsigned(5 downto 0);
-    variable h270: unsigned(63 downto 0);
-    variable h271: unsigned(126 downto 0);
-    variable h272: unsigned(5 downto 0);
-    variable h273: unsigned(126 downto 0);
-    variable h274: unsigned(63 downto 0);
-    variable h275: unsigned(5 downto 0);
-    variable h276: unsigned(6 downto 0);
-    variable h277: unsigned(63 downto 0);
-    variable h278: unsigned(64 downto 0);
-    variable h279: unsigned(63 downto 0);
-    variable h280: unsigned(126 downto 0);
-    variable h281: unsigned(126 downto 0);
-    variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(31 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(0 downto 0);
-    variable h286: unsigned(0 downto 0);
-    variable h287: unsigned(0 downto 0);
-    variable h288: unsigned(31 downto 0);
-    variable h289: unsigned(31 downto 0);
-    variable h290: unsigned(31 downto 0);
-    variable h291: unsigned(15 downto 0);
-    variable h292: unsigned(3 downto 0);
-    variable h293: unsigned(15 downto 0);
-    variable h294: unsigned(0 downto 0);
+    variable h269: unsigned(0 downto 0);
+    variable h270: unsigned(0 downto 0);
+    variable h271: unsigned(10 downto 0);
+    variable h272: unsigned(31 downto 0);
+    variable h273: unsigned(0 downto 0);
+    variable h274: unsigned(0 downto 0);
+    variable h275: unsigned(0 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
+    variable h278: unsigned(10 downto 0);
+    variable h279: unsigned(31 downto 0);
+    variable h280: unsigned(0 downto 0);
+    variable h281: unsigned(0 downto 0);
+    variable h282: unsigned(15 downto 0);
+    variable h283: unsigned(15 downto 0);
+    variable h284: unsigned(3 downto 0);
+    variable h285: unsigned(15 downto 0);
+    variable h286: unsigned(16 downto 0);
+    variable h287: unsigned(15 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h292: unsigned(0 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(63 downto 0);
     variable h295: unsigned(0 downto 0);
     variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(10 downto 0);
-    variable h298: unsigned(31 downto 0);
-    variable h299: unsigned(0 downto 0);
-    variable h300: unsigned(0 downto 0);
-    variable h301: unsigned(0 downto 0);
-    variable h302: unsigned(0 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(10 downto 0);
-    variable h305: unsigned(31 downto 0);
-    variable h306: unsigned(0 downto 0);
-    variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(2 downto 0);
-    variable h309: unsigned(2 downto 0);
-    variable h310: unsigned(10 downto 0);
+    variable h297: unsigned(5 downto 0);
+    variable h298: unsigned(63 downto 0);
+    variable h299: unsigned(126 downto 0);
+    variable h300: unsigned(5 downto 0);
+    variable h301: unsigned(126 downto 0);
+    variable h302: unsigned(63 downto 0);
+    variable h303: unsigned(5 downto 0);
+    variable h304: unsigned(6 downto 0);
+    variable h305: unsigned(63 downto 0);
+    variable h306: unsigned(64 downto 0);
+    variable h307: unsigned(63 downto 0);
+    variable h308: unsigned(126 downto 0);
+    variable h309: unsigned(126 downto 0);
+    variable h310: unsigned(0 downto 0);
     variable h311: unsigned(31 downto 0);
-    variable h312: unsigned(0 downto 0);
+    variable h312: unsigned(31 downto 0);
     variable h313: unsigned(0 downto 0);
     variable h314: unsigned(0 downto 0);
-    variable h315: unsigned(10 downto 0);
+    variable h315: unsigned(0 downto 0);
     variable h316: unsigned(31 downto 0);
-    variable h317: unsigned(0 downto 0);
-    variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(0 downto 0);
-    variable h320: unsigned(0 downto 0);
-    variable h321: unsigned(0 downto 0);
-    variable h322: unsigned(10 downto 0);
-    variable h323: unsigned(31 downto 0);
+    variable h317: unsigned(31 downto 0);
+    variable h318: unsigned(31 downto 0);
+    variable h319: unsigned(15 downto 0);
+    variable h320: unsigned(3 downto 0);
+    variable h321: unsigned(15 downto 0);
+    variable h322: unsigned(0 downto 0);
+    variable h323: unsigned(0 downto 0);
     variable h324: unsigned(0 downto 0);
-    variable h325: unsigned(0 downto 0);
-    variable h326: unsigned(0 downto 0);
+    variable h325: unsigned(10 downto 0);
+    variable h326: unsigned(31 downto 0);
     variable h327: unsigned(0 downto 0);
     variable h328: unsigned(0 downto 0);
-    variable h329: unsigned(10 downto 0);
-    variable h330: unsigned(31 downto 0);
+    variable h329: unsigned(0 downto 0);
+    variable h330: unsigned(0 downto 0);
     variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(0 downto 0);
-    variable h333: unsigned(15 downto 0);
-    variable h334: unsigned(31 downto 0);
-    variable h335: unsigned(31 downto 0);
-    variable h336: unsigned(0 downto 0);
-    variable h337: unsigned(0 downto 0);
-    variable h338: unsigned(0 downto 0);
+    variable h332: unsigned(10 downto 0);
+    variable h333: unsigned(31 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(0 downto 0);
+    variable h336: unsigned(2 downto 0);
+    variable h337: unsigned(2 downto 0);
+    variable h338: unsigned(10 downto 0);
     variable h339: unsigned(31 downto 0);
-    variable h340: unsigned(31 downto 0);
-    variable h341: unsigned(31 downto 0);
-    variable h342: unsigned(15 downto 0);
-    variable h343: unsigned(3 downto 0);
-    variable h344: unsigned(15 downto 0);
+    variable h340: unsigned(0 downto 0);
+    variable h341: unsigned(0 downto 0);
+    variable h342: unsigned(0 downto 0);
+    variable h343: unsigned(10 downto 0);
+    variable h344: unsigned(31 downto 0);
     variable h345: unsigned(0 downto 0);
     variable h346: unsigned(0 downto 0);
     variable h347: unsigned(0 downto 0);
-    variable h348: unsigned(10 downto 0);
-    variable h349: unsigned(31 downto 0);
-    variable h350: unsigned(0 downto 0);
-    variable h351: unsigned(0 downto 0);
+    variable h348: unsigned(0 downto 0);
+    variable h349: unsigned(0 downto 0);
+    variable h350: unsigned(10 downto 0);
+    variable h351: unsigned(31 downto 0);
     variable h352: unsigned(0 downto 0);
     variable h353: unsigned(0 downto 0);
     variable h354: unsigned(0 downto 0);
-    variable h355: unsigned(10 downto 0);
-    variable h356: unsigned(31 downto 0);
-    variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(0 downto 0);
-    variable h359: unsigned(2 downto 0);
-    variable h360: unsigned(2 downto 0);
-    variable h361: unsigned(10 downto 0);
+    variable h355: unsigned(0 downto 0);
+    variable h356: unsigned(0 downto 0);
+    variable h357: unsigned(10 downto 0);
+    variable h358: unsigned(31 downto 0);
+    variable h359: unsigned(0 downto 0);
+    variable h360: unsigned(0 downto 0);
+    variable h361: unsigned(15 downto 0);
     variable h362: unsigned(31 downto 0);
-    variable h363: unsigned(0 downto 0);
+    variable h363: unsigned(31 downto 0);
     variable h364: unsigned(0 downto 0);
     variable h365: unsigned(0 downto 0);
-    variable h366: unsigned(10 downto 0);
+    variable h366: unsigned(0 downto 0);
     variable h367: unsigned(31 downto 0);
-    variable h368: unsigned(0 downto 0);
-    variable h369: unsigned(0 downto 0);
-    variable h370: unsigned(0 downto 0);
-    variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(10 downto 0);
-    variable h374: unsigned(31 downto 0);
+    variable h368: unsigned(31 downto 0);
+    variable h369: unsigned(31 downto 0);
+    variable h370: unsigned(15 downto 0);
+    variable h371: unsigned(3 downto 0);
+    variable h372: unsigned(15 downto 0);
+    variable h373: unsigned(0 downto 0);
+    variable h374: unsigned(0 downto 0);
     variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(0 downto 0);
-    variable h377: unsigned(0 downto 0);
+    variable h376: unsigned(10 downto 0);
+    variable h377: unsigned(31 downto 0);
     variable h378: unsigned(0 downto 0);
     variable h379: unsigned(0 downto 0);
-    variable h380: unsigned(10 downto 0);
-    variable h381: unsigned(31 downto 0);
+    variable h380: unsigned(0 downto 0);
+    variable h381: unsigned(0 downto 0);
     variable h382: unsigned(0 downto 0);
-    variable h383: unsigned(0 downto 0);
-    variable h384: unsigned(15 downto 0);
-    variable h385: unsigned(15 downto 0);
-    variable h386: unsigned(3 downto 0);
-    variable h387: unsigned(15 downto 0);
-    variable h388: unsigned(16 downto 0);
-    variable h389: unsigned(15 downto 0);
-    variable h390: unsigned(0 downto 0);
-    variable h391: unsigned(31 downto 0);
-    variable h392: unsigned(31 downto 0);
+    variable h383: unsigned(10 downto 0);
+    variable h384: unsigned(31 downto 0);
+    variable h385: unsigned(0 downto 0);
+    variable h386: unsigned(0 downto 0);
+    variable h387: unsigned(2 downto 0);
+    variable h388: unsigned(2 downto 0);
+    variable h389: unsigned(10 downto 0);
+    variable h390: unsigned(31 downto 0);
+    variable h391: unsigned(0 downto 0);
+    variable h392: unsigned(0 downto 0);
     variable h393: unsigned(0 downto 0);
-    variable h394: unsigned(0 downto 0);
-    variable h395: unsigned(0 downto 0);
-    variable h396: unsigned(31 downto 0);
-    variable h397: unsigned(31 downto 0);
-    variable h398: unsigned(31 downto 0);
-    variable h399: unsigned(15 downto 0);
-    variable h400: unsigned(3 downto 0);
-    variable h401: unsigned(15 downto 0);
-    variable h402: unsigned(0 downto 0);
+    variable h394: unsigned(10 downto 0);
+    variable h395: unsigned(31 downto 0);
+    variable h396: unsigned(0 downto 0);
+    variable h397: unsigned(0 downto 0);
+    variable h398: unsigned(0 downto 0);
+    variable h399: unsigned(0 downto 0);
+    variable h400: unsigned(0 downto 0);
+    variable h401: unsigned(10 downto 0);
+    variable h402: unsigned(31 downto 0);
     variable h403: unsigned(0 downto 0);
     variable h404: unsigned(0 downto 0);
-    variable h405: unsigned(10 downto 0);
-    variable h406: unsigned(31 downto 0);
+    variable h405: unsigned(0 downto 0);
+    variable h406: unsigned(0 downto 0);
     variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(0 downto 0);
-    variable h409: unsigned(0 downto 0);
+    variable h408: unsigned(10 downto 0);
+    variable h409: unsigned(31 downto 0);
     variable h410: unsigned(0 downto 0);
     variable h411: unsigned(0 downto 0);
-    variable h412: unsigned(10 downto 0);
-    variable h413: unsigned(31 downto 0);
-    variable h414: unsigned(0 downto 0);
-    variable h415: unsigned(0 downto 0);
-    variable h416: unsigned(2 downto 0);
-    variable h417: unsigned(2 downto 0);
-    variable h418: unsigned(10 downto 0);
+    variable h412: unsigned(15 downto 0);
+    variable h413: unsigned(15 downto 0);
+    variable h414: unsigned(3 downto 0);
+    variable h415: unsigned(15 downto 0);
+    variable h416: unsigned(16 downto 0);
+    variable h417: unsigned(15 downto 0);
+    variable h418: unsigned(0 downto 0);
     variable h419: unsigned(31 downto 0);
-    variable h420: unsigned(0 downto 0);
+    variable h420: unsigned(31 downto 0);
     variable h421: unsigned(0 downto 0);
     variable h422: unsigned(0 downto 0);
-    variable h423: unsigned(10 downto 0);
+    variable h423: unsigned(0 downto 0);
     variable h424: unsigned(31 downto 0);
-    variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(0 downto 0);
-    variable h427: unsigned(0 downto 0);
-    variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(0 downto 0);
-    variable h430: unsigned(10 downto 0);
-    variable h431: unsigned(31 downto 0);
+    variable h425: unsigned(31 downto 0);
+    variable h426: unsigned(31 downto 0);
+    variable h427: unsigned(15 downto 0);
+    variable h428: unsigned(3 downto 0);
+    variable h429: unsigned(15 downto 0);
+    variable h430: unsigned(0 downto 0);
+    variable h431: unsigned(0 downto 0);
     variable h432: unsigned(0 downto 0);
-    variable h433: unsigned(0 downto 0);
-    variable h434: unsigned(0 downto 0);
+    variable h433: unsigned(10 downto 0);
+    variable h434: unsigned(31 downto 0);
     variable h435: unsigned(0 downto 0);
     variable h436: unsigned(0 downto 0);
-    variable h437: unsigned(10 downto 0);
-    variable h438: unsigned(31 downto 0);
+    variable h437: unsigned(0 downto 0);
+    variable h438: unsigned(0 downto 0);
     variable h439: unsigned(0 downto 0);
-    variable h440: unsigned(0 downto 0);
-    variable h441: unsigned(0 downto 0);
+    variable h440: unsigned(10 downto 0);
+    variable h441: unsigned(31 downto 0);
     variable h442: unsigned(0 downto 0);
     variable h443: unsigned(0 downto 0);
-    variable h444: unsigned(15 downto 0);
-    variable h445: unsigned(31 downto 0);
-    variable h446: unsigned(31 downto 0);
-    variable h447: unsigned(0 downto 0);
+    variable h444: unsigned(2 downto 0);
+    variable h445: unsigned(2 downto 0);
+    variable h446: unsigned(10 downto 0);
+    variable h447: unsigned(31 downto 0);
     variable h448: unsigned(0 downto 0);
     variable h449: unsigned(0 downto 0);
-    variable h450: unsigned(31 downto 0);
-    variable h451: unsigned(31 downto 0);
+    variable h450: unsigned(0 downto 0);
+    variable h451: unsigned(10 downto 0);
     variable h452: unsigned(31 downto 0);
-    variable h453: unsigned(15 downto 0);
-    variable h454: unsigned(3 downto 0);
-    variable h455: unsigned(15 downto 0);
+    variable h453: unsigned(0 downto 0);
+    variable h454: unsigned(0 downto 0);
+    variable h455: unsigned(0 downto 0);
     variable h456: unsigned(0 downto 0);
     variable h457: unsigned(0 downto 0);
-    variable h458: unsigned(0 downto 0);
-    variable h459: unsigned(10 downto 0);
-    variable h460: unsigned(31 downto 0);
+    variable h458: unsigned(10 downto 0);
+    variable h459: unsigned(31 downto 0);
+    variable h460: unsigned(0 downto 0);
     variable h461: unsigned(0 downto 0);
     variable h462: unsigned(0 downto 0);
     variable h463: unsigned(0 downto 0);
     variable h464: unsigned(0 downto 0);
-    variable h465: unsigned(0 downto 0);
-    variable h466: unsigned(10 downto 0);
-    variable h467: unsigned(31 downto 0);
+    variable h465: unsigned(10 downto 0);
+    variable h466: unsigned(31 downto 0);
+    variable h467: unsigned(0 downto 0);
     variable h468: unsigned(0 downto 0);
     variable h469: unsigned(0 downto 0);
-    variable h470: unsigned(2 downto 0);
-    variable h471: unsigned(2 downto 0);
-    variable h472: unsigned(10 downto 0);
+    variable h470: unsigned(0 downto 0);
+    variable h471: unsigned(0 downto 0);
+    variable h472: unsigned(15 downto 0);
     variable h473: unsigned(31 downto 0);
-    variable h474: unsigned(0 downto 0);
+    variable h474: unsigned(31 downto 0);
     variable h475: unsigned(0 downto 0);
     variable h476: unsigned(0 downto 0);
-    variable h477: unsigned(10 downto 0);
+    variable h477: unsigned(0 downto 0);
     variable h478: unsigned(31 downto 0);
-    variable h479: unsigned(0 downto 0);
-    variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(0 downto 0);
-    variable h483: unsigned(0 downto 0);
-    variable h484: unsigned(10 downto 0);
-    variable h485: unsigned(31 downto 0);
+    variable h479: unsigned(31 downto 0);
+    variable h480: unsigned(31 downto 0);
+    variable h481: unsigned(15 downto 0);
+    variable h482: unsigned(3 downto 0);
+    variable h483: unsigned(15 downto 0);
+    variable h484: unsigned(0 downto 0);
+    variable h485: unsigned(0 downto 0);
     variable h486: unsigned(0 downto 0);
-    variable h487: unsigned(0 downto 0);
-    variable h488: unsigned(0 downto 0);
+    variable h487: unsigned(10 downto 0);
+    variable h488: unsigned(31 downto 0);
     variable h489: unsigned(0 downto 0);
     variable h490: unsigned(0 downto 0);
-    variable h491: unsigned(10 downto 0);
-    variable h492: unsigned(31 downto 0);
+    variable h491: unsigned(0 downto 0);
+    variable h492: unsigned(0 downto 0);
     variable h493: unsigned(0 downto 0);
-    variable h494: unsigned(0 downto 0);
-    variable h495: unsigned(15 downto 0);
-    variable h496: unsigned(15 downto 0);
-    variable h497: unsigned(3 downto 0);
-    variable h498: unsigned(15 downto 0);
-    variable h499: unsigned(16 downto 0);
-    variable h500: unsigned(15 downto 0);
-    variable h504: unsigned(31 downto 0);
-    variable h505: unsigned(63 downto 0);
-    variable h506: unsigned(0 downto 0);
-    variable h507: unsigned(31 downto 0);
-    variable h508: unsigned(31 downto 0);
-    variable h509: unsigned(63 downto 0);
+    variable h494: unsigned(10 downto 0);
+    variable h495: unsigned(31 downto 0);
+    variable h496: unsigned(0 downto 0);
+    variable h497: unsigned(0 downto 0);
+    variable h498: unsigned(2 downto 0);
+    variable h499: unsigned(2 downto 0);
+    variable h500: unsigned(10 downto 0);
+    variable h501: unsigned(31 downto 0);
+    variable h502: unsigned(0 downto 0);
+    variable h503: unsigned(0 downto 0);
+    variable h504: unsigned(0 downto 0);
+    variable h505: unsigned(10 downto 0);
+    variable h506: unsigned(31 downto 0);
+    variable h507: unsigned(0 downto 0);
+    variable h508: unsigned(0 downto 0);
+    variable h509: unsigned(0 downto 0);
     variable h510: unsigned(0 downto 0);
-    variable h511: unsigned(31 downto 0);
-    variable h521: unsigned(7 downto 0);
-    variable h522: unsigned(7 downto 0);
-    variable h523: unsigned(10 downto 0);
-    variable h524: unsigned(31 downto 0);
-    variable h525: unsigned(31 downto 0);
-    variable h526: unsigned(31 downto 0);
-    variable h527: unsigned(7 downto 0);
-    variable h528: unsigned(10 downto 0);
-    variable h529: unsigned(31 downto 0);
-    variable h530: unsigned(0 downto 0);
-    variable h531: unsigned(0 downto 0);
-    variable h532: unsigned(0 downto 0);
-    variable h533: unsigned(10 downto 0);
-    variable h534: unsigned(31 downto 0);
-    variable h535: unsigned(0 downto 0);
-    variable h536: unsigned(0 downto 0);
-    variable h537: unsigned(2 downto 0);
-    variable h538: unsigned(2 downto 0);
-    variable h539: unsigned(10 downto 0);
-    variable h540: unsigned(31 downto 0);
-    variable h541: unsigned(0 downto 0);
-    variable h542: unsigned(0 downto 0);
-    variable h543: unsigned(0 downto 0);
-    variable h544: unsigned(10 downto 0);
-    variable h545: unsigned(31 downto 0);
-    variable h546: unsigned(0 downto 0);
-    variable h547: unsigned(0 downto 0);
-    variable h572: unsigned(7 downto 0);
-    variable h573: unsigned(7 downto 0);
-    variable h574: unsigned(10 downto 0);
-    variable h575: unsigned(31 downto 0);
-    variable h576: unsigned(31 downto 0);
-    variable h577: unsigned(31 downto 0);
-    variable h578: unsigned(7 downto 0);
-    variable h579: unsigned(10 downto 0);
-    variable h580: unsigned(31 downto 0);
-    variable h581: unsigned(0 downto 0);
-    variable h582: unsigned(0 downto 0);
-    variable h603: unsigned(0 downto 0);
+    variable h511: unsigned(0 downto 0);
+    variable h512: unsigned(10 downto 0);
+    variable h513: unsigned(31 downto 0);
+    variable h514: unsigned(0 downto 0);
+    variable h515: unsigned(0 downto 0);
+    variable h516: unsigned(0 downto 0);
+    variable h517: unsigned(0 downto 0);
+    variable h518: unsigned(0 downto 0);
+    variable h519: unsigned(10 downto 0);
+    variable h520: unsigned(31 downto 0);
+    variable h521: unsigned(0 downto 0);
+    variable h522: unsigned(0 downto 0);
+    variable h523: unsigned(15 downto 0);
+    variable h524: unsigned(15 downto 0);
+    variable h525: unsigned(3 downto 0);
+    variable h526: unsigned(15 downto 0);
+    variable h527: unsigned(16 downto 0);
+    variable h528: unsigned(15 downto 0);
+    variable h532: unsigned(31 downto 0);
+    variable h533: unsigned(63 downto 0);
+    variable h534: unsigned(0 downto 0);
+    variable h535: unsigned(31 downto 0);
+    variable h536: unsigned(31 downto 0);
+    variable h537: unsigned(63 downto 0);
+    variable h538: unsigned(0 downto 0);
+    variable h539: unsigned(31 downto 0);
+    variable h549: unsigned(7 downto 0);
+    variable h550: unsigned(7 downto 0);
+    variable h551: unsigned(10 downto 0);
+    variable h552: unsigned(31 downto 0);
+    variable h553: unsigned(31 downto 0);
+    variable h554: unsigned(31 downto 0);
+    variable h555: unsigned(7 downto 0);
+    variable h556: unsigned(10 downto 0);
+    variable h557: unsigned(31 downto 0);
+    variable h558: unsigned(0 downto 0);
+    variable h559: unsigned(0 downto 0);
+    variable h560: unsigned(0 downto 0);
+    variable h561: unsigned(10 downto 0);
+    variable h562: unsigned(31 downto 0);
+    variable h563: unsigned(0 downto 0);
+    variable h564: unsigned(0 downto 0);
+    variable h565: unsigned(2 downto 0);
+    variable h566: unsigned(2 downto 0);
+    variable h567: unsigned(10 downto 0);
+    variable h568: unsigned(31 downto 0);
+    variable h569: unsigned(0 downto 0);
+    variable h570: unsigned(0 downto 0);
+    variable h571: unsigned(0 downto 0);
+    variable h572: unsigned(10 downto 0);
+    variable h573: unsigned(31 downto 0);
+    variable h574: unsigned(0 downto 0);
+    variable h575: unsigned(0 downto 0);
+    variable h600: unsigned(7 downto 0);
+    variable h601: unsigned(7 downto 0);
+    variable h602: unsigned(10 downto 0);
+    variable h603: unsigned(31 downto 0);
     variable h604: unsigned(31 downto 0);
     variable h605: unsigned(31 downto 0);
-    variable h606: unsigned(0 downto 0);
-    variable h607: unsigned(0 downto 0);
-    variable h608: unsigned(0 downto 0);
-    variable h609: unsigned(31 downto 0);
-    variable h610: unsigned(31 downto 0);
+    variable h606: unsigned(7 downto 0);
+    variable h607: unsigned(10 downto 0);
+    variable h608: unsigned(31 downto 0);
+    variable h609: unsigned(0 downto 0);
+    variable h610: unsigned(0 downto 0);
     variable h611: unsigned(31 downto 0);
-    variable h612: unsigned(15 downto 0);
-    variable h613: unsigned(3 downto 0);
-    variable h614: unsigned(15 downto 0);
-    variable h615: unsigned(0 downto 0);
-    variable h616: unsigned(0 downto 0);
-    variable h617: unsigned(0 downto 0);
-    variable h618: unsigned(10 downto 0);
-    variable h619: unsigned(31 downto 0);
-    variable h620: unsigned(0 downto 0);
-    variable h621: unsigned(0 downto 0);
-    variable h622: unsigned(0 downto 0);
-    variable h623: unsigned(0 downto 0);
-    variable h624: unsigned(0 downto 0);
-    variable h625: unsigned(10 downto 0);
-    variable h626: unsigned(31 downto 0);
-    variable h627: unsigned(0 downto 0);
-    variable h628: unsigned(0 downto 0);
-    variable h629: unsigned(2 downto 0);
-    variable h630: unsigned(2 downto 0);
-    variable h631: unsigned(10 downto 0);
-    variable h632: unsigned(31 downto 0);
-    variable h633: unsigned(0 downto 0);
-    variable h634: unsigned(0 downto 0);
-    variable h635: unsigned(0 downto 0);
-    variable h636: unsigned(10 downto 0);
-    variable h637: unsigned(31 downto 0);
-    variable h638: unsigned(0 downto 0);
-    variable h639: unsigned(0 downto 0);
+    variable h612: unsigned(4 downto 0);
+    variable h613: unsigned(7 downto 0);
+    variable h614: unsigned(7 downto 0);
+    variable h615: unsigned(7 downto 0);
+    variable h616: unsigned(10 downto 0);
+    variable h617: unsigned(31 downto 0);
+    variable h618: unsigned(31 downto 0);
+    variable h619: unsigned(63 downto 0);
     variable h640: unsigned(0 downto 0);
-    variable h641: unsigned(0 downto 0);
-    variable h642: unsigned(0 downto 0);
-    variable h643: unsigned(10 downto 0);
-    variable h644: unsigned(31 downto 0);
+    variable h641: unsigned(31 downto 0);
+    variable h642: unsigned(31 downto 0);
+    variable h643: unsigned(0 downto 0);
+    variable h644: unsigned(0 downto 0);
     variable h645: unsigned(0 downto 0);
-    variable h646: unsigned(0 downto 0);
-    variable h647: unsigned(0 downto 0);
-    variable h648: unsigned(0 downto 0);
-    variable h649: unsigned(0 downto 0);
-    variable h650: unsigned(10 downto 0);
-    variable h651: unsigned(31 downto 0);
+    variable h646: unsigned(31 downto 0);
+    variable h647: unsigned(31 downto 0);
+    variable h648: unsigned(31 downto 0);
+    variable h649: unsigned(15 downto 0);
+    variable h650: unsigned(3 downto 0);
+    variable h651: unsigned(15 downto 0);
     variable h652: unsigned(0 downto 0);
     variable h653: unsigned(0 downto 0);
     variable h654: unsigned(0 downto 0);
-    variable h655: unsigned(31 downto 0);
-    variable h656: unsigned(15 downto 0);
-    variable h657: unsigned(3 downto 0);
-    variable h658: unsigned(15 downto 0);
+    variable h655: unsigned(10 downto 0);
+    variable h656: unsigned(31 downto 0);
+    variable h657: unsigned(0 downto 0);
+    variable h658: unsigned(0 downto 0);
     variable h659: unsigned(0 downto 0);
     variable h660: unsigned(0 downto 0);
     variable h661: unsigned(0 downto 0);
@@ -1052,48 +1057,48 @@ fsm: process (clk) is
     variable h663: unsigned(31 downto 0);
     variable h664: unsigned(0 downto 0);
     variable h665: unsigned(0 downto 0);
-    variable h666: unsigned(0 downto 0);
-    variable h667: unsigned(31 downto 0);
-    variable h668: unsigned(15 downto 0);
-    variable h669: unsigned(3 downto 0);
-    variable h670: unsigned(15 downto 0);
+    variable h666: unsigned(2 downto 0);
+    variable h667: unsigned(2 downto 0);
+    variable h668: unsigned(10 downto 0);
+    variable h669: unsigned(31 downto 0);
+    variable h670: unsigned(0 downto 0);
     variable h671: unsigned(0 downto 0);
     variable h672: unsigned(0 downto 0);
-    variable h673: unsigned(0 downto 0);
-    variable h674: unsigned(10 downto 0);
-    variable h675: unsigned(31 downto 0);
+    variable h673: unsigned(10 downto 0);
+    variable h674: unsigned(31 downto 0);
+    variable h675: unsigned(0 downto 0);
     variable h676: unsigned(0 downto 0);
     variable h677: unsigned(0 downto 0);
-    variable h678: unsigned(15 downto 0);
-    variable h679: unsigned(31 downto 0);
-    variable h680: unsigned(31 downto 0);
-    variable h681: unsigned(0 downto 0);
+    variable h678: unsigned(0 downto 0);
+    variable h679: unsigned(0 downto 0);
+    variable h680: unsigned(10 downto 0);
+    variable h681: unsigned(31 downto 0);
     variable h682: unsigned(0 downto 0);
     variable h683: unsigned(0 downto 0);
-    variable h684: unsigned(31 downto 0);
-    variable h685: unsigned(31 downto 0);
-    variable h686: unsigned(31 downto 0);
-    variable h687: unsigned(15 downto 0);
-    variable h688: unsigned(3 downto 0);
-    variable h689: unsigned(15 downto 0);
+    variable h684: unsigned(0 downto 0);
+    variable h685: unsigned(0 downto 0);
+    variable h686: unsigned(0 downto 0);
+    variable h687: unsigned(10 downto 0);
+    variable h688: unsigned(31 downto 0);
+    variable h689: unsigned(0 downto 0);
     variable h690: unsigned(0 downto 0);
     variable h691: unsigned(0 downto 0);
-    variable h692: unsigned(0 downto 0);
-    variable h693: unsigned(10 downto 0);
-    variable h694: unsigned(31 downto 0);
-    variable h695: unsigned(0 downto 0);
+    variable h692: unsigned(31 downto 0);
+    variable h693: unsigned(15 downto 0);
+    variable h694: unsigned(3 downto 0);
+    variable h695: unsigned(15 downto 0);
     variable h696: unsigned(0 downto 0);
     variable h697: unsigned(0 downto 0);
     variable h698: unsigned(0 downto 0);
-    variable h699: unsigned(0 downto 0);
-    variable h700: unsigned(10 downto 0);
-    variable h701: unsigned(31 downto 0);
+    variable h699: unsigned(10 downto 0);
+    variable h700: unsigned(31 downto 0);
+    variable h701: unsigned(0 downto 0);
     variable h702: unsigned(0 downto 0);
     variable h703: unsigned(0 downto 0);
-    variable h704: unsigned(2 downto 0);
-    variable h705: unsigned(2 downto 0);
-    variable h706: unsigned(10 downto 0);
-    variable h707: unsigned(31 downto 0);
+    variable h704: unsigned(31 downto 0);
+    variable h705: unsigned(15 downto 0);
+    variable h706: unsigned(3 downto 0);
+    variable h707: unsigned(15 downto 0);
     variable h708: unsigned(0 downto 0);
     variable h709: unsigned(0 downto 0);
     variable h710: unsigned(0 downto 0);
@@ -1101,130 +1106,195 @@ fsm: process (clk) is
     variable h712: unsigned(31 downto 0);
     variable h713: unsigned(0 downto 0);
     variable h714: unsigned(0 downto 0);
-    variable h715: unsigned(0 downto 0);
-    variable h716: unsigned(0 downto 0);
-    variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(10 downto 0);
-    variable h719: unsigned(31 downto 0);
+    variable h715: unsigned(15 downto 0);
+    variable h716: unsigned(31 downto 0);
+    variable h717: unsigned(31 downto 0);
+    variable h718: unsigned(0 downto 0);
+    variable h719: unsigned(0 downto 0);
     variable h720: unsigned(0 downto 0);
-    variable h721: unsigned(0 downto 0);
-    variable h722: unsigned(0 downto 0);
-    variable h723: unsigned(0 downto 0);
-    variable h724: unsigned(0 downto 0);
-    variable h725: unsigned(10 downto 0);
-    variable h726: unsigned(31 downto 0);
+    variable h721: unsigned(31 downto 0);
+    variable h722: unsigned(31 downto 0);
+    variable h723: unsigned(31 downto 0);
+    variable h724: unsigned(15 downto 0);
+    variable h725: unsigned(3 downto 0);
+    variable h726: unsigned(15 downto 0);
     variable h727: unsigned(0 downto 0);
     variable h728: unsigned(0 downto 0);
-    variable h729: unsigned(15 downto 0);
-    variable h730: unsigned(15 downto 0);
-    variable h731: unsigned(3 downto 0);
-    variable h732: unsigned(15 downto 0);
-    variable h733: unsigned(16 downto 0);
-    variable h734: unsigned(15 downto 0);
-    variable h775: unsigned(31 downto 0);
-    variable h776: unsigned(31 downto 0);
-    variable h777: unsigned(0 downto 0);
-    variable h778: unsigned(0 downto 0);
-    variable h779: unsigned(0 downto 0);
-    variable h780: unsigned(31 downto 0);
-    variable h781: unsigned(31 downto 0);
-    variable h782: unsigned(31 downto 0);
-    variable h783: unsigned(15 downto 0);
-    variable h784: unsigned(3 downto 0);
-    variable h785: unsigned(15 downto 0);
-    variable h786: unsigned(0 downto 0);
-    variable h787: unsigned(0 downto 0);
-    variable h788: unsigned(0 downto 0);
-    variable h789: unsigned(10 downto 0);
-    variable h790: unsigned(31 downto 0);
-    variable h791: unsigned(0 downto 0);
-    variable h792: unsigned(0 downto 0);
-    variable h793: unsigned(0 downto 0);
-    variable h794: unsigned(0 downto 0);
-    variable h795: unsigned(0 downto 0);
-    variable h796: unsigned(10 downto 0);
-    variable h797: unsigned(31 downto 0);
-    variable h798: unsigned(0 downto 0);
-    variable h799: unsigned(0 downto 0);
-    variable h800: unsigned(2 downto 0);
-    variable h801: unsigned(2 downto 0);
-    variable h802: unsigned(10 downto 0);
-    variable h803: unsigned(31 downto 0);
-    variable h804: unsigned(0 downto 0);
-    variable h805: unsigned(0 downto 0);
-    variable h806: unsigned(0 downto 0);
-    variable h807: unsigned(10 downto 0);
-    variable h808: unsigned(31 downto 0);
-    variable h809: unsigned(0 downto 0);
-    variable h810: unsigned(0 downto 0);
-    variable h811: unsigned(0 downto 0);
-    variable h812: unsigned(0 downto 0);
-    variable h813: unsigned(0 downto 0);
-    variable h814: unsigned(10 downto 0);
-    variable h815: unsigned(31 downto 0);
-    variable h816: unsigned(0 downto 0);
-    variable h817: unsigned(0 downto 0);
-    variable h818: unsigned(0 downto 0);
-    variable h819: unsigned(0 downto 0);
-    variable h820: unsigned(0 downto 0);
-    variable h821: unsigned(10 downto 0);
-    variable h822: unsigned(31 downto 0);
-    variable h823: unsigned(0 downto 0);
+    variable h729: unsigned(0 downto 0);
+    variable h730: unsigned(10 downto 0);
+    variable h731: unsigned(31 downto 0);
+    variable h732: unsigned(0 downto 0);
+    variable h733: unsigned(0 downto 0);
+    variable h734: unsigned(0 downto 0);
+    variable h735: unsigned(0 downto 0);
+    variable h736: unsigned(0 downto 0);
+    variable h737: unsigned(10 downto 0);
+    variable h738: unsigned(31 downto 0);
+    variable h739: unsigned(0 downto 0);
+    variable h740: unsigned(0 downto 0);
+    variable h741: unsigned(2 downto 0);
+    variable h742: unsigned(2 downto 0);
+    variable h743: unsigned(10 downto 0);
+    variable h744: unsigned(31 downto 0);
+    variable h745: unsigned(0 downto 0);
+    variable h746: unsigned(0 downto 0);
+    variable h747: unsigned(0 downto 0);
+    variable h748: unsigned(10 downto 0);
+    variable h749: unsigned(31 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(0 downto 0);
+    variable h752: unsigned(0 downto 0);
+    variable h753: unsigned(0 downto 0);
+    variable h754: unsigned(0 downto 0);
+    variable h755: unsigned(10 downto 0);
+    variable h756: unsigned(31 downto 0);
+    variable h757: unsigned(0 downto 0);
+    variable h758: unsigned(0 downto 0);
+    variable h759: unsigned(0 downto 0);
+    variable h760: unsigned(0 downto 0);
+    variable h761: unsigned(0 downto 0);
+    variable h762: unsigned(10 downto 0);
+    variable h763: unsigned(31 downto 0);
+    variable h764: unsigned(0 downto 0);
+    variable h765: unsigned(0 downto 0);
+    variable h766: unsigned(15 downto 0);
+    variable h767: unsigned(15 downto 0);
+    variable h768: unsigned(3 downto 0);
+    variable h769: unsigned(15 downto 0);
+    variable h770: unsigned(16 downto 0);
+    variable h771: unsigned(15 downto 0);
+    variable h818: unsigned(31 downto 0);
+    variable h819: unsigned(31 downto 0);
+    variable h820: unsigned(31 downto 0);
+    variable h821: unsigned(15 downto 0);
+    variable h822: unsigned(3 downto 0);
+    variable h823: unsigned(15 downto 0);
     variable h824: unsigned(0 downto 0);
-    variable h773: unsigned(19 downto 0);
-    variable h774: unsigned(52 downto 0);
-    variable h827: unsigned(31 downto 0);
+    variable h825: unsigned(0 downto 0);
+    variable h826: unsigned(0 downto 0);
+    variable h827: unsigned(10 downto 0);
     variable h828: unsigned(31 downto 0);
     variable h829: unsigned(0 downto 0);
     variable h830: unsigned(0 downto 0);
     variable h831: unsigned(0 downto 0);
-    variable h832: unsigned(31 downto 0);
-    variable h833: unsigned(31 downto 0);
-    variable h834: unsigned(31 downto 0);
-    variable h835: unsigned(15 downto 0);
-    variable h836: unsigned(3 downto 0);
-    variable h837: unsigned(15 downto 0);
-    variable h838: unsigned(0 downto 0);
-    variable h839: unsigned(0 downto 0);
-    variable h840: unsigned(0 downto 0);
-    variable h841: unsigned(10 downto 0);
-    variable h842: unsigned(31 downto 0);
+    variable h832: unsigned(0 downto 0);
+    variable h833: unsigned(0 downto 0);
+    variable h834: unsigned(10 downto 0);
+    variable h835: unsigned(31 downto 0);
+    variable h836: unsigned(0 downto 0);
+    variable h837: unsigned(0 downto 0);
+    variable h810: unsigned(52 downto 0);
+    variable h811: unsigned(7 downto 0);
+    variable h812: unsigned(7 downto 0);
+    variable h813: unsigned(10 downto 0);
+    variable h814: unsigned(31 downto 0);
+    variable h815: unsigned(7 downto 0);
+    variable h816: unsigned(12 downto 0);
+    variable h817: unsigned(53 downto 0);
+    variable h840: unsigned(31 downto 0);
+    variable h841: unsigned(31 downto 0);
+    variable h842: unsigned(0 downto 0);
     variable h843: unsigned(0 downto 0);
     variable h844: unsigned(0 downto 0);
-    variable h845: unsigned(0 downto 0);
-    variable h846: unsigned(0 downto 0);
-    variable h847: unsigned(0 downto 0);
-    variable h848: unsigned(10 downto 0);
-    variable h849: unsigned(31 downto 0);
-    variable h850: unsigned(0 downto 0);
+    variable h845: unsigned(31 downto 0);
+    variable h846: unsigned(31 downto 0);
+    variable h847: unsigned(31 downto 0);
+    variable h848: unsigned(15 downto 0);
+    variable h849: unsigned(3 downto 0);
+    variable h850: unsigned(15 downto 0);
     variable h851: unsigned(0 downto 0);
-    variable h852: unsigned(2 downto 0);
-    variable h853: unsigned(2 downto 0);
+    variable h852: unsigned(0 downto 0);
+    variable h853: unsigned(0 downto 0);
     variable h854: unsigned(10 downto 0);
     variable h855: unsigned(31 downto 0);
     variable h856: unsigned(0 downto 0);
     variable h857: unsigned(0 downto 0);
     variable h858: unsigned(0 downto 0);
-    variable h859: unsigned(10 downto 0);
-    variable h860: unsigned(31 downto 0);
-    variable h861: unsigned(0 downto 0);
-    variable h862: unsigned(0 downto 0);
+    variable h859: unsigned(0 downto 0);
+    variable h860: unsigned(0 downto 0);
+    variable h861: unsigned(10 downto 0);
+    variable h862: unsigned(31 downto 0);
     variable h863: unsigned(0 downto 0);
     variable h864: unsigned(0 downto 0);
-    variable h865: unsigned(0 downto 0);
-    variable h866: unsigned(10 downto 0);
-    variable h867: unsigned(31 downto 0);
-    variable h868: unsigned(0 downto 0);
+    variable h865: unsigned(2 downto 0);
+    variable h866: unsigned(2 downto 0);
+    variable h867: unsigned(10 downto 0);
+    variable h868: unsigned(31 downto 0);
     variable h869: unsigned(0 downto 0);
     variable h870: unsigned(0 downto 0);
     variable h871: unsigned(0 downto 0);
-    variable h872: unsigned(0 downto 0);
-    variable h873: unsigned(10 downto 0);
-    variable h874: unsigned(31 downto 0);
+    variable h872: unsigned(10 downto 0);
+    variable h873: unsigned(31 downto 0);
+    variable h874: unsigned(0 downto 0);
     variable h875: unsigned(0 downto 0);
     variable h876: unsigned(0 downto 0);
-    variable h825: unsigned(19 downto 0);
-    variable h826: unsigned(52 downto 0);
+    variable h877: unsigned(0 downto 0);
+    variable h878: unsigned(0 downto 0);
+    variable h879: unsigned(10 downto 0);
+    variable h880: unsigned(31 downto 0);
+    variable h881: unsigned(0 downto 0);
+    variable h882: unsigned(0 downto 0);
+    variable h883: unsigned(0 downto 0);
+    variable h884: unsigned(0 downto 0);
+    variable h885: unsigned(0 downto 0);
+    variable h886: unsigned(10 downto 0);
+    variable h887: unsigned(31 downto 0);
+    variable h888: unsigned(0 downto 0);
+    variable h889: unsigned(0 downto 0);
+    variable h838: unsigned(19 downto 0);
+    variable h839: unsigned(52 downto 0);
+    variable h892: unsigned(31 downto 0);
+    variable h893: unsigned(31 downto 0);
+    variable h894: unsigned(0 downto 0);
+    variable h895: unsigned(0 downto 0);
+    variable h896: unsigned(0 downto 0);
+    variable h897: unsigned(31 downto 0);
+    variable h898: unsigned(31 downto 0);
+    variable h899: unsigned(31 downto 0);
+    variable h900: unsigned(15 downto 0);
+    variable h901: unsigned(3 downto 0);
+    variable h902: unsigned(15 downto 0);
+    variable h903: unsigned(0 downto 0);
+    variable h904: unsigned(0 downto 0);
+    variable h905: unsigned(0 downto 0);
+    variable h906: unsigned(10 downto 0);
+    variable h907: unsigned(31 downto 0);
+    variable h908: unsigned(0 downto 0);
+    variable h909: unsigned(0 downto 0);
+    variable h910: unsigned(0 downto 0);
+    variable h911: unsigned(0 downto 0);
+    variable h912: unsigned(0 downto 0);
+    variable h913: unsigned(10 downto 0);
+    variable h914: unsigned(31 downto 0);
+    variable h915: unsigned(0 downto 0);
+    variable h916: unsigned(0 downto 0);
+    variable h917: unsigned(2 downto 0);
+    variable h918: unsigned(2 downto 0);
+    variable h919: unsigned(10 downto 0);
+    variable h920: unsigned(31 downto 0);
+    variable h921: unsigned(0 downto 0);
+    variable h922: unsigned(0 downto 0);
+    variable h923: unsigned(0 downto 0);
+    variable h924: unsigned(10 downto 0);
+    variable h925: unsigned(31 downto 0);
+    variable h926: unsigned(0 downto 0);
+    variable h927: unsigned(0 downto 0);
+    variable h928: unsigned(0 downto 0);
+    variable h929: unsigned(0 downto 0);
+    variable h930: unsigned(0 downto 0);
+    variable h931: unsigned(10 downto 0);
+    variable h932: unsigned(31 downto 0);
+    variable h933: unsigned(0 downto 0);
+    variable h934: unsigned(0 downto 0);
+    variable h935: unsigned(0 downto 0);
+    variable h936: unsigned(0 downto 0);
+    variable h937: unsigned(0 downto 0);
+    variable h938: unsigned(10 downto 0);
+    variable h939: unsigned(31 downto 0);
+    variable h940: unsigned(0 downto 0);
+    variable h941: unsigned(0 downto 0);
+    variable h890: unsigned(19 downto 0);
+    variable h891: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1915,6 +1985,7 @@ begin
             o_r_ga_root <= to_unsigned(0, 64);
             o_r_ga_tag <= to_unsigned(0, 32);
             o_r_int_type <= to_unsigned(0, 3);
+            o_r_irr <= to_unsigned(0, 64);
             o_r_is_run <= to_unsigned(0, 1);
             o_r_logged <= to_unsigned(0, 1);
             o_r_outcome <= to_unsigned(0, 3);
@@ -1936,6 +2007,7 @@ begin
             rec_ga_root <= to_unsigned(0, 64);
             rec_ga_tag <= to_unsigned(0, 32);
             rec_int_type <= to_unsigned(0, 3);
+            rec_irr <= to_unsigned(0, 64);
             rec_is_run <= to_unsigned(0, 1);
             rec_logged <= to_unsigned(0, 1);
             rec_outcome <= to_unsigned(0, 3);
@@ -2311,6 +2383,7 @@ begin
             w_irt_0 <= to_unsigned(0, 64);
             w_irt_ga_0 <= to_unsigned(0, 64);
             w_irt_ga_8 <= to_unsigned(0, 64);
+            w_vapic_irr_0 <= to_unsigned(0, 64);
             wk_io_PE <= to_unsigned(0, 1);
             wk_io_PR <= to_unsigned(0, 1);
             wk_io_R <= to_unsigned(0, 1);
@@ -2982,7 +3055,7 @@ begin
                         if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h21(11-1 downto 8) = 0) or (h22(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h23(11-1 downto 0)) < h26)) and bool(r_CONTROL(17)))) then
                             w_irt_ga_0 <= to_unsigned(0, 64);
                             w_irt_ga_8 <= to_unsigned(0, 64);
-                            st <= DECIDE;
+                            st <= S4W0;
                         else
                             h16 := unsigned'("000000000000000000000000000000000000000000");
                             h16 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
@@ -3038,180 +3111,243 @@ begin
                         if bool(m_rvalid) then
                             w_irt_ga_8 <= m_rdata;
                             pend <= '0';
+                            st <= S4W0;
+                        end if;
+                    end if;
+                when S4W0 =>
+                    if (not bool(pend)) then
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := e_data;
+                        h36 := unsigned'("00000000000000000000000000000000");
+                        h36 := e_data;
+                        h37 := unsigned'("00000000000000000000000000000000");
+                        h37 := e_data;
+                        h38 := to_unsigned(0, 16);
+                        h38 := to_unsigned(1, 16);
+                        h39 := to_unsigned(0, 4);
+                        h39 := w_dte_10(5-1 downto 1);
+                        h40 := to_unsigned(0, 16);
+                        h40 := shift_left(h38, to_integer(h39));
+                        h41 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h42 := to_unsigned(1, 1);
+                        end if;
+                        h43 := to_unsigned(0, 1);
+                        h44 := to_unsigned(0, 11);
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h45 := e_data;
+                        h44 := h45(11-1 downto 0);
+                        h46 := to_unsigned(0, 1);
+                        h46 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h46 := to_unsigned(1, 1);
+                        end if;
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h47 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h44, 0) and to_unsigned(1, 11)) = 1) then
+                            h43 := h46;
+                        else
+                            h43 := h47;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h41 := h42;
+                        else
+                            h41 := h43;
+                        end if;
+                        h48 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h49 := to_unsigned(1, 1);
+                        end if;
+                        h50 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 11);
+                        h52 := unsigned'("00000000000000000000000000000000");
+                        h52 := e_data;
+                        h51 := h52(11-1 downto 0);
+                        h53 := to_unsigned(0, 1);
+                        h53 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h53 := to_unsigned(1, 1);
+                        end if;
+                        h54 := to_unsigned(0, 1);
+                        h54 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h54 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h51, 0) and to_unsigned(1, 11)) = 1) then
+                            h50 := h53;
+                        else
+                            h50 := h54;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h48 := h49;
+                        else
+                            h48 := h50;
+                        end if;
+                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h35(11-1 downto 8) = 0) or (h36(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h37(11-1 downto 0)) < h40)) and ((bool(r_CONTROL(17)) and (h41 /= 0)) and (h48 /= 0)))) then
+                            w_vapic_irr_0 <= to_unsigned(0, 64);
+                            st <= DECIDE;
+                        else
+                            h27 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h27 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h28 := to_unsigned(0, 8);
+                            h29 := to_unsigned(0, 8);
+                            h30 := to_unsigned(0, 11);
+                            h31 := unsigned'("00000000000000000000000000000000");
+                            h31 := e_data;
+                            h30 := h31(11-1 downto 0);
+                            if ((shift_right(h30, 0) and to_unsigned(1, 11)) = 1) then
+                                h29 := w_irt_0(56-1 downto 48);
+                            else
+                                h29 := w_irt_0(24-1 downto 16);
+                            end if;
+                            if bool(r_CONTROL(17)) then
+                                h28 := w_irt_ga_8(8-1 downto 0);
+                            else
+                                h28 := h29;
+                            end if;
+                            h32 := to_unsigned(0, 8);
+                            h32 := shift_right(h28, 5);
+                            h33 := to_unsigned(0, 13);
+                            h33 := resize(unsigned'(to_unsigned(0, 5) & h32) * 16, 13);
+                            h34 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h34 := (unsigned'(to_unsigned(0, 1) & h27) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h33));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h34);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vapic_irr_0 <= m_rdata;
+                            pend <= '0';
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h147 := unsigned'("00000000000000000000000000000000");
-                    h147 := e_data;
-                    h148 := unsigned'("00000000000000000000000000000000");
-                    h148 := e_data;
-                    h261 := to_unsigned(0, 1);
-                    h262 := to_unsigned(0, 1);
-                    h262 := to_unsigned(0, 1);
+                    h175 := unsigned'("00000000000000000000000000000000");
+                    h175 := e_data;
+                    h176 := unsigned'("00000000000000000000000000000000");
+                    h176 := e_data;
+                    h289 := to_unsigned(0, 1);
+                    h290 := to_unsigned(0, 1);
+                    h290 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h262 := to_unsigned(1, 1);
+                        h290 := to_unsigned(1, 1);
                     end if;
-                    h263 := to_unsigned(0, 1);
-                    h263 := to_unsigned(0, 1);
+                    h291 := to_unsigned(0, 1);
+                    h291 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h263 := to_unsigned(1, 1);
+                        h291 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h261 := h262;
+                        h289 := h290;
                     else
-                        h261 := h263;
+                        h289 := h291;
                     end if;
-                    h501 := to_unsigned(0, 1);
-                    h502 := to_unsigned(0, 1);
-                    h502 := to_unsigned(0, 1);
+                    h529 := to_unsigned(0, 1);
+                    h530 := to_unsigned(0, 1);
+                    h530 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h502 := to_unsigned(1, 1);
+                        h530 := to_unsigned(1, 1);
                     end if;
-                    h503 := to_unsigned(0, 1);
-                    h503 := to_unsigned(0, 1);
+                    h531 := to_unsigned(0, 1);
+                    h531 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h503 := to_unsigned(1, 1);
+                        h531 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h501 := h502;
+                        h529 := h530;
                     else
-                        h501 := h503;
+                        h529 := h531;
                     end if;
-                    h512 := to_unsigned(0, 1);
-                    h513 := unsigned'("00000000000000000000000000000000");
-                    h513 := e_data;
-                    h514 := unsigned'("00000000000000000000000000000000");
-                    h514 := e_data;
-                    h515 := to_unsigned(0, 1);
-                    h515 := to_unsigned(0, 1);
+                    h540 := to_unsigned(0, 1);
+                    h541 := unsigned'("00000000000000000000000000000000");
+                    h541 := e_data;
+                    h542 := unsigned'("00000000000000000000000000000000");
+                    h542 := e_data;
+                    h543 := to_unsigned(0, 1);
+                    h543 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h515 := to_unsigned(1, 1);
+                        h543 := to_unsigned(1, 1);
                     end if;
-                    h516 := to_unsigned(0, 1);
-                    h517 := unsigned'("00000000000000000000000000000000");
-                    h517 := e_data;
-                    h518 := unsigned'("00000000000000000000000000000000");
-                    h518 := e_data;
-                    h519 := unsigned'("00000000000000000000000000000000");
-                    h519 := e_data;
-                    h520 := unsigned'("00000000000000000000000000000000");
-                    h520 := e_data;
-                    h516 := to_unsigned(0, 1);
-                    if (((((h517(11-1 downto 8) = 2) or ((h518(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h519(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h520(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h516 := to_unsigned(1, 1);
-                    end if;
-                    if ((h513(11-1 downto 8) = 0) or (h514(11-1 downto 8) = 1)) then
-                        h512 := h515;
-                    else
-                        h512 := h516;
-                    end if;
+                    h544 := to_unsigned(0, 1);
+                    h545 := unsigned'("00000000000000000000000000000000");
+                    h545 := e_data;
+                    h546 := unsigned'("00000000000000000000000000000000");
+                    h546 := e_data;
+                    h547 := unsigned'("00000000000000000000000000000000");
+                    h547 := e_data;
                     h548 := unsigned'("00000000000000000000000000000000");
                     h548 := e_data;
-                    h549 := unsigned'("00000000000000000000000000000000");
-                    h549 := e_data;
-                    h550 := unsigned'("00000000000000000000000000000000");
-                    h550 := e_data;
-                    h551 := to_unsigned(0, 16);
-                    h551 := to_unsigned(1, 16);
-                    h552 := to_unsigned(0, 4);
-                    h552 := w_dte_10(5-1 downto 1);
-                    h553 := to_unsigned(0, 16);
-                    h553 := shift_left(h551, to_integer(h552));
-                    h554 := to_unsigned(0, 1);
-                    h555 := to_unsigned(0, 1);
-                    h555 := to_unsigned(0, 1);
+                    h544 := to_unsigned(0, 1);
+                    if (((((h545(11-1 downto 8) = 2) or ((h546(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h547(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h548(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h544 := to_unsigned(1, 1);
+                    end if;
+                    if ((h541(11-1 downto 8) = 0) or (h542(11-1 downto 8) = 1)) then
+                        h540 := h543;
+                    else
+                        h540 := h544;
+                    end if;
+                    h576 := unsigned'("00000000000000000000000000000000");
+                    h576 := e_data;
+                    h577 := unsigned'("00000000000000000000000000000000");
+                    h577 := e_data;
+                    h578 := unsigned'("00000000000000000000000000000000");
+                    h578 := e_data;
+                    h579 := to_unsigned(0, 16);
+                    h579 := to_unsigned(1, 16);
+                    h580 := to_unsigned(0, 4);
+                    h580 := w_dte_10(5-1 downto 1);
+                    h581 := to_unsigned(0, 16);
+                    h581 := shift_left(h579, to_integer(h580));
+                    h582 := to_unsigned(0, 1);
+                    h583 := to_unsigned(0, 1);
+                    h583 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h555 := to_unsigned(1, 1);
+                        h583 := to_unsigned(1, 1);
                     end if;
-                    h556 := to_unsigned(0, 1);
-                    h557 := to_unsigned(0, 11);
-                    h558 := unsigned'("00000000000000000000000000000000");
-                    h558 := e_data;
-                    h557 := h558(11-1 downto 0);
-                    h559 := to_unsigned(0, 1);
-                    h559 := to_unsigned(0, 1);
+                    h584 := to_unsigned(0, 1);
+                    h585 := to_unsigned(0, 11);
+                    h586 := unsigned'("00000000000000000000000000000000");
+                    h586 := e_data;
+                    h585 := h586(11-1 downto 0);
+                    h587 := to_unsigned(0, 1);
+                    h587 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h559 := to_unsigned(1, 1);
+                        h587 := to_unsigned(1, 1);
                     end if;
-                    h560 := to_unsigned(0, 1);
-                    h560 := to_unsigned(0, 1);
+                    h588 := to_unsigned(0, 1);
+                    h588 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h560 := to_unsigned(1, 1);
+                        h588 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h557, 0) and to_unsigned(1, 11)) = 1) then
-                        h556 := h559;
+                    if ((shift_right(h585, 0) and to_unsigned(1, 11)) = 1) then
+                        h584 := h587;
                     else
-                        h556 := h560;
+                        h584 := h588;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h554 := h555;
+                        h582 := h583;
                     else
-                        h554 := h556;
+                        h582 := h584;
                     end if;
-                    h561 := to_unsigned(0, 1);
-                    h562 := to_unsigned(0, 1);
-                    h562 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(7)) then
-                        h562 := to_unsigned(1, 1);
-                    end if;
-                    h563 := to_unsigned(0, 1);
-                    h564 := to_unsigned(0, 11);
-                    h565 := unsigned'("00000000000000000000000000000000");
-                    h565 := e_data;
-                    h564 := h565(11-1 downto 0);
-                    h566 := to_unsigned(0, 1);
-                    h566 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h566 := to_unsigned(1, 1);
-                    end if;
-                    h567 := to_unsigned(0, 1);
-                    h567 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
-                        h567 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h564, 0) and to_unsigned(1, 11)) = 1) then
-                        h563 := h566;
-                    else
-                        h563 := h567;
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h561 := h562;
-                    else
-                        h561 := h563;
-                    end if;
-                    h568 := to_unsigned(0, 3);
-                    h569 := to_unsigned(0, 3);
-                    h570 := to_unsigned(0, 11);
-                    h571 := unsigned'("00000000000000000000000000000000");
-                    h571 := e_data;
-                    h570 := h571(11-1 downto 0);
-                    if ((shift_right(h570, 0) and to_unsigned(1, 11)) = 1) then
-                        h569 := w_irt_0(37-1 downto 34);
-                    else
-                        h569 := w_irt_0(5-1 downto 2);
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h568 := w_irt_ga_0(5-1 downto 2);
-                    else
-                        h568 := h569;
-                    end if;
-                    h583 := unsigned'("00000000000000000000000000000000");
-                    h583 := e_data;
-                    h584 := unsigned'("00000000000000000000000000000000");
-                    h584 := e_data;
-                    h585 := unsigned'("00000000000000000000000000000000");
-                    h585 := e_data;
-                    h586 := to_unsigned(0, 16);
-                    h586 := to_unsigned(1, 16);
-                    h587 := to_unsigned(0, 4);
-                    h587 := w_dte_10(5-1 downto 1);
-                    h588 := to_unsigned(0, 16);
-                    h588 := shift_left(h586, to_integer(h587));
                     h589 := to_unsigned(0, 1);
                     h590 := to_unsigned(0, 1);
                     h590 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(0)) then
+                    if bool(w_irt_ga_0(7)) then
                         h590 := to_unsigned(1, 1);
                     end if;
                     h591 := to_unsigned(0, 1);
@@ -3221,12 +3357,12 @@ begin
                     h592 := h593(11-1 downto 0);
                     h594 := to_unsigned(0, 1);
                     h594 := to_unsigned(0, 1);
-                    if bool(w_irt_0(32)) then
+                    if bool(w_irt_0(39)) then
                         h594 := to_unsigned(1, 1);
                     end if;
                     h595 := to_unsigned(0, 1);
                     h595 := to_unsigned(0, 1);
-                    if bool(w_irt_0(0)) then
+                    if bool(w_irt_0(7)) then
                         h595 := to_unsigned(1, 1);
                     end if;
                     if ((shift_right(h592, 0) and to_unsigned(1, 11)) = 1) then
@@ -3239,188 +3375,247 @@ begin
                     else
                         h589 := h591;
                     end if;
-                    h596 := to_unsigned(0, 1);
-                    h597 := to_unsigned(0, 1);
-                    h597 := to_unsigned(0, 1);
-                    if bool(w_irt_ga_0(7)) then
-                        h597 := to_unsigned(1, 1);
-                    end if;
-                    h598 := to_unsigned(0, 1);
-                    h599 := to_unsigned(0, 11);
-                    h600 := unsigned'("00000000000000000000000000000000");
-                    h600 := e_data;
-                    h599 := h600(11-1 downto 0);
-                    h601 := to_unsigned(0, 1);
-                    h601 := to_unsigned(0, 1);
-                    if bool(w_irt_0(39)) then
-                        h601 := to_unsigned(1, 1);
-                    end if;
-                    h602 := to_unsigned(0, 1);
-                    h602 := to_unsigned(0, 1);
-                    if bool(w_irt_0(7)) then
-                        h602 := to_unsigned(1, 1);
-                    end if;
-                    if ((shift_right(h599, 0) and to_unsigned(1, 11)) = 1) then
-                        h598 := h601;
+                    h596 := to_unsigned(0, 3);
+                    h597 := to_unsigned(0, 3);
+                    h598 := to_unsigned(0, 11);
+                    h599 := unsigned'("00000000000000000000000000000000");
+                    h599 := e_data;
+                    h598 := h599(11-1 downto 0);
+                    if ((shift_right(h598, 0) and to_unsigned(1, 11)) = 1) then
+                        h597 := w_irt_0(37-1 downto 34);
                     else
-                        h598 := h602;
+                        h597 := w_irt_0(5-1 downto 2);
                     end if;
                     if bool(r_CONTROL(17)) then
+                        h596 := w_irt_ga_0(5-1 downto 2);
+                    else
                         h596 := h597;
-                    else
-                        h596 := h598;
                     end if;
-                    h735 := unsigned'("00000000000000000000000000000000");
-                    h735 := e_data;
-                    h736 := unsigned'("00000000000000000000000000000000");
-                    h736 := e_data;
-                    h737 := unsigned'("00000000000000000000000000000000");
-                    h737 := e_data;
-                    h738 := to_unsigned(0, 16);
-                    h738 := to_unsigned(1, 16);
-                    h739 := to_unsigned(0, 4);
-                    h739 := w_dte_10(5-1 downto 1);
-                    h740 := to_unsigned(0, 16);
-                    h740 := shift_left(h738, to_integer(h739));
-                    h741 := to_unsigned(0, 1);
-                    h742 := to_unsigned(0, 1);
-                    h742 := to_unsigned(0, 1);
+                    h620 := unsigned'("00000000000000000000000000000000");
+                    h620 := e_data;
+                    h621 := unsigned'("00000000000000000000000000000000");
+                    h621 := e_data;
+                    h622 := unsigned'("00000000000000000000000000000000");
+                    h622 := e_data;
+                    h623 := to_unsigned(0, 16);
+                    h623 := to_unsigned(1, 16);
+                    h624 := to_unsigned(0, 4);
+                    h624 := w_dte_10(5-1 downto 1);
+                    h625 := to_unsigned(0, 16);
+                    h625 := shift_left(h623, to_integer(h624));
+                    h626 := to_unsigned(0, 1);
+                    h627 := to_unsigned(0, 1);
+                    h627 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h742 := to_unsigned(1, 1);
+                        h627 := to_unsigned(1, 1);
                     end if;
-                    h743 := to_unsigned(0, 1);
-                    h744 := to_unsigned(0, 11);
-                    h745 := unsigned'("00000000000000000000000000000000");
-                    h745 := e_data;
-                    h744 := h745(11-1 downto 0);
-                    h746 := to_unsigned(0, 1);
-                    h746 := to_unsigned(0, 1);
+                    h628 := to_unsigned(0, 1);
+                    h629 := to_unsigned(0, 11);
+                    h630 := unsigned'("00000000000000000000000000000000");
+                    h630 := e_data;
+                    h629 := h630(11-1 downto 0);
+                    h631 := to_unsigned(0, 1);
+                    h631 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h746 := to_unsigned(1, 1);
+                        h631 := to_unsigned(1, 1);
                     end if;
-                    h747 := to_unsigned(0, 1);
-                    h747 := to_unsigned(0, 1);
+                    h632 := to_unsigned(0, 1);
+                    h632 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h747 := to_unsigned(1, 1);
+                        h632 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
-                        h743 := h746;
+                    if ((shift_right(h629, 0) and to_unsigned(1, 11)) = 1) then
+                        h628 := h631;
                     else
-                        h743 := h747;
+                        h628 := h632;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h741 := h742;
+                        h626 := h627;
                     else
-                        h741 := h743;
+                        h626 := h628;
                     end if;
-                    h748 := to_unsigned(0, 1);
-                    h749 := to_unsigned(0, 1);
-                    h749 := to_unsigned(0, 1);
+                    h633 := to_unsigned(0, 1);
+                    h634 := to_unsigned(0, 1);
+                    h634 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h749 := to_unsigned(1, 1);
+                        h634 := to_unsigned(1, 1);
                     end if;
-                    h750 := to_unsigned(0, 1);
-                    h751 := to_unsigned(0, 11);
-                    h752 := unsigned'("00000000000000000000000000000000");
-                    h752 := e_data;
-                    h751 := h752(11-1 downto 0);
-                    h753 := to_unsigned(0, 1);
-                    h753 := to_unsigned(0, 1);
+                    h635 := to_unsigned(0, 1);
+                    h636 := to_unsigned(0, 11);
+                    h637 := unsigned'("00000000000000000000000000000000");
+                    h637 := e_data;
+                    h636 := h637(11-1 downto 0);
+                    h638 := to_unsigned(0, 1);
+                    h638 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h753 := to_unsigned(1, 1);
+                        h638 := to_unsigned(1, 1);
                     end if;
-                    h754 := to_unsigned(0, 1);
-                    h754 := to_unsigned(0, 1);
+                    h639 := to_unsigned(0, 1);
+                    h639 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h754 := to_unsigned(1, 1);
+                        h639 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h751, 0) and to_unsigned(1, 11)) = 1) then
-                        h750 := h753;
+                    if ((shift_right(h636, 0) and to_unsigned(1, 11)) = 1) then
+                        h635 := h638;
                     else
-                        h750 := h754;
+                        h635 := h639;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h748 := h749;
+                        h633 := h634;
                     else
-                        h748 := h750;
+                        h633 := h635;
                     end if;
-                    h755 := to_unsigned(0, 3);
-                    h756 := to_unsigned(0, 3);
-                    h757 := to_unsigned(0, 11);
-                    h758 := unsigned'("00000000000000000000000000000000");
-                    h758 := e_data;
-                    h757 := h758(11-1 downto 0);
-                    if ((shift_right(h757, 0) and to_unsigned(1, 11)) = 1) then
-                        h756 := w_irt_0(37-1 downto 34);
-                    else
-                        h756 := w_irt_0(5-1 downto 2);
-                    end if;
-                    if bool(r_CONTROL(17)) then
-                        h755 := w_irt_ga_0(5-1 downto 2);
-                    else
-                        h755 := h756;
-                    end if;
-                    h759 := to_unsigned(0, 1);
-                    h760 := to_unsigned(0, 1);
-                    h760 := to_unsigned(0, 1);
+                    h772 := unsigned'("00000000000000000000000000000000");
+                    h772 := e_data;
+                    h773 := unsigned'("00000000000000000000000000000000");
+                    h773 := e_data;
+                    h774 := unsigned'("00000000000000000000000000000000");
+                    h774 := e_data;
+                    h775 := to_unsigned(0, 16);
+                    h775 := to_unsigned(1, 16);
+                    h776 := to_unsigned(0, 4);
+                    h776 := w_dte_10(5-1 downto 1);
+                    h777 := to_unsigned(0, 16);
+                    h777 := shift_left(h775, to_integer(h776));
+                    h778 := to_unsigned(0, 1);
+                    h779 := to_unsigned(0, 1);
+                    h779 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(0)) then
-                        h760 := to_unsigned(1, 1);
+                        h779 := to_unsigned(1, 1);
                     end if;
-                    h761 := to_unsigned(0, 1);
-                    h762 := to_unsigned(0, 11);
-                    h763 := unsigned'("00000000000000000000000000000000");
-                    h763 := e_data;
-                    h762 := h763(11-1 downto 0);
-                    h764 := to_unsigned(0, 1);
-                    h764 := to_unsigned(0, 1);
+                    h780 := to_unsigned(0, 1);
+                    h781 := to_unsigned(0, 11);
+                    h782 := unsigned'("00000000000000000000000000000000");
+                    h782 := e_data;
+                    h781 := h782(11-1 downto 0);
+                    h783 := to_unsigned(0, 1);
+                    h783 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h764 := to_unsigned(1, 1);
+                        h783 := to_unsigned(1, 1);
                     end if;
-                    h765 := to_unsigned(0, 1);
-                    h765 := to_unsigned(0, 1);
+                    h784 := to_unsigned(0, 1);
+                    h784 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h765 := to_unsigned(1, 1);
+                        h784 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h762, 0) and to_unsigned(1, 11)) = 1) then
-                        h761 := h764;
+                    if ((shift_right(h781, 0) and to_unsigned(1, 11)) = 1) then
+                        h780 := h783;
                     else
-                        h761 := h765;
+                        h780 := h784;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h759 := h760;
+                        h778 := h779;
                     else
-                        h759 := h761;
+                        h778 := h780;
                     end if;
-                    h766 := to_unsigned(0, 1);
-                    h767 := to_unsigned(0, 1);
-                    h767 := to_unsigned(0, 1);
+                    h785 := to_unsigned(0, 1);
+                    h786 := to_unsigned(0, 1);
+                    h786 := to_unsigned(0, 1);
                     if bool(w_irt_ga_0(7)) then
-                        h767 := to_unsigned(1, 1);
+                        h786 := to_unsigned(1, 1);
                     end if;
-                    h768 := to_unsigned(0, 1);
-                    h769 := to_unsigned(0, 11);
-                    h770 := unsigned'("00000000000000000000000000000000");
-                    h770 := e_data;
-                    h769 := h770(11-1 downto 0);
-                    h771 := to_unsigned(0, 1);
-                    h771 := to_unsigned(0, 1);
+                    h787 := to_unsigned(0, 1);
+                    h788 := to_unsigned(0, 11);
+                    h789 := unsigned'("00000000000000000000000000000000");
+                    h789 := e_data;
+                    h788 := h789(11-1 downto 0);
+                    h790 := to_unsigned(0, 1);
+                    h790 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h771 := to_unsigned(1, 1);
+                        h790 := to_unsigned(1, 1);
                     end if;
-                    h772 := to_unsigned(0, 1);
-                    h772 := to_unsigned(0, 1);
+                    h791 := to_unsigned(0, 1);
+                    h791 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h772 := to_unsigned(1, 1);
+                        h791 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h769, 0) and to_unsigned(1, 11)) = 1) then
-                        h768 := h771;
+                    if ((shift_right(h788, 0) and to_unsigned(1, 11)) = 1) then
+                        h787 := h790;
                     else
-                        h768 := h772;
+                        h787 := h791;
                     end if;
                     if bool(r_CONTROL(17)) then
-                        h766 := h767;
+                        h785 := h786;
                     else
-                        h766 := h768;
+                        h785 := h787;
+                    end if;
+                    h792 := to_unsigned(0, 3);
+                    h793 := to_unsigned(0, 3);
+                    h794 := to_unsigned(0, 11);
+                    h795 := unsigned'("00000000000000000000000000000000");
+                    h795 := e_data;
+                    h794 := h795(11-1 downto 0);
+                    if ((shift_right(h794, 0) and to_unsigned(1, 11)) = 1) then
+                        h793 := w_irt_0(37-1 downto 34);
+                    else
+                        h793 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h792 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h792 := h793;
+                    end if;
+                    h796 := to_unsigned(0, 1);
+                    h797 := to_unsigned(0, 1);
+                    h797 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h797 := to_unsigned(1, 1);
+                    end if;
+                    h798 := to_unsigned(0, 1);
+                    h799 := to_unsigned(0, 11);
+                    h800 := unsigned'("00000000000000000000000000000000");
+                    h800 := e_data;
+                    h799 := h800(11-1 downto 0);
+                    h801 := to_unsigned(0, 1);
+                    h801 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h801 := to_unsigned(1, 1);
+                    end if;
+                    h802 := to_unsigned(0, 1);
+                    h802 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h802 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h799, 0) and to_unsigned(1, 11)) = 1) then
+                        h798 := h801;
+                    else
+                        h798 := h802;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h796 := h797;
+                    else
+                        h796 := h798;
+                    end if;
+                    h803 := to_unsigned(0, 1);
+                    h804 := to_unsigned(0, 1);
+                    h804 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h804 := to_unsigned(1, 1);
+                    end if;
+                    h805 := to_unsigned(0, 1);
+                    h806 := to_unsigned(0, 11);
+                    h807 := unsigned'("00000000000000000000000000000000");
+                    h807 := e_data;
+                    h806 := h807(11-1 downto 0);
+                    h808 := to_unsigned(0, 1);
+                    h808 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h808 := to_unsigned(1, 1);
+                    end if;
+                    h809 := to_unsigned(0, 1);
+                    h809 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h809 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h806, 0) and to_unsigned(1, 11)) = 1) then
+                        h805 := h808;
+                    else
+                        h805 := h809;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h803 := h804;
+                    else
+                        h803 := h805;
                     end if;
                     if ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
                         status <= to_unsigned(1, 8);
@@ -3443,16 +3638,17 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h147(11-1 downto 8) = 0) or (h148(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h175(11-1 downto 8) = 0) or (h176(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(2, 8);
-                        h29 := to_unsigned(0, 3);
+                        h57 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h29 := to_unsigned(4, 3);
+                            h57 := to_unsigned(4, 3);
                         else
-                            h29 := to_unsigned(3, 3);
+                            h57 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h29;
+                        rec_outcome <= h57;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3461,503 +3657,504 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(1, 4);
-                        h30 := to_unsigned(0, 1);
-                        h31 := unsigned'("00000000000000000000000000000000");
-                        h31 := e_data;
-                        h32 := unsigned'("00000000000000000000000000000000");
-                        h32 := e_data;
-                        h33 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h34 := to_unsigned(1, 1);
-                        end if;
-                        h35 := to_unsigned(0, 1);
-                        h35 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h35 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h33 := h34;
-                        else
-                            h33 := h35;
-                        end if;
-                        h36 := unsigned'("00000000000000000000000000000000");
-                        h36 := e_data;
-                        h37 := unsigned'("00000000000000000000000000000000");
-                        h37 := e_data;
-                        h38 := unsigned'("00000000000000000000000000000000");
-                        h38 := e_data;
-                        h39 := to_unsigned(0, 16);
-                        h39 := to_unsigned(1, 16);
-                        h40 := to_unsigned(0, 4);
-                        h40 := w_dte_10(5-1 downto 1);
-                        h41 := to_unsigned(0, 16);
-                        h41 := shift_left(h39, to_integer(h40));
-                        h42 := to_unsigned(0, 1);
-                        h43 := to_unsigned(0, 1);
-                        h43 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h43 := to_unsigned(1, 1);
-                        end if;
-                        h44 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 11);
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_data;
-                        h45 := h46(11-1 downto 0);
-                        h47 := to_unsigned(0, 1);
-                        h47 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h47 := to_unsigned(1, 1);
-                        end if;
-                        h48 := to_unsigned(0, 1);
-                        h48 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h48 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h45, 0) and to_unsigned(1, 11)) = 1) then
-                            h44 := h47;
-                        else
-                            h44 := h48;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h42 := h43;
-                        else
-                            h42 := h44;
-                        end if;
-                        h49 := to_unsigned(0, 1);
-                        h50 := to_unsigned(0, 1);
-                        h50 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h50 := to_unsigned(1, 1);
-                        end if;
-                        h51 := to_unsigned(0, 1);
-                        h52 := to_unsigned(0, 11);
-                        h53 := unsigned'("00000000000000000000000000000000");
-                        h53 := e_data;
-                        h52 := h53(11-1 downto 0);
-                        h54 := to_unsigned(0, 1);
-                        h54 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h54 := to_unsigned(1, 1);
-                        end if;
-                        h55 := to_unsigned(0, 1);
-                        h55 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h55 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h52, 0) and to_unsigned(1, 11)) = 1) then
-                            h51 := h54;
-                        else
-                            h51 := h55;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h49 := h50;
-                        else
-                            h49 := h51;
-                        end if;
-                        h56 := to_unsigned(0, 3);
-                        h57 := to_unsigned(0, 3);
-                        h58 := to_unsigned(0, 11);
+                        h58 := to_unsigned(0, 1);
                         h59 := unsigned'("00000000000000000000000000000000");
                         h59 := e_data;
-                        h58 := h59(11-1 downto 0);
-                        if ((shift_right(h58, 0) and to_unsigned(1, 11)) = 1) then
-                            h57 := w_irt_0(37-1 downto 34);
-                        else
-                            h57 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h56 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h56 := h57;
-                        end if;
-                        h60 := to_unsigned(0, 1);
+                        h60 := unsigned'("00000000000000000000000000000000");
+                        h60 := e_data;
                         h61 := to_unsigned(0, 1);
-                        h61 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h61 := to_unsigned(1, 1);
-                        end if;
                         h62 := to_unsigned(0, 1);
-                        h63 := to_unsigned(0, 11);
+                        h62 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h62 := to_unsigned(1, 1);
+                        end if;
+                        h63 := to_unsigned(0, 1);
+                        h63 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h63 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h61 := h62;
+                        else
+                            h61 := h63;
+                        end if;
                         h64 := unsigned'("00000000000000000000000000000000");
                         h64 := e_data;
-                        h63 := h64(11-1 downto 0);
-                        h65 := to_unsigned(0, 1);
-                        h65 := to_unsigned(0, 1);
+                        h65 := unsigned'("00000000000000000000000000000000");
+                        h65 := e_data;
+                        h66 := unsigned'("00000000000000000000000000000000");
+                        h66 := e_data;
+                        h67 := to_unsigned(0, 16);
+                        h67 := to_unsigned(1, 16);
+                        h68 := to_unsigned(0, 4);
+                        h68 := w_dte_10(5-1 downto 1);
+                        h69 := to_unsigned(0, 16);
+                        h69 := shift_left(h67, to_integer(h68));
+                        h70 := to_unsigned(0, 1);
+                        h71 := to_unsigned(0, 1);
+                        h71 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h71 := to_unsigned(1, 1);
+                        end if;
+                        h72 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 11);
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := e_data;
+                        h73 := h74(11-1 downto 0);
+                        h75 := to_unsigned(0, 1);
+                        h75 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h65 := to_unsigned(1, 1);
-                        end if;
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h66 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h63, 0) and to_unsigned(1, 11)) = 1) then
-                            h62 := h65;
-                        else
-                            h62 := h66;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h60 := h61;
-                        else
-                            h60 := h62;
-                        end if;
-                        h67 := to_unsigned(0, 1);
-                        h68 := to_unsigned(0, 1);
-                        h68 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h68 := to_unsigned(1, 1);
-                        end if;
-                        h69 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 11);
-                        h71 := unsigned'("00000000000000000000000000000000");
-                        h71 := e_data;
-                        h70 := h71(11-1 downto 0);
-                        h72 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h72 := to_unsigned(1, 1);
-                        end if;
-                        h73 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h73 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h70, 0) and to_unsigned(1, 11)) = 1) then
-                            h69 := h72;
-                        else
-                            h69 := h73;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h67 := h68;
-                        else
-                            h67 := h69;
-                        end if;
-                        h74 := to_unsigned(0, 1);
-                        h75 := to_unsigned(0, 1);
-                        h75 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h75 := to_unsigned(1, 1);
                         end if;
                         h76 := to_unsigned(0, 1);
-                        h77 := to_unsigned(0, 11);
-                        h78 := unsigned'("00000000000000000000000000000000");
-                        h78 := e_data;
-                        h77 := h78(11-1 downto 0);
-                        h79 := to_unsigned(0, 1);
-                        h79 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h79 := to_unsigned(1, 1);
+                        h76 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h76 := to_unsigned(1, 1);
                         end if;
-                        h80 := to_unsigned(0, 1);
-                        h80 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h80 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h77, 0) and to_unsigned(1, 11)) = 1) then
-                            h76 := h79;
+                        if ((shift_right(h73, 0) and to_unsigned(1, 11)) = 1) then
+                            h72 := h75;
                         else
-                            h76 := h80;
+                            h72 := h76;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h74 := h75;
+                            h70 := h71;
                         else
-                            h74 := h76;
+                            h70 := h72;
                         end if;
-                        h30 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h31(11-1 downto 8) = 0) or (h32(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h33 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h36(11-1 downto 8) = 0) or (h37(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h38(11-1 downto 0)) < h41)) or ((not (((h42 /= 0) and (not (h49 /= 0))) and (h56 <= 1))) and (not ((bool(r_CONTROL(17)) and (h60 /= 0)) and (h67 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h74 /= 0))))) then
-                            h30 := to_unsigned(1, 1);
+                        h77 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h78 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h30;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h81 := to_unsigned(0, 1);
-                        h81 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
-                            h81 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(52-1 downto 51) := h81;
+                        h79 := to_unsigned(0, 1);
+                        h80 := to_unsigned(0, 11);
+                        h81 := unsigned'("00000000000000000000000000000000");
+                        h81 := e_data;
+                        h80 := h81(11-1 downto 0);
                         h82 := to_unsigned(0, 1);
                         h82 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                        if bool(w_irt_0(39)) then
                             h82 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h82;
                         h83 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h84 := to_unsigned(1, 1);
+                        h83 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h83 := to_unsigned(1, 1);
                         end if;
-                        h85 := to_unsigned(0, 1);
-                        h85 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h85 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind /= 2) then
-                            h83 := h84;
+                        if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
+                            h79 := h82;
                         else
-                            h83 := h85;
+                            h79 := h83;
                         end if;
-                        v_wide(56-1 downto 55) := h83;
-                        h86 := to_unsigned(0, 1);
-                        h86 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h86 := to_unsigned(1, 1);
+                        if bool(r_CONTROL(17)) then
+                            h77 := h78;
+                        else
+                            h77 := h79;
                         end if;
-                        v_wide(57-1 downto 56) := h86;
-                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        h87 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h87 := shift_right(e_address, 2);
-                        h88 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h88 := unsigned'(h87 & to_unsigned(0, 2));
-                        rec_entry_hi <= h88(64-1 downto 0);
-                        h89 := to_unsigned(0, 16);
-                        h90 := unsigned'("00000000000000000000000000000000");
-                        h90 := e_data;
-                        h91 := unsigned'("00000000000000000000000000000000");
-                        h91 := e_data;
-                        h92 := to_unsigned(0, 1);
+                        h84 := to_unsigned(0, 3);
+                        h85 := to_unsigned(0, 3);
+                        h86 := to_unsigned(0, 11);
+                        h87 := unsigned'("00000000000000000000000000000000");
+                        h87 := e_data;
+                        h86 := h87(11-1 downto 0);
+                        if ((shift_right(h86, 0) and to_unsigned(1, 11)) = 1) then
+                            h85 := w_irt_0(37-1 downto 34);
+                        else
+                            h85 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h84 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h84 := h85;
+                        end if;
+                        h88 := to_unsigned(0, 1);
+                        h89 := to_unsigned(0, 1);
+                        h89 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h89 := to_unsigned(1, 1);
+                        end if;
+                        h90 := to_unsigned(0, 1);
+                        h91 := to_unsigned(0, 11);
+                        h92 := unsigned'("00000000000000000000000000000000");
+                        h92 := e_data;
+                        h91 := h92(11-1 downto 0);
                         h93 := to_unsigned(0, 1);
                         h93 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
+                        if bool(w_irt_0(32)) then
                             h93 := to_unsigned(1, 1);
                         end if;
                         h94 := to_unsigned(0, 1);
                         h94 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
+                        if bool(w_irt_0(0)) then
                             h94 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h92 := h93;
+                        if ((shift_right(h91, 0) and to_unsigned(1, 11)) = 1) then
+                            h90 := h93;
                         else
-                            h92 := h94;
+                            h90 := h94;
                         end if;
-                        h95 := unsigned'("00000000000000000000000000000000");
-                        h95 := e_data;
-                        h96 := unsigned'("00000000000000000000000000000000");
-                        h96 := e_data;
-                        h97 := unsigned'("00000000000000000000000000000000");
-                        h97 := e_data;
-                        h98 := to_unsigned(0, 16);
-                        h98 := to_unsigned(1, 16);
-                        h99 := to_unsigned(0, 4);
-                        h99 := w_dte_10(5-1 downto 1);
-                        h100 := to_unsigned(0, 16);
-                        h100 := shift_left(h98, to_integer(h99));
+                        if bool(r_CONTROL(17)) then
+                            h88 := h89;
+                        else
+                            h88 := h90;
+                        end if;
+                        h95 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h96 := to_unsigned(1, 1);
+                        end if;
+                        h97 := to_unsigned(0, 1);
+                        h98 := to_unsigned(0, 11);
+                        h99 := unsigned'("00000000000000000000000000000000");
+                        h99 := e_data;
+                        h98 := h99(11-1 downto 0);
+                        h100 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h100 := to_unsigned(1, 1);
+                        end if;
                         h101 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h102 := to_unsigned(1, 1);
+                        h101 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h101 := to_unsigned(1, 1);
                         end if;
+                        if ((shift_right(h98, 0) and to_unsigned(1, 11)) = 1) then
+                            h97 := h100;
+                        else
+                            h97 := h101;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h95 := h96;
+                        else
+                            h95 := h97;
+                        end if;
+                        h102 := to_unsigned(0, 1);
                         h103 := to_unsigned(0, 1);
-                        h104 := to_unsigned(0, 11);
-                        h105 := unsigned'("00000000000000000000000000000000");
-                        h105 := e_data;
-                        h104 := h105(11-1 downto 0);
-                        h106 := to_unsigned(0, 1);
-                        h106 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h106 := to_unsigned(1, 1);
+                        h103 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h103 := to_unsigned(1, 1);
                         end if;
+                        h104 := to_unsigned(0, 1);
+                        h105 := to_unsigned(0, 11);
+                        h106 := unsigned'("00000000000000000000000000000000");
+                        h106 := e_data;
+                        h105 := h106(11-1 downto 0);
                         h107 := to_unsigned(0, 1);
                         h107 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(33)) then
                             h107 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h104, 0) and to_unsigned(1, 11)) = 1) then
-                            h103 := h106;
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h108 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h105, 0) and to_unsigned(1, 11)) = 1) then
+                            h104 := h107;
                         else
-                            h103 := h107;
+                            h104 := h108;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h101 := h102;
+                            h102 := h103;
                         else
-                            h101 := h103;
+                            h102 := h104;
                         end if;
-                        h108 := to_unsigned(0, 1);
+                        h58 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h59(11-1 downto 8) = 0) or (h60(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h61 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h64(11-1 downto 8) = 0) or (h65(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h66(11-1 downto 0)) < h69)) or ((not (((h70 /= 0) and (not (h77 /= 0))) and (h84 <= 1))) and (not ((bool(r_CONTROL(17)) and (h88 /= 0)) and (h95 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h102 /= 0))))) then
+                            h58 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h58;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
                         h109 := to_unsigned(0, 1);
                         h109 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
+                        if (e_kind = 2) then
                             h109 := to_unsigned(1, 1);
                         end if;
+                        v_wide(52-1 downto 51) := h109;
                         h110 := to_unsigned(0, 1);
-                        h111 := to_unsigned(0, 11);
-                        h112 := unsigned'("00000000000000000000000000000000");
-                        h112 := e_data;
-                        h111 := h112(11-1 downto 0);
+                        h110 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h110 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h110;
+                        h111 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        h112 := to_unsigned(0, 1);
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
+                            h112 := to_unsigned(1, 1);
+                        end if;
                         h113 := to_unsigned(0, 1);
                         h113 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
                             h113 := to_unsigned(1, 1);
                         end if;
+                        if (e_kind /= 2) then
+                            h111 := h112;
+                        else
+                            h111 := h113;
+                        end if;
+                        v_wide(56-1 downto 55) := h111;
                         h114 := to_unsigned(0, 1);
                         h114 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if ((e_kind /= 2) and (e_at = 1)) then
                             h114 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h111, 0) and to_unsigned(1, 11)) = 1) then
-                            h110 := h113;
-                        else
-                            h110 := h114;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h108 := h109;
-                        else
-                            h108 := h110;
-                        end if;
-                        h115 := to_unsigned(0, 3);
-                        h116 := to_unsigned(0, 3);
-                        h117 := to_unsigned(0, 11);
+                        v_wide(57-1 downto 56) := h114;
+                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h115 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h115 := shift_right(e_address, 2);
+                        h116 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h116 := unsigned'(h115 & to_unsigned(0, 2));
+                        rec_entry_hi <= h116(64-1 downto 0);
+                        h117 := to_unsigned(0, 16);
                         h118 := unsigned'("00000000000000000000000000000000");
                         h118 := e_data;
-                        h117 := h118(11-1 downto 0);
-                        if ((shift_right(h117, 0) and to_unsigned(1, 11)) = 1) then
-                            h116 := w_irt_0(37-1 downto 34);
-                        else
-                            h116 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h115 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h115 := h116;
-                        end if;
-                        h119 := to_unsigned(0, 1);
+                        h119 := unsigned'("00000000000000000000000000000000");
+                        h119 := e_data;
                         h120 := to_unsigned(0, 1);
-                        h120 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h120 := to_unsigned(1, 1);
-                        end if;
                         h121 := to_unsigned(0, 1);
-                        h122 := to_unsigned(0, 11);
+                        h121 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h121 := to_unsigned(1, 1);
+                        end if;
+                        h122 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h122 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h120 := h121;
+                        else
+                            h120 := h122;
+                        end if;
                         h123 := unsigned'("00000000000000000000000000000000");
                         h123 := e_data;
-                        h122 := h123(11-1 downto 0);
-                        h124 := to_unsigned(0, 1);
-                        h124 := to_unsigned(0, 1);
+                        h124 := unsigned'("00000000000000000000000000000000");
+                        h124 := e_data;
+                        h125 := unsigned'("00000000000000000000000000000000");
+                        h125 := e_data;
+                        h126 := to_unsigned(0, 16);
+                        h126 := to_unsigned(1, 16);
+                        h127 := to_unsigned(0, 4);
+                        h127 := w_dte_10(5-1 downto 1);
+                        h128 := to_unsigned(0, 16);
+                        h128 := shift_left(h126, to_integer(h127));
+                        h129 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 1);
+                        h130 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h130 := to_unsigned(1, 1);
+                        end if;
+                        h131 := to_unsigned(0, 1);
+                        h132 := to_unsigned(0, 11);
+                        h133 := unsigned'("00000000000000000000000000000000");
+                        h133 := e_data;
+                        h132 := h133(11-1 downto 0);
+                        h134 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h124 := to_unsigned(1, 1);
-                        end if;
-                        h125 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h125 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h122, 0) and to_unsigned(1, 11)) = 1) then
-                            h121 := h124;
-                        else
-                            h121 := h125;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h119 := h120;
-                        else
-                            h119 := h121;
-                        end if;
-                        h126 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h127 := to_unsigned(1, 1);
-                        end if;
-                        h128 := to_unsigned(0, 1);
-                        h129 := to_unsigned(0, 11);
-                        h130 := unsigned'("00000000000000000000000000000000");
-                        h130 := e_data;
-                        h129 := h130(11-1 downto 0);
-                        h131 := to_unsigned(0, 1);
-                        h131 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h131 := to_unsigned(1, 1);
-                        end if;
-                        h132 := to_unsigned(0, 1);
-                        h132 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h132 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h129, 0) and to_unsigned(1, 11)) = 1) then
-                            h128 := h131;
-                        else
-                            h128 := h132;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h126 := h127;
-                        else
-                            h126 := h128;
-                        end if;
-                        h133 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h134 := to_unsigned(1, 1);
                         end if;
                         h135 := to_unsigned(0, 1);
-                        h136 := to_unsigned(0, 11);
-                        h137 := unsigned'("00000000000000000000000000000000");
-                        h137 := e_data;
-                        h136 := h137(11-1 downto 0);
-                        h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h138 := to_unsigned(1, 1);
+                        h135 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h135 := to_unsigned(1, 1);
                         end if;
-                        h139 := to_unsigned(0, 1);
-                        h139 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h139 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h136, 0) and to_unsigned(1, 11)) = 1) then
-                            h135 := h138;
+                        if ((shift_right(h132, 0) and to_unsigned(1, 11)) = 1) then
+                            h131 := h134;
                         else
-                            h135 := h139;
+                            h131 := h135;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h133 := h134;
+                            h129 := h130;
                         else
-                            h133 := h135;
+                            h129 := h131;
                         end if;
-                        h140 := to_unsigned(0, 16);
-                        h140 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h141 := to_unsigned(0, 16);
-                        h141 := to_unsigned(1, 16);
-                        h142 := to_unsigned(0, 4);
-                        h142 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h143 := to_unsigned(0, 16);
-                        h143 := shift_left(h141, to_integer(h142));
-                        h144 := to_unsigned(0, 17);
-                        h144 := ((unsigned'(to_unsigned(0, 1) & h143) + 65536) - 1);
-                        h145 := to_unsigned(0, 16);
-                        h145 := (h140 and h144(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h90(11-1 downto 8) = 0) or (h91(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h92 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h95(11-1 downto 8) = 0) or (h96(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h97(11-1 downto 0)) < h100)) or ((not (((h101 /= 0) and (not (h108 /= 0))) and (h115 <= 1))) and (not ((bool(r_CONTROL(17)) and (h119 /= 0)) and (h126 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h133 /= 0))))) then
-                            h89 := h145;
+                        h136 := to_unsigned(0, 1);
+                        h137 := to_unsigned(0, 1);
+                        h137 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h137 := to_unsigned(1, 1);
+                        end if;
+                        h138 := to_unsigned(0, 1);
+                        h139 := to_unsigned(0, 11);
+                        h140 := unsigned'("00000000000000000000000000000000");
+                        h140 := e_data;
+                        h139 := h140(11-1 downto 0);
+                        h141 := to_unsigned(0, 1);
+                        h141 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h141 := to_unsigned(1, 1);
+                        end if;
+                        h142 := to_unsigned(0, 1);
+                        h142 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h142 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h139, 0) and to_unsigned(1, 11)) = 1) then
+                            h138 := h141;
                         else
-                            h89 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h138 := h142;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h89 & to_unsigned(0, 4));
-                        h146 := to_unsigned(0, 3);
+                        if bool(r_CONTROL(17)) then
+                            h136 := h137;
+                        else
+                            h136 := h138;
+                        end if;
+                        h143 := to_unsigned(0, 3);
+                        h144 := to_unsigned(0, 3);
+                        h145 := to_unsigned(0, 11);
+                        h146 := unsigned'("00000000000000000000000000000000");
+                        h146 := e_data;
+                        h145 := h146(11-1 downto 0);
+                        if ((shift_right(h145, 0) and to_unsigned(1, 11)) = 1) then
+                            h144 := w_irt_0(37-1 downto 34);
+                        else
+                            h144 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h143 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h143 := h144;
+                        end if;
+                        h147 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 1);
+                        h148 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h148 := to_unsigned(1, 1);
+                        end if;
+                        h149 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 11);
+                        h151 := unsigned'("00000000000000000000000000000000");
+                        h151 := e_data;
+                        h150 := h151(11-1 downto 0);
+                        h152 := to_unsigned(0, 1);
+                        h152 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h152 := to_unsigned(1, 1);
+                        end if;
+                        h153 := to_unsigned(0, 1);
+                        h153 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h153 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h150, 0) and to_unsigned(1, 11)) = 1) then
+                            h149 := h152;
+                        else
+                            h149 := h153;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h147 := h148;
+                        else
+                            h147 := h149;
+                        end if;
+                        h154 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h155 := to_unsigned(1, 1);
+                        end if;
+                        h156 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 11);
+                        h158 := unsigned'("00000000000000000000000000000000");
+                        h158 := e_data;
+                        h157 := h158(11-1 downto 0);
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h159 := to_unsigned(1, 1);
+                        end if;
+                        h160 := to_unsigned(0, 1);
+                        h160 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h160 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h157, 0) and to_unsigned(1, 11)) = 1) then
+                            h156 := h159;
+                        else
+                            h156 := h160;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h154 := h155;
+                        else
+                            h154 := h156;
+                        end if;
+                        h161 := to_unsigned(0, 1);
+                        h162 := to_unsigned(0, 1);
+                        h162 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h162 := to_unsigned(1, 1);
+                        end if;
+                        h163 := to_unsigned(0, 1);
+                        h164 := to_unsigned(0, 11);
+                        h165 := unsigned'("00000000000000000000000000000000");
+                        h165 := e_data;
+                        h164 := h165(11-1 downto 0);
+                        h166 := to_unsigned(0, 1);
+                        h166 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h166 := to_unsigned(1, 1);
+                        end if;
+                        h167 := to_unsigned(0, 1);
+                        h167 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h167 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h164, 0) and to_unsigned(1, 11)) = 1) then
+                            h163 := h166;
+                        else
+                            h163 := h167;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h161 := h162;
+                        else
+                            h161 := h163;
+                        end if;
+                        h168 := to_unsigned(0, 16);
+                        h168 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h169 := to_unsigned(0, 16);
+                        h169 := to_unsigned(1, 16);
+                        h170 := to_unsigned(0, 4);
+                        h170 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h171 := to_unsigned(0, 16);
+                        h171 := shift_left(h169, to_integer(h170));
+                        h172 := to_unsigned(0, 17);
+                        h172 := ((unsigned'(to_unsigned(0, 1) & h171) + 65536) - 1);
+                        h173 := to_unsigned(0, 16);
+                        h173 := (h168 and h172(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h118(11-1 downto 8) = 0) or (h119(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h120 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h123(11-1 downto 8) = 0) or (h124(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h125(11-1 downto 0)) < h128)) or ((not (((h129 /= 0) and (not (h136 /= 0))) and (h143 <= 1))) and (not ((bool(r_CONTROL(17)) and (h147 /= 0)) and (h154 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h161 /= 0))))) then
+                            h117 := h173;
+                        else
+                            h117 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h117 & to_unsigned(0, 4));
+                        h174 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h146 := to_unsigned(4, 3);
+                            h174 := to_unsigned(4, 3);
                         else
-                            h146 := to_unsigned(0, 3);
+                            h174 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h146;
+                        rec_cpl_status <= h174;
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
                         status <= to_unsigned(3, 8);
-                        h149 := to_unsigned(0, 3);
+                        h177 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h149 := to_unsigned(4, 3);
+                            h177 := to_unsigned(4, 3);
                         else
-                            h149 := to_unsigned(3, 3);
+                            h177 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h149;
+                        rec_outcome <= h177;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
@@ -3966,270 +4163,152 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(8, 4);
-                        h150 := to_unsigned(0, 1);
-                        h151 := unsigned'("00000000000000000000000000000000");
-                        h151 := e_data;
-                        h152 := unsigned'("00000000000000000000000000000000");
-                        h152 := e_data;
-                        h153 := to_unsigned(0, 1);
-                        h154 := to_unsigned(0, 1);
-                        h154 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h154 := to_unsigned(1, 1);
-                        end if;
-                        h155 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h155 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h153 := h154;
-                        else
-                            h153 := h155;
-                        end if;
-                        h156 := unsigned'("00000000000000000000000000000000");
-                        h156 := e_data;
-                        h157 := unsigned'("00000000000000000000000000000000");
-                        h157 := e_data;
-                        h158 := unsigned'("00000000000000000000000000000000");
-                        h158 := e_data;
-                        h159 := to_unsigned(0, 16);
-                        h159 := to_unsigned(1, 16);
-                        h160 := to_unsigned(0, 4);
-                        h160 := w_dte_10(5-1 downto 1);
-                        h161 := to_unsigned(0, 16);
-                        h161 := shift_left(h159, to_integer(h160));
-                        h162 := to_unsigned(0, 1);
-                        h163 := to_unsigned(0, 1);
-                        h163 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h163 := to_unsigned(1, 1);
-                        end if;
-                        h164 := to_unsigned(0, 1);
-                        h165 := to_unsigned(0, 11);
-                        h166 := unsigned'("00000000000000000000000000000000");
-                        h166 := e_data;
-                        h165 := h166(11-1 downto 0);
-                        h167 := to_unsigned(0, 1);
-                        h167 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h167 := to_unsigned(1, 1);
-                        end if;
-                        h168 := to_unsigned(0, 1);
-                        h168 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h168 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h165, 0) and to_unsigned(1, 11)) = 1) then
-                            h164 := h167;
-                        else
-                            h164 := h168;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h162 := h163;
-                        else
-                            h162 := h164;
-                        end if;
-                        h169 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
-                        h170 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h170 := to_unsigned(1, 1);
-                        end if;
-                        h171 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 11);
-                        h173 := unsigned'("00000000000000000000000000000000");
-                        h173 := e_data;
-                        h172 := h173(11-1 downto 0);
-                        h174 := to_unsigned(0, 1);
-                        h174 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h174 := to_unsigned(1, 1);
-                        end if;
-                        h175 := to_unsigned(0, 1);
-                        h175 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h175 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h172, 0) and to_unsigned(1, 11)) = 1) then
-                            h171 := h174;
-                        else
-                            h171 := h175;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h169 := h170;
-                        else
-                            h169 := h171;
-                        end if;
-                        h176 := to_unsigned(0, 3);
-                        h177 := to_unsigned(0, 3);
-                        h178 := to_unsigned(0, 11);
+                        h178 := to_unsigned(0, 1);
                         h179 := unsigned'("00000000000000000000000000000000");
                         h179 := e_data;
-                        h178 := h179(11-1 downto 0);
-                        if ((shift_right(h178, 0) and to_unsigned(1, 11)) = 1) then
-                            h177 := w_irt_0(37-1 downto 34);
-                        else
-                            h177 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h176 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h176 := h177;
-                        end if;
-                        h180 := to_unsigned(0, 1);
+                        h180 := unsigned'("00000000000000000000000000000000");
+                        h180 := e_data;
                         h181 := to_unsigned(0, 1);
-                        h181 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h181 := to_unsigned(1, 1);
-                        end if;
                         h182 := to_unsigned(0, 1);
-                        h183 := to_unsigned(0, 11);
+                        h182 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h182 := to_unsigned(1, 1);
+                        end if;
+                        h183 := to_unsigned(0, 1);
+                        h183 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h183 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h181 := h182;
+                        else
+                            h181 := h183;
+                        end if;
                         h184 := unsigned'("00000000000000000000000000000000");
                         h184 := e_data;
-                        h183 := h184(11-1 downto 0);
-                        h185 := to_unsigned(0, 1);
-                        h185 := to_unsigned(0, 1);
+                        h185 := unsigned'("00000000000000000000000000000000");
+                        h185 := e_data;
+                        h186 := unsigned'("00000000000000000000000000000000");
+                        h186 := e_data;
+                        h187 := to_unsigned(0, 16);
+                        h187 := to_unsigned(1, 16);
+                        h188 := to_unsigned(0, 4);
+                        h188 := w_dte_10(5-1 downto 1);
+                        h189 := to_unsigned(0, 16);
+                        h189 := shift_left(h187, to_integer(h188));
+                        h190 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 1);
+                        h191 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h191 := to_unsigned(1, 1);
+                        end if;
+                        h192 := to_unsigned(0, 1);
+                        h193 := to_unsigned(0, 11);
+                        h194 := unsigned'("00000000000000000000000000000000");
+                        h194 := e_data;
+                        h193 := h194(11-1 downto 0);
+                        h195 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h185 := to_unsigned(1, 1);
-                        end if;
-                        h186 := to_unsigned(0, 1);
-                        h186 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h186 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h183, 0) and to_unsigned(1, 11)) = 1) then
-                            h182 := h185;
-                        else
-                            h182 := h186;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h180 := h181;
-                        else
-                            h180 := h182;
-                        end if;
-                        h187 := to_unsigned(0, 1);
-                        h188 := to_unsigned(0, 1);
-                        h188 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h188 := to_unsigned(1, 1);
-                        end if;
-                        h189 := to_unsigned(0, 1);
-                        h190 := to_unsigned(0, 11);
-                        h191 := unsigned'("00000000000000000000000000000000");
-                        h191 := e_data;
-                        h190 := h191(11-1 downto 0);
-                        h192 := to_unsigned(0, 1);
-                        h192 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h192 := to_unsigned(1, 1);
-                        end if;
-                        h193 := to_unsigned(0, 1);
-                        h193 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h193 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h190, 0) and to_unsigned(1, 11)) = 1) then
-                            h189 := h192;
-                        else
-                            h189 := h193;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h187 := h188;
-                        else
-                            h187 := h189;
-                        end if;
-                        h194 := to_unsigned(0, 1);
-                        h195 := to_unsigned(0, 1);
-                        h195 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h195 := to_unsigned(1, 1);
                         end if;
                         h196 := to_unsigned(0, 1);
-                        h197 := to_unsigned(0, 11);
-                        h198 := unsigned'("00000000000000000000000000000000");
-                        h198 := e_data;
-                        h197 := h198(11-1 downto 0);
-                        h199 := to_unsigned(0, 1);
-                        h199 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h199 := to_unsigned(1, 1);
+                        h196 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h196 := to_unsigned(1, 1);
                         end if;
-                        h200 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h200 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h197, 0) and to_unsigned(1, 11)) = 1) then
-                            h196 := h199;
+                        if ((shift_right(h193, 0) and to_unsigned(1, 11)) = 1) then
+                            h192 := h195;
                         else
-                            h196 := h200;
+                            h192 := h196;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h194 := h195;
+                            h190 := h191;
                         else
-                            h194 := h196;
+                            h190 := h192;
                         end if;
-                        h150 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h151(11-1 downto 8) = 0) or (h152(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h153 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h156(11-1 downto 8) = 0) or (h157(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h158(11-1 downto 0)) < h161)) or ((not (((h162 /= 0) and (not (h169 /= 0))) and (h176 <= 1))) and (not ((bool(r_CONTROL(17)) and (h180 /= 0)) and (h187 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h194 /= 0))))) then
-                            h150 := to_unsigned(1, 1);
+                        h197 := to_unsigned(0, 1);
+                        h198 := to_unsigned(0, 1);
+                        h198 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h198 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h150;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h201 := to_unsigned(0, 1);
-                        h201 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h201 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(57-1 downto 56) := h201;
+                        h199 := to_unsigned(0, 1);
+                        h200 := to_unsigned(0, 11);
+                        h201 := unsigned'("00000000000000000000000000000000");
+                        h201 := e_data;
+                        h200 := h201(11-1 downto 0);
                         h202 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h202 := to_unsigned(0, 1);
-                        else
+                        h202 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
                             h202 := to_unsigned(1, 1);
                         end if;
-                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h202);
-                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h203 := to_unsigned(0, 16);
-                        h204 := unsigned'("00000000000000000000000000000000");
-                        h204 := e_data;
-                        h205 := unsigned'("00000000000000000000000000000000");
-                        h205 := e_data;
-                        h206 := to_unsigned(0, 1);
-                        h207 := to_unsigned(0, 1);
-                        h207 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h207 := to_unsigned(1, 1);
+                        h203 := to_unsigned(0, 1);
+                        h203 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h203 := to_unsigned(1, 1);
                         end if;
-                        h208 := to_unsigned(0, 1);
-                        h208 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h208 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h206 := h207;
+                        if ((shift_right(h200, 0) and to_unsigned(1, 11)) = 1) then
+                            h199 := h202;
                         else
-                            h206 := h208;
+                            h199 := h203;
                         end if;
-                        h209 := unsigned'("00000000000000000000000000000000");
-                        h209 := e_data;
-                        h210 := unsigned'("00000000000000000000000000000000");
-                        h210 := e_data;
-                        h211 := unsigned'("00000000000000000000000000000000");
-                        h211 := e_data;
-                        h212 := to_unsigned(0, 16);
-                        h212 := to_unsigned(1, 16);
-                        h213 := to_unsigned(0, 4);
-                        h213 := w_dte_10(5-1 downto 1);
-                        h214 := to_unsigned(0, 16);
-                        h214 := shift_left(h212, to_integer(h213));
+                        if bool(r_CONTROL(17)) then
+                            h197 := h198;
+                        else
+                            h197 := h199;
+                        end if;
+                        h204 := to_unsigned(0, 3);
+                        h205 := to_unsigned(0, 3);
+                        h206 := to_unsigned(0, 11);
+                        h207 := unsigned'("00000000000000000000000000000000");
+                        h207 := e_data;
+                        h206 := h207(11-1 downto 0);
+                        if ((shift_right(h206, 0) and to_unsigned(1, 11)) = 1) then
+                            h205 := w_irt_0(37-1 downto 34);
+                        else
+                            h205 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h204 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h204 := h205;
+                        end if;
+                        h208 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h209 := to_unsigned(1, 1);
+                        end if;
+                        h210 := to_unsigned(0, 1);
+                        h211 := to_unsigned(0, 11);
+                        h212 := unsigned'("00000000000000000000000000000000");
+                        h212 := e_data;
+                        h211 := h212(11-1 downto 0);
+                        h213 := to_unsigned(0, 1);
+                        h213 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h213 := to_unsigned(1, 1);
+                        end if;
+                        h214 := to_unsigned(0, 1);
+                        h214 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h214 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h211, 0) and to_unsigned(1, 11)) = 1) then
+                            h210 := h213;
+                        else
+                            h210 := h214;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h208 := h209;
+                        else
+                            h208 := h210;
+                        end if;
                         h215 := to_unsigned(0, 1);
                         h216 := to_unsigned(0, 1);
                         h216 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_ga_0(7)) then
                             h216 := to_unsigned(1, 1);
                         end if;
                         h217 := to_unsigned(0, 1);
@@ -4239,12 +4318,12 @@ begin
                         h218 := h219(11-1 downto 0);
                         h220 := to_unsigned(0, 1);
                         h220 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
+                        if bool(w_irt_0(39)) then
                             h220 := to_unsigned(1, 1);
                         end if;
                         h221 := to_unsigned(0, 1);
                         h221 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(7)) then
                             h221 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h218, 0) and to_unsigned(1, 11)) = 1) then
@@ -4260,7 +4339,7 @@ begin
                         h222 := to_unsigned(0, 1);
                         h223 := to_unsigned(0, 1);
                         h223 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
+                        if bool(w_irt_ga_0(1)) then
                             h223 := to_unsigned(1, 1);
                         end if;
                         h224 := to_unsigned(0, 1);
@@ -4270,12 +4349,12 @@ begin
                         h225 := h226(11-1 downto 0);
                         h227 := to_unsigned(0, 1);
                         h227 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_0(33)) then
                             h227 := to_unsigned(1, 1);
                         end if;
                         h228 := to_unsigned(0, 1);
                         h228 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(1)) then
                             h228 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h225, 0) and to_unsigned(1, 11)) = 1) then
@@ -4288,145 +4367,264 @@ begin
                         else
                             h222 := h224;
                         end if;
-                        h229 := to_unsigned(0, 3);
-                        h230 := to_unsigned(0, 3);
-                        h231 := to_unsigned(0, 11);
+                        h178 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h179(11-1 downto 8) = 0) or (h180(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h181 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h184(11-1 downto 8) = 0) or (h185(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h186(11-1 downto 0)) < h189)) or ((not (((h190 /= 0) and (not (h197 /= 0))) and (h204 <= 1))) and (not ((bool(r_CONTROL(17)) and (h208 /= 0)) and (h215 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h222 /= 0))))) then
+                            h178 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h178;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h229 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h229 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h229;
+                        h230 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h230 := to_unsigned(0, 1);
+                        else
+                            h230 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h230);
+                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h231 := to_unsigned(0, 16);
                         h232 := unsigned'("00000000000000000000000000000000");
                         h232 := e_data;
-                        h231 := h232(11-1 downto 0);
-                        if ((shift_right(h231, 0) and to_unsigned(1, 11)) = 1) then
-                            h230 := w_irt_0(37-1 downto 34);
-                        else
-                            h230 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h229 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h229 := h230;
-                        end if;
-                        h233 := to_unsigned(0, 1);
+                        h233 := unsigned'("00000000000000000000000000000000");
+                        h233 := e_data;
                         h234 := to_unsigned(0, 1);
-                        h234 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h234 := to_unsigned(1, 1);
-                        end if;
                         h235 := to_unsigned(0, 1);
-                        h236 := to_unsigned(0, 11);
+                        h235 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h235 := to_unsigned(1, 1);
+                        end if;
+                        h236 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h236 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h234 := h235;
+                        else
+                            h234 := h236;
+                        end if;
                         h237 := unsigned'("00000000000000000000000000000000");
                         h237 := e_data;
-                        h236 := h237(11-1 downto 0);
-                        h238 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
+                        h238 := unsigned'("00000000000000000000000000000000");
+                        h238 := e_data;
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := e_data;
+                        h240 := to_unsigned(0, 16);
+                        h240 := to_unsigned(1, 16);
+                        h241 := to_unsigned(0, 4);
+                        h241 := w_dte_10(5-1 downto 1);
+                        h242 := to_unsigned(0, 16);
+                        h242 := shift_left(h240, to_integer(h241));
+                        h243 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
+                        h244 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h244 := to_unsigned(1, 1);
+                        end if;
+                        h245 := to_unsigned(0, 1);
+                        h246 := to_unsigned(0, 11);
+                        h247 := unsigned'("00000000000000000000000000000000");
+                        h247 := e_data;
+                        h246 := h247(11-1 downto 0);
+                        h248 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h238 := to_unsigned(1, 1);
-                        end if;
-                        h239 := to_unsigned(0, 1);
-                        h239 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h239 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h236, 0) and to_unsigned(1, 11)) = 1) then
-                            h235 := h238;
-                        else
-                            h235 := h239;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h233 := h234;
-                        else
-                            h233 := h235;
-                        end if;
-                        h240 := to_unsigned(0, 1);
-                        h241 := to_unsigned(0, 1);
-                        h241 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h241 := to_unsigned(1, 1);
-                        end if;
-                        h242 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 11);
-                        h244 := unsigned'("00000000000000000000000000000000");
-                        h244 := e_data;
-                        h243 := h244(11-1 downto 0);
-                        h245 := to_unsigned(0, 1);
-                        h245 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h245 := to_unsigned(1, 1);
-                        end if;
-                        h246 := to_unsigned(0, 1);
-                        h246 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h246 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h243, 0) and to_unsigned(1, 11)) = 1) then
-                            h242 := h245;
-                        else
-                            h242 := h246;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h240 := h241;
-                        else
-                            h240 := h242;
-                        end if;
-                        h247 := to_unsigned(0, 1);
-                        h248 := to_unsigned(0, 1);
-                        h248 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h248 := to_unsigned(1, 1);
                         end if;
                         h249 := to_unsigned(0, 1);
-                        h250 := to_unsigned(0, 11);
-                        h251 := unsigned'("00000000000000000000000000000000");
-                        h251 := e_data;
-                        h250 := h251(11-1 downto 0);
-                        h252 := to_unsigned(0, 1);
-                        h252 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h252 := to_unsigned(1, 1);
+                        h249 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h249 := to_unsigned(1, 1);
                         end if;
-                        h253 := to_unsigned(0, 1);
-                        h253 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h253 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h250, 0) and to_unsigned(1, 11)) = 1) then
-                            h249 := h252;
+                        if ((shift_right(h246, 0) and to_unsigned(1, 11)) = 1) then
+                            h245 := h248;
                         else
-                            h249 := h253;
+                            h245 := h249;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h247 := h248;
+                            h243 := h244;
                         else
-                            h247 := h249;
+                            h243 := h245;
                         end if;
-                        h254 := to_unsigned(0, 16);
-                        h254 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h255 := to_unsigned(0, 16);
-                        h255 := to_unsigned(1, 16);
-                        h256 := to_unsigned(0, 4);
-                        h256 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h257 := to_unsigned(0, 16);
-                        h257 := shift_left(h255, to_integer(h256));
-                        h258 := to_unsigned(0, 17);
-                        h258 := ((unsigned'(to_unsigned(0, 1) & h257) + 65536) - 1);
-                        h259 := to_unsigned(0, 16);
-                        h259 := (h254 and h258(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h204(11-1 downto 8) = 0) or (h205(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h206 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h209(11-1 downto 8) = 0) or (h210(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h211(11-1 downto 0)) < h214)) or ((not (((h215 /= 0) and (not (h222 /= 0))) and (h229 <= 1))) and (not ((bool(r_CONTROL(17)) and (h233 /= 0)) and (h240 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h247 /= 0))))) then
-                            h203 := h259;
+                        h250 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 1);
+                        h251 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h251 := to_unsigned(1, 1);
+                        end if;
+                        h252 := to_unsigned(0, 1);
+                        h253 := to_unsigned(0, 11);
+                        h254 := unsigned'("00000000000000000000000000000000");
+                        h254 := e_data;
+                        h253 := h254(11-1 downto 0);
+                        h255 := to_unsigned(0, 1);
+                        h255 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h255 := to_unsigned(1, 1);
+                        end if;
+                        h256 := to_unsigned(0, 1);
+                        h256 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h256 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h253, 0) and to_unsigned(1, 11)) = 1) then
+                            h252 := h255;
                         else
-                            h203 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h252 := h256;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h203 & to_unsigned(0, 4));
-                        h260 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h250 := h251;
+                        else
+                            h250 := h252;
+                        end if;
+                        h257 := to_unsigned(0, 3);
+                        h258 := to_unsigned(0, 3);
+                        h259 := to_unsigned(0, 11);
+                        h260 := unsigned'("00000000000000000000000000000000");
+                        h260 := e_data;
+                        h259 := h260(11-1 downto 0);
+                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
+                            h258 := w_irt_0(37-1 downto 34);
+                        else
+                            h258 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h257 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h257 := h258;
+                        end if;
+                        h261 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        h262 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h262 := to_unsigned(1, 1);
+                        end if;
+                        h263 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 11);
+                        h265 := unsigned'("00000000000000000000000000000000");
+                        h265 := e_data;
+                        h264 := h265(11-1 downto 0);
+                        h266 := to_unsigned(0, 1);
+                        h266 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h266 := to_unsigned(1, 1);
+                        end if;
+                        h267 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h267 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h264, 0) and to_unsigned(1, 11)) = 1) then
+                            h263 := h266;
+                        else
+                            h263 := h267;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h261 := h262;
+                        else
+                            h261 := h263;
+                        end if;
+                        h268 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 1);
+                        h269 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h269 := to_unsigned(1, 1);
+                        end if;
+                        h270 := to_unsigned(0, 1);
+                        h271 := to_unsigned(0, 11);
+                        h272 := unsigned'("00000000000000000000000000000000");
+                        h272 := e_data;
+                        h271 := h272(11-1 downto 0);
+                        h273 := to_unsigned(0, 1);
+                        h273 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h273 := to_unsigned(1, 1);
+                        end if;
+                        h274 := to_unsigned(0, 1);
+                        h274 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h274 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h271, 0) and to_unsigned(1, 11)) = 1) then
+                            h270 := h273;
+                        else
+                            h270 := h274;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h268 := h269;
+                        else
+                            h268 := h270;
+                        end if;
+                        h275 := to_unsigned(0, 1);
+                        h276 := to_unsigned(0, 1);
+                        h276 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h276 := to_unsigned(1, 1);
+                        end if;
+                        h277 := to_unsigned(0, 1);
+                        h278 := to_unsigned(0, 11);
+                        h279 := unsigned'("00000000000000000000000000000000");
+                        h279 := e_data;
+                        h278 := h279(11-1 downto 0);
+                        h280 := to_unsigned(0, 1);
+                        h280 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h280 := to_unsigned(1, 1);
+                        end if;
+                        h281 := to_unsigned(0, 1);
+                        h281 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h281 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h278, 0) and to_unsigned(1, 11)) = 1) then
+                            h277 := h280;
+                        else
+                            h277 := h281;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h275 := h276;
+                        else
+                            h275 := h277;
+                        end if;
+                        h282 := to_unsigned(0, 16);
+                        h282 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h283 := to_unsigned(0, 16);
+                        h283 := to_unsigned(1, 16);
+                        h284 := to_unsigned(0, 4);
+                        h284 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h285 := to_unsigned(0, 16);
+                        h285 := shift_left(h283, to_integer(h284));
+                        h286 := to_unsigned(0, 17);
+                        h286 := ((unsigned'(to_unsigned(0, 1) & h285) + 65536) - 1);
+                        h287 := to_unsigned(0, 16);
+                        h287 := (h282 and h286(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h232(11-1 downto 8) = 0) or (h233(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h234 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h237(11-1 downto 8) = 0) or (h238(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h239(11-1 downto 0)) < h242)) or ((not (((h243 /= 0) and (not (h250 /= 0))) and (h257 <= 1))) and (not ((bool(r_CONTROL(17)) and (h261 /= 0)) and (h268 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h275 /= 0))))) then
+                            h231 := h287;
+                        else
+                            h231 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h231 & to_unsigned(0, 4));
+                        h288 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h260 := to_unsigned(1, 1);
+                            h288 := to_unsigned(1, 1);
                         else
-                            h260 := to_unsigned(0, 1);
+                            h288 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h260);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h288);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind /= 2) and (e_at = 2)) then
                         status <= to_unsigned(4, 8);
@@ -4449,8 +4647,9 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h261 /= 0)) then
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h289 /= 0)) then
                         status <= to_unsigned(5, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
@@ -4471,6 +4670,7 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
                         status <= to_unsigned(6, 8);
@@ -4489,26 +4689,27 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
-                        h264 := to_unsigned(0, 1);
-                        h264 := to_unsigned(0, 1);
+                        h292 := to_unsigned(0, 1);
+                        h292 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h264 := to_unsigned(1, 1);
+                            h292 := to_unsigned(1, 1);
                         end if;
-                        v_wide(1-1 downto 0) := h264;
-                        h265 := to_unsigned(0, 1);
-                        h265 := to_unsigned(0, 1);
+                        v_wide(1-1 downto 0) := h292;
+                        h293 := to_unsigned(0, 1);
+                        h293 := to_unsigned(0, 1);
                         if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
-                            h265 := to_unsigned(1, 1);
+                            h293 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h265;
-                        h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h266 := e_address;
-                        v_wide(64-1 downto 12) := h266(64-1 downto 12);
+                        v_wide(2-1 downto 1) := h293;
+                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h294 := e_address;
+                        v_wide(64-1 downto 12) := h294(64-1 downto 12);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_ok /= 0) then
                         status <= to_unsigned(7, 8);
@@ -4531,6 +4732,7 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (wk_io_translation /= 0) then
                         status <= to_unsigned(8, 8);
@@ -4550,51 +4752,52 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_io_R;
-                        h267 := to_unsigned(0, 1);
-                        h267 := to_unsigned(0, 1);
+                        h295 := to_unsigned(0, 1);
+                        h295 := to_unsigned(0, 1);
                         if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h267 := to_unsigned(1, 1);
+                            h295 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h267;
+                        v_wide(2-1 downto 1) := h295;
                         v_wide(3-1 downto 2) := wk_io_U;
-                        h268 := to_unsigned(0, 1);
-                        h268 := to_unsigned(0, 1);
+                        h296 := to_unsigned(0, 1);
+                        h296 := to_unsigned(0, 1);
                         if (wk_io_shift > 12) then
-                            h268 := to_unsigned(1, 1);
+                            h296 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h268;
-                        h269 := to_unsigned(0, 6);
-                        h269 := wk_io_shift;
-                        h270 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h270 := shift_right(wk_io_frame, to_integer(h269));
-                        h271 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h271 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h270);
-                        h272 := to_unsigned(0, 6);
-                        h272 := wk_io_shift;
-                        h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h273 := shift_left(h271, to_integer(h272));
-                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h274 := to_unsigned(1, 64);
-                        h275 := to_unsigned(0, 6);
-                        h276 := to_unsigned(0, 7);
-                        h276 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h275 := h276(6-1 downto 0);
-                        h277 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h277 := shift_left(h274, to_integer(h275));
-                        h278 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h278 := ((unsigned'(to_unsigned(0, 1) & h277) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h279 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h279 := shift_right(h278(64-1 downto 0), 12);
-                        h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h280 := (h273 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h279 & to_unsigned(0, 12)));
-                        h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h281 := shift_right(h280, 12);
-                        v_wide(64-1 downto 12) := h281(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h296;
+                        h297 := to_unsigned(0, 6);
+                        h297 := wk_io_shift;
+                        h298 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h298 := shift_right(wk_io_frame, to_integer(h297));
+                        h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h299 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h298);
+                        h300 := to_unsigned(0, 6);
+                        h300 := wk_io_shift;
+                        h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h301 := shift_left(h299, to_integer(h300));
+                        h302 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h302 := to_unsigned(1, 64);
+                        h303 := to_unsigned(0, 6);
+                        h304 := to_unsigned(0, 7);
+                        h304 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h303 := h304(6-1 downto 0);
+                        h305 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h305 := shift_left(h302, to_integer(h303));
+                        h306 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h306 := ((unsigned'(to_unsigned(0, 1) & h305) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h307 := shift_right(h306(64-1 downto 0), 12);
+                        h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h308 := (h301 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h307 & to_unsigned(0, 12)));
+                        h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h309 := shift_right(h308, 12);
+                        v_wide(64-1 downto 12) := h309(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
                         status <= to_unsigned(9, 8);
@@ -4607,215 +4810,215 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h282 := to_unsigned(0, 1);
-                        h283 := unsigned'("00000000000000000000000000000000");
-                        h283 := e_data;
-                        h284 := unsigned'("00000000000000000000000000000000");
-                        h284 := e_data;
-                        h285 := to_unsigned(0, 1);
-                        h286 := to_unsigned(0, 1);
-                        h286 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h286 := to_unsigned(1, 1);
-                        end if;
-                        h287 := to_unsigned(0, 1);
-                        h287 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h287 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h285 := h286;
-                        else
-                            h285 := h287;
-                        end if;
-                        h288 := unsigned'("00000000000000000000000000000000");
-                        h288 := e_data;
-                        h289 := unsigned'("00000000000000000000000000000000");
-                        h289 := e_data;
-                        h290 := unsigned'("00000000000000000000000000000000");
-                        h290 := e_data;
-                        h291 := to_unsigned(0, 16);
-                        h291 := to_unsigned(1, 16);
-                        h292 := to_unsigned(0, 4);
-                        h292 := w_dte_10(5-1 downto 1);
-                        h293 := to_unsigned(0, 16);
-                        h293 := shift_left(h291, to_integer(h292));
-                        h294 := to_unsigned(0, 1);
-                        h295 := to_unsigned(0, 1);
-                        h295 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h295 := to_unsigned(1, 1);
-                        end if;
-                        h296 := to_unsigned(0, 1);
-                        h297 := to_unsigned(0, 11);
-                        h298 := unsigned'("00000000000000000000000000000000");
-                        h298 := e_data;
-                        h297 := h298(11-1 downto 0);
-                        h299 := to_unsigned(0, 1);
-                        h299 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h299 := to_unsigned(1, 1);
-                        end if;
-                        h300 := to_unsigned(0, 1);
-                        h300 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h300 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h297, 0) and to_unsigned(1, 11)) = 1) then
-                            h296 := h299;
-                        else
-                            h296 := h300;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h294 := h295;
-                        else
-                            h294 := h296;
-                        end if;
-                        h301 := to_unsigned(0, 1);
-                        h302 := to_unsigned(0, 1);
-                        h302 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h302 := to_unsigned(1, 1);
-                        end if;
-                        h303 := to_unsigned(0, 1);
-                        h304 := to_unsigned(0, 11);
-                        h305 := unsigned'("00000000000000000000000000000000");
-                        h305 := e_data;
-                        h304 := h305(11-1 downto 0);
-                        h306 := to_unsigned(0, 1);
-                        h306 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h306 := to_unsigned(1, 1);
-                        end if;
-                        h307 := to_unsigned(0, 1);
-                        h307 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h307 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
-                            h303 := h306;
-                        else
-                            h303 := h307;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h301 := h302;
-                        else
-                            h301 := h303;
-                        end if;
-                        h308 := to_unsigned(0, 3);
-                        h309 := to_unsigned(0, 3);
-                        h310 := to_unsigned(0, 11);
+                        h310 := to_unsigned(0, 1);
                         h311 := unsigned'("00000000000000000000000000000000");
                         h311 := e_data;
-                        h310 := h311(11-1 downto 0);
-                        if ((shift_right(h310, 0) and to_unsigned(1, 11)) = 1) then
-                            h309 := w_irt_0(37-1 downto 34);
-                        else
-                            h309 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h308 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h308 := h309;
-                        end if;
-                        h312 := to_unsigned(0, 1);
+                        h312 := unsigned'("00000000000000000000000000000000");
+                        h312 := e_data;
                         h313 := to_unsigned(0, 1);
-                        h313 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h313 := to_unsigned(1, 1);
-                        end if;
                         h314 := to_unsigned(0, 1);
-                        h315 := to_unsigned(0, 11);
+                        h314 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h314 := to_unsigned(1, 1);
+                        end if;
+                        h315 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h315 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h313 := h314;
+                        else
+                            h313 := h315;
+                        end if;
                         h316 := unsigned'("00000000000000000000000000000000");
                         h316 := e_data;
-                        h315 := h316(11-1 downto 0);
-                        h317 := to_unsigned(0, 1);
-                        h317 := to_unsigned(0, 1);
+                        h317 := unsigned'("00000000000000000000000000000000");
+                        h317 := e_data;
+                        h318 := unsigned'("00000000000000000000000000000000");
+                        h318 := e_data;
+                        h319 := to_unsigned(0, 16);
+                        h319 := to_unsigned(1, 16);
+                        h320 := to_unsigned(0, 4);
+                        h320 := w_dte_10(5-1 downto 1);
+                        h321 := to_unsigned(0, 16);
+                        h321 := shift_left(h319, to_integer(h320));
+                        h322 := to_unsigned(0, 1);
+                        h323 := to_unsigned(0, 1);
+                        h323 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h323 := to_unsigned(1, 1);
+                        end if;
+                        h324 := to_unsigned(0, 1);
+                        h325 := to_unsigned(0, 11);
+                        h326 := unsigned'("00000000000000000000000000000000");
+                        h326 := e_data;
+                        h325 := h326(11-1 downto 0);
+                        h327 := to_unsigned(0, 1);
+                        h327 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h317 := to_unsigned(1, 1);
-                        end if;
-                        h318 := to_unsigned(0, 1);
-                        h318 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h318 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h315, 0) and to_unsigned(1, 11)) = 1) then
-                            h314 := h317;
-                        else
-                            h314 := h318;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h312 := h313;
-                        else
-                            h312 := h314;
-                        end if;
-                        h319 := to_unsigned(0, 1);
-                        h320 := to_unsigned(0, 1);
-                        h320 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h320 := to_unsigned(1, 1);
-                        end if;
-                        h321 := to_unsigned(0, 1);
-                        h322 := to_unsigned(0, 11);
-                        h323 := unsigned'("00000000000000000000000000000000");
-                        h323 := e_data;
-                        h322 := h323(11-1 downto 0);
-                        h324 := to_unsigned(0, 1);
-                        h324 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h324 := to_unsigned(1, 1);
-                        end if;
-                        h325 := to_unsigned(0, 1);
-                        h325 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h325 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h322, 0) and to_unsigned(1, 11)) = 1) then
-                            h321 := h324;
-                        else
-                            h321 := h325;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h319 := h320;
-                        else
-                            h319 := h321;
-                        end if;
-                        h326 := to_unsigned(0, 1);
-                        h327 := to_unsigned(0, 1);
-                        h327 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h327 := to_unsigned(1, 1);
                         end if;
                         h328 := to_unsigned(0, 1);
-                        h329 := to_unsigned(0, 11);
-                        h330 := unsigned'("00000000000000000000000000000000");
-                        h330 := e_data;
-                        h329 := h330(11-1 downto 0);
-                        h331 := to_unsigned(0, 1);
-                        h331 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h331 := to_unsigned(1, 1);
+                        h328 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h328 := to_unsigned(1, 1);
                         end if;
-                        h332 := to_unsigned(0, 1);
-                        h332 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h332 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h329, 0) and to_unsigned(1, 11)) = 1) then
-                            h328 := h331;
+                        if ((shift_right(h325, 0) and to_unsigned(1, 11)) = 1) then
+                            h324 := h327;
                         else
-                            h328 := h332;
+                            h324 := h328;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h326 := h327;
+                            h322 := h323;
                         else
-                            h326 := h328;
+                            h322 := h324;
                         end if;
-                        h282 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h283(11-1 downto 8) = 0) or (h284(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h285 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h288(11-1 downto 8) = 0) or (h289(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h290(11-1 downto 0)) < h293)) or ((not (((h294 /= 0) and (not (h301 /= 0))) and (h308 <= 1))) and (not ((bool(r_CONTROL(17)) and (h312 /= 0)) and (h319 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h326 /= 0))))) then
-                            h282 := to_unsigned(1, 1);
+                        h329 := to_unsigned(0, 1);
+                        h330 := to_unsigned(0, 1);
+                        h330 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h330 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h282;
+                        h331 := to_unsigned(0, 1);
+                        h332 := to_unsigned(0, 11);
+                        h333 := unsigned'("00000000000000000000000000000000");
+                        h333 := e_data;
+                        h332 := h333(11-1 downto 0);
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h334 := to_unsigned(1, 1);
+                        end if;
+                        h335 := to_unsigned(0, 1);
+                        h335 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h335 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h332, 0) and to_unsigned(1, 11)) = 1) then
+                            h331 := h334;
+                        else
+                            h331 := h335;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h329 := h330;
+                        else
+                            h329 := h331;
+                        end if;
+                        h336 := to_unsigned(0, 3);
+                        h337 := to_unsigned(0, 3);
+                        h338 := to_unsigned(0, 11);
+                        h339 := unsigned'("00000000000000000000000000000000");
+                        h339 := e_data;
+                        h338 := h339(11-1 downto 0);
+                        if ((shift_right(h338, 0) and to_unsigned(1, 11)) = 1) then
+                            h337 := w_irt_0(37-1 downto 34);
+                        else
+                            h337 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h336 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h336 := h337;
+                        end if;
+                        h340 := to_unsigned(0, 1);
+                        h341 := to_unsigned(0, 1);
+                        h341 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h341 := to_unsigned(1, 1);
+                        end if;
+                        h342 := to_unsigned(0, 1);
+                        h343 := to_unsigned(0, 11);
+                        h344 := unsigned'("00000000000000000000000000000000");
+                        h344 := e_data;
+                        h343 := h344(11-1 downto 0);
+                        h345 := to_unsigned(0, 1);
+                        h345 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h345 := to_unsigned(1, 1);
+                        end if;
+                        h346 := to_unsigned(0, 1);
+                        h346 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h346 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
+                            h342 := h345;
+                        else
+                            h342 := h346;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h340 := h341;
+                        else
+                            h340 := h342;
+                        end if;
+                        h347 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h348 := to_unsigned(1, 1);
+                        end if;
+                        h349 := to_unsigned(0, 1);
+                        h350 := to_unsigned(0, 11);
+                        h351 := unsigned'("00000000000000000000000000000000");
+                        h351 := e_data;
+                        h350 := h351(11-1 downto 0);
+                        h352 := to_unsigned(0, 1);
+                        h352 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h352 := to_unsigned(1, 1);
+                        end if;
+                        h353 := to_unsigned(0, 1);
+                        h353 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h353 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h350, 0) and to_unsigned(1, 11)) = 1) then
+                            h349 := h352;
+                        else
+                            h349 := h353;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h347 := h348;
+                        else
+                            h347 := h349;
+                        end if;
+                        h354 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h355 := to_unsigned(1, 1);
+                        end if;
+                        h356 := to_unsigned(0, 1);
+                        h357 := to_unsigned(0, 11);
+                        h358 := unsigned'("00000000000000000000000000000000");
+                        h358 := e_data;
+                        h357 := h358(11-1 downto 0);
+                        h359 := to_unsigned(0, 1);
+                        h359 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h359 := to_unsigned(1, 1);
+                        end if;
+                        h360 := to_unsigned(0, 1);
+                        h360 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h360 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h357, 0) and to_unsigned(1, 11)) = 1) then
+                            h356 := h359;
+                        else
+                            h356 := h360;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h354 := h355;
+                        else
+                            h354 := h356;
+                        end if;
+                        h310 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h311(11-1 downto 8) = 0) or (h312(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h313 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h316(11-1 downto 8) = 0) or (h317(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h318(11-1 downto 0)) < h321)) or ((not (((h322 /= 0) and (not (h329 /= 0))) and (h336 <= 1))) and (not ((bool(r_CONTROL(17)) and (h340 /= 0)) and (h347 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h354 /= 0))))) then
+                            h310 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h310;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -4825,236 +5028,237 @@ begin
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h333 := to_unsigned(0, 16);
-                        h334 := unsigned'("00000000000000000000000000000000");
-                        h334 := e_data;
-                        h335 := unsigned'("00000000000000000000000000000000");
-                        h335 := e_data;
-                        h336 := to_unsigned(0, 1);
-                        h337 := to_unsigned(0, 1);
-                        h337 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h337 := to_unsigned(1, 1);
-                        end if;
-                        h338 := to_unsigned(0, 1);
-                        h338 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h338 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h336 := h337;
-                        else
-                            h336 := h338;
-                        end if;
-                        h339 := unsigned'("00000000000000000000000000000000");
-                        h339 := e_data;
-                        h340 := unsigned'("00000000000000000000000000000000");
-                        h340 := e_data;
-                        h341 := unsigned'("00000000000000000000000000000000");
-                        h341 := e_data;
-                        h342 := to_unsigned(0, 16);
-                        h342 := to_unsigned(1, 16);
-                        h343 := to_unsigned(0, 4);
-                        h343 := w_dte_10(5-1 downto 1);
-                        h344 := to_unsigned(0, 16);
-                        h344 := shift_left(h342, to_integer(h343));
-                        h345 := to_unsigned(0, 1);
-                        h346 := to_unsigned(0, 1);
-                        h346 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h346 := to_unsigned(1, 1);
-                        end if;
-                        h347 := to_unsigned(0, 1);
-                        h348 := to_unsigned(0, 11);
-                        h349 := unsigned'("00000000000000000000000000000000");
-                        h349 := e_data;
-                        h348 := h349(11-1 downto 0);
-                        h350 := to_unsigned(0, 1);
-                        h350 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h350 := to_unsigned(1, 1);
-                        end if;
-                        h351 := to_unsigned(0, 1);
-                        h351 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h351 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h348, 0) and to_unsigned(1, 11)) = 1) then
-                            h347 := h350;
-                        else
-                            h347 := h351;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h345 := h346;
-                        else
-                            h345 := h347;
-                        end if;
-                        h352 := to_unsigned(0, 1);
-                        h353 := to_unsigned(0, 1);
-                        h353 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h353 := to_unsigned(1, 1);
-                        end if;
-                        h354 := to_unsigned(0, 1);
-                        h355 := to_unsigned(0, 11);
-                        h356 := unsigned'("00000000000000000000000000000000");
-                        h356 := e_data;
-                        h355 := h356(11-1 downto 0);
-                        h357 := to_unsigned(0, 1);
-                        h357 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h357 := to_unsigned(1, 1);
-                        end if;
-                        h358 := to_unsigned(0, 1);
-                        h358 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h358 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h355, 0) and to_unsigned(1, 11)) = 1) then
-                            h354 := h357;
-                        else
-                            h354 := h358;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h352 := h353;
-                        else
-                            h352 := h354;
-                        end if;
-                        h359 := to_unsigned(0, 3);
-                        h360 := to_unsigned(0, 3);
-                        h361 := to_unsigned(0, 11);
+                        h361 := to_unsigned(0, 16);
                         h362 := unsigned'("00000000000000000000000000000000");
                         h362 := e_data;
-                        h361 := h362(11-1 downto 0);
-                        if ((shift_right(h361, 0) and to_unsigned(1, 11)) = 1) then
-                            h360 := w_irt_0(37-1 downto 34);
-                        else
-                            h360 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h359 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h359 := h360;
-                        end if;
-                        h363 := to_unsigned(0, 1);
+                        h363 := unsigned'("00000000000000000000000000000000");
+                        h363 := e_data;
                         h364 := to_unsigned(0, 1);
-                        h364 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h364 := to_unsigned(1, 1);
-                        end if;
                         h365 := to_unsigned(0, 1);
-                        h366 := to_unsigned(0, 11);
+                        h365 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h365 := to_unsigned(1, 1);
+                        end if;
+                        h366 := to_unsigned(0, 1);
+                        h366 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h366 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h364 := h365;
+                        else
+                            h364 := h366;
+                        end if;
                         h367 := unsigned'("00000000000000000000000000000000");
                         h367 := e_data;
-                        h366 := h367(11-1 downto 0);
-                        h368 := to_unsigned(0, 1);
-                        h368 := to_unsigned(0, 1);
+                        h368 := unsigned'("00000000000000000000000000000000");
+                        h368 := e_data;
+                        h369 := unsigned'("00000000000000000000000000000000");
+                        h369 := e_data;
+                        h370 := to_unsigned(0, 16);
+                        h370 := to_unsigned(1, 16);
+                        h371 := to_unsigned(0, 4);
+                        h371 := w_dte_10(5-1 downto 1);
+                        h372 := to_unsigned(0, 16);
+                        h372 := shift_left(h370, to_integer(h371));
+                        h373 := to_unsigned(0, 1);
+                        h374 := to_unsigned(0, 1);
+                        h374 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h374 := to_unsigned(1, 1);
+                        end if;
+                        h375 := to_unsigned(0, 1);
+                        h376 := to_unsigned(0, 11);
+                        h377 := unsigned'("00000000000000000000000000000000");
+                        h377 := e_data;
+                        h376 := h377(11-1 downto 0);
+                        h378 := to_unsigned(0, 1);
+                        h378 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h368 := to_unsigned(1, 1);
-                        end if;
-                        h369 := to_unsigned(0, 1);
-                        h369 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h369 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h366, 0) and to_unsigned(1, 11)) = 1) then
-                            h365 := h368;
-                        else
-                            h365 := h369;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h363 := h364;
-                        else
-                            h363 := h365;
-                        end if;
-                        h370 := to_unsigned(0, 1);
-                        h371 := to_unsigned(0, 1);
-                        h371 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h371 := to_unsigned(1, 1);
-                        end if;
-                        h372 := to_unsigned(0, 1);
-                        h373 := to_unsigned(0, 11);
-                        h374 := unsigned'("00000000000000000000000000000000");
-                        h374 := e_data;
-                        h373 := h374(11-1 downto 0);
-                        h375 := to_unsigned(0, 1);
-                        h375 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h375 := to_unsigned(1, 1);
-                        end if;
-                        h376 := to_unsigned(0, 1);
-                        h376 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h376 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
-                            h372 := h375;
-                        else
-                            h372 := h376;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h370 := h371;
-                        else
-                            h370 := h372;
-                        end if;
-                        h377 := to_unsigned(0, 1);
-                        h378 := to_unsigned(0, 1);
-                        h378 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h378 := to_unsigned(1, 1);
                         end if;
                         h379 := to_unsigned(0, 1);
-                        h380 := to_unsigned(0, 11);
-                        h381 := unsigned'("00000000000000000000000000000000");
-                        h381 := e_data;
-                        h380 := h381(11-1 downto 0);
-                        h382 := to_unsigned(0, 1);
-                        h382 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h382 := to_unsigned(1, 1);
+                        h379 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h379 := to_unsigned(1, 1);
                         end if;
-                        h383 := to_unsigned(0, 1);
-                        h383 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h383 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h380, 0) and to_unsigned(1, 11)) = 1) then
-                            h379 := h382;
+                        if ((shift_right(h376, 0) and to_unsigned(1, 11)) = 1) then
+                            h375 := h378;
                         else
-                            h379 := h383;
+                            h375 := h379;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h377 := h378;
+                            h373 := h374;
                         else
-                            h377 := h379;
+                            h373 := h375;
                         end if;
-                        h384 := to_unsigned(0, 16);
-                        h384 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h385 := to_unsigned(0, 16);
-                        h385 := to_unsigned(1, 16);
-                        h386 := to_unsigned(0, 4);
-                        h386 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h387 := to_unsigned(0, 16);
-                        h387 := shift_left(h385, to_integer(h386));
-                        h388 := to_unsigned(0, 17);
-                        h388 := ((unsigned'(to_unsigned(0, 1) & h387) + 65536) - 1);
-                        h389 := to_unsigned(0, 16);
-                        h389 := (h384 and h388(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h334(11-1 downto 8) = 0) or (h335(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h336 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h339(11-1 downto 8) = 0) or (h340(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h341(11-1 downto 0)) < h344)) or ((not (((h345 /= 0) and (not (h352 /= 0))) and (h359 <= 1))) and (not ((bool(r_CONTROL(17)) and (h363 /= 0)) and (h370 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h377 /= 0))))) then
-                            h333 := h389;
+                        h380 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h381 := to_unsigned(1, 1);
+                        end if;
+                        h382 := to_unsigned(0, 1);
+                        h383 := to_unsigned(0, 11);
+                        h384 := unsigned'("00000000000000000000000000000000");
+                        h384 := e_data;
+                        h383 := h384(11-1 downto 0);
+                        h385 := to_unsigned(0, 1);
+                        h385 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h385 := to_unsigned(1, 1);
+                        end if;
+                        h386 := to_unsigned(0, 1);
+                        h386 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h386 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
+                            h382 := h385;
                         else
-                            h333 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h382 := h386;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h333 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h380 := h381;
+                        else
+                            h380 := h382;
+                        end if;
+                        h387 := to_unsigned(0, 3);
+                        h388 := to_unsigned(0, 3);
+                        h389 := to_unsigned(0, 11);
+                        h390 := unsigned'("00000000000000000000000000000000");
+                        h390 := e_data;
+                        h389 := h390(11-1 downto 0);
+                        if ((shift_right(h389, 0) and to_unsigned(1, 11)) = 1) then
+                            h388 := w_irt_0(37-1 downto 34);
+                        else
+                            h388 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h387 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h387 := h388;
+                        end if;
+                        h391 := to_unsigned(0, 1);
+                        h392 := to_unsigned(0, 1);
+                        h392 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h392 := to_unsigned(1, 1);
+                        end if;
+                        h393 := to_unsigned(0, 1);
+                        h394 := to_unsigned(0, 11);
+                        h395 := unsigned'("00000000000000000000000000000000");
+                        h395 := e_data;
+                        h394 := h395(11-1 downto 0);
+                        h396 := to_unsigned(0, 1);
+                        h396 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h396 := to_unsigned(1, 1);
+                        end if;
+                        h397 := to_unsigned(0, 1);
+                        h397 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h397 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h394, 0) and to_unsigned(1, 11)) = 1) then
+                            h393 := h396;
+                        else
+                            h393 := h397;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h391 := h392;
+                        else
+                            h391 := h393;
+                        end if;
+                        h398 := to_unsigned(0, 1);
+                        h399 := to_unsigned(0, 1);
+                        h399 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h399 := to_unsigned(1, 1);
+                        end if;
+                        h400 := to_unsigned(0, 1);
+                        h401 := to_unsigned(0, 11);
+                        h402 := unsigned'("00000000000000000000000000000000");
+                        h402 := e_data;
+                        h401 := h402(11-1 downto 0);
+                        h403 := to_unsigned(0, 1);
+                        h403 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h403 := to_unsigned(1, 1);
+                        end if;
+                        h404 := to_unsigned(0, 1);
+                        h404 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h404 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h401, 0) and to_unsigned(1, 11)) = 1) then
+                            h400 := h403;
+                        else
+                            h400 := h404;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h398 := h399;
+                        else
+                            h398 := h400;
+                        end if;
+                        h405 := to_unsigned(0, 1);
+                        h406 := to_unsigned(0, 1);
+                        h406 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h406 := to_unsigned(1, 1);
+                        end if;
+                        h407 := to_unsigned(0, 1);
+                        h408 := to_unsigned(0, 11);
+                        h409 := unsigned'("00000000000000000000000000000000");
+                        h409 := e_data;
+                        h408 := h409(11-1 downto 0);
+                        h410 := to_unsigned(0, 1);
+                        h410 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h410 := to_unsigned(1, 1);
+                        end if;
+                        h411 := to_unsigned(0, 1);
+                        h411 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h411 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h408, 0) and to_unsigned(1, 11)) = 1) then
+                            h407 := h410;
+                        else
+                            h407 := h411;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h405 := h406;
+                        else
+                            h405 := h407;
+                        end if;
+                        h412 := to_unsigned(0, 16);
+                        h412 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h413 := to_unsigned(0, 16);
+                        h413 := to_unsigned(1, 16);
+                        h414 := to_unsigned(0, 4);
+                        h414 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h415 := to_unsigned(0, 16);
+                        h415 := shift_left(h413, to_integer(h414));
+                        h416 := to_unsigned(0, 17);
+                        h416 := ((unsigned'(to_unsigned(0, 1) & h415) + 65536) - 1);
+                        h417 := to_unsigned(0, 16);
+                        h417 := (h412 and h416(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h362(11-1 downto 8) = 0) or (h363(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h364 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h367(11-1 downto 8) = 0) or (h368(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h369(11-1 downto 0)) < h372)) or ((not (((h373 /= 0) and (not (h380 /= 0))) and (h387 <= 1))) and (not ((bool(r_CONTROL(17)) and (h391 /= 0)) and (h398 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h405 /= 0))))) then
+                            h361 := h417;
+                        else
+                            h361 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h361 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h501 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h529 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
                         status <= to_unsigned(10, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5065,489 +5269,490 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h390 := to_unsigned(0, 1);
-                        h391 := unsigned'("00000000000000000000000000000000");
-                        h391 := e_data;
-                        h392 := unsigned'("00000000000000000000000000000000");
-                        h392 := e_data;
-                        h393 := to_unsigned(0, 1);
-                        h394 := to_unsigned(0, 1);
-                        h394 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h394 := to_unsigned(1, 1);
-                        end if;
-                        h395 := to_unsigned(0, 1);
-                        h395 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h395 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h393 := h394;
-                        else
-                            h393 := h395;
-                        end if;
-                        h396 := unsigned'("00000000000000000000000000000000");
-                        h396 := e_data;
-                        h397 := unsigned'("00000000000000000000000000000000");
-                        h397 := e_data;
-                        h398 := unsigned'("00000000000000000000000000000000");
-                        h398 := e_data;
-                        h399 := to_unsigned(0, 16);
-                        h399 := to_unsigned(1, 16);
-                        h400 := to_unsigned(0, 4);
-                        h400 := w_dte_10(5-1 downto 1);
-                        h401 := to_unsigned(0, 16);
-                        h401 := shift_left(h399, to_integer(h400));
-                        h402 := to_unsigned(0, 1);
-                        h403 := to_unsigned(0, 1);
-                        h403 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h403 := to_unsigned(1, 1);
-                        end if;
-                        h404 := to_unsigned(0, 1);
-                        h405 := to_unsigned(0, 11);
-                        h406 := unsigned'("00000000000000000000000000000000");
-                        h406 := e_data;
-                        h405 := h406(11-1 downto 0);
-                        h407 := to_unsigned(0, 1);
-                        h407 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h407 := to_unsigned(1, 1);
-                        end if;
-                        h408 := to_unsigned(0, 1);
-                        h408 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h408 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h405, 0) and to_unsigned(1, 11)) = 1) then
-                            h404 := h407;
-                        else
-                            h404 := h408;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h402 := h403;
-                        else
-                            h402 := h404;
-                        end if;
-                        h409 := to_unsigned(0, 1);
-                        h410 := to_unsigned(0, 1);
-                        h410 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h410 := to_unsigned(1, 1);
-                        end if;
-                        h411 := to_unsigned(0, 1);
-                        h412 := to_unsigned(0, 11);
-                        h413 := unsigned'("00000000000000000000000000000000");
-                        h413 := e_data;
-                        h412 := h413(11-1 downto 0);
-                        h414 := to_unsigned(0, 1);
-                        h414 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h414 := to_unsigned(1, 1);
-                        end if;
-                        h415 := to_unsigned(0, 1);
-                        h415 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h415 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h412, 0) and to_unsigned(1, 11)) = 1) then
-                            h411 := h414;
-                        else
-                            h411 := h415;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h409 := h410;
-                        else
-                            h409 := h411;
-                        end if;
-                        h416 := to_unsigned(0, 3);
-                        h417 := to_unsigned(0, 3);
-                        h418 := to_unsigned(0, 11);
+                        h418 := to_unsigned(0, 1);
                         h419 := unsigned'("00000000000000000000000000000000");
                         h419 := e_data;
-                        h418 := h419(11-1 downto 0);
-                        if ((shift_right(h418, 0) and to_unsigned(1, 11)) = 1) then
-                            h417 := w_irt_0(37-1 downto 34);
-                        else
-                            h417 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h416 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h416 := h417;
-                        end if;
-                        h420 := to_unsigned(0, 1);
+                        h420 := unsigned'("00000000000000000000000000000000");
+                        h420 := e_data;
                         h421 := to_unsigned(0, 1);
-                        h421 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h421 := to_unsigned(1, 1);
-                        end if;
                         h422 := to_unsigned(0, 1);
-                        h423 := to_unsigned(0, 11);
+                        h422 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h422 := to_unsigned(1, 1);
+                        end if;
+                        h423 := to_unsigned(0, 1);
+                        h423 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h423 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h421 := h422;
+                        else
+                            h421 := h423;
+                        end if;
                         h424 := unsigned'("00000000000000000000000000000000");
                         h424 := e_data;
-                        h423 := h424(11-1 downto 0);
-                        h425 := to_unsigned(0, 1);
-                        h425 := to_unsigned(0, 1);
+                        h425 := unsigned'("00000000000000000000000000000000");
+                        h425 := e_data;
+                        h426 := unsigned'("00000000000000000000000000000000");
+                        h426 := e_data;
+                        h427 := to_unsigned(0, 16);
+                        h427 := to_unsigned(1, 16);
+                        h428 := to_unsigned(0, 4);
+                        h428 := w_dte_10(5-1 downto 1);
+                        h429 := to_unsigned(0, 16);
+                        h429 := shift_left(h427, to_integer(h428));
+                        h430 := to_unsigned(0, 1);
+                        h431 := to_unsigned(0, 1);
+                        h431 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h431 := to_unsigned(1, 1);
+                        end if;
+                        h432 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 11);
+                        h434 := unsigned'("00000000000000000000000000000000");
+                        h434 := e_data;
+                        h433 := h434(11-1 downto 0);
+                        h435 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h425 := to_unsigned(1, 1);
-                        end if;
-                        h426 := to_unsigned(0, 1);
-                        h426 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h426 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h423, 0) and to_unsigned(1, 11)) = 1) then
-                            h422 := h425;
-                        else
-                            h422 := h426;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h420 := h421;
-                        else
-                            h420 := h422;
-                        end if;
-                        h427 := to_unsigned(0, 1);
-                        h428 := to_unsigned(0, 1);
-                        h428 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h428 := to_unsigned(1, 1);
-                        end if;
-                        h429 := to_unsigned(0, 1);
-                        h430 := to_unsigned(0, 11);
-                        h431 := unsigned'("00000000000000000000000000000000");
-                        h431 := e_data;
-                        h430 := h431(11-1 downto 0);
-                        h432 := to_unsigned(0, 1);
-                        h432 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h432 := to_unsigned(1, 1);
-                        end if;
-                        h433 := to_unsigned(0, 1);
-                        h433 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h433 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h430, 0) and to_unsigned(1, 11)) = 1) then
-                            h429 := h432;
-                        else
-                            h429 := h433;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h427 := h428;
-                        else
-                            h427 := h429;
-                        end if;
-                        h434 := to_unsigned(0, 1);
-                        h435 := to_unsigned(0, 1);
-                        h435 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h435 := to_unsigned(1, 1);
                         end if;
                         h436 := to_unsigned(0, 1);
-                        h437 := to_unsigned(0, 11);
-                        h438 := unsigned'("00000000000000000000000000000000");
-                        h438 := e_data;
-                        h437 := h438(11-1 downto 0);
-                        h439 := to_unsigned(0, 1);
-                        h439 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h439 := to_unsigned(1, 1);
+                        h436 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h436 := to_unsigned(1, 1);
                         end if;
-                        h440 := to_unsigned(0, 1);
-                        h440 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h440 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h437, 0) and to_unsigned(1, 11)) = 1) then
-                            h436 := h439;
+                        if ((shift_right(h433, 0) and to_unsigned(1, 11)) = 1) then
+                            h432 := h435;
                         else
-                            h436 := h440;
+                            h432 := h436;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h434 := h435;
+                            h430 := h431;
                         else
-                            h434 := h436;
+                            h430 := h432;
                         end if;
-                        h390 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h391(11-1 downto 8) = 0) or (h392(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h393 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h396(11-1 downto 8) = 0) or (h397(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h398(11-1 downto 0)) < h401)) or ((not (((h402 /= 0) and (not (h409 /= 0))) and (h416 <= 1))) and (not ((bool(r_CONTROL(17)) and (h420 /= 0)) and (h427 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h434 /= 0))))) then
-                            h390 := to_unsigned(1, 1);
+                        h437 := to_unsigned(0, 1);
+                        h438 := to_unsigned(0, 1);
+                        h438 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h438 := to_unsigned(1, 1);
                         end if;
-                        rec_logged <= h390;
+                        h439 := to_unsigned(0, 1);
+                        h440 := to_unsigned(0, 11);
+                        h441 := unsigned'("00000000000000000000000000000000");
+                        h441 := e_data;
+                        h440 := h441(11-1 downto 0);
+                        h442 := to_unsigned(0, 1);
+                        h442 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h442 := to_unsigned(1, 1);
+                        end if;
+                        h443 := to_unsigned(0, 1);
+                        h443 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h443 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h440, 0) and to_unsigned(1, 11)) = 1) then
+                            h439 := h442;
+                        else
+                            h439 := h443;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h437 := h438;
+                        else
+                            h437 := h439;
+                        end if;
+                        h444 := to_unsigned(0, 3);
+                        h445 := to_unsigned(0, 3);
+                        h446 := to_unsigned(0, 11);
+                        h447 := unsigned'("00000000000000000000000000000000");
+                        h447 := e_data;
+                        h446 := h447(11-1 downto 0);
+                        if ((shift_right(h446, 0) and to_unsigned(1, 11)) = 1) then
+                            h445 := w_irt_0(37-1 downto 34);
+                        else
+                            h445 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h444 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h444 := h445;
+                        end if;
+                        h448 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h449 := to_unsigned(1, 1);
+                        end if;
+                        h450 := to_unsigned(0, 1);
+                        h451 := to_unsigned(0, 11);
+                        h452 := unsigned'("00000000000000000000000000000000");
+                        h452 := e_data;
+                        h451 := h452(11-1 downto 0);
+                        h453 := to_unsigned(0, 1);
+                        h453 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h453 := to_unsigned(1, 1);
+                        end if;
+                        h454 := to_unsigned(0, 1);
+                        h454 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h454 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h451, 0) and to_unsigned(1, 11)) = 1) then
+                            h450 := h453;
+                        else
+                            h450 := h454;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h448 := h449;
+                        else
+                            h448 := h450;
+                        end if;
+                        h455 := to_unsigned(0, 1);
+                        h456 := to_unsigned(0, 1);
+                        h456 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h456 := to_unsigned(1, 1);
+                        end if;
+                        h457 := to_unsigned(0, 1);
+                        h458 := to_unsigned(0, 11);
+                        h459 := unsigned'("00000000000000000000000000000000");
+                        h459 := e_data;
+                        h458 := h459(11-1 downto 0);
+                        h460 := to_unsigned(0, 1);
+                        h460 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h460 := to_unsigned(1, 1);
+                        end if;
+                        h461 := to_unsigned(0, 1);
+                        h461 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h461 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h458, 0) and to_unsigned(1, 11)) = 1) then
+                            h457 := h460;
+                        else
+                            h457 := h461;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h455 := h456;
+                        else
+                            h455 := h457;
+                        end if;
+                        h462 := to_unsigned(0, 1);
+                        h463 := to_unsigned(0, 1);
+                        h463 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h463 := to_unsigned(1, 1);
+                        end if;
+                        h464 := to_unsigned(0, 1);
+                        h465 := to_unsigned(0, 11);
+                        h466 := unsigned'("00000000000000000000000000000000");
+                        h466 := e_data;
+                        h465 := h466(11-1 downto 0);
+                        h467 := to_unsigned(0, 1);
+                        h467 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h467 := to_unsigned(1, 1);
+                        end if;
+                        h468 := to_unsigned(0, 1);
+                        h468 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h468 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h465, 0) and to_unsigned(1, 11)) = 1) then
+                            h464 := h467;
+                        else
+                            h464 := h468;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h462 := h463;
+                        else
+                            h462 := h464;
+                        end if;
+                        h418 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h419(11-1 downto 8) = 0) or (h420(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h421 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h424(11-1 downto 8) = 0) or (h425(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h426(11-1 downto 0)) < h429)) or ((not (((h430 /= 0) and (not (h437 /= 0))) and (h444 <= 1))) and (not ((bool(r_CONTROL(17)) and (h448 /= 0)) and (h455 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h462 /= 0))))) then
+                            h418 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h418;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h441 := to_unsigned(0, 1);
-                        h441 := to_unsigned(0, 1);
+                        h469 := to_unsigned(0, 1);
+                        h469 := to_unsigned(0, 1);
                         if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h441 := to_unsigned(1, 1);
+                            h469 := to_unsigned(1, 1);
                         end if;
-                        v_wide(53-1 downto 52) := h441;
-                        h442 := to_unsigned(0, 1);
-                        h442 := to_unsigned(0, 1);
+                        v_wide(53-1 downto 52) := h469;
+                        h470 := to_unsigned(0, 1);
+                        h470 := to_unsigned(0, 1);
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h442 := to_unsigned(1, 1);
+                            h470 := to_unsigned(1, 1);
                         end if;
-                        v_wide(54-1 downto 53) := h442;
-                        h443 := to_unsigned(0, 1);
-                        h443 := to_unsigned(0, 1);
+                        v_wide(54-1 downto 53) := h470;
+                        h471 := to_unsigned(0, 1);
+                        h471 := to_unsigned(0, 1);
                         if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h443 := to_unsigned(1, 1);
+                            h471 := to_unsigned(1, 1);
                         end if;
-                        v_wide(55-1 downto 54) := h443;
+                        v_wide(55-1 downto 54) := h471;
                         v_wide(56-1 downto 55) := wk_io_RZ;
                         v_wide(64-1 downto 60) := to_unsigned(2, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
                         rec_entry_hi <= e_address;
-                        h444 := to_unsigned(0, 16);
-                        h445 := unsigned'("00000000000000000000000000000000");
-                        h445 := e_data;
-                        h446 := unsigned'("00000000000000000000000000000000");
-                        h446 := e_data;
-                        h447 := to_unsigned(0, 1);
-                        h448 := to_unsigned(0, 1);
-                        h448 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h448 := to_unsigned(1, 1);
-                        end if;
-                        h449 := to_unsigned(0, 1);
-                        h449 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h449 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h447 := h448;
-                        else
-                            h447 := h449;
-                        end if;
-                        h450 := unsigned'("00000000000000000000000000000000");
-                        h450 := e_data;
-                        h451 := unsigned'("00000000000000000000000000000000");
-                        h451 := e_data;
-                        h452 := unsigned'("00000000000000000000000000000000");
-                        h452 := e_data;
-                        h453 := to_unsigned(0, 16);
-                        h453 := to_unsigned(1, 16);
-                        h454 := to_unsigned(0, 4);
-                        h454 := w_dte_10(5-1 downto 1);
-                        h455 := to_unsigned(0, 16);
-                        h455 := shift_left(h453, to_integer(h454));
-                        h456 := to_unsigned(0, 1);
-                        h457 := to_unsigned(0, 1);
-                        h457 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h457 := to_unsigned(1, 1);
-                        end if;
-                        h458 := to_unsigned(0, 1);
-                        h459 := to_unsigned(0, 11);
-                        h460 := unsigned'("00000000000000000000000000000000");
-                        h460 := e_data;
-                        h459 := h460(11-1 downto 0);
-                        h461 := to_unsigned(0, 1);
-                        h461 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h461 := to_unsigned(1, 1);
-                        end if;
-                        h462 := to_unsigned(0, 1);
-                        h462 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h462 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h459, 0) and to_unsigned(1, 11)) = 1) then
-                            h458 := h461;
-                        else
-                            h458 := h462;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h456 := h457;
-                        else
-                            h456 := h458;
-                        end if;
-                        h463 := to_unsigned(0, 1);
-                        h464 := to_unsigned(0, 1);
-                        h464 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h464 := to_unsigned(1, 1);
-                        end if;
-                        h465 := to_unsigned(0, 1);
-                        h466 := to_unsigned(0, 11);
-                        h467 := unsigned'("00000000000000000000000000000000");
-                        h467 := e_data;
-                        h466 := h467(11-1 downto 0);
-                        h468 := to_unsigned(0, 1);
-                        h468 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h468 := to_unsigned(1, 1);
-                        end if;
-                        h469 := to_unsigned(0, 1);
-                        h469 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h469 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h466, 0) and to_unsigned(1, 11)) = 1) then
-                            h465 := h468;
-                        else
-                            h465 := h469;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h463 := h464;
-                        else
-                            h463 := h465;
-                        end if;
-                        h470 := to_unsigned(0, 3);
-                        h471 := to_unsigned(0, 3);
-                        h472 := to_unsigned(0, 11);
+                        h472 := to_unsigned(0, 16);
                         h473 := unsigned'("00000000000000000000000000000000");
                         h473 := e_data;
-                        h472 := h473(11-1 downto 0);
-                        if ((shift_right(h472, 0) and to_unsigned(1, 11)) = 1) then
-                            h471 := w_irt_0(37-1 downto 34);
-                        else
-                            h471 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h470 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h470 := h471;
-                        end if;
-                        h474 := to_unsigned(0, 1);
+                        h474 := unsigned'("00000000000000000000000000000000");
+                        h474 := e_data;
                         h475 := to_unsigned(0, 1);
-                        h475 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h475 := to_unsigned(1, 1);
-                        end if;
                         h476 := to_unsigned(0, 1);
-                        h477 := to_unsigned(0, 11);
+                        h476 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h476 := to_unsigned(1, 1);
+                        end if;
+                        h477 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h477 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h475 := h476;
+                        else
+                            h475 := h477;
+                        end if;
                         h478 := unsigned'("00000000000000000000000000000000");
                         h478 := e_data;
-                        h477 := h478(11-1 downto 0);
-                        h479 := to_unsigned(0, 1);
-                        h479 := to_unsigned(0, 1);
+                        h479 := unsigned'("00000000000000000000000000000000");
+                        h479 := e_data;
+                        h480 := unsigned'("00000000000000000000000000000000");
+                        h480 := e_data;
+                        h481 := to_unsigned(0, 16);
+                        h481 := to_unsigned(1, 16);
+                        h482 := to_unsigned(0, 4);
+                        h482 := w_dte_10(5-1 downto 1);
+                        h483 := to_unsigned(0, 16);
+                        h483 := shift_left(h481, to_integer(h482));
+                        h484 := to_unsigned(0, 1);
+                        h485 := to_unsigned(0, 1);
+                        h485 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h485 := to_unsigned(1, 1);
+                        end if;
+                        h486 := to_unsigned(0, 1);
+                        h487 := to_unsigned(0, 11);
+                        h488 := unsigned'("00000000000000000000000000000000");
+                        h488 := e_data;
+                        h487 := h488(11-1 downto 0);
+                        h489 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h479 := to_unsigned(1, 1);
-                        end if;
-                        h480 := to_unsigned(0, 1);
-                        h480 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h480 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h477, 0) and to_unsigned(1, 11)) = 1) then
-                            h476 := h479;
-                        else
-                            h476 := h480;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h474 := h475;
-                        else
-                            h474 := h476;
-                        end if;
-                        h481 := to_unsigned(0, 1);
-                        h482 := to_unsigned(0, 1);
-                        h482 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h482 := to_unsigned(1, 1);
-                        end if;
-                        h483 := to_unsigned(0, 1);
-                        h484 := to_unsigned(0, 11);
-                        h485 := unsigned'("00000000000000000000000000000000");
-                        h485 := e_data;
-                        h484 := h485(11-1 downto 0);
-                        h486 := to_unsigned(0, 1);
-                        h486 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h486 := to_unsigned(1, 1);
-                        end if;
-                        h487 := to_unsigned(0, 1);
-                        h487 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h487 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h484, 0) and to_unsigned(1, 11)) = 1) then
-                            h483 := h486;
-                        else
-                            h483 := h487;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h481 := h482;
-                        else
-                            h481 := h483;
-                        end if;
-                        h488 := to_unsigned(0, 1);
-                        h489 := to_unsigned(0, 1);
-                        h489 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
                             h489 := to_unsigned(1, 1);
                         end if;
                         h490 := to_unsigned(0, 1);
-                        h491 := to_unsigned(0, 11);
-                        h492 := unsigned'("00000000000000000000000000000000");
-                        h492 := e_data;
-                        h491 := h492(11-1 downto 0);
-                        h493 := to_unsigned(0, 1);
-                        h493 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h493 := to_unsigned(1, 1);
+                        h490 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h490 := to_unsigned(1, 1);
                         end if;
-                        h494 := to_unsigned(0, 1);
-                        h494 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h494 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h491, 0) and to_unsigned(1, 11)) = 1) then
-                            h490 := h493;
+                        if ((shift_right(h487, 0) and to_unsigned(1, 11)) = 1) then
+                            h486 := h489;
                         else
-                            h490 := h494;
+                            h486 := h490;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h488 := h489;
+                            h484 := h485;
                         else
-                            h488 := h490;
+                            h484 := h486;
                         end if;
-                        h495 := to_unsigned(0, 16);
-                        h495 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h496 := to_unsigned(0, 16);
-                        h496 := to_unsigned(1, 16);
-                        h497 := to_unsigned(0, 4);
-                        h497 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h498 := to_unsigned(0, 16);
-                        h498 := shift_left(h496, to_integer(h497));
-                        h499 := to_unsigned(0, 17);
-                        h499 := ((unsigned'(to_unsigned(0, 1) & h498) + 65536) - 1);
-                        h500 := to_unsigned(0, 16);
-                        h500 := (h495 and h499(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h445(11-1 downto 8) = 0) or (h446(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h447 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h450(11-1 downto 8) = 0) or (h451(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h452(11-1 downto 0)) < h455)) or ((not (((h456 /= 0) and (not (h463 /= 0))) and (h470 <= 1))) and (not ((bool(r_CONTROL(17)) and (h474 /= 0)) and (h481 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h488 /= 0))))) then
-                            h444 := h500;
+                        h491 := to_unsigned(0, 1);
+                        h492 := to_unsigned(0, 1);
+                        h492 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h492 := to_unsigned(1, 1);
+                        end if;
+                        h493 := to_unsigned(0, 1);
+                        h494 := to_unsigned(0, 11);
+                        h495 := unsigned'("00000000000000000000000000000000");
+                        h495 := e_data;
+                        h494 := h495(11-1 downto 0);
+                        h496 := to_unsigned(0, 1);
+                        h496 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h496 := to_unsigned(1, 1);
+                        end if;
+                        h497 := to_unsigned(0, 1);
+                        h497 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h497 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h494, 0) and to_unsigned(1, 11)) = 1) then
+                            h493 := h496;
                         else
-                            h444 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h493 := h497;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h444 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h491 := h492;
+                        else
+                            h491 := h493;
+                        end if;
+                        h498 := to_unsigned(0, 3);
+                        h499 := to_unsigned(0, 3);
+                        h500 := to_unsigned(0, 11);
+                        h501 := unsigned'("00000000000000000000000000000000");
+                        h501 := e_data;
+                        h500 := h501(11-1 downto 0);
+                        if ((shift_right(h500, 0) and to_unsigned(1, 11)) = 1) then
+                            h499 := w_irt_0(37-1 downto 34);
+                        else
+                            h499 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h498 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h498 := h499;
+                        end if;
+                        h502 := to_unsigned(0, 1);
+                        h503 := to_unsigned(0, 1);
+                        h503 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h503 := to_unsigned(1, 1);
+                        end if;
+                        h504 := to_unsigned(0, 1);
+                        h505 := to_unsigned(0, 11);
+                        h506 := unsigned'("00000000000000000000000000000000");
+                        h506 := e_data;
+                        h505 := h506(11-1 downto 0);
+                        h507 := to_unsigned(0, 1);
+                        h507 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h507 := to_unsigned(1, 1);
+                        end if;
+                        h508 := to_unsigned(0, 1);
+                        h508 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h508 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h505, 0) and to_unsigned(1, 11)) = 1) then
+                            h504 := h507;
+                        else
+                            h504 := h508;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h502 := h503;
+                        else
+                            h502 := h504;
+                        end if;
+                        h509 := to_unsigned(0, 1);
+                        h510 := to_unsigned(0, 1);
+                        h510 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h510 := to_unsigned(1, 1);
+                        end if;
+                        h511 := to_unsigned(0, 1);
+                        h512 := to_unsigned(0, 11);
+                        h513 := unsigned'("00000000000000000000000000000000");
+                        h513 := e_data;
+                        h512 := h513(11-1 downto 0);
+                        h514 := to_unsigned(0, 1);
+                        h514 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h514 := to_unsigned(1, 1);
+                        end if;
+                        h515 := to_unsigned(0, 1);
+                        h515 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h515 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h512, 0) and to_unsigned(1, 11)) = 1) then
+                            h511 := h514;
+                        else
+                            h511 := h515;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h509 := h510;
+                        else
+                            h509 := h511;
+                        end if;
+                        h516 := to_unsigned(0, 1);
+                        h517 := to_unsigned(0, 1);
+                        h517 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h517 := to_unsigned(1, 1);
+                        end if;
+                        h518 := to_unsigned(0, 1);
+                        h519 := to_unsigned(0, 11);
+                        h520 := unsigned'("00000000000000000000000000000000");
+                        h520 := e_data;
+                        h519 := h520(11-1 downto 0);
+                        h521 := to_unsigned(0, 1);
+                        h521 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h521 := to_unsigned(1, 1);
+                        end if;
+                        h522 := to_unsigned(0, 1);
+                        h522 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h522 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h519, 0) and to_unsigned(1, 11)) = 1) then
+                            h518 := h521;
+                        else
+                            h518 := h522;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h516 := h517;
+                        else
+                            h516 := h518;
+                        end if;
+                        h523 := to_unsigned(0, 16);
+                        h523 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h524 := to_unsigned(0, 16);
+                        h524 := to_unsigned(1, 16);
+                        h525 := to_unsigned(0, 4);
+                        h525 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h526 := to_unsigned(0, 16);
+                        h526 := shift_left(h524, to_integer(h525));
+                        h527 := to_unsigned(0, 17);
+                        h527 := ((unsigned'(to_unsigned(0, 1) & h526) + 65536) - 1);
+                        h528 := to_unsigned(0, 16);
+                        h528 := (h523 and h527(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h473(11-1 downto 8) = 0) or (h474(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h475 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h478(11-1 downto 8) = 0) or (h479(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h480(11-1 downto 0)) < h483)) or ((not (((h484 /= 0) and (not (h491 /= 0))) and (h498 <= 1))) and (not ((bool(r_CONTROL(17)) and (h502 /= 0)) and (h509 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h516 /= 0))))) then
+                            h472 := h528;
+                        else
+                            h472 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h472 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
                         status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h504 := unsigned'("00000000000000000000000000000000");
-                        h504 := e_data;
-                        rec_vector <= h504(8-1 downto 0);
-                        h505 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h505 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h505(20-1 downto 12));
-                        h506 := to_unsigned(0, 1);
-                        h506 := to_unsigned(0, 1);
+                        h532 := unsigned'("00000000000000000000000000000000");
+                        h532 := e_data;
+                        rec_vector <= h532(8-1 downto 0);
+                        h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h533 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h533(20-1 downto 12));
+                        h534 := to_unsigned(0, 1);
+                        h534 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h506 := to_unsigned(1, 1);
+                            h534 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h506;
-                        h507 := unsigned'("00000000000000000000000000000000");
-                        h507 := e_data;
-                        rec_int_type <= h507(11-1 downto 8);
+                        rec_dest_mode <= h534;
+                        h535 := unsigned'("00000000000000000000000000000000");
+                        h535 := e_data;
+                        rec_int_type <= h535(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -5560,27 +5765,28 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h512 /= 0)) then
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h540 /= 0)) then
                         status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
                         rec_data <= e_data;
-                        h508 := unsigned'("00000000000000000000000000000000");
-                        h508 := e_data;
-                        rec_vector <= h508(8-1 downto 0);
-                        h509 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h509 := e_address;
-                        rec_destination <= unsigned'(to_unsigned(0, 24) & h509(20-1 downto 12));
-                        h510 := to_unsigned(0, 1);
-                        h510 := to_unsigned(0, 1);
+                        h536 := unsigned'("00000000000000000000000000000000");
+                        h536 := e_data;
+                        rec_vector <= h536(8-1 downto 0);
+                        h537 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h537 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h537(20-1 downto 12));
+                        h538 := to_unsigned(0, 1);
+                        h538 := to_unsigned(0, 1);
                         if bool(e_address(2)) then
-                            h510 := to_unsigned(1, 1);
+                            h538 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h510;
-                        h511 := unsigned'("00000000000000000000000000000000");
-                        h511 := e_data;
-                        rec_int_type <= h511(11-1 downto 8);
+                        rec_dest_mode <= h538;
+                        h539 := unsigned'("00000000000000000000000000000000");
+                        h539 := e_data;
+                        rec_int_type <= h539(11-1 downto 8);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -5593,129 +5799,130 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h548(11-1 downto 8) = 0) or (h549(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h550(11-1 downto 0)) < h553)) and (((h554 /= 0) and (not (h561 /= 0))) and (h568 <= 1))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h576(11-1 downto 8) = 0) or (h577(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h578(11-1 downto 0)) < h581)) and (((h582 /= 0) and (not (h589 /= 0))) and (h596 <= 1))) then
                         status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h521 := to_unsigned(0, 8);
-                        h522 := to_unsigned(0, 8);
-                        h523 := to_unsigned(0, 11);
-                        h524 := unsigned'("00000000000000000000000000000000");
-                        h524 := e_data;
-                        h523 := h524(11-1 downto 0);
-                        if ((shift_right(h523, 0) and to_unsigned(1, 11)) = 1) then
-                            h522 := w_irt_0(56-1 downto 48);
+                        h549 := to_unsigned(0, 8);
+                        h550 := to_unsigned(0, 8);
+                        h551 := to_unsigned(0, 11);
+                        h552 := unsigned'("00000000000000000000000000000000");
+                        h552 := e_data;
+                        h551 := h552(11-1 downto 0);
+                        if ((shift_right(h551, 0) and to_unsigned(1, 11)) = 1) then
+                            h550 := w_irt_0(56-1 downto 48);
                         else
-                            h522 := w_irt_0(24-1 downto 16);
+                            h550 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h521 := w_irt_ga_8(8-1 downto 0);
+                            h549 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h521 := h522;
+                            h549 := h550;
                         end if;
-                        rec_vector <= h521;
-                        h525 := unsigned'("00000000000000000000000000000000");
-                        h526 := unsigned'("00000000000000000000000000000000");
-                        h526 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h527 := to_unsigned(0, 8);
-                        h528 := to_unsigned(0, 11);
-                        h529 := unsigned'("00000000000000000000000000000000");
-                        h529 := e_data;
-                        h528 := h529(11-1 downto 0);
-                        if ((shift_right(h528, 0) and to_unsigned(1, 11)) = 1) then
-                            h527 := w_irt_0(48-1 downto 40);
+                        rec_vector <= h549;
+                        h553 := unsigned'("00000000000000000000000000000000");
+                        h554 := unsigned'("00000000000000000000000000000000");
+                        h554 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h555 := to_unsigned(0, 8);
+                        h556 := to_unsigned(0, 11);
+                        h557 := unsigned'("00000000000000000000000000000000");
+                        h557 := e_data;
+                        h556 := h557(11-1 downto 0);
+                        if ((shift_right(h556, 0) and to_unsigned(1, 11)) = 1) then
+                            h555 := w_irt_0(48-1 downto 40);
                         else
-                            h527 := w_irt_0(16-1 downto 8);
+                            h555 := w_irt_0(16-1 downto 8);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h525 := h526;
+                            h553 := h554;
                         else
-                            h525 := unsigned'(to_unsigned(0, 24) & h527);
+                            h553 := unsigned'(to_unsigned(0, 24) & h555);
                         end if;
-                        rec_destination <= h525;
-                        h530 := to_unsigned(0, 1);
-                        h531 := to_unsigned(0, 1);
-                        h531 := to_unsigned(0, 1);
+                        rec_destination <= h553;
+                        h558 := to_unsigned(0, 1);
+                        h559 := to_unsigned(0, 1);
+                        h559 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(6)) then
-                            h531 := to_unsigned(1, 1);
+                            h559 := to_unsigned(1, 1);
                         end if;
-                        h532 := to_unsigned(0, 1);
-                        h533 := to_unsigned(0, 11);
-                        h534 := unsigned'("00000000000000000000000000000000");
-                        h534 := e_data;
-                        h533 := h534(11-1 downto 0);
-                        h535 := to_unsigned(0, 1);
-                        h535 := to_unsigned(0, 1);
+                        h560 := to_unsigned(0, 1);
+                        h561 := to_unsigned(0, 11);
+                        h562 := unsigned'("00000000000000000000000000000000");
+                        h562 := e_data;
+                        h561 := h562(11-1 downto 0);
+                        h563 := to_unsigned(0, 1);
+                        h563 := to_unsigned(0, 1);
                         if bool(w_irt_0(38)) then
-                            h535 := to_unsigned(1, 1);
+                            h563 := to_unsigned(1, 1);
                         end if;
-                        h536 := to_unsigned(0, 1);
-                        h536 := to_unsigned(0, 1);
+                        h564 := to_unsigned(0, 1);
+                        h564 := to_unsigned(0, 1);
                         if bool(w_irt_0(6)) then
-                            h536 := to_unsigned(1, 1);
+                            h564 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h533, 0) and to_unsigned(1, 11)) = 1) then
-                            h532 := h535;
+                        if ((shift_right(h561, 0) and to_unsigned(1, 11)) = 1) then
+                            h560 := h563;
                         else
-                            h532 := h536;
+                            h560 := h564;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h530 := h531;
+                            h558 := h559;
                         else
-                            h530 := h532;
+                            h558 := h560;
                         end if;
-                        rec_dest_mode <= h530;
-                        h537 := to_unsigned(0, 3);
-                        h538 := to_unsigned(0, 3);
-                        h539 := to_unsigned(0, 11);
-                        h540 := unsigned'("00000000000000000000000000000000");
-                        h540 := e_data;
-                        h539 := h540(11-1 downto 0);
-                        if ((shift_right(h539, 0) and to_unsigned(1, 11)) = 1) then
-                            h538 := w_irt_0(37-1 downto 34);
+                        rec_dest_mode <= h558;
+                        h565 := to_unsigned(0, 3);
+                        h566 := to_unsigned(0, 3);
+                        h567 := to_unsigned(0, 11);
+                        h568 := unsigned'("00000000000000000000000000000000");
+                        h568 := e_data;
+                        h567 := h568(11-1 downto 0);
+                        if ((shift_right(h567, 0) and to_unsigned(1, 11)) = 1) then
+                            h566 := w_irt_0(37-1 downto 34);
                         else
-                            h538 := w_irt_0(5-1 downto 2);
+                            h566 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h537 := w_irt_ga_0(5-1 downto 2);
+                            h565 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h537 := h538;
+                            h565 := h566;
                         end if;
-                        rec_int_type <= h537;
-                        h541 := to_unsigned(0, 1);
-                        h542 := to_unsigned(0, 1);
-                        h542 := to_unsigned(0, 1);
+                        rec_int_type <= h565;
+                        h569 := to_unsigned(0, 1);
+                        h570 := to_unsigned(0, 1);
+                        h570 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(5)) then
-                            h542 := to_unsigned(1, 1);
+                            h570 := to_unsigned(1, 1);
                         end if;
-                        h543 := to_unsigned(0, 1);
-                        h544 := to_unsigned(0, 11);
-                        h545 := unsigned'("00000000000000000000000000000000");
-                        h545 := e_data;
-                        h544 := h545(11-1 downto 0);
-                        h546 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 1);
+                        h571 := to_unsigned(0, 1);
+                        h572 := to_unsigned(0, 11);
+                        h573 := unsigned'("00000000000000000000000000000000");
+                        h573 := e_data;
+                        h572 := h573(11-1 downto 0);
+                        h574 := to_unsigned(0, 1);
+                        h574 := to_unsigned(0, 1);
                         if bool(w_irt_0(37)) then
-                            h546 := to_unsigned(1, 1);
+                            h574 := to_unsigned(1, 1);
                         end if;
-                        h547 := to_unsigned(0, 1);
-                        h547 := to_unsigned(0, 1);
+                        h575 := to_unsigned(0, 1);
+                        h575 := to_unsigned(0, 1);
                         if bool(w_irt_0(5)) then
-                            h547 := to_unsigned(1, 1);
+                            h575 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h544, 0) and to_unsigned(1, 11)) = 1) then
-                            h543 := h546;
+                        if ((shift_right(h572, 0) and to_unsigned(1, 11)) = 1) then
+                            h571 := h574;
                         else
-                            h543 := h547;
+                            h571 := h575;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h541 := h542;
+                            h569 := h570;
                         else
-                            h541 := h543;
+                            h569 := h571;
                         end if;
-                        rec_rq_eoi <= h541;
+                        rec_rq_eoi <= h569;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
@@ -5727,48 +5934,49 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h583(11-1 downto 8) = 0) or (h584(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h585(11-1 downto 0)) < h588)) and ((bool(r_CONTROL(17)) and (h589 /= 0)) and (h596 /= 0))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h620(11-1 downto 8) = 0) or (h621(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h622(11-1 downto 0)) < h625)) and ((bool(r_CONTROL(17)) and (h626 /= 0)) and (h633 /= 0))) then
                         status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h572 := to_unsigned(0, 8);
-                        h573 := to_unsigned(0, 8);
-                        h574 := to_unsigned(0, 11);
-                        h575 := unsigned'("00000000000000000000000000000000");
-                        h575 := e_data;
-                        h574 := h575(11-1 downto 0);
-                        if ((shift_right(h574, 0) and to_unsigned(1, 11)) = 1) then
-                            h573 := w_irt_0(56-1 downto 48);
+                        h600 := to_unsigned(0, 8);
+                        h601 := to_unsigned(0, 8);
+                        h602 := to_unsigned(0, 11);
+                        h603 := unsigned'("00000000000000000000000000000000");
+                        h603 := e_data;
+                        h602 := h603(11-1 downto 0);
+                        if ((shift_right(h602, 0) and to_unsigned(1, 11)) = 1) then
+                            h601 := w_irt_0(56-1 downto 48);
                         else
-                            h573 := w_irt_0(24-1 downto 16);
+                            h601 := w_irt_0(24-1 downto 16);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h572 := w_irt_ga_8(8-1 downto 0);
+                            h600 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h572 := h573;
+                            h600 := h601;
                         end if;
-                        rec_vector <= h572;
-                        h576 := unsigned'("00000000000000000000000000000000");
-                        h577 := unsigned'("00000000000000000000000000000000");
-                        h577 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
-                        h578 := to_unsigned(0, 8);
-                        h579 := to_unsigned(0, 11);
-                        h580 := unsigned'("00000000000000000000000000000000");
-                        h580 := e_data;
-                        h579 := h580(11-1 downto 0);
-                        if ((shift_right(h579, 0) and to_unsigned(1, 11)) = 1) then
-                            h578 := w_irt_0(48-1 downto 40);
+                        rec_vector <= h600;
+                        h604 := unsigned'("00000000000000000000000000000000");
+                        h605 := unsigned'("00000000000000000000000000000000");
+                        h605 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h606 := to_unsigned(0, 8);
+                        h607 := to_unsigned(0, 11);
+                        h608 := unsigned'("00000000000000000000000000000000");
+                        h608 := e_data;
+                        h607 := h608(11-1 downto 0);
+                        if ((shift_right(h607, 0) and to_unsigned(1, 11)) = 1) then
+                            h606 := w_irt_0(48-1 downto 40);
                         else
-                            h578 := w_irt_0(16-1 downto 8);
+                            h606 := w_irt_0(16-1 downto 8);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h576 := h577;
+                            h604 := h605;
                         else
-                            h576 := unsigned'(to_unsigned(0, 24) & h578);
+                            h604 := unsigned'(to_unsigned(0, 24) & h606);
                         end if;
-                        rec_destination <= h576;
+                        rec_destination <= h604;
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -5781,20 +5989,47 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
                         rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
-                        h581 := to_unsigned(0, 1);
-                        h581 := to_unsigned(0, 1);
+                        h609 := to_unsigned(0, 1);
+                        h609 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(6)) then
-                            h581 := to_unsigned(1, 1);
+                            h609 := to_unsigned(1, 1);
                         end if;
-                        rec_is_run <= h581;
-                        h582 := to_unsigned(0, 1);
-                        h582 := to_unsigned(0, 1);
+                        rec_is_run <= h609;
+                        h610 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 1);
                         if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
-                            h582 := to_unsigned(1, 1);
+                            h610 := to_unsigned(1, 1);
                         end if;
-                        rec_ga_log <= h582;
+                        rec_ga_log <= h610;
+                        h611 := unsigned'("00000000000000000000000000000000");
+                        h611 := to_unsigned(1, 32);
+                        h612 := to_unsigned(0, 5);
+                        h613 := to_unsigned(0, 8);
+                        h614 := to_unsigned(0, 8);
+                        h615 := to_unsigned(0, 8);
+                        h616 := to_unsigned(0, 11);
+                        h617 := unsigned'("00000000000000000000000000000000");
+                        h617 := e_data;
+                        h616 := h617(11-1 downto 0);
+                        if ((shift_right(h616, 0) and to_unsigned(1, 11)) = 1) then
+                            h615 := w_irt_0(56-1 downto 48);
+                        else
+                            h615 := w_irt_0(24-1 downto 16);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h614 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h614 := h615;
+                        end if;
+                        h613 := h614;
+                        h612 := h613(5-1 downto 0);
+                        h618 := unsigned'("00000000000000000000000000000000");
+                        h618 := shift_left(h611, to_integer(h612));
+                        h619 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h619 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h618));
+                        rec_irr <= h619;
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h735(11-1 downto 8) = 0) or (h736(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h737(11-1 downto 0)) < h740)) or ((not (((h741 /= 0) and (not (h748 /= 0))) and (h755 <= 1))) and (not ((bool(r_CONTROL(17)) and (h759 /= 0)) and (h766 /= 0)))))) then
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h772(11-1 downto 8) = 0) or (h773(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h774(11-1 downto 0)) < h777)) or ((not (((h778 /= 0) and (not (h785 /= 0))) and (h792 <= 1))) and (not ((bool(r_CONTROL(17)) and (h796 /= 0)) and (h803 /= 0)))))) then
                         status <= to_unsigned(15, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5805,232 +6040,74 @@ begin
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(2, 4);
-                        h603 := to_unsigned(0, 1);
-                        h604 := unsigned'("00000000000000000000000000000000");
-                        h604 := e_data;
-                        h605 := unsigned'("00000000000000000000000000000000");
-                        h605 := e_data;
-                        h606 := to_unsigned(0, 1);
-                        h607 := to_unsigned(0, 1);
-                        h607 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h607 := to_unsigned(1, 1);
-                        end if;
-                        h608 := to_unsigned(0, 1);
-                        h608 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h608 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h606 := h607;
-                        else
-                            h606 := h608;
-                        end if;
-                        h609 := unsigned'("00000000000000000000000000000000");
-                        h609 := e_data;
-                        h610 := unsigned'("00000000000000000000000000000000");
-                        h610 := e_data;
-                        h611 := unsigned'("00000000000000000000000000000000");
-                        h611 := e_data;
-                        h612 := to_unsigned(0, 16);
-                        h612 := to_unsigned(1, 16);
-                        h613 := to_unsigned(0, 4);
-                        h613 := w_dte_10(5-1 downto 1);
-                        h614 := to_unsigned(0, 16);
-                        h614 := shift_left(h612, to_integer(h613));
-                        h615 := to_unsigned(0, 1);
-                        h616 := to_unsigned(0, 1);
-                        h616 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h616 := to_unsigned(1, 1);
-                        end if;
-                        h617 := to_unsigned(0, 1);
-                        h618 := to_unsigned(0, 11);
-                        h619 := unsigned'("00000000000000000000000000000000");
-                        h619 := e_data;
-                        h618 := h619(11-1 downto 0);
-                        h620 := to_unsigned(0, 1);
-                        h620 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h620 := to_unsigned(1, 1);
-                        end if;
-                        h621 := to_unsigned(0, 1);
-                        h621 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h621 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h618, 0) and to_unsigned(1, 11)) = 1) then
-                            h617 := h620;
-                        else
-                            h617 := h621;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h615 := h616;
-                        else
-                            h615 := h617;
-                        end if;
-                        h622 := to_unsigned(0, 1);
-                        h623 := to_unsigned(0, 1);
-                        h623 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h623 := to_unsigned(1, 1);
-                        end if;
-                        h624 := to_unsigned(0, 1);
-                        h625 := to_unsigned(0, 11);
-                        h626 := unsigned'("00000000000000000000000000000000");
-                        h626 := e_data;
-                        h625 := h626(11-1 downto 0);
-                        h627 := to_unsigned(0, 1);
-                        h627 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h627 := to_unsigned(1, 1);
-                        end if;
-                        h628 := to_unsigned(0, 1);
-                        h628 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h628 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h625, 0) and to_unsigned(1, 11)) = 1) then
-                            h624 := h627;
-                        else
-                            h624 := h628;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h622 := h623;
-                        else
-                            h622 := h624;
-                        end if;
-                        h629 := to_unsigned(0, 3);
-                        h630 := to_unsigned(0, 3);
-                        h631 := to_unsigned(0, 11);
-                        h632 := unsigned'("00000000000000000000000000000000");
-                        h632 := e_data;
-                        h631 := h632(11-1 downto 0);
-                        if ((shift_right(h631, 0) and to_unsigned(1, 11)) = 1) then
-                            h630 := w_irt_0(37-1 downto 34);
-                        else
-                            h630 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h629 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h629 := h630;
-                        end if;
-                        h633 := to_unsigned(0, 1);
-                        h634 := to_unsigned(0, 1);
-                        h634 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h634 := to_unsigned(1, 1);
-                        end if;
-                        h635 := to_unsigned(0, 1);
-                        h636 := to_unsigned(0, 11);
-                        h637 := unsigned'("00000000000000000000000000000000");
-                        h637 := e_data;
-                        h636 := h637(11-1 downto 0);
-                        h638 := to_unsigned(0, 1);
-                        h638 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h638 := to_unsigned(1, 1);
-                        end if;
-                        h639 := to_unsigned(0, 1);
-                        h639 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h639 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h636, 0) and to_unsigned(1, 11)) = 1) then
-                            h635 := h638;
-                        else
-                            h635 := h639;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h633 := h634;
-                        else
-                            h633 := h635;
-                        end if;
                         h640 := to_unsigned(0, 1);
-                        h641 := to_unsigned(0, 1);
-                        h641 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h641 := to_unsigned(1, 1);
+                        h641 := unsigned'("00000000000000000000000000000000");
+                        h641 := e_data;
+                        h642 := unsigned'("00000000000000000000000000000000");
+                        h642 := e_data;
+                        h643 := to_unsigned(0, 1);
+                        h644 := to_unsigned(0, 1);
+                        h644 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h644 := to_unsigned(1, 1);
                         end if;
-                        h642 := to_unsigned(0, 1);
-                        h643 := to_unsigned(0, 11);
-                        h644 := unsigned'("00000000000000000000000000000000");
-                        h644 := e_data;
-                        h643 := h644(11-1 downto 0);
                         h645 := to_unsigned(0, 1);
                         h645 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_dte_0(61)) then
                             h645 := to_unsigned(1, 1);
                         end if;
-                        h646 := to_unsigned(0, 1);
-                        h646 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h646 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h643, 0) and to_unsigned(1, 11)) = 1) then
-                            h642 := h645;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h643 := h644;
                         else
-                            h642 := h646;
+                            h643 := h645;
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h640 := h641;
-                        else
-                            h640 := h642;
-                        end if;
-                        h647 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h648 := to_unsigned(1, 1);
-                        end if;
-                        h649 := to_unsigned(0, 1);
-                        h650 := to_unsigned(0, 11);
-                        h651 := unsigned'("00000000000000000000000000000000");
-                        h651 := e_data;
-                        h650 := h651(11-1 downto 0);
+                        h646 := unsigned'("00000000000000000000000000000000");
+                        h646 := e_data;
+                        h647 := unsigned'("00000000000000000000000000000000");
+                        h647 := e_data;
+                        h648 := unsigned'("00000000000000000000000000000000");
+                        h648 := e_data;
+                        h649 := to_unsigned(0, 16);
+                        h649 := to_unsigned(1, 16);
+                        h650 := to_unsigned(0, 4);
+                        h650 := w_dte_10(5-1 downto 1);
+                        h651 := to_unsigned(0, 16);
+                        h651 := shift_left(h649, to_integer(h650));
                         h652 := to_unsigned(0, 1);
-                        h652 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h652 := to_unsigned(1, 1);
-                        end if;
                         h653 := to_unsigned(0, 1);
                         h653 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_ga_0(0)) then
                             h653 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h650, 0) and to_unsigned(1, 11)) = 1) then
-                            h649 := h652;
+                        h654 := to_unsigned(0, 1);
+                        h655 := to_unsigned(0, 11);
+                        h656 := unsigned'("00000000000000000000000000000000");
+                        h656 := e_data;
+                        h655 := h656(11-1 downto 0);
+                        h657 := to_unsigned(0, 1);
+                        h657 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h657 := to_unsigned(1, 1);
+                        end if;
+                        h658 := to_unsigned(0, 1);
+                        h658 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h658 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h655, 0) and to_unsigned(1, 11)) = 1) then
+                            h654 := h657;
                         else
-                            h649 := h653;
+                            h654 := h658;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h647 := h648;
+                            h652 := h653;
                         else
-                            h647 := h649;
+                            h652 := h654;
                         end if;
-                        h603 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h604(11-1 downto 8) = 0) or (h605(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h606 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h609(11-1 downto 8) = 0) or (h610(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h611(11-1 downto 0)) < h614)) or ((not (((h615 /= 0) and (not (h622 /= 0))) and (h629 <= 1))) and (not ((bool(r_CONTROL(17)) and (h633 /= 0)) and (h640 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h647 /= 0))))) then
-                            h603 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h603;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h654 := to_unsigned(0, 1);
-                        h655 := unsigned'("00000000000000000000000000000000");
-                        h655 := e_data;
-                        h656 := to_unsigned(0, 16);
-                        h656 := to_unsigned(1, 16);
-                        h657 := to_unsigned(0, 4);
-                        h657 := w_dte_10(5-1 downto 1);
-                        h658 := to_unsigned(0, 16);
-                        h658 := shift_left(h656, to_integer(h657));
                         h659 := to_unsigned(0, 1);
                         h660 := to_unsigned(0, 1);
                         h660 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_ga_0(7)) then
                             h660 := to_unsigned(1, 1);
                         end if;
                         h661 := to_unsigned(0, 1);
@@ -6040,12 +6117,12 @@ begin
                         h662 := h663(11-1 downto 0);
                         h664 := to_unsigned(0, 1);
                         h664 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
+                        if bool(w_irt_0(39)) then
                             h664 := to_unsigned(1, 1);
                         end if;
                         h665 := to_unsigned(0, 1);
                         h665 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_0(7)) then
                             h665 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h662, 0) and to_unsigned(1, 11)) = 1) then
@@ -6058,170 +6135,178 @@ begin
                         else
                             h659 := h661;
                         end if;
-                        h654 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h655(11-1 downto 0)) < h658) and (h659 /= 0)) then
-                            h654 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h654;
-                        h666 := to_unsigned(0, 1);
-                        h667 := unsigned'("00000000000000000000000000000000");
-                        h667 := e_data;
-                        h668 := to_unsigned(0, 16);
-                        h668 := to_unsigned(1, 16);
-                        h669 := to_unsigned(0, 4);
-                        h669 := w_dte_10(5-1 downto 1);
-                        h670 := to_unsigned(0, 16);
-                        h670 := shift_left(h668, to_integer(h669));
-                        h671 := to_unsigned(0, 1);
-                        h672 := to_unsigned(0, 1);
-                        h672 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h672 := to_unsigned(1, 1);
-                        end if;
-                        h673 := to_unsigned(0, 1);
-                        h674 := to_unsigned(0, 11);
-                        h675 := unsigned'("00000000000000000000000000000000");
-                        h675 := e_data;
-                        h674 := h675(11-1 downto 0);
-                        h676 := to_unsigned(0, 1);
-                        h676 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h676 := to_unsigned(1, 1);
-                        end if;
-                        h677 := to_unsigned(0, 1);
-                        h677 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h677 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h674, 0) and to_unsigned(1, 11)) = 1) then
-                            h673 := h676;
+                        h666 := to_unsigned(0, 3);
+                        h667 := to_unsigned(0, 3);
+                        h668 := to_unsigned(0, 11);
+                        h669 := unsigned'("00000000000000000000000000000000");
+                        h669 := e_data;
+                        h668 := h669(11-1 downto 0);
+                        if ((shift_right(h668, 0) and to_unsigned(1, 11)) = 1) then
+                            h667 := w_irt_0(37-1 downto 34);
                         else
-                            h673 := h677;
+                            h667 := w_irt_0(5-1 downto 2);
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h671 := h672;
+                            h666 := w_irt_ga_0(5-1 downto 2);
                         else
-                            h671 := h673;
+                            h666 := h667;
                         end if;
-                        h666 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h667(11-1 downto 0)) < h670) and (h671 /= 0)) then
-                            h666 := to_unsigned(1, 1);
+                        h670 := to_unsigned(0, 1);
+                        h671 := to_unsigned(0, 1);
+                        h671 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h671 := to_unsigned(1, 1);
                         end if;
-                        v_wide(56-1 downto 55) := h666;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h678 := to_unsigned(0, 16);
-                        h679 := unsigned'("00000000000000000000000000000000");
-                        h679 := e_data;
-                        h680 := unsigned'("00000000000000000000000000000000");
-                        h680 := e_data;
-                        h681 := to_unsigned(0, 1);
+                        h672 := to_unsigned(0, 1);
+                        h673 := to_unsigned(0, 11);
+                        h674 := unsigned'("00000000000000000000000000000000");
+                        h674 := e_data;
+                        h673 := h674(11-1 downto 0);
+                        h675 := to_unsigned(0, 1);
+                        h675 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h675 := to_unsigned(1, 1);
+                        end if;
+                        h676 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h676 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h673, 0) and to_unsigned(1, 11)) = 1) then
+                            h672 := h675;
+                        else
+                            h672 := h676;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h670 := h671;
+                        else
+                            h670 := h672;
+                        end if;
+                        h677 := to_unsigned(0, 1);
+                        h678 := to_unsigned(0, 1);
+                        h678 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h678 := to_unsigned(1, 1);
+                        end if;
+                        h679 := to_unsigned(0, 1);
+                        h680 := to_unsigned(0, 11);
+                        h681 := unsigned'("00000000000000000000000000000000");
+                        h681 := e_data;
+                        h680 := h681(11-1 downto 0);
                         h682 := to_unsigned(0, 1);
                         h682 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
+                        if bool(w_irt_0(39)) then
                             h682 := to_unsigned(1, 1);
                         end if;
                         h683 := to_unsigned(0, 1);
                         h683 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
+                        if bool(w_irt_0(7)) then
                             h683 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h681 := h682;
+                        if ((shift_right(h680, 0) and to_unsigned(1, 11)) = 1) then
+                            h679 := h682;
                         else
-                            h681 := h683;
-                        end if;
-                        h684 := unsigned'("00000000000000000000000000000000");
-                        h684 := e_data;
-                        h685 := unsigned'("00000000000000000000000000000000");
-                        h685 := e_data;
-                        h686 := unsigned'("00000000000000000000000000000000");
-                        h686 := e_data;
-                        h687 := to_unsigned(0, 16);
-                        h687 := to_unsigned(1, 16);
-                        h688 := to_unsigned(0, 4);
-                        h688 := w_dte_10(5-1 downto 1);
-                        h689 := to_unsigned(0, 16);
-                        h689 := shift_left(h687, to_integer(h688));
-                        h690 := to_unsigned(0, 1);
-                        h691 := to_unsigned(0, 1);
-                        h691 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h691 := to_unsigned(1, 1);
-                        end if;
-                        h692 := to_unsigned(0, 1);
-                        h693 := to_unsigned(0, 11);
-                        h694 := unsigned'("00000000000000000000000000000000");
-                        h694 := e_data;
-                        h693 := h694(11-1 downto 0);
-                        h695 := to_unsigned(0, 1);
-                        h695 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h695 := to_unsigned(1, 1);
-                        end if;
-                        h696 := to_unsigned(0, 1);
-                        h696 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h696 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h693, 0) and to_unsigned(1, 11)) = 1) then
-                            h692 := h695;
-                        else
-                            h692 := h696;
+                            h679 := h683;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h690 := h691;
+                            h677 := h678;
                         else
-                            h690 := h692;
+                            h677 := h679;
                         end if;
+                        h684 := to_unsigned(0, 1);
+                        h685 := to_unsigned(0, 1);
+                        h685 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h685 := to_unsigned(1, 1);
+                        end if;
+                        h686 := to_unsigned(0, 1);
+                        h687 := to_unsigned(0, 11);
+                        h688 := unsigned'("00000000000000000000000000000000");
+                        h688 := e_data;
+                        h687 := h688(11-1 downto 0);
+                        h689 := to_unsigned(0, 1);
+                        h689 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h689 := to_unsigned(1, 1);
+                        end if;
+                        h690 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h690 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h687, 0) and to_unsigned(1, 11)) = 1) then
+                            h686 := h689;
+                        else
+                            h686 := h690;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h684 := h685;
+                        else
+                            h684 := h686;
+                        end if;
+                        h640 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h641(11-1 downto 8) = 0) or (h642(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h643 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h646(11-1 downto 8) = 0) or (h647(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h648(11-1 downto 0)) < h651)) or ((not (((h652 /= 0) and (not (h659 /= 0))) and (h666 <= 1))) and (not ((bool(r_CONTROL(17)) and (h670 /= 0)) and (h677 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h684 /= 0))))) then
+                            h640 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h640;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        h691 := to_unsigned(0, 1);
+                        h692 := unsigned'("00000000000000000000000000000000");
+                        h692 := e_data;
+                        h693 := to_unsigned(0, 16);
+                        h693 := to_unsigned(1, 16);
+                        h694 := to_unsigned(0, 4);
+                        h694 := w_dte_10(5-1 downto 1);
+                        h695 := to_unsigned(0, 16);
+                        h695 := shift_left(h693, to_integer(h694));
+                        h696 := to_unsigned(0, 1);
                         h697 := to_unsigned(0, 1);
-                        h698 := to_unsigned(0, 1);
-                        h698 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h698 := to_unsigned(1, 1);
+                        h697 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h697 := to_unsigned(1, 1);
                         end if;
-                        h699 := to_unsigned(0, 1);
-                        h700 := to_unsigned(0, 11);
-                        h701 := unsigned'("00000000000000000000000000000000");
-                        h701 := e_data;
-                        h700 := h701(11-1 downto 0);
+                        h698 := to_unsigned(0, 1);
+                        h699 := to_unsigned(0, 11);
+                        h700 := unsigned'("00000000000000000000000000000000");
+                        h700 := e_data;
+                        h699 := h700(11-1 downto 0);
+                        h701 := to_unsigned(0, 1);
+                        h701 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h701 := to_unsigned(1, 1);
+                        end if;
                         h702 := to_unsigned(0, 1);
                         h702 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_0(0)) then
                             h702 := to_unsigned(1, 1);
                         end if;
-                        h703 := to_unsigned(0, 1);
-                        h703 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h703 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h700, 0) and to_unsigned(1, 11)) = 1) then
-                            h699 := h702;
+                        if ((shift_right(h699, 0) and to_unsigned(1, 11)) = 1) then
+                            h698 := h701;
                         else
-                            h699 := h703;
+                            h698 := h702;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h697 := h698;
+                            h696 := h697;
                         else
-                            h697 := h699;
+                            h696 := h698;
                         end if;
-                        h704 := to_unsigned(0, 3);
-                        h705 := to_unsigned(0, 3);
-                        h706 := to_unsigned(0, 11);
-                        h707 := unsigned'("00000000000000000000000000000000");
-                        h707 := e_data;
-                        h706 := h707(11-1 downto 0);
-                        if ((shift_right(h706, 0) and to_unsigned(1, 11)) = 1) then
-                            h705 := w_irt_0(37-1 downto 34);
-                        else
-                            h705 := w_irt_0(5-1 downto 2);
+                        h691 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h692(11-1 downto 0)) < h695) and (h696 /= 0)) then
+                            h691 := to_unsigned(1, 1);
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h704 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h704 := h705;
-                        end if;
+                        v_wide(53-1 downto 52) := h691;
+                        h703 := to_unsigned(0, 1);
+                        h704 := unsigned'("00000000000000000000000000000000");
+                        h704 := e_data;
+                        h705 := to_unsigned(0, 16);
+                        h705 := to_unsigned(1, 16);
+                        h706 := to_unsigned(0, 4);
+                        h706 := w_dte_10(5-1 downto 1);
+                        h707 := to_unsigned(0, 16);
+                        h707 := shift_left(h705, to_integer(h706));
                         h708 := to_unsigned(0, 1);
                         h709 := to_unsigned(0, 1);
                         h709 := to_unsigned(0, 1);
@@ -6253,92 +6338,243 @@ begin
                         else
                             h708 := h710;
                         end if;
-                        h715 := to_unsigned(0, 1);
-                        h716 := to_unsigned(0, 1);
-                        h716 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h716 := to_unsigned(1, 1);
+                        h703 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h704(11-1 downto 0)) < h707) and (h708 /= 0)) then
+                            h703 := to_unsigned(1, 1);
                         end if;
-                        h717 := to_unsigned(0, 1);
-                        h718 := to_unsigned(0, 11);
-                        h719 := unsigned'("00000000000000000000000000000000");
-                        h719 := e_data;
-                        h718 := h719(11-1 downto 0);
+                        v_wide(56-1 downto 55) := h703;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h715 := to_unsigned(0, 16);
+                        h716 := unsigned'("00000000000000000000000000000000");
+                        h716 := e_data;
+                        h717 := unsigned'("00000000000000000000000000000000");
+                        h717 := e_data;
+                        h718 := to_unsigned(0, 1);
+                        h719 := to_unsigned(0, 1);
+                        h719 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h719 := to_unsigned(1, 1);
+                        end if;
                         h720 := to_unsigned(0, 1);
                         h720 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_dte_0(61)) then
                             h720 := to_unsigned(1, 1);
                         end if;
-                        h721 := to_unsigned(0, 1);
-                        h721 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h721 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h718, 0) and to_unsigned(1, 11)) = 1) then
-                            h717 := h720;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h718 := h719;
                         else
-                            h717 := h721;
+                            h718 := h720;
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h715 := h716;
-                        else
-                            h715 := h717;
-                        end if;
-                        h722 := to_unsigned(0, 1);
-                        h723 := to_unsigned(0, 1);
-                        h723 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h723 := to_unsigned(1, 1);
-                        end if;
-                        h724 := to_unsigned(0, 1);
-                        h725 := to_unsigned(0, 11);
-                        h726 := unsigned'("00000000000000000000000000000000");
-                        h726 := e_data;
-                        h725 := h726(11-1 downto 0);
+                        h721 := unsigned'("00000000000000000000000000000000");
+                        h721 := e_data;
+                        h722 := unsigned'("00000000000000000000000000000000");
+                        h722 := e_data;
+                        h723 := unsigned'("00000000000000000000000000000000");
+                        h723 := e_data;
+                        h724 := to_unsigned(0, 16);
+                        h724 := to_unsigned(1, 16);
+                        h725 := to_unsigned(0, 4);
+                        h725 := w_dte_10(5-1 downto 1);
+                        h726 := to_unsigned(0, 16);
+                        h726 := shift_left(h724, to_integer(h725));
                         h727 := to_unsigned(0, 1);
-                        h727 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h727 := to_unsigned(1, 1);
-                        end if;
                         h728 := to_unsigned(0, 1);
                         h728 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_ga_0(0)) then
                             h728 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h725, 0) and to_unsigned(1, 11)) = 1) then
-                            h724 := h727;
+                        h729 := to_unsigned(0, 1);
+                        h730 := to_unsigned(0, 11);
+                        h731 := unsigned'("00000000000000000000000000000000");
+                        h731 := e_data;
+                        h730 := h731(11-1 downto 0);
+                        h732 := to_unsigned(0, 1);
+                        h732 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h732 := to_unsigned(1, 1);
+                        end if;
+                        h733 := to_unsigned(0, 1);
+                        h733 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h733 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h730, 0) and to_unsigned(1, 11)) = 1) then
+                            h729 := h732;
                         else
-                            h724 := h728;
+                            h729 := h733;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h722 := h723;
+                            h727 := h728;
                         else
-                            h722 := h724;
+                            h727 := h729;
                         end if;
-                        h729 := to_unsigned(0, 16);
-                        h729 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h730 := to_unsigned(0, 16);
-                        h730 := to_unsigned(1, 16);
-                        h731 := to_unsigned(0, 4);
-                        h731 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h732 := to_unsigned(0, 16);
-                        h732 := shift_left(h730, to_integer(h731));
-                        h733 := to_unsigned(0, 17);
-                        h733 := ((unsigned'(to_unsigned(0, 1) & h732) + 65536) - 1);
-                        h734 := to_unsigned(0, 16);
-                        h734 := (h729 and h733(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h679(11-1 downto 8) = 0) or (h680(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h681 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h684(11-1 downto 8) = 0) or (h685(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h686(11-1 downto 0)) < h689)) or ((not (((h690 /= 0) and (not (h697 /= 0))) and (h704 <= 1))) and (not ((bool(r_CONTROL(17)) and (h708 /= 0)) and (h715 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h722 /= 0))))) then
-                            h678 := h734;
+                        h734 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h735 := to_unsigned(1, 1);
+                        end if;
+                        h736 := to_unsigned(0, 1);
+                        h737 := to_unsigned(0, 11);
+                        h738 := unsigned'("00000000000000000000000000000000");
+                        h738 := e_data;
+                        h737 := h738(11-1 downto 0);
+                        h739 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h739 := to_unsigned(1, 1);
+                        end if;
+                        h740 := to_unsigned(0, 1);
+                        h740 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h740 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h737, 0) and to_unsigned(1, 11)) = 1) then
+                            h736 := h739;
                         else
-                            h678 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h736 := h740;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h678 & to_unsigned(0, 4));
+                        if bool(r_CONTROL(17)) then
+                            h734 := h735;
+                        else
+                            h734 := h736;
+                        end if;
+                        h741 := to_unsigned(0, 3);
+                        h742 := to_unsigned(0, 3);
+                        h743 := to_unsigned(0, 11);
+                        h744 := unsigned'("00000000000000000000000000000000");
+                        h744 := e_data;
+                        h743 := h744(11-1 downto 0);
+                        if ((shift_right(h743, 0) and to_unsigned(1, 11)) = 1) then
+                            h742 := w_irt_0(37-1 downto 34);
+                        else
+                            h742 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h741 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h741 := h742;
+                        end if;
+                        h745 := to_unsigned(0, 1);
+                        h746 := to_unsigned(0, 1);
+                        h746 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h746 := to_unsigned(1, 1);
+                        end if;
+                        h747 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 11);
+                        h749 := unsigned'("00000000000000000000000000000000");
+                        h749 := e_data;
+                        h748 := h749(11-1 downto 0);
+                        h750 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h750 := to_unsigned(1, 1);
+                        end if;
+                        h751 := to_unsigned(0, 1);
+                        h751 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h751 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h748, 0) and to_unsigned(1, 11)) = 1) then
+                            h747 := h750;
+                        else
+                            h747 := h751;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h745 := h746;
+                        else
+                            h745 := h747;
+                        end if;
+                        h752 := to_unsigned(0, 1);
+                        h753 := to_unsigned(0, 1);
+                        h753 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h753 := to_unsigned(1, 1);
+                        end if;
+                        h754 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 11);
+                        h756 := unsigned'("00000000000000000000000000000000");
+                        h756 := e_data;
+                        h755 := h756(11-1 downto 0);
+                        h757 := to_unsigned(0, 1);
+                        h757 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h757 := to_unsigned(1, 1);
+                        end if;
+                        h758 := to_unsigned(0, 1);
+                        h758 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h758 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h755, 0) and to_unsigned(1, 11)) = 1) then
+                            h754 := h757;
+                        else
+                            h754 := h758;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h752 := h753;
+                        else
+                            h752 := h754;
+                        end if;
+                        h759 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h760 := to_unsigned(1, 1);
+                        end if;
+                        h761 := to_unsigned(0, 1);
+                        h762 := to_unsigned(0, 11);
+                        h763 := unsigned'("00000000000000000000000000000000");
+                        h763 := e_data;
+                        h762 := h763(11-1 downto 0);
+                        h764 := to_unsigned(0, 1);
+                        h764 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h764 := to_unsigned(1, 1);
+                        end if;
+                        h765 := to_unsigned(0, 1);
+                        h765 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h765 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h762, 0) and to_unsigned(1, 11)) = 1) then
+                            h761 := h764;
+                        else
+                            h761 := h765;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h759 := h760;
+                        else
+                            h759 := h761;
+                        end if;
+                        h766 := to_unsigned(0, 16);
+                        h766 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h767 := to_unsigned(0, 16);
+                        h767 := to_unsigned(1, 16);
+                        h768 := to_unsigned(0, 4);
+                        h768 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h769 := to_unsigned(0, 16);
+                        h769 := shift_left(h767, to_integer(h768));
+                        h770 := to_unsigned(0, 17);
+                        h770 := ((unsigned'(to_unsigned(0, 1) & h769) + 65536) - 1);
+                        h771 := to_unsigned(0, 16);
+                        h771 := (h766 and h770(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h716(11-1 downto 8) = 0) or (h717(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h718 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h721(11-1 downto 8) = 0) or (h722(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h723(11-1 downto 0)) < h726)) or ((not (((h727 /= 0) and (not (h734 /= 0))) and (h741 <= 1))) and (not ((bool(r_CONTROL(17)) and (h745 /= 0)) and (h752 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h759 /= 0))))) then
+                            h715 := h771;
+                        else
+                            h715 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h715 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         rec_ga_tag <= to_unsigned(0, 32);
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
                         status <= to_unsigned(16, 8);
@@ -6361,6 +6597,7 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -6383,225 +6620,117 @@ begin
                         rec_ga_root <= to_unsigned(0, 64);
                         rec_is_run <= to_unsigned(0, 1);
                         rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h775 := unsigned'("00000000000000000000000000000000");
-                        h775 := e_data;
-                        h776 := unsigned'("00000000000000000000000000000000");
-                        h776 := e_data;
-                        h777 := to_unsigned(0, 1);
-                        h778 := to_unsigned(0, 1);
-                        h778 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h778 := to_unsigned(1, 1);
-                        end if;
-                        h779 := to_unsigned(0, 1);
-                        h779 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h779 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h777 := h778;
-                        else
-                            h777 := h779;
-                        end if;
-                        h780 := unsigned'("00000000000000000000000000000000");
-                        h780 := e_data;
-                        h781 := unsigned'("00000000000000000000000000000000");
-                        h781 := e_data;
-                        h782 := unsigned'("00000000000000000000000000000000");
-                        h782 := e_data;
-                        h783 := to_unsigned(0, 16);
-                        h783 := to_unsigned(1, 16);
-                        h784 := to_unsigned(0, 4);
-                        h784 := w_dte_10(5-1 downto 1);
-                        h785 := to_unsigned(0, 16);
-                        h785 := shift_left(h783, to_integer(h784));
-                        h786 := to_unsigned(0, 1);
-                        h787 := to_unsigned(0, 1);
-                        h787 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h787 := to_unsigned(1, 1);
-                        end if;
-                        h788 := to_unsigned(0, 1);
-                        h789 := to_unsigned(0, 11);
-                        h790 := unsigned'("00000000000000000000000000000000");
-                        h790 := e_data;
-                        h789 := h790(11-1 downto 0);
-                        h791 := to_unsigned(0, 1);
-                        h791 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h791 := to_unsigned(1, 1);
-                        end if;
-                        h792 := to_unsigned(0, 1);
-                        h792 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h792 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h789, 0) and to_unsigned(1, 11)) = 1) then
-                            h788 := h791;
-                        else
-                            h788 := h792;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h786 := h787;
-                        else
-                            h786 := h788;
-                        end if;
-                        h793 := to_unsigned(0, 1);
-                        h794 := to_unsigned(0, 1);
-                        h794 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h794 := to_unsigned(1, 1);
-                        end if;
-                        h795 := to_unsigned(0, 1);
-                        h796 := to_unsigned(0, 11);
-                        h797 := unsigned'("00000000000000000000000000000000");
-                        h797 := e_data;
-                        h796 := h797(11-1 downto 0);
-                        h798 := to_unsigned(0, 1);
-                        h798 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h798 := to_unsigned(1, 1);
-                        end if;
-                        h799 := to_unsigned(0, 1);
-                        h799 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h799 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h796, 0) and to_unsigned(1, 11)) = 1) then
-                            h795 := h798;
-                        else
-                            h795 := h799;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h793 := h794;
-                        else
-                            h793 := h795;
-                        end if;
-                        h800 := to_unsigned(0, 3);
-                        h801 := to_unsigned(0, 3);
-                        h802 := to_unsigned(0, 11);
-                        h803 := unsigned'("00000000000000000000000000000000");
-                        h803 := e_data;
-                        h802 := h803(11-1 downto 0);
-                        if ((shift_right(h802, 0) and to_unsigned(1, 11)) = 1) then
-                            h801 := w_irt_0(37-1 downto 34);
-                        else
-                            h801 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h800 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h800 := h801;
-                        end if;
-                        h804 := to_unsigned(0, 1);
-                        h805 := to_unsigned(0, 1);
-                        h805 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h805 := to_unsigned(1, 1);
-                        end if;
-                        h806 := to_unsigned(0, 1);
-                        h807 := to_unsigned(0, 11);
-                        h808 := unsigned'("00000000000000000000000000000000");
-                        h808 := e_data;
-                        h807 := h808(11-1 downto 0);
-                        h809 := to_unsigned(0, 1);
-                        h809 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h809 := to_unsigned(1, 1);
-                        end if;
-                        h810 := to_unsigned(0, 1);
-                        h810 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h810 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h807, 0) and to_unsigned(1, 11)) = 1) then
-                            h806 := h809;
-                        else
-                            h806 := h810;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h804 := h805;
-                        else
-                            h804 := h806;
-                        end if;
-                        h811 := to_unsigned(0, 1);
-                        h812 := to_unsigned(0, 1);
-                        h812 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h812 := to_unsigned(1, 1);
-                        end if;
-                        h813 := to_unsigned(0, 1);
-                        h814 := to_unsigned(0, 11);
-                        h815 := unsigned'("00000000000000000000000000000000");
-                        h815 := e_data;
-                        h814 := h815(11-1 downto 0);
-                        h816 := to_unsigned(0, 1);
-                        h816 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h816 := to_unsigned(1, 1);
-                        end if;
-                        h817 := to_unsigned(0, 1);
-                        h817 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h817 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h814, 0) and to_unsigned(1, 11)) = 1) then
-                            h813 := h816;
-                        else
-                            h813 := h817;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h811 := h812;
-                        else
-                            h811 := h813;
-                        end if;
-                        h818 := to_unsigned(0, 1);
-                        h819 := to_unsigned(0, 1);
-                        h819 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h819 := to_unsigned(1, 1);
-                        end if;
-                        h820 := to_unsigned(0, 1);
-                        h821 := to_unsigned(0, 11);
-                        h822 := unsigned'("00000000000000000000000000000000");
-                        h822 := e_data;
-                        h821 := h822(11-1 downto 0);
-                        h823 := to_unsigned(0, 1);
-                        h823 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h823 := to_unsigned(1, 1);
-                        end if;
+                        h818 := unsigned'("00000000000000000000000000000000");
+                        h818 := e_data;
+                        h819 := unsigned'("00000000000000000000000000000000");
+                        h819 := e_data;
+                        h820 := unsigned'("00000000000000000000000000000000");
+                        h820 := e_data;
+                        h821 := to_unsigned(0, 16);
+                        h821 := to_unsigned(1, 16);
+                        h822 := to_unsigned(0, 4);
+                        h822 := w_dte_10(5-1 downto 1);
+                        h823 := to_unsigned(0, 16);
+                        h823 := shift_left(h821, to_integer(h822));
                         h824 := to_unsigned(0, 1);
-                        h824 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h824 := to_unsigned(1, 1);
+                        h825 := to_unsigned(0, 1);
+                        h825 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h825 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h821, 0) and to_unsigned(1, 11)) = 1) then
-                            h820 := h823;
+                        h826 := to_unsigned(0, 1);
+                        h827 := to_unsigned(0, 11);
+                        h828 := unsigned'("00000000000000000000000000000000");
+                        h828 := e_data;
+                        h827 := h828(11-1 downto 0);
+                        h829 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h829 := to_unsigned(1, 1);
+                        end if;
+                        h830 := to_unsigned(0, 1);
+                        h830 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h830 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h827, 0) and to_unsigned(1, 11)) = 1) then
+                            h826 := h829;
                         else
-                            h820 := h824;
+                            h826 := h830;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h818 := h819;
+                            h824 := h825;
                         else
-                            h818 := h820;
+                            h824 := h826;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h775(11-1 downto 8) = 0) or (h776(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h777 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h780(11-1 downto 8) = 0) or (h781(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h782(11-1 downto 0)) < h785)) or ((not (((h786 /= 0) and (not (h793 /= 0))) and (h800 <= 1))) and (not ((bool(r_CONTROL(17)) and (h804 /= 0)) and (h811 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h818 /= 0))))) then
-                            h773 := to_unsigned(0, 20);
-                            h773 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h774 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h774 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h773));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h774);
+                        h831 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h832 := to_unsigned(1, 1);
+                        end if;
+                        h833 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 11);
+                        h835 := unsigned'("00000000000000000000000000000000");
+                        h835 := e_data;
+                        h834 := h835(11-1 downto 0);
+                        h836 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h836 := to_unsigned(1, 1);
+                        end if;
+                        h837 := to_unsigned(0, 1);
+                        h837 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h837 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h834, 0) and to_unsigned(1, 11)) = 1) then
+                            h833 := h836;
+                        else
+                            h833 := h837;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h831 := h832;
+                        else
+                            h831 := h833;
+                        end if;
+                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h818(11-1 downto 8) = 0) or (h819(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h820(11-1 downto 0)) < h823)) and ((bool(r_CONTROL(17)) and (h824 /= 0)) and (h831 /= 0))) then
+                            h810 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h810 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h811 := to_unsigned(0, 8);
+                            h812 := to_unsigned(0, 8);
+                            h813 := to_unsigned(0, 11);
+                            h814 := unsigned'("00000000000000000000000000000000");
+                            h814 := e_data;
+                            h813 := h814(11-1 downto 0);
+                            if ((shift_right(h813, 0) and to_unsigned(1, 11)) = 1) then
+                                h812 := w_irt_0(56-1 downto 48);
+                            else
+                                h812 := w_irt_0(24-1 downto 16);
+                            end if;
+                            if bool(r_CONTROL(17)) then
+                                h811 := w_irt_ga_8(8-1 downto 0);
+                            else
+                                h811 := h812;
+                            end if;
+                            h815 := to_unsigned(0, 8);
+                            h815 := shift_right(h811, 5);
+                            h816 := to_unsigned(0, 13);
+                            h816 := resize(unsigned'(to_unsigned(0, 5) & h815) * 16, 13);
+                            h817 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h817 := (unsigned'(to_unsigned(0, 1) & h810) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h816));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h817);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_entry_lo;
+                            u_wdata <= rec_irr;
                             pend <= '1';
                         else
                             st <= ST1;
@@ -6618,215 +6747,446 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h827 := unsigned'("00000000000000000000000000000000");
-                        h827 := e_data;
-                        h828 := unsigned'("00000000000000000000000000000000");
-                        h828 := e_data;
-                        h829 := to_unsigned(0, 1);
-                        h830 := to_unsigned(0, 1);
-                        h830 := to_unsigned(0, 1);
+                        h840 := unsigned'("00000000000000000000000000000000");
+                        h840 := e_data;
+                        h841 := unsigned'("00000000000000000000000000000000");
+                        h841 := e_data;
+                        h842 := to_unsigned(0, 1);
+                        h843 := to_unsigned(0, 1);
+                        h843 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h830 := to_unsigned(1, 1);
-                        end if;
-                        h831 := to_unsigned(0, 1);
-                        h831 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h831 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h829 := h830;
-                        else
-                            h829 := h831;
-                        end if;
-                        h832 := unsigned'("00000000000000000000000000000000");
-                        h832 := e_data;
-                        h833 := unsigned'("00000000000000000000000000000000");
-                        h833 := e_data;
-                        h834 := unsigned'("00000000000000000000000000000000");
-                        h834 := e_data;
-                        h835 := to_unsigned(0, 16);
-                        h835 := to_unsigned(1, 16);
-                        h836 := to_unsigned(0, 4);
-                        h836 := w_dte_10(5-1 downto 1);
-                        h837 := to_unsigned(0, 16);
-                        h837 := shift_left(h835, to_integer(h836));
-                        h838 := to_unsigned(0, 1);
-                        h839 := to_unsigned(0, 1);
-                        h839 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
-                            h839 := to_unsigned(1, 1);
-                        end if;
-                        h840 := to_unsigned(0, 1);
-                        h841 := to_unsigned(0, 11);
-                        h842 := unsigned'("00000000000000000000000000000000");
-                        h842 := e_data;
-                        h841 := h842(11-1 downto 0);
-                        h843 := to_unsigned(0, 1);
-                        h843 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
                             h843 := to_unsigned(1, 1);
                         end if;
                         h844 := to_unsigned(0, 1);
                         h844 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_dte_0(61)) then
                             h844 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h841, 0) and to_unsigned(1, 11)) = 1) then
-                            h840 := h843;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h842 := h843;
                         else
-                            h840 := h844;
+                            h842 := h844;
                         end if;
-                        if bool(r_CONTROL(17)) then
-                            h838 := h839;
-                        else
-                            h838 := h840;
-                        end if;
-                        h845 := to_unsigned(0, 1);
-                        h846 := to_unsigned(0, 1);
-                        h846 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(7)) then
-                            h846 := to_unsigned(1, 1);
-                        end if;
-                        h847 := to_unsigned(0, 1);
-                        h848 := to_unsigned(0, 11);
-                        h849 := unsigned'("00000000000000000000000000000000");
-                        h849 := e_data;
-                        h848 := h849(11-1 downto 0);
-                        h850 := to_unsigned(0, 1);
-                        h850 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h850 := to_unsigned(1, 1);
-                        end if;
+                        h845 := unsigned'("00000000000000000000000000000000");
+                        h845 := e_data;
+                        h846 := unsigned'("00000000000000000000000000000000");
+                        h846 := e_data;
+                        h847 := unsigned'("00000000000000000000000000000000");
+                        h847 := e_data;
+                        h848 := to_unsigned(0, 16);
+                        h848 := to_unsigned(1, 16);
+                        h849 := to_unsigned(0, 4);
+                        h849 := w_dte_10(5-1 downto 1);
+                        h850 := to_unsigned(0, 16);
+                        h850 := shift_left(h848, to_integer(h849));
                         h851 := to_unsigned(0, 1);
-                        h851 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h851 := to_unsigned(1, 1);
+                        h852 := to_unsigned(0, 1);
+                        h852 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h852 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h848, 0) and to_unsigned(1, 11)) = 1) then
-                            h847 := h850;
-                        else
-                            h847 := h851;
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h845 := h846;
-                        else
-                            h845 := h847;
-                        end if;
-                        h852 := to_unsigned(0, 3);
-                        h853 := to_unsigned(0, 3);
+                        h853 := to_unsigned(0, 1);
                         h854 := to_unsigned(0, 11);
                         h855 := unsigned'("00000000000000000000000000000000");
                         h855 := e_data;
                         h854 := h855(11-1 downto 0);
-                        if ((shift_right(h854, 0) and to_unsigned(1, 11)) = 1) then
-                            h853 := w_irt_0(37-1 downto 34);
-                        else
-                            h853 := w_irt_0(5-1 downto 2);
-                        end if;
-                        if bool(r_CONTROL(17)) then
-                            h852 := w_irt_ga_0(5-1 downto 2);
-                        else
-                            h852 := h853;
-                        end if;
                         h856 := to_unsigned(0, 1);
+                        h856 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h856 := to_unsigned(1, 1);
+                        end if;
                         h857 := to_unsigned(0, 1);
                         h857 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(0)) then
+                        if bool(w_irt_0(0)) then
                             h857 := to_unsigned(1, 1);
                         end if;
-                        h858 := to_unsigned(0, 1);
-                        h859 := to_unsigned(0, 11);
-                        h860 := unsigned'("00000000000000000000000000000000");
-                        h860 := e_data;
-                        h859 := h860(11-1 downto 0);
-                        h861 := to_unsigned(0, 1);
-                        h861 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h861 := to_unsigned(1, 1);
-                        end if;
-                        h862 := to_unsigned(0, 1);
-                        h862 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h862 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h859, 0) and to_unsigned(1, 11)) = 1) then
-                            h858 := h861;
+                        if ((shift_right(h854, 0) and to_unsigned(1, 11)) = 1) then
+                            h853 := h856;
                         else
-                            h858 := h862;
+                            h853 := h857;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h856 := h857;
+                            h851 := h852;
                         else
-                            h856 := h858;
+                            h851 := h853;
                         end if;
-                        h863 := to_unsigned(0, 1);
-                        h864 := to_unsigned(0, 1);
-                        h864 := to_unsigned(0, 1);
+                        h858 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
                         if bool(w_irt_ga_0(7)) then
+                            h859 := to_unsigned(1, 1);
+                        end if;
+                        h860 := to_unsigned(0, 1);
+                        h861 := to_unsigned(0, 11);
+                        h862 := unsigned'("00000000000000000000000000000000");
+                        h862 := e_data;
+                        h861 := h862(11-1 downto 0);
+                        h863 := to_unsigned(0, 1);
+                        h863 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h863 := to_unsigned(1, 1);
+                        end if;
+                        h864 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
                             h864 := to_unsigned(1, 1);
                         end if;
-                        h865 := to_unsigned(0, 1);
-                        h866 := to_unsigned(0, 11);
-                        h867 := unsigned'("00000000000000000000000000000000");
-                        h867 := e_data;
-                        h866 := h867(11-1 downto 0);
-                        h868 := to_unsigned(0, 1);
-                        h868 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h868 := to_unsigned(1, 1);
-                        end if;
-                        h869 := to_unsigned(0, 1);
-                        h869 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h869 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h866, 0) and to_unsigned(1, 11)) = 1) then
-                            h865 := h868;
+                        if ((shift_right(h861, 0) and to_unsigned(1, 11)) = 1) then
+                            h860 := h863;
                         else
-                            h865 := h869;
+                            h860 := h864;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h863 := h864;
+                            h858 := h859;
                         else
-                            h863 := h865;
+                            h858 := h860;
                         end if;
+                        h865 := to_unsigned(0, 3);
+                        h866 := to_unsigned(0, 3);
+                        h867 := to_unsigned(0, 11);
+                        h868 := unsigned'("00000000000000000000000000000000");
+                        h868 := e_data;
+                        h867 := h868(11-1 downto 0);
+                        if ((shift_right(h867, 0) and to_unsigned(1, 11)) = 1) then
+                            h866 := w_irt_0(37-1 downto 34);
+                        else
+                            h866 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h865 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h865 := h866;
+                        end if;
+                        h869 := to_unsigned(0, 1);
                         h870 := to_unsigned(0, 1);
-                        h871 := to_unsigned(0, 1);
-                        h871 := to_unsigned(0, 1);
-                        if bool(w_irt_ga_0(1)) then
-                            h871 := to_unsigned(1, 1);
+                        h870 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h870 := to_unsigned(1, 1);
                         end if;
-                        h872 := to_unsigned(0, 1);
-                        h873 := to_unsigned(0, 11);
-                        h874 := unsigned'("00000000000000000000000000000000");
-                        h874 := e_data;
-                        h873 := h874(11-1 downto 0);
+                        h871 := to_unsigned(0, 1);
+                        h872 := to_unsigned(0, 11);
+                        h873 := unsigned'("00000000000000000000000000000000");
+                        h873 := e_data;
+                        h872 := h873(11-1 downto 0);
+                        h874 := to_unsigned(0, 1);
+                        h874 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h874 := to_unsigned(1, 1);
+                        end if;
                         h875 := to_unsigned(0, 1);
                         h875 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(0)) then
                             h875 := to_unsigned(1, 1);
                         end if;
-                        h876 := to_unsigned(0, 1);
-                        h876 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h876 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h873, 0) and to_unsigned(1, 11)) = 1) then
-                            h872 := h875;
+                        if ((shift_right(h872, 0) and to_unsigned(1, 11)) = 1) then
+                            h871 := h874;
                         else
-                            h872 := h876;
+                            h871 := h875;
                         end if;
                         if bool(r_CONTROL(17)) then
-                            h870 := h871;
+                            h869 := h870;
                         else
-                            h870 := h872;
+                            h869 := h871;
                         end if;
-                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h827(11-1 downto 8) = 0) or (h828(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h829 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h832(11-1 downto 8) = 0) or (h833(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h834(11-1 downto 0)) < h837)) or ((not (((h838 /= 0) and (not (h845 /= 0))) and (h852 <= 1))) and (not ((bool(r_CONTROL(17)) and (h856 /= 0)) and (h863 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h870 /= 0))))) then
-                            h825 := to_unsigned(0, 20);
-                            h825 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h826 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h826 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h825));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h826);
+                        h876 := to_unsigned(0, 1);
+                        h877 := to_unsigned(0, 1);
+                        h877 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h877 := to_unsigned(1, 1);
+                        end if;
+                        h878 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 11);
+                        h880 := unsigned'("00000000000000000000000000000000");
+                        h880 := e_data;
+                        h879 := h880(11-1 downto 0);
+                        h881 := to_unsigned(0, 1);
+                        h881 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h881 := to_unsigned(1, 1);
+                        end if;
+                        h882 := to_unsigned(0, 1);
+                        h882 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h882 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h879, 0) and to_unsigned(1, 11)) = 1) then
+                            h878 := h881;
+                        else
+                            h878 := h882;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h876 := h877;
+                        else
+                            h876 := h878;
+                        end if;
+                        h883 := to_unsigned(0, 1);
+                        h884 := to_unsigned(0, 1);
+                        h884 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h884 := to_unsigned(1, 1);
+                        end if;
+                        h885 := to_unsigned(0, 1);
+                        h886 := to_unsigned(0, 11);
+                        h887 := unsigned'("00000000000000000000000000000000");
+                        h887 := e_data;
+                        h886 := h887(11-1 downto 0);
+                        h888 := to_unsigned(0, 1);
+                        h888 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h888 := to_unsigned(1, 1);
+                        end if;
+                        h889 := to_unsigned(0, 1);
+                        h889 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h889 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h886, 0) and to_unsigned(1, 11)) = 1) then
+                            h885 := h888;
+                        else
+                            h885 := h889;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h883 := h884;
+                        else
+                            h883 := h885;
+                        end if;
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h840(11-1 downto 8) = 0) or (h841(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h842 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h845(11-1 downto 8) = 0) or (h846(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h847(11-1 downto 0)) < h850)) or ((not (((h851 /= 0) and (not (h858 /= 0))) and (h865 <= 1))) and (not ((bool(r_CONTROL(17)) and (h869 /= 0)) and (h876 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h883 /= 0))))) then
+                            h838 := to_unsigned(0, 20);
+                            h838 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h839 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h839 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h838));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h839);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= rec_entry_lo;
+                            pend <= '1';
+                        else
+                            st <= ST2;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST2;
+                        end if;
+                    end if;
+                when ST2 =>
+                    if (not bool(pend)) then
+                        h892 := unsigned'("00000000000000000000000000000000");
+                        h892 := e_data;
+                        h893 := unsigned'("00000000000000000000000000000000");
+                        h893 := e_data;
+                        h894 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h895 := to_unsigned(1, 1);
+                        end if;
+                        h896 := to_unsigned(0, 1);
+                        h896 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h896 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h894 := h895;
+                        else
+                            h894 := h896;
+                        end if;
+                        h897 := unsigned'("00000000000000000000000000000000");
+                        h897 := e_data;
+                        h898 := unsigned'("00000000000000000000000000000000");
+                        h898 := e_data;
+                        h899 := unsigned'("00000000000000000000000000000000");
+                        h899 := e_data;
+                        h900 := to_unsigned(0, 16);
+                        h900 := to_unsigned(1, 16);
+                        h901 := to_unsigned(0, 4);
+                        h901 := w_dte_10(5-1 downto 1);
+                        h902 := to_unsigned(0, 16);
+                        h902 := shift_left(h900, to_integer(h901));
+                        h903 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h904 := to_unsigned(1, 1);
+                        end if;
+                        h905 := to_unsigned(0, 1);
+                        h906 := to_unsigned(0, 11);
+                        h907 := unsigned'("00000000000000000000000000000000");
+                        h907 := e_data;
+                        h906 := h907(11-1 downto 0);
+                        h908 := to_unsigned(0, 1);
+                        h908 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h908 := to_unsigned(1, 1);
+                        end if;
+                        h909 := to_unsigned(0, 1);
+                        h909 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h909 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h906, 0) and to_unsigned(1, 11)) = 1) then
+                            h905 := h908;
+                        else
+                            h905 := h909;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h903 := h904;
+                        else
+                            h903 := h905;
+                        end if;
+                        h910 := to_unsigned(0, 1);
+                        h911 := to_unsigned(0, 1);
+                        h911 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h911 := to_unsigned(1, 1);
+                        end if;
+                        h912 := to_unsigned(0, 1);
+                        h913 := to_unsigned(0, 11);
+                        h914 := unsigned'("00000000000000000000000000000000");
+                        h914 := e_data;
+                        h913 := h914(11-1 downto 0);
+                        h915 := to_unsigned(0, 1);
+                        h915 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h915 := to_unsigned(1, 1);
+                        end if;
+                        h916 := to_unsigned(0, 1);
+                        h916 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h916 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h913, 0) and to_unsigned(1, 11)) = 1) then
+                            h912 := h915;
+                        else
+                            h912 := h916;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h910 := h911;
+                        else
+                            h910 := h912;
+                        end if;
+                        h917 := to_unsigned(0, 3);
+                        h918 := to_unsigned(0, 3);
+                        h919 := to_unsigned(0, 11);
+                        h920 := unsigned'("00000000000000000000000000000000");
+                        h920 := e_data;
+                        h919 := h920(11-1 downto 0);
+                        if ((shift_right(h919, 0) and to_unsigned(1, 11)) = 1) then
+                            h918 := w_irt_0(37-1 downto 34);
+                        else
+                            h918 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h917 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h917 := h918;
+                        end if;
+                        h921 := to_unsigned(0, 1);
+                        h922 := to_unsigned(0, 1);
+                        h922 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h922 := to_unsigned(1, 1);
+                        end if;
+                        h923 := to_unsigned(0, 1);
+                        h924 := to_unsigned(0, 11);
+                        h925 := unsigned'("00000000000000000000000000000000");
+                        h925 := e_data;
+                        h924 := h925(11-1 downto 0);
+                        h926 := to_unsigned(0, 1);
+                        h926 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h926 := to_unsigned(1, 1);
+                        end if;
+                        h927 := to_unsigned(0, 1);
+                        h927 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h927 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h924, 0) and to_unsigned(1, 11)) = 1) then
+                            h923 := h926;
+                        else
+                            h923 := h927;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h921 := h922;
+                        else
+                            h921 := h923;
+                        end if;
+                        h928 := to_unsigned(0, 1);
+                        h929 := to_unsigned(0, 1);
+                        h929 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h929 := to_unsigned(1, 1);
+                        end if;
+                        h930 := to_unsigned(0, 1);
+                        h931 := to_unsigned(0, 11);
+                        h932 := unsigned'("00000000000000000000000000000000");
+                        h932 := e_data;
+                        h931 := h932(11-1 downto 0);
+                        h933 := to_unsigned(0, 1);
+                        h933 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h933 := to_unsigned(1, 1);
+                        end if;
+                        h934 := to_unsigned(0, 1);
+                        h934 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h934 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h931, 0) and to_unsigned(1, 11)) = 1) then
+                            h930 := h933;
+                        else
+                            h930 := h934;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h928 := h929;
+                        else
+                            h928 := h930;
+                        end if;
+                        h935 := to_unsigned(0, 1);
+                        h936 := to_unsigned(0, 1);
+                        h936 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h936 := to_unsigned(1, 1);
+                        end if;
+                        h937 := to_unsigned(0, 1);
+                        h938 := to_unsigned(0, 11);
+                        h939 := unsigned'("00000000000000000000000000000000");
+                        h939 := e_data;
+                        h938 := h939(11-1 downto 0);
+                        h940 := to_unsigned(0, 1);
+                        h940 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h940 := to_unsigned(1, 1);
+                        end if;
+                        h941 := to_unsigned(0, 1);
+                        h941 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h941 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h938, 0) and to_unsigned(1, 11)) = 1) then
+                            h937 := h940;
+                        else
+                            h937 := h941;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h935 := h936;
+                        else
+                            h935 := h937;
+                        end if;
+                        if (bool(r_CONTROL(2)) and (((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h892(11-1 downto 8) = 0) or (h893(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h894 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h897(11-1 downto 8) = 0) or (h898(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h899(11-1 downto 0)) < h902)) or ((not (((h903 /= 0) and (not (h910 /= 0))) and (h917 <= 1))) and (not ((bool(r_CONTROL(17)) and (h921 /= 0)) and (h928 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h935 /= 0))))) then
+                            h890 := to_unsigned(0, 20);
+                            h890 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h891 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h891 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h890));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h891);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -9182,6 +9542,7 @@ begin
                     o_r_ga_root <= rec_ga_root;
                     o_r_is_run <= rec_is_run;
                     o_r_ga_log <= rec_ga_log;
+                    o_r_irr <= rec_irr;
                     done <= '1';
                     st <= IDLE;
             end case;

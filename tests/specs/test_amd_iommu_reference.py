@@ -598,6 +598,7 @@ def test_had_writes_nothing_when_the_walk_faults(ref):
 # Destination[31:24] 63:56 (IRTE 127:120). The entry is at the table + index * 16.
 GA_EN = 1 << 17
 POSTED = 5
+IRR_WORD = 0x7_7777_7000 + 0x210
 
 
 def irte_ga(index: int, lo: int, hi: int, q2=REMAP_Q2) -> dict:
@@ -629,12 +630,17 @@ def test_ga_guest_mode_posts_to_the_guest_vapic(ref, is_run, ga_log_intr, ga_log
     hi = 0x3C | 0x77_7777 << 12
     # Index 0xFF (MSI data bits 10:8 = 000b, a fixed interrupt): the entry at + 0xFF0.
     mem = irte_ga(0xFF, lo, hi)
+    mem[IRR_WORD] = 0x0000_0001
     out, trace = run(ref, dict(mem), INTERRUPT, address=MSI, data=0xFF, control=IOMMU_EN | EVENT_LOG_EN | GA_EN)
     f = fields(out)
     assert out["rule"] == "int_posted" and f["outcome"] == POSTED and f["code"] == NONE
     assert (f["vector"], f["destination"], f["ga_tag"], f["ga_root"]) == (0x3C, 0x201, 0xCAFE_F00D, 0x7_7777_7000)
     assert (f["is_run"], f["ga_log"], f["logged"]) == (is_run, ga_log, 0)
-    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0xFF0, MSI_TABLE + 0xFF8)
+    # The vector's IRR bit in the backing page (APM 15.29.3.1: IRR at 200h, one 32-bit
+    # register per 32 vectors, 16 bytes apart): vector 3Ch is register 1 (at + 210h), bit
+    # 28; the word (holding bit 0 already) is read, then written back with bit 28 set.
+    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0xFF0, MSI_TABLE + 0xFF8, IRR_WORD) + [
+        (1, IRR_WORD, 8, 0x1000_0001)]
 
 
 def test_ga_remap_disabled_is_a_page_fault_whatever_guest_mode(ref):
