@@ -42,7 +42,7 @@ entity amd_iommu_iommu is
         o_r_address: out unsigned(63 downto 0);
         o_r_data: out unsigned(31 downto 0);
         o_r_vector: out unsigned(7 downto 0);
-        o_r_destination: out unsigned(7 downto 0);
+        o_r_destination: out unsigned(31 downto 0);
         o_r_dest_mode: out unsigned(0 downto 0);
         o_r_int_type: out unsigned(2 downto 0);
         o_r_rq_eoi: out unsigned(0 downto 0);
@@ -53,6 +53,11 @@ entity amd_iommu_iommu is
         o_r_tail: out unsigned(63 downto 0);
         o_r_cpl_status: out unsigned(2 downto 0);
         o_r_cpl: out unsigned(63 downto 0);
+        o_r_ga_tag: out unsigned(31 downto 0);
+        o_r_ga_root: out unsigned(63 downto 0);
+        o_r_is_run: out unsigned(0 downto 0);
+        o_r_ga_log: out unsigned(0 downto 0);
+        o_r_irr: out unsigned(63 downto 0);
         o_hit: out unsigned(1 downto 0)
     );
 end entity amd_iommu_iommu;
@@ -69,9 +74,13 @@ type t_enum_S_1 is (
 	S1G,
 	S1R,
 	S2W0,
+	S3W0,
+	S3W1,
+	S4W0,
 	DECIDE,
 	ST0,
 	ST1,
+	ST2,
 	INV,
 	FINISH
 	);
@@ -128,6 +137,9 @@ signal w_dte_10: unsigned(63 downto 0);
 signal w_dte_18: unsigned(63 downto 0);
 signal w_dte_8: unsigned(63 downto 0);
 signal w_irt_0: unsigned(63 downto 0);
+signal w_irt_ga_0: unsigned(63 downto 0);
+signal w_irt_ga_8: unsigned(63 downto 0);
+signal w_vapic_irr_0: unsigned(63 downto 0);
 signal wk_io_PE: unsigned(0 downto 0);
 signal wk_io_PR: unsigned(0 downto 0);
 signal wk_io_R: unsigned(0 downto 0);
@@ -152,16 +164,22 @@ signal wk_io_translation: unsigned(0 downto 0);
 signal wk_io_walked: unsigned(0 downto 0);
 signal er_dte: std_logic;
 signal er_irt: std_logic;
+signal er_irt_ga: std_logic;
 signal rec_address: unsigned(63 downto 0);
 signal rec_code: unsigned(3 downto 0);
 signal rec_cpl: unsigned(63 downto 0);
 signal rec_cpl_status: unsigned(2 downto 0);
 signal rec_data: unsigned(31 downto 0);
 signal rec_dest_mode: unsigned(0 downto 0);
-signal rec_destination: unsigned(7 downto 0);
+signal rec_destination: unsigned(31 downto 0);
 signal rec_entry_hi: unsigned(63 downto 0);
 signal rec_entry_lo: unsigned(63 downto 0);
+signal rec_ga_log: unsigned(0 downto 0);
+signal rec_ga_root: unsigned(63 downto 0);
+signal rec_ga_tag: unsigned(31 downto 0);
 signal rec_int_type: unsigned(2 downto 0);
+signal rec_irr: unsigned(63 downto 0);
+signal rec_is_run: unsigned(0 downto 0);
 signal rec_logged: unsigned(0 downto 0);
 signal rec_outcome: unsigned(2 downto 0);
 signal rec_rq_eoi: unsigned(0 downto 0);
@@ -320,19 +338,6 @@ signal u1_v3: t_array_u1_v3;
 
 begin
 
-walker_unit_io0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_sa_6 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io0_se_6 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
     variable v_wide: unsigned(126 downto 0);
@@ -374,226 +379,272 @@ fsm: process (clk) is
     variable h7: unsigned(31 downto 0);
     variable h8: unsigned(13 downto 0);
     variable h9: unsigned(52 downto 0);
-    variable h167: unsigned(31 downto 0);
-    variable h168: unsigned(31 downto 0);
-    variable h239: unsigned(0 downto 0);
-    variable h240: unsigned(0 downto 0);
-    variable h241: unsigned(0 downto 0);
-    variable h465: unsigned(0 downto 0);
-    variable h466: unsigned(0 downto 0);
-    variable h467: unsigned(0 downto 0);
-    variable h476: unsigned(0 downto 0);
-    variable h477: unsigned(31 downto 0);
-    variable h478: unsigned(31 downto 0);
-    variable h479: unsigned(0 downto 0);
-    variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(31 downto 0);
-    variable h482: unsigned(31 downto 0);
-    variable h483: unsigned(31 downto 0);
-    variable h484: unsigned(31 downto 0);
-    variable h575: unsigned(31 downto 0);
-    variable h576: unsigned(31 downto 0);
-    variable h577: unsigned(31 downto 0);
-    variable h578: unsigned(15 downto 0);
-    variable h579: unsigned(3 downto 0);
-    variable h580: unsigned(15 downto 0);
-    variable h581: unsigned(0 downto 0);
-    variable h582: unsigned(10 downto 0);
-    variable h583: unsigned(31 downto 0);
-    variable h584: unsigned(0 downto 0);
-    variable h585: unsigned(0 downto 0);
-    variable h586: unsigned(0 downto 0);
-    variable h587: unsigned(10 downto 0);
-    variable h588: unsigned(31 downto 0);
-    variable h589: unsigned(0 downto 0);
-    variable h590: unsigned(0 downto 0);
-    variable h591: unsigned(2 downto 0);
-    variable h592: unsigned(10 downto 0);
-    variable h593: unsigned(31 downto 0);
-    variable h680: unsigned(31 downto 0);
-    variable h681: unsigned(31 downto 0);
-    variable h682: unsigned(31 downto 0);
-    variable h683: unsigned(15 downto 0);
-    variable h684: unsigned(3 downto 0);
-    variable h685: unsigned(15 downto 0);
-    variable h686: unsigned(0 downto 0);
-    variable h687: unsigned(10 downto 0);
-    variable h688: unsigned(31 downto 0);
-    variable h689: unsigned(0 downto 0);
-    variable h690: unsigned(0 downto 0);
-    variable h691: unsigned(0 downto 0);
-    variable h692: unsigned(10 downto 0);
-    variable h693: unsigned(31 downto 0);
-    variable h694: unsigned(0 downto 0);
-    variable h695: unsigned(0 downto 0);
-    variable h696: unsigned(2 downto 0);
-    variable h697: unsigned(10 downto 0);
-    variable h698: unsigned(31 downto 0);
-    variable h18: unsigned(2 downto 0);
-    variable h19: unsigned(0 downto 0);
-    variable h20: unsigned(31 downto 0);
     variable h21: unsigned(31 downto 0);
-    variable h22: unsigned(0 downto 0);
-    variable h23: unsigned(0 downto 0);
-    variable h24: unsigned(0 downto 0);
-    variable h25: unsigned(31 downto 0);
-    variable h26: unsigned(31 downto 0);
-    variable h27: unsigned(31 downto 0);
-    variable h28: unsigned(15 downto 0);
-    variable h29: unsigned(3 downto 0);
-    variable h30: unsigned(15 downto 0);
-    variable h31: unsigned(0 downto 0);
-    variable h32: unsigned(10 downto 0);
-    variable h33: unsigned(31 downto 0);
-    variable h34: unsigned(0 downto 0);
-    variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(0 downto 0);
-    variable h37: unsigned(10 downto 0);
-    variable h38: unsigned(31 downto 0);
-    variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h41: unsigned(2 downto 0);
-    variable h42: unsigned(10 downto 0);
-    variable h43: unsigned(31 downto 0);
-    variable h44: unsigned(0 downto 0);
-    variable h45: unsigned(10 downto 0);
-    variable h46: unsigned(31 downto 0);
+    variable h22: unsigned(31 downto 0);
+    variable h23: unsigned(31 downto 0);
+    variable h24: unsigned(15 downto 0);
+    variable h25: unsigned(3 downto 0);
+    variable h26: unsigned(15 downto 0);
+    variable h16: unsigned(41 downto 0);
+    variable h17: unsigned(45 downto 0);
+    variable h18: unsigned(31 downto 0);
+    variable h19: unsigned(15 downto 0);
+    variable h20: unsigned(52 downto 0);
+    variable h35: unsigned(31 downto 0);
+    variable h36: unsigned(31 downto 0);
+    variable h37: unsigned(31 downto 0);
+    variable h38: unsigned(15 downto 0);
+    variable h39: unsigned(3 downto 0);
+    variable h40: unsigned(15 downto 0);
+    variable h41: unsigned(0 downto 0);
+    variable h42: unsigned(0 downto 0);
+    variable h43: unsigned(0 downto 0);
+    variable h44: unsigned(10 downto 0);
+    variable h45: unsigned(31 downto 0);
+    variable h46: unsigned(0 downto 0);
     variable h47: unsigned(0 downto 0);
     variable h48: unsigned(0 downto 0);
     variable h49: unsigned(0 downto 0);
     variable h50: unsigned(0 downto 0);
-    variable h51: unsigned(0 downto 0);
-    variable h52: unsigned(21 downto 0);
-    variable h53: unsigned(52 downto 0);
-    variable h54: unsigned(15 downto 0);
-    variable h55: unsigned(31 downto 0);
-    variable h56: unsigned(31 downto 0);
-    variable h57: unsigned(0 downto 0);
+    variable h51: unsigned(10 downto 0);
+    variable h52: unsigned(31 downto 0);
+    variable h53: unsigned(0 downto 0);
+    variable h54: unsigned(0 downto 0);
+    variable h27: unsigned(52 downto 0);
+    variable h28: unsigned(7 downto 0);
+    variable h29: unsigned(7 downto 0);
+    variable h30: unsigned(10 downto 0);
+    variable h31: unsigned(31 downto 0);
+    variable h32: unsigned(7 downto 0);
+    variable h33: unsigned(12 downto 0);
+    variable h34: unsigned(53 downto 0);
+    variable h290: unsigned(31 downto 0);
+    variable h291: unsigned(31 downto 0);
+    variable h404: unsigned(0 downto 0);
+    variable h405: unsigned(0 downto 0);
+    variable h406: unsigned(0 downto 0);
+    variable h756: unsigned(0 downto 0);
+    variable h757: unsigned(0 downto 0);
+    variable h758: unsigned(0 downto 0);
+    variable h767: unsigned(0 downto 0);
+    variable h768: unsigned(31 downto 0);
+    variable h769: unsigned(31 downto 0);
+    variable h770: unsigned(0 downto 0);
+    variable h771: unsigned(0 downto 0);
+    variable h772: unsigned(31 downto 0);
+    variable h773: unsigned(31 downto 0);
+    variable h774: unsigned(31 downto 0);
+    variable h775: unsigned(31 downto 0);
+    variable h917: unsigned(31 downto 0);
+    variable h918: unsigned(31 downto 0);
+    variable h919: unsigned(31 downto 0);
+    variable h920: unsigned(15 downto 0);
+    variable h921: unsigned(3 downto 0);
+    variable h922: unsigned(15 downto 0);
+    variable h923: unsigned(0 downto 0);
+    variable h924: unsigned(0 downto 0);
+    variable h925: unsigned(0 downto 0);
+    variable h926: unsigned(10 downto 0);
+    variable h927: unsigned(31 downto 0);
+    variable h928: unsigned(0 downto 0);
+    variable h929: unsigned(0 downto 0);
+    variable h930: unsigned(0 downto 0);
+    variable h931: unsigned(0 downto 0);
+    variable h932: unsigned(0 downto 0);
+    variable h933: unsigned(10 downto 0);
+    variable h934: unsigned(31 downto 0);
+    variable h935: unsigned(0 downto 0);
+    variable h936: unsigned(0 downto 0);
+    variable h937: unsigned(2 downto 0);
+    variable h938: unsigned(2 downto 0);
+    variable h939: unsigned(10 downto 0);
+    variable h940: unsigned(31 downto 0);
+    variable h961: unsigned(31 downto 0);
+    variable h962: unsigned(31 downto 0);
+    variable h963: unsigned(31 downto 0);
+    variable h964: unsigned(15 downto 0);
+    variable h965: unsigned(3 downto 0);
+    variable h966: unsigned(15 downto 0);
+    variable h967: unsigned(0 downto 0);
+    variable h968: unsigned(0 downto 0);
+    variable h969: unsigned(0 downto 0);
+    variable h970: unsigned(10 downto 0);
+    variable h971: unsigned(31 downto 0);
+    variable h972: unsigned(0 downto 0);
+    variable h973: unsigned(0 downto 0);
+    variable h974: unsigned(0 downto 0);
+    variable h975: unsigned(0 downto 0);
+    variable h976: unsigned(0 downto 0);
+    variable h977: unsigned(10 downto 0);
+    variable h978: unsigned(31 downto 0);
+    variable h979: unsigned(0 downto 0);
+    variable h980: unsigned(0 downto 0);
+    variable h1113: unsigned(31 downto 0);
+    variable h1114: unsigned(31 downto 0);
+    variable h1115: unsigned(31 downto 0);
+    variable h1116: unsigned(15 downto 0);
+    variable h1117: unsigned(3 downto 0);
+    variable h1118: unsigned(15 downto 0);
+    variable h1119: unsigned(0 downto 0);
+    variable h1120: unsigned(0 downto 0);
+    variable h1121: unsigned(0 downto 0);
+    variable h1122: unsigned(10 downto 0);
+    variable h1123: unsigned(31 downto 0);
+    variable h1124: unsigned(0 downto 0);
+    variable h1125: unsigned(0 downto 0);
+    variable h1126: unsigned(0 downto 0);
+    variable h1127: unsigned(0 downto 0);
+    variable h1128: unsigned(0 downto 0);
+    variable h1129: unsigned(10 downto 0);
+    variable h1130: unsigned(31 downto 0);
+    variable h1131: unsigned(0 downto 0);
+    variable h1132: unsigned(0 downto 0);
+    variable h1133: unsigned(2 downto 0);
+    variable h1134: unsigned(2 downto 0);
+    variable h1135: unsigned(10 downto 0);
+    variable h1136: unsigned(31 downto 0);
+    variable h1137: unsigned(0 downto 0);
+    variable h1138: unsigned(0 downto 0);
+    variable h1139: unsigned(0 downto 0);
+    variable h1140: unsigned(10 downto 0);
+    variable h1141: unsigned(31 downto 0);
+    variable h1142: unsigned(0 downto 0);
+    variable h1143: unsigned(0 downto 0);
+    variable h1144: unsigned(0 downto 0);
+    variable h1145: unsigned(0 downto 0);
+    variable h1146: unsigned(0 downto 0);
+    variable h1147: unsigned(10 downto 0);
+    variable h1148: unsigned(31 downto 0);
+    variable h1149: unsigned(0 downto 0);
+    variable h1150: unsigned(0 downto 0);
+    variable h57: unsigned(2 downto 0);
     variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(0 downto 0);
+    variable h59: unsigned(31 downto 0);
     variable h60: unsigned(31 downto 0);
-    variable h61: unsigned(31 downto 0);
-    variable h62: unsigned(31 downto 0);
-    variable h63: unsigned(15 downto 0);
-    variable h64: unsigned(3 downto 0);
-    variable h65: unsigned(15 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(10 downto 0);
-    variable h68: unsigned(31 downto 0);
-    variable h69: unsigned(0 downto 0);
+    variable h61: unsigned(0 downto 0);
+    variable h62: unsigned(0 downto 0);
+    variable h63: unsigned(0 downto 0);
+    variable h64: unsigned(31 downto 0);
+    variable h65: unsigned(31 downto 0);
+    variable h66: unsigned(31 downto 0);
+    variable h67: unsigned(15 downto 0);
+    variable h68: unsigned(3 downto 0);
+    variable h69: unsigned(15 downto 0);
     variable h70: unsigned(0 downto 0);
     variable h71: unsigned(0 downto 0);
-    variable h72: unsigned(10 downto 0);
-    variable h73: unsigned(31 downto 0);
-    variable h74: unsigned(0 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(10 downto 0);
+    variable h74: unsigned(31 downto 0);
     variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(2 downto 0);
-    variable h77: unsigned(10 downto 0);
-    variable h78: unsigned(31 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(0 downto 0);
+    variable h78: unsigned(0 downto 0);
     variable h79: unsigned(0 downto 0);
     variable h80: unsigned(10 downto 0);
     variable h81: unsigned(31 downto 0);
     variable h82: unsigned(0 downto 0);
     variable h83: unsigned(0 downto 0);
-    variable h84: unsigned(15 downto 0);
-    variable h85: unsigned(15 downto 0);
-    variable h86: unsigned(3 downto 0);
-    variable h87: unsigned(15 downto 0);
-    variable h88: unsigned(16 downto 0);
-    variable h89: unsigned(15 downto 0);
-    variable h90: unsigned(2 downto 0);
-    variable h91: unsigned(2 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(31 downto 0);
-    variable h94: unsigned(31 downto 0);
+    variable h84: unsigned(2 downto 0);
+    variable h85: unsigned(2 downto 0);
+    variable h86: unsigned(10 downto 0);
+    variable h87: unsigned(31 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(10 downto 0);
+    variable h92: unsigned(31 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(0 downto 0);
     variable h95: unsigned(0 downto 0);
     variable h96: unsigned(0 downto 0);
     variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(31 downto 0);
+    variable h98: unsigned(10 downto 0);
     variable h99: unsigned(31 downto 0);
-    variable h100: unsigned(31 downto 0);
-    variable h101: unsigned(15 downto 0);
-    variable h102: unsigned(3 downto 0);
-    variable h103: unsigned(15 downto 0);
+    variable h100: unsigned(0 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(0 downto 0);
     variable h104: unsigned(0 downto 0);
     variable h105: unsigned(10 downto 0);
     variable h106: unsigned(31 downto 0);
     variable h107: unsigned(0 downto 0);
     variable h108: unsigned(0 downto 0);
     variable h109: unsigned(0 downto 0);
-    variable h110: unsigned(10 downto 0);
-    variable h111: unsigned(31 downto 0);
-    variable h112: unsigned(0 downto 0);
-    variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(2 downto 0);
-    variable h115: unsigned(10 downto 0);
+    variable h110: unsigned(0 downto 0);
+    variable h111: unsigned(0 downto 0);
+    variable h112: unsigned(21 downto 0);
+    variable h113: unsigned(52 downto 0);
+    variable h114: unsigned(15 downto 0);
+    variable h115: unsigned(31 downto 0);
     variable h116: unsigned(31 downto 0);
     variable h117: unsigned(0 downto 0);
-    variable h118: unsigned(10 downto 0);
-    variable h119: unsigned(31 downto 0);
-    variable h120: unsigned(0 downto 0);
-    variable h121: unsigned(0 downto 0);
-    variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(0 downto 0);
-    variable h124: unsigned(0 downto 0);
-    variable h125: unsigned(0 downto 0);
+    variable h118: unsigned(0 downto 0);
+    variable h119: unsigned(0 downto 0);
+    variable h120: unsigned(31 downto 0);
+    variable h121: unsigned(31 downto 0);
+    variable h122: unsigned(31 downto 0);
+    variable h123: unsigned(15 downto 0);
+    variable h124: unsigned(3 downto 0);
+    variable h125: unsigned(15 downto 0);
     variable h126: unsigned(0 downto 0);
     variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(63 downto 0);
-    variable h129: unsigned(65 downto 0);
-    variable h130: unsigned(15 downto 0);
-    variable h131: unsigned(31 downto 0);
-    variable h132: unsigned(31 downto 0);
+    variable h128: unsigned(0 downto 0);
+    variable h129: unsigned(10 downto 0);
+    variable h130: unsigned(31 downto 0);
+    variable h131: unsigned(0 downto 0);
+    variable h132: unsigned(0 downto 0);
     variable h133: unsigned(0 downto 0);
     variable h134: unsigned(0 downto 0);
     variable h135: unsigned(0 downto 0);
-    variable h136: unsigned(31 downto 0);
+    variable h136: unsigned(10 downto 0);
     variable h137: unsigned(31 downto 0);
-    variable h138: unsigned(31 downto 0);
-    variable h139: unsigned(15 downto 0);
-    variable h140: unsigned(3 downto 0);
-    variable h141: unsigned(15 downto 0);
-    variable h142: unsigned(0 downto 0);
-    variable h143: unsigned(10 downto 0);
-    variable h144: unsigned(31 downto 0);
+    variable h138: unsigned(0 downto 0);
+    variable h139: unsigned(0 downto 0);
+    variable h140: unsigned(2 downto 0);
+    variable h141: unsigned(2 downto 0);
+    variable h142: unsigned(10 downto 0);
+    variable h143: unsigned(31 downto 0);
+    variable h144: unsigned(0 downto 0);
     variable h145: unsigned(0 downto 0);
     variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(0 downto 0);
-    variable h148: unsigned(10 downto 0);
-    variable h149: unsigned(31 downto 0);
+    variable h147: unsigned(10 downto 0);
+    variable h148: unsigned(31 downto 0);
+    variable h149: unsigned(0 downto 0);
     variable h150: unsigned(0 downto 0);
     variable h151: unsigned(0 downto 0);
-    variable h152: unsigned(2 downto 0);
-    variable h153: unsigned(10 downto 0);
-    variable h154: unsigned(31 downto 0);
-    variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(10 downto 0);
-    variable h157: unsigned(31 downto 0);
+    variable h152: unsigned(0 downto 0);
+    variable h153: unsigned(0 downto 0);
+    variable h154: unsigned(10 downto 0);
+    variable h155: unsigned(31 downto 0);
+    variable h156: unsigned(0 downto 0);
+    variable h157: unsigned(0 downto 0);
     variable h158: unsigned(0 downto 0);
     variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(15 downto 0);
-    variable h161: unsigned(15 downto 0);
-    variable h162: unsigned(3 downto 0);
-    variable h163: unsigned(15 downto 0);
-    variable h164: unsigned(16 downto 0);
+    variable h160: unsigned(0 downto 0);
+    variable h161: unsigned(10 downto 0);
+    variable h162: unsigned(31 downto 0);
+    variable h163: unsigned(0 downto 0);
+    variable h164: unsigned(0 downto 0);
     variable h165: unsigned(15 downto 0);
-    variable h166: unsigned(2 downto 0);
-    variable h169: unsigned(2 downto 0);
-    variable h170: unsigned(0 downto 0);
-    variable h171: unsigned(31 downto 0);
-    variable h172: unsigned(31 downto 0);
+    variable h166: unsigned(15 downto 0);
+    variable h167: unsigned(3 downto 0);
+    variable h168: unsigned(15 downto 0);
+    variable h169: unsigned(16 downto 0);
+    variable h170: unsigned(15 downto 0);
+    variable h171: unsigned(2 downto 0);
+    variable h172: unsigned(2 downto 0);
     variable h173: unsigned(0 downto 0);
-    variable h174: unsigned(0 downto 0);
-    variable h175: unsigned(0 downto 0);
-    variable h176: unsigned(31 downto 0);
-    variable h177: unsigned(31 downto 0);
-    variable h178: unsigned(31 downto 0);
-    variable h179: unsigned(15 downto 0);
-    variable h180: unsigned(3 downto 0);
-    variable h181: unsigned(15 downto 0);
-    variable h182: unsigned(0 downto 0);
-    variable h183: unsigned(10 downto 0);
-    variable h184: unsigned(31 downto 0);
+    variable h174: unsigned(31 downto 0);
+    variable h175: unsigned(31 downto 0);
+    variable h176: unsigned(0 downto 0);
+    variable h177: unsigned(0 downto 0);
+    variable h178: unsigned(0 downto 0);
+    variable h179: unsigned(31 downto 0);
+    variable h180: unsigned(31 downto 0);
+    variable h181: unsigned(31 downto 0);
+    variable h182: unsigned(15 downto 0);
+    variable h183: unsigned(3 downto 0);
+    variable h184: unsigned(15 downto 0);
     variable h185: unsigned(0 downto 0);
     variable h186: unsigned(0 downto 0);
     variable h187: unsigned(0 downto 0);
@@ -601,31 +652,31 @@ fsm: process (clk) is
     variable h189: unsigned(31 downto 0);
     variable h190: unsigned(0 downto 0);
     variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(2 downto 0);
-    variable h193: unsigned(10 downto 0);
-    variable h194: unsigned(31 downto 0);
-    variable h195: unsigned(0 downto 0);
-    variable h196: unsigned(10 downto 0);
-    variable h197: unsigned(31 downto 0);
+    variable h192: unsigned(0 downto 0);
+    variable h193: unsigned(0 downto 0);
+    variable h194: unsigned(0 downto 0);
+    variable h195: unsigned(10 downto 0);
+    variable h196: unsigned(31 downto 0);
+    variable h197: unsigned(0 downto 0);
     variable h198: unsigned(0 downto 0);
-    variable h199: unsigned(0 downto 0);
-    variable h200: unsigned(0 downto 0);
-    variable h201: unsigned(0 downto 0);
-    variable h202: unsigned(15 downto 0);
-    variable h203: unsigned(31 downto 0);
-    variable h204: unsigned(31 downto 0);
+    variable h199: unsigned(2 downto 0);
+    variable h200: unsigned(2 downto 0);
+    variable h201: unsigned(10 downto 0);
+    variable h202: unsigned(31 downto 0);
+    variable h203: unsigned(0 downto 0);
+    variable h204: unsigned(0 downto 0);
     variable h205: unsigned(0 downto 0);
-    variable h206: unsigned(0 downto 0);
-    variable h207: unsigned(0 downto 0);
-    variable h208: unsigned(31 downto 0);
-    variable h209: unsigned(31 downto 0);
-    variable h210: unsigned(31 downto 0);
-    variable h211: unsigned(15 downto 0);
-    variable h212: unsigned(3 downto 0);
-    variable h213: unsigned(15 downto 0);
-    variable h214: unsigned(0 downto 0);
-    variable h215: unsigned(10 downto 0);
-    variable h216: unsigned(31 downto 0);
+    variable h206: unsigned(10 downto 0);
+    variable h207: unsigned(31 downto 0);
+    variable h208: unsigned(0 downto 0);
+    variable h209: unsigned(0 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(0 downto 0);
+    variable h212: unsigned(0 downto 0);
+    variable h213: unsigned(10 downto 0);
+    variable h214: unsigned(31 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h216: unsigned(0 downto 0);
     variable h217: unsigned(0 downto 0);
     variable h218: unsigned(0 downto 0);
     variable h219: unsigned(0 downto 0);
@@ -633,50 +684,53 @@ fsm: process (clk) is
     variable h221: unsigned(31 downto 0);
     variable h222: unsigned(0 downto 0);
     variable h223: unsigned(0 downto 0);
-    variable h224: unsigned(2 downto 0);
-    variable h225: unsigned(10 downto 0);
-    variable h226: unsigned(31 downto 0);
+    variable h224: unsigned(0 downto 0);
+    variable h225: unsigned(0 downto 0);
+    variable h226: unsigned(0 downto 0);
     variable h227: unsigned(0 downto 0);
-    variable h228: unsigned(10 downto 0);
-    variable h229: unsigned(31 downto 0);
-    variable h230: unsigned(0 downto 0);
-    variable h231: unsigned(0 downto 0);
+    variable h228: unsigned(0 downto 0);
+    variable h229: unsigned(0 downto 0);
+    variable h230: unsigned(63 downto 0);
+    variable h231: unsigned(65 downto 0);
     variable h232: unsigned(15 downto 0);
-    variable h233: unsigned(15 downto 0);
-    variable h234: unsigned(3 downto 0);
-    variable h235: unsigned(15 downto 0);
-    variable h236: unsigned(16 downto 0);
-    variable h237: unsigned(15 downto 0);
-    variable h238: unsigned(0 downto 0);
-    variable h242: unsigned(0 downto 0);
-    variable h243: unsigned(0 downto 0);
-    variable h244: unsigned(63 downto 0);
-    variable h245: unsigned(2 downto 0);
+    variable h233: unsigned(31 downto 0);
+    variable h234: unsigned(31 downto 0);
+    variable h235: unsigned(0 downto 0);
+    variable h236: unsigned(0 downto 0);
+    variable h237: unsigned(0 downto 0);
+    variable h238: unsigned(31 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(31 downto 0);
+    variable h241: unsigned(15 downto 0);
+    variable h242: unsigned(3 downto 0);
+    variable h243: unsigned(15 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(0 downto 0);
     variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(31 downto 0);
+    variable h247: unsigned(10 downto 0);
     variable h248: unsigned(31 downto 0);
     variable h249: unsigned(0 downto 0);
     variable h250: unsigned(0 downto 0);
     variable h251: unsigned(0 downto 0);
-    variable h252: unsigned(31 downto 0);
-    variable h253: unsigned(31 downto 0);
-    variable h254: unsigned(31 downto 0);
-    variable h255: unsigned(15 downto 0);
-    variable h256: unsigned(3 downto 0);
-    variable h257: unsigned(15 downto 0);
-    variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(10 downto 0);
-    variable h260: unsigned(31 downto 0);
-    variable h261: unsigned(0 downto 0);
+    variable h252: unsigned(0 downto 0);
+    variable h253: unsigned(0 downto 0);
+    variable h254: unsigned(10 downto 0);
+    variable h255: unsigned(31 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(0 downto 0);
+    variable h258: unsigned(2 downto 0);
+    variable h259: unsigned(2 downto 0);
+    variable h260: unsigned(10 downto 0);
+    variable h261: unsigned(31 downto 0);
     variable h262: unsigned(0 downto 0);
     variable h263: unsigned(0 downto 0);
-    variable h264: unsigned(10 downto 0);
-    variable h265: unsigned(31 downto 0);
-    variable h266: unsigned(0 downto 0);
+    variable h264: unsigned(0 downto 0);
+    variable h265: unsigned(10 downto 0);
+    variable h266: unsigned(31 downto 0);
     variable h267: unsigned(0 downto 0);
-    variable h268: unsigned(2 downto 0);
-    variable h269: unsigned(10 downto 0);
-    variable h270: unsigned(31 downto 0);
+    variable h268: unsigned(0 downto 0);
+    variable h269: unsigned(0 downto 0);
+    variable h270: unsigned(0 downto 0);
     variable h271: unsigned(0 downto 0);
     variable h272: unsigned(10 downto 0);
     variable h273: unsigned(31 downto 0);
@@ -684,439 +738,912 @@ fsm: process (clk) is
     variable h275: unsigned(0 downto 0);
     variable h276: unsigned(0 downto 0);
     variable h277: unsigned(0 downto 0);
-    variable h278: unsigned(15 downto 0);
-    variable h279: unsigned(31 downto 0);
+    variable h278: unsigned(0 downto 0);
+    variable h279: unsigned(10 downto 0);
     variable h280: unsigned(31 downto 0);
     variable h281: unsigned(0 downto 0);
     variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(31 downto 0);
-    variable h286: unsigned(31 downto 0);
-    variable h287: unsigned(15 downto 0);
-    variable h288: unsigned(3 downto 0);
-    variable h289: unsigned(15 downto 0);
-    variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(10 downto 0);
-    variable h292: unsigned(31 downto 0);
+    variable h283: unsigned(15 downto 0);
+    variable h284: unsigned(15 downto 0);
+    variable h285: unsigned(3 downto 0);
+    variable h286: unsigned(15 downto 0);
+    variable h287: unsigned(16 downto 0);
+    variable h288: unsigned(15 downto 0);
+    variable h289: unsigned(2 downto 0);
+    variable h292: unsigned(2 downto 0);
     variable h293: unsigned(0 downto 0);
-    variable h294: unsigned(0 downto 0);
-    variable h295: unsigned(0 downto 0);
-    variable h296: unsigned(10 downto 0);
-    variable h297: unsigned(31 downto 0);
+    variable h294: unsigned(31 downto 0);
+    variable h295: unsigned(31 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(0 downto 0);
     variable h298: unsigned(0 downto 0);
-    variable h299: unsigned(0 downto 0);
-    variable h300: unsigned(2 downto 0);
-    variable h301: unsigned(10 downto 0);
-    variable h302: unsigned(31 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(10 downto 0);
-    variable h305: unsigned(31 downto 0);
+    variable h299: unsigned(31 downto 0);
+    variable h300: unsigned(31 downto 0);
+    variable h301: unsigned(31 downto 0);
+    variable h302: unsigned(15 downto 0);
+    variable h303: unsigned(3 downto 0);
+    variable h304: unsigned(15 downto 0);
+    variable h305: unsigned(0 downto 0);
     variable h306: unsigned(0 downto 0);
     variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(15 downto 0);
-    variable h309: unsigned(15 downto 0);
-    variable h310: unsigned(3 downto 0);
-    variable h311: unsigned(15 downto 0);
-    variable h312: unsigned(16 downto 0);
-    variable h313: unsigned(15 downto 0);
-    variable h314: unsigned(2 downto 0);
-    variable h315: unsigned(0 downto 0);
-    variable h316: unsigned(0 downto 0);
-    variable h317: unsigned(5 downto 0);
-    variable h318: unsigned(63 downto 0);
-    variable h319: unsigned(126 downto 0);
-    variable h320: unsigned(5 downto 0);
-    variable h321: unsigned(126 downto 0);
-    variable h322: unsigned(63 downto 0);
-    variable h323: unsigned(5 downto 0);
-    variable h324: unsigned(6 downto 0);
-    variable h325: unsigned(63 downto 0);
-    variable h326: unsigned(64 downto 0);
-    variable h327: unsigned(63 downto 0);
-    variable h328: unsigned(126 downto 0);
-    variable h329: unsigned(126 downto 0);
+    variable h308: unsigned(10 downto 0);
+    variable h309: unsigned(31 downto 0);
+    variable h310: unsigned(0 downto 0);
+    variable h311: unsigned(0 downto 0);
+    variable h312: unsigned(0 downto 0);
+    variable h313: unsigned(0 downto 0);
+    variable h314: unsigned(0 downto 0);
+    variable h315: unsigned(10 downto 0);
+    variable h316: unsigned(31 downto 0);
+    variable h317: unsigned(0 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(2 downto 0);
+    variable h320: unsigned(2 downto 0);
+    variable h321: unsigned(10 downto 0);
+    variable h322: unsigned(31 downto 0);
+    variable h323: unsigned(0 downto 0);
+    variable h324: unsigned(0 downto 0);
+    variable h325: unsigned(0 downto 0);
+    variable h326: unsigned(10 downto 0);
+    variable h327: unsigned(31 downto 0);
+    variable h328: unsigned(0 downto 0);
+    variable h329: unsigned(0 downto 0);
     variable h330: unsigned(0 downto 0);
-    variable h331: unsigned(31 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h333: unsigned(0 downto 0);
-    variable h334: unsigned(0 downto 0);
+    variable h331: unsigned(0 downto 0);
+    variable h332: unsigned(0 downto 0);
+    variable h333: unsigned(10 downto 0);
+    variable h334: unsigned(31 downto 0);
     variable h335: unsigned(0 downto 0);
-    variable h336: unsigned(31 downto 0);
-    variable h337: unsigned(31 downto 0);
-    variable h338: unsigned(31 downto 0);
-    variable h339: unsigned(15 downto 0);
-    variable h340: unsigned(3 downto 0);
-    variable h341: unsigned(15 downto 0);
+    variable h336: unsigned(0 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(0 downto 0);
+    variable h340: unsigned(10 downto 0);
+    variable h341: unsigned(31 downto 0);
     variable h342: unsigned(0 downto 0);
-    variable h343: unsigned(10 downto 0);
-    variable h344: unsigned(31 downto 0);
+    variable h343: unsigned(0 downto 0);
+    variable h344: unsigned(0 downto 0);
     variable h345: unsigned(0 downto 0);
-    variable h346: unsigned(0 downto 0);
-    variable h347: unsigned(0 downto 0);
-    variable h348: unsigned(10 downto 0);
-    variable h349: unsigned(31 downto 0);
+    variable h346: unsigned(15 downto 0);
+    variable h347: unsigned(31 downto 0);
+    variable h348: unsigned(31 downto 0);
+    variable h349: unsigned(0 downto 0);
     variable h350: unsigned(0 downto 0);
     variable h351: unsigned(0 downto 0);
-    variable h352: unsigned(2 downto 0);
-    variable h353: unsigned(10 downto 0);
+    variable h352: unsigned(31 downto 0);
+    variable h353: unsigned(31 downto 0);
     variable h354: unsigned(31 downto 0);
-    variable h355: unsigned(0 downto 0);
-    variable h356: unsigned(10 downto 0);
-    variable h357: unsigned(31 downto 0);
+    variable h355: unsigned(15 downto 0);
+    variable h356: unsigned(3 downto 0);
+    variable h357: unsigned(15 downto 0);
     variable h358: unsigned(0 downto 0);
     variable h359: unsigned(0 downto 0);
-    variable h360: unsigned(15 downto 0);
-    variable h361: unsigned(31 downto 0);
+    variable h360: unsigned(0 downto 0);
+    variable h361: unsigned(10 downto 0);
     variable h362: unsigned(31 downto 0);
     variable h363: unsigned(0 downto 0);
     variable h364: unsigned(0 downto 0);
     variable h365: unsigned(0 downto 0);
-    variable h366: unsigned(31 downto 0);
-    variable h367: unsigned(31 downto 0);
-    variable h368: unsigned(31 downto 0);
-    variable h369: unsigned(15 downto 0);
-    variable h370: unsigned(3 downto 0);
-    variable h371: unsigned(15 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(10 downto 0);
-    variable h374: unsigned(31 downto 0);
-    variable h375: unsigned(0 downto 0);
+    variable h366: unsigned(0 downto 0);
+    variable h367: unsigned(0 downto 0);
+    variable h368: unsigned(10 downto 0);
+    variable h369: unsigned(31 downto 0);
+    variable h370: unsigned(0 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(2 downto 0);
+    variable h373: unsigned(2 downto 0);
+    variable h374: unsigned(10 downto 0);
+    variable h375: unsigned(31 downto 0);
     variable h376: unsigned(0 downto 0);
     variable h377: unsigned(0 downto 0);
-    variable h378: unsigned(10 downto 0);
-    variable h379: unsigned(31 downto 0);
-    variable h380: unsigned(0 downto 0);
+    variable h378: unsigned(0 downto 0);
+    variable h379: unsigned(10 downto 0);
+    variable h380: unsigned(31 downto 0);
     variable h381: unsigned(0 downto 0);
-    variable h382: unsigned(2 downto 0);
-    variable h383: unsigned(10 downto 0);
-    variable h384: unsigned(31 downto 0);
+    variable h382: unsigned(0 downto 0);
+    variable h383: unsigned(0 downto 0);
+    variable h384: unsigned(0 downto 0);
     variable h385: unsigned(0 downto 0);
     variable h386: unsigned(10 downto 0);
     variable h387: unsigned(31 downto 0);
     variable h388: unsigned(0 downto 0);
     variable h389: unsigned(0 downto 0);
-    variable h390: unsigned(15 downto 0);
-    variable h391: unsigned(15 downto 0);
-    variable h392: unsigned(3 downto 0);
-    variable h393: unsigned(15 downto 0);
-    variable h394: unsigned(16 downto 0);
-    variable h395: unsigned(15 downto 0);
+    variable h390: unsigned(0 downto 0);
+    variable h391: unsigned(0 downto 0);
+    variable h392: unsigned(0 downto 0);
+    variable h393: unsigned(10 downto 0);
+    variable h394: unsigned(31 downto 0);
+    variable h395: unsigned(0 downto 0);
     variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(31 downto 0);
-    variable h398: unsigned(31 downto 0);
-    variable h399: unsigned(0 downto 0);
-    variable h400: unsigned(0 downto 0);
-    variable h401: unsigned(0 downto 0);
-    variable h402: unsigned(31 downto 0);
-    variable h403: unsigned(31 downto 0);
-    variable h404: unsigned(31 downto 0);
-    variable h405: unsigned(15 downto 0);
-    variable h406: unsigned(3 downto 0);
-    variable h407: unsigned(15 downto 0);
+    variable h397: unsigned(15 downto 0);
+    variable h398: unsigned(15 downto 0);
+    variable h399: unsigned(3 downto 0);
+    variable h400: unsigned(15 downto 0);
+    variable h401: unsigned(16 downto 0);
+    variable h402: unsigned(15 downto 0);
+    variable h403: unsigned(0 downto 0);
+    variable h407: unsigned(0 downto 0);
     variable h408: unsigned(0 downto 0);
-    variable h409: unsigned(10 downto 0);
-    variable h410: unsigned(31 downto 0);
+    variable h409: unsigned(63 downto 0);
+    variable h410: unsigned(2 downto 0);
     variable h411: unsigned(0 downto 0);
-    variable h412: unsigned(0 downto 0);
-    variable h413: unsigned(0 downto 0);
-    variable h414: unsigned(10 downto 0);
-    variable h415: unsigned(31 downto 0);
+    variable h412: unsigned(31 downto 0);
+    variable h413: unsigned(31 downto 0);
+    variable h414: unsigned(0 downto 0);
+    variable h415: unsigned(0 downto 0);
     variable h416: unsigned(0 downto 0);
-    variable h417: unsigned(0 downto 0);
-    variable h418: unsigned(2 downto 0);
-    variable h419: unsigned(10 downto 0);
-    variable h420: unsigned(31 downto 0);
-    variable h421: unsigned(0 downto 0);
-    variable h422: unsigned(10 downto 0);
-    variable h423: unsigned(31 downto 0);
+    variable h417: unsigned(31 downto 0);
+    variable h418: unsigned(31 downto 0);
+    variable h419: unsigned(31 downto 0);
+    variable h420: unsigned(15 downto 0);
+    variable h421: unsigned(3 downto 0);
+    variable h422: unsigned(15 downto 0);
+    variable h423: unsigned(0 downto 0);
     variable h424: unsigned(0 downto 0);
     variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(0 downto 0);
-    variable h427: unsigned(0 downto 0);
+    variable h426: unsigned(10 downto 0);
+    variable h427: unsigned(31 downto 0);
     variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(15 downto 0);
-    variable h430: unsigned(31 downto 0);
-    variable h431: unsigned(31 downto 0);
+    variable h429: unsigned(0 downto 0);
+    variable h430: unsigned(0 downto 0);
+    variable h431: unsigned(0 downto 0);
     variable h432: unsigned(0 downto 0);
-    variable h433: unsigned(0 downto 0);
-    variable h434: unsigned(0 downto 0);
-    variable h435: unsigned(31 downto 0);
-    variable h436: unsigned(31 downto 0);
-    variable h437: unsigned(31 downto 0);
-    variable h438: unsigned(15 downto 0);
-    variable h439: unsigned(3 downto 0);
-    variable h440: unsigned(15 downto 0);
+    variable h433: unsigned(10 downto 0);
+    variable h434: unsigned(31 downto 0);
+    variable h435: unsigned(0 downto 0);
+    variable h436: unsigned(0 downto 0);
+    variable h437: unsigned(2 downto 0);
+    variable h438: unsigned(2 downto 0);
+    variable h439: unsigned(10 downto 0);
+    variable h440: unsigned(31 downto 0);
     variable h441: unsigned(0 downto 0);
-    variable h442: unsigned(10 downto 0);
-    variable h443: unsigned(31 downto 0);
-    variable h444: unsigned(0 downto 0);
-    variable h445: unsigned(0 downto 0);
+    variable h442: unsigned(0 downto 0);
+    variable h443: unsigned(0 downto 0);
+    variable h444: unsigned(10 downto 0);
+    variable h445: unsigned(31 downto 0);
     variable h446: unsigned(0 downto 0);
-    variable h447: unsigned(10 downto 0);
-    variable h448: unsigned(31 downto 0);
+    variable h447: unsigned(0 downto 0);
+    variable h448: unsigned(0 downto 0);
     variable h449: unsigned(0 downto 0);
     variable h450: unsigned(0 downto 0);
-    variable h451: unsigned(2 downto 0);
-    variable h452: unsigned(10 downto 0);
-    variable h453: unsigned(31 downto 0);
+    variable h451: unsigned(10 downto 0);
+    variable h452: unsigned(31 downto 0);
+    variable h453: unsigned(0 downto 0);
     variable h454: unsigned(0 downto 0);
-    variable h455: unsigned(10 downto 0);
-    variable h456: unsigned(31 downto 0);
+    variable h455: unsigned(0 downto 0);
+    variable h456: unsigned(0 downto 0);
     variable h457: unsigned(0 downto 0);
-    variable h458: unsigned(0 downto 0);
-    variable h459: unsigned(15 downto 0);
-    variable h460: unsigned(15 downto 0);
-    variable h461: unsigned(3 downto 0);
-    variable h462: unsigned(15 downto 0);
-    variable h463: unsigned(16 downto 0);
+    variable h458: unsigned(10 downto 0);
+    variable h459: unsigned(31 downto 0);
+    variable h460: unsigned(0 downto 0);
+    variable h461: unsigned(0 downto 0);
+    variable h462: unsigned(0 downto 0);
+    variable h463: unsigned(0 downto 0);
     variable h464: unsigned(15 downto 0);
-    variable h468: unsigned(31 downto 0);
-    variable h469: unsigned(63 downto 0);
-    variable h470: unsigned(0 downto 0);
+    variable h465: unsigned(31 downto 0);
+    variable h466: unsigned(31 downto 0);
+    variable h467: unsigned(0 downto 0);
+    variable h468: unsigned(0 downto 0);
+    variable h469: unsigned(0 downto 0);
+    variable h470: unsigned(31 downto 0);
     variable h471: unsigned(31 downto 0);
     variable h472: unsigned(31 downto 0);
-    variable h473: unsigned(63 downto 0);
-    variable h474: unsigned(0 downto 0);
-    variable h475: unsigned(31 downto 0);
+    variable h473: unsigned(15 downto 0);
+    variable h474: unsigned(3 downto 0);
+    variable h475: unsigned(15 downto 0);
+    variable h476: unsigned(0 downto 0);
+    variable h477: unsigned(0 downto 0);
+    variable h478: unsigned(0 downto 0);
+    variable h479: unsigned(10 downto 0);
+    variable h480: unsigned(31 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(0 downto 0);
+    variable h483: unsigned(0 downto 0);
+    variable h484: unsigned(0 downto 0);
     variable h485: unsigned(0 downto 0);
-    variable h486: unsigned(31 downto 0);
+    variable h486: unsigned(10 downto 0);
     variable h487: unsigned(31 downto 0);
     variable h488: unsigned(0 downto 0);
     variable h489: unsigned(0 downto 0);
-    variable h490: unsigned(0 downto 0);
-    variable h491: unsigned(31 downto 0);
-    variable h492: unsigned(31 downto 0);
+    variable h490: unsigned(2 downto 0);
+    variable h491: unsigned(2 downto 0);
+    variable h492: unsigned(10 downto 0);
     variable h493: unsigned(31 downto 0);
-    variable h494: unsigned(15 downto 0);
-    variable h495: unsigned(3 downto 0);
-    variable h496: unsigned(15 downto 0);
-    variable h497: unsigned(0 downto 0);
-    variable h498: unsigned(10 downto 0);
-    variable h499: unsigned(31 downto 0);
+    variable h494: unsigned(0 downto 0);
+    variable h495: unsigned(0 downto 0);
+    variable h496: unsigned(0 downto 0);
+    variable h497: unsigned(10 downto 0);
+    variable h498: unsigned(31 downto 0);
+    variable h499: unsigned(0 downto 0);
     variable h500: unsigned(0 downto 0);
     variable h501: unsigned(0 downto 0);
     variable h502: unsigned(0 downto 0);
-    variable h503: unsigned(10 downto 0);
-    variable h504: unsigned(31 downto 0);
-    variable h505: unsigned(0 downto 0);
+    variable h503: unsigned(0 downto 0);
+    variable h504: unsigned(10 downto 0);
+    variable h505: unsigned(31 downto 0);
     variable h506: unsigned(0 downto 0);
-    variable h507: unsigned(2 downto 0);
-    variable h508: unsigned(10 downto 0);
-    variable h509: unsigned(31 downto 0);
+    variable h507: unsigned(0 downto 0);
+    variable h508: unsigned(0 downto 0);
+    variable h509: unsigned(0 downto 0);
     variable h510: unsigned(0 downto 0);
     variable h511: unsigned(10 downto 0);
     variable h512: unsigned(31 downto 0);
     variable h513: unsigned(0 downto 0);
     variable h514: unsigned(0 downto 0);
-    variable h515: unsigned(41 downto 0);
-    variable h516: unsigned(45 downto 0);
-    variable h517: unsigned(31 downto 0);
-    variable h518: unsigned(13 downto 0);
-    variable h519: unsigned(52 downto 0);
+    variable h515: unsigned(15 downto 0);
+    variable h516: unsigned(15 downto 0);
+    variable h517: unsigned(3 downto 0);
+    variable h518: unsigned(15 downto 0);
+    variable h519: unsigned(16 downto 0);
     variable h520: unsigned(15 downto 0);
-    variable h521: unsigned(31 downto 0);
-    variable h522: unsigned(31 downto 0);
+    variable h521: unsigned(2 downto 0);
+    variable h522: unsigned(0 downto 0);
     variable h523: unsigned(0 downto 0);
-    variable h524: unsigned(0 downto 0);
-    variable h525: unsigned(0 downto 0);
-    variable h526: unsigned(31 downto 0);
-    variable h527: unsigned(31 downto 0);
-    variable h528: unsigned(31 downto 0);
-    variable h529: unsigned(15 downto 0);
-    variable h530: unsigned(3 downto 0);
-    variable h531: unsigned(15 downto 0);
-    variable h532: unsigned(0 downto 0);
-    variable h533: unsigned(10 downto 0);
-    variable h534: unsigned(31 downto 0);
-    variable h535: unsigned(0 downto 0);
-    variable h536: unsigned(0 downto 0);
+    variable h524: unsigned(5 downto 0);
+    variable h525: unsigned(63 downto 0);
+    variable h526: unsigned(126 downto 0);
+    variable h527: unsigned(5 downto 0);
+    variable h528: unsigned(126 downto 0);
+    variable h529: unsigned(63 downto 0);
+    variable h530: unsigned(5 downto 0);
+    variable h531: unsigned(6 downto 0);
+    variable h532: unsigned(63 downto 0);
+    variable h533: unsigned(64 downto 0);
+    variable h534: unsigned(63 downto 0);
+    variable h535: unsigned(126 downto 0);
+    variable h536: unsigned(126 downto 0);
     variable h537: unsigned(0 downto 0);
-    variable h538: unsigned(10 downto 0);
+    variable h538: unsigned(31 downto 0);
     variable h539: unsigned(31 downto 0);
     variable h540: unsigned(0 downto 0);
     variable h541: unsigned(0 downto 0);
-    variable h542: unsigned(2 downto 0);
-    variable h543: unsigned(10 downto 0);
+    variable h542: unsigned(0 downto 0);
+    variable h543: unsigned(31 downto 0);
     variable h544: unsigned(31 downto 0);
-    variable h545: unsigned(0 downto 0);
-    variable h546: unsigned(10 downto 0);
-    variable h547: unsigned(31 downto 0);
-    variable h548: unsigned(0 downto 0);
+    variable h545: unsigned(31 downto 0);
+    variable h546: unsigned(15 downto 0);
+    variable h547: unsigned(3 downto 0);
+    variable h548: unsigned(15 downto 0);
     variable h549: unsigned(0 downto 0);
-    variable h550: unsigned(15 downto 0);
-    variable h551: unsigned(15 downto 0);
-    variable h552: unsigned(3 downto 0);
-    variable h553: unsigned(15 downto 0);
-    variable h554: unsigned(16 downto 0);
-    variable h555: unsigned(15 downto 0);
-    variable h556: unsigned(7 downto 0);
-    variable h557: unsigned(10 downto 0);
-    variable h558: unsigned(31 downto 0);
-    variable h559: unsigned(7 downto 0);
-    variable h560: unsigned(10 downto 0);
-    variable h561: unsigned(31 downto 0);
+    variable h550: unsigned(0 downto 0);
+    variable h551: unsigned(0 downto 0);
+    variable h552: unsigned(10 downto 0);
+    variable h553: unsigned(31 downto 0);
+    variable h554: unsigned(0 downto 0);
+    variable h555: unsigned(0 downto 0);
+    variable h556: unsigned(0 downto 0);
+    variable h557: unsigned(0 downto 0);
+    variable h558: unsigned(0 downto 0);
+    variable h559: unsigned(10 downto 0);
+    variable h560: unsigned(31 downto 0);
+    variable h561: unsigned(0 downto 0);
     variable h562: unsigned(0 downto 0);
-    variable h563: unsigned(10 downto 0);
-    variable h564: unsigned(31 downto 0);
-    variable h565: unsigned(0 downto 0);
-    variable h566: unsigned(0 downto 0);
-    variable h567: unsigned(2 downto 0);
-    variable h568: unsigned(10 downto 0);
-    variable h569: unsigned(31 downto 0);
-    variable h570: unsigned(0 downto 0);
-    variable h571: unsigned(10 downto 0);
-    variable h572: unsigned(31 downto 0);
+    variable h563: unsigned(2 downto 0);
+    variable h564: unsigned(2 downto 0);
+    variable h565: unsigned(10 downto 0);
+    variable h566: unsigned(31 downto 0);
+    variable h567: unsigned(0 downto 0);
+    variable h568: unsigned(0 downto 0);
+    variable h569: unsigned(0 downto 0);
+    variable h570: unsigned(10 downto 0);
+    variable h571: unsigned(31 downto 0);
+    variable h572: unsigned(0 downto 0);
     variable h573: unsigned(0 downto 0);
     variable h574: unsigned(0 downto 0);
-    variable h594: unsigned(0 downto 0);
+    variable h575: unsigned(0 downto 0);
+    variable h576: unsigned(0 downto 0);
+    variable h577: unsigned(10 downto 0);
+    variable h578: unsigned(31 downto 0);
+    variable h579: unsigned(0 downto 0);
+    variable h580: unsigned(0 downto 0);
+    variable h581: unsigned(0 downto 0);
+    variable h582: unsigned(0 downto 0);
+    variable h583: unsigned(0 downto 0);
+    variable h584: unsigned(10 downto 0);
+    variable h585: unsigned(31 downto 0);
+    variable h586: unsigned(0 downto 0);
+    variable h587: unsigned(0 downto 0);
+    variable h588: unsigned(15 downto 0);
+    variable h589: unsigned(31 downto 0);
+    variable h590: unsigned(31 downto 0);
+    variable h591: unsigned(0 downto 0);
+    variable h592: unsigned(0 downto 0);
+    variable h593: unsigned(0 downto 0);
+    variable h594: unsigned(31 downto 0);
     variable h595: unsigned(31 downto 0);
     variable h596: unsigned(31 downto 0);
-    variable h597: unsigned(0 downto 0);
-    variable h598: unsigned(0 downto 0);
-    variable h599: unsigned(0 downto 0);
-    variable h600: unsigned(31 downto 0);
-    variable h601: unsigned(31 downto 0);
-    variable h602: unsigned(31 downto 0);
-    variable h603: unsigned(15 downto 0);
-    variable h604: unsigned(3 downto 0);
-    variable h605: unsigned(15 downto 0);
+    variable h597: unsigned(15 downto 0);
+    variable h598: unsigned(3 downto 0);
+    variable h599: unsigned(15 downto 0);
+    variable h600: unsigned(0 downto 0);
+    variable h601: unsigned(0 downto 0);
+    variable h602: unsigned(0 downto 0);
+    variable h603: unsigned(10 downto 0);
+    variable h604: unsigned(31 downto 0);
+    variable h605: unsigned(0 downto 0);
     variable h606: unsigned(0 downto 0);
-    variable h607: unsigned(10 downto 0);
-    variable h608: unsigned(31 downto 0);
+    variable h607: unsigned(0 downto 0);
+    variable h608: unsigned(0 downto 0);
     variable h609: unsigned(0 downto 0);
-    variable h610: unsigned(0 downto 0);
-    variable h611: unsigned(0 downto 0);
-    variable h612: unsigned(10 downto 0);
-    variable h613: unsigned(31 downto 0);
-    variable h614: unsigned(0 downto 0);
-    variable h615: unsigned(0 downto 0);
-    variable h616: unsigned(2 downto 0);
-    variable h617: unsigned(10 downto 0);
-    variable h618: unsigned(31 downto 0);
+    variable h610: unsigned(10 downto 0);
+    variable h611: unsigned(31 downto 0);
+    variable h612: unsigned(0 downto 0);
+    variable h613: unsigned(0 downto 0);
+    variable h614: unsigned(2 downto 0);
+    variable h615: unsigned(2 downto 0);
+    variable h616: unsigned(10 downto 0);
+    variable h617: unsigned(31 downto 0);
+    variable h618: unsigned(0 downto 0);
     variable h619: unsigned(0 downto 0);
-    variable h620: unsigned(10 downto 0);
-    variable h621: unsigned(31 downto 0);
-    variable h622: unsigned(0 downto 0);
+    variable h620: unsigned(0 downto 0);
+    variable h621: unsigned(10 downto 0);
+    variable h622: unsigned(31 downto 0);
     variable h623: unsigned(0 downto 0);
     variable h624: unsigned(0 downto 0);
-    variable h625: unsigned(31 downto 0);
-    variable h626: unsigned(15 downto 0);
-    variable h627: unsigned(3 downto 0);
-    variable h628: unsigned(15 downto 0);
-    variable h629: unsigned(0 downto 0);
-    variable h630: unsigned(10 downto 0);
-    variable h631: unsigned(31 downto 0);
+    variable h625: unsigned(0 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(0 downto 0);
+    variable h628: unsigned(10 downto 0);
+    variable h629: unsigned(31 downto 0);
+    variable h630: unsigned(0 downto 0);
+    variable h631: unsigned(0 downto 0);
     variable h632: unsigned(0 downto 0);
     variable h633: unsigned(0 downto 0);
     variable h634: unsigned(0 downto 0);
-    variable h635: unsigned(31 downto 0);
-    variable h636: unsigned(15 downto 0);
-    variable h637: unsigned(3 downto 0);
-    variable h638: unsigned(15 downto 0);
-    variable h639: unsigned(0 downto 0);
-    variable h640: unsigned(10 downto 0);
-    variable h641: unsigned(31 downto 0);
-    variable h642: unsigned(0 downto 0);
-    variable h643: unsigned(0 downto 0);
+    variable h635: unsigned(10 downto 0);
+    variable h636: unsigned(31 downto 0);
+    variable h637: unsigned(0 downto 0);
+    variable h638: unsigned(0 downto 0);
+    variable h639: unsigned(15 downto 0);
+    variable h640: unsigned(15 downto 0);
+    variable h641: unsigned(3 downto 0);
+    variable h642: unsigned(15 downto 0);
+    variable h643: unsigned(16 downto 0);
     variable h644: unsigned(15 downto 0);
-    variable h645: unsigned(31 downto 0);
+    variable h645: unsigned(0 downto 0);
     variable h646: unsigned(31 downto 0);
-    variable h647: unsigned(0 downto 0);
+    variable h647: unsigned(31 downto 0);
     variable h648: unsigned(0 downto 0);
     variable h649: unsigned(0 downto 0);
-    variable h650: unsigned(31 downto 0);
+    variable h650: unsigned(0 downto 0);
     variable h651: unsigned(31 downto 0);
     variable h652: unsigned(31 downto 0);
-    variable h653: unsigned(15 downto 0);
-    variable h654: unsigned(3 downto 0);
-    variable h655: unsigned(15 downto 0);
-    variable h656: unsigned(0 downto 0);
-    variable h657: unsigned(10 downto 0);
-    variable h658: unsigned(31 downto 0);
+    variable h653: unsigned(31 downto 0);
+    variable h654: unsigned(15 downto 0);
+    variable h655: unsigned(3 downto 0);
+    variable h656: unsigned(15 downto 0);
+    variable h657: unsigned(0 downto 0);
+    variable h658: unsigned(0 downto 0);
     variable h659: unsigned(0 downto 0);
-    variable h660: unsigned(0 downto 0);
-    variable h661: unsigned(0 downto 0);
-    variable h662: unsigned(10 downto 0);
-    variable h663: unsigned(31 downto 0);
+    variable h660: unsigned(10 downto 0);
+    variable h661: unsigned(31 downto 0);
+    variable h662: unsigned(0 downto 0);
+    variable h663: unsigned(0 downto 0);
     variable h664: unsigned(0 downto 0);
     variable h665: unsigned(0 downto 0);
-    variable h666: unsigned(2 downto 0);
+    variable h666: unsigned(0 downto 0);
     variable h667: unsigned(10 downto 0);
     variable h668: unsigned(31 downto 0);
     variable h669: unsigned(0 downto 0);
-    variable h670: unsigned(10 downto 0);
-    variable h671: unsigned(31 downto 0);
-    variable h672: unsigned(0 downto 0);
-    variable h673: unsigned(0 downto 0);
-    variable h674: unsigned(15 downto 0);
-    variable h675: unsigned(15 downto 0);
-    variable h676: unsigned(3 downto 0);
-    variable h677: unsigned(15 downto 0);
-    variable h678: unsigned(16 downto 0);
-    variable h679: unsigned(15 downto 0);
+    variable h670: unsigned(0 downto 0);
+    variable h671: unsigned(2 downto 0);
+    variable h672: unsigned(2 downto 0);
+    variable h673: unsigned(10 downto 0);
+    variable h674: unsigned(31 downto 0);
+    variable h675: unsigned(0 downto 0);
+    variable h676: unsigned(0 downto 0);
+    variable h677: unsigned(0 downto 0);
+    variable h678: unsigned(10 downto 0);
+    variable h679: unsigned(31 downto 0);
+    variable h680: unsigned(0 downto 0);
+    variable h681: unsigned(0 downto 0);
+    variable h682: unsigned(0 downto 0);
+    variable h683: unsigned(0 downto 0);
+    variable h684: unsigned(0 downto 0);
+    variable h685: unsigned(10 downto 0);
+    variable h686: unsigned(31 downto 0);
+    variable h687: unsigned(0 downto 0);
+    variable h688: unsigned(0 downto 0);
+    variable h689: unsigned(0 downto 0);
+    variable h690: unsigned(0 downto 0);
+    variable h691: unsigned(0 downto 0);
+    variable h692: unsigned(10 downto 0);
+    variable h693: unsigned(31 downto 0);
+    variable h694: unsigned(0 downto 0);
+    variable h695: unsigned(0 downto 0);
+    variable h696: unsigned(0 downto 0);
+    variable h697: unsigned(0 downto 0);
+    variable h698: unsigned(0 downto 0);
+    variable h699: unsigned(15 downto 0);
+    variable h700: unsigned(31 downto 0);
     variable h701: unsigned(31 downto 0);
-    variable h702: unsigned(31 downto 0);
+    variable h702: unsigned(0 downto 0);
     variable h703: unsigned(0 downto 0);
     variable h704: unsigned(0 downto 0);
-    variable h705: unsigned(0 downto 0);
+    variable h705: unsigned(31 downto 0);
     variable h706: unsigned(31 downto 0);
     variable h707: unsigned(31 downto 0);
-    variable h708: unsigned(31 downto 0);
-    variable h709: unsigned(15 downto 0);
-    variable h710: unsigned(3 downto 0);
-    variable h711: unsigned(15 downto 0);
+    variable h708: unsigned(15 downto 0);
+    variable h709: unsigned(3 downto 0);
+    variable h710: unsigned(15 downto 0);
+    variable h711: unsigned(0 downto 0);
     variable h712: unsigned(0 downto 0);
-    variable h713: unsigned(10 downto 0);
-    variable h714: unsigned(31 downto 0);
-    variable h715: unsigned(0 downto 0);
+    variable h713: unsigned(0 downto 0);
+    variable h714: unsigned(10 downto 0);
+    variable h715: unsigned(31 downto 0);
     variable h716: unsigned(0 downto 0);
     variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(10 downto 0);
-    variable h719: unsigned(31 downto 0);
+    variable h718: unsigned(0 downto 0);
+    variable h719: unsigned(0 downto 0);
     variable h720: unsigned(0 downto 0);
-    variable h721: unsigned(0 downto 0);
-    variable h722: unsigned(2 downto 0);
-    variable h723: unsigned(10 downto 0);
-    variable h724: unsigned(31 downto 0);
-    variable h725: unsigned(0 downto 0);
-    variable h726: unsigned(10 downto 0);
-    variable h727: unsigned(31 downto 0);
-    variable h728: unsigned(0 downto 0);
+    variable h721: unsigned(10 downto 0);
+    variable h722: unsigned(31 downto 0);
+    variable h723: unsigned(0 downto 0);
+    variable h724: unsigned(0 downto 0);
+    variable h725: unsigned(2 downto 0);
+    variable h726: unsigned(2 downto 0);
+    variable h727: unsigned(10 downto 0);
+    variable h728: unsigned(31 downto 0);
     variable h729: unsigned(0 downto 0);
-    variable h699: unsigned(19 downto 0);
-    variable h700: unsigned(52 downto 0);
-    variable h732: unsigned(31 downto 0);
+    variable h730: unsigned(0 downto 0);
+    variable h731: unsigned(0 downto 0);
+    variable h732: unsigned(10 downto 0);
     variable h733: unsigned(31 downto 0);
     variable h734: unsigned(0 downto 0);
     variable h735: unsigned(0 downto 0);
     variable h736: unsigned(0 downto 0);
-    variable h737: unsigned(31 downto 0);
-    variable h738: unsigned(31 downto 0);
-    variable h739: unsigned(31 downto 0);
-    variable h740: unsigned(15 downto 0);
-    variable h741: unsigned(3 downto 0);
-    variable h742: unsigned(15 downto 0);
+    variable h737: unsigned(0 downto 0);
+    variable h738: unsigned(0 downto 0);
+    variable h739: unsigned(10 downto 0);
+    variable h740: unsigned(31 downto 0);
+    variable h741: unsigned(0 downto 0);
+    variable h742: unsigned(0 downto 0);
     variable h743: unsigned(0 downto 0);
-    variable h744: unsigned(10 downto 0);
-    variable h745: unsigned(31 downto 0);
-    variable h746: unsigned(0 downto 0);
-    variable h747: unsigned(0 downto 0);
+    variable h744: unsigned(0 downto 0);
+    variable h745: unsigned(0 downto 0);
+    variable h746: unsigned(10 downto 0);
+    variable h747: unsigned(31 downto 0);
     variable h748: unsigned(0 downto 0);
-    variable h749: unsigned(10 downto 0);
-    variable h750: unsigned(31 downto 0);
-    variable h751: unsigned(0 downto 0);
-    variable h752: unsigned(0 downto 0);
-    variable h753: unsigned(2 downto 0);
-    variable h754: unsigned(10 downto 0);
-    variable h755: unsigned(31 downto 0);
-    variable h756: unsigned(0 downto 0);
-    variable h757: unsigned(10 downto 0);
-    variable h758: unsigned(31 downto 0);
-    variable h759: unsigned(0 downto 0);
-    variable h760: unsigned(0 downto 0);
-    variable h730: unsigned(19 downto 0);
-    variable h731: unsigned(52 downto 0);
+    variable h749: unsigned(0 downto 0);
+    variable h750: unsigned(15 downto 0);
+    variable h751: unsigned(15 downto 0);
+    variable h752: unsigned(3 downto 0);
+    variable h753: unsigned(15 downto 0);
+    variable h754: unsigned(16 downto 0);
+    variable h755: unsigned(15 downto 0);
+    variable h759: unsigned(31 downto 0);
+    variable h760: unsigned(63 downto 0);
+    variable h761: unsigned(0 downto 0);
+    variable h762: unsigned(31 downto 0);
+    variable h763: unsigned(31 downto 0);
+    variable h764: unsigned(63 downto 0);
+    variable h765: unsigned(0 downto 0);
+    variable h766: unsigned(31 downto 0);
+    variable h776: unsigned(0 downto 0);
+    variable h777: unsigned(31 downto 0);
+    variable h778: unsigned(31 downto 0);
+    variable h779: unsigned(0 downto 0);
+    variable h780: unsigned(0 downto 0);
+    variable h781: unsigned(0 downto 0);
+    variable h782: unsigned(31 downto 0);
+    variable h783: unsigned(31 downto 0);
+    variable h784: unsigned(31 downto 0);
+    variable h785: unsigned(15 downto 0);
+    variable h786: unsigned(3 downto 0);
+    variable h787: unsigned(15 downto 0);
+    variable h788: unsigned(0 downto 0);
+    variable h789: unsigned(0 downto 0);
+    variable h790: unsigned(0 downto 0);
+    variable h791: unsigned(10 downto 0);
+    variable h792: unsigned(31 downto 0);
+    variable h793: unsigned(0 downto 0);
+    variable h794: unsigned(0 downto 0);
+    variable h795: unsigned(0 downto 0);
+    variable h796: unsigned(0 downto 0);
+    variable h797: unsigned(0 downto 0);
+    variable h798: unsigned(10 downto 0);
+    variable h799: unsigned(31 downto 0);
+    variable h800: unsigned(0 downto 0);
+    variable h801: unsigned(0 downto 0);
+    variable h802: unsigned(2 downto 0);
+    variable h803: unsigned(2 downto 0);
+    variable h804: unsigned(10 downto 0);
+    variable h805: unsigned(31 downto 0);
+    variable h806: unsigned(0 downto 0);
+    variable h807: unsigned(0 downto 0);
+    variable h808: unsigned(0 downto 0);
+    variable h809: unsigned(10 downto 0);
+    variable h810: unsigned(31 downto 0);
+    variable h811: unsigned(0 downto 0);
+    variable h812: unsigned(0 downto 0);
+    variable h813: unsigned(0 downto 0);
+    variable h814: unsigned(0 downto 0);
+    variable h815: unsigned(0 downto 0);
+    variable h816: unsigned(10 downto 0);
+    variable h817: unsigned(31 downto 0);
+    variable h818: unsigned(0 downto 0);
+    variable h819: unsigned(0 downto 0);
+    variable h820: unsigned(0 downto 0);
+    variable h821: unsigned(0 downto 0);
+    variable h822: unsigned(0 downto 0);
+    variable h823: unsigned(10 downto 0);
+    variable h824: unsigned(31 downto 0);
+    variable h825: unsigned(0 downto 0);
+    variable h826: unsigned(0 downto 0);
+    variable h827: unsigned(41 downto 0);
+    variable h828: unsigned(45 downto 0);
+    variable h829: unsigned(31 downto 0);
+    variable h830: unsigned(4 downto 0);
+    variable h831: unsigned(15 downto 0);
+    variable h832: unsigned(52 downto 0);
+    variable h833: unsigned(15 downto 0);
+    variable h834: unsigned(31 downto 0);
+    variable h835: unsigned(31 downto 0);
+    variable h836: unsigned(0 downto 0);
+    variable h837: unsigned(0 downto 0);
+    variable h838: unsigned(0 downto 0);
+    variable h839: unsigned(31 downto 0);
+    variable h840: unsigned(31 downto 0);
+    variable h841: unsigned(31 downto 0);
+    variable h842: unsigned(15 downto 0);
+    variable h843: unsigned(3 downto 0);
+    variable h844: unsigned(15 downto 0);
+    variable h845: unsigned(0 downto 0);
+    variable h846: unsigned(0 downto 0);
+    variable h847: unsigned(0 downto 0);
+    variable h848: unsigned(10 downto 0);
+    variable h849: unsigned(31 downto 0);
+    variable h850: unsigned(0 downto 0);
+    variable h851: unsigned(0 downto 0);
+    variable h852: unsigned(0 downto 0);
+    variable h853: unsigned(0 downto 0);
+    variable h854: unsigned(0 downto 0);
+    variable h855: unsigned(10 downto 0);
+    variable h856: unsigned(31 downto 0);
+    variable h857: unsigned(0 downto 0);
+    variable h858: unsigned(0 downto 0);
+    variable h859: unsigned(2 downto 0);
+    variable h860: unsigned(2 downto 0);
+    variable h861: unsigned(10 downto 0);
+    variable h862: unsigned(31 downto 0);
+    variable h863: unsigned(0 downto 0);
+    variable h864: unsigned(0 downto 0);
+    variable h865: unsigned(0 downto 0);
+    variable h866: unsigned(10 downto 0);
+    variable h867: unsigned(31 downto 0);
+    variable h868: unsigned(0 downto 0);
+    variable h869: unsigned(0 downto 0);
+    variable h870: unsigned(0 downto 0);
+    variable h871: unsigned(0 downto 0);
+    variable h872: unsigned(0 downto 0);
+    variable h873: unsigned(10 downto 0);
+    variable h874: unsigned(31 downto 0);
+    variable h875: unsigned(0 downto 0);
+    variable h876: unsigned(0 downto 0);
+    variable h877: unsigned(0 downto 0);
+    variable h878: unsigned(0 downto 0);
+    variable h879: unsigned(0 downto 0);
+    variable h880: unsigned(10 downto 0);
+    variable h881: unsigned(31 downto 0);
+    variable h882: unsigned(0 downto 0);
+    variable h883: unsigned(0 downto 0);
+    variable h884: unsigned(15 downto 0);
+    variable h885: unsigned(15 downto 0);
+    variable h886: unsigned(3 downto 0);
+    variable h887: unsigned(15 downto 0);
+    variable h888: unsigned(16 downto 0);
+    variable h889: unsigned(15 downto 0);
+    variable h890: unsigned(7 downto 0);
+    variable h891: unsigned(7 downto 0);
+    variable h892: unsigned(10 downto 0);
+    variable h893: unsigned(31 downto 0);
+    variable h894: unsigned(31 downto 0);
+    variable h895: unsigned(31 downto 0);
+    variable h896: unsigned(7 downto 0);
+    variable h897: unsigned(10 downto 0);
+    variable h898: unsigned(31 downto 0);
+    variable h899: unsigned(0 downto 0);
+    variable h900: unsigned(0 downto 0);
+    variable h901: unsigned(0 downto 0);
+    variable h902: unsigned(10 downto 0);
+    variable h903: unsigned(31 downto 0);
+    variable h904: unsigned(0 downto 0);
+    variable h905: unsigned(0 downto 0);
+    variable h906: unsigned(2 downto 0);
+    variable h907: unsigned(2 downto 0);
+    variable h908: unsigned(10 downto 0);
+    variable h909: unsigned(31 downto 0);
+    variable h910: unsigned(0 downto 0);
+    variable h911: unsigned(0 downto 0);
+    variable h912: unsigned(0 downto 0);
+    variable h913: unsigned(10 downto 0);
+    variable h914: unsigned(31 downto 0);
+    variable h915: unsigned(0 downto 0);
+    variable h916: unsigned(0 downto 0);
+    variable h941: unsigned(7 downto 0);
+    variable h942: unsigned(7 downto 0);
+    variable h943: unsigned(10 downto 0);
+    variable h944: unsigned(31 downto 0);
+    variable h945: unsigned(31 downto 0);
+    variable h946: unsigned(31 downto 0);
+    variable h947: unsigned(7 downto 0);
+    variable h948: unsigned(10 downto 0);
+    variable h949: unsigned(31 downto 0);
+    variable h950: unsigned(0 downto 0);
+    variable h951: unsigned(0 downto 0);
+    variable h952: unsigned(31 downto 0);
+    variable h953: unsigned(4 downto 0);
+    variable h954: unsigned(7 downto 0);
+    variable h955: unsigned(7 downto 0);
+    variable h956: unsigned(7 downto 0);
+    variable h957: unsigned(10 downto 0);
+    variable h958: unsigned(31 downto 0);
+    variable h959: unsigned(31 downto 0);
+    variable h960: unsigned(63 downto 0);
+    variable h981: unsigned(0 downto 0);
+    variable h982: unsigned(31 downto 0);
+    variable h983: unsigned(31 downto 0);
+    variable h984: unsigned(0 downto 0);
+    variable h985: unsigned(0 downto 0);
+    variable h986: unsigned(0 downto 0);
+    variable h987: unsigned(31 downto 0);
+    variable h988: unsigned(31 downto 0);
+    variable h989: unsigned(31 downto 0);
+    variable h990: unsigned(15 downto 0);
+    variable h991: unsigned(3 downto 0);
+    variable h992: unsigned(15 downto 0);
+    variable h993: unsigned(0 downto 0);
+    variable h994: unsigned(0 downto 0);
+    variable h995: unsigned(0 downto 0);
+    variable h996: unsigned(10 downto 0);
+    variable h997: unsigned(31 downto 0);
+    variable h998: unsigned(0 downto 0);
+    variable h999: unsigned(0 downto 0);
+    variable h1000: unsigned(0 downto 0);
+    variable h1001: unsigned(0 downto 0);
+    variable h1002: unsigned(0 downto 0);
+    variable h1003: unsigned(10 downto 0);
+    variable h1004: unsigned(31 downto 0);
+    variable h1005: unsigned(0 downto 0);
+    variable h1006: unsigned(0 downto 0);
+    variable h1007: unsigned(2 downto 0);
+    variable h1008: unsigned(2 downto 0);
+    variable h1009: unsigned(10 downto 0);
+    variable h1010: unsigned(31 downto 0);
+    variable h1011: unsigned(0 downto 0);
+    variable h1012: unsigned(0 downto 0);
+    variable h1013: unsigned(0 downto 0);
+    variable h1014: unsigned(10 downto 0);
+    variable h1015: unsigned(31 downto 0);
+    variable h1016: unsigned(0 downto 0);
+    variable h1017: unsigned(0 downto 0);
+    variable h1018: unsigned(0 downto 0);
+    variable h1019: unsigned(0 downto 0);
+    variable h1020: unsigned(0 downto 0);
+    variable h1021: unsigned(10 downto 0);
+    variable h1022: unsigned(31 downto 0);
+    variable h1023: unsigned(0 downto 0);
+    variable h1024: unsigned(0 downto 0);
+    variable h1025: unsigned(0 downto 0);
+    variable h1026: unsigned(0 downto 0);
+    variable h1027: unsigned(0 downto 0);
+    variable h1028: unsigned(10 downto 0);
+    variable h1029: unsigned(31 downto 0);
+    variable h1030: unsigned(0 downto 0);
+    variable h1031: unsigned(0 downto 0);
+    variable h1032: unsigned(0 downto 0);
+    variable h1033: unsigned(31 downto 0);
+    variable h1034: unsigned(15 downto 0);
+    variable h1035: unsigned(3 downto 0);
+    variable h1036: unsigned(15 downto 0);
+    variable h1037: unsigned(0 downto 0);
+    variable h1038: unsigned(0 downto 0);
+    variable h1039: unsigned(0 downto 0);
+    variable h1040: unsigned(10 downto 0);
+    variable h1041: unsigned(31 downto 0);
+    variable h1042: unsigned(0 downto 0);
+    variable h1043: unsigned(0 downto 0);
+    variable h1044: unsigned(0 downto 0);
+    variable h1045: unsigned(31 downto 0);
+    variable h1046: unsigned(15 downto 0);
+    variable h1047: unsigned(3 downto 0);
+    variable h1048: unsigned(15 downto 0);
+    variable h1049: unsigned(0 downto 0);
+    variable h1050: unsigned(0 downto 0);
+    variable h1051: unsigned(0 downto 0);
+    variable h1052: unsigned(10 downto 0);
+    variable h1053: unsigned(31 downto 0);
+    variable h1054: unsigned(0 downto 0);
+    variable h1055: unsigned(0 downto 0);
+    variable h1056: unsigned(15 downto 0);
+    variable h1057: unsigned(31 downto 0);
+    variable h1058: unsigned(31 downto 0);
+    variable h1059: unsigned(0 downto 0);
+    variable h1060: unsigned(0 downto 0);
+    variable h1061: unsigned(0 downto 0);
+    variable h1062: unsigned(31 downto 0);
+    variable h1063: unsigned(31 downto 0);
+    variable h1064: unsigned(31 downto 0);
+    variable h1065: unsigned(15 downto 0);
+    variable h1066: unsigned(3 downto 0);
+    variable h1067: unsigned(15 downto 0);
+    variable h1068: unsigned(0 downto 0);
+    variable h1069: unsigned(0 downto 0);
+    variable h1070: unsigned(0 downto 0);
+    variable h1071: unsigned(10 downto 0);
+    variable h1072: unsigned(31 downto 0);
+    variable h1073: unsigned(0 downto 0);
+    variable h1074: unsigned(0 downto 0);
+    variable h1075: unsigned(0 downto 0);
+    variable h1076: unsigned(0 downto 0);
+    variable h1077: unsigned(0 downto 0);
+    variable h1078: unsigned(10 downto 0);
+    variable h1079: unsigned(31 downto 0);
+    variable h1080: unsigned(0 downto 0);
+    variable h1081: unsigned(0 downto 0);
+    variable h1082: unsigned(2 downto 0);
+    variable h1083: unsigned(2 downto 0);
+    variable h1084: unsigned(10 downto 0);
+    variable h1085: unsigned(31 downto 0);
+    variable h1086: unsigned(0 downto 0);
+    variable h1087: unsigned(0 downto 0);
+    variable h1088: unsigned(0 downto 0);
+    variable h1089: unsigned(10 downto 0);
+    variable h1090: unsigned(31 downto 0);
+    variable h1091: unsigned(0 downto 0);
+    variable h1092: unsigned(0 downto 0);
+    variable h1093: unsigned(0 downto 0);
+    variable h1094: unsigned(0 downto 0);
+    variable h1095: unsigned(0 downto 0);
+    variable h1096: unsigned(10 downto 0);
+    variable h1097: unsigned(31 downto 0);
+    variable h1098: unsigned(0 downto 0);
+    variable h1099: unsigned(0 downto 0);
+    variable h1100: unsigned(0 downto 0);
+    variable h1101: unsigned(0 downto 0);
+    variable h1102: unsigned(0 downto 0);
+    variable h1103: unsigned(10 downto 0);
+    variable h1104: unsigned(31 downto 0);
+    variable h1105: unsigned(0 downto 0);
+    variable h1106: unsigned(0 downto 0);
+    variable h1107: unsigned(15 downto 0);
+    variable h1108: unsigned(15 downto 0);
+    variable h1109: unsigned(3 downto 0);
+    variable h1110: unsigned(15 downto 0);
+    variable h1111: unsigned(16 downto 0);
+    variable h1112: unsigned(15 downto 0);
+    variable h1159: unsigned(31 downto 0);
+    variable h1160: unsigned(31 downto 0);
+    variable h1161: unsigned(31 downto 0);
+    variable h1162: unsigned(15 downto 0);
+    variable h1163: unsigned(3 downto 0);
+    variable h1164: unsigned(15 downto 0);
+    variable h1165: unsigned(0 downto 0);
+    variable h1166: unsigned(0 downto 0);
+    variable h1167: unsigned(0 downto 0);
+    variable h1168: unsigned(10 downto 0);
+    variable h1169: unsigned(31 downto 0);
+    variable h1170: unsigned(0 downto 0);
+    variable h1171: unsigned(0 downto 0);
+    variable h1172: unsigned(0 downto 0);
+    variable h1173: unsigned(0 downto 0);
+    variable h1174: unsigned(0 downto 0);
+    variable h1175: unsigned(10 downto 0);
+    variable h1176: unsigned(31 downto 0);
+    variable h1177: unsigned(0 downto 0);
+    variable h1178: unsigned(0 downto 0);
+    variable h1151: unsigned(52 downto 0);
+    variable h1152: unsigned(7 downto 0);
+    variable h1153: unsigned(7 downto 0);
+    variable h1154: unsigned(10 downto 0);
+    variable h1155: unsigned(31 downto 0);
+    variable h1156: unsigned(7 downto 0);
+    variable h1157: unsigned(12 downto 0);
+    variable h1158: unsigned(53 downto 0);
+    variable h1181: unsigned(31 downto 0);
+    variable h1182: unsigned(31 downto 0);
+    variable h1183: unsigned(0 downto 0);
+    variable h1184: unsigned(0 downto 0);
+    variable h1185: unsigned(0 downto 0);
+    variable h1186: unsigned(31 downto 0);
+    variable h1187: unsigned(31 downto 0);
+    variable h1188: unsigned(31 downto 0);
+    variable h1189: unsigned(15 downto 0);
+    variable h1190: unsigned(3 downto 0);
+    variable h1191: unsigned(15 downto 0);
+    variable h1192: unsigned(0 downto 0);
+    variable h1193: unsigned(0 downto 0);
+    variable h1194: unsigned(0 downto 0);
+    variable h1195: unsigned(10 downto 0);
+    variable h1196: unsigned(31 downto 0);
+    variable h1197: unsigned(0 downto 0);
+    variable h1198: unsigned(0 downto 0);
+    variable h1199: unsigned(0 downto 0);
+    variable h1200: unsigned(0 downto 0);
+    variable h1201: unsigned(0 downto 0);
+    variable h1202: unsigned(10 downto 0);
+    variable h1203: unsigned(31 downto 0);
+    variable h1204: unsigned(0 downto 0);
+    variable h1205: unsigned(0 downto 0);
+    variable h1206: unsigned(2 downto 0);
+    variable h1207: unsigned(2 downto 0);
+    variable h1208: unsigned(10 downto 0);
+    variable h1209: unsigned(31 downto 0);
+    variable h1210: unsigned(0 downto 0);
+    variable h1211: unsigned(0 downto 0);
+    variable h1212: unsigned(0 downto 0);
+    variable h1213: unsigned(10 downto 0);
+    variable h1214: unsigned(31 downto 0);
+    variable h1215: unsigned(0 downto 0);
+    variable h1216: unsigned(0 downto 0);
+    variable h1217: unsigned(0 downto 0);
+    variable h1218: unsigned(0 downto 0);
+    variable h1219: unsigned(0 downto 0);
+    variable h1220: unsigned(10 downto 0);
+    variable h1221: unsigned(31 downto 0);
+    variable h1222: unsigned(0 downto 0);
+    variable h1223: unsigned(0 downto 0);
+    variable h1224: unsigned(0 downto 0);
+    variable h1225: unsigned(0 downto 0);
+    variable h1226: unsigned(0 downto 0);
+    variable h1227: unsigned(10 downto 0);
+    variable h1228: unsigned(31 downto 0);
+    variable h1229: unsigned(0 downto 0);
+    variable h1230: unsigned(0 downto 0);
+    variable h1179: unsigned(19 downto 0);
+    variable h1180: unsigned(52 downto 0);
+    variable h1233: unsigned(31 downto 0);
+    variable h1234: unsigned(31 downto 0);
+    variable h1235: unsigned(0 downto 0);
+    variable h1236: unsigned(0 downto 0);
+    variable h1237: unsigned(0 downto 0);
+    variable h1238: unsigned(31 downto 0);
+    variable h1239: unsigned(31 downto 0);
+    variable h1240: unsigned(31 downto 0);
+    variable h1241: unsigned(15 downto 0);
+    variable h1242: unsigned(3 downto 0);
+    variable h1243: unsigned(15 downto 0);
+    variable h1244: unsigned(0 downto 0);
+    variable h1245: unsigned(0 downto 0);
+    variable h1246: unsigned(0 downto 0);
+    variable h1247: unsigned(10 downto 0);
+    variable h1248: unsigned(31 downto 0);
+    variable h1249: unsigned(0 downto 0);
+    variable h1250: unsigned(0 downto 0);
+    variable h1251: unsigned(0 downto 0);
+    variable h1252: unsigned(0 downto 0);
+    variable h1253: unsigned(0 downto 0);
+    variable h1254: unsigned(10 downto 0);
+    variable h1255: unsigned(31 downto 0);
+    variable h1256: unsigned(0 downto 0);
+    variable h1257: unsigned(0 downto 0);
+    variable h1258: unsigned(2 downto 0);
+    variable h1259: unsigned(2 downto 0);
+    variable h1260: unsigned(10 downto 0);
+    variable h1261: unsigned(31 downto 0);
+    variable h1262: unsigned(0 downto 0);
+    variable h1263: unsigned(0 downto 0);
+    variable h1264: unsigned(0 downto 0);
+    variable h1265: unsigned(10 downto 0);
+    variable h1266: unsigned(31 downto 0);
+    variable h1267: unsigned(0 downto 0);
+    variable h1268: unsigned(0 downto 0);
+    variable h1269: unsigned(0 downto 0);
+    variable h1270: unsigned(0 downto 0);
+    variable h1271: unsigned(0 downto 0);
+    variable h1272: unsigned(10 downto 0);
+    variable h1273: unsigned(31 downto 0);
+    variable h1274: unsigned(0 downto 0);
+    variable h1275: unsigned(0 downto 0);
+    variable h1276: unsigned(0 downto 0);
+    variable h1277: unsigned(0 downto 0);
+    variable h1278: unsigned(0 downto 0);
+    variable h1279: unsigned(10 downto 0);
+    variable h1280: unsigned(31 downto 0);
+    variable h1281: unsigned(0 downto 0);
+    variable h1282: unsigned(0 downto 0);
+    variable h1231: unsigned(19 downto 0);
+    variable h1232: unsigned(52 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1793,6 +2320,7 @@ begin
             done <= '0';
             er_dte <= '0';
             er_irt <= '0';
+            er_irt_ga <= '0';
             hits <= to_unsigned(0, 2);
             iset <= to_unsigned(0, 3);
             o_hit <= to_unsigned(0, 2);
@@ -1802,10 +2330,15 @@ begin
             o_r_cpl_status <= to_unsigned(0, 3);
             o_r_data <= to_unsigned(0, 32);
             o_r_dest_mode <= to_unsigned(0, 1);
-            o_r_destination <= to_unsigned(0, 8);
+            o_r_destination <= to_unsigned(0, 32);
             o_r_entry_hi <= to_unsigned(0, 64);
             o_r_entry_lo <= to_unsigned(0, 64);
+            o_r_ga_log <= to_unsigned(0, 1);
+            o_r_ga_root <= to_unsigned(0, 64);
+            o_r_ga_tag <= to_unsigned(0, 32);
             o_r_int_type <= to_unsigned(0, 3);
+            o_r_irr <= to_unsigned(0, 64);
+            o_r_is_run <= to_unsigned(0, 1);
             o_r_logged <= to_unsigned(0, 1);
             o_r_outcome <= to_unsigned(0, 3);
             o_r_rq_eoi <= to_unsigned(0, 1);
@@ -1819,10 +2352,15 @@ begin
             rec_cpl_status <= to_unsigned(0, 3);
             rec_data <= to_unsigned(0, 32);
             rec_dest_mode <= to_unsigned(0, 1);
-            rec_destination <= to_unsigned(0, 8);
+            rec_destination <= to_unsigned(0, 32);
             rec_entry_hi <= to_unsigned(0, 64);
             rec_entry_lo <= to_unsigned(0, 64);
+            rec_ga_log <= to_unsigned(0, 1);
+            rec_ga_root <= to_unsigned(0, 64);
+            rec_ga_tag <= to_unsigned(0, 32);
             rec_int_type <= to_unsigned(0, 3);
+            rec_irr <= to_unsigned(0, 64);
+            rec_is_run <= to_unsigned(0, 1);
             rec_logged <= to_unsigned(0, 1);
             rec_outcome <= to_unsigned(0, 3);
             rec_rq_eoi <= to_unsigned(0, 1);
@@ -2195,6 +2733,9 @@ begin
             w_dte_18 <= to_unsigned(0, 64);
             w_dte_8 <= to_unsigned(0, 64);
             w_irt_0 <= to_unsigned(0, 64);
+            w_irt_ga_0 <= to_unsigned(0, 64);
+            w_irt_ga_8 <= to_unsigned(0, 64);
+            w_vapic_irr_0 <= to_unsigned(0, 64);
             wk_io_PE <= to_unsigned(0, 1);
             wk_io_PR <= to_unsigned(0, 1);
             wk_io_R <= to_unsigned(0, 1);
@@ -2228,6 +2769,7 @@ begin
                     if bool(start) then
                         er_dte <= '0';
                         er_irt <= '0';
+                        er_irt_ga <= '0';
                         if (i_op = 0) then
                             hits <= to_unsigned(0, 2);
                             st <= S0W0;
@@ -2843,9 +3385,9 @@ begin
                         h14 := w_dte_10(5-1 downto 1);
                         h15 := to_unsigned(0, 16);
                         h15 := shift_left(h13, to_integer(h14));
-                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15)) and (not (er_dte /= '0')))) then
+                        if (not (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h10(11-1 downto 8) = 0) or (h11(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h12(11-1 downto 0)) < h15)) and (not bool(r_CONTROL(17)))) and (not (er_dte /= '0')))) then
                             w_irt_0 <= to_unsigned(0, 64);
-                            st <= DECIDE;
+                            st <= S3W0;
                         else
                             h5 := unsigned'("000000000000000000000000000000000000000000");
                             h5 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
@@ -2875,433 +3417,680 @@ begin
                             if bool(m_rerr) then
                                 er_irt <= '1';
                             end if;
+                            st <= S3W0;
+                        end if;
+                    end if;
+                when S3W0 =>
+                    if (not bool(pend)) then
+                        h21 := unsigned'("00000000000000000000000000000000");
+                        h21 := e_data;
+                        h22 := unsigned'("00000000000000000000000000000000");
+                        h22 := e_data;
+                        h23 := unsigned'("00000000000000000000000000000000");
+                        h23 := e_data;
+                        h24 := to_unsigned(0, 16);
+                        h24 := to_unsigned(1, 16);
+                        h25 := to_unsigned(0, 4);
+                        h25 := w_dte_10(5-1 downto 1);
+                        h26 := to_unsigned(0, 16);
+                        h26 := shift_left(h24, to_integer(h25));
+                        if (not (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h21(11-1 downto 8) = 0) or (h22(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h23(11-1 downto 0)) < h26)) and bool(r_CONTROL(17))) and (not (er_dte /= '0')))) then
+                            w_irt_ga_0 <= to_unsigned(0, 64);
+                            w_irt_ga_8 <= to_unsigned(0, 64);
+                            st <= S4W0;
+                        else
+                            h16 := unsigned'("000000000000000000000000000000000000000000");
+                            h16 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                            h17 := unsigned'("0000000000000000000000000000000000000000000000");
+                            h17 := (unsigned'(to_unsigned(0, 4) & h16) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                            h18 := unsigned'("00000000000000000000000000000000");
+                            h18 := e_data;
+                            h19 := to_unsigned(0, 16);
+                            h19 := resize(unsigned'(to_unsigned(0, 5) & h18(11-1 downto 0)) * 16, 16);
+                            h20 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h20 := (unsigned'(to_unsigned(0, 1) & h17 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h19));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h20);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_irt_ga_0 <= m_rdata;
+                            pend <= '0';
+                            if bool(m_rerr) then
+                                er_irt_ga <= '1';
+                            end if;
+                            st <= S3W1;
+                        end if;
+                    end if;
+                when S3W1 =>
+                    if (not bool(pend)) then
+                        h16 := unsigned'("000000000000000000000000000000000000000000");
+                        h16 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h17 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h17 := (unsigned'(to_unsigned(0, 4) & h16) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h18 := unsigned'("00000000000000000000000000000000");
+                        h18 := e_data;
+                        h19 := to_unsigned(0, 16);
+                        h19 := resize(unsigned'(to_unsigned(0, 5) & h18(11-1 downto 0)) * 16, 16);
+                        h20 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h20 := (unsigned'(to_unsigned(0, 1) & h17 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h19));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h20);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_irt_ga_8 <= m_rdata;
+                            pend <= '0';
+                            if bool(m_rerr) then
+                                er_irt_ga <= '1';
+                            end if;
+                            st <= S4W0;
+                        end if;
+                    end if;
+                when S4W0 =>
+                    if (not bool(pend)) then
+                        h35 := unsigned'("00000000000000000000000000000000");
+                        h35 := e_data;
+                        h36 := unsigned'("00000000000000000000000000000000");
+                        h36 := e_data;
+                        h37 := unsigned'("00000000000000000000000000000000");
+                        h37 := e_data;
+                        h38 := to_unsigned(0, 16);
+                        h38 := to_unsigned(1, 16);
+                        h39 := to_unsigned(0, 4);
+                        h39 := w_dte_10(5-1 downto 1);
+                        h40 := to_unsigned(0, 16);
+                        h40 := shift_left(h38, to_integer(h39));
+                        h41 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h42 := to_unsigned(1, 1);
+                        end if;
+                        h43 := to_unsigned(0, 1);
+                        h44 := to_unsigned(0, 11);
+                        h45 := unsigned'("00000000000000000000000000000000");
+                        h45 := e_data;
+                        h44 := h45(11-1 downto 0);
+                        h46 := to_unsigned(0, 1);
+                        h46 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h46 := to_unsigned(1, 1);
+                        end if;
+                        h47 := to_unsigned(0, 1);
+                        h47 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h47 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h44, 0) and to_unsigned(1, 11)) = 1) then
+                            h43 := h46;
+                        else
+                            h43 := h47;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h41 := h42;
+                        else
+                            h41 := h43;
+                        end if;
+                        h48 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
+                        h49 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h49 := to_unsigned(1, 1);
+                        end if;
+                        h50 := to_unsigned(0, 1);
+                        h51 := to_unsigned(0, 11);
+                        h52 := unsigned'("00000000000000000000000000000000");
+                        h52 := e_data;
+                        h51 := h52(11-1 downto 0);
+                        h53 := to_unsigned(0, 1);
+                        h53 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h53 := to_unsigned(1, 1);
+                        end if;
+                        h54 := to_unsigned(0, 1);
+                        h54 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h54 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h51, 0) and to_unsigned(1, 11)) = 1) then
+                            h50 := h53;
+                        else
+                            h50 := h54;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h48 := h49;
+                        else
+                            h48 := h50;
+                        end if;
+                        if (not ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h35(11-1 downto 8) = 0) or (h36(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h37(11-1 downto 0)) < h40)) and ((bool(r_CONTROL(17)) and (h41 /= 0)) and (h48 /= 0)))) then
+                            w_vapic_irr_0 <= to_unsigned(0, 64);
+                            st <= DECIDE;
+                        else
+                            h27 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h27 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h28 := to_unsigned(0, 8);
+                            h29 := to_unsigned(0, 8);
+                            h30 := to_unsigned(0, 11);
+                            h31 := unsigned'("00000000000000000000000000000000");
+                            h31 := e_data;
+                            h30 := h31(11-1 downto 0);
+                            if ((shift_right(h30, 0) and to_unsigned(1, 11)) = 1) then
+                                h29 := w_irt_0(56-1 downto 48);
+                            else
+                                h29 := w_irt_0(24-1 downto 16);
+                            end if;
+                            if bool(r_CONTROL(17)) then
+                                h28 := w_irt_ga_8(8-1 downto 0);
+                            else
+                                h28 := h29;
+                            end if;
+                            h32 := to_unsigned(0, 8);
+                            h32 := shift_right(h28, 5);
+                            h33 := to_unsigned(0, 13);
+                            h33 := resize(unsigned'(to_unsigned(0, 5) & h32) * 16, 13);
+                            h34 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h34 := (unsigned'(to_unsigned(0, 1) & h27) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h33));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h34);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_vapic_irr_0 <= m_rdata;
+                            pend <= '0';
                             st <= DECIDE;
                         end if;
                     end if;
                 when DECIDE =>
-                    h167 := unsigned'("00000000000000000000000000000000");
-                    h167 := e_data;
-                    h168 := unsigned'("00000000000000000000000000000000");
-                    h168 := e_data;
-                    h239 := to_unsigned(0, 1);
-                    h240 := to_unsigned(0, 1);
-                    h240 := to_unsigned(0, 1);
+                    h290 := unsigned'("00000000000000000000000000000000");
+                    h290 := e_data;
+                    h291 := unsigned'("00000000000000000000000000000000");
+                    h291 := e_data;
+                    h404 := to_unsigned(0, 1);
+                    h405 := to_unsigned(0, 1);
+                    h405 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h240 := to_unsigned(1, 1);
+                        h405 := to_unsigned(1, 1);
                     end if;
-                    h241 := to_unsigned(0, 1);
-                    h241 := to_unsigned(0, 1);
+                    h406 := to_unsigned(0, 1);
+                    h406 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h241 := to_unsigned(1, 1);
+                        h406 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h239 := h240;
+                        h404 := h405;
                     else
-                        h239 := h241;
+                        h404 := h406;
                     end if;
-                    h465 := to_unsigned(0, 1);
-                    h466 := to_unsigned(0, 1);
-                    h466 := to_unsigned(0, 1);
+                    h756 := to_unsigned(0, 1);
+                    h757 := to_unsigned(0, 1);
+                    h757 := to_unsigned(0, 1);
                     if bool(w_dte_0(62)) then
-                        h466 := to_unsigned(1, 1);
+                        h757 := to_unsigned(1, 1);
                     end if;
-                    h467 := to_unsigned(0, 1);
-                    h467 := to_unsigned(0, 1);
+                    h758 := to_unsigned(0, 1);
+                    h758 := to_unsigned(0, 1);
                     if bool(w_dte_0(61)) then
-                        h467 := to_unsigned(1, 1);
+                        h758 := to_unsigned(1, 1);
                     end if;
                     if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                        h465 := h466;
+                        h756 := h757;
                     else
-                        h465 := h467;
+                        h756 := h758;
                     end if;
-                    h476 := to_unsigned(0, 1);
-                    h477 := unsigned'("00000000000000000000000000000000");
-                    h477 := e_data;
-                    h478 := unsigned'("00000000000000000000000000000000");
-                    h478 := e_data;
-                    h479 := to_unsigned(0, 1);
-                    h479 := to_unsigned(0, 1);
+                    h767 := to_unsigned(0, 1);
+                    h768 := unsigned'("00000000000000000000000000000000");
+                    h768 := e_data;
+                    h769 := unsigned'("00000000000000000000000000000000");
+                    h769 := e_data;
+                    h770 := to_unsigned(0, 1);
+                    h770 := to_unsigned(0, 1);
                     if (w_dte_10(62-1 downto 60) = 1) then
-                        h479 := to_unsigned(1, 1);
+                        h770 := to_unsigned(1, 1);
                     end if;
-                    h480 := to_unsigned(0, 1);
-                    h481 := unsigned'("00000000000000000000000000000000");
-                    h481 := e_data;
-                    h482 := unsigned'("00000000000000000000000000000000");
-                    h482 := e_data;
-                    h483 := unsigned'("00000000000000000000000000000000");
-                    h483 := e_data;
-                    h484 := unsigned'("00000000000000000000000000000000");
-                    h484 := e_data;
-                    h480 := to_unsigned(0, 1);
-                    if (((((h481(11-1 downto 8) = 2) or ((h482(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h483(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h484(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
-                        h480 := to_unsigned(1, 1);
+                    h771 := to_unsigned(0, 1);
+                    h772 := unsigned'("00000000000000000000000000000000");
+                    h772 := e_data;
+                    h773 := unsigned'("00000000000000000000000000000000");
+                    h773 := e_data;
+                    h774 := unsigned'("00000000000000000000000000000000");
+                    h774 := e_data;
+                    h775 := unsigned'("00000000000000000000000000000000");
+                    h775 := e_data;
+                    h771 := to_unsigned(0, 1);
+                    if (((((h772(11-1 downto 8) = 2) or ((h773(11-1 downto 8) = 4) and bool(w_dte_10(58)))) or ((h774(11-1 downto 8) = 5) and bool(w_dte_10(56)))) or ((h775(11-1 downto 8) = 7) and bool(w_dte_10(57)))) and (not bool(e_address(2)))) then
+                        h771 := to_unsigned(1, 1);
                     end if;
-                    if ((h477(11-1 downto 8) = 0) or (h478(11-1 downto 8) = 1)) then
-                        h476 := h479;
+                    if ((h768(11-1 downto 8) = 0) or (h769(11-1 downto 8) = 1)) then
+                        h767 := h770;
                     else
-                        h476 := h480;
+                        h767 := h771;
                     end if;
-                    h575 := unsigned'("00000000000000000000000000000000");
-                    h575 := e_data;
-                    h576 := unsigned'("00000000000000000000000000000000");
-                    h576 := e_data;
-                    h577 := unsigned'("00000000000000000000000000000000");
-                    h577 := e_data;
-                    h578 := to_unsigned(0, 16);
-                    h578 := to_unsigned(1, 16);
-                    h579 := to_unsigned(0, 4);
-                    h579 := w_dte_10(5-1 downto 1);
-                    h580 := to_unsigned(0, 16);
-                    h580 := shift_left(h578, to_integer(h579));
-                    h581 := to_unsigned(0, 1);
-                    h582 := to_unsigned(0, 11);
-                    h583 := unsigned'("00000000000000000000000000000000");
-                    h583 := e_data;
-                    h582 := h583(11-1 downto 0);
-                    h584 := to_unsigned(0, 1);
-                    h584 := to_unsigned(0, 1);
+                    h917 := unsigned'("00000000000000000000000000000000");
+                    h917 := e_data;
+                    h918 := unsigned'("00000000000000000000000000000000");
+                    h918 := e_data;
+                    h919 := unsigned'("00000000000000000000000000000000");
+                    h919 := e_data;
+                    h920 := to_unsigned(0, 16);
+                    h920 := to_unsigned(1, 16);
+                    h921 := to_unsigned(0, 4);
+                    h921 := w_dte_10(5-1 downto 1);
+                    h922 := to_unsigned(0, 16);
+                    h922 := shift_left(h920, to_integer(h921));
+                    h923 := to_unsigned(0, 1);
+                    h924 := to_unsigned(0, 1);
+                    h924 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h924 := to_unsigned(1, 1);
+                    end if;
+                    h925 := to_unsigned(0, 1);
+                    h926 := to_unsigned(0, 11);
+                    h927 := unsigned'("00000000000000000000000000000000");
+                    h927 := e_data;
+                    h926 := h927(11-1 downto 0);
+                    h928 := to_unsigned(0, 1);
+                    h928 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h584 := to_unsigned(1, 1);
+                        h928 := to_unsigned(1, 1);
                     end if;
-                    h585 := to_unsigned(0, 1);
-                    h585 := to_unsigned(0, 1);
+                    h929 := to_unsigned(0, 1);
+                    h929 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h585 := to_unsigned(1, 1);
+                        h929 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h582, 0) and to_unsigned(1, 11)) = 1) then
-                        h581 := h584;
+                    if ((shift_right(h926, 0) and to_unsigned(1, 11)) = 1) then
+                        h925 := h928;
                     else
-                        h581 := h585;
+                        h925 := h929;
                     end if;
-                    h586 := to_unsigned(0, 1);
-                    h587 := to_unsigned(0, 11);
-                    h588 := unsigned'("00000000000000000000000000000000");
-                    h588 := e_data;
-                    h587 := h588(11-1 downto 0);
-                    h589 := to_unsigned(0, 1);
-                    h589 := to_unsigned(0, 1);
+                    if bool(r_CONTROL(17)) then
+                        h923 := h924;
+                    else
+                        h923 := h925;
+                    end if;
+                    h930 := to_unsigned(0, 1);
+                    h931 := to_unsigned(0, 1);
+                    h931 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h931 := to_unsigned(1, 1);
+                    end if;
+                    h932 := to_unsigned(0, 1);
+                    h933 := to_unsigned(0, 11);
+                    h934 := unsigned'("00000000000000000000000000000000");
+                    h934 := e_data;
+                    h933 := h934(11-1 downto 0);
+                    h935 := to_unsigned(0, 1);
+                    h935 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h589 := to_unsigned(1, 1);
+                        h935 := to_unsigned(1, 1);
                     end if;
-                    h590 := to_unsigned(0, 1);
-                    h590 := to_unsigned(0, 1);
+                    h936 := to_unsigned(0, 1);
+                    h936 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h590 := to_unsigned(1, 1);
+                        h936 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h587, 0) and to_unsigned(1, 11)) = 1) then
-                        h586 := h589;
+                    if ((shift_right(h933, 0) and to_unsigned(1, 11)) = 1) then
+                        h932 := h935;
                     else
-                        h586 := h590;
+                        h932 := h936;
                     end if;
-                    h591 := to_unsigned(0, 3);
-                    h592 := to_unsigned(0, 11);
-                    h593 := unsigned'("00000000000000000000000000000000");
-                    h593 := e_data;
-                    h592 := h593(11-1 downto 0);
-                    if ((shift_right(h592, 0) and to_unsigned(1, 11)) = 1) then
-                        h591 := w_irt_0(37-1 downto 34);
+                    if bool(r_CONTROL(17)) then
+                        h930 := h931;
                     else
-                        h591 := w_irt_0(5-1 downto 2);
+                        h930 := h932;
                     end if;
-                    h680 := unsigned'("00000000000000000000000000000000");
-                    h680 := e_data;
-                    h681 := unsigned'("00000000000000000000000000000000");
-                    h681 := e_data;
-                    h682 := unsigned'("00000000000000000000000000000000");
-                    h682 := e_data;
-                    h683 := to_unsigned(0, 16);
-                    h683 := to_unsigned(1, 16);
-                    h684 := to_unsigned(0, 4);
-                    h684 := w_dte_10(5-1 downto 1);
-                    h685 := to_unsigned(0, 16);
-                    h685 := shift_left(h683, to_integer(h684));
-                    h686 := to_unsigned(0, 1);
-                    h687 := to_unsigned(0, 11);
-                    h688 := unsigned'("00000000000000000000000000000000");
-                    h688 := e_data;
-                    h687 := h688(11-1 downto 0);
-                    h689 := to_unsigned(0, 1);
-                    h689 := to_unsigned(0, 1);
+                    h937 := to_unsigned(0, 3);
+                    h938 := to_unsigned(0, 3);
+                    h939 := to_unsigned(0, 11);
+                    h940 := unsigned'("00000000000000000000000000000000");
+                    h940 := e_data;
+                    h939 := h940(11-1 downto 0);
+                    if ((shift_right(h939, 0) and to_unsigned(1, 11)) = 1) then
+                        h938 := w_irt_0(37-1 downto 34);
+                    else
+                        h938 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h937 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h937 := h938;
+                    end if;
+                    h961 := unsigned'("00000000000000000000000000000000");
+                    h961 := e_data;
+                    h962 := unsigned'("00000000000000000000000000000000");
+                    h962 := e_data;
+                    h963 := unsigned'("00000000000000000000000000000000");
+                    h963 := e_data;
+                    h964 := to_unsigned(0, 16);
+                    h964 := to_unsigned(1, 16);
+                    h965 := to_unsigned(0, 4);
+                    h965 := w_dte_10(5-1 downto 1);
+                    h966 := to_unsigned(0, 16);
+                    h966 := shift_left(h964, to_integer(h965));
+                    h967 := to_unsigned(0, 1);
+                    h968 := to_unsigned(0, 1);
+                    h968 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h968 := to_unsigned(1, 1);
+                    end if;
+                    h969 := to_unsigned(0, 1);
+                    h970 := to_unsigned(0, 11);
+                    h971 := unsigned'("00000000000000000000000000000000");
+                    h971 := e_data;
+                    h970 := h971(11-1 downto 0);
+                    h972 := to_unsigned(0, 1);
+                    h972 := to_unsigned(0, 1);
                     if bool(w_irt_0(32)) then
-                        h689 := to_unsigned(1, 1);
+                        h972 := to_unsigned(1, 1);
                     end if;
-                    h690 := to_unsigned(0, 1);
-                    h690 := to_unsigned(0, 1);
+                    h973 := to_unsigned(0, 1);
+                    h973 := to_unsigned(0, 1);
                     if bool(w_irt_0(0)) then
-                        h690 := to_unsigned(1, 1);
+                        h973 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h687, 0) and to_unsigned(1, 11)) = 1) then
-                        h686 := h689;
+                    if ((shift_right(h970, 0) and to_unsigned(1, 11)) = 1) then
+                        h969 := h972;
                     else
-                        h686 := h690;
+                        h969 := h973;
                     end if;
-                    h691 := to_unsigned(0, 1);
-                    h692 := to_unsigned(0, 11);
-                    h693 := unsigned'("00000000000000000000000000000000");
-                    h693 := e_data;
-                    h692 := h693(11-1 downto 0);
-                    h694 := to_unsigned(0, 1);
-                    h694 := to_unsigned(0, 1);
+                    if bool(r_CONTROL(17)) then
+                        h967 := h968;
+                    else
+                        h967 := h969;
+                    end if;
+                    h974 := to_unsigned(0, 1);
+                    h975 := to_unsigned(0, 1);
+                    h975 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h975 := to_unsigned(1, 1);
+                    end if;
+                    h976 := to_unsigned(0, 1);
+                    h977 := to_unsigned(0, 11);
+                    h978 := unsigned'("00000000000000000000000000000000");
+                    h978 := e_data;
+                    h977 := h978(11-1 downto 0);
+                    h979 := to_unsigned(0, 1);
+                    h979 := to_unsigned(0, 1);
                     if bool(w_irt_0(39)) then
-                        h694 := to_unsigned(1, 1);
+                        h979 := to_unsigned(1, 1);
                     end if;
-                    h695 := to_unsigned(0, 1);
-                    h695 := to_unsigned(0, 1);
+                    h980 := to_unsigned(0, 1);
+                    h980 := to_unsigned(0, 1);
                     if bool(w_irt_0(7)) then
-                        h695 := to_unsigned(1, 1);
+                        h980 := to_unsigned(1, 1);
                     end if;
-                    if ((shift_right(h692, 0) and to_unsigned(1, 11)) = 1) then
-                        h691 := h694;
+                    if ((shift_right(h977, 0) and to_unsigned(1, 11)) = 1) then
+                        h976 := h979;
                     else
-                        h691 := h695;
+                        h976 := h980;
                     end if;
-                    h696 := to_unsigned(0, 3);
-                    h697 := to_unsigned(0, 11);
-                    h698 := unsigned'("00000000000000000000000000000000");
-                    h698 := e_data;
-                    h697 := h698(11-1 downto 0);
-                    if ((shift_right(h697, 0) and to_unsigned(1, 11)) = 1) then
-                        h696 := w_irt_0(37-1 downto 34);
+                    if bool(r_CONTROL(17)) then
+                        h974 := h975;
                     else
-                        h696 := w_irt_0(5-1 downto 2);
+                        h974 := h976;
+                    end if;
+                    h1113 := unsigned'("00000000000000000000000000000000");
+                    h1113 := e_data;
+                    h1114 := unsigned'("00000000000000000000000000000000");
+                    h1114 := e_data;
+                    h1115 := unsigned'("00000000000000000000000000000000");
+                    h1115 := e_data;
+                    h1116 := to_unsigned(0, 16);
+                    h1116 := to_unsigned(1, 16);
+                    h1117 := to_unsigned(0, 4);
+                    h1117 := w_dte_10(5-1 downto 1);
+                    h1118 := to_unsigned(0, 16);
+                    h1118 := shift_left(h1116, to_integer(h1117));
+                    h1119 := to_unsigned(0, 1);
+                    h1120 := to_unsigned(0, 1);
+                    h1120 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h1120 := to_unsigned(1, 1);
+                    end if;
+                    h1121 := to_unsigned(0, 1);
+                    h1122 := to_unsigned(0, 11);
+                    h1123 := unsigned'("00000000000000000000000000000000");
+                    h1123 := e_data;
+                    h1122 := h1123(11-1 downto 0);
+                    h1124 := to_unsigned(0, 1);
+                    h1124 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h1124 := to_unsigned(1, 1);
+                    end if;
+                    h1125 := to_unsigned(0, 1);
+                    h1125 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1125 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1122, 0) and to_unsigned(1, 11)) = 1) then
+                        h1121 := h1124;
+                    else
+                        h1121 := h1125;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1119 := h1120;
+                    else
+                        h1119 := h1121;
+                    end if;
+                    h1126 := to_unsigned(0, 1);
+                    h1127 := to_unsigned(0, 1);
+                    h1127 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h1127 := to_unsigned(1, 1);
+                    end if;
+                    h1128 := to_unsigned(0, 1);
+                    h1129 := to_unsigned(0, 11);
+                    h1130 := unsigned'("00000000000000000000000000000000");
+                    h1130 := e_data;
+                    h1129 := h1130(11-1 downto 0);
+                    h1131 := to_unsigned(0, 1);
+                    h1131 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1131 := to_unsigned(1, 1);
+                    end if;
+                    h1132 := to_unsigned(0, 1);
+                    h1132 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1132 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1129, 0) and to_unsigned(1, 11)) = 1) then
+                        h1128 := h1131;
+                    else
+                        h1128 := h1132;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1126 := h1127;
+                    else
+                        h1126 := h1128;
+                    end if;
+                    h1133 := to_unsigned(0, 3);
+                    h1134 := to_unsigned(0, 3);
+                    h1135 := to_unsigned(0, 11);
+                    h1136 := unsigned'("00000000000000000000000000000000");
+                    h1136 := e_data;
+                    h1135 := h1136(11-1 downto 0);
+                    if ((shift_right(h1135, 0) and to_unsigned(1, 11)) = 1) then
+                        h1134 := w_irt_0(37-1 downto 34);
+                    else
+                        h1134 := w_irt_0(5-1 downto 2);
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1133 := w_irt_ga_0(5-1 downto 2);
+                    else
+                        h1133 := h1134;
+                    end if;
+                    h1137 := to_unsigned(0, 1);
+                    h1138 := to_unsigned(0, 1);
+                    h1138 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(0)) then
+                        h1138 := to_unsigned(1, 1);
+                    end if;
+                    h1139 := to_unsigned(0, 1);
+                    h1140 := to_unsigned(0, 11);
+                    h1141 := unsigned'("00000000000000000000000000000000");
+                    h1141 := e_data;
+                    h1140 := h1141(11-1 downto 0);
+                    h1142 := to_unsigned(0, 1);
+                    h1142 := to_unsigned(0, 1);
+                    if bool(w_irt_0(32)) then
+                        h1142 := to_unsigned(1, 1);
+                    end if;
+                    h1143 := to_unsigned(0, 1);
+                    h1143 := to_unsigned(0, 1);
+                    if bool(w_irt_0(0)) then
+                        h1143 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1140, 0) and to_unsigned(1, 11)) = 1) then
+                        h1139 := h1142;
+                    else
+                        h1139 := h1143;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1137 := h1138;
+                    else
+                        h1137 := h1139;
+                    end if;
+                    h1144 := to_unsigned(0, 1);
+                    h1145 := to_unsigned(0, 1);
+                    h1145 := to_unsigned(0, 1);
+                    if bool(w_irt_ga_0(7)) then
+                        h1145 := to_unsigned(1, 1);
+                    end if;
+                    h1146 := to_unsigned(0, 1);
+                    h1147 := to_unsigned(0, 11);
+                    h1148 := unsigned'("00000000000000000000000000000000");
+                    h1148 := e_data;
+                    h1147 := h1148(11-1 downto 0);
+                    h1149 := to_unsigned(0, 1);
+                    h1149 := to_unsigned(0, 1);
+                    if bool(w_irt_0(39)) then
+                        h1149 := to_unsigned(1, 1);
+                    end if;
+                    h1150 := to_unsigned(0, 1);
+                    h1150 := to_unsigned(0, 1);
+                    if bool(w_irt_0(7)) then
+                        h1150 := to_unsigned(1, 1);
+                    end if;
+                    if ((shift_right(h1147, 0) and to_unsigned(1, 11)) = 1) then
+                        h1146 := h1149;
+                    else
+                        h1146 := h1150;
+                    end if;
+                    if bool(r_CONTROL(17)) then
+                        h1144 := h1145;
+                    else
+                        h1144 := h1146;
                     end if;
                     if (er_dte /= '0') then
                         status <= to_unsigned(1, 8);
-                        h18 := to_unsigned(0, 3);
+                        h57 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h18 := to_unsigned(4, 3);
+                            h57 := to_unsigned(4, 3);
                         else
-                            h18 := to_unsigned(3, 3);
+                            h57 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h18;
+                        rec_outcome <= h57;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(3, 4);
-                        h19 := to_unsigned(0, 1);
-                        h20 := unsigned'("00000000000000000000000000000000");
-                        h20 := e_data;
-                        h21 := unsigned'("00000000000000000000000000000000");
-                        h21 := e_data;
-                        h22 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h23 := to_unsigned(1, 1);
-                        end if;
-                        h24 := to_unsigned(0, 1);
-                        h24 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h24 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h22 := h23;
-                        else
-                            h22 := h24;
-                        end if;
-                        h25 := unsigned'("00000000000000000000000000000000");
-                        h25 := e_data;
-                        h26 := unsigned'("00000000000000000000000000000000");
-                        h26 := e_data;
-                        h27 := unsigned'("00000000000000000000000000000000");
-                        h27 := e_data;
-                        h28 := to_unsigned(0, 16);
-                        h28 := to_unsigned(1, 16);
-                        h29 := to_unsigned(0, 4);
-                        h29 := w_dte_10(5-1 downto 1);
-                        h30 := to_unsigned(0, 16);
-                        h30 := shift_left(h28, to_integer(h29));
-                        h31 := to_unsigned(0, 1);
-                        h32 := to_unsigned(0, 11);
-                        h33 := unsigned'("00000000000000000000000000000000");
-                        h33 := e_data;
-                        h32 := h33(11-1 downto 0);
-                        h34 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h34 := to_unsigned(1, 1);
-                        end if;
-                        h35 := to_unsigned(0, 1);
-                        h35 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h35 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h32, 0) and to_unsigned(1, 11)) = 1) then
-                            h31 := h34;
-                        else
-                            h31 := h35;
-                        end if;
-                        h36 := to_unsigned(0, 1);
-                        h37 := to_unsigned(0, 11);
-                        h38 := unsigned'("00000000000000000000000000000000");
-                        h38 := e_data;
-                        h37 := h38(11-1 downto 0);
-                        h39 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h39 := to_unsigned(1, 1);
-                        end if;
-                        h40 := to_unsigned(0, 1);
-                        h40 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h40 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h37, 0) and to_unsigned(1, 11)) = 1) then
-                            h36 := h39;
-                        else
-                            h36 := h40;
-                        end if;
-                        h41 := to_unsigned(0, 3);
-                        h42 := to_unsigned(0, 11);
-                        h43 := unsigned'("00000000000000000000000000000000");
-                        h43 := e_data;
-                        h42 := h43(11-1 downto 0);
-                        if ((shift_right(h42, 0) and to_unsigned(1, 11)) = 1) then
-                            h41 := w_irt_0(37-1 downto 34);
-                        else
-                            h41 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h44 := to_unsigned(0, 1);
-                        h45 := to_unsigned(0, 11);
-                        h46 := unsigned'("00000000000000000000000000000000");
-                        h46 := e_data;
-                        h45 := h46(11-1 downto 0);
-                        h47 := to_unsigned(0, 1);
-                        h47 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h47 := to_unsigned(1, 1);
-                        end if;
-                        h48 := to_unsigned(0, 1);
-                        h48 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h48 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h45, 0) and to_unsigned(1, 11)) = 1) then
-                            h44 := h47;
-                        else
-                            h44 := h48;
-                        end if;
-                        h19 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h20(11-1 downto 8) = 0) or (h21(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h22 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h25(11-1 downto 8) = 0) or (h26(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h27(11-1 downto 0)) < h30)) or (not (((h31 /= 0) and (not (h36 /= 0))) and (h41 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h44 /= 0))))) then
-                            h19 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h19;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h49 := to_unsigned(0, 1);
-                        h49 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
-                            h49 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(52-1 downto 51) := h49;
-                        h50 := to_unsigned(0, 1);
-                        h50 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h50 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(54-1 downto 53) := h50;
-                        h51 := to_unsigned(0, 1);
-                        h51 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h51 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(57-1 downto 56) := h51;
-                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
-                        v_wide(64-1 downto 60) := to_unsigned(3, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        h52 := to_unsigned(0, 22);
-                        h52 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
-                        h53 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h53 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h52));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h53);
-                        h54 := to_unsigned(0, 16);
-                        h55 := unsigned'("00000000000000000000000000000000");
-                        h55 := e_data;
-                        h56 := unsigned'("00000000000000000000000000000000");
-                        h56 := e_data;
-                        h57 := to_unsigned(0, 1);
                         h58 := to_unsigned(0, 1);
-                        h58 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h58 := to_unsigned(1, 1);
-                        end if;
-                        h59 := to_unsigned(0, 1);
-                        h59 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h59 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h57 := h58;
-                        else
-                            h57 := h59;
-                        end if;
+                        h59 := unsigned'("00000000000000000000000000000000");
+                        h59 := e_data;
                         h60 := unsigned'("00000000000000000000000000000000");
                         h60 := e_data;
-                        h61 := unsigned'("00000000000000000000000000000000");
-                        h61 := e_data;
-                        h62 := unsigned'("00000000000000000000000000000000");
-                        h62 := e_data;
-                        h63 := to_unsigned(0, 16);
-                        h63 := to_unsigned(1, 16);
-                        h64 := to_unsigned(0, 4);
-                        h64 := w_dte_10(5-1 downto 1);
-                        h65 := to_unsigned(0, 16);
-                        h65 := shift_left(h63, to_integer(h64));
-                        h66 := to_unsigned(0, 1);
-                        h67 := to_unsigned(0, 11);
-                        h68 := unsigned'("00000000000000000000000000000000");
-                        h68 := e_data;
-                        h67 := h68(11-1 downto 0);
-                        h69 := to_unsigned(0, 1);
-                        h69 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h69 := to_unsigned(1, 1);
+                        h61 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
+                        h62 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h62 := to_unsigned(1, 1);
                         end if;
-                        h70 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h70 := to_unsigned(1, 1);
+                        h63 := to_unsigned(0, 1);
+                        h63 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h63 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h67, 0) and to_unsigned(1, 11)) = 1) then
-                            h66 := h69;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h61 := h62;
                         else
-                            h66 := h70;
+                            h61 := h63;
                         end if;
+                        h64 := unsigned'("00000000000000000000000000000000");
+                        h64 := e_data;
+                        h65 := unsigned'("00000000000000000000000000000000");
+                        h65 := e_data;
+                        h66 := unsigned'("00000000000000000000000000000000");
+                        h66 := e_data;
+                        h67 := to_unsigned(0, 16);
+                        h67 := to_unsigned(1, 16);
+                        h68 := to_unsigned(0, 4);
+                        h68 := w_dte_10(5-1 downto 1);
+                        h69 := to_unsigned(0, 16);
+                        h69 := shift_left(h67, to_integer(h68));
+                        h70 := to_unsigned(0, 1);
                         h71 := to_unsigned(0, 1);
-                        h72 := to_unsigned(0, 11);
-                        h73 := unsigned'("00000000000000000000000000000000");
-                        h73 := e_data;
-                        h72 := h73(11-1 downto 0);
-                        h74 := to_unsigned(0, 1);
-                        h74 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h74 := to_unsigned(1, 1);
+                        h71 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h71 := to_unsigned(1, 1);
                         end if;
+                        h72 := to_unsigned(0, 1);
+                        h73 := to_unsigned(0, 11);
+                        h74 := unsigned'("00000000000000000000000000000000");
+                        h74 := e_data;
+                        h73 := h74(11-1 downto 0);
                         h75 := to_unsigned(0, 1);
                         h75 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(32)) then
                             h75 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h72, 0) and to_unsigned(1, 11)) = 1) then
-                            h71 := h74;
-                        else
-                            h71 := h75;
+                        h76 := to_unsigned(0, 1);
+                        h76 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h76 := to_unsigned(1, 1);
                         end if;
-                        h76 := to_unsigned(0, 3);
-                        h77 := to_unsigned(0, 11);
-                        h78 := unsigned'("00000000000000000000000000000000");
-                        h78 := e_data;
-                        h77 := h78(11-1 downto 0);
-                        if ((shift_right(h77, 0) and to_unsigned(1, 11)) = 1) then
-                            h76 := w_irt_0(37-1 downto 34);
+                        if ((shift_right(h73, 0) and to_unsigned(1, 11)) = 1) then
+                            h72 := h75;
                         else
-                            h76 := w_irt_0(5-1 downto 2);
+                            h72 := h76;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h70 := h71;
+                        else
+                            h70 := h72;
+                        end if;
+                        h77 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
+                        h78 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h78 := to_unsigned(1, 1);
                         end if;
                         h79 := to_unsigned(0, 1);
                         h80 := to_unsigned(0, 11);
@@ -3310,12 +4099,12 @@ begin
                         h80 := h81(11-1 downto 0);
                         h82 := to_unsigned(0, 1);
                         h82 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(39)) then
                             h82 := to_unsigned(1, 1);
                         end if;
                         h83 := to_unsigned(0, 1);
                         h83 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(7)) then
                             h83 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h80, 0) and to_unsigned(1, 11)) = 1) then
@@ -3323,32 +4112,388 @@ begin
                         else
                             h79 := h83;
                         end if;
-                        h84 := to_unsigned(0, 16);
-                        h84 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h85 := to_unsigned(0, 16);
-                        h85 := to_unsigned(1, 16);
-                        h86 := to_unsigned(0, 4);
-                        h86 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h87 := to_unsigned(0, 16);
-                        h87 := shift_left(h85, to_integer(h86));
-                        h88 := to_unsigned(0, 17);
-                        h88 := ((unsigned'(to_unsigned(0, 1) & h87) + 65536) - 1);
-                        h89 := to_unsigned(0, 16);
-                        h89 := (h84 and h88(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h55(11-1 downto 8) = 0) or (h56(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h57 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h60(11-1 downto 8) = 0) or (h61(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h62(11-1 downto 0)) < h65)) or (not (((h66 /= 0) and (not (h71 /= 0))) and (h76 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h79 /= 0))))) then
-                            h54 := h89;
+                        if bool(r_CONTROL(17)) then
+                            h77 := h78;
                         else
-                            h54 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h77 := h79;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h54 & to_unsigned(0, 4));
-                        h90 := to_unsigned(0, 3);
+                        h84 := to_unsigned(0, 3);
+                        h85 := to_unsigned(0, 3);
+                        h86 := to_unsigned(0, 11);
+                        h87 := unsigned'("00000000000000000000000000000000");
+                        h87 := e_data;
+                        h86 := h87(11-1 downto 0);
+                        if ((shift_right(h86, 0) and to_unsigned(1, 11)) = 1) then
+                            h85 := w_irt_0(37-1 downto 34);
+                        else
+                            h85 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h84 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h84 := h85;
+                        end if;
+                        h88 := to_unsigned(0, 1);
+                        h89 := to_unsigned(0, 1);
+                        h89 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h89 := to_unsigned(1, 1);
+                        end if;
+                        h90 := to_unsigned(0, 1);
+                        h91 := to_unsigned(0, 11);
+                        h92 := unsigned'("00000000000000000000000000000000");
+                        h92 := e_data;
+                        h91 := h92(11-1 downto 0);
+                        h93 := to_unsigned(0, 1);
+                        h93 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h93 := to_unsigned(1, 1);
+                        end if;
+                        h94 := to_unsigned(0, 1);
+                        h94 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h94 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h91, 0) and to_unsigned(1, 11)) = 1) then
+                            h90 := h93;
+                        else
+                            h90 := h94;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h88 := h89;
+                        else
+                            h88 := h90;
+                        end if;
+                        h95 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        h96 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h96 := to_unsigned(1, 1);
+                        end if;
+                        h97 := to_unsigned(0, 1);
+                        h98 := to_unsigned(0, 11);
+                        h99 := unsigned'("00000000000000000000000000000000");
+                        h99 := e_data;
+                        h98 := h99(11-1 downto 0);
+                        h100 := to_unsigned(0, 1);
+                        h100 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h100 := to_unsigned(1, 1);
+                        end if;
+                        h101 := to_unsigned(0, 1);
+                        h101 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h101 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h98, 0) and to_unsigned(1, 11)) = 1) then
+                            h97 := h100;
+                        else
+                            h97 := h101;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h95 := h96;
+                        else
+                            h95 := h97;
+                        end if;
+                        h102 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 1);
+                        h103 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h103 := to_unsigned(1, 1);
+                        end if;
+                        h104 := to_unsigned(0, 1);
+                        h105 := to_unsigned(0, 11);
+                        h106 := unsigned'("00000000000000000000000000000000");
+                        h106 := e_data;
+                        h105 := h106(11-1 downto 0);
+                        h107 := to_unsigned(0, 1);
+                        h107 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h107 := to_unsigned(1, 1);
+                        end if;
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h108 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h105, 0) and to_unsigned(1, 11)) = 1) then
+                            h104 := h107;
+                        else
+                            h104 := h108;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h102 := h103;
+                        else
+                            h102 := h104;
+                        end if;
+                        h58 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h59(11-1 downto 8) = 0) or (h60(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h61 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h64(11-1 downto 8) = 0) or (h65(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h66(11-1 downto 0)) < h69)) or ((not (((h70 /= 0) and (not (h77 /= 0))) and (h84 <= 1))) and (not ((bool(r_CONTROL(17)) and (h88 /= 0)) and (h95 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h102 /= 0))))) then
+                            h58 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h58;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h109 := to_unsigned(0, 1);
+                        h109 := to_unsigned(0, 1);
+                        if (e_kind = 2) then
+                            h109 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(52-1 downto 51) := h109;
+                        h110 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h110 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h110;
+                        h111 := to_unsigned(0, 1);
+                        h111 := to_unsigned(0, 1);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h90 := to_unsigned(4, 3);
-                        else
-                            h90 := to_unsigned(0, 3);
+                            h111 := to_unsigned(1, 1);
                         end if;
-                        rec_cpl_status <= h90;
+                        v_wide(57-1 downto 56) := h111;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(3, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h112 := to_unsigned(0, 22);
+                        h112 := resize(unsigned'(to_unsigned(0, 6) & e_device_id) * 32, 22);
+                        h113 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h113 := (unsigned'(to_unsigned(0, 1) & r_DEV_TAB_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h112));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h113);
+                        h114 := to_unsigned(0, 16);
+                        h115 := unsigned'("00000000000000000000000000000000");
+                        h115 := e_data;
+                        h116 := unsigned'("00000000000000000000000000000000");
+                        h116 := e_data;
+                        h117 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h118 := to_unsigned(1, 1);
+                        end if;
+                        h119 := to_unsigned(0, 1);
+                        h119 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h119 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h117 := h118;
+                        else
+                            h117 := h119;
+                        end if;
+                        h120 := unsigned'("00000000000000000000000000000000");
+                        h120 := e_data;
+                        h121 := unsigned'("00000000000000000000000000000000");
+                        h121 := e_data;
+                        h122 := unsigned'("00000000000000000000000000000000");
+                        h122 := e_data;
+                        h123 := to_unsigned(0, 16);
+                        h123 := to_unsigned(1, 16);
+                        h124 := to_unsigned(0, 4);
+                        h124 := w_dte_10(5-1 downto 1);
+                        h125 := to_unsigned(0, 16);
+                        h125 := shift_left(h123, to_integer(h124));
+                        h126 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h127 := to_unsigned(1, 1);
+                        end if;
+                        h128 := to_unsigned(0, 1);
+                        h129 := to_unsigned(0, 11);
+                        h130 := unsigned'("00000000000000000000000000000000");
+                        h130 := e_data;
+                        h129 := h130(11-1 downto 0);
+                        h131 := to_unsigned(0, 1);
+                        h131 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h131 := to_unsigned(1, 1);
+                        end if;
+                        h132 := to_unsigned(0, 1);
+                        h132 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h132 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h129, 0) and to_unsigned(1, 11)) = 1) then
+                            h128 := h131;
+                        else
+                            h128 := h132;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h126 := h127;
+                        else
+                            h126 := h128;
+                        end if;
+                        h133 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        h134 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h134 := to_unsigned(1, 1);
+                        end if;
+                        h135 := to_unsigned(0, 1);
+                        h136 := to_unsigned(0, 11);
+                        h137 := unsigned'("00000000000000000000000000000000");
+                        h137 := e_data;
+                        h136 := h137(11-1 downto 0);
+                        h138 := to_unsigned(0, 1);
+                        h138 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h138 := to_unsigned(1, 1);
+                        end if;
+                        h139 := to_unsigned(0, 1);
+                        h139 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h139 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h136, 0) and to_unsigned(1, 11)) = 1) then
+                            h135 := h138;
+                        else
+                            h135 := h139;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h133 := h134;
+                        else
+                            h133 := h135;
+                        end if;
+                        h140 := to_unsigned(0, 3);
+                        h141 := to_unsigned(0, 3);
+                        h142 := to_unsigned(0, 11);
+                        h143 := unsigned'("00000000000000000000000000000000");
+                        h143 := e_data;
+                        h142 := h143(11-1 downto 0);
+                        if ((shift_right(h142, 0) and to_unsigned(1, 11)) = 1) then
+                            h141 := w_irt_0(37-1 downto 34);
+                        else
+                            h141 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h140 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h140 := h141;
+                        end if;
+                        h144 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h145 := to_unsigned(1, 1);
+                        end if;
+                        h146 := to_unsigned(0, 1);
+                        h147 := to_unsigned(0, 11);
+                        h148 := unsigned'("00000000000000000000000000000000");
+                        h148 := e_data;
+                        h147 := h148(11-1 downto 0);
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h149 := to_unsigned(1, 1);
+                        end if;
+                        h150 := to_unsigned(0, 1);
+                        h150 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h150 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h147, 0) and to_unsigned(1, 11)) = 1) then
+                            h146 := h149;
+                        else
+                            h146 := h150;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h144 := h145;
+                        else
+                            h144 := h146;
+                        end if;
+                        h151 := to_unsigned(0, 1);
+                        h152 := to_unsigned(0, 1);
+                        h152 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h152 := to_unsigned(1, 1);
+                        end if;
+                        h153 := to_unsigned(0, 1);
+                        h154 := to_unsigned(0, 11);
+                        h155 := unsigned'("00000000000000000000000000000000");
+                        h155 := e_data;
+                        h154 := h155(11-1 downto 0);
+                        h156 := to_unsigned(0, 1);
+                        h156 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h156 := to_unsigned(1, 1);
+                        end if;
+                        h157 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h157 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h154, 0) and to_unsigned(1, 11)) = 1) then
+                            h153 := h156;
+                        else
+                            h153 := h157;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h151 := h152;
+                        else
+                            h151 := h153;
+                        end if;
+                        h158 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        h159 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h159 := to_unsigned(1, 1);
+                        end if;
+                        h160 := to_unsigned(0, 1);
+                        h161 := to_unsigned(0, 11);
+                        h162 := unsigned'("00000000000000000000000000000000");
+                        h162 := e_data;
+                        h161 := h162(11-1 downto 0);
+                        h163 := to_unsigned(0, 1);
+                        h163 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h163 := to_unsigned(1, 1);
+                        end if;
+                        h164 := to_unsigned(0, 1);
+                        h164 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h164 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h161, 0) and to_unsigned(1, 11)) = 1) then
+                            h160 := h163;
+                        else
+                            h160 := h164;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h158 := h159;
+                        else
+                            h158 := h160;
+                        end if;
+                        h165 := to_unsigned(0, 16);
+                        h165 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h166 := to_unsigned(0, 16);
+                        h166 := to_unsigned(1, 16);
+                        h167 := to_unsigned(0, 4);
+                        h167 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h168 := to_unsigned(0, 16);
+                        h168 := shift_left(h166, to_integer(h167));
+                        h169 := to_unsigned(0, 17);
+                        h169 := ((unsigned'(to_unsigned(0, 1) & h168) + 65536) - 1);
+                        h170 := to_unsigned(0, 16);
+                        h170 := (h165 and h169(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h115(11-1 downto 8) = 0) or (h116(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h117 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h120(11-1 downto 8) = 0) or (h121(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h122(11-1 downto 0)) < h125)) or ((not (((h126 /= 0) and (not (h133 /= 0))) and (h140 <= 1))) and (not ((bool(r_CONTROL(17)) and (h144 /= 0)) and (h151 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h158 /= 0))))) then
+                            h114 := h170;
+                        else
+                            h114 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h114 & to_unsigned(0, 4));
+                        h171 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h171 := to_unsigned(4, 3);
+                        else
+                            h171 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h171;
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (not bool(w_dte_0(0)))) then
                         status <= to_unsigned(2, 8);
@@ -3356,7 +4501,7 @@ begin
                         rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -3367,375 +4512,67 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h167(11-1 downto 8) = 0) or (h168(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
+                    elsif ((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h290(11-1 downto 8) = 0) or (h291(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) then
                         status <= to_unsigned(3, 8);
-                        h91 := to_unsigned(0, 3);
+                        h172 := to_unsigned(0, 3);
                         if ((e_kind /= 2) and (e_at = 1)) then
-                            h91 := to_unsigned(4, 3);
+                            h172 := to_unsigned(4, 3);
                         else
-                            h91 := to_unsigned(3, 3);
+                            h172 := to_unsigned(3, 3);
                         end if;
-                        rec_outcome <= h91;
+                        rec_outcome <= h172;
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(1, 4);
-                        h92 := to_unsigned(0, 1);
-                        h93 := unsigned'("00000000000000000000000000000000");
-                        h93 := e_data;
-                        h94 := unsigned'("00000000000000000000000000000000");
-                        h94 := e_data;
-                        h95 := to_unsigned(0, 1);
-                        h96 := to_unsigned(0, 1);
-                        h96 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h96 := to_unsigned(1, 1);
-                        end if;
-                        h97 := to_unsigned(0, 1);
-                        h97 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h97 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h95 := h96;
-                        else
-                            h95 := h97;
-                        end if;
-                        h98 := unsigned'("00000000000000000000000000000000");
-                        h98 := e_data;
-                        h99 := unsigned'("00000000000000000000000000000000");
-                        h99 := e_data;
-                        h100 := unsigned'("00000000000000000000000000000000");
-                        h100 := e_data;
-                        h101 := to_unsigned(0, 16);
-                        h101 := to_unsigned(1, 16);
-                        h102 := to_unsigned(0, 4);
-                        h102 := w_dte_10(5-1 downto 1);
-                        h103 := to_unsigned(0, 16);
-                        h103 := shift_left(h101, to_integer(h102));
-                        h104 := to_unsigned(0, 1);
-                        h105 := to_unsigned(0, 11);
-                        h106 := unsigned'("00000000000000000000000000000000");
-                        h106 := e_data;
-                        h105 := h106(11-1 downto 0);
-                        h107 := to_unsigned(0, 1);
-                        h107 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h107 := to_unsigned(1, 1);
-                        end if;
-                        h108 := to_unsigned(0, 1);
-                        h108 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h108 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h105, 0) and to_unsigned(1, 11)) = 1) then
-                            h104 := h107;
-                        else
-                            h104 := h108;
-                        end if;
-                        h109 := to_unsigned(0, 1);
-                        h110 := to_unsigned(0, 11);
-                        h111 := unsigned'("00000000000000000000000000000000");
-                        h111 := e_data;
-                        h110 := h111(11-1 downto 0);
-                        h112 := to_unsigned(0, 1);
-                        h112 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h112 := to_unsigned(1, 1);
-                        end if;
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h113 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h110, 0) and to_unsigned(1, 11)) = 1) then
-                            h109 := h112;
-                        else
-                            h109 := h113;
-                        end if;
-                        h114 := to_unsigned(0, 3);
-                        h115 := to_unsigned(0, 11);
-                        h116 := unsigned'("00000000000000000000000000000000");
-                        h116 := e_data;
-                        h115 := h116(11-1 downto 0);
-                        if ((shift_right(h115, 0) and to_unsigned(1, 11)) = 1) then
-                            h114 := w_irt_0(37-1 downto 34);
-                        else
-                            h114 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h117 := to_unsigned(0, 1);
-                        h118 := to_unsigned(0, 11);
-                        h119 := unsigned'("00000000000000000000000000000000");
-                        h119 := e_data;
-                        h118 := h119(11-1 downto 0);
-                        h120 := to_unsigned(0, 1);
-                        h120 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h120 := to_unsigned(1, 1);
-                        end if;
-                        h121 := to_unsigned(0, 1);
-                        h121 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h121 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h118, 0) and to_unsigned(1, 11)) = 1) then
-                            h117 := h120;
-                        else
-                            h117 := h121;
-                        end if;
-                        h92 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h93(11-1 downto 8) = 0) or (h94(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h95 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h98(11-1 downto 8) = 0) or (h99(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h100(11-1 downto 0)) < h103)) or (not (((h104 /= 0) and (not (h109 /= 0))) and (h114 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h117 /= 0))))) then
-                            h92 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h92;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h122 := to_unsigned(0, 1);
-                        h122 := to_unsigned(0, 1);
-                        if (e_kind = 2) then
-                            h122 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(52-1 downto 51) := h122;
-                        h123 := to_unsigned(0, 1);
-                        h123 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h123 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(54-1 downto 53) := h123;
-                        h124 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
-                        h125 := to_unsigned(0, 1);
-                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
-                            h125 := to_unsigned(1, 1);
-                        end if;
-                        h126 := to_unsigned(0, 1);
-                        h126 := to_unsigned(0, 1);
-                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
-                            h126 := to_unsigned(1, 1);
-                        end if;
-                        if (e_kind /= 2) then
-                            h124 := h125;
-                        else
-                            h124 := h126;
-                        end if;
-                        v_wide(56-1 downto 55) := h124;
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h127 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(57-1 downto 56) := h127;
-                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        h128 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h128 := shift_right(e_address, 2);
-                        h129 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
-                        h129 := unsigned'(h128 & to_unsigned(0, 2));
-                        rec_entry_hi <= h129(64-1 downto 0);
-                        h130 := to_unsigned(0, 16);
-                        h131 := unsigned'("00000000000000000000000000000000");
-                        h131 := e_data;
-                        h132 := unsigned'("00000000000000000000000000000000");
-                        h132 := e_data;
-                        h133 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
-                        h134 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h134 := to_unsigned(1, 1);
-                        end if;
-                        h135 := to_unsigned(0, 1);
-                        h135 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h135 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h133 := h134;
-                        else
-                            h133 := h135;
-                        end if;
-                        h136 := unsigned'("00000000000000000000000000000000");
-                        h136 := e_data;
-                        h137 := unsigned'("00000000000000000000000000000000");
-                        h137 := e_data;
-                        h138 := unsigned'("00000000000000000000000000000000");
-                        h138 := e_data;
-                        h139 := to_unsigned(0, 16);
-                        h139 := to_unsigned(1, 16);
-                        h140 := to_unsigned(0, 4);
-                        h140 := w_dte_10(5-1 downto 1);
-                        h141 := to_unsigned(0, 16);
-                        h141 := shift_left(h139, to_integer(h140));
-                        h142 := to_unsigned(0, 1);
-                        h143 := to_unsigned(0, 11);
-                        h144 := unsigned'("00000000000000000000000000000000");
-                        h144 := e_data;
-                        h143 := h144(11-1 downto 0);
-                        h145 := to_unsigned(0, 1);
-                        h145 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h145 := to_unsigned(1, 1);
-                        end if;
-                        h146 := to_unsigned(0, 1);
-                        h146 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h146 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h143, 0) and to_unsigned(1, 11)) = 1) then
-                            h142 := h145;
-                        else
-                            h142 := h146;
-                        end if;
-                        h147 := to_unsigned(0, 1);
-                        h148 := to_unsigned(0, 11);
-                        h149 := unsigned'("00000000000000000000000000000000");
-                        h149 := e_data;
-                        h148 := h149(11-1 downto 0);
-                        h150 := to_unsigned(0, 1);
-                        h150 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h150 := to_unsigned(1, 1);
-                        end if;
-                        h151 := to_unsigned(0, 1);
-                        h151 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h151 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h148, 0) and to_unsigned(1, 11)) = 1) then
-                            h147 := h150;
-                        else
-                            h147 := h151;
-                        end if;
-                        h152 := to_unsigned(0, 3);
-                        h153 := to_unsigned(0, 11);
-                        h154 := unsigned'("00000000000000000000000000000000");
-                        h154 := e_data;
-                        h153 := h154(11-1 downto 0);
-                        if ((shift_right(h153, 0) and to_unsigned(1, 11)) = 1) then
-                            h152 := w_irt_0(37-1 downto 34);
-                        else
-                            h152 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h155 := to_unsigned(0, 1);
-                        h156 := to_unsigned(0, 11);
-                        h157 := unsigned'("00000000000000000000000000000000");
-                        h157 := e_data;
-                        h156 := h157(11-1 downto 0);
-                        h158 := to_unsigned(0, 1);
-                        h158 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h158 := to_unsigned(1, 1);
-                        end if;
-                        h159 := to_unsigned(0, 1);
-                        h159 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h159 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h156, 0) and to_unsigned(1, 11)) = 1) then
-                            h155 := h158;
-                        else
-                            h155 := h159;
-                        end if;
-                        h160 := to_unsigned(0, 16);
-                        h160 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h161 := to_unsigned(0, 16);
-                        h161 := to_unsigned(1, 16);
-                        h162 := to_unsigned(0, 4);
-                        h162 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h163 := to_unsigned(0, 16);
-                        h163 := shift_left(h161, to_integer(h162));
-                        h164 := to_unsigned(0, 17);
-                        h164 := ((unsigned'(to_unsigned(0, 1) & h163) + 65536) - 1);
-                        h165 := to_unsigned(0, 16);
-                        h165 := (h160 and h164(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h131(11-1 downto 8) = 0) or (h132(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h133 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h136(11-1 downto 8) = 0) or (h137(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h138(11-1 downto 0)) < h141)) or (not (((h142 /= 0) and (not (h147 /= 0))) and (h152 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h155 /= 0))))) then
-                            h130 := h165;
-                        else
-                            h130 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h130 & to_unsigned(0, 4));
-                        h166 := to_unsigned(0, 3);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h166 := to_unsigned(4, 3);
-                        else
-                            h166 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h166;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
-                        status <= to_unsigned(4, 8);
-                        h169 := to_unsigned(0, 3);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h169 := to_unsigned(4, 3);
-                        else
-                            h169 := to_unsigned(3, 3);
-                        end if;
-                        rec_outcome <= h169;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(8, 4);
-                        h170 := to_unsigned(0, 1);
-                        h171 := unsigned'("00000000000000000000000000000000");
-                        h171 := e_data;
-                        h172 := unsigned'("00000000000000000000000000000000");
-                        h172 := e_data;
                         h173 := to_unsigned(0, 1);
-                        h174 := to_unsigned(0, 1);
-                        h174 := to_unsigned(0, 1);
+                        h174 := unsigned'("00000000000000000000000000000000");
+                        h174 := e_data;
+                        h175 := unsigned'("00000000000000000000000000000000");
+                        h175 := e_data;
+                        h176 := to_unsigned(0, 1);
+                        h177 := to_unsigned(0, 1);
+                        h177 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h174 := to_unsigned(1, 1);
+                            h177 := to_unsigned(1, 1);
                         end if;
-                        h175 := to_unsigned(0, 1);
-                        h175 := to_unsigned(0, 1);
+                        h178 := to_unsigned(0, 1);
+                        h178 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h175 := to_unsigned(1, 1);
+                            h178 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h173 := h174;
+                            h176 := h177;
                         else
-                            h173 := h175;
+                            h176 := h178;
                         end if;
-                        h176 := unsigned'("00000000000000000000000000000000");
-                        h176 := e_data;
-                        h177 := unsigned'("00000000000000000000000000000000");
-                        h177 := e_data;
-                        h178 := unsigned'("00000000000000000000000000000000");
-                        h178 := e_data;
-                        h179 := to_unsigned(0, 16);
-                        h179 := to_unsigned(1, 16);
-                        h180 := to_unsigned(0, 4);
-                        h180 := w_dte_10(5-1 downto 1);
-                        h181 := to_unsigned(0, 16);
-                        h181 := shift_left(h179, to_integer(h180));
-                        h182 := to_unsigned(0, 1);
-                        h183 := to_unsigned(0, 11);
-                        h184 := unsigned'("00000000000000000000000000000000");
-                        h184 := e_data;
-                        h183 := h184(11-1 downto 0);
+                        h179 := unsigned'("00000000000000000000000000000000");
+                        h179 := e_data;
+                        h180 := unsigned'("00000000000000000000000000000000");
+                        h180 := e_data;
+                        h181 := unsigned'("00000000000000000000000000000000");
+                        h181 := e_data;
+                        h182 := to_unsigned(0, 16);
+                        h182 := to_unsigned(1, 16);
+                        h183 := to_unsigned(0, 4);
+                        h183 := w_dte_10(5-1 downto 1);
+                        h184 := to_unsigned(0, 16);
+                        h184 := shift_left(h182, to_integer(h183));
                         h185 := to_unsigned(0, 1);
-                        h185 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h185 := to_unsigned(1, 1);
-                        end if;
                         h186 := to_unsigned(0, 1);
                         h186 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
+                        if bool(w_irt_ga_0(0)) then
                             h186 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h183, 0) and to_unsigned(1, 11)) = 1) then
-                            h182 := h185;
-                        else
-                            h182 := h186;
                         end if;
                         h187 := to_unsigned(0, 1);
                         h188 := to_unsigned(0, 11);
@@ -3744,12 +4581,12 @@ begin
                         h188 := h189(11-1 downto 0);
                         h190 := to_unsigned(0, 1);
                         h190 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_0(32)) then
                             h190 := to_unsigned(1, 1);
                         end if;
                         h191 := to_unsigned(0, 1);
                         h191 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(0)) then
                             h191 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h188, 0) and to_unsigned(1, 11)) = 1) then
@@ -3757,111 +4594,125 @@ begin
                         else
                             h187 := h191;
                         end if;
-                        h192 := to_unsigned(0, 3);
-                        h193 := to_unsigned(0, 11);
-                        h194 := unsigned'("00000000000000000000000000000000");
-                        h194 := e_data;
-                        h193 := h194(11-1 downto 0);
-                        if ((shift_right(h193, 0) and to_unsigned(1, 11)) = 1) then
-                            h192 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h185 := h186;
                         else
-                            h192 := w_irt_0(5-1 downto 2);
+                            h185 := h187;
                         end if;
-                        h195 := to_unsigned(0, 1);
-                        h196 := to_unsigned(0, 11);
-                        h197 := unsigned'("00000000000000000000000000000000");
-                        h197 := e_data;
-                        h196 := h197(11-1 downto 0);
+                        h192 := to_unsigned(0, 1);
+                        h193 := to_unsigned(0, 1);
+                        h193 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h193 := to_unsigned(1, 1);
+                        end if;
+                        h194 := to_unsigned(0, 1);
+                        h195 := to_unsigned(0, 11);
+                        h196 := unsigned'("00000000000000000000000000000000");
+                        h196 := e_data;
+                        h195 := h196(11-1 downto 0);
+                        h197 := to_unsigned(0, 1);
+                        h197 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h197 := to_unsigned(1, 1);
+                        end if;
                         h198 := to_unsigned(0, 1);
                         h198 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(7)) then
                             h198 := to_unsigned(1, 1);
                         end if;
-                        h199 := to_unsigned(0, 1);
-                        h199 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h199 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h196, 0) and to_unsigned(1, 11)) = 1) then
-                            h195 := h198;
+                        if ((shift_right(h195, 0) and to_unsigned(1, 11)) = 1) then
+                            h194 := h197;
                         else
-                            h195 := h199;
+                            h194 := h198;
                         end if;
-                        h170 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h171(11-1 downto 8) = 0) or (h172(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h173 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h176(11-1 downto 8) = 0) or (h177(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h178(11-1 downto 0)) < h181)) or (not (((h182 /= 0) and (not (h187 /= 0))) and (h192 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h195 /= 0))))) then
-                            h170 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h170;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        h200 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h200 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(57-1 downto 56) := h200;
-                        h201 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h201 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h192 := h193;
                         else
-                            h201 := to_unsigned(1, 1);
+                            h192 := h194;
                         end if;
-                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h201);
-                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h202 := to_unsigned(0, 16);
-                        h203 := unsigned'("00000000000000000000000000000000");
-                        h203 := e_data;
-                        h204 := unsigned'("00000000000000000000000000000000");
-                        h204 := e_data;
+                        h199 := to_unsigned(0, 3);
+                        h200 := to_unsigned(0, 3);
+                        h201 := to_unsigned(0, 11);
+                        h202 := unsigned'("00000000000000000000000000000000");
+                        h202 := e_data;
+                        h201 := h202(11-1 downto 0);
+                        if ((shift_right(h201, 0) and to_unsigned(1, 11)) = 1) then
+                            h200 := w_irt_0(37-1 downto 34);
+                        else
+                            h200 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h199 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h199 := h200;
+                        end if;
+                        h203 := to_unsigned(0, 1);
+                        h204 := to_unsigned(0, 1);
+                        h204 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h204 := to_unsigned(1, 1);
+                        end if;
                         h205 := to_unsigned(0, 1);
-                        h206 := to_unsigned(0, 1);
-                        h206 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h206 := to_unsigned(1, 1);
-                        end if;
-                        h207 := to_unsigned(0, 1);
-                        h207 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h207 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h205 := h206;
-                        else
-                            h205 := h207;
-                        end if;
-                        h208 := unsigned'("00000000000000000000000000000000");
-                        h208 := e_data;
-                        h209 := unsigned'("00000000000000000000000000000000");
-                        h209 := e_data;
-                        h210 := unsigned'("00000000000000000000000000000000");
-                        h210 := e_data;
-                        h211 := to_unsigned(0, 16);
-                        h211 := to_unsigned(1, 16);
-                        h212 := to_unsigned(0, 4);
-                        h212 := w_dte_10(5-1 downto 1);
-                        h213 := to_unsigned(0, 16);
-                        h213 := shift_left(h211, to_integer(h212));
-                        h214 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 11);
-                        h216 := unsigned'("00000000000000000000000000000000");
-                        h216 := e_data;
-                        h215 := h216(11-1 downto 0);
-                        h217 := to_unsigned(0, 1);
-                        h217 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 11);
+                        h207 := unsigned'("00000000000000000000000000000000");
+                        h207 := e_data;
+                        h206 := h207(11-1 downto 0);
+                        h208 := to_unsigned(0, 1);
+                        h208 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h217 := to_unsigned(1, 1);
+                            h208 := to_unsigned(1, 1);
                         end if;
-                        h218 := to_unsigned(0, 1);
-                        h218 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
+                        h209 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h218 := to_unsigned(1, 1);
+                            h209 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h215, 0) and to_unsigned(1, 11)) = 1) then
-                            h214 := h217;
+                        if ((shift_right(h206, 0) and to_unsigned(1, 11)) = 1) then
+                            h205 := h208;
                         else
-                            h214 := h218;
+                            h205 := h209;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h203 := h204;
+                        else
+                            h203 := h205;
+                        end if;
+                        h210 := to_unsigned(0, 1);
+                        h211 := to_unsigned(0, 1);
+                        h211 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h211 := to_unsigned(1, 1);
+                        end if;
+                        h212 := to_unsigned(0, 1);
+                        h213 := to_unsigned(0, 11);
+                        h214 := unsigned'("00000000000000000000000000000000");
+                        h214 := e_data;
+                        h213 := h214(11-1 downto 0);
+                        h215 := to_unsigned(0, 1);
+                        h215 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h215 := to_unsigned(1, 1);
+                        end if;
+                        h216 := to_unsigned(0, 1);
+                        h216 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h216 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h213, 0) and to_unsigned(1, 11)) = 1) then
+                            h212 := h215;
+                        else
+                            h212 := h216;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h210 := h211;
+                        else
+                            h210 := h212;
+                        end if;
+                        h217 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
+                        h218 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h218 := to_unsigned(1, 1);
                         end if;
                         h219 := to_unsigned(0, 1);
                         h220 := to_unsigned(0, 11);
@@ -3870,12 +4721,12 @@ begin
                         h220 := h221(11-1 downto 0);
                         h222 := to_unsigned(0, 1);
                         h222 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_irt_0(33)) then
                             h222 := to_unsigned(1, 1);
                         end if;
                         h223 := to_unsigned(0, 1);
                         h223 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(1)) then
                             h223 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h220, 0) and to_unsigned(1, 11)) = 1) then
@@ -3883,232 +4734,207 @@ begin
                         else
                             h219 := h223;
                         end if;
-                        h224 := to_unsigned(0, 3);
-                        h225 := to_unsigned(0, 11);
-                        h226 := unsigned'("00000000000000000000000000000000");
-                        h226 := e_data;
-                        h225 := h226(11-1 downto 0);
-                        if ((shift_right(h225, 0) and to_unsigned(1, 11)) = 1) then
-                            h224 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h217 := h218;
                         else
-                            h224 := w_irt_0(5-1 downto 2);
+                            h217 := h219;
                         end if;
-                        h227 := to_unsigned(0, 1);
-                        h228 := to_unsigned(0, 11);
-                        h229 := unsigned'("00000000000000000000000000000000");
-                        h229 := e_data;
-                        h228 := h229(11-1 downto 0);
-                        h230 := to_unsigned(0, 1);
-                        h230 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h230 := to_unsigned(1, 1);
+                        h173 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h174(11-1 downto 8) = 0) or (h175(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h176 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h179(11-1 downto 8) = 0) or (h180(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h181(11-1 downto 0)) < h184)) or ((not (((h185 /= 0) and (not (h192 /= 0))) and (h199 <= 1))) and (not ((bool(r_CONTROL(17)) and (h203 /= 0)) and (h210 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h217 /= 0))))) then
+                            h173 := to_unsigned(1, 1);
                         end if;
-                        h231 := to_unsigned(0, 1);
-                        h231 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h231 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h228, 0) and to_unsigned(1, 11)) = 1) then
-                            h227 := h230;
-                        else
-                            h227 := h231;
-                        end if;
-                        h232 := to_unsigned(0, 16);
-                        h232 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h233 := to_unsigned(0, 16);
-                        h233 := to_unsigned(1, 16);
-                        h234 := to_unsigned(0, 4);
-                        h234 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h235 := to_unsigned(0, 16);
-                        h235 := shift_left(h233, to_integer(h234));
-                        h236 := to_unsigned(0, 17);
-                        h236 := ((unsigned'(to_unsigned(0, 1) & h235) + 65536) - 1);
-                        h237 := to_unsigned(0, 16);
-                        h237 := (h232 and h236(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h203(11-1 downto 8) = 0) or (h204(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h205 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h208(11-1 downto 8) = 0) or (h209(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h210(11-1 downto 0)) < h213)) or (not (((h214 /= 0) and (not (h219 /= 0))) and (h224 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h227 /= 0))))) then
-                            h202 := h237;
-                        else
-                            h202 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h202 & to_unsigned(0, 4));
-                        h238 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h238 := to_unsigned(1, 1);
-                        else
-                            h238 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h238);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif ((e_kind /= 2) and (e_at = 2)) then
-                        status <= to_unsigned(5, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h239 /= 0)) then
-                        status <= to_unsigned(6, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
-                        status <= to_unsigned(7, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_logged <= h173;
                         v_wide := to_unsigned(0, 127);
-                        h242 := to_unsigned(0, 1);
-                        h242 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h242 := to_unsigned(1, 1);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h224 := to_unsigned(0, 1);
+                        h224 := to_unsigned(0, 1);
+                        if (e_kind = 2) then
+                            h224 := to_unsigned(1, 1);
                         end if;
-                        v_wide(1-1 downto 0) := h242;
-                        h243 := to_unsigned(0, 1);
-                        h243 := to_unsigned(0, 1);
-                        if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
-                            h243 := to_unsigned(1, 1);
+                        v_wide(52-1 downto 51) := h224;
+                        h225 := to_unsigned(0, 1);
+                        h225 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h225 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h243;
-                        h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h244 := e_address;
-                        v_wide(64-1 downto 12) := h244(64-1 downto 12);
-                        rec_cpl <= v_wide(64-1 downto 0);
-                        st <= ST0;
-                    elsif ((wk_io_walked /= 0) and (wk_io_hw_error /= 0)) then
-                        status <= to_unsigned(8, 8);
-                        h245 := to_unsigned(0, 3);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h245 := to_unsigned(4, 3);
+                        v_wide(54-1 downto 53) := h225;
+                        h226 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
+                        if ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) then
+                            h227 := to_unsigned(1, 1);
+                        end if;
+                        h228 := to_unsigned(0, 1);
+                        h228 := to_unsigned(0, 1);
+                        if ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (w_dte_10(62-1 downto 60) = 3)) then
+                            h228 := to_unsigned(1, 1);
+                        end if;
+                        if (e_kind /= 2) then
+                            h226 := h227;
                         else
-                            h245 := to_unsigned(3, 3);
+                            h226 := h228;
                         end if;
-                        rec_outcome <= h245;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(4, 4);
-                        h246 := to_unsigned(0, 1);
-                        h247 := unsigned'("00000000000000000000000000000000");
-                        h247 := e_data;
-                        h248 := unsigned'("00000000000000000000000000000000");
-                        h248 := e_data;
-                        h249 := to_unsigned(0, 1);
-                        h250 := to_unsigned(0, 1);
-                        h250 := to_unsigned(0, 1);
+                        v_wide(56-1 downto 55) := h226;
+                        h229 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h229 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h229;
+                        v_wide(64-1 downto 60) := to_unsigned(1, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        h230 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h230 := shift_right(e_address, 2);
+                        h231 := unsigned'("000000000000000000000000000000000000000000000000000000000000000000");
+                        h231 := unsigned'(h230 & to_unsigned(0, 2));
+                        rec_entry_hi <= h231(64-1 downto 0);
+                        h232 := to_unsigned(0, 16);
+                        h233 := unsigned'("00000000000000000000000000000000");
+                        h233 := e_data;
+                        h234 := unsigned'("00000000000000000000000000000000");
+                        h234 := e_data;
+                        h235 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 1);
+                        h236 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h250 := to_unsigned(1, 1);
+                            h236 := to_unsigned(1, 1);
                         end if;
-                        h251 := to_unsigned(0, 1);
-                        h251 := to_unsigned(0, 1);
+                        h237 := to_unsigned(0, 1);
+                        h237 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h251 := to_unsigned(1, 1);
+                            h237 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h249 := h250;
+                            h235 := h236;
                         else
-                            h249 := h251;
+                            h235 := h237;
                         end if;
-                        h252 := unsigned'("00000000000000000000000000000000");
-                        h252 := e_data;
-                        h253 := unsigned'("00000000000000000000000000000000");
-                        h253 := e_data;
-                        h254 := unsigned'("00000000000000000000000000000000");
-                        h254 := e_data;
-                        h255 := to_unsigned(0, 16);
-                        h255 := to_unsigned(1, 16);
-                        h256 := to_unsigned(0, 4);
-                        h256 := w_dte_10(5-1 downto 1);
-                        h257 := to_unsigned(0, 16);
-                        h257 := shift_left(h255, to_integer(h256));
-                        h258 := to_unsigned(0, 1);
-                        h259 := to_unsigned(0, 11);
-                        h260 := unsigned'("00000000000000000000000000000000");
-                        h260 := e_data;
-                        h259 := h260(11-1 downto 0);
-                        h261 := to_unsigned(0, 1);
-                        h261 := to_unsigned(0, 1);
+                        h238 := unsigned'("00000000000000000000000000000000");
+                        h238 := e_data;
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := e_data;
+                        h240 := unsigned'("00000000000000000000000000000000");
+                        h240 := e_data;
+                        h241 := to_unsigned(0, 16);
+                        h241 := to_unsigned(1, 16);
+                        h242 := to_unsigned(0, 4);
+                        h242 := w_dte_10(5-1 downto 1);
+                        h243 := to_unsigned(0, 16);
+                        h243 := shift_left(h241, to_integer(h242));
+                        h244 := to_unsigned(0, 1);
+                        h245 := to_unsigned(0, 1);
+                        h245 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h245 := to_unsigned(1, 1);
+                        end if;
+                        h246 := to_unsigned(0, 1);
+                        h247 := to_unsigned(0, 11);
+                        h248 := unsigned'("00000000000000000000000000000000");
+                        h248 := e_data;
+                        h247 := h248(11-1 downto 0);
+                        h249 := to_unsigned(0, 1);
+                        h249 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h261 := to_unsigned(1, 1);
+                            h249 := to_unsigned(1, 1);
                         end if;
-                        h262 := to_unsigned(0, 1);
-                        h262 := to_unsigned(0, 1);
+                        h250 := to_unsigned(0, 1);
+                        h250 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h262 := to_unsigned(1, 1);
+                            h250 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h259, 0) and to_unsigned(1, 11)) = 1) then
-                            h258 := h261;
+                        if ((shift_right(h247, 0) and to_unsigned(1, 11)) = 1) then
+                            h246 := h249;
                         else
-                            h258 := h262;
+                            h246 := h250;
                         end if;
-                        h263 := to_unsigned(0, 1);
-                        h264 := to_unsigned(0, 11);
-                        h265 := unsigned'("00000000000000000000000000000000");
-                        h265 := e_data;
-                        h264 := h265(11-1 downto 0);
-                        h266 := to_unsigned(0, 1);
-                        h266 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h244 := h245;
+                        else
+                            h244 := h246;
+                        end if;
+                        h251 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h252 := to_unsigned(1, 1);
+                        end if;
+                        h253 := to_unsigned(0, 1);
+                        h254 := to_unsigned(0, 11);
+                        h255 := unsigned'("00000000000000000000000000000000");
+                        h255 := e_data;
+                        h254 := h255(11-1 downto 0);
+                        h256 := to_unsigned(0, 1);
+                        h256 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h266 := to_unsigned(1, 1);
+                            h256 := to_unsigned(1, 1);
                         end if;
-                        h267 := to_unsigned(0, 1);
-                        h267 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h257 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h254, 0) and to_unsigned(1, 11)) = 1) then
+                            h253 := h256;
+                        else
+                            h253 := h257;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h251 := h252;
+                        else
+                            h251 := h253;
+                        end if;
+                        h258 := to_unsigned(0, 3);
+                        h259 := to_unsigned(0, 3);
+                        h260 := to_unsigned(0, 11);
+                        h261 := unsigned'("00000000000000000000000000000000");
+                        h261 := e_data;
+                        h260 := h261(11-1 downto 0);
+                        if ((shift_right(h260, 0) and to_unsigned(1, 11)) = 1) then
+                            h259 := w_irt_0(37-1 downto 34);
+                        else
+                            h259 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h258 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h258 := h259;
+                        end if;
+                        h262 := to_unsigned(0, 1);
+                        h263 := to_unsigned(0, 1);
+                        h263 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h263 := to_unsigned(1, 1);
+                        end if;
+                        h264 := to_unsigned(0, 1);
+                        h265 := to_unsigned(0, 11);
+                        h266 := unsigned'("00000000000000000000000000000000");
+                        h266 := e_data;
+                        h265 := h266(11-1 downto 0);
+                        h267 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h267 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h264, 0) and to_unsigned(1, 11)) = 1) then
-                            h263 := h266;
-                        else
-                            h263 := h267;
+                        h268 := to_unsigned(0, 1);
+                        h268 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h268 := to_unsigned(1, 1);
                         end if;
-                        h268 := to_unsigned(0, 3);
-                        h269 := to_unsigned(0, 11);
-                        h270 := unsigned'("00000000000000000000000000000000");
-                        h270 := e_data;
-                        h269 := h270(11-1 downto 0);
-                        if ((shift_right(h269, 0) and to_unsigned(1, 11)) = 1) then
-                            h268 := w_irt_0(37-1 downto 34);
+                        if ((shift_right(h265, 0) and to_unsigned(1, 11)) = 1) then
+                            h264 := h267;
                         else
-                            h268 := w_irt_0(5-1 downto 2);
+                            h264 := h268;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h262 := h263;
+                        else
+                            h262 := h264;
+                        end if;
+                        h269 := to_unsigned(0, 1);
+                        h270 := to_unsigned(0, 1);
+                        h270 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h270 := to_unsigned(1, 1);
                         end if;
                         h271 := to_unsigned(0, 1);
                         h272 := to_unsigned(0, 11);
@@ -4117,12 +4943,12 @@ begin
                         h272 := h273(11-1 downto 0);
                         h274 := to_unsigned(0, 1);
                         h274 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(39)) then
                             h274 := to_unsigned(1, 1);
                         end if;
                         h275 := to_unsigned(0, 1);
                         h275 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(7)) then
                             h275 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h272, 0) and to_unsigned(1, 11)) = 1) then
@@ -4130,448 +4956,465 @@ begin
                         else
                             h271 := h275;
                         end if;
-                        h246 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h247(11-1 downto 8) = 0) or (h248(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h249 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h252(11-1 downto 8) = 0) or (h253(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h254(11-1 downto 0)) < h257)) or (not (((h258 /= 0) and (not (h263 /= 0))) and (h268 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h271 /= 0))))) then
-                            h246 := to_unsigned(1, 1);
+                        if bool(r_CONTROL(17)) then
+                            h269 := h270;
+                        else
+                            h269 := h271;
                         end if;
-                        rec_logged <= h246;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
                         h276 := to_unsigned(0, 1);
-                        h276 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h276 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(54-1 downto 53) := h276;
                         h277 := to_unsigned(0, 1);
                         h277 := to_unsigned(0, 1);
-                        if ((e_kind /= 2) and (e_at = 1)) then
+                        if bool(w_irt_ga_0(1)) then
                             h277 := to_unsigned(1, 1);
                         end if;
-                        v_wide(57-1 downto 56) := h277;
-                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
-                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= wk_io_entry;
-                        h278 := to_unsigned(0, 16);
-                        h279 := unsigned'("00000000000000000000000000000000");
-                        h279 := e_data;
+                        h278 := to_unsigned(0, 1);
+                        h279 := to_unsigned(0, 11);
                         h280 := unsigned'("00000000000000000000000000000000");
                         h280 := e_data;
+                        h279 := h280(11-1 downto 0);
                         h281 := to_unsigned(0, 1);
+                        h281 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h281 := to_unsigned(1, 1);
+                        end if;
                         h282 := to_unsigned(0, 1);
                         h282 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
+                        if bool(w_irt_0(1)) then
                             h282 := to_unsigned(1, 1);
                         end if;
-                        h283 := to_unsigned(0, 1);
-                        h283 := to_unsigned(0, 1);
+                        if ((shift_right(h279, 0) and to_unsigned(1, 11)) = 1) then
+                            h278 := h281;
+                        else
+                            h278 := h282;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h276 := h277;
+                        else
+                            h276 := h278;
+                        end if;
+                        h283 := to_unsigned(0, 16);
+                        h283 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h284 := to_unsigned(0, 16);
+                        h284 := to_unsigned(1, 16);
+                        h285 := to_unsigned(0, 4);
+                        h285 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h286 := to_unsigned(0, 16);
+                        h286 := shift_left(h284, to_integer(h285));
+                        h287 := to_unsigned(0, 17);
+                        h287 := ((unsigned'(to_unsigned(0, 1) & h286) + 65536) - 1);
+                        h288 := to_unsigned(0, 16);
+                        h288 := (h283 and h287(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h233(11-1 downto 8) = 0) or (h234(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h235 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h238(11-1 downto 8) = 0) or (h239(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h240(11-1 downto 0)) < h243)) or ((not (((h244 /= 0) and (not (h251 /= 0))) and (h258 <= 1))) and (not ((bool(r_CONTROL(17)) and (h262 /= 0)) and (h269 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h276 /= 0))))) then
+                            h232 := h288;
+                        else
+                            h232 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h232 & to_unsigned(0, 4));
+                        h289 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h289 := to_unsigned(4, 3);
+                        else
+                            h289 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h289;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1)))))) then
+                        status <= to_unsigned(4, 8);
+                        h292 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h292 := to_unsigned(4, 3);
+                        else
+                            h292 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h292;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(8, 4);
+                        h293 := to_unsigned(0, 1);
+                        h294 := unsigned'("00000000000000000000000000000000");
+                        h294 := e_data;
+                        h295 := unsigned'("00000000000000000000000000000000");
+                        h295 := e_data;
+                        h296 := to_unsigned(0, 1);
+                        h297 := to_unsigned(0, 1);
+                        h297 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h297 := to_unsigned(1, 1);
+                        end if;
+                        h298 := to_unsigned(0, 1);
+                        h298 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h283 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h281 := h282;
-                        else
-                            h281 := h283;
-                        end if;
-                        h284 := unsigned'("00000000000000000000000000000000");
-                        h284 := e_data;
-                        h285 := unsigned'("00000000000000000000000000000000");
-                        h285 := e_data;
-                        h286 := unsigned'("00000000000000000000000000000000");
-                        h286 := e_data;
-                        h287 := to_unsigned(0, 16);
-                        h287 := to_unsigned(1, 16);
-                        h288 := to_unsigned(0, 4);
-                        h288 := w_dte_10(5-1 downto 1);
-                        h289 := to_unsigned(0, 16);
-                        h289 := shift_left(h287, to_integer(h288));
-                        h290 := to_unsigned(0, 1);
-                        h291 := to_unsigned(0, 11);
-                        h292 := unsigned'("00000000000000000000000000000000");
-                        h292 := e_data;
-                        h291 := h292(11-1 downto 0);
-                        h293 := to_unsigned(0, 1);
-                        h293 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h293 := to_unsigned(1, 1);
-                        end if;
-                        h294 := to_unsigned(0, 1);
-                        h294 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h294 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h291, 0) and to_unsigned(1, 11)) = 1) then
-                            h290 := h293;
-                        else
-                            h290 := h294;
-                        end if;
-                        h295 := to_unsigned(0, 1);
-                        h296 := to_unsigned(0, 11);
-                        h297 := unsigned'("00000000000000000000000000000000");
-                        h297 := e_data;
-                        h296 := h297(11-1 downto 0);
-                        h298 := to_unsigned(0, 1);
-                        h298 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
                             h298 := to_unsigned(1, 1);
                         end if;
-                        h299 := to_unsigned(0, 1);
-                        h299 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h299 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h296, 0) and to_unsigned(1, 11)) = 1) then
-                            h295 := h298;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h296 := h297;
                         else
-                            h295 := h299;
+                            h296 := h298;
                         end if;
-                        h300 := to_unsigned(0, 3);
-                        h301 := to_unsigned(0, 11);
-                        h302 := unsigned'("00000000000000000000000000000000");
-                        h302 := e_data;
-                        h301 := h302(11-1 downto 0);
-                        if ((shift_right(h301, 0) and to_unsigned(1, 11)) = 1) then
-                            h300 := w_irt_0(37-1 downto 34);
-                        else
-                            h300 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h303 := to_unsigned(0, 1);
-                        h304 := to_unsigned(0, 11);
-                        h305 := unsigned'("00000000000000000000000000000000");
-                        h305 := e_data;
-                        h304 := h305(11-1 downto 0);
+                        h299 := unsigned'("00000000000000000000000000000000");
+                        h299 := e_data;
+                        h300 := unsigned'("00000000000000000000000000000000");
+                        h300 := e_data;
+                        h301 := unsigned'("00000000000000000000000000000000");
+                        h301 := e_data;
+                        h302 := to_unsigned(0, 16);
+                        h302 := to_unsigned(1, 16);
+                        h303 := to_unsigned(0, 4);
+                        h303 := w_dte_10(5-1 downto 1);
+                        h304 := to_unsigned(0, 16);
+                        h304 := shift_left(h302, to_integer(h303));
+                        h305 := to_unsigned(0, 1);
                         h306 := to_unsigned(0, 1);
                         h306 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_ga_0(0)) then
                             h306 := to_unsigned(1, 1);
                         end if;
                         h307 := to_unsigned(0, 1);
-                        h307 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h307 := to_unsigned(1, 1);
+                        h308 := to_unsigned(0, 11);
+                        h309 := unsigned'("00000000000000000000000000000000");
+                        h309 := e_data;
+                        h308 := h309(11-1 downto 0);
+                        h310 := to_unsigned(0, 1);
+                        h310 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h310 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h304, 0) and to_unsigned(1, 11)) = 1) then
-                            h303 := h306;
+                        h311 := to_unsigned(0, 1);
+                        h311 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h311 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h308, 0) and to_unsigned(1, 11)) = 1) then
+                            h307 := h310;
                         else
-                            h303 := h307;
+                            h307 := h311;
                         end if;
-                        h308 := to_unsigned(0, 16);
-                        h308 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h309 := to_unsigned(0, 16);
-                        h309 := to_unsigned(1, 16);
-                        h310 := to_unsigned(0, 4);
-                        h310 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h311 := to_unsigned(0, 16);
-                        h311 := shift_left(h309, to_integer(h310));
-                        h312 := to_unsigned(0, 17);
-                        h312 := ((unsigned'(to_unsigned(0, 1) & h311) + 65536) - 1);
-                        h313 := to_unsigned(0, 16);
-                        h313 := (h308 and h312(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h279(11-1 downto 8) = 0) or (h280(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h281 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h284(11-1 downto 8) = 0) or (h285(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h286(11-1 downto 0)) < h289)) or (not (((h290 /= 0) and (not (h295 /= 0))) and (h300 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h303 /= 0))))) then
-                            h278 := h313;
+                        if bool(r_CONTROL(17)) then
+                            h305 := h306;
                         else
-                            h278 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h305 := h307;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h278 & to_unsigned(0, 4));
-                        h314 := to_unsigned(0, 3);
-                        if ((e_kind /= 2) and (e_at = 1)) then
-                            h314 := to_unsigned(4, 3);
+                        h312 := to_unsigned(0, 1);
+                        h313 := to_unsigned(0, 1);
+                        h313 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h313 := to_unsigned(1, 1);
+                        end if;
+                        h314 := to_unsigned(0, 1);
+                        h315 := to_unsigned(0, 11);
+                        h316 := unsigned'("00000000000000000000000000000000");
+                        h316 := e_data;
+                        h315 := h316(11-1 downto 0);
+                        h317 := to_unsigned(0, 1);
+                        h317 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h317 := to_unsigned(1, 1);
+                        end if;
+                        h318 := to_unsigned(0, 1);
+                        h318 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h318 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h315, 0) and to_unsigned(1, 11)) = 1) then
+                            h314 := h317;
                         else
-                            h314 := to_unsigned(0, 3);
+                            h314 := h318;
                         end if;
-                        rec_cpl_status <= h314;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (wk_io_ok /= 0) then
-                        status <= to_unsigned(9, 8);
-                        rec_outcome <= to_unsigned(1, 3);
-                        rec_address <= wk_io_pa;
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (wk_io_translation /= 0) then
-                        status <= to_unsigned(10, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(1-1 downto 0) := wk_io_R;
-                        h315 := to_unsigned(0, 1);
-                        h315 := to_unsigned(0, 1);
-                        if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
-                            h315 := to_unsigned(1, 1);
+                        if bool(r_CONTROL(17)) then
+                            h312 := h313;
+                        else
+                            h312 := h314;
                         end if;
-                        v_wide(2-1 downto 1) := h315;
-                        v_wide(3-1 downto 2) := wk_io_U;
-                        h316 := to_unsigned(0, 1);
-                        h316 := to_unsigned(0, 1);
-                        if (wk_io_shift > 12) then
-                            h316 := to_unsigned(1, 1);
+                        h319 := to_unsigned(0, 3);
+                        h320 := to_unsigned(0, 3);
+                        h321 := to_unsigned(0, 11);
+                        h322 := unsigned'("00000000000000000000000000000000");
+                        h322 := e_data;
+                        h321 := h322(11-1 downto 0);
+                        if ((shift_right(h321, 0) and to_unsigned(1, 11)) = 1) then
+                            h320 := w_irt_0(37-1 downto 34);
+                        else
+                            h320 := w_irt_0(5-1 downto 2);
                         end if;
-                        v_wide(12-1 downto 11) := h316;
-                        h317 := to_unsigned(0, 6);
-                        h317 := wk_io_shift;
-                        h318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h318 := shift_right(wk_io_frame, to_integer(h317));
-                        h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h319 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h318);
-                        h320 := to_unsigned(0, 6);
-                        h320 := wk_io_shift;
-                        h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h321 := shift_left(h319, to_integer(h320));
-                        h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h322 := to_unsigned(1, 64);
-                        h323 := to_unsigned(0, 6);
-                        h324 := to_unsigned(0, 7);
-                        h324 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
-                        h323 := h324(6-1 downto 0);
-                        h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h325 := shift_left(h322, to_integer(h323));
-                        h326 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h326 := ((unsigned'(to_unsigned(0, 1) & h325) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h327 := shift_right(h326(64-1 downto 0), 12);
-                        h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h328 := (h321 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h327 & to_unsigned(0, 12)));
-                        h329 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h329 := shift_right(h328, 12);
-                        v_wide(64-1 downto 12) := h329(52-1 downto 0);
-                        rec_cpl <= v_wide(64-1 downto 0);
-                        st <= ST0;
-                    elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
-                        status <= to_unsigned(11, 8);
-                        rec_outcome <= to_unsigned(4, 3);
-                        rec_address <= to_unsigned(0, 64);
-                        rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_int_type <= to_unsigned(0, 3);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
+                        if bool(r_CONTROL(17)) then
+                            h319 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h319 := h320;
+                        end if;
+                        h323 := to_unsigned(0, 1);
+                        h324 := to_unsigned(0, 1);
+                        h324 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h324 := to_unsigned(1, 1);
+                        end if;
+                        h325 := to_unsigned(0, 1);
+                        h326 := to_unsigned(0, 11);
+                        h327 := unsigned'("00000000000000000000000000000000");
+                        h327 := e_data;
+                        h326 := h327(11-1 downto 0);
+                        h328 := to_unsigned(0, 1);
+                        h328 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h328 := to_unsigned(1, 1);
+                        end if;
+                        h329 := to_unsigned(0, 1);
+                        h329 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h329 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h326, 0) and to_unsigned(1, 11)) = 1) then
+                            h325 := h328;
+                        else
+                            h325 := h329;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h323 := h324;
+                        else
+                            h323 := h325;
+                        end if;
                         h330 := to_unsigned(0, 1);
-                        h331 := unsigned'("00000000000000000000000000000000");
-                        h331 := e_data;
-                        h332 := unsigned'("00000000000000000000000000000000");
-                        h332 := e_data;
-                        h333 := to_unsigned(0, 1);
-                        h334 := to_unsigned(0, 1);
-                        h334 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h334 := to_unsigned(1, 1);
+                        h331 := to_unsigned(0, 1);
+                        h331 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h331 := to_unsigned(1, 1);
                         end if;
+                        h332 := to_unsigned(0, 1);
+                        h333 := to_unsigned(0, 11);
+                        h334 := unsigned'("00000000000000000000000000000000");
+                        h334 := e_data;
+                        h333 := h334(11-1 downto 0);
                         h335 := to_unsigned(0, 1);
                         h335 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
+                        if bool(w_irt_0(39)) then
                             h335 := to_unsigned(1, 1);
                         end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h333 := h334;
-                        else
-                            h333 := h335;
+                        h336 := to_unsigned(0, 1);
+                        h336 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h336 := to_unsigned(1, 1);
                         end if;
-                        h336 := unsigned'("00000000000000000000000000000000");
-                        h336 := e_data;
-                        h337 := unsigned'("00000000000000000000000000000000");
-                        h337 := e_data;
-                        h338 := unsigned'("00000000000000000000000000000000");
-                        h338 := e_data;
-                        h339 := to_unsigned(0, 16);
-                        h339 := to_unsigned(1, 16);
-                        h340 := to_unsigned(0, 4);
-                        h340 := w_dte_10(5-1 downto 1);
-                        h341 := to_unsigned(0, 16);
-                        h341 := shift_left(h339, to_integer(h340));
+                        if ((shift_right(h333, 0) and to_unsigned(1, 11)) = 1) then
+                            h332 := h335;
+                        else
+                            h332 := h336;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h330 := h331;
+                        else
+                            h330 := h332;
+                        end if;
+                        h337 := to_unsigned(0, 1);
+                        h338 := to_unsigned(0, 1);
+                        h338 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h338 := to_unsigned(1, 1);
+                        end if;
+                        h339 := to_unsigned(0, 1);
+                        h340 := to_unsigned(0, 11);
+                        h341 := unsigned'("00000000000000000000000000000000");
+                        h341 := e_data;
+                        h340 := h341(11-1 downto 0);
                         h342 := to_unsigned(0, 1);
-                        h343 := to_unsigned(0, 11);
-                        h344 := unsigned'("00000000000000000000000000000000");
-                        h344 := e_data;
-                        h343 := h344(11-1 downto 0);
+                        h342 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h342 := to_unsigned(1, 1);
+                        end if;
+                        h343 := to_unsigned(0, 1);
+                        h343 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h343 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h340, 0) and to_unsigned(1, 11)) = 1) then
+                            h339 := h342;
+                        else
+                            h339 := h343;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h337 := h338;
+                        else
+                            h337 := h339;
+                        end if;
+                        h293 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h294(11-1 downto 8) = 0) or (h295(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h296 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h299(11-1 downto 8) = 0) or (h300(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h301(11-1 downto 0)) < h304)) or ((not (((h305 /= 0) and (not (h312 /= 0))) and (h319 <= 1))) and (not ((bool(r_CONTROL(17)) and (h323 /= 0)) and (h330 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h337 /= 0))))) then
+                            h293 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h293;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        h344 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h344 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h344;
                         h345 := to_unsigned(0, 1);
-                        h345 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h345 := to_unsigned(0, 1);
+                        else
                             h345 := to_unsigned(1, 1);
                         end if;
-                        h346 := to_unsigned(0, 1);
-                        h346 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h346 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h343, 0) and to_unsigned(1, 11)) = 1) then
-                            h342 := h345;
-                        else
-                            h342 := h346;
-                        end if;
-                        h347 := to_unsigned(0, 1);
-                        h348 := to_unsigned(0, 11);
-                        h349 := unsigned'("00000000000000000000000000000000");
-                        h349 := e_data;
-                        h348 := h349(11-1 downto 0);
+                        v_wide(60-1 downto 57) := unsigned'(to_unsigned(0, 2) & h345);
+                        v_wide(64-1 downto 60) := to_unsigned(8, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h346 := to_unsigned(0, 16);
+                        h347 := unsigned'("00000000000000000000000000000000");
+                        h347 := e_data;
+                        h348 := unsigned'("00000000000000000000000000000000");
+                        h348 := e_data;
+                        h349 := to_unsigned(0, 1);
                         h350 := to_unsigned(0, 1);
                         h350 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
+                        if bool(w_dte_0(62)) then
                             h350 := to_unsigned(1, 1);
                         end if;
                         h351 := to_unsigned(0, 1);
                         h351 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_dte_0(61)) then
                             h351 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h348, 0) and to_unsigned(1, 11)) = 1) then
-                            h347 := h350;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h349 := h350;
                         else
-                            h347 := h351;
+                            h349 := h351;
                         end if;
-                        h352 := to_unsigned(0, 3);
-                        h353 := to_unsigned(0, 11);
+                        h352 := unsigned'("00000000000000000000000000000000");
+                        h352 := e_data;
+                        h353 := unsigned'("00000000000000000000000000000000");
+                        h353 := e_data;
                         h354 := unsigned'("00000000000000000000000000000000");
                         h354 := e_data;
-                        h353 := h354(11-1 downto 0);
-                        if ((shift_right(h353, 0) and to_unsigned(1, 11)) = 1) then
-                            h352 := w_irt_0(37-1 downto 34);
-                        else
-                            h352 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h355 := to_unsigned(0, 1);
-                        h356 := to_unsigned(0, 11);
-                        h357 := unsigned'("00000000000000000000000000000000");
-                        h357 := e_data;
-                        h356 := h357(11-1 downto 0);
+                        h355 := to_unsigned(0, 16);
+                        h355 := to_unsigned(1, 16);
+                        h356 := to_unsigned(0, 4);
+                        h356 := w_dte_10(5-1 downto 1);
+                        h357 := to_unsigned(0, 16);
+                        h357 := shift_left(h355, to_integer(h356));
                         h358 := to_unsigned(0, 1);
-                        h358 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h358 := to_unsigned(1, 1);
-                        end if;
                         h359 := to_unsigned(0, 1);
                         h359 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_ga_0(0)) then
                             h359 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h356, 0) and to_unsigned(1, 11)) = 1) then
-                            h355 := h358;
-                        else
-                            h355 := h359;
-                        end if;
-                        h330 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h331(11-1 downto 8) = 0) or (h332(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h333 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h336(11-1 downto 8) = 0) or (h337(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h338(11-1 downto 0)) < h341)) or (not (((h342 /= 0) and (not (h347 /= 0))) and (h352 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h355 /= 0))))) then
-                            h330 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h330;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(53-1 downto 52) := wk_io_PR;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(57-1 downto 56) := to_unsigned(1, 1);
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h360 := to_unsigned(0, 16);
-                        h361 := unsigned'("00000000000000000000000000000000");
-                        h361 := e_data;
+                        h360 := to_unsigned(0, 1);
+                        h361 := to_unsigned(0, 11);
                         h362 := unsigned'("00000000000000000000000000000000");
                         h362 := e_data;
+                        h361 := h362(11-1 downto 0);
                         h363 := to_unsigned(0, 1);
+                        h363 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h363 := to_unsigned(1, 1);
+                        end if;
                         h364 := to_unsigned(0, 1);
                         h364 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
+                        if bool(w_irt_0(0)) then
                             h364 := to_unsigned(1, 1);
                         end if;
-                        h365 := to_unsigned(0, 1);
-                        h365 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h365 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h363 := h364;
+                        if ((shift_right(h361, 0) and to_unsigned(1, 11)) = 1) then
+                            h360 := h363;
                         else
-                            h363 := h365;
+                            h360 := h364;
                         end if;
-                        h366 := unsigned'("00000000000000000000000000000000");
-                        h366 := e_data;
-                        h367 := unsigned'("00000000000000000000000000000000");
-                        h367 := e_data;
-                        h368 := unsigned'("00000000000000000000000000000000");
-                        h368 := e_data;
-                        h369 := to_unsigned(0, 16);
-                        h369 := to_unsigned(1, 16);
-                        h370 := to_unsigned(0, 4);
-                        h370 := w_dte_10(5-1 downto 1);
-                        h371 := to_unsigned(0, 16);
-                        h371 := shift_left(h369, to_integer(h370));
-                        h372 := to_unsigned(0, 1);
-                        h373 := to_unsigned(0, 11);
-                        h374 := unsigned'("00000000000000000000000000000000");
-                        h374 := e_data;
-                        h373 := h374(11-1 downto 0);
-                        h375 := to_unsigned(0, 1);
-                        h375 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h375 := to_unsigned(1, 1);
-                        end if;
-                        h376 := to_unsigned(0, 1);
-                        h376 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h376 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h373, 0) and to_unsigned(1, 11)) = 1) then
-                            h372 := h375;
+                        if bool(r_CONTROL(17)) then
+                            h358 := h359;
                         else
-                            h372 := h376;
+                            h358 := h360;
                         end if;
-                        h377 := to_unsigned(0, 1);
-                        h378 := to_unsigned(0, 11);
-                        h379 := unsigned'("00000000000000000000000000000000");
-                        h379 := e_data;
-                        h378 := h379(11-1 downto 0);
-                        h380 := to_unsigned(0, 1);
-                        h380 := to_unsigned(0, 1);
+                        h365 := to_unsigned(0, 1);
+                        h366 := to_unsigned(0, 1);
+                        h366 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h366 := to_unsigned(1, 1);
+                        end if;
+                        h367 := to_unsigned(0, 1);
+                        h368 := to_unsigned(0, 11);
+                        h369 := unsigned'("00000000000000000000000000000000");
+                        h369 := e_data;
+                        h368 := h369(11-1 downto 0);
+                        h370 := to_unsigned(0, 1);
+                        h370 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h380 := to_unsigned(1, 1);
+                            h370 := to_unsigned(1, 1);
                         end if;
-                        h381 := to_unsigned(0, 1);
-                        h381 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
+                            h371 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h368, 0) and to_unsigned(1, 11)) = 1) then
+                            h367 := h370;
+                        else
+                            h367 := h371;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h365 := h366;
+                        else
+                            h365 := h367;
+                        end if;
+                        h372 := to_unsigned(0, 3);
+                        h373 := to_unsigned(0, 3);
+                        h374 := to_unsigned(0, 11);
+                        h375 := unsigned'("00000000000000000000000000000000");
+                        h375 := e_data;
+                        h374 := h375(11-1 downto 0);
+                        if ((shift_right(h374, 0) and to_unsigned(1, 11)) = 1) then
+                            h373 := w_irt_0(37-1 downto 34);
+                        else
+                            h373 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h372 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h372 := h373;
+                        end if;
+                        h376 := to_unsigned(0, 1);
+                        h377 := to_unsigned(0, 1);
+                        h377 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h377 := to_unsigned(1, 1);
+                        end if;
+                        h378 := to_unsigned(0, 1);
+                        h379 := to_unsigned(0, 11);
+                        h380 := unsigned'("00000000000000000000000000000000");
+                        h380 := e_data;
+                        h379 := h380(11-1 downto 0);
+                        h381 := to_unsigned(0, 1);
+                        h381 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
                             h381 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h378, 0) and to_unsigned(1, 11)) = 1) then
-                            h377 := h380;
-                        else
-                            h377 := h381;
+                        h382 := to_unsigned(0, 1);
+                        h382 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h382 := to_unsigned(1, 1);
                         end if;
-                        h382 := to_unsigned(0, 3);
-                        h383 := to_unsigned(0, 11);
-                        h384 := unsigned'("00000000000000000000000000000000");
-                        h384 := e_data;
-                        h383 := h384(11-1 downto 0);
-                        if ((shift_right(h383, 0) and to_unsigned(1, 11)) = 1) then
-                            h382 := w_irt_0(37-1 downto 34);
+                        if ((shift_right(h379, 0) and to_unsigned(1, 11)) = 1) then
+                            h378 := h381;
                         else
-                            h382 := w_irt_0(5-1 downto 2);
+                            h378 := h382;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h376 := h377;
+                        else
+                            h376 := h378;
+                        end if;
+                        h383 := to_unsigned(0, 1);
+                        h384 := to_unsigned(0, 1);
+                        h384 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h384 := to_unsigned(1, 1);
                         end if;
                         h385 := to_unsigned(0, 1);
                         h386 := to_unsigned(0, 11);
@@ -4580,12 +5423,12 @@ begin
                         h386 := h387(11-1 downto 0);
                         h388 := to_unsigned(0, 1);
                         h388 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
+                        if bool(w_irt_0(39)) then
                             h388 := to_unsigned(1, 1);
                         end if;
                         h389 := to_unsigned(0, 1);
                         h389 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
+                        if bool(w_irt_0(7)) then
                             h389 := to_unsigned(1, 1);
                         end if;
                         if ((shift_right(h386, 0) and to_unsigned(1, 11)) = 1) then
@@ -4593,315 +5436,106 @@ begin
                         else
                             h385 := h389;
                         end if;
-                        h390 := to_unsigned(0, 16);
-                        h390 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h391 := to_unsigned(0, 16);
-                        h391 := to_unsigned(1, 16);
-                        h392 := to_unsigned(0, 4);
-                        h392 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h393 := to_unsigned(0, 16);
-                        h393 := shift_left(h391, to_integer(h392));
-                        h394 := to_unsigned(0, 17);
-                        h394 := ((unsigned'(to_unsigned(0, 1) & h393) + 65536) - 1);
-                        h395 := to_unsigned(0, 16);
-                        h395 := (h390 and h394(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h361(11-1 downto 8) = 0) or (h362(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h363 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h366(11-1 downto 8) = 0) or (h367(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h368(11-1 downto 0)) < h371)) or (not (((h372 /= 0) and (not (h377 /= 0))) and (h382 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h385 /= 0))))) then
-                            h360 := h395;
+                        if bool(r_CONTROL(17)) then
+                            h383 := h384;
                         else
-                            h360 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h383 := h385;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h360 & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
+                        h390 := to_unsigned(0, 1);
+                        h391 := to_unsigned(0, 1);
+                        h391 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h391 := to_unsigned(1, 1);
+                        end if;
+                        h392 := to_unsigned(0, 1);
+                        h393 := to_unsigned(0, 11);
+                        h394 := unsigned'("00000000000000000000000000000000");
+                        h394 := e_data;
+                        h393 := h394(11-1 downto 0);
+                        h395 := to_unsigned(0, 1);
+                        h395 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h395 := to_unsigned(1, 1);
+                        end if;
+                        h396 := to_unsigned(0, 1);
+                        h396 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h396 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h393, 0) and to_unsigned(1, 11)) = 1) then
+                            h392 := h395;
+                        else
+                            h392 := h396;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h390 := h391;
+                        else
+                            h390 := h392;
+                        end if;
+                        h397 := to_unsigned(0, 16);
+                        h397 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h398 := to_unsigned(0, 16);
+                        h398 := to_unsigned(1, 16);
+                        h399 := to_unsigned(0, 4);
+                        h399 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h400 := to_unsigned(0, 16);
+                        h400 := shift_left(h398, to_integer(h399));
+                        h401 := to_unsigned(0, 17);
+                        h401 := ((unsigned'(to_unsigned(0, 1) & h400) + 65536) - 1);
+                        h402 := to_unsigned(0, 16);
+                        h402 := (h397 and h401(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h347(11-1 downto 8) = 0) or (h348(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h349 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h352(11-1 downto 8) = 0) or (h353(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h354(11-1 downto 0)) < h357)) or ((not (((h358 /= 0) and (not (h365 /= 0))) and (h372 <= 1))) and (not ((bool(r_CONTROL(17)) and (h376 /= 0)) and (h383 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h390 /= 0))))) then
+                            h346 := h402;
+                        else
+                            h346 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h346 & to_unsigned(0, 4));
+                        h403 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h403 := to_unsigned(1, 1);
+                        else
+                            h403 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h403);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h465 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
-                        status <= to_unsigned(12, 8);
-                        rec_outcome <= to_unsigned(3, 3);
-                        rec_address <= to_unsigned(0, 64);
+                    elsif ((e_kind /= 2) and (e_at = 2)) then
+                        status <= to_unsigned(5, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h396 := to_unsigned(0, 1);
-                        h397 := unsigned'("00000000000000000000000000000000");
-                        h397 := e_data;
-                        h398 := unsigned'("00000000000000000000000000000000");
-                        h398 := e_data;
-                        h399 := to_unsigned(0, 1);
-                        h400 := to_unsigned(0, 1);
-                        h400 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h400 := to_unsigned(1, 1);
-                        end if;
-                        h401 := to_unsigned(0, 1);
-                        h401 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h401 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h399 := h400;
-                        else
-                            h399 := h401;
-                        end if;
-                        h402 := unsigned'("00000000000000000000000000000000");
-                        h402 := e_data;
-                        h403 := unsigned'("00000000000000000000000000000000");
-                        h403 := e_data;
-                        h404 := unsigned'("00000000000000000000000000000000");
-                        h404 := e_data;
-                        h405 := to_unsigned(0, 16);
-                        h405 := to_unsigned(1, 16);
-                        h406 := to_unsigned(0, 4);
-                        h406 := w_dte_10(5-1 downto 1);
-                        h407 := to_unsigned(0, 16);
-                        h407 := shift_left(h405, to_integer(h406));
-                        h408 := to_unsigned(0, 1);
-                        h409 := to_unsigned(0, 11);
-                        h410 := unsigned'("00000000000000000000000000000000");
-                        h410 := e_data;
-                        h409 := h410(11-1 downto 0);
-                        h411 := to_unsigned(0, 1);
-                        h411 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h411 := to_unsigned(1, 1);
-                        end if;
-                        h412 := to_unsigned(0, 1);
-                        h412 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h412 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h409, 0) and to_unsigned(1, 11)) = 1) then
-                            h408 := h411;
-                        else
-                            h408 := h412;
-                        end if;
-                        h413 := to_unsigned(0, 1);
-                        h414 := to_unsigned(0, 11);
-                        h415 := unsigned'("00000000000000000000000000000000");
-                        h415 := e_data;
-                        h414 := h415(11-1 downto 0);
-                        h416 := to_unsigned(0, 1);
-                        h416 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h416 := to_unsigned(1, 1);
-                        end if;
-                        h417 := to_unsigned(0, 1);
-                        h417 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h417 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h414, 0) and to_unsigned(1, 11)) = 1) then
-                            h413 := h416;
-                        else
-                            h413 := h417;
-                        end if;
-                        h418 := to_unsigned(0, 3);
-                        h419 := to_unsigned(0, 11);
-                        h420 := unsigned'("00000000000000000000000000000000");
-                        h420 := e_data;
-                        h419 := h420(11-1 downto 0);
-                        if ((shift_right(h419, 0) and to_unsigned(1, 11)) = 1) then
-                            h418 := w_irt_0(37-1 downto 34);
-                        else
-                            h418 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h421 := to_unsigned(0, 1);
-                        h422 := to_unsigned(0, 11);
-                        h423 := unsigned'("00000000000000000000000000000000");
-                        h423 := e_data;
-                        h422 := h423(11-1 downto 0);
-                        h424 := to_unsigned(0, 1);
-                        h424 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h424 := to_unsigned(1, 1);
-                        end if;
-                        h425 := to_unsigned(0, 1);
-                        h425 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h425 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h422, 0) and to_unsigned(1, 11)) = 1) then
-                            h421 := h424;
-                        else
-                            h421 := h425;
-                        end if;
-                        h396 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h397(11-1 downto 8) = 0) or (h398(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h399 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h402(11-1 downto 8) = 0) or (h403(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h404(11-1 downto 0)) < h407)) or (not (((h408 /= 0) and (not (h413 /= 0))) and (h418 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h421 /= 0))))) then
-                            h396 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h396;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        h426 := to_unsigned(0, 1);
-                        h426 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
-                            h426 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h426;
-                        h427 := to_unsigned(0, 1);
-                        h427 := to_unsigned(0, 1);
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h427 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(54-1 downto 53) := h427;
-                        h428 := to_unsigned(0, 1);
-                        h428 := to_unsigned(0, 1);
-                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
-                            h428 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(55-1 downto 54) := h428;
-                        v_wide(56-1 downto 55) := wk_io_RZ;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h429 := to_unsigned(0, 16);
-                        h430 := unsigned'("00000000000000000000000000000000");
-                        h430 := e_data;
-                        h431 := unsigned'("00000000000000000000000000000000");
-                        h431 := e_data;
-                        h432 := to_unsigned(0, 1);
-                        h433 := to_unsigned(0, 1);
-                        h433 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h433 := to_unsigned(1, 1);
-                        end if;
-                        h434 := to_unsigned(0, 1);
-                        h434 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h434 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h432 := h433;
-                        else
-                            h432 := h434;
-                        end if;
-                        h435 := unsigned'("00000000000000000000000000000000");
-                        h435 := e_data;
-                        h436 := unsigned'("00000000000000000000000000000000");
-                        h436 := e_data;
-                        h437 := unsigned'("00000000000000000000000000000000");
-                        h437 := e_data;
-                        h438 := to_unsigned(0, 16);
-                        h438 := to_unsigned(1, 16);
-                        h439 := to_unsigned(0, 4);
-                        h439 := w_dte_10(5-1 downto 1);
-                        h440 := to_unsigned(0, 16);
-                        h440 := shift_left(h438, to_integer(h439));
-                        h441 := to_unsigned(0, 1);
-                        h442 := to_unsigned(0, 11);
-                        h443 := unsigned'("00000000000000000000000000000000");
-                        h443 := e_data;
-                        h442 := h443(11-1 downto 0);
-                        h444 := to_unsigned(0, 1);
-                        h444 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h444 := to_unsigned(1, 1);
-                        end if;
-                        h445 := to_unsigned(0, 1);
-                        h445 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h445 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h442, 0) and to_unsigned(1, 11)) = 1) then
-                            h441 := h444;
-                        else
-                            h441 := h445;
-                        end if;
-                        h446 := to_unsigned(0, 1);
-                        h447 := to_unsigned(0, 11);
-                        h448 := unsigned'("00000000000000000000000000000000");
-                        h448 := e_data;
-                        h447 := h448(11-1 downto 0);
-                        h449 := to_unsigned(0, 1);
-                        h449 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h449 := to_unsigned(1, 1);
-                        end if;
-                        h450 := to_unsigned(0, 1);
-                        h450 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h450 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h447, 0) and to_unsigned(1, 11)) = 1) then
-                            h446 := h449;
-                        else
-                            h446 := h450;
-                        end if;
-                        h451 := to_unsigned(0, 3);
-                        h452 := to_unsigned(0, 11);
-                        h453 := unsigned'("00000000000000000000000000000000");
-                        h453 := e_data;
-                        h452 := h453(11-1 downto 0);
-                        if ((shift_right(h452, 0) and to_unsigned(1, 11)) = 1) then
-                            h451 := w_irt_0(37-1 downto 34);
-                        else
-                            h451 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h454 := to_unsigned(0, 1);
-                        h455 := to_unsigned(0, 11);
-                        h456 := unsigned'("00000000000000000000000000000000");
-                        h456 := e_data;
-                        h455 := h456(11-1 downto 0);
-                        h457 := to_unsigned(0, 1);
-                        h457 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h457 := to_unsigned(1, 1);
-                        end if;
-                        h458 := to_unsigned(0, 1);
-                        h458 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h458 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h455, 0) and to_unsigned(1, 11)) = 1) then
-                            h454 := h457;
-                        else
-                            h454 := h458;
-                        end if;
-                        h459 := to_unsigned(0, 16);
-                        h459 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h460 := to_unsigned(0, 16);
-                        h460 := to_unsigned(1, 16);
-                        h461 := to_unsigned(0, 4);
-                        h461 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h462 := to_unsigned(0, 16);
-                        h462 := shift_left(h460, to_integer(h461));
-                        h463 := to_unsigned(0, 17);
-                        h463 := ((unsigned'(to_unsigned(0, 1) & h462) + 65536) - 1);
-                        h464 := to_unsigned(0, 16);
-                        h464 := (h459 and h463(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h430(11-1 downto 8) = 0) or (h431(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h432 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h435(11-1 downto 8) = 0) or (h436(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h437(11-1 downto 0)) < h440)) or (not (((h441 /= 0) and (not (h446 /= 0))) and (h451 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h454 /= 0))))) then
-                            h429 := h464;
-                        else
-                            h429 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h429 & to_unsigned(0, 4));
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
-                        status <= to_unsigned(13, 8);
+                    elsif (((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) and (h404 /= 0)) then
+                        status <= to_unsigned(6, 8);
                         rec_outcome <= to_unsigned(0, 3);
                         rec_address <= e_address;
-                        rec_data <= e_data;
-                        h468 := unsigned'("00000000000000000000000000000000");
-                        h468 := e_data;
-                        rec_vector <= h468(8-1 downto 0);
-                        h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h469 := e_address;
-                        rec_destination <= h469(20-1 downto 12);
-                        h470 := to_unsigned(0, 1);
-                        h470 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h470 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h470;
-                        h471 := unsigned'("00000000000000000000000000000000");
-                        h471 := e_data;
-                        rec_int_type <= h471(11-1 downto 8);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
@@ -4910,129 +5544,474 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h476 /= 0)) then
-                        status <= to_unsigned(14, 8);
-                        rec_outcome <= to_unsigned(0, 3);
-                        rec_address <= e_address;
-                        rec_data <= e_data;
-                        h472 := unsigned'("00000000000000000000000000000000");
-                        h472 := e_data;
-                        rec_vector <= h472(8-1 downto 0);
-                        h473 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h473 := e_address;
-                        rec_destination <= h473(20-1 downto 12);
-                        h474 := to_unsigned(0, 1);
-                        h474 := to_unsigned(0, 1);
-                        if bool(e_address(2)) then
-                            h474 := to_unsigned(1, 1);
-                        end if;
-                        rec_dest_mode <= h474;
-                        h475 := unsigned'("00000000000000000000000000000000");
-                        h475 := e_data;
-                        rec_int_type <= h475(11-1 downto 8);
-                        rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(0, 4);
-                        rec_logged <= to_unsigned(0, 1);
-                        rec_entry_lo <= to_unsigned(0, 64);
-                        rec_entry_hi <= to_unsigned(0, 64);
-                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
-                        rec_cpl_status <= to_unsigned(0, 3);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= ST0;
-                    elsif (er_irt /= '0') then
-                        status <= to_unsigned(15, 8);
-                        rec_outcome <= to_unsigned(3, 3);
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0))) then
+                        status <= to_unsigned(7, 8);
+                        rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        h407 := to_unsigned(0, 1);
+                        h407 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h407 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(1-1 downto 0) := h407;
+                        h408 := to_unsigned(0, 1);
+                        h408 := to_unsigned(0, 1);
+                        if (bool(w_dte_0(62)) and (not (e_nw /= 0))) then
+                            h408 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h408;
+                        h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h409 := e_address;
+                        v_wide(64-1 downto 12) := h409(64-1 downto 12);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((wk_io_walked /= 0) and (wk_io_hw_error /= 0)) then
+                        status <= to_unsigned(8, 8);
+                        h410 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h410 := to_unsigned(4, 3);
+                        else
+                            h410 := to_unsigned(3, 3);
+                        end if;
+                        rec_outcome <= h410;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
                         rec_code <= to_unsigned(4, 4);
-                        h485 := to_unsigned(0, 1);
-                        h486 := unsigned'("00000000000000000000000000000000");
-                        h486 := e_data;
-                        h487 := unsigned'("00000000000000000000000000000000");
-                        h487 := e_data;
-                        h488 := to_unsigned(0, 1);
-                        h489 := to_unsigned(0, 1);
-                        h489 := to_unsigned(0, 1);
+                        h411 := to_unsigned(0, 1);
+                        h412 := unsigned'("00000000000000000000000000000000");
+                        h412 := e_data;
+                        h413 := unsigned'("00000000000000000000000000000000");
+                        h413 := e_data;
+                        h414 := to_unsigned(0, 1);
+                        h415 := to_unsigned(0, 1);
+                        h415 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h489 := to_unsigned(1, 1);
+                            h415 := to_unsigned(1, 1);
                         end if;
-                        h490 := to_unsigned(0, 1);
-                        h490 := to_unsigned(0, 1);
+                        h416 := to_unsigned(0, 1);
+                        h416 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h490 := to_unsigned(1, 1);
+                            h416 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h488 := h489;
+                            h414 := h415;
                         else
-                            h488 := h490;
+                            h414 := h416;
                         end if;
-                        h491 := unsigned'("00000000000000000000000000000000");
-                        h491 := e_data;
-                        h492 := unsigned'("00000000000000000000000000000000");
-                        h492 := e_data;
+                        h417 := unsigned'("00000000000000000000000000000000");
+                        h417 := e_data;
+                        h418 := unsigned'("00000000000000000000000000000000");
+                        h418 := e_data;
+                        h419 := unsigned'("00000000000000000000000000000000");
+                        h419 := e_data;
+                        h420 := to_unsigned(0, 16);
+                        h420 := to_unsigned(1, 16);
+                        h421 := to_unsigned(0, 4);
+                        h421 := w_dte_10(5-1 downto 1);
+                        h422 := to_unsigned(0, 16);
+                        h422 := shift_left(h420, to_integer(h421));
+                        h423 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h424 := to_unsigned(1, 1);
+                        end if;
+                        h425 := to_unsigned(0, 1);
+                        h426 := to_unsigned(0, 11);
+                        h427 := unsigned'("00000000000000000000000000000000");
+                        h427 := e_data;
+                        h426 := h427(11-1 downto 0);
+                        h428 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h428 := to_unsigned(1, 1);
+                        end if;
+                        h429 := to_unsigned(0, 1);
+                        h429 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h429 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h426, 0) and to_unsigned(1, 11)) = 1) then
+                            h425 := h428;
+                        else
+                            h425 := h429;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h423 := h424;
+                        else
+                            h423 := h425;
+                        end if;
+                        h430 := to_unsigned(0, 1);
+                        h431 := to_unsigned(0, 1);
+                        h431 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h431 := to_unsigned(1, 1);
+                        end if;
+                        h432 := to_unsigned(0, 1);
+                        h433 := to_unsigned(0, 11);
+                        h434 := unsigned'("00000000000000000000000000000000");
+                        h434 := e_data;
+                        h433 := h434(11-1 downto 0);
+                        h435 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h435 := to_unsigned(1, 1);
+                        end if;
+                        h436 := to_unsigned(0, 1);
+                        h436 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h436 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h433, 0) and to_unsigned(1, 11)) = 1) then
+                            h432 := h435;
+                        else
+                            h432 := h436;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h430 := h431;
+                        else
+                            h430 := h432;
+                        end if;
+                        h437 := to_unsigned(0, 3);
+                        h438 := to_unsigned(0, 3);
+                        h439 := to_unsigned(0, 11);
+                        h440 := unsigned'("00000000000000000000000000000000");
+                        h440 := e_data;
+                        h439 := h440(11-1 downto 0);
+                        if ((shift_right(h439, 0) and to_unsigned(1, 11)) = 1) then
+                            h438 := w_irt_0(37-1 downto 34);
+                        else
+                            h438 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h437 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h437 := h438;
+                        end if;
+                        h441 := to_unsigned(0, 1);
+                        h442 := to_unsigned(0, 1);
+                        h442 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h442 := to_unsigned(1, 1);
+                        end if;
+                        h443 := to_unsigned(0, 1);
+                        h444 := to_unsigned(0, 11);
+                        h445 := unsigned'("00000000000000000000000000000000");
+                        h445 := e_data;
+                        h444 := h445(11-1 downto 0);
+                        h446 := to_unsigned(0, 1);
+                        h446 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h446 := to_unsigned(1, 1);
+                        end if;
+                        h447 := to_unsigned(0, 1);
+                        h447 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h447 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h444, 0) and to_unsigned(1, 11)) = 1) then
+                            h443 := h446;
+                        else
+                            h443 := h447;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h441 := h442;
+                        else
+                            h441 := h443;
+                        end if;
+                        h448 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
+                        h449 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h449 := to_unsigned(1, 1);
+                        end if;
+                        h450 := to_unsigned(0, 1);
+                        h451 := to_unsigned(0, 11);
+                        h452 := unsigned'("00000000000000000000000000000000");
+                        h452 := e_data;
+                        h451 := h452(11-1 downto 0);
+                        h453 := to_unsigned(0, 1);
+                        h453 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h453 := to_unsigned(1, 1);
+                        end if;
+                        h454 := to_unsigned(0, 1);
+                        h454 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h454 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h451, 0) and to_unsigned(1, 11)) = 1) then
+                            h450 := h453;
+                        else
+                            h450 := h454;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h448 := h449;
+                        else
+                            h448 := h450;
+                        end if;
+                        h455 := to_unsigned(0, 1);
+                        h456 := to_unsigned(0, 1);
+                        h456 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h456 := to_unsigned(1, 1);
+                        end if;
+                        h457 := to_unsigned(0, 1);
+                        h458 := to_unsigned(0, 11);
+                        h459 := unsigned'("00000000000000000000000000000000");
+                        h459 := e_data;
+                        h458 := h459(11-1 downto 0);
+                        h460 := to_unsigned(0, 1);
+                        h460 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h460 := to_unsigned(1, 1);
+                        end if;
+                        h461 := to_unsigned(0, 1);
+                        h461 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h461 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h458, 0) and to_unsigned(1, 11)) = 1) then
+                            h457 := h460;
+                        else
+                            h457 := h461;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h455 := h456;
+                        else
+                            h455 := h457;
+                        end if;
+                        h411 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h412(11-1 downto 8) = 0) or (h413(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h414 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h417(11-1 downto 8) = 0) or (h418(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h419(11-1 downto 0)) < h422)) or ((not (((h423 /= 0) and (not (h430 /= 0))) and (h437 <= 1))) and (not ((bool(r_CONTROL(17)) and (h441 /= 0)) and (h448 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h455 /= 0))))) then
+                            h411 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h411;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h462 := to_unsigned(0, 1);
+                        h462 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h462 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h462;
+                        h463 := to_unsigned(0, 1);
+                        h463 := to_unsigned(0, 1);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h463 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(57-1 downto 56) := h463;
+                        v_wide(59-1 downto 57) := to_unsigned(2, 2);
+                        v_wide(64-1 downto 60) := to_unsigned(4, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= wk_io_entry;
+                        h464 := to_unsigned(0, 16);
+                        h465 := unsigned'("00000000000000000000000000000000");
+                        h465 := e_data;
+                        h466 := unsigned'("00000000000000000000000000000000");
+                        h466 := e_data;
+                        h467 := to_unsigned(0, 1);
+                        h468 := to_unsigned(0, 1);
+                        h468 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h468 := to_unsigned(1, 1);
+                        end if;
+                        h469 := to_unsigned(0, 1);
+                        h469 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h469 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h467 := h468;
+                        else
+                            h467 := h469;
+                        end if;
+                        h470 := unsigned'("00000000000000000000000000000000");
+                        h470 := e_data;
+                        h471 := unsigned'("00000000000000000000000000000000");
+                        h471 := e_data;
+                        h472 := unsigned'("00000000000000000000000000000000");
+                        h472 := e_data;
+                        h473 := to_unsigned(0, 16);
+                        h473 := to_unsigned(1, 16);
+                        h474 := to_unsigned(0, 4);
+                        h474 := w_dte_10(5-1 downto 1);
+                        h475 := to_unsigned(0, 16);
+                        h475 := shift_left(h473, to_integer(h474));
+                        h476 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h477 := to_unsigned(1, 1);
+                        end if;
+                        h478 := to_unsigned(0, 1);
+                        h479 := to_unsigned(0, 11);
+                        h480 := unsigned'("00000000000000000000000000000000");
+                        h480 := e_data;
+                        h479 := h480(11-1 downto 0);
+                        h481 := to_unsigned(0, 1);
+                        h481 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h481 := to_unsigned(1, 1);
+                        end if;
+                        h482 := to_unsigned(0, 1);
+                        h482 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h482 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h479, 0) and to_unsigned(1, 11)) = 1) then
+                            h478 := h481;
+                        else
+                            h478 := h482;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h476 := h477;
+                        else
+                            h476 := h478;
+                        end if;
+                        h483 := to_unsigned(0, 1);
+                        h484 := to_unsigned(0, 1);
+                        h484 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h484 := to_unsigned(1, 1);
+                        end if;
+                        h485 := to_unsigned(0, 1);
+                        h486 := to_unsigned(0, 11);
+                        h487 := unsigned'("00000000000000000000000000000000");
+                        h487 := e_data;
+                        h486 := h487(11-1 downto 0);
+                        h488 := to_unsigned(0, 1);
+                        h488 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h488 := to_unsigned(1, 1);
+                        end if;
+                        h489 := to_unsigned(0, 1);
+                        h489 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h489 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h486, 0) and to_unsigned(1, 11)) = 1) then
+                            h485 := h488;
+                        else
+                            h485 := h489;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h483 := h484;
+                        else
+                            h483 := h485;
+                        end if;
+                        h490 := to_unsigned(0, 3);
+                        h491 := to_unsigned(0, 3);
+                        h492 := to_unsigned(0, 11);
                         h493 := unsigned'("00000000000000000000000000000000");
                         h493 := e_data;
-                        h494 := to_unsigned(0, 16);
-                        h494 := to_unsigned(1, 16);
-                        h495 := to_unsigned(0, 4);
-                        h495 := w_dte_10(5-1 downto 1);
-                        h496 := to_unsigned(0, 16);
-                        h496 := shift_left(h494, to_integer(h495));
-                        h497 := to_unsigned(0, 1);
-                        h498 := to_unsigned(0, 11);
-                        h499 := unsigned'("00000000000000000000000000000000");
-                        h499 := e_data;
-                        h498 := h499(11-1 downto 0);
-                        h500 := to_unsigned(0, 1);
-                        h500 := to_unsigned(0, 1);
+                        h492 := h493(11-1 downto 0);
+                        if ((shift_right(h492, 0) and to_unsigned(1, 11)) = 1) then
+                            h491 := w_irt_0(37-1 downto 34);
+                        else
+                            h491 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h490 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h490 := h491;
+                        end if;
+                        h494 := to_unsigned(0, 1);
+                        h495 := to_unsigned(0, 1);
+                        h495 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h495 := to_unsigned(1, 1);
+                        end if;
+                        h496 := to_unsigned(0, 1);
+                        h497 := to_unsigned(0, 11);
+                        h498 := unsigned'("00000000000000000000000000000000");
+                        h498 := e_data;
+                        h497 := h498(11-1 downto 0);
+                        h499 := to_unsigned(0, 1);
+                        h499 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
+                            h499 := to_unsigned(1, 1);
+                        end if;
+                        h500 := to_unsigned(0, 1);
+                        h500 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
                             h500 := to_unsigned(1, 1);
                         end if;
-                        h501 := to_unsigned(0, 1);
-                        h501 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h501 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h498, 0) and to_unsigned(1, 11)) = 1) then
-                            h497 := h500;
+                        if ((shift_right(h497, 0) and to_unsigned(1, 11)) = 1) then
+                            h496 := h499;
                         else
-                            h497 := h501;
+                            h496 := h500;
                         end if;
+                        if bool(r_CONTROL(17)) then
+                            h494 := h495;
+                        else
+                            h494 := h496;
+                        end if;
+                        h501 := to_unsigned(0, 1);
                         h502 := to_unsigned(0, 1);
-                        h503 := to_unsigned(0, 11);
-                        h504 := unsigned'("00000000000000000000000000000000");
-                        h504 := e_data;
-                        h503 := h504(11-1 downto 0);
-                        h505 := to_unsigned(0, 1);
-                        h505 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h505 := to_unsigned(1, 1);
+                        h502 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h502 := to_unsigned(1, 1);
                         end if;
+                        h503 := to_unsigned(0, 1);
+                        h504 := to_unsigned(0, 11);
+                        h505 := unsigned'("00000000000000000000000000000000");
+                        h505 := e_data;
+                        h504 := h505(11-1 downto 0);
                         h506 := to_unsigned(0, 1);
                         h506 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
+                        if bool(w_irt_0(39)) then
                             h506 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h503, 0) and to_unsigned(1, 11)) = 1) then
-                            h502 := h505;
-                        else
-                            h502 := h506;
+                        h507 := to_unsigned(0, 1);
+                        h507 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h507 := to_unsigned(1, 1);
                         end if;
-                        h507 := to_unsigned(0, 3);
-                        h508 := to_unsigned(0, 11);
-                        h509 := unsigned'("00000000000000000000000000000000");
-                        h509 := e_data;
-                        h508 := h509(11-1 downto 0);
-                        if ((shift_right(h508, 0) and to_unsigned(1, 11)) = 1) then
-                            h507 := w_irt_0(37-1 downto 34);
+                        if ((shift_right(h504, 0) and to_unsigned(1, 11)) = 1) then
+                            h503 := h506;
                         else
-                            h507 := w_irt_0(5-1 downto 2);
+                            h503 := h507;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h501 := h502;
+                        else
+                            h501 := h503;
+                        end if;
+                        h508 := to_unsigned(0, 1);
+                        h509 := to_unsigned(0, 1);
+                        h509 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h509 := to_unsigned(1, 1);
                         end if;
                         h510 := to_unsigned(0, 1);
                         h511 := to_unsigned(0, 11);
@@ -5054,11 +6033,1353 @@ begin
                         else
                             h510 := h514;
                         end if;
-                        h485 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h486(11-1 downto 8) = 0) or (h487(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h488 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h491(11-1 downto 8) = 0) or (h492(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h493(11-1 downto 0)) < h496)) or (not (((h497 /= 0) and (not (h502 /= 0))) and (h507 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h510 /= 0))))) then
-                            h485 := to_unsigned(1, 1);
+                        if bool(r_CONTROL(17)) then
+                            h508 := h509;
+                        else
+                            h508 := h510;
                         end if;
-                        rec_logged <= h485;
+                        h515 := to_unsigned(0, 16);
+                        h515 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h516 := to_unsigned(0, 16);
+                        h516 := to_unsigned(1, 16);
+                        h517 := to_unsigned(0, 4);
+                        h517 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h518 := to_unsigned(0, 16);
+                        h518 := shift_left(h516, to_integer(h517));
+                        h519 := to_unsigned(0, 17);
+                        h519 := ((unsigned'(to_unsigned(0, 1) & h518) + 65536) - 1);
+                        h520 := to_unsigned(0, 16);
+                        h520 := (h515 and h519(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h465(11-1 downto 8) = 0) or (h466(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h467 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h470(11-1 downto 8) = 0) or (h471(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h472(11-1 downto 0)) < h475)) or ((not (((h476 /= 0) and (not (h483 /= 0))) and (h490 <= 1))) and (not ((bool(r_CONTROL(17)) and (h494 /= 0)) and (h501 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h508 /= 0))))) then
+                            h464 := h520;
+                        else
+                            h464 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h464 & to_unsigned(0, 4));
+                        h521 := to_unsigned(0, 3);
+                        if ((e_kind /= 2) and (e_at = 1)) then
+                            h521 := to_unsigned(4, 3);
+                        else
+                            h521 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h521;
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_io_ok /= 0) then
+                        status <= to_unsigned(9, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_io_pa;
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (wk_io_translation /= 0) then
+                        status <= to_unsigned(10, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_io_R;
+                        h522 := to_unsigned(0, 1);
+                        h522 := to_unsigned(0, 1);
+                        if ((wk_io_W /= 0) and (not (e_nw /= 0))) then
+                            h522 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h522;
+                        v_wide(3-1 downto 2) := wk_io_U;
+                        h523 := to_unsigned(0, 1);
+                        h523 := to_unsigned(0, 1);
+                        if (wk_io_shift > 12) then
+                            h523 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h523;
+                        h524 := to_unsigned(0, 6);
+                        h524 := wk_io_shift;
+                        h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h525 := shift_right(wk_io_frame, to_integer(h524));
+                        h526 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h526 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h525);
+                        h527 := to_unsigned(0, 6);
+                        h527 := wk_io_shift;
+                        h528 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h528 := shift_left(h526, to_integer(h527));
+                        h529 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h529 := to_unsigned(1, 64);
+                        h530 := to_unsigned(0, 6);
+                        h531 := to_unsigned(0, 7);
+                        h531 := ((unsigned'(to_unsigned(0, 1) & wk_io_shift) + 64) - 1);
+                        h530 := h531(6-1 downto 0);
+                        h532 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h532 := shift_left(h529, to_integer(h530));
+                        h533 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h533 := ((unsigned'(to_unsigned(0, 1) & h532) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h534 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h534 := shift_right(h533(64-1 downto 0), 12);
+                        h535 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h535 := (h528 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h534 & to_unsigned(0, 12)));
+                        h536 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h536 := shift_right(h535, 12);
+                        v_wide(64-1 downto 12) := h536(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0)))) then
+                        status <= to_unsigned(11, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h537 := to_unsigned(0, 1);
+                        h538 := unsigned'("00000000000000000000000000000000");
+                        h538 := e_data;
+                        h539 := unsigned'("00000000000000000000000000000000");
+                        h539 := e_data;
+                        h540 := to_unsigned(0, 1);
+                        h541 := to_unsigned(0, 1);
+                        h541 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h541 := to_unsigned(1, 1);
+                        end if;
+                        h542 := to_unsigned(0, 1);
+                        h542 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h542 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h540 := h541;
+                        else
+                            h540 := h542;
+                        end if;
+                        h543 := unsigned'("00000000000000000000000000000000");
+                        h543 := e_data;
+                        h544 := unsigned'("00000000000000000000000000000000");
+                        h544 := e_data;
+                        h545 := unsigned'("00000000000000000000000000000000");
+                        h545 := e_data;
+                        h546 := to_unsigned(0, 16);
+                        h546 := to_unsigned(1, 16);
+                        h547 := to_unsigned(0, 4);
+                        h547 := w_dte_10(5-1 downto 1);
+                        h548 := to_unsigned(0, 16);
+                        h548 := shift_left(h546, to_integer(h547));
+                        h549 := to_unsigned(0, 1);
+                        h550 := to_unsigned(0, 1);
+                        h550 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h550 := to_unsigned(1, 1);
+                        end if;
+                        h551 := to_unsigned(0, 1);
+                        h552 := to_unsigned(0, 11);
+                        h553 := unsigned'("00000000000000000000000000000000");
+                        h553 := e_data;
+                        h552 := h553(11-1 downto 0);
+                        h554 := to_unsigned(0, 1);
+                        h554 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h554 := to_unsigned(1, 1);
+                        end if;
+                        h555 := to_unsigned(0, 1);
+                        h555 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h555 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h552, 0) and to_unsigned(1, 11)) = 1) then
+                            h551 := h554;
+                        else
+                            h551 := h555;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h549 := h550;
+                        else
+                            h549 := h551;
+                        end if;
+                        h556 := to_unsigned(0, 1);
+                        h557 := to_unsigned(0, 1);
+                        h557 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h557 := to_unsigned(1, 1);
+                        end if;
+                        h558 := to_unsigned(0, 1);
+                        h559 := to_unsigned(0, 11);
+                        h560 := unsigned'("00000000000000000000000000000000");
+                        h560 := e_data;
+                        h559 := h560(11-1 downto 0);
+                        h561 := to_unsigned(0, 1);
+                        h561 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h561 := to_unsigned(1, 1);
+                        end if;
+                        h562 := to_unsigned(0, 1);
+                        h562 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h562 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h559, 0) and to_unsigned(1, 11)) = 1) then
+                            h558 := h561;
+                        else
+                            h558 := h562;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h556 := h557;
+                        else
+                            h556 := h558;
+                        end if;
+                        h563 := to_unsigned(0, 3);
+                        h564 := to_unsigned(0, 3);
+                        h565 := to_unsigned(0, 11);
+                        h566 := unsigned'("00000000000000000000000000000000");
+                        h566 := e_data;
+                        h565 := h566(11-1 downto 0);
+                        if ((shift_right(h565, 0) and to_unsigned(1, 11)) = 1) then
+                            h564 := w_irt_0(37-1 downto 34);
+                        else
+                            h564 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h563 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h563 := h564;
+                        end if;
+                        h567 := to_unsigned(0, 1);
+                        h568 := to_unsigned(0, 1);
+                        h568 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h568 := to_unsigned(1, 1);
+                        end if;
+                        h569 := to_unsigned(0, 1);
+                        h570 := to_unsigned(0, 11);
+                        h571 := unsigned'("00000000000000000000000000000000");
+                        h571 := e_data;
+                        h570 := h571(11-1 downto 0);
+                        h572 := to_unsigned(0, 1);
+                        h572 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h572 := to_unsigned(1, 1);
+                        end if;
+                        h573 := to_unsigned(0, 1);
+                        h573 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h573 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h570, 0) and to_unsigned(1, 11)) = 1) then
+                            h569 := h572;
+                        else
+                            h569 := h573;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h567 := h568;
+                        else
+                            h567 := h569;
+                        end if;
+                        h574 := to_unsigned(0, 1);
+                        h575 := to_unsigned(0, 1);
+                        h575 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h575 := to_unsigned(1, 1);
+                        end if;
+                        h576 := to_unsigned(0, 1);
+                        h577 := to_unsigned(0, 11);
+                        h578 := unsigned'("00000000000000000000000000000000");
+                        h578 := e_data;
+                        h577 := h578(11-1 downto 0);
+                        h579 := to_unsigned(0, 1);
+                        h579 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h579 := to_unsigned(1, 1);
+                        end if;
+                        h580 := to_unsigned(0, 1);
+                        h580 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h580 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h577, 0) and to_unsigned(1, 11)) = 1) then
+                            h576 := h579;
+                        else
+                            h576 := h580;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h574 := h575;
+                        else
+                            h574 := h576;
+                        end if;
+                        h581 := to_unsigned(0, 1);
+                        h582 := to_unsigned(0, 1);
+                        h582 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h582 := to_unsigned(1, 1);
+                        end if;
+                        h583 := to_unsigned(0, 1);
+                        h584 := to_unsigned(0, 11);
+                        h585 := unsigned'("00000000000000000000000000000000");
+                        h585 := e_data;
+                        h584 := h585(11-1 downto 0);
+                        h586 := to_unsigned(0, 1);
+                        h586 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h586 := to_unsigned(1, 1);
+                        end if;
+                        h587 := to_unsigned(0, 1);
+                        h587 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h587 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h584, 0) and to_unsigned(1, 11)) = 1) then
+                            h583 := h586;
+                        else
+                            h583 := h587;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h581 := h582;
+                        else
+                            h581 := h583;
+                        end if;
+                        h537 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h538(11-1 downto 8) = 0) or (h539(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h540 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h543(11-1 downto 8) = 0) or (h544(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h545(11-1 downto 0)) < h548)) or ((not (((h549 /= 0) and (not (h556 /= 0))) and (h563 <= 1))) and (not ((bool(r_CONTROL(17)) and (h567 /= 0)) and (h574 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h581 /= 0))))) then
+                            h537 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h537;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(53-1 downto 52) := wk_io_PR;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
+                        v_wide(57-1 downto 56) := to_unsigned(1, 1);
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h588 := to_unsigned(0, 16);
+                        h589 := unsigned'("00000000000000000000000000000000");
+                        h589 := e_data;
+                        h590 := unsigned'("00000000000000000000000000000000");
+                        h590 := e_data;
+                        h591 := to_unsigned(0, 1);
+                        h592 := to_unsigned(0, 1);
+                        h592 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h592 := to_unsigned(1, 1);
+                        end if;
+                        h593 := to_unsigned(0, 1);
+                        h593 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h593 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h591 := h592;
+                        else
+                            h591 := h593;
+                        end if;
+                        h594 := unsigned'("00000000000000000000000000000000");
+                        h594 := e_data;
+                        h595 := unsigned'("00000000000000000000000000000000");
+                        h595 := e_data;
+                        h596 := unsigned'("00000000000000000000000000000000");
+                        h596 := e_data;
+                        h597 := to_unsigned(0, 16);
+                        h597 := to_unsigned(1, 16);
+                        h598 := to_unsigned(0, 4);
+                        h598 := w_dte_10(5-1 downto 1);
+                        h599 := to_unsigned(0, 16);
+                        h599 := shift_left(h597, to_integer(h598));
+                        h600 := to_unsigned(0, 1);
+                        h601 := to_unsigned(0, 1);
+                        h601 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h601 := to_unsigned(1, 1);
+                        end if;
+                        h602 := to_unsigned(0, 1);
+                        h603 := to_unsigned(0, 11);
+                        h604 := unsigned'("00000000000000000000000000000000");
+                        h604 := e_data;
+                        h603 := h604(11-1 downto 0);
+                        h605 := to_unsigned(0, 1);
+                        h605 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h605 := to_unsigned(1, 1);
+                        end if;
+                        h606 := to_unsigned(0, 1);
+                        h606 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h606 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h603, 0) and to_unsigned(1, 11)) = 1) then
+                            h602 := h605;
+                        else
+                            h602 := h606;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h600 := h601;
+                        else
+                            h600 := h602;
+                        end if;
+                        h607 := to_unsigned(0, 1);
+                        h608 := to_unsigned(0, 1);
+                        h608 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h608 := to_unsigned(1, 1);
+                        end if;
+                        h609 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 11);
+                        h611 := unsigned'("00000000000000000000000000000000");
+                        h611 := e_data;
+                        h610 := h611(11-1 downto 0);
+                        h612 := to_unsigned(0, 1);
+                        h612 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h612 := to_unsigned(1, 1);
+                        end if;
+                        h613 := to_unsigned(0, 1);
+                        h613 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h613 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h610, 0) and to_unsigned(1, 11)) = 1) then
+                            h609 := h612;
+                        else
+                            h609 := h613;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h607 := h608;
+                        else
+                            h607 := h609;
+                        end if;
+                        h614 := to_unsigned(0, 3);
+                        h615 := to_unsigned(0, 3);
+                        h616 := to_unsigned(0, 11);
+                        h617 := unsigned'("00000000000000000000000000000000");
+                        h617 := e_data;
+                        h616 := h617(11-1 downto 0);
+                        if ((shift_right(h616, 0) and to_unsigned(1, 11)) = 1) then
+                            h615 := w_irt_0(37-1 downto 34);
+                        else
+                            h615 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h614 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h614 := h615;
+                        end if;
+                        h618 := to_unsigned(0, 1);
+                        h619 := to_unsigned(0, 1);
+                        h619 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h619 := to_unsigned(1, 1);
+                        end if;
+                        h620 := to_unsigned(0, 1);
+                        h621 := to_unsigned(0, 11);
+                        h622 := unsigned'("00000000000000000000000000000000");
+                        h622 := e_data;
+                        h621 := h622(11-1 downto 0);
+                        h623 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h623 := to_unsigned(1, 1);
+                        end if;
+                        h624 := to_unsigned(0, 1);
+                        h624 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h624 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h621, 0) and to_unsigned(1, 11)) = 1) then
+                            h620 := h623;
+                        else
+                            h620 := h624;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h618 := h619;
+                        else
+                            h618 := h620;
+                        end if;
+                        h625 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h626 := to_unsigned(1, 1);
+                        end if;
+                        h627 := to_unsigned(0, 1);
+                        h628 := to_unsigned(0, 11);
+                        h629 := unsigned'("00000000000000000000000000000000");
+                        h629 := e_data;
+                        h628 := h629(11-1 downto 0);
+                        h630 := to_unsigned(0, 1);
+                        h630 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h630 := to_unsigned(1, 1);
+                        end if;
+                        h631 := to_unsigned(0, 1);
+                        h631 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h631 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h628, 0) and to_unsigned(1, 11)) = 1) then
+                            h627 := h630;
+                        else
+                            h627 := h631;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h625 := h626;
+                        else
+                            h625 := h627;
+                        end if;
+                        h632 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h633 := to_unsigned(1, 1);
+                        end if;
+                        h634 := to_unsigned(0, 1);
+                        h635 := to_unsigned(0, 11);
+                        h636 := unsigned'("00000000000000000000000000000000");
+                        h636 := e_data;
+                        h635 := h636(11-1 downto 0);
+                        h637 := to_unsigned(0, 1);
+                        h637 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h637 := to_unsigned(1, 1);
+                        end if;
+                        h638 := to_unsigned(0, 1);
+                        h638 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h638 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h635, 0) and to_unsigned(1, 11)) = 1) then
+                            h634 := h637;
+                        else
+                            h634 := h638;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h632 := h633;
+                        else
+                            h632 := h634;
+                        end if;
+                        h639 := to_unsigned(0, 16);
+                        h639 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h640 := to_unsigned(0, 16);
+                        h640 := to_unsigned(1, 16);
+                        h641 := to_unsigned(0, 4);
+                        h641 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h642 := to_unsigned(0, 16);
+                        h642 := shift_left(h640, to_integer(h641));
+                        h643 := to_unsigned(0, 17);
+                        h643 := ((unsigned'(to_unsigned(0, 1) & h642) + 65536) - 1);
+                        h644 := to_unsigned(0, 16);
+                        h644 := (h639 and h643(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h589(11-1 downto 8) = 0) or (h590(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h591 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h594(11-1 downto 8) = 0) or (h595(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h596(11-1 downto 0)) < h599)) or ((not (((h600 /= 0) and (not (h607 /= 0))) and (h614 <= 1))) and (not ((bool(r_CONTROL(17)) and (h618 /= 0)) and (h625 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h632 /= 0))))) then
+                            h588 := h644;
+                        else
+                            h588 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h588 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h756 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) then
+                        status <= to_unsigned(12, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h645 := to_unsigned(0, 1);
+                        h646 := unsigned'("00000000000000000000000000000000");
+                        h646 := e_data;
+                        h647 := unsigned'("00000000000000000000000000000000");
+                        h647 := e_data;
+                        h648 := to_unsigned(0, 1);
+                        h649 := to_unsigned(0, 1);
+                        h649 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h649 := to_unsigned(1, 1);
+                        end if;
+                        h650 := to_unsigned(0, 1);
+                        h650 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h650 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h648 := h649;
+                        else
+                            h648 := h650;
+                        end if;
+                        h651 := unsigned'("00000000000000000000000000000000");
+                        h651 := e_data;
+                        h652 := unsigned'("00000000000000000000000000000000");
+                        h652 := e_data;
+                        h653 := unsigned'("00000000000000000000000000000000");
+                        h653 := e_data;
+                        h654 := to_unsigned(0, 16);
+                        h654 := to_unsigned(1, 16);
+                        h655 := to_unsigned(0, 4);
+                        h655 := w_dte_10(5-1 downto 1);
+                        h656 := to_unsigned(0, 16);
+                        h656 := shift_left(h654, to_integer(h655));
+                        h657 := to_unsigned(0, 1);
+                        h658 := to_unsigned(0, 1);
+                        h658 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h658 := to_unsigned(1, 1);
+                        end if;
+                        h659 := to_unsigned(0, 1);
+                        h660 := to_unsigned(0, 11);
+                        h661 := unsigned'("00000000000000000000000000000000");
+                        h661 := e_data;
+                        h660 := h661(11-1 downto 0);
+                        h662 := to_unsigned(0, 1);
+                        h662 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h662 := to_unsigned(1, 1);
+                        end if;
+                        h663 := to_unsigned(0, 1);
+                        h663 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h663 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h660, 0) and to_unsigned(1, 11)) = 1) then
+                            h659 := h662;
+                        else
+                            h659 := h663;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h657 := h658;
+                        else
+                            h657 := h659;
+                        end if;
+                        h664 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h665 := to_unsigned(1, 1);
+                        end if;
+                        h666 := to_unsigned(0, 1);
+                        h667 := to_unsigned(0, 11);
+                        h668 := unsigned'("00000000000000000000000000000000");
+                        h668 := e_data;
+                        h667 := h668(11-1 downto 0);
+                        h669 := to_unsigned(0, 1);
+                        h669 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h669 := to_unsigned(1, 1);
+                        end if;
+                        h670 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h670 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h667, 0) and to_unsigned(1, 11)) = 1) then
+                            h666 := h669;
+                        else
+                            h666 := h670;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h664 := h665;
+                        else
+                            h664 := h666;
+                        end if;
+                        h671 := to_unsigned(0, 3);
+                        h672 := to_unsigned(0, 3);
+                        h673 := to_unsigned(0, 11);
+                        h674 := unsigned'("00000000000000000000000000000000");
+                        h674 := e_data;
+                        h673 := h674(11-1 downto 0);
+                        if ((shift_right(h673, 0) and to_unsigned(1, 11)) = 1) then
+                            h672 := w_irt_0(37-1 downto 34);
+                        else
+                            h672 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h671 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h671 := h672;
+                        end if;
+                        h675 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        h676 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h676 := to_unsigned(1, 1);
+                        end if;
+                        h677 := to_unsigned(0, 1);
+                        h678 := to_unsigned(0, 11);
+                        h679 := unsigned'("00000000000000000000000000000000");
+                        h679 := e_data;
+                        h678 := h679(11-1 downto 0);
+                        h680 := to_unsigned(0, 1);
+                        h680 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h680 := to_unsigned(1, 1);
+                        end if;
+                        h681 := to_unsigned(0, 1);
+                        h681 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h681 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h678, 0) and to_unsigned(1, 11)) = 1) then
+                            h677 := h680;
+                        else
+                            h677 := h681;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h675 := h676;
+                        else
+                            h675 := h677;
+                        end if;
+                        h682 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        h683 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h683 := to_unsigned(1, 1);
+                        end if;
+                        h684 := to_unsigned(0, 1);
+                        h685 := to_unsigned(0, 11);
+                        h686 := unsigned'("00000000000000000000000000000000");
+                        h686 := e_data;
+                        h685 := h686(11-1 downto 0);
+                        h687 := to_unsigned(0, 1);
+                        h687 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h687 := to_unsigned(1, 1);
+                        end if;
+                        h688 := to_unsigned(0, 1);
+                        h688 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h688 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h685, 0) and to_unsigned(1, 11)) = 1) then
+                            h684 := h687;
+                        else
+                            h684 := h688;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h682 := h683;
+                        else
+                            h682 := h684;
+                        end if;
+                        h689 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h690 := to_unsigned(1, 1);
+                        end if;
+                        h691 := to_unsigned(0, 1);
+                        h692 := to_unsigned(0, 11);
+                        h693 := unsigned'("00000000000000000000000000000000");
+                        h693 := e_data;
+                        h692 := h693(11-1 downto 0);
+                        h694 := to_unsigned(0, 1);
+                        h694 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h694 := to_unsigned(1, 1);
+                        end if;
+                        h695 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h695 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h692, 0) and to_unsigned(1, 11)) = 1) then
+                            h691 := h694;
+                        else
+                            h691 := h695;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h689 := h690;
+                        else
+                            h689 := h691;
+                        end if;
+                        h645 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h646(11-1 downto 8) = 0) or (h647(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h648 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h651(11-1 downto 8) = 0) or (h652(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h653(11-1 downto 0)) < h656)) or ((not (((h657 /= 0) and (not (h664 /= 0))) and (h671 <= 1))) and (not ((bool(r_CONTROL(17)) and (h675 /= 0)) and (h682 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h689 /= 0))))) then
+                            h645 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h645;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        h696 := to_unsigned(0, 1);
+                        h696 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PR /= 0)) then
+                            h696 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h696;
+                        h697 := to_unsigned(0, 1);
+                        h697 := to_unsigned(0, 1);
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h697 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(54-1 downto 53) := h697;
+                        h698 := to_unsigned(0, 1);
+                        h698 := to_unsigned(0, 1);
+                        if ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) or (wk_io_PE /= 0)) then
+                            h698 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(55-1 downto 54) := h698;
+                        v_wide(56-1 downto 55) := wk_io_RZ;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h699 := to_unsigned(0, 16);
+                        h700 := unsigned'("00000000000000000000000000000000");
+                        h700 := e_data;
+                        h701 := unsigned'("00000000000000000000000000000000");
+                        h701 := e_data;
+                        h702 := to_unsigned(0, 1);
+                        h703 := to_unsigned(0, 1);
+                        h703 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h703 := to_unsigned(1, 1);
+                        end if;
+                        h704 := to_unsigned(0, 1);
+                        h704 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h704 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h702 := h703;
+                        else
+                            h702 := h704;
+                        end if;
+                        h705 := unsigned'("00000000000000000000000000000000");
+                        h705 := e_data;
+                        h706 := unsigned'("00000000000000000000000000000000");
+                        h706 := e_data;
+                        h707 := unsigned'("00000000000000000000000000000000");
+                        h707 := e_data;
+                        h708 := to_unsigned(0, 16);
+                        h708 := to_unsigned(1, 16);
+                        h709 := to_unsigned(0, 4);
+                        h709 := w_dte_10(5-1 downto 1);
+                        h710 := to_unsigned(0, 16);
+                        h710 := shift_left(h708, to_integer(h709));
+                        h711 := to_unsigned(0, 1);
+                        h712 := to_unsigned(0, 1);
+                        h712 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h712 := to_unsigned(1, 1);
+                        end if;
+                        h713 := to_unsigned(0, 1);
+                        h714 := to_unsigned(0, 11);
+                        h715 := unsigned'("00000000000000000000000000000000");
+                        h715 := e_data;
+                        h714 := h715(11-1 downto 0);
+                        h716 := to_unsigned(0, 1);
+                        h716 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h716 := to_unsigned(1, 1);
+                        end if;
+                        h717 := to_unsigned(0, 1);
+                        h717 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h717 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h714, 0) and to_unsigned(1, 11)) = 1) then
+                            h713 := h716;
+                        else
+                            h713 := h717;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h711 := h712;
+                        else
+                            h711 := h713;
+                        end if;
+                        h718 := to_unsigned(0, 1);
+                        h719 := to_unsigned(0, 1);
+                        h719 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h719 := to_unsigned(1, 1);
+                        end if;
+                        h720 := to_unsigned(0, 1);
+                        h721 := to_unsigned(0, 11);
+                        h722 := unsigned'("00000000000000000000000000000000");
+                        h722 := e_data;
+                        h721 := h722(11-1 downto 0);
+                        h723 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h723 := to_unsigned(1, 1);
+                        end if;
+                        h724 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h724 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h721, 0) and to_unsigned(1, 11)) = 1) then
+                            h720 := h723;
+                        else
+                            h720 := h724;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h718 := h719;
+                        else
+                            h718 := h720;
+                        end if;
+                        h725 := to_unsigned(0, 3);
+                        h726 := to_unsigned(0, 3);
+                        h727 := to_unsigned(0, 11);
+                        h728 := unsigned'("00000000000000000000000000000000");
+                        h728 := e_data;
+                        h727 := h728(11-1 downto 0);
+                        if ((shift_right(h727, 0) and to_unsigned(1, 11)) = 1) then
+                            h726 := w_irt_0(37-1 downto 34);
+                        else
+                            h726 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h725 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h725 := h726;
+                        end if;
+                        h729 := to_unsigned(0, 1);
+                        h730 := to_unsigned(0, 1);
+                        h730 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h730 := to_unsigned(1, 1);
+                        end if;
+                        h731 := to_unsigned(0, 1);
+                        h732 := to_unsigned(0, 11);
+                        h733 := unsigned'("00000000000000000000000000000000");
+                        h733 := e_data;
+                        h732 := h733(11-1 downto 0);
+                        h734 := to_unsigned(0, 1);
+                        h734 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h734 := to_unsigned(1, 1);
+                        end if;
+                        h735 := to_unsigned(0, 1);
+                        h735 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h735 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h732, 0) and to_unsigned(1, 11)) = 1) then
+                            h731 := h734;
+                        else
+                            h731 := h735;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h729 := h730;
+                        else
+                            h729 := h731;
+                        end if;
+                        h736 := to_unsigned(0, 1);
+                        h737 := to_unsigned(0, 1);
+                        h737 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h737 := to_unsigned(1, 1);
+                        end if;
+                        h738 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 11);
+                        h740 := unsigned'("00000000000000000000000000000000");
+                        h740 := e_data;
+                        h739 := h740(11-1 downto 0);
+                        h741 := to_unsigned(0, 1);
+                        h741 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h741 := to_unsigned(1, 1);
+                        end if;
+                        h742 := to_unsigned(0, 1);
+                        h742 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h742 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h739, 0) and to_unsigned(1, 11)) = 1) then
+                            h738 := h741;
+                        else
+                            h738 := h742;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h736 := h737;
+                        else
+                            h736 := h738;
+                        end if;
+                        h743 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 1);
+                        h744 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h744 := to_unsigned(1, 1);
+                        end if;
+                        h745 := to_unsigned(0, 1);
+                        h746 := to_unsigned(0, 11);
+                        h747 := unsigned'("00000000000000000000000000000000");
+                        h747 := e_data;
+                        h746 := h747(11-1 downto 0);
+                        h748 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h748 := to_unsigned(1, 1);
+                        end if;
+                        h749 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h749 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h746, 0) and to_unsigned(1, 11)) = 1) then
+                            h745 := h748;
+                        else
+                            h745 := h749;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h743 := h744;
+                        else
+                            h743 := h745;
+                        end if;
+                        h750 := to_unsigned(0, 16);
+                        h750 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h751 := to_unsigned(0, 16);
+                        h751 := to_unsigned(1, 16);
+                        h752 := to_unsigned(0, 4);
+                        h752 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h753 := to_unsigned(0, 16);
+                        h753 := shift_left(h751, to_integer(h752));
+                        h754 := to_unsigned(0, 17);
+                        h754 := ((unsigned'(to_unsigned(0, 1) & h753) + 65536) - 1);
+                        h755 := to_unsigned(0, 16);
+                        h755 := (h750 and h754(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h700(11-1 downto 8) = 0) or (h701(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h702 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h705(11-1 downto 8) = 0) or (h706(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h707(11-1 downto 0)) < h710)) or ((not (((h711 /= 0) and (not (h718 /= 0))) and (h725 <= 1))) and (not ((bool(r_CONTROL(17)) and (h729 /= 0)) and (h736 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h743 /= 0))))) then
+                            h699 := h755;
+                        else
+                            h699 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h699 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((e_kind = 2) and (not bool(w_dte_10(0)))) then
+                        status <= to_unsigned(13, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h759 := unsigned'("00000000000000000000000000000000");
+                        h759 := e_data;
+                        rec_vector <= h759(8-1 downto 0);
+                        h760 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h760 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h760(20-1 downto 12));
+                        h761 := to_unsigned(0, 1);
+                        h761 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h761 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h761;
+                        h762 := unsigned'("00000000000000000000000000000000");
+                        h762 := e_data;
+                        rec_int_type <= h762(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and (h767 /= 0)) then
+                        status <= to_unsigned(14, 8);
+                        rec_outcome <= to_unsigned(0, 3);
+                        rec_address <= e_address;
+                        rec_data <= e_data;
+                        h763 := unsigned'("00000000000000000000000000000000");
+                        h763 := e_data;
+                        rec_vector <= h763(8-1 downto 0);
+                        h764 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h764 := e_address;
+                        rec_destination <= unsigned'(to_unsigned(0, 24) & h764(20-1 downto 12));
+                        h765 := to_unsigned(0, 1);
+                        h765 := to_unsigned(0, 1);
+                        if bool(e_address(2)) then
+                            h765 := to_unsigned(1, 1);
+                        end if;
+                        rec_dest_mode <= h765;
+                        h766 := unsigned'("00000000000000000000000000000000");
+                        h766 := e_data;
+                        rec_int_type <= h766(11-1 downto 8);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif ((er_irt /= '0') or (er_irt_ga /= '0')) then
+                        status <= to_unsigned(15, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(4, 4);
+                        h776 := to_unsigned(0, 1);
+                        h777 := unsigned'("00000000000000000000000000000000");
+                        h777 := e_data;
+                        h778 := unsigned'("00000000000000000000000000000000");
+                        h778 := e_data;
+                        h779 := to_unsigned(0, 1);
+                        h780 := to_unsigned(0, 1);
+                        h780 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h780 := to_unsigned(1, 1);
+                        end if;
+                        h781 := to_unsigned(0, 1);
+                        h781 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h781 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h779 := h780;
+                        else
+                            h779 := h781;
+                        end if;
+                        h782 := unsigned'("00000000000000000000000000000000");
+                        h782 := e_data;
+                        h783 := unsigned'("00000000000000000000000000000000");
+                        h783 := e_data;
+                        h784 := unsigned'("00000000000000000000000000000000");
+                        h784 := e_data;
+                        h785 := to_unsigned(0, 16);
+                        h785 := to_unsigned(1, 16);
+                        h786 := to_unsigned(0, 4);
+                        h786 := w_dte_10(5-1 downto 1);
+                        h787 := to_unsigned(0, 16);
+                        h787 := shift_left(h785, to_integer(h786));
+                        h788 := to_unsigned(0, 1);
+                        h789 := to_unsigned(0, 1);
+                        h789 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h789 := to_unsigned(1, 1);
+                        end if;
+                        h790 := to_unsigned(0, 1);
+                        h791 := to_unsigned(0, 11);
+                        h792 := unsigned'("00000000000000000000000000000000");
+                        h792 := e_data;
+                        h791 := h792(11-1 downto 0);
+                        h793 := to_unsigned(0, 1);
+                        h793 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h793 := to_unsigned(1, 1);
+                        end if;
+                        h794 := to_unsigned(0, 1);
+                        h794 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h794 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h791, 0) and to_unsigned(1, 11)) = 1) then
+                            h790 := h793;
+                        else
+                            h790 := h794;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h788 := h789;
+                        else
+                            h788 := h790;
+                        end if;
+                        h795 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h796 := to_unsigned(1, 1);
+                        end if;
+                        h797 := to_unsigned(0, 1);
+                        h798 := to_unsigned(0, 11);
+                        h799 := unsigned'("00000000000000000000000000000000");
+                        h799 := e_data;
+                        h798 := h799(11-1 downto 0);
+                        h800 := to_unsigned(0, 1);
+                        h800 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h800 := to_unsigned(1, 1);
+                        end if;
+                        h801 := to_unsigned(0, 1);
+                        h801 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h801 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h798, 0) and to_unsigned(1, 11)) = 1) then
+                            h797 := h800;
+                        else
+                            h797 := h801;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h795 := h796;
+                        else
+                            h795 := h797;
+                        end if;
+                        h802 := to_unsigned(0, 3);
+                        h803 := to_unsigned(0, 3);
+                        h804 := to_unsigned(0, 11);
+                        h805 := unsigned'("00000000000000000000000000000000");
+                        h805 := e_data;
+                        h804 := h805(11-1 downto 0);
+                        if ((shift_right(h804, 0) and to_unsigned(1, 11)) = 1) then
+                            h803 := w_irt_0(37-1 downto 34);
+                        else
+                            h803 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h802 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h802 := h803;
+                        end if;
+                        h806 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h807 := to_unsigned(1, 1);
+                        end if;
+                        h808 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 11);
+                        h810 := unsigned'("00000000000000000000000000000000");
+                        h810 := e_data;
+                        h809 := h810(11-1 downto 0);
+                        h811 := to_unsigned(0, 1);
+                        h811 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h811 := to_unsigned(1, 1);
+                        end if;
+                        h812 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h812 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h809, 0) and to_unsigned(1, 11)) = 1) then
+                            h808 := h811;
+                        else
+                            h808 := h812;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h806 := h807;
+                        else
+                            h806 := h808;
+                        end if;
+                        h813 := to_unsigned(0, 1);
+                        h814 := to_unsigned(0, 1);
+                        h814 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h814 := to_unsigned(1, 1);
+                        end if;
+                        h815 := to_unsigned(0, 1);
+                        h816 := to_unsigned(0, 11);
+                        h817 := unsigned'("00000000000000000000000000000000");
+                        h817 := e_data;
+                        h816 := h817(11-1 downto 0);
+                        h818 := to_unsigned(0, 1);
+                        h818 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h818 := to_unsigned(1, 1);
+                        end if;
+                        h819 := to_unsigned(0, 1);
+                        h819 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h819 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h816, 0) and to_unsigned(1, 11)) = 1) then
+                            h815 := h818;
+                        else
+                            h815 := h819;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h813 := h814;
+                        else
+                            h813 := h815;
+                        end if;
+                        h820 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h821 := to_unsigned(1, 1);
+                        end if;
+                        h822 := to_unsigned(0, 1);
+                        h823 := to_unsigned(0, 11);
+                        h824 := unsigned'("00000000000000000000000000000000");
+                        h824 := e_data;
+                        h823 := h824(11-1 downto 0);
+                        h825 := to_unsigned(0, 1);
+                        h825 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h825 := to_unsigned(1, 1);
+                        end if;
+                        h826 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h826 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h823, 0) and to_unsigned(1, 11)) = 1) then
+                            h822 := h825;
+                        else
+                            h822 := h826;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h820 := h821;
+                        else
+                            h820 := h822;
+                        end if;
+                        h776 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h777(11-1 downto 8) = 0) or (h778(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h779 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h782(11-1 downto 8) = 0) or (h783(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h784(11-1 downto 0)) < h787)) or ((not (((h788 /= 0) and (not (h795 /= 0))) and (h802 <= 1))) and (not ((bool(r_CONTROL(17)) and (h806 /= 0)) and (h813 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h820 /= 0))))) then
+                            h776 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h776;
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_device_id;
                         v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
@@ -5066,221 +7387,375 @@ begin
                         v_wide(59-1 downto 57) := to_unsigned(2, 2);
                         v_wide(64-1 downto 60) := to_unsigned(4, 4);
                         rec_entry_lo <= v_wide(64-1 downto 0);
-                        h515 := unsigned'("000000000000000000000000000000000000000000");
-                        h515 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
-                        h516 := unsigned'("0000000000000000000000000000000000000000000000");
-                        h516 := (unsigned'(to_unsigned(0, 4) & h515) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
-                        h517 := unsigned'("00000000000000000000000000000000");
-                        h517 := e_data;
-                        h518 := to_unsigned(0, 14);
-                        h518 := resize(unsigned'(to_unsigned(0, 3) & h517(11-1 downto 0)) * 4, 14);
-                        h519 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                        h519 := (unsigned'(to_unsigned(0, 1) & h516 & to_unsigned(0, 6)) + unsigned'(unsigned'("000000000000000000000000000000000000000") & h518));
-                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h519);
-                        h520 := to_unsigned(0, 16);
-                        h521 := unsigned'("00000000000000000000000000000000");
-                        h521 := e_data;
-                        h522 := unsigned'("00000000000000000000000000000000");
-                        h522 := e_data;
-                        h523 := to_unsigned(0, 1);
-                        h524 := to_unsigned(0, 1);
-                        h524 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h524 := to_unsigned(1, 1);
+                        h827 := unsigned'("000000000000000000000000000000000000000000");
+                        h827 := (unsigned'(unsigned'("0000000000000000000000000000000000000000") & w_dte_10(8-1 downto 6)) or unsigned'(w_dte_10(48-1 downto 8) & to_unsigned(0, 2)));
+                        h828 := unsigned'("0000000000000000000000000000000000000000000000");
+                        h828 := (unsigned'(to_unsigned(0, 4) & h827) or unsigned'(w_dte_10(52-1 downto 48) & unsigned'("000000000000000000000000000000000000000000")));
+                        h829 := unsigned'("00000000000000000000000000000000");
+                        h829 := e_data;
+                        h830 := to_unsigned(0, 5);
+                        if bool(r_CONTROL(17)) then
+                            h830 := to_unsigned(16, 5);
+                        else
+                            h830 := to_unsigned(4, 5);
                         end if;
-                        h525 := to_unsigned(0, 1);
-                        h525 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 16);
+                        h831 := resize(unsigned'(to_unsigned(0, 5) & h829(11-1 downto 0)) * unsigned'(to_unsigned(0, 11) & h830), 16);
+                        h832 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                        h832 := (unsigned'(to_unsigned(0, 1) & h828 & to_unsigned(0, 6)) + unsigned'(unsigned'("0000000000000000000000000000000000000") & h831));
+                        rec_entry_hi <= unsigned'(to_unsigned(0, 11) & h832);
+                        h833 := to_unsigned(0, 16);
+                        h834 := unsigned'("00000000000000000000000000000000");
+                        h834 := e_data;
+                        h835 := unsigned'("00000000000000000000000000000000");
+                        h835 := e_data;
+                        h836 := to_unsigned(0, 1);
+                        h837 := to_unsigned(0, 1);
+                        h837 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h837 := to_unsigned(1, 1);
+                        end if;
+                        h838 := to_unsigned(0, 1);
+                        h838 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h525 := to_unsigned(1, 1);
+                            h838 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h523 := h524;
+                            h836 := h837;
                         else
-                            h523 := h525;
+                            h836 := h838;
                         end if;
-                        h526 := unsigned'("00000000000000000000000000000000");
-                        h526 := e_data;
-                        h527 := unsigned'("00000000000000000000000000000000");
-                        h527 := e_data;
-                        h528 := unsigned'("00000000000000000000000000000000");
-                        h528 := e_data;
-                        h529 := to_unsigned(0, 16);
-                        h529 := to_unsigned(1, 16);
-                        h530 := to_unsigned(0, 4);
-                        h530 := w_dte_10(5-1 downto 1);
-                        h531 := to_unsigned(0, 16);
-                        h531 := shift_left(h529, to_integer(h530));
-                        h532 := to_unsigned(0, 1);
-                        h533 := to_unsigned(0, 11);
-                        h534 := unsigned'("00000000000000000000000000000000");
-                        h534 := e_data;
-                        h533 := h534(11-1 downto 0);
-                        h535 := to_unsigned(0, 1);
-                        h535 := to_unsigned(0, 1);
+                        h839 := unsigned'("00000000000000000000000000000000");
+                        h839 := e_data;
+                        h840 := unsigned'("00000000000000000000000000000000");
+                        h840 := e_data;
+                        h841 := unsigned'("00000000000000000000000000000000");
+                        h841 := e_data;
+                        h842 := to_unsigned(0, 16);
+                        h842 := to_unsigned(1, 16);
+                        h843 := to_unsigned(0, 4);
+                        h843 := w_dte_10(5-1 downto 1);
+                        h844 := to_unsigned(0, 16);
+                        h844 := shift_left(h842, to_integer(h843));
+                        h845 := to_unsigned(0, 1);
+                        h846 := to_unsigned(0, 1);
+                        h846 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h846 := to_unsigned(1, 1);
+                        end if;
+                        h847 := to_unsigned(0, 1);
+                        h848 := to_unsigned(0, 11);
+                        h849 := unsigned'("00000000000000000000000000000000");
+                        h849 := e_data;
+                        h848 := h849(11-1 downto 0);
+                        h850 := to_unsigned(0, 1);
+                        h850 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h535 := to_unsigned(1, 1);
+                            h850 := to_unsigned(1, 1);
                         end if;
-                        h536 := to_unsigned(0, 1);
-                        h536 := to_unsigned(0, 1);
+                        h851 := to_unsigned(0, 1);
+                        h851 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h536 := to_unsigned(1, 1);
+                            h851 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h533, 0) and to_unsigned(1, 11)) = 1) then
-                            h532 := h535;
+                        if ((shift_right(h848, 0) and to_unsigned(1, 11)) = 1) then
+                            h847 := h850;
                         else
-                            h532 := h536;
+                            h847 := h851;
                         end if;
-                        h537 := to_unsigned(0, 1);
-                        h538 := to_unsigned(0, 11);
-                        h539 := unsigned'("00000000000000000000000000000000");
-                        h539 := e_data;
-                        h538 := h539(11-1 downto 0);
-                        h540 := to_unsigned(0, 1);
-                        h540 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h845 := h846;
+                        else
+                            h845 := h847;
+                        end if;
+                        h852 := to_unsigned(0, 1);
+                        h853 := to_unsigned(0, 1);
+                        h853 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h853 := to_unsigned(1, 1);
+                        end if;
+                        h854 := to_unsigned(0, 1);
+                        h855 := to_unsigned(0, 11);
+                        h856 := unsigned'("00000000000000000000000000000000");
+                        h856 := e_data;
+                        h855 := h856(11-1 downto 0);
+                        h857 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h540 := to_unsigned(1, 1);
+                            h857 := to_unsigned(1, 1);
                         end if;
-                        h541 := to_unsigned(0, 1);
-                        h541 := to_unsigned(0, 1);
+                        h858 := to_unsigned(0, 1);
+                        h858 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h541 := to_unsigned(1, 1);
+                            h858 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h538, 0) and to_unsigned(1, 11)) = 1) then
-                            h537 := h540;
+                        if ((shift_right(h855, 0) and to_unsigned(1, 11)) = 1) then
+                            h854 := h857;
                         else
-                            h537 := h541;
+                            h854 := h858;
                         end if;
-                        h542 := to_unsigned(0, 3);
-                        h543 := to_unsigned(0, 11);
-                        h544 := unsigned'("00000000000000000000000000000000");
-                        h544 := e_data;
-                        h543 := h544(11-1 downto 0);
-                        if ((shift_right(h543, 0) and to_unsigned(1, 11)) = 1) then
-                            h542 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h852 := h853;
                         else
-                            h542 := w_irt_0(5-1 downto 2);
+                            h852 := h854;
                         end if;
-                        h545 := to_unsigned(0, 1);
-                        h546 := to_unsigned(0, 11);
-                        h547 := unsigned'("00000000000000000000000000000000");
-                        h547 := e_data;
-                        h546 := h547(11-1 downto 0);
-                        h548 := to_unsigned(0, 1);
-                        h548 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 3);
+                        h860 := to_unsigned(0, 3);
+                        h861 := to_unsigned(0, 11);
+                        h862 := unsigned'("00000000000000000000000000000000");
+                        h862 := e_data;
+                        h861 := h862(11-1 downto 0);
+                        if ((shift_right(h861, 0) and to_unsigned(1, 11)) = 1) then
+                            h860 := w_irt_0(37-1 downto 34);
+                        else
+                            h860 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h859 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h859 := h860;
+                        end if;
+                        h863 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 1);
+                        h864 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h864 := to_unsigned(1, 1);
+                        end if;
+                        h865 := to_unsigned(0, 1);
+                        h866 := to_unsigned(0, 11);
+                        h867 := unsigned'("00000000000000000000000000000000");
+                        h867 := e_data;
+                        h866 := h867(11-1 downto 0);
+                        h868 := to_unsigned(0, 1);
+                        h868 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h868 := to_unsigned(1, 1);
+                        end if;
+                        h869 := to_unsigned(0, 1);
+                        h869 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h869 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h866, 0) and to_unsigned(1, 11)) = 1) then
+                            h865 := h868;
+                        else
+                            h865 := h869;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h863 := h864;
+                        else
+                            h863 := h865;
+                        end if;
+                        h870 := to_unsigned(0, 1);
+                        h871 := to_unsigned(0, 1);
+                        h871 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h871 := to_unsigned(1, 1);
+                        end if;
+                        h872 := to_unsigned(0, 1);
+                        h873 := to_unsigned(0, 11);
+                        h874 := unsigned'("00000000000000000000000000000000");
+                        h874 := e_data;
+                        h873 := h874(11-1 downto 0);
+                        h875 := to_unsigned(0, 1);
+                        h875 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h875 := to_unsigned(1, 1);
+                        end if;
+                        h876 := to_unsigned(0, 1);
+                        h876 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h876 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h873, 0) and to_unsigned(1, 11)) = 1) then
+                            h872 := h875;
+                        else
+                            h872 := h876;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h870 := h871;
+                        else
+                            h870 := h872;
+                        end if;
+                        h877 := to_unsigned(0, 1);
+                        h878 := to_unsigned(0, 1);
+                        h878 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h878 := to_unsigned(1, 1);
+                        end if;
+                        h879 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 11);
+                        h881 := unsigned'("00000000000000000000000000000000");
+                        h881 := e_data;
+                        h880 := h881(11-1 downto 0);
+                        h882 := to_unsigned(0, 1);
+                        h882 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h548 := to_unsigned(1, 1);
+                            h882 := to_unsigned(1, 1);
                         end if;
-                        h549 := to_unsigned(0, 1);
-                        h549 := to_unsigned(0, 1);
+                        h883 := to_unsigned(0, 1);
+                        h883 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h549 := to_unsigned(1, 1);
+                            h883 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h546, 0) and to_unsigned(1, 11)) = 1) then
-                            h545 := h548;
+                        if ((shift_right(h880, 0) and to_unsigned(1, 11)) = 1) then
+                            h879 := h882;
                         else
-                            h545 := h549;
+                            h879 := h883;
                         end if;
-                        h550 := to_unsigned(0, 16);
-                        h550 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h551 := to_unsigned(0, 16);
-                        h551 := to_unsigned(1, 16);
-                        h552 := to_unsigned(0, 4);
-                        h552 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h553 := to_unsigned(0, 16);
-                        h553 := shift_left(h551, to_integer(h552));
-                        h554 := to_unsigned(0, 17);
-                        h554 := ((unsigned'(to_unsigned(0, 1) & h553) + 65536) - 1);
-                        h555 := to_unsigned(0, 16);
-                        h555 := (h550 and h554(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h521(11-1 downto 8) = 0) or (h522(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h523 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h526(11-1 downto 8) = 0) or (h527(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h528(11-1 downto 0)) < h531)) or (not (((h532 /= 0) and (not (h537 /= 0))) and (h542 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h545 /= 0))))) then
-                            h520 := h555;
+                        if bool(r_CONTROL(17)) then
+                            h877 := h878;
                         else
-                            h520 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                            h877 := h879;
                         end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h520 & to_unsigned(0, 4));
+                        h884 := to_unsigned(0, 16);
+                        h884 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h885 := to_unsigned(0, 16);
+                        h885 := to_unsigned(1, 16);
+                        h886 := to_unsigned(0, 4);
+                        h886 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h887 := to_unsigned(0, 16);
+                        h887 := shift_left(h885, to_integer(h886));
+                        h888 := to_unsigned(0, 17);
+                        h888 := ((unsigned'(to_unsigned(0, 1) & h887) + 65536) - 1);
+                        h889 := to_unsigned(0, 16);
+                        h889 := (h884 and h888(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h834(11-1 downto 8) = 0) or (h835(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h836 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h839(11-1 downto 8) = 0) or (h840(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h841(11-1 downto 0)) < h844)) or ((not (((h845 /= 0) and (not (h852 /= 0))) and (h859 <= 1))) and (not ((bool(r_CONTROL(17)) and (h863 /= 0)) and (h870 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h877 /= 0))))) then
+                            h833 := h889;
+                        else
+                            h833 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h833 & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h575(11-1 downto 8) = 0) or (h576(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h577(11-1 downto 0)) < h580)) and (((h581 /= 0) and (not (h586 /= 0))) and (h591 <= 1))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h917(11-1 downto 8) = 0) or (h918(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h919(11-1 downto 0)) < h922)) and (((h923 /= 0) and (not (h930 /= 0))) and (h937 <= 1))) then
                         status <= to_unsigned(16, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        h556 := to_unsigned(0, 8);
-                        h557 := to_unsigned(0, 11);
-                        h558 := unsigned'("00000000000000000000000000000000");
-                        h558 := e_data;
-                        h557 := h558(11-1 downto 0);
-                        if ((shift_right(h557, 0) and to_unsigned(1, 11)) = 1) then
-                            h556 := w_irt_0(56-1 downto 48);
+                        h890 := to_unsigned(0, 8);
+                        h891 := to_unsigned(0, 8);
+                        h892 := to_unsigned(0, 11);
+                        h893 := unsigned'("00000000000000000000000000000000");
+                        h893 := e_data;
+                        h892 := h893(11-1 downto 0);
+                        if ((shift_right(h892, 0) and to_unsigned(1, 11)) = 1) then
+                            h891 := w_irt_0(56-1 downto 48);
                         else
-                            h556 := w_irt_0(24-1 downto 16);
+                            h891 := w_irt_0(24-1 downto 16);
                         end if;
-                        rec_vector <= h556;
-                        h559 := to_unsigned(0, 8);
-                        h560 := to_unsigned(0, 11);
-                        h561 := unsigned'("00000000000000000000000000000000");
-                        h561 := e_data;
-                        h560 := h561(11-1 downto 0);
-                        if ((shift_right(h560, 0) and to_unsigned(1, 11)) = 1) then
-                            h559 := w_irt_0(48-1 downto 40);
+                        if bool(r_CONTROL(17)) then
+                            h890 := w_irt_ga_8(8-1 downto 0);
                         else
-                            h559 := w_irt_0(16-1 downto 8);
+                            h890 := h891;
                         end if;
-                        rec_destination <= h559;
-                        h562 := to_unsigned(0, 1);
-                        h563 := to_unsigned(0, 11);
-                        h564 := unsigned'("00000000000000000000000000000000");
-                        h564 := e_data;
-                        h563 := h564(11-1 downto 0);
-                        h565 := to_unsigned(0, 1);
-                        h565 := to_unsigned(0, 1);
+                        rec_vector <= h890;
+                        h894 := unsigned'("00000000000000000000000000000000");
+                        h895 := unsigned'("00000000000000000000000000000000");
+                        h895 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h896 := to_unsigned(0, 8);
+                        h897 := to_unsigned(0, 11);
+                        h898 := unsigned'("00000000000000000000000000000000");
+                        h898 := e_data;
+                        h897 := h898(11-1 downto 0);
+                        if ((shift_right(h897, 0) and to_unsigned(1, 11)) = 1) then
+                            h896 := w_irt_0(48-1 downto 40);
+                        else
+                            h896 := w_irt_0(16-1 downto 8);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h894 := h895;
+                        else
+                            h894 := unsigned'(to_unsigned(0, 24) & h896);
+                        end if;
+                        rec_destination <= h894;
+                        h899 := to_unsigned(0, 1);
+                        h900 := to_unsigned(0, 1);
+                        h900 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h900 := to_unsigned(1, 1);
+                        end if;
+                        h901 := to_unsigned(0, 1);
+                        h902 := to_unsigned(0, 11);
+                        h903 := unsigned'("00000000000000000000000000000000");
+                        h903 := e_data;
+                        h902 := h903(11-1 downto 0);
+                        h904 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
                         if bool(w_irt_0(38)) then
-                            h565 := to_unsigned(1, 1);
+                            h904 := to_unsigned(1, 1);
                         end if;
-                        h566 := to_unsigned(0, 1);
-                        h566 := to_unsigned(0, 1);
+                        h905 := to_unsigned(0, 1);
+                        h905 := to_unsigned(0, 1);
                         if bool(w_irt_0(6)) then
-                            h566 := to_unsigned(1, 1);
+                            h905 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h563, 0) and to_unsigned(1, 11)) = 1) then
-                            h562 := h565;
+                        if ((shift_right(h902, 0) and to_unsigned(1, 11)) = 1) then
+                            h901 := h904;
                         else
-                            h562 := h566;
+                            h901 := h905;
                         end if;
-                        rec_dest_mode <= h562;
-                        h567 := to_unsigned(0, 3);
-                        h568 := to_unsigned(0, 11);
-                        h569 := unsigned'("00000000000000000000000000000000");
-                        h569 := e_data;
-                        h568 := h569(11-1 downto 0);
-                        if ((shift_right(h568, 0) and to_unsigned(1, 11)) = 1) then
-                            h567 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h899 := h900;
                         else
-                            h567 := w_irt_0(5-1 downto 2);
+                            h899 := h901;
                         end if;
-                        rec_int_type <= h567;
-                        h570 := to_unsigned(0, 1);
-                        h571 := to_unsigned(0, 11);
-                        h572 := unsigned'("00000000000000000000000000000000");
-                        h572 := e_data;
-                        h571 := h572(11-1 downto 0);
-                        h573 := to_unsigned(0, 1);
-                        h573 := to_unsigned(0, 1);
+                        rec_dest_mode <= h899;
+                        h906 := to_unsigned(0, 3);
+                        h907 := to_unsigned(0, 3);
+                        h908 := to_unsigned(0, 11);
+                        h909 := unsigned'("00000000000000000000000000000000");
+                        h909 := e_data;
+                        h908 := h909(11-1 downto 0);
+                        if ((shift_right(h908, 0) and to_unsigned(1, 11)) = 1) then
+                            h907 := w_irt_0(37-1 downto 34);
+                        else
+                            h907 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h906 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h906 := h907;
+                        end if;
+                        rec_int_type <= h906;
+                        h910 := to_unsigned(0, 1);
+                        h911 := to_unsigned(0, 1);
+                        h911 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(5)) then
+                            h911 := to_unsigned(1, 1);
+                        end if;
+                        h912 := to_unsigned(0, 1);
+                        h913 := to_unsigned(0, 11);
+                        h914 := unsigned'("00000000000000000000000000000000");
+                        h914 := e_data;
+                        h913 := h914(11-1 downto 0);
+                        h915 := to_unsigned(0, 1);
+                        h915 := to_unsigned(0, 1);
                         if bool(w_irt_0(37)) then
-                            h573 := to_unsigned(1, 1);
+                            h915 := to_unsigned(1, 1);
                         end if;
-                        h574 := to_unsigned(0, 1);
-                        h574 := to_unsigned(0, 1);
+                        h916 := to_unsigned(0, 1);
+                        h916 := to_unsigned(0, 1);
                         if bool(w_irt_0(5)) then
-                            h574 := to_unsigned(1, 1);
+                            h916 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h571, 0) and to_unsigned(1, 11)) = 1) then
-                            h570 := h573;
+                        if ((shift_right(h913, 0) and to_unsigned(1, 11)) = 1) then
+                            h912 := h915;
                         else
-                            h570 := h574;
+                            h912 := h916;
                         end if;
-                        rec_rq_eoi <= h570;
+                        if bool(r_CONTROL(17)) then
+                            h910 := h911;
+                        else
+                            h910 := h912;
+                        end if;
+                        rec_rq_eoi <= h910;
                         rec_code <= to_unsigned(0, 4);
                         rec_logged <= to_unsigned(0, 1);
                         rec_entry_lo <= to_unsigned(0, 64);
@@ -5288,332 +7763,659 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
-                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h680(11-1 downto 8) = 0) or (h681(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h682(11-1 downto 0)) < h685)) or (not (((h686 /= 0) and (not (h691 /= 0))) and (h696 <= 1))))) then
+                    elsif ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h961(11-1 downto 8) = 0) or (h962(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h963(11-1 downto 0)) < h966)) and ((bool(r_CONTROL(17)) and (h967 /= 0)) and (h974 /= 0))) then
                         status <= to_unsigned(17, 8);
-                        rec_outcome <= to_unsigned(3, 3);
+                        rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        h941 := to_unsigned(0, 8);
+                        h942 := to_unsigned(0, 8);
+                        h943 := to_unsigned(0, 11);
+                        h944 := unsigned'("00000000000000000000000000000000");
+                        h944 := e_data;
+                        h943 := h944(11-1 downto 0);
+                        if ((shift_right(h943, 0) and to_unsigned(1, 11)) = 1) then
+                            h942 := w_irt_0(56-1 downto 48);
+                        else
+                            h942 := w_irt_0(24-1 downto 16);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h941 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h941 := h942;
+                        end if;
+                        rec_vector <= h941;
+                        h945 := unsigned'("00000000000000000000000000000000");
+                        h946 := unsigned'("00000000000000000000000000000000");
+                        h946 := (unsigned'(to_unsigned(0, 8) & w_irt_ga_0(32-1 downto 8)) or unsigned'(w_irt_ga_8(64-1 downto 56) & to_unsigned(0, 24)));
+                        h947 := to_unsigned(0, 8);
+                        h948 := to_unsigned(0, 11);
+                        h949 := unsigned'("00000000000000000000000000000000");
+                        h949 := e_data;
+                        h948 := h949(11-1 downto 0);
+                        if ((shift_right(h948, 0) and to_unsigned(1, 11)) = 1) then
+                            h947 := w_irt_0(48-1 downto 40);
+                        else
+                            h947 := w_irt_0(16-1 downto 8);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h945 := h946;
+                        else
+                            h945 := unsigned'(to_unsigned(0, 24) & h947);
+                        end if;
+                        rec_destination <= h945;
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
-                        rec_code <= to_unsigned(2, 4);
-                        h594 := to_unsigned(0, 1);
-                        h595 := unsigned'("00000000000000000000000000000000");
-                        h595 := e_data;
-                        h596 := unsigned'("00000000000000000000000000000000");
-                        h596 := e_data;
-                        h597 := to_unsigned(0, 1);
-                        h598 := to_unsigned(0, 1);
-                        h598 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h598 := to_unsigned(1, 1);
-                        end if;
-                        h599 := to_unsigned(0, 1);
-                        h599 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h599 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h597 := h598;
-                        else
-                            h597 := h599;
-                        end if;
-                        h600 := unsigned'("00000000000000000000000000000000");
-                        h600 := e_data;
-                        h601 := unsigned'("00000000000000000000000000000000");
-                        h601 := e_data;
-                        h602 := unsigned'("00000000000000000000000000000000");
-                        h602 := e_data;
-                        h603 := to_unsigned(0, 16);
-                        h603 := to_unsigned(1, 16);
-                        h604 := to_unsigned(0, 4);
-                        h604 := w_dte_10(5-1 downto 1);
-                        h605 := to_unsigned(0, 16);
-                        h605 := shift_left(h603, to_integer(h604));
-                        h606 := to_unsigned(0, 1);
-                        h607 := to_unsigned(0, 11);
-                        h608 := unsigned'("00000000000000000000000000000000");
-                        h608 := e_data;
-                        h607 := h608(11-1 downto 0);
-                        h609 := to_unsigned(0, 1);
-                        h609 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h609 := to_unsigned(1, 1);
-                        end if;
-                        h610 := to_unsigned(0, 1);
-                        h610 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h610 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h607, 0) and to_unsigned(1, 11)) = 1) then
-                            h606 := h609;
-                        else
-                            h606 := h610;
-                        end if;
-                        h611 := to_unsigned(0, 1);
-                        h612 := to_unsigned(0, 11);
-                        h613 := unsigned'("00000000000000000000000000000000");
-                        h613 := e_data;
-                        h612 := h613(11-1 downto 0);
-                        h614 := to_unsigned(0, 1);
-                        h614 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h614 := to_unsigned(1, 1);
-                        end if;
-                        h615 := to_unsigned(0, 1);
-                        h615 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h615 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h612, 0) and to_unsigned(1, 11)) = 1) then
-                            h611 := h614;
-                        else
-                            h611 := h615;
-                        end if;
-                        h616 := to_unsigned(0, 3);
-                        h617 := to_unsigned(0, 11);
-                        h618 := unsigned'("00000000000000000000000000000000");
-                        h618 := e_data;
-                        h617 := h618(11-1 downto 0);
-                        if ((shift_right(h617, 0) and to_unsigned(1, 11)) = 1) then
-                            h616 := w_irt_0(37-1 downto 34);
-                        else
-                            h616 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h619 := to_unsigned(0, 1);
-                        h620 := to_unsigned(0, 11);
-                        h621 := unsigned'("00000000000000000000000000000000");
-                        h621 := e_data;
-                        h620 := h621(11-1 downto 0);
-                        h622 := to_unsigned(0, 1);
-                        h622 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h622 := to_unsigned(1, 1);
-                        end if;
-                        h623 := to_unsigned(0, 1);
-                        h623 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h623 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h620, 0) and to_unsigned(1, 11)) = 1) then
-                            h619 := h622;
-                        else
-                            h619 := h623;
-                        end if;
-                        h594 := to_unsigned(0, 1);
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h595(11-1 downto 8) = 0) or (h596(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h597 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h600(11-1 downto 8) = 0) or (h601(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h602(11-1 downto 0)) < h605)) or (not (((h606 /= 0) and (not (h611 /= 0))) and (h616 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h619 /= 0))))) then
-                            h594 := to_unsigned(1, 1);
-                        end if;
-                        rec_logged <= h594;
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_device_id;
-                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
-                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
-                        h624 := to_unsigned(0, 1);
-                        h625 := unsigned'("00000000000000000000000000000000");
-                        h625 := e_data;
-                        h626 := to_unsigned(0, 16);
-                        h626 := to_unsigned(1, 16);
-                        h627 := to_unsigned(0, 4);
-                        h627 := w_dte_10(5-1 downto 1);
-                        h628 := to_unsigned(0, 16);
-                        h628 := shift_left(h626, to_integer(h627));
-                        h629 := to_unsigned(0, 1);
-                        h630 := to_unsigned(0, 11);
-                        h631 := unsigned'("00000000000000000000000000000000");
-                        h631 := e_data;
-                        h630 := h631(11-1 downto 0);
-                        h632 := to_unsigned(0, 1);
-                        h632 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h632 := to_unsigned(1, 1);
-                        end if;
-                        h633 := to_unsigned(0, 1);
-                        h633 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h633 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h630, 0) and to_unsigned(1, 11)) = 1) then
-                            h629 := h632;
-                        else
-                            h629 := h633;
-                        end if;
-                        h624 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h625(11-1 downto 0)) < h628) and (h629 /= 0)) then
-                            h624 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(53-1 downto 52) := h624;
-                        h634 := to_unsigned(0, 1);
-                        h635 := unsigned'("00000000000000000000000000000000");
-                        h635 := e_data;
-                        h636 := to_unsigned(0, 16);
-                        h636 := to_unsigned(1, 16);
-                        h637 := to_unsigned(0, 4);
-                        h637 := w_dte_10(5-1 downto 1);
-                        h638 := to_unsigned(0, 16);
-                        h638 := shift_left(h636, to_integer(h637));
-                        h639 := to_unsigned(0, 1);
-                        h640 := to_unsigned(0, 11);
-                        h641 := unsigned'("00000000000000000000000000000000");
-                        h641 := e_data;
-                        h640 := h641(11-1 downto 0);
-                        h642 := to_unsigned(0, 1);
-                        h642 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h642 := to_unsigned(1, 1);
-                        end if;
-                        h643 := to_unsigned(0, 1);
-                        h643 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h643 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h640, 0) and to_unsigned(1, 11)) = 1) then
-                            h639 := h642;
-                        else
-                            h639 := h643;
-                        end if;
-                        h634 := to_unsigned(0, 1);
-                        if ((unsigned'(to_unsigned(0, 5) & h635(11-1 downto 0)) < h638) and (h639 /= 0)) then
-                            h634 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(56-1 downto 55) := h634;
-                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
-                        rec_entry_lo <= v_wide(64-1 downto 0);
-                        rec_entry_hi <= e_address;
-                        h644 := to_unsigned(0, 16);
-                        h645 := unsigned'("00000000000000000000000000000000");
-                        h645 := e_data;
-                        h646 := unsigned'("00000000000000000000000000000000");
-                        h646 := e_data;
-                        h647 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h648 := to_unsigned(1, 1);
-                        end if;
-                        h649 := to_unsigned(0, 1);
-                        h649 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h649 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h647 := h648;
-                        else
-                            h647 := h649;
-                        end if;
-                        h650 := unsigned'("00000000000000000000000000000000");
-                        h650 := e_data;
-                        h651 := unsigned'("00000000000000000000000000000000");
-                        h651 := e_data;
-                        h652 := unsigned'("00000000000000000000000000000000");
-                        h652 := e_data;
-                        h653 := to_unsigned(0, 16);
-                        h653 := to_unsigned(1, 16);
-                        h654 := to_unsigned(0, 4);
-                        h654 := w_dte_10(5-1 downto 1);
-                        h655 := to_unsigned(0, 16);
-                        h655 := shift_left(h653, to_integer(h654));
-                        h656 := to_unsigned(0, 1);
-                        h657 := to_unsigned(0, 11);
-                        h658 := unsigned'("00000000000000000000000000000000");
-                        h658 := e_data;
-                        h657 := h658(11-1 downto 0);
-                        h659 := to_unsigned(0, 1);
-                        h659 := to_unsigned(0, 1);
-                        if bool(w_irt_0(32)) then
-                            h659 := to_unsigned(1, 1);
-                        end if;
-                        h660 := to_unsigned(0, 1);
-                        h660 := to_unsigned(0, 1);
-                        if bool(w_irt_0(0)) then
-                            h660 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h657, 0) and to_unsigned(1, 11)) = 1) then
-                            h656 := h659;
-                        else
-                            h656 := h660;
-                        end if;
-                        h661 := to_unsigned(0, 1);
-                        h662 := to_unsigned(0, 11);
-                        h663 := unsigned'("00000000000000000000000000000000");
-                        h663 := e_data;
-                        h662 := h663(11-1 downto 0);
-                        h664 := to_unsigned(0, 1);
-                        h664 := to_unsigned(0, 1);
-                        if bool(w_irt_0(39)) then
-                            h664 := to_unsigned(1, 1);
-                        end if;
-                        h665 := to_unsigned(0, 1);
-                        h665 := to_unsigned(0, 1);
-                        if bool(w_irt_0(7)) then
-                            h665 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h662, 0) and to_unsigned(1, 11)) = 1) then
-                            h661 := h664;
-                        else
-                            h661 := h665;
-                        end if;
-                        h666 := to_unsigned(0, 3);
-                        h667 := to_unsigned(0, 11);
-                        h668 := unsigned'("00000000000000000000000000000000");
-                        h668 := e_data;
-                        h667 := h668(11-1 downto 0);
-                        if ((shift_right(h667, 0) and to_unsigned(1, 11)) = 1) then
-                            h666 := w_irt_0(37-1 downto 34);
-                        else
-                            h666 := w_irt_0(5-1 downto 2);
-                        end if;
-                        h669 := to_unsigned(0, 1);
-                        h670 := to_unsigned(0, 11);
-                        h671 := unsigned'("00000000000000000000000000000000");
-                        h671 := e_data;
-                        h670 := h671(11-1 downto 0);
-                        h672 := to_unsigned(0, 1);
-                        h672 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h672 := to_unsigned(1, 1);
-                        end if;
-                        h673 := to_unsigned(0, 1);
-                        h673 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h673 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h670, 0) and to_unsigned(1, 11)) = 1) then
-                            h669 := h672;
-                        else
-                            h669 := h673;
-                        end if;
-                        h674 := to_unsigned(0, 16);
-                        h674 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
-                        h675 := to_unsigned(0, 16);
-                        h675 := to_unsigned(1, 16);
-                        h676 := to_unsigned(0, 4);
-                        h676 := r_EVT_LOG_BAR(60-1 downto 56);
-                        h677 := to_unsigned(0, 16);
-                        h677 := shift_left(h675, to_integer(h676));
-                        h678 := to_unsigned(0, 17);
-                        h678 := ((unsigned'(to_unsigned(0, 1) & h677) + 65536) - 1);
-                        h679 := to_unsigned(0, 16);
-                        h679 := (h674 and h678(16-1 downto 0));
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h645(11-1 downto 8) = 0) or (h646(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h647 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h650(11-1 downto 8) = 0) or (h651(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h652(11-1 downto 0)) < h655)) or (not (((h656 /= 0) and (not (h661 /= 0))) and (h666 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h669 /= 0))))) then
-                            h644 := h679;
-                        else
-                            h644 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
-                        end if;
-                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h644 & to_unsigned(0, 4));
+                        rec_code <= to_unsigned(0, 4);
+                        rec_logged <= to_unsigned(0, 1);
+                        rec_entry_lo <= to_unsigned(0, 64);
+                        rec_entry_hi <= to_unsigned(0, 64);
+                        rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= w_irt_ga_0(64-1 downto 32);
+                        rec_ga_root <= unsigned'(to_unsigned(0, 12) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12));
+                        h950 := to_unsigned(0, 1);
+                        h950 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(6)) then
+                            h950 := to_unsigned(1, 1);
+                        end if;
+                        rec_is_run <= h950;
+                        h951 := to_unsigned(0, 1);
+                        h951 := to_unsigned(0, 1);
+                        if ((not bool(w_irt_ga_0(6))) and bool(w_irt_ga_0(2))) then
+                            h951 := to_unsigned(1, 1);
+                        end if;
+                        rec_ga_log <= h951;
+                        h952 := unsigned'("00000000000000000000000000000000");
+                        h952 := to_unsigned(1, 32);
+                        h953 := to_unsigned(0, 5);
+                        h954 := to_unsigned(0, 8);
+                        h955 := to_unsigned(0, 8);
+                        h956 := to_unsigned(0, 8);
+                        h957 := to_unsigned(0, 11);
+                        h958 := unsigned'("00000000000000000000000000000000");
+                        h958 := e_data;
+                        h957 := h958(11-1 downto 0);
+                        if ((shift_right(h957, 0) and to_unsigned(1, 11)) = 1) then
+                            h956 := w_irt_0(56-1 downto 48);
+                        else
+                            h956 := w_irt_0(24-1 downto 16);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h955 := w_irt_ga_8(8-1 downto 0);
+                        else
+                            h955 := h956;
+                        end if;
+                        h954 := h955;
+                        h953 := h954(5-1 downto 0);
+                        h959 := unsigned'("00000000000000000000000000000000");
+                        h959 := shift_left(h952, to_integer(h953));
+                        h960 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h960 := (w_vapic_irr_0 or unsigned'(unsigned'("00000000000000000000000000000000") & h959));
+                        rec_irr <= h960;
                         st <= ST0;
-                    elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
+                    elsif (((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1113(11-1 downto 8) = 0) or (h1114(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1115(11-1 downto 0)) < h1118)) or ((not (((h1119 /= 0) and (not (h1126 /= 0))) and (h1133 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1137 /= 0)) and (h1144 /= 0)))))) then
                         status <= to_unsigned(18, 8);
                         rec_outcome <= to_unsigned(3, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_int_type <= to_unsigned(0, 3);
+                        rec_rq_eoi <= to_unsigned(0, 1);
+                        rec_code <= to_unsigned(2, 4);
+                        h981 := to_unsigned(0, 1);
+                        h982 := unsigned'("00000000000000000000000000000000");
+                        h982 := e_data;
+                        h983 := unsigned'("00000000000000000000000000000000");
+                        h983 := e_data;
+                        h984 := to_unsigned(0, 1);
+                        h985 := to_unsigned(0, 1);
+                        h985 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h985 := to_unsigned(1, 1);
+                        end if;
+                        h986 := to_unsigned(0, 1);
+                        h986 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h986 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h984 := h985;
+                        else
+                            h984 := h986;
+                        end if;
+                        h987 := unsigned'("00000000000000000000000000000000");
+                        h987 := e_data;
+                        h988 := unsigned'("00000000000000000000000000000000");
+                        h988 := e_data;
+                        h989 := unsigned'("00000000000000000000000000000000");
+                        h989 := e_data;
+                        h990 := to_unsigned(0, 16);
+                        h990 := to_unsigned(1, 16);
+                        h991 := to_unsigned(0, 4);
+                        h991 := w_dte_10(5-1 downto 1);
+                        h992 := to_unsigned(0, 16);
+                        h992 := shift_left(h990, to_integer(h991));
+                        h993 := to_unsigned(0, 1);
+                        h994 := to_unsigned(0, 1);
+                        h994 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h994 := to_unsigned(1, 1);
+                        end if;
+                        h995 := to_unsigned(0, 1);
+                        h996 := to_unsigned(0, 11);
+                        h997 := unsigned'("00000000000000000000000000000000");
+                        h997 := e_data;
+                        h996 := h997(11-1 downto 0);
+                        h998 := to_unsigned(0, 1);
+                        h998 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h998 := to_unsigned(1, 1);
+                        end if;
+                        h999 := to_unsigned(0, 1);
+                        h999 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h999 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h996, 0) and to_unsigned(1, 11)) = 1) then
+                            h995 := h998;
+                        else
+                            h995 := h999;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h993 := h994;
+                        else
+                            h993 := h995;
+                        end if;
+                        h1000 := to_unsigned(0, 1);
+                        h1001 := to_unsigned(0, 1);
+                        h1001 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1001 := to_unsigned(1, 1);
+                        end if;
+                        h1002 := to_unsigned(0, 1);
+                        h1003 := to_unsigned(0, 11);
+                        h1004 := unsigned'("00000000000000000000000000000000");
+                        h1004 := e_data;
+                        h1003 := h1004(11-1 downto 0);
+                        h1005 := to_unsigned(0, 1);
+                        h1005 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1005 := to_unsigned(1, 1);
+                        end if;
+                        h1006 := to_unsigned(0, 1);
+                        h1006 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1006 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1003, 0) and to_unsigned(1, 11)) = 1) then
+                            h1002 := h1005;
+                        else
+                            h1002 := h1006;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1000 := h1001;
+                        else
+                            h1000 := h1002;
+                        end if;
+                        h1007 := to_unsigned(0, 3);
+                        h1008 := to_unsigned(0, 3);
+                        h1009 := to_unsigned(0, 11);
+                        h1010 := unsigned'("00000000000000000000000000000000");
+                        h1010 := e_data;
+                        h1009 := h1010(11-1 downto 0);
+                        if ((shift_right(h1009, 0) and to_unsigned(1, 11)) = 1) then
+                            h1008 := w_irt_0(37-1 downto 34);
+                        else
+                            h1008 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1007 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1007 := h1008;
+                        end if;
+                        h1011 := to_unsigned(0, 1);
+                        h1012 := to_unsigned(0, 1);
+                        h1012 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1012 := to_unsigned(1, 1);
+                        end if;
+                        h1013 := to_unsigned(0, 1);
+                        h1014 := to_unsigned(0, 11);
+                        h1015 := unsigned'("00000000000000000000000000000000");
+                        h1015 := e_data;
+                        h1014 := h1015(11-1 downto 0);
+                        h1016 := to_unsigned(0, 1);
+                        h1016 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1016 := to_unsigned(1, 1);
+                        end if;
+                        h1017 := to_unsigned(0, 1);
+                        h1017 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1017 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1014, 0) and to_unsigned(1, 11)) = 1) then
+                            h1013 := h1016;
+                        else
+                            h1013 := h1017;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1011 := h1012;
+                        else
+                            h1011 := h1013;
+                        end if;
+                        h1018 := to_unsigned(0, 1);
+                        h1019 := to_unsigned(0, 1);
+                        h1019 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1019 := to_unsigned(1, 1);
+                        end if;
+                        h1020 := to_unsigned(0, 1);
+                        h1021 := to_unsigned(0, 11);
+                        h1022 := unsigned'("00000000000000000000000000000000");
+                        h1022 := e_data;
+                        h1021 := h1022(11-1 downto 0);
+                        h1023 := to_unsigned(0, 1);
+                        h1023 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1023 := to_unsigned(1, 1);
+                        end if;
+                        h1024 := to_unsigned(0, 1);
+                        h1024 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1024 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1021, 0) and to_unsigned(1, 11)) = 1) then
+                            h1020 := h1023;
+                        else
+                            h1020 := h1024;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1018 := h1019;
+                        else
+                            h1018 := h1020;
+                        end if;
+                        h1025 := to_unsigned(0, 1);
+                        h1026 := to_unsigned(0, 1);
+                        h1026 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1026 := to_unsigned(1, 1);
+                        end if;
+                        h1027 := to_unsigned(0, 1);
+                        h1028 := to_unsigned(0, 11);
+                        h1029 := unsigned'("00000000000000000000000000000000");
+                        h1029 := e_data;
+                        h1028 := h1029(11-1 downto 0);
+                        h1030 := to_unsigned(0, 1);
+                        h1030 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1030 := to_unsigned(1, 1);
+                        end if;
+                        h1031 := to_unsigned(0, 1);
+                        h1031 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1031 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1028, 0) and to_unsigned(1, 11)) = 1) then
+                            h1027 := h1030;
+                        else
+                            h1027 := h1031;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1025 := h1026;
+                        else
+                            h1025 := h1027;
+                        end if;
+                        h981 := to_unsigned(0, 1);
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h982(11-1 downto 8) = 0) or (h983(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h984 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h987(11-1 downto 8) = 0) or (h988(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h989(11-1 downto 0)) < h992)) or ((not (((h993 /= 0) and (not (h1000 /= 0))) and (h1007 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1011 /= 0)) and (h1018 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1025 /= 0))))) then
+                            h981 := to_unsigned(1, 1);
+                        end if;
+                        rec_logged <= h981;
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_device_id;
+                        v_wide(48-1 downto 32) := w_dte_8(16-1 downto 0);
+                        v_wide(52-1 downto 51) := to_unsigned(1, 1);
+                        h1032 := to_unsigned(0, 1);
+                        h1033 := unsigned'("00000000000000000000000000000000");
+                        h1033 := e_data;
+                        h1034 := to_unsigned(0, 16);
+                        h1034 := to_unsigned(1, 16);
+                        h1035 := to_unsigned(0, 4);
+                        h1035 := w_dte_10(5-1 downto 1);
+                        h1036 := to_unsigned(0, 16);
+                        h1036 := shift_left(h1034, to_integer(h1035));
+                        h1037 := to_unsigned(0, 1);
+                        h1038 := to_unsigned(0, 1);
+                        h1038 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1038 := to_unsigned(1, 1);
+                        end if;
+                        h1039 := to_unsigned(0, 1);
+                        h1040 := to_unsigned(0, 11);
+                        h1041 := unsigned'("00000000000000000000000000000000");
+                        h1041 := e_data;
+                        h1040 := h1041(11-1 downto 0);
+                        h1042 := to_unsigned(0, 1);
+                        h1042 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1042 := to_unsigned(1, 1);
+                        end if;
+                        h1043 := to_unsigned(0, 1);
+                        h1043 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1043 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1040, 0) and to_unsigned(1, 11)) = 1) then
+                            h1039 := h1042;
+                        else
+                            h1039 := h1043;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1037 := h1038;
+                        else
+                            h1037 := h1039;
+                        end if;
+                        h1032 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1033(11-1 downto 0)) < h1036) and (h1037 /= 0)) then
+                            h1032 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(53-1 downto 52) := h1032;
+                        h1044 := to_unsigned(0, 1);
+                        h1045 := unsigned'("00000000000000000000000000000000");
+                        h1045 := e_data;
+                        h1046 := to_unsigned(0, 16);
+                        h1046 := to_unsigned(1, 16);
+                        h1047 := to_unsigned(0, 4);
+                        h1047 := w_dte_10(5-1 downto 1);
+                        h1048 := to_unsigned(0, 16);
+                        h1048 := shift_left(h1046, to_integer(h1047));
+                        h1049 := to_unsigned(0, 1);
+                        h1050 := to_unsigned(0, 1);
+                        h1050 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1050 := to_unsigned(1, 1);
+                        end if;
+                        h1051 := to_unsigned(0, 1);
+                        h1052 := to_unsigned(0, 11);
+                        h1053 := unsigned'("00000000000000000000000000000000");
+                        h1053 := e_data;
+                        h1052 := h1053(11-1 downto 0);
+                        h1054 := to_unsigned(0, 1);
+                        h1054 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1054 := to_unsigned(1, 1);
+                        end if;
+                        h1055 := to_unsigned(0, 1);
+                        h1055 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1055 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1052, 0) and to_unsigned(1, 11)) = 1) then
+                            h1051 := h1054;
+                        else
+                            h1051 := h1055;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1049 := h1050;
+                        else
+                            h1049 := h1051;
+                        end if;
+                        h1044 := to_unsigned(0, 1);
+                        if ((unsigned'(to_unsigned(0, 5) & h1045(11-1 downto 0)) < h1048) and (h1049 /= 0)) then
+                            h1044 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(56-1 downto 55) := h1044;
+                        v_wide(64-1 downto 60) := to_unsigned(2, 4);
+                        rec_entry_lo <= v_wide(64-1 downto 0);
+                        rec_entry_hi <= e_address;
+                        h1056 := to_unsigned(0, 16);
+                        h1057 := unsigned'("00000000000000000000000000000000");
+                        h1057 := e_data;
+                        h1058 := unsigned'("00000000000000000000000000000000");
+                        h1058 := e_data;
+                        h1059 := to_unsigned(0, 1);
+                        h1060 := to_unsigned(0, 1);
+                        h1060 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1060 := to_unsigned(1, 1);
+                        end if;
+                        h1061 := to_unsigned(0, 1);
+                        h1061 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1061 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1059 := h1060;
+                        else
+                            h1059 := h1061;
+                        end if;
+                        h1062 := unsigned'("00000000000000000000000000000000");
+                        h1062 := e_data;
+                        h1063 := unsigned'("00000000000000000000000000000000");
+                        h1063 := e_data;
+                        h1064 := unsigned'("00000000000000000000000000000000");
+                        h1064 := e_data;
+                        h1065 := to_unsigned(0, 16);
+                        h1065 := to_unsigned(1, 16);
+                        h1066 := to_unsigned(0, 4);
+                        h1066 := w_dte_10(5-1 downto 1);
+                        h1067 := to_unsigned(0, 16);
+                        h1067 := shift_left(h1065, to_integer(h1066));
+                        h1068 := to_unsigned(0, 1);
+                        h1069 := to_unsigned(0, 1);
+                        h1069 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1069 := to_unsigned(1, 1);
+                        end if;
+                        h1070 := to_unsigned(0, 1);
+                        h1071 := to_unsigned(0, 11);
+                        h1072 := unsigned'("00000000000000000000000000000000");
+                        h1072 := e_data;
+                        h1071 := h1072(11-1 downto 0);
+                        h1073 := to_unsigned(0, 1);
+                        h1073 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1073 := to_unsigned(1, 1);
+                        end if;
+                        h1074 := to_unsigned(0, 1);
+                        h1074 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1074 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1071, 0) and to_unsigned(1, 11)) = 1) then
+                            h1070 := h1073;
+                        else
+                            h1070 := h1074;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1068 := h1069;
+                        else
+                            h1068 := h1070;
+                        end if;
+                        h1075 := to_unsigned(0, 1);
+                        h1076 := to_unsigned(0, 1);
+                        h1076 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1076 := to_unsigned(1, 1);
+                        end if;
+                        h1077 := to_unsigned(0, 1);
+                        h1078 := to_unsigned(0, 11);
+                        h1079 := unsigned'("00000000000000000000000000000000");
+                        h1079 := e_data;
+                        h1078 := h1079(11-1 downto 0);
+                        h1080 := to_unsigned(0, 1);
+                        h1080 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1080 := to_unsigned(1, 1);
+                        end if;
+                        h1081 := to_unsigned(0, 1);
+                        h1081 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1081 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1078, 0) and to_unsigned(1, 11)) = 1) then
+                            h1077 := h1080;
+                        else
+                            h1077 := h1081;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1075 := h1076;
+                        else
+                            h1075 := h1077;
+                        end if;
+                        h1082 := to_unsigned(0, 3);
+                        h1083 := to_unsigned(0, 3);
+                        h1084 := to_unsigned(0, 11);
+                        h1085 := unsigned'("00000000000000000000000000000000");
+                        h1085 := e_data;
+                        h1084 := h1085(11-1 downto 0);
+                        if ((shift_right(h1084, 0) and to_unsigned(1, 11)) = 1) then
+                            h1083 := w_irt_0(37-1 downto 34);
+                        else
+                            h1083 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1082 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1082 := h1083;
+                        end if;
+                        h1086 := to_unsigned(0, 1);
+                        h1087 := to_unsigned(0, 1);
+                        h1087 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1087 := to_unsigned(1, 1);
+                        end if;
+                        h1088 := to_unsigned(0, 1);
+                        h1089 := to_unsigned(0, 11);
+                        h1090 := unsigned'("00000000000000000000000000000000");
+                        h1090 := e_data;
+                        h1089 := h1090(11-1 downto 0);
+                        h1091 := to_unsigned(0, 1);
+                        h1091 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1091 := to_unsigned(1, 1);
+                        end if;
+                        h1092 := to_unsigned(0, 1);
+                        h1092 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1092 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1089, 0) and to_unsigned(1, 11)) = 1) then
+                            h1088 := h1091;
+                        else
+                            h1088 := h1092;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1086 := h1087;
+                        else
+                            h1086 := h1088;
+                        end if;
+                        h1093 := to_unsigned(0, 1);
+                        h1094 := to_unsigned(0, 1);
+                        h1094 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1094 := to_unsigned(1, 1);
+                        end if;
+                        h1095 := to_unsigned(0, 1);
+                        h1096 := to_unsigned(0, 11);
+                        h1097 := unsigned'("00000000000000000000000000000000");
+                        h1097 := e_data;
+                        h1096 := h1097(11-1 downto 0);
+                        h1098 := to_unsigned(0, 1);
+                        h1098 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1098 := to_unsigned(1, 1);
+                        end if;
+                        h1099 := to_unsigned(0, 1);
+                        h1099 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1099 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1096, 0) and to_unsigned(1, 11)) = 1) then
+                            h1095 := h1098;
+                        else
+                            h1095 := h1099;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1093 := h1094;
+                        else
+                            h1093 := h1095;
+                        end if;
+                        h1100 := to_unsigned(0, 1);
+                        h1101 := to_unsigned(0, 1);
+                        h1101 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1101 := to_unsigned(1, 1);
+                        end if;
+                        h1102 := to_unsigned(0, 1);
+                        h1103 := to_unsigned(0, 11);
+                        h1104 := unsigned'("00000000000000000000000000000000");
+                        h1104 := e_data;
+                        h1103 := h1104(11-1 downto 0);
+                        h1105 := to_unsigned(0, 1);
+                        h1105 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1105 := to_unsigned(1, 1);
+                        end if;
+                        h1106 := to_unsigned(0, 1);
+                        h1106 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1106 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1103, 0) and to_unsigned(1, 11)) = 1) then
+                            h1102 := h1105;
+                        else
+                            h1102 := h1106;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1100 := h1101;
+                        else
+                            h1100 := h1102;
+                        end if;
+                        h1107 := to_unsigned(0, 16);
+                        h1107 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4)) + 1);
+                        h1108 := to_unsigned(0, 16);
+                        h1108 := to_unsigned(1, 16);
+                        h1109 := to_unsigned(0, 4);
+                        h1109 := r_EVT_LOG_BAR(60-1 downto 56);
+                        h1110 := to_unsigned(0, 16);
+                        h1110 := shift_left(h1108, to_integer(h1109));
+                        h1111 := to_unsigned(0, 17);
+                        h1111 := ((unsigned'(to_unsigned(0, 1) & h1110) + 65536) - 1);
+                        h1112 := to_unsigned(0, 16);
+                        h1112 := (h1107 and h1111(16-1 downto 0));
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1057(11-1 downto 8) = 0) or (h1058(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h1059 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1062(11-1 downto 8) = 0) or (h1063(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1064(11-1 downto 0)) < h1067)) or ((not (((h1068 /= 0) and (not (h1075 /= 0))) and (h1082 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1086 /= 0)) and (h1093 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1100 /= 0))))) then
+                            h1056 := h1112;
+                        else
+                            h1056 := unsigned'(to_unsigned(0, 1) & r_EVT_LOG_TAIL(19-1 downto 4));
+                        end if;
+                        rec_tail <= unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h1056 & to_unsigned(0, 4));
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
+                        st <= ST0;
+                    elsif (((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) then
+                        status <= to_unsigned(19, 8);
+                        rec_outcome <= to_unsigned(3, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_data <= to_unsigned(0, 32);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -5624,6 +8426,11 @@ begin
                         rec_tail <= unsigned'(unsigned'("000000000000000000000000000000000000000000000") & r_EVT_LOG_TAIL(19-1 downto 4) & to_unsigned(0, 4));
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= ST0;
                     else
                         status <= to_unsigned(0, 8);
@@ -5631,7 +8438,7 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_data <= to_unsigned(0, 32);
                         rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
                         rec_dest_mode <= to_unsigned(0, 1);
                         rec_int_type <= to_unsigned(0, 3);
                         rec_rq_eoi <= to_unsigned(0, 1);
@@ -5642,124 +8449,121 @@ begin
                         rec_tail <= to_unsigned(0, 64);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
+                        rec_ga_tag <= to_unsigned(0, 32);
+                        rec_ga_root <= to_unsigned(0, 64);
+                        rec_is_run <= to_unsigned(0, 1);
+                        rec_ga_log <= to_unsigned(0, 1);
+                        rec_irr <= to_unsigned(0, 64);
                         st <= FINISH;
                     end if;
                 when ST0 =>
                     if (not bool(pend)) then
-                        h701 := unsigned'("00000000000000000000000000000000");
-                        h701 := e_data;
-                        h702 := unsigned'("00000000000000000000000000000000");
-                        h702 := e_data;
-                        h703 := to_unsigned(0, 1);
-                        h704 := to_unsigned(0, 1);
-                        h704 := to_unsigned(0, 1);
-                        if bool(w_dte_0(62)) then
-                            h704 := to_unsigned(1, 1);
+                        h1159 := unsigned'("00000000000000000000000000000000");
+                        h1159 := e_data;
+                        h1160 := unsigned'("00000000000000000000000000000000");
+                        h1160 := e_data;
+                        h1161 := unsigned'("00000000000000000000000000000000");
+                        h1161 := e_data;
+                        h1162 := to_unsigned(0, 16);
+                        h1162 := to_unsigned(1, 16);
+                        h1163 := to_unsigned(0, 4);
+                        h1163 := w_dte_10(5-1 downto 1);
+                        h1164 := to_unsigned(0, 16);
+                        h1164 := shift_left(h1162, to_integer(h1163));
+                        h1165 := to_unsigned(0, 1);
+                        h1166 := to_unsigned(0, 1);
+                        h1166 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1166 := to_unsigned(1, 1);
                         end if;
-                        h705 := to_unsigned(0, 1);
-                        h705 := to_unsigned(0, 1);
-                        if bool(w_dte_0(61)) then
-                            h705 := to_unsigned(1, 1);
-                        end if;
-                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h703 := h704;
-                        else
-                            h703 := h705;
-                        end if;
-                        h706 := unsigned'("00000000000000000000000000000000");
-                        h706 := e_data;
-                        h707 := unsigned'("00000000000000000000000000000000");
-                        h707 := e_data;
-                        h708 := unsigned'("00000000000000000000000000000000");
-                        h708 := e_data;
-                        h709 := to_unsigned(0, 16);
-                        h709 := to_unsigned(1, 16);
-                        h710 := to_unsigned(0, 4);
-                        h710 := w_dte_10(5-1 downto 1);
-                        h711 := to_unsigned(0, 16);
-                        h711 := shift_left(h709, to_integer(h710));
-                        h712 := to_unsigned(0, 1);
-                        h713 := to_unsigned(0, 11);
-                        h714 := unsigned'("00000000000000000000000000000000");
-                        h714 := e_data;
-                        h713 := h714(11-1 downto 0);
-                        h715 := to_unsigned(0, 1);
-                        h715 := to_unsigned(0, 1);
+                        h1167 := to_unsigned(0, 1);
+                        h1168 := to_unsigned(0, 11);
+                        h1169 := unsigned'("00000000000000000000000000000000");
+                        h1169 := e_data;
+                        h1168 := h1169(11-1 downto 0);
+                        h1170 := to_unsigned(0, 1);
+                        h1170 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h715 := to_unsigned(1, 1);
+                            h1170 := to_unsigned(1, 1);
                         end if;
-                        h716 := to_unsigned(0, 1);
-                        h716 := to_unsigned(0, 1);
+                        h1171 := to_unsigned(0, 1);
+                        h1171 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h716 := to_unsigned(1, 1);
+                            h1171 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h713, 0) and to_unsigned(1, 11)) = 1) then
-                            h712 := h715;
+                        if ((shift_right(h1168, 0) and to_unsigned(1, 11)) = 1) then
+                            h1167 := h1170;
                         else
-                            h712 := h716;
+                            h1167 := h1171;
                         end if;
-                        h717 := to_unsigned(0, 1);
-                        h718 := to_unsigned(0, 11);
-                        h719 := unsigned'("00000000000000000000000000000000");
-                        h719 := e_data;
-                        h718 := h719(11-1 downto 0);
-                        h720 := to_unsigned(0, 1);
-                        h720 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h1165 := h1166;
+                        else
+                            h1165 := h1167;
+                        end if;
+                        h1172 := to_unsigned(0, 1);
+                        h1173 := to_unsigned(0, 1);
+                        h1173 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1173 := to_unsigned(1, 1);
+                        end if;
+                        h1174 := to_unsigned(0, 1);
+                        h1175 := to_unsigned(0, 11);
+                        h1176 := unsigned'("00000000000000000000000000000000");
+                        h1176 := e_data;
+                        h1175 := h1176(11-1 downto 0);
+                        h1177 := to_unsigned(0, 1);
+                        h1177 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h720 := to_unsigned(1, 1);
+                            h1177 := to_unsigned(1, 1);
                         end if;
-                        h721 := to_unsigned(0, 1);
-                        h721 := to_unsigned(0, 1);
+                        h1178 := to_unsigned(0, 1);
+                        h1178 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h721 := to_unsigned(1, 1);
+                            h1178 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h718, 0) and to_unsigned(1, 11)) = 1) then
-                            h717 := h720;
+                        if ((shift_right(h1175, 0) and to_unsigned(1, 11)) = 1) then
+                            h1174 := h1177;
                         else
-                            h717 := h721;
+                            h1174 := h1178;
                         end if;
-                        h722 := to_unsigned(0, 3);
-                        h723 := to_unsigned(0, 11);
-                        h724 := unsigned'("00000000000000000000000000000000");
-                        h724 := e_data;
-                        h723 := h724(11-1 downto 0);
-                        if ((shift_right(h723, 0) and to_unsigned(1, 11)) = 1) then
-                            h722 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h1172 := h1173;
                         else
-                            h722 := w_irt_0(5-1 downto 2);
+                            h1172 := h1174;
                         end if;
-                        h725 := to_unsigned(0, 1);
-                        h726 := to_unsigned(0, 11);
-                        h727 := unsigned'("00000000000000000000000000000000");
-                        h727 := e_data;
-                        h726 := h727(11-1 downto 0);
-                        h728 := to_unsigned(0, 1);
-                        h728 := to_unsigned(0, 1);
-                        if bool(w_irt_0(33)) then
-                            h728 := to_unsigned(1, 1);
-                        end if;
-                        h729 := to_unsigned(0, 1);
-                        h729 := to_unsigned(0, 1);
-                        if bool(w_irt_0(1)) then
-                            h729 := to_unsigned(1, 1);
-                        end if;
-                        if ((shift_right(h726, 0) and to_unsigned(1, 11)) = 1) then
-                            h725 := h728;
-                        else
-                            h725 := h729;
-                        end if;
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h701(11-1 downto 8) = 0) or (h702(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h703 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h706(11-1 downto 8) = 0) or (h707(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h708(11-1 downto 0)) < h711)) or (not (((h712 /= 0) and (not (h717 /= 0))) and (h722 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h725 /= 0))))) then
-                            h699 := to_unsigned(0, 20);
-                            h699 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h700 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h700 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h699));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h700);
+                        if ((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1159(11-1 downto 8) = 0) or (h1160(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and (unsigned'(to_unsigned(0, 5) & h1161(11-1 downto 0)) < h1164)) and ((bool(r_CONTROL(17)) and (h1165 /= 0)) and (h1172 /= 0))) then
+                            h1151 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1151 := (unsigned'(to_unsigned(0, 1) & w_irt_ga_8(52-1 downto 12) & to_unsigned(0, 12)) + 512);
+                            h1152 := to_unsigned(0, 8);
+                            h1153 := to_unsigned(0, 8);
+                            h1154 := to_unsigned(0, 11);
+                            h1155 := unsigned'("00000000000000000000000000000000");
+                            h1155 := e_data;
+                            h1154 := h1155(11-1 downto 0);
+                            if ((shift_right(h1154, 0) and to_unsigned(1, 11)) = 1) then
+                                h1153 := w_irt_0(56-1 downto 48);
+                            else
+                                h1153 := w_irt_0(24-1 downto 16);
+                            end if;
+                            if bool(r_CONTROL(17)) then
+                                h1152 := w_irt_ga_8(8-1 downto 0);
+                            else
+                                h1152 := h1153;
+                            end if;
+                            h1156 := to_unsigned(0, 8);
+                            h1156 := shift_right(h1152, 5);
+                            h1157 := to_unsigned(0, 13);
+                            h1157 := resize(unsigned'(to_unsigned(0, 5) & h1156) * 16, 13);
+                            h1158 := unsigned'("000000000000000000000000000000000000000000000000000000");
+                            h1158 := (unsigned'(to_unsigned(0, 1) & h1151) + unsigned'(unsigned'("00000000000000000000000000000000000000000") & h1157));
+                            v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000") & h1158);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '1';
                             u_size <= to_unsigned(3, 3);
                             u_addr <= v_addr(64-1 downto 0);
-                            u_wdata <= rec_entry_lo;
+                            u_wdata <= rec_irr;
                             pend <= '1';
                         else
                             st <= ST1;
@@ -5776,114 +8580,446 @@ begin
                     end if;
                 when ST1 =>
                     if (not bool(pend)) then
-                        h732 := unsigned'("00000000000000000000000000000000");
-                        h732 := e_data;
-                        h733 := unsigned'("00000000000000000000000000000000");
-                        h733 := e_data;
-                        h734 := to_unsigned(0, 1);
-                        h735 := to_unsigned(0, 1);
-                        h735 := to_unsigned(0, 1);
+                        h1181 := unsigned'("00000000000000000000000000000000");
+                        h1181 := e_data;
+                        h1182 := unsigned'("00000000000000000000000000000000");
+                        h1182 := e_data;
+                        h1183 := to_unsigned(0, 1);
+                        h1184 := to_unsigned(0, 1);
+                        h1184 := to_unsigned(0, 1);
                         if bool(w_dte_0(62)) then
-                            h735 := to_unsigned(1, 1);
+                            h1184 := to_unsigned(1, 1);
                         end if;
-                        h736 := to_unsigned(0, 1);
-                        h736 := to_unsigned(0, 1);
+                        h1185 := to_unsigned(0, 1);
+                        h1185 := to_unsigned(0, 1);
                         if bool(w_dte_0(61)) then
-                            h736 := to_unsigned(1, 1);
+                            h1185 := to_unsigned(1, 1);
                         end if;
                         if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
-                            h734 := h735;
+                            h1183 := h1184;
                         else
-                            h734 := h736;
+                            h1183 := h1185;
                         end if;
-                        h737 := unsigned'("00000000000000000000000000000000");
-                        h737 := e_data;
-                        h738 := unsigned'("00000000000000000000000000000000");
-                        h738 := e_data;
-                        h739 := unsigned'("00000000000000000000000000000000");
-                        h739 := e_data;
-                        h740 := to_unsigned(0, 16);
-                        h740 := to_unsigned(1, 16);
-                        h741 := to_unsigned(0, 4);
-                        h741 := w_dte_10(5-1 downto 1);
-                        h742 := to_unsigned(0, 16);
-                        h742 := shift_left(h740, to_integer(h741));
-                        h743 := to_unsigned(0, 1);
-                        h744 := to_unsigned(0, 11);
-                        h745 := unsigned'("00000000000000000000000000000000");
-                        h745 := e_data;
-                        h744 := h745(11-1 downto 0);
-                        h746 := to_unsigned(0, 1);
-                        h746 := to_unsigned(0, 1);
+                        h1186 := unsigned'("00000000000000000000000000000000");
+                        h1186 := e_data;
+                        h1187 := unsigned'("00000000000000000000000000000000");
+                        h1187 := e_data;
+                        h1188 := unsigned'("00000000000000000000000000000000");
+                        h1188 := e_data;
+                        h1189 := to_unsigned(0, 16);
+                        h1189 := to_unsigned(1, 16);
+                        h1190 := to_unsigned(0, 4);
+                        h1190 := w_dte_10(5-1 downto 1);
+                        h1191 := to_unsigned(0, 16);
+                        h1191 := shift_left(h1189, to_integer(h1190));
+                        h1192 := to_unsigned(0, 1);
+                        h1193 := to_unsigned(0, 1);
+                        h1193 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1193 := to_unsigned(1, 1);
+                        end if;
+                        h1194 := to_unsigned(0, 1);
+                        h1195 := to_unsigned(0, 11);
+                        h1196 := unsigned'("00000000000000000000000000000000");
+                        h1196 := e_data;
+                        h1195 := h1196(11-1 downto 0);
+                        h1197 := to_unsigned(0, 1);
+                        h1197 := to_unsigned(0, 1);
                         if bool(w_irt_0(32)) then
-                            h746 := to_unsigned(1, 1);
+                            h1197 := to_unsigned(1, 1);
                         end if;
-                        h747 := to_unsigned(0, 1);
-                        h747 := to_unsigned(0, 1);
+                        h1198 := to_unsigned(0, 1);
+                        h1198 := to_unsigned(0, 1);
                         if bool(w_irt_0(0)) then
-                            h747 := to_unsigned(1, 1);
+                            h1198 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h744, 0) and to_unsigned(1, 11)) = 1) then
-                            h743 := h746;
+                        if ((shift_right(h1195, 0) and to_unsigned(1, 11)) = 1) then
+                            h1194 := h1197;
                         else
-                            h743 := h747;
+                            h1194 := h1198;
                         end if;
-                        h748 := to_unsigned(0, 1);
-                        h749 := to_unsigned(0, 11);
-                        h750 := unsigned'("00000000000000000000000000000000");
-                        h750 := e_data;
-                        h749 := h750(11-1 downto 0);
-                        h751 := to_unsigned(0, 1);
-                        h751 := to_unsigned(0, 1);
+                        if bool(r_CONTROL(17)) then
+                            h1192 := h1193;
+                        else
+                            h1192 := h1194;
+                        end if;
+                        h1199 := to_unsigned(0, 1);
+                        h1200 := to_unsigned(0, 1);
+                        h1200 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1200 := to_unsigned(1, 1);
+                        end if;
+                        h1201 := to_unsigned(0, 1);
+                        h1202 := to_unsigned(0, 11);
+                        h1203 := unsigned'("00000000000000000000000000000000");
+                        h1203 := e_data;
+                        h1202 := h1203(11-1 downto 0);
+                        h1204 := to_unsigned(0, 1);
+                        h1204 := to_unsigned(0, 1);
                         if bool(w_irt_0(39)) then
-                            h751 := to_unsigned(1, 1);
+                            h1204 := to_unsigned(1, 1);
                         end if;
-                        h752 := to_unsigned(0, 1);
-                        h752 := to_unsigned(0, 1);
+                        h1205 := to_unsigned(0, 1);
+                        h1205 := to_unsigned(0, 1);
                         if bool(w_irt_0(7)) then
-                            h752 := to_unsigned(1, 1);
+                            h1205 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h749, 0) and to_unsigned(1, 11)) = 1) then
-                            h748 := h751;
+                        if ((shift_right(h1202, 0) and to_unsigned(1, 11)) = 1) then
+                            h1201 := h1204;
                         else
-                            h748 := h752;
+                            h1201 := h1205;
                         end if;
-                        h753 := to_unsigned(0, 3);
-                        h754 := to_unsigned(0, 11);
-                        h755 := unsigned'("00000000000000000000000000000000");
-                        h755 := e_data;
-                        h754 := h755(11-1 downto 0);
-                        if ((shift_right(h754, 0) and to_unsigned(1, 11)) = 1) then
-                            h753 := w_irt_0(37-1 downto 34);
+                        if bool(r_CONTROL(17)) then
+                            h1199 := h1200;
                         else
-                            h753 := w_irt_0(5-1 downto 2);
+                            h1199 := h1201;
                         end if;
-                        h756 := to_unsigned(0, 1);
-                        h757 := to_unsigned(0, 11);
-                        h758 := unsigned'("00000000000000000000000000000000");
-                        h758 := e_data;
-                        h757 := h758(11-1 downto 0);
-                        h759 := to_unsigned(0, 1);
-                        h759 := to_unsigned(0, 1);
+                        h1206 := to_unsigned(0, 3);
+                        h1207 := to_unsigned(0, 3);
+                        h1208 := to_unsigned(0, 11);
+                        h1209 := unsigned'("00000000000000000000000000000000");
+                        h1209 := e_data;
+                        h1208 := h1209(11-1 downto 0);
+                        if ((shift_right(h1208, 0) and to_unsigned(1, 11)) = 1) then
+                            h1207 := w_irt_0(37-1 downto 34);
+                        else
+                            h1207 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1206 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1206 := h1207;
+                        end if;
+                        h1210 := to_unsigned(0, 1);
+                        h1211 := to_unsigned(0, 1);
+                        h1211 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1211 := to_unsigned(1, 1);
+                        end if;
+                        h1212 := to_unsigned(0, 1);
+                        h1213 := to_unsigned(0, 11);
+                        h1214 := unsigned'("00000000000000000000000000000000");
+                        h1214 := e_data;
+                        h1213 := h1214(11-1 downto 0);
+                        h1215 := to_unsigned(0, 1);
+                        h1215 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1215 := to_unsigned(1, 1);
+                        end if;
+                        h1216 := to_unsigned(0, 1);
+                        h1216 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1216 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1213, 0) and to_unsigned(1, 11)) = 1) then
+                            h1212 := h1215;
+                        else
+                            h1212 := h1216;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1210 := h1211;
+                        else
+                            h1210 := h1212;
+                        end if;
+                        h1217 := to_unsigned(0, 1);
+                        h1218 := to_unsigned(0, 1);
+                        h1218 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1218 := to_unsigned(1, 1);
+                        end if;
+                        h1219 := to_unsigned(0, 1);
+                        h1220 := to_unsigned(0, 11);
+                        h1221 := unsigned'("00000000000000000000000000000000");
+                        h1221 := e_data;
+                        h1220 := h1221(11-1 downto 0);
+                        h1222 := to_unsigned(0, 1);
+                        h1222 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1222 := to_unsigned(1, 1);
+                        end if;
+                        h1223 := to_unsigned(0, 1);
+                        h1223 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1223 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1220, 0) and to_unsigned(1, 11)) = 1) then
+                            h1219 := h1222;
+                        else
+                            h1219 := h1223;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1217 := h1218;
+                        else
+                            h1217 := h1219;
+                        end if;
+                        h1224 := to_unsigned(0, 1);
+                        h1225 := to_unsigned(0, 1);
+                        h1225 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1225 := to_unsigned(1, 1);
+                        end if;
+                        h1226 := to_unsigned(0, 1);
+                        h1227 := to_unsigned(0, 11);
+                        h1228 := unsigned'("00000000000000000000000000000000");
+                        h1228 := e_data;
+                        h1227 := h1228(11-1 downto 0);
+                        h1229 := to_unsigned(0, 1);
+                        h1229 := to_unsigned(0, 1);
                         if bool(w_irt_0(33)) then
-                            h759 := to_unsigned(1, 1);
+                            h1229 := to_unsigned(1, 1);
                         end if;
-                        h760 := to_unsigned(0, 1);
-                        h760 := to_unsigned(0, 1);
+                        h1230 := to_unsigned(0, 1);
+                        h1230 := to_unsigned(0, 1);
                         if bool(w_irt_0(1)) then
-                            h760 := to_unsigned(1, 1);
+                            h1230 := to_unsigned(1, 1);
                         end if;
-                        if ((shift_right(h757, 0) and to_unsigned(1, 11)) = 1) then
-                            h756 := h759;
+                        if ((shift_right(h1227, 0) and to_unsigned(1, 11)) = 1) then
+                            h1226 := h1229;
                         else
-                            h756 := h760;
+                            h1226 := h1230;
                         end if;
-                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h732(11-1 downto 8) = 0) or (h733(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or (((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h734 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h737(11-1 downto 8) = 0) or (h738(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h739(11-1 downto 0)) < h742)) or (not (((h743 /= 0) and (not (h748 /= 0))) and (h753 <= 1))))) and (not bool(w_dte_10(5)))) and (not (h756 /= 0))))) then
-                            h730 := to_unsigned(0, 20);
-                            h730 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
-                            h731 := unsigned'("00000000000000000000000000000000000000000000000000000");
-                            h731 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h730));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h731);
+                        if bool(r_CONTROL(17)) then
+                            h1224 := h1225;
+                        else
+                            h1224 := h1226;
+                        end if;
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1181(11-1 downto 8) = 0) or (h1182(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h1183 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1186(11-1 downto 8) = 0) or (h1187(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1188(11-1 downto 0)) < h1191)) or ((not (((h1192 /= 0) and (not (h1199 /= 0))) and (h1206 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1210 /= 0)) and (h1217 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1224 /= 0))))) then
+                            h1179 := to_unsigned(0, 20);
+                            h1179 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1180 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1180 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1179));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1180);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '1';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            u_wdata <= rec_entry_lo;
+                            pend <= '1';
+                        else
+                            st <= ST2;
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            u_we <= '0';
+                            pend <= '0';
+                            st <= ST2;
+                        end if;
+                    end if;
+                when ST2 =>
+                    if (not bool(pend)) then
+                        h1233 := unsigned'("00000000000000000000000000000000");
+                        h1233 := e_data;
+                        h1234 := unsigned'("00000000000000000000000000000000");
+                        h1234 := e_data;
+                        h1235 := to_unsigned(0, 1);
+                        h1236 := to_unsigned(0, 1);
+                        h1236 := to_unsigned(0, 1);
+                        if bool(w_dte_0(62)) then
+                            h1236 := to_unsigned(1, 1);
+                        end if;
+                        h1237 := to_unsigned(0, 1);
+                        h1237 := to_unsigned(0, 1);
+                        if bool(w_dte_0(61)) then
+                            h1237 := to_unsigned(1, 1);
+                        end if;
+                        if ((e_kind = 1) and (not ((e_kind /= 2) and (e_at = 1)))) then
+                            h1235 := h1236;
+                        else
+                            h1235 := h1237;
+                        end if;
+                        h1238 := unsigned'("00000000000000000000000000000000");
+                        h1238 := e_data;
+                        h1239 := unsigned'("00000000000000000000000000000000");
+                        h1239 := e_data;
+                        h1240 := unsigned'("00000000000000000000000000000000");
+                        h1240 := e_data;
+                        h1241 := to_unsigned(0, 16);
+                        h1241 := to_unsigned(1, 16);
+                        h1242 := to_unsigned(0, 4);
+                        h1242 := w_dte_10(5-1 downto 1);
+                        h1243 := to_unsigned(0, 16);
+                        h1243 := shift_left(h1241, to_integer(h1242));
+                        h1244 := to_unsigned(0, 1);
+                        h1245 := to_unsigned(0, 1);
+                        h1245 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1245 := to_unsigned(1, 1);
+                        end if;
+                        h1246 := to_unsigned(0, 1);
+                        h1247 := to_unsigned(0, 11);
+                        h1248 := unsigned'("00000000000000000000000000000000");
+                        h1248 := e_data;
+                        h1247 := h1248(11-1 downto 0);
+                        h1249 := to_unsigned(0, 1);
+                        h1249 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1249 := to_unsigned(1, 1);
+                        end if;
+                        h1250 := to_unsigned(0, 1);
+                        h1250 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1250 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1247, 0) and to_unsigned(1, 11)) = 1) then
+                            h1246 := h1249;
+                        else
+                            h1246 := h1250;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1244 := h1245;
+                        else
+                            h1244 := h1246;
+                        end if;
+                        h1251 := to_unsigned(0, 1);
+                        h1252 := to_unsigned(0, 1);
+                        h1252 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1252 := to_unsigned(1, 1);
+                        end if;
+                        h1253 := to_unsigned(0, 1);
+                        h1254 := to_unsigned(0, 11);
+                        h1255 := unsigned'("00000000000000000000000000000000");
+                        h1255 := e_data;
+                        h1254 := h1255(11-1 downto 0);
+                        h1256 := to_unsigned(0, 1);
+                        h1256 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1256 := to_unsigned(1, 1);
+                        end if;
+                        h1257 := to_unsigned(0, 1);
+                        h1257 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1257 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1254, 0) and to_unsigned(1, 11)) = 1) then
+                            h1253 := h1256;
+                        else
+                            h1253 := h1257;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1251 := h1252;
+                        else
+                            h1251 := h1253;
+                        end if;
+                        h1258 := to_unsigned(0, 3);
+                        h1259 := to_unsigned(0, 3);
+                        h1260 := to_unsigned(0, 11);
+                        h1261 := unsigned'("00000000000000000000000000000000");
+                        h1261 := e_data;
+                        h1260 := h1261(11-1 downto 0);
+                        if ((shift_right(h1260, 0) and to_unsigned(1, 11)) = 1) then
+                            h1259 := w_irt_0(37-1 downto 34);
+                        else
+                            h1259 := w_irt_0(5-1 downto 2);
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1258 := w_irt_ga_0(5-1 downto 2);
+                        else
+                            h1258 := h1259;
+                        end if;
+                        h1262 := to_unsigned(0, 1);
+                        h1263 := to_unsigned(0, 1);
+                        h1263 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(0)) then
+                            h1263 := to_unsigned(1, 1);
+                        end if;
+                        h1264 := to_unsigned(0, 1);
+                        h1265 := to_unsigned(0, 11);
+                        h1266 := unsigned'("00000000000000000000000000000000");
+                        h1266 := e_data;
+                        h1265 := h1266(11-1 downto 0);
+                        h1267 := to_unsigned(0, 1);
+                        h1267 := to_unsigned(0, 1);
+                        if bool(w_irt_0(32)) then
+                            h1267 := to_unsigned(1, 1);
+                        end if;
+                        h1268 := to_unsigned(0, 1);
+                        h1268 := to_unsigned(0, 1);
+                        if bool(w_irt_0(0)) then
+                            h1268 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1265, 0) and to_unsigned(1, 11)) = 1) then
+                            h1264 := h1267;
+                        else
+                            h1264 := h1268;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1262 := h1263;
+                        else
+                            h1262 := h1264;
+                        end if;
+                        h1269 := to_unsigned(0, 1);
+                        h1270 := to_unsigned(0, 1);
+                        h1270 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(7)) then
+                            h1270 := to_unsigned(1, 1);
+                        end if;
+                        h1271 := to_unsigned(0, 1);
+                        h1272 := to_unsigned(0, 11);
+                        h1273 := unsigned'("00000000000000000000000000000000");
+                        h1273 := e_data;
+                        h1272 := h1273(11-1 downto 0);
+                        h1274 := to_unsigned(0, 1);
+                        h1274 := to_unsigned(0, 1);
+                        if bool(w_irt_0(39)) then
+                            h1274 := to_unsigned(1, 1);
+                        end if;
+                        h1275 := to_unsigned(0, 1);
+                        h1275 := to_unsigned(0, 1);
+                        if bool(w_irt_0(7)) then
+                            h1275 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1272, 0) and to_unsigned(1, 11)) = 1) then
+                            h1271 := h1274;
+                        else
+                            h1271 := h1275;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1269 := h1270;
+                        else
+                            h1269 := h1271;
+                        end if;
+                        h1276 := to_unsigned(0, 1);
+                        h1277 := to_unsigned(0, 1);
+                        h1277 := to_unsigned(0, 1);
+                        if bool(w_irt_ga_0(1)) then
+                            h1277 := to_unsigned(1, 1);
+                        end if;
+                        h1278 := to_unsigned(0, 1);
+                        h1279 := to_unsigned(0, 11);
+                        h1280 := unsigned'("00000000000000000000000000000000");
+                        h1280 := e_data;
+                        h1279 := h1280(11-1 downto 0);
+                        h1281 := to_unsigned(0, 1);
+                        h1281 := to_unsigned(0, 1);
+                        if bool(w_irt_0(33)) then
+                            h1281 := to_unsigned(1, 1);
+                        end if;
+                        h1282 := to_unsigned(0, 1);
+                        h1282 := to_unsigned(0, 1);
+                        if bool(w_irt_0(1)) then
+                            h1282 := to_unsigned(1, 1);
+                        end if;
+                        if ((shift_right(h1279, 0) and to_unsigned(1, 11)) = 1) then
+                            h1278 := h1281;
+                        else
+                            h1278 := h1282;
+                        end if;
+                        if bool(r_CONTROL(17)) then
+                            h1276 := h1277;
+                        else
+                            h1276 := h1278;
+                        end if;
+                        if (bool(r_CONTROL(2)) and ((((((((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))) or (((e_kind = 2) and bool(w_dte_10(0))) and ((((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)) or (((h1233(11-1 downto 8) = 0) or (h1234(11-1 downto 8) = 1)) and ((w_dte_10(62-1 downto 60) = 3) or ((w_dte_10(62-1 downto 60) = 2) and (w_dte_10(5-1 downto 1) >= 12))))))) or (((((e_kind /= 2) and (e_at = 1)) or ((e_kind /= 2) and (e_at = 2))) and (not (((e_kind /= 2) and bool(w_dte_0(0))) and (((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))) or (bool(w_dte_0(1)) and (w_dte_0(12-1 downto 9) = 7)))))) and (((not bool(w_dte_0(0))) or (not bool(w_dte_8(32)))) or (((e_kind /= 2) and (e_at = 1)) and (not bool(w_dte_0(1))))))) or ((((er_dte /= '0') or ((wk_io_walked /= 0) and (wk_io_hw_error /= 0))) or (er_irt /= '0')) or (er_irt_ga /= '0'))) or ((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and ((((((((e_kind /= 2) and (not ((e_kind /= 2) and (e_at = 1)))) and (not ((e_kind /= 2) and (e_at = 2)))) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and (not bool(w_dte_0(1)))) or ((((((e_kind /= 2) and bool(w_dte_0(0))) and (not ((w_dte_0(7-1 downto 2) /= 0) or bool(w_dte_0(63))))) and bool(w_dte_0(1))) and (w_dte_0(12-1 downto 9) = 0)) and (not (h1235 /= 0)))) or (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) or (((e_kind /= 2) and (e_at = 1)) and (((wk_io_walked /= 0) and (not (wk_io_ok /= 0))) and (not (wk_io_translation /= 0))))) and (not bool(w_dte_8(34))))) or (((((((((e_kind = 2) and bool(w_dte_10(0))) and (not (((w_dte_10(54-1 downto 52) /= 0) or (w_dte_18(15-1 downto 0) /= 0)) or (w_dte_18(54-1 downto 48) /= 0)))) and ((h1238(11-1 downto 8) = 0) or (h1239(11-1 downto 8) = 1))) and (w_dte_10(62-1 downto 60) = 2)) and (w_dte_10(5-1 downto 1) < 12)) and ((not (unsigned'(to_unsigned(0, 5) & h1240(11-1 downto 0)) < h1243)) or ((not (((h1244 /= 0) and (not (h1251 /= 0))) and (h1258 <= 1))) and (not ((bool(r_CONTROL(17)) and (h1262 /= 0)) and (h1269 /= 0)))))) and (not bool(w_dte_10(5)))) and (not (h1276 /= 0))))) then
+                            h1231 := to_unsigned(0, 20);
+                            h1231 := resize(unsigned'(to_unsigned(0, 5) & r_EVT_LOG_TAIL(19-1 downto 4)) * 16, 20);
+                            h1232 := unsigned'("00000000000000000000000000000000000000000000000000000");
+                            h1232 := (unsigned'(to_unsigned(0, 1) & r_EVT_LOG_BAR(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000") & h1231));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000000000000000") & h1232);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                             u_valid <= '1';
                             u_we <= '1';
@@ -8235,6 +11371,11 @@ begin
                     o_r_tail <= rec_tail;
                     o_r_cpl_status <= rec_cpl_status;
                     o_r_cpl <= rec_cpl;
+                    o_r_ga_tag <= rec_ga_tag;
+                    o_r_ga_root <= rec_ga_root;
+                    o_r_is_run <= rec_is_run;
+                    o_r_ga_log <= rec_ga_log;
+                    o_r_irr <= rec_irr;
                     done <= '1';
                     st <= IDLE;
             end case;
@@ -8261,6 +11402,7 @@ end process port_mux;
 
 walker_unit_io0_logic: process (walker_unit_io0_a_r, walker_unit_io0_a_tbl, walker_unit_io0_a_w, unit_io_done, walker_unit_io0_flevel, unit_io_i_addr, unit_io_k_translate, unit_io_k_write, walker_unit_io0_le, walker_unit_io0_lvl, walker_unit_io0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io0_m_size_h, walker_unit_io0_m_valid_h, walker_unit_io0_m_wdata_h, walker_unit_io0_m_we_h, walker_unit_io0_pend_1, walker_unit_io0_pend_2, walker_unit_io0_pend_3, walker_unit_io0_pend_4, walker_unit_io0_pend_5, walker_unit_io0_pend_6, unit_io_r_HPT, walker_unit_io0_sa_1, walker_unit_io0_sa_2, walker_unit_io0_sa_3, walker_unit_io0_sa_4, walker_unit_io0_sa_5, walker_unit_io0_sa_6, walker_unit_io0_se_1, walker_unit_io0_se_2, walker_unit_io0_se_3, walker_unit_io0_se_4, walker_unit_io0_se_5, walker_unit_io0_se_6, walker_unit_io0_st, unit_io_start) is
     variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
     variable v_tbl: unsigned(51 downto 0);
@@ -8538,6 +11680,7 @@ begin
     unit_io_m_addr <= walker_unit_io0_m_addr_h;
     unit_io_m_wdata <= walker_unit_io0_m_wdata_h;
     pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
     v_r := '0';
     v_w := '0';
     v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
@@ -8596,6 +11739,13 @@ begin
                         v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                         v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                         v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                        uw := m_rdata;
+                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                            uw(5) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            pending := '1';
+                        end if;
                         if (m_rdata(12-1 downto 9) = 5) then
                             unit_io_m_valid <= '1';
                             unit_io_m_we <= '0';
@@ -8649,6 +11799,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps5_0 := to_unsigned(0, 7);
                                 ps5_1 := to_unsigned(0, 6);
                                 ps5_2 := to_unsigned(0, 6);
@@ -9030,6 +12190,13 @@ begin
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                             v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 4) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -9079,6 +12246,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps4_0 := to_unsigned(0, 7);
                                 ps4_1 := to_unsigned(0, 6);
                                 ps4_2 := to_unsigned(0, 6);
@@ -9460,6 +12637,13 @@ begin
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                             v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 3) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -9504,6 +12688,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps3_0 := to_unsigned(0, 7);
                                 ps3_1 := to_unsigned(0, 6);
                                 ps3_2 := to_unsigned(0, 6);
@@ -9885,6 +13079,13 @@ begin
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                             v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 2) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -9924,6 +13125,16 @@ begin
                             elsif bool(unit_io_k_translate) then
                                 null;
                             else
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    pending := '1';
+                                end if;
                                 ps2_0 := to_unsigned(0, 7);
                                 ps2_1 := to_unsigned(0, 6);
                                 ps2_2 := to_unsigned(0, 6);
@@ -10305,6 +13516,13 @@ begin
                             v_r := stdl(bool(walker_unit_io0_a_r) and bool(m_rdata(61)));
                             v_w := stdl(bool(walker_unit_io0_a_w) and bool(m_rdata(62)));
                             v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             if (m_rdata(12-1 downto 9) = 1) then
                                 unit_io_m_valid <= '1';
                                 unit_io_m_we <= '0';
@@ -10338,6 +13556,16 @@ begin
                         elsif bool(unit_io_k_translate) then
                             null;
                         else
+                            uw := m_rdata;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                uw(5) := '1';
+                            end if;
+                            if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                pending := '1';
+                            end if;
                             ps1_0 := to_unsigned(0, 7);
                             ps1_1 := to_unsigned(0, 6);
                             ps1_2 := to_unsigned(0, 6);
@@ -11054,6 +14282,7 @@ end process walker_unit_io0_logic;
 
 walker_unit_io0_fsm: process (clk) is
     variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
     variable v_r: std_logic;
     variable v_w: std_logic;
     variable v_tbl: unsigned(51 downto 0);
@@ -11360,6 +14589,18 @@ begin
             walker_unit_io0_pend_4 <= '0';
             walker_unit_io0_pend_5 <= '0';
             walker_unit_io0_pend_6 <= '0';
+            walker_unit_io0_sa_1 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_2 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_3 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_4 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_5 <= to_unsigned(0, 64);
+            walker_unit_io0_sa_6 <= to_unsigned(0, 64);
+            walker_unit_io0_se_1 <= to_unsigned(0, 64);
+            walker_unit_io0_se_2 <= to_unsigned(0, 64);
+            walker_unit_io0_se_3 <= to_unsigned(0, 64);
+            walker_unit_io0_se_4 <= to_unsigned(0, 64);
+            walker_unit_io0_se_5 <= to_unsigned(0, 64);
+            walker_unit_io0_se_6 <= to_unsigned(0, 64);
             walker_unit_io0_st <= IDLE;
         else
             walker_unit_io0_m_valid_h <= stdl(bool(unit_io_m_valid) and (not bool(m_ready)));
@@ -11368,6 +14609,7 @@ begin
             walker_unit_io0_m_addr_h <= unit_io_m_addr;
             walker_unit_io0_m_wdata_h <= unit_io_m_wdata;
             pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
             v_r := '0';
             v_w := '0';
             v_tbl := unsigned'("0000000000000000000000000000000000000000000000000000");
@@ -11443,6 +14685,16 @@ begin
                                 walker_unit_io0_a_w <= v_w;
                                 v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                                 walker_unit_io0_a_tbl <= v_tbl;
+                                uw := m_rdata;
+                                if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                    uw(5) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    walker_unit_io0_pend_6 <= '1';
+                                    pending := '1';
+                                end if;
+                                walker_unit_io0_se_6 <= uw;
+                                walker_unit_io0_sa_6 <= walker_unit_io0_ea;
                                 if (m_rdata(12-1 downto 9) = 5) then
                                     walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
                                     walker_unit_io0_st <= MWAIT;
@@ -11507,6 +14759,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(5, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_5 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_5 <= uw;
+                                        walker_unit_io0_sa_5 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(5, 3);
                                         ps5_0 := to_unsigned(0, 7);
                                         ps5_1 := to_unsigned(0, 6);
@@ -11906,6 +15171,16 @@ begin
                                     walker_unit_io0_a_w <= v_w;
                                     v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                                     walker_unit_io0_a_tbl <= v_tbl;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_5 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_5 <= uw;
+                                    walker_unit_io0_sa_5 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 4) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -11967,6 +15242,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(4, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_4 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_4 <= uw;
+                                        walker_unit_io0_sa_4 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(4, 3);
                                         ps4_0 := to_unsigned(0, 7);
                                         ps4_1 := to_unsigned(0, 6);
@@ -12366,6 +15654,16 @@ begin
                                     walker_unit_io0_a_w <= v_w;
                                     v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                                     walker_unit_io0_a_tbl <= v_tbl;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_4 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_4 <= uw;
+                                    walker_unit_io0_sa_4 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 3) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -12423,6 +15721,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(3, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_3 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_3 <= uw;
+                                        walker_unit_io0_sa_3 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(3, 3);
                                         ps3_0 := to_unsigned(0, 7);
                                         ps3_1 := to_unsigned(0, 6);
@@ -12822,6 +16133,16 @@ begin
                                     walker_unit_io0_a_w <= v_w;
                                     v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                                     walker_unit_io0_a_tbl <= v_tbl;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_3 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_3 <= uw;
+                                    walker_unit_io0_sa_3 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 2) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -12875,6 +16196,19 @@ begin
                                         walker_unit_io0_flevel <= to_unsigned(2, 3);
                                         walker_unit_io0_st <= FAULT;
                                     else
+                                        uw := m_rdata;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                            uw(5) := '1';
+                                        end if;
+                                        if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                            uw(6) := '1';
+                                        end if;
+                                        if (uw /= m_rdata) then
+                                            walker_unit_io0_pend_2 <= '1';
+                                            pending := '1';
+                                        end if;
+                                        walker_unit_io0_se_2 <= uw;
+                                        walker_unit_io0_sa_2 <= walker_unit_io0_ea;
                                         unit_io_o_level <= to_unsigned(2, 3);
                                         ps2_0 := to_unsigned(0, 7);
                                         ps2_1 := to_unsigned(0, 6);
@@ -13274,6 +16608,16 @@ begin
                                     walker_unit_io0_a_w <= v_w;
                                     v_tbl := unsigned'(m_rdata(52-1 downto 12) & to_unsigned(0, 12));
                                     walker_unit_io0_a_tbl <= v_tbl;
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_2 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_2 <= uw;
+                                    walker_unit_io0_sa_2 <= walker_unit_io0_ea;
                                     if (m_rdata(12-1 downto 9) = 1) then
                                         walker_unit_io0_ea <= (unsigned'(to_unsigned(0, 12) & m_rdata(52-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
                                         walker_unit_io0_st <= MWAIT;
@@ -13322,6 +16666,19 @@ begin
                                     walker_unit_io0_flevel <= to_unsigned(1, 3);
                                     walker_unit_io0_st <= FAULT;
                                 else
+                                    uw := m_rdata;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 1) or (unit_io_r_HPT(9-1 downto 7) = 3)) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if ((unit_io_r_HPT(9-1 downto 7) = 3) and bool(unit_io_k_write)) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        walker_unit_io0_pend_1 <= '1';
+                                        pending := '1';
+                                    end if;
+                                    walker_unit_io0_se_1 <= uw;
+                                    walker_unit_io0_sa_1 <= walker_unit_io0_ea;
                                     unit_io_o_level <= to_unsigned(1, 3);
                                     ps1_0 := to_unsigned(0, 7);
                                     ps1_1 := to_unsigned(0, 6);

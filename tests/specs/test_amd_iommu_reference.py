@@ -531,3 +531,129 @@ def test_non_fixed_interrupts_take_the_pass_bits(ref, mt, q2_pass, address, rule
     out, trace = run(ref, dict(mem), INTERRUPT, address=address, data=mt << 8 | 0x02)
     assert out["rule"] == rule
     assert trace == dte_reads(mem)  # no IRTE read: only fixed and arbitrated interrupts are remapped
+
+
+# ---- host access / dirty updates (DTE.HAD, bits 8:7; 2.2.3 A bit 5, D bit 6) -------------
+HAD_A, HAD_AD = 1 << 7, 3 << 7          # HAD = 01b: A only; 11b: A and D
+A_BIT, D_BIT = 1 << 5, 1 << 6
+
+
+def four_level(had: int, leaf_extra: int = 0):
+    va = iova(i4=0x012, i3=0x034, i2=0x056, i1=0x078, off=0xABC)
+    entries = {
+        R + 0x012 * 8: T3 | nl(3) | PR | RW_OK,
+        T3 + 0x034 * 8: T2 | nl(2) | PR | RW_OK,
+        T2 + 0x056 * 8: T1 | nl(1) | PR | RW_OK,
+        T1 + 0x078 * 8: PAGE | nl(0) | PR | RW_OK | leaf_extra,
+    }
+    return va, entries, walk_mem(V | TV | mode(4) | R | IR | IW | had, entries)
+
+
+@pytest.mark.parametrize("kind, had, leaf_bits", [
+    (DMA_WRITE, HAD_AD, A_BIT | D_BIT),   # 11b and a write: A everywhere, D in the PTE
+    (DMA_READ, HAD_AD, A_BIT),            # 11b and a read: A only
+    (DMA_WRITE, HAD_A, A_BIT),            # 01b: A only, even on a write
+])
+def test_had_sets_accessed_at_every_level_and_dirty_on_writes(ref, kind, had, leaf_bits):
+    # After the four reads of the walk (root first), each entry is written back with A
+    # (bit 5) set, root first; the PTE also gets D (bit 6) when HAD = 11b and the request
+    # writes. The translation is unchanged.
+    va, entries, mem = four_level(had)
+    out, trace = run(ref, dict(mem), kind, address=va)
+    f = fields(out)
+    assert out["rule"] == "translated" and f["address"] == PAGE | 0xABC
+    addrs = [R + 0x012 * 8, T3 + 0x034 * 8, T2 + 0x056 * 8, T1 + 0x078 * 8]
+    writes = [(1, a, 8, entries[a] | A_BIT) for a in addrs[:3]] + [(1, addrs[3], 8, entries[addrs[3]] | leaf_bits)]
+    assert trace == dte_reads(mem) + reads(mem, *addrs) + writes
+
+
+@pytest.mark.parametrize("had", [0, 2 << 7])
+def test_had_00b_and_reserved_10b_update_nothing(ref, had):
+    va, entries, mem = four_level(had)
+    out, trace = run(ref, dict(mem), DMA_WRITE, address=va)
+    assert out["rule"] == "translated" and len(trace) == 4 + 4  # the DTE and the walk, no write
+
+
+def test_had_writes_only_entries_that_change(ref):
+    # The PTE already has A and D: only the three PDEs are written.
+    va, entries, mem = four_level(HAD_AD, leaf_extra=A_BIT | D_BIT)
+    out, trace = run(ref, dict(mem), DMA_WRITE, address=va)
+    assert [t[1] for t in trace if t[0] == 1] == [R + 0x012 * 8, T3 + 0x034 * 8, T2 + 0x056 * 8]
+
+
+def test_had_writes_nothing_when_the_walk_faults(ref):
+    # The PTE denies writes (IW = 0): IO_PAGE_FAULT with PE, and no A/D update anywhere.
+    va, entries, mem = four_level(HAD_AD)
+    mem[T1 + 0x078 * 8] &= ~E_IW
+    out, trace = run(ref, dict(mem), DMA_WRITE, address=va)
+    f = fields(out)
+    assert out["rule"] == "dma_page_fault" and f["entry_lo"] == iopf(F_PR | F_RW | F_PE)
+    assert [t for t in trace if t[0] == 1] == logged_writes(iopf(F_PR | F_RW | F_PE), va)
+
+
+# ---- the 128-bit IRTE (Control.GAEn = 1, 2.2.5.2) -----------------------------------------
+# First quadword: RemapEn 0, SupIOPF 1, IntType 4:2 (GuestMode 0) / GALogIntr 2 (GuestMode 1),
+# RqEoi 5, DM 6 (GuestMode 0) / IsRun 6 (GuestMode 1), GuestMode 7, Destination[23:0] 31:8,
+# GATag 63:32; second quadword: Vector 7:0 (IRTE 71:64), GA root pointer 51:12 (IRTE 115:76),
+# Destination[31:24] 63:56 (IRTE 127:120). The entry is at the table + index * 16.
+GA_EN = 1 << 17
+POSTED = 5
+IRR_WORD = 0x7_7777_7000 + 0x210
+
+
+def irte_ga(index: int, lo: int, hi: int, q2=REMAP_Q2) -> dict:
+    mem = int_mem(q2)
+    mem[MSI_TABLE + index * 16] = lo
+    mem[MSI_TABLE + index * 16 + 8] = hi
+    return mem
+
+
+def test_ga_remapped_irte_is_16_bytes_with_a_32_bit_destination(ref):
+    # Index 5: the entry at MSI_TABLE + 50h. Destination 0x12_345678: bits 23:0 from the
+    # first quadword (345678h), bits 31:24 (12h) from IRTE bits 127:120.
+    lo = 1 | 1 << 2 | 1 << 5 | 1 << 6 | 0x345678 << 8       # arbitrated, RqEoi, logical
+    hi = 0x64 | 0x12 << 56
+    mem = irte_ga(5, lo, hi)
+    out, trace = run(ref, dict(mem), INTERRUPT, address=MSI, data=5, control=IOMMU_EN | EVENT_LOG_EN | GA_EN)
+    f = fields(out)
+    assert out["rule"] == "int_remapped" and f["outcome"] == REMAPPED
+    assert (f["vector"], f["destination"], f["dest_mode"], f["int_type"], f["rq_eoi"]) == (0x64, 0x1234_5678, 1, 1, 1)
+    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0x50, MSI_TABLE + 0x58)
+
+
+@pytest.mark.parametrize("is_run, ga_log_intr, ga_log", [(1, 1, 0), (0, 1, 1), (0, 0, 0)])
+def test_ga_guest_mode_posts_to_the_guest_vapic(ref, is_run, ga_log_intr, ga_log):
+    # GuestMode = 1: posted with the IRTE's vector 0x3C, GATag 0xCAFE_F00D, backing page
+    # 0x7_7777_7000 (GA root pointer bits 51:12 = 77_7777h) and destination 0x0000_0201; a
+    # GA log entry is due when the vCPU does not run and GALogIntr = 1.
+    lo = 1 | ga_log_intr << 2 | is_run << 6 | 1 << 7 | 0x000201 << 8 | 0xCAFE_F00D << 32
+    hi = 0x3C | 0x77_7777 << 12
+    # Index 0xFF (MSI data bits 10:8 = 000b, a fixed interrupt): the entry at + 0xFF0.
+    mem = irte_ga(0xFF, lo, hi)
+    mem[IRR_WORD] = 0x0000_0001
+    out, trace = run(ref, dict(mem), INTERRUPT, address=MSI, data=0xFF, control=IOMMU_EN | EVENT_LOG_EN | GA_EN)
+    f = fields(out)
+    assert out["rule"] == "int_posted" and f["outcome"] == POSTED and f["code"] == NONE
+    assert (f["vector"], f["destination"], f["ga_tag"], f["ga_root"]) == (0x3C, 0x201, 0xCAFE_F00D, 0x7_7777_7000)
+    assert (f["is_run"], f["ga_log"], f["logged"]) == (is_run, ga_log, 0)
+    # The vector's IRR bit in the backing page (APM 15.29.3.1: IRR at 200h, one 32-bit
+    # register per 32 vectors, 16 bytes apart): vector 3Ch is register 1 (at + 210h), bit
+    # 28; the word (holding bit 0 already) is read, then written back with bit 28 set.
+    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0xFF0, MSI_TABLE + 0xFF8, IRR_WORD) + [
+        (1, IRR_WORD, 8, 0x1000_0001)]
+
+
+def test_ga_remap_disabled_is_a_page_fault_whatever_guest_mode(ref):
+    lo = 0 | 1 << 7                                          # RemapEn = 0, GuestMode = 1
+    mem = irte_ga(3, lo, 0x3C)
+    out, trace = run(ref, dict(mem), INTERRUPT, address=MSI, data=3, control=IOMMU_EN | EVENT_LOG_EN | GA_EN)
+    f = fields(out)
+    assert out["rule"] == "int_page_fault" and f["entry_lo"] == iopf(F_I)
+    assert trace == dte_reads(mem) + reads(mem, MSI_TABLE + 0x30, MSI_TABLE + 0x38) + logged_writes(iopf(F_I), MSI)
+
+
+def test_guest_mode_in_the_32_bit_format_still_faults(ref):
+    # GAEn = 0: GuestMode = 1 in a 4-byte IRTE is reserved (IO_PAGE_FAULT with RZ), not posted.
+    mem = int_mem(REMAP_Q2, {3: irte(guest=1)})
+    out, _ = run(ref, dict(mem), INTERRUPT, address=MSI, data=3)
+    assert out["rule"] == "int_page_fault" and fields(out)["entry_lo"] == iopf(F_I | F_PR | F_RZ)
