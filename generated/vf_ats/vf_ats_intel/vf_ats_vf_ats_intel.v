@@ -102,7 +102,7 @@ reg al_vf_sriov;
 reg [0:0] hits;
 reg [1:0] iset;
 reg pend;
-reg [4:0] st;
+reg [5:0] st;
 reg [7:0] status;
 reg [51:0] u0_fk;
 reg u0_fm;
@@ -137,13 +137,27 @@ reg unit_tr_sl_start;
 reg [63:0] w_io_ctx_0;
 reg [63:0] w_io_ctx_8;
 reg [63:0] w_io_irte_0;
+reg [63:0] w_io_pdir_0;
+reg [63:0] w_io_pe_0;
+reg [63:0] w_io_pe_8;
 reg [63:0] w_io_root_0;
 reg [63:0] w_io_root_8;
+reg [63:0] w_io_smctx_0;
+reg [63:0] w_io_smctx_8;
+reg [63:0] w_io_smroot_0;
+reg [63:0] w_io_smroot_8;
 reg [63:0] w_tr_ctx_0;
 reg [63:0] w_tr_ctx_8;
 reg [63:0] w_tr_irte_0;
+reg [63:0] w_tr_pdir_0;
+reg [63:0] w_tr_pe_0;
+reg [63:0] w_tr_pe_8;
 reg [63:0] w_tr_root_0;
 reg [63:0] w_tr_root_8;
+reg [63:0] w_tr_smctx_0;
+reg [63:0] w_tr_smctx_8;
+reg [63:0] w_tr_smroot_0;
+reg [63:0] w_tr_smroot_8;
 reg [63:0] w_vf_sriov_0;
 reg [63:0] w_vf_sriov_10;
 reg [63:0] w_vf_sriov_20;
@@ -167,6 +181,44 @@ reg [0:0] wk_tr_sl_reserved_2m;
 reg [5:0] wk_tr_sl_shift;
 reg [0:0] wk_tr_sl_translation;
 reg [0:0] wk_tr_sl_walked;
+reg [2:0] unit_tr_smsl_o_aux;
+reg unit_tr_smsl_done;
+reg [63:0] unit_tr_smsl_i_addr;
+reg unit_tr_smsl_k_read;
+reg unit_tr_smsl_k_write;
+reg [63:0] unit_tr_smsl_m_addr;
+reg [2:0] unit_tr_smsl_m_size;
+reg unit_tr_smsl_m_valid;
+reg [63:0] unit_tr_smsl_m_wdata;
+reg unit_tr_smsl_m_we;
+reg [2:0] unit_tr_smsl_o_level;
+reg [63:0] unit_tr_smsl_o_pa;
+reg [0:0] unit_tr_smsl_o_r_R;
+reg [0:0] unit_tr_smsl_o_r_U;
+reg [0:0] unit_tr_smsl_o_r_W;
+reg [63:0] unit_tr_smsl_o_r_frame;
+reg [7:0] unit_tr_smsl_o_r_reason;
+reg [5:0] unit_tr_smsl_o_r_shift;
+reg [7:0] unit_tr_smsl_o_status;
+reg [63:0] unit_tr_smsl_r_SL_WALK;
+reg unit_tr_smsl_start;
+reg [0:0] wk_tr_smsl_R;
+reg [0:0] wk_tr_smsl_U;
+reg [0:0] wk_tr_smsl_W;
+reg [0:0] wk_tr_smsl_denied;
+reg [7:0] wk_tr_smsl_fault;
+reg [63:0] wk_tr_smsl_frame;
+reg [2:0] wk_tr_smsl_level;
+reg [0:0] wk_tr_smsl_not_present;
+reg [0:0] wk_tr_smsl_ok;
+reg [63:0] wk_tr_smsl_pa;
+reg [7:0] wk_tr_smsl_reason;
+reg [0:0] wk_tr_smsl_reserved;
+reg [0:0] wk_tr_smsl_reserved_1g;
+reg [0:0] wk_tr_smsl_reserved_2m;
+reg [5:0] wk_tr_smsl_shift;
+reg [0:0] wk_tr_smsl_translation;
+reg [0:0] wk_tr_smsl_walked;
 reg [2:0] unit_io_sl_o_aux;
 reg unit_io_sl_done;
 reg [63:0] unit_io_sl_i_addr;
@@ -205,6 +257,44 @@ reg [0:0] wk_io_sl_reserved_2m;
 reg [5:0] wk_io_sl_shift;
 reg [0:0] wk_io_sl_translation;
 reg [0:0] wk_io_sl_walked;
+reg [2:0] unit_io_smsl_o_aux;
+reg unit_io_smsl_done;
+reg [63:0] unit_io_smsl_i_addr;
+reg unit_io_smsl_k_read;
+reg unit_io_smsl_k_write;
+reg [63:0] unit_io_smsl_m_addr;
+reg [2:0] unit_io_smsl_m_size;
+reg unit_io_smsl_m_valid;
+reg [63:0] unit_io_smsl_m_wdata;
+reg unit_io_smsl_m_we;
+reg [2:0] unit_io_smsl_o_level;
+reg [63:0] unit_io_smsl_o_pa;
+reg [0:0] unit_io_smsl_o_r_R;
+reg [0:0] unit_io_smsl_o_r_U;
+reg [0:0] unit_io_smsl_o_r_W;
+reg [63:0] unit_io_smsl_o_r_frame;
+reg [7:0] unit_io_smsl_o_r_reason;
+reg [5:0] unit_io_smsl_o_r_shift;
+reg [7:0] unit_io_smsl_o_status;
+reg [63:0] unit_io_smsl_r_SL_WALK;
+reg unit_io_smsl_start;
+reg [0:0] wk_io_smsl_R;
+reg [0:0] wk_io_smsl_U;
+reg [0:0] wk_io_smsl_W;
+reg [0:0] wk_io_smsl_denied;
+reg [7:0] wk_io_smsl_fault;
+reg [63:0] wk_io_smsl_frame;
+reg [2:0] wk_io_smsl_level;
+reg [0:0] wk_io_smsl_not_present;
+reg [0:0] wk_io_smsl_ok;
+reg [63:0] wk_io_smsl_pa;
+reg [7:0] wk_io_smsl_reason;
+reg [0:0] wk_io_smsl_reserved;
+reg [0:0] wk_io_smsl_reserved_1g;
+reg [0:0] wk_io_smsl_reserved_2m;
+reg [5:0] wk_io_smsl_shift;
+reg [0:0] wk_io_smsl_translation;
+reg [0:0] wk_io_smsl_walked;
 reg [63:0] cl_io_address;
 reg [0:0] cl_io_address_beyond_width;
 reg [0:0] cl_io_ats_beyond_width;
@@ -236,6 +326,7 @@ reg [0:0] cl_io_interrupt_remapped;
 reg [0:0] cl_io_interrupt_request_reserved;
 reg [0:0] cl_io_irte_not_present;
 reg [0:0] cl_io_irte_reserved;
+reg [0:0] cl_io_legacy_pasid;
 reg [2:0] cl_io_outcome;
 reg [0:0] cl_io_paging_reserved;
 reg [0:0] cl_io_pass_through;
@@ -247,6 +338,32 @@ reg [0:0] cl_io_recorded;
 reg [0:0] cl_io_redir_hint;
 reg [0:0] cl_io_root_not_present;
 reg [0:0] cl_io_root_reserved;
+reg [0:0] cl_io_sm_address_beyond_width;
+reg [0:0] cl_io_sm_ats_beyond_width;
+reg [0:0] cl_io_sm_ats_not_present;
+reg [0:0] cl_io_sm_ats_pass_through;
+reg [0:0] cl_io_sm_ats_translation;
+reg [0:0] cl_io_sm_context_not_present;
+reg [0:0] cl_io_sm_context_reserved;
+reg [0:0] cl_io_sm_dte_clear;
+reg [0:0] cl_io_sm_paging_reserved;
+reg [0:0] cl_io_sm_pasid_beyond_table;
+reg [0:0] cl_io_sm_pasid_dir_not_present;
+reg [0:0] cl_io_sm_pasid_dir_reserved;
+reg [0:0] cl_io_sm_pasid_disabled;
+reg [0:0] cl_io_sm_pasid_entry_invalid;
+reg [0:0] cl_io_sm_pasid_entry_not_present;
+reg [0:0] cl_io_sm_pasid_entry_reserved;
+reg [0:0] cl_io_sm_pass_through;
+reg [0:0] cl_io_sm_protected_memory;
+reg [0:0] cl_io_sm_protected_memory_remapped;
+reg [0:0] cl_io_sm_protected_memory_translated;
+reg [0:0] cl_io_sm_read_denied;
+reg [0:0] cl_io_sm_root_not_present;
+reg [0:0] cl_io_sm_root_reserved;
+reg [0:0] cl_io_sm_translated;
+reg [0:0] cl_io_sm_translated_request;
+reg [0:0] cl_io_sm_write_denied;
 reg [0:0] cl_io_source_id_invalid;
 reg [0:0] cl_io_translated;
 reg [0:0] cl_io_translated_request;
@@ -285,6 +402,7 @@ reg [0:0] cl_tr_interrupt_remapped;
 reg [0:0] cl_tr_interrupt_request_reserved;
 reg [0:0] cl_tr_irte_not_present;
 reg [0:0] cl_tr_irte_reserved;
+reg [0:0] cl_tr_legacy_pasid;
 reg [2:0] cl_tr_outcome;
 reg [0:0] cl_tr_paging_reserved;
 reg [0:0] cl_tr_pass_through;
@@ -296,6 +414,32 @@ reg [0:0] cl_tr_recorded;
 reg [0:0] cl_tr_redir_hint;
 reg [0:0] cl_tr_root_not_present;
 reg [0:0] cl_tr_root_reserved;
+reg [0:0] cl_tr_sm_address_beyond_width;
+reg [0:0] cl_tr_sm_ats_beyond_width;
+reg [0:0] cl_tr_sm_ats_not_present;
+reg [0:0] cl_tr_sm_ats_pass_through;
+reg [0:0] cl_tr_sm_ats_translation;
+reg [0:0] cl_tr_sm_context_not_present;
+reg [0:0] cl_tr_sm_context_reserved;
+reg [0:0] cl_tr_sm_dte_clear;
+reg [0:0] cl_tr_sm_paging_reserved;
+reg [0:0] cl_tr_sm_pasid_beyond_table;
+reg [0:0] cl_tr_sm_pasid_dir_not_present;
+reg [0:0] cl_tr_sm_pasid_dir_reserved;
+reg [0:0] cl_tr_sm_pasid_disabled;
+reg [0:0] cl_tr_sm_pasid_entry_invalid;
+reg [0:0] cl_tr_sm_pasid_entry_not_present;
+reg [0:0] cl_tr_sm_pasid_entry_reserved;
+reg [0:0] cl_tr_sm_pass_through;
+reg [0:0] cl_tr_sm_protected_memory;
+reg [0:0] cl_tr_sm_protected_memory_remapped;
+reg [0:0] cl_tr_sm_protected_memory_translated;
+reg [0:0] cl_tr_sm_read_denied;
+reg [0:0] cl_tr_sm_root_not_present;
+reg [0:0] cl_tr_sm_root_reserved;
+reg [0:0] cl_tr_sm_translated;
+reg [0:0] cl_tr_sm_translated_request;
+reg [0:0] cl_tr_sm_write_denied;
 reg [0:0] cl_tr_source_id_invalid;
 reg [0:0] cl_tr_translated;
 reg [0:0] cl_tr_translated_request;
@@ -355,6 +499,34 @@ wire [63:0] walker_unit_tr_sl0_se_3;
 wire [63:0] walker_unit_tr_sl0_se_4;
 wire [63:0] walker_unit_tr_sl0_se_5;
 reg [2:0] walker_unit_tr_sl0_st;
+reg walker_unit_tr_smsl0_a_r;
+reg walker_unit_tr_smsl0_a_w;
+reg [63:0] walker_unit_tr_smsl0_ea;
+reg [7:0] walker_unit_tr_smsl0_fault_k;
+reg [2:0] walker_unit_tr_smsl0_flevel;
+reg [63:0] walker_unit_tr_smsl0_le;
+reg [2:0] walker_unit_tr_smsl0_lvl;
+reg [63:0] walker_unit_tr_smsl0_m_addr_h;
+reg [2:0] walker_unit_tr_smsl0_m_size_h;
+reg walker_unit_tr_smsl0_m_valid_h;
+reg [63:0] walker_unit_tr_smsl0_m_wdata_h;
+reg walker_unit_tr_smsl0_m_we_h;
+reg walker_unit_tr_smsl0_pend_1;
+reg walker_unit_tr_smsl0_pend_2;
+reg walker_unit_tr_smsl0_pend_3;
+reg walker_unit_tr_smsl0_pend_4;
+reg walker_unit_tr_smsl0_pend_5;
+wire [63:0] walker_unit_tr_smsl0_sa_1;
+wire [63:0] walker_unit_tr_smsl0_sa_2;
+wire [63:0] walker_unit_tr_smsl0_sa_3;
+wire [63:0] walker_unit_tr_smsl0_sa_4;
+wire [63:0] walker_unit_tr_smsl0_sa_5;
+wire [63:0] walker_unit_tr_smsl0_se_1;
+wire [63:0] walker_unit_tr_smsl0_se_2;
+wire [63:0] walker_unit_tr_smsl0_se_3;
+wire [63:0] walker_unit_tr_smsl0_se_4;
+wire [63:0] walker_unit_tr_smsl0_se_5;
+reg [2:0] walker_unit_tr_smsl0_st;
 reg walker_unit_io_sl0_a_r;
 reg walker_unit_io_sl0_a_w;
 reg [63:0] walker_unit_io_sl0_ea;
@@ -383,6 +555,34 @@ wire [63:0] walker_unit_io_sl0_se_3;
 wire [63:0] walker_unit_io_sl0_se_4;
 wire [63:0] walker_unit_io_sl0_se_5;
 reg [2:0] walker_unit_io_sl0_st;
+reg walker_unit_io_smsl0_a_r;
+reg walker_unit_io_smsl0_a_w;
+reg [63:0] walker_unit_io_smsl0_ea;
+reg [7:0] walker_unit_io_smsl0_fault_k;
+reg [2:0] walker_unit_io_smsl0_flevel;
+reg [63:0] walker_unit_io_smsl0_le;
+reg [2:0] walker_unit_io_smsl0_lvl;
+reg [63:0] walker_unit_io_smsl0_m_addr_h;
+reg [2:0] walker_unit_io_smsl0_m_size_h;
+reg walker_unit_io_smsl0_m_valid_h;
+reg [63:0] walker_unit_io_smsl0_m_wdata_h;
+reg walker_unit_io_smsl0_m_we_h;
+reg walker_unit_io_smsl0_pend_1;
+reg walker_unit_io_smsl0_pend_2;
+reg walker_unit_io_smsl0_pend_3;
+reg walker_unit_io_smsl0_pend_4;
+reg walker_unit_io_smsl0_pend_5;
+wire [63:0] walker_unit_io_smsl0_sa_1;
+wire [63:0] walker_unit_io_smsl0_sa_2;
+wire [63:0] walker_unit_io_smsl0_sa_3;
+wire [63:0] walker_unit_io_smsl0_sa_4;
+wire [63:0] walker_unit_io_smsl0_sa_5;
+wire [63:0] walker_unit_io_smsl0_se_1;
+wire [63:0] walker_unit_io_smsl0_se_2;
+wire [63:0] walker_unit_io_smsl0_se_3;
+wire [63:0] walker_unit_io_smsl0_se_4;
+wire [63:0] walker_unit_io_smsl0_se_5;
+reg [2:0] walker_unit_io_smsl0_st;
 reg [51:0] u0_k0 [0:4-1];
 reg [51:0] u0_k1 [0:4-1];
 reg [51:0] u0_k2 [0:4-1];
@@ -494,49 +694,49 @@ reg [0:0] u0_r311 [0:4-1];
 reg [0:0] u0_r312 [0:4-1];
 reg [0:0] u0_r313 [0:4-1];
 reg [0:0] u0_r32 [0:4-1];
-reg [2:0] u0_r320 [0:4-1];
-reg [2:0] u0_r321 [0:4-1];
-reg [2:0] u0_r322 [0:4-1];
-reg [2:0] u0_r323 [0:4-1];
+reg [0:0] u0_r320 [0:4-1];
+reg [0:0] u0_r321 [0:4-1];
+reg [0:0] u0_r322 [0:4-1];
+reg [0:0] u0_r323 [0:4-1];
 reg [0:0] u0_r33 [0:4-1];
-reg [63:0] u0_r330 [0:4-1];
-reg [63:0] u0_r331 [0:4-1];
-reg [63:0] u0_r332 [0:4-1];
-reg [63:0] u0_r333 [0:4-1];
-reg [15:0] u0_r340 [0:4-1];
-reg [15:0] u0_r341 [0:4-1];
-reg [15:0] u0_r342 [0:4-1];
-reg [15:0] u0_r343 [0:4-1];
-reg [7:0] u0_r350 [0:4-1];
-reg [7:0] u0_r351 [0:4-1];
-reg [7:0] u0_r352 [0:4-1];
-reg [7:0] u0_r353 [0:4-1];
+reg [0:0] u0_r330 [0:4-1];
+reg [0:0] u0_r331 [0:4-1];
+reg [0:0] u0_r332 [0:4-1];
+reg [0:0] u0_r333 [0:4-1];
+reg [0:0] u0_r340 [0:4-1];
+reg [0:0] u0_r341 [0:4-1];
+reg [0:0] u0_r342 [0:4-1];
+reg [0:0] u0_r343 [0:4-1];
+reg [0:0] u0_r350 [0:4-1];
+reg [0:0] u0_r351 [0:4-1];
+reg [0:0] u0_r352 [0:4-1];
+reg [0:0] u0_r353 [0:4-1];
 reg [0:0] u0_r360 [0:4-1];
 reg [0:0] u0_r361 [0:4-1];
 reg [0:0] u0_r362 [0:4-1];
 reg [0:0] u0_r363 [0:4-1];
-reg [63:0] u0_r370 [0:4-1];
-reg [63:0] u0_r371 [0:4-1];
-reg [63:0] u0_r372 [0:4-1];
-reg [63:0] u0_r373 [0:4-1];
-reg [63:0] u0_r380 [0:4-1];
-reg [63:0] u0_r381 [0:4-1];
-reg [63:0] u0_r382 [0:4-1];
-reg [63:0] u0_r383 [0:4-1];
-reg [15:0] u0_r390 [0:4-1];
-reg [15:0] u0_r391 [0:4-1];
-reg [15:0] u0_r392 [0:4-1];
-reg [15:0] u0_r393 [0:4-1];
+reg [0:0] u0_r370 [0:4-1];
+reg [0:0] u0_r371 [0:4-1];
+reg [0:0] u0_r372 [0:4-1];
+reg [0:0] u0_r373 [0:4-1];
+reg [0:0] u0_r380 [0:4-1];
+reg [0:0] u0_r381 [0:4-1];
+reg [0:0] u0_r382 [0:4-1];
+reg [0:0] u0_r383 [0:4-1];
+reg [0:0] u0_r390 [0:4-1];
+reg [0:0] u0_r391 [0:4-1];
+reg [0:0] u0_r392 [0:4-1];
+reg [0:0] u0_r393 [0:4-1];
 reg [0:0] u0_r40 [0:4-1];
-reg [7:0] u0_r400 [0:4-1];
-reg [7:0] u0_r401 [0:4-1];
-reg [7:0] u0_r402 [0:4-1];
-reg [7:0] u0_r403 [0:4-1];
+reg [0:0] u0_r400 [0:4-1];
+reg [0:0] u0_r401 [0:4-1];
+reg [0:0] u0_r402 [0:4-1];
+reg [0:0] u0_r403 [0:4-1];
 reg [0:0] u0_r41 [0:4-1];
-reg [31:0] u0_r410 [0:4-1];
-reg [31:0] u0_r411 [0:4-1];
-reg [31:0] u0_r412 [0:4-1];
-reg [31:0] u0_r413 [0:4-1];
+reg [0:0] u0_r410 [0:4-1];
+reg [0:0] u0_r411 [0:4-1];
+reg [0:0] u0_r412 [0:4-1];
+reg [0:0] u0_r413 [0:4-1];
 reg [0:0] u0_r42 [0:4-1];
 reg [0:0] u0_r420 [0:4-1];
 reg [0:0] u0_r421 [0:4-1];
@@ -551,30 +751,138 @@ reg [0:0] u0_r440 [0:4-1];
 reg [0:0] u0_r441 [0:4-1];
 reg [0:0] u0_r442 [0:4-1];
 reg [0:0] u0_r443 [0:4-1];
-reg [2:0] u0_r450 [0:4-1];
-reg [2:0] u0_r451 [0:4-1];
-reg [2:0] u0_r452 [0:4-1];
-reg [2:0] u0_r453 [0:4-1];
-reg [2:0] u0_r460 [0:4-1];
-reg [2:0] u0_r461 [0:4-1];
-reg [2:0] u0_r462 [0:4-1];
-reg [2:0] u0_r463 [0:4-1];
-reg [63:0] u0_r470 [0:4-1];
-reg [63:0] u0_r471 [0:4-1];
-reg [63:0] u0_r472 [0:4-1];
-reg [63:0] u0_r473 [0:4-1];
+reg [0:0] u0_r450 [0:4-1];
+reg [0:0] u0_r451 [0:4-1];
+reg [0:0] u0_r452 [0:4-1];
+reg [0:0] u0_r453 [0:4-1];
+reg [0:0] u0_r460 [0:4-1];
+reg [0:0] u0_r461 [0:4-1];
+reg [0:0] u0_r462 [0:4-1];
+reg [0:0] u0_r463 [0:4-1];
+reg [0:0] u0_r470 [0:4-1];
+reg [0:0] u0_r471 [0:4-1];
+reg [0:0] u0_r472 [0:4-1];
+reg [0:0] u0_r473 [0:4-1];
+reg [0:0] u0_r480 [0:4-1];
+reg [0:0] u0_r481 [0:4-1];
+reg [0:0] u0_r482 [0:4-1];
+reg [0:0] u0_r483 [0:4-1];
+reg [0:0] u0_r490 [0:4-1];
+reg [0:0] u0_r491 [0:4-1];
+reg [0:0] u0_r492 [0:4-1];
+reg [0:0] u0_r493 [0:4-1];
 reg [0:0] u0_r50 [0:4-1];
+reg [0:0] u0_r500 [0:4-1];
+reg [0:0] u0_r501 [0:4-1];
+reg [0:0] u0_r502 [0:4-1];
+reg [0:0] u0_r503 [0:4-1];
 reg [0:0] u0_r51 [0:4-1];
+reg [0:0] u0_r510 [0:4-1];
+reg [0:0] u0_r511 [0:4-1];
+reg [0:0] u0_r512 [0:4-1];
+reg [0:0] u0_r513 [0:4-1];
 reg [0:0] u0_r52 [0:4-1];
+reg [0:0] u0_r520 [0:4-1];
+reg [0:0] u0_r521 [0:4-1];
+reg [0:0] u0_r522 [0:4-1];
+reg [0:0] u0_r523 [0:4-1];
 reg [0:0] u0_r53 [0:4-1];
+reg [0:0] u0_r530 [0:4-1];
+reg [0:0] u0_r531 [0:4-1];
+reg [0:0] u0_r532 [0:4-1];
+reg [0:0] u0_r533 [0:4-1];
+reg [0:0] u0_r540 [0:4-1];
+reg [0:0] u0_r541 [0:4-1];
+reg [0:0] u0_r542 [0:4-1];
+reg [0:0] u0_r543 [0:4-1];
+reg [0:0] u0_r550 [0:4-1];
+reg [0:0] u0_r551 [0:4-1];
+reg [0:0] u0_r552 [0:4-1];
+reg [0:0] u0_r553 [0:4-1];
+reg [0:0] u0_r560 [0:4-1];
+reg [0:0] u0_r561 [0:4-1];
+reg [0:0] u0_r562 [0:4-1];
+reg [0:0] u0_r563 [0:4-1];
+reg [0:0] u0_r570 [0:4-1];
+reg [0:0] u0_r571 [0:4-1];
+reg [0:0] u0_r572 [0:4-1];
+reg [0:0] u0_r573 [0:4-1];
+reg [0:0] u0_r580 [0:4-1];
+reg [0:0] u0_r581 [0:4-1];
+reg [0:0] u0_r582 [0:4-1];
+reg [0:0] u0_r583 [0:4-1];
+reg [2:0] u0_r590 [0:4-1];
+reg [2:0] u0_r591 [0:4-1];
+reg [2:0] u0_r592 [0:4-1];
+reg [2:0] u0_r593 [0:4-1];
 reg [0:0] u0_r60 [0:4-1];
+reg [63:0] u0_r600 [0:4-1];
+reg [63:0] u0_r601 [0:4-1];
+reg [63:0] u0_r602 [0:4-1];
+reg [63:0] u0_r603 [0:4-1];
 reg [0:0] u0_r61 [0:4-1];
+reg [15:0] u0_r610 [0:4-1];
+reg [15:0] u0_r611 [0:4-1];
+reg [15:0] u0_r612 [0:4-1];
+reg [15:0] u0_r613 [0:4-1];
 reg [0:0] u0_r62 [0:4-1];
+reg [7:0] u0_r620 [0:4-1];
+reg [7:0] u0_r621 [0:4-1];
+reg [7:0] u0_r622 [0:4-1];
+reg [7:0] u0_r623 [0:4-1];
 reg [0:0] u0_r63 [0:4-1];
+reg [0:0] u0_r630 [0:4-1];
+reg [0:0] u0_r631 [0:4-1];
+reg [0:0] u0_r632 [0:4-1];
+reg [0:0] u0_r633 [0:4-1];
+reg [63:0] u0_r640 [0:4-1];
+reg [63:0] u0_r641 [0:4-1];
+reg [63:0] u0_r642 [0:4-1];
+reg [63:0] u0_r643 [0:4-1];
+reg [63:0] u0_r650 [0:4-1];
+reg [63:0] u0_r651 [0:4-1];
+reg [63:0] u0_r652 [0:4-1];
+reg [63:0] u0_r653 [0:4-1];
+reg [15:0] u0_r660 [0:4-1];
+reg [15:0] u0_r661 [0:4-1];
+reg [15:0] u0_r662 [0:4-1];
+reg [15:0] u0_r663 [0:4-1];
+reg [7:0] u0_r670 [0:4-1];
+reg [7:0] u0_r671 [0:4-1];
+reg [7:0] u0_r672 [0:4-1];
+reg [7:0] u0_r673 [0:4-1];
+reg [31:0] u0_r680 [0:4-1];
+reg [31:0] u0_r681 [0:4-1];
+reg [31:0] u0_r682 [0:4-1];
+reg [31:0] u0_r683 [0:4-1];
+reg [0:0] u0_r690 [0:4-1];
+reg [0:0] u0_r691 [0:4-1];
+reg [0:0] u0_r692 [0:4-1];
+reg [0:0] u0_r693 [0:4-1];
 reg [0:0] u0_r70 [0:4-1];
+reg [0:0] u0_r700 [0:4-1];
+reg [0:0] u0_r701 [0:4-1];
+reg [0:0] u0_r702 [0:4-1];
+reg [0:0] u0_r703 [0:4-1];
 reg [0:0] u0_r71 [0:4-1];
+reg [0:0] u0_r710 [0:4-1];
+reg [0:0] u0_r711 [0:4-1];
+reg [0:0] u0_r712 [0:4-1];
+reg [0:0] u0_r713 [0:4-1];
 reg [0:0] u0_r72 [0:4-1];
+reg [2:0] u0_r720 [0:4-1];
+reg [2:0] u0_r721 [0:4-1];
+reg [2:0] u0_r722 [0:4-1];
+reg [2:0] u0_r723 [0:4-1];
 reg [0:0] u0_r73 [0:4-1];
+reg [2:0] u0_r730 [0:4-1];
+reg [2:0] u0_r731 [0:4-1];
+reg [2:0] u0_r732 [0:4-1];
+reg [2:0] u0_r733 [0:4-1];
+reg [63:0] u0_r740 [0:4-1];
+reg [63:0] u0_r741 [0:4-1];
+reg [63:0] u0_r742 [0:4-1];
+reg [63:0] u0_r743 [0:4-1];
 reg [0:0] u0_r80 [0:4-1];
 reg [0:0] u0_r81 [0:4-1];
 reg [0:0] u0_r82 [0:4-1];
@@ -607,6 +915,16 @@ assign walker_unit_tr_sl0_se_2 = 64'd0;
 assign walker_unit_tr_sl0_se_3 = 64'd0;
 assign walker_unit_tr_sl0_se_4 = 64'd0;
 assign walker_unit_tr_sl0_se_5 = 64'd0;
+assign walker_unit_tr_smsl0_sa_1 = 64'd0;
+assign walker_unit_tr_smsl0_sa_2 = 64'd0;
+assign walker_unit_tr_smsl0_sa_3 = 64'd0;
+assign walker_unit_tr_smsl0_sa_4 = 64'd0;
+assign walker_unit_tr_smsl0_sa_5 = 64'd0;
+assign walker_unit_tr_smsl0_se_1 = 64'd0;
+assign walker_unit_tr_smsl0_se_2 = 64'd0;
+assign walker_unit_tr_smsl0_se_3 = 64'd0;
+assign walker_unit_tr_smsl0_se_4 = 64'd0;
+assign walker_unit_tr_smsl0_se_5 = 64'd0;
 assign walker_unit_io_sl0_sa_1 = 64'd0;
 assign walker_unit_io_sl0_sa_2 = 64'd0;
 assign walker_unit_io_sl0_sa_3 = 64'd0;
@@ -617,6 +935,16 @@ assign walker_unit_io_sl0_se_2 = 64'd0;
 assign walker_unit_io_sl0_se_3 = 64'd0;
 assign walker_unit_io_sl0_se_4 = 64'd0;
 assign walker_unit_io_sl0_se_5 = 64'd0;
+assign walker_unit_io_smsl0_sa_1 = 64'd0;
+assign walker_unit_io_smsl0_sa_2 = 64'd0;
+assign walker_unit_io_smsl0_sa_3 = 64'd0;
+assign walker_unit_io_smsl0_sa_4 = 64'd0;
+assign walker_unit_io_smsl0_sa_5 = 64'd0;
+assign walker_unit_io_smsl0_se_1 = 64'd0;
+assign walker_unit_io_smsl0_se_2 = 64'd0;
+assign walker_unit_io_smsl0_se_3 = 64'd0;
+assign walker_unit_io_smsl0_se_4 = 64'd0;
+assign walker_unit_io_smsl0_se_5 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
@@ -867,22 +1195,49 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] u0_rv29;
     reg [1-1:0] u0_rv30;
     reg [1-1:0] u0_rv31;
-    reg [3-1:0] u0_rv32;
-    reg [64-1:0] u0_rv33;
-    reg [16-1:0] u0_rv34;
-    reg [8-1:0] u0_rv35;
+    reg [1-1:0] u0_rv32;
+    reg [1-1:0] u0_rv33;
+    reg [1-1:0] u0_rv34;
+    reg [1-1:0] u0_rv35;
     reg [1-1:0] u0_rv36;
-    reg [64-1:0] u0_rv37;
-    reg [64-1:0] u0_rv38;
-    reg [16-1:0] u0_rv39;
-    reg [8-1:0] u0_rv40;
-    reg [32-1:0] u0_rv41;
+    reg [1-1:0] u0_rv37;
+    reg [1-1:0] u0_rv38;
+    reg [1-1:0] u0_rv39;
+    reg [1-1:0] u0_rv40;
+    reg [1-1:0] u0_rv41;
     reg [1-1:0] u0_rv42;
     reg [1-1:0] u0_rv43;
     reg [1-1:0] u0_rv44;
-    reg [3-1:0] u0_rv45;
-    reg [3-1:0] u0_rv46;
-    reg [64-1:0] u0_rv47;
+    reg [1-1:0] u0_rv45;
+    reg [1-1:0] u0_rv46;
+    reg [1-1:0] u0_rv47;
+    reg [1-1:0] u0_rv48;
+    reg [1-1:0] u0_rv49;
+    reg [1-1:0] u0_rv50;
+    reg [1-1:0] u0_rv51;
+    reg [1-1:0] u0_rv52;
+    reg [1-1:0] u0_rv53;
+    reg [1-1:0] u0_rv54;
+    reg [1-1:0] u0_rv55;
+    reg [1-1:0] u0_rv56;
+    reg [1-1:0] u0_rv57;
+    reg [1-1:0] u0_rv58;
+    reg [3-1:0] u0_rv59;
+    reg [64-1:0] u0_rv60;
+    reg [16-1:0] u0_rv61;
+    reg [8-1:0] u0_rv62;
+    reg [1-1:0] u0_rv63;
+    reg [64-1:0] u0_rv64;
+    reg [64-1:0] u0_rv65;
+    reg [16-1:0] u0_rv66;
+    reg [8-1:0] u0_rv67;
+    reg [32-1:0] u0_rv68;
+    reg [1-1:0] u0_rv69;
+    reg [1-1:0] u0_rv70;
+    reg [1-1:0] u0_rv71;
+    reg [3-1:0] u0_rv72;
+    reg [3-1:0] u0_rv73;
+    reg [64-1:0] u0_rv74;
     reg [2-1:0] u0_tr;
     reg [32-1:0] h212;
     reg [1-1:0] h213;
@@ -923,786 +1278,1577 @@ always @(posedge clk) begin: fsm
     reg [48-1:0] h243;
     reg [64-1:0] h244;
     reg [52-1:0] h245;
-    reg [65-1:0] h246;
-    reg [32-1:0] h247;
-    reg [1-1:0] h248;
-    reg [32-1:0] h252;
-    reg [1-1:0] h253;
-    reg [32-1:0] h258;
-    reg [1-1:0] h259;
-    reg [32-1:0] h264;
-    reg [1-1:0] h265;
-    reg [32-1:0] h271;
-    reg [1-1:0] h272;
-    reg [32-1:0] h277;
-    reg [1-1:0] h278;
-    reg [32-1:0] h284;
-    reg [1-1:0] h285;
-    reg [32-1:0] h291;
-    reg [1-1:0] h292;
-    reg [32-1:0] h298;
-    reg [1-1:0] h299;
-    reg [32-1:0] h306;
-    reg [1-1:0] h307;
-    reg [32-1:0] h308;
-    reg [1-1:0] h309;
-    reg [1-1:0] h310;
-    reg [1-1:0] h311;
-    reg [64-1:0] h312;
-    reg [64-1:0] h313;
-    reg [76-1:0] h314;
-    reg [64-1:0] h315;
-    reg [1-1:0] h316;
-    reg [1-1:0] h317;
-    reg [64-1:0] h318;
-    reg [64-1:0] h319;
-    reg [76-1:0] h320;
-    reg [64-1:0] h321;
-    reg [1-1:0] h322;
-    reg [64-1:0] h323;
-    reg [64-1:0] h324;
-    reg [76-1:0] h325;
-    reg [64-1:0] h326;
-    reg [32-1:0] h332;
-    reg [1-1:0] h333;
-    reg [1-1:0] h334;
-    reg [1-1:0] h335;
-    reg [64-1:0] h336;
-    reg [64-1:0] h337;
-    reg [76-1:0] h338;
-    reg [64-1:0] h339;
-    reg [1-1:0] h340;
-    reg [1-1:0] h341;
-    reg [64-1:0] h342;
-    reg [64-1:0] h343;
-    reg [76-1:0] h344;
-    reg [64-1:0] h345;
-    reg [1-1:0] h346;
-    reg [64-1:0] h347;
-    reg [64-1:0] h348;
-    reg [76-1:0] h349;
-    reg [64-1:0] h350;
-    reg [64-1:0] h249;
-    reg [76-1:0] h250;
-    reg [64-1:0] h251;
-    reg [64-1:0] h254;
-    reg [64-1:0] h255;
-    reg [76-1:0] h256;
-    reg [64-1:0] h257;
-    reg [64-1:0] h260;
+    reg [16-1:0] h246;
+    reg [13-1:0] h247;
+    reg [65-1:0] h248;
+    reg [36-1:0] h249;
+    reg [16-1:0] h250;
+    reg [13-1:0] h251;
+    reg [49-1:0] h252;
+    reg [20-1:0] h253;
+    reg [18-1:0] h254;
+    reg [49-1:0] h255;
+    reg [20-1:0] h256;
+    reg [13-1:0] h257;
+    reg [49-1:0] h258;
+    reg [64-1:0] h259;
+    reg [76-1:0] h260;
     reg [64-1:0] h261;
-    reg [76-1:0] h262;
-    reg [64-1:0] h263;
-    reg [1-1:0] h266;
-    reg [64-1:0] h267;
-    reg [64-1:0] h268;
-    reg [76-1:0] h269;
+    reg [48-1:0] h262;
+    reg [48-1:0] h263;
+    reg [48-1:0] h264;
+    reg [64-1:0] h265;
+    reg [52-1:0] h266;
+    reg [65-1:0] h267;
+    reg [32-1:0] h268;
+    reg [1-1:0] h269;
+    reg [32-1:0] h273;
+    reg [1-1:0] h274;
+    reg [32-1:0] h488;
+    reg [1-1:0] h489;
+    reg [32-1:0] h494;
+    reg [1-1:0] h495;
+    reg [32-1:0] h501;
+    reg [1-1:0] h502;
+    reg [32-1:0] h507;
+    reg [1-1:0] h508;
+    reg [32-1:0] h514;
+    reg [1-1:0] h515;
+    reg [32-1:0] h521;
+    reg [1-1:0] h522;
+    reg [32-1:0] h528;
+    reg [1-1:0] h529;
+    reg [32-1:0] h536;
+    reg [1-1:0] h537;
+    reg [32-1:0] h538;
+    reg [1-1:0] h539;
+    reg [1-1:0] h540;
+    reg [1-1:0] h541;
+    reg [64-1:0] h542;
+    reg [64-1:0] h543;
+    reg [76-1:0] h544;
+    reg [64-1:0] h545;
+    reg [1-1:0] h546;
+    reg [1-1:0] h547;
+    reg [64-1:0] h548;
+    reg [64-1:0] h549;
+    reg [76-1:0] h550;
+    reg [64-1:0] h551;
+    reg [1-1:0] h552;
+    reg [64-1:0] h553;
+    reg [64-1:0] h554;
+    reg [76-1:0] h555;
+    reg [64-1:0] h556;
+    reg [32-1:0] h562;
+    reg [1-1:0] h563;
+    reg [1-1:0] h564;
+    reg [1-1:0] h565;
+    reg [64-1:0] h566;
+    reg [64-1:0] h567;
+    reg [76-1:0] h568;
+    reg [64-1:0] h569;
+    reg [1-1:0] h570;
+    reg [1-1:0] h571;
+    reg [64-1:0] h572;
+    reg [64-1:0] h573;
+    reg [76-1:0] h574;
+    reg [64-1:0] h575;
+    reg [1-1:0] h576;
+    reg [64-1:0] h577;
+    reg [64-1:0] h578;
+    reg [76-1:0] h579;
+    reg [64-1:0] h580;
     reg [64-1:0] h270;
-    reg [64-1:0] h273;
-    reg [64-1:0] h274;
-    reg [76-1:0] h275;
-    reg [64-1:0] h276;
-    reg [1-1:0] h279;
-    reg [64-1:0] h280;
-    reg [64-1:0] h281;
-    reg [76-1:0] h282;
+    reg [76-1:0] h271;
+    reg [64-1:0] h272;
+    reg [64-1:0] h275;
+    reg [76-1:0] h276;
+    reg [64-1:0] h277;
+    reg [64-1:0] h278;
+    reg [76-1:0] h279;
+    reg [62-1:0] h280;
+    reg [63-1:0] h281;
+    reg [64-1:0] h282;
     reg [64-1:0] h283;
-    reg [1-1:0] h286;
-    reg [64-1:0] h287;
+    reg [64-1:0] h284;
+    reg [64-1:0] h285;
+    reg [64-1:0] h286;
+    reg [76-1:0] h287;
     reg [64-1:0] h288;
-    reg [76-1:0] h289;
-    reg [64-1:0] h290;
-    reg [1-1:0] h293;
+    reg [64-1:0] h289;
+    reg [76-1:0] h290;
+    reg [62-1:0] h291;
+    reg [63-1:0] h292;
+    reg [64-1:0] h293;
     reg [64-1:0] h294;
     reg [64-1:0] h295;
-    reg [76-1:0] h296;
+    reg [64-1:0] h296;
     reg [64-1:0] h297;
+    reg [76-1:0] h298;
+    reg [64-1:0] h299;
     reg [64-1:0] h300;
     reg [76-1:0] h301;
-    reg [64-1:0] h302;
-    reg [64-1:0] h303;
-    reg [76-1:0] h304;
+    reg [62-1:0] h302;
+    reg [63-1:0] h303;
+    reg [64-1:0] h304;
     reg [64-1:0] h305;
-    reg [1-1:0] h327;
+    reg [64-1:0] h306;
+    reg [64-1:0] h307;
+    reg [1-1:0] h308;
+    reg [64-1:0] h309;
+    reg [76-1:0] h310;
+    reg [64-1:0] h311;
+    reg [64-1:0] h312;
+    reg [76-1:0] h313;
+    reg [62-1:0] h314;
+    reg [63-1:0] h315;
+    reg [64-1:0] h316;
+    reg [64-1:0] h317;
+    reg [64-1:0] h318;
+    reg [64-1:0] h319;
+    reg [64-1:0] h320;
+    reg [76-1:0] h321;
+    reg [64-1:0] h322;
+    reg [64-1:0] h323;
+    reg [76-1:0] h324;
+    reg [62-1:0] h325;
+    reg [63-1:0] h326;
+    reg [64-1:0] h327;
     reg [64-1:0] h328;
     reg [64-1:0] h329;
-    reg [76-1:0] h330;
-    reg [64-1:0] h331;
-    reg [1-1:0] h351;
-    reg [1-1:0] h352;
-    reg [6-1:0] h353;
+    reg [64-1:0] h330;
+    reg [1-1:0] h331;
+    reg [64-1:0] h332;
+    reg [76-1:0] h333;
+    reg [64-1:0] h334;
+    reg [64-1:0] h335;
+    reg [76-1:0] h336;
+    reg [62-1:0] h337;
+    reg [63-1:0] h338;
+    reg [64-1:0] h339;
+    reg [64-1:0] h340;
+    reg [64-1:0] h341;
+    reg [64-1:0] h342;
+    reg [1-1:0] h343;
+    reg [64-1:0] h344;
+    reg [76-1:0] h345;
+    reg [64-1:0] h346;
+    reg [64-1:0] h347;
+    reg [76-1:0] h348;
+    reg [62-1:0] h349;
+    reg [63-1:0] h350;
+    reg [64-1:0] h351;
+    reg [64-1:0] h352;
+    reg [64-1:0] h353;
     reg [64-1:0] h354;
-    reg [127-1:0] h355;
-    reg [6-1:0] h356;
-    reg [127-1:0] h357;
-    reg [64-1:0] h358;
-    reg [6-1:0] h359;
-    reg [7-1:0] h360;
+    reg [64-1:0] h355;
+    reg [76-1:0] h356;
+    reg [64-1:0] h357;
+    reg [1-1:0] h358;
+    reg [64-1:0] h359;
+    reg [76-1:0] h360;
     reg [64-1:0] h361;
-    reg [65-1:0] h362;
-    reg [64-1:0] h363;
-    reg [127-1:0] h364;
-    reg [127-1:0] h365;
-    reg [1-1:0] h366;
+    reg [64-1:0] h362;
+    reg [76-1:0] h363;
+    reg [62-1:0] h364;
+    reg [63-1:0] h365;
+    reg [64-1:0] h366;
     reg [64-1:0] h367;
     reg [64-1:0] h368;
-    reg [76-1:0] h369;
-    reg [64-1:0] h370;
-    reg [1-1:0] h371;
-    reg [64-1:0] h372;
+    reg [64-1:0] h369;
+    reg [1-1:0] h370;
+    reg [64-1:0] h371;
+    reg [76-1:0] h372;
     reg [64-1:0] h373;
-    reg [76-1:0] h374;
-    reg [64-1:0] h375;
-    reg [1-1:0] h376;
-    reg [64-1:0] h377;
+    reg [64-1:0] h374;
+    reg [76-1:0] h375;
+    reg [62-1:0] h376;
+    reg [63-1:0] h377;
     reg [64-1:0] h378;
-    reg [76-1:0] h379;
+    reg [64-1:0] h379;
     reg [64-1:0] h380;
-    reg [1-1:0] h381;
-    reg [1-1:0] h382;
-    reg [1-1:0] h383;
-    reg [32-1:0] h384;
+    reg [64-1:0] h381;
+    reg [64-1:0] h382;
+    reg [76-1:0] h383;
+    reg [64-1:0] h384;
     reg [64-1:0] h385;
-    reg [1-1:0] h386;
-    reg [32-1:0] h387;
-    reg [1-1:0] h388;
-    reg [1-1:0] h389;
-    reg [1-1:0] h390;
-    reg [2-1:0] u0_wv;
-    reg u0_free;
-    reg [1-1:0] h396;
-    reg [1-1:0] h397;
-    reg [1-1:0] h398;
-    reg [2-1:0] h399;
-    reg [2-1:0] h400;
-    reg [32-1:0] h401;
-    reg [1-1:0] h402;
+    reg [76-1:0] h386;
+    reg [62-1:0] h387;
+    reg [63-1:0] h388;
+    reg [64-1:0] h389;
+    reg [64-1:0] h390;
     reg [64-1:0] h391;
-    reg [52-1:0] h392;
-    reg [16-1:0] h393;
-    reg [13-1:0] h394;
-    reg [65-1:0] h395;
-    reg [1-1:0] h406;
-    reg [1-1:0] h407;
-    reg [1-1:0] h408;
-    reg [2-1:0] h409;
-    reg [2-1:0] h410;
-    reg [32-1:0] h411;
-    reg [1-1:0] h412;
-    reg [16-1:0] h403;
-    reg [13-1:0] h404;
-    reg [49-1:0] h405;
-    reg [65-1:0] h413;
-    reg [65-1:0] h414;
+    reg [64-1:0] h392;
+    reg [1-1:0] h393;
+    reg [64-1:0] h394;
+    reg [76-1:0] h395;
+    reg [64-1:0] h396;
+    reg [64-1:0] h397;
+    reg [76-1:0] h398;
+    reg [62-1:0] h399;
+    reg [63-1:0] h400;
+    reg [64-1:0] h401;
+    reg [64-1:0] h402;
+    reg [64-1:0] h403;
+    reg [64-1:0] h404;
+    reg [64-1:0] h405;
+    reg [76-1:0] h406;
+    reg [64-1:0] h407;
+    reg [64-1:0] h408;
+    reg [76-1:0] h409;
+    reg [62-1:0] h410;
+    reg [63-1:0] h411;
+    reg [64-1:0] h412;
+    reg [64-1:0] h413;
+    reg [64-1:0] h414;
     reg [64-1:0] h415;
-    reg [64-1:0] h416;
-    reg [53-1:0] h417;
-    reg [53-1:0] h418;
-    reg [65-1:0] h419;
-    reg [65-1:0] h420;
-    reg [64-1:0] h421;
-    reg [65-1:0] h422;
-    reg [64-1:0] h423;
+    reg [1-1:0] h416;
+    reg [64-1:0] h417;
+    reg [76-1:0] h418;
+    reg [64-1:0] h419;
+    reg [64-1:0] h420;
+    reg [76-1:0] h421;
+    reg [62-1:0] h422;
+    reg [63-1:0] h423;
     reg [64-1:0] h424;
-    reg [53-1:0] h425;
-    reg [53-1:0] h426;
-    reg [65-1:0] h427;
-    reg [64-1:0] h428;
+    reg [64-1:0] h425;
+    reg [64-1:0] h426;
+    reg [64-1:0] h427;
+    reg [1-1:0] h428;
     reg [64-1:0] h429;
-    reg [2-1:0] h430;
-    reg [2-1:0] h431;
-    reg [48-1:0] h432;
-    reg [1-1:0] h433;
-    reg [2-1:0] h434;
-    reg [48-1:0] h435;
-    reg [48-1:0] h436;
+    reg [76-1:0] h430;
+    reg [64-1:0] h431;
+    reg [64-1:0] h432;
+    reg [64-1:0] h433;
+    reg [76-1:0] h434;
+    reg [64-1:0] h435;
+    reg [1-1:0] h436;
     reg [64-1:0] h437;
-    reg [52-1:0] h438;
-    reg [65-1:0] h439;
-    reg [1-1:0] h440;
-    reg [1-1:0] h441;
-    reg [1-1:0] h442;
-    reg [2-1:0] h443;
-    reg [2-1:0] h444;
-    reg [32-1:0] h445;
-    reg [1-1:0] h446;
-    reg [65-1:0] h447;
-    reg [65-1:0] h448;
+    reg [76-1:0] h438;
+    reg [64-1:0] h439;
+    reg [64-1:0] h440;
+    reg [76-1:0] h441;
+    reg [62-1:0] h442;
+    reg [63-1:0] h443;
+    reg [64-1:0] h444;
+    reg [64-1:0] h445;
+    reg [64-1:0] h446;
+    reg [64-1:0] h447;
+    reg [1-1:0] h448;
     reg [64-1:0] h449;
-    reg [64-1:0] h450;
-    reg [53-1:0] h451;
-    reg [53-1:0] h452;
-    reg [65-1:0] h453;
-    reg [65-1:0] h454;
-    reg [64-1:0] h455;
-    reg [65-1:0] h456;
+    reg [76-1:0] h450;
+    reg [64-1:0] h451;
+    reg [64-1:0] h452;
+    reg [76-1:0] h453;
+    reg [62-1:0] h454;
+    reg [63-1:0] h455;
+    reg [64-1:0] h456;
     reg [64-1:0] h457;
     reg [64-1:0] h458;
-    reg [53-1:0] h459;
-    reg [53-1:0] h460;
-    reg [65-1:0] h461;
-    reg [64-1:0] h462;
+    reg [64-1:0] h459;
+    reg [1-1:0] h460;
+    reg [64-1:0] h461;
+    reg [76-1:0] h462;
     reg [64-1:0] h463;
-    reg [32-1:0] h464;
-    reg [12-1:0] h465;
-    reg [65-1:0] h466;
-    reg [65-1:0] h467;
+    reg [64-1:0] h464;
+    reg [76-1:0] h465;
+    reg [62-1:0] h466;
+    reg [63-1:0] h467;
     reg [64-1:0] h468;
     reg [64-1:0] h469;
-    reg [53-1:0] h470;
-    reg [53-1:0] h471;
-    reg [65-1:0] h472;
-    reg [65-1:0] h473;
-    reg [64-1:0] h474;
-    reg [65-1:0] h475;
+    reg [64-1:0] h470;
+    reg [64-1:0] h471;
+    reg [1-1:0] h472;
+    reg [64-1:0] h473;
+    reg [76-1:0] h474;
+    reg [64-1:0] h475;
     reg [64-1:0] h476;
-    reg [64-1:0] h477;
-    reg [53-1:0] h478;
-    reg [53-1:0] h479;
-    reg [65-1:0] h480;
+    reg [76-1:0] h477;
+    reg [62-1:0] h478;
+    reg [63-1:0] h479;
+    reg [64-1:0] h480;
     reg [64-1:0] h481;
     reg [64-1:0] h482;
-    reg [32-1:0] h483;
-    reg [12-1:0] h484;
-    reg [32-1:0] h485;
-    reg [65-1:0] h486;
-    reg [65-1:0] h487;
-    reg [64-1:0] h488;
-    reg [64-1:0] h489;
-    reg [53-1:0] h490;
-    reg [53-1:0] h491;
-    reg [65-1:0] h492;
-    reg [65-1:0] h493;
-    reg [64-1:0] h494;
-    reg [65-1:0] h495;
-    reg [64-1:0] h496;
+    reg [64-1:0] h483;
+    reg [64-1:0] h484;
+    reg [64-1:0] h485;
+    reg [76-1:0] h486;
+    reg [64-1:0] h487;
+    reg [64-1:0] h490;
+    reg [64-1:0] h491;
+    reg [76-1:0] h492;
+    reg [64-1:0] h493;
+    reg [1-1:0] h496;
     reg [64-1:0] h497;
-    reg [53-1:0] h498;
-    reg [53-1:0] h499;
-    reg [65-1:0] h500;
-    reg [64-1:0] h501;
-    reg [64-1:0] h502;
+    reg [64-1:0] h498;
+    reg [76-1:0] h499;
+    reg [64-1:0] h500;
     reg [64-1:0] h503;
-    reg [28-1:0] h504;
-    reg [65-1:0] h505;
-    reg [65-1:0] h506;
-    reg [64-1:0] h507;
-    reg [64-1:0] h508;
-    reg [53-1:0] h509;
-    reg [53-1:0] h510;
-    reg [65-1:0] h511;
-    reg [65-1:0] h512;
+    reg [64-1:0] h504;
+    reg [76-1:0] h505;
+    reg [64-1:0] h506;
+    reg [1-1:0] h509;
+    reg [64-1:0] h510;
+    reg [64-1:0] h511;
+    reg [76-1:0] h512;
     reg [64-1:0] h513;
-    reg [65-1:0] h514;
-    reg [64-1:0] h515;
-    reg [64-1:0] h516;
-    reg [53-1:0] h517;
-    reg [53-1:0] h518;
-    reg [65-1:0] h519;
+    reg [1-1:0] h516;
+    reg [64-1:0] h517;
+    reg [64-1:0] h518;
+    reg [76-1:0] h519;
     reg [64-1:0] h520;
-    reg [64-1:0] h521;
-    reg [64-1:0] h522;
-    reg [28-1:0] h523;
-    reg [48-1:0] h524;
-    reg [32-1:0] h525;
-    reg [1-1:0] h526;
-    reg [2-1:0] h544;
-    reg [2-1:0] h545;
-    reg [32-1:0] h546;
-    reg [1-1:0] h547;
-    reg [2-1:0] h568;
-    reg [2-1:0] h569;
-    reg [32-1:0] h570;
-    reg [1-1:0] h571;
-    reg [2-1:0] h592;
-    reg [2-1:0] h593;
-    reg [32-1:0] h594;
-    reg [1-1:0] h595;
-    reg [2-1:0] h617;
-    reg [2-1:0] h618;
-    reg [32-1:0] h619;
+    reg [1-1:0] h523;
+    reg [64-1:0] h524;
+    reg [64-1:0] h525;
+    reg [76-1:0] h526;
+    reg [64-1:0] h527;
+    reg [64-1:0] h530;
+    reg [76-1:0] h531;
+    reg [64-1:0] h532;
+    reg [64-1:0] h533;
+    reg [76-1:0] h534;
+    reg [64-1:0] h535;
+    reg [1-1:0] h557;
+    reg [64-1:0] h558;
+    reg [64-1:0] h559;
+    reg [76-1:0] h560;
+    reg [64-1:0] h561;
+    reg [1-1:0] h581;
+    reg [1-1:0] h582;
+    reg [6-1:0] h583;
+    reg [64-1:0] h584;
+    reg [127-1:0] h585;
+    reg [6-1:0] h586;
+    reg [127-1:0] h587;
+    reg [64-1:0] h588;
+    reg [6-1:0] h589;
+    reg [7-1:0] h590;
+    reg [64-1:0] h591;
+    reg [65-1:0] h592;
+    reg [64-1:0] h593;
+    reg [127-1:0] h594;
+    reg [127-1:0] h595;
+    reg [1-1:0] h596;
+    reg [64-1:0] h597;
+    reg [64-1:0] h598;
+    reg [76-1:0] h599;
+    reg [64-1:0] h600;
+    reg [1-1:0] h601;
+    reg [64-1:0] h602;
+    reg [64-1:0] h603;
+    reg [76-1:0] h604;
+    reg [64-1:0] h605;
+    reg [1-1:0] h606;
+    reg [64-1:0] h607;
+    reg [64-1:0] h608;
+    reg [76-1:0] h609;
+    reg [64-1:0] h610;
+    reg [1-1:0] h611;
+    reg [1-1:0] h612;
+    reg [1-1:0] h613;
+    reg [32-1:0] h614;
+    reg [64-1:0] h615;
+    reg [1-1:0] h616;
+    reg [32-1:0] h617;
+    reg [1-1:0] h618;
+    reg [1-1:0] h619;
     reg [1-1:0] h620;
-    reg [2-1:0] h641;
-    reg [2-1:0] h642;
-    reg [32-1:0] h643;
-    reg [1-1:0] h644;
-    reg [2-1:0] h666;
-    reg [2-1:0] h667;
-    reg [32-1:0] h668;
-    reg [1-1:0] h669;
-    reg [2-1:0] h691;
-    reg [2-1:0] h692;
-    reg [32-1:0] h693;
-    reg [1-1:0] h694;
-    reg [2-1:0] h716;
-    reg [2-1:0] h717;
-    reg [32-1:0] h718;
-    reg [1-1:0] h719;
-    reg [2-1:0] h720;
-    reg [2-1:0] h721;
-    reg [32-1:0] h722;
-    reg [1-1:0] h723;
-    reg [65-1:0] h724;
+    reg [2-1:0] u0_wv;
+    reg u0_free;
+    reg [1-1:0] h626;
+    reg [1-1:0] h627;
+    reg [1-1:0] h628;
+    reg [2-1:0] h629;
+    reg [2-1:0] h630;
+    reg [32-1:0] h631;
+    reg [1-1:0] h632;
+    reg [64-1:0] h621;
+    reg [52-1:0] h622;
+    reg [16-1:0] h623;
+    reg [13-1:0] h624;
+    reg [65-1:0] h625;
+    reg [1-1:0] h636;
+    reg [1-1:0] h637;
+    reg [1-1:0] h638;
+    reg [2-1:0] h639;
+    reg [2-1:0] h640;
+    reg [32-1:0] h641;
+    reg [1-1:0] h642;
+    reg [16-1:0] h633;
+    reg [13-1:0] h634;
+    reg [49-1:0] h635;
+    reg [65-1:0] h643;
+    reg [65-1:0] h644;
+    reg [64-1:0] h645;
+    reg [64-1:0] h646;
+    reg [53-1:0] h647;
+    reg [53-1:0] h648;
+    reg [65-1:0] h649;
+    reg [65-1:0] h650;
+    reg [64-1:0] h651;
+    reg [65-1:0] h652;
+    reg [64-1:0] h653;
+    reg [64-1:0] h654;
+    reg [53-1:0] h655;
+    reg [53-1:0] h656;
+    reg [65-1:0] h657;
+    reg [64-1:0] h658;
+    reg [64-1:0] h659;
+    reg [2-1:0] h660;
+    reg [2-1:0] h661;
+    reg [48-1:0] h662;
+    reg [1-1:0] h663;
+    reg [2-1:0] h664;
+    reg [48-1:0] h665;
+    reg [48-1:0] h666;
+    reg [64-1:0] h667;
+    reg [52-1:0] h668;
+    reg [16-1:0] h669;
+    reg [13-1:0] h670;
+    reg [65-1:0] h671;
+    reg [36-1:0] h672;
+    reg [16-1:0] h673;
+    reg [13-1:0] h674;
+    reg [49-1:0] h675;
+    reg [20-1:0] h676;
+    reg [18-1:0] h677;
+    reg [49-1:0] h678;
+    reg [20-1:0] h679;
+    reg [13-1:0] h680;
+    reg [49-1:0] h681;
+    reg [65-1:0] h682;
+    reg [65-1:0] h683;
+    reg [64-1:0] h684;
+    reg [64-1:0] h685;
+    reg [53-1:0] h686;
+    reg [53-1:0] h687;
+    reg [65-1:0] h688;
+    reg [65-1:0] h689;
+    reg [64-1:0] h690;
+    reg [65-1:0] h691;
+    reg [64-1:0] h692;
+    reg [64-1:0] h693;
+    reg [53-1:0] h694;
+    reg [53-1:0] h695;
+    reg [65-1:0] h696;
+    reg [64-1:0] h697;
+    reg [64-1:0] h698;
+    reg [2-1:0] h699;
+    reg [2-1:0] h700;
+    reg [48-1:0] h701;
+    reg [1-1:0] h702;
+    reg [2-1:0] h703;
+    reg [48-1:0] h704;
+    reg [48-1:0] h705;
+    reg [64-1:0] h706;
+    reg [52-1:0] h707;
+    reg [65-1:0] h708;
+    reg [1-1:0] h709;
+    reg [1-1:0] h710;
+    reg [1-1:0] h711;
+    reg [2-1:0] h712;
+    reg [2-1:0] h713;
+    reg [32-1:0] h714;
+    reg [1-1:0] h715;
+    reg [65-1:0] h716;
+    reg [65-1:0] h717;
+    reg [64-1:0] h718;
+    reg [64-1:0] h719;
+    reg [53-1:0] h720;
+    reg [53-1:0] h721;
+    reg [65-1:0] h722;
+    reg [65-1:0] h723;
+    reg [64-1:0] h724;
     reg [65-1:0] h725;
     reg [64-1:0] h726;
     reg [64-1:0] h727;
     reg [53-1:0] h728;
     reg [53-1:0] h729;
     reg [65-1:0] h730;
-    reg [65-1:0] h731;
+    reg [64-1:0] h731;
     reg [64-1:0] h732;
-    reg [65-1:0] h733;
-    reg [64-1:0] h734;
-    reg [64-1:0] h735;
-    reg [53-1:0] h736;
-    reg [53-1:0] h737;
-    reg [65-1:0] h738;
-    reg [64-1:0] h739;
-    reg [64-1:0] h740;
-    reg [32-1:0] h741;
-    reg [12-1:0] h742;
-    reg [65-1:0] h743;
+    reg [32-1:0] h733;
+    reg [12-1:0] h734;
+    reg [65-1:0] h735;
+    reg [65-1:0] h736;
+    reg [64-1:0] h737;
+    reg [64-1:0] h738;
+    reg [53-1:0] h739;
+    reg [53-1:0] h740;
+    reg [65-1:0] h741;
+    reg [65-1:0] h742;
+    reg [64-1:0] h743;
     reg [65-1:0] h744;
     reg [64-1:0] h745;
     reg [64-1:0] h746;
     reg [53-1:0] h747;
     reg [53-1:0] h748;
     reg [65-1:0] h749;
-    reg [65-1:0] h750;
+    reg [64-1:0] h750;
     reg [64-1:0] h751;
-    reg [65-1:0] h752;
-    reg [64-1:0] h753;
-    reg [64-1:0] h754;
-    reg [53-1:0] h755;
-    reg [53-1:0] h756;
-    reg [65-1:0] h757;
+    reg [32-1:0] h752;
+    reg [12-1:0] h753;
+    reg [32-1:0] h754;
+    reg [65-1:0] h755;
+    reg [65-1:0] h756;
+    reg [64-1:0] h757;
     reg [64-1:0] h758;
-    reg [64-1:0] h759;
-    reg [32-1:0] h760;
-    reg [12-1:0] h761;
-    reg [32-1:0] h762;
-    reg [65-1:0] h763;
+    reg [53-1:0] h759;
+    reg [53-1:0] h760;
+    reg [65-1:0] h761;
+    reg [65-1:0] h762;
+    reg [64-1:0] h763;
     reg [65-1:0] h764;
     reg [64-1:0] h765;
     reg [64-1:0] h766;
     reg [53-1:0] h767;
     reg [53-1:0] h768;
     reg [65-1:0] h769;
-    reg [65-1:0] h770;
+    reg [64-1:0] h770;
     reg [64-1:0] h771;
-    reg [65-1:0] h772;
-    reg [64-1:0] h773;
-    reg [64-1:0] h774;
-    reg [53-1:0] h775;
-    reg [53-1:0] h776;
-    reg [65-1:0] h777;
-    reg [64-1:0] h778;
-    reg [64-1:0] h779;
-    reg [64-1:0] h780;
-    reg [28-1:0] h781;
-    reg [65-1:0] h782;
+    reg [64-1:0] h772;
+    reg [28-1:0] h773;
+    reg [65-1:0] h774;
+    reg [65-1:0] h775;
+    reg [64-1:0] h776;
+    reg [64-1:0] h777;
+    reg [53-1:0] h778;
+    reg [53-1:0] h779;
+    reg [65-1:0] h780;
+    reg [65-1:0] h781;
+    reg [64-1:0] h782;
     reg [65-1:0] h783;
     reg [64-1:0] h784;
     reg [64-1:0] h785;
     reg [53-1:0] h786;
     reg [53-1:0] h787;
     reg [65-1:0] h788;
-    reg [65-1:0] h789;
+    reg [64-1:0] h789;
     reg [64-1:0] h790;
-    reg [65-1:0] h791;
-    reg [64-1:0] h792;
-    reg [64-1:0] h793;
-    reg [53-1:0] h794;
-    reg [53-1:0] h795;
+    reg [64-1:0] h791;
+    reg [28-1:0] h792;
+    reg [48-1:0] h793;
+    reg [32-1:0] h794;
+    reg [1-1:0] h795;
+    reg [2-1:0] h813;
+    reg [2-1:0] h814;
+    reg [32-1:0] h815;
+    reg [1-1:0] h816;
+    reg [2-1:0] h1359;
+    reg [2-1:0] h1360;
+    reg [32-1:0] h1361;
+    reg [1-1:0] h1362;
+    reg [2-1:0] h1383;
+    reg [2-1:0] h1384;
+    reg [32-1:0] h1385;
+    reg [1-1:0] h1386;
+    reg [2-1:0] h1408;
+    reg [2-1:0] h1409;
+    reg [32-1:0] h1410;
+    reg [1-1:0] h1411;
+    reg [2-1:0] h1432;
+    reg [2-1:0] h1433;
+    reg [32-1:0] h1434;
+    reg [1-1:0] h1435;
+    reg [2-1:0] h1457;
+    reg [2-1:0] h1458;
+    reg [32-1:0] h1459;
+    reg [1-1:0] h1460;
+    reg [2-1:0] h1482;
+    reg [2-1:0] h1483;
+    reg [32-1:0] h1484;
+    reg [1-1:0] h1485;
+    reg [2-1:0] h1507;
+    reg [2-1:0] h1508;
+    reg [32-1:0] h1509;
+    reg [1-1:0] h1510;
+    reg [2-1:0] h1511;
+    reg [2-1:0] h1512;
+    reg [32-1:0] h1513;
+    reg [1-1:0] h1514;
+    reg [65-1:0] h1515;
+    reg [65-1:0] h1516;
+    reg [64-1:0] h1517;
+    reg [64-1:0] h1518;
+    reg [53-1:0] h1519;
+    reg [53-1:0] h1520;
+    reg [65-1:0] h1521;
+    reg [65-1:0] h1522;
+    reg [64-1:0] h1523;
+    reg [65-1:0] h1524;
+    reg [64-1:0] h1525;
+    reg [64-1:0] h1526;
+    reg [53-1:0] h1527;
+    reg [53-1:0] h1528;
+    reg [65-1:0] h1529;
+    reg [64-1:0] h1530;
+    reg [64-1:0] h1531;
+    reg [32-1:0] h1532;
+    reg [12-1:0] h1533;
+    reg [65-1:0] h1534;
+    reg [65-1:0] h1535;
+    reg [64-1:0] h1536;
+    reg [64-1:0] h1537;
+    reg [53-1:0] h1538;
+    reg [53-1:0] h1539;
+    reg [65-1:0] h1540;
+    reg [65-1:0] h1541;
+    reg [64-1:0] h1542;
+    reg [65-1:0] h1543;
+    reg [64-1:0] h1544;
+    reg [64-1:0] h1545;
+    reg [53-1:0] h1546;
+    reg [53-1:0] h1547;
+    reg [65-1:0] h1548;
+    reg [64-1:0] h1549;
+    reg [64-1:0] h1550;
+    reg [32-1:0] h1551;
+    reg [12-1:0] h1552;
+    reg [32-1:0] h1553;
+    reg [65-1:0] h1554;
+    reg [65-1:0] h1555;
+    reg [64-1:0] h1556;
+    reg [64-1:0] h1557;
+    reg [53-1:0] h1558;
+    reg [53-1:0] h1559;
+    reg [65-1:0] h1560;
+    reg [65-1:0] h1561;
+    reg [64-1:0] h1562;
+    reg [65-1:0] h1563;
+    reg [64-1:0] h1564;
+    reg [64-1:0] h1565;
+    reg [53-1:0] h1566;
+    reg [53-1:0] h1567;
+    reg [65-1:0] h1568;
+    reg [64-1:0] h1569;
+    reg [64-1:0] h1570;
+    reg [64-1:0] h1571;
+    reg [28-1:0] h1572;
+    reg [65-1:0] h1573;
+    reg [65-1:0] h1574;
+    reg [64-1:0] h1575;
+    reg [64-1:0] h1576;
+    reg [53-1:0] h1577;
+    reg [53-1:0] h1578;
+    reg [65-1:0] h1579;
+    reg [65-1:0] h1580;
+    reg [64-1:0] h1581;
+    reg [65-1:0] h1582;
+    reg [64-1:0] h1583;
+    reg [64-1:0] h1584;
+    reg [53-1:0] h1585;
+    reg [53-1:0] h1586;
+    reg [65-1:0] h1587;
+    reg [64-1:0] h1588;
+    reg [64-1:0] h1589;
+    reg [64-1:0] h1590;
+    reg [28-1:0] h1591;
+    reg [48-1:0] h1592;
+    reg [2-1:0] h1593;
+    reg [2-1:0] h1594;
+    reg [32-1:0] h1595;
+    reg [1-1:0] h1596;
+    reg [2-1:0] h1614;
+    reg [2-1:0] h1615;
+    reg [32-1:0] h1616;
+    reg [1-1:0] h1617;
+    reg [2-1:0] h1635;
+    reg [2-1:0] h1636;
+    reg [32-1:0] h1637;
+    reg [1-1:0] h1638;
+    reg [2-1:0] h1660;
+    reg [2-1:0] h1661;
+    reg [32-1:0] h1662;
+    reg [1-1:0] h1663;
+    reg [1-1:0] h1664;
+    reg [1-1:0] h1665;
+    reg [64-1:0] h1666;
+    reg [65-1:0] h1667;
+    reg [65-1:0] h1668;
+    reg [64-1:0] h1669;
+    reg [64-1:0] h1670;
+    reg [53-1:0] h1671;
+    reg [53-1:0] h1672;
+    reg [65-1:0] h1673;
+    reg [65-1:0] h1674;
+    reg [64-1:0] h1675;
+    reg [65-1:0] h1676;
+    reg [64-1:0] h1677;
+    reg [64-1:0] h1678;
+    reg [53-1:0] h1679;
+    reg [53-1:0] h1680;
+    reg [65-1:0] h1681;
+    reg [64-1:0] h1682;
+    reg [64-1:0] h1683;
+    reg [1-1:0] h1684;
+    reg [1-1:0] h1685;
+    reg [64-1:0] h1686;
+    reg [65-1:0] h1687;
+    reg [65-1:0] h1688;
+    reg [64-1:0] h1689;
+    reg [64-1:0] h1690;
+    reg [53-1:0] h1691;
+    reg [53-1:0] h1692;
+    reg [65-1:0] h1693;
+    reg [65-1:0] h1694;
+    reg [64-1:0] h1695;
+    reg [65-1:0] h1696;
+    reg [64-1:0] h1697;
+    reg [64-1:0] h1698;
+    reg [53-1:0] h1699;
+    reg [53-1:0] h1700;
+    reg [65-1:0] h1701;
+    reg [64-1:0] h1702;
+    reg [64-1:0] h1703;
+    reg [1-1:0] h1704;
+    reg [64-1:0] h1705;
+    reg [65-1:0] h1706;
+    reg [65-1:0] h1707;
+    reg [64-1:0] h1708;
+    reg [64-1:0] h1709;
+    reg [53-1:0] h1710;
+    reg [53-1:0] h1711;
+    reg [65-1:0] h1712;
+    reg [65-1:0] h1713;
+    reg [64-1:0] h1714;
+    reg [65-1:0] h1715;
+    reg [64-1:0] h1716;
+    reg [64-1:0] h1717;
+    reg [53-1:0] h1718;
+    reg [53-1:0] h1719;
+    reg [65-1:0] h1720;
+    reg [64-1:0] h1721;
+    reg [64-1:0] h1722;
     reg [65-1:0] h796;
-    reg [64-1:0] h797;
+    reg [65-1:0] h797;
     reg [64-1:0] h798;
     reg [64-1:0] h799;
-    reg [28-1:0] h800;
-    reg [48-1:0] h801;
-    reg [2-1:0] h802;
-    reg [2-1:0] h803;
-    reg [32-1:0] h804;
-    reg [1-1:0] h805;
-    reg [2-1:0] h823;
-    reg [2-1:0] h824;
-    reg [32-1:0] h825;
-    reg [1-1:0] h826;
-    reg [2-1:0] h844;
-    reg [2-1:0] h845;
-    reg [32-1:0] h846;
-    reg [1-1:0] h847;
-    reg [2-1:0] h869;
-    reg [2-1:0] h870;
-    reg [32-1:0] h871;
-    reg [1-1:0] h872;
-    reg [1-1:0] h873;
-    reg [1-1:0] h874;
-    reg [64-1:0] h875;
-    reg [65-1:0] h876;
-    reg [65-1:0] h877;
-    reg [64-1:0] h878;
-    reg [64-1:0] h879;
-    reg [53-1:0] h880;
-    reg [53-1:0] h881;
-    reg [65-1:0] h882;
-    reg [65-1:0] h883;
-    reg [64-1:0] h884;
-    reg [65-1:0] h885;
-    reg [64-1:0] h886;
-    reg [64-1:0] h887;
-    reg [53-1:0] h888;
-    reg [53-1:0] h889;
-    reg [65-1:0] h890;
-    reg [64-1:0] h891;
-    reg [64-1:0] h892;
-    reg [1-1:0] h893;
-    reg [1-1:0] h894;
-    reg [64-1:0] h895;
-    reg [65-1:0] h896;
-    reg [65-1:0] h897;
-    reg [64-1:0] h898;
-    reg [64-1:0] h899;
-    reg [53-1:0] h900;
-    reg [53-1:0] h901;
-    reg [65-1:0] h902;
-    reg [65-1:0] h903;
-    reg [64-1:0] h904;
-    reg [65-1:0] h905;
-    reg [64-1:0] h906;
-    reg [64-1:0] h907;
-    reg [53-1:0] h908;
-    reg [53-1:0] h909;
-    reg [65-1:0] h910;
-    reg [64-1:0] h911;
-    reg [64-1:0] h912;
-    reg [1-1:0] h913;
-    reg [64-1:0] h914;
-    reg [65-1:0] h915;
-    reg [65-1:0] h916;
-    reg [64-1:0] h917;
-    reg [64-1:0] h918;
-    reg [53-1:0] h919;
-    reg [53-1:0] h920;
-    reg [65-1:0] h921;
-    reg [65-1:0] h922;
-    reg [64-1:0] h923;
-    reg [65-1:0] h924;
-    reg [64-1:0] h925;
-    reg [64-1:0] h926;
-    reg [53-1:0] h927;
-    reg [53-1:0] h928;
-    reg [65-1:0] h929;
-    reg [64-1:0] h930;
-    reg [64-1:0] h931;
-    reg [65-1:0] h527;
-    reg [65-1:0] h528;
-    reg [64-1:0] h529;
-    reg [64-1:0] h530;
-    reg [53-1:0] h531;
-    reg [53-1:0] h532;
-    reg [65-1:0] h533;
-    reg [65-1:0] h534;
-    reg [64-1:0] h535;
-    reg [65-1:0] h536;
-    reg [64-1:0] h537;
-    reg [64-1:0] h538;
-    reg [53-1:0] h539;
-    reg [53-1:0] h540;
-    reg [65-1:0] h541;
-    reg [64-1:0] h542;
-    reg [64-1:0] h543;
-    reg [64-1:0] h548;
-    reg [65-1:0] h549;
-    reg [65-1:0] h550;
-    reg [64-1:0] h551;
-    reg [64-1:0] h552;
-    reg [53-1:0] h553;
-    reg [53-1:0] h554;
-    reg [65-1:0] h555;
-    reg [65-1:0] h556;
-    reg [64-1:0] h557;
-    reg [65-1:0] h558;
-    reg [64-1:0] h559;
-    reg [64-1:0] h560;
-    reg [53-1:0] h561;
-    reg [53-1:0] h562;
-    reg [65-1:0] h563;
-    reg [64-1:0] h564;
-    reg [64-1:0] h565;
-    reg [1-1:0] h566;
-    reg [2-1:0] h567;
-    reg [64-1:0] h572;
-    reg [65-1:0] h573;
-    reg [65-1:0] h574;
-    reg [64-1:0] h575;
-    reg [64-1:0] h576;
-    reg [53-1:0] h577;
-    reg [53-1:0] h578;
-    reg [65-1:0] h579;
-    reg [65-1:0] h580;
-    reg [64-1:0] h581;
-    reg [65-1:0] h582;
-    reg [64-1:0] h583;
-    reg [64-1:0] h584;
-    reg [53-1:0] h585;
-    reg [53-1:0] h586;
-    reg [65-1:0] h587;
-    reg [64-1:0] h588;
-    reg [64-1:0] h589;
-    reg [1-1:0] h590;
-    reg [2-1:0] h591;
-    reg [1-1:0] h596;
-    reg [64-1:0] h597;
-    reg [65-1:0] h598;
-    reg [65-1:0] h599;
-    reg [64-1:0] h600;
-    reg [64-1:0] h601;
-    reg [53-1:0] h602;
-    reg [53-1:0] h603;
-    reg [65-1:0] h604;
-    reg [65-1:0] h605;
-    reg [64-1:0] h606;
-    reg [65-1:0] h607;
-    reg [64-1:0] h608;
-    reg [64-1:0] h609;
-    reg [53-1:0] h610;
-    reg [53-1:0] h611;
-    reg [65-1:0] h612;
-    reg [64-1:0] h613;
-    reg [64-1:0] h614;
-    reg [1-1:0] h615;
-    reg [2-1:0] h616;
-    reg [64-1:0] h621;
-    reg [65-1:0] h622;
-    reg [65-1:0] h623;
-    reg [64-1:0] h624;
-    reg [64-1:0] h625;
-    reg [53-1:0] h626;
-    reg [53-1:0] h627;
-    reg [65-1:0] h628;
-    reg [65-1:0] h629;
-    reg [64-1:0] h630;
-    reg [65-1:0] h631;
-    reg [64-1:0] h632;
-    reg [64-1:0] h633;
-    reg [53-1:0] h634;
-    reg [53-1:0] h635;
-    reg [65-1:0] h636;
-    reg [64-1:0] h637;
-    reg [64-1:0] h638;
-    reg [1-1:0] h639;
-    reg [2-1:0] h640;
-    reg [1-1:0] h645;
-    reg [64-1:0] h646;
-    reg [65-1:0] h647;
-    reg [65-1:0] h648;
-    reg [64-1:0] h649;
-    reg [64-1:0] h650;
-    reg [53-1:0] h651;
-    reg [53-1:0] h652;
-    reg [65-1:0] h653;
-    reg [65-1:0] h654;
-    reg [64-1:0] h655;
-    reg [65-1:0] h656;
-    reg [64-1:0] h657;
-    reg [64-1:0] h658;
-    reg [53-1:0] h659;
-    reg [53-1:0] h660;
-    reg [65-1:0] h661;
-    reg [64-1:0] h662;
-    reg [64-1:0] h663;
-    reg [1-1:0] h664;
-    reg [2-1:0] h665;
-    reg [1-1:0] h670;
-    reg [64-1:0] h671;
-    reg [65-1:0] h672;
-    reg [65-1:0] h673;
-    reg [64-1:0] h674;
-    reg [64-1:0] h675;
-    reg [53-1:0] h676;
-    reg [53-1:0] h677;
-    reg [65-1:0] h678;
-    reg [65-1:0] h679;
-    reg [64-1:0] h680;
-    reg [65-1:0] h681;
-    reg [64-1:0] h682;
-    reg [64-1:0] h683;
-    reg [53-1:0] h684;
-    reg [53-1:0] h685;
-    reg [65-1:0] h686;
-    reg [64-1:0] h687;
-    reg [64-1:0] h688;
-    reg [1-1:0] h689;
-    reg [2-1:0] h690;
-    reg [1-1:0] h695;
-    reg [64-1:0] h696;
-    reg [65-1:0] h697;
-    reg [65-1:0] h698;
-    reg [64-1:0] h699;
-    reg [64-1:0] h700;
-    reg [53-1:0] h701;
-    reg [53-1:0] h702;
-    reg [65-1:0] h703;
-    reg [65-1:0] h704;
-    reg [64-1:0] h705;
-    reg [65-1:0] h706;
-    reg [64-1:0] h707;
-    reg [64-1:0] h708;
-    reg [53-1:0] h709;
-    reg [53-1:0] h710;
-    reg [65-1:0] h711;
-    reg [64-1:0] h712;
-    reg [64-1:0] h713;
-    reg [1-1:0] h714;
-    reg [2-1:0] h715;
-    reg [65-1:0] h806;
-    reg [65-1:0] h807;
-    reg [64-1:0] h808;
-    reg [64-1:0] h809;
-    reg [53-1:0] h810;
-    reg [53-1:0] h811;
-    reg [65-1:0] h812;
-    reg [65-1:0] h813;
-    reg [64-1:0] h814;
-    reg [65-1:0] h815;
-    reg [64-1:0] h816;
-    reg [64-1:0] h817;
-    reg [53-1:0] h818;
-    reg [53-1:0] h819;
-    reg [65-1:0] h820;
-    reg [64-1:0] h821;
-    reg [64-1:0] h822;
-    reg [65-1:0] h827;
-    reg [65-1:0] h828;
-    reg [64-1:0] h829;
-    reg [64-1:0] h830;
-    reg [53-1:0] h831;
-    reg [53-1:0] h832;
-    reg [65-1:0] h833;
-    reg [65-1:0] h834;
-    reg [64-1:0] h835;
-    reg [65-1:0] h836;
-    reg [64-1:0] h837;
-    reg [64-1:0] h838;
-    reg [53-1:0] h839;
-    reg [53-1:0] h840;
-    reg [65-1:0] h841;
+    reg [53-1:0] h800;
+    reg [53-1:0] h801;
+    reg [65-1:0] h802;
+    reg [65-1:0] h803;
+    reg [64-1:0] h804;
+    reg [65-1:0] h805;
+    reg [64-1:0] h806;
+    reg [64-1:0] h807;
+    reg [53-1:0] h808;
+    reg [53-1:0] h809;
+    reg [65-1:0] h810;
+    reg [64-1:0] h811;
+    reg [64-1:0] h812;
+    reg [65-1:0] h817;
+    reg [65-1:0] h818;
+    reg [64-1:0] h819;
+    reg [64-1:0] h820;
+    reg [53-1:0] h821;
+    reg [53-1:0] h822;
+    reg [65-1:0] h823;
+    reg [65-1:0] h824;
+    reg [64-1:0] h825;
+    reg [65-1:0] h826;
+    reg [64-1:0] h827;
+    reg [64-1:0] h828;
+    reg [53-1:0] h829;
+    reg [53-1:0] h830;
+    reg [65-1:0] h831;
+    reg [64-1:0] h832;
+    reg [64-1:0] h833;
+    reg [64-1:0] h834;
+    reg [76-1:0] h835;
+    reg [62-1:0] h836;
+    reg [1-1:0] h837;
+    reg [2-1:0] h838;
+    reg [63-1:0] h839;
+    reg [64-1:0] h840;
+    reg [64-1:0] h841;
     reg [64-1:0] h842;
     reg [64-1:0] h843;
-    reg [1-1:0] h848;
-    reg [64-1:0] h849;
+    reg [65-1:0] h844;
+    reg [65-1:0] h845;
+    reg [64-1:0] h846;
+    reg [64-1:0] h847;
+    reg [53-1:0] h848;
+    reg [53-1:0] h849;
     reg [65-1:0] h850;
     reg [65-1:0] h851;
     reg [64-1:0] h852;
-    reg [64-1:0] h853;
-    reg [53-1:0] h854;
-    reg [53-1:0] h855;
-    reg [65-1:0] h856;
-    reg [65-1:0] h857;
-    reg [64-1:0] h858;
-    reg [65-1:0] h859;
+    reg [65-1:0] h853;
+    reg [64-1:0] h854;
+    reg [64-1:0] h855;
+    reg [53-1:0] h856;
+    reg [53-1:0] h857;
+    reg [65-1:0] h858;
+    reg [64-1:0] h859;
     reg [64-1:0] h860;
     reg [64-1:0] h861;
-    reg [53-1:0] h862;
-    reg [53-1:0] h863;
-    reg [65-1:0] h864;
-    reg [64-1:0] h865;
-    reg [64-1:0] h866;
-    reg [1-1:0] h867;
-    reg [2-1:0] h868;
-    reg [1-1:0] h932;
-    reg [64-1:0] h933;
-    reg [65-1:0] h934;
+    reg [76-1:0] h862;
+    reg [62-1:0] h863;
+    reg [1-1:0] h864;
+    reg [2-1:0] h865;
+    reg [63-1:0] h866;
+    reg [64-1:0] h867;
+    reg [64-1:0] h868;
+    reg [64-1:0] h869;
+    reg [64-1:0] h870;
+    reg [65-1:0] h871;
+    reg [65-1:0] h872;
+    reg [64-1:0] h873;
+    reg [64-1:0] h874;
+    reg [53-1:0] h875;
+    reg [53-1:0] h876;
+    reg [65-1:0] h877;
+    reg [65-1:0] h878;
+    reg [64-1:0] h879;
+    reg [65-1:0] h880;
+    reg [64-1:0] h881;
+    reg [64-1:0] h882;
+    reg [53-1:0] h883;
+    reg [53-1:0] h884;
+    reg [65-1:0] h885;
+    reg [64-1:0] h886;
+    reg [64-1:0] h887;
+    reg [64-1:0] h888;
+    reg [76-1:0] h889;
+    reg [62-1:0] h890;
+    reg [1-1:0] h891;
+    reg [2-1:0] h892;
+    reg [63-1:0] h893;
+    reg [64-1:0] h894;
+    reg [64-1:0] h895;
+    reg [64-1:0] h896;
+    reg [64-1:0] h897;
+    reg [1-1:0] h898;
+    reg [65-1:0] h899;
+    reg [65-1:0] h900;
+    reg [64-1:0] h901;
+    reg [64-1:0] h902;
+    reg [53-1:0] h903;
+    reg [53-1:0] h904;
+    reg [65-1:0] h905;
+    reg [65-1:0] h906;
+    reg [64-1:0] h907;
+    reg [65-1:0] h908;
+    reg [64-1:0] h909;
+    reg [64-1:0] h910;
+    reg [53-1:0] h911;
+    reg [53-1:0] h912;
+    reg [65-1:0] h913;
+    reg [64-1:0] h914;
+    reg [64-1:0] h915;
+    reg [64-1:0] h916;
+    reg [76-1:0] h917;
+    reg [62-1:0] h918;
+    reg [1-1:0] h919;
+    reg [2-1:0] h920;
+    reg [63-1:0] h921;
+    reg [64-1:0] h922;
+    reg [64-1:0] h923;
+    reg [64-1:0] h924;
+    reg [64-1:0] h925;
+    reg [65-1:0] h926;
+    reg [65-1:0] h927;
+    reg [64-1:0] h928;
+    reg [64-1:0] h929;
+    reg [53-1:0] h930;
+    reg [53-1:0] h931;
+    reg [65-1:0] h932;
+    reg [65-1:0] h933;
+    reg [64-1:0] h934;
     reg [65-1:0] h935;
     reg [64-1:0] h936;
     reg [64-1:0] h937;
     reg [53-1:0] h938;
     reg [53-1:0] h939;
     reg [65-1:0] h940;
-    reg [65-1:0] h941;
+    reg [64-1:0] h941;
     reg [64-1:0] h942;
-    reg [65-1:0] h943;
-    reg [64-1:0] h944;
-    reg [64-1:0] h945;
-    reg [53-1:0] h946;
-    reg [53-1:0] h947;
-    reg [65-1:0] h948;
+    reg [64-1:0] h943;
+    reg [76-1:0] h944;
+    reg [62-1:0] h945;
+    reg [1-1:0] h946;
+    reg [2-1:0] h947;
+    reg [63-1:0] h948;
     reg [64-1:0] h949;
     reg [64-1:0] h950;
-    reg [1-1:0] h951;
+    reg [64-1:0] h951;
     reg [64-1:0] h952;
-    reg [65-1:0] h953;
+    reg [1-1:0] h953;
     reg [65-1:0] h954;
-    reg [64-1:0] h955;
+    reg [65-1:0] h955;
     reg [64-1:0] h956;
-    reg [53-1:0] h957;
+    reg [64-1:0] h957;
     reg [53-1:0] h958;
-    reg [65-1:0] h959;
+    reg [53-1:0] h959;
     reg [65-1:0] h960;
-    reg [64-1:0] h961;
-    reg [65-1:0] h962;
-    reg [64-1:0] h963;
+    reg [65-1:0] h961;
+    reg [64-1:0] h962;
+    reg [65-1:0] h963;
     reg [64-1:0] h964;
-    reg [53-1:0] h965;
+    reg [64-1:0] h965;
     reg [53-1:0] h966;
-    reg [65-1:0] h967;
-    reg [64-1:0] h968;
+    reg [53-1:0] h967;
+    reg [65-1:0] h968;
     reg [64-1:0] h969;
-    reg [1-1:0] h970;
+    reg [64-1:0] h970;
     reg [64-1:0] h971;
-    reg [65-1:0] h972;
-    reg [65-1:0] h973;
-    reg [64-1:0] h974;
-    reg [64-1:0] h975;
-    reg [53-1:0] h976;
-    reg [53-1:0] h977;
-    reg [65-1:0] h978;
-    reg [65-1:0] h979;
+    reg [76-1:0] h972;
+    reg [62-1:0] h973;
+    reg [1-1:0] h974;
+    reg [2-1:0] h975;
+    reg [63-1:0] h976;
+    reg [64-1:0] h977;
+    reg [64-1:0] h978;
+    reg [64-1:0] h979;
     reg [64-1:0] h980;
-    reg [65-1:0] h981;
-    reg [64-1:0] h982;
-    reg [64-1:0] h983;
-    reg [53-1:0] h984;
-    reg [53-1:0] h985;
-    reg [65-1:0] h986;
-    reg [64-1:0] h987;
-    reg [64-1:0] h988;
-    reg [1-1:0] h989;
-    reg [2-1:0] h990;
-    reg [1-1:0] h991;
-    reg [1-1:0] h992;
-    reg [1-1:0] h993;
-    reg [32-1:0] h994;
-    reg [64-1:0] h995;
-    reg [1-1:0] h996;
-    reg [32-1:0] h997;
-    reg [1-1:0] h998;
-    reg [1-1:0] h999;
-    reg [1-1:0] h1000;
-    reg [1-1:0] h1001;
+    reg [1-1:0] h981;
+    reg [65-1:0] h982;
+    reg [65-1:0] h983;
+    reg [64-1:0] h984;
+    reg [64-1:0] h985;
+    reg [53-1:0] h986;
+    reg [53-1:0] h987;
+    reg [65-1:0] h988;
+    reg [65-1:0] h989;
+    reg [64-1:0] h990;
+    reg [65-1:0] h991;
+    reg [64-1:0] h992;
+    reg [64-1:0] h993;
+    reg [53-1:0] h994;
+    reg [53-1:0] h995;
+    reg [65-1:0] h996;
+    reg [64-1:0] h997;
+    reg [64-1:0] h998;
+    reg [64-1:0] h999;
+    reg [76-1:0] h1000;
+    reg [62-1:0] h1001;
     reg [1-1:0] h1002;
-    reg [1-1:0] h1003;
-    reg [1-1:0] h1004;
-    reg [1-1:0] h1005;
-    reg [1-1:0] h1006;
-    reg [65-1:0] h1007;
-    reg [65-1:0] h1008;
-    reg [64-1:0] h1009;
-    reg [64-1:0] h1010;
-    reg [53-1:0] h1011;
-    reg [53-1:0] h1012;
-    reg [65-1:0] h1013;
-    reg [65-1:0] h1014;
-    reg [64-1:0] h1015;
+    reg [2-1:0] h1003;
+    reg [63-1:0] h1004;
+    reg [64-1:0] h1005;
+    reg [64-1:0] h1006;
+    reg [64-1:0] h1007;
+    reg [64-1:0] h1008;
+    reg [65-1:0] h1009;
+    reg [65-1:0] h1010;
+    reg [64-1:0] h1011;
+    reg [64-1:0] h1012;
+    reg [53-1:0] h1013;
+    reg [53-1:0] h1014;
+    reg [65-1:0] h1015;
     reg [65-1:0] h1016;
     reg [64-1:0] h1017;
-    reg [64-1:0] h1018;
-    reg [53-1:0] h1019;
-    reg [53-1:0] h1020;
-    reg [65-1:0] h1021;
-    reg [64-1:0] h1022;
-    reg [64-1:0] h1023;
+    reg [65-1:0] h1018;
+    reg [64-1:0] h1019;
+    reg [64-1:0] h1020;
+    reg [53-1:0] h1021;
+    reg [53-1:0] h1022;
+    reg [65-1:0] h1023;
+    reg [64-1:0] h1024;
+    reg [64-1:0] h1025;
+    reg [1-1:0] h1026;
+    reg [65-1:0] h1027;
+    reg [65-1:0] h1028;
+    reg [64-1:0] h1029;
+    reg [64-1:0] h1030;
+    reg [53-1:0] h1031;
+    reg [53-1:0] h1032;
+    reg [65-1:0] h1033;
+    reg [65-1:0] h1034;
+    reg [64-1:0] h1035;
+    reg [65-1:0] h1036;
+    reg [64-1:0] h1037;
+    reg [64-1:0] h1038;
+    reg [53-1:0] h1039;
+    reg [53-1:0] h1040;
+    reg [65-1:0] h1041;
+    reg [64-1:0] h1042;
+    reg [64-1:0] h1043;
+    reg [64-1:0] h1044;
+    reg [76-1:0] h1045;
+    reg [62-1:0] h1046;
+    reg [1-1:0] h1047;
+    reg [2-1:0] h1048;
+    reg [63-1:0] h1049;
+    reg [64-1:0] h1050;
+    reg [64-1:0] h1051;
+    reg [64-1:0] h1052;
+    reg [64-1:0] h1053;
+    reg [1-1:0] h1054;
+    reg [65-1:0] h1055;
+    reg [65-1:0] h1056;
+    reg [64-1:0] h1057;
+    reg [64-1:0] h1058;
+    reg [53-1:0] h1059;
+    reg [53-1:0] h1060;
+    reg [65-1:0] h1061;
+    reg [65-1:0] h1062;
+    reg [64-1:0] h1063;
+    reg [65-1:0] h1064;
+    reg [64-1:0] h1065;
+    reg [64-1:0] h1066;
+    reg [53-1:0] h1067;
+    reg [53-1:0] h1068;
+    reg [65-1:0] h1069;
+    reg [64-1:0] h1070;
+    reg [64-1:0] h1071;
+    reg [64-1:0] h1072;
+    reg [76-1:0] h1073;
+    reg [62-1:0] h1074;
+    reg [1-1:0] h1075;
+    reg [2-1:0] h1076;
+    reg [63-1:0] h1077;
+    reg [64-1:0] h1078;
+    reg [64-1:0] h1079;
+    reg [64-1:0] h1080;
+    reg [64-1:0] h1081;
+    reg [65-1:0] h1082;
+    reg [65-1:0] h1083;
+    reg [64-1:0] h1084;
+    reg [64-1:0] h1085;
+    reg [53-1:0] h1086;
+    reg [53-1:0] h1087;
+    reg [65-1:0] h1088;
+    reg [65-1:0] h1089;
+    reg [64-1:0] h1090;
+    reg [65-1:0] h1091;
+    reg [64-1:0] h1092;
+    reg [64-1:0] h1093;
+    reg [53-1:0] h1094;
+    reg [53-1:0] h1095;
+    reg [65-1:0] h1096;
+    reg [64-1:0] h1097;
+    reg [64-1:0] h1098;
+    reg [64-1:0] h1099;
+    reg [76-1:0] h1100;
+    reg [62-1:0] h1101;
+    reg [1-1:0] h1102;
+    reg [2-1:0] h1103;
+    reg [63-1:0] h1104;
+    reg [64-1:0] h1105;
+    reg [64-1:0] h1106;
+    reg [64-1:0] h1107;
+    reg [64-1:0] h1108;
+    reg [1-1:0] h1109;
+    reg [65-1:0] h1110;
+    reg [65-1:0] h1111;
+    reg [64-1:0] h1112;
+    reg [64-1:0] h1113;
+    reg [53-1:0] h1114;
+    reg [53-1:0] h1115;
+    reg [65-1:0] h1116;
+    reg [65-1:0] h1117;
+    reg [64-1:0] h1118;
+    reg [65-1:0] h1119;
+    reg [64-1:0] h1120;
+    reg [64-1:0] h1121;
+    reg [53-1:0] h1122;
+    reg [53-1:0] h1123;
+    reg [65-1:0] h1124;
+    reg [64-1:0] h1125;
+    reg [64-1:0] h1126;
+    reg [64-1:0] h1127;
+    reg [76-1:0] h1128;
+    reg [62-1:0] h1129;
+    reg [1-1:0] h1130;
+    reg [2-1:0] h1131;
+    reg [63-1:0] h1132;
+    reg [64-1:0] h1133;
+    reg [64-1:0] h1134;
+    reg [64-1:0] h1135;
+    reg [64-1:0] h1136;
+    reg [65-1:0] h1137;
+    reg [65-1:0] h1138;
+    reg [64-1:0] h1139;
+    reg [64-1:0] h1140;
+    reg [53-1:0] h1141;
+    reg [53-1:0] h1142;
+    reg [65-1:0] h1143;
+    reg [65-1:0] h1144;
+    reg [64-1:0] h1145;
+    reg [65-1:0] h1146;
+    reg [64-1:0] h1147;
+    reg [64-1:0] h1148;
+    reg [53-1:0] h1149;
+    reg [53-1:0] h1150;
+    reg [65-1:0] h1151;
+    reg [64-1:0] h1152;
+    reg [64-1:0] h1153;
+    reg [64-1:0] h1154;
+    reg [76-1:0] h1155;
+    reg [62-1:0] h1156;
+    reg [1-1:0] h1157;
+    reg [2-1:0] h1158;
+    reg [63-1:0] h1159;
+    reg [64-1:0] h1160;
+    reg [64-1:0] h1161;
+    reg [64-1:0] h1162;
+    reg [64-1:0] h1163;
+    reg [1-1:0] h1164;
+    reg [65-1:0] h1165;
+    reg [65-1:0] h1166;
+    reg [64-1:0] h1167;
+    reg [64-1:0] h1168;
+    reg [53-1:0] h1169;
+    reg [53-1:0] h1170;
+    reg [65-1:0] h1171;
+    reg [65-1:0] h1172;
+    reg [64-1:0] h1173;
+    reg [65-1:0] h1174;
+    reg [64-1:0] h1175;
+    reg [64-1:0] h1176;
+    reg [53-1:0] h1177;
+    reg [53-1:0] h1178;
+    reg [65-1:0] h1179;
+    reg [64-1:0] h1180;
+    reg [64-1:0] h1181;
+    reg [64-1:0] h1182;
+    reg [76-1:0] h1183;
+    reg [62-1:0] h1184;
+    reg [1-1:0] h1185;
+    reg [2-1:0] h1186;
+    reg [63-1:0] h1187;
+    reg [64-1:0] h1188;
+    reg [64-1:0] h1189;
+    reg [64-1:0] h1190;
+    reg [64-1:0] h1191;
+    reg [65-1:0] h1192;
+    reg [65-1:0] h1193;
+    reg [64-1:0] h1194;
+    reg [64-1:0] h1195;
+    reg [53-1:0] h1196;
+    reg [53-1:0] h1197;
+    reg [65-1:0] h1198;
+    reg [65-1:0] h1199;
+    reg [64-1:0] h1200;
+    reg [65-1:0] h1201;
+    reg [64-1:0] h1202;
+    reg [64-1:0] h1203;
+    reg [53-1:0] h1204;
+    reg [53-1:0] h1205;
+    reg [65-1:0] h1206;
+    reg [64-1:0] h1207;
+    reg [64-1:0] h1208;
+    reg [64-1:0] h1209;
+    reg [65-1:0] h1210;
+    reg [65-1:0] h1211;
+    reg [64-1:0] h1212;
+    reg [64-1:0] h1213;
+    reg [53-1:0] h1214;
+    reg [53-1:0] h1215;
+    reg [65-1:0] h1216;
+    reg [65-1:0] h1217;
+    reg [64-1:0] h1218;
+    reg [65-1:0] h1219;
+    reg [64-1:0] h1220;
+    reg [64-1:0] h1221;
+    reg [53-1:0] h1222;
+    reg [53-1:0] h1223;
+    reg [65-1:0] h1224;
+    reg [64-1:0] h1225;
+    reg [64-1:0] h1226;
+    reg [1-1:0] h1227;
+    reg [65-1:0] h1228;
+    reg [65-1:0] h1229;
+    reg [64-1:0] h1230;
+    reg [64-1:0] h1231;
+    reg [53-1:0] h1232;
+    reg [53-1:0] h1233;
+    reg [65-1:0] h1234;
+    reg [65-1:0] h1235;
+    reg [64-1:0] h1236;
+    reg [65-1:0] h1237;
+    reg [64-1:0] h1238;
+    reg [64-1:0] h1239;
+    reg [53-1:0] h1240;
+    reg [53-1:0] h1241;
+    reg [65-1:0] h1242;
+    reg [64-1:0] h1243;
+    reg [64-1:0] h1244;
+    reg [64-1:0] h1245;
+    reg [76-1:0] h1246;
+    reg [62-1:0] h1247;
+    reg [1-1:0] h1248;
+    reg [2-1:0] h1249;
+    reg [63-1:0] h1250;
+    reg [64-1:0] h1251;
+    reg [64-1:0] h1252;
+    reg [64-1:0] h1253;
+    reg [64-1:0] h1254;
+    reg [1-1:0] h1255;
+    reg [65-1:0] h1256;
+    reg [65-1:0] h1257;
+    reg [64-1:0] h1258;
+    reg [64-1:0] h1259;
+    reg [53-1:0] h1260;
+    reg [53-1:0] h1261;
+    reg [65-1:0] h1262;
+    reg [65-1:0] h1263;
+    reg [64-1:0] h1264;
+    reg [65-1:0] h1265;
+    reg [64-1:0] h1266;
+    reg [64-1:0] h1267;
+    reg [53-1:0] h1268;
+    reg [53-1:0] h1269;
+    reg [65-1:0] h1270;
+    reg [64-1:0] h1271;
+    reg [64-1:0] h1272;
+    reg [64-1:0] h1273;
+    reg [76-1:0] h1274;
+    reg [62-1:0] h1275;
+    reg [1-1:0] h1276;
+    reg [2-1:0] h1277;
+    reg [63-1:0] h1278;
+    reg [64-1:0] h1279;
+    reg [64-1:0] h1280;
+    reg [64-1:0] h1281;
+    reg [64-1:0] h1282;
+    reg [1-1:0] h1283;
+    reg [65-1:0] h1284;
+    reg [65-1:0] h1285;
+    reg [64-1:0] h1286;
+    reg [64-1:0] h1287;
+    reg [53-1:0] h1288;
+    reg [53-1:0] h1289;
+    reg [65-1:0] h1290;
+    reg [65-1:0] h1291;
+    reg [64-1:0] h1292;
+    reg [65-1:0] h1293;
+    reg [64-1:0] h1294;
+    reg [64-1:0] h1295;
+    reg [53-1:0] h1296;
+    reg [53-1:0] h1297;
+    reg [65-1:0] h1298;
+    reg [64-1:0] h1299;
+    reg [64-1:0] h1300;
+    reg [64-1:0] h1301;
+    reg [76-1:0] h1302;
+    reg [62-1:0] h1303;
+    reg [1-1:0] h1304;
+    reg [2-1:0] h1305;
+    reg [63-1:0] h1306;
+    reg [64-1:0] h1307;
+    reg [64-1:0] h1308;
+    reg [64-1:0] h1309;
+    reg [64-1:0] h1310;
+    reg [1-1:0] h1311;
+    reg [65-1:0] h1312;
+    reg [65-1:0] h1313;
+    reg [64-1:0] h1314;
+    reg [64-1:0] h1315;
+    reg [53-1:0] h1316;
+    reg [53-1:0] h1317;
+    reg [65-1:0] h1318;
+    reg [65-1:0] h1319;
+    reg [64-1:0] h1320;
+    reg [65-1:0] h1321;
+    reg [64-1:0] h1322;
+    reg [64-1:0] h1323;
+    reg [53-1:0] h1324;
+    reg [53-1:0] h1325;
+    reg [65-1:0] h1326;
+    reg [64-1:0] h1327;
+    reg [64-1:0] h1328;
+    reg [64-1:0] h1329;
+    reg [76-1:0] h1330;
+    reg [62-1:0] h1331;
+    reg [1-1:0] h1332;
+    reg [2-1:0] h1333;
+    reg [63-1:0] h1334;
+    reg [64-1:0] h1335;
+    reg [64-1:0] h1336;
+    reg [64-1:0] h1337;
+    reg [64-1:0] h1338;
+    reg [64-1:0] h1339;
+    reg [65-1:0] h1340;
+    reg [65-1:0] h1341;
+    reg [64-1:0] h1342;
+    reg [64-1:0] h1343;
+    reg [53-1:0] h1344;
+    reg [53-1:0] h1345;
+    reg [65-1:0] h1346;
+    reg [65-1:0] h1347;
+    reg [64-1:0] h1348;
+    reg [65-1:0] h1349;
+    reg [64-1:0] h1350;
+    reg [64-1:0] h1351;
+    reg [53-1:0] h1352;
+    reg [53-1:0] h1353;
+    reg [65-1:0] h1354;
+    reg [64-1:0] h1355;
+    reg [64-1:0] h1356;
+    reg [1-1:0] h1357;
+    reg [2-1:0] h1358;
+    reg [64-1:0] h1363;
+    reg [65-1:0] h1364;
+    reg [65-1:0] h1365;
+    reg [64-1:0] h1366;
+    reg [64-1:0] h1367;
+    reg [53-1:0] h1368;
+    reg [53-1:0] h1369;
+    reg [65-1:0] h1370;
+    reg [65-1:0] h1371;
+    reg [64-1:0] h1372;
+    reg [65-1:0] h1373;
+    reg [64-1:0] h1374;
+    reg [64-1:0] h1375;
+    reg [53-1:0] h1376;
+    reg [53-1:0] h1377;
+    reg [65-1:0] h1378;
+    reg [64-1:0] h1379;
+    reg [64-1:0] h1380;
+    reg [1-1:0] h1381;
+    reg [2-1:0] h1382;
+    reg [1-1:0] h1387;
+    reg [64-1:0] h1388;
+    reg [65-1:0] h1389;
+    reg [65-1:0] h1390;
+    reg [64-1:0] h1391;
+    reg [64-1:0] h1392;
+    reg [53-1:0] h1393;
+    reg [53-1:0] h1394;
+    reg [65-1:0] h1395;
+    reg [65-1:0] h1396;
+    reg [64-1:0] h1397;
+    reg [65-1:0] h1398;
+    reg [64-1:0] h1399;
+    reg [64-1:0] h1400;
+    reg [53-1:0] h1401;
+    reg [53-1:0] h1402;
+    reg [65-1:0] h1403;
+    reg [64-1:0] h1404;
+    reg [64-1:0] h1405;
+    reg [1-1:0] h1406;
+    reg [2-1:0] h1407;
+    reg [64-1:0] h1412;
+    reg [65-1:0] h1413;
+    reg [65-1:0] h1414;
+    reg [64-1:0] h1415;
+    reg [64-1:0] h1416;
+    reg [53-1:0] h1417;
+    reg [53-1:0] h1418;
+    reg [65-1:0] h1419;
+    reg [65-1:0] h1420;
+    reg [64-1:0] h1421;
+    reg [65-1:0] h1422;
+    reg [64-1:0] h1423;
+    reg [64-1:0] h1424;
+    reg [53-1:0] h1425;
+    reg [53-1:0] h1426;
+    reg [65-1:0] h1427;
+    reg [64-1:0] h1428;
+    reg [64-1:0] h1429;
+    reg [1-1:0] h1430;
+    reg [2-1:0] h1431;
+    reg [1-1:0] h1436;
+    reg [64-1:0] h1437;
+    reg [65-1:0] h1438;
+    reg [65-1:0] h1439;
+    reg [64-1:0] h1440;
+    reg [64-1:0] h1441;
+    reg [53-1:0] h1442;
+    reg [53-1:0] h1443;
+    reg [65-1:0] h1444;
+    reg [65-1:0] h1445;
+    reg [64-1:0] h1446;
+    reg [65-1:0] h1447;
+    reg [64-1:0] h1448;
+    reg [64-1:0] h1449;
+    reg [53-1:0] h1450;
+    reg [53-1:0] h1451;
+    reg [65-1:0] h1452;
+    reg [64-1:0] h1453;
+    reg [64-1:0] h1454;
+    reg [1-1:0] h1455;
+    reg [2-1:0] h1456;
+    reg [1-1:0] h1461;
+    reg [64-1:0] h1462;
+    reg [65-1:0] h1463;
+    reg [65-1:0] h1464;
+    reg [64-1:0] h1465;
+    reg [64-1:0] h1466;
+    reg [53-1:0] h1467;
+    reg [53-1:0] h1468;
+    reg [65-1:0] h1469;
+    reg [65-1:0] h1470;
+    reg [64-1:0] h1471;
+    reg [65-1:0] h1472;
+    reg [64-1:0] h1473;
+    reg [64-1:0] h1474;
+    reg [53-1:0] h1475;
+    reg [53-1:0] h1476;
+    reg [65-1:0] h1477;
+    reg [64-1:0] h1478;
+    reg [64-1:0] h1479;
+    reg [1-1:0] h1480;
+    reg [2-1:0] h1481;
+    reg [1-1:0] h1486;
+    reg [64-1:0] h1487;
+    reg [65-1:0] h1488;
+    reg [65-1:0] h1489;
+    reg [64-1:0] h1490;
+    reg [64-1:0] h1491;
+    reg [53-1:0] h1492;
+    reg [53-1:0] h1493;
+    reg [65-1:0] h1494;
+    reg [65-1:0] h1495;
+    reg [64-1:0] h1496;
+    reg [65-1:0] h1497;
+    reg [64-1:0] h1498;
+    reg [64-1:0] h1499;
+    reg [53-1:0] h1500;
+    reg [53-1:0] h1501;
+    reg [65-1:0] h1502;
+    reg [64-1:0] h1503;
+    reg [64-1:0] h1504;
+    reg [1-1:0] h1505;
+    reg [2-1:0] h1506;
+    reg [65-1:0] h1597;
+    reg [65-1:0] h1598;
+    reg [64-1:0] h1599;
+    reg [64-1:0] h1600;
+    reg [53-1:0] h1601;
+    reg [53-1:0] h1602;
+    reg [65-1:0] h1603;
+    reg [65-1:0] h1604;
+    reg [64-1:0] h1605;
+    reg [65-1:0] h1606;
+    reg [64-1:0] h1607;
+    reg [64-1:0] h1608;
+    reg [53-1:0] h1609;
+    reg [53-1:0] h1610;
+    reg [65-1:0] h1611;
+    reg [64-1:0] h1612;
+    reg [64-1:0] h1613;
+    reg [65-1:0] h1618;
+    reg [65-1:0] h1619;
+    reg [64-1:0] h1620;
+    reg [64-1:0] h1621;
+    reg [53-1:0] h1622;
+    reg [53-1:0] h1623;
+    reg [65-1:0] h1624;
+    reg [65-1:0] h1625;
+    reg [64-1:0] h1626;
+    reg [65-1:0] h1627;
+    reg [64-1:0] h1628;
+    reg [64-1:0] h1629;
+    reg [53-1:0] h1630;
+    reg [53-1:0] h1631;
+    reg [65-1:0] h1632;
+    reg [64-1:0] h1633;
+    reg [64-1:0] h1634;
+    reg [1-1:0] h1639;
+    reg [64-1:0] h1640;
+    reg [65-1:0] h1641;
+    reg [65-1:0] h1642;
+    reg [64-1:0] h1643;
+    reg [64-1:0] h1644;
+    reg [53-1:0] h1645;
+    reg [53-1:0] h1646;
+    reg [65-1:0] h1647;
+    reg [65-1:0] h1648;
+    reg [64-1:0] h1649;
+    reg [65-1:0] h1650;
+    reg [64-1:0] h1651;
+    reg [64-1:0] h1652;
+    reg [53-1:0] h1653;
+    reg [53-1:0] h1654;
+    reg [65-1:0] h1655;
+    reg [64-1:0] h1656;
+    reg [64-1:0] h1657;
+    reg [1-1:0] h1658;
+    reg [2-1:0] h1659;
+    reg [1-1:0] h1723;
+    reg [64-1:0] h1724;
+    reg [65-1:0] h1725;
+    reg [65-1:0] h1726;
+    reg [64-1:0] h1727;
+    reg [64-1:0] h1728;
+    reg [53-1:0] h1729;
+    reg [53-1:0] h1730;
+    reg [65-1:0] h1731;
+    reg [65-1:0] h1732;
+    reg [64-1:0] h1733;
+    reg [65-1:0] h1734;
+    reg [64-1:0] h1735;
+    reg [64-1:0] h1736;
+    reg [53-1:0] h1737;
+    reg [53-1:0] h1738;
+    reg [65-1:0] h1739;
+    reg [64-1:0] h1740;
+    reg [64-1:0] h1741;
+    reg [1-1:0] h1742;
+    reg [64-1:0] h1743;
+    reg [65-1:0] h1744;
+    reg [65-1:0] h1745;
+    reg [64-1:0] h1746;
+    reg [64-1:0] h1747;
+    reg [53-1:0] h1748;
+    reg [53-1:0] h1749;
+    reg [65-1:0] h1750;
+    reg [65-1:0] h1751;
+    reg [64-1:0] h1752;
+    reg [65-1:0] h1753;
+    reg [64-1:0] h1754;
+    reg [64-1:0] h1755;
+    reg [53-1:0] h1756;
+    reg [53-1:0] h1757;
+    reg [65-1:0] h1758;
+    reg [64-1:0] h1759;
+    reg [64-1:0] h1760;
+    reg [1-1:0] h1761;
+    reg [64-1:0] h1762;
+    reg [65-1:0] h1763;
+    reg [65-1:0] h1764;
+    reg [64-1:0] h1765;
+    reg [64-1:0] h1766;
+    reg [53-1:0] h1767;
+    reg [53-1:0] h1768;
+    reg [65-1:0] h1769;
+    reg [65-1:0] h1770;
+    reg [64-1:0] h1771;
+    reg [65-1:0] h1772;
+    reg [64-1:0] h1773;
+    reg [64-1:0] h1774;
+    reg [53-1:0] h1775;
+    reg [53-1:0] h1776;
+    reg [65-1:0] h1777;
+    reg [64-1:0] h1778;
+    reg [64-1:0] h1779;
+    reg [1-1:0] h1780;
+    reg [2-1:0] h1781;
+    reg [1-1:0] h1782;
+    reg [1-1:0] h1783;
+    reg [1-1:0] h1784;
+    reg [32-1:0] h1785;
+    reg [64-1:0] h1786;
+    reg [1-1:0] h1787;
+    reg [32-1:0] h1788;
+    reg [1-1:0] h1789;
+    reg [1-1:0] h1790;
+    reg [1-1:0] h1791;
+    reg [1-1:0] h1792;
+    reg [1-1:0] h1793;
+    reg [1-1:0] h1794;
+    reg [1-1:0] h1795;
+    reg [1-1:0] h1796;
+    reg [1-1:0] h1797;
+    reg [65-1:0] h1798;
+    reg [65-1:0] h1799;
+    reg [64-1:0] h1800;
+    reg [64-1:0] h1801;
+    reg [53-1:0] h1802;
+    reg [53-1:0] h1803;
+    reg [65-1:0] h1804;
+    reg [65-1:0] h1805;
+    reg [64-1:0] h1806;
+    reg [65-1:0] h1807;
+    reg [64-1:0] h1808;
+    reg [64-1:0] h1809;
+    reg [53-1:0] h1810;
+    reg [53-1:0] h1811;
+    reg [65-1:0] h1812;
+    reg [64-1:0] h1813;
+    reg [64-1:0] h1814;
     reg [2-1:0] u0_iset;
     reg [52-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -2413,6 +3559,7 @@ always @(posedge clk) begin: fsm
         cl_io_interrupt_request_reserved <= 0;
         cl_io_irte_not_present <= 0;
         cl_io_irte_reserved <= 0;
+        cl_io_legacy_pasid <= 0;
         cl_io_outcome <= 0;
         cl_io_paging_reserved <= 0;
         cl_io_pass_through <= 0;
@@ -2424,6 +3571,32 @@ always @(posedge clk) begin: fsm
         cl_io_redir_hint <= 0;
         cl_io_root_not_present <= 0;
         cl_io_root_reserved <= 0;
+        cl_io_sm_address_beyond_width <= 0;
+        cl_io_sm_ats_beyond_width <= 0;
+        cl_io_sm_ats_not_present <= 0;
+        cl_io_sm_ats_pass_through <= 0;
+        cl_io_sm_ats_translation <= 0;
+        cl_io_sm_context_not_present <= 0;
+        cl_io_sm_context_reserved <= 0;
+        cl_io_sm_dte_clear <= 0;
+        cl_io_sm_paging_reserved <= 0;
+        cl_io_sm_pasid_beyond_table <= 0;
+        cl_io_sm_pasid_dir_not_present <= 0;
+        cl_io_sm_pasid_dir_reserved <= 0;
+        cl_io_sm_pasid_disabled <= 0;
+        cl_io_sm_pasid_entry_invalid <= 0;
+        cl_io_sm_pasid_entry_not_present <= 0;
+        cl_io_sm_pasid_entry_reserved <= 0;
+        cl_io_sm_pass_through <= 0;
+        cl_io_sm_protected_memory <= 0;
+        cl_io_sm_protected_memory_remapped <= 0;
+        cl_io_sm_protected_memory_translated <= 0;
+        cl_io_sm_read_denied <= 0;
+        cl_io_sm_root_not_present <= 0;
+        cl_io_sm_root_reserved <= 0;
+        cl_io_sm_translated <= 0;
+        cl_io_sm_translated_request <= 0;
+        cl_io_sm_write_denied <= 0;
         cl_io_source_id_invalid <= 0;
         cl_io_translated <= 0;
         cl_io_translated_request <= 0;
@@ -2462,6 +3635,7 @@ always @(posedge clk) begin: fsm
         cl_tr_interrupt_request_reserved <= 0;
         cl_tr_irte_not_present <= 0;
         cl_tr_irte_reserved <= 0;
+        cl_tr_legacy_pasid <= 0;
         cl_tr_outcome <= 0;
         cl_tr_paging_reserved <= 0;
         cl_tr_pass_through <= 0;
@@ -2473,6 +3647,32 @@ always @(posedge clk) begin: fsm
         cl_tr_redir_hint <= 0;
         cl_tr_root_not_present <= 0;
         cl_tr_root_reserved <= 0;
+        cl_tr_sm_address_beyond_width <= 0;
+        cl_tr_sm_ats_beyond_width <= 0;
+        cl_tr_sm_ats_not_present <= 0;
+        cl_tr_sm_ats_pass_through <= 0;
+        cl_tr_sm_ats_translation <= 0;
+        cl_tr_sm_context_not_present <= 0;
+        cl_tr_sm_context_reserved <= 0;
+        cl_tr_sm_dte_clear <= 0;
+        cl_tr_sm_paging_reserved <= 0;
+        cl_tr_sm_pasid_beyond_table <= 0;
+        cl_tr_sm_pasid_dir_not_present <= 0;
+        cl_tr_sm_pasid_dir_reserved <= 0;
+        cl_tr_sm_pasid_disabled <= 0;
+        cl_tr_sm_pasid_entry_invalid <= 0;
+        cl_tr_sm_pasid_entry_not_present <= 0;
+        cl_tr_sm_pasid_entry_reserved <= 0;
+        cl_tr_sm_pass_through <= 0;
+        cl_tr_sm_protected_memory <= 0;
+        cl_tr_sm_protected_memory_remapped <= 0;
+        cl_tr_sm_protected_memory_translated <= 0;
+        cl_tr_sm_read_denied <= 0;
+        cl_tr_sm_root_not_present <= 0;
+        cl_tr_sm_root_reserved <= 0;
+        cl_tr_sm_translated <= 0;
+        cl_tr_sm_translated_request <= 0;
+        cl_tr_sm_write_denied <= 0;
         cl_tr_source_id_invalid <= 0;
         cl_tr_translated <= 0;
         cl_tr_translated_request <= 0;
@@ -2517,7 +3717,7 @@ always @(posedge clk) begin: fsm
         rec_iommu <= 0;
         rec_outcome <= 0;
         rec_rid <= 0;
-        st <= 5'b00000;
+        st <= 6'b000000;
         status <= 0;
         u0_fk <= 0;
         u0_fm <= 0;
@@ -3244,54 +4444,486 @@ always @(posedge clk) begin: fsm
         u0_r473[1] <= 0;
         u0_r473[2] <= 0;
         u0_r473[3] <= 0;
+        u0_r480[0] <= 0;
+        u0_r480[1] <= 0;
+        u0_r480[2] <= 0;
+        u0_r480[3] <= 0;
+        u0_r481[0] <= 0;
+        u0_r481[1] <= 0;
+        u0_r481[2] <= 0;
+        u0_r481[3] <= 0;
+        u0_r482[0] <= 0;
+        u0_r482[1] <= 0;
+        u0_r482[2] <= 0;
+        u0_r482[3] <= 0;
+        u0_r483[0] <= 0;
+        u0_r483[1] <= 0;
+        u0_r483[2] <= 0;
+        u0_r483[3] <= 0;
+        u0_r490[0] <= 0;
+        u0_r490[1] <= 0;
+        u0_r490[2] <= 0;
+        u0_r490[3] <= 0;
+        u0_r491[0] <= 0;
+        u0_r491[1] <= 0;
+        u0_r491[2] <= 0;
+        u0_r491[3] <= 0;
+        u0_r492[0] <= 0;
+        u0_r492[1] <= 0;
+        u0_r492[2] <= 0;
+        u0_r492[3] <= 0;
+        u0_r493[0] <= 0;
+        u0_r493[1] <= 0;
+        u0_r493[2] <= 0;
+        u0_r493[3] <= 0;
         u0_r50[0] <= 0;
         u0_r50[1] <= 0;
         u0_r50[2] <= 0;
         u0_r50[3] <= 0;
+        u0_r500[0] <= 0;
+        u0_r500[1] <= 0;
+        u0_r500[2] <= 0;
+        u0_r500[3] <= 0;
+        u0_r501[0] <= 0;
+        u0_r501[1] <= 0;
+        u0_r501[2] <= 0;
+        u0_r501[3] <= 0;
+        u0_r502[0] <= 0;
+        u0_r502[1] <= 0;
+        u0_r502[2] <= 0;
+        u0_r502[3] <= 0;
+        u0_r503[0] <= 0;
+        u0_r503[1] <= 0;
+        u0_r503[2] <= 0;
+        u0_r503[3] <= 0;
         u0_r51[0] <= 0;
         u0_r51[1] <= 0;
         u0_r51[2] <= 0;
         u0_r51[3] <= 0;
+        u0_r510[0] <= 0;
+        u0_r510[1] <= 0;
+        u0_r510[2] <= 0;
+        u0_r510[3] <= 0;
+        u0_r511[0] <= 0;
+        u0_r511[1] <= 0;
+        u0_r511[2] <= 0;
+        u0_r511[3] <= 0;
+        u0_r512[0] <= 0;
+        u0_r512[1] <= 0;
+        u0_r512[2] <= 0;
+        u0_r512[3] <= 0;
+        u0_r513[0] <= 0;
+        u0_r513[1] <= 0;
+        u0_r513[2] <= 0;
+        u0_r513[3] <= 0;
         u0_r52[0] <= 0;
         u0_r52[1] <= 0;
         u0_r52[2] <= 0;
         u0_r52[3] <= 0;
+        u0_r520[0] <= 0;
+        u0_r520[1] <= 0;
+        u0_r520[2] <= 0;
+        u0_r520[3] <= 0;
+        u0_r521[0] <= 0;
+        u0_r521[1] <= 0;
+        u0_r521[2] <= 0;
+        u0_r521[3] <= 0;
+        u0_r522[0] <= 0;
+        u0_r522[1] <= 0;
+        u0_r522[2] <= 0;
+        u0_r522[3] <= 0;
+        u0_r523[0] <= 0;
+        u0_r523[1] <= 0;
+        u0_r523[2] <= 0;
+        u0_r523[3] <= 0;
         u0_r53[0] <= 0;
         u0_r53[1] <= 0;
         u0_r53[2] <= 0;
         u0_r53[3] <= 0;
+        u0_r530[0] <= 0;
+        u0_r530[1] <= 0;
+        u0_r530[2] <= 0;
+        u0_r530[3] <= 0;
+        u0_r531[0] <= 0;
+        u0_r531[1] <= 0;
+        u0_r531[2] <= 0;
+        u0_r531[3] <= 0;
+        u0_r532[0] <= 0;
+        u0_r532[1] <= 0;
+        u0_r532[2] <= 0;
+        u0_r532[3] <= 0;
+        u0_r533[0] <= 0;
+        u0_r533[1] <= 0;
+        u0_r533[2] <= 0;
+        u0_r533[3] <= 0;
+        u0_r540[0] <= 0;
+        u0_r540[1] <= 0;
+        u0_r540[2] <= 0;
+        u0_r540[3] <= 0;
+        u0_r541[0] <= 0;
+        u0_r541[1] <= 0;
+        u0_r541[2] <= 0;
+        u0_r541[3] <= 0;
+        u0_r542[0] <= 0;
+        u0_r542[1] <= 0;
+        u0_r542[2] <= 0;
+        u0_r542[3] <= 0;
+        u0_r543[0] <= 0;
+        u0_r543[1] <= 0;
+        u0_r543[2] <= 0;
+        u0_r543[3] <= 0;
+        u0_r550[0] <= 0;
+        u0_r550[1] <= 0;
+        u0_r550[2] <= 0;
+        u0_r550[3] <= 0;
+        u0_r551[0] <= 0;
+        u0_r551[1] <= 0;
+        u0_r551[2] <= 0;
+        u0_r551[3] <= 0;
+        u0_r552[0] <= 0;
+        u0_r552[1] <= 0;
+        u0_r552[2] <= 0;
+        u0_r552[3] <= 0;
+        u0_r553[0] <= 0;
+        u0_r553[1] <= 0;
+        u0_r553[2] <= 0;
+        u0_r553[3] <= 0;
+        u0_r560[0] <= 0;
+        u0_r560[1] <= 0;
+        u0_r560[2] <= 0;
+        u0_r560[3] <= 0;
+        u0_r561[0] <= 0;
+        u0_r561[1] <= 0;
+        u0_r561[2] <= 0;
+        u0_r561[3] <= 0;
+        u0_r562[0] <= 0;
+        u0_r562[1] <= 0;
+        u0_r562[2] <= 0;
+        u0_r562[3] <= 0;
+        u0_r563[0] <= 0;
+        u0_r563[1] <= 0;
+        u0_r563[2] <= 0;
+        u0_r563[3] <= 0;
+        u0_r570[0] <= 0;
+        u0_r570[1] <= 0;
+        u0_r570[2] <= 0;
+        u0_r570[3] <= 0;
+        u0_r571[0] <= 0;
+        u0_r571[1] <= 0;
+        u0_r571[2] <= 0;
+        u0_r571[3] <= 0;
+        u0_r572[0] <= 0;
+        u0_r572[1] <= 0;
+        u0_r572[2] <= 0;
+        u0_r572[3] <= 0;
+        u0_r573[0] <= 0;
+        u0_r573[1] <= 0;
+        u0_r573[2] <= 0;
+        u0_r573[3] <= 0;
+        u0_r580[0] <= 0;
+        u0_r580[1] <= 0;
+        u0_r580[2] <= 0;
+        u0_r580[3] <= 0;
+        u0_r581[0] <= 0;
+        u0_r581[1] <= 0;
+        u0_r581[2] <= 0;
+        u0_r581[3] <= 0;
+        u0_r582[0] <= 0;
+        u0_r582[1] <= 0;
+        u0_r582[2] <= 0;
+        u0_r582[3] <= 0;
+        u0_r583[0] <= 0;
+        u0_r583[1] <= 0;
+        u0_r583[2] <= 0;
+        u0_r583[3] <= 0;
+        u0_r590[0] <= 0;
+        u0_r590[1] <= 0;
+        u0_r590[2] <= 0;
+        u0_r590[3] <= 0;
+        u0_r591[0] <= 0;
+        u0_r591[1] <= 0;
+        u0_r591[2] <= 0;
+        u0_r591[3] <= 0;
+        u0_r592[0] <= 0;
+        u0_r592[1] <= 0;
+        u0_r592[2] <= 0;
+        u0_r592[3] <= 0;
+        u0_r593[0] <= 0;
+        u0_r593[1] <= 0;
+        u0_r593[2] <= 0;
+        u0_r593[3] <= 0;
         u0_r60[0] <= 0;
         u0_r60[1] <= 0;
         u0_r60[2] <= 0;
         u0_r60[3] <= 0;
+        u0_r600[0] <= 0;
+        u0_r600[1] <= 0;
+        u0_r600[2] <= 0;
+        u0_r600[3] <= 0;
+        u0_r601[0] <= 0;
+        u0_r601[1] <= 0;
+        u0_r601[2] <= 0;
+        u0_r601[3] <= 0;
+        u0_r602[0] <= 0;
+        u0_r602[1] <= 0;
+        u0_r602[2] <= 0;
+        u0_r602[3] <= 0;
+        u0_r603[0] <= 0;
+        u0_r603[1] <= 0;
+        u0_r603[2] <= 0;
+        u0_r603[3] <= 0;
         u0_r61[0] <= 0;
         u0_r61[1] <= 0;
         u0_r61[2] <= 0;
         u0_r61[3] <= 0;
+        u0_r610[0] <= 0;
+        u0_r610[1] <= 0;
+        u0_r610[2] <= 0;
+        u0_r610[3] <= 0;
+        u0_r611[0] <= 0;
+        u0_r611[1] <= 0;
+        u0_r611[2] <= 0;
+        u0_r611[3] <= 0;
+        u0_r612[0] <= 0;
+        u0_r612[1] <= 0;
+        u0_r612[2] <= 0;
+        u0_r612[3] <= 0;
+        u0_r613[0] <= 0;
+        u0_r613[1] <= 0;
+        u0_r613[2] <= 0;
+        u0_r613[3] <= 0;
         u0_r62[0] <= 0;
         u0_r62[1] <= 0;
         u0_r62[2] <= 0;
         u0_r62[3] <= 0;
+        u0_r620[0] <= 0;
+        u0_r620[1] <= 0;
+        u0_r620[2] <= 0;
+        u0_r620[3] <= 0;
+        u0_r621[0] <= 0;
+        u0_r621[1] <= 0;
+        u0_r621[2] <= 0;
+        u0_r621[3] <= 0;
+        u0_r622[0] <= 0;
+        u0_r622[1] <= 0;
+        u0_r622[2] <= 0;
+        u0_r622[3] <= 0;
+        u0_r623[0] <= 0;
+        u0_r623[1] <= 0;
+        u0_r623[2] <= 0;
+        u0_r623[3] <= 0;
         u0_r63[0] <= 0;
         u0_r63[1] <= 0;
         u0_r63[2] <= 0;
         u0_r63[3] <= 0;
+        u0_r630[0] <= 0;
+        u0_r630[1] <= 0;
+        u0_r630[2] <= 0;
+        u0_r630[3] <= 0;
+        u0_r631[0] <= 0;
+        u0_r631[1] <= 0;
+        u0_r631[2] <= 0;
+        u0_r631[3] <= 0;
+        u0_r632[0] <= 0;
+        u0_r632[1] <= 0;
+        u0_r632[2] <= 0;
+        u0_r632[3] <= 0;
+        u0_r633[0] <= 0;
+        u0_r633[1] <= 0;
+        u0_r633[2] <= 0;
+        u0_r633[3] <= 0;
+        u0_r640[0] <= 0;
+        u0_r640[1] <= 0;
+        u0_r640[2] <= 0;
+        u0_r640[3] <= 0;
+        u0_r641[0] <= 0;
+        u0_r641[1] <= 0;
+        u0_r641[2] <= 0;
+        u0_r641[3] <= 0;
+        u0_r642[0] <= 0;
+        u0_r642[1] <= 0;
+        u0_r642[2] <= 0;
+        u0_r642[3] <= 0;
+        u0_r643[0] <= 0;
+        u0_r643[1] <= 0;
+        u0_r643[2] <= 0;
+        u0_r643[3] <= 0;
+        u0_r650[0] <= 0;
+        u0_r650[1] <= 0;
+        u0_r650[2] <= 0;
+        u0_r650[3] <= 0;
+        u0_r651[0] <= 0;
+        u0_r651[1] <= 0;
+        u0_r651[2] <= 0;
+        u0_r651[3] <= 0;
+        u0_r652[0] <= 0;
+        u0_r652[1] <= 0;
+        u0_r652[2] <= 0;
+        u0_r652[3] <= 0;
+        u0_r653[0] <= 0;
+        u0_r653[1] <= 0;
+        u0_r653[2] <= 0;
+        u0_r653[3] <= 0;
+        u0_r660[0] <= 0;
+        u0_r660[1] <= 0;
+        u0_r660[2] <= 0;
+        u0_r660[3] <= 0;
+        u0_r661[0] <= 0;
+        u0_r661[1] <= 0;
+        u0_r661[2] <= 0;
+        u0_r661[3] <= 0;
+        u0_r662[0] <= 0;
+        u0_r662[1] <= 0;
+        u0_r662[2] <= 0;
+        u0_r662[3] <= 0;
+        u0_r663[0] <= 0;
+        u0_r663[1] <= 0;
+        u0_r663[2] <= 0;
+        u0_r663[3] <= 0;
+        u0_r670[0] <= 0;
+        u0_r670[1] <= 0;
+        u0_r670[2] <= 0;
+        u0_r670[3] <= 0;
+        u0_r671[0] <= 0;
+        u0_r671[1] <= 0;
+        u0_r671[2] <= 0;
+        u0_r671[3] <= 0;
+        u0_r672[0] <= 0;
+        u0_r672[1] <= 0;
+        u0_r672[2] <= 0;
+        u0_r672[3] <= 0;
+        u0_r673[0] <= 0;
+        u0_r673[1] <= 0;
+        u0_r673[2] <= 0;
+        u0_r673[3] <= 0;
+        u0_r680[0] <= 0;
+        u0_r680[1] <= 0;
+        u0_r680[2] <= 0;
+        u0_r680[3] <= 0;
+        u0_r681[0] <= 0;
+        u0_r681[1] <= 0;
+        u0_r681[2] <= 0;
+        u0_r681[3] <= 0;
+        u0_r682[0] <= 0;
+        u0_r682[1] <= 0;
+        u0_r682[2] <= 0;
+        u0_r682[3] <= 0;
+        u0_r683[0] <= 0;
+        u0_r683[1] <= 0;
+        u0_r683[2] <= 0;
+        u0_r683[3] <= 0;
+        u0_r690[0] <= 0;
+        u0_r690[1] <= 0;
+        u0_r690[2] <= 0;
+        u0_r690[3] <= 0;
+        u0_r691[0] <= 0;
+        u0_r691[1] <= 0;
+        u0_r691[2] <= 0;
+        u0_r691[3] <= 0;
+        u0_r692[0] <= 0;
+        u0_r692[1] <= 0;
+        u0_r692[2] <= 0;
+        u0_r692[3] <= 0;
+        u0_r693[0] <= 0;
+        u0_r693[1] <= 0;
+        u0_r693[2] <= 0;
+        u0_r693[3] <= 0;
         u0_r70[0] <= 0;
         u0_r70[1] <= 0;
         u0_r70[2] <= 0;
         u0_r70[3] <= 0;
+        u0_r700[0] <= 0;
+        u0_r700[1] <= 0;
+        u0_r700[2] <= 0;
+        u0_r700[3] <= 0;
+        u0_r701[0] <= 0;
+        u0_r701[1] <= 0;
+        u0_r701[2] <= 0;
+        u0_r701[3] <= 0;
+        u0_r702[0] <= 0;
+        u0_r702[1] <= 0;
+        u0_r702[2] <= 0;
+        u0_r702[3] <= 0;
+        u0_r703[0] <= 0;
+        u0_r703[1] <= 0;
+        u0_r703[2] <= 0;
+        u0_r703[3] <= 0;
         u0_r71[0] <= 0;
         u0_r71[1] <= 0;
         u0_r71[2] <= 0;
         u0_r71[3] <= 0;
+        u0_r710[0] <= 0;
+        u0_r710[1] <= 0;
+        u0_r710[2] <= 0;
+        u0_r710[3] <= 0;
+        u0_r711[0] <= 0;
+        u0_r711[1] <= 0;
+        u0_r711[2] <= 0;
+        u0_r711[3] <= 0;
+        u0_r712[0] <= 0;
+        u0_r712[1] <= 0;
+        u0_r712[2] <= 0;
+        u0_r712[3] <= 0;
+        u0_r713[0] <= 0;
+        u0_r713[1] <= 0;
+        u0_r713[2] <= 0;
+        u0_r713[3] <= 0;
         u0_r72[0] <= 0;
         u0_r72[1] <= 0;
         u0_r72[2] <= 0;
         u0_r72[3] <= 0;
+        u0_r720[0] <= 0;
+        u0_r720[1] <= 0;
+        u0_r720[2] <= 0;
+        u0_r720[3] <= 0;
+        u0_r721[0] <= 0;
+        u0_r721[1] <= 0;
+        u0_r721[2] <= 0;
+        u0_r721[3] <= 0;
+        u0_r722[0] <= 0;
+        u0_r722[1] <= 0;
+        u0_r722[2] <= 0;
+        u0_r722[3] <= 0;
+        u0_r723[0] <= 0;
+        u0_r723[1] <= 0;
+        u0_r723[2] <= 0;
+        u0_r723[3] <= 0;
         u0_r73[0] <= 0;
         u0_r73[1] <= 0;
         u0_r73[2] <= 0;
         u0_r73[3] <= 0;
+        u0_r730[0] <= 0;
+        u0_r730[1] <= 0;
+        u0_r730[2] <= 0;
+        u0_r730[3] <= 0;
+        u0_r731[0] <= 0;
+        u0_r731[1] <= 0;
+        u0_r731[2] <= 0;
+        u0_r731[3] <= 0;
+        u0_r732[0] <= 0;
+        u0_r732[1] <= 0;
+        u0_r732[2] <= 0;
+        u0_r732[3] <= 0;
+        u0_r733[0] <= 0;
+        u0_r733[1] <= 0;
+        u0_r733[2] <= 0;
+        u0_r733[3] <= 0;
+        u0_r740[0] <= 0;
+        u0_r740[1] <= 0;
+        u0_r740[2] <= 0;
+        u0_r740[3] <= 0;
+        u0_r741[0] <= 0;
+        u0_r741[1] <= 0;
+        u0_r741[2] <= 0;
+        u0_r741[3] <= 0;
+        u0_r742[0] <= 0;
+        u0_r742[1] <= 0;
+        u0_r742[2] <= 0;
+        u0_r742[3] <= 0;
+        u0_r743[0] <= 0;
+        u0_r743[1] <= 0;
+        u0_r743[2] <= 0;
+        u0_r743[3] <= 0;
         u0_r80[0] <= 0;
         u0_r80[1] <= 0;
         u0_r80[2] <= 0;
@@ -3381,21 +5013,45 @@ always @(posedge clk) begin: fsm
         unit_io_sl_k_write <= 0;
         unit_io_sl_r_SL_WALK <= 0;
         unit_io_sl_start <= 0;
+        unit_io_smsl_i_addr <= 0;
+        unit_io_smsl_k_read <= 0;
+        unit_io_smsl_k_write <= 0;
+        unit_io_smsl_r_SL_WALK <= 0;
+        unit_io_smsl_start <= 0;
         unit_tr_sl_i_addr <= 0;
         unit_tr_sl_k_read <= 0;
         unit_tr_sl_k_write <= 0;
         unit_tr_sl_r_SL_WALK <= 0;
         unit_tr_sl_start <= 0;
+        unit_tr_smsl_i_addr <= 0;
+        unit_tr_smsl_k_read <= 0;
+        unit_tr_smsl_k_write <= 0;
+        unit_tr_smsl_r_SL_WALK <= 0;
+        unit_tr_smsl_start <= 0;
         w_io_ctx_0 <= 0;
         w_io_ctx_8 <= 0;
         w_io_irte_0 <= 0;
+        w_io_pdir_0 <= 0;
+        w_io_pe_0 <= 0;
+        w_io_pe_8 <= 0;
         w_io_root_0 <= 0;
         w_io_root_8 <= 0;
+        w_io_smctx_0 <= 0;
+        w_io_smctx_8 <= 0;
+        w_io_smroot_0 <= 0;
+        w_io_smroot_8 <= 0;
         w_tr_ctx_0 <= 0;
         w_tr_ctx_8 <= 0;
         w_tr_irte_0 <= 0;
+        w_tr_pdir_0 <= 0;
+        w_tr_pe_0 <= 0;
+        w_tr_pe_8 <= 0;
         w_tr_root_0 <= 0;
         w_tr_root_8 <= 0;
+        w_tr_smctx_0 <= 0;
+        w_tr_smctx_8 <= 0;
+        w_tr_smroot_0 <= 0;
+        w_tr_smroot_8 <= 0;
         w_vf_sriov_0 <= 0;
         w_vf_sriov_10 <= 0;
         w_vf_sriov_20 <= 0;
@@ -3419,6 +5075,23 @@ always @(posedge clk) begin: fsm
         wk_io_sl_shift <= 0;
         wk_io_sl_translation <= 0;
         wk_io_sl_walked <= 0;
+        wk_io_smsl_R <= 0;
+        wk_io_smsl_U <= 0;
+        wk_io_smsl_W <= 0;
+        wk_io_smsl_denied <= 0;
+        wk_io_smsl_fault <= 0;
+        wk_io_smsl_frame <= 0;
+        wk_io_smsl_level <= 0;
+        wk_io_smsl_not_present <= 0;
+        wk_io_smsl_ok <= 0;
+        wk_io_smsl_pa <= 0;
+        wk_io_smsl_reason <= 0;
+        wk_io_smsl_reserved <= 0;
+        wk_io_smsl_reserved_1g <= 0;
+        wk_io_smsl_reserved_2m <= 0;
+        wk_io_smsl_shift <= 0;
+        wk_io_smsl_translation <= 0;
+        wk_io_smsl_walked <= 0;
         wk_tr_sl_R <= 0;
         wk_tr_sl_U <= 0;
         wk_tr_sl_W <= 0;
@@ -3436,6 +5109,23 @@ always @(posedge clk) begin: fsm
         wk_tr_sl_shift <= 0;
         wk_tr_sl_translation <= 0;
         wk_tr_sl_walked <= 0;
+        wk_tr_smsl_R <= 0;
+        wk_tr_smsl_U <= 0;
+        wk_tr_smsl_W <= 0;
+        wk_tr_smsl_denied <= 0;
+        wk_tr_smsl_fault <= 0;
+        wk_tr_smsl_frame <= 0;
+        wk_tr_smsl_level <= 0;
+        wk_tr_smsl_not_present <= 0;
+        wk_tr_smsl_ok <= 0;
+        wk_tr_smsl_pa <= 0;
+        wk_tr_smsl_reason <= 0;
+        wk_tr_smsl_reserved <= 0;
+        wk_tr_smsl_reserved_1g <= 0;
+        wk_tr_smsl_reserved_2m <= 0;
+        wk_tr_smsl_shift <= 0;
+        wk_tr_smsl_translation <= 0;
+        wk_tr_smsl_walked <= 0;
     end
     else begin
         v_addr = 65'h0;
@@ -3444,19 +5134,19 @@ always @(posedge clk) begin: fsm
             done <= 1'b0;
         end
         case (st)
-            5'b00000: begin
+            6'b000000: begin
                 if (start) begin
                     if ((i_op == 0)) begin
                         hits <= 0;
-                        st <= 5'b00001;
+                        st <= 6'b000001;
                     end
                     else begin
                         iset <= 0;
-                        st <= 5'b11101;
+                        st <= 6'b101111;
                     end
                 end
             end
-            5'b00001: begin
+            6'b000001: begin
                 if ((!pend)) begin
                     h7 = 64'h0;
                     h7 = (r_PF >>> 16);
@@ -3472,7 +5162,7 @@ always @(posedge clk) begin: fsm
                         w_vf_sriov_10 <= 0;
                         w_vf_sriov_20 <= 0;
                         w_vf_sriov_28 <= 0;
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                     else begin
                         h0 = 64'h0;
@@ -3511,11 +5201,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_0 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00010;
+                        st <= 6'b000010;
                     end
                 end
             end
-            5'b00010: begin
+            6'b000010: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3553,11 +5243,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_8 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00011;
+                        st <= 6'b000011;
                     end
                 end
             end
-            5'b00011: begin
+            6'b000011: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3595,11 +5285,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_10 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00100;
+                        st <= 6'b000100;
                     end
                 end
             end
-            5'b00100: begin
+            6'b000100: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3626,7 +5316,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b00101;
+                        st <= 6'b000101;
                     end
                 end
                 else begin
@@ -3636,11 +5326,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_sriov_10[64-1:32] <= m_rdata[32-1:0];
                         pend <= 1'b0;
-                        st <= 5'b00101;
+                        st <= 6'b000101;
                     end
                 end
             end
-            5'b00101: begin
+            6'b000101: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3677,11 +5367,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_20 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00110;
+                        st <= 6'b000110;
                     end
                 end
             end
-            5'b00110: begin
+            6'b000110: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3719,11 +5409,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_28 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00111;
+                        st <= 6'b000111;
                     end
                 end
             end
-            5'b00111: begin
+            6'b000111: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3750,7 +5440,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                 end
                 else begin
@@ -3760,11 +5450,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_sriov_28[64-1:32] <= m_rdata[32-1:0];
                         pend <= 1'b0;
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                 end
             end
-            5'b01000: begin
+            6'b001000: begin
                 if ((!pend)) begin
                     h20 = 64'h0;
                     h20 = (r_PF >>> 16);
@@ -3818,7 +5508,7 @@ always @(posedge clk) begin: fsm
                     h44 = ((31 + 32) - {1'h0, h42[8-1:3]});
                     if ((!(((e_write == 0) || (e_write == 1)) && ((((((h21 >= 64) && (h23 <= 1008)) && (w_vf_sriov_0[16-1:0] == 16)) && (w_vf_sriov_0[20-1:16] == 1)) && (((w_vf_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_vf_sriov_10[16-1:0])) && (e_vf <= w_vf_sriov_8[64-1:48]))) && ((((h29 <= {25'h0, h31}) && (w_vf_sriov_8[4] || (h41[33-1:0] >= {28'h0, h44[5-1:0]}))) && (w_vf_sriov_10[48-1:32] != 0)) && ((w_vf_sriov_10[64-1:48] != 0) || (e_vf == 1))))))) begin
                         w_vf_vf_config_0 <= 0;
-                        st <= 5'b01001;
+                        st <= 6'b001001;
                     end
                     else begin
                         h11 = 64'h0;
@@ -3855,11 +5545,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_vf_config_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01001;
+                        st <= 6'b001001;
                     end
                 end
             end
-            5'b01001: begin
+            6'b001001: begin
                 cl_vf_called <= 0;
                 cl_vf_exit <= 0;
                 cl_vf_no_sriov <= 0;
@@ -4634,9 +6324,9 @@ always @(posedge clk) begin: fsm
                         cl_vf_write <= h206;
                     end
                 end
-                st <= 5'b01010;
+                st <= 6'b001010;
             end
-            5'b01010: begin
+            6'b001010: begin
                 if ((cl_vf_dma != 0)) begin
                     u0_ka = 64'h0;
                     u0_ka = e_addr;
@@ -4740,7 +6430,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv4 = u0_r43[u0_set];
                         end
-                        cl_tr_root_not_present <= u0_rv4;
+                        cl_tr_legacy_pasid <= u0_rv4;
                         u0_rv5 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv5 = u0_r50[u0_set];
@@ -4754,7 +6444,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv5 = u0_r53[u0_set];
                         end
-                        cl_tr_root_reserved <= u0_rv5;
+                        cl_tr_sm_root_not_present <= u0_rv5;
                         u0_rv6 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv6 = u0_r60[u0_set];
@@ -4768,7 +6458,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv6 = u0_r63[u0_set];
                         end
-                        cl_tr_context_not_present <= u0_rv6;
+                        cl_tr_sm_root_reserved <= u0_rv6;
                         u0_rv7 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv7 = u0_r70[u0_set];
@@ -4782,7 +6472,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv7 = u0_r73[u0_set];
                         end
-                        cl_tr_context_reserved <= u0_rv7;
+                        cl_tr_sm_context_not_present <= u0_rv7;
                         u0_rv8 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv8 = u0_r80[u0_set];
@@ -4796,7 +6486,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv8 = u0_r83[u0_set];
                         end
-                        cl_tr_context_tt_invalid <= u0_rv8;
+                        cl_tr_sm_context_reserved <= u0_rv8;
                         u0_rv9 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv9 = u0_r90[u0_set];
@@ -4810,7 +6500,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv9 = u0_r93[u0_set];
                         end
-                        cl_tr_translation_type_blocked <= u0_rv9;
+                        cl_tr_sm_dte_clear <= u0_rv9;
                         u0_rv10 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv10 = u0_r100[u0_set];
@@ -4824,7 +6514,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv10 = u0_r103[u0_set];
                         end
-                        cl_tr_context_aw_invalid <= u0_rv10;
+                        cl_tr_sm_pasid_disabled <= u0_rv10;
                         u0_rv11 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv11 = u0_r110[u0_set];
@@ -4838,7 +6528,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv11 = u0_r113[u0_set];
                         end
-                        cl_tr_protected_memory <= u0_rv11;
+                        cl_tr_sm_protected_memory_translated <= u0_rv11;
                         u0_rv12 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv12 = u0_r120[u0_set];
@@ -4852,7 +6542,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv12 = u0_r123[u0_set];
                         end
-                        cl_tr_translated_request <= u0_rv12;
+                        cl_tr_sm_translated_request <= u0_rv12;
                         u0_rv13 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv13 = u0_r130[u0_set];
@@ -4866,7 +6556,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv13 = u0_r133[u0_set];
                         end
-                        cl_tr_pass_through <= u0_rv13;
+                        cl_tr_sm_pasid_beyond_table <= u0_rv13;
                         u0_rv14 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv14 = u0_r140[u0_set];
@@ -4880,7 +6570,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv14 = u0_r143[u0_set];
                         end
-                        cl_tr_ats_beyond_width <= u0_rv14;
+                        cl_tr_sm_pasid_dir_not_present <= u0_rv14;
                         u0_rv15 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv15 = u0_r150[u0_set];
@@ -4894,7 +6584,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv15 = u0_r153[u0_set];
                         end
-                        cl_tr_address_beyond_width <= u0_rv15;
+                        cl_tr_sm_pasid_dir_reserved <= u0_rv15;
                         u0_rv16 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv16 = u0_r160[u0_set];
@@ -4908,7 +6598,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv16 = u0_r163[u0_set];
                         end
-                        cl_tr_protected_memory_remapped <= u0_rv16;
+                        cl_tr_sm_pasid_entry_not_present <= u0_rv16;
                         u0_rv17 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv17 = u0_r170[u0_set];
@@ -4922,7 +6612,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv17 = u0_r173[u0_set];
                         end
-                        cl_tr_translated <= u0_rv17;
+                        cl_tr_sm_pasid_entry_reserved <= u0_rv17;
                         u0_rv18 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv18 = u0_r180[u0_set];
@@ -4936,7 +6626,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv18 = u0_r183[u0_set];
                         end
-                        cl_tr_ats_translation <= u0_rv18;
+                        cl_tr_sm_pasid_entry_invalid <= u0_rv18;
                         u0_rv19 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv19 = u0_r190[u0_set];
@@ -4950,7 +6640,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv19 = u0_r193[u0_set];
                         end
-                        cl_tr_ats_not_present <= u0_rv19;
+                        cl_tr_sm_protected_memory <= u0_rv19;
                         u0_rv20 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv20 = u0_r200[u0_set];
@@ -4964,7 +6654,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv20 = u0_r203[u0_set];
                         end
-                        cl_tr_write_denied <= u0_rv20;
+                        cl_tr_sm_ats_pass_through <= u0_rv20;
                         u0_rv21 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv21 = u0_r210[u0_set];
@@ -4978,7 +6668,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv21 = u0_r213[u0_set];
                         end
-                        cl_tr_read_denied <= u0_rv21;
+                        cl_tr_sm_pass_through <= u0_rv21;
                         u0_rv22 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv22 = u0_r220[u0_set];
@@ -4992,7 +6682,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv22 = u0_r223[u0_set];
                         end
-                        cl_tr_paging_reserved <= u0_rv22;
+                        cl_tr_sm_ats_beyond_width <= u0_rv22;
                         u0_rv23 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv23 = u0_r230[u0_set];
@@ -5006,7 +6696,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv23 = u0_r233[u0_set];
                         end
-                        cl_tr_interrupt_not_remapped <= u0_rv23;
+                        cl_tr_sm_address_beyond_width <= u0_rv23;
                         u0_rv24 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv24 = u0_r240[u0_set];
@@ -5020,7 +6710,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv24 = u0_r243[u0_set];
                         end
-                        cl_tr_compat_blocked <= u0_rv24;
+                        cl_tr_sm_protected_memory_remapped <= u0_rv24;
                         u0_rv25 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv25 = u0_r250[u0_set];
@@ -5034,7 +6724,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv25 = u0_r253[u0_set];
                         end
-                        cl_tr_compat_forwarded <= u0_rv25;
+                        cl_tr_sm_translated <= u0_rv25;
                         u0_rv26 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv26 = u0_r260[u0_set];
@@ -5048,7 +6738,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv26 = u0_r263[u0_set];
                         end
-                        cl_tr_interrupt_request_reserved <= u0_rv26;
+                        cl_tr_sm_ats_translation <= u0_rv26;
                         u0_rv27 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv27 = u0_r270[u0_set];
@@ -5062,7 +6752,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv27 = u0_r273[u0_set];
                         end
-                        cl_tr_interrupt_index_beyond_table <= u0_rv27;
+                        cl_tr_sm_ats_not_present <= u0_rv27;
                         u0_rv28 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv28 = u0_r280[u0_set];
@@ -5076,7 +6766,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv28 = u0_r283[u0_set];
                         end
-                        cl_tr_irte_not_present <= u0_rv28;
+                        cl_tr_sm_write_denied <= u0_rv28;
                         u0_rv29 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv29 = u0_r290[u0_set];
@@ -5090,7 +6780,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv29 = u0_r293[u0_set];
                         end
-                        cl_tr_irte_reserved <= u0_rv29;
+                        cl_tr_sm_read_denied <= u0_rv29;
                         u0_rv30 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv30 = u0_r300[u0_set];
@@ -5104,7 +6794,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv30 = u0_r303[u0_set];
                         end
-                        cl_tr_source_id_invalid <= u0_rv30;
+                        cl_tr_sm_paging_reserved <= u0_rv30;
                         u0_rv31 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv31 = u0_r310[u0_set];
@@ -5118,8 +6808,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv31 = u0_r313[u0_set];
                         end
-                        cl_tr_interrupt_remapped <= u0_rv31;
-                        u0_rv32 = 3'h0;
+                        cl_tr_root_not_present <= u0_rv31;
+                        u0_rv32 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv32 = u0_r320[u0_set];
                         end
@@ -5132,8 +6822,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv32 = u0_r323[u0_set];
                         end
-                        cl_tr_outcome <= u0_rv32;
-                        u0_rv33 = 64'h0;
+                        cl_tr_root_reserved <= u0_rv32;
+                        u0_rv33 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv33 = u0_r330[u0_set];
                         end
@@ -5146,8 +6836,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv33 = u0_r333[u0_set];
                         end
-                        cl_tr_address <= u0_rv33;
-                        u0_rv34 = 16'h0;
+                        cl_tr_context_not_present <= u0_rv33;
+                        u0_rv34 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv34 = u0_r340[u0_set];
                         end
@@ -5160,8 +6850,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv34 = u0_r343[u0_set];
                         end
-                        cl_tr_domain <= u0_rv34;
-                        u0_rv35 = 8'h0;
+                        cl_tr_context_reserved <= u0_rv34;
+                        u0_rv35 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv35 = u0_r350[u0_set];
                         end
@@ -5174,7 +6864,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv35 = u0_r353[u0_set];
                         end
-                        cl_tr_fault_reason <= u0_rv35;
+                        cl_tr_context_tt_invalid <= u0_rv35;
                         u0_rv36 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv36 = u0_r360[u0_set];
@@ -5188,8 +6878,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv36 = u0_r363[u0_set];
                         end
-                        cl_tr_recorded <= u0_rv36;
-                        u0_rv37 = 64'h0;
+                        cl_tr_translation_type_blocked <= u0_rv36;
+                        u0_rv37 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv37 = u0_r370[u0_set];
                         end
@@ -5202,8 +6892,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv37 = u0_r373[u0_set];
                         end
-                        cl_tr_frcd_lo <= u0_rv37;
-                        u0_rv38 = 64'h0;
+                        cl_tr_context_aw_invalid <= u0_rv37;
+                        u0_rv38 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv38 = u0_r380[u0_set];
                         end
@@ -5216,8 +6906,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv38 = u0_r383[u0_set];
                         end
-                        cl_tr_frcd_hi <= u0_rv38;
-                        u0_rv39 = 16'h0;
+                        cl_tr_protected_memory <= u0_rv38;
+                        u0_rv39 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv39 = u0_r390[u0_set];
                         end
@@ -5230,8 +6920,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv39 = u0_r393[u0_set];
                         end
-                        cl_tr_int_index <= u0_rv39;
-                        u0_rv40 = 8'h0;
+                        cl_tr_translated_request <= u0_rv39;
+                        u0_rv40 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv40 = u0_r400[u0_set];
                         end
@@ -5244,8 +6934,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv40 = u0_r403[u0_set];
                         end
-                        cl_tr_vector <= u0_rv40;
-                        u0_rv41 = 32'h0;
+                        cl_tr_pass_through <= u0_rv40;
+                        u0_rv41 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv41 = u0_r410[u0_set];
                         end
@@ -5258,7 +6948,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv41 = u0_r413[u0_set];
                         end
-                        cl_tr_destination <= u0_rv41;
+                        cl_tr_ats_beyond_width <= u0_rv41;
                         u0_rv42 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv42 = u0_r420[u0_set];
@@ -5272,7 +6962,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv42 = u0_r423[u0_set];
                         end
-                        cl_tr_dest_mode <= u0_rv42;
+                        cl_tr_address_beyond_width <= u0_rv42;
                         u0_rv43 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv43 = u0_r430[u0_set];
@@ -5286,7 +6976,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv43 = u0_r433[u0_set];
                         end
-                        cl_tr_redir_hint <= u0_rv43;
+                        cl_tr_protected_memory_remapped <= u0_rv43;
                         u0_rv44 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv44 = u0_r440[u0_set];
@@ -5300,8 +6990,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv44 = u0_r443[u0_set];
                         end
-                        cl_tr_trigger_mode <= u0_rv44;
-                        u0_rv45 = 3'h0;
+                        cl_tr_translated <= u0_rv44;
+                        u0_rv45 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv45 = u0_r450[u0_set];
                         end
@@ -5314,8 +7004,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv45 = u0_r453[u0_set];
                         end
-                        cl_tr_delivery_mode <= u0_rv45;
-                        u0_rv46 = 3'h0;
+                        cl_tr_ats_translation <= u0_rv45;
+                        u0_rv46 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv46 = u0_r460[u0_set];
                         end
@@ -5328,8 +7018,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv46 = u0_r463[u0_set];
                         end
-                        cl_tr_cpl_status <= u0_rv46;
-                        u0_rv47 = 64'h0;
+                        cl_tr_ats_not_present <= u0_rv46;
+                        u0_rv47 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv47 = u0_r470[u0_set];
                         end
@@ -5342,7 +7032,385 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv47 = u0_r473[u0_set];
                         end
-                        cl_tr_cpl <= u0_rv47;
+                        cl_tr_write_denied <= u0_rv47;
+                        u0_rv48 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv48 = u0_r480[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv48 = u0_r481[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv48 = u0_r482[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv48 = u0_r483[u0_set];
+                        end
+                        cl_tr_read_denied <= u0_rv48;
+                        u0_rv49 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv49 = u0_r490[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv49 = u0_r491[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv49 = u0_r492[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv49 = u0_r493[u0_set];
+                        end
+                        cl_tr_paging_reserved <= u0_rv49;
+                        u0_rv50 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv50 = u0_r500[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv50 = u0_r501[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv50 = u0_r502[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv50 = u0_r503[u0_set];
+                        end
+                        cl_tr_interrupt_not_remapped <= u0_rv50;
+                        u0_rv51 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv51 = u0_r510[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv51 = u0_r511[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv51 = u0_r512[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv51 = u0_r513[u0_set];
+                        end
+                        cl_tr_compat_blocked <= u0_rv51;
+                        u0_rv52 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv52 = u0_r520[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv52 = u0_r521[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv52 = u0_r522[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv52 = u0_r523[u0_set];
+                        end
+                        cl_tr_compat_forwarded <= u0_rv52;
+                        u0_rv53 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv53 = u0_r530[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv53 = u0_r531[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv53 = u0_r532[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv53 = u0_r533[u0_set];
+                        end
+                        cl_tr_interrupt_request_reserved <= u0_rv53;
+                        u0_rv54 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv54 = u0_r540[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv54 = u0_r541[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv54 = u0_r542[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv54 = u0_r543[u0_set];
+                        end
+                        cl_tr_interrupt_index_beyond_table <= u0_rv54;
+                        u0_rv55 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv55 = u0_r550[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv55 = u0_r551[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv55 = u0_r552[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv55 = u0_r553[u0_set];
+                        end
+                        cl_tr_irte_not_present <= u0_rv55;
+                        u0_rv56 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv56 = u0_r560[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv56 = u0_r561[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv56 = u0_r562[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv56 = u0_r563[u0_set];
+                        end
+                        cl_tr_irte_reserved <= u0_rv56;
+                        u0_rv57 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv57 = u0_r570[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv57 = u0_r571[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv57 = u0_r572[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv57 = u0_r573[u0_set];
+                        end
+                        cl_tr_source_id_invalid <= u0_rv57;
+                        u0_rv58 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv58 = u0_r580[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv58 = u0_r581[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv58 = u0_r582[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv58 = u0_r583[u0_set];
+                        end
+                        cl_tr_interrupt_remapped <= u0_rv58;
+                        u0_rv59 = 3'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv59 = u0_r590[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv59 = u0_r591[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv59 = u0_r592[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv59 = u0_r593[u0_set];
+                        end
+                        cl_tr_outcome <= u0_rv59;
+                        u0_rv60 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv60 = u0_r600[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv60 = u0_r601[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv60 = u0_r602[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv60 = u0_r603[u0_set];
+                        end
+                        cl_tr_address <= u0_rv60;
+                        u0_rv61 = 16'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv61 = u0_r610[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv61 = u0_r611[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv61 = u0_r612[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv61 = u0_r613[u0_set];
+                        end
+                        cl_tr_domain <= u0_rv61;
+                        u0_rv62 = 8'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv62 = u0_r620[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv62 = u0_r621[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv62 = u0_r622[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv62 = u0_r623[u0_set];
+                        end
+                        cl_tr_fault_reason <= u0_rv62;
+                        u0_rv63 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv63 = u0_r630[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv63 = u0_r631[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv63 = u0_r632[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv63 = u0_r633[u0_set];
+                        end
+                        cl_tr_recorded <= u0_rv63;
+                        u0_rv64 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv64 = u0_r640[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv64 = u0_r641[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv64 = u0_r642[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv64 = u0_r643[u0_set];
+                        end
+                        cl_tr_frcd_lo <= u0_rv64;
+                        u0_rv65 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv65 = u0_r650[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv65 = u0_r651[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv65 = u0_r652[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv65 = u0_r653[u0_set];
+                        end
+                        cl_tr_frcd_hi <= u0_rv65;
+                        u0_rv66 = 16'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv66 = u0_r660[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv66 = u0_r661[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv66 = u0_r662[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv66 = u0_r663[u0_set];
+                        end
+                        cl_tr_int_index <= u0_rv66;
+                        u0_rv67 = 8'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv67 = u0_r670[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv67 = u0_r671[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv67 = u0_r672[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv67 = u0_r673[u0_set];
+                        end
+                        cl_tr_vector <= u0_rv67;
+                        u0_rv68 = 32'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv68 = u0_r680[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv68 = u0_r681[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv68 = u0_r682[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv68 = u0_r683[u0_set];
+                        end
+                        cl_tr_destination <= u0_rv68;
+                        u0_rv69 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv69 = u0_r690[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv69 = u0_r691[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv69 = u0_r692[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv69 = u0_r693[u0_set];
+                        end
+                        cl_tr_dest_mode <= u0_rv69;
+                        u0_rv70 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv70 = u0_r700[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv70 = u0_r701[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv70 = u0_r702[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv70 = u0_r703[u0_set];
+                        end
+                        cl_tr_redir_hint <= u0_rv70;
+                        u0_rv71 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv71 = u0_r710[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv71 = u0_r711[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv71 = u0_r712[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv71 = u0_r713[u0_set];
+                        end
+                        cl_tr_trigger_mode <= u0_rv71;
+                        u0_rv72 = 3'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv72 = u0_r720[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv72 = u0_r721[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv72 = u0_r722[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv72 = u0_r723[u0_set];
+                        end
+                        cl_tr_delivery_mode <= u0_rv72;
+                        u0_rv73 = 3'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv73 = u0_r730[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv73 = u0_r731[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv73 = u0_r732[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv73 = u0_r733[u0_set];
+                        end
+                        cl_tr_cpl_status <= u0_rv73;
+                        u0_rv74 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv74 = u0_r740[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv74 = u0_r741[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv74 = u0_r742[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv74 = u0_r743[u0_set];
+                        end
+                        cl_tr_cpl <= u0_rv74;
                         hits[0] <= 1;
                         u0_fm <= 1'b0;
                         u0_tr = 2'h0;
@@ -5382,7 +7450,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_r3[u0_set] <= 0;
                         end
-                        st <= 5'b10100;
+                        st <= 6'b011101;
                     end
                     else begin
                         u0_fk <= u0_ka[64-1:12];
@@ -5390,24 +7458,24 @@ always @(posedge clk) begin: fsm
                         u0_ft0 <= u0_tg0;
                         u0_ft1 <= u0_tg1;
                         u0_fm <= 1'b1;
-                        st <= 5'b01011;
+                        st <= 6'b001011;
                     end
                 end
                 else begin
                     u0_fm <= 1'b0;
-                    st <= 5'b01011;
+                    st <= 6'b001011;
                 end
             end
-            5'b01011: begin
+            6'b001011: begin
                 if ((!pend)) begin
                     h212 = 32'h0;
                     h212 = (r_GSTS_REG >>> 31);
                     h213 = 1'h0;
                     h213 = (h212[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (1'b1 && (h213 != 0))))) begin
+                    if ((!((cl_vf_dma != 0) && ((1'b1 && (h213 != 0)) && 1'b1)))) begin
                         w_tr_root_0 <= 0;
                         w_tr_root_8 <= 0;
-                        st <= 5'b01101;
+                        st <= 6'b001101;
                     end
                     else begin
                         h207 = 64'h0;
@@ -5436,11 +7504,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_root_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01100;
+                        st <= 6'b001100;
                     end
                 end
             end
-            5'b01100: begin
+            6'b001100: begin
                 if ((!pend)) begin
                     h207 = 64'h0;
                     h207 = (r_RTADDR_REG >>> 12);
@@ -5467,11 +7535,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_root_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01101;
+                        st <= 6'b001101;
                     end
                 end
             end
-            5'b01101: begin
+            6'b001101: begin
                 if ((!pend)) begin
                     h217 = 32'h0;
                     h217 = (r_GSTS_REG >>> 31);
@@ -5480,7 +7548,7 @@ always @(posedge clk) begin: fsm
                     if ((!((cl_vf_dma != 0) && (((1'b1 && (h218 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0))))))) begin
                         w_tr_ctx_0 <= 0;
                         w_tr_ctx_8 <= 0;
-                        st <= 5'b01111;
+                        st <= 6'b001111;
                     end
                     else begin
                         h214 = 16'h0;
@@ -5505,11 +7573,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_ctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01110;
+                        st <= 6'b001110;
                     end
                 end
             end
-            5'b01110: begin
+            6'b001110: begin
                 if ((!pend)) begin
                     h214 = 16'h0;
                     h214 = cl_vf_rid;
@@ -5532,11 +7600,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_ctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01111;
+                        st <= 6'b001111;
                     end
                 end
             end
-            5'b01111: begin
+            6'b001111: begin
                 wk_tr_sl_walked <= 0;
                 wk_tr_sl_ok <= 0;
                 wk_tr_sl_pa <= 0;
@@ -5631,13 +7699,13 @@ always @(posedge clk) begin: fsm
                     v_wide = {79'h0, h243};
                     unit_tr_sl_r_SL_WALK <= v_wide[64-1:0];
                     unit_tr_sl_start <= 1'b1;
-                    st <= 5'b10000;
+                    st <= 6'b010000;
                 end
                 else begin
-                    st <= 5'b10001;
+                    st <= 6'b010001;
                 end
             end
-            5'b10000: begin
+            6'b010000: begin
                 unit_tr_sl_start <= 1'b0;
                 if (unit_tr_sl_done) begin
                     wk_tr_sl_walked <= 1;
@@ -5674,23 +7742,345 @@ always @(posedge clk) begin: fsm
                         wk_tr_sl_shift <= unit_tr_sl_o_r_shift;
                         wk_tr_sl_frame <= unit_tr_sl_o_r_frame;
                     end
-                    st <= 5'b10001;
+                    st <= 6'b010001;
                 end
             end
-            5'b10001: begin
+            6'b010001: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
-                        w_tr_irte_0 <= 0;
-                        st <= 5'b10010;
+                        w_tr_smroot_0 <= 0;
+                        w_tr_smroot_8 <= 0;
+                        st <= 6'b010011;
                     end
                     else begin
                         h244 = 64'h0;
-                        h244 = (r_IRTA_REG >>> 12);
+                        h244 = (r_RTADDR_REG >>> 12);
                         h245 = 52'h0;
                         h245 = (h244[52-1:0] & 52'hfffffffffffff);
-                        h246 = 65'h0;
-                        h246 = ({1'h0, h245, 12'h0} + 0);
-                        v_wide = {62'h0, h246};
+                        h246 = 16'h0;
+                        h246 = cl_vf_rid;
+                        h247 = 13'h0;
+                        h247 = ({5'h0, h246[16-1:8]} * 16);
+                        h248 = 65'h0;
+                        h248 = ({1'h0, h245, 12'h0} + {52'h0, h247});
+                        v_wide = {62'h0, h248};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_smroot_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010010;
+                    end
+                end
+            end
+            6'b010010: begin
+                if ((!pend)) begin
+                    h244 = 64'h0;
+                    h244 = (r_RTADDR_REG >>> 12);
+                    h245 = 52'h0;
+                    h245 = (h244[52-1:0] & 52'hfffffffffffff);
+                    h246 = 16'h0;
+                    h246 = cl_vf_rid;
+                    h247 = 13'h0;
+                    h247 = ({5'h0, h246[16-1:8]} * 16);
+                    h248 = 65'h0;
+                    h248 = ({1'h0, h245, 12'h0} + {52'h0, h247});
+                    v_wide = {62'h0, h248};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_smroot_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010011;
+                    end
+                end
+            end
+            6'b010011: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_tr_smctx_0 <= 0;
+                        w_tr_smctx_8 <= 0;
+                        st <= 6'b010101;
+                    end
+                    else begin
+                        h249 = 36'h0;
+                        if (cl_vf_rid[7]) begin
+                            h249 = w_tr_smroot_8[48-1:12];
+                        end
+                        else begin
+                            h249 = w_tr_smroot_0[48-1:12];
+                        end
+                        h250 = 16'h0;
+                        h250 = cl_vf_rid;
+                        h251 = 13'h0;
+                        h251 = ({6'h0, h250[7-1:0]} * 32);
+                        h252 = 49'h0;
+                        h252 = ({1'h0, h249, 12'h0} + {36'h0, h251});
+                        v_wide = {78'h0, h252};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_smctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010100;
+                    end
+                end
+            end
+            6'b010100: begin
+                if ((!pend)) begin
+                    h249 = 36'h0;
+                    if (cl_vf_rid[7]) begin
+                        h249 = w_tr_smroot_8[48-1:12];
+                    end
+                    else begin
+                        h249 = w_tr_smroot_0[48-1:12];
+                    end
+                    h250 = 16'h0;
+                    h250 = cl_vf_rid;
+                    h251 = 13'h0;
+                    h251 = ({6'h0, h250[7-1:0]} * 32);
+                    h252 = 49'h0;
+                    h252 = ({1'h0, h249, 12'h0} + {36'h0, h251});
+                    v_wide = {78'h0, h252};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_smctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010101;
+                    end
+                end
+            end
+            6'b010101: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_tr_pdir_0 <= 0;
+                        st <= 6'b010110;
+                    end
+                    else begin
+                        h253 = 20'h0;
+                        h253 = w_tr_smctx_8[20-1:0];
+                        h254 = 18'h0;
+                        h254 = ({4'h0, h253[20-1:6]} * 8);
+                        h255 = 49'h0;
+                        h255 = ({1'h0, w_tr_smctx_0[48-1:12], 12'h0} + {31'h0, h254});
+                        v_wide = {78'h0, h255};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_pdir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010110;
+                    end
+                end
+            end
+            6'b010110: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_tr_pe_0 <= 0;
+                        w_tr_pe_8 <= 0;
+                        st <= 6'b011000;
+                    end
+                    else begin
+                        h256 = 20'h0;
+                        h256 = w_tr_smctx_8[20-1:0];
+                        h257 = 13'h0;
+                        h257 = ({7'h0, h256[6-1:0]} * 64);
+                        h258 = 49'h0;
+                        h258 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h257});
+                        v_wide = {78'h0, h258};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_pe_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010111;
+                    end
+                end
+            end
+            6'b010111: begin
+                if ((!pend)) begin
+                    h256 = 20'h0;
+                    h256 = w_tr_smctx_8[20-1:0];
+                    h257 = 13'h0;
+                    h257 = ({7'h0, h256[6-1:0]} * 64);
+                    h258 = 49'h0;
+                    h258 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h257});
+                    v_wide = {78'h0, h258};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_pe_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011000;
+                    end
+                end
+            end
+            6'b011000: begin
+                wk_tr_smsl_walked <= 0;
+                wk_tr_smsl_ok <= 0;
+                wk_tr_smsl_pa <= 0;
+                wk_tr_smsl_level <= 0;
+                wk_tr_smsl_fault <= 0;
+                wk_tr_smsl_not_present <= 0;
+                wk_tr_smsl_denied <= 0;
+                wk_tr_smsl_reserved <= 0;
+                wk_tr_smsl_reserved_2m <= 0;
+                wk_tr_smsl_reserved_1g <= 0;
+                wk_tr_smsl_translation <= 0;
+                wk_tr_smsl_reason <= 0;
+                wk_tr_smsl_R <= 0;
+                wk_tr_smsl_W <= 0;
+                wk_tr_smsl_U <= 0;
+                wk_tr_smsl_shift <= 0;
+                wk_tr_smsl_frame <= 0;
+                if (1'b0) begin
+                    h259 = 64'h0;
+                    h259 = (e_addr >>> 12);
+                    h260 = 76'h0;
+                    h260 = {h259, 12'h0};
+                    h261 = 64'h0;
+                    h261 = (h260[64-1:0] & 64'hffffffffffffffff);
+                    v_wide = {63'h0, h261};
+                    unit_tr_smsl_i_addr <= v_wide[64-1:0];
+                    unit_tr_smsl_k_read <= 1'b0;
+                    unit_tr_smsl_k_write <= 1'b0;
+                    h262 = 48'h0;
+                    h262 = ({w_tr_pe_0[48-1:12], 12'h0} | 16);
+                    h263 = 48'h0;
+                    h263 = (h262 | 0);
+                    h264 = 48'h0;
+                    h264 = (h263 | {45'h0, w_tr_pe_0[5-1:2]});
+                    v_wide = {79'h0, h264};
+                    unit_tr_smsl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_tr_smsl_start <= 1'b1;
+                    st <= 6'b011001;
+                end
+                else begin
+                    st <= 6'b011010;
+                end
+            end
+            6'b011001: begin
+                unit_tr_smsl_start <= 1'b0;
+                if (unit_tr_smsl_done) begin
+                    wk_tr_smsl_walked <= 1;
+                    if ((unit_tr_smsl_o_status == 0)) begin
+                        wk_tr_smsl_ok <= 1;
+                        wk_tr_smsl_pa <= unit_tr_smsl_o_pa;
+                        wk_tr_smsl_level <= unit_tr_smsl_o_level;
+                    end
+                    else begin
+                        wk_tr_smsl_fault <= unit_tr_smsl_o_status;
+                        wk_tr_smsl_level <= unit_tr_smsl_o_level;
+                        if ((unit_tr_smsl_o_status == 1)) begin
+                            wk_tr_smsl_not_present <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 2)) begin
+                            wk_tr_smsl_denied <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 3)) begin
+                            wk_tr_smsl_reserved <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 4)) begin
+                            wk_tr_smsl_reserved_2m <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 5)) begin
+                            wk_tr_smsl_reserved_1g <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 6)) begin
+                            wk_tr_smsl_translation <= 1;
+                        end
+                        wk_tr_smsl_reason <= unit_tr_smsl_o_r_reason;
+                        wk_tr_smsl_R <= unit_tr_smsl_o_r_R;
+                        wk_tr_smsl_W <= unit_tr_smsl_o_r_W;
+                        wk_tr_smsl_U <= unit_tr_smsl_o_r_U;
+                        wk_tr_smsl_shift <= unit_tr_smsl_o_r_shift;
+                        wk_tr_smsl_frame <= unit_tr_smsl_o_r_frame;
+                    end
+                    st <= 6'b011010;
+                end
+            end
+            6'b011010: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_tr_irte_0 <= 0;
+                        st <= 6'b011011;
+                    end
+                    else begin
+                        h265 = 64'h0;
+                        h265 = (r_IRTA_REG >>> 12);
+                        h266 = 52'h0;
+                        h266 = (h265[52-1:0] & 52'hfffffffffffff);
+                        h267 = 65'h0;
+                        h267 = ({1'h0, h266, 12'h0} + 0);
+                        v_wide = {62'h0, h267};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -5706,16 +8096,43 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10010;
+                        st <= 6'b011011;
                     end
                 end
             end
-            5'b10010: begin
+            6'b011011: begin
                 cl_tr_called <= 0;
                 cl_tr_exit <= 0;
                 cl_tr_ats_not_remapped <= 0;
                 cl_tr_protected_memory_unremapped <= 0;
                 cl_tr_dma_not_remapped <= 0;
+                cl_tr_legacy_pasid <= 0;
+                cl_tr_sm_root_not_present <= 0;
+                cl_tr_sm_root_reserved <= 0;
+                cl_tr_sm_context_not_present <= 0;
+                cl_tr_sm_context_reserved <= 0;
+                cl_tr_sm_dte_clear <= 0;
+                cl_tr_sm_pasid_disabled <= 0;
+                cl_tr_sm_protected_memory_translated <= 0;
+                cl_tr_sm_translated_request <= 0;
+                cl_tr_sm_pasid_beyond_table <= 0;
+                cl_tr_sm_pasid_dir_not_present <= 0;
+                cl_tr_sm_pasid_dir_reserved <= 0;
+                cl_tr_sm_pasid_entry_not_present <= 0;
+                cl_tr_sm_pasid_entry_reserved <= 0;
+                cl_tr_sm_pasid_entry_invalid <= 0;
+                cl_tr_sm_protected_memory <= 0;
+                cl_tr_sm_ats_pass_through <= 0;
+                cl_tr_sm_pass_through <= 0;
+                cl_tr_sm_ats_beyond_width <= 0;
+                cl_tr_sm_address_beyond_width <= 0;
+                cl_tr_sm_protected_memory_remapped <= 0;
+                cl_tr_sm_translated <= 0;
+                cl_tr_sm_ats_translation <= 0;
+                cl_tr_sm_ats_not_present <= 0;
+                cl_tr_sm_write_denied <= 0;
+                cl_tr_sm_read_denied <= 0;
+                cl_tr_sm_paging_reserved <= 0;
                 cl_tr_root_not_present <= 0;
                 cl_tr_root_reserved <= 0;
                 cl_tr_context_not_present <= 0;
@@ -5762,161 +8179,161 @@ always @(posedge clk) begin: fsm
                 cl_tr_cpl <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_tr_called <= 1;
-                    h247 = 32'h0;
-                    h247 = (r_GSTS_REG >>> 31);
-                    h248 = 1'h0;
-                    h248 = (h247[1-1:0] & 1);
-                    h252 = 32'h0;
-                    h252 = (r_GSTS_REG >>> 31);
-                    h253 = 1'h0;
-                    h253 = (h252[1-1:0] & 1);
-                    h258 = 32'h0;
-                    h258 = (r_GSTS_REG >>> 31);
-                    h259 = 1'h0;
-                    h259 = (h258[1-1:0] & 1);
-                    h264 = 32'h0;
-                    h264 = (r_GSTS_REG >>> 31);
-                    h265 = 1'h0;
-                    h265 = (h264[1-1:0] & 1);
-                    h271 = 32'h0;
-                    h271 = (r_GSTS_REG >>> 31);
-                    h272 = 1'h0;
-                    h272 = (h271[1-1:0] & 1);
-                    h277 = 32'h0;
-                    h277 = (r_GSTS_REG >>> 31);
-                    h278 = 1'h0;
-                    h278 = (h277[1-1:0] & 1);
-                    h284 = 32'h0;
-                    h284 = (r_GSTS_REG >>> 31);
-                    h285 = 1'h0;
-                    h285 = (h284[1-1:0] & 1);
-                    h291 = 32'h0;
-                    h291 = (r_GSTS_REG >>> 31);
-                    h292 = 1'h0;
-                    h292 = (h291[1-1:0] & 1);
-                    h298 = 32'h0;
-                    h298 = (r_GSTS_REG >>> 31);
-                    h299 = 1'h0;
-                    h299 = (h298[1-1:0] & 1);
-                    h306 = 32'h0;
-                    h306 = (r_GSTS_REG >>> 31);
-                    h307 = 1'h0;
-                    h307 = (h306[1-1:0] & 1);
-                    h308 = 32'h0;
-                    h308 = (r_GSTS_REG >>> 31);
-                    h309 = 1'h0;
-                    h309 = (h308[1-1:0] & 1);
-                    h310 = 1'h0;
-                    h311 = 1'h0;
-                    h312 = 64'h0;
-                    h313 = 64'h0;
-                    h313 = (e_addr >>> 12);
-                    h314 = 76'h0;
-                    h314 = {h313, 12'h0};
-                    h315 = 64'h0;
-                    h315 = (h314[64-1:0] & 64'hffffffffffffffff);
-                    h312 = h315;
-                    h311 = 0;
-                    if ((h312[64-1:39] != 0)) begin
-                        h311 = 1;
+                    h268 = 32'h0;
+                    h268 = (r_GSTS_REG >>> 31);
+                    h269 = 1'h0;
+                    h269 = (h268[1-1:0] & 1);
+                    h273 = 32'h0;
+                    h273 = (r_GSTS_REG >>> 31);
+                    h274 = 1'h0;
+                    h274 = (h273[1-1:0] & 1);
+                    h488 = 32'h0;
+                    h488 = (r_GSTS_REG >>> 31);
+                    h489 = 1'h0;
+                    h489 = (h488[1-1:0] & 1);
+                    h494 = 32'h0;
+                    h494 = (r_GSTS_REG >>> 31);
+                    h495 = 1'h0;
+                    h495 = (h494[1-1:0] & 1);
+                    h501 = 32'h0;
+                    h501 = (r_GSTS_REG >>> 31);
+                    h502 = 1'h0;
+                    h502 = (h501[1-1:0] & 1);
+                    h507 = 32'h0;
+                    h507 = (r_GSTS_REG >>> 31);
+                    h508 = 1'h0;
+                    h508 = (h507[1-1:0] & 1);
+                    h514 = 32'h0;
+                    h514 = (r_GSTS_REG >>> 31);
+                    h515 = 1'h0;
+                    h515 = (h514[1-1:0] & 1);
+                    h521 = 32'h0;
+                    h521 = (r_GSTS_REG >>> 31);
+                    h522 = 1'h0;
+                    h522 = (h521[1-1:0] & 1);
+                    h528 = 32'h0;
+                    h528 = (r_GSTS_REG >>> 31);
+                    h529 = 1'h0;
+                    h529 = (h528[1-1:0] & 1);
+                    h536 = 32'h0;
+                    h536 = (r_GSTS_REG >>> 31);
+                    h537 = 1'h0;
+                    h537 = (h536[1-1:0] & 1);
+                    h538 = 32'h0;
+                    h538 = (r_GSTS_REG >>> 31);
+                    h539 = 1'h0;
+                    h539 = (h538[1-1:0] & 1);
+                    h540 = 1'h0;
+                    h541 = 1'h0;
+                    h542 = 64'h0;
+                    h543 = 64'h0;
+                    h543 = (e_addr >>> 12);
+                    h544 = 76'h0;
+                    h544 = {h543, 12'h0};
+                    h545 = 64'h0;
+                    h545 = (h544[64-1:0] & 64'hffffffffffffffff);
+                    h542 = h545;
+                    h541 = 0;
+                    if ((h542[64-1:39] != 0)) begin
+                        h541 = 1;
                     end
-                    h316 = 1'h0;
-                    h317 = 1'h0;
-                    h318 = 64'h0;
-                    h319 = 64'h0;
-                    h319 = (e_addr >>> 12);
-                    h320 = 76'h0;
-                    h320 = {h319, 12'h0};
-                    h321 = 64'h0;
-                    h321 = (h320[64-1:0] & 64'hffffffffffffffff);
-                    h318 = h321;
-                    h317 = 0;
-                    if ((h318[64-1:48] != 0)) begin
-                        h317 = 1;
+                    h546 = 1'h0;
+                    h547 = 1'h0;
+                    h548 = 64'h0;
+                    h549 = 64'h0;
+                    h549 = (e_addr >>> 12);
+                    h550 = 76'h0;
+                    h550 = {h549, 12'h0};
+                    h551 = 64'h0;
+                    h551 = (h550[64-1:0] & 64'hffffffffffffffff);
+                    h548 = h551;
+                    h547 = 0;
+                    if ((h548[64-1:48] != 0)) begin
+                        h547 = 1;
                     end
-                    h322 = 1'h0;
-                    h323 = 64'h0;
-                    h324 = 64'h0;
-                    h324 = (e_addr >>> 12);
-                    h325 = 76'h0;
-                    h325 = {h324, 12'h0};
-                    h326 = 64'h0;
-                    h326 = (h325[64-1:0] & 64'hffffffffffffffff);
-                    h323 = h326;
-                    h322 = 0;
-                    if ((h323[64-1:57] != 0)) begin
-                        h322 = 1;
-                    end
-                    if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                        h316 = h317;
-                    end
-                    else begin
-                        h316 = h322;
-                    end
-                    if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                        h310 = h311;
-                    end
-                    else begin
-                        h310 = h316;
-                    end
-                    h332 = 32'h0;
-                    h332 = (r_GSTS_REG >>> 31);
-                    h333 = 1'h0;
-                    h333 = (h332[1-1:0] & 1);
-                    h334 = 1'h0;
-                    h335 = 1'h0;
-                    h336 = 64'h0;
-                    h337 = 64'h0;
-                    h337 = (e_addr >>> 12);
-                    h338 = 76'h0;
-                    h338 = {h337, 12'h0};
-                    h339 = 64'h0;
-                    h339 = (h338[64-1:0] & 64'hffffffffffffffff);
-                    h336 = h339;
-                    h335 = 0;
-                    if ((h336[64-1:39] != 0)) begin
-                        h335 = 1;
-                    end
-                    h340 = 1'h0;
-                    h341 = 1'h0;
-                    h342 = 64'h0;
-                    h343 = 64'h0;
-                    h343 = (e_addr >>> 12);
-                    h344 = 76'h0;
-                    h344 = {h343, 12'h0};
-                    h345 = 64'h0;
-                    h345 = (h344[64-1:0] & 64'hffffffffffffffff);
-                    h342 = h345;
-                    h341 = 0;
-                    if ((h342[64-1:48] != 0)) begin
-                        h341 = 1;
-                    end
-                    h346 = 1'h0;
-                    h347 = 64'h0;
-                    h348 = 64'h0;
-                    h348 = (e_addr >>> 12);
-                    h349 = 76'h0;
-                    h349 = {h348, 12'h0};
-                    h350 = 64'h0;
-                    h350 = (h349[64-1:0] & 64'hffffffffffffffff);
-                    h347 = h350;
-                    h346 = 0;
-                    if ((h347[64-1:57] != 0)) begin
-                        h346 = 1;
+                    h552 = 1'h0;
+                    h553 = 64'h0;
+                    h554 = 64'h0;
+                    h554 = (e_addr >>> 12);
+                    h555 = 76'h0;
+                    h555 = {h554, 12'h0};
+                    h556 = 64'h0;
+                    h556 = (h555[64-1:0] & 64'hffffffffffffffff);
+                    h553 = h556;
+                    h552 = 0;
+                    if ((h553[64-1:57] != 0)) begin
+                        h552 = 1;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                        h340 = h341;
+                        h546 = h547;
                     end
                     else begin
-                        h340 = h346;
+                        h546 = h552;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                        h334 = h335;
+                        h540 = h541;
                     end
                     else begin
-                        h334 = h340;
+                        h540 = h546;
                     end
-                    if ((1'b1 && (!(h248 != 0)))) begin
+                    h562 = 32'h0;
+                    h562 = (r_GSTS_REG >>> 31);
+                    h563 = 1'h0;
+                    h563 = (h562[1-1:0] & 1);
+                    h564 = 1'h0;
+                    h565 = 1'h0;
+                    h566 = 64'h0;
+                    h567 = 64'h0;
+                    h567 = (e_addr >>> 12);
+                    h568 = 76'h0;
+                    h568 = {h567, 12'h0};
+                    h569 = 64'h0;
+                    h569 = (h568[64-1:0] & 64'hffffffffffffffff);
+                    h566 = h569;
+                    h565 = 0;
+                    if ((h566[64-1:39] != 0)) begin
+                        h565 = 1;
+                    end
+                    h570 = 1'h0;
+                    h571 = 1'h0;
+                    h572 = 64'h0;
+                    h573 = 64'h0;
+                    h573 = (e_addr >>> 12);
+                    h574 = 76'h0;
+                    h574 = {h573, 12'h0};
+                    h575 = 64'h0;
+                    h575 = (h574[64-1:0] & 64'hffffffffffffffff);
+                    h572 = h575;
+                    h571 = 0;
+                    if ((h572[64-1:48] != 0)) begin
+                        h571 = 1;
+                    end
+                    h576 = 1'h0;
+                    h577 = 64'h0;
+                    h578 = 64'h0;
+                    h578 = (e_addr >>> 12);
+                    h579 = 76'h0;
+                    h579 = {h578, 12'h0};
+                    h580 = 64'h0;
+                    h580 = (h579[64-1:0] & 64'hffffffffffffffff);
+                    h577 = h580;
+                    h576 = 0;
+                    if ((h577[64-1:57] != 0)) begin
+                        h576 = 1;
+                    end
+                    if ((w_tr_ctx_8[3-1:0] == 2)) begin
+                        h570 = h571;
+                    end
+                    else begin
+                        h570 = h576;
+                    end
+                    if ((w_tr_ctx_8[3-1:0] == 1)) begin
+                        h564 = h565;
+                    end
+                    else begin
+                        h564 = h570;
+                    end
+                    if ((1'b1 && (!(h269 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_ats_not_remapped <= 1;
                         cl_tr_outcome <= 7;
@@ -5956,17 +8373,17 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((1'b1 && (!(h253 != 0)))) begin
+                    else if ((1'b1 && (!(h274 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_dma_not_remapped <= 1;
                         cl_tr_outcome <= 3;
-                        h249 = 64'h0;
-                        h249 = (e_addr >>> 12);
-                        h250 = 76'h0;
-                        h250 = {h249, 12'h0};
-                        h251 = 64'h0;
-                        h251 = (h250[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h251;
+                        h270 = 64'h0;
+                        h270 = (e_addr >>> 12);
+                        h271 = 76'h0;
+                        h271 = {h270, 12'h0};
+                        h272 = 64'h0;
+                        h272 = (h271[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h272;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -5982,7 +8399,1011 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((1'b1 && (h259 != 0)) && (!w_tr_root_0[0]))) begin
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_legacy_pasid <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 49;
+                        cl_tr_recorded <= 1;
+                        h275 = 64'h0;
+                        h275 = (e_addr >>> 12);
+                        h276 = 76'h0;
+                        h276 = {h275, 12'h0};
+                        h277 = 64'h0;
+                        h277 = (h276[64-1:0] & 64'hffffffffffffffff);
+                        h278 = 64'h0;
+                        h278 = (h277 >>> 12);
+                        h279 = 76'h0;
+                        h279 = {h278, 12'h0};
+                        cl_tr_frcd_lo <= h279[64-1:0];
+                        h280 = 62'h0;
+                        h280 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h281 = 63'h0;
+                        h281 = ({1'h0, h280} | 63'h4000000000000000);
+                        h282 = 64'h0;
+                        h282 = ({1'h0, h281} | 64'h8000000000000000);
+                        h283 = 64'h0;
+                        h283 = (h282 | 0);
+                        h284 = 64'h0;
+                        h284 = (h283 | 0);
+                        h285 = 64'h0;
+                        h285 = (h284 | 64'h3100000000);
+                        cl_tr_frcd_hi <= h285;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_root_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 57;
+                        cl_tr_recorded <= 1;
+                        h286 = 64'h0;
+                        h286 = (e_addr >>> 12);
+                        h287 = 76'h0;
+                        h287 = {h286, 12'h0};
+                        h288 = 64'h0;
+                        h288 = (h287[64-1:0] & 64'hffffffffffffffff);
+                        h289 = 64'h0;
+                        h289 = (h288 >>> 12);
+                        h290 = 76'h0;
+                        h290 = {h289, 12'h0};
+                        cl_tr_frcd_lo <= h290[64-1:0];
+                        h291 = 62'h0;
+                        h291 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h292 = 63'h0;
+                        h292 = ({1'h0, h291} | 63'h4000000000000000);
+                        h293 = 64'h0;
+                        h293 = ({1'h0, h292} | 64'h8000000000000000);
+                        h294 = 64'h0;
+                        h294 = (h293 | 0);
+                        h295 = 64'h0;
+                        h295 = (h294 | 0);
+                        h296 = 64'h0;
+                        h296 = (h295 | 64'h3900000000);
+                        cl_tr_frcd_hi <= h296;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_root_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 58;
+                        cl_tr_recorded <= 1;
+                        h297 = 64'h0;
+                        h297 = (e_addr >>> 12);
+                        h298 = 76'h0;
+                        h298 = {h297, 12'h0};
+                        h299 = 64'h0;
+                        h299 = (h298[64-1:0] & 64'hffffffffffffffff);
+                        h300 = 64'h0;
+                        h300 = (h299 >>> 12);
+                        h301 = 76'h0;
+                        h301 = {h300, 12'h0};
+                        cl_tr_frcd_lo <= h301[64-1:0];
+                        h302 = 62'h0;
+                        h302 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h303 = 63'h0;
+                        h303 = ({1'h0, h302} | 63'h4000000000000000);
+                        h304 = 64'h0;
+                        h304 = ({1'h0, h303} | 64'h8000000000000000);
+                        h305 = 64'h0;
+                        h305 = (h304 | 0);
+                        h306 = 64'h0;
+                        h306 = (h305 | 0);
+                        h307 = 64'h0;
+                        h307 = (h306 | 64'h3a00000000);
+                        cl_tr_frcd_hi <= h307;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_context_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 65;
+                        h308 = 1'h0;
+                        h308 = 0;
+                        if ((!w_tr_smctx_0[1])) begin
+                            h308 = 1;
+                        end
+                        cl_tr_recorded <= h308;
+                        h309 = 64'h0;
+                        h309 = (e_addr >>> 12);
+                        h310 = 76'h0;
+                        h310 = {h309, 12'h0};
+                        h311 = 64'h0;
+                        h311 = (h310[64-1:0] & 64'hffffffffffffffff);
+                        h312 = 64'h0;
+                        h312 = (h311 >>> 12);
+                        h313 = 76'h0;
+                        h313 = {h312, 12'h0};
+                        cl_tr_frcd_lo <= h313[64-1:0];
+                        h314 = 62'h0;
+                        h314 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h315 = 63'h0;
+                        h315 = ({1'h0, h314} | 63'h4000000000000000);
+                        h316 = 64'h0;
+                        h316 = ({1'h0, h315} | 64'h8000000000000000);
+                        h317 = 64'h0;
+                        h317 = (h316 | 0);
+                        h318 = 64'h0;
+                        h318 = (h317 | 0);
+                        h319 = 64'h0;
+                        h319 = (h318 | 64'h4100000000);
+                        cl_tr_frcd_hi <= h319;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_context_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 66;
+                        cl_tr_recorded <= 1;
+                        h320 = 64'h0;
+                        h320 = (e_addr >>> 12);
+                        h321 = 76'h0;
+                        h321 = {h320, 12'h0};
+                        h322 = 64'h0;
+                        h322 = (h321[64-1:0] & 64'hffffffffffffffff);
+                        h323 = 64'h0;
+                        h323 = (h322 >>> 12);
+                        h324 = 76'h0;
+                        h324 = {h323, 12'h0};
+                        cl_tr_frcd_lo <= h324[64-1:0];
+                        h325 = 62'h0;
+                        h325 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h326 = 63'h0;
+                        h326 = ({1'h0, h325} | 63'h4000000000000000);
+                        h327 = 64'h0;
+                        h327 = ({1'h0, h326} | 64'h8000000000000000);
+                        h328 = 64'h0;
+                        h328 = (h327 | 0);
+                        h329 = 64'h0;
+                        h329 = (h328 | 0);
+                        h330 = 64'h0;
+                        h330 = (h329 | 64'h4200000000);
+                        cl_tr_frcd_hi <= h330;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_dte_clear <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 68;
+                        h331 = 1'h0;
+                        h331 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h331 = 1;
+                        end
+                        cl_tr_recorded <= h331;
+                        h332 = 64'h0;
+                        h332 = (e_addr >>> 12);
+                        h333 = 76'h0;
+                        h333 = {h332, 12'h0};
+                        h334 = 64'h0;
+                        h334 = (h333[64-1:0] & 64'hffffffffffffffff);
+                        h335 = 64'h0;
+                        h335 = (h334 >>> 12);
+                        h336 = 76'h0;
+                        h336 = {h335, 12'h0};
+                        cl_tr_frcd_lo <= h336[64-1:0];
+                        h337 = 62'h0;
+                        h337 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h338 = 63'h0;
+                        h338 = ({1'h0, h337} | 63'h4000000000000000);
+                        h339 = 64'h0;
+                        h339 = ({1'h0, h338} | 64'h8000000000000000);
+                        h340 = 64'h0;
+                        h340 = (h339 | 0);
+                        h341 = 64'h0;
+                        h341 = (h340 | 0);
+                        h342 = 64'h0;
+                        h342 = (h341 | 64'h4400000000);
+                        cl_tr_frcd_hi <= h342;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_disabled <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 69;
+                        h343 = 1'h0;
+                        h343 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h343 = 1;
+                        end
+                        cl_tr_recorded <= h343;
+                        h344 = 64'h0;
+                        h344 = (e_addr >>> 12);
+                        h345 = 76'h0;
+                        h345 = {h344, 12'h0};
+                        h346 = 64'h0;
+                        h346 = (h345[64-1:0] & 64'hffffffffffffffff);
+                        h347 = 64'h0;
+                        h347 = (h346 >>> 12);
+                        h348 = 76'h0;
+                        h348 = {h347, 12'h0};
+                        cl_tr_frcd_lo <= h348[64-1:0];
+                        h349 = 62'h0;
+                        h349 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h350 = 63'h0;
+                        h350 = ({1'h0, h349} | 63'h4000000000000000);
+                        h351 = 64'h0;
+                        h351 = ({1'h0, h350} | 64'h8000000000000000);
+                        h352 = 64'h0;
+                        h352 = (h351 | 0);
+                        h353 = 64'h0;
+                        h353 = (h352 | 0);
+                        h354 = 64'h0;
+                        h354 = (h353 | 64'h4500000000);
+                        cl_tr_frcd_hi <= h354;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_protected_memory_translated <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_translated_request <= 1;
+                        cl_tr_outcome <= 2;
+                        h355 = 64'h0;
+                        h355 = (e_addr >>> 12);
+                        h356 = 76'h0;
+                        h356 = {h355, 12'h0};
+                        h357 = 64'h0;
+                        h357 = (h356[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h357;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_beyond_table <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 70;
+                        h358 = 1'h0;
+                        h358 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h358 = 1;
+                        end
+                        cl_tr_recorded <= h358;
+                        h359 = 64'h0;
+                        h359 = (e_addr >>> 12);
+                        h360 = 76'h0;
+                        h360 = {h359, 12'h0};
+                        h361 = 64'h0;
+                        h361 = (h360[64-1:0] & 64'hffffffffffffffff);
+                        h362 = 64'h0;
+                        h362 = (h361 >>> 12);
+                        h363 = 76'h0;
+                        h363 = {h362, 12'h0};
+                        cl_tr_frcd_lo <= h363[64-1:0];
+                        h364 = 62'h0;
+                        h364 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h365 = 63'h0;
+                        h365 = ({1'h0, h364} | 63'h4000000000000000);
+                        h366 = 64'h0;
+                        h366 = ({1'h0, h365} | 64'h8000000000000000);
+                        h367 = 64'h0;
+                        h367 = (h366 | 0);
+                        h368 = 64'h0;
+                        h368 = (h367 | 0);
+                        h369 = 64'h0;
+                        h369 = (h368 | 64'h4600000000);
+                        cl_tr_frcd_hi <= h369;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_dir_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 81;
+                        h370 = 1'h0;
+                        h370 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h370 = 1;
+                        end
+                        cl_tr_recorded <= h370;
+                        h371 = 64'h0;
+                        h371 = (e_addr >>> 12);
+                        h372 = 76'h0;
+                        h372 = {h371, 12'h0};
+                        h373 = 64'h0;
+                        h373 = (h372[64-1:0] & 64'hffffffffffffffff);
+                        h374 = 64'h0;
+                        h374 = (h373 >>> 12);
+                        h375 = 76'h0;
+                        h375 = {h374, 12'h0};
+                        cl_tr_frcd_lo <= h375[64-1:0];
+                        h376 = 62'h0;
+                        h376 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h377 = 63'h0;
+                        h377 = ({1'h0, h376} | 63'h4000000000000000);
+                        h378 = 64'h0;
+                        h378 = ({1'h0, h377} | 64'h8000000000000000);
+                        h379 = 64'h0;
+                        h379 = (h378 | 0);
+                        h380 = 64'h0;
+                        h380 = (h379 | 0);
+                        h381 = 64'h0;
+                        h381 = (h380 | 64'h5100000000);
+                        cl_tr_frcd_hi <= h381;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_dir_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 82;
+                        cl_tr_recorded <= 1;
+                        h382 = 64'h0;
+                        h382 = (e_addr >>> 12);
+                        h383 = 76'h0;
+                        h383 = {h382, 12'h0};
+                        h384 = 64'h0;
+                        h384 = (h383[64-1:0] & 64'hffffffffffffffff);
+                        h385 = 64'h0;
+                        h385 = (h384 >>> 12);
+                        h386 = 76'h0;
+                        h386 = {h385, 12'h0};
+                        cl_tr_frcd_lo <= h386[64-1:0];
+                        h387 = 62'h0;
+                        h387 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h388 = 63'h0;
+                        h388 = ({1'h0, h387} | 63'h4000000000000000);
+                        h389 = 64'h0;
+                        h389 = ({1'h0, h388} | 64'h8000000000000000);
+                        h390 = 64'h0;
+                        h390 = (h389 | 0);
+                        h391 = 64'h0;
+                        h391 = (h390 | 0);
+                        h392 = 64'h0;
+                        h392 = (h391 | 64'h5200000000);
+                        cl_tr_frcd_hi <= h392;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_entry_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 89;
+                        h393 = 1'h0;
+                        h393 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h393 = 1;
+                        end
+                        cl_tr_recorded <= h393;
+                        h394 = 64'h0;
+                        h394 = (e_addr >>> 12);
+                        h395 = 76'h0;
+                        h395 = {h394, 12'h0};
+                        h396 = 64'h0;
+                        h396 = (h395[64-1:0] & 64'hffffffffffffffff);
+                        h397 = 64'h0;
+                        h397 = (h396 >>> 12);
+                        h398 = 76'h0;
+                        h398 = {h397, 12'h0};
+                        cl_tr_frcd_lo <= h398[64-1:0];
+                        h399 = 62'h0;
+                        h399 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h400 = 63'h0;
+                        h400 = ({1'h0, h399} | 63'h4000000000000000);
+                        h401 = 64'h0;
+                        h401 = ({1'h0, h400} | 64'h8000000000000000);
+                        h402 = 64'h0;
+                        h402 = (h401 | 0);
+                        h403 = 64'h0;
+                        h403 = (h402 | 0);
+                        h404 = 64'h0;
+                        h404 = (h403 | 64'h5900000000);
+                        cl_tr_frcd_hi <= h404;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_entry_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 90;
+                        cl_tr_recorded <= 1;
+                        h405 = 64'h0;
+                        h405 = (e_addr >>> 12);
+                        h406 = 76'h0;
+                        h406 = {h405, 12'h0};
+                        h407 = 64'h0;
+                        h407 = (h406[64-1:0] & 64'hffffffffffffffff);
+                        h408 = 64'h0;
+                        h408 = (h407 >>> 12);
+                        h409 = 76'h0;
+                        h409 = {h408, 12'h0};
+                        cl_tr_frcd_lo <= h409[64-1:0];
+                        h410 = 62'h0;
+                        h410 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h411 = 63'h0;
+                        h411 = ({1'h0, h410} | 63'h4000000000000000);
+                        h412 = 64'h0;
+                        h412 = ({1'h0, h411} | 64'h8000000000000000);
+                        h413 = 64'h0;
+                        h413 = (h412 | 0);
+                        h414 = 64'h0;
+                        h414 = (h413 | 0);
+                        h415 = 64'h0;
+                        h415 = (h414 | 64'h5a00000000);
+                        cl_tr_frcd_hi <= h415;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_entry_invalid <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 91;
+                        h416 = 1'h0;
+                        h416 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h416 = 1;
+                        end
+                        cl_tr_recorded <= h416;
+                        h417 = 64'h0;
+                        h417 = (e_addr >>> 12);
+                        h418 = 76'h0;
+                        h418 = {h417, 12'h0};
+                        h419 = 64'h0;
+                        h419 = (h418[64-1:0] & 64'hffffffffffffffff);
+                        h420 = 64'h0;
+                        h420 = (h419 >>> 12);
+                        h421 = 76'h0;
+                        h421 = {h420, 12'h0};
+                        cl_tr_frcd_lo <= h421[64-1:0];
+                        h422 = 62'h0;
+                        h422 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h423 = 63'h0;
+                        h423 = ({1'h0, h422} | 63'h4000000000000000);
+                        h424 = 64'h0;
+                        h424 = ({1'h0, h423} | 64'h8000000000000000);
+                        h425 = 64'h0;
+                        h425 = (h424 | 0);
+                        h426 = 64'h0;
+                        h426 = (h425 | 0);
+                        h427 = 64'h0;
+                        h427 = (h426 | 64'h5b00000000);
+                        cl_tr_frcd_hi <= h427;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_protected_memory <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_pass_through <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 1;
+                        h428 = 1'h0;
+                        h428 = 0;
+                        if ((!(1'b1 && (!(e_write != 0))))) begin
+                            h428 = 1;
+                        end
+                        v_wide[2-1:1] = h428;
+                        h429 = 64'h0;
+                        h429 = (e_addr >>> 12);
+                        h430 = 76'h0;
+                        h430 = {h429, 12'h0};
+                        h431 = 64'h0;
+                        h431 = (h430[64-1:0] & 64'hffffffffffffffff);
+                        h432 = 64'h0;
+                        h432 = (h431 >>> 12);
+                        v_wide[64-1:12] = h432[52-1:0];
+                        cl_tr_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pass_through <= 1;
+                        cl_tr_outcome <= 2;
+                        h433 = 64'h0;
+                        h433 = (e_addr >>> 12);
+                        h434 = 76'h0;
+                        h434 = {h433, 12'h0};
+                        h435 = 64'h0;
+                        h435 = (h434[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h435;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_beyond_width <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_address_beyond_width <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 131;
+                        h436 = 1'h0;
+                        h436 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h436 = 1;
+                        end
+                        cl_tr_recorded <= h436;
+                        h437 = 64'h0;
+                        h437 = (e_addr >>> 12);
+                        h438 = 76'h0;
+                        h438 = {h437, 12'h0};
+                        h439 = 64'h0;
+                        h439 = (h438[64-1:0] & 64'hffffffffffffffff);
+                        h440 = 64'h0;
+                        h440 = (h439 >>> 12);
+                        h441 = 76'h0;
+                        h441 = {h440, 12'h0};
+                        cl_tr_frcd_lo <= h441[64-1:0];
+                        h442 = 62'h0;
+                        h442 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h443 = 63'h0;
+                        h443 = ({1'h0, h442} | 63'h4000000000000000);
+                        h444 = 64'h0;
+                        h444 = ({1'h0, h443} | 64'h8000000000000000);
+                        h445 = 64'h0;
+                        h445 = (h444 | 0);
+                        h446 = 64'h0;
+                        h446 = (h445 | 0);
+                        h447 = 64'h0;
+                        h447 = (h446 | 64'h8300000000);
+                        cl_tr_frcd_hi <= h447;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_protected_memory_remapped <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_translated <= 1;
+                        cl_tr_outcome <= 1;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_translation <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 0;
+                        v_wide[2-1:1] = 0;
+                        v_wide[3-1:2] = 0;
+                        v_wide[12-1:11] = 0;
+                        v_wide[64-1:12] = 52'h7ffffffffffff;
+                        cl_tr_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_write_denied <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 133;
+                        h448 = 1'h0;
+                        h448 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h448 = 1;
+                        end
+                        cl_tr_recorded <= h448;
+                        h449 = 64'h0;
+                        h449 = (e_addr >>> 12);
+                        h450 = 76'h0;
+                        h450 = {h449, 12'h0};
+                        h451 = 64'h0;
+                        h451 = (h450[64-1:0] & 64'hffffffffffffffff);
+                        h452 = 64'h0;
+                        h452 = (h451 >>> 12);
+                        h453 = 76'h0;
+                        h453 = {h452, 12'h0};
+                        cl_tr_frcd_lo <= h453[64-1:0];
+                        h454 = 62'h0;
+                        h454 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h455 = 63'h0;
+                        h455 = ({1'h0, h454} | 63'h4000000000000000);
+                        h456 = 64'h0;
+                        h456 = ({1'h0, h455} | 64'h8000000000000000);
+                        h457 = 64'h0;
+                        h457 = (h456 | 0);
+                        h458 = 64'h0;
+                        h458 = (h457 | 0);
+                        h459 = 64'h0;
+                        h459 = (h458 | 64'h8500000000);
+                        cl_tr_frcd_hi <= h459;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_read_denied <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 134;
+                        h460 = 1'h0;
+                        h460 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h460 = 1;
+                        end
+                        cl_tr_recorded <= h460;
+                        h461 = 64'h0;
+                        h461 = (e_addr >>> 12);
+                        h462 = 76'h0;
+                        h462 = {h461, 12'h0};
+                        h463 = 64'h0;
+                        h463 = (h462[64-1:0] & 64'hffffffffffffffff);
+                        h464 = 64'h0;
+                        h464 = (h463 >>> 12);
+                        h465 = 76'h0;
+                        h465 = {h464, 12'h0};
+                        cl_tr_frcd_lo <= h465[64-1:0];
+                        h466 = 62'h0;
+                        h466 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h467 = 63'h0;
+                        h467 = ({1'h0, h466} | 63'h4000000000000000);
+                        h468 = 64'h0;
+                        h468 = ({1'h0, h467} | 64'h8000000000000000);
+                        h469 = 64'h0;
+                        h469 = (h468 | 0);
+                        h470 = 64'h0;
+                        h470 = (h469 | 0);
+                        h471 = 64'h0;
+                        h471 = (h470 | 64'h8600000000);
+                        cl_tr_frcd_hi <= h471;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_paging_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 122;
+                        h472 = 1'h0;
+                        h472 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h472 = 1;
+                        end
+                        cl_tr_recorded <= h472;
+                        h473 = 64'h0;
+                        h473 = (e_addr >>> 12);
+                        h474 = 76'h0;
+                        h474 = {h473, 12'h0};
+                        h475 = 64'h0;
+                        h475 = (h474[64-1:0] & 64'hffffffffffffffff);
+                        h476 = 64'h0;
+                        h476 = (h475 >>> 12);
+                        h477 = 76'h0;
+                        h477 = {h476, 12'h0};
+                        cl_tr_frcd_lo <= h477[64-1:0];
+                        h478 = 62'h0;
+                        h478 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h479 = 63'h0;
+                        h479 = ({1'h0, h478} | 63'h4000000000000000);
+                        h480 = 64'h0;
+                        h480 = ({1'h0, h479} | 64'h8000000000000000);
+                        h481 = 64'h0;
+                        h481 = (h480 | 0);
+                        h482 = 64'h0;
+                        h482 = (h481 | 0);
+                        h483 = 64'h0;
+                        h483 = (h482 | 64'h7a00000000);
+                        cl_tr_frcd_hi <= h483;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if ((((1'b1 && (h489 != 0)) && 1'b1) && (!w_tr_root_0[0]))) begin
                         cl_tr_exit <= 1;
                         cl_tr_root_not_present <= 1;
                         cl_tr_outcome <= 7;
@@ -5991,15 +9412,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 1;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h254 = 64'h0;
-                        h255 = 64'h0;
-                        h255 = (e_addr >>> 12);
-                        h256 = 76'h0;
-                        h256 = {h255, 12'h0};
-                        h257 = 64'h0;
-                        h257 = (h256[64-1:0] & 64'hffffffffffffffff);
-                        h254 = h257;
-                        v_wide[64-1:12] = h254[64-1:12];
+                        h484 = 64'h0;
+                        h485 = 64'h0;
+                        h485 = (e_addr >>> 12);
+                        h486 = 76'h0;
+                        h486 = {h485, 12'h0};
+                        h487 = 64'h0;
+                        h487 = (h486[64-1:0] & 64'hffffffffffffffff);
+                        h484 = h487;
+                        v_wide[64-1:12] = h484[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6018,7 +9439,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((1'b1 && (h265 != 0)) && (((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) begin
+                    else if (((1'b1 && (h495 != 0)) && (((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_root_reserved <= 1;
                         cl_tr_outcome <= 7;
@@ -6027,15 +9448,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 10;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h260 = 64'h0;
-                        h261 = 64'h0;
-                        h261 = (e_addr >>> 12);
-                        h262 = 76'h0;
-                        h262 = {h261, 12'h0};
-                        h263 = 64'h0;
-                        h263 = (h262[64-1:0] & 64'hffffffffffffffff);
-                        h260 = h263;
-                        v_wide[64-1:12] = h260[64-1:12];
+                        h490 = 64'h0;
+                        h491 = 64'h0;
+                        h491 = (e_addr >>> 12);
+                        h492 = 76'h0;
+                        h492 = {h491, 12'h0};
+                        h493 = 64'h0;
+                        h493 = (h492[64-1:0] & 64'hffffffffffffffff);
+                        h490 = h493;
+                        v_wide[64-1:12] = h490[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6054,29 +9475,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((1'b1 && (h272 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!w_tr_ctx_0[0]))) begin
+                    else if (((((1'b1 && (h502 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!w_tr_ctx_0[0]))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_not_present <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 2;
-                        h266 = 1'h0;
-                        h266 = 0;
+                        h496 = 1'h0;
+                        h496 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h266 = 1;
+                            h496 = 1;
                         end
-                        cl_tr_recorded <= h266;
+                        cl_tr_recorded <= h496;
                         v_wide = 0;
-                        h267 = 64'h0;
-                        h268 = 64'h0;
-                        h268 = (e_addr >>> 12);
-                        h269 = 76'h0;
-                        h269 = {h268, 12'h0};
-                        h270 = 64'h0;
-                        h270 = (h269[64-1:0] & 64'hffffffffffffffff);
-                        h267 = h270;
-                        v_wide[64-1:12] = h267[64-1:12];
+                        h497 = 64'h0;
+                        h498 = 64'h0;
+                        h498 = (e_addr >>> 12);
+                        h499 = 76'h0;
+                        h499 = {h498, 12'h0};
+                        h500 = 64'h0;
+                        h500 = (h499[64-1:0] & 64'hffffffffffffffff);
+                        h497 = h500;
+                        v_wide[64-1:12] = h497[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6095,7 +9516,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((1'b1 && (h278 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && ((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((1'b1 && (h508 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && ((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_reserved <= 1;
                         cl_tr_outcome <= 7;
@@ -6104,15 +9525,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 11;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h273 = 64'h0;
-                        h274 = 64'h0;
-                        h274 = (e_addr >>> 12);
-                        h275 = 76'h0;
-                        h275 = {h274, 12'h0};
-                        h276 = 64'h0;
-                        h276 = (h275[64-1:0] & 64'hffffffffffffffff);
-                        h273 = h276;
-                        v_wide[64-1:12] = h273[64-1:12];
+                        h503 = 64'h0;
+                        h504 = 64'h0;
+                        h504 = (e_addr >>> 12);
+                        h505 = 76'h0;
+                        h505 = {h504, 12'h0};
+                        h506 = 64'h0;
+                        h506 = (h505[64-1:0] & 64'hffffffffffffffff);
+                        h503 = h506;
+                        v_wide[64-1:12] = h503[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6131,29 +9552,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h285 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if (((((((1'b1 && (h515 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_tt_invalid <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 3;
-                        h279 = 1'h0;
-                        h279 = 0;
+                        h509 = 1'h0;
+                        h509 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h279 = 1;
+                            h509 = 1;
                         end
-                        cl_tr_recorded <= h279;
+                        cl_tr_recorded <= h509;
                         v_wide = 0;
-                        h280 = 64'h0;
-                        h281 = 64'h0;
-                        h281 = (e_addr >>> 12);
-                        h282 = 76'h0;
-                        h282 = {h281, 12'h0};
-                        h283 = 64'h0;
-                        h283 = (h282[64-1:0] & 64'hffffffffffffffff);
-                        h280 = h283;
-                        v_wide[64-1:12] = h280[64-1:12];
+                        h510 = 64'h0;
+                        h511 = 64'h0;
+                        h511 = (e_addr >>> 12);
+                        h512 = 76'h0;
+                        h512 = {h511, 12'h0};
+                        h513 = 64'h0;
+                        h513 = (h512[64-1:0] & 64'hffffffffffffffff);
+                        h510 = h513;
+                        v_wide[64-1:12] = h510[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6172,29 +9593,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((((1'b1 && (h292 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_tr_ctx_0[4-1:2] != 1))) begin
+                    else if ((((((((1'b1 && (h522 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_tr_ctx_0[4-1:2] != 1))) begin
                         cl_tr_exit <= 1;
                         cl_tr_translation_type_blocked <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 13;
-                        h286 = 1'h0;
-                        h286 = 0;
+                        h516 = 1'h0;
+                        h516 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h286 = 1;
+                            h516 = 1;
                         end
-                        cl_tr_recorded <= h286;
+                        cl_tr_recorded <= h516;
                         v_wide = 0;
-                        h287 = 64'h0;
-                        h288 = 64'h0;
-                        h288 = (e_addr >>> 12);
-                        h289 = 76'h0;
-                        h289 = {h288, 12'h0};
-                        h290 = 64'h0;
-                        h290 = (h289[64-1:0] & 64'hffffffffffffffff);
-                        h287 = h290;
-                        v_wide[64-1:12] = h287[64-1:12];
+                        h517 = 64'h0;
+                        h518 = 64'h0;
+                        h518 = (e_addr >>> 12);
+                        h519 = 76'h0;
+                        h519 = {h518, 12'h0};
+                        h520 = 64'h0;
+                        h520 = (h519[64-1:0] & 64'hffffffffffffffff);
+                        h517 = h520;
+                        v_wide[64-1:12] = h517[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6213,29 +9634,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h299 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if (((((((1'b1 && (h529 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_aw_invalid <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 3;
-                        h293 = 1'h0;
-                        h293 = 0;
+                        h523 = 1'h0;
+                        h523 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h293 = 1;
+                            h523 = 1;
                         end
-                        cl_tr_recorded <= h293;
+                        cl_tr_recorded <= h523;
                         v_wide = 0;
-                        h294 = 64'h0;
-                        h295 = 64'h0;
-                        h295 = (e_addr >>> 12);
-                        h296 = 76'h0;
-                        h296 = {h295, 12'h0};
-                        h297 = 64'h0;
-                        h297 = (h296[64-1:0] & 64'hffffffffffffffff);
-                        h294 = h297;
-                        v_wide[64-1:12] = h294[64-1:12];
+                        h524 = 64'h0;
+                        h525 = 64'h0;
+                        h525 = (e_addr >>> 12);
+                        h526 = 76'h0;
+                        h526 = {h525, 12'h0};
+                        h527 = 64'h0;
+                        h527 = (h526[64-1:0] & 64'hffffffffffffffff);
+                        h524 = h527;
+                        v_wide[64-1:12] = h524[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6278,13 +9699,13 @@ always @(posedge clk) begin: fsm
                         cl_tr_exit <= 1;
                         cl_tr_translated_request <= 1;
                         cl_tr_outcome <= 2;
-                        h300 = 64'h0;
-                        h300 = (e_addr >>> 12);
-                        h301 = 76'h0;
-                        h301 = {h300, 12'h0};
-                        h302 = 64'h0;
-                        h302 = (h301[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h302;
+                        h530 = 64'h0;
+                        h530 = (e_addr >>> 12);
+                        h531 = 76'h0;
+                        h531 = {h530, 12'h0};
+                        h532 = 64'h0;
+                        h532 = (h531[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h532;
                         cl_tr_domain <= w_tr_ctx_8[24-1:8];
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -6300,17 +9721,17 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h307 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (w_tr_ctx_0[4-1:2] == 2))) begin
+                    else if (((((((1'b1 && (h537 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (w_tr_ctx_0[4-1:2] == 2))) begin
                         cl_tr_exit <= 1;
                         cl_tr_pass_through <= 1;
                         cl_tr_outcome <= 2;
-                        h303 = 64'h0;
-                        h303 = (e_addr >>> 12);
-                        h304 = 76'h0;
-                        h304 = {h303, 12'h0};
-                        h305 = 64'h0;
-                        h305 = (h304[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h305;
+                        h533 = 64'h0;
+                        h533 = (e_addr >>> 12);
+                        h534 = 76'h0;
+                        h534 = {h533, 12'h0};
+                        h535 = 64'h0;
+                        h535 = (h534[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h535;
                         cl_tr_domain <= w_tr_ctx_8[24-1:8];
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -6326,7 +9747,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((((1'b1 && (h309 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (h310 != 0))) begin
+                    else if ((((((((1'b1 && (h539 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (h540 != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_ats_beyond_width <= 1;
                         cl_tr_outcome <= 7;
@@ -6346,29 +9767,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h333 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (h334 != 0))) begin
+                    else if (((((((1'b1 && (h563 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (h564 != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_address_beyond_width <= 1;
                         cl_tr_outcome <= 4;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 4;
-                        h327 = 1'h0;
-                        h327 = 0;
+                        h557 = 1'h0;
+                        h557 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h327 = 1;
+                            h557 = 1;
                         end
-                        cl_tr_recorded <= h327;
+                        cl_tr_recorded <= h557;
                         v_wide = 0;
-                        h328 = 64'h0;
-                        h329 = 64'h0;
-                        h329 = (e_addr >>> 12);
-                        h330 = 76'h0;
-                        h330 = {h329, 12'h0};
-                        h331 = 64'h0;
-                        h331 = (h330[64-1:0] & 64'hffffffffffffffff);
-                        h328 = h331;
-                        v_wide[64-1:12] = h328[64-1:12];
+                        h558 = 64'h0;
+                        h559 = 64'h0;
+                        h559 = (e_addr >>> 12);
+                        h560 = 76'h0;
+                        h560 = {h559, 12'h0};
+                        h561 = 64'h0;
+                        h561 = (h560[64-1:0] & 64'hffffffffffffffff);
+                        h558 = h561;
+                        v_wide[64-1:12] = h558[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6447,46 +9868,46 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_tr_sl_R;
-                        h351 = 1'h0;
-                        h351 = 0;
+                        h581 = 1'h0;
+                        h581 = 0;
                         if (((wk_tr_sl_W != 0) && (!(1'b1 && (!(e_write != 0)))))) begin
-                            h351 = 1;
+                            h581 = 1;
                         end
-                        v_wide[2-1:1] = h351;
+                        v_wide[2-1:1] = h581;
                         v_wide[3-1:2] = wk_tr_sl_U;
-                        h352 = 1'h0;
-                        h352 = 0;
+                        h582 = 1'h0;
+                        h582 = 0;
                         if ((wk_tr_sl_shift > 12)) begin
-                            h352 = 1;
+                            h582 = 1;
                         end
-                        v_wide[12-1:11] = h352;
-                        h353 = 6'h0;
-                        h353 = wk_tr_sl_shift;
-                        h354 = 64'h0;
-                        h354 = (wk_tr_sl_frame >>> h353);
-                        h355 = 127'h0;
-                        h355 = {63'h0, h354};
-                        h356 = 6'h0;
-                        h356 = wk_tr_sl_shift;
-                        h357 = 127'h0;
-                        h357 = (h355 << h356);
-                        h358 = 64'h0;
-                        h358 = 1;
-                        h359 = 6'h0;
-                        h360 = 7'h0;
-                        h360 = (({1'h0, wk_tr_sl_shift} + 64) - 1);
-                        h359 = h360[6-1:0];
-                        h361 = 64'h0;
-                        h361 = (h358 << h359);
-                        h362 = 65'h0;
-                        h362 = (({1'h0, h361} + 65'h10000000000000000) - 1);
-                        h363 = 64'h0;
-                        h363 = (h362[64-1:0] >>> 12);
-                        h364 = 127'h0;
-                        h364 = (h357 | {51'h0, h363, 12'h0});
-                        h365 = 127'h0;
-                        h365 = (h364 >>> 12);
-                        v_wide[64-1:12] = h365[52-1:0];
+                        v_wide[12-1:11] = h582;
+                        h583 = 6'h0;
+                        h583 = wk_tr_sl_shift;
+                        h584 = 64'h0;
+                        h584 = (wk_tr_sl_frame >>> h583);
+                        h585 = 127'h0;
+                        h585 = {63'h0, h584};
+                        h586 = 6'h0;
+                        h586 = wk_tr_sl_shift;
+                        h587 = 127'h0;
+                        h587 = (h585 << h586);
+                        h588 = 64'h0;
+                        h588 = 1;
+                        h589 = 6'h0;
+                        h590 = 7'h0;
+                        h590 = (({1'h0, wk_tr_sl_shift} + 64) - 1);
+                        h589 = h590[6-1:0];
+                        h591 = 64'h0;
+                        h591 = (h588 << h589);
+                        h592 = 65'h0;
+                        h592 = (({1'h0, h591} + 65'h10000000000000000) - 1);
+                        h593 = 64'h0;
+                        h593 = (h592[64-1:0] >>> 12);
+                        h594 = 127'h0;
+                        h594 = (h587 | {51'h0, h593, 12'h0});
+                        h595 = 127'h0;
+                        h595 = (h594 >>> 12);
+                        v_wide[64-1:12] = h595[52-1:0];
                         cl_tr_cpl <= v_wide[64-1:0];
                     end
                     else if (((1'b1 && (wk_tr_sl_walked != 0)) && (wk_tr_sl_not_present != 0))) begin
@@ -6516,22 +9937,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 5;
-                        h366 = 1'h0;
-                        h366 = 0;
+                        h596 = 1'h0;
+                        h596 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h366 = 1;
+                            h596 = 1;
                         end
-                        cl_tr_recorded <= h366;
+                        cl_tr_recorded <= h596;
                         v_wide = 0;
-                        h367 = 64'h0;
-                        h368 = 64'h0;
-                        h368 = (e_addr >>> 12);
-                        h369 = 76'h0;
-                        h369 = {h368, 12'h0};
-                        h370 = 64'h0;
-                        h370 = (h369[64-1:0] & 64'hffffffffffffffff);
-                        h367 = h370;
-                        v_wide[64-1:12] = h367[64-1:12];
+                        h597 = 64'h0;
+                        h598 = 64'h0;
+                        h598 = (e_addr >>> 12);
+                        h599 = 76'h0;
+                        h599 = {h598, 12'h0};
+                        h600 = 64'h0;
+                        h600 = (h599[64-1:0] & 64'hffffffffffffffff);
+                        h597 = h600;
+                        v_wide[64-1:12] = h597[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6557,22 +9978,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 6;
-                        h371 = 1'h0;
-                        h371 = 0;
+                        h601 = 1'h0;
+                        h601 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h371 = 1;
+                            h601 = 1;
                         end
-                        cl_tr_recorded <= h371;
+                        cl_tr_recorded <= h601;
                         v_wide = 0;
-                        h372 = 64'h0;
-                        h373 = 64'h0;
-                        h373 = (e_addr >>> 12);
-                        h374 = 76'h0;
-                        h374 = {h373, 12'h0};
-                        h375 = 64'h0;
-                        h375 = (h374[64-1:0] & 64'hffffffffffffffff);
-                        h372 = h375;
-                        v_wide[64-1:12] = h372[64-1:12];
+                        h602 = 64'h0;
+                        h603 = 64'h0;
+                        h603 = (e_addr >>> 12);
+                        h604 = 76'h0;
+                        h604 = {h603, 12'h0};
+                        h605 = 64'h0;
+                        h605 = (h604[64-1:0] & 64'hffffffffffffffff);
+                        h602 = h605;
+                        v_wide[64-1:12] = h602[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6598,22 +10019,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 12;
-                        h376 = 1'h0;
-                        h376 = 0;
+                        h606 = 1'h0;
+                        h606 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h376 = 1;
+                            h606 = 1;
                         end
-                        cl_tr_recorded <= h376;
+                        cl_tr_recorded <= h606;
                         v_wide = 0;
-                        h377 = 64'h0;
-                        h378 = 64'h0;
-                        h378 = (e_addr >>> 12);
-                        h379 = 76'h0;
-                        h379 = {h378, 12'h0};
-                        h380 = 64'h0;
-                        h380 = (h379[64-1:0] & 64'hffffffffffffffff);
-                        h377 = h380;
-                        v_wide[64-1:12] = h377[64-1:12];
+                        h607 = 64'h0;
+                        h608 = 64'h0;
+                        h608 = (e_addr >>> 12);
+                        h609 = 76'h0;
+                        h609 = {h608, 12'h0};
+                        h610 = 64'h0;
+                        h610 = (h609[64-1:0] & 64'hffffffffffffffff);
+                        h607 = h610;
+                        v_wide[64-1:12] = h607[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6755,12 +10176,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 34;
-                        h381 = 1'h0;
-                        h381 = 0;
+                        h611 = 1'h0;
+                        h611 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h381 = 1;
+                            h611 = 1;
                         end
-                        cl_tr_recorded <= h381;
+                        cl_tr_recorded <= h611;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -6786,12 +10207,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 36;
-                        h382 = 1'h0;
-                        h382 = 0;
+                        h612 = 1'h0;
+                        h612 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h382 = 1;
+                            h612 = 1;
                         end
-                        cl_tr_recorded <= h382;
+                        cl_tr_recorded <= h612;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -6817,12 +10238,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 38;
-                        h383 = 1'h0;
-                        h383 = 0;
+                        h613 = 1'h0;
+                        h613 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h383 = 1;
+                            h613 = 1;
                         end
-                        cl_tr_recorded <= h383;
+                        cl_tr_recorded <= h613;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -6853,46 +10274,46 @@ always @(posedge clk) begin: fsm
                         cl_tr_frcd_hi <= 0;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= w_tr_irte_0[24-1:16];
-                        h384 = 32'h0;
-                        h385 = 64'h0;
-                        h385 = (r_IRTA_REG >>> 11);
-                        h386 = 1'h0;
-                        h386 = (h385[1-1:0] & 1);
-                        h387 = 32'h0;
-                        h387 = w_tr_irte_0[64-1:32];
-                        if ((h386 != 0)) begin
-                            h384 = w_tr_irte_0[64-1:32];
+                        h614 = 32'h0;
+                        h615 = 64'h0;
+                        h615 = (r_IRTA_REG >>> 11);
+                        h616 = 1'h0;
+                        h616 = (h615[1-1:0] & 1);
+                        h617 = 32'h0;
+                        h617 = w_tr_irte_0[64-1:32];
+                        if ((h616 != 0)) begin
+                            h614 = w_tr_irte_0[64-1:32];
                         end
                         else begin
-                            h384 = {24'h0, h387[16-1:8]};
+                            h614 = {24'h0, h617[16-1:8]};
                         end
-                        cl_tr_destination <= h384;
-                        h388 = 1'h0;
-                        h388 = 0;
+                        cl_tr_destination <= h614;
+                        h618 = 1'h0;
+                        h618 = 0;
                         if (w_tr_irte_0[2]) begin
-                            h388 = 1;
+                            h618 = 1;
                         end
-                        cl_tr_dest_mode <= h388;
-                        h389 = 1'h0;
-                        h389 = 0;
+                        cl_tr_dest_mode <= h618;
+                        h619 = 1'h0;
+                        h619 = 0;
                         if (w_tr_irte_0[3]) begin
-                            h389 = 1;
+                            h619 = 1;
                         end
-                        cl_tr_redir_hint <= h389;
-                        h390 = 1'h0;
-                        h390 = 0;
+                        cl_tr_redir_hint <= h619;
+                        h620 = 1'h0;
+                        h620 = 0;
                         if (w_tr_irte_0[4]) begin
-                            h390 = 1;
+                            h620 = 1;
                         end
-                        cl_tr_trigger_mode <= h390;
+                        cl_tr_trigger_mode <= h620;
                         cl_tr_delivery_mode <= w_tr_irte_0[8-1:5];
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
                 end
-                st <= 5'b10011;
+                st <= 6'b011100;
             end
-            5'b10011: begin
+            6'b011100: begin
                 if (u0_fm) begin
                     if (((cl_tr_cpl_status == 0) && (cl_tr_cpl[0] || cl_tr_cpl[1]))) begin
                         u0_wv = 2'h0;
@@ -6936,50 +10357,77 @@ always @(posedge clk) begin: fsm
                             u0_r10[u0_fs] <= cl_tr_ats_not_remapped;
                             u0_r20[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r30[u0_fs] <= cl_tr_dma_not_remapped;
-                            u0_r40[u0_fs] <= cl_tr_root_not_present;
-                            u0_r50[u0_fs] <= cl_tr_root_reserved;
-                            u0_r60[u0_fs] <= cl_tr_context_not_present;
-                            u0_r70[u0_fs] <= cl_tr_context_reserved;
-                            u0_r80[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r90[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r100[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r110[u0_fs] <= cl_tr_protected_memory;
-                            u0_r120[u0_fs] <= cl_tr_translated_request;
-                            u0_r130[u0_fs] <= cl_tr_pass_through;
-                            u0_r140[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r150[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r160[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r170[u0_fs] <= cl_tr_translated;
-                            u0_r180[u0_fs] <= cl_tr_ats_translation;
-                            u0_r190[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r200[u0_fs] <= cl_tr_write_denied;
-                            u0_r210[u0_fs] <= cl_tr_read_denied;
-                            u0_r220[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r230[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r240[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r250[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r260[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r270[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r280[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r290[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r300[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r310[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r320[u0_fs] <= cl_tr_outcome;
-                            u0_r330[u0_fs] <= cl_tr_address;
-                            u0_r340[u0_fs] <= cl_tr_domain;
-                            u0_r350[u0_fs] <= cl_tr_fault_reason;
-                            u0_r360[u0_fs] <= cl_tr_recorded;
-                            u0_r370[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r380[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r390[u0_fs] <= cl_tr_int_index;
-                            u0_r400[u0_fs] <= cl_tr_vector;
-                            u0_r410[u0_fs] <= cl_tr_destination;
-                            u0_r420[u0_fs] <= cl_tr_dest_mode;
-                            u0_r430[u0_fs] <= cl_tr_redir_hint;
-                            u0_r440[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r450[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r460[u0_fs] <= cl_tr_cpl_status;
-                            u0_r470[u0_fs] <= cl_tr_cpl;
+                            u0_r40[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r50[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r60[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r70[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r80[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r90[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r100[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r110[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r120[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r130[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r140[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r150[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r160[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r170[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r180[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r190[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r200[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r210[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r220[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r230[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r240[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r250[u0_fs] <= cl_tr_sm_translated;
+                            u0_r260[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r270[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r280[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r290[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r300[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r310[u0_fs] <= cl_tr_root_not_present;
+                            u0_r320[u0_fs] <= cl_tr_root_reserved;
+                            u0_r330[u0_fs] <= cl_tr_context_not_present;
+                            u0_r340[u0_fs] <= cl_tr_context_reserved;
+                            u0_r350[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r360[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r370[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r380[u0_fs] <= cl_tr_protected_memory;
+                            u0_r390[u0_fs] <= cl_tr_translated_request;
+                            u0_r400[u0_fs] <= cl_tr_pass_through;
+                            u0_r410[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r420[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r430[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r440[u0_fs] <= cl_tr_translated;
+                            u0_r450[u0_fs] <= cl_tr_ats_translation;
+                            u0_r460[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r470[u0_fs] <= cl_tr_write_denied;
+                            u0_r480[u0_fs] <= cl_tr_read_denied;
+                            u0_r490[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r500[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r510[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r520[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r530[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r540[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r550[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r560[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r570[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r580[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r590[u0_fs] <= cl_tr_outcome;
+                            u0_r600[u0_fs] <= cl_tr_address;
+                            u0_r610[u0_fs] <= cl_tr_domain;
+                            u0_r620[u0_fs] <= cl_tr_fault_reason;
+                            u0_r630[u0_fs] <= cl_tr_recorded;
+                            u0_r640[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r650[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r660[u0_fs] <= cl_tr_int_index;
+                            u0_r670[u0_fs] <= cl_tr_vector;
+                            u0_r680[u0_fs] <= cl_tr_destination;
+                            u0_r690[u0_fs] <= cl_tr_dest_mode;
+                            u0_r700[u0_fs] <= cl_tr_redir_hint;
+                            u0_r710[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r720[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r730[u0_fs] <= cl_tr_cpl_status;
+                            u0_r740[u0_fs] <= cl_tr_cpl;
                         end
                         if ((u0_wv == 1)) begin
                             u0_v1[u0_fs] <= 1'b1;
@@ -6990,50 +10438,77 @@ always @(posedge clk) begin: fsm
                             u0_r11[u0_fs] <= cl_tr_ats_not_remapped;
                             u0_r21[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r31[u0_fs] <= cl_tr_dma_not_remapped;
-                            u0_r41[u0_fs] <= cl_tr_root_not_present;
-                            u0_r51[u0_fs] <= cl_tr_root_reserved;
-                            u0_r61[u0_fs] <= cl_tr_context_not_present;
-                            u0_r71[u0_fs] <= cl_tr_context_reserved;
-                            u0_r81[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r91[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r101[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r111[u0_fs] <= cl_tr_protected_memory;
-                            u0_r121[u0_fs] <= cl_tr_translated_request;
-                            u0_r131[u0_fs] <= cl_tr_pass_through;
-                            u0_r141[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r151[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r161[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r171[u0_fs] <= cl_tr_translated;
-                            u0_r181[u0_fs] <= cl_tr_ats_translation;
-                            u0_r191[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r201[u0_fs] <= cl_tr_write_denied;
-                            u0_r211[u0_fs] <= cl_tr_read_denied;
-                            u0_r221[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r231[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r241[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r251[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r261[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r271[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r281[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r291[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r301[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r311[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r321[u0_fs] <= cl_tr_outcome;
-                            u0_r331[u0_fs] <= cl_tr_address;
-                            u0_r341[u0_fs] <= cl_tr_domain;
-                            u0_r351[u0_fs] <= cl_tr_fault_reason;
-                            u0_r361[u0_fs] <= cl_tr_recorded;
-                            u0_r371[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r381[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r391[u0_fs] <= cl_tr_int_index;
-                            u0_r401[u0_fs] <= cl_tr_vector;
-                            u0_r411[u0_fs] <= cl_tr_destination;
-                            u0_r421[u0_fs] <= cl_tr_dest_mode;
-                            u0_r431[u0_fs] <= cl_tr_redir_hint;
-                            u0_r441[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r451[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r461[u0_fs] <= cl_tr_cpl_status;
-                            u0_r471[u0_fs] <= cl_tr_cpl;
+                            u0_r41[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r51[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r61[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r71[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r81[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r91[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r101[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r111[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r121[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r131[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r141[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r151[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r161[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r171[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r181[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r191[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r201[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r211[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r221[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r231[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r241[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r251[u0_fs] <= cl_tr_sm_translated;
+                            u0_r261[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r271[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r281[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r291[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r301[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r311[u0_fs] <= cl_tr_root_not_present;
+                            u0_r321[u0_fs] <= cl_tr_root_reserved;
+                            u0_r331[u0_fs] <= cl_tr_context_not_present;
+                            u0_r341[u0_fs] <= cl_tr_context_reserved;
+                            u0_r351[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r361[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r371[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r381[u0_fs] <= cl_tr_protected_memory;
+                            u0_r391[u0_fs] <= cl_tr_translated_request;
+                            u0_r401[u0_fs] <= cl_tr_pass_through;
+                            u0_r411[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r421[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r431[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r441[u0_fs] <= cl_tr_translated;
+                            u0_r451[u0_fs] <= cl_tr_ats_translation;
+                            u0_r461[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r471[u0_fs] <= cl_tr_write_denied;
+                            u0_r481[u0_fs] <= cl_tr_read_denied;
+                            u0_r491[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r501[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r511[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r521[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r531[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r541[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r551[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r561[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r571[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r581[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r591[u0_fs] <= cl_tr_outcome;
+                            u0_r601[u0_fs] <= cl_tr_address;
+                            u0_r611[u0_fs] <= cl_tr_domain;
+                            u0_r621[u0_fs] <= cl_tr_fault_reason;
+                            u0_r631[u0_fs] <= cl_tr_recorded;
+                            u0_r641[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r651[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r661[u0_fs] <= cl_tr_int_index;
+                            u0_r671[u0_fs] <= cl_tr_vector;
+                            u0_r681[u0_fs] <= cl_tr_destination;
+                            u0_r691[u0_fs] <= cl_tr_dest_mode;
+                            u0_r701[u0_fs] <= cl_tr_redir_hint;
+                            u0_r711[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r721[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r731[u0_fs] <= cl_tr_cpl_status;
+                            u0_r741[u0_fs] <= cl_tr_cpl;
                         end
                         if ((u0_wv == 2)) begin
                             u0_v2[u0_fs] <= 1'b1;
@@ -7044,50 +10519,77 @@ always @(posedge clk) begin: fsm
                             u0_r12[u0_fs] <= cl_tr_ats_not_remapped;
                             u0_r22[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r32[u0_fs] <= cl_tr_dma_not_remapped;
-                            u0_r42[u0_fs] <= cl_tr_root_not_present;
-                            u0_r52[u0_fs] <= cl_tr_root_reserved;
-                            u0_r62[u0_fs] <= cl_tr_context_not_present;
-                            u0_r72[u0_fs] <= cl_tr_context_reserved;
-                            u0_r82[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r92[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r102[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r112[u0_fs] <= cl_tr_protected_memory;
-                            u0_r122[u0_fs] <= cl_tr_translated_request;
-                            u0_r132[u0_fs] <= cl_tr_pass_through;
-                            u0_r142[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r152[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r162[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r172[u0_fs] <= cl_tr_translated;
-                            u0_r182[u0_fs] <= cl_tr_ats_translation;
-                            u0_r192[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r202[u0_fs] <= cl_tr_write_denied;
-                            u0_r212[u0_fs] <= cl_tr_read_denied;
-                            u0_r222[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r232[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r242[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r252[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r262[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r272[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r282[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r292[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r302[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r312[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r322[u0_fs] <= cl_tr_outcome;
-                            u0_r332[u0_fs] <= cl_tr_address;
-                            u0_r342[u0_fs] <= cl_tr_domain;
-                            u0_r352[u0_fs] <= cl_tr_fault_reason;
-                            u0_r362[u0_fs] <= cl_tr_recorded;
-                            u0_r372[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r382[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r392[u0_fs] <= cl_tr_int_index;
-                            u0_r402[u0_fs] <= cl_tr_vector;
-                            u0_r412[u0_fs] <= cl_tr_destination;
-                            u0_r422[u0_fs] <= cl_tr_dest_mode;
-                            u0_r432[u0_fs] <= cl_tr_redir_hint;
-                            u0_r442[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r452[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r462[u0_fs] <= cl_tr_cpl_status;
-                            u0_r472[u0_fs] <= cl_tr_cpl;
+                            u0_r42[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r52[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r62[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r72[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r82[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r92[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r102[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r112[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r122[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r132[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r142[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r152[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r162[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r172[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r182[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r192[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r202[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r212[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r222[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r232[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r242[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r252[u0_fs] <= cl_tr_sm_translated;
+                            u0_r262[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r272[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r282[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r292[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r302[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r312[u0_fs] <= cl_tr_root_not_present;
+                            u0_r322[u0_fs] <= cl_tr_root_reserved;
+                            u0_r332[u0_fs] <= cl_tr_context_not_present;
+                            u0_r342[u0_fs] <= cl_tr_context_reserved;
+                            u0_r352[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r362[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r372[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r382[u0_fs] <= cl_tr_protected_memory;
+                            u0_r392[u0_fs] <= cl_tr_translated_request;
+                            u0_r402[u0_fs] <= cl_tr_pass_through;
+                            u0_r412[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r422[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r432[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r442[u0_fs] <= cl_tr_translated;
+                            u0_r452[u0_fs] <= cl_tr_ats_translation;
+                            u0_r462[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r472[u0_fs] <= cl_tr_write_denied;
+                            u0_r482[u0_fs] <= cl_tr_read_denied;
+                            u0_r492[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r502[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r512[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r522[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r532[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r542[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r552[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r562[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r572[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r582[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r592[u0_fs] <= cl_tr_outcome;
+                            u0_r602[u0_fs] <= cl_tr_address;
+                            u0_r612[u0_fs] <= cl_tr_domain;
+                            u0_r622[u0_fs] <= cl_tr_fault_reason;
+                            u0_r632[u0_fs] <= cl_tr_recorded;
+                            u0_r642[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r652[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r662[u0_fs] <= cl_tr_int_index;
+                            u0_r672[u0_fs] <= cl_tr_vector;
+                            u0_r682[u0_fs] <= cl_tr_destination;
+                            u0_r692[u0_fs] <= cl_tr_dest_mode;
+                            u0_r702[u0_fs] <= cl_tr_redir_hint;
+                            u0_r712[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r722[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r732[u0_fs] <= cl_tr_cpl_status;
+                            u0_r742[u0_fs] <= cl_tr_cpl;
                         end
                         if ((u0_wv == 3)) begin
                             u0_v3[u0_fs] <= 1'b1;
@@ -7098,50 +10600,77 @@ always @(posedge clk) begin: fsm
                             u0_r13[u0_fs] <= cl_tr_ats_not_remapped;
                             u0_r23[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r33[u0_fs] <= cl_tr_dma_not_remapped;
-                            u0_r43[u0_fs] <= cl_tr_root_not_present;
-                            u0_r53[u0_fs] <= cl_tr_root_reserved;
-                            u0_r63[u0_fs] <= cl_tr_context_not_present;
-                            u0_r73[u0_fs] <= cl_tr_context_reserved;
-                            u0_r83[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r93[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r103[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r113[u0_fs] <= cl_tr_protected_memory;
-                            u0_r123[u0_fs] <= cl_tr_translated_request;
-                            u0_r133[u0_fs] <= cl_tr_pass_through;
-                            u0_r143[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r153[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r163[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r173[u0_fs] <= cl_tr_translated;
-                            u0_r183[u0_fs] <= cl_tr_ats_translation;
-                            u0_r193[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r203[u0_fs] <= cl_tr_write_denied;
-                            u0_r213[u0_fs] <= cl_tr_read_denied;
-                            u0_r223[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r233[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r243[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r253[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r263[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r273[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r283[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r293[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r303[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r313[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r323[u0_fs] <= cl_tr_outcome;
-                            u0_r333[u0_fs] <= cl_tr_address;
-                            u0_r343[u0_fs] <= cl_tr_domain;
-                            u0_r353[u0_fs] <= cl_tr_fault_reason;
-                            u0_r363[u0_fs] <= cl_tr_recorded;
-                            u0_r373[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r383[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r393[u0_fs] <= cl_tr_int_index;
-                            u0_r403[u0_fs] <= cl_tr_vector;
-                            u0_r413[u0_fs] <= cl_tr_destination;
-                            u0_r423[u0_fs] <= cl_tr_dest_mode;
-                            u0_r433[u0_fs] <= cl_tr_redir_hint;
-                            u0_r443[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r453[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r463[u0_fs] <= cl_tr_cpl_status;
-                            u0_r473[u0_fs] <= cl_tr_cpl;
+                            u0_r43[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r53[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r63[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r73[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r83[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r93[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r103[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r113[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r123[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r133[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r143[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r153[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r163[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r173[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r183[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r193[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r203[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r213[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r223[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r233[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r243[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r253[u0_fs] <= cl_tr_sm_translated;
+                            u0_r263[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r273[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r283[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r293[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r303[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r313[u0_fs] <= cl_tr_root_not_present;
+                            u0_r323[u0_fs] <= cl_tr_root_reserved;
+                            u0_r333[u0_fs] <= cl_tr_context_not_present;
+                            u0_r343[u0_fs] <= cl_tr_context_reserved;
+                            u0_r353[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r363[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r373[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r383[u0_fs] <= cl_tr_protected_memory;
+                            u0_r393[u0_fs] <= cl_tr_translated_request;
+                            u0_r403[u0_fs] <= cl_tr_pass_through;
+                            u0_r413[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r423[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r433[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r443[u0_fs] <= cl_tr_translated;
+                            u0_r453[u0_fs] <= cl_tr_ats_translation;
+                            u0_r463[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r473[u0_fs] <= cl_tr_write_denied;
+                            u0_r483[u0_fs] <= cl_tr_read_denied;
+                            u0_r493[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r503[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r513[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r523[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r533[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r543[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r553[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r563[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r573[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r583[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r593[u0_fs] <= cl_tr_outcome;
+                            u0_r603[u0_fs] <= cl_tr_address;
+                            u0_r613[u0_fs] <= cl_tr_domain;
+                            u0_r623[u0_fs] <= cl_tr_fault_reason;
+                            u0_r633[u0_fs] <= cl_tr_recorded;
+                            u0_r643[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r653[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r663[u0_fs] <= cl_tr_int_index;
+                            u0_r673[u0_fs] <= cl_tr_vector;
+                            u0_r683[u0_fs] <= cl_tr_destination;
+                            u0_r693[u0_fs] <= cl_tr_dest_mode;
+                            u0_r703[u0_fs] <= cl_tr_redir_hint;
+                            u0_r713[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r723[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r733[u0_fs] <= cl_tr_cpl_status;
+                            u0_r743[u0_fs] <= cl_tr_cpl;
                         end
                         u0_tr = 2'h0;
                         if ((u0_wv == 0)) begin
@@ -7182,62 +10711,62 @@ always @(posedge clk) begin: fsm
                         end
                     end
                 end
-                st <= 5'b10100;
+                st <= 6'b011101;
             end
-            5'b10100: begin
+            6'b011101: begin
                 if ((!pend)) begin
-                    h396 = 1'h0;
-                    h397 = 1'h0;
-                    h397 = 0;
+                    h626 = 1'h0;
+                    h627 = 1'h0;
+                    h627 = 0;
                     if (cl_tr_cpl[1]) begin
-                        h397 = 1;
+                        h627 = 1;
                     end
-                    h398 = 1'h0;
-                    h398 = 0;
+                    h628 = 1'h0;
+                    h628 = 0;
                     if (cl_tr_cpl[0]) begin
-                        h398 = 1;
+                        h628 = 1;
                     end
                     if ((e_write != 0)) begin
-                        h396 = h397;
+                        h626 = h627;
                     end
                     else begin
-                        h396 = h398;
+                        h626 = h628;
                     end
-                    h399 = 2'h0;
+                    h629 = 2'h0;
                     if ((e_write != 0)) begin
-                        h399 = 2;
+                        h629 = 2;
                     end
                     else begin
-                        h399 = 1;
+                        h629 = 1;
                     end
-                    h400 = 2'h0;
+                    h630 = 2'h0;
                     if ((e_write != 0)) begin
-                        h400 = 2;
+                        h630 = 2;
                     end
                     else begin
-                        h400 = 1;
+                        h630 = 1;
                     end
-                    h401 = 32'h0;
-                    h401 = (r_GSTS_REG >>> 31);
-                    h402 = 1'h0;
-                    h402 = (h401[1-1:0] & 1);
-                    if ((!((((cl_tr_cpl_status == 0) && (h396 != 0)) && (!cl_tr_cpl[2])) && (((h399 == 1) || (h400 == 2)) && (h402 != 0))))) begin
+                    h631 = 32'h0;
+                    h631 = (r_GSTS_REG >>> 31);
+                    h632 = 1'h0;
+                    h632 = (h631[1-1:0] & 1);
+                    if ((!((((cl_tr_cpl_status == 0) && (h626 != 0)) && (!cl_tr_cpl[2])) && ((((h629 == 1) || (h630 == 2)) && (h632 != 0)) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
-                        st <= 5'b10110;
+                        st <= 6'b011111;
                     end
                     else begin
-                        h391 = 64'h0;
-                        h391 = (r_RTADDR_REG >>> 12);
-                        h392 = 52'h0;
-                        h392 = (h391[52-1:0] & 52'hfffffffffffff);
-                        h393 = 16'h0;
-                        h393 = cl_vf_rid;
-                        h394 = 13'h0;
-                        h394 = ({5'h0, h393[16-1:8]} * 16);
-                        h395 = 65'h0;
-                        h395 = ({1'h0, h392, 12'h0} + {52'h0, h394});
-                        v_wide = {62'h0, h395};
+                        h621 = 64'h0;
+                        h621 = (r_RTADDR_REG >>> 12);
+                        h622 = 52'h0;
+                        h622 = (h621[52-1:0] & 52'hfffffffffffff);
+                        h623 = 16'h0;
+                        h623 = cl_vf_rid;
+                        h624 = 13'h0;
+                        h624 = ({5'h0, h623[16-1:8]} * 16);
+                        h625 = 65'h0;
+                        h625 = ({1'h0, h622, 12'h0} + {52'h0, h624});
+                        v_wide = {62'h0, h625};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7253,23 +10782,23 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_root_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10101;
+                        st <= 6'b011110;
                     end
                 end
             end
-            5'b10101: begin
+            6'b011110: begin
                 if ((!pend)) begin
-                    h391 = 64'h0;
-                    h391 = (r_RTADDR_REG >>> 12);
-                    h392 = 52'h0;
-                    h392 = (h391[52-1:0] & 52'hfffffffffffff);
-                    h393 = 16'h0;
-                    h393 = cl_vf_rid;
-                    h394 = 13'h0;
-                    h394 = ({5'h0, h393[16-1:8]} * 16);
-                    h395 = 65'h0;
-                    h395 = ({1'h0, h392, 12'h0} + {52'h0, h394});
-                    v_wide = {62'h0, h395};
+                    h621 = 64'h0;
+                    h621 = (r_RTADDR_REG >>> 12);
+                    h622 = 52'h0;
+                    h622 = (h621[52-1:0] & 52'hfffffffffffff);
+                    h623 = 16'h0;
+                    h623 = cl_vf_rid;
+                    h624 = 13'h0;
+                    h624 = ({5'h0, h623[16-1:8]} * 16);
+                    h625 = 65'h0;
+                    h625 = ({1'h0, h622, 12'h0} + {52'h0, h624});
+                    v_wide = {62'h0, h625};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -7284,60 +10813,60 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_root_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10110;
+                        st <= 6'b011111;
                     end
                 end
             end
-            5'b10110: begin
+            6'b011111: begin
                 if ((!pend)) begin
-                    h406 = 1'h0;
-                    h407 = 1'h0;
-                    h407 = 0;
+                    h636 = 1'h0;
+                    h637 = 1'h0;
+                    h637 = 0;
                     if (cl_tr_cpl[1]) begin
-                        h407 = 1;
+                        h637 = 1;
                     end
-                    h408 = 1'h0;
-                    h408 = 0;
+                    h638 = 1'h0;
+                    h638 = 0;
                     if (cl_tr_cpl[0]) begin
-                        h408 = 1;
+                        h638 = 1;
                     end
                     if ((e_write != 0)) begin
-                        h406 = h407;
+                        h636 = h637;
                     end
                     else begin
-                        h406 = h408;
+                        h636 = h638;
                     end
-                    h409 = 2'h0;
+                    h639 = 2'h0;
                     if ((e_write != 0)) begin
-                        h409 = 2;
+                        h639 = 2;
                     end
                     else begin
-                        h409 = 1;
+                        h639 = 1;
                     end
-                    h410 = 2'h0;
+                    h640 = 2'h0;
                     if ((e_write != 0)) begin
-                        h410 = 2;
+                        h640 = 2;
                     end
                     else begin
-                        h410 = 1;
+                        h640 = 1;
                     end
-                    h411 = 32'h0;
-                    h411 = (r_GSTS_REG >>> 31);
-                    h412 = 1'h0;
-                    h412 = (h411[1-1:0] & 1);
-                    if ((!((((cl_tr_cpl_status == 0) && (h406 != 0)) && (!cl_tr_cpl[2])) && (((((h409 == 1) || (h410 == 2)) && (h412 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
+                    h641 = 32'h0;
+                    h641 = (r_GSTS_REG >>> 31);
+                    h642 = 1'h0;
+                    h642 = (h641[1-1:0] & 1);
+                    if ((!((((cl_tr_cpl_status == 0) && (h636 != 0)) && (!cl_tr_cpl[2])) && (((((h639 == 1) || (h640 == 2)) && (h642 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
                         w_io_ctx_0 <= 0;
                         w_io_ctx_8 <= 0;
-                        st <= 5'b11000;
+                        st <= 6'b100001;
                     end
                     else begin
-                        h403 = 16'h0;
-                        h403 = cl_vf_rid;
-                        h404 = 13'h0;
-                        h404 = ({5'h0, h403[8-1:0]} * 16);
-                        h405 = 49'h0;
-                        h405 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h404});
-                        v_wide = {78'h0, h405};
+                        h633 = 16'h0;
+                        h633 = cl_vf_rid;
+                        h634 = 13'h0;
+                        h634 = ({5'h0, h633[8-1:0]} * 16);
+                        h635 = 49'h0;
+                        h635 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h634});
+                        v_wide = {78'h0, h635};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7353,19 +10882,19 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_ctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10111;
+                        st <= 6'b100000;
                     end
                 end
             end
-            5'b10111: begin
+            6'b100000: begin
                 if ((!pend)) begin
-                    h403 = 16'h0;
-                    h403 = cl_vf_rid;
-                    h404 = 13'h0;
-                    h404 = ({5'h0, h403[8-1:0]} * 16);
-                    h405 = 49'h0;
-                    h405 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h404});
-                    v_wide = {78'h0, h405};
+                    h633 = 16'h0;
+                    h633 = cl_vf_rid;
+                    h634 = 13'h0;
+                    h634 = ({5'h0, h633[8-1:0]} * 16);
+                    h635 = 49'h0;
+                    h635 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h634});
+                    v_wide = {78'h0, h635};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -7380,11 +10909,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_ctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11000;
+                        st <= 6'b100001;
                     end
                 end
             end
-            5'b11000: begin
+            6'b100001: begin
                 wk_io_sl_walked <= 0;
                 wk_io_sl_ok <= 0;
                 wk_io_sl_pa <= 0;
@@ -7403,96 +10932,96 @@ always @(posedge clk) begin: fsm
                 wk_io_sl_shift <= 0;
                 wk_io_sl_frame <= 0;
                 if (1'b0) begin
-                    h413 = 65'h0;
-                    h414 = 65'h0;
-                    h415 = 64'h0;
-                    h415 = cl_tr_cpl;
-                    h416 = 64'h0;
-                    h416 = cl_tr_cpl;
-                    h417 = 53'h0;
-                    h417 = ({1'h0, h416[64-1:12]} + 1);
-                    h418 = 53'h0;
-                    h418 = ({1'h0, h415[64-1:12]} ^ h417);
-                    h419 = 65'h0;
-                    h419 = ({h418, 12'h0} | 4095);
+                    h643 = 65'h0;
+                    h644 = 65'h0;
+                    h645 = 64'h0;
+                    h645 = cl_tr_cpl;
+                    h646 = 64'h0;
+                    h646 = cl_tr_cpl;
+                    h647 = 53'h0;
+                    h647 = ({1'h0, h646[64-1:12]} + 1);
+                    h648 = 53'h0;
+                    h648 = ({1'h0, h645[64-1:12]} ^ h647);
+                    h649 = 65'h0;
+                    h649 = ({h648, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h414 = h419;
+                        h644 = h649;
                     end
                     else begin
-                        h414 = 4095;
+                        h644 = 4095;
                     end
-                    h413 = h414;
-                    h420 = 65'h0;
-                    h420 = (~h413);
-                    h421 = 64'h0;
-                    h421 = (cl_tr_cpl & h420[64-1:0]);
-                    h422 = 65'h0;
-                    h423 = 64'h0;
-                    h423 = cl_tr_cpl;
-                    h424 = 64'h0;
-                    h424 = cl_tr_cpl;
-                    h425 = 53'h0;
-                    h425 = ({1'h0, h424[64-1:12]} + 1);
-                    h426 = 53'h0;
-                    h426 = ({1'h0, h423[64-1:12]} ^ h425);
-                    h427 = 65'h0;
-                    h427 = ({h426, 12'h0} | 4095);
+                    h643 = h644;
+                    h650 = 65'h0;
+                    h650 = (~h643);
+                    h651 = 64'h0;
+                    h651 = (cl_tr_cpl & h650[64-1:0]);
+                    h652 = 65'h0;
+                    h653 = 64'h0;
+                    h653 = cl_tr_cpl;
+                    h654 = 64'h0;
+                    h654 = cl_tr_cpl;
+                    h655 = 53'h0;
+                    h655 = ({1'h0, h654[64-1:12]} + 1);
+                    h656 = 53'h0;
+                    h656 = ({1'h0, h653[64-1:12]} ^ h655);
+                    h657 = 65'h0;
+                    h657 = ({h656, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h422 = h427;
+                        h652 = h657;
                     end
                     else begin
-                        h422 = 4095;
+                        h652 = 4095;
                     end
-                    h428 = 64'h0;
-                    h428 = (e_addr & h422[64-1:0]);
-                    h429 = 64'h0;
-                    h429 = (h421 | h428);
-                    v_wide = {63'h0, h429};
+                    h658 = 64'h0;
+                    h658 = (e_addr & h652[64-1:0]);
+                    h659 = 64'h0;
+                    h659 = (h651 | h658);
+                    v_wide = {63'h0, h659};
                     unit_io_sl_i_addr <= v_wide[64-1:0];
-                    h430 = 2'h0;
+                    h660 = 2'h0;
                     if ((e_write != 0)) begin
-                        h430 = 2;
+                        h660 = 2;
                     end
                     else begin
-                        h430 = 1;
+                        h660 = 1;
                     end
-                    unit_io_sl_k_read <= ((!((h430 == 2) && 1'b1)) && 1'b1);
-                    h431 = 2'h0;
+                    unit_io_sl_k_read <= ((!((h660 == 2) && 1'b1)) && 1'b1);
+                    h661 = 2'h0;
                     if ((e_write != 0)) begin
-                        h431 = 2;
+                        h661 = 2;
                     end
                     else begin
-                        h431 = 1;
+                        h661 = 1;
                     end
-                    unit_io_sl_k_write <= ((h431 == 2) && 1'b1);
-                    h432 = 48'h0;
-                    h432 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
-                    h433 = 1'h0;
-                    h434 = 2'h0;
+                    unit_io_sl_k_write <= ((h661 == 2) && 1'b1);
+                    h662 = 48'h0;
+                    h662 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
+                    h663 = 1'h0;
+                    h664 = 2'h0;
                     if ((e_write != 0)) begin
-                        h434 = 2;
+                        h664 = 2;
                     end
                     else begin
-                        h434 = 1;
+                        h664 = 1;
                     end
-                    h433 = 0;
-                    if (((h434 == 2) && 1'b1)) begin
-                        h433 = 1;
+                    h663 = 0;
+                    if (((h664 == 2) && 1'b1)) begin
+                        h663 = 1;
                     end
-                    h435 = 48'h0;
-                    h435 = (h432 | {44'h0, h433, 3'h0});
-                    h436 = 48'h0;
-                    h436 = (h435 | {45'h0, w_io_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h436};
+                    h665 = 48'h0;
+                    h665 = (h662 | {44'h0, h663, 3'h0});
+                    h666 = 48'h0;
+                    h666 = (h665 | {45'h0, w_io_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h666};
                     unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_sl_start <= 1'b1;
-                    st <= 5'b11001;
+                    st <= 6'b100010;
                 end
                 else begin
-                    st <= 5'b11010;
+                    st <= 6'b100011;
                 end
             end
-            5'b11001: begin
+            6'b100010: begin
                 unit_io_sl_start <= 1'b0;
                 if (unit_io_sl_done) begin
                     wk_io_sl_walked <= 1;
@@ -7529,23 +11058,409 @@ always @(posedge clk) begin: fsm
                         wk_io_sl_shift <= unit_io_sl_o_r_shift;
                         wk_io_sl_frame <= unit_io_sl_o_r_frame;
                     end
-                    st <= 5'b11010;
+                    st <= 6'b100011;
                 end
             end
-            5'b11010: begin
+            6'b100011: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_smroot_0 <= 0;
+                        w_io_smroot_8 <= 0;
+                        st <= 6'b100101;
+                    end
+                    else begin
+                        h667 = 64'h0;
+                        h667 = (r_RTADDR_REG >>> 12);
+                        h668 = 52'h0;
+                        h668 = (h667[52-1:0] & 52'hfffffffffffff);
+                        h669 = 16'h0;
+                        h669 = cl_vf_rid;
+                        h670 = 13'h0;
+                        h670 = ({5'h0, h669[16-1:8]} * 16);
+                        h671 = 65'h0;
+                        h671 = ({1'h0, h668, 12'h0} + {52'h0, h670});
+                        v_wide = {62'h0, h671};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smroot_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100100;
+                    end
+                end
+            end
+            6'b100100: begin
+                if ((!pend)) begin
+                    h667 = 64'h0;
+                    h667 = (r_RTADDR_REG >>> 12);
+                    h668 = 52'h0;
+                    h668 = (h667[52-1:0] & 52'hfffffffffffff);
+                    h669 = 16'h0;
+                    h669 = cl_vf_rid;
+                    h670 = 13'h0;
+                    h670 = ({5'h0, h669[16-1:8]} * 16);
+                    h671 = 65'h0;
+                    h671 = ({1'h0, h668, 12'h0} + {52'h0, h670});
+                    v_wide = {62'h0, h671};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smroot_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100101;
+                    end
+                end
+            end
+            6'b100101: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_smctx_0 <= 0;
+                        w_io_smctx_8 <= 0;
+                        st <= 6'b100111;
+                    end
+                    else begin
+                        h672 = 36'h0;
+                        if (cl_vf_rid[7]) begin
+                            h672 = w_io_smroot_8[48-1:12];
+                        end
+                        else begin
+                            h672 = w_io_smroot_0[48-1:12];
+                        end
+                        h673 = 16'h0;
+                        h673 = cl_vf_rid;
+                        h674 = 13'h0;
+                        h674 = ({6'h0, h673[7-1:0]} * 32);
+                        h675 = 49'h0;
+                        h675 = ({1'h0, h672, 12'h0} + {36'h0, h674});
+                        v_wide = {78'h0, h675};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100110;
+                    end
+                end
+            end
+            6'b100110: begin
+                if ((!pend)) begin
+                    h672 = 36'h0;
+                    if (cl_vf_rid[7]) begin
+                        h672 = w_io_smroot_8[48-1:12];
+                    end
+                    else begin
+                        h672 = w_io_smroot_0[48-1:12];
+                    end
+                    h673 = 16'h0;
+                    h673 = cl_vf_rid;
+                    h674 = 13'h0;
+                    h674 = ({6'h0, h673[7-1:0]} * 32);
+                    h675 = 49'h0;
+                    h675 = ({1'h0, h672, 12'h0} + {36'h0, h674});
+                    v_wide = {78'h0, h675};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100111;
+                    end
+                end
+            end
+            6'b100111: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pdir_0 <= 0;
+                        st <= 6'b101000;
+                    end
+                    else begin
+                        h676 = 20'h0;
+                        h676 = w_io_smctx_8[20-1:0];
+                        h677 = 18'h0;
+                        h677 = ({4'h0, h676[20-1:6]} * 8);
+                        h678 = 49'h0;
+                        h678 = ({1'h0, w_io_smctx_0[48-1:12], 12'h0} + {31'h0, h677});
+                        v_wide = {78'h0, h678};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pdir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b101000;
+                    end
+                end
+            end
+            6'b101000: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pe_0 <= 0;
+                        w_io_pe_8 <= 0;
+                        st <= 6'b101010;
+                    end
+                    else begin
+                        h679 = 20'h0;
+                        h679 = w_io_smctx_8[20-1:0];
+                        h680 = 13'h0;
+                        h680 = ({7'h0, h679[6-1:0]} * 64);
+                        h681 = 49'h0;
+                        h681 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h680});
+                        v_wide = {78'h0, h681};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pe_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b101001;
+                    end
+                end
+            end
+            6'b101001: begin
+                if ((!pend)) begin
+                    h679 = 20'h0;
+                    h679 = w_io_smctx_8[20-1:0];
+                    h680 = 13'h0;
+                    h680 = ({7'h0, h679[6-1:0]} * 64);
+                    h681 = 49'h0;
+                    h681 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h680});
+                    v_wide = {78'h0, h681};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pe_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b101010;
+                    end
+                end
+            end
+            6'b101010: begin
+                wk_io_smsl_walked <= 0;
+                wk_io_smsl_ok <= 0;
+                wk_io_smsl_pa <= 0;
+                wk_io_smsl_level <= 0;
+                wk_io_smsl_fault <= 0;
+                wk_io_smsl_not_present <= 0;
+                wk_io_smsl_denied <= 0;
+                wk_io_smsl_reserved <= 0;
+                wk_io_smsl_reserved_2m <= 0;
+                wk_io_smsl_reserved_1g <= 0;
+                wk_io_smsl_translation <= 0;
+                wk_io_smsl_reason <= 0;
+                wk_io_smsl_R <= 0;
+                wk_io_smsl_W <= 0;
+                wk_io_smsl_U <= 0;
+                wk_io_smsl_shift <= 0;
+                wk_io_smsl_frame <= 0;
+                if (1'b0) begin
+                    h682 = 65'h0;
+                    h683 = 65'h0;
+                    h684 = 64'h0;
+                    h684 = cl_tr_cpl;
+                    h685 = 64'h0;
+                    h685 = cl_tr_cpl;
+                    h686 = 53'h0;
+                    h686 = ({1'h0, h685[64-1:12]} + 1);
+                    h687 = 53'h0;
+                    h687 = ({1'h0, h684[64-1:12]} ^ h686);
+                    h688 = 65'h0;
+                    h688 = ({h687, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h683 = h688;
+                    end
+                    else begin
+                        h683 = 4095;
+                    end
+                    h682 = h683;
+                    h689 = 65'h0;
+                    h689 = (~h682);
+                    h690 = 64'h0;
+                    h690 = (cl_tr_cpl & h689[64-1:0]);
+                    h691 = 65'h0;
+                    h692 = 64'h0;
+                    h692 = cl_tr_cpl;
+                    h693 = 64'h0;
+                    h693 = cl_tr_cpl;
+                    h694 = 53'h0;
+                    h694 = ({1'h0, h693[64-1:12]} + 1);
+                    h695 = 53'h0;
+                    h695 = ({1'h0, h692[64-1:12]} ^ h694);
+                    h696 = 65'h0;
+                    h696 = ({h695, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h691 = h696;
+                    end
+                    else begin
+                        h691 = 4095;
+                    end
+                    h697 = 64'h0;
+                    h697 = (e_addr & h691[64-1:0]);
+                    h698 = 64'h0;
+                    h698 = (h690 | h697);
+                    v_wide = {63'h0, h698};
+                    unit_io_smsl_i_addr <= v_wide[64-1:0];
+                    h699 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h699 = 2;
+                    end
+                    else begin
+                        h699 = 1;
+                    end
+                    unit_io_smsl_k_read <= ((!((h699 == 2) && 1'b1)) && 1'b1);
+                    h700 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h700 = 2;
+                    end
+                    else begin
+                        h700 = 1;
+                    end
+                    unit_io_smsl_k_write <= ((h700 == 2) && 1'b1);
+                    h701 = 48'h0;
+                    h701 = ({w_io_pe_0[48-1:12], 12'h0} | 0);
+                    h702 = 1'h0;
+                    h703 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h703 = 2;
+                    end
+                    else begin
+                        h703 = 1;
+                    end
+                    h702 = 0;
+                    if (((h703 == 2) && 1'b1)) begin
+                        h702 = 1;
+                    end
+                    h704 = 48'h0;
+                    h704 = (h701 | {44'h0, h702, 3'h0});
+                    h705 = 48'h0;
+                    h705 = (h704 | {45'h0, w_io_pe_0[5-1:2]});
+                    v_wide = {79'h0, h705};
+                    unit_io_smsl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_io_smsl_start <= 1'b1;
+                    st <= 6'b101011;
+                end
+                else begin
+                    st <= 6'b101100;
+                end
+            end
+            6'b101011: begin
+                unit_io_smsl_start <= 1'b0;
+                if (unit_io_smsl_done) begin
+                    wk_io_smsl_walked <= 1;
+                    if ((unit_io_smsl_o_status == 0)) begin
+                        wk_io_smsl_ok <= 1;
+                        wk_io_smsl_pa <= unit_io_smsl_o_pa;
+                        wk_io_smsl_level <= unit_io_smsl_o_level;
+                    end
+                    else begin
+                        wk_io_smsl_fault <= unit_io_smsl_o_status;
+                        wk_io_smsl_level <= unit_io_smsl_o_level;
+                        if ((unit_io_smsl_o_status == 1)) begin
+                            wk_io_smsl_not_present <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 2)) begin
+                            wk_io_smsl_denied <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 3)) begin
+                            wk_io_smsl_reserved <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 4)) begin
+                            wk_io_smsl_reserved_2m <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 5)) begin
+                            wk_io_smsl_reserved_1g <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 6)) begin
+                            wk_io_smsl_translation <= 1;
+                        end
+                        wk_io_smsl_reason <= unit_io_smsl_o_r_reason;
+                        wk_io_smsl_R <= unit_io_smsl_o_r_R;
+                        wk_io_smsl_W <= unit_io_smsl_o_r_W;
+                        wk_io_smsl_U <= unit_io_smsl_o_r_U;
+                        wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
+                        wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
+                    end
+                    st <= 6'b101100;
+                end
+            end
+            6'b101100: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
-                        st <= 5'b11011;
+                        st <= 6'b101101;
                     end
                     else begin
-                        h437 = 64'h0;
-                        h437 = (r_IRTA_REG >>> 12);
-                        h438 = 52'h0;
-                        h438 = (h437[52-1:0] & 52'hfffffffffffff);
-                        h439 = 65'h0;
-                        h439 = ({1'h0, h438, 12'h0} + 0);
-                        v_wide = {62'h0, h439};
+                        h706 = 64'h0;
+                        h706 = (r_IRTA_REG >>> 12);
+                        h707 = 52'h0;
+                        h707 = (h706[52-1:0] & 52'hfffffffffffff);
+                        h708 = 65'h0;
+                        h708 = ({1'h0, h707, 12'h0} + 0);
+                        v_wide = {62'h0, h708};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7561,16 +11476,43 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11011;
+                        st <= 6'b101101;
                     end
                 end
             end
-            5'b11011: begin
+            6'b101101: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
                 cl_io_protected_memory_unremapped <= 0;
                 cl_io_dma_not_remapped <= 0;
+                cl_io_legacy_pasid <= 0;
+                cl_io_sm_root_not_present <= 0;
+                cl_io_sm_root_reserved <= 0;
+                cl_io_sm_context_not_present <= 0;
+                cl_io_sm_context_reserved <= 0;
+                cl_io_sm_dte_clear <= 0;
+                cl_io_sm_pasid_disabled <= 0;
+                cl_io_sm_protected_memory_translated <= 0;
+                cl_io_sm_translated_request <= 0;
+                cl_io_sm_pasid_beyond_table <= 0;
+                cl_io_sm_pasid_dir_not_present <= 0;
+                cl_io_sm_pasid_dir_reserved <= 0;
+                cl_io_sm_pasid_entry_not_present <= 0;
+                cl_io_sm_pasid_entry_reserved <= 0;
+                cl_io_sm_pasid_entry_invalid <= 0;
+                cl_io_sm_protected_memory <= 0;
+                cl_io_sm_ats_pass_through <= 0;
+                cl_io_sm_pass_through <= 0;
+                cl_io_sm_ats_beyond_width <= 0;
+                cl_io_sm_address_beyond_width <= 0;
+                cl_io_sm_protected_memory_remapped <= 0;
+                cl_io_sm_translated <= 0;
+                cl_io_sm_ats_translation <= 0;
+                cl_io_sm_ats_not_present <= 0;
+                cl_io_sm_write_denied <= 0;
+                cl_io_sm_read_denied <= 0;
+                cl_io_sm_paging_reserved <= 0;
                 cl_io_root_not_present <= 0;
                 cl_io_root_reserved <= 0;
                 cl_io_context_not_present <= 0;
@@ -7615,406 +11557,66 @@ always @(posedge clk) begin: fsm
                 cl_io_delivery_mode <= 0;
                 cl_io_cpl_status <= 0;
                 cl_io_cpl <= 0;
-                h440 = 1'h0;
-                h441 = 1'h0;
-                h441 = 0;
+                h709 = 1'h0;
+                h710 = 1'h0;
+                h710 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h441 = 1;
+                    h710 = 1;
                 end
-                h442 = 1'h0;
-                h442 = 0;
+                h711 = 1'h0;
+                h711 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h442 = 1;
+                    h711 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h440 = h441;
+                    h709 = h710;
                 end
                 else begin
-                    h440 = h442;
+                    h709 = h711;
                 end
-                if ((((cl_tr_cpl_status == 0) && (h440 != 0)) && (!cl_tr_cpl[2]))) begin
+                if ((((cl_tr_cpl_status == 0) && (h709 != 0)) && (!cl_tr_cpl[2]))) begin
                     cl_io_called <= 1;
-                    h443 = 2'h0;
+                    h712 = 2'h0;
                     if ((e_write != 0)) begin
-                        h443 = 2;
+                        h712 = 2;
                     end
                     else begin
-                        h443 = 1;
+                        h712 = 1;
                     end
-                    h444 = 2'h0;
+                    h713 = 2'h0;
                     if ((e_write != 0)) begin
-                        h444 = 2;
+                        h713 = 2;
                     end
                     else begin
-                        h444 = 1;
+                        h713 = 1;
                     end
-                    h445 = 32'h0;
-                    h445 = (r_PMEN_REG >>> 31);
-                    h446 = 1'h0;
-                    h446 = (h445[1-1:0] & 1);
-                    h447 = 65'h0;
-                    h448 = 65'h0;
-                    h449 = 64'h0;
-                    h449 = cl_tr_cpl;
-                    h450 = 64'h0;
-                    h450 = cl_tr_cpl;
-                    h451 = 53'h0;
-                    h451 = ({1'h0, h450[64-1:12]} + 1);
-                    h452 = 53'h0;
-                    h452 = ({1'h0, h449[64-1:12]} ^ h451);
-                    h453 = 65'h0;
-                    h453 = ({h452, 12'h0} | 4095);
+                    h714 = 32'h0;
+                    h714 = (r_PMEN_REG >>> 31);
+                    h715 = 1'h0;
+                    h715 = (h714[1-1:0] & 1);
+                    h716 = 65'h0;
+                    h717 = 65'h0;
+                    h718 = 64'h0;
+                    h718 = cl_tr_cpl;
+                    h719 = 64'h0;
+                    h719 = cl_tr_cpl;
+                    h720 = 53'h0;
+                    h720 = ({1'h0, h719[64-1:12]} + 1);
+                    h721 = 53'h0;
+                    h721 = ({1'h0, h718[64-1:12]} ^ h720);
+                    h722 = 65'h0;
+                    h722 = ({h721, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h448 = h453;
+                        h717 = h722;
                     end
                     else begin
-                        h448 = 4095;
+                        h717 = 4095;
                     end
-                    h447 = h448;
-                    h454 = 65'h0;
-                    h454 = (~h447);
-                    h455 = 64'h0;
-                    h455 = (cl_tr_cpl & h454[64-1:0]);
-                    h456 = 65'h0;
-                    h457 = 64'h0;
-                    h457 = cl_tr_cpl;
-                    h458 = 64'h0;
-                    h458 = cl_tr_cpl;
-                    h459 = 53'h0;
-                    h459 = ({1'h0, h458[64-1:12]} + 1);
-                    h460 = 53'h0;
-                    h460 = ({1'h0, h457[64-1:12]} ^ h459);
-                    h461 = 65'h0;
-                    h461 = ({h460, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h456 = h461;
-                    end
-                    else begin
-                        h456 = 4095;
-                    end
-                    h462 = 64'h0;
-                    h462 = (e_addr & h456[64-1:0]);
-                    h463 = 64'h0;
-                    h463 = (h455 | h462);
-                    h464 = 32'h0;
-                    h464 = (r_PLMBASE_REG >>> 20);
-                    h465 = 12'h0;
-                    h465 = (h464[12-1:0] & 4095);
-                    h466 = 65'h0;
-                    h467 = 65'h0;
-                    h468 = 64'h0;
-                    h468 = cl_tr_cpl;
-                    h469 = 64'h0;
-                    h469 = cl_tr_cpl;
-                    h470 = 53'h0;
-                    h470 = ({1'h0, h469[64-1:12]} + 1);
-                    h471 = 53'h0;
-                    h471 = ({1'h0, h468[64-1:12]} ^ h470);
-                    h472 = 65'h0;
-                    h472 = ({h471, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h467 = h472;
-                    end
-                    else begin
-                        h467 = 4095;
-                    end
-                    h466 = h467;
-                    h473 = 65'h0;
-                    h473 = (~h466);
-                    h474 = 64'h0;
-                    h474 = (cl_tr_cpl & h473[64-1:0]);
-                    h475 = 65'h0;
-                    h476 = 64'h0;
-                    h476 = cl_tr_cpl;
-                    h477 = 64'h0;
-                    h477 = cl_tr_cpl;
-                    h478 = 53'h0;
-                    h478 = ({1'h0, h477[64-1:12]} + 1);
-                    h479 = 53'h0;
-                    h479 = ({1'h0, h476[64-1:12]} ^ h478);
-                    h480 = 65'h0;
-                    h480 = ({h479, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h475 = h480;
-                    end
-                    else begin
-                        h475 = 4095;
-                    end
-                    h481 = 64'h0;
-                    h481 = (e_addr & h475[64-1:0]);
-                    h482 = 64'h0;
-                    h482 = (h474 | h481);
-                    h483 = 32'h0;
-                    h483 = (r_PLMLIMIT_REG >>> 20);
-                    h484 = 12'h0;
-                    h484 = (h483[12-1:0] & 4095);
-                    h485 = 32'h0;
-                    h485 = ({h484, 20'h0} | 1048575);
-                    h486 = 65'h0;
-                    h487 = 65'h0;
-                    h488 = 64'h0;
-                    h488 = cl_tr_cpl;
-                    h489 = 64'h0;
-                    h489 = cl_tr_cpl;
-                    h490 = 53'h0;
-                    h490 = ({1'h0, h489[64-1:12]} + 1);
-                    h491 = 53'h0;
-                    h491 = ({1'h0, h488[64-1:12]} ^ h490);
-                    h492 = 65'h0;
-                    h492 = ({h491, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h487 = h492;
-                    end
-                    else begin
-                        h487 = 4095;
-                    end
-                    h486 = h487;
-                    h493 = 65'h0;
-                    h493 = (~h486);
-                    h494 = 64'h0;
-                    h494 = (cl_tr_cpl & h493[64-1:0]);
-                    h495 = 65'h0;
-                    h496 = 64'h0;
-                    h496 = cl_tr_cpl;
-                    h497 = 64'h0;
-                    h497 = cl_tr_cpl;
-                    h498 = 53'h0;
-                    h498 = ({1'h0, h497[64-1:12]} + 1);
-                    h499 = 53'h0;
-                    h499 = ({1'h0, h496[64-1:12]} ^ h498);
-                    h500 = 65'h0;
-                    h500 = ({h499, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h495 = h500;
-                    end
-                    else begin
-                        h495 = 4095;
-                    end
-                    h501 = 64'h0;
-                    h501 = (e_addr & h495[64-1:0]);
-                    h502 = 64'h0;
-                    h502 = (h494 | h501);
-                    h503 = 64'h0;
-                    h503 = (r_PHMBASE_REG >>> 20);
-                    h504 = 28'h0;
-                    h504 = (h503[28-1:0] & 268435455);
-                    h505 = 65'h0;
-                    h506 = 65'h0;
-                    h507 = 64'h0;
-                    h507 = cl_tr_cpl;
-                    h508 = 64'h0;
-                    h508 = cl_tr_cpl;
-                    h509 = 53'h0;
-                    h509 = ({1'h0, h508[64-1:12]} + 1);
-                    h510 = 53'h0;
-                    h510 = ({1'h0, h507[64-1:12]} ^ h509);
-                    h511 = 65'h0;
-                    h511 = ({h510, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h506 = h511;
-                    end
-                    else begin
-                        h506 = 4095;
-                    end
-                    h505 = h506;
-                    h512 = 65'h0;
-                    h512 = (~h505);
-                    h513 = 64'h0;
-                    h513 = (cl_tr_cpl & h512[64-1:0]);
-                    h514 = 65'h0;
-                    h515 = 64'h0;
-                    h515 = cl_tr_cpl;
-                    h516 = 64'h0;
-                    h516 = cl_tr_cpl;
-                    h517 = 53'h0;
-                    h517 = ({1'h0, h516[64-1:12]} + 1);
-                    h518 = 53'h0;
-                    h518 = ({1'h0, h515[64-1:12]} ^ h517);
-                    h519 = 65'h0;
-                    h519 = ({h518, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h514 = h519;
-                    end
-                    else begin
-                        h514 = 4095;
-                    end
-                    h520 = 64'h0;
-                    h520 = (e_addr & h514[64-1:0]);
-                    h521 = 64'h0;
-                    h521 = (h513 | h520);
-                    h522 = 64'h0;
-                    h522 = (r_PHMLIMIT_REG >>> 20);
-                    h523 = 28'h0;
-                    h523 = (h522[28-1:0] & 268435455);
-                    h524 = 48'h0;
-                    h524 = ({h523, 20'h0} | 1048575);
-                    h525 = 32'h0;
-                    h525 = (r_GSTS_REG >>> 31);
-                    h526 = 1'h0;
-                    h526 = (h525[1-1:0] & 1);
-                    h544 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h544 = 2;
-                    end
-                    else begin
-                        h544 = 1;
-                    end
-                    h545 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h545 = 2;
-                    end
-                    else begin
-                        h545 = 1;
-                    end
-                    h546 = 32'h0;
-                    h546 = (r_GSTS_REG >>> 31);
-                    h547 = 1'h0;
-                    h547 = (h546[1-1:0] & 1);
-                    h568 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h568 = 2;
-                    end
-                    else begin
-                        h568 = 1;
-                    end
-                    h569 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h569 = 2;
-                    end
-                    else begin
-                        h569 = 1;
-                    end
-                    h570 = 32'h0;
-                    h570 = (r_GSTS_REG >>> 31);
-                    h571 = 1'h0;
-                    h571 = (h570[1-1:0] & 1);
-                    h592 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h592 = 2;
-                    end
-                    else begin
-                        h592 = 1;
-                    end
-                    h593 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h593 = 2;
-                    end
-                    else begin
-                        h593 = 1;
-                    end
-                    h594 = 32'h0;
-                    h594 = (r_GSTS_REG >>> 31);
-                    h595 = 1'h0;
-                    h595 = (h594[1-1:0] & 1);
-                    h617 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h617 = 2;
-                    end
-                    else begin
-                        h617 = 1;
-                    end
-                    h618 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h618 = 2;
-                    end
-                    else begin
-                        h618 = 1;
-                    end
-                    h619 = 32'h0;
-                    h619 = (r_GSTS_REG >>> 31);
-                    h620 = 1'h0;
-                    h620 = (h619[1-1:0] & 1);
-                    h641 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h641 = 2;
-                    end
-                    else begin
-                        h641 = 1;
-                    end
-                    h642 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h642 = 2;
-                    end
-                    else begin
-                        h642 = 1;
-                    end
-                    h643 = 32'h0;
-                    h643 = (r_GSTS_REG >>> 31);
-                    h644 = 1'h0;
-                    h644 = (h643[1-1:0] & 1);
-                    h666 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h666 = 2;
-                    end
-                    else begin
-                        h666 = 1;
-                    end
-                    h667 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h667 = 2;
-                    end
-                    else begin
-                        h667 = 1;
-                    end
-                    h668 = 32'h0;
-                    h668 = (r_GSTS_REG >>> 31);
-                    h669 = 1'h0;
-                    h669 = (h668[1-1:0] & 1);
-                    h691 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h691 = 2;
-                    end
-                    else begin
-                        h691 = 1;
-                    end
-                    h692 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h692 = 2;
-                    end
-                    else begin
-                        h692 = 1;
-                    end
-                    h693 = 32'h0;
-                    h693 = (r_GSTS_REG >>> 31);
-                    h694 = 1'h0;
-                    h694 = (h693[1-1:0] & 1);
-                    h716 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h716 = 2;
-                    end
-                    else begin
-                        h716 = 1;
-                    end
-                    h717 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h717 = 2;
-                    end
-                    else begin
-                        h717 = 1;
-                    end
-                    h718 = 32'h0;
-                    h718 = (r_GSTS_REG >>> 31);
-                    h719 = 1'h0;
-                    h719 = (h718[1-1:0] & 1);
-                    h720 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h720 = 2;
-                    end
-                    else begin
-                        h720 = 1;
-                    end
-                    h721 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h721 = 2;
-                    end
-                    else begin
-                        h721 = 1;
-                    end
-                    h722 = 32'h0;
-                    h722 = (r_PMEN_REG >>> 31);
-                    h723 = 1'h0;
-                    h723 = (h722[1-1:0] & 1);
-                    h724 = 65'h0;
+                    h716 = h717;
+                    h723 = 65'h0;
+                    h723 = (~h716);
+                    h724 = 64'h0;
+                    h724 = (cl_tr_cpl & h723[64-1:0]);
                     h725 = 65'h0;
                     h726 = 64'h0;
                     h726 = cl_tr_cpl;
@@ -8032,37 +11634,37 @@ always @(posedge clk) begin: fsm
                     else begin
                         h725 = 4095;
                     end
-                    h724 = h725;
-                    h731 = 65'h0;
-                    h731 = (~h724);
+                    h731 = 64'h0;
+                    h731 = (e_addr & h725[64-1:0]);
                     h732 = 64'h0;
-                    h732 = (cl_tr_cpl & h731[64-1:0]);
-                    h733 = 65'h0;
-                    h734 = 64'h0;
-                    h734 = cl_tr_cpl;
-                    h735 = 64'h0;
-                    h735 = cl_tr_cpl;
-                    h736 = 53'h0;
-                    h736 = ({1'h0, h735[64-1:12]} + 1);
-                    h737 = 53'h0;
-                    h737 = ({1'h0, h734[64-1:12]} ^ h736);
-                    h738 = 65'h0;
-                    h738 = ({h737, 12'h0} | 4095);
+                    h732 = (h724 | h731);
+                    h733 = 32'h0;
+                    h733 = (r_PLMBASE_REG >>> 20);
+                    h734 = 12'h0;
+                    h734 = (h733[12-1:0] & 4095);
+                    h735 = 65'h0;
+                    h736 = 65'h0;
+                    h737 = 64'h0;
+                    h737 = cl_tr_cpl;
+                    h738 = 64'h0;
+                    h738 = cl_tr_cpl;
+                    h739 = 53'h0;
+                    h739 = ({1'h0, h738[64-1:12]} + 1);
+                    h740 = 53'h0;
+                    h740 = ({1'h0, h737[64-1:12]} ^ h739);
+                    h741 = 65'h0;
+                    h741 = ({h740, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h733 = h738;
+                        h736 = h741;
                     end
                     else begin
-                        h733 = 4095;
+                        h736 = 4095;
                     end
-                    h739 = 64'h0;
-                    h739 = (e_addr & h733[64-1:0]);
-                    h740 = 64'h0;
-                    h740 = (h732 | h739);
-                    h741 = 32'h0;
-                    h741 = (r_PLMBASE_REG >>> 20);
-                    h742 = 12'h0;
-                    h742 = (h741[12-1:0] & 4095);
-                    h743 = 65'h0;
+                    h735 = h736;
+                    h742 = 65'h0;
+                    h742 = (~h735);
+                    h743 = 64'h0;
+                    h743 = (cl_tr_cpl & h742[64-1:0]);
                     h744 = 65'h0;
                     h745 = 64'h0;
                     h745 = cl_tr_cpl;
@@ -8080,39 +11682,39 @@ always @(posedge clk) begin: fsm
                     else begin
                         h744 = 4095;
                     end
-                    h743 = h744;
-                    h750 = 65'h0;
-                    h750 = (~h743);
+                    h750 = 64'h0;
+                    h750 = (e_addr & h744[64-1:0]);
                     h751 = 64'h0;
-                    h751 = (cl_tr_cpl & h750[64-1:0]);
-                    h752 = 65'h0;
-                    h753 = 64'h0;
-                    h753 = cl_tr_cpl;
-                    h754 = 64'h0;
-                    h754 = cl_tr_cpl;
-                    h755 = 53'h0;
-                    h755 = ({1'h0, h754[64-1:12]} + 1);
-                    h756 = 53'h0;
-                    h756 = ({1'h0, h753[64-1:12]} ^ h755);
-                    h757 = 65'h0;
-                    h757 = ({h756, 12'h0} | 4095);
+                    h751 = (h743 | h750);
+                    h752 = 32'h0;
+                    h752 = (r_PLMLIMIT_REG >>> 20);
+                    h753 = 12'h0;
+                    h753 = (h752[12-1:0] & 4095);
+                    h754 = 32'h0;
+                    h754 = ({h753, 20'h0} | 1048575);
+                    h755 = 65'h0;
+                    h756 = 65'h0;
+                    h757 = 64'h0;
+                    h757 = cl_tr_cpl;
+                    h758 = 64'h0;
+                    h758 = cl_tr_cpl;
+                    h759 = 53'h0;
+                    h759 = ({1'h0, h758[64-1:12]} + 1);
+                    h760 = 53'h0;
+                    h760 = ({1'h0, h757[64-1:12]} ^ h759);
+                    h761 = 65'h0;
+                    h761 = ({h760, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h752 = h757;
+                        h756 = h761;
                     end
                     else begin
-                        h752 = 4095;
+                        h756 = 4095;
                     end
-                    h758 = 64'h0;
-                    h758 = (e_addr & h752[64-1:0]);
-                    h759 = 64'h0;
-                    h759 = (h751 | h758);
-                    h760 = 32'h0;
-                    h760 = (r_PLMLIMIT_REG >>> 20);
-                    h761 = 12'h0;
-                    h761 = (h760[12-1:0] & 4095);
-                    h762 = 32'h0;
-                    h762 = ({h761, 20'h0} | 1048575);
-                    h763 = 65'h0;
+                    h755 = h756;
+                    h762 = 65'h0;
+                    h762 = (~h755);
+                    h763 = 64'h0;
+                    h763 = (cl_tr_cpl & h762[64-1:0]);
                     h764 = 65'h0;
                     h765 = 64'h0;
                     h765 = cl_tr_cpl;
@@ -8130,37 +11732,37 @@ always @(posedge clk) begin: fsm
                     else begin
                         h764 = 4095;
                     end
-                    h763 = h764;
-                    h770 = 65'h0;
-                    h770 = (~h763);
+                    h770 = 64'h0;
+                    h770 = (e_addr & h764[64-1:0]);
                     h771 = 64'h0;
-                    h771 = (cl_tr_cpl & h770[64-1:0]);
-                    h772 = 65'h0;
-                    h773 = 64'h0;
-                    h773 = cl_tr_cpl;
-                    h774 = 64'h0;
-                    h774 = cl_tr_cpl;
-                    h775 = 53'h0;
-                    h775 = ({1'h0, h774[64-1:12]} + 1);
-                    h776 = 53'h0;
-                    h776 = ({1'h0, h773[64-1:12]} ^ h775);
-                    h777 = 65'h0;
-                    h777 = ({h776, 12'h0} | 4095);
+                    h771 = (h763 | h770);
+                    h772 = 64'h0;
+                    h772 = (r_PHMBASE_REG >>> 20);
+                    h773 = 28'h0;
+                    h773 = (h772[28-1:0] & 268435455);
+                    h774 = 65'h0;
+                    h775 = 65'h0;
+                    h776 = 64'h0;
+                    h776 = cl_tr_cpl;
+                    h777 = 64'h0;
+                    h777 = cl_tr_cpl;
+                    h778 = 53'h0;
+                    h778 = ({1'h0, h777[64-1:12]} + 1);
+                    h779 = 53'h0;
+                    h779 = ({1'h0, h776[64-1:12]} ^ h778);
+                    h780 = 65'h0;
+                    h780 = ({h779, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h772 = h777;
+                        h775 = h780;
                     end
                     else begin
-                        h772 = 4095;
+                        h775 = 4095;
                     end
-                    h778 = 64'h0;
-                    h778 = (e_addr & h772[64-1:0]);
-                    h779 = 64'h0;
-                    h779 = (h771 | h778);
-                    h780 = 64'h0;
-                    h780 = (r_PHMBASE_REG >>> 20);
-                    h781 = 28'h0;
-                    h781 = (h780[28-1:0] & 268435455);
-                    h782 = 65'h0;
+                    h774 = h775;
+                    h781 = 65'h0;
+                    h781 = (~h774);
+                    h782 = 64'h0;
+                    h782 = (cl_tr_cpl & h781[64-1:0]);
                     h783 = 65'h0;
                     h784 = 64'h0;
                     h784 = cl_tr_cpl;
@@ -8178,276 +11780,616 @@ always @(posedge clk) begin: fsm
                     else begin
                         h783 = 4095;
                     end
-                    h782 = h783;
-                    h789 = 65'h0;
-                    h789 = (~h782);
+                    h789 = 64'h0;
+                    h789 = (e_addr & h783[64-1:0]);
                     h790 = 64'h0;
-                    h790 = (cl_tr_cpl & h789[64-1:0]);
-                    h791 = 65'h0;
-                    h792 = 64'h0;
-                    h792 = cl_tr_cpl;
-                    h793 = 64'h0;
-                    h793 = cl_tr_cpl;
-                    h794 = 53'h0;
-                    h794 = ({1'h0, h793[64-1:12]} + 1);
-                    h795 = 53'h0;
-                    h795 = ({1'h0, h792[64-1:12]} ^ h794);
-                    h796 = 65'h0;
-                    h796 = ({h795, 12'h0} | 4095);
+                    h790 = (h782 | h789);
+                    h791 = 64'h0;
+                    h791 = (r_PHMLIMIT_REG >>> 20);
+                    h792 = 28'h0;
+                    h792 = (h791[28-1:0] & 268435455);
+                    h793 = 48'h0;
+                    h793 = ({h792, 20'h0} | 1048575);
+                    h794 = 32'h0;
+                    h794 = (r_GSTS_REG >>> 31);
+                    h795 = 1'h0;
+                    h795 = (h794[1-1:0] & 1);
+                    h813 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h813 = 2;
+                    end
+                    else begin
+                        h813 = 1;
+                    end
+                    h814 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h814 = 2;
+                    end
+                    else begin
+                        h814 = 1;
+                    end
+                    h815 = 32'h0;
+                    h815 = (r_GSTS_REG >>> 31);
+                    h816 = 1'h0;
+                    h816 = (h815[1-1:0] & 1);
+                    h1359 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1359 = 2;
+                    end
+                    else begin
+                        h1359 = 1;
+                    end
+                    h1360 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1360 = 2;
+                    end
+                    else begin
+                        h1360 = 1;
+                    end
+                    h1361 = 32'h0;
+                    h1361 = (r_GSTS_REG >>> 31);
+                    h1362 = 1'h0;
+                    h1362 = (h1361[1-1:0] & 1);
+                    h1383 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1383 = 2;
+                    end
+                    else begin
+                        h1383 = 1;
+                    end
+                    h1384 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1384 = 2;
+                    end
+                    else begin
+                        h1384 = 1;
+                    end
+                    h1385 = 32'h0;
+                    h1385 = (r_GSTS_REG >>> 31);
+                    h1386 = 1'h0;
+                    h1386 = (h1385[1-1:0] & 1);
+                    h1408 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1408 = 2;
+                    end
+                    else begin
+                        h1408 = 1;
+                    end
+                    h1409 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1409 = 2;
+                    end
+                    else begin
+                        h1409 = 1;
+                    end
+                    h1410 = 32'h0;
+                    h1410 = (r_GSTS_REG >>> 31);
+                    h1411 = 1'h0;
+                    h1411 = (h1410[1-1:0] & 1);
+                    h1432 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1432 = 2;
+                    end
+                    else begin
+                        h1432 = 1;
+                    end
+                    h1433 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1433 = 2;
+                    end
+                    else begin
+                        h1433 = 1;
+                    end
+                    h1434 = 32'h0;
+                    h1434 = (r_GSTS_REG >>> 31);
+                    h1435 = 1'h0;
+                    h1435 = (h1434[1-1:0] & 1);
+                    h1457 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1457 = 2;
+                    end
+                    else begin
+                        h1457 = 1;
+                    end
+                    h1458 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1458 = 2;
+                    end
+                    else begin
+                        h1458 = 1;
+                    end
+                    h1459 = 32'h0;
+                    h1459 = (r_GSTS_REG >>> 31);
+                    h1460 = 1'h0;
+                    h1460 = (h1459[1-1:0] & 1);
+                    h1482 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1482 = 2;
+                    end
+                    else begin
+                        h1482 = 1;
+                    end
+                    h1483 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1483 = 2;
+                    end
+                    else begin
+                        h1483 = 1;
+                    end
+                    h1484 = 32'h0;
+                    h1484 = (r_GSTS_REG >>> 31);
+                    h1485 = 1'h0;
+                    h1485 = (h1484[1-1:0] & 1);
+                    h1507 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1507 = 2;
+                    end
+                    else begin
+                        h1507 = 1;
+                    end
+                    h1508 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1508 = 2;
+                    end
+                    else begin
+                        h1508 = 1;
+                    end
+                    h1509 = 32'h0;
+                    h1509 = (r_GSTS_REG >>> 31);
+                    h1510 = 1'h0;
+                    h1510 = (h1509[1-1:0] & 1);
+                    h1511 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1511 = 2;
+                    end
+                    else begin
+                        h1511 = 1;
+                    end
+                    h1512 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1512 = 2;
+                    end
+                    else begin
+                        h1512 = 1;
+                    end
+                    h1513 = 32'h0;
+                    h1513 = (r_PMEN_REG >>> 31);
+                    h1514 = 1'h0;
+                    h1514 = (h1513[1-1:0] & 1);
+                    h1515 = 65'h0;
+                    h1516 = 65'h0;
+                    h1517 = 64'h0;
+                    h1517 = cl_tr_cpl;
+                    h1518 = 64'h0;
+                    h1518 = cl_tr_cpl;
+                    h1519 = 53'h0;
+                    h1519 = ({1'h0, h1518[64-1:12]} + 1);
+                    h1520 = 53'h0;
+                    h1520 = ({1'h0, h1517[64-1:12]} ^ h1519);
+                    h1521 = 65'h0;
+                    h1521 = ({h1520, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h791 = h796;
+                        h1516 = h1521;
                     end
                     else begin
-                        h791 = 4095;
+                        h1516 = 4095;
                     end
-                    h797 = 64'h0;
-                    h797 = (e_addr & h791[64-1:0]);
-                    h798 = 64'h0;
-                    h798 = (h790 | h797);
-                    h799 = 64'h0;
-                    h799 = (r_PHMLIMIT_REG >>> 20);
-                    h800 = 28'h0;
-                    h800 = (h799[28-1:0] & 268435455);
-                    h801 = 48'h0;
-                    h801 = ({h800, 20'h0} | 1048575);
-                    h802 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h802 = 2;
-                    end
-                    else begin
-                        h802 = 1;
-                    end
-                    h803 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h803 = 2;
-                    end
-                    else begin
-                        h803 = 1;
-                    end
-                    h804 = 32'h0;
-                    h804 = (r_GSTS_REG >>> 31);
-                    h805 = 1'h0;
-                    h805 = (h804[1-1:0] & 1);
-                    h823 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h823 = 2;
-                    end
-                    else begin
-                        h823 = 1;
-                    end
-                    h824 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h824 = 2;
-                    end
-                    else begin
-                        h824 = 1;
-                    end
-                    h825 = 32'h0;
-                    h825 = (r_GSTS_REG >>> 31);
-                    h826 = 1'h0;
-                    h826 = (h825[1-1:0] & 1);
-                    h844 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h844 = 2;
-                    end
-                    else begin
-                        h844 = 1;
-                    end
-                    h845 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h845 = 2;
-                    end
-                    else begin
-                        h845 = 1;
-                    end
-                    h846 = 32'h0;
-                    h846 = (r_GSTS_REG >>> 31);
-                    h847 = 1'h0;
-                    h847 = (h846[1-1:0] & 1);
-                    h869 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h869 = 2;
-                    end
-                    else begin
-                        h869 = 1;
-                    end
-                    h870 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h870 = 2;
-                    end
-                    else begin
-                        h870 = 1;
-                    end
-                    h871 = 32'h0;
-                    h871 = (r_GSTS_REG >>> 31);
-                    h872 = 1'h0;
-                    h872 = (h871[1-1:0] & 1);
-                    h873 = 1'h0;
-                    h874 = 1'h0;
-                    h875 = 64'h0;
-                    h876 = 65'h0;
-                    h877 = 65'h0;
-                    h878 = 64'h0;
-                    h878 = cl_tr_cpl;
-                    h879 = 64'h0;
-                    h879 = cl_tr_cpl;
-                    h880 = 53'h0;
-                    h880 = ({1'h0, h879[64-1:12]} + 1);
-                    h881 = 53'h0;
-                    h881 = ({1'h0, h878[64-1:12]} ^ h880);
-                    h882 = 65'h0;
-                    h882 = ({h881, 12'h0} | 4095);
+                    h1515 = h1516;
+                    h1522 = 65'h0;
+                    h1522 = (~h1515);
+                    h1523 = 64'h0;
+                    h1523 = (cl_tr_cpl & h1522[64-1:0]);
+                    h1524 = 65'h0;
+                    h1525 = 64'h0;
+                    h1525 = cl_tr_cpl;
+                    h1526 = 64'h0;
+                    h1526 = cl_tr_cpl;
+                    h1527 = 53'h0;
+                    h1527 = ({1'h0, h1526[64-1:12]} + 1);
+                    h1528 = 53'h0;
+                    h1528 = ({1'h0, h1525[64-1:12]} ^ h1527);
+                    h1529 = 65'h0;
+                    h1529 = ({h1528, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h877 = h882;
+                        h1524 = h1529;
                     end
                     else begin
-                        h877 = 4095;
+                        h1524 = 4095;
                     end
-                    h876 = h877;
-                    h883 = 65'h0;
-                    h883 = (~h876);
-                    h884 = 64'h0;
-                    h884 = (cl_tr_cpl & h883[64-1:0]);
-                    h885 = 65'h0;
-                    h886 = 64'h0;
-                    h886 = cl_tr_cpl;
-                    h887 = 64'h0;
-                    h887 = cl_tr_cpl;
-                    h888 = 53'h0;
-                    h888 = ({1'h0, h887[64-1:12]} + 1);
-                    h889 = 53'h0;
-                    h889 = ({1'h0, h886[64-1:12]} ^ h888);
-                    h890 = 65'h0;
-                    h890 = ({h889, 12'h0} | 4095);
+                    h1530 = 64'h0;
+                    h1530 = (e_addr & h1524[64-1:0]);
+                    h1531 = 64'h0;
+                    h1531 = (h1523 | h1530);
+                    h1532 = 32'h0;
+                    h1532 = (r_PLMBASE_REG >>> 20);
+                    h1533 = 12'h0;
+                    h1533 = (h1532[12-1:0] & 4095);
+                    h1534 = 65'h0;
+                    h1535 = 65'h0;
+                    h1536 = 64'h0;
+                    h1536 = cl_tr_cpl;
+                    h1537 = 64'h0;
+                    h1537 = cl_tr_cpl;
+                    h1538 = 53'h0;
+                    h1538 = ({1'h0, h1537[64-1:12]} + 1);
+                    h1539 = 53'h0;
+                    h1539 = ({1'h0, h1536[64-1:12]} ^ h1538);
+                    h1540 = 65'h0;
+                    h1540 = ({h1539, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h885 = h890;
+                        h1535 = h1540;
                     end
                     else begin
-                        h885 = 4095;
+                        h1535 = 4095;
                     end
-                    h891 = 64'h0;
-                    h891 = (e_addr & h885[64-1:0]);
-                    h892 = 64'h0;
-                    h892 = (h884 | h891);
-                    h875 = h892;
-                    h874 = 0;
-                    if ((h875[64-1:39] != 0)) begin
-                        h874 = 1;
-                    end
-                    h893 = 1'h0;
-                    h894 = 1'h0;
-                    h895 = 64'h0;
-                    h896 = 65'h0;
-                    h897 = 65'h0;
-                    h898 = 64'h0;
-                    h898 = cl_tr_cpl;
-                    h899 = 64'h0;
-                    h899 = cl_tr_cpl;
-                    h900 = 53'h0;
-                    h900 = ({1'h0, h899[64-1:12]} + 1);
-                    h901 = 53'h0;
-                    h901 = ({1'h0, h898[64-1:12]} ^ h900);
-                    h902 = 65'h0;
-                    h902 = ({h901, 12'h0} | 4095);
+                    h1534 = h1535;
+                    h1541 = 65'h0;
+                    h1541 = (~h1534);
+                    h1542 = 64'h0;
+                    h1542 = (cl_tr_cpl & h1541[64-1:0]);
+                    h1543 = 65'h0;
+                    h1544 = 64'h0;
+                    h1544 = cl_tr_cpl;
+                    h1545 = 64'h0;
+                    h1545 = cl_tr_cpl;
+                    h1546 = 53'h0;
+                    h1546 = ({1'h0, h1545[64-1:12]} + 1);
+                    h1547 = 53'h0;
+                    h1547 = ({1'h0, h1544[64-1:12]} ^ h1546);
+                    h1548 = 65'h0;
+                    h1548 = ({h1547, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h897 = h902;
+                        h1543 = h1548;
                     end
                     else begin
-                        h897 = 4095;
+                        h1543 = 4095;
                     end
-                    h896 = h897;
-                    h903 = 65'h0;
-                    h903 = (~h896);
-                    h904 = 64'h0;
-                    h904 = (cl_tr_cpl & h903[64-1:0]);
-                    h905 = 65'h0;
-                    h906 = 64'h0;
-                    h906 = cl_tr_cpl;
-                    h907 = 64'h0;
-                    h907 = cl_tr_cpl;
-                    h908 = 53'h0;
-                    h908 = ({1'h0, h907[64-1:12]} + 1);
-                    h909 = 53'h0;
-                    h909 = ({1'h0, h906[64-1:12]} ^ h908);
-                    h910 = 65'h0;
-                    h910 = ({h909, 12'h0} | 4095);
+                    h1549 = 64'h0;
+                    h1549 = (e_addr & h1543[64-1:0]);
+                    h1550 = 64'h0;
+                    h1550 = (h1542 | h1549);
+                    h1551 = 32'h0;
+                    h1551 = (r_PLMLIMIT_REG >>> 20);
+                    h1552 = 12'h0;
+                    h1552 = (h1551[12-1:0] & 4095);
+                    h1553 = 32'h0;
+                    h1553 = ({h1552, 20'h0} | 1048575);
+                    h1554 = 65'h0;
+                    h1555 = 65'h0;
+                    h1556 = 64'h0;
+                    h1556 = cl_tr_cpl;
+                    h1557 = 64'h0;
+                    h1557 = cl_tr_cpl;
+                    h1558 = 53'h0;
+                    h1558 = ({1'h0, h1557[64-1:12]} + 1);
+                    h1559 = 53'h0;
+                    h1559 = ({1'h0, h1556[64-1:12]} ^ h1558);
+                    h1560 = 65'h0;
+                    h1560 = ({h1559, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h905 = h910;
+                        h1555 = h1560;
                     end
                     else begin
-                        h905 = 4095;
+                        h1555 = 4095;
                     end
-                    h911 = 64'h0;
-                    h911 = (e_addr & h905[64-1:0]);
-                    h912 = 64'h0;
-                    h912 = (h904 | h911);
-                    h895 = h912;
-                    h894 = 0;
-                    if ((h895[64-1:48] != 0)) begin
-                        h894 = 1;
-                    end
-                    h913 = 1'h0;
-                    h914 = 64'h0;
-                    h915 = 65'h0;
-                    h916 = 65'h0;
-                    h917 = 64'h0;
-                    h917 = cl_tr_cpl;
-                    h918 = 64'h0;
-                    h918 = cl_tr_cpl;
-                    h919 = 53'h0;
-                    h919 = ({1'h0, h918[64-1:12]} + 1);
-                    h920 = 53'h0;
-                    h920 = ({1'h0, h917[64-1:12]} ^ h919);
-                    h921 = 65'h0;
-                    h921 = ({h920, 12'h0} | 4095);
+                    h1554 = h1555;
+                    h1561 = 65'h0;
+                    h1561 = (~h1554);
+                    h1562 = 64'h0;
+                    h1562 = (cl_tr_cpl & h1561[64-1:0]);
+                    h1563 = 65'h0;
+                    h1564 = 64'h0;
+                    h1564 = cl_tr_cpl;
+                    h1565 = 64'h0;
+                    h1565 = cl_tr_cpl;
+                    h1566 = 53'h0;
+                    h1566 = ({1'h0, h1565[64-1:12]} + 1);
+                    h1567 = 53'h0;
+                    h1567 = ({1'h0, h1564[64-1:12]} ^ h1566);
+                    h1568 = 65'h0;
+                    h1568 = ({h1567, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h916 = h921;
+                        h1563 = h1568;
                     end
                     else begin
-                        h916 = 4095;
+                        h1563 = 4095;
                     end
-                    h915 = h916;
-                    h922 = 65'h0;
-                    h922 = (~h915);
-                    h923 = 64'h0;
-                    h923 = (cl_tr_cpl & h922[64-1:0]);
-                    h924 = 65'h0;
-                    h925 = 64'h0;
-                    h925 = cl_tr_cpl;
-                    h926 = 64'h0;
-                    h926 = cl_tr_cpl;
-                    h927 = 53'h0;
-                    h927 = ({1'h0, h926[64-1:12]} + 1);
-                    h928 = 53'h0;
-                    h928 = ({1'h0, h925[64-1:12]} ^ h927);
-                    h929 = 65'h0;
-                    h929 = ({h928, 12'h0} | 4095);
+                    h1569 = 64'h0;
+                    h1569 = (e_addr & h1563[64-1:0]);
+                    h1570 = 64'h0;
+                    h1570 = (h1562 | h1569);
+                    h1571 = 64'h0;
+                    h1571 = (r_PHMBASE_REG >>> 20);
+                    h1572 = 28'h0;
+                    h1572 = (h1571[28-1:0] & 268435455);
+                    h1573 = 65'h0;
+                    h1574 = 65'h0;
+                    h1575 = 64'h0;
+                    h1575 = cl_tr_cpl;
+                    h1576 = 64'h0;
+                    h1576 = cl_tr_cpl;
+                    h1577 = 53'h0;
+                    h1577 = ({1'h0, h1576[64-1:12]} + 1);
+                    h1578 = 53'h0;
+                    h1578 = ({1'h0, h1575[64-1:12]} ^ h1577);
+                    h1579 = 65'h0;
+                    h1579 = ({h1578, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h924 = h929;
+                        h1574 = h1579;
                     end
                     else begin
-                        h924 = 4095;
+                        h1574 = 4095;
                     end
-                    h930 = 64'h0;
-                    h930 = (e_addr & h924[64-1:0]);
-                    h931 = 64'h0;
-                    h931 = (h923 | h930);
-                    h914 = h931;
-                    h913 = 0;
-                    if ((h914[64-1:57] != 0)) begin
-                        h913 = 1;
+                    h1573 = h1574;
+                    h1580 = 65'h0;
+                    h1580 = (~h1573);
+                    h1581 = 64'h0;
+                    h1581 = (cl_tr_cpl & h1580[64-1:0]);
+                    h1582 = 65'h0;
+                    h1583 = 64'h0;
+                    h1583 = cl_tr_cpl;
+                    h1584 = 64'h0;
+                    h1584 = cl_tr_cpl;
+                    h1585 = 53'h0;
+                    h1585 = ({1'h0, h1584[64-1:12]} + 1);
+                    h1586 = 53'h0;
+                    h1586 = ({1'h0, h1583[64-1:12]} ^ h1585);
+                    h1587 = 65'h0;
+                    h1587 = ({h1586, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1582 = h1587;
+                    end
+                    else begin
+                        h1582 = 4095;
+                    end
+                    h1588 = 64'h0;
+                    h1588 = (e_addr & h1582[64-1:0]);
+                    h1589 = 64'h0;
+                    h1589 = (h1581 | h1588);
+                    h1590 = 64'h0;
+                    h1590 = (r_PHMLIMIT_REG >>> 20);
+                    h1591 = 28'h0;
+                    h1591 = (h1590[28-1:0] & 268435455);
+                    h1592 = 48'h0;
+                    h1592 = ({h1591, 20'h0} | 1048575);
+                    h1593 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1593 = 2;
+                    end
+                    else begin
+                        h1593 = 1;
+                    end
+                    h1594 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1594 = 2;
+                    end
+                    else begin
+                        h1594 = 1;
+                    end
+                    h1595 = 32'h0;
+                    h1595 = (r_GSTS_REG >>> 31);
+                    h1596 = 1'h0;
+                    h1596 = (h1595[1-1:0] & 1);
+                    h1614 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1614 = 2;
+                    end
+                    else begin
+                        h1614 = 1;
+                    end
+                    h1615 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1615 = 2;
+                    end
+                    else begin
+                        h1615 = 1;
+                    end
+                    h1616 = 32'h0;
+                    h1616 = (r_GSTS_REG >>> 31);
+                    h1617 = 1'h0;
+                    h1617 = (h1616[1-1:0] & 1);
+                    h1635 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1635 = 2;
+                    end
+                    else begin
+                        h1635 = 1;
+                    end
+                    h1636 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1636 = 2;
+                    end
+                    else begin
+                        h1636 = 1;
+                    end
+                    h1637 = 32'h0;
+                    h1637 = (r_GSTS_REG >>> 31);
+                    h1638 = 1'h0;
+                    h1638 = (h1637[1-1:0] & 1);
+                    h1660 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1660 = 2;
+                    end
+                    else begin
+                        h1660 = 1;
+                    end
+                    h1661 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1661 = 2;
+                    end
+                    else begin
+                        h1661 = 1;
+                    end
+                    h1662 = 32'h0;
+                    h1662 = (r_GSTS_REG >>> 31);
+                    h1663 = 1'h0;
+                    h1663 = (h1662[1-1:0] & 1);
+                    h1664 = 1'h0;
+                    h1665 = 1'h0;
+                    h1666 = 64'h0;
+                    h1667 = 65'h0;
+                    h1668 = 65'h0;
+                    h1669 = 64'h0;
+                    h1669 = cl_tr_cpl;
+                    h1670 = 64'h0;
+                    h1670 = cl_tr_cpl;
+                    h1671 = 53'h0;
+                    h1671 = ({1'h0, h1670[64-1:12]} + 1);
+                    h1672 = 53'h0;
+                    h1672 = ({1'h0, h1669[64-1:12]} ^ h1671);
+                    h1673 = 65'h0;
+                    h1673 = ({h1672, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1668 = h1673;
+                    end
+                    else begin
+                        h1668 = 4095;
+                    end
+                    h1667 = h1668;
+                    h1674 = 65'h0;
+                    h1674 = (~h1667);
+                    h1675 = 64'h0;
+                    h1675 = (cl_tr_cpl & h1674[64-1:0]);
+                    h1676 = 65'h0;
+                    h1677 = 64'h0;
+                    h1677 = cl_tr_cpl;
+                    h1678 = 64'h0;
+                    h1678 = cl_tr_cpl;
+                    h1679 = 53'h0;
+                    h1679 = ({1'h0, h1678[64-1:12]} + 1);
+                    h1680 = 53'h0;
+                    h1680 = ({1'h0, h1677[64-1:12]} ^ h1679);
+                    h1681 = 65'h0;
+                    h1681 = ({h1680, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1676 = h1681;
+                    end
+                    else begin
+                        h1676 = 4095;
+                    end
+                    h1682 = 64'h0;
+                    h1682 = (e_addr & h1676[64-1:0]);
+                    h1683 = 64'h0;
+                    h1683 = (h1675 | h1682);
+                    h1666 = h1683;
+                    h1665 = 0;
+                    if ((h1666[64-1:39] != 0)) begin
+                        h1665 = 1;
+                    end
+                    h1684 = 1'h0;
+                    h1685 = 1'h0;
+                    h1686 = 64'h0;
+                    h1687 = 65'h0;
+                    h1688 = 65'h0;
+                    h1689 = 64'h0;
+                    h1689 = cl_tr_cpl;
+                    h1690 = 64'h0;
+                    h1690 = cl_tr_cpl;
+                    h1691 = 53'h0;
+                    h1691 = ({1'h0, h1690[64-1:12]} + 1);
+                    h1692 = 53'h0;
+                    h1692 = ({1'h0, h1689[64-1:12]} ^ h1691);
+                    h1693 = 65'h0;
+                    h1693 = ({h1692, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1688 = h1693;
+                    end
+                    else begin
+                        h1688 = 4095;
+                    end
+                    h1687 = h1688;
+                    h1694 = 65'h0;
+                    h1694 = (~h1687);
+                    h1695 = 64'h0;
+                    h1695 = (cl_tr_cpl & h1694[64-1:0]);
+                    h1696 = 65'h0;
+                    h1697 = 64'h0;
+                    h1697 = cl_tr_cpl;
+                    h1698 = 64'h0;
+                    h1698 = cl_tr_cpl;
+                    h1699 = 53'h0;
+                    h1699 = ({1'h0, h1698[64-1:12]} + 1);
+                    h1700 = 53'h0;
+                    h1700 = ({1'h0, h1697[64-1:12]} ^ h1699);
+                    h1701 = 65'h0;
+                    h1701 = ({h1700, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1696 = h1701;
+                    end
+                    else begin
+                        h1696 = 4095;
+                    end
+                    h1702 = 64'h0;
+                    h1702 = (e_addr & h1696[64-1:0]);
+                    h1703 = 64'h0;
+                    h1703 = (h1695 | h1702);
+                    h1686 = h1703;
+                    h1685 = 0;
+                    if ((h1686[64-1:48] != 0)) begin
+                        h1685 = 1;
+                    end
+                    h1704 = 1'h0;
+                    h1705 = 64'h0;
+                    h1706 = 65'h0;
+                    h1707 = 65'h0;
+                    h1708 = 64'h0;
+                    h1708 = cl_tr_cpl;
+                    h1709 = 64'h0;
+                    h1709 = cl_tr_cpl;
+                    h1710 = 53'h0;
+                    h1710 = ({1'h0, h1709[64-1:12]} + 1);
+                    h1711 = 53'h0;
+                    h1711 = ({1'h0, h1708[64-1:12]} ^ h1710);
+                    h1712 = 65'h0;
+                    h1712 = ({h1711, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1707 = h1712;
+                    end
+                    else begin
+                        h1707 = 4095;
+                    end
+                    h1706 = h1707;
+                    h1713 = 65'h0;
+                    h1713 = (~h1706);
+                    h1714 = 64'h0;
+                    h1714 = (cl_tr_cpl & h1713[64-1:0]);
+                    h1715 = 65'h0;
+                    h1716 = 64'h0;
+                    h1716 = cl_tr_cpl;
+                    h1717 = 64'h0;
+                    h1717 = cl_tr_cpl;
+                    h1718 = 53'h0;
+                    h1718 = ({1'h0, h1717[64-1:12]} + 1);
+                    h1719 = 53'h0;
+                    h1719 = ({1'h0, h1716[64-1:12]} ^ h1718);
+                    h1720 = 65'h0;
+                    h1720 = ({h1719, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1715 = h1720;
+                    end
+                    else begin
+                        h1715 = 4095;
+                    end
+                    h1721 = 64'h0;
+                    h1721 = (e_addr & h1715[64-1:0]);
+                    h1722 = 64'h0;
+                    h1722 = (h1714 | h1721);
+                    h1705 = h1722;
+                    h1704 = 0;
+                    if ((h1705[64-1:57] != 0)) begin
+                        h1704 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h893 = h894;
+                        h1684 = h1685;
                     end
                     else begin
-                        h893 = h913;
+                        h1684 = h1704;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h873 = h874;
+                        h1664 = h1665;
                     end
                     else begin
-                        h873 = h893;
+                        h1664 = h1684;
                     end
                     if (1'b0) begin
                         cl_io_exit <= 1;
@@ -8469,7 +12411,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 1;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h443 == 1) || (h444 == 2)) && 1'b1) && (h446 != 0)) && (((1'b1 && (h463 >= {32'h0, h465, 20'h0})) && (h482 <= {32'h0, h485})) || ((1'b1 && (h502 >= {16'h0, h504, 20'h0})) && (h521 <= {16'h0, h524})))) && (!(h526 != 0)))) begin
+                    else if (((((((h712 == 1) || (h713 == 2)) && 1'b1) && (h715 != 0)) && (((1'b1 && (h732 >= {32'h0, h734, 20'h0})) && (h751 <= {32'h0, h754})) || ((1'b1 && (h771 >= {16'h0, h773, 20'h0})) && (h790 <= {16'h0, h793})))) && (!(h795 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -8489,55 +12431,55 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((h544 == 1) || (h545 == 2)) && (!(h547 != 0)))) begin
+                    else if ((((h813 == 1) || (h814 == 2)) && (!(h816 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
-                        h527 = 65'h0;
-                        h528 = 65'h0;
-                        h529 = 64'h0;
-                        h529 = cl_tr_cpl;
-                        h530 = 64'h0;
-                        h530 = cl_tr_cpl;
-                        h531 = 53'h0;
-                        h531 = ({1'h0, h530[64-1:12]} + 1);
-                        h532 = 53'h0;
-                        h532 = ({1'h0, h529[64-1:12]} ^ h531);
-                        h533 = 65'h0;
-                        h533 = ({h532, 12'h0} | 4095);
+                        h796 = 65'h0;
+                        h797 = 65'h0;
+                        h798 = 64'h0;
+                        h798 = cl_tr_cpl;
+                        h799 = 64'h0;
+                        h799 = cl_tr_cpl;
+                        h800 = 53'h0;
+                        h800 = ({1'h0, h799[64-1:12]} + 1);
+                        h801 = 53'h0;
+                        h801 = ({1'h0, h798[64-1:12]} ^ h800);
+                        h802 = 65'h0;
+                        h802 = ({h801, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h528 = h533;
+                            h797 = h802;
                         end
                         else begin
-                            h528 = 4095;
+                            h797 = 4095;
                         end
-                        h527 = h528;
-                        h534 = 65'h0;
-                        h534 = (~h527);
-                        h535 = 64'h0;
-                        h535 = (cl_tr_cpl & h534[64-1:0]);
-                        h536 = 65'h0;
-                        h537 = 64'h0;
-                        h537 = cl_tr_cpl;
-                        h538 = 64'h0;
-                        h538 = cl_tr_cpl;
-                        h539 = 53'h0;
-                        h539 = ({1'h0, h538[64-1:12]} + 1);
-                        h540 = 53'h0;
-                        h540 = ({1'h0, h537[64-1:12]} ^ h539);
-                        h541 = 65'h0;
-                        h541 = ({h540, 12'h0} | 4095);
+                        h796 = h797;
+                        h803 = 65'h0;
+                        h803 = (~h796);
+                        h804 = 64'h0;
+                        h804 = (cl_tr_cpl & h803[64-1:0]);
+                        h805 = 65'h0;
+                        h806 = 64'h0;
+                        h806 = cl_tr_cpl;
+                        h807 = 64'h0;
+                        h807 = cl_tr_cpl;
+                        h808 = 53'h0;
+                        h808 = ({1'h0, h807[64-1:12]} + 1);
+                        h809 = 53'h0;
+                        h809 = ({1'h0, h806[64-1:12]} ^ h808);
+                        h810 = 65'h0;
+                        h810 = ({h809, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h536 = h541;
+                            h805 = h810;
                         end
                         else begin
-                            h536 = 4095;
+                            h805 = 4095;
                         end
-                        h542 = 64'h0;
-                        h542 = (e_addr & h536[64-1:0]);
-                        h543 = 64'h0;
-                        h543 = (h535 | h542);
-                        cl_io_address <= h543;
+                        h811 = 64'h0;
+                        h811 = (e_addr & h805[64-1:0]);
+                        h812 = 64'h0;
+                        h812 = (h804 | h811);
+                        cl_io_address <= h812;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -8553,7 +12495,1970 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h568 == 1) || (h569 == 2)) && (h571 != 0)) && (!w_io_root_0[0]))) begin
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_legacy_pasid <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 49;
+                        cl_io_recorded <= 1;
+                        h817 = 65'h0;
+                        h818 = 65'h0;
+                        h819 = 64'h0;
+                        h819 = cl_tr_cpl;
+                        h820 = 64'h0;
+                        h820 = cl_tr_cpl;
+                        h821 = 53'h0;
+                        h821 = ({1'h0, h820[64-1:12]} + 1);
+                        h822 = 53'h0;
+                        h822 = ({1'h0, h819[64-1:12]} ^ h821);
+                        h823 = 65'h0;
+                        h823 = ({h822, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h818 = h823;
+                        end
+                        else begin
+                            h818 = 4095;
+                        end
+                        h817 = h818;
+                        h824 = 65'h0;
+                        h824 = (~h817);
+                        h825 = 64'h0;
+                        h825 = (cl_tr_cpl & h824[64-1:0]);
+                        h826 = 65'h0;
+                        h827 = 64'h0;
+                        h827 = cl_tr_cpl;
+                        h828 = 64'h0;
+                        h828 = cl_tr_cpl;
+                        h829 = 53'h0;
+                        h829 = ({1'h0, h828[64-1:12]} + 1);
+                        h830 = 53'h0;
+                        h830 = ({1'h0, h827[64-1:12]} ^ h829);
+                        h831 = 65'h0;
+                        h831 = ({h830, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h826 = h831;
+                        end
+                        else begin
+                            h826 = 4095;
+                        end
+                        h832 = 64'h0;
+                        h832 = (e_addr & h826[64-1:0]);
+                        h833 = 64'h0;
+                        h833 = (h825 | h832);
+                        h834 = 64'h0;
+                        h834 = (h833 >>> 12);
+                        h835 = 76'h0;
+                        h835 = {h834, 12'h0};
+                        cl_io_frcd_lo <= h835[64-1:0];
+                        h836 = 62'h0;
+                        h836 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h837 = 1'h0;
+                        h838 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h838 = 2;
+                        end
+                        else begin
+                            h838 = 1;
+                        end
+                        h837 = 0;
+                        if ((!((h838 == 2) && 1'b1))) begin
+                            h837 = 1;
+                        end
+                        h839 = 63'h0;
+                        h839 = ({1'h0, h836} | {h837, 62'h0});
+                        h840 = 64'h0;
+                        h840 = ({1'h0, h839} | 64'h8000000000000000);
+                        h841 = 64'h0;
+                        h841 = (h840 | 0);
+                        h842 = 64'h0;
+                        h842 = (h841 | 0);
+                        h843 = 64'h0;
+                        h843 = (h842 | 64'h3100000000);
+                        cl_io_frcd_hi <= h843;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 57;
+                        cl_io_recorded <= 1;
+                        h844 = 65'h0;
+                        h845 = 65'h0;
+                        h846 = 64'h0;
+                        h846 = cl_tr_cpl;
+                        h847 = 64'h0;
+                        h847 = cl_tr_cpl;
+                        h848 = 53'h0;
+                        h848 = ({1'h0, h847[64-1:12]} + 1);
+                        h849 = 53'h0;
+                        h849 = ({1'h0, h846[64-1:12]} ^ h848);
+                        h850 = 65'h0;
+                        h850 = ({h849, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h845 = h850;
+                        end
+                        else begin
+                            h845 = 4095;
+                        end
+                        h844 = h845;
+                        h851 = 65'h0;
+                        h851 = (~h844);
+                        h852 = 64'h0;
+                        h852 = (cl_tr_cpl & h851[64-1:0]);
+                        h853 = 65'h0;
+                        h854 = 64'h0;
+                        h854 = cl_tr_cpl;
+                        h855 = 64'h0;
+                        h855 = cl_tr_cpl;
+                        h856 = 53'h0;
+                        h856 = ({1'h0, h855[64-1:12]} + 1);
+                        h857 = 53'h0;
+                        h857 = ({1'h0, h854[64-1:12]} ^ h856);
+                        h858 = 65'h0;
+                        h858 = ({h857, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h853 = h858;
+                        end
+                        else begin
+                            h853 = 4095;
+                        end
+                        h859 = 64'h0;
+                        h859 = (e_addr & h853[64-1:0]);
+                        h860 = 64'h0;
+                        h860 = (h852 | h859);
+                        h861 = 64'h0;
+                        h861 = (h860 >>> 12);
+                        h862 = 76'h0;
+                        h862 = {h861, 12'h0};
+                        cl_io_frcd_lo <= h862[64-1:0];
+                        h863 = 62'h0;
+                        h863 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h864 = 1'h0;
+                        h865 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h865 = 2;
+                        end
+                        else begin
+                            h865 = 1;
+                        end
+                        h864 = 0;
+                        if ((!((h865 == 2) && 1'b1))) begin
+                            h864 = 1;
+                        end
+                        h866 = 63'h0;
+                        h866 = ({1'h0, h863} | {h864, 62'h0});
+                        h867 = 64'h0;
+                        h867 = ({1'h0, h866} | 64'h8000000000000000);
+                        h868 = 64'h0;
+                        h868 = (h867 | 0);
+                        h869 = 64'h0;
+                        h869 = (h868 | 0);
+                        h870 = 64'h0;
+                        h870 = (h869 | 64'h3900000000);
+                        cl_io_frcd_hi <= h870;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 58;
+                        cl_io_recorded <= 1;
+                        h871 = 65'h0;
+                        h872 = 65'h0;
+                        h873 = 64'h0;
+                        h873 = cl_tr_cpl;
+                        h874 = 64'h0;
+                        h874 = cl_tr_cpl;
+                        h875 = 53'h0;
+                        h875 = ({1'h0, h874[64-1:12]} + 1);
+                        h876 = 53'h0;
+                        h876 = ({1'h0, h873[64-1:12]} ^ h875);
+                        h877 = 65'h0;
+                        h877 = ({h876, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h872 = h877;
+                        end
+                        else begin
+                            h872 = 4095;
+                        end
+                        h871 = h872;
+                        h878 = 65'h0;
+                        h878 = (~h871);
+                        h879 = 64'h0;
+                        h879 = (cl_tr_cpl & h878[64-1:0]);
+                        h880 = 65'h0;
+                        h881 = 64'h0;
+                        h881 = cl_tr_cpl;
+                        h882 = 64'h0;
+                        h882 = cl_tr_cpl;
+                        h883 = 53'h0;
+                        h883 = ({1'h0, h882[64-1:12]} + 1);
+                        h884 = 53'h0;
+                        h884 = ({1'h0, h881[64-1:12]} ^ h883);
+                        h885 = 65'h0;
+                        h885 = ({h884, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h880 = h885;
+                        end
+                        else begin
+                            h880 = 4095;
+                        end
+                        h886 = 64'h0;
+                        h886 = (e_addr & h880[64-1:0]);
+                        h887 = 64'h0;
+                        h887 = (h879 | h886);
+                        h888 = 64'h0;
+                        h888 = (h887 >>> 12);
+                        h889 = 76'h0;
+                        h889 = {h888, 12'h0};
+                        cl_io_frcd_lo <= h889[64-1:0];
+                        h890 = 62'h0;
+                        h890 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h891 = 1'h0;
+                        h892 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h892 = 2;
+                        end
+                        else begin
+                            h892 = 1;
+                        end
+                        h891 = 0;
+                        if ((!((h892 == 2) && 1'b1))) begin
+                            h891 = 1;
+                        end
+                        h893 = 63'h0;
+                        h893 = ({1'h0, h890} | {h891, 62'h0});
+                        h894 = 64'h0;
+                        h894 = ({1'h0, h893} | 64'h8000000000000000);
+                        h895 = 64'h0;
+                        h895 = (h894 | 0);
+                        h896 = 64'h0;
+                        h896 = (h895 | 0);
+                        h897 = 64'h0;
+                        h897 = (h896 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h897;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 65;
+                        h898 = 1'h0;
+                        h898 = 0;
+                        if ((!w_io_smctx_0[1])) begin
+                            h898 = 1;
+                        end
+                        cl_io_recorded <= h898;
+                        h899 = 65'h0;
+                        h900 = 65'h0;
+                        h901 = 64'h0;
+                        h901 = cl_tr_cpl;
+                        h902 = 64'h0;
+                        h902 = cl_tr_cpl;
+                        h903 = 53'h0;
+                        h903 = ({1'h0, h902[64-1:12]} + 1);
+                        h904 = 53'h0;
+                        h904 = ({1'h0, h901[64-1:12]} ^ h903);
+                        h905 = 65'h0;
+                        h905 = ({h904, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h900 = h905;
+                        end
+                        else begin
+                            h900 = 4095;
+                        end
+                        h899 = h900;
+                        h906 = 65'h0;
+                        h906 = (~h899);
+                        h907 = 64'h0;
+                        h907 = (cl_tr_cpl & h906[64-1:0]);
+                        h908 = 65'h0;
+                        h909 = 64'h0;
+                        h909 = cl_tr_cpl;
+                        h910 = 64'h0;
+                        h910 = cl_tr_cpl;
+                        h911 = 53'h0;
+                        h911 = ({1'h0, h910[64-1:12]} + 1);
+                        h912 = 53'h0;
+                        h912 = ({1'h0, h909[64-1:12]} ^ h911);
+                        h913 = 65'h0;
+                        h913 = ({h912, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h908 = h913;
+                        end
+                        else begin
+                            h908 = 4095;
+                        end
+                        h914 = 64'h0;
+                        h914 = (e_addr & h908[64-1:0]);
+                        h915 = 64'h0;
+                        h915 = (h907 | h914);
+                        h916 = 64'h0;
+                        h916 = (h915 >>> 12);
+                        h917 = 76'h0;
+                        h917 = {h916, 12'h0};
+                        cl_io_frcd_lo <= h917[64-1:0];
+                        h918 = 62'h0;
+                        h918 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h919 = 1'h0;
+                        h920 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h920 = 2;
+                        end
+                        else begin
+                            h920 = 1;
+                        end
+                        h919 = 0;
+                        if ((!((h920 == 2) && 1'b1))) begin
+                            h919 = 1;
+                        end
+                        h921 = 63'h0;
+                        h921 = ({1'h0, h918} | {h919, 62'h0});
+                        h922 = 64'h0;
+                        h922 = ({1'h0, h921} | 64'h8000000000000000);
+                        h923 = 64'h0;
+                        h923 = (h922 | 0);
+                        h924 = 64'h0;
+                        h924 = (h923 | 0);
+                        h925 = 64'h0;
+                        h925 = (h924 | 64'h4100000000);
+                        cl_io_frcd_hi <= h925;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 66;
+                        cl_io_recorded <= 1;
+                        h926 = 65'h0;
+                        h927 = 65'h0;
+                        h928 = 64'h0;
+                        h928 = cl_tr_cpl;
+                        h929 = 64'h0;
+                        h929 = cl_tr_cpl;
+                        h930 = 53'h0;
+                        h930 = ({1'h0, h929[64-1:12]} + 1);
+                        h931 = 53'h0;
+                        h931 = ({1'h0, h928[64-1:12]} ^ h930);
+                        h932 = 65'h0;
+                        h932 = ({h931, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h927 = h932;
+                        end
+                        else begin
+                            h927 = 4095;
+                        end
+                        h926 = h927;
+                        h933 = 65'h0;
+                        h933 = (~h926);
+                        h934 = 64'h0;
+                        h934 = (cl_tr_cpl & h933[64-1:0]);
+                        h935 = 65'h0;
+                        h936 = 64'h0;
+                        h936 = cl_tr_cpl;
+                        h937 = 64'h0;
+                        h937 = cl_tr_cpl;
+                        h938 = 53'h0;
+                        h938 = ({1'h0, h937[64-1:12]} + 1);
+                        h939 = 53'h0;
+                        h939 = ({1'h0, h936[64-1:12]} ^ h938);
+                        h940 = 65'h0;
+                        h940 = ({h939, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h935 = h940;
+                        end
+                        else begin
+                            h935 = 4095;
+                        end
+                        h941 = 64'h0;
+                        h941 = (e_addr & h935[64-1:0]);
+                        h942 = 64'h0;
+                        h942 = (h934 | h941);
+                        h943 = 64'h0;
+                        h943 = (h942 >>> 12);
+                        h944 = 76'h0;
+                        h944 = {h943, 12'h0};
+                        cl_io_frcd_lo <= h944[64-1:0];
+                        h945 = 62'h0;
+                        h945 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h946 = 1'h0;
+                        h947 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h947 = 2;
+                        end
+                        else begin
+                            h947 = 1;
+                        end
+                        h946 = 0;
+                        if ((!((h947 == 2) && 1'b1))) begin
+                            h946 = 1;
+                        end
+                        h948 = 63'h0;
+                        h948 = ({1'h0, h945} | {h946, 62'h0});
+                        h949 = 64'h0;
+                        h949 = ({1'h0, h948} | 64'h8000000000000000);
+                        h950 = 64'h0;
+                        h950 = (h949 | 0);
+                        h951 = 64'h0;
+                        h951 = (h950 | 0);
+                        h952 = 64'h0;
+                        h952 = (h951 | 64'h4200000000);
+                        cl_io_frcd_hi <= h952;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_dte_clear <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 68;
+                        h953 = 1'h0;
+                        h953 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h953 = 1;
+                        end
+                        cl_io_recorded <= h953;
+                        h954 = 65'h0;
+                        h955 = 65'h0;
+                        h956 = 64'h0;
+                        h956 = cl_tr_cpl;
+                        h957 = 64'h0;
+                        h957 = cl_tr_cpl;
+                        h958 = 53'h0;
+                        h958 = ({1'h0, h957[64-1:12]} + 1);
+                        h959 = 53'h0;
+                        h959 = ({1'h0, h956[64-1:12]} ^ h958);
+                        h960 = 65'h0;
+                        h960 = ({h959, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h955 = h960;
+                        end
+                        else begin
+                            h955 = 4095;
+                        end
+                        h954 = h955;
+                        h961 = 65'h0;
+                        h961 = (~h954);
+                        h962 = 64'h0;
+                        h962 = (cl_tr_cpl & h961[64-1:0]);
+                        h963 = 65'h0;
+                        h964 = 64'h0;
+                        h964 = cl_tr_cpl;
+                        h965 = 64'h0;
+                        h965 = cl_tr_cpl;
+                        h966 = 53'h0;
+                        h966 = ({1'h0, h965[64-1:12]} + 1);
+                        h967 = 53'h0;
+                        h967 = ({1'h0, h964[64-1:12]} ^ h966);
+                        h968 = 65'h0;
+                        h968 = ({h967, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h963 = h968;
+                        end
+                        else begin
+                            h963 = 4095;
+                        end
+                        h969 = 64'h0;
+                        h969 = (e_addr & h963[64-1:0]);
+                        h970 = 64'h0;
+                        h970 = (h962 | h969);
+                        h971 = 64'h0;
+                        h971 = (h970 >>> 12);
+                        h972 = 76'h0;
+                        h972 = {h971, 12'h0};
+                        cl_io_frcd_lo <= h972[64-1:0];
+                        h973 = 62'h0;
+                        h973 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h974 = 1'h0;
+                        h975 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h975 = 2;
+                        end
+                        else begin
+                            h975 = 1;
+                        end
+                        h974 = 0;
+                        if ((!((h975 == 2) && 1'b1))) begin
+                            h974 = 1;
+                        end
+                        h976 = 63'h0;
+                        h976 = ({1'h0, h973} | {h974, 62'h0});
+                        h977 = 64'h0;
+                        h977 = ({1'h0, h976} | 64'h8000000000000000);
+                        h978 = 64'h0;
+                        h978 = (h977 | 0);
+                        h979 = 64'h0;
+                        h979 = (h978 | 0);
+                        h980 = 64'h0;
+                        h980 = (h979 | 64'h4400000000);
+                        cl_io_frcd_hi <= h980;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_disabled <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 69;
+                        h981 = 1'h0;
+                        h981 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h981 = 1;
+                        end
+                        cl_io_recorded <= h981;
+                        h982 = 65'h0;
+                        h983 = 65'h0;
+                        h984 = 64'h0;
+                        h984 = cl_tr_cpl;
+                        h985 = 64'h0;
+                        h985 = cl_tr_cpl;
+                        h986 = 53'h0;
+                        h986 = ({1'h0, h985[64-1:12]} + 1);
+                        h987 = 53'h0;
+                        h987 = ({1'h0, h984[64-1:12]} ^ h986);
+                        h988 = 65'h0;
+                        h988 = ({h987, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h983 = h988;
+                        end
+                        else begin
+                            h983 = 4095;
+                        end
+                        h982 = h983;
+                        h989 = 65'h0;
+                        h989 = (~h982);
+                        h990 = 64'h0;
+                        h990 = (cl_tr_cpl & h989[64-1:0]);
+                        h991 = 65'h0;
+                        h992 = 64'h0;
+                        h992 = cl_tr_cpl;
+                        h993 = 64'h0;
+                        h993 = cl_tr_cpl;
+                        h994 = 53'h0;
+                        h994 = ({1'h0, h993[64-1:12]} + 1);
+                        h995 = 53'h0;
+                        h995 = ({1'h0, h992[64-1:12]} ^ h994);
+                        h996 = 65'h0;
+                        h996 = ({h995, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h991 = h996;
+                        end
+                        else begin
+                            h991 = 4095;
+                        end
+                        h997 = 64'h0;
+                        h997 = (e_addr & h991[64-1:0]);
+                        h998 = 64'h0;
+                        h998 = (h990 | h997);
+                        h999 = 64'h0;
+                        h999 = (h998 >>> 12);
+                        h1000 = 76'h0;
+                        h1000 = {h999, 12'h0};
+                        cl_io_frcd_lo <= h1000[64-1:0];
+                        h1001 = 62'h0;
+                        h1001 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1002 = 1'h0;
+                        h1003 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1003 = 2;
+                        end
+                        else begin
+                            h1003 = 1;
+                        end
+                        h1002 = 0;
+                        if ((!((h1003 == 2) && 1'b1))) begin
+                            h1002 = 1;
+                        end
+                        h1004 = 63'h0;
+                        h1004 = ({1'h0, h1001} | {h1002, 62'h0});
+                        h1005 = 64'h0;
+                        h1005 = ({1'h0, h1004} | 64'h8000000000000000);
+                        h1006 = 64'h0;
+                        h1006 = (h1005 | 0);
+                        h1007 = 64'h0;
+                        h1007 = (h1006 | 0);
+                        h1008 = 64'h0;
+                        h1008 = (h1007 | 64'h4500000000);
+                        cl_io_frcd_hi <= h1008;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory_translated <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_translated_request <= 1;
+                        cl_io_outcome <= 2;
+                        h1009 = 65'h0;
+                        h1010 = 65'h0;
+                        h1011 = 64'h0;
+                        h1011 = cl_tr_cpl;
+                        h1012 = 64'h0;
+                        h1012 = cl_tr_cpl;
+                        h1013 = 53'h0;
+                        h1013 = ({1'h0, h1012[64-1:12]} + 1);
+                        h1014 = 53'h0;
+                        h1014 = ({1'h0, h1011[64-1:12]} ^ h1013);
+                        h1015 = 65'h0;
+                        h1015 = ({h1014, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1010 = h1015;
+                        end
+                        else begin
+                            h1010 = 4095;
+                        end
+                        h1009 = h1010;
+                        h1016 = 65'h0;
+                        h1016 = (~h1009);
+                        h1017 = 64'h0;
+                        h1017 = (cl_tr_cpl & h1016[64-1:0]);
+                        h1018 = 65'h0;
+                        h1019 = 64'h0;
+                        h1019 = cl_tr_cpl;
+                        h1020 = 64'h0;
+                        h1020 = cl_tr_cpl;
+                        h1021 = 53'h0;
+                        h1021 = ({1'h0, h1020[64-1:12]} + 1);
+                        h1022 = 53'h0;
+                        h1022 = ({1'h0, h1019[64-1:12]} ^ h1021);
+                        h1023 = 65'h0;
+                        h1023 = ({h1022, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1018 = h1023;
+                        end
+                        else begin
+                            h1018 = 4095;
+                        end
+                        h1024 = 64'h0;
+                        h1024 = (e_addr & h1018[64-1:0]);
+                        h1025 = 64'h0;
+                        h1025 = (h1017 | h1024);
+                        cl_io_address <= h1025;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_beyond_table <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 70;
+                        h1026 = 1'h0;
+                        h1026 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1026 = 1;
+                        end
+                        cl_io_recorded <= h1026;
+                        h1027 = 65'h0;
+                        h1028 = 65'h0;
+                        h1029 = 64'h0;
+                        h1029 = cl_tr_cpl;
+                        h1030 = 64'h0;
+                        h1030 = cl_tr_cpl;
+                        h1031 = 53'h0;
+                        h1031 = ({1'h0, h1030[64-1:12]} + 1);
+                        h1032 = 53'h0;
+                        h1032 = ({1'h0, h1029[64-1:12]} ^ h1031);
+                        h1033 = 65'h0;
+                        h1033 = ({h1032, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1028 = h1033;
+                        end
+                        else begin
+                            h1028 = 4095;
+                        end
+                        h1027 = h1028;
+                        h1034 = 65'h0;
+                        h1034 = (~h1027);
+                        h1035 = 64'h0;
+                        h1035 = (cl_tr_cpl & h1034[64-1:0]);
+                        h1036 = 65'h0;
+                        h1037 = 64'h0;
+                        h1037 = cl_tr_cpl;
+                        h1038 = 64'h0;
+                        h1038 = cl_tr_cpl;
+                        h1039 = 53'h0;
+                        h1039 = ({1'h0, h1038[64-1:12]} + 1);
+                        h1040 = 53'h0;
+                        h1040 = ({1'h0, h1037[64-1:12]} ^ h1039);
+                        h1041 = 65'h0;
+                        h1041 = ({h1040, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1036 = h1041;
+                        end
+                        else begin
+                            h1036 = 4095;
+                        end
+                        h1042 = 64'h0;
+                        h1042 = (e_addr & h1036[64-1:0]);
+                        h1043 = 64'h0;
+                        h1043 = (h1035 | h1042);
+                        h1044 = 64'h0;
+                        h1044 = (h1043 >>> 12);
+                        h1045 = 76'h0;
+                        h1045 = {h1044, 12'h0};
+                        cl_io_frcd_lo <= h1045[64-1:0];
+                        h1046 = 62'h0;
+                        h1046 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1047 = 1'h0;
+                        h1048 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1048 = 2;
+                        end
+                        else begin
+                            h1048 = 1;
+                        end
+                        h1047 = 0;
+                        if ((!((h1048 == 2) && 1'b1))) begin
+                            h1047 = 1;
+                        end
+                        h1049 = 63'h0;
+                        h1049 = ({1'h0, h1046} | {h1047, 62'h0});
+                        h1050 = 64'h0;
+                        h1050 = ({1'h0, h1049} | 64'h8000000000000000);
+                        h1051 = 64'h0;
+                        h1051 = (h1050 | 0);
+                        h1052 = 64'h0;
+                        h1052 = (h1051 | 0);
+                        h1053 = 64'h0;
+                        h1053 = (h1052 | 64'h4600000000);
+                        cl_io_frcd_hi <= h1053;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_dir_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 81;
+                        h1054 = 1'h0;
+                        h1054 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1054 = 1;
+                        end
+                        cl_io_recorded <= h1054;
+                        h1055 = 65'h0;
+                        h1056 = 65'h0;
+                        h1057 = 64'h0;
+                        h1057 = cl_tr_cpl;
+                        h1058 = 64'h0;
+                        h1058 = cl_tr_cpl;
+                        h1059 = 53'h0;
+                        h1059 = ({1'h0, h1058[64-1:12]} + 1);
+                        h1060 = 53'h0;
+                        h1060 = ({1'h0, h1057[64-1:12]} ^ h1059);
+                        h1061 = 65'h0;
+                        h1061 = ({h1060, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1056 = h1061;
+                        end
+                        else begin
+                            h1056 = 4095;
+                        end
+                        h1055 = h1056;
+                        h1062 = 65'h0;
+                        h1062 = (~h1055);
+                        h1063 = 64'h0;
+                        h1063 = (cl_tr_cpl & h1062[64-1:0]);
+                        h1064 = 65'h0;
+                        h1065 = 64'h0;
+                        h1065 = cl_tr_cpl;
+                        h1066 = 64'h0;
+                        h1066 = cl_tr_cpl;
+                        h1067 = 53'h0;
+                        h1067 = ({1'h0, h1066[64-1:12]} + 1);
+                        h1068 = 53'h0;
+                        h1068 = ({1'h0, h1065[64-1:12]} ^ h1067);
+                        h1069 = 65'h0;
+                        h1069 = ({h1068, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1064 = h1069;
+                        end
+                        else begin
+                            h1064 = 4095;
+                        end
+                        h1070 = 64'h0;
+                        h1070 = (e_addr & h1064[64-1:0]);
+                        h1071 = 64'h0;
+                        h1071 = (h1063 | h1070);
+                        h1072 = 64'h0;
+                        h1072 = (h1071 >>> 12);
+                        h1073 = 76'h0;
+                        h1073 = {h1072, 12'h0};
+                        cl_io_frcd_lo <= h1073[64-1:0];
+                        h1074 = 62'h0;
+                        h1074 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1075 = 1'h0;
+                        h1076 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1076 = 2;
+                        end
+                        else begin
+                            h1076 = 1;
+                        end
+                        h1075 = 0;
+                        if ((!((h1076 == 2) && 1'b1))) begin
+                            h1075 = 1;
+                        end
+                        h1077 = 63'h0;
+                        h1077 = ({1'h0, h1074} | {h1075, 62'h0});
+                        h1078 = 64'h0;
+                        h1078 = ({1'h0, h1077} | 64'h8000000000000000);
+                        h1079 = 64'h0;
+                        h1079 = (h1078 | 0);
+                        h1080 = 64'h0;
+                        h1080 = (h1079 | 0);
+                        h1081 = 64'h0;
+                        h1081 = (h1080 | 64'h5100000000);
+                        cl_io_frcd_hi <= h1081;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_dir_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 82;
+                        cl_io_recorded <= 1;
+                        h1082 = 65'h0;
+                        h1083 = 65'h0;
+                        h1084 = 64'h0;
+                        h1084 = cl_tr_cpl;
+                        h1085 = 64'h0;
+                        h1085 = cl_tr_cpl;
+                        h1086 = 53'h0;
+                        h1086 = ({1'h0, h1085[64-1:12]} + 1);
+                        h1087 = 53'h0;
+                        h1087 = ({1'h0, h1084[64-1:12]} ^ h1086);
+                        h1088 = 65'h0;
+                        h1088 = ({h1087, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1083 = h1088;
+                        end
+                        else begin
+                            h1083 = 4095;
+                        end
+                        h1082 = h1083;
+                        h1089 = 65'h0;
+                        h1089 = (~h1082);
+                        h1090 = 64'h0;
+                        h1090 = (cl_tr_cpl & h1089[64-1:0]);
+                        h1091 = 65'h0;
+                        h1092 = 64'h0;
+                        h1092 = cl_tr_cpl;
+                        h1093 = 64'h0;
+                        h1093 = cl_tr_cpl;
+                        h1094 = 53'h0;
+                        h1094 = ({1'h0, h1093[64-1:12]} + 1);
+                        h1095 = 53'h0;
+                        h1095 = ({1'h0, h1092[64-1:12]} ^ h1094);
+                        h1096 = 65'h0;
+                        h1096 = ({h1095, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1091 = h1096;
+                        end
+                        else begin
+                            h1091 = 4095;
+                        end
+                        h1097 = 64'h0;
+                        h1097 = (e_addr & h1091[64-1:0]);
+                        h1098 = 64'h0;
+                        h1098 = (h1090 | h1097);
+                        h1099 = 64'h0;
+                        h1099 = (h1098 >>> 12);
+                        h1100 = 76'h0;
+                        h1100 = {h1099, 12'h0};
+                        cl_io_frcd_lo <= h1100[64-1:0];
+                        h1101 = 62'h0;
+                        h1101 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1102 = 1'h0;
+                        h1103 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1103 = 2;
+                        end
+                        else begin
+                            h1103 = 1;
+                        end
+                        h1102 = 0;
+                        if ((!((h1103 == 2) && 1'b1))) begin
+                            h1102 = 1;
+                        end
+                        h1104 = 63'h0;
+                        h1104 = ({1'h0, h1101} | {h1102, 62'h0});
+                        h1105 = 64'h0;
+                        h1105 = ({1'h0, h1104} | 64'h8000000000000000);
+                        h1106 = 64'h0;
+                        h1106 = (h1105 | 0);
+                        h1107 = 64'h0;
+                        h1107 = (h1106 | 0);
+                        h1108 = 64'h0;
+                        h1108 = (h1107 | 64'h5200000000);
+                        cl_io_frcd_hi <= h1108;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 89;
+                        h1109 = 1'h0;
+                        h1109 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1109 = 1;
+                        end
+                        cl_io_recorded <= h1109;
+                        h1110 = 65'h0;
+                        h1111 = 65'h0;
+                        h1112 = 64'h0;
+                        h1112 = cl_tr_cpl;
+                        h1113 = 64'h0;
+                        h1113 = cl_tr_cpl;
+                        h1114 = 53'h0;
+                        h1114 = ({1'h0, h1113[64-1:12]} + 1);
+                        h1115 = 53'h0;
+                        h1115 = ({1'h0, h1112[64-1:12]} ^ h1114);
+                        h1116 = 65'h0;
+                        h1116 = ({h1115, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1111 = h1116;
+                        end
+                        else begin
+                            h1111 = 4095;
+                        end
+                        h1110 = h1111;
+                        h1117 = 65'h0;
+                        h1117 = (~h1110);
+                        h1118 = 64'h0;
+                        h1118 = (cl_tr_cpl & h1117[64-1:0]);
+                        h1119 = 65'h0;
+                        h1120 = 64'h0;
+                        h1120 = cl_tr_cpl;
+                        h1121 = 64'h0;
+                        h1121 = cl_tr_cpl;
+                        h1122 = 53'h0;
+                        h1122 = ({1'h0, h1121[64-1:12]} + 1);
+                        h1123 = 53'h0;
+                        h1123 = ({1'h0, h1120[64-1:12]} ^ h1122);
+                        h1124 = 65'h0;
+                        h1124 = ({h1123, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1119 = h1124;
+                        end
+                        else begin
+                            h1119 = 4095;
+                        end
+                        h1125 = 64'h0;
+                        h1125 = (e_addr & h1119[64-1:0]);
+                        h1126 = 64'h0;
+                        h1126 = (h1118 | h1125);
+                        h1127 = 64'h0;
+                        h1127 = (h1126 >>> 12);
+                        h1128 = 76'h0;
+                        h1128 = {h1127, 12'h0};
+                        cl_io_frcd_lo <= h1128[64-1:0];
+                        h1129 = 62'h0;
+                        h1129 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1130 = 1'h0;
+                        h1131 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1131 = 2;
+                        end
+                        else begin
+                            h1131 = 1;
+                        end
+                        h1130 = 0;
+                        if ((!((h1131 == 2) && 1'b1))) begin
+                            h1130 = 1;
+                        end
+                        h1132 = 63'h0;
+                        h1132 = ({1'h0, h1129} | {h1130, 62'h0});
+                        h1133 = 64'h0;
+                        h1133 = ({1'h0, h1132} | 64'h8000000000000000);
+                        h1134 = 64'h0;
+                        h1134 = (h1133 | 0);
+                        h1135 = 64'h0;
+                        h1135 = (h1134 | 0);
+                        h1136 = 64'h0;
+                        h1136 = (h1135 | 64'h5900000000);
+                        cl_io_frcd_hi <= h1136;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 90;
+                        cl_io_recorded <= 1;
+                        h1137 = 65'h0;
+                        h1138 = 65'h0;
+                        h1139 = 64'h0;
+                        h1139 = cl_tr_cpl;
+                        h1140 = 64'h0;
+                        h1140 = cl_tr_cpl;
+                        h1141 = 53'h0;
+                        h1141 = ({1'h0, h1140[64-1:12]} + 1);
+                        h1142 = 53'h0;
+                        h1142 = ({1'h0, h1139[64-1:12]} ^ h1141);
+                        h1143 = 65'h0;
+                        h1143 = ({h1142, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1138 = h1143;
+                        end
+                        else begin
+                            h1138 = 4095;
+                        end
+                        h1137 = h1138;
+                        h1144 = 65'h0;
+                        h1144 = (~h1137);
+                        h1145 = 64'h0;
+                        h1145 = (cl_tr_cpl & h1144[64-1:0]);
+                        h1146 = 65'h0;
+                        h1147 = 64'h0;
+                        h1147 = cl_tr_cpl;
+                        h1148 = 64'h0;
+                        h1148 = cl_tr_cpl;
+                        h1149 = 53'h0;
+                        h1149 = ({1'h0, h1148[64-1:12]} + 1);
+                        h1150 = 53'h0;
+                        h1150 = ({1'h0, h1147[64-1:12]} ^ h1149);
+                        h1151 = 65'h0;
+                        h1151 = ({h1150, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1146 = h1151;
+                        end
+                        else begin
+                            h1146 = 4095;
+                        end
+                        h1152 = 64'h0;
+                        h1152 = (e_addr & h1146[64-1:0]);
+                        h1153 = 64'h0;
+                        h1153 = (h1145 | h1152);
+                        h1154 = 64'h0;
+                        h1154 = (h1153 >>> 12);
+                        h1155 = 76'h0;
+                        h1155 = {h1154, 12'h0};
+                        cl_io_frcd_lo <= h1155[64-1:0];
+                        h1156 = 62'h0;
+                        h1156 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1157 = 1'h0;
+                        h1158 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1158 = 2;
+                        end
+                        else begin
+                            h1158 = 1;
+                        end
+                        h1157 = 0;
+                        if ((!((h1158 == 2) && 1'b1))) begin
+                            h1157 = 1;
+                        end
+                        h1159 = 63'h0;
+                        h1159 = ({1'h0, h1156} | {h1157, 62'h0});
+                        h1160 = 64'h0;
+                        h1160 = ({1'h0, h1159} | 64'h8000000000000000);
+                        h1161 = 64'h0;
+                        h1161 = (h1160 | 0);
+                        h1162 = 64'h0;
+                        h1162 = (h1161 | 0);
+                        h1163 = 64'h0;
+                        h1163 = (h1162 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h1163;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_invalid <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 91;
+                        h1164 = 1'h0;
+                        h1164 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1164 = 1;
+                        end
+                        cl_io_recorded <= h1164;
+                        h1165 = 65'h0;
+                        h1166 = 65'h0;
+                        h1167 = 64'h0;
+                        h1167 = cl_tr_cpl;
+                        h1168 = 64'h0;
+                        h1168 = cl_tr_cpl;
+                        h1169 = 53'h0;
+                        h1169 = ({1'h0, h1168[64-1:12]} + 1);
+                        h1170 = 53'h0;
+                        h1170 = ({1'h0, h1167[64-1:12]} ^ h1169);
+                        h1171 = 65'h0;
+                        h1171 = ({h1170, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1166 = h1171;
+                        end
+                        else begin
+                            h1166 = 4095;
+                        end
+                        h1165 = h1166;
+                        h1172 = 65'h0;
+                        h1172 = (~h1165);
+                        h1173 = 64'h0;
+                        h1173 = (cl_tr_cpl & h1172[64-1:0]);
+                        h1174 = 65'h0;
+                        h1175 = 64'h0;
+                        h1175 = cl_tr_cpl;
+                        h1176 = 64'h0;
+                        h1176 = cl_tr_cpl;
+                        h1177 = 53'h0;
+                        h1177 = ({1'h0, h1176[64-1:12]} + 1);
+                        h1178 = 53'h0;
+                        h1178 = ({1'h0, h1175[64-1:12]} ^ h1177);
+                        h1179 = 65'h0;
+                        h1179 = ({h1178, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1174 = h1179;
+                        end
+                        else begin
+                            h1174 = 4095;
+                        end
+                        h1180 = 64'h0;
+                        h1180 = (e_addr & h1174[64-1:0]);
+                        h1181 = 64'h0;
+                        h1181 = (h1173 | h1180);
+                        h1182 = 64'h0;
+                        h1182 = (h1181 >>> 12);
+                        h1183 = 76'h0;
+                        h1183 = {h1182, 12'h0};
+                        cl_io_frcd_lo <= h1183[64-1:0];
+                        h1184 = 62'h0;
+                        h1184 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1185 = 1'h0;
+                        h1186 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1186 = 2;
+                        end
+                        else begin
+                            h1186 = 1;
+                        end
+                        h1185 = 0;
+                        if ((!((h1186 == 2) && 1'b1))) begin
+                            h1185 = 1;
+                        end
+                        h1187 = 63'h0;
+                        h1187 = ({1'h0, h1184} | {h1185, 62'h0});
+                        h1188 = 64'h0;
+                        h1188 = ({1'h0, h1187} | 64'h8000000000000000);
+                        h1189 = 64'h0;
+                        h1189 = (h1188 | 0);
+                        h1190 = 64'h0;
+                        h1190 = (h1189 | 0);
+                        h1191 = 64'h0;
+                        h1191 = (h1190 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h1191;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_pass_through <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 1;
+                        v_wide[2-1:1] = 1;
+                        h1192 = 65'h0;
+                        h1193 = 65'h0;
+                        h1194 = 64'h0;
+                        h1194 = cl_tr_cpl;
+                        h1195 = 64'h0;
+                        h1195 = cl_tr_cpl;
+                        h1196 = 53'h0;
+                        h1196 = ({1'h0, h1195[64-1:12]} + 1);
+                        h1197 = 53'h0;
+                        h1197 = ({1'h0, h1194[64-1:12]} ^ h1196);
+                        h1198 = 65'h0;
+                        h1198 = ({h1197, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1193 = h1198;
+                        end
+                        else begin
+                            h1193 = 4095;
+                        end
+                        h1192 = h1193;
+                        h1199 = 65'h0;
+                        h1199 = (~h1192);
+                        h1200 = 64'h0;
+                        h1200 = (cl_tr_cpl & h1199[64-1:0]);
+                        h1201 = 65'h0;
+                        h1202 = 64'h0;
+                        h1202 = cl_tr_cpl;
+                        h1203 = 64'h0;
+                        h1203 = cl_tr_cpl;
+                        h1204 = 53'h0;
+                        h1204 = ({1'h0, h1203[64-1:12]} + 1);
+                        h1205 = 53'h0;
+                        h1205 = ({1'h0, h1202[64-1:12]} ^ h1204);
+                        h1206 = 65'h0;
+                        h1206 = ({h1205, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1201 = h1206;
+                        end
+                        else begin
+                            h1201 = 4095;
+                        end
+                        h1207 = 64'h0;
+                        h1207 = (e_addr & h1201[64-1:0]);
+                        h1208 = 64'h0;
+                        h1208 = (h1200 | h1207);
+                        h1209 = 64'h0;
+                        h1209 = (h1208 >>> 12);
+                        v_wide[64-1:12] = h1209[52-1:0];
+                        cl_io_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pass_through <= 1;
+                        cl_io_outcome <= 2;
+                        h1210 = 65'h0;
+                        h1211 = 65'h0;
+                        h1212 = 64'h0;
+                        h1212 = cl_tr_cpl;
+                        h1213 = 64'h0;
+                        h1213 = cl_tr_cpl;
+                        h1214 = 53'h0;
+                        h1214 = ({1'h0, h1213[64-1:12]} + 1);
+                        h1215 = 53'h0;
+                        h1215 = ({1'h0, h1212[64-1:12]} ^ h1214);
+                        h1216 = 65'h0;
+                        h1216 = ({h1215, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1211 = h1216;
+                        end
+                        else begin
+                            h1211 = 4095;
+                        end
+                        h1210 = h1211;
+                        h1217 = 65'h0;
+                        h1217 = (~h1210);
+                        h1218 = 64'h0;
+                        h1218 = (cl_tr_cpl & h1217[64-1:0]);
+                        h1219 = 65'h0;
+                        h1220 = 64'h0;
+                        h1220 = cl_tr_cpl;
+                        h1221 = 64'h0;
+                        h1221 = cl_tr_cpl;
+                        h1222 = 53'h0;
+                        h1222 = ({1'h0, h1221[64-1:12]} + 1);
+                        h1223 = 53'h0;
+                        h1223 = ({1'h0, h1220[64-1:12]} ^ h1222);
+                        h1224 = 65'h0;
+                        h1224 = ({h1223, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1219 = h1224;
+                        end
+                        else begin
+                            h1219 = 4095;
+                        end
+                        h1225 = 64'h0;
+                        h1225 = (e_addr & h1219[64-1:0]);
+                        h1226 = 64'h0;
+                        h1226 = (h1218 | h1225);
+                        cl_io_address <= h1226;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_beyond_width <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_address_beyond_width <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 131;
+                        h1227 = 1'h0;
+                        h1227 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1227 = 1;
+                        end
+                        cl_io_recorded <= h1227;
+                        h1228 = 65'h0;
+                        h1229 = 65'h0;
+                        h1230 = 64'h0;
+                        h1230 = cl_tr_cpl;
+                        h1231 = 64'h0;
+                        h1231 = cl_tr_cpl;
+                        h1232 = 53'h0;
+                        h1232 = ({1'h0, h1231[64-1:12]} + 1);
+                        h1233 = 53'h0;
+                        h1233 = ({1'h0, h1230[64-1:12]} ^ h1232);
+                        h1234 = 65'h0;
+                        h1234 = ({h1233, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1229 = h1234;
+                        end
+                        else begin
+                            h1229 = 4095;
+                        end
+                        h1228 = h1229;
+                        h1235 = 65'h0;
+                        h1235 = (~h1228);
+                        h1236 = 64'h0;
+                        h1236 = (cl_tr_cpl & h1235[64-1:0]);
+                        h1237 = 65'h0;
+                        h1238 = 64'h0;
+                        h1238 = cl_tr_cpl;
+                        h1239 = 64'h0;
+                        h1239 = cl_tr_cpl;
+                        h1240 = 53'h0;
+                        h1240 = ({1'h0, h1239[64-1:12]} + 1);
+                        h1241 = 53'h0;
+                        h1241 = ({1'h0, h1238[64-1:12]} ^ h1240);
+                        h1242 = 65'h0;
+                        h1242 = ({h1241, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1237 = h1242;
+                        end
+                        else begin
+                            h1237 = 4095;
+                        end
+                        h1243 = 64'h0;
+                        h1243 = (e_addr & h1237[64-1:0]);
+                        h1244 = 64'h0;
+                        h1244 = (h1236 | h1243);
+                        h1245 = 64'h0;
+                        h1245 = (h1244 >>> 12);
+                        h1246 = 76'h0;
+                        h1246 = {h1245, 12'h0};
+                        cl_io_frcd_lo <= h1246[64-1:0];
+                        h1247 = 62'h0;
+                        h1247 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1248 = 1'h0;
+                        h1249 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1249 = 2;
+                        end
+                        else begin
+                            h1249 = 1;
+                        end
+                        h1248 = 0;
+                        if ((!((h1249 == 2) && 1'b1))) begin
+                            h1248 = 1;
+                        end
+                        h1250 = 63'h0;
+                        h1250 = ({1'h0, h1247} | {h1248, 62'h0});
+                        h1251 = 64'h0;
+                        h1251 = ({1'h0, h1250} | 64'h8000000000000000);
+                        h1252 = 64'h0;
+                        h1252 = (h1251 | 0);
+                        h1253 = 64'h0;
+                        h1253 = (h1252 | 0);
+                        h1254 = 64'h0;
+                        h1254 = (h1253 | 64'h8300000000);
+                        cl_io_frcd_hi <= h1254;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory_remapped <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_translated <= 1;
+                        cl_io_outcome <= 1;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_translation <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 0;
+                        v_wide[2-1:1] = 0;
+                        v_wide[3-1:2] = 0;
+                        v_wide[12-1:11] = 0;
+                        v_wide[64-1:12] = 52'h7ffffffffffff;
+                        cl_io_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_not_present <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_write_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 133;
+                        h1255 = 1'h0;
+                        h1255 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1255 = 1;
+                        end
+                        cl_io_recorded <= h1255;
+                        h1256 = 65'h0;
+                        h1257 = 65'h0;
+                        h1258 = 64'h0;
+                        h1258 = cl_tr_cpl;
+                        h1259 = 64'h0;
+                        h1259 = cl_tr_cpl;
+                        h1260 = 53'h0;
+                        h1260 = ({1'h0, h1259[64-1:12]} + 1);
+                        h1261 = 53'h0;
+                        h1261 = ({1'h0, h1258[64-1:12]} ^ h1260);
+                        h1262 = 65'h0;
+                        h1262 = ({h1261, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1257 = h1262;
+                        end
+                        else begin
+                            h1257 = 4095;
+                        end
+                        h1256 = h1257;
+                        h1263 = 65'h0;
+                        h1263 = (~h1256);
+                        h1264 = 64'h0;
+                        h1264 = (cl_tr_cpl & h1263[64-1:0]);
+                        h1265 = 65'h0;
+                        h1266 = 64'h0;
+                        h1266 = cl_tr_cpl;
+                        h1267 = 64'h0;
+                        h1267 = cl_tr_cpl;
+                        h1268 = 53'h0;
+                        h1268 = ({1'h0, h1267[64-1:12]} + 1);
+                        h1269 = 53'h0;
+                        h1269 = ({1'h0, h1266[64-1:12]} ^ h1268);
+                        h1270 = 65'h0;
+                        h1270 = ({h1269, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1265 = h1270;
+                        end
+                        else begin
+                            h1265 = 4095;
+                        end
+                        h1271 = 64'h0;
+                        h1271 = (e_addr & h1265[64-1:0]);
+                        h1272 = 64'h0;
+                        h1272 = (h1264 | h1271);
+                        h1273 = 64'h0;
+                        h1273 = (h1272 >>> 12);
+                        h1274 = 76'h0;
+                        h1274 = {h1273, 12'h0};
+                        cl_io_frcd_lo <= h1274[64-1:0];
+                        h1275 = 62'h0;
+                        h1275 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1276 = 1'h0;
+                        h1277 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1277 = 2;
+                        end
+                        else begin
+                            h1277 = 1;
+                        end
+                        h1276 = 0;
+                        if ((!((h1277 == 2) && 1'b1))) begin
+                            h1276 = 1;
+                        end
+                        h1278 = 63'h0;
+                        h1278 = ({1'h0, h1275} | {h1276, 62'h0});
+                        h1279 = 64'h0;
+                        h1279 = ({1'h0, h1278} | 64'h8000000000000000);
+                        h1280 = 64'h0;
+                        h1280 = (h1279 | 0);
+                        h1281 = 64'h0;
+                        h1281 = (h1280 | 0);
+                        h1282 = 64'h0;
+                        h1282 = (h1281 | 64'h8500000000);
+                        cl_io_frcd_hi <= h1282;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_read_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 134;
+                        h1283 = 1'h0;
+                        h1283 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1283 = 1;
+                        end
+                        cl_io_recorded <= h1283;
+                        h1284 = 65'h0;
+                        h1285 = 65'h0;
+                        h1286 = 64'h0;
+                        h1286 = cl_tr_cpl;
+                        h1287 = 64'h0;
+                        h1287 = cl_tr_cpl;
+                        h1288 = 53'h0;
+                        h1288 = ({1'h0, h1287[64-1:12]} + 1);
+                        h1289 = 53'h0;
+                        h1289 = ({1'h0, h1286[64-1:12]} ^ h1288);
+                        h1290 = 65'h0;
+                        h1290 = ({h1289, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1285 = h1290;
+                        end
+                        else begin
+                            h1285 = 4095;
+                        end
+                        h1284 = h1285;
+                        h1291 = 65'h0;
+                        h1291 = (~h1284);
+                        h1292 = 64'h0;
+                        h1292 = (cl_tr_cpl & h1291[64-1:0]);
+                        h1293 = 65'h0;
+                        h1294 = 64'h0;
+                        h1294 = cl_tr_cpl;
+                        h1295 = 64'h0;
+                        h1295 = cl_tr_cpl;
+                        h1296 = 53'h0;
+                        h1296 = ({1'h0, h1295[64-1:12]} + 1);
+                        h1297 = 53'h0;
+                        h1297 = ({1'h0, h1294[64-1:12]} ^ h1296);
+                        h1298 = 65'h0;
+                        h1298 = ({h1297, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1293 = h1298;
+                        end
+                        else begin
+                            h1293 = 4095;
+                        end
+                        h1299 = 64'h0;
+                        h1299 = (e_addr & h1293[64-1:0]);
+                        h1300 = 64'h0;
+                        h1300 = (h1292 | h1299);
+                        h1301 = 64'h0;
+                        h1301 = (h1300 >>> 12);
+                        h1302 = 76'h0;
+                        h1302 = {h1301, 12'h0};
+                        cl_io_frcd_lo <= h1302[64-1:0];
+                        h1303 = 62'h0;
+                        h1303 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1304 = 1'h0;
+                        h1305 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1305 = 2;
+                        end
+                        else begin
+                            h1305 = 1;
+                        end
+                        h1304 = 0;
+                        if ((!((h1305 == 2) && 1'b1))) begin
+                            h1304 = 1;
+                        end
+                        h1306 = 63'h0;
+                        h1306 = ({1'h0, h1303} | {h1304, 62'h0});
+                        h1307 = 64'h0;
+                        h1307 = ({1'h0, h1306} | 64'h8000000000000000);
+                        h1308 = 64'h0;
+                        h1308 = (h1307 | 0);
+                        h1309 = 64'h0;
+                        h1309 = (h1308 | 0);
+                        h1310 = 64'h0;
+                        h1310 = (h1309 | 64'h8600000000);
+                        cl_io_frcd_hi <= h1310;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_paging_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 122;
+                        h1311 = 1'h0;
+                        h1311 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1311 = 1;
+                        end
+                        cl_io_recorded <= h1311;
+                        h1312 = 65'h0;
+                        h1313 = 65'h0;
+                        h1314 = 64'h0;
+                        h1314 = cl_tr_cpl;
+                        h1315 = 64'h0;
+                        h1315 = cl_tr_cpl;
+                        h1316 = 53'h0;
+                        h1316 = ({1'h0, h1315[64-1:12]} + 1);
+                        h1317 = 53'h0;
+                        h1317 = ({1'h0, h1314[64-1:12]} ^ h1316);
+                        h1318 = 65'h0;
+                        h1318 = ({h1317, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1313 = h1318;
+                        end
+                        else begin
+                            h1313 = 4095;
+                        end
+                        h1312 = h1313;
+                        h1319 = 65'h0;
+                        h1319 = (~h1312);
+                        h1320 = 64'h0;
+                        h1320 = (cl_tr_cpl & h1319[64-1:0]);
+                        h1321 = 65'h0;
+                        h1322 = 64'h0;
+                        h1322 = cl_tr_cpl;
+                        h1323 = 64'h0;
+                        h1323 = cl_tr_cpl;
+                        h1324 = 53'h0;
+                        h1324 = ({1'h0, h1323[64-1:12]} + 1);
+                        h1325 = 53'h0;
+                        h1325 = ({1'h0, h1322[64-1:12]} ^ h1324);
+                        h1326 = 65'h0;
+                        h1326 = ({h1325, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1321 = h1326;
+                        end
+                        else begin
+                            h1321 = 4095;
+                        end
+                        h1327 = 64'h0;
+                        h1327 = (e_addr & h1321[64-1:0]);
+                        h1328 = 64'h0;
+                        h1328 = (h1320 | h1327);
+                        h1329 = 64'h0;
+                        h1329 = (h1328 >>> 12);
+                        h1330 = 76'h0;
+                        h1330 = {h1329, 12'h0};
+                        cl_io_frcd_lo <= h1330[64-1:0];
+                        h1331 = 62'h0;
+                        h1331 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1332 = 1'h0;
+                        h1333 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1333 = 2;
+                        end
+                        else begin
+                            h1333 = 1;
+                        end
+                        h1332 = 0;
+                        if ((!((h1333 == 2) && 1'b1))) begin
+                            h1332 = 1;
+                        end
+                        h1334 = 63'h0;
+                        h1334 = ({1'h0, h1331} | {h1332, 62'h0});
+                        h1335 = 64'h0;
+                        h1335 = ({1'h0, h1334} | 64'h8000000000000000);
+                        h1336 = 64'h0;
+                        h1336 = (h1335 | 0);
+                        h1337 = 64'h0;
+                        h1337 = (h1336 | 0);
+                        h1338 = 64'h0;
+                        h1338 = (h1337 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h1338;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if ((((((h1359 == 1) || (h1360 == 2)) && (h1362 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -8562,71 +14467,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h548 = 64'h0;
-                        h549 = 65'h0;
-                        h550 = 65'h0;
-                        h551 = 64'h0;
-                        h551 = cl_tr_cpl;
-                        h552 = 64'h0;
-                        h552 = cl_tr_cpl;
-                        h553 = 53'h0;
-                        h553 = ({1'h0, h552[64-1:12]} + 1);
-                        h554 = 53'h0;
-                        h554 = ({1'h0, h551[64-1:12]} ^ h553);
-                        h555 = 65'h0;
-                        h555 = ({h554, 12'h0} | 4095);
+                        h1339 = 64'h0;
+                        h1340 = 65'h0;
+                        h1341 = 65'h0;
+                        h1342 = 64'h0;
+                        h1342 = cl_tr_cpl;
+                        h1343 = 64'h0;
+                        h1343 = cl_tr_cpl;
+                        h1344 = 53'h0;
+                        h1344 = ({1'h0, h1343[64-1:12]} + 1);
+                        h1345 = 53'h0;
+                        h1345 = ({1'h0, h1342[64-1:12]} ^ h1344);
+                        h1346 = 65'h0;
+                        h1346 = ({h1345, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h550 = h555;
+                            h1341 = h1346;
                         end
                         else begin
-                            h550 = 4095;
+                            h1341 = 4095;
                         end
-                        h549 = h550;
-                        h556 = 65'h0;
-                        h556 = (~h549);
-                        h557 = 64'h0;
-                        h557 = (cl_tr_cpl & h556[64-1:0]);
-                        h558 = 65'h0;
-                        h559 = 64'h0;
-                        h559 = cl_tr_cpl;
-                        h560 = 64'h0;
-                        h560 = cl_tr_cpl;
-                        h561 = 53'h0;
-                        h561 = ({1'h0, h560[64-1:12]} + 1);
-                        h562 = 53'h0;
-                        h562 = ({1'h0, h559[64-1:12]} ^ h561);
-                        h563 = 65'h0;
-                        h563 = ({h562, 12'h0} | 4095);
+                        h1340 = h1341;
+                        h1347 = 65'h0;
+                        h1347 = (~h1340);
+                        h1348 = 64'h0;
+                        h1348 = (cl_tr_cpl & h1347[64-1:0]);
+                        h1349 = 65'h0;
+                        h1350 = 64'h0;
+                        h1350 = cl_tr_cpl;
+                        h1351 = 64'h0;
+                        h1351 = cl_tr_cpl;
+                        h1352 = 53'h0;
+                        h1352 = ({1'h0, h1351[64-1:12]} + 1);
+                        h1353 = 53'h0;
+                        h1353 = ({1'h0, h1350[64-1:12]} ^ h1352);
+                        h1354 = 65'h0;
+                        h1354 = ({h1353, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h558 = h563;
+                            h1349 = h1354;
                         end
                         else begin
-                            h558 = 4095;
+                            h1349 = 4095;
                         end
-                        h564 = 64'h0;
-                        h564 = (e_addr & h558[64-1:0]);
-                        h565 = 64'h0;
-                        h565 = (h557 | h564);
-                        h548 = h565;
-                        v_wide[64-1:12] = h548[64-1:12];
+                        h1355 = 64'h0;
+                        h1355 = (e_addr & h1349[64-1:0]);
+                        h1356 = 64'h0;
+                        h1356 = (h1348 | h1355);
+                        h1339 = h1356;
+                        v_wide[64-1:12] = h1339[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 2;
-                        h566 = 1'h0;
-                        h567 = 2'h0;
+                        h1357 = 1'h0;
+                        h1358 = 2'h0;
                         if ((e_write != 0)) begin
-                            h567 = 2;
+                            h1358 = 2;
                         end
                         else begin
-                            h567 = 1;
+                            h1358 = 1;
                         end
-                        h566 = 0;
-                        if ((!((h567 == 2) && 1'b1))) begin
-                            h566 = 1;
+                        h1357 = 0;
+                        if ((!((h1358 == 2) && 1'b1))) begin
+                            h1357 = 1;
                         end
-                        v_wide[63-1:62] = h566;
+                        v_wide[63-1:62] = h1357;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -8639,7 +14544,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h592 == 1) || (h593 == 2)) && (h595 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if (((((h1383 == 1) || (h1384 == 2)) && (h1386 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -8648,71 +14553,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h572 = 64'h0;
-                        h573 = 65'h0;
-                        h574 = 65'h0;
-                        h575 = 64'h0;
-                        h575 = cl_tr_cpl;
-                        h576 = 64'h0;
-                        h576 = cl_tr_cpl;
-                        h577 = 53'h0;
-                        h577 = ({1'h0, h576[64-1:12]} + 1);
-                        h578 = 53'h0;
-                        h578 = ({1'h0, h575[64-1:12]} ^ h577);
-                        h579 = 65'h0;
-                        h579 = ({h578, 12'h0} | 4095);
+                        h1363 = 64'h0;
+                        h1364 = 65'h0;
+                        h1365 = 65'h0;
+                        h1366 = 64'h0;
+                        h1366 = cl_tr_cpl;
+                        h1367 = 64'h0;
+                        h1367 = cl_tr_cpl;
+                        h1368 = 53'h0;
+                        h1368 = ({1'h0, h1367[64-1:12]} + 1);
+                        h1369 = 53'h0;
+                        h1369 = ({1'h0, h1366[64-1:12]} ^ h1368);
+                        h1370 = 65'h0;
+                        h1370 = ({h1369, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h574 = h579;
+                            h1365 = h1370;
                         end
                         else begin
-                            h574 = 4095;
+                            h1365 = 4095;
                         end
-                        h573 = h574;
-                        h580 = 65'h0;
-                        h580 = (~h573);
-                        h581 = 64'h0;
-                        h581 = (cl_tr_cpl & h580[64-1:0]);
-                        h582 = 65'h0;
-                        h583 = 64'h0;
-                        h583 = cl_tr_cpl;
-                        h584 = 64'h0;
-                        h584 = cl_tr_cpl;
-                        h585 = 53'h0;
-                        h585 = ({1'h0, h584[64-1:12]} + 1);
-                        h586 = 53'h0;
-                        h586 = ({1'h0, h583[64-1:12]} ^ h585);
-                        h587 = 65'h0;
-                        h587 = ({h586, 12'h0} | 4095);
+                        h1364 = h1365;
+                        h1371 = 65'h0;
+                        h1371 = (~h1364);
+                        h1372 = 64'h0;
+                        h1372 = (cl_tr_cpl & h1371[64-1:0]);
+                        h1373 = 65'h0;
+                        h1374 = 64'h0;
+                        h1374 = cl_tr_cpl;
+                        h1375 = 64'h0;
+                        h1375 = cl_tr_cpl;
+                        h1376 = 53'h0;
+                        h1376 = ({1'h0, h1375[64-1:12]} + 1);
+                        h1377 = 53'h0;
+                        h1377 = ({1'h0, h1374[64-1:12]} ^ h1376);
+                        h1378 = 65'h0;
+                        h1378 = ({h1377, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h582 = h587;
+                            h1373 = h1378;
                         end
                         else begin
-                            h582 = 4095;
+                            h1373 = 4095;
                         end
-                        h588 = 64'h0;
-                        h588 = (e_addr & h582[64-1:0]);
-                        h589 = 64'h0;
-                        h589 = (h581 | h588);
-                        h572 = h589;
-                        v_wide[64-1:12] = h572[64-1:12];
+                        h1379 = 64'h0;
+                        h1379 = (e_addr & h1373[64-1:0]);
+                        h1380 = 64'h0;
+                        h1380 = (h1372 | h1379);
+                        h1363 = h1380;
+                        v_wide[64-1:12] = h1363[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 2;
-                        h590 = 1'h0;
-                        h591 = 2'h0;
+                        h1381 = 1'h0;
+                        h1382 = 2'h0;
                         if ((e_write != 0)) begin
-                            h591 = 2;
+                            h1382 = 2;
                         end
                         else begin
-                            h591 = 1;
+                            h1382 = 1;
                         end
-                        h590 = 0;
-                        if ((!((h591 == 2) && 1'b1))) begin
-                            h590 = 1;
+                        h1381 = 0;
+                        if ((!((h1382 == 2) && 1'b1))) begin
+                            h1381 = 1;
                         end
-                        v_wide[63-1:62] = h590;
+                        v_wide[63-1:62] = h1381;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -8725,85 +14630,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h617 == 1) || (h618 == 2)) && (h620 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!w_io_ctx_0[0]))) begin
+                    else if (((((((h1408 == 1) || (h1409 == 2)) && (h1411 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h596 = 1'h0;
-                        h596 = 0;
+                        h1387 = 1'h0;
+                        h1387 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h596 = 1;
+                            h1387 = 1;
                         end
-                        cl_io_recorded <= h596;
+                        cl_io_recorded <= h1387;
                         v_wide = 0;
-                        h597 = 64'h0;
-                        h598 = 65'h0;
-                        h599 = 65'h0;
-                        h600 = 64'h0;
-                        h600 = cl_tr_cpl;
-                        h601 = 64'h0;
-                        h601 = cl_tr_cpl;
-                        h602 = 53'h0;
-                        h602 = ({1'h0, h601[64-1:12]} + 1);
-                        h603 = 53'h0;
-                        h603 = ({1'h0, h600[64-1:12]} ^ h602);
-                        h604 = 65'h0;
-                        h604 = ({h603, 12'h0} | 4095);
+                        h1388 = 64'h0;
+                        h1389 = 65'h0;
+                        h1390 = 65'h0;
+                        h1391 = 64'h0;
+                        h1391 = cl_tr_cpl;
+                        h1392 = 64'h0;
+                        h1392 = cl_tr_cpl;
+                        h1393 = 53'h0;
+                        h1393 = ({1'h0, h1392[64-1:12]} + 1);
+                        h1394 = 53'h0;
+                        h1394 = ({1'h0, h1391[64-1:12]} ^ h1393);
+                        h1395 = 65'h0;
+                        h1395 = ({h1394, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h599 = h604;
+                            h1390 = h1395;
                         end
                         else begin
-                            h599 = 4095;
+                            h1390 = 4095;
                         end
-                        h598 = h599;
-                        h605 = 65'h0;
-                        h605 = (~h598);
-                        h606 = 64'h0;
-                        h606 = (cl_tr_cpl & h605[64-1:0]);
-                        h607 = 65'h0;
-                        h608 = 64'h0;
-                        h608 = cl_tr_cpl;
-                        h609 = 64'h0;
-                        h609 = cl_tr_cpl;
-                        h610 = 53'h0;
-                        h610 = ({1'h0, h609[64-1:12]} + 1);
-                        h611 = 53'h0;
-                        h611 = ({1'h0, h608[64-1:12]} ^ h610);
-                        h612 = 65'h0;
-                        h612 = ({h611, 12'h0} | 4095);
+                        h1389 = h1390;
+                        h1396 = 65'h0;
+                        h1396 = (~h1389);
+                        h1397 = 64'h0;
+                        h1397 = (cl_tr_cpl & h1396[64-1:0]);
+                        h1398 = 65'h0;
+                        h1399 = 64'h0;
+                        h1399 = cl_tr_cpl;
+                        h1400 = 64'h0;
+                        h1400 = cl_tr_cpl;
+                        h1401 = 53'h0;
+                        h1401 = ({1'h0, h1400[64-1:12]} + 1);
+                        h1402 = 53'h0;
+                        h1402 = ({1'h0, h1399[64-1:12]} ^ h1401);
+                        h1403 = 65'h0;
+                        h1403 = ({h1402, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h607 = h612;
+                            h1398 = h1403;
                         end
                         else begin
-                            h607 = 4095;
+                            h1398 = 4095;
                         end
-                        h613 = 64'h0;
-                        h613 = (e_addr & h607[64-1:0]);
-                        h614 = 64'h0;
-                        h614 = (h606 | h613);
-                        h597 = h614;
-                        v_wide[64-1:12] = h597[64-1:12];
+                        h1404 = 64'h0;
+                        h1404 = (e_addr & h1398[64-1:0]);
+                        h1405 = 64'h0;
+                        h1405 = (h1397 | h1404);
+                        h1388 = h1405;
+                        v_wide[64-1:12] = h1388[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 2;
-                        h615 = 1'h0;
-                        h616 = 2'h0;
+                        h1406 = 1'h0;
+                        h1407 = 2'h0;
                         if ((e_write != 0)) begin
-                            h616 = 2;
+                            h1407 = 2;
                         end
                         else begin
-                            h616 = 1;
+                            h1407 = 1;
                         end
-                        h615 = 0;
-                        if ((!((h616 == 2) && 1'b1))) begin
-                            h615 = 1;
+                        h1406 = 0;
+                        if ((!((h1407 == 2) && 1'b1))) begin
+                            h1406 = 1;
                         end
-                        v_wide[63-1:62] = h615;
+                        v_wide[63-1:62] = h1406;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -8816,7 +14721,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h641 == 1) || (h642 == 2)) && (h644 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((((h1432 == 1) || (h1433 == 2)) && (h1435 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -8825,71 +14730,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h621 = 64'h0;
-                        h622 = 65'h0;
-                        h623 = 65'h0;
-                        h624 = 64'h0;
-                        h624 = cl_tr_cpl;
-                        h625 = 64'h0;
-                        h625 = cl_tr_cpl;
-                        h626 = 53'h0;
-                        h626 = ({1'h0, h625[64-1:12]} + 1);
-                        h627 = 53'h0;
-                        h627 = ({1'h0, h624[64-1:12]} ^ h626);
-                        h628 = 65'h0;
-                        h628 = ({h627, 12'h0} | 4095);
+                        h1412 = 64'h0;
+                        h1413 = 65'h0;
+                        h1414 = 65'h0;
+                        h1415 = 64'h0;
+                        h1415 = cl_tr_cpl;
+                        h1416 = 64'h0;
+                        h1416 = cl_tr_cpl;
+                        h1417 = 53'h0;
+                        h1417 = ({1'h0, h1416[64-1:12]} + 1);
+                        h1418 = 53'h0;
+                        h1418 = ({1'h0, h1415[64-1:12]} ^ h1417);
+                        h1419 = 65'h0;
+                        h1419 = ({h1418, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h623 = h628;
+                            h1414 = h1419;
                         end
                         else begin
-                            h623 = 4095;
+                            h1414 = 4095;
                         end
-                        h622 = h623;
-                        h629 = 65'h0;
-                        h629 = (~h622);
-                        h630 = 64'h0;
-                        h630 = (cl_tr_cpl & h629[64-1:0]);
-                        h631 = 65'h0;
-                        h632 = 64'h0;
-                        h632 = cl_tr_cpl;
-                        h633 = 64'h0;
-                        h633 = cl_tr_cpl;
-                        h634 = 53'h0;
-                        h634 = ({1'h0, h633[64-1:12]} + 1);
-                        h635 = 53'h0;
-                        h635 = ({1'h0, h632[64-1:12]} ^ h634);
-                        h636 = 65'h0;
-                        h636 = ({h635, 12'h0} | 4095);
+                        h1413 = h1414;
+                        h1420 = 65'h0;
+                        h1420 = (~h1413);
+                        h1421 = 64'h0;
+                        h1421 = (cl_tr_cpl & h1420[64-1:0]);
+                        h1422 = 65'h0;
+                        h1423 = 64'h0;
+                        h1423 = cl_tr_cpl;
+                        h1424 = 64'h0;
+                        h1424 = cl_tr_cpl;
+                        h1425 = 53'h0;
+                        h1425 = ({1'h0, h1424[64-1:12]} + 1);
+                        h1426 = 53'h0;
+                        h1426 = ({1'h0, h1423[64-1:12]} ^ h1425);
+                        h1427 = 65'h0;
+                        h1427 = ({h1426, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h631 = h636;
+                            h1422 = h1427;
                         end
                         else begin
-                            h631 = 4095;
+                            h1422 = 4095;
                         end
-                        h637 = 64'h0;
-                        h637 = (e_addr & h631[64-1:0]);
-                        h638 = 64'h0;
-                        h638 = (h630 | h637);
-                        h621 = h638;
-                        v_wide[64-1:12] = h621[64-1:12];
+                        h1428 = 64'h0;
+                        h1428 = (e_addr & h1422[64-1:0]);
+                        h1429 = 64'h0;
+                        h1429 = (h1421 | h1428);
+                        h1412 = h1429;
+                        v_wide[64-1:12] = h1412[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 2;
-                        h639 = 1'h0;
-                        h640 = 2'h0;
+                        h1430 = 1'h0;
+                        h1431 = 2'h0;
                         if ((e_write != 0)) begin
-                            h640 = 2;
+                            h1431 = 2;
                         end
                         else begin
-                            h640 = 1;
+                            h1431 = 1;
                         end
-                        h639 = 0;
-                        if ((!((h640 == 2) && 1'b1))) begin
-                            h639 = 1;
+                        h1430 = 0;
+                        if ((!((h1431 == 2) && 1'b1))) begin
+                            h1430 = 1;
                         end
-                        v_wide[63-1:62] = h639;
+                        v_wide[63-1:62] = h1430;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -8902,85 +14807,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h666 == 1) || (h667 == 2)) && (h669 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if (((((((((h1457 == 1) || (h1458 == 2)) && (h1460 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h645 = 1'h0;
-                        h645 = 0;
+                        h1436 = 1'h0;
+                        h1436 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h645 = 1;
+                            h1436 = 1;
                         end
-                        cl_io_recorded <= h645;
+                        cl_io_recorded <= h1436;
                         v_wide = 0;
-                        h646 = 64'h0;
-                        h647 = 65'h0;
-                        h648 = 65'h0;
-                        h649 = 64'h0;
-                        h649 = cl_tr_cpl;
-                        h650 = 64'h0;
-                        h650 = cl_tr_cpl;
-                        h651 = 53'h0;
-                        h651 = ({1'h0, h650[64-1:12]} + 1);
-                        h652 = 53'h0;
-                        h652 = ({1'h0, h649[64-1:12]} ^ h651);
-                        h653 = 65'h0;
-                        h653 = ({h652, 12'h0} | 4095);
+                        h1437 = 64'h0;
+                        h1438 = 65'h0;
+                        h1439 = 65'h0;
+                        h1440 = 64'h0;
+                        h1440 = cl_tr_cpl;
+                        h1441 = 64'h0;
+                        h1441 = cl_tr_cpl;
+                        h1442 = 53'h0;
+                        h1442 = ({1'h0, h1441[64-1:12]} + 1);
+                        h1443 = 53'h0;
+                        h1443 = ({1'h0, h1440[64-1:12]} ^ h1442);
+                        h1444 = 65'h0;
+                        h1444 = ({h1443, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h648 = h653;
+                            h1439 = h1444;
                         end
                         else begin
-                            h648 = 4095;
+                            h1439 = 4095;
                         end
-                        h647 = h648;
-                        h654 = 65'h0;
-                        h654 = (~h647);
-                        h655 = 64'h0;
-                        h655 = (cl_tr_cpl & h654[64-1:0]);
-                        h656 = 65'h0;
-                        h657 = 64'h0;
-                        h657 = cl_tr_cpl;
-                        h658 = 64'h0;
-                        h658 = cl_tr_cpl;
-                        h659 = 53'h0;
-                        h659 = ({1'h0, h658[64-1:12]} + 1);
-                        h660 = 53'h0;
-                        h660 = ({1'h0, h657[64-1:12]} ^ h659);
-                        h661 = 65'h0;
-                        h661 = ({h660, 12'h0} | 4095);
+                        h1438 = h1439;
+                        h1445 = 65'h0;
+                        h1445 = (~h1438);
+                        h1446 = 64'h0;
+                        h1446 = (cl_tr_cpl & h1445[64-1:0]);
+                        h1447 = 65'h0;
+                        h1448 = 64'h0;
+                        h1448 = cl_tr_cpl;
+                        h1449 = 64'h0;
+                        h1449 = cl_tr_cpl;
+                        h1450 = 53'h0;
+                        h1450 = ({1'h0, h1449[64-1:12]} + 1);
+                        h1451 = 53'h0;
+                        h1451 = ({1'h0, h1448[64-1:12]} ^ h1450);
+                        h1452 = 65'h0;
+                        h1452 = ({h1451, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h656 = h661;
+                            h1447 = h1452;
                         end
                         else begin
-                            h656 = 4095;
+                            h1447 = 4095;
                         end
-                        h662 = 64'h0;
-                        h662 = (e_addr & h656[64-1:0]);
-                        h663 = 64'h0;
-                        h663 = (h655 | h662);
-                        h646 = h663;
-                        v_wide[64-1:12] = h646[64-1:12];
+                        h1453 = 64'h0;
+                        h1453 = (e_addr & h1447[64-1:0]);
+                        h1454 = 64'h0;
+                        h1454 = (h1446 | h1453);
+                        h1437 = h1454;
+                        v_wide[64-1:12] = h1437[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 2;
-                        h664 = 1'h0;
-                        h665 = 2'h0;
+                        h1455 = 1'h0;
+                        h1456 = 2'h0;
                         if ((e_write != 0)) begin
-                            h665 = 2;
+                            h1456 = 2;
                         end
                         else begin
-                            h665 = 1;
+                            h1456 = 1;
                         end
-                        h664 = 0;
-                        if ((!((h665 == 2) && 1'b1))) begin
-                            h664 = 1;
+                        h1455 = 0;
+                        if ((!((h1456 == 2) && 1'b1))) begin
+                            h1455 = 1;
                         end
-                        v_wide[63-1:62] = h664;
+                        v_wide[63-1:62] = h1455;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -8993,85 +14898,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((((h691 == 1) || (h692 == 2)) && (h694 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_io_ctx_0[4-1:2] != 1))) begin
+                    else if ((((((((((h1482 == 1) || (h1483 == 2)) && (h1485 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_io_ctx_0[4-1:2] != 1))) begin
                         cl_io_exit <= 1;
                         cl_io_translation_type_blocked <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h670 = 1'h0;
-                        h670 = 0;
+                        h1461 = 1'h0;
+                        h1461 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h670 = 1;
+                            h1461 = 1;
                         end
-                        cl_io_recorded <= h670;
+                        cl_io_recorded <= h1461;
                         v_wide = 0;
-                        h671 = 64'h0;
-                        h672 = 65'h0;
-                        h673 = 65'h0;
-                        h674 = 64'h0;
-                        h674 = cl_tr_cpl;
-                        h675 = 64'h0;
-                        h675 = cl_tr_cpl;
-                        h676 = 53'h0;
-                        h676 = ({1'h0, h675[64-1:12]} + 1);
-                        h677 = 53'h0;
-                        h677 = ({1'h0, h674[64-1:12]} ^ h676);
-                        h678 = 65'h0;
-                        h678 = ({h677, 12'h0} | 4095);
+                        h1462 = 64'h0;
+                        h1463 = 65'h0;
+                        h1464 = 65'h0;
+                        h1465 = 64'h0;
+                        h1465 = cl_tr_cpl;
+                        h1466 = 64'h0;
+                        h1466 = cl_tr_cpl;
+                        h1467 = 53'h0;
+                        h1467 = ({1'h0, h1466[64-1:12]} + 1);
+                        h1468 = 53'h0;
+                        h1468 = ({1'h0, h1465[64-1:12]} ^ h1467);
+                        h1469 = 65'h0;
+                        h1469 = ({h1468, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h673 = h678;
+                            h1464 = h1469;
                         end
                         else begin
-                            h673 = 4095;
+                            h1464 = 4095;
                         end
-                        h672 = h673;
-                        h679 = 65'h0;
-                        h679 = (~h672);
-                        h680 = 64'h0;
-                        h680 = (cl_tr_cpl & h679[64-1:0]);
-                        h681 = 65'h0;
-                        h682 = 64'h0;
-                        h682 = cl_tr_cpl;
-                        h683 = 64'h0;
-                        h683 = cl_tr_cpl;
-                        h684 = 53'h0;
-                        h684 = ({1'h0, h683[64-1:12]} + 1);
-                        h685 = 53'h0;
-                        h685 = ({1'h0, h682[64-1:12]} ^ h684);
-                        h686 = 65'h0;
-                        h686 = ({h685, 12'h0} | 4095);
+                        h1463 = h1464;
+                        h1470 = 65'h0;
+                        h1470 = (~h1463);
+                        h1471 = 64'h0;
+                        h1471 = (cl_tr_cpl & h1470[64-1:0]);
+                        h1472 = 65'h0;
+                        h1473 = 64'h0;
+                        h1473 = cl_tr_cpl;
+                        h1474 = 64'h0;
+                        h1474 = cl_tr_cpl;
+                        h1475 = 53'h0;
+                        h1475 = ({1'h0, h1474[64-1:12]} + 1);
+                        h1476 = 53'h0;
+                        h1476 = ({1'h0, h1473[64-1:12]} ^ h1475);
+                        h1477 = 65'h0;
+                        h1477 = ({h1476, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h681 = h686;
+                            h1472 = h1477;
                         end
                         else begin
-                            h681 = 4095;
+                            h1472 = 4095;
                         end
-                        h687 = 64'h0;
-                        h687 = (e_addr & h681[64-1:0]);
-                        h688 = 64'h0;
-                        h688 = (h680 | h687);
-                        h671 = h688;
-                        v_wide[64-1:12] = h671[64-1:12];
+                        h1478 = 64'h0;
+                        h1478 = (e_addr & h1472[64-1:0]);
+                        h1479 = 64'h0;
+                        h1479 = (h1471 | h1478);
+                        h1462 = h1479;
+                        v_wide[64-1:12] = h1462[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 2;
-                        h689 = 1'h0;
-                        h690 = 2'h0;
+                        h1480 = 1'h0;
+                        h1481 = 2'h0;
                         if ((e_write != 0)) begin
-                            h690 = 2;
+                            h1481 = 2;
                         end
                         else begin
-                            h690 = 1;
+                            h1481 = 1;
                         end
-                        h689 = 0;
-                        if ((!((h690 == 2) && 1'b1))) begin
-                            h689 = 1;
+                        h1480 = 0;
+                        if ((!((h1481 == 2) && 1'b1))) begin
+                            h1480 = 1;
                         end
-                        v_wide[63-1:62] = h689;
+                        v_wide[63-1:62] = h1480;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9084,85 +14989,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h716 == 1) || (h717 == 2)) && (h719 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if (((((((((h1507 == 1) || (h1508 == 2)) && (h1510 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h695 = 1'h0;
-                        h695 = 0;
+                        h1486 = 1'h0;
+                        h1486 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h695 = 1;
+                            h1486 = 1;
                         end
-                        cl_io_recorded <= h695;
+                        cl_io_recorded <= h1486;
                         v_wide = 0;
-                        h696 = 64'h0;
-                        h697 = 65'h0;
-                        h698 = 65'h0;
-                        h699 = 64'h0;
-                        h699 = cl_tr_cpl;
-                        h700 = 64'h0;
-                        h700 = cl_tr_cpl;
-                        h701 = 53'h0;
-                        h701 = ({1'h0, h700[64-1:12]} + 1);
-                        h702 = 53'h0;
-                        h702 = ({1'h0, h699[64-1:12]} ^ h701);
-                        h703 = 65'h0;
-                        h703 = ({h702, 12'h0} | 4095);
+                        h1487 = 64'h0;
+                        h1488 = 65'h0;
+                        h1489 = 65'h0;
+                        h1490 = 64'h0;
+                        h1490 = cl_tr_cpl;
+                        h1491 = 64'h0;
+                        h1491 = cl_tr_cpl;
+                        h1492 = 53'h0;
+                        h1492 = ({1'h0, h1491[64-1:12]} + 1);
+                        h1493 = 53'h0;
+                        h1493 = ({1'h0, h1490[64-1:12]} ^ h1492);
+                        h1494 = 65'h0;
+                        h1494 = ({h1493, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h698 = h703;
+                            h1489 = h1494;
                         end
                         else begin
-                            h698 = 4095;
+                            h1489 = 4095;
                         end
-                        h697 = h698;
-                        h704 = 65'h0;
-                        h704 = (~h697);
-                        h705 = 64'h0;
-                        h705 = (cl_tr_cpl & h704[64-1:0]);
-                        h706 = 65'h0;
-                        h707 = 64'h0;
-                        h707 = cl_tr_cpl;
-                        h708 = 64'h0;
-                        h708 = cl_tr_cpl;
-                        h709 = 53'h0;
-                        h709 = ({1'h0, h708[64-1:12]} + 1);
-                        h710 = 53'h0;
-                        h710 = ({1'h0, h707[64-1:12]} ^ h709);
-                        h711 = 65'h0;
-                        h711 = ({h710, 12'h0} | 4095);
+                        h1488 = h1489;
+                        h1495 = 65'h0;
+                        h1495 = (~h1488);
+                        h1496 = 64'h0;
+                        h1496 = (cl_tr_cpl & h1495[64-1:0]);
+                        h1497 = 65'h0;
+                        h1498 = 64'h0;
+                        h1498 = cl_tr_cpl;
+                        h1499 = 64'h0;
+                        h1499 = cl_tr_cpl;
+                        h1500 = 53'h0;
+                        h1500 = ({1'h0, h1499[64-1:12]} + 1);
+                        h1501 = 53'h0;
+                        h1501 = ({1'h0, h1498[64-1:12]} ^ h1500);
+                        h1502 = 65'h0;
+                        h1502 = ({h1501, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h706 = h711;
+                            h1497 = h1502;
                         end
                         else begin
-                            h706 = 4095;
+                            h1497 = 4095;
                         end
-                        h712 = 64'h0;
-                        h712 = (e_addr & h706[64-1:0]);
-                        h713 = 64'h0;
-                        h713 = (h705 | h712);
-                        h696 = h713;
-                        v_wide[64-1:12] = h696[64-1:12];
+                        h1503 = 64'h0;
+                        h1503 = (e_addr & h1497[64-1:0]);
+                        h1504 = 64'h0;
+                        h1504 = (h1496 | h1503);
+                        h1487 = h1504;
+                        v_wide[64-1:12] = h1487[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 2;
-                        h714 = 1'h0;
-                        h715 = 2'h0;
+                        h1505 = 1'h0;
+                        h1506 = 2'h0;
                         if ((e_write != 0)) begin
-                            h715 = 2;
+                            h1506 = 2;
                         end
                         else begin
-                            h715 = 1;
+                            h1506 = 1;
                         end
-                        h714 = 0;
-                        if ((!((h715 == 2) && 1'b1))) begin
-                            h714 = 1;
+                        h1505 = 0;
+                        if ((!((h1506 == 2) && 1'b1))) begin
+                            h1505 = 1;
                         end
-                        v_wide[63-1:62] = h714;
+                        v_wide[63-1:62] = h1505;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9175,7 +15080,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h720 == 1) || (h721 == 2)) && 1'b1) && (h723 != 0)) && (((1'b1 && (h740 >= {32'h0, h742, 20'h0})) && (h759 <= {32'h0, h762})) || ((1'b1 && (h779 >= {16'h0, h781, 20'h0})) && (h798 <= {16'h0, h801})))) && (((((((h802 == 1) || (h803 == 2)) && (h805 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0))))) && 1'b1)) begin
+                    else if ((((((((h1511 == 1) || (h1512 == 2)) && 1'b1) && (h1514 != 0)) && (((1'b1 && (h1531 >= {32'h0, h1533, 20'h0})) && (h1550 <= {32'h0, h1553})) || ((1'b1 && (h1570 >= {16'h0, h1572, 20'h0})) && (h1589 <= {16'h0, h1592})))) && (((((((h1593 == 1) || (h1594 == 2)) && (h1596 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0))))) && 1'b1)) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -9195,55 +15100,55 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h823 == 1) || (h824 == 2)) && (h826 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1)) begin
+                    else if (((((((((h1614 == 1) || (h1615 == 2)) && (h1617 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1)) begin
                         cl_io_exit <= 1;
                         cl_io_translated_request <= 1;
                         cl_io_outcome <= 2;
-                        h806 = 65'h0;
-                        h807 = 65'h0;
-                        h808 = 64'h0;
-                        h808 = cl_tr_cpl;
-                        h809 = 64'h0;
-                        h809 = cl_tr_cpl;
-                        h810 = 53'h0;
-                        h810 = ({1'h0, h809[64-1:12]} + 1);
-                        h811 = 53'h0;
-                        h811 = ({1'h0, h808[64-1:12]} ^ h810);
-                        h812 = 65'h0;
-                        h812 = ({h811, 12'h0} | 4095);
+                        h1597 = 65'h0;
+                        h1598 = 65'h0;
+                        h1599 = 64'h0;
+                        h1599 = cl_tr_cpl;
+                        h1600 = 64'h0;
+                        h1600 = cl_tr_cpl;
+                        h1601 = 53'h0;
+                        h1601 = ({1'h0, h1600[64-1:12]} + 1);
+                        h1602 = 53'h0;
+                        h1602 = ({1'h0, h1599[64-1:12]} ^ h1601);
+                        h1603 = 65'h0;
+                        h1603 = ({h1602, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h807 = h812;
+                            h1598 = h1603;
                         end
                         else begin
-                            h807 = 4095;
+                            h1598 = 4095;
                         end
-                        h806 = h807;
-                        h813 = 65'h0;
-                        h813 = (~h806);
-                        h814 = 64'h0;
-                        h814 = (cl_tr_cpl & h813[64-1:0]);
-                        h815 = 65'h0;
-                        h816 = 64'h0;
-                        h816 = cl_tr_cpl;
-                        h817 = 64'h0;
-                        h817 = cl_tr_cpl;
-                        h818 = 53'h0;
-                        h818 = ({1'h0, h817[64-1:12]} + 1);
-                        h819 = 53'h0;
-                        h819 = ({1'h0, h816[64-1:12]} ^ h818);
-                        h820 = 65'h0;
-                        h820 = ({h819, 12'h0} | 4095);
+                        h1597 = h1598;
+                        h1604 = 65'h0;
+                        h1604 = (~h1597);
+                        h1605 = 64'h0;
+                        h1605 = (cl_tr_cpl & h1604[64-1:0]);
+                        h1606 = 65'h0;
+                        h1607 = 64'h0;
+                        h1607 = cl_tr_cpl;
+                        h1608 = 64'h0;
+                        h1608 = cl_tr_cpl;
+                        h1609 = 53'h0;
+                        h1609 = ({1'h0, h1608[64-1:12]} + 1);
+                        h1610 = 53'h0;
+                        h1610 = ({1'h0, h1607[64-1:12]} ^ h1609);
+                        h1611 = 65'h0;
+                        h1611 = ({h1610, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h815 = h820;
+                            h1606 = h1611;
                         end
                         else begin
-                            h815 = 4095;
+                            h1606 = 4095;
                         end
-                        h821 = 64'h0;
-                        h821 = (e_addr & h815[64-1:0]);
-                        h822 = 64'h0;
-                        h822 = (h814 | h821);
-                        cl_io_address <= h822;
+                        h1612 = 64'h0;
+                        h1612 = (e_addr & h1606[64-1:0]);
+                        h1613 = 64'h0;
+                        h1613 = (h1605 | h1612);
+                        cl_io_address <= h1613;
                         cl_io_domain <= w_io_ctx_8[24-1:8];
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -9259,55 +15164,55 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h844 == 1) || (h845 == 2)) && (h847 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if (((((((((h1635 == 1) || (h1636 == 2)) && (h1638 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
-                        h827 = 65'h0;
-                        h828 = 65'h0;
-                        h829 = 64'h0;
-                        h829 = cl_tr_cpl;
-                        h830 = 64'h0;
-                        h830 = cl_tr_cpl;
-                        h831 = 53'h0;
-                        h831 = ({1'h0, h830[64-1:12]} + 1);
-                        h832 = 53'h0;
-                        h832 = ({1'h0, h829[64-1:12]} ^ h831);
-                        h833 = 65'h0;
-                        h833 = ({h832, 12'h0} | 4095);
+                        h1618 = 65'h0;
+                        h1619 = 65'h0;
+                        h1620 = 64'h0;
+                        h1620 = cl_tr_cpl;
+                        h1621 = 64'h0;
+                        h1621 = cl_tr_cpl;
+                        h1622 = 53'h0;
+                        h1622 = ({1'h0, h1621[64-1:12]} + 1);
+                        h1623 = 53'h0;
+                        h1623 = ({1'h0, h1620[64-1:12]} ^ h1622);
+                        h1624 = 65'h0;
+                        h1624 = ({h1623, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h828 = h833;
+                            h1619 = h1624;
                         end
                         else begin
-                            h828 = 4095;
+                            h1619 = 4095;
                         end
-                        h827 = h828;
-                        h834 = 65'h0;
-                        h834 = (~h827);
-                        h835 = 64'h0;
-                        h835 = (cl_tr_cpl & h834[64-1:0]);
-                        h836 = 65'h0;
-                        h837 = 64'h0;
-                        h837 = cl_tr_cpl;
-                        h838 = 64'h0;
-                        h838 = cl_tr_cpl;
-                        h839 = 53'h0;
-                        h839 = ({1'h0, h838[64-1:12]} + 1);
-                        h840 = 53'h0;
-                        h840 = ({1'h0, h837[64-1:12]} ^ h839);
-                        h841 = 65'h0;
-                        h841 = ({h840, 12'h0} | 4095);
+                        h1618 = h1619;
+                        h1625 = 65'h0;
+                        h1625 = (~h1618);
+                        h1626 = 64'h0;
+                        h1626 = (cl_tr_cpl & h1625[64-1:0]);
+                        h1627 = 65'h0;
+                        h1628 = 64'h0;
+                        h1628 = cl_tr_cpl;
+                        h1629 = 64'h0;
+                        h1629 = cl_tr_cpl;
+                        h1630 = 53'h0;
+                        h1630 = ({1'h0, h1629[64-1:12]} + 1);
+                        h1631 = 53'h0;
+                        h1631 = ({1'h0, h1628[64-1:12]} ^ h1630);
+                        h1632 = 65'h0;
+                        h1632 = ({h1631, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h836 = h841;
+                            h1627 = h1632;
                         end
                         else begin
-                            h836 = 4095;
+                            h1627 = 4095;
                         end
-                        h842 = 64'h0;
-                        h842 = (e_addr & h836[64-1:0]);
-                        h843 = 64'h0;
-                        h843 = (h835 | h842);
-                        cl_io_address <= h843;
+                        h1633 = 64'h0;
+                        h1633 = (e_addr & h1627[64-1:0]);
+                        h1634 = 64'h0;
+                        h1634 = (h1626 | h1633);
+                        cl_io_address <= h1634;
                         cl_io_domain <= w_io_ctx_8[24-1:8];
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -9343,85 +15248,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h869 == 1) || (h870 == 2)) && (h872 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (h873 != 0))) begin
+                    else if (((((((((h1660 == 1) || (h1661 == 2)) && (h1663 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (h1664 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h848 = 1'h0;
-                        h848 = 0;
+                        h1639 = 1'h0;
+                        h1639 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h848 = 1;
+                            h1639 = 1;
                         end
-                        cl_io_recorded <= h848;
+                        cl_io_recorded <= h1639;
                         v_wide = 0;
-                        h849 = 64'h0;
-                        h850 = 65'h0;
-                        h851 = 65'h0;
-                        h852 = 64'h0;
-                        h852 = cl_tr_cpl;
-                        h853 = 64'h0;
-                        h853 = cl_tr_cpl;
-                        h854 = 53'h0;
-                        h854 = ({1'h0, h853[64-1:12]} + 1);
-                        h855 = 53'h0;
-                        h855 = ({1'h0, h852[64-1:12]} ^ h854);
-                        h856 = 65'h0;
-                        h856 = ({h855, 12'h0} | 4095);
+                        h1640 = 64'h0;
+                        h1641 = 65'h0;
+                        h1642 = 65'h0;
+                        h1643 = 64'h0;
+                        h1643 = cl_tr_cpl;
+                        h1644 = 64'h0;
+                        h1644 = cl_tr_cpl;
+                        h1645 = 53'h0;
+                        h1645 = ({1'h0, h1644[64-1:12]} + 1);
+                        h1646 = 53'h0;
+                        h1646 = ({1'h0, h1643[64-1:12]} ^ h1645);
+                        h1647 = 65'h0;
+                        h1647 = ({h1646, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h851 = h856;
+                            h1642 = h1647;
                         end
                         else begin
-                            h851 = 4095;
+                            h1642 = 4095;
                         end
-                        h850 = h851;
-                        h857 = 65'h0;
-                        h857 = (~h850);
-                        h858 = 64'h0;
-                        h858 = (cl_tr_cpl & h857[64-1:0]);
-                        h859 = 65'h0;
-                        h860 = 64'h0;
-                        h860 = cl_tr_cpl;
-                        h861 = 64'h0;
-                        h861 = cl_tr_cpl;
-                        h862 = 53'h0;
-                        h862 = ({1'h0, h861[64-1:12]} + 1);
-                        h863 = 53'h0;
-                        h863 = ({1'h0, h860[64-1:12]} ^ h862);
-                        h864 = 65'h0;
-                        h864 = ({h863, 12'h0} | 4095);
+                        h1641 = h1642;
+                        h1648 = 65'h0;
+                        h1648 = (~h1641);
+                        h1649 = 64'h0;
+                        h1649 = (cl_tr_cpl & h1648[64-1:0]);
+                        h1650 = 65'h0;
+                        h1651 = 64'h0;
+                        h1651 = cl_tr_cpl;
+                        h1652 = 64'h0;
+                        h1652 = cl_tr_cpl;
+                        h1653 = 53'h0;
+                        h1653 = ({1'h0, h1652[64-1:12]} + 1);
+                        h1654 = 53'h0;
+                        h1654 = ({1'h0, h1651[64-1:12]} ^ h1653);
+                        h1655 = 65'h0;
+                        h1655 = ({h1654, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h859 = h864;
+                            h1650 = h1655;
                         end
                         else begin
-                            h859 = 4095;
+                            h1650 = 4095;
                         end
-                        h865 = 64'h0;
-                        h865 = (e_addr & h859[64-1:0]);
-                        h866 = 64'h0;
-                        h866 = (h858 | h865);
-                        h849 = h866;
-                        v_wide[64-1:12] = h849[64-1:12];
+                        h1656 = 64'h0;
+                        h1656 = (e_addr & h1650[64-1:0]);
+                        h1657 = 64'h0;
+                        h1657 = (h1649 | h1656);
+                        h1640 = h1657;
+                        v_wide[64-1:12] = h1640[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 2;
-                        h867 = 1'h0;
-                        h868 = 2'h0;
+                        h1658 = 1'h0;
+                        h1659 = 2'h0;
                         if ((e_write != 0)) begin
-                            h868 = 2;
+                            h1659 = 2;
                         end
                         else begin
-                            h868 = 1;
+                            h1659 = 1;
                         end
-                        h867 = 0;
-                        if ((!((h868 == 2) && 1'b1))) begin
-                            h867 = 1;
+                        h1658 = 0;
+                        if ((!((h1659 == 2) && 1'b1))) begin
+                            h1658 = 1;
                         end
-                        v_wide[63-1:62] = h867;
+                        v_wide[63-1:62] = h1658;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9527,60 +15432,60 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h932 = 1'h0;
-                        h932 = 0;
+                        h1723 = 1'h0;
+                        h1723 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h932 = 1;
+                            h1723 = 1;
                         end
-                        cl_io_recorded <= h932;
+                        cl_io_recorded <= h1723;
                         v_wide = 0;
-                        h933 = 64'h0;
-                        h934 = 65'h0;
-                        h935 = 65'h0;
-                        h936 = 64'h0;
-                        h936 = cl_tr_cpl;
-                        h937 = 64'h0;
-                        h937 = cl_tr_cpl;
-                        h938 = 53'h0;
-                        h938 = ({1'h0, h937[64-1:12]} + 1);
-                        h939 = 53'h0;
-                        h939 = ({1'h0, h936[64-1:12]} ^ h938);
-                        h940 = 65'h0;
-                        h940 = ({h939, 12'h0} | 4095);
+                        h1724 = 64'h0;
+                        h1725 = 65'h0;
+                        h1726 = 65'h0;
+                        h1727 = 64'h0;
+                        h1727 = cl_tr_cpl;
+                        h1728 = 64'h0;
+                        h1728 = cl_tr_cpl;
+                        h1729 = 53'h0;
+                        h1729 = ({1'h0, h1728[64-1:12]} + 1);
+                        h1730 = 53'h0;
+                        h1730 = ({1'h0, h1727[64-1:12]} ^ h1729);
+                        h1731 = 65'h0;
+                        h1731 = ({h1730, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h935 = h940;
+                            h1726 = h1731;
                         end
                         else begin
-                            h935 = 4095;
+                            h1726 = 4095;
                         end
-                        h934 = h935;
-                        h941 = 65'h0;
-                        h941 = (~h934);
-                        h942 = 64'h0;
-                        h942 = (cl_tr_cpl & h941[64-1:0]);
-                        h943 = 65'h0;
-                        h944 = 64'h0;
-                        h944 = cl_tr_cpl;
-                        h945 = 64'h0;
-                        h945 = cl_tr_cpl;
-                        h946 = 53'h0;
-                        h946 = ({1'h0, h945[64-1:12]} + 1);
-                        h947 = 53'h0;
-                        h947 = ({1'h0, h944[64-1:12]} ^ h946);
-                        h948 = 65'h0;
-                        h948 = ({h947, 12'h0} | 4095);
+                        h1725 = h1726;
+                        h1732 = 65'h0;
+                        h1732 = (~h1725);
+                        h1733 = 64'h0;
+                        h1733 = (cl_tr_cpl & h1732[64-1:0]);
+                        h1734 = 65'h0;
+                        h1735 = 64'h0;
+                        h1735 = cl_tr_cpl;
+                        h1736 = 64'h0;
+                        h1736 = cl_tr_cpl;
+                        h1737 = 53'h0;
+                        h1737 = ({1'h0, h1736[64-1:12]} + 1);
+                        h1738 = 53'h0;
+                        h1738 = ({1'h0, h1735[64-1:12]} ^ h1737);
+                        h1739 = 65'h0;
+                        h1739 = ({h1738, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h943 = h948;
+                            h1734 = h1739;
                         end
                         else begin
-                            h943 = 4095;
+                            h1734 = 4095;
                         end
-                        h949 = 64'h0;
-                        h949 = (e_addr & h943[64-1:0]);
-                        h950 = 64'h0;
-                        h950 = (h942 | h949);
-                        h933 = h950;
-                        v_wide[64-1:12] = h933[64-1:12];
+                        h1740 = 64'h0;
+                        h1740 = (e_addr & h1734[64-1:0]);
+                        h1741 = 64'h0;
+                        h1741 = (h1733 | h1740);
+                        h1724 = h1741;
+                        v_wide[64-1:12] = h1724[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9606,60 +15511,60 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h951 = 1'h0;
-                        h951 = 0;
+                        h1742 = 1'h0;
+                        h1742 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h951 = 1;
+                            h1742 = 1;
                         end
-                        cl_io_recorded <= h951;
+                        cl_io_recorded <= h1742;
                         v_wide = 0;
-                        h952 = 64'h0;
-                        h953 = 65'h0;
-                        h954 = 65'h0;
-                        h955 = 64'h0;
-                        h955 = cl_tr_cpl;
-                        h956 = 64'h0;
-                        h956 = cl_tr_cpl;
-                        h957 = 53'h0;
-                        h957 = ({1'h0, h956[64-1:12]} + 1);
-                        h958 = 53'h0;
-                        h958 = ({1'h0, h955[64-1:12]} ^ h957);
-                        h959 = 65'h0;
-                        h959 = ({h958, 12'h0} | 4095);
+                        h1743 = 64'h0;
+                        h1744 = 65'h0;
+                        h1745 = 65'h0;
+                        h1746 = 64'h0;
+                        h1746 = cl_tr_cpl;
+                        h1747 = 64'h0;
+                        h1747 = cl_tr_cpl;
+                        h1748 = 53'h0;
+                        h1748 = ({1'h0, h1747[64-1:12]} + 1);
+                        h1749 = 53'h0;
+                        h1749 = ({1'h0, h1746[64-1:12]} ^ h1748);
+                        h1750 = 65'h0;
+                        h1750 = ({h1749, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h954 = h959;
+                            h1745 = h1750;
                         end
                         else begin
-                            h954 = 4095;
+                            h1745 = 4095;
                         end
-                        h953 = h954;
-                        h960 = 65'h0;
-                        h960 = (~h953);
-                        h961 = 64'h0;
-                        h961 = (cl_tr_cpl & h960[64-1:0]);
-                        h962 = 65'h0;
-                        h963 = 64'h0;
-                        h963 = cl_tr_cpl;
-                        h964 = 64'h0;
-                        h964 = cl_tr_cpl;
-                        h965 = 53'h0;
-                        h965 = ({1'h0, h964[64-1:12]} + 1);
-                        h966 = 53'h0;
-                        h966 = ({1'h0, h963[64-1:12]} ^ h965);
-                        h967 = 65'h0;
-                        h967 = ({h966, 12'h0} | 4095);
+                        h1744 = h1745;
+                        h1751 = 65'h0;
+                        h1751 = (~h1744);
+                        h1752 = 64'h0;
+                        h1752 = (cl_tr_cpl & h1751[64-1:0]);
+                        h1753 = 65'h0;
+                        h1754 = 64'h0;
+                        h1754 = cl_tr_cpl;
+                        h1755 = 64'h0;
+                        h1755 = cl_tr_cpl;
+                        h1756 = 53'h0;
+                        h1756 = ({1'h0, h1755[64-1:12]} + 1);
+                        h1757 = 53'h0;
+                        h1757 = ({1'h0, h1754[64-1:12]} ^ h1756);
+                        h1758 = 65'h0;
+                        h1758 = ({h1757, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h962 = h967;
+                            h1753 = h1758;
                         end
                         else begin
-                            h962 = 4095;
+                            h1753 = 4095;
                         end
-                        h968 = 64'h0;
-                        h968 = (e_addr & h962[64-1:0]);
-                        h969 = 64'h0;
-                        h969 = (h961 | h968);
-                        h952 = h969;
-                        v_wide[64-1:12] = h952[64-1:12];
+                        h1759 = 64'h0;
+                        h1759 = (e_addr & h1753[64-1:0]);
+                        h1760 = 64'h0;
+                        h1760 = (h1752 | h1759);
+                        h1743 = h1760;
+                        v_wide[64-1:12] = h1743[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9685,78 +15590,78 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h970 = 1'h0;
-                        h970 = 0;
+                        h1761 = 1'h0;
+                        h1761 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h970 = 1;
+                            h1761 = 1;
                         end
-                        cl_io_recorded <= h970;
+                        cl_io_recorded <= h1761;
                         v_wide = 0;
-                        h971 = 64'h0;
-                        h972 = 65'h0;
-                        h973 = 65'h0;
-                        h974 = 64'h0;
-                        h974 = cl_tr_cpl;
-                        h975 = 64'h0;
-                        h975 = cl_tr_cpl;
-                        h976 = 53'h0;
-                        h976 = ({1'h0, h975[64-1:12]} + 1);
-                        h977 = 53'h0;
-                        h977 = ({1'h0, h974[64-1:12]} ^ h976);
-                        h978 = 65'h0;
-                        h978 = ({h977, 12'h0} | 4095);
+                        h1762 = 64'h0;
+                        h1763 = 65'h0;
+                        h1764 = 65'h0;
+                        h1765 = 64'h0;
+                        h1765 = cl_tr_cpl;
+                        h1766 = 64'h0;
+                        h1766 = cl_tr_cpl;
+                        h1767 = 53'h0;
+                        h1767 = ({1'h0, h1766[64-1:12]} + 1);
+                        h1768 = 53'h0;
+                        h1768 = ({1'h0, h1765[64-1:12]} ^ h1767);
+                        h1769 = 65'h0;
+                        h1769 = ({h1768, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h973 = h978;
+                            h1764 = h1769;
                         end
                         else begin
-                            h973 = 4095;
+                            h1764 = 4095;
                         end
-                        h972 = h973;
-                        h979 = 65'h0;
-                        h979 = (~h972);
-                        h980 = 64'h0;
-                        h980 = (cl_tr_cpl & h979[64-1:0]);
-                        h981 = 65'h0;
-                        h982 = 64'h0;
-                        h982 = cl_tr_cpl;
-                        h983 = 64'h0;
-                        h983 = cl_tr_cpl;
-                        h984 = 53'h0;
-                        h984 = ({1'h0, h983[64-1:12]} + 1);
-                        h985 = 53'h0;
-                        h985 = ({1'h0, h982[64-1:12]} ^ h984);
-                        h986 = 65'h0;
-                        h986 = ({h985, 12'h0} | 4095);
+                        h1763 = h1764;
+                        h1770 = 65'h0;
+                        h1770 = (~h1763);
+                        h1771 = 64'h0;
+                        h1771 = (cl_tr_cpl & h1770[64-1:0]);
+                        h1772 = 65'h0;
+                        h1773 = 64'h0;
+                        h1773 = cl_tr_cpl;
+                        h1774 = 64'h0;
+                        h1774 = cl_tr_cpl;
+                        h1775 = 53'h0;
+                        h1775 = ({1'h0, h1774[64-1:12]} + 1);
+                        h1776 = 53'h0;
+                        h1776 = ({1'h0, h1773[64-1:12]} ^ h1775);
+                        h1777 = 65'h0;
+                        h1777 = ({h1776, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h981 = h986;
+                            h1772 = h1777;
                         end
                         else begin
-                            h981 = 4095;
+                            h1772 = 4095;
                         end
-                        h987 = 64'h0;
-                        h987 = (e_addr & h981[64-1:0]);
-                        h988 = 64'h0;
-                        h988 = (h980 | h987);
-                        h971 = h988;
-                        v_wide[64-1:12] = h971[64-1:12];
+                        h1778 = 64'h0;
+                        h1778 = (e_addr & h1772[64-1:0]);
+                        h1779 = 64'h0;
+                        h1779 = (h1771 | h1778);
+                        h1762 = h1779;
+                        v_wide[64-1:12] = h1762[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 2;
-                        h989 = 1'h0;
-                        h990 = 2'h0;
+                        h1780 = 1'h0;
+                        h1781 = 2'h0;
                         if ((e_write != 0)) begin
-                            h990 = 2;
+                            h1781 = 2;
                         end
                         else begin
-                            h990 = 1;
+                            h1781 = 1;
                         end
-                        h989 = 0;
-                        if ((!((h990 == 2) && 1'b1))) begin
-                            h989 = 1;
+                        h1780 = 0;
+                        if ((!((h1781 == 2) && 1'b1))) begin
+                            h1780 = 1;
                         end
-                        v_wide[63-1:62] = h989;
+                        v_wide[63-1:62] = h1780;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9892,12 +15797,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h991 = 1'h0;
-                        h991 = 0;
+                        h1782 = 1'h0;
+                        h1782 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h991 = 1;
+                            h1782 = 1;
                         end
-                        cl_io_recorded <= h991;
+                        cl_io_recorded <= h1782;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -9923,12 +15828,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h992 = 1'h0;
-                        h992 = 0;
+                        h1783 = 1'h0;
+                        h1783 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h992 = 1;
+                            h1783 = 1;
                         end
-                        cl_io_recorded <= h992;
+                        cl_io_recorded <= h1783;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -9954,12 +15859,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h993 = 1'h0;
-                        h993 = 0;
+                        h1784 = 1'h0;
+                        h1784 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h993 = 1;
+                            h1784 = 1;
                         end
-                        cl_io_recorded <= h993;
+                        cl_io_recorded <= h1784;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -9990,79 +15895,79 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h994 = 32'h0;
-                        h995 = 64'h0;
-                        h995 = (r_IRTA_REG >>> 11);
-                        h996 = 1'h0;
-                        h996 = (h995[1-1:0] & 1);
-                        h997 = 32'h0;
-                        h997 = w_io_irte_0[64-1:32];
-                        if ((h996 != 0)) begin
-                            h994 = w_io_irte_0[64-1:32];
+                        h1785 = 32'h0;
+                        h1786 = 64'h0;
+                        h1786 = (r_IRTA_REG >>> 11);
+                        h1787 = 1'h0;
+                        h1787 = (h1786[1-1:0] & 1);
+                        h1788 = 32'h0;
+                        h1788 = w_io_irte_0[64-1:32];
+                        if ((h1787 != 0)) begin
+                            h1785 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h994 = {24'h0, h997[16-1:8]};
+                            h1785 = {24'h0, h1788[16-1:8]};
                         end
-                        cl_io_destination <= h994;
-                        h998 = 1'h0;
-                        h998 = 0;
+                        cl_io_destination <= h1785;
+                        h1789 = 1'h0;
+                        h1789 = 0;
                         if (w_io_irte_0[2]) begin
-                            h998 = 1;
+                            h1789 = 1;
                         end
-                        cl_io_dest_mode <= h998;
-                        h999 = 1'h0;
-                        h999 = 0;
+                        cl_io_dest_mode <= h1789;
+                        h1790 = 1'h0;
+                        h1790 = 0;
                         if (w_io_irte_0[3]) begin
-                            h999 = 1;
+                            h1790 = 1;
                         end
-                        cl_io_redir_hint <= h999;
-                        h1000 = 1'h0;
-                        h1000 = 0;
+                        cl_io_redir_hint <= h1790;
+                        h1791 = 1'h0;
+                        h1791 = 0;
                         if (w_io_irte_0[4]) begin
-                            h1000 = 1;
+                            h1791 = 1;
                         end
-                        cl_io_trigger_mode <= h1000;
+                        cl_io_trigger_mode <= h1791;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
                 end
-                st <= 5'b11100;
+                st <= 6'b101110;
             end
-            5'b11100: begin
-                h1001 = 1'h0;
-                h1002 = 1'h0;
-                h1002 = 0;
+            6'b101110: begin
+                h1792 = 1'h0;
+                h1793 = 1'h0;
+                h1793 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h1002 = 1;
+                    h1793 = 1;
                 end
-                h1003 = 1'h0;
-                h1003 = 0;
+                h1794 = 1'h0;
+                h1794 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h1003 = 1;
+                    h1794 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h1001 = h1002;
+                    h1792 = h1793;
                 end
                 else begin
-                    h1001 = h1003;
+                    h1792 = h1794;
                 end
-                h1004 = 1'h0;
-                h1005 = 1'h0;
-                h1005 = 0;
+                h1795 = 1'h0;
+                h1796 = 1'h0;
+                h1796 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h1005 = 1;
+                    h1796 = 1;
                 end
-                h1006 = 1'h0;
-                h1006 = 0;
+                h1797 = 1'h0;
+                h1797 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h1006 = 1;
+                    h1797 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h1004 = h1005;
+                    h1795 = h1796;
                 end
                 else begin
-                    h1004 = h1006;
+                    h1795 = h1797;
                 end
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
@@ -10073,7 +15978,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
                 else if ((cl_tr_cpl_status != 0)) begin
                     status <= 2;
@@ -10084,9 +15989,9 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= cl_tr_fault_reason;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
-                else if ((!((cl_tr_cpl_status == 0) && (h1001 != 0)))) begin
+                else if ((!((cl_tr_cpl_status == 0) && (h1792 != 0)))) begin
                     status <= 3;
                     rec_outcome <= 4;
                     rec_rid <= cl_vf_rid;
@@ -10095,9 +16000,9 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
-                else if ((!(((cl_tr_cpl_status == 0) && (h1004 != 0)) && (!cl_tr_cpl[2])))) begin
+                else if ((!(((cl_tr_cpl_status == 0) && (h1795 != 0)) && (!cl_tr_cpl[2])))) begin
                     status <= 4;
                     rec_outcome <= 7;
                     rec_rid <= cl_vf_rid;
@@ -10106,62 +16011,62 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
                 else if (((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0))) begin
                     status <= 5;
                     rec_outcome <= 6;
                     rec_rid <= cl_vf_rid;
-                    h1007 = 65'h0;
-                    h1008 = 65'h0;
-                    h1009 = 64'h0;
-                    h1009 = cl_tr_cpl;
-                    h1010 = 64'h0;
-                    h1010 = cl_tr_cpl;
-                    h1011 = 53'h0;
-                    h1011 = ({1'h0, h1010[64-1:12]} + 1);
-                    h1012 = 53'h0;
-                    h1012 = ({1'h0, h1009[64-1:12]} ^ h1011);
-                    h1013 = 65'h0;
-                    h1013 = ({h1012, 12'h0} | 4095);
+                    h1798 = 65'h0;
+                    h1799 = 65'h0;
+                    h1800 = 64'h0;
+                    h1800 = cl_tr_cpl;
+                    h1801 = 64'h0;
+                    h1801 = cl_tr_cpl;
+                    h1802 = 53'h0;
+                    h1802 = ({1'h0, h1801[64-1:12]} + 1);
+                    h1803 = 53'h0;
+                    h1803 = ({1'h0, h1800[64-1:12]} ^ h1802);
+                    h1804 = 65'h0;
+                    h1804 = ({h1803, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1008 = h1013;
+                        h1799 = h1804;
                     end
                     else begin
-                        h1008 = 4095;
+                        h1799 = 4095;
                     end
-                    h1007 = h1008;
-                    h1014 = 65'h0;
-                    h1014 = (~h1007);
-                    h1015 = 64'h0;
-                    h1015 = (cl_tr_cpl & h1014[64-1:0]);
-                    h1016 = 65'h0;
-                    h1017 = 64'h0;
-                    h1017 = cl_tr_cpl;
-                    h1018 = 64'h0;
-                    h1018 = cl_tr_cpl;
-                    h1019 = 53'h0;
-                    h1019 = ({1'h0, h1018[64-1:12]} + 1);
-                    h1020 = 53'h0;
-                    h1020 = ({1'h0, h1017[64-1:12]} ^ h1019);
-                    h1021 = 65'h0;
-                    h1021 = ({h1020, 12'h0} | 4095);
+                    h1798 = h1799;
+                    h1805 = 65'h0;
+                    h1805 = (~h1798);
+                    h1806 = 64'h0;
+                    h1806 = (cl_tr_cpl & h1805[64-1:0]);
+                    h1807 = 65'h0;
+                    h1808 = 64'h0;
+                    h1808 = cl_tr_cpl;
+                    h1809 = 64'h0;
+                    h1809 = cl_tr_cpl;
+                    h1810 = 53'h0;
+                    h1810 = ({1'h0, h1809[64-1:12]} + 1);
+                    h1811 = 53'h0;
+                    h1811 = ({1'h0, h1808[64-1:12]} ^ h1810);
+                    h1812 = 65'h0;
+                    h1812 = ({h1811, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1016 = h1021;
+                        h1807 = h1812;
                     end
                     else begin
-                        h1016 = 4095;
+                        h1807 = 4095;
                     end
-                    h1022 = 64'h0;
-                    h1022 = (e_addr & h1016[64-1:0]);
-                    h1023 = 64'h0;
-                    h1023 = (h1015 | h1022);
-                    rec_address <= h1023;
+                    h1813 = 64'h0;
+                    h1813 = (e_addr & h1807[64-1:0]);
+                    h1814 = 64'h0;
+                    h1814 = (h1806 | h1813);
+                    rec_address <= h1814;
                     rec_cpl_status <= 0;
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
                 else if ((!((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3))))) begin
                     status <= 6;
@@ -10172,7 +16077,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= cl_io_outcome;
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
                 else if (((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3)))) begin
                     status <= 7;
@@ -10183,7 +16088,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
                 else begin
                     status <= 0;
@@ -10194,10 +16099,10 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b110000;
                 end
             end
-            5'b11101: begin
+            6'b101111: begin
                 u0_iset = 2'h0;
                 u0_iset = iset[2-1:0];
                 u0_ik0 = 52'h0;
@@ -12674,7 +18579,7 @@ always @(posedge clk) begin: fsm
                 end
                 if ((iset == 3)) begin
                     done <= 1'b1;
-                    st <= 5'b00000;
+                    st <= 6'b000000;
                 end
                 else begin
                     iset <= (iset + 1);
@@ -12691,13 +18596,13 @@ always @(posedge clk) begin: fsm
                 o_r_iommu <= rec_iommu;
                 o_r_fault_reason <= rec_fault_reason;
                 done <= 1'b1;
-                st <= 5'b00000;
+                st <= 6'b000000;
             end
         endcase
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_tr_sl_m_addr, unit_tr_sl_m_size, unit_tr_sl_m_valid, unit_tr_sl_m_wdata, unit_tr_sl_m_we) begin: port_mux
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we, unit_tr_sl_m_addr, unit_tr_sl_m_size, unit_tr_sl_m_valid, unit_tr_sl_m_wdata, unit_tr_sl_m_we, unit_tr_smsl_m_addr, unit_tr_smsl_m_size, unit_tr_smsl_m_valid, unit_tr_smsl_m_wdata, unit_tr_smsl_m_we) begin: port_mux
     if (unit_tr_sl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_tr_sl_m_we;
@@ -12705,12 +18610,26 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m
         m_addr = unit_tr_sl_m_addr;
         m_wdata = unit_tr_sl_m_wdata;
     end
+    else if (unit_tr_smsl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_tr_smsl_m_we;
+        m_size = unit_tr_smsl_m_size;
+        m_addr = unit_tr_smsl_m_addr;
+        m_wdata = unit_tr_smsl_m_wdata;
+    end
     else if (unit_io_sl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_io_sl_m_we;
         m_size = unit_io_sl_m_size;
         m_addr = unit_io_sl_m_addr;
         m_wdata = unit_io_sl_m_wdata;
+    end
+    else if (unit_io_smsl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_io_smsl_m_we;
+        m_size = unit_io_smsl_m_size;
+        m_addr = unit_io_smsl_m_addr;
+        m_wdata = unit_io_smsl_m_wdata;
     end
     else begin
         m_valid = u_valid;
@@ -13639,6 +19558,924 @@ always @(posedge clk) begin: walker_unit_tr_sl0_fsm
     end
 end
 
+always @(walker_unit_tr_smsl0_a_r, walker_unit_tr_smsl0_a_w, unit_tr_smsl_done, walker_unit_tr_smsl0_fault_k, walker_unit_tr_smsl0_flevel, unit_tr_smsl_i_addr, walker_unit_tr_smsl0_lvl, walker_unit_tr_smsl0_m_addr_h, m_rdata, m_rvalid, walker_unit_tr_smsl0_m_size_h, walker_unit_tr_smsl0_m_valid_h, walker_unit_tr_smsl0_m_wdata_h, walker_unit_tr_smsl0_m_we_h, walker_unit_tr_smsl0_pend_1, walker_unit_tr_smsl0_pend_2, walker_unit_tr_smsl0_pend_3, walker_unit_tr_smsl0_pend_4, walker_unit_tr_smsl0_pend_5, unit_tr_smsl_r_SL_WALK, walker_unit_tr_smsl0_sa_1, walker_unit_tr_smsl0_sa_2, walker_unit_tr_smsl0_sa_3, walker_unit_tr_smsl0_sa_4, walker_unit_tr_smsl0_sa_5, walker_unit_tr_smsl0_se_1, walker_unit_tr_smsl0_se_2, walker_unit_tr_smsl0_se_3, walker_unit_tr_smsl0_se_4, walker_unit_tr_smsl0_se_5, walker_unit_tr_smsl0_st, unit_tr_smsl_start) begin: walker_unit_tr_smsl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    unit_tr_smsl_m_valid = walker_unit_tr_smsl0_m_valid_h;
+    unit_tr_smsl_m_we = walker_unit_tr_smsl0_m_we_h;
+    unit_tr_smsl_m_size = walker_unit_tr_smsl0_m_size_h;
+    unit_tr_smsl_m_addr = walker_unit_tr_smsl0_m_addr_h;
+    unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_tr_smsl_done) begin
+    end
+    case (walker_unit_tr_smsl0_st)
+        3'b000: begin
+            if (unit_tr_smsl_start) begin
+                if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_tr_smsl_m_valid = 1'b1;
+                    unit_tr_smsl_m_we = 1'b0;
+                    unit_tr_smsl_m_size = 3;
+                    unit_tr_smsl_m_addr = ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_tr_smsl_m_valid = 1'b1;
+                    unit_tr_smsl_m_we = 1'b0;
+                    unit_tr_smsl_m_size = 3;
+                    unit_tr_smsl_m_addr = ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_tr_smsl_m_valid = 1'b1;
+                    unit_tr_smsl_m_we = 1'b0;
+                    unit_tr_smsl_m_size = 3;
+                    unit_tr_smsl_m_addr = ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_tr_smsl0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                            unit_tr_smsl_m_valid = 1'b1;
+                            unit_tr_smsl_m_we = 1'b0;
+                            unit_tr_smsl_m_size = 3;
+                            unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                            unit_tr_smsl_m_valid = 1'b1;
+                            unit_tr_smsl_m_we = 1'b0;
+                            unit_tr_smsl_m_size = 3;
+                            unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                unit_tr_smsl_m_valid = 1'b1;
+                                unit_tr_smsl_m_we = 1'b0;
+                                unit_tr_smsl_m_size = 3;
+                                unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                unit_tr_smsl_m_valid = 1'b1;
+                                unit_tr_smsl_m_we = 1'b0;
+                                unit_tr_smsl_m_size = 3;
+                                unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                            if (unit_tr_smsl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            if (unit_tr_smsl_r_SL_WALK[3]) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 6;
+            end
+            if (((walker_unit_tr_smsl0_fault_k[3-1:0] == 1) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 2))) begin
+                rs1 = rs2;
+            end
+            else begin
+                rs1 = 0;
+            end
+            if ((((walker_unit_tr_smsl0_fault_k[3-1:0] == 3) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 4)) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 5))) begin
+                rs0 = 12;
+            end
+            else begin
+                rs0 = {1'h0, rs1};
+            end
+            rs3 = 7'h0;
+            rs3 = (9 * {4'h0, walker_unit_tr_smsl0_flevel});
+            rs4 = 8'h0;
+            rs4 = (3 + {1'h0, rs3});
+        end
+        3'b011: begin
+            if (walker_unit_tr_smsl0_pend_5) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_5;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_5;
+            end
+            else if (walker_unit_tr_smsl0_pend_4) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_4;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_4;
+            end
+            else if (walker_unit_tr_smsl0_pend_3) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_3;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_3;
+            end
+            else if (walker_unit_tr_smsl0_pend_2) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_2;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_2;
+            end
+            else if (walker_unit_tr_smsl0_pend_1) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_1;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_tr_smsl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_tr_smsl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    if (rst == 1) begin
+        walker_unit_tr_smsl0_a_r <= 0;
+        walker_unit_tr_smsl0_a_w <= 0;
+        unit_tr_smsl_done <= 0;
+        walker_unit_tr_smsl0_ea <= 0;
+        walker_unit_tr_smsl0_fault_k <= 0;
+        walker_unit_tr_smsl0_flevel <= 0;
+        walker_unit_tr_smsl0_le <= 0;
+        walker_unit_tr_smsl0_lvl <= 0;
+        walker_unit_tr_smsl0_m_addr_h <= 0;
+        walker_unit_tr_smsl0_m_size_h <= 0;
+        walker_unit_tr_smsl0_m_valid_h <= 0;
+        walker_unit_tr_smsl0_m_wdata_h <= 0;
+        walker_unit_tr_smsl0_m_we_h <= 0;
+        unit_tr_smsl_o_aux <= 0;
+        unit_tr_smsl_o_level <= 0;
+        unit_tr_smsl_o_pa <= 0;
+        unit_tr_smsl_o_r_R <= 0;
+        unit_tr_smsl_o_r_U <= 0;
+        unit_tr_smsl_o_r_W <= 0;
+        unit_tr_smsl_o_r_frame <= 0;
+        unit_tr_smsl_o_r_reason <= 0;
+        unit_tr_smsl_o_r_shift <= 0;
+        unit_tr_smsl_o_status <= 0;
+        walker_unit_tr_smsl0_pend_1 <= 0;
+        walker_unit_tr_smsl0_pend_2 <= 0;
+        walker_unit_tr_smsl0_pend_3 <= 0;
+        walker_unit_tr_smsl0_pend_4 <= 0;
+        walker_unit_tr_smsl0_pend_5 <= 0;
+        walker_unit_tr_smsl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_tr_smsl0_m_valid_h <= (unit_tr_smsl_m_valid && (!m_ready));
+        walker_unit_tr_smsl0_m_we_h <= unit_tr_smsl_m_we;
+        walker_unit_tr_smsl0_m_size_h <= unit_tr_smsl_m_size;
+        walker_unit_tr_smsl0_m_addr_h <= unit_tr_smsl_m_addr;
+        walker_unit_tr_smsl0_m_wdata_h <= unit_tr_smsl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_tr_smsl_done) begin
+            unit_tr_smsl_done <= 1'b0;
+        end
+        case (walker_unit_tr_smsl0_st)
+            3'b000: begin
+                if (unit_tr_smsl_start) begin
+                    walker_unit_tr_smsl0_a_r <= 1'b1;
+                    walker_unit_tr_smsl0_a_w <= 1'b1;
+                    walker_unit_tr_smsl0_pend_5 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_4 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_3 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_2 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_1 <= 1'b0;
+                    if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_tr_smsl0_ea <= ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[57-1:48], 3'h0});
+                        walker_unit_tr_smsl0_st <= 3'b001;
+                        walker_unit_tr_smsl0_lvl <= 5;
+                    end
+                    else if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_tr_smsl0_ea <= ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                        walker_unit_tr_smsl0_st <= 3'b001;
+                        walker_unit_tr_smsl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_tr_smsl0_ea <= ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                        walker_unit_tr_smsl0_st <= 3'b001;
+                        walker_unit_tr_smsl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_tr_smsl0_le <= m_rdata;
+                    case (walker_unit_tr_smsl0_lvl)
+                        'h5: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_tr_smsl0_fault_k <= 1;
+                                walker_unit_tr_smsl0_flevel <= 5;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_smsl0_fault_k <= 2;
+                                walker_unit_tr_smsl0_flevel <= 5;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_tr_smsl0_fault_k <= 3;
+                                walker_unit_tr_smsl0_flevel <= 5;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                walker_unit_tr_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                walker_unit_tr_smsl0_a_w <= v_w;
+                                walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                                walker_unit_tr_smsl0_st <= 3'b001;
+                                walker_unit_tr_smsl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_tr_smsl0_fault_k <= 1;
+                                walker_unit_tr_smsl0_flevel <= 4;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_smsl0_fault_k <= 2;
+                                walker_unit_tr_smsl0_flevel <= 4;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_tr_smsl0_fault_k <= 3;
+                                walker_unit_tr_smsl0_flevel <= 4;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                walker_unit_tr_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                walker_unit_tr_smsl0_a_w <= v_w;
+                                walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                                walker_unit_tr_smsl0_st <= 3'b001;
+                                walker_unit_tr_smsl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_tr_smsl0_fault_k <= 5;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_tr_smsl0_fault_k <= 6;
+                                        walker_unit_tr_smsl0_flevel <= 3;
+                                        walker_unit_tr_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_tr_smsl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_tr_smsl_o_pa <= leaf_pa;
+                                        unit_tr_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                            walker_unit_tr_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_tr_smsl_o_status <= 0;
+                                            unit_tr_smsl_done <= 1'b1;
+                                            walker_unit_tr_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_tr_smsl0_st <= 3'b001;
+                                    walker_unit_tr_smsl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_tr_smsl0_fault_k <= 4;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_tr_smsl0_fault_k <= 6;
+                                        walker_unit_tr_smsl0_flevel <= 2;
+                                        walker_unit_tr_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_tr_smsl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_tr_smsl_o_pa <= leaf_pa;
+                                        unit_tr_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                            walker_unit_tr_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_tr_smsl_o_status <= 0;
+                                            unit_tr_smsl_done <= 1'b1;
+                                            walker_unit_tr_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_tr_smsl0_st <= 3'b001;
+                                    walker_unit_tr_smsl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_tr_smsl0_fault_k <= 1;
+                                walker_unit_tr_smsl0_flevel <= 1;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_smsl0_fault_k <= 2;
+                                walker_unit_tr_smsl0_flevel <= 1;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_tr_smsl0_fault_k <= 3;
+                                walker_unit_tr_smsl0_flevel <= 1;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                walker_unit_tr_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                walker_unit_tr_smsl0_a_w <= v_w;
+                                if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                    walker_unit_tr_smsl0_fault_k <= 6;
+                                    walker_unit_tr_smsl0_flevel <= 1;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_tr_smsl_o_level <= 1;
+                                    unit_tr_smsl_o_pa <= {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                    unit_tr_smsl_o_aux <= 0;
+                                    if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                        walker_unit_tr_smsl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_tr_smsl_o_status <= 0;
+                                        unit_tr_smsl_done <= 1'b1;
+                                        walker_unit_tr_smsl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_tr_smsl_o_status <= walker_unit_tr_smsl0_fault_k;
+                unit_tr_smsl_o_level <= walker_unit_tr_smsl0_flevel;
+                unit_tr_smsl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                if (unit_tr_smsl_r_SL_WALK[3]) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 6;
+                end
+                if (((walker_unit_tr_smsl0_fault_k[3-1:0] == 1) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 2))) begin
+                    rs1 = rs2;
+                end
+                else begin
+                    rs1 = 0;
+                end
+                if ((((walker_unit_tr_smsl0_fault_k[3-1:0] == 3) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 4)) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 5))) begin
+                    rs0 = 12;
+                end
+                else begin
+                    rs0 = {1'h0, rs1};
+                end
+                unit_tr_smsl_o_r_reason <= {4'h0, rs0};
+                unit_tr_smsl_o_r_R <= walker_unit_tr_smsl0_a_r;
+                unit_tr_smsl_o_r_W <= walker_unit_tr_smsl0_a_w;
+                unit_tr_smsl_o_r_U <= walker_unit_tr_smsl0_le[62];
+                rs3 = 7'h0;
+                rs3 = (9 * {4'h0, walker_unit_tr_smsl0_flevel});
+                rs4 = 8'h0;
+                rs4 = (3 + {1'h0, rs3});
+                unit_tr_smsl_o_r_shift <= rs4[6-1:0];
+                unit_tr_smsl_o_r_frame <= {16'h0, walker_unit_tr_smsl0_le[48-1:12], 12'h0};
+                unit_tr_smsl_done <= 1'b1;
+                walker_unit_tr_smsl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_tr_smsl0_pend_5) begin
+                    walker_unit_tr_smsl0_pend_5 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_4) begin
+                    walker_unit_tr_smsl0_pend_4 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_3) begin
+                    walker_unit_tr_smsl0_pend_3 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_2) begin
+                    walker_unit_tr_smsl0_pend_2 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_1) begin
+                    walker_unit_tr_smsl0_pend_1 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else begin
+                    unit_tr_smsl_o_status <= 0;
+                    unit_tr_smsl_done <= 1'b1;
+                    walker_unit_tr_smsl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_tr_smsl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_tr_smsl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
 always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
     reg pending;
     reg v_r;
@@ -14552,6 +21389,924 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
             end
             default: begin
                 walker_unit_io_sl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+always @(walker_unit_io_smsl0_a_r, walker_unit_io_smsl0_a_w, unit_io_smsl_done, walker_unit_io_smsl0_fault_k, walker_unit_io_smsl0_flevel, unit_io_smsl_i_addr, walker_unit_io_smsl0_lvl, walker_unit_io_smsl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_smsl0_m_size_h, walker_unit_io_smsl0_m_valid_h, walker_unit_io_smsl0_m_wdata_h, walker_unit_io_smsl0_m_we_h, walker_unit_io_smsl0_pend_1, walker_unit_io_smsl0_pend_2, walker_unit_io_smsl0_pend_3, walker_unit_io_smsl0_pend_4, walker_unit_io_smsl0_pend_5, unit_io_smsl_r_SL_WALK, walker_unit_io_smsl0_sa_1, walker_unit_io_smsl0_sa_2, walker_unit_io_smsl0_sa_3, walker_unit_io_smsl0_sa_4, walker_unit_io_smsl0_sa_5, walker_unit_io_smsl0_se_1, walker_unit_io_smsl0_se_2, walker_unit_io_smsl0_se_3, walker_unit_io_smsl0_se_4, walker_unit_io_smsl0_se_5, walker_unit_io_smsl0_st, unit_io_smsl_start) begin: walker_unit_io_smsl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    unit_io_smsl_m_valid = walker_unit_io_smsl0_m_valid_h;
+    unit_io_smsl_m_we = walker_unit_io_smsl0_m_we_h;
+    unit_io_smsl_m_size = walker_unit_io_smsl0_m_size_h;
+    unit_io_smsl_m_addr = walker_unit_io_smsl0_m_addr_h;
+    unit_io_smsl_m_wdata = walker_unit_io_smsl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_io_smsl_done) begin
+    end
+    case (walker_unit_io_smsl0_st)
+        3'b000: begin
+            if (unit_io_smsl_start) begin
+                if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_io_smsl0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            unit_io_smsl_m_valid = 1'b1;
+                            unit_io_smsl_m_we = 1'b0;
+                            unit_io_smsl_m_size = 3;
+                            unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            unit_io_smsl_m_valid = 1'b1;
+                            unit_io_smsl_m_we = 1'b0;
+                            unit_io_smsl_m_size = 3;
+                            unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                unit_io_smsl_m_valid = 1'b1;
+                                unit_io_smsl_m_we = 1'b0;
+                                unit_io_smsl_m_size = 3;
+                                unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                unit_io_smsl_m_valid = 1'b1;
+                                unit_io_smsl_m_we = 1'b0;
+                                unit_io_smsl_m_size = 3;
+                                unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            if (unit_io_smsl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            if (unit_io_smsl_r_SL_WALK[3]) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 6;
+            end
+            if (((walker_unit_io_smsl0_fault_k[3-1:0] == 1) || (walker_unit_io_smsl0_fault_k[3-1:0] == 2))) begin
+                rs1 = rs2;
+            end
+            else begin
+                rs1 = 0;
+            end
+            if ((((walker_unit_io_smsl0_fault_k[3-1:0] == 3) || (walker_unit_io_smsl0_fault_k[3-1:0] == 4)) || (walker_unit_io_smsl0_fault_k[3-1:0] == 5))) begin
+                rs0 = 12;
+            end
+            else begin
+                rs0 = {1'h0, rs1};
+            end
+            rs3 = 7'h0;
+            rs3 = (9 * {4'h0, walker_unit_io_smsl0_flevel});
+            rs4 = 8'h0;
+            rs4 = (3 + {1'h0, rs3});
+        end
+        3'b011: begin
+            if (walker_unit_io_smsl0_pend_5) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_5;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_5;
+            end
+            else if (walker_unit_io_smsl0_pend_4) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_4;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_4;
+            end
+            else if (walker_unit_io_smsl0_pend_3) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_3;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_3;
+            end
+            else if (walker_unit_io_smsl0_pend_2) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_2;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_2;
+            end
+            else if (walker_unit_io_smsl0_pend_1) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_1;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_io_smsl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_io_smsl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    if (rst == 1) begin
+        walker_unit_io_smsl0_a_r <= 0;
+        walker_unit_io_smsl0_a_w <= 0;
+        unit_io_smsl_done <= 0;
+        walker_unit_io_smsl0_ea <= 0;
+        walker_unit_io_smsl0_fault_k <= 0;
+        walker_unit_io_smsl0_flevel <= 0;
+        walker_unit_io_smsl0_le <= 0;
+        walker_unit_io_smsl0_lvl <= 0;
+        walker_unit_io_smsl0_m_addr_h <= 0;
+        walker_unit_io_smsl0_m_size_h <= 0;
+        walker_unit_io_smsl0_m_valid_h <= 0;
+        walker_unit_io_smsl0_m_wdata_h <= 0;
+        walker_unit_io_smsl0_m_we_h <= 0;
+        unit_io_smsl_o_aux <= 0;
+        unit_io_smsl_o_level <= 0;
+        unit_io_smsl_o_pa <= 0;
+        unit_io_smsl_o_r_R <= 0;
+        unit_io_smsl_o_r_U <= 0;
+        unit_io_smsl_o_r_W <= 0;
+        unit_io_smsl_o_r_frame <= 0;
+        unit_io_smsl_o_r_reason <= 0;
+        unit_io_smsl_o_r_shift <= 0;
+        unit_io_smsl_o_status <= 0;
+        walker_unit_io_smsl0_pend_1 <= 0;
+        walker_unit_io_smsl0_pend_2 <= 0;
+        walker_unit_io_smsl0_pend_3 <= 0;
+        walker_unit_io_smsl0_pend_4 <= 0;
+        walker_unit_io_smsl0_pend_5 <= 0;
+        walker_unit_io_smsl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_io_smsl0_m_valid_h <= (unit_io_smsl_m_valid && (!m_ready));
+        walker_unit_io_smsl0_m_we_h <= unit_io_smsl_m_we;
+        walker_unit_io_smsl0_m_size_h <= unit_io_smsl_m_size;
+        walker_unit_io_smsl0_m_addr_h <= unit_io_smsl_m_addr;
+        walker_unit_io_smsl0_m_wdata_h <= unit_io_smsl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_io_smsl_done) begin
+            unit_io_smsl_done <= 1'b0;
+        end
+        case (walker_unit_io_smsl0_st)
+            3'b000: begin
+                if (unit_io_smsl_start) begin
+                    walker_unit_io_smsl0_a_r <= 1'b1;
+                    walker_unit_io_smsl0_a_w <= 1'b1;
+                    walker_unit_io_smsl0_pend_5 <= 1'b0;
+                    walker_unit_io_smsl0_pend_4 <= 1'b0;
+                    walker_unit_io_smsl0_pend_3 <= 1'b0;
+                    walker_unit_io_smsl0_pend_2 <= 1'b0;
+                    walker_unit_io_smsl0_pend_1 <= 1'b0;
+                    if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[57-1:48], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 5;
+                    end
+                    else if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smsl0_le <= m_rdata;
+                    case (walker_unit_io_smsl0_lvl)
+                        'h5: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                                walker_unit_io_smsl0_st <= 3'b001;
+                                walker_unit_io_smsl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                                walker_unit_io_smsl0_st <= 3'b001;
+                                walker_unit_io_smsl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_io_smsl0_fault_k <= 5;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if (unit_io_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_io_smsl0_fault_k <= 6;
+                                        walker_unit_io_smsl0_flevel <= 3;
+                                        walker_unit_io_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                            walker_unit_io_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_smsl_o_status <= 0;
+                                            unit_io_smsl_done <= 1'b1;
+                                            walker_unit_io_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_io_smsl0_st <= 3'b001;
+                                    walker_unit_io_smsl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if (unit_io_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_io_smsl0_fault_k <= 6;
+                                        walker_unit_io_smsl0_flevel <= 2;
+                                        walker_unit_io_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                            walker_unit_io_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_smsl_o_status <= 0;
+                                            unit_io_smsl_done <= 1'b1;
+                                            walker_unit_io_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_io_smsl0_st <= 3'b001;
+                                    walker_unit_io_smsl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                    walker_unit_io_smsl0_fault_k <= 6;
+                                    walker_unit_io_smsl0_flevel <= 1;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_io_smsl_o_level <= 1;
+                                    unit_io_smsl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    unit_io_smsl_o_aux <= 0;
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                        walker_unit_io_smsl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_status <= 0;
+                                        unit_io_smsl_done <= 1'b1;
+                                        walker_unit_io_smsl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_io_smsl_o_status <= walker_unit_io_smsl0_fault_k;
+                unit_io_smsl_o_level <= walker_unit_io_smsl0_flevel;
+                unit_io_smsl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                if (unit_io_smsl_r_SL_WALK[3]) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 6;
+                end
+                if (((walker_unit_io_smsl0_fault_k[3-1:0] == 1) || (walker_unit_io_smsl0_fault_k[3-1:0] == 2))) begin
+                    rs1 = rs2;
+                end
+                else begin
+                    rs1 = 0;
+                end
+                if ((((walker_unit_io_smsl0_fault_k[3-1:0] == 3) || (walker_unit_io_smsl0_fault_k[3-1:0] == 4)) || (walker_unit_io_smsl0_fault_k[3-1:0] == 5))) begin
+                    rs0 = 12;
+                end
+                else begin
+                    rs0 = {1'h0, rs1};
+                end
+                unit_io_smsl_o_r_reason <= {4'h0, rs0};
+                unit_io_smsl_o_r_R <= walker_unit_io_smsl0_a_r;
+                unit_io_smsl_o_r_W <= walker_unit_io_smsl0_a_w;
+                unit_io_smsl_o_r_U <= walker_unit_io_smsl0_le[62];
+                rs3 = 7'h0;
+                rs3 = (9 * {4'h0, walker_unit_io_smsl0_flevel});
+                rs4 = 8'h0;
+                rs4 = (3 + {1'h0, rs3});
+                unit_io_smsl_o_r_shift <= rs4[6-1:0];
+                unit_io_smsl_o_r_frame <= {16'h0, walker_unit_io_smsl0_le[48-1:12], 12'h0};
+                unit_io_smsl_done <= 1'b1;
+                walker_unit_io_smsl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_io_smsl0_pend_5) begin
+                    walker_unit_io_smsl0_pend_5 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_4) begin
+                    walker_unit_io_smsl0_pend_4 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_3) begin
+                    walker_unit_io_smsl0_pend_3 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_2) begin
+                    walker_unit_io_smsl0_pend_2 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_1) begin
+                    walker_unit_io_smsl0_pend_1 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else begin
+                    unit_io_smsl_o_status <= 0;
+                    unit_io_smsl_done <= 1'b1;
+                    walker_unit_io_smsl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smsl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_io_smsl0_st <= 3'b000;
             end
         endcase
     end
