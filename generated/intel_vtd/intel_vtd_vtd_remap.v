@@ -1745,7 +1745,7 @@ always @(posedge clk) begin: fsm
             end
             5'b00001: begin
                 if ((!pend)) begin
-                    if ((!((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))))) begin
+                    if ((!(((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!(e_pv != 0))))) begin
                         w_root_0 <= 0;
                         w_root_8 <= 0;
                         st <= 5'b00011;

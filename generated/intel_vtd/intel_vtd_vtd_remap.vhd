@@ -1772,7 +1772,7 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        if (not ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1))))) then
+                        if (not (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not (e_pv /= 0)))) then
                             w_root_0 <= to_unsigned(0, 64);
                             w_root_8 <= to_unsigned(0, 64);
                             st <= S1W0;

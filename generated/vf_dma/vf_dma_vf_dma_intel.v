@@ -2355,7 +2355,7 @@ always @(posedge clk) begin: fsm
                     h214 = (r_GSTS_REG >>> 31);
                     h215 = 1'h0;
                     h215 = (h214[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && ((((h212 == 1) || (h213 == 2)) && (h215 != 0)) && 1'b1)))) begin
+                    if ((!((cl_vf_dma != 0) && (((((h212 == 1) || (h213 == 2)) && (h215 != 0)) && 1'b1) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
                         st <= 5'b01100;

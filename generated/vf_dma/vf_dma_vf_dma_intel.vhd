@@ -2263,7 +2263,7 @@ begin
                         h214 := shift_right(r_GSTS_REG, 31);
                         h215 := to_unsigned(0, 1);
                         h215 := (h214(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and ((((h212 = 1) or (h213 = 2)) and (h215 /= 0)) and True))) then
+                        if (not ((cl_vf_dma /= 0) and (((((h212 = 1) or (h213 = 2)) and (h215 /= 0)) and True) and True))) then
                             w_io_root_0 <= to_unsigned(0, 64);
                             w_io_root_8 <= to_unsigned(0, 64);
                             st <= S4W0;

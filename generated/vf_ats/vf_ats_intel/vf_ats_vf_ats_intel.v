@@ -7472,7 +7472,7 @@ always @(posedge clk) begin: fsm
                     h212 = (r_GSTS_REG >>> 31);
                     h213 = 1'h0;
                     h213 = (h212[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && ((1'b1 && (h213 != 0)) && 1'b1)))) begin
+                    if ((!((cl_vf_dma != 0) && (((1'b1 && (h213 != 0)) && 1'b1) && 1'b1)))) begin
                         w_tr_root_0 <= 0;
                         w_tr_root_8 <= 0;
                         st <= 6'b001101;
@@ -10750,7 +10750,7 @@ always @(posedge clk) begin: fsm
                     h631 = (r_GSTS_REG >>> 31);
                     h632 = 1'h0;
                     h632 = (h631[1-1:0] & 1);
-                    if ((!((((cl_tr_cpl_status == 0) && (h626 != 0)) && (!cl_tr_cpl[2])) && ((((h629 == 1) || (h630 == 2)) && (h632 != 0)) && 1'b1)))) begin
+                    if ((!((((cl_tr_cpl_status == 0) && (h626 != 0)) && (!cl_tr_cpl[2])) && (((((h629 == 1) || (h630 == 2)) && (h632 != 0)) && 1'b1) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
                         st <= 6'b011111;
