@@ -142,7 +142,7 @@ reg [63:0] o_r_cpl;
 output [1:0] o_hit;
 reg [1:0] o_hit;
 
-reg [2:0] unit_sl_o_aux;
+reg [2:0] unit_smsl_o_aux;
 reg [1:0] hits;
 reg [2:0] iset;
 reg pend;
@@ -159,60 +159,6 @@ reg [2:0] u_size;
 reg u_valid;
 wire [63:0] u_wdata;
 reg u_we;
-reg unit_sl_done;
-reg [63:0] unit_sl_i_addr;
-reg unit_sl_k_read;
-reg unit_sl_k_write;
-reg [63:0] unit_sl_m_addr;
-reg [2:0] unit_sl_m_size;
-reg unit_sl_m_valid;
-reg [63:0] unit_sl_m_wdata;
-reg unit_sl_m_we;
-reg [2:0] unit_sl_o_level;
-reg [63:0] unit_sl_o_pa;
-reg [0:0] unit_sl_o_r_R;
-reg [0:0] unit_sl_o_r_U;
-reg [0:0] unit_sl_o_r_W;
-reg [63:0] unit_sl_o_r_frame;
-reg [7:0] unit_sl_o_r_reason;
-reg [5:0] unit_sl_o_r_shift;
-reg [7:0] unit_sl_o_status;
-reg [63:0] unit_sl_r_SL_WALK;
-reg unit_sl_start;
-reg [63:0] w_ctx_0;
-reg [63:0] w_ctx_8;
-reg [63:0] w_irte_0;
-reg [63:0] w_irte_8;
-reg [63:0] w_pdir_0;
-reg [63:0] w_pe_0;
-reg [63:0] w_pe_10;
-reg [63:0] w_pe_8;
-reg [63:0] w_root_0;
-reg [63:0] w_root_8;
-reg [63:0] w_smctx_0;
-reg [63:0] w_smctx_10;
-reg [63:0] w_smctx_18;
-reg [63:0] w_smctx_8;
-reg [63:0] w_smroot_0;
-reg [63:0] w_smroot_8;
-reg [0:0] wk_sl_R;
-reg [0:0] wk_sl_U;
-reg [0:0] wk_sl_W;
-reg [0:0] wk_sl_denied;
-reg [7:0] wk_sl_fault;
-reg [63:0] wk_sl_frame;
-reg [2:0] wk_sl_level;
-reg [0:0] wk_sl_not_present;
-reg [0:0] wk_sl_ok;
-reg [63:0] wk_sl_pa;
-reg [7:0] wk_sl_reason;
-reg [0:0] wk_sl_reserved;
-reg [0:0] wk_sl_reserved_1g;
-reg [0:0] wk_sl_reserved_2m;
-reg [5:0] wk_sl_shift;
-reg [0:0] wk_sl_translation;
-reg [0:0] wk_sl_walked;
-reg [2:0] unit_smsl_o_aux;
 reg unit_smsl_done;
 reg [63:0] unit_smsl_i_addr;
 reg unit_smsl_k_read;
@@ -233,6 +179,20 @@ reg [5:0] unit_smsl_o_r_shift;
 reg [7:0] unit_smsl_o_status;
 reg [63:0] unit_smsl_r_SL_WALK;
 reg unit_smsl_start;
+reg [63:0] w_ctx_0;
+reg [63:0] w_ctx_8;
+reg [63:0] w_irte_0;
+reg [63:0] w_irte_8;
+reg [63:0] w_pdir_0;
+reg [63:0] w_pe_0;
+reg [63:0] w_pe_10;
+reg [63:0] w_pe_8;
+reg [63:0] w_root_0;
+reg [63:0] w_root_8;
+reg [63:0] w_smctx_0;
+reg [63:0] w_smctx_10;
+reg [63:0] w_smctx_18;
+reg [63:0] w_smctx_8;
 reg [0:0] wk_smsl_R;
 reg [0:0] wk_smsl_U;
 reg [0:0] wk_smsl_W;
@@ -250,6 +210,44 @@ reg [0:0] wk_smsl_reserved_2m;
 reg [5:0] wk_smsl_shift;
 reg [0:0] wk_smsl_translation;
 reg [0:0] wk_smsl_walked;
+reg [2:0] unit_sl_o_aux;
+reg unit_sl_done;
+reg [63:0] unit_sl_i_addr;
+reg unit_sl_k_read;
+reg unit_sl_k_write;
+reg [63:0] unit_sl_m_addr;
+reg [2:0] unit_sl_m_size;
+reg unit_sl_m_valid;
+reg [63:0] unit_sl_m_wdata;
+reg unit_sl_m_we;
+reg [2:0] unit_sl_o_level;
+reg [63:0] unit_sl_o_pa;
+reg [0:0] unit_sl_o_r_R;
+reg [0:0] unit_sl_o_r_U;
+reg [0:0] unit_sl_o_r_W;
+reg [63:0] unit_sl_o_r_frame;
+reg [7:0] unit_sl_o_r_reason;
+reg [5:0] unit_sl_o_r_shift;
+reg [7:0] unit_sl_o_status;
+reg [63:0] unit_sl_r_SL_WALK;
+reg unit_sl_start;
+reg [0:0] wk_sl_R;
+reg [0:0] wk_sl_U;
+reg [0:0] wk_sl_W;
+reg [0:0] wk_sl_denied;
+reg [7:0] wk_sl_fault;
+reg [63:0] wk_sl_frame;
+reg [2:0] wk_sl_level;
+reg [0:0] wk_sl_not_present;
+reg [0:0] wk_sl_ok;
+reg [63:0] wk_sl_pa;
+reg [7:0] wk_sl_reason;
+reg [0:0] wk_sl_reserved;
+reg [0:0] wk_sl_reserved_1g;
+reg [0:0] wk_sl_reserved_2m;
+reg [5:0] wk_sl_shift;
+reg [0:0] wk_sl_translation;
+reg [0:0] wk_sl_walked;
 reg [63:0] rec_address;
 reg [63:0] rec_cpl;
 reg [2:0] rec_cpl_status;
@@ -266,34 +264,6 @@ reg [0:0] rec_recorded;
 reg [0:0] rec_redir_hint;
 reg [0:0] rec_trigger_mode;
 reg [7:0] rec_vector;
-reg walker_unit_sl0_a_r;
-reg walker_unit_sl0_a_w;
-reg [63:0] walker_unit_sl0_ea;
-reg [7:0] walker_unit_sl0_fault_k;
-reg [2:0] walker_unit_sl0_flevel;
-reg [63:0] walker_unit_sl0_le;
-reg [2:0] walker_unit_sl0_lvl;
-reg [63:0] walker_unit_sl0_m_addr_h;
-reg [2:0] walker_unit_sl0_m_size_h;
-reg walker_unit_sl0_m_valid_h;
-reg [63:0] walker_unit_sl0_m_wdata_h;
-reg walker_unit_sl0_m_we_h;
-reg walker_unit_sl0_pend_1;
-reg walker_unit_sl0_pend_2;
-reg walker_unit_sl0_pend_3;
-reg walker_unit_sl0_pend_4;
-reg walker_unit_sl0_pend_5;
-wire [63:0] walker_unit_sl0_sa_1;
-wire [63:0] walker_unit_sl0_sa_2;
-wire [63:0] walker_unit_sl0_sa_3;
-wire [63:0] walker_unit_sl0_sa_4;
-wire [63:0] walker_unit_sl0_sa_5;
-wire [63:0] walker_unit_sl0_se_1;
-wire [63:0] walker_unit_sl0_se_2;
-wire [63:0] walker_unit_sl0_se_3;
-wire [63:0] walker_unit_sl0_se_4;
-wire [63:0] walker_unit_sl0_se_5;
-reg [2:0] walker_unit_sl0_st;
 reg walker_unit_smsl0_a_r;
 reg walker_unit_smsl0_a_w;
 reg [63:0] walker_unit_smsl0_ea;
@@ -322,6 +292,34 @@ wire [63:0] walker_unit_smsl0_se_3;
 wire [63:0] walker_unit_smsl0_se_4;
 wire [63:0] walker_unit_smsl0_se_5;
 reg [2:0] walker_unit_smsl0_st;
+reg walker_unit_sl0_a_r;
+reg walker_unit_sl0_a_w;
+reg [63:0] walker_unit_sl0_ea;
+reg [7:0] walker_unit_sl0_fault_k;
+reg [2:0] walker_unit_sl0_flevel;
+reg [63:0] walker_unit_sl0_le;
+reg [2:0] walker_unit_sl0_lvl;
+reg [63:0] walker_unit_sl0_m_addr_h;
+reg [2:0] walker_unit_sl0_m_size_h;
+reg walker_unit_sl0_m_valid_h;
+reg [63:0] walker_unit_sl0_m_wdata_h;
+reg walker_unit_sl0_m_we_h;
+reg walker_unit_sl0_pend_1;
+reg walker_unit_sl0_pend_2;
+reg walker_unit_sl0_pend_3;
+reg walker_unit_sl0_pend_4;
+reg walker_unit_sl0_pend_5;
+wire [63:0] walker_unit_sl0_sa_1;
+wire [63:0] walker_unit_sl0_sa_2;
+wire [63:0] walker_unit_sl0_sa_3;
+wire [63:0] walker_unit_sl0_sa_4;
+wire [63:0] walker_unit_sl0_sa_5;
+wire [63:0] walker_unit_sl0_se_1;
+wire [63:0] walker_unit_sl0_se_2;
+wire [63:0] walker_unit_sl0_se_3;
+wire [63:0] walker_unit_sl0_se_4;
+wire [63:0] walker_unit_sl0_se_5;
+reg [2:0] walker_unit_sl0_st;
 reg [63:0] u0_d00 [0:4-1];
 reg [63:0] u0_d01 [0:4-1];
 reg [63:0] u0_d02 [0:4-1];
@@ -380,16 +378,6 @@ reg u1_v2 [0:8-1];
 reg u1_v3 [0:8-1];
 
 assign u_wdata = 64'd0;
-assign walker_unit_sl0_sa_1 = 64'd0;
-assign walker_unit_sl0_sa_2 = 64'd0;
-assign walker_unit_sl0_sa_3 = 64'd0;
-assign walker_unit_sl0_sa_4 = 64'd0;
-assign walker_unit_sl0_sa_5 = 64'd0;
-assign walker_unit_sl0_se_1 = 64'd0;
-assign walker_unit_sl0_se_2 = 64'd0;
-assign walker_unit_sl0_se_3 = 64'd0;
-assign walker_unit_sl0_se_4 = 64'd0;
-assign walker_unit_sl0_se_5 = 64'd0;
 assign walker_unit_smsl0_sa_1 = 64'd0;
 assign walker_unit_smsl0_sa_2 = 64'd0;
 assign walker_unit_smsl0_sa_3 = 64'd0;
@@ -400,6 +388,16 @@ assign walker_unit_smsl0_se_2 = 64'd0;
 assign walker_unit_smsl0_se_3 = 64'd0;
 assign walker_unit_smsl0_se_4 = 64'd0;
 assign walker_unit_smsl0_se_5 = 64'd0;
+assign walker_unit_sl0_sa_1 = 64'd0;
+assign walker_unit_sl0_sa_2 = 64'd0;
+assign walker_unit_sl0_sa_3 = 64'd0;
+assign walker_unit_sl0_sa_4 = 64'd0;
+assign walker_unit_sl0_sa_5 = 64'd0;
+assign walker_unit_sl0_se_1 = 64'd0;
+assign walker_unit_sl0_se_2 = 64'd0;
+assign walker_unit_sl0_se_3 = 64'd0;
+assign walker_unit_sl0_se_4 = 64'd0;
+assign walker_unit_sl0_se_5 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
@@ -407,9 +405,94 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h0;
     reg [13-1:0] h1;
     reg [65-1:0] h2;
-    reg [16-1:0] h3;
-    reg [13-1:0] h4;
-    reg [49-1:0] h5;
+    reg [1-1:0] h8;
+    reg [1-1:0] h9;
+    reg [1-1:0] h10;
+    reg [1-1:0] h11;
+    reg [1-1:0] h12;
+    reg [64-1:0] h13;
+    reg [64-1:0] h14;
+    reg [1-1:0] h15;
+    reg [36-1:0] h3;
+    reg [64-1:0] h4;
+    reg [16-1:0] h5;
+    reg [13-1:0] h6;
+    reg [49-1:0] h7;
+    reg [1-1:0] h20;
+    reg [1-1:0] h21;
+    reg [1-1:0] h22;
+    reg [1-1:0] h23;
+    reg [1-1:0] h24;
+    reg [64-1:0] h25;
+    reg [64-1:0] h26;
+    reg [1-1:0] h27;
+    reg [20-1:0] h28;
+    reg [20-1:0] h29;
+    reg [16-1:0] h30;
+    reg [4-1:0] h31;
+    reg [4-1:0] h32;
+    reg [16-1:0] h33;
+    reg [20-1:0] h16;
+    reg [20-1:0] h17;
+    reg [18-1:0] h18;
+    reg [49-1:0] h19;
+    reg [1-1:0] h38;
+    reg [1-1:0] h39;
+    reg [1-1:0] h40;
+    reg [1-1:0] h41;
+    reg [1-1:0] h42;
+    reg [64-1:0] h43;
+    reg [64-1:0] h44;
+    reg [1-1:0] h45;
+    reg [20-1:0] h46;
+    reg [20-1:0] h47;
+    reg [16-1:0] h48;
+    reg [4-1:0] h49;
+    reg [4-1:0] h50;
+    reg [16-1:0] h51;
+    reg [20-1:0] h34;
+    reg [20-1:0] h35;
+    reg [13-1:0] h36;
+    reg [49-1:0] h37;
+    reg [1-1:0] h52;
+    reg [1-1:0] h53;
+    reg [1-1:0] h54;
+    reg [1-1:0] h55;
+    reg [1-1:0] h56;
+    reg [64-1:0] h57;
+    reg [64-1:0] h58;
+    reg [1-1:0] h59;
+    reg [20-1:0] h60;
+    reg [20-1:0] h61;
+    reg [16-1:0] h62;
+    reg [4-1:0] h63;
+    reg [4-1:0] h64;
+    reg [16-1:0] h65;
+    reg [1-1:0] h66;
+    reg [1-1:0] h67;
+    reg [1-1:0] h68;
+    reg [64-1:0] h69;
+    reg [1-1:0] h70;
+    reg [64-1:0] h71;
+    reg [1-1:0] h72;
+    reg [1-1:0] h73;
+    reg [1-1:0] h74;
+    reg [64-1:0] h75;
+    reg [1-1:0] h76;
+    reg [64-1:0] h77;
+    reg [1-1:0] h78;
+    reg [1-1:0] h79;
+    reg [64-1:0] h80;
+    reg [1-1:0] h81;
+    reg [64-1:0] h82;
+    reg [1-1:0] h83;
+    reg [48-1:0] h84;
+    reg [1-1:0] h85;
+    reg [48-1:0] h86;
+    reg [48-1:0] h87;
+    reg [16-1:0] h88;
+    reg [13-1:0] h89;
+    reg [49-1:0] h90;
     reg [61-1:0] u0_key;
     reg [2-1:0] u0_set;
     reg u0_hit;
@@ -421,28 +504,28 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] u0_tg1;
     reg [2-1:0] u0_wv;
     reg u0_free;
-    reg [1-1:0] h6;
-    reg [1-1:0] h7;
-    reg [1-1:0] h8;
-    reg [64-1:0] h9;
-    reg [1-1:0] h10;
-    reg [64-1:0] h11;
-    reg [1-1:0] h12;
-    reg [1-1:0] h13;
-    reg [1-1:0] h14;
-    reg [64-1:0] h15;
-    reg [1-1:0] h16;
-    reg [64-1:0] h17;
-    reg [1-1:0] h18;
-    reg [1-1:0] h19;
-    reg [64-1:0] h20;
-    reg [1-1:0] h21;
-    reg [64-1:0] h22;
-    reg [1-1:0] h23;
-    reg [48-1:0] h24;
-    reg [1-1:0] h25;
-    reg [48-1:0] h26;
-    reg [48-1:0] h27;
+    reg [1-1:0] h91;
+    reg [1-1:0] h92;
+    reg [1-1:0] h93;
+    reg [64-1:0] h94;
+    reg [1-1:0] h95;
+    reg [64-1:0] h96;
+    reg [1-1:0] h97;
+    reg [1-1:0] h98;
+    reg [1-1:0] h99;
+    reg [64-1:0] h100;
+    reg [1-1:0] h101;
+    reg [64-1:0] h102;
+    reg [1-1:0] h103;
+    reg [1-1:0] h104;
+    reg [64-1:0] h105;
+    reg [1-1:0] h106;
+    reg [64-1:0] h107;
+    reg [1-1:0] h108;
+    reg [48-1:0] h109;
+    reg [1-1:0] h110;
+    reg [48-1:0] h111;
+    reg [48-1:0] h112;
     reg [64-1:0] u1_in;
     reg [2-1:0] u1_acc;
     reg [16-1:0] u1_tg0;
@@ -454,186 +537,113 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] u1_tr;
     reg [2-1:0] u1_wv;
     reg u1_free;
-    reg [16-1:0] h28;
-    reg [13-1:0] h29;
-    reg [65-1:0] h30;
-    reg [1-1:0] h35;
-    reg [1-1:0] h36;
-    reg [1-1:0] h37;
-    reg [1-1:0] h38;
-    reg [1-1:0] h39;
-    reg [1-1:0] h40;
-    reg [36-1:0] h31;
-    reg [16-1:0] h32;
-    reg [13-1:0] h33;
-    reg [49-1:0] h34;
-    reg [1-1:0] h45;
-    reg [1-1:0] h46;
-    reg [1-1:0] h47;
-    reg [1-1:0] h48;
-    reg [1-1:0] h49;
-    reg [1-1:0] h50;
-    reg [20-1:0] h51;
-    reg [20-1:0] h52;
-    reg [16-1:0] h53;
-    reg [4-1:0] h54;
-    reg [4-1:0] h55;
-    reg [16-1:0] h56;
-    reg [20-1:0] h41;
-    reg [20-1:0] h42;
-    reg [18-1:0] h43;
-    reg [49-1:0] h44;
-    reg [1-1:0] h61;
-    reg [1-1:0] h62;
-    reg [1-1:0] h63;
-    reg [1-1:0] h64;
-    reg [1-1:0] h65;
-    reg [1-1:0] h66;
-    reg [20-1:0] h67;
-    reg [20-1:0] h68;
-    reg [16-1:0] h69;
-    reg [4-1:0] h70;
-    reg [4-1:0] h71;
-    reg [16-1:0] h72;
-    reg [20-1:0] h57;
-    reg [20-1:0] h58;
-    reg [13-1:0] h59;
-    reg [49-1:0] h60;
-    reg [1-1:0] h73;
-    reg [1-1:0] h74;
-    reg [1-1:0] h75;
-    reg [1-1:0] h76;
-    reg [1-1:0] h77;
-    reg [1-1:0] h78;
-    reg [20-1:0] h79;
-    reg [20-1:0] h80;
-    reg [16-1:0] h81;
-    reg [4-1:0] h82;
-    reg [4-1:0] h83;
-    reg [16-1:0] h84;
-    reg [1-1:0] h85;
-    reg [1-1:0] h86;
-    reg [1-1:0] h87;
-    reg [64-1:0] h88;
-    reg [1-1:0] h89;
-    reg [64-1:0] h90;
-    reg [1-1:0] h91;
-    reg [1-1:0] h92;
-    reg [1-1:0] h93;
-    reg [64-1:0] h94;
-    reg [1-1:0] h95;
-    reg [64-1:0] h96;
-    reg [1-1:0] h97;
-    reg [1-1:0] h98;
-    reg [64-1:0] h99;
-    reg [1-1:0] h100;
-    reg [64-1:0] h101;
-    reg [1-1:0] h102;
-    reg [48-1:0] h103;
-    reg [1-1:0] h104;
-    reg [48-1:0] h105;
-    reg [48-1:0] h106;
-    reg [32-1:0] h119;
-    reg [17-1:0] h120;
-    reg [1-1:0] h121;
-    reg [32-1:0] h122;
-    reg [16-1:0] h123;
-    reg [32-1:0] h124;
-    reg [17-1:0] h125;
-    reg [1-1:0] h126;
-    reg [32-1:0] h127;
-    reg [16-1:0] h128;
+    reg [32-1:0] h125;
+    reg [17-1:0] h126;
+    reg [1-1:0] h127;
+    reg [32-1:0] h128;
     reg [16-1:0] h129;
-    reg [17-1:0] h130;
-    reg [4-1:0] h131;
-    reg [17-1:0] h132;
-    reg [17-1:0] h107;
-    reg [1-1:0] h108;
-    reg [32-1:0] h109;
-    reg [16-1:0] h110;
-    reg [32-1:0] h111;
-    reg [17-1:0] h112;
-    reg [1-1:0] h113;
-    reg [32-1:0] h114;
-    reg [16-1:0] h115;
-    reg [16-1:0] h116;
-    reg [21-1:0] h117;
-    reg [65-1:0] h118;
+    reg [32-1:0] h130;
+    reg [17-1:0] h131;
+    reg [1-1:0] h132;
     reg [32-1:0] h133;
-    reg [48-1:0] h134;
-    reg [1-1:0] h159;
-    reg [1-1:0] h160;
-    reg [1-1:0] h161;
-    reg [1-1:0] h174;
-    reg [1-1:0] h175;
-    reg [1-1:0] h176;
-    reg [1-1:0] h190;
-    reg [1-1:0] h191;
-    reg [1-1:0] h192;
-    reg [1-1:0] h193;
-    reg [1-1:0] h194;
-    reg [1-1:0] h195;
-    reg [1-1:0] h208;
-    reg [1-1:0] h209;
-    reg [1-1:0] h210;
-    reg [1-1:0] h211;
-    reg [1-1:0] h212;
-    reg [1-1:0] h213;
-    reg [1-1:0] h227;
-    reg [1-1:0] h228;
-    reg [1-1:0] h229;
-    reg [1-1:0] h230;
-    reg [1-1:0] h231;
-    reg [1-1:0] h232;
+    reg [16-1:0] h134;
+    reg [16-1:0] h135;
+    reg [17-1:0] h136;
+    reg [4-1:0] h137;
+    reg [17-1:0] h138;
+    reg [17-1:0] h113;
+    reg [1-1:0] h114;
+    reg [32-1:0] h115;
+    reg [16-1:0] h116;
+    reg [32-1:0] h117;
+    reg [17-1:0] h118;
+    reg [1-1:0] h119;
+    reg [32-1:0] h120;
+    reg [16-1:0] h121;
+    reg [16-1:0] h122;
+    reg [21-1:0] h123;
+    reg [65-1:0] h124;
+    reg [32-1:0] h139;
+    reg [48-1:0] h140;
+    reg [1-1:0] h165;
+    reg [1-1:0] h166;
+    reg [1-1:0] h167;
+    reg [1-1:0] h180;
+    reg [1-1:0] h181;
+    reg [64-1:0] h182;
+    reg [64-1:0] h183;
+    reg [1-1:0] h184;
+    reg [1-1:0] h198;
+    reg [1-1:0] h199;
+    reg [1-1:0] h200;
+    reg [1-1:0] h201;
+    reg [1-1:0] h202;
+    reg [64-1:0] h203;
+    reg [64-1:0] h204;
+    reg [1-1:0] h205;
+    reg [1-1:0] h218;
+    reg [1-1:0] h219;
+    reg [1-1:0] h220;
+    reg [1-1:0] h221;
+    reg [1-1:0] h222;
+    reg [64-1:0] h223;
+    reg [64-1:0] h224;
+    reg [1-1:0] h225;
+    reg [1-1:0] h239;
+    reg [1-1:0] h240;
+    reg [1-1:0] h241;
+    reg [1-1:0] h242;
+    reg [1-1:0] h243;
+    reg [64-1:0] h244;
+    reg [64-1:0] h245;
     reg [1-1:0] h246;
-    reg [1-1:0] h247;
-    reg [1-1:0] h248;
-    reg [1-1:0] h249;
-    reg [1-1:0] h250;
-    reg [1-1:0] h251;
-    reg [32-1:0] h252;
-    reg [48-1:0] h253;
-    reg [1-1:0] h254;
-    reg [1-1:0] h255;
-    reg [1-1:0] h256;
-    reg [1-1:0] h257;
-    reg [1-1:0] h258;
-    reg [1-1:0] h259;
     reg [1-1:0] h260;
     reg [1-1:0] h261;
     reg [1-1:0] h262;
     reg [1-1:0] h263;
     reg [1-1:0] h264;
-    reg [1-1:0] h265;
+    reg [64-1:0] h265;
+    reg [64-1:0] h266;
+    reg [1-1:0] h267;
+    reg [32-1:0] h268;
+    reg [48-1:0] h269;
+    reg [1-1:0] h270;
+    reg [1-1:0] h271;
+    reg [1-1:0] h272;
+    reg [1-1:0] h273;
+    reg [1-1:0] h274;
+    reg [64-1:0] h275;
+    reg [64-1:0] h276;
+    reg [1-1:0] h277;
+    reg [1-1:0] h278;
     reg [1-1:0] h279;
     reg [1-1:0] h280;
     reg [1-1:0] h281;
     reg [1-1:0] h282;
-    reg [1-1:0] h283;
-    reg [1-1:0] h284;
-    reg [20-1:0] h285;
-    reg [20-1:0] h286;
-    reg [16-1:0] h287;
-    reg [4-1:0] h288;
-    reg [4-1:0] h289;
-    reg [16-1:0] h290;
-    reg [1-1:0] h304;
-    reg [1-1:0] h305;
+    reg [64-1:0] h283;
+    reg [64-1:0] h284;
+    reg [1-1:0] h285;
+    reg [1-1:0] h299;
+    reg [1-1:0] h300;
+    reg [1-1:0] h301;
+    reg [1-1:0] h302;
+    reg [1-1:0] h303;
+    reg [64-1:0] h304;
+    reg [64-1:0] h305;
     reg [1-1:0] h306;
-    reg [1-1:0] h307;
-    reg [1-1:0] h308;
-    reg [1-1:0] h309;
-    reg [20-1:0] h310;
-    reg [20-1:0] h311;
+    reg [20-1:0] h307;
+    reg [20-1:0] h308;
+    reg [16-1:0] h309;
+    reg [4-1:0] h310;
+    reg [4-1:0] h311;
     reg [16-1:0] h312;
-    reg [4-1:0] h313;
-    reg [4-1:0] h314;
-    reg [16-1:0] h315;
+    reg [1-1:0] h326;
+    reg [1-1:0] h327;
     reg [1-1:0] h328;
     reg [1-1:0] h329;
     reg [1-1:0] h330;
-    reg [1-1:0] h331;
-    reg [1-1:0] h332;
+    reg [64-1:0] h331;
+    reg [64-1:0] h332;
     reg [1-1:0] h333;
     reg [20-1:0] h334;
     reg [20-1:0] h335;
@@ -641,114 +651,113 @@ always @(posedge clk) begin: fsm
     reg [4-1:0] h337;
     reg [4-1:0] h338;
     reg [16-1:0] h339;
+    reg [1-1:0] h352;
     reg [1-1:0] h353;
     reg [1-1:0] h354;
     reg [1-1:0] h355;
     reg [1-1:0] h356;
-    reg [1-1:0] h357;
-    reg [1-1:0] h358;
-    reg [20-1:0] h359;
+    reg [64-1:0] h357;
+    reg [64-1:0] h358;
+    reg [1-1:0] h359;
     reg [20-1:0] h360;
-    reg [16-1:0] h361;
-    reg [4-1:0] h362;
+    reg [20-1:0] h361;
+    reg [16-1:0] h362;
     reg [4-1:0] h363;
-    reg [16-1:0] h364;
-    reg [1-1:0] h377;
-    reg [1-1:0] h378;
+    reg [4-1:0] h364;
+    reg [16-1:0] h365;
     reg [1-1:0] h379;
     reg [1-1:0] h380;
     reg [1-1:0] h381;
     reg [1-1:0] h382;
-    reg [20-1:0] h383;
-    reg [20-1:0] h384;
-    reg [16-1:0] h385;
-    reg [4-1:0] h386;
-    reg [4-1:0] h387;
-    reg [16-1:0] h388;
-    reg [1-1:0] h402;
-    reg [1-1:0] h403;
-    reg [1-1:0] h404;
+    reg [1-1:0] h383;
+    reg [64-1:0] h384;
+    reg [64-1:0] h385;
+    reg [1-1:0] h386;
+    reg [20-1:0] h387;
+    reg [20-1:0] h388;
+    reg [16-1:0] h389;
+    reg [4-1:0] h390;
+    reg [4-1:0] h391;
+    reg [16-1:0] h392;
     reg [1-1:0] h405;
     reg [1-1:0] h406;
     reg [1-1:0] h407;
-    reg [20-1:0] h408;
-    reg [20-1:0] h409;
-    reg [16-1:0] h410;
-    reg [4-1:0] h411;
-    reg [4-1:0] h412;
-    reg [16-1:0] h413;
-    reg [32-1:0] h414;
-    reg [48-1:0] h415;
-    reg [1-1:0] h416;
-    reg [1-1:0] h417;
-    reg [1-1:0] h418;
-    reg [1-1:0] h419;
-    reg [1-1:0] h420;
-    reg [1-1:0] h421;
-    reg [20-1:0] h422;
-    reg [20-1:0] h423;
-    reg [16-1:0] h424;
-    reg [4-1:0] h425;
-    reg [4-1:0] h426;
-    reg [16-1:0] h427;
-    reg [1-1:0] h430;
-    reg [1-1:0] h431;
+    reg [1-1:0] h408;
+    reg [1-1:0] h409;
+    reg [64-1:0] h410;
+    reg [64-1:0] h411;
+    reg [1-1:0] h412;
+    reg [20-1:0] h413;
+    reg [20-1:0] h414;
+    reg [16-1:0] h415;
+    reg [4-1:0] h416;
+    reg [4-1:0] h417;
+    reg [16-1:0] h418;
     reg [1-1:0] h432;
     reg [1-1:0] h433;
     reg [1-1:0] h434;
     reg [1-1:0] h435;
-    reg [20-1:0] h436;
-    reg [20-1:0] h437;
-    reg [16-1:0] h438;
-    reg [4-1:0] h439;
-    reg [4-1:0] h440;
-    reg [16-1:0] h441;
-    reg [1-1:0] h442;
-    reg [1-1:0] h443;
-    reg [1-1:0] h444;
-    reg [1-1:0] h445;
-    reg [1-1:0] h446;
-    reg [1-1:0] h447;
-    reg [20-1:0] h448;
-    reg [20-1:0] h449;
-    reg [16-1:0] h450;
-    reg [4-1:0] h451;
-    reg [4-1:0] h452;
-    reg [16-1:0] h453;
-    reg [1-1:0] h454;
+    reg [1-1:0] h436;
+    reg [64-1:0] h437;
+    reg [64-1:0] h438;
+    reg [1-1:0] h439;
+    reg [20-1:0] h440;
+    reg [20-1:0] h441;
+    reg [16-1:0] h442;
+    reg [4-1:0] h443;
+    reg [4-1:0] h444;
+    reg [16-1:0] h445;
+    reg [32-1:0] h446;
+    reg [48-1:0] h447;
+    reg [1-1:0] h448;
+    reg [1-1:0] h449;
+    reg [1-1:0] h450;
+    reg [1-1:0] h451;
+    reg [1-1:0] h452;
+    reg [64-1:0] h453;
+    reg [64-1:0] h454;
     reg [1-1:0] h455;
-    reg [1-1:0] h456;
-    reg [1-1:0] h457;
-    reg [1-1:0] h458;
-    reg [1-1:0] h459;
-    reg [20-1:0] h460;
-    reg [20-1:0] h461;
-    reg [16-1:0] h462;
-    reg [4-1:0] h463;
-    reg [4-1:0] h464;
-    reg [16-1:0] h465;
+    reg [20-1:0] h456;
+    reg [20-1:0] h457;
+    reg [16-1:0] h458;
+    reg [4-1:0] h459;
+    reg [4-1:0] h460;
+    reg [16-1:0] h461;
+    reg [1-1:0] h464;
+    reg [1-1:0] h465;
     reg [1-1:0] h466;
     reg [1-1:0] h467;
     reg [1-1:0] h468;
     reg [64-1:0] h469;
-    reg [1-1:0] h470;
-    reg [64-1:0] h471;
-    reg [1-1:0] h472;
-    reg [1-1:0] h473;
-    reg [1-1:0] h474;
-    reg [64-1:0] h475;
-    reg [1-1:0] h476;
-    reg [64-1:0] h477;
+    reg [64-1:0] h470;
+    reg [1-1:0] h471;
+    reg [20-1:0] h472;
+    reg [20-1:0] h473;
+    reg [16-1:0] h474;
+    reg [4-1:0] h475;
+    reg [4-1:0] h476;
+    reg [16-1:0] h477;
     reg [1-1:0] h478;
     reg [1-1:0] h479;
-    reg [64-1:0] h480;
+    reg [1-1:0] h480;
     reg [1-1:0] h481;
-    reg [64-1:0] h482;
+    reg [1-1:0] h482;
+    reg [64-1:0] h483;
+    reg [64-1:0] h484;
+    reg [1-1:0] h485;
+    reg [20-1:0] h486;
+    reg [20-1:0] h487;
+    reg [16-1:0] h488;
+    reg [4-1:0] h489;
+    reg [4-1:0] h490;
+    reg [16-1:0] h491;
+    reg [1-1:0] h492;
+    reg [1-1:0] h493;
     reg [1-1:0] h494;
     reg [1-1:0] h495;
     reg [1-1:0] h496;
-    reg [1-1:0] h497;
-    reg [1-1:0] h498;
+    reg [64-1:0] h497;
+    reg [64-1:0] h498;
     reg [1-1:0] h499;
     reg [20-1:0] h500;
     reg [20-1:0] h501;
@@ -773,427 +782,458 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h520;
     reg [1-1:0] h521;
     reg [64-1:0] h522;
-    reg [32-1:0] h523;
-    reg [48-1:0] h524;
-    reg [32-1:0] h607;
-    reg [48-1:0] h608;
-    reg [1-1:0] h609;
-    reg [1-1:0] h610;
-    reg [1-1:0] h611;
-    reg [64-1:0] h612;
-    reg [1-1:0] h613;
-    reg [64-1:0] h614;
-    reg [1-1:0] h615;
-    reg [1-1:0] h616;
-    reg [1-1:0] h617;
-    reg [64-1:0] h618;
-    reg [1-1:0] h619;
-    reg [64-1:0] h620;
-    reg [1-1:0] h621;
-    reg [1-1:0] h622;
-    reg [64-1:0] h623;
-    reg [1-1:0] h624;
-    reg [64-1:0] h625;
-    reg [1-1:0] h629;
-    reg [1-1:0] h630;
-    reg [1-1:0] h631;
-    reg [64-1:0] h632;
-    reg [1-1:0] h633;
-    reg [64-1:0] h634;
-    reg [1-1:0] h635;
-    reg [1-1:0] h636;
-    reg [1-1:0] h637;
-    reg [64-1:0] h638;
-    reg [1-1:0] h639;
-    reg [64-1:0] h640;
-    reg [1-1:0] h641;
-    reg [1-1:0] h642;
-    reg [64-1:0] h643;
-    reg [1-1:0] h644;
-    reg [64-1:0] h645;
-    reg [32-1:0] h646;
-    reg [48-1:0] h647;
-    reg [32-1:0] h682;
-    reg [17-1:0] h693;
-    reg [1-1:0] h694;
-    reg [32-1:0] h695;
-    reg [16-1:0] h696;
-    reg [32-1:0] h697;
-    reg [17-1:0] h698;
-    reg [1-1:0] h699;
-    reg [32-1:0] h700;
-    reg [16-1:0] h701;
-    reg [16-1:0] h702;
-    reg [17-1:0] h703;
-    reg [4-1:0] h704;
-    reg [17-1:0] h705;
-    reg [32-1:0] h728;
-    reg [32-1:0] h729;
-    reg [16-1:0] h741;
-    reg [16-1:0] h742;
-    reg [16-1:0] h743;
-    reg [16-1:0] h744;
-    reg [16-1:0] h745;
-    reg [16-1:0] h746;
-    reg [16-1:0] h747;
-    reg [16-1:0] h748;
-    reg [16-1:0] h749;
-    reg [16-1:0] h750;
-    reg [16-1:0] h751;
-    reg [16-1:0] h752;
-    reg [3-1:0] h135;
-    reg [64-1:0] h136;
-    reg [76-1:0] h137;
-    reg [62-1:0] h138;
-    reg [1-1:0] h139;
-    reg [63-1:0] h140;
-    reg [64-1:0] h141;
-    reg [64-1:0] h142;
-    reg [20-1:0] h143;
-    reg [64-1:0] h144;
-    reg [64-1:0] h145;
-    reg [1-1:0] h146;
-    reg [3-1:0] h147;
-    reg [64-1:0] h148;
-    reg [76-1:0] h149;
-    reg [62-1:0] h150;
-    reg [1-1:0] h151;
-    reg [63-1:0] h152;
-    reg [64-1:0] h153;
-    reg [64-1:0] h154;
-    reg [20-1:0] h155;
-    reg [64-1:0] h156;
-    reg [64-1:0] h157;
-    reg [1-1:0] h158;
-    reg [3-1:0] h162;
-    reg [64-1:0] h163;
-    reg [76-1:0] h164;
-    reg [62-1:0] h165;
-    reg [1-1:0] h166;
-    reg [63-1:0] h167;
-    reg [64-1:0] h168;
-    reg [64-1:0] h169;
-    reg [20-1:0] h170;
-    reg [64-1:0] h171;
-    reg [64-1:0] h172;
-    reg [3-1:0] h173;
-    reg [3-1:0] h177;
-    reg [1-1:0] h178;
-    reg [64-1:0] h179;
-    reg [76-1:0] h180;
-    reg [62-1:0] h181;
-    reg [1-1:0] h182;
-    reg [63-1:0] h183;
-    reg [64-1:0] h184;
-    reg [64-1:0] h185;
-    reg [20-1:0] h186;
-    reg [64-1:0] h187;
-    reg [64-1:0] h188;
-    reg [1-1:0] h189;
-    reg [3-1:0] h196;
-    reg [64-1:0] h197;
-    reg [76-1:0] h198;
-    reg [62-1:0] h199;
-    reg [1-1:0] h200;
-    reg [63-1:0] h201;
-    reg [64-1:0] h202;
-    reg [64-1:0] h203;
-    reg [20-1:0] h204;
-    reg [64-1:0] h205;
-    reg [64-1:0] h206;
-    reg [3-1:0] h207;
-    reg [3-1:0] h214;
-    reg [1-1:0] h215;
-    reg [64-1:0] h216;
-    reg [76-1:0] h217;
-    reg [62-1:0] h218;
-    reg [1-1:0] h219;
-    reg [63-1:0] h220;
-    reg [64-1:0] h221;
-    reg [64-1:0] h222;
-    reg [20-1:0] h223;
-    reg [64-1:0] h224;
-    reg [64-1:0] h225;
-    reg [1-1:0] h226;
-    reg [3-1:0] h233;
-    reg [1-1:0] h234;
-    reg [64-1:0] h235;
-    reg [76-1:0] h236;
-    reg [62-1:0] h237;
-    reg [1-1:0] h238;
-    reg [63-1:0] h239;
-    reg [64-1:0] h240;
-    reg [64-1:0] h241;
-    reg [20-1:0] h242;
-    reg [64-1:0] h243;
-    reg [64-1:0] h244;
-    reg [1-1:0] h245;
-    reg [3-1:0] h266;
-    reg [1-1:0] h267;
-    reg [64-1:0] h268;
-    reg [76-1:0] h269;
-    reg [62-1:0] h270;
-    reg [1-1:0] h271;
-    reg [63-1:0] h272;
-    reg [64-1:0] h273;
-    reg [64-1:0] h274;
-    reg [20-1:0] h275;
-    reg [64-1:0] h276;
-    reg [64-1:0] h277;
-    reg [1-1:0] h278;
-    reg [3-1:0] h291;
-    reg [1-1:0] h292;
-    reg [64-1:0] h293;
-    reg [76-1:0] h294;
-    reg [62-1:0] h295;
-    reg [1-1:0] h296;
-    reg [63-1:0] h297;
-    reg [64-1:0] h298;
-    reg [64-1:0] h299;
-    reg [20-1:0] h300;
-    reg [64-1:0] h301;
-    reg [64-1:0] h302;
-    reg [1-1:0] h303;
-    reg [3-1:0] h316;
-    reg [64-1:0] h317;
-    reg [76-1:0] h318;
-    reg [62-1:0] h319;
-    reg [1-1:0] h320;
-    reg [63-1:0] h321;
-    reg [64-1:0] h322;
-    reg [64-1:0] h323;
-    reg [20-1:0] h324;
-    reg [64-1:0] h325;
-    reg [64-1:0] h326;
-    reg [3-1:0] h327;
-    reg [3-1:0] h340;
-    reg [1-1:0] h341;
-    reg [64-1:0] h342;
-    reg [76-1:0] h343;
-    reg [62-1:0] h344;
-    reg [1-1:0] h345;
-    reg [63-1:0] h346;
-    reg [64-1:0] h347;
-    reg [64-1:0] h348;
-    reg [20-1:0] h349;
-    reg [64-1:0] h350;
-    reg [64-1:0] h351;
-    reg [1-1:0] h352;
-    reg [3-1:0] h365;
-    reg [64-1:0] h366;
-    reg [76-1:0] h367;
-    reg [62-1:0] h368;
-    reg [1-1:0] h369;
-    reg [63-1:0] h370;
-    reg [64-1:0] h371;
-    reg [64-1:0] h372;
-    reg [20-1:0] h373;
-    reg [64-1:0] h374;
-    reg [64-1:0] h375;
-    reg [3-1:0] h376;
-    reg [3-1:0] h389;
-    reg [1-1:0] h390;
-    reg [64-1:0] h391;
-    reg [76-1:0] h392;
-    reg [62-1:0] h393;
-    reg [1-1:0] h394;
-    reg [63-1:0] h395;
-    reg [64-1:0] h396;
-    reg [64-1:0] h397;
-    reg [20-1:0] h398;
-    reg [64-1:0] h399;
-    reg [64-1:0] h400;
-    reg [3-1:0] h401;
-    reg [1-1:0] h428;
-    reg [64-1:0] h429;
-    reg [1-1:0] h483;
-    reg [64-1:0] h484;
-    reg [76-1:0] h485;
-    reg [62-1:0] h486;
-    reg [1-1:0] h487;
-    reg [63-1:0] h488;
-    reg [64-1:0] h489;
-    reg [64-1:0] h490;
-    reg [20-1:0] h491;
-    reg [64-1:0] h492;
-    reg [64-1:0] h493;
-    reg [1-1:0] h525;
-    reg [1-1:0] h526;
-    reg [6-1:0] h527;
-    reg [64-1:0] h528;
-    reg [127-1:0] h529;
-    reg [6-1:0] h530;
-    reg [127-1:0] h531;
-    reg [64-1:0] h532;
-    reg [6-1:0] h533;
-    reg [7-1:0] h534;
-    reg [64-1:0] h535;
-    reg [65-1:0] h536;
-    reg [64-1:0] h537;
-    reg [127-1:0] h538;
-    reg [127-1:0] h539;
-    reg [1-1:0] h540;
-    reg [64-1:0] h541;
-    reg [76-1:0] h542;
-    reg [62-1:0] h543;
-    reg [1-1:0] h544;
-    reg [63-1:0] h545;
-    reg [64-1:0] h546;
-    reg [64-1:0] h547;
-    reg [20-1:0] h548;
-    reg [64-1:0] h549;
-    reg [64-1:0] h550;
-    reg [1-1:0] h551;
-    reg [64-1:0] h552;
-    reg [76-1:0] h553;
-    reg [62-1:0] h554;
+    reg [1-1:0] h534;
+    reg [1-1:0] h535;
+    reg [1-1:0] h536;
+    reg [1-1:0] h537;
+    reg [1-1:0] h538;
+    reg [64-1:0] h539;
+    reg [64-1:0] h540;
+    reg [1-1:0] h541;
+    reg [20-1:0] h542;
+    reg [20-1:0] h543;
+    reg [16-1:0] h544;
+    reg [4-1:0] h545;
+    reg [4-1:0] h546;
+    reg [16-1:0] h547;
+    reg [1-1:0] h548;
+    reg [1-1:0] h549;
+    reg [1-1:0] h550;
+    reg [64-1:0] h551;
+    reg [1-1:0] h552;
+    reg [64-1:0] h553;
+    reg [1-1:0] h554;
     reg [1-1:0] h555;
-    reg [63-1:0] h556;
+    reg [1-1:0] h556;
     reg [64-1:0] h557;
-    reg [64-1:0] h558;
-    reg [20-1:0] h559;
-    reg [64-1:0] h560;
-    reg [64-1:0] h561;
-    reg [3-1:0] h562;
+    reg [1-1:0] h558;
+    reg [64-1:0] h559;
+    reg [1-1:0] h560;
+    reg [1-1:0] h561;
+    reg [64-1:0] h562;
     reg [1-1:0] h563;
     reg [64-1:0] h564;
-    reg [76-1:0] h565;
-    reg [62-1:0] h566;
+    reg [32-1:0] h565;
+    reg [48-1:0] h566;
+    reg [32-1:0] h649;
+    reg [48-1:0] h650;
+    reg [1-1:0] h651;
+    reg [1-1:0] h652;
+    reg [1-1:0] h653;
+    reg [64-1:0] h654;
+    reg [1-1:0] h655;
+    reg [64-1:0] h656;
+    reg [1-1:0] h657;
+    reg [1-1:0] h658;
+    reg [1-1:0] h659;
+    reg [64-1:0] h660;
+    reg [1-1:0] h661;
+    reg [64-1:0] h662;
+    reg [1-1:0] h663;
+    reg [1-1:0] h664;
+    reg [64-1:0] h665;
+    reg [1-1:0] h666;
+    reg [64-1:0] h667;
+    reg [1-1:0] h671;
+    reg [1-1:0] h672;
+    reg [1-1:0] h673;
+    reg [64-1:0] h674;
+    reg [1-1:0] h675;
+    reg [64-1:0] h676;
+    reg [1-1:0] h677;
+    reg [1-1:0] h678;
+    reg [1-1:0] h679;
+    reg [64-1:0] h680;
+    reg [1-1:0] h681;
+    reg [64-1:0] h682;
+    reg [1-1:0] h683;
+    reg [1-1:0] h684;
+    reg [64-1:0] h685;
+    reg [1-1:0] h686;
+    reg [64-1:0] h687;
+    reg [32-1:0] h688;
+    reg [48-1:0] h689;
+    reg [32-1:0] h724;
+    reg [17-1:0] h735;
+    reg [1-1:0] h736;
+    reg [32-1:0] h737;
+    reg [16-1:0] h738;
+    reg [32-1:0] h739;
+    reg [17-1:0] h740;
+    reg [1-1:0] h741;
+    reg [32-1:0] h742;
+    reg [16-1:0] h743;
+    reg [16-1:0] h744;
+    reg [17-1:0] h745;
+    reg [4-1:0] h746;
+    reg [17-1:0] h747;
+    reg [32-1:0] h770;
+    reg [32-1:0] h771;
+    reg [16-1:0] h783;
+    reg [16-1:0] h784;
+    reg [16-1:0] h785;
+    reg [16-1:0] h786;
+    reg [16-1:0] h787;
+    reg [16-1:0] h788;
+    reg [16-1:0] h789;
+    reg [16-1:0] h790;
+    reg [16-1:0] h791;
+    reg [16-1:0] h792;
+    reg [16-1:0] h793;
+    reg [16-1:0] h794;
+    reg [3-1:0] h141;
+    reg [64-1:0] h142;
+    reg [76-1:0] h143;
+    reg [62-1:0] h144;
+    reg [1-1:0] h145;
+    reg [63-1:0] h146;
+    reg [64-1:0] h147;
+    reg [64-1:0] h148;
+    reg [20-1:0] h149;
+    reg [64-1:0] h150;
+    reg [64-1:0] h151;
+    reg [1-1:0] h152;
+    reg [3-1:0] h153;
+    reg [64-1:0] h154;
+    reg [76-1:0] h155;
+    reg [62-1:0] h156;
+    reg [1-1:0] h157;
+    reg [63-1:0] h158;
+    reg [64-1:0] h159;
+    reg [64-1:0] h160;
+    reg [20-1:0] h161;
+    reg [64-1:0] h162;
+    reg [64-1:0] h163;
+    reg [1-1:0] h164;
+    reg [3-1:0] h168;
+    reg [64-1:0] h169;
+    reg [76-1:0] h170;
+    reg [62-1:0] h171;
+    reg [1-1:0] h172;
+    reg [63-1:0] h173;
+    reg [64-1:0] h174;
+    reg [64-1:0] h175;
+    reg [20-1:0] h176;
+    reg [64-1:0] h177;
+    reg [64-1:0] h178;
+    reg [3-1:0] h179;
+    reg [3-1:0] h185;
+    reg [1-1:0] h186;
+    reg [64-1:0] h187;
+    reg [76-1:0] h188;
+    reg [62-1:0] h189;
+    reg [1-1:0] h190;
+    reg [63-1:0] h191;
+    reg [64-1:0] h192;
+    reg [64-1:0] h193;
+    reg [20-1:0] h194;
+    reg [64-1:0] h195;
+    reg [64-1:0] h196;
+    reg [1-1:0] h197;
+    reg [3-1:0] h206;
+    reg [64-1:0] h207;
+    reg [76-1:0] h208;
+    reg [62-1:0] h209;
+    reg [1-1:0] h210;
+    reg [63-1:0] h211;
+    reg [64-1:0] h212;
+    reg [64-1:0] h213;
+    reg [20-1:0] h214;
+    reg [64-1:0] h215;
+    reg [64-1:0] h216;
+    reg [3-1:0] h217;
+    reg [3-1:0] h226;
+    reg [1-1:0] h227;
+    reg [64-1:0] h228;
+    reg [76-1:0] h229;
+    reg [62-1:0] h230;
+    reg [1-1:0] h231;
+    reg [63-1:0] h232;
+    reg [64-1:0] h233;
+    reg [64-1:0] h234;
+    reg [20-1:0] h235;
+    reg [64-1:0] h236;
+    reg [64-1:0] h237;
+    reg [1-1:0] h238;
+    reg [3-1:0] h247;
+    reg [1-1:0] h248;
+    reg [64-1:0] h249;
+    reg [76-1:0] h250;
+    reg [62-1:0] h251;
+    reg [1-1:0] h252;
+    reg [63-1:0] h253;
+    reg [64-1:0] h254;
+    reg [64-1:0] h255;
+    reg [20-1:0] h256;
+    reg [64-1:0] h257;
+    reg [64-1:0] h258;
+    reg [1-1:0] h259;
+    reg [3-1:0] h286;
+    reg [1-1:0] h287;
+    reg [64-1:0] h288;
+    reg [76-1:0] h289;
+    reg [62-1:0] h290;
+    reg [1-1:0] h291;
+    reg [63-1:0] h292;
+    reg [64-1:0] h293;
+    reg [64-1:0] h294;
+    reg [20-1:0] h295;
+    reg [64-1:0] h296;
+    reg [64-1:0] h297;
+    reg [1-1:0] h298;
+    reg [3-1:0] h313;
+    reg [1-1:0] h314;
+    reg [64-1:0] h315;
+    reg [76-1:0] h316;
+    reg [62-1:0] h317;
+    reg [1-1:0] h318;
+    reg [63-1:0] h319;
+    reg [64-1:0] h320;
+    reg [64-1:0] h321;
+    reg [20-1:0] h322;
+    reg [64-1:0] h323;
+    reg [64-1:0] h324;
+    reg [1-1:0] h325;
+    reg [3-1:0] h340;
+    reg [64-1:0] h341;
+    reg [76-1:0] h342;
+    reg [62-1:0] h343;
+    reg [1-1:0] h344;
+    reg [63-1:0] h345;
+    reg [64-1:0] h346;
+    reg [64-1:0] h347;
+    reg [20-1:0] h348;
+    reg [64-1:0] h349;
+    reg [64-1:0] h350;
+    reg [3-1:0] h351;
+    reg [3-1:0] h366;
+    reg [1-1:0] h367;
+    reg [64-1:0] h368;
+    reg [76-1:0] h369;
+    reg [62-1:0] h370;
+    reg [1-1:0] h371;
+    reg [63-1:0] h372;
+    reg [64-1:0] h373;
+    reg [64-1:0] h374;
+    reg [20-1:0] h375;
+    reg [64-1:0] h376;
+    reg [64-1:0] h377;
+    reg [1-1:0] h378;
+    reg [3-1:0] h393;
+    reg [64-1:0] h394;
+    reg [76-1:0] h395;
+    reg [62-1:0] h396;
+    reg [1-1:0] h397;
+    reg [63-1:0] h398;
+    reg [64-1:0] h399;
+    reg [64-1:0] h400;
+    reg [20-1:0] h401;
+    reg [64-1:0] h402;
+    reg [64-1:0] h403;
+    reg [3-1:0] h404;
+    reg [3-1:0] h419;
+    reg [1-1:0] h420;
+    reg [64-1:0] h421;
+    reg [76-1:0] h422;
+    reg [62-1:0] h423;
+    reg [1-1:0] h424;
+    reg [63-1:0] h425;
+    reg [64-1:0] h426;
+    reg [64-1:0] h427;
+    reg [20-1:0] h428;
+    reg [64-1:0] h429;
+    reg [64-1:0] h430;
+    reg [3-1:0] h431;
+    reg [1-1:0] h462;
+    reg [64-1:0] h463;
+    reg [1-1:0] h523;
+    reg [64-1:0] h524;
+    reg [76-1:0] h525;
+    reg [62-1:0] h526;
+    reg [1-1:0] h527;
+    reg [63-1:0] h528;
+    reg [64-1:0] h529;
+    reg [64-1:0] h530;
+    reg [20-1:0] h531;
+    reg [64-1:0] h532;
+    reg [64-1:0] h533;
     reg [1-1:0] h567;
-    reg [63-1:0] h568;
-    reg [64-1:0] h569;
+    reg [1-1:0] h568;
+    reg [6-1:0] h569;
     reg [64-1:0] h570;
-    reg [20-1:0] h571;
-    reg [64-1:0] h572;
-    reg [64-1:0] h573;
-    reg [3-1:0] h574;
-    reg [3-1:0] h575;
-    reg [64-1:0] h576;
-    reg [1-1:0] h577;
-    reg [1-1:0] h578;
-    reg [3-1:0] h579;
-    reg [64-1:0] h580;
-    reg [1-1:0] h581;
-    reg [3-1:0] h582;
-    reg [3-1:0] h583;
-    reg [1-1:0] h584;
-    reg [64-1:0] h585;
+    reg [127-1:0] h571;
+    reg [6-1:0] h572;
+    reg [127-1:0] h573;
+    reg [64-1:0] h574;
+    reg [6-1:0] h575;
+    reg [7-1:0] h576;
+    reg [64-1:0] h577;
+    reg [65-1:0] h578;
+    reg [64-1:0] h579;
+    reg [127-1:0] h580;
+    reg [127-1:0] h581;
+    reg [1-1:0] h582;
+    reg [64-1:0] h583;
+    reg [76-1:0] h584;
+    reg [62-1:0] h585;
     reg [1-1:0] h586;
-    reg [1-1:0] h587;
-    reg [3-1:0] h588;
+    reg [63-1:0] h587;
+    reg [64-1:0] h588;
     reg [64-1:0] h589;
-    reg [1-1:0] h590;
-    reg [3-1:0] h591;
-    reg [3-1:0] h592;
+    reg [20-1:0] h590;
+    reg [64-1:0] h591;
+    reg [64-1:0] h592;
     reg [1-1:0] h593;
     reg [64-1:0] h594;
-    reg [1-1:0] h595;
-    reg [3-1:0] h596;
-    reg [3-1:0] h597;
-    reg [1-1:0] h598;
+    reg [76-1:0] h595;
+    reg [62-1:0] h596;
+    reg [1-1:0] h597;
+    reg [63-1:0] h598;
     reg [64-1:0] h599;
-    reg [1-1:0] h600;
-    reg [1-1:0] h601;
-    reg [3-1:0] h602;
-    reg [1-1:0] h603;
-    reg [64-1:0] h604;
+    reg [64-1:0] h600;
+    reg [20-1:0] h601;
+    reg [64-1:0] h602;
+    reg [64-1:0] h603;
+    reg [3-1:0] h604;
     reg [1-1:0] h605;
-    reg [3-1:0] h606;
+    reg [64-1:0] h606;
+    reg [76-1:0] h607;
+    reg [62-1:0] h608;
+    reg [1-1:0] h609;
+    reg [63-1:0] h610;
+    reg [64-1:0] h611;
+    reg [64-1:0] h612;
+    reg [20-1:0] h613;
+    reg [64-1:0] h614;
+    reg [64-1:0] h615;
+    reg [3-1:0] h616;
+    reg [3-1:0] h617;
+    reg [64-1:0] h618;
+    reg [1-1:0] h619;
+    reg [1-1:0] h620;
+    reg [3-1:0] h621;
+    reg [64-1:0] h622;
+    reg [1-1:0] h623;
+    reg [3-1:0] h624;
+    reg [3-1:0] h625;
     reg [1-1:0] h626;
     reg [64-1:0] h627;
     reg [1-1:0] h628;
-    reg [1-1:0] h648;
-    reg [1-1:0] h649;
-    reg [6-1:0] h650;
-    reg [64-1:0] h651;
-    reg [127-1:0] h652;
-    reg [6-1:0] h653;
-    reg [127-1:0] h654;
-    reg [64-1:0] h655;
-    reg [6-1:0] h656;
-    reg [7-1:0] h657;
-    reg [64-1:0] h658;
-    reg [65-1:0] h659;
-    reg [64-1:0] h660;
-    reg [127-1:0] h661;
-    reg [127-1:0] h662;
-    reg [1-1:0] h663;
-    reg [64-1:0] h664;
-    reg [1-1:0] h665;
-    reg [64-1:0] h666;
-    reg [3-1:0] h667;
+    reg [1-1:0] h629;
+    reg [3-1:0] h630;
+    reg [64-1:0] h631;
+    reg [1-1:0] h632;
+    reg [3-1:0] h633;
+    reg [3-1:0] h634;
+    reg [1-1:0] h635;
+    reg [64-1:0] h636;
+    reg [1-1:0] h637;
+    reg [3-1:0] h638;
+    reg [3-1:0] h639;
+    reg [1-1:0] h640;
+    reg [64-1:0] h641;
+    reg [1-1:0] h642;
+    reg [1-1:0] h643;
+    reg [3-1:0] h644;
+    reg [1-1:0] h645;
+    reg [64-1:0] h646;
+    reg [1-1:0] h647;
+    reg [3-1:0] h648;
     reg [1-1:0] h668;
     reg [64-1:0] h669;
     reg [1-1:0] h670;
-    reg [3-1:0] h671;
-    reg [17-1:0] h672;
-    reg [1-1:0] h673;
-    reg [32-1:0] h674;
-    reg [16-1:0] h675;
-    reg [32-1:0] h676;
-    reg [17-1:0] h677;
-    reg [1-1:0] h678;
-    reg [32-1:0] h679;
-    reg [16-1:0] h680;
-    reg [16-1:0] h681;
-    reg [17-1:0] h683;
-    reg [1-1:0] h684;
-    reg [32-1:0] h685;
-    reg [16-1:0] h686;
-    reg [32-1:0] h687;
-    reg [17-1:0] h688;
-    reg [1-1:0] h689;
-    reg [32-1:0] h690;
-    reg [16-1:0] h691;
-    reg [16-1:0] h692;
-    reg [1-1:0] h706;
-    reg [17-1:0] h707;
-    reg [1-1:0] h708;
-    reg [32-1:0] h709;
-    reg [16-1:0] h710;
-    reg [32-1:0] h711;
-    reg [17-1:0] h712;
-    reg [1-1:0] h713;
-    reg [32-1:0] h714;
-    reg [16-1:0] h715;
-    reg [16-1:0] h716;
-    reg [1-1:0] h717;
-    reg [17-1:0] h718;
-    reg [1-1:0] h719;
-    reg [32-1:0] h720;
-    reg [16-1:0] h721;
-    reg [32-1:0] h722;
-    reg [17-1:0] h723;
-    reg [1-1:0] h724;
-    reg [32-1:0] h725;
-    reg [16-1:0] h726;
-    reg [16-1:0] h727;
-    reg [1-1:0] h730;
-    reg [17-1:0] h731;
-    reg [1-1:0] h732;
-    reg [32-1:0] h733;
+    reg [1-1:0] h690;
+    reg [1-1:0] h691;
+    reg [6-1:0] h692;
+    reg [64-1:0] h693;
+    reg [127-1:0] h694;
+    reg [6-1:0] h695;
+    reg [127-1:0] h696;
+    reg [64-1:0] h697;
+    reg [6-1:0] h698;
+    reg [7-1:0] h699;
+    reg [64-1:0] h700;
+    reg [65-1:0] h701;
+    reg [64-1:0] h702;
+    reg [127-1:0] h703;
+    reg [127-1:0] h704;
+    reg [1-1:0] h705;
+    reg [64-1:0] h706;
+    reg [1-1:0] h707;
+    reg [64-1:0] h708;
+    reg [3-1:0] h709;
+    reg [1-1:0] h710;
+    reg [64-1:0] h711;
+    reg [1-1:0] h712;
+    reg [3-1:0] h713;
+    reg [17-1:0] h714;
+    reg [1-1:0] h715;
+    reg [32-1:0] h716;
+    reg [16-1:0] h717;
+    reg [32-1:0] h718;
+    reg [17-1:0] h719;
+    reg [1-1:0] h720;
+    reg [32-1:0] h721;
+    reg [16-1:0] h722;
+    reg [16-1:0] h723;
+    reg [17-1:0] h725;
+    reg [1-1:0] h726;
+    reg [32-1:0] h727;
+    reg [16-1:0] h728;
+    reg [32-1:0] h729;
+    reg [17-1:0] h730;
+    reg [1-1:0] h731;
+    reg [32-1:0] h732;
+    reg [16-1:0] h733;
     reg [16-1:0] h734;
-    reg [32-1:0] h735;
-    reg [17-1:0] h736;
-    reg [1-1:0] h737;
-    reg [32-1:0] h738;
-    reg [16-1:0] h739;
-    reg [16-1:0] h740;
-    reg [17-1:0] h753;
-    reg [1-1:0] h754;
-    reg [32-1:0] h755;
-    reg [16-1:0] h756;
-    reg [32-1:0] h757;
-    reg [17-1:0] h758;
+    reg [1-1:0] h748;
+    reg [17-1:0] h749;
+    reg [1-1:0] h750;
+    reg [32-1:0] h751;
+    reg [16-1:0] h752;
+    reg [32-1:0] h753;
+    reg [17-1:0] h754;
+    reg [1-1:0] h755;
+    reg [32-1:0] h756;
+    reg [16-1:0] h757;
+    reg [16-1:0] h758;
     reg [1-1:0] h759;
-    reg [32-1:0] h760;
-    reg [16-1:0] h761;
-    reg [16-1:0] h762;
-    reg [32-1:0] h763;
+    reg [17-1:0] h760;
+    reg [1-1:0] h761;
+    reg [32-1:0] h762;
+    reg [16-1:0] h763;
     reg [32-1:0] h764;
-    reg [1-1:0] h765;
+    reg [17-1:0] h765;
     reg [1-1:0] h766;
-    reg [1-1:0] h767;
+    reg [32-1:0] h767;
+    reg [16-1:0] h768;
+    reg [16-1:0] h769;
+    reg [1-1:0] h772;
+    reg [17-1:0] h773;
+    reg [1-1:0] h774;
+    reg [32-1:0] h775;
+    reg [16-1:0] h776;
+    reg [32-1:0] h777;
+    reg [17-1:0] h778;
+    reg [1-1:0] h779;
+    reg [32-1:0] h780;
+    reg [16-1:0] h781;
+    reg [16-1:0] h782;
+    reg [17-1:0] h795;
+    reg [1-1:0] h796;
+    reg [32-1:0] h797;
+    reg [16-1:0] h798;
+    reg [32-1:0] h799;
+    reg [17-1:0] h800;
+    reg [1-1:0] h801;
+    reg [32-1:0] h802;
+    reg [16-1:0] h803;
+    reg [16-1:0] h804;
+    reg [32-1:0] h805;
+    reg [32-1:0] h806;
+    reg [1-1:0] h807;
+    reg [1-1:0] h808;
+    reg [1-1:0] h809;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -1687,8 +1727,6 @@ always @(posedge clk) begin: fsm
         w_smctx_10 <= 0;
         w_smctx_18 <= 0;
         w_smctx_8 <= 0;
-        w_smroot_0 <= 0;
-        w_smroot_8 <= 0;
         wk_sl_R <= 0;
         wk_sl_U <= 0;
         wk_sl_W <= 0;
@@ -1739,13 +1777,13 @@ always @(posedge clk) begin: fsm
                     end
                     else begin
                         iset <= 0;
-                        st <= 5'b10111;
+                        st <= 5'b10101;
                     end
                 end
             end
             5'b00001: begin
                 if ((!pend)) begin
-                    if ((!(((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!(e_pv != 0))))) begin
+                    if ((!((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && ((1'b1 && (r_RTADDR_REG[12-1:10] == 1)) || (!(e_pv != 0)))))) begin
                         w_root_0 <= 0;
                         w_root_8 <= 0;
                         st <= 5'b00011;
@@ -1806,19 +1844,690 @@ always @(posedge clk) begin: fsm
             end
             5'b00011: begin
                 if ((!pend)) begin
-                    if ((!(((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))))) begin
-                        w_ctx_0 <= 0;
-                        w_ctx_8 <= 0;
-                        st <= 5'b00110;
+                    h8 = 1'h0;
+                    h9 = 1'h0;
+                    h9 = 0;
+                    if (w_root_8[0]) begin
+                        h9 = 1;
+                    end
+                    h10 = 1'h0;
+                    h10 = 0;
+                    if (w_root_0[0]) begin
+                        h10 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h8 = h9;
                     end
                     else begin
-                        h3 = 16'h0;
-                        h3 = e_sid;
-                        h4 = 13'h0;
-                        h4 = ({5'h0, h3[8-1:0]} * 16);
-                        h5 = 49'h0;
-                        h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                        v_wide = {78'h0, h5};
+                        h8 = h10;
+                    end
+                    h11 = 1'h0;
+                    h12 = 1'h0;
+                    h13 = 64'h0;
+                    h13 = w_root_8;
+                    h14 = 64'h0;
+                    h14 = w_root_8;
+                    h12 = 0;
+                    if (((h13[12-1:1] != 0) || (h14[64-1:48] != 0))) begin
+                        h12 = 1;
+                    end
+                    h15 = 1'h0;
+                    h15 = 0;
+                    if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                        h15 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h11 = h12;
+                    end
+                    else begin
+                        h11 = h15;
+                    end
+                    if ((!((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h8 != 0)) && (!(h11 != 0))))) begin
+                        w_smctx_0 <= 0;
+                        w_smctx_8 <= 0;
+                        w_smctx_10 <= 0;
+                        w_smctx_18 <= 0;
+                        st <= 5'b00111;
+                    end
+                    else begin
+                        h3 = 36'h0;
+                        h4 = 64'h0;
+                        h4 = w_root_8;
+                        if (e_sid[7]) begin
+                            h3 = h4[48-1:12];
+                        end
+                        else begin
+                            h3 = w_root_0[48-1:12];
+                        end
+                        h5 = 16'h0;
+                        h5 = e_sid;
+                        h6 = 13'h0;
+                        h6 = ({6'h0, h5[7-1:0]} * 32);
+                        h7 = 49'h0;
+                        h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                        v_wide = {78'h0, h7};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00100;
+                    end
+                end
+            end
+            5'b00100: begin
+                if ((!pend)) begin
+                    h3 = 36'h0;
+                    h4 = 64'h0;
+                    h4 = w_root_8;
+                    if (e_sid[7]) begin
+                        h3 = h4[48-1:12];
+                    end
+                    else begin
+                        h3 = w_root_0[48-1:12];
+                    end
+                    h5 = 16'h0;
+                    h5 = e_sid;
+                    h6 = 13'h0;
+                    h6 = ({6'h0, h5[7-1:0]} * 32);
+                    h7 = 49'h0;
+                    h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                    v_wide = {78'h0, h7};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00101;
+                    end
+                end
+            end
+            5'b00101: begin
+                if ((!pend)) begin
+                    h3 = 36'h0;
+                    h4 = 64'h0;
+                    h4 = w_root_8;
+                    if (e_sid[7]) begin
+                        h3 = h4[48-1:12];
+                    end
+                    else begin
+                        h3 = w_root_0[48-1:12];
+                    end
+                    h5 = 16'h0;
+                    h5 = e_sid;
+                    h6 = 13'h0;
+                    h6 = ({6'h0, h5[7-1:0]} * 32);
+                    h7 = 49'h0;
+                    h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                    v_wide = {78'h0, h7};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_10 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00110;
+                    end
+                end
+            end
+            5'b00110: begin
+                if ((!pend)) begin
+                    h3 = 36'h0;
+                    h4 = 64'h0;
+                    h4 = w_root_8;
+                    if (e_sid[7]) begin
+                        h3 = h4[48-1:12];
+                    end
+                    else begin
+                        h3 = w_root_0[48-1:12];
+                    end
+                    h5 = 16'h0;
+                    h5 = e_sid;
+                    h6 = 13'h0;
+                    h6 = ({6'h0, h5[7-1:0]} * 32);
+                    h7 = 49'h0;
+                    h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                    v_wide = {78'h0, h7};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_18 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00111;
+                    end
+                end
+            end
+            5'b00111: begin
+                if ((!pend)) begin
+                    h20 = 1'h0;
+                    h21 = 1'h0;
+                    h21 = 0;
+                    if (w_root_8[0]) begin
+                        h21 = 1;
+                    end
+                    h22 = 1'h0;
+                    h22 = 0;
+                    if (w_root_0[0]) begin
+                        h22 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h20 = h21;
+                    end
+                    else begin
+                        h20 = h22;
+                    end
+                    h23 = 1'h0;
+                    h24 = 1'h0;
+                    h25 = 64'h0;
+                    h25 = w_root_8;
+                    h26 = 64'h0;
+                    h26 = w_root_8;
+                    h24 = 0;
+                    if (((h25[12-1:1] != 0) || (h26[64-1:48] != 0))) begin
+                        h24 = 1;
+                    end
+                    h27 = 1'h0;
+                    h27 = 0;
+                    if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                        h27 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h23 = h24;
+                    end
+                    else begin
+                        h23 = h27;
+                    end
+                    h28 = 20'h0;
+                    h29 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h29 = e_pasid;
+                    end
+                    else begin
+                        h29 = w_smctx_8[20-1:0];
+                    end
+                    h28 = h29;
+                    h30 = 16'h0;
+                    h30 = 1;
+                    h31 = 4'h0;
+                    h32 = 4'h0;
+                    h32 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                    h31 = h32;
+                    h33 = 16'h0;
+                    h33 = (h30 << h31);
+                    if ((!((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h20 != 0)) && (!(h23 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h28[20-1:6]} < h33)))) begin
+                        w_pdir_0 <= 0;
+                        st <= 5'b01000;
+                    end
+                    else begin
+                        h16 = 20'h0;
+                        h17 = 20'h0;
+                        if ((e_pv != 0)) begin
+                            h17 = e_pasid;
+                        end
+                        else begin
+                            h17 = w_smctx_8[20-1:0];
+                        end
+                        h16 = h17;
+                        h18 = 18'h0;
+                        h18 = ({4'h0, h16[20-1:6]} * 8);
+                        h19 = 49'h0;
+                        h19 = ({1'h0, w_smctx_0[48-1:12], 12'h0} + {31'h0, h18});
+                        v_wide = {78'h0, h19};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pdir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01000;
+                    end
+                end
+            end
+            5'b01000: begin
+                if ((!pend)) begin
+                    h38 = 1'h0;
+                    h39 = 1'h0;
+                    h39 = 0;
+                    if (w_root_8[0]) begin
+                        h39 = 1;
+                    end
+                    h40 = 1'h0;
+                    h40 = 0;
+                    if (w_root_0[0]) begin
+                        h40 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h38 = h39;
+                    end
+                    else begin
+                        h38 = h40;
+                    end
+                    h41 = 1'h0;
+                    h42 = 1'h0;
+                    h43 = 64'h0;
+                    h43 = w_root_8;
+                    h44 = 64'h0;
+                    h44 = w_root_8;
+                    h42 = 0;
+                    if (((h43[12-1:1] != 0) || (h44[64-1:48] != 0))) begin
+                        h42 = 1;
+                    end
+                    h45 = 1'h0;
+                    h45 = 0;
+                    if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                        h45 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h41 = h42;
+                    end
+                    else begin
+                        h41 = h45;
+                    end
+                    h46 = 20'h0;
+                    h47 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h47 = e_pasid;
+                    end
+                    else begin
+                        h47 = w_smctx_8[20-1:0];
+                    end
+                    h46 = h47;
+                    h48 = 16'h0;
+                    h48 = 1;
+                    h49 = 4'h0;
+                    h50 = 4'h0;
+                    h50 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                    h49 = h50;
+                    h51 = 16'h0;
+                    h51 = (h48 << h49);
+                    if ((!((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h38 != 0)) && (!(h41 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h46[20-1:6]} < h51)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))))) begin
+                        w_pe_0 <= 0;
+                        w_pe_8 <= 0;
+                        w_pe_10 <= 0;
+                        st <= 5'b01011;
+                    end
+                    else begin
+                        h34 = 20'h0;
+                        h35 = 20'h0;
+                        if ((e_pv != 0)) begin
+                            h35 = e_pasid;
+                        end
+                        else begin
+                            h35 = w_smctx_8[20-1:0];
+                        end
+                        h34 = h35;
+                        h36 = 13'h0;
+                        h36 = ({7'h0, h34[6-1:0]} * 64);
+                        h37 = 49'h0;
+                        h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
+                        v_wide = {78'h0, h37};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pe_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01001;
+                    end
+                end
+            end
+            5'b01001: begin
+                if ((!pend)) begin
+                    h34 = 20'h0;
+                    h35 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h35 = e_pasid;
+                    end
+                    else begin
+                        h35 = w_smctx_8[20-1:0];
+                    end
+                    h34 = h35;
+                    h36 = 13'h0;
+                    h36 = ({7'h0, h34[6-1:0]} * 64);
+                    h37 = 49'h0;
+                    h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
+                    v_wide = {78'h0, h37};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pe_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01010;
+                    end
+                end
+            end
+            5'b01010: begin
+                if ((!pend)) begin
+                    h34 = 20'h0;
+                    h35 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h35 = e_pasid;
+                    end
+                    else begin
+                        h35 = w_smctx_8[20-1:0];
+                    end
+                    h34 = h35;
+                    h36 = 13'h0;
+                    h36 = ({7'h0, h34[6-1:0]} * 64);
+                    h37 = 49'h0;
+                    h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
+                    v_wide = {78'h0, h37};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pe_10 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01011;
+                    end
+                end
+            end
+            5'b01011: begin
+                wk_smsl_walked <= 0;
+                wk_smsl_ok <= 0;
+                wk_smsl_pa <= 0;
+                wk_smsl_level <= 0;
+                wk_smsl_fault <= 0;
+                wk_smsl_not_present <= 0;
+                wk_smsl_denied <= 0;
+                wk_smsl_reserved <= 0;
+                wk_smsl_reserved_2m <= 0;
+                wk_smsl_reserved_1g <= 0;
+                wk_smsl_translation <= 0;
+                wk_smsl_reason <= 0;
+                wk_smsl_R <= 0;
+                wk_smsl_W <= 0;
+                wk_smsl_U <= 0;
+                wk_smsl_shift <= 0;
+                wk_smsl_frame <= 0;
+                h52 = 1'h0;
+                h53 = 1'h0;
+                h53 = 0;
+                if (w_root_8[0]) begin
+                    h53 = 1;
+                end
+                h54 = 1'h0;
+                h54 = 0;
+                if (w_root_0[0]) begin
+                    h54 = 1;
+                end
+                if (e_sid[7]) begin
+                    h52 = h53;
+                end
+                else begin
+                    h52 = h54;
+                end
+                h55 = 1'h0;
+                h56 = 1'h0;
+                h57 = 64'h0;
+                h57 = w_root_8;
+                h58 = 64'h0;
+                h58 = w_root_8;
+                h56 = 0;
+                if (((h57[12-1:1] != 0) || (h58[64-1:48] != 0))) begin
+                    h56 = 1;
+                end
+                h59 = 1'h0;
+                h59 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h59 = 1;
+                end
+                if (e_sid[7]) begin
+                    h55 = h56;
+                end
+                else begin
+                    h55 = h59;
+                end
+                h60 = 20'h0;
+                h61 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h61 = e_pasid;
+                end
+                else begin
+                    h61 = w_smctx_8[20-1:0];
+                end
+                h60 = h61;
+                h62 = 16'h0;
+                h62 = 1;
+                h63 = 4'h0;
+                h64 = 4'h0;
+                h64 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h63 = h64;
+                h65 = 16'h0;
+                h65 = (h62 << h63);
+                h66 = 1'h0;
+                h67 = 1'h0;
+                h68 = 1'h0;
+                h69 = 64'h0;
+                h69 = e_addr;
+                h68 = 0;
+                if ((h69[64-1:57] != 0)) begin
+                    h68 = 1;
+                end
+                h70 = 1'h0;
+                h71 = 64'h0;
+                h71 = e_addr;
+                h70 = 0;
+                if ((h71[64-1:39] != 0)) begin
+                    h70 = 1;
+                end
+                if (1'b0) begin
+                    h67 = h68;
+                end
+                else begin
+                    h67 = h70;
+                end
+                h72 = 1'h0;
+                h73 = 1'h0;
+                h74 = 1'h0;
+                h75 = 64'h0;
+                h75 = e_addr;
+                h74 = 0;
+                if ((h75[64-1:57] != 0)) begin
+                    h74 = 1;
+                end
+                h76 = 1'h0;
+                h77 = 64'h0;
+                h77 = e_addr;
+                h76 = 0;
+                if ((h77[64-1:48] != 0)) begin
+                    h76 = 1;
+                end
+                if (1'b0) begin
+                    h73 = h74;
+                end
+                else begin
+                    h73 = h76;
+                end
+                h78 = 1'h0;
+                h79 = 1'h0;
+                h80 = 64'h0;
+                h80 = e_addr;
+                h79 = 0;
+                if ((h80[64-1:57] != 0)) begin
+                    h79 = 1;
+                end
+                h81 = 1'h0;
+                h82 = 64'h0;
+                h82 = e_addr;
+                h81 = 0;
+                if ((h82[64-1:57] != 0)) begin
+                    h81 = 1;
+                end
+                if (1'b0) begin
+                    h78 = h79;
+                end
+                else begin
+                    h78 = h81;
+                end
+                if ((w_pe_0[5-1:2] == 2)) begin
+                    h72 = h73;
+                end
+                else begin
+                    h72 = h78;
+                end
+                if ((w_pe_0[5-1:2] == 1)) begin
+                    h66 = h67;
+                end
+                else begin
+                    h66 = h72;
+                end
+                if ((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h52 != 0)) && (!(h55 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h60[20-1:6]} < h65)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (w_pe_0[9-1:6] == 2)) && (!(h66 != 0)))) begin
+                    v_wide = {63'h0, e_addr};
+                    unit_smsl_i_addr <= v_wide[64-1:0];
+                    unit_smsl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    unit_smsl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    h83 = 1'h0;
+                    h83 = 0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h83 = 1;
+                    end
+                    h84 = 48'h0;
+                    h84 = ({w_pe_0[48-1:12], 12'h0} | {43'h0, h83, 4'h0});
+                    h85 = 1'h0;
+                    h85 = 0;
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
+                        h85 = 1;
+                    end
+                    h86 = 48'h0;
+                    h86 = (h84 | {44'h0, h85, 3'h0});
+                    h87 = 48'h0;
+                    h87 = (h86 | {45'h0, w_pe_0[5-1:2]});
+                    v_wide = {79'h0, h87};
+                    unit_smsl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_smsl_start <= 1'b1;
+                    st <= 5'b01100;
+                end
+                else begin
+                    st <= 5'b01101;
+                end
+            end
+            5'b01100: begin
+                unit_smsl_start <= 1'b0;
+                if (unit_smsl_done) begin
+                    wk_smsl_walked <= 1;
+                    if ((unit_smsl_o_status == 0)) begin
+                        wk_smsl_ok <= 1;
+                        wk_smsl_pa <= unit_smsl_o_pa;
+                        wk_smsl_level <= unit_smsl_o_level;
+                    end
+                    else begin
+                        wk_smsl_fault <= unit_smsl_o_status;
+                        wk_smsl_level <= unit_smsl_o_level;
+                        if ((unit_smsl_o_status == 1)) begin
+                            wk_smsl_not_present <= 1;
+                        end
+                        if ((unit_smsl_o_status == 2)) begin
+                            wk_smsl_denied <= 1;
+                        end
+                        if ((unit_smsl_o_status == 3)) begin
+                            wk_smsl_reserved <= 1;
+                        end
+                        if ((unit_smsl_o_status == 4)) begin
+                            wk_smsl_reserved_2m <= 1;
+                        end
+                        if ((unit_smsl_o_status == 5)) begin
+                            wk_smsl_reserved_1g <= 1;
+                        end
+                        if ((unit_smsl_o_status == 6)) begin
+                            wk_smsl_translation <= 1;
+                        end
+                        wk_smsl_reason <= unit_smsl_o_r_reason;
+                        wk_smsl_R <= unit_smsl_o_r_R;
+                        wk_smsl_W <= unit_smsl_o_r_W;
+                        wk_smsl_U <= unit_smsl_o_r_U;
+                        wk_smsl_shift <= unit_smsl_o_r_shift;
+                        wk_smsl_frame <= unit_smsl_o_r_frame;
+                    end
+                    st <= 5'b01101;
+                end
+            end
+            5'b01101: begin
+                if ((!pend)) begin
+                    if ((!((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))))) begin
+                        w_ctx_0 <= 0;
+                        w_ctx_8 <= 0;
+                        st <= 5'b10000;
+                    end
+                    else begin
+                        h88 = 16'h0;
+                        h88 = e_sid;
+                        h89 = 13'h0;
+                        h89 = ({5'h0, h88[8-1:0]} * 16);
+                        h90 = 49'h0;
+                        h90 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h89});
+                        v_wide = {78'h0, h90};
                         u0_key = 61'h0;
                         u0_key = v_wide[64-1:3];
                         u0_set = 2'h0;
@@ -1908,7 +2617,7 @@ always @(posedge clk) begin: fsm
                             if ((u0_way == 3)) begin
                                 u0_r3[u0_set] <= 0;
                             end
-                            st <= 5'b00110;
+                            st <= 5'b10000;
                         end
                         else begin
                             u0_fk <= u0_key;
@@ -1929,19 +2638,19 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_ctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00100;
+                        st <= 5'b01110;
                     end
                 end
             end
-            5'b00100: begin
+            5'b01110: begin
                 if ((!pend)) begin
-                    h3 = 16'h0;
-                    h3 = e_sid;
-                    h4 = 13'h0;
-                    h4 = ({5'h0, h3[8-1:0]} * 16);
-                    h5 = 49'h0;
-                    h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                    v_wide = {78'h0, h5};
+                    h88 = 16'h0;
+                    h88 = e_sid;
+                    h89 = 13'h0;
+                    h89 = ({5'h0, h88[8-1:0]} * 16);
+                    h90 = 49'h0;
+                    h90 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h89});
+                    v_wide = {78'h0, h90};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1956,11 +2665,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_ctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b00101;
+                        st <= 5'b01111;
                     end
                 end
             end
-            5'b00101: begin
+            5'b01111: begin
                 u0_tg0 = 16'h0;
                 u0_tg0 = e_sid;
                 u0_tg1 = 16'h0;
@@ -2066,9 +2775,9 @@ always @(posedge clk) begin: fsm
                 if ((u0_wv == 3)) begin
                     u0_r3[u0_fs] <= 0;
                 end
-                st <= 5'b00110;
+                st <= 5'b10000;
             end
-            5'b00110: begin
+            5'b10000: begin
                 wk_sl_walked <= 0;
                 wk_sl_ok <= 0;
                 wk_sl_pa <= 0;
@@ -2086,105 +2795,105 @@ always @(posedge clk) begin: fsm
                 wk_sl_U <= 0;
                 wk_sl_shift <= 0;
                 wk_sl_frame <= 0;
-                h6 = 1'h0;
-                h7 = 1'h0;
-                h8 = 1'h0;
-                h9 = 64'h0;
-                h9 = e_addr;
-                h8 = 0;
-                if ((h9[64-1:57] != 0)) begin
-                    h8 = 1;
+                h91 = 1'h0;
+                h92 = 1'h0;
+                h93 = 1'h0;
+                h94 = 64'h0;
+                h94 = e_addr;
+                h93 = 0;
+                if ((h94[64-1:57] != 0)) begin
+                    h93 = 1;
                 end
-                h10 = 1'h0;
-                h11 = 64'h0;
-                h11 = e_addr;
-                h10 = 0;
-                if ((h11[64-1:39] != 0)) begin
-                    h10 = 1;
-                end
-                if (1'b0) begin
-                    h7 = h8;
-                end
-                else begin
-                    h7 = h10;
-                end
-                h12 = 1'h0;
-                h13 = 1'h0;
-                h14 = 1'h0;
-                h15 = 64'h0;
-                h15 = e_addr;
-                h14 = 0;
-                if ((h15[64-1:57] != 0)) begin
-                    h14 = 1;
-                end
-                h16 = 1'h0;
-                h17 = 64'h0;
-                h17 = e_addr;
-                h16 = 0;
-                if ((h17[64-1:48] != 0)) begin
-                    h16 = 1;
+                h95 = 1'h0;
+                h96 = 64'h0;
+                h96 = e_addr;
+                h95 = 0;
+                if ((h96[64-1:39] != 0)) begin
+                    h95 = 1;
                 end
                 if (1'b0) begin
-                    h13 = h14;
+                    h92 = h93;
                 end
                 else begin
-                    h13 = h16;
+                    h92 = h95;
                 end
-                h18 = 1'h0;
-                h19 = 1'h0;
-                h20 = 64'h0;
-                h20 = e_addr;
-                h19 = 0;
-                if ((h20[64-1:57] != 0)) begin
-                    h19 = 1;
+                h97 = 1'h0;
+                h98 = 1'h0;
+                h99 = 1'h0;
+                h100 = 64'h0;
+                h100 = e_addr;
+                h99 = 0;
+                if ((h100[64-1:57] != 0)) begin
+                    h99 = 1;
                 end
-                h21 = 1'h0;
-                h22 = 64'h0;
-                h22 = e_addr;
-                h21 = 0;
-                if ((h22[64-1:57] != 0)) begin
-                    h21 = 1;
+                h101 = 1'h0;
+                h102 = 64'h0;
+                h102 = e_addr;
+                h101 = 0;
+                if ((h102[64-1:48] != 0)) begin
+                    h101 = 1;
                 end
                 if (1'b0) begin
-                    h18 = h19;
+                    h98 = h99;
                 end
                 else begin
-                    h18 = h21;
+                    h98 = h101;
+                end
+                h103 = 1'h0;
+                h104 = 1'h0;
+                h105 = 64'h0;
+                h105 = e_addr;
+                h104 = 0;
+                if ((h105[64-1:57] != 0)) begin
+                    h104 = 1;
+                end
+                h106 = 1'h0;
+                h107 = 64'h0;
+                h107 = e_addr;
+                h106 = 0;
+                if ((h107[64-1:57] != 0)) begin
+                    h106 = 1;
+                end
+                if (1'b0) begin
+                    h103 = h104;
+                end
+                else begin
+                    h103 = h106;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h12 = h13;
+                    h97 = h98;
                 end
                 else begin
-                    h12 = h18;
+                    h97 = h103;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h6 = h7;
+                    h91 = h92;
                 end
                 else begin
-                    h6 = h12;
+                    h91 = h97;
                 end
-                if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
+                if (((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h91 != 0)))) begin
                     v_wide = {63'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
                     unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     unit_sl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
-                    h23 = 1'h0;
-                    h23 = 0;
+                    h108 = 1'h0;
+                    h108 = 0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h23 = 1;
+                        h108 = 1;
                     end
-                    h24 = 48'h0;
-                    h24 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h23, 4'h0});
-                    h25 = 1'h0;
-                    h25 = 0;
+                    h109 = 48'h0;
+                    h109 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h108, 4'h0});
+                    h110 = 1'h0;
+                    h110 = 0;
                     if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
-                        h25 = 1;
+                        h110 = 1;
                     end
-                    h26 = 48'h0;
-                    h26 = (h24 | {44'h0, h25, 3'h0});
-                    h27 = 48'h0;
-                    h27 = (h26 | {45'h0, w_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h27};
+                    h111 = 48'h0;
+                    h111 = (h109 | {44'h0, h110, 3'h0});
+                    h112 = 48'h0;
+                    h112 = (h111 | {45'h0, w_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h112};
                     unit_sl_r_SL_WALK <= v_wide[64-1:0];
                     u1_in = 64'h0;
                     u1_in = e_addr;
@@ -2286,7 +2995,7 @@ always @(posedge clk) begin: fsm
                         if ((u1_way == 3)) begin
                             u1_r3[u1_set] <= 0;
                         end
-                        st <= 5'b01000;
+                        st <= 5'b10010;
                     end
                     else begin
                         u1_fk <= u1_in[64-1:12];
@@ -2294,14 +3003,14 @@ always @(posedge clk) begin: fsm
                         u1_ft0 <= u1_tg0;
                         u1_fa <= u1_acc;
                         unit_sl_start <= 1'b1;
-                        st <= 5'b00111;
+                        st <= 5'b10001;
                     end
                 end
                 else begin
-                    st <= 5'b01000;
+                    st <= 5'b10010;
                 end
             end
-            5'b00111: begin
+            5'b10001: begin
                 unit_sl_start <= 1'b0;
                 if (unit_sl_done) begin
                     wk_sl_walked <= 1;
@@ -2439,800 +3148,92 @@ always @(posedge clk) begin: fsm
                         wk_sl_shift <= unit_sl_o_r_shift;
                         wk_sl_frame <= unit_sl_o_r_frame;
                     end
-                    st <= 5'b01000;
-                end
-            end
-            5'b01000: begin
-                if ((!pend)) begin
-                    if ((!((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))))) begin
-                        w_smroot_0 <= 0;
-                        w_smroot_8 <= 0;
-                        st <= 5'b01010;
-                    end
-                    else begin
-                        h28 = 16'h0;
-                        h28 = e_sid;
-                        h29 = 13'h0;
-                        h29 = ({5'h0, h28[16-1:8]} * 16);
-                        h30 = 65'h0;
-                        h30 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h29});
-                        v_wide = {62'h0, h30};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_smroot_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01001;
-                    end
-                end
-            end
-            5'b01001: begin
-                if ((!pend)) begin
-                    h28 = 16'h0;
-                    h28 = e_sid;
-                    h29 = 13'h0;
-                    h29 = ({5'h0, h28[16-1:8]} * 16);
-                    h30 = 65'h0;
-                    h30 = ({1'h0, r_RTADDR_REG[64-1:12], 12'h0} + {52'h0, h29});
-                    v_wide = {62'h0, h30};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_smroot_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01010;
-                    end
-                end
-            end
-            5'b01010: begin
-                if ((!pend)) begin
-                    h35 = 1'h0;
-                    h36 = 1'h0;
-                    h36 = 0;
-                    if (w_smroot_8[0]) begin
-                        h36 = 1;
-                    end
-                    h37 = 1'h0;
-                    h37 = 0;
-                    if (w_smroot_0[0]) begin
-                        h37 = 1;
-                    end
-                    if (e_sid[7]) begin
-                        h35 = h36;
-                    end
-                    else begin
-                        h35 = h37;
-                    end
-                    h38 = 1'h0;
-                    h39 = 1'h0;
-                    h39 = 0;
-                    if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                        h39 = 1;
-                    end
-                    h40 = 1'h0;
-                    h40 = 0;
-                    if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                        h40 = 1;
-                    end
-                    if (e_sid[7]) begin
-                        h38 = h39;
-                    end
-                    else begin
-                        h38 = h40;
-                    end
-                    if ((!((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h35 != 0)) && (!(h38 != 0))))) begin
-                        w_smctx_0 <= 0;
-                        w_smctx_8 <= 0;
-                        w_smctx_10 <= 0;
-                        w_smctx_18 <= 0;
-                        st <= 5'b01110;
-                    end
-                    else begin
-                        h31 = 36'h0;
-                        if (e_sid[7]) begin
-                            h31 = w_smroot_8[48-1:12];
-                        end
-                        else begin
-                            h31 = w_smroot_0[48-1:12];
-                        end
-                        h32 = 16'h0;
-                        h32 = e_sid;
-                        h33 = 13'h0;
-                        h33 = ({6'h0, h32[7-1:0]} * 32);
-                        h34 = 49'h0;
-                        h34 = ({1'h0, h31, 12'h0} + {36'h0, h33});
-                        v_wide = {78'h0, h34};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_smctx_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01011;
-                    end
-                end
-            end
-            5'b01011: begin
-                if ((!pend)) begin
-                    h31 = 36'h0;
-                    if (e_sid[7]) begin
-                        h31 = w_smroot_8[48-1:12];
-                    end
-                    else begin
-                        h31 = w_smroot_0[48-1:12];
-                    end
-                    h32 = 16'h0;
-                    h32 = e_sid;
-                    h33 = 13'h0;
-                    h33 = ({6'h0, h32[7-1:0]} * 32);
-                    h34 = 49'h0;
-                    h34 = ({1'h0, h31, 12'h0} + {36'h0, h33});
-                    v_wide = {78'h0, h34};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_smctx_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01100;
-                    end
-                end
-            end
-            5'b01100: begin
-                if ((!pend)) begin
-                    h31 = 36'h0;
-                    if (e_sid[7]) begin
-                        h31 = w_smroot_8[48-1:12];
-                    end
-                    else begin
-                        h31 = w_smroot_0[48-1:12];
-                    end
-                    h32 = 16'h0;
-                    h32 = e_sid;
-                    h33 = 13'h0;
-                    h33 = ({6'h0, h32[7-1:0]} * 32);
-                    h34 = 49'h0;
-                    h34 = ({1'h0, h31, 12'h0} + {36'h0, h33});
-                    v_wide = {78'h0, h34};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_smctx_10 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01101;
-                    end
-                end
-            end
-            5'b01101: begin
-                if ((!pend)) begin
-                    h31 = 36'h0;
-                    if (e_sid[7]) begin
-                        h31 = w_smroot_8[48-1:12];
-                    end
-                    else begin
-                        h31 = w_smroot_0[48-1:12];
-                    end
-                    h32 = 16'h0;
-                    h32 = e_sid;
-                    h33 = 13'h0;
-                    h33 = ({6'h0, h32[7-1:0]} * 32);
-                    h34 = 49'h0;
-                    h34 = ({1'h0, h31, 12'h0} + {36'h0, h33});
-                    v_wide = {78'h0, h34};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_smctx_18 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01110;
-                    end
-                end
-            end
-            5'b01110: begin
-                if ((!pend)) begin
-                    h45 = 1'h0;
-                    h46 = 1'h0;
-                    h46 = 0;
-                    if (w_smroot_8[0]) begin
-                        h46 = 1;
-                    end
-                    h47 = 1'h0;
-                    h47 = 0;
-                    if (w_smroot_0[0]) begin
-                        h47 = 1;
-                    end
-                    if (e_sid[7]) begin
-                        h45 = h46;
-                    end
-                    else begin
-                        h45 = h47;
-                    end
-                    h48 = 1'h0;
-                    h49 = 1'h0;
-                    h49 = 0;
-                    if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                        h49 = 1;
-                    end
-                    h50 = 1'h0;
-                    h50 = 0;
-                    if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                        h50 = 1;
-                    end
-                    if (e_sid[7]) begin
-                        h48 = h49;
-                    end
-                    else begin
-                        h48 = h50;
-                    end
-                    h51 = 20'h0;
-                    h52 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h52 = e_pasid;
-                    end
-                    else begin
-                        h52 = w_smctx_8[20-1:0];
-                    end
-                    h51 = h52;
-                    h53 = 16'h0;
-                    h53 = 1;
-                    h54 = 4'h0;
-                    h55 = 4'h0;
-                    h55 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                    h54 = h55;
-                    h56 = 16'h0;
-                    h56 = (h53 << h54);
-                    if ((!((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h45 != 0)) && (!(h48 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h51[20-1:6]} < h56)))) begin
-                        w_pdir_0 <= 0;
-                        st <= 5'b01111;
-                    end
-                    else begin
-                        h41 = 20'h0;
-                        h42 = 20'h0;
-                        if ((e_pv != 0)) begin
-                            h42 = e_pasid;
-                        end
-                        else begin
-                            h42 = w_smctx_8[20-1:0];
-                        end
-                        h41 = h42;
-                        h43 = 18'h0;
-                        h43 = ({4'h0, h41[20-1:6]} * 8);
-                        h44 = 49'h0;
-                        h44 = ({1'h0, w_smctx_0[48-1:12], 12'h0} + {31'h0, h43});
-                        v_wide = {78'h0, h44};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_pdir_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01111;
-                    end
-                end
-            end
-            5'b01111: begin
-                if ((!pend)) begin
-                    h61 = 1'h0;
-                    h62 = 1'h0;
-                    h62 = 0;
-                    if (w_smroot_8[0]) begin
-                        h62 = 1;
-                    end
-                    h63 = 1'h0;
-                    h63 = 0;
-                    if (w_smroot_0[0]) begin
-                        h63 = 1;
-                    end
-                    if (e_sid[7]) begin
-                        h61 = h62;
-                    end
-                    else begin
-                        h61 = h63;
-                    end
-                    h64 = 1'h0;
-                    h65 = 1'h0;
-                    h65 = 0;
-                    if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                        h65 = 1;
-                    end
-                    h66 = 1'h0;
-                    h66 = 0;
-                    if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                        h66 = 1;
-                    end
-                    if (e_sid[7]) begin
-                        h64 = h65;
-                    end
-                    else begin
-                        h64 = h66;
-                    end
-                    h67 = 20'h0;
-                    h68 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h68 = e_pasid;
-                    end
-                    else begin
-                        h68 = w_smctx_8[20-1:0];
-                    end
-                    h67 = h68;
-                    h69 = 16'h0;
-                    h69 = 1;
-                    h70 = 4'h0;
-                    h71 = 4'h0;
-                    h71 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                    h70 = h71;
-                    h72 = 16'h0;
-                    h72 = (h69 << h70);
-                    if ((!((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h61 != 0)) && (!(h64 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h67[20-1:6]} < h72)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))))) begin
-                        w_pe_0 <= 0;
-                        w_pe_8 <= 0;
-                        w_pe_10 <= 0;
-                        st <= 5'b10010;
-                    end
-                    else begin
-                        h57 = 20'h0;
-                        h58 = 20'h0;
-                        if ((e_pv != 0)) begin
-                            h58 = e_pasid;
-                        end
-                        else begin
-                            h58 = w_smctx_8[20-1:0];
-                        end
-                        h57 = h58;
-                        h59 = 13'h0;
-                        h59 = ({7'h0, h57[6-1:0]} * 64);
-                        h60 = 49'h0;
-                        h60 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h59});
-                        v_wide = {78'h0, h60};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_pe_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b10000;
-                    end
-                end
-            end
-            5'b10000: begin
-                if ((!pend)) begin
-                    h57 = 20'h0;
-                    h58 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h58 = e_pasid;
-                    end
-                    else begin
-                        h58 = w_smctx_8[20-1:0];
-                    end
-                    h57 = h58;
-                    h59 = 13'h0;
-                    h59 = ({7'h0, h57[6-1:0]} * 64);
-                    h60 = 49'h0;
-                    h60 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h59});
-                    v_wide = {78'h0, h60};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_pe_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b10001;
-                    end
-                end
-            end
-            5'b10001: begin
-                if ((!pend)) begin
-                    h57 = 20'h0;
-                    h58 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h58 = e_pasid;
-                    end
-                    else begin
-                        h58 = w_smctx_8[20-1:0];
-                    end
-                    h57 = h58;
-                    h59 = 13'h0;
-                    h59 = ({7'h0, h57[6-1:0]} * 64);
-                    h60 = 49'h0;
-                    h60 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h59});
-                    v_wide = {78'h0, h60};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_pe_10 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b10010;
-                    end
+                    st <= 5'b10010;
                 end
             end
             5'b10010: begin
-                wk_smsl_walked <= 0;
-                wk_smsl_ok <= 0;
-                wk_smsl_pa <= 0;
-                wk_smsl_level <= 0;
-                wk_smsl_fault <= 0;
-                wk_smsl_not_present <= 0;
-                wk_smsl_denied <= 0;
-                wk_smsl_reserved <= 0;
-                wk_smsl_reserved_2m <= 0;
-                wk_smsl_reserved_1g <= 0;
-                wk_smsl_translation <= 0;
-                wk_smsl_reason <= 0;
-                wk_smsl_R <= 0;
-                wk_smsl_W <= 0;
-                wk_smsl_U <= 0;
-                wk_smsl_shift <= 0;
-                wk_smsl_frame <= 0;
-                h73 = 1'h0;
-                h74 = 1'h0;
-                h74 = 0;
-                if (w_smroot_8[0]) begin
-                    h74 = 1;
-                end
-                h75 = 1'h0;
-                h75 = 0;
-                if (w_smroot_0[0]) begin
-                    h75 = 1;
-                end
-                if (e_sid[7]) begin
-                    h73 = h74;
-                end
-                else begin
-                    h73 = h75;
-                end
-                h76 = 1'h0;
-                h77 = 1'h0;
-                h77 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h77 = 1;
-                end
-                h78 = 1'h0;
-                h78 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h78 = 1;
-                end
-                if (e_sid[7]) begin
-                    h76 = h77;
-                end
-                else begin
-                    h76 = h78;
-                end
-                h79 = 20'h0;
-                h80 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h80 = e_pasid;
-                end
-                else begin
-                    h80 = w_smctx_8[20-1:0];
-                end
-                h79 = h80;
-                h81 = 16'h0;
-                h81 = 1;
-                h82 = 4'h0;
-                h83 = 4'h0;
-                h83 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h82 = h83;
-                h84 = 16'h0;
-                h84 = (h81 << h82);
-                h85 = 1'h0;
-                h86 = 1'h0;
-                h87 = 1'h0;
-                h88 = 64'h0;
-                h88 = e_addr;
-                h87 = 0;
-                if ((h88[64-1:57] != 0)) begin
-                    h87 = 1;
-                end
-                h89 = 1'h0;
-                h90 = 64'h0;
-                h90 = e_addr;
-                h89 = 0;
-                if ((h90[64-1:39] != 0)) begin
-                    h89 = 1;
-                end
-                if (1'b0) begin
-                    h86 = h87;
-                end
-                else begin
-                    h86 = h89;
-                end
-                h91 = 1'h0;
-                h92 = 1'h0;
-                h93 = 1'h0;
-                h94 = 64'h0;
-                h94 = e_addr;
-                h93 = 0;
-                if ((h94[64-1:57] != 0)) begin
-                    h93 = 1;
-                end
-                h95 = 1'h0;
-                h96 = 64'h0;
-                h96 = e_addr;
-                h95 = 0;
-                if ((h96[64-1:48] != 0)) begin
-                    h95 = 1;
-                end
-                if (1'b0) begin
-                    h92 = h93;
-                end
-                else begin
-                    h92 = h95;
-                end
-                h97 = 1'h0;
-                h98 = 1'h0;
-                h99 = 64'h0;
-                h99 = e_addr;
-                h98 = 0;
-                if ((h99[64-1:57] != 0)) begin
-                    h98 = 1;
-                end
-                h100 = 1'h0;
-                h101 = 64'h0;
-                h101 = e_addr;
-                h100 = 0;
-                if ((h101[64-1:57] != 0)) begin
-                    h100 = 1;
-                end
-                if (1'b0) begin
-                    h97 = h98;
-                end
-                else begin
-                    h97 = h100;
-                end
-                if ((w_pe_0[5-1:2] == 2)) begin
-                    h91 = h92;
-                end
-                else begin
-                    h91 = h97;
-                end
-                if ((w_pe_0[5-1:2] == 1)) begin
-                    h85 = h86;
-                end
-                else begin
-                    h85 = h91;
-                end
-                if ((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h73 != 0)) && (!(h76 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h79[20-1:6]} < h84)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (w_pe_0[9-1:6] == 2)) && (!(h85 != 0)))) begin
-                    v_wide = {63'h0, e_addr};
-                    unit_smsl_i_addr <= v_wide[64-1:0];
-                    unit_smsl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
-                    unit_smsl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
-                    h102 = 1'h0;
-                    h102 = 0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h102 = 1;
-                    end
-                    h103 = 48'h0;
-                    h103 = ({w_pe_0[48-1:12], 12'h0} | {43'h0, h102, 4'h0});
-                    h104 = 1'h0;
-                    h104 = 0;
-                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
-                        h104 = 1;
-                    end
-                    h105 = 48'h0;
-                    h105 = (h103 | {44'h0, h104, 3'h0});
-                    h106 = 48'h0;
-                    h106 = (h105 | {45'h0, w_pe_0[5-1:2]});
-                    v_wide = {79'h0, h106};
-                    unit_smsl_r_SL_WALK <= v_wide[64-1:0];
-                    unit_smsl_start <= 1'b1;
-                    st <= 5'b10011;
-                end
-                else begin
-                    st <= 5'b10100;
-                end
-            end
-            5'b10011: begin
-                unit_smsl_start <= 1'b0;
-                if (unit_smsl_done) begin
-                    wk_smsl_walked <= 1;
-                    if ((unit_smsl_o_status == 0)) begin
-                        wk_smsl_ok <= 1;
-                        wk_smsl_pa <= unit_smsl_o_pa;
-                        wk_smsl_level <= unit_smsl_o_level;
-                    end
-                    else begin
-                        wk_smsl_fault <= unit_smsl_o_status;
-                        wk_smsl_level <= unit_smsl_o_level;
-                        if ((unit_smsl_o_status == 1)) begin
-                            wk_smsl_not_present <= 1;
-                        end
-                        if ((unit_smsl_o_status == 2)) begin
-                            wk_smsl_denied <= 1;
-                        end
-                        if ((unit_smsl_o_status == 3)) begin
-                            wk_smsl_reserved <= 1;
-                        end
-                        if ((unit_smsl_o_status == 4)) begin
-                            wk_smsl_reserved_2m <= 1;
-                        end
-                        if ((unit_smsl_o_status == 5)) begin
-                            wk_smsl_reserved_1g <= 1;
-                        end
-                        if ((unit_smsl_o_status == 6)) begin
-                            wk_smsl_translation <= 1;
-                        end
-                        wk_smsl_reason <= unit_smsl_o_r_reason;
-                        wk_smsl_R <= unit_smsl_o_r_R;
-                        wk_smsl_W <= unit_smsl_o_r_W;
-                        wk_smsl_U <= unit_smsl_o_r_U;
-                        wk_smsl_shift <= unit_smsl_o_r_shift;
-                        wk_smsl_frame <= unit_smsl_o_r_frame;
-                    end
-                    st <= 5'b10100;
-                end
-            end
-            5'b10100: begin
                 if ((!pend)) begin
-                    h119 = 32'h0;
-                    h119 = e_msi_data;
-                    h120 = 17'h0;
-                    h121 = 1'h0;
-                    h121 = 0;
+                    h125 = 32'h0;
+                    h125 = e_msi_data;
+                    h126 = 17'h0;
+                    h127 = 1'h0;
+                    h127 = 0;
                     if (e_msi_addr[2]) begin
-                        h121 = 1;
+                        h127 = 1;
                     end
-                    h122 = 32'h0;
-                    h122 = e_msi_addr;
-                    h123 = 16'h0;
-                    h123 = ({h121, 15'h0} | {1'h0, h122[20-1:5]});
-                    h124 = 32'h0;
-                    h124 = e_msi_data;
-                    h125 = 17'h0;
-                    h125 = ({1'h0, h123} + {1'h0, h124[16-1:0]});
-                    h126 = 1'h0;
-                    h126 = 0;
+                    h128 = 32'h0;
+                    h128 = e_msi_addr;
+                    h129 = 16'h0;
+                    h129 = ({h127, 15'h0} | {1'h0, h128[20-1:5]});
+                    h130 = 32'h0;
+                    h130 = e_msi_data;
+                    h131 = 17'h0;
+                    h131 = ({1'h0, h129} + {1'h0, h130[16-1:0]});
+                    h132 = 1'h0;
+                    h132 = 0;
                     if (e_msi_addr[2]) begin
-                        h126 = 1;
+                        h132 = 1;
                     end
-                    h127 = 32'h0;
-                    h127 = e_msi_addr;
-                    h128 = 16'h0;
-                    h128 = ({h126, 15'h0} | {1'h0, h127[20-1:5]});
+                    h133 = 32'h0;
+                    h133 = e_msi_addr;
+                    h134 = 16'h0;
+                    h134 = ({h132, 15'h0} | {1'h0, h133[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h120 = h125;
+                        h126 = h131;
                     end
                     else begin
-                        h120 = {1'h0, h128};
+                        h126 = {1'h0, h134};
                     end
-                    h129 = 16'h0;
-                    h129 = (h120[16-1:0] & 65535);
-                    h130 = 17'h0;
-                    h130 = 2;
-                    h131 = 4'h0;
-                    h131 = r_IRTA_REG[4-1:0];
-                    h132 = 17'h0;
-                    h132 = (h130 << h131);
-                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h119[32-1:16] != 0))) && ({1'h0, h129} < h132)))) begin
+                    h135 = 16'h0;
+                    h135 = (h126[16-1:0] & 65535);
+                    h136 = 17'h0;
+                    h136 = 2;
+                    h137 = 4'h0;
+                    h137 = r_IRTA_REG[4-1:0];
+                    h138 = 17'h0;
+                    h138 = (h136 << h137);
+                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h125[32-1:16] != 0))) && ({1'h0, h135} < h138)))) begin
                         w_irte_0 <= 0;
                         w_irte_8 <= 0;
-                        st <= 5'b10110;
+                        st <= 5'b10100;
                     end
                     else begin
-                        h107 = 17'h0;
-                        h108 = 1'h0;
-                        h108 = 0;
+                        h113 = 17'h0;
+                        h114 = 1'h0;
+                        h114 = 0;
                         if (e_msi_addr[2]) begin
-                            h108 = 1;
+                            h114 = 1;
                         end
-                        h109 = 32'h0;
-                        h109 = e_msi_addr;
-                        h110 = 16'h0;
-                        h110 = ({h108, 15'h0} | {1'h0, h109[20-1:5]});
-                        h111 = 32'h0;
-                        h111 = e_msi_data;
-                        h112 = 17'h0;
-                        h112 = ({1'h0, h110} + {1'h0, h111[16-1:0]});
-                        h113 = 1'h0;
-                        h113 = 0;
+                        h115 = 32'h0;
+                        h115 = e_msi_addr;
+                        h116 = 16'h0;
+                        h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
+                        h117 = 32'h0;
+                        h117 = e_msi_data;
+                        h118 = 17'h0;
+                        h118 = ({1'h0, h116} + {1'h0, h117[16-1:0]});
+                        h119 = 1'h0;
+                        h119 = 0;
                         if (e_msi_addr[2]) begin
-                            h113 = 1;
+                            h119 = 1;
                         end
-                        h114 = 32'h0;
-                        h114 = e_msi_addr;
-                        h115 = 16'h0;
-                        h115 = ({h113, 15'h0} | {1'h0, h114[20-1:5]});
+                        h120 = 32'h0;
+                        h120 = e_msi_addr;
+                        h121 = 16'h0;
+                        h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
                         if (e_msi_addr[3]) begin
-                            h107 = h112;
+                            h113 = h118;
                         end
                         else begin
-                            h107 = {1'h0, h115};
+                            h113 = {1'h0, h121};
                         end
-                        h116 = 16'h0;
-                        h116 = (h107[16-1:0] & 65535);
-                        h117 = 21'h0;
-                        h117 = ({5'h0, h116} * 16);
-                        h118 = 65'h0;
-                        h118 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h117});
-                        v_wide = {62'h0, h118};
+                        h122 = 16'h0;
+                        h122 = (h113[16-1:0] & 65535);
+                        h123 = 21'h0;
+                        h123 = ({5'h0, h122} * 16);
+                        h124 = 65'h0;
+                        h124 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h123});
+                        v_wide = {62'h0, h124};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3248,48 +3249,48 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10101;
+                        st <= 5'b10011;
                     end
                 end
             end
-            5'b10101: begin
+            5'b10011: begin
                 if ((!pend)) begin
-                    h107 = 17'h0;
-                    h108 = 1'h0;
-                    h108 = 0;
+                    h113 = 17'h0;
+                    h114 = 1'h0;
+                    h114 = 0;
                     if (e_msi_addr[2]) begin
-                        h108 = 1;
+                        h114 = 1;
                     end
-                    h109 = 32'h0;
-                    h109 = e_msi_addr;
-                    h110 = 16'h0;
-                    h110 = ({h108, 15'h0} | {1'h0, h109[20-1:5]});
-                    h111 = 32'h0;
-                    h111 = e_msi_data;
-                    h112 = 17'h0;
-                    h112 = ({1'h0, h110} + {1'h0, h111[16-1:0]});
-                    h113 = 1'h0;
-                    h113 = 0;
+                    h115 = 32'h0;
+                    h115 = e_msi_addr;
+                    h116 = 16'h0;
+                    h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
+                    h117 = 32'h0;
+                    h117 = e_msi_data;
+                    h118 = 17'h0;
+                    h118 = ({1'h0, h116} + {1'h0, h117[16-1:0]});
+                    h119 = 1'h0;
+                    h119 = 0;
                     if (e_msi_addr[2]) begin
-                        h113 = 1;
+                        h119 = 1;
                     end
-                    h114 = 32'h0;
-                    h114 = e_msi_addr;
-                    h115 = 16'h0;
-                    h115 = ({h113, 15'h0} | {1'h0, h114[20-1:5]});
+                    h120 = 32'h0;
+                    h120 = e_msi_addr;
+                    h121 = 16'h0;
+                    h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h107 = h112;
+                        h113 = h118;
                     end
                     else begin
-                        h107 = {1'h0, h115};
+                        h113 = {1'h0, h121};
                     end
-                    h116 = 16'h0;
-                    h116 = (h107[16-1:0] & 65535);
-                    h117 = 21'h0;
-                    h117 = ({5'h0, h116} * 16);
-                    h118 = 65'h0;
-                    h118 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h117});
-                    v_wide = {62'h0, h118};
+                    h122 = 16'h0;
+                    h122 = (h113[16-1:0] & 65535);
+                    h123 = 21'h0;
+                    h123 = ({5'h0, h122} * 16);
+                    h124 = 65'h0;
+                    h124 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h123});
+                    v_wide = {62'h0, h124};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -3304,232 +3305,176 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_irte_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10110;
+                        st <= 5'b10100;
                     end
                 end
             end
-            5'b10110: begin
-                h133 = 32'h0;
-                h133 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h134 = 48'h0;
-                h134 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h159 = 1'h0;
-                h160 = 1'h0;
-                h160 = 0;
-                if (w_smroot_8[0]) begin
-                    h160 = 1;
+            5'b10100: begin
+                h139 = 32'h0;
+                h139 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h140 = 48'h0;
+                h140 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h165 = 1'h0;
+                h166 = 1'h0;
+                h166 = 0;
+                if (w_root_8[0]) begin
+                    h166 = 1;
                 end
-                h161 = 1'h0;
-                h161 = 0;
-                if (w_smroot_0[0]) begin
-                    h161 = 1;
-                end
-                if (e_sid[7]) begin
-                    h159 = h160;
-                end
-                else begin
-                    h159 = h161;
-                end
-                h174 = 1'h0;
-                h175 = 1'h0;
-                h175 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h175 = 1;
-                end
-                h176 = 1'h0;
-                h176 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h176 = 1;
+                h167 = 1'h0;
+                h167 = 0;
+                if (w_root_0[0]) begin
+                    h167 = 1;
                 end
                 if (e_sid[7]) begin
-                    h174 = h175;
+                    h165 = h166;
                 end
                 else begin
-                    h174 = h176;
+                    h165 = h167;
                 end
-                h190 = 1'h0;
-                h191 = 1'h0;
-                h191 = 0;
-                if (w_smroot_8[0]) begin
-                    h191 = 1;
+                h180 = 1'h0;
+                h181 = 1'h0;
+                h182 = 64'h0;
+                h182 = w_root_8;
+                h183 = 64'h0;
+                h183 = w_root_8;
+                h181 = 0;
+                if (((h182[12-1:1] != 0) || (h183[64-1:48] != 0))) begin
+                    h181 = 1;
                 end
-                h192 = 1'h0;
-                h192 = 0;
-                if (w_smroot_0[0]) begin
-                    h192 = 1;
+                h184 = 1'h0;
+                h184 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h184 = 1;
                 end
                 if (e_sid[7]) begin
-                    h190 = h191;
+                    h180 = h181;
                 end
                 else begin
-                    h190 = h192;
+                    h180 = h184;
                 end
-                h193 = 1'h0;
-                h194 = 1'h0;
-                h194 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h194 = 1;
+                h198 = 1'h0;
+                h199 = 1'h0;
+                h199 = 0;
+                if (w_root_8[0]) begin
+                    h199 = 1;
                 end
-                h195 = 1'h0;
-                h195 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h195 = 1;
+                h200 = 1'h0;
+                h200 = 0;
+                if (w_root_0[0]) begin
+                    h200 = 1;
                 end
                 if (e_sid[7]) begin
-                    h193 = h194;
+                    h198 = h199;
                 end
                 else begin
-                    h193 = h195;
+                    h198 = h200;
                 end
-                h208 = 1'h0;
-                h209 = 1'h0;
-                h209 = 0;
-                if (w_smroot_8[0]) begin
-                    h209 = 1;
+                h201 = 1'h0;
+                h202 = 1'h0;
+                h203 = 64'h0;
+                h203 = w_root_8;
+                h204 = 64'h0;
+                h204 = w_root_8;
+                h202 = 0;
+                if (((h203[12-1:1] != 0) || (h204[64-1:48] != 0))) begin
+                    h202 = 1;
                 end
-                h210 = 1'h0;
-                h210 = 0;
-                if (w_smroot_0[0]) begin
-                    h210 = 1;
+                h205 = 1'h0;
+                h205 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h205 = 1;
                 end
                 if (e_sid[7]) begin
-                    h208 = h209;
+                    h201 = h202;
                 end
                 else begin
-                    h208 = h210;
+                    h201 = h205;
                 end
-                h211 = 1'h0;
-                h212 = 1'h0;
-                h212 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h212 = 1;
+                h218 = 1'h0;
+                h219 = 1'h0;
+                h219 = 0;
+                if (w_root_8[0]) begin
+                    h219 = 1;
                 end
-                h213 = 1'h0;
-                h213 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h213 = 1;
+                h220 = 1'h0;
+                h220 = 0;
+                if (w_root_0[0]) begin
+                    h220 = 1;
                 end
                 if (e_sid[7]) begin
-                    h211 = h212;
+                    h218 = h219;
                 end
                 else begin
-                    h211 = h213;
+                    h218 = h220;
                 end
-                h227 = 1'h0;
-                h228 = 1'h0;
-                h228 = 0;
-                if (w_smroot_8[0]) begin
-                    h228 = 1;
+                h221 = 1'h0;
+                h222 = 1'h0;
+                h223 = 64'h0;
+                h223 = w_root_8;
+                h224 = 64'h0;
+                h224 = w_root_8;
+                h222 = 0;
+                if (((h223[12-1:1] != 0) || (h224[64-1:48] != 0))) begin
+                    h222 = 1;
                 end
-                h229 = 1'h0;
-                h229 = 0;
-                if (w_smroot_0[0]) begin
-                    h229 = 1;
+                h225 = 1'h0;
+                h225 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h225 = 1;
                 end
                 if (e_sid[7]) begin
-                    h227 = h228;
+                    h221 = h222;
                 end
                 else begin
-                    h227 = h229;
+                    h221 = h225;
                 end
-                h230 = 1'h0;
-                h231 = 1'h0;
-                h231 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h231 = 1;
+                h239 = 1'h0;
+                h240 = 1'h0;
+                h240 = 0;
+                if (w_root_8[0]) begin
+                    h240 = 1;
                 end
-                h232 = 1'h0;
-                h232 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h232 = 1;
+                h241 = 1'h0;
+                h241 = 0;
+                if (w_root_0[0]) begin
+                    h241 = 1;
                 end
                 if (e_sid[7]) begin
-                    h230 = h231;
+                    h239 = h240;
                 end
                 else begin
-                    h230 = h232;
+                    h239 = h241;
+                end
+                h242 = 1'h0;
+                h243 = 1'h0;
+                h244 = 64'h0;
+                h244 = w_root_8;
+                h245 = 64'h0;
+                h245 = w_root_8;
+                h243 = 0;
+                if (((h244[12-1:1] != 0) || (h245[64-1:48] != 0))) begin
+                    h243 = 1;
                 end
                 h246 = 1'h0;
-                h247 = 1'h0;
-                h247 = 0;
-                if (w_smroot_8[0]) begin
-                    h247 = 1;
-                end
-                h248 = 1'h0;
-                h248 = 0;
-                if (w_smroot_0[0]) begin
-                    h248 = 1;
+                h246 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h246 = 1;
                 end
                 if (e_sid[7]) begin
-                    h246 = h247;
+                    h242 = h243;
                 end
                 else begin
-                    h246 = h248;
-                end
-                h249 = 1'h0;
-                h250 = 1'h0;
-                h250 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h250 = 1;
-                end
-                h251 = 1'h0;
-                h251 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h251 = 1;
-                end
-                if (e_sid[7]) begin
-                    h249 = h250;
-                end
-                else begin
-                    h249 = h251;
-                end
-                h252 = 32'h0;
-                h252 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h253 = 48'h0;
-                h253 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h254 = 1'h0;
-                h255 = 1'h0;
-                h255 = 0;
-                if (w_smroot_8[0]) begin
-                    h255 = 1;
-                end
-                h256 = 1'h0;
-                h256 = 0;
-                if (w_smroot_0[0]) begin
-                    h256 = 1;
-                end
-                if (e_sid[7]) begin
-                    h254 = h255;
-                end
-                else begin
-                    h254 = h256;
-                end
-                h257 = 1'h0;
-                h258 = 1'h0;
-                h258 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h258 = 1;
-                end
-                h259 = 1'h0;
-                h259 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h259 = 1;
-                end
-                if (e_sid[7]) begin
-                    h257 = h258;
-                end
-                else begin
-                    h257 = h259;
+                    h242 = h246;
                 end
                 h260 = 1'h0;
                 h261 = 1'h0;
                 h261 = 0;
-                if (w_smroot_8[0]) begin
+                if (w_root_8[0]) begin
                     h261 = 1;
                 end
                 h262 = 1'h0;
                 h262 = 0;
-                if (w_smroot_0[0]) begin
+                if (w_root_0[0]) begin
                     h262 = 1;
                 end
                 if (e_sid[7]) begin
@@ -3540,156 +3485,197 @@ always @(posedge clk) begin: fsm
                 end
                 h263 = 1'h0;
                 h264 = 1'h0;
+                h265 = 64'h0;
+                h265 = w_root_8;
+                h266 = 64'h0;
+                h266 = w_root_8;
                 h264 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
+                if (((h265[12-1:1] != 0) || (h266[64-1:48] != 0))) begin
                     h264 = 1;
                 end
-                h265 = 1'h0;
-                h265 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h265 = 1;
+                h267 = 1'h0;
+                h267 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h267 = 1;
                 end
                 if (e_sid[7]) begin
                     h263 = h264;
                 end
                 else begin
-                    h263 = h265;
+                    h263 = h267;
                 end
+                h268 = 32'h0;
+                h268 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h269 = 48'h0;
+                h269 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h270 = 1'h0;
+                h271 = 1'h0;
+                h271 = 0;
+                if (w_root_8[0]) begin
+                    h271 = 1;
+                end
+                h272 = 1'h0;
+                h272 = 0;
+                if (w_root_0[0]) begin
+                    h272 = 1;
+                end
+                if (e_sid[7]) begin
+                    h270 = h271;
+                end
+                else begin
+                    h270 = h272;
+                end
+                h273 = 1'h0;
+                h274 = 1'h0;
+                h275 = 64'h0;
+                h275 = w_root_8;
+                h276 = 64'h0;
+                h276 = w_root_8;
+                h274 = 0;
+                if (((h275[12-1:1] != 0) || (h276[64-1:48] != 0))) begin
+                    h274 = 1;
+                end
+                h277 = 1'h0;
+                h277 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h277 = 1;
+                end
+                if (e_sid[7]) begin
+                    h273 = h274;
+                end
+                else begin
+                    h273 = h277;
+                end
+                h278 = 1'h0;
                 h279 = 1'h0;
+                h279 = 0;
+                if (w_root_8[0]) begin
+                    h279 = 1;
+                end
                 h280 = 1'h0;
                 h280 = 0;
-                if (w_smroot_8[0]) begin
+                if (w_root_0[0]) begin
                     h280 = 1;
                 end
+                if (e_sid[7]) begin
+                    h278 = h279;
+                end
+                else begin
+                    h278 = h280;
+                end
                 h281 = 1'h0;
-                h281 = 0;
-                if (w_smroot_0[0]) begin
-                    h281 = 1;
-                end
-                if (e_sid[7]) begin
-                    h279 = h280;
-                end
-                else begin
-                    h279 = h281;
-                end
                 h282 = 1'h0;
-                h283 = 1'h0;
-                h283 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h283 = 1;
+                h283 = 64'h0;
+                h283 = w_root_8;
+                h284 = 64'h0;
+                h284 = w_root_8;
+                h282 = 0;
+                if (((h283[12-1:1] != 0) || (h284[64-1:48] != 0))) begin
+                    h282 = 1;
                 end
-                h284 = 1'h0;
-                h284 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h284 = 1;
+                h285 = 1'h0;
+                h285 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h285 = 1;
                 end
                 if (e_sid[7]) begin
-                    h282 = h283;
+                    h281 = h282;
                 end
                 else begin
-                    h282 = h284;
+                    h281 = h285;
                 end
-                h285 = 20'h0;
-                h286 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h286 = e_pasid;
+                h299 = 1'h0;
+                h300 = 1'h0;
+                h300 = 0;
+                if (w_root_8[0]) begin
+                    h300 = 1;
+                end
+                h301 = 1'h0;
+                h301 = 0;
+                if (w_root_0[0]) begin
+                    h301 = 1;
+                end
+                if (e_sid[7]) begin
+                    h299 = h300;
                 end
                 else begin
-                    h286 = w_smctx_8[20-1:0];
+                    h299 = h301;
                 end
-                h285 = h286;
-                h287 = 16'h0;
-                h287 = 1;
-                h288 = 4'h0;
-                h289 = 4'h0;
-                h289 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h288 = h289;
-                h290 = 16'h0;
-                h290 = (h287 << h288);
-                h304 = 1'h0;
-                h305 = 1'h0;
-                h305 = 0;
-                if (w_smroot_8[0]) begin
-                    h305 = 1;
+                h302 = 1'h0;
+                h303 = 1'h0;
+                h304 = 64'h0;
+                h304 = w_root_8;
+                h305 = 64'h0;
+                h305 = w_root_8;
+                h303 = 0;
+                if (((h304[12-1:1] != 0) || (h305[64-1:48] != 0))) begin
+                    h303 = 1;
                 end
                 h306 = 1'h0;
                 h306 = 0;
-                if (w_smroot_0[0]) begin
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
                     h306 = 1;
                 end
                 if (e_sid[7]) begin
-                    h304 = h305;
+                    h302 = h303;
                 end
                 else begin
-                    h304 = h306;
+                    h302 = h306;
                 end
-                h307 = 1'h0;
-                h308 = 1'h0;
-                h308 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h308 = 1;
-                end
-                h309 = 1'h0;
-                h309 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h309 = 1;
-                end
-                if (e_sid[7]) begin
-                    h307 = h308;
-                end
-                else begin
-                    h307 = h309;
-                end
-                h310 = 20'h0;
-                h311 = 20'h0;
+                h307 = 20'h0;
+                h308 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h311 = e_pasid;
+                    h308 = e_pasid;
                 end
                 else begin
-                    h311 = w_smctx_8[20-1:0];
+                    h308 = w_smctx_8[20-1:0];
                 end
+                h307 = h308;
+                h309 = 16'h0;
+                h309 = 1;
+                h310 = 4'h0;
+                h311 = 4'h0;
+                h311 = ({1'h0, w_smctx_0[12-1:9]} + 7);
                 h310 = h311;
                 h312 = 16'h0;
-                h312 = 1;
-                h313 = 4'h0;
-                h314 = 4'h0;
-                h314 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h313 = h314;
-                h315 = 16'h0;
-                h315 = (h312 << h313);
-                h328 = 1'h0;
-                h329 = 1'h0;
-                h329 = 0;
-                if (w_smroot_8[0]) begin
-                    h329 = 1;
+                h312 = (h309 << h310);
+                h326 = 1'h0;
+                h327 = 1'h0;
+                h327 = 0;
+                if (w_root_8[0]) begin
+                    h327 = 1;
                 end
-                h330 = 1'h0;
-                h330 = 0;
-                if (w_smroot_0[0]) begin
-                    h330 = 1;
+                h328 = 1'h0;
+                h328 = 0;
+                if (w_root_0[0]) begin
+                    h328 = 1;
                 end
                 if (e_sid[7]) begin
-                    h328 = h329;
+                    h326 = h327;
                 end
                 else begin
-                    h328 = h330;
+                    h326 = h328;
                 end
-                h331 = 1'h0;
-                h332 = 1'h0;
-                h332 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h332 = 1;
+                h329 = 1'h0;
+                h330 = 1'h0;
+                h331 = 64'h0;
+                h331 = w_root_8;
+                h332 = 64'h0;
+                h332 = w_root_8;
+                h330 = 0;
+                if (((h331[12-1:1] != 0) || (h332[64-1:48] != 0))) begin
+                    h330 = 1;
                 end
                 h333 = 1'h0;
                 h333 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
                     h333 = 1;
                 end
                 if (e_sid[7]) begin
-                    h331 = h332;
+                    h329 = h330;
                 end
                 else begin
-                    h331 = h333;
+                    h329 = h333;
                 end
                 h334 = 20'h0;
                 h335 = 20'h0;
@@ -3708,134 +3694,125 @@ always @(posedge clk) begin: fsm
                 h337 = h338;
                 h339 = 16'h0;
                 h339 = (h336 << h337);
+                h352 = 1'h0;
                 h353 = 1'h0;
+                h353 = 0;
+                if (w_root_8[0]) begin
+                    h353 = 1;
+                end
                 h354 = 1'h0;
                 h354 = 0;
-                if (w_smroot_8[0]) begin
+                if (w_root_0[0]) begin
                     h354 = 1;
                 end
+                if (e_sid[7]) begin
+                    h352 = h353;
+                end
+                else begin
+                    h352 = h354;
+                end
                 h355 = 1'h0;
-                h355 = 0;
-                if (w_smroot_0[0]) begin
-                    h355 = 1;
-                end
-                if (e_sid[7]) begin
-                    h353 = h354;
-                end
-                else begin
-                    h353 = h355;
-                end
                 h356 = 1'h0;
-                h357 = 1'h0;
-                h357 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h357 = 1;
+                h357 = 64'h0;
+                h357 = w_root_8;
+                h358 = 64'h0;
+                h358 = w_root_8;
+                h356 = 0;
+                if (((h357[12-1:1] != 0) || (h358[64-1:48] != 0))) begin
+                    h356 = 1;
                 end
-                h358 = 1'h0;
-                h358 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h358 = 1;
+                h359 = 1'h0;
+                h359 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h359 = 1;
                 end
                 if (e_sid[7]) begin
-                    h356 = h357;
+                    h355 = h356;
                 end
                 else begin
-                    h356 = h358;
+                    h355 = h359;
                 end
-                h359 = 20'h0;
                 h360 = 20'h0;
+                h361 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h360 = e_pasid;
+                    h361 = e_pasid;
                 end
                 else begin
-                    h360 = w_smctx_8[20-1:0];
+                    h361 = w_smctx_8[20-1:0];
                 end
-                h359 = h360;
-                h361 = 16'h0;
-                h361 = 1;
-                h362 = 4'h0;
+                h360 = h361;
+                h362 = 16'h0;
+                h362 = 1;
                 h363 = 4'h0;
-                h363 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h362 = h363;
-                h364 = 16'h0;
-                h364 = (h361 << h362);
-                h377 = 1'h0;
-                h378 = 1'h0;
-                h378 = 0;
-                if (w_smroot_8[0]) begin
-                    h378 = 1;
-                end
+                h364 = 4'h0;
+                h364 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h363 = h364;
+                h365 = 16'h0;
+                h365 = (h362 << h363);
                 h379 = 1'h0;
-                h379 = 0;
-                if (w_smroot_0[0]) begin
-                    h379 = 1;
-                end
-                if (e_sid[7]) begin
-                    h377 = h378;
-                end
-                else begin
-                    h377 = h379;
-                end
                 h380 = 1'h0;
+                h380 = 0;
+                if (w_root_8[0]) begin
+                    h380 = 1;
+                end
                 h381 = 1'h0;
                 h381 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
+                if (w_root_0[0]) begin
                     h381 = 1;
                 end
+                if (e_sid[7]) begin
+                    h379 = h380;
+                end
+                else begin
+                    h379 = h381;
+                end
                 h382 = 1'h0;
-                h382 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h382 = 1;
+                h383 = 1'h0;
+                h384 = 64'h0;
+                h384 = w_root_8;
+                h385 = 64'h0;
+                h385 = w_root_8;
+                h383 = 0;
+                if (((h384[12-1:1] != 0) || (h385[64-1:48] != 0))) begin
+                    h383 = 1;
+                end
+                h386 = 1'h0;
+                h386 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h386 = 1;
                 end
                 if (e_sid[7]) begin
-                    h380 = h381;
+                    h382 = h383;
                 end
                 else begin
-                    h380 = h382;
+                    h382 = h386;
                 end
-                h383 = 20'h0;
-                h384 = 20'h0;
+                h387 = 20'h0;
+                h388 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h384 = e_pasid;
+                    h388 = e_pasid;
                 end
                 else begin
-                    h384 = w_smctx_8[20-1:0];
+                    h388 = w_smctx_8[20-1:0];
                 end
-                h383 = h384;
-                h385 = 16'h0;
-                h385 = 1;
-                h386 = 4'h0;
-                h387 = 4'h0;
-                h387 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h386 = h387;
-                h388 = 16'h0;
-                h388 = (h385 << h386);
-                h402 = 1'h0;
-                h403 = 1'h0;
-                h403 = 0;
-                if (w_smroot_8[0]) begin
-                    h403 = 1;
-                end
-                h404 = 1'h0;
-                h404 = 0;
-                if (w_smroot_0[0]) begin
-                    h404 = 1;
-                end
-                if (e_sid[7]) begin
-                    h402 = h403;
-                end
-                else begin
-                    h402 = h404;
-                end
+                h387 = h388;
+                h389 = 16'h0;
+                h389 = 1;
+                h390 = 4'h0;
+                h391 = 4'h0;
+                h391 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h390 = h391;
+                h392 = 16'h0;
+                h392 = (h389 << h390);
                 h405 = 1'h0;
                 h406 = 1'h0;
                 h406 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
+                if (w_root_8[0]) begin
                     h406 = 1;
                 end
                 h407 = 1'h0;
                 h407 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
+                if (w_root_0[0]) begin
                     h407 = 1;
                 end
                 if (e_sid[7]) begin
@@ -3844,341 +3821,305 @@ always @(posedge clk) begin: fsm
                 else begin
                     h405 = h407;
                 end
-                h408 = 20'h0;
-                h409 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h409 = e_pasid;
+                h408 = 1'h0;
+                h409 = 1'h0;
+                h410 = 64'h0;
+                h410 = w_root_8;
+                h411 = 64'h0;
+                h411 = w_root_8;
+                h409 = 0;
+                if (((h410[12-1:1] != 0) || (h411[64-1:48] != 0))) begin
+                    h409 = 1;
                 end
-                else begin
-                    h409 = w_smctx_8[20-1:0];
-                end
-                h408 = h409;
-                h410 = 16'h0;
-                h410 = 1;
-                h411 = 4'h0;
-                h412 = 4'h0;
-                h412 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h411 = h412;
-                h413 = 16'h0;
-                h413 = (h410 << h411);
-                h414 = 32'h0;
-                h414 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h415 = 48'h0;
-                h415 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h416 = 1'h0;
-                h417 = 1'h0;
-                h417 = 0;
-                if (w_smroot_8[0]) begin
-                    h417 = 1;
-                end
-                h418 = 1'h0;
-                h418 = 0;
-                if (w_smroot_0[0]) begin
-                    h418 = 1;
+                h412 = 1'h0;
+                h412 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h412 = 1;
                 end
                 if (e_sid[7]) begin
-                    h416 = h417;
+                    h408 = h409;
                 end
                 else begin
-                    h416 = h418;
+                    h408 = h412;
                 end
-                h419 = 1'h0;
-                h420 = 1'h0;
-                h420 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h420 = 1;
-                end
-                h421 = 1'h0;
-                h421 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h421 = 1;
-                end
-                if (e_sid[7]) begin
-                    h419 = h420;
-                end
-                else begin
-                    h419 = h421;
-                end
-                h422 = 20'h0;
-                h423 = 20'h0;
+                h413 = 20'h0;
+                h414 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h423 = e_pasid;
+                    h414 = e_pasid;
                 end
                 else begin
-                    h423 = w_smctx_8[20-1:0];
+                    h414 = w_smctx_8[20-1:0];
                 end
-                h422 = h423;
-                h424 = 16'h0;
-                h424 = 1;
-                h425 = 4'h0;
-                h426 = 4'h0;
-                h426 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h425 = h426;
-                h427 = 16'h0;
-                h427 = (h424 << h425);
-                h430 = 1'h0;
-                h431 = 1'h0;
-                h431 = 0;
-                if (w_smroot_8[0]) begin
-                    h431 = 1;
-                end
+                h413 = h414;
+                h415 = 16'h0;
+                h415 = 1;
+                h416 = 4'h0;
+                h417 = 4'h0;
+                h417 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h416 = h417;
+                h418 = 16'h0;
+                h418 = (h415 << h416);
                 h432 = 1'h0;
-                h432 = 0;
-                if (w_smroot_0[0]) begin
-                    h432 = 1;
-                end
-                if (e_sid[7]) begin
-                    h430 = h431;
-                end
-                else begin
-                    h430 = h432;
-                end
                 h433 = 1'h0;
+                h433 = 0;
+                if (w_root_8[0]) begin
+                    h433 = 1;
+                end
                 h434 = 1'h0;
                 h434 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
+                if (w_root_0[0]) begin
                     h434 = 1;
                 end
+                if (e_sid[7]) begin
+                    h432 = h433;
+                end
+                else begin
+                    h432 = h434;
+                end
                 h435 = 1'h0;
-                h435 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h435 = 1;
+                h436 = 1'h0;
+                h437 = 64'h0;
+                h437 = w_root_8;
+                h438 = 64'h0;
+                h438 = w_root_8;
+                h436 = 0;
+                if (((h437[12-1:1] != 0) || (h438[64-1:48] != 0))) begin
+                    h436 = 1;
+                end
+                h439 = 1'h0;
+                h439 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h439 = 1;
                 end
                 if (e_sid[7]) begin
-                    h433 = h434;
+                    h435 = h436;
                 end
                 else begin
-                    h433 = h435;
+                    h435 = h439;
                 end
-                h436 = 20'h0;
-                h437 = 20'h0;
+                h440 = 20'h0;
+                h441 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h437 = e_pasid;
+                    h441 = e_pasid;
                 end
                 else begin
-                    h437 = w_smctx_8[20-1:0];
+                    h441 = w_smctx_8[20-1:0];
                 end
-                h436 = h437;
-                h438 = 16'h0;
-                h438 = 1;
-                h439 = 4'h0;
-                h440 = 4'h0;
-                h440 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h439 = h440;
-                h441 = 16'h0;
-                h441 = (h438 << h439);
-                h442 = 1'h0;
-                h443 = 1'h0;
-                h443 = 0;
-                if (w_smroot_8[0]) begin
-                    h443 = 1;
+                h440 = h441;
+                h442 = 16'h0;
+                h442 = 1;
+                h443 = 4'h0;
+                h444 = 4'h0;
+                h444 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h443 = h444;
+                h445 = 16'h0;
+                h445 = (h442 << h443);
+                h446 = 32'h0;
+                h446 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h447 = 48'h0;
+                h447 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h448 = 1'h0;
+                h449 = 1'h0;
+                h449 = 0;
+                if (w_root_8[0]) begin
+                    h449 = 1;
                 end
-                h444 = 1'h0;
-                h444 = 0;
-                if (w_smroot_0[0]) begin
-                    h444 = 1;
+                h450 = 1'h0;
+                h450 = 0;
+                if (w_root_0[0]) begin
+                    h450 = 1;
                 end
                 if (e_sid[7]) begin
-                    h442 = h443;
+                    h448 = h449;
                 end
                 else begin
-                    h442 = h444;
+                    h448 = h450;
                 end
-                h445 = 1'h0;
-                h446 = 1'h0;
-                h446 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h446 = 1;
+                h451 = 1'h0;
+                h452 = 1'h0;
+                h453 = 64'h0;
+                h453 = w_root_8;
+                h454 = 64'h0;
+                h454 = w_root_8;
+                h452 = 0;
+                if (((h453[12-1:1] != 0) || (h454[64-1:48] != 0))) begin
+                    h452 = 1;
                 end
-                h447 = 1'h0;
-                h447 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h447 = 1;
-                end
-                if (e_sid[7]) begin
-                    h445 = h446;
-                end
-                else begin
-                    h445 = h447;
-                end
-                h448 = 20'h0;
-                h449 = 20'h0;
-                if ((e_pv != 0)) begin
-                    h449 = e_pasid;
-                end
-                else begin
-                    h449 = w_smctx_8[20-1:0];
-                end
-                h448 = h449;
-                h450 = 16'h0;
-                h450 = 1;
-                h451 = 4'h0;
-                h452 = 4'h0;
-                h452 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h451 = h452;
-                h453 = 16'h0;
-                h453 = (h450 << h451);
-                h454 = 1'h0;
                 h455 = 1'h0;
                 h455 = 0;
-                if (w_smroot_8[0]) begin
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
                     h455 = 1;
                 end
-                h456 = 1'h0;
-                h456 = 0;
-                if (w_smroot_0[0]) begin
-                    h456 = 1;
-                end
                 if (e_sid[7]) begin
-                    h454 = h455;
+                    h451 = h452;
                 end
                 else begin
-                    h454 = h456;
+                    h451 = h455;
                 end
-                h457 = 1'h0;
-                h458 = 1'h0;
-                h458 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h458 = 1;
-                end
-                h459 = 1'h0;
-                h459 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
-                    h459 = 1;
-                end
-                if (e_sid[7]) begin
-                    h457 = h458;
-                end
-                else begin
-                    h457 = h459;
-                end
-                h460 = 20'h0;
-                h461 = 20'h0;
+                h456 = 20'h0;
+                h457 = 20'h0;
                 if ((e_pv != 0)) begin
-                    h461 = e_pasid;
+                    h457 = e_pasid;
                 end
                 else begin
-                    h461 = w_smctx_8[20-1:0];
+                    h457 = w_smctx_8[20-1:0];
                 end
-                h460 = h461;
-                h462 = 16'h0;
-                h462 = 1;
-                h463 = 4'h0;
-                h464 = 4'h0;
-                h464 = ({1'h0, w_smctx_0[12-1:9]} + 7);
-                h463 = h464;
-                h465 = 16'h0;
-                h465 = (h462 << h463);
+                h456 = h457;
+                h458 = 16'h0;
+                h458 = 1;
+                h459 = 4'h0;
+                h460 = 4'h0;
+                h460 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h459 = h460;
+                h461 = 16'h0;
+                h461 = (h458 << h459);
+                h464 = 1'h0;
+                h465 = 1'h0;
+                h465 = 0;
+                if (w_root_8[0]) begin
+                    h465 = 1;
+                end
                 h466 = 1'h0;
+                h466 = 0;
+                if (w_root_0[0]) begin
+                    h466 = 1;
+                end
+                if (e_sid[7]) begin
+                    h464 = h465;
+                end
+                else begin
+                    h464 = h466;
+                end
                 h467 = 1'h0;
                 h468 = 1'h0;
                 h469 = 64'h0;
-                h469 = e_addr;
+                h469 = w_root_8;
+                h470 = 64'h0;
+                h470 = w_root_8;
                 h468 = 0;
-                if ((h469[64-1:57] != 0)) begin
+                if (((h469[12-1:1] != 0) || (h470[64-1:48] != 0))) begin
                     h468 = 1;
                 end
-                h470 = 1'h0;
-                h471 = 64'h0;
-                h471 = e_addr;
-                h470 = 0;
-                if ((h471[64-1:39] != 0)) begin
-                    h470 = 1;
+                h471 = 1'h0;
+                h471 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h471 = 1;
                 end
-                if (1'b0) begin
+                if (e_sid[7]) begin
                     h467 = h468;
                 end
                 else begin
-                    h467 = h470;
+                    h467 = h471;
                 end
-                h472 = 1'h0;
-                h473 = 1'h0;
-                h474 = 1'h0;
-                h475 = 64'h0;
-                h475 = e_addr;
-                h474 = 0;
-                if ((h475[64-1:57] != 0)) begin
-                    h474 = 1;
-                end
-                h476 = 1'h0;
-                h477 = 64'h0;
-                h477 = e_addr;
-                h476 = 0;
-                if ((h477[64-1:48] != 0)) begin
-                    h476 = 1;
-                end
-                if (1'b0) begin
-                    h473 = h474;
+                h472 = 20'h0;
+                h473 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h473 = e_pasid;
                 end
                 else begin
-                    h473 = h476;
+                    h473 = w_smctx_8[20-1:0];
                 end
+                h472 = h473;
+                h474 = 16'h0;
+                h474 = 1;
+                h475 = 4'h0;
+                h476 = 4'h0;
+                h476 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h475 = h476;
+                h477 = 16'h0;
+                h477 = (h474 << h475);
                 h478 = 1'h0;
                 h479 = 1'h0;
-                h480 = 64'h0;
-                h480 = e_addr;
                 h479 = 0;
-                if ((h480[64-1:57] != 0)) begin
+                if (w_root_8[0]) begin
                     h479 = 1;
                 end
-                h481 = 1'h0;
-                h482 = 64'h0;
-                h482 = e_addr;
-                h481 = 0;
-                if ((h482[64-1:57] != 0)) begin
-                    h481 = 1;
+                h480 = 1'h0;
+                h480 = 0;
+                if (w_root_0[0]) begin
+                    h480 = 1;
                 end
-                if (1'b0) begin
+                if (e_sid[7]) begin
                     h478 = h479;
                 end
                 else begin
-                    h478 = h481;
+                    h478 = h480;
                 end
-                if ((w_pe_0[5-1:2] == 2)) begin
-                    h472 = h473;
+                h481 = 1'h0;
+                h482 = 1'h0;
+                h483 = 64'h0;
+                h483 = w_root_8;
+                h484 = 64'h0;
+                h484 = w_root_8;
+                h482 = 0;
+                if (((h483[12-1:1] != 0) || (h484[64-1:48] != 0))) begin
+                    h482 = 1;
                 end
-                else begin
-                    h472 = h478;
-                end
-                if ((w_pe_0[5-1:2] == 1)) begin
-                    h466 = h467;
-                end
-                else begin
-                    h466 = h472;
-                end
-                h494 = 1'h0;
-                h495 = 1'h0;
-                h495 = 0;
-                if (w_smroot_8[0]) begin
-                    h495 = 1;
-                end
-                h496 = 1'h0;
-                h496 = 0;
-                if (w_smroot_0[0]) begin
-                    h496 = 1;
+                h485 = 1'h0;
+                h485 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h485 = 1;
                 end
                 if (e_sid[7]) begin
-                    h494 = h495;
+                    h481 = h482;
                 end
                 else begin
-                    h494 = h496;
+                    h481 = h485;
                 end
-                h497 = 1'h0;
-                h498 = 1'h0;
-                h498 = 0;
-                if (((w_smroot_8[12-1:1] != 0) || (w_smroot_8[64-1:48] != 0))) begin
-                    h498 = 1;
+                h486 = 20'h0;
+                h487 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h487 = e_pasid;
+                end
+                else begin
+                    h487 = w_smctx_8[20-1:0];
+                end
+                h486 = h487;
+                h488 = 16'h0;
+                h488 = 1;
+                h489 = 4'h0;
+                h490 = 4'h0;
+                h490 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h489 = h490;
+                h491 = 16'h0;
+                h491 = (h488 << h489);
+                h492 = 1'h0;
+                h493 = 1'h0;
+                h493 = 0;
+                if (w_root_8[0]) begin
+                    h493 = 1;
+                end
+                h494 = 1'h0;
+                h494 = 0;
+                if (w_root_0[0]) begin
+                    h494 = 1;
+                end
+                if (e_sid[7]) begin
+                    h492 = h493;
+                end
+                else begin
+                    h492 = h494;
+                end
+                h495 = 1'h0;
+                h496 = 1'h0;
+                h497 = 64'h0;
+                h497 = w_root_8;
+                h498 = 64'h0;
+                h498 = w_root_8;
+                h496 = 0;
+                if (((h497[12-1:1] != 0) || (h498[64-1:48] != 0))) begin
+                    h496 = 1;
                 end
                 h499 = 1'h0;
                 h499 = 0;
-                if (((w_smroot_0[12-1:1] != 0) || (w_smroot_0[64-1:48] != 0))) begin
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
                     h499 = 1;
                 end
                 if (e_sid[7]) begin
-                    h497 = h498;
+                    h495 = h496;
                 end
                 else begin
-                    h497 = h499;
+                    h495 = h499;
                 end
                 h500 = 20'h0;
                 h501 = 20'h0;
@@ -4274,269 +4215,401 @@ always @(posedge clk) begin: fsm
                 else begin
                     h506 = h512;
                 end
-                h523 = 32'h0;
-                h523 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h524 = 48'h0;
-                h524 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h607 = 32'h0;
-                h607 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h608 = 48'h0;
-                h608 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h609 = 1'h0;
-                h610 = 1'h0;
-                h611 = 1'h0;
-                h612 = 64'h0;
-                h612 = e_addr;
-                h611 = 0;
-                if ((h612[64-1:57] != 0)) begin
-                    h611 = 1;
+                h534 = 1'h0;
+                h535 = 1'h0;
+                h535 = 0;
+                if (w_root_8[0]) begin
+                    h535 = 1;
                 end
-                h613 = 1'h0;
-                h614 = 64'h0;
-                h614 = e_addr;
-                h613 = 0;
-                if ((h614[64-1:39] != 0)) begin
-                    h613 = 1;
+                h536 = 1'h0;
+                h536 = 0;
+                if (w_root_0[0]) begin
+                    h536 = 1;
                 end
-                if (1'b0) begin
-                    h610 = h611;
+                if (e_sid[7]) begin
+                    h534 = h535;
                 end
                 else begin
-                    h610 = h613;
+                    h534 = h536;
                 end
-                h615 = 1'h0;
-                h616 = 1'h0;
-                h617 = 1'h0;
-                h618 = 64'h0;
-                h618 = e_addr;
-                h617 = 0;
-                if ((h618[64-1:57] != 0)) begin
-                    h617 = 1;
+                h537 = 1'h0;
+                h538 = 1'h0;
+                h539 = 64'h0;
+                h539 = w_root_8;
+                h540 = 64'h0;
+                h540 = w_root_8;
+                h538 = 0;
+                if (((h539[12-1:1] != 0) || (h540[64-1:48] != 0))) begin
+                    h538 = 1;
                 end
-                h619 = 1'h0;
-                h620 = 64'h0;
-                h620 = e_addr;
-                h619 = 0;
-                if ((h620[64-1:48] != 0)) begin
-                    h619 = 1;
+                h541 = 1'h0;
+                h541 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h541 = 1;
                 end
-                if (1'b0) begin
-                    h616 = h617;
-                end
-                else begin
-                    h616 = h619;
-                end
-                h621 = 1'h0;
-                h622 = 1'h0;
-                h623 = 64'h0;
-                h623 = e_addr;
-                h622 = 0;
-                if ((h623[64-1:57] != 0)) begin
-                    h622 = 1;
-                end
-                h624 = 1'h0;
-                h625 = 64'h0;
-                h625 = e_addr;
-                h624 = 0;
-                if ((h625[64-1:57] != 0)) begin
-                    h624 = 1;
-                end
-                if (1'b0) begin
-                    h621 = h622;
+                if (e_sid[7]) begin
+                    h537 = h538;
                 end
                 else begin
-                    h621 = h624;
+                    h537 = h541;
+                end
+                h542 = 20'h0;
+                h543 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h543 = e_pasid;
+                end
+                else begin
+                    h543 = w_smctx_8[20-1:0];
+                end
+                h542 = h543;
+                h544 = 16'h0;
+                h544 = 1;
+                h545 = 4'h0;
+                h546 = 4'h0;
+                h546 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h545 = h546;
+                h547 = 16'h0;
+                h547 = (h544 << h545);
+                h548 = 1'h0;
+                h549 = 1'h0;
+                h550 = 1'h0;
+                h551 = 64'h0;
+                h551 = e_addr;
+                h550 = 0;
+                if ((h551[64-1:57] != 0)) begin
+                    h550 = 1;
+                end
+                h552 = 1'h0;
+                h553 = 64'h0;
+                h553 = e_addr;
+                h552 = 0;
+                if ((h553[64-1:39] != 0)) begin
+                    h552 = 1;
+                end
+                if (1'b0) begin
+                    h549 = h550;
+                end
+                else begin
+                    h549 = h552;
+                end
+                h554 = 1'h0;
+                h555 = 1'h0;
+                h556 = 1'h0;
+                h557 = 64'h0;
+                h557 = e_addr;
+                h556 = 0;
+                if ((h557[64-1:57] != 0)) begin
+                    h556 = 1;
+                end
+                h558 = 1'h0;
+                h559 = 64'h0;
+                h559 = e_addr;
+                h558 = 0;
+                if ((h559[64-1:48] != 0)) begin
+                    h558 = 1;
+                end
+                if (1'b0) begin
+                    h555 = h556;
+                end
+                else begin
+                    h555 = h558;
+                end
+                h560 = 1'h0;
+                h561 = 1'h0;
+                h562 = 64'h0;
+                h562 = e_addr;
+                h561 = 0;
+                if ((h562[64-1:57] != 0)) begin
+                    h561 = 1;
+                end
+                h563 = 1'h0;
+                h564 = 64'h0;
+                h564 = e_addr;
+                h563 = 0;
+                if ((h564[64-1:57] != 0)) begin
+                    h563 = 1;
+                end
+                if (1'b0) begin
+                    h560 = h561;
+                end
+                else begin
+                    h560 = h563;
+                end
+                if ((w_pe_0[5-1:2] == 2)) begin
+                    h554 = h555;
+                end
+                else begin
+                    h554 = h560;
+                end
+                if ((w_pe_0[5-1:2] == 1)) begin
+                    h548 = h549;
+                end
+                else begin
+                    h548 = h554;
+                end
+                h565 = 32'h0;
+                h565 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h566 = 48'h0;
+                h566 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h649 = 32'h0;
+                h649 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h650 = 48'h0;
+                h650 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h651 = 1'h0;
+                h652 = 1'h0;
+                h653 = 1'h0;
+                h654 = 64'h0;
+                h654 = e_addr;
+                h653 = 0;
+                if ((h654[64-1:57] != 0)) begin
+                    h653 = 1;
+                end
+                h655 = 1'h0;
+                h656 = 64'h0;
+                h656 = e_addr;
+                h655 = 0;
+                if ((h656[64-1:39] != 0)) begin
+                    h655 = 1;
+                end
+                if (1'b0) begin
+                    h652 = h653;
+                end
+                else begin
+                    h652 = h655;
+                end
+                h657 = 1'h0;
+                h658 = 1'h0;
+                h659 = 1'h0;
+                h660 = 64'h0;
+                h660 = e_addr;
+                h659 = 0;
+                if ((h660[64-1:57] != 0)) begin
+                    h659 = 1;
+                end
+                h661 = 1'h0;
+                h662 = 64'h0;
+                h662 = e_addr;
+                h661 = 0;
+                if ((h662[64-1:48] != 0)) begin
+                    h661 = 1;
+                end
+                if (1'b0) begin
+                    h658 = h659;
+                end
+                else begin
+                    h658 = h661;
+                end
+                h663 = 1'h0;
+                h664 = 1'h0;
+                h665 = 64'h0;
+                h665 = e_addr;
+                h664 = 0;
+                if ((h665[64-1:57] != 0)) begin
+                    h664 = 1;
+                end
+                h666 = 1'h0;
+                h667 = 64'h0;
+                h667 = e_addr;
+                h666 = 0;
+                if ((h667[64-1:57] != 0)) begin
+                    h666 = 1;
+                end
+                if (1'b0) begin
+                    h663 = h664;
+                end
+                else begin
+                    h663 = h666;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h615 = h616;
+                    h657 = h658;
                 end
                 else begin
-                    h615 = h621;
+                    h657 = h663;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h609 = h610;
+                    h651 = h652;
                 end
                 else begin
-                    h609 = h615;
+                    h651 = h657;
                 end
-                h629 = 1'h0;
-                h630 = 1'h0;
-                h631 = 1'h0;
-                h632 = 64'h0;
-                h632 = e_addr;
-                h631 = 0;
-                if ((h632[64-1:57] != 0)) begin
-                    h631 = 1;
+                h671 = 1'h0;
+                h672 = 1'h0;
+                h673 = 1'h0;
+                h674 = 64'h0;
+                h674 = e_addr;
+                h673 = 0;
+                if ((h674[64-1:57] != 0)) begin
+                    h673 = 1;
                 end
-                h633 = 1'h0;
-                h634 = 64'h0;
-                h634 = e_addr;
-                h633 = 0;
-                if ((h634[64-1:39] != 0)) begin
-                    h633 = 1;
+                h675 = 1'h0;
+                h676 = 64'h0;
+                h676 = e_addr;
+                h675 = 0;
+                if ((h676[64-1:39] != 0)) begin
+                    h675 = 1;
                 end
                 if (1'b0) begin
-                    h630 = h631;
+                    h672 = h673;
                 end
                 else begin
-                    h630 = h633;
+                    h672 = h675;
                 end
-                h635 = 1'h0;
-                h636 = 1'h0;
-                h637 = 1'h0;
-                h638 = 64'h0;
-                h638 = e_addr;
-                h637 = 0;
-                if ((h638[64-1:57] != 0)) begin
-                    h637 = 1;
+                h677 = 1'h0;
+                h678 = 1'h0;
+                h679 = 1'h0;
+                h680 = 64'h0;
+                h680 = e_addr;
+                h679 = 0;
+                if ((h680[64-1:57] != 0)) begin
+                    h679 = 1;
                 end
-                h639 = 1'h0;
-                h640 = 64'h0;
-                h640 = e_addr;
-                h639 = 0;
-                if ((h640[64-1:48] != 0)) begin
-                    h639 = 1;
+                h681 = 1'h0;
+                h682 = 64'h0;
+                h682 = e_addr;
+                h681 = 0;
+                if ((h682[64-1:48] != 0)) begin
+                    h681 = 1;
                 end
                 if (1'b0) begin
-                    h636 = h637;
+                    h678 = h679;
                 end
                 else begin
-                    h636 = h639;
+                    h678 = h681;
                 end
-                h641 = 1'h0;
-                h642 = 1'h0;
-                h643 = 64'h0;
-                h643 = e_addr;
-                h642 = 0;
-                if ((h643[64-1:57] != 0)) begin
-                    h642 = 1;
+                h683 = 1'h0;
+                h684 = 1'h0;
+                h685 = 64'h0;
+                h685 = e_addr;
+                h684 = 0;
+                if ((h685[64-1:57] != 0)) begin
+                    h684 = 1;
                 end
-                h644 = 1'h0;
-                h645 = 64'h0;
-                h645 = e_addr;
-                h644 = 0;
-                if ((h645[64-1:57] != 0)) begin
-                    h644 = 1;
+                h686 = 1'h0;
+                h687 = 64'h0;
+                h687 = e_addr;
+                h686 = 0;
+                if ((h687[64-1:57] != 0)) begin
+                    h686 = 1;
                 end
                 if (1'b0) begin
-                    h641 = h642;
+                    h683 = h684;
                 end
                 else begin
-                    h641 = h644;
+                    h683 = h686;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h635 = h636;
+                    h677 = h678;
                 end
                 else begin
-                    h635 = h641;
+                    h677 = h683;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h629 = h630;
+                    h671 = h672;
                 end
                 else begin
-                    h629 = h635;
+                    h671 = h677;
                 end
-                h646 = 32'h0;
-                h646 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h647 = 48'h0;
-                h647 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h682 = 32'h0;
-                h682 = e_msi_data;
-                h693 = 17'h0;
-                h694 = 1'h0;
-                h694 = 0;
+                h688 = 32'h0;
+                h688 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h689 = 48'h0;
+                h689 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h724 = 32'h0;
+                h724 = e_msi_data;
+                h735 = 17'h0;
+                h736 = 1'h0;
+                h736 = 0;
                 if (e_msi_addr[2]) begin
-                    h694 = 1;
+                    h736 = 1;
                 end
-                h695 = 32'h0;
-                h695 = e_msi_addr;
-                h696 = 16'h0;
-                h696 = ({h694, 15'h0} | {1'h0, h695[20-1:5]});
-                h697 = 32'h0;
-                h697 = e_msi_data;
-                h698 = 17'h0;
-                h698 = ({1'h0, h696} + {1'h0, h697[16-1:0]});
-                h699 = 1'h0;
-                h699 = 0;
+                h737 = 32'h0;
+                h737 = e_msi_addr;
+                h738 = 16'h0;
+                h738 = ({h736, 15'h0} | {1'h0, h737[20-1:5]});
+                h739 = 32'h0;
+                h739 = e_msi_data;
+                h740 = 17'h0;
+                h740 = ({1'h0, h738} + {1'h0, h739[16-1:0]});
+                h741 = 1'h0;
+                h741 = 0;
                 if (e_msi_addr[2]) begin
-                    h699 = 1;
+                    h741 = 1;
                 end
-                h700 = 32'h0;
-                h700 = e_msi_addr;
-                h701 = 16'h0;
-                h701 = ({h699, 15'h0} | {1'h0, h700[20-1:5]});
-                if (e_msi_addr[3]) begin
-                    h693 = h698;
-                end
-                else begin
-                    h693 = {1'h0, h701};
-                end
-                h702 = 16'h0;
-                h702 = (h693[16-1:0] & 65535);
-                h703 = 17'h0;
-                h703 = 2;
-                h704 = 4'h0;
-                h704 = r_IRTA_REG[4-1:0];
-                h705 = 17'h0;
-                h705 = (h703 << h704);
-                h728 = 32'h0;
-                h728 = w_irte_0[64-1:32];
-                h729 = 32'h0;
-                h729 = w_irte_0[64-1:32];
-                h741 = 16'h0;
-                h742 = 16'h0;
+                h742 = 32'h0;
+                h742 = e_msi_addr;
                 h743 = 16'h0;
-                if ((w_irte_8[18-1:16] == 2)) begin
-                    h743 = 65529;
+                h743 = ({h741, 15'h0} | {1'h0, h742[20-1:5]});
+                if (e_msi_addr[3]) begin
+                    h735 = h740;
                 end
                 else begin
-                    h743 = 65528;
-                end
-                if ((w_irte_8[18-1:16] == 1)) begin
-                    h742 = 65531;
-                end
-                else begin
-                    h742 = h743;
-                end
-                if ((w_irte_8[18-1:16] == 0)) begin
-                    h741 = 65535;
-                end
-                else begin
-                    h741 = h742;
+                    h735 = {1'h0, h743};
                 end
                 h744 = 16'h0;
-                h744 = (e_sid & h741);
-                h745 = 16'h0;
-                h746 = 16'h0;
-                h747 = 16'h0;
+                h744 = (h735[16-1:0] & 65535);
+                h745 = 17'h0;
+                h745 = 2;
+                h746 = 4'h0;
+                h746 = r_IRTA_REG[4-1:0];
+                h747 = 17'h0;
+                h747 = (h745 << h746);
+                h770 = 32'h0;
+                h770 = w_irte_0[64-1:32];
+                h771 = 32'h0;
+                h771 = w_irte_0[64-1:32];
+                h783 = 16'h0;
+                h784 = 16'h0;
+                h785 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h747 = 65529;
+                    h785 = 65529;
                 end
                 else begin
-                    h747 = 65528;
+                    h785 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h746 = 65531;
+                    h784 = 65531;
                 end
                 else begin
-                    h746 = h747;
+                    h784 = h785;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h745 = 65535;
+                    h783 = 65535;
                 end
                 else begin
-                    h745 = h746;
+                    h783 = h784;
                 end
-                h748 = 16'h0;
-                h748 = (w_irte_8[16-1:0] & h745);
-                h749 = 16'h0;
-                h749 = e_sid;
-                h750 = 16'h0;
-                h750 = w_irte_8[16-1:0];
-                h751 = 16'h0;
-                h751 = e_sid;
-                h752 = 16'h0;
-                h752 = w_irte_8[16-1:0];
+                h786 = 16'h0;
+                h786 = (e_sid & h783);
+                h787 = 16'h0;
+                h788 = 16'h0;
+                h789 = 16'h0;
+                if ((w_irte_8[18-1:16] == 2)) begin
+                    h789 = 65529;
+                end
+                else begin
+                    h789 = 65528;
+                end
+                if ((w_irte_8[18-1:16] == 1)) begin
+                    h788 = 65531;
+                end
+                else begin
+                    h788 = h789;
+                end
+                if ((w_irte_8[18-1:16] == 0)) begin
+                    h787 = 65535;
+                end
+                else begin
+                    h787 = h788;
+                end
+                h790 = 16'h0;
+                h790 = (w_irte_8[16-1:0] & h787);
+                h791 = 16'h0;
+                h791 = e_sid;
+                h792 = 16'h0;
+                h792 = w_irte_8[16-1:0];
+                h793 = 16'h0;
+                h793 = e_sid;
+                h794 = 16'h0;
+                h794 = w_irte_8[16-1:0];
                 if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
                     rec_outcome <= 7;
@@ -4555,9 +4628,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 1;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h133})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h134})))) && (!r_GSTS_REG[31]))) begin
+                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h139})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h140})))) && (!r_GSTS_REG[31]))) begin
                     status <= 2;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -4575,7 +4648,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
                     status <= 3;
@@ -4595,52 +4668,52 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (e_pv != 0))) begin
                     status <= 4;
-                    h135 = 3'h0;
+                    h141 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h135 = 7;
+                        h141 = 7;
                     end
                     else begin
-                        h135 = 4;
+                        h141 = 4;
                     end
-                    rec_outcome <= h135;
+                    rec_outcome <= h141;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 49;
                     rec_recorded <= 1;
-                    h136 = 64'h0;
-                    h136 = (e_addr >>> 12);
-                    h137 = 76'h0;
-                    h137 = {h136, 12'h0};
-                    rec_frcd_lo <= h137[64-1:0];
-                    h138 = 62'h0;
-                    h138 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h139 = 1'h0;
-                    h139 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h139 = 1;
-                    end
-                    h140 = 63'h0;
-                    h140 = ({1'h0, h138} | {h139, 62'h0});
-                    h141 = 64'h0;
-                    h141 = ({1'h0, h140} | 64'h8000000000000000);
                     h142 = 64'h0;
-                    h142 = (h141 | {32'h0, e_pv, 31'h0});
-                    h143 = 20'h0;
+                    h142 = (e_addr >>> 12);
+                    h143 = 76'h0;
+                    h143 = {h142, 12'h0};
+                    rec_frcd_lo <= h143[64-1:0];
+                    h144 = 62'h0;
+                    h144 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h145 = 1'h0;
+                    h145 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h145 = 1;
+                    end
+                    h146 = 63'h0;
+                    h146 = ({1'h0, h144} | {h145, 62'h0});
+                    h147 = 64'h0;
+                    h147 = ({1'h0, h146} | 64'h8000000000000000);
+                    h148 = 64'h0;
+                    h148 = (h147 | {32'h0, e_pv, 31'h0});
+                    h149 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h143 = e_pasid;
+                        h149 = e_pasid;
                     end
                     else begin
-                        h143 = 0;
+                        h149 = 0;
                     end
-                    h144 = 64'h0;
-                    h144 = (h142 | {4'h0, h143, 40'h0});
-                    h145 = 64'h0;
-                    h145 = (h144 | 64'h3100000000);
-                    rec_frcd_hi <= h145;
+                    h150 = 64'h0;
+                    h150 = (h148 | {4'h0, h149, 40'h0});
+                    h151 = 64'h0;
+                    h151 = (h150 | 64'h3100000000);
+                    rec_frcd_hi <= h151;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -4648,61 +4721,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h146 = 1'h0;
+                    h152 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h146 = 1;
+                        h152 = 1;
                     end
                     else begin
-                        h146 = 0;
+                        h152 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h146};
+                    rec_cpl_status <= {2'h0, h152};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (!(h159 != 0)))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (!(h165 != 0)))) begin
                     status <= 5;
-                    h147 = 3'h0;
+                    h153 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h147 = 7;
+                        h153 = 7;
                     end
                     else begin
-                        h147 = 4;
+                        h153 = 4;
                     end
-                    rec_outcome <= h147;
+                    rec_outcome <= h153;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 57;
                     rec_recorded <= 1;
-                    h148 = 64'h0;
-                    h148 = (e_addr >>> 12);
-                    h149 = 76'h0;
-                    h149 = {h148, 12'h0};
-                    rec_frcd_lo <= h149[64-1:0];
-                    h150 = 62'h0;
-                    h150 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h151 = 1'h0;
-                    h151 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h151 = 1;
-                    end
-                    h152 = 63'h0;
-                    h152 = ({1'h0, h150} | {h151, 62'h0});
-                    h153 = 64'h0;
-                    h153 = ({1'h0, h152} | 64'h8000000000000000);
                     h154 = 64'h0;
-                    h154 = (h153 | {32'h0, e_pv, 31'h0});
-                    h155 = 20'h0;
+                    h154 = (e_addr >>> 12);
+                    h155 = 76'h0;
+                    h155 = {h154, 12'h0};
+                    rec_frcd_lo <= h155[64-1:0];
+                    h156 = 62'h0;
+                    h156 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h157 = 1'h0;
+                    h157 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h157 = 1;
+                    end
+                    h158 = 63'h0;
+                    h158 = ({1'h0, h156} | {h157, 62'h0});
+                    h159 = 64'h0;
+                    h159 = ({1'h0, h158} | 64'h8000000000000000);
+                    h160 = 64'h0;
+                    h160 = (h159 | {32'h0, e_pv, 31'h0});
+                    h161 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h155 = e_pasid;
+                        h161 = e_pasid;
                     end
                     else begin
-                        h155 = 0;
+                        h161 = 0;
                     end
-                    h156 = 64'h0;
-                    h156 = (h154 | {4'h0, h155, 40'h0});
-                    h157 = 64'h0;
-                    h157 = (h156 | 64'h3900000000);
-                    rec_frcd_hi <= h157;
+                    h162 = 64'h0;
+                    h162 = (h160 | {4'h0, h161, 40'h0});
+                    h163 = 64'h0;
+                    h163 = (h162 | 64'h3900000000);
+                    rec_frcd_hi <= h163;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -4710,61 +4783,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h158 = 1'h0;
+                    h164 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h158 = 1;
+                        h164 = 1;
                     end
                     else begin
-                        h158 = 0;
+                        h164 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h158};
+                    rec_cpl_status <= {2'h0, h164};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h174 != 0))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h180 != 0))) begin
                     status <= 6;
-                    h162 = 3'h0;
+                    h168 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h162 = 7;
+                        h168 = 7;
                     end
                     else begin
-                        h162 = 4;
+                        h168 = 4;
                     end
-                    rec_outcome <= h162;
+                    rec_outcome <= h168;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 58;
                     rec_recorded <= 1;
-                    h163 = 64'h0;
-                    h163 = (e_addr >>> 12);
-                    h164 = 76'h0;
-                    h164 = {h163, 12'h0};
-                    rec_frcd_lo <= h164[64-1:0];
-                    h165 = 62'h0;
-                    h165 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h166 = 1'h0;
-                    h166 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h166 = 1;
-                    end
-                    h167 = 63'h0;
-                    h167 = ({1'h0, h165} | {h166, 62'h0});
-                    h168 = 64'h0;
-                    h168 = ({1'h0, h167} | 64'h8000000000000000);
                     h169 = 64'h0;
-                    h169 = (h168 | {32'h0, e_pv, 31'h0});
-                    h170 = 20'h0;
+                    h169 = (e_addr >>> 12);
+                    h170 = 76'h0;
+                    h170 = {h169, 12'h0};
+                    rec_frcd_lo <= h170[64-1:0];
+                    h171 = 62'h0;
+                    h171 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h172 = 1'h0;
+                    h172 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h172 = 1;
+                    end
+                    h173 = 63'h0;
+                    h173 = ({1'h0, h171} | {h172, 62'h0});
+                    h174 = 64'h0;
+                    h174 = ({1'h0, h173} | 64'h8000000000000000);
+                    h175 = 64'h0;
+                    h175 = (h174 | {32'h0, e_pv, 31'h0});
+                    h176 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h170 = e_pasid;
+                        h176 = e_pasid;
                     end
                     else begin
-                        h170 = 0;
+                        h176 = 0;
                     end
-                    h171 = 64'h0;
-                    h171 = (h169 | {4'h0, h170, 40'h0});
-                    h172 = 64'h0;
-                    h172 = (h171 | 64'h3a00000000);
-                    rec_frcd_hi <= h172;
+                    h177 = 64'h0;
+                    h177 = (h175 | {4'h0, h176, 40'h0});
+                    h178 = 64'h0;
+                    h178 = (h177 | 64'h3a00000000);
+                    rec_frcd_hi <= h178;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -4772,66 +4845,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h173 = 3'h0;
+                    h179 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h173 = 4;
+                        h179 = 4;
                     end
                     else begin
-                        h173 = 0;
+                        h179 = 0;
                     end
-                    rec_cpl_status <= h173;
+                    rec_cpl_status <= h179;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h190 != 0)) && (!(h193 != 0))) && (!w_smctx_0[0]))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h198 != 0)) && (!(h201 != 0))) && (!w_smctx_0[0]))) begin
                     status <= 7;
-                    h177 = 3'h0;
+                    h185 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h177 = 7;
+                        h185 = 7;
                     end
                     else begin
-                        h177 = 4;
+                        h185 = 4;
                     end
-                    rec_outcome <= h177;
+                    rec_outcome <= h185;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 65;
-                    h178 = 1'h0;
-                    h178 = 0;
+                    h186 = 1'h0;
+                    h186 = 0;
                     if ((!w_smctx_0[1])) begin
-                        h178 = 1;
+                        h186 = 1;
                     end
-                    rec_recorded <= h178;
-                    h179 = 64'h0;
-                    h179 = (e_addr >>> 12);
-                    h180 = 76'h0;
-                    h180 = {h179, 12'h0};
-                    rec_frcd_lo <= h180[64-1:0];
-                    h181 = 62'h0;
-                    h181 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h182 = 1'h0;
-                    h182 = 0;
+                    rec_recorded <= h186;
+                    h187 = 64'h0;
+                    h187 = (e_addr >>> 12);
+                    h188 = 76'h0;
+                    h188 = {h187, 12'h0};
+                    rec_frcd_lo <= h188[64-1:0];
+                    h189 = 62'h0;
+                    h189 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h190 = 1'h0;
+                    h190 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h182 = 1;
+                        h190 = 1;
                     end
-                    h183 = 63'h0;
-                    h183 = ({1'h0, h181} | {h182, 62'h0});
-                    h184 = 64'h0;
-                    h184 = ({1'h0, h183} | 64'h8000000000000000);
-                    h185 = 64'h0;
-                    h185 = (h184 | {32'h0, e_pv, 31'h0});
-                    h186 = 20'h0;
+                    h191 = 63'h0;
+                    h191 = ({1'h0, h189} | {h190, 62'h0});
+                    h192 = 64'h0;
+                    h192 = ({1'h0, h191} | 64'h8000000000000000);
+                    h193 = 64'h0;
+                    h193 = (h192 | {32'h0, e_pv, 31'h0});
+                    h194 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h186 = e_pasid;
+                        h194 = e_pasid;
                     end
                     else begin
-                        h186 = 0;
+                        h194 = 0;
                     end
-                    h187 = 64'h0;
-                    h187 = (h185 | {4'h0, h186, 40'h0});
-                    h188 = 64'h0;
-                    h188 = (h187 | 64'h4100000000);
-                    rec_frcd_hi <= h188;
+                    h195 = 64'h0;
+                    h195 = (h193 | {4'h0, h194, 40'h0});
+                    h196 = 64'h0;
+                    h196 = (h195 | 64'h4100000000);
+                    rec_frcd_hi <= h196;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -4839,61 +4912,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h189 = 1'h0;
+                    h197 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h189 = 1;
+                        h197 = 1;
                     end
                     else begin
-                        h189 = 0;
+                        h197 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h189};
+                    rec_cpl_status <= {2'h0, h197};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h208 != 0)) && (!(h211 != 0))) && (((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h218 != 0)) && (!(h221 != 0))) && (((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) begin
                     status <= 8;
-                    h196 = 3'h0;
+                    h206 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h196 = 7;
+                        h206 = 7;
                     end
                     else begin
-                        h196 = 4;
+                        h206 = 4;
                     end
-                    rec_outcome <= h196;
+                    rec_outcome <= h206;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 66;
                     rec_recorded <= 1;
-                    h197 = 64'h0;
-                    h197 = (e_addr >>> 12);
-                    h198 = 76'h0;
-                    h198 = {h197, 12'h0};
-                    rec_frcd_lo <= h198[64-1:0];
-                    h199 = 62'h0;
-                    h199 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h200 = 1'h0;
-                    h200 = 0;
+                    h207 = 64'h0;
+                    h207 = (e_addr >>> 12);
+                    h208 = 76'h0;
+                    h208 = {h207, 12'h0};
+                    rec_frcd_lo <= h208[64-1:0];
+                    h209 = 62'h0;
+                    h209 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h210 = 1'h0;
+                    h210 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h200 = 1;
+                        h210 = 1;
                     end
-                    h201 = 63'h0;
-                    h201 = ({1'h0, h199} | {h200, 62'h0});
-                    h202 = 64'h0;
-                    h202 = ({1'h0, h201} | 64'h8000000000000000);
-                    h203 = 64'h0;
-                    h203 = (h202 | {32'h0, e_pv, 31'h0});
-                    h204 = 20'h0;
+                    h211 = 63'h0;
+                    h211 = ({1'h0, h209} | {h210, 62'h0});
+                    h212 = 64'h0;
+                    h212 = ({1'h0, h211} | 64'h8000000000000000);
+                    h213 = 64'h0;
+                    h213 = (h212 | {32'h0, e_pv, 31'h0});
+                    h214 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h204 = e_pasid;
+                        h214 = e_pasid;
                     end
                     else begin
-                        h204 = 0;
+                        h214 = 0;
                     end
-                    h205 = 64'h0;
-                    h205 = (h203 | {4'h0, h204, 40'h0});
-                    h206 = 64'h0;
-                    h206 = (h205 | 64'h4200000000);
-                    rec_frcd_hi <= h206;
+                    h215 = 64'h0;
+                    h215 = (h213 | {4'h0, h214, 40'h0});
+                    h216 = 64'h0;
+                    h216 = (h215 | 64'h4200000000);
+                    rec_frcd_hi <= h216;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -4901,66 +4974,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h207 = 3'h0;
+                    h217 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h207 = 4;
+                        h217 = 4;
                     end
                     else begin
-                        h207 = 0;
+                        h217 = 0;
                     end
-                    rec_cpl_status <= h207;
+                    rec_cpl_status <= h217;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h227 != 0)) && (!(h230 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (!w_smctx_0[2]))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h239 != 0)) && (!(h242 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (!w_smctx_0[2]))) begin
                     status <= 9;
-                    h214 = 3'h0;
+                    h226 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h214 = 7;
+                        h226 = 7;
                     end
                     else begin
-                        h214 = 4;
+                        h226 = 4;
                     end
-                    rec_outcome <= h214;
+                    rec_outcome <= h226;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 68;
-                    h215 = 1'h0;
-                    h215 = 0;
+                    h227 = 1'h0;
+                    h227 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h215 = 1;
+                        h227 = 1;
                     end
-                    rec_recorded <= h215;
-                    h216 = 64'h0;
-                    h216 = (e_addr >>> 12);
-                    h217 = 76'h0;
-                    h217 = {h216, 12'h0};
-                    rec_frcd_lo <= h217[64-1:0];
-                    h218 = 62'h0;
-                    h218 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h219 = 1'h0;
-                    h219 = 0;
+                    rec_recorded <= h227;
+                    h228 = 64'h0;
+                    h228 = (e_addr >>> 12);
+                    h229 = 76'h0;
+                    h229 = {h228, 12'h0};
+                    rec_frcd_lo <= h229[64-1:0];
+                    h230 = 62'h0;
+                    h230 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h231 = 1'h0;
+                    h231 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h219 = 1;
+                        h231 = 1;
                     end
-                    h220 = 63'h0;
-                    h220 = ({1'h0, h218} | {h219, 62'h0});
-                    h221 = 64'h0;
-                    h221 = ({1'h0, h220} | 64'h8000000000000000);
-                    h222 = 64'h0;
-                    h222 = (h221 | {32'h0, e_pv, 31'h0});
-                    h223 = 20'h0;
+                    h232 = 63'h0;
+                    h232 = ({1'h0, h230} | {h231, 62'h0});
+                    h233 = 64'h0;
+                    h233 = ({1'h0, h232} | 64'h8000000000000000);
+                    h234 = 64'h0;
+                    h234 = (h233 | {32'h0, e_pv, 31'h0});
+                    h235 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h223 = e_pasid;
+                        h235 = e_pasid;
                     end
                     else begin
-                        h223 = 0;
+                        h235 = 0;
                     end
-                    h224 = 64'h0;
-                    h224 = (h222 | {4'h0, h223, 40'h0});
-                    h225 = 64'h0;
-                    h225 = (h224 | 64'h4400000000);
-                    rec_frcd_hi <= h225;
+                    h236 = 64'h0;
+                    h236 = (h234 | {4'h0, h235, 40'h0});
+                    h237 = 64'h0;
+                    h237 = (h236 | 64'h4400000000);
+                    rec_frcd_hi <= h237;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -4968,66 +5041,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h226 = 1'h0;
+                    h238 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h226 = 1;
+                        h238 = 1;
                     end
                     else begin
-                        h226 = 0;
+                        h238 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h226};
+                    rec_cpl_status <= {2'h0, h238};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h246 != 0)) && (!(h249 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (e_pv != 0)) && (!w_smctx_0[3]))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h260 != 0)) && (!(h263 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (e_pv != 0)) && (!w_smctx_0[3]))) begin
                     status <= 10;
-                    h233 = 3'h0;
+                    h247 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h233 = 7;
+                        h247 = 7;
                     end
                     else begin
-                        h233 = 4;
+                        h247 = 4;
                     end
-                    rec_outcome <= h233;
+                    rec_outcome <= h247;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 69;
-                    h234 = 1'h0;
-                    h234 = 0;
+                    h248 = 1'h0;
+                    h248 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h234 = 1;
+                        h248 = 1;
                     end
-                    rec_recorded <= h234;
-                    h235 = 64'h0;
-                    h235 = (e_addr >>> 12);
-                    h236 = 76'h0;
-                    h236 = {h235, 12'h0};
-                    rec_frcd_lo <= h236[64-1:0];
-                    h237 = 62'h0;
-                    h237 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h238 = 1'h0;
-                    h238 = 0;
+                    rec_recorded <= h248;
+                    h249 = 64'h0;
+                    h249 = (e_addr >>> 12);
+                    h250 = 76'h0;
+                    h250 = {h249, 12'h0};
+                    rec_frcd_lo <= h250[64-1:0];
+                    h251 = 62'h0;
+                    h251 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h252 = 1'h0;
+                    h252 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h238 = 1;
+                        h252 = 1;
                     end
-                    h239 = 63'h0;
-                    h239 = ({1'h0, h237} | {h238, 62'h0});
-                    h240 = 64'h0;
-                    h240 = ({1'h0, h239} | 64'h8000000000000000);
-                    h241 = 64'h0;
-                    h241 = (h240 | {32'h0, e_pv, 31'h0});
-                    h242 = 20'h0;
+                    h253 = 63'h0;
+                    h253 = ({1'h0, h251} | {h252, 62'h0});
+                    h254 = 64'h0;
+                    h254 = ({1'h0, h253} | 64'h8000000000000000);
+                    h255 = 64'h0;
+                    h255 = (h254 | {32'h0, e_pv, 31'h0});
+                    h256 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h242 = e_pasid;
+                        h256 = e_pasid;
                     end
                     else begin
-                        h242 = 0;
+                        h256 = 0;
                     end
-                    h243 = 64'h0;
-                    h243 = (h241 | {4'h0, h242, 40'h0});
-                    h244 = 64'h0;
-                    h244 = (h243 | 64'h4500000000);
-                    rec_frcd_hi <= h244;
+                    h257 = 64'h0;
+                    h257 = (h255 | {4'h0, h256, 40'h0});
+                    h258 = 64'h0;
+                    h258 = (h257 | 64'h4500000000);
+                    rec_frcd_hi <= h258;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5035,18 +5108,18 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h245 = 1'h0;
+                    h259 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h245 = 1;
+                        h259 = 1;
                     end
                     else begin
-                        h245 = 0;
+                        h259 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h245};
+                    rec_cpl_status <= {2'h0, h259};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h252})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h253})))) && ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h254 != 0)) && (!(h257 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3]))))) && (e_at == 2))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h268})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h269})))) && ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h270 != 0)) && (!(h273 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3]))))) && (e_at == 2))) begin
                     status <= 11;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -5064,9 +5137,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h260 != 0)) && (!(h263 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (e_at == 2))) begin
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h278 != 0)) && (!(h281 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (e_at == 2))) begin
                     status <= 12;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -5084,57 +5157,57 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h279 != 0)) && (!(h282 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!({2'h0, h285[20-1:6]} < h290)))) begin
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h299 != 0)) && (!(h302 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!({2'h0, h307[20-1:6]} < h312)))) begin
                     status <= 13;
-                    h266 = 3'h0;
+                    h286 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h266 = 7;
+                        h286 = 7;
                     end
                     else begin
-                        h266 = 4;
+                        h286 = 4;
                     end
-                    rec_outcome <= h266;
+                    rec_outcome <= h286;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 70;
-                    h267 = 1'h0;
-                    h267 = 0;
+                    h287 = 1'h0;
+                    h287 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h267 = 1;
+                        h287 = 1;
                     end
-                    rec_recorded <= h267;
-                    h268 = 64'h0;
-                    h268 = (e_addr >>> 12);
-                    h269 = 76'h0;
-                    h269 = {h268, 12'h0};
-                    rec_frcd_lo <= h269[64-1:0];
-                    h270 = 62'h0;
-                    h270 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h271 = 1'h0;
-                    h271 = 0;
+                    rec_recorded <= h287;
+                    h288 = 64'h0;
+                    h288 = (e_addr >>> 12);
+                    h289 = 76'h0;
+                    h289 = {h288, 12'h0};
+                    rec_frcd_lo <= h289[64-1:0];
+                    h290 = 62'h0;
+                    h290 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h291 = 1'h0;
+                    h291 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h271 = 1;
+                        h291 = 1;
                     end
-                    h272 = 63'h0;
-                    h272 = ({1'h0, h270} | {h271, 62'h0});
-                    h273 = 64'h0;
-                    h273 = ({1'h0, h272} | 64'h8000000000000000);
-                    h274 = 64'h0;
-                    h274 = (h273 | {32'h0, e_pv, 31'h0});
-                    h275 = 20'h0;
+                    h292 = 63'h0;
+                    h292 = ({1'h0, h290} | {h291, 62'h0});
+                    h293 = 64'h0;
+                    h293 = ({1'h0, h292} | 64'h8000000000000000);
+                    h294 = 64'h0;
+                    h294 = (h293 | {32'h0, e_pv, 31'h0});
+                    h295 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h275 = e_pasid;
+                        h295 = e_pasid;
                     end
                     else begin
-                        h275 = 0;
+                        h295 = 0;
                     end
-                    h276 = 64'h0;
-                    h276 = (h274 | {4'h0, h275, 40'h0});
-                    h277 = 64'h0;
-                    h277 = (h276 | 64'h4600000000);
-                    rec_frcd_hi <= h277;
+                    h296 = 64'h0;
+                    h296 = (h294 | {4'h0, h295, 40'h0});
+                    h297 = 64'h0;
+                    h297 = (h296 | 64'h4600000000);
+                    rec_frcd_hi <= h297;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5142,128 +5215,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h278 = 1'h0;
+                    h298 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h278 = 1;
+                        h298 = 1;
                     end
                     else begin
-                        h278 = 0;
+                        h298 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h278};
+                    rec_cpl_status <= {2'h0, h298};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h304 != 0)) && (!(h307 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h310[20-1:6]} < h315)) && (!w_pdir_0[0]))) begin
+                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h326 != 0)) && (!(h329 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h334[20-1:6]} < h339)) && (!w_pdir_0[0]))) begin
                     status <= 14;
-                    h291 = 3'h0;
+                    h313 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h291 = 7;
+                        h313 = 7;
                     end
                     else begin
-                        h291 = 4;
+                        h313 = 4;
                     end
-                    rec_outcome <= h291;
+                    rec_outcome <= h313;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 81;
-                    h292 = 1'h0;
-                    h292 = 0;
+                    h314 = 1'h0;
+                    h314 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h292 = 1;
+                        h314 = 1;
                     end
-                    rec_recorded <= h292;
-                    h293 = 64'h0;
-                    h293 = (e_addr >>> 12);
-                    h294 = 76'h0;
-                    h294 = {h293, 12'h0};
-                    rec_frcd_lo <= h294[64-1:0];
-                    h295 = 62'h0;
-                    h295 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h296 = 1'h0;
-                    h296 = 0;
+                    rec_recorded <= h314;
+                    h315 = 64'h0;
+                    h315 = (e_addr >>> 12);
+                    h316 = 76'h0;
+                    h316 = {h315, 12'h0};
+                    rec_frcd_lo <= h316[64-1:0];
+                    h317 = 62'h0;
+                    h317 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h318 = 1'h0;
+                    h318 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h296 = 1;
+                        h318 = 1;
                     end
-                    h297 = 63'h0;
-                    h297 = ({1'h0, h295} | {h296, 62'h0});
-                    h298 = 64'h0;
-                    h298 = ({1'h0, h297} | 64'h8000000000000000);
-                    h299 = 64'h0;
-                    h299 = (h298 | {32'h0, e_pv, 31'h0});
-                    h300 = 20'h0;
+                    h319 = 63'h0;
+                    h319 = ({1'h0, h317} | {h318, 62'h0});
+                    h320 = 64'h0;
+                    h320 = ({1'h0, h319} | 64'h8000000000000000);
+                    h321 = 64'h0;
+                    h321 = (h320 | {32'h0, e_pv, 31'h0});
+                    h322 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h300 = e_pasid;
+                        h322 = e_pasid;
                     end
                     else begin
-                        h300 = 0;
+                        h322 = 0;
                     end
-                    h301 = 64'h0;
-                    h301 = (h299 | {4'h0, h300, 40'h0});
-                    h302 = 64'h0;
-                    h302 = (h301 | 64'h5100000000);
-                    rec_frcd_hi <= h302;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h303 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h303 = 1;
-                    end
-                    else begin
-                        h303 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h303};
-                    rec_cpl <= 0;
-                    st <= 5'b11000;
-                end
-                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h328 != 0)) && (!(h331 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h334[20-1:6]} < h339)) && ((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) begin
-                    status <= 15;
-                    h316 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h316 = 7;
-                    end
-                    else begin
-                        h316 = 4;
-                    end
-                    rec_outcome <= h316;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 82;
-                    rec_recorded <= 1;
-                    h317 = 64'h0;
-                    h317 = (e_addr >>> 12);
-                    h318 = 76'h0;
-                    h318 = {h317, 12'h0};
-                    rec_frcd_lo <= h318[64-1:0];
-                    h319 = 62'h0;
-                    h319 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h320 = 1'h0;
-                    h320 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h320 = 1;
-                    end
-                    h321 = 63'h0;
-                    h321 = ({1'h0, h319} | {h320, 62'h0});
-                    h322 = 64'h0;
-                    h322 = ({1'h0, h321} | 64'h8000000000000000);
                     h323 = 64'h0;
-                    h323 = (h322 | {32'h0, e_pv, 31'h0});
-                    h324 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h324 = e_pasid;
-                    end
-                    else begin
-                        h324 = 0;
-                    end
-                    h325 = 64'h0;
-                    h325 = (h323 | {4'h0, h324, 40'h0});
-                    h326 = 64'h0;
-                    h326 = (h325 | 64'h5200000000);
-                    rec_frcd_hi <= h326;
+                    h323 = (h321 | {4'h0, h322, 40'h0});
+                    h324 = 64'h0;
+                    h324 = (h323 | 64'h5100000000);
+                    rec_frcd_hi <= h324;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5271,19 +5282,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h327 = 3'h0;
+                    h325 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h327 = 4;
+                        h325 = 1;
                     end
                     else begin
-                        h327 = 0;
+                        h325 = 0;
                     end
-                    rec_cpl_status <= h327;
+                    rec_cpl_status <= {2'h0, h325};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h353 != 0)) && (!(h356 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h359[20-1:6]} < h364)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!w_pe_0[0]))) begin
-                    status <= 16;
+                else if ((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h352 != 0)) && (!(h355 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h360[20-1:6]} < h365)) && ((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) begin
+                    status <= 15;
                     h340 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
                         h340 = 7;
@@ -5294,43 +5305,38 @@ always @(posedge clk) begin: fsm
                     rec_outcome <= h340;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 89;
-                    h341 = 1'h0;
-                    h341 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h341 = 1;
-                    end
-                    rec_recorded <= h341;
-                    h342 = 64'h0;
-                    h342 = (e_addr >>> 12);
-                    h343 = 76'h0;
-                    h343 = {h342, 12'h0};
-                    rec_frcd_lo <= h343[64-1:0];
-                    h344 = 62'h0;
-                    h344 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h345 = 1'h0;
-                    h345 = 0;
+                    rec_fault_reason <= 82;
+                    rec_recorded <= 1;
+                    h341 = 64'h0;
+                    h341 = (e_addr >>> 12);
+                    h342 = 76'h0;
+                    h342 = {h341, 12'h0};
+                    rec_frcd_lo <= h342[64-1:0];
+                    h343 = 62'h0;
+                    h343 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h344 = 1'h0;
+                    h344 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h345 = 1;
+                        h344 = 1;
                     end
-                    h346 = 63'h0;
-                    h346 = ({1'h0, h344} | {h345, 62'h0});
+                    h345 = 63'h0;
+                    h345 = ({1'h0, h343} | {h344, 62'h0});
+                    h346 = 64'h0;
+                    h346 = ({1'h0, h345} | 64'h8000000000000000);
                     h347 = 64'h0;
-                    h347 = ({1'h0, h346} | 64'h8000000000000000);
-                    h348 = 64'h0;
-                    h348 = (h347 | {32'h0, e_pv, 31'h0});
-                    h349 = 20'h0;
+                    h347 = (h346 | {32'h0, e_pv, 31'h0});
+                    h348 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h349 = e_pasid;
+                        h348 = e_pasid;
                     end
                     else begin
-                        h349 = 0;
+                        h348 = 0;
                     end
+                    h349 = 64'h0;
+                    h349 = (h347 | {4'h0, h348, 40'h0});
                     h350 = 64'h0;
-                    h350 = (h348 | {4'h0, h349, 40'h0});
-                    h351 = 64'h0;
-                    h351 = (h350 | 64'h5900000000);
-                    rec_frcd_hi <= h351;
+                    h350 = (h349 | 64'h5200000000);
+                    rec_frcd_hi <= h350;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5338,147 +5344,214 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h352 = 1'h0;
+                    h351 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h352 = 1;
+                        h351 = 4;
                     end
                     else begin
-                        h352 = 0;
+                        h351 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h352};
+                    rec_cpl_status <= h351;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h377 != 0)) && (!(h380 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h383[20-1:6]} < h388)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) begin
-                    status <= 17;
-                    h365 = 3'h0;
+                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h379 != 0)) && (!(h382 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h387[20-1:6]} < h392)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!w_pe_0[0]))) begin
+                    status <= 16;
+                    h366 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h365 = 7;
+                        h366 = 7;
                     end
                     else begin
-                        h365 = 4;
+                        h366 = 4;
                     end
-                    rec_outcome <= h365;
+                    rec_outcome <= h366;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 89;
+                    h367 = 1'h0;
+                    h367 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h367 = 1;
+                    end
+                    rec_recorded <= h367;
+                    h368 = 64'h0;
+                    h368 = (e_addr >>> 12);
+                    h369 = 76'h0;
+                    h369 = {h368, 12'h0};
+                    rec_frcd_lo <= h369[64-1:0];
+                    h370 = 62'h0;
+                    h370 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h371 = 1'h0;
+                    h371 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h371 = 1;
+                    end
+                    h372 = 63'h0;
+                    h372 = ({1'h0, h370} | {h371, 62'h0});
+                    h373 = 64'h0;
+                    h373 = ({1'h0, h372} | 64'h8000000000000000);
+                    h374 = 64'h0;
+                    h374 = (h373 | {32'h0, e_pv, 31'h0});
+                    h375 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h375 = e_pasid;
+                    end
+                    else begin
+                        h375 = 0;
+                    end
+                    h376 = 64'h0;
+                    h376 = (h374 | {4'h0, h375, 40'h0});
+                    h377 = 64'h0;
+                    h377 = (h376 | 64'h5900000000);
+                    rec_frcd_hi <= h377;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h378 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h378 = 1;
+                    end
+                    else begin
+                        h378 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h378};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h405 != 0)) && (!(h408 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h413[20-1:6]} < h418)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) begin
+                    status <= 17;
+                    h393 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h393 = 7;
+                    end
+                    else begin
+                        h393 = 4;
+                    end
+                    rec_outcome <= h393;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 90;
                     rec_recorded <= 1;
-                    h366 = 64'h0;
-                    h366 = (e_addr >>> 12);
-                    h367 = 76'h0;
-                    h367 = {h366, 12'h0};
-                    rec_frcd_lo <= h367[64-1:0];
-                    h368 = 62'h0;
-                    h368 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h369 = 1'h0;
-                    h369 = 0;
+                    h394 = 64'h0;
+                    h394 = (e_addr >>> 12);
+                    h395 = 76'h0;
+                    h395 = {h394, 12'h0};
+                    rec_frcd_lo <= h395[64-1:0];
+                    h396 = 62'h0;
+                    h396 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h397 = 1'h0;
+                    h397 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h369 = 1;
+                        h397 = 1;
                     end
-                    h370 = 63'h0;
-                    h370 = ({1'h0, h368} | {h369, 62'h0});
-                    h371 = 64'h0;
-                    h371 = ({1'h0, h370} | 64'h8000000000000000);
-                    h372 = 64'h0;
-                    h372 = (h371 | {32'h0, e_pv, 31'h0});
-                    h373 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h373 = e_pasid;
-                    end
-                    else begin
-                        h373 = 0;
-                    end
-                    h374 = 64'h0;
-                    h374 = (h372 | {4'h0, h373, 40'h0});
-                    h375 = 64'h0;
-                    h375 = (h374 | 64'h5a00000000);
-                    rec_frcd_hi <= h375;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h376 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h376 = 4;
-                    end
-                    else begin
-                        h376 = 0;
-                    end
-                    rec_cpl_status <= h376;
-                    rec_cpl <= 0;
-                    st <= 5'b11000;
-                end
-                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h402 != 0)) && (!(h405 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h408[20-1:6]} < h413)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) begin
-                    status <= 18;
-                    h389 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h389 = 7;
-                    end
-                    else begin
-                        h389 = 4;
-                    end
-                    rec_outcome <= h389;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 91;
-                    h390 = 1'h0;
-                    h390 = 0;
-                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h390 = 1;
-                    end
-                    rec_recorded <= h390;
-                    h391 = 64'h0;
-                    h391 = (e_addr >>> 12);
-                    h392 = 76'h0;
-                    h392 = {h391, 12'h0};
-                    rec_frcd_lo <= h392[64-1:0];
-                    h393 = 62'h0;
-                    h393 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h394 = 1'h0;
-                    h394 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h394 = 1;
-                    end
-                    h395 = 63'h0;
-                    h395 = ({1'h0, h393} | {h394, 62'h0});
-                    h396 = 64'h0;
-                    h396 = ({1'h0, h395} | 64'h8000000000000000);
-                    h397 = 64'h0;
-                    h397 = (h396 | {32'h0, e_pv, 31'h0});
-                    h398 = 20'h0;
-                    if ((e_pv != 0)) begin
-                        h398 = e_pasid;
-                    end
-                    else begin
-                        h398 = 0;
-                    end
+                    h398 = 63'h0;
+                    h398 = ({1'h0, h396} | {h397, 62'h0});
                     h399 = 64'h0;
-                    h399 = (h397 | {4'h0, h398, 40'h0});
+                    h399 = ({1'h0, h398} | 64'h8000000000000000);
                     h400 = 64'h0;
-                    h400 = (h399 | 64'h5b00000000);
-                    rec_frcd_hi <= h400;
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h401 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h401 = 4;
+                    h400 = (h399 | {32'h0, e_pv, 31'h0});
+                    h401 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h401 = e_pasid;
                     end
                     else begin
                         h401 = 0;
                     end
-                    rec_cpl_status <= h401;
+                    h402 = 64'h0;
+                    h402 = (h400 | {4'h0, h401, 40'h0});
+                    h403 = 64'h0;
+                    h403 = (h402 | 64'h5a00000000);
+                    rec_frcd_hi <= h403;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h404 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h404 = 4;
+                    end
+                    else begin
+                        h404 = 0;
+                    end
+                    rec_cpl_status <= h404;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h414})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h415})))) && (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h416 != 0)) && (!(h419 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h422[20-1:6]} < h427)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (w_pe_0[9-1:6] == 4))) begin
+                else if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h432 != 0)) && (!(h435 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h440[20-1:6]} < h445)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) begin
+                    status <= 18;
+                    h419 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h419 = 7;
+                    end
+                    else begin
+                        h419 = 4;
+                    end
+                    rec_outcome <= h419;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 91;
+                    h420 = 1'h0;
+                    h420 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h420 = 1;
+                    end
+                    rec_recorded <= h420;
+                    h421 = 64'h0;
+                    h421 = (e_addr >>> 12);
+                    h422 = 76'h0;
+                    h422 = {h421, 12'h0};
+                    rec_frcd_lo <= h422[64-1:0];
+                    h423 = 62'h0;
+                    h423 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h424 = 1'h0;
+                    h424 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h424 = 1;
+                    end
+                    h425 = 63'h0;
+                    h425 = ({1'h0, h423} | {h424, 62'h0});
+                    h426 = 64'h0;
+                    h426 = ({1'h0, h425} | 64'h8000000000000000);
+                    h427 = 64'h0;
+                    h427 = (h426 | {32'h0, e_pv, 31'h0});
+                    h428 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h428 = e_pasid;
+                    end
+                    else begin
+                        h428 = 0;
+                    end
+                    h429 = 64'h0;
+                    h429 = (h427 | {4'h0, h428, 40'h0});
+                    h430 = 64'h0;
+                    h430 = (h429 | 64'h5b00000000);
+                    rec_frcd_hi <= h430;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h431 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h431 = 4;
+                    end
+                    else begin
+                        h431 = 0;
+                    end
+                    rec_cpl_status <= h431;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h446})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h447})))) && (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h448 != 0)) && (!(h451 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h456[20-1:6]} < h461)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (w_pe_0[9-1:6] == 4))) begin
                     status <= 19;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -5496,9 +5569,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h430 != 0)) && (!(h433 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h436[20-1:6]} < h441)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (w_pe_0[9-1:6] == 4))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h464 != 0)) && (!(h467 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h472[20-1:6]} < h477)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (w_pe_0[9-1:6] == 4))) begin
                     status <= 20;
                     rec_outcome <= 7;
                     rec_address <= 0;
@@ -5517,19 +5590,19 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = 1;
-                    h428 = 1'h0;
-                    h428 = 0;
+                    h462 = 1'h0;
+                    h462 = 0;
                     if ((!(1'b1 && (e_nw != 0)))) begin
-                        h428 = 1;
+                        h462 = 1;
                     end
-                    v_wide[2-1:1] = h428;
-                    h429 = 64'h0;
-                    h429 = (e_addr >>> 12);
-                    v_wide[64-1:12] = h429[52-1:0];
+                    v_wide[2-1:1] = h462;
+                    h463 = 64'h0;
+                    h463 = (e_addr >>> 12);
+                    v_wide[64-1:12] = h463[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h442 != 0)) && (!(h445 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h448[20-1:6]} < h453)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (w_pe_0[9-1:6] == 4))) begin
+                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h478 != 0)) && (!(h481 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h486[20-1:6]} < h491)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (w_pe_0[9-1:6] == 4))) begin
                     status <= 21;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -5547,9 +5620,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h454 != 0)) && (!(h457 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h460[20-1:6]} < h465)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (h466 != 0))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h492 != 0)) && (!(h495 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h500[20-1:6]} < h505)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (h506 != 0))) begin
                     status <= 22;
                     rec_outcome <= 7;
                     rec_address <= 0;
@@ -5567,50 +5640,50 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h494 != 0)) && (!(h497 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h500[20-1:6]} < h505)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (h506 != 0))) begin
+                else if (((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h534 != 0)) && (!(h537 != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h542[20-1:6]} < h547)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (h548 != 0))) begin
                     status <= 23;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 131;
-                    h483 = 1'h0;
-                    h483 = 0;
+                    h523 = 1'h0;
+                    h523 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h483 = 1;
+                        h523 = 1;
                     end
-                    rec_recorded <= h483;
-                    h484 = 64'h0;
-                    h484 = (e_addr >>> 12);
-                    h485 = 76'h0;
-                    h485 = {h484, 12'h0};
-                    rec_frcd_lo <= h485[64-1:0];
-                    h486 = 62'h0;
-                    h486 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h487 = 1'h0;
-                    h487 = 0;
+                    rec_recorded <= h523;
+                    h524 = 64'h0;
+                    h524 = (e_addr >>> 12);
+                    h525 = 76'h0;
+                    h525 = {h524, 12'h0};
+                    rec_frcd_lo <= h525[64-1:0];
+                    h526 = 62'h0;
+                    h526 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h527 = 1'h0;
+                    h527 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h487 = 1;
+                        h527 = 1;
                     end
-                    h488 = 63'h0;
-                    h488 = ({1'h0, h486} | {h487, 62'h0});
-                    h489 = 64'h0;
-                    h489 = ({1'h0, h488} | 64'h8000000000000000);
-                    h490 = 64'h0;
-                    h490 = (h489 | {32'h0, e_pv, 31'h0});
-                    h491 = 20'h0;
+                    h528 = 63'h0;
+                    h528 = ({1'h0, h526} | {h527, 62'h0});
+                    h529 = 64'h0;
+                    h529 = ({1'h0, h528} | 64'h8000000000000000);
+                    h530 = 64'h0;
+                    h530 = (h529 | {32'h0, e_pv, 31'h0});
+                    h531 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h491 = e_pasid;
+                        h531 = e_pasid;
                     end
                     else begin
-                        h491 = 0;
+                        h531 = 0;
                     end
-                    h492 = 64'h0;
-                    h492 = (h490 | {4'h0, h491, 40'h0});
-                    h493 = 64'h0;
-                    h493 = (h492 | 64'h8300000000);
-                    rec_frcd_hi <= h493;
+                    h532 = 64'h0;
+                    h532 = (h530 | {4'h0, h531, 40'h0});
+                    h533 = 64'h0;
+                    h533 = (h532 | 64'h8300000000);
+                    rec_frcd_hi <= h533;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5620,9 +5693,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((wk_smsl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smsl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smsl_pa <= {32'h0, h523})) || ((1'b1 && (wk_smsl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smsl_pa <= {16'h0, h524})))))) begin
+                else if (((wk_smsl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smsl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smsl_pa <= {32'h0, h565})) || ((1'b1 && (wk_smsl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smsl_pa <= {16'h0, h566})))))) begin
                     status <= 24;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -5640,7 +5713,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((wk_smsl_ok != 0)) begin
                     status <= 25;
@@ -5660,7 +5733,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((wk_smsl_translation != 0)) begin
                     status <= 26;
@@ -5681,48 +5754,48 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_smsl_R;
-                    h525 = 1'h0;
-                    h525 = 0;
+                    h567 = 1'h0;
+                    h567 = 0;
                     if (((wk_smsl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h525 = 1;
+                        h567 = 1;
                     end
-                    v_wide[2-1:1] = h525;
+                    v_wide[2-1:1] = h567;
                     v_wide[3-1:2] = wk_smsl_U;
-                    h526 = 1'h0;
-                    h526 = 0;
+                    h568 = 1'h0;
+                    h568 = 0;
                     if ((wk_smsl_shift > 12)) begin
-                        h526 = 1;
+                        h568 = 1;
                     end
-                    v_wide[12-1:11] = h526;
-                    h527 = 6'h0;
-                    h527 = wk_smsl_shift;
-                    h528 = 64'h0;
-                    h528 = (wk_smsl_frame >>> h527);
-                    h529 = 127'h0;
-                    h529 = {63'h0, h528};
-                    h530 = 6'h0;
-                    h530 = wk_smsl_shift;
-                    h531 = 127'h0;
-                    h531 = (h529 << h530);
-                    h532 = 64'h0;
-                    h532 = 1;
-                    h533 = 6'h0;
-                    h534 = 7'h0;
-                    h534 = (({1'h0, wk_smsl_shift} + 64) - 1);
-                    h533 = h534[6-1:0];
-                    h535 = 64'h0;
-                    h535 = (h532 << h533);
-                    h536 = 65'h0;
-                    h536 = (({1'h0, h535} + 65'h10000000000000000) - 1);
-                    h537 = 64'h0;
-                    h537 = (h536[64-1:0] >>> 12);
-                    h538 = 127'h0;
-                    h538 = (h531 | {51'h0, h537, 12'h0});
-                    h539 = 127'h0;
-                    h539 = (h538 >>> 12);
-                    v_wide[64-1:12] = h539[52-1:0];
+                    v_wide[12-1:11] = h568;
+                    h569 = 6'h0;
+                    h569 = wk_smsl_shift;
+                    h570 = 64'h0;
+                    h570 = (wk_smsl_frame >>> h569);
+                    h571 = 127'h0;
+                    h571 = {63'h0, h570};
+                    h572 = 6'h0;
+                    h572 = wk_smsl_shift;
+                    h573 = 127'h0;
+                    h573 = (h571 << h572);
+                    h574 = 64'h0;
+                    h574 = 1;
+                    h575 = 6'h0;
+                    h576 = 7'h0;
+                    h576 = (({1'h0, wk_smsl_shift} + 64) - 1);
+                    h575 = h576[6-1:0];
+                    h577 = 64'h0;
+                    h577 = (h574 << h575);
+                    h578 = 65'h0;
+                    h578 = (({1'h0, h577} + 65'h10000000000000000) - 1);
+                    h579 = 64'h0;
+                    h579 = (h578[64-1:0] >>> 12);
+                    h580 = 127'h0;
+                    h580 = (h573 | {51'h0, h579, 12'h0});
+                    h581 = 127'h0;
+                    h581 = (h580 >>> 12);
+                    v_wide[64-1:12] = h581[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smsl_walked != 0)) && (wk_smsl_not_present != 0))) begin
                     status <= 27;
@@ -5742,7 +5815,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 5))) begin
                     status <= 28;
@@ -5750,42 +5823,42 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 133;
-                    h540 = 1'h0;
-                    h540 = 0;
+                    h582 = 1'h0;
+                    h582 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h540 = 1;
+                        h582 = 1;
                     end
-                    rec_recorded <= h540;
-                    h541 = 64'h0;
-                    h541 = (e_addr >>> 12);
-                    h542 = 76'h0;
-                    h542 = {h541, 12'h0};
-                    rec_frcd_lo <= h542[64-1:0];
-                    h543 = 62'h0;
-                    h543 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h544 = 1'h0;
-                    h544 = 0;
+                    rec_recorded <= h582;
+                    h583 = 64'h0;
+                    h583 = (e_addr >>> 12);
+                    h584 = 76'h0;
+                    h584 = {h583, 12'h0};
+                    rec_frcd_lo <= h584[64-1:0];
+                    h585 = 62'h0;
+                    h585 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h586 = 1'h0;
+                    h586 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h544 = 1;
+                        h586 = 1;
                     end
-                    h545 = 63'h0;
-                    h545 = ({1'h0, h543} | {h544, 62'h0});
-                    h546 = 64'h0;
-                    h546 = ({1'h0, h545} | 64'h8000000000000000);
-                    h547 = 64'h0;
-                    h547 = (h546 | {32'h0, e_pv, 31'h0});
-                    h548 = 20'h0;
+                    h587 = 63'h0;
+                    h587 = ({1'h0, h585} | {h586, 62'h0});
+                    h588 = 64'h0;
+                    h588 = ({1'h0, h587} | 64'h8000000000000000);
+                    h589 = 64'h0;
+                    h589 = (h588 | {32'h0, e_pv, 31'h0});
+                    h590 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h548 = e_pasid;
+                        h590 = e_pasid;
                     end
                     else begin
-                        h548 = 0;
+                        h590 = 0;
                     end
-                    h549 = 64'h0;
-                    h549 = (h547 | {4'h0, h548, 40'h0});
-                    h550 = 64'h0;
-                    h550 = (h549 | 64'h8500000000);
-                    rec_frcd_hi <= h550;
+                    h591 = 64'h0;
+                    h591 = (h589 | {4'h0, h590, 40'h0});
+                    h592 = 64'h0;
+                    h592 = (h591 | 64'h8500000000);
+                    rec_frcd_hi <= h592;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5795,7 +5868,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 6))) begin
                     status <= 29;
@@ -5803,42 +5876,42 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 134;
-                    h551 = 1'h0;
-                    h551 = 0;
+                    h593 = 1'h0;
+                    h593 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h551 = 1;
+                        h593 = 1;
                     end
-                    rec_recorded <= h551;
-                    h552 = 64'h0;
-                    h552 = (e_addr >>> 12);
-                    h553 = 76'h0;
-                    h553 = {h552, 12'h0};
-                    rec_frcd_lo <= h553[64-1:0];
-                    h554 = 62'h0;
-                    h554 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h555 = 1'h0;
-                    h555 = 0;
+                    rec_recorded <= h593;
+                    h594 = 64'h0;
+                    h594 = (e_addr >>> 12);
+                    h595 = 76'h0;
+                    h595 = {h594, 12'h0};
+                    rec_frcd_lo <= h595[64-1:0];
+                    h596 = 62'h0;
+                    h596 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h597 = 1'h0;
+                    h597 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h555 = 1;
+                        h597 = 1;
                     end
-                    h556 = 63'h0;
-                    h556 = ({1'h0, h554} | {h555, 62'h0});
-                    h557 = 64'h0;
-                    h557 = ({1'h0, h556} | 64'h8000000000000000);
-                    h558 = 64'h0;
-                    h558 = (h557 | {32'h0, e_pv, 31'h0});
-                    h559 = 20'h0;
+                    h598 = 63'h0;
+                    h598 = ({1'h0, h596} | {h597, 62'h0});
+                    h599 = 64'h0;
+                    h599 = ({1'h0, h598} | 64'h8000000000000000);
+                    h600 = 64'h0;
+                    h600 = (h599 | {32'h0, e_pv, 31'h0});
+                    h601 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h559 = e_pasid;
+                        h601 = e_pasid;
                     end
                     else begin
-                        h559 = 0;
+                        h601 = 0;
                     end
-                    h560 = 64'h0;
-                    h560 = (h558 | {4'h0, h559, 40'h0});
-                    h561 = 64'h0;
-                    h561 = (h560 | 64'h8600000000);
-                    rec_frcd_hi <= h561;
+                    h602 = 64'h0;
+                    h602 = (h600 | {4'h0, h601, 40'h0});
+                    h603 = 64'h0;
+                    h603 = (h602 | 64'h8600000000);
+                    rec_frcd_hi <= h603;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5848,57 +5921,57 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((wk_smsl_walked != 0) && (((wk_smsl_reserved != 0) || (wk_smsl_reserved_2m != 0)) || (wk_smsl_reserved_1g != 0)))) begin
                     status <= 30;
-                    h562 = 3'h0;
+                    h604 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h562 = 7;
+                        h604 = 7;
                     end
                     else begin
-                        h562 = 4;
+                        h604 = 4;
                     end
-                    rec_outcome <= h562;
+                    rec_outcome <= h604;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 122;
-                    h563 = 1'h0;
-                    h563 = 0;
+                    h605 = 1'h0;
+                    h605 = 0;
                     if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
-                        h563 = 1;
+                        h605 = 1;
                     end
-                    rec_recorded <= h563;
-                    h564 = 64'h0;
-                    h564 = (e_addr >>> 12);
-                    h565 = 76'h0;
-                    h565 = {h564, 12'h0};
-                    rec_frcd_lo <= h565[64-1:0];
-                    h566 = 62'h0;
-                    h566 = ({46'h0, e_sid} | {e_at, 60'h0});
-                    h567 = 1'h0;
-                    h567 = 0;
+                    rec_recorded <= h605;
+                    h606 = 64'h0;
+                    h606 = (e_addr >>> 12);
+                    h607 = 76'h0;
+                    h607 = {h606, 12'h0};
+                    rec_frcd_lo <= h607[64-1:0];
+                    h608 = 62'h0;
+                    h608 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h609 = 1'h0;
+                    h609 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h567 = 1;
+                        h609 = 1;
                     end
-                    h568 = 63'h0;
-                    h568 = ({1'h0, h566} | {h567, 62'h0});
-                    h569 = 64'h0;
-                    h569 = ({1'h0, h568} | 64'h8000000000000000);
-                    h570 = 64'h0;
-                    h570 = (h569 | {32'h0, e_pv, 31'h0});
-                    h571 = 20'h0;
+                    h610 = 63'h0;
+                    h610 = ({1'h0, h608} | {h609, 62'h0});
+                    h611 = 64'h0;
+                    h611 = ({1'h0, h610} | 64'h8000000000000000);
+                    h612 = 64'h0;
+                    h612 = (h611 | {32'h0, e_pv, 31'h0});
+                    h613 = 20'h0;
                     if ((e_pv != 0)) begin
-                        h571 = e_pasid;
+                        h613 = e_pasid;
                     end
                     else begin
-                        h571 = 0;
+                        h613 = 0;
                     end
-                    h572 = 64'h0;
-                    h572 = (h570 | {4'h0, h571, 40'h0});
-                    h573 = 64'h0;
-                    h573 = (h572 | 64'h7a00000000);
-                    rec_frcd_hi <= h573;
+                    h614 = 64'h0;
+                    h614 = (h612 | {4'h0, h613, 40'h0});
+                    h615 = 64'h0;
+                    h615 = (h614 | 64'h7a00000000);
+                    rec_frcd_hi <= h615;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -5906,46 +5979,46 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h574 = 3'h0;
+                    h616 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h574 = 4;
+                        h616 = 4;
                     end
                     else begin
-                        h574 = 0;
+                        h616 = 0;
                     end
-                    rec_cpl_status <= h574;
+                    rec_cpl_status <= h616;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!w_root_0[0]))) begin
                     status <= 31;
-                    h575 = 3'h0;
+                    h617 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h575 = 7;
+                        h617 = 7;
                     end
                     else begin
-                        h575 = 4;
+                        h617 = 4;
                     end
-                    rec_outcome <= h575;
+                    rec_outcome <= h617;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 1;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h576 = 64'h0;
-                    h576 = e_addr;
-                    v_wide[64-1:12] = h576[64-1:12];
+                    h618 = 64'h0;
+                    h618 = e_addr;
+                    v_wide[64-1:12] = h618[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 1;
                     v_wide[62-1:60] = e_at;
-                    h577 = 1'h0;
-                    h577 = 0;
+                    h619 = 1'h0;
+                    h619 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h577 = 1;
+                        h619 = 1;
                     end
-                    v_wide[63-1:62] = h577;
+                    v_wide[63-1:62] = h619;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -5955,46 +6028,46 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h578 = 1'h0;
+                    h620 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h578 = 1;
+                        h620 = 1;
                     end
                     else begin
-                        h578 = 0;
+                        h620 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h578};
+                    rec_cpl_status <= {2'h0, h620};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
                     status <= 32;
-                    h579 = 3'h0;
+                    h621 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h579 = 7;
+                        h621 = 7;
                     end
                     else begin
-                        h579 = 4;
+                        h621 = 4;
                     end
-                    rec_outcome <= h579;
+                    rec_outcome <= h621;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 10;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h580 = 64'h0;
-                    h580 = e_addr;
-                    v_wide[64-1:12] = h580[64-1:12];
+                    h622 = 64'h0;
+                    h622 = e_addr;
+                    v_wide[64-1:12] = h622[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 10;
                     v_wide[62-1:60] = e_at;
-                    h581 = 1'h0;
-                    h581 = 0;
+                    h623 = 1'h0;
+                    h623 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h581 = 1;
+                        h623 = 1;
                     end
-                    v_wide[63-1:62] = h581;
+                    v_wide[63-1:62] = h623;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6004,51 +6077,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h582 = 3'h0;
+                    h624 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h582 = 4;
+                        h624 = 4;
                     end
                     else begin
-                        h582 = 0;
+                        h624 = 0;
                     end
-                    rec_cpl_status <= h582;
+                    rec_cpl_status <= h624;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!w_ctx_0[0]))) begin
                     status <= 33;
-                    h583 = 3'h0;
+                    h625 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h583 = 7;
+                        h625 = 7;
                     end
                     else begin
-                        h583 = 4;
+                        h625 = 4;
                     end
-                    rec_outcome <= h583;
+                    rec_outcome <= h625;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 2;
-                    h584 = 1'h0;
-                    h584 = 0;
+                    h626 = 1'h0;
+                    h626 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h584 = 1;
+                        h626 = 1;
                     end
-                    rec_recorded <= h584;
+                    rec_recorded <= h626;
                     v_wide = 0;
-                    h585 = 64'h0;
-                    h585 = e_addr;
-                    v_wide[64-1:12] = h585[64-1:12];
+                    h627 = 64'h0;
+                    h627 = e_addr;
+                    v_wide[64-1:12] = h627[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 2;
                     v_wide[62-1:60] = e_at;
-                    h586 = 1'h0;
-                    h586 = 0;
+                    h628 = 1'h0;
+                    h628 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h586 = 1;
+                        h628 = 1;
                     end
-                    v_wide[63-1:62] = h586;
+                    v_wide[63-1:62] = h628;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6058,46 +6131,46 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h587 = 1'h0;
+                    h629 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h587 = 1;
+                        h629 = 1;
                     end
                     else begin
-                        h587 = 0;
+                        h629 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h587};
+                    rec_cpl_status <= {2'h0, h629};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
                     status <= 34;
-                    h588 = 3'h0;
+                    h630 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h588 = 7;
+                        h630 = 7;
                     end
                     else begin
-                        h588 = 4;
+                        h630 = 4;
                     end
-                    rec_outcome <= h588;
+                    rec_outcome <= h630;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 11;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h589 = 64'h0;
-                    h589 = e_addr;
-                    v_wide[64-1:12] = h589[64-1:12];
+                    h631 = 64'h0;
+                    h631 = e_addr;
+                    v_wide[64-1:12] = h631[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 11;
                     v_wide[62-1:60] = e_at;
-                    h590 = 1'h0;
-                    h590 = 0;
+                    h632 = 1'h0;
+                    h632 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h590 = 1;
+                        h632 = 1;
                     end
-                    v_wide[63-1:62] = h590;
+                    v_wide[63-1:62] = h632;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6107,51 +6180,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h591 = 3'h0;
+                    h633 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h591 = 4;
+                        h633 = 4;
                     end
                     else begin
-                        h591 = 0;
+                        h633 = 0;
                     end
-                    rec_cpl_status <= h591;
+                    rec_cpl_status <= h633;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
                     status <= 35;
-                    h592 = 3'h0;
+                    h634 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h592 = 7;
+                        h634 = 7;
                     end
                     else begin
-                        h592 = 4;
+                        h634 = 4;
                     end
-                    rec_outcome <= h592;
+                    rec_outcome <= h634;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 3;
-                    h593 = 1'h0;
-                    h593 = 0;
+                    h635 = 1'h0;
+                    h635 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h593 = 1;
+                        h635 = 1;
                     end
-                    rec_recorded <= h593;
+                    rec_recorded <= h635;
                     v_wide = 0;
-                    h594 = 64'h0;
-                    h594 = e_addr;
-                    v_wide[64-1:12] = h594[64-1:12];
+                    h636 = 64'h0;
+                    h636 = e_addr;
+                    v_wide[64-1:12] = h636[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h595 = 1'h0;
-                    h595 = 0;
+                    h637 = 1'h0;
+                    h637 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h595 = 1;
+                        h637 = 1;
                     end
-                    v_wide[63-1:62] = h595;
+                    v_wide[63-1:62] = h637;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6161,51 +6234,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h596 = 3'h0;
+                    h638 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h596 = 4;
+                        h638 = 4;
                     end
                     else begin
-                        h596 = 0;
+                        h638 = 0;
                     end
-                    rec_cpl_status <= h596;
+                    rec_cpl_status <= h638;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
                     status <= 36;
-                    h597 = 3'h0;
+                    h639 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h597 = 7;
+                        h639 = 7;
                     end
                     else begin
-                        h597 = 4;
+                        h639 = 4;
                     end
-                    rec_outcome <= h597;
+                    rec_outcome <= h639;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 13;
-                    h598 = 1'h0;
-                    h598 = 0;
+                    h640 = 1'h0;
+                    h640 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h598 = 1;
+                        h640 = 1;
                     end
-                    rec_recorded <= h598;
+                    rec_recorded <= h640;
                     v_wide = 0;
-                    h599 = 64'h0;
-                    h599 = e_addr;
-                    v_wide[64-1:12] = h599[64-1:12];
+                    h641 = 64'h0;
+                    h641 = e_addr;
+                    v_wide[64-1:12] = h641[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 13;
                     v_wide[62-1:60] = e_at;
-                    h600 = 1'h0;
-                    h600 = 0;
+                    h642 = 1'h0;
+                    h642 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h600 = 1;
+                        h642 = 1;
                     end
-                    v_wide[63-1:62] = h600;
+                    v_wide[63-1:62] = h642;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6215,51 +6288,51 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h601 = 1'h0;
+                    h643 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h601 = 1;
+                        h643 = 1;
                     end
                     else begin
-                        h601 = 0;
+                        h643 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h601};
+                    rec_cpl_status <= {2'h0, h643};
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                     status <= 37;
-                    h602 = 3'h0;
+                    h644 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h602 = 7;
+                        h644 = 7;
                     end
                     else begin
-                        h602 = 4;
+                        h644 = 4;
                     end
-                    rec_outcome <= h602;
+                    rec_outcome <= h644;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 3;
-                    h603 = 1'h0;
-                    h603 = 0;
+                    h645 = 1'h0;
+                    h645 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h603 = 1;
+                        h645 = 1;
                     end
-                    rec_recorded <= h603;
+                    rec_recorded <= h645;
                     v_wide = 0;
-                    h604 = 64'h0;
-                    h604 = e_addr;
-                    v_wide[64-1:12] = h604[64-1:12];
+                    h646 = 64'h0;
+                    h646 = e_addr;
+                    v_wide[64-1:12] = h646[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 3;
                     v_wide[62-1:60] = e_at;
-                    h605 = 1'h0;
-                    h605 = 0;
+                    h647 = 1'h0;
+                    h647 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h605 = 1;
+                        h647 = 1;
                     end
-                    v_wide[63-1:62] = h605;
+                    v_wide[63-1:62] = h647;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6269,18 +6342,18 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h606 = 3'h0;
+                    h648 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h606 = 4;
+                        h648 = 4;
                     end
                     else begin
-                        h606 = 0;
+                        h648 = 0;
                     end
-                    rec_cpl_status <= h606;
+                    rec_cpl_status <= h648;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h607})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h608})))) && (((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0))))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h649})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h650})))) && ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0))))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
                     status <= 38;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -6298,9 +6371,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (e_at == 2))) begin
                     status <= 39;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -6318,9 +6391,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (w_ctx_0[4-1:2] == 2))) begin
                     status <= 40;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
@@ -6338,9 +6411,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h609 != 0))) begin
+                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h651 != 0))) begin
                     status <= 41;
                     rec_outcome <= 7;
                     rec_address <= 0;
@@ -6358,35 +6431,35 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h629 != 0))) begin
+                else if ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (h671 != 0))) begin
                     status <= 42;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h626 = 1'h0;
-                    h626 = 0;
+                    h668 = 1'h0;
+                    h668 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h626 = 1;
+                        h668 = 1;
                     end
-                    rec_recorded <= h626;
+                    rec_recorded <= h668;
                     v_wide = 0;
-                    h627 = 64'h0;
-                    h627 = e_addr;
-                    v_wide[64-1:12] = h627[64-1:12];
+                    h669 = 64'h0;
+                    h669 = e_addr;
+                    v_wide[64-1:12] = h669[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h628 = 1'h0;
-                    h628 = 0;
+                    h670 = 1'h0;
+                    h670 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h628 = 1;
+                        h670 = 1;
                     end
-                    v_wide[63-1:62] = h628;
+                    v_wide[63-1:62] = h670;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6398,9 +6471,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h646})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h647})))))) begin
+                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h688})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h689})))))) begin
                     status <= 43;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -6418,7 +6491,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((wk_sl_ok != 0)) begin
                     status <= 44;
@@ -6438,7 +6511,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((wk_sl_translation != 0)) begin
                     status <= 45;
@@ -6459,48 +6532,48 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_sl_R;
-                    h648 = 1'h0;
-                    h648 = 0;
+                    h690 = 1'h0;
+                    h690 = 0;
                     if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h648 = 1;
+                        h690 = 1;
                     end
-                    v_wide[2-1:1] = h648;
+                    v_wide[2-1:1] = h690;
                     v_wide[3-1:2] = wk_sl_U;
-                    h649 = 1'h0;
-                    h649 = 0;
+                    h691 = 1'h0;
+                    h691 = 0;
                     if ((wk_sl_shift > 12)) begin
-                        h649 = 1;
+                        h691 = 1;
                     end
-                    v_wide[12-1:11] = h649;
-                    h650 = 6'h0;
-                    h650 = wk_sl_shift;
-                    h651 = 64'h0;
-                    h651 = (wk_sl_frame >>> h650);
-                    h652 = 127'h0;
-                    h652 = {63'h0, h651};
-                    h653 = 6'h0;
-                    h653 = wk_sl_shift;
-                    h654 = 127'h0;
-                    h654 = (h652 << h653);
-                    h655 = 64'h0;
-                    h655 = 1;
-                    h656 = 6'h0;
-                    h657 = 7'h0;
-                    h657 = (({1'h0, wk_sl_shift} + 64) - 1);
-                    h656 = h657[6-1:0];
-                    h658 = 64'h0;
-                    h658 = (h655 << h656);
-                    h659 = 65'h0;
-                    h659 = (({1'h0, h658} + 65'h10000000000000000) - 1);
-                    h660 = 64'h0;
-                    h660 = (h659[64-1:0] >>> 12);
-                    h661 = 127'h0;
-                    h661 = (h654 | {51'h0, h660, 12'h0});
-                    h662 = 127'h0;
-                    h662 = (h661 >>> 12);
-                    v_wide[64-1:12] = h662[52-1:0];
+                    v_wide[12-1:11] = h691;
+                    h692 = 6'h0;
+                    h692 = wk_sl_shift;
+                    h693 = 64'h0;
+                    h693 = (wk_sl_frame >>> h692);
+                    h694 = 127'h0;
+                    h694 = {63'h0, h693};
+                    h695 = 6'h0;
+                    h695 = wk_sl_shift;
+                    h696 = 127'h0;
+                    h696 = (h694 << h695);
+                    h697 = 64'h0;
+                    h697 = 1;
+                    h698 = 6'h0;
+                    h699 = 7'h0;
+                    h699 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h698 = h699[6-1:0];
+                    h700 = 64'h0;
+                    h700 = (h697 << h698);
+                    h701 = 65'h0;
+                    h701 = (({1'h0, h700} + 65'h10000000000000000) - 1);
+                    h702 = 64'h0;
+                    h702 = (h701[64-1:0] >>> 12);
+                    h703 = 127'h0;
+                    h703 = (h696 | {51'h0, h702, 12'h0});
+                    h704 = 127'h0;
+                    h704 = (h703 >>> 12);
+                    v_wide[64-1:12] = h704[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
                     status <= 46;
@@ -6520,7 +6593,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
                     status <= 47;
@@ -6528,16 +6601,16 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h663 = 1'h0;
-                    h663 = 0;
+                    h705 = 1'h0;
+                    h705 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h663 = 1;
+                        h705 = 1;
                     end
-                    rec_recorded <= h663;
+                    rec_recorded <= h705;
                     v_wide = 0;
-                    h664 = 64'h0;
-                    h664 = e_addr;
-                    v_wide[64-1:12] = h664[64-1:12];
+                    h706 = 64'h0;
+                    h706 = e_addr;
+                    v_wide[64-1:12] = h706[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -6555,7 +6628,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
                     status <= 48;
@@ -6563,16 +6636,16 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h665 = 1'h0;
-                    h665 = 0;
+                    h707 = 1'h0;
+                    h707 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h665 = 1;
+                        h707 = 1;
                     end
-                    rec_recorded <= h665;
+                    rec_recorded <= h707;
                     v_wide = 0;
-                    h666 = 64'h0;
-                    h666 = e_addr;
-                    v_wide[64-1:12] = h666[64-1:12];
+                    h708 = 64'h0;
+                    h708 = e_addr;
+                    v_wide[64-1:12] = h708[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -6590,42 +6663,42 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
                     status <= 49;
-                    h667 = 3'h0;
+                    h709 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h667 = 7;
+                        h709 = 7;
                     end
                     else begin
-                        h667 = 4;
+                        h709 = 4;
                     end
-                    rec_outcome <= h667;
+                    rec_outcome <= h709;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h668 = 1'h0;
-                    h668 = 0;
+                    h710 = 1'h0;
+                    h710 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h668 = 1;
+                        h710 = 1;
                     end
-                    rec_recorded <= h668;
+                    rec_recorded <= h710;
                     v_wide = 0;
-                    h669 = 64'h0;
-                    h669 = e_addr;
-                    v_wide[64-1:12] = h669[64-1:12];
+                    h711 = 64'h0;
+                    h711 = e_addr;
+                    v_wide[64-1:12] = h711[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h670 = 1'h0;
-                    h670 = 0;
+                    h712 = 1'h0;
+                    h712 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h670 = 1;
+                        h712 = 1;
                     end
-                    v_wide[63-1:62] = h670;
+                    v_wide[63-1:62] = h712;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -6635,16 +6708,16 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h671 = 3'h0;
+                    h713 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h671 = 4;
+                        h713 = 4;
                     end
                     else begin
-                        h671 = 0;
+                        h713 = 0;
                     end
-                    rec_cpl_status <= h671;
+                    rec_cpl_status <= h713;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
                     status <= 50;
@@ -6664,7 +6737,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
                     status <= 51;
@@ -6688,7 +6761,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
                     status <= 52;
@@ -6708,9 +6781,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h682[32-1:16] != 0))) begin
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h724[32-1:16] != 0))) begin
                     status <= 53;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -6718,38 +6791,38 @@ always @(posedge clk) begin: fsm
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h672 = 17'h0;
-                    h673 = 1'h0;
-                    h673 = 0;
+                    h714 = 17'h0;
+                    h715 = 1'h0;
+                    h715 = 0;
                     if (e_msi_addr[2]) begin
-                        h673 = 1;
+                        h715 = 1;
                     end
-                    h674 = 32'h0;
-                    h674 = e_msi_addr;
-                    h675 = 16'h0;
-                    h675 = ({h673, 15'h0} | {1'h0, h674[20-1:5]});
-                    h676 = 32'h0;
-                    h676 = e_msi_data;
-                    h677 = 17'h0;
-                    h677 = ({1'h0, h675} + {1'h0, h676[16-1:0]});
-                    h678 = 1'h0;
-                    h678 = 0;
+                    h716 = 32'h0;
+                    h716 = e_msi_addr;
+                    h717 = 16'h0;
+                    h717 = ({h715, 15'h0} | {1'h0, h716[20-1:5]});
+                    h718 = 32'h0;
+                    h718 = e_msi_data;
+                    h719 = 17'h0;
+                    h719 = ({1'h0, h717} + {1'h0, h718[16-1:0]});
+                    h720 = 1'h0;
+                    h720 = 0;
                     if (e_msi_addr[2]) begin
-                        h678 = 1;
+                        h720 = 1;
                     end
-                    h679 = 32'h0;
-                    h679 = e_msi_addr;
-                    h680 = 16'h0;
-                    h680 = ({h678, 15'h0} | {1'h0, h679[20-1:5]});
+                    h721 = 32'h0;
+                    h721 = e_msi_addr;
+                    h722 = 16'h0;
+                    h722 = ({h720, 15'h0} | {1'h0, h721[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h672 = h677;
+                        h714 = h719;
                     end
                     else begin
-                        h672 = {1'h0, h680};
+                        h714 = {1'h0, h722};
                     end
-                    h681 = 16'h0;
-                    h681 = (h672[16-1:0] & 65535);
-                    v_wide[64-1:48] = h681;
+                    h723 = 16'h0;
+                    h723 = (h714[16-1:0] & 65535);
+                    v_wide[64-1:48] = h723;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -6765,9 +6838,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h702} < h705)))) begin
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h744} < h747)))) begin
                     status <= 54;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -6775,38 +6848,38 @@ always @(posedge clk) begin: fsm
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h683 = 17'h0;
-                    h684 = 1'h0;
-                    h684 = 0;
+                    h725 = 17'h0;
+                    h726 = 1'h0;
+                    h726 = 0;
                     if (e_msi_addr[2]) begin
-                        h684 = 1;
+                        h726 = 1;
                     end
-                    h685 = 32'h0;
-                    h685 = e_msi_addr;
-                    h686 = 16'h0;
-                    h686 = ({h684, 15'h0} | {1'h0, h685[20-1:5]});
-                    h687 = 32'h0;
-                    h687 = e_msi_data;
-                    h688 = 17'h0;
-                    h688 = ({1'h0, h686} + {1'h0, h687[16-1:0]});
-                    h689 = 1'h0;
-                    h689 = 0;
+                    h727 = 32'h0;
+                    h727 = e_msi_addr;
+                    h728 = 16'h0;
+                    h728 = ({h726, 15'h0} | {1'h0, h727[20-1:5]});
+                    h729 = 32'h0;
+                    h729 = e_msi_data;
+                    h730 = 17'h0;
+                    h730 = ({1'h0, h728} + {1'h0, h729[16-1:0]});
+                    h731 = 1'h0;
+                    h731 = 0;
                     if (e_msi_addr[2]) begin
-                        h689 = 1;
+                        h731 = 1;
                     end
-                    h690 = 32'h0;
-                    h690 = e_msi_addr;
-                    h691 = 16'h0;
-                    h691 = ({h689, 15'h0} | {1'h0, h690[20-1:5]});
+                    h732 = 32'h0;
+                    h732 = e_msi_addr;
+                    h733 = 16'h0;
+                    h733 = ({h731, 15'h0} | {1'h0, h732[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h683 = h688;
+                        h725 = h730;
                     end
                     else begin
-                        h683 = {1'h0, h691};
+                        h725 = {1'h0, h733};
                     end
-                    h692 = 16'h0;
-                    h692 = (h683[16-1:0] & 65535);
-                    v_wide[64-1:48] = h692;
+                    h734 = 16'h0;
+                    h734 = (h725[16-1:0] & 65535);
+                    v_wide[64-1:48] = h734;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -6822,7 +6895,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
                     status <= 55;
@@ -6830,45 +6903,45 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h706 = 1'h0;
-                    h706 = 0;
+                    h748 = 1'h0;
+                    h748 = 0;
                     if ((!w_irte_0[1])) begin
-                        h706 = 1;
+                        h748 = 1;
                     end
-                    rec_recorded <= h706;
+                    rec_recorded <= h748;
                     v_wide = 0;
-                    h707 = 17'h0;
-                    h708 = 1'h0;
-                    h708 = 0;
+                    h749 = 17'h0;
+                    h750 = 1'h0;
+                    h750 = 0;
                     if (e_msi_addr[2]) begin
-                        h708 = 1;
+                        h750 = 1;
                     end
-                    h709 = 32'h0;
-                    h709 = e_msi_addr;
-                    h710 = 16'h0;
-                    h710 = ({h708, 15'h0} | {1'h0, h709[20-1:5]});
-                    h711 = 32'h0;
-                    h711 = e_msi_data;
-                    h712 = 17'h0;
-                    h712 = ({1'h0, h710} + {1'h0, h711[16-1:0]});
-                    h713 = 1'h0;
-                    h713 = 0;
+                    h751 = 32'h0;
+                    h751 = e_msi_addr;
+                    h752 = 16'h0;
+                    h752 = ({h750, 15'h0} | {1'h0, h751[20-1:5]});
+                    h753 = 32'h0;
+                    h753 = e_msi_data;
+                    h754 = 17'h0;
+                    h754 = ({1'h0, h752} + {1'h0, h753[16-1:0]});
+                    h755 = 1'h0;
+                    h755 = 0;
                     if (e_msi_addr[2]) begin
-                        h713 = 1;
+                        h755 = 1;
                     end
-                    h714 = 32'h0;
-                    h714 = e_msi_addr;
-                    h715 = 16'h0;
-                    h715 = ({h713, 15'h0} | {1'h0, h714[20-1:5]});
+                    h756 = 32'h0;
+                    h756 = e_msi_addr;
+                    h757 = 16'h0;
+                    h757 = ({h755, 15'h0} | {1'h0, h756[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h707 = h712;
+                        h749 = h754;
                     end
                     else begin
-                        h707 = {1'h0, h715};
+                        h749 = {1'h0, h757};
                     end
-                    h716 = 16'h0;
-                    h716 = (h707[16-1:0] & 65535);
-                    v_wide[64-1:48] = h716;
+                    h758 = 16'h0;
+                    h758 = (h749[16-1:0] & 65535);
+                    v_wide[64-1:48] = h758;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -6884,53 +6957,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h728[8-1:0] != 0) || (h729[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h770[8-1:0] != 0) || (h771[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
                     status <= 56;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h717 = 1'h0;
-                    h717 = 0;
+                    h759 = 1'h0;
+                    h759 = 0;
                     if ((!w_irte_0[1])) begin
-                        h717 = 1;
+                        h759 = 1;
                     end
-                    rec_recorded <= h717;
+                    rec_recorded <= h759;
                     v_wide = 0;
-                    h718 = 17'h0;
-                    h719 = 1'h0;
-                    h719 = 0;
+                    h760 = 17'h0;
+                    h761 = 1'h0;
+                    h761 = 0;
                     if (e_msi_addr[2]) begin
-                        h719 = 1;
+                        h761 = 1;
                     end
-                    h720 = 32'h0;
-                    h720 = e_msi_addr;
-                    h721 = 16'h0;
-                    h721 = ({h719, 15'h0} | {1'h0, h720[20-1:5]});
-                    h722 = 32'h0;
-                    h722 = e_msi_data;
-                    h723 = 17'h0;
-                    h723 = ({1'h0, h721} + {1'h0, h722[16-1:0]});
-                    h724 = 1'h0;
-                    h724 = 0;
+                    h762 = 32'h0;
+                    h762 = e_msi_addr;
+                    h763 = 16'h0;
+                    h763 = ({h761, 15'h0} | {1'h0, h762[20-1:5]});
+                    h764 = 32'h0;
+                    h764 = e_msi_data;
+                    h765 = 17'h0;
+                    h765 = ({1'h0, h763} + {1'h0, h764[16-1:0]});
+                    h766 = 1'h0;
+                    h766 = 0;
                     if (e_msi_addr[2]) begin
-                        h724 = 1;
+                        h766 = 1;
                     end
-                    h725 = 32'h0;
-                    h725 = e_msi_addr;
-                    h726 = 16'h0;
-                    h726 = ({h724, 15'h0} | {1'h0, h725[20-1:5]});
+                    h767 = 32'h0;
+                    h767 = e_msi_addr;
+                    h768 = 16'h0;
+                    h768 = ({h766, 15'h0} | {1'h0, h767[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h718 = h723;
+                        h760 = h765;
                     end
                     else begin
-                        h718 = {1'h0, h726};
+                        h760 = {1'h0, h768};
                     end
-                    h727 = 16'h0;
-                    h727 = (h718[16-1:0] & 65535);
-                    v_wide[64-1:48] = h727;
+                    h769 = 16'h0;
+                    h769 = (h760[16-1:0] & 65535);
+                    v_wide[64-1:48] = h769;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -6946,53 +7019,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h744 == h748))) || (((w_irte_8[20-1:18] == 2) && (h749[16-1:8] >= h750[16-1:8])) && (h751[16-1:8] <= h752[8-1:0])))))) begin
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h786 == h790))) || (((w_irte_8[20-1:18] == 2) && (h791[16-1:8] >= h792[16-1:8])) && (h793[16-1:8] <= h794[8-1:0])))))) begin
                     status <= 57;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h730 = 1'h0;
-                    h730 = 0;
+                    h772 = 1'h0;
+                    h772 = 0;
                     if ((!w_irte_0[1])) begin
-                        h730 = 1;
+                        h772 = 1;
                     end
-                    rec_recorded <= h730;
+                    rec_recorded <= h772;
                     v_wide = 0;
-                    h731 = 17'h0;
-                    h732 = 1'h0;
-                    h732 = 0;
+                    h773 = 17'h0;
+                    h774 = 1'h0;
+                    h774 = 0;
                     if (e_msi_addr[2]) begin
-                        h732 = 1;
+                        h774 = 1;
                     end
-                    h733 = 32'h0;
-                    h733 = e_msi_addr;
-                    h734 = 16'h0;
-                    h734 = ({h732, 15'h0} | {1'h0, h733[20-1:5]});
-                    h735 = 32'h0;
-                    h735 = e_msi_data;
-                    h736 = 17'h0;
-                    h736 = ({1'h0, h734} + {1'h0, h735[16-1:0]});
-                    h737 = 1'h0;
-                    h737 = 0;
+                    h775 = 32'h0;
+                    h775 = e_msi_addr;
+                    h776 = 16'h0;
+                    h776 = ({h774, 15'h0} | {1'h0, h775[20-1:5]});
+                    h777 = 32'h0;
+                    h777 = e_msi_data;
+                    h778 = 17'h0;
+                    h778 = ({1'h0, h776} + {1'h0, h777[16-1:0]});
+                    h779 = 1'h0;
+                    h779 = 0;
                     if (e_msi_addr[2]) begin
-                        h737 = 1;
+                        h779 = 1;
                     end
-                    h738 = 32'h0;
-                    h738 = e_msi_addr;
-                    h739 = 16'h0;
-                    h739 = ({h737, 15'h0} | {1'h0, h738[20-1:5]});
+                    h780 = 32'h0;
+                    h780 = e_msi_addr;
+                    h781 = 16'h0;
+                    h781 = ({h779, 15'h0} | {1'h0, h780[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h731 = h736;
+                        h773 = h778;
                     end
                     else begin
-                        h731 = {1'h0, h739};
+                        h773 = {1'h0, h781};
                     end
-                    h740 = 16'h0;
-                    h740 = (h731[16-1:0] & 65535);
-                    v_wide[64-1:48] = h740;
+                    h782 = 16'h0;
+                    h782 = (h773[16-1:0] & 65535);
+                    v_wide[64-1:48] = h782;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -7008,7 +7081,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
                     status <= 58;
@@ -7019,71 +7092,71 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h753 = 17'h0;
-                    h754 = 1'h0;
-                    h754 = 0;
+                    h795 = 17'h0;
+                    h796 = 1'h0;
+                    h796 = 0;
                     if (e_msi_addr[2]) begin
-                        h754 = 1;
+                        h796 = 1;
                     end
-                    h755 = 32'h0;
-                    h755 = e_msi_addr;
-                    h756 = 16'h0;
-                    h756 = ({h754, 15'h0} | {1'h0, h755[20-1:5]});
-                    h757 = 32'h0;
-                    h757 = e_msi_data;
-                    h758 = 17'h0;
-                    h758 = ({1'h0, h756} + {1'h0, h757[16-1:0]});
-                    h759 = 1'h0;
-                    h759 = 0;
+                    h797 = 32'h0;
+                    h797 = e_msi_addr;
+                    h798 = 16'h0;
+                    h798 = ({h796, 15'h0} | {1'h0, h797[20-1:5]});
+                    h799 = 32'h0;
+                    h799 = e_msi_data;
+                    h800 = 17'h0;
+                    h800 = ({1'h0, h798} + {1'h0, h799[16-1:0]});
+                    h801 = 1'h0;
+                    h801 = 0;
                     if (e_msi_addr[2]) begin
-                        h759 = 1;
+                        h801 = 1;
                     end
-                    h760 = 32'h0;
-                    h760 = e_msi_addr;
-                    h761 = 16'h0;
-                    h761 = ({h759, 15'h0} | {1'h0, h760[20-1:5]});
+                    h802 = 32'h0;
+                    h802 = e_msi_addr;
+                    h803 = 16'h0;
+                    h803 = ({h801, 15'h0} | {1'h0, h802[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h753 = h758;
+                        h795 = h800;
                     end
                     else begin
-                        h753 = {1'h0, h761};
+                        h795 = {1'h0, h803};
                     end
-                    h762 = 16'h0;
-                    h762 = (h753[16-1:0] & 65535);
-                    rec_int_index <= h762;
+                    h804 = 16'h0;
+                    h804 = (h795[16-1:0] & 65535);
+                    rec_int_index <= h804;
                     rec_vector <= w_irte_0[24-1:16];
-                    h763 = 32'h0;
-                    h764 = 32'h0;
-                    h764 = w_irte_0[64-1:32];
+                    h805 = 32'h0;
+                    h806 = 32'h0;
+                    h806 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h763 = w_irte_0[64-1:32];
+                        h805 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h763 = {24'h0, h764[16-1:8]};
+                        h805 = {24'h0, h806[16-1:8]};
                     end
-                    rec_destination <= h763;
-                    h765 = 1'h0;
-                    h765 = 0;
+                    rec_destination <= h805;
+                    h807 = 1'h0;
+                    h807 = 0;
                     if (w_irte_0[2]) begin
-                        h765 = 1;
+                        h807 = 1;
                     end
-                    rec_dest_mode <= h765;
-                    h766 = 1'h0;
-                    h766 = 0;
+                    rec_dest_mode <= h807;
+                    h808 = 1'h0;
+                    h808 = 0;
                     if (w_irte_0[3]) begin
-                        h766 = 1;
+                        h808 = 1;
                     end
-                    rec_redir_hint <= h766;
-                    h767 = 1'h0;
-                    h767 = 0;
+                    rec_redir_hint <= h808;
+                    h809 = 1'h0;
+                    h809 = 0;
                     if (w_irte_0[4]) begin
-                        h767 = 1;
+                        h809 = 1;
                     end
-                    rec_trigger_mode <= h767;
+                    rec_trigger_mode <= h809;
                     rec_delivery_mode <= w_irte_0[8-1:5];
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
                 else begin
                     status <= 0;
@@ -7103,10 +7176,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 5'b11000;
+                    st <= 5'b10110;
                 end
             end
-            5'b10111: begin
+            5'b10101: begin
                 if ((iset < 4)) begin
                     u0_iset = 2'h0;
                     u0_iset = iset[2-1:0];
@@ -7388,19 +7461,19 @@ always @(posedge clk) begin: fsm
 end
 
 always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) begin: port_mux
-    if (unit_sl_m_valid) begin
-        m_valid = 1'b1;
-        m_we = unit_sl_m_we;
-        m_size = unit_sl_m_size;
-        m_addr = unit_sl_m_addr;
-        m_wdata = unit_sl_m_wdata;
-    end
-    else if (unit_smsl_m_valid) begin
+    if (unit_smsl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_smsl_m_we;
         m_size = unit_smsl_m_size;
         m_addr = unit_smsl_m_addr;
         m_wdata = unit_smsl_m_wdata;
+    end
+    else if (unit_sl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_sl_m_we;
+        m_size = unit_sl_m_size;
+        m_addr = unit_sl_m_addr;
+        m_wdata = unit_sl_m_wdata;
     end
     else begin
         m_valid = u_valid;
@@ -7408,924 +7481,6 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
         m_size = u_size;
         m_addr = u_addr;
         m_wdata = u_wdata;
-    end
-end
-
-always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
-    reg pending;
-    reg v_r;
-    reg v_w;
-    reg [64-1:0] leaf_pa;
-    reg [4-1:0] rs0;
-    reg [3-1:0] rs1;
-    reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
-    unit_sl_m_valid = walker_unit_sl0_m_valid_h;
-    unit_sl_m_we = walker_unit_sl0_m_we_h;
-    unit_sl_m_size = walker_unit_sl0_m_size_h;
-    unit_sl_m_addr = walker_unit_sl0_m_addr_h;
-    unit_sl_m_wdata = walker_unit_sl0_m_wdata_h;
-    pending = 1'b0;
-    v_r = (0 != 0);
-    v_w = (0 != 0);
-    if (unit_sl_done) begin
-    end
-    case (walker_unit_sl0_st)
-        3'b000: begin
-            if (unit_sl_start) begin
-                if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
-                    unit_sl_m_valid = 1'b1;
-                    unit_sl_m_we = 1'b0;
-                    unit_sl_m_size = 3;
-                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
-                end
-                else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
-                    unit_sl_m_valid = 1'b1;
-                    unit_sl_m_we = 1'b0;
-                    unit_sl_m_size = 3;
-                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                end
-                else begin
-                    unit_sl_m_valid = 1'b1;
-                    unit_sl_m_we = 1'b0;
-                    unit_sl_m_size = 3;
-                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                end
-            end
-        end
-        3'b001: begin
-            if (m_rvalid) begin
-                case (walker_unit_sl0_lvl)
-                    'h5: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                            unit_sl_m_valid = 1'b1;
-                            unit_sl_m_we = 1'b0;
-                            unit_sl_m_size = 3;
-                            unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                        end
-                    end
-                    'h4: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                            unit_sl_m_valid = 1'b1;
-                            unit_sl_m_we = 1'b0;
-                            unit_sl_m_size = 3;
-                            unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                        end
-                    end
-                    'h3: begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                            end
-                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                if (unit_sl_r_SL_WALK[4]) begin
-                                end
-                                else begin
-                                    leaf_pa = 64'h0;
-                                    if ((30 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
-                                    end
-                                    else if ((30 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
-                                    end
-                                    else if ((30 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
-                                    end
-                                    else if ((30 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
-                                    end
-                                    else if ((30 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
-                                    end
-                                    else if ((30 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
-                                    end
-                                    else if ((30 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
-                                    end
-                                    else if ((30 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
-                                    end
-                                    else if ((30 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
-                                    end
-                                    else if ((30 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
-                                    end
-                                    else if ((30 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
-                                    end
-                                    else if ((30 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
-                                    end
-                                    else if ((30 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
-                                    end
-                                    else if ((30 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
-                                    end
-                                    else if ((30 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
-                                    end
-                                    else if ((30 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
-                                    end
-                                    else if ((30 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
-                                    end
-                                    else if ((30 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
-                                    end
-                                    else if ((30 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
-                                    end
-                                    else if ((30 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
-                                    end
-                                    else begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                    end
-                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                    end
-                                    else begin
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                unit_sl_m_valid = 1'b1;
-                                unit_sl_m_we = 1'b0;
-                                unit_sl_m_size = 3;
-                                unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
-                            end
-                        end
-                    end
-                    'h2: begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                            end
-                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                if (unit_sl_r_SL_WALK[4]) begin
-                                end
-                                else begin
-                                    leaf_pa = 64'h0;
-                                    if ((21 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
-                                    end
-                                    else if ((21 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
-                                    end
-                                    else if ((21 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
-                                    end
-                                    else if ((21 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
-                                    end
-                                    else if ((21 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
-                                    end
-                                    else if ((21 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
-                                    end
-                                    else if ((21 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
-                                    end
-                                    else if ((21 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
-                                    end
-                                    else if ((21 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
-                                    end
-                                    else if ((21 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
-                                    end
-                                    else if ((21 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
-                                    end
-                                    else if ((21 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
-                                    end
-                                    else if ((21 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
-                                    end
-                                    else if ((21 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
-                                    end
-                                    else if ((21 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
-                                    end
-                                    else if ((21 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
-                                    end
-                                    else if ((21 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
-                                    end
-                                    else if ((21 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
-                                    end
-                                    else if ((21 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
-                                    end
-                                    else if ((21 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
-                                    end
-                                    else begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                    end
-                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                    end
-                                    else begin
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                unit_sl_m_valid = 1'b1;
-                                unit_sl_m_we = 1'b0;
-                                unit_sl_m_size = 3;
-                                unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
-                            end
-                        end
-                    end
-                    'h1: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                            if (unit_sl_r_SL_WALK[4]) begin
-                            end
-                            else begin
-                                if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                end
-                                else begin
-                                end
-                            end
-                        end
-                    end
-                endcase
-            end
-        end
-        3'b010: begin
-            rs0 = 4'h0;
-            rs1 = 3'h0;
-            rs2 = 3'h0;
-            if (unit_sl_r_SL_WALK[3]) begin
-                rs2 = 5;
-            end
-            else begin
-                rs2 = 6;
-            end
-            if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
-                rs1 = rs2;
-            end
-            else begin
-                rs1 = 0;
-            end
-            if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
-                rs0 = 12;
-            end
-            else begin
-                rs0 = {1'h0, rs1};
-            end
-            rs3 = 7'h0;
-            rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
-            rs4 = 8'h0;
-            rs4 = (3 + {1'h0, rs3});
-        end
-        3'b011: begin
-            if (walker_unit_sl0_pend_5) begin
-                unit_sl_m_valid = 1'b1;
-                unit_sl_m_we = 1'b1;
-                unit_sl_m_size = 3;
-                unit_sl_m_addr = walker_unit_sl0_sa_5;
-                unit_sl_m_wdata = walker_unit_sl0_se_5;
-            end
-            else if (walker_unit_sl0_pend_4) begin
-                unit_sl_m_valid = 1'b1;
-                unit_sl_m_we = 1'b1;
-                unit_sl_m_size = 3;
-                unit_sl_m_addr = walker_unit_sl0_sa_4;
-                unit_sl_m_wdata = walker_unit_sl0_se_4;
-            end
-            else if (walker_unit_sl0_pend_3) begin
-                unit_sl_m_valid = 1'b1;
-                unit_sl_m_we = 1'b1;
-                unit_sl_m_size = 3;
-                unit_sl_m_addr = walker_unit_sl0_sa_3;
-                unit_sl_m_wdata = walker_unit_sl0_se_3;
-            end
-            else if (walker_unit_sl0_pend_2) begin
-                unit_sl_m_valid = 1'b1;
-                unit_sl_m_we = 1'b1;
-                unit_sl_m_size = 3;
-                unit_sl_m_addr = walker_unit_sl0_sa_2;
-                unit_sl_m_wdata = walker_unit_sl0_se_2;
-            end
-            else if (walker_unit_sl0_pend_1) begin
-                unit_sl_m_valid = 1'b1;
-                unit_sl_m_we = 1'b1;
-                unit_sl_m_size = 3;
-                unit_sl_m_addr = walker_unit_sl0_sa_1;
-                unit_sl_m_wdata = walker_unit_sl0_se_1;
-            end
-            else begin
-            end
-        end
-        3'b100: begin
-            if (m_rvalid) begin
-                unit_sl_m_we = 1'b0;
-            end
-        end
-        default: begin
-        end
-    endcase
-end
-
-always @(posedge clk) begin: walker_unit_sl0_fsm
-    reg pending;
-    reg v_r;
-    reg v_w;
-    reg [64-1:0] leaf_pa;
-    reg [4-1:0] rs0;
-    reg [3-1:0] rs1;
-    reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
-    if (rst == 1) begin
-        walker_unit_sl0_a_r <= 0;
-        walker_unit_sl0_a_w <= 0;
-        unit_sl_done <= 0;
-        walker_unit_sl0_ea <= 0;
-        walker_unit_sl0_fault_k <= 0;
-        walker_unit_sl0_flevel <= 0;
-        walker_unit_sl0_le <= 0;
-        walker_unit_sl0_lvl <= 0;
-        walker_unit_sl0_m_addr_h <= 0;
-        walker_unit_sl0_m_size_h <= 0;
-        walker_unit_sl0_m_valid_h <= 0;
-        walker_unit_sl0_m_wdata_h <= 0;
-        walker_unit_sl0_m_we_h <= 0;
-        unit_sl_o_aux <= 0;
-        unit_sl_o_level <= 0;
-        unit_sl_o_pa <= 0;
-        unit_sl_o_r_R <= 0;
-        unit_sl_o_r_U <= 0;
-        unit_sl_o_r_W <= 0;
-        unit_sl_o_r_frame <= 0;
-        unit_sl_o_r_reason <= 0;
-        unit_sl_o_r_shift <= 0;
-        unit_sl_o_status <= 0;
-        walker_unit_sl0_pend_1 <= 0;
-        walker_unit_sl0_pend_2 <= 0;
-        walker_unit_sl0_pend_3 <= 0;
-        walker_unit_sl0_pend_4 <= 0;
-        walker_unit_sl0_pend_5 <= 0;
-        walker_unit_sl0_st <= 3'b000;
-    end
-    else begin
-        walker_unit_sl0_m_valid_h <= (unit_sl_m_valid && (!m_ready));
-        walker_unit_sl0_m_we_h <= unit_sl_m_we;
-        walker_unit_sl0_m_size_h <= unit_sl_m_size;
-        walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
-        walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
-        pending = 1'b0;
-        v_r = (0 != 0);
-        v_w = (0 != 0);
-        if (unit_sl_done) begin
-            unit_sl_done <= 1'b0;
-        end
-        case (walker_unit_sl0_st)
-            3'b000: begin
-                if (unit_sl_start) begin
-                    walker_unit_sl0_a_r <= 1'b1;
-                    walker_unit_sl0_a_w <= 1'b1;
-                    walker_unit_sl0_pend_5 <= 1'b0;
-                    walker_unit_sl0_pend_4 <= 1'b0;
-                    walker_unit_sl0_pend_3 <= 1'b0;
-                    walker_unit_sl0_pend_2 <= 1'b0;
-                    walker_unit_sl0_pend_1 <= 1'b0;
-                    if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
-                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
-                        walker_unit_sl0_st <= 3'b001;
-                        walker_unit_sl0_lvl <= 5;
-                    end
-                    else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
-                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                        walker_unit_sl0_st <= 3'b001;
-                        walker_unit_sl0_lvl <= 4;
-                    end
-                    else begin
-                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                        walker_unit_sl0_st <= 3'b001;
-                        walker_unit_sl0_lvl <= 3;
-                    end
-                end
-            end
-            3'b001: begin
-                if (m_rvalid) begin
-                    walker_unit_sl0_le <= m_rdata;
-                    case (walker_unit_sl0_lvl)
-                        'h5: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_sl0_fault_k <= 1;
-                                walker_unit_sl0_flevel <= 5;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_sl0_fault_k <= 2;
-                                walker_unit_sl0_flevel <= 5;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_sl0_fault_k <= 3;
-                                walker_unit_sl0_flevel <= 5;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                walker_unit_sl0_a_r <= v_r;
-                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                walker_unit_sl0_a_w <= v_w;
-                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
-                                walker_unit_sl0_st <= 3'b001;
-                                walker_unit_sl0_lvl <= 4;
-                            end
-                        end
-                        'h4: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_sl0_fault_k <= 1;
-                                walker_unit_sl0_flevel <= 4;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_sl0_fault_k <= 2;
-                                walker_unit_sl0_flevel <= 4;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_sl0_fault_k <= 3;
-                                walker_unit_sl0_flevel <= 4;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                walker_unit_sl0_a_r <= v_r;
-                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                walker_unit_sl0_a_w <= v_w;
-                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
-                                walker_unit_sl0_st <= 3'b001;
-                                walker_unit_sl0_lvl <= 3;
-                            end
-                        end
-                        'h3: begin
-                            if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_sl0_fault_k <= 1;
-                                    walker_unit_sl0_flevel <= 3;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_sl0_fault_k <= 2;
-                                    walker_unit_sl0_flevel <= 3;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_sl0_fault_k <= 3;
-                                    walker_unit_sl0_flevel <= 3;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                                    walker_unit_sl0_fault_k <= 5;
-                                    walker_unit_sl0_flevel <= 3;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                    walker_unit_sl0_a_w <= v_w;
-                                    if (unit_sl_r_SL_WALK[4]) begin
-                                        walker_unit_sl0_fault_k <= 6;
-                                        walker_unit_sl0_flevel <= 3;
-                                        walker_unit_sl0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        unit_sl_o_level <= 3;
-                                        leaf_pa = 64'h0;
-                                        if ((30 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
-                                        end
-                                        else if ((30 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
-                                        end
-                                        else if ((30 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
-                                        end
-                                        else if ((30 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
-                                        end
-                                        else if ((30 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
-                                        end
-                                        else if ((30 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
-                                        end
-                                        else if ((30 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
-                                        end
-                                        else if ((30 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
-                                        end
-                                        else if ((30 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
-                                        end
-                                        else if ((30 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
-                                        end
-                                        else if ((30 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
-                                        end
-                                        else if ((30 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
-                                        end
-                                        else if ((30 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
-                                        end
-                                        else if ((30 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
-                                        end
-                                        else if ((30 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
-                                        end
-                                        else if ((30 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
-                                        end
-                                        else if ((30 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
-                                        end
-                                        else if ((30 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
-                                        end
-                                        else if ((30 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
-                                        end
-                                        else if ((30 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
-                                        end
-                                        else begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                        end
-                                        unit_sl_o_pa <= leaf_pa;
-                                        unit_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                            walker_unit_sl0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            unit_sl_o_status <= 0;
-                                            unit_sl_done <= 1'b1;
-                                            walker_unit_sl0_st <= 3'b000;
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_sl0_fault_k <= 1;
-                                    walker_unit_sl0_flevel <= 3;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_sl0_fault_k <= 2;
-                                    walker_unit_sl0_flevel <= 3;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_sl0_fault_k <= 3;
-                                    walker_unit_sl0_flevel <= 3;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                    walker_unit_sl0_a_w <= v_w;
-                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
-                                    walker_unit_sl0_st <= 3'b001;
-                                    walker_unit_sl0_lvl <= 2;
-                                end
-                            end
-                        end
-                        'h2: begin
-                            if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_sl0_fault_k <= 1;
-                                    walker_unit_sl0_flevel <= 2;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_sl0_fault_k <= 2;
-                                    walker_unit_sl0_flevel <= 2;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_sl0_fault_k <= 3;
-                                    walker_unit_sl0_flevel <= 2;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
-                                    walker_unit_sl0_fault_k <= 4;
-                                    walker_unit_sl0_flevel <= 2;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                    walker_unit_sl0_a_w <= v_w;
-                                    if (unit_sl_r_SL_WALK[4]) begin
-                                        walker_unit_sl0_fault_k <= 6;
-                                        walker_unit_sl0_flevel <= 2;
-                                        walker_unit_sl0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        unit_sl_o_level <= 2;
-                                        leaf_pa = 64'h0;
-                                        if ((21 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
-                                        end
-                                        else if ((21 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
-                                        end
-                                        else if ((21 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
-                                        end
-                                        else if ((21 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
-                                        end
-                                        else if ((21 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
-                                        end
-                                        else if ((21 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
-                                        end
-                                        else if ((21 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
-                                        end
-                                        else if ((21 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
-                                        end
-                                        else if ((21 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
-                                        end
-                                        else if ((21 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
-                                        end
-                                        else if ((21 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
-                                        end
-                                        else if ((21 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
-                                        end
-                                        else if ((21 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
-                                        end
-                                        else if ((21 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
-                                        end
-                                        else if ((21 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
-                                        end
-                                        else if ((21 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
-                                        end
-                                        else if ((21 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
-                                        end
-                                        else if ((21 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
-                                        end
-                                        else if ((21 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
-                                        end
-                                        else if ((21 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
-                                        end
-                                        else begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                        end
-                                        unit_sl_o_pa <= leaf_pa;
-                                        unit_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                            walker_unit_sl0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            unit_sl_o_status <= 0;
-                                            unit_sl_done <= 1'b1;
-                                            walker_unit_sl0_st <= 3'b000;
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_sl0_fault_k <= 1;
-                                    walker_unit_sl0_flevel <= 2;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_sl0_fault_k <= 2;
-                                    walker_unit_sl0_flevel <= 2;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_sl0_fault_k <= 3;
-                                    walker_unit_sl0_flevel <= 2;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                    walker_unit_sl0_a_w <= v_w;
-                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
-                                    walker_unit_sl0_st <= 3'b001;
-                                    walker_unit_sl0_lvl <= 1;
-                                end
-                            end
-                        end
-                        'h1: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_sl0_fault_k <= 1;
-                                walker_unit_sl0_flevel <= 1;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_sl0_fault_k <= 2;
-                                walker_unit_sl0_flevel <= 1;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                walker_unit_sl0_fault_k <= 3;
-                                walker_unit_sl0_flevel <= 1;
-                                walker_unit_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
-                                walker_unit_sl0_a_r <= v_r;
-                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
-                                walker_unit_sl0_a_w <= v_w;
-                                if (unit_sl_r_SL_WALK[4]) begin
-                                    walker_unit_sl0_fault_k <= 6;
-                                    walker_unit_sl0_flevel <= 1;
-                                    walker_unit_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    unit_sl_o_level <= 1;
-                                    unit_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
-                                    unit_sl_o_aux <= 0;
-                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
-                                        walker_unit_sl0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        unit_sl_o_status <= 0;
-                                        unit_sl_done <= 1'b1;
-                                        walker_unit_sl0_st <= 3'b000;
-                                    end
-                                end
-                            end
-                        end
-                    endcase
-                end
-            end
-            3'b010: begin
-                unit_sl_o_status <= walker_unit_sl0_fault_k;
-                unit_sl_o_level <= walker_unit_sl0_flevel;
-                unit_sl_o_aux <= 0;
-                rs0 = 4'h0;
-                rs1 = 3'h0;
-                rs2 = 3'h0;
-                if (unit_sl_r_SL_WALK[3]) begin
-                    rs2 = 5;
-                end
-                else begin
-                    rs2 = 6;
-                end
-                if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
-                    rs1 = rs2;
-                end
-                else begin
-                    rs1 = 0;
-                end
-                if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
-                    rs0 = 12;
-                end
-                else begin
-                    rs0 = {1'h0, rs1};
-                end
-                unit_sl_o_r_reason <= {4'h0, rs0};
-                unit_sl_o_r_R <= walker_unit_sl0_a_r;
-                unit_sl_o_r_W <= walker_unit_sl0_a_w;
-                unit_sl_o_r_U <= walker_unit_sl0_le[62];
-                rs3 = 7'h0;
-                rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
-                rs4 = 8'h0;
-                rs4 = (3 + {1'h0, rs3});
-                unit_sl_o_r_shift <= rs4[6-1:0];
-                unit_sl_o_r_frame <= {16'h0, walker_unit_sl0_le[48-1:12], 12'h0};
-                unit_sl_done <= 1'b1;
-                walker_unit_sl0_st <= 3'b000;
-            end
-            3'b011: begin
-                if (walker_unit_sl0_pend_5) begin
-                    walker_unit_sl0_pend_5 <= 1'b0;
-                    walker_unit_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_sl0_pend_4) begin
-                    walker_unit_sl0_pend_4 <= 1'b0;
-                    walker_unit_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_sl0_pend_3) begin
-                    walker_unit_sl0_pend_3 <= 1'b0;
-                    walker_unit_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_sl0_pend_2) begin
-                    walker_unit_sl0_pend_2 <= 1'b0;
-                    walker_unit_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_sl0_pend_1) begin
-                    walker_unit_sl0_pend_1 <= 1'b0;
-                    walker_unit_sl0_st <= 3'b100;
-                end
-                else begin
-                    unit_sl_o_status <= 0;
-                    unit_sl_done <= 1'b1;
-                    walker_unit_sl0_st <= 3'b000;
-                end
-            end
-            3'b100: begin
-                if (m_rvalid) begin
-                    walker_unit_sl0_st <= 3'b011;
-                end
-            end
-            default: begin
-                walker_unit_sl0_st <= 3'b000;
-            end
-        endcase
     end
 end
 
@@ -9242,6 +8397,924 @@ always @(posedge clk) begin: walker_unit_smsl0_fsm
             end
             default: begin
                 walker_unit_smsl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+always @(walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) begin: walker_unit_sl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    unit_sl_m_valid = walker_unit_sl0_m_valid_h;
+    unit_sl_m_we = walker_unit_sl0_m_we_h;
+    unit_sl_m_size = walker_unit_sl0_m_size_h;
+    unit_sl_m_addr = walker_unit_sl0_m_addr_h;
+    unit_sl_m_wdata = walker_unit_sl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_sl_done) begin
+    end
+    case (walker_unit_sl0_st)
+        3'b000: begin
+            if (unit_sl_start) begin
+                if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_sl_m_valid = 1'b1;
+                    unit_sl_m_we = 1'b0;
+                    unit_sl_m_size = 3;
+                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_sl_m_valid = 1'b1;
+                    unit_sl_m_we = 1'b0;
+                    unit_sl_m_size = 3;
+                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_sl_m_valid = 1'b1;
+                    unit_sl_m_we = 1'b0;
+                    unit_sl_m_size = 3;
+                    unit_sl_m_addr = ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_sl0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                            unit_sl_m_valid = 1'b1;
+                            unit_sl_m_we = 1'b0;
+                            unit_sl_m_size = 3;
+                            unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                            unit_sl_m_valid = 1'b1;
+                            unit_sl_m_we = 1'b0;
+                            unit_sl_m_size = 3;
+                            unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                unit_sl_m_valid = 1'b1;
+                                unit_sl_m_we = 1'b0;
+                                unit_sl_m_size = 3;
+                                unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                unit_sl_m_valid = 1'b1;
+                                unit_sl_m_we = 1'b0;
+                                unit_sl_m_size = 3;
+                                unit_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                            if (unit_sl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            if (unit_sl_r_SL_WALK[3]) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 6;
+            end
+            if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
+                rs1 = rs2;
+            end
+            else begin
+                rs1 = 0;
+            end
+            if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
+                rs0 = 12;
+            end
+            else begin
+                rs0 = {1'h0, rs1};
+            end
+            rs3 = 7'h0;
+            rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
+            rs4 = 8'h0;
+            rs4 = (3 + {1'h0, rs3});
+        end
+        3'b011: begin
+            if (walker_unit_sl0_pend_5) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_5;
+                unit_sl_m_wdata = walker_unit_sl0_se_5;
+            end
+            else if (walker_unit_sl0_pend_4) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_4;
+                unit_sl_m_wdata = walker_unit_sl0_se_4;
+            end
+            else if (walker_unit_sl0_pend_3) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_3;
+                unit_sl_m_wdata = walker_unit_sl0_se_3;
+            end
+            else if (walker_unit_sl0_pend_2) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_2;
+                unit_sl_m_wdata = walker_unit_sl0_se_2;
+            end
+            else if (walker_unit_sl0_pend_1) begin
+                unit_sl_m_valid = 1'b1;
+                unit_sl_m_we = 1'b1;
+                unit_sl_m_size = 3;
+                unit_sl_m_addr = walker_unit_sl0_sa_1;
+                unit_sl_m_wdata = walker_unit_sl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_sl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_sl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    if (rst == 1) begin
+        walker_unit_sl0_a_r <= 0;
+        walker_unit_sl0_a_w <= 0;
+        unit_sl_done <= 0;
+        walker_unit_sl0_ea <= 0;
+        walker_unit_sl0_fault_k <= 0;
+        walker_unit_sl0_flevel <= 0;
+        walker_unit_sl0_le <= 0;
+        walker_unit_sl0_lvl <= 0;
+        walker_unit_sl0_m_addr_h <= 0;
+        walker_unit_sl0_m_size_h <= 0;
+        walker_unit_sl0_m_valid_h <= 0;
+        walker_unit_sl0_m_wdata_h <= 0;
+        walker_unit_sl0_m_we_h <= 0;
+        unit_sl_o_aux <= 0;
+        unit_sl_o_level <= 0;
+        unit_sl_o_pa <= 0;
+        unit_sl_o_r_R <= 0;
+        unit_sl_o_r_U <= 0;
+        unit_sl_o_r_W <= 0;
+        unit_sl_o_r_frame <= 0;
+        unit_sl_o_r_reason <= 0;
+        unit_sl_o_r_shift <= 0;
+        unit_sl_o_status <= 0;
+        walker_unit_sl0_pend_1 <= 0;
+        walker_unit_sl0_pend_2 <= 0;
+        walker_unit_sl0_pend_3 <= 0;
+        walker_unit_sl0_pend_4 <= 0;
+        walker_unit_sl0_pend_5 <= 0;
+        walker_unit_sl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_sl0_m_valid_h <= (unit_sl_m_valid && (!m_ready));
+        walker_unit_sl0_m_we_h <= unit_sl_m_we;
+        walker_unit_sl0_m_size_h <= unit_sl_m_size;
+        walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
+        walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_sl_done) begin
+            unit_sl_done <= 1'b0;
+        end
+        case (walker_unit_sl0_st)
+            3'b000: begin
+                if (unit_sl_start) begin
+                    walker_unit_sl0_a_r <= 1'b1;
+                    walker_unit_sl0_a_w <= 1'b1;
+                    walker_unit_sl0_pend_5 <= 1'b0;
+                    walker_unit_sl0_pend_4 <= 1'b0;
+                    walker_unit_sl0_pend_3 <= 1'b0;
+                    walker_unit_sl0_pend_2 <= 1'b0;
+                    walker_unit_sl0_pend_1 <= 1'b0;
+                    if ((unit_sl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[57-1:48], 3'h0});
+                        walker_unit_sl0_st <= 3'b001;
+                        walker_unit_sl0_lvl <= 5;
+                    end
+                    else if ((unit_sl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                        walker_unit_sl0_st <= 3'b001;
+                        walker_unit_sl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_sl0_ea <= ({unit_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                        walker_unit_sl0_st <= 3'b001;
+                        walker_unit_sl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_sl0_le <= m_rdata;
+                    case (walker_unit_sl0_lvl)
+                        'h5: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_sl0_fault_k <= 1;
+                                walker_unit_sl0_flevel <= 5;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_sl0_fault_k <= 2;
+                                walker_unit_sl0_flevel <= 5;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 5;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
+                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[48-1:39], 3'h0});
+                                walker_unit_sl0_st <= 3'b001;
+                                walker_unit_sl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_sl0_fault_k <= 1;
+                                walker_unit_sl0_flevel <= 4;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_sl0_fault_k <= 2;
+                                walker_unit_sl0_flevel <= 4;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 4;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
+                                walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[39-1:30], 3'h0});
+                                walker_unit_sl0_st <= 3'b001;
+                                walker_unit_sl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_sl0_fault_k <= 5;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if (unit_sl_r_SL_WALK[4]) begin
+                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_flevel <= 3;
+                                        walker_unit_sl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_sl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_sl_o_pa <= leaf_pa;
+                                        unit_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                            walker_unit_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_sl_o_status <= 0;
+                                            unit_sl_done <= 1'b1;
+                                            walker_unit_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 3;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_sl0_st <= 3'b001;
+                                    walker_unit_sl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_sl0_fault_k <= 4;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if (unit_sl_r_SL_WALK[4]) begin
+                                        walker_unit_sl0_fault_k <= 6;
+                                        walker_unit_sl0_flevel <= 2;
+                                        walker_unit_sl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_sl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_sl_o_pa <= leaf_pa;
+                                        unit_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                            walker_unit_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_sl_o_status <= 0;
+                                            unit_sl_done <= 1'b1;
+                                            walker_unit_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_sl0_fault_k <= 1;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_sl0_fault_k <= 2;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_sl0_fault_k <= 3;
+                                    walker_unit_sl0_flevel <= 2;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                    walker_unit_sl0_a_w <= v_w;
+                                    walker_unit_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_sl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_sl0_st <= 3'b001;
+                                    walker_unit_sl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_sl0_fault_k <= 1;
+                                walker_unit_sl0_flevel <= 1;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_sl_r_SL_WALK[4]) && ((unit_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_sl0_fault_k <= 2;
+                                walker_unit_sl0_flevel <= 1;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_sl0_fault_k <= 3;
+                                walker_unit_sl0_flevel <= 1;
+                                walker_unit_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_sl0_a_r && m_rdata[0]);
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w = (walker_unit_sl0_a_w && m_rdata[1]);
+                                walker_unit_sl0_a_w <= v_w;
+                                if (unit_sl_r_SL_WALK[4]) begin
+                                    walker_unit_sl0_fault_k <= 6;
+                                    walker_unit_sl0_flevel <= 1;
+                                    walker_unit_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_sl_o_level <= 1;
+                                    unit_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_sl_i_addr[12-1:0]};
+                                    unit_sl_o_aux <= 0;
+                                    if ((pending || walker_unit_sl0_pend_5 || walker_unit_sl0_pend_4 || walker_unit_sl0_pend_3 || walker_unit_sl0_pend_2 || walker_unit_sl0_pend_1)) begin
+                                        walker_unit_sl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_sl_o_status <= 0;
+                                        unit_sl_done <= 1'b1;
+                                        walker_unit_sl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_sl_o_status <= walker_unit_sl0_fault_k;
+                unit_sl_o_level <= walker_unit_sl0_flevel;
+                unit_sl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                if (unit_sl_r_SL_WALK[3]) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 6;
+                end
+                if (((walker_unit_sl0_fault_k[3-1:0] == 1) || (walker_unit_sl0_fault_k[3-1:0] == 2))) begin
+                    rs1 = rs2;
+                end
+                else begin
+                    rs1 = 0;
+                end
+                if ((((walker_unit_sl0_fault_k[3-1:0] == 3) || (walker_unit_sl0_fault_k[3-1:0] == 4)) || (walker_unit_sl0_fault_k[3-1:0] == 5))) begin
+                    rs0 = 12;
+                end
+                else begin
+                    rs0 = {1'h0, rs1};
+                end
+                unit_sl_o_r_reason <= {4'h0, rs0};
+                unit_sl_o_r_R <= walker_unit_sl0_a_r;
+                unit_sl_o_r_W <= walker_unit_sl0_a_w;
+                unit_sl_o_r_U <= walker_unit_sl0_le[62];
+                rs3 = 7'h0;
+                rs3 = (9 * {4'h0, walker_unit_sl0_flevel});
+                rs4 = 8'h0;
+                rs4 = (3 + {1'h0, rs3});
+                unit_sl_o_r_shift <= rs4[6-1:0];
+                unit_sl_o_r_frame <= {16'h0, walker_unit_sl0_le[48-1:12], 12'h0};
+                unit_sl_done <= 1'b1;
+                walker_unit_sl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_sl0_pend_5) begin
+                    walker_unit_sl0_pend_5 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_4) begin
+                    walker_unit_sl0_pend_4 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_3) begin
+                    walker_unit_sl0_pend_3 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_2) begin
+                    walker_unit_sl0_pend_2 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_sl0_pend_1) begin
+                    walker_unit_sl0_pend_1 <= 1'b0;
+                    walker_unit_sl0_st <= 3'b100;
+                end
+                else begin
+                    unit_sl_o_status <= 0;
+                    unit_sl_done <= 1'b1;
+                    walker_unit_sl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_sl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_sl0_st <= 3'b000;
             end
         endcase
     end

@@ -76,23 +76,21 @@ type t_enum_S_1 is (
 	S0W1,
 	S1W0,
 	S1W1,
-	S1F,
-	S2G,
-	S2R,
+	S1W2,
+	S1W3,
+	S2W0,
 	S3W0,
 	S3W1,
-	S4W0,
-	S4W1,
-	S4W2,
-	S4W3,
+	S3W2,
+	S4G,
+	S4R,
 	S5W0,
-	S6W0,
-	S6W1,
-	S6W2,
-	S7G,
-	S7R,
-	S8W0,
-	S8W1,
+	S5W1,
+	S5F,
+	S6G,
+	S6R,
+	S7W0,
+	S7W1,
 	DECIDE,
 	INV,
 	FINISH
@@ -112,7 +110,7 @@ type t_enum_S_3 is (
 	ADWAIT
 	);
 
-signal unit_sl_o_aux: unsigned(2 downto 0);
+signal unit_smsl_o_aux: unsigned(2 downto 0);
 signal hits: unsigned(1 downto 0);
 signal iset: unsigned(2 downto 0);
 signal pend: std_logic;
@@ -129,60 +127,6 @@ signal u_size: unsigned(2 downto 0);
 signal u_valid: std_logic;
 signal u_wdata: unsigned(63 downto 0);
 signal u_we: std_logic;
-signal unit_sl_done: std_logic;
-signal unit_sl_i_addr: unsigned(63 downto 0);
-signal unit_sl_k_read: std_logic;
-signal unit_sl_k_write: std_logic;
-signal unit_sl_m_addr: unsigned(63 downto 0);
-signal unit_sl_m_size: unsigned(2 downto 0);
-signal unit_sl_m_valid: std_logic;
-signal unit_sl_m_wdata: unsigned(63 downto 0);
-signal unit_sl_m_we: std_logic;
-signal unit_sl_o_level: unsigned(2 downto 0);
-signal unit_sl_o_pa: unsigned(63 downto 0);
-signal unit_sl_o_r_R: unsigned(0 downto 0);
-signal unit_sl_o_r_U: unsigned(0 downto 0);
-signal unit_sl_o_r_W: unsigned(0 downto 0);
-signal unit_sl_o_r_frame: unsigned(63 downto 0);
-signal unit_sl_o_r_reason: unsigned(7 downto 0);
-signal unit_sl_o_r_shift: unsigned(5 downto 0);
-signal unit_sl_o_status: unsigned(7 downto 0);
-signal unit_sl_r_SL_WALK: unsigned(63 downto 0);
-signal unit_sl_start: std_logic;
-signal w_ctx_0: unsigned(63 downto 0);
-signal w_ctx_8: unsigned(63 downto 0);
-signal w_irte_0: unsigned(63 downto 0);
-signal w_irte_8: unsigned(63 downto 0);
-signal w_pdir_0: unsigned(63 downto 0);
-signal w_pe_0: unsigned(63 downto 0);
-signal w_pe_10: unsigned(63 downto 0);
-signal w_pe_8: unsigned(63 downto 0);
-signal w_root_0: unsigned(63 downto 0);
-signal w_root_8: unsigned(63 downto 0);
-signal w_smctx_0: unsigned(63 downto 0);
-signal w_smctx_10: unsigned(63 downto 0);
-signal w_smctx_18: unsigned(63 downto 0);
-signal w_smctx_8: unsigned(63 downto 0);
-signal w_smroot_0: unsigned(63 downto 0);
-signal w_smroot_8: unsigned(63 downto 0);
-signal wk_sl_R: unsigned(0 downto 0);
-signal wk_sl_U: unsigned(0 downto 0);
-signal wk_sl_W: unsigned(0 downto 0);
-signal wk_sl_denied: unsigned(0 downto 0);
-signal wk_sl_fault: unsigned(7 downto 0);
-signal wk_sl_frame: unsigned(63 downto 0);
-signal wk_sl_level: unsigned(2 downto 0);
-signal wk_sl_not_present: unsigned(0 downto 0);
-signal wk_sl_ok: unsigned(0 downto 0);
-signal wk_sl_pa: unsigned(63 downto 0);
-signal wk_sl_reason: unsigned(7 downto 0);
-signal wk_sl_reserved: unsigned(0 downto 0);
-signal wk_sl_reserved_1g: unsigned(0 downto 0);
-signal wk_sl_reserved_2m: unsigned(0 downto 0);
-signal wk_sl_shift: unsigned(5 downto 0);
-signal wk_sl_translation: unsigned(0 downto 0);
-signal wk_sl_walked: unsigned(0 downto 0);
-signal unit_smsl_o_aux: unsigned(2 downto 0);
 signal unit_smsl_done: std_logic;
 signal unit_smsl_i_addr: unsigned(63 downto 0);
 signal unit_smsl_k_read: std_logic;
@@ -203,6 +147,20 @@ signal unit_smsl_o_r_shift: unsigned(5 downto 0);
 signal unit_smsl_o_status: unsigned(7 downto 0);
 signal unit_smsl_r_SL_WALK: unsigned(63 downto 0);
 signal unit_smsl_start: std_logic;
+signal w_ctx_0: unsigned(63 downto 0);
+signal w_ctx_8: unsigned(63 downto 0);
+signal w_irte_0: unsigned(63 downto 0);
+signal w_irte_8: unsigned(63 downto 0);
+signal w_pdir_0: unsigned(63 downto 0);
+signal w_pe_0: unsigned(63 downto 0);
+signal w_pe_10: unsigned(63 downto 0);
+signal w_pe_8: unsigned(63 downto 0);
+signal w_root_0: unsigned(63 downto 0);
+signal w_root_8: unsigned(63 downto 0);
+signal w_smctx_0: unsigned(63 downto 0);
+signal w_smctx_10: unsigned(63 downto 0);
+signal w_smctx_18: unsigned(63 downto 0);
+signal w_smctx_8: unsigned(63 downto 0);
 signal wk_smsl_R: unsigned(0 downto 0);
 signal wk_smsl_U: unsigned(0 downto 0);
 signal wk_smsl_W: unsigned(0 downto 0);
@@ -220,6 +178,44 @@ signal wk_smsl_reserved_2m: unsigned(0 downto 0);
 signal wk_smsl_shift: unsigned(5 downto 0);
 signal wk_smsl_translation: unsigned(0 downto 0);
 signal wk_smsl_walked: unsigned(0 downto 0);
+signal unit_sl_o_aux: unsigned(2 downto 0);
+signal unit_sl_done: std_logic;
+signal unit_sl_i_addr: unsigned(63 downto 0);
+signal unit_sl_k_read: std_logic;
+signal unit_sl_k_write: std_logic;
+signal unit_sl_m_addr: unsigned(63 downto 0);
+signal unit_sl_m_size: unsigned(2 downto 0);
+signal unit_sl_m_valid: std_logic;
+signal unit_sl_m_wdata: unsigned(63 downto 0);
+signal unit_sl_m_we: std_logic;
+signal unit_sl_o_level: unsigned(2 downto 0);
+signal unit_sl_o_pa: unsigned(63 downto 0);
+signal unit_sl_o_r_R: unsigned(0 downto 0);
+signal unit_sl_o_r_U: unsigned(0 downto 0);
+signal unit_sl_o_r_W: unsigned(0 downto 0);
+signal unit_sl_o_r_frame: unsigned(63 downto 0);
+signal unit_sl_o_r_reason: unsigned(7 downto 0);
+signal unit_sl_o_r_shift: unsigned(5 downto 0);
+signal unit_sl_o_status: unsigned(7 downto 0);
+signal unit_sl_r_SL_WALK: unsigned(63 downto 0);
+signal unit_sl_start: std_logic;
+signal wk_sl_R: unsigned(0 downto 0);
+signal wk_sl_U: unsigned(0 downto 0);
+signal wk_sl_W: unsigned(0 downto 0);
+signal wk_sl_denied: unsigned(0 downto 0);
+signal wk_sl_fault: unsigned(7 downto 0);
+signal wk_sl_frame: unsigned(63 downto 0);
+signal wk_sl_level: unsigned(2 downto 0);
+signal wk_sl_not_present: unsigned(0 downto 0);
+signal wk_sl_ok: unsigned(0 downto 0);
+signal wk_sl_pa: unsigned(63 downto 0);
+signal wk_sl_reason: unsigned(7 downto 0);
+signal wk_sl_reserved: unsigned(0 downto 0);
+signal wk_sl_reserved_1g: unsigned(0 downto 0);
+signal wk_sl_reserved_2m: unsigned(0 downto 0);
+signal wk_sl_shift: unsigned(5 downto 0);
+signal wk_sl_translation: unsigned(0 downto 0);
+signal wk_sl_walked: unsigned(0 downto 0);
 signal rec_address: unsigned(63 downto 0);
 signal rec_cpl: unsigned(63 downto 0);
 signal rec_cpl_status: unsigned(2 downto 0);
@@ -236,34 +232,6 @@ signal rec_recorded: unsigned(0 downto 0);
 signal rec_redir_hint: unsigned(0 downto 0);
 signal rec_trigger_mode: unsigned(0 downto 0);
 signal rec_vector: unsigned(7 downto 0);
-signal walker_unit_sl0_a_r: std_logic;
-signal walker_unit_sl0_a_w: std_logic;
-signal walker_unit_sl0_ea: unsigned(63 downto 0);
-signal walker_unit_sl0_fault_k: unsigned(7 downto 0);
-signal walker_unit_sl0_flevel: unsigned(2 downto 0);
-signal walker_unit_sl0_le: unsigned(63 downto 0);
-signal walker_unit_sl0_lvl: unsigned(2 downto 0);
-signal walker_unit_sl0_m_addr_h: unsigned(63 downto 0);
-signal walker_unit_sl0_m_size_h: unsigned(2 downto 0);
-signal walker_unit_sl0_m_valid_h: std_logic;
-signal walker_unit_sl0_m_wdata_h: unsigned(63 downto 0);
-signal walker_unit_sl0_m_we_h: std_logic;
-signal walker_unit_sl0_pend_1: std_logic;
-signal walker_unit_sl0_pend_2: std_logic;
-signal walker_unit_sl0_pend_3: std_logic;
-signal walker_unit_sl0_pend_4: std_logic;
-signal walker_unit_sl0_pend_5: std_logic;
-signal walker_unit_sl0_sa_1: unsigned(63 downto 0);
-signal walker_unit_sl0_sa_2: unsigned(63 downto 0);
-signal walker_unit_sl0_sa_3: unsigned(63 downto 0);
-signal walker_unit_sl0_sa_4: unsigned(63 downto 0);
-signal walker_unit_sl0_sa_5: unsigned(63 downto 0);
-signal walker_unit_sl0_se_1: unsigned(63 downto 0);
-signal walker_unit_sl0_se_2: unsigned(63 downto 0);
-signal walker_unit_sl0_se_3: unsigned(63 downto 0);
-signal walker_unit_sl0_se_4: unsigned(63 downto 0);
-signal walker_unit_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_sl0_st: t_enum_S_2;
 signal walker_unit_smsl0_a_r: std_logic;
 signal walker_unit_smsl0_a_w: std_logic;
 signal walker_unit_smsl0_ea: unsigned(63 downto 0);
@@ -291,7 +259,35 @@ signal walker_unit_smsl0_se_2: unsigned(63 downto 0);
 signal walker_unit_smsl0_se_3: unsigned(63 downto 0);
 signal walker_unit_smsl0_se_4: unsigned(63 downto 0);
 signal walker_unit_smsl0_se_5: unsigned(63 downto 0);
-signal walker_unit_smsl0_st: t_enum_S_3;
+signal walker_unit_smsl0_st: t_enum_S_2;
+signal walker_unit_sl0_a_r: std_logic;
+signal walker_unit_sl0_a_w: std_logic;
+signal walker_unit_sl0_ea: unsigned(63 downto 0);
+signal walker_unit_sl0_fault_k: unsigned(7 downto 0);
+signal walker_unit_sl0_flevel: unsigned(2 downto 0);
+signal walker_unit_sl0_le: unsigned(63 downto 0);
+signal walker_unit_sl0_lvl: unsigned(2 downto 0);
+signal walker_unit_sl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_sl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_sl0_m_valid_h: std_logic;
+signal walker_unit_sl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_sl0_m_we_h: std_logic;
+signal walker_unit_sl0_pend_1: std_logic;
+signal walker_unit_sl0_pend_2: std_logic;
+signal walker_unit_sl0_pend_3: std_logic;
+signal walker_unit_sl0_pend_4: std_logic;
+signal walker_unit_sl0_pend_5: std_logic;
+signal walker_unit_sl0_sa_1: unsigned(63 downto 0);
+signal walker_unit_sl0_sa_2: unsigned(63 downto 0);
+signal walker_unit_sl0_sa_3: unsigned(63 downto 0);
+signal walker_unit_sl0_sa_4: unsigned(63 downto 0);
+signal walker_unit_sl0_sa_5: unsigned(63 downto 0);
+signal walker_unit_sl0_se_1: unsigned(63 downto 0);
+signal walker_unit_sl0_se_2: unsigned(63 downto 0);
+signal walker_unit_sl0_se_3: unsigned(63 downto 0);
+signal walker_unit_sl0_se_4: unsigned(63 downto 0);
+signal walker_unit_sl0_se_5: unsigned(63 downto 0);
+signal walker_unit_sl0_st: t_enum_S_3;
 type t_array_u0_d00 is array(0 to 4-1) of unsigned(63 downto 0);
 signal u0_d00: t_array_u0_d00;
 type t_array_u0_d01 is array(0 to 4-1) of unsigned(63 downto 0);
@@ -408,16 +404,6 @@ signal u1_v3: t_array_u1_v3;
 begin
 
 u_wdata <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_sl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -428,6 +414,16 @@ walker_unit_smsl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000
 walker_unit_smsl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_sl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
@@ -435,9 +431,94 @@ fsm: process (clk) is
     variable h0: unsigned(15 downto 0);
     variable h1: unsigned(12 downto 0);
     variable h2: unsigned(64 downto 0);
-    variable h3: unsigned(15 downto 0);
-    variable h4: unsigned(12 downto 0);
-    variable h5: unsigned(48 downto 0);
+    variable h8: unsigned(0 downto 0);
+    variable h9: unsigned(0 downto 0);
+    variable h10: unsigned(0 downto 0);
+    variable h11: unsigned(0 downto 0);
+    variable h12: unsigned(0 downto 0);
+    variable h13: unsigned(63 downto 0);
+    variable h14: unsigned(63 downto 0);
+    variable h15: unsigned(0 downto 0);
+    variable h3: unsigned(35 downto 0);
+    variable h4: unsigned(63 downto 0);
+    variable h5: unsigned(15 downto 0);
+    variable h6: unsigned(12 downto 0);
+    variable h7: unsigned(48 downto 0);
+    variable h20: unsigned(0 downto 0);
+    variable h21: unsigned(0 downto 0);
+    variable h22: unsigned(0 downto 0);
+    variable h23: unsigned(0 downto 0);
+    variable h24: unsigned(0 downto 0);
+    variable h25: unsigned(63 downto 0);
+    variable h26: unsigned(63 downto 0);
+    variable h27: unsigned(0 downto 0);
+    variable h28: unsigned(19 downto 0);
+    variable h29: unsigned(19 downto 0);
+    variable h30: unsigned(15 downto 0);
+    variable h31: unsigned(3 downto 0);
+    variable h32: unsigned(3 downto 0);
+    variable h33: unsigned(15 downto 0);
+    variable h16: unsigned(19 downto 0);
+    variable h17: unsigned(19 downto 0);
+    variable h18: unsigned(17 downto 0);
+    variable h19: unsigned(48 downto 0);
+    variable h38: unsigned(0 downto 0);
+    variable h39: unsigned(0 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(0 downto 0);
+    variable h42: unsigned(0 downto 0);
+    variable h43: unsigned(63 downto 0);
+    variable h44: unsigned(63 downto 0);
+    variable h45: unsigned(0 downto 0);
+    variable h46: unsigned(19 downto 0);
+    variable h47: unsigned(19 downto 0);
+    variable h48: unsigned(15 downto 0);
+    variable h49: unsigned(3 downto 0);
+    variable h50: unsigned(3 downto 0);
+    variable h51: unsigned(15 downto 0);
+    variable h34: unsigned(19 downto 0);
+    variable h35: unsigned(19 downto 0);
+    variable h36: unsigned(12 downto 0);
+    variable h37: unsigned(48 downto 0);
+    variable h52: unsigned(0 downto 0);
+    variable h53: unsigned(0 downto 0);
+    variable h54: unsigned(0 downto 0);
+    variable h55: unsigned(0 downto 0);
+    variable h56: unsigned(0 downto 0);
+    variable h57: unsigned(63 downto 0);
+    variable h58: unsigned(63 downto 0);
+    variable h59: unsigned(0 downto 0);
+    variable h60: unsigned(19 downto 0);
+    variable h61: unsigned(19 downto 0);
+    variable h62: unsigned(15 downto 0);
+    variable h63: unsigned(3 downto 0);
+    variable h64: unsigned(3 downto 0);
+    variable h65: unsigned(15 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h68: unsigned(0 downto 0);
+    variable h69: unsigned(63 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(63 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(0 downto 0);
+    variable h74: unsigned(0 downto 0);
+    variable h75: unsigned(63 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(63 downto 0);
+    variable h78: unsigned(0 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(63 downto 0);
+    variable h81: unsigned(0 downto 0);
+    variable h82: unsigned(63 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(47 downto 0);
+    variable h85: unsigned(0 downto 0);
+    variable h86: unsigned(47 downto 0);
+    variable h87: unsigned(47 downto 0);
+    variable h88: unsigned(15 downto 0);
+    variable h89: unsigned(12 downto 0);
+    variable h90: unsigned(48 downto 0);
     variable u0_key: unsigned(60 downto 0);
     variable u0_set: unsigned(1 downto 0);
     variable u0_hit: std_logic;
@@ -449,28 +530,28 @@ fsm: process (clk) is
     variable u0_tg1: unsigned(15 downto 0);
     variable u0_wv: unsigned(1 downto 0);
     variable u0_free: std_logic;
-    variable h6: unsigned(0 downto 0);
-    variable h7: unsigned(0 downto 0);
-    variable h8: unsigned(0 downto 0);
-    variable h9: unsigned(63 downto 0);
-    variable h10: unsigned(0 downto 0);
-    variable h11: unsigned(63 downto 0);
-    variable h12: unsigned(0 downto 0);
-    variable h13: unsigned(0 downto 0);
-    variable h14: unsigned(0 downto 0);
-    variable h15: unsigned(63 downto 0);
-    variable h16: unsigned(0 downto 0);
-    variable h17: unsigned(63 downto 0);
-    variable h18: unsigned(0 downto 0);
-    variable h19: unsigned(0 downto 0);
-    variable h20: unsigned(63 downto 0);
-    variable h21: unsigned(0 downto 0);
-    variable h22: unsigned(63 downto 0);
-    variable h23: unsigned(0 downto 0);
-    variable h24: unsigned(47 downto 0);
-    variable h25: unsigned(0 downto 0);
-    variable h26: unsigned(47 downto 0);
-    variable h27: unsigned(47 downto 0);
+    variable h91: unsigned(0 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(63 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h96: unsigned(63 downto 0);
+    variable h97: unsigned(0 downto 0);
+    variable h98: unsigned(0 downto 0);
+    variable h99: unsigned(0 downto 0);
+    variable h100: unsigned(63 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(63 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(63 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(63 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(47 downto 0);
+    variable h110: unsigned(0 downto 0);
+    variable h111: unsigned(47 downto 0);
+    variable h112: unsigned(47 downto 0);
     variable u1_in: unsigned(63 downto 0);
     variable u1_acc: unsigned(1 downto 0);
     variable u1_tg0: unsigned(15 downto 0);
@@ -482,186 +563,113 @@ fsm: process (clk) is
     variable u1_tr: unsigned(1 downto 0);
     variable u1_wv: unsigned(1 downto 0);
     variable u1_free: std_logic;
-    variable h28: unsigned(15 downto 0);
-    variable h29: unsigned(12 downto 0);
-    variable h30: unsigned(64 downto 0);
-    variable h35: unsigned(0 downto 0);
-    variable h36: unsigned(0 downto 0);
-    variable h37: unsigned(0 downto 0);
-    variable h38: unsigned(0 downto 0);
-    variable h39: unsigned(0 downto 0);
-    variable h40: unsigned(0 downto 0);
-    variable h31: unsigned(35 downto 0);
-    variable h32: unsigned(15 downto 0);
-    variable h33: unsigned(12 downto 0);
-    variable h34: unsigned(48 downto 0);
-    variable h45: unsigned(0 downto 0);
-    variable h46: unsigned(0 downto 0);
-    variable h47: unsigned(0 downto 0);
-    variable h48: unsigned(0 downto 0);
-    variable h49: unsigned(0 downto 0);
-    variable h50: unsigned(0 downto 0);
-    variable h51: unsigned(19 downto 0);
-    variable h52: unsigned(19 downto 0);
-    variable h53: unsigned(15 downto 0);
-    variable h54: unsigned(3 downto 0);
-    variable h55: unsigned(3 downto 0);
-    variable h56: unsigned(15 downto 0);
-    variable h41: unsigned(19 downto 0);
-    variable h42: unsigned(19 downto 0);
-    variable h43: unsigned(17 downto 0);
-    variable h44: unsigned(48 downto 0);
-    variable h61: unsigned(0 downto 0);
-    variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(0 downto 0);
-    variable h65: unsigned(0 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(19 downto 0);
-    variable h68: unsigned(19 downto 0);
-    variable h69: unsigned(15 downto 0);
-    variable h70: unsigned(3 downto 0);
-    variable h71: unsigned(3 downto 0);
-    variable h72: unsigned(15 downto 0);
-    variable h57: unsigned(19 downto 0);
-    variable h58: unsigned(19 downto 0);
-    variable h59: unsigned(12 downto 0);
-    variable h60: unsigned(48 downto 0);
-    variable h73: unsigned(0 downto 0);
-    variable h74: unsigned(0 downto 0);
-    variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(0 downto 0);
-    variable h77: unsigned(0 downto 0);
-    variable h78: unsigned(0 downto 0);
-    variable h79: unsigned(19 downto 0);
-    variable h80: unsigned(19 downto 0);
-    variable h81: unsigned(15 downto 0);
-    variable h82: unsigned(3 downto 0);
-    variable h83: unsigned(3 downto 0);
-    variable h84: unsigned(15 downto 0);
-    variable h85: unsigned(0 downto 0);
-    variable h86: unsigned(0 downto 0);
-    variable h87: unsigned(0 downto 0);
-    variable h88: unsigned(63 downto 0);
-    variable h89: unsigned(0 downto 0);
-    variable h90: unsigned(63 downto 0);
-    variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(63 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(63 downto 0);
-    variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(63 downto 0);
-    variable h100: unsigned(0 downto 0);
-    variable h101: unsigned(63 downto 0);
-    variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(47 downto 0);
-    variable h104: unsigned(0 downto 0);
-    variable h105: unsigned(47 downto 0);
-    variable h106: unsigned(47 downto 0);
-    variable h119: unsigned(31 downto 0);
-    variable h120: unsigned(16 downto 0);
-    variable h121: unsigned(0 downto 0);
-    variable h122: unsigned(31 downto 0);
-    variable h123: unsigned(15 downto 0);
-    variable h124: unsigned(31 downto 0);
-    variable h125: unsigned(16 downto 0);
-    variable h126: unsigned(0 downto 0);
-    variable h127: unsigned(31 downto 0);
-    variable h128: unsigned(15 downto 0);
+    variable h125: unsigned(31 downto 0);
+    variable h126: unsigned(16 downto 0);
+    variable h127: unsigned(0 downto 0);
+    variable h128: unsigned(31 downto 0);
     variable h129: unsigned(15 downto 0);
-    variable h130: unsigned(16 downto 0);
-    variable h131: unsigned(3 downto 0);
-    variable h132: unsigned(16 downto 0);
-    variable h107: unsigned(16 downto 0);
-    variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(31 downto 0);
-    variable h110: unsigned(15 downto 0);
-    variable h111: unsigned(31 downto 0);
-    variable h112: unsigned(16 downto 0);
-    variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(31 downto 0);
-    variable h115: unsigned(15 downto 0);
-    variable h116: unsigned(15 downto 0);
-    variable h117: unsigned(20 downto 0);
-    variable h118: unsigned(64 downto 0);
+    variable h130: unsigned(31 downto 0);
+    variable h131: unsigned(16 downto 0);
+    variable h132: unsigned(0 downto 0);
     variable h133: unsigned(31 downto 0);
-    variable h134: unsigned(47 downto 0);
-    variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(0 downto 0);
-    variable h161: unsigned(0 downto 0);
-    variable h174: unsigned(0 downto 0);
-    variable h175: unsigned(0 downto 0);
-    variable h176: unsigned(0 downto 0);
-    variable h190: unsigned(0 downto 0);
-    variable h191: unsigned(0 downto 0);
-    variable h192: unsigned(0 downto 0);
-    variable h193: unsigned(0 downto 0);
-    variable h194: unsigned(0 downto 0);
-    variable h195: unsigned(0 downto 0);
-    variable h208: unsigned(0 downto 0);
-    variable h209: unsigned(0 downto 0);
-    variable h210: unsigned(0 downto 0);
-    variable h211: unsigned(0 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(0 downto 0);
-    variable h227: unsigned(0 downto 0);
-    variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(0 downto 0);
-    variable h230: unsigned(0 downto 0);
-    variable h231: unsigned(0 downto 0);
-    variable h232: unsigned(0 downto 0);
+    variable h134: unsigned(15 downto 0);
+    variable h135: unsigned(15 downto 0);
+    variable h136: unsigned(16 downto 0);
+    variable h137: unsigned(3 downto 0);
+    variable h138: unsigned(16 downto 0);
+    variable h113: unsigned(16 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(31 downto 0);
+    variable h116: unsigned(15 downto 0);
+    variable h117: unsigned(31 downto 0);
+    variable h118: unsigned(16 downto 0);
+    variable h119: unsigned(0 downto 0);
+    variable h120: unsigned(31 downto 0);
+    variable h121: unsigned(15 downto 0);
+    variable h122: unsigned(15 downto 0);
+    variable h123: unsigned(20 downto 0);
+    variable h124: unsigned(64 downto 0);
+    variable h139: unsigned(31 downto 0);
+    variable h140: unsigned(47 downto 0);
+    variable h165: unsigned(0 downto 0);
+    variable h166: unsigned(0 downto 0);
+    variable h167: unsigned(0 downto 0);
+    variable h180: unsigned(0 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(63 downto 0);
+    variable h183: unsigned(63 downto 0);
+    variable h184: unsigned(0 downto 0);
+    variable h198: unsigned(0 downto 0);
+    variable h199: unsigned(0 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h201: unsigned(0 downto 0);
+    variable h202: unsigned(0 downto 0);
+    variable h203: unsigned(63 downto 0);
+    variable h204: unsigned(63 downto 0);
+    variable h205: unsigned(0 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(0 downto 0);
+    variable h220: unsigned(0 downto 0);
+    variable h221: unsigned(0 downto 0);
+    variable h222: unsigned(0 downto 0);
+    variable h223: unsigned(63 downto 0);
+    variable h224: unsigned(63 downto 0);
+    variable h225: unsigned(0 downto 0);
+    variable h239: unsigned(0 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h241: unsigned(0 downto 0);
+    variable h242: unsigned(0 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(63 downto 0);
+    variable h245: unsigned(63 downto 0);
     variable h246: unsigned(0 downto 0);
-    variable h247: unsigned(0 downto 0);
-    variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(0 downto 0);
-    variable h250: unsigned(0 downto 0);
-    variable h251: unsigned(0 downto 0);
-    variable h252: unsigned(31 downto 0);
-    variable h253: unsigned(47 downto 0);
-    variable h254: unsigned(0 downto 0);
-    variable h255: unsigned(0 downto 0);
-    variable h256: unsigned(0 downto 0);
-    variable h257: unsigned(0 downto 0);
-    variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(0 downto 0);
     variable h260: unsigned(0 downto 0);
     variable h261: unsigned(0 downto 0);
     variable h262: unsigned(0 downto 0);
     variable h263: unsigned(0 downto 0);
     variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(0 downto 0);
+    variable h265: unsigned(63 downto 0);
+    variable h266: unsigned(63 downto 0);
+    variable h267: unsigned(0 downto 0);
+    variable h268: unsigned(31 downto 0);
+    variable h269: unsigned(47 downto 0);
+    variable h270: unsigned(0 downto 0);
+    variable h271: unsigned(0 downto 0);
+    variable h272: unsigned(0 downto 0);
+    variable h273: unsigned(0 downto 0);
+    variable h274: unsigned(0 downto 0);
+    variable h275: unsigned(63 downto 0);
+    variable h276: unsigned(63 downto 0);
+    variable h277: unsigned(0 downto 0);
+    variable h278: unsigned(0 downto 0);
     variable h279: unsigned(0 downto 0);
     variable h280: unsigned(0 downto 0);
     variable h281: unsigned(0 downto 0);
     variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(0 downto 0);
-    variable h285: unsigned(19 downto 0);
-    variable h286: unsigned(19 downto 0);
-    variable h287: unsigned(15 downto 0);
-    variable h288: unsigned(3 downto 0);
-    variable h289: unsigned(3 downto 0);
-    variable h290: unsigned(15 downto 0);
-    variable h304: unsigned(0 downto 0);
-    variable h305: unsigned(0 downto 0);
+    variable h283: unsigned(63 downto 0);
+    variable h284: unsigned(63 downto 0);
+    variable h285: unsigned(0 downto 0);
+    variable h299: unsigned(0 downto 0);
+    variable h300: unsigned(0 downto 0);
+    variable h301: unsigned(0 downto 0);
+    variable h302: unsigned(0 downto 0);
+    variable h303: unsigned(0 downto 0);
+    variable h304: unsigned(63 downto 0);
+    variable h305: unsigned(63 downto 0);
     variable h306: unsigned(0 downto 0);
-    variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(0 downto 0);
-    variable h309: unsigned(0 downto 0);
-    variable h310: unsigned(19 downto 0);
-    variable h311: unsigned(19 downto 0);
+    variable h307: unsigned(19 downto 0);
+    variable h308: unsigned(19 downto 0);
+    variable h309: unsigned(15 downto 0);
+    variable h310: unsigned(3 downto 0);
+    variable h311: unsigned(3 downto 0);
     variable h312: unsigned(15 downto 0);
-    variable h313: unsigned(3 downto 0);
-    variable h314: unsigned(3 downto 0);
-    variable h315: unsigned(15 downto 0);
+    variable h326: unsigned(0 downto 0);
+    variable h327: unsigned(0 downto 0);
     variable h328: unsigned(0 downto 0);
     variable h329: unsigned(0 downto 0);
     variable h330: unsigned(0 downto 0);
-    variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(0 downto 0);
+    variable h331: unsigned(63 downto 0);
+    variable h332: unsigned(63 downto 0);
     variable h333: unsigned(0 downto 0);
     variable h334: unsigned(19 downto 0);
     variable h335: unsigned(19 downto 0);
@@ -669,114 +677,113 @@ fsm: process (clk) is
     variable h337: unsigned(3 downto 0);
     variable h338: unsigned(3 downto 0);
     variable h339: unsigned(15 downto 0);
+    variable h352: unsigned(0 downto 0);
     variable h353: unsigned(0 downto 0);
     variable h354: unsigned(0 downto 0);
     variable h355: unsigned(0 downto 0);
     variable h356: unsigned(0 downto 0);
-    variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(0 downto 0);
-    variable h359: unsigned(19 downto 0);
+    variable h357: unsigned(63 downto 0);
+    variable h358: unsigned(63 downto 0);
+    variable h359: unsigned(0 downto 0);
     variable h360: unsigned(19 downto 0);
-    variable h361: unsigned(15 downto 0);
-    variable h362: unsigned(3 downto 0);
+    variable h361: unsigned(19 downto 0);
+    variable h362: unsigned(15 downto 0);
     variable h363: unsigned(3 downto 0);
-    variable h364: unsigned(15 downto 0);
-    variable h377: unsigned(0 downto 0);
-    variable h378: unsigned(0 downto 0);
+    variable h364: unsigned(3 downto 0);
+    variable h365: unsigned(15 downto 0);
     variable h379: unsigned(0 downto 0);
     variable h380: unsigned(0 downto 0);
     variable h381: unsigned(0 downto 0);
     variable h382: unsigned(0 downto 0);
-    variable h383: unsigned(19 downto 0);
-    variable h384: unsigned(19 downto 0);
-    variable h385: unsigned(15 downto 0);
-    variable h386: unsigned(3 downto 0);
-    variable h387: unsigned(3 downto 0);
-    variable h388: unsigned(15 downto 0);
-    variable h402: unsigned(0 downto 0);
-    variable h403: unsigned(0 downto 0);
-    variable h404: unsigned(0 downto 0);
+    variable h383: unsigned(0 downto 0);
+    variable h384: unsigned(63 downto 0);
+    variable h385: unsigned(63 downto 0);
+    variable h386: unsigned(0 downto 0);
+    variable h387: unsigned(19 downto 0);
+    variable h388: unsigned(19 downto 0);
+    variable h389: unsigned(15 downto 0);
+    variable h390: unsigned(3 downto 0);
+    variable h391: unsigned(3 downto 0);
+    variable h392: unsigned(15 downto 0);
     variable h405: unsigned(0 downto 0);
     variable h406: unsigned(0 downto 0);
     variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(19 downto 0);
-    variable h409: unsigned(19 downto 0);
-    variable h410: unsigned(15 downto 0);
-    variable h411: unsigned(3 downto 0);
-    variable h412: unsigned(3 downto 0);
-    variable h413: unsigned(15 downto 0);
-    variable h414: unsigned(31 downto 0);
-    variable h415: unsigned(47 downto 0);
-    variable h416: unsigned(0 downto 0);
-    variable h417: unsigned(0 downto 0);
-    variable h418: unsigned(0 downto 0);
-    variable h419: unsigned(0 downto 0);
-    variable h420: unsigned(0 downto 0);
-    variable h421: unsigned(0 downto 0);
-    variable h422: unsigned(19 downto 0);
-    variable h423: unsigned(19 downto 0);
-    variable h424: unsigned(15 downto 0);
-    variable h425: unsigned(3 downto 0);
-    variable h426: unsigned(3 downto 0);
-    variable h427: unsigned(15 downto 0);
-    variable h430: unsigned(0 downto 0);
-    variable h431: unsigned(0 downto 0);
+    variable h408: unsigned(0 downto 0);
+    variable h409: unsigned(0 downto 0);
+    variable h410: unsigned(63 downto 0);
+    variable h411: unsigned(63 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(19 downto 0);
+    variable h414: unsigned(19 downto 0);
+    variable h415: unsigned(15 downto 0);
+    variable h416: unsigned(3 downto 0);
+    variable h417: unsigned(3 downto 0);
+    variable h418: unsigned(15 downto 0);
     variable h432: unsigned(0 downto 0);
     variable h433: unsigned(0 downto 0);
     variable h434: unsigned(0 downto 0);
     variable h435: unsigned(0 downto 0);
-    variable h436: unsigned(19 downto 0);
-    variable h437: unsigned(19 downto 0);
-    variable h438: unsigned(15 downto 0);
-    variable h439: unsigned(3 downto 0);
-    variable h440: unsigned(3 downto 0);
-    variable h441: unsigned(15 downto 0);
-    variable h442: unsigned(0 downto 0);
-    variable h443: unsigned(0 downto 0);
-    variable h444: unsigned(0 downto 0);
-    variable h445: unsigned(0 downto 0);
-    variable h446: unsigned(0 downto 0);
-    variable h447: unsigned(0 downto 0);
-    variable h448: unsigned(19 downto 0);
-    variable h449: unsigned(19 downto 0);
-    variable h450: unsigned(15 downto 0);
-    variable h451: unsigned(3 downto 0);
-    variable h452: unsigned(3 downto 0);
-    variable h453: unsigned(15 downto 0);
-    variable h454: unsigned(0 downto 0);
+    variable h436: unsigned(0 downto 0);
+    variable h437: unsigned(63 downto 0);
+    variable h438: unsigned(63 downto 0);
+    variable h439: unsigned(0 downto 0);
+    variable h440: unsigned(19 downto 0);
+    variable h441: unsigned(19 downto 0);
+    variable h442: unsigned(15 downto 0);
+    variable h443: unsigned(3 downto 0);
+    variable h444: unsigned(3 downto 0);
+    variable h445: unsigned(15 downto 0);
+    variable h446: unsigned(31 downto 0);
+    variable h447: unsigned(47 downto 0);
+    variable h448: unsigned(0 downto 0);
+    variable h449: unsigned(0 downto 0);
+    variable h450: unsigned(0 downto 0);
+    variable h451: unsigned(0 downto 0);
+    variable h452: unsigned(0 downto 0);
+    variable h453: unsigned(63 downto 0);
+    variable h454: unsigned(63 downto 0);
     variable h455: unsigned(0 downto 0);
-    variable h456: unsigned(0 downto 0);
-    variable h457: unsigned(0 downto 0);
-    variable h458: unsigned(0 downto 0);
-    variable h459: unsigned(0 downto 0);
-    variable h460: unsigned(19 downto 0);
-    variable h461: unsigned(19 downto 0);
-    variable h462: unsigned(15 downto 0);
-    variable h463: unsigned(3 downto 0);
-    variable h464: unsigned(3 downto 0);
-    variable h465: unsigned(15 downto 0);
+    variable h456: unsigned(19 downto 0);
+    variable h457: unsigned(19 downto 0);
+    variable h458: unsigned(15 downto 0);
+    variable h459: unsigned(3 downto 0);
+    variable h460: unsigned(3 downto 0);
+    variable h461: unsigned(15 downto 0);
+    variable h464: unsigned(0 downto 0);
+    variable h465: unsigned(0 downto 0);
     variable h466: unsigned(0 downto 0);
     variable h467: unsigned(0 downto 0);
     variable h468: unsigned(0 downto 0);
     variable h469: unsigned(63 downto 0);
-    variable h470: unsigned(0 downto 0);
-    variable h471: unsigned(63 downto 0);
-    variable h472: unsigned(0 downto 0);
-    variable h473: unsigned(0 downto 0);
-    variable h474: unsigned(0 downto 0);
-    variable h475: unsigned(63 downto 0);
-    variable h476: unsigned(0 downto 0);
-    variable h477: unsigned(63 downto 0);
+    variable h470: unsigned(63 downto 0);
+    variable h471: unsigned(0 downto 0);
+    variable h472: unsigned(19 downto 0);
+    variable h473: unsigned(19 downto 0);
+    variable h474: unsigned(15 downto 0);
+    variable h475: unsigned(3 downto 0);
+    variable h476: unsigned(3 downto 0);
+    variable h477: unsigned(15 downto 0);
     variable h478: unsigned(0 downto 0);
     variable h479: unsigned(0 downto 0);
-    variable h480: unsigned(63 downto 0);
+    variable h480: unsigned(0 downto 0);
     variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(63 downto 0);
+    variable h482: unsigned(0 downto 0);
+    variable h483: unsigned(63 downto 0);
+    variable h484: unsigned(63 downto 0);
+    variable h485: unsigned(0 downto 0);
+    variable h486: unsigned(19 downto 0);
+    variable h487: unsigned(19 downto 0);
+    variable h488: unsigned(15 downto 0);
+    variable h489: unsigned(3 downto 0);
+    variable h490: unsigned(3 downto 0);
+    variable h491: unsigned(15 downto 0);
+    variable h492: unsigned(0 downto 0);
+    variable h493: unsigned(0 downto 0);
     variable h494: unsigned(0 downto 0);
     variable h495: unsigned(0 downto 0);
     variable h496: unsigned(0 downto 0);
-    variable h497: unsigned(0 downto 0);
-    variable h498: unsigned(0 downto 0);
+    variable h497: unsigned(63 downto 0);
+    variable h498: unsigned(63 downto 0);
     variable h499: unsigned(0 downto 0);
     variable h500: unsigned(19 downto 0);
     variable h501: unsigned(19 downto 0);
@@ -801,427 +808,458 @@ fsm: process (clk) is
     variable h520: unsigned(63 downto 0);
     variable h521: unsigned(0 downto 0);
     variable h522: unsigned(63 downto 0);
-    variable h523: unsigned(31 downto 0);
-    variable h524: unsigned(47 downto 0);
-    variable h607: unsigned(31 downto 0);
-    variable h608: unsigned(47 downto 0);
-    variable h609: unsigned(0 downto 0);
-    variable h610: unsigned(0 downto 0);
-    variable h611: unsigned(0 downto 0);
-    variable h612: unsigned(63 downto 0);
-    variable h613: unsigned(0 downto 0);
-    variable h614: unsigned(63 downto 0);
-    variable h615: unsigned(0 downto 0);
-    variable h616: unsigned(0 downto 0);
-    variable h617: unsigned(0 downto 0);
-    variable h618: unsigned(63 downto 0);
-    variable h619: unsigned(0 downto 0);
-    variable h620: unsigned(63 downto 0);
-    variable h621: unsigned(0 downto 0);
-    variable h622: unsigned(0 downto 0);
-    variable h623: unsigned(63 downto 0);
-    variable h624: unsigned(0 downto 0);
-    variable h625: unsigned(63 downto 0);
-    variable h629: unsigned(0 downto 0);
-    variable h630: unsigned(0 downto 0);
-    variable h631: unsigned(0 downto 0);
-    variable h632: unsigned(63 downto 0);
-    variable h633: unsigned(0 downto 0);
-    variable h634: unsigned(63 downto 0);
-    variable h635: unsigned(0 downto 0);
-    variable h636: unsigned(0 downto 0);
-    variable h637: unsigned(0 downto 0);
-    variable h638: unsigned(63 downto 0);
-    variable h639: unsigned(0 downto 0);
-    variable h640: unsigned(63 downto 0);
-    variable h641: unsigned(0 downto 0);
-    variable h642: unsigned(0 downto 0);
-    variable h643: unsigned(63 downto 0);
-    variable h644: unsigned(0 downto 0);
-    variable h645: unsigned(63 downto 0);
-    variable h646: unsigned(31 downto 0);
-    variable h647: unsigned(47 downto 0);
-    variable h682: unsigned(31 downto 0);
-    variable h693: unsigned(16 downto 0);
-    variable h694: unsigned(0 downto 0);
-    variable h695: unsigned(31 downto 0);
-    variable h696: unsigned(15 downto 0);
-    variable h697: unsigned(31 downto 0);
-    variable h698: unsigned(16 downto 0);
-    variable h699: unsigned(0 downto 0);
-    variable h700: unsigned(31 downto 0);
-    variable h701: unsigned(15 downto 0);
-    variable h702: unsigned(15 downto 0);
-    variable h703: unsigned(16 downto 0);
-    variable h704: unsigned(3 downto 0);
-    variable h705: unsigned(16 downto 0);
-    variable h728: unsigned(31 downto 0);
-    variable h729: unsigned(31 downto 0);
-    variable h741: unsigned(15 downto 0);
-    variable h742: unsigned(15 downto 0);
-    variable h743: unsigned(15 downto 0);
-    variable h744: unsigned(15 downto 0);
-    variable h745: unsigned(15 downto 0);
-    variable h746: unsigned(15 downto 0);
-    variable h747: unsigned(15 downto 0);
-    variable h748: unsigned(15 downto 0);
-    variable h749: unsigned(15 downto 0);
-    variable h750: unsigned(15 downto 0);
-    variable h751: unsigned(15 downto 0);
-    variable h752: unsigned(15 downto 0);
-    variable h135: unsigned(2 downto 0);
-    variable h136: unsigned(63 downto 0);
-    variable h137: unsigned(75 downto 0);
-    variable h138: unsigned(61 downto 0);
-    variable h139: unsigned(0 downto 0);
-    variable h140: unsigned(62 downto 0);
-    variable h141: unsigned(63 downto 0);
-    variable h142: unsigned(63 downto 0);
-    variable h143: unsigned(19 downto 0);
-    variable h144: unsigned(63 downto 0);
-    variable h145: unsigned(63 downto 0);
-    variable h146: unsigned(0 downto 0);
-    variable h147: unsigned(2 downto 0);
-    variable h148: unsigned(63 downto 0);
-    variable h149: unsigned(75 downto 0);
-    variable h150: unsigned(61 downto 0);
-    variable h151: unsigned(0 downto 0);
-    variable h152: unsigned(62 downto 0);
-    variable h153: unsigned(63 downto 0);
-    variable h154: unsigned(63 downto 0);
-    variable h155: unsigned(19 downto 0);
-    variable h156: unsigned(63 downto 0);
-    variable h157: unsigned(63 downto 0);
-    variable h158: unsigned(0 downto 0);
-    variable h162: unsigned(2 downto 0);
-    variable h163: unsigned(63 downto 0);
-    variable h164: unsigned(75 downto 0);
-    variable h165: unsigned(61 downto 0);
-    variable h166: unsigned(0 downto 0);
-    variable h167: unsigned(62 downto 0);
-    variable h168: unsigned(63 downto 0);
-    variable h169: unsigned(63 downto 0);
-    variable h170: unsigned(19 downto 0);
-    variable h171: unsigned(63 downto 0);
-    variable h172: unsigned(63 downto 0);
-    variable h173: unsigned(2 downto 0);
-    variable h177: unsigned(2 downto 0);
-    variable h178: unsigned(0 downto 0);
-    variable h179: unsigned(63 downto 0);
-    variable h180: unsigned(75 downto 0);
-    variable h181: unsigned(61 downto 0);
-    variable h182: unsigned(0 downto 0);
-    variable h183: unsigned(62 downto 0);
-    variable h184: unsigned(63 downto 0);
-    variable h185: unsigned(63 downto 0);
-    variable h186: unsigned(19 downto 0);
-    variable h187: unsigned(63 downto 0);
-    variable h188: unsigned(63 downto 0);
-    variable h189: unsigned(0 downto 0);
-    variable h196: unsigned(2 downto 0);
-    variable h197: unsigned(63 downto 0);
-    variable h198: unsigned(75 downto 0);
-    variable h199: unsigned(61 downto 0);
-    variable h200: unsigned(0 downto 0);
-    variable h201: unsigned(62 downto 0);
-    variable h202: unsigned(63 downto 0);
-    variable h203: unsigned(63 downto 0);
-    variable h204: unsigned(19 downto 0);
-    variable h205: unsigned(63 downto 0);
-    variable h206: unsigned(63 downto 0);
-    variable h207: unsigned(2 downto 0);
-    variable h214: unsigned(2 downto 0);
-    variable h215: unsigned(0 downto 0);
-    variable h216: unsigned(63 downto 0);
-    variable h217: unsigned(75 downto 0);
-    variable h218: unsigned(61 downto 0);
-    variable h219: unsigned(0 downto 0);
-    variable h220: unsigned(62 downto 0);
-    variable h221: unsigned(63 downto 0);
-    variable h222: unsigned(63 downto 0);
-    variable h223: unsigned(19 downto 0);
-    variable h224: unsigned(63 downto 0);
-    variable h225: unsigned(63 downto 0);
-    variable h226: unsigned(0 downto 0);
-    variable h233: unsigned(2 downto 0);
-    variable h234: unsigned(0 downto 0);
-    variable h235: unsigned(63 downto 0);
-    variable h236: unsigned(75 downto 0);
-    variable h237: unsigned(61 downto 0);
-    variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(62 downto 0);
-    variable h240: unsigned(63 downto 0);
-    variable h241: unsigned(63 downto 0);
-    variable h242: unsigned(19 downto 0);
-    variable h243: unsigned(63 downto 0);
-    variable h244: unsigned(63 downto 0);
-    variable h245: unsigned(0 downto 0);
-    variable h266: unsigned(2 downto 0);
-    variable h267: unsigned(0 downto 0);
-    variable h268: unsigned(63 downto 0);
-    variable h269: unsigned(75 downto 0);
-    variable h270: unsigned(61 downto 0);
-    variable h271: unsigned(0 downto 0);
-    variable h272: unsigned(62 downto 0);
-    variable h273: unsigned(63 downto 0);
-    variable h274: unsigned(63 downto 0);
-    variable h275: unsigned(19 downto 0);
-    variable h276: unsigned(63 downto 0);
-    variable h277: unsigned(63 downto 0);
-    variable h278: unsigned(0 downto 0);
-    variable h291: unsigned(2 downto 0);
-    variable h292: unsigned(0 downto 0);
-    variable h293: unsigned(63 downto 0);
-    variable h294: unsigned(75 downto 0);
-    variable h295: unsigned(61 downto 0);
-    variable h296: unsigned(0 downto 0);
-    variable h297: unsigned(62 downto 0);
-    variable h298: unsigned(63 downto 0);
-    variable h299: unsigned(63 downto 0);
-    variable h300: unsigned(19 downto 0);
-    variable h301: unsigned(63 downto 0);
-    variable h302: unsigned(63 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h316: unsigned(2 downto 0);
-    variable h317: unsigned(63 downto 0);
-    variable h318: unsigned(75 downto 0);
-    variable h319: unsigned(61 downto 0);
-    variable h320: unsigned(0 downto 0);
-    variable h321: unsigned(62 downto 0);
-    variable h322: unsigned(63 downto 0);
-    variable h323: unsigned(63 downto 0);
-    variable h324: unsigned(19 downto 0);
-    variable h325: unsigned(63 downto 0);
-    variable h326: unsigned(63 downto 0);
-    variable h327: unsigned(2 downto 0);
-    variable h340: unsigned(2 downto 0);
-    variable h341: unsigned(0 downto 0);
-    variable h342: unsigned(63 downto 0);
-    variable h343: unsigned(75 downto 0);
-    variable h344: unsigned(61 downto 0);
-    variable h345: unsigned(0 downto 0);
-    variable h346: unsigned(62 downto 0);
-    variable h347: unsigned(63 downto 0);
-    variable h348: unsigned(63 downto 0);
-    variable h349: unsigned(19 downto 0);
-    variable h350: unsigned(63 downto 0);
-    variable h351: unsigned(63 downto 0);
-    variable h352: unsigned(0 downto 0);
-    variable h365: unsigned(2 downto 0);
-    variable h366: unsigned(63 downto 0);
-    variable h367: unsigned(75 downto 0);
-    variable h368: unsigned(61 downto 0);
-    variable h369: unsigned(0 downto 0);
-    variable h370: unsigned(62 downto 0);
-    variable h371: unsigned(63 downto 0);
-    variable h372: unsigned(63 downto 0);
-    variable h373: unsigned(19 downto 0);
-    variable h374: unsigned(63 downto 0);
-    variable h375: unsigned(63 downto 0);
-    variable h376: unsigned(2 downto 0);
-    variable h389: unsigned(2 downto 0);
-    variable h390: unsigned(0 downto 0);
-    variable h391: unsigned(63 downto 0);
-    variable h392: unsigned(75 downto 0);
-    variable h393: unsigned(61 downto 0);
-    variable h394: unsigned(0 downto 0);
-    variable h395: unsigned(62 downto 0);
-    variable h396: unsigned(63 downto 0);
-    variable h397: unsigned(63 downto 0);
-    variable h398: unsigned(19 downto 0);
-    variable h399: unsigned(63 downto 0);
-    variable h400: unsigned(63 downto 0);
-    variable h401: unsigned(2 downto 0);
-    variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(63 downto 0);
-    variable h483: unsigned(0 downto 0);
-    variable h484: unsigned(63 downto 0);
-    variable h485: unsigned(75 downto 0);
-    variable h486: unsigned(61 downto 0);
-    variable h487: unsigned(0 downto 0);
-    variable h488: unsigned(62 downto 0);
-    variable h489: unsigned(63 downto 0);
-    variable h490: unsigned(63 downto 0);
-    variable h491: unsigned(19 downto 0);
-    variable h492: unsigned(63 downto 0);
-    variable h493: unsigned(63 downto 0);
-    variable h525: unsigned(0 downto 0);
-    variable h526: unsigned(0 downto 0);
-    variable h527: unsigned(5 downto 0);
-    variable h528: unsigned(63 downto 0);
-    variable h529: unsigned(126 downto 0);
-    variable h530: unsigned(5 downto 0);
-    variable h531: unsigned(126 downto 0);
-    variable h532: unsigned(63 downto 0);
-    variable h533: unsigned(5 downto 0);
-    variable h534: unsigned(6 downto 0);
-    variable h535: unsigned(63 downto 0);
-    variable h536: unsigned(64 downto 0);
-    variable h537: unsigned(63 downto 0);
-    variable h538: unsigned(126 downto 0);
-    variable h539: unsigned(126 downto 0);
-    variable h540: unsigned(0 downto 0);
-    variable h541: unsigned(63 downto 0);
-    variable h542: unsigned(75 downto 0);
-    variable h543: unsigned(61 downto 0);
-    variable h544: unsigned(0 downto 0);
-    variable h545: unsigned(62 downto 0);
-    variable h546: unsigned(63 downto 0);
-    variable h547: unsigned(63 downto 0);
-    variable h548: unsigned(19 downto 0);
-    variable h549: unsigned(63 downto 0);
-    variable h550: unsigned(63 downto 0);
-    variable h551: unsigned(0 downto 0);
-    variable h552: unsigned(63 downto 0);
-    variable h553: unsigned(75 downto 0);
-    variable h554: unsigned(61 downto 0);
+    variable h534: unsigned(0 downto 0);
+    variable h535: unsigned(0 downto 0);
+    variable h536: unsigned(0 downto 0);
+    variable h537: unsigned(0 downto 0);
+    variable h538: unsigned(0 downto 0);
+    variable h539: unsigned(63 downto 0);
+    variable h540: unsigned(63 downto 0);
+    variable h541: unsigned(0 downto 0);
+    variable h542: unsigned(19 downto 0);
+    variable h543: unsigned(19 downto 0);
+    variable h544: unsigned(15 downto 0);
+    variable h545: unsigned(3 downto 0);
+    variable h546: unsigned(3 downto 0);
+    variable h547: unsigned(15 downto 0);
+    variable h548: unsigned(0 downto 0);
+    variable h549: unsigned(0 downto 0);
+    variable h550: unsigned(0 downto 0);
+    variable h551: unsigned(63 downto 0);
+    variable h552: unsigned(0 downto 0);
+    variable h553: unsigned(63 downto 0);
+    variable h554: unsigned(0 downto 0);
     variable h555: unsigned(0 downto 0);
-    variable h556: unsigned(62 downto 0);
+    variable h556: unsigned(0 downto 0);
     variable h557: unsigned(63 downto 0);
-    variable h558: unsigned(63 downto 0);
-    variable h559: unsigned(19 downto 0);
-    variable h560: unsigned(63 downto 0);
-    variable h561: unsigned(63 downto 0);
-    variable h562: unsigned(2 downto 0);
+    variable h558: unsigned(0 downto 0);
+    variable h559: unsigned(63 downto 0);
+    variable h560: unsigned(0 downto 0);
+    variable h561: unsigned(0 downto 0);
+    variable h562: unsigned(63 downto 0);
     variable h563: unsigned(0 downto 0);
     variable h564: unsigned(63 downto 0);
-    variable h565: unsigned(75 downto 0);
-    variable h566: unsigned(61 downto 0);
+    variable h565: unsigned(31 downto 0);
+    variable h566: unsigned(47 downto 0);
+    variable h649: unsigned(31 downto 0);
+    variable h650: unsigned(47 downto 0);
+    variable h651: unsigned(0 downto 0);
+    variable h652: unsigned(0 downto 0);
+    variable h653: unsigned(0 downto 0);
+    variable h654: unsigned(63 downto 0);
+    variable h655: unsigned(0 downto 0);
+    variable h656: unsigned(63 downto 0);
+    variable h657: unsigned(0 downto 0);
+    variable h658: unsigned(0 downto 0);
+    variable h659: unsigned(0 downto 0);
+    variable h660: unsigned(63 downto 0);
+    variable h661: unsigned(0 downto 0);
+    variable h662: unsigned(63 downto 0);
+    variable h663: unsigned(0 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(63 downto 0);
+    variable h666: unsigned(0 downto 0);
+    variable h667: unsigned(63 downto 0);
+    variable h671: unsigned(0 downto 0);
+    variable h672: unsigned(0 downto 0);
+    variable h673: unsigned(0 downto 0);
+    variable h674: unsigned(63 downto 0);
+    variable h675: unsigned(0 downto 0);
+    variable h676: unsigned(63 downto 0);
+    variable h677: unsigned(0 downto 0);
+    variable h678: unsigned(0 downto 0);
+    variable h679: unsigned(0 downto 0);
+    variable h680: unsigned(63 downto 0);
+    variable h681: unsigned(0 downto 0);
+    variable h682: unsigned(63 downto 0);
+    variable h683: unsigned(0 downto 0);
+    variable h684: unsigned(0 downto 0);
+    variable h685: unsigned(63 downto 0);
+    variable h686: unsigned(0 downto 0);
+    variable h687: unsigned(63 downto 0);
+    variable h688: unsigned(31 downto 0);
+    variable h689: unsigned(47 downto 0);
+    variable h724: unsigned(31 downto 0);
+    variable h735: unsigned(16 downto 0);
+    variable h736: unsigned(0 downto 0);
+    variable h737: unsigned(31 downto 0);
+    variable h738: unsigned(15 downto 0);
+    variable h739: unsigned(31 downto 0);
+    variable h740: unsigned(16 downto 0);
+    variable h741: unsigned(0 downto 0);
+    variable h742: unsigned(31 downto 0);
+    variable h743: unsigned(15 downto 0);
+    variable h744: unsigned(15 downto 0);
+    variable h745: unsigned(16 downto 0);
+    variable h746: unsigned(3 downto 0);
+    variable h747: unsigned(16 downto 0);
+    variable h770: unsigned(31 downto 0);
+    variable h771: unsigned(31 downto 0);
+    variable h783: unsigned(15 downto 0);
+    variable h784: unsigned(15 downto 0);
+    variable h785: unsigned(15 downto 0);
+    variable h786: unsigned(15 downto 0);
+    variable h787: unsigned(15 downto 0);
+    variable h788: unsigned(15 downto 0);
+    variable h789: unsigned(15 downto 0);
+    variable h790: unsigned(15 downto 0);
+    variable h791: unsigned(15 downto 0);
+    variable h792: unsigned(15 downto 0);
+    variable h793: unsigned(15 downto 0);
+    variable h794: unsigned(15 downto 0);
+    variable h141: unsigned(2 downto 0);
+    variable h142: unsigned(63 downto 0);
+    variable h143: unsigned(75 downto 0);
+    variable h144: unsigned(61 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(62 downto 0);
+    variable h147: unsigned(63 downto 0);
+    variable h148: unsigned(63 downto 0);
+    variable h149: unsigned(19 downto 0);
+    variable h150: unsigned(63 downto 0);
+    variable h151: unsigned(63 downto 0);
+    variable h152: unsigned(0 downto 0);
+    variable h153: unsigned(2 downto 0);
+    variable h154: unsigned(63 downto 0);
+    variable h155: unsigned(75 downto 0);
+    variable h156: unsigned(61 downto 0);
+    variable h157: unsigned(0 downto 0);
+    variable h158: unsigned(62 downto 0);
+    variable h159: unsigned(63 downto 0);
+    variable h160: unsigned(63 downto 0);
+    variable h161: unsigned(19 downto 0);
+    variable h162: unsigned(63 downto 0);
+    variable h163: unsigned(63 downto 0);
+    variable h164: unsigned(0 downto 0);
+    variable h168: unsigned(2 downto 0);
+    variable h169: unsigned(63 downto 0);
+    variable h170: unsigned(75 downto 0);
+    variable h171: unsigned(61 downto 0);
+    variable h172: unsigned(0 downto 0);
+    variable h173: unsigned(62 downto 0);
+    variable h174: unsigned(63 downto 0);
+    variable h175: unsigned(63 downto 0);
+    variable h176: unsigned(19 downto 0);
+    variable h177: unsigned(63 downto 0);
+    variable h178: unsigned(63 downto 0);
+    variable h179: unsigned(2 downto 0);
+    variable h185: unsigned(2 downto 0);
+    variable h186: unsigned(0 downto 0);
+    variable h187: unsigned(63 downto 0);
+    variable h188: unsigned(75 downto 0);
+    variable h189: unsigned(61 downto 0);
+    variable h190: unsigned(0 downto 0);
+    variable h191: unsigned(62 downto 0);
+    variable h192: unsigned(63 downto 0);
+    variable h193: unsigned(63 downto 0);
+    variable h194: unsigned(19 downto 0);
+    variable h195: unsigned(63 downto 0);
+    variable h196: unsigned(63 downto 0);
+    variable h197: unsigned(0 downto 0);
+    variable h206: unsigned(2 downto 0);
+    variable h207: unsigned(63 downto 0);
+    variable h208: unsigned(75 downto 0);
+    variable h209: unsigned(61 downto 0);
+    variable h210: unsigned(0 downto 0);
+    variable h211: unsigned(62 downto 0);
+    variable h212: unsigned(63 downto 0);
+    variable h213: unsigned(63 downto 0);
+    variable h214: unsigned(19 downto 0);
+    variable h215: unsigned(63 downto 0);
+    variable h216: unsigned(63 downto 0);
+    variable h217: unsigned(2 downto 0);
+    variable h226: unsigned(2 downto 0);
+    variable h227: unsigned(0 downto 0);
+    variable h228: unsigned(63 downto 0);
+    variable h229: unsigned(75 downto 0);
+    variable h230: unsigned(61 downto 0);
+    variable h231: unsigned(0 downto 0);
+    variable h232: unsigned(62 downto 0);
+    variable h233: unsigned(63 downto 0);
+    variable h234: unsigned(63 downto 0);
+    variable h235: unsigned(19 downto 0);
+    variable h236: unsigned(63 downto 0);
+    variable h237: unsigned(63 downto 0);
+    variable h238: unsigned(0 downto 0);
+    variable h247: unsigned(2 downto 0);
+    variable h248: unsigned(0 downto 0);
+    variable h249: unsigned(63 downto 0);
+    variable h250: unsigned(75 downto 0);
+    variable h251: unsigned(61 downto 0);
+    variable h252: unsigned(0 downto 0);
+    variable h253: unsigned(62 downto 0);
+    variable h254: unsigned(63 downto 0);
+    variable h255: unsigned(63 downto 0);
+    variable h256: unsigned(19 downto 0);
+    variable h257: unsigned(63 downto 0);
+    variable h258: unsigned(63 downto 0);
+    variable h259: unsigned(0 downto 0);
+    variable h286: unsigned(2 downto 0);
+    variable h287: unsigned(0 downto 0);
+    variable h288: unsigned(63 downto 0);
+    variable h289: unsigned(75 downto 0);
+    variable h290: unsigned(61 downto 0);
+    variable h291: unsigned(0 downto 0);
+    variable h292: unsigned(62 downto 0);
+    variable h293: unsigned(63 downto 0);
+    variable h294: unsigned(63 downto 0);
+    variable h295: unsigned(19 downto 0);
+    variable h296: unsigned(63 downto 0);
+    variable h297: unsigned(63 downto 0);
+    variable h298: unsigned(0 downto 0);
+    variable h313: unsigned(2 downto 0);
+    variable h314: unsigned(0 downto 0);
+    variable h315: unsigned(63 downto 0);
+    variable h316: unsigned(75 downto 0);
+    variable h317: unsigned(61 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(62 downto 0);
+    variable h320: unsigned(63 downto 0);
+    variable h321: unsigned(63 downto 0);
+    variable h322: unsigned(19 downto 0);
+    variable h323: unsigned(63 downto 0);
+    variable h324: unsigned(63 downto 0);
+    variable h325: unsigned(0 downto 0);
+    variable h340: unsigned(2 downto 0);
+    variable h341: unsigned(63 downto 0);
+    variable h342: unsigned(75 downto 0);
+    variable h343: unsigned(61 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(62 downto 0);
+    variable h346: unsigned(63 downto 0);
+    variable h347: unsigned(63 downto 0);
+    variable h348: unsigned(19 downto 0);
+    variable h349: unsigned(63 downto 0);
+    variable h350: unsigned(63 downto 0);
+    variable h351: unsigned(2 downto 0);
+    variable h366: unsigned(2 downto 0);
+    variable h367: unsigned(0 downto 0);
+    variable h368: unsigned(63 downto 0);
+    variable h369: unsigned(75 downto 0);
+    variable h370: unsigned(61 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(62 downto 0);
+    variable h373: unsigned(63 downto 0);
+    variable h374: unsigned(63 downto 0);
+    variable h375: unsigned(19 downto 0);
+    variable h376: unsigned(63 downto 0);
+    variable h377: unsigned(63 downto 0);
+    variable h378: unsigned(0 downto 0);
+    variable h393: unsigned(2 downto 0);
+    variable h394: unsigned(63 downto 0);
+    variable h395: unsigned(75 downto 0);
+    variable h396: unsigned(61 downto 0);
+    variable h397: unsigned(0 downto 0);
+    variable h398: unsigned(62 downto 0);
+    variable h399: unsigned(63 downto 0);
+    variable h400: unsigned(63 downto 0);
+    variable h401: unsigned(19 downto 0);
+    variable h402: unsigned(63 downto 0);
+    variable h403: unsigned(63 downto 0);
+    variable h404: unsigned(2 downto 0);
+    variable h419: unsigned(2 downto 0);
+    variable h420: unsigned(0 downto 0);
+    variable h421: unsigned(63 downto 0);
+    variable h422: unsigned(75 downto 0);
+    variable h423: unsigned(61 downto 0);
+    variable h424: unsigned(0 downto 0);
+    variable h425: unsigned(62 downto 0);
+    variable h426: unsigned(63 downto 0);
+    variable h427: unsigned(63 downto 0);
+    variable h428: unsigned(19 downto 0);
+    variable h429: unsigned(63 downto 0);
+    variable h430: unsigned(63 downto 0);
+    variable h431: unsigned(2 downto 0);
+    variable h462: unsigned(0 downto 0);
+    variable h463: unsigned(63 downto 0);
+    variable h523: unsigned(0 downto 0);
+    variable h524: unsigned(63 downto 0);
+    variable h525: unsigned(75 downto 0);
+    variable h526: unsigned(61 downto 0);
+    variable h527: unsigned(0 downto 0);
+    variable h528: unsigned(62 downto 0);
+    variable h529: unsigned(63 downto 0);
+    variable h530: unsigned(63 downto 0);
+    variable h531: unsigned(19 downto 0);
+    variable h532: unsigned(63 downto 0);
+    variable h533: unsigned(63 downto 0);
     variable h567: unsigned(0 downto 0);
-    variable h568: unsigned(62 downto 0);
-    variable h569: unsigned(63 downto 0);
+    variable h568: unsigned(0 downto 0);
+    variable h569: unsigned(5 downto 0);
     variable h570: unsigned(63 downto 0);
-    variable h571: unsigned(19 downto 0);
-    variable h572: unsigned(63 downto 0);
-    variable h573: unsigned(63 downto 0);
-    variable h574: unsigned(2 downto 0);
-    variable h575: unsigned(2 downto 0);
-    variable h576: unsigned(63 downto 0);
-    variable h577: unsigned(0 downto 0);
-    variable h578: unsigned(0 downto 0);
-    variable h579: unsigned(2 downto 0);
-    variable h580: unsigned(63 downto 0);
-    variable h581: unsigned(0 downto 0);
-    variable h582: unsigned(2 downto 0);
-    variable h583: unsigned(2 downto 0);
-    variable h584: unsigned(0 downto 0);
-    variable h585: unsigned(63 downto 0);
+    variable h571: unsigned(126 downto 0);
+    variable h572: unsigned(5 downto 0);
+    variable h573: unsigned(126 downto 0);
+    variable h574: unsigned(63 downto 0);
+    variable h575: unsigned(5 downto 0);
+    variable h576: unsigned(6 downto 0);
+    variable h577: unsigned(63 downto 0);
+    variable h578: unsigned(64 downto 0);
+    variable h579: unsigned(63 downto 0);
+    variable h580: unsigned(126 downto 0);
+    variable h581: unsigned(126 downto 0);
+    variable h582: unsigned(0 downto 0);
+    variable h583: unsigned(63 downto 0);
+    variable h584: unsigned(75 downto 0);
+    variable h585: unsigned(61 downto 0);
     variable h586: unsigned(0 downto 0);
-    variable h587: unsigned(0 downto 0);
-    variable h588: unsigned(2 downto 0);
+    variable h587: unsigned(62 downto 0);
+    variable h588: unsigned(63 downto 0);
     variable h589: unsigned(63 downto 0);
-    variable h590: unsigned(0 downto 0);
-    variable h591: unsigned(2 downto 0);
-    variable h592: unsigned(2 downto 0);
+    variable h590: unsigned(19 downto 0);
+    variable h591: unsigned(63 downto 0);
+    variable h592: unsigned(63 downto 0);
     variable h593: unsigned(0 downto 0);
     variable h594: unsigned(63 downto 0);
-    variable h595: unsigned(0 downto 0);
-    variable h596: unsigned(2 downto 0);
-    variable h597: unsigned(2 downto 0);
-    variable h598: unsigned(0 downto 0);
+    variable h595: unsigned(75 downto 0);
+    variable h596: unsigned(61 downto 0);
+    variable h597: unsigned(0 downto 0);
+    variable h598: unsigned(62 downto 0);
     variable h599: unsigned(63 downto 0);
-    variable h600: unsigned(0 downto 0);
-    variable h601: unsigned(0 downto 0);
-    variable h602: unsigned(2 downto 0);
-    variable h603: unsigned(0 downto 0);
-    variable h604: unsigned(63 downto 0);
+    variable h600: unsigned(63 downto 0);
+    variable h601: unsigned(19 downto 0);
+    variable h602: unsigned(63 downto 0);
+    variable h603: unsigned(63 downto 0);
+    variable h604: unsigned(2 downto 0);
     variable h605: unsigned(0 downto 0);
-    variable h606: unsigned(2 downto 0);
+    variable h606: unsigned(63 downto 0);
+    variable h607: unsigned(75 downto 0);
+    variable h608: unsigned(61 downto 0);
+    variable h609: unsigned(0 downto 0);
+    variable h610: unsigned(62 downto 0);
+    variable h611: unsigned(63 downto 0);
+    variable h612: unsigned(63 downto 0);
+    variable h613: unsigned(19 downto 0);
+    variable h614: unsigned(63 downto 0);
+    variable h615: unsigned(63 downto 0);
+    variable h616: unsigned(2 downto 0);
+    variable h617: unsigned(2 downto 0);
+    variable h618: unsigned(63 downto 0);
+    variable h619: unsigned(0 downto 0);
+    variable h620: unsigned(0 downto 0);
+    variable h621: unsigned(2 downto 0);
+    variable h622: unsigned(63 downto 0);
+    variable h623: unsigned(0 downto 0);
+    variable h624: unsigned(2 downto 0);
+    variable h625: unsigned(2 downto 0);
     variable h626: unsigned(0 downto 0);
     variable h627: unsigned(63 downto 0);
     variable h628: unsigned(0 downto 0);
-    variable h648: unsigned(0 downto 0);
-    variable h649: unsigned(0 downto 0);
-    variable h650: unsigned(5 downto 0);
-    variable h651: unsigned(63 downto 0);
-    variable h652: unsigned(126 downto 0);
-    variable h653: unsigned(5 downto 0);
-    variable h654: unsigned(126 downto 0);
-    variable h655: unsigned(63 downto 0);
-    variable h656: unsigned(5 downto 0);
-    variable h657: unsigned(6 downto 0);
-    variable h658: unsigned(63 downto 0);
-    variable h659: unsigned(64 downto 0);
-    variable h660: unsigned(63 downto 0);
-    variable h661: unsigned(126 downto 0);
-    variable h662: unsigned(126 downto 0);
-    variable h663: unsigned(0 downto 0);
-    variable h664: unsigned(63 downto 0);
-    variable h665: unsigned(0 downto 0);
-    variable h666: unsigned(63 downto 0);
-    variable h667: unsigned(2 downto 0);
+    variable h629: unsigned(0 downto 0);
+    variable h630: unsigned(2 downto 0);
+    variable h631: unsigned(63 downto 0);
+    variable h632: unsigned(0 downto 0);
+    variable h633: unsigned(2 downto 0);
+    variable h634: unsigned(2 downto 0);
+    variable h635: unsigned(0 downto 0);
+    variable h636: unsigned(63 downto 0);
+    variable h637: unsigned(0 downto 0);
+    variable h638: unsigned(2 downto 0);
+    variable h639: unsigned(2 downto 0);
+    variable h640: unsigned(0 downto 0);
+    variable h641: unsigned(63 downto 0);
+    variable h642: unsigned(0 downto 0);
+    variable h643: unsigned(0 downto 0);
+    variable h644: unsigned(2 downto 0);
+    variable h645: unsigned(0 downto 0);
+    variable h646: unsigned(63 downto 0);
+    variable h647: unsigned(0 downto 0);
+    variable h648: unsigned(2 downto 0);
     variable h668: unsigned(0 downto 0);
     variable h669: unsigned(63 downto 0);
     variable h670: unsigned(0 downto 0);
-    variable h671: unsigned(2 downto 0);
-    variable h672: unsigned(16 downto 0);
-    variable h673: unsigned(0 downto 0);
-    variable h674: unsigned(31 downto 0);
-    variable h675: unsigned(15 downto 0);
-    variable h676: unsigned(31 downto 0);
-    variable h677: unsigned(16 downto 0);
-    variable h678: unsigned(0 downto 0);
-    variable h679: unsigned(31 downto 0);
-    variable h680: unsigned(15 downto 0);
-    variable h681: unsigned(15 downto 0);
-    variable h683: unsigned(16 downto 0);
-    variable h684: unsigned(0 downto 0);
-    variable h685: unsigned(31 downto 0);
-    variable h686: unsigned(15 downto 0);
-    variable h687: unsigned(31 downto 0);
-    variable h688: unsigned(16 downto 0);
-    variable h689: unsigned(0 downto 0);
-    variable h690: unsigned(31 downto 0);
-    variable h691: unsigned(15 downto 0);
-    variable h692: unsigned(15 downto 0);
-    variable h706: unsigned(0 downto 0);
-    variable h707: unsigned(16 downto 0);
-    variable h708: unsigned(0 downto 0);
-    variable h709: unsigned(31 downto 0);
-    variable h710: unsigned(15 downto 0);
-    variable h711: unsigned(31 downto 0);
-    variable h712: unsigned(16 downto 0);
-    variable h713: unsigned(0 downto 0);
-    variable h714: unsigned(31 downto 0);
-    variable h715: unsigned(15 downto 0);
-    variable h716: unsigned(15 downto 0);
-    variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(16 downto 0);
-    variable h719: unsigned(0 downto 0);
-    variable h720: unsigned(31 downto 0);
-    variable h721: unsigned(15 downto 0);
-    variable h722: unsigned(31 downto 0);
-    variable h723: unsigned(16 downto 0);
-    variable h724: unsigned(0 downto 0);
-    variable h725: unsigned(31 downto 0);
-    variable h726: unsigned(15 downto 0);
-    variable h727: unsigned(15 downto 0);
-    variable h730: unsigned(0 downto 0);
-    variable h731: unsigned(16 downto 0);
-    variable h732: unsigned(0 downto 0);
-    variable h733: unsigned(31 downto 0);
+    variable h690: unsigned(0 downto 0);
+    variable h691: unsigned(0 downto 0);
+    variable h692: unsigned(5 downto 0);
+    variable h693: unsigned(63 downto 0);
+    variable h694: unsigned(126 downto 0);
+    variable h695: unsigned(5 downto 0);
+    variable h696: unsigned(126 downto 0);
+    variable h697: unsigned(63 downto 0);
+    variable h698: unsigned(5 downto 0);
+    variable h699: unsigned(6 downto 0);
+    variable h700: unsigned(63 downto 0);
+    variable h701: unsigned(64 downto 0);
+    variable h702: unsigned(63 downto 0);
+    variable h703: unsigned(126 downto 0);
+    variable h704: unsigned(126 downto 0);
+    variable h705: unsigned(0 downto 0);
+    variable h706: unsigned(63 downto 0);
+    variable h707: unsigned(0 downto 0);
+    variable h708: unsigned(63 downto 0);
+    variable h709: unsigned(2 downto 0);
+    variable h710: unsigned(0 downto 0);
+    variable h711: unsigned(63 downto 0);
+    variable h712: unsigned(0 downto 0);
+    variable h713: unsigned(2 downto 0);
+    variable h714: unsigned(16 downto 0);
+    variable h715: unsigned(0 downto 0);
+    variable h716: unsigned(31 downto 0);
+    variable h717: unsigned(15 downto 0);
+    variable h718: unsigned(31 downto 0);
+    variable h719: unsigned(16 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(31 downto 0);
+    variable h722: unsigned(15 downto 0);
+    variable h723: unsigned(15 downto 0);
+    variable h725: unsigned(16 downto 0);
+    variable h726: unsigned(0 downto 0);
+    variable h727: unsigned(31 downto 0);
+    variable h728: unsigned(15 downto 0);
+    variable h729: unsigned(31 downto 0);
+    variable h730: unsigned(16 downto 0);
+    variable h731: unsigned(0 downto 0);
+    variable h732: unsigned(31 downto 0);
+    variable h733: unsigned(15 downto 0);
     variable h734: unsigned(15 downto 0);
-    variable h735: unsigned(31 downto 0);
-    variable h736: unsigned(16 downto 0);
-    variable h737: unsigned(0 downto 0);
-    variable h738: unsigned(31 downto 0);
-    variable h739: unsigned(15 downto 0);
-    variable h740: unsigned(15 downto 0);
-    variable h753: unsigned(16 downto 0);
-    variable h754: unsigned(0 downto 0);
-    variable h755: unsigned(31 downto 0);
-    variable h756: unsigned(15 downto 0);
-    variable h757: unsigned(31 downto 0);
-    variable h758: unsigned(16 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(16 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(31 downto 0);
+    variable h752: unsigned(15 downto 0);
+    variable h753: unsigned(31 downto 0);
+    variable h754: unsigned(16 downto 0);
+    variable h755: unsigned(0 downto 0);
+    variable h756: unsigned(31 downto 0);
+    variable h757: unsigned(15 downto 0);
+    variable h758: unsigned(15 downto 0);
     variable h759: unsigned(0 downto 0);
-    variable h760: unsigned(31 downto 0);
-    variable h761: unsigned(15 downto 0);
-    variable h762: unsigned(15 downto 0);
-    variable h763: unsigned(31 downto 0);
+    variable h760: unsigned(16 downto 0);
+    variable h761: unsigned(0 downto 0);
+    variable h762: unsigned(31 downto 0);
+    variable h763: unsigned(15 downto 0);
     variable h764: unsigned(31 downto 0);
-    variable h765: unsigned(0 downto 0);
+    variable h765: unsigned(16 downto 0);
     variable h766: unsigned(0 downto 0);
-    variable h767: unsigned(0 downto 0);
+    variable h767: unsigned(31 downto 0);
+    variable h768: unsigned(15 downto 0);
+    variable h769: unsigned(15 downto 0);
+    variable h772: unsigned(0 downto 0);
+    variable h773: unsigned(16 downto 0);
+    variable h774: unsigned(0 downto 0);
+    variable h775: unsigned(31 downto 0);
+    variable h776: unsigned(15 downto 0);
+    variable h777: unsigned(31 downto 0);
+    variable h778: unsigned(16 downto 0);
+    variable h779: unsigned(0 downto 0);
+    variable h780: unsigned(31 downto 0);
+    variable h781: unsigned(15 downto 0);
+    variable h782: unsigned(15 downto 0);
+    variable h795: unsigned(16 downto 0);
+    variable h796: unsigned(0 downto 0);
+    variable h797: unsigned(31 downto 0);
+    variable h798: unsigned(15 downto 0);
+    variable h799: unsigned(31 downto 0);
+    variable h800: unsigned(16 downto 0);
+    variable h801: unsigned(0 downto 0);
+    variable h802: unsigned(31 downto 0);
+    variable h803: unsigned(15 downto 0);
+    variable h804: unsigned(15 downto 0);
+    variable h805: unsigned(31 downto 0);
+    variable h806: unsigned(31 downto 0);
+    variable h807: unsigned(0 downto 0);
+    variable h808: unsigned(0 downto 0);
+    variable h809: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1717,8 +1755,6 @@ begin
             w_smctx_10 <= to_unsigned(0, 64);
             w_smctx_18 <= to_unsigned(0, 64);
             w_smctx_8 <= to_unsigned(0, 64);
-            w_smroot_0 <= to_unsigned(0, 64);
-            w_smroot_8 <= to_unsigned(0, 64);
             wk_sl_R <= to_unsigned(0, 1);
             wk_sl_U <= to_unsigned(0, 1);
             wk_sl_W <= to_unsigned(0, 1);
@@ -1772,7 +1808,7 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        if (not (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not (e_pv /= 0)))) then
+                        if (not ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and ((True and (r_RTADDR_REG(12-1 downto 10) = 1)) or (not (e_pv /= 0))))) then
                             w_root_0 <= to_unsigned(0, 64);
                             w_root_8 <= to_unsigned(0, 64);
                             st <= S1W0;
@@ -1828,18 +1864,642 @@ begin
                     end if;
                 when S1W0 =>
                     if (not bool(pend)) then
-                        if (not (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))))) then
+                        h8 := to_unsigned(0, 1);
+                        h9 := to_unsigned(0, 1);
+                        h9 := to_unsigned(0, 1);
+                        if bool(w_root_8(0)) then
+                            h9 := to_unsigned(1, 1);
+                        end if;
+                        h10 := to_unsigned(0, 1);
+                        h10 := to_unsigned(0, 1);
+                        if bool(w_root_0(0)) then
+                            h10 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h8 := h9;
+                        else
+                            h8 := h10;
+                        end if;
+                        h11 := to_unsigned(0, 1);
+                        h12 := to_unsigned(0, 1);
+                        h13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h13 := w_root_8;
+                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h14 := w_root_8;
+                        h12 := to_unsigned(0, 1);
+                        if ((h13(12-1 downto 1) /= 0) or (h14(64-1 downto 48) /= 0)) then
+                            h12 := to_unsigned(1, 1);
+                        end if;
+                        h15 := to_unsigned(0, 1);
+                        h15 := to_unsigned(0, 1);
+                        if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                            h15 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h11 := h12;
+                        else
+                            h11 := h15;
+                        end if;
+                        if (not ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h8 /= 0)) and (not (h11 /= 0)))) then
+                            w_smctx_0 <= to_unsigned(0, 64);
+                            w_smctx_8 <= to_unsigned(0, 64);
+                            w_smctx_10 <= to_unsigned(0, 64);
+                            w_smctx_18 <= to_unsigned(0, 64);
+                            st <= S2W0;
+                        else
+                            h3 := unsigned'("000000000000000000000000000000000000");
+                            h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h4 := w_root_8;
+                            if bool(e_sid(7)) then
+                                h3 := h4(48-1 downto 12);
+                            else
+                                h3 := w_root_0(48-1 downto 12);
+                            end if;
+                            h5 := to_unsigned(0, 16);
+                            h5 := e_sid;
+                            h6 := to_unsigned(0, 13);
+                            h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                            h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S1W1;
+                        end if;
+                    end if;
+                when S1W1 =>
+                    if (not bool(pend)) then
+                        h3 := unsigned'("000000000000000000000000000000000000");
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := w_root_8;
+                        if bool(e_sid(7)) then
+                            h3 := h4(48-1 downto 12);
+                        else
+                            h3 := w_root_0(48-1 downto 12);
+                        end if;
+                        h5 := to_unsigned(0, 16);
+                        h5 := e_sid;
+                        h6 := to_unsigned(0, 13);
+                        h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                        h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S1W2;
+                        end if;
+                    end if;
+                when S1W2 =>
+                    if (not bool(pend)) then
+                        h3 := unsigned'("000000000000000000000000000000000000");
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := w_root_8;
+                        if bool(e_sid(7)) then
+                            h3 := h4(48-1 downto 12);
+                        else
+                            h3 := w_root_0(48-1 downto 12);
+                        end if;
+                        h5 := to_unsigned(0, 16);
+                        h5 := e_sid;
+                        h6 := to_unsigned(0, 13);
+                        h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                        h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_10 <= m_rdata;
+                            pend <= '0';
+                            st <= S1W3;
+                        end if;
+                    end if;
+                when S1W3 =>
+                    if (not bool(pend)) then
+                        h3 := unsigned'("000000000000000000000000000000000000");
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := w_root_8;
+                        if bool(e_sid(7)) then
+                            h3 := h4(48-1 downto 12);
+                        else
+                            h3 := w_root_0(48-1 downto 12);
+                        end if;
+                        h5 := to_unsigned(0, 16);
+                        h5 := e_sid;
+                        h6 := to_unsigned(0, 13);
+                        h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                        h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_18 <= m_rdata;
+                            pend <= '0';
+                            st <= S2W0;
+                        end if;
+                    end if;
+                when S2W0 =>
+                    if (not bool(pend)) then
+                        h20 := to_unsigned(0, 1);
+                        h21 := to_unsigned(0, 1);
+                        h21 := to_unsigned(0, 1);
+                        if bool(w_root_8(0)) then
+                            h21 := to_unsigned(1, 1);
+                        end if;
+                        h22 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
+                        if bool(w_root_0(0)) then
+                            h22 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h20 := h21;
+                        else
+                            h20 := h22;
+                        end if;
+                        h23 := to_unsigned(0, 1);
+                        h24 := to_unsigned(0, 1);
+                        h25 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h25 := w_root_8;
+                        h26 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h26 := w_root_8;
+                        h24 := to_unsigned(0, 1);
+                        if ((h25(12-1 downto 1) /= 0) or (h26(64-1 downto 48) /= 0)) then
+                            h24 := to_unsigned(1, 1);
+                        end if;
+                        h27 := to_unsigned(0, 1);
+                        h27 := to_unsigned(0, 1);
+                        if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                            h27 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h23 := h24;
+                        else
+                            h23 := h27;
+                        end if;
+                        h28 := to_unsigned(0, 20);
+                        h29 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h29 := e_pasid;
+                        else
+                            h29 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h28 := h29;
+                        h30 := to_unsigned(0, 16);
+                        h30 := to_unsigned(1, 16);
+                        h31 := to_unsigned(0, 4);
+                        h32 := to_unsigned(0, 4);
+                        h32 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                        h31 := h32;
+                        h33 := to_unsigned(0, 16);
+                        h33 := shift_left(h30, to_integer(h31));
+                        if (not ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h20 /= 0)) and (not (h23 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h28(20-1 downto 6)) < h33))) then
+                            w_pdir_0 <= to_unsigned(0, 64);
+                            st <= S3W0;
+                        else
+                            h16 := to_unsigned(0, 20);
+                            h17 := to_unsigned(0, 20);
+                            if (e_pv /= 0) then
+                                h17 := e_pasid;
+                            else
+                                h17 := w_smctx_8(20-1 downto 0);
+                            end if;
+                            h16 := h17;
+                            h18 := to_unsigned(0, 18);
+                            h18 := resize(unsigned'(to_unsigned(0, 4) & h16(20-1 downto 6)) * 8, 18);
+                            h19 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h19 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h18));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h19);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pdir_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S3W0;
+                        end if;
+                    end if;
+                when S3W0 =>
+                    if (not bool(pend)) then
+                        h38 := to_unsigned(0, 1);
+                        h39 := to_unsigned(0, 1);
+                        h39 := to_unsigned(0, 1);
+                        if bool(w_root_8(0)) then
+                            h39 := to_unsigned(1, 1);
+                        end if;
+                        h40 := to_unsigned(0, 1);
+                        h40 := to_unsigned(0, 1);
+                        if bool(w_root_0(0)) then
+                            h40 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h38 := h39;
+                        else
+                            h38 := h40;
+                        end if;
+                        h41 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
+                        h43 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h43 := w_root_8;
+                        h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h44 := w_root_8;
+                        h42 := to_unsigned(0, 1);
+                        if ((h43(12-1 downto 1) /= 0) or (h44(64-1 downto 48) /= 0)) then
+                            h42 := to_unsigned(1, 1);
+                        end if;
+                        h45 := to_unsigned(0, 1);
+                        h45 := to_unsigned(0, 1);
+                        if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                            h45 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h41 := h42;
+                        else
+                            h41 := h45;
+                        end if;
+                        h46 := to_unsigned(0, 20);
+                        h47 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h47 := e_pasid;
+                        else
+                            h47 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h46 := h47;
+                        h48 := to_unsigned(0, 16);
+                        h48 := to_unsigned(1, 16);
+                        h49 := to_unsigned(0, 4);
+                        h50 := to_unsigned(0, 4);
+                        h50 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                        h49 := h50;
+                        h51 := to_unsigned(0, 16);
+                        h51 := shift_left(h48, to_integer(h49));
+                        if (not ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h38 /= 0)) and (not (h41 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h46(20-1 downto 6)) < h51)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))))) then
+                            w_pe_0 <= to_unsigned(0, 64);
+                            w_pe_8 <= to_unsigned(0, 64);
+                            w_pe_10 <= to_unsigned(0, 64);
+                            st <= S4G;
+                        else
+                            h34 := to_unsigned(0, 20);
+                            h35 := to_unsigned(0, 20);
+                            if (e_pv /= 0) then
+                                h35 := e_pasid;
+                            else
+                                h35 := w_smctx_8(20-1 downto 0);
+                            end if;
+                            h34 := h35;
+                            h36 := to_unsigned(0, 13);
+                            h36 := resize(unsigned'(to_unsigned(0, 7) & h34(6-1 downto 0)) * 64, 13);
+                            h37 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h37 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h36));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h37);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pe_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S3W1;
+                        end if;
+                    end if;
+                when S3W1 =>
+                    if (not bool(pend)) then
+                        h34 := to_unsigned(0, 20);
+                        h35 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h35 := e_pasid;
+                        else
+                            h35 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h34 := h35;
+                        h36 := to_unsigned(0, 13);
+                        h36 := resize(unsigned'(to_unsigned(0, 7) & h34(6-1 downto 0)) * 64, 13);
+                        h37 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h37 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h36));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h37);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pe_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S3W2;
+                        end if;
+                    end if;
+                when S3W2 =>
+                    if (not bool(pend)) then
+                        h34 := to_unsigned(0, 20);
+                        h35 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h35 := e_pasid;
+                        else
+                            h35 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h34 := h35;
+                        h36 := to_unsigned(0, 13);
+                        h36 := resize(unsigned'(to_unsigned(0, 7) & h34(6-1 downto 0)) * 64, 13);
+                        h37 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h37 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h36));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h37);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pe_10 <= m_rdata;
+                            pend <= '0';
+                            st <= S4G;
+                        end if;
+                    end if;
+                when S4G =>
+                    wk_smsl_walked <= to_unsigned(0, 1);
+                    wk_smsl_ok <= to_unsigned(0, 1);
+                    wk_smsl_pa <= to_unsigned(0, 64);
+                    wk_smsl_level <= to_unsigned(0, 3);
+                    wk_smsl_fault <= to_unsigned(0, 8);
+                    wk_smsl_not_present <= to_unsigned(0, 1);
+                    wk_smsl_denied <= to_unsigned(0, 1);
+                    wk_smsl_reserved <= to_unsigned(0, 1);
+                    wk_smsl_reserved_2m <= to_unsigned(0, 1);
+                    wk_smsl_reserved_1g <= to_unsigned(0, 1);
+                    wk_smsl_translation <= to_unsigned(0, 1);
+                    wk_smsl_reason <= to_unsigned(0, 8);
+                    wk_smsl_R <= to_unsigned(0, 1);
+                    wk_smsl_W <= to_unsigned(0, 1);
+                    wk_smsl_U <= to_unsigned(0, 1);
+                    wk_smsl_shift <= to_unsigned(0, 6);
+                    wk_smsl_frame <= to_unsigned(0, 64);
+                    h52 := to_unsigned(0, 1);
+                    h53 := to_unsigned(0, 1);
+                    h53 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h53 := to_unsigned(1, 1);
+                    end if;
+                    h54 := to_unsigned(0, 1);
+                    h54 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h54 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h52 := h53;
+                    else
+                        h52 := h54;
+                    end if;
+                    h55 := to_unsigned(0, 1);
+                    h56 := to_unsigned(0, 1);
+                    h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h57 := w_root_8;
+                    h58 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h58 := w_root_8;
+                    h56 := to_unsigned(0, 1);
+                    if ((h57(12-1 downto 1) /= 0) or (h58(64-1 downto 48) /= 0)) then
+                        h56 := to_unsigned(1, 1);
+                    end if;
+                    h59 := to_unsigned(0, 1);
+                    h59 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h59 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h55 := h56;
+                    else
+                        h55 := h59;
+                    end if;
+                    h60 := to_unsigned(0, 20);
+                    h61 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h61 := e_pasid;
+                    else
+                        h61 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h60 := h61;
+                    h62 := to_unsigned(0, 16);
+                    h62 := to_unsigned(1, 16);
+                    h63 := to_unsigned(0, 4);
+                    h64 := to_unsigned(0, 4);
+                    h64 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h63 := h64;
+                    h65 := to_unsigned(0, 16);
+                    h65 := shift_left(h62, to_integer(h63));
+                    h66 := to_unsigned(0, 1);
+                    h67 := to_unsigned(0, 1);
+                    h68 := to_unsigned(0, 1);
+                    h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h69 := e_addr;
+                    h68 := to_unsigned(0, 1);
+                    if (h69(64-1 downto 57) /= 0) then
+                        h68 := to_unsigned(1, 1);
+                    end if;
+                    h70 := to_unsigned(0, 1);
+                    h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h71 := e_addr;
+                    h70 := to_unsigned(0, 1);
+                    if (h71(64-1 downto 39) /= 0) then
+                        h70 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h67 := h68;
+                    else
+                        h67 := h70;
+                    end if;
+                    h72 := to_unsigned(0, 1);
+                    h73 := to_unsigned(0, 1);
+                    h74 := to_unsigned(0, 1);
+                    h75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h75 := e_addr;
+                    h74 := to_unsigned(0, 1);
+                    if (h75(64-1 downto 57) /= 0) then
+                        h74 := to_unsigned(1, 1);
+                    end if;
+                    h76 := to_unsigned(0, 1);
+                    h77 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h77 := e_addr;
+                    h76 := to_unsigned(0, 1);
+                    if (h77(64-1 downto 48) /= 0) then
+                        h76 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h73 := h74;
+                    else
+                        h73 := h76;
+                    end if;
+                    h78 := to_unsigned(0, 1);
+                    h79 := to_unsigned(0, 1);
+                    h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h80 := e_addr;
+                    h79 := to_unsigned(0, 1);
+                    if (h80(64-1 downto 57) /= 0) then
+                        h79 := to_unsigned(1, 1);
+                    end if;
+                    h81 := to_unsigned(0, 1);
+                    h82 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h82 := e_addr;
+                    h81 := to_unsigned(0, 1);
+                    if (h82(64-1 downto 57) /= 0) then
+                        h81 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h78 := h79;
+                    else
+                        h78 := h81;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h72 := h73;
+                    else
+                        h72 := h78;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h66 := h67;
+                    else
+                        h66 := h72;
+                    end if;
+                    if (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        unit_smsl_i_addr <= v_wide(64-1 downto 0);
+                        unit_smsl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        unit_smsl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        h83 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h83 := to_unsigned(1, 1);
+                        end if;
+                        h84 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h84 := (unsigned'(w_pe_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h83 & to_unsigned(0, 4)));
+                        h85 := to_unsigned(0, 1);
+                        h85 := to_unsigned(0, 1);
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
+                            h85 := to_unsigned(1, 1);
+                        end if;
+                        h86 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h86 := (h84 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h85 & to_unsigned(0, 3)));
+                        h87 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h87 := (h86 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_pe_0(5-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h87);
+                        unit_smsl_r_SL_WALK <= v_wide(64-1 downto 0);
+                        unit_smsl_start <= '1';
+                        st <= S4R;
+                    else
+                        st <= S5W0;
+                    end if;
+                when S4R =>
+                    unit_smsl_start <= '0';
+                    if bool(unit_smsl_done) then
+                        wk_smsl_walked <= to_unsigned(1, 1);
+                        if (unit_smsl_o_status = 0) then
+                            wk_smsl_ok <= to_unsigned(1, 1);
+                            wk_smsl_pa <= unit_smsl_o_pa;
+                            wk_smsl_level <= unit_smsl_o_level;
+                        else
+                            wk_smsl_fault <= unit_smsl_o_status;
+                            wk_smsl_level <= unit_smsl_o_level;
+                            if (unit_smsl_o_status = 1) then
+                                wk_smsl_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 2) then
+                                wk_smsl_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 3) then
+                                wk_smsl_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 4) then
+                                wk_smsl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 5) then
+                                wk_smsl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 6) then
+                                wk_smsl_translation <= to_unsigned(1, 1);
+                            end if;
+                            wk_smsl_reason <= unit_smsl_o_r_reason;
+                            wk_smsl_R <= unit_smsl_o_r_R;
+                            wk_smsl_W <= unit_smsl_o_r_W;
+                            wk_smsl_U <= unit_smsl_o_r_U;
+                            wk_smsl_shift <= unit_smsl_o_r_shift;
+                            wk_smsl_frame <= unit_smsl_o_r_frame;
+                        end if;
+                        st <= S5W0;
+                    end if;
+                when S5W0 =>
+                    if (not bool(pend)) then
+                        if (not ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))))) then
                             w_ctx_0 <= to_unsigned(0, 64);
                             w_ctx_8 <= to_unsigned(0, 64);
-                            st <= S2G;
+                            st <= S6G;
                         else
-                            h3 := to_unsigned(0, 16);
-                            h3 := e_sid;
-                            h4 := to_unsigned(0, 13);
-                            h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
-                            h5 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
+                            h88 := to_unsigned(0, 16);
+                            h88 := e_sid;
+                            h89 := to_unsigned(0, 13);
+                            h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
+                            h90 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
                             u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
                             u0_key := v_wide(64-1 downto 3);
                             u0_set := to_unsigned(0, 2);
@@ -1929,7 +2589,7 @@ begin
                                 if (u0_way = 3) then
                                     u0_r3(to_integer(u0_set)) <= to_unsigned(0, 2);
                                 end if;
-                                st <= S2G;
+                                st <= S6G;
                             else
                                 u0_fk <= u0_key;
                                 u0_fs <= u0_set;
@@ -1948,18 +2608,18 @@ begin
                         if bool(m_rvalid) then
                             w_ctx_0 <= m_rdata;
                             pend <= '0';
-                            st <= S1W1;
+                            st <= S5W1;
                         end if;
                     end if;
-                when S1W1 =>
+                when S5W1 =>
                     if (not bool(pend)) then
-                        h3 := to_unsigned(0, 16);
-                        h3 := e_sid;
-                        h4 := to_unsigned(0, 13);
-                        h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
-                        h5 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
+                        h88 := to_unsigned(0, 16);
+                        h88 := e_sid;
+                        h89 := to_unsigned(0, 13);
+                        h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
+                        h90 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1973,10 +2633,10 @@ begin
                         if bool(m_rvalid) then
                             w_ctx_8 <= m_rdata;
                             pend <= '0';
-                            st <= S1F;
+                            st <= S5F;
                         end if;
                     end if;
-                when S1F =>
+                when S5F =>
                     u0_tg0 := to_unsigned(0, 16);
                     u0_tg0 := e_sid;
                     u0_tg1 := to_unsigned(0, 16);
@@ -2082,8 +2742,8 @@ begin
                     if (u0_wv = 3) then
                         u0_r3(to_integer(u0_fs)) <= to_unsigned(0, 2);
                     end if;
-                    st <= S2G;
-                when S2G =>
+                    st <= S6G;
+                when S6G =>
                     wk_sl_walked <= to_unsigned(0, 1);
                     wk_sl_ok <= to_unsigned(0, 1);
                     wk_sl_pa <= to_unsigned(0, 64);
@@ -2101,100 +2761,100 @@ begin
                     wk_sl_U <= to_unsigned(0, 1);
                     wk_sl_shift <= to_unsigned(0, 6);
                     wk_sl_frame <= to_unsigned(0, 64);
-                    h6 := to_unsigned(0, 1);
-                    h7 := to_unsigned(0, 1);
-                    h8 := to_unsigned(0, 1);
-                    h9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h9 := e_addr;
-                    h8 := to_unsigned(0, 1);
-                    if (h9(64-1 downto 57) /= 0) then
-                        h8 := to_unsigned(1, 1);
+                    h91 := to_unsigned(0, 1);
+                    h92 := to_unsigned(0, 1);
+                    h93 := to_unsigned(0, 1);
+                    h94 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h94 := e_addr;
+                    h93 := to_unsigned(0, 1);
+                    if (h94(64-1 downto 57) /= 0) then
+                        h93 := to_unsigned(1, 1);
                     end if;
-                    h10 := to_unsigned(0, 1);
-                    h11 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h11 := e_addr;
-                    h10 := to_unsigned(0, 1);
-                    if (h11(64-1 downto 39) /= 0) then
-                        h10 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h7 := h8;
-                    else
-                        h7 := h10;
-                    end if;
-                    h12 := to_unsigned(0, 1);
-                    h13 := to_unsigned(0, 1);
-                    h14 := to_unsigned(0, 1);
-                    h15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h15 := e_addr;
-                    h14 := to_unsigned(0, 1);
-                    if (h15(64-1 downto 57) /= 0) then
-                        h14 := to_unsigned(1, 1);
-                    end if;
-                    h16 := to_unsigned(0, 1);
-                    h17 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h17 := e_addr;
-                    h16 := to_unsigned(0, 1);
-                    if (h17(64-1 downto 48) /= 0) then
-                        h16 := to_unsigned(1, 1);
+                    h95 := to_unsigned(0, 1);
+                    h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h96 := e_addr;
+                    h95 := to_unsigned(0, 1);
+                    if (h96(64-1 downto 39) /= 0) then
+                        h95 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h13 := h14;
+                        h92 := h93;
                     else
-                        h13 := h16;
+                        h92 := h95;
                     end if;
-                    h18 := to_unsigned(0, 1);
-                    h19 := to_unsigned(0, 1);
-                    h20 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h20 := e_addr;
-                    h19 := to_unsigned(0, 1);
-                    if (h20(64-1 downto 57) /= 0) then
-                        h19 := to_unsigned(1, 1);
+                    h97 := to_unsigned(0, 1);
+                    h98 := to_unsigned(0, 1);
+                    h99 := to_unsigned(0, 1);
+                    h100 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h100 := e_addr;
+                    h99 := to_unsigned(0, 1);
+                    if (h100(64-1 downto 57) /= 0) then
+                        h99 := to_unsigned(1, 1);
                     end if;
-                    h21 := to_unsigned(0, 1);
-                    h22 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h22 := e_addr;
-                    h21 := to_unsigned(0, 1);
-                    if (h22(64-1 downto 57) /= 0) then
-                        h21 := to_unsigned(1, 1);
+                    h101 := to_unsigned(0, 1);
+                    h102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h102 := e_addr;
+                    h101 := to_unsigned(0, 1);
+                    if (h102(64-1 downto 48) /= 0) then
+                        h101 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h18 := h19;
+                        h98 := h99;
                     else
-                        h18 := h21;
+                        h98 := h101;
+                    end if;
+                    h103 := to_unsigned(0, 1);
+                    h104 := to_unsigned(0, 1);
+                    h105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h105 := e_addr;
+                    h104 := to_unsigned(0, 1);
+                    if (h105(64-1 downto 57) /= 0) then
+                        h104 := to_unsigned(1, 1);
+                    end if;
+                    h106 := to_unsigned(0, 1);
+                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h107 := e_addr;
+                    h106 := to_unsigned(0, 1);
+                    if (h107(64-1 downto 57) /= 0) then
+                        h106 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h103 := h104;
+                    else
+                        h103 := h106;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h12 := h13;
+                        h97 := h98;
                     else
-                        h12 := h18;
+                        h97 := h103;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h6 := h7;
+                        h91 := h92;
                     else
-                        h6 := h12;
+                        h91 := h97;
                     end if;
-                    if (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
+                    if ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h91 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
                         unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
                         unit_sl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
-                        h23 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h23 := to_unsigned(1, 1);
+                            h108 := to_unsigned(1, 1);
                         end if;
-                        h24 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h24 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h23 & to_unsigned(0, 4)));
-                        h25 := to_unsigned(0, 1);
-                        h25 := to_unsigned(0, 1);
+                        h109 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h109 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h108 & to_unsigned(0, 4)));
+                        h110 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 1);
                         if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
-                            h25 := to_unsigned(1, 1);
+                            h110 := to_unsigned(1, 1);
                         end if;
-                        h26 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h26 := (h24 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h25 & to_unsigned(0, 3)));
-                        h27 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h27 := (h26 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h27);
+                        h111 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h111 := (h109 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h110 & to_unsigned(0, 3)));
+                        h112 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h112 := (h111 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h112);
                         unit_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         u1_in := e_addr;
@@ -2296,19 +2956,19 @@ begin
                             if (u1_way = 3) then
                                 u1_r3(to_integer(u1_set)) <= to_unsigned(0, 2);
                             end if;
-                            st <= S3W0;
+                            st <= S7W0;
                         else
                             u1_fk <= u1_in(64-1 downto 12);
                             u1_fs <= u1_set;
                             u1_ft0 <= u1_tg0;
                             u1_fa <= u1_acc;
                             unit_sl_start <= '1';
-                            st <= S2R;
+                            st <= S6R;
                         end if;
                     else
-                        st <= S3W0;
+                        st <= S7W0;
                     end if;
-                when S2R =>
+                when S6R =>
                     unit_sl_start <= '0';
                     if bool(unit_sl_done) then
                         wk_sl_walked <= to_unsigned(1, 1);
@@ -2445,744 +3105,88 @@ begin
                             wk_sl_shift <= unit_sl_o_r_shift;
                             wk_sl_frame <= unit_sl_o_r_frame;
                         end if;
-                        st <= S3W0;
+                        st <= S7W0;
                     end if;
-                when S3W0 =>
+                when S7W0 =>
                     if (not bool(pend)) then
-                        if (not ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) then
-                            w_smroot_0 <= to_unsigned(0, 64);
-                            w_smroot_8 <= to_unsigned(0, 64);
-                            st <= S4W0;
-                        else
-                            h28 := to_unsigned(0, 16);
-                            h28 := e_sid;
-                            h29 := to_unsigned(0, 13);
-                            h29 := resize(unsigned'(to_unsigned(0, 5) & h28(16-1 downto 8)) * 16, 13);
-                            h30 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h30 := (unsigned'(to_unsigned(0, 1) & r_RTADDR_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h29));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h30);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_smroot_0 <= m_rdata;
-                            pend <= '0';
-                            st <= S3W1;
-                        end if;
-                    end if;
-                when S3W1 =>
-                    if (not bool(pend)) then
-                        h28 := to_unsigned(0, 16);
-                        h28 := e_sid;
-                        h29 := to_unsigned(0, 13);
-                        h29 := resize(unsigned'(to_unsigned(0, 5) & h28(16-1 downto 8)) * 16, 13);
-                        h30 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h30 := (unsigned'(to_unsigned(0, 1) & r_RTADDR_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h29));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h30);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_smroot_8 <= m_rdata;
-                            pend <= '0';
-                            st <= S4W0;
-                        end if;
-                    end if;
-                when S4W0 =>
-                    if (not bool(pend)) then
-                        h35 := to_unsigned(0, 1);
-                        h36 := to_unsigned(0, 1);
-                        h36 := to_unsigned(0, 1);
-                        if bool(w_smroot_8(0)) then
-                            h36 := to_unsigned(1, 1);
-                        end if;
-                        h37 := to_unsigned(0, 1);
-                        h37 := to_unsigned(0, 1);
-                        if bool(w_smroot_0(0)) then
-                            h37 := to_unsigned(1, 1);
-                        end if;
-                        if bool(e_sid(7)) then
-                            h35 := h36;
-                        else
-                            h35 := h37;
-                        end if;
-                        h38 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        h39 := to_unsigned(0, 1);
-                        if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                            h39 := to_unsigned(1, 1);
-                        end if;
-                        h40 := to_unsigned(0, 1);
-                        h40 := to_unsigned(0, 1);
-                        if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                            h40 := to_unsigned(1, 1);
-                        end if;
-                        if bool(e_sid(7)) then
-                            h38 := h39;
-                        else
-                            h38 := h40;
-                        end if;
-                        if (not ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h35 /= 0)) and (not (h38 /= 0)))) then
-                            w_smctx_0 <= to_unsigned(0, 64);
-                            w_smctx_8 <= to_unsigned(0, 64);
-                            w_smctx_10 <= to_unsigned(0, 64);
-                            w_smctx_18 <= to_unsigned(0, 64);
-                            st <= S5W0;
-                        else
-                            h31 := unsigned'("000000000000000000000000000000000000");
-                            if bool(e_sid(7)) then
-                                h31 := w_smroot_8(48-1 downto 12);
-                            else
-                                h31 := w_smroot_0(48-1 downto 12);
-                            end if;
-                            h32 := to_unsigned(0, 16);
-                            h32 := e_sid;
-                            h33 := to_unsigned(0, 13);
-                            h33 := resize(unsigned'(to_unsigned(0, 6) & h32(7-1 downto 0)) * 32, 13);
-                            h34 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h34 := (unsigned'(to_unsigned(0, 1) & h31 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h33));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h34);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_smctx_0 <= m_rdata;
-                            pend <= '0';
-                            st <= S4W1;
-                        end if;
-                    end if;
-                when S4W1 =>
-                    if (not bool(pend)) then
-                        h31 := unsigned'("000000000000000000000000000000000000");
-                        if bool(e_sid(7)) then
-                            h31 := w_smroot_8(48-1 downto 12);
-                        else
-                            h31 := w_smroot_0(48-1 downto 12);
-                        end if;
-                        h32 := to_unsigned(0, 16);
-                        h32 := e_sid;
-                        h33 := to_unsigned(0, 13);
-                        h33 := resize(unsigned'(to_unsigned(0, 6) & h32(7-1 downto 0)) * 32, 13);
-                        h34 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h34 := (unsigned'(to_unsigned(0, 1) & h31 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h33));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h34);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_smctx_8 <= m_rdata;
-                            pend <= '0';
-                            st <= S4W2;
-                        end if;
-                    end if;
-                when S4W2 =>
-                    if (not bool(pend)) then
-                        h31 := unsigned'("000000000000000000000000000000000000");
-                        if bool(e_sid(7)) then
-                            h31 := w_smroot_8(48-1 downto 12);
-                        else
-                            h31 := w_smroot_0(48-1 downto 12);
-                        end if;
-                        h32 := to_unsigned(0, 16);
-                        h32 := e_sid;
-                        h33 := to_unsigned(0, 13);
-                        h33 := resize(unsigned'(to_unsigned(0, 6) & h32(7-1 downto 0)) * 32, 13);
-                        h34 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h34 := (unsigned'(to_unsigned(0, 1) & h31 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h33));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h34);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_smctx_10 <= m_rdata;
-                            pend <= '0';
-                            st <= S4W3;
-                        end if;
-                    end if;
-                when S4W3 =>
-                    if (not bool(pend)) then
-                        h31 := unsigned'("000000000000000000000000000000000000");
-                        if bool(e_sid(7)) then
-                            h31 := w_smroot_8(48-1 downto 12);
-                        else
-                            h31 := w_smroot_0(48-1 downto 12);
-                        end if;
-                        h32 := to_unsigned(0, 16);
-                        h32 := e_sid;
-                        h33 := to_unsigned(0, 13);
-                        h33 := resize(unsigned'(to_unsigned(0, 6) & h32(7-1 downto 0)) * 32, 13);
-                        h34 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h34 := (unsigned'(to_unsigned(0, 1) & h31 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h33));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h34);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_smctx_18 <= m_rdata;
-                            pend <= '0';
-                            st <= S5W0;
-                        end if;
-                    end if;
-                when S5W0 =>
-                    if (not bool(pend)) then
-                        h45 := to_unsigned(0, 1);
-                        h46 := to_unsigned(0, 1);
-                        h46 := to_unsigned(0, 1);
-                        if bool(w_smroot_8(0)) then
-                            h46 := to_unsigned(1, 1);
-                        end if;
-                        h47 := to_unsigned(0, 1);
-                        h47 := to_unsigned(0, 1);
-                        if bool(w_smroot_0(0)) then
-                            h47 := to_unsigned(1, 1);
-                        end if;
-                        if bool(e_sid(7)) then
-                            h45 := h46;
-                        else
-                            h45 := h47;
-                        end if;
-                        h48 := to_unsigned(0, 1);
-                        h49 := to_unsigned(0, 1);
-                        h49 := to_unsigned(0, 1);
-                        if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                            h49 := to_unsigned(1, 1);
-                        end if;
-                        h50 := to_unsigned(0, 1);
-                        h50 := to_unsigned(0, 1);
-                        if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                            h50 := to_unsigned(1, 1);
-                        end if;
-                        if bool(e_sid(7)) then
-                            h48 := h49;
-                        else
-                            h48 := h50;
-                        end if;
-                        h51 := to_unsigned(0, 20);
-                        h52 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h52 := e_pasid;
-                        else
-                            h52 := w_smctx_8(20-1 downto 0);
-                        end if;
-                        h51 := h52;
-                        h53 := to_unsigned(0, 16);
-                        h53 := to_unsigned(1, 16);
-                        h54 := to_unsigned(0, 4);
-                        h55 := to_unsigned(0, 4);
-                        h55 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                        h54 := h55;
-                        h56 := to_unsigned(0, 16);
-                        h56 := shift_left(h53, to_integer(h54));
-                        if (not ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h45 /= 0)) and (not (h48 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h51(20-1 downto 6)) < h56))) then
-                            w_pdir_0 <= to_unsigned(0, 64);
-                            st <= S6W0;
-                        else
-                            h41 := to_unsigned(0, 20);
-                            h42 := to_unsigned(0, 20);
-                            if (e_pv /= 0) then
-                                h42 := e_pasid;
-                            else
-                                h42 := w_smctx_8(20-1 downto 0);
-                            end if;
-                            h41 := h42;
-                            h43 := to_unsigned(0, 18);
-                            h43 := resize(unsigned'(to_unsigned(0, 4) & h41(20-1 downto 6)) * 8, 18);
-                            h44 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h44 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h43));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h44);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_pdir_0 <= m_rdata;
-                            pend <= '0';
-                            st <= S6W0;
-                        end if;
-                    end if;
-                when S6W0 =>
-                    if (not bool(pend)) then
-                        h61 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
-                        if bool(w_smroot_8(0)) then
-                            h62 := to_unsigned(1, 1);
-                        end if;
-                        h63 := to_unsigned(0, 1);
-                        h63 := to_unsigned(0, 1);
-                        if bool(w_smroot_0(0)) then
-                            h63 := to_unsigned(1, 1);
-                        end if;
-                        if bool(e_sid(7)) then
-                            h61 := h62;
-                        else
-                            h61 := h63;
-                        end if;
-                        h64 := to_unsigned(0, 1);
-                        h65 := to_unsigned(0, 1);
-                        h65 := to_unsigned(0, 1);
-                        if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                            h65 := to_unsigned(1, 1);
-                        end if;
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
-                        if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                            h66 := to_unsigned(1, 1);
-                        end if;
-                        if bool(e_sid(7)) then
-                            h64 := h65;
-                        else
-                            h64 := h66;
-                        end if;
-                        h67 := to_unsigned(0, 20);
-                        h68 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h68 := e_pasid;
-                        else
-                            h68 := w_smctx_8(20-1 downto 0);
-                        end if;
-                        h67 := h68;
-                        h69 := to_unsigned(0, 16);
-                        h69 := to_unsigned(1, 16);
-                        h70 := to_unsigned(0, 4);
-                        h71 := to_unsigned(0, 4);
-                        h71 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                        h70 := h71;
-                        h72 := to_unsigned(0, 16);
-                        h72 := shift_left(h69, to_integer(h70));
-                        if (not ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h61 /= 0)) and (not (h64 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h67(20-1 downto 6)) < h72)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))))) then
-                            w_pe_0 <= to_unsigned(0, 64);
-                            w_pe_8 <= to_unsigned(0, 64);
-                            w_pe_10 <= to_unsigned(0, 64);
-                            st <= S7G;
-                        else
-                            h57 := to_unsigned(0, 20);
-                            h58 := to_unsigned(0, 20);
-                            if (e_pv /= 0) then
-                                h58 := e_pasid;
-                            else
-                                h58 := w_smctx_8(20-1 downto 0);
-                            end if;
-                            h57 := h58;
-                            h59 := to_unsigned(0, 13);
-                            h59 := resize(unsigned'(to_unsigned(0, 7) & h57(6-1 downto 0)) * 64, 13);
-                            h60 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h60 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h59));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h60);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_pe_0 <= m_rdata;
-                            pend <= '0';
-                            st <= S6W1;
-                        end if;
-                    end if;
-                when S6W1 =>
-                    if (not bool(pend)) then
-                        h57 := to_unsigned(0, 20);
-                        h58 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h58 := e_pasid;
-                        else
-                            h58 := w_smctx_8(20-1 downto 0);
-                        end if;
-                        h57 := h58;
-                        h59 := to_unsigned(0, 13);
-                        h59 := resize(unsigned'(to_unsigned(0, 7) & h57(6-1 downto 0)) * 64, 13);
-                        h60 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h60 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h59));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h60);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_pe_8 <= m_rdata;
-                            pend <= '0';
-                            st <= S6W2;
-                        end if;
-                    end if;
-                when S6W2 =>
-                    if (not bool(pend)) then
-                        h57 := to_unsigned(0, 20);
-                        h58 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h58 := e_pasid;
-                        else
-                            h58 := w_smctx_8(20-1 downto 0);
-                        end if;
-                        h57 := h58;
-                        h59 := to_unsigned(0, 13);
-                        h59 := resize(unsigned'(to_unsigned(0, 7) & h57(6-1 downto 0)) * 64, 13);
-                        h60 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h60 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h59));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h60);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_pe_10 <= m_rdata;
-                            pend <= '0';
-                            st <= S7G;
-                        end if;
-                    end if;
-                when S7G =>
-                    wk_smsl_walked <= to_unsigned(0, 1);
-                    wk_smsl_ok <= to_unsigned(0, 1);
-                    wk_smsl_pa <= to_unsigned(0, 64);
-                    wk_smsl_level <= to_unsigned(0, 3);
-                    wk_smsl_fault <= to_unsigned(0, 8);
-                    wk_smsl_not_present <= to_unsigned(0, 1);
-                    wk_smsl_denied <= to_unsigned(0, 1);
-                    wk_smsl_reserved <= to_unsigned(0, 1);
-                    wk_smsl_reserved_2m <= to_unsigned(0, 1);
-                    wk_smsl_reserved_1g <= to_unsigned(0, 1);
-                    wk_smsl_translation <= to_unsigned(0, 1);
-                    wk_smsl_reason <= to_unsigned(0, 8);
-                    wk_smsl_R <= to_unsigned(0, 1);
-                    wk_smsl_W <= to_unsigned(0, 1);
-                    wk_smsl_U <= to_unsigned(0, 1);
-                    wk_smsl_shift <= to_unsigned(0, 6);
-                    wk_smsl_frame <= to_unsigned(0, 64);
-                    h73 := to_unsigned(0, 1);
-                    h74 := to_unsigned(0, 1);
-                    h74 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h74 := to_unsigned(1, 1);
-                    end if;
-                    h75 := to_unsigned(0, 1);
-                    h75 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h75 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h73 := h74;
-                    else
-                        h73 := h75;
-                    end if;
-                    h76 := to_unsigned(0, 1);
-                    h77 := to_unsigned(0, 1);
-                    h77 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h77 := to_unsigned(1, 1);
-                    end if;
-                    h78 := to_unsigned(0, 1);
-                    h78 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h78 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h76 := h77;
-                    else
-                        h76 := h78;
-                    end if;
-                    h79 := to_unsigned(0, 20);
-                    h80 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h80 := e_pasid;
-                    else
-                        h80 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h79 := h80;
-                    h81 := to_unsigned(0, 16);
-                    h81 := to_unsigned(1, 16);
-                    h82 := to_unsigned(0, 4);
-                    h83 := to_unsigned(0, 4);
-                    h83 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h82 := h83;
-                    h84 := to_unsigned(0, 16);
-                    h84 := shift_left(h81, to_integer(h82));
-                    h85 := to_unsigned(0, 1);
-                    h86 := to_unsigned(0, 1);
-                    h87 := to_unsigned(0, 1);
-                    h88 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h88 := e_addr;
-                    h87 := to_unsigned(0, 1);
-                    if (h88(64-1 downto 57) /= 0) then
-                        h87 := to_unsigned(1, 1);
-                    end if;
-                    h89 := to_unsigned(0, 1);
-                    h90 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h90 := e_addr;
-                    h89 := to_unsigned(0, 1);
-                    if (h90(64-1 downto 39) /= 0) then
-                        h89 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h86 := h87;
-                    else
-                        h86 := h89;
-                    end if;
-                    h91 := to_unsigned(0, 1);
-                    h92 := to_unsigned(0, 1);
-                    h93 := to_unsigned(0, 1);
-                    h94 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h94 := e_addr;
-                    h93 := to_unsigned(0, 1);
-                    if (h94(64-1 downto 57) /= 0) then
-                        h93 := to_unsigned(1, 1);
-                    end if;
-                    h95 := to_unsigned(0, 1);
-                    h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h96 := e_addr;
-                    h95 := to_unsigned(0, 1);
-                    if (h96(64-1 downto 48) /= 0) then
-                        h95 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h92 := h93;
-                    else
-                        h92 := h95;
-                    end if;
-                    h97 := to_unsigned(0, 1);
-                    h98 := to_unsigned(0, 1);
-                    h99 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h99 := e_addr;
-                    h98 := to_unsigned(0, 1);
-                    if (h99(64-1 downto 57) /= 0) then
-                        h98 := to_unsigned(1, 1);
-                    end if;
-                    h100 := to_unsigned(0, 1);
-                    h101 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h101 := e_addr;
-                    h100 := to_unsigned(0, 1);
-                    if (h101(64-1 downto 57) /= 0) then
-                        h100 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h97 := h98;
-                    else
-                        h97 := h100;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 2) then
-                        h91 := h92;
-                    else
-                        h91 := h97;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 1) then
-                        h85 := h86;
-                    else
-                        h85 := h91;
-                    end if;
-                    if (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h73 /= 0)) and (not (h76 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h79(20-1 downto 6)) < h84)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h85 /= 0))) then
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
-                        unit_smsl_i_addr <= v_wide(64-1 downto 0);
-                        unit_smsl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
-                        unit_smsl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
-                        h102 := to_unsigned(0, 1);
-                        h102 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h102 := to_unsigned(1, 1);
-                        end if;
-                        h103 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h103 := (unsigned'(w_pe_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h102 & to_unsigned(0, 4)));
-                        h104 := to_unsigned(0, 1);
-                        h104 := to_unsigned(0, 1);
-                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
-                            h104 := to_unsigned(1, 1);
-                        end if;
-                        h105 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h105 := (h103 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h104 & to_unsigned(0, 3)));
-                        h106 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h106 := (h105 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_pe_0(5-1 downto 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h106);
-                        unit_smsl_r_SL_WALK <= v_wide(64-1 downto 0);
-                        unit_smsl_start <= '1';
-                        st <= S7R;
-                    else
-                        st <= S8W0;
-                    end if;
-                when S7R =>
-                    unit_smsl_start <= '0';
-                    if bool(unit_smsl_done) then
-                        wk_smsl_walked <= to_unsigned(1, 1);
-                        if (unit_smsl_o_status = 0) then
-                            wk_smsl_ok <= to_unsigned(1, 1);
-                            wk_smsl_pa <= unit_smsl_o_pa;
-                            wk_smsl_level <= unit_smsl_o_level;
-                        else
-                            wk_smsl_fault <= unit_smsl_o_status;
-                            wk_smsl_level <= unit_smsl_o_level;
-                            if (unit_smsl_o_status = 1) then
-                                wk_smsl_not_present <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_smsl_o_status = 2) then
-                                wk_smsl_denied <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_smsl_o_status = 3) then
-                                wk_smsl_reserved <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_smsl_o_status = 4) then
-                                wk_smsl_reserved_2m <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_smsl_o_status = 5) then
-                                wk_smsl_reserved_1g <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_smsl_o_status = 6) then
-                                wk_smsl_translation <= to_unsigned(1, 1);
-                            end if;
-                            wk_smsl_reason <= unit_smsl_o_r_reason;
-                            wk_smsl_R <= unit_smsl_o_r_R;
-                            wk_smsl_W <= unit_smsl_o_r_W;
-                            wk_smsl_U <= unit_smsl_o_r_U;
-                            wk_smsl_shift <= unit_smsl_o_r_shift;
-                            wk_smsl_frame <= unit_smsl_o_r_frame;
-                        end if;
-                        st <= S8W0;
-                    end if;
-                when S8W0 =>
-                    if (not bool(pend)) then
-                        h119 := unsigned'("00000000000000000000000000000000");
-                        h119 := e_msi_data;
-                        h120 := to_unsigned(0, 17);
-                        h121 := to_unsigned(0, 1);
-                        h121 := to_unsigned(0, 1);
+                        h125 := unsigned'("00000000000000000000000000000000");
+                        h125 := e_msi_data;
+                        h126 := to_unsigned(0, 17);
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h121 := to_unsigned(1, 1);
+                            h127 := to_unsigned(1, 1);
                         end if;
-                        h122 := unsigned'("00000000000000000000000000000000");
-                        h122 := e_msi_addr;
-                        h123 := to_unsigned(0, 16);
-                        h123 := (unsigned'(h121 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h122(20-1 downto 5)));
-                        h124 := unsigned'("00000000000000000000000000000000");
-                        h124 := e_msi_data;
-                        h125 := to_unsigned(0, 17);
-                        h125 := (unsigned'(to_unsigned(0, 1) & h123) + unsigned'(to_unsigned(0, 1) & h124(16-1 downto 0)));
-                        h126 := to_unsigned(0, 1);
-                        h126 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h126 := to_unsigned(1, 1);
-                        end if;
-                        h127 := unsigned'("00000000000000000000000000000000");
-                        h127 := e_msi_addr;
-                        h128 := to_unsigned(0, 16);
-                        h128 := (unsigned'(h126 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h127(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h120 := h125;
-                        else
-                            h120 := unsigned'(to_unsigned(0, 1) & h128);
-                        end if;
+                        h128 := unsigned'("00000000000000000000000000000000");
+                        h128 := e_msi_addr;
                         h129 := to_unsigned(0, 16);
-                        h129 := (h120(16-1 downto 0) and to_unsigned(65535, 16));
-                        h130 := to_unsigned(0, 17);
-                        h130 := to_unsigned(2, 17);
-                        h131 := to_unsigned(0, 4);
-                        h131 := r_IRTA_REG(4-1 downto 0);
-                        h132 := to_unsigned(0, 17);
-                        h132 := shift_left(h130, to_integer(h131));
-                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h119(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h129) < h132))) then
+                        h129 := (unsigned'(h127 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h128(20-1 downto 5)));
+                        h130 := unsigned'("00000000000000000000000000000000");
+                        h130 := e_msi_data;
+                        h131 := to_unsigned(0, 17);
+                        h131 := (unsigned'(to_unsigned(0, 1) & h129) + unsigned'(to_unsigned(0, 1) & h130(16-1 downto 0)));
+                        h132 := to_unsigned(0, 1);
+                        h132 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h132 := to_unsigned(1, 1);
+                        end if;
+                        h133 := unsigned'("00000000000000000000000000000000");
+                        h133 := e_msi_addr;
+                        h134 := to_unsigned(0, 16);
+                        h134 := (unsigned'(h132 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h133(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h126 := h131;
+                        else
+                            h126 := unsigned'(to_unsigned(0, 1) & h134);
+                        end if;
+                        h135 := to_unsigned(0, 16);
+                        h135 := (h126(16-1 downto 0) and to_unsigned(65535, 16));
+                        h136 := to_unsigned(0, 17);
+                        h136 := to_unsigned(2, 17);
+                        h137 := to_unsigned(0, 4);
+                        h137 := r_IRTA_REG(4-1 downto 0);
+                        h138 := to_unsigned(0, 17);
+                        h138 := shift_left(h136, to_integer(h137));
+                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h125(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h135) < h138))) then
                             w_irte_0 <= to_unsigned(0, 64);
                             w_irte_8 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h107 := to_unsigned(0, 17);
-                            h108 := to_unsigned(0, 1);
-                            h108 := to_unsigned(0, 1);
+                            h113 := to_unsigned(0, 17);
+                            h114 := to_unsigned(0, 1);
+                            h114 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h108 := to_unsigned(1, 1);
+                                h114 := to_unsigned(1, 1);
                             end if;
-                            h109 := unsigned'("00000000000000000000000000000000");
-                            h109 := e_msi_addr;
-                            h110 := to_unsigned(0, 16);
-                            h110 := (unsigned'(h108 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h109(20-1 downto 5)));
-                            h111 := unsigned'("00000000000000000000000000000000");
-                            h111 := e_msi_data;
-                            h112 := to_unsigned(0, 17);
-                            h112 := (unsigned'(to_unsigned(0, 1) & h110) + unsigned'(to_unsigned(0, 1) & h111(16-1 downto 0)));
-                            h113 := to_unsigned(0, 1);
-                            h113 := to_unsigned(0, 1);
-                            if bool(e_msi_addr(2)) then
-                                h113 := to_unsigned(1, 1);
-                            end if;
-                            h114 := unsigned'("00000000000000000000000000000000");
-                            h114 := e_msi_addr;
-                            h115 := to_unsigned(0, 16);
-                            h115 := (unsigned'(h113 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h114(20-1 downto 5)));
-                            if bool(e_msi_addr(3)) then
-                                h107 := h112;
-                            else
-                                h107 := unsigned'(to_unsigned(0, 1) & h115);
-                            end if;
+                            h115 := unsigned'("00000000000000000000000000000000");
+                            h115 := e_msi_addr;
                             h116 := to_unsigned(0, 16);
-                            h116 := (h107(16-1 downto 0) and to_unsigned(65535, 16));
-                            h117 := to_unsigned(0, 21);
-                            h117 := resize(unsigned'(to_unsigned(0, 5) & h116) * 16, 21);
-                            h118 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h118 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h117));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h118);
+                            h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
+                            h117 := unsigned'("00000000000000000000000000000000");
+                            h117 := e_msi_data;
+                            h118 := to_unsigned(0, 17);
+                            h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
+                            h119 := to_unsigned(0, 1);
+                            h119 := to_unsigned(0, 1);
+                            if bool(e_msi_addr(2)) then
+                                h119 := to_unsigned(1, 1);
+                            end if;
+                            h120 := unsigned'("00000000000000000000000000000000");
+                            h120 := e_msi_addr;
+                            h121 := to_unsigned(0, 16);
+                            h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
+                            if bool(e_msi_addr(3)) then
+                                h113 := h118;
+                            else
+                                h113 := unsigned'(to_unsigned(0, 1) & h121);
+                            end if;
+                            h122 := to_unsigned(0, 16);
+                            h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
+                            h123 := to_unsigned(0, 21);
+                            h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
+                            h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3197,46 +3201,46 @@ begin
                         if bool(m_rvalid) then
                             w_irte_0 <= m_rdata;
                             pend <= '0';
-                            st <= S8W1;
+                            st <= S7W1;
                         end if;
                     end if;
-                when S8W1 =>
+                when S7W1 =>
                     if (not bool(pend)) then
-                        h107 := to_unsigned(0, 17);
-                        h108 := to_unsigned(0, 1);
-                        h108 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 17);
+                        h114 := to_unsigned(0, 1);
+                        h114 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h108 := to_unsigned(1, 1);
+                            h114 := to_unsigned(1, 1);
                         end if;
-                        h109 := unsigned'("00000000000000000000000000000000");
-                        h109 := e_msi_addr;
-                        h110 := to_unsigned(0, 16);
-                        h110 := (unsigned'(h108 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h109(20-1 downto 5)));
-                        h111 := unsigned'("00000000000000000000000000000000");
-                        h111 := e_msi_data;
-                        h112 := to_unsigned(0, 17);
-                        h112 := (unsigned'(to_unsigned(0, 1) & h110) + unsigned'(to_unsigned(0, 1) & h111(16-1 downto 0)));
-                        h113 := to_unsigned(0, 1);
-                        h113 := to_unsigned(0, 1);
-                        if bool(e_msi_addr(2)) then
-                            h113 := to_unsigned(1, 1);
-                        end if;
-                        h114 := unsigned'("00000000000000000000000000000000");
-                        h114 := e_msi_addr;
-                        h115 := to_unsigned(0, 16);
-                        h115 := (unsigned'(h113 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h114(20-1 downto 5)));
-                        if bool(e_msi_addr(3)) then
-                            h107 := h112;
-                        else
-                            h107 := unsigned'(to_unsigned(0, 1) & h115);
-                        end if;
+                        h115 := unsigned'("00000000000000000000000000000000");
+                        h115 := e_msi_addr;
                         h116 := to_unsigned(0, 16);
-                        h116 := (h107(16-1 downto 0) and to_unsigned(65535, 16));
-                        h117 := to_unsigned(0, 21);
-                        h117 := resize(unsigned'(to_unsigned(0, 5) & h116) * 16, 21);
-                        h118 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h118 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h117));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h118);
+                        h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
+                        h117 := unsigned'("00000000000000000000000000000000");
+                        h117 := e_msi_data;
+                        h118 := to_unsigned(0, 17);
+                        h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
+                        h119 := to_unsigned(0, 1);
+                        h119 := to_unsigned(0, 1);
+                        if bool(e_msi_addr(2)) then
+                            h119 := to_unsigned(1, 1);
+                        end if;
+                        h120 := unsigned'("00000000000000000000000000000000");
+                        h120 := e_msi_addr;
+                        h121 := to_unsigned(0, 16);
+                        h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
+                        if bool(e_msi_addr(3)) then
+                            h113 := h118;
+                        else
+                            h113 := unsigned'(to_unsigned(0, 1) & h121);
+                        end if;
+                        h122 := to_unsigned(0, 16);
+                        h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
+                        h123 := to_unsigned(0, 21);
+                        h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
+                        h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -3254,215 +3258,163 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h133 := unsigned'("00000000000000000000000000000000");
-                    h133 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h134 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h134 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h159 := to_unsigned(0, 1);
-                    h160 := to_unsigned(0, 1);
-                    h160 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h160 := to_unsigned(1, 1);
+                    h139 := unsigned'("00000000000000000000000000000000");
+                    h139 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h140 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h140 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h165 := to_unsigned(0, 1);
+                    h166 := to_unsigned(0, 1);
+                    h166 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h166 := to_unsigned(1, 1);
                     end if;
-                    h161 := to_unsigned(0, 1);
-                    h161 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h161 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h159 := h160;
-                    else
-                        h159 := h161;
-                    end if;
-                    h174 := to_unsigned(0, 1);
-                    h175 := to_unsigned(0, 1);
-                    h175 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h175 := to_unsigned(1, 1);
-                    end if;
-                    h176 := to_unsigned(0, 1);
-                    h176 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h176 := to_unsigned(1, 1);
+                    h167 := to_unsigned(0, 1);
+                    h167 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h167 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h174 := h175;
+                        h165 := h166;
                     else
-                        h174 := h176;
+                        h165 := h167;
                     end if;
-                    h190 := to_unsigned(0, 1);
-                    h191 := to_unsigned(0, 1);
-                    h191 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h191 := to_unsigned(1, 1);
+                    h180 := to_unsigned(0, 1);
+                    h181 := to_unsigned(0, 1);
+                    h182 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h182 := w_root_8;
+                    h183 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h183 := w_root_8;
+                    h181 := to_unsigned(0, 1);
+                    if ((h182(12-1 downto 1) /= 0) or (h183(64-1 downto 48) /= 0)) then
+                        h181 := to_unsigned(1, 1);
                     end if;
-                    h192 := to_unsigned(0, 1);
-                    h192 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h192 := to_unsigned(1, 1);
+                    h184 := to_unsigned(0, 1);
+                    h184 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h184 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h190 := h191;
+                        h180 := h181;
                     else
-                        h190 := h192;
+                        h180 := h184;
                     end if;
-                    h193 := to_unsigned(0, 1);
-                    h194 := to_unsigned(0, 1);
-                    h194 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h194 := to_unsigned(1, 1);
+                    h198 := to_unsigned(0, 1);
+                    h199 := to_unsigned(0, 1);
+                    h199 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h199 := to_unsigned(1, 1);
                     end if;
-                    h195 := to_unsigned(0, 1);
-                    h195 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h195 := to_unsigned(1, 1);
+                    h200 := to_unsigned(0, 1);
+                    h200 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h200 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h193 := h194;
+                        h198 := h199;
                     else
-                        h193 := h195;
+                        h198 := h200;
                     end if;
-                    h208 := to_unsigned(0, 1);
-                    h209 := to_unsigned(0, 1);
-                    h209 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h209 := to_unsigned(1, 1);
+                    h201 := to_unsigned(0, 1);
+                    h202 := to_unsigned(0, 1);
+                    h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h203 := w_root_8;
+                    h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h204 := w_root_8;
+                    h202 := to_unsigned(0, 1);
+                    if ((h203(12-1 downto 1) /= 0) or (h204(64-1 downto 48) /= 0)) then
+                        h202 := to_unsigned(1, 1);
                     end if;
-                    h210 := to_unsigned(0, 1);
-                    h210 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h210 := to_unsigned(1, 1);
+                    h205 := to_unsigned(0, 1);
+                    h205 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h205 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h208 := h209;
+                        h201 := h202;
                     else
-                        h208 := h210;
+                        h201 := h205;
                     end if;
-                    h211 := to_unsigned(0, 1);
-                    h212 := to_unsigned(0, 1);
-                    h212 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h212 := to_unsigned(1, 1);
+                    h218 := to_unsigned(0, 1);
+                    h219 := to_unsigned(0, 1);
+                    h219 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h219 := to_unsigned(1, 1);
                     end if;
-                    h213 := to_unsigned(0, 1);
-                    h213 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h213 := to_unsigned(1, 1);
+                    h220 := to_unsigned(0, 1);
+                    h220 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h220 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h211 := h212;
+                        h218 := h219;
                     else
-                        h211 := h213;
+                        h218 := h220;
                     end if;
-                    h227 := to_unsigned(0, 1);
-                    h228 := to_unsigned(0, 1);
-                    h228 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h228 := to_unsigned(1, 1);
+                    h221 := to_unsigned(0, 1);
+                    h222 := to_unsigned(0, 1);
+                    h223 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h223 := w_root_8;
+                    h224 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h224 := w_root_8;
+                    h222 := to_unsigned(0, 1);
+                    if ((h223(12-1 downto 1) /= 0) or (h224(64-1 downto 48) /= 0)) then
+                        h222 := to_unsigned(1, 1);
                     end if;
-                    h229 := to_unsigned(0, 1);
-                    h229 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h229 := to_unsigned(1, 1);
+                    h225 := to_unsigned(0, 1);
+                    h225 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h225 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h227 := h228;
+                        h221 := h222;
                     else
-                        h227 := h229;
+                        h221 := h225;
                     end if;
-                    h230 := to_unsigned(0, 1);
-                    h231 := to_unsigned(0, 1);
-                    h231 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h231 := to_unsigned(1, 1);
+                    h239 := to_unsigned(0, 1);
+                    h240 := to_unsigned(0, 1);
+                    h240 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h240 := to_unsigned(1, 1);
                     end if;
-                    h232 := to_unsigned(0, 1);
-                    h232 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h232 := to_unsigned(1, 1);
+                    h241 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h241 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h230 := h231;
+                        h239 := h240;
                     else
-                        h230 := h232;
+                        h239 := h241;
+                    end if;
+                    h242 := to_unsigned(0, 1);
+                    h243 := to_unsigned(0, 1);
+                    h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h244 := w_root_8;
+                    h245 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h245 := w_root_8;
+                    h243 := to_unsigned(0, 1);
+                    if ((h244(12-1 downto 1) /= 0) or (h245(64-1 downto 48) /= 0)) then
+                        h243 := to_unsigned(1, 1);
                     end if;
                     h246 := to_unsigned(0, 1);
-                    h247 := to_unsigned(0, 1);
-                    h247 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h247 := to_unsigned(1, 1);
-                    end if;
-                    h248 := to_unsigned(0, 1);
-                    h248 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h248 := to_unsigned(1, 1);
+                    h246 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h246 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h246 := h247;
+                        h242 := h243;
                     else
-                        h246 := h248;
-                    end if;
-                    h249 := to_unsigned(0, 1);
-                    h250 := to_unsigned(0, 1);
-                    h250 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h250 := to_unsigned(1, 1);
-                    end if;
-                    h251 := to_unsigned(0, 1);
-                    h251 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h251 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h249 := h250;
-                    else
-                        h249 := h251;
-                    end if;
-                    h252 := unsigned'("00000000000000000000000000000000");
-                    h252 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h253 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h253 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h254 := to_unsigned(0, 1);
-                    h255 := to_unsigned(0, 1);
-                    h255 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h255 := to_unsigned(1, 1);
-                    end if;
-                    h256 := to_unsigned(0, 1);
-                    h256 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h256 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h254 := h255;
-                    else
-                        h254 := h256;
-                    end if;
-                    h257 := to_unsigned(0, 1);
-                    h258 := to_unsigned(0, 1);
-                    h258 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h258 := to_unsigned(1, 1);
-                    end if;
-                    h259 := to_unsigned(0, 1);
-                    h259 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h259 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h257 := h258;
-                    else
-                        h257 := h259;
+                        h242 := h246;
                     end if;
                     h260 := to_unsigned(0, 1);
                     h261 := to_unsigned(0, 1);
                     h261 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
+                    if bool(w_root_8(0)) then
                         h261 := to_unsigned(1, 1);
                     end if;
                     h262 := to_unsigned(0, 1);
                     h262 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
+                    if bool(w_root_0(0)) then
                         h262 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
@@ -3472,147 +3424,187 @@ begin
                     end if;
                     h263 := to_unsigned(0, 1);
                     h264 := to_unsigned(0, 1);
+                    h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h265 := w_root_8;
+                    h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h266 := w_root_8;
                     h264 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
+                    if ((h265(12-1 downto 1) /= 0) or (h266(64-1 downto 48) /= 0)) then
                         h264 := to_unsigned(1, 1);
                     end if;
-                    h265 := to_unsigned(0, 1);
-                    h265 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h265 := to_unsigned(1, 1);
+                    h267 := to_unsigned(0, 1);
+                    h267 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h267 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
                         h263 := h264;
                     else
-                        h263 := h265;
+                        h263 := h267;
                     end if;
+                    h268 := unsigned'("00000000000000000000000000000000");
+                    h268 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h269 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h269 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h270 := to_unsigned(0, 1);
+                    h271 := to_unsigned(0, 1);
+                    h271 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h271 := to_unsigned(1, 1);
+                    end if;
+                    h272 := to_unsigned(0, 1);
+                    h272 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h272 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h270 := h271;
+                    else
+                        h270 := h272;
+                    end if;
+                    h273 := to_unsigned(0, 1);
+                    h274 := to_unsigned(0, 1);
+                    h275 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h275 := w_root_8;
+                    h276 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h276 := w_root_8;
+                    h274 := to_unsigned(0, 1);
+                    if ((h275(12-1 downto 1) /= 0) or (h276(64-1 downto 48) /= 0)) then
+                        h274 := to_unsigned(1, 1);
+                    end if;
+                    h277 := to_unsigned(0, 1);
+                    h277 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h277 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h273 := h274;
+                    else
+                        h273 := h277;
+                    end if;
+                    h278 := to_unsigned(0, 1);
                     h279 := to_unsigned(0, 1);
+                    h279 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h279 := to_unsigned(1, 1);
+                    end if;
                     h280 := to_unsigned(0, 1);
                     h280 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
+                    if bool(w_root_0(0)) then
                         h280 := to_unsigned(1, 1);
                     end if;
-                    h281 := to_unsigned(0, 1);
-                    h281 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h281 := to_unsigned(1, 1);
-                    end if;
                     if bool(e_sid(7)) then
-                        h279 := h280;
+                        h278 := h279;
                     else
-                        h279 := h281;
+                        h278 := h280;
                     end if;
+                    h281 := to_unsigned(0, 1);
                     h282 := to_unsigned(0, 1);
-                    h283 := to_unsigned(0, 1);
-                    h283 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h283 := to_unsigned(1, 1);
+                    h283 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h283 := w_root_8;
+                    h284 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h284 := w_root_8;
+                    h282 := to_unsigned(0, 1);
+                    if ((h283(12-1 downto 1) /= 0) or (h284(64-1 downto 48) /= 0)) then
+                        h282 := to_unsigned(1, 1);
                     end if;
-                    h284 := to_unsigned(0, 1);
-                    h284 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h284 := to_unsigned(1, 1);
+                    h285 := to_unsigned(0, 1);
+                    h285 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h285 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h282 := h283;
+                        h281 := h282;
                     else
-                        h282 := h284;
+                        h281 := h285;
                     end if;
-                    h285 := to_unsigned(0, 20);
-                    h286 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h286 := e_pasid;
+                    h299 := to_unsigned(0, 1);
+                    h300 := to_unsigned(0, 1);
+                    h300 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h300 := to_unsigned(1, 1);
+                    end if;
+                    h301 := to_unsigned(0, 1);
+                    h301 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h301 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h299 := h300;
                     else
-                        h286 := w_smctx_8(20-1 downto 0);
+                        h299 := h301;
                     end if;
-                    h285 := h286;
-                    h287 := to_unsigned(0, 16);
-                    h287 := to_unsigned(1, 16);
-                    h288 := to_unsigned(0, 4);
-                    h289 := to_unsigned(0, 4);
-                    h289 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h288 := h289;
-                    h290 := to_unsigned(0, 16);
-                    h290 := shift_left(h287, to_integer(h288));
-                    h304 := to_unsigned(0, 1);
-                    h305 := to_unsigned(0, 1);
-                    h305 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h305 := to_unsigned(1, 1);
+                    h302 := to_unsigned(0, 1);
+                    h303 := to_unsigned(0, 1);
+                    h304 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h304 := w_root_8;
+                    h305 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h305 := w_root_8;
+                    h303 := to_unsigned(0, 1);
+                    if ((h304(12-1 downto 1) /= 0) or (h305(64-1 downto 48) /= 0)) then
+                        h303 := to_unsigned(1, 1);
                     end if;
                     h306 := to_unsigned(0, 1);
                     h306 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h306 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h304 := h305;
+                        h302 := h303;
                     else
-                        h304 := h306;
+                        h302 := h306;
                     end if;
-                    h307 := to_unsigned(0, 1);
-                    h308 := to_unsigned(0, 1);
-                    h308 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h308 := to_unsigned(1, 1);
-                    end if;
-                    h309 := to_unsigned(0, 1);
-                    h309 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h309 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h307 := h308;
-                    else
-                        h307 := h309;
-                    end if;
-                    h310 := to_unsigned(0, 20);
-                    h311 := to_unsigned(0, 20);
+                    h307 := to_unsigned(0, 20);
+                    h308 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h311 := e_pasid;
+                        h308 := e_pasid;
                     else
-                        h311 := w_smctx_8(20-1 downto 0);
+                        h308 := w_smctx_8(20-1 downto 0);
                     end if;
+                    h307 := h308;
+                    h309 := to_unsigned(0, 16);
+                    h309 := to_unsigned(1, 16);
+                    h310 := to_unsigned(0, 4);
+                    h311 := to_unsigned(0, 4);
+                    h311 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
                     h310 := h311;
                     h312 := to_unsigned(0, 16);
-                    h312 := to_unsigned(1, 16);
-                    h313 := to_unsigned(0, 4);
-                    h314 := to_unsigned(0, 4);
-                    h314 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h313 := h314;
-                    h315 := to_unsigned(0, 16);
-                    h315 := shift_left(h312, to_integer(h313));
-                    h328 := to_unsigned(0, 1);
-                    h329 := to_unsigned(0, 1);
-                    h329 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h329 := to_unsigned(1, 1);
+                    h312 := shift_left(h309, to_integer(h310));
+                    h326 := to_unsigned(0, 1);
+                    h327 := to_unsigned(0, 1);
+                    h327 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h327 := to_unsigned(1, 1);
                     end if;
-                    h330 := to_unsigned(0, 1);
-                    h330 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h330 := to_unsigned(1, 1);
+                    h328 := to_unsigned(0, 1);
+                    h328 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h328 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h328 := h329;
+                        h326 := h327;
                     else
-                        h328 := h330;
+                        h326 := h328;
                     end if;
-                    h331 := to_unsigned(0, 1);
-                    h332 := to_unsigned(0, 1);
-                    h332 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h332 := to_unsigned(1, 1);
+                    h329 := to_unsigned(0, 1);
+                    h330 := to_unsigned(0, 1);
+                    h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h331 := w_root_8;
+                    h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h332 := w_root_8;
+                    h330 := to_unsigned(0, 1);
+                    if ((h331(12-1 downto 1) /= 0) or (h332(64-1 downto 48) /= 0)) then
+                        h330 := to_unsigned(1, 1);
                     end if;
                     h333 := to_unsigned(0, 1);
                     h333 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h333 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h331 := h332;
+                        h329 := h330;
                     else
-                        h331 := h333;
+                        h329 := h333;
                     end if;
                     h334 := to_unsigned(0, 20);
                     h335 := to_unsigned(0, 20);
@@ -3630,127 +3622,119 @@ begin
                     h337 := h338;
                     h339 := to_unsigned(0, 16);
                     h339 := shift_left(h336, to_integer(h337));
+                    h352 := to_unsigned(0, 1);
                     h353 := to_unsigned(0, 1);
+                    h353 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h353 := to_unsigned(1, 1);
+                    end if;
                     h354 := to_unsigned(0, 1);
                     h354 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
+                    if bool(w_root_0(0)) then
                         h354 := to_unsigned(1, 1);
                     end if;
-                    h355 := to_unsigned(0, 1);
-                    h355 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h355 := to_unsigned(1, 1);
-                    end if;
                     if bool(e_sid(7)) then
-                        h353 := h354;
+                        h352 := h353;
                     else
-                        h353 := h355;
+                        h352 := h354;
                     end if;
+                    h355 := to_unsigned(0, 1);
                     h356 := to_unsigned(0, 1);
-                    h357 := to_unsigned(0, 1);
-                    h357 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h357 := to_unsigned(1, 1);
+                    h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h357 := w_root_8;
+                    h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h358 := w_root_8;
+                    h356 := to_unsigned(0, 1);
+                    if ((h357(12-1 downto 1) /= 0) or (h358(64-1 downto 48) /= 0)) then
+                        h356 := to_unsigned(1, 1);
                     end if;
-                    h358 := to_unsigned(0, 1);
-                    h358 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h358 := to_unsigned(1, 1);
+                    h359 := to_unsigned(0, 1);
+                    h359 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h359 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h356 := h357;
+                        h355 := h356;
                     else
-                        h356 := h358;
+                        h355 := h359;
                     end if;
-                    h359 := to_unsigned(0, 20);
                     h360 := to_unsigned(0, 20);
+                    h361 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h360 := e_pasid;
+                        h361 := e_pasid;
                     else
-                        h360 := w_smctx_8(20-1 downto 0);
+                        h361 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h359 := h360;
-                    h361 := to_unsigned(0, 16);
-                    h361 := to_unsigned(1, 16);
-                    h362 := to_unsigned(0, 4);
+                    h360 := h361;
+                    h362 := to_unsigned(0, 16);
+                    h362 := to_unsigned(1, 16);
                     h363 := to_unsigned(0, 4);
-                    h363 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h362 := h363;
-                    h364 := to_unsigned(0, 16);
-                    h364 := shift_left(h361, to_integer(h362));
-                    h377 := to_unsigned(0, 1);
-                    h378 := to_unsigned(0, 1);
-                    h378 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h378 := to_unsigned(1, 1);
-                    end if;
+                    h364 := to_unsigned(0, 4);
+                    h364 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h363 := h364;
+                    h365 := to_unsigned(0, 16);
+                    h365 := shift_left(h362, to_integer(h363));
                     h379 := to_unsigned(0, 1);
-                    h379 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h379 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h377 := h378;
-                    else
-                        h377 := h379;
-                    end if;
                     h380 := to_unsigned(0, 1);
+                    h380 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h380 := to_unsigned(1, 1);
+                    end if;
                     h381 := to_unsigned(0, 1);
                     h381 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
+                    if bool(w_root_0(0)) then
                         h381 := to_unsigned(1, 1);
                     end if;
+                    if bool(e_sid(7)) then
+                        h379 := h380;
+                    else
+                        h379 := h381;
+                    end if;
                     h382 := to_unsigned(0, 1);
-                    h382 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h382 := to_unsigned(1, 1);
+                    h383 := to_unsigned(0, 1);
+                    h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h384 := w_root_8;
+                    h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h385 := w_root_8;
+                    h383 := to_unsigned(0, 1);
+                    if ((h384(12-1 downto 1) /= 0) or (h385(64-1 downto 48) /= 0)) then
+                        h383 := to_unsigned(1, 1);
+                    end if;
+                    h386 := to_unsigned(0, 1);
+                    h386 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h386 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h380 := h381;
+                        h382 := h383;
                     else
-                        h380 := h382;
+                        h382 := h386;
                     end if;
-                    h383 := to_unsigned(0, 20);
-                    h384 := to_unsigned(0, 20);
+                    h387 := to_unsigned(0, 20);
+                    h388 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h384 := e_pasid;
+                        h388 := e_pasid;
                     else
-                        h384 := w_smctx_8(20-1 downto 0);
+                        h388 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h383 := h384;
-                    h385 := to_unsigned(0, 16);
-                    h385 := to_unsigned(1, 16);
-                    h386 := to_unsigned(0, 4);
-                    h387 := to_unsigned(0, 4);
-                    h387 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h386 := h387;
-                    h388 := to_unsigned(0, 16);
-                    h388 := shift_left(h385, to_integer(h386));
-                    h402 := to_unsigned(0, 1);
-                    h403 := to_unsigned(0, 1);
-                    h403 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h403 := to_unsigned(1, 1);
-                    end if;
-                    h404 := to_unsigned(0, 1);
-                    h404 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h404 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h402 := h403;
-                    else
-                        h402 := h404;
-                    end if;
+                    h387 := h388;
+                    h389 := to_unsigned(0, 16);
+                    h389 := to_unsigned(1, 16);
+                    h390 := to_unsigned(0, 4);
+                    h391 := to_unsigned(0, 4);
+                    h391 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h390 := h391;
+                    h392 := to_unsigned(0, 16);
+                    h392 := shift_left(h389, to_integer(h390));
                     h405 := to_unsigned(0, 1);
                     h406 := to_unsigned(0, 1);
                     h406 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
+                    if bool(w_root_8(0)) then
                         h406 := to_unsigned(1, 1);
                     end if;
                     h407 := to_unsigned(0, 1);
                     h407 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
+                    if bool(w_root_0(0)) then
                         h407 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
@@ -3758,321 +3742,289 @@ begin
                     else
                         h405 := h407;
                     end if;
-                    h408 := to_unsigned(0, 20);
-                    h409 := to_unsigned(0, 20);
+                    h408 := to_unsigned(0, 1);
+                    h409 := to_unsigned(0, 1);
+                    h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h410 := w_root_8;
+                    h411 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h411 := w_root_8;
+                    h409 := to_unsigned(0, 1);
+                    if ((h410(12-1 downto 1) /= 0) or (h411(64-1 downto 48) /= 0)) then
+                        h409 := to_unsigned(1, 1);
+                    end if;
+                    h412 := to_unsigned(0, 1);
+                    h412 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h412 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h408 := h409;
+                    else
+                        h408 := h412;
+                    end if;
+                    h413 := to_unsigned(0, 20);
+                    h414 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h409 := e_pasid;
+                        h414 := e_pasid;
                     else
-                        h409 := w_smctx_8(20-1 downto 0);
+                        h414 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h408 := h409;
-                    h410 := to_unsigned(0, 16);
-                    h410 := to_unsigned(1, 16);
-                    h411 := to_unsigned(0, 4);
-                    h412 := to_unsigned(0, 4);
-                    h412 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h411 := h412;
-                    h413 := to_unsigned(0, 16);
-                    h413 := shift_left(h410, to_integer(h411));
-                    h414 := unsigned'("00000000000000000000000000000000");
-                    h414 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h415 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h415 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h416 := to_unsigned(0, 1);
-                    h417 := to_unsigned(0, 1);
-                    h417 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h417 := to_unsigned(1, 1);
-                    end if;
-                    h418 := to_unsigned(0, 1);
-                    h418 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h418 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h416 := h417;
-                    else
-                        h416 := h418;
-                    end if;
-                    h419 := to_unsigned(0, 1);
-                    h420 := to_unsigned(0, 1);
-                    h420 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h420 := to_unsigned(1, 1);
-                    end if;
-                    h421 := to_unsigned(0, 1);
-                    h421 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h421 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h419 := h420;
-                    else
-                        h419 := h421;
-                    end if;
-                    h422 := to_unsigned(0, 20);
-                    h423 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h423 := e_pasid;
-                    else
-                        h423 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h422 := h423;
-                    h424 := to_unsigned(0, 16);
-                    h424 := to_unsigned(1, 16);
-                    h425 := to_unsigned(0, 4);
-                    h426 := to_unsigned(0, 4);
-                    h426 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h425 := h426;
-                    h427 := to_unsigned(0, 16);
-                    h427 := shift_left(h424, to_integer(h425));
-                    h430 := to_unsigned(0, 1);
-                    h431 := to_unsigned(0, 1);
-                    h431 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h431 := to_unsigned(1, 1);
-                    end if;
+                    h413 := h414;
+                    h415 := to_unsigned(0, 16);
+                    h415 := to_unsigned(1, 16);
+                    h416 := to_unsigned(0, 4);
+                    h417 := to_unsigned(0, 4);
+                    h417 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h416 := h417;
+                    h418 := to_unsigned(0, 16);
+                    h418 := shift_left(h415, to_integer(h416));
                     h432 := to_unsigned(0, 1);
-                    h432 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h432 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h430 := h431;
-                    else
-                        h430 := h432;
-                    end if;
                     h433 := to_unsigned(0, 1);
+                    h433 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h433 := to_unsigned(1, 1);
+                    end if;
                     h434 := to_unsigned(0, 1);
                     h434 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
+                    if bool(w_root_0(0)) then
                         h434 := to_unsigned(1, 1);
                     end if;
+                    if bool(e_sid(7)) then
+                        h432 := h433;
+                    else
+                        h432 := h434;
+                    end if;
                     h435 := to_unsigned(0, 1);
-                    h435 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h435 := to_unsigned(1, 1);
+                    h436 := to_unsigned(0, 1);
+                    h437 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h437 := w_root_8;
+                    h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h438 := w_root_8;
+                    h436 := to_unsigned(0, 1);
+                    if ((h437(12-1 downto 1) /= 0) or (h438(64-1 downto 48) /= 0)) then
+                        h436 := to_unsigned(1, 1);
+                    end if;
+                    h439 := to_unsigned(0, 1);
+                    h439 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h439 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h433 := h434;
+                        h435 := h436;
                     else
-                        h433 := h435;
+                        h435 := h439;
                     end if;
-                    h436 := to_unsigned(0, 20);
-                    h437 := to_unsigned(0, 20);
+                    h440 := to_unsigned(0, 20);
+                    h441 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h437 := e_pasid;
+                        h441 := e_pasid;
                     else
-                        h437 := w_smctx_8(20-1 downto 0);
+                        h441 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h436 := h437;
-                    h438 := to_unsigned(0, 16);
-                    h438 := to_unsigned(1, 16);
-                    h439 := to_unsigned(0, 4);
-                    h440 := to_unsigned(0, 4);
-                    h440 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h439 := h440;
-                    h441 := to_unsigned(0, 16);
-                    h441 := shift_left(h438, to_integer(h439));
-                    h442 := to_unsigned(0, 1);
-                    h443 := to_unsigned(0, 1);
-                    h443 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h443 := to_unsigned(1, 1);
+                    h440 := h441;
+                    h442 := to_unsigned(0, 16);
+                    h442 := to_unsigned(1, 16);
+                    h443 := to_unsigned(0, 4);
+                    h444 := to_unsigned(0, 4);
+                    h444 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h443 := h444;
+                    h445 := to_unsigned(0, 16);
+                    h445 := shift_left(h442, to_integer(h443));
+                    h446 := unsigned'("00000000000000000000000000000000");
+                    h446 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h447 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h447 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h448 := to_unsigned(0, 1);
+                    h449 := to_unsigned(0, 1);
+                    h449 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h449 := to_unsigned(1, 1);
                     end if;
-                    h444 := to_unsigned(0, 1);
-                    h444 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h444 := to_unsigned(1, 1);
+                    h450 := to_unsigned(0, 1);
+                    h450 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h450 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h442 := h443;
+                        h448 := h449;
                     else
-                        h442 := h444;
+                        h448 := h450;
                     end if;
-                    h445 := to_unsigned(0, 1);
-                    h446 := to_unsigned(0, 1);
-                    h446 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h446 := to_unsigned(1, 1);
+                    h451 := to_unsigned(0, 1);
+                    h452 := to_unsigned(0, 1);
+                    h453 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h453 := w_root_8;
+                    h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h454 := w_root_8;
+                    h452 := to_unsigned(0, 1);
+                    if ((h453(12-1 downto 1) /= 0) or (h454(64-1 downto 48) /= 0)) then
+                        h452 := to_unsigned(1, 1);
                     end if;
-                    h447 := to_unsigned(0, 1);
-                    h447 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h447 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h445 := h446;
-                    else
-                        h445 := h447;
-                    end if;
-                    h448 := to_unsigned(0, 20);
-                    h449 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h449 := e_pasid;
-                    else
-                        h449 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h448 := h449;
-                    h450 := to_unsigned(0, 16);
-                    h450 := to_unsigned(1, 16);
-                    h451 := to_unsigned(0, 4);
-                    h452 := to_unsigned(0, 4);
-                    h452 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h451 := h452;
-                    h453 := to_unsigned(0, 16);
-                    h453 := shift_left(h450, to_integer(h451));
-                    h454 := to_unsigned(0, 1);
                     h455 := to_unsigned(0, 1);
                     h455 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h455 := to_unsigned(1, 1);
                     end if;
-                    h456 := to_unsigned(0, 1);
-                    h456 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h456 := to_unsigned(1, 1);
-                    end if;
                     if bool(e_sid(7)) then
-                        h454 := h455;
+                        h451 := h452;
                     else
-                        h454 := h456;
+                        h451 := h455;
                     end if;
-                    h457 := to_unsigned(0, 1);
-                    h458 := to_unsigned(0, 1);
-                    h458 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h458 := to_unsigned(1, 1);
-                    end if;
-                    h459 := to_unsigned(0, 1);
-                    h459 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
-                        h459 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h457 := h458;
-                    else
-                        h457 := h459;
-                    end if;
-                    h460 := to_unsigned(0, 20);
-                    h461 := to_unsigned(0, 20);
+                    h456 := to_unsigned(0, 20);
+                    h457 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h461 := e_pasid;
+                        h457 := e_pasid;
                     else
-                        h461 := w_smctx_8(20-1 downto 0);
+                        h457 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h460 := h461;
-                    h462 := to_unsigned(0, 16);
-                    h462 := to_unsigned(1, 16);
-                    h463 := to_unsigned(0, 4);
-                    h464 := to_unsigned(0, 4);
-                    h464 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h463 := h464;
-                    h465 := to_unsigned(0, 16);
-                    h465 := shift_left(h462, to_integer(h463));
+                    h456 := h457;
+                    h458 := to_unsigned(0, 16);
+                    h458 := to_unsigned(1, 16);
+                    h459 := to_unsigned(0, 4);
+                    h460 := to_unsigned(0, 4);
+                    h460 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h459 := h460;
+                    h461 := to_unsigned(0, 16);
+                    h461 := shift_left(h458, to_integer(h459));
+                    h464 := to_unsigned(0, 1);
+                    h465 := to_unsigned(0, 1);
+                    h465 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h465 := to_unsigned(1, 1);
+                    end if;
                     h466 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h466 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h464 := h465;
+                    else
+                        h464 := h466;
+                    end if;
                     h467 := to_unsigned(0, 1);
                     h468 := to_unsigned(0, 1);
                     h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h469 := e_addr;
+                    h469 := w_root_8;
+                    h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h470 := w_root_8;
                     h468 := to_unsigned(0, 1);
-                    if (h469(64-1 downto 57) /= 0) then
+                    if ((h469(12-1 downto 1) /= 0) or (h470(64-1 downto 48) /= 0)) then
                         h468 := to_unsigned(1, 1);
                     end if;
-                    h470 := to_unsigned(0, 1);
-                    h471 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h471 := e_addr;
-                    h470 := to_unsigned(0, 1);
-                    if (h471(64-1 downto 39) /= 0) then
-                        h470 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h467 := h468;
-                    else
-                        h467 := h470;
-                    end if;
-                    h472 := to_unsigned(0, 1);
-                    h473 := to_unsigned(0, 1);
-                    h474 := to_unsigned(0, 1);
-                    h475 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h475 := e_addr;
-                    h474 := to_unsigned(0, 1);
-                    if (h475(64-1 downto 57) /= 0) then
-                        h474 := to_unsigned(1, 1);
-                    end if;
-                    h476 := to_unsigned(0, 1);
-                    h477 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h477 := e_addr;
-                    h476 := to_unsigned(0, 1);
-                    if (h477(64-1 downto 48) /= 0) then
-                        h476 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h473 := h474;
-                    else
-                        h473 := h476;
-                    end if;
-                    h478 := to_unsigned(0, 1);
-                    h479 := to_unsigned(0, 1);
-                    h480 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h480 := e_addr;
-                    h479 := to_unsigned(0, 1);
-                    if (h480(64-1 downto 57) /= 0) then
-                        h479 := to_unsigned(1, 1);
-                    end if;
-                    h481 := to_unsigned(0, 1);
-                    h482 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h482 := e_addr;
-                    h481 := to_unsigned(0, 1);
-                    if (h482(64-1 downto 57) /= 0) then
-                        h481 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h478 := h479;
-                    else
-                        h478 := h481;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 2) then
-                        h472 := h473;
-                    else
-                        h472 := h478;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 1) then
-                        h466 := h467;
-                    else
-                        h466 := h472;
-                    end if;
-                    h494 := to_unsigned(0, 1);
-                    h495 := to_unsigned(0, 1);
-                    h495 := to_unsigned(0, 1);
-                    if bool(w_smroot_8(0)) then
-                        h495 := to_unsigned(1, 1);
-                    end if;
-                    h496 := to_unsigned(0, 1);
-                    h496 := to_unsigned(0, 1);
-                    if bool(w_smroot_0(0)) then
-                        h496 := to_unsigned(1, 1);
+                    h471 := to_unsigned(0, 1);
+                    h471 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h471 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h494 := h495;
+                        h467 := h468;
                     else
-                        h494 := h496;
+                        h467 := h471;
                     end if;
-                    h497 := to_unsigned(0, 1);
-                    h498 := to_unsigned(0, 1);
-                    h498 := to_unsigned(0, 1);
-                    if ((w_smroot_8(12-1 downto 1) /= 0) or (w_smroot_8(64-1 downto 48) /= 0)) then
-                        h498 := to_unsigned(1, 1);
+                    h472 := to_unsigned(0, 20);
+                    h473 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h473 := e_pasid;
+                    else
+                        h473 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h472 := h473;
+                    h474 := to_unsigned(0, 16);
+                    h474 := to_unsigned(1, 16);
+                    h475 := to_unsigned(0, 4);
+                    h476 := to_unsigned(0, 4);
+                    h476 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h475 := h476;
+                    h477 := to_unsigned(0, 16);
+                    h477 := shift_left(h474, to_integer(h475));
+                    h478 := to_unsigned(0, 1);
+                    h479 := to_unsigned(0, 1);
+                    h479 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h479 := to_unsigned(1, 1);
+                    end if;
+                    h480 := to_unsigned(0, 1);
+                    h480 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h480 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h478 := h479;
+                    else
+                        h478 := h480;
+                    end if;
+                    h481 := to_unsigned(0, 1);
+                    h482 := to_unsigned(0, 1);
+                    h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h483 := w_root_8;
+                    h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h484 := w_root_8;
+                    h482 := to_unsigned(0, 1);
+                    if ((h483(12-1 downto 1) /= 0) or (h484(64-1 downto 48) /= 0)) then
+                        h482 := to_unsigned(1, 1);
+                    end if;
+                    h485 := to_unsigned(0, 1);
+                    h485 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h485 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h481 := h482;
+                    else
+                        h481 := h485;
+                    end if;
+                    h486 := to_unsigned(0, 20);
+                    h487 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h487 := e_pasid;
+                    else
+                        h487 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h486 := h487;
+                    h488 := to_unsigned(0, 16);
+                    h488 := to_unsigned(1, 16);
+                    h489 := to_unsigned(0, 4);
+                    h490 := to_unsigned(0, 4);
+                    h490 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h489 := h490;
+                    h491 := to_unsigned(0, 16);
+                    h491 := shift_left(h488, to_integer(h489));
+                    h492 := to_unsigned(0, 1);
+                    h493 := to_unsigned(0, 1);
+                    h493 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h493 := to_unsigned(1, 1);
+                    end if;
+                    h494 := to_unsigned(0, 1);
+                    h494 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h494 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h492 := h493;
+                    else
+                        h492 := h494;
+                    end if;
+                    h495 := to_unsigned(0, 1);
+                    h496 := to_unsigned(0, 1);
+                    h497 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h497 := w_root_8;
+                    h498 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h498 := w_root_8;
+                    h496 := to_unsigned(0, 1);
+                    if ((h497(12-1 downto 1) /= 0) or (h498(64-1 downto 48) /= 0)) then
+                        h496 := to_unsigned(1, 1);
                     end if;
                     h499 := to_unsigned(0, 1);
                     h499 := to_unsigned(0, 1);
-                    if ((w_smroot_0(12-1 downto 1) /= 0) or (w_smroot_0(64-1 downto 48) /= 0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h499 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h497 := h498;
+                        h495 := h496;
                     else
-                        h497 := h499;
+                        h495 := h499;
                     end if;
                     h500 := to_unsigned(0, 20);
                     h501 := to_unsigned(0, 20);
@@ -4162,252 +4114,376 @@ begin
                     else
                         h506 := h512;
                     end if;
-                    h523 := unsigned'("00000000000000000000000000000000");
-                    h523 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h524 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h524 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h607 := unsigned'("00000000000000000000000000000000");
-                    h607 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h608 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h608 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h609 := to_unsigned(0, 1);
-                    h610 := to_unsigned(0, 1);
-                    h611 := to_unsigned(0, 1);
-                    h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h612 := e_addr;
-                    h611 := to_unsigned(0, 1);
-                    if (h612(64-1 downto 57) /= 0) then
-                        h611 := to_unsigned(1, 1);
+                    h534 := to_unsigned(0, 1);
+                    h535 := to_unsigned(0, 1);
+                    h535 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h535 := to_unsigned(1, 1);
                     end if;
-                    h613 := to_unsigned(0, 1);
-                    h614 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h614 := e_addr;
-                    h613 := to_unsigned(0, 1);
-                    if (h614(64-1 downto 39) /= 0) then
-                        h613 := to_unsigned(1, 1);
+                    h536 := to_unsigned(0, 1);
+                    h536 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h536 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h534 := h535;
+                    else
+                        h534 := h536;
+                    end if;
+                    h537 := to_unsigned(0, 1);
+                    h538 := to_unsigned(0, 1);
+                    h539 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h539 := w_root_8;
+                    h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h540 := w_root_8;
+                    h538 := to_unsigned(0, 1);
+                    if ((h539(12-1 downto 1) /= 0) or (h540(64-1 downto 48) /= 0)) then
+                        h538 := to_unsigned(1, 1);
+                    end if;
+                    h541 := to_unsigned(0, 1);
+                    h541 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h541 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h537 := h538;
+                    else
+                        h537 := h541;
+                    end if;
+                    h542 := to_unsigned(0, 20);
+                    h543 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h543 := e_pasid;
+                    else
+                        h543 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h542 := h543;
+                    h544 := to_unsigned(0, 16);
+                    h544 := to_unsigned(1, 16);
+                    h545 := to_unsigned(0, 4);
+                    h546 := to_unsigned(0, 4);
+                    h546 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h545 := h546;
+                    h547 := to_unsigned(0, 16);
+                    h547 := shift_left(h544, to_integer(h545));
+                    h548 := to_unsigned(0, 1);
+                    h549 := to_unsigned(0, 1);
+                    h550 := to_unsigned(0, 1);
+                    h551 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h551 := e_addr;
+                    h550 := to_unsigned(0, 1);
+                    if (h551(64-1 downto 57) /= 0) then
+                        h550 := to_unsigned(1, 1);
+                    end if;
+                    h552 := to_unsigned(0, 1);
+                    h553 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h553 := e_addr;
+                    h552 := to_unsigned(0, 1);
+                    if (h553(64-1 downto 39) /= 0) then
+                        h552 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h610 := h611;
+                        h549 := h550;
                     else
-                        h610 := h613;
+                        h549 := h552;
                     end if;
-                    h615 := to_unsigned(0, 1);
-                    h616 := to_unsigned(0, 1);
-                    h617 := to_unsigned(0, 1);
-                    h618 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h618 := e_addr;
-                    h617 := to_unsigned(0, 1);
-                    if (h618(64-1 downto 57) /= 0) then
-                        h617 := to_unsigned(1, 1);
+                    h554 := to_unsigned(0, 1);
+                    h555 := to_unsigned(0, 1);
+                    h556 := to_unsigned(0, 1);
+                    h557 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h557 := e_addr;
+                    h556 := to_unsigned(0, 1);
+                    if (h557(64-1 downto 57) /= 0) then
+                        h556 := to_unsigned(1, 1);
                     end if;
-                    h619 := to_unsigned(0, 1);
-                    h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h620 := e_addr;
-                    h619 := to_unsigned(0, 1);
-                    if (h620(64-1 downto 48) /= 0) then
-                        h619 := to_unsigned(1, 1);
+                    h558 := to_unsigned(0, 1);
+                    h559 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h559 := e_addr;
+                    h558 := to_unsigned(0, 1);
+                    if (h559(64-1 downto 48) /= 0) then
+                        h558 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h616 := h617;
+                        h555 := h556;
                     else
-                        h616 := h619;
+                        h555 := h558;
                     end if;
-                    h621 := to_unsigned(0, 1);
-                    h622 := to_unsigned(0, 1);
-                    h623 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h623 := e_addr;
-                    h622 := to_unsigned(0, 1);
-                    if (h623(64-1 downto 57) /= 0) then
-                        h622 := to_unsigned(1, 1);
+                    h560 := to_unsigned(0, 1);
+                    h561 := to_unsigned(0, 1);
+                    h562 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h562 := e_addr;
+                    h561 := to_unsigned(0, 1);
+                    if (h562(64-1 downto 57) /= 0) then
+                        h561 := to_unsigned(1, 1);
                     end if;
-                    h624 := to_unsigned(0, 1);
-                    h625 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h625 := e_addr;
-                    h624 := to_unsigned(0, 1);
-                    if (h625(64-1 downto 57) /= 0) then
-                        h624 := to_unsigned(1, 1);
+                    h563 := to_unsigned(0, 1);
+                    h564 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h564 := e_addr;
+                    h563 := to_unsigned(0, 1);
+                    if (h564(64-1 downto 57) /= 0) then
+                        h563 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h621 := h622;
+                        h560 := h561;
                     else
-                        h621 := h624;
+                        h560 := h563;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h554 := h555;
+                    else
+                        h554 := h560;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h548 := h549;
+                    else
+                        h548 := h554;
+                    end if;
+                    h565 := unsigned'("00000000000000000000000000000000");
+                    h565 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h566 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h566 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h649 := unsigned'("00000000000000000000000000000000");
+                    h649 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h650 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h650 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h651 := to_unsigned(0, 1);
+                    h652 := to_unsigned(0, 1);
+                    h653 := to_unsigned(0, 1);
+                    h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h654 := e_addr;
+                    h653 := to_unsigned(0, 1);
+                    if (h654(64-1 downto 57) /= 0) then
+                        h653 := to_unsigned(1, 1);
+                    end if;
+                    h655 := to_unsigned(0, 1);
+                    h656 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h656 := e_addr;
+                    h655 := to_unsigned(0, 1);
+                    if (h656(64-1 downto 39) /= 0) then
+                        h655 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h652 := h653;
+                    else
+                        h652 := h655;
+                    end if;
+                    h657 := to_unsigned(0, 1);
+                    h658 := to_unsigned(0, 1);
+                    h659 := to_unsigned(0, 1);
+                    h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h660 := e_addr;
+                    h659 := to_unsigned(0, 1);
+                    if (h660(64-1 downto 57) /= 0) then
+                        h659 := to_unsigned(1, 1);
+                    end if;
+                    h661 := to_unsigned(0, 1);
+                    h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h662 := e_addr;
+                    h661 := to_unsigned(0, 1);
+                    if (h662(64-1 downto 48) /= 0) then
+                        h661 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h658 := h659;
+                    else
+                        h658 := h661;
+                    end if;
+                    h663 := to_unsigned(0, 1);
+                    h664 := to_unsigned(0, 1);
+                    h665 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h665 := e_addr;
+                    h664 := to_unsigned(0, 1);
+                    if (h665(64-1 downto 57) /= 0) then
+                        h664 := to_unsigned(1, 1);
+                    end if;
+                    h666 := to_unsigned(0, 1);
+                    h667 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h667 := e_addr;
+                    h666 := to_unsigned(0, 1);
+                    if (h667(64-1 downto 57) /= 0) then
+                        h666 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h663 := h664;
+                    else
+                        h663 := h666;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h615 := h616;
+                        h657 := h658;
                     else
-                        h615 := h621;
+                        h657 := h663;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h609 := h610;
+                        h651 := h652;
                     else
-                        h609 := h615;
+                        h651 := h657;
                     end if;
-                    h629 := to_unsigned(0, 1);
-                    h630 := to_unsigned(0, 1);
-                    h631 := to_unsigned(0, 1);
-                    h632 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h632 := e_addr;
-                    h631 := to_unsigned(0, 1);
-                    if (h632(64-1 downto 57) /= 0) then
-                        h631 := to_unsigned(1, 1);
+                    h671 := to_unsigned(0, 1);
+                    h672 := to_unsigned(0, 1);
+                    h673 := to_unsigned(0, 1);
+                    h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h674 := e_addr;
+                    h673 := to_unsigned(0, 1);
+                    if (h674(64-1 downto 57) /= 0) then
+                        h673 := to_unsigned(1, 1);
                     end if;
-                    h633 := to_unsigned(0, 1);
-                    h634 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h634 := e_addr;
-                    h633 := to_unsigned(0, 1);
-                    if (h634(64-1 downto 39) /= 0) then
-                        h633 := to_unsigned(1, 1);
+                    h675 := to_unsigned(0, 1);
+                    h676 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h676 := e_addr;
+                    h675 := to_unsigned(0, 1);
+                    if (h676(64-1 downto 39) /= 0) then
+                        h675 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h630 := h631;
+                        h672 := h673;
                     else
-                        h630 := h633;
+                        h672 := h675;
                     end if;
-                    h635 := to_unsigned(0, 1);
-                    h636 := to_unsigned(0, 1);
-                    h637 := to_unsigned(0, 1);
-                    h638 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h638 := e_addr;
-                    h637 := to_unsigned(0, 1);
-                    if (h638(64-1 downto 57) /= 0) then
-                        h637 := to_unsigned(1, 1);
+                    h677 := to_unsigned(0, 1);
+                    h678 := to_unsigned(0, 1);
+                    h679 := to_unsigned(0, 1);
+                    h680 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h680 := e_addr;
+                    h679 := to_unsigned(0, 1);
+                    if (h680(64-1 downto 57) /= 0) then
+                        h679 := to_unsigned(1, 1);
                     end if;
-                    h639 := to_unsigned(0, 1);
-                    h640 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h640 := e_addr;
-                    h639 := to_unsigned(0, 1);
-                    if (h640(64-1 downto 48) /= 0) then
-                        h639 := to_unsigned(1, 1);
+                    h681 := to_unsigned(0, 1);
+                    h682 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h682 := e_addr;
+                    h681 := to_unsigned(0, 1);
+                    if (h682(64-1 downto 48) /= 0) then
+                        h681 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h636 := h637;
+                        h678 := h679;
                     else
-                        h636 := h639;
+                        h678 := h681;
                     end if;
-                    h641 := to_unsigned(0, 1);
-                    h642 := to_unsigned(0, 1);
-                    h643 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h643 := e_addr;
-                    h642 := to_unsigned(0, 1);
-                    if (h643(64-1 downto 57) /= 0) then
-                        h642 := to_unsigned(1, 1);
+                    h683 := to_unsigned(0, 1);
+                    h684 := to_unsigned(0, 1);
+                    h685 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h685 := e_addr;
+                    h684 := to_unsigned(0, 1);
+                    if (h685(64-1 downto 57) /= 0) then
+                        h684 := to_unsigned(1, 1);
                     end if;
-                    h644 := to_unsigned(0, 1);
-                    h645 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h645 := e_addr;
-                    h644 := to_unsigned(0, 1);
-                    if (h645(64-1 downto 57) /= 0) then
-                        h644 := to_unsigned(1, 1);
+                    h686 := to_unsigned(0, 1);
+                    h687 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h687 := e_addr;
+                    h686 := to_unsigned(0, 1);
+                    if (h687(64-1 downto 57) /= 0) then
+                        h686 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h641 := h642;
+                        h683 := h684;
                     else
-                        h641 := h644;
+                        h683 := h686;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h635 := h636;
+                        h677 := h678;
                     else
-                        h635 := h641;
+                        h677 := h683;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h629 := h630;
+                        h671 := h672;
                     else
-                        h629 := h635;
+                        h671 := h677;
                     end if;
-                    h646 := unsigned'("00000000000000000000000000000000");
-                    h646 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h647 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h647 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h682 := unsigned'("00000000000000000000000000000000");
-                    h682 := e_msi_data;
-                    h693 := to_unsigned(0, 17);
-                    h694 := to_unsigned(0, 1);
-                    h694 := to_unsigned(0, 1);
+                    h688 := unsigned'("00000000000000000000000000000000");
+                    h688 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h689 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h689 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h724 := unsigned'("00000000000000000000000000000000");
+                    h724 := e_msi_data;
+                    h735 := to_unsigned(0, 17);
+                    h736 := to_unsigned(0, 1);
+                    h736 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h694 := to_unsigned(1, 1);
+                        h736 := to_unsigned(1, 1);
                     end if;
-                    h695 := unsigned'("00000000000000000000000000000000");
-                    h695 := e_msi_addr;
-                    h696 := to_unsigned(0, 16);
-                    h696 := (unsigned'(h694 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h695(20-1 downto 5)));
-                    h697 := unsigned'("00000000000000000000000000000000");
-                    h697 := e_msi_data;
-                    h698 := to_unsigned(0, 17);
-                    h698 := (unsigned'(to_unsigned(0, 1) & h696) + unsigned'(to_unsigned(0, 1) & h697(16-1 downto 0)));
-                    h699 := to_unsigned(0, 1);
-                    h699 := to_unsigned(0, 1);
+                    h737 := unsigned'("00000000000000000000000000000000");
+                    h737 := e_msi_addr;
+                    h738 := to_unsigned(0, 16);
+                    h738 := (unsigned'(h736 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h737(20-1 downto 5)));
+                    h739 := unsigned'("00000000000000000000000000000000");
+                    h739 := e_msi_data;
+                    h740 := to_unsigned(0, 17);
+                    h740 := (unsigned'(to_unsigned(0, 1) & h738) + unsigned'(to_unsigned(0, 1) & h739(16-1 downto 0)));
+                    h741 := to_unsigned(0, 1);
+                    h741 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h699 := to_unsigned(1, 1);
+                        h741 := to_unsigned(1, 1);
                     end if;
-                    h700 := unsigned'("00000000000000000000000000000000");
-                    h700 := e_msi_addr;
-                    h701 := to_unsigned(0, 16);
-                    h701 := (unsigned'(h699 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h700(20-1 downto 5)));
-                    if bool(e_msi_addr(3)) then
-                        h693 := h698;
-                    else
-                        h693 := unsigned'(to_unsigned(0, 1) & h701);
-                    end if;
-                    h702 := to_unsigned(0, 16);
-                    h702 := (h693(16-1 downto 0) and to_unsigned(65535, 16));
-                    h703 := to_unsigned(0, 17);
-                    h703 := to_unsigned(2, 17);
-                    h704 := to_unsigned(0, 4);
-                    h704 := r_IRTA_REG(4-1 downto 0);
-                    h705 := to_unsigned(0, 17);
-                    h705 := shift_left(h703, to_integer(h704));
-                    h728 := unsigned'("00000000000000000000000000000000");
-                    h728 := w_irte_0(64-1 downto 32);
-                    h729 := unsigned'("00000000000000000000000000000000");
-                    h729 := w_irte_0(64-1 downto 32);
-                    h741 := to_unsigned(0, 16);
-                    h742 := to_unsigned(0, 16);
+                    h742 := unsigned'("00000000000000000000000000000000");
+                    h742 := e_msi_addr;
                     h743 := to_unsigned(0, 16);
-                    if (w_irte_8(18-1 downto 16) = 2) then
-                        h743 := to_unsigned(65529, 16);
+                    h743 := (unsigned'(h741 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h742(20-1 downto 5)));
+                    if bool(e_msi_addr(3)) then
+                        h735 := h740;
                     else
-                        h743 := to_unsigned(65528, 16);
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 1) then
-                        h742 := to_unsigned(65531, 16);
-                    else
-                        h742 := h743;
-                    end if;
-                    if (w_irte_8(18-1 downto 16) = 0) then
-                        h741 := to_unsigned(65535, 16);
-                    else
-                        h741 := h742;
+                        h735 := unsigned'(to_unsigned(0, 1) & h743);
                     end if;
                     h744 := to_unsigned(0, 16);
-                    h744 := (e_sid and h741);
-                    h745 := to_unsigned(0, 16);
-                    h746 := to_unsigned(0, 16);
-                    h747 := to_unsigned(0, 16);
+                    h744 := (h735(16-1 downto 0) and to_unsigned(65535, 16));
+                    h745 := to_unsigned(0, 17);
+                    h745 := to_unsigned(2, 17);
+                    h746 := to_unsigned(0, 4);
+                    h746 := r_IRTA_REG(4-1 downto 0);
+                    h747 := to_unsigned(0, 17);
+                    h747 := shift_left(h745, to_integer(h746));
+                    h770 := unsigned'("00000000000000000000000000000000");
+                    h770 := w_irte_0(64-1 downto 32);
+                    h771 := unsigned'("00000000000000000000000000000000");
+                    h771 := w_irte_0(64-1 downto 32);
+                    h783 := to_unsigned(0, 16);
+                    h784 := to_unsigned(0, 16);
+                    h785 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h747 := to_unsigned(65529, 16);
+                        h785 := to_unsigned(65529, 16);
                     else
-                        h747 := to_unsigned(65528, 16);
+                        h785 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h746 := to_unsigned(65531, 16);
+                        h784 := to_unsigned(65531, 16);
                     else
-                        h746 := h747;
+                        h784 := h785;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h745 := to_unsigned(65535, 16);
+                        h783 := to_unsigned(65535, 16);
                     else
-                        h745 := h746;
+                        h783 := h784;
                     end if;
-                    h748 := to_unsigned(0, 16);
-                    h748 := (w_irte_8(16-1 downto 0) and h745);
-                    h749 := to_unsigned(0, 16);
-                    h749 := e_sid;
-                    h750 := to_unsigned(0, 16);
-                    h750 := w_irte_8(16-1 downto 0);
-                    h751 := to_unsigned(0, 16);
-                    h751 := e_sid;
-                    h752 := to_unsigned(0, 16);
-                    h752 := w_irte_8(16-1 downto 0);
+                    h786 := to_unsigned(0, 16);
+                    h786 := (e_sid and h783);
+                    h787 := to_unsigned(0, 16);
+                    h788 := to_unsigned(0, 16);
+                    h789 := to_unsigned(0, 16);
+                    if (w_irte_8(18-1 downto 16) = 2) then
+                        h789 := to_unsigned(65529, 16);
+                    else
+                        h789 := to_unsigned(65528, 16);
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 1) then
+                        h788 := to_unsigned(65531, 16);
+                    else
+                        h788 := h789;
+                    end if;
+                    if (w_irte_8(18-1 downto 16) = 0) then
+                        h787 := to_unsigned(65535, 16);
+                    else
+                        h787 := h788;
+                    end if;
+                    h790 := to_unsigned(0, 16);
+                    h790 := (w_irte_8(16-1 downto 0) and h787);
+                    h791 := to_unsigned(0, 16);
+                    h791 := e_sid;
+                    h792 := to_unsigned(0, 16);
+                    h792 := w_irte_8(16-1 downto 0);
+                    h793 := to_unsigned(0, 16);
+                    h793 := e_sid;
+                    h794 := to_unsigned(0, 16);
+                    h794 := w_irte_8(16-1 downto 0);
                     if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
                         rec_outcome <= to_unsigned(7, 3);
@@ -4427,7 +4503,7 @@ begin
                         rec_cpl_status <= to_unsigned(1, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h133))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h134))))) and (not bool(r_GSTS_REG(31)))) then
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h139))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h140))))) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -4467,46 +4543,46 @@ begin
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (e_pv /= 0)) then
                         status <= to_unsigned(4, 8);
-                        h135 := to_unsigned(0, 3);
+                        h141 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h135 := to_unsigned(7, 3);
+                            h141 := to_unsigned(7, 3);
                         else
-                            h135 := to_unsigned(4, 3);
+                            h141 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h135;
+                        rec_outcome <= h141;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(49, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h136 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h136 := shift_right(e_addr, 12);
-                        h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h137 := unsigned'(h136 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h137(64-1 downto 0);
-                        h138 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h138 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h139 := to_unsigned(0, 1);
-                        h139 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h139 := to_unsigned(1, 1);
-                        end if;
-                        h140 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h140 := (unsigned'(to_unsigned(0, 1) & h138) or unsigned'(h139 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h141 := (unsigned'(to_unsigned(0, 1) & h140) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h142 := (h141 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h143 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h143 := e_pasid;
-                        else
-                            h143 := to_unsigned(0, 20);
+                        h142 := shift_right(e_addr, 12);
+                        h143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h143 := unsigned'(h142 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h143(64-1 downto 0);
+                        h144 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h144 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h145 := to_unsigned(0, 1);
+                        h145 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h145 := to_unsigned(1, 1);
                         end if;
-                        h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h144 := (h142 or unsigned'(to_unsigned(0, 4) & h143 & unsigned'("0000000000000000000000000000000000000000")));
-                        h145 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h145 := (h144 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h145;
+                        h146 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h146 := (unsigned'(to_unsigned(0, 1) & h144) or unsigned'(h145 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h147 := (unsigned'(to_unsigned(0, 1) & h146) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h148 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h148 := (h147 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h149 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h149 := e_pasid;
+                        else
+                            h149 := to_unsigned(0, 20);
+                        end if;
+                        h150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h150 := (h148 or unsigned'(to_unsigned(0, 4) & h149 & unsigned'("0000000000000000000000000000000000000000")));
+                        h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h151 := (h150 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h151;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4514,57 +4590,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h146 := to_unsigned(0, 1);
+                        h152 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h146 := to_unsigned(1, 1);
+                            h152 := to_unsigned(1, 1);
                         else
-                            h146 := to_unsigned(0, 1);
+                            h152 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h146);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h152);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h159 /= 0))) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h165 /= 0))) then
                         status <= to_unsigned(5, 8);
-                        h147 := to_unsigned(0, 3);
+                        h153 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h147 := to_unsigned(7, 3);
+                            h153 := to_unsigned(7, 3);
                         else
-                            h147 := to_unsigned(4, 3);
+                            h153 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h147;
+                        rec_outcome <= h153;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(57, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h148 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h148 := shift_right(e_addr, 12);
-                        h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h149 := unsigned'(h148 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h149(64-1 downto 0);
-                        h150 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h150 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h151 := to_unsigned(0, 1);
-                        h151 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h151 := to_unsigned(1, 1);
-                        end if;
-                        h152 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h152 := (unsigned'(to_unsigned(0, 1) & h150) or unsigned'(h151 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h153 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h153 := (unsigned'(to_unsigned(0, 1) & h152) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h154 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h154 := (h153 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h155 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h155 := e_pasid;
-                        else
-                            h155 := to_unsigned(0, 20);
+                        h154 := shift_right(e_addr, 12);
+                        h155 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h155 := unsigned'(h154 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h155(64-1 downto 0);
+                        h156 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h156 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h157 := to_unsigned(0, 1);
+                        h157 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h157 := to_unsigned(1, 1);
                         end if;
-                        h156 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h156 := (h154 or unsigned'(to_unsigned(0, 4) & h155 & unsigned'("0000000000000000000000000000000000000000")));
-                        h157 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h157 := (h156 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h157;
+                        h158 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h158 := (unsigned'(to_unsigned(0, 1) & h156) or unsigned'(h157 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h159 := (unsigned'(to_unsigned(0, 1) & h158) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h160 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h160 := (h159 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h161 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h161 := e_pasid;
+                        else
+                            h161 := to_unsigned(0, 20);
+                        end if;
+                        h162 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h162 := (h160 or unsigned'(to_unsigned(0, 4) & h161 & unsigned'("0000000000000000000000000000000000000000")));
+                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h163 := (h162 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h163;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4572,57 +4648,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h158 := to_unsigned(0, 1);
+                        h164 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h158 := to_unsigned(1, 1);
+                            h164 := to_unsigned(1, 1);
                         else
-                            h158 := to_unsigned(0, 1);
+                            h164 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h158);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h164);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h174 /= 0)) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h180 /= 0)) then
                         status <= to_unsigned(6, 8);
-                        h162 := to_unsigned(0, 3);
+                        h168 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h162 := to_unsigned(7, 3);
+                            h168 := to_unsigned(7, 3);
                         else
-                            h162 := to_unsigned(4, 3);
+                            h168 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h162;
+                        rec_outcome <= h168;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(58, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h163 := shift_right(e_addr, 12);
-                        h164 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h164 := unsigned'(h163 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h164(64-1 downto 0);
-                        h165 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h165 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h166 := to_unsigned(0, 1);
-                        h166 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h166 := to_unsigned(1, 1);
-                        end if;
-                        h167 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h167 := (unsigned'(to_unsigned(0, 1) & h165) or unsigned'(h166 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h168 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h168 := (unsigned'(to_unsigned(0, 1) & h167) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h169 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h169 := (h168 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h170 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h170 := e_pasid;
-                        else
-                            h170 := to_unsigned(0, 20);
+                        h169 := shift_right(e_addr, 12);
+                        h170 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h170 := unsigned'(h169 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h170(64-1 downto 0);
+                        h171 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h171 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h172 := to_unsigned(0, 1);
+                        h172 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h172 := to_unsigned(1, 1);
                         end if;
-                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h171 := (h169 or unsigned'(to_unsigned(0, 4) & h170 & unsigned'("0000000000000000000000000000000000000000")));
-                        h172 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h172 := (h171 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h172;
+                        h173 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h173 := (unsigned'(to_unsigned(0, 1) & h171) or unsigned'(h172 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h174 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h174 := (unsigned'(to_unsigned(0, 1) & h173) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h175 := (h174 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h176 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h176 := e_pasid;
+                        else
+                            h176 := to_unsigned(0, 20);
+                        end if;
+                        h177 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h177 := (h175 or unsigned'(to_unsigned(0, 4) & h176 & unsigned'("0000000000000000000000000000000000000000")));
+                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h178 := (h177 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h178;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4630,62 +4706,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h173 := to_unsigned(0, 3);
+                        h179 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h173 := to_unsigned(4, 3);
+                            h179 := to_unsigned(4, 3);
                         else
-                            h173 := to_unsigned(0, 3);
+                            h179 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h173;
+                        rec_cpl_status <= h179;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h190 /= 0)) and (not (h193 /= 0))) and (not bool(w_smctx_0(0)))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h198 /= 0)) and (not (h201 /= 0))) and (not bool(w_smctx_0(0)))) then
                         status <= to_unsigned(7, 8);
-                        h177 := to_unsigned(0, 3);
+                        h185 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h177 := to_unsigned(7, 3);
+                            h185 := to_unsigned(7, 3);
                         else
-                            h177 := to_unsigned(4, 3);
+                            h185 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h177;
+                        rec_outcome <= h185;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(65, 8);
-                        h178 := to_unsigned(0, 1);
-                        h178 := to_unsigned(0, 1);
+                        h186 := to_unsigned(0, 1);
+                        h186 := to_unsigned(0, 1);
                         if (not bool(w_smctx_0(1))) then
-                            h178 := to_unsigned(1, 1);
+                            h186 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h178;
-                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h179 := shift_right(e_addr, 12);
-                        h180 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h180 := unsigned'(h179 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h180(64-1 downto 0);
-                        h181 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h181 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h182 := to_unsigned(0, 1);
-                        h182 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h182 := to_unsigned(1, 1);
-                        end if;
-                        h183 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h183 := (unsigned'(to_unsigned(0, 1) & h181) or unsigned'(h182 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h184 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h184 := (unsigned'(to_unsigned(0, 1) & h183) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h185 := (h184 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h186 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h186 := e_pasid;
-                        else
-                            h186 := to_unsigned(0, 20);
-                        end if;
+                        rec_recorded <= h186;
                         h187 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h187 := (h185 or unsigned'(to_unsigned(0, 4) & h186 & unsigned'("0000000000000000000000000000000000000000")));
-                        h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h188 := (h187 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h188;
+                        h187 := shift_right(e_addr, 12);
+                        h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h188 := unsigned'(h187 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h188(64-1 downto 0);
+                        h189 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h189 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h190 := to_unsigned(1, 1);
+                        end if;
+                        h191 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h191 := (unsigned'(to_unsigned(0, 1) & h189) or unsigned'(h190 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h192 := (unsigned'(to_unsigned(0, 1) & h191) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h193 := (h192 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h194 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h194 := e_pasid;
+                        else
+                            h194 := to_unsigned(0, 20);
+                        end if;
+                        h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h195 := (h193 or unsigned'(to_unsigned(0, 4) & h194 & unsigned'("0000000000000000000000000000000000000000")));
+                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h196 := (h195 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h196;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4693,57 +4769,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h189 := to_unsigned(0, 1);
+                        h197 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h189 := to_unsigned(1, 1);
+                            h197 := to_unsigned(1, 1);
                         else
-                            h189 := to_unsigned(0, 1);
+                            h197 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h189);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h197);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h208 /= 0)) and (not (h211 /= 0))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h218 /= 0)) and (not (h221 /= 0))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
                         status <= to_unsigned(8, 8);
-                        h196 := to_unsigned(0, 3);
+                        h206 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h196 := to_unsigned(7, 3);
+                            h206 := to_unsigned(7, 3);
                         else
-                            h196 := to_unsigned(4, 3);
+                            h206 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h196;
+                        rec_outcome <= h206;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(66, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h197 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h197 := shift_right(e_addr, 12);
-                        h198 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h198 := unsigned'(h197 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h198(64-1 downto 0);
-                        h199 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h199 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h200 := to_unsigned(0, 1);
-                        h200 := to_unsigned(0, 1);
+                        h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h207 := shift_right(e_addr, 12);
+                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h208 := unsigned'(h207 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h208(64-1 downto 0);
+                        h209 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h209 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h210 := to_unsigned(0, 1);
+                        h210 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h200 := to_unsigned(1, 1);
+                            h210 := to_unsigned(1, 1);
                         end if;
-                        h201 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h201 := (unsigned'(to_unsigned(0, 1) & h199) or unsigned'(h200 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h202 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h202 := (unsigned'(to_unsigned(0, 1) & h201) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h203 := (h202 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h204 := to_unsigned(0, 20);
+                        h211 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h211 := (unsigned'(to_unsigned(0, 1) & h209) or unsigned'(h210 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h212 := (unsigned'(to_unsigned(0, 1) & h211) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h213 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h213 := (h212 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h214 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h204 := e_pasid;
+                            h214 := e_pasid;
                         else
-                            h204 := to_unsigned(0, 20);
+                            h214 := to_unsigned(0, 20);
                         end if;
-                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h205 := (h203 or unsigned'(to_unsigned(0, 4) & h204 & unsigned'("0000000000000000000000000000000000000000")));
-                        h206 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h206 := (h205 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h206;
+                        h215 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h215 := (h213 or unsigned'(to_unsigned(0, 4) & h214 & unsigned'("0000000000000000000000000000000000000000")));
+                        h216 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h216 := (h215 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h216;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4751,62 +4827,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h207 := to_unsigned(0, 3);
+                        h217 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h207 := to_unsigned(4, 3);
+                            h217 := to_unsigned(4, 3);
                         else
-                            h207 := to_unsigned(0, 3);
+                            h217 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h207;
+                        rec_cpl_status <= h217;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h227 /= 0)) and (not (h230 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h239 /= 0)) and (not (h242 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
                         status <= to_unsigned(9, 8);
-                        h214 := to_unsigned(0, 3);
+                        h226 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h214 := to_unsigned(7, 3);
+                            h226 := to_unsigned(7, 3);
                         else
-                            h214 := to_unsigned(4, 3);
+                            h226 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h214;
+                        rec_outcome <= h226;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(68, 8);
-                        h215 := to_unsigned(0, 1);
-                        h215 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
+                        h227 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h215 := to_unsigned(1, 1);
+                            h227 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h215;
-                        h216 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h216 := shift_right(e_addr, 12);
-                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h217 := unsigned'(h216 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h217(64-1 downto 0);
-                        h218 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h218 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h219 := to_unsigned(0, 1);
-                        h219 := to_unsigned(0, 1);
+                        rec_recorded <= h227;
+                        h228 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h228 := shift_right(e_addr, 12);
+                        h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h229 := unsigned'(h228 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h229(64-1 downto 0);
+                        h230 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h230 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h231 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h219 := to_unsigned(1, 1);
+                            h231 := to_unsigned(1, 1);
                         end if;
-                        h220 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h220 := (unsigned'(to_unsigned(0, 1) & h218) or unsigned'(h219 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h221 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h221 := (unsigned'(to_unsigned(0, 1) & h220) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h222 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h222 := (h221 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h223 := to_unsigned(0, 20);
+                        h232 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h232 := (unsigned'(to_unsigned(0, 1) & h230) or unsigned'(h231 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h233 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h233 := (unsigned'(to_unsigned(0, 1) & h232) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h234 := (h233 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h235 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h223 := e_pasid;
+                            h235 := e_pasid;
                         else
-                            h223 := to_unsigned(0, 20);
+                            h235 := to_unsigned(0, 20);
                         end if;
-                        h224 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h224 := (h222 or unsigned'(to_unsigned(0, 4) & h223 & unsigned'("0000000000000000000000000000000000000000")));
-                        h225 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h225 := (h224 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
-                        rec_frcd_hi <= h225;
+                        h236 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h236 := (h234 or unsigned'(to_unsigned(0, 4) & h235 & unsigned'("0000000000000000000000000000000000000000")));
+                        h237 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h237 := (h236 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                        rec_frcd_hi <= h237;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4814,62 +4890,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h226 := to_unsigned(0, 1);
+                        h238 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h226 := to_unsigned(1, 1);
+                            h238 := to_unsigned(1, 1);
                         else
-                            h226 := to_unsigned(0, 1);
+                            h238 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h226);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h238);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h246 /= 0)) and (not (h249 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h260 /= 0)) and (not (h263 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
                         status <= to_unsigned(10, 8);
-                        h233 := to_unsigned(0, 3);
+                        h247 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h233 := to_unsigned(7, 3);
+                            h247 := to_unsigned(7, 3);
                         else
-                            h233 := to_unsigned(4, 3);
+                            h247 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h233;
+                        rec_outcome <= h247;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(69, 8);
-                        h234 := to_unsigned(0, 1);
-                        h234 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
+                        h248 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h234 := to_unsigned(1, 1);
+                            h248 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h234;
-                        h235 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h235 := shift_right(e_addr, 12);
-                        h236 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h236 := unsigned'(h235 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h236(64-1 downto 0);
-                        h237 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h237 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h238 := to_unsigned(0, 1);
-                        h238 := to_unsigned(0, 1);
+                        rec_recorded <= h248;
+                        h249 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h249 := shift_right(e_addr, 12);
+                        h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h250 := unsigned'(h249 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h250(64-1 downto 0);
+                        h251 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h251 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h252 := to_unsigned(0, 1);
+                        h252 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h238 := to_unsigned(1, 1);
+                            h252 := to_unsigned(1, 1);
                         end if;
-                        h239 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h239 := (unsigned'(to_unsigned(0, 1) & h237) or unsigned'(h238 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h240 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h240 := (unsigned'(to_unsigned(0, 1) & h239) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h241 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h241 := (h240 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h242 := to_unsigned(0, 20);
+                        h253 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h253 := (unsigned'(to_unsigned(0, 1) & h251) or unsigned'(h252 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h254 := (unsigned'(to_unsigned(0, 1) & h253) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h255 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h255 := (h254 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h256 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h242 := e_pasid;
+                            h256 := e_pasid;
                         else
-                            h242 := to_unsigned(0, 20);
+                            h256 := to_unsigned(0, 20);
                         end if;
-                        h243 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h243 := (h241 or unsigned'(to_unsigned(0, 4) & h242 & unsigned'("0000000000000000000000000000000000000000")));
-                        h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h244 := (h243 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h244;
+                        h257 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h257 := (h255 or unsigned'(to_unsigned(0, 4) & h256 & unsigned'("0000000000000000000000000000000000000000")));
+                        h258 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h258 := (h257 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h258;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4877,16 +4953,16 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h245 := to_unsigned(0, 1);
+                        h259 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h245 := to_unsigned(1, 1);
+                            h259 := to_unsigned(1, 1);
                         else
-                            h245 := to_unsigned(0, 1);
+                            h259 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h245);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h259);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h252))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h253))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h254 /= 0)) and (not (h257 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h268))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h269))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h270 /= 0)) and (not (h273 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
                         status <= to_unsigned(11, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -4905,7 +4981,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h260 /= 0)) and (not (h263 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h278 /= 0)) and (not (h281 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
                         status <= to_unsigned(12, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -4924,53 +5000,53 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h279 /= 0)) and (not (h282 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h285(20-1 downto 6)) < h290))) then
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h299 /= 0)) and (not (h302 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h307(20-1 downto 6)) < h312))) then
                         status <= to_unsigned(13, 8);
-                        h266 := to_unsigned(0, 3);
+                        h286 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h266 := to_unsigned(7, 3);
+                            h286 := to_unsigned(7, 3);
                         else
-                            h266 := to_unsigned(4, 3);
+                            h286 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h266;
+                        rec_outcome <= h286;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(70, 8);
-                        h267 := to_unsigned(0, 1);
-                        h267 := to_unsigned(0, 1);
+                        h287 := to_unsigned(0, 1);
+                        h287 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h267 := to_unsigned(1, 1);
+                            h287 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h267;
-                        h268 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h268 := shift_right(e_addr, 12);
-                        h269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h269 := unsigned'(h268 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h269(64-1 downto 0);
-                        h270 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h270 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h271 := to_unsigned(0, 1);
-                        h271 := to_unsigned(0, 1);
+                        rec_recorded <= h287;
+                        h288 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h288 := shift_right(e_addr, 12);
+                        h289 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h289 := unsigned'(h288 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h289(64-1 downto 0);
+                        h290 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h290 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h291 := to_unsigned(0, 1);
+                        h291 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h271 := to_unsigned(1, 1);
+                            h291 := to_unsigned(1, 1);
                         end if;
-                        h272 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h272 := (unsigned'(to_unsigned(0, 1) & h270) or unsigned'(h271 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h273 := (unsigned'(to_unsigned(0, 1) & h272) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h274 := (h273 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h275 := to_unsigned(0, 20);
+                        h292 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h292 := (unsigned'(to_unsigned(0, 1) & h290) or unsigned'(h291 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h293 := (unsigned'(to_unsigned(0, 1) & h292) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h294 := (h293 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h295 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h275 := e_pasid;
+                            h295 := e_pasid;
                         else
-                            h275 := to_unsigned(0, 20);
+                            h295 := to_unsigned(0, 20);
                         end if;
-                        h276 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h276 := (h274 or unsigned'(to_unsigned(0, 4) & h275 & unsigned'("0000000000000000000000000000000000000000")));
-                        h277 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h277 := (h276 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
-                        rec_frcd_hi <= h277;
+                        h296 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h296 := (h294 or unsigned'(to_unsigned(0, 4) & h295 & unsigned'("0000000000000000000000000000000000000000")));
+                        h297 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h297 := (h296 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h297;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4978,120 +5054,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h278 := to_unsigned(0, 1);
+                        h298 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h278 := to_unsigned(1, 1);
+                            h298 := to_unsigned(1, 1);
                         else
-                            h278 := to_unsigned(0, 1);
+                            h298 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h278);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h298);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h304 /= 0)) and (not (h307 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h310(20-1 downto 6)) < h315)) and (not bool(w_pdir_0(0)))) then
+                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h326 /= 0)) and (not (h329 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h334(20-1 downto 6)) < h339)) and (not bool(w_pdir_0(0)))) then
                         status <= to_unsigned(14, 8);
-                        h291 := to_unsigned(0, 3);
+                        h313 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h291 := to_unsigned(7, 3);
+                            h313 := to_unsigned(7, 3);
                         else
-                            h291 := to_unsigned(4, 3);
+                            h313 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h291;
+                        rec_outcome <= h313;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(81, 8);
-                        h292 := to_unsigned(0, 1);
-                        h292 := to_unsigned(0, 1);
+                        h314 := to_unsigned(0, 1);
+                        h314 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h292 := to_unsigned(1, 1);
+                            h314 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h292;
-                        h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h293 := shift_right(e_addr, 12);
-                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h294 := unsigned'(h293 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h294(64-1 downto 0);
-                        h295 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h295 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h296 := to_unsigned(0, 1);
-                        h296 := to_unsigned(0, 1);
+                        rec_recorded <= h314;
+                        h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h315 := shift_right(e_addr, 12);
+                        h316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h316 := unsigned'(h315 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h316(64-1 downto 0);
+                        h317 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h317 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h318 := to_unsigned(0, 1);
+                        h318 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h296 := to_unsigned(1, 1);
+                            h318 := to_unsigned(1, 1);
                         end if;
-                        h297 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h297 := (unsigned'(to_unsigned(0, 1) & h295) or unsigned'(h296 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h298 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h298 := (unsigned'(to_unsigned(0, 1) & h297) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h299 := (h298 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h300 := to_unsigned(0, 20);
+                        h319 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h319 := (unsigned'(to_unsigned(0, 1) & h317) or unsigned'(h318 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h320 := (unsigned'(to_unsigned(0, 1) & h319) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h321 := (h320 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h322 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h300 := e_pasid;
+                            h322 := e_pasid;
                         else
-                            h300 := to_unsigned(0, 20);
+                            h322 := to_unsigned(0, 20);
                         end if;
-                        h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h301 := (h299 or unsigned'(to_unsigned(0, 4) & h300 & unsigned'("0000000000000000000000000000000000000000")));
-                        h302 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h302 := (h301 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h302;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h303 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h303 := to_unsigned(1, 1);
-                        else
-                            h303 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h303);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h328 /= 0)) and (not (h331 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h334(20-1 downto 6)) < h339)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
-                        status <= to_unsigned(15, 8);
-                        h316 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h316 := to_unsigned(7, 3);
-                        else
-                            h316 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h316;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(82, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        h317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h317 := shift_right(e_addr, 12);
-                        h318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h318 := unsigned'(h317 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h318(64-1 downto 0);
-                        h319 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h319 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h320 := to_unsigned(0, 1);
-                        h320 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h320 := to_unsigned(1, 1);
-                        end if;
-                        h321 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h321 := (unsigned'(to_unsigned(0, 1) & h319) or unsigned'(h320 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h322 := (unsigned'(to_unsigned(0, 1) & h321) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h323 := (h322 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h324 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h324 := e_pasid;
-                        else
-                            h324 := to_unsigned(0, 20);
-                        end if;
-                        h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h325 := (h323 or unsigned'(to_unsigned(0, 4) & h324 & unsigned'("0000000000000000000000000000000000000000")));
-                        h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h326 := (h325 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h326;
+                        h323 := (h321 or unsigned'(to_unsigned(0, 4) & h322 & unsigned'("0000000000000000000000000000000000000000")));
+                        h324 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h324 := (h323 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h324;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5099,17 +5117,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h327 := to_unsigned(0, 3);
+                        h325 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h327 := to_unsigned(4, 3);
+                            h325 := to_unsigned(1, 1);
                         else
-                            h327 := to_unsigned(0, 3);
+                            h325 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= h327;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h325);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h353 /= 0)) and (not (h356 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h359(20-1 downto 6)) < h364)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not bool(w_pe_0(0)))) then
-                        status <= to_unsigned(16, 8);
+                    elsif (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h352 /= 0)) and (not (h355 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h360(20-1 downto 6)) < h365)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
+                        status <= to_unsigned(15, 8);
                         h340 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h340 := to_unsigned(7, 3);
@@ -5119,42 +5137,37 @@ begin
                         rec_outcome <= h340;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(89, 8);
-                        h341 := to_unsigned(0, 1);
-                        h341 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h341 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h341;
-                        h342 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h342 := shift_right(e_addr, 12);
-                        h343 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h343 := unsigned'(h342 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h343(64-1 downto 0);
-                        h344 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h344 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h345 := to_unsigned(0, 1);
-                        h345 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(82, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h341 := shift_right(e_addr, 12);
+                        h342 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h342 := unsigned'(h341 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h342(64-1 downto 0);
+                        h343 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h343 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h344 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h345 := to_unsigned(1, 1);
+                            h344 := to_unsigned(1, 1);
                         end if;
-                        h346 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h346 := (unsigned'(to_unsigned(0, 1) & h344) or unsigned'(h345 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h345 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h345 := (unsigned'(to_unsigned(0, 1) & h343) or unsigned'(h344 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h346 := (unsigned'(to_unsigned(0, 1) & h345) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h347 := (unsigned'(to_unsigned(0, 1) & h346) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h348 := (h347 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h349 := to_unsigned(0, 20);
+                        h347 := (h346 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h348 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h349 := e_pasid;
+                            h348 := e_pasid;
                         else
-                            h349 := to_unsigned(0, 20);
+                            h348 := to_unsigned(0, 20);
                         end if;
+                        h349 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h349 := (h347 or unsigned'(to_unsigned(0, 4) & h348 & unsigned'("0000000000000000000000000000000000000000")));
                         h350 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h350 := (h348 or unsigned'(to_unsigned(0, 4) & h349 & unsigned'("0000000000000000000000000000000000000000")));
-                        h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h351 := (h350 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h351;
+                        h350 := (h349 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h350;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5162,57 +5175,120 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h352 := to_unsigned(0, 1);
+                        h351 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h352 := to_unsigned(1, 1);
+                            h351 := to_unsigned(4, 3);
                         else
-                            h352 := to_unsigned(0, 1);
+                            h351 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h352);
+                        rec_cpl_status <= h351;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h377 /= 0)) and (not (h380 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h383(20-1 downto 6)) < h388)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
-                        status <= to_unsigned(17, 8);
-                        h365 := to_unsigned(0, 3);
+                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h379 /= 0)) and (not (h382 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h387(20-1 downto 6)) < h392)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not bool(w_pe_0(0)))) then
+                        status <= to_unsigned(16, 8);
+                        h366 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h365 := to_unsigned(7, 3);
+                            h366 := to_unsigned(7, 3);
                         else
-                            h365 := to_unsigned(4, 3);
+                            h366 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h365;
+                        rec_outcome <= h366;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(89, 8);
+                        h367 := to_unsigned(0, 1);
+                        h367 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h367 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h367;
+                        h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h368 := shift_right(e_addr, 12);
+                        h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h369 := unsigned'(h368 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h369(64-1 downto 0);
+                        h370 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h370 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h371 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h371 := to_unsigned(1, 1);
+                        end if;
+                        h372 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h372 := (unsigned'(to_unsigned(0, 1) & h370) or unsigned'(h371 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h373 := (unsigned'(to_unsigned(0, 1) & h372) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h374 := (h373 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h375 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h375 := e_pasid;
+                        else
+                            h375 := to_unsigned(0, 20);
+                        end if;
+                        h376 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h376 := (h374 or unsigned'(to_unsigned(0, 4) & h375 & unsigned'("0000000000000000000000000000000000000000")));
+                        h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h377 := (h376 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h377;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h378 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h378 := to_unsigned(1, 1);
+                        else
+                            h378 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h378);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h405 /= 0)) and (not (h408 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h413(20-1 downto 6)) < h418)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
+                        status <= to_unsigned(17, 8);
+                        h393 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h393 := to_unsigned(7, 3);
+                        else
+                            h393 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h393;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(90, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h366 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h366 := shift_right(e_addr, 12);
-                        h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h367 := unsigned'(h366 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h367(64-1 downto 0);
-                        h368 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h368 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h369 := to_unsigned(0, 1);
-                        h369 := to_unsigned(0, 1);
+                        h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h394 := shift_right(e_addr, 12);
+                        h395 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h395 := unsigned'(h394 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h395(64-1 downto 0);
+                        h396 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h396 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h397 := to_unsigned(0, 1);
+                        h397 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h369 := to_unsigned(1, 1);
+                            h397 := to_unsigned(1, 1);
                         end if;
-                        h370 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h370 := (unsigned'(to_unsigned(0, 1) & h368) or unsigned'(h369 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h371 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h371 := (unsigned'(to_unsigned(0, 1) & h370) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h372 := (h371 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h373 := to_unsigned(0, 20);
+                        h398 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h398 := (unsigned'(to_unsigned(0, 1) & h396) or unsigned'(h397 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h399 := (unsigned'(to_unsigned(0, 1) & h398) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h400 := (h399 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h401 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h373 := e_pasid;
+                            h401 := e_pasid;
                         else
-                            h373 := to_unsigned(0, 20);
+                            h401 := to_unsigned(0, 20);
                         end if;
-                        h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h374 := (h372 or unsigned'(to_unsigned(0, 4) & h373 & unsigned'("0000000000000000000000000000000000000000")));
-                        h375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h375 := (h374 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h375;
+                        h402 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h402 := (h400 or unsigned'(to_unsigned(0, 4) & h401 & unsigned'("0000000000000000000000000000000000000000")));
+                        h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h403 := (h402 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h403;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5220,62 +5296,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h376 := to_unsigned(0, 3);
+                        h404 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h376 := to_unsigned(4, 3);
+                            h404 := to_unsigned(4, 3);
                         else
-                            h376 := to_unsigned(0, 3);
+                            h404 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h376;
+                        rec_cpl_status <= h404;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h402 /= 0)) and (not (h405 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h408(20-1 downto 6)) < h413)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))) then
+                    elsif (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h432 /= 0)) and (not (h435 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h440(20-1 downto 6)) < h445)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))) then
                         status <= to_unsigned(18, 8);
-                        h389 := to_unsigned(0, 3);
+                        h419 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h389 := to_unsigned(7, 3);
+                            h419 := to_unsigned(7, 3);
                         else
-                            h389 := to_unsigned(4, 3);
+                            h419 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h389;
+                        rec_outcome <= h419;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(91, 8);
-                        h390 := to_unsigned(0, 1);
-                        h390 := to_unsigned(0, 1);
+                        h420 := to_unsigned(0, 1);
+                        h420 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h390 := to_unsigned(1, 1);
+                            h420 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h390;
-                        h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h391 := shift_right(e_addr, 12);
-                        h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h392 := unsigned'(h391 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h392(64-1 downto 0);
-                        h393 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h393 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h394 := to_unsigned(0, 1);
-                        h394 := to_unsigned(0, 1);
+                        rec_recorded <= h420;
+                        h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h421 := shift_right(e_addr, 12);
+                        h422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h422 := unsigned'(h421 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h422(64-1 downto 0);
+                        h423 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h423 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h424 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h394 := to_unsigned(1, 1);
+                            h424 := to_unsigned(1, 1);
                         end if;
-                        h395 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h395 := (unsigned'(to_unsigned(0, 1) & h393) or unsigned'(h394 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h396 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h396 := (unsigned'(to_unsigned(0, 1) & h395) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h397 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h397 := (h396 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h398 := to_unsigned(0, 20);
+                        h425 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h425 := (unsigned'(to_unsigned(0, 1) & h423) or unsigned'(h424 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h426 := (unsigned'(to_unsigned(0, 1) & h425) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h427 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h427 := (h426 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h428 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h398 := e_pasid;
+                            h428 := e_pasid;
                         else
-                            h398 := to_unsigned(0, 20);
+                            h428 := to_unsigned(0, 20);
                         end if;
-                        h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h399 := (h397 or unsigned'(to_unsigned(0, 4) & h398 & unsigned'("0000000000000000000000000000000000000000")));
-                        h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h400 := (h399 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
-                        rec_frcd_hi <= h400;
+                        h429 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h429 := (h427 or unsigned'(to_unsigned(0, 4) & h428 & unsigned'("0000000000000000000000000000000000000000")));
+                        h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h430 := (h429 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                        rec_frcd_hi <= h430;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5283,16 +5359,16 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h401 := to_unsigned(0, 3);
+                        h431 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h401 := to_unsigned(4, 3);
+                            h431 := to_unsigned(4, 3);
                         else
-                            h401 := to_unsigned(0, 3);
+                            h431 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h401;
+                        rec_cpl_status <= h431;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h414))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h415))))) and (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h416 /= 0)) and (not (h419 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h422(20-1 downto 6)) < h427)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h446))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h447))))) and (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h448 /= 0)) and (not (h451 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h456(20-1 downto 6)) < h461)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
                         status <= to_unsigned(19, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5311,7 +5387,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h430 /= 0)) and (not (h433 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h436(20-1 downto 6)) < h441)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h464 /= 0)) and (not (h467 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h472(20-1 downto 6)) < h477)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
                         status <= to_unsigned(20, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5330,18 +5406,18 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := to_unsigned(1, 1);
-                        h428 := to_unsigned(0, 1);
-                        h428 := to_unsigned(0, 1);
+                        h462 := to_unsigned(0, 1);
+                        h462 := to_unsigned(0, 1);
                         if (not (True and (e_nw /= 0))) then
-                            h428 := to_unsigned(1, 1);
+                            h462 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h428;
-                        h429 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h429 := shift_right(e_addr, 12);
-                        v_wide(64-1 downto 12) := h429(52-1 downto 0);
+                        v_wide(2-1 downto 1) := h462;
+                        h463 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h463 := shift_right(e_addr, 12);
+                        v_wide(64-1 downto 12) := h463(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
-                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h442 /= 0)) and (not (h445 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h448(20-1 downto 6)) < h453)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h478 /= 0)) and (not (h481 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h486(20-1 downto 6)) < h491)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 4)) then
                         status <= to_unsigned(21, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -5360,7 +5436,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h454 /= 0)) and (not (h457 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h460(20-1 downto 6)) < h465)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (h466 /= 0)) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h492 /= 0)) and (not (h495 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h500(20-1 downto 6)) < h505)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (h506 /= 0)) then
                         status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5379,47 +5455,47 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h494 /= 0)) and (not (h497 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h500(20-1 downto 6)) < h505)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (h506 /= 0)) then
+                    elsif ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h534 /= 0)) and (not (h537 /= 0))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h542(20-1 downto 6)) < h547)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (h548 /= 0)) then
                         status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(131, 8);
-                        h483 := to_unsigned(0, 1);
-                        h483 := to_unsigned(0, 1);
+                        h523 := to_unsigned(0, 1);
+                        h523 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h483 := to_unsigned(1, 1);
+                            h523 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h483;
-                        h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h484 := shift_right(e_addr, 12);
-                        h485 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h485 := unsigned'(h484 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h485(64-1 downto 0);
-                        h486 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h486 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h487 := to_unsigned(0, 1);
-                        h487 := to_unsigned(0, 1);
+                        rec_recorded <= h523;
+                        h524 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h524 := shift_right(e_addr, 12);
+                        h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h525 := unsigned'(h524 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h525(64-1 downto 0);
+                        h526 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h526 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h527 := to_unsigned(0, 1);
+                        h527 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h487 := to_unsigned(1, 1);
+                            h527 := to_unsigned(1, 1);
                         end if;
-                        h488 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h488 := (unsigned'(to_unsigned(0, 1) & h486) or unsigned'(h487 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h489 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h489 := (unsigned'(to_unsigned(0, 1) & h488) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h490 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h490 := (h489 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h491 := to_unsigned(0, 20);
+                        h528 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h528 := (unsigned'(to_unsigned(0, 1) & h526) or unsigned'(h527 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h529 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h529 := (unsigned'(to_unsigned(0, 1) & h528) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h530 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h530 := (h529 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h531 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h491 := e_pasid;
+                            h531 := e_pasid;
                         else
-                            h491 := to_unsigned(0, 20);
+                            h531 := to_unsigned(0, 20);
                         end if;
-                        h492 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h492 := (h490 or unsigned'(to_unsigned(0, 4) & h491 & unsigned'("0000000000000000000000000000000000000000")));
-                        h493 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h493 := (h492 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
-                        rec_frcd_hi <= h493;
+                        h532 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h532 := (h530 or unsigned'(to_unsigned(0, 4) & h531 & unsigned'("0000000000000000000000000000000000000000")));
+                        h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h533 := (h532 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                        rec_frcd_hi <= h533;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5430,7 +5506,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h523))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h524)))))) then
+                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h565))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h566)))))) then
                         status <= to_unsigned(24, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5487,46 +5563,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_smsl_R;
-                        h525 := to_unsigned(0, 1);
-                        h525 := to_unsigned(0, 1);
+                        h567 := to_unsigned(0, 1);
+                        h567 := to_unsigned(0, 1);
                         if ((wk_smsl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h525 := to_unsigned(1, 1);
+                            h567 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h525;
+                        v_wide(2-1 downto 1) := h567;
                         v_wide(3-1 downto 2) := wk_smsl_U;
-                        h526 := to_unsigned(0, 1);
-                        h526 := to_unsigned(0, 1);
+                        h568 := to_unsigned(0, 1);
+                        h568 := to_unsigned(0, 1);
                         if (wk_smsl_shift > 12) then
-                            h526 := to_unsigned(1, 1);
+                            h568 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h526;
-                        h527 := to_unsigned(0, 6);
-                        h527 := wk_smsl_shift;
-                        h528 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h528 := shift_right(wk_smsl_frame, to_integer(h527));
-                        h529 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h529 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h528);
-                        h530 := to_unsigned(0, 6);
-                        h530 := wk_smsl_shift;
-                        h531 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h531 := shift_left(h529, to_integer(h530));
-                        h532 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h532 := to_unsigned(1, 64);
-                        h533 := to_unsigned(0, 6);
-                        h534 := to_unsigned(0, 7);
-                        h534 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
-                        h533 := h534(6-1 downto 0);
-                        h535 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h535 := shift_left(h532, to_integer(h533));
-                        h536 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h536 := ((unsigned'(to_unsigned(0, 1) & h535) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h537 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h537 := shift_right(h536(64-1 downto 0), 12);
-                        h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h538 := (h531 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h537 & to_unsigned(0, 12)));
-                        h539 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h539 := shift_right(h538, 12);
-                        v_wide(64-1 downto 12) := h539(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h568;
+                        h569 := to_unsigned(0, 6);
+                        h569 := wk_smsl_shift;
+                        h570 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h570 := shift_right(wk_smsl_frame, to_integer(h569));
+                        h571 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h571 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h570);
+                        h572 := to_unsigned(0, 6);
+                        h572 := wk_smsl_shift;
+                        h573 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h573 := shift_left(h571, to_integer(h572));
+                        h574 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h574 := to_unsigned(1, 64);
+                        h575 := to_unsigned(0, 6);
+                        h576 := to_unsigned(0, 7);
+                        h576 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
+                        h575 := h576(6-1 downto 0);
+                        h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h577 := shift_left(h574, to_integer(h575));
+                        h578 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h578 := ((unsigned'(to_unsigned(0, 1) & h577) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h579 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h579 := shift_right(h578(64-1 downto 0), 12);
+                        h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h580 := (h573 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h579 & to_unsigned(0, 12)));
+                        h581 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h581 := shift_right(h580, 12);
+                        v_wide(64-1 downto 12) := h581(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smsl_walked /= 0)) and (wk_smsl_not_present /= 0)) then
@@ -5554,41 +5630,41 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(133, 8);
-                        h540 := to_unsigned(0, 1);
-                        h540 := to_unsigned(0, 1);
+                        h582 := to_unsigned(0, 1);
+                        h582 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h540 := to_unsigned(1, 1);
+                            h582 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h540;
-                        h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h541 := shift_right(e_addr, 12);
-                        h542 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h542 := unsigned'(h541 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h542(64-1 downto 0);
-                        h543 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h543 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h544 := to_unsigned(0, 1);
-                        h544 := to_unsigned(0, 1);
+                        rec_recorded <= h582;
+                        h583 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h583 := shift_right(e_addr, 12);
+                        h584 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h584 := unsigned'(h583 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h584(64-1 downto 0);
+                        h585 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h585 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h586 := to_unsigned(0, 1);
+                        h586 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h544 := to_unsigned(1, 1);
+                            h586 := to_unsigned(1, 1);
                         end if;
-                        h545 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h545 := (unsigned'(to_unsigned(0, 1) & h543) or unsigned'(h544 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h546 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h546 := (unsigned'(to_unsigned(0, 1) & h545) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h547 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h547 := (h546 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h548 := to_unsigned(0, 20);
+                        h587 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h587 := (unsigned'(to_unsigned(0, 1) & h585) or unsigned'(h586 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h588 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h588 := (unsigned'(to_unsigned(0, 1) & h587) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h589 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h589 := (h588 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h590 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h548 := e_pasid;
+                            h590 := e_pasid;
                         else
-                            h548 := to_unsigned(0, 20);
+                            h590 := to_unsigned(0, 20);
                         end if;
-                        h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h549 := (h547 or unsigned'(to_unsigned(0, 4) & h548 & unsigned'("0000000000000000000000000000000000000000")));
-                        h550 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h550 := (h549 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h550;
+                        h591 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h591 := (h589 or unsigned'(to_unsigned(0, 4) & h590 & unsigned'("0000000000000000000000000000000000000000")));
+                        h592 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h592 := (h591 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h592;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5605,41 +5681,41 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(134, 8);
-                        h551 := to_unsigned(0, 1);
-                        h551 := to_unsigned(0, 1);
+                        h593 := to_unsigned(0, 1);
+                        h593 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h551 := to_unsigned(1, 1);
+                            h593 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h551;
-                        h552 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h552 := shift_right(e_addr, 12);
-                        h553 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h553 := unsigned'(h552 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h553(64-1 downto 0);
-                        h554 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h554 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h555 := to_unsigned(0, 1);
-                        h555 := to_unsigned(0, 1);
+                        rec_recorded <= h593;
+                        h594 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h594 := shift_right(e_addr, 12);
+                        h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h595 := unsigned'(h594 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h595(64-1 downto 0);
+                        h596 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h596 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h597 := to_unsigned(0, 1);
+                        h597 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h555 := to_unsigned(1, 1);
+                            h597 := to_unsigned(1, 1);
                         end if;
-                        h556 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h556 := (unsigned'(to_unsigned(0, 1) & h554) or unsigned'(h555 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h557 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h557 := (unsigned'(to_unsigned(0, 1) & h556) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h558 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h558 := (h557 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h559 := to_unsigned(0, 20);
+                        h598 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h598 := (unsigned'(to_unsigned(0, 1) & h596) or unsigned'(h597 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h599 := (unsigned'(to_unsigned(0, 1) & h598) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h600 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h600 := (h599 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h601 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h559 := e_pasid;
+                            h601 := e_pasid;
                         else
-                            h559 := to_unsigned(0, 20);
+                            h601 := to_unsigned(0, 20);
                         end if;
-                        h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h560 := (h558 or unsigned'(to_unsigned(0, 4) & h559 & unsigned'("0000000000000000000000000000000000000000")));
-                        h561 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h561 := (h560 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
-                        rec_frcd_hi <= h561;
+                        h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h602 := (h600 or unsigned'(to_unsigned(0, 4) & h601 & unsigned'("0000000000000000000000000000000000000000")));
+                        h603 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h603 := (h602 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h603;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5652,51 +5728,51 @@ begin
                         st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (((wk_smsl_reserved /= 0) or (wk_smsl_reserved_2m /= 0)) or (wk_smsl_reserved_1g /= 0))) then
                         status <= to_unsigned(30, 8);
-                        h562 := to_unsigned(0, 3);
+                        h604 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h562 := to_unsigned(7, 3);
+                            h604 := to_unsigned(7, 3);
                         else
-                            h562 := to_unsigned(4, 3);
+                            h604 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h562;
+                        rec_outcome <= h604;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(122, 8);
-                        h563 := to_unsigned(0, 1);
-                        h563 := to_unsigned(0, 1);
+                        h605 := to_unsigned(0, 1);
+                        h605 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h563 := to_unsigned(1, 1);
+                            h605 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h563;
-                        h564 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h564 := shift_right(e_addr, 12);
-                        h565 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h565 := unsigned'(h564 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h565(64-1 downto 0);
-                        h566 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h566 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h567 := to_unsigned(0, 1);
-                        h567 := to_unsigned(0, 1);
+                        rec_recorded <= h605;
+                        h606 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h606 := shift_right(e_addr, 12);
+                        h607 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h607 := unsigned'(h606 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h607(64-1 downto 0);
+                        h608 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h608 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h609 := to_unsigned(0, 1);
+                        h609 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h567 := to_unsigned(1, 1);
+                            h609 := to_unsigned(1, 1);
                         end if;
-                        h568 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h568 := (unsigned'(to_unsigned(0, 1) & h566) or unsigned'(h567 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h569 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h569 := (unsigned'(to_unsigned(0, 1) & h568) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h570 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h570 := (h569 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h571 := to_unsigned(0, 20);
+                        h610 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h610 := (unsigned'(to_unsigned(0, 1) & h608) or unsigned'(h609 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h611 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h611 := (unsigned'(to_unsigned(0, 1) & h610) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h612 := (h611 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h613 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h571 := e_pasid;
+                            h613 := e_pasid;
                         else
-                            h571 := to_unsigned(0, 20);
+                            h613 := to_unsigned(0, 20);
                         end if;
-                        h572 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h572 := (h570 or unsigned'(to_unsigned(0, 4) & h571 & unsigned'("0000000000000000000000000000000000000000")));
-                        h573 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h573 := (h572 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h573;
+                        h614 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h614 := (h612 or unsigned'(to_unsigned(0, 4) & h613 & unsigned'("0000000000000000000000000000000000000000")));
+                        h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h615 := (h614 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h615;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5704,43 +5780,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h574 := to_unsigned(0, 3);
+                        h616 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h574 := to_unsigned(4, 3);
+                            h616 := to_unsigned(4, 3);
                         else
-                            h574 := to_unsigned(0, 3);
+                            h616 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h574;
+                        rec_cpl_status <= h616;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not bool(w_root_0(0)))) then
                         status <= to_unsigned(31, 8);
-                        h575 := to_unsigned(0, 3);
+                        h617 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h575 := to_unsigned(7, 3);
+                            h617 := to_unsigned(7, 3);
                         else
-                            h575 := to_unsigned(4, 3);
+                            h617 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h575;
+                        rec_outcome <= h617;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(1, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h576 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h576 := e_addr;
-                        v_wide(64-1 downto 12) := h576(64-1 downto 12);
+                        h618 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h618 := e_addr;
+                        v_wide(64-1 downto 12) := h618(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(1, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h577 := to_unsigned(0, 1);
-                        h577 := to_unsigned(0, 1);
+                        h619 := to_unsigned(0, 1);
+                        h619 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h577 := to_unsigned(1, 1);
+                            h619 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h577;
+                        v_wide(63-1 downto 62) := h619;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -5750,43 +5826,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h578 := to_unsigned(0, 1);
+                        h620 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h578 := to_unsigned(1, 1);
+                            h620 := to_unsigned(1, 1);
                         else
-                            h578 := to_unsigned(0, 1);
+                            h620 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h578);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h620);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
                         status <= to_unsigned(32, 8);
-                        h579 := to_unsigned(0, 3);
+                        h621 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h579 := to_unsigned(7, 3);
+                            h621 := to_unsigned(7, 3);
                         else
-                            h579 := to_unsigned(4, 3);
+                            h621 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h579;
+                        rec_outcome <= h621;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(10, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h580 := e_addr;
-                        v_wide(64-1 downto 12) := h580(64-1 downto 12);
+                        h622 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h622 := e_addr;
+                        v_wide(64-1 downto 12) := h622(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(10, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h581 := to_unsigned(0, 1);
-                        h581 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
+                        h623 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h581 := to_unsigned(1, 1);
+                            h623 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h581;
+                        v_wide(63-1 downto 62) := h623;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -5796,48 +5872,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h582 := to_unsigned(0, 3);
+                        h624 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h582 := to_unsigned(4, 3);
+                            h624 := to_unsigned(4, 3);
                         else
-                            h582 := to_unsigned(0, 3);
+                            h624 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h582;
+                        rec_cpl_status <= h624;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not bool(w_ctx_0(0)))) then
                         status <= to_unsigned(33, 8);
-                        h583 := to_unsigned(0, 3);
+                        h625 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h583 := to_unsigned(7, 3);
+                            h625 := to_unsigned(7, 3);
                         else
-                            h583 := to_unsigned(4, 3);
+                            h625 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h583;
+                        rec_outcome <= h625;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(2, 8);
-                        h584 := to_unsigned(0, 1);
-                        h584 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h584 := to_unsigned(1, 1);
+                            h626 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h584;
+                        rec_recorded <= h626;
                         v_wide := to_unsigned(0, 127);
-                        h585 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h585 := e_addr;
-                        v_wide(64-1 downto 12) := h585(64-1 downto 12);
+                        h627 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h627 := e_addr;
+                        v_wide(64-1 downto 12) := h627(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(2, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h586 := to_unsigned(0, 1);
-                        h586 := to_unsigned(0, 1);
+                        h628 := to_unsigned(0, 1);
+                        h628 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h586 := to_unsigned(1, 1);
+                            h628 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h586;
+                        v_wide(63-1 downto 62) := h628;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -5847,43 +5923,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h587 := to_unsigned(0, 1);
+                        h629 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h587 := to_unsigned(1, 1);
+                            h629 := to_unsigned(1, 1);
                         else
-                            h587 := to_unsigned(0, 1);
+                            h629 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h587);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h629);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
                         status <= to_unsigned(34, 8);
-                        h588 := to_unsigned(0, 3);
+                        h630 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h588 := to_unsigned(7, 3);
+                            h630 := to_unsigned(7, 3);
                         else
-                            h588 := to_unsigned(4, 3);
+                            h630 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h588;
+                        rec_outcome <= h630;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(11, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h589 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h589 := e_addr;
-                        v_wide(64-1 downto 12) := h589(64-1 downto 12);
+                        h631 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h631 := e_addr;
+                        v_wide(64-1 downto 12) := h631(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(11, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h590 := to_unsigned(0, 1);
-                        h590 := to_unsigned(0, 1);
+                        h632 := to_unsigned(0, 1);
+                        h632 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h590 := to_unsigned(1, 1);
+                            h632 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h590;
+                        v_wide(63-1 downto 62) := h632;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -5893,48 +5969,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h591 := to_unsigned(0, 3);
+                        h633 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h591 := to_unsigned(4, 3);
+                            h633 := to_unsigned(4, 3);
                         else
-                            h591 := to_unsigned(0, 3);
+                            h633 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h591;
+                        rec_cpl_status <= h633;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
                         status <= to_unsigned(35, 8);
-                        h592 := to_unsigned(0, 3);
+                        h634 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h592 := to_unsigned(7, 3);
+                            h634 := to_unsigned(7, 3);
                         else
-                            h592 := to_unsigned(4, 3);
+                            h634 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h592;
+                        rec_outcome <= h634;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h593 := to_unsigned(0, 1);
-                        h593 := to_unsigned(0, 1);
+                        h635 := to_unsigned(0, 1);
+                        h635 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h593 := to_unsigned(1, 1);
+                            h635 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h593;
+                        rec_recorded <= h635;
                         v_wide := to_unsigned(0, 127);
-                        h594 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h594 := e_addr;
-                        v_wide(64-1 downto 12) := h594(64-1 downto 12);
+                        h636 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h636 := e_addr;
+                        v_wide(64-1 downto 12) := h636(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h595 := to_unsigned(0, 1);
-                        h595 := to_unsigned(0, 1);
+                        h637 := to_unsigned(0, 1);
+                        h637 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h595 := to_unsigned(1, 1);
+                            h637 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h595;
+                        v_wide(63-1 downto 62) := h637;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -5944,48 +6020,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h596 := to_unsigned(0, 3);
+                        h638 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h596 := to_unsigned(4, 3);
+                            h638 := to_unsigned(4, 3);
                         else
-                            h596 := to_unsigned(0, 3);
+                            h638 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h596;
+                        rec_cpl_status <= h638;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
                         status <= to_unsigned(36, 8);
-                        h597 := to_unsigned(0, 3);
+                        h639 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h597 := to_unsigned(7, 3);
+                            h639 := to_unsigned(7, 3);
                         else
-                            h597 := to_unsigned(4, 3);
+                            h639 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h597;
+                        rec_outcome <= h639;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(13, 8);
-                        h598 := to_unsigned(0, 1);
-                        h598 := to_unsigned(0, 1);
+                        h640 := to_unsigned(0, 1);
+                        h640 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h598 := to_unsigned(1, 1);
+                            h640 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h598;
+                        rec_recorded <= h640;
                         v_wide := to_unsigned(0, 127);
-                        h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h599 := e_addr;
-                        v_wide(64-1 downto 12) := h599(64-1 downto 12);
+                        h641 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h641 := e_addr;
+                        v_wide(64-1 downto 12) := h641(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(13, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h600 := to_unsigned(0, 1);
-                        h600 := to_unsigned(0, 1);
+                        h642 := to_unsigned(0, 1);
+                        h642 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h600 := to_unsigned(1, 1);
+                            h642 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h600;
+                        v_wide(63-1 downto 62) := h642;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -5995,48 +6071,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h601 := to_unsigned(0, 1);
+                        h643 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h601 := to_unsigned(1, 1);
+                            h643 := to_unsigned(1, 1);
                         else
-                            h601 := to_unsigned(0, 1);
+                            h643 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h601);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h643);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
                         status <= to_unsigned(37, 8);
-                        h602 := to_unsigned(0, 3);
+                        h644 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h602 := to_unsigned(7, 3);
+                            h644 := to_unsigned(7, 3);
                         else
-                            h602 := to_unsigned(4, 3);
+                            h644 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h602;
+                        rec_outcome <= h644;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h603 := to_unsigned(0, 1);
-                        h603 := to_unsigned(0, 1);
+                        h645 := to_unsigned(0, 1);
+                        h645 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h603 := to_unsigned(1, 1);
+                            h645 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h603;
+                        rec_recorded <= h645;
                         v_wide := to_unsigned(0, 127);
-                        h604 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h604 := e_addr;
-                        v_wide(64-1 downto 12) := h604(64-1 downto 12);
+                        h646 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h646 := e_addr;
+                        v_wide(64-1 downto 12) := h646(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h605 := to_unsigned(0, 1);
-                        h605 := to_unsigned(0, 1);
+                        h647 := to_unsigned(0, 1);
+                        h647 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h605 := to_unsigned(1, 1);
+                            h647 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h605;
+                        v_wide(63-1 downto 62) := h647;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6046,16 +6122,16 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h606 := to_unsigned(0, 3);
+                        h648 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h606 := to_unsigned(4, 3);
+                            h648 := to_unsigned(4, 3);
                         else
-                            h606 := to_unsigned(0, 3);
+                            h648 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h606;
+                        rec_cpl_status <= h648;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h607))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h608))))) and (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h649))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h650))))) and ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
                         status <= to_unsigned(38, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -6074,7 +6150,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (e_at = 2)) then
                         status <= to_unsigned(39, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -6093,7 +6169,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (w_ctx_0(4-1 downto 2) = 2)) then
                         status <= to_unsigned(40, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -6112,7 +6188,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h609 /= 0)) then
+                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h651 /= 0)) then
                         status <= to_unsigned(41, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -6131,33 +6207,33 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h629 /= 0)) then
+                    elsif (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (h671 /= 0)) then
                         status <= to_unsigned(42, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h626 := to_unsigned(0, 1);
-                        h626 := to_unsigned(0, 1);
+                        h668 := to_unsigned(0, 1);
+                        h668 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h626 := to_unsigned(1, 1);
+                            h668 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h626;
+                        rec_recorded <= h668;
                         v_wide := to_unsigned(0, 127);
-                        h627 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h627 := e_addr;
-                        v_wide(64-1 downto 12) := h627(64-1 downto 12);
+                        h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h669 := e_addr;
+                        v_wide(64-1 downto 12) := h669(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h628 := to_unsigned(0, 1);
-                        h628 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h628 := to_unsigned(1, 1);
+                            h670 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h628;
+                        v_wide(63-1 downto 62) := h670;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6170,7 +6246,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h646))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h647)))))) then
+                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h688))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h689)))))) then
                         status <= to_unsigned(43, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -6227,46 +6303,46 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_sl_R;
-                        h648 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
+                        h690 := to_unsigned(0, 1);
                         if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h648 := to_unsigned(1, 1);
+                            h690 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h648;
+                        v_wide(2-1 downto 1) := h690;
                         v_wide(3-1 downto 2) := wk_sl_U;
-                        h649 := to_unsigned(0, 1);
-                        h649 := to_unsigned(0, 1);
+                        h691 := to_unsigned(0, 1);
+                        h691 := to_unsigned(0, 1);
                         if (wk_sl_shift > 12) then
-                            h649 := to_unsigned(1, 1);
+                            h691 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h649;
-                        h650 := to_unsigned(0, 6);
-                        h650 := wk_sl_shift;
-                        h651 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h651 := shift_right(wk_sl_frame, to_integer(h650));
-                        h652 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h652 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h651);
-                        h653 := to_unsigned(0, 6);
-                        h653 := wk_sl_shift;
-                        h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h654 := shift_left(h652, to_integer(h653));
-                        h655 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h655 := to_unsigned(1, 64);
-                        h656 := to_unsigned(0, 6);
-                        h657 := to_unsigned(0, 7);
-                        h657 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
-                        h656 := h657(6-1 downto 0);
-                        h658 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h658 := shift_left(h655, to_integer(h656));
-                        h659 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h659 := ((unsigned'(to_unsigned(0, 1) & h658) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h660 := shift_right(h659(64-1 downto 0), 12);
-                        h661 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h661 := (h654 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h660 & to_unsigned(0, 12)));
-                        h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h662 := shift_right(h661, 12);
-                        v_wide(64-1 downto 12) := h662(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h691;
+                        h692 := to_unsigned(0, 6);
+                        h692 := wk_sl_shift;
+                        h693 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h693 := shift_right(wk_sl_frame, to_integer(h692));
+                        h694 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h694 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h693);
+                        h695 := to_unsigned(0, 6);
+                        h695 := wk_sl_shift;
+                        h696 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h696 := shift_left(h694, to_integer(h695));
+                        h697 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h697 := to_unsigned(1, 64);
+                        h698 := to_unsigned(0, 6);
+                        h699 := to_unsigned(0, 7);
+                        h699 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h698 := h699(6-1 downto 0);
+                        h700 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h700 := shift_left(h697, to_integer(h698));
+                        h701 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h701 := ((unsigned'(to_unsigned(0, 1) & h700) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h702 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h702 := shift_right(h701(64-1 downto 0), 12);
+                        h703 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h703 := (h696 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h702 & to_unsigned(0, 12)));
+                        h704 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h704 := shift_right(h703, 12);
+                        v_wide(64-1 downto 12) := h704(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
@@ -6294,16 +6370,16 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h663 := to_unsigned(0, 1);
-                        h663 := to_unsigned(0, 1);
+                        h705 := to_unsigned(0, 1);
+                        h705 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h663 := to_unsigned(1, 1);
+                            h705 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h663;
+                        rec_recorded <= h705;
                         v_wide := to_unsigned(0, 127);
-                        h664 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h664 := e_addr;
-                        v_wide(64-1 downto 12) := h664(64-1 downto 12);
+                        h706 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h706 := e_addr;
+                        v_wide(64-1 downto 12) := h706(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6328,16 +6404,16 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h665 := to_unsigned(0, 1);
-                        h665 := to_unsigned(0, 1);
+                        h707 := to_unsigned(0, 1);
+                        h707 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h665 := to_unsigned(1, 1);
+                            h707 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h665;
+                        rec_recorded <= h707;
                         v_wide := to_unsigned(0, 127);
-                        h666 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h666 := e_addr;
-                        v_wide(64-1 downto 12) := h666(64-1 downto 12);
+                        h708 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h708 := e_addr;
+                        v_wide(64-1 downto 12) := h708(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6358,37 +6434,37 @@ begin
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
                         status <= to_unsigned(49, 8);
-                        h667 := to_unsigned(0, 3);
+                        h709 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h667 := to_unsigned(7, 3);
+                            h709 := to_unsigned(7, 3);
                         else
-                            h667 := to_unsigned(4, 3);
+                            h709 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h667;
+                        rec_outcome <= h709;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h668 := to_unsigned(0, 1);
-                        h668 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
+                        h710 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h668 := to_unsigned(1, 1);
+                            h710 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h668;
+                        rec_recorded <= h710;
                         v_wide := to_unsigned(0, 127);
-                        h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h669 := e_addr;
-                        v_wide(64-1 downto 12) := h669(64-1 downto 12);
+                        h711 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h711 := e_addr;
+                        v_wide(64-1 downto 12) := h711(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h670 := to_unsigned(0, 1);
-                        h670 := to_unsigned(0, 1);
+                        h712 := to_unsigned(0, 1);
+                        h712 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h670 := to_unsigned(1, 1);
+                            h712 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h670;
+                        v_wide(63-1 downto 62) := h712;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6398,13 +6474,13 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h671 := to_unsigned(0, 3);
+                        h713 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h671 := to_unsigned(4, 3);
+                            h713 := to_unsigned(4, 3);
                         else
-                            h671 := to_unsigned(0, 3);
+                            h713 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h671;
+                        rec_cpl_status <= h713;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
@@ -6468,7 +6544,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h682(32-1 downto 16) /= 0)) then
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h724(32-1 downto 16) /= 0)) then
                         status <= to_unsigned(53, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -6476,37 +6552,37 @@ begin
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h672 := to_unsigned(0, 17);
-                        h673 := to_unsigned(0, 1);
-                        h673 := to_unsigned(0, 1);
+                        h714 := to_unsigned(0, 17);
+                        h715 := to_unsigned(0, 1);
+                        h715 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h673 := to_unsigned(1, 1);
+                            h715 := to_unsigned(1, 1);
                         end if;
-                        h674 := unsigned'("00000000000000000000000000000000");
-                        h674 := e_msi_addr;
-                        h675 := to_unsigned(0, 16);
-                        h675 := (unsigned'(h673 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h674(20-1 downto 5)));
-                        h676 := unsigned'("00000000000000000000000000000000");
-                        h676 := e_msi_data;
-                        h677 := to_unsigned(0, 17);
-                        h677 := (unsigned'(to_unsigned(0, 1) & h675) + unsigned'(to_unsigned(0, 1) & h676(16-1 downto 0)));
-                        h678 := to_unsigned(0, 1);
-                        h678 := to_unsigned(0, 1);
+                        h716 := unsigned'("00000000000000000000000000000000");
+                        h716 := e_msi_addr;
+                        h717 := to_unsigned(0, 16);
+                        h717 := (unsigned'(h715 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h716(20-1 downto 5)));
+                        h718 := unsigned'("00000000000000000000000000000000");
+                        h718 := e_msi_data;
+                        h719 := to_unsigned(0, 17);
+                        h719 := (unsigned'(to_unsigned(0, 1) & h717) + unsigned'(to_unsigned(0, 1) & h718(16-1 downto 0)));
+                        h720 := to_unsigned(0, 1);
+                        h720 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h678 := to_unsigned(1, 1);
+                            h720 := to_unsigned(1, 1);
                         end if;
-                        h679 := unsigned'("00000000000000000000000000000000");
-                        h679 := e_msi_addr;
-                        h680 := to_unsigned(0, 16);
-                        h680 := (unsigned'(h678 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h679(20-1 downto 5)));
+                        h721 := unsigned'("00000000000000000000000000000000");
+                        h721 := e_msi_addr;
+                        h722 := to_unsigned(0, 16);
+                        h722 := (unsigned'(h720 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h721(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h672 := h677;
+                            h714 := h719;
                         else
-                            h672 := unsigned'(to_unsigned(0, 1) & h680);
+                            h714 := unsigned'(to_unsigned(0, 1) & h722);
                         end if;
-                        h681 := to_unsigned(0, 16);
-                        h681 := (h672(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h681;
+                        h723 := to_unsigned(0, 16);
+                        h723 := (h714(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h723;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6523,7 +6599,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h702) < h705))) then
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h744) < h747))) then
                         status <= to_unsigned(54, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -6531,37 +6607,37 @@ begin
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h683 := to_unsigned(0, 17);
-                        h684 := to_unsigned(0, 1);
-                        h684 := to_unsigned(0, 1);
+                        h725 := to_unsigned(0, 17);
+                        h726 := to_unsigned(0, 1);
+                        h726 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h684 := to_unsigned(1, 1);
+                            h726 := to_unsigned(1, 1);
                         end if;
-                        h685 := unsigned'("00000000000000000000000000000000");
-                        h685 := e_msi_addr;
-                        h686 := to_unsigned(0, 16);
-                        h686 := (unsigned'(h684 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h685(20-1 downto 5)));
-                        h687 := unsigned'("00000000000000000000000000000000");
-                        h687 := e_msi_data;
-                        h688 := to_unsigned(0, 17);
-                        h688 := (unsigned'(to_unsigned(0, 1) & h686) + unsigned'(to_unsigned(0, 1) & h687(16-1 downto 0)));
-                        h689 := to_unsigned(0, 1);
-                        h689 := to_unsigned(0, 1);
+                        h727 := unsigned'("00000000000000000000000000000000");
+                        h727 := e_msi_addr;
+                        h728 := to_unsigned(0, 16);
+                        h728 := (unsigned'(h726 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h727(20-1 downto 5)));
+                        h729 := unsigned'("00000000000000000000000000000000");
+                        h729 := e_msi_data;
+                        h730 := to_unsigned(0, 17);
+                        h730 := (unsigned'(to_unsigned(0, 1) & h728) + unsigned'(to_unsigned(0, 1) & h729(16-1 downto 0)));
+                        h731 := to_unsigned(0, 1);
+                        h731 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h689 := to_unsigned(1, 1);
+                            h731 := to_unsigned(1, 1);
                         end if;
-                        h690 := unsigned'("00000000000000000000000000000000");
-                        h690 := e_msi_addr;
-                        h691 := to_unsigned(0, 16);
-                        h691 := (unsigned'(h689 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h690(20-1 downto 5)));
+                        h732 := unsigned'("00000000000000000000000000000000");
+                        h732 := e_msi_addr;
+                        h733 := to_unsigned(0, 16);
+                        h733 := (unsigned'(h731 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h732(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h683 := h688;
+                            h725 := h730;
                         else
-                            h683 := unsigned'(to_unsigned(0, 1) & h691);
+                            h725 := unsigned'(to_unsigned(0, 1) & h733);
                         end if;
-                        h692 := to_unsigned(0, 16);
-                        h692 := (h683(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h692;
+                        h734 := to_unsigned(0, 16);
+                        h734 := (h725(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h734;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6584,44 +6660,44 @@ begin
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h706 := to_unsigned(0, 1);
-                        h706 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h706 := to_unsigned(1, 1);
+                            h748 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h706;
+                        rec_recorded <= h748;
                         v_wide := to_unsigned(0, 127);
-                        h707 := to_unsigned(0, 17);
-                        h708 := to_unsigned(0, 1);
-                        h708 := to_unsigned(0, 1);
+                        h749 := to_unsigned(0, 17);
+                        h750 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h708 := to_unsigned(1, 1);
+                            h750 := to_unsigned(1, 1);
                         end if;
-                        h709 := unsigned'("00000000000000000000000000000000");
-                        h709 := e_msi_addr;
-                        h710 := to_unsigned(0, 16);
-                        h710 := (unsigned'(h708 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h709(20-1 downto 5)));
-                        h711 := unsigned'("00000000000000000000000000000000");
-                        h711 := e_msi_data;
-                        h712 := to_unsigned(0, 17);
-                        h712 := (unsigned'(to_unsigned(0, 1) & h710) + unsigned'(to_unsigned(0, 1) & h711(16-1 downto 0)));
-                        h713 := to_unsigned(0, 1);
-                        h713 := to_unsigned(0, 1);
+                        h751 := unsigned'("00000000000000000000000000000000");
+                        h751 := e_msi_addr;
+                        h752 := to_unsigned(0, 16);
+                        h752 := (unsigned'(h750 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h751(20-1 downto 5)));
+                        h753 := unsigned'("00000000000000000000000000000000");
+                        h753 := e_msi_data;
+                        h754 := to_unsigned(0, 17);
+                        h754 := (unsigned'(to_unsigned(0, 1) & h752) + unsigned'(to_unsigned(0, 1) & h753(16-1 downto 0)));
+                        h755 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h713 := to_unsigned(1, 1);
+                            h755 := to_unsigned(1, 1);
                         end if;
-                        h714 := unsigned'("00000000000000000000000000000000");
-                        h714 := e_msi_addr;
-                        h715 := to_unsigned(0, 16);
-                        h715 := (unsigned'(h713 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h714(20-1 downto 5)));
+                        h756 := unsigned'("00000000000000000000000000000000");
+                        h756 := e_msi_addr;
+                        h757 := to_unsigned(0, 16);
+                        h757 := (unsigned'(h755 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h756(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h707 := h712;
+                            h749 := h754;
                         else
-                            h707 := unsigned'(to_unsigned(0, 1) & h715);
+                            h749 := unsigned'(to_unsigned(0, 1) & h757);
                         end if;
-                        h716 := to_unsigned(0, 16);
-                        h716 := (h707(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h716;
+                        h758 := to_unsigned(0, 16);
+                        h758 := (h749(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h758;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6638,50 +6714,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h728(8-1 downto 0) /= 0) or (h729(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h770(8-1 downto 0) /= 0) or (h771(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
                         status <= to_unsigned(56, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h717 := to_unsigned(0, 1);
-                        h717 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h717 := to_unsigned(1, 1);
+                            h759 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h717;
+                        rec_recorded <= h759;
                         v_wide := to_unsigned(0, 127);
-                        h718 := to_unsigned(0, 17);
-                        h719 := to_unsigned(0, 1);
-                        h719 := to_unsigned(0, 1);
+                        h760 := to_unsigned(0, 17);
+                        h761 := to_unsigned(0, 1);
+                        h761 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h719 := to_unsigned(1, 1);
+                            h761 := to_unsigned(1, 1);
                         end if;
-                        h720 := unsigned'("00000000000000000000000000000000");
-                        h720 := e_msi_addr;
-                        h721 := to_unsigned(0, 16);
-                        h721 := (unsigned'(h719 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h720(20-1 downto 5)));
-                        h722 := unsigned'("00000000000000000000000000000000");
-                        h722 := e_msi_data;
-                        h723 := to_unsigned(0, 17);
-                        h723 := (unsigned'(to_unsigned(0, 1) & h721) + unsigned'(to_unsigned(0, 1) & h722(16-1 downto 0)));
-                        h724 := to_unsigned(0, 1);
-                        h724 := to_unsigned(0, 1);
+                        h762 := unsigned'("00000000000000000000000000000000");
+                        h762 := e_msi_addr;
+                        h763 := to_unsigned(0, 16);
+                        h763 := (unsigned'(h761 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h762(20-1 downto 5)));
+                        h764 := unsigned'("00000000000000000000000000000000");
+                        h764 := e_msi_data;
+                        h765 := to_unsigned(0, 17);
+                        h765 := (unsigned'(to_unsigned(0, 1) & h763) + unsigned'(to_unsigned(0, 1) & h764(16-1 downto 0)));
+                        h766 := to_unsigned(0, 1);
+                        h766 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h724 := to_unsigned(1, 1);
+                            h766 := to_unsigned(1, 1);
                         end if;
-                        h725 := unsigned'("00000000000000000000000000000000");
-                        h725 := e_msi_addr;
-                        h726 := to_unsigned(0, 16);
-                        h726 := (unsigned'(h724 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h725(20-1 downto 5)));
+                        h767 := unsigned'("00000000000000000000000000000000");
+                        h767 := e_msi_addr;
+                        h768 := to_unsigned(0, 16);
+                        h768 := (unsigned'(h766 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h767(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h718 := h723;
+                            h760 := h765;
                         else
-                            h718 := unsigned'(to_unsigned(0, 1) & h726);
+                            h760 := unsigned'(to_unsigned(0, 1) & h768);
                         end if;
-                        h727 := to_unsigned(0, 16);
-                        h727 := (h718(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h727;
+                        h769 := to_unsigned(0, 16);
+                        h769 := (h760(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h769;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6698,50 +6774,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h744 = h748))) or (((w_irte_8(20-1 downto 18) = 2) and (h749(16-1 downto 8) >= h750(16-1 downto 8))) and (h751(16-1 downto 8) <= h752(8-1 downto 0)))))) then
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h786 = h790))) or (((w_irte_8(20-1 downto 18) = 2) and (h791(16-1 downto 8) >= h792(16-1 downto 8))) and (h793(16-1 downto 8) <= h794(8-1 downto 0)))))) then
                         status <= to_unsigned(57, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h730 := to_unsigned(0, 1);
-                        h730 := to_unsigned(0, 1);
+                        h772 := to_unsigned(0, 1);
+                        h772 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h730 := to_unsigned(1, 1);
+                            h772 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h730;
+                        rec_recorded <= h772;
                         v_wide := to_unsigned(0, 127);
-                        h731 := to_unsigned(0, 17);
-                        h732 := to_unsigned(0, 1);
-                        h732 := to_unsigned(0, 1);
+                        h773 := to_unsigned(0, 17);
+                        h774 := to_unsigned(0, 1);
+                        h774 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h732 := to_unsigned(1, 1);
+                            h774 := to_unsigned(1, 1);
                         end if;
-                        h733 := unsigned'("00000000000000000000000000000000");
-                        h733 := e_msi_addr;
-                        h734 := to_unsigned(0, 16);
-                        h734 := (unsigned'(h732 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h733(20-1 downto 5)));
-                        h735 := unsigned'("00000000000000000000000000000000");
-                        h735 := e_msi_data;
-                        h736 := to_unsigned(0, 17);
-                        h736 := (unsigned'(to_unsigned(0, 1) & h734) + unsigned'(to_unsigned(0, 1) & h735(16-1 downto 0)));
-                        h737 := to_unsigned(0, 1);
-                        h737 := to_unsigned(0, 1);
+                        h775 := unsigned'("00000000000000000000000000000000");
+                        h775 := e_msi_addr;
+                        h776 := to_unsigned(0, 16);
+                        h776 := (unsigned'(h774 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h775(20-1 downto 5)));
+                        h777 := unsigned'("00000000000000000000000000000000");
+                        h777 := e_msi_data;
+                        h778 := to_unsigned(0, 17);
+                        h778 := (unsigned'(to_unsigned(0, 1) & h776) + unsigned'(to_unsigned(0, 1) & h777(16-1 downto 0)));
+                        h779 := to_unsigned(0, 1);
+                        h779 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h737 := to_unsigned(1, 1);
+                            h779 := to_unsigned(1, 1);
                         end if;
-                        h738 := unsigned'("00000000000000000000000000000000");
-                        h738 := e_msi_addr;
-                        h739 := to_unsigned(0, 16);
-                        h739 := (unsigned'(h737 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h738(20-1 downto 5)));
+                        h780 := unsigned'("00000000000000000000000000000000");
+                        h780 := e_msi_addr;
+                        h781 := to_unsigned(0, 16);
+                        h781 := (unsigned'(h779 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h780(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h731 := h736;
+                            h773 := h778;
                         else
-                            h731 := unsigned'(to_unsigned(0, 1) & h739);
+                            h773 := unsigned'(to_unsigned(0, 1) & h781);
                         end if;
-                        h740 := to_unsigned(0, 16);
-                        h740 := (h731(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h740;
+                        h782 := to_unsigned(0, 16);
+                        h782 := (h773(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h782;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6767,65 +6843,65 @@ begin
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h753 := to_unsigned(0, 17);
-                        h754 := to_unsigned(0, 1);
-                        h754 := to_unsigned(0, 1);
+                        h795 := to_unsigned(0, 17);
+                        h796 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h754 := to_unsigned(1, 1);
+                            h796 := to_unsigned(1, 1);
                         end if;
-                        h755 := unsigned'("00000000000000000000000000000000");
-                        h755 := e_msi_addr;
-                        h756 := to_unsigned(0, 16);
-                        h756 := (unsigned'(h754 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h755(20-1 downto 5)));
-                        h757 := unsigned'("00000000000000000000000000000000");
-                        h757 := e_msi_data;
-                        h758 := to_unsigned(0, 17);
-                        h758 := (unsigned'(to_unsigned(0, 1) & h756) + unsigned'(to_unsigned(0, 1) & h757(16-1 downto 0)));
-                        h759 := to_unsigned(0, 1);
-                        h759 := to_unsigned(0, 1);
+                        h797 := unsigned'("00000000000000000000000000000000");
+                        h797 := e_msi_addr;
+                        h798 := to_unsigned(0, 16);
+                        h798 := (unsigned'(h796 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h797(20-1 downto 5)));
+                        h799 := unsigned'("00000000000000000000000000000000");
+                        h799 := e_msi_data;
+                        h800 := to_unsigned(0, 17);
+                        h800 := (unsigned'(to_unsigned(0, 1) & h798) + unsigned'(to_unsigned(0, 1) & h799(16-1 downto 0)));
+                        h801 := to_unsigned(0, 1);
+                        h801 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h759 := to_unsigned(1, 1);
+                            h801 := to_unsigned(1, 1);
                         end if;
-                        h760 := unsigned'("00000000000000000000000000000000");
-                        h760 := e_msi_addr;
-                        h761 := to_unsigned(0, 16);
-                        h761 := (unsigned'(h759 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h760(20-1 downto 5)));
+                        h802 := unsigned'("00000000000000000000000000000000");
+                        h802 := e_msi_addr;
+                        h803 := to_unsigned(0, 16);
+                        h803 := (unsigned'(h801 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h802(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h753 := h758;
+                            h795 := h800;
                         else
-                            h753 := unsigned'(to_unsigned(0, 1) & h761);
+                            h795 := unsigned'(to_unsigned(0, 1) & h803);
                         end if;
-                        h762 := to_unsigned(0, 16);
-                        h762 := (h753(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h762;
+                        h804 := to_unsigned(0, 16);
+                        h804 := (h795(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h804;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h763 := unsigned'("00000000000000000000000000000000");
-                        h764 := unsigned'("00000000000000000000000000000000");
-                        h764 := w_irte_0(64-1 downto 32);
+                        h805 := unsigned'("00000000000000000000000000000000");
+                        h806 := unsigned'("00000000000000000000000000000000");
+                        h806 := w_irte_0(64-1 downto 32);
                         if bool(r_IRTA_REG(11)) then
-                            h763 := w_irte_0(64-1 downto 32);
+                            h805 := w_irte_0(64-1 downto 32);
                         else
-                            h763 := unsigned'(to_unsigned(0, 24) & h764(16-1 downto 8));
+                            h805 := unsigned'(to_unsigned(0, 24) & h806(16-1 downto 8));
                         end if;
-                        rec_destination <= h763;
-                        h765 := to_unsigned(0, 1);
-                        h765 := to_unsigned(0, 1);
+                        rec_destination <= h805;
+                        h807 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h765 := to_unsigned(1, 1);
+                            h807 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h765;
-                        h766 := to_unsigned(0, 1);
-                        h766 := to_unsigned(0, 1);
+                        rec_dest_mode <= h807;
+                        h808 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h766 := to_unsigned(1, 1);
+                            h808 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h766;
-                        h767 := to_unsigned(0, 1);
-                        h767 := to_unsigned(0, 1);
+                        rec_redir_hint <= h808;
+                        h809 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h767 := to_unsigned(1, 1);
+                            h809 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h767;
+                        rec_trigger_mode <= h809;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
@@ -7127,18 +7203,18 @@ end process fsm;
 
 port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) is
 begin
-    if bool(unit_sl_m_valid) then
-        m_valid <= '1';
-        m_we <= unit_sl_m_we;
-        m_size <= unit_sl_m_size;
-        m_addr <= unit_sl_m_addr;
-        m_wdata <= unit_sl_m_wdata;
-    elsif bool(unit_smsl_m_valid) then
+    if bool(unit_smsl_m_valid) then
         m_valid <= '1';
         m_we <= unit_smsl_m_we;
         m_size <= unit_smsl_m_size;
         m_addr <= unit_smsl_m_addr;
         m_wdata <= unit_smsl_m_wdata;
+    elsif bool(unit_sl_m_valid) then
+        m_valid <= '1';
+        m_we <= unit_sl_m_we;
+        m_size <= unit_sl_m_size;
+        m_addr <= unit_sl_m_addr;
+        m_wdata <= unit_sl_m_wdata;
     else
         m_valid <= u_valid;
         m_we <= u_we;
@@ -7147,776 +7223,6 @@ begin
         m_wdata <= u_wdata;
     end if;
 end process port_mux;
-
-walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
-    variable pending: std_logic;
-    variable v_r: std_logic;
-    variable v_w: std_logic;
-    variable leaf_pa: unsigned(63 downto 0);
-    variable rs0: unsigned(3 downto 0);
-    variable rs1: unsigned(2 downto 0);
-    variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
-begin
-    unit_sl_m_valid <= walker_unit_sl0_m_valid_h;
-    unit_sl_m_we <= walker_unit_sl0_m_we_h;
-    unit_sl_m_size <= walker_unit_sl0_m_size_h;
-    unit_sl_m_addr <= walker_unit_sl0_m_addr_h;
-    unit_sl_m_wdata <= walker_unit_sl0_m_wdata_h;
-    pending := '0';
-    v_r := '0';
-    v_w := '0';
-    if bool(unit_sl_done) then
-        null;
-    end if;
-    case walker_unit_sl0_st is
-        when IDLE =>
-            if bool(unit_sl_start) then
-                if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
-                    unit_sl_m_valid <= '1';
-                    unit_sl_m_we <= '0';
-                    unit_sl_m_size <= to_unsigned(3, 3);
-                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
-                    unit_sl_m_valid <= '1';
-                    unit_sl_m_we <= '0';
-                    unit_sl_m_size <= to_unsigned(3, 3);
-                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                else
-                    unit_sl_m_valid <= '1';
-                    unit_sl_m_we <= '0';
-                    unit_sl_m_size <= to_unsigned(3, 3);
-                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                end if;
-            end if;
-        when MWAIT =>
-            if bool(m_rvalid) then
-                if (walker_unit_sl0_lvl = 5) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        null;
-                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                        null;
-                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                        null;
-                    else
-                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                        unit_sl_m_valid <= '1';
-                        unit_sl_m_we <= '0';
-                        unit_sl_m_size <= to_unsigned(3, 3);
-                        unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                    end if;
-                elsif (walker_unit_sl0_lvl = 4) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        null;
-                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                        null;
-                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                        null;
-                    else
-                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                        unit_sl_m_valid <= '1';
-                        unit_sl_m_we <= '0';
-                        unit_sl_m_size <= to_unsigned(3, 3);
-                        unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                    end if;
-                elsif (walker_unit_sl0_lvl = 3) then
-                    if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            null;
-                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                            if bool(unit_sl_r_SL_WALK(4)) then
-                                null;
-                            else
-                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                if (30 = 12) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
-                                elsif (30 = 13) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
-                                elsif (30 = 14) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
-                                elsif (30 = 15) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
-                                elsif (30 = 16) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
-                                elsif (30 = 17) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
-                                elsif (30 = 18) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
-                                elsif (30 = 19) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
-                                elsif (30 = 20) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
-                                elsif (30 = 21) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
-                                elsif (30 = 22) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
-                                elsif (30 = 23) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
-                                elsif (30 = 24) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
-                                elsif (30 = 25) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
-                                elsif (30 = 26) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
-                                elsif (30 = 27) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
-                                elsif (30 = 28) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
-                                elsif (30 = 29) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
-                                elsif (30 = 30) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
-                                elsif (30 = 31) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
-                                else
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                end if;
-                                if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                    null;
-                                else
-                                    null;
-                                end if;
-                            end if;
-                        end if;
-                    else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                            unit_sl_m_valid <= '1';
-                            unit_sl_m_we <= '0';
-                            unit_sl_m_size <= to_unsigned(3, 3);
-                            unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                        end if;
-                    end if;
-                elsif (walker_unit_sl0_lvl = 2) then
-                    if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            null;
-                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                            if bool(unit_sl_r_SL_WALK(4)) then
-                                null;
-                            else
-                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                if (21 = 12) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
-                                elsif (21 = 13) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
-                                elsif (21 = 14) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
-                                elsif (21 = 15) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
-                                elsif (21 = 16) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
-                                elsif (21 = 17) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
-                                elsif (21 = 18) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
-                                elsif (21 = 19) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
-                                elsif (21 = 20) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
-                                elsif (21 = 21) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
-                                elsif (21 = 22) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
-                                elsif (21 = 23) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
-                                elsif (21 = 24) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
-                                elsif (21 = 25) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
-                                elsif (21 = 26) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
-                                elsif (21 = 27) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
-                                elsif (21 = 28) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
-                                elsif (21 = 29) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
-                                elsif (21 = 30) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
-                                elsif (21 = 31) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
-                                else
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                end if;
-                                if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                    null;
-                                else
-                                    null;
-                                end if;
-                            end if;
-                        end if;
-                    else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                            unit_sl_m_valid <= '1';
-                            unit_sl_m_we <= '0';
-                            unit_sl_m_size <= to_unsigned(3, 3);
-                            unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                        end if;
-                    end if;
-                elsif (walker_unit_sl0_lvl = 1) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        null;
-                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                        null;
-                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        null;
-                    else
-                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                        if bool(unit_sl_r_SL_WALK(4)) then
-                            null;
-                        else
-                            if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                null;
-                            else
-                                null;
-                            end if;
-                        end if;
-                    end if;
-                end if;
-            end if;
-        when FAULT =>
-            rs0 := to_unsigned(0, 4);
-            rs1 := to_unsigned(0, 3);
-            rs2 := to_unsigned(0, 3);
-            if bool(unit_sl_r_SL_WALK(3)) then
-                rs2 := to_unsigned(5, 3);
-            else
-                rs2 := to_unsigned(6, 3);
-            end if;
-            if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
-                rs1 := rs2;
-            else
-                rs1 := to_unsigned(0, 3);
-            end if;
-            if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
-                rs0 := to_unsigned(12, 4);
-            else
-                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
-            end if;
-            rs3 := to_unsigned(0, 7);
-            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
-            rs4 := to_unsigned(0, 8);
-            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
-        when ADREQ =>
-            if bool(walker_unit_sl0_pend_5) then
-                unit_sl_m_valid <= '1';
-                unit_sl_m_we <= '1';
-                unit_sl_m_size <= to_unsigned(3, 3);
-                unit_sl_m_addr <= walker_unit_sl0_sa_5;
-                unit_sl_m_wdata <= walker_unit_sl0_se_5;
-            elsif bool(walker_unit_sl0_pend_4) then
-                unit_sl_m_valid <= '1';
-                unit_sl_m_we <= '1';
-                unit_sl_m_size <= to_unsigned(3, 3);
-                unit_sl_m_addr <= walker_unit_sl0_sa_4;
-                unit_sl_m_wdata <= walker_unit_sl0_se_4;
-            elsif bool(walker_unit_sl0_pend_3) then
-                unit_sl_m_valid <= '1';
-                unit_sl_m_we <= '1';
-                unit_sl_m_size <= to_unsigned(3, 3);
-                unit_sl_m_addr <= walker_unit_sl0_sa_3;
-                unit_sl_m_wdata <= walker_unit_sl0_se_3;
-            elsif bool(walker_unit_sl0_pend_2) then
-                unit_sl_m_valid <= '1';
-                unit_sl_m_we <= '1';
-                unit_sl_m_size <= to_unsigned(3, 3);
-                unit_sl_m_addr <= walker_unit_sl0_sa_2;
-                unit_sl_m_wdata <= walker_unit_sl0_se_2;
-            elsif bool(walker_unit_sl0_pend_1) then
-                unit_sl_m_valid <= '1';
-                unit_sl_m_we <= '1';
-                unit_sl_m_size <= to_unsigned(3, 3);
-                unit_sl_m_addr <= walker_unit_sl0_sa_1;
-                unit_sl_m_wdata <= walker_unit_sl0_se_1;
-            else
-                null;
-            end if;
-        when ADWAIT =>
-            if bool(m_rvalid) then
-                unit_sl_m_we <= '0';
-            end if;
-        when others =>
-            null;
-    end case;
-end process walker_unit_sl0_logic;
-
-walker_unit_sl0_fsm: process (clk) is
-    variable pending: std_logic;
-    variable v_r: std_logic;
-    variable v_w: std_logic;
-    variable leaf_pa: unsigned(63 downto 0);
-    variable rs0: unsigned(3 downto 0);
-    variable rs1: unsigned(2 downto 0);
-    variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
-begin
-    if rising_edge(clk) then
-        if (rst = '1') then
-            walker_unit_sl0_a_r <= '0';
-            walker_unit_sl0_a_w <= '0';
-            unit_sl_done <= '0';
-            walker_unit_sl0_ea <= to_unsigned(0, 64);
-            walker_unit_sl0_fault_k <= to_unsigned(0, 8);
-            walker_unit_sl0_flevel <= to_unsigned(0, 3);
-            walker_unit_sl0_le <= to_unsigned(0, 64);
-            walker_unit_sl0_lvl <= to_unsigned(0, 3);
-            walker_unit_sl0_m_addr_h <= to_unsigned(0, 64);
-            walker_unit_sl0_m_size_h <= to_unsigned(0, 3);
-            walker_unit_sl0_m_valid_h <= '0';
-            walker_unit_sl0_m_wdata_h <= to_unsigned(0, 64);
-            walker_unit_sl0_m_we_h <= '0';
-            unit_sl_o_aux <= to_unsigned(0, 3);
-            unit_sl_o_level <= to_unsigned(0, 3);
-            unit_sl_o_pa <= to_unsigned(0, 64);
-            unit_sl_o_r_R <= to_unsigned(0, 1);
-            unit_sl_o_r_U <= to_unsigned(0, 1);
-            unit_sl_o_r_W <= to_unsigned(0, 1);
-            unit_sl_o_r_frame <= to_unsigned(0, 64);
-            unit_sl_o_r_reason <= to_unsigned(0, 8);
-            unit_sl_o_r_shift <= to_unsigned(0, 6);
-            unit_sl_o_status <= to_unsigned(0, 8);
-            walker_unit_sl0_pend_1 <= '0';
-            walker_unit_sl0_pend_2 <= '0';
-            walker_unit_sl0_pend_3 <= '0';
-            walker_unit_sl0_pend_4 <= '0';
-            walker_unit_sl0_pend_5 <= '0';
-            walker_unit_sl0_st <= IDLE;
-        else
-            walker_unit_sl0_m_valid_h <= stdl(bool(unit_sl_m_valid) and (not bool(m_ready)));
-            walker_unit_sl0_m_we_h <= unit_sl_m_we;
-            walker_unit_sl0_m_size_h <= unit_sl_m_size;
-            walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
-            walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
-            pending := '0';
-            v_r := '0';
-            v_w := '0';
-            if bool(unit_sl_done) then
-                unit_sl_done <= '0';
-            end if;
-            case walker_unit_sl0_st is
-                when IDLE =>
-                    if bool(unit_sl_start) then
-                        walker_unit_sl0_a_r <= '1';
-                        walker_unit_sl0_a_w <= '1';
-                        walker_unit_sl0_pend_5 <= '0';
-                        walker_unit_sl0_pend_4 <= '0';
-                        walker_unit_sl0_pend_3 <= '0';
-                        walker_unit_sl0_pend_2 <= '0';
-                        walker_unit_sl0_pend_1 <= '0';
-                        if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
-                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                            walker_unit_sl0_st <= MWAIT;
-                            walker_unit_sl0_lvl <= to_unsigned(5, 3);
-                        elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
-                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            walker_unit_sl0_st <= MWAIT;
-                            walker_unit_sl0_lvl <= to_unsigned(4, 3);
-                        else
-                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                            walker_unit_sl0_st <= MWAIT;
-                            walker_unit_sl0_lvl <= to_unsigned(3, 3);
-                        end if;
-                    end if;
-                when MWAIT =>
-                    if bool(m_rvalid) then
-                        walker_unit_sl0_le <= m_rdata;
-                        if (walker_unit_sl0_lvl = 5) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                                walker_unit_sl0_a_r <= v_r;
-                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                                walker_unit_sl0_a_w <= v_w;
-                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_unit_sl0_st <= MWAIT;
-                                walker_unit_sl0_lvl <= to_unsigned(4, 3);
-                            end if;
-                        elsif (walker_unit_sl0_lvl = 4) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                                walker_unit_sl0_a_r <= v_r;
-                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                                walker_unit_sl0_a_w <= v_w;
-                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                walker_unit_sl0_st <= MWAIT;
-                                walker_unit_sl0_lvl <= to_unsigned(3, 3);
-                            end if;
-                        elsif (walker_unit_sl0_lvl = 3) then
-                            if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(5, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_sl0_a_w <= v_w;
-                                    if bool(unit_sl_r_SL_WALK(4)) then
-                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
-                                        walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                        walker_unit_sl0_st <= FAULT;
-                                    else
-                                        unit_sl_o_level <= to_unsigned(3, 3);
-                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                        if (30 = 12) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
-                                        elsif (30 = 13) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
-                                        elsif (30 = 14) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
-                                        elsif (30 = 15) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
-                                        elsif (30 = 16) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
-                                        elsif (30 = 17) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
-                                        elsif (30 = 18) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
-                                        elsif (30 = 19) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
-                                        elsif (30 = 20) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
-                                        elsif (30 = 21) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
-                                        elsif (30 = 22) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
-                                        elsif (30 = 23) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
-                                        elsif (30 = 24) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
-                                        elsif (30 = 25) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
-                                        elsif (30 = 26) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
-                                        elsif (30 = 27) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
-                                        elsif (30 = 28) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
-                                        elsif (30 = 29) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
-                                        elsif (30 = 30) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
-                                        elsif (30 = 31) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
-                                        else
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                        end if;
-                                        unit_sl_o_pa <= leaf_pa;
-                                        unit_sl_o_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                            walker_unit_sl0_st <= ADREQ;
-                                        else
-                                            unit_sl_o_status <= to_unsigned(0, 8);
-                                            unit_sl_done <= '1';
-                                            walker_unit_sl0_st <= IDLE;
-                                        end if;
-                                    end if;
-                                end if;
-                            else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_sl0_a_w <= v_w;
-                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                    walker_unit_sl0_st <= MWAIT;
-                                    walker_unit_sl0_lvl <= to_unsigned(2, 3);
-                                end if;
-                            end if;
-                        elsif (walker_unit_sl0_lvl = 2) then
-                            if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(4, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_sl0_a_w <= v_w;
-                                    if bool(unit_sl_r_SL_WALK(4)) then
-                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
-                                        walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                        walker_unit_sl0_st <= FAULT;
-                                    else
-                                        unit_sl_o_level <= to_unsigned(2, 3);
-                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                        if (21 = 12) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
-                                        elsif (21 = 13) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
-                                        elsif (21 = 14) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
-                                        elsif (21 = 15) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
-                                        elsif (21 = 16) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
-                                        elsif (21 = 17) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
-                                        elsif (21 = 18) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
-                                        elsif (21 = 19) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
-                                        elsif (21 = 20) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
-                                        elsif (21 = 21) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
-                                        elsif (21 = 22) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
-                                        elsif (21 = 23) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
-                                        elsif (21 = 24) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
-                                        elsif (21 = 25) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
-                                        elsif (21 = 26) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
-                                        elsif (21 = 27) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
-                                        elsif (21 = 28) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
-                                        elsif (21 = 29) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
-                                        elsif (21 = 30) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
-                                        elsif (21 = 31) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
-                                        else
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                        end if;
-                                        unit_sl_o_pa <= leaf_pa;
-                                        unit_sl_o_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                            walker_unit_sl0_st <= ADREQ;
-                                        else
-                                            unit_sl_o_status <= to_unsigned(0, 8);
-                                            unit_sl_done <= '1';
-                                            walker_unit_sl0_st <= IDLE;
-                                        end if;
-                                    end if;
-                                end if;
-                            else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_sl0_a_w <= v_w;
-                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                    walker_unit_sl0_st <= MWAIT;
-                                    walker_unit_sl0_lvl <= to_unsigned(1, 3);
-                                end if;
-                            end if;
-                        elsif (walker_unit_sl0_lvl = 1) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
-                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
-                                walker_unit_sl0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
-                                walker_unit_sl0_a_r <= v_r;
-                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
-                                walker_unit_sl0_a_w <= v_w;
-                                if bool(unit_sl_r_SL_WALK(4)) then
-                                    walker_unit_sl0_fault_k <= to_unsigned(6, 8);
-                                    walker_unit_sl0_flevel <= to_unsigned(1, 3);
-                                    walker_unit_sl0_st <= FAULT;
-                                else
-                                    unit_sl_o_level <= to_unsigned(1, 3);
-                                    unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
-                                    unit_sl_o_aux <= to_unsigned(0, 3);
-                                    if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
-                                        walker_unit_sl0_st <= ADREQ;
-                                    else
-                                        unit_sl_o_status <= to_unsigned(0, 8);
-                                        unit_sl_done <= '1';
-                                        walker_unit_sl0_st <= IDLE;
-                                    end if;
-                                end if;
-                            end if;
-                        end if;
-                    end if;
-                when FAULT =>
-                    unit_sl_o_status <= walker_unit_sl0_fault_k;
-                    unit_sl_o_level <= walker_unit_sl0_flevel;
-                    unit_sl_o_aux <= to_unsigned(0, 3);
-                    rs0 := to_unsigned(0, 4);
-                    rs1 := to_unsigned(0, 3);
-                    rs2 := to_unsigned(0, 3);
-                    if bool(unit_sl_r_SL_WALK(3)) then
-                        rs2 := to_unsigned(5, 3);
-                    else
-                        rs2 := to_unsigned(6, 3);
-                    end if;
-                    if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
-                        rs1 := rs2;
-                    else
-                        rs1 := to_unsigned(0, 3);
-                    end if;
-                    if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
-                        rs0 := to_unsigned(12, 4);
-                    else
-                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
-                    end if;
-                    unit_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
-                    unit_sl_o_r_R <= to_unsigned(walker_unit_sl0_a_r, 1);
-                    unit_sl_o_r_W <= to_unsigned(walker_unit_sl0_a_w, 1);
-                    unit_sl_o_r_U <= to_unsigned(walker_unit_sl0_le(62), 1);
-                    rs3 := to_unsigned(0, 7);
-                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
-                    rs4 := to_unsigned(0, 8);
-                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
-                    unit_sl_o_r_shift <= rs4(6-1 downto 0);
-                    unit_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
-                    unit_sl_done <= '1';
-                    walker_unit_sl0_st <= IDLE;
-                when ADREQ =>
-                    if bool(walker_unit_sl0_pend_5) then
-                        walker_unit_sl0_pend_5 <= '0';
-                        walker_unit_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_sl0_pend_4) then
-                        walker_unit_sl0_pend_4 <= '0';
-                        walker_unit_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_sl0_pend_3) then
-                        walker_unit_sl0_pend_3 <= '0';
-                        walker_unit_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_sl0_pend_2) then
-                        walker_unit_sl0_pend_2 <= '0';
-                        walker_unit_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_sl0_pend_1) then
-                        walker_unit_sl0_pend_1 <= '0';
-                        walker_unit_sl0_st <= ADWAIT;
-                    else
-                        unit_sl_o_status <= to_unsigned(0, 8);
-                        unit_sl_done <= '1';
-                        walker_unit_sl0_st <= IDLE;
-                    end if;
-                when ADWAIT =>
-                    if bool(m_rvalid) then
-                        walker_unit_sl0_st <= ADREQ;
-                    end if;
-                when others =>
-                    walker_unit_sl0_st <= IDLE;
-            end case;
-        end if;
-    end if;
-end process walker_unit_sl0_fsm;
 
 walker_unit_smsl0_logic: process (walker_unit_smsl0_a_r, walker_unit_smsl0_a_w, unit_smsl_done, walker_unit_smsl0_fault_k, walker_unit_smsl0_flevel, unit_smsl_i_addr, walker_unit_smsl0_lvl, walker_unit_smsl0_m_addr_h, m_rdata, m_rvalid, walker_unit_smsl0_m_size_h, walker_unit_smsl0_m_valid_h, walker_unit_smsl0_m_wdata_h, walker_unit_smsl0_m_we_h, walker_unit_smsl0_pend_1, walker_unit_smsl0_pend_2, walker_unit_smsl0_pend_3, walker_unit_smsl0_pend_4, walker_unit_smsl0_pend_5, unit_smsl_r_SL_WALK, walker_unit_smsl0_sa_1, walker_unit_smsl0_sa_2, walker_unit_smsl0_sa_3, walker_unit_smsl0_sa_4, walker_unit_smsl0_sa_5, walker_unit_smsl0_se_1, walker_unit_smsl0_se_2, walker_unit_smsl0_se_3, walker_unit_smsl0_se_4, walker_unit_smsl0_se_5, walker_unit_smsl0_st, unit_smsl_start) is
     variable pending: std_logic;
@@ -8687,5 +7993,775 @@ begin
         end if;
     end if;
 end process walker_unit_smsl0_fsm;
+
+walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
+begin
+    unit_sl_m_valid <= walker_unit_sl0_m_valid_h;
+    unit_sl_m_we <= walker_unit_sl0_m_we_h;
+    unit_sl_m_size <= walker_unit_sl0_m_size_h;
+    unit_sl_m_addr <= walker_unit_sl0_m_addr_h;
+    unit_sl_m_wdata <= walker_unit_sl0_m_wdata_h;
+    pending := '0';
+    v_r := '0';
+    v_w := '0';
+    if bool(unit_sl_done) then
+        null;
+    end if;
+    case walker_unit_sl0_st is
+        when IDLE =>
+            if bool(unit_sl_start) then
+                if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
+                    unit_sl_m_valid <= '1';
+                    unit_sl_m_we <= '0';
+                    unit_sl_m_size <= to_unsigned(3, 3);
+                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                    unit_sl_m_valid <= '1';
+                    unit_sl_m_we <= '0';
+                    unit_sl_m_size <= to_unsigned(3, 3);
+                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                else
+                    unit_sl_m_valid <= '1';
+                    unit_sl_m_we <= '0';
+                    unit_sl_m_size <= to_unsigned(3, 3);
+                    unit_sl_m_addr <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                if (walker_unit_sl0_lvl = 5) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                        unit_sl_m_valid <= '1';
+                        unit_sl_m_we <= '0';
+                        unit_sl_m_size <= to_unsigned(3, 3);
+                        unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_sl0_lvl = 4) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                        unit_sl_m_valid <= '1';
+                        unit_sl_m_we <= '0';
+                        unit_sl_m_size <= to_unsigned(3, 3);
+                        unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_sl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (30 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                elsif (30 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                elsif (30 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                elsif (30 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                elsif (30 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                elsif (30 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                elsif (30 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                elsif (30 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                elsif (30 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                elsif (30 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                elsif (30 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                elsif (30 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                elsif (30 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                elsif (30 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                elsif (30 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                elsif (30 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                elsif (30 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                elsif (30 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                elsif (30 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                elsif (30 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            unit_sl_m_valid <= '1';
+                            unit_sl_m_we <= '0';
+                            unit_sl_m_size <= to_unsigned(3, 3);
+                            unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_sl0_lvl = 2) then
+                    if (bool(m_rdata(7)) and True) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (21 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                elsif (21 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                elsif (21 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                elsif (21 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                elsif (21 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                elsif (21 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                elsif (21 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                elsif (21 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                elsif (21 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                elsif (21 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                elsif (21 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                elsif (21 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                elsif (21 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                elsif (21 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                elsif (21 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                elsif (21 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                elsif (21 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                elsif (21 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                elsif (21 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                elsif (21 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                            unit_sl_m_valid <= '1';
+                            unit_sl_m_we <= '0';
+                            unit_sl_m_size <= to_unsigned(3, 3);
+                            unit_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_sl0_lvl = 1) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                        if bool(unit_sl_r_SL_WALK(4)) then
+                            null;
+                        else
+                            if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 4);
+            rs1 := to_unsigned(0, 3);
+            rs2 := to_unsigned(0, 3);
+            if bool(unit_sl_r_SL_WALK(3)) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := to_unsigned(6, 3);
+            end if;
+            if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
+                rs1 := rs2;
+            else
+                rs1 := to_unsigned(0, 3);
+            end if;
+            if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
+                rs0 := to_unsigned(12, 4);
+            else
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            end if;
+            rs3 := to_unsigned(0, 7);
+            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+            rs4 := to_unsigned(0, 8);
+            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+        when ADREQ =>
+            if bool(walker_unit_sl0_pend_5) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_5;
+                unit_sl_m_wdata <= walker_unit_sl0_se_5;
+            elsif bool(walker_unit_sl0_pend_4) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_4;
+                unit_sl_m_wdata <= walker_unit_sl0_se_4;
+            elsif bool(walker_unit_sl0_pend_3) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_3;
+                unit_sl_m_wdata <= walker_unit_sl0_se_3;
+            elsif bool(walker_unit_sl0_pend_2) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_2;
+                unit_sl_m_wdata <= walker_unit_sl0_se_2;
+            elsif bool(walker_unit_sl0_pend_1) then
+                unit_sl_m_valid <= '1';
+                unit_sl_m_we <= '1';
+                unit_sl_m_size <= to_unsigned(3, 3);
+                unit_sl_m_addr <= walker_unit_sl0_sa_1;
+                unit_sl_m_wdata <= walker_unit_sl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_sl_m_we <= '0';
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_sl0_logic;
+
+walker_unit_sl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            walker_unit_sl0_a_r <= '0';
+            walker_unit_sl0_a_w <= '0';
+            unit_sl_done <= '0';
+            walker_unit_sl0_ea <= to_unsigned(0, 64);
+            walker_unit_sl0_fault_k <= to_unsigned(0, 8);
+            walker_unit_sl0_flevel <= to_unsigned(0, 3);
+            walker_unit_sl0_le <= to_unsigned(0, 64);
+            walker_unit_sl0_lvl <= to_unsigned(0, 3);
+            walker_unit_sl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_sl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_sl0_m_valid_h <= '0';
+            walker_unit_sl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_sl0_m_we_h <= '0';
+            unit_sl_o_aux <= to_unsigned(0, 3);
+            unit_sl_o_level <= to_unsigned(0, 3);
+            unit_sl_o_pa <= to_unsigned(0, 64);
+            unit_sl_o_r_R <= to_unsigned(0, 1);
+            unit_sl_o_r_U <= to_unsigned(0, 1);
+            unit_sl_o_r_W <= to_unsigned(0, 1);
+            unit_sl_o_r_frame <= to_unsigned(0, 64);
+            unit_sl_o_r_reason <= to_unsigned(0, 8);
+            unit_sl_o_r_shift <= to_unsigned(0, 6);
+            unit_sl_o_status <= to_unsigned(0, 8);
+            walker_unit_sl0_pend_1 <= '0';
+            walker_unit_sl0_pend_2 <= '0';
+            walker_unit_sl0_pend_3 <= '0';
+            walker_unit_sl0_pend_4 <= '0';
+            walker_unit_sl0_pend_5 <= '0';
+            walker_unit_sl0_st <= IDLE;
+        else
+            walker_unit_sl0_m_valid_h <= stdl(bool(unit_sl_m_valid) and (not bool(m_ready)));
+            walker_unit_sl0_m_we_h <= unit_sl_m_we;
+            walker_unit_sl0_m_size_h <= unit_sl_m_size;
+            walker_unit_sl0_m_addr_h <= unit_sl_m_addr;
+            walker_unit_sl0_m_wdata_h <= unit_sl_m_wdata;
+            pending := '0';
+            v_r := '0';
+            v_w := '0';
+            if bool(unit_sl_done) then
+                unit_sl_done <= '0';
+            end if;
+            case walker_unit_sl0_st is
+                when IDLE =>
+                    if bool(unit_sl_start) then
+                        walker_unit_sl0_a_r <= '1';
+                        walker_unit_sl0_a_w <= '1';
+                        walker_unit_sl0_pend_5 <= '0';
+                        walker_unit_sl0_pend_4 <= '0';
+                        walker_unit_sl0_pend_3 <= '0';
+                        walker_unit_sl0_pend_2 <= '0';
+                        walker_unit_sl0_pend_1 <= '0';
+                        if (unit_sl_r_SL_WALK(3-1 downto 0) = 3) then
+                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_unit_sl0_st <= MWAIT;
+                            walker_unit_sl0_lvl <= to_unsigned(5, 3);
+                        elsif (unit_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_sl0_st <= MWAIT;
+                            walker_unit_sl0_lvl <= to_unsigned(4, 3);
+                        else
+                            walker_unit_sl0_ea <= (unsigned'(unit_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_sl0_st <= MWAIT;
+                            walker_unit_sl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_sl0_le <= m_rdata;
+                        if (walker_unit_sl0_lvl = 5) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
+                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_sl0_st <= MWAIT;
+                                walker_unit_sl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 4) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
+                                walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_unit_sl0_st <= MWAIT;
+                                walker_unit_sl0_lvl <= to_unsigned(3, 3);
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if bool(unit_sl_r_SL_WALK(4)) then
+                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_sl0_st <= FAULT;
+                                    else
+                                        unit_sl_o_level <= to_unsigned(3, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (30 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                        elsif (30 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                        elsif (30 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                        elsif (30 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                        elsif (30 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                        elsif (30 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                        elsif (30 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                        elsif (30 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                        elsif (30 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                        elsif (30 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        elsif (30 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                        elsif (30 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                        elsif (30 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                        elsif (30 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                        elsif (30 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                        elsif (30 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                        elsif (30 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                        elsif (30 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                        elsif (30 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        elsif (30 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_sl_o_pa <= leaf_pa;
+                                        unit_sl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                            walker_unit_sl0_st <= ADREQ;
+                                        else
+                                            unit_sl_o_status <= to_unsigned(0, 8);
+                                            unit_sl_done <= '1';
+                                            walker_unit_sl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_unit_sl0_st <= MWAIT;
+                                    walker_unit_sl0_lvl <= to_unsigned(2, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 2) then
+                            if (bool(m_rdata(7)) and True) then
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    if bool(unit_sl_r_SL_WALK(4)) then
+                                        walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_sl0_st <= FAULT;
+                                    else
+                                        unit_sl_o_level <= to_unsigned(2, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (21 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                        elsif (21 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_sl_i_addr(13-1 downto 0));
+                                        elsif (21 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_sl_i_addr(14-1 downto 0));
+                                        elsif (21 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_sl_i_addr(15-1 downto 0));
+                                        elsif (21 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_sl_i_addr(16-1 downto 0));
+                                        elsif (21 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_sl_i_addr(17-1 downto 0));
+                                        elsif (21 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_sl_i_addr(18-1 downto 0));
+                                        elsif (21 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_sl_i_addr(19-1 downto 0));
+                                        elsif (21 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_sl_i_addr(20-1 downto 0));
+                                        elsif (21 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_sl_i_addr(21-1 downto 0));
+                                        elsif (21 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_sl_i_addr(22-1 downto 0));
+                                        elsif (21 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_sl_i_addr(23-1 downto 0));
+                                        elsif (21 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_sl_i_addr(24-1 downto 0));
+                                        elsif (21 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_sl_i_addr(25-1 downto 0));
+                                        elsif (21 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_sl_i_addr(26-1 downto 0));
+                                        elsif (21 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_sl_i_addr(27-1 downto 0));
+                                        elsif (21 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_sl_i_addr(28-1 downto 0));
+                                        elsif (21 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_sl_i_addr(29-1 downto 0));
+                                        elsif (21 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_sl_i_addr(30-1 downto 0));
+                                        elsif (21 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_sl_o_pa <= leaf_pa;
+                                        unit_sl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                            walker_unit_sl0_st <= ADREQ;
+                                        else
+                                            unit_sl_o_status <= to_unsigned(0, 8);
+                                            unit_sl_done <= '1';
+                                            walker_unit_sl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_sl0_a_w <= v_w;
+                                    walker_unit_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_unit_sl0_st <= MWAIT;
+                                    walker_unit_sl0_lvl <= to_unsigned(1, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_sl0_lvl = 1) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif ((not bool(unit_sl_r_SL_WALK(4))) and ((bool(unit_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_sl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_sl0_a_w <= v_w;
+                                if bool(unit_sl_r_SL_WALK(4)) then
+                                    walker_unit_sl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_sl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_sl0_st <= FAULT;
+                                else
+                                    unit_sl_o_level <= to_unsigned(1, 3);
+                                    unit_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_sl_i_addr(12-1 downto 0));
+                                    unit_sl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_sl0_pend_5) or bool(walker_unit_sl0_pend_4) or bool(walker_unit_sl0_pend_3) or bool(walker_unit_sl0_pend_2) or bool(walker_unit_sl0_pend_1)) then
+                                        walker_unit_sl0_st <= ADREQ;
+                                    else
+                                        unit_sl_o_status <= to_unsigned(0, 8);
+                                        unit_sl_done <= '1';
+                                        walker_unit_sl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_sl_o_status <= walker_unit_sl0_fault_k;
+                    unit_sl_o_level <= walker_unit_sl0_flevel;
+                    unit_sl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 4);
+                    rs1 := to_unsigned(0, 3);
+                    rs2 := to_unsigned(0, 3);
+                    if bool(unit_sl_r_SL_WALK(3)) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := to_unsigned(6, 3);
+                    end if;
+                    if ((walker_unit_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_sl0_fault_k(3-1 downto 0) = 2)) then
+                        rs1 := rs2;
+                    else
+                        rs1 := to_unsigned(0, 3);
+                    end if;
+                    if (((walker_unit_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_sl0_fault_k(3-1 downto 0) = 5)) then
+                        rs0 := to_unsigned(12, 4);
+                    else
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    end if;
+                    unit_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
+                    unit_sl_o_r_R <= to_unsigned(walker_unit_sl0_a_r, 1);
+                    unit_sl_o_r_W <= to_unsigned(walker_unit_sl0_a_w, 1);
+                    unit_sl_o_r_U <= to_unsigned(walker_unit_sl0_le(62), 1);
+                    rs3 := to_unsigned(0, 7);
+                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_sl0_flevel), 7);
+                    rs4 := to_unsigned(0, 8);
+                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+                    unit_sl_o_r_shift <= rs4(6-1 downto 0);
+                    unit_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    unit_sl_done <= '1';
+                    walker_unit_sl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_sl0_pend_5) then
+                        walker_unit_sl0_pend_5 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_4) then
+                        walker_unit_sl0_pend_4 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_3) then
+                        walker_unit_sl0_pend_3 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_2) then
+                        walker_unit_sl0_pend_2 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_sl0_pend_1) then
+                        walker_unit_sl0_pend_1 <= '0';
+                        walker_unit_sl0_st <= ADWAIT;
+                    else
+                        unit_sl_o_status <= to_unsigned(0, 8);
+                        unit_sl_done <= '1';
+                        walker_unit_sl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_sl0_st <= ADREQ;
+                    end if;
+                when others =>
+                    walker_unit_sl0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process walker_unit_sl0_fsm;
 
 end architecture MyHDL;

@@ -82,7 +82,7 @@ reg [2:0] o_r_iommu;
 output [7:0] o_r_fault_reason;
 reg [7:0] o_r_fault_reason;
 
-reg [2:0] unit_io_sl_o_aux;
+reg [2:0] unit_io_smsl_o_aux;
 reg al_vf_sriov;
 reg pend;
 reg [4:0] st;
@@ -92,62 +92,6 @@ reg [2:0] u_size;
 reg u_valid;
 wire [63:0] u_wdata;
 reg u_we;
-reg unit_io_sl_done;
-reg [63:0] unit_io_sl_i_addr;
-reg unit_io_sl_k_read;
-reg unit_io_sl_k_write;
-reg [63:0] unit_io_sl_m_addr;
-reg [2:0] unit_io_sl_m_size;
-reg unit_io_sl_m_valid;
-reg [63:0] unit_io_sl_m_wdata;
-reg unit_io_sl_m_we;
-reg [2:0] unit_io_sl_o_level;
-reg [63:0] unit_io_sl_o_pa;
-reg [0:0] unit_io_sl_o_r_R;
-reg [0:0] unit_io_sl_o_r_U;
-reg [0:0] unit_io_sl_o_r_W;
-reg [63:0] unit_io_sl_o_r_frame;
-reg [7:0] unit_io_sl_o_r_reason;
-reg [5:0] unit_io_sl_o_r_shift;
-reg [7:0] unit_io_sl_o_status;
-reg [63:0] unit_io_sl_r_SL_WALK;
-reg unit_io_sl_start;
-reg [63:0] w_io_ctx_0;
-reg [63:0] w_io_ctx_8;
-reg [63:0] w_io_irte_0;
-reg [63:0] w_io_pdir_0;
-reg [63:0] w_io_pe_0;
-reg [63:0] w_io_pe_8;
-reg [63:0] w_io_root_0;
-reg [63:0] w_io_root_8;
-reg [63:0] w_io_smctx_0;
-reg [63:0] w_io_smctx_8;
-reg [63:0] w_io_smroot_0;
-reg [63:0] w_io_smroot_8;
-reg [63:0] w_vf_sriov_0;
-reg [63:0] w_vf_sriov_10;
-reg [63:0] w_vf_sriov_20;
-reg [63:0] w_vf_sriov_28;
-reg [63:0] w_vf_sriov_8;
-reg [63:0] w_vf_vf_config_0;
-reg [0:0] wk_io_sl_R;
-reg [0:0] wk_io_sl_U;
-reg [0:0] wk_io_sl_W;
-reg [0:0] wk_io_sl_denied;
-reg [7:0] wk_io_sl_fault;
-reg [63:0] wk_io_sl_frame;
-reg [2:0] wk_io_sl_level;
-reg [0:0] wk_io_sl_not_present;
-reg [0:0] wk_io_sl_ok;
-reg [63:0] wk_io_sl_pa;
-reg [7:0] wk_io_sl_reason;
-reg [0:0] wk_io_sl_reserved;
-reg [0:0] wk_io_sl_reserved_1g;
-reg [0:0] wk_io_sl_reserved_2m;
-reg [5:0] wk_io_sl_shift;
-reg [0:0] wk_io_sl_translation;
-reg [0:0] wk_io_sl_walked;
-reg [2:0] unit_io_smsl_o_aux;
 reg unit_io_smsl_done;
 reg [63:0] unit_io_smsl_i_addr;
 reg unit_io_smsl_k_read;
@@ -168,6 +112,22 @@ reg [5:0] unit_io_smsl_o_r_shift;
 reg [7:0] unit_io_smsl_o_status;
 reg [63:0] unit_io_smsl_r_SL_WALK;
 reg unit_io_smsl_start;
+reg [63:0] w_io_ctx_0;
+reg [63:0] w_io_ctx_8;
+reg [63:0] w_io_irte_0;
+reg [63:0] w_io_pdir_0;
+reg [63:0] w_io_pe_0;
+reg [63:0] w_io_pe_8;
+reg [63:0] w_io_root_0;
+reg [63:0] w_io_root_8;
+reg [63:0] w_io_smctx_0;
+reg [63:0] w_io_smctx_8;
+reg [63:0] w_vf_sriov_0;
+reg [63:0] w_vf_sriov_10;
+reg [63:0] w_vf_sriov_20;
+reg [63:0] w_vf_sriov_28;
+reg [63:0] w_vf_sriov_8;
+reg [63:0] w_vf_vf_config_0;
 reg [0:0] wk_io_smsl_R;
 reg [0:0] wk_io_smsl_U;
 reg [0:0] wk_io_smsl_W;
@@ -185,6 +145,44 @@ reg [0:0] wk_io_smsl_reserved_2m;
 reg [5:0] wk_io_smsl_shift;
 reg [0:0] wk_io_smsl_translation;
 reg [0:0] wk_io_smsl_walked;
+reg [2:0] unit_io_sl_o_aux;
+reg unit_io_sl_done;
+reg [63:0] unit_io_sl_i_addr;
+reg unit_io_sl_k_read;
+reg unit_io_sl_k_write;
+reg [63:0] unit_io_sl_m_addr;
+reg [2:0] unit_io_sl_m_size;
+reg unit_io_sl_m_valid;
+reg [63:0] unit_io_sl_m_wdata;
+reg unit_io_sl_m_we;
+reg [2:0] unit_io_sl_o_level;
+reg [63:0] unit_io_sl_o_pa;
+reg [0:0] unit_io_sl_o_r_R;
+reg [0:0] unit_io_sl_o_r_U;
+reg [0:0] unit_io_sl_o_r_W;
+reg [63:0] unit_io_sl_o_r_frame;
+reg [7:0] unit_io_sl_o_r_reason;
+reg [5:0] unit_io_sl_o_r_shift;
+reg [7:0] unit_io_sl_o_status;
+reg [63:0] unit_io_sl_r_SL_WALK;
+reg unit_io_sl_start;
+reg [0:0] wk_io_sl_R;
+reg [0:0] wk_io_sl_U;
+reg [0:0] wk_io_sl_W;
+reg [0:0] wk_io_sl_denied;
+reg [7:0] wk_io_sl_fault;
+reg [63:0] wk_io_sl_frame;
+reg [2:0] wk_io_sl_level;
+reg [0:0] wk_io_sl_not_present;
+reg [0:0] wk_io_sl_ok;
+reg [63:0] wk_io_sl_pa;
+reg [7:0] wk_io_sl_reason;
+reg [0:0] wk_io_sl_reserved;
+reg [0:0] wk_io_sl_reserved_1g;
+reg [0:0] wk_io_sl_reserved_2m;
+reg [5:0] wk_io_sl_shift;
+reg [0:0] wk_io_sl_translation;
+reg [0:0] wk_io_sl_walked;
 reg [63:0] cl_io_address;
 reg [0:0] cl_io_address_beyond_width;
 reg [0:0] cl_io_ats_beyond_width;
@@ -283,34 +281,6 @@ reg [7:0] rec_fault_reason;
 reg [2:0] rec_iommu;
 reg [2:0] rec_outcome;
 reg [15:0] rec_rid;
-reg walker_unit_io_sl0_a_r;
-reg walker_unit_io_sl0_a_w;
-reg [63:0] walker_unit_io_sl0_ea;
-reg [7:0] walker_unit_io_sl0_fault_k;
-reg [2:0] walker_unit_io_sl0_flevel;
-reg [63:0] walker_unit_io_sl0_le;
-reg [2:0] walker_unit_io_sl0_lvl;
-reg [63:0] walker_unit_io_sl0_m_addr_h;
-reg [2:0] walker_unit_io_sl0_m_size_h;
-reg walker_unit_io_sl0_m_valid_h;
-reg [63:0] walker_unit_io_sl0_m_wdata_h;
-reg walker_unit_io_sl0_m_we_h;
-reg walker_unit_io_sl0_pend_1;
-reg walker_unit_io_sl0_pend_2;
-reg walker_unit_io_sl0_pend_3;
-reg walker_unit_io_sl0_pend_4;
-reg walker_unit_io_sl0_pend_5;
-wire [63:0] walker_unit_io_sl0_sa_1;
-wire [63:0] walker_unit_io_sl0_sa_2;
-wire [63:0] walker_unit_io_sl0_sa_3;
-wire [63:0] walker_unit_io_sl0_sa_4;
-wire [63:0] walker_unit_io_sl0_sa_5;
-wire [63:0] walker_unit_io_sl0_se_1;
-wire [63:0] walker_unit_io_sl0_se_2;
-wire [63:0] walker_unit_io_sl0_se_3;
-wire [63:0] walker_unit_io_sl0_se_4;
-wire [63:0] walker_unit_io_sl0_se_5;
-reg [2:0] walker_unit_io_sl0_st;
 reg walker_unit_io_smsl0_a_r;
 reg walker_unit_io_smsl0_a_w;
 reg [63:0] walker_unit_io_smsl0_ea;
@@ -339,18 +309,36 @@ wire [63:0] walker_unit_io_smsl0_se_3;
 wire [63:0] walker_unit_io_smsl0_se_4;
 wire [63:0] walker_unit_io_smsl0_se_5;
 reg [2:0] walker_unit_io_smsl0_st;
+reg walker_unit_io_sl0_a_r;
+reg walker_unit_io_sl0_a_w;
+reg [63:0] walker_unit_io_sl0_ea;
+reg [7:0] walker_unit_io_sl0_fault_k;
+reg [2:0] walker_unit_io_sl0_flevel;
+reg [63:0] walker_unit_io_sl0_le;
+reg [2:0] walker_unit_io_sl0_lvl;
+reg [63:0] walker_unit_io_sl0_m_addr_h;
+reg [2:0] walker_unit_io_sl0_m_size_h;
+reg walker_unit_io_sl0_m_valid_h;
+reg [63:0] walker_unit_io_sl0_m_wdata_h;
+reg walker_unit_io_sl0_m_we_h;
+reg walker_unit_io_sl0_pend_1;
+reg walker_unit_io_sl0_pend_2;
+reg walker_unit_io_sl0_pend_3;
+reg walker_unit_io_sl0_pend_4;
+reg walker_unit_io_sl0_pend_5;
+wire [63:0] walker_unit_io_sl0_sa_1;
+wire [63:0] walker_unit_io_sl0_sa_2;
+wire [63:0] walker_unit_io_sl0_sa_3;
+wire [63:0] walker_unit_io_sl0_sa_4;
+wire [63:0] walker_unit_io_sl0_sa_5;
+wire [63:0] walker_unit_io_sl0_se_1;
+wire [63:0] walker_unit_io_sl0_se_2;
+wire [63:0] walker_unit_io_sl0_se_3;
+wire [63:0] walker_unit_io_sl0_se_4;
+wire [63:0] walker_unit_io_sl0_se_5;
+reg [2:0] walker_unit_io_sl0_st;
 
 assign u_wdata = 64'd0;
-assign walker_unit_io_sl0_sa_1 = 64'd0;
-assign walker_unit_io_sl0_sa_2 = 64'd0;
-assign walker_unit_io_sl0_sa_3 = 64'd0;
-assign walker_unit_io_sl0_sa_4 = 64'd0;
-assign walker_unit_io_sl0_sa_5 = 64'd0;
-assign walker_unit_io_sl0_se_1 = 64'd0;
-assign walker_unit_io_sl0_se_2 = 64'd0;
-assign walker_unit_io_sl0_se_3 = 64'd0;
-assign walker_unit_io_sl0_se_4 = 64'd0;
-assign walker_unit_io_sl0_se_5 = 64'd0;
 assign walker_unit_io_smsl0_sa_1 = 64'd0;
 assign walker_unit_io_smsl0_sa_2 = 64'd0;
 assign walker_unit_io_smsl0_sa_3 = 64'd0;
@@ -361,6 +349,16 @@ assign walker_unit_io_smsl0_se_2 = 64'd0;
 assign walker_unit_io_smsl0_se_3 = 64'd0;
 assign walker_unit_io_smsl0_se_4 = 64'd0;
 assign walker_unit_io_smsl0_se_5 = 64'd0;
+assign walker_unit_io_sl0_sa_1 = 64'd0;
+assign walker_unit_io_sl0_sa_2 = 64'd0;
+assign walker_unit_io_sl0_sa_3 = 64'd0;
+assign walker_unit_io_sl0_sa_4 = 64'd0;
+assign walker_unit_io_sl0_sa_5 = 64'd0;
+assign walker_unit_io_sl0_se_1 = 64'd0;
+assign walker_unit_io_sl0_se_2 = 64'd0;
+assign walker_unit_io_sl0_se_3 = 64'd0;
+assign walker_unit_io_sl0_se_4 = 64'd0;
+assign walker_unit_io_sl0_se_5 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
@@ -581,391 +579,387 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h209;
     reg [13-1:0] h210;
     reg [65-1:0] h211;
-    reg [2-1:0] h219;
-    reg [2-1:0] h220;
-    reg [32-1:0] h221;
-    reg [1-1:0] h222;
-    reg [16-1:0] h216;
-    reg [13-1:0] h217;
-    reg [49-1:0] h218;
-    reg [2-1:0] h223;
-    reg [2-1:0] h224;
-    reg [32-1:0] h225;
-    reg [1-1:0] h226;
-    reg [1-1:0] h227;
-    reg [1-1:0] h228;
-    reg [64-1:0] h229;
+    reg [36-1:0] h216;
+    reg [64-1:0] h217;
+    reg [16-1:0] h218;
+    reg [13-1:0] h219;
+    reg [49-1:0] h220;
+    reg [20-1:0] h221;
+    reg [18-1:0] h222;
+    reg [49-1:0] h223;
+    reg [20-1:0] h224;
+    reg [13-1:0] h225;
+    reg [49-1:0] h226;
+    reg [2-1:0] h227;
+    reg [2-1:0] h228;
+    reg [48-1:0] h229;
     reg [1-1:0] h230;
-    reg [1-1:0] h231;
-    reg [64-1:0] h232;
-    reg [1-1:0] h233;
-    reg [64-1:0] h234;
-    reg [2-1:0] h235;
-    reg [2-1:0] h236;
-    reg [48-1:0] h237;
-    reg [1-1:0] h238;
-    reg [2-1:0] h239;
-    reg [48-1:0] h240;
-    reg [48-1:0] h241;
-    reg [64-1:0] h242;
-    reg [52-1:0] h243;
-    reg [16-1:0] h244;
-    reg [13-1:0] h245;
-    reg [65-1:0] h246;
-    reg [36-1:0] h247;
-    reg [16-1:0] h248;
-    reg [13-1:0] h249;
-    reg [49-1:0] h250;
-    reg [20-1:0] h251;
-    reg [18-1:0] h252;
-    reg [49-1:0] h253;
-    reg [20-1:0] h254;
-    reg [13-1:0] h255;
-    reg [49-1:0] h256;
+    reg [2-1:0] h231;
+    reg [48-1:0] h232;
+    reg [48-1:0] h233;
+    reg [2-1:0] h237;
+    reg [2-1:0] h238;
+    reg [32-1:0] h239;
+    reg [1-1:0] h240;
+    reg [16-1:0] h234;
+    reg [13-1:0] h235;
+    reg [49-1:0] h236;
+    reg [2-1:0] h241;
+    reg [2-1:0] h242;
+    reg [32-1:0] h243;
+    reg [1-1:0] h244;
+    reg [1-1:0] h245;
+    reg [1-1:0] h246;
+    reg [64-1:0] h247;
+    reg [1-1:0] h248;
+    reg [1-1:0] h249;
+    reg [64-1:0] h250;
+    reg [1-1:0] h251;
+    reg [64-1:0] h252;
+    reg [2-1:0] h253;
+    reg [2-1:0] h254;
+    reg [48-1:0] h255;
+    reg [1-1:0] h256;
     reg [2-1:0] h257;
-    reg [2-1:0] h258;
+    reg [48-1:0] h258;
     reg [48-1:0] h259;
-    reg [1-1:0] h260;
-    reg [2-1:0] h261;
-    reg [48-1:0] h262;
-    reg [48-1:0] h263;
-    reg [64-1:0] h264;
-    reg [52-1:0] h265;
-    reg [65-1:0] h266;
-    reg [2-1:0] h267;
-    reg [2-1:0] h268;
+    reg [64-1:0] h260;
+    reg [52-1:0] h261;
+    reg [65-1:0] h262;
+    reg [2-1:0] h263;
+    reg [2-1:0] h264;
+    reg [32-1:0] h265;
+    reg [1-1:0] h266;
+    reg [32-1:0] h267;
+    reg [12-1:0] h268;
     reg [32-1:0] h269;
-    reg [1-1:0] h270;
+    reg [12-1:0] h270;
     reg [32-1:0] h271;
-    reg [12-1:0] h272;
-    reg [32-1:0] h273;
-    reg [12-1:0] h274;
-    reg [32-1:0] h275;
-    reg [64-1:0] h276;
-    reg [28-1:0] h277;
-    reg [64-1:0] h278;
-    reg [28-1:0] h279;
-    reg [48-1:0] h280;
+    reg [64-1:0] h272;
+    reg [28-1:0] h273;
+    reg [64-1:0] h274;
+    reg [28-1:0] h275;
+    reg [48-1:0] h276;
+    reg [32-1:0] h277;
+    reg [1-1:0] h278;
+    reg [2-1:0] h279;
+    reg [2-1:0] h280;
     reg [32-1:0] h281;
     reg [1-1:0] h282;
-    reg [2-1:0] h283;
-    reg [2-1:0] h284;
-    reg [32-1:0] h285;
-    reg [1-1:0] h286;
-    reg [2-1:0] h472;
-    reg [2-1:0] h473;
-    reg [32-1:0] h474;
-    reg [1-1:0] h475;
-    reg [2-1:0] h479;
-    reg [2-1:0] h480;
-    reg [32-1:0] h481;
-    reg [1-1:0] h482;
-    reg [2-1:0] h487;
-    reg [2-1:0] h488;
-    reg [32-1:0] h489;
-    reg [1-1:0] h490;
-    reg [2-1:0] h494;
-    reg [2-1:0] h495;
-    reg [32-1:0] h496;
-    reg [1-1:0] h497;
-    reg [2-1:0] h502;
-    reg [2-1:0] h503;
-    reg [32-1:0] h504;
-    reg [1-1:0] h505;
+    reg [2-1:0] h468;
+    reg [2-1:0] h469;
+    reg [32-1:0] h470;
+    reg [1-1:0] h471;
+    reg [2-1:0] h475;
+    reg [2-1:0] h476;
+    reg [32-1:0] h477;
+    reg [1-1:0] h478;
+    reg [2-1:0] h483;
+    reg [2-1:0] h484;
+    reg [32-1:0] h485;
+    reg [1-1:0] h486;
+    reg [2-1:0] h490;
+    reg [2-1:0] h491;
+    reg [32-1:0] h492;
+    reg [1-1:0] h493;
+    reg [2-1:0] h498;
+    reg [2-1:0] h499;
+    reg [32-1:0] h500;
+    reg [1-1:0] h501;
+    reg [2-1:0] h510;
+    reg [2-1:0] h511;
+    reg [32-1:0] h512;
+    reg [1-1:0] h513;
     reg [2-1:0] h514;
     reg [2-1:0] h515;
     reg [32-1:0] h516;
     reg [1-1:0] h517;
-    reg [2-1:0] h518;
-    reg [2-1:0] h519;
+    reg [32-1:0] h518;
+    reg [12-1:0] h519;
     reg [32-1:0] h520;
-    reg [1-1:0] h521;
+    reg [12-1:0] h521;
     reg [32-1:0] h522;
-    reg [12-1:0] h523;
-    reg [32-1:0] h524;
-    reg [12-1:0] h525;
-    reg [32-1:0] h526;
-    reg [64-1:0] h527;
-    reg [28-1:0] h528;
-    reg [64-1:0] h529;
-    reg [28-1:0] h530;
-    reg [48-1:0] h531;
+    reg [64-1:0] h523;
+    reg [28-1:0] h524;
+    reg [64-1:0] h525;
+    reg [28-1:0] h526;
+    reg [48-1:0] h527;
+    reg [2-1:0] h528;
+    reg [2-1:0] h529;
+    reg [32-1:0] h530;
+    reg [1-1:0] h531;
     reg [2-1:0] h532;
     reg [2-1:0] h533;
     reg [32-1:0] h534;
     reg [1-1:0] h535;
-    reg [2-1:0] h536;
-    reg [2-1:0] h537;
-    reg [32-1:0] h538;
-    reg [1-1:0] h539;
-    reg [2-1:0] h544;
-    reg [2-1:0] h545;
-    reg [32-1:0] h546;
+    reg [2-1:0] h540;
+    reg [2-1:0] h541;
+    reg [32-1:0] h542;
+    reg [1-1:0] h543;
+    reg [1-1:0] h544;
+    reg [1-1:0] h545;
+    reg [64-1:0] h546;
     reg [1-1:0] h547;
     reg [1-1:0] h548;
-    reg [1-1:0] h549;
-    reg [64-1:0] h550;
-    reg [1-1:0] h551;
-    reg [1-1:0] h552;
-    reg [64-1:0] h553;
-    reg [1-1:0] h554;
-    reg [64-1:0] h555;
+    reg [64-1:0] h549;
+    reg [1-1:0] h550;
+    reg [64-1:0] h551;
+    reg [32-1:0] h552;
+    reg [1-1:0] h553;
+    reg [32-1:0] h554;
+    reg [12-1:0] h555;
     reg [32-1:0] h556;
-    reg [1-1:0] h557;
+    reg [12-1:0] h557;
     reg [32-1:0] h558;
-    reg [12-1:0] h559;
-    reg [32-1:0] h560;
-    reg [12-1:0] h561;
-    reg [32-1:0] h562;
-    reg [64-1:0] h563;
-    reg [28-1:0] h564;
-    reg [64-1:0] h565;
-    reg [28-1:0] h566;
-    reg [48-1:0] h567;
-    reg [64-1:0] h287;
-    reg [76-1:0] h288;
-    reg [62-1:0] h289;
-    reg [1-1:0] h290;
-    reg [2-1:0] h291;
-    reg [63-1:0] h292;
+    reg [64-1:0] h559;
+    reg [28-1:0] h560;
+    reg [64-1:0] h561;
+    reg [28-1:0] h562;
+    reg [48-1:0] h563;
+    reg [64-1:0] h283;
+    reg [76-1:0] h284;
+    reg [62-1:0] h285;
+    reg [1-1:0] h286;
+    reg [2-1:0] h287;
+    reg [63-1:0] h288;
+    reg [64-1:0] h289;
+    reg [64-1:0] h290;
+    reg [64-1:0] h291;
+    reg [64-1:0] h292;
     reg [64-1:0] h293;
-    reg [64-1:0] h294;
-    reg [64-1:0] h295;
-    reg [64-1:0] h296;
-    reg [64-1:0] h297;
-    reg [76-1:0] h298;
-    reg [62-1:0] h299;
-    reg [1-1:0] h300;
-    reg [2-1:0] h301;
-    reg [63-1:0] h302;
+    reg [76-1:0] h294;
+    reg [62-1:0] h295;
+    reg [1-1:0] h296;
+    reg [2-1:0] h297;
+    reg [63-1:0] h298;
+    reg [64-1:0] h299;
+    reg [64-1:0] h300;
+    reg [64-1:0] h301;
+    reg [64-1:0] h302;
     reg [64-1:0] h303;
-    reg [64-1:0] h304;
-    reg [64-1:0] h305;
-    reg [64-1:0] h306;
-    reg [64-1:0] h307;
-    reg [76-1:0] h308;
-    reg [62-1:0] h309;
-    reg [1-1:0] h310;
-    reg [2-1:0] h311;
-    reg [63-1:0] h312;
-    reg [64-1:0] h313;
+    reg [76-1:0] h304;
+    reg [62-1:0] h305;
+    reg [1-1:0] h306;
+    reg [2-1:0] h307;
+    reg [63-1:0] h308;
+    reg [64-1:0] h309;
+    reg [64-1:0] h310;
+    reg [64-1:0] h311;
+    reg [64-1:0] h312;
+    reg [1-1:0] h313;
     reg [64-1:0] h314;
-    reg [64-1:0] h315;
-    reg [64-1:0] h316;
+    reg [76-1:0] h315;
+    reg [62-1:0] h316;
     reg [1-1:0] h317;
-    reg [64-1:0] h318;
-    reg [76-1:0] h319;
-    reg [62-1:0] h320;
-    reg [1-1:0] h321;
-    reg [2-1:0] h322;
-    reg [63-1:0] h323;
+    reg [2-1:0] h318;
+    reg [63-1:0] h319;
+    reg [64-1:0] h320;
+    reg [64-1:0] h321;
+    reg [64-1:0] h322;
+    reg [64-1:0] h323;
     reg [64-1:0] h324;
-    reg [64-1:0] h325;
-    reg [64-1:0] h326;
-    reg [64-1:0] h327;
-    reg [64-1:0] h328;
-    reg [76-1:0] h329;
-    reg [62-1:0] h330;
-    reg [1-1:0] h331;
-    reg [2-1:0] h332;
-    reg [63-1:0] h333;
-    reg [64-1:0] h334;
+    reg [76-1:0] h325;
+    reg [62-1:0] h326;
+    reg [1-1:0] h327;
+    reg [2-1:0] h328;
+    reg [63-1:0] h329;
+    reg [64-1:0] h330;
+    reg [64-1:0] h331;
+    reg [64-1:0] h332;
+    reg [64-1:0] h333;
+    reg [1-1:0] h334;
     reg [64-1:0] h335;
-    reg [64-1:0] h336;
-    reg [64-1:0] h337;
+    reg [76-1:0] h336;
+    reg [62-1:0] h337;
     reg [1-1:0] h338;
-    reg [64-1:0] h339;
-    reg [76-1:0] h340;
-    reg [62-1:0] h341;
-    reg [1-1:0] h342;
-    reg [2-1:0] h343;
-    reg [63-1:0] h344;
-    reg [64-1:0] h345;
+    reg [2-1:0] h339;
+    reg [63-1:0] h340;
+    reg [64-1:0] h341;
+    reg [64-1:0] h342;
+    reg [64-1:0] h343;
+    reg [64-1:0] h344;
+    reg [1-1:0] h345;
     reg [64-1:0] h346;
-    reg [64-1:0] h347;
-    reg [64-1:0] h348;
+    reg [76-1:0] h347;
+    reg [62-1:0] h348;
     reg [1-1:0] h349;
-    reg [64-1:0] h350;
-    reg [76-1:0] h351;
-    reg [62-1:0] h352;
-    reg [1-1:0] h353;
-    reg [2-1:0] h354;
-    reg [63-1:0] h355;
-    reg [64-1:0] h356;
+    reg [2-1:0] h350;
+    reg [63-1:0] h351;
+    reg [64-1:0] h352;
+    reg [64-1:0] h353;
+    reg [64-1:0] h354;
+    reg [64-1:0] h355;
+    reg [1-1:0] h356;
     reg [64-1:0] h357;
-    reg [64-1:0] h358;
-    reg [64-1:0] h359;
+    reg [76-1:0] h358;
+    reg [62-1:0] h359;
     reg [1-1:0] h360;
-    reg [64-1:0] h361;
-    reg [76-1:0] h362;
-    reg [62-1:0] h363;
-    reg [1-1:0] h364;
-    reg [2-1:0] h365;
-    reg [63-1:0] h366;
-    reg [64-1:0] h367;
+    reg [2-1:0] h361;
+    reg [63-1:0] h362;
+    reg [64-1:0] h363;
+    reg [64-1:0] h364;
+    reg [64-1:0] h365;
+    reg [64-1:0] h366;
+    reg [1-1:0] h367;
     reg [64-1:0] h368;
-    reg [64-1:0] h369;
-    reg [64-1:0] h370;
+    reg [76-1:0] h369;
+    reg [62-1:0] h370;
     reg [1-1:0] h371;
-    reg [64-1:0] h372;
-    reg [76-1:0] h373;
-    reg [62-1:0] h374;
-    reg [1-1:0] h375;
-    reg [2-1:0] h376;
-    reg [63-1:0] h377;
+    reg [2-1:0] h372;
+    reg [63-1:0] h373;
+    reg [64-1:0] h374;
+    reg [64-1:0] h375;
+    reg [64-1:0] h376;
+    reg [64-1:0] h377;
     reg [64-1:0] h378;
-    reg [64-1:0] h379;
-    reg [64-1:0] h380;
-    reg [64-1:0] h381;
-    reg [64-1:0] h382;
-    reg [76-1:0] h383;
-    reg [62-1:0] h384;
-    reg [1-1:0] h385;
-    reg [2-1:0] h386;
-    reg [63-1:0] h387;
-    reg [64-1:0] h388;
+    reg [76-1:0] h379;
+    reg [62-1:0] h380;
+    reg [1-1:0] h381;
+    reg [2-1:0] h382;
+    reg [63-1:0] h383;
+    reg [64-1:0] h384;
+    reg [64-1:0] h385;
+    reg [64-1:0] h386;
+    reg [64-1:0] h387;
+    reg [1-1:0] h388;
     reg [64-1:0] h389;
-    reg [64-1:0] h390;
-    reg [64-1:0] h391;
+    reg [76-1:0] h390;
+    reg [62-1:0] h391;
     reg [1-1:0] h392;
-    reg [64-1:0] h393;
-    reg [76-1:0] h394;
-    reg [62-1:0] h395;
-    reg [1-1:0] h396;
-    reg [2-1:0] h397;
-    reg [63-1:0] h398;
+    reg [2-1:0] h393;
+    reg [63-1:0] h394;
+    reg [64-1:0] h395;
+    reg [64-1:0] h396;
+    reg [64-1:0] h397;
+    reg [64-1:0] h398;
     reg [64-1:0] h399;
-    reg [64-1:0] h400;
-    reg [64-1:0] h401;
-    reg [64-1:0] h402;
-    reg [64-1:0] h403;
-    reg [76-1:0] h404;
-    reg [62-1:0] h405;
-    reg [1-1:0] h406;
-    reg [2-1:0] h407;
-    reg [63-1:0] h408;
-    reg [64-1:0] h409;
+    reg [76-1:0] h400;
+    reg [62-1:0] h401;
+    reg [1-1:0] h402;
+    reg [2-1:0] h403;
+    reg [63-1:0] h404;
+    reg [64-1:0] h405;
+    reg [64-1:0] h406;
+    reg [64-1:0] h407;
+    reg [64-1:0] h408;
+    reg [1-1:0] h409;
     reg [64-1:0] h410;
-    reg [64-1:0] h411;
-    reg [64-1:0] h412;
+    reg [76-1:0] h411;
+    reg [62-1:0] h412;
     reg [1-1:0] h413;
-    reg [64-1:0] h414;
-    reg [76-1:0] h415;
-    reg [62-1:0] h416;
-    reg [1-1:0] h417;
-    reg [2-1:0] h418;
-    reg [63-1:0] h419;
+    reg [2-1:0] h414;
+    reg [63-1:0] h415;
+    reg [64-1:0] h416;
+    reg [64-1:0] h417;
+    reg [64-1:0] h418;
+    reg [64-1:0] h419;
     reg [64-1:0] h420;
-    reg [64-1:0] h421;
+    reg [1-1:0] h421;
     reg [64-1:0] h422;
-    reg [64-1:0] h423;
-    reg [64-1:0] h424;
+    reg [76-1:0] h423;
+    reg [62-1:0] h424;
     reg [1-1:0] h425;
-    reg [64-1:0] h426;
-    reg [76-1:0] h427;
-    reg [62-1:0] h428;
-    reg [1-1:0] h429;
-    reg [2-1:0] h430;
-    reg [63-1:0] h431;
-    reg [64-1:0] h432;
+    reg [2-1:0] h426;
+    reg [63-1:0] h427;
+    reg [64-1:0] h428;
+    reg [64-1:0] h429;
+    reg [64-1:0] h430;
+    reg [64-1:0] h431;
+    reg [1-1:0] h432;
     reg [64-1:0] h433;
-    reg [64-1:0] h434;
-    reg [64-1:0] h435;
+    reg [76-1:0] h434;
+    reg [62-1:0] h435;
     reg [1-1:0] h436;
-    reg [64-1:0] h437;
-    reg [76-1:0] h438;
-    reg [62-1:0] h439;
-    reg [1-1:0] h440;
-    reg [2-1:0] h441;
-    reg [63-1:0] h442;
-    reg [64-1:0] h443;
+    reg [2-1:0] h437;
+    reg [63-1:0] h438;
+    reg [64-1:0] h439;
+    reg [64-1:0] h440;
+    reg [64-1:0] h441;
+    reg [64-1:0] h442;
+    reg [1-1:0] h443;
     reg [64-1:0] h444;
-    reg [64-1:0] h445;
-    reg [64-1:0] h446;
+    reg [76-1:0] h445;
+    reg [62-1:0] h446;
     reg [1-1:0] h447;
-    reg [64-1:0] h448;
-    reg [76-1:0] h449;
-    reg [62-1:0] h450;
-    reg [1-1:0] h451;
-    reg [2-1:0] h452;
-    reg [63-1:0] h453;
-    reg [64-1:0] h454;
+    reg [2-1:0] h448;
+    reg [63-1:0] h449;
+    reg [64-1:0] h450;
+    reg [64-1:0] h451;
+    reg [64-1:0] h452;
+    reg [64-1:0] h453;
+    reg [1-1:0] h454;
     reg [64-1:0] h455;
-    reg [64-1:0] h456;
-    reg [64-1:0] h457;
+    reg [76-1:0] h456;
+    reg [62-1:0] h457;
     reg [1-1:0] h458;
-    reg [64-1:0] h459;
-    reg [76-1:0] h460;
-    reg [62-1:0] h461;
-    reg [1-1:0] h462;
-    reg [2-1:0] h463;
-    reg [63-1:0] h464;
+    reg [2-1:0] h459;
+    reg [63-1:0] h460;
+    reg [64-1:0] h461;
+    reg [64-1:0] h462;
+    reg [64-1:0] h463;
+    reg [64-1:0] h464;
     reg [64-1:0] h465;
-    reg [64-1:0] h466;
-    reg [64-1:0] h467;
-    reg [64-1:0] h468;
-    reg [64-1:0] h469;
-    reg [1-1:0] h470;
-    reg [2-1:0] h471;
-    reg [64-1:0] h476;
-    reg [1-1:0] h477;
-    reg [2-1:0] h478;
-    reg [1-1:0] h483;
-    reg [64-1:0] h484;
-    reg [1-1:0] h485;
-    reg [2-1:0] h486;
-    reg [64-1:0] h491;
-    reg [1-1:0] h492;
-    reg [2-1:0] h493;
-    reg [1-1:0] h498;
-    reg [64-1:0] h499;
-    reg [1-1:0] h500;
-    reg [2-1:0] h501;
+    reg [1-1:0] h466;
+    reg [2-1:0] h467;
+    reg [64-1:0] h472;
+    reg [1-1:0] h473;
+    reg [2-1:0] h474;
+    reg [1-1:0] h479;
+    reg [64-1:0] h480;
+    reg [1-1:0] h481;
+    reg [2-1:0] h482;
+    reg [64-1:0] h487;
+    reg [1-1:0] h488;
+    reg [2-1:0] h489;
+    reg [1-1:0] h494;
+    reg [64-1:0] h495;
+    reg [1-1:0] h496;
+    reg [2-1:0] h497;
+    reg [1-1:0] h502;
+    reg [64-1:0] h503;
+    reg [1-1:0] h504;
+    reg [2-1:0] h505;
     reg [1-1:0] h506;
     reg [64-1:0] h507;
     reg [1-1:0] h508;
     reg [2-1:0] h509;
-    reg [1-1:0] h510;
-    reg [64-1:0] h511;
-    reg [1-1:0] h512;
-    reg [2-1:0] h513;
-    reg [1-1:0] h540;
-    reg [64-1:0] h541;
-    reg [1-1:0] h542;
-    reg [2-1:0] h543;
-    reg [1-1:0] h568;
-    reg [1-1:0] h569;
-    reg [6-1:0] h570;
+    reg [1-1:0] h536;
+    reg [64-1:0] h537;
+    reg [1-1:0] h538;
+    reg [2-1:0] h539;
+    reg [1-1:0] h564;
+    reg [1-1:0] h565;
+    reg [6-1:0] h566;
+    reg [64-1:0] h567;
+    reg [127-1:0] h568;
+    reg [6-1:0] h569;
+    reg [127-1:0] h570;
     reg [64-1:0] h571;
-    reg [127-1:0] h572;
-    reg [6-1:0] h573;
-    reg [127-1:0] h574;
-    reg [64-1:0] h575;
-    reg [6-1:0] h576;
-    reg [7-1:0] h577;
-    reg [64-1:0] h578;
-    reg [65-1:0] h579;
+    reg [6-1:0] h572;
+    reg [7-1:0] h573;
+    reg [64-1:0] h574;
+    reg [65-1:0] h575;
+    reg [64-1:0] h576;
+    reg [127-1:0] h577;
+    reg [127-1:0] h578;
+    reg [1-1:0] h579;
     reg [64-1:0] h580;
-    reg [127-1:0] h581;
-    reg [127-1:0] h582;
+    reg [1-1:0] h581;
+    reg [64-1:0] h582;
     reg [1-1:0] h583;
     reg [64-1:0] h584;
     reg [1-1:0] h585;
-    reg [64-1:0] h586;
+    reg [2-1:0] h586;
     reg [1-1:0] h587;
-    reg [64-1:0] h588;
+    reg [1-1:0] h588;
     reg [1-1:0] h589;
-    reg [2-1:0] h590;
-    reg [1-1:0] h591;
+    reg [32-1:0] h590;
+    reg [64-1:0] h591;
     reg [1-1:0] h592;
-    reg [1-1:0] h593;
-    reg [32-1:0] h594;
-    reg [64-1:0] h595;
+    reg [32-1:0] h593;
+    reg [1-1:0] h594;
+    reg [1-1:0] h595;
     reg [1-1:0] h596;
-    reg [32-1:0] h597;
-    reg [1-1:0] h598;
-    reg [1-1:0] h599;
-    reg [1-1:0] h600;
     if (rst == 1) begin
         al_vf_sriov <= 0;
         cl_io_address <= 0;
@@ -1100,8 +1094,6 @@ always @(posedge clk) begin: fsm
         w_io_root_8 <= 0;
         w_io_smctx_0 <= 0;
         w_io_smctx_8 <= 0;
-        w_io_smroot_0 <= 0;
-        w_io_smroot_8 <= 0;
         w_vf_sriov_0 <= 0;
         w_vf_sriov_10 <= 0;
         w_vf_sriov_20 <= 0;
@@ -2355,7 +2347,7 @@ always @(posedge clk) begin: fsm
                     h214 = (r_GSTS_REG >>> 31);
                     h215 = 1'h0;
                     h215 = (h214[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((((h212 == 1) || (h213 == 2)) && (h215 != 0)) && 1'b1) && 1'b1)))) begin
+                    if ((!((cl_vf_dma != 0) && ((((h212 == 1) || (h213 == 2)) && (h215 != 0)) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
                         st <= 5'b01100;
@@ -2424,331 +2416,28 @@ always @(posedge clk) begin: fsm
             end
             5'b01100: begin
                 if ((!pend)) begin
-                    h219 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h219 = 2;
-                    end
-                    else begin
-                        h219 = 1;
-                    end
-                    h220 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h220 = 2;
-                    end
-                    else begin
-                        h220 = 1;
-                    end
-                    h221 = 32'h0;
-                    h221 = (r_GSTS_REG >>> 31);
-                    h222 = 1'h0;
-                    h222 = (h221[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((((h219 == 1) || (h220 == 2)) && (h222 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
-                        w_io_ctx_0 <= 0;
-                        w_io_ctx_8 <= 0;
-                        st <= 5'b01110;
-                    end
-                    else begin
-                        h216 = 16'h0;
-                        h216 = cl_vf_rid;
-                        h217 = 13'h0;
-                        h217 = ({5'h0, h216[8-1:0]} * 16);
-                        h218 = 49'h0;
-                        h218 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h217});
-                        v_wide = {78'h0, h218};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_ctx_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01101;
-                    end
-                end
-            end
-            5'b01101: begin
-                if ((!pend)) begin
-                    h216 = 16'h0;
-                    h216 = cl_vf_rid;
-                    h217 = 13'h0;
-                    h217 = ({5'h0, h216[8-1:0]} * 16);
-                    h218 = 49'h0;
-                    h218 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h217});
-                    v_wide = {78'h0, h218};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_ctx_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b01110;
-                    end
-                end
-            end
-            5'b01110: begin
-                wk_io_sl_walked <= 0;
-                wk_io_sl_ok <= 0;
-                wk_io_sl_pa <= 0;
-                wk_io_sl_level <= 0;
-                wk_io_sl_fault <= 0;
-                wk_io_sl_not_present <= 0;
-                wk_io_sl_denied <= 0;
-                wk_io_sl_reserved <= 0;
-                wk_io_sl_reserved_2m <= 0;
-                wk_io_sl_reserved_1g <= 0;
-                wk_io_sl_translation <= 0;
-                wk_io_sl_reason <= 0;
-                wk_io_sl_R <= 0;
-                wk_io_sl_W <= 0;
-                wk_io_sl_U <= 0;
-                wk_io_sl_shift <= 0;
-                wk_io_sl_frame <= 0;
-                h223 = 2'h0;
-                if ((e_write != 0)) begin
-                    h223 = 2;
-                end
-                else begin
-                    h223 = 1;
-                end
-                h224 = 2'h0;
-                if ((e_write != 0)) begin
-                    h224 = 2;
-                end
-                else begin
-                    h224 = 1;
-                end
-                h225 = 32'h0;
-                h225 = (r_GSTS_REG >>> 31);
-                h226 = 1'h0;
-                h226 = (h225[1-1:0] & 1);
-                h227 = 1'h0;
-                h228 = 1'h0;
-                h229 = 64'h0;
-                h229 = e_addr;
-                h228 = 0;
-                if ((h229[64-1:39] != 0)) begin
-                    h228 = 1;
-                end
-                h230 = 1'h0;
-                h231 = 1'h0;
-                h232 = 64'h0;
-                h232 = e_addr;
-                h231 = 0;
-                if ((h232[64-1:48] != 0)) begin
-                    h231 = 1;
-                end
-                h233 = 1'h0;
-                h234 = 64'h0;
-                h234 = e_addr;
-                h233 = 0;
-                if ((h234[64-1:57] != 0)) begin
-                    h233 = 1;
-                end
-                if ((w_io_ctx_8[3-1:0] == 2)) begin
-                    h230 = h231;
-                end
-                else begin
-                    h230 = h233;
-                end
-                if ((w_io_ctx_8[3-1:0] == 1)) begin
-                    h227 = h228;
-                end
-                else begin
-                    h227 = h230;
-                end
-                if (((cl_vf_dma != 0) && (((((((((((((h223 == 1) || (h224 == 2)) && (h226 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h227 != 0))))) begin
-                    v_wide = {63'h0, e_addr};
-                    unit_io_sl_i_addr <= v_wide[64-1:0];
-                    h235 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h235 = 2;
-                    end
-                    else begin
-                        h235 = 1;
-                    end
-                    unit_io_sl_k_read <= ((!((h235 == 2) && 1'b1)) && 1'b1);
-                    h236 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h236 = 2;
-                    end
-                    else begin
-                        h236 = 1;
-                    end
-                    unit_io_sl_k_write <= ((h236 == 2) && 1'b1);
-                    h237 = 48'h0;
-                    h237 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
-                    h238 = 1'h0;
-                    h239 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h239 = 2;
-                    end
-                    else begin
-                        h239 = 1;
-                    end
-                    h238 = 0;
-                    if (((h239 == 2) && 1'b1)) begin
-                        h238 = 1;
-                    end
-                    h240 = 48'h0;
-                    h240 = (h237 | {44'h0, h238, 3'h0});
-                    h241 = 48'h0;
-                    h241 = (h240 | {45'h0, w_io_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h241};
-                    unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
-                    unit_io_sl_start <= 1'b1;
-                    st <= 5'b01111;
-                end
-                else begin
-                    st <= 5'b10000;
-                end
-            end
-            5'b01111: begin
-                unit_io_sl_start <= 1'b0;
-                if (unit_io_sl_done) begin
-                    wk_io_sl_walked <= 1;
-                    if ((unit_io_sl_o_status == 0)) begin
-                        wk_io_sl_ok <= 1;
-                        wk_io_sl_pa <= unit_io_sl_o_pa;
-                        wk_io_sl_level <= unit_io_sl_o_level;
-                    end
-                    else begin
-                        wk_io_sl_fault <= unit_io_sl_o_status;
-                        wk_io_sl_level <= unit_io_sl_o_level;
-                        if ((unit_io_sl_o_status == 1)) begin
-                            wk_io_sl_not_present <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 2)) begin
-                            wk_io_sl_denied <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 3)) begin
-                            wk_io_sl_reserved <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 4)) begin
-                            wk_io_sl_reserved_2m <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 5)) begin
-                            wk_io_sl_reserved_1g <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 6)) begin
-                            wk_io_sl_translation <= 1;
-                        end
-                        wk_io_sl_reason <= unit_io_sl_o_r_reason;
-                        wk_io_sl_R <= unit_io_sl_o_r_R;
-                        wk_io_sl_W <= unit_io_sl_o_r_W;
-                        wk_io_sl_U <= unit_io_sl_o_r_U;
-                        wk_io_sl_shift <= unit_io_sl_o_r_shift;
-                        wk_io_sl_frame <= unit_io_sl_o_r_frame;
-                    end
-                    st <= 5'b10000;
-                end
-            end
-            5'b10000: begin
-                if ((!pend)) begin
-                    if ((!1'b0)) begin
-                        w_io_smroot_0 <= 0;
-                        w_io_smroot_8 <= 0;
-                        st <= 5'b10010;
-                    end
-                    else begin
-                        h242 = 64'h0;
-                        h242 = (r_RTADDR_REG >>> 12);
-                        h243 = 52'h0;
-                        h243 = (h242[52-1:0] & 52'hfffffffffffff);
-                        h244 = 16'h0;
-                        h244 = cl_vf_rid;
-                        h245 = 13'h0;
-                        h245 = ({5'h0, h244[16-1:8]} * 16);
-                        h246 = 65'h0;
-                        h246 = ({1'h0, h243, 12'h0} + {52'h0, h245});
-                        v_wide = {62'h0, h246};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_smroot_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b10001;
-                    end
-                end
-            end
-            5'b10001: begin
-                if ((!pend)) begin
-                    h242 = 64'h0;
-                    h242 = (r_RTADDR_REG >>> 12);
-                    h243 = 52'h0;
-                    h243 = (h242[52-1:0] & 52'hfffffffffffff);
-                    h244 = 16'h0;
-                    h244 = cl_vf_rid;
-                    h245 = 13'h0;
-                    h245 = ({5'h0, h244[16-1:8]} * 16);
-                    h246 = 65'h0;
-                    h246 = ({1'h0, h243, 12'h0} + {52'h0, h245});
-                    v_wide = {62'h0, h246};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_smroot_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 5'b10010;
-                    end
-                end
-            end
-            5'b10010: begin
-                if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_smctx_0 <= 0;
                         w_io_smctx_8 <= 0;
-                        st <= 5'b10100;
+                        st <= 5'b01110;
                     end
                     else begin
-                        h247 = 36'h0;
+                        h216 = 36'h0;
+                        h217 = 64'h0;
+                        h217 = w_io_root_8;
                         if (cl_vf_rid[7]) begin
-                            h247 = w_io_smroot_8[48-1:12];
+                            h216 = h217[48-1:12];
                         end
                         else begin
-                            h247 = w_io_smroot_0[48-1:12];
+                            h216 = w_io_root_0[48-1:12];
                         end
-                        h248 = 16'h0;
-                        h248 = cl_vf_rid;
-                        h249 = 13'h0;
-                        h249 = ({6'h0, h248[7-1:0]} * 32);
-                        h250 = 49'h0;
-                        h250 = ({1'h0, h247, 12'h0} + {36'h0, h249});
-                        v_wide = {78'h0, h250};
+                        h218 = 16'h0;
+                        h218 = cl_vf_rid;
+                        h219 = 13'h0;
+                        h219 = ({6'h0, h218[7-1:0]} * 32);
+                        h220 = 49'h0;
+                        h220 = ({1'h0, h216, 12'h0} + {36'h0, h219});
+                        v_wide = {78'h0, h220};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2764,26 +2453,28 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_smctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10011;
+                        st <= 5'b01101;
                     end
                 end
             end
-            5'b10011: begin
+            5'b01101: begin
                 if ((!pend)) begin
-                    h247 = 36'h0;
+                    h216 = 36'h0;
+                    h217 = 64'h0;
+                    h217 = w_io_root_8;
                     if (cl_vf_rid[7]) begin
-                        h247 = w_io_smroot_8[48-1:12];
+                        h216 = h217[48-1:12];
                     end
                     else begin
-                        h247 = w_io_smroot_0[48-1:12];
+                        h216 = w_io_root_0[48-1:12];
                     end
-                    h248 = 16'h0;
-                    h248 = cl_vf_rid;
-                    h249 = 13'h0;
-                    h249 = ({6'h0, h248[7-1:0]} * 32);
-                    h250 = 49'h0;
-                    h250 = ({1'h0, h247, 12'h0} + {36'h0, h249});
-                    v_wide = {78'h0, h250};
+                    h218 = 16'h0;
+                    h218 = cl_vf_rid;
+                    h219 = 13'h0;
+                    h219 = ({6'h0, h218[7-1:0]} * 32);
+                    h220 = 49'h0;
+                    h220 = ({1'h0, h216, 12'h0} + {36'h0, h219});
+                    v_wide = {78'h0, h220};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2798,24 +2489,24 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_smctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10100;
+                        st <= 5'b01110;
                     end
                 end
             end
-            5'b10100: begin
+            5'b01110: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pdir_0 <= 0;
-                        st <= 5'b10101;
+                        st <= 5'b01111;
                     end
                     else begin
-                        h251 = 20'h0;
-                        h251 = w_io_smctx_8[20-1:0];
-                        h252 = 18'h0;
-                        h252 = ({4'h0, h251[20-1:6]} * 8);
-                        h253 = 49'h0;
-                        h253 = ({1'h0, w_io_smctx_0[48-1:12], 12'h0} + {31'h0, h252});
-                        v_wide = {78'h0, h253};
+                        h221 = 20'h0;
+                        h221 = w_io_smctx_8[20-1:0];
+                        h222 = 18'h0;
+                        h222 = ({4'h0, h221[20-1:6]} * 8);
+                        h223 = 49'h0;
+                        h223 = ({1'h0, w_io_smctx_0[48-1:12], 12'h0} + {31'h0, h222});
+                        v_wide = {78'h0, h223};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2831,25 +2522,25 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pdir_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10101;
+                        st <= 5'b01111;
                     end
                 end
             end
-            5'b10101: begin
+            5'b01111: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pe_0 <= 0;
                         w_io_pe_8 <= 0;
-                        st <= 5'b10111;
+                        st <= 5'b10001;
                     end
                     else begin
-                        h254 = 20'h0;
-                        h254 = w_io_smctx_8[20-1:0];
-                        h255 = 13'h0;
-                        h255 = ({7'h0, h254[6-1:0]} * 64);
-                        h256 = 49'h0;
-                        h256 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h255});
-                        v_wide = {78'h0, h256};
+                        h224 = 20'h0;
+                        h224 = w_io_smctx_8[20-1:0];
+                        h225 = 13'h0;
+                        h225 = ({7'h0, h224[6-1:0]} * 64);
+                        h226 = 49'h0;
+                        h226 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h225});
+                        v_wide = {78'h0, h226};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2865,19 +2556,19 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pe_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10110;
+                        st <= 5'b10000;
                     end
                 end
             end
-            5'b10110: begin
+            5'b10000: begin
                 if ((!pend)) begin
-                    h254 = 20'h0;
-                    h254 = w_io_smctx_8[20-1:0];
-                    h255 = 13'h0;
-                    h255 = ({7'h0, h254[6-1:0]} * 64);
-                    h256 = 49'h0;
-                    h256 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h255});
-                    v_wide = {78'h0, h256};
+                    h224 = 20'h0;
+                    h224 = w_io_smctx_8[20-1:0];
+                    h225 = 13'h0;
+                    h225 = ({7'h0, h224[6-1:0]} * 64);
+                    h226 = 49'h0;
+                    h226 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h225});
+                    v_wide = {78'h0, h226};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2892,11 +2583,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pe_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10111;
+                        st <= 5'b10001;
                     end
                 end
             end
-            5'b10111: begin
+            5'b10001: begin
                 wk_io_smsl_walked <= 0;
                 wk_io_smsl_ok <= 0;
                 wk_io_smsl_pa <= 0;
@@ -2917,50 +2608,50 @@ always @(posedge clk) begin: fsm
                 if (1'b0) begin
                     v_wide = {63'h0, e_addr};
                     unit_io_smsl_i_addr <= v_wide[64-1:0];
-                    h257 = 2'h0;
+                    h227 = 2'h0;
                     if ((e_write != 0)) begin
-                        h257 = 2;
+                        h227 = 2;
                     end
                     else begin
-                        h257 = 1;
+                        h227 = 1;
                     end
-                    unit_io_smsl_k_read <= ((!((h257 == 2) && 1'b1)) && 1'b1);
-                    h258 = 2'h0;
+                    unit_io_smsl_k_read <= ((!((h227 == 2) && 1'b1)) && 1'b1);
+                    h228 = 2'h0;
                     if ((e_write != 0)) begin
-                        h258 = 2;
+                        h228 = 2;
                     end
                     else begin
-                        h258 = 1;
+                        h228 = 1;
                     end
-                    unit_io_smsl_k_write <= ((h258 == 2) && 1'b1);
-                    h259 = 48'h0;
-                    h259 = ({w_io_pe_0[48-1:12], 12'h0} | 0);
-                    h260 = 1'h0;
-                    h261 = 2'h0;
+                    unit_io_smsl_k_write <= ((h228 == 2) && 1'b1);
+                    h229 = 48'h0;
+                    h229 = ({w_io_pe_0[48-1:12], 12'h0} | 0);
+                    h230 = 1'h0;
+                    h231 = 2'h0;
                     if ((e_write != 0)) begin
-                        h261 = 2;
+                        h231 = 2;
                     end
                     else begin
-                        h261 = 1;
+                        h231 = 1;
                     end
-                    h260 = 0;
-                    if (((h261 == 2) && 1'b1)) begin
-                        h260 = 1;
+                    h230 = 0;
+                    if (((h231 == 2) && 1'b1)) begin
+                        h230 = 1;
                     end
-                    h262 = 48'h0;
-                    h262 = (h259 | {44'h0, h260, 3'h0});
-                    h263 = 48'h0;
-                    h263 = (h262 | {45'h0, w_io_pe_0[5-1:2]});
-                    v_wide = {79'h0, h263};
+                    h232 = 48'h0;
+                    h232 = (h229 | {44'h0, h230, 3'h0});
+                    h233 = 48'h0;
+                    h233 = (h232 | {45'h0, w_io_pe_0[5-1:2]});
+                    v_wide = {79'h0, h233};
                     unit_io_smsl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_smsl_start <= 1'b1;
-                    st <= 5'b11000;
+                    st <= 5'b10010;
                 end
                 else begin
-                    st <= 5'b11001;
+                    st <= 5'b10011;
                 end
             end
-            5'b11000: begin
+            5'b10010: begin
                 unit_io_smsl_start <= 1'b0;
                 if (unit_io_smsl_done) begin
                     wk_io_smsl_walked <= 1;
@@ -2997,23 +2688,259 @@ always @(posedge clk) begin: fsm
                         wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
                         wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
                     end
-                    st <= 5'b11001;
+                    st <= 5'b10011;
                 end
             end
-            5'b11001: begin
+            5'b10011: begin
+                if ((!pend)) begin
+                    h237 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h237 = 2;
+                    end
+                    else begin
+                        h237 = 1;
+                    end
+                    h238 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h238 = 2;
+                    end
+                    else begin
+                        h238 = 1;
+                    end
+                    h239 = 32'h0;
+                    h239 = (r_GSTS_REG >>> 31);
+                    h240 = 1'h0;
+                    h240 = (h239[1-1:0] & 1);
+                    if ((!((cl_vf_dma != 0) && ((((((h237 == 1) || (h238 == 2)) && (h240 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
+                        w_io_ctx_0 <= 0;
+                        w_io_ctx_8 <= 0;
+                        st <= 5'b10101;
+                    end
+                    else begin
+                        h234 = 16'h0;
+                        h234 = cl_vf_rid;
+                        h235 = 13'h0;
+                        h235 = ({5'h0, h234[8-1:0]} * 16);
+                        h236 = 49'h0;
+                        h236 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h235});
+                        v_wide = {78'h0, h236};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_ctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b10100;
+                    end
+                end
+            end
+            5'b10100: begin
+                if ((!pend)) begin
+                    h234 = 16'h0;
+                    h234 = cl_vf_rid;
+                    h235 = 13'h0;
+                    h235 = ({5'h0, h234[8-1:0]} * 16);
+                    h236 = 49'h0;
+                    h236 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h235});
+                    v_wide = {78'h0, h236};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_ctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b10101;
+                    end
+                end
+            end
+            5'b10101: begin
+                wk_io_sl_walked <= 0;
+                wk_io_sl_ok <= 0;
+                wk_io_sl_pa <= 0;
+                wk_io_sl_level <= 0;
+                wk_io_sl_fault <= 0;
+                wk_io_sl_not_present <= 0;
+                wk_io_sl_denied <= 0;
+                wk_io_sl_reserved <= 0;
+                wk_io_sl_reserved_2m <= 0;
+                wk_io_sl_reserved_1g <= 0;
+                wk_io_sl_translation <= 0;
+                wk_io_sl_reason <= 0;
+                wk_io_sl_R <= 0;
+                wk_io_sl_W <= 0;
+                wk_io_sl_U <= 0;
+                wk_io_sl_shift <= 0;
+                wk_io_sl_frame <= 0;
+                h241 = 2'h0;
+                if ((e_write != 0)) begin
+                    h241 = 2;
+                end
+                else begin
+                    h241 = 1;
+                end
+                h242 = 2'h0;
+                if ((e_write != 0)) begin
+                    h242 = 2;
+                end
+                else begin
+                    h242 = 1;
+                end
+                h243 = 32'h0;
+                h243 = (r_GSTS_REG >>> 31);
+                h244 = 1'h0;
+                h244 = (h243[1-1:0] & 1);
+                h245 = 1'h0;
+                h246 = 1'h0;
+                h247 = 64'h0;
+                h247 = e_addr;
+                h246 = 0;
+                if ((h247[64-1:39] != 0)) begin
+                    h246 = 1;
+                end
+                h248 = 1'h0;
+                h249 = 1'h0;
+                h250 = 64'h0;
+                h250 = e_addr;
+                h249 = 0;
+                if ((h250[64-1:48] != 0)) begin
+                    h249 = 1;
+                end
+                h251 = 1'h0;
+                h252 = 64'h0;
+                h252 = e_addr;
+                h251 = 0;
+                if ((h252[64-1:57] != 0)) begin
+                    h251 = 1;
+                end
+                if ((w_io_ctx_8[3-1:0] == 2)) begin
+                    h248 = h249;
+                end
+                else begin
+                    h248 = h251;
+                end
+                if ((w_io_ctx_8[3-1:0] == 1)) begin
+                    h245 = h246;
+                end
+                else begin
+                    h245 = h248;
+                end
+                if (((cl_vf_dma != 0) && ((((((((((((((h241 == 1) || (h242 == 2)) && (h244 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h245 != 0))))) begin
+                    v_wide = {63'h0, e_addr};
+                    unit_io_sl_i_addr <= v_wide[64-1:0];
+                    h253 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h253 = 2;
+                    end
+                    else begin
+                        h253 = 1;
+                    end
+                    unit_io_sl_k_read <= ((!((h253 == 2) && 1'b1)) && 1'b1);
+                    h254 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h254 = 2;
+                    end
+                    else begin
+                        h254 = 1;
+                    end
+                    unit_io_sl_k_write <= ((h254 == 2) && 1'b1);
+                    h255 = 48'h0;
+                    h255 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
+                    h256 = 1'h0;
+                    h257 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h257 = 2;
+                    end
+                    else begin
+                        h257 = 1;
+                    end
+                    h256 = 0;
+                    if (((h257 == 2) && 1'b1)) begin
+                        h256 = 1;
+                    end
+                    h258 = 48'h0;
+                    h258 = (h255 | {44'h0, h256, 3'h0});
+                    h259 = 48'h0;
+                    h259 = (h258 | {45'h0, w_io_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h259};
+                    unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_io_sl_start <= 1'b1;
+                    st <= 5'b10110;
+                end
+                else begin
+                    st <= 5'b10111;
+                end
+            end
+            5'b10110: begin
+                unit_io_sl_start <= 1'b0;
+                if (unit_io_sl_done) begin
+                    wk_io_sl_walked <= 1;
+                    if ((unit_io_sl_o_status == 0)) begin
+                        wk_io_sl_ok <= 1;
+                        wk_io_sl_pa <= unit_io_sl_o_pa;
+                        wk_io_sl_level <= unit_io_sl_o_level;
+                    end
+                    else begin
+                        wk_io_sl_fault <= unit_io_sl_o_status;
+                        wk_io_sl_level <= unit_io_sl_o_level;
+                        if ((unit_io_sl_o_status == 1)) begin
+                            wk_io_sl_not_present <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 2)) begin
+                            wk_io_sl_denied <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 3)) begin
+                            wk_io_sl_reserved <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 4)) begin
+                            wk_io_sl_reserved_2m <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 5)) begin
+                            wk_io_sl_reserved_1g <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 6)) begin
+                            wk_io_sl_translation <= 1;
+                        end
+                        wk_io_sl_reason <= unit_io_sl_o_r_reason;
+                        wk_io_sl_R <= unit_io_sl_o_r_R;
+                        wk_io_sl_W <= unit_io_sl_o_r_W;
+                        wk_io_sl_U <= unit_io_sl_o_r_U;
+                        wk_io_sl_shift <= unit_io_sl_o_r_shift;
+                        wk_io_sl_frame <= unit_io_sl_o_r_frame;
+                    end
+                    st <= 5'b10111;
+                end
+            end
+            5'b10111: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
-                        st <= 5'b11010;
+                        st <= 5'b11000;
                     end
                     else begin
-                        h264 = 64'h0;
-                        h264 = (r_IRTA_REG >>> 12);
-                        h265 = 52'h0;
-                        h265 = (h264[52-1:0] & 52'hfffffffffffff);
-                        h266 = 65'h0;
-                        h266 = ({1'h0, h265, 12'h0} + 0);
-                        v_wide = {62'h0, h266};
+                        h260 = 64'h0;
+                        h260 = (r_IRTA_REG >>> 12);
+                        h261 = 52'h0;
+                        h261 = (h260[52-1:0] & 52'hfffffffffffff);
+                        h262 = 65'h0;
+                        h262 = ({1'h0, h261, 12'h0} + 0);
+                        v_wide = {62'h0, h262};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -3029,11 +2956,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11010;
+                        st <= 5'b11000;
                     end
                 end
             end
-            5'b11010: begin
+            5'b11000: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
@@ -3112,156 +3039,174 @@ always @(posedge clk) begin: fsm
                 cl_io_cpl <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_io_called <= 1;
-                    h267 = 2'h0;
+                    h263 = 2'h0;
                     if ((e_write != 0)) begin
-                        h267 = 2;
+                        h263 = 2;
                     end
                     else begin
-                        h267 = 1;
+                        h263 = 1;
                     end
-                    h268 = 2'h0;
+                    h264 = 2'h0;
                     if ((e_write != 0)) begin
-                        h268 = 2;
+                        h264 = 2;
                     end
                     else begin
-                        h268 = 1;
+                        h264 = 1;
                     end
+                    h265 = 32'h0;
+                    h265 = (r_PMEN_REG >>> 31);
+                    h266 = 1'h0;
+                    h266 = (h265[1-1:0] & 1);
+                    h267 = 32'h0;
+                    h267 = (r_PLMBASE_REG >>> 20);
+                    h268 = 12'h0;
+                    h268 = (h267[12-1:0] & 4095);
                     h269 = 32'h0;
-                    h269 = (r_PMEN_REG >>> 31);
-                    h270 = 1'h0;
-                    h270 = (h269[1-1:0] & 1);
+                    h269 = (r_PLMLIMIT_REG >>> 20);
+                    h270 = 12'h0;
+                    h270 = (h269[12-1:0] & 4095);
                     h271 = 32'h0;
-                    h271 = (r_PLMBASE_REG >>> 20);
-                    h272 = 12'h0;
-                    h272 = (h271[12-1:0] & 4095);
-                    h273 = 32'h0;
-                    h273 = (r_PLMLIMIT_REG >>> 20);
-                    h274 = 12'h0;
-                    h274 = (h273[12-1:0] & 4095);
-                    h275 = 32'h0;
-                    h275 = ({h274, 20'h0} | 1048575);
-                    h276 = 64'h0;
-                    h276 = (r_PHMBASE_REG >>> 20);
-                    h277 = 28'h0;
-                    h277 = (h276[28-1:0] & 268435455);
-                    h278 = 64'h0;
-                    h278 = (r_PHMLIMIT_REG >>> 20);
-                    h279 = 28'h0;
-                    h279 = (h278[28-1:0] & 268435455);
-                    h280 = 48'h0;
-                    h280 = ({h279, 20'h0} | 1048575);
+                    h271 = ({h270, 20'h0} | 1048575);
+                    h272 = 64'h0;
+                    h272 = (r_PHMBASE_REG >>> 20);
+                    h273 = 28'h0;
+                    h273 = (h272[28-1:0] & 268435455);
+                    h274 = 64'h0;
+                    h274 = (r_PHMLIMIT_REG >>> 20);
+                    h275 = 28'h0;
+                    h275 = (h274[28-1:0] & 268435455);
+                    h276 = 48'h0;
+                    h276 = ({h275, 20'h0} | 1048575);
+                    h277 = 32'h0;
+                    h277 = (r_GSTS_REG >>> 31);
+                    h278 = 1'h0;
+                    h278 = (h277[1-1:0] & 1);
+                    h279 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h279 = 2;
+                    end
+                    else begin
+                        h279 = 1;
+                    end
+                    h280 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h280 = 2;
+                    end
+                    else begin
+                        h280 = 1;
+                    end
                     h281 = 32'h0;
                     h281 = (r_GSTS_REG >>> 31);
                     h282 = 1'h0;
                     h282 = (h281[1-1:0] & 1);
-                    h283 = 2'h0;
+                    h468 = 2'h0;
                     if ((e_write != 0)) begin
-                        h283 = 2;
+                        h468 = 2;
                     end
                     else begin
-                        h283 = 1;
+                        h468 = 1;
                     end
-                    h284 = 2'h0;
+                    h469 = 2'h0;
                     if ((e_write != 0)) begin
-                        h284 = 2;
+                        h469 = 2;
                     end
                     else begin
-                        h284 = 1;
+                        h469 = 1;
                     end
-                    h285 = 32'h0;
-                    h285 = (r_GSTS_REG >>> 31);
-                    h286 = 1'h0;
-                    h286 = (h285[1-1:0] & 1);
-                    h472 = 2'h0;
+                    h470 = 32'h0;
+                    h470 = (r_GSTS_REG >>> 31);
+                    h471 = 1'h0;
+                    h471 = (h470[1-1:0] & 1);
+                    h475 = 2'h0;
                     if ((e_write != 0)) begin
-                        h472 = 2;
+                        h475 = 2;
                     end
                     else begin
-                        h472 = 1;
+                        h475 = 1;
                     end
-                    h473 = 2'h0;
+                    h476 = 2'h0;
                     if ((e_write != 0)) begin
-                        h473 = 2;
+                        h476 = 2;
                     end
                     else begin
-                        h473 = 1;
+                        h476 = 1;
                     end
-                    h474 = 32'h0;
-                    h474 = (r_GSTS_REG >>> 31);
-                    h475 = 1'h0;
-                    h475 = (h474[1-1:0] & 1);
-                    h479 = 2'h0;
+                    h477 = 32'h0;
+                    h477 = (r_GSTS_REG >>> 31);
+                    h478 = 1'h0;
+                    h478 = (h477[1-1:0] & 1);
+                    h483 = 2'h0;
                     if ((e_write != 0)) begin
-                        h479 = 2;
+                        h483 = 2;
                     end
                     else begin
-                        h479 = 1;
+                        h483 = 1;
                     end
-                    h480 = 2'h0;
+                    h484 = 2'h0;
                     if ((e_write != 0)) begin
-                        h480 = 2;
+                        h484 = 2;
                     end
                     else begin
-                        h480 = 1;
+                        h484 = 1;
                     end
-                    h481 = 32'h0;
-                    h481 = (r_GSTS_REG >>> 31);
-                    h482 = 1'h0;
-                    h482 = (h481[1-1:0] & 1);
-                    h487 = 2'h0;
+                    h485 = 32'h0;
+                    h485 = (r_GSTS_REG >>> 31);
+                    h486 = 1'h0;
+                    h486 = (h485[1-1:0] & 1);
+                    h490 = 2'h0;
                     if ((e_write != 0)) begin
-                        h487 = 2;
+                        h490 = 2;
                     end
                     else begin
-                        h487 = 1;
+                        h490 = 1;
                     end
-                    h488 = 2'h0;
+                    h491 = 2'h0;
                     if ((e_write != 0)) begin
-                        h488 = 2;
+                        h491 = 2;
                     end
                     else begin
-                        h488 = 1;
+                        h491 = 1;
                     end
-                    h489 = 32'h0;
-                    h489 = (r_GSTS_REG >>> 31);
-                    h490 = 1'h0;
-                    h490 = (h489[1-1:0] & 1);
-                    h494 = 2'h0;
+                    h492 = 32'h0;
+                    h492 = (r_GSTS_REG >>> 31);
+                    h493 = 1'h0;
+                    h493 = (h492[1-1:0] & 1);
+                    h498 = 2'h0;
                     if ((e_write != 0)) begin
-                        h494 = 2;
+                        h498 = 2;
                     end
                     else begin
-                        h494 = 1;
+                        h498 = 1;
                     end
-                    h495 = 2'h0;
+                    h499 = 2'h0;
                     if ((e_write != 0)) begin
-                        h495 = 2;
+                        h499 = 2;
                     end
                     else begin
-                        h495 = 1;
+                        h499 = 1;
                     end
-                    h496 = 32'h0;
-                    h496 = (r_GSTS_REG >>> 31);
-                    h497 = 1'h0;
-                    h497 = (h496[1-1:0] & 1);
-                    h502 = 2'h0;
+                    h500 = 32'h0;
+                    h500 = (r_GSTS_REG >>> 31);
+                    h501 = 1'h0;
+                    h501 = (h500[1-1:0] & 1);
+                    h510 = 2'h0;
                     if ((e_write != 0)) begin
-                        h502 = 2;
+                        h510 = 2;
                     end
                     else begin
-                        h502 = 1;
+                        h510 = 1;
                     end
-                    h503 = 2'h0;
+                    h511 = 2'h0;
                     if ((e_write != 0)) begin
-                        h503 = 2;
+                        h511 = 2;
                     end
                     else begin
-                        h503 = 1;
+                        h511 = 1;
                     end
-                    h504 = 32'h0;
-                    h504 = (r_GSTS_REG >>> 31);
-                    h505 = 1'h0;
-                    h505 = (h504[1-1:0] & 1);
+                    h512 = 32'h0;
+                    h512 = (r_GSTS_REG >>> 31);
+                    h513 = 1'h0;
+                    h513 = (h512[1-1:0] & 1);
                     h514 = 2'h0;
                     if ((e_write != 0)) begin
                         h514 = 2;
@@ -3277,47 +3222,47 @@ always @(posedge clk) begin: fsm
                         h515 = 1;
                     end
                     h516 = 32'h0;
-                    h516 = (r_GSTS_REG >>> 31);
+                    h516 = (r_PMEN_REG >>> 31);
                     h517 = 1'h0;
                     h517 = (h516[1-1:0] & 1);
-                    h518 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h518 = 2;
-                    end
-                    else begin
-                        h518 = 1;
-                    end
-                    h519 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h519 = 2;
-                    end
-                    else begin
-                        h519 = 1;
-                    end
+                    h518 = 32'h0;
+                    h518 = (r_PLMBASE_REG >>> 20);
+                    h519 = 12'h0;
+                    h519 = (h518[12-1:0] & 4095);
                     h520 = 32'h0;
-                    h520 = (r_PMEN_REG >>> 31);
-                    h521 = 1'h0;
-                    h521 = (h520[1-1:0] & 1);
+                    h520 = (r_PLMLIMIT_REG >>> 20);
+                    h521 = 12'h0;
+                    h521 = (h520[12-1:0] & 4095);
                     h522 = 32'h0;
-                    h522 = (r_PLMBASE_REG >>> 20);
-                    h523 = 12'h0;
-                    h523 = (h522[12-1:0] & 4095);
-                    h524 = 32'h0;
-                    h524 = (r_PLMLIMIT_REG >>> 20);
-                    h525 = 12'h0;
-                    h525 = (h524[12-1:0] & 4095);
-                    h526 = 32'h0;
-                    h526 = ({h525, 20'h0} | 1048575);
-                    h527 = 64'h0;
-                    h527 = (r_PHMBASE_REG >>> 20);
-                    h528 = 28'h0;
-                    h528 = (h527[28-1:0] & 268435455);
-                    h529 = 64'h0;
-                    h529 = (r_PHMLIMIT_REG >>> 20);
-                    h530 = 28'h0;
-                    h530 = (h529[28-1:0] & 268435455);
-                    h531 = 48'h0;
-                    h531 = ({h530, 20'h0} | 1048575);
+                    h522 = ({h521, 20'h0} | 1048575);
+                    h523 = 64'h0;
+                    h523 = (r_PHMBASE_REG >>> 20);
+                    h524 = 28'h0;
+                    h524 = (h523[28-1:0] & 268435455);
+                    h525 = 64'h0;
+                    h525 = (r_PHMLIMIT_REG >>> 20);
+                    h526 = 28'h0;
+                    h526 = (h525[28-1:0] & 268435455);
+                    h527 = 48'h0;
+                    h527 = ({h526, 20'h0} | 1048575);
+                    h528 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h528 = 2;
+                    end
+                    else begin
+                        h528 = 1;
+                    end
+                    h529 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h529 = 2;
+                    end
+                    else begin
+                        h529 = 1;
+                    end
+                    h530 = 32'h0;
+                    h530 = (r_GSTS_REG >>> 31);
+                    h531 = 1'h0;
+                    h531 = (h530[1-1:0] & 1);
                     h532 = 2'h0;
                     if ((e_write != 0)) begin
                         h532 = 2;
@@ -3336,101 +3281,83 @@ always @(posedge clk) begin: fsm
                     h534 = (r_GSTS_REG >>> 31);
                     h535 = 1'h0;
                     h535 = (h534[1-1:0] & 1);
-                    h536 = 2'h0;
+                    h540 = 2'h0;
                     if ((e_write != 0)) begin
-                        h536 = 2;
+                        h540 = 2;
                     end
                     else begin
-                        h536 = 1;
+                        h540 = 1;
                     end
-                    h537 = 2'h0;
+                    h541 = 2'h0;
                     if ((e_write != 0)) begin
-                        h537 = 2;
+                        h541 = 2;
                     end
                     else begin
-                        h537 = 1;
+                        h541 = 1;
                     end
-                    h538 = 32'h0;
-                    h538 = (r_GSTS_REG >>> 31);
-                    h539 = 1'h0;
-                    h539 = (h538[1-1:0] & 1);
-                    h544 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h544 = 2;
-                    end
-                    else begin
-                        h544 = 1;
-                    end
-                    h545 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h545 = 2;
-                    end
-                    else begin
+                    h542 = 32'h0;
+                    h542 = (r_GSTS_REG >>> 31);
+                    h543 = 1'h0;
+                    h543 = (h542[1-1:0] & 1);
+                    h544 = 1'h0;
+                    h545 = 1'h0;
+                    h546 = 64'h0;
+                    h546 = e_addr;
+                    h545 = 0;
+                    if ((h546[64-1:39] != 0)) begin
                         h545 = 1;
                     end
-                    h546 = 32'h0;
-                    h546 = (r_GSTS_REG >>> 31);
                     h547 = 1'h0;
-                    h547 = (h546[1-1:0] & 1);
                     h548 = 1'h0;
-                    h549 = 1'h0;
-                    h550 = 64'h0;
-                    h550 = e_addr;
-                    h549 = 0;
-                    if ((h550[64-1:39] != 0)) begin
-                        h549 = 1;
+                    h549 = 64'h0;
+                    h549 = e_addr;
+                    h548 = 0;
+                    if ((h549[64-1:48] != 0)) begin
+                        h548 = 1;
                     end
-                    h551 = 1'h0;
-                    h552 = 1'h0;
-                    h553 = 64'h0;
-                    h553 = e_addr;
-                    h552 = 0;
-                    if ((h553[64-1:48] != 0)) begin
-                        h552 = 1;
-                    end
-                    h554 = 1'h0;
-                    h555 = 64'h0;
-                    h555 = e_addr;
-                    h554 = 0;
-                    if ((h555[64-1:57] != 0)) begin
-                        h554 = 1;
+                    h550 = 1'h0;
+                    h551 = 64'h0;
+                    h551 = e_addr;
+                    h550 = 0;
+                    if ((h551[64-1:57] != 0)) begin
+                        h550 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h551 = h552;
+                        h547 = h548;
                     end
                     else begin
-                        h551 = h554;
+                        h547 = h550;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h548 = h549;
+                        h544 = h545;
                     end
                     else begin
-                        h548 = h551;
+                        h544 = h547;
                     end
+                    h552 = 32'h0;
+                    h552 = (r_PMEN_REG >>> 31);
+                    h553 = 1'h0;
+                    h553 = (h552[1-1:0] & 1);
+                    h554 = 32'h0;
+                    h554 = (r_PLMBASE_REG >>> 20);
+                    h555 = 12'h0;
+                    h555 = (h554[12-1:0] & 4095);
                     h556 = 32'h0;
-                    h556 = (r_PMEN_REG >>> 31);
-                    h557 = 1'h0;
-                    h557 = (h556[1-1:0] & 1);
+                    h556 = (r_PLMLIMIT_REG >>> 20);
+                    h557 = 12'h0;
+                    h557 = (h556[12-1:0] & 4095);
                     h558 = 32'h0;
-                    h558 = (r_PLMBASE_REG >>> 20);
-                    h559 = 12'h0;
-                    h559 = (h558[12-1:0] & 4095);
-                    h560 = 32'h0;
-                    h560 = (r_PLMLIMIT_REG >>> 20);
-                    h561 = 12'h0;
-                    h561 = (h560[12-1:0] & 4095);
-                    h562 = 32'h0;
-                    h562 = ({h561, 20'h0} | 1048575);
-                    h563 = 64'h0;
-                    h563 = (r_PHMBASE_REG >>> 20);
-                    h564 = 28'h0;
-                    h564 = (h563[28-1:0] & 268435455);
-                    h565 = 64'h0;
-                    h565 = (r_PHMLIMIT_REG >>> 20);
-                    h566 = 28'h0;
-                    h566 = (h565[28-1:0] & 268435455);
-                    h567 = 48'h0;
-                    h567 = ({h566, 20'h0} | 1048575);
+                    h558 = ({h557, 20'h0} | 1048575);
+                    h559 = 64'h0;
+                    h559 = (r_PHMBASE_REG >>> 20);
+                    h560 = 28'h0;
+                    h560 = (h559[28-1:0] & 268435455);
+                    h561 = 64'h0;
+                    h561 = (r_PHMLIMIT_REG >>> 20);
+                    h562 = 28'h0;
+                    h562 = (h561[28-1:0] & 268435455);
+                    h563 = 48'h0;
+                    h563 = ({h562, 20'h0} | 1048575);
                     if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_not_remapped <= 1;
@@ -3451,7 +3378,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 1;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h267 == 1) || (h268 == 2)) && 1'b1) && (h270 != 0)) && (((1'b1 && (e_addr >= {32'h0, h272, 20'h0})) && (e_addr <= {32'h0, h275})) || ((1'b1 && (e_addr >= {16'h0, h277, 20'h0})) && (e_addr <= {16'h0, h280})))) && (!(h282 != 0)))) begin
+                    else if (((((((h263 == 1) || (h264 == 2)) && 1'b1) && (h266 != 0)) && (((1'b1 && (e_addr >= {32'h0, h268, 20'h0})) && (e_addr <= {32'h0, h271})) || ((1'b1 && (e_addr >= {16'h0, h273, 20'h0})) && (e_addr <= {16'h0, h276})))) && (!(h278 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -3471,7 +3398,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((h283 == 1) || (h284 == 2)) && (!(h286 != 0)))) begin
+                    else if ((((h279 == 1) || (h280 == 2)) && (!(h282 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
@@ -3499,36 +3426,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 49;
                         cl_io_recorded <= 1;
-                        h287 = 64'h0;
-                        h287 = (e_addr >>> 12);
-                        h288 = 76'h0;
-                        h288 = {h287, 12'h0};
-                        cl_io_frcd_lo <= h288[64-1:0];
-                        h289 = 62'h0;
-                        h289 = ({46'h0, cl_vf_rid} | 0);
-                        h290 = 1'h0;
-                        h291 = 2'h0;
+                        h283 = 64'h0;
+                        h283 = (e_addr >>> 12);
+                        h284 = 76'h0;
+                        h284 = {h283, 12'h0};
+                        cl_io_frcd_lo <= h284[64-1:0];
+                        h285 = 62'h0;
+                        h285 = ({46'h0, cl_vf_rid} | 0);
+                        h286 = 1'h0;
+                        h287 = 2'h0;
                         if ((e_write != 0)) begin
-                            h291 = 2;
+                            h287 = 2;
                         end
                         else begin
-                            h291 = 1;
+                            h287 = 1;
                         end
-                        h290 = 0;
-                        if ((!((h291 == 2) && 1'b1))) begin
-                            h290 = 1;
+                        h286 = 0;
+                        if ((!((h287 == 2) && 1'b1))) begin
+                            h286 = 1;
                         end
-                        h292 = 63'h0;
-                        h292 = ({1'h0, h289} | {h290, 62'h0});
-                        h293 = 64'h0;
-                        h293 = ({1'h0, h292} | 64'h8000000000000000);
-                        h294 = 64'h0;
-                        h294 = (h293 | 0);
-                        h295 = 64'h0;
-                        h295 = (h294 | 0);
-                        h296 = 64'h0;
-                        h296 = (h295 | 64'h3100000000);
-                        cl_io_frcd_hi <= h296;
+                        h288 = 63'h0;
+                        h288 = ({1'h0, h285} | {h286, 62'h0});
+                        h289 = 64'h0;
+                        h289 = ({1'h0, h288} | 64'h8000000000000000);
+                        h290 = 64'h0;
+                        h290 = (h289 | 0);
+                        h291 = 64'h0;
+                        h291 = (h290 | 0);
+                        h292 = 64'h0;
+                        h292 = (h291 | 64'h3100000000);
+                        cl_io_frcd_hi <= h292;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3547,36 +3474,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 57;
                         cl_io_recorded <= 1;
-                        h297 = 64'h0;
-                        h297 = (e_addr >>> 12);
-                        h298 = 76'h0;
-                        h298 = {h297, 12'h0};
-                        cl_io_frcd_lo <= h298[64-1:0];
-                        h299 = 62'h0;
-                        h299 = ({46'h0, cl_vf_rid} | 0);
-                        h300 = 1'h0;
-                        h301 = 2'h0;
+                        h293 = 64'h0;
+                        h293 = (e_addr >>> 12);
+                        h294 = 76'h0;
+                        h294 = {h293, 12'h0};
+                        cl_io_frcd_lo <= h294[64-1:0];
+                        h295 = 62'h0;
+                        h295 = ({46'h0, cl_vf_rid} | 0);
+                        h296 = 1'h0;
+                        h297 = 2'h0;
                         if ((e_write != 0)) begin
-                            h301 = 2;
+                            h297 = 2;
                         end
                         else begin
-                            h301 = 1;
+                            h297 = 1;
                         end
-                        h300 = 0;
-                        if ((!((h301 == 2) && 1'b1))) begin
-                            h300 = 1;
+                        h296 = 0;
+                        if ((!((h297 == 2) && 1'b1))) begin
+                            h296 = 1;
                         end
-                        h302 = 63'h0;
-                        h302 = ({1'h0, h299} | {h300, 62'h0});
-                        h303 = 64'h0;
-                        h303 = ({1'h0, h302} | 64'h8000000000000000);
-                        h304 = 64'h0;
-                        h304 = (h303 | 0);
-                        h305 = 64'h0;
-                        h305 = (h304 | 0);
-                        h306 = 64'h0;
-                        h306 = (h305 | 64'h3900000000);
-                        cl_io_frcd_hi <= h306;
+                        h298 = 63'h0;
+                        h298 = ({1'h0, h295} | {h296, 62'h0});
+                        h299 = 64'h0;
+                        h299 = ({1'h0, h298} | 64'h8000000000000000);
+                        h300 = 64'h0;
+                        h300 = (h299 | 0);
+                        h301 = 64'h0;
+                        h301 = (h300 | 0);
+                        h302 = 64'h0;
+                        h302 = (h301 | 64'h3900000000);
+                        cl_io_frcd_hi <= h302;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3595,36 +3522,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 58;
                         cl_io_recorded <= 1;
-                        h307 = 64'h0;
-                        h307 = (e_addr >>> 12);
-                        h308 = 76'h0;
-                        h308 = {h307, 12'h0};
-                        cl_io_frcd_lo <= h308[64-1:0];
-                        h309 = 62'h0;
-                        h309 = ({46'h0, cl_vf_rid} | 0);
-                        h310 = 1'h0;
-                        h311 = 2'h0;
+                        h303 = 64'h0;
+                        h303 = (e_addr >>> 12);
+                        h304 = 76'h0;
+                        h304 = {h303, 12'h0};
+                        cl_io_frcd_lo <= h304[64-1:0];
+                        h305 = 62'h0;
+                        h305 = ({46'h0, cl_vf_rid} | 0);
+                        h306 = 1'h0;
+                        h307 = 2'h0;
                         if ((e_write != 0)) begin
-                            h311 = 2;
+                            h307 = 2;
                         end
                         else begin
-                            h311 = 1;
+                            h307 = 1;
                         end
-                        h310 = 0;
-                        if ((!((h311 == 2) && 1'b1))) begin
-                            h310 = 1;
+                        h306 = 0;
+                        if ((!((h307 == 2) && 1'b1))) begin
+                            h306 = 1;
                         end
-                        h312 = 63'h0;
-                        h312 = ({1'h0, h309} | {h310, 62'h0});
-                        h313 = 64'h0;
-                        h313 = ({1'h0, h312} | 64'h8000000000000000);
-                        h314 = 64'h0;
-                        h314 = (h313 | 0);
-                        h315 = 64'h0;
-                        h315 = (h314 | 0);
-                        h316 = 64'h0;
-                        h316 = (h315 | 64'h3a00000000);
-                        cl_io_frcd_hi <= h316;
+                        h308 = 63'h0;
+                        h308 = ({1'h0, h305} | {h306, 62'h0});
+                        h309 = 64'h0;
+                        h309 = ({1'h0, h308} | 64'h8000000000000000);
+                        h310 = 64'h0;
+                        h310 = (h309 | 0);
+                        h311 = 64'h0;
+                        h311 = (h310 | 0);
+                        h312 = 64'h0;
+                        h312 = (h311 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h312;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3642,42 +3569,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 65;
-                        h317 = 1'h0;
-                        h317 = 0;
+                        h313 = 1'h0;
+                        h313 = 0;
                         if ((!w_io_smctx_0[1])) begin
-                            h317 = 1;
+                            h313 = 1;
                         end
-                        cl_io_recorded <= h317;
-                        h318 = 64'h0;
-                        h318 = (e_addr >>> 12);
-                        h319 = 76'h0;
-                        h319 = {h318, 12'h0};
-                        cl_io_frcd_lo <= h319[64-1:0];
-                        h320 = 62'h0;
-                        h320 = ({46'h0, cl_vf_rid} | 0);
-                        h321 = 1'h0;
-                        h322 = 2'h0;
+                        cl_io_recorded <= h313;
+                        h314 = 64'h0;
+                        h314 = (e_addr >>> 12);
+                        h315 = 76'h0;
+                        h315 = {h314, 12'h0};
+                        cl_io_frcd_lo <= h315[64-1:0];
+                        h316 = 62'h0;
+                        h316 = ({46'h0, cl_vf_rid} | 0);
+                        h317 = 1'h0;
+                        h318 = 2'h0;
                         if ((e_write != 0)) begin
-                            h322 = 2;
+                            h318 = 2;
                         end
                         else begin
-                            h322 = 1;
+                            h318 = 1;
                         end
-                        h321 = 0;
-                        if ((!((h322 == 2) && 1'b1))) begin
-                            h321 = 1;
+                        h317 = 0;
+                        if ((!((h318 == 2) && 1'b1))) begin
+                            h317 = 1;
                         end
-                        h323 = 63'h0;
-                        h323 = ({1'h0, h320} | {h321, 62'h0});
-                        h324 = 64'h0;
-                        h324 = ({1'h0, h323} | 64'h8000000000000000);
-                        h325 = 64'h0;
-                        h325 = (h324 | 0);
-                        h326 = 64'h0;
-                        h326 = (h325 | 0);
-                        h327 = 64'h0;
-                        h327 = (h326 | 64'h4100000000);
-                        cl_io_frcd_hi <= h327;
+                        h319 = 63'h0;
+                        h319 = ({1'h0, h316} | {h317, 62'h0});
+                        h320 = 64'h0;
+                        h320 = ({1'h0, h319} | 64'h8000000000000000);
+                        h321 = 64'h0;
+                        h321 = (h320 | 0);
+                        h322 = 64'h0;
+                        h322 = (h321 | 0);
+                        h323 = 64'h0;
+                        h323 = (h322 | 64'h4100000000);
+                        cl_io_frcd_hi <= h323;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3696,36 +3623,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 66;
                         cl_io_recorded <= 1;
-                        h328 = 64'h0;
-                        h328 = (e_addr >>> 12);
-                        h329 = 76'h0;
-                        h329 = {h328, 12'h0};
-                        cl_io_frcd_lo <= h329[64-1:0];
-                        h330 = 62'h0;
-                        h330 = ({46'h0, cl_vf_rid} | 0);
-                        h331 = 1'h0;
-                        h332 = 2'h0;
+                        h324 = 64'h0;
+                        h324 = (e_addr >>> 12);
+                        h325 = 76'h0;
+                        h325 = {h324, 12'h0};
+                        cl_io_frcd_lo <= h325[64-1:0];
+                        h326 = 62'h0;
+                        h326 = ({46'h0, cl_vf_rid} | 0);
+                        h327 = 1'h0;
+                        h328 = 2'h0;
                         if ((e_write != 0)) begin
-                            h332 = 2;
+                            h328 = 2;
                         end
                         else begin
-                            h332 = 1;
+                            h328 = 1;
                         end
-                        h331 = 0;
-                        if ((!((h332 == 2) && 1'b1))) begin
-                            h331 = 1;
+                        h327 = 0;
+                        if ((!((h328 == 2) && 1'b1))) begin
+                            h327 = 1;
                         end
-                        h333 = 63'h0;
-                        h333 = ({1'h0, h330} | {h331, 62'h0});
-                        h334 = 64'h0;
-                        h334 = ({1'h0, h333} | 64'h8000000000000000);
-                        h335 = 64'h0;
-                        h335 = (h334 | 0);
-                        h336 = 64'h0;
-                        h336 = (h335 | 0);
-                        h337 = 64'h0;
-                        h337 = (h336 | 64'h4200000000);
-                        cl_io_frcd_hi <= h337;
+                        h329 = 63'h0;
+                        h329 = ({1'h0, h326} | {h327, 62'h0});
+                        h330 = 64'h0;
+                        h330 = ({1'h0, h329} | 64'h8000000000000000);
+                        h331 = 64'h0;
+                        h331 = (h330 | 0);
+                        h332 = 64'h0;
+                        h332 = (h331 | 0);
+                        h333 = 64'h0;
+                        h333 = (h332 | 64'h4200000000);
+                        cl_io_frcd_hi <= h333;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3743,42 +3670,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 68;
-                        h338 = 1'h0;
-                        h338 = 0;
+                        h334 = 1'h0;
+                        h334 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h338 = 1;
+                            h334 = 1;
                         end
-                        cl_io_recorded <= h338;
-                        h339 = 64'h0;
-                        h339 = (e_addr >>> 12);
-                        h340 = 76'h0;
-                        h340 = {h339, 12'h0};
-                        cl_io_frcd_lo <= h340[64-1:0];
-                        h341 = 62'h0;
-                        h341 = ({46'h0, cl_vf_rid} | 0);
-                        h342 = 1'h0;
-                        h343 = 2'h0;
+                        cl_io_recorded <= h334;
+                        h335 = 64'h0;
+                        h335 = (e_addr >>> 12);
+                        h336 = 76'h0;
+                        h336 = {h335, 12'h0};
+                        cl_io_frcd_lo <= h336[64-1:0];
+                        h337 = 62'h0;
+                        h337 = ({46'h0, cl_vf_rid} | 0);
+                        h338 = 1'h0;
+                        h339 = 2'h0;
                         if ((e_write != 0)) begin
-                            h343 = 2;
+                            h339 = 2;
                         end
                         else begin
-                            h343 = 1;
+                            h339 = 1;
                         end
-                        h342 = 0;
-                        if ((!((h343 == 2) && 1'b1))) begin
-                            h342 = 1;
+                        h338 = 0;
+                        if ((!((h339 == 2) && 1'b1))) begin
+                            h338 = 1;
                         end
-                        h344 = 63'h0;
-                        h344 = ({1'h0, h341} | {h342, 62'h0});
-                        h345 = 64'h0;
-                        h345 = ({1'h0, h344} | 64'h8000000000000000);
-                        h346 = 64'h0;
-                        h346 = (h345 | 0);
-                        h347 = 64'h0;
-                        h347 = (h346 | 0);
-                        h348 = 64'h0;
-                        h348 = (h347 | 64'h4400000000);
-                        cl_io_frcd_hi <= h348;
+                        h340 = 63'h0;
+                        h340 = ({1'h0, h337} | {h338, 62'h0});
+                        h341 = 64'h0;
+                        h341 = ({1'h0, h340} | 64'h8000000000000000);
+                        h342 = 64'h0;
+                        h342 = (h341 | 0);
+                        h343 = 64'h0;
+                        h343 = (h342 | 0);
+                        h344 = 64'h0;
+                        h344 = (h343 | 64'h4400000000);
+                        cl_io_frcd_hi <= h344;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3796,42 +3723,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 69;
-                        h349 = 1'h0;
-                        h349 = 0;
+                        h345 = 1'h0;
+                        h345 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h349 = 1;
+                            h345 = 1;
                         end
-                        cl_io_recorded <= h349;
-                        h350 = 64'h0;
-                        h350 = (e_addr >>> 12);
-                        h351 = 76'h0;
-                        h351 = {h350, 12'h0};
-                        cl_io_frcd_lo <= h351[64-1:0];
-                        h352 = 62'h0;
-                        h352 = ({46'h0, cl_vf_rid} | 0);
-                        h353 = 1'h0;
-                        h354 = 2'h0;
+                        cl_io_recorded <= h345;
+                        h346 = 64'h0;
+                        h346 = (e_addr >>> 12);
+                        h347 = 76'h0;
+                        h347 = {h346, 12'h0};
+                        cl_io_frcd_lo <= h347[64-1:0];
+                        h348 = 62'h0;
+                        h348 = ({46'h0, cl_vf_rid} | 0);
+                        h349 = 1'h0;
+                        h350 = 2'h0;
                         if ((e_write != 0)) begin
-                            h354 = 2;
+                            h350 = 2;
                         end
                         else begin
-                            h354 = 1;
+                            h350 = 1;
                         end
-                        h353 = 0;
-                        if ((!((h354 == 2) && 1'b1))) begin
-                            h353 = 1;
+                        h349 = 0;
+                        if ((!((h350 == 2) && 1'b1))) begin
+                            h349 = 1;
                         end
-                        h355 = 63'h0;
-                        h355 = ({1'h0, h352} | {h353, 62'h0});
-                        h356 = 64'h0;
-                        h356 = ({1'h0, h355} | 64'h8000000000000000);
-                        h357 = 64'h0;
-                        h357 = (h356 | 0);
-                        h358 = 64'h0;
-                        h358 = (h357 | 0);
-                        h359 = 64'h0;
-                        h359 = (h358 | 64'h4500000000);
-                        cl_io_frcd_hi <= h359;
+                        h351 = 63'h0;
+                        h351 = ({1'h0, h348} | {h349, 62'h0});
+                        h352 = 64'h0;
+                        h352 = ({1'h0, h351} | 64'h8000000000000000);
+                        h353 = 64'h0;
+                        h353 = (h352 | 0);
+                        h354 = 64'h0;
+                        h354 = (h353 | 0);
+                        h355 = 64'h0;
+                        h355 = (h354 | 64'h4500000000);
+                        cl_io_frcd_hi <= h355;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3889,42 +3816,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 70;
-                        h360 = 1'h0;
-                        h360 = 0;
+                        h356 = 1'h0;
+                        h356 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h360 = 1;
+                            h356 = 1;
                         end
-                        cl_io_recorded <= h360;
-                        h361 = 64'h0;
-                        h361 = (e_addr >>> 12);
-                        h362 = 76'h0;
-                        h362 = {h361, 12'h0};
-                        cl_io_frcd_lo <= h362[64-1:0];
-                        h363 = 62'h0;
-                        h363 = ({46'h0, cl_vf_rid} | 0);
-                        h364 = 1'h0;
-                        h365 = 2'h0;
+                        cl_io_recorded <= h356;
+                        h357 = 64'h0;
+                        h357 = (e_addr >>> 12);
+                        h358 = 76'h0;
+                        h358 = {h357, 12'h0};
+                        cl_io_frcd_lo <= h358[64-1:0];
+                        h359 = 62'h0;
+                        h359 = ({46'h0, cl_vf_rid} | 0);
+                        h360 = 1'h0;
+                        h361 = 2'h0;
                         if ((e_write != 0)) begin
-                            h365 = 2;
+                            h361 = 2;
                         end
                         else begin
-                            h365 = 1;
+                            h361 = 1;
                         end
-                        h364 = 0;
-                        if ((!((h365 == 2) && 1'b1))) begin
-                            h364 = 1;
+                        h360 = 0;
+                        if ((!((h361 == 2) && 1'b1))) begin
+                            h360 = 1;
                         end
-                        h366 = 63'h0;
-                        h366 = ({1'h0, h363} | {h364, 62'h0});
-                        h367 = 64'h0;
-                        h367 = ({1'h0, h366} | 64'h8000000000000000);
-                        h368 = 64'h0;
-                        h368 = (h367 | 0);
-                        h369 = 64'h0;
-                        h369 = (h368 | 0);
-                        h370 = 64'h0;
-                        h370 = (h369 | 64'h4600000000);
-                        cl_io_frcd_hi <= h370;
+                        h362 = 63'h0;
+                        h362 = ({1'h0, h359} | {h360, 62'h0});
+                        h363 = 64'h0;
+                        h363 = ({1'h0, h362} | 64'h8000000000000000);
+                        h364 = 64'h0;
+                        h364 = (h363 | 0);
+                        h365 = 64'h0;
+                        h365 = (h364 | 0);
+                        h366 = 64'h0;
+                        h366 = (h365 | 64'h4600000000);
+                        cl_io_frcd_hi <= h366;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3942,42 +3869,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 81;
-                        h371 = 1'h0;
-                        h371 = 0;
+                        h367 = 1'h0;
+                        h367 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h371 = 1;
+                            h367 = 1;
                         end
-                        cl_io_recorded <= h371;
-                        h372 = 64'h0;
-                        h372 = (e_addr >>> 12);
-                        h373 = 76'h0;
-                        h373 = {h372, 12'h0};
-                        cl_io_frcd_lo <= h373[64-1:0];
-                        h374 = 62'h0;
-                        h374 = ({46'h0, cl_vf_rid} | 0);
-                        h375 = 1'h0;
-                        h376 = 2'h0;
+                        cl_io_recorded <= h367;
+                        h368 = 64'h0;
+                        h368 = (e_addr >>> 12);
+                        h369 = 76'h0;
+                        h369 = {h368, 12'h0};
+                        cl_io_frcd_lo <= h369[64-1:0];
+                        h370 = 62'h0;
+                        h370 = ({46'h0, cl_vf_rid} | 0);
+                        h371 = 1'h0;
+                        h372 = 2'h0;
                         if ((e_write != 0)) begin
-                            h376 = 2;
+                            h372 = 2;
                         end
                         else begin
-                            h376 = 1;
+                            h372 = 1;
                         end
-                        h375 = 0;
-                        if ((!((h376 == 2) && 1'b1))) begin
-                            h375 = 1;
+                        h371 = 0;
+                        if ((!((h372 == 2) && 1'b1))) begin
+                            h371 = 1;
                         end
-                        h377 = 63'h0;
-                        h377 = ({1'h0, h374} | {h375, 62'h0});
-                        h378 = 64'h0;
-                        h378 = ({1'h0, h377} | 64'h8000000000000000);
-                        h379 = 64'h0;
-                        h379 = (h378 | 0);
-                        h380 = 64'h0;
-                        h380 = (h379 | 0);
-                        h381 = 64'h0;
-                        h381 = (h380 | 64'h5100000000);
-                        cl_io_frcd_hi <= h381;
+                        h373 = 63'h0;
+                        h373 = ({1'h0, h370} | {h371, 62'h0});
+                        h374 = 64'h0;
+                        h374 = ({1'h0, h373} | 64'h8000000000000000);
+                        h375 = 64'h0;
+                        h375 = (h374 | 0);
+                        h376 = 64'h0;
+                        h376 = (h375 | 0);
+                        h377 = 64'h0;
+                        h377 = (h376 | 64'h5100000000);
+                        cl_io_frcd_hi <= h377;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3996,36 +3923,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 82;
                         cl_io_recorded <= 1;
-                        h382 = 64'h0;
-                        h382 = (e_addr >>> 12);
-                        h383 = 76'h0;
-                        h383 = {h382, 12'h0};
-                        cl_io_frcd_lo <= h383[64-1:0];
-                        h384 = 62'h0;
-                        h384 = ({46'h0, cl_vf_rid} | 0);
-                        h385 = 1'h0;
-                        h386 = 2'h0;
+                        h378 = 64'h0;
+                        h378 = (e_addr >>> 12);
+                        h379 = 76'h0;
+                        h379 = {h378, 12'h0};
+                        cl_io_frcd_lo <= h379[64-1:0];
+                        h380 = 62'h0;
+                        h380 = ({46'h0, cl_vf_rid} | 0);
+                        h381 = 1'h0;
+                        h382 = 2'h0;
                         if ((e_write != 0)) begin
-                            h386 = 2;
+                            h382 = 2;
                         end
                         else begin
-                            h386 = 1;
+                            h382 = 1;
                         end
-                        h385 = 0;
-                        if ((!((h386 == 2) && 1'b1))) begin
-                            h385 = 1;
+                        h381 = 0;
+                        if ((!((h382 == 2) && 1'b1))) begin
+                            h381 = 1;
                         end
-                        h387 = 63'h0;
-                        h387 = ({1'h0, h384} | {h385, 62'h0});
-                        h388 = 64'h0;
-                        h388 = ({1'h0, h387} | 64'h8000000000000000);
-                        h389 = 64'h0;
-                        h389 = (h388 | 0);
-                        h390 = 64'h0;
-                        h390 = (h389 | 0);
-                        h391 = 64'h0;
-                        h391 = (h390 | 64'h5200000000);
-                        cl_io_frcd_hi <= h391;
+                        h383 = 63'h0;
+                        h383 = ({1'h0, h380} | {h381, 62'h0});
+                        h384 = 64'h0;
+                        h384 = ({1'h0, h383} | 64'h8000000000000000);
+                        h385 = 64'h0;
+                        h385 = (h384 | 0);
+                        h386 = 64'h0;
+                        h386 = (h385 | 0);
+                        h387 = 64'h0;
+                        h387 = (h386 | 64'h5200000000);
+                        cl_io_frcd_hi <= h387;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4043,42 +3970,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 89;
-                        h392 = 1'h0;
-                        h392 = 0;
+                        h388 = 1'h0;
+                        h388 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h392 = 1;
+                            h388 = 1;
                         end
-                        cl_io_recorded <= h392;
-                        h393 = 64'h0;
-                        h393 = (e_addr >>> 12);
-                        h394 = 76'h0;
-                        h394 = {h393, 12'h0};
-                        cl_io_frcd_lo <= h394[64-1:0];
-                        h395 = 62'h0;
-                        h395 = ({46'h0, cl_vf_rid} | 0);
-                        h396 = 1'h0;
-                        h397 = 2'h0;
+                        cl_io_recorded <= h388;
+                        h389 = 64'h0;
+                        h389 = (e_addr >>> 12);
+                        h390 = 76'h0;
+                        h390 = {h389, 12'h0};
+                        cl_io_frcd_lo <= h390[64-1:0];
+                        h391 = 62'h0;
+                        h391 = ({46'h0, cl_vf_rid} | 0);
+                        h392 = 1'h0;
+                        h393 = 2'h0;
                         if ((e_write != 0)) begin
-                            h397 = 2;
+                            h393 = 2;
                         end
                         else begin
-                            h397 = 1;
+                            h393 = 1;
                         end
-                        h396 = 0;
-                        if ((!((h397 == 2) && 1'b1))) begin
-                            h396 = 1;
+                        h392 = 0;
+                        if ((!((h393 == 2) && 1'b1))) begin
+                            h392 = 1;
                         end
-                        h398 = 63'h0;
-                        h398 = ({1'h0, h395} | {h396, 62'h0});
-                        h399 = 64'h0;
-                        h399 = ({1'h0, h398} | 64'h8000000000000000);
-                        h400 = 64'h0;
-                        h400 = (h399 | 0);
-                        h401 = 64'h0;
-                        h401 = (h400 | 0);
-                        h402 = 64'h0;
-                        h402 = (h401 | 64'h5900000000);
-                        cl_io_frcd_hi <= h402;
+                        h394 = 63'h0;
+                        h394 = ({1'h0, h391} | {h392, 62'h0});
+                        h395 = 64'h0;
+                        h395 = ({1'h0, h394} | 64'h8000000000000000);
+                        h396 = 64'h0;
+                        h396 = (h395 | 0);
+                        h397 = 64'h0;
+                        h397 = (h396 | 0);
+                        h398 = 64'h0;
+                        h398 = (h397 | 64'h5900000000);
+                        cl_io_frcd_hi <= h398;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4097,36 +4024,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 90;
                         cl_io_recorded <= 1;
-                        h403 = 64'h0;
-                        h403 = (e_addr >>> 12);
-                        h404 = 76'h0;
-                        h404 = {h403, 12'h0};
-                        cl_io_frcd_lo <= h404[64-1:0];
-                        h405 = 62'h0;
-                        h405 = ({46'h0, cl_vf_rid} | 0);
-                        h406 = 1'h0;
-                        h407 = 2'h0;
+                        h399 = 64'h0;
+                        h399 = (e_addr >>> 12);
+                        h400 = 76'h0;
+                        h400 = {h399, 12'h0};
+                        cl_io_frcd_lo <= h400[64-1:0];
+                        h401 = 62'h0;
+                        h401 = ({46'h0, cl_vf_rid} | 0);
+                        h402 = 1'h0;
+                        h403 = 2'h0;
                         if ((e_write != 0)) begin
-                            h407 = 2;
+                            h403 = 2;
                         end
                         else begin
-                            h407 = 1;
+                            h403 = 1;
                         end
-                        h406 = 0;
-                        if ((!((h407 == 2) && 1'b1))) begin
-                            h406 = 1;
+                        h402 = 0;
+                        if ((!((h403 == 2) && 1'b1))) begin
+                            h402 = 1;
                         end
-                        h408 = 63'h0;
-                        h408 = ({1'h0, h405} | {h406, 62'h0});
-                        h409 = 64'h0;
-                        h409 = ({1'h0, h408} | 64'h8000000000000000);
-                        h410 = 64'h0;
-                        h410 = (h409 | 0);
-                        h411 = 64'h0;
-                        h411 = (h410 | 0);
-                        h412 = 64'h0;
-                        h412 = (h411 | 64'h5a00000000);
-                        cl_io_frcd_hi <= h412;
+                        h404 = 63'h0;
+                        h404 = ({1'h0, h401} | {h402, 62'h0});
+                        h405 = 64'h0;
+                        h405 = ({1'h0, h404} | 64'h8000000000000000);
+                        h406 = 64'h0;
+                        h406 = (h405 | 0);
+                        h407 = 64'h0;
+                        h407 = (h406 | 0);
+                        h408 = 64'h0;
+                        h408 = (h407 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h408;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4144,42 +4071,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 91;
-                        h413 = 1'h0;
-                        h413 = 0;
+                        h409 = 1'h0;
+                        h409 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h413 = 1;
+                            h409 = 1;
                         end
-                        cl_io_recorded <= h413;
-                        h414 = 64'h0;
-                        h414 = (e_addr >>> 12);
-                        h415 = 76'h0;
-                        h415 = {h414, 12'h0};
-                        cl_io_frcd_lo <= h415[64-1:0];
-                        h416 = 62'h0;
-                        h416 = ({46'h0, cl_vf_rid} | 0);
-                        h417 = 1'h0;
-                        h418 = 2'h0;
+                        cl_io_recorded <= h409;
+                        h410 = 64'h0;
+                        h410 = (e_addr >>> 12);
+                        h411 = 76'h0;
+                        h411 = {h410, 12'h0};
+                        cl_io_frcd_lo <= h411[64-1:0];
+                        h412 = 62'h0;
+                        h412 = ({46'h0, cl_vf_rid} | 0);
+                        h413 = 1'h0;
+                        h414 = 2'h0;
                         if ((e_write != 0)) begin
-                            h418 = 2;
+                            h414 = 2;
                         end
                         else begin
-                            h418 = 1;
+                            h414 = 1;
                         end
-                        h417 = 0;
-                        if ((!((h418 == 2) && 1'b1))) begin
-                            h417 = 1;
+                        h413 = 0;
+                        if ((!((h414 == 2) && 1'b1))) begin
+                            h413 = 1;
                         end
-                        h419 = 63'h0;
-                        h419 = ({1'h0, h416} | {h417, 62'h0});
-                        h420 = 64'h0;
-                        h420 = ({1'h0, h419} | 64'h8000000000000000);
-                        h421 = 64'h0;
-                        h421 = (h420 | 0);
-                        h422 = 64'h0;
-                        h422 = (h421 | 0);
-                        h423 = 64'h0;
-                        h423 = (h422 | 64'h5b00000000);
-                        cl_io_frcd_hi <= h423;
+                        h415 = 63'h0;
+                        h415 = ({1'h0, h412} | {h413, 62'h0});
+                        h416 = 64'h0;
+                        h416 = ({1'h0, h415} | 64'h8000000000000000);
+                        h417 = 64'h0;
+                        h417 = (h416 | 0);
+                        h418 = 64'h0;
+                        h418 = (h417 | 0);
+                        h419 = 64'h0;
+                        h419 = (h418 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h419;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4231,9 +4158,9 @@ always @(posedge clk) begin: fsm
                         v_wide = 0;
                         v_wide[1-1:0] = 1;
                         v_wide[2-1:1] = 1;
-                        h424 = 64'h0;
-                        h424 = (e_addr >>> 12);
-                        v_wide[64-1:12] = h424[52-1:0];
+                        h420 = 64'h0;
+                        h420 = (e_addr >>> 12);
+                        v_wide[64-1:12] = h420[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                     end
                     else if (1'b0) begin
@@ -4283,42 +4210,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 131;
-                        h425 = 1'h0;
-                        h425 = 0;
+                        h421 = 1'h0;
+                        h421 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h425 = 1;
+                            h421 = 1;
                         end
-                        cl_io_recorded <= h425;
-                        h426 = 64'h0;
-                        h426 = (e_addr >>> 12);
-                        h427 = 76'h0;
-                        h427 = {h426, 12'h0};
-                        cl_io_frcd_lo <= h427[64-1:0];
-                        h428 = 62'h0;
-                        h428 = ({46'h0, cl_vf_rid} | 0);
-                        h429 = 1'h0;
-                        h430 = 2'h0;
+                        cl_io_recorded <= h421;
+                        h422 = 64'h0;
+                        h422 = (e_addr >>> 12);
+                        h423 = 76'h0;
+                        h423 = {h422, 12'h0};
+                        cl_io_frcd_lo <= h423[64-1:0];
+                        h424 = 62'h0;
+                        h424 = ({46'h0, cl_vf_rid} | 0);
+                        h425 = 1'h0;
+                        h426 = 2'h0;
                         if ((e_write != 0)) begin
-                            h430 = 2;
+                            h426 = 2;
                         end
                         else begin
-                            h430 = 1;
+                            h426 = 1;
                         end
-                        h429 = 0;
-                        if ((!((h430 == 2) && 1'b1))) begin
-                            h429 = 1;
+                        h425 = 0;
+                        if ((!((h426 == 2) && 1'b1))) begin
+                            h425 = 1;
                         end
-                        h431 = 63'h0;
-                        h431 = ({1'h0, h428} | {h429, 62'h0});
-                        h432 = 64'h0;
-                        h432 = ({1'h0, h431} | 64'h8000000000000000);
-                        h433 = 64'h0;
-                        h433 = (h432 | 0);
-                        h434 = 64'h0;
-                        h434 = (h433 | 0);
-                        h435 = 64'h0;
-                        h435 = (h434 | 64'h8300000000);
-                        cl_io_frcd_hi <= h435;
+                        h427 = 63'h0;
+                        h427 = ({1'h0, h424} | {h425, 62'h0});
+                        h428 = 64'h0;
+                        h428 = ({1'h0, h427} | 64'h8000000000000000);
+                        h429 = 64'h0;
+                        h429 = (h428 | 0);
+                        h430 = 64'h0;
+                        h430 = (h429 | 0);
+                        h431 = 64'h0;
+                        h431 = (h430 | 64'h8300000000);
+                        cl_io_frcd_hi <= h431;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4422,42 +4349,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 133;
-                        h436 = 1'h0;
-                        h436 = 0;
+                        h432 = 1'h0;
+                        h432 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h436 = 1;
+                            h432 = 1;
                         end
-                        cl_io_recorded <= h436;
-                        h437 = 64'h0;
-                        h437 = (e_addr >>> 12);
-                        h438 = 76'h0;
-                        h438 = {h437, 12'h0};
-                        cl_io_frcd_lo <= h438[64-1:0];
-                        h439 = 62'h0;
-                        h439 = ({46'h0, cl_vf_rid} | 0);
-                        h440 = 1'h0;
-                        h441 = 2'h0;
+                        cl_io_recorded <= h432;
+                        h433 = 64'h0;
+                        h433 = (e_addr >>> 12);
+                        h434 = 76'h0;
+                        h434 = {h433, 12'h0};
+                        cl_io_frcd_lo <= h434[64-1:0];
+                        h435 = 62'h0;
+                        h435 = ({46'h0, cl_vf_rid} | 0);
+                        h436 = 1'h0;
+                        h437 = 2'h0;
                         if ((e_write != 0)) begin
-                            h441 = 2;
+                            h437 = 2;
                         end
                         else begin
-                            h441 = 1;
+                            h437 = 1;
                         end
-                        h440 = 0;
-                        if ((!((h441 == 2) && 1'b1))) begin
-                            h440 = 1;
+                        h436 = 0;
+                        if ((!((h437 == 2) && 1'b1))) begin
+                            h436 = 1;
                         end
-                        h442 = 63'h0;
-                        h442 = ({1'h0, h439} | {h440, 62'h0});
-                        h443 = 64'h0;
-                        h443 = ({1'h0, h442} | 64'h8000000000000000);
-                        h444 = 64'h0;
-                        h444 = (h443 | 0);
-                        h445 = 64'h0;
-                        h445 = (h444 | 0);
-                        h446 = 64'h0;
-                        h446 = (h445 | 64'h8500000000);
-                        cl_io_frcd_hi <= h446;
+                        h438 = 63'h0;
+                        h438 = ({1'h0, h435} | {h436, 62'h0});
+                        h439 = 64'h0;
+                        h439 = ({1'h0, h438} | 64'h8000000000000000);
+                        h440 = 64'h0;
+                        h440 = (h439 | 0);
+                        h441 = 64'h0;
+                        h441 = (h440 | 0);
+                        h442 = 64'h0;
+                        h442 = (h441 | 64'h8500000000);
+                        cl_io_frcd_hi <= h442;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4475,42 +4402,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 134;
-                        h447 = 1'h0;
-                        h447 = 0;
+                        h443 = 1'h0;
+                        h443 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h447 = 1;
+                            h443 = 1;
                         end
-                        cl_io_recorded <= h447;
-                        h448 = 64'h0;
-                        h448 = (e_addr >>> 12);
-                        h449 = 76'h0;
-                        h449 = {h448, 12'h0};
-                        cl_io_frcd_lo <= h449[64-1:0];
-                        h450 = 62'h0;
-                        h450 = ({46'h0, cl_vf_rid} | 0);
-                        h451 = 1'h0;
-                        h452 = 2'h0;
+                        cl_io_recorded <= h443;
+                        h444 = 64'h0;
+                        h444 = (e_addr >>> 12);
+                        h445 = 76'h0;
+                        h445 = {h444, 12'h0};
+                        cl_io_frcd_lo <= h445[64-1:0];
+                        h446 = 62'h0;
+                        h446 = ({46'h0, cl_vf_rid} | 0);
+                        h447 = 1'h0;
+                        h448 = 2'h0;
                         if ((e_write != 0)) begin
-                            h452 = 2;
+                            h448 = 2;
                         end
                         else begin
-                            h452 = 1;
+                            h448 = 1;
                         end
-                        h451 = 0;
-                        if ((!((h452 == 2) && 1'b1))) begin
-                            h451 = 1;
+                        h447 = 0;
+                        if ((!((h448 == 2) && 1'b1))) begin
+                            h447 = 1;
                         end
-                        h453 = 63'h0;
-                        h453 = ({1'h0, h450} | {h451, 62'h0});
-                        h454 = 64'h0;
-                        h454 = ({1'h0, h453} | 64'h8000000000000000);
-                        h455 = 64'h0;
-                        h455 = (h454 | 0);
-                        h456 = 64'h0;
-                        h456 = (h455 | 0);
-                        h457 = 64'h0;
-                        h457 = (h456 | 64'h8600000000);
-                        cl_io_frcd_hi <= h457;
+                        h449 = 63'h0;
+                        h449 = ({1'h0, h446} | {h447, 62'h0});
+                        h450 = 64'h0;
+                        h450 = ({1'h0, h449} | 64'h8000000000000000);
+                        h451 = 64'h0;
+                        h451 = (h450 | 0);
+                        h452 = 64'h0;
+                        h452 = (h451 | 0);
+                        h453 = 64'h0;
+                        h453 = (h452 | 64'h8600000000);
+                        cl_io_frcd_hi <= h453;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4528,42 +4455,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 122;
-                        h458 = 1'h0;
-                        h458 = 0;
+                        h454 = 1'h0;
+                        h454 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h458 = 1;
+                            h454 = 1;
                         end
-                        cl_io_recorded <= h458;
-                        h459 = 64'h0;
-                        h459 = (e_addr >>> 12);
-                        h460 = 76'h0;
-                        h460 = {h459, 12'h0};
-                        cl_io_frcd_lo <= h460[64-1:0];
-                        h461 = 62'h0;
-                        h461 = ({46'h0, cl_vf_rid} | 0);
-                        h462 = 1'h0;
-                        h463 = 2'h0;
+                        cl_io_recorded <= h454;
+                        h455 = 64'h0;
+                        h455 = (e_addr >>> 12);
+                        h456 = 76'h0;
+                        h456 = {h455, 12'h0};
+                        cl_io_frcd_lo <= h456[64-1:0];
+                        h457 = 62'h0;
+                        h457 = ({46'h0, cl_vf_rid} | 0);
+                        h458 = 1'h0;
+                        h459 = 2'h0;
                         if ((e_write != 0)) begin
-                            h463 = 2;
+                            h459 = 2;
                         end
                         else begin
-                            h463 = 1;
+                            h459 = 1;
                         end
-                        h462 = 0;
-                        if ((!((h463 == 2) && 1'b1))) begin
-                            h462 = 1;
+                        h458 = 0;
+                        if ((!((h459 == 2) && 1'b1))) begin
+                            h458 = 1;
                         end
-                        h464 = 63'h0;
-                        h464 = ({1'h0, h461} | {h462, 62'h0});
-                        h465 = 64'h0;
-                        h465 = ({1'h0, h464} | 64'h8000000000000000);
-                        h466 = 64'h0;
-                        h466 = (h465 | 0);
-                        h467 = 64'h0;
-                        h467 = (h466 | 0);
-                        h468 = 64'h0;
-                        h468 = (h467 | 64'h7a00000000);
-                        cl_io_frcd_hi <= h468;
+                        h460 = 63'h0;
+                        h460 = ({1'h0, h457} | {h458, 62'h0});
+                        h461 = 64'h0;
+                        h461 = ({1'h0, h460} | 64'h8000000000000000);
+                        h462 = 64'h0;
+                        h462 = (h461 | 0);
+                        h463 = 64'h0;
+                        h463 = (h462 | 0);
+                        h464 = 64'h0;
+                        h464 = (h463 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h464;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4574,7 +4501,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((h472 == 1) || (h473 == 2)) && (h475 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
+                    else if ((((((h468 == 1) || (h469 == 2)) && (h471 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -4583,27 +4510,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h469 = 64'h0;
-                        h469 = e_addr;
-                        v_wide[64-1:12] = h469[64-1:12];
+                        h465 = 64'h0;
+                        h465 = e_addr;
+                        v_wide[64-1:12] = h465[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 0;
-                        h470 = 1'h0;
-                        h471 = 2'h0;
+                        h466 = 1'h0;
+                        h467 = 2'h0;
                         if ((e_write != 0)) begin
-                            h471 = 2;
+                            h467 = 2;
                         end
                         else begin
-                            h471 = 1;
+                            h467 = 1;
                         end
-                        h470 = 0;
-                        if ((!((h471 == 2) && 1'b1))) begin
-                            h470 = 1;
+                        h466 = 0;
+                        if ((!((h467 == 2) && 1'b1))) begin
+                            h466 = 1;
                         end
-                        v_wide[63-1:62] = h470;
+                        v_wide[63-1:62] = h466;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4616,7 +4543,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h479 == 1) || (h480 == 2)) && (h482 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if ((((((h475 == 1) || (h476 == 2)) && (h478 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -4625,27 +4552,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h476 = 64'h0;
-                        h476 = e_addr;
-                        v_wide[64-1:12] = h476[64-1:12];
+                        h472 = 64'h0;
+                        h472 = e_addr;
+                        v_wide[64-1:12] = h472[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 0;
-                        h477 = 1'h0;
-                        h478 = 2'h0;
+                        h473 = 1'h0;
+                        h474 = 2'h0;
                         if ((e_write != 0)) begin
-                            h478 = 2;
+                            h474 = 2;
                         end
                         else begin
-                            h478 = 1;
+                            h474 = 1;
                         end
-                        h477 = 0;
-                        if ((!((h478 == 2) && 1'b1))) begin
-                            h477 = 1;
+                        h473 = 0;
+                        if ((!((h474 == 2) && 1'b1))) begin
+                            h473 = 1;
                         end
-                        v_wide[63-1:62] = h477;
+                        v_wide[63-1:62] = h473;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4658,41 +4585,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h487 == 1) || (h488 == 2)) && (h490 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!w_io_ctx_0[0]))) begin
+                    else if ((((((((h483 == 1) || (h484 == 2)) && (h486 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h483 = 1'h0;
-                        h483 = 0;
+                        h479 = 1'h0;
+                        h479 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h483 = 1;
+                            h479 = 1;
                         end
-                        cl_io_recorded <= h483;
+                        cl_io_recorded <= h479;
                         v_wide = 0;
-                        h484 = 64'h0;
-                        h484 = e_addr;
-                        v_wide[64-1:12] = h484[64-1:12];
+                        h480 = 64'h0;
+                        h480 = e_addr;
+                        v_wide[64-1:12] = h480[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 0;
-                        h485 = 1'h0;
-                        h486 = 2'h0;
+                        h481 = 1'h0;
+                        h482 = 2'h0;
                         if ((e_write != 0)) begin
-                            h486 = 2;
+                            h482 = 2;
                         end
                         else begin
-                            h486 = 1;
+                            h482 = 1;
                         end
-                        h485 = 0;
-                        if ((!((h486 == 2) && 1'b1))) begin
-                            h485 = 1;
+                        h481 = 0;
+                        if ((!((h482 == 2) && 1'b1))) begin
+                            h481 = 1;
                         end
-                        v_wide[63-1:62] = h485;
+                        v_wide[63-1:62] = h481;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4705,7 +4632,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h494 == 1) || (h495 == 2)) && (h497 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if ((((((((h490 == 1) || (h491 == 2)) && (h493 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -4714,27 +4641,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h491 = 64'h0;
-                        h491 = e_addr;
-                        v_wide[64-1:12] = h491[64-1:12];
+                        h487 = 64'h0;
+                        h487 = e_addr;
+                        v_wide[64-1:12] = h487[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 0;
-                        h492 = 1'h0;
-                        h493 = 2'h0;
+                        h488 = 1'h0;
+                        h489 = 2'h0;
                         if ((e_write != 0)) begin
-                            h493 = 2;
+                            h489 = 2;
                         end
                         else begin
-                            h493 = 1;
+                            h489 = 1;
                         end
-                        h492 = 0;
-                        if ((!((h493 == 2) && 1'b1))) begin
-                            h492 = 1;
+                        h488 = 0;
+                        if ((!((h489 == 2) && 1'b1))) begin
+                            h488 = 1;
                         end
-                        v_wide[63-1:62] = h492;
+                        v_wide[63-1:62] = h488;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4747,41 +4674,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h502 == 1) || (h503 == 2)) && (h505 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((h498 == 1) || (h499 == 2)) && (h501 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h498 = 1'h0;
-                        h498 = 0;
+                        h494 = 1'h0;
+                        h494 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h498 = 1;
+                            h494 = 1;
                         end
-                        cl_io_recorded <= h498;
+                        cl_io_recorded <= h494;
                         v_wide = 0;
-                        h499 = 64'h0;
-                        h499 = e_addr;
-                        v_wide[64-1:12] = h499[64-1:12];
+                        h495 = 64'h0;
+                        h495 = e_addr;
+                        v_wide[64-1:12] = h495[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h500 = 1'h0;
-                        h501 = 2'h0;
+                        h496 = 1'h0;
+                        h497 = 2'h0;
                         if ((e_write != 0)) begin
-                            h501 = 2;
+                            h497 = 2;
                         end
                         else begin
-                            h501 = 1;
+                            h497 = 1;
                         end
-                        h500 = 0;
-                        if ((!((h501 == 2) && 1'b1))) begin
-                            h500 = 1;
+                        h496 = 0;
+                        if ((!((h497 == 2) && 1'b1))) begin
+                            h496 = 1;
                         end
-                        v_wide[63-1:62] = h500;
+                        v_wide[63-1:62] = h496;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4801,6 +4728,53 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
+                        h502 = 1'h0;
+                        h502 = 0;
+                        if ((!w_io_ctx_0[1])) begin
+                            h502 = 1;
+                        end
+                        cl_io_recorded <= h502;
+                        v_wide = 0;
+                        h503 = 64'h0;
+                        h503 = e_addr;
+                        v_wide[64-1:12] = h503[64-1:12];
+                        cl_io_frcd_lo <= v_wide[64-1:0];
+                        v_wide = 0;
+                        v_wide[16-1:0] = cl_vf_rid;
+                        v_wide[40-1:32] = 13;
+                        v_wide[62-1:60] = 0;
+                        h504 = 1'h0;
+                        h505 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h505 = 2;
+                        end
+                        else begin
+                            h505 = 1;
+                        end
+                        h504 = 0;
+                        if ((!((h505 == 2) && 1'b1))) begin
+                            h504 = 1;
+                        end
+                        v_wide[63-1:62] = h504;
+                        v_wide[64-1:63] = 1;
+                        cl_io_frcd_hi <= v_wide[64-1:0];
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if ((((((((((h510 == 1) || (h511 == 2)) && (h513 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                        cl_io_exit <= 1;
+                        cl_io_context_aw_invalid <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 3;
                         h506 = 1'h0;
                         h506 = 0;
                         if ((!w_io_ctx_0[1])) begin
@@ -4814,7 +4788,7 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
-                        v_wide[40-1:32] = 13;
+                        v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
                         h508 = 1'h0;
                         h509 = 2'h0;
@@ -4841,54 +4815,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h514 == 1) || (h515 == 2)) && (h517 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
-                        cl_io_exit <= 1;
-                        cl_io_context_aw_invalid <= 1;
-                        cl_io_outcome <= 4;
-                        cl_io_address <= 0;
-                        cl_io_domain <= 0;
-                        cl_io_fault_reason <= 3;
-                        h510 = 1'h0;
-                        h510 = 0;
-                        if ((!w_io_ctx_0[1])) begin
-                            h510 = 1;
-                        end
-                        cl_io_recorded <= h510;
-                        v_wide = 0;
-                        h511 = 64'h0;
-                        h511 = e_addr;
-                        v_wide[64-1:12] = h511[64-1:12];
-                        cl_io_frcd_lo <= v_wide[64-1:0];
-                        v_wide = 0;
-                        v_wide[16-1:0] = cl_vf_rid;
-                        v_wide[40-1:32] = 3;
-                        v_wide[62-1:60] = 0;
-                        h512 = 1'h0;
-                        h513 = 2'h0;
-                        if ((e_write != 0)) begin
-                            h513 = 2;
-                        end
-                        else begin
-                            h513 = 1;
-                        end
-                        h512 = 0;
-                        if ((!((h513 == 2) && 1'b1))) begin
-                            h512 = 1;
-                        end
-                        v_wide[63-1:62] = h512;
-                        v_wide[64-1:63] = 1;
-                        cl_io_frcd_hi <= v_wide[64-1:0];
-                        cl_io_int_index <= 0;
-                        cl_io_vector <= 0;
-                        cl_io_destination <= 0;
-                        cl_io_dest_mode <= 0;
-                        cl_io_redir_hint <= 0;
-                        cl_io_trigger_mode <= 0;
-                        cl_io_delivery_mode <= 0;
-                        cl_io_cpl_status <= 0;
-                        cl_io_cpl <= 0;
-                    end
-                    else if ((((((((h518 == 1) || (h519 == 2)) && 1'b1) && (h521 != 0)) && (((1'b1 && (e_addr >= {32'h0, h523, 20'h0})) && (e_addr <= {32'h0, h526})) || ((1'b1 && (e_addr >= {16'h0, h528, 20'h0})) && (e_addr <= {16'h0, h531})))) && (((((((h532 == 1) || (h533 == 2)) && (h535 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0))))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
+                    else if ((((((((h514 == 1) || (h515 == 2)) && 1'b1) && (h517 != 0)) && (((1'b1 && (e_addr >= {32'h0, h519, 20'h0})) && (e_addr <= {32'h0, h522})) || ((1'b1 && (e_addr >= {16'h0, h524, 20'h0})) && (e_addr <= {16'h0, h527})))) && ((((((((h528 == 1) || (h529 == 2)) && (h531 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0))))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -4928,7 +4855,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h536 == 1) || (h537 == 2)) && (h539 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((h532 == 1) || (h533 == 2)) && (h535 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
@@ -4968,41 +4895,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h544 == 1) || (h545 == 2)) && (h547 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (h548 != 0))) begin
+                    else if ((((((((((h540 == 1) || (h541 == 2)) && (h543 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (h544 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h540 = 1'h0;
-                        h540 = 0;
+                        h536 = 1'h0;
+                        h536 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h540 = 1;
+                            h536 = 1;
                         end
-                        cl_io_recorded <= h540;
+                        cl_io_recorded <= h536;
                         v_wide = 0;
-                        h541 = 64'h0;
-                        h541 = e_addr;
-                        v_wide[64-1:12] = h541[64-1:12];
+                        h537 = 64'h0;
+                        h537 = e_addr;
+                        v_wide[64-1:12] = h537[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 0;
-                        h542 = 1'h0;
-                        h543 = 2'h0;
+                        h538 = 1'h0;
+                        h539 = 2'h0;
                         if ((e_write != 0)) begin
-                            h543 = 2;
+                            h539 = 2;
                         end
                         else begin
-                            h543 = 1;
+                            h539 = 1;
                         end
-                        h542 = 0;
-                        if ((!((h543 == 2) && 1'b1))) begin
-                            h542 = 1;
+                        h538 = 0;
+                        if ((!((h539 == 2) && 1'b1))) begin
+                            h538 = 1;
                         end
-                        v_wide[63-1:62] = h542;
+                        v_wide[63-1:62] = h538;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5015,7 +4942,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h557 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h559, 20'h0})) && (wk_io_sl_pa <= {32'h0, h562})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h564, 20'h0})) && (wk_io_sl_pa <= {16'h0, h567})))))) begin
+                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h553 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h555, 20'h0})) && (wk_io_sl_pa <= {32'h0, h558})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h560, 20'h0})) && (wk_io_sl_pa <= {16'h0, h563})))))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_remapped <= 1;
                         cl_io_outcome <= 4;
@@ -5075,46 +5002,46 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_io_sl_R;
-                        h568 = 1'h0;
-                        h568 = 0;
+                        h564 = 1'h0;
+                        h564 = 0;
                         if (((wk_io_sl_W != 0) && 1'b1)) begin
-                            h568 = 1;
+                            h564 = 1;
                         end
-                        v_wide[2-1:1] = h568;
+                        v_wide[2-1:1] = h564;
                         v_wide[3-1:2] = wk_io_sl_U;
-                        h569 = 1'h0;
-                        h569 = 0;
+                        h565 = 1'h0;
+                        h565 = 0;
                         if ((wk_io_sl_shift > 12)) begin
-                            h569 = 1;
+                            h565 = 1;
                         end
-                        v_wide[12-1:11] = h569;
-                        h570 = 6'h0;
-                        h570 = wk_io_sl_shift;
+                        v_wide[12-1:11] = h565;
+                        h566 = 6'h0;
+                        h566 = wk_io_sl_shift;
+                        h567 = 64'h0;
+                        h567 = (wk_io_sl_frame >>> h566);
+                        h568 = 127'h0;
+                        h568 = {63'h0, h567};
+                        h569 = 6'h0;
+                        h569 = wk_io_sl_shift;
+                        h570 = 127'h0;
+                        h570 = (h568 << h569);
                         h571 = 64'h0;
-                        h571 = (wk_io_sl_frame >>> h570);
-                        h572 = 127'h0;
-                        h572 = {63'h0, h571};
-                        h573 = 6'h0;
-                        h573 = wk_io_sl_shift;
-                        h574 = 127'h0;
-                        h574 = (h572 << h573);
-                        h575 = 64'h0;
-                        h575 = 1;
-                        h576 = 6'h0;
-                        h577 = 7'h0;
-                        h577 = (({1'h0, wk_io_sl_shift} + 64) - 1);
-                        h576 = h577[6-1:0];
-                        h578 = 64'h0;
-                        h578 = (h575 << h576);
-                        h579 = 65'h0;
-                        h579 = (({1'h0, h578} + 65'h10000000000000000) - 1);
-                        h580 = 64'h0;
-                        h580 = (h579[64-1:0] >>> 12);
-                        h581 = 127'h0;
-                        h581 = (h574 | {51'h0, h580, 12'h0});
-                        h582 = 127'h0;
-                        h582 = (h581 >>> 12);
-                        v_wide[64-1:12] = h582[52-1:0];
+                        h571 = 1;
+                        h572 = 6'h0;
+                        h573 = 7'h0;
+                        h573 = (({1'h0, wk_io_sl_shift} + 64) - 1);
+                        h572 = h573[6-1:0];
+                        h574 = 64'h0;
+                        h574 = (h571 << h572);
+                        h575 = 65'h0;
+                        h575 = (({1'h0, h574} + 65'h10000000000000000) - 1);
+                        h576 = 64'h0;
+                        h576 = (h575[64-1:0] >>> 12);
+                        h577 = 127'h0;
+                        h577 = (h570 | {51'h0, h576, 12'h0});
+                        h578 = 127'h0;
+                        h578 = (h577 >>> 12);
+                        v_wide[64-1:12] = h578[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                     end
                     else if (1'b0) begin
@@ -5144,16 +5071,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h583 = 1'h0;
-                        h583 = 0;
+                        h579 = 1'h0;
+                        h579 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h583 = 1;
+                            h579 = 1;
                         end
-                        cl_io_recorded <= h583;
+                        cl_io_recorded <= h579;
                         v_wide = 0;
-                        h584 = 64'h0;
-                        h584 = e_addr;
-                        v_wide[64-1:12] = h584[64-1:12];
+                        h580 = 64'h0;
+                        h580 = e_addr;
+                        v_wide[64-1:12] = h580[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -5179,16 +5106,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h585 = 1'h0;
-                        h585 = 0;
+                        h581 = 1'h0;
+                        h581 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h585 = 1;
+                            h581 = 1;
                         end
-                        cl_io_recorded <= h585;
+                        cl_io_recorded <= h581;
                         v_wide = 0;
-                        h586 = 64'h0;
-                        h586 = e_addr;
-                        v_wide[64-1:12] = h586[64-1:12];
+                        h582 = 64'h0;
+                        h582 = e_addr;
+                        v_wide[64-1:12] = h582[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -5214,34 +5141,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h587 = 1'h0;
-                        h587 = 0;
+                        h583 = 1'h0;
+                        h583 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h587 = 1;
+                            h583 = 1;
                         end
-                        cl_io_recorded <= h587;
+                        cl_io_recorded <= h583;
                         v_wide = 0;
-                        h588 = 64'h0;
-                        h588 = e_addr;
-                        v_wide[64-1:12] = h588[64-1:12];
+                        h584 = 64'h0;
+                        h584 = e_addr;
+                        v_wide[64-1:12] = h584[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 0;
-                        h589 = 1'h0;
-                        h590 = 2'h0;
+                        h585 = 1'h0;
+                        h586 = 2'h0;
                         if ((e_write != 0)) begin
-                            h590 = 2;
+                            h586 = 2;
                         end
                         else begin
-                            h590 = 1;
+                            h586 = 1;
                         end
-                        h589 = 0;
-                        if ((!((h590 == 2) && 1'b1))) begin
-                            h589 = 1;
+                        h585 = 0;
+                        if ((!((h586 == 2) && 1'b1))) begin
+                            h585 = 1;
                         end
-                        v_wide[63-1:62] = h589;
+                        v_wide[63-1:62] = h585;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5377,12 +5304,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h591 = 1'h0;
-                        h591 = 0;
+                        h587 = 1'h0;
+                        h587 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h591 = 1;
+                            h587 = 1;
                         end
-                        cl_io_recorded <= h591;
+                        cl_io_recorded <= h587;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -5408,12 +5335,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h592 = 1'h0;
-                        h592 = 0;
+                        h588 = 1'h0;
+                        h588 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h592 = 1;
+                            h588 = 1;
                         end
-                        cl_io_recorded <= h592;
+                        cl_io_recorded <= h588;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -5439,12 +5366,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h593 = 1'h0;
-                        h593 = 0;
+                        h589 = 1'h0;
+                        h589 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h593 = 1;
+                            h589 = 1;
                         end
-                        cl_io_recorded <= h593;
+                        cl_io_recorded <= h589;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -5475,46 +5402,46 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h594 = 32'h0;
-                        h595 = 64'h0;
-                        h595 = (r_IRTA_REG >>> 11);
-                        h596 = 1'h0;
-                        h596 = (h595[1-1:0] & 1);
-                        h597 = 32'h0;
-                        h597 = w_io_irte_0[64-1:32];
-                        if ((h596 != 0)) begin
-                            h594 = w_io_irte_0[64-1:32];
+                        h590 = 32'h0;
+                        h591 = 64'h0;
+                        h591 = (r_IRTA_REG >>> 11);
+                        h592 = 1'h0;
+                        h592 = (h591[1-1:0] & 1);
+                        h593 = 32'h0;
+                        h593 = w_io_irte_0[64-1:32];
+                        if ((h592 != 0)) begin
+                            h590 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h594 = {24'h0, h597[16-1:8]};
+                            h590 = {24'h0, h593[16-1:8]};
                         end
-                        cl_io_destination <= h594;
-                        h598 = 1'h0;
-                        h598 = 0;
+                        cl_io_destination <= h590;
+                        h594 = 1'h0;
+                        h594 = 0;
                         if (w_io_irte_0[2]) begin
-                            h598 = 1;
+                            h594 = 1;
                         end
-                        cl_io_dest_mode <= h598;
-                        h599 = 1'h0;
-                        h599 = 0;
+                        cl_io_dest_mode <= h594;
+                        h595 = 1'h0;
+                        h595 = 0;
                         if (w_io_irte_0[3]) begin
-                            h599 = 1;
+                            h595 = 1;
                         end
-                        cl_io_redir_hint <= h599;
-                        h600 = 1'h0;
-                        h600 = 0;
+                        cl_io_redir_hint <= h595;
+                        h596 = 1'h0;
+                        h596 = 0;
                         if (w_io_irte_0[4]) begin
-                            h600 = 1;
+                            h596 = 1;
                         end
-                        cl_io_trigger_mode <= h600;
+                        cl_io_trigger_mode <= h596;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
                 end
-                st <= 5'b11011;
+                st <= 5'b11001;
             end
-            5'b11011: begin
+            5'b11001: begin
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
                     rec_outcome <= 2;
@@ -5522,7 +5449,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11100;
+                    st <= 5'b11010;
                 end
                 else if ((((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0)) || (cl_io_protected_memory_remapped != 0))) begin
                     status <= 2;
@@ -5531,7 +5458,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= e_addr;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11100;
+                    st <= 5'b11010;
                 end
                 else if ((!((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3))))) begin
                     status <= 3;
@@ -5540,7 +5467,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= cl_io_outcome;
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 5'b11100;
+                    st <= 5'b11010;
                 end
                 else if (((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3)))) begin
                     status <= 4;
@@ -5549,7 +5476,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= cl_io_address;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11100;
+                    st <= 5'b11010;
                 end
                 else begin
                     status <= 0;
@@ -5558,7 +5485,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11100;
+                    st <= 5'b11010;
                 end
             end
             default: begin
@@ -5576,19 +5503,19 @@ always @(posedge clk) begin: fsm
 end
 
 always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) begin: port_mux
-    if (unit_io_sl_m_valid) begin
-        m_valid = 1'b1;
-        m_we = unit_io_sl_m_we;
-        m_size = unit_io_sl_m_size;
-        m_addr = unit_io_sl_m_addr;
-        m_wdata = unit_io_sl_m_wdata;
-    end
-    else if (unit_io_smsl_m_valid) begin
+    if (unit_io_smsl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_io_smsl_m_we;
         m_size = unit_io_smsl_m_size;
         m_addr = unit_io_smsl_m_addr;
         m_wdata = unit_io_smsl_m_wdata;
+    end
+    else if (unit_io_sl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_io_sl_m_we;
+        m_size = unit_io_sl_m_size;
+        m_addr = unit_io_sl_m_addr;
+        m_wdata = unit_io_sl_m_wdata;
     end
     else begin
         m_valid = u_valid;
@@ -5596,924 +5523,6 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m
         m_size = u_size;
         m_addr = u_addr;
         m_wdata = u_wdata;
-    end
-end
-
-always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
-    reg pending;
-    reg v_r;
-    reg v_w;
-    reg [64-1:0] leaf_pa;
-    reg [4-1:0] rs0;
-    reg [3-1:0] rs1;
-    reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
-    unit_io_sl_m_valid = walker_unit_io_sl0_m_valid_h;
-    unit_io_sl_m_we = walker_unit_io_sl0_m_we_h;
-    unit_io_sl_m_size = walker_unit_io_sl0_m_size_h;
-    unit_io_sl_m_addr = walker_unit_io_sl0_m_addr_h;
-    unit_io_sl_m_wdata = walker_unit_io_sl0_m_wdata_h;
-    pending = 1'b0;
-    v_r = (0 != 0);
-    v_w = (0 != 0);
-    if (unit_io_sl_done) begin
-    end
-    case (walker_unit_io_sl0_st)
-        3'b000: begin
-            if (unit_io_sl_start) begin
-                if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
-                    unit_io_sl_m_valid = 1'b1;
-                    unit_io_sl_m_we = 1'b0;
-                    unit_io_sl_m_size = 3;
-                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
-                end
-                else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
-                    unit_io_sl_m_valid = 1'b1;
-                    unit_io_sl_m_we = 1'b0;
-                    unit_io_sl_m_size = 3;
-                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
-                end
-                else begin
-                    unit_io_sl_m_valid = 1'b1;
-                    unit_io_sl_m_we = 1'b0;
-                    unit_io_sl_m_size = 3;
-                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
-                end
-            end
-        end
-        3'b001: begin
-            if (m_rvalid) begin
-                case (walker_unit_io_sl0_lvl)
-                    'h5: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                            unit_io_sl_m_valid = 1'b1;
-                            unit_io_sl_m_we = 1'b0;
-                            unit_io_sl_m_size = 3;
-                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
-                        end
-                    end
-                    'h4: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                            unit_io_sl_m_valid = 1'b1;
-                            unit_io_sl_m_we = 1'b0;
-                            unit_io_sl_m_size = 3;
-                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
-                        end
-                    end
-                    'h3: begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                            end
-                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                if (unit_io_sl_r_SL_WALK[4]) begin
-                                end
-                                else begin
-                                    leaf_pa = 64'h0;
-                                    if ((30 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
-                                    end
-                                    else if ((30 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
-                                    end
-                                    else if ((30 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
-                                    end
-                                    else if ((30 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
-                                    end
-                                    else if ((30 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
-                                    end
-                                    else if ((30 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
-                                    end
-                                    else if ((30 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
-                                    end
-                                    else if ((30 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
-                                    end
-                                    else if ((30 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
-                                    end
-                                    else if ((30 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
-                                    end
-                                    else if ((30 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
-                                    end
-                                    else if ((30 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
-                                    end
-                                    else if ((30 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
-                                    end
-                                    else if ((30 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
-                                    end
-                                    else if ((30 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
-                                    end
-                                    else if ((30 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
-                                    end
-                                    else if ((30 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
-                                    end
-                                    else if ((30 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
-                                    end
-                                    else if ((30 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
-                                    end
-                                    else if ((30 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
-                                    end
-                                    else begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                    end
-                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                    end
-                                    else begin
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                unit_io_sl_m_valid = 1'b1;
-                                unit_io_sl_m_we = 1'b0;
-                                unit_io_sl_m_size = 3;
-                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
-                            end
-                        end
-                    end
-                    'h2: begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                            end
-                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                if (unit_io_sl_r_SL_WALK[4]) begin
-                                end
-                                else begin
-                                    leaf_pa = 64'h0;
-                                    if ((21 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
-                                    end
-                                    else if ((21 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
-                                    end
-                                    else if ((21 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
-                                    end
-                                    else if ((21 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
-                                    end
-                                    else if ((21 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
-                                    end
-                                    else if ((21 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
-                                    end
-                                    else if ((21 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
-                                    end
-                                    else if ((21 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
-                                    end
-                                    else if ((21 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
-                                    end
-                                    else if ((21 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
-                                    end
-                                    else if ((21 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
-                                    end
-                                    else if ((21 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
-                                    end
-                                    else if ((21 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
-                                    end
-                                    else if ((21 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
-                                    end
-                                    else if ((21 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
-                                    end
-                                    else if ((21 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
-                                    end
-                                    else if ((21 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
-                                    end
-                                    else if ((21 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
-                                    end
-                                    else if ((21 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
-                                    end
-                                    else if ((21 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
-                                    end
-                                    else begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                    end
-                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                    end
-                                    else begin
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                unit_io_sl_m_valid = 1'b1;
-                                unit_io_sl_m_we = 1'b0;
-                                unit_io_sl_m_size = 3;
-                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
-                            end
-                        end
-                    end
-                    'h1: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                            if (unit_io_sl_r_SL_WALK[4]) begin
-                            end
-                            else begin
-                                if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                end
-                                else begin
-                                end
-                            end
-                        end
-                    end
-                endcase
-            end
-        end
-        3'b010: begin
-            rs0 = 4'h0;
-            rs1 = 3'h0;
-            rs2 = 3'h0;
-            if (unit_io_sl_r_SL_WALK[3]) begin
-                rs2 = 5;
-            end
-            else begin
-                rs2 = 6;
-            end
-            if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
-                rs1 = rs2;
-            end
-            else begin
-                rs1 = 0;
-            end
-            if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
-                rs0 = 12;
-            end
-            else begin
-                rs0 = {1'h0, rs1};
-            end
-            rs3 = 7'h0;
-            rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
-            rs4 = 8'h0;
-            rs4 = (3 + {1'h0, rs3});
-        end
-        3'b011: begin
-            if (walker_unit_io_sl0_pend_5) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_5;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_5;
-            end
-            else if (walker_unit_io_sl0_pend_4) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_4;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_4;
-            end
-            else if (walker_unit_io_sl0_pend_3) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_3;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_3;
-            end
-            else if (walker_unit_io_sl0_pend_2) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_2;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_2;
-            end
-            else if (walker_unit_io_sl0_pend_1) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_1;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_1;
-            end
-            else begin
-            end
-        end
-        3'b100: begin
-            if (m_rvalid) begin
-                unit_io_sl_m_we = 1'b0;
-            end
-        end
-        default: begin
-        end
-    endcase
-end
-
-always @(posedge clk) begin: walker_unit_io_sl0_fsm
-    reg pending;
-    reg v_r;
-    reg v_w;
-    reg [64-1:0] leaf_pa;
-    reg [4-1:0] rs0;
-    reg [3-1:0] rs1;
-    reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
-    if (rst == 1) begin
-        walker_unit_io_sl0_a_r <= 0;
-        walker_unit_io_sl0_a_w <= 0;
-        unit_io_sl_done <= 0;
-        walker_unit_io_sl0_ea <= 0;
-        walker_unit_io_sl0_fault_k <= 0;
-        walker_unit_io_sl0_flevel <= 0;
-        walker_unit_io_sl0_le <= 0;
-        walker_unit_io_sl0_lvl <= 0;
-        walker_unit_io_sl0_m_addr_h <= 0;
-        walker_unit_io_sl0_m_size_h <= 0;
-        walker_unit_io_sl0_m_valid_h <= 0;
-        walker_unit_io_sl0_m_wdata_h <= 0;
-        walker_unit_io_sl0_m_we_h <= 0;
-        unit_io_sl_o_aux <= 0;
-        unit_io_sl_o_level <= 0;
-        unit_io_sl_o_pa <= 0;
-        unit_io_sl_o_r_R <= 0;
-        unit_io_sl_o_r_U <= 0;
-        unit_io_sl_o_r_W <= 0;
-        unit_io_sl_o_r_frame <= 0;
-        unit_io_sl_o_r_reason <= 0;
-        unit_io_sl_o_r_shift <= 0;
-        unit_io_sl_o_status <= 0;
-        walker_unit_io_sl0_pend_1 <= 0;
-        walker_unit_io_sl0_pend_2 <= 0;
-        walker_unit_io_sl0_pend_3 <= 0;
-        walker_unit_io_sl0_pend_4 <= 0;
-        walker_unit_io_sl0_pend_5 <= 0;
-        walker_unit_io_sl0_st <= 3'b000;
-    end
-    else begin
-        walker_unit_io_sl0_m_valid_h <= (unit_io_sl_m_valid && (!m_ready));
-        walker_unit_io_sl0_m_we_h <= unit_io_sl_m_we;
-        walker_unit_io_sl0_m_size_h <= unit_io_sl_m_size;
-        walker_unit_io_sl0_m_addr_h <= unit_io_sl_m_addr;
-        walker_unit_io_sl0_m_wdata_h <= unit_io_sl_m_wdata;
-        pending = 1'b0;
-        v_r = (0 != 0);
-        v_w = (0 != 0);
-        if (unit_io_sl_done) begin
-            unit_io_sl_done <= 1'b0;
-        end
-        case (walker_unit_io_sl0_st)
-            3'b000: begin
-                if (unit_io_sl_start) begin
-                    walker_unit_io_sl0_a_r <= 1'b1;
-                    walker_unit_io_sl0_a_w <= 1'b1;
-                    walker_unit_io_sl0_pend_5 <= 1'b0;
-                    walker_unit_io_sl0_pend_4 <= 1'b0;
-                    walker_unit_io_sl0_pend_3 <= 1'b0;
-                    walker_unit_io_sl0_pend_2 <= 1'b0;
-                    walker_unit_io_sl0_pend_1 <= 1'b0;
-                    if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
-                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
-                        walker_unit_io_sl0_st <= 3'b001;
-                        walker_unit_io_sl0_lvl <= 5;
-                    end
-                    else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
-                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
-                        walker_unit_io_sl0_st <= 3'b001;
-                        walker_unit_io_sl0_lvl <= 4;
-                    end
-                    else begin
-                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
-                        walker_unit_io_sl0_st <= 3'b001;
-                        walker_unit_io_sl0_lvl <= 3;
-                    end
-                end
-            end
-            3'b001: begin
-                if (m_rvalid) begin
-                    walker_unit_io_sl0_le <= m_rdata;
-                    case (walker_unit_io_sl0_lvl)
-                        'h5: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_io_sl0_fault_k <= 1;
-                                walker_unit_io_sl0_flevel <= 5;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_io_sl0_fault_k <= 2;
-                                walker_unit_io_sl0_flevel <= 5;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_io_sl0_fault_k <= 3;
-                                walker_unit_io_sl0_flevel <= 5;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                walker_unit_io_sl0_a_w <= v_w;
-                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
-                                walker_unit_io_sl0_st <= 3'b001;
-                                walker_unit_io_sl0_lvl <= 4;
-                            end
-                        end
-                        'h4: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_io_sl0_fault_k <= 1;
-                                walker_unit_io_sl0_flevel <= 4;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_io_sl0_fault_k <= 2;
-                                walker_unit_io_sl0_flevel <= 4;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_io_sl0_fault_k <= 3;
-                                walker_unit_io_sl0_flevel <= 4;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                walker_unit_io_sl0_a_w <= v_w;
-                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
-                                walker_unit_io_sl0_st <= 3'b001;
-                                walker_unit_io_sl0_lvl <= 3;
-                            end
-                        end
-                        'h3: begin
-                            if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                                    walker_unit_io_sl0_fault_k <= 5;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    if (unit_io_sl_r_SL_WALK[4]) begin
-                                        walker_unit_io_sl0_fault_k <= 6;
-                                        walker_unit_io_sl0_flevel <= 3;
-                                        walker_unit_io_sl0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        unit_io_sl_o_level <= 3;
-                                        leaf_pa = 64'h0;
-                                        if ((30 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
-                                        end
-                                        else if ((30 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
-                                        end
-                                        else if ((30 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
-                                        end
-                                        else if ((30 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
-                                        end
-                                        else if ((30 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
-                                        end
-                                        else if ((30 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
-                                        end
-                                        else if ((30 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
-                                        end
-                                        else if ((30 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
-                                        end
-                                        else if ((30 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
-                                        end
-                                        else if ((30 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
-                                        end
-                                        else if ((30 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
-                                        end
-                                        else if ((30 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
-                                        end
-                                        else if ((30 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
-                                        end
-                                        else if ((30 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
-                                        end
-                                        else if ((30 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
-                                        end
-                                        else if ((30 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
-                                        end
-                                        else if ((30 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
-                                        end
-                                        else if ((30 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
-                                        end
-                                        else if ((30 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
-                                        end
-                                        else if ((30 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
-                                        end
-                                        else begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                        end
-                                        unit_io_sl_o_pa <= leaf_pa;
-                                        unit_io_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                            walker_unit_io_sl0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            unit_io_sl_o_status <= 0;
-                                            unit_io_sl_done <= 1'b1;
-                                            walker_unit_io_sl0_st <= 3'b000;
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
-                                    walker_unit_io_sl0_st <= 3'b001;
-                                    walker_unit_io_sl0_lvl <= 2;
-                                end
-                            end
-                        end
-                        'h2: begin
-                            if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
-                                    walker_unit_io_sl0_fault_k <= 4;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    if (unit_io_sl_r_SL_WALK[4]) begin
-                                        walker_unit_io_sl0_fault_k <= 6;
-                                        walker_unit_io_sl0_flevel <= 2;
-                                        walker_unit_io_sl0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        unit_io_sl_o_level <= 2;
-                                        leaf_pa = 64'h0;
-                                        if ((21 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
-                                        end
-                                        else if ((21 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
-                                        end
-                                        else if ((21 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
-                                        end
-                                        else if ((21 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
-                                        end
-                                        else if ((21 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
-                                        end
-                                        else if ((21 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
-                                        end
-                                        else if ((21 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
-                                        end
-                                        else if ((21 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
-                                        end
-                                        else if ((21 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
-                                        end
-                                        else if ((21 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
-                                        end
-                                        else if ((21 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
-                                        end
-                                        else if ((21 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
-                                        end
-                                        else if ((21 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
-                                        end
-                                        else if ((21 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
-                                        end
-                                        else if ((21 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
-                                        end
-                                        else if ((21 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
-                                        end
-                                        else if ((21 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
-                                        end
-                                        else if ((21 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
-                                        end
-                                        else if ((21 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
-                                        end
-                                        else if ((21 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
-                                        end
-                                        else begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                        end
-                                        unit_io_sl_o_pa <= leaf_pa;
-                                        unit_io_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                            walker_unit_io_sl0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            unit_io_sl_o_status <= 0;
-                                            unit_io_sl_done <= 1'b1;
-                                            walker_unit_io_sl0_st <= 3'b000;
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
-                                    walker_unit_io_sl0_st <= 3'b001;
-                                    walker_unit_io_sl0_lvl <= 1;
-                                end
-                            end
-                        end
-                        'h1: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_io_sl0_fault_k <= 1;
-                                walker_unit_io_sl0_flevel <= 1;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_io_sl0_fault_k <= 2;
-                                walker_unit_io_sl0_flevel <= 1;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                walker_unit_io_sl0_fault_k <= 3;
-                                walker_unit_io_sl0_flevel <= 1;
-                                walker_unit_io_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                walker_unit_io_sl0_a_w <= v_w;
-                                if (unit_io_sl_r_SL_WALK[4]) begin
-                                    walker_unit_io_sl0_fault_k <= 6;
-                                    walker_unit_io_sl0_flevel <= 1;
-                                    walker_unit_io_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    unit_io_sl_o_level <= 1;
-                                    unit_io_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
-                                    unit_io_sl_o_aux <= 0;
-                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                        walker_unit_io_sl0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        unit_io_sl_o_status <= 0;
-                                        unit_io_sl_done <= 1'b1;
-                                        walker_unit_io_sl0_st <= 3'b000;
-                                    end
-                                end
-                            end
-                        end
-                    endcase
-                end
-            end
-            3'b010: begin
-                unit_io_sl_o_status <= walker_unit_io_sl0_fault_k;
-                unit_io_sl_o_level <= walker_unit_io_sl0_flevel;
-                unit_io_sl_o_aux <= 0;
-                rs0 = 4'h0;
-                rs1 = 3'h0;
-                rs2 = 3'h0;
-                if (unit_io_sl_r_SL_WALK[3]) begin
-                    rs2 = 5;
-                end
-                else begin
-                    rs2 = 6;
-                end
-                if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
-                    rs1 = rs2;
-                end
-                else begin
-                    rs1 = 0;
-                end
-                if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
-                    rs0 = 12;
-                end
-                else begin
-                    rs0 = {1'h0, rs1};
-                end
-                unit_io_sl_o_r_reason <= {4'h0, rs0};
-                unit_io_sl_o_r_R <= walker_unit_io_sl0_a_r;
-                unit_io_sl_o_r_W <= walker_unit_io_sl0_a_w;
-                unit_io_sl_o_r_U <= walker_unit_io_sl0_le[62];
-                rs3 = 7'h0;
-                rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
-                rs4 = 8'h0;
-                rs4 = (3 + {1'h0, rs3});
-                unit_io_sl_o_r_shift <= rs4[6-1:0];
-                unit_io_sl_o_r_frame <= {16'h0, walker_unit_io_sl0_le[48-1:12], 12'h0};
-                unit_io_sl_done <= 1'b1;
-                walker_unit_io_sl0_st <= 3'b000;
-            end
-            3'b011: begin
-                if (walker_unit_io_sl0_pend_5) begin
-                    walker_unit_io_sl0_pend_5 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_io_sl0_pend_4) begin
-                    walker_unit_io_sl0_pend_4 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_io_sl0_pend_3) begin
-                    walker_unit_io_sl0_pend_3 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_io_sl0_pend_2) begin
-                    walker_unit_io_sl0_pend_2 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_io_sl0_pend_1) begin
-                    walker_unit_io_sl0_pend_1 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
-                end
-                else begin
-                    unit_io_sl_o_status <= 0;
-                    unit_io_sl_done <= 1'b1;
-                    walker_unit_io_sl0_st <= 3'b000;
-                end
-            end
-            3'b100: begin
-                if (m_rvalid) begin
-                    walker_unit_io_sl0_st <= 3'b011;
-                end
-            end
-            default: begin
-                walker_unit_io_sl0_st <= 3'b000;
-            end
-        endcase
     end
 end
 
@@ -7430,6 +6439,924 @@ always @(posedge clk) begin: walker_unit_io_smsl0_fsm
             end
             default: begin
                 walker_unit_io_smsl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    unit_io_sl_m_valid = walker_unit_io_sl0_m_valid_h;
+    unit_io_sl_m_we = walker_unit_io_sl0_m_we_h;
+    unit_io_sl_m_size = walker_unit_io_sl0_m_size_h;
+    unit_io_sl_m_addr = walker_unit_io_sl0_m_addr_h;
+    unit_io_sl_m_wdata = walker_unit_io_sl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_io_sl_done) begin
+    end
+    case (walker_unit_io_sl0_st)
+        3'b000: begin
+            if (unit_io_sl_start) begin
+                if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_io_sl_m_valid = 1'b1;
+                    unit_io_sl_m_we = 1'b0;
+                    unit_io_sl_m_size = 3;
+                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_io_sl_m_valid = 1'b1;
+                    unit_io_sl_m_we = 1'b0;
+                    unit_io_sl_m_size = 3;
+                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_io_sl_m_valid = 1'b1;
+                    unit_io_sl_m_we = 1'b0;
+                    unit_io_sl_m_size = 3;
+                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_io_sl0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                            unit_io_sl_m_valid = 1'b1;
+                            unit_io_sl_m_we = 1'b0;
+                            unit_io_sl_m_size = 3;
+                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                            unit_io_sl_m_valid = 1'b1;
+                            unit_io_sl_m_we = 1'b0;
+                            unit_io_sl_m_size = 3;
+                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                unit_io_sl_m_valid = 1'b1;
+                                unit_io_sl_m_we = 1'b0;
+                                unit_io_sl_m_size = 3;
+                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                unit_io_sl_m_valid = 1'b1;
+                                unit_io_sl_m_we = 1'b0;
+                                unit_io_sl_m_size = 3;
+                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                            if (unit_io_sl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            if (unit_io_sl_r_SL_WALK[3]) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 6;
+            end
+            if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
+                rs1 = rs2;
+            end
+            else begin
+                rs1 = 0;
+            end
+            if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
+                rs0 = 12;
+            end
+            else begin
+                rs0 = {1'h0, rs1};
+            end
+            rs3 = 7'h0;
+            rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+            rs4 = 8'h0;
+            rs4 = (3 + {1'h0, rs3});
+        end
+        3'b011: begin
+            if (walker_unit_io_sl0_pend_5) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_5;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_5;
+            end
+            else if (walker_unit_io_sl0_pend_4) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_4;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_4;
+            end
+            else if (walker_unit_io_sl0_pend_3) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_3;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_3;
+            end
+            else if (walker_unit_io_sl0_pend_2) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_2;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_2;
+            end
+            else if (walker_unit_io_sl0_pend_1) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_1;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_io_sl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_io_sl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    if (rst == 1) begin
+        walker_unit_io_sl0_a_r <= 0;
+        walker_unit_io_sl0_a_w <= 0;
+        unit_io_sl_done <= 0;
+        walker_unit_io_sl0_ea <= 0;
+        walker_unit_io_sl0_fault_k <= 0;
+        walker_unit_io_sl0_flevel <= 0;
+        walker_unit_io_sl0_le <= 0;
+        walker_unit_io_sl0_lvl <= 0;
+        walker_unit_io_sl0_m_addr_h <= 0;
+        walker_unit_io_sl0_m_size_h <= 0;
+        walker_unit_io_sl0_m_valid_h <= 0;
+        walker_unit_io_sl0_m_wdata_h <= 0;
+        walker_unit_io_sl0_m_we_h <= 0;
+        unit_io_sl_o_aux <= 0;
+        unit_io_sl_o_level <= 0;
+        unit_io_sl_o_pa <= 0;
+        unit_io_sl_o_r_R <= 0;
+        unit_io_sl_o_r_U <= 0;
+        unit_io_sl_o_r_W <= 0;
+        unit_io_sl_o_r_frame <= 0;
+        unit_io_sl_o_r_reason <= 0;
+        unit_io_sl_o_r_shift <= 0;
+        unit_io_sl_o_status <= 0;
+        walker_unit_io_sl0_pend_1 <= 0;
+        walker_unit_io_sl0_pend_2 <= 0;
+        walker_unit_io_sl0_pend_3 <= 0;
+        walker_unit_io_sl0_pend_4 <= 0;
+        walker_unit_io_sl0_pend_5 <= 0;
+        walker_unit_io_sl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_io_sl0_m_valid_h <= (unit_io_sl_m_valid && (!m_ready));
+        walker_unit_io_sl0_m_we_h <= unit_io_sl_m_we;
+        walker_unit_io_sl0_m_size_h <= unit_io_sl_m_size;
+        walker_unit_io_sl0_m_addr_h <= unit_io_sl_m_addr;
+        walker_unit_io_sl0_m_wdata_h <= unit_io_sl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_io_sl_done) begin
+            unit_io_sl_done <= 1'b0;
+        end
+        case (walker_unit_io_sl0_st)
+            3'b000: begin
+                if (unit_io_sl_start) begin
+                    walker_unit_io_sl0_a_r <= 1'b1;
+                    walker_unit_io_sl0_a_w <= 1'b1;
+                    walker_unit_io_sl0_pend_5 <= 1'b0;
+                    walker_unit_io_sl0_pend_4 <= 1'b0;
+                    walker_unit_io_sl0_pend_3 <= 1'b0;
+                    walker_unit_io_sl0_pend_2 <= 1'b0;
+                    walker_unit_io_sl0_pend_1 <= 1'b0;
+                    if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
+                        walker_unit_io_sl0_st <= 3'b001;
+                        walker_unit_io_sl0_lvl <= 5;
+                    end
+                    else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                        walker_unit_io_sl0_st <= 3'b001;
+                        walker_unit_io_sl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                        walker_unit_io_sl0_st <= 3'b001;
+                        walker_unit_io_sl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_io_sl0_le <= m_rdata;
+                    case (walker_unit_io_sl0_lvl)
+                        'h5: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_sl0_fault_k <= 1;
+                                walker_unit_io_sl0_flevel <= 5;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_sl0_fault_k <= 2;
+                                walker_unit_io_sl0_flevel <= 5;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 5;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                walker_unit_io_sl0_a_w <= v_w;
+                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                                walker_unit_io_sl0_st <= 3'b001;
+                                walker_unit_io_sl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_sl0_fault_k <= 1;
+                                walker_unit_io_sl0_flevel <= 4;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_sl0_fault_k <= 2;
+                                walker_unit_io_sl0_flevel <= 4;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 4;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                walker_unit_io_sl0_a_w <= v_w;
+                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                                walker_unit_io_sl0_st <= 3'b001;
+                                walker_unit_io_sl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_io_sl0_fault_k <= 5;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    if (unit_io_sl_r_SL_WALK[4]) begin
+                                        walker_unit_io_sl0_fault_k <= 6;
+                                        walker_unit_io_sl0_flevel <= 3;
+                                        walker_unit_io_sl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_sl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_sl_o_pa <= leaf_pa;
+                                        unit_io_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                            walker_unit_io_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_sl_o_status <= 0;
+                                            unit_io_sl_done <= 1'b1;
+                                            walker_unit_io_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_io_sl0_st <= 3'b001;
+                                    walker_unit_io_sl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_io_sl0_fault_k <= 4;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    if (unit_io_sl_r_SL_WALK[4]) begin
+                                        walker_unit_io_sl0_fault_k <= 6;
+                                        walker_unit_io_sl0_flevel <= 2;
+                                        walker_unit_io_sl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_sl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_sl_o_pa <= leaf_pa;
+                                        unit_io_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                            walker_unit_io_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_sl_o_status <= 0;
+                                            unit_io_sl_done <= 1'b1;
+                                            walker_unit_io_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_io_sl0_st <= 3'b001;
+                                    walker_unit_io_sl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_sl0_fault_k <= 1;
+                                walker_unit_io_sl0_flevel <= 1;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_sl0_fault_k <= 2;
+                                walker_unit_io_sl0_flevel <= 1;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 1;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                walker_unit_io_sl0_a_w <= v_w;
+                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                    walker_unit_io_sl0_fault_k <= 6;
+                                    walker_unit_io_sl0_flevel <= 1;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_io_sl_o_level <= 1;
+                                    unit_io_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                    unit_io_sl_o_aux <= 0;
+                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                        walker_unit_io_sl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_io_sl_o_status <= 0;
+                                        unit_io_sl_done <= 1'b1;
+                                        walker_unit_io_sl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_io_sl_o_status <= walker_unit_io_sl0_fault_k;
+                unit_io_sl_o_level <= walker_unit_io_sl0_flevel;
+                unit_io_sl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                if (unit_io_sl_r_SL_WALK[3]) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 6;
+                end
+                if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
+                    rs1 = rs2;
+                end
+                else begin
+                    rs1 = 0;
+                end
+                if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
+                    rs0 = 12;
+                end
+                else begin
+                    rs0 = {1'h0, rs1};
+                end
+                unit_io_sl_o_r_reason <= {4'h0, rs0};
+                unit_io_sl_o_r_R <= walker_unit_io_sl0_a_r;
+                unit_io_sl_o_r_W <= walker_unit_io_sl0_a_w;
+                unit_io_sl_o_r_U <= walker_unit_io_sl0_le[62];
+                rs3 = 7'h0;
+                rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+                rs4 = 8'h0;
+                rs4 = (3 + {1'h0, rs3});
+                unit_io_sl_o_r_shift <= rs4[6-1:0];
+                unit_io_sl_o_r_frame <= {16'h0, walker_unit_io_sl0_le[48-1:12], 12'h0};
+                unit_io_sl_done <= 1'b1;
+                walker_unit_io_sl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_io_sl0_pend_5) begin
+                    walker_unit_io_sl0_pend_5 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_4) begin
+                    walker_unit_io_sl0_pend_4 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_3) begin
+                    walker_unit_io_sl0_pend_3 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_2) begin
+                    walker_unit_io_sl0_pend_2 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_1) begin
+                    walker_unit_io_sl0_pend_1 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else begin
+                    unit_io_sl_o_status <= 0;
+                    unit_io_sl_done <= 1'b1;
+                    walker_unit_io_sl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_io_sl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_io_sl0_st <= 3'b000;
             end
         endcase
     end

@@ -61,19 +61,17 @@ type t_enum_S_1 is (
 	S3W1,
 	S4W0,
 	S4W1,
-	S5G,
-	S5R,
+	S5W0,
 	S6W0,
 	S6W1,
-	S7W0,
-	S7W1,
+	S7G,
+	S7R,
 	S8W0,
-	S9W0,
-	S9W1,
-	S10G,
-	S10R,
-	S11W0,
-	S12D,
+	S8W1,
+	S9G,
+	S9R,
+	S10W0,
+	S11D,
 	DECIDE,
 	FINISH
 	);
@@ -92,7 +90,7 @@ type t_enum_S_3 is (
 	ADWAIT
 	);
 
-signal unit_io_sl_o_aux: unsigned(2 downto 0);
+signal unit_io_smsl_o_aux: unsigned(2 downto 0);
 signal al_vf_sriov: std_logic;
 signal pend: std_logic;
 signal st: t_enum_S_1;
@@ -102,62 +100,6 @@ signal u_size: unsigned(2 downto 0);
 signal u_valid: std_logic;
 signal u_wdata: unsigned(63 downto 0);
 signal u_we: std_logic;
-signal unit_io_sl_done: std_logic;
-signal unit_io_sl_i_addr: unsigned(63 downto 0);
-signal unit_io_sl_k_read: std_logic;
-signal unit_io_sl_k_write: std_logic;
-signal unit_io_sl_m_addr: unsigned(63 downto 0);
-signal unit_io_sl_m_size: unsigned(2 downto 0);
-signal unit_io_sl_m_valid: std_logic;
-signal unit_io_sl_m_wdata: unsigned(63 downto 0);
-signal unit_io_sl_m_we: std_logic;
-signal unit_io_sl_o_level: unsigned(2 downto 0);
-signal unit_io_sl_o_pa: unsigned(63 downto 0);
-signal unit_io_sl_o_r_R: unsigned(0 downto 0);
-signal unit_io_sl_o_r_U: unsigned(0 downto 0);
-signal unit_io_sl_o_r_W: unsigned(0 downto 0);
-signal unit_io_sl_o_r_frame: unsigned(63 downto 0);
-signal unit_io_sl_o_r_reason: unsigned(7 downto 0);
-signal unit_io_sl_o_r_shift: unsigned(5 downto 0);
-signal unit_io_sl_o_status: unsigned(7 downto 0);
-signal unit_io_sl_r_SL_WALK: unsigned(63 downto 0);
-signal unit_io_sl_start: std_logic;
-signal w_io_ctx_0: unsigned(63 downto 0);
-signal w_io_ctx_8: unsigned(63 downto 0);
-signal w_io_irte_0: unsigned(63 downto 0);
-signal w_io_pdir_0: unsigned(63 downto 0);
-signal w_io_pe_0: unsigned(63 downto 0);
-signal w_io_pe_8: unsigned(63 downto 0);
-signal w_io_root_0: unsigned(63 downto 0);
-signal w_io_root_8: unsigned(63 downto 0);
-signal w_io_smctx_0: unsigned(63 downto 0);
-signal w_io_smctx_8: unsigned(63 downto 0);
-signal w_io_smroot_0: unsigned(63 downto 0);
-signal w_io_smroot_8: unsigned(63 downto 0);
-signal w_vf_sriov_0: unsigned(63 downto 0);
-signal w_vf_sriov_10: unsigned(63 downto 0);
-signal w_vf_sriov_20: unsigned(63 downto 0);
-signal w_vf_sriov_28: unsigned(63 downto 0);
-signal w_vf_sriov_8: unsigned(63 downto 0);
-signal w_vf_vf_config_0: unsigned(63 downto 0);
-signal wk_io_sl_R: unsigned(0 downto 0);
-signal wk_io_sl_U: unsigned(0 downto 0);
-signal wk_io_sl_W: unsigned(0 downto 0);
-signal wk_io_sl_denied: unsigned(0 downto 0);
-signal wk_io_sl_fault: unsigned(7 downto 0);
-signal wk_io_sl_frame: unsigned(63 downto 0);
-signal wk_io_sl_level: unsigned(2 downto 0);
-signal wk_io_sl_not_present: unsigned(0 downto 0);
-signal wk_io_sl_ok: unsigned(0 downto 0);
-signal wk_io_sl_pa: unsigned(63 downto 0);
-signal wk_io_sl_reason: unsigned(7 downto 0);
-signal wk_io_sl_reserved: unsigned(0 downto 0);
-signal wk_io_sl_reserved_1g: unsigned(0 downto 0);
-signal wk_io_sl_reserved_2m: unsigned(0 downto 0);
-signal wk_io_sl_shift: unsigned(5 downto 0);
-signal wk_io_sl_translation: unsigned(0 downto 0);
-signal wk_io_sl_walked: unsigned(0 downto 0);
-signal unit_io_smsl_o_aux: unsigned(2 downto 0);
 signal unit_io_smsl_done: std_logic;
 signal unit_io_smsl_i_addr: unsigned(63 downto 0);
 signal unit_io_smsl_k_read: std_logic;
@@ -178,6 +120,22 @@ signal unit_io_smsl_o_r_shift: unsigned(5 downto 0);
 signal unit_io_smsl_o_status: unsigned(7 downto 0);
 signal unit_io_smsl_r_SL_WALK: unsigned(63 downto 0);
 signal unit_io_smsl_start: std_logic;
+signal w_io_ctx_0: unsigned(63 downto 0);
+signal w_io_ctx_8: unsigned(63 downto 0);
+signal w_io_irte_0: unsigned(63 downto 0);
+signal w_io_pdir_0: unsigned(63 downto 0);
+signal w_io_pe_0: unsigned(63 downto 0);
+signal w_io_pe_8: unsigned(63 downto 0);
+signal w_io_root_0: unsigned(63 downto 0);
+signal w_io_root_8: unsigned(63 downto 0);
+signal w_io_smctx_0: unsigned(63 downto 0);
+signal w_io_smctx_8: unsigned(63 downto 0);
+signal w_vf_sriov_0: unsigned(63 downto 0);
+signal w_vf_sriov_10: unsigned(63 downto 0);
+signal w_vf_sriov_20: unsigned(63 downto 0);
+signal w_vf_sriov_28: unsigned(63 downto 0);
+signal w_vf_sriov_8: unsigned(63 downto 0);
+signal w_vf_vf_config_0: unsigned(63 downto 0);
 signal wk_io_smsl_R: unsigned(0 downto 0);
 signal wk_io_smsl_U: unsigned(0 downto 0);
 signal wk_io_smsl_W: unsigned(0 downto 0);
@@ -195,6 +153,44 @@ signal wk_io_smsl_reserved_2m: unsigned(0 downto 0);
 signal wk_io_smsl_shift: unsigned(5 downto 0);
 signal wk_io_smsl_translation: unsigned(0 downto 0);
 signal wk_io_smsl_walked: unsigned(0 downto 0);
+signal unit_io_sl_o_aux: unsigned(2 downto 0);
+signal unit_io_sl_done: std_logic;
+signal unit_io_sl_i_addr: unsigned(63 downto 0);
+signal unit_io_sl_k_read: std_logic;
+signal unit_io_sl_k_write: std_logic;
+signal unit_io_sl_m_addr: unsigned(63 downto 0);
+signal unit_io_sl_m_size: unsigned(2 downto 0);
+signal unit_io_sl_m_valid: std_logic;
+signal unit_io_sl_m_wdata: unsigned(63 downto 0);
+signal unit_io_sl_m_we: std_logic;
+signal unit_io_sl_o_level: unsigned(2 downto 0);
+signal unit_io_sl_o_pa: unsigned(63 downto 0);
+signal unit_io_sl_o_r_R: unsigned(0 downto 0);
+signal unit_io_sl_o_r_U: unsigned(0 downto 0);
+signal unit_io_sl_o_r_W: unsigned(0 downto 0);
+signal unit_io_sl_o_r_frame: unsigned(63 downto 0);
+signal unit_io_sl_o_r_reason: unsigned(7 downto 0);
+signal unit_io_sl_o_r_shift: unsigned(5 downto 0);
+signal unit_io_sl_o_status: unsigned(7 downto 0);
+signal unit_io_sl_r_SL_WALK: unsigned(63 downto 0);
+signal unit_io_sl_start: std_logic;
+signal wk_io_sl_R: unsigned(0 downto 0);
+signal wk_io_sl_U: unsigned(0 downto 0);
+signal wk_io_sl_W: unsigned(0 downto 0);
+signal wk_io_sl_denied: unsigned(0 downto 0);
+signal wk_io_sl_fault: unsigned(7 downto 0);
+signal wk_io_sl_frame: unsigned(63 downto 0);
+signal wk_io_sl_level: unsigned(2 downto 0);
+signal wk_io_sl_not_present: unsigned(0 downto 0);
+signal wk_io_sl_ok: unsigned(0 downto 0);
+signal wk_io_sl_pa: unsigned(63 downto 0);
+signal wk_io_sl_reason: unsigned(7 downto 0);
+signal wk_io_sl_reserved: unsigned(0 downto 0);
+signal wk_io_sl_reserved_1g: unsigned(0 downto 0);
+signal wk_io_sl_reserved_2m: unsigned(0 downto 0);
+signal wk_io_sl_shift: unsigned(5 downto 0);
+signal wk_io_sl_translation: unsigned(0 downto 0);
+signal wk_io_sl_walked: unsigned(0 downto 0);
 signal cl_io_address: unsigned(63 downto 0);
 signal cl_io_address_beyond_width: unsigned(0 downto 0);
 signal cl_io_ats_beyond_width: unsigned(0 downto 0);
@@ -293,34 +289,6 @@ signal rec_fault_reason: unsigned(7 downto 0);
 signal rec_iommu: unsigned(2 downto 0);
 signal rec_outcome: unsigned(2 downto 0);
 signal rec_rid: unsigned(15 downto 0);
-signal walker_unit_io_sl0_a_r: std_logic;
-signal walker_unit_io_sl0_a_w: std_logic;
-signal walker_unit_io_sl0_ea: unsigned(63 downto 0);
-signal walker_unit_io_sl0_fault_k: unsigned(7 downto 0);
-signal walker_unit_io_sl0_flevel: unsigned(2 downto 0);
-signal walker_unit_io_sl0_le: unsigned(63 downto 0);
-signal walker_unit_io_sl0_lvl: unsigned(2 downto 0);
-signal walker_unit_io_sl0_m_addr_h: unsigned(63 downto 0);
-signal walker_unit_io_sl0_m_size_h: unsigned(2 downto 0);
-signal walker_unit_io_sl0_m_valid_h: std_logic;
-signal walker_unit_io_sl0_m_wdata_h: unsigned(63 downto 0);
-signal walker_unit_io_sl0_m_we_h: std_logic;
-signal walker_unit_io_sl0_pend_1: std_logic;
-signal walker_unit_io_sl0_pend_2: std_logic;
-signal walker_unit_io_sl0_pend_3: std_logic;
-signal walker_unit_io_sl0_pend_4: std_logic;
-signal walker_unit_io_sl0_pend_5: std_logic;
-signal walker_unit_io_sl0_sa_1: unsigned(63 downto 0);
-signal walker_unit_io_sl0_sa_2: unsigned(63 downto 0);
-signal walker_unit_io_sl0_sa_3: unsigned(63 downto 0);
-signal walker_unit_io_sl0_sa_4: unsigned(63 downto 0);
-signal walker_unit_io_sl0_sa_5: unsigned(63 downto 0);
-signal walker_unit_io_sl0_se_1: unsigned(63 downto 0);
-signal walker_unit_io_sl0_se_2: unsigned(63 downto 0);
-signal walker_unit_io_sl0_se_3: unsigned(63 downto 0);
-signal walker_unit_io_sl0_se_4: unsigned(63 downto 0);
-signal walker_unit_io_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_io_sl0_st: t_enum_S_2;
 signal walker_unit_io_smsl0_a_r: std_logic;
 signal walker_unit_io_smsl0_a_w: std_logic;
 signal walker_unit_io_smsl0_ea: unsigned(63 downto 0);
@@ -348,21 +316,39 @@ signal walker_unit_io_smsl0_se_2: unsigned(63 downto 0);
 signal walker_unit_io_smsl0_se_3: unsigned(63 downto 0);
 signal walker_unit_io_smsl0_se_4: unsigned(63 downto 0);
 signal walker_unit_io_smsl0_se_5: unsigned(63 downto 0);
-signal walker_unit_io_smsl0_st: t_enum_S_3;
+signal walker_unit_io_smsl0_st: t_enum_S_2;
+signal walker_unit_io_sl0_a_r: std_logic;
+signal walker_unit_io_sl0_a_w: std_logic;
+signal walker_unit_io_sl0_ea: unsigned(63 downto 0);
+signal walker_unit_io_sl0_fault_k: unsigned(7 downto 0);
+signal walker_unit_io_sl0_flevel: unsigned(2 downto 0);
+signal walker_unit_io_sl0_le: unsigned(63 downto 0);
+signal walker_unit_io_sl0_lvl: unsigned(2 downto 0);
+signal walker_unit_io_sl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_io_sl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_io_sl0_m_valid_h: std_logic;
+signal walker_unit_io_sl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_io_sl0_m_we_h: std_logic;
+signal walker_unit_io_sl0_pend_1: std_logic;
+signal walker_unit_io_sl0_pend_2: std_logic;
+signal walker_unit_io_sl0_pend_3: std_logic;
+signal walker_unit_io_sl0_pend_4: std_logic;
+signal walker_unit_io_sl0_pend_5: std_logic;
+signal walker_unit_io_sl0_sa_1: unsigned(63 downto 0);
+signal walker_unit_io_sl0_sa_2: unsigned(63 downto 0);
+signal walker_unit_io_sl0_sa_3: unsigned(63 downto 0);
+signal walker_unit_io_sl0_sa_4: unsigned(63 downto 0);
+signal walker_unit_io_sl0_sa_5: unsigned(63 downto 0);
+signal walker_unit_io_sl0_se_1: unsigned(63 downto 0);
+signal walker_unit_io_sl0_se_2: unsigned(63 downto 0);
+signal walker_unit_io_sl0_se_3: unsigned(63 downto 0);
+signal walker_unit_io_sl0_se_4: unsigned(63 downto 0);
+signal walker_unit_io_sl0_se_5: unsigned(63 downto 0);
+signal walker_unit_io_sl0_st: t_enum_S_3;
 
 begin
 
 u_wdata <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-walker_unit_io_sl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smsl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smsl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smsl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -373,6 +359,16 @@ walker_unit_io_smsl0_se_2 <= unsigned'("0000000000000000000000000000000000000000
 walker_unit_io_smsl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smsl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_smsl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_sl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 
 fsm: process (clk) is
     variable v_addr: unsigned(64 downto 0);
@@ -593,391 +589,387 @@ fsm: process (clk) is
     variable h209: unsigned(15 downto 0);
     variable h210: unsigned(12 downto 0);
     variable h211: unsigned(64 downto 0);
-    variable h219: unsigned(1 downto 0);
-    variable h220: unsigned(1 downto 0);
-    variable h221: unsigned(31 downto 0);
-    variable h222: unsigned(0 downto 0);
-    variable h216: unsigned(15 downto 0);
-    variable h217: unsigned(12 downto 0);
-    variable h218: unsigned(48 downto 0);
-    variable h223: unsigned(1 downto 0);
-    variable h224: unsigned(1 downto 0);
-    variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(0 downto 0);
-    variable h227: unsigned(0 downto 0);
-    variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(63 downto 0);
+    variable h216: unsigned(35 downto 0);
+    variable h217: unsigned(63 downto 0);
+    variable h218: unsigned(15 downto 0);
+    variable h219: unsigned(12 downto 0);
+    variable h220: unsigned(48 downto 0);
+    variable h221: unsigned(19 downto 0);
+    variable h222: unsigned(17 downto 0);
+    variable h223: unsigned(48 downto 0);
+    variable h224: unsigned(19 downto 0);
+    variable h225: unsigned(12 downto 0);
+    variable h226: unsigned(48 downto 0);
+    variable h227: unsigned(1 downto 0);
+    variable h228: unsigned(1 downto 0);
+    variable h229: unsigned(47 downto 0);
     variable h230: unsigned(0 downto 0);
-    variable h231: unsigned(0 downto 0);
-    variable h232: unsigned(63 downto 0);
-    variable h233: unsigned(0 downto 0);
-    variable h234: unsigned(63 downto 0);
-    variable h235: unsigned(1 downto 0);
-    variable h236: unsigned(1 downto 0);
-    variable h237: unsigned(47 downto 0);
-    variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(1 downto 0);
-    variable h240: unsigned(47 downto 0);
-    variable h241: unsigned(47 downto 0);
-    variable h242: unsigned(63 downto 0);
-    variable h243: unsigned(51 downto 0);
-    variable h244: unsigned(15 downto 0);
-    variable h245: unsigned(12 downto 0);
-    variable h246: unsigned(64 downto 0);
-    variable h247: unsigned(35 downto 0);
-    variable h248: unsigned(15 downto 0);
-    variable h249: unsigned(12 downto 0);
-    variable h250: unsigned(48 downto 0);
-    variable h251: unsigned(19 downto 0);
-    variable h252: unsigned(17 downto 0);
-    variable h253: unsigned(48 downto 0);
-    variable h254: unsigned(19 downto 0);
-    variable h255: unsigned(12 downto 0);
-    variable h256: unsigned(48 downto 0);
+    variable h231: unsigned(1 downto 0);
+    variable h232: unsigned(47 downto 0);
+    variable h233: unsigned(47 downto 0);
+    variable h237: unsigned(1 downto 0);
+    variable h238: unsigned(1 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h234: unsigned(15 downto 0);
+    variable h235: unsigned(12 downto 0);
+    variable h236: unsigned(48 downto 0);
+    variable h241: unsigned(1 downto 0);
+    variable h242: unsigned(1 downto 0);
+    variable h243: unsigned(31 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(0 downto 0);
+    variable h246: unsigned(0 downto 0);
+    variable h247: unsigned(63 downto 0);
+    variable h248: unsigned(0 downto 0);
+    variable h249: unsigned(0 downto 0);
+    variable h250: unsigned(63 downto 0);
+    variable h251: unsigned(0 downto 0);
+    variable h252: unsigned(63 downto 0);
+    variable h253: unsigned(1 downto 0);
+    variable h254: unsigned(1 downto 0);
+    variable h255: unsigned(47 downto 0);
+    variable h256: unsigned(0 downto 0);
     variable h257: unsigned(1 downto 0);
-    variable h258: unsigned(1 downto 0);
+    variable h258: unsigned(47 downto 0);
     variable h259: unsigned(47 downto 0);
-    variable h260: unsigned(0 downto 0);
-    variable h261: unsigned(1 downto 0);
-    variable h262: unsigned(47 downto 0);
-    variable h263: unsigned(47 downto 0);
-    variable h264: unsigned(63 downto 0);
-    variable h265: unsigned(51 downto 0);
-    variable h266: unsigned(64 downto 0);
-    variable h267: unsigned(1 downto 0);
-    variable h268: unsigned(1 downto 0);
+    variable h260: unsigned(63 downto 0);
+    variable h261: unsigned(51 downto 0);
+    variable h262: unsigned(64 downto 0);
+    variable h263: unsigned(1 downto 0);
+    variable h264: unsigned(1 downto 0);
+    variable h265: unsigned(31 downto 0);
+    variable h266: unsigned(0 downto 0);
+    variable h267: unsigned(31 downto 0);
+    variable h268: unsigned(11 downto 0);
     variable h269: unsigned(31 downto 0);
-    variable h270: unsigned(0 downto 0);
+    variable h270: unsigned(11 downto 0);
     variable h271: unsigned(31 downto 0);
-    variable h272: unsigned(11 downto 0);
-    variable h273: unsigned(31 downto 0);
-    variable h274: unsigned(11 downto 0);
-    variable h275: unsigned(31 downto 0);
-    variable h276: unsigned(63 downto 0);
-    variable h277: unsigned(27 downto 0);
-    variable h278: unsigned(63 downto 0);
-    variable h279: unsigned(27 downto 0);
-    variable h280: unsigned(47 downto 0);
+    variable h272: unsigned(63 downto 0);
+    variable h273: unsigned(27 downto 0);
+    variable h274: unsigned(63 downto 0);
+    variable h275: unsigned(27 downto 0);
+    variable h276: unsigned(47 downto 0);
+    variable h277: unsigned(31 downto 0);
+    variable h278: unsigned(0 downto 0);
+    variable h279: unsigned(1 downto 0);
+    variable h280: unsigned(1 downto 0);
     variable h281: unsigned(31 downto 0);
     variable h282: unsigned(0 downto 0);
-    variable h283: unsigned(1 downto 0);
-    variable h284: unsigned(1 downto 0);
-    variable h285: unsigned(31 downto 0);
-    variable h286: unsigned(0 downto 0);
-    variable h472: unsigned(1 downto 0);
-    variable h473: unsigned(1 downto 0);
-    variable h474: unsigned(31 downto 0);
-    variable h475: unsigned(0 downto 0);
-    variable h479: unsigned(1 downto 0);
-    variable h480: unsigned(1 downto 0);
-    variable h481: unsigned(31 downto 0);
-    variable h482: unsigned(0 downto 0);
-    variable h487: unsigned(1 downto 0);
-    variable h488: unsigned(1 downto 0);
-    variable h489: unsigned(31 downto 0);
-    variable h490: unsigned(0 downto 0);
-    variable h494: unsigned(1 downto 0);
-    variable h495: unsigned(1 downto 0);
-    variable h496: unsigned(31 downto 0);
-    variable h497: unsigned(0 downto 0);
-    variable h502: unsigned(1 downto 0);
-    variable h503: unsigned(1 downto 0);
-    variable h504: unsigned(31 downto 0);
-    variable h505: unsigned(0 downto 0);
+    variable h468: unsigned(1 downto 0);
+    variable h469: unsigned(1 downto 0);
+    variable h470: unsigned(31 downto 0);
+    variable h471: unsigned(0 downto 0);
+    variable h475: unsigned(1 downto 0);
+    variable h476: unsigned(1 downto 0);
+    variable h477: unsigned(31 downto 0);
+    variable h478: unsigned(0 downto 0);
+    variable h483: unsigned(1 downto 0);
+    variable h484: unsigned(1 downto 0);
+    variable h485: unsigned(31 downto 0);
+    variable h486: unsigned(0 downto 0);
+    variable h490: unsigned(1 downto 0);
+    variable h491: unsigned(1 downto 0);
+    variable h492: unsigned(31 downto 0);
+    variable h493: unsigned(0 downto 0);
+    variable h498: unsigned(1 downto 0);
+    variable h499: unsigned(1 downto 0);
+    variable h500: unsigned(31 downto 0);
+    variable h501: unsigned(0 downto 0);
+    variable h510: unsigned(1 downto 0);
+    variable h511: unsigned(1 downto 0);
+    variable h512: unsigned(31 downto 0);
+    variable h513: unsigned(0 downto 0);
     variable h514: unsigned(1 downto 0);
     variable h515: unsigned(1 downto 0);
     variable h516: unsigned(31 downto 0);
     variable h517: unsigned(0 downto 0);
-    variable h518: unsigned(1 downto 0);
-    variable h519: unsigned(1 downto 0);
+    variable h518: unsigned(31 downto 0);
+    variable h519: unsigned(11 downto 0);
     variable h520: unsigned(31 downto 0);
-    variable h521: unsigned(0 downto 0);
+    variable h521: unsigned(11 downto 0);
     variable h522: unsigned(31 downto 0);
-    variable h523: unsigned(11 downto 0);
-    variable h524: unsigned(31 downto 0);
-    variable h525: unsigned(11 downto 0);
-    variable h526: unsigned(31 downto 0);
-    variable h527: unsigned(63 downto 0);
-    variable h528: unsigned(27 downto 0);
-    variable h529: unsigned(63 downto 0);
-    variable h530: unsigned(27 downto 0);
-    variable h531: unsigned(47 downto 0);
+    variable h523: unsigned(63 downto 0);
+    variable h524: unsigned(27 downto 0);
+    variable h525: unsigned(63 downto 0);
+    variable h526: unsigned(27 downto 0);
+    variable h527: unsigned(47 downto 0);
+    variable h528: unsigned(1 downto 0);
+    variable h529: unsigned(1 downto 0);
+    variable h530: unsigned(31 downto 0);
+    variable h531: unsigned(0 downto 0);
     variable h532: unsigned(1 downto 0);
     variable h533: unsigned(1 downto 0);
     variable h534: unsigned(31 downto 0);
     variable h535: unsigned(0 downto 0);
-    variable h536: unsigned(1 downto 0);
-    variable h537: unsigned(1 downto 0);
-    variable h538: unsigned(31 downto 0);
-    variable h539: unsigned(0 downto 0);
-    variable h544: unsigned(1 downto 0);
-    variable h545: unsigned(1 downto 0);
-    variable h546: unsigned(31 downto 0);
+    variable h540: unsigned(1 downto 0);
+    variable h541: unsigned(1 downto 0);
+    variable h542: unsigned(31 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(0 downto 0);
+    variable h545: unsigned(0 downto 0);
+    variable h546: unsigned(63 downto 0);
     variable h547: unsigned(0 downto 0);
     variable h548: unsigned(0 downto 0);
-    variable h549: unsigned(0 downto 0);
-    variable h550: unsigned(63 downto 0);
-    variable h551: unsigned(0 downto 0);
-    variable h552: unsigned(0 downto 0);
-    variable h553: unsigned(63 downto 0);
-    variable h554: unsigned(0 downto 0);
-    variable h555: unsigned(63 downto 0);
+    variable h549: unsigned(63 downto 0);
+    variable h550: unsigned(0 downto 0);
+    variable h551: unsigned(63 downto 0);
+    variable h552: unsigned(31 downto 0);
+    variable h553: unsigned(0 downto 0);
+    variable h554: unsigned(31 downto 0);
+    variable h555: unsigned(11 downto 0);
     variable h556: unsigned(31 downto 0);
-    variable h557: unsigned(0 downto 0);
+    variable h557: unsigned(11 downto 0);
     variable h558: unsigned(31 downto 0);
-    variable h559: unsigned(11 downto 0);
-    variable h560: unsigned(31 downto 0);
-    variable h561: unsigned(11 downto 0);
-    variable h562: unsigned(31 downto 0);
-    variable h563: unsigned(63 downto 0);
-    variable h564: unsigned(27 downto 0);
-    variable h565: unsigned(63 downto 0);
-    variable h566: unsigned(27 downto 0);
-    variable h567: unsigned(47 downto 0);
-    variable h287: unsigned(63 downto 0);
-    variable h288: unsigned(75 downto 0);
-    variable h289: unsigned(61 downto 0);
-    variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(1 downto 0);
-    variable h292: unsigned(62 downto 0);
+    variable h559: unsigned(63 downto 0);
+    variable h560: unsigned(27 downto 0);
+    variable h561: unsigned(63 downto 0);
+    variable h562: unsigned(27 downto 0);
+    variable h563: unsigned(47 downto 0);
+    variable h283: unsigned(63 downto 0);
+    variable h284: unsigned(75 downto 0);
+    variable h285: unsigned(61 downto 0);
+    variable h286: unsigned(0 downto 0);
+    variable h287: unsigned(1 downto 0);
+    variable h288: unsigned(62 downto 0);
+    variable h289: unsigned(63 downto 0);
+    variable h290: unsigned(63 downto 0);
+    variable h291: unsigned(63 downto 0);
+    variable h292: unsigned(63 downto 0);
     variable h293: unsigned(63 downto 0);
-    variable h294: unsigned(63 downto 0);
-    variable h295: unsigned(63 downto 0);
-    variable h296: unsigned(63 downto 0);
-    variable h297: unsigned(63 downto 0);
-    variable h298: unsigned(75 downto 0);
-    variable h299: unsigned(61 downto 0);
-    variable h300: unsigned(0 downto 0);
-    variable h301: unsigned(1 downto 0);
-    variable h302: unsigned(62 downto 0);
+    variable h294: unsigned(75 downto 0);
+    variable h295: unsigned(61 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(1 downto 0);
+    variable h298: unsigned(62 downto 0);
+    variable h299: unsigned(63 downto 0);
+    variable h300: unsigned(63 downto 0);
+    variable h301: unsigned(63 downto 0);
+    variable h302: unsigned(63 downto 0);
     variable h303: unsigned(63 downto 0);
-    variable h304: unsigned(63 downto 0);
-    variable h305: unsigned(63 downto 0);
-    variable h306: unsigned(63 downto 0);
-    variable h307: unsigned(63 downto 0);
-    variable h308: unsigned(75 downto 0);
-    variable h309: unsigned(61 downto 0);
-    variable h310: unsigned(0 downto 0);
-    variable h311: unsigned(1 downto 0);
-    variable h312: unsigned(62 downto 0);
-    variable h313: unsigned(63 downto 0);
+    variable h304: unsigned(75 downto 0);
+    variable h305: unsigned(61 downto 0);
+    variable h306: unsigned(0 downto 0);
+    variable h307: unsigned(1 downto 0);
+    variable h308: unsigned(62 downto 0);
+    variable h309: unsigned(63 downto 0);
+    variable h310: unsigned(63 downto 0);
+    variable h311: unsigned(63 downto 0);
+    variable h312: unsigned(63 downto 0);
+    variable h313: unsigned(0 downto 0);
     variable h314: unsigned(63 downto 0);
-    variable h315: unsigned(63 downto 0);
-    variable h316: unsigned(63 downto 0);
+    variable h315: unsigned(75 downto 0);
+    variable h316: unsigned(61 downto 0);
     variable h317: unsigned(0 downto 0);
-    variable h318: unsigned(63 downto 0);
-    variable h319: unsigned(75 downto 0);
-    variable h320: unsigned(61 downto 0);
-    variable h321: unsigned(0 downto 0);
-    variable h322: unsigned(1 downto 0);
-    variable h323: unsigned(62 downto 0);
+    variable h318: unsigned(1 downto 0);
+    variable h319: unsigned(62 downto 0);
+    variable h320: unsigned(63 downto 0);
+    variable h321: unsigned(63 downto 0);
+    variable h322: unsigned(63 downto 0);
+    variable h323: unsigned(63 downto 0);
     variable h324: unsigned(63 downto 0);
-    variable h325: unsigned(63 downto 0);
-    variable h326: unsigned(63 downto 0);
-    variable h327: unsigned(63 downto 0);
-    variable h328: unsigned(63 downto 0);
-    variable h329: unsigned(75 downto 0);
-    variable h330: unsigned(61 downto 0);
-    variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(1 downto 0);
-    variable h333: unsigned(62 downto 0);
-    variable h334: unsigned(63 downto 0);
+    variable h325: unsigned(75 downto 0);
+    variable h326: unsigned(61 downto 0);
+    variable h327: unsigned(0 downto 0);
+    variable h328: unsigned(1 downto 0);
+    variable h329: unsigned(62 downto 0);
+    variable h330: unsigned(63 downto 0);
+    variable h331: unsigned(63 downto 0);
+    variable h332: unsigned(63 downto 0);
+    variable h333: unsigned(63 downto 0);
+    variable h334: unsigned(0 downto 0);
     variable h335: unsigned(63 downto 0);
-    variable h336: unsigned(63 downto 0);
-    variable h337: unsigned(63 downto 0);
+    variable h336: unsigned(75 downto 0);
+    variable h337: unsigned(61 downto 0);
     variable h338: unsigned(0 downto 0);
-    variable h339: unsigned(63 downto 0);
-    variable h340: unsigned(75 downto 0);
-    variable h341: unsigned(61 downto 0);
-    variable h342: unsigned(0 downto 0);
-    variable h343: unsigned(1 downto 0);
-    variable h344: unsigned(62 downto 0);
-    variable h345: unsigned(63 downto 0);
+    variable h339: unsigned(1 downto 0);
+    variable h340: unsigned(62 downto 0);
+    variable h341: unsigned(63 downto 0);
+    variable h342: unsigned(63 downto 0);
+    variable h343: unsigned(63 downto 0);
+    variable h344: unsigned(63 downto 0);
+    variable h345: unsigned(0 downto 0);
     variable h346: unsigned(63 downto 0);
-    variable h347: unsigned(63 downto 0);
-    variable h348: unsigned(63 downto 0);
+    variable h347: unsigned(75 downto 0);
+    variable h348: unsigned(61 downto 0);
     variable h349: unsigned(0 downto 0);
-    variable h350: unsigned(63 downto 0);
-    variable h351: unsigned(75 downto 0);
-    variable h352: unsigned(61 downto 0);
-    variable h353: unsigned(0 downto 0);
-    variable h354: unsigned(1 downto 0);
-    variable h355: unsigned(62 downto 0);
-    variable h356: unsigned(63 downto 0);
+    variable h350: unsigned(1 downto 0);
+    variable h351: unsigned(62 downto 0);
+    variable h352: unsigned(63 downto 0);
+    variable h353: unsigned(63 downto 0);
+    variable h354: unsigned(63 downto 0);
+    variable h355: unsigned(63 downto 0);
+    variable h356: unsigned(0 downto 0);
     variable h357: unsigned(63 downto 0);
-    variable h358: unsigned(63 downto 0);
-    variable h359: unsigned(63 downto 0);
+    variable h358: unsigned(75 downto 0);
+    variable h359: unsigned(61 downto 0);
     variable h360: unsigned(0 downto 0);
-    variable h361: unsigned(63 downto 0);
-    variable h362: unsigned(75 downto 0);
-    variable h363: unsigned(61 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(1 downto 0);
-    variable h366: unsigned(62 downto 0);
-    variable h367: unsigned(63 downto 0);
+    variable h361: unsigned(1 downto 0);
+    variable h362: unsigned(62 downto 0);
+    variable h363: unsigned(63 downto 0);
+    variable h364: unsigned(63 downto 0);
+    variable h365: unsigned(63 downto 0);
+    variable h366: unsigned(63 downto 0);
+    variable h367: unsigned(0 downto 0);
     variable h368: unsigned(63 downto 0);
-    variable h369: unsigned(63 downto 0);
-    variable h370: unsigned(63 downto 0);
+    variable h369: unsigned(75 downto 0);
+    variable h370: unsigned(61 downto 0);
     variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(63 downto 0);
-    variable h373: unsigned(75 downto 0);
-    variable h374: unsigned(61 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(1 downto 0);
-    variable h377: unsigned(62 downto 0);
+    variable h372: unsigned(1 downto 0);
+    variable h373: unsigned(62 downto 0);
+    variable h374: unsigned(63 downto 0);
+    variable h375: unsigned(63 downto 0);
+    variable h376: unsigned(63 downto 0);
+    variable h377: unsigned(63 downto 0);
     variable h378: unsigned(63 downto 0);
-    variable h379: unsigned(63 downto 0);
-    variable h380: unsigned(63 downto 0);
-    variable h381: unsigned(63 downto 0);
-    variable h382: unsigned(63 downto 0);
-    variable h383: unsigned(75 downto 0);
-    variable h384: unsigned(61 downto 0);
-    variable h385: unsigned(0 downto 0);
-    variable h386: unsigned(1 downto 0);
-    variable h387: unsigned(62 downto 0);
-    variable h388: unsigned(63 downto 0);
+    variable h379: unsigned(75 downto 0);
+    variable h380: unsigned(61 downto 0);
+    variable h381: unsigned(0 downto 0);
+    variable h382: unsigned(1 downto 0);
+    variable h383: unsigned(62 downto 0);
+    variable h384: unsigned(63 downto 0);
+    variable h385: unsigned(63 downto 0);
+    variable h386: unsigned(63 downto 0);
+    variable h387: unsigned(63 downto 0);
+    variable h388: unsigned(0 downto 0);
     variable h389: unsigned(63 downto 0);
-    variable h390: unsigned(63 downto 0);
-    variable h391: unsigned(63 downto 0);
+    variable h390: unsigned(75 downto 0);
+    variable h391: unsigned(61 downto 0);
     variable h392: unsigned(0 downto 0);
-    variable h393: unsigned(63 downto 0);
-    variable h394: unsigned(75 downto 0);
-    variable h395: unsigned(61 downto 0);
-    variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(1 downto 0);
-    variable h398: unsigned(62 downto 0);
+    variable h393: unsigned(1 downto 0);
+    variable h394: unsigned(62 downto 0);
+    variable h395: unsigned(63 downto 0);
+    variable h396: unsigned(63 downto 0);
+    variable h397: unsigned(63 downto 0);
+    variable h398: unsigned(63 downto 0);
     variable h399: unsigned(63 downto 0);
-    variable h400: unsigned(63 downto 0);
-    variable h401: unsigned(63 downto 0);
-    variable h402: unsigned(63 downto 0);
-    variable h403: unsigned(63 downto 0);
-    variable h404: unsigned(75 downto 0);
-    variable h405: unsigned(61 downto 0);
-    variable h406: unsigned(0 downto 0);
-    variable h407: unsigned(1 downto 0);
-    variable h408: unsigned(62 downto 0);
-    variable h409: unsigned(63 downto 0);
+    variable h400: unsigned(75 downto 0);
+    variable h401: unsigned(61 downto 0);
+    variable h402: unsigned(0 downto 0);
+    variable h403: unsigned(1 downto 0);
+    variable h404: unsigned(62 downto 0);
+    variable h405: unsigned(63 downto 0);
+    variable h406: unsigned(63 downto 0);
+    variable h407: unsigned(63 downto 0);
+    variable h408: unsigned(63 downto 0);
+    variable h409: unsigned(0 downto 0);
     variable h410: unsigned(63 downto 0);
-    variable h411: unsigned(63 downto 0);
-    variable h412: unsigned(63 downto 0);
+    variable h411: unsigned(75 downto 0);
+    variable h412: unsigned(61 downto 0);
     variable h413: unsigned(0 downto 0);
-    variable h414: unsigned(63 downto 0);
-    variable h415: unsigned(75 downto 0);
-    variable h416: unsigned(61 downto 0);
-    variable h417: unsigned(0 downto 0);
-    variable h418: unsigned(1 downto 0);
-    variable h419: unsigned(62 downto 0);
+    variable h414: unsigned(1 downto 0);
+    variable h415: unsigned(62 downto 0);
+    variable h416: unsigned(63 downto 0);
+    variable h417: unsigned(63 downto 0);
+    variable h418: unsigned(63 downto 0);
+    variable h419: unsigned(63 downto 0);
     variable h420: unsigned(63 downto 0);
-    variable h421: unsigned(63 downto 0);
+    variable h421: unsigned(0 downto 0);
     variable h422: unsigned(63 downto 0);
-    variable h423: unsigned(63 downto 0);
-    variable h424: unsigned(63 downto 0);
+    variable h423: unsigned(75 downto 0);
+    variable h424: unsigned(61 downto 0);
     variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(63 downto 0);
-    variable h427: unsigned(75 downto 0);
-    variable h428: unsigned(61 downto 0);
-    variable h429: unsigned(0 downto 0);
-    variable h430: unsigned(1 downto 0);
-    variable h431: unsigned(62 downto 0);
-    variable h432: unsigned(63 downto 0);
+    variable h426: unsigned(1 downto 0);
+    variable h427: unsigned(62 downto 0);
+    variable h428: unsigned(63 downto 0);
+    variable h429: unsigned(63 downto 0);
+    variable h430: unsigned(63 downto 0);
+    variable h431: unsigned(63 downto 0);
+    variable h432: unsigned(0 downto 0);
     variable h433: unsigned(63 downto 0);
-    variable h434: unsigned(63 downto 0);
-    variable h435: unsigned(63 downto 0);
+    variable h434: unsigned(75 downto 0);
+    variable h435: unsigned(61 downto 0);
     variable h436: unsigned(0 downto 0);
-    variable h437: unsigned(63 downto 0);
-    variable h438: unsigned(75 downto 0);
-    variable h439: unsigned(61 downto 0);
-    variable h440: unsigned(0 downto 0);
-    variable h441: unsigned(1 downto 0);
-    variable h442: unsigned(62 downto 0);
-    variable h443: unsigned(63 downto 0);
+    variable h437: unsigned(1 downto 0);
+    variable h438: unsigned(62 downto 0);
+    variable h439: unsigned(63 downto 0);
+    variable h440: unsigned(63 downto 0);
+    variable h441: unsigned(63 downto 0);
+    variable h442: unsigned(63 downto 0);
+    variable h443: unsigned(0 downto 0);
     variable h444: unsigned(63 downto 0);
-    variable h445: unsigned(63 downto 0);
-    variable h446: unsigned(63 downto 0);
+    variable h445: unsigned(75 downto 0);
+    variable h446: unsigned(61 downto 0);
     variable h447: unsigned(0 downto 0);
-    variable h448: unsigned(63 downto 0);
-    variable h449: unsigned(75 downto 0);
-    variable h450: unsigned(61 downto 0);
-    variable h451: unsigned(0 downto 0);
-    variable h452: unsigned(1 downto 0);
-    variable h453: unsigned(62 downto 0);
-    variable h454: unsigned(63 downto 0);
+    variable h448: unsigned(1 downto 0);
+    variable h449: unsigned(62 downto 0);
+    variable h450: unsigned(63 downto 0);
+    variable h451: unsigned(63 downto 0);
+    variable h452: unsigned(63 downto 0);
+    variable h453: unsigned(63 downto 0);
+    variable h454: unsigned(0 downto 0);
     variable h455: unsigned(63 downto 0);
-    variable h456: unsigned(63 downto 0);
-    variable h457: unsigned(63 downto 0);
+    variable h456: unsigned(75 downto 0);
+    variable h457: unsigned(61 downto 0);
     variable h458: unsigned(0 downto 0);
-    variable h459: unsigned(63 downto 0);
-    variable h460: unsigned(75 downto 0);
-    variable h461: unsigned(61 downto 0);
-    variable h462: unsigned(0 downto 0);
-    variable h463: unsigned(1 downto 0);
-    variable h464: unsigned(62 downto 0);
+    variable h459: unsigned(1 downto 0);
+    variable h460: unsigned(62 downto 0);
+    variable h461: unsigned(63 downto 0);
+    variable h462: unsigned(63 downto 0);
+    variable h463: unsigned(63 downto 0);
+    variable h464: unsigned(63 downto 0);
     variable h465: unsigned(63 downto 0);
-    variable h466: unsigned(63 downto 0);
-    variable h467: unsigned(63 downto 0);
-    variable h468: unsigned(63 downto 0);
-    variable h469: unsigned(63 downto 0);
-    variable h470: unsigned(0 downto 0);
-    variable h471: unsigned(1 downto 0);
-    variable h476: unsigned(63 downto 0);
-    variable h477: unsigned(0 downto 0);
-    variable h478: unsigned(1 downto 0);
-    variable h483: unsigned(0 downto 0);
-    variable h484: unsigned(63 downto 0);
-    variable h485: unsigned(0 downto 0);
-    variable h486: unsigned(1 downto 0);
-    variable h491: unsigned(63 downto 0);
-    variable h492: unsigned(0 downto 0);
-    variable h493: unsigned(1 downto 0);
-    variable h498: unsigned(0 downto 0);
-    variable h499: unsigned(63 downto 0);
-    variable h500: unsigned(0 downto 0);
-    variable h501: unsigned(1 downto 0);
+    variable h466: unsigned(0 downto 0);
+    variable h467: unsigned(1 downto 0);
+    variable h472: unsigned(63 downto 0);
+    variable h473: unsigned(0 downto 0);
+    variable h474: unsigned(1 downto 0);
+    variable h479: unsigned(0 downto 0);
+    variable h480: unsigned(63 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(1 downto 0);
+    variable h487: unsigned(63 downto 0);
+    variable h488: unsigned(0 downto 0);
+    variable h489: unsigned(1 downto 0);
+    variable h494: unsigned(0 downto 0);
+    variable h495: unsigned(63 downto 0);
+    variable h496: unsigned(0 downto 0);
+    variable h497: unsigned(1 downto 0);
+    variable h502: unsigned(0 downto 0);
+    variable h503: unsigned(63 downto 0);
+    variable h504: unsigned(0 downto 0);
+    variable h505: unsigned(1 downto 0);
     variable h506: unsigned(0 downto 0);
     variable h507: unsigned(63 downto 0);
     variable h508: unsigned(0 downto 0);
     variable h509: unsigned(1 downto 0);
-    variable h510: unsigned(0 downto 0);
-    variable h511: unsigned(63 downto 0);
-    variable h512: unsigned(0 downto 0);
-    variable h513: unsigned(1 downto 0);
-    variable h540: unsigned(0 downto 0);
-    variable h541: unsigned(63 downto 0);
-    variable h542: unsigned(0 downto 0);
-    variable h543: unsigned(1 downto 0);
-    variable h568: unsigned(0 downto 0);
-    variable h569: unsigned(0 downto 0);
-    variable h570: unsigned(5 downto 0);
+    variable h536: unsigned(0 downto 0);
+    variable h537: unsigned(63 downto 0);
+    variable h538: unsigned(0 downto 0);
+    variable h539: unsigned(1 downto 0);
+    variable h564: unsigned(0 downto 0);
+    variable h565: unsigned(0 downto 0);
+    variable h566: unsigned(5 downto 0);
+    variable h567: unsigned(63 downto 0);
+    variable h568: unsigned(126 downto 0);
+    variable h569: unsigned(5 downto 0);
+    variable h570: unsigned(126 downto 0);
     variable h571: unsigned(63 downto 0);
-    variable h572: unsigned(126 downto 0);
-    variable h573: unsigned(5 downto 0);
-    variable h574: unsigned(126 downto 0);
-    variable h575: unsigned(63 downto 0);
-    variable h576: unsigned(5 downto 0);
-    variable h577: unsigned(6 downto 0);
-    variable h578: unsigned(63 downto 0);
-    variable h579: unsigned(64 downto 0);
+    variable h572: unsigned(5 downto 0);
+    variable h573: unsigned(6 downto 0);
+    variable h574: unsigned(63 downto 0);
+    variable h575: unsigned(64 downto 0);
+    variable h576: unsigned(63 downto 0);
+    variable h577: unsigned(126 downto 0);
+    variable h578: unsigned(126 downto 0);
+    variable h579: unsigned(0 downto 0);
     variable h580: unsigned(63 downto 0);
-    variable h581: unsigned(126 downto 0);
-    variable h582: unsigned(126 downto 0);
+    variable h581: unsigned(0 downto 0);
+    variable h582: unsigned(63 downto 0);
     variable h583: unsigned(0 downto 0);
     variable h584: unsigned(63 downto 0);
     variable h585: unsigned(0 downto 0);
-    variable h586: unsigned(63 downto 0);
+    variable h586: unsigned(1 downto 0);
     variable h587: unsigned(0 downto 0);
-    variable h588: unsigned(63 downto 0);
+    variable h588: unsigned(0 downto 0);
     variable h589: unsigned(0 downto 0);
-    variable h590: unsigned(1 downto 0);
-    variable h591: unsigned(0 downto 0);
+    variable h590: unsigned(31 downto 0);
+    variable h591: unsigned(63 downto 0);
     variable h592: unsigned(0 downto 0);
-    variable h593: unsigned(0 downto 0);
-    variable h594: unsigned(31 downto 0);
-    variable h595: unsigned(63 downto 0);
+    variable h593: unsigned(31 downto 0);
+    variable h594: unsigned(0 downto 0);
+    variable h595: unsigned(0 downto 0);
     variable h596: unsigned(0 downto 0);
-    variable h597: unsigned(31 downto 0);
-    variable h598: unsigned(0 downto 0);
-    variable h599: unsigned(0 downto 0);
-    variable h600: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -1114,8 +1106,6 @@ begin
             w_io_root_8 <= to_unsigned(0, 64);
             w_io_smctx_0 <= to_unsigned(0, 64);
             w_io_smctx_8 <= to_unsigned(0, 64);
-            w_io_smroot_0 <= to_unsigned(0, 64);
-            w_io_smroot_8 <= to_unsigned(0, 64);
             w_vf_sriov_0 <= to_unsigned(0, 64);
             w_vf_sriov_10 <= to_unsigned(0, 64);
             w_vf_sriov_20 <= to_unsigned(0, 64);
@@ -2263,7 +2253,7 @@ begin
                         h214 := shift_right(r_GSTS_REG, 31);
                         h215 := to_unsigned(0, 1);
                         h215 := (h214(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((((h212 = 1) or (h213 = 2)) and (h215 /= 0)) and True) and True))) then
+                        if (not ((cl_vf_dma /= 0) and ((((h212 = 1) or (h213 = 2)) and (h215 /= 0)) and True))) then
                             w_io_root_0 <= to_unsigned(0, 64);
                             w_io_root_8 <= to_unsigned(0, 64);
                             st <= S4W0;
@@ -2327,306 +2317,26 @@ begin
                     end if;
                 when S4W0 =>
                     if (not bool(pend)) then
-                        h219 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h219 := to_unsigned(2, 2);
-                        else
-                            h219 := to_unsigned(1, 2);
-                        end if;
-                        h220 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h220 := to_unsigned(2, 2);
-                        else
-                            h220 := to_unsigned(1, 2);
-                        end if;
-                        h221 := unsigned'("00000000000000000000000000000000");
-                        h221 := shift_right(r_GSTS_REG, 31);
-                        h222 := to_unsigned(0, 1);
-                        h222 := (h221(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((((h219 = 1) or (h220 = 2)) and (h222 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))))) then
-                            w_io_ctx_0 <= to_unsigned(0, 64);
-                            w_io_ctx_8 <= to_unsigned(0, 64);
-                            st <= S5G;
-                        else
-                            h216 := to_unsigned(0, 16);
-                            h216 := cl_vf_rid;
-                            h217 := to_unsigned(0, 13);
-                            h217 := resize(unsigned'(to_unsigned(0, 5) & h216(8-1 downto 0)) * 16, 13);
-                            h218 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h218 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h217));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h218);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_io_ctx_0 <= m_rdata;
-                            pend <= '0';
-                            st <= S4W1;
-                        end if;
-                    end if;
-                when S4W1 =>
-                    if (not bool(pend)) then
-                        h216 := to_unsigned(0, 16);
-                        h216 := cl_vf_rid;
-                        h217 := to_unsigned(0, 13);
-                        h217 := resize(unsigned'(to_unsigned(0, 5) & h216(8-1 downto 0)) * 16, 13);
-                        h218 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h218 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h217));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h218);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_io_ctx_8 <= m_rdata;
-                            pend <= '0';
-                            st <= S5G;
-                        end if;
-                    end if;
-                when S5G =>
-                    wk_io_sl_walked <= to_unsigned(0, 1);
-                    wk_io_sl_ok <= to_unsigned(0, 1);
-                    wk_io_sl_pa <= to_unsigned(0, 64);
-                    wk_io_sl_level <= to_unsigned(0, 3);
-                    wk_io_sl_fault <= to_unsigned(0, 8);
-                    wk_io_sl_not_present <= to_unsigned(0, 1);
-                    wk_io_sl_denied <= to_unsigned(0, 1);
-                    wk_io_sl_reserved <= to_unsigned(0, 1);
-                    wk_io_sl_reserved_2m <= to_unsigned(0, 1);
-                    wk_io_sl_reserved_1g <= to_unsigned(0, 1);
-                    wk_io_sl_translation <= to_unsigned(0, 1);
-                    wk_io_sl_reason <= to_unsigned(0, 8);
-                    wk_io_sl_R <= to_unsigned(0, 1);
-                    wk_io_sl_W <= to_unsigned(0, 1);
-                    wk_io_sl_U <= to_unsigned(0, 1);
-                    wk_io_sl_shift <= to_unsigned(0, 6);
-                    wk_io_sl_frame <= to_unsigned(0, 64);
-                    h223 := to_unsigned(0, 2);
-                    if (e_write /= 0) then
-                        h223 := to_unsigned(2, 2);
-                    else
-                        h223 := to_unsigned(1, 2);
-                    end if;
-                    h224 := to_unsigned(0, 2);
-                    if (e_write /= 0) then
-                        h224 := to_unsigned(2, 2);
-                    else
-                        h224 := to_unsigned(1, 2);
-                    end if;
-                    h225 := unsigned'("00000000000000000000000000000000");
-                    h225 := shift_right(r_GSTS_REG, 31);
-                    h226 := to_unsigned(0, 1);
-                    h226 := (h225(1-1 downto 0) and to_unsigned(1, 1));
-                    h227 := to_unsigned(0, 1);
-                    h228 := to_unsigned(0, 1);
-                    h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h229 := e_addr;
-                    h228 := to_unsigned(0, 1);
-                    if (h229(64-1 downto 39) /= 0) then
-                        h228 := to_unsigned(1, 1);
-                    end if;
-                    h230 := to_unsigned(0, 1);
-                    h231 := to_unsigned(0, 1);
-                    h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h232 := e_addr;
-                    h231 := to_unsigned(0, 1);
-                    if (h232(64-1 downto 48) /= 0) then
-                        h231 := to_unsigned(1, 1);
-                    end if;
-                    h233 := to_unsigned(0, 1);
-                    h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h234 := e_addr;
-                    h233 := to_unsigned(0, 1);
-                    if (h234(64-1 downto 57) /= 0) then
-                        h233 := to_unsigned(1, 1);
-                    end if;
-                    if (w_io_ctx_8(3-1 downto 0) = 2) then
-                        h230 := h231;
-                    else
-                        h230 := h233;
-                    end if;
-                    if (w_io_ctx_8(3-1 downto 0) = 1) then
-                        h227 := h228;
-                    else
-                        h227 := h230;
-                    end if;
-                    if ((cl_vf_dma /= 0) and (((((((((((((h223 = 1) or (h224 = 2)) and (h226 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h227 /= 0)))) then
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
-                        unit_io_sl_i_addr <= v_wide(64-1 downto 0);
-                        h235 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h235 := to_unsigned(2, 2);
-                        else
-                            h235 := to_unsigned(1, 2);
-                        end if;
-                        unit_io_sl_k_read <= stdl((not ((h235 = 2) and True)) and True);
-                        h236 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h236 := to_unsigned(2, 2);
-                        else
-                            h236 := to_unsigned(1, 2);
-                        end if;
-                        unit_io_sl_k_write <= stdl((h236 = 2) and True);
-                        h237 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h237 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
-                        h238 := to_unsigned(0, 1);
-                        h239 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h239 := to_unsigned(2, 2);
-                        else
-                            h239 := to_unsigned(1, 2);
-                        end if;
-                        h238 := to_unsigned(0, 1);
-                        if ((h239 = 2) and True) then
-                            h238 := to_unsigned(1, 1);
-                        end if;
-                        h240 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h240 := (h237 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h238 & to_unsigned(0, 3)));
-                        h241 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h241 := (h240 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h241);
-                        unit_io_sl_r_SL_WALK <= v_wide(64-1 downto 0);
-                        unit_io_sl_start <= '1';
-                        st <= S5R;
-                    else
-                        st <= S6W0;
-                    end if;
-                when S5R =>
-                    unit_io_sl_start <= '0';
-                    if bool(unit_io_sl_done) then
-                        wk_io_sl_walked <= to_unsigned(1, 1);
-                        if (unit_io_sl_o_status = 0) then
-                            wk_io_sl_ok <= to_unsigned(1, 1);
-                            wk_io_sl_pa <= unit_io_sl_o_pa;
-                            wk_io_sl_level <= unit_io_sl_o_level;
-                        else
-                            wk_io_sl_fault <= unit_io_sl_o_status;
-                            wk_io_sl_level <= unit_io_sl_o_level;
-                            if (unit_io_sl_o_status = 1) then
-                                wk_io_sl_not_present <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_io_sl_o_status = 2) then
-                                wk_io_sl_denied <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_io_sl_o_status = 3) then
-                                wk_io_sl_reserved <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_io_sl_o_status = 4) then
-                                wk_io_sl_reserved_2m <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_io_sl_o_status = 5) then
-                                wk_io_sl_reserved_1g <= to_unsigned(1, 1);
-                            end if;
-                            if (unit_io_sl_o_status = 6) then
-                                wk_io_sl_translation <= to_unsigned(1, 1);
-                            end if;
-                            wk_io_sl_reason <= unit_io_sl_o_r_reason;
-                            wk_io_sl_R <= unit_io_sl_o_r_R;
-                            wk_io_sl_W <= unit_io_sl_o_r_W;
-                            wk_io_sl_U <= unit_io_sl_o_r_U;
-                            wk_io_sl_shift <= unit_io_sl_o_r_shift;
-                            wk_io_sl_frame <= unit_io_sl_o_r_frame;
-                        end if;
-                        st <= S6W0;
-                    end if;
-                when S6W0 =>
-                    if (not bool(pend)) then
-                        if (not (False)) then
-                            w_io_smroot_0 <= to_unsigned(0, 64);
-                            w_io_smroot_8 <= to_unsigned(0, 64);
-                            st <= S7W0;
-                        else
-                            h242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h242 := shift_right(r_RTADDR_REG, 12);
-                            h243 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h243 := (h242(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                            h244 := to_unsigned(0, 16);
-                            h244 := cl_vf_rid;
-                            h245 := to_unsigned(0, 13);
-                            h245 := resize(unsigned'(to_unsigned(0, 5) & h244(16-1 downto 8)) * 16, 13);
-                            h246 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h246 := (unsigned'(to_unsigned(0, 1) & h243 & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h245));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h246);
-                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
-                            u_valid <= '1';
-                            u_we <= '0';
-                            u_size <= to_unsigned(3, 3);
-                            u_addr <= v_addr(64-1 downto 0);
-                            pend <= '1';
-                        end if;
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_io_smroot_0 <= m_rdata;
-                            pend <= '0';
-                            st <= S6W1;
-                        end if;
-                    end if;
-                when S6W1 =>
-                    if (not bool(pend)) then
-                        h242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h242 := shift_right(r_RTADDR_REG, 12);
-                        h243 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                        h243 := (h242(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                        h244 := to_unsigned(0, 16);
-                        h244 := cl_vf_rid;
-                        h245 := to_unsigned(0, 13);
-                        h245 := resize(unsigned'(to_unsigned(0, 5) & h244(16-1 downto 8)) * 16, 13);
-                        h246 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h246 := (unsigned'(to_unsigned(0, 1) & h243 & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & h245));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h246);
-                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
-                        u_valid <= '1';
-                        u_we <= '0';
-                        u_size <= to_unsigned(3, 3);
-                        u_addr <= v_addr(64-1 downto 0);
-                        pend <= '1';
-                    else
-                        if (bool(u_valid) and bool(m_ready)) then
-                            u_valid <= '0';
-                        end if;
-                        if bool(m_rvalid) then
-                            w_io_smroot_8 <= m_rdata;
-                            pend <= '0';
-                            st <= S7W0;
-                        end if;
-                    end if;
-                when S7W0 =>
-                    if (not bool(pend)) then
                         if (not (False)) then
                             w_io_smctx_0 <= to_unsigned(0, 64);
                             w_io_smctx_8 <= to_unsigned(0, 64);
-                            st <= S8W0;
+                            st <= S5W0;
                         else
-                            h247 := unsigned'("000000000000000000000000000000000000");
+                            h216 := unsigned'("000000000000000000000000000000000000");
+                            h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h217 := w_io_root_8;
                             if bool(cl_vf_rid(7)) then
-                                h247 := w_io_smroot_8(48-1 downto 12);
+                                h216 := h217(48-1 downto 12);
                             else
-                                h247 := w_io_smroot_0(48-1 downto 12);
+                                h216 := w_io_root_0(48-1 downto 12);
                             end if;
-                            h248 := to_unsigned(0, 16);
-                            h248 := cl_vf_rid;
-                            h249 := to_unsigned(0, 13);
-                            h249 := resize(unsigned'(to_unsigned(0, 6) & h248(7-1 downto 0)) * 32, 13);
-                            h250 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h250 := (unsigned'(to_unsigned(0, 1) & h247 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h249));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h250);
+                            h218 := to_unsigned(0, 16);
+                            h218 := cl_vf_rid;
+                            h219 := to_unsigned(0, 13);
+                            h219 := resize(unsigned'(to_unsigned(0, 6) & h218(7-1 downto 0)) * 32, 13);
+                            h220 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h220 := (unsigned'(to_unsigned(0, 1) & h216 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h219));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h220);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2641,24 +2351,26 @@ begin
                         if bool(m_rvalid) then
                             w_io_smctx_0 <= m_rdata;
                             pend <= '0';
-                            st <= S7W1;
+                            st <= S4W1;
                         end if;
                     end if;
-                when S7W1 =>
+                when S4W1 =>
                     if (not bool(pend)) then
-                        h247 := unsigned'("000000000000000000000000000000000000");
+                        h216 := unsigned'("000000000000000000000000000000000000");
+                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h217 := w_io_root_8;
                         if bool(cl_vf_rid(7)) then
-                            h247 := w_io_smroot_8(48-1 downto 12);
+                            h216 := h217(48-1 downto 12);
                         else
-                            h247 := w_io_smroot_0(48-1 downto 12);
+                            h216 := w_io_root_0(48-1 downto 12);
                         end if;
-                        h248 := to_unsigned(0, 16);
-                        h248 := cl_vf_rid;
-                        h249 := to_unsigned(0, 13);
-                        h249 := resize(unsigned'(to_unsigned(0, 6) & h248(7-1 downto 0)) * 32, 13);
-                        h250 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h250 := (unsigned'(to_unsigned(0, 1) & h247 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h249));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h250);
+                        h218 := to_unsigned(0, 16);
+                        h218 := cl_vf_rid;
+                        h219 := to_unsigned(0, 13);
+                        h219 := resize(unsigned'(to_unsigned(0, 6) & h218(7-1 downto 0)) * 32, 13);
+                        h220 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h220 := (unsigned'(to_unsigned(0, 1) & h216 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h219));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h220);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2672,22 +2384,22 @@ begin
                         if bool(m_rvalid) then
                             w_io_smctx_8 <= m_rdata;
                             pend <= '0';
-                            st <= S8W0;
+                            st <= S5W0;
                         end if;
                     end if;
-                when S8W0 =>
+                when S5W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_pdir_0 <= to_unsigned(0, 64);
-                            st <= S9W0;
+                            st <= S6W0;
                         else
-                            h251 := to_unsigned(0, 20);
-                            h251 := w_io_smctx_8(20-1 downto 0);
-                            h252 := to_unsigned(0, 18);
-                            h252 := resize(unsigned'(to_unsigned(0, 4) & h251(20-1 downto 6)) * 8, 18);
-                            h253 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h253 := (unsigned'(to_unsigned(0, 1) & w_io_smctx_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h252));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h253);
+                            h221 := to_unsigned(0, 20);
+                            h221 := w_io_smctx_8(20-1 downto 0);
+                            h222 := to_unsigned(0, 18);
+                            h222 := resize(unsigned'(to_unsigned(0, 4) & h221(20-1 downto 6)) * 8, 18);
+                            h223 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h223 := (unsigned'(to_unsigned(0, 1) & w_io_smctx_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h222));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h223);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2702,23 +2414,23 @@ begin
                         if bool(m_rvalid) then
                             w_io_pdir_0 <= m_rdata;
                             pend <= '0';
-                            st <= S9W0;
+                            st <= S6W0;
                         end if;
                     end if;
-                when S9W0 =>
+                when S6W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_pe_0 <= to_unsigned(0, 64);
                             w_io_pe_8 <= to_unsigned(0, 64);
-                            st <= S10G;
+                            st <= S7G;
                         else
-                            h254 := to_unsigned(0, 20);
-                            h254 := w_io_smctx_8(20-1 downto 0);
-                            h255 := to_unsigned(0, 13);
-                            h255 := resize(unsigned'(to_unsigned(0, 7) & h254(6-1 downto 0)) * 64, 13);
-                            h256 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h256 := (unsigned'(to_unsigned(0, 1) & w_io_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h255));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h256);
+                            h224 := to_unsigned(0, 20);
+                            h224 := w_io_smctx_8(20-1 downto 0);
+                            h225 := to_unsigned(0, 13);
+                            h225 := resize(unsigned'(to_unsigned(0, 7) & h224(6-1 downto 0)) * 64, 13);
+                            h226 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h226 := (unsigned'(to_unsigned(0, 1) & w_io_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h225));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h226);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2733,18 +2445,18 @@ begin
                         if bool(m_rvalid) then
                             w_io_pe_0 <= m_rdata;
                             pend <= '0';
-                            st <= S9W1;
+                            st <= S6W1;
                         end if;
                     end if;
-                when S9W1 =>
+                when S6W1 =>
                     if (not bool(pend)) then
-                        h254 := to_unsigned(0, 20);
-                        h254 := w_io_smctx_8(20-1 downto 0);
-                        h255 := to_unsigned(0, 13);
-                        h255 := resize(unsigned'(to_unsigned(0, 7) & h254(6-1 downto 0)) * 64, 13);
-                        h256 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h256 := (unsigned'(to_unsigned(0, 1) & w_io_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h255));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h256);
+                        h224 := to_unsigned(0, 20);
+                        h224 := w_io_smctx_8(20-1 downto 0);
+                        h225 := to_unsigned(0, 13);
+                        h225 := resize(unsigned'(to_unsigned(0, 7) & h224(6-1 downto 0)) * 64, 13);
+                        h226 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h226 := (unsigned'(to_unsigned(0, 1) & w_io_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h225));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h226);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2758,10 +2470,10 @@ begin
                         if bool(m_rvalid) then
                             w_io_pe_8 <= m_rdata;
                             pend <= '0';
-                            st <= S10G;
+                            st <= S7G;
                         end if;
                     end if;
-                when S10G =>
+                when S7G =>
                     wk_io_smsl_walked <= to_unsigned(0, 1);
                     wk_io_smsl_ok <= to_unsigned(0, 1);
                     wk_io_smsl_pa <= to_unsigned(0, 64);
@@ -2782,45 +2494,45 @@ begin
                     if False then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_io_smsl_i_addr <= v_wide(64-1 downto 0);
-                        h257 := to_unsigned(0, 2);
+                        h227 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h257 := to_unsigned(2, 2);
+                            h227 := to_unsigned(2, 2);
                         else
-                            h257 := to_unsigned(1, 2);
+                            h227 := to_unsigned(1, 2);
                         end if;
-                        unit_io_smsl_k_read <= stdl((not ((h257 = 2) and True)) and True);
-                        h258 := to_unsigned(0, 2);
+                        unit_io_smsl_k_read <= stdl((not ((h227 = 2) and True)) and True);
+                        h228 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h258 := to_unsigned(2, 2);
+                            h228 := to_unsigned(2, 2);
                         else
-                            h258 := to_unsigned(1, 2);
+                            h228 := to_unsigned(1, 2);
                         end if;
-                        unit_io_smsl_k_write <= stdl((h258 = 2) and True);
-                        h259 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h259 := (unsigned'(w_io_pe_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
-                        h260 := to_unsigned(0, 1);
-                        h261 := to_unsigned(0, 2);
+                        unit_io_smsl_k_write <= stdl((h228 = 2) and True);
+                        h229 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h229 := (unsigned'(w_io_pe_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
+                        h230 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h261 := to_unsigned(2, 2);
+                            h231 := to_unsigned(2, 2);
                         else
-                            h261 := to_unsigned(1, 2);
+                            h231 := to_unsigned(1, 2);
                         end if;
-                        h260 := to_unsigned(0, 1);
-                        if ((h261 = 2) and True) then
-                            h260 := to_unsigned(1, 1);
+                        h230 := to_unsigned(0, 1);
+                        if ((h231 = 2) and True) then
+                            h230 := to_unsigned(1, 1);
                         end if;
-                        h262 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h262 := (h259 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h260 & to_unsigned(0, 3)));
-                        h263 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h263 := (h262 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_pe_0(5-1 downto 2)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h263);
+                        h232 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h232 := (h229 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h230 & to_unsigned(0, 3)));
+                        h233 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h233 := (h232 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_pe_0(5-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h233);
                         unit_io_smsl_r_SL_WALK <= v_wide(64-1 downto 0);
                         unit_io_smsl_start <= '1';
-                        st <= S10R;
+                        st <= S7R;
                     else
-                        st <= S11W0;
+                        st <= S8W0;
                     end if;
-                when S10R =>
+                when S7R =>
                     unit_io_smsl_start <= '0';
                     if bool(unit_io_smsl_done) then
                         wk_io_smsl_walked <= to_unsigned(1, 1);
@@ -2856,21 +2568,239 @@ begin
                             wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
                             wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
                         end if;
-                        st <= S11W0;
+                        st <= S8W0;
                     end if;
-                when S11W0 =>
+                when S8W0 =>
+                    if (not bool(pend)) then
+                        h237 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h237 := to_unsigned(2, 2);
+                        else
+                            h237 := to_unsigned(1, 2);
+                        end if;
+                        h238 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h238 := to_unsigned(2, 2);
+                        else
+                            h238 := to_unsigned(1, 2);
+                        end if;
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := shift_right(r_GSTS_REG, 31);
+                        h240 := to_unsigned(0, 1);
+                        h240 := (h239(1-1 downto 0) and to_unsigned(1, 1));
+                        if (not ((cl_vf_dma /= 0) and ((((((h237 = 1) or (h238 = 2)) and (h240 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))))) then
+                            w_io_ctx_0 <= to_unsigned(0, 64);
+                            w_io_ctx_8 <= to_unsigned(0, 64);
+                            st <= S9G;
+                        else
+                            h234 := to_unsigned(0, 16);
+                            h234 := cl_vf_rid;
+                            h235 := to_unsigned(0, 13);
+                            h235 := resize(unsigned'(to_unsigned(0, 5) & h234(8-1 downto 0)) * 16, 13);
+                            h236 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h236 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h235));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h236);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_ctx_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S8W1;
+                        end if;
+                    end if;
+                when S8W1 =>
+                    if (not bool(pend)) then
+                        h234 := to_unsigned(0, 16);
+                        h234 := cl_vf_rid;
+                        h235 := to_unsigned(0, 13);
+                        h235 := resize(unsigned'(to_unsigned(0, 5) & h234(8-1 downto 0)) * 16, 13);
+                        h236 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h236 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h235));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h236);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_ctx_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S9G;
+                        end if;
+                    end if;
+                when S9G =>
+                    wk_io_sl_walked <= to_unsigned(0, 1);
+                    wk_io_sl_ok <= to_unsigned(0, 1);
+                    wk_io_sl_pa <= to_unsigned(0, 64);
+                    wk_io_sl_level <= to_unsigned(0, 3);
+                    wk_io_sl_fault <= to_unsigned(0, 8);
+                    wk_io_sl_not_present <= to_unsigned(0, 1);
+                    wk_io_sl_denied <= to_unsigned(0, 1);
+                    wk_io_sl_reserved <= to_unsigned(0, 1);
+                    wk_io_sl_reserved_2m <= to_unsigned(0, 1);
+                    wk_io_sl_reserved_1g <= to_unsigned(0, 1);
+                    wk_io_sl_translation <= to_unsigned(0, 1);
+                    wk_io_sl_reason <= to_unsigned(0, 8);
+                    wk_io_sl_R <= to_unsigned(0, 1);
+                    wk_io_sl_W <= to_unsigned(0, 1);
+                    wk_io_sl_U <= to_unsigned(0, 1);
+                    wk_io_sl_shift <= to_unsigned(0, 6);
+                    wk_io_sl_frame <= to_unsigned(0, 64);
+                    h241 := to_unsigned(0, 2);
+                    if (e_write /= 0) then
+                        h241 := to_unsigned(2, 2);
+                    else
+                        h241 := to_unsigned(1, 2);
+                    end if;
+                    h242 := to_unsigned(0, 2);
+                    if (e_write /= 0) then
+                        h242 := to_unsigned(2, 2);
+                    else
+                        h242 := to_unsigned(1, 2);
+                    end if;
+                    h243 := unsigned'("00000000000000000000000000000000");
+                    h243 := shift_right(r_GSTS_REG, 31);
+                    h244 := to_unsigned(0, 1);
+                    h244 := (h243(1-1 downto 0) and to_unsigned(1, 1));
+                    h245 := to_unsigned(0, 1);
+                    h246 := to_unsigned(0, 1);
+                    h247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h247 := e_addr;
+                    h246 := to_unsigned(0, 1);
+                    if (h247(64-1 downto 39) /= 0) then
+                        h246 := to_unsigned(1, 1);
+                    end if;
+                    h248 := to_unsigned(0, 1);
+                    h249 := to_unsigned(0, 1);
+                    h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h250 := e_addr;
+                    h249 := to_unsigned(0, 1);
+                    if (h250(64-1 downto 48) /= 0) then
+                        h249 := to_unsigned(1, 1);
+                    end if;
+                    h251 := to_unsigned(0, 1);
+                    h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h252 := e_addr;
+                    h251 := to_unsigned(0, 1);
+                    if (h252(64-1 downto 57) /= 0) then
+                        h251 := to_unsigned(1, 1);
+                    end if;
+                    if (w_io_ctx_8(3-1 downto 0) = 2) then
+                        h248 := h249;
+                    else
+                        h248 := h251;
+                    end if;
+                    if (w_io_ctx_8(3-1 downto 0) = 1) then
+                        h245 := h246;
+                    else
+                        h245 := h248;
+                    end if;
+                    if ((cl_vf_dma /= 0) and ((((((((((((((h241 = 1) or (h242 = 2)) and (h244 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h245 /= 0)))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        unit_io_sl_i_addr <= v_wide(64-1 downto 0);
+                        h253 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h253 := to_unsigned(2, 2);
+                        else
+                            h253 := to_unsigned(1, 2);
+                        end if;
+                        unit_io_sl_k_read <= stdl((not ((h253 = 2) and True)) and True);
+                        h254 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h254 := to_unsigned(2, 2);
+                        else
+                            h254 := to_unsigned(1, 2);
+                        end if;
+                        unit_io_sl_k_write <= stdl((h254 = 2) and True);
+                        h255 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h255 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
+                        h256 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h257 := to_unsigned(2, 2);
+                        else
+                            h257 := to_unsigned(1, 2);
+                        end if;
+                        h256 := to_unsigned(0, 1);
+                        if ((h257 = 2) and True) then
+                            h256 := to_unsigned(1, 1);
+                        end if;
+                        h258 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h258 := (h255 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h256 & to_unsigned(0, 3)));
+                        h259 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h259 := (h258 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h259);
+                        unit_io_sl_r_SL_WALK <= v_wide(64-1 downto 0);
+                        unit_io_sl_start <= '1';
+                        st <= S9R;
+                    else
+                        st <= S10W0;
+                    end if;
+                when S9R =>
+                    unit_io_sl_start <= '0';
+                    if bool(unit_io_sl_done) then
+                        wk_io_sl_walked <= to_unsigned(1, 1);
+                        if (unit_io_sl_o_status = 0) then
+                            wk_io_sl_ok <= to_unsigned(1, 1);
+                            wk_io_sl_pa <= unit_io_sl_o_pa;
+                            wk_io_sl_level <= unit_io_sl_o_level;
+                        else
+                            wk_io_sl_fault <= unit_io_sl_o_status;
+                            wk_io_sl_level <= unit_io_sl_o_level;
+                            if (unit_io_sl_o_status = 1) then
+                                wk_io_sl_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_sl_o_status = 2) then
+                                wk_io_sl_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_sl_o_status = 3) then
+                                wk_io_sl_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_sl_o_status = 4) then
+                                wk_io_sl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_sl_o_status = 5) then
+                                wk_io_sl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_sl_o_status = 6) then
+                                wk_io_sl_translation <= to_unsigned(1, 1);
+                            end if;
+                            wk_io_sl_reason <= unit_io_sl_o_r_reason;
+                            wk_io_sl_R <= unit_io_sl_o_r_R;
+                            wk_io_sl_W <= unit_io_sl_o_r_W;
+                            wk_io_sl_U <= unit_io_sl_o_r_U;
+                            wk_io_sl_shift <= unit_io_sl_o_r_shift;
+                            wk_io_sl_frame <= unit_io_sl_o_r_frame;
+                        end if;
+                        st <= S10W0;
+                    end if;
+                when S10W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_irte_0 <= to_unsigned(0, 64);
-                            st <= S12D;
+                            st <= S11D;
                         else
-                            h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h264 := shift_right(r_IRTA_REG, 12);
-                            h265 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h265 := (h264(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                            h266 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h266 := (unsigned'(to_unsigned(0, 1) & h265 & to_unsigned(0, 12)) + 0);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h266);
+                            h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h260 := shift_right(r_IRTA_REG, 12);
+                            h261 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            h261 := (h260(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                            h262 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h262 := (unsigned'(to_unsigned(0, 1) & h261 & to_unsigned(0, 12)) + 0);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h262);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2885,10 +2815,10 @@ begin
                         if bool(m_rvalid) then
                             w_io_irte_0 <= m_rdata;
                             pend <= '0';
-                            st <= S12D;
+                            st <= S11D;
                         end if;
                     end if;
-                when S12D =>
+                when S11D =>
                     cl_io_called <= to_unsigned(0, 1);
                     cl_io_exit <= to_unsigned(0, 1);
                     cl_io_ats_not_remapped <= to_unsigned(0, 1);
@@ -2967,142 +2897,158 @@ begin
                     cl_io_cpl <= to_unsigned(0, 64);
                     if (cl_vf_dma /= 0) then
                         cl_io_called <= to_unsigned(1, 1);
-                        h267 := to_unsigned(0, 2);
+                        h263 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h267 := to_unsigned(2, 2);
+                            h263 := to_unsigned(2, 2);
                         else
-                            h267 := to_unsigned(1, 2);
+                            h263 := to_unsigned(1, 2);
                         end if;
-                        h268 := to_unsigned(0, 2);
+                        h264 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h268 := to_unsigned(2, 2);
+                            h264 := to_unsigned(2, 2);
                         else
-                            h268 := to_unsigned(1, 2);
+                            h264 := to_unsigned(1, 2);
                         end if;
+                        h265 := unsigned'("00000000000000000000000000000000");
+                        h265 := shift_right(r_PMEN_REG, 31);
+                        h266 := to_unsigned(0, 1);
+                        h266 := (h265(1-1 downto 0) and to_unsigned(1, 1));
+                        h267 := unsigned'("00000000000000000000000000000000");
+                        h267 := shift_right(r_PLMBASE_REG, 20);
+                        h268 := to_unsigned(0, 12);
+                        h268 := (h267(12-1 downto 0) and to_unsigned(4095, 12));
                         h269 := unsigned'("00000000000000000000000000000000");
-                        h269 := shift_right(r_PMEN_REG, 31);
-                        h270 := to_unsigned(0, 1);
-                        h270 := (h269(1-1 downto 0) and to_unsigned(1, 1));
+                        h269 := shift_right(r_PLMLIMIT_REG, 20);
+                        h270 := to_unsigned(0, 12);
+                        h270 := (h269(12-1 downto 0) and to_unsigned(4095, 12));
                         h271 := unsigned'("00000000000000000000000000000000");
-                        h271 := shift_right(r_PLMBASE_REG, 20);
-                        h272 := to_unsigned(0, 12);
-                        h272 := (h271(12-1 downto 0) and to_unsigned(4095, 12));
-                        h273 := unsigned'("00000000000000000000000000000000");
-                        h273 := shift_right(r_PLMLIMIT_REG, 20);
-                        h274 := to_unsigned(0, 12);
-                        h274 := (h273(12-1 downto 0) and to_unsigned(4095, 12));
-                        h275 := unsigned'("00000000000000000000000000000000");
-                        h275 := (unsigned'(h274 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h276 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h276 := shift_right(r_PHMBASE_REG, 20);
-                        h277 := to_unsigned(0, 28);
-                        h277 := (h276(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h278 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h278 := shift_right(r_PHMLIMIT_REG, 20);
-                        h279 := to_unsigned(0, 28);
-                        h279 := (h278(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h280 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h280 := (unsigned'(h279 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h271 := (unsigned'(h270 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h272 := shift_right(r_PHMBASE_REG, 20);
+                        h273 := to_unsigned(0, 28);
+                        h273 := (h272(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h274 := shift_right(r_PHMLIMIT_REG, 20);
+                        h275 := to_unsigned(0, 28);
+                        h275 := (h274(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h276 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h276 := (unsigned'(h275 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h277 := unsigned'("00000000000000000000000000000000");
+                        h277 := shift_right(r_GSTS_REG, 31);
+                        h278 := to_unsigned(0, 1);
+                        h278 := (h277(1-1 downto 0) and to_unsigned(1, 1));
+                        h279 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h279 := to_unsigned(2, 2);
+                        else
+                            h279 := to_unsigned(1, 2);
+                        end if;
+                        h280 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h280 := to_unsigned(2, 2);
+                        else
+                            h280 := to_unsigned(1, 2);
+                        end if;
                         h281 := unsigned'("00000000000000000000000000000000");
                         h281 := shift_right(r_GSTS_REG, 31);
                         h282 := to_unsigned(0, 1);
                         h282 := (h281(1-1 downto 0) and to_unsigned(1, 1));
-                        h283 := to_unsigned(0, 2);
+                        h468 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h283 := to_unsigned(2, 2);
+                            h468 := to_unsigned(2, 2);
                         else
-                            h283 := to_unsigned(1, 2);
+                            h468 := to_unsigned(1, 2);
                         end if;
-                        h284 := to_unsigned(0, 2);
+                        h469 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h284 := to_unsigned(2, 2);
+                            h469 := to_unsigned(2, 2);
                         else
-                            h284 := to_unsigned(1, 2);
+                            h469 := to_unsigned(1, 2);
                         end if;
-                        h285 := unsigned'("00000000000000000000000000000000");
-                        h285 := shift_right(r_GSTS_REG, 31);
-                        h286 := to_unsigned(0, 1);
-                        h286 := (h285(1-1 downto 0) and to_unsigned(1, 1));
-                        h472 := to_unsigned(0, 2);
+                        h470 := unsigned'("00000000000000000000000000000000");
+                        h470 := shift_right(r_GSTS_REG, 31);
+                        h471 := to_unsigned(0, 1);
+                        h471 := (h470(1-1 downto 0) and to_unsigned(1, 1));
+                        h475 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h472 := to_unsigned(2, 2);
+                            h475 := to_unsigned(2, 2);
                         else
-                            h472 := to_unsigned(1, 2);
+                            h475 := to_unsigned(1, 2);
                         end if;
-                        h473 := to_unsigned(0, 2);
+                        h476 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h473 := to_unsigned(2, 2);
+                            h476 := to_unsigned(2, 2);
                         else
-                            h473 := to_unsigned(1, 2);
+                            h476 := to_unsigned(1, 2);
                         end if;
-                        h474 := unsigned'("00000000000000000000000000000000");
-                        h474 := shift_right(r_GSTS_REG, 31);
-                        h475 := to_unsigned(0, 1);
-                        h475 := (h474(1-1 downto 0) and to_unsigned(1, 1));
-                        h479 := to_unsigned(0, 2);
+                        h477 := unsigned'("00000000000000000000000000000000");
+                        h477 := shift_right(r_GSTS_REG, 31);
+                        h478 := to_unsigned(0, 1);
+                        h478 := (h477(1-1 downto 0) and to_unsigned(1, 1));
+                        h483 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h479 := to_unsigned(2, 2);
+                            h483 := to_unsigned(2, 2);
                         else
-                            h479 := to_unsigned(1, 2);
+                            h483 := to_unsigned(1, 2);
                         end if;
-                        h480 := to_unsigned(0, 2);
+                        h484 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h480 := to_unsigned(2, 2);
+                            h484 := to_unsigned(2, 2);
                         else
-                            h480 := to_unsigned(1, 2);
+                            h484 := to_unsigned(1, 2);
                         end if;
-                        h481 := unsigned'("00000000000000000000000000000000");
-                        h481 := shift_right(r_GSTS_REG, 31);
-                        h482 := to_unsigned(0, 1);
-                        h482 := (h481(1-1 downto 0) and to_unsigned(1, 1));
-                        h487 := to_unsigned(0, 2);
+                        h485 := unsigned'("00000000000000000000000000000000");
+                        h485 := shift_right(r_GSTS_REG, 31);
+                        h486 := to_unsigned(0, 1);
+                        h486 := (h485(1-1 downto 0) and to_unsigned(1, 1));
+                        h490 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h487 := to_unsigned(2, 2);
+                            h490 := to_unsigned(2, 2);
                         else
-                            h487 := to_unsigned(1, 2);
+                            h490 := to_unsigned(1, 2);
                         end if;
-                        h488 := to_unsigned(0, 2);
+                        h491 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h488 := to_unsigned(2, 2);
+                            h491 := to_unsigned(2, 2);
                         else
-                            h488 := to_unsigned(1, 2);
+                            h491 := to_unsigned(1, 2);
                         end if;
-                        h489 := unsigned'("00000000000000000000000000000000");
-                        h489 := shift_right(r_GSTS_REG, 31);
-                        h490 := to_unsigned(0, 1);
-                        h490 := (h489(1-1 downto 0) and to_unsigned(1, 1));
-                        h494 := to_unsigned(0, 2);
+                        h492 := unsigned'("00000000000000000000000000000000");
+                        h492 := shift_right(r_GSTS_REG, 31);
+                        h493 := to_unsigned(0, 1);
+                        h493 := (h492(1-1 downto 0) and to_unsigned(1, 1));
+                        h498 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h494 := to_unsigned(2, 2);
+                            h498 := to_unsigned(2, 2);
                         else
-                            h494 := to_unsigned(1, 2);
+                            h498 := to_unsigned(1, 2);
                         end if;
-                        h495 := to_unsigned(0, 2);
+                        h499 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h495 := to_unsigned(2, 2);
+                            h499 := to_unsigned(2, 2);
                         else
-                            h495 := to_unsigned(1, 2);
+                            h499 := to_unsigned(1, 2);
                         end if;
-                        h496 := unsigned'("00000000000000000000000000000000");
-                        h496 := shift_right(r_GSTS_REG, 31);
-                        h497 := to_unsigned(0, 1);
-                        h497 := (h496(1-1 downto 0) and to_unsigned(1, 1));
-                        h502 := to_unsigned(0, 2);
+                        h500 := unsigned'("00000000000000000000000000000000");
+                        h500 := shift_right(r_GSTS_REG, 31);
+                        h501 := to_unsigned(0, 1);
+                        h501 := (h500(1-1 downto 0) and to_unsigned(1, 1));
+                        h510 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h502 := to_unsigned(2, 2);
+                            h510 := to_unsigned(2, 2);
                         else
-                            h502 := to_unsigned(1, 2);
+                            h510 := to_unsigned(1, 2);
                         end if;
-                        h503 := to_unsigned(0, 2);
+                        h511 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h503 := to_unsigned(2, 2);
+                            h511 := to_unsigned(2, 2);
                         else
-                            h503 := to_unsigned(1, 2);
+                            h511 := to_unsigned(1, 2);
                         end if;
-                        h504 := unsigned'("00000000000000000000000000000000");
-                        h504 := shift_right(r_GSTS_REG, 31);
-                        h505 := to_unsigned(0, 1);
-                        h505 := (h504(1-1 downto 0) and to_unsigned(1, 1));
+                        h512 := unsigned'("00000000000000000000000000000000");
+                        h512 := shift_right(r_GSTS_REG, 31);
+                        h513 := to_unsigned(0, 1);
+                        h513 := (h512(1-1 downto 0) and to_unsigned(1, 1));
                         h514 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h514 := to_unsigned(2, 2);
@@ -3116,45 +3062,45 @@ begin
                             h515 := to_unsigned(1, 2);
                         end if;
                         h516 := unsigned'("00000000000000000000000000000000");
-                        h516 := shift_right(r_GSTS_REG, 31);
+                        h516 := shift_right(r_PMEN_REG, 31);
                         h517 := to_unsigned(0, 1);
                         h517 := (h516(1-1 downto 0) and to_unsigned(1, 1));
-                        h518 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h518 := to_unsigned(2, 2);
-                        else
-                            h518 := to_unsigned(1, 2);
-                        end if;
-                        h519 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h519 := to_unsigned(2, 2);
-                        else
-                            h519 := to_unsigned(1, 2);
-                        end if;
+                        h518 := unsigned'("00000000000000000000000000000000");
+                        h518 := shift_right(r_PLMBASE_REG, 20);
+                        h519 := to_unsigned(0, 12);
+                        h519 := (h518(12-1 downto 0) and to_unsigned(4095, 12));
                         h520 := unsigned'("00000000000000000000000000000000");
-                        h520 := shift_right(r_PMEN_REG, 31);
-                        h521 := to_unsigned(0, 1);
-                        h521 := (h520(1-1 downto 0) and to_unsigned(1, 1));
+                        h520 := shift_right(r_PLMLIMIT_REG, 20);
+                        h521 := to_unsigned(0, 12);
+                        h521 := (h520(12-1 downto 0) and to_unsigned(4095, 12));
                         h522 := unsigned'("00000000000000000000000000000000");
-                        h522 := shift_right(r_PLMBASE_REG, 20);
-                        h523 := to_unsigned(0, 12);
-                        h523 := (h522(12-1 downto 0) and to_unsigned(4095, 12));
-                        h524 := unsigned'("00000000000000000000000000000000");
-                        h524 := shift_right(r_PLMLIMIT_REG, 20);
-                        h525 := to_unsigned(0, 12);
-                        h525 := (h524(12-1 downto 0) and to_unsigned(4095, 12));
-                        h526 := unsigned'("00000000000000000000000000000000");
-                        h526 := (unsigned'(h525 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h527 := shift_right(r_PHMBASE_REG, 20);
-                        h528 := to_unsigned(0, 28);
-                        h528 := (h527(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h529 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h529 := shift_right(r_PHMLIMIT_REG, 20);
-                        h530 := to_unsigned(0, 28);
-                        h530 := (h529(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h531 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h531 := (unsigned'(h530 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h522 := (unsigned'(h521 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h523 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h523 := shift_right(r_PHMBASE_REG, 20);
+                        h524 := to_unsigned(0, 28);
+                        h524 := (h523(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h525 := shift_right(r_PHMLIMIT_REG, 20);
+                        h526 := to_unsigned(0, 28);
+                        h526 := (h525(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h527 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h527 := (unsigned'(h526 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h528 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h528 := to_unsigned(2, 2);
+                        else
+                            h528 := to_unsigned(1, 2);
+                        end if;
+                        h529 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h529 := to_unsigned(2, 2);
+                        else
+                            h529 := to_unsigned(1, 2);
+                        end if;
+                        h530 := unsigned'("00000000000000000000000000000000");
+                        h530 := shift_right(r_GSTS_REG, 31);
+                        h531 := to_unsigned(0, 1);
+                        h531 := (h530(1-1 downto 0) and to_unsigned(1, 1));
                         h532 := to_unsigned(0, 2);
                         if (e_write /= 0) then
                             h532 := to_unsigned(2, 2);
@@ -3171,95 +3117,79 @@ begin
                         h534 := shift_right(r_GSTS_REG, 31);
                         h535 := to_unsigned(0, 1);
                         h535 := (h534(1-1 downto 0) and to_unsigned(1, 1));
-                        h536 := to_unsigned(0, 2);
+                        h540 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h536 := to_unsigned(2, 2);
+                            h540 := to_unsigned(2, 2);
                         else
-                            h536 := to_unsigned(1, 2);
+                            h540 := to_unsigned(1, 2);
                         end if;
-                        h537 := to_unsigned(0, 2);
+                        h541 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h537 := to_unsigned(2, 2);
+                            h541 := to_unsigned(2, 2);
                         else
-                            h537 := to_unsigned(1, 2);
+                            h541 := to_unsigned(1, 2);
                         end if;
-                        h538 := unsigned'("00000000000000000000000000000000");
-                        h538 := shift_right(r_GSTS_REG, 31);
-                        h539 := to_unsigned(0, 1);
-                        h539 := (h538(1-1 downto 0) and to_unsigned(1, 1));
-                        h544 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h544 := to_unsigned(2, 2);
-                        else
-                            h544 := to_unsigned(1, 2);
+                        h542 := unsigned'("00000000000000000000000000000000");
+                        h542 := shift_right(r_GSTS_REG, 31);
+                        h543 := to_unsigned(0, 1);
+                        h543 := (h542(1-1 downto 0) and to_unsigned(1, 1));
+                        h544 := to_unsigned(0, 1);
+                        h545 := to_unsigned(0, 1);
+                        h546 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h546 := e_addr;
+                        h545 := to_unsigned(0, 1);
+                        if (h546(64-1 downto 39) /= 0) then
+                            h545 := to_unsigned(1, 1);
                         end if;
-                        h545 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h545 := to_unsigned(2, 2);
-                        else
-                            h545 := to_unsigned(1, 2);
-                        end if;
-                        h546 := unsigned'("00000000000000000000000000000000");
-                        h546 := shift_right(r_GSTS_REG, 31);
                         h547 := to_unsigned(0, 1);
-                        h547 := (h546(1-1 downto 0) and to_unsigned(1, 1));
                         h548 := to_unsigned(0, 1);
-                        h549 := to_unsigned(0, 1);
-                        h550 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h550 := e_addr;
-                        h549 := to_unsigned(0, 1);
-                        if (h550(64-1 downto 39) /= 0) then
-                            h549 := to_unsigned(1, 1);
+                        h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h549 := e_addr;
+                        h548 := to_unsigned(0, 1);
+                        if (h549(64-1 downto 48) /= 0) then
+                            h548 := to_unsigned(1, 1);
                         end if;
-                        h551 := to_unsigned(0, 1);
-                        h552 := to_unsigned(0, 1);
-                        h553 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h553 := e_addr;
-                        h552 := to_unsigned(0, 1);
-                        if (h553(64-1 downto 48) /= 0) then
-                            h552 := to_unsigned(1, 1);
-                        end if;
-                        h554 := to_unsigned(0, 1);
-                        h555 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h555 := e_addr;
-                        h554 := to_unsigned(0, 1);
-                        if (h555(64-1 downto 57) /= 0) then
-                            h554 := to_unsigned(1, 1);
+                        h550 := to_unsigned(0, 1);
+                        h551 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h551 := e_addr;
+                        h550 := to_unsigned(0, 1);
+                        if (h551(64-1 downto 57) /= 0) then
+                            h550 := to_unsigned(1, 1);
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 2) then
-                            h551 := h552;
+                            h547 := h548;
                         else
-                            h551 := h554;
+                            h547 := h550;
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 1) then
-                            h548 := h549;
+                            h544 := h545;
                         else
-                            h548 := h551;
+                            h544 := h547;
                         end if;
+                        h552 := unsigned'("00000000000000000000000000000000");
+                        h552 := shift_right(r_PMEN_REG, 31);
+                        h553 := to_unsigned(0, 1);
+                        h553 := (h552(1-1 downto 0) and to_unsigned(1, 1));
+                        h554 := unsigned'("00000000000000000000000000000000");
+                        h554 := shift_right(r_PLMBASE_REG, 20);
+                        h555 := to_unsigned(0, 12);
+                        h555 := (h554(12-1 downto 0) and to_unsigned(4095, 12));
                         h556 := unsigned'("00000000000000000000000000000000");
-                        h556 := shift_right(r_PMEN_REG, 31);
-                        h557 := to_unsigned(0, 1);
-                        h557 := (h556(1-1 downto 0) and to_unsigned(1, 1));
+                        h556 := shift_right(r_PLMLIMIT_REG, 20);
+                        h557 := to_unsigned(0, 12);
+                        h557 := (h556(12-1 downto 0) and to_unsigned(4095, 12));
                         h558 := unsigned'("00000000000000000000000000000000");
-                        h558 := shift_right(r_PLMBASE_REG, 20);
-                        h559 := to_unsigned(0, 12);
-                        h559 := (h558(12-1 downto 0) and to_unsigned(4095, 12));
-                        h560 := unsigned'("00000000000000000000000000000000");
-                        h560 := shift_right(r_PLMLIMIT_REG, 20);
-                        h561 := to_unsigned(0, 12);
-                        h561 := (h560(12-1 downto 0) and to_unsigned(4095, 12));
-                        h562 := unsigned'("00000000000000000000000000000000");
-                        h562 := (unsigned'(h561 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h563 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h563 := shift_right(r_PHMBASE_REG, 20);
-                        h564 := to_unsigned(0, 28);
-                        h564 := (h563(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h565 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h565 := shift_right(r_PHMLIMIT_REG, 20);
-                        h566 := to_unsigned(0, 28);
-                        h566 := (h565(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h567 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h567 := (unsigned'(h566 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h558 := (unsigned'(h557 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h559 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h559 := shift_right(r_PHMBASE_REG, 20);
+                        h560 := to_unsigned(0, 28);
+                        h560 := (h559(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h561 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h561 := shift_right(r_PHMLIMIT_REG, 20);
+                        h562 := to_unsigned(0, 28);
+                        h562 := (h561(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h563 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h563 := (unsigned'(h562 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         if False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_not_remapped <= to_unsigned(1, 1);
@@ -3279,7 +3209,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(1, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h267 = 1) or (h268 = 2)) and True) and (h270 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h272 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h275))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h277 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h280))))) and (not (h282 /= 0))) then
+                        elsif ((((((h263 = 1) or (h264 = 2)) and True) and (h266 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h268 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h271))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h273 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h276))))) and (not (h278 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_unremapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -3298,7 +3228,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((h283 = 1) or (h284 = 2)) and (not (h286 /= 0))) then
+                        elsif (((h279 = 1) or (h280 = 2)) and (not (h282 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_dma_not_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 3);
@@ -3325,35 +3255,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(49, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h287 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h287 := shift_right(e_addr, 12);
-                            h288 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h288 := unsigned'(h287 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h288(64-1 downto 0);
-                            h289 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h289 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h290 := to_unsigned(0, 1);
-                            h291 := to_unsigned(0, 2);
+                            h283 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h283 := shift_right(e_addr, 12);
+                            h284 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h284 := unsigned'(h283 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h284(64-1 downto 0);
+                            h285 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h285 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h286 := to_unsigned(0, 1);
+                            h287 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h291 := to_unsigned(2, 2);
+                                h287 := to_unsigned(2, 2);
                             else
-                                h291 := to_unsigned(1, 2);
+                                h287 := to_unsigned(1, 2);
                             end if;
-                            h290 := to_unsigned(0, 1);
-                            if (not ((h291 = 2) and True)) then
-                                h290 := to_unsigned(1, 1);
+                            h286 := to_unsigned(0, 1);
+                            if (not ((h287 = 2) and True)) then
+                                h286 := to_unsigned(1, 1);
                             end if;
-                            h292 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h292 := (unsigned'(to_unsigned(0, 1) & h289) or unsigned'(h290 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h293 := (unsigned'(to_unsigned(0, 1) & h292) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h294 := (h293 or to_unsigned(0, 64));
-                            h295 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h295 := (h294 or to_unsigned(0, 64));
-                            h296 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h296 := (h295 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h296;
+                            h288 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h288 := (unsigned'(to_unsigned(0, 1) & h285) or unsigned'(h286 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h289 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h289 := (unsigned'(to_unsigned(0, 1) & h288) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h290 := (h289 or to_unsigned(0, 64));
+                            h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h291 := (h290 or to_unsigned(0, 64));
+                            h292 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h292 := (h291 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h292;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3371,35 +3301,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(57, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h297 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h297 := shift_right(e_addr, 12);
-                            h298 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h298 := unsigned'(h297 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h298(64-1 downto 0);
-                            h299 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h299 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h300 := to_unsigned(0, 1);
-                            h301 := to_unsigned(0, 2);
+                            h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h293 := shift_right(e_addr, 12);
+                            h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h294 := unsigned'(h293 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h294(64-1 downto 0);
+                            h295 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h295 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h296 := to_unsigned(0, 1);
+                            h297 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h301 := to_unsigned(2, 2);
+                                h297 := to_unsigned(2, 2);
                             else
-                                h301 := to_unsigned(1, 2);
+                                h297 := to_unsigned(1, 2);
                             end if;
-                            h300 := to_unsigned(0, 1);
-                            if (not ((h301 = 2) and True)) then
-                                h300 := to_unsigned(1, 1);
+                            h296 := to_unsigned(0, 1);
+                            if (not ((h297 = 2) and True)) then
+                                h296 := to_unsigned(1, 1);
                             end if;
-                            h302 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h302 := (unsigned'(to_unsigned(0, 1) & h299) or unsigned'(h300 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h303 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h303 := (unsigned'(to_unsigned(0, 1) & h302) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h304 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h304 := (h303 or to_unsigned(0, 64));
-                            h305 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h305 := (h304 or to_unsigned(0, 64));
-                            h306 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h306 := (h305 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h306;
+                            h298 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h298 := (unsigned'(to_unsigned(0, 1) & h295) or unsigned'(h296 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h299 := (unsigned'(to_unsigned(0, 1) & h298) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h300 := (h299 or to_unsigned(0, 64));
+                            h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h301 := (h300 or to_unsigned(0, 64));
+                            h302 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h302 := (h301 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h302;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3417,35 +3347,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(58, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h307 := shift_right(e_addr, 12);
-                            h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h308 := unsigned'(h307 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h308(64-1 downto 0);
-                            h309 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h309 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h310 := to_unsigned(0, 1);
-                            h311 := to_unsigned(0, 2);
+                            h303 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h303 := shift_right(e_addr, 12);
+                            h304 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h304 := unsigned'(h303 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h304(64-1 downto 0);
+                            h305 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h305 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h306 := to_unsigned(0, 1);
+                            h307 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h311 := to_unsigned(2, 2);
+                                h307 := to_unsigned(2, 2);
                             else
-                                h311 := to_unsigned(1, 2);
+                                h307 := to_unsigned(1, 2);
                             end if;
-                            h310 := to_unsigned(0, 1);
-                            if (not ((h311 = 2) and True)) then
-                                h310 := to_unsigned(1, 1);
+                            h306 := to_unsigned(0, 1);
+                            if (not ((h307 = 2) and True)) then
+                                h306 := to_unsigned(1, 1);
                             end if;
-                            h312 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h312 := (unsigned'(to_unsigned(0, 1) & h309) or unsigned'(h310 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h313 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h313 := (unsigned'(to_unsigned(0, 1) & h312) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h314 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h314 := (h313 or to_unsigned(0, 64));
-                            h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h315 := (h314 or to_unsigned(0, 64));
-                            h316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h316 := (h315 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h316;
+                            h308 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h308 := (unsigned'(to_unsigned(0, 1) & h305) or unsigned'(h306 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h309 := (unsigned'(to_unsigned(0, 1) & h308) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h310 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h310 := (h309 or to_unsigned(0, 64));
+                            h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h311 := (h310 or to_unsigned(0, 64));
+                            h312 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h312 := (h311 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h312;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3462,41 +3392,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(65, 8);
-                            h317 := to_unsigned(0, 1);
-                            h317 := to_unsigned(0, 1);
+                            h313 := to_unsigned(0, 1);
+                            h313 := to_unsigned(0, 1);
                             if (not bool(w_io_smctx_0(1))) then
+                                h313 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h313;
+                            h314 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h314 := shift_right(e_addr, 12);
+                            h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h315 := unsigned'(h314 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h315(64-1 downto 0);
+                            h316 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h316 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h317 := to_unsigned(0, 1);
+                            h318 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h318 := to_unsigned(2, 2);
+                            else
+                                h318 := to_unsigned(1, 2);
+                            end if;
+                            h317 := to_unsigned(0, 1);
+                            if (not ((h318 = 2) and True)) then
                                 h317 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h317;
-                            h318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h318 := shift_right(e_addr, 12);
-                            h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h319 := unsigned'(h318 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h319(64-1 downto 0);
-                            h320 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h320 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h321 := to_unsigned(0, 1);
-                            h322 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h322 := to_unsigned(2, 2);
-                            else
-                                h322 := to_unsigned(1, 2);
-                            end if;
-                            h321 := to_unsigned(0, 1);
-                            if (not ((h322 = 2) and True)) then
-                                h321 := to_unsigned(1, 1);
-                            end if;
-                            h323 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h323 := (unsigned'(to_unsigned(0, 1) & h320) or unsigned'(h321 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h324 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h324 := (unsigned'(to_unsigned(0, 1) & h323) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h325 := (h324 or to_unsigned(0, 64));
-                            h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h326 := (h325 or to_unsigned(0, 64));
-                            h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h327 := (h326 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h327;
+                            h319 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h319 := (unsigned'(to_unsigned(0, 1) & h316) or unsigned'(h317 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h320 := (unsigned'(to_unsigned(0, 1) & h319) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h321 := (h320 or to_unsigned(0, 64));
+                            h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h322 := (h321 or to_unsigned(0, 64));
+                            h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h323 := (h322 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h323;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3514,35 +3444,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(66, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h328 := shift_right(e_addr, 12);
-                            h329 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h329 := unsigned'(h328 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h329(64-1 downto 0);
-                            h330 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h330 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h331 := to_unsigned(0, 1);
-                            h332 := to_unsigned(0, 2);
+                            h324 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h324 := shift_right(e_addr, 12);
+                            h325 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h325 := unsigned'(h324 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h325(64-1 downto 0);
+                            h326 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h326 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h327 := to_unsigned(0, 1);
+                            h328 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h332 := to_unsigned(2, 2);
+                                h328 := to_unsigned(2, 2);
                             else
-                                h332 := to_unsigned(1, 2);
+                                h328 := to_unsigned(1, 2);
                             end if;
-                            h331 := to_unsigned(0, 1);
-                            if (not ((h332 = 2) and True)) then
-                                h331 := to_unsigned(1, 1);
+                            h327 := to_unsigned(0, 1);
+                            if (not ((h328 = 2) and True)) then
+                                h327 := to_unsigned(1, 1);
                             end if;
-                            h333 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h333 := (unsigned'(to_unsigned(0, 1) & h330) or unsigned'(h331 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h334 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h334 := (unsigned'(to_unsigned(0, 1) & h333) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h335 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h335 := (h334 or to_unsigned(0, 64));
-                            h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h336 := (h335 or to_unsigned(0, 64));
-                            h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h337 := (h336 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h337;
+                            h329 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h329 := (unsigned'(to_unsigned(0, 1) & h326) or unsigned'(h327 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h330 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h330 := (unsigned'(to_unsigned(0, 1) & h329) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h331 := (h330 or to_unsigned(0, 64));
+                            h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h332 := (h331 or to_unsigned(0, 64));
+                            h333 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h333 := (h332 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h333;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3559,41 +3489,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(68, 8);
-                            h338 := to_unsigned(0, 1);
-                            h338 := to_unsigned(0, 1);
+                            h334 := to_unsigned(0, 1);
+                            h334 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h334 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h334;
+                            h335 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h335 := shift_right(e_addr, 12);
+                            h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h336 := unsigned'(h335 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h336(64-1 downto 0);
+                            h337 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h337 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h338 := to_unsigned(0, 1);
+                            h339 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h339 := to_unsigned(2, 2);
+                            else
+                                h339 := to_unsigned(1, 2);
+                            end if;
+                            h338 := to_unsigned(0, 1);
+                            if (not ((h339 = 2) and True)) then
                                 h338 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h338;
-                            h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h339 := shift_right(e_addr, 12);
-                            h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h340 := unsigned'(h339 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h340(64-1 downto 0);
-                            h341 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h341 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h342 := to_unsigned(0, 1);
-                            h343 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h343 := to_unsigned(2, 2);
-                            else
-                                h343 := to_unsigned(1, 2);
-                            end if;
-                            h342 := to_unsigned(0, 1);
-                            if (not ((h343 = 2) and True)) then
-                                h342 := to_unsigned(1, 1);
-                            end if;
-                            h344 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h344 := (unsigned'(to_unsigned(0, 1) & h341) or unsigned'(h342 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h345 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h345 := (unsigned'(to_unsigned(0, 1) & h344) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h346 := (h345 or to_unsigned(0, 64));
-                            h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h347 := (h346 or to_unsigned(0, 64));
-                            h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h348 := (h347 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h348;
+                            h340 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h340 := (unsigned'(to_unsigned(0, 1) & h337) or unsigned'(h338 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h341 := (unsigned'(to_unsigned(0, 1) & h340) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h342 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h342 := (h341 or to_unsigned(0, 64));
+                            h343 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h343 := (h342 or to_unsigned(0, 64));
+                            h344 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h344 := (h343 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h344;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3610,41 +3540,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(69, 8);
-                            h349 := to_unsigned(0, 1);
-                            h349 := to_unsigned(0, 1);
+                            h345 := to_unsigned(0, 1);
+                            h345 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h345 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h345;
+                            h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h346 := shift_right(e_addr, 12);
+                            h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h347 := unsigned'(h346 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h347(64-1 downto 0);
+                            h348 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h348 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h349 := to_unsigned(0, 1);
+                            h350 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h350 := to_unsigned(2, 2);
+                            else
+                                h350 := to_unsigned(1, 2);
+                            end if;
+                            h349 := to_unsigned(0, 1);
+                            if (not ((h350 = 2) and True)) then
                                 h349 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h349;
-                            h350 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h350 := shift_right(e_addr, 12);
-                            h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h351 := unsigned'(h350 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h351(64-1 downto 0);
-                            h352 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h352 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h353 := to_unsigned(0, 1);
-                            h354 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h354 := to_unsigned(2, 2);
-                            else
-                                h354 := to_unsigned(1, 2);
-                            end if;
-                            h353 := to_unsigned(0, 1);
-                            if (not ((h354 = 2) and True)) then
-                                h353 := to_unsigned(1, 1);
-                            end if;
-                            h355 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h355 := (unsigned'(to_unsigned(0, 1) & h352) or unsigned'(h353 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h356 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h356 := (unsigned'(to_unsigned(0, 1) & h355) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h357 := (h356 or to_unsigned(0, 64));
-                            h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h358 := (h357 or to_unsigned(0, 64));
-                            h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h359 := (h358 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h359;
+                            h351 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h351 := (unsigned'(to_unsigned(0, 1) & h348) or unsigned'(h349 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h352 := (unsigned'(to_unsigned(0, 1) & h351) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h353 := (h352 or to_unsigned(0, 64));
+                            h354 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h354 := (h353 or to_unsigned(0, 64));
+                            h355 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h355 := (h354 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h355;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3699,41 +3629,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(70, 8);
-                            h360 := to_unsigned(0, 1);
-                            h360 := to_unsigned(0, 1);
+                            h356 := to_unsigned(0, 1);
+                            h356 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h356 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h356;
+                            h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h357 := shift_right(e_addr, 12);
+                            h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h358 := unsigned'(h357 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h358(64-1 downto 0);
+                            h359 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h359 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h360 := to_unsigned(0, 1);
+                            h361 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h361 := to_unsigned(2, 2);
+                            else
+                                h361 := to_unsigned(1, 2);
+                            end if;
+                            h360 := to_unsigned(0, 1);
+                            if (not ((h361 = 2) and True)) then
                                 h360 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h360;
-                            h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h361 := shift_right(e_addr, 12);
-                            h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h362 := unsigned'(h361 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h362(64-1 downto 0);
-                            h363 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h363 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h364 := to_unsigned(0, 1);
-                            h365 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h365 := to_unsigned(2, 2);
-                            else
-                                h365 := to_unsigned(1, 2);
-                            end if;
-                            h364 := to_unsigned(0, 1);
-                            if (not ((h365 = 2) and True)) then
-                                h364 := to_unsigned(1, 1);
-                            end if;
-                            h366 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h366 := (unsigned'(to_unsigned(0, 1) & h363) or unsigned'(h364 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h367 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h367 := (unsigned'(to_unsigned(0, 1) & h366) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h368 := (h367 or to_unsigned(0, 64));
-                            h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h369 := (h368 or to_unsigned(0, 64));
-                            h370 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h370 := (h369 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h370;
+                            h362 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h362 := (unsigned'(to_unsigned(0, 1) & h359) or unsigned'(h360 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h363 := (unsigned'(to_unsigned(0, 1) & h362) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h364 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h364 := (h363 or to_unsigned(0, 64));
+                            h365 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h365 := (h364 or to_unsigned(0, 64));
+                            h366 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h366 := (h365 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h366;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3750,41 +3680,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(81, 8);
-                            h371 := to_unsigned(0, 1);
-                            h371 := to_unsigned(0, 1);
+                            h367 := to_unsigned(0, 1);
+                            h367 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h367 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h367;
+                            h368 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h368 := shift_right(e_addr, 12);
+                            h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h369 := unsigned'(h368 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h369(64-1 downto 0);
+                            h370 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h370 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h371 := to_unsigned(0, 1);
+                            h372 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h372 := to_unsigned(2, 2);
+                            else
+                                h372 := to_unsigned(1, 2);
+                            end if;
+                            h371 := to_unsigned(0, 1);
+                            if (not ((h372 = 2) and True)) then
                                 h371 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h371;
-                            h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h372 := shift_right(e_addr, 12);
-                            h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h373 := unsigned'(h372 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h373(64-1 downto 0);
-                            h374 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h374 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h375 := to_unsigned(0, 1);
-                            h376 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h376 := to_unsigned(2, 2);
-                            else
-                                h376 := to_unsigned(1, 2);
-                            end if;
-                            h375 := to_unsigned(0, 1);
-                            if (not ((h376 = 2) and True)) then
-                                h375 := to_unsigned(1, 1);
-                            end if;
-                            h377 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h377 := (unsigned'(to_unsigned(0, 1) & h374) or unsigned'(h375 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h378 := (unsigned'(to_unsigned(0, 1) & h377) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h379 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h379 := (h378 or to_unsigned(0, 64));
-                            h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h380 := (h379 or to_unsigned(0, 64));
-                            h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h381 := (h380 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h381;
+                            h373 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h373 := (unsigned'(to_unsigned(0, 1) & h370) or unsigned'(h371 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h374 := (unsigned'(to_unsigned(0, 1) & h373) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h375 := (h374 or to_unsigned(0, 64));
+                            h376 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h376 := (h375 or to_unsigned(0, 64));
+                            h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h377 := (h376 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h377;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3802,35 +3732,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(82, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h382 := shift_right(e_addr, 12);
-                            h383 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h383 := unsigned'(h382 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h383(64-1 downto 0);
-                            h384 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h384 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h385 := to_unsigned(0, 1);
-                            h386 := to_unsigned(0, 2);
+                            h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h378 := shift_right(e_addr, 12);
+                            h379 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h379 := unsigned'(h378 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h379(64-1 downto 0);
+                            h380 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h380 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h381 := to_unsigned(0, 1);
+                            h382 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h386 := to_unsigned(2, 2);
+                                h382 := to_unsigned(2, 2);
                             else
-                                h386 := to_unsigned(1, 2);
+                                h382 := to_unsigned(1, 2);
                             end if;
-                            h385 := to_unsigned(0, 1);
-                            if (not ((h386 = 2) and True)) then
-                                h385 := to_unsigned(1, 1);
+                            h381 := to_unsigned(0, 1);
+                            if (not ((h382 = 2) and True)) then
+                                h381 := to_unsigned(1, 1);
                             end if;
-                            h387 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h387 := (unsigned'(to_unsigned(0, 1) & h384) or unsigned'(h385 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h388 := (unsigned'(to_unsigned(0, 1) & h387) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h389 := (h388 or to_unsigned(0, 64));
-                            h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h390 := (h389 or to_unsigned(0, 64));
-                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h391 := (h390 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h391;
+                            h383 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h383 := (unsigned'(to_unsigned(0, 1) & h380) or unsigned'(h381 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h384 := (unsigned'(to_unsigned(0, 1) & h383) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h385 := (h384 or to_unsigned(0, 64));
+                            h386 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h386 := (h385 or to_unsigned(0, 64));
+                            h387 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h387 := (h386 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h387;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3847,41 +3777,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(89, 8);
-                            h392 := to_unsigned(0, 1);
-                            h392 := to_unsigned(0, 1);
+                            h388 := to_unsigned(0, 1);
+                            h388 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h388 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h388;
+                            h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h389 := shift_right(e_addr, 12);
+                            h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h390 := unsigned'(h389 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h390(64-1 downto 0);
+                            h391 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h391 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h392 := to_unsigned(0, 1);
+                            h393 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h393 := to_unsigned(2, 2);
+                            else
+                                h393 := to_unsigned(1, 2);
+                            end if;
+                            h392 := to_unsigned(0, 1);
+                            if (not ((h393 = 2) and True)) then
                                 h392 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h392;
-                            h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h393 := shift_right(e_addr, 12);
-                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h394 := unsigned'(h393 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h394(64-1 downto 0);
-                            h395 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h395 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h396 := to_unsigned(0, 1);
-                            h397 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h397 := to_unsigned(2, 2);
-                            else
-                                h397 := to_unsigned(1, 2);
-                            end if;
-                            h396 := to_unsigned(0, 1);
-                            if (not ((h397 = 2) and True)) then
-                                h396 := to_unsigned(1, 1);
-                            end if;
-                            h398 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h398 := (unsigned'(to_unsigned(0, 1) & h395) or unsigned'(h396 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h399 := (unsigned'(to_unsigned(0, 1) & h398) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h400 := (h399 or to_unsigned(0, 64));
-                            h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h401 := (h400 or to_unsigned(0, 64));
-                            h402 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h402 := (h401 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h402;
+                            h394 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h394 := (unsigned'(to_unsigned(0, 1) & h391) or unsigned'(h392 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h395 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h395 := (unsigned'(to_unsigned(0, 1) & h394) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h396 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h396 := (h395 or to_unsigned(0, 64));
+                            h397 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h397 := (h396 or to_unsigned(0, 64));
+                            h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h398 := (h397 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h398;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3899,35 +3829,35 @@ begin
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(90, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
-                            h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h403 := shift_right(e_addr, 12);
-                            h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h404 := unsigned'(h403 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h404(64-1 downto 0);
-                            h405 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h405 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h406 := to_unsigned(0, 1);
-                            h407 := to_unsigned(0, 2);
+                            h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h399 := shift_right(e_addr, 12);
+                            h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h400 := unsigned'(h399 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h400(64-1 downto 0);
+                            h401 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h401 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h402 := to_unsigned(0, 1);
+                            h403 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h407 := to_unsigned(2, 2);
+                                h403 := to_unsigned(2, 2);
                             else
-                                h407 := to_unsigned(1, 2);
+                                h403 := to_unsigned(1, 2);
                             end if;
-                            h406 := to_unsigned(0, 1);
-                            if (not ((h407 = 2) and True)) then
-                                h406 := to_unsigned(1, 1);
+                            h402 := to_unsigned(0, 1);
+                            if (not ((h403 = 2) and True)) then
+                                h402 := to_unsigned(1, 1);
                             end if;
-                            h408 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h408 := (unsigned'(to_unsigned(0, 1) & h405) or unsigned'(h406 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h409 := (unsigned'(to_unsigned(0, 1) & h408) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h410 := (h409 or to_unsigned(0, 64));
-                            h411 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h411 := (h410 or to_unsigned(0, 64));
-                            h412 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h412 := (h411 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h412;
+                            h404 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h404 := (unsigned'(to_unsigned(0, 1) & h401) or unsigned'(h402 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h405 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h405 := (unsigned'(to_unsigned(0, 1) & h404) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h406 := (h405 or to_unsigned(0, 64));
+                            h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h407 := (h406 or to_unsigned(0, 64));
+                            h408 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h408 := (h407 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h408;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -3944,41 +3874,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(91, 8);
-                            h413 := to_unsigned(0, 1);
-                            h413 := to_unsigned(0, 1);
+                            h409 := to_unsigned(0, 1);
+                            h409 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h409 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h409;
+                            h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h410 := shift_right(e_addr, 12);
+                            h411 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h411 := unsigned'(h410 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h411(64-1 downto 0);
+                            h412 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h412 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h413 := to_unsigned(0, 1);
+                            h414 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h414 := to_unsigned(2, 2);
+                            else
+                                h414 := to_unsigned(1, 2);
+                            end if;
+                            h413 := to_unsigned(0, 1);
+                            if (not ((h414 = 2) and True)) then
                                 h413 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h413;
-                            h414 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h414 := shift_right(e_addr, 12);
-                            h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h415 := unsigned'(h414 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h415(64-1 downto 0);
-                            h416 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h416 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h417 := to_unsigned(0, 1);
-                            h418 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h418 := to_unsigned(2, 2);
-                            else
-                                h418 := to_unsigned(1, 2);
-                            end if;
-                            h417 := to_unsigned(0, 1);
-                            if (not ((h418 = 2) and True)) then
-                                h417 := to_unsigned(1, 1);
-                            end if;
-                            h419 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h419 := (unsigned'(to_unsigned(0, 1) & h416) or unsigned'(h417 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h420 := (unsigned'(to_unsigned(0, 1) & h419) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h421 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h421 := (h420 or to_unsigned(0, 64));
-                            h422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h422 := (h421 or to_unsigned(0, 64));
-                            h423 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h423 := (h422 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h423;
+                            h415 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h415 := (unsigned'(to_unsigned(0, 1) & h412) or unsigned'(h413 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h416 := (unsigned'(to_unsigned(0, 1) & h415) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h417 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h417 := (h416 or to_unsigned(0, 64));
+                            h418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h418 := (h417 or to_unsigned(0, 64));
+                            h419 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h419 := (h418 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h419;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4028,9 +3958,9 @@ begin
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := to_unsigned(1, 1);
                             v_wide(2-1 downto 1) := to_unsigned(1, 1);
-                            h424 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h424 := shift_right(e_addr, 12);
-                            v_wide(64-1 downto 12) := h424(52-1 downto 0);
+                            h420 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h420 := shift_right(e_addr, 12);
+                            v_wide(64-1 downto 12) := h420(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
@@ -4077,41 +4007,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(131, 8);
-                            h425 := to_unsigned(0, 1);
-                            h425 := to_unsigned(0, 1);
+                            h421 := to_unsigned(0, 1);
+                            h421 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h421 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h421;
+                            h422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h422 := shift_right(e_addr, 12);
+                            h423 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h423 := unsigned'(h422 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h423(64-1 downto 0);
+                            h424 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h424 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h425 := to_unsigned(0, 1);
+                            h426 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h426 := to_unsigned(2, 2);
+                            else
+                                h426 := to_unsigned(1, 2);
+                            end if;
+                            h425 := to_unsigned(0, 1);
+                            if (not ((h426 = 2) and True)) then
                                 h425 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h425;
-                            h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h426 := shift_right(e_addr, 12);
-                            h427 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h427 := unsigned'(h426 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h427(64-1 downto 0);
-                            h428 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h428 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h429 := to_unsigned(0, 1);
-                            h430 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h430 := to_unsigned(2, 2);
-                            else
-                                h430 := to_unsigned(1, 2);
-                            end if;
-                            h429 := to_unsigned(0, 1);
-                            if (not ((h430 = 2) and True)) then
-                                h429 := to_unsigned(1, 1);
-                            end if;
-                            h431 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h431 := (unsigned'(to_unsigned(0, 1) & h428) or unsigned'(h429 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h432 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h432 := (unsigned'(to_unsigned(0, 1) & h431) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h433 := (h432 or to_unsigned(0, 64));
-                            h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h434 := (h433 or to_unsigned(0, 64));
-                            h435 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h435 := (h434 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h435;
+                            h427 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h427 := (unsigned'(to_unsigned(0, 1) & h424) or unsigned'(h425 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h428 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h428 := (unsigned'(to_unsigned(0, 1) & h427) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h429 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h429 := (h428 or to_unsigned(0, 64));
+                            h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h430 := (h429 or to_unsigned(0, 64));
+                            h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h431 := (h430 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h431;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4210,41 +4140,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(133, 8);
-                            h436 := to_unsigned(0, 1);
-                            h436 := to_unsigned(0, 1);
+                            h432 := to_unsigned(0, 1);
+                            h432 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h432 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h432;
+                            h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h433 := shift_right(e_addr, 12);
+                            h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h434 := unsigned'(h433 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h434(64-1 downto 0);
+                            h435 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h435 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h436 := to_unsigned(0, 1);
+                            h437 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h437 := to_unsigned(2, 2);
+                            else
+                                h437 := to_unsigned(1, 2);
+                            end if;
+                            h436 := to_unsigned(0, 1);
+                            if (not ((h437 = 2) and True)) then
                                 h436 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h436;
-                            h437 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h437 := shift_right(e_addr, 12);
-                            h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h438 := unsigned'(h437 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h438(64-1 downto 0);
-                            h439 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h439 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h440 := to_unsigned(0, 1);
-                            h441 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h441 := to_unsigned(2, 2);
-                            else
-                                h441 := to_unsigned(1, 2);
-                            end if;
-                            h440 := to_unsigned(0, 1);
-                            if (not ((h441 = 2) and True)) then
-                                h440 := to_unsigned(1, 1);
-                            end if;
-                            h442 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h442 := (unsigned'(to_unsigned(0, 1) & h439) or unsigned'(h440 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h443 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h443 := (unsigned'(to_unsigned(0, 1) & h442) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h444 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h444 := (h443 or to_unsigned(0, 64));
-                            h445 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h445 := (h444 or to_unsigned(0, 64));
-                            h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h446 := (h445 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h446;
+                            h438 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h438 := (unsigned'(to_unsigned(0, 1) & h435) or unsigned'(h436 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h439 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h439 := (unsigned'(to_unsigned(0, 1) & h438) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h440 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h440 := (h439 or to_unsigned(0, 64));
+                            h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h441 := (h440 or to_unsigned(0, 64));
+                            h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h442 := (h441 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h442;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4261,41 +4191,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(134, 8);
-                            h447 := to_unsigned(0, 1);
-                            h447 := to_unsigned(0, 1);
+                            h443 := to_unsigned(0, 1);
+                            h443 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h443 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h443;
+                            h444 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h444 := shift_right(e_addr, 12);
+                            h445 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h445 := unsigned'(h444 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h445(64-1 downto 0);
+                            h446 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h446 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h447 := to_unsigned(0, 1);
+                            h448 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h448 := to_unsigned(2, 2);
+                            else
+                                h448 := to_unsigned(1, 2);
+                            end if;
+                            h447 := to_unsigned(0, 1);
+                            if (not ((h448 = 2) and True)) then
                                 h447 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h447;
-                            h448 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h448 := shift_right(e_addr, 12);
-                            h449 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h449 := unsigned'(h448 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h449(64-1 downto 0);
-                            h450 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h450 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h451 := to_unsigned(0, 1);
-                            h452 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h452 := to_unsigned(2, 2);
-                            else
-                                h452 := to_unsigned(1, 2);
-                            end if;
-                            h451 := to_unsigned(0, 1);
-                            if (not ((h452 = 2) and True)) then
-                                h451 := to_unsigned(1, 1);
-                            end if;
-                            h453 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h453 := (unsigned'(to_unsigned(0, 1) & h450) or unsigned'(h451 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h454 := (unsigned'(to_unsigned(0, 1) & h453) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h455 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h455 := (h454 or to_unsigned(0, 64));
-                            h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h456 := (h455 or to_unsigned(0, 64));
-                            h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h457 := (h456 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h457;
+                            h449 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h449 := (unsigned'(to_unsigned(0, 1) & h446) or unsigned'(h447 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h450 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h450 := (unsigned'(to_unsigned(0, 1) & h449) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h451 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h451 := (h450 or to_unsigned(0, 64));
+                            h452 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h452 := (h451 or to_unsigned(0, 64));
+                            h453 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h453 := (h452 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h453;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4312,41 +4242,41 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(122, 8);
-                            h458 := to_unsigned(0, 1);
-                            h458 := to_unsigned(0, 1);
+                            h454 := to_unsigned(0, 1);
+                            h454 := to_unsigned(0, 1);
                             if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h454 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h454;
+                            h455 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h455 := shift_right(e_addr, 12);
+                            h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h456 := unsigned'(h455 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h456(64-1 downto 0);
+                            h457 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h457 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h458 := to_unsigned(0, 1);
+                            h459 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h459 := to_unsigned(2, 2);
+                            else
+                                h459 := to_unsigned(1, 2);
+                            end if;
+                            h458 := to_unsigned(0, 1);
+                            if (not ((h459 = 2) and True)) then
                                 h458 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h458;
-                            h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h459 := shift_right(e_addr, 12);
-                            h460 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h460 := unsigned'(h459 & to_unsigned(0, 12));
-                            cl_io_frcd_lo <= h460(64-1 downto 0);
-                            h461 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                            h461 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
-                            h462 := to_unsigned(0, 1);
-                            h463 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h463 := to_unsigned(2, 2);
-                            else
-                                h463 := to_unsigned(1, 2);
-                            end if;
-                            h462 := to_unsigned(0, 1);
-                            if (not ((h463 = 2) and True)) then
-                                h462 := to_unsigned(1, 1);
-                            end if;
-                            h464 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                            h464 := (unsigned'(to_unsigned(0, 1) & h461) or unsigned'(h462 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                            h465 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h465 := (unsigned'(to_unsigned(0, 1) & h464) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                            h466 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h466 := (h465 or to_unsigned(0, 64));
-                            h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h467 := (h466 or to_unsigned(0, 64));
-                            h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h468 := (h467 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
-                            cl_io_frcd_hi <= h468;
+                            h460 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h460 := (unsigned'(to_unsigned(0, 1) & h457) or unsigned'(h458 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h461 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h461 := (unsigned'(to_unsigned(0, 1) & h460) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h462 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h462 := (h461 or to_unsigned(0, 64));
+                            h463 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h463 := (h462 or to_unsigned(0, 64));
+                            h464 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h464 := (h463 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h464;
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= to_unsigned(0, 8);
                             cl_io_destination <= to_unsigned(0, 32);
@@ -4356,7 +4286,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((h472 = 1) or (h473 = 2)) and (h475 /= 0)) and True) and (not bool(w_io_root_0(0)))) then
+                        elsif (((((h468 = 1) or (h469 = 2)) and (h471 /= 0)) and True) and (not bool(w_io_root_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -4365,26 +4295,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(1, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h469 := e_addr;
-                            v_wide(64-1 downto 12) := h469(64-1 downto 12);
+                            h465 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h465 := e_addr;
+                            v_wide(64-1 downto 12) := h465(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(1, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h470 := to_unsigned(0, 1);
-                            h471 := to_unsigned(0, 2);
+                            h466 := to_unsigned(0, 1);
+                            h467 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h471 := to_unsigned(2, 2);
+                                h467 := to_unsigned(2, 2);
                             else
-                                h471 := to_unsigned(1, 2);
+                                h467 := to_unsigned(1, 2);
                             end if;
-                            h470 := to_unsigned(0, 1);
-                            if (not ((h471 = 2) and True)) then
-                                h470 := to_unsigned(1, 1);
+                            h466 := to_unsigned(0, 1);
+                            if (not ((h467 = 2) and True)) then
+                                h466 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h470;
+                            v_wide(63-1 downto 62) := h466;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -4396,7 +4326,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h479 = 1) or (h480 = 2)) and (h482 /= 0)) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
+                        elsif (((((h475 = 1) or (h476 = 2)) and (h478 /= 0)) and True) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -4405,26 +4335,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(10, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h476 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h476 := e_addr;
-                            v_wide(64-1 downto 12) := h476(64-1 downto 12);
+                            h472 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h472 := e_addr;
+                            v_wide(64-1 downto 12) := h472(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(10, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h477 := to_unsigned(0, 1);
-                            h478 := to_unsigned(0, 2);
+                            h473 := to_unsigned(0, 1);
+                            h474 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h478 := to_unsigned(2, 2);
+                                h474 := to_unsigned(2, 2);
                             else
-                                h478 := to_unsigned(1, 2);
+                                h474 := to_unsigned(1, 2);
                             end if;
-                            h477 := to_unsigned(0, 1);
-                            if (not ((h478 = 2) and True)) then
-                                h477 := to_unsigned(1, 1);
+                            h473 := to_unsigned(0, 1);
+                            if (not ((h474 = 2) and True)) then
+                                h473 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h477;
+                            v_wide(63-1 downto 62) := h473;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -4436,40 +4366,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h487 = 1) or (h488 = 2)) and (h490 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not bool(w_io_ctx_0(0)))) then
+                        elsif (((((((h483 = 1) or (h484 = 2)) and (h486 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not bool(w_io_ctx_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(2, 8);
-                            h483 := to_unsigned(0, 1);
-                            h483 := to_unsigned(0, 1);
+                            h479 := to_unsigned(0, 1);
+                            h479 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h483 := to_unsigned(1, 1);
+                                h479 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h483;
+                            cl_io_recorded <= h479;
                             v_wide := to_unsigned(0, 127);
-                            h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h484 := e_addr;
-                            v_wide(64-1 downto 12) := h484(64-1 downto 12);
+                            h480 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h480 := e_addr;
+                            v_wide(64-1 downto 12) := h480(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(2, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h485 := to_unsigned(0, 1);
-                            h486 := to_unsigned(0, 2);
+                            h481 := to_unsigned(0, 1);
+                            h482 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h486 := to_unsigned(2, 2);
+                                h482 := to_unsigned(2, 2);
                             else
-                                h486 := to_unsigned(1, 2);
+                                h482 := to_unsigned(1, 2);
                             end if;
-                            h485 := to_unsigned(0, 1);
-                            if (not ((h486 = 2) and True)) then
-                                h485 := to_unsigned(1, 1);
+                            h481 := to_unsigned(0, 1);
+                            if (not ((h482 = 2) and True)) then
+                                h481 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h485;
+                            v_wide(63-1 downto 62) := h481;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -4481,7 +4411,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h494 = 1) or (h495 = 2)) and (h497 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
+                        elsif (((((((h490 = 1) or (h491 = 2)) and (h493 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -4490,26 +4420,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(11, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h491 := e_addr;
-                            v_wide(64-1 downto 12) := h491(64-1 downto 12);
+                            h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h487 := e_addr;
+                            v_wide(64-1 downto 12) := h487(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(11, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h492 := to_unsigned(0, 1);
-                            h493 := to_unsigned(0, 2);
+                            h488 := to_unsigned(0, 1);
+                            h489 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h493 := to_unsigned(2, 2);
+                                h489 := to_unsigned(2, 2);
                             else
-                                h493 := to_unsigned(1, 2);
+                                h489 := to_unsigned(1, 2);
                             end if;
-                            h492 := to_unsigned(0, 1);
-                            if (not ((h493 = 2) and True)) then
-                                h492 := to_unsigned(1, 1);
+                            h488 := to_unsigned(0, 1);
+                            if (not ((h489 = 2) and True)) then
+                                h488 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h492;
+                            v_wide(63-1 downto 62) := h488;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -4521,40 +4451,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h502 = 1) or (h503 = 2)) and (h505 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
+                        elsif (((((((((h498 = 1) or (h499 = 2)) and (h501 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_tt_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h498 := to_unsigned(0, 1);
-                            h498 := to_unsigned(0, 1);
+                            h494 := to_unsigned(0, 1);
+                            h494 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h498 := to_unsigned(1, 1);
+                                h494 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h498;
+                            cl_io_recorded <= h494;
                             v_wide := to_unsigned(0, 127);
-                            h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h499 := e_addr;
-                            v_wide(64-1 downto 12) := h499(64-1 downto 12);
+                            h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h495 := e_addr;
+                            v_wide(64-1 downto 12) := h495(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h500 := to_unsigned(0, 1);
-                            h501 := to_unsigned(0, 2);
+                            h496 := to_unsigned(0, 1);
+                            h497 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h501 := to_unsigned(2, 2);
+                                h497 := to_unsigned(2, 2);
                             else
-                                h501 := to_unsigned(1, 2);
+                                h497 := to_unsigned(1, 2);
                             end if;
-                            h500 := to_unsigned(0, 1);
-                            if (not ((h501 = 2) and True)) then
-                                h500 := to_unsigned(1, 1);
+                            h496 := to_unsigned(0, 1);
+                            if (not ((h497 = 2) and True)) then
+                                h496 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h500;
+                            v_wide(63-1 downto 62) := h496;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -4573,6 +4503,51 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(13, 8);
+                            h502 := to_unsigned(0, 1);
+                            h502 := to_unsigned(0, 1);
+                            if (not bool(w_io_ctx_0(1))) then
+                                h502 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h502;
+                            v_wide := to_unsigned(0, 127);
+                            h503 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h503 := e_addr;
+                            v_wide(64-1 downto 12) := h503(64-1 downto 12);
+                            cl_io_frcd_lo <= v_wide(64-1 downto 0);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(16-1 downto 0) := cl_vf_rid;
+                            v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                            v_wide(62-1 downto 60) := to_unsigned(0, 2);
+                            h504 := to_unsigned(0, 1);
+                            h505 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h505 := to_unsigned(2, 2);
+                            else
+                                h505 := to_unsigned(1, 2);
+                            end if;
+                            h504 := to_unsigned(0, 1);
+                            if (not ((h505 = 2) and True)) then
+                                h504 := to_unsigned(1, 1);
+                            end if;
+                            v_wide(63-1 downto 62) := h504;
+                            v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                            cl_io_frcd_hi <= v_wide(64-1 downto 0);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif (((((((((h510 = 1) or (h511 = 2)) and (h513 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_context_aw_invalid <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(3, 8);
                             h506 := to_unsigned(0, 1);
                             h506 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
@@ -4586,7 +4561,7 @@ begin
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
-                            v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                            v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
                             h508 := to_unsigned(0, 1);
                             h509 := to_unsigned(0, 2);
@@ -4611,52 +4586,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h514 = 1) or (h515 = 2)) and (h517 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
-                            cl_io_exit <= to_unsigned(1, 1);
-                            cl_io_context_aw_invalid <= to_unsigned(1, 1);
-                            cl_io_outcome <= to_unsigned(4, 3);
-                            cl_io_address <= to_unsigned(0, 64);
-                            cl_io_domain <= to_unsigned(0, 16);
-                            cl_io_fault_reason <= to_unsigned(3, 8);
-                            h510 := to_unsigned(0, 1);
-                            h510 := to_unsigned(0, 1);
-                            if (not bool(w_io_ctx_0(1))) then
-                                h510 := to_unsigned(1, 1);
-                            end if;
-                            cl_io_recorded <= h510;
-                            v_wide := to_unsigned(0, 127);
-                            h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h511 := e_addr;
-                            v_wide(64-1 downto 12) := h511(64-1 downto 12);
-                            cl_io_frcd_lo <= v_wide(64-1 downto 0);
-                            v_wide := to_unsigned(0, 127);
-                            v_wide(16-1 downto 0) := cl_vf_rid;
-                            v_wide(40-1 downto 32) := to_unsigned(3, 8);
-                            v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h512 := to_unsigned(0, 1);
-                            h513 := to_unsigned(0, 2);
-                            if (e_write /= 0) then
-                                h513 := to_unsigned(2, 2);
-                            else
-                                h513 := to_unsigned(1, 2);
-                            end if;
-                            h512 := to_unsigned(0, 1);
-                            if (not ((h513 = 2) and True)) then
-                                h512 := to_unsigned(1, 1);
-                            end if;
-                            v_wide(63-1 downto 62) := h512;
-                            v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                            cl_io_frcd_hi <= v_wide(64-1 downto 0);
-                            cl_io_int_index <= to_unsigned(0, 16);
-                            cl_io_vector <= to_unsigned(0, 8);
-                            cl_io_destination <= to_unsigned(0, 32);
-                            cl_io_dest_mode <= to_unsigned(0, 1);
-                            cl_io_redir_hint <= to_unsigned(0, 1);
-                            cl_io_trigger_mode <= to_unsigned(0, 1);
-                            cl_io_delivery_mode <= to_unsigned(0, 3);
-                            cl_io_cpl_status <= to_unsigned(0, 3);
-                            cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((((h518 = 1) or (h519 = 2)) and True) and (h521 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h523 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h526))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h528 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h531))))) and (((((((h532 = 1) or (h533 = 2)) and (h535 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
+                        elsif (((((((h514 = 1) or (h515 = 2)) and True) and (h517 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h519 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h522))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h524 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h527))))) and ((((((((h528 = 1) or (h529 = 2)) and (h531 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -4694,7 +4624,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h536 = 1) or (h537 = 2)) and (h539 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
+                        elsif (((((((((h532 = 1) or (h533 = 2)) and (h535 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_pass_through <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(2, 3);
@@ -4732,40 +4662,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((h544 = 1) or (h545 = 2)) and (h547 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (h548 /= 0)) then
+                        elsif (((((((((h540 = 1) or (h541 = 2)) and (h543 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (h544 /= 0)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_address_beyond_width <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(4, 8);
-                            h540 := to_unsigned(0, 1);
-                            h540 := to_unsigned(0, 1);
+                            h536 := to_unsigned(0, 1);
+                            h536 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h540 := to_unsigned(1, 1);
+                                h536 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h540;
+                            cl_io_recorded <= h536;
                             v_wide := to_unsigned(0, 127);
-                            h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h541 := e_addr;
-                            v_wide(64-1 downto 12) := h541(64-1 downto 12);
+                            h537 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h537 := e_addr;
+                            v_wide(64-1 downto 12) := h537(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(4, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h542 := to_unsigned(0, 1);
-                            h543 := to_unsigned(0, 2);
+                            h538 := to_unsigned(0, 1);
+                            h539 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h543 := to_unsigned(2, 2);
+                                h539 := to_unsigned(2, 2);
                             else
-                                h543 := to_unsigned(1, 2);
+                                h539 := to_unsigned(1, 2);
                             end if;
-                            h542 := to_unsigned(0, 1);
-                            if (not ((h543 = 2) and True)) then
-                                h542 := to_unsigned(1, 1);
+                            h538 := to_unsigned(0, 1);
+                            if (not ((h539 = 2) and True)) then
+                                h538 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h542;
+                            v_wide(63-1 downto 62) := h538;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -4777,7 +4707,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((wk_io_sl_ok /= 0) and ((True and (h557 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h559 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h562))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h564 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h567)))))) then
+                        elsif ((wk_io_sl_ok /= 0) and ((True and (h553 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h555 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h558))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h560 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h563)))))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -4835,46 +4765,46 @@ begin
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := wk_io_sl_R;
-                            h568 := to_unsigned(0, 1);
-                            h568 := to_unsigned(0, 1);
+                            h564 := to_unsigned(0, 1);
+                            h564 := to_unsigned(0, 1);
                             if ((wk_io_sl_W /= 0) and True) then
-                                h568 := to_unsigned(1, 1);
+                                h564 := to_unsigned(1, 1);
                             end if;
-                            v_wide(2-1 downto 1) := h568;
+                            v_wide(2-1 downto 1) := h564;
                             v_wide(3-1 downto 2) := wk_io_sl_U;
-                            h569 := to_unsigned(0, 1);
-                            h569 := to_unsigned(0, 1);
+                            h565 := to_unsigned(0, 1);
+                            h565 := to_unsigned(0, 1);
                             if (wk_io_sl_shift > 12) then
-                                h569 := to_unsigned(1, 1);
+                                h565 := to_unsigned(1, 1);
                             end if;
-                            v_wide(12-1 downto 11) := h569;
-                            h570 := to_unsigned(0, 6);
-                            h570 := wk_io_sl_shift;
+                            v_wide(12-1 downto 11) := h565;
+                            h566 := to_unsigned(0, 6);
+                            h566 := wk_io_sl_shift;
+                            h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h567 := shift_right(wk_io_sl_frame, to_integer(h566));
+                            h568 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h568 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h567);
+                            h569 := to_unsigned(0, 6);
+                            h569 := wk_io_sl_shift;
+                            h570 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h570 := shift_left(h568, to_integer(h569));
                             h571 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h571 := shift_right(wk_io_sl_frame, to_integer(h570));
-                            h572 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h572 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h571);
-                            h573 := to_unsigned(0, 6);
-                            h573 := wk_io_sl_shift;
-                            h574 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h574 := shift_left(h572, to_integer(h573));
-                            h575 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h575 := to_unsigned(1, 64);
-                            h576 := to_unsigned(0, 6);
-                            h577 := to_unsigned(0, 7);
-                            h577 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
-                            h576 := h577(6-1 downto 0);
-                            h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h578 := shift_left(h575, to_integer(h576));
-                            h579 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h579 := ((unsigned'(to_unsigned(0, 1) & h578) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                            h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h580 := shift_right(h579(64-1 downto 0), 12);
-                            h581 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h581 := (h574 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h580 & to_unsigned(0, 12)));
-                            h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h582 := shift_right(h581, 12);
-                            v_wide(64-1 downto 12) := h582(52-1 downto 0);
+                            h571 := to_unsigned(1, 64);
+                            h572 := to_unsigned(0, 6);
+                            h573 := to_unsigned(0, 7);
+                            h573 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
+                            h572 := h573(6-1 downto 0);
+                            h574 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h574 := shift_left(h571, to_integer(h572));
+                            h575 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h575 := ((unsigned'(to_unsigned(0, 1) & h574) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                            h576 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h576 := shift_right(h575(64-1 downto 0), 12);
+                            h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h577 := (h570 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h576 & to_unsigned(0, 12)));
+                            h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h578 := shift_right(h577, 12);
+                            v_wide(64-1 downto 12) := h578(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                         elsif False then
                             cl_io_exit <= to_unsigned(1, 1);
@@ -4902,16 +4832,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(5, 8);
-                            h583 := to_unsigned(0, 1);
-                            h583 := to_unsigned(0, 1);
+                            h579 := to_unsigned(0, 1);
+                            h579 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h583 := to_unsigned(1, 1);
+                                h579 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h583;
+                            cl_io_recorded <= h579;
                             v_wide := to_unsigned(0, 127);
-                            h584 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h584 := e_addr;
-                            v_wide(64-1 downto 12) := h584(64-1 downto 12);
+                            h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h580 := e_addr;
+                            v_wide(64-1 downto 12) := h580(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -4936,16 +4866,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(6, 8);
-                            h585 := to_unsigned(0, 1);
-                            h585 := to_unsigned(0, 1);
+                            h581 := to_unsigned(0, 1);
+                            h581 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h585 := to_unsigned(1, 1);
+                                h581 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h585;
+                            cl_io_recorded <= h581;
                             v_wide := to_unsigned(0, 127);
-                            h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h586 := e_addr;
-                            v_wide(64-1 downto 12) := h586(64-1 downto 12);
+                            h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h582 := e_addr;
+                            v_wide(64-1 downto 12) := h582(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -4970,33 +4900,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(12, 8);
-                            h587 := to_unsigned(0, 1);
-                            h587 := to_unsigned(0, 1);
+                            h583 := to_unsigned(0, 1);
+                            h583 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h587 := to_unsigned(1, 1);
+                                h583 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h587;
+                            cl_io_recorded <= h583;
                             v_wide := to_unsigned(0, 127);
-                            h588 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h588 := e_addr;
-                            v_wide(64-1 downto 12) := h588(64-1 downto 12);
+                            h584 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h584 := e_addr;
+                            v_wide(64-1 downto 12) := h584(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(12, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h589 := to_unsigned(0, 1);
-                            h590 := to_unsigned(0, 2);
+                            h585 := to_unsigned(0, 1);
+                            h586 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h590 := to_unsigned(2, 2);
+                                h586 := to_unsigned(2, 2);
                             else
-                                h590 := to_unsigned(1, 2);
+                                h586 := to_unsigned(1, 2);
                             end if;
-                            h589 := to_unsigned(0, 1);
-                            if (not ((h590 = 2) and True)) then
-                                h589 := to_unsigned(1, 1);
+                            h585 := to_unsigned(0, 1);
+                            if (not ((h586 = 2) and True)) then
+                                h585 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h589;
+                            v_wide(63-1 downto 62) := h585;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -5126,12 +5056,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(34, 8);
-                            h591 := to_unsigned(0, 1);
-                            h591 := to_unsigned(0, 1);
+                            h587 := to_unsigned(0, 1);
+                            h587 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h591 := to_unsigned(1, 1);
+                                h587 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h591;
+                            cl_io_recorded <= h587;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -5156,12 +5086,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(36, 8);
-                            h592 := to_unsigned(0, 1);
-                            h592 := to_unsigned(0, 1);
+                            h588 := to_unsigned(0, 1);
+                            h588 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h592 := to_unsigned(1, 1);
+                                h588 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h592;
+                            cl_io_recorded <= h588;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -5186,12 +5116,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(38, 8);
-                            h593 := to_unsigned(0, 1);
-                            h593 := to_unsigned(0, 1);
+                            h589 := to_unsigned(0, 1);
+                            h589 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h593 := to_unsigned(1, 1);
+                                h589 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h593;
+                            cl_io_recorded <= h589;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -5221,37 +5151,37 @@ begin
                             cl_io_frcd_hi <= to_unsigned(0, 64);
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= w_io_irte_0(24-1 downto 16);
-                            h594 := unsigned'("00000000000000000000000000000000");
-                            h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h595 := shift_right(r_IRTA_REG, 11);
-                            h596 := to_unsigned(0, 1);
-                            h596 := (h595(1-1 downto 0) and to_unsigned(1, 1));
-                            h597 := unsigned'("00000000000000000000000000000000");
-                            h597 := w_io_irte_0(64-1 downto 32);
-                            if (h596 /= 0) then
-                                h594 := w_io_irte_0(64-1 downto 32);
+                            h590 := unsigned'("00000000000000000000000000000000");
+                            h591 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h591 := shift_right(r_IRTA_REG, 11);
+                            h592 := to_unsigned(0, 1);
+                            h592 := (h591(1-1 downto 0) and to_unsigned(1, 1));
+                            h593 := unsigned'("00000000000000000000000000000000");
+                            h593 := w_io_irte_0(64-1 downto 32);
+                            if (h592 /= 0) then
+                                h590 := w_io_irte_0(64-1 downto 32);
                             else
-                                h594 := unsigned'(to_unsigned(0, 24) & h597(16-1 downto 8));
+                                h590 := unsigned'(to_unsigned(0, 24) & h593(16-1 downto 8));
                             end if;
-                            cl_io_destination <= h594;
-                            h598 := to_unsigned(0, 1);
-                            h598 := to_unsigned(0, 1);
+                            cl_io_destination <= h590;
+                            h594 := to_unsigned(0, 1);
+                            h594 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(2)) then
-                                h598 := to_unsigned(1, 1);
+                                h594 := to_unsigned(1, 1);
                             end if;
-                            cl_io_dest_mode <= h598;
-                            h599 := to_unsigned(0, 1);
-                            h599 := to_unsigned(0, 1);
+                            cl_io_dest_mode <= h594;
+                            h595 := to_unsigned(0, 1);
+                            h595 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(3)) then
-                                h599 := to_unsigned(1, 1);
+                                h595 := to_unsigned(1, 1);
                             end if;
-                            cl_io_redir_hint <= h599;
-                            h600 := to_unsigned(0, 1);
-                            h600 := to_unsigned(0, 1);
+                            cl_io_redir_hint <= h595;
+                            h596 := to_unsigned(0, 1);
+                            h596 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(4)) then
-                                h600 := to_unsigned(1, 1);
+                                h596 := to_unsigned(1, 1);
                             end if;
-                            cl_io_trigger_mode <= h600;
+                            cl_io_trigger_mode <= h596;
                             cl_io_delivery_mode <= w_io_irte_0(8-1 downto 5);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
@@ -5316,18 +5246,18 @@ end process fsm;
 
 port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) is
 begin
-    if bool(unit_io_sl_m_valid) then
-        m_valid <= '1';
-        m_we <= unit_io_sl_m_we;
-        m_size <= unit_io_sl_m_size;
-        m_addr <= unit_io_sl_m_addr;
-        m_wdata <= unit_io_sl_m_wdata;
-    elsif bool(unit_io_smsl_m_valid) then
+    if bool(unit_io_smsl_m_valid) then
         m_valid <= '1';
         m_we <= unit_io_smsl_m_we;
         m_size <= unit_io_smsl_m_size;
         m_addr <= unit_io_smsl_m_addr;
         m_wdata <= unit_io_smsl_m_wdata;
+    elsif bool(unit_io_sl_m_valid) then
+        m_valid <= '1';
+        m_we <= unit_io_sl_m_we;
+        m_size <= unit_io_sl_m_size;
+        m_addr <= unit_io_sl_m_addr;
+        m_wdata <= unit_io_sl_m_wdata;
     else
         m_valid <= u_valid;
         m_we <= u_we;
@@ -5336,776 +5266,6 @@ begin
         m_wdata <= u_wdata;
     end if;
 end process port_mux;
-
-walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) is
-    variable pending: std_logic;
-    variable v_r: std_logic;
-    variable v_w: std_logic;
-    variable leaf_pa: unsigned(63 downto 0);
-    variable rs0: unsigned(3 downto 0);
-    variable rs1: unsigned(2 downto 0);
-    variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
-begin
-    unit_io_sl_m_valid <= walker_unit_io_sl0_m_valid_h;
-    unit_io_sl_m_we <= walker_unit_io_sl0_m_we_h;
-    unit_io_sl_m_size <= walker_unit_io_sl0_m_size_h;
-    unit_io_sl_m_addr <= walker_unit_io_sl0_m_addr_h;
-    unit_io_sl_m_wdata <= walker_unit_io_sl0_m_wdata_h;
-    pending := '0';
-    v_r := '0';
-    v_w := '0';
-    if bool(unit_io_sl_done) then
-        null;
-    end if;
-    case walker_unit_io_sl0_st is
-        when IDLE =>
-            if bool(unit_io_sl_start) then
-                if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 3) then
-                    unit_io_sl_m_valid <= '1';
-                    unit_io_sl_m_we <= '0';
-                    unit_io_sl_m_size <= to_unsigned(3, 3);
-                    unit_io_sl_m_addr <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                elsif (unit_io_sl_r_SL_WALK(3-1 downto 0) = 2) then
-                    unit_io_sl_m_valid <= '1';
-                    unit_io_sl_m_we <= '0';
-                    unit_io_sl_m_size <= to_unsigned(3, 3);
-                    unit_io_sl_m_addr <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                else
-                    unit_io_sl_m_valid <= '1';
-                    unit_io_sl_m_we <= '0';
-                    unit_io_sl_m_size <= to_unsigned(3, 3);
-                    unit_io_sl_m_addr <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                end if;
-            end if;
-        when MWAIT =>
-            if bool(m_rvalid) then
-                if (walker_unit_io_sl0_lvl = 5) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        null;
-                    elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                        null;
-                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                        null;
-                    else
-                        v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                        unit_io_sl_m_valid <= '1';
-                        unit_io_sl_m_we <= '0';
-                        unit_io_sl_m_size <= to_unsigned(3, 3);
-                        unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                    end if;
-                elsif (walker_unit_io_sl0_lvl = 4) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        null;
-                    elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                        null;
-                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                        null;
-                    else
-                        v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                        unit_io_sl_m_valid <= '1';
-                        unit_io_sl_m_we <= '0';
-                        unit_io_sl_m_size <= to_unsigned(3, 3);
-                        unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                    end if;
-                elsif (walker_unit_io_sl0_lvl = 3) then
-                    if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            null;
-                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                            if bool(unit_io_sl_r_SL_WALK(4)) then
-                                null;
-                            else
-                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                if (30 = 12) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
-                                elsif (30 = 13) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
-                                elsif (30 = 14) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
-                                elsif (30 = 15) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
-                                elsif (30 = 16) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
-                                elsif (30 = 17) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
-                                elsif (30 = 18) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
-                                elsif (30 = 19) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
-                                elsif (30 = 20) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
-                                elsif (30 = 21) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
-                                elsif (30 = 22) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
-                                elsif (30 = 23) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
-                                elsif (30 = 24) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
-                                elsif (30 = 25) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
-                                elsif (30 = 26) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
-                                elsif (30 = 27) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
-                                elsif (30 = 28) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
-                                elsif (30 = 29) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
-                                elsif (30 = 30) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
-                                elsif (30 = 31) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
-                                else
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                end if;
-                                if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
-                                    null;
-                                else
-                                    null;
-                                end if;
-                            end if;
-                        end if;
-                    else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                            unit_io_sl_m_valid <= '1';
-                            unit_io_sl_m_we <= '0';
-                            unit_io_sl_m_size <= to_unsigned(3, 3);
-                            unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                        end if;
-                    end if;
-                elsif (walker_unit_io_sl0_lvl = 2) then
-                    if (bool(m_rdata(7)) and True) then
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                            null;
-                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                            if bool(unit_io_sl_r_SL_WALK(4)) then
-                                null;
-                            else
-                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                if (21 = 12) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
-                                elsif (21 = 13) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
-                                elsif (21 = 14) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
-                                elsif (21 = 15) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
-                                elsif (21 = 16) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
-                                elsif (21 = 17) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
-                                elsif (21 = 18) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
-                                elsif (21 = 19) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
-                                elsif (21 = 20) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
-                                elsif (21 = 21) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
-                                elsif (21 = 22) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
-                                elsif (21 = 23) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
-                                elsif (21 = 24) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
-                                elsif (21 = 25) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
-                                elsif (21 = 26) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
-                                elsif (21 = 27) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
-                                elsif (21 = 28) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
-                                elsif (21 = 29) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
-                                elsif (21 = 30) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
-                                elsif (21 = 31) then
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
-                                else
-                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                end if;
-                                if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
-                                    null;
-                                else
-                                    null;
-                                end if;
-                            end if;
-                        end if;
-                    else
-                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                            null;
-                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                            null;
-                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                            null;
-                        else
-                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                            unit_io_sl_m_valid <= '1';
-                            unit_io_sl_m_we <= '0';
-                            unit_io_sl_m_size <= to_unsigned(3, 3);
-                            unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                        end if;
-                    end if;
-                elsif (walker_unit_io_sl0_lvl = 1) then
-                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                        null;
-                    elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                        null;
-                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                        null;
-                    else
-                        v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                        v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                        if bool(unit_io_sl_r_SL_WALK(4)) then
-                            null;
-                        else
-                            if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
-                                null;
-                            else
-                                null;
-                            end if;
-                        end if;
-                    end if;
-                end if;
-            end if;
-        when FAULT =>
-            rs0 := to_unsigned(0, 4);
-            rs1 := to_unsigned(0, 3);
-            rs2 := to_unsigned(0, 3);
-            if bool(unit_io_sl_r_SL_WALK(3)) then
-                rs2 := to_unsigned(5, 3);
-            else
-                rs2 := to_unsigned(6, 3);
-            end if;
-            if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 2)) then
-                rs1 := rs2;
-            else
-                rs1 := to_unsigned(0, 3);
-            end if;
-            if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) then
-                rs0 := to_unsigned(12, 4);
-            else
-                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
-            end if;
-            rs3 := to_unsigned(0, 7);
-            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
-            rs4 := to_unsigned(0, 8);
-            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
-        when ADREQ =>
-            if bool(walker_unit_io_sl0_pend_5) then
-                unit_io_sl_m_valid <= '1';
-                unit_io_sl_m_we <= '1';
-                unit_io_sl_m_size <= to_unsigned(3, 3);
-                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_5;
-                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_5;
-            elsif bool(walker_unit_io_sl0_pend_4) then
-                unit_io_sl_m_valid <= '1';
-                unit_io_sl_m_we <= '1';
-                unit_io_sl_m_size <= to_unsigned(3, 3);
-                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_4;
-                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_4;
-            elsif bool(walker_unit_io_sl0_pend_3) then
-                unit_io_sl_m_valid <= '1';
-                unit_io_sl_m_we <= '1';
-                unit_io_sl_m_size <= to_unsigned(3, 3);
-                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_3;
-                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_3;
-            elsif bool(walker_unit_io_sl0_pend_2) then
-                unit_io_sl_m_valid <= '1';
-                unit_io_sl_m_we <= '1';
-                unit_io_sl_m_size <= to_unsigned(3, 3);
-                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_2;
-                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_2;
-            elsif bool(walker_unit_io_sl0_pend_1) then
-                unit_io_sl_m_valid <= '1';
-                unit_io_sl_m_we <= '1';
-                unit_io_sl_m_size <= to_unsigned(3, 3);
-                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_1;
-                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_1;
-            else
-                null;
-            end if;
-        when ADWAIT =>
-            if bool(m_rvalid) then
-                unit_io_sl_m_we <= '0';
-            end if;
-        when others =>
-            null;
-    end case;
-end process walker_unit_io_sl0_logic;
-
-walker_unit_io_sl0_fsm: process (clk) is
-    variable pending: std_logic;
-    variable v_r: std_logic;
-    variable v_w: std_logic;
-    variable leaf_pa: unsigned(63 downto 0);
-    variable rs0: unsigned(3 downto 0);
-    variable rs1: unsigned(2 downto 0);
-    variable rs2: unsigned(2 downto 0);
-    variable rs3: unsigned(6 downto 0);
-    variable rs4: unsigned(7 downto 0);
-begin
-    if rising_edge(clk) then
-        if (rst = '1') then
-            walker_unit_io_sl0_a_r <= '0';
-            walker_unit_io_sl0_a_w <= '0';
-            unit_io_sl_done <= '0';
-            walker_unit_io_sl0_ea <= to_unsigned(0, 64);
-            walker_unit_io_sl0_fault_k <= to_unsigned(0, 8);
-            walker_unit_io_sl0_flevel <= to_unsigned(0, 3);
-            walker_unit_io_sl0_le <= to_unsigned(0, 64);
-            walker_unit_io_sl0_lvl <= to_unsigned(0, 3);
-            walker_unit_io_sl0_m_addr_h <= to_unsigned(0, 64);
-            walker_unit_io_sl0_m_size_h <= to_unsigned(0, 3);
-            walker_unit_io_sl0_m_valid_h <= '0';
-            walker_unit_io_sl0_m_wdata_h <= to_unsigned(0, 64);
-            walker_unit_io_sl0_m_we_h <= '0';
-            unit_io_sl_o_aux <= to_unsigned(0, 3);
-            unit_io_sl_o_level <= to_unsigned(0, 3);
-            unit_io_sl_o_pa <= to_unsigned(0, 64);
-            unit_io_sl_o_r_R <= to_unsigned(0, 1);
-            unit_io_sl_o_r_U <= to_unsigned(0, 1);
-            unit_io_sl_o_r_W <= to_unsigned(0, 1);
-            unit_io_sl_o_r_frame <= to_unsigned(0, 64);
-            unit_io_sl_o_r_reason <= to_unsigned(0, 8);
-            unit_io_sl_o_r_shift <= to_unsigned(0, 6);
-            unit_io_sl_o_status <= to_unsigned(0, 8);
-            walker_unit_io_sl0_pend_1 <= '0';
-            walker_unit_io_sl0_pend_2 <= '0';
-            walker_unit_io_sl0_pend_3 <= '0';
-            walker_unit_io_sl0_pend_4 <= '0';
-            walker_unit_io_sl0_pend_5 <= '0';
-            walker_unit_io_sl0_st <= IDLE;
-        else
-            walker_unit_io_sl0_m_valid_h <= stdl(bool(unit_io_sl_m_valid) and (not bool(m_ready)));
-            walker_unit_io_sl0_m_we_h <= unit_io_sl_m_we;
-            walker_unit_io_sl0_m_size_h <= unit_io_sl_m_size;
-            walker_unit_io_sl0_m_addr_h <= unit_io_sl_m_addr;
-            walker_unit_io_sl0_m_wdata_h <= unit_io_sl_m_wdata;
-            pending := '0';
-            v_r := '0';
-            v_w := '0';
-            if bool(unit_io_sl_done) then
-                unit_io_sl_done <= '0';
-            end if;
-            case walker_unit_io_sl0_st is
-                when IDLE =>
-                    if bool(unit_io_sl_start) then
-                        walker_unit_io_sl0_a_r <= '1';
-                        walker_unit_io_sl0_a_w <= '1';
-                        walker_unit_io_sl0_pend_5 <= '0';
-                        walker_unit_io_sl0_pend_4 <= '0';
-                        walker_unit_io_sl0_pend_3 <= '0';
-                        walker_unit_io_sl0_pend_2 <= '0';
-                        walker_unit_io_sl0_pend_1 <= '0';
-                        if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 3) then
-                            walker_unit_io_sl0_ea <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
-                            walker_unit_io_sl0_st <= MWAIT;
-                            walker_unit_io_sl0_lvl <= to_unsigned(5, 3);
-                        elsif (unit_io_sl_r_SL_WALK(3-1 downto 0) = 2) then
-                            walker_unit_io_sl0_ea <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                            walker_unit_io_sl0_st <= MWAIT;
-                            walker_unit_io_sl0_lvl <= to_unsigned(4, 3);
-                        else
-                            walker_unit_io_sl0_ea <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                            walker_unit_io_sl0_st <= MWAIT;
-                            walker_unit_io_sl0_lvl <= to_unsigned(3, 3);
-                        end if;
-                    end if;
-                when MWAIT =>
-                    if bool(m_rvalid) then
-                        walker_unit_io_sl0_le <= m_rdata;
-                        if (walker_unit_io_sl0_lvl = 5) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                                walker_unit_io_sl0_a_w <= v_w;
-                                walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
-                                walker_unit_io_sl0_st <= MWAIT;
-                                walker_unit_io_sl0_lvl <= to_unsigned(4, 3);
-                            end if;
-                        elsif (walker_unit_io_sl0_lvl = 4) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                                walker_unit_io_sl0_a_w <= v_w;
-                                walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
-                                walker_unit_io_sl0_st <= MWAIT;
-                                walker_unit_io_sl0_lvl <= to_unsigned(3, 3);
-                            end if;
-                        elsif (walker_unit_io_sl0_lvl = 3) then
-                            if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(5, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    if bool(unit_io_sl_r_SL_WALK(4)) then
-                                        walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
-                                        walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                        walker_unit_io_sl0_st <= FAULT;
-                                    else
-                                        unit_io_sl_o_level <= to_unsigned(3, 3);
-                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                        if (30 = 12) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
-                                        elsif (30 = 13) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
-                                        elsif (30 = 14) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
-                                        elsif (30 = 15) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
-                                        elsif (30 = 16) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
-                                        elsif (30 = 17) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
-                                        elsif (30 = 18) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
-                                        elsif (30 = 19) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
-                                        elsif (30 = 20) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
-                                        elsif (30 = 21) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
-                                        elsif (30 = 22) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
-                                        elsif (30 = 23) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
-                                        elsif (30 = 24) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
-                                        elsif (30 = 25) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
-                                        elsif (30 = 26) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
-                                        elsif (30 = 27) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
-                                        elsif (30 = 28) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
-                                        elsif (30 = 29) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
-                                        elsif (30 = 30) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
-                                        elsif (30 = 31) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
-                                        else
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                        end if;
-                                        unit_io_sl_o_pa <= leaf_pa;
-                                        unit_io_sl_o_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
-                                            walker_unit_io_sl0_st <= ADREQ;
-                                        else
-                                            unit_io_sl_o_status <= to_unsigned(0, 8);
-                                            unit_io_sl_done <= '1';
-                                            walker_unit_io_sl0_st <= IDLE;
-                                        end if;
-                                    end if;
-                                end if;
-                            else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
-                                    walker_unit_io_sl0_st <= MWAIT;
-                                    walker_unit_io_sl0_lvl <= to_unsigned(2, 3);
-                                end if;
-                            end if;
-                        elsif (walker_unit_io_sl0_lvl = 2) then
-                            if (bool(m_rdata(7)) and True) then
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    if bool(unit_io_sl_r_SL_WALK(4)) then
-                                        walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
-                                        walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                        walker_unit_io_sl0_st <= FAULT;
-                                    else
-                                        unit_io_sl_o_level <= to_unsigned(2, 3);
-                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                                        if (21 = 12) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
-                                        elsif (21 = 13) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
-                                        elsif (21 = 14) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
-                                        elsif (21 = 15) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
-                                        elsif (21 = 16) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
-                                        elsif (21 = 17) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
-                                        elsif (21 = 18) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
-                                        elsif (21 = 19) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
-                                        elsif (21 = 20) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
-                                        elsif (21 = 21) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
-                                        elsif (21 = 22) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
-                                        elsif (21 = 23) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
-                                        elsif (21 = 24) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
-                                        elsif (21 = 25) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
-                                        elsif (21 = 26) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
-                                        elsif (21 = 27) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
-                                        elsif (21 = 28) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
-                                        elsif (21 = 29) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
-                                        elsif (21 = 30) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
-                                        elsif (21 = 31) then
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
-                                        else
-                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
-                                        end if;
-                                        unit_io_sl_o_pa <= leaf_pa;
-                                        unit_io_sl_o_aux <= to_unsigned(0, 3);
-                                        if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
-                                            walker_unit_io_sl0_st <= ADREQ;
-                                        else
-                                            unit_io_sl_o_status <= to_unsigned(0, 8);
-                                            unit_io_sl_done <= '1';
-                                            walker_unit_io_sl0_st <= IDLE;
-                                        end if;
-                                    end if;
-                                end if;
-                            else
-                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                else
-                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
-                                    walker_unit_io_sl0_st <= MWAIT;
-                                    walker_unit_io_sl0_lvl <= to_unsigned(1, 3);
-                                end if;
-                            end if;
-                        elsif (walker_unit_io_sl0_lvl = 1) then
-                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
-                                walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
-                                walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
-                                walker_unit_io_sl0_st <= FAULT;
-                            else
-                                v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
-                                walker_unit_io_sl0_a_w <= v_w;
-                                if bool(unit_io_sl_r_SL_WALK(4)) then
-                                    walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
-                                    walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
-                                    walker_unit_io_sl0_st <= FAULT;
-                                else
-                                    unit_io_sl_o_level <= to_unsigned(1, 3);
-                                    unit_io_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
-                                    unit_io_sl_o_aux <= to_unsigned(0, 3);
-                                    if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
-                                        walker_unit_io_sl0_st <= ADREQ;
-                                    else
-                                        unit_io_sl_o_status <= to_unsigned(0, 8);
-                                        unit_io_sl_done <= '1';
-                                        walker_unit_io_sl0_st <= IDLE;
-                                    end if;
-                                end if;
-                            end if;
-                        end if;
-                    end if;
-                when FAULT =>
-                    unit_io_sl_o_status <= walker_unit_io_sl0_fault_k;
-                    unit_io_sl_o_level <= walker_unit_io_sl0_flevel;
-                    unit_io_sl_o_aux <= to_unsigned(0, 3);
-                    rs0 := to_unsigned(0, 4);
-                    rs1 := to_unsigned(0, 3);
-                    rs2 := to_unsigned(0, 3);
-                    if bool(unit_io_sl_r_SL_WALK(3)) then
-                        rs2 := to_unsigned(5, 3);
-                    else
-                        rs2 := to_unsigned(6, 3);
-                    end if;
-                    if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 2)) then
-                        rs1 := rs2;
-                    else
-                        rs1 := to_unsigned(0, 3);
-                    end if;
-                    if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) then
-                        rs0 := to_unsigned(12, 4);
-                    else
-                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
-                    end if;
-                    unit_io_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
-                    unit_io_sl_o_r_R <= to_unsigned(walker_unit_io_sl0_a_r, 1);
-                    unit_io_sl_o_r_W <= to_unsigned(walker_unit_io_sl0_a_w, 1);
-                    unit_io_sl_o_r_U <= to_unsigned(walker_unit_io_sl0_le(62), 1);
-                    rs3 := to_unsigned(0, 7);
-                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
-                    rs4 := to_unsigned(0, 8);
-                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
-                    unit_io_sl_o_r_shift <= rs4(6-1 downto 0);
-                    unit_io_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_io_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
-                    unit_io_sl_done <= '1';
-                    walker_unit_io_sl0_st <= IDLE;
-                when ADREQ =>
-                    if bool(walker_unit_io_sl0_pend_5) then
-                        walker_unit_io_sl0_pend_5 <= '0';
-                        walker_unit_io_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_io_sl0_pend_4) then
-                        walker_unit_io_sl0_pend_4 <= '0';
-                        walker_unit_io_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_io_sl0_pend_3) then
-                        walker_unit_io_sl0_pend_3 <= '0';
-                        walker_unit_io_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_io_sl0_pend_2) then
-                        walker_unit_io_sl0_pend_2 <= '0';
-                        walker_unit_io_sl0_st <= ADWAIT;
-                    elsif bool(walker_unit_io_sl0_pend_1) then
-                        walker_unit_io_sl0_pend_1 <= '0';
-                        walker_unit_io_sl0_st <= ADWAIT;
-                    else
-                        unit_io_sl_o_status <= to_unsigned(0, 8);
-                        unit_io_sl_done <= '1';
-                        walker_unit_io_sl0_st <= IDLE;
-                    end if;
-                when ADWAIT =>
-                    if bool(m_rvalid) then
-                        walker_unit_io_sl0_st <= ADREQ;
-                    end if;
-                when others =>
-                    walker_unit_io_sl0_st <= IDLE;
-            end case;
-        end if;
-    end if;
-end process walker_unit_io_sl0_fsm;
 
 walker_unit_io_smsl0_logic: process (walker_unit_io_smsl0_a_r, walker_unit_io_smsl0_a_w, unit_io_smsl_done, walker_unit_io_smsl0_fault_k, walker_unit_io_smsl0_flevel, unit_io_smsl_i_addr, walker_unit_io_smsl0_lvl, walker_unit_io_smsl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_smsl0_m_size_h, walker_unit_io_smsl0_m_valid_h, walker_unit_io_smsl0_m_wdata_h, walker_unit_io_smsl0_m_we_h, walker_unit_io_smsl0_pend_1, walker_unit_io_smsl0_pend_2, walker_unit_io_smsl0_pend_3, walker_unit_io_smsl0_pend_4, walker_unit_io_smsl0_pend_5, unit_io_smsl_r_SL_WALK, walker_unit_io_smsl0_sa_1, walker_unit_io_smsl0_sa_2, walker_unit_io_smsl0_sa_3, walker_unit_io_smsl0_sa_4, walker_unit_io_smsl0_sa_5, walker_unit_io_smsl0_se_1, walker_unit_io_smsl0_se_2, walker_unit_io_smsl0_se_3, walker_unit_io_smsl0_se_4, walker_unit_io_smsl0_se_5, walker_unit_io_smsl0_st, unit_io_smsl_start) is
     variable pending: std_logic;
@@ -6876,5 +6036,775 @@ begin
         end if;
     end if;
 end process walker_unit_io_smsl0_fsm;
+
+walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
+begin
+    unit_io_sl_m_valid <= walker_unit_io_sl0_m_valid_h;
+    unit_io_sl_m_we <= walker_unit_io_sl0_m_we_h;
+    unit_io_sl_m_size <= walker_unit_io_sl0_m_size_h;
+    unit_io_sl_m_addr <= walker_unit_io_sl0_m_addr_h;
+    unit_io_sl_m_wdata <= walker_unit_io_sl0_m_wdata_h;
+    pending := '0';
+    v_r := '0';
+    v_w := '0';
+    if bool(unit_io_sl_done) then
+        null;
+    end if;
+    case walker_unit_io_sl0_st is
+        when IDLE =>
+            if bool(unit_io_sl_start) then
+                if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 3) then
+                    unit_io_sl_m_valid <= '1';
+                    unit_io_sl_m_we <= '0';
+                    unit_io_sl_m_size <= to_unsigned(3, 3);
+                    unit_io_sl_m_addr <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                elsif (unit_io_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                    unit_io_sl_m_valid <= '1';
+                    unit_io_sl_m_we <= '0';
+                    unit_io_sl_m_size <= to_unsigned(3, 3);
+                    unit_io_sl_m_addr <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                else
+                    unit_io_sl_m_valid <= '1';
+                    unit_io_sl_m_we <= '0';
+                    unit_io_sl_m_size <= to_unsigned(3, 3);
+                    unit_io_sl_m_addr <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                if (walker_unit_io_sl0_lvl = 5) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                        unit_io_sl_m_valid <= '1';
+                        unit_io_sl_m_we <= '0';
+                        unit_io_sl_m_size <= to_unsigned(3, 3);
+                        unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_io_sl0_lvl = 4) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                        unit_io_sl_m_valid <= '1';
+                        unit_io_sl_m_we <= '0';
+                        unit_io_sl_m_size <= to_unsigned(3, 3);
+                        unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_io_sl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_io_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (30 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
+                                elsif (30 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
+                                elsif (30 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
+                                elsif (30 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
+                                elsif (30 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
+                                elsif (30 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
+                                elsif (30 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
+                                elsif (30 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
+                                elsif (30 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
+                                elsif (30 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
+                                elsif (30 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
+                                elsif (30 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
+                                elsif (30 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
+                                elsif (30 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
+                                elsif (30 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
+                                elsif (30 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
+                                elsif (30 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
+                                elsif (30 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
+                                elsif (30 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
+                                elsif (30 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                            unit_io_sl_m_valid <= '1';
+                            unit_io_sl_m_we <= '0';
+                            unit_io_sl_m_size <= to_unsigned(3, 3);
+                            unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_io_sl0_lvl = 2) then
+                    if (bool(m_rdata(7)) and True) then
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_io_sl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (21 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
+                                elsif (21 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
+                                elsif (21 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
+                                elsif (21 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
+                                elsif (21 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
+                                elsif (21 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
+                                elsif (21 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
+                                elsif (21 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
+                                elsif (21 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
+                                elsif (21 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
+                                elsif (21 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
+                                elsif (21 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
+                                elsif (21 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
+                                elsif (21 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
+                                elsif (21 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
+                                elsif (21 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
+                                elsif (21 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
+                                elsif (21 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
+                                elsif (21 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
+                                elsif (21 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                            unit_io_sl_m_valid <= '1';
+                            unit_io_sl_m_we <= '0';
+                            unit_io_sl_m_size <= to_unsigned(3, 3);
+                            unit_io_sl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_io_sl0_lvl = 1) then
+                    if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                        if bool(unit_io_sl_r_SL_WALK(4)) then
+                            null;
+                        else
+                            if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 4);
+            rs1 := to_unsigned(0, 3);
+            rs2 := to_unsigned(0, 3);
+            if bool(unit_io_sl_r_SL_WALK(3)) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := to_unsigned(6, 3);
+            end if;
+            if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 2)) then
+                rs1 := rs2;
+            else
+                rs1 := to_unsigned(0, 3);
+            end if;
+            if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) then
+                rs0 := to_unsigned(12, 4);
+            else
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            end if;
+            rs3 := to_unsigned(0, 7);
+            rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
+            rs4 := to_unsigned(0, 8);
+            rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+        when ADREQ =>
+            if bool(walker_unit_io_sl0_pend_5) then
+                unit_io_sl_m_valid <= '1';
+                unit_io_sl_m_we <= '1';
+                unit_io_sl_m_size <= to_unsigned(3, 3);
+                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_5;
+                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_5;
+            elsif bool(walker_unit_io_sl0_pend_4) then
+                unit_io_sl_m_valid <= '1';
+                unit_io_sl_m_we <= '1';
+                unit_io_sl_m_size <= to_unsigned(3, 3);
+                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_4;
+                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_4;
+            elsif bool(walker_unit_io_sl0_pend_3) then
+                unit_io_sl_m_valid <= '1';
+                unit_io_sl_m_we <= '1';
+                unit_io_sl_m_size <= to_unsigned(3, 3);
+                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_3;
+                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_3;
+            elsif bool(walker_unit_io_sl0_pend_2) then
+                unit_io_sl_m_valid <= '1';
+                unit_io_sl_m_we <= '1';
+                unit_io_sl_m_size <= to_unsigned(3, 3);
+                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_2;
+                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_2;
+            elsif bool(walker_unit_io_sl0_pend_1) then
+                unit_io_sl_m_valid <= '1';
+                unit_io_sl_m_we <= '1';
+                unit_io_sl_m_size <= to_unsigned(3, 3);
+                unit_io_sl_m_addr <= walker_unit_io_sl0_sa_1;
+                unit_io_sl_m_wdata <= walker_unit_io_sl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_io_sl_m_we <= '0';
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_io_sl0_logic;
+
+walker_unit_io_sl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(6 downto 0);
+    variable rs4: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            walker_unit_io_sl0_a_r <= '0';
+            walker_unit_io_sl0_a_w <= '0';
+            unit_io_sl_done <= '0';
+            walker_unit_io_sl0_ea <= to_unsigned(0, 64);
+            walker_unit_io_sl0_fault_k <= to_unsigned(0, 8);
+            walker_unit_io_sl0_flevel <= to_unsigned(0, 3);
+            walker_unit_io_sl0_le <= to_unsigned(0, 64);
+            walker_unit_io_sl0_lvl <= to_unsigned(0, 3);
+            walker_unit_io_sl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_io_sl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_io_sl0_m_valid_h <= '0';
+            walker_unit_io_sl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_io_sl0_m_we_h <= '0';
+            unit_io_sl_o_aux <= to_unsigned(0, 3);
+            unit_io_sl_o_level <= to_unsigned(0, 3);
+            unit_io_sl_o_pa <= to_unsigned(0, 64);
+            unit_io_sl_o_r_R <= to_unsigned(0, 1);
+            unit_io_sl_o_r_U <= to_unsigned(0, 1);
+            unit_io_sl_o_r_W <= to_unsigned(0, 1);
+            unit_io_sl_o_r_frame <= to_unsigned(0, 64);
+            unit_io_sl_o_r_reason <= to_unsigned(0, 8);
+            unit_io_sl_o_r_shift <= to_unsigned(0, 6);
+            unit_io_sl_o_status <= to_unsigned(0, 8);
+            walker_unit_io_sl0_pend_1 <= '0';
+            walker_unit_io_sl0_pend_2 <= '0';
+            walker_unit_io_sl0_pend_3 <= '0';
+            walker_unit_io_sl0_pend_4 <= '0';
+            walker_unit_io_sl0_pend_5 <= '0';
+            walker_unit_io_sl0_st <= IDLE;
+        else
+            walker_unit_io_sl0_m_valid_h <= stdl(bool(unit_io_sl_m_valid) and (not bool(m_ready)));
+            walker_unit_io_sl0_m_we_h <= unit_io_sl_m_we;
+            walker_unit_io_sl0_m_size_h <= unit_io_sl_m_size;
+            walker_unit_io_sl0_m_addr_h <= unit_io_sl_m_addr;
+            walker_unit_io_sl0_m_wdata_h <= unit_io_sl_m_wdata;
+            pending := '0';
+            v_r := '0';
+            v_w := '0';
+            if bool(unit_io_sl_done) then
+                unit_io_sl_done <= '0';
+            end if;
+            case walker_unit_io_sl0_st is
+                when IDLE =>
+                    if bool(unit_io_sl_start) then
+                        walker_unit_io_sl0_a_r <= '1';
+                        walker_unit_io_sl0_a_w <= '1';
+                        walker_unit_io_sl0_pend_5 <= '0';
+                        walker_unit_io_sl0_pend_4 <= '0';
+                        walker_unit_io_sl0_pend_3 <= '0';
+                        walker_unit_io_sl0_pend_2 <= '0';
+                        walker_unit_io_sl0_pend_1 <= '0';
+                        if (unit_io_sl_r_SL_WALK(3-1 downto 0) = 3) then
+                            walker_unit_io_sl0_ea <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_unit_io_sl0_st <= MWAIT;
+                            walker_unit_io_sl0_lvl <= to_unsigned(5, 3);
+                        elsif (unit_io_sl_r_SL_WALK(3-1 downto 0) = 2) then
+                            walker_unit_io_sl0_ea <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_io_sl0_st <= MWAIT;
+                            walker_unit_io_sl0_lvl <= to_unsigned(4, 3);
+                        else
+                            walker_unit_io_sl0_ea <= (unsigned'(unit_io_sl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_io_sl0_st <= MWAIT;
+                            walker_unit_io_sl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_io_sl0_le <= m_rdata;
+                        if (walker_unit_io_sl0_lvl = 5) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_io_sl0_a_w <= v_w;
+                                walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_io_sl0_st <= MWAIT;
+                                walker_unit_io_sl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        elsif (walker_unit_io_sl0_lvl = 4) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_io_sl0_a_w <= v_w;
+                                walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_unit_io_sl0_st <= MWAIT;
+                                walker_unit_io_sl0_lvl <= to_unsigned(3, 3);
+                            end if;
+                        elsif (walker_unit_io_sl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    if bool(unit_io_sl_r_SL_WALK(4)) then
+                                        walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_sl0_st <= FAULT;
+                                    else
+                                        unit_io_sl_o_level <= to_unsigned(3, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (30 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
+                                        elsif (30 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
+                                        elsif (30 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
+                                        elsif (30 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
+                                        elsif (30 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
+                                        elsif (30 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
+                                        elsif (30 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
+                                        elsif (30 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
+                                        elsif (30 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
+                                        elsif (30 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
+                                        elsif (30 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
+                                        elsif (30 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
+                                        elsif (30 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
+                                        elsif (30 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
+                                        elsif (30 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
+                                        elsif (30 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
+                                        elsif (30 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
+                                        elsif (30 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
+                                        elsif (30 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
+                                        elsif (30 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_io_sl_o_pa <= leaf_pa;
+                                        unit_io_sl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
+                                            walker_unit_io_sl0_st <= ADREQ;
+                                        else
+                                            unit_io_sl_o_status <= to_unsigned(0, 8);
+                                            unit_io_sl_done <= '1';
+                                            walker_unit_io_sl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_unit_io_sl0_st <= MWAIT;
+                                    walker_unit_io_sl0_lvl <= to_unsigned(2, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_io_sl0_lvl = 2) then
+                            if (bool(m_rdata(7)) and True) then
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    if bool(unit_io_sl_r_SL_WALK(4)) then
+                                        walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_sl0_st <= FAULT;
+                                    else
+                                        unit_io_sl_o_level <= to_unsigned(2, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (21 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
+                                        elsif (21 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_sl_i_addr(13-1 downto 0));
+                                        elsif (21 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_sl_i_addr(14-1 downto 0));
+                                        elsif (21 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_sl_i_addr(15-1 downto 0));
+                                        elsif (21 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_sl_i_addr(16-1 downto 0));
+                                        elsif (21 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_sl_i_addr(17-1 downto 0));
+                                        elsif (21 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_sl_i_addr(18-1 downto 0));
+                                        elsif (21 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_sl_i_addr(19-1 downto 0));
+                                        elsif (21 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_sl_i_addr(20-1 downto 0));
+                                        elsif (21 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_sl_i_addr(21-1 downto 0));
+                                        elsif (21 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_sl_i_addr(22-1 downto 0));
+                                        elsif (21 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_sl_i_addr(23-1 downto 0));
+                                        elsif (21 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_sl_i_addr(24-1 downto 0));
+                                        elsif (21 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_sl_i_addr(25-1 downto 0));
+                                        elsif (21 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_sl_i_addr(26-1 downto 0));
+                                        elsif (21 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_sl_i_addr(27-1 downto 0));
+                                        elsif (21 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_sl_i_addr(28-1 downto 0));
+                                        elsif (21 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_sl_i_addr(29-1 downto 0));
+                                        elsif (21 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_sl_i_addr(30-1 downto 0));
+                                        elsif (21 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_sl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_io_sl_o_pa <= leaf_pa;
+                                        unit_io_sl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
+                                            walker_unit_io_sl0_st <= ADREQ;
+                                        else
+                                            unit_io_sl_o_status <= to_unsigned(0, 8);
+                                            unit_io_sl_done <= '1';
+                                            walker_unit_io_sl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    walker_unit_io_sl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_sl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_unit_io_sl0_st <= MWAIT;
+                                    walker_unit_io_sl0_lvl <= to_unsigned(1, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_io_sl0_lvl = 1) then
+                            if ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif ((not bool(unit_io_sl_r_SL_WALK(4))) and ((bool(unit_io_sl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_sl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_io_sl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_sl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_io_sl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_io_sl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_io_sl0_a_w <= v_w;
+                                if bool(unit_io_sl_r_SL_WALK(4)) then
+                                    walker_unit_io_sl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_io_sl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io_sl0_st <= FAULT;
+                                else
+                                    unit_io_sl_o_level <= to_unsigned(1, 3);
+                                    unit_io_sl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_sl_i_addr(12-1 downto 0));
+                                    unit_io_sl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_io_sl0_pend_5) or bool(walker_unit_io_sl0_pend_4) or bool(walker_unit_io_sl0_pend_3) or bool(walker_unit_io_sl0_pend_2) or bool(walker_unit_io_sl0_pend_1)) then
+                                        walker_unit_io_sl0_st <= ADREQ;
+                                    else
+                                        unit_io_sl_o_status <= to_unsigned(0, 8);
+                                        unit_io_sl_done <= '1';
+                                        walker_unit_io_sl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_io_sl_o_status <= walker_unit_io_sl0_fault_k;
+                    unit_io_sl_o_level <= walker_unit_io_sl0_flevel;
+                    unit_io_sl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 4);
+                    rs1 := to_unsigned(0, 3);
+                    rs2 := to_unsigned(0, 3);
+                    if bool(unit_io_sl_r_SL_WALK(3)) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := to_unsigned(6, 3);
+                    end if;
+                    if ((walker_unit_io_sl0_fault_k(3-1 downto 0) = 1) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 2)) then
+                        rs1 := rs2;
+                    else
+                        rs1 := to_unsigned(0, 3);
+                    end if;
+                    if (((walker_unit_io_sl0_fault_k(3-1 downto 0) = 3) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 4)) or (walker_unit_io_sl0_fault_k(3-1 downto 0) = 5)) then
+                        rs0 := to_unsigned(12, 4);
+                    else
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    end if;
+                    unit_io_sl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
+                    unit_io_sl_o_r_R <= to_unsigned(walker_unit_io_sl0_a_r, 1);
+                    unit_io_sl_o_r_W <= to_unsigned(walker_unit_io_sl0_a_w, 1);
+                    unit_io_sl_o_r_U <= to_unsigned(walker_unit_io_sl0_le(62), 1);
+                    rs3 := to_unsigned(0, 7);
+                    rs3 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_sl0_flevel), 7);
+                    rs4 := to_unsigned(0, 8);
+                    rs4 := (3 + unsigned'(to_unsigned(0, 1) & rs3));
+                    unit_io_sl_o_r_shift <= rs4(6-1 downto 0);
+                    unit_io_sl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_io_sl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    unit_io_sl_done <= '1';
+                    walker_unit_io_sl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_io_sl0_pend_5) then
+                        walker_unit_io_sl0_pend_5 <= '0';
+                        walker_unit_io_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_sl0_pend_4) then
+                        walker_unit_io_sl0_pend_4 <= '0';
+                        walker_unit_io_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_sl0_pend_3) then
+                        walker_unit_io_sl0_pend_3 <= '0';
+                        walker_unit_io_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_sl0_pend_2) then
+                        walker_unit_io_sl0_pend_2 <= '0';
+                        walker_unit_io_sl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_sl0_pend_1) then
+                        walker_unit_io_sl0_pend_1 <= '0';
+                        walker_unit_io_sl0_st <= ADWAIT;
+                    else
+                        unit_io_sl_o_status <= to_unsigned(0, 8);
+                        unit_io_sl_done <= '1';
+                        walker_unit_io_sl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_io_sl0_st <= ADREQ;
+                    end if;
+                when others =>
+                    walker_unit_io_sl0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process walker_unit_io_sl0_fsm;
 
 end architecture MyHDL;

@@ -97,7 +97,7 @@ reg [7:0] o_r_fault_reason;
 output [0:0] o_hit;
 reg [0:0] o_hit;
 
-reg [2:0] unit_tr_sl_o_aux;
+reg [2:0] unit_tr_smsl_o_aux;
 reg al_vf_sriov;
 reg [0:0] hits;
 reg [1:0] iset;
@@ -114,74 +114,6 @@ reg [2:0] u_size;
 reg u_valid;
 wire [63:0] u_wdata;
 reg u_we;
-reg unit_tr_sl_done;
-reg [63:0] unit_tr_sl_i_addr;
-reg unit_tr_sl_k_read;
-reg unit_tr_sl_k_write;
-reg [63:0] unit_tr_sl_m_addr;
-reg [2:0] unit_tr_sl_m_size;
-reg unit_tr_sl_m_valid;
-reg [63:0] unit_tr_sl_m_wdata;
-reg unit_tr_sl_m_we;
-reg [2:0] unit_tr_sl_o_level;
-reg [63:0] unit_tr_sl_o_pa;
-reg [0:0] unit_tr_sl_o_r_R;
-reg [0:0] unit_tr_sl_o_r_U;
-reg [0:0] unit_tr_sl_o_r_W;
-reg [63:0] unit_tr_sl_o_r_frame;
-reg [7:0] unit_tr_sl_o_r_reason;
-reg [5:0] unit_tr_sl_o_r_shift;
-reg [7:0] unit_tr_sl_o_status;
-reg [63:0] unit_tr_sl_r_SL_WALK;
-reg unit_tr_sl_start;
-reg [63:0] w_io_ctx_0;
-reg [63:0] w_io_ctx_8;
-reg [63:0] w_io_irte_0;
-reg [63:0] w_io_pdir_0;
-reg [63:0] w_io_pe_0;
-reg [63:0] w_io_pe_8;
-reg [63:0] w_io_root_0;
-reg [63:0] w_io_root_8;
-reg [63:0] w_io_smctx_0;
-reg [63:0] w_io_smctx_8;
-reg [63:0] w_io_smroot_0;
-reg [63:0] w_io_smroot_8;
-reg [63:0] w_tr_ctx_0;
-reg [63:0] w_tr_ctx_8;
-reg [63:0] w_tr_irte_0;
-reg [63:0] w_tr_pdir_0;
-reg [63:0] w_tr_pe_0;
-reg [63:0] w_tr_pe_8;
-reg [63:0] w_tr_root_0;
-reg [63:0] w_tr_root_8;
-reg [63:0] w_tr_smctx_0;
-reg [63:0] w_tr_smctx_8;
-reg [63:0] w_tr_smroot_0;
-reg [63:0] w_tr_smroot_8;
-reg [63:0] w_vf_sriov_0;
-reg [63:0] w_vf_sriov_10;
-reg [63:0] w_vf_sriov_20;
-reg [63:0] w_vf_sriov_28;
-reg [63:0] w_vf_sriov_8;
-reg [63:0] w_vf_vf_config_0;
-reg [0:0] wk_tr_sl_R;
-reg [0:0] wk_tr_sl_U;
-reg [0:0] wk_tr_sl_W;
-reg [0:0] wk_tr_sl_denied;
-reg [7:0] wk_tr_sl_fault;
-reg [63:0] wk_tr_sl_frame;
-reg [2:0] wk_tr_sl_level;
-reg [0:0] wk_tr_sl_not_present;
-reg [0:0] wk_tr_sl_ok;
-reg [63:0] wk_tr_sl_pa;
-reg [7:0] wk_tr_sl_reason;
-reg [0:0] wk_tr_sl_reserved;
-reg [0:0] wk_tr_sl_reserved_1g;
-reg [0:0] wk_tr_sl_reserved_2m;
-reg [5:0] wk_tr_sl_shift;
-reg [0:0] wk_tr_sl_translation;
-reg [0:0] wk_tr_sl_walked;
-reg [2:0] unit_tr_smsl_o_aux;
 reg unit_tr_smsl_done;
 reg [63:0] unit_tr_smsl_i_addr;
 reg unit_tr_smsl_k_read;
@@ -202,6 +134,32 @@ reg [5:0] unit_tr_smsl_o_r_shift;
 reg [7:0] unit_tr_smsl_o_status;
 reg [63:0] unit_tr_smsl_r_SL_WALK;
 reg unit_tr_smsl_start;
+reg [63:0] w_io_ctx_0;
+reg [63:0] w_io_ctx_8;
+reg [63:0] w_io_irte_0;
+reg [63:0] w_io_pdir_0;
+reg [63:0] w_io_pe_0;
+reg [63:0] w_io_pe_8;
+reg [63:0] w_io_root_0;
+reg [63:0] w_io_root_8;
+reg [63:0] w_io_smctx_0;
+reg [63:0] w_io_smctx_8;
+reg [63:0] w_tr_ctx_0;
+reg [63:0] w_tr_ctx_8;
+reg [63:0] w_tr_irte_0;
+reg [63:0] w_tr_pdir_0;
+reg [63:0] w_tr_pe_0;
+reg [63:0] w_tr_pe_8;
+reg [63:0] w_tr_root_0;
+reg [63:0] w_tr_root_8;
+reg [63:0] w_tr_smctx_0;
+reg [63:0] w_tr_smctx_8;
+reg [63:0] w_vf_sriov_0;
+reg [63:0] w_vf_sriov_10;
+reg [63:0] w_vf_sriov_20;
+reg [63:0] w_vf_sriov_28;
+reg [63:0] w_vf_sriov_8;
+reg [63:0] w_vf_vf_config_0;
 reg [0:0] wk_tr_smsl_R;
 reg [0:0] wk_tr_smsl_U;
 reg [0:0] wk_tr_smsl_W;
@@ -219,44 +177,44 @@ reg [0:0] wk_tr_smsl_reserved_2m;
 reg [5:0] wk_tr_smsl_shift;
 reg [0:0] wk_tr_smsl_translation;
 reg [0:0] wk_tr_smsl_walked;
-reg [2:0] unit_io_sl_o_aux;
-reg unit_io_sl_done;
-reg [63:0] unit_io_sl_i_addr;
-reg unit_io_sl_k_read;
-reg unit_io_sl_k_write;
-reg [63:0] unit_io_sl_m_addr;
-reg [2:0] unit_io_sl_m_size;
-reg unit_io_sl_m_valid;
-reg [63:0] unit_io_sl_m_wdata;
-reg unit_io_sl_m_we;
-reg [2:0] unit_io_sl_o_level;
-reg [63:0] unit_io_sl_o_pa;
-reg [0:0] unit_io_sl_o_r_R;
-reg [0:0] unit_io_sl_o_r_U;
-reg [0:0] unit_io_sl_o_r_W;
-reg [63:0] unit_io_sl_o_r_frame;
-reg [7:0] unit_io_sl_o_r_reason;
-reg [5:0] unit_io_sl_o_r_shift;
-reg [7:0] unit_io_sl_o_status;
-reg [63:0] unit_io_sl_r_SL_WALK;
-reg unit_io_sl_start;
-reg [0:0] wk_io_sl_R;
-reg [0:0] wk_io_sl_U;
-reg [0:0] wk_io_sl_W;
-reg [0:0] wk_io_sl_denied;
-reg [7:0] wk_io_sl_fault;
-reg [63:0] wk_io_sl_frame;
-reg [2:0] wk_io_sl_level;
-reg [0:0] wk_io_sl_not_present;
-reg [0:0] wk_io_sl_ok;
-reg [63:0] wk_io_sl_pa;
-reg [7:0] wk_io_sl_reason;
-reg [0:0] wk_io_sl_reserved;
-reg [0:0] wk_io_sl_reserved_1g;
-reg [0:0] wk_io_sl_reserved_2m;
-reg [5:0] wk_io_sl_shift;
-reg [0:0] wk_io_sl_translation;
-reg [0:0] wk_io_sl_walked;
+reg [2:0] unit_tr_sl_o_aux;
+reg unit_tr_sl_done;
+reg [63:0] unit_tr_sl_i_addr;
+reg unit_tr_sl_k_read;
+reg unit_tr_sl_k_write;
+reg [63:0] unit_tr_sl_m_addr;
+reg [2:0] unit_tr_sl_m_size;
+reg unit_tr_sl_m_valid;
+reg [63:0] unit_tr_sl_m_wdata;
+reg unit_tr_sl_m_we;
+reg [2:0] unit_tr_sl_o_level;
+reg [63:0] unit_tr_sl_o_pa;
+reg [0:0] unit_tr_sl_o_r_R;
+reg [0:0] unit_tr_sl_o_r_U;
+reg [0:0] unit_tr_sl_o_r_W;
+reg [63:0] unit_tr_sl_o_r_frame;
+reg [7:0] unit_tr_sl_o_r_reason;
+reg [5:0] unit_tr_sl_o_r_shift;
+reg [7:0] unit_tr_sl_o_status;
+reg [63:0] unit_tr_sl_r_SL_WALK;
+reg unit_tr_sl_start;
+reg [0:0] wk_tr_sl_R;
+reg [0:0] wk_tr_sl_U;
+reg [0:0] wk_tr_sl_W;
+reg [0:0] wk_tr_sl_denied;
+reg [7:0] wk_tr_sl_fault;
+reg [63:0] wk_tr_sl_frame;
+reg [2:0] wk_tr_sl_level;
+reg [0:0] wk_tr_sl_not_present;
+reg [0:0] wk_tr_sl_ok;
+reg [63:0] wk_tr_sl_pa;
+reg [7:0] wk_tr_sl_reason;
+reg [0:0] wk_tr_sl_reserved;
+reg [0:0] wk_tr_sl_reserved_1g;
+reg [0:0] wk_tr_sl_reserved_2m;
+reg [5:0] wk_tr_sl_shift;
+reg [0:0] wk_tr_sl_translation;
+reg [0:0] wk_tr_sl_walked;
 reg [2:0] unit_io_smsl_o_aux;
 reg unit_io_smsl_done;
 reg [63:0] unit_io_smsl_i_addr;
@@ -295,6 +253,44 @@ reg [0:0] wk_io_smsl_reserved_2m;
 reg [5:0] wk_io_smsl_shift;
 reg [0:0] wk_io_smsl_translation;
 reg [0:0] wk_io_smsl_walked;
+reg [2:0] unit_io_sl_o_aux;
+reg unit_io_sl_done;
+reg [63:0] unit_io_sl_i_addr;
+reg unit_io_sl_k_read;
+reg unit_io_sl_k_write;
+reg [63:0] unit_io_sl_m_addr;
+reg [2:0] unit_io_sl_m_size;
+reg unit_io_sl_m_valid;
+reg [63:0] unit_io_sl_m_wdata;
+reg unit_io_sl_m_we;
+reg [2:0] unit_io_sl_o_level;
+reg [63:0] unit_io_sl_o_pa;
+reg [0:0] unit_io_sl_o_r_R;
+reg [0:0] unit_io_sl_o_r_U;
+reg [0:0] unit_io_sl_o_r_W;
+reg [63:0] unit_io_sl_o_r_frame;
+reg [7:0] unit_io_sl_o_r_reason;
+reg [5:0] unit_io_sl_o_r_shift;
+reg [7:0] unit_io_sl_o_status;
+reg [63:0] unit_io_sl_r_SL_WALK;
+reg unit_io_sl_start;
+reg [0:0] wk_io_sl_R;
+reg [0:0] wk_io_sl_U;
+reg [0:0] wk_io_sl_W;
+reg [0:0] wk_io_sl_denied;
+reg [7:0] wk_io_sl_fault;
+reg [63:0] wk_io_sl_frame;
+reg [2:0] wk_io_sl_level;
+reg [0:0] wk_io_sl_not_present;
+reg [0:0] wk_io_sl_ok;
+reg [63:0] wk_io_sl_pa;
+reg [7:0] wk_io_sl_reason;
+reg [0:0] wk_io_sl_reserved;
+reg [0:0] wk_io_sl_reserved_1g;
+reg [0:0] wk_io_sl_reserved_2m;
+reg [5:0] wk_io_sl_shift;
+reg [0:0] wk_io_sl_translation;
+reg [0:0] wk_io_sl_walked;
 reg [63:0] cl_io_address;
 reg [0:0] cl_io_address_beyond_width;
 reg [0:0] cl_io_ats_beyond_width;
@@ -471,34 +467,6 @@ reg [7:0] rec_fault_reason;
 reg [2:0] rec_iommu;
 reg [2:0] rec_outcome;
 reg [15:0] rec_rid;
-reg walker_unit_tr_sl0_a_r;
-reg walker_unit_tr_sl0_a_w;
-reg [63:0] walker_unit_tr_sl0_ea;
-reg [7:0] walker_unit_tr_sl0_fault_k;
-reg [2:0] walker_unit_tr_sl0_flevel;
-reg [63:0] walker_unit_tr_sl0_le;
-reg [2:0] walker_unit_tr_sl0_lvl;
-reg [63:0] walker_unit_tr_sl0_m_addr_h;
-reg [2:0] walker_unit_tr_sl0_m_size_h;
-reg walker_unit_tr_sl0_m_valid_h;
-reg [63:0] walker_unit_tr_sl0_m_wdata_h;
-reg walker_unit_tr_sl0_m_we_h;
-reg walker_unit_tr_sl0_pend_1;
-reg walker_unit_tr_sl0_pend_2;
-reg walker_unit_tr_sl0_pend_3;
-reg walker_unit_tr_sl0_pend_4;
-reg walker_unit_tr_sl0_pend_5;
-wire [63:0] walker_unit_tr_sl0_sa_1;
-wire [63:0] walker_unit_tr_sl0_sa_2;
-wire [63:0] walker_unit_tr_sl0_sa_3;
-wire [63:0] walker_unit_tr_sl0_sa_4;
-wire [63:0] walker_unit_tr_sl0_sa_5;
-wire [63:0] walker_unit_tr_sl0_se_1;
-wire [63:0] walker_unit_tr_sl0_se_2;
-wire [63:0] walker_unit_tr_sl0_se_3;
-wire [63:0] walker_unit_tr_sl0_se_4;
-wire [63:0] walker_unit_tr_sl0_se_5;
-reg [2:0] walker_unit_tr_sl0_st;
 reg walker_unit_tr_smsl0_a_r;
 reg walker_unit_tr_smsl0_a_w;
 reg [63:0] walker_unit_tr_smsl0_ea;
@@ -527,34 +495,34 @@ wire [63:0] walker_unit_tr_smsl0_se_3;
 wire [63:0] walker_unit_tr_smsl0_se_4;
 wire [63:0] walker_unit_tr_smsl0_se_5;
 reg [2:0] walker_unit_tr_smsl0_st;
-reg walker_unit_io_sl0_a_r;
-reg walker_unit_io_sl0_a_w;
-reg [63:0] walker_unit_io_sl0_ea;
-reg [7:0] walker_unit_io_sl0_fault_k;
-reg [2:0] walker_unit_io_sl0_flevel;
-reg [63:0] walker_unit_io_sl0_le;
-reg [2:0] walker_unit_io_sl0_lvl;
-reg [63:0] walker_unit_io_sl0_m_addr_h;
-reg [2:0] walker_unit_io_sl0_m_size_h;
-reg walker_unit_io_sl0_m_valid_h;
-reg [63:0] walker_unit_io_sl0_m_wdata_h;
-reg walker_unit_io_sl0_m_we_h;
-reg walker_unit_io_sl0_pend_1;
-reg walker_unit_io_sl0_pend_2;
-reg walker_unit_io_sl0_pend_3;
-reg walker_unit_io_sl0_pend_4;
-reg walker_unit_io_sl0_pend_5;
-wire [63:0] walker_unit_io_sl0_sa_1;
-wire [63:0] walker_unit_io_sl0_sa_2;
-wire [63:0] walker_unit_io_sl0_sa_3;
-wire [63:0] walker_unit_io_sl0_sa_4;
-wire [63:0] walker_unit_io_sl0_sa_5;
-wire [63:0] walker_unit_io_sl0_se_1;
-wire [63:0] walker_unit_io_sl0_se_2;
-wire [63:0] walker_unit_io_sl0_se_3;
-wire [63:0] walker_unit_io_sl0_se_4;
-wire [63:0] walker_unit_io_sl0_se_5;
-reg [2:0] walker_unit_io_sl0_st;
+reg walker_unit_tr_sl0_a_r;
+reg walker_unit_tr_sl0_a_w;
+reg [63:0] walker_unit_tr_sl0_ea;
+reg [7:0] walker_unit_tr_sl0_fault_k;
+reg [2:0] walker_unit_tr_sl0_flevel;
+reg [63:0] walker_unit_tr_sl0_le;
+reg [2:0] walker_unit_tr_sl0_lvl;
+reg [63:0] walker_unit_tr_sl0_m_addr_h;
+reg [2:0] walker_unit_tr_sl0_m_size_h;
+reg walker_unit_tr_sl0_m_valid_h;
+reg [63:0] walker_unit_tr_sl0_m_wdata_h;
+reg walker_unit_tr_sl0_m_we_h;
+reg walker_unit_tr_sl0_pend_1;
+reg walker_unit_tr_sl0_pend_2;
+reg walker_unit_tr_sl0_pend_3;
+reg walker_unit_tr_sl0_pend_4;
+reg walker_unit_tr_sl0_pend_5;
+wire [63:0] walker_unit_tr_sl0_sa_1;
+wire [63:0] walker_unit_tr_sl0_sa_2;
+wire [63:0] walker_unit_tr_sl0_sa_3;
+wire [63:0] walker_unit_tr_sl0_sa_4;
+wire [63:0] walker_unit_tr_sl0_sa_5;
+wire [63:0] walker_unit_tr_sl0_se_1;
+wire [63:0] walker_unit_tr_sl0_se_2;
+wire [63:0] walker_unit_tr_sl0_se_3;
+wire [63:0] walker_unit_tr_sl0_se_4;
+wire [63:0] walker_unit_tr_sl0_se_5;
+reg [2:0] walker_unit_tr_sl0_st;
 reg walker_unit_io_smsl0_a_r;
 reg walker_unit_io_smsl0_a_w;
 reg [63:0] walker_unit_io_smsl0_ea;
@@ -583,6 +551,34 @@ wire [63:0] walker_unit_io_smsl0_se_3;
 wire [63:0] walker_unit_io_smsl0_se_4;
 wire [63:0] walker_unit_io_smsl0_se_5;
 reg [2:0] walker_unit_io_smsl0_st;
+reg walker_unit_io_sl0_a_r;
+reg walker_unit_io_sl0_a_w;
+reg [63:0] walker_unit_io_sl0_ea;
+reg [7:0] walker_unit_io_sl0_fault_k;
+reg [2:0] walker_unit_io_sl0_flevel;
+reg [63:0] walker_unit_io_sl0_le;
+reg [2:0] walker_unit_io_sl0_lvl;
+reg [63:0] walker_unit_io_sl0_m_addr_h;
+reg [2:0] walker_unit_io_sl0_m_size_h;
+reg walker_unit_io_sl0_m_valid_h;
+reg [63:0] walker_unit_io_sl0_m_wdata_h;
+reg walker_unit_io_sl0_m_we_h;
+reg walker_unit_io_sl0_pend_1;
+reg walker_unit_io_sl0_pend_2;
+reg walker_unit_io_sl0_pend_3;
+reg walker_unit_io_sl0_pend_4;
+reg walker_unit_io_sl0_pend_5;
+wire [63:0] walker_unit_io_sl0_sa_1;
+wire [63:0] walker_unit_io_sl0_sa_2;
+wire [63:0] walker_unit_io_sl0_sa_3;
+wire [63:0] walker_unit_io_sl0_sa_4;
+wire [63:0] walker_unit_io_sl0_sa_5;
+wire [63:0] walker_unit_io_sl0_se_1;
+wire [63:0] walker_unit_io_sl0_se_2;
+wire [63:0] walker_unit_io_sl0_se_3;
+wire [63:0] walker_unit_io_sl0_se_4;
+wire [63:0] walker_unit_io_sl0_se_5;
+reg [2:0] walker_unit_io_sl0_st;
 reg [51:0] u0_k0 [0:4-1];
 reg [51:0] u0_k1 [0:4-1];
 reg [51:0] u0_k2 [0:4-1];
@@ -905,16 +901,6 @@ reg u0_v2 [0:4-1];
 reg u0_v3 [0:4-1];
 
 assign u_wdata = 64'd0;
-assign walker_unit_tr_sl0_sa_1 = 64'd0;
-assign walker_unit_tr_sl0_sa_2 = 64'd0;
-assign walker_unit_tr_sl0_sa_3 = 64'd0;
-assign walker_unit_tr_sl0_sa_4 = 64'd0;
-assign walker_unit_tr_sl0_sa_5 = 64'd0;
-assign walker_unit_tr_sl0_se_1 = 64'd0;
-assign walker_unit_tr_sl0_se_2 = 64'd0;
-assign walker_unit_tr_sl0_se_3 = 64'd0;
-assign walker_unit_tr_sl0_se_4 = 64'd0;
-assign walker_unit_tr_sl0_se_5 = 64'd0;
 assign walker_unit_tr_smsl0_sa_1 = 64'd0;
 assign walker_unit_tr_smsl0_sa_2 = 64'd0;
 assign walker_unit_tr_smsl0_sa_3 = 64'd0;
@@ -925,16 +911,16 @@ assign walker_unit_tr_smsl0_se_2 = 64'd0;
 assign walker_unit_tr_smsl0_se_3 = 64'd0;
 assign walker_unit_tr_smsl0_se_4 = 64'd0;
 assign walker_unit_tr_smsl0_se_5 = 64'd0;
-assign walker_unit_io_sl0_sa_1 = 64'd0;
-assign walker_unit_io_sl0_sa_2 = 64'd0;
-assign walker_unit_io_sl0_sa_3 = 64'd0;
-assign walker_unit_io_sl0_sa_4 = 64'd0;
-assign walker_unit_io_sl0_sa_5 = 64'd0;
-assign walker_unit_io_sl0_se_1 = 64'd0;
-assign walker_unit_io_sl0_se_2 = 64'd0;
-assign walker_unit_io_sl0_se_3 = 64'd0;
-assign walker_unit_io_sl0_se_4 = 64'd0;
-assign walker_unit_io_sl0_se_5 = 64'd0;
+assign walker_unit_tr_sl0_sa_1 = 64'd0;
+assign walker_unit_tr_sl0_sa_2 = 64'd0;
+assign walker_unit_tr_sl0_sa_3 = 64'd0;
+assign walker_unit_tr_sl0_sa_4 = 64'd0;
+assign walker_unit_tr_sl0_sa_5 = 64'd0;
+assign walker_unit_tr_sl0_se_1 = 64'd0;
+assign walker_unit_tr_sl0_se_2 = 64'd0;
+assign walker_unit_tr_sl0_se_3 = 64'd0;
+assign walker_unit_tr_sl0_se_4 = 64'd0;
+assign walker_unit_tr_sl0_se_5 = 64'd0;
 assign walker_unit_io_smsl0_sa_1 = 64'd0;
 assign walker_unit_io_smsl0_sa_2 = 64'd0;
 assign walker_unit_io_smsl0_sa_3 = 64'd0;
@@ -945,6 +931,16 @@ assign walker_unit_io_smsl0_se_2 = 64'd0;
 assign walker_unit_io_smsl0_se_3 = 64'd0;
 assign walker_unit_io_smsl0_se_4 = 64'd0;
 assign walker_unit_io_smsl0_se_5 = 64'd0;
+assign walker_unit_io_sl0_sa_1 = 64'd0;
+assign walker_unit_io_sl0_sa_2 = 64'd0;
+assign walker_unit_io_sl0_sa_3 = 64'd0;
+assign walker_unit_io_sl0_sa_4 = 64'd0;
+assign walker_unit_io_sl0_sa_5 = 64'd0;
+assign walker_unit_io_sl0_se_1 = 64'd0;
+assign walker_unit_io_sl0_se_2 = 64'd0;
+assign walker_unit_io_sl0_se_3 = 64'd0;
+assign walker_unit_io_sl0_se_4 = 64'd0;
+assign walker_unit_io_sl0_se_5 = 64'd0;
 
 always @(posedge clk) begin: fsm
     reg [65-1:0] v_addr;
@@ -1246,1609 +1242,1601 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h209;
     reg [13-1:0] h210;
     reg [65-1:0] h211;
-    reg [32-1:0] h217;
-    reg [1-1:0] h218;
-    reg [16-1:0] h214;
-    reg [13-1:0] h215;
-    reg [49-1:0] h216;
-    reg [32-1:0] h222;
-    reg [1-1:0] h223;
-    reg [1-1:0] h224;
-    reg [1-1:0] h225;
-    reg [64-1:0] h226;
+    reg [36-1:0] h214;
+    reg [64-1:0] h215;
+    reg [16-1:0] h216;
+    reg [13-1:0] h217;
+    reg [49-1:0] h218;
+    reg [20-1:0] h219;
+    reg [18-1:0] h220;
+    reg [49-1:0] h221;
+    reg [20-1:0] h222;
+    reg [13-1:0] h223;
+    reg [49-1:0] h224;
+    reg [64-1:0] h225;
+    reg [76-1:0] h226;
     reg [64-1:0] h227;
-    reg [76-1:0] h228;
-    reg [64-1:0] h229;
-    reg [1-1:0] h230;
-    reg [1-1:0] h231;
-    reg [64-1:0] h232;
-    reg [64-1:0] h233;
-    reg [76-1:0] h234;
-    reg [64-1:0] h235;
-    reg [1-1:0] h236;
-    reg [64-1:0] h237;
-    reg [64-1:0] h238;
-    reg [76-1:0] h239;
-    reg [64-1:0] h240;
-    reg [64-1:0] h219;
-    reg [76-1:0] h220;
-    reg [64-1:0] h221;
-    reg [48-1:0] h241;
-    reg [48-1:0] h242;
-    reg [48-1:0] h243;
+    reg [48-1:0] h228;
+    reg [48-1:0] h229;
+    reg [48-1:0] h230;
+    reg [32-1:0] h234;
+    reg [1-1:0] h235;
+    reg [16-1:0] h231;
+    reg [13-1:0] h232;
+    reg [49-1:0] h233;
+    reg [32-1:0] h239;
+    reg [1-1:0] h240;
+    reg [1-1:0] h241;
+    reg [1-1:0] h242;
+    reg [64-1:0] h243;
     reg [64-1:0] h244;
-    reg [52-1:0] h245;
-    reg [16-1:0] h246;
-    reg [13-1:0] h247;
-    reg [65-1:0] h248;
-    reg [36-1:0] h249;
-    reg [16-1:0] h250;
-    reg [13-1:0] h251;
-    reg [49-1:0] h252;
-    reg [20-1:0] h253;
-    reg [18-1:0] h254;
-    reg [49-1:0] h255;
-    reg [20-1:0] h256;
-    reg [13-1:0] h257;
-    reg [49-1:0] h258;
-    reg [64-1:0] h259;
-    reg [76-1:0] h260;
+    reg [76-1:0] h245;
+    reg [64-1:0] h246;
+    reg [1-1:0] h247;
+    reg [1-1:0] h248;
+    reg [64-1:0] h249;
+    reg [64-1:0] h250;
+    reg [76-1:0] h251;
+    reg [64-1:0] h252;
+    reg [1-1:0] h253;
+    reg [64-1:0] h254;
+    reg [64-1:0] h255;
+    reg [76-1:0] h256;
+    reg [64-1:0] h257;
+    reg [64-1:0] h236;
+    reg [76-1:0] h237;
+    reg [64-1:0] h238;
+    reg [48-1:0] h258;
+    reg [48-1:0] h259;
+    reg [48-1:0] h260;
     reg [64-1:0] h261;
-    reg [48-1:0] h262;
-    reg [48-1:0] h263;
-    reg [48-1:0] h264;
-    reg [64-1:0] h265;
-    reg [52-1:0] h266;
-    reg [65-1:0] h267;
-    reg [32-1:0] h268;
-    reg [1-1:0] h269;
-    reg [32-1:0] h273;
-    reg [1-1:0] h274;
-    reg [32-1:0] h488;
-    reg [1-1:0] h489;
-    reg [32-1:0] h494;
-    reg [1-1:0] h495;
-    reg [32-1:0] h501;
-    reg [1-1:0] h502;
-    reg [32-1:0] h507;
-    reg [1-1:0] h508;
-    reg [32-1:0] h514;
-    reg [1-1:0] h515;
-    reg [32-1:0] h521;
-    reg [1-1:0] h522;
-    reg [32-1:0] h528;
-    reg [1-1:0] h529;
-    reg [32-1:0] h536;
+    reg [52-1:0] h262;
+    reg [65-1:0] h263;
+    reg [32-1:0] h264;
+    reg [1-1:0] h265;
+    reg [32-1:0] h269;
+    reg [1-1:0] h270;
+    reg [32-1:0] h484;
+    reg [1-1:0] h485;
+    reg [32-1:0] h490;
+    reg [1-1:0] h491;
+    reg [32-1:0] h497;
+    reg [1-1:0] h498;
+    reg [32-1:0] h503;
+    reg [1-1:0] h504;
+    reg [32-1:0] h510;
+    reg [1-1:0] h511;
+    reg [32-1:0] h517;
+    reg [1-1:0] h518;
+    reg [32-1:0] h524;
+    reg [1-1:0] h525;
+    reg [32-1:0] h532;
+    reg [1-1:0] h533;
+    reg [32-1:0] h534;
+    reg [1-1:0] h535;
+    reg [1-1:0] h536;
     reg [1-1:0] h537;
-    reg [32-1:0] h538;
-    reg [1-1:0] h539;
-    reg [1-1:0] h540;
-    reg [1-1:0] h541;
-    reg [64-1:0] h542;
-    reg [64-1:0] h543;
-    reg [76-1:0] h544;
+    reg [64-1:0] h538;
+    reg [64-1:0] h539;
+    reg [76-1:0] h540;
+    reg [64-1:0] h541;
+    reg [1-1:0] h542;
+    reg [1-1:0] h543;
+    reg [64-1:0] h544;
     reg [64-1:0] h545;
-    reg [1-1:0] h546;
-    reg [1-1:0] h547;
-    reg [64-1:0] h548;
+    reg [76-1:0] h546;
+    reg [64-1:0] h547;
+    reg [1-1:0] h548;
     reg [64-1:0] h549;
-    reg [76-1:0] h550;
-    reg [64-1:0] h551;
-    reg [1-1:0] h552;
-    reg [64-1:0] h553;
-    reg [64-1:0] h554;
-    reg [76-1:0] h555;
-    reg [64-1:0] h556;
-    reg [32-1:0] h562;
-    reg [1-1:0] h563;
-    reg [1-1:0] h564;
-    reg [1-1:0] h565;
-    reg [64-1:0] h566;
-    reg [64-1:0] h567;
-    reg [76-1:0] h568;
+    reg [64-1:0] h550;
+    reg [76-1:0] h551;
+    reg [64-1:0] h552;
+    reg [32-1:0] h558;
+    reg [1-1:0] h559;
+    reg [1-1:0] h560;
+    reg [1-1:0] h561;
+    reg [64-1:0] h562;
+    reg [64-1:0] h563;
+    reg [76-1:0] h564;
+    reg [64-1:0] h565;
+    reg [1-1:0] h566;
+    reg [1-1:0] h567;
+    reg [64-1:0] h568;
     reg [64-1:0] h569;
-    reg [1-1:0] h570;
-    reg [1-1:0] h571;
-    reg [64-1:0] h572;
+    reg [76-1:0] h570;
+    reg [64-1:0] h571;
+    reg [1-1:0] h572;
     reg [64-1:0] h573;
-    reg [76-1:0] h574;
-    reg [64-1:0] h575;
-    reg [1-1:0] h576;
-    reg [64-1:0] h577;
-    reg [64-1:0] h578;
-    reg [76-1:0] h579;
-    reg [64-1:0] h580;
-    reg [64-1:0] h270;
-    reg [76-1:0] h271;
-    reg [64-1:0] h272;
-    reg [64-1:0] h275;
-    reg [76-1:0] h276;
-    reg [64-1:0] h277;
+    reg [64-1:0] h574;
+    reg [76-1:0] h575;
+    reg [64-1:0] h576;
+    reg [64-1:0] h266;
+    reg [76-1:0] h267;
+    reg [64-1:0] h268;
+    reg [64-1:0] h271;
+    reg [76-1:0] h272;
+    reg [64-1:0] h273;
+    reg [64-1:0] h274;
+    reg [76-1:0] h275;
+    reg [62-1:0] h276;
+    reg [63-1:0] h277;
     reg [64-1:0] h278;
-    reg [76-1:0] h279;
-    reg [62-1:0] h280;
-    reg [63-1:0] h281;
+    reg [64-1:0] h279;
+    reg [64-1:0] h280;
+    reg [64-1:0] h281;
     reg [64-1:0] h282;
-    reg [64-1:0] h283;
+    reg [76-1:0] h283;
     reg [64-1:0] h284;
     reg [64-1:0] h285;
-    reg [64-1:0] h286;
-    reg [76-1:0] h287;
-    reg [64-1:0] h288;
+    reg [76-1:0] h286;
+    reg [62-1:0] h287;
+    reg [63-1:0] h288;
     reg [64-1:0] h289;
-    reg [76-1:0] h290;
-    reg [62-1:0] h291;
-    reg [63-1:0] h292;
+    reg [64-1:0] h290;
+    reg [64-1:0] h291;
+    reg [64-1:0] h292;
     reg [64-1:0] h293;
-    reg [64-1:0] h294;
+    reg [76-1:0] h294;
     reg [64-1:0] h295;
     reg [64-1:0] h296;
-    reg [64-1:0] h297;
-    reg [76-1:0] h298;
-    reg [64-1:0] h299;
+    reg [76-1:0] h297;
+    reg [62-1:0] h298;
+    reg [63-1:0] h299;
     reg [64-1:0] h300;
-    reg [76-1:0] h301;
-    reg [62-1:0] h302;
-    reg [63-1:0] h303;
-    reg [64-1:0] h304;
+    reg [64-1:0] h301;
+    reg [64-1:0] h302;
+    reg [64-1:0] h303;
+    reg [1-1:0] h304;
     reg [64-1:0] h305;
-    reg [64-1:0] h306;
+    reg [76-1:0] h306;
     reg [64-1:0] h307;
-    reg [1-1:0] h308;
-    reg [64-1:0] h309;
-    reg [76-1:0] h310;
-    reg [64-1:0] h311;
+    reg [64-1:0] h308;
+    reg [76-1:0] h309;
+    reg [62-1:0] h310;
+    reg [63-1:0] h311;
     reg [64-1:0] h312;
-    reg [76-1:0] h313;
-    reg [62-1:0] h314;
-    reg [63-1:0] h315;
+    reg [64-1:0] h313;
+    reg [64-1:0] h314;
+    reg [64-1:0] h315;
     reg [64-1:0] h316;
-    reg [64-1:0] h317;
+    reg [76-1:0] h317;
     reg [64-1:0] h318;
     reg [64-1:0] h319;
-    reg [64-1:0] h320;
-    reg [76-1:0] h321;
-    reg [64-1:0] h322;
+    reg [76-1:0] h320;
+    reg [62-1:0] h321;
+    reg [63-1:0] h322;
     reg [64-1:0] h323;
-    reg [76-1:0] h324;
-    reg [62-1:0] h325;
-    reg [63-1:0] h326;
-    reg [64-1:0] h327;
+    reg [64-1:0] h324;
+    reg [64-1:0] h325;
+    reg [64-1:0] h326;
+    reg [1-1:0] h327;
     reg [64-1:0] h328;
-    reg [64-1:0] h329;
+    reg [76-1:0] h329;
     reg [64-1:0] h330;
-    reg [1-1:0] h331;
-    reg [64-1:0] h332;
-    reg [76-1:0] h333;
-    reg [64-1:0] h334;
+    reg [64-1:0] h331;
+    reg [76-1:0] h332;
+    reg [62-1:0] h333;
+    reg [63-1:0] h334;
     reg [64-1:0] h335;
-    reg [76-1:0] h336;
-    reg [62-1:0] h337;
-    reg [63-1:0] h338;
-    reg [64-1:0] h339;
+    reg [64-1:0] h336;
+    reg [64-1:0] h337;
+    reg [64-1:0] h338;
+    reg [1-1:0] h339;
     reg [64-1:0] h340;
-    reg [64-1:0] h341;
+    reg [76-1:0] h341;
     reg [64-1:0] h342;
-    reg [1-1:0] h343;
-    reg [64-1:0] h344;
-    reg [76-1:0] h345;
-    reg [64-1:0] h346;
+    reg [64-1:0] h343;
+    reg [76-1:0] h344;
+    reg [62-1:0] h345;
+    reg [63-1:0] h346;
     reg [64-1:0] h347;
-    reg [76-1:0] h348;
-    reg [62-1:0] h349;
-    reg [63-1:0] h350;
+    reg [64-1:0] h348;
+    reg [64-1:0] h349;
+    reg [64-1:0] h350;
     reg [64-1:0] h351;
-    reg [64-1:0] h352;
+    reg [76-1:0] h352;
     reg [64-1:0] h353;
-    reg [64-1:0] h354;
+    reg [1-1:0] h354;
     reg [64-1:0] h355;
     reg [76-1:0] h356;
     reg [64-1:0] h357;
-    reg [1-1:0] h358;
-    reg [64-1:0] h359;
-    reg [76-1:0] h360;
-    reg [64-1:0] h361;
+    reg [64-1:0] h358;
+    reg [76-1:0] h359;
+    reg [62-1:0] h360;
+    reg [63-1:0] h361;
     reg [64-1:0] h362;
-    reg [76-1:0] h363;
-    reg [62-1:0] h364;
-    reg [63-1:0] h365;
-    reg [64-1:0] h366;
+    reg [64-1:0] h363;
+    reg [64-1:0] h364;
+    reg [64-1:0] h365;
+    reg [1-1:0] h366;
     reg [64-1:0] h367;
-    reg [64-1:0] h368;
+    reg [76-1:0] h368;
     reg [64-1:0] h369;
-    reg [1-1:0] h370;
-    reg [64-1:0] h371;
-    reg [76-1:0] h372;
-    reg [64-1:0] h373;
+    reg [64-1:0] h370;
+    reg [76-1:0] h371;
+    reg [62-1:0] h372;
+    reg [63-1:0] h373;
     reg [64-1:0] h374;
-    reg [76-1:0] h375;
-    reg [62-1:0] h376;
-    reg [63-1:0] h377;
+    reg [64-1:0] h375;
+    reg [64-1:0] h376;
+    reg [64-1:0] h377;
     reg [64-1:0] h378;
-    reg [64-1:0] h379;
+    reg [76-1:0] h379;
     reg [64-1:0] h380;
     reg [64-1:0] h381;
-    reg [64-1:0] h382;
-    reg [76-1:0] h383;
-    reg [64-1:0] h384;
+    reg [76-1:0] h382;
+    reg [62-1:0] h383;
+    reg [63-1:0] h384;
     reg [64-1:0] h385;
-    reg [76-1:0] h386;
-    reg [62-1:0] h387;
-    reg [63-1:0] h388;
-    reg [64-1:0] h389;
+    reg [64-1:0] h386;
+    reg [64-1:0] h387;
+    reg [64-1:0] h388;
+    reg [1-1:0] h389;
     reg [64-1:0] h390;
-    reg [64-1:0] h391;
+    reg [76-1:0] h391;
     reg [64-1:0] h392;
-    reg [1-1:0] h393;
-    reg [64-1:0] h394;
-    reg [76-1:0] h395;
-    reg [64-1:0] h396;
+    reg [64-1:0] h393;
+    reg [76-1:0] h394;
+    reg [62-1:0] h395;
+    reg [63-1:0] h396;
     reg [64-1:0] h397;
-    reg [76-1:0] h398;
-    reg [62-1:0] h399;
-    reg [63-1:0] h400;
+    reg [64-1:0] h398;
+    reg [64-1:0] h399;
+    reg [64-1:0] h400;
     reg [64-1:0] h401;
-    reg [64-1:0] h402;
+    reg [76-1:0] h402;
     reg [64-1:0] h403;
     reg [64-1:0] h404;
-    reg [64-1:0] h405;
-    reg [76-1:0] h406;
-    reg [64-1:0] h407;
+    reg [76-1:0] h405;
+    reg [62-1:0] h406;
+    reg [63-1:0] h407;
     reg [64-1:0] h408;
-    reg [76-1:0] h409;
-    reg [62-1:0] h410;
-    reg [63-1:0] h411;
-    reg [64-1:0] h412;
+    reg [64-1:0] h409;
+    reg [64-1:0] h410;
+    reg [64-1:0] h411;
+    reg [1-1:0] h412;
     reg [64-1:0] h413;
-    reg [64-1:0] h414;
+    reg [76-1:0] h414;
     reg [64-1:0] h415;
-    reg [1-1:0] h416;
-    reg [64-1:0] h417;
-    reg [76-1:0] h418;
-    reg [64-1:0] h419;
+    reg [64-1:0] h416;
+    reg [76-1:0] h417;
+    reg [62-1:0] h418;
+    reg [63-1:0] h419;
     reg [64-1:0] h420;
-    reg [76-1:0] h421;
-    reg [62-1:0] h422;
-    reg [63-1:0] h423;
-    reg [64-1:0] h424;
+    reg [64-1:0] h421;
+    reg [64-1:0] h422;
+    reg [64-1:0] h423;
+    reg [1-1:0] h424;
     reg [64-1:0] h425;
-    reg [64-1:0] h426;
+    reg [76-1:0] h426;
     reg [64-1:0] h427;
-    reg [1-1:0] h428;
+    reg [64-1:0] h428;
     reg [64-1:0] h429;
     reg [76-1:0] h430;
     reg [64-1:0] h431;
-    reg [64-1:0] h432;
+    reg [1-1:0] h432;
     reg [64-1:0] h433;
     reg [76-1:0] h434;
     reg [64-1:0] h435;
-    reg [1-1:0] h436;
-    reg [64-1:0] h437;
-    reg [76-1:0] h438;
-    reg [64-1:0] h439;
+    reg [64-1:0] h436;
+    reg [76-1:0] h437;
+    reg [62-1:0] h438;
+    reg [63-1:0] h439;
     reg [64-1:0] h440;
-    reg [76-1:0] h441;
-    reg [62-1:0] h442;
-    reg [63-1:0] h443;
-    reg [64-1:0] h444;
+    reg [64-1:0] h441;
+    reg [64-1:0] h442;
+    reg [64-1:0] h443;
+    reg [1-1:0] h444;
     reg [64-1:0] h445;
-    reg [64-1:0] h446;
+    reg [76-1:0] h446;
     reg [64-1:0] h447;
-    reg [1-1:0] h448;
-    reg [64-1:0] h449;
-    reg [76-1:0] h450;
-    reg [64-1:0] h451;
+    reg [64-1:0] h448;
+    reg [76-1:0] h449;
+    reg [62-1:0] h450;
+    reg [63-1:0] h451;
     reg [64-1:0] h452;
-    reg [76-1:0] h453;
-    reg [62-1:0] h454;
-    reg [63-1:0] h455;
-    reg [64-1:0] h456;
+    reg [64-1:0] h453;
+    reg [64-1:0] h454;
+    reg [64-1:0] h455;
+    reg [1-1:0] h456;
     reg [64-1:0] h457;
-    reg [64-1:0] h458;
+    reg [76-1:0] h458;
     reg [64-1:0] h459;
-    reg [1-1:0] h460;
-    reg [64-1:0] h461;
-    reg [76-1:0] h462;
-    reg [64-1:0] h463;
+    reg [64-1:0] h460;
+    reg [76-1:0] h461;
+    reg [62-1:0] h462;
+    reg [63-1:0] h463;
     reg [64-1:0] h464;
-    reg [76-1:0] h465;
-    reg [62-1:0] h466;
-    reg [63-1:0] h467;
-    reg [64-1:0] h468;
+    reg [64-1:0] h465;
+    reg [64-1:0] h466;
+    reg [64-1:0] h467;
+    reg [1-1:0] h468;
     reg [64-1:0] h469;
-    reg [64-1:0] h470;
+    reg [76-1:0] h470;
     reg [64-1:0] h471;
-    reg [1-1:0] h472;
-    reg [64-1:0] h473;
-    reg [76-1:0] h474;
-    reg [64-1:0] h475;
+    reg [64-1:0] h472;
+    reg [76-1:0] h473;
+    reg [62-1:0] h474;
+    reg [63-1:0] h475;
     reg [64-1:0] h476;
-    reg [76-1:0] h477;
-    reg [62-1:0] h478;
-    reg [63-1:0] h479;
+    reg [64-1:0] h477;
+    reg [64-1:0] h478;
+    reg [64-1:0] h479;
     reg [64-1:0] h480;
     reg [64-1:0] h481;
-    reg [64-1:0] h482;
+    reg [76-1:0] h482;
     reg [64-1:0] h483;
-    reg [64-1:0] h484;
-    reg [64-1:0] h485;
-    reg [76-1:0] h486;
+    reg [64-1:0] h486;
     reg [64-1:0] h487;
-    reg [64-1:0] h490;
-    reg [64-1:0] h491;
-    reg [76-1:0] h492;
+    reg [76-1:0] h488;
+    reg [64-1:0] h489;
+    reg [1-1:0] h492;
     reg [64-1:0] h493;
-    reg [1-1:0] h496;
-    reg [64-1:0] h497;
-    reg [64-1:0] h498;
-    reg [76-1:0] h499;
+    reg [64-1:0] h494;
+    reg [76-1:0] h495;
+    reg [64-1:0] h496;
+    reg [64-1:0] h499;
     reg [64-1:0] h500;
-    reg [64-1:0] h503;
-    reg [64-1:0] h504;
-    reg [76-1:0] h505;
+    reg [76-1:0] h501;
+    reg [64-1:0] h502;
+    reg [1-1:0] h505;
     reg [64-1:0] h506;
-    reg [1-1:0] h509;
-    reg [64-1:0] h510;
-    reg [64-1:0] h511;
-    reg [76-1:0] h512;
+    reg [64-1:0] h507;
+    reg [76-1:0] h508;
+    reg [64-1:0] h509;
+    reg [1-1:0] h512;
     reg [64-1:0] h513;
-    reg [1-1:0] h516;
-    reg [64-1:0] h517;
-    reg [64-1:0] h518;
-    reg [76-1:0] h519;
+    reg [64-1:0] h514;
+    reg [76-1:0] h515;
+    reg [64-1:0] h516;
+    reg [1-1:0] h519;
     reg [64-1:0] h520;
-    reg [1-1:0] h523;
-    reg [64-1:0] h524;
-    reg [64-1:0] h525;
-    reg [76-1:0] h526;
-    reg [64-1:0] h527;
-    reg [64-1:0] h530;
-    reg [76-1:0] h531;
-    reg [64-1:0] h532;
-    reg [64-1:0] h533;
-    reg [76-1:0] h534;
-    reg [64-1:0] h535;
-    reg [1-1:0] h557;
-    reg [64-1:0] h558;
-    reg [64-1:0] h559;
-    reg [76-1:0] h560;
-    reg [64-1:0] h561;
-    reg [1-1:0] h581;
-    reg [1-1:0] h582;
-    reg [6-1:0] h583;
+    reg [64-1:0] h521;
+    reg [76-1:0] h522;
+    reg [64-1:0] h523;
+    reg [64-1:0] h526;
+    reg [76-1:0] h527;
+    reg [64-1:0] h528;
+    reg [64-1:0] h529;
+    reg [76-1:0] h530;
+    reg [64-1:0] h531;
+    reg [1-1:0] h553;
+    reg [64-1:0] h554;
+    reg [64-1:0] h555;
+    reg [76-1:0] h556;
+    reg [64-1:0] h557;
+    reg [1-1:0] h577;
+    reg [1-1:0] h578;
+    reg [6-1:0] h579;
+    reg [64-1:0] h580;
+    reg [127-1:0] h581;
+    reg [6-1:0] h582;
+    reg [127-1:0] h583;
     reg [64-1:0] h584;
-    reg [127-1:0] h585;
-    reg [6-1:0] h586;
-    reg [127-1:0] h587;
-    reg [64-1:0] h588;
-    reg [6-1:0] h589;
-    reg [7-1:0] h590;
-    reg [64-1:0] h591;
-    reg [65-1:0] h592;
+    reg [6-1:0] h585;
+    reg [7-1:0] h586;
+    reg [64-1:0] h587;
+    reg [65-1:0] h588;
+    reg [64-1:0] h589;
+    reg [127-1:0] h590;
+    reg [127-1:0] h591;
+    reg [1-1:0] h592;
     reg [64-1:0] h593;
-    reg [127-1:0] h594;
-    reg [127-1:0] h595;
-    reg [1-1:0] h596;
-    reg [64-1:0] h597;
+    reg [64-1:0] h594;
+    reg [76-1:0] h595;
+    reg [64-1:0] h596;
+    reg [1-1:0] h597;
     reg [64-1:0] h598;
-    reg [76-1:0] h599;
-    reg [64-1:0] h600;
-    reg [1-1:0] h601;
-    reg [64-1:0] h602;
+    reg [64-1:0] h599;
+    reg [76-1:0] h600;
+    reg [64-1:0] h601;
+    reg [1-1:0] h602;
     reg [64-1:0] h603;
-    reg [76-1:0] h604;
-    reg [64-1:0] h605;
-    reg [1-1:0] h606;
-    reg [64-1:0] h607;
-    reg [64-1:0] h608;
-    reg [76-1:0] h609;
-    reg [64-1:0] h610;
-    reg [1-1:0] h611;
+    reg [64-1:0] h604;
+    reg [76-1:0] h605;
+    reg [64-1:0] h606;
+    reg [1-1:0] h607;
+    reg [1-1:0] h608;
+    reg [1-1:0] h609;
+    reg [32-1:0] h610;
+    reg [64-1:0] h611;
     reg [1-1:0] h612;
-    reg [1-1:0] h613;
-    reg [32-1:0] h614;
-    reg [64-1:0] h615;
+    reg [32-1:0] h613;
+    reg [1-1:0] h614;
+    reg [1-1:0] h615;
     reg [1-1:0] h616;
-    reg [32-1:0] h617;
-    reg [1-1:0] h618;
-    reg [1-1:0] h619;
-    reg [1-1:0] h620;
     reg [2-1:0] u0_wv;
     reg u0_free;
-    reg [1-1:0] h626;
-    reg [1-1:0] h627;
+    reg [1-1:0] h622;
+    reg [1-1:0] h623;
+    reg [1-1:0] h624;
+    reg [2-1:0] h625;
+    reg [2-1:0] h626;
+    reg [32-1:0] h627;
     reg [1-1:0] h628;
-    reg [2-1:0] h629;
-    reg [2-1:0] h630;
-    reg [32-1:0] h631;
-    reg [1-1:0] h632;
-    reg [64-1:0] h621;
-    reg [52-1:0] h622;
-    reg [16-1:0] h623;
-    reg [13-1:0] h624;
-    reg [65-1:0] h625;
-    reg [1-1:0] h636;
-    reg [1-1:0] h637;
-    reg [1-1:0] h638;
-    reg [2-1:0] h639;
-    reg [2-1:0] h640;
-    reg [32-1:0] h641;
-    reg [1-1:0] h642;
-    reg [16-1:0] h633;
-    reg [13-1:0] h634;
-    reg [49-1:0] h635;
-    reg [65-1:0] h643;
-    reg [65-1:0] h644;
-    reg [64-1:0] h645;
-    reg [64-1:0] h646;
-    reg [53-1:0] h647;
-    reg [53-1:0] h648;
+    reg [64-1:0] h617;
+    reg [52-1:0] h618;
+    reg [16-1:0] h619;
+    reg [13-1:0] h620;
+    reg [65-1:0] h621;
+    reg [36-1:0] h629;
+    reg [64-1:0] h630;
+    reg [16-1:0] h631;
+    reg [13-1:0] h632;
+    reg [49-1:0] h633;
+    reg [20-1:0] h634;
+    reg [18-1:0] h635;
+    reg [49-1:0] h636;
+    reg [20-1:0] h637;
+    reg [13-1:0] h638;
+    reg [49-1:0] h639;
+    reg [65-1:0] h640;
+    reg [65-1:0] h641;
+    reg [64-1:0] h642;
+    reg [64-1:0] h643;
+    reg [53-1:0] h644;
+    reg [53-1:0] h645;
+    reg [65-1:0] h646;
+    reg [65-1:0] h647;
+    reg [64-1:0] h648;
     reg [65-1:0] h649;
-    reg [65-1:0] h650;
+    reg [64-1:0] h650;
     reg [64-1:0] h651;
-    reg [65-1:0] h652;
-    reg [64-1:0] h653;
-    reg [64-1:0] h654;
-    reg [53-1:0] h655;
-    reg [53-1:0] h656;
-    reg [65-1:0] h657;
-    reg [64-1:0] h658;
-    reg [64-1:0] h659;
-    reg [2-1:0] h660;
+    reg [53-1:0] h652;
+    reg [53-1:0] h653;
+    reg [65-1:0] h654;
+    reg [64-1:0] h655;
+    reg [64-1:0] h656;
+    reg [2-1:0] h657;
+    reg [2-1:0] h658;
+    reg [48-1:0] h659;
+    reg [1-1:0] h660;
     reg [2-1:0] h661;
     reg [48-1:0] h662;
-    reg [1-1:0] h663;
-    reg [2-1:0] h664;
-    reg [48-1:0] h665;
-    reg [48-1:0] h666;
-    reg [64-1:0] h667;
-    reg [52-1:0] h668;
-    reg [16-1:0] h669;
-    reg [13-1:0] h670;
-    reg [65-1:0] h671;
-    reg [36-1:0] h672;
-    reg [16-1:0] h673;
-    reg [13-1:0] h674;
-    reg [49-1:0] h675;
-    reg [20-1:0] h676;
-    reg [18-1:0] h677;
-    reg [49-1:0] h678;
-    reg [20-1:0] h679;
-    reg [13-1:0] h680;
-    reg [49-1:0] h681;
-    reg [65-1:0] h682;
+    reg [48-1:0] h663;
+    reg [1-1:0] h667;
+    reg [1-1:0] h668;
+    reg [1-1:0] h669;
+    reg [2-1:0] h670;
+    reg [2-1:0] h671;
+    reg [32-1:0] h672;
+    reg [1-1:0] h673;
+    reg [16-1:0] h664;
+    reg [13-1:0] h665;
+    reg [49-1:0] h666;
+    reg [65-1:0] h674;
+    reg [65-1:0] h675;
+    reg [64-1:0] h676;
+    reg [64-1:0] h677;
+    reg [53-1:0] h678;
+    reg [53-1:0] h679;
+    reg [65-1:0] h680;
+    reg [65-1:0] h681;
+    reg [64-1:0] h682;
     reg [65-1:0] h683;
     reg [64-1:0] h684;
     reg [64-1:0] h685;
     reg [53-1:0] h686;
     reg [53-1:0] h687;
     reg [65-1:0] h688;
-    reg [65-1:0] h689;
+    reg [64-1:0] h689;
     reg [64-1:0] h690;
-    reg [65-1:0] h691;
-    reg [64-1:0] h692;
-    reg [64-1:0] h693;
-    reg [53-1:0] h694;
-    reg [53-1:0] h695;
-    reg [65-1:0] h696;
-    reg [64-1:0] h697;
+    reg [2-1:0] h691;
+    reg [2-1:0] h692;
+    reg [48-1:0] h693;
+    reg [1-1:0] h694;
+    reg [2-1:0] h695;
+    reg [48-1:0] h696;
+    reg [48-1:0] h697;
     reg [64-1:0] h698;
-    reg [2-1:0] h699;
-    reg [2-1:0] h700;
-    reg [48-1:0] h701;
+    reg [52-1:0] h699;
+    reg [65-1:0] h700;
+    reg [1-1:0] h701;
     reg [1-1:0] h702;
-    reg [2-1:0] h703;
-    reg [48-1:0] h704;
-    reg [48-1:0] h705;
-    reg [64-1:0] h706;
-    reg [52-1:0] h707;
+    reg [1-1:0] h703;
+    reg [2-1:0] h704;
+    reg [2-1:0] h705;
+    reg [32-1:0] h706;
+    reg [1-1:0] h707;
     reg [65-1:0] h708;
-    reg [1-1:0] h709;
-    reg [1-1:0] h710;
-    reg [1-1:0] h711;
-    reg [2-1:0] h712;
-    reg [2-1:0] h713;
-    reg [32-1:0] h714;
-    reg [1-1:0] h715;
-    reg [65-1:0] h716;
+    reg [65-1:0] h709;
+    reg [64-1:0] h710;
+    reg [64-1:0] h711;
+    reg [53-1:0] h712;
+    reg [53-1:0] h713;
+    reg [65-1:0] h714;
+    reg [65-1:0] h715;
+    reg [64-1:0] h716;
     reg [65-1:0] h717;
     reg [64-1:0] h718;
     reg [64-1:0] h719;
     reg [53-1:0] h720;
     reg [53-1:0] h721;
     reg [65-1:0] h722;
-    reg [65-1:0] h723;
+    reg [64-1:0] h723;
     reg [64-1:0] h724;
-    reg [65-1:0] h725;
-    reg [64-1:0] h726;
-    reg [64-1:0] h727;
-    reg [53-1:0] h728;
-    reg [53-1:0] h729;
-    reg [65-1:0] h730;
-    reg [64-1:0] h731;
-    reg [64-1:0] h732;
-    reg [32-1:0] h733;
-    reg [12-1:0] h734;
-    reg [65-1:0] h735;
+    reg [32-1:0] h725;
+    reg [12-1:0] h726;
+    reg [65-1:0] h727;
+    reg [65-1:0] h728;
+    reg [64-1:0] h729;
+    reg [64-1:0] h730;
+    reg [53-1:0] h731;
+    reg [53-1:0] h732;
+    reg [65-1:0] h733;
+    reg [65-1:0] h734;
+    reg [64-1:0] h735;
     reg [65-1:0] h736;
     reg [64-1:0] h737;
     reg [64-1:0] h738;
     reg [53-1:0] h739;
     reg [53-1:0] h740;
     reg [65-1:0] h741;
-    reg [65-1:0] h742;
+    reg [64-1:0] h742;
     reg [64-1:0] h743;
-    reg [65-1:0] h744;
-    reg [64-1:0] h745;
-    reg [64-1:0] h746;
-    reg [53-1:0] h747;
-    reg [53-1:0] h748;
-    reg [65-1:0] h749;
+    reg [32-1:0] h744;
+    reg [12-1:0] h745;
+    reg [32-1:0] h746;
+    reg [65-1:0] h747;
+    reg [65-1:0] h748;
+    reg [64-1:0] h749;
     reg [64-1:0] h750;
-    reg [64-1:0] h751;
-    reg [32-1:0] h752;
-    reg [12-1:0] h753;
-    reg [32-1:0] h754;
-    reg [65-1:0] h755;
+    reg [53-1:0] h751;
+    reg [53-1:0] h752;
+    reg [65-1:0] h753;
+    reg [65-1:0] h754;
+    reg [64-1:0] h755;
     reg [65-1:0] h756;
     reg [64-1:0] h757;
     reg [64-1:0] h758;
     reg [53-1:0] h759;
     reg [53-1:0] h760;
     reg [65-1:0] h761;
-    reg [65-1:0] h762;
+    reg [64-1:0] h762;
     reg [64-1:0] h763;
-    reg [65-1:0] h764;
-    reg [64-1:0] h765;
-    reg [64-1:0] h766;
-    reg [53-1:0] h767;
-    reg [53-1:0] h768;
-    reg [65-1:0] h769;
-    reg [64-1:0] h770;
-    reg [64-1:0] h771;
-    reg [64-1:0] h772;
-    reg [28-1:0] h773;
-    reg [65-1:0] h774;
+    reg [64-1:0] h764;
+    reg [28-1:0] h765;
+    reg [65-1:0] h766;
+    reg [65-1:0] h767;
+    reg [64-1:0] h768;
+    reg [64-1:0] h769;
+    reg [53-1:0] h770;
+    reg [53-1:0] h771;
+    reg [65-1:0] h772;
+    reg [65-1:0] h773;
+    reg [64-1:0] h774;
     reg [65-1:0] h775;
     reg [64-1:0] h776;
     reg [64-1:0] h777;
     reg [53-1:0] h778;
     reg [53-1:0] h779;
     reg [65-1:0] h780;
-    reg [65-1:0] h781;
+    reg [64-1:0] h781;
     reg [64-1:0] h782;
-    reg [65-1:0] h783;
-    reg [64-1:0] h784;
-    reg [64-1:0] h785;
-    reg [53-1:0] h786;
-    reg [53-1:0] h787;
-    reg [65-1:0] h788;
-    reg [64-1:0] h789;
-    reg [64-1:0] h790;
-    reg [64-1:0] h791;
-    reg [28-1:0] h792;
-    reg [48-1:0] h793;
-    reg [32-1:0] h794;
-    reg [1-1:0] h795;
-    reg [2-1:0] h813;
-    reg [2-1:0] h814;
-    reg [32-1:0] h815;
-    reg [1-1:0] h816;
-    reg [2-1:0] h1359;
-    reg [2-1:0] h1360;
-    reg [32-1:0] h1361;
-    reg [1-1:0] h1362;
-    reg [2-1:0] h1383;
-    reg [2-1:0] h1384;
-    reg [32-1:0] h1385;
-    reg [1-1:0] h1386;
-    reg [2-1:0] h1408;
-    reg [2-1:0] h1409;
-    reg [32-1:0] h1410;
-    reg [1-1:0] h1411;
-    reg [2-1:0] h1432;
-    reg [2-1:0] h1433;
-    reg [32-1:0] h1434;
-    reg [1-1:0] h1435;
-    reg [2-1:0] h1457;
-    reg [2-1:0] h1458;
-    reg [32-1:0] h1459;
-    reg [1-1:0] h1460;
-    reg [2-1:0] h1482;
-    reg [2-1:0] h1483;
-    reg [32-1:0] h1484;
-    reg [1-1:0] h1485;
-    reg [2-1:0] h1507;
-    reg [2-1:0] h1508;
-    reg [32-1:0] h1509;
-    reg [1-1:0] h1510;
-    reg [2-1:0] h1511;
-    reg [2-1:0] h1512;
-    reg [32-1:0] h1513;
-    reg [1-1:0] h1514;
-    reg [65-1:0] h1515;
+    reg [64-1:0] h783;
+    reg [28-1:0] h784;
+    reg [48-1:0] h785;
+    reg [32-1:0] h786;
+    reg [1-1:0] h787;
+    reg [2-1:0] h805;
+    reg [2-1:0] h806;
+    reg [32-1:0] h807;
+    reg [1-1:0] h808;
+    reg [2-1:0] h1351;
+    reg [2-1:0] h1352;
+    reg [32-1:0] h1353;
+    reg [1-1:0] h1354;
+    reg [2-1:0] h1375;
+    reg [2-1:0] h1376;
+    reg [32-1:0] h1377;
+    reg [1-1:0] h1378;
+    reg [2-1:0] h1400;
+    reg [2-1:0] h1401;
+    reg [32-1:0] h1402;
+    reg [1-1:0] h1403;
+    reg [2-1:0] h1424;
+    reg [2-1:0] h1425;
+    reg [32-1:0] h1426;
+    reg [1-1:0] h1427;
+    reg [2-1:0] h1449;
+    reg [2-1:0] h1450;
+    reg [32-1:0] h1451;
+    reg [1-1:0] h1452;
+    reg [2-1:0] h1474;
+    reg [2-1:0] h1475;
+    reg [32-1:0] h1476;
+    reg [1-1:0] h1477;
+    reg [2-1:0] h1499;
+    reg [2-1:0] h1500;
+    reg [32-1:0] h1501;
+    reg [1-1:0] h1502;
+    reg [2-1:0] h1503;
+    reg [2-1:0] h1504;
+    reg [32-1:0] h1505;
+    reg [1-1:0] h1506;
+    reg [65-1:0] h1507;
+    reg [65-1:0] h1508;
+    reg [64-1:0] h1509;
+    reg [64-1:0] h1510;
+    reg [53-1:0] h1511;
+    reg [53-1:0] h1512;
+    reg [65-1:0] h1513;
+    reg [65-1:0] h1514;
+    reg [64-1:0] h1515;
     reg [65-1:0] h1516;
     reg [64-1:0] h1517;
     reg [64-1:0] h1518;
     reg [53-1:0] h1519;
     reg [53-1:0] h1520;
     reg [65-1:0] h1521;
-    reg [65-1:0] h1522;
+    reg [64-1:0] h1522;
     reg [64-1:0] h1523;
-    reg [65-1:0] h1524;
-    reg [64-1:0] h1525;
-    reg [64-1:0] h1526;
-    reg [53-1:0] h1527;
-    reg [53-1:0] h1528;
-    reg [65-1:0] h1529;
-    reg [64-1:0] h1530;
-    reg [64-1:0] h1531;
-    reg [32-1:0] h1532;
-    reg [12-1:0] h1533;
-    reg [65-1:0] h1534;
+    reg [32-1:0] h1524;
+    reg [12-1:0] h1525;
+    reg [65-1:0] h1526;
+    reg [65-1:0] h1527;
+    reg [64-1:0] h1528;
+    reg [64-1:0] h1529;
+    reg [53-1:0] h1530;
+    reg [53-1:0] h1531;
+    reg [65-1:0] h1532;
+    reg [65-1:0] h1533;
+    reg [64-1:0] h1534;
     reg [65-1:0] h1535;
     reg [64-1:0] h1536;
     reg [64-1:0] h1537;
     reg [53-1:0] h1538;
     reg [53-1:0] h1539;
     reg [65-1:0] h1540;
-    reg [65-1:0] h1541;
+    reg [64-1:0] h1541;
     reg [64-1:0] h1542;
-    reg [65-1:0] h1543;
-    reg [64-1:0] h1544;
-    reg [64-1:0] h1545;
-    reg [53-1:0] h1546;
-    reg [53-1:0] h1547;
-    reg [65-1:0] h1548;
+    reg [32-1:0] h1543;
+    reg [12-1:0] h1544;
+    reg [32-1:0] h1545;
+    reg [65-1:0] h1546;
+    reg [65-1:0] h1547;
+    reg [64-1:0] h1548;
     reg [64-1:0] h1549;
-    reg [64-1:0] h1550;
-    reg [32-1:0] h1551;
-    reg [12-1:0] h1552;
-    reg [32-1:0] h1553;
-    reg [65-1:0] h1554;
+    reg [53-1:0] h1550;
+    reg [53-1:0] h1551;
+    reg [65-1:0] h1552;
+    reg [65-1:0] h1553;
+    reg [64-1:0] h1554;
     reg [65-1:0] h1555;
     reg [64-1:0] h1556;
     reg [64-1:0] h1557;
     reg [53-1:0] h1558;
     reg [53-1:0] h1559;
     reg [65-1:0] h1560;
-    reg [65-1:0] h1561;
+    reg [64-1:0] h1561;
     reg [64-1:0] h1562;
-    reg [65-1:0] h1563;
-    reg [64-1:0] h1564;
-    reg [64-1:0] h1565;
-    reg [53-1:0] h1566;
-    reg [53-1:0] h1567;
-    reg [65-1:0] h1568;
-    reg [64-1:0] h1569;
-    reg [64-1:0] h1570;
-    reg [64-1:0] h1571;
-    reg [28-1:0] h1572;
-    reg [65-1:0] h1573;
+    reg [64-1:0] h1563;
+    reg [28-1:0] h1564;
+    reg [65-1:0] h1565;
+    reg [65-1:0] h1566;
+    reg [64-1:0] h1567;
+    reg [64-1:0] h1568;
+    reg [53-1:0] h1569;
+    reg [53-1:0] h1570;
+    reg [65-1:0] h1571;
+    reg [65-1:0] h1572;
+    reg [64-1:0] h1573;
     reg [65-1:0] h1574;
     reg [64-1:0] h1575;
     reg [64-1:0] h1576;
     reg [53-1:0] h1577;
     reg [53-1:0] h1578;
     reg [65-1:0] h1579;
-    reg [65-1:0] h1580;
+    reg [64-1:0] h1580;
     reg [64-1:0] h1581;
-    reg [65-1:0] h1582;
-    reg [64-1:0] h1583;
-    reg [64-1:0] h1584;
-    reg [53-1:0] h1585;
-    reg [53-1:0] h1586;
-    reg [65-1:0] h1587;
-    reg [64-1:0] h1588;
-    reg [64-1:0] h1589;
-    reg [64-1:0] h1590;
-    reg [28-1:0] h1591;
-    reg [48-1:0] h1592;
-    reg [2-1:0] h1593;
-    reg [2-1:0] h1594;
-    reg [32-1:0] h1595;
-    reg [1-1:0] h1596;
-    reg [2-1:0] h1614;
-    reg [2-1:0] h1615;
-    reg [32-1:0] h1616;
-    reg [1-1:0] h1617;
-    reg [2-1:0] h1635;
-    reg [2-1:0] h1636;
-    reg [32-1:0] h1637;
-    reg [1-1:0] h1638;
-    reg [2-1:0] h1660;
-    reg [2-1:0] h1661;
-    reg [32-1:0] h1662;
-    reg [1-1:0] h1663;
-    reg [1-1:0] h1664;
-    reg [1-1:0] h1665;
-    reg [64-1:0] h1666;
-    reg [65-1:0] h1667;
+    reg [64-1:0] h1582;
+    reg [28-1:0] h1583;
+    reg [48-1:0] h1584;
+    reg [2-1:0] h1585;
+    reg [2-1:0] h1586;
+    reg [32-1:0] h1587;
+    reg [1-1:0] h1588;
+    reg [2-1:0] h1606;
+    reg [2-1:0] h1607;
+    reg [32-1:0] h1608;
+    reg [1-1:0] h1609;
+    reg [2-1:0] h1627;
+    reg [2-1:0] h1628;
+    reg [32-1:0] h1629;
+    reg [1-1:0] h1630;
+    reg [2-1:0] h1652;
+    reg [2-1:0] h1653;
+    reg [32-1:0] h1654;
+    reg [1-1:0] h1655;
+    reg [1-1:0] h1656;
+    reg [1-1:0] h1657;
+    reg [64-1:0] h1658;
+    reg [65-1:0] h1659;
+    reg [65-1:0] h1660;
+    reg [64-1:0] h1661;
+    reg [64-1:0] h1662;
+    reg [53-1:0] h1663;
+    reg [53-1:0] h1664;
+    reg [65-1:0] h1665;
+    reg [65-1:0] h1666;
+    reg [64-1:0] h1667;
     reg [65-1:0] h1668;
     reg [64-1:0] h1669;
     reg [64-1:0] h1670;
     reg [53-1:0] h1671;
     reg [53-1:0] h1672;
     reg [65-1:0] h1673;
-    reg [65-1:0] h1674;
+    reg [64-1:0] h1674;
     reg [64-1:0] h1675;
-    reg [65-1:0] h1676;
-    reg [64-1:0] h1677;
+    reg [1-1:0] h1676;
+    reg [1-1:0] h1677;
     reg [64-1:0] h1678;
-    reg [53-1:0] h1679;
-    reg [53-1:0] h1680;
-    reg [65-1:0] h1681;
+    reg [65-1:0] h1679;
+    reg [65-1:0] h1680;
+    reg [64-1:0] h1681;
     reg [64-1:0] h1682;
-    reg [64-1:0] h1683;
-    reg [1-1:0] h1684;
-    reg [1-1:0] h1685;
-    reg [64-1:0] h1686;
-    reg [65-1:0] h1687;
+    reg [53-1:0] h1683;
+    reg [53-1:0] h1684;
+    reg [65-1:0] h1685;
+    reg [65-1:0] h1686;
+    reg [64-1:0] h1687;
     reg [65-1:0] h1688;
     reg [64-1:0] h1689;
     reg [64-1:0] h1690;
     reg [53-1:0] h1691;
     reg [53-1:0] h1692;
     reg [65-1:0] h1693;
-    reg [65-1:0] h1694;
+    reg [64-1:0] h1694;
     reg [64-1:0] h1695;
-    reg [65-1:0] h1696;
+    reg [1-1:0] h1696;
     reg [64-1:0] h1697;
-    reg [64-1:0] h1698;
-    reg [53-1:0] h1699;
-    reg [53-1:0] h1700;
-    reg [65-1:0] h1701;
-    reg [64-1:0] h1702;
-    reg [64-1:0] h1703;
-    reg [1-1:0] h1704;
-    reg [64-1:0] h1705;
-    reg [65-1:0] h1706;
+    reg [65-1:0] h1698;
+    reg [65-1:0] h1699;
+    reg [64-1:0] h1700;
+    reg [64-1:0] h1701;
+    reg [53-1:0] h1702;
+    reg [53-1:0] h1703;
+    reg [65-1:0] h1704;
+    reg [65-1:0] h1705;
+    reg [64-1:0] h1706;
     reg [65-1:0] h1707;
     reg [64-1:0] h1708;
     reg [64-1:0] h1709;
     reg [53-1:0] h1710;
     reg [53-1:0] h1711;
     reg [65-1:0] h1712;
-    reg [65-1:0] h1713;
+    reg [64-1:0] h1713;
     reg [64-1:0] h1714;
-    reg [65-1:0] h1715;
-    reg [64-1:0] h1716;
-    reg [64-1:0] h1717;
-    reg [53-1:0] h1718;
-    reg [53-1:0] h1719;
-    reg [65-1:0] h1720;
-    reg [64-1:0] h1721;
-    reg [64-1:0] h1722;
-    reg [65-1:0] h796;
+    reg [65-1:0] h788;
+    reg [65-1:0] h789;
+    reg [64-1:0] h790;
+    reg [64-1:0] h791;
+    reg [53-1:0] h792;
+    reg [53-1:0] h793;
+    reg [65-1:0] h794;
+    reg [65-1:0] h795;
+    reg [64-1:0] h796;
     reg [65-1:0] h797;
     reg [64-1:0] h798;
     reg [64-1:0] h799;
     reg [53-1:0] h800;
     reg [53-1:0] h801;
     reg [65-1:0] h802;
-    reg [65-1:0] h803;
+    reg [64-1:0] h803;
     reg [64-1:0] h804;
-    reg [65-1:0] h805;
-    reg [64-1:0] h806;
-    reg [64-1:0] h807;
-    reg [53-1:0] h808;
-    reg [53-1:0] h809;
+    reg [65-1:0] h809;
     reg [65-1:0] h810;
     reg [64-1:0] h811;
     reg [64-1:0] h812;
-    reg [65-1:0] h817;
+    reg [53-1:0] h813;
+    reg [53-1:0] h814;
+    reg [65-1:0] h815;
+    reg [65-1:0] h816;
+    reg [64-1:0] h817;
     reg [65-1:0] h818;
     reg [64-1:0] h819;
     reg [64-1:0] h820;
     reg [53-1:0] h821;
     reg [53-1:0] h822;
     reg [65-1:0] h823;
-    reg [65-1:0] h824;
+    reg [64-1:0] h824;
     reg [64-1:0] h825;
-    reg [65-1:0] h826;
-    reg [64-1:0] h827;
-    reg [64-1:0] h828;
-    reg [53-1:0] h829;
-    reg [53-1:0] h830;
-    reg [65-1:0] h831;
+    reg [64-1:0] h826;
+    reg [76-1:0] h827;
+    reg [62-1:0] h828;
+    reg [1-1:0] h829;
+    reg [2-1:0] h830;
+    reg [63-1:0] h831;
     reg [64-1:0] h832;
     reg [64-1:0] h833;
     reg [64-1:0] h834;
-    reg [76-1:0] h835;
-    reg [62-1:0] h836;
-    reg [1-1:0] h837;
-    reg [2-1:0] h838;
-    reg [63-1:0] h839;
-    reg [64-1:0] h840;
-    reg [64-1:0] h841;
-    reg [64-1:0] h842;
-    reg [64-1:0] h843;
-    reg [65-1:0] h844;
+    reg [64-1:0] h835;
+    reg [65-1:0] h836;
+    reg [65-1:0] h837;
+    reg [64-1:0] h838;
+    reg [64-1:0] h839;
+    reg [53-1:0] h840;
+    reg [53-1:0] h841;
+    reg [65-1:0] h842;
+    reg [65-1:0] h843;
+    reg [64-1:0] h844;
     reg [65-1:0] h845;
     reg [64-1:0] h846;
     reg [64-1:0] h847;
     reg [53-1:0] h848;
     reg [53-1:0] h849;
     reg [65-1:0] h850;
-    reg [65-1:0] h851;
+    reg [64-1:0] h851;
     reg [64-1:0] h852;
-    reg [65-1:0] h853;
-    reg [64-1:0] h854;
-    reg [64-1:0] h855;
-    reg [53-1:0] h856;
-    reg [53-1:0] h857;
-    reg [65-1:0] h858;
+    reg [64-1:0] h853;
+    reg [76-1:0] h854;
+    reg [62-1:0] h855;
+    reg [1-1:0] h856;
+    reg [2-1:0] h857;
+    reg [63-1:0] h858;
     reg [64-1:0] h859;
     reg [64-1:0] h860;
     reg [64-1:0] h861;
-    reg [76-1:0] h862;
-    reg [62-1:0] h863;
-    reg [1-1:0] h864;
-    reg [2-1:0] h865;
-    reg [63-1:0] h866;
-    reg [64-1:0] h867;
-    reg [64-1:0] h868;
-    reg [64-1:0] h869;
-    reg [64-1:0] h870;
-    reg [65-1:0] h871;
+    reg [64-1:0] h862;
+    reg [65-1:0] h863;
+    reg [65-1:0] h864;
+    reg [64-1:0] h865;
+    reg [64-1:0] h866;
+    reg [53-1:0] h867;
+    reg [53-1:0] h868;
+    reg [65-1:0] h869;
+    reg [65-1:0] h870;
+    reg [64-1:0] h871;
     reg [65-1:0] h872;
     reg [64-1:0] h873;
     reg [64-1:0] h874;
     reg [53-1:0] h875;
     reg [53-1:0] h876;
     reg [65-1:0] h877;
-    reg [65-1:0] h878;
+    reg [64-1:0] h878;
     reg [64-1:0] h879;
-    reg [65-1:0] h880;
-    reg [64-1:0] h881;
-    reg [64-1:0] h882;
-    reg [53-1:0] h883;
-    reg [53-1:0] h884;
-    reg [65-1:0] h885;
+    reg [64-1:0] h880;
+    reg [76-1:0] h881;
+    reg [62-1:0] h882;
+    reg [1-1:0] h883;
+    reg [2-1:0] h884;
+    reg [63-1:0] h885;
     reg [64-1:0] h886;
     reg [64-1:0] h887;
     reg [64-1:0] h888;
-    reg [76-1:0] h889;
-    reg [62-1:0] h890;
-    reg [1-1:0] h891;
-    reg [2-1:0] h892;
-    reg [63-1:0] h893;
+    reg [64-1:0] h889;
+    reg [1-1:0] h890;
+    reg [65-1:0] h891;
+    reg [65-1:0] h892;
+    reg [64-1:0] h893;
     reg [64-1:0] h894;
-    reg [64-1:0] h895;
-    reg [64-1:0] h896;
-    reg [64-1:0] h897;
-    reg [1-1:0] h898;
-    reg [65-1:0] h899;
+    reg [53-1:0] h895;
+    reg [53-1:0] h896;
+    reg [65-1:0] h897;
+    reg [65-1:0] h898;
+    reg [64-1:0] h899;
     reg [65-1:0] h900;
     reg [64-1:0] h901;
     reg [64-1:0] h902;
     reg [53-1:0] h903;
     reg [53-1:0] h904;
     reg [65-1:0] h905;
-    reg [65-1:0] h906;
+    reg [64-1:0] h906;
     reg [64-1:0] h907;
-    reg [65-1:0] h908;
-    reg [64-1:0] h909;
-    reg [64-1:0] h910;
-    reg [53-1:0] h911;
-    reg [53-1:0] h912;
-    reg [65-1:0] h913;
+    reg [64-1:0] h908;
+    reg [76-1:0] h909;
+    reg [62-1:0] h910;
+    reg [1-1:0] h911;
+    reg [2-1:0] h912;
+    reg [63-1:0] h913;
     reg [64-1:0] h914;
     reg [64-1:0] h915;
     reg [64-1:0] h916;
-    reg [76-1:0] h917;
-    reg [62-1:0] h918;
-    reg [1-1:0] h919;
-    reg [2-1:0] h920;
-    reg [63-1:0] h921;
-    reg [64-1:0] h922;
-    reg [64-1:0] h923;
-    reg [64-1:0] h924;
-    reg [64-1:0] h925;
-    reg [65-1:0] h926;
+    reg [64-1:0] h917;
+    reg [65-1:0] h918;
+    reg [65-1:0] h919;
+    reg [64-1:0] h920;
+    reg [64-1:0] h921;
+    reg [53-1:0] h922;
+    reg [53-1:0] h923;
+    reg [65-1:0] h924;
+    reg [65-1:0] h925;
+    reg [64-1:0] h926;
     reg [65-1:0] h927;
     reg [64-1:0] h928;
     reg [64-1:0] h929;
     reg [53-1:0] h930;
     reg [53-1:0] h931;
     reg [65-1:0] h932;
-    reg [65-1:0] h933;
+    reg [64-1:0] h933;
     reg [64-1:0] h934;
-    reg [65-1:0] h935;
-    reg [64-1:0] h936;
-    reg [64-1:0] h937;
-    reg [53-1:0] h938;
-    reg [53-1:0] h939;
-    reg [65-1:0] h940;
+    reg [64-1:0] h935;
+    reg [76-1:0] h936;
+    reg [62-1:0] h937;
+    reg [1-1:0] h938;
+    reg [2-1:0] h939;
+    reg [63-1:0] h940;
     reg [64-1:0] h941;
     reg [64-1:0] h942;
     reg [64-1:0] h943;
-    reg [76-1:0] h944;
-    reg [62-1:0] h945;
-    reg [1-1:0] h946;
-    reg [2-1:0] h947;
-    reg [63-1:0] h948;
+    reg [64-1:0] h944;
+    reg [1-1:0] h945;
+    reg [65-1:0] h946;
+    reg [65-1:0] h947;
+    reg [64-1:0] h948;
     reg [64-1:0] h949;
-    reg [64-1:0] h950;
-    reg [64-1:0] h951;
-    reg [64-1:0] h952;
-    reg [1-1:0] h953;
-    reg [65-1:0] h954;
+    reg [53-1:0] h950;
+    reg [53-1:0] h951;
+    reg [65-1:0] h952;
+    reg [65-1:0] h953;
+    reg [64-1:0] h954;
     reg [65-1:0] h955;
     reg [64-1:0] h956;
     reg [64-1:0] h957;
     reg [53-1:0] h958;
     reg [53-1:0] h959;
     reg [65-1:0] h960;
-    reg [65-1:0] h961;
+    reg [64-1:0] h961;
     reg [64-1:0] h962;
-    reg [65-1:0] h963;
-    reg [64-1:0] h964;
-    reg [64-1:0] h965;
-    reg [53-1:0] h966;
-    reg [53-1:0] h967;
-    reg [65-1:0] h968;
+    reg [64-1:0] h963;
+    reg [76-1:0] h964;
+    reg [62-1:0] h965;
+    reg [1-1:0] h966;
+    reg [2-1:0] h967;
+    reg [63-1:0] h968;
     reg [64-1:0] h969;
     reg [64-1:0] h970;
     reg [64-1:0] h971;
-    reg [76-1:0] h972;
-    reg [62-1:0] h973;
-    reg [1-1:0] h974;
-    reg [2-1:0] h975;
-    reg [63-1:0] h976;
+    reg [64-1:0] h972;
+    reg [1-1:0] h973;
+    reg [65-1:0] h974;
+    reg [65-1:0] h975;
+    reg [64-1:0] h976;
     reg [64-1:0] h977;
-    reg [64-1:0] h978;
-    reg [64-1:0] h979;
-    reg [64-1:0] h980;
-    reg [1-1:0] h981;
-    reg [65-1:0] h982;
+    reg [53-1:0] h978;
+    reg [53-1:0] h979;
+    reg [65-1:0] h980;
+    reg [65-1:0] h981;
+    reg [64-1:0] h982;
     reg [65-1:0] h983;
     reg [64-1:0] h984;
     reg [64-1:0] h985;
     reg [53-1:0] h986;
     reg [53-1:0] h987;
     reg [65-1:0] h988;
-    reg [65-1:0] h989;
+    reg [64-1:0] h989;
     reg [64-1:0] h990;
-    reg [65-1:0] h991;
-    reg [64-1:0] h992;
-    reg [64-1:0] h993;
-    reg [53-1:0] h994;
-    reg [53-1:0] h995;
-    reg [65-1:0] h996;
+    reg [64-1:0] h991;
+    reg [76-1:0] h992;
+    reg [62-1:0] h993;
+    reg [1-1:0] h994;
+    reg [2-1:0] h995;
+    reg [63-1:0] h996;
     reg [64-1:0] h997;
     reg [64-1:0] h998;
     reg [64-1:0] h999;
-    reg [76-1:0] h1000;
-    reg [62-1:0] h1001;
-    reg [1-1:0] h1002;
-    reg [2-1:0] h1003;
-    reg [63-1:0] h1004;
-    reg [64-1:0] h1005;
-    reg [64-1:0] h1006;
-    reg [64-1:0] h1007;
-    reg [64-1:0] h1008;
-    reg [65-1:0] h1009;
+    reg [64-1:0] h1000;
+    reg [65-1:0] h1001;
+    reg [65-1:0] h1002;
+    reg [64-1:0] h1003;
+    reg [64-1:0] h1004;
+    reg [53-1:0] h1005;
+    reg [53-1:0] h1006;
+    reg [65-1:0] h1007;
+    reg [65-1:0] h1008;
+    reg [64-1:0] h1009;
     reg [65-1:0] h1010;
     reg [64-1:0] h1011;
     reg [64-1:0] h1012;
     reg [53-1:0] h1013;
     reg [53-1:0] h1014;
     reg [65-1:0] h1015;
-    reg [65-1:0] h1016;
+    reg [64-1:0] h1016;
     reg [64-1:0] h1017;
-    reg [65-1:0] h1018;
-    reg [64-1:0] h1019;
-    reg [64-1:0] h1020;
-    reg [53-1:0] h1021;
-    reg [53-1:0] h1022;
-    reg [65-1:0] h1023;
-    reg [64-1:0] h1024;
-    reg [64-1:0] h1025;
-    reg [1-1:0] h1026;
-    reg [65-1:0] h1027;
+    reg [1-1:0] h1018;
+    reg [65-1:0] h1019;
+    reg [65-1:0] h1020;
+    reg [64-1:0] h1021;
+    reg [64-1:0] h1022;
+    reg [53-1:0] h1023;
+    reg [53-1:0] h1024;
+    reg [65-1:0] h1025;
+    reg [65-1:0] h1026;
+    reg [64-1:0] h1027;
     reg [65-1:0] h1028;
     reg [64-1:0] h1029;
     reg [64-1:0] h1030;
     reg [53-1:0] h1031;
     reg [53-1:0] h1032;
     reg [65-1:0] h1033;
-    reg [65-1:0] h1034;
+    reg [64-1:0] h1034;
     reg [64-1:0] h1035;
-    reg [65-1:0] h1036;
-    reg [64-1:0] h1037;
-    reg [64-1:0] h1038;
-    reg [53-1:0] h1039;
-    reg [53-1:0] h1040;
-    reg [65-1:0] h1041;
+    reg [64-1:0] h1036;
+    reg [76-1:0] h1037;
+    reg [62-1:0] h1038;
+    reg [1-1:0] h1039;
+    reg [2-1:0] h1040;
+    reg [63-1:0] h1041;
     reg [64-1:0] h1042;
     reg [64-1:0] h1043;
     reg [64-1:0] h1044;
-    reg [76-1:0] h1045;
-    reg [62-1:0] h1046;
-    reg [1-1:0] h1047;
-    reg [2-1:0] h1048;
-    reg [63-1:0] h1049;
+    reg [64-1:0] h1045;
+    reg [1-1:0] h1046;
+    reg [65-1:0] h1047;
+    reg [65-1:0] h1048;
+    reg [64-1:0] h1049;
     reg [64-1:0] h1050;
-    reg [64-1:0] h1051;
-    reg [64-1:0] h1052;
-    reg [64-1:0] h1053;
-    reg [1-1:0] h1054;
-    reg [65-1:0] h1055;
+    reg [53-1:0] h1051;
+    reg [53-1:0] h1052;
+    reg [65-1:0] h1053;
+    reg [65-1:0] h1054;
+    reg [64-1:0] h1055;
     reg [65-1:0] h1056;
     reg [64-1:0] h1057;
     reg [64-1:0] h1058;
     reg [53-1:0] h1059;
     reg [53-1:0] h1060;
     reg [65-1:0] h1061;
-    reg [65-1:0] h1062;
+    reg [64-1:0] h1062;
     reg [64-1:0] h1063;
-    reg [65-1:0] h1064;
-    reg [64-1:0] h1065;
-    reg [64-1:0] h1066;
-    reg [53-1:0] h1067;
-    reg [53-1:0] h1068;
-    reg [65-1:0] h1069;
+    reg [64-1:0] h1064;
+    reg [76-1:0] h1065;
+    reg [62-1:0] h1066;
+    reg [1-1:0] h1067;
+    reg [2-1:0] h1068;
+    reg [63-1:0] h1069;
     reg [64-1:0] h1070;
     reg [64-1:0] h1071;
     reg [64-1:0] h1072;
-    reg [76-1:0] h1073;
-    reg [62-1:0] h1074;
-    reg [1-1:0] h1075;
-    reg [2-1:0] h1076;
-    reg [63-1:0] h1077;
-    reg [64-1:0] h1078;
-    reg [64-1:0] h1079;
-    reg [64-1:0] h1080;
-    reg [64-1:0] h1081;
-    reg [65-1:0] h1082;
+    reg [64-1:0] h1073;
+    reg [65-1:0] h1074;
+    reg [65-1:0] h1075;
+    reg [64-1:0] h1076;
+    reg [64-1:0] h1077;
+    reg [53-1:0] h1078;
+    reg [53-1:0] h1079;
+    reg [65-1:0] h1080;
+    reg [65-1:0] h1081;
+    reg [64-1:0] h1082;
     reg [65-1:0] h1083;
     reg [64-1:0] h1084;
     reg [64-1:0] h1085;
     reg [53-1:0] h1086;
     reg [53-1:0] h1087;
     reg [65-1:0] h1088;
-    reg [65-1:0] h1089;
+    reg [64-1:0] h1089;
     reg [64-1:0] h1090;
-    reg [65-1:0] h1091;
-    reg [64-1:0] h1092;
-    reg [64-1:0] h1093;
-    reg [53-1:0] h1094;
-    reg [53-1:0] h1095;
-    reg [65-1:0] h1096;
+    reg [64-1:0] h1091;
+    reg [76-1:0] h1092;
+    reg [62-1:0] h1093;
+    reg [1-1:0] h1094;
+    reg [2-1:0] h1095;
+    reg [63-1:0] h1096;
     reg [64-1:0] h1097;
     reg [64-1:0] h1098;
     reg [64-1:0] h1099;
-    reg [76-1:0] h1100;
-    reg [62-1:0] h1101;
-    reg [1-1:0] h1102;
-    reg [2-1:0] h1103;
-    reg [63-1:0] h1104;
+    reg [64-1:0] h1100;
+    reg [1-1:0] h1101;
+    reg [65-1:0] h1102;
+    reg [65-1:0] h1103;
+    reg [64-1:0] h1104;
     reg [64-1:0] h1105;
-    reg [64-1:0] h1106;
-    reg [64-1:0] h1107;
-    reg [64-1:0] h1108;
-    reg [1-1:0] h1109;
-    reg [65-1:0] h1110;
+    reg [53-1:0] h1106;
+    reg [53-1:0] h1107;
+    reg [65-1:0] h1108;
+    reg [65-1:0] h1109;
+    reg [64-1:0] h1110;
     reg [65-1:0] h1111;
     reg [64-1:0] h1112;
     reg [64-1:0] h1113;
     reg [53-1:0] h1114;
     reg [53-1:0] h1115;
     reg [65-1:0] h1116;
-    reg [65-1:0] h1117;
+    reg [64-1:0] h1117;
     reg [64-1:0] h1118;
-    reg [65-1:0] h1119;
-    reg [64-1:0] h1120;
-    reg [64-1:0] h1121;
-    reg [53-1:0] h1122;
-    reg [53-1:0] h1123;
-    reg [65-1:0] h1124;
+    reg [64-1:0] h1119;
+    reg [76-1:0] h1120;
+    reg [62-1:0] h1121;
+    reg [1-1:0] h1122;
+    reg [2-1:0] h1123;
+    reg [63-1:0] h1124;
     reg [64-1:0] h1125;
     reg [64-1:0] h1126;
     reg [64-1:0] h1127;
-    reg [76-1:0] h1128;
-    reg [62-1:0] h1129;
-    reg [1-1:0] h1130;
-    reg [2-1:0] h1131;
-    reg [63-1:0] h1132;
-    reg [64-1:0] h1133;
-    reg [64-1:0] h1134;
-    reg [64-1:0] h1135;
-    reg [64-1:0] h1136;
-    reg [65-1:0] h1137;
+    reg [64-1:0] h1128;
+    reg [65-1:0] h1129;
+    reg [65-1:0] h1130;
+    reg [64-1:0] h1131;
+    reg [64-1:0] h1132;
+    reg [53-1:0] h1133;
+    reg [53-1:0] h1134;
+    reg [65-1:0] h1135;
+    reg [65-1:0] h1136;
+    reg [64-1:0] h1137;
     reg [65-1:0] h1138;
     reg [64-1:0] h1139;
     reg [64-1:0] h1140;
     reg [53-1:0] h1141;
     reg [53-1:0] h1142;
     reg [65-1:0] h1143;
-    reg [65-1:0] h1144;
+    reg [64-1:0] h1144;
     reg [64-1:0] h1145;
-    reg [65-1:0] h1146;
-    reg [64-1:0] h1147;
-    reg [64-1:0] h1148;
-    reg [53-1:0] h1149;
-    reg [53-1:0] h1150;
-    reg [65-1:0] h1151;
+    reg [64-1:0] h1146;
+    reg [76-1:0] h1147;
+    reg [62-1:0] h1148;
+    reg [1-1:0] h1149;
+    reg [2-1:0] h1150;
+    reg [63-1:0] h1151;
     reg [64-1:0] h1152;
     reg [64-1:0] h1153;
     reg [64-1:0] h1154;
-    reg [76-1:0] h1155;
-    reg [62-1:0] h1156;
-    reg [1-1:0] h1157;
-    reg [2-1:0] h1158;
-    reg [63-1:0] h1159;
+    reg [64-1:0] h1155;
+    reg [1-1:0] h1156;
+    reg [65-1:0] h1157;
+    reg [65-1:0] h1158;
+    reg [64-1:0] h1159;
     reg [64-1:0] h1160;
-    reg [64-1:0] h1161;
-    reg [64-1:0] h1162;
-    reg [64-1:0] h1163;
-    reg [1-1:0] h1164;
-    reg [65-1:0] h1165;
+    reg [53-1:0] h1161;
+    reg [53-1:0] h1162;
+    reg [65-1:0] h1163;
+    reg [65-1:0] h1164;
+    reg [64-1:0] h1165;
     reg [65-1:0] h1166;
     reg [64-1:0] h1167;
     reg [64-1:0] h1168;
     reg [53-1:0] h1169;
     reg [53-1:0] h1170;
     reg [65-1:0] h1171;
-    reg [65-1:0] h1172;
+    reg [64-1:0] h1172;
     reg [64-1:0] h1173;
-    reg [65-1:0] h1174;
-    reg [64-1:0] h1175;
-    reg [64-1:0] h1176;
-    reg [53-1:0] h1177;
-    reg [53-1:0] h1178;
-    reg [65-1:0] h1179;
+    reg [64-1:0] h1174;
+    reg [76-1:0] h1175;
+    reg [62-1:0] h1176;
+    reg [1-1:0] h1177;
+    reg [2-1:0] h1178;
+    reg [63-1:0] h1179;
     reg [64-1:0] h1180;
     reg [64-1:0] h1181;
     reg [64-1:0] h1182;
-    reg [76-1:0] h1183;
-    reg [62-1:0] h1184;
-    reg [1-1:0] h1185;
-    reg [2-1:0] h1186;
-    reg [63-1:0] h1187;
-    reg [64-1:0] h1188;
-    reg [64-1:0] h1189;
-    reg [64-1:0] h1190;
-    reg [64-1:0] h1191;
-    reg [65-1:0] h1192;
+    reg [64-1:0] h1183;
+    reg [65-1:0] h1184;
+    reg [65-1:0] h1185;
+    reg [64-1:0] h1186;
+    reg [64-1:0] h1187;
+    reg [53-1:0] h1188;
+    reg [53-1:0] h1189;
+    reg [65-1:0] h1190;
+    reg [65-1:0] h1191;
+    reg [64-1:0] h1192;
     reg [65-1:0] h1193;
     reg [64-1:0] h1194;
     reg [64-1:0] h1195;
     reg [53-1:0] h1196;
     reg [53-1:0] h1197;
     reg [65-1:0] h1198;
-    reg [65-1:0] h1199;
+    reg [64-1:0] h1199;
     reg [64-1:0] h1200;
-    reg [65-1:0] h1201;
-    reg [64-1:0] h1202;
-    reg [64-1:0] h1203;
-    reg [53-1:0] h1204;
-    reg [53-1:0] h1205;
-    reg [65-1:0] h1206;
-    reg [64-1:0] h1207;
-    reg [64-1:0] h1208;
-    reg [64-1:0] h1209;
-    reg [65-1:0] h1210;
+    reg [64-1:0] h1201;
+    reg [65-1:0] h1202;
+    reg [65-1:0] h1203;
+    reg [64-1:0] h1204;
+    reg [64-1:0] h1205;
+    reg [53-1:0] h1206;
+    reg [53-1:0] h1207;
+    reg [65-1:0] h1208;
+    reg [65-1:0] h1209;
+    reg [64-1:0] h1210;
     reg [65-1:0] h1211;
     reg [64-1:0] h1212;
     reg [64-1:0] h1213;
     reg [53-1:0] h1214;
     reg [53-1:0] h1215;
     reg [65-1:0] h1216;
-    reg [65-1:0] h1217;
+    reg [64-1:0] h1217;
     reg [64-1:0] h1218;
-    reg [65-1:0] h1219;
-    reg [64-1:0] h1220;
-    reg [64-1:0] h1221;
-    reg [53-1:0] h1222;
-    reg [53-1:0] h1223;
-    reg [65-1:0] h1224;
-    reg [64-1:0] h1225;
-    reg [64-1:0] h1226;
-    reg [1-1:0] h1227;
-    reg [65-1:0] h1228;
+    reg [1-1:0] h1219;
+    reg [65-1:0] h1220;
+    reg [65-1:0] h1221;
+    reg [64-1:0] h1222;
+    reg [64-1:0] h1223;
+    reg [53-1:0] h1224;
+    reg [53-1:0] h1225;
+    reg [65-1:0] h1226;
+    reg [65-1:0] h1227;
+    reg [64-1:0] h1228;
     reg [65-1:0] h1229;
     reg [64-1:0] h1230;
     reg [64-1:0] h1231;
     reg [53-1:0] h1232;
     reg [53-1:0] h1233;
     reg [65-1:0] h1234;
-    reg [65-1:0] h1235;
+    reg [64-1:0] h1235;
     reg [64-1:0] h1236;
-    reg [65-1:0] h1237;
-    reg [64-1:0] h1238;
-    reg [64-1:0] h1239;
-    reg [53-1:0] h1240;
-    reg [53-1:0] h1241;
-    reg [65-1:0] h1242;
+    reg [64-1:0] h1237;
+    reg [76-1:0] h1238;
+    reg [62-1:0] h1239;
+    reg [1-1:0] h1240;
+    reg [2-1:0] h1241;
+    reg [63-1:0] h1242;
     reg [64-1:0] h1243;
     reg [64-1:0] h1244;
     reg [64-1:0] h1245;
-    reg [76-1:0] h1246;
-    reg [62-1:0] h1247;
-    reg [1-1:0] h1248;
-    reg [2-1:0] h1249;
-    reg [63-1:0] h1250;
+    reg [64-1:0] h1246;
+    reg [1-1:0] h1247;
+    reg [65-1:0] h1248;
+    reg [65-1:0] h1249;
+    reg [64-1:0] h1250;
     reg [64-1:0] h1251;
-    reg [64-1:0] h1252;
-    reg [64-1:0] h1253;
-    reg [64-1:0] h1254;
-    reg [1-1:0] h1255;
-    reg [65-1:0] h1256;
+    reg [53-1:0] h1252;
+    reg [53-1:0] h1253;
+    reg [65-1:0] h1254;
+    reg [65-1:0] h1255;
+    reg [64-1:0] h1256;
     reg [65-1:0] h1257;
     reg [64-1:0] h1258;
     reg [64-1:0] h1259;
     reg [53-1:0] h1260;
     reg [53-1:0] h1261;
     reg [65-1:0] h1262;
-    reg [65-1:0] h1263;
+    reg [64-1:0] h1263;
     reg [64-1:0] h1264;
-    reg [65-1:0] h1265;
-    reg [64-1:0] h1266;
-    reg [64-1:0] h1267;
-    reg [53-1:0] h1268;
-    reg [53-1:0] h1269;
-    reg [65-1:0] h1270;
+    reg [64-1:0] h1265;
+    reg [76-1:0] h1266;
+    reg [62-1:0] h1267;
+    reg [1-1:0] h1268;
+    reg [2-1:0] h1269;
+    reg [63-1:0] h1270;
     reg [64-1:0] h1271;
     reg [64-1:0] h1272;
     reg [64-1:0] h1273;
-    reg [76-1:0] h1274;
-    reg [62-1:0] h1275;
-    reg [1-1:0] h1276;
-    reg [2-1:0] h1277;
-    reg [63-1:0] h1278;
+    reg [64-1:0] h1274;
+    reg [1-1:0] h1275;
+    reg [65-1:0] h1276;
+    reg [65-1:0] h1277;
+    reg [64-1:0] h1278;
     reg [64-1:0] h1279;
-    reg [64-1:0] h1280;
-    reg [64-1:0] h1281;
-    reg [64-1:0] h1282;
-    reg [1-1:0] h1283;
-    reg [65-1:0] h1284;
+    reg [53-1:0] h1280;
+    reg [53-1:0] h1281;
+    reg [65-1:0] h1282;
+    reg [65-1:0] h1283;
+    reg [64-1:0] h1284;
     reg [65-1:0] h1285;
     reg [64-1:0] h1286;
     reg [64-1:0] h1287;
     reg [53-1:0] h1288;
     reg [53-1:0] h1289;
     reg [65-1:0] h1290;
-    reg [65-1:0] h1291;
+    reg [64-1:0] h1291;
     reg [64-1:0] h1292;
-    reg [65-1:0] h1293;
-    reg [64-1:0] h1294;
-    reg [64-1:0] h1295;
-    reg [53-1:0] h1296;
-    reg [53-1:0] h1297;
-    reg [65-1:0] h1298;
+    reg [64-1:0] h1293;
+    reg [76-1:0] h1294;
+    reg [62-1:0] h1295;
+    reg [1-1:0] h1296;
+    reg [2-1:0] h1297;
+    reg [63-1:0] h1298;
     reg [64-1:0] h1299;
     reg [64-1:0] h1300;
     reg [64-1:0] h1301;
-    reg [76-1:0] h1302;
-    reg [62-1:0] h1303;
-    reg [1-1:0] h1304;
-    reg [2-1:0] h1305;
-    reg [63-1:0] h1306;
+    reg [64-1:0] h1302;
+    reg [1-1:0] h1303;
+    reg [65-1:0] h1304;
+    reg [65-1:0] h1305;
+    reg [64-1:0] h1306;
     reg [64-1:0] h1307;
-    reg [64-1:0] h1308;
-    reg [64-1:0] h1309;
-    reg [64-1:0] h1310;
-    reg [1-1:0] h1311;
-    reg [65-1:0] h1312;
+    reg [53-1:0] h1308;
+    reg [53-1:0] h1309;
+    reg [65-1:0] h1310;
+    reg [65-1:0] h1311;
+    reg [64-1:0] h1312;
     reg [65-1:0] h1313;
     reg [64-1:0] h1314;
     reg [64-1:0] h1315;
     reg [53-1:0] h1316;
     reg [53-1:0] h1317;
     reg [65-1:0] h1318;
-    reg [65-1:0] h1319;
+    reg [64-1:0] h1319;
     reg [64-1:0] h1320;
-    reg [65-1:0] h1321;
-    reg [64-1:0] h1322;
-    reg [64-1:0] h1323;
-    reg [53-1:0] h1324;
-    reg [53-1:0] h1325;
-    reg [65-1:0] h1326;
+    reg [64-1:0] h1321;
+    reg [76-1:0] h1322;
+    reg [62-1:0] h1323;
+    reg [1-1:0] h1324;
+    reg [2-1:0] h1325;
+    reg [63-1:0] h1326;
     reg [64-1:0] h1327;
     reg [64-1:0] h1328;
     reg [64-1:0] h1329;
-    reg [76-1:0] h1330;
-    reg [62-1:0] h1331;
-    reg [1-1:0] h1332;
-    reg [2-1:0] h1333;
-    reg [63-1:0] h1334;
+    reg [64-1:0] h1330;
+    reg [64-1:0] h1331;
+    reg [65-1:0] h1332;
+    reg [65-1:0] h1333;
+    reg [64-1:0] h1334;
     reg [64-1:0] h1335;
-    reg [64-1:0] h1336;
-    reg [64-1:0] h1337;
-    reg [64-1:0] h1338;
-    reg [64-1:0] h1339;
-    reg [65-1:0] h1340;
+    reg [53-1:0] h1336;
+    reg [53-1:0] h1337;
+    reg [65-1:0] h1338;
+    reg [65-1:0] h1339;
+    reg [64-1:0] h1340;
     reg [65-1:0] h1341;
     reg [64-1:0] h1342;
     reg [64-1:0] h1343;
     reg [53-1:0] h1344;
     reg [53-1:0] h1345;
     reg [65-1:0] h1346;
-    reg [65-1:0] h1347;
+    reg [64-1:0] h1347;
     reg [64-1:0] h1348;
-    reg [65-1:0] h1349;
-    reg [64-1:0] h1350;
-    reg [64-1:0] h1351;
-    reg [53-1:0] h1352;
-    reg [53-1:0] h1353;
-    reg [65-1:0] h1354;
+    reg [1-1:0] h1349;
+    reg [2-1:0] h1350;
     reg [64-1:0] h1355;
-    reg [64-1:0] h1356;
-    reg [1-1:0] h1357;
-    reg [2-1:0] h1358;
-    reg [64-1:0] h1363;
-    reg [65-1:0] h1364;
+    reg [65-1:0] h1356;
+    reg [65-1:0] h1357;
+    reg [64-1:0] h1358;
+    reg [64-1:0] h1359;
+    reg [53-1:0] h1360;
+    reg [53-1:0] h1361;
+    reg [65-1:0] h1362;
+    reg [65-1:0] h1363;
+    reg [64-1:0] h1364;
     reg [65-1:0] h1365;
     reg [64-1:0] h1366;
     reg [64-1:0] h1367;
     reg [53-1:0] h1368;
     reg [53-1:0] h1369;
     reg [65-1:0] h1370;
-    reg [65-1:0] h1371;
+    reg [64-1:0] h1371;
     reg [64-1:0] h1372;
-    reg [65-1:0] h1373;
-    reg [64-1:0] h1374;
-    reg [64-1:0] h1375;
-    reg [53-1:0] h1376;
-    reg [53-1:0] h1377;
-    reg [65-1:0] h1378;
-    reg [64-1:0] h1379;
+    reg [1-1:0] h1373;
+    reg [2-1:0] h1374;
+    reg [1-1:0] h1379;
     reg [64-1:0] h1380;
-    reg [1-1:0] h1381;
-    reg [2-1:0] h1382;
-    reg [1-1:0] h1387;
-    reg [64-1:0] h1388;
-    reg [65-1:0] h1389;
+    reg [65-1:0] h1381;
+    reg [65-1:0] h1382;
+    reg [64-1:0] h1383;
+    reg [64-1:0] h1384;
+    reg [53-1:0] h1385;
+    reg [53-1:0] h1386;
+    reg [65-1:0] h1387;
+    reg [65-1:0] h1388;
+    reg [64-1:0] h1389;
     reg [65-1:0] h1390;
     reg [64-1:0] h1391;
     reg [64-1:0] h1392;
     reg [53-1:0] h1393;
     reg [53-1:0] h1394;
     reg [65-1:0] h1395;
-    reg [65-1:0] h1396;
+    reg [64-1:0] h1396;
     reg [64-1:0] h1397;
-    reg [65-1:0] h1398;
-    reg [64-1:0] h1399;
-    reg [64-1:0] h1400;
-    reg [53-1:0] h1401;
-    reg [53-1:0] h1402;
-    reg [65-1:0] h1403;
+    reg [1-1:0] h1398;
+    reg [2-1:0] h1399;
     reg [64-1:0] h1404;
-    reg [64-1:0] h1405;
-    reg [1-1:0] h1406;
-    reg [2-1:0] h1407;
-    reg [64-1:0] h1412;
-    reg [65-1:0] h1413;
+    reg [65-1:0] h1405;
+    reg [65-1:0] h1406;
+    reg [64-1:0] h1407;
+    reg [64-1:0] h1408;
+    reg [53-1:0] h1409;
+    reg [53-1:0] h1410;
+    reg [65-1:0] h1411;
+    reg [65-1:0] h1412;
+    reg [64-1:0] h1413;
     reg [65-1:0] h1414;
     reg [64-1:0] h1415;
     reg [64-1:0] h1416;
     reg [53-1:0] h1417;
     reg [53-1:0] h1418;
     reg [65-1:0] h1419;
-    reg [65-1:0] h1420;
+    reg [64-1:0] h1420;
     reg [64-1:0] h1421;
-    reg [65-1:0] h1422;
-    reg [64-1:0] h1423;
-    reg [64-1:0] h1424;
-    reg [53-1:0] h1425;
-    reg [53-1:0] h1426;
-    reg [65-1:0] h1427;
-    reg [64-1:0] h1428;
+    reg [1-1:0] h1422;
+    reg [2-1:0] h1423;
+    reg [1-1:0] h1428;
     reg [64-1:0] h1429;
-    reg [1-1:0] h1430;
-    reg [2-1:0] h1431;
-    reg [1-1:0] h1436;
-    reg [64-1:0] h1437;
-    reg [65-1:0] h1438;
+    reg [65-1:0] h1430;
+    reg [65-1:0] h1431;
+    reg [64-1:0] h1432;
+    reg [64-1:0] h1433;
+    reg [53-1:0] h1434;
+    reg [53-1:0] h1435;
+    reg [65-1:0] h1436;
+    reg [65-1:0] h1437;
+    reg [64-1:0] h1438;
     reg [65-1:0] h1439;
     reg [64-1:0] h1440;
     reg [64-1:0] h1441;
     reg [53-1:0] h1442;
     reg [53-1:0] h1443;
     reg [65-1:0] h1444;
-    reg [65-1:0] h1445;
+    reg [64-1:0] h1445;
     reg [64-1:0] h1446;
-    reg [65-1:0] h1447;
-    reg [64-1:0] h1448;
-    reg [64-1:0] h1449;
-    reg [53-1:0] h1450;
-    reg [53-1:0] h1451;
-    reg [65-1:0] h1452;
-    reg [64-1:0] h1453;
+    reg [1-1:0] h1447;
+    reg [2-1:0] h1448;
+    reg [1-1:0] h1453;
     reg [64-1:0] h1454;
-    reg [1-1:0] h1455;
-    reg [2-1:0] h1456;
-    reg [1-1:0] h1461;
-    reg [64-1:0] h1462;
-    reg [65-1:0] h1463;
+    reg [65-1:0] h1455;
+    reg [65-1:0] h1456;
+    reg [64-1:0] h1457;
+    reg [64-1:0] h1458;
+    reg [53-1:0] h1459;
+    reg [53-1:0] h1460;
+    reg [65-1:0] h1461;
+    reg [65-1:0] h1462;
+    reg [64-1:0] h1463;
     reg [65-1:0] h1464;
     reg [64-1:0] h1465;
     reg [64-1:0] h1466;
     reg [53-1:0] h1467;
     reg [53-1:0] h1468;
     reg [65-1:0] h1469;
-    reg [65-1:0] h1470;
+    reg [64-1:0] h1470;
     reg [64-1:0] h1471;
-    reg [65-1:0] h1472;
-    reg [64-1:0] h1473;
-    reg [64-1:0] h1474;
-    reg [53-1:0] h1475;
-    reg [53-1:0] h1476;
-    reg [65-1:0] h1477;
-    reg [64-1:0] h1478;
+    reg [1-1:0] h1472;
+    reg [2-1:0] h1473;
+    reg [1-1:0] h1478;
     reg [64-1:0] h1479;
-    reg [1-1:0] h1480;
-    reg [2-1:0] h1481;
-    reg [1-1:0] h1486;
-    reg [64-1:0] h1487;
-    reg [65-1:0] h1488;
+    reg [65-1:0] h1480;
+    reg [65-1:0] h1481;
+    reg [64-1:0] h1482;
+    reg [64-1:0] h1483;
+    reg [53-1:0] h1484;
+    reg [53-1:0] h1485;
+    reg [65-1:0] h1486;
+    reg [65-1:0] h1487;
+    reg [64-1:0] h1488;
     reg [65-1:0] h1489;
     reg [64-1:0] h1490;
     reg [64-1:0] h1491;
     reg [53-1:0] h1492;
     reg [53-1:0] h1493;
     reg [65-1:0] h1494;
-    reg [65-1:0] h1495;
+    reg [64-1:0] h1495;
     reg [64-1:0] h1496;
-    reg [65-1:0] h1497;
-    reg [64-1:0] h1498;
-    reg [64-1:0] h1499;
-    reg [53-1:0] h1500;
-    reg [53-1:0] h1501;
-    reg [65-1:0] h1502;
-    reg [64-1:0] h1503;
-    reg [64-1:0] h1504;
-    reg [1-1:0] h1505;
-    reg [2-1:0] h1506;
-    reg [65-1:0] h1597;
+    reg [1-1:0] h1497;
+    reg [2-1:0] h1498;
+    reg [65-1:0] h1589;
+    reg [65-1:0] h1590;
+    reg [64-1:0] h1591;
+    reg [64-1:0] h1592;
+    reg [53-1:0] h1593;
+    reg [53-1:0] h1594;
+    reg [65-1:0] h1595;
+    reg [65-1:0] h1596;
+    reg [64-1:0] h1597;
     reg [65-1:0] h1598;
     reg [64-1:0] h1599;
     reg [64-1:0] h1600;
     reg [53-1:0] h1601;
     reg [53-1:0] h1602;
     reg [65-1:0] h1603;
-    reg [65-1:0] h1604;
+    reg [64-1:0] h1604;
     reg [64-1:0] h1605;
-    reg [65-1:0] h1606;
-    reg [64-1:0] h1607;
-    reg [64-1:0] h1608;
-    reg [53-1:0] h1609;
-    reg [53-1:0] h1610;
+    reg [65-1:0] h1610;
     reg [65-1:0] h1611;
     reg [64-1:0] h1612;
     reg [64-1:0] h1613;
-    reg [65-1:0] h1618;
+    reg [53-1:0] h1614;
+    reg [53-1:0] h1615;
+    reg [65-1:0] h1616;
+    reg [65-1:0] h1617;
+    reg [64-1:0] h1618;
     reg [65-1:0] h1619;
     reg [64-1:0] h1620;
     reg [64-1:0] h1621;
     reg [53-1:0] h1622;
     reg [53-1:0] h1623;
     reg [65-1:0] h1624;
-    reg [65-1:0] h1625;
+    reg [64-1:0] h1625;
     reg [64-1:0] h1626;
-    reg [65-1:0] h1627;
-    reg [64-1:0] h1628;
-    reg [64-1:0] h1629;
-    reg [53-1:0] h1630;
-    reg [53-1:0] h1631;
-    reg [65-1:0] h1632;
-    reg [64-1:0] h1633;
-    reg [64-1:0] h1634;
-    reg [1-1:0] h1639;
-    reg [64-1:0] h1640;
-    reg [65-1:0] h1641;
+    reg [1-1:0] h1631;
+    reg [64-1:0] h1632;
+    reg [65-1:0] h1633;
+    reg [65-1:0] h1634;
+    reg [64-1:0] h1635;
+    reg [64-1:0] h1636;
+    reg [53-1:0] h1637;
+    reg [53-1:0] h1638;
+    reg [65-1:0] h1639;
+    reg [65-1:0] h1640;
+    reg [64-1:0] h1641;
     reg [65-1:0] h1642;
     reg [64-1:0] h1643;
     reg [64-1:0] h1644;
     reg [53-1:0] h1645;
     reg [53-1:0] h1646;
     reg [65-1:0] h1647;
-    reg [65-1:0] h1648;
+    reg [64-1:0] h1648;
     reg [64-1:0] h1649;
-    reg [65-1:0] h1650;
-    reg [64-1:0] h1651;
-    reg [64-1:0] h1652;
-    reg [53-1:0] h1653;
-    reg [53-1:0] h1654;
-    reg [65-1:0] h1655;
-    reg [64-1:0] h1656;
-    reg [64-1:0] h1657;
-    reg [1-1:0] h1658;
-    reg [2-1:0] h1659;
-    reg [1-1:0] h1723;
-    reg [64-1:0] h1724;
-    reg [65-1:0] h1725;
+    reg [1-1:0] h1650;
+    reg [2-1:0] h1651;
+    reg [1-1:0] h1715;
+    reg [64-1:0] h1716;
+    reg [65-1:0] h1717;
+    reg [65-1:0] h1718;
+    reg [64-1:0] h1719;
+    reg [64-1:0] h1720;
+    reg [53-1:0] h1721;
+    reg [53-1:0] h1722;
+    reg [65-1:0] h1723;
+    reg [65-1:0] h1724;
+    reg [64-1:0] h1725;
     reg [65-1:0] h1726;
     reg [64-1:0] h1727;
     reg [64-1:0] h1728;
     reg [53-1:0] h1729;
     reg [53-1:0] h1730;
     reg [65-1:0] h1731;
-    reg [65-1:0] h1732;
+    reg [64-1:0] h1732;
     reg [64-1:0] h1733;
-    reg [65-1:0] h1734;
+    reg [1-1:0] h1734;
     reg [64-1:0] h1735;
-    reg [64-1:0] h1736;
-    reg [53-1:0] h1737;
-    reg [53-1:0] h1738;
-    reg [65-1:0] h1739;
-    reg [64-1:0] h1740;
-    reg [64-1:0] h1741;
-    reg [1-1:0] h1742;
-    reg [64-1:0] h1743;
-    reg [65-1:0] h1744;
+    reg [65-1:0] h1736;
+    reg [65-1:0] h1737;
+    reg [64-1:0] h1738;
+    reg [64-1:0] h1739;
+    reg [53-1:0] h1740;
+    reg [53-1:0] h1741;
+    reg [65-1:0] h1742;
+    reg [65-1:0] h1743;
+    reg [64-1:0] h1744;
     reg [65-1:0] h1745;
     reg [64-1:0] h1746;
     reg [64-1:0] h1747;
     reg [53-1:0] h1748;
     reg [53-1:0] h1749;
     reg [65-1:0] h1750;
-    reg [65-1:0] h1751;
+    reg [64-1:0] h1751;
     reg [64-1:0] h1752;
-    reg [65-1:0] h1753;
+    reg [1-1:0] h1753;
     reg [64-1:0] h1754;
-    reg [64-1:0] h1755;
-    reg [53-1:0] h1756;
-    reg [53-1:0] h1757;
-    reg [65-1:0] h1758;
-    reg [64-1:0] h1759;
-    reg [64-1:0] h1760;
-    reg [1-1:0] h1761;
-    reg [64-1:0] h1762;
-    reg [65-1:0] h1763;
+    reg [65-1:0] h1755;
+    reg [65-1:0] h1756;
+    reg [64-1:0] h1757;
+    reg [64-1:0] h1758;
+    reg [53-1:0] h1759;
+    reg [53-1:0] h1760;
+    reg [65-1:0] h1761;
+    reg [65-1:0] h1762;
+    reg [64-1:0] h1763;
     reg [65-1:0] h1764;
     reg [64-1:0] h1765;
     reg [64-1:0] h1766;
     reg [53-1:0] h1767;
     reg [53-1:0] h1768;
     reg [65-1:0] h1769;
-    reg [65-1:0] h1770;
+    reg [64-1:0] h1770;
     reg [64-1:0] h1771;
-    reg [65-1:0] h1772;
-    reg [64-1:0] h1773;
-    reg [64-1:0] h1774;
-    reg [53-1:0] h1775;
-    reg [53-1:0] h1776;
-    reg [65-1:0] h1777;
+    reg [1-1:0] h1772;
+    reg [2-1:0] h1773;
+    reg [1-1:0] h1774;
+    reg [1-1:0] h1775;
+    reg [1-1:0] h1776;
+    reg [32-1:0] h1777;
     reg [64-1:0] h1778;
-    reg [64-1:0] h1779;
-    reg [1-1:0] h1780;
-    reg [2-1:0] h1781;
+    reg [1-1:0] h1779;
+    reg [32-1:0] h1780;
+    reg [1-1:0] h1781;
     reg [1-1:0] h1782;
     reg [1-1:0] h1783;
     reg [1-1:0] h1784;
-    reg [32-1:0] h1785;
-    reg [64-1:0] h1786;
+    reg [1-1:0] h1785;
+    reg [1-1:0] h1786;
     reg [1-1:0] h1787;
-    reg [32-1:0] h1788;
+    reg [1-1:0] h1788;
     reg [1-1:0] h1789;
-    reg [1-1:0] h1790;
-    reg [1-1:0] h1791;
-    reg [1-1:0] h1792;
-    reg [1-1:0] h1793;
-    reg [1-1:0] h1794;
-    reg [1-1:0] h1795;
-    reg [1-1:0] h1796;
-    reg [1-1:0] h1797;
-    reg [65-1:0] h1798;
+    reg [65-1:0] h1790;
+    reg [65-1:0] h1791;
+    reg [64-1:0] h1792;
+    reg [64-1:0] h1793;
+    reg [53-1:0] h1794;
+    reg [53-1:0] h1795;
+    reg [65-1:0] h1796;
+    reg [65-1:0] h1797;
+    reg [64-1:0] h1798;
     reg [65-1:0] h1799;
     reg [64-1:0] h1800;
     reg [64-1:0] h1801;
     reg [53-1:0] h1802;
     reg [53-1:0] h1803;
     reg [65-1:0] h1804;
-    reg [65-1:0] h1805;
+    reg [64-1:0] h1805;
     reg [64-1:0] h1806;
-    reg [65-1:0] h1807;
-    reg [64-1:0] h1808;
-    reg [64-1:0] h1809;
-    reg [53-1:0] h1810;
-    reg [53-1:0] h1811;
-    reg [65-1:0] h1812;
-    reg [64-1:0] h1813;
-    reg [64-1:0] h1814;
     reg [2-1:0] u0_iset;
     reg [52-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -5038,8 +5026,6 @@ always @(posedge clk) begin: fsm
         w_io_root_8 <= 0;
         w_io_smctx_0 <= 0;
         w_io_smctx_8 <= 0;
-        w_io_smroot_0 <= 0;
-        w_io_smroot_8 <= 0;
         w_tr_ctx_0 <= 0;
         w_tr_ctx_8 <= 0;
         w_tr_irte_0 <= 0;
@@ -5050,8 +5036,6 @@ always @(posedge clk) begin: fsm
         w_tr_root_8 <= 0;
         w_tr_smctx_0 <= 0;
         w_tr_smctx_8 <= 0;
-        w_tr_smroot_0 <= 0;
-        w_tr_smroot_8 <= 0;
         w_vf_sriov_0 <= 0;
         w_vf_sriov_10 <= 0;
         w_vf_sriov_20 <= 0;
@@ -5142,7 +5126,7 @@ always @(posedge clk) begin: fsm
                     end
                     else begin
                         iset <= 0;
-                        st <= 6'b101111;
+                        st <= 6'b101011;
                     end
                 end
             end
@@ -7450,7 +7434,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_r3[u0_set] <= 0;
                         end
-                        st <= 6'b011101;
+                        st <= 6'b011011;
                     end
                     else begin
                         u0_fk <= u0_ka[64-1:12];
@@ -7472,7 +7456,7 @@ always @(posedge clk) begin: fsm
                     h212 = (r_GSTS_REG >>> 31);
                     h213 = 1'h0;
                     h213 = (h212[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((1'b1 && (h213 != 0)) && 1'b1) && 1'b1)))) begin
+                    if ((!((cl_vf_dma != 0) && ((1'b1 && (h213 != 0)) && 1'b1)))) begin
                         w_tr_root_0 <= 0;
                         w_tr_root_8 <= 0;
                         st <= 6'b001101;
@@ -7541,301 +7525,28 @@ always @(posedge clk) begin: fsm
             end
             6'b001101: begin
                 if ((!pend)) begin
-                    h217 = 32'h0;
-                    h217 = (r_GSTS_REG >>> 31);
-                    h218 = 1'h0;
-                    h218 = (h217[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((1'b1 && (h218 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0))))))) begin
-                        w_tr_ctx_0 <= 0;
-                        w_tr_ctx_8 <= 0;
-                        st <= 6'b001111;
-                    end
-                    else begin
-                        h214 = 16'h0;
-                        h214 = cl_vf_rid;
-                        h215 = 13'h0;
-                        h215 = ({5'h0, h214[8-1:0]} * 16);
-                        h216 = 49'h0;
-                        h216 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h215});
-                        v_wide = {78'h0, h216};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_tr_ctx_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b001110;
-                    end
-                end
-            end
-            6'b001110: begin
-                if ((!pend)) begin
-                    h214 = 16'h0;
-                    h214 = cl_vf_rid;
-                    h215 = 13'h0;
-                    h215 = ({5'h0, h214[8-1:0]} * 16);
-                    h216 = 49'h0;
-                    h216 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h215});
-                    v_wide = {78'h0, h216};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_tr_ctx_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b001111;
-                    end
-                end
-            end
-            6'b001111: begin
-                wk_tr_sl_walked <= 0;
-                wk_tr_sl_ok <= 0;
-                wk_tr_sl_pa <= 0;
-                wk_tr_sl_level <= 0;
-                wk_tr_sl_fault <= 0;
-                wk_tr_sl_not_present <= 0;
-                wk_tr_sl_denied <= 0;
-                wk_tr_sl_reserved <= 0;
-                wk_tr_sl_reserved_2m <= 0;
-                wk_tr_sl_reserved_1g <= 0;
-                wk_tr_sl_translation <= 0;
-                wk_tr_sl_reason <= 0;
-                wk_tr_sl_R <= 0;
-                wk_tr_sl_W <= 0;
-                wk_tr_sl_U <= 0;
-                wk_tr_sl_shift <= 0;
-                wk_tr_sl_frame <= 0;
-                h222 = 32'h0;
-                h222 = (r_GSTS_REG >>> 31);
-                h223 = 1'h0;
-                h223 = (h222[1-1:0] & 1);
-                h224 = 1'h0;
-                h225 = 1'h0;
-                h226 = 64'h0;
-                h227 = 64'h0;
-                h227 = (e_addr >>> 12);
-                h228 = 76'h0;
-                h228 = {h227, 12'h0};
-                h229 = 64'h0;
-                h229 = (h228[64-1:0] & 64'hffffffffffffffff);
-                h226 = h229;
-                h225 = 0;
-                if ((h226[64-1:39] != 0)) begin
-                    h225 = 1;
-                end
-                h230 = 1'h0;
-                h231 = 1'h0;
-                h232 = 64'h0;
-                h233 = 64'h0;
-                h233 = (e_addr >>> 12);
-                h234 = 76'h0;
-                h234 = {h233, 12'h0};
-                h235 = 64'h0;
-                h235 = (h234[64-1:0] & 64'hffffffffffffffff);
-                h232 = h235;
-                h231 = 0;
-                if ((h232[64-1:48] != 0)) begin
-                    h231 = 1;
-                end
-                h236 = 1'h0;
-                h237 = 64'h0;
-                h238 = 64'h0;
-                h238 = (e_addr >>> 12);
-                h239 = 76'h0;
-                h239 = {h238, 12'h0};
-                h240 = 64'h0;
-                h240 = (h239[64-1:0] & 64'hffffffffffffffff);
-                h237 = h240;
-                h236 = 0;
-                if ((h237[64-1:57] != 0)) begin
-                    h236 = 1;
-                end
-                if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                    h230 = h231;
-                end
-                else begin
-                    h230 = h236;
-                end
-                if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                    h224 = h225;
-                end
-                else begin
-                    h224 = h230;
-                end
-                if (((cl_vf_dma != 0) && (((((((((((1'b1 && (h223 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_tr_ctx_0[4-1:2] == 0) || (w_tr_ctx_0[4-1:2] == 1))) && 1'b1) && (1'b0 || (w_tr_ctx_0[4-1:2] == 1))) && ((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h224 != 0))))) begin
-                    h219 = 64'h0;
-                    h219 = (e_addr >>> 12);
-                    h220 = 76'h0;
-                    h220 = {h219, 12'h0};
-                    h221 = 64'h0;
-                    h221 = (h220[64-1:0] & 64'hffffffffffffffff);
-                    v_wide = {63'h0, h221};
-                    unit_tr_sl_i_addr <= v_wide[64-1:0];
-                    unit_tr_sl_k_read <= 1'b0;
-                    unit_tr_sl_k_write <= 1'b0;
-                    h241 = 48'h0;
-                    h241 = ({w_tr_ctx_0[48-1:12], 12'h0} | 16);
-                    h242 = 48'h0;
-                    h242 = (h241 | 0);
-                    h243 = 48'h0;
-                    h243 = (h242 | {45'h0, w_tr_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h243};
-                    unit_tr_sl_r_SL_WALK <= v_wide[64-1:0];
-                    unit_tr_sl_start <= 1'b1;
-                    st <= 6'b010000;
-                end
-                else begin
-                    st <= 6'b010001;
-                end
-            end
-            6'b010000: begin
-                unit_tr_sl_start <= 1'b0;
-                if (unit_tr_sl_done) begin
-                    wk_tr_sl_walked <= 1;
-                    if ((unit_tr_sl_o_status == 0)) begin
-                        wk_tr_sl_ok <= 1;
-                        wk_tr_sl_pa <= unit_tr_sl_o_pa;
-                        wk_tr_sl_level <= unit_tr_sl_o_level;
-                    end
-                    else begin
-                        wk_tr_sl_fault <= unit_tr_sl_o_status;
-                        wk_tr_sl_level <= unit_tr_sl_o_level;
-                        if ((unit_tr_sl_o_status == 1)) begin
-                            wk_tr_sl_not_present <= 1;
-                        end
-                        if ((unit_tr_sl_o_status == 2)) begin
-                            wk_tr_sl_denied <= 1;
-                        end
-                        if ((unit_tr_sl_o_status == 3)) begin
-                            wk_tr_sl_reserved <= 1;
-                        end
-                        if ((unit_tr_sl_o_status == 4)) begin
-                            wk_tr_sl_reserved_2m <= 1;
-                        end
-                        if ((unit_tr_sl_o_status == 5)) begin
-                            wk_tr_sl_reserved_1g <= 1;
-                        end
-                        if ((unit_tr_sl_o_status == 6)) begin
-                            wk_tr_sl_translation <= 1;
-                        end
-                        wk_tr_sl_reason <= unit_tr_sl_o_r_reason;
-                        wk_tr_sl_R <= unit_tr_sl_o_r_R;
-                        wk_tr_sl_W <= unit_tr_sl_o_r_W;
-                        wk_tr_sl_U <= unit_tr_sl_o_r_U;
-                        wk_tr_sl_shift <= unit_tr_sl_o_r_shift;
-                        wk_tr_sl_frame <= unit_tr_sl_o_r_frame;
-                    end
-                    st <= 6'b010001;
-                end
-            end
-            6'b010001: begin
-                if ((!pend)) begin
-                    if ((!1'b0)) begin
-                        w_tr_smroot_0 <= 0;
-                        w_tr_smroot_8 <= 0;
-                        st <= 6'b010011;
-                    end
-                    else begin
-                        h244 = 64'h0;
-                        h244 = (r_RTADDR_REG >>> 12);
-                        h245 = 52'h0;
-                        h245 = (h244[52-1:0] & 52'hfffffffffffff);
-                        h246 = 16'h0;
-                        h246 = cl_vf_rid;
-                        h247 = 13'h0;
-                        h247 = ({5'h0, h246[16-1:8]} * 16);
-                        h248 = 65'h0;
-                        h248 = ({1'h0, h245, 12'h0} + {52'h0, h247});
-                        v_wide = {62'h0, h248};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_tr_smroot_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b010010;
-                    end
-                end
-            end
-            6'b010010: begin
-                if ((!pend)) begin
-                    h244 = 64'h0;
-                    h244 = (r_RTADDR_REG >>> 12);
-                    h245 = 52'h0;
-                    h245 = (h244[52-1:0] & 52'hfffffffffffff);
-                    h246 = 16'h0;
-                    h246 = cl_vf_rid;
-                    h247 = 13'h0;
-                    h247 = ({5'h0, h246[16-1:8]} * 16);
-                    h248 = 65'h0;
-                    h248 = ({1'h0, h245, 12'h0} + {52'h0, h247});
-                    v_wide = {62'h0, h248};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_tr_smroot_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b010011;
-                    end
-                end
-            end
-            6'b010011: begin
-                if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_tr_smctx_0 <= 0;
                         w_tr_smctx_8 <= 0;
-                        st <= 6'b010101;
+                        st <= 6'b001111;
                     end
                     else begin
-                        h249 = 36'h0;
+                        h214 = 36'h0;
+                        h215 = 64'h0;
+                        h215 = w_tr_root_8;
                         if (cl_vf_rid[7]) begin
-                            h249 = w_tr_smroot_8[48-1:12];
+                            h214 = h215[48-1:12];
                         end
                         else begin
-                            h249 = w_tr_smroot_0[48-1:12];
+                            h214 = w_tr_root_0[48-1:12];
                         end
-                        h250 = 16'h0;
-                        h250 = cl_vf_rid;
-                        h251 = 13'h0;
-                        h251 = ({6'h0, h250[7-1:0]} * 32);
-                        h252 = 49'h0;
-                        h252 = ({1'h0, h249, 12'h0} + {36'h0, h251});
-                        v_wide = {78'h0, h252};
+                        h216 = 16'h0;
+                        h216 = cl_vf_rid;
+                        h217 = 13'h0;
+                        h217 = ({6'h0, h216[7-1:0]} * 32);
+                        h218 = 49'h0;
+                        h218 = ({1'h0, h214, 12'h0} + {36'h0, h217});
+                        v_wide = {78'h0, h218};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7851,26 +7562,28 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_smctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b010100;
+                        st <= 6'b001110;
                     end
                 end
             end
-            6'b010100: begin
+            6'b001110: begin
                 if ((!pend)) begin
-                    h249 = 36'h0;
+                    h214 = 36'h0;
+                    h215 = 64'h0;
+                    h215 = w_tr_root_8;
                     if (cl_vf_rid[7]) begin
-                        h249 = w_tr_smroot_8[48-1:12];
+                        h214 = h215[48-1:12];
                     end
                     else begin
-                        h249 = w_tr_smroot_0[48-1:12];
+                        h214 = w_tr_root_0[48-1:12];
                     end
-                    h250 = 16'h0;
-                    h250 = cl_vf_rid;
-                    h251 = 13'h0;
-                    h251 = ({6'h0, h250[7-1:0]} * 32);
-                    h252 = 49'h0;
-                    h252 = ({1'h0, h249, 12'h0} + {36'h0, h251});
-                    v_wide = {78'h0, h252};
+                    h216 = 16'h0;
+                    h216 = cl_vf_rid;
+                    h217 = 13'h0;
+                    h217 = ({6'h0, h216[7-1:0]} * 32);
+                    h218 = 49'h0;
+                    h218 = ({1'h0, h214, 12'h0} + {36'h0, h217});
+                    v_wide = {78'h0, h218};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -7885,24 +7598,24 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_smctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b010101;
+                        st <= 6'b001111;
                     end
                 end
             end
-            6'b010101: begin
+            6'b001111: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_tr_pdir_0 <= 0;
-                        st <= 6'b010110;
+                        st <= 6'b010000;
                     end
                     else begin
-                        h253 = 20'h0;
-                        h253 = w_tr_smctx_8[20-1:0];
-                        h254 = 18'h0;
-                        h254 = ({4'h0, h253[20-1:6]} * 8);
-                        h255 = 49'h0;
-                        h255 = ({1'h0, w_tr_smctx_0[48-1:12], 12'h0} + {31'h0, h254});
-                        v_wide = {78'h0, h255};
+                        h219 = 20'h0;
+                        h219 = w_tr_smctx_8[20-1:0];
+                        h220 = 18'h0;
+                        h220 = ({4'h0, h219[20-1:6]} * 8);
+                        h221 = 49'h0;
+                        h221 = ({1'h0, w_tr_smctx_0[48-1:12], 12'h0} + {31'h0, h220});
+                        v_wide = {78'h0, h221};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7918,25 +7631,25 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_pdir_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b010110;
+                        st <= 6'b010000;
                     end
                 end
             end
-            6'b010110: begin
+            6'b010000: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_tr_pe_0 <= 0;
                         w_tr_pe_8 <= 0;
-                        st <= 6'b011000;
+                        st <= 6'b010010;
                     end
                     else begin
-                        h256 = 20'h0;
-                        h256 = w_tr_smctx_8[20-1:0];
-                        h257 = 13'h0;
-                        h257 = ({7'h0, h256[6-1:0]} * 64);
-                        h258 = 49'h0;
-                        h258 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h257});
-                        v_wide = {78'h0, h258};
+                        h222 = 20'h0;
+                        h222 = w_tr_smctx_8[20-1:0];
+                        h223 = 13'h0;
+                        h223 = ({7'h0, h222[6-1:0]} * 64);
+                        h224 = 49'h0;
+                        h224 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h223});
+                        v_wide = {78'h0, h224};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7952,19 +7665,19 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_pe_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b010111;
+                        st <= 6'b010001;
                     end
                 end
             end
-            6'b010111: begin
+            6'b010001: begin
                 if ((!pend)) begin
-                    h256 = 20'h0;
-                    h256 = w_tr_smctx_8[20-1:0];
-                    h257 = 13'h0;
-                    h257 = ({7'h0, h256[6-1:0]} * 64);
-                    h258 = 49'h0;
-                    h258 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h257});
-                    v_wide = {78'h0, h258};
+                    h222 = 20'h0;
+                    h222 = w_tr_smctx_8[20-1:0];
+                    h223 = 13'h0;
+                    h223 = ({7'h0, h222[6-1:0]} * 64);
+                    h224 = 49'h0;
+                    h224 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h223});
+                    v_wide = {78'h0, h224};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -7979,11 +7692,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_pe_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011000;
+                        st <= 6'b010010;
                     end
                 end
             end
-            6'b011000: begin
+            6'b010010: begin
                 wk_tr_smsl_walked <= 0;
                 wk_tr_smsl_ok <= 0;
                 wk_tr_smsl_pa <= 0;
@@ -8002,32 +7715,32 @@ always @(posedge clk) begin: fsm
                 wk_tr_smsl_shift <= 0;
                 wk_tr_smsl_frame <= 0;
                 if (1'b0) begin
-                    h259 = 64'h0;
-                    h259 = (e_addr >>> 12);
-                    h260 = 76'h0;
-                    h260 = {h259, 12'h0};
-                    h261 = 64'h0;
-                    h261 = (h260[64-1:0] & 64'hffffffffffffffff);
-                    v_wide = {63'h0, h261};
+                    h225 = 64'h0;
+                    h225 = (e_addr >>> 12);
+                    h226 = 76'h0;
+                    h226 = {h225, 12'h0};
+                    h227 = 64'h0;
+                    h227 = (h226[64-1:0] & 64'hffffffffffffffff);
+                    v_wide = {63'h0, h227};
                     unit_tr_smsl_i_addr <= v_wide[64-1:0];
                     unit_tr_smsl_k_read <= 1'b0;
                     unit_tr_smsl_k_write <= 1'b0;
-                    h262 = 48'h0;
-                    h262 = ({w_tr_pe_0[48-1:12], 12'h0} | 16);
-                    h263 = 48'h0;
-                    h263 = (h262 | 0);
-                    h264 = 48'h0;
-                    h264 = (h263 | {45'h0, w_tr_pe_0[5-1:2]});
-                    v_wide = {79'h0, h264};
+                    h228 = 48'h0;
+                    h228 = ({w_tr_pe_0[48-1:12], 12'h0} | 16);
+                    h229 = 48'h0;
+                    h229 = (h228 | 0);
+                    h230 = 48'h0;
+                    h230 = (h229 | {45'h0, w_tr_pe_0[5-1:2]});
+                    v_wide = {79'h0, h230};
                     unit_tr_smsl_r_SL_WALK <= v_wide[64-1:0];
                     unit_tr_smsl_start <= 1'b1;
-                    st <= 6'b011001;
+                    st <= 6'b010011;
                 end
                 else begin
-                    st <= 6'b011010;
+                    st <= 6'b010100;
                 end
             end
-            6'b011001: begin
+            6'b010011: begin
                 unit_tr_smsl_start <= 1'b0;
                 if (unit_tr_smsl_done) begin
                     wk_tr_smsl_walked <= 1;
@@ -8064,23 +7777,229 @@ always @(posedge clk) begin: fsm
                         wk_tr_smsl_shift <= unit_tr_smsl_o_r_shift;
                         wk_tr_smsl_frame <= unit_tr_smsl_o_r_frame;
                     end
-                    st <= 6'b011010;
+                    st <= 6'b010100;
                 end
             end
-            6'b011010: begin
+            6'b010100: begin
+                if ((!pend)) begin
+                    h234 = 32'h0;
+                    h234 = (r_GSTS_REG >>> 31);
+                    h235 = 1'h0;
+                    h235 = (h234[1-1:0] & 1);
+                    if ((!((cl_vf_dma != 0) && ((((1'b1 && (h235 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0))))))) begin
+                        w_tr_ctx_0 <= 0;
+                        w_tr_ctx_8 <= 0;
+                        st <= 6'b010110;
+                    end
+                    else begin
+                        h231 = 16'h0;
+                        h231 = cl_vf_rid;
+                        h232 = 13'h0;
+                        h232 = ({5'h0, h231[8-1:0]} * 16);
+                        h233 = 49'h0;
+                        h233 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h232});
+                        v_wide = {78'h0, h233};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_ctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010101;
+                    end
+                end
+            end
+            6'b010101: begin
+                if ((!pend)) begin
+                    h231 = 16'h0;
+                    h231 = cl_vf_rid;
+                    h232 = 13'h0;
+                    h232 = ({5'h0, h231[8-1:0]} * 16);
+                    h233 = 49'h0;
+                    h233 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h232});
+                    v_wide = {78'h0, h233};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_ctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010110;
+                    end
+                end
+            end
+            6'b010110: begin
+                wk_tr_sl_walked <= 0;
+                wk_tr_sl_ok <= 0;
+                wk_tr_sl_pa <= 0;
+                wk_tr_sl_level <= 0;
+                wk_tr_sl_fault <= 0;
+                wk_tr_sl_not_present <= 0;
+                wk_tr_sl_denied <= 0;
+                wk_tr_sl_reserved <= 0;
+                wk_tr_sl_reserved_2m <= 0;
+                wk_tr_sl_reserved_1g <= 0;
+                wk_tr_sl_translation <= 0;
+                wk_tr_sl_reason <= 0;
+                wk_tr_sl_R <= 0;
+                wk_tr_sl_W <= 0;
+                wk_tr_sl_U <= 0;
+                wk_tr_sl_shift <= 0;
+                wk_tr_sl_frame <= 0;
+                h239 = 32'h0;
+                h239 = (r_GSTS_REG >>> 31);
+                h240 = 1'h0;
+                h240 = (h239[1-1:0] & 1);
+                h241 = 1'h0;
+                h242 = 1'h0;
+                h243 = 64'h0;
+                h244 = 64'h0;
+                h244 = (e_addr >>> 12);
+                h245 = 76'h0;
+                h245 = {h244, 12'h0};
+                h246 = 64'h0;
+                h246 = (h245[64-1:0] & 64'hffffffffffffffff);
+                h243 = h246;
+                h242 = 0;
+                if ((h243[64-1:39] != 0)) begin
+                    h242 = 1;
+                end
+                h247 = 1'h0;
+                h248 = 1'h0;
+                h249 = 64'h0;
+                h250 = 64'h0;
+                h250 = (e_addr >>> 12);
+                h251 = 76'h0;
+                h251 = {h250, 12'h0};
+                h252 = 64'h0;
+                h252 = (h251[64-1:0] & 64'hffffffffffffffff);
+                h249 = h252;
+                h248 = 0;
+                if ((h249[64-1:48] != 0)) begin
+                    h248 = 1;
+                end
+                h253 = 1'h0;
+                h254 = 64'h0;
+                h255 = 64'h0;
+                h255 = (e_addr >>> 12);
+                h256 = 76'h0;
+                h256 = {h255, 12'h0};
+                h257 = 64'h0;
+                h257 = (h256[64-1:0] & 64'hffffffffffffffff);
+                h254 = h257;
+                h253 = 0;
+                if ((h254[64-1:57] != 0)) begin
+                    h253 = 1;
+                end
+                if ((w_tr_ctx_8[3-1:0] == 2)) begin
+                    h247 = h248;
+                end
+                else begin
+                    h247 = h253;
+                end
+                if ((w_tr_ctx_8[3-1:0] == 1)) begin
+                    h241 = h242;
+                end
+                else begin
+                    h241 = h247;
+                end
+                if (((cl_vf_dma != 0) && ((((((((((((1'b1 && (h240 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_tr_ctx_0[4-1:2] == 0) || (w_tr_ctx_0[4-1:2] == 1))) && 1'b1) && (1'b0 || (w_tr_ctx_0[4-1:2] == 1))) && ((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h241 != 0))))) begin
+                    h236 = 64'h0;
+                    h236 = (e_addr >>> 12);
+                    h237 = 76'h0;
+                    h237 = {h236, 12'h0};
+                    h238 = 64'h0;
+                    h238 = (h237[64-1:0] & 64'hffffffffffffffff);
+                    v_wide = {63'h0, h238};
+                    unit_tr_sl_i_addr <= v_wide[64-1:0];
+                    unit_tr_sl_k_read <= 1'b0;
+                    unit_tr_sl_k_write <= 1'b0;
+                    h258 = 48'h0;
+                    h258 = ({w_tr_ctx_0[48-1:12], 12'h0} | 16);
+                    h259 = 48'h0;
+                    h259 = (h258 | 0);
+                    h260 = 48'h0;
+                    h260 = (h259 | {45'h0, w_tr_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h260};
+                    unit_tr_sl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_tr_sl_start <= 1'b1;
+                    st <= 6'b010111;
+                end
+                else begin
+                    st <= 6'b011000;
+                end
+            end
+            6'b010111: begin
+                unit_tr_sl_start <= 1'b0;
+                if (unit_tr_sl_done) begin
+                    wk_tr_sl_walked <= 1;
+                    if ((unit_tr_sl_o_status == 0)) begin
+                        wk_tr_sl_ok <= 1;
+                        wk_tr_sl_pa <= unit_tr_sl_o_pa;
+                        wk_tr_sl_level <= unit_tr_sl_o_level;
+                    end
+                    else begin
+                        wk_tr_sl_fault <= unit_tr_sl_o_status;
+                        wk_tr_sl_level <= unit_tr_sl_o_level;
+                        if ((unit_tr_sl_o_status == 1)) begin
+                            wk_tr_sl_not_present <= 1;
+                        end
+                        if ((unit_tr_sl_o_status == 2)) begin
+                            wk_tr_sl_denied <= 1;
+                        end
+                        if ((unit_tr_sl_o_status == 3)) begin
+                            wk_tr_sl_reserved <= 1;
+                        end
+                        if ((unit_tr_sl_o_status == 4)) begin
+                            wk_tr_sl_reserved_2m <= 1;
+                        end
+                        if ((unit_tr_sl_o_status == 5)) begin
+                            wk_tr_sl_reserved_1g <= 1;
+                        end
+                        if ((unit_tr_sl_o_status == 6)) begin
+                            wk_tr_sl_translation <= 1;
+                        end
+                        wk_tr_sl_reason <= unit_tr_sl_o_r_reason;
+                        wk_tr_sl_R <= unit_tr_sl_o_r_R;
+                        wk_tr_sl_W <= unit_tr_sl_o_r_W;
+                        wk_tr_sl_U <= unit_tr_sl_o_r_U;
+                        wk_tr_sl_shift <= unit_tr_sl_o_r_shift;
+                        wk_tr_sl_frame <= unit_tr_sl_o_r_frame;
+                    end
+                    st <= 6'b011000;
+                end
+            end
+            6'b011000: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_tr_irte_0 <= 0;
-                        st <= 6'b011011;
+                        st <= 6'b011001;
                     end
                     else begin
-                        h265 = 64'h0;
-                        h265 = (r_IRTA_REG >>> 12);
-                        h266 = 52'h0;
-                        h266 = (h265[52-1:0] & 52'hfffffffffffff);
-                        h267 = 65'h0;
-                        h267 = ({1'h0, h266, 12'h0} + 0);
-                        v_wide = {62'h0, h267};
+                        h261 = 64'h0;
+                        h261 = (r_IRTA_REG >>> 12);
+                        h262 = 52'h0;
+                        h262 = (h261[52-1:0] & 52'hfffffffffffff);
+                        h263 = 65'h0;
+                        h263 = ({1'h0, h262, 12'h0} + 0);
+                        v_wide = {62'h0, h263};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -8096,11 +8015,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011011;
+                        st <= 6'b011001;
                     end
                 end
             end
-            6'b011011: begin
+            6'b011001: begin
                 cl_tr_called <= 0;
                 cl_tr_exit <= 0;
                 cl_tr_ats_not_remapped <= 0;
@@ -8179,161 +8098,161 @@ always @(posedge clk) begin: fsm
                 cl_tr_cpl <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_tr_called <= 1;
-                    h268 = 32'h0;
-                    h268 = (r_GSTS_REG >>> 31);
-                    h269 = 1'h0;
-                    h269 = (h268[1-1:0] & 1);
-                    h273 = 32'h0;
-                    h273 = (r_GSTS_REG >>> 31);
-                    h274 = 1'h0;
-                    h274 = (h273[1-1:0] & 1);
-                    h488 = 32'h0;
-                    h488 = (r_GSTS_REG >>> 31);
-                    h489 = 1'h0;
-                    h489 = (h488[1-1:0] & 1);
-                    h494 = 32'h0;
-                    h494 = (r_GSTS_REG >>> 31);
-                    h495 = 1'h0;
-                    h495 = (h494[1-1:0] & 1);
-                    h501 = 32'h0;
-                    h501 = (r_GSTS_REG >>> 31);
-                    h502 = 1'h0;
-                    h502 = (h501[1-1:0] & 1);
-                    h507 = 32'h0;
-                    h507 = (r_GSTS_REG >>> 31);
-                    h508 = 1'h0;
-                    h508 = (h507[1-1:0] & 1);
-                    h514 = 32'h0;
-                    h514 = (r_GSTS_REG >>> 31);
-                    h515 = 1'h0;
-                    h515 = (h514[1-1:0] & 1);
-                    h521 = 32'h0;
-                    h521 = (r_GSTS_REG >>> 31);
-                    h522 = 1'h0;
-                    h522 = (h521[1-1:0] & 1);
-                    h528 = 32'h0;
-                    h528 = (r_GSTS_REG >>> 31);
-                    h529 = 1'h0;
-                    h529 = (h528[1-1:0] & 1);
-                    h536 = 32'h0;
-                    h536 = (r_GSTS_REG >>> 31);
+                    h264 = 32'h0;
+                    h264 = (r_GSTS_REG >>> 31);
+                    h265 = 1'h0;
+                    h265 = (h264[1-1:0] & 1);
+                    h269 = 32'h0;
+                    h269 = (r_GSTS_REG >>> 31);
+                    h270 = 1'h0;
+                    h270 = (h269[1-1:0] & 1);
+                    h484 = 32'h0;
+                    h484 = (r_GSTS_REG >>> 31);
+                    h485 = 1'h0;
+                    h485 = (h484[1-1:0] & 1);
+                    h490 = 32'h0;
+                    h490 = (r_GSTS_REG >>> 31);
+                    h491 = 1'h0;
+                    h491 = (h490[1-1:0] & 1);
+                    h497 = 32'h0;
+                    h497 = (r_GSTS_REG >>> 31);
+                    h498 = 1'h0;
+                    h498 = (h497[1-1:0] & 1);
+                    h503 = 32'h0;
+                    h503 = (r_GSTS_REG >>> 31);
+                    h504 = 1'h0;
+                    h504 = (h503[1-1:0] & 1);
+                    h510 = 32'h0;
+                    h510 = (r_GSTS_REG >>> 31);
+                    h511 = 1'h0;
+                    h511 = (h510[1-1:0] & 1);
+                    h517 = 32'h0;
+                    h517 = (r_GSTS_REG >>> 31);
+                    h518 = 1'h0;
+                    h518 = (h517[1-1:0] & 1);
+                    h524 = 32'h0;
+                    h524 = (r_GSTS_REG >>> 31);
+                    h525 = 1'h0;
+                    h525 = (h524[1-1:0] & 1);
+                    h532 = 32'h0;
+                    h532 = (r_GSTS_REG >>> 31);
+                    h533 = 1'h0;
+                    h533 = (h532[1-1:0] & 1);
+                    h534 = 32'h0;
+                    h534 = (r_GSTS_REG >>> 31);
+                    h535 = 1'h0;
+                    h535 = (h534[1-1:0] & 1);
+                    h536 = 1'h0;
                     h537 = 1'h0;
-                    h537 = (h536[1-1:0] & 1);
-                    h538 = 32'h0;
-                    h538 = (r_GSTS_REG >>> 31);
-                    h539 = 1'h0;
-                    h539 = (h538[1-1:0] & 1);
-                    h540 = 1'h0;
-                    h541 = 1'h0;
-                    h542 = 64'h0;
-                    h543 = 64'h0;
-                    h543 = (e_addr >>> 12);
-                    h544 = 76'h0;
-                    h544 = {h543, 12'h0};
+                    h538 = 64'h0;
+                    h539 = 64'h0;
+                    h539 = (e_addr >>> 12);
+                    h540 = 76'h0;
+                    h540 = {h539, 12'h0};
+                    h541 = 64'h0;
+                    h541 = (h540[64-1:0] & 64'hffffffffffffffff);
+                    h538 = h541;
+                    h537 = 0;
+                    if ((h538[64-1:39] != 0)) begin
+                        h537 = 1;
+                    end
+                    h542 = 1'h0;
+                    h543 = 1'h0;
+                    h544 = 64'h0;
                     h545 = 64'h0;
-                    h545 = (h544[64-1:0] & 64'hffffffffffffffff);
-                    h542 = h545;
-                    h541 = 0;
-                    if ((h542[64-1:39] != 0)) begin
-                        h541 = 1;
+                    h545 = (e_addr >>> 12);
+                    h546 = 76'h0;
+                    h546 = {h545, 12'h0};
+                    h547 = 64'h0;
+                    h547 = (h546[64-1:0] & 64'hffffffffffffffff);
+                    h544 = h547;
+                    h543 = 0;
+                    if ((h544[64-1:48] != 0)) begin
+                        h543 = 1;
                     end
-                    h546 = 1'h0;
-                    h547 = 1'h0;
-                    h548 = 64'h0;
+                    h548 = 1'h0;
                     h549 = 64'h0;
-                    h549 = (e_addr >>> 12);
-                    h550 = 76'h0;
-                    h550 = {h549, 12'h0};
-                    h551 = 64'h0;
-                    h551 = (h550[64-1:0] & 64'hffffffffffffffff);
-                    h548 = h551;
-                    h547 = 0;
-                    if ((h548[64-1:48] != 0)) begin
-                        h547 = 1;
-                    end
-                    h552 = 1'h0;
-                    h553 = 64'h0;
-                    h554 = 64'h0;
-                    h554 = (e_addr >>> 12);
-                    h555 = 76'h0;
-                    h555 = {h554, 12'h0};
-                    h556 = 64'h0;
-                    h556 = (h555[64-1:0] & 64'hffffffffffffffff);
-                    h553 = h556;
-                    h552 = 0;
-                    if ((h553[64-1:57] != 0)) begin
-                        h552 = 1;
+                    h550 = 64'h0;
+                    h550 = (e_addr >>> 12);
+                    h551 = 76'h0;
+                    h551 = {h550, 12'h0};
+                    h552 = 64'h0;
+                    h552 = (h551[64-1:0] & 64'hffffffffffffffff);
+                    h549 = h552;
+                    h548 = 0;
+                    if ((h549[64-1:57] != 0)) begin
+                        h548 = 1;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                        h546 = h547;
+                        h542 = h543;
                     end
                     else begin
-                        h546 = h552;
+                        h542 = h548;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                        h540 = h541;
+                        h536 = h537;
                     end
                     else begin
-                        h540 = h546;
+                        h536 = h542;
                     end
-                    h562 = 32'h0;
-                    h562 = (r_GSTS_REG >>> 31);
-                    h563 = 1'h0;
-                    h563 = (h562[1-1:0] & 1);
-                    h564 = 1'h0;
-                    h565 = 1'h0;
-                    h566 = 64'h0;
-                    h567 = 64'h0;
-                    h567 = (e_addr >>> 12);
-                    h568 = 76'h0;
-                    h568 = {h567, 12'h0};
+                    h558 = 32'h0;
+                    h558 = (r_GSTS_REG >>> 31);
+                    h559 = 1'h0;
+                    h559 = (h558[1-1:0] & 1);
+                    h560 = 1'h0;
+                    h561 = 1'h0;
+                    h562 = 64'h0;
+                    h563 = 64'h0;
+                    h563 = (e_addr >>> 12);
+                    h564 = 76'h0;
+                    h564 = {h563, 12'h0};
+                    h565 = 64'h0;
+                    h565 = (h564[64-1:0] & 64'hffffffffffffffff);
+                    h562 = h565;
+                    h561 = 0;
+                    if ((h562[64-1:39] != 0)) begin
+                        h561 = 1;
+                    end
+                    h566 = 1'h0;
+                    h567 = 1'h0;
+                    h568 = 64'h0;
                     h569 = 64'h0;
-                    h569 = (h568[64-1:0] & 64'hffffffffffffffff);
-                    h566 = h569;
-                    h565 = 0;
-                    if ((h566[64-1:39] != 0)) begin
-                        h565 = 1;
+                    h569 = (e_addr >>> 12);
+                    h570 = 76'h0;
+                    h570 = {h569, 12'h0};
+                    h571 = 64'h0;
+                    h571 = (h570[64-1:0] & 64'hffffffffffffffff);
+                    h568 = h571;
+                    h567 = 0;
+                    if ((h568[64-1:48] != 0)) begin
+                        h567 = 1;
                     end
-                    h570 = 1'h0;
-                    h571 = 1'h0;
-                    h572 = 64'h0;
+                    h572 = 1'h0;
                     h573 = 64'h0;
-                    h573 = (e_addr >>> 12);
-                    h574 = 76'h0;
-                    h574 = {h573, 12'h0};
-                    h575 = 64'h0;
-                    h575 = (h574[64-1:0] & 64'hffffffffffffffff);
-                    h572 = h575;
-                    h571 = 0;
-                    if ((h572[64-1:48] != 0)) begin
-                        h571 = 1;
-                    end
-                    h576 = 1'h0;
-                    h577 = 64'h0;
-                    h578 = 64'h0;
-                    h578 = (e_addr >>> 12);
-                    h579 = 76'h0;
-                    h579 = {h578, 12'h0};
-                    h580 = 64'h0;
-                    h580 = (h579[64-1:0] & 64'hffffffffffffffff);
-                    h577 = h580;
-                    h576 = 0;
-                    if ((h577[64-1:57] != 0)) begin
-                        h576 = 1;
+                    h574 = 64'h0;
+                    h574 = (e_addr >>> 12);
+                    h575 = 76'h0;
+                    h575 = {h574, 12'h0};
+                    h576 = 64'h0;
+                    h576 = (h575[64-1:0] & 64'hffffffffffffffff);
+                    h573 = h576;
+                    h572 = 0;
+                    if ((h573[64-1:57] != 0)) begin
+                        h572 = 1;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                        h570 = h571;
+                        h566 = h567;
                     end
                     else begin
-                        h570 = h576;
+                        h566 = h572;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                        h564 = h565;
+                        h560 = h561;
                     end
                     else begin
-                        h564 = h570;
+                        h560 = h566;
                     end
-                    if ((1'b1 && (!(h269 != 0)))) begin
+                    if ((1'b1 && (!(h265 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_ats_not_remapped <= 1;
                         cl_tr_outcome <= 7;
@@ -8373,17 +8292,17 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((1'b1 && (!(h274 != 0)))) begin
+                    else if ((1'b1 && (!(h270 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_dma_not_remapped <= 1;
                         cl_tr_outcome <= 3;
-                        h270 = 64'h0;
-                        h270 = (e_addr >>> 12);
-                        h271 = 76'h0;
-                        h271 = {h270, 12'h0};
-                        h272 = 64'h0;
-                        h272 = (h271[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h272;
+                        h266 = 64'h0;
+                        h266 = (e_addr >>> 12);
+                        h267 = 76'h0;
+                        h267 = {h266, 12'h0};
+                        h268 = 64'h0;
+                        h268 = (h267[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h268;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -8407,30 +8326,30 @@ always @(posedge clk) begin: fsm
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 49;
                         cl_tr_recorded <= 1;
-                        h275 = 64'h0;
-                        h275 = (e_addr >>> 12);
-                        h276 = 76'h0;
-                        h276 = {h275, 12'h0};
-                        h277 = 64'h0;
-                        h277 = (h276[64-1:0] & 64'hffffffffffffffff);
+                        h271 = 64'h0;
+                        h271 = (e_addr >>> 12);
+                        h272 = 76'h0;
+                        h272 = {h271, 12'h0};
+                        h273 = 64'h0;
+                        h273 = (h272[64-1:0] & 64'hffffffffffffffff);
+                        h274 = 64'h0;
+                        h274 = (h273 >>> 12);
+                        h275 = 76'h0;
+                        h275 = {h274, 12'h0};
+                        cl_tr_frcd_lo <= h275[64-1:0];
+                        h276 = 62'h0;
+                        h276 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h277 = 63'h0;
+                        h277 = ({1'h0, h276} | 63'h4000000000000000);
                         h278 = 64'h0;
-                        h278 = (h277 >>> 12);
-                        h279 = 76'h0;
-                        h279 = {h278, 12'h0};
-                        cl_tr_frcd_lo <= h279[64-1:0];
-                        h280 = 62'h0;
-                        h280 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h281 = 63'h0;
-                        h281 = ({1'h0, h280} | 63'h4000000000000000);
-                        h282 = 64'h0;
-                        h282 = ({1'h0, h281} | 64'h8000000000000000);
-                        h283 = 64'h0;
-                        h283 = (h282 | 0);
-                        h284 = 64'h0;
-                        h284 = (h283 | 0);
-                        h285 = 64'h0;
-                        h285 = (h284 | 64'h3100000000);
-                        cl_tr_frcd_hi <= h285;
+                        h278 = ({1'h0, h277} | 64'h8000000000000000);
+                        h279 = 64'h0;
+                        h279 = (h278 | 0);
+                        h280 = 64'h0;
+                        h280 = (h279 | 0);
+                        h281 = 64'h0;
+                        h281 = (h280 | 64'h3100000000);
+                        cl_tr_frcd_hi <= h281;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8449,30 +8368,30 @@ always @(posedge clk) begin: fsm
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 57;
                         cl_tr_recorded <= 1;
-                        h286 = 64'h0;
-                        h286 = (e_addr >>> 12);
-                        h287 = 76'h0;
-                        h287 = {h286, 12'h0};
-                        h288 = 64'h0;
-                        h288 = (h287[64-1:0] & 64'hffffffffffffffff);
+                        h282 = 64'h0;
+                        h282 = (e_addr >>> 12);
+                        h283 = 76'h0;
+                        h283 = {h282, 12'h0};
+                        h284 = 64'h0;
+                        h284 = (h283[64-1:0] & 64'hffffffffffffffff);
+                        h285 = 64'h0;
+                        h285 = (h284 >>> 12);
+                        h286 = 76'h0;
+                        h286 = {h285, 12'h0};
+                        cl_tr_frcd_lo <= h286[64-1:0];
+                        h287 = 62'h0;
+                        h287 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h288 = 63'h0;
+                        h288 = ({1'h0, h287} | 63'h4000000000000000);
                         h289 = 64'h0;
-                        h289 = (h288 >>> 12);
-                        h290 = 76'h0;
-                        h290 = {h289, 12'h0};
-                        cl_tr_frcd_lo <= h290[64-1:0];
-                        h291 = 62'h0;
-                        h291 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h292 = 63'h0;
-                        h292 = ({1'h0, h291} | 63'h4000000000000000);
-                        h293 = 64'h0;
-                        h293 = ({1'h0, h292} | 64'h8000000000000000);
-                        h294 = 64'h0;
-                        h294 = (h293 | 0);
-                        h295 = 64'h0;
-                        h295 = (h294 | 0);
-                        h296 = 64'h0;
-                        h296 = (h295 | 64'h3900000000);
-                        cl_tr_frcd_hi <= h296;
+                        h289 = ({1'h0, h288} | 64'h8000000000000000);
+                        h290 = 64'h0;
+                        h290 = (h289 | 0);
+                        h291 = 64'h0;
+                        h291 = (h290 | 0);
+                        h292 = 64'h0;
+                        h292 = (h291 | 64'h3900000000);
+                        cl_tr_frcd_hi <= h292;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8491,30 +8410,30 @@ always @(posedge clk) begin: fsm
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 58;
                         cl_tr_recorded <= 1;
-                        h297 = 64'h0;
-                        h297 = (e_addr >>> 12);
-                        h298 = 76'h0;
-                        h298 = {h297, 12'h0};
-                        h299 = 64'h0;
-                        h299 = (h298[64-1:0] & 64'hffffffffffffffff);
+                        h293 = 64'h0;
+                        h293 = (e_addr >>> 12);
+                        h294 = 76'h0;
+                        h294 = {h293, 12'h0};
+                        h295 = 64'h0;
+                        h295 = (h294[64-1:0] & 64'hffffffffffffffff);
+                        h296 = 64'h0;
+                        h296 = (h295 >>> 12);
+                        h297 = 76'h0;
+                        h297 = {h296, 12'h0};
+                        cl_tr_frcd_lo <= h297[64-1:0];
+                        h298 = 62'h0;
+                        h298 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h299 = 63'h0;
+                        h299 = ({1'h0, h298} | 63'h4000000000000000);
                         h300 = 64'h0;
-                        h300 = (h299 >>> 12);
-                        h301 = 76'h0;
-                        h301 = {h300, 12'h0};
-                        cl_tr_frcd_lo <= h301[64-1:0];
-                        h302 = 62'h0;
-                        h302 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h303 = 63'h0;
-                        h303 = ({1'h0, h302} | 63'h4000000000000000);
-                        h304 = 64'h0;
-                        h304 = ({1'h0, h303} | 64'h8000000000000000);
-                        h305 = 64'h0;
-                        h305 = (h304 | 0);
-                        h306 = 64'h0;
-                        h306 = (h305 | 0);
-                        h307 = 64'h0;
-                        h307 = (h306 | 64'h3a00000000);
-                        cl_tr_frcd_hi <= h307;
+                        h300 = ({1'h0, h299} | 64'h8000000000000000);
+                        h301 = 64'h0;
+                        h301 = (h300 | 0);
+                        h302 = 64'h0;
+                        h302 = (h301 | 0);
+                        h303 = 64'h0;
+                        h303 = (h302 | 64'h3a00000000);
+                        cl_tr_frcd_hi <= h303;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8532,36 +8451,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 65;
-                        h308 = 1'h0;
-                        h308 = 0;
+                        h304 = 1'h0;
+                        h304 = 0;
                         if ((!w_tr_smctx_0[1])) begin
-                            h308 = 1;
+                            h304 = 1;
                         end
-                        cl_tr_recorded <= h308;
-                        h309 = 64'h0;
-                        h309 = (e_addr >>> 12);
-                        h310 = 76'h0;
-                        h310 = {h309, 12'h0};
-                        h311 = 64'h0;
-                        h311 = (h310[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h304;
+                        h305 = 64'h0;
+                        h305 = (e_addr >>> 12);
+                        h306 = 76'h0;
+                        h306 = {h305, 12'h0};
+                        h307 = 64'h0;
+                        h307 = (h306[64-1:0] & 64'hffffffffffffffff);
+                        h308 = 64'h0;
+                        h308 = (h307 >>> 12);
+                        h309 = 76'h0;
+                        h309 = {h308, 12'h0};
+                        cl_tr_frcd_lo <= h309[64-1:0];
+                        h310 = 62'h0;
+                        h310 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h311 = 63'h0;
+                        h311 = ({1'h0, h310} | 63'h4000000000000000);
                         h312 = 64'h0;
-                        h312 = (h311 >>> 12);
-                        h313 = 76'h0;
-                        h313 = {h312, 12'h0};
-                        cl_tr_frcd_lo <= h313[64-1:0];
-                        h314 = 62'h0;
-                        h314 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h315 = 63'h0;
-                        h315 = ({1'h0, h314} | 63'h4000000000000000);
-                        h316 = 64'h0;
-                        h316 = ({1'h0, h315} | 64'h8000000000000000);
-                        h317 = 64'h0;
-                        h317 = (h316 | 0);
-                        h318 = 64'h0;
-                        h318 = (h317 | 0);
-                        h319 = 64'h0;
-                        h319 = (h318 | 64'h4100000000);
-                        cl_tr_frcd_hi <= h319;
+                        h312 = ({1'h0, h311} | 64'h8000000000000000);
+                        h313 = 64'h0;
+                        h313 = (h312 | 0);
+                        h314 = 64'h0;
+                        h314 = (h313 | 0);
+                        h315 = 64'h0;
+                        h315 = (h314 | 64'h4100000000);
+                        cl_tr_frcd_hi <= h315;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8580,30 +8499,30 @@ always @(posedge clk) begin: fsm
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 66;
                         cl_tr_recorded <= 1;
-                        h320 = 64'h0;
-                        h320 = (e_addr >>> 12);
-                        h321 = 76'h0;
-                        h321 = {h320, 12'h0};
-                        h322 = 64'h0;
-                        h322 = (h321[64-1:0] & 64'hffffffffffffffff);
+                        h316 = 64'h0;
+                        h316 = (e_addr >>> 12);
+                        h317 = 76'h0;
+                        h317 = {h316, 12'h0};
+                        h318 = 64'h0;
+                        h318 = (h317[64-1:0] & 64'hffffffffffffffff);
+                        h319 = 64'h0;
+                        h319 = (h318 >>> 12);
+                        h320 = 76'h0;
+                        h320 = {h319, 12'h0};
+                        cl_tr_frcd_lo <= h320[64-1:0];
+                        h321 = 62'h0;
+                        h321 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h322 = 63'h0;
+                        h322 = ({1'h0, h321} | 63'h4000000000000000);
                         h323 = 64'h0;
-                        h323 = (h322 >>> 12);
-                        h324 = 76'h0;
-                        h324 = {h323, 12'h0};
-                        cl_tr_frcd_lo <= h324[64-1:0];
-                        h325 = 62'h0;
-                        h325 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h326 = 63'h0;
-                        h326 = ({1'h0, h325} | 63'h4000000000000000);
-                        h327 = 64'h0;
-                        h327 = ({1'h0, h326} | 64'h8000000000000000);
-                        h328 = 64'h0;
-                        h328 = (h327 | 0);
-                        h329 = 64'h0;
-                        h329 = (h328 | 0);
-                        h330 = 64'h0;
-                        h330 = (h329 | 64'h4200000000);
-                        cl_tr_frcd_hi <= h330;
+                        h323 = ({1'h0, h322} | 64'h8000000000000000);
+                        h324 = 64'h0;
+                        h324 = (h323 | 0);
+                        h325 = 64'h0;
+                        h325 = (h324 | 0);
+                        h326 = 64'h0;
+                        h326 = (h325 | 64'h4200000000);
+                        cl_tr_frcd_hi <= h326;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8621,36 +8540,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 68;
-                        h331 = 1'h0;
-                        h331 = 0;
+                        h327 = 1'h0;
+                        h327 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h331 = 1;
+                            h327 = 1;
                         end
-                        cl_tr_recorded <= h331;
-                        h332 = 64'h0;
-                        h332 = (e_addr >>> 12);
-                        h333 = 76'h0;
-                        h333 = {h332, 12'h0};
-                        h334 = 64'h0;
-                        h334 = (h333[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h327;
+                        h328 = 64'h0;
+                        h328 = (e_addr >>> 12);
+                        h329 = 76'h0;
+                        h329 = {h328, 12'h0};
+                        h330 = 64'h0;
+                        h330 = (h329[64-1:0] & 64'hffffffffffffffff);
+                        h331 = 64'h0;
+                        h331 = (h330 >>> 12);
+                        h332 = 76'h0;
+                        h332 = {h331, 12'h0};
+                        cl_tr_frcd_lo <= h332[64-1:0];
+                        h333 = 62'h0;
+                        h333 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h334 = 63'h0;
+                        h334 = ({1'h0, h333} | 63'h4000000000000000);
                         h335 = 64'h0;
-                        h335 = (h334 >>> 12);
-                        h336 = 76'h0;
-                        h336 = {h335, 12'h0};
-                        cl_tr_frcd_lo <= h336[64-1:0];
-                        h337 = 62'h0;
-                        h337 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h338 = 63'h0;
-                        h338 = ({1'h0, h337} | 63'h4000000000000000);
-                        h339 = 64'h0;
-                        h339 = ({1'h0, h338} | 64'h8000000000000000);
-                        h340 = 64'h0;
-                        h340 = (h339 | 0);
-                        h341 = 64'h0;
-                        h341 = (h340 | 0);
-                        h342 = 64'h0;
-                        h342 = (h341 | 64'h4400000000);
-                        cl_tr_frcd_hi <= h342;
+                        h335 = ({1'h0, h334} | 64'h8000000000000000);
+                        h336 = 64'h0;
+                        h336 = (h335 | 0);
+                        h337 = 64'h0;
+                        h337 = (h336 | 0);
+                        h338 = 64'h0;
+                        h338 = (h337 | 64'h4400000000);
+                        cl_tr_frcd_hi <= h338;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8668,36 +8587,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 69;
-                        h343 = 1'h0;
-                        h343 = 0;
+                        h339 = 1'h0;
+                        h339 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h343 = 1;
+                            h339 = 1;
                         end
-                        cl_tr_recorded <= h343;
-                        h344 = 64'h0;
-                        h344 = (e_addr >>> 12);
-                        h345 = 76'h0;
-                        h345 = {h344, 12'h0};
-                        h346 = 64'h0;
-                        h346 = (h345[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h339;
+                        h340 = 64'h0;
+                        h340 = (e_addr >>> 12);
+                        h341 = 76'h0;
+                        h341 = {h340, 12'h0};
+                        h342 = 64'h0;
+                        h342 = (h341[64-1:0] & 64'hffffffffffffffff);
+                        h343 = 64'h0;
+                        h343 = (h342 >>> 12);
+                        h344 = 76'h0;
+                        h344 = {h343, 12'h0};
+                        cl_tr_frcd_lo <= h344[64-1:0];
+                        h345 = 62'h0;
+                        h345 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h346 = 63'h0;
+                        h346 = ({1'h0, h345} | 63'h4000000000000000);
                         h347 = 64'h0;
-                        h347 = (h346 >>> 12);
-                        h348 = 76'h0;
-                        h348 = {h347, 12'h0};
-                        cl_tr_frcd_lo <= h348[64-1:0];
-                        h349 = 62'h0;
-                        h349 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h350 = 63'h0;
-                        h350 = ({1'h0, h349} | 63'h4000000000000000);
-                        h351 = 64'h0;
-                        h351 = ({1'h0, h350} | 64'h8000000000000000);
-                        h352 = 64'h0;
-                        h352 = (h351 | 0);
-                        h353 = 64'h0;
-                        h353 = (h352 | 0);
-                        h354 = 64'h0;
-                        h354 = (h353 | 64'h4500000000);
-                        cl_tr_frcd_hi <= h354;
+                        h347 = ({1'h0, h346} | 64'h8000000000000000);
+                        h348 = 64'h0;
+                        h348 = (h347 | 0);
+                        h349 = 64'h0;
+                        h349 = (h348 | 0);
+                        h350 = 64'h0;
+                        h350 = (h349 | 64'h4500000000);
+                        cl_tr_frcd_hi <= h350;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8732,13 +8651,13 @@ always @(posedge clk) begin: fsm
                         cl_tr_exit <= 1;
                         cl_tr_sm_translated_request <= 1;
                         cl_tr_outcome <= 2;
-                        h355 = 64'h0;
-                        h355 = (e_addr >>> 12);
-                        h356 = 76'h0;
-                        h356 = {h355, 12'h0};
-                        h357 = 64'h0;
-                        h357 = (h356[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h357;
+                        h351 = 64'h0;
+                        h351 = (e_addr >>> 12);
+                        h352 = 76'h0;
+                        h352 = {h351, 12'h0};
+                        h353 = 64'h0;
+                        h353 = (h352[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h353;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -8761,36 +8680,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 70;
-                        h358 = 1'h0;
-                        h358 = 0;
+                        h354 = 1'h0;
+                        h354 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h358 = 1;
+                            h354 = 1;
                         end
-                        cl_tr_recorded <= h358;
-                        h359 = 64'h0;
-                        h359 = (e_addr >>> 12);
-                        h360 = 76'h0;
-                        h360 = {h359, 12'h0};
-                        h361 = 64'h0;
-                        h361 = (h360[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h354;
+                        h355 = 64'h0;
+                        h355 = (e_addr >>> 12);
+                        h356 = 76'h0;
+                        h356 = {h355, 12'h0};
+                        h357 = 64'h0;
+                        h357 = (h356[64-1:0] & 64'hffffffffffffffff);
+                        h358 = 64'h0;
+                        h358 = (h357 >>> 12);
+                        h359 = 76'h0;
+                        h359 = {h358, 12'h0};
+                        cl_tr_frcd_lo <= h359[64-1:0];
+                        h360 = 62'h0;
+                        h360 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h361 = 63'h0;
+                        h361 = ({1'h0, h360} | 63'h4000000000000000);
                         h362 = 64'h0;
-                        h362 = (h361 >>> 12);
-                        h363 = 76'h0;
-                        h363 = {h362, 12'h0};
-                        cl_tr_frcd_lo <= h363[64-1:0];
-                        h364 = 62'h0;
-                        h364 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h365 = 63'h0;
-                        h365 = ({1'h0, h364} | 63'h4000000000000000);
-                        h366 = 64'h0;
-                        h366 = ({1'h0, h365} | 64'h8000000000000000);
-                        h367 = 64'h0;
-                        h367 = (h366 | 0);
-                        h368 = 64'h0;
-                        h368 = (h367 | 0);
-                        h369 = 64'h0;
-                        h369 = (h368 | 64'h4600000000);
-                        cl_tr_frcd_hi <= h369;
+                        h362 = ({1'h0, h361} | 64'h8000000000000000);
+                        h363 = 64'h0;
+                        h363 = (h362 | 0);
+                        h364 = 64'h0;
+                        h364 = (h363 | 0);
+                        h365 = 64'h0;
+                        h365 = (h364 | 64'h4600000000);
+                        cl_tr_frcd_hi <= h365;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8808,36 +8727,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 81;
-                        h370 = 1'h0;
-                        h370 = 0;
+                        h366 = 1'h0;
+                        h366 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h370 = 1;
+                            h366 = 1;
                         end
-                        cl_tr_recorded <= h370;
-                        h371 = 64'h0;
-                        h371 = (e_addr >>> 12);
-                        h372 = 76'h0;
-                        h372 = {h371, 12'h0};
-                        h373 = 64'h0;
-                        h373 = (h372[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h366;
+                        h367 = 64'h0;
+                        h367 = (e_addr >>> 12);
+                        h368 = 76'h0;
+                        h368 = {h367, 12'h0};
+                        h369 = 64'h0;
+                        h369 = (h368[64-1:0] & 64'hffffffffffffffff);
+                        h370 = 64'h0;
+                        h370 = (h369 >>> 12);
+                        h371 = 76'h0;
+                        h371 = {h370, 12'h0};
+                        cl_tr_frcd_lo <= h371[64-1:0];
+                        h372 = 62'h0;
+                        h372 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h373 = 63'h0;
+                        h373 = ({1'h0, h372} | 63'h4000000000000000);
                         h374 = 64'h0;
-                        h374 = (h373 >>> 12);
-                        h375 = 76'h0;
-                        h375 = {h374, 12'h0};
-                        cl_tr_frcd_lo <= h375[64-1:0];
-                        h376 = 62'h0;
-                        h376 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h377 = 63'h0;
-                        h377 = ({1'h0, h376} | 63'h4000000000000000);
-                        h378 = 64'h0;
-                        h378 = ({1'h0, h377} | 64'h8000000000000000);
-                        h379 = 64'h0;
-                        h379 = (h378 | 0);
-                        h380 = 64'h0;
-                        h380 = (h379 | 0);
-                        h381 = 64'h0;
-                        h381 = (h380 | 64'h5100000000);
-                        cl_tr_frcd_hi <= h381;
+                        h374 = ({1'h0, h373} | 64'h8000000000000000);
+                        h375 = 64'h0;
+                        h375 = (h374 | 0);
+                        h376 = 64'h0;
+                        h376 = (h375 | 0);
+                        h377 = 64'h0;
+                        h377 = (h376 | 64'h5100000000);
+                        cl_tr_frcd_hi <= h377;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8856,30 +8775,30 @@ always @(posedge clk) begin: fsm
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 82;
                         cl_tr_recorded <= 1;
-                        h382 = 64'h0;
-                        h382 = (e_addr >>> 12);
-                        h383 = 76'h0;
-                        h383 = {h382, 12'h0};
-                        h384 = 64'h0;
-                        h384 = (h383[64-1:0] & 64'hffffffffffffffff);
+                        h378 = 64'h0;
+                        h378 = (e_addr >>> 12);
+                        h379 = 76'h0;
+                        h379 = {h378, 12'h0};
+                        h380 = 64'h0;
+                        h380 = (h379[64-1:0] & 64'hffffffffffffffff);
+                        h381 = 64'h0;
+                        h381 = (h380 >>> 12);
+                        h382 = 76'h0;
+                        h382 = {h381, 12'h0};
+                        cl_tr_frcd_lo <= h382[64-1:0];
+                        h383 = 62'h0;
+                        h383 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h384 = 63'h0;
+                        h384 = ({1'h0, h383} | 63'h4000000000000000);
                         h385 = 64'h0;
-                        h385 = (h384 >>> 12);
-                        h386 = 76'h0;
-                        h386 = {h385, 12'h0};
-                        cl_tr_frcd_lo <= h386[64-1:0];
-                        h387 = 62'h0;
-                        h387 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h388 = 63'h0;
-                        h388 = ({1'h0, h387} | 63'h4000000000000000);
-                        h389 = 64'h0;
-                        h389 = ({1'h0, h388} | 64'h8000000000000000);
-                        h390 = 64'h0;
-                        h390 = (h389 | 0);
-                        h391 = 64'h0;
-                        h391 = (h390 | 0);
-                        h392 = 64'h0;
-                        h392 = (h391 | 64'h5200000000);
-                        cl_tr_frcd_hi <= h392;
+                        h385 = ({1'h0, h384} | 64'h8000000000000000);
+                        h386 = 64'h0;
+                        h386 = (h385 | 0);
+                        h387 = 64'h0;
+                        h387 = (h386 | 0);
+                        h388 = 64'h0;
+                        h388 = (h387 | 64'h5200000000);
+                        cl_tr_frcd_hi <= h388;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8897,36 +8816,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 89;
-                        h393 = 1'h0;
-                        h393 = 0;
+                        h389 = 1'h0;
+                        h389 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h393 = 1;
+                            h389 = 1;
                         end
-                        cl_tr_recorded <= h393;
-                        h394 = 64'h0;
-                        h394 = (e_addr >>> 12);
-                        h395 = 76'h0;
-                        h395 = {h394, 12'h0};
-                        h396 = 64'h0;
-                        h396 = (h395[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h389;
+                        h390 = 64'h0;
+                        h390 = (e_addr >>> 12);
+                        h391 = 76'h0;
+                        h391 = {h390, 12'h0};
+                        h392 = 64'h0;
+                        h392 = (h391[64-1:0] & 64'hffffffffffffffff);
+                        h393 = 64'h0;
+                        h393 = (h392 >>> 12);
+                        h394 = 76'h0;
+                        h394 = {h393, 12'h0};
+                        cl_tr_frcd_lo <= h394[64-1:0];
+                        h395 = 62'h0;
+                        h395 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h396 = 63'h0;
+                        h396 = ({1'h0, h395} | 63'h4000000000000000);
                         h397 = 64'h0;
-                        h397 = (h396 >>> 12);
-                        h398 = 76'h0;
-                        h398 = {h397, 12'h0};
-                        cl_tr_frcd_lo <= h398[64-1:0];
-                        h399 = 62'h0;
-                        h399 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h400 = 63'h0;
-                        h400 = ({1'h0, h399} | 63'h4000000000000000);
-                        h401 = 64'h0;
-                        h401 = ({1'h0, h400} | 64'h8000000000000000);
-                        h402 = 64'h0;
-                        h402 = (h401 | 0);
-                        h403 = 64'h0;
-                        h403 = (h402 | 0);
-                        h404 = 64'h0;
-                        h404 = (h403 | 64'h5900000000);
-                        cl_tr_frcd_hi <= h404;
+                        h397 = ({1'h0, h396} | 64'h8000000000000000);
+                        h398 = 64'h0;
+                        h398 = (h397 | 0);
+                        h399 = 64'h0;
+                        h399 = (h398 | 0);
+                        h400 = 64'h0;
+                        h400 = (h399 | 64'h5900000000);
+                        cl_tr_frcd_hi <= h400;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8945,30 +8864,30 @@ always @(posedge clk) begin: fsm
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 90;
                         cl_tr_recorded <= 1;
-                        h405 = 64'h0;
-                        h405 = (e_addr >>> 12);
-                        h406 = 76'h0;
-                        h406 = {h405, 12'h0};
-                        h407 = 64'h0;
-                        h407 = (h406[64-1:0] & 64'hffffffffffffffff);
+                        h401 = 64'h0;
+                        h401 = (e_addr >>> 12);
+                        h402 = 76'h0;
+                        h402 = {h401, 12'h0};
+                        h403 = 64'h0;
+                        h403 = (h402[64-1:0] & 64'hffffffffffffffff);
+                        h404 = 64'h0;
+                        h404 = (h403 >>> 12);
+                        h405 = 76'h0;
+                        h405 = {h404, 12'h0};
+                        cl_tr_frcd_lo <= h405[64-1:0];
+                        h406 = 62'h0;
+                        h406 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h407 = 63'h0;
+                        h407 = ({1'h0, h406} | 63'h4000000000000000);
                         h408 = 64'h0;
-                        h408 = (h407 >>> 12);
-                        h409 = 76'h0;
-                        h409 = {h408, 12'h0};
-                        cl_tr_frcd_lo <= h409[64-1:0];
-                        h410 = 62'h0;
-                        h410 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h411 = 63'h0;
-                        h411 = ({1'h0, h410} | 63'h4000000000000000);
-                        h412 = 64'h0;
-                        h412 = ({1'h0, h411} | 64'h8000000000000000);
-                        h413 = 64'h0;
-                        h413 = (h412 | 0);
-                        h414 = 64'h0;
-                        h414 = (h413 | 0);
-                        h415 = 64'h0;
-                        h415 = (h414 | 64'h5a00000000);
-                        cl_tr_frcd_hi <= h415;
+                        h408 = ({1'h0, h407} | 64'h8000000000000000);
+                        h409 = 64'h0;
+                        h409 = (h408 | 0);
+                        h410 = 64'h0;
+                        h410 = (h409 | 0);
+                        h411 = 64'h0;
+                        h411 = (h410 | 64'h5a00000000);
+                        cl_tr_frcd_hi <= h411;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -8986,36 +8905,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 91;
-                        h416 = 1'h0;
-                        h416 = 0;
+                        h412 = 1'h0;
+                        h412 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h416 = 1;
+                            h412 = 1;
                         end
-                        cl_tr_recorded <= h416;
-                        h417 = 64'h0;
-                        h417 = (e_addr >>> 12);
-                        h418 = 76'h0;
-                        h418 = {h417, 12'h0};
-                        h419 = 64'h0;
-                        h419 = (h418[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h412;
+                        h413 = 64'h0;
+                        h413 = (e_addr >>> 12);
+                        h414 = 76'h0;
+                        h414 = {h413, 12'h0};
+                        h415 = 64'h0;
+                        h415 = (h414[64-1:0] & 64'hffffffffffffffff);
+                        h416 = 64'h0;
+                        h416 = (h415 >>> 12);
+                        h417 = 76'h0;
+                        h417 = {h416, 12'h0};
+                        cl_tr_frcd_lo <= h417[64-1:0];
+                        h418 = 62'h0;
+                        h418 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h419 = 63'h0;
+                        h419 = ({1'h0, h418} | 63'h4000000000000000);
                         h420 = 64'h0;
-                        h420 = (h419 >>> 12);
-                        h421 = 76'h0;
-                        h421 = {h420, 12'h0};
-                        cl_tr_frcd_lo <= h421[64-1:0];
-                        h422 = 62'h0;
-                        h422 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h423 = 63'h0;
-                        h423 = ({1'h0, h422} | 63'h4000000000000000);
-                        h424 = 64'h0;
-                        h424 = ({1'h0, h423} | 64'h8000000000000000);
-                        h425 = 64'h0;
-                        h425 = (h424 | 0);
-                        h426 = 64'h0;
-                        h426 = (h425 | 0);
-                        h427 = 64'h0;
-                        h427 = (h426 | 64'h5b00000000);
-                        cl_tr_frcd_hi <= h427;
+                        h420 = ({1'h0, h419} | 64'h8000000000000000);
+                        h421 = 64'h0;
+                        h421 = (h420 | 0);
+                        h422 = 64'h0;
+                        h422 = (h421 | 0);
+                        h423 = 64'h0;
+                        h423 = (h422 | 64'h5b00000000);
+                        cl_tr_frcd_hi <= h423;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -9066,34 +8985,34 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = 1;
-                        h428 = 1'h0;
-                        h428 = 0;
+                        h424 = 1'h0;
+                        h424 = 0;
                         if ((!(1'b1 && (!(e_write != 0))))) begin
-                            h428 = 1;
+                            h424 = 1;
                         end
-                        v_wide[2-1:1] = h428;
-                        h429 = 64'h0;
-                        h429 = (e_addr >>> 12);
-                        h430 = 76'h0;
-                        h430 = {h429, 12'h0};
-                        h431 = 64'h0;
-                        h431 = (h430[64-1:0] & 64'hffffffffffffffff);
-                        h432 = 64'h0;
-                        h432 = (h431 >>> 12);
-                        v_wide[64-1:12] = h432[52-1:0];
+                        v_wide[2-1:1] = h424;
+                        h425 = 64'h0;
+                        h425 = (e_addr >>> 12);
+                        h426 = 76'h0;
+                        h426 = {h425, 12'h0};
+                        h427 = 64'h0;
+                        h427 = (h426[64-1:0] & 64'hffffffffffffffff);
+                        h428 = 64'h0;
+                        h428 = (h427 >>> 12);
+                        v_wide[64-1:12] = h428[52-1:0];
                         cl_tr_cpl <= v_wide[64-1:0];
                     end
                     else if (1'b0) begin
                         cl_tr_exit <= 1;
                         cl_tr_sm_pass_through <= 1;
                         cl_tr_outcome <= 2;
-                        h433 = 64'h0;
-                        h433 = (e_addr >>> 12);
-                        h434 = 76'h0;
-                        h434 = {h433, 12'h0};
-                        h435 = 64'h0;
-                        h435 = (h434[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h435;
+                        h429 = 64'h0;
+                        h429 = (e_addr >>> 12);
+                        h430 = 76'h0;
+                        h430 = {h429, 12'h0};
+                        h431 = 64'h0;
+                        h431 = (h430[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h431;
                         cl_tr_domain <= w_tr_pe_8[16-1:0];
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -9136,36 +9055,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 131;
-                        h436 = 1'h0;
-                        h436 = 0;
+                        h432 = 1'h0;
+                        h432 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h436 = 1;
+                            h432 = 1;
                         end
-                        cl_tr_recorded <= h436;
-                        h437 = 64'h0;
-                        h437 = (e_addr >>> 12);
-                        h438 = 76'h0;
-                        h438 = {h437, 12'h0};
-                        h439 = 64'h0;
-                        h439 = (h438[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h432;
+                        h433 = 64'h0;
+                        h433 = (e_addr >>> 12);
+                        h434 = 76'h0;
+                        h434 = {h433, 12'h0};
+                        h435 = 64'h0;
+                        h435 = (h434[64-1:0] & 64'hffffffffffffffff);
+                        h436 = 64'h0;
+                        h436 = (h435 >>> 12);
+                        h437 = 76'h0;
+                        h437 = {h436, 12'h0};
+                        cl_tr_frcd_lo <= h437[64-1:0];
+                        h438 = 62'h0;
+                        h438 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h439 = 63'h0;
+                        h439 = ({1'h0, h438} | 63'h4000000000000000);
                         h440 = 64'h0;
-                        h440 = (h439 >>> 12);
-                        h441 = 76'h0;
-                        h441 = {h440, 12'h0};
-                        cl_tr_frcd_lo <= h441[64-1:0];
-                        h442 = 62'h0;
-                        h442 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h443 = 63'h0;
-                        h443 = ({1'h0, h442} | 63'h4000000000000000);
-                        h444 = 64'h0;
-                        h444 = ({1'h0, h443} | 64'h8000000000000000);
-                        h445 = 64'h0;
-                        h445 = (h444 | 0);
-                        h446 = 64'h0;
-                        h446 = (h445 | 0);
-                        h447 = 64'h0;
-                        h447 = (h446 | 64'h8300000000);
-                        cl_tr_frcd_hi <= h447;
+                        h440 = ({1'h0, h439} | 64'h8000000000000000);
+                        h441 = 64'h0;
+                        h441 = (h440 | 0);
+                        h442 = 64'h0;
+                        h442 = (h441 | 0);
+                        h443 = 64'h0;
+                        h443 = (h442 | 64'h8300000000);
+                        cl_tr_frcd_hi <= h443;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -9269,36 +9188,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 133;
-                        h448 = 1'h0;
-                        h448 = 0;
+                        h444 = 1'h0;
+                        h444 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h448 = 1;
+                            h444 = 1;
                         end
-                        cl_tr_recorded <= h448;
-                        h449 = 64'h0;
-                        h449 = (e_addr >>> 12);
-                        h450 = 76'h0;
-                        h450 = {h449, 12'h0};
-                        h451 = 64'h0;
-                        h451 = (h450[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h444;
+                        h445 = 64'h0;
+                        h445 = (e_addr >>> 12);
+                        h446 = 76'h0;
+                        h446 = {h445, 12'h0};
+                        h447 = 64'h0;
+                        h447 = (h446[64-1:0] & 64'hffffffffffffffff);
+                        h448 = 64'h0;
+                        h448 = (h447 >>> 12);
+                        h449 = 76'h0;
+                        h449 = {h448, 12'h0};
+                        cl_tr_frcd_lo <= h449[64-1:0];
+                        h450 = 62'h0;
+                        h450 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h451 = 63'h0;
+                        h451 = ({1'h0, h450} | 63'h4000000000000000);
                         h452 = 64'h0;
-                        h452 = (h451 >>> 12);
-                        h453 = 76'h0;
-                        h453 = {h452, 12'h0};
-                        cl_tr_frcd_lo <= h453[64-1:0];
-                        h454 = 62'h0;
-                        h454 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h455 = 63'h0;
-                        h455 = ({1'h0, h454} | 63'h4000000000000000);
-                        h456 = 64'h0;
-                        h456 = ({1'h0, h455} | 64'h8000000000000000);
-                        h457 = 64'h0;
-                        h457 = (h456 | 0);
-                        h458 = 64'h0;
-                        h458 = (h457 | 0);
-                        h459 = 64'h0;
-                        h459 = (h458 | 64'h8500000000);
-                        cl_tr_frcd_hi <= h459;
+                        h452 = ({1'h0, h451} | 64'h8000000000000000);
+                        h453 = 64'h0;
+                        h453 = (h452 | 0);
+                        h454 = 64'h0;
+                        h454 = (h453 | 0);
+                        h455 = 64'h0;
+                        h455 = (h454 | 64'h8500000000);
+                        cl_tr_frcd_hi <= h455;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -9316,36 +9235,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 134;
-                        h460 = 1'h0;
-                        h460 = 0;
+                        h456 = 1'h0;
+                        h456 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h460 = 1;
+                            h456 = 1;
                         end
-                        cl_tr_recorded <= h460;
-                        h461 = 64'h0;
-                        h461 = (e_addr >>> 12);
-                        h462 = 76'h0;
-                        h462 = {h461, 12'h0};
-                        h463 = 64'h0;
-                        h463 = (h462[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h456;
+                        h457 = 64'h0;
+                        h457 = (e_addr >>> 12);
+                        h458 = 76'h0;
+                        h458 = {h457, 12'h0};
+                        h459 = 64'h0;
+                        h459 = (h458[64-1:0] & 64'hffffffffffffffff);
+                        h460 = 64'h0;
+                        h460 = (h459 >>> 12);
+                        h461 = 76'h0;
+                        h461 = {h460, 12'h0};
+                        cl_tr_frcd_lo <= h461[64-1:0];
+                        h462 = 62'h0;
+                        h462 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h463 = 63'h0;
+                        h463 = ({1'h0, h462} | 63'h4000000000000000);
                         h464 = 64'h0;
-                        h464 = (h463 >>> 12);
-                        h465 = 76'h0;
-                        h465 = {h464, 12'h0};
-                        cl_tr_frcd_lo <= h465[64-1:0];
-                        h466 = 62'h0;
-                        h466 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h467 = 63'h0;
-                        h467 = ({1'h0, h466} | 63'h4000000000000000);
-                        h468 = 64'h0;
-                        h468 = ({1'h0, h467} | 64'h8000000000000000);
-                        h469 = 64'h0;
-                        h469 = (h468 | 0);
-                        h470 = 64'h0;
-                        h470 = (h469 | 0);
-                        h471 = 64'h0;
-                        h471 = (h470 | 64'h8600000000);
-                        cl_tr_frcd_hi <= h471;
+                        h464 = ({1'h0, h463} | 64'h8000000000000000);
+                        h465 = 64'h0;
+                        h465 = (h464 | 0);
+                        h466 = 64'h0;
+                        h466 = (h465 | 0);
+                        h467 = 64'h0;
+                        h467 = (h466 | 64'h8600000000);
+                        cl_tr_frcd_hi <= h467;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -9363,36 +9282,36 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 122;
-                        h472 = 1'h0;
-                        h472 = 0;
+                        h468 = 1'h0;
+                        h468 = 0;
                         if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
-                            h472 = 1;
+                            h468 = 1;
                         end
-                        cl_tr_recorded <= h472;
-                        h473 = 64'h0;
-                        h473 = (e_addr >>> 12);
-                        h474 = 76'h0;
-                        h474 = {h473, 12'h0};
-                        h475 = 64'h0;
-                        h475 = (h474[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_recorded <= h468;
+                        h469 = 64'h0;
+                        h469 = (e_addr >>> 12);
+                        h470 = 76'h0;
+                        h470 = {h469, 12'h0};
+                        h471 = 64'h0;
+                        h471 = (h470[64-1:0] & 64'hffffffffffffffff);
+                        h472 = 64'h0;
+                        h472 = (h471 >>> 12);
+                        h473 = 76'h0;
+                        h473 = {h472, 12'h0};
+                        cl_tr_frcd_lo <= h473[64-1:0];
+                        h474 = 62'h0;
+                        h474 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h475 = 63'h0;
+                        h475 = ({1'h0, h474} | 63'h4000000000000000);
                         h476 = 64'h0;
-                        h476 = (h475 >>> 12);
-                        h477 = 76'h0;
-                        h477 = {h476, 12'h0};
-                        cl_tr_frcd_lo <= h477[64-1:0];
-                        h478 = 62'h0;
-                        h478 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
-                        h479 = 63'h0;
-                        h479 = ({1'h0, h478} | 63'h4000000000000000);
-                        h480 = 64'h0;
-                        h480 = ({1'h0, h479} | 64'h8000000000000000);
-                        h481 = 64'h0;
-                        h481 = (h480 | 0);
-                        h482 = 64'h0;
-                        h482 = (h481 | 0);
-                        h483 = 64'h0;
-                        h483 = (h482 | 64'h7a00000000);
-                        cl_tr_frcd_hi <= h483;
+                        h476 = ({1'h0, h475} | 64'h8000000000000000);
+                        h477 = 64'h0;
+                        h477 = (h476 | 0);
+                        h478 = 64'h0;
+                        h478 = (h477 | 0);
+                        h479 = 64'h0;
+                        h479 = (h478 | 64'h7a00000000);
+                        cl_tr_frcd_hi <= h479;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= 0;
                         cl_tr_destination <= 0;
@@ -9403,7 +9322,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((1'b1 && (h489 != 0)) && 1'b1) && (!w_tr_root_0[0]))) begin
+                    else if ((((1'b1 && (h485 != 0)) && 1'b1) && (!w_tr_root_0[0]))) begin
                         cl_tr_exit <= 1;
                         cl_tr_root_not_present <= 1;
                         cl_tr_outcome <= 7;
@@ -9412,15 +9331,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 1;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h484 = 64'h0;
-                        h485 = 64'h0;
-                        h485 = (e_addr >>> 12);
-                        h486 = 76'h0;
-                        h486 = {h485, 12'h0};
-                        h487 = 64'h0;
-                        h487 = (h486[64-1:0] & 64'hffffffffffffffff);
-                        h484 = h487;
-                        v_wide[64-1:12] = h484[64-1:12];
+                        h480 = 64'h0;
+                        h481 = 64'h0;
+                        h481 = (e_addr >>> 12);
+                        h482 = 76'h0;
+                        h482 = {h481, 12'h0};
+                        h483 = 64'h0;
+                        h483 = (h482[64-1:0] & 64'hffffffffffffffff);
+                        h480 = h483;
+                        v_wide[64-1:12] = h480[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9439,7 +9358,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((1'b1 && (h495 != 0)) && (((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) begin
+                    else if ((((1'b1 && (h491 != 0)) && 1'b1) && (((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_root_reserved <= 1;
                         cl_tr_outcome <= 7;
@@ -9448,15 +9367,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 10;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h490 = 64'h0;
-                        h491 = 64'h0;
-                        h491 = (e_addr >>> 12);
-                        h492 = 76'h0;
-                        h492 = {h491, 12'h0};
-                        h493 = 64'h0;
-                        h493 = (h492[64-1:0] & 64'hffffffffffffffff);
-                        h490 = h493;
-                        v_wide[64-1:12] = h490[64-1:12];
+                        h486 = 64'h0;
+                        h487 = 64'h0;
+                        h487 = (e_addr >>> 12);
+                        h488 = 76'h0;
+                        h488 = {h487, 12'h0};
+                        h489 = 64'h0;
+                        h489 = (h488[64-1:0] & 64'hffffffffffffffff);
+                        h486 = h489;
+                        v_wide[64-1:12] = h486[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9475,29 +9394,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((1'b1 && (h502 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!w_tr_ctx_0[0]))) begin
+                    else if ((((((1'b1 && (h498 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!w_tr_ctx_0[0]))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_not_present <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 2;
-                        h496 = 1'h0;
-                        h496 = 0;
+                        h492 = 1'h0;
+                        h492 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h496 = 1;
+                            h492 = 1;
                         end
-                        cl_tr_recorded <= h496;
+                        cl_tr_recorded <= h492;
                         v_wide = 0;
-                        h497 = 64'h0;
-                        h498 = 64'h0;
-                        h498 = (e_addr >>> 12);
-                        h499 = 76'h0;
-                        h499 = {h498, 12'h0};
-                        h500 = 64'h0;
-                        h500 = (h499[64-1:0] & 64'hffffffffffffffff);
-                        h497 = h500;
-                        v_wide[64-1:12] = h497[64-1:12];
+                        h493 = 64'h0;
+                        h494 = 64'h0;
+                        h494 = (e_addr >>> 12);
+                        h495 = 76'h0;
+                        h495 = {h494, 12'h0};
+                        h496 = 64'h0;
+                        h496 = (h495[64-1:0] & 64'hffffffffffffffff);
+                        h493 = h496;
+                        v_wide[64-1:12] = h493[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9516,7 +9435,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((1'b1 && (h508 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && ((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) begin
+                    else if ((((((1'b1 && (h504 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && ((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_reserved <= 1;
                         cl_tr_outcome <= 7;
@@ -9525,15 +9444,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 11;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h503 = 64'h0;
-                        h504 = 64'h0;
-                        h504 = (e_addr >>> 12);
-                        h505 = 76'h0;
-                        h505 = {h504, 12'h0};
-                        h506 = 64'h0;
-                        h506 = (h505[64-1:0] & 64'hffffffffffffffff);
-                        h503 = h506;
-                        v_wide[64-1:12] = h503[64-1:12];
+                        h499 = 64'h0;
+                        h500 = 64'h0;
+                        h500 = (e_addr >>> 12);
+                        h501 = 76'h0;
+                        h501 = {h500, 12'h0};
+                        h502 = 64'h0;
+                        h502 = (h501[64-1:0] & 64'hffffffffffffffff);
+                        h499 = h502;
+                        v_wide[64-1:12] = h499[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9552,29 +9471,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h515 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((1'b1 && (h511 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_tt_invalid <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 3;
-                        h509 = 1'h0;
-                        h509 = 0;
+                        h505 = 1'h0;
+                        h505 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h509 = 1;
+                            h505 = 1;
                         end
-                        cl_tr_recorded <= h509;
+                        cl_tr_recorded <= h505;
                         v_wide = 0;
-                        h510 = 64'h0;
-                        h511 = 64'h0;
-                        h511 = (e_addr >>> 12);
-                        h512 = 76'h0;
-                        h512 = {h511, 12'h0};
-                        h513 = 64'h0;
-                        h513 = (h512[64-1:0] & 64'hffffffffffffffff);
-                        h510 = h513;
-                        v_wide[64-1:12] = h510[64-1:12];
+                        h506 = 64'h0;
+                        h507 = 64'h0;
+                        h507 = (e_addr >>> 12);
+                        h508 = 76'h0;
+                        h508 = {h507, 12'h0};
+                        h509 = 64'h0;
+                        h509 = (h508[64-1:0] & 64'hffffffffffffffff);
+                        h506 = h509;
+                        v_wide[64-1:12] = h506[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9593,29 +9512,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((((1'b1 && (h522 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_tr_ctx_0[4-1:2] != 1))) begin
+                    else if (((((((((1'b1 && (h518 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_tr_ctx_0[4-1:2] != 1))) begin
                         cl_tr_exit <= 1;
                         cl_tr_translation_type_blocked <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 13;
-                        h516 = 1'h0;
-                        h516 = 0;
+                        h512 = 1'h0;
+                        h512 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h516 = 1;
+                            h512 = 1;
                         end
-                        cl_tr_recorded <= h516;
+                        cl_tr_recorded <= h512;
                         v_wide = 0;
-                        h517 = 64'h0;
-                        h518 = 64'h0;
-                        h518 = (e_addr >>> 12);
-                        h519 = 76'h0;
-                        h519 = {h518, 12'h0};
-                        h520 = 64'h0;
-                        h520 = (h519[64-1:0] & 64'hffffffffffffffff);
-                        h517 = h520;
-                        v_wide[64-1:12] = h517[64-1:12];
+                        h513 = 64'h0;
+                        h514 = 64'h0;
+                        h514 = (e_addr >>> 12);
+                        h515 = 76'h0;
+                        h515 = {h514, 12'h0};
+                        h516 = 64'h0;
+                        h516 = (h515[64-1:0] & 64'hffffffffffffffff);
+                        h513 = h516;
+                        v_wide[64-1:12] = h513[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9634,29 +9553,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h529 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((1'b1 && (h525 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_aw_invalid <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 3;
-                        h523 = 1'h0;
-                        h523 = 0;
+                        h519 = 1'h0;
+                        h519 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h523 = 1;
+                            h519 = 1;
                         end
-                        cl_tr_recorded <= h523;
+                        cl_tr_recorded <= h519;
                         v_wide = 0;
-                        h524 = 64'h0;
-                        h525 = 64'h0;
-                        h525 = (e_addr >>> 12);
-                        h526 = 76'h0;
-                        h526 = {h525, 12'h0};
-                        h527 = 64'h0;
-                        h527 = (h526[64-1:0] & 64'hffffffffffffffff);
-                        h524 = h527;
-                        v_wide[64-1:12] = h524[64-1:12];
+                        h520 = 64'h0;
+                        h521 = 64'h0;
+                        h521 = (e_addr >>> 12);
+                        h522 = 76'h0;
+                        h522 = {h521, 12'h0};
+                        h523 = 64'h0;
+                        h523 = (h522[64-1:0] & 64'hffffffffffffffff);
+                        h520 = h523;
+                        v_wide[64-1:12] = h520[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9699,13 +9618,13 @@ always @(posedge clk) begin: fsm
                         cl_tr_exit <= 1;
                         cl_tr_translated_request <= 1;
                         cl_tr_outcome <= 2;
-                        h530 = 64'h0;
-                        h530 = (e_addr >>> 12);
-                        h531 = 76'h0;
-                        h531 = {h530, 12'h0};
-                        h532 = 64'h0;
-                        h532 = (h531[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h532;
+                        h526 = 64'h0;
+                        h526 = (e_addr >>> 12);
+                        h527 = 76'h0;
+                        h527 = {h526, 12'h0};
+                        h528 = 64'h0;
+                        h528 = (h527[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h528;
                         cl_tr_domain <= w_tr_ctx_8[24-1:8];
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -9721,17 +9640,17 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h537 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (w_tr_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((1'b1 && (h533 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (w_tr_ctx_0[4-1:2] == 2))) begin
                         cl_tr_exit <= 1;
                         cl_tr_pass_through <= 1;
                         cl_tr_outcome <= 2;
-                        h533 = 64'h0;
-                        h533 = (e_addr >>> 12);
-                        h534 = 76'h0;
-                        h534 = {h533, 12'h0};
-                        h535 = 64'h0;
-                        h535 = (h534[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h535;
+                        h529 = 64'h0;
+                        h529 = (e_addr >>> 12);
+                        h530 = 76'h0;
+                        h530 = {h529, 12'h0};
+                        h531 = 64'h0;
+                        h531 = (h530[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h531;
                         cl_tr_domain <= w_tr_ctx_8[24-1:8];
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -9747,7 +9666,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((((1'b1 && (h539 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (h540 != 0))) begin
+                    else if (((((((((1'b1 && (h535 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && 1'b1) && (h536 != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_ats_beyond_width <= 1;
                         cl_tr_outcome <= 7;
@@ -9767,29 +9686,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((1'b1 && (h563 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (h564 != 0))) begin
+                    else if ((((((((1'b1 && (h559 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (h560 != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_address_beyond_width <= 1;
                         cl_tr_outcome <= 4;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 4;
-                        h557 = 1'h0;
-                        h557 = 0;
+                        h553 = 1'h0;
+                        h553 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h557 = 1;
+                            h553 = 1;
                         end
-                        cl_tr_recorded <= h557;
+                        cl_tr_recorded <= h553;
                         v_wide = 0;
-                        h558 = 64'h0;
-                        h559 = 64'h0;
-                        h559 = (e_addr >>> 12);
-                        h560 = 76'h0;
-                        h560 = {h559, 12'h0};
-                        h561 = 64'h0;
-                        h561 = (h560[64-1:0] & 64'hffffffffffffffff);
-                        h558 = h561;
-                        v_wide[64-1:12] = h558[64-1:12];
+                        h554 = 64'h0;
+                        h555 = 64'h0;
+                        h555 = (e_addr >>> 12);
+                        h556 = 76'h0;
+                        h556 = {h555, 12'h0};
+                        h557 = 64'h0;
+                        h557 = (h556[64-1:0] & 64'hffffffffffffffff);
+                        h554 = h557;
+                        v_wide[64-1:12] = h554[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9868,46 +9787,46 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_tr_sl_R;
-                        h581 = 1'h0;
-                        h581 = 0;
+                        h577 = 1'h0;
+                        h577 = 0;
                         if (((wk_tr_sl_W != 0) && (!(1'b1 && (!(e_write != 0)))))) begin
-                            h581 = 1;
+                            h577 = 1;
                         end
-                        v_wide[2-1:1] = h581;
+                        v_wide[2-1:1] = h577;
                         v_wide[3-1:2] = wk_tr_sl_U;
-                        h582 = 1'h0;
-                        h582 = 0;
+                        h578 = 1'h0;
+                        h578 = 0;
                         if ((wk_tr_sl_shift > 12)) begin
-                            h582 = 1;
+                            h578 = 1;
                         end
-                        v_wide[12-1:11] = h582;
-                        h583 = 6'h0;
-                        h583 = wk_tr_sl_shift;
+                        v_wide[12-1:11] = h578;
+                        h579 = 6'h0;
+                        h579 = wk_tr_sl_shift;
+                        h580 = 64'h0;
+                        h580 = (wk_tr_sl_frame >>> h579);
+                        h581 = 127'h0;
+                        h581 = {63'h0, h580};
+                        h582 = 6'h0;
+                        h582 = wk_tr_sl_shift;
+                        h583 = 127'h0;
+                        h583 = (h581 << h582);
                         h584 = 64'h0;
-                        h584 = (wk_tr_sl_frame >>> h583);
-                        h585 = 127'h0;
-                        h585 = {63'h0, h584};
-                        h586 = 6'h0;
-                        h586 = wk_tr_sl_shift;
-                        h587 = 127'h0;
-                        h587 = (h585 << h586);
-                        h588 = 64'h0;
-                        h588 = 1;
-                        h589 = 6'h0;
-                        h590 = 7'h0;
-                        h590 = (({1'h0, wk_tr_sl_shift} + 64) - 1);
-                        h589 = h590[6-1:0];
-                        h591 = 64'h0;
-                        h591 = (h588 << h589);
-                        h592 = 65'h0;
-                        h592 = (({1'h0, h591} + 65'h10000000000000000) - 1);
-                        h593 = 64'h0;
-                        h593 = (h592[64-1:0] >>> 12);
-                        h594 = 127'h0;
-                        h594 = (h587 | {51'h0, h593, 12'h0});
-                        h595 = 127'h0;
-                        h595 = (h594 >>> 12);
-                        v_wide[64-1:12] = h595[52-1:0];
+                        h584 = 1;
+                        h585 = 6'h0;
+                        h586 = 7'h0;
+                        h586 = (({1'h0, wk_tr_sl_shift} + 64) - 1);
+                        h585 = h586[6-1:0];
+                        h587 = 64'h0;
+                        h587 = (h584 << h585);
+                        h588 = 65'h0;
+                        h588 = (({1'h0, h587} + 65'h10000000000000000) - 1);
+                        h589 = 64'h0;
+                        h589 = (h588[64-1:0] >>> 12);
+                        h590 = 127'h0;
+                        h590 = (h583 | {51'h0, h589, 12'h0});
+                        h591 = 127'h0;
+                        h591 = (h590 >>> 12);
+                        v_wide[64-1:12] = h591[52-1:0];
                         cl_tr_cpl <= v_wide[64-1:0];
                     end
                     else if (((1'b1 && (wk_tr_sl_walked != 0)) && (wk_tr_sl_not_present != 0))) begin
@@ -9937,22 +9856,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 5;
-                        h596 = 1'h0;
-                        h596 = 0;
+                        h592 = 1'h0;
+                        h592 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h596 = 1;
+                            h592 = 1;
                         end
-                        cl_tr_recorded <= h596;
+                        cl_tr_recorded <= h592;
                         v_wide = 0;
-                        h597 = 64'h0;
-                        h598 = 64'h0;
-                        h598 = (e_addr >>> 12);
-                        h599 = 76'h0;
-                        h599 = {h598, 12'h0};
-                        h600 = 64'h0;
-                        h600 = (h599[64-1:0] & 64'hffffffffffffffff);
-                        h597 = h600;
-                        v_wide[64-1:12] = h597[64-1:12];
+                        h593 = 64'h0;
+                        h594 = 64'h0;
+                        h594 = (e_addr >>> 12);
+                        h595 = 76'h0;
+                        h595 = {h594, 12'h0};
+                        h596 = 64'h0;
+                        h596 = (h595[64-1:0] & 64'hffffffffffffffff);
+                        h593 = h596;
+                        v_wide[64-1:12] = h593[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -9978,22 +9897,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 6;
-                        h601 = 1'h0;
-                        h601 = 0;
+                        h597 = 1'h0;
+                        h597 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h601 = 1;
+                            h597 = 1;
                         end
-                        cl_tr_recorded <= h601;
+                        cl_tr_recorded <= h597;
                         v_wide = 0;
-                        h602 = 64'h0;
-                        h603 = 64'h0;
-                        h603 = (e_addr >>> 12);
-                        h604 = 76'h0;
-                        h604 = {h603, 12'h0};
-                        h605 = 64'h0;
-                        h605 = (h604[64-1:0] & 64'hffffffffffffffff);
-                        h602 = h605;
-                        v_wide[64-1:12] = h602[64-1:12];
+                        h598 = 64'h0;
+                        h599 = 64'h0;
+                        h599 = (e_addr >>> 12);
+                        h600 = 76'h0;
+                        h600 = {h599, 12'h0};
+                        h601 = 64'h0;
+                        h601 = (h600[64-1:0] & 64'hffffffffffffffff);
+                        h598 = h601;
+                        v_wide[64-1:12] = h598[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -10019,22 +9938,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 12;
-                        h606 = 1'h0;
-                        h606 = 0;
+                        h602 = 1'h0;
+                        h602 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h606 = 1;
+                            h602 = 1;
                         end
-                        cl_tr_recorded <= h606;
+                        cl_tr_recorded <= h602;
                         v_wide = 0;
-                        h607 = 64'h0;
-                        h608 = 64'h0;
-                        h608 = (e_addr >>> 12);
-                        h609 = 76'h0;
-                        h609 = {h608, 12'h0};
-                        h610 = 64'h0;
-                        h610 = (h609[64-1:0] & 64'hffffffffffffffff);
-                        h607 = h610;
-                        v_wide[64-1:12] = h607[64-1:12];
+                        h603 = 64'h0;
+                        h604 = 64'h0;
+                        h604 = (e_addr >>> 12);
+                        h605 = 76'h0;
+                        h605 = {h604, 12'h0};
+                        h606 = 64'h0;
+                        h606 = (h605[64-1:0] & 64'hffffffffffffffff);
+                        h603 = h606;
+                        v_wide[64-1:12] = h603[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -10176,12 +10095,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 34;
-                        h611 = 1'h0;
-                        h611 = 0;
+                        h607 = 1'h0;
+                        h607 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h611 = 1;
+                            h607 = 1;
                         end
-                        cl_tr_recorded <= h611;
+                        cl_tr_recorded <= h607;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -10207,12 +10126,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 36;
-                        h612 = 1'h0;
-                        h612 = 0;
+                        h608 = 1'h0;
+                        h608 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h612 = 1;
+                            h608 = 1;
                         end
-                        cl_tr_recorded <= h612;
+                        cl_tr_recorded <= h608;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -10238,12 +10157,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 38;
-                        h613 = 1'h0;
-                        h613 = 0;
+                        h609 = 1'h0;
+                        h609 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h613 = 1;
+                            h609 = 1;
                         end
-                        cl_tr_recorded <= h613;
+                        cl_tr_recorded <= h609;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -10274,46 +10193,46 @@ always @(posedge clk) begin: fsm
                         cl_tr_frcd_hi <= 0;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= w_tr_irte_0[24-1:16];
-                        h614 = 32'h0;
-                        h615 = 64'h0;
-                        h615 = (r_IRTA_REG >>> 11);
-                        h616 = 1'h0;
-                        h616 = (h615[1-1:0] & 1);
-                        h617 = 32'h0;
-                        h617 = w_tr_irte_0[64-1:32];
-                        if ((h616 != 0)) begin
-                            h614 = w_tr_irte_0[64-1:32];
+                        h610 = 32'h0;
+                        h611 = 64'h0;
+                        h611 = (r_IRTA_REG >>> 11);
+                        h612 = 1'h0;
+                        h612 = (h611[1-1:0] & 1);
+                        h613 = 32'h0;
+                        h613 = w_tr_irte_0[64-1:32];
+                        if ((h612 != 0)) begin
+                            h610 = w_tr_irte_0[64-1:32];
                         end
                         else begin
-                            h614 = {24'h0, h617[16-1:8]};
+                            h610 = {24'h0, h613[16-1:8]};
                         end
-                        cl_tr_destination <= h614;
-                        h618 = 1'h0;
-                        h618 = 0;
+                        cl_tr_destination <= h610;
+                        h614 = 1'h0;
+                        h614 = 0;
                         if (w_tr_irte_0[2]) begin
-                            h618 = 1;
+                            h614 = 1;
                         end
-                        cl_tr_dest_mode <= h618;
-                        h619 = 1'h0;
-                        h619 = 0;
+                        cl_tr_dest_mode <= h614;
+                        h615 = 1'h0;
+                        h615 = 0;
                         if (w_tr_irte_0[3]) begin
-                            h619 = 1;
+                            h615 = 1;
                         end
-                        cl_tr_redir_hint <= h619;
-                        h620 = 1'h0;
-                        h620 = 0;
+                        cl_tr_redir_hint <= h615;
+                        h616 = 1'h0;
+                        h616 = 0;
                         if (w_tr_irte_0[4]) begin
-                            h620 = 1;
+                            h616 = 1;
                         end
-                        cl_tr_trigger_mode <= h620;
+                        cl_tr_trigger_mode <= h616;
                         cl_tr_delivery_mode <= w_tr_irte_0[8-1:5];
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
                 end
-                st <= 6'b011100;
+                st <= 6'b011010;
             end
-            6'b011100: begin
+            6'b011010: begin
                 if (u0_fm) begin
                     if (((cl_tr_cpl_status == 0) && (cl_tr_cpl[0] || cl_tr_cpl[1]))) begin
                         u0_wv = 2'h0;
@@ -10711,62 +10630,62 @@ always @(posedge clk) begin: fsm
                         end
                     end
                 end
-                st <= 6'b011101;
+                st <= 6'b011011;
             end
-            6'b011101: begin
+            6'b011011: begin
                 if ((!pend)) begin
-                    h626 = 1'h0;
-                    h627 = 1'h0;
-                    h627 = 0;
+                    h622 = 1'h0;
+                    h623 = 1'h0;
+                    h623 = 0;
                     if (cl_tr_cpl[1]) begin
-                        h627 = 1;
+                        h623 = 1;
                     end
-                    h628 = 1'h0;
-                    h628 = 0;
+                    h624 = 1'h0;
+                    h624 = 0;
                     if (cl_tr_cpl[0]) begin
-                        h628 = 1;
+                        h624 = 1;
                     end
                     if ((e_write != 0)) begin
-                        h626 = h627;
+                        h622 = h623;
                     end
                     else begin
-                        h626 = h628;
+                        h622 = h624;
                     end
-                    h629 = 2'h0;
+                    h625 = 2'h0;
                     if ((e_write != 0)) begin
-                        h629 = 2;
+                        h625 = 2;
                     end
                     else begin
-                        h629 = 1;
+                        h625 = 1;
                     end
-                    h630 = 2'h0;
+                    h626 = 2'h0;
                     if ((e_write != 0)) begin
-                        h630 = 2;
+                        h626 = 2;
                     end
                     else begin
-                        h630 = 1;
+                        h626 = 1;
                     end
-                    h631 = 32'h0;
-                    h631 = (r_GSTS_REG >>> 31);
-                    h632 = 1'h0;
-                    h632 = (h631[1-1:0] & 1);
-                    if ((!((((cl_tr_cpl_status == 0) && (h626 != 0)) && (!cl_tr_cpl[2])) && (((((h629 == 1) || (h630 == 2)) && (h632 != 0)) && 1'b1) && 1'b1)))) begin
+                    h627 = 32'h0;
+                    h627 = (r_GSTS_REG >>> 31);
+                    h628 = 1'h0;
+                    h628 = (h627[1-1:0] & 1);
+                    if ((!((((cl_tr_cpl_status == 0) && (h622 != 0)) && (!cl_tr_cpl[2])) && ((((h625 == 1) || (h626 == 2)) && (h628 != 0)) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
-                        st <= 6'b011111;
+                        st <= 6'b011101;
                     end
                     else begin
-                        h621 = 64'h0;
-                        h621 = (r_RTADDR_REG >>> 12);
-                        h622 = 52'h0;
-                        h622 = (h621[52-1:0] & 52'hfffffffffffff);
-                        h623 = 16'h0;
-                        h623 = cl_vf_rid;
-                        h624 = 13'h0;
-                        h624 = ({5'h0, h623[16-1:8]} * 16);
-                        h625 = 65'h0;
-                        h625 = ({1'h0, h622, 12'h0} + {52'h0, h624});
-                        v_wide = {62'h0, h625};
+                        h617 = 64'h0;
+                        h617 = (r_RTADDR_REG >>> 12);
+                        h618 = 52'h0;
+                        h618 = (h617[52-1:0] & 52'hfffffffffffff);
+                        h619 = 16'h0;
+                        h619 = cl_vf_rid;
+                        h620 = 13'h0;
+                        h620 = ({5'h0, h619[16-1:8]} * 16);
+                        h621 = 65'h0;
+                        h621 = ({1'h0, h618, 12'h0} + {52'h0, h620});
+                        v_wide = {62'h0, h621};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -10782,23 +10701,23 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_root_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011110;
+                        st <= 6'b011100;
                     end
                 end
             end
-            6'b011110: begin
+            6'b011100: begin
                 if ((!pend)) begin
-                    h621 = 64'h0;
-                    h621 = (r_RTADDR_REG >>> 12);
-                    h622 = 52'h0;
-                    h622 = (h621[52-1:0] & 52'hfffffffffffff);
-                    h623 = 16'h0;
-                    h623 = cl_vf_rid;
-                    h624 = 13'h0;
-                    h624 = ({5'h0, h623[16-1:8]} * 16);
-                    h625 = 65'h0;
-                    h625 = ({1'h0, h622, 12'h0} + {52'h0, h624});
-                    v_wide = {62'h0, h625};
+                    h617 = 64'h0;
+                    h617 = (r_RTADDR_REG >>> 12);
+                    h618 = 52'h0;
+                    h618 = (h617[52-1:0] & 52'hfffffffffffff);
+                    h619 = 16'h0;
+                    h619 = cl_vf_rid;
+                    h620 = 13'h0;
+                    h620 = ({5'h0, h619[16-1:8]} * 16);
+                    h621 = 65'h0;
+                    h621 = ({1'h0, h618, 12'h0} + {52'h0, h620});
+                    v_wide = {62'h0, h621};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -10813,345 +10732,34 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_root_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b011111;
+                        st <= 6'b011101;
                     end
                 end
             end
-            6'b011111: begin
-                if ((!pend)) begin
-                    h636 = 1'h0;
-                    h637 = 1'h0;
-                    h637 = 0;
-                    if (cl_tr_cpl[1]) begin
-                        h637 = 1;
-                    end
-                    h638 = 1'h0;
-                    h638 = 0;
-                    if (cl_tr_cpl[0]) begin
-                        h638 = 1;
-                    end
-                    if ((e_write != 0)) begin
-                        h636 = h637;
-                    end
-                    else begin
-                        h636 = h638;
-                    end
-                    h639 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h639 = 2;
-                    end
-                    else begin
-                        h639 = 1;
-                    end
-                    h640 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h640 = 2;
-                    end
-                    else begin
-                        h640 = 1;
-                    end
-                    h641 = 32'h0;
-                    h641 = (r_GSTS_REG >>> 31);
-                    h642 = 1'h0;
-                    h642 = (h641[1-1:0] & 1);
-                    if ((!((((cl_tr_cpl_status == 0) && (h636 != 0)) && (!cl_tr_cpl[2])) && (((((h639 == 1) || (h640 == 2)) && (h642 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
-                        w_io_ctx_0 <= 0;
-                        w_io_ctx_8 <= 0;
-                        st <= 6'b100001;
-                    end
-                    else begin
-                        h633 = 16'h0;
-                        h633 = cl_vf_rid;
-                        h634 = 13'h0;
-                        h634 = ({5'h0, h633[8-1:0]} * 16);
-                        h635 = 49'h0;
-                        h635 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h634});
-                        v_wide = {78'h0, h635};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_ctx_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b100000;
-                    end
-                end
-            end
-            6'b100000: begin
-                if ((!pend)) begin
-                    h633 = 16'h0;
-                    h633 = cl_vf_rid;
-                    h634 = 13'h0;
-                    h634 = ({5'h0, h633[8-1:0]} * 16);
-                    h635 = 49'h0;
-                    h635 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h634});
-                    v_wide = {78'h0, h635};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_ctx_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b100001;
-                    end
-                end
-            end
-            6'b100001: begin
-                wk_io_sl_walked <= 0;
-                wk_io_sl_ok <= 0;
-                wk_io_sl_pa <= 0;
-                wk_io_sl_level <= 0;
-                wk_io_sl_fault <= 0;
-                wk_io_sl_not_present <= 0;
-                wk_io_sl_denied <= 0;
-                wk_io_sl_reserved <= 0;
-                wk_io_sl_reserved_2m <= 0;
-                wk_io_sl_reserved_1g <= 0;
-                wk_io_sl_translation <= 0;
-                wk_io_sl_reason <= 0;
-                wk_io_sl_R <= 0;
-                wk_io_sl_W <= 0;
-                wk_io_sl_U <= 0;
-                wk_io_sl_shift <= 0;
-                wk_io_sl_frame <= 0;
-                if (1'b0) begin
-                    h643 = 65'h0;
-                    h644 = 65'h0;
-                    h645 = 64'h0;
-                    h645 = cl_tr_cpl;
-                    h646 = 64'h0;
-                    h646 = cl_tr_cpl;
-                    h647 = 53'h0;
-                    h647 = ({1'h0, h646[64-1:12]} + 1);
-                    h648 = 53'h0;
-                    h648 = ({1'h0, h645[64-1:12]} ^ h647);
-                    h649 = 65'h0;
-                    h649 = ({h648, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h644 = h649;
-                    end
-                    else begin
-                        h644 = 4095;
-                    end
-                    h643 = h644;
-                    h650 = 65'h0;
-                    h650 = (~h643);
-                    h651 = 64'h0;
-                    h651 = (cl_tr_cpl & h650[64-1:0]);
-                    h652 = 65'h0;
-                    h653 = 64'h0;
-                    h653 = cl_tr_cpl;
-                    h654 = 64'h0;
-                    h654 = cl_tr_cpl;
-                    h655 = 53'h0;
-                    h655 = ({1'h0, h654[64-1:12]} + 1);
-                    h656 = 53'h0;
-                    h656 = ({1'h0, h653[64-1:12]} ^ h655);
-                    h657 = 65'h0;
-                    h657 = ({h656, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h652 = h657;
-                    end
-                    else begin
-                        h652 = 4095;
-                    end
-                    h658 = 64'h0;
-                    h658 = (e_addr & h652[64-1:0]);
-                    h659 = 64'h0;
-                    h659 = (h651 | h658);
-                    v_wide = {63'h0, h659};
-                    unit_io_sl_i_addr <= v_wide[64-1:0];
-                    h660 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h660 = 2;
-                    end
-                    else begin
-                        h660 = 1;
-                    end
-                    unit_io_sl_k_read <= ((!((h660 == 2) && 1'b1)) && 1'b1);
-                    h661 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h661 = 2;
-                    end
-                    else begin
-                        h661 = 1;
-                    end
-                    unit_io_sl_k_write <= ((h661 == 2) && 1'b1);
-                    h662 = 48'h0;
-                    h662 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
-                    h663 = 1'h0;
-                    h664 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h664 = 2;
-                    end
-                    else begin
-                        h664 = 1;
-                    end
-                    h663 = 0;
-                    if (((h664 == 2) && 1'b1)) begin
-                        h663 = 1;
-                    end
-                    h665 = 48'h0;
-                    h665 = (h662 | {44'h0, h663, 3'h0});
-                    h666 = 48'h0;
-                    h666 = (h665 | {45'h0, w_io_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h666};
-                    unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
-                    unit_io_sl_start <= 1'b1;
-                    st <= 6'b100010;
-                end
-                else begin
-                    st <= 6'b100011;
-                end
-            end
-            6'b100010: begin
-                unit_io_sl_start <= 1'b0;
-                if (unit_io_sl_done) begin
-                    wk_io_sl_walked <= 1;
-                    if ((unit_io_sl_o_status == 0)) begin
-                        wk_io_sl_ok <= 1;
-                        wk_io_sl_pa <= unit_io_sl_o_pa;
-                        wk_io_sl_level <= unit_io_sl_o_level;
-                    end
-                    else begin
-                        wk_io_sl_fault <= unit_io_sl_o_status;
-                        wk_io_sl_level <= unit_io_sl_o_level;
-                        if ((unit_io_sl_o_status == 1)) begin
-                            wk_io_sl_not_present <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 2)) begin
-                            wk_io_sl_denied <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 3)) begin
-                            wk_io_sl_reserved <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 4)) begin
-                            wk_io_sl_reserved_2m <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 5)) begin
-                            wk_io_sl_reserved_1g <= 1;
-                        end
-                        if ((unit_io_sl_o_status == 6)) begin
-                            wk_io_sl_translation <= 1;
-                        end
-                        wk_io_sl_reason <= unit_io_sl_o_r_reason;
-                        wk_io_sl_R <= unit_io_sl_o_r_R;
-                        wk_io_sl_W <= unit_io_sl_o_r_W;
-                        wk_io_sl_U <= unit_io_sl_o_r_U;
-                        wk_io_sl_shift <= unit_io_sl_o_r_shift;
-                        wk_io_sl_frame <= unit_io_sl_o_r_frame;
-                    end
-                    st <= 6'b100011;
-                end
-            end
-            6'b100011: begin
-                if ((!pend)) begin
-                    if ((!1'b0)) begin
-                        w_io_smroot_0 <= 0;
-                        w_io_smroot_8 <= 0;
-                        st <= 6'b100101;
-                    end
-                    else begin
-                        h667 = 64'h0;
-                        h667 = (r_RTADDR_REG >>> 12);
-                        h668 = 52'h0;
-                        h668 = (h667[52-1:0] & 52'hfffffffffffff);
-                        h669 = 16'h0;
-                        h669 = cl_vf_rid;
-                        h670 = 13'h0;
-                        h670 = ({5'h0, h669[16-1:8]} * 16);
-                        h671 = 65'h0;
-                        h671 = ({1'h0, h668, 12'h0} + {52'h0, h670});
-                        v_wide = {62'h0, h671};
-                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
-                        u_valid <= 1'b1;
-                        u_we <= 1'b0;
-                        u_size <= 3;
-                        u_addr <= v_addr[64-1:0];
-                        pend <= 1'b1;
-                    end
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_smroot_0 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b100100;
-                    end
-                end
-            end
-            6'b100100: begin
-                if ((!pend)) begin
-                    h667 = 64'h0;
-                    h667 = (r_RTADDR_REG >>> 12);
-                    h668 = 52'h0;
-                    h668 = (h667[52-1:0] & 52'hfffffffffffff);
-                    h669 = 16'h0;
-                    h669 = cl_vf_rid;
-                    h670 = 13'h0;
-                    h670 = ({5'h0, h669[16-1:8]} * 16);
-                    h671 = 65'h0;
-                    h671 = ({1'h0, h668, 12'h0} + {52'h0, h670});
-                    v_wide = {62'h0, h671};
-                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
-                    u_valid <= 1'b1;
-                    u_we <= 1'b0;
-                    u_size <= 3;
-                    u_addr <= v_addr[64-1:0];
-                    pend <= 1'b1;
-                end
-                else begin
-                    if ((u_valid && m_ready)) begin
-                        u_valid <= 1'b0;
-                    end
-                    if (m_rvalid) begin
-                        w_io_smroot_8 <= m_rdata;
-                        pend <= 1'b0;
-                        st <= 6'b100101;
-                    end
-                end
-            end
-            6'b100101: begin
+            6'b011101: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_smctx_0 <= 0;
                         w_io_smctx_8 <= 0;
-                        st <= 6'b100111;
+                        st <= 6'b011111;
                     end
                     else begin
-                        h672 = 36'h0;
+                        h629 = 36'h0;
+                        h630 = 64'h0;
+                        h630 = w_io_root_8;
                         if (cl_vf_rid[7]) begin
-                            h672 = w_io_smroot_8[48-1:12];
+                            h629 = h630[48-1:12];
                         end
                         else begin
-                            h672 = w_io_smroot_0[48-1:12];
+                            h629 = w_io_root_0[48-1:12];
                         end
-                        h673 = 16'h0;
-                        h673 = cl_vf_rid;
-                        h674 = 13'h0;
-                        h674 = ({6'h0, h673[7-1:0]} * 32);
-                        h675 = 49'h0;
-                        h675 = ({1'h0, h672, 12'h0} + {36'h0, h674});
-                        v_wide = {78'h0, h675};
+                        h631 = 16'h0;
+                        h631 = cl_vf_rid;
+                        h632 = 13'h0;
+                        h632 = ({6'h0, h631[7-1:0]} * 32);
+                        h633 = 49'h0;
+                        h633 = ({1'h0, h629, 12'h0} + {36'h0, h632});
+                        v_wide = {78'h0, h633};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -11167,26 +10775,28 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_smctx_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b100110;
+                        st <= 6'b011110;
                     end
                 end
             end
-            6'b100110: begin
+            6'b011110: begin
                 if ((!pend)) begin
-                    h672 = 36'h0;
+                    h629 = 36'h0;
+                    h630 = 64'h0;
+                    h630 = w_io_root_8;
                     if (cl_vf_rid[7]) begin
-                        h672 = w_io_smroot_8[48-1:12];
+                        h629 = h630[48-1:12];
                     end
                     else begin
-                        h672 = w_io_smroot_0[48-1:12];
+                        h629 = w_io_root_0[48-1:12];
                     end
-                    h673 = 16'h0;
-                    h673 = cl_vf_rid;
-                    h674 = 13'h0;
-                    h674 = ({6'h0, h673[7-1:0]} * 32);
-                    h675 = 49'h0;
-                    h675 = ({1'h0, h672, 12'h0} + {36'h0, h674});
-                    v_wide = {78'h0, h675};
+                    h631 = 16'h0;
+                    h631 = cl_vf_rid;
+                    h632 = 13'h0;
+                    h632 = ({6'h0, h631[7-1:0]} * 32);
+                    h633 = 49'h0;
+                    h633 = ({1'h0, h629, 12'h0} + {36'h0, h632});
+                    v_wide = {78'h0, h633};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -11201,24 +10811,24 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_smctx_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b100111;
+                        st <= 6'b011111;
                     end
                 end
             end
-            6'b100111: begin
+            6'b011111: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pdir_0 <= 0;
-                        st <= 6'b101000;
+                        st <= 6'b100000;
                     end
                     else begin
-                        h676 = 20'h0;
-                        h676 = w_io_smctx_8[20-1:0];
-                        h677 = 18'h0;
-                        h677 = ({4'h0, h676[20-1:6]} * 8);
-                        h678 = 49'h0;
-                        h678 = ({1'h0, w_io_smctx_0[48-1:12], 12'h0} + {31'h0, h677});
-                        v_wide = {78'h0, h678};
+                        h634 = 20'h0;
+                        h634 = w_io_smctx_8[20-1:0];
+                        h635 = 18'h0;
+                        h635 = ({4'h0, h634[20-1:6]} * 8);
+                        h636 = 49'h0;
+                        h636 = ({1'h0, w_io_smctx_0[48-1:12], 12'h0} + {31'h0, h635});
+                        v_wide = {78'h0, h636};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -11234,25 +10844,25 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pdir_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b101000;
+                        st <= 6'b100000;
                     end
                 end
             end
-            6'b101000: begin
+            6'b100000: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_pe_0 <= 0;
                         w_io_pe_8 <= 0;
-                        st <= 6'b101010;
+                        st <= 6'b100010;
                     end
                     else begin
-                        h679 = 20'h0;
-                        h679 = w_io_smctx_8[20-1:0];
-                        h680 = 13'h0;
-                        h680 = ({7'h0, h679[6-1:0]} * 64);
-                        h681 = 49'h0;
-                        h681 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h680});
-                        v_wide = {78'h0, h681};
+                        h637 = 20'h0;
+                        h637 = w_io_smctx_8[20-1:0];
+                        h638 = 13'h0;
+                        h638 = ({7'h0, h637[6-1:0]} * 64);
+                        h639 = 49'h0;
+                        h639 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h638});
+                        v_wide = {78'h0, h639};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -11268,19 +10878,19 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pe_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b101001;
+                        st <= 6'b100001;
                     end
                 end
             end
-            6'b101001: begin
+            6'b100001: begin
                 if ((!pend)) begin
-                    h679 = 20'h0;
-                    h679 = w_io_smctx_8[20-1:0];
-                    h680 = 13'h0;
-                    h680 = ({7'h0, h679[6-1:0]} * 64);
-                    h681 = 49'h0;
-                    h681 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h680});
-                    v_wide = {78'h0, h681};
+                    h637 = 20'h0;
+                    h637 = w_io_smctx_8[20-1:0];
+                    h638 = 13'h0;
+                    h638 = ({7'h0, h637[6-1:0]} * 64);
+                    h639 = 49'h0;
+                    h639 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h638});
+                    v_wide = {78'h0, h639};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -11295,11 +10905,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_pe_8 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b101010;
+                        st <= 6'b100010;
                     end
                 end
             end
-            6'b101010: begin
+            6'b100010: begin
                 wk_io_smsl_walked <= 0;
                 wk_io_smsl_ok <= 0;
                 wk_io_smsl_pa <= 0;
@@ -11318,96 +10928,96 @@ always @(posedge clk) begin: fsm
                 wk_io_smsl_shift <= 0;
                 wk_io_smsl_frame <= 0;
                 if (1'b0) begin
-                    h682 = 65'h0;
-                    h683 = 65'h0;
-                    h684 = 64'h0;
-                    h684 = cl_tr_cpl;
-                    h685 = 64'h0;
-                    h685 = cl_tr_cpl;
-                    h686 = 53'h0;
-                    h686 = ({1'h0, h685[64-1:12]} + 1);
-                    h687 = 53'h0;
-                    h687 = ({1'h0, h684[64-1:12]} ^ h686);
-                    h688 = 65'h0;
-                    h688 = ({h687, 12'h0} | 4095);
+                    h640 = 65'h0;
+                    h641 = 65'h0;
+                    h642 = 64'h0;
+                    h642 = cl_tr_cpl;
+                    h643 = 64'h0;
+                    h643 = cl_tr_cpl;
+                    h644 = 53'h0;
+                    h644 = ({1'h0, h643[64-1:12]} + 1);
+                    h645 = 53'h0;
+                    h645 = ({1'h0, h642[64-1:12]} ^ h644);
+                    h646 = 65'h0;
+                    h646 = ({h645, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h683 = h688;
+                        h641 = h646;
                     end
                     else begin
-                        h683 = 4095;
+                        h641 = 4095;
                     end
-                    h682 = h683;
-                    h689 = 65'h0;
-                    h689 = (~h682);
-                    h690 = 64'h0;
-                    h690 = (cl_tr_cpl & h689[64-1:0]);
-                    h691 = 65'h0;
-                    h692 = 64'h0;
-                    h692 = cl_tr_cpl;
-                    h693 = 64'h0;
-                    h693 = cl_tr_cpl;
-                    h694 = 53'h0;
-                    h694 = ({1'h0, h693[64-1:12]} + 1);
-                    h695 = 53'h0;
-                    h695 = ({1'h0, h692[64-1:12]} ^ h694);
-                    h696 = 65'h0;
-                    h696 = ({h695, 12'h0} | 4095);
+                    h640 = h641;
+                    h647 = 65'h0;
+                    h647 = (~h640);
+                    h648 = 64'h0;
+                    h648 = (cl_tr_cpl & h647[64-1:0]);
+                    h649 = 65'h0;
+                    h650 = 64'h0;
+                    h650 = cl_tr_cpl;
+                    h651 = 64'h0;
+                    h651 = cl_tr_cpl;
+                    h652 = 53'h0;
+                    h652 = ({1'h0, h651[64-1:12]} + 1);
+                    h653 = 53'h0;
+                    h653 = ({1'h0, h650[64-1:12]} ^ h652);
+                    h654 = 65'h0;
+                    h654 = ({h653, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h691 = h696;
+                        h649 = h654;
                     end
                     else begin
-                        h691 = 4095;
+                        h649 = 4095;
                     end
-                    h697 = 64'h0;
-                    h697 = (e_addr & h691[64-1:0]);
-                    h698 = 64'h0;
-                    h698 = (h690 | h697);
-                    v_wide = {63'h0, h698};
+                    h655 = 64'h0;
+                    h655 = (e_addr & h649[64-1:0]);
+                    h656 = 64'h0;
+                    h656 = (h648 | h655);
+                    v_wide = {63'h0, h656};
                     unit_io_smsl_i_addr <= v_wide[64-1:0];
-                    h699 = 2'h0;
+                    h657 = 2'h0;
                     if ((e_write != 0)) begin
-                        h699 = 2;
+                        h657 = 2;
                     end
                     else begin
-                        h699 = 1;
+                        h657 = 1;
                     end
-                    unit_io_smsl_k_read <= ((!((h699 == 2) && 1'b1)) && 1'b1);
-                    h700 = 2'h0;
+                    unit_io_smsl_k_read <= ((!((h657 == 2) && 1'b1)) && 1'b1);
+                    h658 = 2'h0;
                     if ((e_write != 0)) begin
-                        h700 = 2;
+                        h658 = 2;
                     end
                     else begin
-                        h700 = 1;
+                        h658 = 1;
                     end
-                    unit_io_smsl_k_write <= ((h700 == 2) && 1'b1);
-                    h701 = 48'h0;
-                    h701 = ({w_io_pe_0[48-1:12], 12'h0} | 0);
-                    h702 = 1'h0;
-                    h703 = 2'h0;
+                    unit_io_smsl_k_write <= ((h658 == 2) && 1'b1);
+                    h659 = 48'h0;
+                    h659 = ({w_io_pe_0[48-1:12], 12'h0} | 0);
+                    h660 = 1'h0;
+                    h661 = 2'h0;
                     if ((e_write != 0)) begin
-                        h703 = 2;
+                        h661 = 2;
                     end
                     else begin
-                        h703 = 1;
+                        h661 = 1;
                     end
-                    h702 = 0;
-                    if (((h703 == 2) && 1'b1)) begin
-                        h702 = 1;
+                    h660 = 0;
+                    if (((h661 == 2) && 1'b1)) begin
+                        h660 = 1;
                     end
-                    h704 = 48'h0;
-                    h704 = (h701 | {44'h0, h702, 3'h0});
-                    h705 = 48'h0;
-                    h705 = (h704 | {45'h0, w_io_pe_0[5-1:2]});
-                    v_wide = {79'h0, h705};
+                    h662 = 48'h0;
+                    h662 = (h659 | {44'h0, h660, 3'h0});
+                    h663 = 48'h0;
+                    h663 = (h662 | {45'h0, w_io_pe_0[5-1:2]});
+                    v_wide = {79'h0, h663};
                     unit_io_smsl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_smsl_start <= 1'b1;
-                    st <= 6'b101011;
+                    st <= 6'b100011;
                 end
                 else begin
-                    st <= 6'b101100;
+                    st <= 6'b100100;
                 end
             end
-            6'b101011: begin
+            6'b100011: begin
                 unit_io_smsl_start <= 1'b0;
                 if (unit_io_smsl_done) begin
                     wk_io_smsl_walked <= 1;
@@ -11444,23 +11054,267 @@ always @(posedge clk) begin: fsm
                         wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
                         wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
                     end
-                    st <= 6'b101100;
+                    st <= 6'b100100;
                 end
             end
-            6'b101100: begin
+            6'b100100: begin
+                if ((!pend)) begin
+                    h667 = 1'h0;
+                    h668 = 1'h0;
+                    h668 = 0;
+                    if (cl_tr_cpl[1]) begin
+                        h668 = 1;
+                    end
+                    h669 = 1'h0;
+                    h669 = 0;
+                    if (cl_tr_cpl[0]) begin
+                        h669 = 1;
+                    end
+                    if ((e_write != 0)) begin
+                        h667 = h668;
+                    end
+                    else begin
+                        h667 = h669;
+                    end
+                    h670 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h670 = 2;
+                    end
+                    else begin
+                        h670 = 1;
+                    end
+                    h671 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h671 = 2;
+                    end
+                    else begin
+                        h671 = 1;
+                    end
+                    h672 = 32'h0;
+                    h672 = (r_GSTS_REG >>> 31);
+                    h673 = 1'h0;
+                    h673 = (h672[1-1:0] & 1);
+                    if ((!((((cl_tr_cpl_status == 0) && (h667 != 0)) && (!cl_tr_cpl[2])) && ((((((h670 == 1) || (h671 == 2)) && (h673 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0))))))) begin
+                        w_io_ctx_0 <= 0;
+                        w_io_ctx_8 <= 0;
+                        st <= 6'b100110;
+                    end
+                    else begin
+                        h664 = 16'h0;
+                        h664 = cl_vf_rid;
+                        h665 = 13'h0;
+                        h665 = ({5'h0, h664[8-1:0]} * 16);
+                        h666 = 49'h0;
+                        h666 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h665});
+                        v_wide = {78'h0, h666};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_ctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100101;
+                    end
+                end
+            end
+            6'b100101: begin
+                if ((!pend)) begin
+                    h664 = 16'h0;
+                    h664 = cl_vf_rid;
+                    h665 = 13'h0;
+                    h665 = ({5'h0, h664[8-1:0]} * 16);
+                    h666 = 49'h0;
+                    h666 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h665});
+                    v_wide = {78'h0, h666};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_ctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100110;
+                    end
+                end
+            end
+            6'b100110: begin
+                wk_io_sl_walked <= 0;
+                wk_io_sl_ok <= 0;
+                wk_io_sl_pa <= 0;
+                wk_io_sl_level <= 0;
+                wk_io_sl_fault <= 0;
+                wk_io_sl_not_present <= 0;
+                wk_io_sl_denied <= 0;
+                wk_io_sl_reserved <= 0;
+                wk_io_sl_reserved_2m <= 0;
+                wk_io_sl_reserved_1g <= 0;
+                wk_io_sl_translation <= 0;
+                wk_io_sl_reason <= 0;
+                wk_io_sl_R <= 0;
+                wk_io_sl_W <= 0;
+                wk_io_sl_U <= 0;
+                wk_io_sl_shift <= 0;
+                wk_io_sl_frame <= 0;
+                if (1'b0) begin
+                    h674 = 65'h0;
+                    h675 = 65'h0;
+                    h676 = 64'h0;
+                    h676 = cl_tr_cpl;
+                    h677 = 64'h0;
+                    h677 = cl_tr_cpl;
+                    h678 = 53'h0;
+                    h678 = ({1'h0, h677[64-1:12]} + 1);
+                    h679 = 53'h0;
+                    h679 = ({1'h0, h676[64-1:12]} ^ h678);
+                    h680 = 65'h0;
+                    h680 = ({h679, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h675 = h680;
+                    end
+                    else begin
+                        h675 = 4095;
+                    end
+                    h674 = h675;
+                    h681 = 65'h0;
+                    h681 = (~h674);
+                    h682 = 64'h0;
+                    h682 = (cl_tr_cpl & h681[64-1:0]);
+                    h683 = 65'h0;
+                    h684 = 64'h0;
+                    h684 = cl_tr_cpl;
+                    h685 = 64'h0;
+                    h685 = cl_tr_cpl;
+                    h686 = 53'h0;
+                    h686 = ({1'h0, h685[64-1:12]} + 1);
+                    h687 = 53'h0;
+                    h687 = ({1'h0, h684[64-1:12]} ^ h686);
+                    h688 = 65'h0;
+                    h688 = ({h687, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h683 = h688;
+                    end
+                    else begin
+                        h683 = 4095;
+                    end
+                    h689 = 64'h0;
+                    h689 = (e_addr & h683[64-1:0]);
+                    h690 = 64'h0;
+                    h690 = (h682 | h689);
+                    v_wide = {63'h0, h690};
+                    unit_io_sl_i_addr <= v_wide[64-1:0];
+                    h691 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h691 = 2;
+                    end
+                    else begin
+                        h691 = 1;
+                    end
+                    unit_io_sl_k_read <= ((!((h691 == 2) && 1'b1)) && 1'b1);
+                    h692 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h692 = 2;
+                    end
+                    else begin
+                        h692 = 1;
+                    end
+                    unit_io_sl_k_write <= ((h692 == 2) && 1'b1);
+                    h693 = 48'h0;
+                    h693 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
+                    h694 = 1'h0;
+                    h695 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h695 = 2;
+                    end
+                    else begin
+                        h695 = 1;
+                    end
+                    h694 = 0;
+                    if (((h695 == 2) && 1'b1)) begin
+                        h694 = 1;
+                    end
+                    h696 = 48'h0;
+                    h696 = (h693 | {44'h0, h694, 3'h0});
+                    h697 = 48'h0;
+                    h697 = (h696 | {45'h0, w_io_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h697};
+                    unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_io_sl_start <= 1'b1;
+                    st <= 6'b100111;
+                end
+                else begin
+                    st <= 6'b101000;
+                end
+            end
+            6'b100111: begin
+                unit_io_sl_start <= 1'b0;
+                if (unit_io_sl_done) begin
+                    wk_io_sl_walked <= 1;
+                    if ((unit_io_sl_o_status == 0)) begin
+                        wk_io_sl_ok <= 1;
+                        wk_io_sl_pa <= unit_io_sl_o_pa;
+                        wk_io_sl_level <= unit_io_sl_o_level;
+                    end
+                    else begin
+                        wk_io_sl_fault <= unit_io_sl_o_status;
+                        wk_io_sl_level <= unit_io_sl_o_level;
+                        if ((unit_io_sl_o_status == 1)) begin
+                            wk_io_sl_not_present <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 2)) begin
+                            wk_io_sl_denied <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 3)) begin
+                            wk_io_sl_reserved <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 4)) begin
+                            wk_io_sl_reserved_2m <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 5)) begin
+                            wk_io_sl_reserved_1g <= 1;
+                        end
+                        if ((unit_io_sl_o_status == 6)) begin
+                            wk_io_sl_translation <= 1;
+                        end
+                        wk_io_sl_reason <= unit_io_sl_o_r_reason;
+                        wk_io_sl_R <= unit_io_sl_o_r_R;
+                        wk_io_sl_W <= unit_io_sl_o_r_W;
+                        wk_io_sl_U <= unit_io_sl_o_r_U;
+                        wk_io_sl_shift <= unit_io_sl_o_r_shift;
+                        wk_io_sl_frame <= unit_io_sl_o_r_frame;
+                    end
+                    st <= 6'b101000;
+                end
+            end
+            6'b101000: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
-                        st <= 6'b101101;
+                        st <= 6'b101001;
                     end
                     else begin
-                        h706 = 64'h0;
-                        h706 = (r_IRTA_REG >>> 12);
-                        h707 = 52'h0;
-                        h707 = (h706[52-1:0] & 52'hfffffffffffff);
-                        h708 = 65'h0;
-                        h708 = ({1'h0, h707, 12'h0} + 0);
-                        v_wide = {62'h0, h708};
+                        h698 = 64'h0;
+                        h698 = (r_IRTA_REG >>> 12);
+                        h699 = 52'h0;
+                        h699 = (h698[52-1:0] & 52'hfffffffffffff);
+                        h700 = 65'h0;
+                        h700 = ({1'h0, h699, 12'h0} + 0);
+                        v_wide = {62'h0, h700};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -11476,11 +11330,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 6'b101101;
+                        st <= 6'b101001;
                     end
                 end
             end
-            6'b101101: begin
+            6'b101001: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
@@ -11557,44 +11411,66 @@ always @(posedge clk) begin: fsm
                 cl_io_delivery_mode <= 0;
                 cl_io_cpl_status <= 0;
                 cl_io_cpl <= 0;
-                h709 = 1'h0;
-                h710 = 1'h0;
-                h710 = 0;
+                h701 = 1'h0;
+                h702 = 1'h0;
+                h702 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h710 = 1;
+                    h702 = 1;
                 end
-                h711 = 1'h0;
-                h711 = 0;
+                h703 = 1'h0;
+                h703 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h711 = 1;
+                    h703 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h709 = h710;
+                    h701 = h702;
                 end
                 else begin
-                    h709 = h711;
+                    h701 = h703;
                 end
-                if ((((cl_tr_cpl_status == 0) && (h709 != 0)) && (!cl_tr_cpl[2]))) begin
+                if ((((cl_tr_cpl_status == 0) && (h701 != 0)) && (!cl_tr_cpl[2]))) begin
                     cl_io_called <= 1;
-                    h712 = 2'h0;
+                    h704 = 2'h0;
                     if ((e_write != 0)) begin
-                        h712 = 2;
+                        h704 = 2;
                     end
                     else begin
-                        h712 = 1;
+                        h704 = 1;
                     end
-                    h713 = 2'h0;
+                    h705 = 2'h0;
                     if ((e_write != 0)) begin
-                        h713 = 2;
+                        h705 = 2;
                     end
                     else begin
-                        h713 = 1;
+                        h705 = 1;
                     end
-                    h714 = 32'h0;
-                    h714 = (r_PMEN_REG >>> 31);
-                    h715 = 1'h0;
-                    h715 = (h714[1-1:0] & 1);
-                    h716 = 65'h0;
+                    h706 = 32'h0;
+                    h706 = (r_PMEN_REG >>> 31);
+                    h707 = 1'h0;
+                    h707 = (h706[1-1:0] & 1);
+                    h708 = 65'h0;
+                    h709 = 65'h0;
+                    h710 = 64'h0;
+                    h710 = cl_tr_cpl;
+                    h711 = 64'h0;
+                    h711 = cl_tr_cpl;
+                    h712 = 53'h0;
+                    h712 = ({1'h0, h711[64-1:12]} + 1);
+                    h713 = 53'h0;
+                    h713 = ({1'h0, h710[64-1:12]} ^ h712);
+                    h714 = 65'h0;
+                    h714 = ({h713, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h709 = h714;
+                    end
+                    else begin
+                        h709 = 4095;
+                    end
+                    h708 = h709;
+                    h715 = 65'h0;
+                    h715 = (~h708);
+                    h716 = 64'h0;
+                    h716 = (cl_tr_cpl & h715[64-1:0]);
                     h717 = 65'h0;
                     h718 = 64'h0;
                     h718 = cl_tr_cpl;
@@ -11612,37 +11488,37 @@ always @(posedge clk) begin: fsm
                     else begin
                         h717 = 4095;
                     end
-                    h716 = h717;
-                    h723 = 65'h0;
-                    h723 = (~h716);
+                    h723 = 64'h0;
+                    h723 = (e_addr & h717[64-1:0]);
                     h724 = 64'h0;
-                    h724 = (cl_tr_cpl & h723[64-1:0]);
-                    h725 = 65'h0;
-                    h726 = 64'h0;
-                    h726 = cl_tr_cpl;
-                    h727 = 64'h0;
-                    h727 = cl_tr_cpl;
-                    h728 = 53'h0;
-                    h728 = ({1'h0, h727[64-1:12]} + 1);
-                    h729 = 53'h0;
-                    h729 = ({1'h0, h726[64-1:12]} ^ h728);
-                    h730 = 65'h0;
-                    h730 = ({h729, 12'h0} | 4095);
+                    h724 = (h716 | h723);
+                    h725 = 32'h0;
+                    h725 = (r_PLMBASE_REG >>> 20);
+                    h726 = 12'h0;
+                    h726 = (h725[12-1:0] & 4095);
+                    h727 = 65'h0;
+                    h728 = 65'h0;
+                    h729 = 64'h0;
+                    h729 = cl_tr_cpl;
+                    h730 = 64'h0;
+                    h730 = cl_tr_cpl;
+                    h731 = 53'h0;
+                    h731 = ({1'h0, h730[64-1:12]} + 1);
+                    h732 = 53'h0;
+                    h732 = ({1'h0, h729[64-1:12]} ^ h731);
+                    h733 = 65'h0;
+                    h733 = ({h732, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h725 = h730;
+                        h728 = h733;
                     end
                     else begin
-                        h725 = 4095;
+                        h728 = 4095;
                     end
-                    h731 = 64'h0;
-                    h731 = (e_addr & h725[64-1:0]);
-                    h732 = 64'h0;
-                    h732 = (h724 | h731);
-                    h733 = 32'h0;
-                    h733 = (r_PLMBASE_REG >>> 20);
-                    h734 = 12'h0;
-                    h734 = (h733[12-1:0] & 4095);
-                    h735 = 65'h0;
+                    h727 = h728;
+                    h734 = 65'h0;
+                    h734 = (~h727);
+                    h735 = 64'h0;
+                    h735 = (cl_tr_cpl & h734[64-1:0]);
                     h736 = 65'h0;
                     h737 = 64'h0;
                     h737 = cl_tr_cpl;
@@ -11660,39 +11536,39 @@ always @(posedge clk) begin: fsm
                     else begin
                         h736 = 4095;
                     end
-                    h735 = h736;
-                    h742 = 65'h0;
-                    h742 = (~h735);
+                    h742 = 64'h0;
+                    h742 = (e_addr & h736[64-1:0]);
                     h743 = 64'h0;
-                    h743 = (cl_tr_cpl & h742[64-1:0]);
-                    h744 = 65'h0;
-                    h745 = 64'h0;
-                    h745 = cl_tr_cpl;
-                    h746 = 64'h0;
-                    h746 = cl_tr_cpl;
-                    h747 = 53'h0;
-                    h747 = ({1'h0, h746[64-1:12]} + 1);
-                    h748 = 53'h0;
-                    h748 = ({1'h0, h745[64-1:12]} ^ h747);
-                    h749 = 65'h0;
-                    h749 = ({h748, 12'h0} | 4095);
+                    h743 = (h735 | h742);
+                    h744 = 32'h0;
+                    h744 = (r_PLMLIMIT_REG >>> 20);
+                    h745 = 12'h0;
+                    h745 = (h744[12-1:0] & 4095);
+                    h746 = 32'h0;
+                    h746 = ({h745, 20'h0} | 1048575);
+                    h747 = 65'h0;
+                    h748 = 65'h0;
+                    h749 = 64'h0;
+                    h749 = cl_tr_cpl;
+                    h750 = 64'h0;
+                    h750 = cl_tr_cpl;
+                    h751 = 53'h0;
+                    h751 = ({1'h0, h750[64-1:12]} + 1);
+                    h752 = 53'h0;
+                    h752 = ({1'h0, h749[64-1:12]} ^ h751);
+                    h753 = 65'h0;
+                    h753 = ({h752, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h744 = h749;
+                        h748 = h753;
                     end
                     else begin
-                        h744 = 4095;
+                        h748 = 4095;
                     end
-                    h750 = 64'h0;
-                    h750 = (e_addr & h744[64-1:0]);
-                    h751 = 64'h0;
-                    h751 = (h743 | h750);
-                    h752 = 32'h0;
-                    h752 = (r_PLMLIMIT_REG >>> 20);
-                    h753 = 12'h0;
-                    h753 = (h752[12-1:0] & 4095);
-                    h754 = 32'h0;
-                    h754 = ({h753, 20'h0} | 1048575);
-                    h755 = 65'h0;
+                    h747 = h748;
+                    h754 = 65'h0;
+                    h754 = (~h747);
+                    h755 = 64'h0;
+                    h755 = (cl_tr_cpl & h754[64-1:0]);
                     h756 = 65'h0;
                     h757 = 64'h0;
                     h757 = cl_tr_cpl;
@@ -11710,37 +11586,37 @@ always @(posedge clk) begin: fsm
                     else begin
                         h756 = 4095;
                     end
-                    h755 = h756;
-                    h762 = 65'h0;
-                    h762 = (~h755);
+                    h762 = 64'h0;
+                    h762 = (e_addr & h756[64-1:0]);
                     h763 = 64'h0;
-                    h763 = (cl_tr_cpl & h762[64-1:0]);
-                    h764 = 65'h0;
-                    h765 = 64'h0;
-                    h765 = cl_tr_cpl;
-                    h766 = 64'h0;
-                    h766 = cl_tr_cpl;
-                    h767 = 53'h0;
-                    h767 = ({1'h0, h766[64-1:12]} + 1);
-                    h768 = 53'h0;
-                    h768 = ({1'h0, h765[64-1:12]} ^ h767);
-                    h769 = 65'h0;
-                    h769 = ({h768, 12'h0} | 4095);
+                    h763 = (h755 | h762);
+                    h764 = 64'h0;
+                    h764 = (r_PHMBASE_REG >>> 20);
+                    h765 = 28'h0;
+                    h765 = (h764[28-1:0] & 268435455);
+                    h766 = 65'h0;
+                    h767 = 65'h0;
+                    h768 = 64'h0;
+                    h768 = cl_tr_cpl;
+                    h769 = 64'h0;
+                    h769 = cl_tr_cpl;
+                    h770 = 53'h0;
+                    h770 = ({1'h0, h769[64-1:12]} + 1);
+                    h771 = 53'h0;
+                    h771 = ({1'h0, h768[64-1:12]} ^ h770);
+                    h772 = 65'h0;
+                    h772 = ({h771, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h764 = h769;
+                        h767 = h772;
                     end
                     else begin
-                        h764 = 4095;
+                        h767 = 4095;
                     end
-                    h770 = 64'h0;
-                    h770 = (e_addr & h764[64-1:0]);
-                    h771 = 64'h0;
-                    h771 = (h763 | h770);
-                    h772 = 64'h0;
-                    h772 = (r_PHMBASE_REG >>> 20);
-                    h773 = 28'h0;
-                    h773 = (h772[28-1:0] & 268435455);
-                    h774 = 65'h0;
+                    h766 = h767;
+                    h773 = 65'h0;
+                    h773 = (~h766);
+                    h774 = 64'h0;
+                    h774 = (cl_tr_cpl & h773[64-1:0]);
                     h775 = 65'h0;
                     h776 = 64'h0;
                     h776 = cl_tr_cpl;
@@ -11758,205 +11634,205 @@ always @(posedge clk) begin: fsm
                     else begin
                         h775 = 4095;
                     end
-                    h774 = h775;
-                    h781 = 65'h0;
-                    h781 = (~h774);
+                    h781 = 64'h0;
+                    h781 = (e_addr & h775[64-1:0]);
                     h782 = 64'h0;
-                    h782 = (cl_tr_cpl & h781[64-1:0]);
-                    h783 = 65'h0;
-                    h784 = 64'h0;
-                    h784 = cl_tr_cpl;
-                    h785 = 64'h0;
-                    h785 = cl_tr_cpl;
-                    h786 = 53'h0;
-                    h786 = ({1'h0, h785[64-1:12]} + 1);
-                    h787 = 53'h0;
-                    h787 = ({1'h0, h784[64-1:12]} ^ h786);
-                    h788 = 65'h0;
-                    h788 = ({h787, 12'h0} | 4095);
+                    h782 = (h774 | h781);
+                    h783 = 64'h0;
+                    h783 = (r_PHMLIMIT_REG >>> 20);
+                    h784 = 28'h0;
+                    h784 = (h783[28-1:0] & 268435455);
+                    h785 = 48'h0;
+                    h785 = ({h784, 20'h0} | 1048575);
+                    h786 = 32'h0;
+                    h786 = (r_GSTS_REG >>> 31);
+                    h787 = 1'h0;
+                    h787 = (h786[1-1:0] & 1);
+                    h805 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h805 = 2;
+                    end
+                    else begin
+                        h805 = 1;
+                    end
+                    h806 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h806 = 2;
+                    end
+                    else begin
+                        h806 = 1;
+                    end
+                    h807 = 32'h0;
+                    h807 = (r_GSTS_REG >>> 31);
+                    h808 = 1'h0;
+                    h808 = (h807[1-1:0] & 1);
+                    h1351 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1351 = 2;
+                    end
+                    else begin
+                        h1351 = 1;
+                    end
+                    h1352 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1352 = 2;
+                    end
+                    else begin
+                        h1352 = 1;
+                    end
+                    h1353 = 32'h0;
+                    h1353 = (r_GSTS_REG >>> 31);
+                    h1354 = 1'h0;
+                    h1354 = (h1353[1-1:0] & 1);
+                    h1375 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1375 = 2;
+                    end
+                    else begin
+                        h1375 = 1;
+                    end
+                    h1376 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1376 = 2;
+                    end
+                    else begin
+                        h1376 = 1;
+                    end
+                    h1377 = 32'h0;
+                    h1377 = (r_GSTS_REG >>> 31);
+                    h1378 = 1'h0;
+                    h1378 = (h1377[1-1:0] & 1);
+                    h1400 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1400 = 2;
+                    end
+                    else begin
+                        h1400 = 1;
+                    end
+                    h1401 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1401 = 2;
+                    end
+                    else begin
+                        h1401 = 1;
+                    end
+                    h1402 = 32'h0;
+                    h1402 = (r_GSTS_REG >>> 31);
+                    h1403 = 1'h0;
+                    h1403 = (h1402[1-1:0] & 1);
+                    h1424 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1424 = 2;
+                    end
+                    else begin
+                        h1424 = 1;
+                    end
+                    h1425 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1425 = 2;
+                    end
+                    else begin
+                        h1425 = 1;
+                    end
+                    h1426 = 32'h0;
+                    h1426 = (r_GSTS_REG >>> 31);
+                    h1427 = 1'h0;
+                    h1427 = (h1426[1-1:0] & 1);
+                    h1449 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1449 = 2;
+                    end
+                    else begin
+                        h1449 = 1;
+                    end
+                    h1450 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1450 = 2;
+                    end
+                    else begin
+                        h1450 = 1;
+                    end
+                    h1451 = 32'h0;
+                    h1451 = (r_GSTS_REG >>> 31);
+                    h1452 = 1'h0;
+                    h1452 = (h1451[1-1:0] & 1);
+                    h1474 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1474 = 2;
+                    end
+                    else begin
+                        h1474 = 1;
+                    end
+                    h1475 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1475 = 2;
+                    end
+                    else begin
+                        h1475 = 1;
+                    end
+                    h1476 = 32'h0;
+                    h1476 = (r_GSTS_REG >>> 31);
+                    h1477 = 1'h0;
+                    h1477 = (h1476[1-1:0] & 1);
+                    h1499 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1499 = 2;
+                    end
+                    else begin
+                        h1499 = 1;
+                    end
+                    h1500 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1500 = 2;
+                    end
+                    else begin
+                        h1500 = 1;
+                    end
+                    h1501 = 32'h0;
+                    h1501 = (r_GSTS_REG >>> 31);
+                    h1502 = 1'h0;
+                    h1502 = (h1501[1-1:0] & 1);
+                    h1503 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1503 = 2;
+                    end
+                    else begin
+                        h1503 = 1;
+                    end
+                    h1504 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1504 = 2;
+                    end
+                    else begin
+                        h1504 = 1;
+                    end
+                    h1505 = 32'h0;
+                    h1505 = (r_PMEN_REG >>> 31);
+                    h1506 = 1'h0;
+                    h1506 = (h1505[1-1:0] & 1);
+                    h1507 = 65'h0;
+                    h1508 = 65'h0;
+                    h1509 = 64'h0;
+                    h1509 = cl_tr_cpl;
+                    h1510 = 64'h0;
+                    h1510 = cl_tr_cpl;
+                    h1511 = 53'h0;
+                    h1511 = ({1'h0, h1510[64-1:12]} + 1);
+                    h1512 = 53'h0;
+                    h1512 = ({1'h0, h1509[64-1:12]} ^ h1511);
+                    h1513 = 65'h0;
+                    h1513 = ({h1512, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h783 = h788;
+                        h1508 = h1513;
                     end
                     else begin
-                        h783 = 4095;
+                        h1508 = 4095;
                     end
-                    h789 = 64'h0;
-                    h789 = (e_addr & h783[64-1:0]);
-                    h790 = 64'h0;
-                    h790 = (h782 | h789);
-                    h791 = 64'h0;
-                    h791 = (r_PHMLIMIT_REG >>> 20);
-                    h792 = 28'h0;
-                    h792 = (h791[28-1:0] & 268435455);
-                    h793 = 48'h0;
-                    h793 = ({h792, 20'h0} | 1048575);
-                    h794 = 32'h0;
-                    h794 = (r_GSTS_REG >>> 31);
-                    h795 = 1'h0;
-                    h795 = (h794[1-1:0] & 1);
-                    h813 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h813 = 2;
-                    end
-                    else begin
-                        h813 = 1;
-                    end
-                    h814 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h814 = 2;
-                    end
-                    else begin
-                        h814 = 1;
-                    end
-                    h815 = 32'h0;
-                    h815 = (r_GSTS_REG >>> 31);
-                    h816 = 1'h0;
-                    h816 = (h815[1-1:0] & 1);
-                    h1359 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1359 = 2;
-                    end
-                    else begin
-                        h1359 = 1;
-                    end
-                    h1360 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1360 = 2;
-                    end
-                    else begin
-                        h1360 = 1;
-                    end
-                    h1361 = 32'h0;
-                    h1361 = (r_GSTS_REG >>> 31);
-                    h1362 = 1'h0;
-                    h1362 = (h1361[1-1:0] & 1);
-                    h1383 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1383 = 2;
-                    end
-                    else begin
-                        h1383 = 1;
-                    end
-                    h1384 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1384 = 2;
-                    end
-                    else begin
-                        h1384 = 1;
-                    end
-                    h1385 = 32'h0;
-                    h1385 = (r_GSTS_REG >>> 31);
-                    h1386 = 1'h0;
-                    h1386 = (h1385[1-1:0] & 1);
-                    h1408 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1408 = 2;
-                    end
-                    else begin
-                        h1408 = 1;
-                    end
-                    h1409 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1409 = 2;
-                    end
-                    else begin
-                        h1409 = 1;
-                    end
-                    h1410 = 32'h0;
-                    h1410 = (r_GSTS_REG >>> 31);
-                    h1411 = 1'h0;
-                    h1411 = (h1410[1-1:0] & 1);
-                    h1432 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1432 = 2;
-                    end
-                    else begin
-                        h1432 = 1;
-                    end
-                    h1433 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1433 = 2;
-                    end
-                    else begin
-                        h1433 = 1;
-                    end
-                    h1434 = 32'h0;
-                    h1434 = (r_GSTS_REG >>> 31);
-                    h1435 = 1'h0;
-                    h1435 = (h1434[1-1:0] & 1);
-                    h1457 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1457 = 2;
-                    end
-                    else begin
-                        h1457 = 1;
-                    end
-                    h1458 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1458 = 2;
-                    end
-                    else begin
-                        h1458 = 1;
-                    end
-                    h1459 = 32'h0;
-                    h1459 = (r_GSTS_REG >>> 31);
-                    h1460 = 1'h0;
-                    h1460 = (h1459[1-1:0] & 1);
-                    h1482 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1482 = 2;
-                    end
-                    else begin
-                        h1482 = 1;
-                    end
-                    h1483 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1483 = 2;
-                    end
-                    else begin
-                        h1483 = 1;
-                    end
-                    h1484 = 32'h0;
-                    h1484 = (r_GSTS_REG >>> 31);
-                    h1485 = 1'h0;
-                    h1485 = (h1484[1-1:0] & 1);
-                    h1507 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1507 = 2;
-                    end
-                    else begin
-                        h1507 = 1;
-                    end
-                    h1508 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1508 = 2;
-                    end
-                    else begin
-                        h1508 = 1;
-                    end
-                    h1509 = 32'h0;
-                    h1509 = (r_GSTS_REG >>> 31);
-                    h1510 = 1'h0;
-                    h1510 = (h1509[1-1:0] & 1);
-                    h1511 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1511 = 2;
-                    end
-                    else begin
-                        h1511 = 1;
-                    end
-                    h1512 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1512 = 2;
-                    end
-                    else begin
-                        h1512 = 1;
-                    end
-                    h1513 = 32'h0;
-                    h1513 = (r_PMEN_REG >>> 31);
-                    h1514 = 1'h0;
-                    h1514 = (h1513[1-1:0] & 1);
-                    h1515 = 65'h0;
+                    h1507 = h1508;
+                    h1514 = 65'h0;
+                    h1514 = (~h1507);
+                    h1515 = 64'h0;
+                    h1515 = (cl_tr_cpl & h1514[64-1:0]);
                     h1516 = 65'h0;
                     h1517 = 64'h0;
                     h1517 = cl_tr_cpl;
@@ -11974,37 +11850,37 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1516 = 4095;
                     end
-                    h1515 = h1516;
-                    h1522 = 65'h0;
-                    h1522 = (~h1515);
+                    h1522 = 64'h0;
+                    h1522 = (e_addr & h1516[64-1:0]);
                     h1523 = 64'h0;
-                    h1523 = (cl_tr_cpl & h1522[64-1:0]);
-                    h1524 = 65'h0;
-                    h1525 = 64'h0;
-                    h1525 = cl_tr_cpl;
-                    h1526 = 64'h0;
-                    h1526 = cl_tr_cpl;
-                    h1527 = 53'h0;
-                    h1527 = ({1'h0, h1526[64-1:12]} + 1);
-                    h1528 = 53'h0;
-                    h1528 = ({1'h0, h1525[64-1:12]} ^ h1527);
-                    h1529 = 65'h0;
-                    h1529 = ({h1528, 12'h0} | 4095);
+                    h1523 = (h1515 | h1522);
+                    h1524 = 32'h0;
+                    h1524 = (r_PLMBASE_REG >>> 20);
+                    h1525 = 12'h0;
+                    h1525 = (h1524[12-1:0] & 4095);
+                    h1526 = 65'h0;
+                    h1527 = 65'h0;
+                    h1528 = 64'h0;
+                    h1528 = cl_tr_cpl;
+                    h1529 = 64'h0;
+                    h1529 = cl_tr_cpl;
+                    h1530 = 53'h0;
+                    h1530 = ({1'h0, h1529[64-1:12]} + 1);
+                    h1531 = 53'h0;
+                    h1531 = ({1'h0, h1528[64-1:12]} ^ h1530);
+                    h1532 = 65'h0;
+                    h1532 = ({h1531, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1524 = h1529;
+                        h1527 = h1532;
                     end
                     else begin
-                        h1524 = 4095;
+                        h1527 = 4095;
                     end
-                    h1530 = 64'h0;
-                    h1530 = (e_addr & h1524[64-1:0]);
-                    h1531 = 64'h0;
-                    h1531 = (h1523 | h1530);
-                    h1532 = 32'h0;
-                    h1532 = (r_PLMBASE_REG >>> 20);
-                    h1533 = 12'h0;
-                    h1533 = (h1532[12-1:0] & 4095);
-                    h1534 = 65'h0;
+                    h1526 = h1527;
+                    h1533 = 65'h0;
+                    h1533 = (~h1526);
+                    h1534 = 64'h0;
+                    h1534 = (cl_tr_cpl & h1533[64-1:0]);
                     h1535 = 65'h0;
                     h1536 = 64'h0;
                     h1536 = cl_tr_cpl;
@@ -12022,39 +11898,39 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1535 = 4095;
                     end
-                    h1534 = h1535;
-                    h1541 = 65'h0;
-                    h1541 = (~h1534);
+                    h1541 = 64'h0;
+                    h1541 = (e_addr & h1535[64-1:0]);
                     h1542 = 64'h0;
-                    h1542 = (cl_tr_cpl & h1541[64-1:0]);
-                    h1543 = 65'h0;
-                    h1544 = 64'h0;
-                    h1544 = cl_tr_cpl;
-                    h1545 = 64'h0;
-                    h1545 = cl_tr_cpl;
-                    h1546 = 53'h0;
-                    h1546 = ({1'h0, h1545[64-1:12]} + 1);
-                    h1547 = 53'h0;
-                    h1547 = ({1'h0, h1544[64-1:12]} ^ h1546);
-                    h1548 = 65'h0;
-                    h1548 = ({h1547, 12'h0} | 4095);
+                    h1542 = (h1534 | h1541);
+                    h1543 = 32'h0;
+                    h1543 = (r_PLMLIMIT_REG >>> 20);
+                    h1544 = 12'h0;
+                    h1544 = (h1543[12-1:0] & 4095);
+                    h1545 = 32'h0;
+                    h1545 = ({h1544, 20'h0} | 1048575);
+                    h1546 = 65'h0;
+                    h1547 = 65'h0;
+                    h1548 = 64'h0;
+                    h1548 = cl_tr_cpl;
+                    h1549 = 64'h0;
+                    h1549 = cl_tr_cpl;
+                    h1550 = 53'h0;
+                    h1550 = ({1'h0, h1549[64-1:12]} + 1);
+                    h1551 = 53'h0;
+                    h1551 = ({1'h0, h1548[64-1:12]} ^ h1550);
+                    h1552 = 65'h0;
+                    h1552 = ({h1551, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1543 = h1548;
+                        h1547 = h1552;
                     end
                     else begin
-                        h1543 = 4095;
+                        h1547 = 4095;
                     end
-                    h1549 = 64'h0;
-                    h1549 = (e_addr & h1543[64-1:0]);
-                    h1550 = 64'h0;
-                    h1550 = (h1542 | h1549);
-                    h1551 = 32'h0;
-                    h1551 = (r_PLMLIMIT_REG >>> 20);
-                    h1552 = 12'h0;
-                    h1552 = (h1551[12-1:0] & 4095);
-                    h1553 = 32'h0;
-                    h1553 = ({h1552, 20'h0} | 1048575);
-                    h1554 = 65'h0;
+                    h1546 = h1547;
+                    h1553 = 65'h0;
+                    h1553 = (~h1546);
+                    h1554 = 64'h0;
+                    h1554 = (cl_tr_cpl & h1553[64-1:0]);
                     h1555 = 65'h0;
                     h1556 = 64'h0;
                     h1556 = cl_tr_cpl;
@@ -12072,37 +11948,37 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1555 = 4095;
                     end
-                    h1554 = h1555;
-                    h1561 = 65'h0;
-                    h1561 = (~h1554);
+                    h1561 = 64'h0;
+                    h1561 = (e_addr & h1555[64-1:0]);
                     h1562 = 64'h0;
-                    h1562 = (cl_tr_cpl & h1561[64-1:0]);
-                    h1563 = 65'h0;
-                    h1564 = 64'h0;
-                    h1564 = cl_tr_cpl;
-                    h1565 = 64'h0;
-                    h1565 = cl_tr_cpl;
-                    h1566 = 53'h0;
-                    h1566 = ({1'h0, h1565[64-1:12]} + 1);
-                    h1567 = 53'h0;
-                    h1567 = ({1'h0, h1564[64-1:12]} ^ h1566);
-                    h1568 = 65'h0;
-                    h1568 = ({h1567, 12'h0} | 4095);
+                    h1562 = (h1554 | h1561);
+                    h1563 = 64'h0;
+                    h1563 = (r_PHMBASE_REG >>> 20);
+                    h1564 = 28'h0;
+                    h1564 = (h1563[28-1:0] & 268435455);
+                    h1565 = 65'h0;
+                    h1566 = 65'h0;
+                    h1567 = 64'h0;
+                    h1567 = cl_tr_cpl;
+                    h1568 = 64'h0;
+                    h1568 = cl_tr_cpl;
+                    h1569 = 53'h0;
+                    h1569 = ({1'h0, h1568[64-1:12]} + 1);
+                    h1570 = 53'h0;
+                    h1570 = ({1'h0, h1567[64-1:12]} ^ h1569);
+                    h1571 = 65'h0;
+                    h1571 = ({h1570, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1563 = h1568;
+                        h1566 = h1571;
                     end
                     else begin
-                        h1563 = 4095;
+                        h1566 = 4095;
                     end
-                    h1569 = 64'h0;
-                    h1569 = (e_addr & h1563[64-1:0]);
-                    h1570 = 64'h0;
-                    h1570 = (h1562 | h1569);
-                    h1571 = 64'h0;
-                    h1571 = (r_PHMBASE_REG >>> 20);
-                    h1572 = 28'h0;
-                    h1572 = (h1571[28-1:0] & 268435455);
-                    h1573 = 65'h0;
+                    h1565 = h1566;
+                    h1572 = 65'h0;
+                    h1572 = (~h1565);
+                    h1573 = 64'h0;
+                    h1573 = (cl_tr_cpl & h1572[64-1:0]);
                     h1574 = 65'h0;
                     h1575 = 64'h0;
                     h1575 = cl_tr_cpl;
@@ -12120,114 +11996,114 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1574 = 4095;
                     end
-                    h1573 = h1574;
-                    h1580 = 65'h0;
-                    h1580 = (~h1573);
+                    h1580 = 64'h0;
+                    h1580 = (e_addr & h1574[64-1:0]);
                     h1581 = 64'h0;
-                    h1581 = (cl_tr_cpl & h1580[64-1:0]);
-                    h1582 = 65'h0;
-                    h1583 = 64'h0;
-                    h1583 = cl_tr_cpl;
-                    h1584 = 64'h0;
-                    h1584 = cl_tr_cpl;
-                    h1585 = 53'h0;
-                    h1585 = ({1'h0, h1584[64-1:12]} + 1);
-                    h1586 = 53'h0;
-                    h1586 = ({1'h0, h1583[64-1:12]} ^ h1585);
-                    h1587 = 65'h0;
-                    h1587 = ({h1586, 12'h0} | 4095);
+                    h1581 = (h1573 | h1580);
+                    h1582 = 64'h0;
+                    h1582 = (r_PHMLIMIT_REG >>> 20);
+                    h1583 = 28'h0;
+                    h1583 = (h1582[28-1:0] & 268435455);
+                    h1584 = 48'h0;
+                    h1584 = ({h1583, 20'h0} | 1048575);
+                    h1585 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1585 = 2;
+                    end
+                    else begin
+                        h1585 = 1;
+                    end
+                    h1586 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1586 = 2;
+                    end
+                    else begin
+                        h1586 = 1;
+                    end
+                    h1587 = 32'h0;
+                    h1587 = (r_GSTS_REG >>> 31);
+                    h1588 = 1'h0;
+                    h1588 = (h1587[1-1:0] & 1);
+                    h1606 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1606 = 2;
+                    end
+                    else begin
+                        h1606 = 1;
+                    end
+                    h1607 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1607 = 2;
+                    end
+                    else begin
+                        h1607 = 1;
+                    end
+                    h1608 = 32'h0;
+                    h1608 = (r_GSTS_REG >>> 31);
+                    h1609 = 1'h0;
+                    h1609 = (h1608[1-1:0] & 1);
+                    h1627 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1627 = 2;
+                    end
+                    else begin
+                        h1627 = 1;
+                    end
+                    h1628 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1628 = 2;
+                    end
+                    else begin
+                        h1628 = 1;
+                    end
+                    h1629 = 32'h0;
+                    h1629 = (r_GSTS_REG >>> 31);
+                    h1630 = 1'h0;
+                    h1630 = (h1629[1-1:0] & 1);
+                    h1652 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1652 = 2;
+                    end
+                    else begin
+                        h1652 = 1;
+                    end
+                    h1653 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1653 = 2;
+                    end
+                    else begin
+                        h1653 = 1;
+                    end
+                    h1654 = 32'h0;
+                    h1654 = (r_GSTS_REG >>> 31);
+                    h1655 = 1'h0;
+                    h1655 = (h1654[1-1:0] & 1);
+                    h1656 = 1'h0;
+                    h1657 = 1'h0;
+                    h1658 = 64'h0;
+                    h1659 = 65'h0;
+                    h1660 = 65'h0;
+                    h1661 = 64'h0;
+                    h1661 = cl_tr_cpl;
+                    h1662 = 64'h0;
+                    h1662 = cl_tr_cpl;
+                    h1663 = 53'h0;
+                    h1663 = ({1'h0, h1662[64-1:12]} + 1);
+                    h1664 = 53'h0;
+                    h1664 = ({1'h0, h1661[64-1:12]} ^ h1663);
+                    h1665 = 65'h0;
+                    h1665 = ({h1664, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1582 = h1587;
+                        h1660 = h1665;
                     end
                     else begin
-                        h1582 = 4095;
+                        h1660 = 4095;
                     end
-                    h1588 = 64'h0;
-                    h1588 = (e_addr & h1582[64-1:0]);
-                    h1589 = 64'h0;
-                    h1589 = (h1581 | h1588);
-                    h1590 = 64'h0;
-                    h1590 = (r_PHMLIMIT_REG >>> 20);
-                    h1591 = 28'h0;
-                    h1591 = (h1590[28-1:0] & 268435455);
-                    h1592 = 48'h0;
-                    h1592 = ({h1591, 20'h0} | 1048575);
-                    h1593 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1593 = 2;
-                    end
-                    else begin
-                        h1593 = 1;
-                    end
-                    h1594 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1594 = 2;
-                    end
-                    else begin
-                        h1594 = 1;
-                    end
-                    h1595 = 32'h0;
-                    h1595 = (r_GSTS_REG >>> 31);
-                    h1596 = 1'h0;
-                    h1596 = (h1595[1-1:0] & 1);
-                    h1614 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1614 = 2;
-                    end
-                    else begin
-                        h1614 = 1;
-                    end
-                    h1615 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1615 = 2;
-                    end
-                    else begin
-                        h1615 = 1;
-                    end
-                    h1616 = 32'h0;
-                    h1616 = (r_GSTS_REG >>> 31);
-                    h1617 = 1'h0;
-                    h1617 = (h1616[1-1:0] & 1);
-                    h1635 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1635 = 2;
-                    end
-                    else begin
-                        h1635 = 1;
-                    end
-                    h1636 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1636 = 2;
-                    end
-                    else begin
-                        h1636 = 1;
-                    end
-                    h1637 = 32'h0;
-                    h1637 = (r_GSTS_REG >>> 31);
-                    h1638 = 1'h0;
-                    h1638 = (h1637[1-1:0] & 1);
-                    h1660 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1660 = 2;
-                    end
-                    else begin
-                        h1660 = 1;
-                    end
-                    h1661 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h1661 = 2;
-                    end
-                    else begin
-                        h1661 = 1;
-                    end
-                    h1662 = 32'h0;
-                    h1662 = (r_GSTS_REG >>> 31);
-                    h1663 = 1'h0;
-                    h1663 = (h1662[1-1:0] & 1);
-                    h1664 = 1'h0;
-                    h1665 = 1'h0;
-                    h1666 = 64'h0;
-                    h1667 = 65'h0;
+                    h1659 = h1660;
+                    h1666 = 65'h0;
+                    h1666 = (~h1659);
+                    h1667 = 64'h0;
+                    h1667 = (cl_tr_cpl & h1666[64-1:0]);
                     h1668 = 65'h0;
                     h1669 = 64'h0;
                     h1669 = cl_tr_cpl;
@@ -12245,41 +12121,41 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1668 = 4095;
                     end
-                    h1667 = h1668;
-                    h1674 = 65'h0;
-                    h1674 = (~h1667);
+                    h1674 = 64'h0;
+                    h1674 = (e_addr & h1668[64-1:0]);
                     h1675 = 64'h0;
-                    h1675 = (cl_tr_cpl & h1674[64-1:0]);
-                    h1676 = 65'h0;
-                    h1677 = 64'h0;
-                    h1677 = cl_tr_cpl;
+                    h1675 = (h1667 | h1674);
+                    h1658 = h1675;
+                    h1657 = 0;
+                    if ((h1658[64-1:39] != 0)) begin
+                        h1657 = 1;
+                    end
+                    h1676 = 1'h0;
+                    h1677 = 1'h0;
                     h1678 = 64'h0;
-                    h1678 = cl_tr_cpl;
-                    h1679 = 53'h0;
-                    h1679 = ({1'h0, h1678[64-1:12]} + 1);
-                    h1680 = 53'h0;
-                    h1680 = ({1'h0, h1677[64-1:12]} ^ h1679);
-                    h1681 = 65'h0;
-                    h1681 = ({h1680, 12'h0} | 4095);
+                    h1679 = 65'h0;
+                    h1680 = 65'h0;
+                    h1681 = 64'h0;
+                    h1681 = cl_tr_cpl;
+                    h1682 = 64'h0;
+                    h1682 = cl_tr_cpl;
+                    h1683 = 53'h0;
+                    h1683 = ({1'h0, h1682[64-1:12]} + 1);
+                    h1684 = 53'h0;
+                    h1684 = ({1'h0, h1681[64-1:12]} ^ h1683);
+                    h1685 = 65'h0;
+                    h1685 = ({h1684, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1676 = h1681;
+                        h1680 = h1685;
                     end
                     else begin
-                        h1676 = 4095;
+                        h1680 = 4095;
                     end
-                    h1682 = 64'h0;
-                    h1682 = (e_addr & h1676[64-1:0]);
-                    h1683 = 64'h0;
-                    h1683 = (h1675 | h1682);
-                    h1666 = h1683;
-                    h1665 = 0;
-                    if ((h1666[64-1:39] != 0)) begin
-                        h1665 = 1;
-                    end
-                    h1684 = 1'h0;
-                    h1685 = 1'h0;
-                    h1686 = 64'h0;
-                    h1687 = 65'h0;
+                    h1679 = h1680;
+                    h1686 = 65'h0;
+                    h1686 = (~h1679);
+                    h1687 = 64'h0;
+                    h1687 = (cl_tr_cpl & h1686[64-1:0]);
                     h1688 = 65'h0;
                     h1689 = 64'h0;
                     h1689 = cl_tr_cpl;
@@ -12297,40 +12173,40 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1688 = 4095;
                     end
-                    h1687 = h1688;
-                    h1694 = 65'h0;
-                    h1694 = (~h1687);
+                    h1694 = 64'h0;
+                    h1694 = (e_addr & h1688[64-1:0]);
                     h1695 = 64'h0;
-                    h1695 = (cl_tr_cpl & h1694[64-1:0]);
-                    h1696 = 65'h0;
+                    h1695 = (h1687 | h1694);
+                    h1678 = h1695;
+                    h1677 = 0;
+                    if ((h1678[64-1:48] != 0)) begin
+                        h1677 = 1;
+                    end
+                    h1696 = 1'h0;
                     h1697 = 64'h0;
-                    h1697 = cl_tr_cpl;
-                    h1698 = 64'h0;
-                    h1698 = cl_tr_cpl;
-                    h1699 = 53'h0;
-                    h1699 = ({1'h0, h1698[64-1:12]} + 1);
-                    h1700 = 53'h0;
-                    h1700 = ({1'h0, h1697[64-1:12]} ^ h1699);
-                    h1701 = 65'h0;
-                    h1701 = ({h1700, 12'h0} | 4095);
+                    h1698 = 65'h0;
+                    h1699 = 65'h0;
+                    h1700 = 64'h0;
+                    h1700 = cl_tr_cpl;
+                    h1701 = 64'h0;
+                    h1701 = cl_tr_cpl;
+                    h1702 = 53'h0;
+                    h1702 = ({1'h0, h1701[64-1:12]} + 1);
+                    h1703 = 53'h0;
+                    h1703 = ({1'h0, h1700[64-1:12]} ^ h1702);
+                    h1704 = 65'h0;
+                    h1704 = ({h1703, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1696 = h1701;
+                        h1699 = h1704;
                     end
                     else begin
-                        h1696 = 4095;
+                        h1699 = 4095;
                     end
-                    h1702 = 64'h0;
-                    h1702 = (e_addr & h1696[64-1:0]);
-                    h1703 = 64'h0;
-                    h1703 = (h1695 | h1702);
-                    h1686 = h1703;
-                    h1685 = 0;
-                    if ((h1686[64-1:48] != 0)) begin
-                        h1685 = 1;
-                    end
-                    h1704 = 1'h0;
-                    h1705 = 64'h0;
-                    h1706 = 65'h0;
+                    h1698 = h1699;
+                    h1705 = 65'h0;
+                    h1705 = (~h1698);
+                    h1706 = 64'h0;
+                    h1706 = (cl_tr_cpl & h1705[64-1:0]);
                     h1707 = 65'h0;
                     h1708 = 64'h0;
                     h1708 = cl_tr_cpl;
@@ -12348,48 +12224,26 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1707 = 4095;
                     end
-                    h1706 = h1707;
-                    h1713 = 65'h0;
-                    h1713 = (~h1706);
+                    h1713 = 64'h0;
+                    h1713 = (e_addr & h1707[64-1:0]);
                     h1714 = 64'h0;
-                    h1714 = (cl_tr_cpl & h1713[64-1:0]);
-                    h1715 = 65'h0;
-                    h1716 = 64'h0;
-                    h1716 = cl_tr_cpl;
-                    h1717 = 64'h0;
-                    h1717 = cl_tr_cpl;
-                    h1718 = 53'h0;
-                    h1718 = ({1'h0, h1717[64-1:12]} + 1);
-                    h1719 = 53'h0;
-                    h1719 = ({1'h0, h1716[64-1:12]} ^ h1718);
-                    h1720 = 65'h0;
-                    h1720 = ({h1719, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h1715 = h1720;
-                    end
-                    else begin
-                        h1715 = 4095;
-                    end
-                    h1721 = 64'h0;
-                    h1721 = (e_addr & h1715[64-1:0]);
-                    h1722 = 64'h0;
-                    h1722 = (h1714 | h1721);
-                    h1705 = h1722;
-                    h1704 = 0;
-                    if ((h1705[64-1:57] != 0)) begin
-                        h1704 = 1;
+                    h1714 = (h1706 | h1713);
+                    h1697 = h1714;
+                    h1696 = 0;
+                    if ((h1697[64-1:57] != 0)) begin
+                        h1696 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h1684 = h1685;
+                        h1676 = h1677;
                     end
                     else begin
-                        h1684 = h1704;
+                        h1676 = h1696;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h1664 = h1665;
+                        h1656 = h1657;
                     end
                     else begin
-                        h1664 = h1684;
+                        h1656 = h1676;
                     end
                     if (1'b0) begin
                         cl_io_exit <= 1;
@@ -12411,7 +12265,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 1;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h712 == 1) || (h713 == 2)) && 1'b1) && (h715 != 0)) && (((1'b1 && (h732 >= {32'h0, h734, 20'h0})) && (h751 <= {32'h0, h754})) || ((1'b1 && (h771 >= {16'h0, h773, 20'h0})) && (h790 <= {16'h0, h793})))) && (!(h795 != 0)))) begin
+                    else if (((((((h704 == 1) || (h705 == 2)) && 1'b1) && (h707 != 0)) && (((1'b1 && (h724 >= {32'h0, h726, 20'h0})) && (h743 <= {32'h0, h746})) || ((1'b1 && (h763 >= {16'h0, h765, 20'h0})) && (h782 <= {16'h0, h785})))) && (!(h787 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -12431,11 +12285,33 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((h813 == 1) || (h814 == 2)) && (!(h816 != 0)))) begin
+                    else if ((((h805 == 1) || (h806 == 2)) && (!(h808 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
-                        h796 = 65'h0;
+                        h788 = 65'h0;
+                        h789 = 65'h0;
+                        h790 = 64'h0;
+                        h790 = cl_tr_cpl;
+                        h791 = 64'h0;
+                        h791 = cl_tr_cpl;
+                        h792 = 53'h0;
+                        h792 = ({1'h0, h791[64-1:12]} + 1);
+                        h793 = 53'h0;
+                        h793 = ({1'h0, h790[64-1:12]} ^ h792);
+                        h794 = 65'h0;
+                        h794 = ({h793, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h789 = h794;
+                        end
+                        else begin
+                            h789 = 4095;
+                        end
+                        h788 = h789;
+                        h795 = 65'h0;
+                        h795 = (~h788);
+                        h796 = 64'h0;
+                        h796 = (cl_tr_cpl & h795[64-1:0]);
                         h797 = 65'h0;
                         h798 = 64'h0;
                         h798 = cl_tr_cpl;
@@ -12453,33 +12329,11 @@ always @(posedge clk) begin: fsm
                         else begin
                             h797 = 4095;
                         end
-                        h796 = h797;
-                        h803 = 65'h0;
-                        h803 = (~h796);
+                        h803 = 64'h0;
+                        h803 = (e_addr & h797[64-1:0]);
                         h804 = 64'h0;
-                        h804 = (cl_tr_cpl & h803[64-1:0]);
-                        h805 = 65'h0;
-                        h806 = 64'h0;
-                        h806 = cl_tr_cpl;
-                        h807 = 64'h0;
-                        h807 = cl_tr_cpl;
-                        h808 = 53'h0;
-                        h808 = ({1'h0, h807[64-1:12]} + 1);
-                        h809 = 53'h0;
-                        h809 = ({1'h0, h806[64-1:12]} ^ h808);
-                        h810 = 65'h0;
-                        h810 = ({h809, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h805 = h810;
-                        end
-                        else begin
-                            h805 = 4095;
-                        end
-                        h811 = 64'h0;
-                        h811 = (e_addr & h805[64-1:0]);
-                        h812 = 64'h0;
-                        h812 = (h804 | h811);
-                        cl_io_address <= h812;
+                        h804 = (h796 | h803);
+                        cl_io_address <= h804;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -12503,7 +12357,29 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 49;
                         cl_io_recorded <= 1;
-                        h817 = 65'h0;
+                        h809 = 65'h0;
+                        h810 = 65'h0;
+                        h811 = 64'h0;
+                        h811 = cl_tr_cpl;
+                        h812 = 64'h0;
+                        h812 = cl_tr_cpl;
+                        h813 = 53'h0;
+                        h813 = ({1'h0, h812[64-1:12]} + 1);
+                        h814 = 53'h0;
+                        h814 = ({1'h0, h811[64-1:12]} ^ h813);
+                        h815 = 65'h0;
+                        h815 = ({h814, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h810 = h815;
+                        end
+                        else begin
+                            h810 = 4095;
+                        end
+                        h809 = h810;
+                        h816 = 65'h0;
+                        h816 = (~h809);
+                        h817 = 64'h0;
+                        h817 = (cl_tr_cpl & h816[64-1:0]);
                         h818 = 65'h0;
                         h819 = 64'h0;
                         h819 = cl_tr_cpl;
@@ -12521,62 +12397,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h818 = 4095;
                         end
-                        h817 = h818;
-                        h824 = 65'h0;
-                        h824 = (~h817);
+                        h824 = 64'h0;
+                        h824 = (e_addr & h818[64-1:0]);
                         h825 = 64'h0;
-                        h825 = (cl_tr_cpl & h824[64-1:0]);
-                        h826 = 65'h0;
-                        h827 = 64'h0;
-                        h827 = cl_tr_cpl;
-                        h828 = 64'h0;
-                        h828 = cl_tr_cpl;
-                        h829 = 53'h0;
-                        h829 = ({1'h0, h828[64-1:12]} + 1);
-                        h830 = 53'h0;
-                        h830 = ({1'h0, h827[64-1:12]} ^ h829);
-                        h831 = 65'h0;
-                        h831 = ({h830, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h826 = h831;
-                        end
-                        else begin
-                            h826 = 4095;
-                        end
-                        h832 = 64'h0;
-                        h832 = (e_addr & h826[64-1:0]);
-                        h833 = 64'h0;
-                        h833 = (h825 | h832);
-                        h834 = 64'h0;
-                        h834 = (h833 >>> 12);
-                        h835 = 76'h0;
-                        h835 = {h834, 12'h0};
-                        cl_io_frcd_lo <= h835[64-1:0];
-                        h836 = 62'h0;
-                        h836 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h837 = 1'h0;
-                        h838 = 2'h0;
+                        h825 = (h817 | h824);
+                        h826 = 64'h0;
+                        h826 = (h825 >>> 12);
+                        h827 = 76'h0;
+                        h827 = {h826, 12'h0};
+                        cl_io_frcd_lo <= h827[64-1:0];
+                        h828 = 62'h0;
+                        h828 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h829 = 1'h0;
+                        h830 = 2'h0;
                         if ((e_write != 0)) begin
-                            h838 = 2;
+                            h830 = 2;
                         end
                         else begin
-                            h838 = 1;
+                            h830 = 1;
                         end
-                        h837 = 0;
-                        if ((!((h838 == 2) && 1'b1))) begin
-                            h837 = 1;
+                        h829 = 0;
+                        if ((!((h830 == 2) && 1'b1))) begin
+                            h829 = 1;
                         end
-                        h839 = 63'h0;
-                        h839 = ({1'h0, h836} | {h837, 62'h0});
-                        h840 = 64'h0;
-                        h840 = ({1'h0, h839} | 64'h8000000000000000);
-                        h841 = 64'h0;
-                        h841 = (h840 | 0);
-                        h842 = 64'h0;
-                        h842 = (h841 | 0);
-                        h843 = 64'h0;
-                        h843 = (h842 | 64'h3100000000);
-                        cl_io_frcd_hi <= h843;
+                        h831 = 63'h0;
+                        h831 = ({1'h0, h828} | {h829, 62'h0});
+                        h832 = 64'h0;
+                        h832 = ({1'h0, h831} | 64'h8000000000000000);
+                        h833 = 64'h0;
+                        h833 = (h832 | 0);
+                        h834 = 64'h0;
+                        h834 = (h833 | 0);
+                        h835 = 64'h0;
+                        h835 = (h834 | 64'h3100000000);
+                        cl_io_frcd_hi <= h835;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -12595,7 +12449,29 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 57;
                         cl_io_recorded <= 1;
-                        h844 = 65'h0;
+                        h836 = 65'h0;
+                        h837 = 65'h0;
+                        h838 = 64'h0;
+                        h838 = cl_tr_cpl;
+                        h839 = 64'h0;
+                        h839 = cl_tr_cpl;
+                        h840 = 53'h0;
+                        h840 = ({1'h0, h839[64-1:12]} + 1);
+                        h841 = 53'h0;
+                        h841 = ({1'h0, h838[64-1:12]} ^ h840);
+                        h842 = 65'h0;
+                        h842 = ({h841, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h837 = h842;
+                        end
+                        else begin
+                            h837 = 4095;
+                        end
+                        h836 = h837;
+                        h843 = 65'h0;
+                        h843 = (~h836);
+                        h844 = 64'h0;
+                        h844 = (cl_tr_cpl & h843[64-1:0]);
                         h845 = 65'h0;
                         h846 = 64'h0;
                         h846 = cl_tr_cpl;
@@ -12613,62 +12489,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h845 = 4095;
                         end
-                        h844 = h845;
-                        h851 = 65'h0;
-                        h851 = (~h844);
+                        h851 = 64'h0;
+                        h851 = (e_addr & h845[64-1:0]);
                         h852 = 64'h0;
-                        h852 = (cl_tr_cpl & h851[64-1:0]);
-                        h853 = 65'h0;
-                        h854 = 64'h0;
-                        h854 = cl_tr_cpl;
-                        h855 = 64'h0;
-                        h855 = cl_tr_cpl;
-                        h856 = 53'h0;
-                        h856 = ({1'h0, h855[64-1:12]} + 1);
-                        h857 = 53'h0;
-                        h857 = ({1'h0, h854[64-1:12]} ^ h856);
-                        h858 = 65'h0;
-                        h858 = ({h857, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h853 = h858;
-                        end
-                        else begin
-                            h853 = 4095;
-                        end
-                        h859 = 64'h0;
-                        h859 = (e_addr & h853[64-1:0]);
-                        h860 = 64'h0;
-                        h860 = (h852 | h859);
-                        h861 = 64'h0;
-                        h861 = (h860 >>> 12);
-                        h862 = 76'h0;
-                        h862 = {h861, 12'h0};
-                        cl_io_frcd_lo <= h862[64-1:0];
-                        h863 = 62'h0;
-                        h863 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h864 = 1'h0;
-                        h865 = 2'h0;
+                        h852 = (h844 | h851);
+                        h853 = 64'h0;
+                        h853 = (h852 >>> 12);
+                        h854 = 76'h0;
+                        h854 = {h853, 12'h0};
+                        cl_io_frcd_lo <= h854[64-1:0];
+                        h855 = 62'h0;
+                        h855 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h856 = 1'h0;
+                        h857 = 2'h0;
                         if ((e_write != 0)) begin
-                            h865 = 2;
+                            h857 = 2;
                         end
                         else begin
-                            h865 = 1;
+                            h857 = 1;
                         end
-                        h864 = 0;
-                        if ((!((h865 == 2) && 1'b1))) begin
-                            h864 = 1;
+                        h856 = 0;
+                        if ((!((h857 == 2) && 1'b1))) begin
+                            h856 = 1;
                         end
-                        h866 = 63'h0;
-                        h866 = ({1'h0, h863} | {h864, 62'h0});
-                        h867 = 64'h0;
-                        h867 = ({1'h0, h866} | 64'h8000000000000000);
-                        h868 = 64'h0;
-                        h868 = (h867 | 0);
-                        h869 = 64'h0;
-                        h869 = (h868 | 0);
-                        h870 = 64'h0;
-                        h870 = (h869 | 64'h3900000000);
-                        cl_io_frcd_hi <= h870;
+                        h858 = 63'h0;
+                        h858 = ({1'h0, h855} | {h856, 62'h0});
+                        h859 = 64'h0;
+                        h859 = ({1'h0, h858} | 64'h8000000000000000);
+                        h860 = 64'h0;
+                        h860 = (h859 | 0);
+                        h861 = 64'h0;
+                        h861 = (h860 | 0);
+                        h862 = 64'h0;
+                        h862 = (h861 | 64'h3900000000);
+                        cl_io_frcd_hi <= h862;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -12687,7 +12541,29 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 58;
                         cl_io_recorded <= 1;
-                        h871 = 65'h0;
+                        h863 = 65'h0;
+                        h864 = 65'h0;
+                        h865 = 64'h0;
+                        h865 = cl_tr_cpl;
+                        h866 = 64'h0;
+                        h866 = cl_tr_cpl;
+                        h867 = 53'h0;
+                        h867 = ({1'h0, h866[64-1:12]} + 1);
+                        h868 = 53'h0;
+                        h868 = ({1'h0, h865[64-1:12]} ^ h867);
+                        h869 = 65'h0;
+                        h869 = ({h868, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h864 = h869;
+                        end
+                        else begin
+                            h864 = 4095;
+                        end
+                        h863 = h864;
+                        h870 = 65'h0;
+                        h870 = (~h863);
+                        h871 = 64'h0;
+                        h871 = (cl_tr_cpl & h870[64-1:0]);
                         h872 = 65'h0;
                         h873 = 64'h0;
                         h873 = cl_tr_cpl;
@@ -12705,62 +12581,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h872 = 4095;
                         end
-                        h871 = h872;
-                        h878 = 65'h0;
-                        h878 = (~h871);
+                        h878 = 64'h0;
+                        h878 = (e_addr & h872[64-1:0]);
                         h879 = 64'h0;
-                        h879 = (cl_tr_cpl & h878[64-1:0]);
-                        h880 = 65'h0;
-                        h881 = 64'h0;
-                        h881 = cl_tr_cpl;
-                        h882 = 64'h0;
-                        h882 = cl_tr_cpl;
-                        h883 = 53'h0;
-                        h883 = ({1'h0, h882[64-1:12]} + 1);
-                        h884 = 53'h0;
-                        h884 = ({1'h0, h881[64-1:12]} ^ h883);
-                        h885 = 65'h0;
-                        h885 = ({h884, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h880 = h885;
-                        end
-                        else begin
-                            h880 = 4095;
-                        end
-                        h886 = 64'h0;
-                        h886 = (e_addr & h880[64-1:0]);
-                        h887 = 64'h0;
-                        h887 = (h879 | h886);
-                        h888 = 64'h0;
-                        h888 = (h887 >>> 12);
-                        h889 = 76'h0;
-                        h889 = {h888, 12'h0};
-                        cl_io_frcd_lo <= h889[64-1:0];
-                        h890 = 62'h0;
-                        h890 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h891 = 1'h0;
-                        h892 = 2'h0;
+                        h879 = (h871 | h878);
+                        h880 = 64'h0;
+                        h880 = (h879 >>> 12);
+                        h881 = 76'h0;
+                        h881 = {h880, 12'h0};
+                        cl_io_frcd_lo <= h881[64-1:0];
+                        h882 = 62'h0;
+                        h882 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h883 = 1'h0;
+                        h884 = 2'h0;
                         if ((e_write != 0)) begin
-                            h892 = 2;
+                            h884 = 2;
                         end
                         else begin
-                            h892 = 1;
+                            h884 = 1;
                         end
-                        h891 = 0;
-                        if ((!((h892 == 2) && 1'b1))) begin
-                            h891 = 1;
+                        h883 = 0;
+                        if ((!((h884 == 2) && 1'b1))) begin
+                            h883 = 1;
                         end
-                        h893 = 63'h0;
-                        h893 = ({1'h0, h890} | {h891, 62'h0});
-                        h894 = 64'h0;
-                        h894 = ({1'h0, h893} | 64'h8000000000000000);
-                        h895 = 64'h0;
-                        h895 = (h894 | 0);
-                        h896 = 64'h0;
-                        h896 = (h895 | 0);
-                        h897 = 64'h0;
-                        h897 = (h896 | 64'h3a00000000);
-                        cl_io_frcd_hi <= h897;
+                        h885 = 63'h0;
+                        h885 = ({1'h0, h882} | {h883, 62'h0});
+                        h886 = 64'h0;
+                        h886 = ({1'h0, h885} | 64'h8000000000000000);
+                        h887 = 64'h0;
+                        h887 = (h886 | 0);
+                        h888 = 64'h0;
+                        h888 = (h887 | 0);
+                        h889 = 64'h0;
+                        h889 = (h888 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h889;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -12778,13 +12632,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 65;
-                        h898 = 1'h0;
-                        h898 = 0;
+                        h890 = 1'h0;
+                        h890 = 0;
                         if ((!w_io_smctx_0[1])) begin
-                            h898 = 1;
+                            h890 = 1;
                         end
-                        cl_io_recorded <= h898;
-                        h899 = 65'h0;
+                        cl_io_recorded <= h890;
+                        h891 = 65'h0;
+                        h892 = 65'h0;
+                        h893 = 64'h0;
+                        h893 = cl_tr_cpl;
+                        h894 = 64'h0;
+                        h894 = cl_tr_cpl;
+                        h895 = 53'h0;
+                        h895 = ({1'h0, h894[64-1:12]} + 1);
+                        h896 = 53'h0;
+                        h896 = ({1'h0, h893[64-1:12]} ^ h895);
+                        h897 = 65'h0;
+                        h897 = ({h896, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h892 = h897;
+                        end
+                        else begin
+                            h892 = 4095;
+                        end
+                        h891 = h892;
+                        h898 = 65'h0;
+                        h898 = (~h891);
+                        h899 = 64'h0;
+                        h899 = (cl_tr_cpl & h898[64-1:0]);
                         h900 = 65'h0;
                         h901 = 64'h0;
                         h901 = cl_tr_cpl;
@@ -12802,62 +12678,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h900 = 4095;
                         end
-                        h899 = h900;
-                        h906 = 65'h0;
-                        h906 = (~h899);
+                        h906 = 64'h0;
+                        h906 = (e_addr & h900[64-1:0]);
                         h907 = 64'h0;
-                        h907 = (cl_tr_cpl & h906[64-1:0]);
-                        h908 = 65'h0;
-                        h909 = 64'h0;
-                        h909 = cl_tr_cpl;
-                        h910 = 64'h0;
-                        h910 = cl_tr_cpl;
-                        h911 = 53'h0;
-                        h911 = ({1'h0, h910[64-1:12]} + 1);
-                        h912 = 53'h0;
-                        h912 = ({1'h0, h909[64-1:12]} ^ h911);
-                        h913 = 65'h0;
-                        h913 = ({h912, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h908 = h913;
-                        end
-                        else begin
-                            h908 = 4095;
-                        end
-                        h914 = 64'h0;
-                        h914 = (e_addr & h908[64-1:0]);
-                        h915 = 64'h0;
-                        h915 = (h907 | h914);
-                        h916 = 64'h0;
-                        h916 = (h915 >>> 12);
-                        h917 = 76'h0;
-                        h917 = {h916, 12'h0};
-                        cl_io_frcd_lo <= h917[64-1:0];
-                        h918 = 62'h0;
-                        h918 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h919 = 1'h0;
-                        h920 = 2'h0;
+                        h907 = (h899 | h906);
+                        h908 = 64'h0;
+                        h908 = (h907 >>> 12);
+                        h909 = 76'h0;
+                        h909 = {h908, 12'h0};
+                        cl_io_frcd_lo <= h909[64-1:0];
+                        h910 = 62'h0;
+                        h910 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h911 = 1'h0;
+                        h912 = 2'h0;
                         if ((e_write != 0)) begin
-                            h920 = 2;
+                            h912 = 2;
                         end
                         else begin
-                            h920 = 1;
+                            h912 = 1;
                         end
-                        h919 = 0;
-                        if ((!((h920 == 2) && 1'b1))) begin
-                            h919 = 1;
+                        h911 = 0;
+                        if ((!((h912 == 2) && 1'b1))) begin
+                            h911 = 1;
                         end
-                        h921 = 63'h0;
-                        h921 = ({1'h0, h918} | {h919, 62'h0});
-                        h922 = 64'h0;
-                        h922 = ({1'h0, h921} | 64'h8000000000000000);
-                        h923 = 64'h0;
-                        h923 = (h922 | 0);
-                        h924 = 64'h0;
-                        h924 = (h923 | 0);
-                        h925 = 64'h0;
-                        h925 = (h924 | 64'h4100000000);
-                        cl_io_frcd_hi <= h925;
+                        h913 = 63'h0;
+                        h913 = ({1'h0, h910} | {h911, 62'h0});
+                        h914 = 64'h0;
+                        h914 = ({1'h0, h913} | 64'h8000000000000000);
+                        h915 = 64'h0;
+                        h915 = (h914 | 0);
+                        h916 = 64'h0;
+                        h916 = (h915 | 0);
+                        h917 = 64'h0;
+                        h917 = (h916 | 64'h4100000000);
+                        cl_io_frcd_hi <= h917;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -12876,7 +12730,29 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 66;
                         cl_io_recorded <= 1;
-                        h926 = 65'h0;
+                        h918 = 65'h0;
+                        h919 = 65'h0;
+                        h920 = 64'h0;
+                        h920 = cl_tr_cpl;
+                        h921 = 64'h0;
+                        h921 = cl_tr_cpl;
+                        h922 = 53'h0;
+                        h922 = ({1'h0, h921[64-1:12]} + 1);
+                        h923 = 53'h0;
+                        h923 = ({1'h0, h920[64-1:12]} ^ h922);
+                        h924 = 65'h0;
+                        h924 = ({h923, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h919 = h924;
+                        end
+                        else begin
+                            h919 = 4095;
+                        end
+                        h918 = h919;
+                        h925 = 65'h0;
+                        h925 = (~h918);
+                        h926 = 64'h0;
+                        h926 = (cl_tr_cpl & h925[64-1:0]);
                         h927 = 65'h0;
                         h928 = 64'h0;
                         h928 = cl_tr_cpl;
@@ -12894,62 +12770,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h927 = 4095;
                         end
-                        h926 = h927;
-                        h933 = 65'h0;
-                        h933 = (~h926);
+                        h933 = 64'h0;
+                        h933 = (e_addr & h927[64-1:0]);
                         h934 = 64'h0;
-                        h934 = (cl_tr_cpl & h933[64-1:0]);
-                        h935 = 65'h0;
-                        h936 = 64'h0;
-                        h936 = cl_tr_cpl;
-                        h937 = 64'h0;
-                        h937 = cl_tr_cpl;
-                        h938 = 53'h0;
-                        h938 = ({1'h0, h937[64-1:12]} + 1);
-                        h939 = 53'h0;
-                        h939 = ({1'h0, h936[64-1:12]} ^ h938);
-                        h940 = 65'h0;
-                        h940 = ({h939, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h935 = h940;
-                        end
-                        else begin
-                            h935 = 4095;
-                        end
-                        h941 = 64'h0;
-                        h941 = (e_addr & h935[64-1:0]);
-                        h942 = 64'h0;
-                        h942 = (h934 | h941);
-                        h943 = 64'h0;
-                        h943 = (h942 >>> 12);
-                        h944 = 76'h0;
-                        h944 = {h943, 12'h0};
-                        cl_io_frcd_lo <= h944[64-1:0];
-                        h945 = 62'h0;
-                        h945 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h946 = 1'h0;
-                        h947 = 2'h0;
+                        h934 = (h926 | h933);
+                        h935 = 64'h0;
+                        h935 = (h934 >>> 12);
+                        h936 = 76'h0;
+                        h936 = {h935, 12'h0};
+                        cl_io_frcd_lo <= h936[64-1:0];
+                        h937 = 62'h0;
+                        h937 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h938 = 1'h0;
+                        h939 = 2'h0;
                         if ((e_write != 0)) begin
-                            h947 = 2;
+                            h939 = 2;
                         end
                         else begin
-                            h947 = 1;
+                            h939 = 1;
                         end
-                        h946 = 0;
-                        if ((!((h947 == 2) && 1'b1))) begin
-                            h946 = 1;
+                        h938 = 0;
+                        if ((!((h939 == 2) && 1'b1))) begin
+                            h938 = 1;
                         end
-                        h948 = 63'h0;
-                        h948 = ({1'h0, h945} | {h946, 62'h0});
-                        h949 = 64'h0;
-                        h949 = ({1'h0, h948} | 64'h8000000000000000);
-                        h950 = 64'h0;
-                        h950 = (h949 | 0);
-                        h951 = 64'h0;
-                        h951 = (h950 | 0);
-                        h952 = 64'h0;
-                        h952 = (h951 | 64'h4200000000);
-                        cl_io_frcd_hi <= h952;
+                        h940 = 63'h0;
+                        h940 = ({1'h0, h937} | {h938, 62'h0});
+                        h941 = 64'h0;
+                        h941 = ({1'h0, h940} | 64'h8000000000000000);
+                        h942 = 64'h0;
+                        h942 = (h941 | 0);
+                        h943 = 64'h0;
+                        h943 = (h942 | 0);
+                        h944 = 64'h0;
+                        h944 = (h943 | 64'h4200000000);
+                        cl_io_frcd_hi <= h944;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -12967,13 +12821,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 68;
-                        h953 = 1'h0;
-                        h953 = 0;
+                        h945 = 1'h0;
+                        h945 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h953 = 1;
+                            h945 = 1;
                         end
-                        cl_io_recorded <= h953;
-                        h954 = 65'h0;
+                        cl_io_recorded <= h945;
+                        h946 = 65'h0;
+                        h947 = 65'h0;
+                        h948 = 64'h0;
+                        h948 = cl_tr_cpl;
+                        h949 = 64'h0;
+                        h949 = cl_tr_cpl;
+                        h950 = 53'h0;
+                        h950 = ({1'h0, h949[64-1:12]} + 1);
+                        h951 = 53'h0;
+                        h951 = ({1'h0, h948[64-1:12]} ^ h950);
+                        h952 = 65'h0;
+                        h952 = ({h951, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h947 = h952;
+                        end
+                        else begin
+                            h947 = 4095;
+                        end
+                        h946 = h947;
+                        h953 = 65'h0;
+                        h953 = (~h946);
+                        h954 = 64'h0;
+                        h954 = (cl_tr_cpl & h953[64-1:0]);
                         h955 = 65'h0;
                         h956 = 64'h0;
                         h956 = cl_tr_cpl;
@@ -12991,62 +12867,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h955 = 4095;
                         end
-                        h954 = h955;
-                        h961 = 65'h0;
-                        h961 = (~h954);
+                        h961 = 64'h0;
+                        h961 = (e_addr & h955[64-1:0]);
                         h962 = 64'h0;
-                        h962 = (cl_tr_cpl & h961[64-1:0]);
-                        h963 = 65'h0;
-                        h964 = 64'h0;
-                        h964 = cl_tr_cpl;
-                        h965 = 64'h0;
-                        h965 = cl_tr_cpl;
-                        h966 = 53'h0;
-                        h966 = ({1'h0, h965[64-1:12]} + 1);
-                        h967 = 53'h0;
-                        h967 = ({1'h0, h964[64-1:12]} ^ h966);
-                        h968 = 65'h0;
-                        h968 = ({h967, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h963 = h968;
-                        end
-                        else begin
-                            h963 = 4095;
-                        end
-                        h969 = 64'h0;
-                        h969 = (e_addr & h963[64-1:0]);
-                        h970 = 64'h0;
-                        h970 = (h962 | h969);
-                        h971 = 64'h0;
-                        h971 = (h970 >>> 12);
-                        h972 = 76'h0;
-                        h972 = {h971, 12'h0};
-                        cl_io_frcd_lo <= h972[64-1:0];
-                        h973 = 62'h0;
-                        h973 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h974 = 1'h0;
-                        h975 = 2'h0;
+                        h962 = (h954 | h961);
+                        h963 = 64'h0;
+                        h963 = (h962 >>> 12);
+                        h964 = 76'h0;
+                        h964 = {h963, 12'h0};
+                        cl_io_frcd_lo <= h964[64-1:0];
+                        h965 = 62'h0;
+                        h965 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h966 = 1'h0;
+                        h967 = 2'h0;
                         if ((e_write != 0)) begin
-                            h975 = 2;
+                            h967 = 2;
                         end
                         else begin
-                            h975 = 1;
+                            h967 = 1;
                         end
-                        h974 = 0;
-                        if ((!((h975 == 2) && 1'b1))) begin
-                            h974 = 1;
+                        h966 = 0;
+                        if ((!((h967 == 2) && 1'b1))) begin
+                            h966 = 1;
                         end
-                        h976 = 63'h0;
-                        h976 = ({1'h0, h973} | {h974, 62'h0});
-                        h977 = 64'h0;
-                        h977 = ({1'h0, h976} | 64'h8000000000000000);
-                        h978 = 64'h0;
-                        h978 = (h977 | 0);
-                        h979 = 64'h0;
-                        h979 = (h978 | 0);
-                        h980 = 64'h0;
-                        h980 = (h979 | 64'h4400000000);
-                        cl_io_frcd_hi <= h980;
+                        h968 = 63'h0;
+                        h968 = ({1'h0, h965} | {h966, 62'h0});
+                        h969 = 64'h0;
+                        h969 = ({1'h0, h968} | 64'h8000000000000000);
+                        h970 = 64'h0;
+                        h970 = (h969 | 0);
+                        h971 = 64'h0;
+                        h971 = (h970 | 0);
+                        h972 = 64'h0;
+                        h972 = (h971 | 64'h4400000000);
+                        cl_io_frcd_hi <= h972;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13064,13 +12918,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 69;
-                        h981 = 1'h0;
-                        h981 = 0;
+                        h973 = 1'h0;
+                        h973 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h981 = 1;
+                            h973 = 1;
                         end
-                        cl_io_recorded <= h981;
-                        h982 = 65'h0;
+                        cl_io_recorded <= h973;
+                        h974 = 65'h0;
+                        h975 = 65'h0;
+                        h976 = 64'h0;
+                        h976 = cl_tr_cpl;
+                        h977 = 64'h0;
+                        h977 = cl_tr_cpl;
+                        h978 = 53'h0;
+                        h978 = ({1'h0, h977[64-1:12]} + 1);
+                        h979 = 53'h0;
+                        h979 = ({1'h0, h976[64-1:12]} ^ h978);
+                        h980 = 65'h0;
+                        h980 = ({h979, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h975 = h980;
+                        end
+                        else begin
+                            h975 = 4095;
+                        end
+                        h974 = h975;
+                        h981 = 65'h0;
+                        h981 = (~h974);
+                        h982 = 64'h0;
+                        h982 = (cl_tr_cpl & h981[64-1:0]);
                         h983 = 65'h0;
                         h984 = 64'h0;
                         h984 = cl_tr_cpl;
@@ -13088,62 +12964,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h983 = 4095;
                         end
-                        h982 = h983;
-                        h989 = 65'h0;
-                        h989 = (~h982);
+                        h989 = 64'h0;
+                        h989 = (e_addr & h983[64-1:0]);
                         h990 = 64'h0;
-                        h990 = (cl_tr_cpl & h989[64-1:0]);
-                        h991 = 65'h0;
-                        h992 = 64'h0;
-                        h992 = cl_tr_cpl;
-                        h993 = 64'h0;
-                        h993 = cl_tr_cpl;
-                        h994 = 53'h0;
-                        h994 = ({1'h0, h993[64-1:12]} + 1);
-                        h995 = 53'h0;
-                        h995 = ({1'h0, h992[64-1:12]} ^ h994);
-                        h996 = 65'h0;
-                        h996 = ({h995, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h991 = h996;
-                        end
-                        else begin
-                            h991 = 4095;
-                        end
-                        h997 = 64'h0;
-                        h997 = (e_addr & h991[64-1:0]);
-                        h998 = 64'h0;
-                        h998 = (h990 | h997);
-                        h999 = 64'h0;
-                        h999 = (h998 >>> 12);
-                        h1000 = 76'h0;
-                        h1000 = {h999, 12'h0};
-                        cl_io_frcd_lo <= h1000[64-1:0];
-                        h1001 = 62'h0;
-                        h1001 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1002 = 1'h0;
-                        h1003 = 2'h0;
+                        h990 = (h982 | h989);
+                        h991 = 64'h0;
+                        h991 = (h990 >>> 12);
+                        h992 = 76'h0;
+                        h992 = {h991, 12'h0};
+                        cl_io_frcd_lo <= h992[64-1:0];
+                        h993 = 62'h0;
+                        h993 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h994 = 1'h0;
+                        h995 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1003 = 2;
+                            h995 = 2;
                         end
                         else begin
-                            h1003 = 1;
+                            h995 = 1;
                         end
-                        h1002 = 0;
-                        if ((!((h1003 == 2) && 1'b1))) begin
-                            h1002 = 1;
+                        h994 = 0;
+                        if ((!((h995 == 2) && 1'b1))) begin
+                            h994 = 1;
                         end
-                        h1004 = 63'h0;
-                        h1004 = ({1'h0, h1001} | {h1002, 62'h0});
-                        h1005 = 64'h0;
-                        h1005 = ({1'h0, h1004} | 64'h8000000000000000);
-                        h1006 = 64'h0;
-                        h1006 = (h1005 | 0);
-                        h1007 = 64'h0;
-                        h1007 = (h1006 | 0);
-                        h1008 = 64'h0;
-                        h1008 = (h1007 | 64'h4500000000);
-                        cl_io_frcd_hi <= h1008;
+                        h996 = 63'h0;
+                        h996 = ({1'h0, h993} | {h994, 62'h0});
+                        h997 = 64'h0;
+                        h997 = ({1'h0, h996} | 64'h8000000000000000);
+                        h998 = 64'h0;
+                        h998 = (h997 | 0);
+                        h999 = 64'h0;
+                        h999 = (h998 | 0);
+                        h1000 = 64'h0;
+                        h1000 = (h999 | 64'h4500000000);
+                        cl_io_frcd_hi <= h1000;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13178,7 +13032,29 @@ always @(posedge clk) begin: fsm
                         cl_io_exit <= 1;
                         cl_io_sm_translated_request <= 1;
                         cl_io_outcome <= 2;
-                        h1009 = 65'h0;
+                        h1001 = 65'h0;
+                        h1002 = 65'h0;
+                        h1003 = 64'h0;
+                        h1003 = cl_tr_cpl;
+                        h1004 = 64'h0;
+                        h1004 = cl_tr_cpl;
+                        h1005 = 53'h0;
+                        h1005 = ({1'h0, h1004[64-1:12]} + 1);
+                        h1006 = 53'h0;
+                        h1006 = ({1'h0, h1003[64-1:12]} ^ h1005);
+                        h1007 = 65'h0;
+                        h1007 = ({h1006, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1002 = h1007;
+                        end
+                        else begin
+                            h1002 = 4095;
+                        end
+                        h1001 = h1002;
+                        h1008 = 65'h0;
+                        h1008 = (~h1001);
+                        h1009 = 64'h0;
+                        h1009 = (cl_tr_cpl & h1008[64-1:0]);
                         h1010 = 65'h0;
                         h1011 = 64'h0;
                         h1011 = cl_tr_cpl;
@@ -13196,33 +13072,11 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1010 = 4095;
                         end
-                        h1009 = h1010;
-                        h1016 = 65'h0;
-                        h1016 = (~h1009);
+                        h1016 = 64'h0;
+                        h1016 = (e_addr & h1010[64-1:0]);
                         h1017 = 64'h0;
-                        h1017 = (cl_tr_cpl & h1016[64-1:0]);
-                        h1018 = 65'h0;
-                        h1019 = 64'h0;
-                        h1019 = cl_tr_cpl;
-                        h1020 = 64'h0;
-                        h1020 = cl_tr_cpl;
-                        h1021 = 53'h0;
-                        h1021 = ({1'h0, h1020[64-1:12]} + 1);
-                        h1022 = 53'h0;
-                        h1022 = ({1'h0, h1019[64-1:12]} ^ h1021);
-                        h1023 = 65'h0;
-                        h1023 = ({h1022, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1018 = h1023;
-                        end
-                        else begin
-                            h1018 = 4095;
-                        end
-                        h1024 = 64'h0;
-                        h1024 = (e_addr & h1018[64-1:0]);
-                        h1025 = 64'h0;
-                        h1025 = (h1017 | h1024);
-                        cl_io_address <= h1025;
+                        h1017 = (h1009 | h1016);
+                        cl_io_address <= h1017;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -13245,13 +13099,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 70;
-                        h1026 = 1'h0;
-                        h1026 = 0;
+                        h1018 = 1'h0;
+                        h1018 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1026 = 1;
+                            h1018 = 1;
                         end
-                        cl_io_recorded <= h1026;
-                        h1027 = 65'h0;
+                        cl_io_recorded <= h1018;
+                        h1019 = 65'h0;
+                        h1020 = 65'h0;
+                        h1021 = 64'h0;
+                        h1021 = cl_tr_cpl;
+                        h1022 = 64'h0;
+                        h1022 = cl_tr_cpl;
+                        h1023 = 53'h0;
+                        h1023 = ({1'h0, h1022[64-1:12]} + 1);
+                        h1024 = 53'h0;
+                        h1024 = ({1'h0, h1021[64-1:12]} ^ h1023);
+                        h1025 = 65'h0;
+                        h1025 = ({h1024, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1020 = h1025;
+                        end
+                        else begin
+                            h1020 = 4095;
+                        end
+                        h1019 = h1020;
+                        h1026 = 65'h0;
+                        h1026 = (~h1019);
+                        h1027 = 64'h0;
+                        h1027 = (cl_tr_cpl & h1026[64-1:0]);
                         h1028 = 65'h0;
                         h1029 = 64'h0;
                         h1029 = cl_tr_cpl;
@@ -13269,62 +13145,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1028 = 4095;
                         end
-                        h1027 = h1028;
-                        h1034 = 65'h0;
-                        h1034 = (~h1027);
+                        h1034 = 64'h0;
+                        h1034 = (e_addr & h1028[64-1:0]);
                         h1035 = 64'h0;
-                        h1035 = (cl_tr_cpl & h1034[64-1:0]);
-                        h1036 = 65'h0;
-                        h1037 = 64'h0;
-                        h1037 = cl_tr_cpl;
-                        h1038 = 64'h0;
-                        h1038 = cl_tr_cpl;
-                        h1039 = 53'h0;
-                        h1039 = ({1'h0, h1038[64-1:12]} + 1);
-                        h1040 = 53'h0;
-                        h1040 = ({1'h0, h1037[64-1:12]} ^ h1039);
-                        h1041 = 65'h0;
-                        h1041 = ({h1040, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1036 = h1041;
-                        end
-                        else begin
-                            h1036 = 4095;
-                        end
-                        h1042 = 64'h0;
-                        h1042 = (e_addr & h1036[64-1:0]);
-                        h1043 = 64'h0;
-                        h1043 = (h1035 | h1042);
-                        h1044 = 64'h0;
-                        h1044 = (h1043 >>> 12);
-                        h1045 = 76'h0;
-                        h1045 = {h1044, 12'h0};
-                        cl_io_frcd_lo <= h1045[64-1:0];
-                        h1046 = 62'h0;
-                        h1046 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1047 = 1'h0;
-                        h1048 = 2'h0;
+                        h1035 = (h1027 | h1034);
+                        h1036 = 64'h0;
+                        h1036 = (h1035 >>> 12);
+                        h1037 = 76'h0;
+                        h1037 = {h1036, 12'h0};
+                        cl_io_frcd_lo <= h1037[64-1:0];
+                        h1038 = 62'h0;
+                        h1038 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1039 = 1'h0;
+                        h1040 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1048 = 2;
+                            h1040 = 2;
                         end
                         else begin
-                            h1048 = 1;
+                            h1040 = 1;
                         end
-                        h1047 = 0;
-                        if ((!((h1048 == 2) && 1'b1))) begin
-                            h1047 = 1;
+                        h1039 = 0;
+                        if ((!((h1040 == 2) && 1'b1))) begin
+                            h1039 = 1;
                         end
-                        h1049 = 63'h0;
-                        h1049 = ({1'h0, h1046} | {h1047, 62'h0});
-                        h1050 = 64'h0;
-                        h1050 = ({1'h0, h1049} | 64'h8000000000000000);
-                        h1051 = 64'h0;
-                        h1051 = (h1050 | 0);
-                        h1052 = 64'h0;
-                        h1052 = (h1051 | 0);
-                        h1053 = 64'h0;
-                        h1053 = (h1052 | 64'h4600000000);
-                        cl_io_frcd_hi <= h1053;
+                        h1041 = 63'h0;
+                        h1041 = ({1'h0, h1038} | {h1039, 62'h0});
+                        h1042 = 64'h0;
+                        h1042 = ({1'h0, h1041} | 64'h8000000000000000);
+                        h1043 = 64'h0;
+                        h1043 = (h1042 | 0);
+                        h1044 = 64'h0;
+                        h1044 = (h1043 | 0);
+                        h1045 = 64'h0;
+                        h1045 = (h1044 | 64'h4600000000);
+                        cl_io_frcd_hi <= h1045;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13342,13 +13196,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 81;
-                        h1054 = 1'h0;
-                        h1054 = 0;
+                        h1046 = 1'h0;
+                        h1046 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1054 = 1;
+                            h1046 = 1;
                         end
-                        cl_io_recorded <= h1054;
-                        h1055 = 65'h0;
+                        cl_io_recorded <= h1046;
+                        h1047 = 65'h0;
+                        h1048 = 65'h0;
+                        h1049 = 64'h0;
+                        h1049 = cl_tr_cpl;
+                        h1050 = 64'h0;
+                        h1050 = cl_tr_cpl;
+                        h1051 = 53'h0;
+                        h1051 = ({1'h0, h1050[64-1:12]} + 1);
+                        h1052 = 53'h0;
+                        h1052 = ({1'h0, h1049[64-1:12]} ^ h1051);
+                        h1053 = 65'h0;
+                        h1053 = ({h1052, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1048 = h1053;
+                        end
+                        else begin
+                            h1048 = 4095;
+                        end
+                        h1047 = h1048;
+                        h1054 = 65'h0;
+                        h1054 = (~h1047);
+                        h1055 = 64'h0;
+                        h1055 = (cl_tr_cpl & h1054[64-1:0]);
                         h1056 = 65'h0;
                         h1057 = 64'h0;
                         h1057 = cl_tr_cpl;
@@ -13366,62 +13242,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1056 = 4095;
                         end
-                        h1055 = h1056;
-                        h1062 = 65'h0;
-                        h1062 = (~h1055);
+                        h1062 = 64'h0;
+                        h1062 = (e_addr & h1056[64-1:0]);
                         h1063 = 64'h0;
-                        h1063 = (cl_tr_cpl & h1062[64-1:0]);
-                        h1064 = 65'h0;
-                        h1065 = 64'h0;
-                        h1065 = cl_tr_cpl;
-                        h1066 = 64'h0;
-                        h1066 = cl_tr_cpl;
-                        h1067 = 53'h0;
-                        h1067 = ({1'h0, h1066[64-1:12]} + 1);
-                        h1068 = 53'h0;
-                        h1068 = ({1'h0, h1065[64-1:12]} ^ h1067);
-                        h1069 = 65'h0;
-                        h1069 = ({h1068, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1064 = h1069;
-                        end
-                        else begin
-                            h1064 = 4095;
-                        end
-                        h1070 = 64'h0;
-                        h1070 = (e_addr & h1064[64-1:0]);
-                        h1071 = 64'h0;
-                        h1071 = (h1063 | h1070);
-                        h1072 = 64'h0;
-                        h1072 = (h1071 >>> 12);
-                        h1073 = 76'h0;
-                        h1073 = {h1072, 12'h0};
-                        cl_io_frcd_lo <= h1073[64-1:0];
-                        h1074 = 62'h0;
-                        h1074 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1075 = 1'h0;
-                        h1076 = 2'h0;
+                        h1063 = (h1055 | h1062);
+                        h1064 = 64'h0;
+                        h1064 = (h1063 >>> 12);
+                        h1065 = 76'h0;
+                        h1065 = {h1064, 12'h0};
+                        cl_io_frcd_lo <= h1065[64-1:0];
+                        h1066 = 62'h0;
+                        h1066 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1067 = 1'h0;
+                        h1068 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1076 = 2;
+                            h1068 = 2;
                         end
                         else begin
-                            h1076 = 1;
+                            h1068 = 1;
                         end
-                        h1075 = 0;
-                        if ((!((h1076 == 2) && 1'b1))) begin
-                            h1075 = 1;
+                        h1067 = 0;
+                        if ((!((h1068 == 2) && 1'b1))) begin
+                            h1067 = 1;
                         end
-                        h1077 = 63'h0;
-                        h1077 = ({1'h0, h1074} | {h1075, 62'h0});
-                        h1078 = 64'h0;
-                        h1078 = ({1'h0, h1077} | 64'h8000000000000000);
-                        h1079 = 64'h0;
-                        h1079 = (h1078 | 0);
-                        h1080 = 64'h0;
-                        h1080 = (h1079 | 0);
-                        h1081 = 64'h0;
-                        h1081 = (h1080 | 64'h5100000000);
-                        cl_io_frcd_hi <= h1081;
+                        h1069 = 63'h0;
+                        h1069 = ({1'h0, h1066} | {h1067, 62'h0});
+                        h1070 = 64'h0;
+                        h1070 = ({1'h0, h1069} | 64'h8000000000000000);
+                        h1071 = 64'h0;
+                        h1071 = (h1070 | 0);
+                        h1072 = 64'h0;
+                        h1072 = (h1071 | 0);
+                        h1073 = 64'h0;
+                        h1073 = (h1072 | 64'h5100000000);
+                        cl_io_frcd_hi <= h1073;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13440,7 +13294,29 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 82;
                         cl_io_recorded <= 1;
-                        h1082 = 65'h0;
+                        h1074 = 65'h0;
+                        h1075 = 65'h0;
+                        h1076 = 64'h0;
+                        h1076 = cl_tr_cpl;
+                        h1077 = 64'h0;
+                        h1077 = cl_tr_cpl;
+                        h1078 = 53'h0;
+                        h1078 = ({1'h0, h1077[64-1:12]} + 1);
+                        h1079 = 53'h0;
+                        h1079 = ({1'h0, h1076[64-1:12]} ^ h1078);
+                        h1080 = 65'h0;
+                        h1080 = ({h1079, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1075 = h1080;
+                        end
+                        else begin
+                            h1075 = 4095;
+                        end
+                        h1074 = h1075;
+                        h1081 = 65'h0;
+                        h1081 = (~h1074);
+                        h1082 = 64'h0;
+                        h1082 = (cl_tr_cpl & h1081[64-1:0]);
                         h1083 = 65'h0;
                         h1084 = 64'h0;
                         h1084 = cl_tr_cpl;
@@ -13458,62 +13334,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1083 = 4095;
                         end
-                        h1082 = h1083;
-                        h1089 = 65'h0;
-                        h1089 = (~h1082);
+                        h1089 = 64'h0;
+                        h1089 = (e_addr & h1083[64-1:0]);
                         h1090 = 64'h0;
-                        h1090 = (cl_tr_cpl & h1089[64-1:0]);
-                        h1091 = 65'h0;
-                        h1092 = 64'h0;
-                        h1092 = cl_tr_cpl;
-                        h1093 = 64'h0;
-                        h1093 = cl_tr_cpl;
-                        h1094 = 53'h0;
-                        h1094 = ({1'h0, h1093[64-1:12]} + 1);
-                        h1095 = 53'h0;
-                        h1095 = ({1'h0, h1092[64-1:12]} ^ h1094);
-                        h1096 = 65'h0;
-                        h1096 = ({h1095, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1091 = h1096;
-                        end
-                        else begin
-                            h1091 = 4095;
-                        end
-                        h1097 = 64'h0;
-                        h1097 = (e_addr & h1091[64-1:0]);
-                        h1098 = 64'h0;
-                        h1098 = (h1090 | h1097);
-                        h1099 = 64'h0;
-                        h1099 = (h1098 >>> 12);
-                        h1100 = 76'h0;
-                        h1100 = {h1099, 12'h0};
-                        cl_io_frcd_lo <= h1100[64-1:0];
-                        h1101 = 62'h0;
-                        h1101 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1102 = 1'h0;
-                        h1103 = 2'h0;
+                        h1090 = (h1082 | h1089);
+                        h1091 = 64'h0;
+                        h1091 = (h1090 >>> 12);
+                        h1092 = 76'h0;
+                        h1092 = {h1091, 12'h0};
+                        cl_io_frcd_lo <= h1092[64-1:0];
+                        h1093 = 62'h0;
+                        h1093 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1094 = 1'h0;
+                        h1095 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1103 = 2;
+                            h1095 = 2;
                         end
                         else begin
-                            h1103 = 1;
+                            h1095 = 1;
                         end
-                        h1102 = 0;
-                        if ((!((h1103 == 2) && 1'b1))) begin
-                            h1102 = 1;
+                        h1094 = 0;
+                        if ((!((h1095 == 2) && 1'b1))) begin
+                            h1094 = 1;
                         end
-                        h1104 = 63'h0;
-                        h1104 = ({1'h0, h1101} | {h1102, 62'h0});
-                        h1105 = 64'h0;
-                        h1105 = ({1'h0, h1104} | 64'h8000000000000000);
-                        h1106 = 64'h0;
-                        h1106 = (h1105 | 0);
-                        h1107 = 64'h0;
-                        h1107 = (h1106 | 0);
-                        h1108 = 64'h0;
-                        h1108 = (h1107 | 64'h5200000000);
-                        cl_io_frcd_hi <= h1108;
+                        h1096 = 63'h0;
+                        h1096 = ({1'h0, h1093} | {h1094, 62'h0});
+                        h1097 = 64'h0;
+                        h1097 = ({1'h0, h1096} | 64'h8000000000000000);
+                        h1098 = 64'h0;
+                        h1098 = (h1097 | 0);
+                        h1099 = 64'h0;
+                        h1099 = (h1098 | 0);
+                        h1100 = 64'h0;
+                        h1100 = (h1099 | 64'h5200000000);
+                        cl_io_frcd_hi <= h1100;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13531,13 +13385,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 89;
-                        h1109 = 1'h0;
-                        h1109 = 0;
+                        h1101 = 1'h0;
+                        h1101 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1109 = 1;
+                            h1101 = 1;
                         end
-                        cl_io_recorded <= h1109;
-                        h1110 = 65'h0;
+                        cl_io_recorded <= h1101;
+                        h1102 = 65'h0;
+                        h1103 = 65'h0;
+                        h1104 = 64'h0;
+                        h1104 = cl_tr_cpl;
+                        h1105 = 64'h0;
+                        h1105 = cl_tr_cpl;
+                        h1106 = 53'h0;
+                        h1106 = ({1'h0, h1105[64-1:12]} + 1);
+                        h1107 = 53'h0;
+                        h1107 = ({1'h0, h1104[64-1:12]} ^ h1106);
+                        h1108 = 65'h0;
+                        h1108 = ({h1107, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1103 = h1108;
+                        end
+                        else begin
+                            h1103 = 4095;
+                        end
+                        h1102 = h1103;
+                        h1109 = 65'h0;
+                        h1109 = (~h1102);
+                        h1110 = 64'h0;
+                        h1110 = (cl_tr_cpl & h1109[64-1:0]);
                         h1111 = 65'h0;
                         h1112 = 64'h0;
                         h1112 = cl_tr_cpl;
@@ -13555,62 +13431,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1111 = 4095;
                         end
-                        h1110 = h1111;
-                        h1117 = 65'h0;
-                        h1117 = (~h1110);
+                        h1117 = 64'h0;
+                        h1117 = (e_addr & h1111[64-1:0]);
                         h1118 = 64'h0;
-                        h1118 = (cl_tr_cpl & h1117[64-1:0]);
-                        h1119 = 65'h0;
-                        h1120 = 64'h0;
-                        h1120 = cl_tr_cpl;
-                        h1121 = 64'h0;
-                        h1121 = cl_tr_cpl;
-                        h1122 = 53'h0;
-                        h1122 = ({1'h0, h1121[64-1:12]} + 1);
-                        h1123 = 53'h0;
-                        h1123 = ({1'h0, h1120[64-1:12]} ^ h1122);
-                        h1124 = 65'h0;
-                        h1124 = ({h1123, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1119 = h1124;
-                        end
-                        else begin
-                            h1119 = 4095;
-                        end
-                        h1125 = 64'h0;
-                        h1125 = (e_addr & h1119[64-1:0]);
-                        h1126 = 64'h0;
-                        h1126 = (h1118 | h1125);
-                        h1127 = 64'h0;
-                        h1127 = (h1126 >>> 12);
-                        h1128 = 76'h0;
-                        h1128 = {h1127, 12'h0};
-                        cl_io_frcd_lo <= h1128[64-1:0];
-                        h1129 = 62'h0;
-                        h1129 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1130 = 1'h0;
-                        h1131 = 2'h0;
+                        h1118 = (h1110 | h1117);
+                        h1119 = 64'h0;
+                        h1119 = (h1118 >>> 12);
+                        h1120 = 76'h0;
+                        h1120 = {h1119, 12'h0};
+                        cl_io_frcd_lo <= h1120[64-1:0];
+                        h1121 = 62'h0;
+                        h1121 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1122 = 1'h0;
+                        h1123 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1131 = 2;
+                            h1123 = 2;
                         end
                         else begin
-                            h1131 = 1;
+                            h1123 = 1;
                         end
-                        h1130 = 0;
-                        if ((!((h1131 == 2) && 1'b1))) begin
-                            h1130 = 1;
+                        h1122 = 0;
+                        if ((!((h1123 == 2) && 1'b1))) begin
+                            h1122 = 1;
                         end
-                        h1132 = 63'h0;
-                        h1132 = ({1'h0, h1129} | {h1130, 62'h0});
-                        h1133 = 64'h0;
-                        h1133 = ({1'h0, h1132} | 64'h8000000000000000);
-                        h1134 = 64'h0;
-                        h1134 = (h1133 | 0);
-                        h1135 = 64'h0;
-                        h1135 = (h1134 | 0);
-                        h1136 = 64'h0;
-                        h1136 = (h1135 | 64'h5900000000);
-                        cl_io_frcd_hi <= h1136;
+                        h1124 = 63'h0;
+                        h1124 = ({1'h0, h1121} | {h1122, 62'h0});
+                        h1125 = 64'h0;
+                        h1125 = ({1'h0, h1124} | 64'h8000000000000000);
+                        h1126 = 64'h0;
+                        h1126 = (h1125 | 0);
+                        h1127 = 64'h0;
+                        h1127 = (h1126 | 0);
+                        h1128 = 64'h0;
+                        h1128 = (h1127 | 64'h5900000000);
+                        cl_io_frcd_hi <= h1128;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13629,7 +13483,29 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 90;
                         cl_io_recorded <= 1;
-                        h1137 = 65'h0;
+                        h1129 = 65'h0;
+                        h1130 = 65'h0;
+                        h1131 = 64'h0;
+                        h1131 = cl_tr_cpl;
+                        h1132 = 64'h0;
+                        h1132 = cl_tr_cpl;
+                        h1133 = 53'h0;
+                        h1133 = ({1'h0, h1132[64-1:12]} + 1);
+                        h1134 = 53'h0;
+                        h1134 = ({1'h0, h1131[64-1:12]} ^ h1133);
+                        h1135 = 65'h0;
+                        h1135 = ({h1134, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1130 = h1135;
+                        end
+                        else begin
+                            h1130 = 4095;
+                        end
+                        h1129 = h1130;
+                        h1136 = 65'h0;
+                        h1136 = (~h1129);
+                        h1137 = 64'h0;
+                        h1137 = (cl_tr_cpl & h1136[64-1:0]);
                         h1138 = 65'h0;
                         h1139 = 64'h0;
                         h1139 = cl_tr_cpl;
@@ -13647,62 +13523,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1138 = 4095;
                         end
-                        h1137 = h1138;
-                        h1144 = 65'h0;
-                        h1144 = (~h1137);
+                        h1144 = 64'h0;
+                        h1144 = (e_addr & h1138[64-1:0]);
                         h1145 = 64'h0;
-                        h1145 = (cl_tr_cpl & h1144[64-1:0]);
-                        h1146 = 65'h0;
-                        h1147 = 64'h0;
-                        h1147 = cl_tr_cpl;
-                        h1148 = 64'h0;
-                        h1148 = cl_tr_cpl;
-                        h1149 = 53'h0;
-                        h1149 = ({1'h0, h1148[64-1:12]} + 1);
-                        h1150 = 53'h0;
-                        h1150 = ({1'h0, h1147[64-1:12]} ^ h1149);
-                        h1151 = 65'h0;
-                        h1151 = ({h1150, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1146 = h1151;
-                        end
-                        else begin
-                            h1146 = 4095;
-                        end
-                        h1152 = 64'h0;
-                        h1152 = (e_addr & h1146[64-1:0]);
-                        h1153 = 64'h0;
-                        h1153 = (h1145 | h1152);
-                        h1154 = 64'h0;
-                        h1154 = (h1153 >>> 12);
-                        h1155 = 76'h0;
-                        h1155 = {h1154, 12'h0};
-                        cl_io_frcd_lo <= h1155[64-1:0];
-                        h1156 = 62'h0;
-                        h1156 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1157 = 1'h0;
-                        h1158 = 2'h0;
+                        h1145 = (h1137 | h1144);
+                        h1146 = 64'h0;
+                        h1146 = (h1145 >>> 12);
+                        h1147 = 76'h0;
+                        h1147 = {h1146, 12'h0};
+                        cl_io_frcd_lo <= h1147[64-1:0];
+                        h1148 = 62'h0;
+                        h1148 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1149 = 1'h0;
+                        h1150 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1158 = 2;
+                            h1150 = 2;
                         end
                         else begin
-                            h1158 = 1;
+                            h1150 = 1;
                         end
-                        h1157 = 0;
-                        if ((!((h1158 == 2) && 1'b1))) begin
-                            h1157 = 1;
+                        h1149 = 0;
+                        if ((!((h1150 == 2) && 1'b1))) begin
+                            h1149 = 1;
                         end
-                        h1159 = 63'h0;
-                        h1159 = ({1'h0, h1156} | {h1157, 62'h0});
-                        h1160 = 64'h0;
-                        h1160 = ({1'h0, h1159} | 64'h8000000000000000);
-                        h1161 = 64'h0;
-                        h1161 = (h1160 | 0);
-                        h1162 = 64'h0;
-                        h1162 = (h1161 | 0);
-                        h1163 = 64'h0;
-                        h1163 = (h1162 | 64'h5a00000000);
-                        cl_io_frcd_hi <= h1163;
+                        h1151 = 63'h0;
+                        h1151 = ({1'h0, h1148} | {h1149, 62'h0});
+                        h1152 = 64'h0;
+                        h1152 = ({1'h0, h1151} | 64'h8000000000000000);
+                        h1153 = 64'h0;
+                        h1153 = (h1152 | 0);
+                        h1154 = 64'h0;
+                        h1154 = (h1153 | 0);
+                        h1155 = 64'h0;
+                        h1155 = (h1154 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h1155;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13720,13 +13574,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 91;
-                        h1164 = 1'h0;
-                        h1164 = 0;
+                        h1156 = 1'h0;
+                        h1156 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1164 = 1;
+                            h1156 = 1;
                         end
-                        cl_io_recorded <= h1164;
-                        h1165 = 65'h0;
+                        cl_io_recorded <= h1156;
+                        h1157 = 65'h0;
+                        h1158 = 65'h0;
+                        h1159 = 64'h0;
+                        h1159 = cl_tr_cpl;
+                        h1160 = 64'h0;
+                        h1160 = cl_tr_cpl;
+                        h1161 = 53'h0;
+                        h1161 = ({1'h0, h1160[64-1:12]} + 1);
+                        h1162 = 53'h0;
+                        h1162 = ({1'h0, h1159[64-1:12]} ^ h1161);
+                        h1163 = 65'h0;
+                        h1163 = ({h1162, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1158 = h1163;
+                        end
+                        else begin
+                            h1158 = 4095;
+                        end
+                        h1157 = h1158;
+                        h1164 = 65'h0;
+                        h1164 = (~h1157);
+                        h1165 = 64'h0;
+                        h1165 = (cl_tr_cpl & h1164[64-1:0]);
                         h1166 = 65'h0;
                         h1167 = 64'h0;
                         h1167 = cl_tr_cpl;
@@ -13744,62 +13620,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1166 = 4095;
                         end
-                        h1165 = h1166;
-                        h1172 = 65'h0;
-                        h1172 = (~h1165);
+                        h1172 = 64'h0;
+                        h1172 = (e_addr & h1166[64-1:0]);
                         h1173 = 64'h0;
-                        h1173 = (cl_tr_cpl & h1172[64-1:0]);
-                        h1174 = 65'h0;
-                        h1175 = 64'h0;
-                        h1175 = cl_tr_cpl;
-                        h1176 = 64'h0;
-                        h1176 = cl_tr_cpl;
-                        h1177 = 53'h0;
-                        h1177 = ({1'h0, h1176[64-1:12]} + 1);
-                        h1178 = 53'h0;
-                        h1178 = ({1'h0, h1175[64-1:12]} ^ h1177);
-                        h1179 = 65'h0;
-                        h1179 = ({h1178, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1174 = h1179;
-                        end
-                        else begin
-                            h1174 = 4095;
-                        end
-                        h1180 = 64'h0;
-                        h1180 = (e_addr & h1174[64-1:0]);
-                        h1181 = 64'h0;
-                        h1181 = (h1173 | h1180);
-                        h1182 = 64'h0;
-                        h1182 = (h1181 >>> 12);
-                        h1183 = 76'h0;
-                        h1183 = {h1182, 12'h0};
-                        cl_io_frcd_lo <= h1183[64-1:0];
-                        h1184 = 62'h0;
-                        h1184 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1185 = 1'h0;
-                        h1186 = 2'h0;
+                        h1173 = (h1165 | h1172);
+                        h1174 = 64'h0;
+                        h1174 = (h1173 >>> 12);
+                        h1175 = 76'h0;
+                        h1175 = {h1174, 12'h0};
+                        cl_io_frcd_lo <= h1175[64-1:0];
+                        h1176 = 62'h0;
+                        h1176 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1177 = 1'h0;
+                        h1178 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1186 = 2;
+                            h1178 = 2;
                         end
                         else begin
-                            h1186 = 1;
+                            h1178 = 1;
                         end
-                        h1185 = 0;
-                        if ((!((h1186 == 2) && 1'b1))) begin
-                            h1185 = 1;
+                        h1177 = 0;
+                        if ((!((h1178 == 2) && 1'b1))) begin
+                            h1177 = 1;
                         end
-                        h1187 = 63'h0;
-                        h1187 = ({1'h0, h1184} | {h1185, 62'h0});
-                        h1188 = 64'h0;
-                        h1188 = ({1'h0, h1187} | 64'h8000000000000000);
-                        h1189 = 64'h0;
-                        h1189 = (h1188 | 0);
-                        h1190 = 64'h0;
-                        h1190 = (h1189 | 0);
-                        h1191 = 64'h0;
-                        h1191 = (h1190 | 64'h5b00000000);
-                        cl_io_frcd_hi <= h1191;
+                        h1179 = 63'h0;
+                        h1179 = ({1'h0, h1176} | {h1177, 62'h0});
+                        h1180 = 64'h0;
+                        h1180 = ({1'h0, h1179} | 64'h8000000000000000);
+                        h1181 = 64'h0;
+                        h1181 = (h1180 | 0);
+                        h1182 = 64'h0;
+                        h1182 = (h1181 | 0);
+                        h1183 = 64'h0;
+                        h1183 = (h1182 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h1183;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -13851,7 +13705,29 @@ always @(posedge clk) begin: fsm
                         v_wide = 0;
                         v_wide[1-1:0] = 1;
                         v_wide[2-1:1] = 1;
-                        h1192 = 65'h0;
+                        h1184 = 65'h0;
+                        h1185 = 65'h0;
+                        h1186 = 64'h0;
+                        h1186 = cl_tr_cpl;
+                        h1187 = 64'h0;
+                        h1187 = cl_tr_cpl;
+                        h1188 = 53'h0;
+                        h1188 = ({1'h0, h1187[64-1:12]} + 1);
+                        h1189 = 53'h0;
+                        h1189 = ({1'h0, h1186[64-1:12]} ^ h1188);
+                        h1190 = 65'h0;
+                        h1190 = ({h1189, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1185 = h1190;
+                        end
+                        else begin
+                            h1185 = 4095;
+                        end
+                        h1184 = h1185;
+                        h1191 = 65'h0;
+                        h1191 = (~h1184);
+                        h1192 = 64'h0;
+                        h1192 = (cl_tr_cpl & h1191[64-1:0]);
                         h1193 = 65'h0;
                         h1194 = 64'h0;
                         h1194 = cl_tr_cpl;
@@ -13869,42 +13745,42 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1193 = 4095;
                         end
-                        h1192 = h1193;
-                        h1199 = 65'h0;
-                        h1199 = (~h1192);
+                        h1199 = 64'h0;
+                        h1199 = (e_addr & h1193[64-1:0]);
                         h1200 = 64'h0;
-                        h1200 = (cl_tr_cpl & h1199[64-1:0]);
-                        h1201 = 65'h0;
-                        h1202 = 64'h0;
-                        h1202 = cl_tr_cpl;
-                        h1203 = 64'h0;
-                        h1203 = cl_tr_cpl;
-                        h1204 = 53'h0;
-                        h1204 = ({1'h0, h1203[64-1:12]} + 1);
-                        h1205 = 53'h0;
-                        h1205 = ({1'h0, h1202[64-1:12]} ^ h1204);
-                        h1206 = 65'h0;
-                        h1206 = ({h1205, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1201 = h1206;
-                        end
-                        else begin
-                            h1201 = 4095;
-                        end
-                        h1207 = 64'h0;
-                        h1207 = (e_addr & h1201[64-1:0]);
-                        h1208 = 64'h0;
-                        h1208 = (h1200 | h1207);
-                        h1209 = 64'h0;
-                        h1209 = (h1208 >>> 12);
-                        v_wide[64-1:12] = h1209[52-1:0];
+                        h1200 = (h1192 | h1199);
+                        h1201 = 64'h0;
+                        h1201 = (h1200 >>> 12);
+                        v_wide[64-1:12] = h1201[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_sm_pass_through <= 1;
                         cl_io_outcome <= 2;
-                        h1210 = 65'h0;
+                        h1202 = 65'h0;
+                        h1203 = 65'h0;
+                        h1204 = 64'h0;
+                        h1204 = cl_tr_cpl;
+                        h1205 = 64'h0;
+                        h1205 = cl_tr_cpl;
+                        h1206 = 53'h0;
+                        h1206 = ({1'h0, h1205[64-1:12]} + 1);
+                        h1207 = 53'h0;
+                        h1207 = ({1'h0, h1204[64-1:12]} ^ h1206);
+                        h1208 = 65'h0;
+                        h1208 = ({h1207, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1203 = h1208;
+                        end
+                        else begin
+                            h1203 = 4095;
+                        end
+                        h1202 = h1203;
+                        h1209 = 65'h0;
+                        h1209 = (~h1202);
+                        h1210 = 64'h0;
+                        h1210 = (cl_tr_cpl & h1209[64-1:0]);
                         h1211 = 65'h0;
                         h1212 = 64'h0;
                         h1212 = cl_tr_cpl;
@@ -13922,33 +13798,11 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1211 = 4095;
                         end
-                        h1210 = h1211;
-                        h1217 = 65'h0;
-                        h1217 = (~h1210);
+                        h1217 = 64'h0;
+                        h1217 = (e_addr & h1211[64-1:0]);
                         h1218 = 64'h0;
-                        h1218 = (cl_tr_cpl & h1217[64-1:0]);
-                        h1219 = 65'h0;
-                        h1220 = 64'h0;
-                        h1220 = cl_tr_cpl;
-                        h1221 = 64'h0;
-                        h1221 = cl_tr_cpl;
-                        h1222 = 53'h0;
-                        h1222 = ({1'h0, h1221[64-1:12]} + 1);
-                        h1223 = 53'h0;
-                        h1223 = ({1'h0, h1220[64-1:12]} ^ h1222);
-                        h1224 = 65'h0;
-                        h1224 = ({h1223, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1219 = h1224;
-                        end
-                        else begin
-                            h1219 = 4095;
-                        end
-                        h1225 = 64'h0;
-                        h1225 = (e_addr & h1219[64-1:0]);
-                        h1226 = 64'h0;
-                        h1226 = (h1218 | h1225);
-                        cl_io_address <= h1226;
+                        h1218 = (h1210 | h1217);
+                        cl_io_address <= h1218;
                         cl_io_domain <= w_io_pe_8[16-1:0];
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -13991,13 +13845,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 131;
-                        h1227 = 1'h0;
-                        h1227 = 0;
+                        h1219 = 1'h0;
+                        h1219 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1227 = 1;
+                            h1219 = 1;
                         end
-                        cl_io_recorded <= h1227;
-                        h1228 = 65'h0;
+                        cl_io_recorded <= h1219;
+                        h1220 = 65'h0;
+                        h1221 = 65'h0;
+                        h1222 = 64'h0;
+                        h1222 = cl_tr_cpl;
+                        h1223 = 64'h0;
+                        h1223 = cl_tr_cpl;
+                        h1224 = 53'h0;
+                        h1224 = ({1'h0, h1223[64-1:12]} + 1);
+                        h1225 = 53'h0;
+                        h1225 = ({1'h0, h1222[64-1:12]} ^ h1224);
+                        h1226 = 65'h0;
+                        h1226 = ({h1225, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1221 = h1226;
+                        end
+                        else begin
+                            h1221 = 4095;
+                        end
+                        h1220 = h1221;
+                        h1227 = 65'h0;
+                        h1227 = (~h1220);
+                        h1228 = 64'h0;
+                        h1228 = (cl_tr_cpl & h1227[64-1:0]);
                         h1229 = 65'h0;
                         h1230 = 64'h0;
                         h1230 = cl_tr_cpl;
@@ -14015,62 +13891,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1229 = 4095;
                         end
-                        h1228 = h1229;
-                        h1235 = 65'h0;
-                        h1235 = (~h1228);
+                        h1235 = 64'h0;
+                        h1235 = (e_addr & h1229[64-1:0]);
                         h1236 = 64'h0;
-                        h1236 = (cl_tr_cpl & h1235[64-1:0]);
-                        h1237 = 65'h0;
-                        h1238 = 64'h0;
-                        h1238 = cl_tr_cpl;
-                        h1239 = 64'h0;
-                        h1239 = cl_tr_cpl;
-                        h1240 = 53'h0;
-                        h1240 = ({1'h0, h1239[64-1:12]} + 1);
-                        h1241 = 53'h0;
-                        h1241 = ({1'h0, h1238[64-1:12]} ^ h1240);
-                        h1242 = 65'h0;
-                        h1242 = ({h1241, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1237 = h1242;
-                        end
-                        else begin
-                            h1237 = 4095;
-                        end
-                        h1243 = 64'h0;
-                        h1243 = (e_addr & h1237[64-1:0]);
-                        h1244 = 64'h0;
-                        h1244 = (h1236 | h1243);
-                        h1245 = 64'h0;
-                        h1245 = (h1244 >>> 12);
-                        h1246 = 76'h0;
-                        h1246 = {h1245, 12'h0};
-                        cl_io_frcd_lo <= h1246[64-1:0];
-                        h1247 = 62'h0;
-                        h1247 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1248 = 1'h0;
-                        h1249 = 2'h0;
+                        h1236 = (h1228 | h1235);
+                        h1237 = 64'h0;
+                        h1237 = (h1236 >>> 12);
+                        h1238 = 76'h0;
+                        h1238 = {h1237, 12'h0};
+                        cl_io_frcd_lo <= h1238[64-1:0];
+                        h1239 = 62'h0;
+                        h1239 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1240 = 1'h0;
+                        h1241 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1249 = 2;
+                            h1241 = 2;
                         end
                         else begin
-                            h1249 = 1;
+                            h1241 = 1;
                         end
-                        h1248 = 0;
-                        if ((!((h1249 == 2) && 1'b1))) begin
-                            h1248 = 1;
+                        h1240 = 0;
+                        if ((!((h1241 == 2) && 1'b1))) begin
+                            h1240 = 1;
                         end
-                        h1250 = 63'h0;
-                        h1250 = ({1'h0, h1247} | {h1248, 62'h0});
-                        h1251 = 64'h0;
-                        h1251 = ({1'h0, h1250} | 64'h8000000000000000);
-                        h1252 = 64'h0;
-                        h1252 = (h1251 | 0);
-                        h1253 = 64'h0;
-                        h1253 = (h1252 | 0);
-                        h1254 = 64'h0;
-                        h1254 = (h1253 | 64'h8300000000);
-                        cl_io_frcd_hi <= h1254;
+                        h1242 = 63'h0;
+                        h1242 = ({1'h0, h1239} | {h1240, 62'h0});
+                        h1243 = 64'h0;
+                        h1243 = ({1'h0, h1242} | 64'h8000000000000000);
+                        h1244 = 64'h0;
+                        h1244 = (h1243 | 0);
+                        h1245 = 64'h0;
+                        h1245 = (h1244 | 0);
+                        h1246 = 64'h0;
+                        h1246 = (h1245 | 64'h8300000000);
+                        cl_io_frcd_hi <= h1246;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -14174,13 +14028,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 133;
-                        h1255 = 1'h0;
-                        h1255 = 0;
+                        h1247 = 1'h0;
+                        h1247 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1255 = 1;
+                            h1247 = 1;
                         end
-                        cl_io_recorded <= h1255;
-                        h1256 = 65'h0;
+                        cl_io_recorded <= h1247;
+                        h1248 = 65'h0;
+                        h1249 = 65'h0;
+                        h1250 = 64'h0;
+                        h1250 = cl_tr_cpl;
+                        h1251 = 64'h0;
+                        h1251 = cl_tr_cpl;
+                        h1252 = 53'h0;
+                        h1252 = ({1'h0, h1251[64-1:12]} + 1);
+                        h1253 = 53'h0;
+                        h1253 = ({1'h0, h1250[64-1:12]} ^ h1252);
+                        h1254 = 65'h0;
+                        h1254 = ({h1253, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1249 = h1254;
+                        end
+                        else begin
+                            h1249 = 4095;
+                        end
+                        h1248 = h1249;
+                        h1255 = 65'h0;
+                        h1255 = (~h1248);
+                        h1256 = 64'h0;
+                        h1256 = (cl_tr_cpl & h1255[64-1:0]);
                         h1257 = 65'h0;
                         h1258 = 64'h0;
                         h1258 = cl_tr_cpl;
@@ -14198,62 +14074,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1257 = 4095;
                         end
-                        h1256 = h1257;
-                        h1263 = 65'h0;
-                        h1263 = (~h1256);
+                        h1263 = 64'h0;
+                        h1263 = (e_addr & h1257[64-1:0]);
                         h1264 = 64'h0;
-                        h1264 = (cl_tr_cpl & h1263[64-1:0]);
-                        h1265 = 65'h0;
-                        h1266 = 64'h0;
-                        h1266 = cl_tr_cpl;
-                        h1267 = 64'h0;
-                        h1267 = cl_tr_cpl;
-                        h1268 = 53'h0;
-                        h1268 = ({1'h0, h1267[64-1:12]} + 1);
-                        h1269 = 53'h0;
-                        h1269 = ({1'h0, h1266[64-1:12]} ^ h1268);
-                        h1270 = 65'h0;
-                        h1270 = ({h1269, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1265 = h1270;
-                        end
-                        else begin
-                            h1265 = 4095;
-                        end
-                        h1271 = 64'h0;
-                        h1271 = (e_addr & h1265[64-1:0]);
-                        h1272 = 64'h0;
-                        h1272 = (h1264 | h1271);
-                        h1273 = 64'h0;
-                        h1273 = (h1272 >>> 12);
-                        h1274 = 76'h0;
-                        h1274 = {h1273, 12'h0};
-                        cl_io_frcd_lo <= h1274[64-1:0];
-                        h1275 = 62'h0;
-                        h1275 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1276 = 1'h0;
-                        h1277 = 2'h0;
+                        h1264 = (h1256 | h1263);
+                        h1265 = 64'h0;
+                        h1265 = (h1264 >>> 12);
+                        h1266 = 76'h0;
+                        h1266 = {h1265, 12'h0};
+                        cl_io_frcd_lo <= h1266[64-1:0];
+                        h1267 = 62'h0;
+                        h1267 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1268 = 1'h0;
+                        h1269 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1277 = 2;
+                            h1269 = 2;
                         end
                         else begin
-                            h1277 = 1;
+                            h1269 = 1;
                         end
-                        h1276 = 0;
-                        if ((!((h1277 == 2) && 1'b1))) begin
-                            h1276 = 1;
+                        h1268 = 0;
+                        if ((!((h1269 == 2) && 1'b1))) begin
+                            h1268 = 1;
                         end
-                        h1278 = 63'h0;
-                        h1278 = ({1'h0, h1275} | {h1276, 62'h0});
-                        h1279 = 64'h0;
-                        h1279 = ({1'h0, h1278} | 64'h8000000000000000);
-                        h1280 = 64'h0;
-                        h1280 = (h1279 | 0);
-                        h1281 = 64'h0;
-                        h1281 = (h1280 | 0);
-                        h1282 = 64'h0;
-                        h1282 = (h1281 | 64'h8500000000);
-                        cl_io_frcd_hi <= h1282;
+                        h1270 = 63'h0;
+                        h1270 = ({1'h0, h1267} | {h1268, 62'h0});
+                        h1271 = 64'h0;
+                        h1271 = ({1'h0, h1270} | 64'h8000000000000000);
+                        h1272 = 64'h0;
+                        h1272 = (h1271 | 0);
+                        h1273 = 64'h0;
+                        h1273 = (h1272 | 0);
+                        h1274 = 64'h0;
+                        h1274 = (h1273 | 64'h8500000000);
+                        cl_io_frcd_hi <= h1274;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -14271,13 +14125,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 134;
-                        h1283 = 1'h0;
-                        h1283 = 0;
+                        h1275 = 1'h0;
+                        h1275 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1283 = 1;
+                            h1275 = 1;
                         end
-                        cl_io_recorded <= h1283;
-                        h1284 = 65'h0;
+                        cl_io_recorded <= h1275;
+                        h1276 = 65'h0;
+                        h1277 = 65'h0;
+                        h1278 = 64'h0;
+                        h1278 = cl_tr_cpl;
+                        h1279 = 64'h0;
+                        h1279 = cl_tr_cpl;
+                        h1280 = 53'h0;
+                        h1280 = ({1'h0, h1279[64-1:12]} + 1);
+                        h1281 = 53'h0;
+                        h1281 = ({1'h0, h1278[64-1:12]} ^ h1280);
+                        h1282 = 65'h0;
+                        h1282 = ({h1281, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1277 = h1282;
+                        end
+                        else begin
+                            h1277 = 4095;
+                        end
+                        h1276 = h1277;
+                        h1283 = 65'h0;
+                        h1283 = (~h1276);
+                        h1284 = 64'h0;
+                        h1284 = (cl_tr_cpl & h1283[64-1:0]);
                         h1285 = 65'h0;
                         h1286 = 64'h0;
                         h1286 = cl_tr_cpl;
@@ -14295,62 +14171,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1285 = 4095;
                         end
-                        h1284 = h1285;
-                        h1291 = 65'h0;
-                        h1291 = (~h1284);
+                        h1291 = 64'h0;
+                        h1291 = (e_addr & h1285[64-1:0]);
                         h1292 = 64'h0;
-                        h1292 = (cl_tr_cpl & h1291[64-1:0]);
-                        h1293 = 65'h0;
-                        h1294 = 64'h0;
-                        h1294 = cl_tr_cpl;
-                        h1295 = 64'h0;
-                        h1295 = cl_tr_cpl;
-                        h1296 = 53'h0;
-                        h1296 = ({1'h0, h1295[64-1:12]} + 1);
-                        h1297 = 53'h0;
-                        h1297 = ({1'h0, h1294[64-1:12]} ^ h1296);
-                        h1298 = 65'h0;
-                        h1298 = ({h1297, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1293 = h1298;
-                        end
-                        else begin
-                            h1293 = 4095;
-                        end
-                        h1299 = 64'h0;
-                        h1299 = (e_addr & h1293[64-1:0]);
-                        h1300 = 64'h0;
-                        h1300 = (h1292 | h1299);
-                        h1301 = 64'h0;
-                        h1301 = (h1300 >>> 12);
-                        h1302 = 76'h0;
-                        h1302 = {h1301, 12'h0};
-                        cl_io_frcd_lo <= h1302[64-1:0];
-                        h1303 = 62'h0;
-                        h1303 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1304 = 1'h0;
-                        h1305 = 2'h0;
+                        h1292 = (h1284 | h1291);
+                        h1293 = 64'h0;
+                        h1293 = (h1292 >>> 12);
+                        h1294 = 76'h0;
+                        h1294 = {h1293, 12'h0};
+                        cl_io_frcd_lo <= h1294[64-1:0];
+                        h1295 = 62'h0;
+                        h1295 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1296 = 1'h0;
+                        h1297 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1305 = 2;
+                            h1297 = 2;
                         end
                         else begin
-                            h1305 = 1;
+                            h1297 = 1;
                         end
-                        h1304 = 0;
-                        if ((!((h1305 == 2) && 1'b1))) begin
-                            h1304 = 1;
+                        h1296 = 0;
+                        if ((!((h1297 == 2) && 1'b1))) begin
+                            h1296 = 1;
                         end
-                        h1306 = 63'h0;
-                        h1306 = ({1'h0, h1303} | {h1304, 62'h0});
-                        h1307 = 64'h0;
-                        h1307 = ({1'h0, h1306} | 64'h8000000000000000);
-                        h1308 = 64'h0;
-                        h1308 = (h1307 | 0);
-                        h1309 = 64'h0;
-                        h1309 = (h1308 | 0);
-                        h1310 = 64'h0;
-                        h1310 = (h1309 | 64'h8600000000);
-                        cl_io_frcd_hi <= h1310;
+                        h1298 = 63'h0;
+                        h1298 = ({1'h0, h1295} | {h1296, 62'h0});
+                        h1299 = 64'h0;
+                        h1299 = ({1'h0, h1298} | 64'h8000000000000000);
+                        h1300 = 64'h0;
+                        h1300 = (h1299 | 0);
+                        h1301 = 64'h0;
+                        h1301 = (h1300 | 0);
+                        h1302 = 64'h0;
+                        h1302 = (h1301 | 64'h8600000000);
+                        cl_io_frcd_hi <= h1302;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -14368,13 +14222,35 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 122;
-                        h1311 = 1'h0;
-                        h1311 = 0;
+                        h1303 = 1'h0;
+                        h1303 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h1311 = 1;
+                            h1303 = 1;
                         end
-                        cl_io_recorded <= h1311;
-                        h1312 = 65'h0;
+                        cl_io_recorded <= h1303;
+                        h1304 = 65'h0;
+                        h1305 = 65'h0;
+                        h1306 = 64'h0;
+                        h1306 = cl_tr_cpl;
+                        h1307 = 64'h0;
+                        h1307 = cl_tr_cpl;
+                        h1308 = 53'h0;
+                        h1308 = ({1'h0, h1307[64-1:12]} + 1);
+                        h1309 = 53'h0;
+                        h1309 = ({1'h0, h1306[64-1:12]} ^ h1308);
+                        h1310 = 65'h0;
+                        h1310 = ({h1309, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1305 = h1310;
+                        end
+                        else begin
+                            h1305 = 4095;
+                        end
+                        h1304 = h1305;
+                        h1311 = 65'h0;
+                        h1311 = (~h1304);
+                        h1312 = 64'h0;
+                        h1312 = (cl_tr_cpl & h1311[64-1:0]);
                         h1313 = 65'h0;
                         h1314 = 64'h0;
                         h1314 = cl_tr_cpl;
@@ -14392,62 +14268,40 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1313 = 4095;
                         end
-                        h1312 = h1313;
-                        h1319 = 65'h0;
-                        h1319 = (~h1312);
+                        h1319 = 64'h0;
+                        h1319 = (e_addr & h1313[64-1:0]);
                         h1320 = 64'h0;
-                        h1320 = (cl_tr_cpl & h1319[64-1:0]);
-                        h1321 = 65'h0;
-                        h1322 = 64'h0;
-                        h1322 = cl_tr_cpl;
-                        h1323 = 64'h0;
-                        h1323 = cl_tr_cpl;
-                        h1324 = 53'h0;
-                        h1324 = ({1'h0, h1323[64-1:12]} + 1);
-                        h1325 = 53'h0;
-                        h1325 = ({1'h0, h1322[64-1:12]} ^ h1324);
-                        h1326 = 65'h0;
-                        h1326 = ({h1325, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1321 = h1326;
-                        end
-                        else begin
-                            h1321 = 4095;
-                        end
-                        h1327 = 64'h0;
-                        h1327 = (e_addr & h1321[64-1:0]);
-                        h1328 = 64'h0;
-                        h1328 = (h1320 | h1327);
-                        h1329 = 64'h0;
-                        h1329 = (h1328 >>> 12);
-                        h1330 = 76'h0;
-                        h1330 = {h1329, 12'h0};
-                        cl_io_frcd_lo <= h1330[64-1:0];
-                        h1331 = 62'h0;
-                        h1331 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
-                        h1332 = 1'h0;
-                        h1333 = 2'h0;
+                        h1320 = (h1312 | h1319);
+                        h1321 = 64'h0;
+                        h1321 = (h1320 >>> 12);
+                        h1322 = 76'h0;
+                        h1322 = {h1321, 12'h0};
+                        cl_io_frcd_lo <= h1322[64-1:0];
+                        h1323 = 62'h0;
+                        h1323 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1324 = 1'h0;
+                        h1325 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1333 = 2;
+                            h1325 = 2;
                         end
                         else begin
-                            h1333 = 1;
+                            h1325 = 1;
                         end
-                        h1332 = 0;
-                        if ((!((h1333 == 2) && 1'b1))) begin
-                            h1332 = 1;
+                        h1324 = 0;
+                        if ((!((h1325 == 2) && 1'b1))) begin
+                            h1324 = 1;
                         end
-                        h1334 = 63'h0;
-                        h1334 = ({1'h0, h1331} | {h1332, 62'h0});
-                        h1335 = 64'h0;
-                        h1335 = ({1'h0, h1334} | 64'h8000000000000000);
-                        h1336 = 64'h0;
-                        h1336 = (h1335 | 0);
-                        h1337 = 64'h0;
-                        h1337 = (h1336 | 0);
-                        h1338 = 64'h0;
-                        h1338 = (h1337 | 64'h7a00000000);
-                        cl_io_frcd_hi <= h1338;
+                        h1326 = 63'h0;
+                        h1326 = ({1'h0, h1323} | {h1324, 62'h0});
+                        h1327 = 64'h0;
+                        h1327 = ({1'h0, h1326} | 64'h8000000000000000);
+                        h1328 = 64'h0;
+                        h1328 = (h1327 | 0);
+                        h1329 = 64'h0;
+                        h1329 = (h1328 | 0);
+                        h1330 = 64'h0;
+                        h1330 = (h1329 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h1330;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -14458,7 +14312,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((h1359 == 1) || (h1360 == 2)) && (h1362 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
+                    else if ((((((h1351 == 1) || (h1352 == 2)) && (h1354 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -14467,8 +14321,30 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h1339 = 64'h0;
-                        h1340 = 65'h0;
+                        h1331 = 64'h0;
+                        h1332 = 65'h0;
+                        h1333 = 65'h0;
+                        h1334 = 64'h0;
+                        h1334 = cl_tr_cpl;
+                        h1335 = 64'h0;
+                        h1335 = cl_tr_cpl;
+                        h1336 = 53'h0;
+                        h1336 = ({1'h0, h1335[64-1:12]} + 1);
+                        h1337 = 53'h0;
+                        h1337 = ({1'h0, h1334[64-1:12]} ^ h1336);
+                        h1338 = 65'h0;
+                        h1338 = ({h1337, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1333 = h1338;
+                        end
+                        else begin
+                            h1333 = 4095;
+                        end
+                        h1332 = h1333;
+                        h1339 = 65'h0;
+                        h1339 = (~h1332);
+                        h1340 = 64'h0;
+                        h1340 = (cl_tr_cpl & h1339[64-1:0]);
                         h1341 = 65'h0;
                         h1342 = 64'h0;
                         h1342 = cl_tr_cpl;
@@ -14486,52 +14362,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1341 = 4095;
                         end
-                        h1340 = h1341;
-                        h1347 = 65'h0;
-                        h1347 = (~h1340);
+                        h1347 = 64'h0;
+                        h1347 = (e_addr & h1341[64-1:0]);
                         h1348 = 64'h0;
-                        h1348 = (cl_tr_cpl & h1347[64-1:0]);
-                        h1349 = 65'h0;
-                        h1350 = 64'h0;
-                        h1350 = cl_tr_cpl;
-                        h1351 = 64'h0;
-                        h1351 = cl_tr_cpl;
-                        h1352 = 53'h0;
-                        h1352 = ({1'h0, h1351[64-1:12]} + 1);
-                        h1353 = 53'h0;
-                        h1353 = ({1'h0, h1350[64-1:12]} ^ h1352);
-                        h1354 = 65'h0;
-                        h1354 = ({h1353, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1349 = h1354;
-                        end
-                        else begin
-                            h1349 = 4095;
-                        end
-                        h1355 = 64'h0;
-                        h1355 = (e_addr & h1349[64-1:0]);
-                        h1356 = 64'h0;
-                        h1356 = (h1348 | h1355);
-                        h1339 = h1356;
-                        v_wide[64-1:12] = h1339[64-1:12];
+                        h1348 = (h1340 | h1347);
+                        h1331 = h1348;
+                        v_wide[64-1:12] = h1331[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 2;
-                        h1357 = 1'h0;
-                        h1358 = 2'h0;
+                        h1349 = 1'h0;
+                        h1350 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1358 = 2;
+                            h1350 = 2;
                         end
                         else begin
-                            h1358 = 1;
+                            h1350 = 1;
                         end
-                        h1357 = 0;
-                        if ((!((h1358 == 2) && 1'b1))) begin
-                            h1357 = 1;
+                        h1349 = 0;
+                        if ((!((h1350 == 2) && 1'b1))) begin
+                            h1349 = 1;
                         end
-                        v_wide[63-1:62] = h1357;
+                        v_wide[63-1:62] = h1349;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -14544,7 +14398,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h1383 == 1) || (h1384 == 2)) && (h1386 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if ((((((h1375 == 1) || (h1376 == 2)) && (h1378 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -14553,8 +14407,30 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h1363 = 64'h0;
-                        h1364 = 65'h0;
+                        h1355 = 64'h0;
+                        h1356 = 65'h0;
+                        h1357 = 65'h0;
+                        h1358 = 64'h0;
+                        h1358 = cl_tr_cpl;
+                        h1359 = 64'h0;
+                        h1359 = cl_tr_cpl;
+                        h1360 = 53'h0;
+                        h1360 = ({1'h0, h1359[64-1:12]} + 1);
+                        h1361 = 53'h0;
+                        h1361 = ({1'h0, h1358[64-1:12]} ^ h1360);
+                        h1362 = 65'h0;
+                        h1362 = ({h1361, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1357 = h1362;
+                        end
+                        else begin
+                            h1357 = 4095;
+                        end
+                        h1356 = h1357;
+                        h1363 = 65'h0;
+                        h1363 = (~h1356);
+                        h1364 = 64'h0;
+                        h1364 = (cl_tr_cpl & h1363[64-1:0]);
                         h1365 = 65'h0;
                         h1366 = 64'h0;
                         h1366 = cl_tr_cpl;
@@ -14572,52 +14448,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1365 = 4095;
                         end
-                        h1364 = h1365;
-                        h1371 = 65'h0;
-                        h1371 = (~h1364);
+                        h1371 = 64'h0;
+                        h1371 = (e_addr & h1365[64-1:0]);
                         h1372 = 64'h0;
-                        h1372 = (cl_tr_cpl & h1371[64-1:0]);
-                        h1373 = 65'h0;
-                        h1374 = 64'h0;
-                        h1374 = cl_tr_cpl;
-                        h1375 = 64'h0;
-                        h1375 = cl_tr_cpl;
-                        h1376 = 53'h0;
-                        h1376 = ({1'h0, h1375[64-1:12]} + 1);
-                        h1377 = 53'h0;
-                        h1377 = ({1'h0, h1374[64-1:12]} ^ h1376);
-                        h1378 = 65'h0;
-                        h1378 = ({h1377, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1373 = h1378;
-                        end
-                        else begin
-                            h1373 = 4095;
-                        end
-                        h1379 = 64'h0;
-                        h1379 = (e_addr & h1373[64-1:0]);
-                        h1380 = 64'h0;
-                        h1380 = (h1372 | h1379);
-                        h1363 = h1380;
-                        v_wide[64-1:12] = h1363[64-1:12];
+                        h1372 = (h1364 | h1371);
+                        h1355 = h1372;
+                        v_wide[64-1:12] = h1355[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 2;
-                        h1381 = 1'h0;
-                        h1382 = 2'h0;
+                        h1373 = 1'h0;
+                        h1374 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1382 = 2;
+                            h1374 = 2;
                         end
                         else begin
-                            h1382 = 1;
+                            h1374 = 1;
                         end
-                        h1381 = 0;
-                        if ((!((h1382 == 2) && 1'b1))) begin
-                            h1381 = 1;
+                        h1373 = 0;
+                        if ((!((h1374 == 2) && 1'b1))) begin
+                            h1373 = 1;
                         end
-                        v_wide[63-1:62] = h1381;
+                        v_wide[63-1:62] = h1373;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -14630,22 +14484,44 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h1408 == 1) || (h1409 == 2)) && (h1411 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!w_io_ctx_0[0]))) begin
+                    else if ((((((((h1400 == 1) || (h1401 == 2)) && (h1403 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h1387 = 1'h0;
-                        h1387 = 0;
+                        h1379 = 1'h0;
+                        h1379 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1387 = 1;
+                            h1379 = 1;
                         end
-                        cl_io_recorded <= h1387;
+                        cl_io_recorded <= h1379;
                         v_wide = 0;
-                        h1388 = 64'h0;
-                        h1389 = 65'h0;
+                        h1380 = 64'h0;
+                        h1381 = 65'h0;
+                        h1382 = 65'h0;
+                        h1383 = 64'h0;
+                        h1383 = cl_tr_cpl;
+                        h1384 = 64'h0;
+                        h1384 = cl_tr_cpl;
+                        h1385 = 53'h0;
+                        h1385 = ({1'h0, h1384[64-1:12]} + 1);
+                        h1386 = 53'h0;
+                        h1386 = ({1'h0, h1383[64-1:12]} ^ h1385);
+                        h1387 = 65'h0;
+                        h1387 = ({h1386, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1382 = h1387;
+                        end
+                        else begin
+                            h1382 = 4095;
+                        end
+                        h1381 = h1382;
+                        h1388 = 65'h0;
+                        h1388 = (~h1381);
+                        h1389 = 64'h0;
+                        h1389 = (cl_tr_cpl & h1388[64-1:0]);
                         h1390 = 65'h0;
                         h1391 = 64'h0;
                         h1391 = cl_tr_cpl;
@@ -14663,52 +14539,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1390 = 4095;
                         end
-                        h1389 = h1390;
-                        h1396 = 65'h0;
-                        h1396 = (~h1389);
+                        h1396 = 64'h0;
+                        h1396 = (e_addr & h1390[64-1:0]);
                         h1397 = 64'h0;
-                        h1397 = (cl_tr_cpl & h1396[64-1:0]);
-                        h1398 = 65'h0;
-                        h1399 = 64'h0;
-                        h1399 = cl_tr_cpl;
-                        h1400 = 64'h0;
-                        h1400 = cl_tr_cpl;
-                        h1401 = 53'h0;
-                        h1401 = ({1'h0, h1400[64-1:12]} + 1);
-                        h1402 = 53'h0;
-                        h1402 = ({1'h0, h1399[64-1:12]} ^ h1401);
-                        h1403 = 65'h0;
-                        h1403 = ({h1402, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1398 = h1403;
-                        end
-                        else begin
-                            h1398 = 4095;
-                        end
-                        h1404 = 64'h0;
-                        h1404 = (e_addr & h1398[64-1:0]);
-                        h1405 = 64'h0;
-                        h1405 = (h1397 | h1404);
-                        h1388 = h1405;
-                        v_wide[64-1:12] = h1388[64-1:12];
+                        h1397 = (h1389 | h1396);
+                        h1380 = h1397;
+                        v_wide[64-1:12] = h1380[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 2;
-                        h1406 = 1'h0;
-                        h1407 = 2'h0;
+                        h1398 = 1'h0;
+                        h1399 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1407 = 2;
+                            h1399 = 2;
                         end
                         else begin
-                            h1407 = 1;
+                            h1399 = 1;
                         end
-                        h1406 = 0;
-                        if ((!((h1407 == 2) && 1'b1))) begin
-                            h1406 = 1;
+                        h1398 = 0;
+                        if ((!((h1399 == 2) && 1'b1))) begin
+                            h1398 = 1;
                         end
-                        v_wide[63-1:62] = h1406;
+                        v_wide[63-1:62] = h1398;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -14721,7 +14575,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h1432 == 1) || (h1433 == 2)) && (h1435 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if ((((((((h1424 == 1) || (h1425 == 2)) && (h1427 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -14730,8 +14584,30 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h1412 = 64'h0;
-                        h1413 = 65'h0;
+                        h1404 = 64'h0;
+                        h1405 = 65'h0;
+                        h1406 = 65'h0;
+                        h1407 = 64'h0;
+                        h1407 = cl_tr_cpl;
+                        h1408 = 64'h0;
+                        h1408 = cl_tr_cpl;
+                        h1409 = 53'h0;
+                        h1409 = ({1'h0, h1408[64-1:12]} + 1);
+                        h1410 = 53'h0;
+                        h1410 = ({1'h0, h1407[64-1:12]} ^ h1409);
+                        h1411 = 65'h0;
+                        h1411 = ({h1410, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1406 = h1411;
+                        end
+                        else begin
+                            h1406 = 4095;
+                        end
+                        h1405 = h1406;
+                        h1412 = 65'h0;
+                        h1412 = (~h1405);
+                        h1413 = 64'h0;
+                        h1413 = (cl_tr_cpl & h1412[64-1:0]);
                         h1414 = 65'h0;
                         h1415 = 64'h0;
                         h1415 = cl_tr_cpl;
@@ -14749,52 +14625,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1414 = 4095;
                         end
-                        h1413 = h1414;
-                        h1420 = 65'h0;
-                        h1420 = (~h1413);
+                        h1420 = 64'h0;
+                        h1420 = (e_addr & h1414[64-1:0]);
                         h1421 = 64'h0;
-                        h1421 = (cl_tr_cpl & h1420[64-1:0]);
-                        h1422 = 65'h0;
-                        h1423 = 64'h0;
-                        h1423 = cl_tr_cpl;
-                        h1424 = 64'h0;
-                        h1424 = cl_tr_cpl;
-                        h1425 = 53'h0;
-                        h1425 = ({1'h0, h1424[64-1:12]} + 1);
-                        h1426 = 53'h0;
-                        h1426 = ({1'h0, h1423[64-1:12]} ^ h1425);
-                        h1427 = 65'h0;
-                        h1427 = ({h1426, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1422 = h1427;
-                        end
-                        else begin
-                            h1422 = 4095;
-                        end
-                        h1428 = 64'h0;
-                        h1428 = (e_addr & h1422[64-1:0]);
-                        h1429 = 64'h0;
-                        h1429 = (h1421 | h1428);
-                        h1412 = h1429;
-                        v_wide[64-1:12] = h1412[64-1:12];
+                        h1421 = (h1413 | h1420);
+                        h1404 = h1421;
+                        v_wide[64-1:12] = h1404[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 2;
-                        h1430 = 1'h0;
-                        h1431 = 2'h0;
+                        h1422 = 1'h0;
+                        h1423 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1431 = 2;
+                            h1423 = 2;
                         end
                         else begin
-                            h1431 = 1;
+                            h1423 = 1;
                         end
-                        h1430 = 0;
-                        if ((!((h1431 == 2) && 1'b1))) begin
-                            h1430 = 1;
+                        h1422 = 0;
+                        if ((!((h1423 == 2) && 1'b1))) begin
+                            h1422 = 1;
                         end
-                        v_wide[63-1:62] = h1430;
+                        v_wide[63-1:62] = h1422;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -14807,22 +14661,44 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h1457 == 1) || (h1458 == 2)) && (h1460 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((h1449 == 1) || (h1450 == 2)) && (h1452 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h1436 = 1'h0;
-                        h1436 = 0;
+                        h1428 = 1'h0;
+                        h1428 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1436 = 1;
+                            h1428 = 1;
                         end
-                        cl_io_recorded <= h1436;
+                        cl_io_recorded <= h1428;
                         v_wide = 0;
-                        h1437 = 64'h0;
-                        h1438 = 65'h0;
+                        h1429 = 64'h0;
+                        h1430 = 65'h0;
+                        h1431 = 65'h0;
+                        h1432 = 64'h0;
+                        h1432 = cl_tr_cpl;
+                        h1433 = 64'h0;
+                        h1433 = cl_tr_cpl;
+                        h1434 = 53'h0;
+                        h1434 = ({1'h0, h1433[64-1:12]} + 1);
+                        h1435 = 53'h0;
+                        h1435 = ({1'h0, h1432[64-1:12]} ^ h1434);
+                        h1436 = 65'h0;
+                        h1436 = ({h1435, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1431 = h1436;
+                        end
+                        else begin
+                            h1431 = 4095;
+                        end
+                        h1430 = h1431;
+                        h1437 = 65'h0;
+                        h1437 = (~h1430);
+                        h1438 = 64'h0;
+                        h1438 = (cl_tr_cpl & h1437[64-1:0]);
                         h1439 = 65'h0;
                         h1440 = 64'h0;
                         h1440 = cl_tr_cpl;
@@ -14840,52 +14716,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1439 = 4095;
                         end
-                        h1438 = h1439;
-                        h1445 = 65'h0;
-                        h1445 = (~h1438);
+                        h1445 = 64'h0;
+                        h1445 = (e_addr & h1439[64-1:0]);
                         h1446 = 64'h0;
-                        h1446 = (cl_tr_cpl & h1445[64-1:0]);
-                        h1447 = 65'h0;
-                        h1448 = 64'h0;
-                        h1448 = cl_tr_cpl;
-                        h1449 = 64'h0;
-                        h1449 = cl_tr_cpl;
-                        h1450 = 53'h0;
-                        h1450 = ({1'h0, h1449[64-1:12]} + 1);
-                        h1451 = 53'h0;
-                        h1451 = ({1'h0, h1448[64-1:12]} ^ h1450);
-                        h1452 = 65'h0;
-                        h1452 = ({h1451, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1447 = h1452;
-                        end
-                        else begin
-                            h1447 = 4095;
-                        end
-                        h1453 = 64'h0;
-                        h1453 = (e_addr & h1447[64-1:0]);
-                        h1454 = 64'h0;
-                        h1454 = (h1446 | h1453);
-                        h1437 = h1454;
-                        v_wide[64-1:12] = h1437[64-1:12];
+                        h1446 = (h1438 | h1445);
+                        h1429 = h1446;
+                        v_wide[64-1:12] = h1429[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 2;
-                        h1455 = 1'h0;
-                        h1456 = 2'h0;
+                        h1447 = 1'h0;
+                        h1448 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1456 = 2;
+                            h1448 = 2;
                         end
                         else begin
-                            h1456 = 1;
+                            h1448 = 1;
                         end
-                        h1455 = 0;
-                        if ((!((h1456 == 2) && 1'b1))) begin
-                            h1455 = 1;
+                        h1447 = 0;
+                        if ((!((h1448 == 2) && 1'b1))) begin
+                            h1447 = 1;
                         end
-                        v_wide[63-1:62] = h1455;
+                        v_wide[63-1:62] = h1447;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -14898,22 +14752,44 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((((h1482 == 1) || (h1483 == 2)) && (h1485 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_io_ctx_0[4-1:2] != 1))) begin
+                    else if (((((((((((h1474 == 1) || (h1475 == 2)) && (h1477 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1) && (w_io_ctx_0[4-1:2] != 1))) begin
                         cl_io_exit <= 1;
                         cl_io_translation_type_blocked <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h1461 = 1'h0;
-                        h1461 = 0;
+                        h1453 = 1'h0;
+                        h1453 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1461 = 1;
+                            h1453 = 1;
                         end
-                        cl_io_recorded <= h1461;
+                        cl_io_recorded <= h1453;
                         v_wide = 0;
-                        h1462 = 64'h0;
-                        h1463 = 65'h0;
+                        h1454 = 64'h0;
+                        h1455 = 65'h0;
+                        h1456 = 65'h0;
+                        h1457 = 64'h0;
+                        h1457 = cl_tr_cpl;
+                        h1458 = 64'h0;
+                        h1458 = cl_tr_cpl;
+                        h1459 = 53'h0;
+                        h1459 = ({1'h0, h1458[64-1:12]} + 1);
+                        h1460 = 53'h0;
+                        h1460 = ({1'h0, h1457[64-1:12]} ^ h1459);
+                        h1461 = 65'h0;
+                        h1461 = ({h1460, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1456 = h1461;
+                        end
+                        else begin
+                            h1456 = 4095;
+                        end
+                        h1455 = h1456;
+                        h1462 = 65'h0;
+                        h1462 = (~h1455);
+                        h1463 = 64'h0;
+                        h1463 = (cl_tr_cpl & h1462[64-1:0]);
                         h1464 = 65'h0;
                         h1465 = 64'h0;
                         h1465 = cl_tr_cpl;
@@ -14931,52 +14807,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1464 = 4095;
                         end
-                        h1463 = h1464;
-                        h1470 = 65'h0;
-                        h1470 = (~h1463);
+                        h1470 = 64'h0;
+                        h1470 = (e_addr & h1464[64-1:0]);
                         h1471 = 64'h0;
-                        h1471 = (cl_tr_cpl & h1470[64-1:0]);
-                        h1472 = 65'h0;
-                        h1473 = 64'h0;
-                        h1473 = cl_tr_cpl;
-                        h1474 = 64'h0;
-                        h1474 = cl_tr_cpl;
-                        h1475 = 53'h0;
-                        h1475 = ({1'h0, h1474[64-1:12]} + 1);
-                        h1476 = 53'h0;
-                        h1476 = ({1'h0, h1473[64-1:12]} ^ h1475);
-                        h1477 = 65'h0;
-                        h1477 = ({h1476, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1472 = h1477;
-                        end
-                        else begin
-                            h1472 = 4095;
-                        end
-                        h1478 = 64'h0;
-                        h1478 = (e_addr & h1472[64-1:0]);
-                        h1479 = 64'h0;
-                        h1479 = (h1471 | h1478);
-                        h1462 = h1479;
-                        v_wide[64-1:12] = h1462[64-1:12];
+                        h1471 = (h1463 | h1470);
+                        h1454 = h1471;
+                        v_wide[64-1:12] = h1454[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 2;
-                        h1480 = 1'h0;
-                        h1481 = 2'h0;
+                        h1472 = 1'h0;
+                        h1473 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1481 = 2;
+                            h1473 = 2;
                         end
                         else begin
-                            h1481 = 1;
+                            h1473 = 1;
                         end
-                        h1480 = 0;
-                        if ((!((h1481 == 2) && 1'b1))) begin
-                            h1480 = 1;
+                        h1472 = 0;
+                        if ((!((h1473 == 2) && 1'b1))) begin
+                            h1472 = 1;
                         end
-                        v_wide[63-1:62] = h1480;
+                        v_wide[63-1:62] = h1472;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -14989,22 +14843,44 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h1507 == 1) || (h1508 == 2)) && (h1510 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((((h1499 == 1) || (h1500 == 2)) && (h1502 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h1486 = 1'h0;
-                        h1486 = 0;
+                        h1478 = 1'h0;
+                        h1478 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1486 = 1;
+                            h1478 = 1;
                         end
-                        cl_io_recorded <= h1486;
+                        cl_io_recorded <= h1478;
                         v_wide = 0;
-                        h1487 = 64'h0;
-                        h1488 = 65'h0;
+                        h1479 = 64'h0;
+                        h1480 = 65'h0;
+                        h1481 = 65'h0;
+                        h1482 = 64'h0;
+                        h1482 = cl_tr_cpl;
+                        h1483 = 64'h0;
+                        h1483 = cl_tr_cpl;
+                        h1484 = 53'h0;
+                        h1484 = ({1'h0, h1483[64-1:12]} + 1);
+                        h1485 = 53'h0;
+                        h1485 = ({1'h0, h1482[64-1:12]} ^ h1484);
+                        h1486 = 65'h0;
+                        h1486 = ({h1485, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1481 = h1486;
+                        end
+                        else begin
+                            h1481 = 4095;
+                        end
+                        h1480 = h1481;
+                        h1487 = 65'h0;
+                        h1487 = (~h1480);
+                        h1488 = 64'h0;
+                        h1488 = (cl_tr_cpl & h1487[64-1:0]);
                         h1489 = 65'h0;
                         h1490 = 64'h0;
                         h1490 = cl_tr_cpl;
@@ -15022,52 +14898,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1489 = 4095;
                         end
-                        h1488 = h1489;
-                        h1495 = 65'h0;
-                        h1495 = (~h1488);
+                        h1495 = 64'h0;
+                        h1495 = (e_addr & h1489[64-1:0]);
                         h1496 = 64'h0;
-                        h1496 = (cl_tr_cpl & h1495[64-1:0]);
-                        h1497 = 65'h0;
-                        h1498 = 64'h0;
-                        h1498 = cl_tr_cpl;
-                        h1499 = 64'h0;
-                        h1499 = cl_tr_cpl;
-                        h1500 = 53'h0;
-                        h1500 = ({1'h0, h1499[64-1:12]} + 1);
-                        h1501 = 53'h0;
-                        h1501 = ({1'h0, h1498[64-1:12]} ^ h1500);
-                        h1502 = 65'h0;
-                        h1502 = ({h1501, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1497 = h1502;
-                        end
-                        else begin
-                            h1497 = 4095;
-                        end
-                        h1503 = 64'h0;
-                        h1503 = (e_addr & h1497[64-1:0]);
-                        h1504 = 64'h0;
-                        h1504 = (h1496 | h1503);
-                        h1487 = h1504;
-                        v_wide[64-1:12] = h1487[64-1:12];
+                        h1496 = (h1488 | h1495);
+                        h1479 = h1496;
+                        v_wide[64-1:12] = h1479[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 2;
-                        h1505 = 1'h0;
-                        h1506 = 2'h0;
+                        h1497 = 1'h0;
+                        h1498 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1506 = 2;
+                            h1498 = 2;
                         end
                         else begin
-                            h1506 = 1;
+                            h1498 = 1;
                         end
-                        h1505 = 0;
-                        if ((!((h1506 == 2) && 1'b1))) begin
-                            h1505 = 1;
+                        h1497 = 0;
+                        if ((!((h1498 == 2) && 1'b1))) begin
+                            h1497 = 1;
                         end
-                        v_wide[63-1:62] = h1505;
+                        v_wide[63-1:62] = h1497;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -15080,7 +14934,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h1511 == 1) || (h1512 == 2)) && 1'b1) && (h1514 != 0)) && (((1'b1 && (h1531 >= {32'h0, h1533, 20'h0})) && (h1550 <= {32'h0, h1553})) || ((1'b1 && (h1570 >= {16'h0, h1572, 20'h0})) && (h1589 <= {16'h0, h1592})))) && (((((((h1593 == 1) || (h1594 == 2)) && (h1596 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0))))) && 1'b1)) begin
+                    else if ((((((((h1503 == 1) || (h1504 == 2)) && 1'b1) && (h1506 != 0)) && (((1'b1 && (h1523 >= {32'h0, h1525, 20'h0})) && (h1542 <= {32'h0, h1545})) || ((1'b1 && (h1562 >= {16'h0, h1564, 20'h0})) && (h1581 <= {16'h0, h1584})))) && ((((((((h1585 == 1) || (h1586 == 2)) && (h1588 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0))))) && 1'b1)) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -15100,11 +14954,33 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h1614 == 1) || (h1615 == 2)) && (h1617 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1)) begin
+                    else if ((((((((((h1606 == 1) || (h1607 == 2)) && (h1609 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && 1'b1)) begin
                         cl_io_exit <= 1;
                         cl_io_translated_request <= 1;
                         cl_io_outcome <= 2;
-                        h1597 = 65'h0;
+                        h1589 = 65'h0;
+                        h1590 = 65'h0;
+                        h1591 = 64'h0;
+                        h1591 = cl_tr_cpl;
+                        h1592 = 64'h0;
+                        h1592 = cl_tr_cpl;
+                        h1593 = 53'h0;
+                        h1593 = ({1'h0, h1592[64-1:12]} + 1);
+                        h1594 = 53'h0;
+                        h1594 = ({1'h0, h1591[64-1:12]} ^ h1593);
+                        h1595 = 65'h0;
+                        h1595 = ({h1594, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1590 = h1595;
+                        end
+                        else begin
+                            h1590 = 4095;
+                        end
+                        h1589 = h1590;
+                        h1596 = 65'h0;
+                        h1596 = (~h1589);
+                        h1597 = 64'h0;
+                        h1597 = (cl_tr_cpl & h1596[64-1:0]);
                         h1598 = 65'h0;
                         h1599 = 64'h0;
                         h1599 = cl_tr_cpl;
@@ -15122,33 +14998,11 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1598 = 4095;
                         end
-                        h1597 = h1598;
-                        h1604 = 65'h0;
-                        h1604 = (~h1597);
+                        h1604 = 64'h0;
+                        h1604 = (e_addr & h1598[64-1:0]);
                         h1605 = 64'h0;
-                        h1605 = (cl_tr_cpl & h1604[64-1:0]);
-                        h1606 = 65'h0;
-                        h1607 = 64'h0;
-                        h1607 = cl_tr_cpl;
-                        h1608 = 64'h0;
-                        h1608 = cl_tr_cpl;
-                        h1609 = 53'h0;
-                        h1609 = ({1'h0, h1608[64-1:12]} + 1);
-                        h1610 = 53'h0;
-                        h1610 = ({1'h0, h1607[64-1:12]} ^ h1609);
-                        h1611 = 65'h0;
-                        h1611 = ({h1610, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1606 = h1611;
-                        end
-                        else begin
-                            h1606 = 4095;
-                        end
-                        h1612 = 64'h0;
-                        h1612 = (e_addr & h1606[64-1:0]);
-                        h1613 = 64'h0;
-                        h1613 = (h1605 | h1612);
-                        cl_io_address <= h1613;
+                        h1605 = (h1597 | h1604);
+                        cl_io_address <= h1605;
                         cl_io_domain <= w_io_ctx_8[24-1:8];
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -15164,11 +15018,33 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h1635 == 1) || (h1636 == 2)) && (h1638 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((h1627 == 1) || (h1628 == 2)) && (h1630 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
-                        h1618 = 65'h0;
+                        h1610 = 65'h0;
+                        h1611 = 65'h0;
+                        h1612 = 64'h0;
+                        h1612 = cl_tr_cpl;
+                        h1613 = 64'h0;
+                        h1613 = cl_tr_cpl;
+                        h1614 = 53'h0;
+                        h1614 = ({1'h0, h1613[64-1:12]} + 1);
+                        h1615 = 53'h0;
+                        h1615 = ({1'h0, h1612[64-1:12]} ^ h1614);
+                        h1616 = 65'h0;
+                        h1616 = ({h1615, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1611 = h1616;
+                        end
+                        else begin
+                            h1611 = 4095;
+                        end
+                        h1610 = h1611;
+                        h1617 = 65'h0;
+                        h1617 = (~h1610);
+                        h1618 = 64'h0;
+                        h1618 = (cl_tr_cpl & h1617[64-1:0]);
                         h1619 = 65'h0;
                         h1620 = 64'h0;
                         h1620 = cl_tr_cpl;
@@ -15186,33 +15062,11 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1619 = 4095;
                         end
-                        h1618 = h1619;
-                        h1625 = 65'h0;
-                        h1625 = (~h1618);
+                        h1625 = 64'h0;
+                        h1625 = (e_addr & h1619[64-1:0]);
                         h1626 = 64'h0;
-                        h1626 = (cl_tr_cpl & h1625[64-1:0]);
-                        h1627 = 65'h0;
-                        h1628 = 64'h0;
-                        h1628 = cl_tr_cpl;
-                        h1629 = 64'h0;
-                        h1629 = cl_tr_cpl;
-                        h1630 = 53'h0;
-                        h1630 = ({1'h0, h1629[64-1:12]} + 1);
-                        h1631 = 53'h0;
-                        h1631 = ({1'h0, h1628[64-1:12]} ^ h1630);
-                        h1632 = 65'h0;
-                        h1632 = ({h1631, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1627 = h1632;
-                        end
-                        else begin
-                            h1627 = 4095;
-                        end
-                        h1633 = 64'h0;
-                        h1633 = (e_addr & h1627[64-1:0]);
-                        h1634 = 64'h0;
-                        h1634 = (h1626 | h1633);
-                        cl_io_address <= h1634;
+                        h1626 = (h1618 | h1625);
+                        cl_io_address <= h1626;
                         cl_io_domain <= w_io_ctx_8[24-1:8];
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -15248,22 +15102,44 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((h1660 == 1) || (h1661 == 2)) && (h1663 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (h1664 != 0))) begin
+                    else if ((((((((((h1652 == 1) || (h1653 == 2)) && (h1655 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (h1656 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h1639 = 1'h0;
-                        h1639 = 0;
+                        h1631 = 1'h0;
+                        h1631 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1639 = 1;
+                            h1631 = 1;
                         end
-                        cl_io_recorded <= h1639;
+                        cl_io_recorded <= h1631;
                         v_wide = 0;
-                        h1640 = 64'h0;
-                        h1641 = 65'h0;
+                        h1632 = 64'h0;
+                        h1633 = 65'h0;
+                        h1634 = 65'h0;
+                        h1635 = 64'h0;
+                        h1635 = cl_tr_cpl;
+                        h1636 = 64'h0;
+                        h1636 = cl_tr_cpl;
+                        h1637 = 53'h0;
+                        h1637 = ({1'h0, h1636[64-1:12]} + 1);
+                        h1638 = 53'h0;
+                        h1638 = ({1'h0, h1635[64-1:12]} ^ h1637);
+                        h1639 = 65'h0;
+                        h1639 = ({h1638, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1634 = h1639;
+                        end
+                        else begin
+                            h1634 = 4095;
+                        end
+                        h1633 = h1634;
+                        h1640 = 65'h0;
+                        h1640 = (~h1633);
+                        h1641 = 64'h0;
+                        h1641 = (cl_tr_cpl & h1640[64-1:0]);
                         h1642 = 65'h0;
                         h1643 = 64'h0;
                         h1643 = cl_tr_cpl;
@@ -15281,52 +15157,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1642 = 4095;
                         end
-                        h1641 = h1642;
-                        h1648 = 65'h0;
-                        h1648 = (~h1641);
+                        h1648 = 64'h0;
+                        h1648 = (e_addr & h1642[64-1:0]);
                         h1649 = 64'h0;
-                        h1649 = (cl_tr_cpl & h1648[64-1:0]);
-                        h1650 = 65'h0;
-                        h1651 = 64'h0;
-                        h1651 = cl_tr_cpl;
-                        h1652 = 64'h0;
-                        h1652 = cl_tr_cpl;
-                        h1653 = 53'h0;
-                        h1653 = ({1'h0, h1652[64-1:12]} + 1);
-                        h1654 = 53'h0;
-                        h1654 = ({1'h0, h1651[64-1:12]} ^ h1653);
-                        h1655 = 65'h0;
-                        h1655 = ({h1654, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1650 = h1655;
-                        end
-                        else begin
-                            h1650 = 4095;
-                        end
-                        h1656 = 64'h0;
-                        h1656 = (e_addr & h1650[64-1:0]);
-                        h1657 = 64'h0;
-                        h1657 = (h1649 | h1656);
-                        h1640 = h1657;
-                        v_wide[64-1:12] = h1640[64-1:12];
+                        h1649 = (h1641 | h1648);
+                        h1632 = h1649;
+                        v_wide[64-1:12] = h1632[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 2;
-                        h1658 = 1'h0;
-                        h1659 = 2'h0;
+                        h1650 = 1'h0;
+                        h1651 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1659 = 2;
+                            h1651 = 2;
                         end
                         else begin
-                            h1659 = 1;
+                            h1651 = 1;
                         end
-                        h1658 = 0;
-                        if ((!((h1659 == 2) && 1'b1))) begin
-                            h1658 = 1;
+                        h1650 = 0;
+                        if ((!((h1651 == 2) && 1'b1))) begin
+                            h1650 = 1;
                         end
-                        v_wide[63-1:62] = h1658;
+                        v_wide[63-1:62] = h1650;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -15432,15 +15286,37 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h1723 = 1'h0;
-                        h1723 = 0;
+                        h1715 = 1'h0;
+                        h1715 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1723 = 1;
+                            h1715 = 1;
                         end
-                        cl_io_recorded <= h1723;
+                        cl_io_recorded <= h1715;
                         v_wide = 0;
-                        h1724 = 64'h0;
-                        h1725 = 65'h0;
+                        h1716 = 64'h0;
+                        h1717 = 65'h0;
+                        h1718 = 65'h0;
+                        h1719 = 64'h0;
+                        h1719 = cl_tr_cpl;
+                        h1720 = 64'h0;
+                        h1720 = cl_tr_cpl;
+                        h1721 = 53'h0;
+                        h1721 = ({1'h0, h1720[64-1:12]} + 1);
+                        h1722 = 53'h0;
+                        h1722 = ({1'h0, h1719[64-1:12]} ^ h1721);
+                        h1723 = 65'h0;
+                        h1723 = ({h1722, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1718 = h1723;
+                        end
+                        else begin
+                            h1718 = 4095;
+                        end
+                        h1717 = h1718;
+                        h1724 = 65'h0;
+                        h1724 = (~h1717);
+                        h1725 = 64'h0;
+                        h1725 = (cl_tr_cpl & h1724[64-1:0]);
                         h1726 = 65'h0;
                         h1727 = 64'h0;
                         h1727 = cl_tr_cpl;
@@ -15458,34 +15334,12 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1726 = 4095;
                         end
-                        h1725 = h1726;
-                        h1732 = 65'h0;
-                        h1732 = (~h1725);
+                        h1732 = 64'h0;
+                        h1732 = (e_addr & h1726[64-1:0]);
                         h1733 = 64'h0;
-                        h1733 = (cl_tr_cpl & h1732[64-1:0]);
-                        h1734 = 65'h0;
-                        h1735 = 64'h0;
-                        h1735 = cl_tr_cpl;
-                        h1736 = 64'h0;
-                        h1736 = cl_tr_cpl;
-                        h1737 = 53'h0;
-                        h1737 = ({1'h0, h1736[64-1:12]} + 1);
-                        h1738 = 53'h0;
-                        h1738 = ({1'h0, h1735[64-1:12]} ^ h1737);
-                        h1739 = 65'h0;
-                        h1739 = ({h1738, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1734 = h1739;
-                        end
-                        else begin
-                            h1734 = 4095;
-                        end
-                        h1740 = 64'h0;
-                        h1740 = (e_addr & h1734[64-1:0]);
-                        h1741 = 64'h0;
-                        h1741 = (h1733 | h1740);
-                        h1724 = h1741;
-                        v_wide[64-1:12] = h1724[64-1:12];
+                        h1733 = (h1725 | h1732);
+                        h1716 = h1733;
+                        v_wide[64-1:12] = h1716[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -15511,15 +15365,37 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h1742 = 1'h0;
-                        h1742 = 0;
+                        h1734 = 1'h0;
+                        h1734 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1742 = 1;
+                            h1734 = 1;
                         end
-                        cl_io_recorded <= h1742;
+                        cl_io_recorded <= h1734;
                         v_wide = 0;
-                        h1743 = 64'h0;
-                        h1744 = 65'h0;
+                        h1735 = 64'h0;
+                        h1736 = 65'h0;
+                        h1737 = 65'h0;
+                        h1738 = 64'h0;
+                        h1738 = cl_tr_cpl;
+                        h1739 = 64'h0;
+                        h1739 = cl_tr_cpl;
+                        h1740 = 53'h0;
+                        h1740 = ({1'h0, h1739[64-1:12]} + 1);
+                        h1741 = 53'h0;
+                        h1741 = ({1'h0, h1738[64-1:12]} ^ h1740);
+                        h1742 = 65'h0;
+                        h1742 = ({h1741, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1737 = h1742;
+                        end
+                        else begin
+                            h1737 = 4095;
+                        end
+                        h1736 = h1737;
+                        h1743 = 65'h0;
+                        h1743 = (~h1736);
+                        h1744 = 64'h0;
+                        h1744 = (cl_tr_cpl & h1743[64-1:0]);
                         h1745 = 65'h0;
                         h1746 = 64'h0;
                         h1746 = cl_tr_cpl;
@@ -15537,34 +15413,12 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1745 = 4095;
                         end
-                        h1744 = h1745;
-                        h1751 = 65'h0;
-                        h1751 = (~h1744);
+                        h1751 = 64'h0;
+                        h1751 = (e_addr & h1745[64-1:0]);
                         h1752 = 64'h0;
-                        h1752 = (cl_tr_cpl & h1751[64-1:0]);
-                        h1753 = 65'h0;
-                        h1754 = 64'h0;
-                        h1754 = cl_tr_cpl;
-                        h1755 = 64'h0;
-                        h1755 = cl_tr_cpl;
-                        h1756 = 53'h0;
-                        h1756 = ({1'h0, h1755[64-1:12]} + 1);
-                        h1757 = 53'h0;
-                        h1757 = ({1'h0, h1754[64-1:12]} ^ h1756);
-                        h1758 = 65'h0;
-                        h1758 = ({h1757, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1753 = h1758;
-                        end
-                        else begin
-                            h1753 = 4095;
-                        end
-                        h1759 = 64'h0;
-                        h1759 = (e_addr & h1753[64-1:0]);
-                        h1760 = 64'h0;
-                        h1760 = (h1752 | h1759);
-                        h1743 = h1760;
-                        v_wide[64-1:12] = h1743[64-1:12];
+                        h1752 = (h1744 | h1751);
+                        h1735 = h1752;
+                        v_wide[64-1:12] = h1735[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -15590,15 +15444,37 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h1761 = 1'h0;
-                        h1761 = 0;
+                        h1753 = 1'h0;
+                        h1753 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1761 = 1;
+                            h1753 = 1;
                         end
-                        cl_io_recorded <= h1761;
+                        cl_io_recorded <= h1753;
                         v_wide = 0;
-                        h1762 = 64'h0;
-                        h1763 = 65'h0;
+                        h1754 = 64'h0;
+                        h1755 = 65'h0;
+                        h1756 = 65'h0;
+                        h1757 = 64'h0;
+                        h1757 = cl_tr_cpl;
+                        h1758 = 64'h0;
+                        h1758 = cl_tr_cpl;
+                        h1759 = 53'h0;
+                        h1759 = ({1'h0, h1758[64-1:12]} + 1);
+                        h1760 = 53'h0;
+                        h1760 = ({1'h0, h1757[64-1:12]} ^ h1759);
+                        h1761 = 65'h0;
+                        h1761 = ({h1760, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1756 = h1761;
+                        end
+                        else begin
+                            h1756 = 4095;
+                        end
+                        h1755 = h1756;
+                        h1762 = 65'h0;
+                        h1762 = (~h1755);
+                        h1763 = 64'h0;
+                        h1763 = (cl_tr_cpl & h1762[64-1:0]);
                         h1764 = 65'h0;
                         h1765 = 64'h0;
                         h1765 = cl_tr_cpl;
@@ -15616,52 +15492,30 @@ always @(posedge clk) begin: fsm
                         else begin
                             h1764 = 4095;
                         end
-                        h1763 = h1764;
-                        h1770 = 65'h0;
-                        h1770 = (~h1763);
+                        h1770 = 64'h0;
+                        h1770 = (e_addr & h1764[64-1:0]);
                         h1771 = 64'h0;
-                        h1771 = (cl_tr_cpl & h1770[64-1:0]);
-                        h1772 = 65'h0;
-                        h1773 = 64'h0;
-                        h1773 = cl_tr_cpl;
-                        h1774 = 64'h0;
-                        h1774 = cl_tr_cpl;
-                        h1775 = 53'h0;
-                        h1775 = ({1'h0, h1774[64-1:12]} + 1);
-                        h1776 = 53'h0;
-                        h1776 = ({1'h0, h1773[64-1:12]} ^ h1775);
-                        h1777 = 65'h0;
-                        h1777 = ({h1776, 12'h0} | 4095);
-                        if (cl_tr_cpl[11]) begin
-                            h1772 = h1777;
-                        end
-                        else begin
-                            h1772 = 4095;
-                        end
-                        h1778 = 64'h0;
-                        h1778 = (e_addr & h1772[64-1:0]);
-                        h1779 = 64'h0;
-                        h1779 = (h1771 | h1778);
-                        h1762 = h1779;
-                        v_wide[64-1:12] = h1762[64-1:12];
+                        h1771 = (h1763 | h1770);
+                        h1754 = h1771;
+                        v_wide[64-1:12] = h1754[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 2;
-                        h1780 = 1'h0;
-                        h1781 = 2'h0;
+                        h1772 = 1'h0;
+                        h1773 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1781 = 2;
+                            h1773 = 2;
                         end
                         else begin
-                            h1781 = 1;
+                            h1773 = 1;
                         end
-                        h1780 = 0;
-                        if ((!((h1781 == 2) && 1'b1))) begin
-                            h1780 = 1;
+                        h1772 = 0;
+                        if ((!((h1773 == 2) && 1'b1))) begin
+                            h1772 = 1;
                         end
-                        v_wide[63-1:62] = h1780;
+                        v_wide[63-1:62] = h1772;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -15797,12 +15651,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h1782 = 1'h0;
-                        h1782 = 0;
+                        h1774 = 1'h0;
+                        h1774 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h1782 = 1;
+                            h1774 = 1;
                         end
-                        cl_io_recorded <= h1782;
+                        cl_io_recorded <= h1774;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -15828,12 +15682,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h1783 = 1'h0;
-                        h1783 = 0;
+                        h1775 = 1'h0;
+                        h1775 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h1783 = 1;
+                            h1775 = 1;
                         end
-                        cl_io_recorded <= h1783;
+                        cl_io_recorded <= h1775;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -15859,12 +15713,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h1784 = 1'h0;
-                        h1784 = 0;
+                        h1776 = 1'h0;
+                        h1776 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h1784 = 1;
+                            h1776 = 1;
                         end
-                        cl_io_recorded <= h1784;
+                        cl_io_recorded <= h1776;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -15895,79 +15749,79 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h1785 = 32'h0;
-                        h1786 = 64'h0;
-                        h1786 = (r_IRTA_REG >>> 11);
-                        h1787 = 1'h0;
-                        h1787 = (h1786[1-1:0] & 1);
-                        h1788 = 32'h0;
-                        h1788 = w_io_irte_0[64-1:32];
-                        if ((h1787 != 0)) begin
-                            h1785 = w_io_irte_0[64-1:32];
+                        h1777 = 32'h0;
+                        h1778 = 64'h0;
+                        h1778 = (r_IRTA_REG >>> 11);
+                        h1779 = 1'h0;
+                        h1779 = (h1778[1-1:0] & 1);
+                        h1780 = 32'h0;
+                        h1780 = w_io_irte_0[64-1:32];
+                        if ((h1779 != 0)) begin
+                            h1777 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h1785 = {24'h0, h1788[16-1:8]};
+                            h1777 = {24'h0, h1780[16-1:8]};
                         end
-                        cl_io_destination <= h1785;
-                        h1789 = 1'h0;
-                        h1789 = 0;
+                        cl_io_destination <= h1777;
+                        h1781 = 1'h0;
+                        h1781 = 0;
                         if (w_io_irte_0[2]) begin
-                            h1789 = 1;
+                            h1781 = 1;
                         end
-                        cl_io_dest_mode <= h1789;
-                        h1790 = 1'h0;
-                        h1790 = 0;
+                        cl_io_dest_mode <= h1781;
+                        h1782 = 1'h0;
+                        h1782 = 0;
                         if (w_io_irte_0[3]) begin
-                            h1790 = 1;
+                            h1782 = 1;
                         end
-                        cl_io_redir_hint <= h1790;
-                        h1791 = 1'h0;
-                        h1791 = 0;
+                        cl_io_redir_hint <= h1782;
+                        h1783 = 1'h0;
+                        h1783 = 0;
                         if (w_io_irte_0[4]) begin
-                            h1791 = 1;
+                            h1783 = 1;
                         end
-                        cl_io_trigger_mode <= h1791;
+                        cl_io_trigger_mode <= h1783;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
                 end
-                st <= 6'b101110;
+                st <= 6'b101010;
             end
-            6'b101110: begin
-                h1792 = 1'h0;
-                h1793 = 1'h0;
-                h1793 = 0;
+            6'b101010: begin
+                h1784 = 1'h0;
+                h1785 = 1'h0;
+                h1785 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h1793 = 1;
+                    h1785 = 1;
                 end
-                h1794 = 1'h0;
-                h1794 = 0;
+                h1786 = 1'h0;
+                h1786 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h1794 = 1;
+                    h1786 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h1792 = h1793;
+                    h1784 = h1785;
                 end
                 else begin
-                    h1792 = h1794;
+                    h1784 = h1786;
                 end
-                h1795 = 1'h0;
-                h1796 = 1'h0;
-                h1796 = 0;
+                h1787 = 1'h0;
+                h1788 = 1'h0;
+                h1788 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h1796 = 1;
+                    h1788 = 1;
                 end
-                h1797 = 1'h0;
-                h1797 = 0;
+                h1789 = 1'h0;
+                h1789 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h1797 = 1;
+                    h1789 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h1795 = h1796;
+                    h1787 = h1788;
                 end
                 else begin
-                    h1795 = h1797;
+                    h1787 = h1789;
                 end
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
@@ -15978,7 +15832,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
                 else if ((cl_tr_cpl_status != 0)) begin
                     status <= 2;
@@ -15989,9 +15843,9 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= cl_tr_fault_reason;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
-                else if ((!((cl_tr_cpl_status == 0) && (h1792 != 0)))) begin
+                else if ((!((cl_tr_cpl_status == 0) && (h1784 != 0)))) begin
                     status <= 3;
                     rec_outcome <= 4;
                     rec_rid <= cl_vf_rid;
@@ -16000,9 +15854,9 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
-                else if ((!(((cl_tr_cpl_status == 0) && (h1795 != 0)) && (!cl_tr_cpl[2])))) begin
+                else if ((!(((cl_tr_cpl_status == 0) && (h1787 != 0)) && (!cl_tr_cpl[2])))) begin
                     status <= 4;
                     rec_outcome <= 7;
                     rec_rid <= cl_vf_rid;
@@ -16011,13 +15865,35 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
                 else if (((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0))) begin
                     status <= 5;
                     rec_outcome <= 6;
                     rec_rid <= cl_vf_rid;
-                    h1798 = 65'h0;
+                    h1790 = 65'h0;
+                    h1791 = 65'h0;
+                    h1792 = 64'h0;
+                    h1792 = cl_tr_cpl;
+                    h1793 = 64'h0;
+                    h1793 = cl_tr_cpl;
+                    h1794 = 53'h0;
+                    h1794 = ({1'h0, h1793[64-1:12]} + 1);
+                    h1795 = 53'h0;
+                    h1795 = ({1'h0, h1792[64-1:12]} ^ h1794);
+                    h1796 = 65'h0;
+                    h1796 = ({h1795, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1791 = h1796;
+                    end
+                    else begin
+                        h1791 = 4095;
+                    end
+                    h1790 = h1791;
+                    h1797 = 65'h0;
+                    h1797 = (~h1790);
+                    h1798 = 64'h0;
+                    h1798 = (cl_tr_cpl & h1797[64-1:0]);
                     h1799 = 65'h0;
                     h1800 = 64'h0;
                     h1800 = cl_tr_cpl;
@@ -16035,38 +15911,16 @@ always @(posedge clk) begin: fsm
                     else begin
                         h1799 = 4095;
                     end
-                    h1798 = h1799;
-                    h1805 = 65'h0;
-                    h1805 = (~h1798);
+                    h1805 = 64'h0;
+                    h1805 = (e_addr & h1799[64-1:0]);
                     h1806 = 64'h0;
-                    h1806 = (cl_tr_cpl & h1805[64-1:0]);
-                    h1807 = 65'h0;
-                    h1808 = 64'h0;
-                    h1808 = cl_tr_cpl;
-                    h1809 = 64'h0;
-                    h1809 = cl_tr_cpl;
-                    h1810 = 53'h0;
-                    h1810 = ({1'h0, h1809[64-1:12]} + 1);
-                    h1811 = 53'h0;
-                    h1811 = ({1'h0, h1808[64-1:12]} ^ h1810);
-                    h1812 = 65'h0;
-                    h1812 = ({h1811, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h1807 = h1812;
-                    end
-                    else begin
-                        h1807 = 4095;
-                    end
-                    h1813 = 64'h0;
-                    h1813 = (e_addr & h1807[64-1:0]);
-                    h1814 = 64'h0;
-                    h1814 = (h1806 | h1813);
-                    rec_address <= h1814;
+                    h1806 = (h1798 | h1805);
+                    rec_address <= h1806;
                     rec_cpl_status <= 0;
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
                 else if ((!((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3))))) begin
                     status <= 6;
@@ -16077,7 +15931,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= cl_io_outcome;
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
                 else if (((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3)))) begin
                     status <= 7;
@@ -16088,7 +15942,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
                 else begin
                     status <= 0;
@@ -16099,10 +15953,10 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 6'b110000;
+                    st <= 6'b101100;
                 end
             end
-            6'b101111: begin
+            6'b101011: begin
                 u0_iset = 2'h0;
                 u0_iset = iset[2-1:0];
                 u0_ik0 = 52'h0;
@@ -18603,26 +18457,19 @@ always @(posedge clk) begin: fsm
 end
 
 always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we, unit_tr_sl_m_addr, unit_tr_sl_m_size, unit_tr_sl_m_valid, unit_tr_sl_m_wdata, unit_tr_sl_m_we, unit_tr_smsl_m_addr, unit_tr_smsl_m_size, unit_tr_smsl_m_valid, unit_tr_smsl_m_wdata, unit_tr_smsl_m_we) begin: port_mux
-    if (unit_tr_sl_m_valid) begin
-        m_valid = 1'b1;
-        m_we = unit_tr_sl_m_we;
-        m_size = unit_tr_sl_m_size;
-        m_addr = unit_tr_sl_m_addr;
-        m_wdata = unit_tr_sl_m_wdata;
-    end
-    else if (unit_tr_smsl_m_valid) begin
+    if (unit_tr_smsl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_tr_smsl_m_we;
         m_size = unit_tr_smsl_m_size;
         m_addr = unit_tr_smsl_m_addr;
         m_wdata = unit_tr_smsl_m_wdata;
     end
-    else if (unit_io_sl_m_valid) begin
+    else if (unit_tr_sl_m_valid) begin
         m_valid = 1'b1;
-        m_we = unit_io_sl_m_we;
-        m_size = unit_io_sl_m_size;
-        m_addr = unit_io_sl_m_addr;
-        m_wdata = unit_io_sl_m_wdata;
+        m_we = unit_tr_sl_m_we;
+        m_size = unit_tr_sl_m_size;
+        m_addr = unit_tr_sl_m_addr;
+        m_wdata = unit_tr_sl_m_wdata;
     end
     else if (unit_io_smsl_m_valid) begin
         m_valid = 1'b1;
@@ -18631,930 +18478,19 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m
         m_addr = unit_io_smsl_m_addr;
         m_wdata = unit_io_smsl_m_wdata;
     end
+    else if (unit_io_sl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_io_sl_m_we;
+        m_size = unit_io_sl_m_size;
+        m_addr = unit_io_sl_m_addr;
+        m_wdata = unit_io_sl_m_wdata;
+    end
     else begin
         m_valid = u_valid;
         m_we = u_we;
         m_size = u_size;
         m_addr = u_addr;
         m_wdata = u_wdata;
-    end
-end
-
-always @(walker_unit_tr_sl0_a_r, walker_unit_tr_sl0_a_w, unit_tr_sl_done, walker_unit_tr_sl0_fault_k, walker_unit_tr_sl0_flevel, unit_tr_sl_i_addr, walker_unit_tr_sl0_lvl, walker_unit_tr_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_tr_sl0_m_size_h, walker_unit_tr_sl0_m_valid_h, walker_unit_tr_sl0_m_wdata_h, walker_unit_tr_sl0_m_we_h, walker_unit_tr_sl0_pend_1, walker_unit_tr_sl0_pend_2, walker_unit_tr_sl0_pend_3, walker_unit_tr_sl0_pend_4, walker_unit_tr_sl0_pend_5, unit_tr_sl_r_SL_WALK, walker_unit_tr_sl0_sa_1, walker_unit_tr_sl0_sa_2, walker_unit_tr_sl0_sa_3, walker_unit_tr_sl0_sa_4, walker_unit_tr_sl0_sa_5, walker_unit_tr_sl0_se_1, walker_unit_tr_sl0_se_2, walker_unit_tr_sl0_se_3, walker_unit_tr_sl0_se_4, walker_unit_tr_sl0_se_5, walker_unit_tr_sl0_st, unit_tr_sl_start) begin: walker_unit_tr_sl0_logic
-    reg pending;
-    reg v_r;
-    reg v_w;
-    reg [64-1:0] leaf_pa;
-    reg [4-1:0] rs0;
-    reg [3-1:0] rs1;
-    reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
-    unit_tr_sl_m_valid = walker_unit_tr_sl0_m_valid_h;
-    unit_tr_sl_m_we = walker_unit_tr_sl0_m_we_h;
-    unit_tr_sl_m_size = walker_unit_tr_sl0_m_size_h;
-    unit_tr_sl_m_addr = walker_unit_tr_sl0_m_addr_h;
-    unit_tr_sl_m_wdata = walker_unit_tr_sl0_m_wdata_h;
-    pending = 1'b0;
-    v_r = (0 != 0);
-    v_w = (0 != 0);
-    if (unit_tr_sl_done) begin
-    end
-    case (walker_unit_tr_sl0_st)
-        3'b000: begin
-            if (unit_tr_sl_start) begin
-                if ((unit_tr_sl_r_SL_WALK[3-1:0] == 3)) begin
-                    unit_tr_sl_m_valid = 1'b1;
-                    unit_tr_sl_m_we = 1'b0;
-                    unit_tr_sl_m_size = 3;
-                    unit_tr_sl_m_addr = ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[57-1:48], 3'h0});
-                end
-                else if ((unit_tr_sl_r_SL_WALK[3-1:0] == 2)) begin
-                    unit_tr_sl_m_valid = 1'b1;
-                    unit_tr_sl_m_we = 1'b0;
-                    unit_tr_sl_m_size = 3;
-                    unit_tr_sl_m_addr = ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
-                end
-                else begin
-                    unit_tr_sl_m_valid = 1'b1;
-                    unit_tr_sl_m_we = 1'b0;
-                    unit_tr_sl_m_size = 3;
-                    unit_tr_sl_m_addr = ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
-                end
-            end
-        end
-        3'b001: begin
-            if (m_rvalid) begin
-                case (walker_unit_tr_sl0_lvl)
-                    'h5: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                            unit_tr_sl_m_valid = 1'b1;
-                            unit_tr_sl_m_we = 1'b0;
-                            unit_tr_sl_m_size = 3;
-                            unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
-                        end
-                    end
-                    'h4: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                            unit_tr_sl_m_valid = 1'b1;
-                            unit_tr_sl_m_we = 1'b0;
-                            unit_tr_sl_m_size = 3;
-                            unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
-                        end
-                    end
-                    'h3: begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                            end
-                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                if (unit_tr_sl_r_SL_WALK[4]) begin
-                                end
-                                else begin
-                                    leaf_pa = 64'h0;
-                                    if ((30 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
-                                    end
-                                    else if ((30 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
-                                    end
-                                    else if ((30 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
-                                    end
-                                    else if ((30 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
-                                    end
-                                    else if ((30 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
-                                    end
-                                    else if ((30 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
-                                    end
-                                    else if ((30 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
-                                    end
-                                    else if ((30 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
-                                    end
-                                    else if ((30 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
-                                    end
-                                    else if ((30 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
-                                    end
-                                    else if ((30 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
-                                    end
-                                    else if ((30 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
-                                    end
-                                    else if ((30 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
-                                    end
-                                    else if ((30 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
-                                    end
-                                    else if ((30 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
-                                    end
-                                    else if ((30 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
-                                    end
-                                    else if ((30 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
-                                    end
-                                    else if ((30 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
-                                    end
-                                    else if ((30 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
-                                    end
-                                    else if ((30 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
-                                    end
-                                    else begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                    end
-                                    if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
-                                    end
-                                    else begin
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                unit_tr_sl_m_valid = 1'b1;
-                                unit_tr_sl_m_we = 1'b0;
-                                unit_tr_sl_m_size = 3;
-                                unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[30-1:21], 3'h0});
-                            end
-                        end
-                    end
-                    'h2: begin
-                        if ((m_rdata[7] && 1'b1)) begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                            end
-                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                if (unit_tr_sl_r_SL_WALK[4]) begin
-                                end
-                                else begin
-                                    leaf_pa = 64'h0;
-                                    if ((21 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
-                                    end
-                                    else if ((21 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
-                                    end
-                                    else if ((21 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
-                                    end
-                                    else if ((21 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
-                                    end
-                                    else if ((21 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
-                                    end
-                                    else if ((21 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
-                                    end
-                                    else if ((21 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
-                                    end
-                                    else if ((21 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
-                                    end
-                                    else if ((21 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
-                                    end
-                                    else if ((21 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
-                                    end
-                                    else if ((21 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
-                                    end
-                                    else if ((21 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
-                                    end
-                                    else if ((21 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
-                                    end
-                                    else if ((21 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
-                                    end
-                                    else if ((21 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
-                                    end
-                                    else if ((21 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
-                                    end
-                                    else if ((21 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
-                                    end
-                                    else if ((21 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
-                                    end
-                                    else if ((21 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
-                                    end
-                                    else if ((21 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
-                                    end
-                                    else begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                    end
-                                    if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
-                                    end
-                                    else begin
-                                    end
-                                end
-                            end
-                        end
-                        else begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                            end
-                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                            end
-                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                            end
-                            else begin
-                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                unit_tr_sl_m_valid = 1'b1;
-                                unit_tr_sl_m_we = 1'b0;
-                                unit_tr_sl_m_size = 3;
-                                unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[21-1:12], 3'h0});
-                            end
-                        end
-                    end
-                    'h1: begin
-                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                        end
-                        else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                        end
-                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                        end
-                        else begin
-                            v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                            if (unit_tr_sl_r_SL_WALK[4]) begin
-                            end
-                            else begin
-                                if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
-                                end
-                                else begin
-                                end
-                            end
-                        end
-                    end
-                endcase
-            end
-        end
-        3'b010: begin
-            rs0 = 4'h0;
-            rs1 = 3'h0;
-            rs2 = 3'h0;
-            if (unit_tr_sl_r_SL_WALK[3]) begin
-                rs2 = 5;
-            end
-            else begin
-                rs2 = 6;
-            end
-            if (((walker_unit_tr_sl0_fault_k[3-1:0] == 1) || (walker_unit_tr_sl0_fault_k[3-1:0] == 2))) begin
-                rs1 = rs2;
-            end
-            else begin
-                rs1 = 0;
-            end
-            if ((((walker_unit_tr_sl0_fault_k[3-1:0] == 3) || (walker_unit_tr_sl0_fault_k[3-1:0] == 4)) || (walker_unit_tr_sl0_fault_k[3-1:0] == 5))) begin
-                rs0 = 12;
-            end
-            else begin
-                rs0 = {1'h0, rs1};
-            end
-            rs3 = 7'h0;
-            rs3 = (9 * {4'h0, walker_unit_tr_sl0_flevel});
-            rs4 = 8'h0;
-            rs4 = (3 + {1'h0, rs3});
-        end
-        3'b011: begin
-            if (walker_unit_tr_sl0_pend_5) begin
-                unit_tr_sl_m_valid = 1'b1;
-                unit_tr_sl_m_we = 1'b1;
-                unit_tr_sl_m_size = 3;
-                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_5;
-                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_5;
-            end
-            else if (walker_unit_tr_sl0_pend_4) begin
-                unit_tr_sl_m_valid = 1'b1;
-                unit_tr_sl_m_we = 1'b1;
-                unit_tr_sl_m_size = 3;
-                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_4;
-                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_4;
-            end
-            else if (walker_unit_tr_sl0_pend_3) begin
-                unit_tr_sl_m_valid = 1'b1;
-                unit_tr_sl_m_we = 1'b1;
-                unit_tr_sl_m_size = 3;
-                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_3;
-                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_3;
-            end
-            else if (walker_unit_tr_sl0_pend_2) begin
-                unit_tr_sl_m_valid = 1'b1;
-                unit_tr_sl_m_we = 1'b1;
-                unit_tr_sl_m_size = 3;
-                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_2;
-                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_2;
-            end
-            else if (walker_unit_tr_sl0_pend_1) begin
-                unit_tr_sl_m_valid = 1'b1;
-                unit_tr_sl_m_we = 1'b1;
-                unit_tr_sl_m_size = 3;
-                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_1;
-                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_1;
-            end
-            else begin
-            end
-        end
-        3'b100: begin
-            if (m_rvalid) begin
-                unit_tr_sl_m_we = 1'b0;
-            end
-        end
-        default: begin
-        end
-    endcase
-end
-
-always @(posedge clk) begin: walker_unit_tr_sl0_fsm
-    reg pending;
-    reg v_r;
-    reg v_w;
-    reg [64-1:0] leaf_pa;
-    reg [4-1:0] rs0;
-    reg [3-1:0] rs1;
-    reg [3-1:0] rs2;
-    reg [7-1:0] rs3;
-    reg [8-1:0] rs4;
-    if (rst == 1) begin
-        walker_unit_tr_sl0_a_r <= 0;
-        walker_unit_tr_sl0_a_w <= 0;
-        unit_tr_sl_done <= 0;
-        walker_unit_tr_sl0_ea <= 0;
-        walker_unit_tr_sl0_fault_k <= 0;
-        walker_unit_tr_sl0_flevel <= 0;
-        walker_unit_tr_sl0_le <= 0;
-        walker_unit_tr_sl0_lvl <= 0;
-        walker_unit_tr_sl0_m_addr_h <= 0;
-        walker_unit_tr_sl0_m_size_h <= 0;
-        walker_unit_tr_sl0_m_valid_h <= 0;
-        walker_unit_tr_sl0_m_wdata_h <= 0;
-        walker_unit_tr_sl0_m_we_h <= 0;
-        unit_tr_sl_o_aux <= 0;
-        unit_tr_sl_o_level <= 0;
-        unit_tr_sl_o_pa <= 0;
-        unit_tr_sl_o_r_R <= 0;
-        unit_tr_sl_o_r_U <= 0;
-        unit_tr_sl_o_r_W <= 0;
-        unit_tr_sl_o_r_frame <= 0;
-        unit_tr_sl_o_r_reason <= 0;
-        unit_tr_sl_o_r_shift <= 0;
-        unit_tr_sl_o_status <= 0;
-        walker_unit_tr_sl0_pend_1 <= 0;
-        walker_unit_tr_sl0_pend_2 <= 0;
-        walker_unit_tr_sl0_pend_3 <= 0;
-        walker_unit_tr_sl0_pend_4 <= 0;
-        walker_unit_tr_sl0_pend_5 <= 0;
-        walker_unit_tr_sl0_st <= 3'b000;
-    end
-    else begin
-        walker_unit_tr_sl0_m_valid_h <= (unit_tr_sl_m_valid && (!m_ready));
-        walker_unit_tr_sl0_m_we_h <= unit_tr_sl_m_we;
-        walker_unit_tr_sl0_m_size_h <= unit_tr_sl_m_size;
-        walker_unit_tr_sl0_m_addr_h <= unit_tr_sl_m_addr;
-        walker_unit_tr_sl0_m_wdata_h <= unit_tr_sl_m_wdata;
-        pending = 1'b0;
-        v_r = (0 != 0);
-        v_w = (0 != 0);
-        if (unit_tr_sl_done) begin
-            unit_tr_sl_done <= 1'b0;
-        end
-        case (walker_unit_tr_sl0_st)
-            3'b000: begin
-                if (unit_tr_sl_start) begin
-                    walker_unit_tr_sl0_a_r <= 1'b1;
-                    walker_unit_tr_sl0_a_w <= 1'b1;
-                    walker_unit_tr_sl0_pend_5 <= 1'b0;
-                    walker_unit_tr_sl0_pend_4 <= 1'b0;
-                    walker_unit_tr_sl0_pend_3 <= 1'b0;
-                    walker_unit_tr_sl0_pend_2 <= 1'b0;
-                    walker_unit_tr_sl0_pend_1 <= 1'b0;
-                    if ((unit_tr_sl_r_SL_WALK[3-1:0] == 3)) begin
-                        walker_unit_tr_sl0_ea <= ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[57-1:48], 3'h0});
-                        walker_unit_tr_sl0_st <= 3'b001;
-                        walker_unit_tr_sl0_lvl <= 5;
-                    end
-                    else if ((unit_tr_sl_r_SL_WALK[3-1:0] == 2)) begin
-                        walker_unit_tr_sl0_ea <= ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
-                        walker_unit_tr_sl0_st <= 3'b001;
-                        walker_unit_tr_sl0_lvl <= 4;
-                    end
-                    else begin
-                        walker_unit_tr_sl0_ea <= ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
-                        walker_unit_tr_sl0_st <= 3'b001;
-                        walker_unit_tr_sl0_lvl <= 3;
-                    end
-                end
-            end
-            3'b001: begin
-                if (m_rvalid) begin
-                    walker_unit_tr_sl0_le <= m_rdata;
-                    case (walker_unit_tr_sl0_lvl)
-                        'h5: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_tr_sl0_fault_k <= 1;
-                                walker_unit_tr_sl0_flevel <= 5;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_tr_sl0_fault_k <= 2;
-                                walker_unit_tr_sl0_flevel <= 5;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_tr_sl0_fault_k <= 3;
-                                walker_unit_tr_sl0_flevel <= 5;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                walker_unit_tr_sl0_a_r <= v_r;
-                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                walker_unit_tr_sl0_a_w <= v_w;
-                                walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
-                                walker_unit_tr_sl0_st <= 3'b001;
-                                walker_unit_tr_sl0_lvl <= 4;
-                            end
-                        end
-                        'h4: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_tr_sl0_fault_k <= 1;
-                                walker_unit_tr_sl0_flevel <= 4;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_tr_sl0_fault_k <= 2;
-                                walker_unit_tr_sl0_flevel <= 4;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_tr_sl0_fault_k <= 3;
-                                walker_unit_tr_sl0_flevel <= 4;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                walker_unit_tr_sl0_a_r <= v_r;
-                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                walker_unit_tr_sl0_a_w <= v_w;
-                                walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
-                                walker_unit_tr_sl0_st <= 3'b001;
-                                walker_unit_tr_sl0_lvl <= 3;
-                            end
-                        end
-                        'h3: begin
-                            if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_tr_sl0_fault_k <= 1;
-                                    walker_unit_tr_sl0_flevel <= 3;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_tr_sl0_fault_k <= 2;
-                                    walker_unit_tr_sl0_flevel <= 3;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_tr_sl0_fault_k <= 3;
-                                    walker_unit_tr_sl0_flevel <= 3;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                                    walker_unit_tr_sl0_fault_k <= 5;
-                                    walker_unit_tr_sl0_flevel <= 3;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                    walker_unit_tr_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                    walker_unit_tr_sl0_a_w <= v_w;
-                                    if (unit_tr_sl_r_SL_WALK[4]) begin
-                                        walker_unit_tr_sl0_fault_k <= 6;
-                                        walker_unit_tr_sl0_flevel <= 3;
-                                        walker_unit_tr_sl0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        unit_tr_sl_o_level <= 3;
-                                        leaf_pa = 64'h0;
-                                        if ((30 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
-                                        end
-                                        else if ((30 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
-                                        end
-                                        else if ((30 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
-                                        end
-                                        else if ((30 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
-                                        end
-                                        else if ((30 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
-                                        end
-                                        else if ((30 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
-                                        end
-                                        else if ((30 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
-                                        end
-                                        else if ((30 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
-                                        end
-                                        else if ((30 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
-                                        end
-                                        else if ((30 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
-                                        end
-                                        else if ((30 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
-                                        end
-                                        else if ((30 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
-                                        end
-                                        else if ((30 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
-                                        end
-                                        else if ((30 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
-                                        end
-                                        else if ((30 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
-                                        end
-                                        else if ((30 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
-                                        end
-                                        else if ((30 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
-                                        end
-                                        else if ((30 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
-                                        end
-                                        else if ((30 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
-                                        end
-                                        else if ((30 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
-                                        end
-                                        else begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                        end
-                                        unit_tr_sl_o_pa <= leaf_pa;
-                                        unit_tr_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
-                                            walker_unit_tr_sl0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            unit_tr_sl_o_status <= 0;
-                                            unit_tr_sl_done <= 1'b1;
-                                            walker_unit_tr_sl0_st <= 3'b000;
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_tr_sl0_fault_k <= 1;
-                                    walker_unit_tr_sl0_flevel <= 3;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_tr_sl0_fault_k <= 2;
-                                    walker_unit_tr_sl0_flevel <= 3;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_tr_sl0_fault_k <= 3;
-                                    walker_unit_tr_sl0_flevel <= 3;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                    walker_unit_tr_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                    walker_unit_tr_sl0_a_w <= v_w;
-                                    walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[30-1:21], 3'h0});
-                                    walker_unit_tr_sl0_st <= 3'b001;
-                                    walker_unit_tr_sl0_lvl <= 2;
-                                end
-                            end
-                        end
-                        'h2: begin
-                            if ((m_rdata[7] && 1'b1)) begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_tr_sl0_fault_k <= 1;
-                                    walker_unit_tr_sl0_flevel <= 2;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_tr_sl0_fault_k <= 2;
-                                    walker_unit_tr_sl0_flevel <= 2;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_tr_sl0_fault_k <= 3;
-                                    walker_unit_tr_sl0_flevel <= 2;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
-                                    walker_unit_tr_sl0_fault_k <= 4;
-                                    walker_unit_tr_sl0_flevel <= 2;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                    walker_unit_tr_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                    walker_unit_tr_sl0_a_w <= v_w;
-                                    if (unit_tr_sl_r_SL_WALK[4]) begin
-                                        walker_unit_tr_sl0_fault_k <= 6;
-                                        walker_unit_tr_sl0_flevel <= 2;
-                                        walker_unit_tr_sl0_st <= 3'b010;
-                                    end
-                                    else begin
-                                        unit_tr_sl_o_level <= 2;
-                                        leaf_pa = 64'h0;
-                                        if ((21 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
-                                        end
-                                        else if ((21 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
-                                        end
-                                        else if ((21 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
-                                        end
-                                        else if ((21 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
-                                        end
-                                        else if ((21 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
-                                        end
-                                        else if ((21 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
-                                        end
-                                        else if ((21 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
-                                        end
-                                        else if ((21 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
-                                        end
-                                        else if ((21 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
-                                        end
-                                        else if ((21 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
-                                        end
-                                        else if ((21 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
-                                        end
-                                        else if ((21 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
-                                        end
-                                        else if ((21 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
-                                        end
-                                        else if ((21 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
-                                        end
-                                        else if ((21 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
-                                        end
-                                        else if ((21 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
-                                        end
-                                        else if ((21 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
-                                        end
-                                        else if ((21 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
-                                        end
-                                        else if ((21 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
-                                        end
-                                        else if ((21 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
-                                        end
-                                        else begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
-                                        end
-                                        unit_tr_sl_o_pa <= leaf_pa;
-                                        unit_tr_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
-                                            walker_unit_tr_sl0_st <= 3'b011;
-                                        end
-                                        else begin
-                                            unit_tr_sl_o_status <= 0;
-                                            unit_tr_sl_done <= 1'b1;
-                                            walker_unit_tr_sl0_st <= 3'b000;
-                                        end
-                                    end
-                                end
-                            end
-                            else begin
-                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_tr_sl0_fault_k <= 1;
-                                    walker_unit_tr_sl0_flevel <= 2;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_tr_sl0_fault_k <= 2;
-                                    walker_unit_tr_sl0_flevel <= 2;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_tr_sl0_fault_k <= 3;
-                                    walker_unit_tr_sl0_flevel <= 2;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                    walker_unit_tr_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                    walker_unit_tr_sl0_a_w <= v_w;
-                                    walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[21-1:12], 3'h0});
-                                    walker_unit_tr_sl0_st <= 3'b001;
-                                    walker_unit_tr_sl0_lvl <= 1;
-                                end
-                            end
-                        end
-                        'h1: begin
-                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_tr_sl0_fault_k <= 1;
-                                walker_unit_tr_sl0_flevel <= 1;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_tr_sl0_fault_k <= 2;
-                                walker_unit_tr_sl0_flevel <= 1;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                walker_unit_tr_sl0_fault_k <= 3;
-                                walker_unit_tr_sl0_flevel <= 1;
-                                walker_unit_tr_sl0_st <= 3'b010;
-                            end
-                            else begin
-                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
-                                walker_unit_tr_sl0_a_r <= v_r;
-                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
-                                walker_unit_tr_sl0_a_w <= v_w;
-                                if (unit_tr_sl_r_SL_WALK[4]) begin
-                                    walker_unit_tr_sl0_fault_k <= 6;
-                                    walker_unit_tr_sl0_flevel <= 1;
-                                    walker_unit_tr_sl0_st <= 3'b010;
-                                end
-                                else begin
-                                    unit_tr_sl_o_level <= 1;
-                                    unit_tr_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
-                                    unit_tr_sl_o_aux <= 0;
-                                    if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
-                                        walker_unit_tr_sl0_st <= 3'b011;
-                                    end
-                                    else begin
-                                        unit_tr_sl_o_status <= 0;
-                                        unit_tr_sl_done <= 1'b1;
-                                        walker_unit_tr_sl0_st <= 3'b000;
-                                    end
-                                end
-                            end
-                        end
-                    endcase
-                end
-            end
-            3'b010: begin
-                unit_tr_sl_o_status <= walker_unit_tr_sl0_fault_k;
-                unit_tr_sl_o_level <= walker_unit_tr_sl0_flevel;
-                unit_tr_sl_o_aux <= 0;
-                rs0 = 4'h0;
-                rs1 = 3'h0;
-                rs2 = 3'h0;
-                if (unit_tr_sl_r_SL_WALK[3]) begin
-                    rs2 = 5;
-                end
-                else begin
-                    rs2 = 6;
-                end
-                if (((walker_unit_tr_sl0_fault_k[3-1:0] == 1) || (walker_unit_tr_sl0_fault_k[3-1:0] == 2))) begin
-                    rs1 = rs2;
-                end
-                else begin
-                    rs1 = 0;
-                end
-                if ((((walker_unit_tr_sl0_fault_k[3-1:0] == 3) || (walker_unit_tr_sl0_fault_k[3-1:0] == 4)) || (walker_unit_tr_sl0_fault_k[3-1:0] == 5))) begin
-                    rs0 = 12;
-                end
-                else begin
-                    rs0 = {1'h0, rs1};
-                end
-                unit_tr_sl_o_r_reason <= {4'h0, rs0};
-                unit_tr_sl_o_r_R <= walker_unit_tr_sl0_a_r;
-                unit_tr_sl_o_r_W <= walker_unit_tr_sl0_a_w;
-                unit_tr_sl_o_r_U <= walker_unit_tr_sl0_le[62];
-                rs3 = 7'h0;
-                rs3 = (9 * {4'h0, walker_unit_tr_sl0_flevel});
-                rs4 = 8'h0;
-                rs4 = (3 + {1'h0, rs3});
-                unit_tr_sl_o_r_shift <= rs4[6-1:0];
-                unit_tr_sl_o_r_frame <= {16'h0, walker_unit_tr_sl0_le[48-1:12], 12'h0};
-                unit_tr_sl_done <= 1'b1;
-                walker_unit_tr_sl0_st <= 3'b000;
-            end
-            3'b011: begin
-                if (walker_unit_tr_sl0_pend_5) begin
-                    walker_unit_tr_sl0_pend_5 <= 1'b0;
-                    walker_unit_tr_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_tr_sl0_pend_4) begin
-                    walker_unit_tr_sl0_pend_4 <= 1'b0;
-                    walker_unit_tr_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_tr_sl0_pend_3) begin
-                    walker_unit_tr_sl0_pend_3 <= 1'b0;
-                    walker_unit_tr_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_tr_sl0_pend_2) begin
-                    walker_unit_tr_sl0_pend_2 <= 1'b0;
-                    walker_unit_tr_sl0_st <= 3'b100;
-                end
-                else if (walker_unit_tr_sl0_pend_1) begin
-                    walker_unit_tr_sl0_pend_1 <= 1'b0;
-                    walker_unit_tr_sl0_st <= 3'b100;
-                end
-                else begin
-                    unit_tr_sl_o_status <= 0;
-                    unit_tr_sl_done <= 1'b1;
-                    walker_unit_tr_sl0_st <= 3'b000;
-                end
-            end
-            3'b100: begin
-                if (m_rvalid) begin
-                    walker_unit_tr_sl0_st <= 3'b011;
-                end
-            end
-            default: begin
-                walker_unit_tr_sl0_st <= 3'b000;
-            end
-        endcase
     end
 end
 
@@ -20476,7 +19412,7 @@ always @(posedge clk) begin: walker_unit_tr_smsl0_fsm
     end
 end
 
-always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
+always @(walker_unit_tr_sl0_a_r, walker_unit_tr_sl0_a_w, unit_tr_sl_done, walker_unit_tr_sl0_fault_k, walker_unit_tr_sl0_flevel, unit_tr_sl_i_addr, walker_unit_tr_sl0_lvl, walker_unit_tr_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_tr_sl0_m_size_h, walker_unit_tr_sl0_m_valid_h, walker_unit_tr_sl0_m_wdata_h, walker_unit_tr_sl0_m_we_h, walker_unit_tr_sl0_pend_1, walker_unit_tr_sl0_pend_2, walker_unit_tr_sl0_pend_3, walker_unit_tr_sl0_pend_4, walker_unit_tr_sl0_pend_5, unit_tr_sl_r_SL_WALK, walker_unit_tr_sl0_sa_1, walker_unit_tr_sl0_sa_2, walker_unit_tr_sl0_sa_3, walker_unit_tr_sl0_sa_4, walker_unit_tr_sl0_sa_5, walker_unit_tr_sl0_se_1, walker_unit_tr_sl0_se_2, walker_unit_tr_sl0_se_3, walker_unit_tr_sl0_se_4, walker_unit_tr_sl0_se_5, walker_unit_tr_sl0_st, unit_tr_sl_start) begin: walker_unit_tr_sl0_logic
     reg pending;
     reg v_r;
     reg v_w;
@@ -20486,155 +19422,155 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
     reg [3-1:0] rs2;
     reg [7-1:0] rs3;
     reg [8-1:0] rs4;
-    unit_io_sl_m_valid = walker_unit_io_sl0_m_valid_h;
-    unit_io_sl_m_we = walker_unit_io_sl0_m_we_h;
-    unit_io_sl_m_size = walker_unit_io_sl0_m_size_h;
-    unit_io_sl_m_addr = walker_unit_io_sl0_m_addr_h;
-    unit_io_sl_m_wdata = walker_unit_io_sl0_m_wdata_h;
+    unit_tr_sl_m_valid = walker_unit_tr_sl0_m_valid_h;
+    unit_tr_sl_m_we = walker_unit_tr_sl0_m_we_h;
+    unit_tr_sl_m_size = walker_unit_tr_sl0_m_size_h;
+    unit_tr_sl_m_addr = walker_unit_tr_sl0_m_addr_h;
+    unit_tr_sl_m_wdata = walker_unit_tr_sl0_m_wdata_h;
     pending = 1'b0;
     v_r = (0 != 0);
     v_w = (0 != 0);
-    if (unit_io_sl_done) begin
+    if (unit_tr_sl_done) begin
     end
-    case (walker_unit_io_sl0_st)
+    case (walker_unit_tr_sl0_st)
         3'b000: begin
-            if (unit_io_sl_start) begin
-                if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
-                    unit_io_sl_m_valid = 1'b1;
-                    unit_io_sl_m_we = 1'b0;
-                    unit_io_sl_m_size = 3;
-                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
+            if (unit_tr_sl_start) begin
+                if ((unit_tr_sl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_tr_sl_m_valid = 1'b1;
+                    unit_tr_sl_m_we = 1'b0;
+                    unit_tr_sl_m_size = 3;
+                    unit_tr_sl_m_addr = ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[57-1:48], 3'h0});
                 end
-                else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
-                    unit_io_sl_m_valid = 1'b1;
-                    unit_io_sl_m_we = 1'b0;
-                    unit_io_sl_m_size = 3;
-                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                else if ((unit_tr_sl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_tr_sl_m_valid = 1'b1;
+                    unit_tr_sl_m_we = 1'b0;
+                    unit_tr_sl_m_size = 3;
+                    unit_tr_sl_m_addr = ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
                 end
                 else begin
-                    unit_io_sl_m_valid = 1'b1;
-                    unit_io_sl_m_we = 1'b0;
-                    unit_io_sl_m_size = 3;
-                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                    unit_tr_sl_m_valid = 1'b1;
+                    unit_tr_sl_m_we = 1'b0;
+                    unit_tr_sl_m_size = 3;
+                    unit_tr_sl_m_addr = ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
                 end
             end
         end
         3'b001: begin
             if (m_rvalid) begin
-                case (walker_unit_io_sl0_lvl)
+                case (walker_unit_tr_sl0_lvl)
                     'h5: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
                         end
                         else begin
-                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                            unit_io_sl_m_valid = 1'b1;
-                            unit_io_sl_m_we = 1'b0;
-                            unit_io_sl_m_size = 3;
-                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                            v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                            unit_tr_sl_m_valid = 1'b1;
+                            unit_tr_sl_m_we = 1'b0;
+                            unit_tr_sl_m_size = 3;
+                            unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
                         end
                     end
                     'h4: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if (((m_rdata & 64'h400f000000000880) != 0)) begin
                         end
                         else begin
-                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                            unit_io_sl_m_valid = 1'b1;
-                            unit_io_sl_m_we = 1'b0;
-                            unit_io_sl_m_size = 3;
-                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                            v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                            unit_tr_sl_m_valid = 1'b1;
+                            unit_tr_sl_m_we = 1'b0;
+                            unit_tr_sl_m_size = 3;
+                            unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
                         end
                     end
                     'h3: begin
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                             end
                             else if (((m_rdata[48-1:12] & 262143) != 0)) begin
                             end
                             else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                if (unit_tr_sl_r_SL_WALK[4]) begin
                                 end
                                 else begin
                                     leaf_pa = 64'h0;
                                     if ((30 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
                                     end
                                     else if ((30 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
                                     end
                                     else if ((30 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
                                     end
                                     else if ((30 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
                                     end
                                     else if ((30 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
                                     end
                                     else if ((30 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
                                     end
                                     else if ((30 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
                                     end
                                     else if ((30 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
                                     end
                                     else if ((30 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
                                     end
                                     else if ((30 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
                                     end
                                     else if ((30 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
                                     end
                                     else if ((30 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
                                     end
                                     else if ((30 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
                                     end
                                     else if ((30 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
                                     end
                                     else if ((30 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
                                     end
                                     else if ((30 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
                                     end
                                     else if ((30 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
                                     end
                                     else if ((30 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
                                     end
                                     else if ((30 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
                                     end
                                     else if ((30 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
                                     end
                                     else begin
                                         leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
                                     end
-                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                    if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
                                     end
                                     else begin
                                     end
@@ -20644,17 +19580,17 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                unit_io_sl_m_valid = 1'b1;
-                                unit_io_sl_m_we = 1'b0;
-                                unit_io_sl_m_size = 3;
-                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
+                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                unit_tr_sl_m_valid = 1'b1;
+                                unit_tr_sl_m_we = 1'b0;
+                                unit_tr_sl_m_size = 3;
+                                unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[30-1:21], 3'h0});
                             end
                         end
                     end
@@ -20662,83 +19598,83 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                         if ((m_rdata[7] && 1'b1)) begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                             end
                             else if (((m_rdata[48-1:12] & 511) != 0)) begin
                             end
                             else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                if (unit_tr_sl_r_SL_WALK[4]) begin
                                 end
                                 else begin
                                     leaf_pa = 64'h0;
                                     if ((21 == 12)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
                                     end
                                     else if ((21 == 13)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
                                     end
                                     else if ((21 == 14)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
                                     end
                                     else if ((21 == 15)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
                                     end
                                     else if ((21 == 16)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
                                     end
                                     else if ((21 == 17)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
                                     end
                                     else if ((21 == 18)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
                                     end
                                     else if ((21 == 19)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
                                     end
                                     else if ((21 == 20)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
                                     end
                                     else if ((21 == 21)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
                                     end
                                     else if ((21 == 22)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
                                     end
                                     else if ((21 == 23)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
                                     end
                                     else if ((21 == 24)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
                                     end
                                     else if ((21 == 25)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
                                     end
                                     else if ((21 == 26)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
                                     end
                                     else if ((21 == 27)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
                                     end
                                     else if ((21 == 28)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
                                     end
                                     else if ((21 == 29)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
                                     end
                                     else if ((21 == 30)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
                                     end
                                     else if ((21 == 31)) begin
-                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
                                     end
                                     else begin
                                         leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
                                     end
-                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                    if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
                                     end
                                     else begin
                                     end
@@ -20748,34 +19684,34 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
                         else begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                             end
                             else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
                             end
                             else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                unit_io_sl_m_valid = 1'b1;
-                                unit_io_sl_m_we = 1'b0;
-                                unit_io_sl_m_size = 3;
-                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
+                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                unit_tr_sl_m_valid = 1'b1;
+                                unit_tr_sl_m_we = 1'b0;
+                                unit_tr_sl_m_size = 3;
+                                unit_tr_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[21-1:12], 3'h0});
                             end
                         end
                     end
                     'h1: begin
                         if (((!m_rdata[0]) && (!m_rdata[1]))) begin
                         end
-                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
                         end
                         else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
                         end
                         else begin
-                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                            if (unit_io_sl_r_SL_WALK[4]) begin
+                            v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                            if (unit_tr_sl_r_SL_WALK[4]) begin
                             end
                             else begin
-                                if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
                                 end
                                 else begin
                                 end
@@ -20789,71 +19725,71 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
             rs0 = 4'h0;
             rs1 = 3'h0;
             rs2 = 3'h0;
-            if (unit_io_sl_r_SL_WALK[3]) begin
+            if (unit_tr_sl_r_SL_WALK[3]) begin
                 rs2 = 5;
             end
             else begin
                 rs2 = 6;
             end
-            if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
+            if (((walker_unit_tr_sl0_fault_k[3-1:0] == 1) || (walker_unit_tr_sl0_fault_k[3-1:0] == 2))) begin
                 rs1 = rs2;
             end
             else begin
                 rs1 = 0;
             end
-            if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
+            if ((((walker_unit_tr_sl0_fault_k[3-1:0] == 3) || (walker_unit_tr_sl0_fault_k[3-1:0] == 4)) || (walker_unit_tr_sl0_fault_k[3-1:0] == 5))) begin
                 rs0 = 12;
             end
             else begin
                 rs0 = {1'h0, rs1};
             end
             rs3 = 7'h0;
-            rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+            rs3 = (9 * {4'h0, walker_unit_tr_sl0_flevel});
             rs4 = 8'h0;
             rs4 = (3 + {1'h0, rs3});
         end
         3'b011: begin
-            if (walker_unit_io_sl0_pend_5) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_5;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_5;
+            if (walker_unit_tr_sl0_pend_5) begin
+                unit_tr_sl_m_valid = 1'b1;
+                unit_tr_sl_m_we = 1'b1;
+                unit_tr_sl_m_size = 3;
+                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_5;
+                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_5;
             end
-            else if (walker_unit_io_sl0_pend_4) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_4;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_4;
+            else if (walker_unit_tr_sl0_pend_4) begin
+                unit_tr_sl_m_valid = 1'b1;
+                unit_tr_sl_m_we = 1'b1;
+                unit_tr_sl_m_size = 3;
+                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_4;
+                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_4;
             end
-            else if (walker_unit_io_sl0_pend_3) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_3;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_3;
+            else if (walker_unit_tr_sl0_pend_3) begin
+                unit_tr_sl_m_valid = 1'b1;
+                unit_tr_sl_m_we = 1'b1;
+                unit_tr_sl_m_size = 3;
+                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_3;
+                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_3;
             end
-            else if (walker_unit_io_sl0_pend_2) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_2;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_2;
+            else if (walker_unit_tr_sl0_pend_2) begin
+                unit_tr_sl_m_valid = 1'b1;
+                unit_tr_sl_m_we = 1'b1;
+                unit_tr_sl_m_size = 3;
+                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_2;
+                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_2;
             end
-            else if (walker_unit_io_sl0_pend_1) begin
-                unit_io_sl_m_valid = 1'b1;
-                unit_io_sl_m_we = 1'b1;
-                unit_io_sl_m_size = 3;
-                unit_io_sl_m_addr = walker_unit_io_sl0_sa_1;
-                unit_io_sl_m_wdata = walker_unit_io_sl0_se_1;
+            else if (walker_unit_tr_sl0_pend_1) begin
+                unit_tr_sl_m_valid = 1'b1;
+                unit_tr_sl_m_we = 1'b1;
+                unit_tr_sl_m_size = 3;
+                unit_tr_sl_m_addr = walker_unit_tr_sl0_sa_1;
+                unit_tr_sl_m_wdata = walker_unit_tr_sl0_se_1;
             end
             else begin
             end
         end
         3'b100: begin
             if (m_rvalid) begin
-                unit_io_sl_m_we = 1'b0;
+                unit_tr_sl_m_we = 1'b0;
             end
         end
         default: begin
@@ -20861,7 +19797,7 @@ always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker
     endcase
 end
 
-always @(posedge clk) begin: walker_unit_io_sl0_fsm
+always @(posedge clk) begin: walker_unit_tr_sl0_fsm
     reg pending;
     reg v_r;
     reg v_w;
@@ -20872,444 +19808,444 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
     reg [7-1:0] rs3;
     reg [8-1:0] rs4;
     if (rst == 1) begin
-        walker_unit_io_sl0_a_r <= 0;
-        walker_unit_io_sl0_a_w <= 0;
-        unit_io_sl_done <= 0;
-        walker_unit_io_sl0_ea <= 0;
-        walker_unit_io_sl0_fault_k <= 0;
-        walker_unit_io_sl0_flevel <= 0;
-        walker_unit_io_sl0_le <= 0;
-        walker_unit_io_sl0_lvl <= 0;
-        walker_unit_io_sl0_m_addr_h <= 0;
-        walker_unit_io_sl0_m_size_h <= 0;
-        walker_unit_io_sl0_m_valid_h <= 0;
-        walker_unit_io_sl0_m_wdata_h <= 0;
-        walker_unit_io_sl0_m_we_h <= 0;
-        unit_io_sl_o_aux <= 0;
-        unit_io_sl_o_level <= 0;
-        unit_io_sl_o_pa <= 0;
-        unit_io_sl_o_r_R <= 0;
-        unit_io_sl_o_r_U <= 0;
-        unit_io_sl_o_r_W <= 0;
-        unit_io_sl_o_r_frame <= 0;
-        unit_io_sl_o_r_reason <= 0;
-        unit_io_sl_o_r_shift <= 0;
-        unit_io_sl_o_status <= 0;
-        walker_unit_io_sl0_pend_1 <= 0;
-        walker_unit_io_sl0_pend_2 <= 0;
-        walker_unit_io_sl0_pend_3 <= 0;
-        walker_unit_io_sl0_pend_4 <= 0;
-        walker_unit_io_sl0_pend_5 <= 0;
-        walker_unit_io_sl0_st <= 3'b000;
+        walker_unit_tr_sl0_a_r <= 0;
+        walker_unit_tr_sl0_a_w <= 0;
+        unit_tr_sl_done <= 0;
+        walker_unit_tr_sl0_ea <= 0;
+        walker_unit_tr_sl0_fault_k <= 0;
+        walker_unit_tr_sl0_flevel <= 0;
+        walker_unit_tr_sl0_le <= 0;
+        walker_unit_tr_sl0_lvl <= 0;
+        walker_unit_tr_sl0_m_addr_h <= 0;
+        walker_unit_tr_sl0_m_size_h <= 0;
+        walker_unit_tr_sl0_m_valid_h <= 0;
+        walker_unit_tr_sl0_m_wdata_h <= 0;
+        walker_unit_tr_sl0_m_we_h <= 0;
+        unit_tr_sl_o_aux <= 0;
+        unit_tr_sl_o_level <= 0;
+        unit_tr_sl_o_pa <= 0;
+        unit_tr_sl_o_r_R <= 0;
+        unit_tr_sl_o_r_U <= 0;
+        unit_tr_sl_o_r_W <= 0;
+        unit_tr_sl_o_r_frame <= 0;
+        unit_tr_sl_o_r_reason <= 0;
+        unit_tr_sl_o_r_shift <= 0;
+        unit_tr_sl_o_status <= 0;
+        walker_unit_tr_sl0_pend_1 <= 0;
+        walker_unit_tr_sl0_pend_2 <= 0;
+        walker_unit_tr_sl0_pend_3 <= 0;
+        walker_unit_tr_sl0_pend_4 <= 0;
+        walker_unit_tr_sl0_pend_5 <= 0;
+        walker_unit_tr_sl0_st <= 3'b000;
     end
     else begin
-        walker_unit_io_sl0_m_valid_h <= (unit_io_sl_m_valid && (!m_ready));
-        walker_unit_io_sl0_m_we_h <= unit_io_sl_m_we;
-        walker_unit_io_sl0_m_size_h <= unit_io_sl_m_size;
-        walker_unit_io_sl0_m_addr_h <= unit_io_sl_m_addr;
-        walker_unit_io_sl0_m_wdata_h <= unit_io_sl_m_wdata;
+        walker_unit_tr_sl0_m_valid_h <= (unit_tr_sl_m_valid && (!m_ready));
+        walker_unit_tr_sl0_m_we_h <= unit_tr_sl_m_we;
+        walker_unit_tr_sl0_m_size_h <= unit_tr_sl_m_size;
+        walker_unit_tr_sl0_m_addr_h <= unit_tr_sl_m_addr;
+        walker_unit_tr_sl0_m_wdata_h <= unit_tr_sl_m_wdata;
         pending = 1'b0;
         v_r = (0 != 0);
         v_w = (0 != 0);
-        if (unit_io_sl_done) begin
-            unit_io_sl_done <= 1'b0;
+        if (unit_tr_sl_done) begin
+            unit_tr_sl_done <= 1'b0;
         end
-        case (walker_unit_io_sl0_st)
+        case (walker_unit_tr_sl0_st)
             3'b000: begin
-                if (unit_io_sl_start) begin
-                    walker_unit_io_sl0_a_r <= 1'b1;
-                    walker_unit_io_sl0_a_w <= 1'b1;
-                    walker_unit_io_sl0_pend_5 <= 1'b0;
-                    walker_unit_io_sl0_pend_4 <= 1'b0;
-                    walker_unit_io_sl0_pend_3 <= 1'b0;
-                    walker_unit_io_sl0_pend_2 <= 1'b0;
-                    walker_unit_io_sl0_pend_1 <= 1'b0;
-                    if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
-                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
-                        walker_unit_io_sl0_st <= 3'b001;
-                        walker_unit_io_sl0_lvl <= 5;
+                if (unit_tr_sl_start) begin
+                    walker_unit_tr_sl0_a_r <= 1'b1;
+                    walker_unit_tr_sl0_a_w <= 1'b1;
+                    walker_unit_tr_sl0_pend_5 <= 1'b0;
+                    walker_unit_tr_sl0_pend_4 <= 1'b0;
+                    walker_unit_tr_sl0_pend_3 <= 1'b0;
+                    walker_unit_tr_sl0_pend_2 <= 1'b0;
+                    walker_unit_tr_sl0_pend_1 <= 1'b0;
+                    if ((unit_tr_sl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_tr_sl0_ea <= ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[57-1:48], 3'h0});
+                        walker_unit_tr_sl0_st <= 3'b001;
+                        walker_unit_tr_sl0_lvl <= 5;
                     end
-                    else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
-                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
-                        walker_unit_io_sl0_st <= 3'b001;
-                        walker_unit_io_sl0_lvl <= 4;
+                    else if ((unit_tr_sl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_tr_sl0_ea <= ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
+                        walker_unit_tr_sl0_st <= 3'b001;
+                        walker_unit_tr_sl0_lvl <= 4;
                     end
                     else begin
-                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
-                        walker_unit_io_sl0_st <= 3'b001;
-                        walker_unit_io_sl0_lvl <= 3;
+                        walker_unit_tr_sl0_ea <= ({unit_tr_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
+                        walker_unit_tr_sl0_st <= 3'b001;
+                        walker_unit_tr_sl0_lvl <= 3;
                     end
                 end
             end
             3'b001: begin
                 if (m_rvalid) begin
-                    walker_unit_io_sl0_le <= m_rdata;
-                    case (walker_unit_io_sl0_lvl)
+                    walker_unit_tr_sl0_le <= m_rdata;
+                    case (walker_unit_tr_sl0_lvl)
                         'h5: begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_io_sl0_fault_k <= 1;
-                                walker_unit_io_sl0_flevel <= 5;
-                                walker_unit_io_sl0_st <= 3'b010;
+                                walker_unit_tr_sl0_fault_k <= 1;
+                                walker_unit_tr_sl0_flevel <= 5;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_io_sl0_fault_k <= 2;
-                                walker_unit_io_sl0_flevel <= 5;
-                                walker_unit_io_sl0_st <= 3'b010;
+                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_sl0_fault_k <= 2;
+                                walker_unit_tr_sl0_flevel <= 5;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
                             else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_io_sl0_fault_k <= 3;
-                                walker_unit_io_sl0_flevel <= 5;
-                                walker_unit_io_sl0_st <= 3'b010;
+                                walker_unit_tr_sl0_fault_k <= 3;
+                                walker_unit_tr_sl0_flevel <= 5;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
                             else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                walker_unit_io_sl0_a_w <= v_w;
-                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
-                                walker_unit_io_sl0_st <= 3'b001;
-                                walker_unit_io_sl0_lvl <= 4;
+                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                walker_unit_tr_sl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                walker_unit_tr_sl0_a_w <= v_w;
+                                walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[48-1:39], 3'h0});
+                                walker_unit_tr_sl0_st <= 3'b001;
+                                walker_unit_tr_sl0_lvl <= 4;
                             end
                         end
                         'h4: begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_io_sl0_fault_k <= 1;
-                                walker_unit_io_sl0_flevel <= 4;
-                                walker_unit_io_sl0_st <= 3'b010;
+                                walker_unit_tr_sl0_fault_k <= 1;
+                                walker_unit_tr_sl0_flevel <= 4;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_io_sl0_fault_k <= 2;
-                                walker_unit_io_sl0_flevel <= 4;
-                                walker_unit_io_sl0_st <= 3'b010;
+                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_sl0_fault_k <= 2;
+                                walker_unit_tr_sl0_flevel <= 4;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
                             else if (((m_rdata & 64'h400f000000000880) != 0)) begin
-                                walker_unit_io_sl0_fault_k <= 3;
-                                walker_unit_io_sl0_flevel <= 4;
-                                walker_unit_io_sl0_st <= 3'b010;
+                                walker_unit_tr_sl0_fault_k <= 3;
+                                walker_unit_tr_sl0_flevel <= 4;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
                             else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                walker_unit_io_sl0_a_w <= v_w;
-                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
-                                walker_unit_io_sl0_st <= 3'b001;
-                                walker_unit_io_sl0_lvl <= 3;
+                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                walker_unit_tr_sl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                walker_unit_tr_sl0_a_w <= v_w;
+                                walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[39-1:30], 3'h0});
+                                walker_unit_tr_sl0_st <= 3'b001;
+                                walker_unit_tr_sl0_lvl <= 3;
                             end
                         end
                         'h3: begin
                             if ((m_rdata[7] && 1'b1)) begin
                                 if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 1;
+                                    walker_unit_tr_sl0_flevel <= 3;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_sl0_fault_k <= 2;
+                                    walker_unit_tr_sl0_flevel <= 3;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 3;
+                                    walker_unit_tr_sl0_flevel <= 3;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else if (((m_rdata[48-1:12] & 262143) != 0)) begin
-                                    walker_unit_io_sl0_fault_k <= 5;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 5;
+                                    walker_unit_tr_sl0_flevel <= 3;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    if (unit_io_sl_r_SL_WALK[4]) begin
-                                        walker_unit_io_sl0_fault_k <= 6;
-                                        walker_unit_io_sl0_flevel <= 3;
-                                        walker_unit_io_sl0_st <= 3'b010;
+                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_sl0_a_w <= v_w;
+                                    if (unit_tr_sl_r_SL_WALK[4]) begin
+                                        walker_unit_tr_sl0_fault_k <= 6;
+                                        walker_unit_tr_sl0_flevel <= 3;
+                                        walker_unit_tr_sl0_st <= 3'b010;
                                     end
                                     else begin
-                                        unit_io_sl_o_level <= 3;
+                                        unit_tr_sl_o_level <= 3;
                                         leaf_pa = 64'h0;
                                         if ((30 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
                                         end
                                         else if ((30 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
                                         end
                                         else if ((30 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
                                         end
                                         else if ((30 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
                                         end
                                         else if ((30 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
                                         end
                                         else if ((30 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
                                         end
                                         else if ((30 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
                                         end
                                         else if ((30 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
                                         end
                                         else if ((30 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
                                         end
                                         else if ((30 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
                                         end
                                         else if ((30 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
                                         end
                                         else if ((30 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
                                         end
                                         else if ((30 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
                                         end
                                         else if ((30 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
                                         end
                                         else if ((30 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
                                         end
                                         else if ((30 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
                                         end
                                         else if ((30 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
                                         end
                                         else if ((30 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
                                         end
                                         else if ((30 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
                                         end
                                         else if ((30 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
                                         end
                                         else begin
                                             leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
                                         end
-                                        unit_io_sl_o_pa <= leaf_pa;
-                                        unit_io_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                            walker_unit_io_sl0_st <= 3'b011;
+                                        unit_tr_sl_o_pa <= leaf_pa;
+                                        unit_tr_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
+                                            walker_unit_tr_sl0_st <= 3'b011;
                                         end
                                         else begin
-                                            unit_io_sl_o_status <= 0;
-                                            unit_io_sl_done <= 1'b1;
-                                            walker_unit_io_sl0_st <= 3'b000;
+                                            unit_tr_sl_o_status <= 0;
+                                            unit_tr_sl_done <= 1'b1;
+                                            walker_unit_tr_sl0_st <= 3'b000;
                                         end
                                     end
                                 end
                             end
                             else begin
                                 if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 1;
+                                    walker_unit_tr_sl0_flevel <= 3;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_sl0_fault_k <= 2;
+                                    walker_unit_tr_sl0_flevel <= 3;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 3;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 3;
+                                    walker_unit_tr_sl0_flevel <= 3;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
-                                    walker_unit_io_sl0_st <= 3'b001;
-                                    walker_unit_io_sl0_lvl <= 2;
+                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_sl0_a_w <= v_w;
+                                    walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_tr_sl0_st <= 3'b001;
+                                    walker_unit_tr_sl0_lvl <= 2;
                                 end
                             end
                         end
                         'h2: begin
                             if ((m_rdata[7] && 1'b1)) begin
                                 if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 1;
+                                    walker_unit_tr_sl0_flevel <= 2;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_sl0_fault_k <= 2;
+                                    walker_unit_tr_sl0_flevel <= 2;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 3;
+                                    walker_unit_tr_sl0_flevel <= 2;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else if (((m_rdata[48-1:12] & 511) != 0)) begin
-                                    walker_unit_io_sl0_fault_k <= 4;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 4;
+                                    walker_unit_tr_sl0_flevel <= 2;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    if (unit_io_sl_r_SL_WALK[4]) begin
-                                        walker_unit_io_sl0_fault_k <= 6;
-                                        walker_unit_io_sl0_flevel <= 2;
-                                        walker_unit_io_sl0_st <= 3'b010;
+                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_sl0_a_w <= v_w;
+                                    if (unit_tr_sl_r_SL_WALK[4]) begin
+                                        walker_unit_tr_sl0_fault_k <= 6;
+                                        walker_unit_tr_sl0_flevel <= 2;
+                                        walker_unit_tr_sl0_st <= 3'b010;
                                     end
                                     else begin
-                                        unit_io_sl_o_level <= 2;
+                                        unit_tr_sl_o_level <= 2;
                                         leaf_pa = 64'h0;
                                         if ((21 == 12)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
                                         end
                                         else if ((21 == 13)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_sl_i_addr[13-1:0]};
                                         end
                                         else if ((21 == 14)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_sl_i_addr[14-1:0]};
                                         end
                                         else if ((21 == 15)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_sl_i_addr[15-1:0]};
                                         end
                                         else if ((21 == 16)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_sl_i_addr[16-1:0]};
                                         end
                                         else if ((21 == 17)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_sl_i_addr[17-1:0]};
                                         end
                                         else if ((21 == 18)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_sl_i_addr[18-1:0]};
                                         end
                                         else if ((21 == 19)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_sl_i_addr[19-1:0]};
                                         end
                                         else if ((21 == 20)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_sl_i_addr[20-1:0]};
                                         end
                                         else if ((21 == 21)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_sl_i_addr[21-1:0]};
                                         end
                                         else if ((21 == 22)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_sl_i_addr[22-1:0]};
                                         end
                                         else if ((21 == 23)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_sl_i_addr[23-1:0]};
                                         end
                                         else if ((21 == 24)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_sl_i_addr[24-1:0]};
                                         end
                                         else if ((21 == 25)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_sl_i_addr[25-1:0]};
                                         end
                                         else if ((21 == 26)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_sl_i_addr[26-1:0]};
                                         end
                                         else if ((21 == 27)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_sl_i_addr[27-1:0]};
                                         end
                                         else if ((21 == 28)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_sl_i_addr[28-1:0]};
                                         end
                                         else if ((21 == 29)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_sl_i_addr[29-1:0]};
                                         end
                                         else if ((21 == 30)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_sl_i_addr[30-1:0]};
                                         end
                                         else if ((21 == 31)) begin
-                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_sl_i_addr[31-1:0]};
                                         end
                                         else begin
                                             leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
                                         end
-                                        unit_io_sl_o_pa <= leaf_pa;
-                                        unit_io_sl_o_aux <= 0;
-                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                            walker_unit_io_sl0_st <= 3'b011;
+                                        unit_tr_sl_o_pa <= leaf_pa;
+                                        unit_tr_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
+                                            walker_unit_tr_sl0_st <= 3'b011;
                                         end
                                         else begin
-                                            unit_io_sl_o_status <= 0;
-                                            unit_io_sl_done <= 1'b1;
-                                            walker_unit_io_sl0_st <= 3'b000;
+                                            unit_tr_sl_o_status <= 0;
+                                            unit_tr_sl_done <= 1'b1;
+                                            walker_unit_tr_sl0_st <= 3'b000;
                                         end
                                     end
                                 end
                             end
                             else begin
                                 if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                    walker_unit_io_sl0_fault_k <= 1;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 1;
+                                    walker_unit_tr_sl0_flevel <= 2;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
-                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                    walker_unit_io_sl0_fault_k <= 2;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_sl0_fault_k <= 2;
+                                    walker_unit_tr_sl0_flevel <= 2;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
-                                    walker_unit_io_sl0_fault_k <= 3;
-                                    walker_unit_io_sl0_flevel <= 2;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                    walker_unit_tr_sl0_fault_k <= 3;
+                                    walker_unit_tr_sl0_flevel <= 2;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else begin
-                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                    walker_unit_io_sl0_a_r <= v_r;
-                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                    walker_unit_io_sl0_a_w <= v_w;
-                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
-                                    walker_unit_io_sl0_st <= 3'b001;
-                                    walker_unit_io_sl0_lvl <= 1;
+                                    v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_sl0_a_w <= v_w;
+                                    walker_unit_tr_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_sl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_tr_sl0_st <= 3'b001;
+                                    walker_unit_tr_sl0_lvl <= 1;
                                 end
                             end
                         end
                         'h1: begin
                             if (((!m_rdata[0]) && (!m_rdata[1]))) begin
-                                walker_unit_io_sl0_fault_k <= 1;
-                                walker_unit_io_sl0_flevel <= 1;
-                                walker_unit_io_sl0_st <= 3'b010;
+                                walker_unit_tr_sl0_fault_k <= 1;
+                                walker_unit_tr_sl0_flevel <= 1;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
-                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
-                                walker_unit_io_sl0_fault_k <= 2;
-                                walker_unit_io_sl0_flevel <= 1;
-                                walker_unit_io_sl0_st <= 3'b010;
+                            else if (((!unit_tr_sl_r_SL_WALK[4]) && ((unit_tr_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_sl0_fault_k <= 2;
+                                walker_unit_tr_sl0_flevel <= 1;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
                             else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
-                                walker_unit_io_sl0_fault_k <= 3;
-                                walker_unit_io_sl0_flevel <= 1;
-                                walker_unit_io_sl0_st <= 3'b010;
+                                walker_unit_tr_sl0_fault_k <= 3;
+                                walker_unit_tr_sl0_flevel <= 1;
+                                walker_unit_tr_sl0_st <= 3'b010;
                             end
                             else begin
-                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
-                                walker_unit_io_sl0_a_r <= v_r;
-                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
-                                walker_unit_io_sl0_a_w <= v_w;
-                                if (unit_io_sl_r_SL_WALK[4]) begin
-                                    walker_unit_io_sl0_fault_k <= 6;
-                                    walker_unit_io_sl0_flevel <= 1;
-                                    walker_unit_io_sl0_st <= 3'b010;
+                                v_r = (walker_unit_tr_sl0_a_r && m_rdata[0]);
+                                walker_unit_tr_sl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_sl0_a_w && m_rdata[1]);
+                                walker_unit_tr_sl0_a_w <= v_w;
+                                if (unit_tr_sl_r_SL_WALK[4]) begin
+                                    walker_unit_tr_sl0_fault_k <= 6;
+                                    walker_unit_tr_sl0_flevel <= 1;
+                                    walker_unit_tr_sl0_st <= 3'b010;
                                 end
                                 else begin
-                                    unit_io_sl_o_level <= 1;
-                                    unit_io_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
-                                    unit_io_sl_o_aux <= 0;
-                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
-                                        walker_unit_io_sl0_st <= 3'b011;
+                                    unit_tr_sl_o_level <= 1;
+                                    unit_tr_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_tr_sl_i_addr[12-1:0]};
+                                    unit_tr_sl_o_aux <= 0;
+                                    if ((pending || walker_unit_tr_sl0_pend_5 || walker_unit_tr_sl0_pend_4 || walker_unit_tr_sl0_pend_3 || walker_unit_tr_sl0_pend_2 || walker_unit_tr_sl0_pend_1)) begin
+                                        walker_unit_tr_sl0_st <= 3'b011;
                                     end
                                     else begin
-                                        unit_io_sl_o_status <= 0;
-                                        unit_io_sl_done <= 1'b1;
-                                        walker_unit_io_sl0_st <= 3'b000;
+                                        unit_tr_sl_o_status <= 0;
+                                        unit_tr_sl_done <= 1'b1;
+                                        walker_unit_tr_sl0_st <= 3'b000;
                                     end
                                 end
                             end
@@ -21318,77 +20254,77 @@ always @(posedge clk) begin: walker_unit_io_sl0_fsm
                 end
             end
             3'b010: begin
-                unit_io_sl_o_status <= walker_unit_io_sl0_fault_k;
-                unit_io_sl_o_level <= walker_unit_io_sl0_flevel;
-                unit_io_sl_o_aux <= 0;
+                unit_tr_sl_o_status <= walker_unit_tr_sl0_fault_k;
+                unit_tr_sl_o_level <= walker_unit_tr_sl0_flevel;
+                unit_tr_sl_o_aux <= 0;
                 rs0 = 4'h0;
                 rs1 = 3'h0;
                 rs2 = 3'h0;
-                if (unit_io_sl_r_SL_WALK[3]) begin
+                if (unit_tr_sl_r_SL_WALK[3]) begin
                     rs2 = 5;
                 end
                 else begin
                     rs2 = 6;
                 end
-                if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
+                if (((walker_unit_tr_sl0_fault_k[3-1:0] == 1) || (walker_unit_tr_sl0_fault_k[3-1:0] == 2))) begin
                     rs1 = rs2;
                 end
                 else begin
                     rs1 = 0;
                 end
-                if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
+                if ((((walker_unit_tr_sl0_fault_k[3-1:0] == 3) || (walker_unit_tr_sl0_fault_k[3-1:0] == 4)) || (walker_unit_tr_sl0_fault_k[3-1:0] == 5))) begin
                     rs0 = 12;
                 end
                 else begin
                     rs0 = {1'h0, rs1};
                 end
-                unit_io_sl_o_r_reason <= {4'h0, rs0};
-                unit_io_sl_o_r_R <= walker_unit_io_sl0_a_r;
-                unit_io_sl_o_r_W <= walker_unit_io_sl0_a_w;
-                unit_io_sl_o_r_U <= walker_unit_io_sl0_le[62];
+                unit_tr_sl_o_r_reason <= {4'h0, rs0};
+                unit_tr_sl_o_r_R <= walker_unit_tr_sl0_a_r;
+                unit_tr_sl_o_r_W <= walker_unit_tr_sl0_a_w;
+                unit_tr_sl_o_r_U <= walker_unit_tr_sl0_le[62];
                 rs3 = 7'h0;
-                rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+                rs3 = (9 * {4'h0, walker_unit_tr_sl0_flevel});
                 rs4 = 8'h0;
                 rs4 = (3 + {1'h0, rs3});
-                unit_io_sl_o_r_shift <= rs4[6-1:0];
-                unit_io_sl_o_r_frame <= {16'h0, walker_unit_io_sl0_le[48-1:12], 12'h0};
-                unit_io_sl_done <= 1'b1;
-                walker_unit_io_sl0_st <= 3'b000;
+                unit_tr_sl_o_r_shift <= rs4[6-1:0];
+                unit_tr_sl_o_r_frame <= {16'h0, walker_unit_tr_sl0_le[48-1:12], 12'h0};
+                unit_tr_sl_done <= 1'b1;
+                walker_unit_tr_sl0_st <= 3'b000;
             end
             3'b011: begin
-                if (walker_unit_io_sl0_pend_5) begin
-                    walker_unit_io_sl0_pend_5 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
+                if (walker_unit_tr_sl0_pend_5) begin
+                    walker_unit_tr_sl0_pend_5 <= 1'b0;
+                    walker_unit_tr_sl0_st <= 3'b100;
                 end
-                else if (walker_unit_io_sl0_pend_4) begin
-                    walker_unit_io_sl0_pend_4 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
+                else if (walker_unit_tr_sl0_pend_4) begin
+                    walker_unit_tr_sl0_pend_4 <= 1'b0;
+                    walker_unit_tr_sl0_st <= 3'b100;
                 end
-                else if (walker_unit_io_sl0_pend_3) begin
-                    walker_unit_io_sl0_pend_3 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
+                else if (walker_unit_tr_sl0_pend_3) begin
+                    walker_unit_tr_sl0_pend_3 <= 1'b0;
+                    walker_unit_tr_sl0_st <= 3'b100;
                 end
-                else if (walker_unit_io_sl0_pend_2) begin
-                    walker_unit_io_sl0_pend_2 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
+                else if (walker_unit_tr_sl0_pend_2) begin
+                    walker_unit_tr_sl0_pend_2 <= 1'b0;
+                    walker_unit_tr_sl0_st <= 3'b100;
                 end
-                else if (walker_unit_io_sl0_pend_1) begin
-                    walker_unit_io_sl0_pend_1 <= 1'b0;
-                    walker_unit_io_sl0_st <= 3'b100;
+                else if (walker_unit_tr_sl0_pend_1) begin
+                    walker_unit_tr_sl0_pend_1 <= 1'b0;
+                    walker_unit_tr_sl0_st <= 3'b100;
                 end
                 else begin
-                    unit_io_sl_o_status <= 0;
-                    unit_io_sl_done <= 1'b1;
-                    walker_unit_io_sl0_st <= 3'b000;
+                    unit_tr_sl_o_status <= 0;
+                    unit_tr_sl_done <= 1'b1;
+                    walker_unit_tr_sl0_st <= 3'b000;
                 end
             end
             3'b100: begin
                 if (m_rvalid) begin
-                    walker_unit_io_sl0_st <= 3'b011;
+                    walker_unit_tr_sl0_st <= 3'b011;
                 end
             end
             default: begin
-                walker_unit_io_sl0_st <= 3'b000;
+                walker_unit_tr_sl0_st <= 3'b000;
             end
         endcase
     end
@@ -22307,6 +21243,924 @@ always @(posedge clk) begin: walker_unit_io_smsl0_fsm
             end
             default: begin
                 walker_unit_io_smsl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+always @(walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) begin: walker_unit_io_sl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    unit_io_sl_m_valid = walker_unit_io_sl0_m_valid_h;
+    unit_io_sl_m_we = walker_unit_io_sl0_m_we_h;
+    unit_io_sl_m_size = walker_unit_io_sl0_m_size_h;
+    unit_io_sl_m_addr = walker_unit_io_sl0_m_addr_h;
+    unit_io_sl_m_wdata = walker_unit_io_sl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_io_sl_done) begin
+    end
+    case (walker_unit_io_sl0_st)
+        3'b000: begin
+            if (unit_io_sl_start) begin
+                if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_io_sl_m_valid = 1'b1;
+                    unit_io_sl_m_we = 1'b0;
+                    unit_io_sl_m_size = 3;
+                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_io_sl_m_valid = 1'b1;
+                    unit_io_sl_m_we = 1'b0;
+                    unit_io_sl_m_size = 3;
+                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_io_sl_m_valid = 1'b1;
+                    unit_io_sl_m_we = 1'b0;
+                    unit_io_sl_m_size = 3;
+                    unit_io_sl_m_addr = ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_io_sl0_lvl)
+                    'h5: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                            unit_io_sl_m_valid = 1'b1;
+                            unit_io_sl_m_we = 1'b0;
+                            unit_io_sl_m_size = 3;
+                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                            unit_io_sl_m_valid = 1'b1;
+                            unit_io_sl_m_we = 1'b0;
+                            unit_io_sl_m_size = 3;
+                            unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                unit_io_sl_m_valid = 1'b1;
+                                unit_io_sl_m_we = 1'b0;
+                                unit_io_sl_m_size = 3;
+                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                unit_io_sl_m_valid = 1'b1;
+                                unit_io_sl_m_we = 1'b0;
+                                unit_io_sl_m_size = 3;
+                                unit_io_sl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                            if (unit_io_sl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            if (unit_io_sl_r_SL_WALK[3]) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = 6;
+            end
+            if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
+                rs1 = rs2;
+            end
+            else begin
+                rs1 = 0;
+            end
+            if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
+                rs0 = 12;
+            end
+            else begin
+                rs0 = {1'h0, rs1};
+            end
+            rs3 = 7'h0;
+            rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+            rs4 = 8'h0;
+            rs4 = (3 + {1'h0, rs3});
+        end
+        3'b011: begin
+            if (walker_unit_io_sl0_pend_5) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_5;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_5;
+            end
+            else if (walker_unit_io_sl0_pend_4) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_4;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_4;
+            end
+            else if (walker_unit_io_sl0_pend_3) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_3;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_3;
+            end
+            else if (walker_unit_io_sl0_pend_2) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_2;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_2;
+            end
+            else if (walker_unit_io_sl0_pend_1) begin
+                unit_io_sl_m_valid = 1'b1;
+                unit_io_sl_m_we = 1'b1;
+                unit_io_sl_m_size = 3;
+                unit_io_sl_m_addr = walker_unit_io_sl0_sa_1;
+                unit_io_sl_m_wdata = walker_unit_io_sl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_io_sl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_io_sl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [7-1:0] rs3;
+    reg [8-1:0] rs4;
+    if (rst == 1) begin
+        walker_unit_io_sl0_a_r <= 0;
+        walker_unit_io_sl0_a_w <= 0;
+        unit_io_sl_done <= 0;
+        walker_unit_io_sl0_ea <= 0;
+        walker_unit_io_sl0_fault_k <= 0;
+        walker_unit_io_sl0_flevel <= 0;
+        walker_unit_io_sl0_le <= 0;
+        walker_unit_io_sl0_lvl <= 0;
+        walker_unit_io_sl0_m_addr_h <= 0;
+        walker_unit_io_sl0_m_size_h <= 0;
+        walker_unit_io_sl0_m_valid_h <= 0;
+        walker_unit_io_sl0_m_wdata_h <= 0;
+        walker_unit_io_sl0_m_we_h <= 0;
+        unit_io_sl_o_aux <= 0;
+        unit_io_sl_o_level <= 0;
+        unit_io_sl_o_pa <= 0;
+        unit_io_sl_o_r_R <= 0;
+        unit_io_sl_o_r_U <= 0;
+        unit_io_sl_o_r_W <= 0;
+        unit_io_sl_o_r_frame <= 0;
+        unit_io_sl_o_r_reason <= 0;
+        unit_io_sl_o_r_shift <= 0;
+        unit_io_sl_o_status <= 0;
+        walker_unit_io_sl0_pend_1 <= 0;
+        walker_unit_io_sl0_pend_2 <= 0;
+        walker_unit_io_sl0_pend_3 <= 0;
+        walker_unit_io_sl0_pend_4 <= 0;
+        walker_unit_io_sl0_pend_5 <= 0;
+        walker_unit_io_sl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_io_sl0_m_valid_h <= (unit_io_sl_m_valid && (!m_ready));
+        walker_unit_io_sl0_m_we_h <= unit_io_sl_m_we;
+        walker_unit_io_sl0_m_size_h <= unit_io_sl_m_size;
+        walker_unit_io_sl0_m_addr_h <= unit_io_sl_m_addr;
+        walker_unit_io_sl0_m_wdata_h <= unit_io_sl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_io_sl_done) begin
+            unit_io_sl_done <= 1'b0;
+        end
+        case (walker_unit_io_sl0_st)
+            3'b000: begin
+                if (unit_io_sl_start) begin
+                    walker_unit_io_sl0_a_r <= 1'b1;
+                    walker_unit_io_sl0_a_w <= 1'b1;
+                    walker_unit_io_sl0_pend_5 <= 1'b0;
+                    walker_unit_io_sl0_pend_4 <= 1'b0;
+                    walker_unit_io_sl0_pend_3 <= 1'b0;
+                    walker_unit_io_sl0_pend_2 <= 1'b0;
+                    walker_unit_io_sl0_pend_1 <= 1'b0;
+                    if ((unit_io_sl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[57-1:48], 3'h0});
+                        walker_unit_io_sl0_st <= 3'b001;
+                        walker_unit_io_sl0_lvl <= 5;
+                    end
+                    else if ((unit_io_sl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                        walker_unit_io_sl0_st <= 3'b001;
+                        walker_unit_io_sl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_io_sl0_ea <= ({unit_io_sl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                        walker_unit_io_sl0_st <= 3'b001;
+                        walker_unit_io_sl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_io_sl0_le <= m_rdata;
+                    case (walker_unit_io_sl0_lvl)
+                        'h5: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_sl0_fault_k <= 1;
+                                walker_unit_io_sl0_flevel <= 5;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_sl0_fault_k <= 2;
+                                walker_unit_io_sl0_flevel <= 5;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 5;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                walker_unit_io_sl0_a_w <= v_w;
+                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[48-1:39], 3'h0});
+                                walker_unit_io_sl0_st <= 3'b001;
+                                walker_unit_io_sl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_sl0_fault_k <= 1;
+                                walker_unit_io_sl0_flevel <= 4;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_sl0_fault_k <= 2;
+                                walker_unit_io_sl0_flevel <= 4;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 4;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                walker_unit_io_sl0_a_w <= v_w;
+                                walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[39-1:30], 3'h0});
+                                walker_unit_io_sl0_st <= 3'b001;
+                                walker_unit_io_sl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_io_sl0_fault_k <= 5;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    if (unit_io_sl_r_SL_WALK[4]) begin
+                                        walker_unit_io_sl0_fault_k <= 6;
+                                        walker_unit_io_sl0_flevel <= 3;
+                                        walker_unit_io_sl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_sl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_sl_o_pa <= leaf_pa;
+                                        unit_io_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                            walker_unit_io_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_sl_o_status <= 0;
+                                            unit_io_sl_done <= 1'b1;
+                                            walker_unit_io_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 3;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_io_sl0_st <= 3'b001;
+                                    walker_unit_io_sl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_io_sl0_fault_k <= 4;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    if (unit_io_sl_r_SL_WALK[4]) begin
+                                        walker_unit_io_sl0_fault_k <= 6;
+                                        walker_unit_io_sl0_flevel <= 2;
+                                        walker_unit_io_sl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_sl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_sl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_sl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_sl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_sl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_sl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_sl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_sl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_sl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_sl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_sl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_sl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_sl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_sl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_sl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_sl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_sl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_sl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_sl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_sl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_sl_o_pa <= leaf_pa;
+                                        unit_io_sl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                            walker_unit_io_sl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_sl_o_status <= 0;
+                                            unit_io_sl_done <= 1'b1;
+                                            walker_unit_io_sl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_sl0_fault_k <= 1;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_sl0_fault_k <= 2;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_sl0_fault_k <= 3;
+                                    walker_unit_io_sl0_flevel <= 2;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                    walker_unit_io_sl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                    walker_unit_io_sl0_a_w <= v_w;
+                                    walker_unit_io_sl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_sl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_io_sl0_st <= 3'b001;
+                                    walker_unit_io_sl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_sl0_fault_k <= 1;
+                                walker_unit_io_sl0_flevel <= 1;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_sl_r_SL_WALK[4]) && ((unit_io_sl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_sl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_sl0_fault_k <= 2;
+                                walker_unit_io_sl0_flevel <= 1;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_io_sl0_fault_k <= 3;
+                                walker_unit_io_sl0_flevel <= 1;
+                                walker_unit_io_sl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_sl0_a_r && m_rdata[0]);
+                                walker_unit_io_sl0_a_r <= v_r;
+                                v_w = (walker_unit_io_sl0_a_w && m_rdata[1]);
+                                walker_unit_io_sl0_a_w <= v_w;
+                                if (unit_io_sl_r_SL_WALK[4]) begin
+                                    walker_unit_io_sl0_fault_k <= 6;
+                                    walker_unit_io_sl0_flevel <= 1;
+                                    walker_unit_io_sl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_io_sl_o_level <= 1;
+                                    unit_io_sl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_sl_i_addr[12-1:0]};
+                                    unit_io_sl_o_aux <= 0;
+                                    if ((pending || walker_unit_io_sl0_pend_5 || walker_unit_io_sl0_pend_4 || walker_unit_io_sl0_pend_3 || walker_unit_io_sl0_pend_2 || walker_unit_io_sl0_pend_1)) begin
+                                        walker_unit_io_sl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_io_sl_o_status <= 0;
+                                        unit_io_sl_done <= 1'b1;
+                                        walker_unit_io_sl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_io_sl_o_status <= walker_unit_io_sl0_fault_k;
+                unit_io_sl_o_level <= walker_unit_io_sl0_flevel;
+                unit_io_sl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                if (unit_io_sl_r_SL_WALK[3]) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = 6;
+                end
+                if (((walker_unit_io_sl0_fault_k[3-1:0] == 1) || (walker_unit_io_sl0_fault_k[3-1:0] == 2))) begin
+                    rs1 = rs2;
+                end
+                else begin
+                    rs1 = 0;
+                end
+                if ((((walker_unit_io_sl0_fault_k[3-1:0] == 3) || (walker_unit_io_sl0_fault_k[3-1:0] == 4)) || (walker_unit_io_sl0_fault_k[3-1:0] == 5))) begin
+                    rs0 = 12;
+                end
+                else begin
+                    rs0 = {1'h0, rs1};
+                end
+                unit_io_sl_o_r_reason <= {4'h0, rs0};
+                unit_io_sl_o_r_R <= walker_unit_io_sl0_a_r;
+                unit_io_sl_o_r_W <= walker_unit_io_sl0_a_w;
+                unit_io_sl_o_r_U <= walker_unit_io_sl0_le[62];
+                rs3 = 7'h0;
+                rs3 = (9 * {4'h0, walker_unit_io_sl0_flevel});
+                rs4 = 8'h0;
+                rs4 = (3 + {1'h0, rs3});
+                unit_io_sl_o_r_shift <= rs4[6-1:0];
+                unit_io_sl_o_r_frame <= {16'h0, walker_unit_io_sl0_le[48-1:12], 12'h0};
+                unit_io_sl_done <= 1'b1;
+                walker_unit_io_sl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_io_sl0_pend_5) begin
+                    walker_unit_io_sl0_pend_5 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_4) begin
+                    walker_unit_io_sl0_pend_4 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_3) begin
+                    walker_unit_io_sl0_pend_3 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_2) begin
+                    walker_unit_io_sl0_pend_2 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_sl0_pend_1) begin
+                    walker_unit_io_sl0_pend_1 <= 1'b0;
+                    walker_unit_io_sl0_st <= 3'b100;
+                end
+                else begin
+                    unit_io_sl_o_status <= 0;
+                    unit_io_sl_done <= 1'b1;
+                    walker_unit_io_sl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_io_sl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_io_sl0_st <= 3'b000;
             end
         endcase
     end
