@@ -221,6 +221,32 @@ def test_second_level_faults(ref):
     assert trace == UP_TO_PE + WALK[:3]
 
 
+TRANSLATION_REQUEST, COMPLETED = 1, 7
+
+
+def test_translation_request_is_answered_from_the_second_level_walk(ref):
+    # DTE = 1 admits a Translation Request (AT = 01b); the walk of the 4-KByte page grants
+    # R and W at every level: completion SC, data entry 9000_0000h | W | R ([PCIe] 10.2.3)
+    mem = {**structures(dte=1), **sl_tables()}
+    out, trace = decide(ref, mem, request(DMA_READ, addr=ADDR & ~0xFFF, at=TRANSLATION_REQUEST))
+    assert out["rule"] == "sm_ats_translation"
+    f = out["fields"]
+    assert (f["outcome"], f["cpl_status"], f["cpl"], f["domain"], f["recorded"]) == (COMPLETED, 0, 0x9000_0003, DID, 0)
+    assert trace == UP_TO_PE + WALK
+    # the same request with DTE = 0: 44h, answered UR (1) and recorded with AT = 01b
+    out, _ = decide(ref, {**structures(), **sl_tables()}, request(DMA_READ, addr=ADDR & ~0xFFF, at=TRANSLATION_REQUEST))
+    assert out["rule"] == "sm_dte_clear"
+    assert (out["fields"]["outcome"], out["fields"]["cpl_status"]) == (COMPLETED, 1)
+    assert out["fields"]["frcd_hi"] == frcd_hi(0x44, 1, at=TRANSLATION_REQUEST)
+
+
+def test_translation_request_of_a_pass_through_pasid(ref):
+    mem = {**root(), **context(dte=1), PDIR_E: PTBL | 1, **pasid_entry(pgtt=PT_GTT)}
+    out, _ = decide(ref, mem, request(DMA_READ, addr=0x1234_5000, at=TRANSLATION_REQUEST))
+    assert out["rule"] == "sm_ats_pass_through"
+    assert (out["fields"]["outcome"], out["fields"]["cpl_status"], out["fields"]["cpl"]) == (COMPLETED, 0, 0x1234_5003)
+
+
 def test_address_beyond_the_pasid_entry_width(ref):
     # AW = 001b: 39 bits; bit 40 of the address set
     mem = {**structures(), **pasid_entry(aw=1)}
@@ -237,7 +263,8 @@ def test_model_agrees_with_reference_on_golden_images(generated):
               ({**structures(), **sl_tables(pte=0x9000_0000 | R)}, request(DMA_WRITE, addr=ADDR)),
               ({**root(), **context()}, request(DMA_READ, addr=ADDR, pv=1, pasid=0x12345)),
               ({**root(hi=UCT)}, request(DMA_READ, addr=0x5000, sid=SID_UP)),
-              ({**structures(), PE_E: SLPT | FL << 6 | 2 << 2 | 1}, request(DMA_READ, addr=ADDR))]
+              ({**structures(), PE_E: SLPT | FL << 6 | 2 << 2 | 1}, request(DMA_READ, addr=ADDR)),
+              ({**structures(dte=1), **sl_tables()}, request(DMA_READ, addr=ADDR & ~0xFFF, at=1))]
     scenarios = [Scenario(req, mem, latency_seed=i) for i, (mem, req) in enumerate(images)]
     for sc, model_run in zip(scenarios, run_model(model, ref, scenarios)):
         trace, mem = [], dict(sc.memory)
