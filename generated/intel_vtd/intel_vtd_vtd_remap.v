@@ -14,6 +14,8 @@ module intel_vtd_vtd_remap (
     e_msi_addr,
     e_msi_data,
     e_nw,
+    e_pv,
+    e_pasid,
     r_GSTS_REG,
     r_RTADDR_REG,
     r_IRTA_REG,
@@ -72,6 +74,8 @@ input [63:0] e_addr;
 input [31:0] e_msi_addr;
 input [31:0] e_msi_data;
 input [0:0] e_nw;
+input [0:0] e_pv;
+input [19:0] e_pasid;
 input [31:0] r_GSTS_REG;
 input [63:0] r_RTADDR_REG;
 input [63:0] r_IRTA_REG;
@@ -140,11 +144,11 @@ reg [63:0] o_r_cpl;
 output [1:0] o_hit;
 reg [1:0] o_hit;
 
-reg [2:0] unit_sl_o_aux;
+reg [2:0] unit_smsl_o_aux;
 reg [1:0] hits;
 reg [2:0] iset;
 reg pend;
-reg [3:0] st;
+reg [4:0] st;
 reg [7:0] status;
 reg [60:0] u0_fk;
 reg [1:0] u0_fs;
@@ -157,6 +161,59 @@ reg [2:0] u_size;
 reg u_valid;
 wire [63:0] u_wdata;
 reg u_we;
+reg unit_smsl_done;
+reg [63:0] unit_smsl_i_addr;
+reg unit_smsl_k_read;
+reg unit_smsl_k_write;
+reg [63:0] unit_smsl_m_addr;
+reg [2:0] unit_smsl_m_size;
+reg unit_smsl_m_valid;
+reg [63:0] unit_smsl_m_wdata;
+reg unit_smsl_m_we;
+reg [2:0] unit_smsl_o_level;
+reg [63:0] unit_smsl_o_pa;
+reg [0:0] unit_smsl_o_r_R;
+reg [0:0] unit_smsl_o_r_U;
+reg [0:0] unit_smsl_o_r_W;
+reg [63:0] unit_smsl_o_r_frame;
+reg [7:0] unit_smsl_o_r_reason;
+reg [5:0] unit_smsl_o_r_shift;
+reg [7:0] unit_smsl_o_status;
+reg [63:0] unit_smsl_r_SL_WALK;
+reg unit_smsl_start;
+reg [63:0] w_ctx_0;
+reg [63:0] w_ctx_8;
+reg [63:0] w_irte_0;
+reg [63:0] w_irte_8;
+reg [63:0] w_pdir_0;
+reg [63:0] w_pe_0;
+reg [63:0] w_pe_10;
+reg [63:0] w_pe_8;
+reg [63:0] w_root_0;
+reg [63:0] w_root_8;
+reg [63:0] w_smctx_0;
+reg [63:0] w_smctx_10;
+reg [63:0] w_smctx_18;
+reg [63:0] w_smctx_8;
+reg [0:0] wk_smsl_R;
+reg [0:0] wk_smsl_U;
+reg [0:0] wk_smsl_W;
+reg [0:0] wk_smsl_access_error;
+reg [0:0] wk_smsl_denied;
+reg [7:0] wk_smsl_fault;
+reg [63:0] wk_smsl_frame;
+reg [2:0] wk_smsl_level;
+reg [0:0] wk_smsl_not_present;
+reg [0:0] wk_smsl_ok;
+reg [63:0] wk_smsl_pa;
+reg [7:0] wk_smsl_reason;
+reg [0:0] wk_smsl_reserved;
+reg [0:0] wk_smsl_reserved_1g;
+reg [0:0] wk_smsl_reserved_2m;
+reg [5:0] wk_smsl_shift;
+reg [0:0] wk_smsl_translation;
+reg [0:0] wk_smsl_walked;
+reg [2:0] unit_sl_o_aux;
 reg unit_sl_done;
 reg [63:0] unit_sl_i_addr;
 reg unit_sl_k_read;
@@ -177,12 +234,6 @@ reg [5:0] unit_sl_o_r_shift;
 reg [7:0] unit_sl_o_status;
 reg [63:0] unit_sl_r_SL_WALK;
 reg unit_sl_start;
-reg [63:0] w_ctx_0;
-reg [63:0] w_ctx_8;
-reg [63:0] w_irte_0;
-reg [63:0] w_irte_8;
-reg [63:0] w_root_0;
-reg [63:0] w_root_8;
 reg [0:0] wk_sl_R;
 reg [0:0] wk_sl_U;
 reg [0:0] wk_sl_W;
@@ -220,6 +271,34 @@ reg [0:0] rec_recorded;
 reg [0:0] rec_redir_hint;
 reg [0:0] rec_trigger_mode;
 reg [7:0] rec_vector;
+reg walker_unit_smsl0_a_r;
+reg walker_unit_smsl0_a_w;
+reg [63:0] walker_unit_smsl0_ea;
+reg [7:0] walker_unit_smsl0_fault_k;
+reg [2:0] walker_unit_smsl0_flevel;
+reg [63:0] walker_unit_smsl0_le;
+reg [2:0] walker_unit_smsl0_lvl;
+reg [63:0] walker_unit_smsl0_m_addr_h;
+reg [2:0] walker_unit_smsl0_m_size_h;
+reg walker_unit_smsl0_m_valid_h;
+reg [63:0] walker_unit_smsl0_m_wdata_h;
+reg walker_unit_smsl0_m_we_h;
+reg walker_unit_smsl0_pend_1;
+reg walker_unit_smsl0_pend_2;
+reg walker_unit_smsl0_pend_3;
+reg walker_unit_smsl0_pend_4;
+reg walker_unit_smsl0_pend_5;
+wire [63:0] walker_unit_smsl0_sa_1;
+wire [63:0] walker_unit_smsl0_sa_2;
+wire [63:0] walker_unit_smsl0_sa_3;
+wire [63:0] walker_unit_smsl0_sa_4;
+wire [63:0] walker_unit_smsl0_sa_5;
+wire [63:0] walker_unit_smsl0_se_1;
+wire [63:0] walker_unit_smsl0_se_2;
+wire [63:0] walker_unit_smsl0_se_3;
+wire [63:0] walker_unit_smsl0_se_4;
+wire [63:0] walker_unit_smsl0_se_5;
+reg [2:0] walker_unit_smsl0_st;
 reg walker_unit_sl0_a_r;
 reg walker_unit_sl0_a_w;
 reg [63:0] walker_unit_sl0_ea;
@@ -306,6 +385,16 @@ reg u1_v2 [0:8-1];
 reg u1_v3 [0:8-1];
 
 assign u_wdata = 64'd0;
+assign walker_unit_smsl0_sa_1 = 64'd0;
+assign walker_unit_smsl0_sa_2 = 64'd0;
+assign walker_unit_smsl0_sa_3 = 64'd0;
+assign walker_unit_smsl0_sa_4 = 64'd0;
+assign walker_unit_smsl0_sa_5 = 64'd0;
+assign walker_unit_smsl0_se_1 = 64'd0;
+assign walker_unit_smsl0_se_2 = 64'd0;
+assign walker_unit_smsl0_se_3 = 64'd0;
+assign walker_unit_smsl0_se_4 = 64'd0;
+assign walker_unit_smsl0_se_5 = 64'd0;
 assign walker_unit_sl0_sa_1 = 64'd0;
 assign walker_unit_sl0_sa_2 = 64'd0;
 assign walker_unit_sl0_sa_3 = 64'd0;
@@ -323,9 +412,94 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h0;
     reg [13-1:0] h1;
     reg [65-1:0] h2;
-    reg [16-1:0] h3;
-    reg [13-1:0] h4;
-    reg [49-1:0] h5;
+    reg [1-1:0] h8;
+    reg [1-1:0] h9;
+    reg [1-1:0] h10;
+    reg [1-1:0] h11;
+    reg [1-1:0] h12;
+    reg [64-1:0] h13;
+    reg [64-1:0] h14;
+    reg [1-1:0] h15;
+    reg [36-1:0] h3;
+    reg [64-1:0] h4;
+    reg [16-1:0] h5;
+    reg [13-1:0] h6;
+    reg [49-1:0] h7;
+    reg [1-1:0] h20;
+    reg [1-1:0] h21;
+    reg [1-1:0] h22;
+    reg [1-1:0] h23;
+    reg [1-1:0] h24;
+    reg [64-1:0] h25;
+    reg [64-1:0] h26;
+    reg [1-1:0] h27;
+    reg [20-1:0] h28;
+    reg [20-1:0] h29;
+    reg [16-1:0] h30;
+    reg [4-1:0] h31;
+    reg [4-1:0] h32;
+    reg [16-1:0] h33;
+    reg [20-1:0] h16;
+    reg [20-1:0] h17;
+    reg [18-1:0] h18;
+    reg [49-1:0] h19;
+    reg [1-1:0] h38;
+    reg [1-1:0] h39;
+    reg [1-1:0] h40;
+    reg [1-1:0] h41;
+    reg [1-1:0] h42;
+    reg [64-1:0] h43;
+    reg [64-1:0] h44;
+    reg [1-1:0] h45;
+    reg [20-1:0] h46;
+    reg [20-1:0] h47;
+    reg [16-1:0] h48;
+    reg [4-1:0] h49;
+    reg [4-1:0] h50;
+    reg [16-1:0] h51;
+    reg [20-1:0] h34;
+    reg [20-1:0] h35;
+    reg [13-1:0] h36;
+    reg [49-1:0] h37;
+    reg [1-1:0] h52;
+    reg [1-1:0] h53;
+    reg [1-1:0] h54;
+    reg [1-1:0] h55;
+    reg [1-1:0] h56;
+    reg [64-1:0] h57;
+    reg [64-1:0] h58;
+    reg [1-1:0] h59;
+    reg [20-1:0] h60;
+    reg [20-1:0] h61;
+    reg [16-1:0] h62;
+    reg [4-1:0] h63;
+    reg [4-1:0] h64;
+    reg [16-1:0] h65;
+    reg [1-1:0] h66;
+    reg [1-1:0] h67;
+    reg [1-1:0] h68;
+    reg [64-1:0] h69;
+    reg [1-1:0] h70;
+    reg [64-1:0] h71;
+    reg [1-1:0] h72;
+    reg [1-1:0] h73;
+    reg [1-1:0] h74;
+    reg [64-1:0] h75;
+    reg [1-1:0] h76;
+    reg [64-1:0] h77;
+    reg [1-1:0] h78;
+    reg [1-1:0] h79;
+    reg [64-1:0] h80;
+    reg [1-1:0] h81;
+    reg [64-1:0] h82;
+    reg [1-1:0] h83;
+    reg [48-1:0] h84;
+    reg [1-1:0] h85;
+    reg [48-1:0] h86;
+    reg [48-1:0] h87;
+    reg [16-1:0] h88;
+    reg [13-1:0] h89;
+    reg [49-1:0] h90;
     reg [61-1:0] u0_key;
     reg [2-1:0] u0_set;
     reg u0_hit;
@@ -337,28 +511,28 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] u0_tg1;
     reg [2-1:0] u0_wv;
     reg u0_free;
-    reg [1-1:0] h6;
-    reg [1-1:0] h7;
-    reg [1-1:0] h8;
-    reg [64-1:0] h9;
-    reg [1-1:0] h10;
-    reg [64-1:0] h11;
-    reg [1-1:0] h12;
-    reg [1-1:0] h13;
-    reg [1-1:0] h14;
-    reg [64-1:0] h15;
-    reg [1-1:0] h16;
-    reg [64-1:0] h17;
-    reg [1-1:0] h18;
-    reg [1-1:0] h19;
-    reg [64-1:0] h20;
-    reg [1-1:0] h21;
-    reg [64-1:0] h22;
-    reg [1-1:0] h23;
-    reg [48-1:0] h24;
-    reg [1-1:0] h25;
-    reg [48-1:0] h26;
-    reg [48-1:0] h27;
+    reg [1-1:0] h91;
+    reg [1-1:0] h92;
+    reg [1-1:0] h93;
+    reg [64-1:0] h94;
+    reg [1-1:0] h95;
+    reg [64-1:0] h96;
+    reg [1-1:0] h97;
+    reg [1-1:0] h98;
+    reg [1-1:0] h99;
+    reg [64-1:0] h100;
+    reg [1-1:0] h101;
+    reg [64-1:0] h102;
+    reg [1-1:0] h103;
+    reg [1-1:0] h104;
+    reg [64-1:0] h105;
+    reg [1-1:0] h106;
+    reg [64-1:0] h107;
+    reg [1-1:0] h108;
+    reg [48-1:0] h109;
+    reg [1-1:0] h110;
+    reg [48-1:0] h111;
+    reg [48-1:0] h112;
     reg [64-1:0] u1_in;
     reg [2-1:0] u1_acc;
     reg [16-1:0] u1_tg0;
@@ -370,250 +544,751 @@ always @(posedge clk) begin: fsm
     reg [2-1:0] u1_tr;
     reg [2-1:0] u1_wv;
     reg u1_free;
-    reg [32-1:0] h40;
-    reg [17-1:0] h41;
-    reg [1-1:0] h42;
-    reg [32-1:0] h43;
-    reg [16-1:0] h44;
-    reg [32-1:0] h45;
-    reg [17-1:0] h46;
-    reg [1-1:0] h47;
-    reg [32-1:0] h48;
-    reg [16-1:0] h49;
-    reg [16-1:0] h50;
-    reg [17-1:0] h51;
-    reg [4-1:0] h52;
-    reg [17-1:0] h53;
-    reg [17-1:0] h28;
-    reg [1-1:0] h29;
-    reg [32-1:0] h30;
-    reg [16-1:0] h31;
-    reg [32-1:0] h32;
-    reg [17-1:0] h33;
-    reg [1-1:0] h34;
-    reg [32-1:0] h35;
-    reg [16-1:0] h36;
-    reg [16-1:0] h37;
-    reg [21-1:0] h38;
-    reg [65-1:0] h39;
-    reg [32-1:0] h54;
-    reg [48-1:0] h55;
-    reg [32-1:0] h96;
-    reg [48-1:0] h97;
-    reg [1-1:0] h98;
-    reg [1-1:0] h99;
-    reg [1-1:0] h100;
-    reg [64-1:0] h101;
-    reg [1-1:0] h102;
-    reg [64-1:0] h103;
-    reg [1-1:0] h104;
-    reg [1-1:0] h105;
-    reg [1-1:0] h106;
-    reg [64-1:0] h107;
-    reg [1-1:0] h108;
-    reg [64-1:0] h109;
-    reg [1-1:0] h110;
-    reg [1-1:0] h111;
-    reg [64-1:0] h112;
-    reg [1-1:0] h113;
-    reg [64-1:0] h114;
-    reg [1-1:0] h118;
+    reg [32-1:0] h125;
+    reg [17-1:0] h126;
+    reg [1-1:0] h127;
+    reg [32-1:0] h128;
+    reg [16-1:0] h129;
+    reg [32-1:0] h130;
+    reg [17-1:0] h131;
+    reg [1-1:0] h132;
+    reg [32-1:0] h133;
+    reg [16-1:0] h134;
+    reg [16-1:0] h135;
+    reg [17-1:0] h136;
+    reg [4-1:0] h137;
+    reg [17-1:0] h138;
+    reg [17-1:0] h113;
+    reg [1-1:0] h114;
+    reg [32-1:0] h115;
+    reg [16-1:0] h116;
+    reg [32-1:0] h117;
+    reg [17-1:0] h118;
     reg [1-1:0] h119;
-    reg [1-1:0] h120;
-    reg [64-1:0] h121;
-    reg [1-1:0] h122;
-    reg [64-1:0] h123;
-    reg [1-1:0] h124;
-    reg [1-1:0] h125;
-    reg [1-1:0] h126;
-    reg [64-1:0] h127;
-    reg [1-1:0] h128;
-    reg [64-1:0] h129;
-    reg [1-1:0] h130;
-    reg [1-1:0] h131;
-    reg [64-1:0] h132;
-    reg [1-1:0] h133;
-    reg [64-1:0] h134;
-    reg [32-1:0] h135;
-    reg [48-1:0] h136;
-    reg [32-1:0] h176;
-    reg [17-1:0] h187;
-    reg [1-1:0] h188;
-    reg [32-1:0] h189;
-    reg [16-1:0] h190;
-    reg [32-1:0] h191;
-    reg [17-1:0] h192;
-    reg [1-1:0] h193;
-    reg [32-1:0] h194;
-    reg [16-1:0] h195;
-    reg [16-1:0] h196;
-    reg [17-1:0] h197;
-    reg [4-1:0] h198;
-    reg [17-1:0] h199;
-    reg [32-1:0] h232;
-    reg [32-1:0] h233;
-    reg [16-1:0] h245;
-    reg [16-1:0] h246;
-    reg [16-1:0] h247;
-    reg [16-1:0] h248;
-    reg [16-1:0] h249;
-    reg [16-1:0] h250;
-    reg [16-1:0] h251;
-    reg [16-1:0] h252;
-    reg [16-1:0] h253;
-    reg [16-1:0] h254;
-    reg [16-1:0] h255;
-    reg [16-1:0] h256;
-    reg [3-1:0] h56;
-    reg [64-1:0] h57;
-    reg [1-1:0] h58;
-    reg [3-1:0] h59;
-    reg [3-1:0] h60;
-    reg [64-1:0] h61;
-    reg [1-1:0] h62;
-    reg [1-1:0] h63;
-    reg [3-1:0] h64;
-    reg [64-1:0] h65;
-    reg [1-1:0] h66;
-    reg [3-1:0] h67;
-    reg [3-1:0] h68;
-    reg [64-1:0] h69;
-    reg [1-1:0] h70;
-    reg [3-1:0] h71;
-    reg [3-1:0] h72;
-    reg [1-1:0] h73;
-    reg [64-1:0] h74;
-    reg [1-1:0] h75;
-    reg [1-1:0] h76;
-    reg [3-1:0] h77;
-    reg [64-1:0] h78;
-    reg [1-1:0] h79;
-    reg [3-1:0] h80;
-    reg [3-1:0] h81;
-    reg [1-1:0] h82;
-    reg [64-1:0] h83;
-    reg [1-1:0] h84;
-    reg [3-1:0] h85;
-    reg [3-1:0] h86;
-    reg [1-1:0] h87;
-    reg [64-1:0] h88;
-    reg [1-1:0] h89;
-    reg [1-1:0] h90;
-    reg [3-1:0] h91;
-    reg [1-1:0] h92;
-    reg [64-1:0] h93;
-    reg [1-1:0] h94;
-    reg [3-1:0] h95;
-    reg [1-1:0] h115;
-    reg [64-1:0] h116;
-    reg [1-1:0] h117;
-    reg [1-1:0] h137;
-    reg [1-1:0] h138;
-    reg [6-1:0] h139;
-    reg [64-1:0] h140;
-    reg [127-1:0] h141;
-    reg [6-1:0] h142;
-    reg [127-1:0] h143;
-    reg [64-1:0] h144;
-    reg [6-1:0] h145;
-    reg [7-1:0] h146;
-    reg [64-1:0] h147;
-    reg [65-1:0] h148;
-    reg [64-1:0] h149;
-    reg [127-1:0] h150;
-    reg [127-1:0] h151;
-    reg [3-1:0] h152;
-    reg [1-1:0] h153;
-    reg [64-1:0] h154;
-    reg [1-1:0] h155;
-    reg [3-1:0] h156;
-    reg [1-1:0] h157;
-    reg [64-1:0] h158;
-    reg [1-1:0] h159;
-    reg [64-1:0] h160;
-    reg [3-1:0] h161;
-    reg [1-1:0] h162;
-    reg [64-1:0] h163;
-    reg [1-1:0] h164;
-    reg [3-1:0] h165;
-    reg [17-1:0] h166;
-    reg [1-1:0] h167;
-    reg [32-1:0] h168;
-    reg [16-1:0] h169;
-    reg [32-1:0] h170;
-    reg [17-1:0] h171;
-    reg [1-1:0] h172;
-    reg [32-1:0] h173;
-    reg [16-1:0] h174;
-    reg [16-1:0] h175;
-    reg [17-1:0] h177;
-    reg [1-1:0] h178;
-    reg [32-1:0] h179;
-    reg [16-1:0] h180;
-    reg [32-1:0] h181;
-    reg [17-1:0] h182;
+    reg [32-1:0] h120;
+    reg [16-1:0] h121;
+    reg [16-1:0] h122;
+    reg [21-1:0] h123;
+    reg [65-1:0] h124;
+    reg [32-1:0] h139;
+    reg [48-1:0] h140;
+    reg [1-1:0] h181;
+    reg [1-1:0] h182;
     reg [1-1:0] h183;
-    reg [32-1:0] h184;
-    reg [16-1:0] h185;
-    reg [16-1:0] h186;
-    reg [17-1:0] h200;
-    reg [1-1:0] h201;
-    reg [32-1:0] h202;
-    reg [16-1:0] h203;
-    reg [32-1:0] h204;
-    reg [17-1:0] h205;
-    reg [1-1:0] h206;
-    reg [32-1:0] h207;
-    reg [16-1:0] h208;
-    reg [16-1:0] h209;
-    reg [1-1:0] h210;
-    reg [17-1:0] h211;
-    reg [1-1:0] h212;
-    reg [32-1:0] h213;
-    reg [16-1:0] h214;
-    reg [32-1:0] h215;
-    reg [17-1:0] h216;
+    reg [1-1:0] h196;
+    reg [1-1:0] h197;
+    reg [64-1:0] h198;
+    reg [64-1:0] h199;
+    reg [1-1:0] h200;
+    reg [1-1:0] h214;
+    reg [1-1:0] h215;
+    reg [1-1:0] h216;
     reg [1-1:0] h217;
-    reg [32-1:0] h218;
-    reg [16-1:0] h219;
-    reg [16-1:0] h220;
+    reg [1-1:0] h218;
+    reg [64-1:0] h219;
+    reg [64-1:0] h220;
     reg [1-1:0] h221;
-    reg [17-1:0] h222;
-    reg [1-1:0] h223;
-    reg [32-1:0] h224;
-    reg [16-1:0] h225;
-    reg [32-1:0] h226;
-    reg [17-1:0] h227;
-    reg [1-1:0] h228;
-    reg [32-1:0] h229;
-    reg [16-1:0] h230;
-    reg [16-1:0] h231;
     reg [1-1:0] h234;
-    reg [17-1:0] h235;
+    reg [1-1:0] h235;
     reg [1-1:0] h236;
-    reg [32-1:0] h237;
-    reg [16-1:0] h238;
-    reg [32-1:0] h239;
-    reg [17-1:0] h240;
+    reg [1-1:0] h237;
+    reg [1-1:0] h238;
+    reg [64-1:0] h239;
+    reg [64-1:0] h240;
     reg [1-1:0] h241;
-    reg [32-1:0] h242;
-    reg [16-1:0] h243;
-    reg [16-1:0] h244;
-    reg [17-1:0] h257;
+    reg [1-1:0] h255;
+    reg [1-1:0] h256;
+    reg [1-1:0] h257;
     reg [1-1:0] h258;
-    reg [32-1:0] h259;
-    reg [16-1:0] h260;
-    reg [32-1:0] h261;
-    reg [17-1:0] h262;
-    reg [1-1:0] h263;
-    reg [32-1:0] h264;
-    reg [16-1:0] h265;
-    reg [16-1:0] h266;
-    reg [32-1:0] h267;
-    reg [32-1:0] h268;
-    reg [1-1:0] h269;
-    reg [1-1:0] h270;
-    reg [1-1:0] h271;
+    reg [1-1:0] h259;
+    reg [64-1:0] h260;
+    reg [64-1:0] h261;
+    reg [1-1:0] h262;
+    reg [1-1:0] h276;
+    reg [1-1:0] h277;
+    reg [1-1:0] h278;
+    reg [1-1:0] h279;
+    reg [1-1:0] h280;
+    reg [64-1:0] h281;
+    reg [64-1:0] h282;
+    reg [1-1:0] h283;
+    reg [32-1:0] h284;
+    reg [48-1:0] h285;
+    reg [1-1:0] h286;
+    reg [1-1:0] h287;
+    reg [1-1:0] h288;
+    reg [1-1:0] h289;
+    reg [1-1:0] h290;
+    reg [64-1:0] h291;
+    reg [64-1:0] h292;
+    reg [1-1:0] h293;
+    reg [1-1:0] h294;
+    reg [1-1:0] h295;
+    reg [1-1:0] h296;
+    reg [1-1:0] h297;
+    reg [1-1:0] h298;
+    reg [64-1:0] h299;
+    reg [64-1:0] h300;
+    reg [1-1:0] h301;
+    reg [1-1:0] h315;
+    reg [1-1:0] h316;
+    reg [1-1:0] h317;
+    reg [1-1:0] h318;
+    reg [1-1:0] h319;
+    reg [64-1:0] h320;
+    reg [64-1:0] h321;
+    reg [1-1:0] h322;
+    reg [20-1:0] h323;
+    reg [20-1:0] h324;
+    reg [16-1:0] h325;
+    reg [4-1:0] h326;
+    reg [4-1:0] h327;
+    reg [16-1:0] h328;
+    reg [1-1:0] h342;
+    reg [1-1:0] h343;
+    reg [1-1:0] h344;
+    reg [1-1:0] h345;
+    reg [1-1:0] h346;
+    reg [64-1:0] h347;
+    reg [64-1:0] h348;
+    reg [1-1:0] h349;
+    reg [20-1:0] h350;
+    reg [20-1:0] h351;
+    reg [16-1:0] h352;
+    reg [4-1:0] h353;
+    reg [4-1:0] h354;
+    reg [16-1:0] h355;
+    reg [1-1:0] h368;
+    reg [1-1:0] h369;
+    reg [1-1:0] h370;
+    reg [1-1:0] h371;
+    reg [1-1:0] h372;
+    reg [64-1:0] h373;
+    reg [64-1:0] h374;
+    reg [1-1:0] h375;
+    reg [20-1:0] h376;
+    reg [20-1:0] h377;
+    reg [16-1:0] h378;
+    reg [4-1:0] h379;
+    reg [4-1:0] h380;
+    reg [16-1:0] h381;
+    reg [1-1:0] h395;
+    reg [1-1:0] h396;
+    reg [1-1:0] h397;
+    reg [1-1:0] h398;
+    reg [1-1:0] h399;
+    reg [64-1:0] h400;
+    reg [64-1:0] h401;
+    reg [1-1:0] h402;
+    reg [20-1:0] h403;
+    reg [20-1:0] h404;
+    reg [16-1:0] h405;
+    reg [4-1:0] h406;
+    reg [4-1:0] h407;
+    reg [16-1:0] h408;
+    reg [1-1:0] h421;
+    reg [1-1:0] h422;
+    reg [1-1:0] h423;
+    reg [1-1:0] h424;
+    reg [1-1:0] h425;
+    reg [64-1:0] h426;
+    reg [64-1:0] h427;
+    reg [1-1:0] h428;
+    reg [20-1:0] h429;
+    reg [20-1:0] h430;
+    reg [16-1:0] h431;
+    reg [4-1:0] h432;
+    reg [4-1:0] h433;
+    reg [16-1:0] h434;
+    reg [1-1:0] h448;
+    reg [1-1:0] h449;
+    reg [1-1:0] h450;
+    reg [1-1:0] h451;
+    reg [1-1:0] h452;
+    reg [64-1:0] h453;
+    reg [64-1:0] h454;
+    reg [1-1:0] h455;
+    reg [20-1:0] h456;
+    reg [20-1:0] h457;
+    reg [16-1:0] h458;
+    reg [4-1:0] h459;
+    reg [4-1:0] h460;
+    reg [16-1:0] h461;
+    reg [32-1:0] h462;
+    reg [48-1:0] h463;
+    reg [1-1:0] h464;
+    reg [1-1:0] h465;
+    reg [1-1:0] h466;
+    reg [1-1:0] h467;
+    reg [1-1:0] h468;
+    reg [64-1:0] h469;
+    reg [64-1:0] h470;
+    reg [1-1:0] h471;
+    reg [20-1:0] h472;
+    reg [20-1:0] h473;
+    reg [16-1:0] h474;
+    reg [4-1:0] h475;
+    reg [4-1:0] h476;
+    reg [16-1:0] h477;
+    reg [1-1:0] h480;
+    reg [1-1:0] h481;
+    reg [1-1:0] h482;
+    reg [1-1:0] h483;
+    reg [1-1:0] h484;
+    reg [64-1:0] h485;
+    reg [64-1:0] h486;
+    reg [1-1:0] h487;
+    reg [20-1:0] h488;
+    reg [20-1:0] h489;
+    reg [16-1:0] h490;
+    reg [4-1:0] h491;
+    reg [4-1:0] h492;
+    reg [16-1:0] h493;
+    reg [1-1:0] h494;
+    reg [1-1:0] h495;
+    reg [1-1:0] h496;
+    reg [1-1:0] h497;
+    reg [1-1:0] h498;
+    reg [64-1:0] h499;
+    reg [64-1:0] h500;
+    reg [1-1:0] h501;
+    reg [20-1:0] h502;
+    reg [20-1:0] h503;
+    reg [16-1:0] h504;
+    reg [4-1:0] h505;
+    reg [4-1:0] h506;
+    reg [16-1:0] h507;
+    reg [1-1:0] h508;
+    reg [1-1:0] h509;
+    reg [1-1:0] h510;
+    reg [1-1:0] h511;
+    reg [1-1:0] h512;
+    reg [64-1:0] h513;
+    reg [64-1:0] h514;
+    reg [1-1:0] h515;
+    reg [20-1:0] h516;
+    reg [20-1:0] h517;
+    reg [16-1:0] h518;
+    reg [4-1:0] h519;
+    reg [4-1:0] h520;
+    reg [16-1:0] h521;
+    reg [1-1:0] h522;
+    reg [1-1:0] h523;
+    reg [1-1:0] h524;
+    reg [64-1:0] h525;
+    reg [1-1:0] h526;
+    reg [64-1:0] h527;
+    reg [1-1:0] h528;
+    reg [1-1:0] h529;
+    reg [1-1:0] h530;
+    reg [64-1:0] h531;
+    reg [1-1:0] h532;
+    reg [64-1:0] h533;
+    reg [1-1:0] h534;
+    reg [1-1:0] h535;
+    reg [64-1:0] h536;
+    reg [1-1:0] h537;
+    reg [64-1:0] h538;
+    reg [1-1:0] h550;
+    reg [1-1:0] h551;
+    reg [1-1:0] h552;
+    reg [1-1:0] h553;
+    reg [1-1:0] h554;
+    reg [64-1:0] h555;
+    reg [64-1:0] h556;
+    reg [1-1:0] h557;
+    reg [20-1:0] h558;
+    reg [20-1:0] h559;
+    reg [16-1:0] h560;
+    reg [4-1:0] h561;
+    reg [4-1:0] h562;
+    reg [16-1:0] h563;
+    reg [1-1:0] h564;
+    reg [1-1:0] h565;
+    reg [1-1:0] h566;
+    reg [64-1:0] h567;
+    reg [1-1:0] h568;
+    reg [64-1:0] h569;
+    reg [1-1:0] h570;
+    reg [1-1:0] h571;
+    reg [1-1:0] h572;
+    reg [64-1:0] h573;
+    reg [1-1:0] h574;
+    reg [64-1:0] h575;
+    reg [1-1:0] h576;
+    reg [1-1:0] h577;
+    reg [64-1:0] h578;
+    reg [1-1:0] h579;
+    reg [64-1:0] h580;
+    reg [32-1:0] h581;
+    reg [48-1:0] h582;
+    reg [32-1:0] h682;
+    reg [48-1:0] h683;
+    reg [1-1:0] h684;
+    reg [1-1:0] h685;
+    reg [1-1:0] h686;
+    reg [64-1:0] h687;
+    reg [1-1:0] h688;
+    reg [64-1:0] h689;
+    reg [1-1:0] h690;
+    reg [1-1:0] h691;
+    reg [1-1:0] h692;
+    reg [64-1:0] h693;
+    reg [1-1:0] h694;
+    reg [64-1:0] h695;
+    reg [1-1:0] h696;
+    reg [1-1:0] h697;
+    reg [64-1:0] h698;
+    reg [1-1:0] h699;
+    reg [64-1:0] h700;
+    reg [1-1:0] h704;
+    reg [1-1:0] h705;
+    reg [1-1:0] h706;
+    reg [64-1:0] h707;
+    reg [1-1:0] h708;
+    reg [64-1:0] h709;
+    reg [1-1:0] h710;
+    reg [1-1:0] h711;
+    reg [1-1:0] h712;
+    reg [64-1:0] h713;
+    reg [1-1:0] h714;
+    reg [64-1:0] h715;
+    reg [1-1:0] h716;
+    reg [1-1:0] h717;
+    reg [64-1:0] h718;
+    reg [1-1:0] h719;
+    reg [64-1:0] h720;
+    reg [32-1:0] h721;
+    reg [48-1:0] h722;
+    reg [32-1:0] h762;
+    reg [17-1:0] h773;
+    reg [1-1:0] h774;
+    reg [32-1:0] h775;
+    reg [16-1:0] h776;
+    reg [32-1:0] h777;
+    reg [17-1:0] h778;
+    reg [1-1:0] h779;
+    reg [32-1:0] h780;
+    reg [16-1:0] h781;
+    reg [16-1:0] h782;
+    reg [17-1:0] h783;
+    reg [4-1:0] h784;
+    reg [17-1:0] h785;
+    reg [32-1:0] h818;
+    reg [32-1:0] h819;
+    reg [16-1:0] h831;
+    reg [16-1:0] h832;
+    reg [16-1:0] h833;
+    reg [16-1:0] h834;
+    reg [16-1:0] h835;
+    reg [16-1:0] h836;
+    reg [16-1:0] h837;
+    reg [16-1:0] h838;
+    reg [16-1:0] h839;
+    reg [16-1:0] h840;
+    reg [16-1:0] h841;
+    reg [16-1:0] h842;
+    reg [3-1:0] h141;
+    reg [64-1:0] h142;
+    reg [1-1:0] h143;
+    reg [3-1:0] h144;
+    reg [3-1:0] h145;
+    reg [64-1:0] h146;
+    reg [76-1:0] h147;
+    reg [62-1:0] h148;
+    reg [1-1:0] h149;
+    reg [63-1:0] h150;
+    reg [64-1:0] h151;
+    reg [64-1:0] h152;
+    reg [20-1:0] h153;
+    reg [64-1:0] h154;
+    reg [64-1:0] h155;
+    reg [1-1:0] h156;
+    reg [3-1:0] h157;
+    reg [64-1:0] h158;
+    reg [76-1:0] h159;
+    reg [62-1:0] h160;
+    reg [1-1:0] h161;
+    reg [63-1:0] h162;
+    reg [64-1:0] h163;
+    reg [64-1:0] h164;
+    reg [20-1:0] h165;
+    reg [64-1:0] h166;
+    reg [64-1:0] h167;
+    reg [3-1:0] h168;
+    reg [3-1:0] h169;
+    reg [64-1:0] h170;
+    reg [76-1:0] h171;
+    reg [62-1:0] h172;
+    reg [1-1:0] h173;
+    reg [63-1:0] h174;
+    reg [64-1:0] h175;
+    reg [64-1:0] h176;
+    reg [20-1:0] h177;
+    reg [64-1:0] h178;
+    reg [64-1:0] h179;
+    reg [1-1:0] h180;
+    reg [3-1:0] h184;
+    reg [64-1:0] h185;
+    reg [76-1:0] h186;
+    reg [62-1:0] h187;
+    reg [1-1:0] h188;
+    reg [63-1:0] h189;
+    reg [64-1:0] h190;
+    reg [64-1:0] h191;
+    reg [20-1:0] h192;
+    reg [64-1:0] h193;
+    reg [64-1:0] h194;
+    reg [3-1:0] h195;
+    reg [3-1:0] h201;
+    reg [1-1:0] h202;
+    reg [64-1:0] h203;
+    reg [76-1:0] h204;
+    reg [62-1:0] h205;
+    reg [1-1:0] h206;
+    reg [63-1:0] h207;
+    reg [64-1:0] h208;
+    reg [64-1:0] h209;
+    reg [20-1:0] h210;
+    reg [64-1:0] h211;
+    reg [64-1:0] h212;
+    reg [1-1:0] h213;
+    reg [3-1:0] h222;
+    reg [64-1:0] h223;
+    reg [76-1:0] h224;
+    reg [62-1:0] h225;
+    reg [1-1:0] h226;
+    reg [63-1:0] h227;
+    reg [64-1:0] h228;
+    reg [64-1:0] h229;
+    reg [20-1:0] h230;
+    reg [64-1:0] h231;
+    reg [64-1:0] h232;
+    reg [3-1:0] h233;
+    reg [3-1:0] h242;
+    reg [1-1:0] h243;
+    reg [64-1:0] h244;
+    reg [76-1:0] h245;
+    reg [62-1:0] h246;
+    reg [1-1:0] h247;
+    reg [63-1:0] h248;
+    reg [64-1:0] h249;
+    reg [64-1:0] h250;
+    reg [20-1:0] h251;
+    reg [64-1:0] h252;
+    reg [64-1:0] h253;
+    reg [1-1:0] h254;
+    reg [3-1:0] h263;
+    reg [1-1:0] h264;
+    reg [64-1:0] h265;
+    reg [76-1:0] h266;
+    reg [62-1:0] h267;
+    reg [1-1:0] h268;
+    reg [63-1:0] h269;
+    reg [64-1:0] h270;
+    reg [64-1:0] h271;
+    reg [20-1:0] h272;
+    reg [64-1:0] h273;
+    reg [64-1:0] h274;
+    reg [1-1:0] h275;
+    reg [3-1:0] h302;
+    reg [1-1:0] h303;
+    reg [64-1:0] h304;
+    reg [76-1:0] h305;
+    reg [62-1:0] h306;
+    reg [1-1:0] h307;
+    reg [63-1:0] h308;
+    reg [64-1:0] h309;
+    reg [64-1:0] h310;
+    reg [20-1:0] h311;
+    reg [64-1:0] h312;
+    reg [64-1:0] h313;
+    reg [1-1:0] h314;
+    reg [3-1:0] h329;
+    reg [1-1:0] h330;
+    reg [64-1:0] h331;
+    reg [76-1:0] h332;
+    reg [62-1:0] h333;
+    reg [1-1:0] h334;
+    reg [63-1:0] h335;
+    reg [64-1:0] h336;
+    reg [64-1:0] h337;
+    reg [20-1:0] h338;
+    reg [64-1:0] h339;
+    reg [64-1:0] h340;
+    reg [1-1:0] h341;
+    reg [3-1:0] h356;
+    reg [64-1:0] h357;
+    reg [76-1:0] h358;
+    reg [62-1:0] h359;
+    reg [1-1:0] h360;
+    reg [63-1:0] h361;
+    reg [64-1:0] h362;
+    reg [64-1:0] h363;
+    reg [20-1:0] h364;
+    reg [64-1:0] h365;
+    reg [64-1:0] h366;
+    reg [3-1:0] h367;
+    reg [3-1:0] h382;
+    reg [1-1:0] h383;
+    reg [64-1:0] h384;
+    reg [76-1:0] h385;
+    reg [62-1:0] h386;
+    reg [1-1:0] h387;
+    reg [63-1:0] h388;
+    reg [64-1:0] h389;
+    reg [64-1:0] h390;
+    reg [20-1:0] h391;
+    reg [64-1:0] h392;
+    reg [64-1:0] h393;
+    reg [1-1:0] h394;
+    reg [3-1:0] h409;
+    reg [64-1:0] h410;
+    reg [76-1:0] h411;
+    reg [62-1:0] h412;
+    reg [1-1:0] h413;
+    reg [63-1:0] h414;
+    reg [64-1:0] h415;
+    reg [64-1:0] h416;
+    reg [20-1:0] h417;
+    reg [64-1:0] h418;
+    reg [64-1:0] h419;
+    reg [3-1:0] h420;
+    reg [3-1:0] h435;
+    reg [1-1:0] h436;
+    reg [64-1:0] h437;
+    reg [76-1:0] h438;
+    reg [62-1:0] h439;
+    reg [1-1:0] h440;
+    reg [63-1:0] h441;
+    reg [64-1:0] h442;
+    reg [64-1:0] h443;
+    reg [20-1:0] h444;
+    reg [64-1:0] h445;
+    reg [64-1:0] h446;
+    reg [3-1:0] h447;
+    reg [1-1:0] h478;
+    reg [64-1:0] h479;
+    reg [1-1:0] h539;
+    reg [64-1:0] h540;
+    reg [76-1:0] h541;
+    reg [62-1:0] h542;
+    reg [1-1:0] h543;
+    reg [63-1:0] h544;
+    reg [64-1:0] h545;
+    reg [64-1:0] h546;
+    reg [20-1:0] h547;
+    reg [64-1:0] h548;
+    reg [64-1:0] h549;
+    reg [1-1:0] h583;
+    reg [1-1:0] h584;
+    reg [6-1:0] h585;
+    reg [64-1:0] h586;
+    reg [127-1:0] h587;
+    reg [6-1:0] h588;
+    reg [127-1:0] h589;
+    reg [64-1:0] h590;
+    reg [6-1:0] h591;
+    reg [7-1:0] h592;
+    reg [64-1:0] h593;
+    reg [65-1:0] h594;
+    reg [64-1:0] h595;
+    reg [127-1:0] h596;
+    reg [127-1:0] h597;
+    reg [3-1:0] h598;
+    reg [1-1:0] h599;
+    reg [64-1:0] h600;
+    reg [76-1:0] h601;
+    reg [62-1:0] h602;
+    reg [1-1:0] h603;
+    reg [63-1:0] h604;
+    reg [64-1:0] h605;
+    reg [64-1:0] h606;
+    reg [20-1:0] h607;
+    reg [64-1:0] h608;
+    reg [64-1:0] h609;
+    reg [3-1:0] h610;
+    reg [1-1:0] h611;
+    reg [64-1:0] h612;
+    reg [76-1:0] h613;
+    reg [62-1:0] h614;
+    reg [1-1:0] h615;
+    reg [63-1:0] h616;
+    reg [64-1:0] h617;
+    reg [64-1:0] h618;
+    reg [20-1:0] h619;
+    reg [64-1:0] h620;
+    reg [64-1:0] h621;
+    reg [1-1:0] h622;
+    reg [64-1:0] h623;
+    reg [76-1:0] h624;
+    reg [62-1:0] h625;
+    reg [1-1:0] h626;
+    reg [63-1:0] h627;
+    reg [64-1:0] h628;
+    reg [64-1:0] h629;
+    reg [20-1:0] h630;
+    reg [64-1:0] h631;
+    reg [64-1:0] h632;
+    reg [3-1:0] h633;
+    reg [1-1:0] h634;
+    reg [64-1:0] h635;
+    reg [76-1:0] h636;
+    reg [62-1:0] h637;
+    reg [1-1:0] h638;
+    reg [63-1:0] h639;
+    reg [64-1:0] h640;
+    reg [64-1:0] h641;
+    reg [20-1:0] h642;
+    reg [64-1:0] h643;
+    reg [64-1:0] h644;
+    reg [3-1:0] h645;
+    reg [3-1:0] h646;
+    reg [64-1:0] h647;
+    reg [1-1:0] h648;
+    reg [1-1:0] h649;
+    reg [3-1:0] h650;
+    reg [64-1:0] h651;
+    reg [1-1:0] h652;
+    reg [3-1:0] h653;
+    reg [3-1:0] h654;
+    reg [64-1:0] h655;
+    reg [1-1:0] h656;
+    reg [3-1:0] h657;
+    reg [3-1:0] h658;
+    reg [1-1:0] h659;
+    reg [64-1:0] h660;
+    reg [1-1:0] h661;
+    reg [1-1:0] h662;
+    reg [3-1:0] h663;
+    reg [64-1:0] h664;
+    reg [1-1:0] h665;
+    reg [3-1:0] h666;
+    reg [3-1:0] h667;
+    reg [1-1:0] h668;
+    reg [64-1:0] h669;
+    reg [1-1:0] h670;
+    reg [3-1:0] h671;
+    reg [3-1:0] h672;
+    reg [1-1:0] h673;
+    reg [64-1:0] h674;
+    reg [1-1:0] h675;
+    reg [1-1:0] h676;
+    reg [3-1:0] h677;
+    reg [1-1:0] h678;
+    reg [64-1:0] h679;
+    reg [1-1:0] h680;
+    reg [3-1:0] h681;
+    reg [1-1:0] h701;
+    reg [64-1:0] h702;
+    reg [1-1:0] h703;
+    reg [1-1:0] h723;
+    reg [1-1:0] h724;
+    reg [6-1:0] h725;
+    reg [64-1:0] h726;
+    reg [127-1:0] h727;
+    reg [6-1:0] h728;
+    reg [127-1:0] h729;
+    reg [64-1:0] h730;
+    reg [6-1:0] h731;
+    reg [7-1:0] h732;
+    reg [64-1:0] h733;
+    reg [65-1:0] h734;
+    reg [64-1:0] h735;
+    reg [127-1:0] h736;
+    reg [127-1:0] h737;
+    reg [3-1:0] h738;
+    reg [1-1:0] h739;
+    reg [64-1:0] h740;
+    reg [1-1:0] h741;
+    reg [3-1:0] h742;
+    reg [1-1:0] h743;
+    reg [64-1:0] h744;
+    reg [1-1:0] h745;
+    reg [64-1:0] h746;
+    reg [3-1:0] h747;
+    reg [1-1:0] h748;
+    reg [64-1:0] h749;
+    reg [1-1:0] h750;
+    reg [3-1:0] h751;
+    reg [17-1:0] h752;
+    reg [1-1:0] h753;
+    reg [32-1:0] h754;
+    reg [16-1:0] h755;
+    reg [32-1:0] h756;
+    reg [17-1:0] h757;
+    reg [1-1:0] h758;
+    reg [32-1:0] h759;
+    reg [16-1:0] h760;
+    reg [16-1:0] h761;
+    reg [17-1:0] h763;
+    reg [1-1:0] h764;
+    reg [32-1:0] h765;
+    reg [16-1:0] h766;
+    reg [32-1:0] h767;
+    reg [17-1:0] h768;
+    reg [1-1:0] h769;
+    reg [32-1:0] h770;
+    reg [16-1:0] h771;
+    reg [16-1:0] h772;
+    reg [17-1:0] h786;
+    reg [1-1:0] h787;
+    reg [32-1:0] h788;
+    reg [16-1:0] h789;
+    reg [32-1:0] h790;
+    reg [17-1:0] h791;
+    reg [1-1:0] h792;
+    reg [32-1:0] h793;
+    reg [16-1:0] h794;
+    reg [16-1:0] h795;
+    reg [1-1:0] h796;
+    reg [17-1:0] h797;
+    reg [1-1:0] h798;
+    reg [32-1:0] h799;
+    reg [16-1:0] h800;
+    reg [32-1:0] h801;
+    reg [17-1:0] h802;
+    reg [1-1:0] h803;
+    reg [32-1:0] h804;
+    reg [16-1:0] h805;
+    reg [16-1:0] h806;
+    reg [1-1:0] h807;
+    reg [17-1:0] h808;
+    reg [1-1:0] h809;
+    reg [32-1:0] h810;
+    reg [16-1:0] h811;
+    reg [32-1:0] h812;
+    reg [17-1:0] h813;
+    reg [1-1:0] h814;
+    reg [32-1:0] h815;
+    reg [16-1:0] h816;
+    reg [16-1:0] h817;
+    reg [1-1:0] h820;
+    reg [17-1:0] h821;
+    reg [1-1:0] h822;
+    reg [32-1:0] h823;
+    reg [16-1:0] h824;
+    reg [32-1:0] h825;
+    reg [17-1:0] h826;
+    reg [1-1:0] h827;
+    reg [32-1:0] h828;
+    reg [16-1:0] h829;
+    reg [16-1:0] h830;
+    reg [17-1:0] h843;
+    reg [1-1:0] h844;
+    reg [32-1:0] h845;
+    reg [16-1:0] h846;
+    reg [32-1:0] h847;
+    reg [17-1:0] h848;
+    reg [1-1:0] h849;
+    reg [32-1:0] h850;
+    reg [16-1:0] h851;
+    reg [16-1:0] h852;
+    reg [32-1:0] h853;
+    reg [32-1:0] h854;
+    reg [1-1:0] h855;
+    reg [1-1:0] h856;
+    reg [1-1:0] h857;
     reg [2-1:0] u0_iset;
     reg [61-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -738,7 +1413,7 @@ always @(posedge clk) begin: fsm
         rec_redir_hint <= 0;
         rec_trigger_mode <= 0;
         rec_vector <= 0;
-        st <= 4'b0000;
+        st <= 5'b00000;
         status <= 0;
         u0_d00[0] <= 0;
         u0_d00[1] <= 0;
@@ -1091,12 +1766,25 @@ always @(posedge clk) begin: fsm
         unit_sl_k_write <= 0;
         unit_sl_r_SL_WALK <= 0;
         unit_sl_start <= 0;
+        unit_smsl_i_addr <= 0;
+        unit_smsl_k_read <= 0;
+        unit_smsl_k_write <= 0;
+        unit_smsl_r_SL_WALK <= 0;
+        unit_smsl_start <= 0;
         w_ctx_0 <= 0;
         w_ctx_8 <= 0;
         w_irte_0 <= 0;
         w_irte_8 <= 0;
+        w_pdir_0 <= 0;
+        w_pe_0 <= 0;
+        w_pe_10 <= 0;
+        w_pe_8 <= 0;
         w_root_0 <= 0;
         w_root_8 <= 0;
+        w_smctx_0 <= 0;
+        w_smctx_10 <= 0;
+        w_smctx_18 <= 0;
+        w_smctx_8 <= 0;
         wk_sl_R <= 0;
         wk_sl_U <= 0;
         wk_sl_W <= 0;
@@ -1115,6 +1803,24 @@ always @(posedge clk) begin: fsm
         wk_sl_shift <= 0;
         wk_sl_translation <= 0;
         wk_sl_walked <= 0;
+        wk_smsl_R <= 0;
+        wk_smsl_U <= 0;
+        wk_smsl_W <= 0;
+        wk_smsl_access_error <= 0;
+        wk_smsl_denied <= 0;
+        wk_smsl_fault <= 0;
+        wk_smsl_frame <= 0;
+        wk_smsl_level <= 0;
+        wk_smsl_not_present <= 0;
+        wk_smsl_ok <= 0;
+        wk_smsl_pa <= 0;
+        wk_smsl_reason <= 0;
+        wk_smsl_reserved <= 0;
+        wk_smsl_reserved_1g <= 0;
+        wk_smsl_reserved_2m <= 0;
+        wk_smsl_shift <= 0;
+        wk_smsl_translation <= 0;
+        wk_smsl_walked <= 0;
     end
     else begin
         v_addr = 65'h0;
@@ -1123,27 +1829,27 @@ always @(posedge clk) begin: fsm
             done <= 1'b0;
         end
         case (st)
-            4'b0000: begin
+            5'b00000: begin
                 if (start) begin
                     er_root <= 1'b0;
                     er_ctx <= 1'b0;
                     er_irte <= 1'b0;
                     if ((i_op == 0)) begin
                         hits <= 0;
-                        st <= 4'b0001;
+                        st <= 5'b00001;
                     end
                     else begin
                         iset <= 0;
-                        st <= 4'b1011;
+                        st <= 5'b10101;
                     end
                 end
             end
-            4'b0001: begin
+            5'b00001: begin
                 if ((!pend)) begin
-                    if ((!(((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]))) begin
+                    if ((!((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && ((1'b1 && (r_RTADDR_REG[12-1:10] == 1)) || (!(e_pv != 0)))))) begin
                         w_root_0 <= 0;
                         w_root_8 <= 0;
-                        st <= 4'b0011;
+                        st <= 5'b00011;
                     end
                     else begin
                         h0 = 16'h0;
@@ -1171,11 +1877,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_root <= 1'b1;
                         end
-                        st <= 4'b0010;
+                        st <= 5'b00010;
                     end
                 end
             end
-            4'b0010: begin
+            5'b00010: begin
                 if ((!pend)) begin
                     h0 = 16'h0;
                     h0 = e_sid;
@@ -1201,25 +1907,700 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_root <= 1'b1;
                         end
-                        st <= 4'b0011;
+                        st <= 5'b00011;
                     end
                 end
             end
-            4'b0011: begin
+            5'b00011: begin
                 if ((!pend)) begin
-                    if ((!((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))))) begin
-                        w_ctx_0 <= 0;
-                        w_ctx_8 <= 0;
-                        st <= 4'b0110;
+                    h8 = 1'h0;
+                    h9 = 1'h0;
+                    h9 = 0;
+                    if (w_root_8[0]) begin
+                        h9 = 1;
+                    end
+                    h10 = 1'h0;
+                    h10 = 0;
+                    if (w_root_0[0]) begin
+                        h10 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h8 = h9;
                     end
                     else begin
-                        h3 = 16'h0;
-                        h3 = e_sid;
-                        h4 = 13'h0;
-                        h4 = ({5'h0, h3[8-1:0]} * 16);
-                        h5 = 49'h0;
-                        h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                        v_wide = {78'h0, h5};
+                        h8 = h10;
+                    end
+                    h11 = 1'h0;
+                    h12 = 1'h0;
+                    h13 = 64'h0;
+                    h13 = w_root_8;
+                    h14 = 64'h0;
+                    h14 = w_root_8;
+                    h12 = 0;
+                    if (((h13[12-1:1] != 0) || (h14[64-1:48] != 0))) begin
+                        h12 = 1;
+                    end
+                    h15 = 1'h0;
+                    h15 = 0;
+                    if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                        h15 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h11 = h12;
+                    end
+                    else begin
+                        h11 = h15;
+                    end
+                    if ((!(((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h8 != 0)) && (!(h11 != 0))) && (!(er_root != 0))))) begin
+                        w_smctx_0 <= 0;
+                        w_smctx_8 <= 0;
+                        w_smctx_10 <= 0;
+                        w_smctx_18 <= 0;
+                        st <= 5'b00111;
+                    end
+                    else begin
+                        h3 = 36'h0;
+                        h4 = 64'h0;
+                        h4 = w_root_8;
+                        if (e_sid[7]) begin
+                            h3 = h4[48-1:12];
+                        end
+                        else begin
+                            h3 = w_root_0[48-1:12];
+                        end
+                        h5 = 16'h0;
+                        h5 = e_sid;
+                        h6 = 13'h0;
+                        h6 = ({6'h0, h5[7-1:0]} * 32);
+                        h7 = 49'h0;
+                        h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                        v_wide = {78'h0, h7};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00100;
+                    end
+                end
+            end
+            5'b00100: begin
+                if ((!pend)) begin
+                    h3 = 36'h0;
+                    h4 = 64'h0;
+                    h4 = w_root_8;
+                    if (e_sid[7]) begin
+                        h3 = h4[48-1:12];
+                    end
+                    else begin
+                        h3 = w_root_0[48-1:12];
+                    end
+                    h5 = 16'h0;
+                    h5 = e_sid;
+                    h6 = 13'h0;
+                    h6 = ({6'h0, h5[7-1:0]} * 32);
+                    h7 = 49'h0;
+                    h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                    v_wide = {78'h0, h7};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00101;
+                    end
+                end
+            end
+            5'b00101: begin
+                if ((!pend)) begin
+                    h3 = 36'h0;
+                    h4 = 64'h0;
+                    h4 = w_root_8;
+                    if (e_sid[7]) begin
+                        h3 = h4[48-1:12];
+                    end
+                    else begin
+                        h3 = w_root_0[48-1:12];
+                    end
+                    h5 = 16'h0;
+                    h5 = e_sid;
+                    h6 = 13'h0;
+                    h6 = ({6'h0, h5[7-1:0]} * 32);
+                    h7 = 49'h0;
+                    h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                    v_wide = {78'h0, h7};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_10 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00110;
+                    end
+                end
+            end
+            5'b00110: begin
+                if ((!pend)) begin
+                    h3 = 36'h0;
+                    h4 = 64'h0;
+                    h4 = w_root_8;
+                    if (e_sid[7]) begin
+                        h3 = h4[48-1:12];
+                    end
+                    else begin
+                        h3 = w_root_0[48-1:12];
+                    end
+                    h5 = 16'h0;
+                    h5 = e_sid;
+                    h6 = 13'h0;
+                    h6 = ({6'h0, h5[7-1:0]} * 32);
+                    h7 = 49'h0;
+                    h7 = ({1'h0, h3, 12'h0} + {36'h0, h6});
+                    v_wide = {78'h0, h7};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 24);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_smctx_18 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b00111;
+                    end
+                end
+            end
+            5'b00111: begin
+                if ((!pend)) begin
+                    h20 = 1'h0;
+                    h21 = 1'h0;
+                    h21 = 0;
+                    if (w_root_8[0]) begin
+                        h21 = 1;
+                    end
+                    h22 = 1'h0;
+                    h22 = 0;
+                    if (w_root_0[0]) begin
+                        h22 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h20 = h21;
+                    end
+                    else begin
+                        h20 = h22;
+                    end
+                    h23 = 1'h0;
+                    h24 = 1'h0;
+                    h25 = 64'h0;
+                    h25 = w_root_8;
+                    h26 = 64'h0;
+                    h26 = w_root_8;
+                    h24 = 0;
+                    if (((h25[12-1:1] != 0) || (h26[64-1:48] != 0))) begin
+                        h24 = 1;
+                    end
+                    h27 = 1'h0;
+                    h27 = 0;
+                    if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                        h27 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h23 = h24;
+                    end
+                    else begin
+                        h23 = h27;
+                    end
+                    h28 = 20'h0;
+                    h29 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h29 = e_pasid;
+                    end
+                    else begin
+                        h29 = w_smctx_8[20-1:0];
+                    end
+                    h28 = h29;
+                    h30 = 16'h0;
+                    h30 = 1;
+                    h31 = 4'h0;
+                    h32 = 4'h0;
+                    h32 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                    h31 = h32;
+                    h33 = 16'h0;
+                    h33 = (h30 << h31);
+                    if ((!(((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h20 != 0)) && (!(h23 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h28[20-1:6]} < h33)))) begin
+                        w_pdir_0 <= 0;
+                        st <= 5'b01000;
+                    end
+                    else begin
+                        h16 = 20'h0;
+                        h17 = 20'h0;
+                        if ((e_pv != 0)) begin
+                            h17 = e_pasid;
+                        end
+                        else begin
+                            h17 = w_smctx_8[20-1:0];
+                        end
+                        h16 = h17;
+                        h18 = 18'h0;
+                        h18 = ({4'h0, h16[20-1:6]} * 8);
+                        h19 = 49'h0;
+                        h19 = ({1'h0, w_smctx_0[48-1:12], 12'h0} + {31'h0, h18});
+                        v_wide = {78'h0, h19};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pdir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01000;
+                    end
+                end
+            end
+            5'b01000: begin
+                if ((!pend)) begin
+                    h38 = 1'h0;
+                    h39 = 1'h0;
+                    h39 = 0;
+                    if (w_root_8[0]) begin
+                        h39 = 1;
+                    end
+                    h40 = 1'h0;
+                    h40 = 0;
+                    if (w_root_0[0]) begin
+                        h40 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h38 = h39;
+                    end
+                    else begin
+                        h38 = h40;
+                    end
+                    h41 = 1'h0;
+                    h42 = 1'h0;
+                    h43 = 64'h0;
+                    h43 = w_root_8;
+                    h44 = 64'h0;
+                    h44 = w_root_8;
+                    h42 = 0;
+                    if (((h43[12-1:1] != 0) || (h44[64-1:48] != 0))) begin
+                        h42 = 1;
+                    end
+                    h45 = 1'h0;
+                    h45 = 0;
+                    if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                        h45 = 1;
+                    end
+                    if (e_sid[7]) begin
+                        h41 = h42;
+                    end
+                    else begin
+                        h41 = h45;
+                    end
+                    h46 = 20'h0;
+                    h47 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h47 = e_pasid;
+                    end
+                    else begin
+                        h47 = w_smctx_8[20-1:0];
+                    end
+                    h46 = h47;
+                    h48 = 16'h0;
+                    h48 = 1;
+                    h49 = 4'h0;
+                    h50 = 4'h0;
+                    h50 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                    h49 = h50;
+                    h51 = 16'h0;
+                    h51 = (h48 << h49);
+                    if ((!(((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h38 != 0)) && (!(h41 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h46[20-1:6]} < h51)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))))) begin
+                        w_pe_0 <= 0;
+                        w_pe_8 <= 0;
+                        w_pe_10 <= 0;
+                        st <= 5'b01011;
+                    end
+                    else begin
+                        h34 = 20'h0;
+                        h35 = 20'h0;
+                        if ((e_pv != 0)) begin
+                            h35 = e_pasid;
+                        end
+                        else begin
+                            h35 = w_smctx_8[20-1:0];
+                        end
+                        h34 = h35;
+                        h36 = 13'h0;
+                        h36 = ({7'h0, h34[6-1:0]} * 64);
+                        h37 = 49'h0;
+                        h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
+                        v_wide = {78'h0, h37};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pe_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01001;
+                    end
+                end
+            end
+            5'b01001: begin
+                if ((!pend)) begin
+                    h34 = 20'h0;
+                    h35 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h35 = e_pasid;
+                    end
+                    else begin
+                        h35 = w_smctx_8[20-1:0];
+                    end
+                    h34 = h35;
+                    h36 = 13'h0;
+                    h36 = ({7'h0, h34[6-1:0]} * 64);
+                    h37 = 49'h0;
+                    h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
+                    v_wide = {78'h0, h37};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pe_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01010;
+                    end
+                end
+            end
+            5'b01010: begin
+                if ((!pend)) begin
+                    h34 = 20'h0;
+                    h35 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h35 = e_pasid;
+                    end
+                    else begin
+                        h35 = w_smctx_8[20-1:0];
+                    end
+                    h34 = h35;
+                    h36 = 13'h0;
+                    h36 = ({7'h0, h34[6-1:0]} * 64);
+                    h37 = 49'h0;
+                    h37 = ({1'h0, w_pdir_0[48-1:12], 12'h0} + {36'h0, h36});
+                    v_wide = {78'h0, h37};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 16);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_pe_10 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01011;
+                    end
+                end
+            end
+            5'b01011: begin
+                wk_smsl_walked <= 0;
+                wk_smsl_ok <= 0;
+                wk_smsl_pa <= 0;
+                wk_smsl_level <= 0;
+                wk_smsl_fault <= 0;
+                wk_smsl_access_error <= 0;
+                wk_smsl_not_present <= 0;
+                wk_smsl_denied <= 0;
+                wk_smsl_reserved <= 0;
+                wk_smsl_reserved_2m <= 0;
+                wk_smsl_reserved_1g <= 0;
+                wk_smsl_translation <= 0;
+                wk_smsl_reason <= 0;
+                wk_smsl_R <= 0;
+                wk_smsl_W <= 0;
+                wk_smsl_U <= 0;
+                wk_smsl_shift <= 0;
+                wk_smsl_frame <= 0;
+                h52 = 1'h0;
+                h53 = 1'h0;
+                h53 = 0;
+                if (w_root_8[0]) begin
+                    h53 = 1;
+                end
+                h54 = 1'h0;
+                h54 = 0;
+                if (w_root_0[0]) begin
+                    h54 = 1;
+                end
+                if (e_sid[7]) begin
+                    h52 = h53;
+                end
+                else begin
+                    h52 = h54;
+                end
+                h55 = 1'h0;
+                h56 = 1'h0;
+                h57 = 64'h0;
+                h57 = w_root_8;
+                h58 = 64'h0;
+                h58 = w_root_8;
+                h56 = 0;
+                if (((h57[12-1:1] != 0) || (h58[64-1:48] != 0))) begin
+                    h56 = 1;
+                end
+                h59 = 1'h0;
+                h59 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h59 = 1;
+                end
+                if (e_sid[7]) begin
+                    h55 = h56;
+                end
+                else begin
+                    h55 = h59;
+                end
+                h60 = 20'h0;
+                h61 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h61 = e_pasid;
+                end
+                else begin
+                    h61 = w_smctx_8[20-1:0];
+                end
+                h60 = h61;
+                h62 = 16'h0;
+                h62 = 1;
+                h63 = 4'h0;
+                h64 = 4'h0;
+                h64 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h63 = h64;
+                h65 = 16'h0;
+                h65 = (h62 << h63);
+                h66 = 1'h0;
+                h67 = 1'h0;
+                h68 = 1'h0;
+                h69 = 64'h0;
+                h69 = e_addr;
+                h68 = 0;
+                if ((h69[64-1:57] != 0)) begin
+                    h68 = 1;
+                end
+                h70 = 1'h0;
+                h71 = 64'h0;
+                h71 = e_addr;
+                h70 = 0;
+                if ((h71[64-1:39] != 0)) begin
+                    h70 = 1;
+                end
+                if (1'b0) begin
+                    h67 = h68;
+                end
+                else begin
+                    h67 = h70;
+                end
+                h72 = 1'h0;
+                h73 = 1'h0;
+                h74 = 1'h0;
+                h75 = 64'h0;
+                h75 = e_addr;
+                h74 = 0;
+                if ((h75[64-1:57] != 0)) begin
+                    h74 = 1;
+                end
+                h76 = 1'h0;
+                h77 = 64'h0;
+                h77 = e_addr;
+                h76 = 0;
+                if ((h77[64-1:48] != 0)) begin
+                    h76 = 1;
+                end
+                if (1'b0) begin
+                    h73 = h74;
+                end
+                else begin
+                    h73 = h76;
+                end
+                h78 = 1'h0;
+                h79 = 1'h0;
+                h80 = 64'h0;
+                h80 = e_addr;
+                h79 = 0;
+                if ((h80[64-1:57] != 0)) begin
+                    h79 = 1;
+                end
+                h81 = 1'h0;
+                h82 = 64'h0;
+                h82 = e_addr;
+                h81 = 0;
+                if ((h82[64-1:57] != 0)) begin
+                    h81 = 1;
+                end
+                if (1'b0) begin
+                    h78 = h79;
+                end
+                else begin
+                    h78 = h81;
+                end
+                if ((w_pe_0[5-1:2] == 2)) begin
+                    h72 = h73;
+                end
+                else begin
+                    h72 = h78;
+                end
+                if ((w_pe_0[5-1:2] == 1)) begin
+                    h66 = h67;
+                end
+                else begin
+                    h66 = h72;
+                end
+                if (((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h52 != 0)) && (!(h55 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h60[20-1:6]} < h65)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (w_pe_0[9-1:6] == 2)) && (!(h66 != 0)))) begin
+                    v_wide = {63'h0, e_addr};
+                    unit_smsl_i_addr <= v_wide[64-1:0];
+                    unit_smsl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    unit_smsl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
+                    h83 = 1'h0;
+                    h83 = 0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h83 = 1;
+                    end
+                    h84 = 48'h0;
+                    h84 = ({w_pe_0[48-1:12], 12'h0} | {43'h0, h83, 4'h0});
+                    h85 = 1'h0;
+                    h85 = 0;
+                    if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
+                        h85 = 1;
+                    end
+                    h86 = 48'h0;
+                    h86 = (h84 | {44'h0, h85, 3'h0});
+                    h87 = 48'h0;
+                    h87 = (h86 | {45'h0, w_pe_0[5-1:2]});
+                    v_wide = {79'h0, h87};
+                    unit_smsl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_smsl_start <= 1'b1;
+                    st <= 5'b01100;
+                end
+                else begin
+                    st <= 5'b01101;
+                end
+            end
+            5'b01100: begin
+                unit_smsl_start <= 1'b0;
+                if (unit_smsl_done) begin
+                    wk_smsl_walked <= 1;
+                    if ((unit_smsl_o_status == 0)) begin
+                        wk_smsl_ok <= 1;
+                        wk_smsl_pa <= unit_smsl_o_pa;
+                        wk_smsl_level <= unit_smsl_o_level;
+                    end
+                    else begin
+                        wk_smsl_fault <= unit_smsl_o_status;
+                        wk_smsl_level <= unit_smsl_o_level;
+                        if ((unit_smsl_o_status == 1)) begin
+                            wk_smsl_access_error <= 1;
+                        end
+                        if ((unit_smsl_o_status == 2)) begin
+                            wk_smsl_not_present <= 1;
+                        end
+                        if ((unit_smsl_o_status == 3)) begin
+                            wk_smsl_denied <= 1;
+                        end
+                        if ((unit_smsl_o_status == 4)) begin
+                            wk_smsl_reserved <= 1;
+                        end
+                        if ((unit_smsl_o_status == 5)) begin
+                            wk_smsl_reserved_2m <= 1;
+                        end
+                        if ((unit_smsl_o_status == 6)) begin
+                            wk_smsl_reserved_1g <= 1;
+                        end
+                        if ((unit_smsl_o_status == 7)) begin
+                            wk_smsl_translation <= 1;
+                        end
+                        wk_smsl_reason <= unit_smsl_o_r_reason;
+                        wk_smsl_R <= unit_smsl_o_r_R;
+                        wk_smsl_W <= unit_smsl_o_r_W;
+                        wk_smsl_U <= unit_smsl_o_r_U;
+                        wk_smsl_shift <= unit_smsl_o_r_shift;
+                        wk_smsl_frame <= unit_smsl_o_r_frame;
+                    end
+                    st <= 5'b01101;
+                end
+            end
+            5'b01101: begin
+                if ((!pend)) begin
+                    if ((!(((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))))) begin
+                        w_ctx_0 <= 0;
+                        w_ctx_8 <= 0;
+                        st <= 5'b10000;
+                    end
+                    else begin
+                        h88 = 16'h0;
+                        h88 = e_sid;
+                        h89 = 13'h0;
+                        h89 = ({5'h0, h88[8-1:0]} * 16);
+                        h90 = 49'h0;
+                        h90 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h89});
+                        v_wide = {78'h0, h90};
                         u0_key = 61'h0;
                         u0_key = v_wide[64-1:3];
                         u0_set = 2'h0;
@@ -1309,7 +2690,7 @@ always @(posedge clk) begin: fsm
                             if ((u0_way == 3)) begin
                                 u0_r3[u0_set] <= 0;
                             end
-                            st <= 4'b0110;
+                            st <= 5'b10000;
                         end
                         else begin
                             u0_fk <= u0_key;
@@ -1333,19 +2714,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_ctx <= 1'b1;
                         end
-                        st <= 4'b0100;
+                        st <= 5'b01110;
                     end
                 end
             end
-            4'b0100: begin
+            5'b01110: begin
                 if ((!pend)) begin
-                    h3 = 16'h0;
-                    h3 = e_sid;
-                    h4 = 13'h0;
-                    h4 = ({5'h0, h3[8-1:0]} * 16);
-                    h5 = 49'h0;
-                    h5 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h4});
-                    v_wide = {78'h0, h5};
+                    h88 = 16'h0;
+                    h88 = e_sid;
+                    h89 = 13'h0;
+                    h89 = ({5'h0, h88[8-1:0]} * 16);
+                    h90 = 49'h0;
+                    h90 = ({1'h0, w_root_0[48-1:12], 12'h0} + {36'h0, h89});
+                    v_wide = {78'h0, h90};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -1364,15 +2745,15 @@ always @(posedge clk) begin: fsm
                             er_ctx <= 1'b1;
                         end
                         if ((m_rerr || er_ctx)) begin
-                            st <= 4'b0110;
+                            st <= 5'b10000;
                         end
                         else begin
-                            st <= 4'b0101;
+                            st <= 5'b01111;
                         end
                     end
                 end
             end
-            4'b0101: begin
+            5'b01111: begin
                 u0_tg0 = 16'h0;
                 u0_tg0 = e_sid;
                 u0_tg1 = 16'h0;
@@ -1478,9 +2859,9 @@ always @(posedge clk) begin: fsm
                 if ((u0_wv == 3)) begin
                     u0_r3[u0_fs] <= 0;
                 end
-                st <= 4'b0110;
+                st <= 5'b10000;
             end
-            4'b0110: begin
+            5'b10000: begin
                 wk_sl_walked <= 0;
                 wk_sl_ok <= 0;
                 wk_sl_pa <= 0;
@@ -1499,105 +2880,105 @@ always @(posedge clk) begin: fsm
                 wk_sl_U <= 0;
                 wk_sl_shift <= 0;
                 wk_sl_frame <= 0;
-                h6 = 1'h0;
-                h7 = 1'h0;
-                h8 = 1'h0;
-                h9 = 64'h0;
-                h9 = e_addr;
-                h8 = 0;
-                if ((h9[64-1:57] != 0)) begin
-                    h8 = 1;
+                h91 = 1'h0;
+                h92 = 1'h0;
+                h93 = 1'h0;
+                h94 = 64'h0;
+                h94 = e_addr;
+                h93 = 0;
+                if ((h94[64-1:57] != 0)) begin
+                    h93 = 1;
                 end
-                h10 = 1'h0;
-                h11 = 64'h0;
-                h11 = e_addr;
-                h10 = 0;
-                if ((h11[64-1:39] != 0)) begin
-                    h10 = 1;
-                end
-                if (1'b0) begin
-                    h7 = h8;
-                end
-                else begin
-                    h7 = h10;
-                end
-                h12 = 1'h0;
-                h13 = 1'h0;
-                h14 = 1'h0;
-                h15 = 64'h0;
-                h15 = e_addr;
-                h14 = 0;
-                if ((h15[64-1:57] != 0)) begin
-                    h14 = 1;
-                end
-                h16 = 1'h0;
-                h17 = 64'h0;
-                h17 = e_addr;
-                h16 = 0;
-                if ((h17[64-1:48] != 0)) begin
-                    h16 = 1;
+                h95 = 1'h0;
+                h96 = 64'h0;
+                h96 = e_addr;
+                h95 = 0;
+                if ((h96[64-1:39] != 0)) begin
+                    h95 = 1;
                 end
                 if (1'b0) begin
-                    h13 = h14;
+                    h92 = h93;
                 end
                 else begin
-                    h13 = h16;
+                    h92 = h95;
                 end
-                h18 = 1'h0;
-                h19 = 1'h0;
-                h20 = 64'h0;
-                h20 = e_addr;
-                h19 = 0;
-                if ((h20[64-1:57] != 0)) begin
-                    h19 = 1;
+                h97 = 1'h0;
+                h98 = 1'h0;
+                h99 = 1'h0;
+                h100 = 64'h0;
+                h100 = e_addr;
+                h99 = 0;
+                if ((h100[64-1:57] != 0)) begin
+                    h99 = 1;
                 end
-                h21 = 1'h0;
-                h22 = 64'h0;
-                h22 = e_addr;
-                h21 = 0;
-                if ((h22[64-1:57] != 0)) begin
-                    h21 = 1;
+                h101 = 1'h0;
+                h102 = 64'h0;
+                h102 = e_addr;
+                h101 = 0;
+                if ((h102[64-1:48] != 0)) begin
+                    h101 = 1;
                 end
                 if (1'b0) begin
-                    h18 = h19;
+                    h98 = h99;
                 end
                 else begin
-                    h18 = h21;
+                    h98 = h101;
+                end
+                h103 = 1'h0;
+                h104 = 1'h0;
+                h105 = 64'h0;
+                h105 = e_addr;
+                h104 = 0;
+                if ((h105[64-1:57] != 0)) begin
+                    h104 = 1;
+                end
+                h106 = 1'h0;
+                h107 = 64'h0;
+                h107 = e_addr;
+                h106 = 0;
+                if ((h107[64-1:57] != 0)) begin
+                    h106 = 1;
+                end
+                if (1'b0) begin
+                    h103 = h104;
+                end
+                else begin
+                    h103 = h106;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h12 = h13;
+                    h97 = h98;
                 end
                 else begin
-                    h12 = h18;
+                    h97 = h103;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h6 = h7;
+                    h91 = h92;
                 end
                 else begin
-                    h6 = h12;
+                    h91 = h97;
                 end
-                if ((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h6 != 0)))) begin
+                if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!(((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) && ((w_ctx_0[4-1:2] == 0) || (w_ctx_0[4-1:2] == 1))) && (!(e_at == 2))) && ((!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) || (w_ctx_0[4-1:2] == 1))) && ((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h91 != 0)))) begin
                     v_wide = {63'h0, e_addr};
                     unit_sl_i_addr <= v_wide[64-1:0];
                     unit_sl_k_read <= ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
                     unit_sl_k_write <= ((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))));
-                    h23 = 1'h0;
-                    h23 = 0;
+                    h108 = 1'h0;
+                    h108 = 0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h23 = 1;
+                        h108 = 1;
                     end
-                    h24 = 48'h0;
-                    h24 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h23, 4'h0});
-                    h25 = 1'h0;
-                    h25 = 0;
+                    h109 = 48'h0;
+                    h109 = ({w_ctx_0[48-1:12], 12'h0} | {43'h0, h108, 4'h0});
+                    h110 = 1'h0;
+                    h110 = 0;
                     if (((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1))))) begin
-                        h25 = 1;
+                        h110 = 1;
                     end
-                    h26 = 48'h0;
-                    h26 = (h24 | {44'h0, h25, 3'h0});
-                    h27 = 48'h0;
-                    h27 = (h26 | {45'h0, w_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h27};
+                    h111 = 48'h0;
+                    h111 = (h109 | {44'h0, h110, 3'h0});
+                    h112 = 48'h0;
+                    h112 = (h111 | {45'h0, w_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h112};
                     unit_sl_r_SL_WALK <= v_wide[64-1:0];
                     u1_in = 64'h0;
                     u1_in = e_addr;
@@ -1699,7 +3080,7 @@ always @(posedge clk) begin: fsm
                         if ((u1_way == 3)) begin
                             u1_r3[u1_set] <= 0;
                         end
-                        st <= 4'b1000;
+                        st <= 5'b10010;
                     end
                     else begin
                         u1_fk <= u1_in[64-1:12];
@@ -1707,14 +3088,14 @@ always @(posedge clk) begin: fsm
                         u1_ft0 <= u1_tg0;
                         u1_fa <= u1_acc;
                         unit_sl_start <= 1'b1;
-                        st <= 4'b0111;
+                        st <= 5'b10001;
                     end
                 end
                 else begin
-                    st <= 4'b1000;
+                    st <= 5'b10010;
                 end
             end
-            4'b0111: begin
+            5'b10001: begin
                 unit_sl_start <= 1'b0;
                 if (unit_sl_done) begin
                     wk_sl_walked <= 1;
@@ -1855,92 +3236,92 @@ always @(posedge clk) begin: fsm
                         wk_sl_shift <= unit_sl_o_r_shift;
                         wk_sl_frame <= unit_sl_o_r_frame;
                     end
-                    st <= 4'b1000;
+                    st <= 5'b10010;
                 end
             end
-            4'b1000: begin
+            5'b10010: begin
                 if ((!pend)) begin
-                    h40 = 32'h0;
-                    h40 = e_msi_data;
-                    h41 = 17'h0;
-                    h42 = 1'h0;
-                    h42 = 0;
+                    h125 = 32'h0;
+                    h125 = e_msi_data;
+                    h126 = 17'h0;
+                    h127 = 1'h0;
+                    h127 = 0;
                     if (e_msi_addr[2]) begin
-                        h42 = 1;
+                        h127 = 1;
                     end
-                    h43 = 32'h0;
-                    h43 = e_msi_addr;
-                    h44 = 16'h0;
-                    h44 = ({h42, 15'h0} | {1'h0, h43[20-1:5]});
-                    h45 = 32'h0;
-                    h45 = e_msi_data;
-                    h46 = 17'h0;
-                    h46 = ({1'h0, h44} + {1'h0, h45[16-1:0]});
-                    h47 = 1'h0;
-                    h47 = 0;
+                    h128 = 32'h0;
+                    h128 = e_msi_addr;
+                    h129 = 16'h0;
+                    h129 = ({h127, 15'h0} | {1'h0, h128[20-1:5]});
+                    h130 = 32'h0;
+                    h130 = e_msi_data;
+                    h131 = 17'h0;
+                    h131 = ({1'h0, h129} + {1'h0, h130[16-1:0]});
+                    h132 = 1'h0;
+                    h132 = 0;
                     if (e_msi_addr[2]) begin
-                        h47 = 1;
+                        h132 = 1;
                     end
-                    h48 = 32'h0;
-                    h48 = e_msi_addr;
-                    h49 = 16'h0;
-                    h49 = ({h47, 15'h0} | {1'h0, h48[20-1:5]});
+                    h133 = 32'h0;
+                    h133 = e_msi_addr;
+                    h134 = 16'h0;
+                    h134 = ({h132, 15'h0} | {1'h0, h133[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h41 = h46;
+                        h126 = h131;
                     end
                     else begin
-                        h41 = {1'h0, h49};
+                        h126 = {1'h0, h134};
                     end
-                    h50 = 16'h0;
-                    h50 = (h41[16-1:0] & 65535);
-                    h51 = 17'h0;
-                    h51 = 2;
-                    h52 = 4'h0;
-                    h52 = r_IRTA_REG[4-1:0];
-                    h53 = 17'h0;
-                    h53 = (h51 << h52);
-                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h40[32-1:16] != 0))) && ({1'h0, h50} < h53)))) begin
+                    h135 = 16'h0;
+                    h135 = (h126[16-1:0] & 65535);
+                    h136 = 17'h0;
+                    h136 = 2;
+                    h137 = 4'h0;
+                    h137 = r_IRTA_REG[4-1:0];
+                    h138 = 17'h0;
+                    h138 = (h136 << h137);
+                    if ((!(((((e_kind == 3) && r_GSTS_REG[25]) && e_msi_addr[4]) && (!(h125[32-1:16] != 0))) && ({1'h0, h135} < h138)))) begin
                         w_irte_0 <= 0;
                         w_irte_8 <= 0;
-                        st <= 4'b1010;
+                        st <= 5'b10100;
                     end
                     else begin
-                        h28 = 17'h0;
-                        h29 = 1'h0;
-                        h29 = 0;
+                        h113 = 17'h0;
+                        h114 = 1'h0;
+                        h114 = 0;
                         if (e_msi_addr[2]) begin
-                            h29 = 1;
+                            h114 = 1;
                         end
-                        h30 = 32'h0;
-                        h30 = e_msi_addr;
-                        h31 = 16'h0;
-                        h31 = ({h29, 15'h0} | {1'h0, h30[20-1:5]});
-                        h32 = 32'h0;
-                        h32 = e_msi_data;
-                        h33 = 17'h0;
-                        h33 = ({1'h0, h31} + {1'h0, h32[16-1:0]});
-                        h34 = 1'h0;
-                        h34 = 0;
+                        h115 = 32'h0;
+                        h115 = e_msi_addr;
+                        h116 = 16'h0;
+                        h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
+                        h117 = 32'h0;
+                        h117 = e_msi_data;
+                        h118 = 17'h0;
+                        h118 = ({1'h0, h116} + {1'h0, h117[16-1:0]});
+                        h119 = 1'h0;
+                        h119 = 0;
                         if (e_msi_addr[2]) begin
-                            h34 = 1;
+                            h119 = 1;
                         end
-                        h35 = 32'h0;
-                        h35 = e_msi_addr;
-                        h36 = 16'h0;
-                        h36 = ({h34, 15'h0} | {1'h0, h35[20-1:5]});
+                        h120 = 32'h0;
+                        h120 = e_msi_addr;
+                        h121 = 16'h0;
+                        h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
                         if (e_msi_addr[3]) begin
-                            h28 = h33;
+                            h113 = h118;
                         end
                         else begin
-                            h28 = {1'h0, h36};
+                            h113 = {1'h0, h121};
                         end
-                        h37 = 16'h0;
-                        h37 = (h28[16-1:0] & 65535);
-                        h38 = 21'h0;
-                        h38 = ({5'h0, h37} * 16);
-                        h39 = 65'h0;
-                        h39 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h38});
-                        v_wide = {62'h0, h39};
+                        h122 = 16'h0;
+                        h122 = (h113[16-1:0] & 65535);
+                        h123 = 21'h0;
+                        h123 = ({5'h0, h122} * 16);
+                        h124 = 65'h0;
+                        h124 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h123});
+                        v_wide = {62'h0, h124};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -1959,48 +3340,48 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_irte <= 1'b1;
                         end
-                        st <= 4'b1001;
+                        st <= 5'b10011;
                     end
                 end
             end
-            4'b1001: begin
+            5'b10011: begin
                 if ((!pend)) begin
-                    h28 = 17'h0;
-                    h29 = 1'h0;
-                    h29 = 0;
+                    h113 = 17'h0;
+                    h114 = 1'h0;
+                    h114 = 0;
                     if (e_msi_addr[2]) begin
-                        h29 = 1;
+                        h114 = 1;
                     end
-                    h30 = 32'h0;
-                    h30 = e_msi_addr;
-                    h31 = 16'h0;
-                    h31 = ({h29, 15'h0} | {1'h0, h30[20-1:5]});
-                    h32 = 32'h0;
-                    h32 = e_msi_data;
-                    h33 = 17'h0;
-                    h33 = ({1'h0, h31} + {1'h0, h32[16-1:0]});
-                    h34 = 1'h0;
-                    h34 = 0;
+                    h115 = 32'h0;
+                    h115 = e_msi_addr;
+                    h116 = 16'h0;
+                    h116 = ({h114, 15'h0} | {1'h0, h115[20-1:5]});
+                    h117 = 32'h0;
+                    h117 = e_msi_data;
+                    h118 = 17'h0;
+                    h118 = ({1'h0, h116} + {1'h0, h117[16-1:0]});
+                    h119 = 1'h0;
+                    h119 = 0;
                     if (e_msi_addr[2]) begin
-                        h34 = 1;
+                        h119 = 1;
                     end
-                    h35 = 32'h0;
-                    h35 = e_msi_addr;
-                    h36 = 16'h0;
-                    h36 = ({h34, 15'h0} | {1'h0, h35[20-1:5]});
+                    h120 = 32'h0;
+                    h120 = e_msi_addr;
+                    h121 = 16'h0;
+                    h121 = ({h119, 15'h0} | {1'h0, h120[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h28 = h33;
+                        h113 = h118;
                     end
                     else begin
-                        h28 = {1'h0, h36};
+                        h113 = {1'h0, h121};
                     end
-                    h37 = 16'h0;
-                    h37 = (h28[16-1:0] & 65535);
-                    h38 = 21'h0;
-                    h38 = ({5'h0, h37} * 16);
-                    h39 = 65'h0;
-                    h39 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h38});
-                    v_wide = {62'h0, h39};
+                    h122 = 16'h0;
+                    h122 = (h113[16-1:0] & 65535);
+                    h123 = 21'h0;
+                    h123 = ({5'h0, h122} * 16);
+                    h124 = 65'h0;
+                    h124 = ({1'h0, r_IRTA_REG[64-1:12], 12'h0} + {44'h0, h123});
+                    v_wide = {62'h0, h124};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2018,274 +3399,1311 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_irte <= 1'b1;
                         end
-                        st <= 4'b1010;
+                        st <= 5'b10100;
                     end
                 end
             end
-            4'b1010: begin
-                h54 = 32'h0;
-                h54 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h55 = 48'h0;
-                h55 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h96 = 32'h0;
-                h96 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h97 = 48'h0;
-                h97 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h98 = 1'h0;
-                h99 = 1'h0;
-                h100 = 1'h0;
-                h101 = 64'h0;
-                h101 = e_addr;
-                h100 = 0;
-                if ((h101[64-1:57] != 0)) begin
-                    h100 = 1;
+            5'b10100: begin
+                h139 = 32'h0;
+                h139 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h140 = 48'h0;
+                h140 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h181 = 1'h0;
+                h182 = 1'h0;
+                h182 = 0;
+                if (w_root_8[0]) begin
+                    h182 = 1;
                 end
-                h102 = 1'h0;
-                h103 = 64'h0;
-                h103 = e_addr;
-                h102 = 0;
-                if ((h103[64-1:39] != 0)) begin
-                    h102 = 1;
+                h183 = 1'h0;
+                h183 = 0;
+                if (w_root_0[0]) begin
+                    h183 = 1;
                 end
-                if (1'b0) begin
-                    h99 = h100;
+                if (e_sid[7]) begin
+                    h181 = h182;
                 end
                 else begin
-                    h99 = h102;
+                    h181 = h183;
                 end
-                h104 = 1'h0;
-                h105 = 1'h0;
-                h106 = 1'h0;
-                h107 = 64'h0;
-                h107 = e_addr;
-                h106 = 0;
-                if ((h107[64-1:57] != 0)) begin
-                    h106 = 1;
+                h196 = 1'h0;
+                h197 = 1'h0;
+                h198 = 64'h0;
+                h198 = w_root_8;
+                h199 = 64'h0;
+                h199 = w_root_8;
+                h197 = 0;
+                if (((h198[12-1:1] != 0) || (h199[64-1:48] != 0))) begin
+                    h197 = 1;
                 end
-                h108 = 1'h0;
-                h109 = 64'h0;
-                h109 = e_addr;
-                h108 = 0;
-                if ((h109[64-1:48] != 0)) begin
-                    h108 = 1;
+                h200 = 1'h0;
+                h200 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h200 = 1;
                 end
-                if (1'b0) begin
-                    h105 = h106;
-                end
-                else begin
-                    h105 = h108;
-                end
-                h110 = 1'h0;
-                h111 = 1'h0;
-                h112 = 64'h0;
-                h112 = e_addr;
-                h111 = 0;
-                if ((h112[64-1:57] != 0)) begin
-                    h111 = 1;
-                end
-                h113 = 1'h0;
-                h114 = 64'h0;
-                h114 = e_addr;
-                h113 = 0;
-                if ((h114[64-1:57] != 0)) begin
-                    h113 = 1;
-                end
-                if (1'b0) begin
-                    h110 = h111;
+                if (e_sid[7]) begin
+                    h196 = h197;
                 end
                 else begin
-                    h110 = h113;
+                    h196 = h200;
+                end
+                h214 = 1'h0;
+                h215 = 1'h0;
+                h215 = 0;
+                if (w_root_8[0]) begin
+                    h215 = 1;
+                end
+                h216 = 1'h0;
+                h216 = 0;
+                if (w_root_0[0]) begin
+                    h216 = 1;
+                end
+                if (e_sid[7]) begin
+                    h214 = h215;
+                end
+                else begin
+                    h214 = h216;
+                end
+                h217 = 1'h0;
+                h218 = 1'h0;
+                h219 = 64'h0;
+                h219 = w_root_8;
+                h220 = 64'h0;
+                h220 = w_root_8;
+                h218 = 0;
+                if (((h219[12-1:1] != 0) || (h220[64-1:48] != 0))) begin
+                    h218 = 1;
+                end
+                h221 = 1'h0;
+                h221 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h221 = 1;
+                end
+                if (e_sid[7]) begin
+                    h217 = h218;
+                end
+                else begin
+                    h217 = h221;
+                end
+                h234 = 1'h0;
+                h235 = 1'h0;
+                h235 = 0;
+                if (w_root_8[0]) begin
+                    h235 = 1;
+                end
+                h236 = 1'h0;
+                h236 = 0;
+                if (w_root_0[0]) begin
+                    h236 = 1;
+                end
+                if (e_sid[7]) begin
+                    h234 = h235;
+                end
+                else begin
+                    h234 = h236;
+                end
+                h237 = 1'h0;
+                h238 = 1'h0;
+                h239 = 64'h0;
+                h239 = w_root_8;
+                h240 = 64'h0;
+                h240 = w_root_8;
+                h238 = 0;
+                if (((h239[12-1:1] != 0) || (h240[64-1:48] != 0))) begin
+                    h238 = 1;
+                end
+                h241 = 1'h0;
+                h241 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h241 = 1;
+                end
+                if (e_sid[7]) begin
+                    h237 = h238;
+                end
+                else begin
+                    h237 = h241;
+                end
+                h255 = 1'h0;
+                h256 = 1'h0;
+                h256 = 0;
+                if (w_root_8[0]) begin
+                    h256 = 1;
+                end
+                h257 = 1'h0;
+                h257 = 0;
+                if (w_root_0[0]) begin
+                    h257 = 1;
+                end
+                if (e_sid[7]) begin
+                    h255 = h256;
+                end
+                else begin
+                    h255 = h257;
+                end
+                h258 = 1'h0;
+                h259 = 1'h0;
+                h260 = 64'h0;
+                h260 = w_root_8;
+                h261 = 64'h0;
+                h261 = w_root_8;
+                h259 = 0;
+                if (((h260[12-1:1] != 0) || (h261[64-1:48] != 0))) begin
+                    h259 = 1;
+                end
+                h262 = 1'h0;
+                h262 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h262 = 1;
+                end
+                if (e_sid[7]) begin
+                    h258 = h259;
+                end
+                else begin
+                    h258 = h262;
+                end
+                h276 = 1'h0;
+                h277 = 1'h0;
+                h277 = 0;
+                if (w_root_8[0]) begin
+                    h277 = 1;
+                end
+                h278 = 1'h0;
+                h278 = 0;
+                if (w_root_0[0]) begin
+                    h278 = 1;
+                end
+                if (e_sid[7]) begin
+                    h276 = h277;
+                end
+                else begin
+                    h276 = h278;
+                end
+                h279 = 1'h0;
+                h280 = 1'h0;
+                h281 = 64'h0;
+                h281 = w_root_8;
+                h282 = 64'h0;
+                h282 = w_root_8;
+                h280 = 0;
+                if (((h281[12-1:1] != 0) || (h282[64-1:48] != 0))) begin
+                    h280 = 1;
+                end
+                h283 = 1'h0;
+                h283 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h283 = 1;
+                end
+                if (e_sid[7]) begin
+                    h279 = h280;
+                end
+                else begin
+                    h279 = h283;
+                end
+                h284 = 32'h0;
+                h284 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h285 = 48'h0;
+                h285 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h286 = 1'h0;
+                h287 = 1'h0;
+                h287 = 0;
+                if (w_root_8[0]) begin
+                    h287 = 1;
+                end
+                h288 = 1'h0;
+                h288 = 0;
+                if (w_root_0[0]) begin
+                    h288 = 1;
+                end
+                if (e_sid[7]) begin
+                    h286 = h287;
+                end
+                else begin
+                    h286 = h288;
+                end
+                h289 = 1'h0;
+                h290 = 1'h0;
+                h291 = 64'h0;
+                h291 = w_root_8;
+                h292 = 64'h0;
+                h292 = w_root_8;
+                h290 = 0;
+                if (((h291[12-1:1] != 0) || (h292[64-1:48] != 0))) begin
+                    h290 = 1;
+                end
+                h293 = 1'h0;
+                h293 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h293 = 1;
+                end
+                if (e_sid[7]) begin
+                    h289 = h290;
+                end
+                else begin
+                    h289 = h293;
+                end
+                h294 = 1'h0;
+                h295 = 1'h0;
+                h295 = 0;
+                if (w_root_8[0]) begin
+                    h295 = 1;
+                end
+                h296 = 1'h0;
+                h296 = 0;
+                if (w_root_0[0]) begin
+                    h296 = 1;
+                end
+                if (e_sid[7]) begin
+                    h294 = h295;
+                end
+                else begin
+                    h294 = h296;
+                end
+                h297 = 1'h0;
+                h298 = 1'h0;
+                h299 = 64'h0;
+                h299 = w_root_8;
+                h300 = 64'h0;
+                h300 = w_root_8;
+                h298 = 0;
+                if (((h299[12-1:1] != 0) || (h300[64-1:48] != 0))) begin
+                    h298 = 1;
+                end
+                h301 = 1'h0;
+                h301 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h301 = 1;
+                end
+                if (e_sid[7]) begin
+                    h297 = h298;
+                end
+                else begin
+                    h297 = h301;
+                end
+                h315 = 1'h0;
+                h316 = 1'h0;
+                h316 = 0;
+                if (w_root_8[0]) begin
+                    h316 = 1;
+                end
+                h317 = 1'h0;
+                h317 = 0;
+                if (w_root_0[0]) begin
+                    h317 = 1;
+                end
+                if (e_sid[7]) begin
+                    h315 = h316;
+                end
+                else begin
+                    h315 = h317;
+                end
+                h318 = 1'h0;
+                h319 = 1'h0;
+                h320 = 64'h0;
+                h320 = w_root_8;
+                h321 = 64'h0;
+                h321 = w_root_8;
+                h319 = 0;
+                if (((h320[12-1:1] != 0) || (h321[64-1:48] != 0))) begin
+                    h319 = 1;
+                end
+                h322 = 1'h0;
+                h322 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h322 = 1;
+                end
+                if (e_sid[7]) begin
+                    h318 = h319;
+                end
+                else begin
+                    h318 = h322;
+                end
+                h323 = 20'h0;
+                h324 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h324 = e_pasid;
+                end
+                else begin
+                    h324 = w_smctx_8[20-1:0];
+                end
+                h323 = h324;
+                h325 = 16'h0;
+                h325 = 1;
+                h326 = 4'h0;
+                h327 = 4'h0;
+                h327 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h326 = h327;
+                h328 = 16'h0;
+                h328 = (h325 << h326);
+                h342 = 1'h0;
+                h343 = 1'h0;
+                h343 = 0;
+                if (w_root_8[0]) begin
+                    h343 = 1;
+                end
+                h344 = 1'h0;
+                h344 = 0;
+                if (w_root_0[0]) begin
+                    h344 = 1;
+                end
+                if (e_sid[7]) begin
+                    h342 = h343;
+                end
+                else begin
+                    h342 = h344;
+                end
+                h345 = 1'h0;
+                h346 = 1'h0;
+                h347 = 64'h0;
+                h347 = w_root_8;
+                h348 = 64'h0;
+                h348 = w_root_8;
+                h346 = 0;
+                if (((h347[12-1:1] != 0) || (h348[64-1:48] != 0))) begin
+                    h346 = 1;
+                end
+                h349 = 1'h0;
+                h349 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h349 = 1;
+                end
+                if (e_sid[7]) begin
+                    h345 = h346;
+                end
+                else begin
+                    h345 = h349;
+                end
+                h350 = 20'h0;
+                h351 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h351 = e_pasid;
+                end
+                else begin
+                    h351 = w_smctx_8[20-1:0];
+                end
+                h350 = h351;
+                h352 = 16'h0;
+                h352 = 1;
+                h353 = 4'h0;
+                h354 = 4'h0;
+                h354 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h353 = h354;
+                h355 = 16'h0;
+                h355 = (h352 << h353);
+                h368 = 1'h0;
+                h369 = 1'h0;
+                h369 = 0;
+                if (w_root_8[0]) begin
+                    h369 = 1;
+                end
+                h370 = 1'h0;
+                h370 = 0;
+                if (w_root_0[0]) begin
+                    h370 = 1;
+                end
+                if (e_sid[7]) begin
+                    h368 = h369;
+                end
+                else begin
+                    h368 = h370;
+                end
+                h371 = 1'h0;
+                h372 = 1'h0;
+                h373 = 64'h0;
+                h373 = w_root_8;
+                h374 = 64'h0;
+                h374 = w_root_8;
+                h372 = 0;
+                if (((h373[12-1:1] != 0) || (h374[64-1:48] != 0))) begin
+                    h372 = 1;
+                end
+                h375 = 1'h0;
+                h375 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h375 = 1;
+                end
+                if (e_sid[7]) begin
+                    h371 = h372;
+                end
+                else begin
+                    h371 = h375;
+                end
+                h376 = 20'h0;
+                h377 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h377 = e_pasid;
+                end
+                else begin
+                    h377 = w_smctx_8[20-1:0];
+                end
+                h376 = h377;
+                h378 = 16'h0;
+                h378 = 1;
+                h379 = 4'h0;
+                h380 = 4'h0;
+                h380 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h379 = h380;
+                h381 = 16'h0;
+                h381 = (h378 << h379);
+                h395 = 1'h0;
+                h396 = 1'h0;
+                h396 = 0;
+                if (w_root_8[0]) begin
+                    h396 = 1;
+                end
+                h397 = 1'h0;
+                h397 = 0;
+                if (w_root_0[0]) begin
+                    h397 = 1;
+                end
+                if (e_sid[7]) begin
+                    h395 = h396;
+                end
+                else begin
+                    h395 = h397;
+                end
+                h398 = 1'h0;
+                h399 = 1'h0;
+                h400 = 64'h0;
+                h400 = w_root_8;
+                h401 = 64'h0;
+                h401 = w_root_8;
+                h399 = 0;
+                if (((h400[12-1:1] != 0) || (h401[64-1:48] != 0))) begin
+                    h399 = 1;
+                end
+                h402 = 1'h0;
+                h402 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h402 = 1;
+                end
+                if (e_sid[7]) begin
+                    h398 = h399;
+                end
+                else begin
+                    h398 = h402;
+                end
+                h403 = 20'h0;
+                h404 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h404 = e_pasid;
+                end
+                else begin
+                    h404 = w_smctx_8[20-1:0];
+                end
+                h403 = h404;
+                h405 = 16'h0;
+                h405 = 1;
+                h406 = 4'h0;
+                h407 = 4'h0;
+                h407 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h406 = h407;
+                h408 = 16'h0;
+                h408 = (h405 << h406);
+                h421 = 1'h0;
+                h422 = 1'h0;
+                h422 = 0;
+                if (w_root_8[0]) begin
+                    h422 = 1;
+                end
+                h423 = 1'h0;
+                h423 = 0;
+                if (w_root_0[0]) begin
+                    h423 = 1;
+                end
+                if (e_sid[7]) begin
+                    h421 = h422;
+                end
+                else begin
+                    h421 = h423;
+                end
+                h424 = 1'h0;
+                h425 = 1'h0;
+                h426 = 64'h0;
+                h426 = w_root_8;
+                h427 = 64'h0;
+                h427 = w_root_8;
+                h425 = 0;
+                if (((h426[12-1:1] != 0) || (h427[64-1:48] != 0))) begin
+                    h425 = 1;
+                end
+                h428 = 1'h0;
+                h428 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h428 = 1;
+                end
+                if (e_sid[7]) begin
+                    h424 = h425;
+                end
+                else begin
+                    h424 = h428;
+                end
+                h429 = 20'h0;
+                h430 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h430 = e_pasid;
+                end
+                else begin
+                    h430 = w_smctx_8[20-1:0];
+                end
+                h429 = h430;
+                h431 = 16'h0;
+                h431 = 1;
+                h432 = 4'h0;
+                h433 = 4'h0;
+                h433 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h432 = h433;
+                h434 = 16'h0;
+                h434 = (h431 << h432);
+                h448 = 1'h0;
+                h449 = 1'h0;
+                h449 = 0;
+                if (w_root_8[0]) begin
+                    h449 = 1;
+                end
+                h450 = 1'h0;
+                h450 = 0;
+                if (w_root_0[0]) begin
+                    h450 = 1;
+                end
+                if (e_sid[7]) begin
+                    h448 = h449;
+                end
+                else begin
+                    h448 = h450;
+                end
+                h451 = 1'h0;
+                h452 = 1'h0;
+                h453 = 64'h0;
+                h453 = w_root_8;
+                h454 = 64'h0;
+                h454 = w_root_8;
+                h452 = 0;
+                if (((h453[12-1:1] != 0) || (h454[64-1:48] != 0))) begin
+                    h452 = 1;
+                end
+                h455 = 1'h0;
+                h455 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h455 = 1;
+                end
+                if (e_sid[7]) begin
+                    h451 = h452;
+                end
+                else begin
+                    h451 = h455;
+                end
+                h456 = 20'h0;
+                h457 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h457 = e_pasid;
+                end
+                else begin
+                    h457 = w_smctx_8[20-1:0];
+                end
+                h456 = h457;
+                h458 = 16'h0;
+                h458 = 1;
+                h459 = 4'h0;
+                h460 = 4'h0;
+                h460 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h459 = h460;
+                h461 = 16'h0;
+                h461 = (h458 << h459);
+                h462 = 32'h0;
+                h462 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h463 = 48'h0;
+                h463 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h464 = 1'h0;
+                h465 = 1'h0;
+                h465 = 0;
+                if (w_root_8[0]) begin
+                    h465 = 1;
+                end
+                h466 = 1'h0;
+                h466 = 0;
+                if (w_root_0[0]) begin
+                    h466 = 1;
+                end
+                if (e_sid[7]) begin
+                    h464 = h465;
+                end
+                else begin
+                    h464 = h466;
+                end
+                h467 = 1'h0;
+                h468 = 1'h0;
+                h469 = 64'h0;
+                h469 = w_root_8;
+                h470 = 64'h0;
+                h470 = w_root_8;
+                h468 = 0;
+                if (((h469[12-1:1] != 0) || (h470[64-1:48] != 0))) begin
+                    h468 = 1;
+                end
+                h471 = 1'h0;
+                h471 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h471 = 1;
+                end
+                if (e_sid[7]) begin
+                    h467 = h468;
+                end
+                else begin
+                    h467 = h471;
+                end
+                h472 = 20'h0;
+                h473 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h473 = e_pasid;
+                end
+                else begin
+                    h473 = w_smctx_8[20-1:0];
+                end
+                h472 = h473;
+                h474 = 16'h0;
+                h474 = 1;
+                h475 = 4'h0;
+                h476 = 4'h0;
+                h476 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h475 = h476;
+                h477 = 16'h0;
+                h477 = (h474 << h475);
+                h480 = 1'h0;
+                h481 = 1'h0;
+                h481 = 0;
+                if (w_root_8[0]) begin
+                    h481 = 1;
+                end
+                h482 = 1'h0;
+                h482 = 0;
+                if (w_root_0[0]) begin
+                    h482 = 1;
+                end
+                if (e_sid[7]) begin
+                    h480 = h481;
+                end
+                else begin
+                    h480 = h482;
+                end
+                h483 = 1'h0;
+                h484 = 1'h0;
+                h485 = 64'h0;
+                h485 = w_root_8;
+                h486 = 64'h0;
+                h486 = w_root_8;
+                h484 = 0;
+                if (((h485[12-1:1] != 0) || (h486[64-1:48] != 0))) begin
+                    h484 = 1;
+                end
+                h487 = 1'h0;
+                h487 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h487 = 1;
+                end
+                if (e_sid[7]) begin
+                    h483 = h484;
+                end
+                else begin
+                    h483 = h487;
+                end
+                h488 = 20'h0;
+                h489 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h489 = e_pasid;
+                end
+                else begin
+                    h489 = w_smctx_8[20-1:0];
+                end
+                h488 = h489;
+                h490 = 16'h0;
+                h490 = 1;
+                h491 = 4'h0;
+                h492 = 4'h0;
+                h492 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h491 = h492;
+                h493 = 16'h0;
+                h493 = (h490 << h491);
+                h494 = 1'h0;
+                h495 = 1'h0;
+                h495 = 0;
+                if (w_root_8[0]) begin
+                    h495 = 1;
+                end
+                h496 = 1'h0;
+                h496 = 0;
+                if (w_root_0[0]) begin
+                    h496 = 1;
+                end
+                if (e_sid[7]) begin
+                    h494 = h495;
+                end
+                else begin
+                    h494 = h496;
+                end
+                h497 = 1'h0;
+                h498 = 1'h0;
+                h499 = 64'h0;
+                h499 = w_root_8;
+                h500 = 64'h0;
+                h500 = w_root_8;
+                h498 = 0;
+                if (((h499[12-1:1] != 0) || (h500[64-1:48] != 0))) begin
+                    h498 = 1;
+                end
+                h501 = 1'h0;
+                h501 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h501 = 1;
+                end
+                if (e_sid[7]) begin
+                    h497 = h498;
+                end
+                else begin
+                    h497 = h501;
+                end
+                h502 = 20'h0;
+                h503 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h503 = e_pasid;
+                end
+                else begin
+                    h503 = w_smctx_8[20-1:0];
+                end
+                h502 = h503;
+                h504 = 16'h0;
+                h504 = 1;
+                h505 = 4'h0;
+                h506 = 4'h0;
+                h506 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h505 = h506;
+                h507 = 16'h0;
+                h507 = (h504 << h505);
+                h508 = 1'h0;
+                h509 = 1'h0;
+                h509 = 0;
+                if (w_root_8[0]) begin
+                    h509 = 1;
+                end
+                h510 = 1'h0;
+                h510 = 0;
+                if (w_root_0[0]) begin
+                    h510 = 1;
+                end
+                if (e_sid[7]) begin
+                    h508 = h509;
+                end
+                else begin
+                    h508 = h510;
+                end
+                h511 = 1'h0;
+                h512 = 1'h0;
+                h513 = 64'h0;
+                h513 = w_root_8;
+                h514 = 64'h0;
+                h514 = w_root_8;
+                h512 = 0;
+                if (((h513[12-1:1] != 0) || (h514[64-1:48] != 0))) begin
+                    h512 = 1;
+                end
+                h515 = 1'h0;
+                h515 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h515 = 1;
+                end
+                if (e_sid[7]) begin
+                    h511 = h512;
+                end
+                else begin
+                    h511 = h515;
+                end
+                h516 = 20'h0;
+                h517 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h517 = e_pasid;
+                end
+                else begin
+                    h517 = w_smctx_8[20-1:0];
+                end
+                h516 = h517;
+                h518 = 16'h0;
+                h518 = 1;
+                h519 = 4'h0;
+                h520 = 4'h0;
+                h520 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h519 = h520;
+                h521 = 16'h0;
+                h521 = (h518 << h519);
+                h522 = 1'h0;
+                h523 = 1'h0;
+                h524 = 1'h0;
+                h525 = 64'h0;
+                h525 = e_addr;
+                h524 = 0;
+                if ((h525[64-1:57] != 0)) begin
+                    h524 = 1;
+                end
+                h526 = 1'h0;
+                h527 = 64'h0;
+                h527 = e_addr;
+                h526 = 0;
+                if ((h527[64-1:39] != 0)) begin
+                    h526 = 1;
+                end
+                if (1'b0) begin
+                    h523 = h524;
+                end
+                else begin
+                    h523 = h526;
+                end
+                h528 = 1'h0;
+                h529 = 1'h0;
+                h530 = 1'h0;
+                h531 = 64'h0;
+                h531 = e_addr;
+                h530 = 0;
+                if ((h531[64-1:57] != 0)) begin
+                    h530 = 1;
+                end
+                h532 = 1'h0;
+                h533 = 64'h0;
+                h533 = e_addr;
+                h532 = 0;
+                if ((h533[64-1:48] != 0)) begin
+                    h532 = 1;
+                end
+                if (1'b0) begin
+                    h529 = h530;
+                end
+                else begin
+                    h529 = h532;
+                end
+                h534 = 1'h0;
+                h535 = 1'h0;
+                h536 = 64'h0;
+                h536 = e_addr;
+                h535 = 0;
+                if ((h536[64-1:57] != 0)) begin
+                    h535 = 1;
+                end
+                h537 = 1'h0;
+                h538 = 64'h0;
+                h538 = e_addr;
+                h537 = 0;
+                if ((h538[64-1:57] != 0)) begin
+                    h537 = 1;
+                end
+                if (1'b0) begin
+                    h534 = h535;
+                end
+                else begin
+                    h534 = h537;
+                end
+                if ((w_pe_0[5-1:2] == 2)) begin
+                    h528 = h529;
+                end
+                else begin
+                    h528 = h534;
+                end
+                if ((w_pe_0[5-1:2] == 1)) begin
+                    h522 = h523;
+                end
+                else begin
+                    h522 = h528;
+                end
+                h550 = 1'h0;
+                h551 = 1'h0;
+                h551 = 0;
+                if (w_root_8[0]) begin
+                    h551 = 1;
+                end
+                h552 = 1'h0;
+                h552 = 0;
+                if (w_root_0[0]) begin
+                    h552 = 1;
+                end
+                if (e_sid[7]) begin
+                    h550 = h551;
+                end
+                else begin
+                    h550 = h552;
+                end
+                h553 = 1'h0;
+                h554 = 1'h0;
+                h555 = 64'h0;
+                h555 = w_root_8;
+                h556 = 64'h0;
+                h556 = w_root_8;
+                h554 = 0;
+                if (((h555[12-1:1] != 0) || (h556[64-1:48] != 0))) begin
+                    h554 = 1;
+                end
+                h557 = 1'h0;
+                h557 = 0;
+                if (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0))) begin
+                    h557 = 1;
+                end
+                if (e_sid[7]) begin
+                    h553 = h554;
+                end
+                else begin
+                    h553 = h557;
+                end
+                h558 = 20'h0;
+                h559 = 20'h0;
+                if ((e_pv != 0)) begin
+                    h559 = e_pasid;
+                end
+                else begin
+                    h559 = w_smctx_8[20-1:0];
+                end
+                h558 = h559;
+                h560 = 16'h0;
+                h560 = 1;
+                h561 = 4'h0;
+                h562 = 4'h0;
+                h562 = ({1'h0, w_smctx_0[12-1:9]} + 7);
+                h561 = h562;
+                h563 = 16'h0;
+                h563 = (h560 << h561);
+                h564 = 1'h0;
+                h565 = 1'h0;
+                h566 = 1'h0;
+                h567 = 64'h0;
+                h567 = e_addr;
+                h566 = 0;
+                if ((h567[64-1:57] != 0)) begin
+                    h566 = 1;
+                end
+                h568 = 1'h0;
+                h569 = 64'h0;
+                h569 = e_addr;
+                h568 = 0;
+                if ((h569[64-1:39] != 0)) begin
+                    h568 = 1;
+                end
+                if (1'b0) begin
+                    h565 = h566;
+                end
+                else begin
+                    h565 = h568;
+                end
+                h570 = 1'h0;
+                h571 = 1'h0;
+                h572 = 1'h0;
+                h573 = 64'h0;
+                h573 = e_addr;
+                h572 = 0;
+                if ((h573[64-1:57] != 0)) begin
+                    h572 = 1;
+                end
+                h574 = 1'h0;
+                h575 = 64'h0;
+                h575 = e_addr;
+                h574 = 0;
+                if ((h575[64-1:48] != 0)) begin
+                    h574 = 1;
+                end
+                if (1'b0) begin
+                    h571 = h572;
+                end
+                else begin
+                    h571 = h574;
+                end
+                h576 = 1'h0;
+                h577 = 1'h0;
+                h578 = 64'h0;
+                h578 = e_addr;
+                h577 = 0;
+                if ((h578[64-1:57] != 0)) begin
+                    h577 = 1;
+                end
+                h579 = 1'h0;
+                h580 = 64'h0;
+                h580 = e_addr;
+                h579 = 0;
+                if ((h580[64-1:57] != 0)) begin
+                    h579 = 1;
+                end
+                if (1'b0) begin
+                    h576 = h577;
+                end
+                else begin
+                    h576 = h579;
+                end
+                if ((w_pe_0[5-1:2] == 2)) begin
+                    h570 = h571;
+                end
+                else begin
+                    h570 = h576;
+                end
+                if ((w_pe_0[5-1:2] == 1)) begin
+                    h564 = h565;
+                end
+                else begin
+                    h564 = h570;
+                end
+                h581 = 32'h0;
+                h581 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h582 = 48'h0;
+                h582 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h682 = 32'h0;
+                h682 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h683 = 48'h0;
+                h683 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h684 = 1'h0;
+                h685 = 1'h0;
+                h686 = 1'h0;
+                h687 = 64'h0;
+                h687 = e_addr;
+                h686 = 0;
+                if ((h687[64-1:57] != 0)) begin
+                    h686 = 1;
+                end
+                h688 = 1'h0;
+                h689 = 64'h0;
+                h689 = e_addr;
+                h688 = 0;
+                if ((h689[64-1:39] != 0)) begin
+                    h688 = 1;
+                end
+                if (1'b0) begin
+                    h685 = h686;
+                end
+                else begin
+                    h685 = h688;
+                end
+                h690 = 1'h0;
+                h691 = 1'h0;
+                h692 = 1'h0;
+                h693 = 64'h0;
+                h693 = e_addr;
+                h692 = 0;
+                if ((h693[64-1:57] != 0)) begin
+                    h692 = 1;
+                end
+                h694 = 1'h0;
+                h695 = 64'h0;
+                h695 = e_addr;
+                h694 = 0;
+                if ((h695[64-1:48] != 0)) begin
+                    h694 = 1;
+                end
+                if (1'b0) begin
+                    h691 = h692;
+                end
+                else begin
+                    h691 = h694;
+                end
+                h696 = 1'h0;
+                h697 = 1'h0;
+                h698 = 64'h0;
+                h698 = e_addr;
+                h697 = 0;
+                if ((h698[64-1:57] != 0)) begin
+                    h697 = 1;
+                end
+                h699 = 1'h0;
+                h700 = 64'h0;
+                h700 = e_addr;
+                h699 = 0;
+                if ((h700[64-1:57] != 0)) begin
+                    h699 = 1;
+                end
+                if (1'b0) begin
+                    h696 = h697;
+                end
+                else begin
+                    h696 = h699;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h104 = h105;
+                    h690 = h691;
                 end
                 else begin
-                    h104 = h110;
+                    h690 = h696;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h98 = h99;
+                    h684 = h685;
                 end
                 else begin
-                    h98 = h104;
+                    h684 = h690;
                 end
-                h118 = 1'h0;
-                h119 = 1'h0;
-                h120 = 1'h0;
-                h121 = 64'h0;
-                h121 = e_addr;
-                h120 = 0;
-                if ((h121[64-1:57] != 0)) begin
-                    h120 = 1;
+                h704 = 1'h0;
+                h705 = 1'h0;
+                h706 = 1'h0;
+                h707 = 64'h0;
+                h707 = e_addr;
+                h706 = 0;
+                if ((h707[64-1:57] != 0)) begin
+                    h706 = 1;
                 end
-                h122 = 1'h0;
-                h123 = 64'h0;
-                h123 = e_addr;
-                h122 = 0;
-                if ((h123[64-1:39] != 0)) begin
-                    h122 = 1;
+                h708 = 1'h0;
+                h709 = 64'h0;
+                h709 = e_addr;
+                h708 = 0;
+                if ((h709[64-1:39] != 0)) begin
+                    h708 = 1;
                 end
                 if (1'b0) begin
-                    h119 = h120;
+                    h705 = h706;
                 end
                 else begin
-                    h119 = h122;
+                    h705 = h708;
                 end
-                h124 = 1'h0;
-                h125 = 1'h0;
-                h126 = 1'h0;
-                h127 = 64'h0;
-                h127 = e_addr;
-                h126 = 0;
-                if ((h127[64-1:57] != 0)) begin
-                    h126 = 1;
+                h710 = 1'h0;
+                h711 = 1'h0;
+                h712 = 1'h0;
+                h713 = 64'h0;
+                h713 = e_addr;
+                h712 = 0;
+                if ((h713[64-1:57] != 0)) begin
+                    h712 = 1;
                 end
-                h128 = 1'h0;
-                h129 = 64'h0;
-                h129 = e_addr;
-                h128 = 0;
-                if ((h129[64-1:48] != 0)) begin
-                    h128 = 1;
+                h714 = 1'h0;
+                h715 = 64'h0;
+                h715 = e_addr;
+                h714 = 0;
+                if ((h715[64-1:48] != 0)) begin
+                    h714 = 1;
                 end
                 if (1'b0) begin
-                    h125 = h126;
+                    h711 = h712;
                 end
                 else begin
-                    h125 = h128;
+                    h711 = h714;
                 end
-                h130 = 1'h0;
-                h131 = 1'h0;
-                h132 = 64'h0;
-                h132 = e_addr;
-                h131 = 0;
-                if ((h132[64-1:57] != 0)) begin
-                    h131 = 1;
+                h716 = 1'h0;
+                h717 = 1'h0;
+                h718 = 64'h0;
+                h718 = e_addr;
+                h717 = 0;
+                if ((h718[64-1:57] != 0)) begin
+                    h717 = 1;
                 end
-                h133 = 1'h0;
-                h134 = 64'h0;
-                h134 = e_addr;
-                h133 = 0;
-                if ((h134[64-1:57] != 0)) begin
-                    h133 = 1;
+                h719 = 1'h0;
+                h720 = 64'h0;
+                h720 = e_addr;
+                h719 = 0;
+                if ((h720[64-1:57] != 0)) begin
+                    h719 = 1;
                 end
                 if (1'b0) begin
-                    h130 = h131;
+                    h716 = h717;
                 end
                 else begin
-                    h130 = h133;
+                    h716 = h719;
                 end
                 if ((w_ctx_8[3-1:0] == 2)) begin
-                    h124 = h125;
+                    h710 = h711;
                 end
                 else begin
-                    h124 = h130;
+                    h710 = h716;
                 end
                 if ((w_ctx_8[3-1:0] == 1)) begin
-                    h118 = h119;
+                    h704 = h705;
                 end
                 else begin
-                    h118 = h124;
+                    h704 = h710;
                 end
-                h135 = 32'h0;
-                h135 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
-                h136 = 48'h0;
-                h136 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
-                h176 = 32'h0;
-                h176 = e_msi_data;
-                h187 = 17'h0;
-                h188 = 1'h0;
-                h188 = 0;
+                h721 = 32'h0;
+                h721 = ({r_PLMLIMIT_REG[32-1:20], 20'h0} | 1048575);
+                h722 = 48'h0;
+                h722 = ({r_PHMLIMIT_REG[48-1:20], 20'h0} | 1048575);
+                h762 = 32'h0;
+                h762 = e_msi_data;
+                h773 = 17'h0;
+                h774 = 1'h0;
+                h774 = 0;
                 if (e_msi_addr[2]) begin
-                    h188 = 1;
+                    h774 = 1;
                 end
-                h189 = 32'h0;
-                h189 = e_msi_addr;
-                h190 = 16'h0;
-                h190 = ({h188, 15'h0} | {1'h0, h189[20-1:5]});
-                h191 = 32'h0;
-                h191 = e_msi_data;
-                h192 = 17'h0;
-                h192 = ({1'h0, h190} + {1'h0, h191[16-1:0]});
-                h193 = 1'h0;
-                h193 = 0;
+                h775 = 32'h0;
+                h775 = e_msi_addr;
+                h776 = 16'h0;
+                h776 = ({h774, 15'h0} | {1'h0, h775[20-1:5]});
+                h777 = 32'h0;
+                h777 = e_msi_data;
+                h778 = 17'h0;
+                h778 = ({1'h0, h776} + {1'h0, h777[16-1:0]});
+                h779 = 1'h0;
+                h779 = 0;
                 if (e_msi_addr[2]) begin
-                    h193 = 1;
+                    h779 = 1;
                 end
-                h194 = 32'h0;
-                h194 = e_msi_addr;
-                h195 = 16'h0;
-                h195 = ({h193, 15'h0} | {1'h0, h194[20-1:5]});
+                h780 = 32'h0;
+                h780 = e_msi_addr;
+                h781 = 16'h0;
+                h781 = ({h779, 15'h0} | {1'h0, h780[20-1:5]});
                 if (e_msi_addr[3]) begin
-                    h187 = h192;
+                    h773 = h778;
                 end
                 else begin
-                    h187 = {1'h0, h195};
+                    h773 = {1'h0, h781};
                 end
-                h196 = 16'h0;
-                h196 = (h187[16-1:0] & 65535);
-                h197 = 17'h0;
-                h197 = 2;
-                h198 = 4'h0;
-                h198 = r_IRTA_REG[4-1:0];
-                h199 = 17'h0;
-                h199 = (h197 << h198);
-                h232 = 32'h0;
-                h232 = w_irte_0[64-1:32];
-                h233 = 32'h0;
-                h233 = w_irte_0[64-1:32];
-                h245 = 16'h0;
-                h246 = 16'h0;
-                h247 = 16'h0;
+                h782 = 16'h0;
+                h782 = (h773[16-1:0] & 65535);
+                h783 = 17'h0;
+                h783 = 2;
+                h784 = 4'h0;
+                h784 = r_IRTA_REG[4-1:0];
+                h785 = 17'h0;
+                h785 = (h783 << h784);
+                h818 = 32'h0;
+                h818 = w_irte_0[64-1:32];
+                h819 = 32'h0;
+                h819 = w_irte_0[64-1:32];
+                h831 = 16'h0;
+                h832 = 16'h0;
+                h833 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h247 = 65529;
+                    h833 = 65529;
                 end
                 else begin
-                    h247 = 65528;
+                    h833 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h246 = 65531;
+                    h832 = 65531;
                 end
                 else begin
-                    h246 = h247;
+                    h832 = h833;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h245 = 65535;
+                    h831 = 65535;
                 end
                 else begin
-                    h245 = h246;
+                    h831 = h832;
                 end
-                h248 = 16'h0;
-                h248 = (e_sid & h245);
-                h249 = 16'h0;
-                h250 = 16'h0;
-                h251 = 16'h0;
+                h834 = 16'h0;
+                h834 = (e_sid & h831);
+                h835 = 16'h0;
+                h836 = 16'h0;
+                h837 = 16'h0;
                 if ((w_irte_8[18-1:16] == 2)) begin
-                    h251 = 65529;
+                    h837 = 65529;
                 end
                 else begin
-                    h251 = 65528;
+                    h837 = 65528;
                 end
                 if ((w_irte_8[18-1:16] == 1)) begin
-                    h250 = 65531;
+                    h836 = 65531;
                 end
                 else begin
-                    h250 = h251;
+                    h836 = h837;
                 end
                 if ((w_irte_8[18-1:16] == 0)) begin
-                    h249 = 65535;
+                    h835 = 65535;
                 end
                 else begin
-                    h249 = h250;
+                    h835 = h836;
                 end
-                h252 = 16'h0;
-                h252 = (w_irte_8[16-1:0] & h249);
-                h253 = 16'h0;
-                h253 = e_sid;
-                h254 = 16'h0;
-                h254 = w_irte_8[16-1:0];
-                h255 = 16'h0;
-                h255 = e_sid;
-                h256 = 16'h0;
-                h256 = w_irte_8[16-1:0];
+                h838 = 16'h0;
+                h838 = (w_irte_8[16-1:0] & h835);
+                h839 = 16'h0;
+                h839 = e_sid;
+                h840 = 16'h0;
+                h840 = w_irte_8[16-1:0];
+                h841 = 16'h0;
+                h841 = e_sid;
+                h842 = 16'h0;
+                h842 = w_irte_8[16-1:0];
                 if (((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (!r_GSTS_REG[31]))) begin
                     status <= 1;
                     rec_outcome <= 7;
@@ -2304,9 +4722,9 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 1;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h54})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h55})))) && (!r_GSTS_REG[31]))) begin
+                else if (((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h139})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h140})))) && (!r_GSTS_REG[31]))) begin
                     status <= 2;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -2324,7 +4742,7 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if ((((e_kind == 1) || (e_kind == 2)) && (!r_GSTS_REG[31]))) begin
                     status <= 3;
@@ -2344,37 +4762,37 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (er_root != 0))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (er_root != 0))) begin
                     status <= 4;
-                    h56 = 3'h0;
+                    h141 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h56 = 7;
+                        h141 = 7;
                     end
                     else begin
-                        h56 = 4;
+                        h141 = 4;
                     end
-                    rec_outcome <= h56;
+                    rec_outcome <= h141;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 8;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h57 = 64'h0;
-                    h57 = e_addr;
-                    v_wide[64-1:12] = h57[64-1:12];
+                    h142 = 64'h0;
+                    h142 = e_addr;
+                    v_wide[64-1:12] = h142[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 8;
                     v_wide[62-1:60] = e_at;
-                    h58 = 1'h0;
-                    h58 = 0;
+                    h143 = 1'h0;
+                    h143 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h58 = 1;
+                        h143 = 1;
                     end
-                    v_wide[63-1:62] = h58;
+                    v_wide[63-1:62] = h143;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2384,48 +4802,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h59 = 3'h0;
+                    h144 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h59 = 4;
+                        h144 = 4;
                     end
                     else begin
-                        h59 = 0;
+                        h144 = 0;
                     end
-                    rec_cpl_status <= h59;
+                    rec_cpl_status <= h144;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!w_root_0[0]))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (e_pv != 0))) begin
                     status <= 5;
-                    h60 = 3'h0;
+                    h145 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h60 = 7;
+                        h145 = 7;
                     end
                     else begin
-                        h60 = 4;
+                        h145 = 4;
                     end
-                    rec_outcome <= h60;
+                    rec_outcome <= h145;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 1;
+                    rec_fault_reason <= 49;
                     rec_recorded <= 1;
-                    v_wide = 0;
-                    h61 = 64'h0;
-                    h61 = e_addr;
-                    v_wide[64-1:12] = h61[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 1;
-                    v_wide[62-1:60] = e_at;
-                    h62 = 1'h0;
-                    h62 = 0;
+                    h146 = 64'h0;
+                    h146 = (e_addr >>> 12);
+                    h147 = 76'h0;
+                    h147 = {h146, 12'h0};
+                    rec_frcd_lo <= h147[64-1:0];
+                    h148 = 62'h0;
+                    h148 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h149 = 1'h0;
+                    h149 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h62 = 1;
+                        h149 = 1;
                     end
-                    v_wide[63-1:62] = h62;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h150 = 63'h0;
+                    h150 = ({1'h0, h148} | {h149, 62'h0});
+                    h151 = 64'h0;
+                    h151 = ({1'h0, h150} | 64'h8000000000000000);
+                    h152 = 64'h0;
+                    h152 = (h151 | {32'h0, e_pv, 31'h0});
+                    h153 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h153 = e_pasid;
+                    end
+                    else begin
+                        h153 = 0;
+                    end
+                    h154 = 64'h0;
+                    h154 = (h152 | {4'h0, h153, 40'h0});
+                    h155 = 64'h0;
+                    h155 = (h154 | 64'h3100000000);
+                    rec_frcd_hi <= h155;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2433,48 +4864,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h63 = 1'h0;
+                    h156 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h63 = 1;
+                        h156 = 1;
                     end
                     else begin
-                        h63 = 0;
+                        h156 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h63};
+                    rec_cpl_status <= {2'h0, h156};
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (er_root != 0))) begin
                     status <= 6;
-                    h64 = 3'h0;
+                    h157 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h64 = 7;
+                        h157 = 7;
                     end
                     else begin
-                        h64 = 4;
+                        h157 = 4;
                     end
-                    rec_outcome <= h64;
+                    rec_outcome <= h157;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 10;
+                    rec_fault_reason <= 56;
                     rec_recorded <= 1;
-                    v_wide = 0;
-                    h65 = 64'h0;
-                    h65 = e_addr;
-                    v_wide[64-1:12] = h65[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 10;
-                    v_wide[62-1:60] = e_at;
-                    h66 = 1'h0;
-                    h66 = 0;
+                    h158 = 64'h0;
+                    h158 = (e_addr >>> 12);
+                    h159 = 76'h0;
+                    h159 = {h158, 12'h0};
+                    rec_frcd_lo <= h159[64-1:0];
+                    h160 = 62'h0;
+                    h160 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h161 = 1'h0;
+                    h161 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h66 = 1;
+                        h161 = 1;
                     end
-                    v_wide[63-1:62] = h66;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h162 = 63'h0;
+                    h162 = ({1'h0, h160} | {h161, 62'h0});
+                    h163 = 64'h0;
+                    h163 = ({1'h0, h162} | 64'h8000000000000000);
+                    h164 = 64'h0;
+                    h164 = (h163 | {32'h0, e_pv, 31'h0});
+                    h165 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h165 = e_pasid;
+                    end
+                    else begin
+                        h165 = 0;
+                    end
+                    h166 = 64'h0;
+                    h166 = (h164 | {4'h0, h165, 40'h0});
+                    h167 = 64'h0;
+                    h167 = (h166 | 64'h3800000000);
+                    rec_frcd_hi <= h167;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2482,48 +4926,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h67 = 3'h0;
+                    h168 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h67 = 4;
+                        h168 = 4;
                     end
                     else begin
-                        h67 = 0;
+                        h168 = 0;
                     end
-                    rec_cpl_status <= h67;
+                    rec_cpl_status <= h168;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (!(h181 != 0)))) begin
                     status <= 7;
-                    h68 = 3'h0;
+                    h169 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h68 = 7;
+                        h169 = 7;
                     end
                     else begin
-                        h68 = 4;
+                        h169 = 4;
                     end
-                    rec_outcome <= h68;
+                    rec_outcome <= h169;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 9;
+                    rec_fault_reason <= 57;
                     rec_recorded <= 1;
-                    v_wide = 0;
-                    h69 = 64'h0;
-                    h69 = e_addr;
-                    v_wide[64-1:12] = h69[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 9;
-                    v_wide[62-1:60] = e_at;
-                    h70 = 1'h0;
-                    h70 = 0;
+                    h170 = 64'h0;
+                    h170 = (e_addr >>> 12);
+                    h171 = 76'h0;
+                    h171 = {h170, 12'h0};
+                    rec_frcd_lo <= h171[64-1:0];
+                    h172 = 62'h0;
+                    h172 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h173 = 1'h0;
+                    h173 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h70 = 1;
+                        h173 = 1;
                     end
-                    v_wide[63-1:62] = h70;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h174 = 63'h0;
+                    h174 = ({1'h0, h172} | {h173, 62'h0});
+                    h175 = 64'h0;
+                    h175 = ({1'h0, h174} | 64'h8000000000000000);
+                    h176 = 64'h0;
+                    h176 = (h175 | {32'h0, e_pv, 31'h0});
+                    h177 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h177 = e_pasid;
+                    end
+                    else begin
+                        h177 = 0;
+                    end
+                    h178 = 64'h0;
+                    h178 = (h176 | {4'h0, h177, 40'h0});
+                    h179 = 64'h0;
+                    h179 = (h178 | 64'h3900000000);
+                    rec_frcd_hi <= h179;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2531,102 +4988,61 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h71 = 3'h0;
+                    h180 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h71 = 4;
+                        h180 = 1;
                     end
                     else begin
-                        h71 = 0;
+                        h180 = 0;
                     end
-                    rec_cpl_status <= h71;
+                    rec_cpl_status <= {2'h0, h180};
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h196 != 0))) begin
                     status <= 8;
-                    h72 = 3'h0;
+                    h184 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h72 = 7;
+                        h184 = 7;
                     end
                     else begin
-                        h72 = 4;
+                        h184 = 4;
                     end
-                    rec_outcome <= h72;
+                    rec_outcome <= h184;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 2;
-                    h73 = 1'h0;
-                    h73 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h73 = 1;
-                    end
-                    rec_recorded <= h73;
-                    v_wide = 0;
-                    h74 = 64'h0;
-                    h74 = e_addr;
-                    v_wide[64-1:12] = h74[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 2;
-                    v_wide[62-1:60] = e_at;
-                    h75 = 1'h0;
-                    h75 = 0;
-                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h75 = 1;
-                    end
-                    v_wide[63-1:62] = h75;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
-                    rec_int_index <= 0;
-                    rec_vector <= 0;
-                    rec_destination <= 0;
-                    rec_dest_mode <= 0;
-                    rec_redir_hint <= 0;
-                    rec_trigger_mode <= 0;
-                    rec_delivery_mode <= 0;
-                    h76 = 1'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h76 = 1;
-                    end
-                    else begin
-                        h76 = 0;
-                    end
-                    rec_cpl_status <= {2'h0, h76};
-                    rec_cpl <= 0;
-                    st <= 4'b1100;
-                end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
-                    status <= 9;
-                    h77 = 3'h0;
-                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h77 = 7;
-                    end
-                    else begin
-                        h77 = 4;
-                    end
-                    rec_outcome <= h77;
-                    rec_address <= 0;
-                    rec_domain <= 0;
-                    rec_fault_reason <= 11;
+                    rec_fault_reason <= 58;
                     rec_recorded <= 1;
-                    v_wide = 0;
-                    h78 = 64'h0;
-                    h78 = e_addr;
-                    v_wide[64-1:12] = h78[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 11;
-                    v_wide[62-1:60] = e_at;
-                    h79 = 1'h0;
-                    h79 = 0;
+                    h185 = 64'h0;
+                    h185 = (e_addr >>> 12);
+                    h186 = 76'h0;
+                    h186 = {h185, 12'h0};
+                    rec_frcd_lo <= h186[64-1:0];
+                    h187 = 62'h0;
+                    h187 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h188 = 1'h0;
+                    h188 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h79 = 1;
+                        h188 = 1;
                     end
-                    v_wide[63-1:62] = h79;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h189 = 63'h0;
+                    h189 = ({1'h0, h187} | {h188, 62'h0});
+                    h190 = 64'h0;
+                    h190 = ({1'h0, h189} | 64'h8000000000000000);
+                    h191 = 64'h0;
+                    h191 = (h190 | {32'h0, e_pv, 31'h0});
+                    h192 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h192 = e_pasid;
+                    end
+                    else begin
+                        h192 = 0;
+                    end
+                    h193 = 64'h0;
+                    h193 = (h191 | {4'h0, h192, 40'h0});
+                    h194 = 64'h0;
+                    h194 = (h193 | 64'h3a00000000);
+                    rec_frcd_hi <= h194;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2634,53 +5050,128 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h80 = 3'h0;
+                    h195 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h80 = 4;
+                        h195 = 4;
                     end
                     else begin
-                        h80 = 0;
+                        h195 = 0;
                     end
-                    rec_cpl_status <= h80;
+                    rec_cpl_status <= h195;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h214 != 0)) && (!(h217 != 0))) && (!(er_root != 0))) && (!w_smctx_0[0]))) begin
+                    status <= 9;
+                    h201 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h201 = 7;
+                    end
+                    else begin
+                        h201 = 4;
+                    end
+                    rec_outcome <= h201;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 65;
+                    h202 = 1'h0;
+                    h202 = 0;
+                    if ((!w_smctx_0[1])) begin
+                        h202 = 1;
+                    end
+                    rec_recorded <= h202;
+                    h203 = 64'h0;
+                    h203 = (e_addr >>> 12);
+                    h204 = 76'h0;
+                    h204 = {h203, 12'h0};
+                    rec_frcd_lo <= h204[64-1:0];
+                    h205 = 62'h0;
+                    h205 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h206 = 1'h0;
+                    h206 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h206 = 1;
+                    end
+                    h207 = 63'h0;
+                    h207 = ({1'h0, h205} | {h206, 62'h0});
+                    h208 = 64'h0;
+                    h208 = ({1'h0, h207} | 64'h8000000000000000);
+                    h209 = 64'h0;
+                    h209 = (h208 | {32'h0, e_pv, 31'h0});
+                    h210 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h210 = e_pasid;
+                    end
+                    else begin
+                        h210 = 0;
+                    end
+                    h211 = 64'h0;
+                    h211 = (h209 | {4'h0, h210, 40'h0});
+                    h212 = 64'h0;
+                    h212 = (h211 | 64'h4100000000);
+                    rec_frcd_hi <= h212;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h213 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h213 = 1;
+                    end
+                    else begin
+                        h213 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h213};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h234 != 0)) && (!(h237 != 0))) && (!(er_root != 0))) && (((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) begin
                     status <= 10;
-                    h81 = 3'h0;
+                    h222 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h81 = 7;
+                        h222 = 7;
                     end
                     else begin
-                        h81 = 4;
+                        h222 = 4;
                     end
-                    rec_outcome <= h81;
+                    rec_outcome <= h222;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h82 = 1'h0;
-                    h82 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h82 = 1;
-                    end
-                    rec_recorded <= h82;
-                    v_wide = 0;
-                    h83 = 64'h0;
-                    h83 = e_addr;
-                    v_wide[64-1:12] = h83[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
-                    v_wide[62-1:60] = e_at;
-                    h84 = 1'h0;
-                    h84 = 0;
+                    rec_fault_reason <= 66;
+                    rec_recorded <= 1;
+                    h223 = 64'h0;
+                    h223 = (e_addr >>> 12);
+                    h224 = 76'h0;
+                    h224 = {h223, 12'h0};
+                    rec_frcd_lo <= h224[64-1:0];
+                    h225 = 62'h0;
+                    h225 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h226 = 1'h0;
+                    h226 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h84 = 1;
+                        h226 = 1;
                     end
-                    v_wide[63-1:62] = h84;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h227 = 63'h0;
+                    h227 = ({1'h0, h225} | {h226, 62'h0});
+                    h228 = 64'h0;
+                    h228 = ({1'h0, h227} | 64'h8000000000000000);
+                    h229 = 64'h0;
+                    h229 = (h228 | {32'h0, e_pv, 31'h0});
+                    h230 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h230 = e_pasid;
+                    end
+                    else begin
+                        h230 = 0;
+                    end
+                    h231 = 64'h0;
+                    h231 = (h229 | {4'h0, h230, 40'h0});
+                    h232 = 64'h0;
+                    h232 = (h231 | 64'h4200000000);
+                    rec_frcd_hi <= h232;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2688,53 +5179,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h85 = 3'h0;
+                    h233 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h85 = 4;
+                        h233 = 4;
                     end
                     else begin
-                        h85 = 0;
+                        h233 = 0;
                     end
-                    rec_cpl_status <= h85;
+                    rec_cpl_status <= h233;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h255 != 0)) && (!(h258 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (!w_smctx_0[2]))) begin
                     status <= 11;
-                    h86 = 3'h0;
+                    h242 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h86 = 7;
+                        h242 = 7;
                     end
                     else begin
-                        h86 = 4;
+                        h242 = 4;
                     end
-                    rec_outcome <= h86;
+                    rec_outcome <= h242;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 13;
-                    h87 = 1'h0;
-                    h87 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h87 = 1;
+                    rec_fault_reason <= 68;
+                    h243 = 1'h0;
+                    h243 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h243 = 1;
                     end
-                    rec_recorded <= h87;
-                    v_wide = 0;
-                    h88 = 64'h0;
-                    h88 = e_addr;
-                    v_wide[64-1:12] = h88[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 13;
-                    v_wide[62-1:60] = e_at;
-                    h89 = 1'h0;
-                    h89 = 0;
+                    rec_recorded <= h243;
+                    h244 = 64'h0;
+                    h244 = (e_addr >>> 12);
+                    h245 = 76'h0;
+                    h245 = {h244, 12'h0};
+                    rec_frcd_lo <= h245[64-1:0];
+                    h246 = 62'h0;
+                    h246 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h247 = 1'h0;
+                    h247 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h89 = 1;
+                        h247 = 1;
                     end
-                    v_wide[63-1:62] = h89;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h248 = 63'h0;
+                    h248 = ({1'h0, h246} | {h247, 62'h0});
+                    h249 = 64'h0;
+                    h249 = ({1'h0, h248} | 64'h8000000000000000);
+                    h250 = 64'h0;
+                    h250 = (h249 | {32'h0, e_pv, 31'h0});
+                    h251 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h251 = e_pasid;
+                    end
+                    else begin
+                        h251 = 0;
+                    end
+                    h252 = 64'h0;
+                    h252 = (h250 | {4'h0, h251, 40'h0});
+                    h253 = 64'h0;
+                    h253 = (h252 | 64'h4400000000);
+                    rec_frcd_hi <= h253;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2742,53 +5246,66 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h90 = 1'h0;
+                    h254 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h90 = 1;
+                        h254 = 1;
                     end
                     else begin
-                        h90 = 0;
+                        h254 = 0;
                     end
-                    rec_cpl_status <= {2'h0, h90};
+                    rec_cpl_status <= {2'h0, h254};
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h276 != 0)) && (!(h279 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (e_pv != 0)) && (!w_smctx_0[3]))) begin
                     status <= 12;
-                    h91 = 3'h0;
+                    h263 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h91 = 7;
+                        h263 = 7;
                     end
                     else begin
-                        h91 = 4;
+                        h263 = 4;
                     end
-                    rec_outcome <= h91;
+                    rec_outcome <= h263;
                     rec_address <= 0;
                     rec_domain <= 0;
-                    rec_fault_reason <= 3;
-                    h92 = 1'h0;
-                    h92 = 0;
-                    if ((!w_ctx_0[1])) begin
-                        h92 = 1;
+                    rec_fault_reason <= 69;
+                    h264 = 1'h0;
+                    h264 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h264 = 1;
                     end
-                    rec_recorded <= h92;
-                    v_wide = 0;
-                    h93 = 64'h0;
-                    h93 = e_addr;
-                    v_wide[64-1:12] = h93[64-1:12];
-                    rec_frcd_lo <= v_wide[64-1:0];
-                    v_wide = 0;
-                    v_wide[16-1:0] = e_sid;
-                    v_wide[40-1:32] = 3;
-                    v_wide[62-1:60] = e_at;
-                    h94 = 1'h0;
-                    h94 = 0;
+                    rec_recorded <= h264;
+                    h265 = 64'h0;
+                    h265 = (e_addr >>> 12);
+                    h266 = 76'h0;
+                    h266 = {h265, 12'h0};
+                    rec_frcd_lo <= h266[64-1:0];
+                    h267 = 62'h0;
+                    h267 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h268 = 1'h0;
+                    h268 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h94 = 1;
+                        h268 = 1;
                     end
-                    v_wide[63-1:62] = h94;
-                    v_wide[64-1:63] = 1;
-                    rec_frcd_hi <= v_wide[64-1:0];
+                    h269 = 63'h0;
+                    h269 = ({1'h0, h267} | {h268, 62'h0});
+                    h270 = 64'h0;
+                    h270 = ({1'h0, h269} | 64'h8000000000000000);
+                    h271 = 64'h0;
+                    h271 = (h270 | {32'h0, e_pv, 31'h0});
+                    h272 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h272 = e_pasid;
+                    end
+                    else begin
+                        h272 = 0;
+                    end
+                    h273 = 64'h0;
+                    h273 = (h271 | {4'h0, h272, 40'h0});
+                    h274 = 64'h0;
+                    h274 = (h273 | 64'h4500000000);
+                    rec_frcd_hi <= h274;
                     rec_int_index <= 0;
                     rec_vector <= 0;
                     rec_destination <= 0;
@@ -2796,18 +5313,18 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h95 = 3'h0;
+                    h275 = 1'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h95 = 4;
+                        h275 = 1;
                     end
                     else begin
-                        h95 = 0;
+                        h275 = 0;
                     end
-                    rec_cpl_status <= h95;
+                    rec_cpl_status <= {2'h0, h275};
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h96})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h97})))) && (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h284})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h285})))) && (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h286 != 0)) && (!(h289 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3]))))) && (e_at == 2))) begin
                     status <= 13;
                     rec_outcome <= 4;
                     rec_address <= 0;
@@ -2825,13 +5342,13 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (e_at == 2))) begin
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h294 != 0)) && (!(h297 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (e_at == 2))) begin
                     status <= 14;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
-                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_domain <= 0;
                     rec_fault_reason <= 0;
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
@@ -2845,10 +5362,1340 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (w_ctx_0[4-1:2] == 2))) begin
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h315 != 0)) && (!(h318 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!({2'h0, h323[20-1:6]} < h328)))) begin
                     status <= 15;
+                    h302 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h302 = 7;
+                    end
+                    else begin
+                        h302 = 4;
+                    end
+                    rec_outcome <= h302;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 70;
+                    h303 = 1'h0;
+                    h303 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h303 = 1;
+                    end
+                    rec_recorded <= h303;
+                    h304 = 64'h0;
+                    h304 = (e_addr >>> 12);
+                    h305 = 76'h0;
+                    h305 = {h304, 12'h0};
+                    rec_frcd_lo <= h305[64-1:0];
+                    h306 = 62'h0;
+                    h306 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h307 = 1'h0;
+                    h307 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h307 = 1;
+                    end
+                    h308 = 63'h0;
+                    h308 = ({1'h0, h306} | {h307, 62'h0});
+                    h309 = 64'h0;
+                    h309 = ({1'h0, h308} | 64'h8000000000000000);
+                    h310 = 64'h0;
+                    h310 = (h309 | {32'h0, e_pv, 31'h0});
+                    h311 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h311 = e_pasid;
+                    end
+                    else begin
+                        h311 = 0;
+                    end
+                    h312 = 64'h0;
+                    h312 = (h310 | {4'h0, h311, 40'h0});
+                    h313 = 64'h0;
+                    h313 = (h312 | 64'h4600000000);
+                    rec_frcd_hi <= h313;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h314 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h314 = 1;
+                    end
+                    else begin
+                        h314 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h314};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h342 != 0)) && (!(h345 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h350[20-1:6]} < h355)) && (!w_pdir_0[0]))) begin
+                    status <= 16;
+                    h329 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h329 = 7;
+                    end
+                    else begin
+                        h329 = 4;
+                    end
+                    rec_outcome <= h329;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 81;
+                    h330 = 1'h0;
+                    h330 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h330 = 1;
+                    end
+                    rec_recorded <= h330;
+                    h331 = 64'h0;
+                    h331 = (e_addr >>> 12);
+                    h332 = 76'h0;
+                    h332 = {h331, 12'h0};
+                    rec_frcd_lo <= h332[64-1:0];
+                    h333 = 62'h0;
+                    h333 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h334 = 1'h0;
+                    h334 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h334 = 1;
+                    end
+                    h335 = 63'h0;
+                    h335 = ({1'h0, h333} | {h334, 62'h0});
+                    h336 = 64'h0;
+                    h336 = ({1'h0, h335} | 64'h8000000000000000);
+                    h337 = 64'h0;
+                    h337 = (h336 | {32'h0, e_pv, 31'h0});
+                    h338 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h338 = e_pasid;
+                    end
+                    else begin
+                        h338 = 0;
+                    end
+                    h339 = 64'h0;
+                    h339 = (h337 | {4'h0, h338, 40'h0});
+                    h340 = 64'h0;
+                    h340 = (h339 | 64'h5100000000);
+                    rec_frcd_hi <= h340;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h341 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h341 = 1;
+                    end
+                    else begin
+                        h341 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h341};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h368 != 0)) && (!(h371 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h376[20-1:6]} < h381)) && ((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) begin
+                    status <= 17;
+                    h356 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h356 = 7;
+                    end
+                    else begin
+                        h356 = 4;
+                    end
+                    rec_outcome <= h356;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 82;
+                    rec_recorded <= 1;
+                    h357 = 64'h0;
+                    h357 = (e_addr >>> 12);
+                    h358 = 76'h0;
+                    h358 = {h357, 12'h0};
+                    rec_frcd_lo <= h358[64-1:0];
+                    h359 = 62'h0;
+                    h359 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h360 = 1'h0;
+                    h360 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h360 = 1;
+                    end
+                    h361 = 63'h0;
+                    h361 = ({1'h0, h359} | {h360, 62'h0});
+                    h362 = 64'h0;
+                    h362 = ({1'h0, h361} | 64'h8000000000000000);
+                    h363 = 64'h0;
+                    h363 = (h362 | {32'h0, e_pv, 31'h0});
+                    h364 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h364 = e_pasid;
+                    end
+                    else begin
+                        h364 = 0;
+                    end
+                    h365 = 64'h0;
+                    h365 = (h363 | {4'h0, h364, 40'h0});
+                    h366 = 64'h0;
+                    h366 = (h365 | 64'h5200000000);
+                    rec_frcd_hi <= h366;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h367 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h367 = 4;
+                    end
+                    else begin
+                        h367 = 0;
+                    end
+                    rec_cpl_status <= h367;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h395 != 0)) && (!(h398 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h403[20-1:6]} < h408)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!w_pe_0[0]))) begin
+                    status <= 18;
+                    h382 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h382 = 7;
+                    end
+                    else begin
+                        h382 = 4;
+                    end
+                    rec_outcome <= h382;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 89;
+                    h383 = 1'h0;
+                    h383 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h383 = 1;
+                    end
+                    rec_recorded <= h383;
+                    h384 = 64'h0;
+                    h384 = (e_addr >>> 12);
+                    h385 = 76'h0;
+                    h385 = {h384, 12'h0};
+                    rec_frcd_lo <= h385[64-1:0];
+                    h386 = 62'h0;
+                    h386 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h387 = 1'h0;
+                    h387 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h387 = 1;
+                    end
+                    h388 = 63'h0;
+                    h388 = ({1'h0, h386} | {h387, 62'h0});
+                    h389 = 64'h0;
+                    h389 = ({1'h0, h388} | 64'h8000000000000000);
+                    h390 = 64'h0;
+                    h390 = (h389 | {32'h0, e_pv, 31'h0});
+                    h391 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h391 = e_pasid;
+                    end
+                    else begin
+                        h391 = 0;
+                    end
+                    h392 = 64'h0;
+                    h392 = (h390 | {4'h0, h391, 40'h0});
+                    h393 = 64'h0;
+                    h393 = (h392 | 64'h5900000000);
+                    rec_frcd_hi <= h393;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h394 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h394 = 1;
+                    end
+                    else begin
+                        h394 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h394};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h421 != 0)) && (!(h424 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h429[20-1:6]} < h434)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) begin
+                    status <= 19;
+                    h409 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h409 = 7;
+                    end
+                    else begin
+                        h409 = 4;
+                    end
+                    rec_outcome <= h409;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 90;
+                    rec_recorded <= 1;
+                    h410 = 64'h0;
+                    h410 = (e_addr >>> 12);
+                    h411 = 76'h0;
+                    h411 = {h410, 12'h0};
+                    rec_frcd_lo <= h411[64-1:0];
+                    h412 = 62'h0;
+                    h412 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h413 = 1'h0;
+                    h413 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h413 = 1;
+                    end
+                    h414 = 63'h0;
+                    h414 = ({1'h0, h412} | {h413, 62'h0});
+                    h415 = 64'h0;
+                    h415 = ({1'h0, h414} | 64'h8000000000000000);
+                    h416 = 64'h0;
+                    h416 = (h415 | {32'h0, e_pv, 31'h0});
+                    h417 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h417 = e_pasid;
+                    end
+                    else begin
+                        h417 = 0;
+                    end
+                    h418 = 64'h0;
+                    h418 = (h416 | {4'h0, h417, 40'h0});
+                    h419 = 64'h0;
+                    h419 = (h418 | 64'h5a00000000);
+                    rec_frcd_hi <= h419;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h420 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h420 = 4;
+                    end
+                    else begin
+                        h420 = 0;
+                    end
+                    rec_cpl_status <= h420;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h448 != 0)) && (!(h451 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h456[20-1:6]} < h461)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && (!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) begin
+                    status <= 20;
+                    h435 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h435 = 7;
+                    end
+                    else begin
+                        h435 = 4;
+                    end
+                    rec_outcome <= h435;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 91;
+                    h436 = 1'h0;
+                    h436 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h436 = 1;
+                    end
+                    rec_recorded <= h436;
+                    h437 = 64'h0;
+                    h437 = (e_addr >>> 12);
+                    h438 = 76'h0;
+                    h438 = {h437, 12'h0};
+                    rec_frcd_lo <= h438[64-1:0];
+                    h439 = 62'h0;
+                    h439 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h440 = 1'h0;
+                    h440 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h440 = 1;
+                    end
+                    h441 = 63'h0;
+                    h441 = ({1'h0, h439} | {h440, 62'h0});
+                    h442 = 64'h0;
+                    h442 = ({1'h0, h441} | 64'h8000000000000000);
+                    h443 = 64'h0;
+                    h443 = (h442 | {32'h0, e_pv, 31'h0});
+                    h444 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h444 = e_pasid;
+                    end
+                    else begin
+                        h444 = 0;
+                    end
+                    h445 = 64'h0;
+                    h445 = (h443 | {4'h0, h444, 40'h0});
+                    h446 = 64'h0;
+                    h446 = (h445 | 64'h5b00000000);
+                    rec_frcd_hi <= h446;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h447 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h447 = 4;
+                    end
+                    else begin
+                        h447 = 0;
+                    end
+                    rec_cpl_status <= h447;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h462})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h463})))) && ((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h464 != 0)) && (!(h467 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h472[20-1:6]} < h477)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (w_pe_0[9-1:6] == 4))) begin
+                    status <= 21;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && ((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h480 != 0)) && (!(h483 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h488[20-1:6]} < h493)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (w_pe_0[9-1:6] == 4))) begin
+                    status <= 22;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = 1;
+                    h478 = 1'h0;
+                    h478 = 0;
+                    if ((!(1'b1 && (e_nw != 0)))) begin
+                        h478 = 1;
+                    end
+                    v_wide[2-1:1] = h478;
+                    h479 = 64'h0;
+                    h479 = (e_addr >>> 12);
+                    v_wide[64-1:12] = h479[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    st <= 5'b10110;
+                end
+                else if ((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h494 != 0)) && (!(h497 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h502[20-1:6]} < h507)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (w_pe_0[9-1:6] == 4))) begin
+                    status <= 23;
+                    rec_outcome <= 2;
+                    rec_address <= e_addr;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && ((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h508 != 0)) && (!(h511 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h516[20-1:6]} < h521)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1)))))) && (h522 != 0))) begin
+                    status <= 24;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (1'b1 && (r_RTADDR_REG[12-1:10] == 1))) && (h550 != 0)) && (!(h553 != 0))) && (!(er_root != 0))) && w_smctx_0[0]) && (!(((((w_smctx_0[9-1:5] != 0) || (w_smctx_0[64-1:48] != 0)) || (w_smctx_8[64-1:21] != 0)) || (w_smctx_10 != 0)) || (w_smctx_18 != 0)))) && (!(((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (!w_smctx_0[2])))) && (!((e_pv != 0) && (!w_smctx_0[3])))) && (!(e_at == 2))) && ({2'h0, h558[20-1:6]} < h563)) && w_pdir_0[0]) && (!((w_pdir_0[12-1:2] != 0) || (w_pdir_0[64-1:48] != 0)))) && w_pe_0[0]) && (!(((((w_pe_0[12-1:10] != 0) || (w_pe_0[64-1:48] != 0)) || (w_pe_8[23-1:16] != 0)) || (w_pe_10[12-1:8] != 0)) || (w_pe_10[64-1:48] != 0)))) && (!(!((((w_pe_0[9-1:6] == 2) && 1'b1) && ((((w_pe_0[5-1:2] == 1) && 1'b1) || ((w_pe_0[5-1:2] == 2) && 1'b1)) || ((w_pe_0[5-1:2] == 3) && 1'b1))) || ((w_pe_0[9-1:6] == 4) && 1'b1))))) && (h564 != 0))) begin
+                    status <= 25;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 131;
+                    h539 = 1'h0;
+                    h539 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h539 = 1;
+                    end
+                    rec_recorded <= h539;
+                    h540 = 64'h0;
+                    h540 = (e_addr >>> 12);
+                    h541 = 76'h0;
+                    h541 = {h540, 12'h0};
+                    rec_frcd_lo <= h541[64-1:0];
+                    h542 = 62'h0;
+                    h542 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h543 = 1'h0;
+                    h543 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h543 = 1;
+                    end
+                    h544 = 63'h0;
+                    h544 = ({1'h0, h542} | {h543, 62'h0});
+                    h545 = 64'h0;
+                    h545 = ({1'h0, h544} | 64'h8000000000000000);
+                    h546 = 64'h0;
+                    h546 = (h545 | {32'h0, e_pv, 31'h0});
+                    h547 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h547 = e_pasid;
+                    end
+                    else begin
+                        h547 = 0;
+                    end
+                    h548 = 64'h0;
+                    h548 = (h546 | {4'h0, h547, 40'h0});
+                    h549 = 64'h0;
+                    h549 = (h548 | 64'h8300000000);
+                    rec_frcd_hi <= h549;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((wk_smsl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_smsl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_smsl_pa <= {32'h0, h581})) || ((1'b1 && (wk_smsl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_smsl_pa <= {16'h0, h582})))))) begin
+                    status <= 26;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((wk_smsl_ok != 0)) begin
+                    status <= 27;
+                    rec_outcome <= 1;
+                    rec_address <= wk_smsl_pa;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((wk_smsl_translation != 0)) begin
+                    status <= 28;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    v_wide = 0;
+                    v_wide[1-1:0] = wk_smsl_R;
+                    h583 = 1'h0;
+                    h583 = 0;
+                    if (((wk_smsl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
+                        h583 = 1;
+                    end
+                    v_wide[2-1:1] = h583;
+                    v_wide[3-1:2] = wk_smsl_U;
+                    h584 = 1'h0;
+                    h584 = 0;
+                    if ((wk_smsl_shift > 12)) begin
+                        h584 = 1;
+                    end
+                    v_wide[12-1:11] = h584;
+                    h585 = 6'h0;
+                    h585 = wk_smsl_shift;
+                    h586 = 64'h0;
+                    h586 = (wk_smsl_frame >>> h585);
+                    h587 = 127'h0;
+                    h587 = {63'h0, h586};
+                    h588 = 6'h0;
+                    h588 = wk_smsl_shift;
+                    h589 = 127'h0;
+                    h589 = (h587 << h588);
+                    h590 = 64'h0;
+                    h590 = 1;
+                    h591 = 6'h0;
+                    h592 = 7'h0;
+                    h592 = (({1'h0, wk_smsl_shift} + 64) - 1);
+                    h591 = h592[6-1:0];
+                    h593 = 64'h0;
+                    h593 = (h590 << h591);
+                    h594 = 65'h0;
+                    h594 = (({1'h0, h593} + 65'h10000000000000000) - 1);
+                    h595 = 64'h0;
+                    h595 = (h594[64-1:0] >>> 12);
+                    h596 = 127'h0;
+                    h596 = (h589 | {51'h0, h595, 12'h0});
+                    h597 = 127'h0;
+                    h597 = (h596 >>> 12);
+                    v_wide[64-1:12] = h597[52-1:0];
+                    rec_cpl <= v_wide[64-1:0];
+                    st <= 5'b10110;
+                end
+                else if (((wk_smsl_walked != 0) && (wk_smsl_access_error != 0))) begin
+                    status <= 29;
+                    h598 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h598 = 7;
+                    end
+                    else begin
+                        h598 = 4;
+                    end
+                    rec_outcome <= h598;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 120;
+                    h599 = 1'h0;
+                    h599 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h599 = 1;
+                    end
+                    rec_recorded <= h599;
+                    h600 = 64'h0;
+                    h600 = (e_addr >>> 12);
+                    h601 = 76'h0;
+                    h601 = {h600, 12'h0};
+                    rec_frcd_lo <= h601[64-1:0];
+                    h602 = 62'h0;
+                    h602 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h603 = 1'h0;
+                    h603 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h603 = 1;
+                    end
+                    h604 = 63'h0;
+                    h604 = ({1'h0, h602} | {h603, 62'h0});
+                    h605 = 64'h0;
+                    h605 = ({1'h0, h604} | 64'h8000000000000000);
+                    h606 = 64'h0;
+                    h606 = (h605 | {32'h0, e_pv, 31'h0});
+                    h607 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h607 = e_pasid;
+                    end
+                    else begin
+                        h607 = 0;
+                    end
+                    h608 = 64'h0;
+                    h608 = (h606 | {4'h0, h607, 40'h0});
+                    h609 = 64'h0;
+                    h609 = (h608 | 64'h7800000000);
+                    rec_frcd_hi <= h609;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h610 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h610 = 4;
+                    end
+                    else begin
+                        h610 = 0;
+                    end
+                    rec_cpl_status <= h610;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_smsl_walked != 0)) && (wk_smsl_not_present != 0))) begin
+                    status <= 30;
+                    rec_outcome <= 7;
+                    rec_address <= 0;
+                    rec_domain <= w_pe_8[16-1:0];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 5))) begin
+                    status <= 31;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 133;
+                    h611 = 1'h0;
+                    h611 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h611 = 1;
+                    end
+                    rec_recorded <= h611;
+                    h612 = 64'h0;
+                    h612 = (e_addr >>> 12);
+                    h613 = 76'h0;
+                    h613 = {h612, 12'h0};
+                    rec_frcd_lo <= h613[64-1:0];
+                    h614 = 62'h0;
+                    h614 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h615 = 1'h0;
+                    h615 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h615 = 1;
+                    end
+                    h616 = 63'h0;
+                    h616 = ({1'h0, h614} | {h615, 62'h0});
+                    h617 = 64'h0;
+                    h617 = ({1'h0, h616} | 64'h8000000000000000);
+                    h618 = 64'h0;
+                    h618 = (h617 | {32'h0, e_pv, 31'h0});
+                    h619 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h619 = e_pasid;
+                    end
+                    else begin
+                        h619 = 0;
+                    end
+                    h620 = 64'h0;
+                    h620 = (h618 | {4'h0, h619, 40'h0});
+                    h621 = 64'h0;
+                    h621 = (h620 | 64'h8500000000);
+                    rec_frcd_hi <= h621;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((wk_smsl_walked != 0) && (wk_smsl_reason == 6))) begin
+                    status <= 32;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 134;
+                    h622 = 1'h0;
+                    h622 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h622 = 1;
+                    end
+                    rec_recorded <= h622;
+                    h623 = 64'h0;
+                    h623 = (e_addr >>> 12);
+                    h624 = 76'h0;
+                    h624 = {h623, 12'h0};
+                    rec_frcd_lo <= h624[64-1:0];
+                    h625 = 62'h0;
+                    h625 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h626 = 1'h0;
+                    h626 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h626 = 1;
+                    end
+                    h627 = 63'h0;
+                    h627 = ({1'h0, h625} | {h626, 62'h0});
+                    h628 = 64'h0;
+                    h628 = ({1'h0, h627} | 64'h8000000000000000);
+                    h629 = 64'h0;
+                    h629 = (h628 | {32'h0, e_pv, 31'h0});
+                    h630 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h630 = e_pasid;
+                    end
+                    else begin
+                        h630 = 0;
+                    end
+                    h631 = 64'h0;
+                    h631 = (h629 | {4'h0, h630, 40'h0});
+                    h632 = 64'h0;
+                    h632 = (h631 | 64'h8600000000);
+                    rec_frcd_hi <= h632;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((wk_smsl_walked != 0) && (((wk_smsl_reserved != 0) || (wk_smsl_reserved_2m != 0)) || (wk_smsl_reserved_1g != 0)))) begin
+                    status <= 33;
+                    h633 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h633 = 7;
+                    end
+                    else begin
+                        h633 = 4;
+                    end
+                    rec_outcome <= h633;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 122;
+                    h634 = 1'h0;
+                    h634 = 0;
+                    if ((!((w_smctx_0[1] || w_pdir_0[1]) || w_pe_0[1]))) begin
+                        h634 = 1;
+                    end
+                    rec_recorded <= h634;
+                    h635 = 64'h0;
+                    h635 = (e_addr >>> 12);
+                    h636 = 76'h0;
+                    h636 = {h635, 12'h0};
+                    rec_frcd_lo <= h636[64-1:0];
+                    h637 = 62'h0;
+                    h637 = ({46'h0, e_sid} | {e_at, 60'h0});
+                    h638 = 1'h0;
+                    h638 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h638 = 1;
+                    end
+                    h639 = 63'h0;
+                    h639 = ({1'h0, h637} | {h638, 62'h0});
+                    h640 = 64'h0;
+                    h640 = ({1'h0, h639} | 64'h8000000000000000);
+                    h641 = 64'h0;
+                    h641 = (h640 | {32'h0, e_pv, 31'h0});
+                    h642 = 20'h0;
+                    if ((e_pv != 0)) begin
+                        h642 = e_pasid;
+                    end
+                    else begin
+                        h642 = 0;
+                    end
+                    h643 = 64'h0;
+                    h643 = (h641 | {4'h0, h642, 40'h0});
+                    h644 = 64'h0;
+                    h644 = (h643 | 64'h7a00000000);
+                    rec_frcd_hi <= h644;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h645 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h645 = 4;
+                    end
+                    else begin
+                        h645 = 0;
+                    end
+                    rec_cpl_status <= h645;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (!w_root_0[0]))) begin
+                    status <= 34;
+                    h646 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h646 = 7;
+                    end
+                    else begin
+                        h646 = 4;
+                    end
+                    rec_outcome <= h646;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 1;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h647 = 64'h0;
+                    h647 = e_addr;
+                    v_wide[64-1:12] = h647[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 1;
+                    v_wide[62-1:60] = e_at;
+                    h648 = 1'h0;
+                    h648 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h648 = 1;
+                    end
+                    v_wide[63-1:62] = h648;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h649 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h649 = 1;
+                    end
+                    else begin
+                        h649 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h649};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && (((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) begin
+                    status <= 35;
+                    h650 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h650 = 7;
+                    end
+                    else begin
+                        h650 = 4;
+                    end
+                    rec_outcome <= h650;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 10;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h651 = 64'h0;
+                    h651 = e_addr;
+                    v_wide[64-1:12] = h651[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 10;
+                    v_wide[62-1:60] = e_at;
+                    h652 = 1'h0;
+                    h652 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h652 = 1;
+                    end
+                    v_wide[63-1:62] = h652;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h653 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h653 = 4;
+                    end
+                    else begin
+                        h653 = 0;
+                    end
+                    rec_cpl_status <= h653;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (er_ctx != 0))) begin
+                    status <= 36;
+                    h654 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h654 = 7;
+                    end
+                    else begin
+                        h654 = 4;
+                    end
+                    rec_outcome <= h654;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 9;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h655 = 64'h0;
+                    h655 = e_addr;
+                    v_wide[64-1:12] = h655[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 9;
+                    v_wide[62-1:60] = e_at;
+                    h656 = 1'h0;
+                    h656 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h656 = 1;
+                    end
+                    v_wide[63-1:62] = h656;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h657 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h657 = 4;
+                    end
+                    else begin
+                        h657 = 0;
+                    end
+                    rec_cpl_status <= h657;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && (!w_ctx_0[0]))) begin
+                    status <= 37;
+                    h658 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h658 = 7;
+                    end
+                    else begin
+                        h658 = 4;
+                    end
+                    rec_outcome <= h658;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 2;
+                    h659 = 1'h0;
+                    h659 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h659 = 1;
+                    end
+                    rec_recorded <= h659;
+                    v_wide = 0;
+                    h660 = 64'h0;
+                    h660 = e_addr;
+                    v_wide[64-1:12] = h660[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 2;
+                    v_wide[62-1:60] = e_at;
+                    h661 = 1'h0;
+                    h661 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h661 = 1;
+                    end
+                    v_wide[63-1:62] = h661;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h662 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h662 = 1;
+                    end
+                    else begin
+                        h662 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h662};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && ((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) begin
+                    status <= 38;
+                    h663 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h663 = 7;
+                    end
+                    else begin
+                        h663 = 4;
+                    end
+                    rec_outcome <= h663;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 11;
+                    rec_recorded <= 1;
+                    v_wide = 0;
+                    h664 = 64'h0;
+                    h664 = e_addr;
+                    v_wide[64-1:12] = h664[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 11;
+                    v_wide[62-1:60] = e_at;
+                    h665 = 1'h0;
+                    h665 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h665 = 1;
+                    end
+                    v_wide[63-1:62] = h665;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h666 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h666 = 4;
+                    end
+                    else begin
+                        h666 = 0;
+                    end
+                    rec_cpl_status <= h666;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((w_ctx_0[4-1:2] == 3) || ((w_ctx_0[4-1:2] == 1) && 1'b0)) || ((w_ctx_0[4-1:2] == 2) && 1'b0)))) begin
+                    status <= 39;
+                    h667 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h667 = 7;
+                    end
+                    else begin
+                        h667 = 4;
+                    end
+                    rec_outcome <= h667;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h668 = 1'h0;
+                    h668 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h668 = 1;
+                    end
+                    rec_recorded <= h668;
+                    v_wide = 0;
+                    h669 = 64'h0;
+                    h669 = e_addr;
+                    v_wide[64-1:12] = h669[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h670 = 1'h0;
+                    h670 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h670 = 1;
+                    end
+                    v_wide[63-1:62] = h670;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h671 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h671 = 4;
+                    end
+                    else begin
+                        h671 = 0;
+                    end
+                    rec_cpl_status <= h671;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && ((e_at == 2) || (((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && (w_ctx_0[4-1:2] != 1))) begin
+                    status <= 40;
+                    h672 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h672 = 7;
+                    end
+                    else begin
+                        h672 = 4;
+                    end
+                    rec_outcome <= h672;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 13;
+                    h673 = 1'h0;
+                    h673 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h673 = 1;
+                    end
+                    rec_recorded <= h673;
+                    v_wide = 0;
+                    h674 = 64'h0;
+                    h674 = e_addr;
+                    v_wide[64-1:12] = h674[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 13;
+                    v_wide[62-1:60] = e_at;
+                    h675 = 1'h0;
+                    h675 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h675 = 1;
+                    end
+                    v_wide[63-1:62] = h675;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h676 = 1'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h676 = 1;
+                    end
+                    else begin
+                        h676 = 0;
+                    end
+                    rec_cpl_status <= {2'h0, h676};
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (!((((w_ctx_8[3-1:0] == 1) && 1'b1) || ((w_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    status <= 41;
+                    h677 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h677 = 7;
+                    end
+                    else begin
+                        h677 = 4;
+                    end
+                    rec_outcome <= h677;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 3;
+                    h678 = 1'h0;
+                    h678 = 0;
+                    if ((!w_ctx_0[1])) begin
+                        h678 = 1;
+                    end
+                    rec_recorded <= h678;
+                    v_wide = 0;
+                    h679 = 64'h0;
+                    h679 = e_addr;
+                    v_wide[64-1:12] = h679[64-1:12];
+                    rec_frcd_lo <= v_wide[64-1:0];
+                    v_wide = 0;
+                    v_wide[16-1:0] = e_sid;
+                    v_wide[40-1:32] = 3;
+                    v_wide[62-1:60] = e_at;
+                    h680 = 1'h0;
+                    h680 = 0;
+                    if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
+                        h680 = 1;
+                    end
+                    v_wide[63-1:62] = h680;
+                    v_wide[64-1:63] = 1;
+                    rec_frcd_hi <= v_wide[64-1:0];
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    h681 = 3'h0;
+                    if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
+                        h681 = 4;
+                    end
+                    else begin
+                        h681 = 0;
+                    end
+                    rec_cpl_status <= h681;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((e_kind == 1) || (e_kind == 2)) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))) && r_PMEN_REG[31]) && (((1'b1 && (e_addr >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (e_addr <= {32'h0, h682})) || ((1'b1 && (e_addr >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (e_addr <= {16'h0, h683})))) && ((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0)))) && ((e_at == 2) || (w_ctx_0[4-1:2] == 2)))) begin
+                    status <= 42;
+                    rec_outcome <= 4;
+                    rec_address <= 0;
+                    rec_domain <= 0;
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (e_at == 2))) begin
+                    status <= 43;
                     rec_outcome <= 2;
                     rec_address <= e_addr;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2865,10 +6712,30 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h98 != 0))) begin
-                    status <= 16;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (w_ctx_0[4-1:2] == 2))) begin
+                    status <= 44;
+                    rec_outcome <= 2;
+                    rec_address <= e_addr;
+                    rec_domain <= w_ctx_8[24-1:8];
+                    rec_fault_reason <= 0;
+                    rec_recorded <= 0;
+                    rec_frcd_lo <= 0;
+                    rec_frcd_hi <= 0;
+                    rec_int_index <= 0;
+                    rec_vector <= 0;
+                    rec_destination <= 0;
+                    rec_dest_mode <= 0;
+                    rec_redir_hint <= 0;
+                    rec_trigger_mode <= 0;
+                    rec_delivery_mode <= 0;
+                    rec_cpl_status <= 0;
+                    rec_cpl <= 0;
+                    st <= 5'b10110;
+                end
+                else if (((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) && (h684 != 0))) begin
+                    status <= 45;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2885,35 +6752,35 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h118 != 0))) begin
-                    status <= 17;
+                else if ((((((((((((e_kind == 1) || (e_kind == 2)) && r_GSTS_REG[31]) && (!(1'b1 && (r_RTADDR_REG[12-1:10] == 1)))) && w_root_0[0]) && (!(((w_root_0[12-1:1] != 0) || (w_root_0[64-1:48] != 0)) || (w_root_8 != 0)))) && (!(er_root != 0))) && w_ctx_0[0]) && (!((((w_ctx_0[12-1:4] != 0) || (w_ctx_0[64-1:48] != 0)) || w_ctx_8[7]) || (w_ctx_8[64-1:24] != 0)))) && (!(er_ctx != 0))) && (h704 != 0))) begin
+                    status <= 46;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 4;
-                    h115 = 1'h0;
-                    h115 = 0;
+                    h701 = 1'h0;
+                    h701 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h115 = 1;
+                        h701 = 1;
                     end
-                    rec_recorded <= h115;
+                    rec_recorded <= h701;
                     v_wide = 0;
-                    h116 = 64'h0;
-                    h116 = e_addr;
-                    v_wide[64-1:12] = h116[64-1:12];
+                    h702 = 64'h0;
+                    h702 = e_addr;
+                    v_wide[64-1:12] = h702[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 4;
                     v_wide[62-1:60] = e_at;
-                    h117 = 1'h0;
-                    h117 = 0;
+                    h703 = 1'h0;
+                    h703 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h117 = 1;
+                        h703 = 1;
                     end
-                    v_wide[63-1:62] = h117;
+                    v_wide[63-1:62] = h703;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -2925,10 +6792,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h135})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h136})))))) begin
-                    status <= 18;
+                else if (((wk_sl_ok != 0) && ((1'b1 && r_PMEN_REG[31]) && (((1'b1 && (wk_sl_pa >= {32'h0, r_PLMBASE_REG[32-1:20], 20'h0})) && (wk_sl_pa <= {32'h0, h721})) || ((1'b1 && (wk_sl_pa >= {16'h0, r_PHMBASE_REG[48-1:20], 20'h0})) && (wk_sl_pa <= {16'h0, h722})))))) begin
+                    status <= 47;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -2945,10 +6812,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if ((wk_sl_ok != 0)) begin
-                    status <= 19;
+                    status <= 48;
                     rec_outcome <= 1;
                     rec_address <= wk_sl_pa;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2965,10 +6832,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if ((wk_sl_translation != 0)) begin
-                    status <= 20;
+                    status <= 49;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -2986,83 +6853,83 @@ always @(posedge clk) begin: fsm
                     rec_cpl_status <= 0;
                     v_wide = 0;
                     v_wide[1-1:0] = wk_sl_R;
-                    h137 = 1'h0;
-                    h137 = 0;
+                    h723 = 1'h0;
+                    h723 = 0;
                     if (((wk_sl_W != 0) && (!(1'b1 && (e_nw != 0))))) begin
-                        h137 = 1;
+                        h723 = 1;
                     end
-                    v_wide[2-1:1] = h137;
+                    v_wide[2-1:1] = h723;
                     v_wide[3-1:2] = wk_sl_U;
-                    h138 = 1'h0;
-                    h138 = 0;
+                    h724 = 1'h0;
+                    h724 = 0;
                     if ((wk_sl_shift > 12)) begin
-                        h138 = 1;
+                        h724 = 1;
                     end
-                    v_wide[12-1:11] = h138;
-                    h139 = 6'h0;
-                    h139 = wk_sl_shift;
-                    h140 = 64'h0;
-                    h140 = (wk_sl_frame >>> h139);
-                    h141 = 127'h0;
-                    h141 = {63'h0, h140};
-                    h142 = 6'h0;
-                    h142 = wk_sl_shift;
-                    h143 = 127'h0;
-                    h143 = (h141 << h142);
-                    h144 = 64'h0;
-                    h144 = 1;
-                    h145 = 6'h0;
-                    h146 = 7'h0;
-                    h146 = (({1'h0, wk_sl_shift} + 64) - 1);
-                    h145 = h146[6-1:0];
-                    h147 = 64'h0;
-                    h147 = (h144 << h145);
-                    h148 = 65'h0;
-                    h148 = (({1'h0, h147} + 65'h10000000000000000) - 1);
-                    h149 = 64'h0;
-                    h149 = (h148[64-1:0] >>> 12);
-                    h150 = 127'h0;
-                    h150 = (h143 | {51'h0, h149, 12'h0});
-                    h151 = 127'h0;
-                    h151 = (h150 >>> 12);
-                    v_wide[64-1:12] = h151[52-1:0];
+                    v_wide[12-1:11] = h724;
+                    h725 = 6'h0;
+                    h725 = wk_sl_shift;
+                    h726 = 64'h0;
+                    h726 = (wk_sl_frame >>> h725);
+                    h727 = 127'h0;
+                    h727 = {63'h0, h726};
+                    h728 = 6'h0;
+                    h728 = wk_sl_shift;
+                    h729 = 127'h0;
+                    h729 = (h727 << h728);
+                    h730 = 64'h0;
+                    h730 = 1;
+                    h731 = 6'h0;
+                    h732 = 7'h0;
+                    h732 = (({1'h0, wk_sl_shift} + 64) - 1);
+                    h731 = h732[6-1:0];
+                    h733 = 64'h0;
+                    h733 = (h730 << h731);
+                    h734 = 65'h0;
+                    h734 = (({1'h0, h733} + 65'h10000000000000000) - 1);
+                    h735 = 64'h0;
+                    h735 = (h734[64-1:0] >>> 12);
+                    h736 = 127'h0;
+                    h736 = (h729 | {51'h0, h735, 12'h0});
+                    h737 = 127'h0;
+                    h737 = (h736 >>> 12);
+                    v_wide[64-1:12] = h737[52-1:0];
                     rec_cpl <= v_wide[64-1:0];
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_access_error != 0))) begin
-                    status <= 21;
-                    h152 = 3'h0;
+                    status <= 50;
+                    h738 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h152 = 7;
+                        h738 = 7;
                     end
                     else begin
-                        h152 = 4;
+                        h738 = 4;
                     end
-                    rec_outcome <= h152;
+                    rec_outcome <= h738;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= wk_sl_reason;
-                    h153 = 1'h0;
-                    h153 = 0;
+                    h739 = 1'h0;
+                    h739 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h153 = 1;
+                        h739 = 1;
                     end
-                    rec_recorded <= h153;
+                    rec_recorded <= h739;
                     v_wide = 0;
-                    h154 = 64'h0;
-                    h154 = e_addr;
-                    v_wide[64-1:12] = h154[64-1:12];
+                    h740 = 64'h0;
+                    h740 = e_addr;
+                    v_wide[64-1:12] = h740[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = wk_sl_reason;
                     v_wide[62-1:60] = e_at;
-                    h155 = 1'h0;
-                    h155 = 0;
+                    h741 = 1'h0;
+                    h741 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h155 = 1;
+                        h741 = 1;
                     end
-                    v_wide[63-1:62] = h155;
+                    v_wide[63-1:62] = h741;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -3072,19 +6939,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h156 = 3'h0;
+                    h742 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h156 = 4;
+                        h742 = 4;
                     end
                     else begin
-                        h156 = 0;
+                        h742 = 0;
                     end
-                    rec_cpl_status <= h156;
+                    rec_cpl_status <= h742;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if ((((((e_kind == 1) || (e_kind == 2)) && (e_at == 1)) && (wk_sl_walked != 0)) && (wk_sl_not_present != 0))) begin
-                    status <= 22;
+                    status <= 51;
                     rec_outcome <= 7;
                     rec_address <= 0;
                     rec_domain <= w_ctx_8[24-1:8];
@@ -3101,24 +6968,24 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 5))) begin
-                    status <= 23;
+                    status <= 52;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 5;
-                    h157 = 1'h0;
-                    h157 = 0;
+                    h743 = 1'h0;
+                    h743 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h157 = 1;
+                        h743 = 1;
                     end
-                    rec_recorded <= h157;
+                    rec_recorded <= h743;
                     v_wide = 0;
-                    h158 = 64'h0;
-                    h158 = e_addr;
-                    v_wide[64-1:12] = h158[64-1:12];
+                    h744 = 64'h0;
+                    h744 = e_addr;
+                    v_wide[64-1:12] = h744[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3136,24 +7003,24 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if (((wk_sl_walked != 0) && (wk_sl_reason == 6))) begin
-                    status <= 24;
+                    status <= 53;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 6;
-                    h159 = 1'h0;
-                    h159 = 0;
+                    h745 = 1'h0;
+                    h745 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h159 = 1;
+                        h745 = 1;
                     end
-                    rec_recorded <= h159;
+                    rec_recorded <= h745;
                     v_wide = 0;
-                    h160 = 64'h0;
-                    h160 = e_addr;
-                    v_wide[64-1:12] = h160[64-1:12];
+                    h746 = 64'h0;
+                    h746 = e_addr;
+                    v_wide[64-1:12] = h746[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3171,42 +7038,42 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if (((wk_sl_walked != 0) && (((wk_sl_reserved != 0) || (wk_sl_reserved_2m != 0)) || (wk_sl_reserved_1g != 0)))) begin
-                    status <= 25;
-                    h161 = 3'h0;
+                    status <= 54;
+                    h747 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h161 = 7;
+                        h747 = 7;
                     end
                     else begin
-                        h161 = 4;
+                        h747 = 4;
                     end
-                    rec_outcome <= h161;
+                    rec_outcome <= h747;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 12;
-                    h162 = 1'h0;
-                    h162 = 0;
+                    h748 = 1'h0;
+                    h748 = 0;
                     if ((!w_ctx_0[1])) begin
-                        h162 = 1;
+                        h748 = 1;
                     end
-                    rec_recorded <= h162;
+                    rec_recorded <= h748;
                     v_wide = 0;
-                    h163 = 64'h0;
-                    h163 = e_addr;
-                    v_wide[64-1:12] = h163[64-1:12];
+                    h749 = 64'h0;
+                    h749 = e_addr;
+                    v_wide[64-1:12] = h749[64-1:12];
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
                     v_wide[40-1:32] = 12;
                     v_wide[62-1:60] = e_at;
-                    h164 = 1'h0;
-                    h164 = 0;
+                    h750 = 1'h0;
+                    h750 = 0;
                     if ((!((e_kind == 2) && (!(((e_kind == 1) || (e_kind == 2)) && (e_at == 1)))))) begin
-                        h164 = 1;
+                        h750 = 1;
                     end
-                    v_wide[63-1:62] = h164;
+                    v_wide[63-1:62] = h750;
                     v_wide[64-1:63] = 1;
                     rec_frcd_hi <= v_wide[64-1:0];
                     rec_int_index <= 0;
@@ -3216,19 +7083,19 @@ always @(posedge clk) begin: fsm
                     rec_redir_hint <= 0;
                     rec_trigger_mode <= 0;
                     rec_delivery_mode <= 0;
-                    h165 = 3'h0;
+                    h751 = 3'h0;
                     if ((((e_kind == 1) || (e_kind == 2)) && (e_at == 1))) begin
-                        h165 = 4;
+                        h751 = 4;
                     end
                     else begin
-                        h165 = 0;
+                        h751 = 0;
                     end
-                    rec_cpl_status <= h165;
+                    rec_cpl_status <= h751;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if (((e_kind == 3) && (!r_GSTS_REG[25]))) begin
-                    status <= 26;
+                    status <= 55;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3245,10 +7112,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if (((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4])) && (r_IRTA_REG[11] || (!r_GSTS_REG[23])))) begin
-                    status <= 27;
+                    status <= 56;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3269,10 +7136,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!e_msi_addr[4]))) begin
-                    status <= 28;
+                    status <= 57;
                     rec_outcome <= 6;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3289,48 +7156,48 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h176[32-1:16] != 0))) begin
-                    status <= 29;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (h762[32-1:16] != 0))) begin
+                    status <= 58;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 32;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h166 = 17'h0;
-                    h167 = 1'h0;
-                    h167 = 0;
+                    h752 = 17'h0;
+                    h753 = 1'h0;
+                    h753 = 0;
                     if (e_msi_addr[2]) begin
-                        h167 = 1;
+                        h753 = 1;
                     end
-                    h168 = 32'h0;
-                    h168 = e_msi_addr;
-                    h169 = 16'h0;
-                    h169 = ({h167, 15'h0} | {1'h0, h168[20-1:5]});
-                    h170 = 32'h0;
-                    h170 = e_msi_data;
-                    h171 = 17'h0;
-                    h171 = ({1'h0, h169} + {1'h0, h170[16-1:0]});
-                    h172 = 1'h0;
-                    h172 = 0;
+                    h754 = 32'h0;
+                    h754 = e_msi_addr;
+                    h755 = 16'h0;
+                    h755 = ({h753, 15'h0} | {1'h0, h754[20-1:5]});
+                    h756 = 32'h0;
+                    h756 = e_msi_data;
+                    h757 = 17'h0;
+                    h757 = ({1'h0, h755} + {1'h0, h756[16-1:0]});
+                    h758 = 1'h0;
+                    h758 = 0;
                     if (e_msi_addr[2]) begin
-                        h172 = 1;
+                        h758 = 1;
                     end
-                    h173 = 32'h0;
-                    h173 = e_msi_addr;
-                    h174 = 16'h0;
-                    h174 = ({h172, 15'h0} | {1'h0, h173[20-1:5]});
+                    h759 = 32'h0;
+                    h759 = e_msi_addr;
+                    h760 = 16'h0;
+                    h760 = ({h758, 15'h0} | {1'h0, h759[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h166 = h171;
+                        h752 = h757;
                     end
                     else begin
-                        h166 = {1'h0, h174};
+                        h752 = {1'h0, h760};
                     end
-                    h175 = 16'h0;
-                    h175 = (h166[16-1:0] & 65535);
-                    v_wide[64-1:48] = h175;
+                    h761 = 16'h0;
+                    h761 = (h752[16-1:0] & 65535);
+                    v_wide[64-1:48] = h761;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3346,48 +7213,48 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h196} < h199)))) begin
-                    status <= 30;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!({1'h0, h782} < h785)))) begin
+                    status <= 59;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 33;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h177 = 17'h0;
-                    h178 = 1'h0;
-                    h178 = 0;
+                    h763 = 17'h0;
+                    h764 = 1'h0;
+                    h764 = 0;
                     if (e_msi_addr[2]) begin
-                        h178 = 1;
+                        h764 = 1;
                     end
-                    h179 = 32'h0;
-                    h179 = e_msi_addr;
-                    h180 = 16'h0;
-                    h180 = ({h178, 15'h0} | {1'h0, h179[20-1:5]});
-                    h181 = 32'h0;
-                    h181 = e_msi_data;
-                    h182 = 17'h0;
-                    h182 = ({1'h0, h180} + {1'h0, h181[16-1:0]});
-                    h183 = 1'h0;
-                    h183 = 0;
+                    h765 = 32'h0;
+                    h765 = e_msi_addr;
+                    h766 = 16'h0;
+                    h766 = ({h764, 15'h0} | {1'h0, h765[20-1:5]});
+                    h767 = 32'h0;
+                    h767 = e_msi_data;
+                    h768 = 17'h0;
+                    h768 = ({1'h0, h766} + {1'h0, h767[16-1:0]});
+                    h769 = 1'h0;
+                    h769 = 0;
                     if (e_msi_addr[2]) begin
-                        h183 = 1;
+                        h769 = 1;
                     end
-                    h184 = 32'h0;
-                    h184 = e_msi_addr;
-                    h185 = 16'h0;
-                    h185 = ({h183, 15'h0} | {1'h0, h184[20-1:5]});
+                    h770 = 32'h0;
+                    h770 = e_msi_addr;
+                    h771 = 16'h0;
+                    h771 = ({h769, 15'h0} | {1'h0, h770[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h177 = h182;
+                        h763 = h768;
                     end
                     else begin
-                        h177 = {1'h0, h185};
+                        h763 = {1'h0, h771};
                     end
-                    h186 = 16'h0;
-                    h186 = (h177[16-1:0] & 65535);
-                    v_wide[64-1:48] = h186;
+                    h772 = 16'h0;
+                    h772 = (h763[16-1:0] & 65535);
+                    v_wide[64-1:48] = h772;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3403,48 +7270,48 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (er_irte != 0))) begin
-                    status <= 31;
+                    status <= 60;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 35;
                     rec_recorded <= 1;
                     v_wide = 0;
-                    h200 = 17'h0;
-                    h201 = 1'h0;
-                    h201 = 0;
+                    h786 = 17'h0;
+                    h787 = 1'h0;
+                    h787 = 0;
                     if (e_msi_addr[2]) begin
-                        h201 = 1;
+                        h787 = 1;
                     end
-                    h202 = 32'h0;
-                    h202 = e_msi_addr;
-                    h203 = 16'h0;
-                    h203 = ({h201, 15'h0} | {1'h0, h202[20-1:5]});
-                    h204 = 32'h0;
-                    h204 = e_msi_data;
-                    h205 = 17'h0;
-                    h205 = ({1'h0, h203} + {1'h0, h204[16-1:0]});
-                    h206 = 1'h0;
-                    h206 = 0;
+                    h788 = 32'h0;
+                    h788 = e_msi_addr;
+                    h789 = 16'h0;
+                    h789 = ({h787, 15'h0} | {1'h0, h788[20-1:5]});
+                    h790 = 32'h0;
+                    h790 = e_msi_data;
+                    h791 = 17'h0;
+                    h791 = ({1'h0, h789} + {1'h0, h790[16-1:0]});
+                    h792 = 1'h0;
+                    h792 = 0;
                     if (e_msi_addr[2]) begin
-                        h206 = 1;
+                        h792 = 1;
                     end
-                    h207 = 32'h0;
-                    h207 = e_msi_addr;
-                    h208 = 16'h0;
-                    h208 = ({h206, 15'h0} | {1'h0, h207[20-1:5]});
+                    h793 = 32'h0;
+                    h793 = e_msi_addr;
+                    h794 = 16'h0;
+                    h794 = ({h792, 15'h0} | {1'h0, h793[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h200 = h205;
+                        h786 = h791;
                     end
                     else begin
-                        h200 = {1'h0, h208};
+                        h786 = {1'h0, h794};
                     end
-                    h209 = 16'h0;
-                    h209 = (h200[16-1:0] & 65535);
-                    v_wide[64-1:48] = h209;
+                    h795 = 16'h0;
+                    h795 = (h786[16-1:0] & 65535);
+                    v_wide[64-1:48] = h795;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3460,53 +7327,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!w_irte_0[0]))) begin
-                    status <= 32;
+                    status <= 61;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 34;
-                    h210 = 1'h0;
-                    h210 = 0;
+                    h796 = 1'h0;
+                    h796 = 0;
                     if ((!w_irte_0[1])) begin
-                        h210 = 1;
+                        h796 = 1;
                     end
-                    rec_recorded <= h210;
+                    rec_recorded <= h796;
                     v_wide = 0;
-                    h211 = 17'h0;
-                    h212 = 1'h0;
-                    h212 = 0;
+                    h797 = 17'h0;
+                    h798 = 1'h0;
+                    h798 = 0;
                     if (e_msi_addr[2]) begin
-                        h212 = 1;
+                        h798 = 1;
                     end
-                    h213 = 32'h0;
-                    h213 = e_msi_addr;
-                    h214 = 16'h0;
-                    h214 = ({h212, 15'h0} | {1'h0, h213[20-1:5]});
-                    h215 = 32'h0;
-                    h215 = e_msi_data;
-                    h216 = 17'h0;
-                    h216 = ({1'h0, h214} + {1'h0, h215[16-1:0]});
-                    h217 = 1'h0;
-                    h217 = 0;
+                    h799 = 32'h0;
+                    h799 = e_msi_addr;
+                    h800 = 16'h0;
+                    h800 = ({h798, 15'h0} | {1'h0, h799[20-1:5]});
+                    h801 = 32'h0;
+                    h801 = e_msi_data;
+                    h802 = 17'h0;
+                    h802 = ({1'h0, h800} + {1'h0, h801[16-1:0]});
+                    h803 = 1'h0;
+                    h803 = 0;
                     if (e_msi_addr[2]) begin
-                        h217 = 1;
+                        h803 = 1;
                     end
-                    h218 = 32'h0;
-                    h218 = e_msi_addr;
-                    h219 = 16'h0;
-                    h219 = ({h217, 15'h0} | {1'h0, h218[20-1:5]});
+                    h804 = 32'h0;
+                    h804 = e_msi_addr;
+                    h805 = 16'h0;
+                    h805 = ({h803, 15'h0} | {1'h0, h804[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h211 = h216;
+                        h797 = h802;
                     end
                     else begin
-                        h211 = {1'h0, h219};
+                        h797 = {1'h0, h805};
                     end
-                    h220 = 16'h0;
-                    h220 = (h211[16-1:0] & 65535);
-                    v_wide[64-1:48] = h220;
+                    h806 = 16'h0;
+                    h806 = (h797[16-1:0] & 65535);
+                    v_wide[64-1:48] = h806;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3522,53 +7389,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h232[8-1:0] != 0) || (h233[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
-                    status <= 33;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (((((w_irte_0[15-1:12] != 0) || (w_irte_0[32-1:24] != 0)) || (1'b1 && w_irte_0[15])) || ((!r_IRTA_REG[11]) && ((h818[8-1:0] != 0) || (h819[32-1:16] != 0)))) || (w_irte_8[64-1:20] != 0)))) begin
+                    status <= 62;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 36;
-                    h221 = 1'h0;
-                    h221 = 0;
+                    h807 = 1'h0;
+                    h807 = 0;
                     if ((!w_irte_0[1])) begin
-                        h221 = 1;
+                        h807 = 1;
                     end
-                    rec_recorded <= h221;
+                    rec_recorded <= h807;
                     v_wide = 0;
-                    h222 = 17'h0;
-                    h223 = 1'h0;
-                    h223 = 0;
+                    h808 = 17'h0;
+                    h809 = 1'h0;
+                    h809 = 0;
                     if (e_msi_addr[2]) begin
-                        h223 = 1;
+                        h809 = 1;
                     end
-                    h224 = 32'h0;
-                    h224 = e_msi_addr;
-                    h225 = 16'h0;
-                    h225 = ({h223, 15'h0} | {1'h0, h224[20-1:5]});
-                    h226 = 32'h0;
-                    h226 = e_msi_data;
-                    h227 = 17'h0;
-                    h227 = ({1'h0, h225} + {1'h0, h226[16-1:0]});
-                    h228 = 1'h0;
-                    h228 = 0;
+                    h810 = 32'h0;
+                    h810 = e_msi_addr;
+                    h811 = 16'h0;
+                    h811 = ({h809, 15'h0} | {1'h0, h810[20-1:5]});
+                    h812 = 32'h0;
+                    h812 = e_msi_data;
+                    h813 = 17'h0;
+                    h813 = ({1'h0, h811} + {1'h0, h812[16-1:0]});
+                    h814 = 1'h0;
+                    h814 = 0;
                     if (e_msi_addr[2]) begin
-                        h228 = 1;
+                        h814 = 1;
                     end
-                    h229 = 32'h0;
-                    h229 = e_msi_addr;
-                    h230 = 16'h0;
-                    h230 = ({h228, 15'h0} | {1'h0, h229[20-1:5]});
+                    h815 = 32'h0;
+                    h815 = e_msi_addr;
+                    h816 = 16'h0;
+                    h816 = ({h814, 15'h0} | {1'h0, h815[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h222 = h227;
+                        h808 = h813;
                     end
                     else begin
-                        h222 = {1'h0, h230};
+                        h808 = {1'h0, h816};
                     end
-                    h231 = 16'h0;
-                    h231 = (h222[16-1:0] & 65535);
-                    v_wide[64-1:48] = h231;
+                    h817 = 16'h0;
+                    h817 = (h808[16-1:0] & 65535);
+                    v_wide[64-1:48] = h817;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3584,53 +7451,53 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
-                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h248 == h252))) || (((w_irte_8[20-1:18] == 2) && (h253[16-1:8] >= h254[16-1:8])) && (h255[16-1:8] <= h256[8-1:0])))))) begin
-                    status <= 34;
+                else if ((((e_kind == 3) && r_GSTS_REG[25]) && (!(((w_irte_8[20-1:18] == 0) || ((w_irte_8[20-1:18] == 1) && (h834 == h838))) || (((w_irte_8[20-1:18] == 2) && (h839[16-1:8] >= h840[16-1:8])) && (h841[16-1:8] <= h842[8-1:0])))))) begin
+                    status <= 63;
                     rec_outcome <= 4;
                     rec_address <= 0;
                     rec_domain <= 0;
                     rec_fault_reason <= 38;
-                    h234 = 1'h0;
-                    h234 = 0;
+                    h820 = 1'h0;
+                    h820 = 0;
                     if ((!w_irte_0[1])) begin
-                        h234 = 1;
+                        h820 = 1;
                     end
-                    rec_recorded <= h234;
+                    rec_recorded <= h820;
                     v_wide = 0;
-                    h235 = 17'h0;
-                    h236 = 1'h0;
-                    h236 = 0;
+                    h821 = 17'h0;
+                    h822 = 1'h0;
+                    h822 = 0;
                     if (e_msi_addr[2]) begin
-                        h236 = 1;
+                        h822 = 1;
                     end
-                    h237 = 32'h0;
-                    h237 = e_msi_addr;
-                    h238 = 16'h0;
-                    h238 = ({h236, 15'h0} | {1'h0, h237[20-1:5]});
-                    h239 = 32'h0;
-                    h239 = e_msi_data;
-                    h240 = 17'h0;
-                    h240 = ({1'h0, h238} + {1'h0, h239[16-1:0]});
-                    h241 = 1'h0;
-                    h241 = 0;
+                    h823 = 32'h0;
+                    h823 = e_msi_addr;
+                    h824 = 16'h0;
+                    h824 = ({h822, 15'h0} | {1'h0, h823[20-1:5]});
+                    h825 = 32'h0;
+                    h825 = e_msi_data;
+                    h826 = 17'h0;
+                    h826 = ({1'h0, h824} + {1'h0, h825[16-1:0]});
+                    h827 = 1'h0;
+                    h827 = 0;
                     if (e_msi_addr[2]) begin
-                        h241 = 1;
+                        h827 = 1;
                     end
-                    h242 = 32'h0;
-                    h242 = e_msi_addr;
-                    h243 = 16'h0;
-                    h243 = ({h241, 15'h0} | {1'h0, h242[20-1:5]});
+                    h828 = 32'h0;
+                    h828 = e_msi_addr;
+                    h829 = 16'h0;
+                    h829 = ({h827, 15'h0} | {1'h0, h828[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h235 = h240;
+                        h821 = h826;
                     end
                     else begin
-                        h235 = {1'h0, h243};
+                        h821 = {1'h0, h829};
                     end
-                    h244 = 16'h0;
-                    h244 = (h235[16-1:0] & 65535);
-                    v_wide[64-1:48] = h244;
+                    h830 = 16'h0;
+                    h830 = (h821[16-1:0] & 65535);
+                    v_wide[64-1:48] = h830;
                     rec_frcd_lo <= v_wide[64-1:0];
                     v_wide = 0;
                     v_wide[16-1:0] = e_sid;
@@ -3646,10 +7513,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else if (((e_kind == 3) && r_GSTS_REG[25])) begin
-                    status <= 35;
+                    status <= 64;
                     rec_outcome <= 5;
                     rec_address <= 0;
                     rec_domain <= 0;
@@ -3657,71 +7524,71 @@ always @(posedge clk) begin: fsm
                     rec_recorded <= 0;
                     rec_frcd_lo <= 0;
                     rec_frcd_hi <= 0;
-                    h257 = 17'h0;
-                    h258 = 1'h0;
-                    h258 = 0;
+                    h843 = 17'h0;
+                    h844 = 1'h0;
+                    h844 = 0;
                     if (e_msi_addr[2]) begin
-                        h258 = 1;
+                        h844 = 1;
                     end
-                    h259 = 32'h0;
-                    h259 = e_msi_addr;
-                    h260 = 16'h0;
-                    h260 = ({h258, 15'h0} | {1'h0, h259[20-1:5]});
-                    h261 = 32'h0;
-                    h261 = e_msi_data;
-                    h262 = 17'h0;
-                    h262 = ({1'h0, h260} + {1'h0, h261[16-1:0]});
-                    h263 = 1'h0;
-                    h263 = 0;
+                    h845 = 32'h0;
+                    h845 = e_msi_addr;
+                    h846 = 16'h0;
+                    h846 = ({h844, 15'h0} | {1'h0, h845[20-1:5]});
+                    h847 = 32'h0;
+                    h847 = e_msi_data;
+                    h848 = 17'h0;
+                    h848 = ({1'h0, h846} + {1'h0, h847[16-1:0]});
+                    h849 = 1'h0;
+                    h849 = 0;
                     if (e_msi_addr[2]) begin
-                        h263 = 1;
+                        h849 = 1;
                     end
-                    h264 = 32'h0;
-                    h264 = e_msi_addr;
-                    h265 = 16'h0;
-                    h265 = ({h263, 15'h0} | {1'h0, h264[20-1:5]});
+                    h850 = 32'h0;
+                    h850 = e_msi_addr;
+                    h851 = 16'h0;
+                    h851 = ({h849, 15'h0} | {1'h0, h850[20-1:5]});
                     if (e_msi_addr[3]) begin
-                        h257 = h262;
+                        h843 = h848;
                     end
                     else begin
-                        h257 = {1'h0, h265};
+                        h843 = {1'h0, h851};
                     end
-                    h266 = 16'h0;
-                    h266 = (h257[16-1:0] & 65535);
-                    rec_int_index <= h266;
+                    h852 = 16'h0;
+                    h852 = (h843[16-1:0] & 65535);
+                    rec_int_index <= h852;
                     rec_vector <= w_irte_0[24-1:16];
-                    h267 = 32'h0;
-                    h268 = 32'h0;
-                    h268 = w_irte_0[64-1:32];
+                    h853 = 32'h0;
+                    h854 = 32'h0;
+                    h854 = w_irte_0[64-1:32];
                     if (r_IRTA_REG[11]) begin
-                        h267 = w_irte_0[64-1:32];
+                        h853 = w_irte_0[64-1:32];
                     end
                     else begin
-                        h267 = {24'h0, h268[16-1:8]};
+                        h853 = {24'h0, h854[16-1:8]};
                     end
-                    rec_destination <= h267;
-                    h269 = 1'h0;
-                    h269 = 0;
+                    rec_destination <= h853;
+                    h855 = 1'h0;
+                    h855 = 0;
                     if (w_irte_0[2]) begin
-                        h269 = 1;
+                        h855 = 1;
                     end
-                    rec_dest_mode <= h269;
-                    h270 = 1'h0;
-                    h270 = 0;
+                    rec_dest_mode <= h855;
+                    h856 = 1'h0;
+                    h856 = 0;
                     if (w_irte_0[3]) begin
-                        h270 = 1;
+                        h856 = 1;
                     end
-                    rec_redir_hint <= h270;
-                    h271 = 1'h0;
-                    h271 = 0;
+                    rec_redir_hint <= h856;
+                    h857 = 1'h0;
+                    h857 = 0;
                     if (w_irte_0[4]) begin
-                        h271 = 1;
+                        h857 = 1;
                     end
-                    rec_trigger_mode <= h271;
+                    rec_trigger_mode <= h857;
                     rec_delivery_mode <= w_irte_0[8-1:5];
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
                 else begin
                     status <= 0;
@@ -3741,10 +7608,10 @@ always @(posedge clk) begin: fsm
                     rec_delivery_mode <= 0;
                     rec_cpl_status <= 0;
                     rec_cpl <= 0;
-                    st <= 4'b1100;
+                    st <= 5'b10110;
                 end
             end
-            4'b1011: begin
+            5'b10101: begin
                 if ((iset < 4)) begin
                     u0_iset = 2'h0;
                     u0_iset = iset[2-1:0];
@@ -3993,7 +7860,7 @@ always @(posedge clk) begin: fsm
                 end
                 if ((iset == 7)) begin
                     done <= 1'b1;
-                    st <= 4'b0000;
+                    st <= 5'b00000;
                 end
                 else begin
                     iset <= (iset + 1);
@@ -4019,14 +7886,21 @@ always @(posedge clk) begin: fsm
                 o_r_cpl_status <= rec_cpl_status;
                 o_r_cpl <= rec_cpl;
                 done <= 1'b1;
-                st <= 4'b0000;
+                st <= 5'b00000;
             end
         endcase
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we) begin: port_mux
-    if (unit_sl_m_valid) begin
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) begin: port_mux
+    if (unit_smsl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_smsl_m_we;
+        m_size = unit_smsl_m_size;
+        m_addr = unit_smsl_m_addr;
+        m_wdata = unit_smsl_m_wdata;
+    end
+    else if (unit_sl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_sl_m_we;
         m_size = unit_sl_m_size;
@@ -4039,6 +7913,1037 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size,
         m_size = u_size;
         m_addr = u_addr;
         m_wdata = u_wdata;
+    end
+end
+
+always @(walker_unit_smsl0_a_r, walker_unit_smsl0_a_w, unit_smsl_done, walker_unit_smsl0_fault_k, walker_unit_smsl0_flevel, unit_smsl_i_addr, walker_unit_smsl0_lvl, walker_unit_smsl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_smsl0_m_size_h, walker_unit_smsl0_m_valid_h, walker_unit_smsl0_m_wdata_h, walker_unit_smsl0_m_we_h, walker_unit_smsl0_pend_1, walker_unit_smsl0_pend_2, walker_unit_smsl0_pend_3, walker_unit_smsl0_pend_4, walker_unit_smsl0_pend_5, unit_smsl_r_SL_WALK, walker_unit_smsl0_sa_1, walker_unit_smsl0_sa_2, walker_unit_smsl0_sa_3, walker_unit_smsl0_sa_4, walker_unit_smsl0_sa_5, walker_unit_smsl0_se_1, walker_unit_smsl0_se_2, walker_unit_smsl0_se_3, walker_unit_smsl0_se_4, walker_unit_smsl0_se_5, walker_unit_smsl0_st, unit_smsl_start) begin: walker_unit_smsl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    unit_smsl_m_valid = walker_unit_smsl0_m_valid_h;
+    unit_smsl_m_we = walker_unit_smsl0_m_we_h;
+    unit_smsl_m_size = walker_unit_smsl0_m_size_h;
+    unit_smsl_m_addr = walker_unit_smsl0_m_addr_h;
+    unit_smsl_m_wdata = walker_unit_smsl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_smsl_done) begin
+    end
+    case (walker_unit_smsl0_st)
+        3'b000: begin
+            if (unit_smsl_start) begin
+                if ((unit_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_smsl_m_valid = 1'b1;
+                    unit_smsl_m_we = 1'b0;
+                    unit_smsl_m_size = 3;
+                    unit_smsl_m_addr = ({unit_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_smsl_m_valid = 1'b1;
+                    unit_smsl_m_we = 1'b0;
+                    unit_smsl_m_size = 3;
+                    unit_smsl_m_addr = ({unit_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_smsl_m_valid = 1'b1;
+                    unit_smsl_m_we = 1'b0;
+                    unit_smsl_m_size = 3;
+                    unit_smsl_m_addr = ({unit_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_smsl0_lvl)
+                    'h5: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                            unit_smsl_m_valid = 1'b1;
+                            unit_smsl_m_we = 1'b0;
+                            unit_smsl_m_size = 3;
+                            unit_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                            unit_smsl_m_valid = 1'b1;
+                            unit_smsl_m_we = 1'b0;
+                            unit_smsl_m_size = 3;
+                            unit_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                if (unit_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_smsl0_pend_5 || walker_unit_smsl0_pend_4 || walker_unit_smsl0_pend_3 || walker_unit_smsl0_pend_2 || walker_unit_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                unit_smsl_m_valid = 1'b1;
+                                unit_smsl_m_we = 1'b0;
+                                unit_smsl_m_size = 3;
+                                unit_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                if (unit_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_smsl0_pend_5 || walker_unit_smsl0_pend_4 || walker_unit_smsl0_pend_3 || walker_unit_smsl0_pend_2 || walker_unit_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                unit_smsl_m_valid = 1'b1;
+                                unit_smsl_m_we = 1'b0;
+                                unit_smsl_m_size = 3;
+                                unit_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                            if (unit_smsl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_smsl0_pend_5 || walker_unit_smsl0_pend_4 || walker_unit_smsl0_pend_3 || walker_unit_smsl0_pend_2 || walker_unit_smsl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            rs3 = 3'h0;
+            if ((unit_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                rs3 = 4;
+            end
+            else begin
+                rs3 = 3;
+            end
+            if ((unit_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = rs3;
+            end
+            if ((walker_unit_smsl0_flevel == rs2)) begin
+                rs1 = 3;
+            end
+            else begin
+                rs1 = 7;
+            end
+            rs4 = 4'h0;
+            rs5 = 3'h0;
+            rs6 = 3'h0;
+            if (unit_smsl_r_SL_WALK[3]) begin
+                rs6 = 5;
+            end
+            else begin
+                rs6 = 6;
+            end
+            if (((walker_unit_smsl0_fault_k[3-1:0] == 2) || (walker_unit_smsl0_fault_k[3-1:0] == 3))) begin
+                rs5 = rs6;
+            end
+            else begin
+                rs5 = 0;
+            end
+            if ((((walker_unit_smsl0_fault_k[3-1:0] == 4) || (walker_unit_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_smsl0_fault_k[3-1:0] == 6))) begin
+                rs4 = 12;
+            end
+            else begin
+                rs4 = {1'h0, rs5};
+            end
+            if ((walker_unit_smsl0_fault_k[3-1:0] == 1)) begin
+                rs0 = {1'h0, rs1};
+            end
+            else begin
+                rs0 = rs4;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, walker_unit_smsl0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
+        end
+        3'b011: begin
+            if (walker_unit_smsl0_pend_5) begin
+                unit_smsl_m_valid = 1'b1;
+                unit_smsl_m_we = 1'b1;
+                unit_smsl_m_size = 3;
+                unit_smsl_m_addr = walker_unit_smsl0_sa_5;
+                unit_smsl_m_wdata = walker_unit_smsl0_se_5;
+            end
+            else if (walker_unit_smsl0_pend_4) begin
+                unit_smsl_m_valid = 1'b1;
+                unit_smsl_m_we = 1'b1;
+                unit_smsl_m_size = 3;
+                unit_smsl_m_addr = walker_unit_smsl0_sa_4;
+                unit_smsl_m_wdata = walker_unit_smsl0_se_4;
+            end
+            else if (walker_unit_smsl0_pend_3) begin
+                unit_smsl_m_valid = 1'b1;
+                unit_smsl_m_we = 1'b1;
+                unit_smsl_m_size = 3;
+                unit_smsl_m_addr = walker_unit_smsl0_sa_3;
+                unit_smsl_m_wdata = walker_unit_smsl0_se_3;
+            end
+            else if (walker_unit_smsl0_pend_2) begin
+                unit_smsl_m_valid = 1'b1;
+                unit_smsl_m_we = 1'b1;
+                unit_smsl_m_size = 3;
+                unit_smsl_m_addr = walker_unit_smsl0_sa_2;
+                unit_smsl_m_wdata = walker_unit_smsl0_se_2;
+            end
+            else if (walker_unit_smsl0_pend_1) begin
+                unit_smsl_m_valid = 1'b1;
+                unit_smsl_m_we = 1'b1;
+                unit_smsl_m_size = 3;
+                unit_smsl_m_addr = walker_unit_smsl0_sa_1;
+                unit_smsl_m_wdata = walker_unit_smsl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_smsl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_smsl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    if (rst == 1) begin
+        walker_unit_smsl0_a_r <= 0;
+        walker_unit_smsl0_a_w <= 0;
+        unit_smsl_done <= 0;
+        walker_unit_smsl0_ea <= 0;
+        walker_unit_smsl0_fault_k <= 0;
+        walker_unit_smsl0_flevel <= 0;
+        walker_unit_smsl0_le <= 0;
+        walker_unit_smsl0_lvl <= 0;
+        walker_unit_smsl0_m_addr_h <= 0;
+        walker_unit_smsl0_m_size_h <= 0;
+        walker_unit_smsl0_m_valid_h <= 0;
+        walker_unit_smsl0_m_wdata_h <= 0;
+        walker_unit_smsl0_m_we_h <= 0;
+        unit_smsl_o_aux <= 0;
+        unit_smsl_o_level <= 0;
+        unit_smsl_o_pa <= 0;
+        unit_smsl_o_r_R <= 0;
+        unit_smsl_o_r_U <= 0;
+        unit_smsl_o_r_W <= 0;
+        unit_smsl_o_r_frame <= 0;
+        unit_smsl_o_r_reason <= 0;
+        unit_smsl_o_r_shift <= 0;
+        unit_smsl_o_status <= 0;
+        walker_unit_smsl0_pend_1 <= 0;
+        walker_unit_smsl0_pend_2 <= 0;
+        walker_unit_smsl0_pend_3 <= 0;
+        walker_unit_smsl0_pend_4 <= 0;
+        walker_unit_smsl0_pend_5 <= 0;
+        walker_unit_smsl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_smsl0_m_valid_h <= (unit_smsl_m_valid && (!m_ready));
+        walker_unit_smsl0_m_we_h <= unit_smsl_m_we;
+        walker_unit_smsl0_m_size_h <= unit_smsl_m_size;
+        walker_unit_smsl0_m_addr_h <= unit_smsl_m_addr;
+        walker_unit_smsl0_m_wdata_h <= unit_smsl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_smsl_done) begin
+            unit_smsl_done <= 1'b0;
+        end
+        case (walker_unit_smsl0_st)
+            3'b000: begin
+                if (unit_smsl_start) begin
+                    walker_unit_smsl0_a_r <= 1'b1;
+                    walker_unit_smsl0_a_w <= 1'b1;
+                    walker_unit_smsl0_pend_5 <= 1'b0;
+                    walker_unit_smsl0_pend_4 <= 1'b0;
+                    walker_unit_smsl0_pend_3 <= 1'b0;
+                    walker_unit_smsl0_pend_2 <= 1'b0;
+                    walker_unit_smsl0_pend_1 <= 1'b0;
+                    if ((unit_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_smsl0_ea <= ({unit_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[57-1:48], 3'h0});
+                        walker_unit_smsl0_st <= 3'b001;
+                        walker_unit_smsl0_lvl <= 5;
+                    end
+                    else if ((unit_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_smsl0_ea <= ({unit_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[48-1:39], 3'h0});
+                        walker_unit_smsl0_st <= 3'b001;
+                        walker_unit_smsl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_smsl0_ea <= ({unit_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[39-1:30], 3'h0});
+                        walker_unit_smsl0_st <= 3'b001;
+                        walker_unit_smsl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_smsl0_le <= m_rdata;
+                    case (walker_unit_smsl0_lvl)
+                        'h5: begin
+                            if (m_rerr) begin
+                                walker_unit_smsl0_fault_k <= 1;
+                                walker_unit_smsl0_flevel <= 5;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_smsl0_fault_k <= 2;
+                                walker_unit_smsl0_flevel <= 5;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_smsl0_fault_k <= 3;
+                                walker_unit_smsl0_flevel <= 5;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_smsl0_fault_k <= 4;
+                                walker_unit_smsl0_flevel <= 5;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                walker_unit_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                walker_unit_smsl0_a_w <= v_w;
+                                walker_unit_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[48-1:39], 3'h0});
+                                walker_unit_smsl0_st <= 3'b001;
+                                walker_unit_smsl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (m_rerr) begin
+                                walker_unit_smsl0_fault_k <= 1;
+                                walker_unit_smsl0_flevel <= 4;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_smsl0_fault_k <= 2;
+                                walker_unit_smsl0_flevel <= 4;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_smsl0_fault_k <= 3;
+                                walker_unit_smsl0_flevel <= 4;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_smsl0_fault_k <= 4;
+                                walker_unit_smsl0_flevel <= 4;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                walker_unit_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                walker_unit_smsl0_a_w <= v_w;
+                                walker_unit_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[39-1:30], 3'h0});
+                                walker_unit_smsl0_st <= 3'b001;
+                                walker_unit_smsl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_smsl0_fault_k <= 1;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_smsl0_fault_k <= 2;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_smsl0_fault_k <= 3;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_smsl0_fault_k <= 4;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_smsl0_fault_k <= 6;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    if (unit_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_smsl0_fault_k <= 7;
+                                        walker_unit_smsl0_flevel <= 3;
+                                        walker_unit_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_smsl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_smsl_o_pa <= leaf_pa;
+                                        unit_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_smsl0_pend_5 || walker_unit_smsl0_pend_4 || walker_unit_smsl0_pend_3 || walker_unit_smsl0_pend_2 || walker_unit_smsl0_pend_1)) begin
+                                            walker_unit_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_smsl_o_status <= 0;
+                                            unit_smsl_done <= 1'b1;
+                                            walker_unit_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_smsl0_fault_k <= 1;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_smsl0_fault_k <= 2;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_smsl0_fault_k <= 3;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_smsl0_fault_k <= 4;
+                                    walker_unit_smsl0_flevel <= 3;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    walker_unit_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_smsl0_st <= 3'b001;
+                                    walker_unit_smsl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_smsl0_fault_k <= 1;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_smsl0_fault_k <= 2;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_smsl0_fault_k <= 3;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_smsl0_fault_k <= 4;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_smsl0_fault_k <= 5;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    if (unit_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_smsl0_fault_k <= 7;
+                                        walker_unit_smsl0_flevel <= 2;
+                                        walker_unit_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_smsl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_smsl_o_pa <= leaf_pa;
+                                        unit_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_smsl0_pend_5 || walker_unit_smsl0_pend_4 || walker_unit_smsl0_pend_3 || walker_unit_smsl0_pend_2 || walker_unit_smsl0_pend_1)) begin
+                                            walker_unit_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_smsl_o_status <= 0;
+                                            unit_smsl_done <= 1'b1;
+                                            walker_unit_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_smsl0_fault_k <= 1;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_smsl0_fault_k <= 2;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_smsl0_fault_k <= 3;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_smsl0_fault_k <= 4;
+                                    walker_unit_smsl0_flevel <= 2;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    walker_unit_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_smsl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_smsl0_st <= 3'b001;
+                                    walker_unit_smsl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (m_rerr) begin
+                                walker_unit_smsl0_fault_k <= 1;
+                                walker_unit_smsl0_flevel <= 1;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_smsl0_fault_k <= 2;
+                                walker_unit_smsl0_flevel <= 1;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_smsl_r_SL_WALK[4]) && ((unit_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_smsl0_fault_k <= 3;
+                                walker_unit_smsl0_flevel <= 1;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_smsl0_fault_k <= 4;
+                                walker_unit_smsl0_flevel <= 1;
+                                walker_unit_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_smsl0_a_r && m_rdata[0]);
+                                walker_unit_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_smsl0_a_w && m_rdata[1]);
+                                walker_unit_smsl0_a_w <= v_w;
+                                if (unit_smsl_r_SL_WALK[4]) begin
+                                    walker_unit_smsl0_fault_k <= 7;
+                                    walker_unit_smsl0_flevel <= 1;
+                                    walker_unit_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_smsl_o_level <= 1;
+                                    unit_smsl_o_pa <= {16'h0, m_rdata[48-1:12], unit_smsl_i_addr[12-1:0]};
+                                    unit_smsl_o_aux <= 0;
+                                    if ((pending || walker_unit_smsl0_pend_5 || walker_unit_smsl0_pend_4 || walker_unit_smsl0_pend_3 || walker_unit_smsl0_pend_2 || walker_unit_smsl0_pend_1)) begin
+                                        walker_unit_smsl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_smsl_o_status <= 0;
+                                        unit_smsl_done <= 1'b1;
+                                        walker_unit_smsl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_smsl_o_status <= walker_unit_smsl0_fault_k;
+                unit_smsl_o_level <= walker_unit_smsl0_flevel;
+                unit_smsl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                rs3 = 3'h0;
+                if ((unit_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    rs3 = 4;
+                end
+                else begin
+                    rs3 = 3;
+                end
+                if ((unit_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = rs3;
+                end
+                if ((walker_unit_smsl0_flevel == rs2)) begin
+                    rs1 = 3;
+                end
+                else begin
+                    rs1 = 7;
+                end
+                rs4 = 4'h0;
+                rs5 = 3'h0;
+                rs6 = 3'h0;
+                if (unit_smsl_r_SL_WALK[3]) begin
+                    rs6 = 5;
+                end
+                else begin
+                    rs6 = 6;
+                end
+                if (((walker_unit_smsl0_fault_k[3-1:0] == 2) || (walker_unit_smsl0_fault_k[3-1:0] == 3))) begin
+                    rs5 = rs6;
+                end
+                else begin
+                    rs5 = 0;
+                end
+                if ((((walker_unit_smsl0_fault_k[3-1:0] == 4) || (walker_unit_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_smsl0_fault_k[3-1:0] == 6))) begin
+                    rs4 = 12;
+                end
+                else begin
+                    rs4 = {1'h0, rs5};
+                end
+                if ((walker_unit_smsl0_fault_k[3-1:0] == 1)) begin
+                    rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs4;
+                end
+                unit_smsl_o_r_reason <= {4'h0, rs0};
+                unit_smsl_o_r_R <= walker_unit_smsl0_a_r;
+                unit_smsl_o_r_W <= walker_unit_smsl0_a_w;
+                unit_smsl_o_r_U <= walker_unit_smsl0_le[62];
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, walker_unit_smsl0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                unit_smsl_o_r_shift <= rs8[6-1:0];
+                unit_smsl_o_r_frame <= {16'h0, walker_unit_smsl0_le[48-1:12], 12'h0};
+                unit_smsl_done <= 1'b1;
+                walker_unit_smsl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_smsl0_pend_5) begin
+                    walker_unit_smsl0_pend_5 <= 1'b0;
+                    walker_unit_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_smsl0_pend_4) begin
+                    walker_unit_smsl0_pend_4 <= 1'b0;
+                    walker_unit_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_smsl0_pend_3) begin
+                    walker_unit_smsl0_pend_3 <= 1'b0;
+                    walker_unit_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_smsl0_pend_2) begin
+                    walker_unit_smsl0_pend_2 <= 1'b0;
+                    walker_unit_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_smsl0_pend_1) begin
+                    walker_unit_smsl0_pend_1 <= 1'b0;
+                    walker_unit_smsl0_st <= 3'b100;
+                end
+                else begin
+                    unit_smsl_o_status <= 0;
+                    unit_smsl_done <= 1'b1;
+                    walker_unit_smsl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_smsl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_smsl0_st <= 3'b000;
+            end
+        endcase
     end
 end
 

@@ -20,6 +20,8 @@ entity intel_vtd_vtd_remap is
         e_msi_addr: in unsigned(31 downto 0);
         e_msi_data: in unsigned(31 downto 0);
         e_nw: in unsigned(0 downto 0);
+        e_pv: in unsigned(0 downto 0);
+        e_pasid: in unsigned(19 downto 0);
         r_GSTS_REG: in unsigned(31 downto 0);
         r_RTADDR_REG: in unsigned(63 downto 0);
         r_IRTA_REG: in unsigned(63 downto 0);
@@ -75,11 +77,21 @@ type t_enum_S_1 is (
 	S0W1,
 	S1W0,
 	S1W1,
-	S1F,
-	S2G,
-	S2R,
+	S1W2,
+	S1W3,
+	S2W0,
 	S3W0,
 	S3W1,
+	S3W2,
+	S4G,
+	S4R,
+	S5W0,
+	S5W1,
+	S5F,
+	S6G,
+	S6R,
+	S7W0,
+	S7W1,
 	DECIDE,
 	INV,
 	FINISH
@@ -91,8 +103,15 @@ type t_enum_S_2 is (
 	ADREQ,
 	ADWAIT
 	);
+type t_enum_S_3 is (
+	IDLE,
+	MWAIT,
+	FAULT,
+	ADREQ,
+	ADWAIT
+	);
 
-signal unit_sl_o_aux: unsigned(2 downto 0);
+signal unit_smsl_o_aux: unsigned(2 downto 0);
 signal hits: unsigned(1 downto 0);
 signal iset: unsigned(2 downto 0);
 signal pend: std_logic;
@@ -109,6 +128,59 @@ signal u_size: unsigned(2 downto 0);
 signal u_valid: std_logic;
 signal u_wdata: unsigned(63 downto 0);
 signal u_we: std_logic;
+signal unit_smsl_done: std_logic;
+signal unit_smsl_i_addr: unsigned(63 downto 0);
+signal unit_smsl_k_read: std_logic;
+signal unit_smsl_k_write: std_logic;
+signal unit_smsl_m_addr: unsigned(63 downto 0);
+signal unit_smsl_m_size: unsigned(2 downto 0);
+signal unit_smsl_m_valid: std_logic;
+signal unit_smsl_m_wdata: unsigned(63 downto 0);
+signal unit_smsl_m_we: std_logic;
+signal unit_smsl_o_level: unsigned(2 downto 0);
+signal unit_smsl_o_pa: unsigned(63 downto 0);
+signal unit_smsl_o_r_R: unsigned(0 downto 0);
+signal unit_smsl_o_r_U: unsigned(0 downto 0);
+signal unit_smsl_o_r_W: unsigned(0 downto 0);
+signal unit_smsl_o_r_frame: unsigned(63 downto 0);
+signal unit_smsl_o_r_reason: unsigned(7 downto 0);
+signal unit_smsl_o_r_shift: unsigned(5 downto 0);
+signal unit_smsl_o_status: unsigned(7 downto 0);
+signal unit_smsl_r_SL_WALK: unsigned(63 downto 0);
+signal unit_smsl_start: std_logic;
+signal w_ctx_0: unsigned(63 downto 0);
+signal w_ctx_8: unsigned(63 downto 0);
+signal w_irte_0: unsigned(63 downto 0);
+signal w_irte_8: unsigned(63 downto 0);
+signal w_pdir_0: unsigned(63 downto 0);
+signal w_pe_0: unsigned(63 downto 0);
+signal w_pe_10: unsigned(63 downto 0);
+signal w_pe_8: unsigned(63 downto 0);
+signal w_root_0: unsigned(63 downto 0);
+signal w_root_8: unsigned(63 downto 0);
+signal w_smctx_0: unsigned(63 downto 0);
+signal w_smctx_10: unsigned(63 downto 0);
+signal w_smctx_18: unsigned(63 downto 0);
+signal w_smctx_8: unsigned(63 downto 0);
+signal wk_smsl_R: unsigned(0 downto 0);
+signal wk_smsl_U: unsigned(0 downto 0);
+signal wk_smsl_W: unsigned(0 downto 0);
+signal wk_smsl_access_error: unsigned(0 downto 0);
+signal wk_smsl_denied: unsigned(0 downto 0);
+signal wk_smsl_fault: unsigned(7 downto 0);
+signal wk_smsl_frame: unsigned(63 downto 0);
+signal wk_smsl_level: unsigned(2 downto 0);
+signal wk_smsl_not_present: unsigned(0 downto 0);
+signal wk_smsl_ok: unsigned(0 downto 0);
+signal wk_smsl_pa: unsigned(63 downto 0);
+signal wk_smsl_reason: unsigned(7 downto 0);
+signal wk_smsl_reserved: unsigned(0 downto 0);
+signal wk_smsl_reserved_1g: unsigned(0 downto 0);
+signal wk_smsl_reserved_2m: unsigned(0 downto 0);
+signal wk_smsl_shift: unsigned(5 downto 0);
+signal wk_smsl_translation: unsigned(0 downto 0);
+signal wk_smsl_walked: unsigned(0 downto 0);
+signal unit_sl_o_aux: unsigned(2 downto 0);
 signal unit_sl_done: std_logic;
 signal unit_sl_i_addr: unsigned(63 downto 0);
 signal unit_sl_k_read: std_logic;
@@ -129,12 +201,6 @@ signal unit_sl_o_r_shift: unsigned(5 downto 0);
 signal unit_sl_o_status: unsigned(7 downto 0);
 signal unit_sl_r_SL_WALK: unsigned(63 downto 0);
 signal unit_sl_start: std_logic;
-signal w_ctx_0: unsigned(63 downto 0);
-signal w_ctx_8: unsigned(63 downto 0);
-signal w_irte_0: unsigned(63 downto 0);
-signal w_irte_8: unsigned(63 downto 0);
-signal w_root_0: unsigned(63 downto 0);
-signal w_root_8: unsigned(63 downto 0);
 signal wk_sl_R: unsigned(0 downto 0);
 signal wk_sl_U: unsigned(0 downto 0);
 signal wk_sl_W: unsigned(0 downto 0);
@@ -172,6 +238,34 @@ signal rec_recorded: unsigned(0 downto 0);
 signal rec_redir_hint: unsigned(0 downto 0);
 signal rec_trigger_mode: unsigned(0 downto 0);
 signal rec_vector: unsigned(7 downto 0);
+signal walker_unit_smsl0_a_r: std_logic;
+signal walker_unit_smsl0_a_w: std_logic;
+signal walker_unit_smsl0_ea: unsigned(63 downto 0);
+signal walker_unit_smsl0_fault_k: unsigned(7 downto 0);
+signal walker_unit_smsl0_flevel: unsigned(2 downto 0);
+signal walker_unit_smsl0_le: unsigned(63 downto 0);
+signal walker_unit_smsl0_lvl: unsigned(2 downto 0);
+signal walker_unit_smsl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_smsl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_smsl0_m_valid_h: std_logic;
+signal walker_unit_smsl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_smsl0_m_we_h: std_logic;
+signal walker_unit_smsl0_pend_1: std_logic;
+signal walker_unit_smsl0_pend_2: std_logic;
+signal walker_unit_smsl0_pend_3: std_logic;
+signal walker_unit_smsl0_pend_4: std_logic;
+signal walker_unit_smsl0_pend_5: std_logic;
+signal walker_unit_smsl0_sa_1: unsigned(63 downto 0);
+signal walker_unit_smsl0_sa_2: unsigned(63 downto 0);
+signal walker_unit_smsl0_sa_3: unsigned(63 downto 0);
+signal walker_unit_smsl0_sa_4: unsigned(63 downto 0);
+signal walker_unit_smsl0_sa_5: unsigned(63 downto 0);
+signal walker_unit_smsl0_se_1: unsigned(63 downto 0);
+signal walker_unit_smsl0_se_2: unsigned(63 downto 0);
+signal walker_unit_smsl0_se_3: unsigned(63 downto 0);
+signal walker_unit_smsl0_se_4: unsigned(63 downto 0);
+signal walker_unit_smsl0_se_5: unsigned(63 downto 0);
+signal walker_unit_smsl0_st: t_enum_S_2;
 signal walker_unit_sl0_a_r: std_logic;
 signal walker_unit_sl0_a_w: std_logic;
 signal walker_unit_sl0_ea: unsigned(63 downto 0);
@@ -199,7 +293,7 @@ signal walker_unit_sl0_se_2: unsigned(63 downto 0);
 signal walker_unit_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_sl0_st: t_enum_S_2;
+signal walker_unit_sl0_st: t_enum_S_3;
 type t_array_u0_d00 is array(0 to 4-1) of unsigned(63 downto 0);
 signal u0_d00: t_array_u0_d00;
 type t_array_u0_d01 is array(0 to 4-1) of unsigned(63 downto 0);
@@ -316,6 +410,16 @@ signal u1_v3: t_array_u1_v3;
 begin
 
 u_wdata <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smsl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -333,9 +437,94 @@ fsm: process (clk) is
     variable h0: unsigned(15 downto 0);
     variable h1: unsigned(12 downto 0);
     variable h2: unsigned(64 downto 0);
-    variable h3: unsigned(15 downto 0);
-    variable h4: unsigned(12 downto 0);
-    variable h5: unsigned(48 downto 0);
+    variable h8: unsigned(0 downto 0);
+    variable h9: unsigned(0 downto 0);
+    variable h10: unsigned(0 downto 0);
+    variable h11: unsigned(0 downto 0);
+    variable h12: unsigned(0 downto 0);
+    variable h13: unsigned(63 downto 0);
+    variable h14: unsigned(63 downto 0);
+    variable h15: unsigned(0 downto 0);
+    variable h3: unsigned(35 downto 0);
+    variable h4: unsigned(63 downto 0);
+    variable h5: unsigned(15 downto 0);
+    variable h6: unsigned(12 downto 0);
+    variable h7: unsigned(48 downto 0);
+    variable h20: unsigned(0 downto 0);
+    variable h21: unsigned(0 downto 0);
+    variable h22: unsigned(0 downto 0);
+    variable h23: unsigned(0 downto 0);
+    variable h24: unsigned(0 downto 0);
+    variable h25: unsigned(63 downto 0);
+    variable h26: unsigned(63 downto 0);
+    variable h27: unsigned(0 downto 0);
+    variable h28: unsigned(19 downto 0);
+    variable h29: unsigned(19 downto 0);
+    variable h30: unsigned(15 downto 0);
+    variable h31: unsigned(3 downto 0);
+    variable h32: unsigned(3 downto 0);
+    variable h33: unsigned(15 downto 0);
+    variable h16: unsigned(19 downto 0);
+    variable h17: unsigned(19 downto 0);
+    variable h18: unsigned(17 downto 0);
+    variable h19: unsigned(48 downto 0);
+    variable h38: unsigned(0 downto 0);
+    variable h39: unsigned(0 downto 0);
+    variable h40: unsigned(0 downto 0);
+    variable h41: unsigned(0 downto 0);
+    variable h42: unsigned(0 downto 0);
+    variable h43: unsigned(63 downto 0);
+    variable h44: unsigned(63 downto 0);
+    variable h45: unsigned(0 downto 0);
+    variable h46: unsigned(19 downto 0);
+    variable h47: unsigned(19 downto 0);
+    variable h48: unsigned(15 downto 0);
+    variable h49: unsigned(3 downto 0);
+    variable h50: unsigned(3 downto 0);
+    variable h51: unsigned(15 downto 0);
+    variable h34: unsigned(19 downto 0);
+    variable h35: unsigned(19 downto 0);
+    variable h36: unsigned(12 downto 0);
+    variable h37: unsigned(48 downto 0);
+    variable h52: unsigned(0 downto 0);
+    variable h53: unsigned(0 downto 0);
+    variable h54: unsigned(0 downto 0);
+    variable h55: unsigned(0 downto 0);
+    variable h56: unsigned(0 downto 0);
+    variable h57: unsigned(63 downto 0);
+    variable h58: unsigned(63 downto 0);
+    variable h59: unsigned(0 downto 0);
+    variable h60: unsigned(19 downto 0);
+    variable h61: unsigned(19 downto 0);
+    variable h62: unsigned(15 downto 0);
+    variable h63: unsigned(3 downto 0);
+    variable h64: unsigned(3 downto 0);
+    variable h65: unsigned(15 downto 0);
+    variable h66: unsigned(0 downto 0);
+    variable h67: unsigned(0 downto 0);
+    variable h68: unsigned(0 downto 0);
+    variable h69: unsigned(63 downto 0);
+    variable h70: unsigned(0 downto 0);
+    variable h71: unsigned(63 downto 0);
+    variable h72: unsigned(0 downto 0);
+    variable h73: unsigned(0 downto 0);
+    variable h74: unsigned(0 downto 0);
+    variable h75: unsigned(63 downto 0);
+    variable h76: unsigned(0 downto 0);
+    variable h77: unsigned(63 downto 0);
+    variable h78: unsigned(0 downto 0);
+    variable h79: unsigned(0 downto 0);
+    variable h80: unsigned(63 downto 0);
+    variable h81: unsigned(0 downto 0);
+    variable h82: unsigned(63 downto 0);
+    variable h83: unsigned(0 downto 0);
+    variable h84: unsigned(47 downto 0);
+    variable h85: unsigned(0 downto 0);
+    variable h86: unsigned(47 downto 0);
+    variable h87: unsigned(47 downto 0);
+    variable h88: unsigned(15 downto 0);
+    variable h89: unsigned(12 downto 0);
+    variable h90: unsigned(48 downto 0);
     variable u0_key: unsigned(60 downto 0);
     variable u0_set: unsigned(1 downto 0);
     variable u0_hit: std_logic;
@@ -347,28 +536,28 @@ fsm: process (clk) is
     variable u0_tg1: unsigned(15 downto 0);
     variable u0_wv: unsigned(1 downto 0);
     variable u0_free: std_logic;
-    variable h6: unsigned(0 downto 0);
-    variable h7: unsigned(0 downto 0);
-    variable h8: unsigned(0 downto 0);
-    variable h9: unsigned(63 downto 0);
-    variable h10: unsigned(0 downto 0);
-    variable h11: unsigned(63 downto 0);
-    variable h12: unsigned(0 downto 0);
-    variable h13: unsigned(0 downto 0);
-    variable h14: unsigned(0 downto 0);
-    variable h15: unsigned(63 downto 0);
-    variable h16: unsigned(0 downto 0);
-    variable h17: unsigned(63 downto 0);
-    variable h18: unsigned(0 downto 0);
-    variable h19: unsigned(0 downto 0);
-    variable h20: unsigned(63 downto 0);
-    variable h21: unsigned(0 downto 0);
-    variable h22: unsigned(63 downto 0);
-    variable h23: unsigned(0 downto 0);
-    variable h24: unsigned(47 downto 0);
-    variable h25: unsigned(0 downto 0);
-    variable h26: unsigned(47 downto 0);
-    variable h27: unsigned(47 downto 0);
+    variable h91: unsigned(0 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(0 downto 0);
+    variable h94: unsigned(63 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h96: unsigned(63 downto 0);
+    variable h97: unsigned(0 downto 0);
+    variable h98: unsigned(0 downto 0);
+    variable h99: unsigned(0 downto 0);
+    variable h100: unsigned(63 downto 0);
+    variable h101: unsigned(0 downto 0);
+    variable h102: unsigned(63 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(63 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(63 downto 0);
+    variable h108: unsigned(0 downto 0);
+    variable h109: unsigned(47 downto 0);
+    variable h110: unsigned(0 downto 0);
+    variable h111: unsigned(47 downto 0);
+    variable h112: unsigned(47 downto 0);
     variable u1_in: unsigned(63 downto 0);
     variable u1_acc: unsigned(1 downto 0);
     variable u1_tg0: unsigned(15 downto 0);
@@ -380,250 +569,751 @@ fsm: process (clk) is
     variable u1_tr: unsigned(1 downto 0);
     variable u1_wv: unsigned(1 downto 0);
     variable u1_free: std_logic;
-    variable h40: unsigned(31 downto 0);
-    variable h41: unsigned(16 downto 0);
-    variable h42: unsigned(0 downto 0);
-    variable h43: unsigned(31 downto 0);
-    variable h44: unsigned(15 downto 0);
-    variable h45: unsigned(31 downto 0);
-    variable h46: unsigned(16 downto 0);
-    variable h47: unsigned(0 downto 0);
-    variable h48: unsigned(31 downto 0);
-    variable h49: unsigned(15 downto 0);
-    variable h50: unsigned(15 downto 0);
-    variable h51: unsigned(16 downto 0);
-    variable h52: unsigned(3 downto 0);
-    variable h53: unsigned(16 downto 0);
-    variable h28: unsigned(16 downto 0);
-    variable h29: unsigned(0 downto 0);
-    variable h30: unsigned(31 downto 0);
-    variable h31: unsigned(15 downto 0);
-    variable h32: unsigned(31 downto 0);
-    variable h33: unsigned(16 downto 0);
-    variable h34: unsigned(0 downto 0);
-    variable h35: unsigned(31 downto 0);
-    variable h36: unsigned(15 downto 0);
-    variable h37: unsigned(15 downto 0);
-    variable h38: unsigned(20 downto 0);
-    variable h39: unsigned(64 downto 0);
-    variable h54: unsigned(31 downto 0);
-    variable h55: unsigned(47 downto 0);
-    variable h96: unsigned(31 downto 0);
-    variable h97: unsigned(47 downto 0);
-    variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(0 downto 0);
-    variable h101: unsigned(63 downto 0);
-    variable h102: unsigned(0 downto 0);
-    variable h103: unsigned(63 downto 0);
-    variable h104: unsigned(0 downto 0);
-    variable h105: unsigned(0 downto 0);
-    variable h106: unsigned(0 downto 0);
-    variable h107: unsigned(63 downto 0);
-    variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(63 downto 0);
-    variable h110: unsigned(0 downto 0);
-    variable h111: unsigned(0 downto 0);
-    variable h112: unsigned(63 downto 0);
-    variable h113: unsigned(0 downto 0);
-    variable h114: unsigned(63 downto 0);
-    variable h118: unsigned(0 downto 0);
+    variable h125: unsigned(31 downto 0);
+    variable h126: unsigned(16 downto 0);
+    variable h127: unsigned(0 downto 0);
+    variable h128: unsigned(31 downto 0);
+    variable h129: unsigned(15 downto 0);
+    variable h130: unsigned(31 downto 0);
+    variable h131: unsigned(16 downto 0);
+    variable h132: unsigned(0 downto 0);
+    variable h133: unsigned(31 downto 0);
+    variable h134: unsigned(15 downto 0);
+    variable h135: unsigned(15 downto 0);
+    variable h136: unsigned(16 downto 0);
+    variable h137: unsigned(3 downto 0);
+    variable h138: unsigned(16 downto 0);
+    variable h113: unsigned(16 downto 0);
+    variable h114: unsigned(0 downto 0);
+    variable h115: unsigned(31 downto 0);
+    variable h116: unsigned(15 downto 0);
+    variable h117: unsigned(31 downto 0);
+    variable h118: unsigned(16 downto 0);
     variable h119: unsigned(0 downto 0);
-    variable h120: unsigned(0 downto 0);
-    variable h121: unsigned(63 downto 0);
-    variable h122: unsigned(0 downto 0);
-    variable h123: unsigned(63 downto 0);
-    variable h124: unsigned(0 downto 0);
-    variable h125: unsigned(0 downto 0);
-    variable h126: unsigned(0 downto 0);
-    variable h127: unsigned(63 downto 0);
-    variable h128: unsigned(0 downto 0);
-    variable h129: unsigned(63 downto 0);
-    variable h130: unsigned(0 downto 0);
-    variable h131: unsigned(0 downto 0);
-    variable h132: unsigned(63 downto 0);
-    variable h133: unsigned(0 downto 0);
-    variable h134: unsigned(63 downto 0);
-    variable h135: unsigned(31 downto 0);
-    variable h136: unsigned(47 downto 0);
-    variable h176: unsigned(31 downto 0);
-    variable h187: unsigned(16 downto 0);
-    variable h188: unsigned(0 downto 0);
-    variable h189: unsigned(31 downto 0);
-    variable h190: unsigned(15 downto 0);
-    variable h191: unsigned(31 downto 0);
-    variable h192: unsigned(16 downto 0);
-    variable h193: unsigned(0 downto 0);
-    variable h194: unsigned(31 downto 0);
-    variable h195: unsigned(15 downto 0);
-    variable h196: unsigned(15 downto 0);
-    variable h197: unsigned(16 downto 0);
-    variable h198: unsigned(3 downto 0);
-    variable h199: unsigned(16 downto 0);
-    variable h232: unsigned(31 downto 0);
-    variable h233: unsigned(31 downto 0);
-    variable h245: unsigned(15 downto 0);
-    variable h246: unsigned(15 downto 0);
-    variable h247: unsigned(15 downto 0);
-    variable h248: unsigned(15 downto 0);
-    variable h249: unsigned(15 downto 0);
-    variable h250: unsigned(15 downto 0);
-    variable h251: unsigned(15 downto 0);
-    variable h252: unsigned(15 downto 0);
-    variable h253: unsigned(15 downto 0);
-    variable h254: unsigned(15 downto 0);
-    variable h255: unsigned(15 downto 0);
-    variable h256: unsigned(15 downto 0);
-    variable h56: unsigned(2 downto 0);
-    variable h57: unsigned(63 downto 0);
-    variable h58: unsigned(0 downto 0);
-    variable h59: unsigned(2 downto 0);
-    variable h60: unsigned(2 downto 0);
-    variable h61: unsigned(63 downto 0);
-    variable h62: unsigned(0 downto 0);
-    variable h63: unsigned(0 downto 0);
-    variable h64: unsigned(2 downto 0);
-    variable h65: unsigned(63 downto 0);
-    variable h66: unsigned(0 downto 0);
-    variable h67: unsigned(2 downto 0);
-    variable h68: unsigned(2 downto 0);
-    variable h69: unsigned(63 downto 0);
-    variable h70: unsigned(0 downto 0);
-    variable h71: unsigned(2 downto 0);
-    variable h72: unsigned(2 downto 0);
-    variable h73: unsigned(0 downto 0);
-    variable h74: unsigned(63 downto 0);
-    variable h75: unsigned(0 downto 0);
-    variable h76: unsigned(0 downto 0);
-    variable h77: unsigned(2 downto 0);
-    variable h78: unsigned(63 downto 0);
-    variable h79: unsigned(0 downto 0);
-    variable h80: unsigned(2 downto 0);
-    variable h81: unsigned(2 downto 0);
-    variable h82: unsigned(0 downto 0);
-    variable h83: unsigned(63 downto 0);
-    variable h84: unsigned(0 downto 0);
-    variable h85: unsigned(2 downto 0);
-    variable h86: unsigned(2 downto 0);
-    variable h87: unsigned(0 downto 0);
-    variable h88: unsigned(63 downto 0);
-    variable h89: unsigned(0 downto 0);
-    variable h90: unsigned(0 downto 0);
-    variable h91: unsigned(2 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(63 downto 0);
-    variable h94: unsigned(0 downto 0);
-    variable h95: unsigned(2 downto 0);
-    variable h115: unsigned(0 downto 0);
-    variable h116: unsigned(63 downto 0);
-    variable h117: unsigned(0 downto 0);
-    variable h137: unsigned(0 downto 0);
-    variable h138: unsigned(0 downto 0);
-    variable h139: unsigned(5 downto 0);
-    variable h140: unsigned(63 downto 0);
-    variable h141: unsigned(126 downto 0);
-    variable h142: unsigned(5 downto 0);
-    variable h143: unsigned(126 downto 0);
-    variable h144: unsigned(63 downto 0);
-    variable h145: unsigned(5 downto 0);
-    variable h146: unsigned(6 downto 0);
-    variable h147: unsigned(63 downto 0);
-    variable h148: unsigned(64 downto 0);
-    variable h149: unsigned(63 downto 0);
-    variable h150: unsigned(126 downto 0);
-    variable h151: unsigned(126 downto 0);
-    variable h152: unsigned(2 downto 0);
-    variable h153: unsigned(0 downto 0);
-    variable h154: unsigned(63 downto 0);
-    variable h155: unsigned(0 downto 0);
-    variable h156: unsigned(2 downto 0);
-    variable h157: unsigned(0 downto 0);
-    variable h158: unsigned(63 downto 0);
-    variable h159: unsigned(0 downto 0);
-    variable h160: unsigned(63 downto 0);
-    variable h161: unsigned(2 downto 0);
-    variable h162: unsigned(0 downto 0);
-    variable h163: unsigned(63 downto 0);
-    variable h164: unsigned(0 downto 0);
-    variable h165: unsigned(2 downto 0);
-    variable h166: unsigned(16 downto 0);
-    variable h167: unsigned(0 downto 0);
-    variable h168: unsigned(31 downto 0);
-    variable h169: unsigned(15 downto 0);
-    variable h170: unsigned(31 downto 0);
-    variable h171: unsigned(16 downto 0);
-    variable h172: unsigned(0 downto 0);
-    variable h173: unsigned(31 downto 0);
-    variable h174: unsigned(15 downto 0);
-    variable h175: unsigned(15 downto 0);
-    variable h177: unsigned(16 downto 0);
-    variable h178: unsigned(0 downto 0);
-    variable h179: unsigned(31 downto 0);
-    variable h180: unsigned(15 downto 0);
-    variable h181: unsigned(31 downto 0);
-    variable h182: unsigned(16 downto 0);
+    variable h120: unsigned(31 downto 0);
+    variable h121: unsigned(15 downto 0);
+    variable h122: unsigned(15 downto 0);
+    variable h123: unsigned(20 downto 0);
+    variable h124: unsigned(64 downto 0);
+    variable h139: unsigned(31 downto 0);
+    variable h140: unsigned(47 downto 0);
+    variable h181: unsigned(0 downto 0);
+    variable h182: unsigned(0 downto 0);
     variable h183: unsigned(0 downto 0);
-    variable h184: unsigned(31 downto 0);
-    variable h185: unsigned(15 downto 0);
-    variable h186: unsigned(15 downto 0);
-    variable h200: unsigned(16 downto 0);
-    variable h201: unsigned(0 downto 0);
-    variable h202: unsigned(31 downto 0);
-    variable h203: unsigned(15 downto 0);
-    variable h204: unsigned(31 downto 0);
-    variable h205: unsigned(16 downto 0);
-    variable h206: unsigned(0 downto 0);
-    variable h207: unsigned(31 downto 0);
-    variable h208: unsigned(15 downto 0);
-    variable h209: unsigned(15 downto 0);
-    variable h210: unsigned(0 downto 0);
-    variable h211: unsigned(16 downto 0);
-    variable h212: unsigned(0 downto 0);
-    variable h213: unsigned(31 downto 0);
-    variable h214: unsigned(15 downto 0);
-    variable h215: unsigned(31 downto 0);
-    variable h216: unsigned(16 downto 0);
+    variable h196: unsigned(0 downto 0);
+    variable h197: unsigned(0 downto 0);
+    variable h198: unsigned(63 downto 0);
+    variable h199: unsigned(63 downto 0);
+    variable h200: unsigned(0 downto 0);
+    variable h214: unsigned(0 downto 0);
+    variable h215: unsigned(0 downto 0);
+    variable h216: unsigned(0 downto 0);
     variable h217: unsigned(0 downto 0);
-    variable h218: unsigned(31 downto 0);
-    variable h219: unsigned(15 downto 0);
-    variable h220: unsigned(15 downto 0);
+    variable h218: unsigned(0 downto 0);
+    variable h219: unsigned(63 downto 0);
+    variable h220: unsigned(63 downto 0);
     variable h221: unsigned(0 downto 0);
-    variable h222: unsigned(16 downto 0);
-    variable h223: unsigned(0 downto 0);
-    variable h224: unsigned(31 downto 0);
-    variable h225: unsigned(15 downto 0);
-    variable h226: unsigned(31 downto 0);
-    variable h227: unsigned(16 downto 0);
-    variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(31 downto 0);
-    variable h230: unsigned(15 downto 0);
-    variable h231: unsigned(15 downto 0);
     variable h234: unsigned(0 downto 0);
-    variable h235: unsigned(16 downto 0);
+    variable h235: unsigned(0 downto 0);
     variable h236: unsigned(0 downto 0);
-    variable h237: unsigned(31 downto 0);
-    variable h238: unsigned(15 downto 0);
-    variable h239: unsigned(31 downto 0);
-    variable h240: unsigned(16 downto 0);
+    variable h237: unsigned(0 downto 0);
+    variable h238: unsigned(0 downto 0);
+    variable h239: unsigned(63 downto 0);
+    variable h240: unsigned(63 downto 0);
     variable h241: unsigned(0 downto 0);
-    variable h242: unsigned(31 downto 0);
-    variable h243: unsigned(15 downto 0);
-    variable h244: unsigned(15 downto 0);
-    variable h257: unsigned(16 downto 0);
+    variable h255: unsigned(0 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(0 downto 0);
     variable h258: unsigned(0 downto 0);
-    variable h259: unsigned(31 downto 0);
-    variable h260: unsigned(15 downto 0);
-    variable h261: unsigned(31 downto 0);
-    variable h262: unsigned(16 downto 0);
-    variable h263: unsigned(0 downto 0);
-    variable h264: unsigned(31 downto 0);
-    variable h265: unsigned(15 downto 0);
-    variable h266: unsigned(15 downto 0);
-    variable h267: unsigned(31 downto 0);
-    variable h268: unsigned(31 downto 0);
-    variable h269: unsigned(0 downto 0);
-    variable h270: unsigned(0 downto 0);
-    variable h271: unsigned(0 downto 0);
+    variable h259: unsigned(0 downto 0);
+    variable h260: unsigned(63 downto 0);
+    variable h261: unsigned(63 downto 0);
+    variable h262: unsigned(0 downto 0);
+    variable h276: unsigned(0 downto 0);
+    variable h277: unsigned(0 downto 0);
+    variable h278: unsigned(0 downto 0);
+    variable h279: unsigned(0 downto 0);
+    variable h280: unsigned(0 downto 0);
+    variable h281: unsigned(63 downto 0);
+    variable h282: unsigned(63 downto 0);
+    variable h283: unsigned(0 downto 0);
+    variable h284: unsigned(31 downto 0);
+    variable h285: unsigned(47 downto 0);
+    variable h286: unsigned(0 downto 0);
+    variable h287: unsigned(0 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h289: unsigned(0 downto 0);
+    variable h290: unsigned(0 downto 0);
+    variable h291: unsigned(63 downto 0);
+    variable h292: unsigned(63 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(0 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h296: unsigned(0 downto 0);
+    variable h297: unsigned(0 downto 0);
+    variable h298: unsigned(0 downto 0);
+    variable h299: unsigned(63 downto 0);
+    variable h300: unsigned(63 downto 0);
+    variable h301: unsigned(0 downto 0);
+    variable h315: unsigned(0 downto 0);
+    variable h316: unsigned(0 downto 0);
+    variable h317: unsigned(0 downto 0);
+    variable h318: unsigned(0 downto 0);
+    variable h319: unsigned(0 downto 0);
+    variable h320: unsigned(63 downto 0);
+    variable h321: unsigned(63 downto 0);
+    variable h322: unsigned(0 downto 0);
+    variable h323: unsigned(19 downto 0);
+    variable h324: unsigned(19 downto 0);
+    variable h325: unsigned(15 downto 0);
+    variable h326: unsigned(3 downto 0);
+    variable h327: unsigned(3 downto 0);
+    variable h328: unsigned(15 downto 0);
+    variable h342: unsigned(0 downto 0);
+    variable h343: unsigned(0 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(0 downto 0);
+    variable h346: unsigned(0 downto 0);
+    variable h347: unsigned(63 downto 0);
+    variable h348: unsigned(63 downto 0);
+    variable h349: unsigned(0 downto 0);
+    variable h350: unsigned(19 downto 0);
+    variable h351: unsigned(19 downto 0);
+    variable h352: unsigned(15 downto 0);
+    variable h353: unsigned(3 downto 0);
+    variable h354: unsigned(3 downto 0);
+    variable h355: unsigned(15 downto 0);
+    variable h368: unsigned(0 downto 0);
+    variable h369: unsigned(0 downto 0);
+    variable h370: unsigned(0 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(0 downto 0);
+    variable h373: unsigned(63 downto 0);
+    variable h374: unsigned(63 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(19 downto 0);
+    variable h377: unsigned(19 downto 0);
+    variable h378: unsigned(15 downto 0);
+    variable h379: unsigned(3 downto 0);
+    variable h380: unsigned(3 downto 0);
+    variable h381: unsigned(15 downto 0);
+    variable h395: unsigned(0 downto 0);
+    variable h396: unsigned(0 downto 0);
+    variable h397: unsigned(0 downto 0);
+    variable h398: unsigned(0 downto 0);
+    variable h399: unsigned(0 downto 0);
+    variable h400: unsigned(63 downto 0);
+    variable h401: unsigned(63 downto 0);
+    variable h402: unsigned(0 downto 0);
+    variable h403: unsigned(19 downto 0);
+    variable h404: unsigned(19 downto 0);
+    variable h405: unsigned(15 downto 0);
+    variable h406: unsigned(3 downto 0);
+    variable h407: unsigned(3 downto 0);
+    variable h408: unsigned(15 downto 0);
+    variable h421: unsigned(0 downto 0);
+    variable h422: unsigned(0 downto 0);
+    variable h423: unsigned(0 downto 0);
+    variable h424: unsigned(0 downto 0);
+    variable h425: unsigned(0 downto 0);
+    variable h426: unsigned(63 downto 0);
+    variable h427: unsigned(63 downto 0);
+    variable h428: unsigned(0 downto 0);
+    variable h429: unsigned(19 downto 0);
+    variable h430: unsigned(19 downto 0);
+    variable h431: unsigned(15 downto 0);
+    variable h432: unsigned(3 downto 0);
+    variable h433: unsigned(3 downto 0);
+    variable h434: unsigned(15 downto 0);
+    variable h448: unsigned(0 downto 0);
+    variable h449: unsigned(0 downto 0);
+    variable h450: unsigned(0 downto 0);
+    variable h451: unsigned(0 downto 0);
+    variable h452: unsigned(0 downto 0);
+    variable h453: unsigned(63 downto 0);
+    variable h454: unsigned(63 downto 0);
+    variable h455: unsigned(0 downto 0);
+    variable h456: unsigned(19 downto 0);
+    variable h457: unsigned(19 downto 0);
+    variable h458: unsigned(15 downto 0);
+    variable h459: unsigned(3 downto 0);
+    variable h460: unsigned(3 downto 0);
+    variable h461: unsigned(15 downto 0);
+    variable h462: unsigned(31 downto 0);
+    variable h463: unsigned(47 downto 0);
+    variable h464: unsigned(0 downto 0);
+    variable h465: unsigned(0 downto 0);
+    variable h466: unsigned(0 downto 0);
+    variable h467: unsigned(0 downto 0);
+    variable h468: unsigned(0 downto 0);
+    variable h469: unsigned(63 downto 0);
+    variable h470: unsigned(63 downto 0);
+    variable h471: unsigned(0 downto 0);
+    variable h472: unsigned(19 downto 0);
+    variable h473: unsigned(19 downto 0);
+    variable h474: unsigned(15 downto 0);
+    variable h475: unsigned(3 downto 0);
+    variable h476: unsigned(3 downto 0);
+    variable h477: unsigned(15 downto 0);
+    variable h480: unsigned(0 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(0 downto 0);
+    variable h483: unsigned(0 downto 0);
+    variable h484: unsigned(0 downto 0);
+    variable h485: unsigned(63 downto 0);
+    variable h486: unsigned(63 downto 0);
+    variable h487: unsigned(0 downto 0);
+    variable h488: unsigned(19 downto 0);
+    variable h489: unsigned(19 downto 0);
+    variable h490: unsigned(15 downto 0);
+    variable h491: unsigned(3 downto 0);
+    variable h492: unsigned(3 downto 0);
+    variable h493: unsigned(15 downto 0);
+    variable h494: unsigned(0 downto 0);
+    variable h495: unsigned(0 downto 0);
+    variable h496: unsigned(0 downto 0);
+    variable h497: unsigned(0 downto 0);
+    variable h498: unsigned(0 downto 0);
+    variable h499: unsigned(63 downto 0);
+    variable h500: unsigned(63 downto 0);
+    variable h501: unsigned(0 downto 0);
+    variable h502: unsigned(19 downto 0);
+    variable h503: unsigned(19 downto 0);
+    variable h504: unsigned(15 downto 0);
+    variable h505: unsigned(3 downto 0);
+    variable h506: unsigned(3 downto 0);
+    variable h507: unsigned(15 downto 0);
+    variable h508: unsigned(0 downto 0);
+    variable h509: unsigned(0 downto 0);
+    variable h510: unsigned(0 downto 0);
+    variable h511: unsigned(0 downto 0);
+    variable h512: unsigned(0 downto 0);
+    variable h513: unsigned(63 downto 0);
+    variable h514: unsigned(63 downto 0);
+    variable h515: unsigned(0 downto 0);
+    variable h516: unsigned(19 downto 0);
+    variable h517: unsigned(19 downto 0);
+    variable h518: unsigned(15 downto 0);
+    variable h519: unsigned(3 downto 0);
+    variable h520: unsigned(3 downto 0);
+    variable h521: unsigned(15 downto 0);
+    variable h522: unsigned(0 downto 0);
+    variable h523: unsigned(0 downto 0);
+    variable h524: unsigned(0 downto 0);
+    variable h525: unsigned(63 downto 0);
+    variable h526: unsigned(0 downto 0);
+    variable h527: unsigned(63 downto 0);
+    variable h528: unsigned(0 downto 0);
+    variable h529: unsigned(0 downto 0);
+    variable h530: unsigned(0 downto 0);
+    variable h531: unsigned(63 downto 0);
+    variable h532: unsigned(0 downto 0);
+    variable h533: unsigned(63 downto 0);
+    variable h534: unsigned(0 downto 0);
+    variable h535: unsigned(0 downto 0);
+    variable h536: unsigned(63 downto 0);
+    variable h537: unsigned(0 downto 0);
+    variable h538: unsigned(63 downto 0);
+    variable h550: unsigned(0 downto 0);
+    variable h551: unsigned(0 downto 0);
+    variable h552: unsigned(0 downto 0);
+    variable h553: unsigned(0 downto 0);
+    variable h554: unsigned(0 downto 0);
+    variable h555: unsigned(63 downto 0);
+    variable h556: unsigned(63 downto 0);
+    variable h557: unsigned(0 downto 0);
+    variable h558: unsigned(19 downto 0);
+    variable h559: unsigned(19 downto 0);
+    variable h560: unsigned(15 downto 0);
+    variable h561: unsigned(3 downto 0);
+    variable h562: unsigned(3 downto 0);
+    variable h563: unsigned(15 downto 0);
+    variable h564: unsigned(0 downto 0);
+    variable h565: unsigned(0 downto 0);
+    variable h566: unsigned(0 downto 0);
+    variable h567: unsigned(63 downto 0);
+    variable h568: unsigned(0 downto 0);
+    variable h569: unsigned(63 downto 0);
+    variable h570: unsigned(0 downto 0);
+    variable h571: unsigned(0 downto 0);
+    variable h572: unsigned(0 downto 0);
+    variable h573: unsigned(63 downto 0);
+    variable h574: unsigned(0 downto 0);
+    variable h575: unsigned(63 downto 0);
+    variable h576: unsigned(0 downto 0);
+    variable h577: unsigned(0 downto 0);
+    variable h578: unsigned(63 downto 0);
+    variable h579: unsigned(0 downto 0);
+    variable h580: unsigned(63 downto 0);
+    variable h581: unsigned(31 downto 0);
+    variable h582: unsigned(47 downto 0);
+    variable h682: unsigned(31 downto 0);
+    variable h683: unsigned(47 downto 0);
+    variable h684: unsigned(0 downto 0);
+    variable h685: unsigned(0 downto 0);
+    variable h686: unsigned(0 downto 0);
+    variable h687: unsigned(63 downto 0);
+    variable h688: unsigned(0 downto 0);
+    variable h689: unsigned(63 downto 0);
+    variable h690: unsigned(0 downto 0);
+    variable h691: unsigned(0 downto 0);
+    variable h692: unsigned(0 downto 0);
+    variable h693: unsigned(63 downto 0);
+    variable h694: unsigned(0 downto 0);
+    variable h695: unsigned(63 downto 0);
+    variable h696: unsigned(0 downto 0);
+    variable h697: unsigned(0 downto 0);
+    variable h698: unsigned(63 downto 0);
+    variable h699: unsigned(0 downto 0);
+    variable h700: unsigned(63 downto 0);
+    variable h704: unsigned(0 downto 0);
+    variable h705: unsigned(0 downto 0);
+    variable h706: unsigned(0 downto 0);
+    variable h707: unsigned(63 downto 0);
+    variable h708: unsigned(0 downto 0);
+    variable h709: unsigned(63 downto 0);
+    variable h710: unsigned(0 downto 0);
+    variable h711: unsigned(0 downto 0);
+    variable h712: unsigned(0 downto 0);
+    variable h713: unsigned(63 downto 0);
+    variable h714: unsigned(0 downto 0);
+    variable h715: unsigned(63 downto 0);
+    variable h716: unsigned(0 downto 0);
+    variable h717: unsigned(0 downto 0);
+    variable h718: unsigned(63 downto 0);
+    variable h719: unsigned(0 downto 0);
+    variable h720: unsigned(63 downto 0);
+    variable h721: unsigned(31 downto 0);
+    variable h722: unsigned(47 downto 0);
+    variable h762: unsigned(31 downto 0);
+    variable h773: unsigned(16 downto 0);
+    variable h774: unsigned(0 downto 0);
+    variable h775: unsigned(31 downto 0);
+    variable h776: unsigned(15 downto 0);
+    variable h777: unsigned(31 downto 0);
+    variable h778: unsigned(16 downto 0);
+    variable h779: unsigned(0 downto 0);
+    variable h780: unsigned(31 downto 0);
+    variable h781: unsigned(15 downto 0);
+    variable h782: unsigned(15 downto 0);
+    variable h783: unsigned(16 downto 0);
+    variable h784: unsigned(3 downto 0);
+    variable h785: unsigned(16 downto 0);
+    variable h818: unsigned(31 downto 0);
+    variable h819: unsigned(31 downto 0);
+    variable h831: unsigned(15 downto 0);
+    variable h832: unsigned(15 downto 0);
+    variable h833: unsigned(15 downto 0);
+    variable h834: unsigned(15 downto 0);
+    variable h835: unsigned(15 downto 0);
+    variable h836: unsigned(15 downto 0);
+    variable h837: unsigned(15 downto 0);
+    variable h838: unsigned(15 downto 0);
+    variable h839: unsigned(15 downto 0);
+    variable h840: unsigned(15 downto 0);
+    variable h841: unsigned(15 downto 0);
+    variable h842: unsigned(15 downto 0);
+    variable h141: unsigned(2 downto 0);
+    variable h142: unsigned(63 downto 0);
+    variable h143: unsigned(0 downto 0);
+    variable h144: unsigned(2 downto 0);
+    variable h145: unsigned(2 downto 0);
+    variable h146: unsigned(63 downto 0);
+    variable h147: unsigned(75 downto 0);
+    variable h148: unsigned(61 downto 0);
+    variable h149: unsigned(0 downto 0);
+    variable h150: unsigned(62 downto 0);
+    variable h151: unsigned(63 downto 0);
+    variable h152: unsigned(63 downto 0);
+    variable h153: unsigned(19 downto 0);
+    variable h154: unsigned(63 downto 0);
+    variable h155: unsigned(63 downto 0);
+    variable h156: unsigned(0 downto 0);
+    variable h157: unsigned(2 downto 0);
+    variable h158: unsigned(63 downto 0);
+    variable h159: unsigned(75 downto 0);
+    variable h160: unsigned(61 downto 0);
+    variable h161: unsigned(0 downto 0);
+    variable h162: unsigned(62 downto 0);
+    variable h163: unsigned(63 downto 0);
+    variable h164: unsigned(63 downto 0);
+    variable h165: unsigned(19 downto 0);
+    variable h166: unsigned(63 downto 0);
+    variable h167: unsigned(63 downto 0);
+    variable h168: unsigned(2 downto 0);
+    variable h169: unsigned(2 downto 0);
+    variable h170: unsigned(63 downto 0);
+    variable h171: unsigned(75 downto 0);
+    variable h172: unsigned(61 downto 0);
+    variable h173: unsigned(0 downto 0);
+    variable h174: unsigned(62 downto 0);
+    variable h175: unsigned(63 downto 0);
+    variable h176: unsigned(63 downto 0);
+    variable h177: unsigned(19 downto 0);
+    variable h178: unsigned(63 downto 0);
+    variable h179: unsigned(63 downto 0);
+    variable h180: unsigned(0 downto 0);
+    variable h184: unsigned(2 downto 0);
+    variable h185: unsigned(63 downto 0);
+    variable h186: unsigned(75 downto 0);
+    variable h187: unsigned(61 downto 0);
+    variable h188: unsigned(0 downto 0);
+    variable h189: unsigned(62 downto 0);
+    variable h190: unsigned(63 downto 0);
+    variable h191: unsigned(63 downto 0);
+    variable h192: unsigned(19 downto 0);
+    variable h193: unsigned(63 downto 0);
+    variable h194: unsigned(63 downto 0);
+    variable h195: unsigned(2 downto 0);
+    variable h201: unsigned(2 downto 0);
+    variable h202: unsigned(0 downto 0);
+    variable h203: unsigned(63 downto 0);
+    variable h204: unsigned(75 downto 0);
+    variable h205: unsigned(61 downto 0);
+    variable h206: unsigned(0 downto 0);
+    variable h207: unsigned(62 downto 0);
+    variable h208: unsigned(63 downto 0);
+    variable h209: unsigned(63 downto 0);
+    variable h210: unsigned(19 downto 0);
+    variable h211: unsigned(63 downto 0);
+    variable h212: unsigned(63 downto 0);
+    variable h213: unsigned(0 downto 0);
+    variable h222: unsigned(2 downto 0);
+    variable h223: unsigned(63 downto 0);
+    variable h224: unsigned(75 downto 0);
+    variable h225: unsigned(61 downto 0);
+    variable h226: unsigned(0 downto 0);
+    variable h227: unsigned(62 downto 0);
+    variable h228: unsigned(63 downto 0);
+    variable h229: unsigned(63 downto 0);
+    variable h230: unsigned(19 downto 0);
+    variable h231: unsigned(63 downto 0);
+    variable h232: unsigned(63 downto 0);
+    variable h233: unsigned(2 downto 0);
+    variable h242: unsigned(2 downto 0);
+    variable h243: unsigned(0 downto 0);
+    variable h244: unsigned(63 downto 0);
+    variable h245: unsigned(75 downto 0);
+    variable h246: unsigned(61 downto 0);
+    variable h247: unsigned(0 downto 0);
+    variable h248: unsigned(62 downto 0);
+    variable h249: unsigned(63 downto 0);
+    variable h250: unsigned(63 downto 0);
+    variable h251: unsigned(19 downto 0);
+    variable h252: unsigned(63 downto 0);
+    variable h253: unsigned(63 downto 0);
+    variable h254: unsigned(0 downto 0);
+    variable h263: unsigned(2 downto 0);
+    variable h264: unsigned(0 downto 0);
+    variable h265: unsigned(63 downto 0);
+    variable h266: unsigned(75 downto 0);
+    variable h267: unsigned(61 downto 0);
+    variable h268: unsigned(0 downto 0);
+    variable h269: unsigned(62 downto 0);
+    variable h270: unsigned(63 downto 0);
+    variable h271: unsigned(63 downto 0);
+    variable h272: unsigned(19 downto 0);
+    variable h273: unsigned(63 downto 0);
+    variable h274: unsigned(63 downto 0);
+    variable h275: unsigned(0 downto 0);
+    variable h302: unsigned(2 downto 0);
+    variable h303: unsigned(0 downto 0);
+    variable h304: unsigned(63 downto 0);
+    variable h305: unsigned(75 downto 0);
+    variable h306: unsigned(61 downto 0);
+    variable h307: unsigned(0 downto 0);
+    variable h308: unsigned(62 downto 0);
+    variable h309: unsigned(63 downto 0);
+    variable h310: unsigned(63 downto 0);
+    variable h311: unsigned(19 downto 0);
+    variable h312: unsigned(63 downto 0);
+    variable h313: unsigned(63 downto 0);
+    variable h314: unsigned(0 downto 0);
+    variable h329: unsigned(2 downto 0);
+    variable h330: unsigned(0 downto 0);
+    variable h331: unsigned(63 downto 0);
+    variable h332: unsigned(75 downto 0);
+    variable h333: unsigned(61 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(62 downto 0);
+    variable h336: unsigned(63 downto 0);
+    variable h337: unsigned(63 downto 0);
+    variable h338: unsigned(19 downto 0);
+    variable h339: unsigned(63 downto 0);
+    variable h340: unsigned(63 downto 0);
+    variable h341: unsigned(0 downto 0);
+    variable h356: unsigned(2 downto 0);
+    variable h357: unsigned(63 downto 0);
+    variable h358: unsigned(75 downto 0);
+    variable h359: unsigned(61 downto 0);
+    variable h360: unsigned(0 downto 0);
+    variable h361: unsigned(62 downto 0);
+    variable h362: unsigned(63 downto 0);
+    variable h363: unsigned(63 downto 0);
+    variable h364: unsigned(19 downto 0);
+    variable h365: unsigned(63 downto 0);
+    variable h366: unsigned(63 downto 0);
+    variable h367: unsigned(2 downto 0);
+    variable h382: unsigned(2 downto 0);
+    variable h383: unsigned(0 downto 0);
+    variable h384: unsigned(63 downto 0);
+    variable h385: unsigned(75 downto 0);
+    variable h386: unsigned(61 downto 0);
+    variable h387: unsigned(0 downto 0);
+    variable h388: unsigned(62 downto 0);
+    variable h389: unsigned(63 downto 0);
+    variable h390: unsigned(63 downto 0);
+    variable h391: unsigned(19 downto 0);
+    variable h392: unsigned(63 downto 0);
+    variable h393: unsigned(63 downto 0);
+    variable h394: unsigned(0 downto 0);
+    variable h409: unsigned(2 downto 0);
+    variable h410: unsigned(63 downto 0);
+    variable h411: unsigned(75 downto 0);
+    variable h412: unsigned(61 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(62 downto 0);
+    variable h415: unsigned(63 downto 0);
+    variable h416: unsigned(63 downto 0);
+    variable h417: unsigned(19 downto 0);
+    variable h418: unsigned(63 downto 0);
+    variable h419: unsigned(63 downto 0);
+    variable h420: unsigned(2 downto 0);
+    variable h435: unsigned(2 downto 0);
+    variable h436: unsigned(0 downto 0);
+    variable h437: unsigned(63 downto 0);
+    variable h438: unsigned(75 downto 0);
+    variable h439: unsigned(61 downto 0);
+    variable h440: unsigned(0 downto 0);
+    variable h441: unsigned(62 downto 0);
+    variable h442: unsigned(63 downto 0);
+    variable h443: unsigned(63 downto 0);
+    variable h444: unsigned(19 downto 0);
+    variable h445: unsigned(63 downto 0);
+    variable h446: unsigned(63 downto 0);
+    variable h447: unsigned(2 downto 0);
+    variable h478: unsigned(0 downto 0);
+    variable h479: unsigned(63 downto 0);
+    variable h539: unsigned(0 downto 0);
+    variable h540: unsigned(63 downto 0);
+    variable h541: unsigned(75 downto 0);
+    variable h542: unsigned(61 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(62 downto 0);
+    variable h545: unsigned(63 downto 0);
+    variable h546: unsigned(63 downto 0);
+    variable h547: unsigned(19 downto 0);
+    variable h548: unsigned(63 downto 0);
+    variable h549: unsigned(63 downto 0);
+    variable h583: unsigned(0 downto 0);
+    variable h584: unsigned(0 downto 0);
+    variable h585: unsigned(5 downto 0);
+    variable h586: unsigned(63 downto 0);
+    variable h587: unsigned(126 downto 0);
+    variable h588: unsigned(5 downto 0);
+    variable h589: unsigned(126 downto 0);
+    variable h590: unsigned(63 downto 0);
+    variable h591: unsigned(5 downto 0);
+    variable h592: unsigned(6 downto 0);
+    variable h593: unsigned(63 downto 0);
+    variable h594: unsigned(64 downto 0);
+    variable h595: unsigned(63 downto 0);
+    variable h596: unsigned(126 downto 0);
+    variable h597: unsigned(126 downto 0);
+    variable h598: unsigned(2 downto 0);
+    variable h599: unsigned(0 downto 0);
+    variable h600: unsigned(63 downto 0);
+    variable h601: unsigned(75 downto 0);
+    variable h602: unsigned(61 downto 0);
+    variable h603: unsigned(0 downto 0);
+    variable h604: unsigned(62 downto 0);
+    variable h605: unsigned(63 downto 0);
+    variable h606: unsigned(63 downto 0);
+    variable h607: unsigned(19 downto 0);
+    variable h608: unsigned(63 downto 0);
+    variable h609: unsigned(63 downto 0);
+    variable h610: unsigned(2 downto 0);
+    variable h611: unsigned(0 downto 0);
+    variable h612: unsigned(63 downto 0);
+    variable h613: unsigned(75 downto 0);
+    variable h614: unsigned(61 downto 0);
+    variable h615: unsigned(0 downto 0);
+    variable h616: unsigned(62 downto 0);
+    variable h617: unsigned(63 downto 0);
+    variable h618: unsigned(63 downto 0);
+    variable h619: unsigned(19 downto 0);
+    variable h620: unsigned(63 downto 0);
+    variable h621: unsigned(63 downto 0);
+    variable h622: unsigned(0 downto 0);
+    variable h623: unsigned(63 downto 0);
+    variable h624: unsigned(75 downto 0);
+    variable h625: unsigned(61 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(62 downto 0);
+    variable h628: unsigned(63 downto 0);
+    variable h629: unsigned(63 downto 0);
+    variable h630: unsigned(19 downto 0);
+    variable h631: unsigned(63 downto 0);
+    variable h632: unsigned(63 downto 0);
+    variable h633: unsigned(2 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(63 downto 0);
+    variable h636: unsigned(75 downto 0);
+    variable h637: unsigned(61 downto 0);
+    variable h638: unsigned(0 downto 0);
+    variable h639: unsigned(62 downto 0);
+    variable h640: unsigned(63 downto 0);
+    variable h641: unsigned(63 downto 0);
+    variable h642: unsigned(19 downto 0);
+    variable h643: unsigned(63 downto 0);
+    variable h644: unsigned(63 downto 0);
+    variable h645: unsigned(2 downto 0);
+    variable h646: unsigned(2 downto 0);
+    variable h647: unsigned(63 downto 0);
+    variable h648: unsigned(0 downto 0);
+    variable h649: unsigned(0 downto 0);
+    variable h650: unsigned(2 downto 0);
+    variable h651: unsigned(63 downto 0);
+    variable h652: unsigned(0 downto 0);
+    variable h653: unsigned(2 downto 0);
+    variable h654: unsigned(2 downto 0);
+    variable h655: unsigned(63 downto 0);
+    variable h656: unsigned(0 downto 0);
+    variable h657: unsigned(2 downto 0);
+    variable h658: unsigned(2 downto 0);
+    variable h659: unsigned(0 downto 0);
+    variable h660: unsigned(63 downto 0);
+    variable h661: unsigned(0 downto 0);
+    variable h662: unsigned(0 downto 0);
+    variable h663: unsigned(2 downto 0);
+    variable h664: unsigned(63 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(2 downto 0);
+    variable h667: unsigned(2 downto 0);
+    variable h668: unsigned(0 downto 0);
+    variable h669: unsigned(63 downto 0);
+    variable h670: unsigned(0 downto 0);
+    variable h671: unsigned(2 downto 0);
+    variable h672: unsigned(2 downto 0);
+    variable h673: unsigned(0 downto 0);
+    variable h674: unsigned(63 downto 0);
+    variable h675: unsigned(0 downto 0);
+    variable h676: unsigned(0 downto 0);
+    variable h677: unsigned(2 downto 0);
+    variable h678: unsigned(0 downto 0);
+    variable h679: unsigned(63 downto 0);
+    variable h680: unsigned(0 downto 0);
+    variable h681: unsigned(2 downto 0);
+    variable h701: unsigned(0 downto 0);
+    variable h702: unsigned(63 downto 0);
+    variable h703: unsigned(0 downto 0);
+    variable h723: unsigned(0 downto 0);
+    variable h724: unsigned(0 downto 0);
+    variable h725: unsigned(5 downto 0);
+    variable h726: unsigned(63 downto 0);
+    variable h727: unsigned(126 downto 0);
+    variable h728: unsigned(5 downto 0);
+    variable h729: unsigned(126 downto 0);
+    variable h730: unsigned(63 downto 0);
+    variable h731: unsigned(5 downto 0);
+    variable h732: unsigned(6 downto 0);
+    variable h733: unsigned(63 downto 0);
+    variable h734: unsigned(64 downto 0);
+    variable h735: unsigned(63 downto 0);
+    variable h736: unsigned(126 downto 0);
+    variable h737: unsigned(126 downto 0);
+    variable h738: unsigned(2 downto 0);
+    variable h739: unsigned(0 downto 0);
+    variable h740: unsigned(63 downto 0);
+    variable h741: unsigned(0 downto 0);
+    variable h742: unsigned(2 downto 0);
+    variable h743: unsigned(0 downto 0);
+    variable h744: unsigned(63 downto 0);
+    variable h745: unsigned(0 downto 0);
+    variable h746: unsigned(63 downto 0);
+    variable h747: unsigned(2 downto 0);
+    variable h748: unsigned(0 downto 0);
+    variable h749: unsigned(63 downto 0);
+    variable h750: unsigned(0 downto 0);
+    variable h751: unsigned(2 downto 0);
+    variable h752: unsigned(16 downto 0);
+    variable h753: unsigned(0 downto 0);
+    variable h754: unsigned(31 downto 0);
+    variable h755: unsigned(15 downto 0);
+    variable h756: unsigned(31 downto 0);
+    variable h757: unsigned(16 downto 0);
+    variable h758: unsigned(0 downto 0);
+    variable h759: unsigned(31 downto 0);
+    variable h760: unsigned(15 downto 0);
+    variable h761: unsigned(15 downto 0);
+    variable h763: unsigned(16 downto 0);
+    variable h764: unsigned(0 downto 0);
+    variable h765: unsigned(31 downto 0);
+    variable h766: unsigned(15 downto 0);
+    variable h767: unsigned(31 downto 0);
+    variable h768: unsigned(16 downto 0);
+    variable h769: unsigned(0 downto 0);
+    variable h770: unsigned(31 downto 0);
+    variable h771: unsigned(15 downto 0);
+    variable h772: unsigned(15 downto 0);
+    variable h786: unsigned(16 downto 0);
+    variable h787: unsigned(0 downto 0);
+    variable h788: unsigned(31 downto 0);
+    variable h789: unsigned(15 downto 0);
+    variable h790: unsigned(31 downto 0);
+    variable h791: unsigned(16 downto 0);
+    variable h792: unsigned(0 downto 0);
+    variable h793: unsigned(31 downto 0);
+    variable h794: unsigned(15 downto 0);
+    variable h795: unsigned(15 downto 0);
+    variable h796: unsigned(0 downto 0);
+    variable h797: unsigned(16 downto 0);
+    variable h798: unsigned(0 downto 0);
+    variable h799: unsigned(31 downto 0);
+    variable h800: unsigned(15 downto 0);
+    variable h801: unsigned(31 downto 0);
+    variable h802: unsigned(16 downto 0);
+    variable h803: unsigned(0 downto 0);
+    variable h804: unsigned(31 downto 0);
+    variable h805: unsigned(15 downto 0);
+    variable h806: unsigned(15 downto 0);
+    variable h807: unsigned(0 downto 0);
+    variable h808: unsigned(16 downto 0);
+    variable h809: unsigned(0 downto 0);
+    variable h810: unsigned(31 downto 0);
+    variable h811: unsigned(15 downto 0);
+    variable h812: unsigned(31 downto 0);
+    variable h813: unsigned(16 downto 0);
+    variable h814: unsigned(0 downto 0);
+    variable h815: unsigned(31 downto 0);
+    variable h816: unsigned(15 downto 0);
+    variable h817: unsigned(15 downto 0);
+    variable h820: unsigned(0 downto 0);
+    variable h821: unsigned(16 downto 0);
+    variable h822: unsigned(0 downto 0);
+    variable h823: unsigned(31 downto 0);
+    variable h824: unsigned(15 downto 0);
+    variable h825: unsigned(31 downto 0);
+    variable h826: unsigned(16 downto 0);
+    variable h827: unsigned(0 downto 0);
+    variable h828: unsigned(31 downto 0);
+    variable h829: unsigned(15 downto 0);
+    variable h830: unsigned(15 downto 0);
+    variable h843: unsigned(16 downto 0);
+    variable h844: unsigned(0 downto 0);
+    variable h845: unsigned(31 downto 0);
+    variable h846: unsigned(15 downto 0);
+    variable h847: unsigned(31 downto 0);
+    variable h848: unsigned(16 downto 0);
+    variable h849: unsigned(0 downto 0);
+    variable h850: unsigned(31 downto 0);
+    variable h851: unsigned(15 downto 0);
+    variable h852: unsigned(15 downto 0);
+    variable h853: unsigned(31 downto 0);
+    variable h854: unsigned(31 downto 0);
+    variable h855: unsigned(0 downto 0);
+    variable h856: unsigned(0 downto 0);
+    variable h857: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1103,12 +1793,25 @@ begin
             unit_sl_k_write <= '0';
             unit_sl_r_SL_WALK <= to_unsigned(0, 64);
             unit_sl_start <= '0';
+            unit_smsl_i_addr <= to_unsigned(0, 64);
+            unit_smsl_k_read <= '0';
+            unit_smsl_k_write <= '0';
+            unit_smsl_r_SL_WALK <= to_unsigned(0, 64);
+            unit_smsl_start <= '0';
             w_ctx_0 <= to_unsigned(0, 64);
             w_ctx_8 <= to_unsigned(0, 64);
             w_irte_0 <= to_unsigned(0, 64);
             w_irte_8 <= to_unsigned(0, 64);
+            w_pdir_0 <= to_unsigned(0, 64);
+            w_pe_0 <= to_unsigned(0, 64);
+            w_pe_10 <= to_unsigned(0, 64);
+            w_pe_8 <= to_unsigned(0, 64);
             w_root_0 <= to_unsigned(0, 64);
             w_root_8 <= to_unsigned(0, 64);
+            w_smctx_0 <= to_unsigned(0, 64);
+            w_smctx_10 <= to_unsigned(0, 64);
+            w_smctx_18 <= to_unsigned(0, 64);
+            w_smctx_8 <= to_unsigned(0, 64);
             wk_sl_R <= to_unsigned(0, 1);
             wk_sl_U <= to_unsigned(0, 1);
             wk_sl_W <= to_unsigned(0, 1);
@@ -1127,6 +1830,24 @@ begin
             wk_sl_shift <= to_unsigned(0, 6);
             wk_sl_translation <= to_unsigned(0, 1);
             wk_sl_walked <= to_unsigned(0, 1);
+            wk_smsl_R <= to_unsigned(0, 1);
+            wk_smsl_U <= to_unsigned(0, 1);
+            wk_smsl_W <= to_unsigned(0, 1);
+            wk_smsl_access_error <= to_unsigned(0, 1);
+            wk_smsl_denied <= to_unsigned(0, 1);
+            wk_smsl_fault <= to_unsigned(0, 8);
+            wk_smsl_frame <= to_unsigned(0, 64);
+            wk_smsl_level <= to_unsigned(0, 3);
+            wk_smsl_not_present <= to_unsigned(0, 1);
+            wk_smsl_ok <= to_unsigned(0, 1);
+            wk_smsl_pa <= to_unsigned(0, 64);
+            wk_smsl_reason <= to_unsigned(0, 8);
+            wk_smsl_reserved <= to_unsigned(0, 1);
+            wk_smsl_reserved_1g <= to_unsigned(0, 1);
+            wk_smsl_reserved_2m <= to_unsigned(0, 1);
+            wk_smsl_shift <= to_unsigned(0, 6);
+            wk_smsl_translation <= to_unsigned(0, 1);
+            wk_smsl_walked <= to_unsigned(0, 1);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
             v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
@@ -1149,7 +1870,7 @@ begin
                     end if;
                 when S0W0 =>
                     if (not bool(pend)) then
-                        if (not (((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31)))) then
+                        if (not ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and ((True and (r_RTADDR_REG(12-1 downto 10) = 1)) or (not (e_pv /= 0))))) then
                             w_root_0 <= to_unsigned(0, 64);
                             w_root_8 <= to_unsigned(0, 64);
                             st <= S1W0;
@@ -1211,18 +1932,646 @@ begin
                     end if;
                 when S1W0 =>
                     if (not bool(pend)) then
-                        if (not ((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0')))) then
+                        h8 := to_unsigned(0, 1);
+                        h9 := to_unsigned(0, 1);
+                        h9 := to_unsigned(0, 1);
+                        if bool(w_root_8(0)) then
+                            h9 := to_unsigned(1, 1);
+                        end if;
+                        h10 := to_unsigned(0, 1);
+                        h10 := to_unsigned(0, 1);
+                        if bool(w_root_0(0)) then
+                            h10 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h8 := h9;
+                        else
+                            h8 := h10;
+                        end if;
+                        h11 := to_unsigned(0, 1);
+                        h12 := to_unsigned(0, 1);
+                        h13 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h13 := w_root_8;
+                        h14 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h14 := w_root_8;
+                        h12 := to_unsigned(0, 1);
+                        if ((h13(12-1 downto 1) /= 0) or (h14(64-1 downto 48) /= 0)) then
+                            h12 := to_unsigned(1, 1);
+                        end if;
+                        h15 := to_unsigned(0, 1);
+                        h15 := to_unsigned(0, 1);
+                        if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                            h15 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h11 := h12;
+                        else
+                            h11 := h15;
+                        end if;
+                        if (not (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h8 /= 0)) and (not (h11 /= 0))) and (not (er_root /= '0')))) then
+                            w_smctx_0 <= to_unsigned(0, 64);
+                            w_smctx_8 <= to_unsigned(0, 64);
+                            w_smctx_10 <= to_unsigned(0, 64);
+                            w_smctx_18 <= to_unsigned(0, 64);
+                            st <= S2W0;
+                        else
+                            h3 := unsigned'("000000000000000000000000000000000000");
+                            h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h4 := w_root_8;
+                            if bool(e_sid(7)) then
+                                h3 := h4(48-1 downto 12);
+                            else
+                                h3 := w_root_0(48-1 downto 12);
+                            end if;
+                            h5 := to_unsigned(0, 16);
+                            h5 := e_sid;
+                            h6 := to_unsigned(0, 13);
+                            h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                            h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S1W1;
+                        end if;
+                    end if;
+                when S1W1 =>
+                    if (not bool(pend)) then
+                        h3 := unsigned'("000000000000000000000000000000000000");
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := w_root_8;
+                        if bool(e_sid(7)) then
+                            h3 := h4(48-1 downto 12);
+                        else
+                            h3 := w_root_0(48-1 downto 12);
+                        end if;
+                        h5 := to_unsigned(0, 16);
+                        h5 := e_sid;
+                        h6 := to_unsigned(0, 13);
+                        h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                        h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S1W2;
+                        end if;
+                    end if;
+                when S1W2 =>
+                    if (not bool(pend)) then
+                        h3 := unsigned'("000000000000000000000000000000000000");
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := w_root_8;
+                        if bool(e_sid(7)) then
+                            h3 := h4(48-1 downto 12);
+                        else
+                            h3 := w_root_0(48-1 downto 12);
+                        end if;
+                        h5 := to_unsigned(0, 16);
+                        h5 := e_sid;
+                        h6 := to_unsigned(0, 13);
+                        h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                        h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_10 <= m_rdata;
+                            pend <= '0';
+                            st <= S1W3;
+                        end if;
+                    end if;
+                when S1W3 =>
+                    if (not bool(pend)) then
+                        h3 := unsigned'("000000000000000000000000000000000000");
+                        h4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h4 := w_root_8;
+                        if bool(e_sid(7)) then
+                            h3 := h4(48-1 downto 12);
+                        else
+                            h3 := w_root_0(48-1 downto 12);
+                        end if;
+                        h5 := to_unsigned(0, 16);
+                        h5 := e_sid;
+                        h6 := to_unsigned(0, 13);
+                        h6 := resize(unsigned'(to_unsigned(0, 6) & h5(7-1 downto 0)) * 32, 13);
+                        h7 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h7 := (unsigned'(to_unsigned(0, 1) & h3 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h6));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h7);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 24);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_smctx_18 <= m_rdata;
+                            pend <= '0';
+                            st <= S2W0;
+                        end if;
+                    end if;
+                when S2W0 =>
+                    if (not bool(pend)) then
+                        h20 := to_unsigned(0, 1);
+                        h21 := to_unsigned(0, 1);
+                        h21 := to_unsigned(0, 1);
+                        if bool(w_root_8(0)) then
+                            h21 := to_unsigned(1, 1);
+                        end if;
+                        h22 := to_unsigned(0, 1);
+                        h22 := to_unsigned(0, 1);
+                        if bool(w_root_0(0)) then
+                            h22 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h20 := h21;
+                        else
+                            h20 := h22;
+                        end if;
+                        h23 := to_unsigned(0, 1);
+                        h24 := to_unsigned(0, 1);
+                        h25 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h25 := w_root_8;
+                        h26 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h26 := w_root_8;
+                        h24 := to_unsigned(0, 1);
+                        if ((h25(12-1 downto 1) /= 0) or (h26(64-1 downto 48) /= 0)) then
+                            h24 := to_unsigned(1, 1);
+                        end if;
+                        h27 := to_unsigned(0, 1);
+                        h27 := to_unsigned(0, 1);
+                        if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                            h27 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h23 := h24;
+                        else
+                            h23 := h27;
+                        end if;
+                        h28 := to_unsigned(0, 20);
+                        h29 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h29 := e_pasid;
+                        else
+                            h29 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h28 := h29;
+                        h30 := to_unsigned(0, 16);
+                        h30 := to_unsigned(1, 16);
+                        h31 := to_unsigned(0, 4);
+                        h32 := to_unsigned(0, 4);
+                        h32 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                        h31 := h32;
+                        h33 := to_unsigned(0, 16);
+                        h33 := shift_left(h30, to_integer(h31));
+                        if (not (((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h20 /= 0)) and (not (h23 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h28(20-1 downto 6)) < h33))) then
+                            w_pdir_0 <= to_unsigned(0, 64);
+                            st <= S3W0;
+                        else
+                            h16 := to_unsigned(0, 20);
+                            h17 := to_unsigned(0, 20);
+                            if (e_pv /= 0) then
+                                h17 := e_pasid;
+                            else
+                                h17 := w_smctx_8(20-1 downto 0);
+                            end if;
+                            h16 := h17;
+                            h18 := to_unsigned(0, 18);
+                            h18 := resize(unsigned'(to_unsigned(0, 4) & h16(20-1 downto 6)) * 8, 18);
+                            h19 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h19 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h18));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h19);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pdir_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S3W0;
+                        end if;
+                    end if;
+                when S3W0 =>
+                    if (not bool(pend)) then
+                        h38 := to_unsigned(0, 1);
+                        h39 := to_unsigned(0, 1);
+                        h39 := to_unsigned(0, 1);
+                        if bool(w_root_8(0)) then
+                            h39 := to_unsigned(1, 1);
+                        end if;
+                        h40 := to_unsigned(0, 1);
+                        h40 := to_unsigned(0, 1);
+                        if bool(w_root_0(0)) then
+                            h40 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h38 := h39;
+                        else
+                            h38 := h40;
+                        end if;
+                        h41 := to_unsigned(0, 1);
+                        h42 := to_unsigned(0, 1);
+                        h43 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h43 := w_root_8;
+                        h44 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h44 := w_root_8;
+                        h42 := to_unsigned(0, 1);
+                        if ((h43(12-1 downto 1) /= 0) or (h44(64-1 downto 48) /= 0)) then
+                            h42 := to_unsigned(1, 1);
+                        end if;
+                        h45 := to_unsigned(0, 1);
+                        h45 := to_unsigned(0, 1);
+                        if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                            h45 := to_unsigned(1, 1);
+                        end if;
+                        if bool(e_sid(7)) then
+                            h41 := h42;
+                        else
+                            h41 := h45;
+                        end if;
+                        h46 := to_unsigned(0, 20);
+                        h47 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h47 := e_pasid;
+                        else
+                            h47 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h46 := h47;
+                        h48 := to_unsigned(0, 16);
+                        h48 := to_unsigned(1, 16);
+                        h49 := to_unsigned(0, 4);
+                        h50 := to_unsigned(0, 4);
+                        h50 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                        h49 := h50;
+                        h51 := to_unsigned(0, 16);
+                        h51 := shift_left(h48, to_integer(h49));
+                        if (not (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h38 /= 0)) and (not (h41 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h46(20-1 downto 6)) < h51)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))))) then
+                            w_pe_0 <= to_unsigned(0, 64);
+                            w_pe_8 <= to_unsigned(0, 64);
+                            w_pe_10 <= to_unsigned(0, 64);
+                            st <= S4G;
+                        else
+                            h34 := to_unsigned(0, 20);
+                            h35 := to_unsigned(0, 20);
+                            if (e_pv /= 0) then
+                                h35 := e_pasid;
+                            else
+                                h35 := w_smctx_8(20-1 downto 0);
+                            end if;
+                            h34 := h35;
+                            h36 := to_unsigned(0, 13);
+                            h36 := resize(unsigned'(to_unsigned(0, 7) & h34(6-1 downto 0)) * 64, 13);
+                            h37 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h37 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h36));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h37);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pe_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S3W1;
+                        end if;
+                    end if;
+                when S3W1 =>
+                    if (not bool(pend)) then
+                        h34 := to_unsigned(0, 20);
+                        h35 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h35 := e_pasid;
+                        else
+                            h35 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h34 := h35;
+                        h36 := to_unsigned(0, 13);
+                        h36 := resize(unsigned'(to_unsigned(0, 7) & h34(6-1 downto 0)) * 64, 13);
+                        h37 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h37 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h36));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h37);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pe_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S3W2;
+                        end if;
+                    end if;
+                when S3W2 =>
+                    if (not bool(pend)) then
+                        h34 := to_unsigned(0, 20);
+                        h35 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h35 := e_pasid;
+                        else
+                            h35 := w_smctx_8(20-1 downto 0);
+                        end if;
+                        h34 := h35;
+                        h36 := to_unsigned(0, 13);
+                        h36 := resize(unsigned'(to_unsigned(0, 7) & h34(6-1 downto 0)) * 64, 13);
+                        h37 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h37 := (unsigned'(to_unsigned(0, 1) & w_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h36));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h37);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 16);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_pe_10 <= m_rdata;
+                            pend <= '0';
+                            st <= S4G;
+                        end if;
+                    end if;
+                when S4G =>
+                    wk_smsl_walked <= to_unsigned(0, 1);
+                    wk_smsl_ok <= to_unsigned(0, 1);
+                    wk_smsl_pa <= to_unsigned(0, 64);
+                    wk_smsl_level <= to_unsigned(0, 3);
+                    wk_smsl_fault <= to_unsigned(0, 8);
+                    wk_smsl_access_error <= to_unsigned(0, 1);
+                    wk_smsl_not_present <= to_unsigned(0, 1);
+                    wk_smsl_denied <= to_unsigned(0, 1);
+                    wk_smsl_reserved <= to_unsigned(0, 1);
+                    wk_smsl_reserved_2m <= to_unsigned(0, 1);
+                    wk_smsl_reserved_1g <= to_unsigned(0, 1);
+                    wk_smsl_translation <= to_unsigned(0, 1);
+                    wk_smsl_reason <= to_unsigned(0, 8);
+                    wk_smsl_R <= to_unsigned(0, 1);
+                    wk_smsl_W <= to_unsigned(0, 1);
+                    wk_smsl_U <= to_unsigned(0, 1);
+                    wk_smsl_shift <= to_unsigned(0, 6);
+                    wk_smsl_frame <= to_unsigned(0, 64);
+                    h52 := to_unsigned(0, 1);
+                    h53 := to_unsigned(0, 1);
+                    h53 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h53 := to_unsigned(1, 1);
+                    end if;
+                    h54 := to_unsigned(0, 1);
+                    h54 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h54 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h52 := h53;
+                    else
+                        h52 := h54;
+                    end if;
+                    h55 := to_unsigned(0, 1);
+                    h56 := to_unsigned(0, 1);
+                    h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h57 := w_root_8;
+                    h58 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h58 := w_root_8;
+                    h56 := to_unsigned(0, 1);
+                    if ((h57(12-1 downto 1) /= 0) or (h58(64-1 downto 48) /= 0)) then
+                        h56 := to_unsigned(1, 1);
+                    end if;
+                    h59 := to_unsigned(0, 1);
+                    h59 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h59 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h55 := h56;
+                    else
+                        h55 := h59;
+                    end if;
+                    h60 := to_unsigned(0, 20);
+                    h61 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h61 := e_pasid;
+                    else
+                        h61 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h60 := h61;
+                    h62 := to_unsigned(0, 16);
+                    h62 := to_unsigned(1, 16);
+                    h63 := to_unsigned(0, 4);
+                    h64 := to_unsigned(0, 4);
+                    h64 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h63 := h64;
+                    h65 := to_unsigned(0, 16);
+                    h65 := shift_left(h62, to_integer(h63));
+                    h66 := to_unsigned(0, 1);
+                    h67 := to_unsigned(0, 1);
+                    h68 := to_unsigned(0, 1);
+                    h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h69 := e_addr;
+                    h68 := to_unsigned(0, 1);
+                    if (h69(64-1 downto 57) /= 0) then
+                        h68 := to_unsigned(1, 1);
+                    end if;
+                    h70 := to_unsigned(0, 1);
+                    h71 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h71 := e_addr;
+                    h70 := to_unsigned(0, 1);
+                    if (h71(64-1 downto 39) /= 0) then
+                        h70 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h67 := h68;
+                    else
+                        h67 := h70;
+                    end if;
+                    h72 := to_unsigned(0, 1);
+                    h73 := to_unsigned(0, 1);
+                    h74 := to_unsigned(0, 1);
+                    h75 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h75 := e_addr;
+                    h74 := to_unsigned(0, 1);
+                    if (h75(64-1 downto 57) /= 0) then
+                        h74 := to_unsigned(1, 1);
+                    end if;
+                    h76 := to_unsigned(0, 1);
+                    h77 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h77 := e_addr;
+                    h76 := to_unsigned(0, 1);
+                    if (h77(64-1 downto 48) /= 0) then
+                        h76 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h73 := h74;
+                    else
+                        h73 := h76;
+                    end if;
+                    h78 := to_unsigned(0, 1);
+                    h79 := to_unsigned(0, 1);
+                    h80 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h80 := e_addr;
+                    h79 := to_unsigned(0, 1);
+                    if (h80(64-1 downto 57) /= 0) then
+                        h79 := to_unsigned(1, 1);
+                    end if;
+                    h81 := to_unsigned(0, 1);
+                    h82 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h82 := e_addr;
+                    h81 := to_unsigned(0, 1);
+                    if (h82(64-1 downto 57) /= 0) then
+                        h81 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h78 := h79;
+                    else
+                        h78 := h81;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h72 := h73;
+                    else
+                        h72 := h78;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h66 := h67;
+                    else
+                        h66 := h72;
+                    end if;
+                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        unit_smsl_i_addr <= v_wide(64-1 downto 0);
+                        unit_smsl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        unit_smsl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        h83 := to_unsigned(0, 1);
+                        h83 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h83 := to_unsigned(1, 1);
+                        end if;
+                        h84 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h84 := (unsigned'(w_pe_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h83 & to_unsigned(0, 4)));
+                        h85 := to_unsigned(0, 1);
+                        h85 := to_unsigned(0, 1);
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
+                            h85 := to_unsigned(1, 1);
+                        end if;
+                        h86 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h86 := (h84 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h85 & to_unsigned(0, 3)));
+                        h87 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h87 := (h86 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_pe_0(5-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h87);
+                        unit_smsl_r_SL_WALK <= v_wide(64-1 downto 0);
+                        unit_smsl_start <= '1';
+                        st <= S4R;
+                    else
+                        st <= S5W0;
+                    end if;
+                when S4R =>
+                    unit_smsl_start <= '0';
+                    if bool(unit_smsl_done) then
+                        wk_smsl_walked <= to_unsigned(1, 1);
+                        if (unit_smsl_o_status = 0) then
+                            wk_smsl_ok <= to_unsigned(1, 1);
+                            wk_smsl_pa <= unit_smsl_o_pa;
+                            wk_smsl_level <= unit_smsl_o_level;
+                        else
+                            wk_smsl_fault <= unit_smsl_o_status;
+                            wk_smsl_level <= unit_smsl_o_level;
+                            if (unit_smsl_o_status = 1) then
+                                wk_smsl_access_error <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 2) then
+                                wk_smsl_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 3) then
+                                wk_smsl_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 4) then
+                                wk_smsl_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 5) then
+                                wk_smsl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 6) then
+                                wk_smsl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smsl_o_status = 7) then
+                                wk_smsl_translation <= to_unsigned(1, 1);
+                            end if;
+                            wk_smsl_reason <= unit_smsl_o_r_reason;
+                            wk_smsl_R <= unit_smsl_o_r_R;
+                            wk_smsl_W <= unit_smsl_o_r_W;
+                            wk_smsl_U <= unit_smsl_o_r_U;
+                            wk_smsl_shift <= unit_smsl_o_r_shift;
+                            wk_smsl_frame <= unit_smsl_o_r_frame;
+                        end if;
+                        st <= S5W0;
+                    end if;
+                when S5W0 =>
+                    if (not bool(pend)) then
+                        if (not (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0')))) then
                             w_ctx_0 <= to_unsigned(0, 64);
                             w_ctx_8 <= to_unsigned(0, 64);
-                            st <= S2G;
+                            st <= S6G;
                         else
-                            h3 := to_unsigned(0, 16);
-                            h3 := e_sid;
-                            h4 := to_unsigned(0, 13);
-                            h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
-                            h5 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
+                            h88 := to_unsigned(0, 16);
+                            h88 := e_sid;
+                            h89 := to_unsigned(0, 13);
+                            h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
+                            h90 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
                             u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
                             u0_key := v_wide(64-1 downto 3);
                             u0_set := to_unsigned(0, 2);
@@ -1312,7 +2661,7 @@ begin
                                 if (u0_way = 3) then
                                     u0_r3(to_integer(u0_set)) <= to_unsigned(0, 2);
                                 end if;
-                                st <= S2G;
+                                st <= S6G;
                             else
                                 u0_fk <= u0_key;
                                 u0_fs <= u0_set;
@@ -1334,18 +2683,18 @@ begin
                             if bool(m_rerr) then
                                 er_ctx <= '1';
                             end if;
-                            st <= S1W1;
+                            st <= S5W1;
                         end if;
                     end if;
-                when S1W1 =>
+                when S5W1 =>
                     if (not bool(pend)) then
-                        h3 := to_unsigned(0, 16);
-                        h3 := e_sid;
-                        h4 := to_unsigned(0, 13);
-                        h4 := resize(unsigned'(to_unsigned(0, 5) & h3(8-1 downto 0)) * 16, 13);
-                        h5 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h5 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h4));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h5);
+                        h88 := to_unsigned(0, 16);
+                        h88 := e_sid;
+                        h89 := to_unsigned(0, 13);
+                        h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
+                        h90 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -1363,13 +2712,13 @@ begin
                                 er_ctx <= '1';
                             end if;
                             if (bool(m_rerr) or bool(er_ctx)) then
-                                st <= S2G;
+                                st <= S6G;
                             else
-                                st <= S1F;
+                                st <= S5F;
                             end if;
                         end if;
                     end if;
-                when S1F =>
+                when S5F =>
                     u0_tg0 := to_unsigned(0, 16);
                     u0_tg0 := e_sid;
                     u0_tg1 := to_unsigned(0, 16);
@@ -1475,8 +2824,8 @@ begin
                     if (u0_wv = 3) then
                         u0_r3(to_integer(u0_fs)) <= to_unsigned(0, 2);
                     end if;
-                    st <= S2G;
-                when S2G =>
+                    st <= S6G;
+                when S6G =>
                     wk_sl_walked <= to_unsigned(0, 1);
                     wk_sl_ok <= to_unsigned(0, 1);
                     wk_sl_pa <= to_unsigned(0, 64);
@@ -1495,100 +2844,100 @@ begin
                     wk_sl_U <= to_unsigned(0, 1);
                     wk_sl_shift <= to_unsigned(0, 6);
                     wk_sl_frame <= to_unsigned(0, 64);
-                    h6 := to_unsigned(0, 1);
-                    h7 := to_unsigned(0, 1);
-                    h8 := to_unsigned(0, 1);
-                    h9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h9 := e_addr;
-                    h8 := to_unsigned(0, 1);
-                    if (h9(64-1 downto 57) /= 0) then
-                        h8 := to_unsigned(1, 1);
+                    h91 := to_unsigned(0, 1);
+                    h92 := to_unsigned(0, 1);
+                    h93 := to_unsigned(0, 1);
+                    h94 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h94 := e_addr;
+                    h93 := to_unsigned(0, 1);
+                    if (h94(64-1 downto 57) /= 0) then
+                        h93 := to_unsigned(1, 1);
                     end if;
-                    h10 := to_unsigned(0, 1);
-                    h11 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h11 := e_addr;
-                    h10 := to_unsigned(0, 1);
-                    if (h11(64-1 downto 39) /= 0) then
-                        h10 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h7 := h8;
-                    else
-                        h7 := h10;
-                    end if;
-                    h12 := to_unsigned(0, 1);
-                    h13 := to_unsigned(0, 1);
-                    h14 := to_unsigned(0, 1);
-                    h15 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h15 := e_addr;
-                    h14 := to_unsigned(0, 1);
-                    if (h15(64-1 downto 57) /= 0) then
-                        h14 := to_unsigned(1, 1);
-                    end if;
-                    h16 := to_unsigned(0, 1);
-                    h17 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h17 := e_addr;
-                    h16 := to_unsigned(0, 1);
-                    if (h17(64-1 downto 48) /= 0) then
-                        h16 := to_unsigned(1, 1);
+                    h95 := to_unsigned(0, 1);
+                    h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h96 := e_addr;
+                    h95 := to_unsigned(0, 1);
+                    if (h96(64-1 downto 39) /= 0) then
+                        h95 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h13 := h14;
+                        h92 := h93;
                     else
-                        h13 := h16;
+                        h92 := h95;
                     end if;
-                    h18 := to_unsigned(0, 1);
-                    h19 := to_unsigned(0, 1);
-                    h20 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h20 := e_addr;
-                    h19 := to_unsigned(0, 1);
-                    if (h20(64-1 downto 57) /= 0) then
-                        h19 := to_unsigned(1, 1);
+                    h97 := to_unsigned(0, 1);
+                    h98 := to_unsigned(0, 1);
+                    h99 := to_unsigned(0, 1);
+                    h100 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h100 := e_addr;
+                    h99 := to_unsigned(0, 1);
+                    if (h100(64-1 downto 57) /= 0) then
+                        h99 := to_unsigned(1, 1);
                     end if;
-                    h21 := to_unsigned(0, 1);
-                    h22 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h22 := e_addr;
-                    h21 := to_unsigned(0, 1);
-                    if (h22(64-1 downto 57) /= 0) then
-                        h21 := to_unsigned(1, 1);
+                    h101 := to_unsigned(0, 1);
+                    h102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h102 := e_addr;
+                    h101 := to_unsigned(0, 1);
+                    if (h102(64-1 downto 48) /= 0) then
+                        h101 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h18 := h19;
+                        h98 := h99;
                     else
-                        h18 := h21;
+                        h98 := h101;
+                    end if;
+                    h103 := to_unsigned(0, 1);
+                    h104 := to_unsigned(0, 1);
+                    h105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h105 := e_addr;
+                    h104 := to_unsigned(0, 1);
+                    if (h105(64-1 downto 57) /= 0) then
+                        h104 := to_unsigned(1, 1);
+                    end if;
+                    h106 := to_unsigned(0, 1);
+                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h107 := e_addr;
+                    h106 := to_unsigned(0, 1);
+                    if (h107(64-1 downto 57) /= 0) then
+                        h106 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h103 := h104;
+                    else
+                        h103 := h106;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h12 := h13;
+                        h97 := h98;
                     else
-                        h12 := h18;
+                        h97 := h103;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h6 := h7;
+                        h91 := h92;
                     else
-                        h6 := h12;
+                        h91 := h97;
                     end if;
-                    if (((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h6 /= 0))) then
+                    if ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h91 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
                         unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
                         unit_sl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
-                        h23 := to_unsigned(0, 1);
-                        h23 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
+                        h108 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h23 := to_unsigned(1, 1);
+                            h108 := to_unsigned(1, 1);
                         end if;
-                        h24 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h24 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h23 & to_unsigned(0, 4)));
-                        h25 := to_unsigned(0, 1);
-                        h25 := to_unsigned(0, 1);
+                        h109 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h109 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h108 & to_unsigned(0, 4)));
+                        h110 := to_unsigned(0, 1);
+                        h110 := to_unsigned(0, 1);
                         if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
-                            h25 := to_unsigned(1, 1);
+                            h110 := to_unsigned(1, 1);
                         end if;
-                        h26 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h26 := (h24 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h25 & to_unsigned(0, 3)));
-                        h27 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h27 := (h26 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h27);
+                        h111 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h111 := (h109 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h110 & to_unsigned(0, 3)));
+                        h112 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h112 := (h111 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h112);
                         unit_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         u1_in := e_addr;
@@ -1690,19 +3039,19 @@ begin
                             if (u1_way = 3) then
                                 u1_r3(to_integer(u1_set)) <= to_unsigned(0, 2);
                             end if;
-                            st <= S3W0;
+                            st <= S7W0;
                         else
                             u1_fk <= u1_in(64-1 downto 12);
                             u1_fs <= u1_set;
                             u1_ft0 <= u1_tg0;
                             u1_fa <= u1_acc;
                             unit_sl_start <= '1';
-                            st <= S2R;
+                            st <= S6R;
                         end if;
                     else
-                        st <= S3W0;
+                        st <= S7W0;
                     end if;
-                when S2R =>
+                when S6R =>
                     unit_sl_start <= '0';
                     if bool(unit_sl_done) then
                         wk_sl_walked <= to_unsigned(1, 1);
@@ -1842,88 +3191,88 @@ begin
                             wk_sl_shift <= unit_sl_o_r_shift;
                             wk_sl_frame <= unit_sl_o_r_frame;
                         end if;
-                        st <= S3W0;
+                        st <= S7W0;
                     end if;
-                when S3W0 =>
+                when S7W0 =>
                     if (not bool(pend)) then
-                        h40 := unsigned'("00000000000000000000000000000000");
-                        h40 := e_msi_data;
-                        h41 := to_unsigned(0, 17);
-                        h42 := to_unsigned(0, 1);
-                        h42 := to_unsigned(0, 1);
+                        h125 := unsigned'("00000000000000000000000000000000");
+                        h125 := e_msi_data;
+                        h126 := to_unsigned(0, 17);
+                        h127 := to_unsigned(0, 1);
+                        h127 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h42 := to_unsigned(1, 1);
+                            h127 := to_unsigned(1, 1);
                         end if;
-                        h43 := unsigned'("00000000000000000000000000000000");
-                        h43 := e_msi_addr;
-                        h44 := to_unsigned(0, 16);
-                        h44 := (unsigned'(h42 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h43(20-1 downto 5)));
-                        h45 := unsigned'("00000000000000000000000000000000");
-                        h45 := e_msi_data;
-                        h46 := to_unsigned(0, 17);
-                        h46 := (unsigned'(to_unsigned(0, 1) & h44) + unsigned'(to_unsigned(0, 1) & h45(16-1 downto 0)));
-                        h47 := to_unsigned(0, 1);
-                        h47 := to_unsigned(0, 1);
+                        h128 := unsigned'("00000000000000000000000000000000");
+                        h128 := e_msi_addr;
+                        h129 := to_unsigned(0, 16);
+                        h129 := (unsigned'(h127 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h128(20-1 downto 5)));
+                        h130 := unsigned'("00000000000000000000000000000000");
+                        h130 := e_msi_data;
+                        h131 := to_unsigned(0, 17);
+                        h131 := (unsigned'(to_unsigned(0, 1) & h129) + unsigned'(to_unsigned(0, 1) & h130(16-1 downto 0)));
+                        h132 := to_unsigned(0, 1);
+                        h132 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h47 := to_unsigned(1, 1);
+                            h132 := to_unsigned(1, 1);
                         end if;
-                        h48 := unsigned'("00000000000000000000000000000000");
-                        h48 := e_msi_addr;
-                        h49 := to_unsigned(0, 16);
-                        h49 := (unsigned'(h47 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h48(20-1 downto 5)));
+                        h133 := unsigned'("00000000000000000000000000000000");
+                        h133 := e_msi_addr;
+                        h134 := to_unsigned(0, 16);
+                        h134 := (unsigned'(h132 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h133(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h41 := h46;
+                            h126 := h131;
                         else
-                            h41 := unsigned'(to_unsigned(0, 1) & h49);
+                            h126 := unsigned'(to_unsigned(0, 1) & h134);
                         end if;
-                        h50 := to_unsigned(0, 16);
-                        h50 := (h41(16-1 downto 0) and to_unsigned(65535, 16));
-                        h51 := to_unsigned(0, 17);
-                        h51 := to_unsigned(2, 17);
-                        h52 := to_unsigned(0, 4);
-                        h52 := r_IRTA_REG(4-1 downto 0);
-                        h53 := to_unsigned(0, 17);
-                        h53 := shift_left(h51, to_integer(h52));
-                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h40(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h50) < h53))) then
+                        h135 := to_unsigned(0, 16);
+                        h135 := (h126(16-1 downto 0) and to_unsigned(65535, 16));
+                        h136 := to_unsigned(0, 17);
+                        h136 := to_unsigned(2, 17);
+                        h137 := to_unsigned(0, 4);
+                        h137 := r_IRTA_REG(4-1 downto 0);
+                        h138 := to_unsigned(0, 17);
+                        h138 := shift_left(h136, to_integer(h137));
+                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h125(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h135) < h138))) then
                             w_irte_0 <= to_unsigned(0, 64);
                             w_irte_8 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h28 := to_unsigned(0, 17);
-                            h29 := to_unsigned(0, 1);
-                            h29 := to_unsigned(0, 1);
+                            h113 := to_unsigned(0, 17);
+                            h114 := to_unsigned(0, 1);
+                            h114 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h29 := to_unsigned(1, 1);
+                                h114 := to_unsigned(1, 1);
                             end if;
-                            h30 := unsigned'("00000000000000000000000000000000");
-                            h30 := e_msi_addr;
-                            h31 := to_unsigned(0, 16);
-                            h31 := (unsigned'(h29 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h30(20-1 downto 5)));
-                            h32 := unsigned'("00000000000000000000000000000000");
-                            h32 := e_msi_data;
-                            h33 := to_unsigned(0, 17);
-                            h33 := (unsigned'(to_unsigned(0, 1) & h31) + unsigned'(to_unsigned(0, 1) & h32(16-1 downto 0)));
-                            h34 := to_unsigned(0, 1);
-                            h34 := to_unsigned(0, 1);
+                            h115 := unsigned'("00000000000000000000000000000000");
+                            h115 := e_msi_addr;
+                            h116 := to_unsigned(0, 16);
+                            h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
+                            h117 := unsigned'("00000000000000000000000000000000");
+                            h117 := e_msi_data;
+                            h118 := to_unsigned(0, 17);
+                            h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
+                            h119 := to_unsigned(0, 1);
+                            h119 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h34 := to_unsigned(1, 1);
+                                h119 := to_unsigned(1, 1);
                             end if;
-                            h35 := unsigned'("00000000000000000000000000000000");
-                            h35 := e_msi_addr;
-                            h36 := to_unsigned(0, 16);
-                            h36 := (unsigned'(h34 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h35(20-1 downto 5)));
+                            h120 := unsigned'("00000000000000000000000000000000");
+                            h120 := e_msi_addr;
+                            h121 := to_unsigned(0, 16);
+                            h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
                             if bool(e_msi_addr(3)) then
-                                h28 := h33;
+                                h113 := h118;
                             else
-                                h28 := unsigned'(to_unsigned(0, 1) & h36);
+                                h113 := unsigned'(to_unsigned(0, 1) & h121);
                             end if;
-                            h37 := to_unsigned(0, 16);
-                            h37 := (h28(16-1 downto 0) and to_unsigned(65535, 16));
-                            h38 := to_unsigned(0, 21);
-                            h38 := resize(unsigned'(to_unsigned(0, 5) & h37) * 16, 21);
-                            h39 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h39 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h38));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h39);
+                            h122 := to_unsigned(0, 16);
+                            h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
+                            h123 := to_unsigned(0, 21);
+                            h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
+                            h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -1941,46 +3290,46 @@ begin
                             if bool(m_rerr) then
                                 er_irte <= '1';
                             end if;
-                            st <= S3W1;
+                            st <= S7W1;
                         end if;
                     end if;
-                when S3W1 =>
+                when S7W1 =>
                     if (not bool(pend)) then
-                        h28 := to_unsigned(0, 17);
-                        h29 := to_unsigned(0, 1);
-                        h29 := to_unsigned(0, 1);
+                        h113 := to_unsigned(0, 17);
+                        h114 := to_unsigned(0, 1);
+                        h114 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h29 := to_unsigned(1, 1);
+                            h114 := to_unsigned(1, 1);
                         end if;
-                        h30 := unsigned'("00000000000000000000000000000000");
-                        h30 := e_msi_addr;
-                        h31 := to_unsigned(0, 16);
-                        h31 := (unsigned'(h29 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h30(20-1 downto 5)));
-                        h32 := unsigned'("00000000000000000000000000000000");
-                        h32 := e_msi_data;
-                        h33 := to_unsigned(0, 17);
-                        h33 := (unsigned'(to_unsigned(0, 1) & h31) + unsigned'(to_unsigned(0, 1) & h32(16-1 downto 0)));
-                        h34 := to_unsigned(0, 1);
-                        h34 := to_unsigned(0, 1);
+                        h115 := unsigned'("00000000000000000000000000000000");
+                        h115 := e_msi_addr;
+                        h116 := to_unsigned(0, 16);
+                        h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
+                        h117 := unsigned'("00000000000000000000000000000000");
+                        h117 := e_msi_data;
+                        h118 := to_unsigned(0, 17);
+                        h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
+                        h119 := to_unsigned(0, 1);
+                        h119 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h34 := to_unsigned(1, 1);
+                            h119 := to_unsigned(1, 1);
                         end if;
-                        h35 := unsigned'("00000000000000000000000000000000");
-                        h35 := e_msi_addr;
-                        h36 := to_unsigned(0, 16);
-                        h36 := (unsigned'(h34 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h35(20-1 downto 5)));
+                        h120 := unsigned'("00000000000000000000000000000000");
+                        h120 := e_msi_addr;
+                        h121 := to_unsigned(0, 16);
+                        h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h28 := h33;
+                            h113 := h118;
                         else
-                            h28 := unsigned'(to_unsigned(0, 1) & h36);
+                            h113 := unsigned'(to_unsigned(0, 1) & h121);
                         end if;
-                        h37 := to_unsigned(0, 16);
-                        h37 := (h28(16-1 downto 0) and to_unsigned(65535, 16));
-                        h38 := to_unsigned(0, 21);
-                        h38 := resize(unsigned'(to_unsigned(0, 5) & h37) * 16, 21);
-                        h39 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h39 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h38));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h39);
+                        h122 := to_unsigned(0, 16);
+                        h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
+                        h123 := to_unsigned(0, 21);
+                        h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
+                        h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2001,252 +3350,1232 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h54 := unsigned'("00000000000000000000000000000000");
-                    h54 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h55 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h55 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h96 := unsigned'("00000000000000000000000000000000");
-                    h96 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h97 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h97 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h98 := to_unsigned(0, 1);
-                    h99 := to_unsigned(0, 1);
-                    h100 := to_unsigned(0, 1);
-                    h101 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h101 := e_addr;
-                    h100 := to_unsigned(0, 1);
-                    if (h101(64-1 downto 57) /= 0) then
-                        h100 := to_unsigned(1, 1);
+                    h139 := unsigned'("00000000000000000000000000000000");
+                    h139 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h140 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h140 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h181 := to_unsigned(0, 1);
+                    h182 := to_unsigned(0, 1);
+                    h182 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h182 := to_unsigned(1, 1);
                     end if;
-                    h102 := to_unsigned(0, 1);
-                    h103 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h103 := e_addr;
-                    h102 := to_unsigned(0, 1);
-                    if (h103(64-1 downto 39) /= 0) then
-                        h102 := to_unsigned(1, 1);
+                    h183 := to_unsigned(0, 1);
+                    h183 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h183 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h181 := h182;
+                    else
+                        h181 := h183;
+                    end if;
+                    h196 := to_unsigned(0, 1);
+                    h197 := to_unsigned(0, 1);
+                    h198 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h198 := w_root_8;
+                    h199 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h199 := w_root_8;
+                    h197 := to_unsigned(0, 1);
+                    if ((h198(12-1 downto 1) /= 0) or (h199(64-1 downto 48) /= 0)) then
+                        h197 := to_unsigned(1, 1);
+                    end if;
+                    h200 := to_unsigned(0, 1);
+                    h200 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h200 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h196 := h197;
+                    else
+                        h196 := h200;
+                    end if;
+                    h214 := to_unsigned(0, 1);
+                    h215 := to_unsigned(0, 1);
+                    h215 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h215 := to_unsigned(1, 1);
+                    end if;
+                    h216 := to_unsigned(0, 1);
+                    h216 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h216 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h214 := h215;
+                    else
+                        h214 := h216;
+                    end if;
+                    h217 := to_unsigned(0, 1);
+                    h218 := to_unsigned(0, 1);
+                    h219 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h219 := w_root_8;
+                    h220 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h220 := w_root_8;
+                    h218 := to_unsigned(0, 1);
+                    if ((h219(12-1 downto 1) /= 0) or (h220(64-1 downto 48) /= 0)) then
+                        h218 := to_unsigned(1, 1);
+                    end if;
+                    h221 := to_unsigned(0, 1);
+                    h221 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h221 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h217 := h218;
+                    else
+                        h217 := h221;
+                    end if;
+                    h234 := to_unsigned(0, 1);
+                    h235 := to_unsigned(0, 1);
+                    h235 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h235 := to_unsigned(1, 1);
+                    end if;
+                    h236 := to_unsigned(0, 1);
+                    h236 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h236 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h234 := h235;
+                    else
+                        h234 := h236;
+                    end if;
+                    h237 := to_unsigned(0, 1);
+                    h238 := to_unsigned(0, 1);
+                    h239 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h239 := w_root_8;
+                    h240 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h240 := w_root_8;
+                    h238 := to_unsigned(0, 1);
+                    if ((h239(12-1 downto 1) /= 0) or (h240(64-1 downto 48) /= 0)) then
+                        h238 := to_unsigned(1, 1);
+                    end if;
+                    h241 := to_unsigned(0, 1);
+                    h241 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h241 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h237 := h238;
+                    else
+                        h237 := h241;
+                    end if;
+                    h255 := to_unsigned(0, 1);
+                    h256 := to_unsigned(0, 1);
+                    h256 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h256 := to_unsigned(1, 1);
+                    end if;
+                    h257 := to_unsigned(0, 1);
+                    h257 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h257 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h255 := h256;
+                    else
+                        h255 := h257;
+                    end if;
+                    h258 := to_unsigned(0, 1);
+                    h259 := to_unsigned(0, 1);
+                    h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h260 := w_root_8;
+                    h261 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h261 := w_root_8;
+                    h259 := to_unsigned(0, 1);
+                    if ((h260(12-1 downto 1) /= 0) or (h261(64-1 downto 48) /= 0)) then
+                        h259 := to_unsigned(1, 1);
+                    end if;
+                    h262 := to_unsigned(0, 1);
+                    h262 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h262 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h258 := h259;
+                    else
+                        h258 := h262;
+                    end if;
+                    h276 := to_unsigned(0, 1);
+                    h277 := to_unsigned(0, 1);
+                    h277 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h277 := to_unsigned(1, 1);
+                    end if;
+                    h278 := to_unsigned(0, 1);
+                    h278 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h278 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h276 := h277;
+                    else
+                        h276 := h278;
+                    end if;
+                    h279 := to_unsigned(0, 1);
+                    h280 := to_unsigned(0, 1);
+                    h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h281 := w_root_8;
+                    h282 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h282 := w_root_8;
+                    h280 := to_unsigned(0, 1);
+                    if ((h281(12-1 downto 1) /= 0) or (h282(64-1 downto 48) /= 0)) then
+                        h280 := to_unsigned(1, 1);
+                    end if;
+                    h283 := to_unsigned(0, 1);
+                    h283 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h283 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h279 := h280;
+                    else
+                        h279 := h283;
+                    end if;
+                    h284 := unsigned'("00000000000000000000000000000000");
+                    h284 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h285 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h285 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h286 := to_unsigned(0, 1);
+                    h287 := to_unsigned(0, 1);
+                    h287 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h287 := to_unsigned(1, 1);
+                    end if;
+                    h288 := to_unsigned(0, 1);
+                    h288 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h288 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h286 := h287;
+                    else
+                        h286 := h288;
+                    end if;
+                    h289 := to_unsigned(0, 1);
+                    h290 := to_unsigned(0, 1);
+                    h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h291 := w_root_8;
+                    h292 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h292 := w_root_8;
+                    h290 := to_unsigned(0, 1);
+                    if ((h291(12-1 downto 1) /= 0) or (h292(64-1 downto 48) /= 0)) then
+                        h290 := to_unsigned(1, 1);
+                    end if;
+                    h293 := to_unsigned(0, 1);
+                    h293 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h293 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h289 := h290;
+                    else
+                        h289 := h293;
+                    end if;
+                    h294 := to_unsigned(0, 1);
+                    h295 := to_unsigned(0, 1);
+                    h295 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h295 := to_unsigned(1, 1);
+                    end if;
+                    h296 := to_unsigned(0, 1);
+                    h296 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h296 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h294 := h295;
+                    else
+                        h294 := h296;
+                    end if;
+                    h297 := to_unsigned(0, 1);
+                    h298 := to_unsigned(0, 1);
+                    h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h299 := w_root_8;
+                    h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h300 := w_root_8;
+                    h298 := to_unsigned(0, 1);
+                    if ((h299(12-1 downto 1) /= 0) or (h300(64-1 downto 48) /= 0)) then
+                        h298 := to_unsigned(1, 1);
+                    end if;
+                    h301 := to_unsigned(0, 1);
+                    h301 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h301 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h297 := h298;
+                    else
+                        h297 := h301;
+                    end if;
+                    h315 := to_unsigned(0, 1);
+                    h316 := to_unsigned(0, 1);
+                    h316 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h316 := to_unsigned(1, 1);
+                    end if;
+                    h317 := to_unsigned(0, 1);
+                    h317 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h317 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h315 := h316;
+                    else
+                        h315 := h317;
+                    end if;
+                    h318 := to_unsigned(0, 1);
+                    h319 := to_unsigned(0, 1);
+                    h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h320 := w_root_8;
+                    h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h321 := w_root_8;
+                    h319 := to_unsigned(0, 1);
+                    if ((h320(12-1 downto 1) /= 0) or (h321(64-1 downto 48) /= 0)) then
+                        h319 := to_unsigned(1, 1);
+                    end if;
+                    h322 := to_unsigned(0, 1);
+                    h322 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h322 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h318 := h319;
+                    else
+                        h318 := h322;
+                    end if;
+                    h323 := to_unsigned(0, 20);
+                    h324 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h324 := e_pasid;
+                    else
+                        h324 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h323 := h324;
+                    h325 := to_unsigned(0, 16);
+                    h325 := to_unsigned(1, 16);
+                    h326 := to_unsigned(0, 4);
+                    h327 := to_unsigned(0, 4);
+                    h327 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h326 := h327;
+                    h328 := to_unsigned(0, 16);
+                    h328 := shift_left(h325, to_integer(h326));
+                    h342 := to_unsigned(0, 1);
+                    h343 := to_unsigned(0, 1);
+                    h343 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h343 := to_unsigned(1, 1);
+                    end if;
+                    h344 := to_unsigned(0, 1);
+                    h344 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h344 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h342 := h343;
+                    else
+                        h342 := h344;
+                    end if;
+                    h345 := to_unsigned(0, 1);
+                    h346 := to_unsigned(0, 1);
+                    h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h347 := w_root_8;
+                    h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h348 := w_root_8;
+                    h346 := to_unsigned(0, 1);
+                    if ((h347(12-1 downto 1) /= 0) or (h348(64-1 downto 48) /= 0)) then
+                        h346 := to_unsigned(1, 1);
+                    end if;
+                    h349 := to_unsigned(0, 1);
+                    h349 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h349 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h345 := h346;
+                    else
+                        h345 := h349;
+                    end if;
+                    h350 := to_unsigned(0, 20);
+                    h351 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h351 := e_pasid;
+                    else
+                        h351 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h350 := h351;
+                    h352 := to_unsigned(0, 16);
+                    h352 := to_unsigned(1, 16);
+                    h353 := to_unsigned(0, 4);
+                    h354 := to_unsigned(0, 4);
+                    h354 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h353 := h354;
+                    h355 := to_unsigned(0, 16);
+                    h355 := shift_left(h352, to_integer(h353));
+                    h368 := to_unsigned(0, 1);
+                    h369 := to_unsigned(0, 1);
+                    h369 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h369 := to_unsigned(1, 1);
+                    end if;
+                    h370 := to_unsigned(0, 1);
+                    h370 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h370 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h368 := h369;
+                    else
+                        h368 := h370;
+                    end if;
+                    h371 := to_unsigned(0, 1);
+                    h372 := to_unsigned(0, 1);
+                    h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h373 := w_root_8;
+                    h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h374 := w_root_8;
+                    h372 := to_unsigned(0, 1);
+                    if ((h373(12-1 downto 1) /= 0) or (h374(64-1 downto 48) /= 0)) then
+                        h372 := to_unsigned(1, 1);
+                    end if;
+                    h375 := to_unsigned(0, 1);
+                    h375 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h375 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h371 := h372;
+                    else
+                        h371 := h375;
+                    end if;
+                    h376 := to_unsigned(0, 20);
+                    h377 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h377 := e_pasid;
+                    else
+                        h377 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h376 := h377;
+                    h378 := to_unsigned(0, 16);
+                    h378 := to_unsigned(1, 16);
+                    h379 := to_unsigned(0, 4);
+                    h380 := to_unsigned(0, 4);
+                    h380 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h379 := h380;
+                    h381 := to_unsigned(0, 16);
+                    h381 := shift_left(h378, to_integer(h379));
+                    h395 := to_unsigned(0, 1);
+                    h396 := to_unsigned(0, 1);
+                    h396 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h396 := to_unsigned(1, 1);
+                    end if;
+                    h397 := to_unsigned(0, 1);
+                    h397 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h397 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h395 := h396;
+                    else
+                        h395 := h397;
+                    end if;
+                    h398 := to_unsigned(0, 1);
+                    h399 := to_unsigned(0, 1);
+                    h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h400 := w_root_8;
+                    h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h401 := w_root_8;
+                    h399 := to_unsigned(0, 1);
+                    if ((h400(12-1 downto 1) /= 0) or (h401(64-1 downto 48) /= 0)) then
+                        h399 := to_unsigned(1, 1);
+                    end if;
+                    h402 := to_unsigned(0, 1);
+                    h402 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h402 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h398 := h399;
+                    else
+                        h398 := h402;
+                    end if;
+                    h403 := to_unsigned(0, 20);
+                    h404 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h404 := e_pasid;
+                    else
+                        h404 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h403 := h404;
+                    h405 := to_unsigned(0, 16);
+                    h405 := to_unsigned(1, 16);
+                    h406 := to_unsigned(0, 4);
+                    h407 := to_unsigned(0, 4);
+                    h407 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h406 := h407;
+                    h408 := to_unsigned(0, 16);
+                    h408 := shift_left(h405, to_integer(h406));
+                    h421 := to_unsigned(0, 1);
+                    h422 := to_unsigned(0, 1);
+                    h422 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h422 := to_unsigned(1, 1);
+                    end if;
+                    h423 := to_unsigned(0, 1);
+                    h423 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h423 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h421 := h422;
+                    else
+                        h421 := h423;
+                    end if;
+                    h424 := to_unsigned(0, 1);
+                    h425 := to_unsigned(0, 1);
+                    h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h426 := w_root_8;
+                    h427 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h427 := w_root_8;
+                    h425 := to_unsigned(0, 1);
+                    if ((h426(12-1 downto 1) /= 0) or (h427(64-1 downto 48) /= 0)) then
+                        h425 := to_unsigned(1, 1);
+                    end if;
+                    h428 := to_unsigned(0, 1);
+                    h428 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h428 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h424 := h425;
+                    else
+                        h424 := h428;
+                    end if;
+                    h429 := to_unsigned(0, 20);
+                    h430 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h430 := e_pasid;
+                    else
+                        h430 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h429 := h430;
+                    h431 := to_unsigned(0, 16);
+                    h431 := to_unsigned(1, 16);
+                    h432 := to_unsigned(0, 4);
+                    h433 := to_unsigned(0, 4);
+                    h433 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h432 := h433;
+                    h434 := to_unsigned(0, 16);
+                    h434 := shift_left(h431, to_integer(h432));
+                    h448 := to_unsigned(0, 1);
+                    h449 := to_unsigned(0, 1);
+                    h449 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h449 := to_unsigned(1, 1);
+                    end if;
+                    h450 := to_unsigned(0, 1);
+                    h450 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h450 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h448 := h449;
+                    else
+                        h448 := h450;
+                    end if;
+                    h451 := to_unsigned(0, 1);
+                    h452 := to_unsigned(0, 1);
+                    h453 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h453 := w_root_8;
+                    h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h454 := w_root_8;
+                    h452 := to_unsigned(0, 1);
+                    if ((h453(12-1 downto 1) /= 0) or (h454(64-1 downto 48) /= 0)) then
+                        h452 := to_unsigned(1, 1);
+                    end if;
+                    h455 := to_unsigned(0, 1);
+                    h455 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h455 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h451 := h452;
+                    else
+                        h451 := h455;
+                    end if;
+                    h456 := to_unsigned(0, 20);
+                    h457 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h457 := e_pasid;
+                    else
+                        h457 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h456 := h457;
+                    h458 := to_unsigned(0, 16);
+                    h458 := to_unsigned(1, 16);
+                    h459 := to_unsigned(0, 4);
+                    h460 := to_unsigned(0, 4);
+                    h460 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h459 := h460;
+                    h461 := to_unsigned(0, 16);
+                    h461 := shift_left(h458, to_integer(h459));
+                    h462 := unsigned'("00000000000000000000000000000000");
+                    h462 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h463 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h463 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h464 := to_unsigned(0, 1);
+                    h465 := to_unsigned(0, 1);
+                    h465 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h465 := to_unsigned(1, 1);
+                    end if;
+                    h466 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h466 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h464 := h465;
+                    else
+                        h464 := h466;
+                    end if;
+                    h467 := to_unsigned(0, 1);
+                    h468 := to_unsigned(0, 1);
+                    h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h469 := w_root_8;
+                    h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h470 := w_root_8;
+                    h468 := to_unsigned(0, 1);
+                    if ((h469(12-1 downto 1) /= 0) or (h470(64-1 downto 48) /= 0)) then
+                        h468 := to_unsigned(1, 1);
+                    end if;
+                    h471 := to_unsigned(0, 1);
+                    h471 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h471 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h467 := h468;
+                    else
+                        h467 := h471;
+                    end if;
+                    h472 := to_unsigned(0, 20);
+                    h473 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h473 := e_pasid;
+                    else
+                        h473 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h472 := h473;
+                    h474 := to_unsigned(0, 16);
+                    h474 := to_unsigned(1, 16);
+                    h475 := to_unsigned(0, 4);
+                    h476 := to_unsigned(0, 4);
+                    h476 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h475 := h476;
+                    h477 := to_unsigned(0, 16);
+                    h477 := shift_left(h474, to_integer(h475));
+                    h480 := to_unsigned(0, 1);
+                    h481 := to_unsigned(0, 1);
+                    h481 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h481 := to_unsigned(1, 1);
+                    end if;
+                    h482 := to_unsigned(0, 1);
+                    h482 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h482 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h480 := h481;
+                    else
+                        h480 := h482;
+                    end if;
+                    h483 := to_unsigned(0, 1);
+                    h484 := to_unsigned(0, 1);
+                    h485 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h485 := w_root_8;
+                    h486 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h486 := w_root_8;
+                    h484 := to_unsigned(0, 1);
+                    if ((h485(12-1 downto 1) /= 0) or (h486(64-1 downto 48) /= 0)) then
+                        h484 := to_unsigned(1, 1);
+                    end if;
+                    h487 := to_unsigned(0, 1);
+                    h487 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h487 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h483 := h484;
+                    else
+                        h483 := h487;
+                    end if;
+                    h488 := to_unsigned(0, 20);
+                    h489 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h489 := e_pasid;
+                    else
+                        h489 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h488 := h489;
+                    h490 := to_unsigned(0, 16);
+                    h490 := to_unsigned(1, 16);
+                    h491 := to_unsigned(0, 4);
+                    h492 := to_unsigned(0, 4);
+                    h492 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h491 := h492;
+                    h493 := to_unsigned(0, 16);
+                    h493 := shift_left(h490, to_integer(h491));
+                    h494 := to_unsigned(0, 1);
+                    h495 := to_unsigned(0, 1);
+                    h495 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h495 := to_unsigned(1, 1);
+                    end if;
+                    h496 := to_unsigned(0, 1);
+                    h496 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h496 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h494 := h495;
+                    else
+                        h494 := h496;
+                    end if;
+                    h497 := to_unsigned(0, 1);
+                    h498 := to_unsigned(0, 1);
+                    h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h499 := w_root_8;
+                    h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h500 := w_root_8;
+                    h498 := to_unsigned(0, 1);
+                    if ((h499(12-1 downto 1) /= 0) or (h500(64-1 downto 48) /= 0)) then
+                        h498 := to_unsigned(1, 1);
+                    end if;
+                    h501 := to_unsigned(0, 1);
+                    h501 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h501 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h497 := h498;
+                    else
+                        h497 := h501;
+                    end if;
+                    h502 := to_unsigned(0, 20);
+                    h503 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h503 := e_pasid;
+                    else
+                        h503 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h502 := h503;
+                    h504 := to_unsigned(0, 16);
+                    h504 := to_unsigned(1, 16);
+                    h505 := to_unsigned(0, 4);
+                    h506 := to_unsigned(0, 4);
+                    h506 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h505 := h506;
+                    h507 := to_unsigned(0, 16);
+                    h507 := shift_left(h504, to_integer(h505));
+                    h508 := to_unsigned(0, 1);
+                    h509 := to_unsigned(0, 1);
+                    h509 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h509 := to_unsigned(1, 1);
+                    end if;
+                    h510 := to_unsigned(0, 1);
+                    h510 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h510 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h508 := h509;
+                    else
+                        h508 := h510;
+                    end if;
+                    h511 := to_unsigned(0, 1);
+                    h512 := to_unsigned(0, 1);
+                    h513 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h513 := w_root_8;
+                    h514 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h514 := w_root_8;
+                    h512 := to_unsigned(0, 1);
+                    if ((h513(12-1 downto 1) /= 0) or (h514(64-1 downto 48) /= 0)) then
+                        h512 := to_unsigned(1, 1);
+                    end if;
+                    h515 := to_unsigned(0, 1);
+                    h515 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h515 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h511 := h512;
+                    else
+                        h511 := h515;
+                    end if;
+                    h516 := to_unsigned(0, 20);
+                    h517 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h517 := e_pasid;
+                    else
+                        h517 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h516 := h517;
+                    h518 := to_unsigned(0, 16);
+                    h518 := to_unsigned(1, 16);
+                    h519 := to_unsigned(0, 4);
+                    h520 := to_unsigned(0, 4);
+                    h520 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h519 := h520;
+                    h521 := to_unsigned(0, 16);
+                    h521 := shift_left(h518, to_integer(h519));
+                    h522 := to_unsigned(0, 1);
+                    h523 := to_unsigned(0, 1);
+                    h524 := to_unsigned(0, 1);
+                    h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h525 := e_addr;
+                    h524 := to_unsigned(0, 1);
+                    if (h525(64-1 downto 57) /= 0) then
+                        h524 := to_unsigned(1, 1);
+                    end if;
+                    h526 := to_unsigned(0, 1);
+                    h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h527 := e_addr;
+                    h526 := to_unsigned(0, 1);
+                    if (h527(64-1 downto 39) /= 0) then
+                        h526 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h99 := h100;
+                        h523 := h524;
                     else
-                        h99 := h102;
+                        h523 := h526;
                     end if;
-                    h104 := to_unsigned(0, 1);
-                    h105 := to_unsigned(0, 1);
-                    h106 := to_unsigned(0, 1);
-                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h107 := e_addr;
-                    h106 := to_unsigned(0, 1);
-                    if (h107(64-1 downto 57) /= 0) then
-                        h106 := to_unsigned(1, 1);
+                    h528 := to_unsigned(0, 1);
+                    h529 := to_unsigned(0, 1);
+                    h530 := to_unsigned(0, 1);
+                    h531 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h531 := e_addr;
+                    h530 := to_unsigned(0, 1);
+                    if (h531(64-1 downto 57) /= 0) then
+                        h530 := to_unsigned(1, 1);
                     end if;
-                    h108 := to_unsigned(0, 1);
-                    h109 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h109 := e_addr;
-                    h108 := to_unsigned(0, 1);
-                    if (h109(64-1 downto 48) /= 0) then
-                        h108 := to_unsigned(1, 1);
+                    h532 := to_unsigned(0, 1);
+                    h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h533 := e_addr;
+                    h532 := to_unsigned(0, 1);
+                    if (h533(64-1 downto 48) /= 0) then
+                        h532 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h105 := h106;
+                        h529 := h530;
                     else
-                        h105 := h108;
+                        h529 := h532;
                     end if;
-                    h110 := to_unsigned(0, 1);
-                    h111 := to_unsigned(0, 1);
-                    h112 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h112 := e_addr;
-                    h111 := to_unsigned(0, 1);
-                    if (h112(64-1 downto 57) /= 0) then
-                        h111 := to_unsigned(1, 1);
+                    h534 := to_unsigned(0, 1);
+                    h535 := to_unsigned(0, 1);
+                    h536 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h536 := e_addr;
+                    h535 := to_unsigned(0, 1);
+                    if (h536(64-1 downto 57) /= 0) then
+                        h535 := to_unsigned(1, 1);
                     end if;
-                    h113 := to_unsigned(0, 1);
-                    h114 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h114 := e_addr;
-                    h113 := to_unsigned(0, 1);
-                    if (h114(64-1 downto 57) /= 0) then
-                        h113 := to_unsigned(1, 1);
+                    h537 := to_unsigned(0, 1);
+                    h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h538 := e_addr;
+                    h537 := to_unsigned(0, 1);
+                    if (h538(64-1 downto 57) /= 0) then
+                        h537 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h110 := h111;
+                        h534 := h535;
                     else
-                        h110 := h113;
+                        h534 := h537;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h528 := h529;
+                    else
+                        h528 := h534;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h522 := h523;
+                    else
+                        h522 := h528;
+                    end if;
+                    h550 := to_unsigned(0, 1);
+                    h551 := to_unsigned(0, 1);
+                    h551 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h551 := to_unsigned(1, 1);
+                    end if;
+                    h552 := to_unsigned(0, 1);
+                    h552 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h552 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h550 := h551;
+                    else
+                        h550 := h552;
+                    end if;
+                    h553 := to_unsigned(0, 1);
+                    h554 := to_unsigned(0, 1);
+                    h555 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h555 := w_root_8;
+                    h556 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h556 := w_root_8;
+                    h554 := to_unsigned(0, 1);
+                    if ((h555(12-1 downto 1) /= 0) or (h556(64-1 downto 48) /= 0)) then
+                        h554 := to_unsigned(1, 1);
+                    end if;
+                    h557 := to_unsigned(0, 1);
+                    h557 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h557 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h553 := h554;
+                    else
+                        h553 := h557;
+                    end if;
+                    h558 := to_unsigned(0, 20);
+                    h559 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h559 := e_pasid;
+                    else
+                        h559 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h558 := h559;
+                    h560 := to_unsigned(0, 16);
+                    h560 := to_unsigned(1, 16);
+                    h561 := to_unsigned(0, 4);
+                    h562 := to_unsigned(0, 4);
+                    h562 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h561 := h562;
+                    h563 := to_unsigned(0, 16);
+                    h563 := shift_left(h560, to_integer(h561));
+                    h564 := to_unsigned(0, 1);
+                    h565 := to_unsigned(0, 1);
+                    h566 := to_unsigned(0, 1);
+                    h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h567 := e_addr;
+                    h566 := to_unsigned(0, 1);
+                    if (h567(64-1 downto 57) /= 0) then
+                        h566 := to_unsigned(1, 1);
+                    end if;
+                    h568 := to_unsigned(0, 1);
+                    h569 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h569 := e_addr;
+                    h568 := to_unsigned(0, 1);
+                    if (h569(64-1 downto 39) /= 0) then
+                        h568 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h565 := h566;
+                    else
+                        h565 := h568;
+                    end if;
+                    h570 := to_unsigned(0, 1);
+                    h571 := to_unsigned(0, 1);
+                    h572 := to_unsigned(0, 1);
+                    h573 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h573 := e_addr;
+                    h572 := to_unsigned(0, 1);
+                    if (h573(64-1 downto 57) /= 0) then
+                        h572 := to_unsigned(1, 1);
+                    end if;
+                    h574 := to_unsigned(0, 1);
+                    h575 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h575 := e_addr;
+                    h574 := to_unsigned(0, 1);
+                    if (h575(64-1 downto 48) /= 0) then
+                        h574 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h571 := h572;
+                    else
+                        h571 := h574;
+                    end if;
+                    h576 := to_unsigned(0, 1);
+                    h577 := to_unsigned(0, 1);
+                    h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h578 := e_addr;
+                    h577 := to_unsigned(0, 1);
+                    if (h578(64-1 downto 57) /= 0) then
+                        h577 := to_unsigned(1, 1);
+                    end if;
+                    h579 := to_unsigned(0, 1);
+                    h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h580 := e_addr;
+                    h579 := to_unsigned(0, 1);
+                    if (h580(64-1 downto 57) /= 0) then
+                        h579 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h576 := h577;
+                    else
+                        h576 := h579;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h570 := h571;
+                    else
+                        h570 := h576;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h564 := h565;
+                    else
+                        h564 := h570;
+                    end if;
+                    h581 := unsigned'("00000000000000000000000000000000");
+                    h581 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h582 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h582 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h682 := unsigned'("00000000000000000000000000000000");
+                    h682 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h683 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h683 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h684 := to_unsigned(0, 1);
+                    h685 := to_unsigned(0, 1);
+                    h686 := to_unsigned(0, 1);
+                    h687 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h687 := e_addr;
+                    h686 := to_unsigned(0, 1);
+                    if (h687(64-1 downto 57) /= 0) then
+                        h686 := to_unsigned(1, 1);
+                    end if;
+                    h688 := to_unsigned(0, 1);
+                    h689 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h689 := e_addr;
+                    h688 := to_unsigned(0, 1);
+                    if (h689(64-1 downto 39) /= 0) then
+                        h688 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h685 := h686;
+                    else
+                        h685 := h688;
+                    end if;
+                    h690 := to_unsigned(0, 1);
+                    h691 := to_unsigned(0, 1);
+                    h692 := to_unsigned(0, 1);
+                    h693 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h693 := e_addr;
+                    h692 := to_unsigned(0, 1);
+                    if (h693(64-1 downto 57) /= 0) then
+                        h692 := to_unsigned(1, 1);
+                    end if;
+                    h694 := to_unsigned(0, 1);
+                    h695 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h695 := e_addr;
+                    h694 := to_unsigned(0, 1);
+                    if (h695(64-1 downto 48) /= 0) then
+                        h694 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h691 := h692;
+                    else
+                        h691 := h694;
+                    end if;
+                    h696 := to_unsigned(0, 1);
+                    h697 := to_unsigned(0, 1);
+                    h698 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h698 := e_addr;
+                    h697 := to_unsigned(0, 1);
+                    if (h698(64-1 downto 57) /= 0) then
+                        h697 := to_unsigned(1, 1);
+                    end if;
+                    h699 := to_unsigned(0, 1);
+                    h700 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h700 := e_addr;
+                    h699 := to_unsigned(0, 1);
+                    if (h700(64-1 downto 57) /= 0) then
+                        h699 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h696 := h697;
+                    else
+                        h696 := h699;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h104 := h105;
+                        h690 := h691;
                     else
-                        h104 := h110;
+                        h690 := h696;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h98 := h99;
+                        h684 := h685;
                     else
-                        h98 := h104;
+                        h684 := h690;
                     end if;
-                    h118 := to_unsigned(0, 1);
-                    h119 := to_unsigned(0, 1);
-                    h120 := to_unsigned(0, 1);
-                    h121 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h121 := e_addr;
-                    h120 := to_unsigned(0, 1);
-                    if (h121(64-1 downto 57) /= 0) then
-                        h120 := to_unsigned(1, 1);
+                    h704 := to_unsigned(0, 1);
+                    h705 := to_unsigned(0, 1);
+                    h706 := to_unsigned(0, 1);
+                    h707 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h707 := e_addr;
+                    h706 := to_unsigned(0, 1);
+                    if (h707(64-1 downto 57) /= 0) then
+                        h706 := to_unsigned(1, 1);
                     end if;
-                    h122 := to_unsigned(0, 1);
-                    h123 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h123 := e_addr;
-                    h122 := to_unsigned(0, 1);
-                    if (h123(64-1 downto 39) /= 0) then
-                        h122 := to_unsigned(1, 1);
+                    h708 := to_unsigned(0, 1);
+                    h709 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h709 := e_addr;
+                    h708 := to_unsigned(0, 1);
+                    if (h709(64-1 downto 39) /= 0) then
+                        h708 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h119 := h120;
+                        h705 := h706;
                     else
-                        h119 := h122;
+                        h705 := h708;
                     end if;
-                    h124 := to_unsigned(0, 1);
-                    h125 := to_unsigned(0, 1);
-                    h126 := to_unsigned(0, 1);
-                    h127 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h127 := e_addr;
-                    h126 := to_unsigned(0, 1);
-                    if (h127(64-1 downto 57) /= 0) then
-                        h126 := to_unsigned(1, 1);
+                    h710 := to_unsigned(0, 1);
+                    h711 := to_unsigned(0, 1);
+                    h712 := to_unsigned(0, 1);
+                    h713 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h713 := e_addr;
+                    h712 := to_unsigned(0, 1);
+                    if (h713(64-1 downto 57) /= 0) then
+                        h712 := to_unsigned(1, 1);
                     end if;
-                    h128 := to_unsigned(0, 1);
-                    h129 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h129 := e_addr;
-                    h128 := to_unsigned(0, 1);
-                    if (h129(64-1 downto 48) /= 0) then
-                        h128 := to_unsigned(1, 1);
+                    h714 := to_unsigned(0, 1);
+                    h715 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h715 := e_addr;
+                    h714 := to_unsigned(0, 1);
+                    if (h715(64-1 downto 48) /= 0) then
+                        h714 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h125 := h126;
+                        h711 := h712;
                     else
-                        h125 := h128;
+                        h711 := h714;
                     end if;
-                    h130 := to_unsigned(0, 1);
-                    h131 := to_unsigned(0, 1);
-                    h132 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h132 := e_addr;
-                    h131 := to_unsigned(0, 1);
-                    if (h132(64-1 downto 57) /= 0) then
-                        h131 := to_unsigned(1, 1);
+                    h716 := to_unsigned(0, 1);
+                    h717 := to_unsigned(0, 1);
+                    h718 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h718 := e_addr;
+                    h717 := to_unsigned(0, 1);
+                    if (h718(64-1 downto 57) /= 0) then
+                        h717 := to_unsigned(1, 1);
                     end if;
-                    h133 := to_unsigned(0, 1);
-                    h134 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h134 := e_addr;
-                    h133 := to_unsigned(0, 1);
-                    if (h134(64-1 downto 57) /= 0) then
-                        h133 := to_unsigned(1, 1);
+                    h719 := to_unsigned(0, 1);
+                    h720 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h720 := e_addr;
+                    h719 := to_unsigned(0, 1);
+                    if (h720(64-1 downto 57) /= 0) then
+                        h719 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h130 := h131;
+                        h716 := h717;
                     else
-                        h130 := h133;
+                        h716 := h719;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h124 := h125;
+                        h710 := h711;
                     else
-                        h124 := h130;
+                        h710 := h716;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h118 := h119;
+                        h704 := h705;
                     else
-                        h118 := h124;
+                        h704 := h710;
                     end if;
-                    h135 := unsigned'("00000000000000000000000000000000");
-                    h135 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h136 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h136 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h176 := unsigned'("00000000000000000000000000000000");
-                    h176 := e_msi_data;
-                    h187 := to_unsigned(0, 17);
-                    h188 := to_unsigned(0, 1);
-                    h188 := to_unsigned(0, 1);
+                    h721 := unsigned'("00000000000000000000000000000000");
+                    h721 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h722 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h722 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h762 := unsigned'("00000000000000000000000000000000");
+                    h762 := e_msi_data;
+                    h773 := to_unsigned(0, 17);
+                    h774 := to_unsigned(0, 1);
+                    h774 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h188 := to_unsigned(1, 1);
+                        h774 := to_unsigned(1, 1);
                     end if;
-                    h189 := unsigned'("00000000000000000000000000000000");
-                    h189 := e_msi_addr;
-                    h190 := to_unsigned(0, 16);
-                    h190 := (unsigned'(h188 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h189(20-1 downto 5)));
-                    h191 := unsigned'("00000000000000000000000000000000");
-                    h191 := e_msi_data;
-                    h192 := to_unsigned(0, 17);
-                    h192 := (unsigned'(to_unsigned(0, 1) & h190) + unsigned'(to_unsigned(0, 1) & h191(16-1 downto 0)));
-                    h193 := to_unsigned(0, 1);
-                    h193 := to_unsigned(0, 1);
+                    h775 := unsigned'("00000000000000000000000000000000");
+                    h775 := e_msi_addr;
+                    h776 := to_unsigned(0, 16);
+                    h776 := (unsigned'(h774 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h775(20-1 downto 5)));
+                    h777 := unsigned'("00000000000000000000000000000000");
+                    h777 := e_msi_data;
+                    h778 := to_unsigned(0, 17);
+                    h778 := (unsigned'(to_unsigned(0, 1) & h776) + unsigned'(to_unsigned(0, 1) & h777(16-1 downto 0)));
+                    h779 := to_unsigned(0, 1);
+                    h779 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h193 := to_unsigned(1, 1);
+                        h779 := to_unsigned(1, 1);
                     end if;
-                    h194 := unsigned'("00000000000000000000000000000000");
-                    h194 := e_msi_addr;
-                    h195 := to_unsigned(0, 16);
-                    h195 := (unsigned'(h193 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h194(20-1 downto 5)));
+                    h780 := unsigned'("00000000000000000000000000000000");
+                    h780 := e_msi_addr;
+                    h781 := to_unsigned(0, 16);
+                    h781 := (unsigned'(h779 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h780(20-1 downto 5)));
                     if bool(e_msi_addr(3)) then
-                        h187 := h192;
+                        h773 := h778;
                     else
-                        h187 := unsigned'(to_unsigned(0, 1) & h195);
+                        h773 := unsigned'(to_unsigned(0, 1) & h781);
                     end if;
-                    h196 := to_unsigned(0, 16);
-                    h196 := (h187(16-1 downto 0) and to_unsigned(65535, 16));
-                    h197 := to_unsigned(0, 17);
-                    h197 := to_unsigned(2, 17);
-                    h198 := to_unsigned(0, 4);
-                    h198 := r_IRTA_REG(4-1 downto 0);
-                    h199 := to_unsigned(0, 17);
-                    h199 := shift_left(h197, to_integer(h198));
-                    h232 := unsigned'("00000000000000000000000000000000");
-                    h232 := w_irte_0(64-1 downto 32);
-                    h233 := unsigned'("00000000000000000000000000000000");
-                    h233 := w_irte_0(64-1 downto 32);
-                    h245 := to_unsigned(0, 16);
-                    h246 := to_unsigned(0, 16);
-                    h247 := to_unsigned(0, 16);
+                    h782 := to_unsigned(0, 16);
+                    h782 := (h773(16-1 downto 0) and to_unsigned(65535, 16));
+                    h783 := to_unsigned(0, 17);
+                    h783 := to_unsigned(2, 17);
+                    h784 := to_unsigned(0, 4);
+                    h784 := r_IRTA_REG(4-1 downto 0);
+                    h785 := to_unsigned(0, 17);
+                    h785 := shift_left(h783, to_integer(h784));
+                    h818 := unsigned'("00000000000000000000000000000000");
+                    h818 := w_irte_0(64-1 downto 32);
+                    h819 := unsigned'("00000000000000000000000000000000");
+                    h819 := w_irte_0(64-1 downto 32);
+                    h831 := to_unsigned(0, 16);
+                    h832 := to_unsigned(0, 16);
+                    h833 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h247 := to_unsigned(65529, 16);
+                        h833 := to_unsigned(65529, 16);
                     else
-                        h247 := to_unsigned(65528, 16);
+                        h833 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h246 := to_unsigned(65531, 16);
+                        h832 := to_unsigned(65531, 16);
                     else
-                        h246 := h247;
+                        h832 := h833;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h245 := to_unsigned(65535, 16);
+                        h831 := to_unsigned(65535, 16);
                     else
-                        h245 := h246;
+                        h831 := h832;
                     end if;
-                    h248 := to_unsigned(0, 16);
-                    h248 := (e_sid and h245);
-                    h249 := to_unsigned(0, 16);
-                    h250 := to_unsigned(0, 16);
-                    h251 := to_unsigned(0, 16);
+                    h834 := to_unsigned(0, 16);
+                    h834 := (e_sid and h831);
+                    h835 := to_unsigned(0, 16);
+                    h836 := to_unsigned(0, 16);
+                    h837 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h251 := to_unsigned(65529, 16);
+                        h837 := to_unsigned(65529, 16);
                     else
-                        h251 := to_unsigned(65528, 16);
+                        h837 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h250 := to_unsigned(65531, 16);
+                        h836 := to_unsigned(65531, 16);
                     else
-                        h250 := h251;
+                        h836 := h837;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h249 := to_unsigned(65535, 16);
+                        h835 := to_unsigned(65535, 16);
                     else
-                        h249 := h250;
+                        h835 := h836;
                     end if;
-                    h252 := to_unsigned(0, 16);
-                    h252 := (w_irte_8(16-1 downto 0) and h249);
-                    h253 := to_unsigned(0, 16);
-                    h253 := e_sid;
-                    h254 := to_unsigned(0, 16);
-                    h254 := w_irte_8(16-1 downto 0);
-                    h255 := to_unsigned(0, 16);
-                    h255 := e_sid;
-                    h256 := to_unsigned(0, 16);
-                    h256 := w_irte_8(16-1 downto 0);
+                    h838 := to_unsigned(0, 16);
+                    h838 := (w_irte_8(16-1 downto 0) and h835);
+                    h839 := to_unsigned(0, 16);
+                    h839 := e_sid;
+                    h840 := to_unsigned(0, 16);
+                    h840 := w_irte_8(16-1 downto 0);
+                    h841 := to_unsigned(0, 16);
+                    h841 := e_sid;
+                    h842 := to_unsigned(0, 16);
+                    h842 := w_irte_8(16-1 downto 0);
                     if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
                         rec_outcome <= to_unsigned(7, 3);
@@ -2266,7 +4595,7 @@ begin
                         rec_cpl_status <= to_unsigned(1, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h54))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h55))))) and (not bool(r_GSTS_REG(31)))) then
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h139))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h140))))) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -2304,34 +4633,34 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (er_root /= '0')) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (er_root /= '0')) then
                         status <= to_unsigned(4, 8);
-                        h56 := to_unsigned(0, 3);
+                        h141 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h56 := to_unsigned(7, 3);
+                            h141 := to_unsigned(7, 3);
                         else
-                            h56 := to_unsigned(4, 3);
+                            h141 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h56;
+                        rec_outcome <= h141;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(8, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h57 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h57 := e_addr;
-                        v_wide(64-1 downto 12) := h57(64-1 downto 12);
+                        h142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h142 := e_addr;
+                        v_wide(64-1 downto 12) := h142(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(8, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h58 := to_unsigned(0, 1);
-                        h58 := to_unsigned(0, 1);
+                        h143 := to_unsigned(0, 1);
+                        h143 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h58 := to_unsigned(1, 1);
+                            h143 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h58;
+                        v_wide(63-1 downto 62) := h143;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2341,45 +4670,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h59 := to_unsigned(0, 3);
+                        h144 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h59 := to_unsigned(4, 3);
+                            h144 := to_unsigned(4, 3);
                         else
-                            h59 := to_unsigned(0, 3);
+                            h144 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h59;
+                        rec_cpl_status <= h144;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not bool(w_root_0(0)))) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (e_pv /= 0)) then
                         status <= to_unsigned(5, 8);
-                        h60 := to_unsigned(0, 3);
+                        h145 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h60 := to_unsigned(7, 3);
+                            h145 := to_unsigned(7, 3);
                         else
-                            h60 := to_unsigned(4, 3);
+                            h145 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h60;
+                        rec_outcome <= h145;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(1, 8);
+                        rec_fault_reason <= to_unsigned(49, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h61 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h61 := e_addr;
-                        v_wide(64-1 downto 12) := h61(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h62 := to_unsigned(0, 1);
-                        h62 := to_unsigned(0, 1);
+                        h146 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h146 := shift_right(e_addr, 12);
+                        h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h147 := unsigned'(h146 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h147(64-1 downto 0);
+                        h148 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h148 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h62 := to_unsigned(1, 1);
+                            h149 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h62;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h150 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h150 := (unsigned'(to_unsigned(0, 1) & h148) or unsigned'(h149 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h151 := (unsigned'(to_unsigned(0, 1) & h150) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h152 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h152 := (h151 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h153 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h153 := e_pasid;
+                        else
+                            h153 := to_unsigned(0, 20);
+                        end if;
+                        h154 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h154 := (h152 or unsigned'(to_unsigned(0, 4) & h153 & unsigned'("0000000000000000000000000000000000000000")));
+                        h155 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h155 := (h154 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h155;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2387,45 +4728,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h63 := to_unsigned(0, 1);
+                        h156 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h63 := to_unsigned(1, 1);
+                            h156 := to_unsigned(1, 1);
                         else
-                            h63 := to_unsigned(0, 1);
+                            h156 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h63);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h156);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (er_root /= '0')) then
                         status <= to_unsigned(6, 8);
-                        h64 := to_unsigned(0, 3);
+                        h157 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h64 := to_unsigned(7, 3);
+                            h157 := to_unsigned(7, 3);
                         else
-                            h64 := to_unsigned(4, 3);
+                            h157 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h64;
+                        rec_outcome <= h157;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_fault_reason <= to_unsigned(56, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h65 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h65 := e_addr;
-                        v_wide(64-1 downto 12) := h65(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h66 := to_unsigned(0, 1);
-                        h66 := to_unsigned(0, 1);
+                        h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h158 := shift_right(e_addr, 12);
+                        h159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h159 := unsigned'(h158 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h159(64-1 downto 0);
+                        h160 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h160 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h161 := to_unsigned(0, 1);
+                        h161 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h66 := to_unsigned(1, 1);
+                            h161 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h66;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h162 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h162 := (unsigned'(to_unsigned(0, 1) & h160) or unsigned'(h161 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h163 := (unsigned'(to_unsigned(0, 1) & h162) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h164 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h164 := (h163 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h165 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h165 := e_pasid;
+                        else
+                            h165 := to_unsigned(0, 20);
+                        end if;
+                        h166 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h166 := (h164 or unsigned'(to_unsigned(0, 4) & h165 & unsigned'("0000000000000000000000000000000000000000")));
+                        h167 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h167 := (h166 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h167;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2433,45 +4786,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h67 := to_unsigned(0, 3);
+                        h168 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h67 := to_unsigned(4, 3);
+                            h168 := to_unsigned(4, 3);
                         else
-                            h67 := to_unsigned(0, 3);
+                            h168 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h67;
+                        rec_cpl_status <= h168;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h181 /= 0))) then
                         status <= to_unsigned(7, 8);
-                        h68 := to_unsigned(0, 3);
+                        h169 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h68 := to_unsigned(7, 3);
+                            h169 := to_unsigned(7, 3);
                         else
-                            h68 := to_unsigned(4, 3);
+                            h169 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h68;
+                        rec_outcome <= h169;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(9, 8);
+                        rec_fault_reason <= to_unsigned(57, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h69 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h69 := e_addr;
-                        v_wide(64-1 downto 12) := h69(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(9, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h70 := to_unsigned(0, 1);
-                        h70 := to_unsigned(0, 1);
+                        h170 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h170 := shift_right(e_addr, 12);
+                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h171 := unsigned'(h170 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h171(64-1 downto 0);
+                        h172 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h172 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h173 := to_unsigned(0, 1);
+                        h173 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h70 := to_unsigned(1, 1);
+                            h173 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h70;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h174 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h174 := (unsigned'(to_unsigned(0, 1) & h172) or unsigned'(h173 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h175 := (unsigned'(to_unsigned(0, 1) & h174) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h176 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h176 := (h175 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h177 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h177 := e_pasid;
+                        else
+                            h177 := to_unsigned(0, 20);
+                        end if;
+                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h178 := (h176 or unsigned'(to_unsigned(0, 4) & h177 & unsigned'("0000000000000000000000000000000000000000")));
+                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h179 := (h178 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h179;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2479,96 +4844,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h71 := to_unsigned(0, 3);
+                        h180 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h71 := to_unsigned(4, 3);
+                            h180 := to_unsigned(1, 1);
                         else
-                            h71 := to_unsigned(0, 3);
+                            h180 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= h71;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h180);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h196 /= 0)) then
                         status <= to_unsigned(8, 8);
-                        h72 := to_unsigned(0, 3);
+                        h184 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h72 := to_unsigned(7, 3);
+                            h184 := to_unsigned(7, 3);
                         else
-                            h72 := to_unsigned(4, 3);
+                            h184 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h72;
+                        rec_outcome <= h184;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(2, 8);
-                        h73 := to_unsigned(0, 1);
-                        h73 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h73 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h73;
-                        v_wide := to_unsigned(0, 127);
-                        h74 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h74 := e_addr;
-                        v_wide(64-1 downto 12) := h74(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h75 := to_unsigned(0, 1);
-                        h75 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h75 := to_unsigned(1, 1);
-                        end if;
-                        v_wide(63-1 downto 62) := h75;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h76 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h76 := to_unsigned(1, 1);
-                        else
-                            h76 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h76);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
-                        status <= to_unsigned(9, 8);
-                        h77 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h77 := to_unsigned(7, 3);
-                        else
-                            h77 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h77;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(11, 8);
+                        rec_fault_reason <= to_unsigned(58, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        v_wide := to_unsigned(0, 127);
-                        h78 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h78 := e_addr;
-                        v_wide(64-1 downto 12) := h78(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h79 := to_unsigned(0, 1);
-                        h79 := to_unsigned(0, 1);
+                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h185 := shift_right(e_addr, 12);
+                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h186 := unsigned'(h185 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h186(64-1 downto 0);
+                        h187 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h187 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h188 := to_unsigned(0, 1);
+                        h188 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h79 := to_unsigned(1, 1);
+                            h188 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h79;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h189 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h189 := (unsigned'(to_unsigned(0, 1) & h187) or unsigned'(h188 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h190 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h190 := (unsigned'(to_unsigned(0, 1) & h189) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h191 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h191 := (h190 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h192 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h192 := e_pasid;
+                        else
+                            h192 := to_unsigned(0, 20);
+                        end if;
+                        h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h193 := (h191 or unsigned'(to_unsigned(0, 4) & h192 & unsigned'("0000000000000000000000000000000000000000")));
+                        h194 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h194 := (h193 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h194;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2576,50 +4902,120 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h80 := to_unsigned(0, 3);
+                        h195 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h80 := to_unsigned(4, 3);
+                            h195 := to_unsigned(4, 3);
                         else
-                            h80 := to_unsigned(0, 3);
+                            h195 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h80;
+                        rec_cpl_status <= h195;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h214 /= 0)) and (not (h217 /= 0))) and (not (er_root /= '0'))) and (not bool(w_smctx_0(0)))) then
+                        status <= to_unsigned(9, 8);
+                        h201 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h201 := to_unsigned(7, 3);
+                        else
+                            h201 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h201;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(65, 8);
+                        h202 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 1);
+                        if (not bool(w_smctx_0(1))) then
+                            h202 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h202;
+                        h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h203 := shift_right(e_addr, 12);
+                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h204 := unsigned'(h203 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h204(64-1 downto 0);
+                        h205 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h205 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h206 := to_unsigned(0, 1);
+                        h206 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h206 := to_unsigned(1, 1);
+                        end if;
+                        h207 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h207 := (unsigned'(to_unsigned(0, 1) & h205) or unsigned'(h206 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h208 := (unsigned'(to_unsigned(0, 1) & h207) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h209 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h209 := (h208 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h210 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h210 := e_pasid;
+                        else
+                            h210 := to_unsigned(0, 20);
+                        end if;
+                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h211 := (h209 or unsigned'(to_unsigned(0, 4) & h210 & unsigned'("0000000000000000000000000000000000000000")));
+                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h212 := (h211 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h212;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h213 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h213 := to_unsigned(1, 1);
+                        else
+                            h213 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h213);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h234 /= 0)) and (not (h237 /= 0))) and (not (er_root /= '0'))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
                         status <= to_unsigned(10, 8);
-                        h81 := to_unsigned(0, 3);
+                        h222 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h81 := to_unsigned(7, 3);
+                            h222 := to_unsigned(7, 3);
                         else
-                            h81 := to_unsigned(4, 3);
+                            h222 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h81;
+                        rec_outcome <= h222;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h82 := to_unsigned(0, 1);
-                        h82 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h82 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h82;
-                        v_wide := to_unsigned(0, 127);
-                        h83 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h83 := e_addr;
-                        v_wide(64-1 downto 12) := h83(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h84 := to_unsigned(0, 1);
-                        h84 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(66, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h223 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h223 := shift_right(e_addr, 12);
+                        h224 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h224 := unsigned'(h223 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h224(64-1 downto 0);
+                        h225 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h225 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h226 := to_unsigned(0, 1);
+                        h226 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h84 := to_unsigned(1, 1);
+                            h226 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h84;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h227 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h227 := (unsigned'(to_unsigned(0, 1) & h225) or unsigned'(h226 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h228 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h228 := (unsigned'(to_unsigned(0, 1) & h227) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h229 := (h228 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h230 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h230 := e_pasid;
+                        else
+                            h230 := to_unsigned(0, 20);
+                        end if;
+                        h231 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h231 := (h229 or unsigned'(to_unsigned(0, 4) & h230 & unsigned'("0000000000000000000000000000000000000000")));
+                        h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h232 := (h231 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h232;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2627,50 +5023,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h85 := to_unsigned(0, 3);
+                        h233 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h85 := to_unsigned(4, 3);
+                            h233 := to_unsigned(4, 3);
                         else
-                            h85 := to_unsigned(0, 3);
+                            h233 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h85;
+                        rec_cpl_status <= h233;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h255 /= 0)) and (not (h258 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
                         status <= to_unsigned(11, 8);
-                        h86 := to_unsigned(0, 3);
+                        h242 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h86 := to_unsigned(7, 3);
+                            h242 := to_unsigned(7, 3);
                         else
-                            h86 := to_unsigned(4, 3);
+                            h242 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h86;
+                        rec_outcome <= h242;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(13, 8);
-                        h87 := to_unsigned(0, 1);
-                        h87 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h87 := to_unsigned(1, 1);
+                        rec_fault_reason <= to_unsigned(68, 8);
+                        h243 := to_unsigned(0, 1);
+                        h243 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h243 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h87;
-                        v_wide := to_unsigned(0, 127);
-                        h88 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h88 := e_addr;
-                        v_wide(64-1 downto 12) := h88(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h89 := to_unsigned(0, 1);
-                        h89 := to_unsigned(0, 1);
+                        rec_recorded <= h243;
+                        h244 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h244 := shift_right(e_addr, 12);
+                        h245 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h245 := unsigned'(h244 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h245(64-1 downto 0);
+                        h246 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h246 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h247 := to_unsigned(0, 1);
+                        h247 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h89 := to_unsigned(1, 1);
+                            h247 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h89;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h248 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h248 := (unsigned'(to_unsigned(0, 1) & h246) or unsigned'(h247 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h249 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h249 := (unsigned'(to_unsigned(0, 1) & h248) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h250 := (h249 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h251 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h251 := e_pasid;
+                        else
+                            h251 := to_unsigned(0, 20);
+                        end if;
+                        h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h252 := (h250 or unsigned'(to_unsigned(0, 4) & h251 & unsigned'("0000000000000000000000000000000000000000")));
+                        h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h253 := (h252 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                        rec_frcd_hi <= h253;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2678,50 +5086,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h90 := to_unsigned(0, 1);
+                        h254 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h90 := to_unsigned(1, 1);
+                            h254 := to_unsigned(1, 1);
                         else
-                            h90 := to_unsigned(0, 1);
+                            h254 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h90);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h254);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h276 /= 0)) and (not (h279 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
                         status <= to_unsigned(12, 8);
-                        h91 := to_unsigned(0, 3);
+                        h263 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h91 := to_unsigned(7, 3);
+                            h263 := to_unsigned(7, 3);
                         else
-                            h91 := to_unsigned(4, 3);
+                            h263 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h91;
+                        rec_outcome <= h263;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(3, 8);
-                        h92 := to_unsigned(0, 1);
-                        h92 := to_unsigned(0, 1);
-                        if (not bool(w_ctx_0(1))) then
-                            h92 := to_unsigned(1, 1);
+                        rec_fault_reason <= to_unsigned(69, 8);
+                        h264 := to_unsigned(0, 1);
+                        h264 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h264 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h92;
-                        v_wide := to_unsigned(0, 127);
-                        h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h93 := e_addr;
-                        v_wide(64-1 downto 12) := h93(64-1 downto 12);
-                        rec_frcd_lo <= v_wide(64-1 downto 0);
-                        v_wide := to_unsigned(0, 127);
-                        v_wide(16-1 downto 0) := e_sid;
-                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
-                        v_wide(62-1 downto 60) := e_at;
-                        h94 := to_unsigned(0, 1);
-                        h94 := to_unsigned(0, 1);
+                        rec_recorded <= h264;
+                        h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h265 := shift_right(e_addr, 12);
+                        h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h266 := unsigned'(h265 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h266(64-1 downto 0);
+                        h267 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h267 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h268 := to_unsigned(0, 1);
+                        h268 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h94 := to_unsigned(1, 1);
+                            h268 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h94;
-                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
-                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        h269 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h269 := (unsigned'(to_unsigned(0, 1) & h267) or unsigned'(h268 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h270 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h270 := (unsigned'(to_unsigned(0, 1) & h269) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h271 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h271 := (h270 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h272 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h272 := e_pasid;
+                        else
+                            h272 := to_unsigned(0, 20);
+                        end if;
+                        h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h273 := (h271 or unsigned'(to_unsigned(0, 4) & h272 & unsigned'("0000000000000000000000000000000000000000")));
+                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h274 := (h273 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h274;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -2729,16 +5149,16 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h95 := to_unsigned(0, 3);
+                        h275 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h95 := to_unsigned(4, 3);
+                            h275 := to_unsigned(1, 1);
                         else
-                            h95 := to_unsigned(0, 3);
+                            h275 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= h95;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h275);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h96))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h97))))) and (((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h284))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h285))))) and (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h286 /= 0)) and (not (h289 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
                         status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -2757,11 +5177,11 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h294 /= 0)) and (not (h297 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
                         status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
-                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(0, 8);
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
@@ -2776,8 +5196,1267 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h315 /= 0)) and (not (h318 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h323(20-1 downto 6)) < h328))) then
                         status <= to_unsigned(15, 8);
+                        h302 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h302 := to_unsigned(7, 3);
+                        else
+                            h302 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h302;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(70, 8);
+                        h303 := to_unsigned(0, 1);
+                        h303 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h303 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h303;
+                        h304 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h304 := shift_right(e_addr, 12);
+                        h305 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h305 := unsigned'(h304 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h305(64-1 downto 0);
+                        h306 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h306 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h307 := to_unsigned(0, 1);
+                        h307 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h307 := to_unsigned(1, 1);
+                        end if;
+                        h308 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h308 := (unsigned'(to_unsigned(0, 1) & h306) or unsigned'(h307 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h309 := (unsigned'(to_unsigned(0, 1) & h308) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h310 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h310 := (h309 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h311 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h311 := e_pasid;
+                        else
+                            h311 := to_unsigned(0, 20);
+                        end if;
+                        h312 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h312 := (h310 or unsigned'(to_unsigned(0, 4) & h311 & unsigned'("0000000000000000000000000000000000000000")));
+                        h313 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h313 := (h312 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h313;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h314 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h314 := to_unsigned(1, 1);
+                        else
+                            h314 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h314);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h342 /= 0)) and (not (h345 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h350(20-1 downto 6)) < h355)) and (not bool(w_pdir_0(0)))) then
+                        status <= to_unsigned(16, 8);
+                        h329 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h329 := to_unsigned(7, 3);
+                        else
+                            h329 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h329;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(81, 8);
+                        h330 := to_unsigned(0, 1);
+                        h330 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h330 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h330;
+                        h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h331 := shift_right(e_addr, 12);
+                        h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h332 := unsigned'(h331 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h332(64-1 downto 0);
+                        h333 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h333 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h334 := to_unsigned(0, 1);
+                        h334 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h334 := to_unsigned(1, 1);
+                        end if;
+                        h335 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h335 := (unsigned'(to_unsigned(0, 1) & h333) or unsigned'(h334 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h336 := (unsigned'(to_unsigned(0, 1) & h335) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h337 := (h336 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h338 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h338 := e_pasid;
+                        else
+                            h338 := to_unsigned(0, 20);
+                        end if;
+                        h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h339 := (h337 or unsigned'(to_unsigned(0, 4) & h338 & unsigned'("0000000000000000000000000000000000000000")));
+                        h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h340 := (h339 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h340;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h341 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h341 := to_unsigned(1, 1);
+                        else
+                            h341 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h341);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h368 /= 0)) and (not (h371 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h376(20-1 downto 6)) < h381)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
+                        status <= to_unsigned(17, 8);
+                        h356 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h356 := to_unsigned(7, 3);
+                        else
+                            h356 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h356;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(82, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h357 := shift_right(e_addr, 12);
+                        h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h358 := unsigned'(h357 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h358(64-1 downto 0);
+                        h359 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h359 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h360 := to_unsigned(0, 1);
+                        h360 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h360 := to_unsigned(1, 1);
+                        end if;
+                        h361 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h361 := (unsigned'(to_unsigned(0, 1) & h359) or unsigned'(h360 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h362 := (unsigned'(to_unsigned(0, 1) & h361) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h363 := (h362 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h364 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h364 := e_pasid;
+                        else
+                            h364 := to_unsigned(0, 20);
+                        end if;
+                        h365 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h365 := (h363 or unsigned'(to_unsigned(0, 4) & h364 & unsigned'("0000000000000000000000000000000000000000")));
+                        h366 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h366 := (h365 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h366;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h367 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h367 := to_unsigned(4, 3);
+                        else
+                            h367 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h367;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h395 /= 0)) and (not (h398 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h403(20-1 downto 6)) < h408)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not bool(w_pe_0(0)))) then
+                        status <= to_unsigned(18, 8);
+                        h382 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h382 := to_unsigned(7, 3);
+                        else
+                            h382 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h382;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(89, 8);
+                        h383 := to_unsigned(0, 1);
+                        h383 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h383 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h383;
+                        h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h384 := shift_right(e_addr, 12);
+                        h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h385 := unsigned'(h384 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h385(64-1 downto 0);
+                        h386 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h386 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h387 := to_unsigned(0, 1);
+                        h387 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h387 := to_unsigned(1, 1);
+                        end if;
+                        h388 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h388 := (unsigned'(to_unsigned(0, 1) & h386) or unsigned'(h387 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h389 := (unsigned'(to_unsigned(0, 1) & h388) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h390 := (h389 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h391 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h391 := e_pasid;
+                        else
+                            h391 := to_unsigned(0, 20);
+                        end if;
+                        h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h392 := (h390 or unsigned'(to_unsigned(0, 4) & h391 & unsigned'("0000000000000000000000000000000000000000")));
+                        h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h393 := (h392 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h393;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h394 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h394 := to_unsigned(1, 1);
+                        else
+                            h394 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h394);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h421 /= 0)) and (not (h424 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h429(20-1 downto 6)) < h434)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
+                        status <= to_unsigned(19, 8);
+                        h409 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h409 := to_unsigned(7, 3);
+                        else
+                            h409 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h409;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(90, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h410 := shift_right(e_addr, 12);
+                        h411 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h411 := unsigned'(h410 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h411(64-1 downto 0);
+                        h412 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h412 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h413 := to_unsigned(0, 1);
+                        h413 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h413 := to_unsigned(1, 1);
+                        end if;
+                        h414 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h414 := (unsigned'(to_unsigned(0, 1) & h412) or unsigned'(h413 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h415 := (unsigned'(to_unsigned(0, 1) & h414) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h416 := (h415 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h417 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h417 := e_pasid;
+                        else
+                            h417 := to_unsigned(0, 20);
+                        end if;
+                        h418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h418 := (h416 or unsigned'(to_unsigned(0, 4) & h417 & unsigned'("0000000000000000000000000000000000000000")));
+                        h419 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h419 := (h418 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h419;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h420 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h420 := to_unsigned(4, 3);
+                        else
+                            h420 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h420;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h448 /= 0)) and (not (h451 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h456(20-1 downto 6)) < h461)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))) then
+                        status <= to_unsigned(20, 8);
+                        h435 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h435 := to_unsigned(7, 3);
+                        else
+                            h435 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h435;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(91, 8);
+                        h436 := to_unsigned(0, 1);
+                        h436 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h436 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h436;
+                        h437 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h437 := shift_right(e_addr, 12);
+                        h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h438 := unsigned'(h437 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h438(64-1 downto 0);
+                        h439 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h439 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h440 := to_unsigned(0, 1);
+                        h440 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h440 := to_unsigned(1, 1);
+                        end if;
+                        h441 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h441 := (unsigned'(to_unsigned(0, 1) & h439) or unsigned'(h440 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h442 := (unsigned'(to_unsigned(0, 1) & h441) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h443 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h443 := (h442 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h444 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h444 := e_pasid;
+                        else
+                            h444 := to_unsigned(0, 20);
+                        end if;
+                        h445 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h445 := (h443 or unsigned'(to_unsigned(0, 4) & h444 & unsigned'("0000000000000000000000000000000000000000")));
+                        h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h446 := (h445 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                        rec_frcd_hi <= h446;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h447 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h447 := to_unsigned(4, 3);
+                        else
+                            h447 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h447;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h462))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h463))))) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h464 /= 0)) and (not (h467 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h472(20-1 downto 6)) < h477)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(21, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h480 /= 0)) and (not (h483 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h488(20-1 downto 6)) < h493)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(22, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := to_unsigned(1, 1);
+                        h478 := to_unsigned(0, 1);
+                        h478 := to_unsigned(0, 1);
+                        if (not (True and (e_nw /= 0))) then
+                            h478 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h478;
+                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h479 := shift_right(e_addr, 12);
+                        v_wide(64-1 downto 12) := h479(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        st <= FINISH;
+                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h494 /= 0)) and (not (h497 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h502(20-1 downto 6)) < h507)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                        status <= to_unsigned(23, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= e_addr;
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h508 /= 0)) and (not (h511 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h516(20-1 downto 6)) < h521)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (h522 /= 0)) then
+                        status <= to_unsigned(24, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h550 /= 0)) and (not (h553 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h558(20-1 downto 6)) < h563)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (h564 /= 0)) then
+                        status <= to_unsigned(25, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(131, 8);
+                        h539 := to_unsigned(0, 1);
+                        h539 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h539 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h539;
+                        h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h540 := shift_right(e_addr, 12);
+                        h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h541 := unsigned'(h540 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h541(64-1 downto 0);
+                        h542 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h542 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h543 := to_unsigned(0, 1);
+                        h543 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h543 := to_unsigned(1, 1);
+                        end if;
+                        h544 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h544 := (unsigned'(to_unsigned(0, 1) & h542) or unsigned'(h543 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h545 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h545 := (unsigned'(to_unsigned(0, 1) & h544) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h546 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h546 := (h545 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h547 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h547 := e_pasid;
+                        else
+                            h547 := to_unsigned(0, 20);
+                        end if;
+                        h548 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h548 := (h546 or unsigned'(to_unsigned(0, 4) & h547 & unsigned'("0000000000000000000000000000000000000000")));
+                        h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h549 := (h548 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                        rec_frcd_hi <= h549;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h581))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h582)))))) then
+                        status <= to_unsigned(26, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smsl_ok /= 0) then
+                        status <= to_unsigned(27, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_smsl_pa;
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smsl_translation /= 0) then
+                        status <= to_unsigned(28, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_smsl_R;
+                        h583 := to_unsigned(0, 1);
+                        h583 := to_unsigned(0, 1);
+                        if ((wk_smsl_W /= 0) and (not (True and (e_nw /= 0)))) then
+                            h583 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h583;
+                        v_wide(3-1 downto 2) := wk_smsl_U;
+                        h584 := to_unsigned(0, 1);
+                        h584 := to_unsigned(0, 1);
+                        if (wk_smsl_shift > 12) then
+                            h584 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h584;
+                        h585 := to_unsigned(0, 6);
+                        h585 := wk_smsl_shift;
+                        h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h586 := shift_right(wk_smsl_frame, to_integer(h585));
+                        h587 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h587 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h586);
+                        h588 := to_unsigned(0, 6);
+                        h588 := wk_smsl_shift;
+                        h589 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h589 := shift_left(h587, to_integer(h588));
+                        h590 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h590 := to_unsigned(1, 64);
+                        h591 := to_unsigned(0, 6);
+                        h592 := to_unsigned(0, 7);
+                        h592 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
+                        h591 := h592(6-1 downto 0);
+                        h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h593 := shift_left(h590, to_integer(h591));
+                        h594 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h594 := ((unsigned'(to_unsigned(0, 1) & h593) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h595 := shift_right(h594(64-1 downto 0), 12);
+                        h596 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h596 := (h589 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h595 & to_unsigned(0, 12)));
+                        h597 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h597 := shift_right(h596, 12);
+                        v_wide(64-1 downto 12) := h597(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        st <= FINISH;
+                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_access_error /= 0)) then
+                        status <= to_unsigned(29, 8);
+                        h598 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h598 := to_unsigned(7, 3);
+                        else
+                            h598 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h598;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(120, 8);
+                        h599 := to_unsigned(0, 1);
+                        h599 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h599 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h599;
+                        h600 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h600 := shift_right(e_addr, 12);
+                        h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h601 := unsigned'(h600 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h601(64-1 downto 0);
+                        h602 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h602 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h603 := to_unsigned(0, 1);
+                        h603 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h603 := to_unsigned(1, 1);
+                        end if;
+                        h604 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h604 := (unsigned'(to_unsigned(0, 1) & h602) or unsigned'(h603 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h605 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h605 := (unsigned'(to_unsigned(0, 1) & h604) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h606 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h606 := (h605 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h607 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h607 := e_pasid;
+                        else
+                            h607 := to_unsigned(0, 20);
+                        end if;
+                        h608 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h608 := (h606 or unsigned'(to_unsigned(0, 4) & h607 & unsigned'("0000000000000000000000000000000000000000")));
+                        h609 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h609 := (h608 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h609;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h610 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h610 := to_unsigned(4, 3);
+                        else
+                            h610 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h610;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smsl_walked /= 0)) and (wk_smsl_not_present /= 0)) then
+                        status <= to_unsigned(30, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 5)) then
+                        status <= to_unsigned(31, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(133, 8);
+                        h611 := to_unsigned(0, 1);
+                        h611 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h611 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h611;
+                        h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h612 := shift_right(e_addr, 12);
+                        h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h613 := unsigned'(h612 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h613(64-1 downto 0);
+                        h614 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h614 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h615 := to_unsigned(0, 1);
+                        h615 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h615 := to_unsigned(1, 1);
+                        end if;
+                        h616 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h616 := (unsigned'(to_unsigned(0, 1) & h614) or unsigned'(h615 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h617 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h617 := (unsigned'(to_unsigned(0, 1) & h616) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h618 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h618 := (h617 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h619 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h619 := e_pasid;
+                        else
+                            h619 := to_unsigned(0, 20);
+                        end if;
+                        h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h620 := (h618 or unsigned'(to_unsigned(0, 4) & h619 & unsigned'("0000000000000000000000000000000000000000")));
+                        h621 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h621 := (h620 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h621;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 6)) then
+                        status <= to_unsigned(32, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(134, 8);
+                        h622 := to_unsigned(0, 1);
+                        h622 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h622 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h622;
+                        h623 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h623 := shift_right(e_addr, 12);
+                        h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h624 := unsigned'(h623 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h624(64-1 downto 0);
+                        h625 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h625 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h626 := to_unsigned(0, 1);
+                        h626 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h626 := to_unsigned(1, 1);
+                        end if;
+                        h627 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h627 := (unsigned'(to_unsigned(0, 1) & h625) or unsigned'(h626 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h628 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h628 := (unsigned'(to_unsigned(0, 1) & h627) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h629 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h629 := (h628 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h630 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h630 := e_pasid;
+                        else
+                            h630 := to_unsigned(0, 20);
+                        end if;
+                        h631 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h631 := (h629 or unsigned'(to_unsigned(0, 4) & h630 & unsigned'("0000000000000000000000000000000000000000")));
+                        h632 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h632 := (h631 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h632;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((wk_smsl_walked /= 0) and (((wk_smsl_reserved /= 0) or (wk_smsl_reserved_2m /= 0)) or (wk_smsl_reserved_1g /= 0))) then
+                        status <= to_unsigned(33, 8);
+                        h633 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h633 := to_unsigned(7, 3);
+                        else
+                            h633 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h633;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(122, 8);
+                        h634 := to_unsigned(0, 1);
+                        h634 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h634 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h634;
+                        h635 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h635 := shift_right(e_addr, 12);
+                        h636 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h636 := unsigned'(h635 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h636(64-1 downto 0);
+                        h637 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h637 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h638 := to_unsigned(0, 1);
+                        h638 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h638 := to_unsigned(1, 1);
+                        end if;
+                        h639 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h639 := (unsigned'(to_unsigned(0, 1) & h637) or unsigned'(h638 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h640 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h640 := (unsigned'(to_unsigned(0, 1) & h639) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h641 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h641 := (h640 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h642 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h642 := e_pasid;
+                        else
+                            h642 := to_unsigned(0, 20);
+                        end if;
+                        h643 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h643 := (h641 or unsigned'(to_unsigned(0, 4) & h642 & unsigned'("0000000000000000000000000000000000000000")));
+                        h644 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h644 := (h643 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h644;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h645 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h645 := to_unsigned(4, 3);
+                        else
+                            h645 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h645;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not bool(w_root_0(0)))) then
+                        status <= to_unsigned(34, 8);
+                        h646 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h646 := to_unsigned(7, 3);
+                        else
+                            h646 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h646;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(1, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h647 := e_addr;
+                        v_wide(64-1 downto 12) := h647(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(1, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h648 := to_unsigned(0, 1);
+                        h648 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h648 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h648;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h649 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h649 := to_unsigned(1, 1);
+                        else
+                            h649 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h649);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
+                        status <= to_unsigned(35, 8);
+                        h650 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h650 := to_unsigned(7, 3);
+                        else
+                            h650 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h650;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(10, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h651 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h651 := e_addr;
+                        v_wide(64-1 downto 12) := h651(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(10, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h652 := to_unsigned(0, 1);
+                        h652 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h652 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h652;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h653 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h653 := to_unsigned(4, 3);
+                        else
+                            h653 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h653;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
+                        status <= to_unsigned(36, 8);
+                        h654 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h654 := to_unsigned(7, 3);
+                        else
+                            h654 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h654;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(9, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h655 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h655 := e_addr;
+                        v_wide(64-1 downto 12) := h655(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(9, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h656 := to_unsigned(0, 1);
+                        h656 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h656 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h656;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h657 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h657 := to_unsigned(4, 3);
+                        else
+                            h657 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h657;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
+                        status <= to_unsigned(37, 8);
+                        h658 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h658 := to_unsigned(7, 3);
+                        else
+                            h658 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h658;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(2, 8);
+                        h659 := to_unsigned(0, 1);
+                        h659 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h659 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h659;
+                        v_wide := to_unsigned(0, 127);
+                        h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h660 := e_addr;
+                        v_wide(64-1 downto 12) := h660(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(2, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h661 := to_unsigned(0, 1);
+                        h661 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h661 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h661;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h662 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h662 := to_unsigned(1, 1);
+                        else
+                            h662 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h662);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
+                        status <= to_unsigned(38, 8);
+                        h663 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h663 := to_unsigned(7, 3);
+                        else
+                            h663 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h663;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(11, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        v_wide := to_unsigned(0, 127);
+                        h664 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h664 := e_addr;
+                        v_wide(64-1 downto 12) := h664(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(11, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h665 := to_unsigned(0, 1);
+                        h665 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h665 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h665;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h666 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h666 := to_unsigned(4, 3);
+                        else
+                            h666 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h666;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
+                        status <= to_unsigned(39, 8);
+                        h667 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h667 := to_unsigned(7, 3);
+                        else
+                            h667 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h667;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h668 := to_unsigned(0, 1);
+                        h668 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h668 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h668;
+                        v_wide := to_unsigned(0, 127);
+                        h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h669 := e_addr;
+                        v_wide(64-1 downto 12) := h669(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h670 := to_unsigned(0, 1);
+                        h670 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h670 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h670;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h671 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h671 := to_unsigned(4, 3);
+                        else
+                            h671 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h671;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
+                        status <= to_unsigned(40, 8);
+                        h672 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h672 := to_unsigned(7, 3);
+                        else
+                            h672 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h672;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(13, 8);
+                        h673 := to_unsigned(0, 1);
+                        h673 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h673 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h673;
+                        v_wide := to_unsigned(0, 127);
+                        h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h674 := e_addr;
+                        v_wide(64-1 downto 12) := h674(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(13, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h675 := to_unsigned(0, 1);
+                        h675 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h675 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h675;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h676 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h676 := to_unsigned(1, 1);
+                        else
+                            h676 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h676);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        status <= to_unsigned(41, 8);
+                        h677 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h677 := to_unsigned(7, 3);
+                        else
+                            h677 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h677;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(3, 8);
+                        h678 := to_unsigned(0, 1);
+                        h678 := to_unsigned(0, 1);
+                        if (not bool(w_ctx_0(1))) then
+                            h678 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h678;
+                        v_wide := to_unsigned(0, 127);
+                        h679 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h679 := e_addr;
+                        v_wide(64-1 downto 12) := h679(64-1 downto 12);
+                        rec_frcd_lo <= v_wide(64-1 downto 0);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(16-1 downto 0) := e_sid;
+                        v_wide(40-1 downto 32) := to_unsigned(3, 8);
+                        v_wide(62-1 downto 60) := e_at;
+                        h680 := to_unsigned(0, 1);
+                        h680 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h680 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(63-1 downto 62) := h680;
+                        v_wide(64-1 downto 63) := to_unsigned(1, 1);
+                        rec_frcd_hi <= v_wide(64-1 downto 0);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h681 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h681 := to_unsigned(4, 3);
+                        else
+                            h681 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h681;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h682))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h683))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                        status <= to_unsigned(42, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
+                        status <= to_unsigned(43, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2795,8 +6474,27 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h98 /= 0)) then
-                        status <= to_unsigned(16, 8);
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
+                        status <= to_unsigned(44, 8);
+                        rec_outcome <= to_unsigned(2, 3);
+                        rec_address <= e_addr;
+                        rec_domain <= w_ctx_8(24-1 downto 8);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h684 /= 0)) then
+                        status <= to_unsigned(45, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2814,33 +6512,33 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h118 /= 0)) then
-                        status <= to_unsigned(17, 8);
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h704 /= 0)) then
+                        status <= to_unsigned(46, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h115 := to_unsigned(0, 1);
-                        h115 := to_unsigned(0, 1);
+                        h701 := to_unsigned(0, 1);
+                        h701 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h115 := to_unsigned(1, 1);
+                            h701 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h115;
+                        rec_recorded <= h701;
                         v_wide := to_unsigned(0, 127);
-                        h116 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h116 := e_addr;
-                        v_wide(64-1 downto 12) := h116(64-1 downto 12);
+                        h702 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h702 := e_addr;
+                        v_wide(64-1 downto 12) := h702(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h117 := to_unsigned(0, 1);
-                        h117 := to_unsigned(0, 1);
+                        h703 := to_unsigned(0, 1);
+                        h703 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h117 := to_unsigned(1, 1);
+                            h703 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h117;
+                        v_wide(63-1 downto 62) := h703;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2853,8 +6551,8 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h135))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h136)))))) then
-                        status <= to_unsigned(18, 8);
+                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h721))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h722)))))) then
+                        status <= to_unsigned(47, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -2873,7 +6571,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_ok /= 0) then
-                        status <= to_unsigned(19, 8);
+                        status <= to_unsigned(48, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2892,7 +6590,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_translation /= 0) then
-                        status <= to_unsigned(20, 8);
+                        status <= to_unsigned(49, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -2910,81 +6608,81 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_sl_R;
-                        h137 := to_unsigned(0, 1);
-                        h137 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
+                        h723 := to_unsigned(0, 1);
                         if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h137 := to_unsigned(1, 1);
+                            h723 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h137;
+                        v_wide(2-1 downto 1) := h723;
                         v_wide(3-1 downto 2) := wk_sl_U;
-                        h138 := to_unsigned(0, 1);
-                        h138 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
+                        h724 := to_unsigned(0, 1);
                         if (wk_sl_shift > 12) then
-                            h138 := to_unsigned(1, 1);
+                            h724 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h138;
-                        h139 := to_unsigned(0, 6);
-                        h139 := wk_sl_shift;
-                        h140 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h140 := shift_right(wk_sl_frame, to_integer(h139));
-                        h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h141 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h140);
-                        h142 := to_unsigned(0, 6);
-                        h142 := wk_sl_shift;
-                        h143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h143 := shift_left(h141, to_integer(h142));
-                        h144 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h144 := to_unsigned(1, 64);
-                        h145 := to_unsigned(0, 6);
-                        h146 := to_unsigned(0, 7);
-                        h146 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
-                        h145 := h146(6-1 downto 0);
-                        h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h147 := shift_left(h144, to_integer(h145));
-                        h148 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h148 := ((unsigned'(to_unsigned(0, 1) & h147) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h149 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h149 := shift_right(h148(64-1 downto 0), 12);
-                        h150 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h150 := (h143 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h149 & to_unsigned(0, 12)));
-                        h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h151 := shift_right(h150, 12);
-                        v_wide(64-1 downto 12) := h151(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h724;
+                        h725 := to_unsigned(0, 6);
+                        h725 := wk_sl_shift;
+                        h726 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h726 := shift_right(wk_sl_frame, to_integer(h725));
+                        h727 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h727 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h726);
+                        h728 := to_unsigned(0, 6);
+                        h728 := wk_sl_shift;
+                        h729 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h729 := shift_left(h727, to_integer(h728));
+                        h730 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h730 := to_unsigned(1, 64);
+                        h731 := to_unsigned(0, 6);
+                        h732 := to_unsigned(0, 7);
+                        h732 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h731 := h732(6-1 downto 0);
+                        h733 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h733 := shift_left(h730, to_integer(h731));
+                        h734 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h734 := ((unsigned'(to_unsigned(0, 1) & h733) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h735 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h735 := shift_right(h734(64-1 downto 0), 12);
+                        h736 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h736 := (h729 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h735 & to_unsigned(0, 12)));
+                        h737 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h737 := shift_right(h736, 12);
+                        v_wide(64-1 downto 12) := h737(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_access_error /= 0)) then
-                        status <= to_unsigned(21, 8);
-                        h152 := to_unsigned(0, 3);
+                        status <= to_unsigned(50, 8);
+                        h738 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h152 := to_unsigned(7, 3);
+                            h738 := to_unsigned(7, 3);
                         else
-                            h152 := to_unsigned(4, 3);
+                            h738 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h152;
+                        rec_outcome <= h738;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= wk_sl_reason;
-                        h153 := to_unsigned(0, 1);
-                        h153 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h153 := to_unsigned(1, 1);
+                            h739 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h153;
+                        rec_recorded <= h739;
                         v_wide := to_unsigned(0, 127);
-                        h154 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h154 := e_addr;
-                        v_wide(64-1 downto 12) := h154(64-1 downto 12);
+                        h740 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h740 := e_addr;
+                        v_wide(64-1 downto 12) := h740(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := wk_sl_reason;
                         v_wide(62-1 downto 60) := e_at;
-                        h155 := to_unsigned(0, 1);
-                        h155 := to_unsigned(0, 1);
+                        h741 := to_unsigned(0, 1);
+                        h741 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h155 := to_unsigned(1, 1);
+                            h741 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h155;
+                        v_wide(63-1 downto 62) := h741;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -2994,17 +6692,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h156 := to_unsigned(0, 3);
+                        h742 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h156 := to_unsigned(4, 3);
+                            h742 := to_unsigned(4, 3);
                         else
-                            h156 := to_unsigned(0, 3);
+                            h742 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h156;
+                        rec_cpl_status <= h742;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
-                        status <= to_unsigned(22, 8);
+                        status <= to_unsigned(51, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -3023,21 +6721,21 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(23, 8);
+                        status <= to_unsigned(52, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h157 := to_unsigned(0, 1);
-                        h157 := to_unsigned(0, 1);
+                        h743 := to_unsigned(0, 1);
+                        h743 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h157 := to_unsigned(1, 1);
+                            h743 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h157;
+                        rec_recorded <= h743;
                         v_wide := to_unsigned(0, 127);
-                        h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h158 := e_addr;
-                        v_wide(64-1 downto 12) := h158(64-1 downto 12);
+                        h744 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h744 := e_addr;
+                        v_wide(64-1 downto 12) := h744(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3057,21 +6755,21 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(24, 8);
+                        status <= to_unsigned(53, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h159 := to_unsigned(0, 1);
-                        h159 := to_unsigned(0, 1);
+                        h745 := to_unsigned(0, 1);
+                        h745 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h159 := to_unsigned(1, 1);
+                            h745 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h159;
+                        rec_recorded <= h745;
                         v_wide := to_unsigned(0, 127);
-                        h160 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h160 := e_addr;
-                        v_wide(64-1 downto 12) := h160(64-1 downto 12);
+                        h746 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h746 := e_addr;
+                        v_wide(64-1 downto 12) := h746(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3091,38 +6789,38 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
-                        status <= to_unsigned(25, 8);
-                        h161 := to_unsigned(0, 3);
+                        status <= to_unsigned(54, 8);
+                        h747 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h161 := to_unsigned(7, 3);
+                            h747 := to_unsigned(7, 3);
                         else
-                            h161 := to_unsigned(4, 3);
+                            h747 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h161;
+                        rec_outcome <= h747;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h162 := to_unsigned(0, 1);
-                        h162 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
+                        h748 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h162 := to_unsigned(1, 1);
+                            h748 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h162;
+                        rec_recorded <= h748;
                         v_wide := to_unsigned(0, 127);
-                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h163 := e_addr;
-                        v_wide(64-1 downto 12) := h163(64-1 downto 12);
+                        h749 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h749 := e_addr;
+                        v_wide(64-1 downto 12) := h749(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h164 := to_unsigned(0, 1);
-                        h164 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
+                        h750 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h164 := to_unsigned(1, 1);
+                            h750 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h164;
+                        v_wide(63-1 downto 62) := h750;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -3132,17 +6830,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h165 := to_unsigned(0, 3);
+                        h751 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h165 := to_unsigned(4, 3);
+                            h751 := to_unsigned(4, 3);
                         else
-                            h165 := to_unsigned(0, 3);
+                            h751 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h165;
+                        rec_cpl_status <= h751;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(26, 8);
+                        status <= to_unsigned(55, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -3161,7 +6859,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(27, 8);
+                        status <= to_unsigned(56, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -3184,7 +6882,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(28, 8);
+                        status <= to_unsigned(57, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -3202,45 +6900,45 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h176(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(29, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h762(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(58, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h166 := to_unsigned(0, 17);
-                        h167 := to_unsigned(0, 1);
-                        h167 := to_unsigned(0, 1);
+                        h752 := to_unsigned(0, 17);
+                        h753 := to_unsigned(0, 1);
+                        h753 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h167 := to_unsigned(1, 1);
+                            h753 := to_unsigned(1, 1);
                         end if;
-                        h168 := unsigned'("00000000000000000000000000000000");
-                        h168 := e_msi_addr;
-                        h169 := to_unsigned(0, 16);
-                        h169 := (unsigned'(h167 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h168(20-1 downto 5)));
-                        h170 := unsigned'("00000000000000000000000000000000");
-                        h170 := e_msi_data;
-                        h171 := to_unsigned(0, 17);
-                        h171 := (unsigned'(to_unsigned(0, 1) & h169) + unsigned'(to_unsigned(0, 1) & h170(16-1 downto 0)));
-                        h172 := to_unsigned(0, 1);
-                        h172 := to_unsigned(0, 1);
+                        h754 := unsigned'("00000000000000000000000000000000");
+                        h754 := e_msi_addr;
+                        h755 := to_unsigned(0, 16);
+                        h755 := (unsigned'(h753 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h754(20-1 downto 5)));
+                        h756 := unsigned'("00000000000000000000000000000000");
+                        h756 := e_msi_data;
+                        h757 := to_unsigned(0, 17);
+                        h757 := (unsigned'(to_unsigned(0, 1) & h755) + unsigned'(to_unsigned(0, 1) & h756(16-1 downto 0)));
+                        h758 := to_unsigned(0, 1);
+                        h758 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h172 := to_unsigned(1, 1);
+                            h758 := to_unsigned(1, 1);
                         end if;
-                        h173 := unsigned'("00000000000000000000000000000000");
-                        h173 := e_msi_addr;
-                        h174 := to_unsigned(0, 16);
-                        h174 := (unsigned'(h172 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h173(20-1 downto 5)));
+                        h759 := unsigned'("00000000000000000000000000000000");
+                        h759 := e_msi_addr;
+                        h760 := to_unsigned(0, 16);
+                        h760 := (unsigned'(h758 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h759(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h166 := h171;
+                            h752 := h757;
                         else
-                            h166 := unsigned'(to_unsigned(0, 1) & h174);
+                            h752 := unsigned'(to_unsigned(0, 1) & h760);
                         end if;
-                        h175 := to_unsigned(0, 16);
-                        h175 := (h166(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h175;
+                        h761 := to_unsigned(0, 16);
+                        h761 := (h752(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h761;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3257,45 +6955,45 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h196) < h199))) then
-                        status <= to_unsigned(30, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h782) < h785))) then
+                        status <= to_unsigned(59, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h177 := to_unsigned(0, 17);
-                        h178 := to_unsigned(0, 1);
-                        h178 := to_unsigned(0, 1);
+                        h763 := to_unsigned(0, 17);
+                        h764 := to_unsigned(0, 1);
+                        h764 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h178 := to_unsigned(1, 1);
+                            h764 := to_unsigned(1, 1);
                         end if;
-                        h179 := unsigned'("00000000000000000000000000000000");
-                        h179 := e_msi_addr;
-                        h180 := to_unsigned(0, 16);
-                        h180 := (unsigned'(h178 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h179(20-1 downto 5)));
-                        h181 := unsigned'("00000000000000000000000000000000");
-                        h181 := e_msi_data;
-                        h182 := to_unsigned(0, 17);
-                        h182 := (unsigned'(to_unsigned(0, 1) & h180) + unsigned'(to_unsigned(0, 1) & h181(16-1 downto 0)));
-                        h183 := to_unsigned(0, 1);
-                        h183 := to_unsigned(0, 1);
+                        h765 := unsigned'("00000000000000000000000000000000");
+                        h765 := e_msi_addr;
+                        h766 := to_unsigned(0, 16);
+                        h766 := (unsigned'(h764 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h765(20-1 downto 5)));
+                        h767 := unsigned'("00000000000000000000000000000000");
+                        h767 := e_msi_data;
+                        h768 := to_unsigned(0, 17);
+                        h768 := (unsigned'(to_unsigned(0, 1) & h766) + unsigned'(to_unsigned(0, 1) & h767(16-1 downto 0)));
+                        h769 := to_unsigned(0, 1);
+                        h769 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h183 := to_unsigned(1, 1);
+                            h769 := to_unsigned(1, 1);
                         end if;
-                        h184 := unsigned'("00000000000000000000000000000000");
-                        h184 := e_msi_addr;
-                        h185 := to_unsigned(0, 16);
-                        h185 := (unsigned'(h183 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h184(20-1 downto 5)));
+                        h770 := unsigned'("00000000000000000000000000000000");
+                        h770 := e_msi_addr;
+                        h771 := to_unsigned(0, 16);
+                        h771 := (unsigned'(h769 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h770(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h177 := h182;
+                            h763 := h768;
                         else
-                            h177 := unsigned'(to_unsigned(0, 1) & h185);
+                            h763 := unsigned'(to_unsigned(0, 1) & h771);
                         end if;
-                        h186 := to_unsigned(0, 16);
-                        h186 := (h177(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h186;
+                        h772 := to_unsigned(0, 16);
+                        h772 := (h763(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h772;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3313,44 +7011,44 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (er_irte /= '0')) then
-                        status <= to_unsigned(31, 8);
+                        status <= to_unsigned(60, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(35, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h200 := to_unsigned(0, 17);
-                        h201 := to_unsigned(0, 1);
-                        h201 := to_unsigned(0, 1);
+                        h786 := to_unsigned(0, 17);
+                        h787 := to_unsigned(0, 1);
+                        h787 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h201 := to_unsigned(1, 1);
+                            h787 := to_unsigned(1, 1);
                         end if;
-                        h202 := unsigned'("00000000000000000000000000000000");
-                        h202 := e_msi_addr;
-                        h203 := to_unsigned(0, 16);
-                        h203 := (unsigned'(h201 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h202(20-1 downto 5)));
-                        h204 := unsigned'("00000000000000000000000000000000");
-                        h204 := e_msi_data;
-                        h205 := to_unsigned(0, 17);
-                        h205 := (unsigned'(to_unsigned(0, 1) & h203) + unsigned'(to_unsigned(0, 1) & h204(16-1 downto 0)));
-                        h206 := to_unsigned(0, 1);
-                        h206 := to_unsigned(0, 1);
+                        h788 := unsigned'("00000000000000000000000000000000");
+                        h788 := e_msi_addr;
+                        h789 := to_unsigned(0, 16);
+                        h789 := (unsigned'(h787 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h788(20-1 downto 5)));
+                        h790 := unsigned'("00000000000000000000000000000000");
+                        h790 := e_msi_data;
+                        h791 := to_unsigned(0, 17);
+                        h791 := (unsigned'(to_unsigned(0, 1) & h789) + unsigned'(to_unsigned(0, 1) & h790(16-1 downto 0)));
+                        h792 := to_unsigned(0, 1);
+                        h792 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h206 := to_unsigned(1, 1);
+                            h792 := to_unsigned(1, 1);
                         end if;
-                        h207 := unsigned'("00000000000000000000000000000000");
-                        h207 := e_msi_addr;
-                        h208 := to_unsigned(0, 16);
-                        h208 := (unsigned'(h206 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h207(20-1 downto 5)));
+                        h793 := unsigned'("00000000000000000000000000000000");
+                        h793 := e_msi_addr;
+                        h794 := to_unsigned(0, 16);
+                        h794 := (unsigned'(h792 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h793(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h200 := h205;
+                            h786 := h791;
                         else
-                            h200 := unsigned'(to_unsigned(0, 1) & h208);
+                            h786 := unsigned'(to_unsigned(0, 1) & h794);
                         end if;
-                        h209 := to_unsigned(0, 16);
-                        h209 := (h200(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h209;
+                        h795 := to_unsigned(0, 16);
+                        h795 := (h786(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h795;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3368,49 +7066,49 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(32, 8);
+                        status <= to_unsigned(61, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h210 := to_unsigned(0, 1);
-                        h210 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
+                        h796 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h210 := to_unsigned(1, 1);
+                            h796 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h210;
+                        rec_recorded <= h796;
                         v_wide := to_unsigned(0, 127);
-                        h211 := to_unsigned(0, 17);
-                        h212 := to_unsigned(0, 1);
-                        h212 := to_unsigned(0, 1);
+                        h797 := to_unsigned(0, 17);
+                        h798 := to_unsigned(0, 1);
+                        h798 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h212 := to_unsigned(1, 1);
+                            h798 := to_unsigned(1, 1);
                         end if;
-                        h213 := unsigned'("00000000000000000000000000000000");
-                        h213 := e_msi_addr;
-                        h214 := to_unsigned(0, 16);
-                        h214 := (unsigned'(h212 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h213(20-1 downto 5)));
-                        h215 := unsigned'("00000000000000000000000000000000");
-                        h215 := e_msi_data;
-                        h216 := to_unsigned(0, 17);
-                        h216 := (unsigned'(to_unsigned(0, 1) & h214) + unsigned'(to_unsigned(0, 1) & h215(16-1 downto 0)));
-                        h217 := to_unsigned(0, 1);
-                        h217 := to_unsigned(0, 1);
+                        h799 := unsigned'("00000000000000000000000000000000");
+                        h799 := e_msi_addr;
+                        h800 := to_unsigned(0, 16);
+                        h800 := (unsigned'(h798 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h799(20-1 downto 5)));
+                        h801 := unsigned'("00000000000000000000000000000000");
+                        h801 := e_msi_data;
+                        h802 := to_unsigned(0, 17);
+                        h802 := (unsigned'(to_unsigned(0, 1) & h800) + unsigned'(to_unsigned(0, 1) & h801(16-1 downto 0)));
+                        h803 := to_unsigned(0, 1);
+                        h803 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h217 := to_unsigned(1, 1);
+                            h803 := to_unsigned(1, 1);
                         end if;
-                        h218 := unsigned'("00000000000000000000000000000000");
-                        h218 := e_msi_addr;
-                        h219 := to_unsigned(0, 16);
-                        h219 := (unsigned'(h217 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h218(20-1 downto 5)));
+                        h804 := unsigned'("00000000000000000000000000000000");
+                        h804 := e_msi_addr;
+                        h805 := to_unsigned(0, 16);
+                        h805 := (unsigned'(h803 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h804(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h211 := h216;
+                            h797 := h802;
                         else
-                            h211 := unsigned'(to_unsigned(0, 1) & h219);
+                            h797 := unsigned'(to_unsigned(0, 1) & h805);
                         end if;
-                        h220 := to_unsigned(0, 16);
-                        h220 := (h211(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h220;
+                        h806 := to_unsigned(0, 16);
+                        h806 := (h797(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h806;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3427,50 +7125,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h232(8-1 downto 0) /= 0) or (h233(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
-                        status <= to_unsigned(33, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h818(8-1 downto 0) /= 0) or (h819(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                        status <= to_unsigned(62, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h221 := to_unsigned(0, 1);
-                        h221 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
+                        h807 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h221 := to_unsigned(1, 1);
+                            h807 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h221;
+                        rec_recorded <= h807;
                         v_wide := to_unsigned(0, 127);
-                        h222 := to_unsigned(0, 17);
-                        h223 := to_unsigned(0, 1);
-                        h223 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 17);
+                        h809 := to_unsigned(0, 1);
+                        h809 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h223 := to_unsigned(1, 1);
+                            h809 := to_unsigned(1, 1);
                         end if;
-                        h224 := unsigned'("00000000000000000000000000000000");
-                        h224 := e_msi_addr;
-                        h225 := to_unsigned(0, 16);
-                        h225 := (unsigned'(h223 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h224(20-1 downto 5)));
-                        h226 := unsigned'("00000000000000000000000000000000");
-                        h226 := e_msi_data;
-                        h227 := to_unsigned(0, 17);
-                        h227 := (unsigned'(to_unsigned(0, 1) & h225) + unsigned'(to_unsigned(0, 1) & h226(16-1 downto 0)));
-                        h228 := to_unsigned(0, 1);
-                        h228 := to_unsigned(0, 1);
+                        h810 := unsigned'("00000000000000000000000000000000");
+                        h810 := e_msi_addr;
+                        h811 := to_unsigned(0, 16);
+                        h811 := (unsigned'(h809 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h810(20-1 downto 5)));
+                        h812 := unsigned'("00000000000000000000000000000000");
+                        h812 := e_msi_data;
+                        h813 := to_unsigned(0, 17);
+                        h813 := (unsigned'(to_unsigned(0, 1) & h811) + unsigned'(to_unsigned(0, 1) & h812(16-1 downto 0)));
+                        h814 := to_unsigned(0, 1);
+                        h814 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h228 := to_unsigned(1, 1);
+                            h814 := to_unsigned(1, 1);
                         end if;
-                        h229 := unsigned'("00000000000000000000000000000000");
-                        h229 := e_msi_addr;
-                        h230 := to_unsigned(0, 16);
-                        h230 := (unsigned'(h228 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h229(20-1 downto 5)));
+                        h815 := unsigned'("00000000000000000000000000000000");
+                        h815 := e_msi_addr;
+                        h816 := to_unsigned(0, 16);
+                        h816 := (unsigned'(h814 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h815(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h222 := h227;
+                            h808 := h813;
                         else
-                            h222 := unsigned'(to_unsigned(0, 1) & h230);
+                            h808 := unsigned'(to_unsigned(0, 1) & h816);
                         end if;
-                        h231 := to_unsigned(0, 16);
-                        h231 := (h222(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h231;
+                        h817 := to_unsigned(0, 16);
+                        h817 := (h808(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h817;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3487,50 +7185,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h248 = h252))) or (((w_irte_8(20-1 downto 18) = 2) and (h253(16-1 downto 8) >= h254(16-1 downto 8))) and (h255(16-1 downto 8) <= h256(8-1 downto 0)))))) then
-                        status <= to_unsigned(34, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h834 = h838))) or (((w_irte_8(20-1 downto 18) = 2) and (h839(16-1 downto 8) >= h840(16-1 downto 8))) and (h841(16-1 downto 8) <= h842(8-1 downto 0)))))) then
+                        status <= to_unsigned(63, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h234 := to_unsigned(0, 1);
-                        h234 := to_unsigned(0, 1);
+                        h820 := to_unsigned(0, 1);
+                        h820 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h234 := to_unsigned(1, 1);
+                            h820 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h234;
+                        rec_recorded <= h820;
                         v_wide := to_unsigned(0, 127);
-                        h235 := to_unsigned(0, 17);
-                        h236 := to_unsigned(0, 1);
-                        h236 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 17);
+                        h822 := to_unsigned(0, 1);
+                        h822 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h236 := to_unsigned(1, 1);
+                            h822 := to_unsigned(1, 1);
                         end if;
-                        h237 := unsigned'("00000000000000000000000000000000");
-                        h237 := e_msi_addr;
-                        h238 := to_unsigned(0, 16);
-                        h238 := (unsigned'(h236 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h237(20-1 downto 5)));
-                        h239 := unsigned'("00000000000000000000000000000000");
-                        h239 := e_msi_data;
-                        h240 := to_unsigned(0, 17);
-                        h240 := (unsigned'(to_unsigned(0, 1) & h238) + unsigned'(to_unsigned(0, 1) & h239(16-1 downto 0)));
-                        h241 := to_unsigned(0, 1);
-                        h241 := to_unsigned(0, 1);
+                        h823 := unsigned'("00000000000000000000000000000000");
+                        h823 := e_msi_addr;
+                        h824 := to_unsigned(0, 16);
+                        h824 := (unsigned'(h822 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h823(20-1 downto 5)));
+                        h825 := unsigned'("00000000000000000000000000000000");
+                        h825 := e_msi_data;
+                        h826 := to_unsigned(0, 17);
+                        h826 := (unsigned'(to_unsigned(0, 1) & h824) + unsigned'(to_unsigned(0, 1) & h825(16-1 downto 0)));
+                        h827 := to_unsigned(0, 1);
+                        h827 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h241 := to_unsigned(1, 1);
+                            h827 := to_unsigned(1, 1);
                         end if;
-                        h242 := unsigned'("00000000000000000000000000000000");
-                        h242 := e_msi_addr;
-                        h243 := to_unsigned(0, 16);
-                        h243 := (unsigned'(h241 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h242(20-1 downto 5)));
+                        h828 := unsigned'("00000000000000000000000000000000");
+                        h828 := e_msi_addr;
+                        h829 := to_unsigned(0, 16);
+                        h829 := (unsigned'(h827 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h828(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h235 := h240;
+                            h821 := h826;
                         else
-                            h235 := unsigned'(to_unsigned(0, 1) & h243);
+                            h821 := unsigned'(to_unsigned(0, 1) & h829);
                         end if;
-                        h244 := to_unsigned(0, 16);
-                        h244 := (h235(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h244;
+                        h830 := to_unsigned(0, 16);
+                        h830 := (h821(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h830;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -3548,7 +7246,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(35, 8);
+                        status <= to_unsigned(64, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -3556,65 +7254,65 @@ begin
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h257 := to_unsigned(0, 17);
-                        h258 := to_unsigned(0, 1);
-                        h258 := to_unsigned(0, 1);
+                        h843 := to_unsigned(0, 17);
+                        h844 := to_unsigned(0, 1);
+                        h844 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h258 := to_unsigned(1, 1);
+                            h844 := to_unsigned(1, 1);
                         end if;
-                        h259 := unsigned'("00000000000000000000000000000000");
-                        h259 := e_msi_addr;
-                        h260 := to_unsigned(0, 16);
-                        h260 := (unsigned'(h258 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h259(20-1 downto 5)));
-                        h261 := unsigned'("00000000000000000000000000000000");
-                        h261 := e_msi_data;
-                        h262 := to_unsigned(0, 17);
-                        h262 := (unsigned'(to_unsigned(0, 1) & h260) + unsigned'(to_unsigned(0, 1) & h261(16-1 downto 0)));
-                        h263 := to_unsigned(0, 1);
-                        h263 := to_unsigned(0, 1);
+                        h845 := unsigned'("00000000000000000000000000000000");
+                        h845 := e_msi_addr;
+                        h846 := to_unsigned(0, 16);
+                        h846 := (unsigned'(h844 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h845(20-1 downto 5)));
+                        h847 := unsigned'("00000000000000000000000000000000");
+                        h847 := e_msi_data;
+                        h848 := to_unsigned(0, 17);
+                        h848 := (unsigned'(to_unsigned(0, 1) & h846) + unsigned'(to_unsigned(0, 1) & h847(16-1 downto 0)));
+                        h849 := to_unsigned(0, 1);
+                        h849 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h263 := to_unsigned(1, 1);
+                            h849 := to_unsigned(1, 1);
                         end if;
-                        h264 := unsigned'("00000000000000000000000000000000");
-                        h264 := e_msi_addr;
-                        h265 := to_unsigned(0, 16);
-                        h265 := (unsigned'(h263 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h264(20-1 downto 5)));
+                        h850 := unsigned'("00000000000000000000000000000000");
+                        h850 := e_msi_addr;
+                        h851 := to_unsigned(0, 16);
+                        h851 := (unsigned'(h849 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h850(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h257 := h262;
+                            h843 := h848;
                         else
-                            h257 := unsigned'(to_unsigned(0, 1) & h265);
+                            h843 := unsigned'(to_unsigned(0, 1) & h851);
                         end if;
-                        h266 := to_unsigned(0, 16);
-                        h266 := (h257(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h266;
+                        h852 := to_unsigned(0, 16);
+                        h852 := (h843(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h852;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h267 := unsigned'("00000000000000000000000000000000");
-                        h268 := unsigned'("00000000000000000000000000000000");
-                        h268 := w_irte_0(64-1 downto 32);
+                        h853 := unsigned'("00000000000000000000000000000000");
+                        h854 := unsigned'("00000000000000000000000000000000");
+                        h854 := w_irte_0(64-1 downto 32);
                         if bool(r_IRTA_REG(11)) then
-                            h267 := w_irte_0(64-1 downto 32);
+                            h853 := w_irte_0(64-1 downto 32);
                         else
-                            h267 := unsigned'(to_unsigned(0, 24) & h268(16-1 downto 8));
+                            h853 := unsigned'(to_unsigned(0, 24) & h854(16-1 downto 8));
                         end if;
-                        rec_destination <= h267;
-                        h269 := to_unsigned(0, 1);
-                        h269 := to_unsigned(0, 1);
+                        rec_destination <= h853;
+                        h855 := to_unsigned(0, 1);
+                        h855 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h269 := to_unsigned(1, 1);
+                            h855 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h269;
-                        h270 := to_unsigned(0, 1);
-                        h270 := to_unsigned(0, 1);
+                        rec_dest_mode <= h855;
+                        h856 := to_unsigned(0, 1);
+                        h856 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h270 := to_unsigned(1, 1);
+                            h856 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h270;
-                        h271 := to_unsigned(0, 1);
-                        h271 := to_unsigned(0, 1);
+                        rec_redir_hint <= h856;
+                        h857 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h271 := to_unsigned(1, 1);
+                            h857 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h271;
+                        rec_trigger_mode <= h857;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
@@ -3914,9 +7612,15 @@ begin
     end if;
 end process fsm;
 
-port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we) is
+port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) is
 begin
-    if bool(unit_sl_m_valid) then
+    if bool(unit_smsl_m_valid) then
+        m_valid <= '1';
+        m_we <= unit_smsl_m_we;
+        m_size <= unit_smsl_m_size;
+        m_addr <= unit_smsl_m_addr;
+        m_wdata <= unit_smsl_m_wdata;
+    elsif bool(unit_sl_m_valid) then
         m_valid <= '1';
         m_we <= unit_sl_m_we;
         m_size <= unit_sl_m_size;
@@ -3930,6 +7634,874 @@ begin
         m_wdata <= u_wdata;
     end if;
 end process port_mux;
+
+walker_unit_smsl0_logic: process (walker_unit_smsl0_a_r, walker_unit_smsl0_a_w, unit_smsl_done, walker_unit_smsl0_fault_k, walker_unit_smsl0_flevel, unit_smsl_i_addr, walker_unit_smsl0_lvl, walker_unit_smsl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_smsl0_m_size_h, walker_unit_smsl0_m_valid_h, walker_unit_smsl0_m_wdata_h, walker_unit_smsl0_m_we_h, walker_unit_smsl0_pend_1, walker_unit_smsl0_pend_2, walker_unit_smsl0_pend_3, walker_unit_smsl0_pend_4, walker_unit_smsl0_pend_5, unit_smsl_r_SL_WALK, walker_unit_smsl0_sa_1, walker_unit_smsl0_sa_2, walker_unit_smsl0_sa_3, walker_unit_smsl0_sa_4, walker_unit_smsl0_sa_5, walker_unit_smsl0_se_1, walker_unit_smsl0_se_2, walker_unit_smsl0_se_3, walker_unit_smsl0_se_4, walker_unit_smsl0_se_5, walker_unit_smsl0_st, unit_smsl_start) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
+begin
+    unit_smsl_m_valid <= walker_unit_smsl0_m_valid_h;
+    unit_smsl_m_we <= walker_unit_smsl0_m_we_h;
+    unit_smsl_m_size <= walker_unit_smsl0_m_size_h;
+    unit_smsl_m_addr <= walker_unit_smsl0_m_addr_h;
+    unit_smsl_m_wdata <= walker_unit_smsl0_m_wdata_h;
+    pending := '0';
+    v_r := '0';
+    v_w := '0';
+    if bool(unit_smsl_done) then
+        null;
+    end if;
+    case walker_unit_smsl0_st is
+        when IDLE =>
+            if bool(unit_smsl_start) then
+                if (unit_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                    unit_smsl_m_valid <= '1';
+                    unit_smsl_m_we <= '0';
+                    unit_smsl_m_size <= to_unsigned(3, 3);
+                    unit_smsl_m_addr <= (unsigned'(unit_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                elsif (unit_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                    unit_smsl_m_valid <= '1';
+                    unit_smsl_m_we <= '0';
+                    unit_smsl_m_size <= to_unsigned(3, 3);
+                    unit_smsl_m_addr <= (unsigned'(unit_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                else
+                    unit_smsl_m_valid <= '1';
+                    unit_smsl_m_we <= '0';
+                    unit_smsl_m_size <= to_unsigned(3, 3);
+                    unit_smsl_m_addr <= (unsigned'(unit_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                if (walker_unit_smsl0_lvl = 5) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                        unit_smsl_m_valid <= '1';
+                        unit_smsl_m_we <= '0';
+                        unit_smsl_m_size <= to_unsigned(3, 3);
+                        unit_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_smsl0_lvl = 4) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                        unit_smsl_m_valid <= '1';
+                        unit_smsl_m_we <= '0';
+                        unit_smsl_m_size <= to_unsigned(3, 3);
+                        unit_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_smsl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_smsl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (30 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smsl_i_addr(12-1 downto 0));
+                                elsif (30 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smsl_i_addr(13-1 downto 0));
+                                elsif (30 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smsl_i_addr(14-1 downto 0));
+                                elsif (30 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smsl_i_addr(15-1 downto 0));
+                                elsif (30 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smsl_i_addr(16-1 downto 0));
+                                elsif (30 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smsl_i_addr(17-1 downto 0));
+                                elsif (30 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smsl_i_addr(18-1 downto 0));
+                                elsif (30 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smsl_i_addr(19-1 downto 0));
+                                elsif (30 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smsl_i_addr(20-1 downto 0));
+                                elsif (30 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smsl_i_addr(21-1 downto 0));
+                                elsif (30 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smsl_i_addr(22-1 downto 0));
+                                elsif (30 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smsl_i_addr(23-1 downto 0));
+                                elsif (30 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smsl_i_addr(24-1 downto 0));
+                                elsif (30 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smsl_i_addr(25-1 downto 0));
+                                elsif (30 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smsl_i_addr(26-1 downto 0));
+                                elsif (30 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smsl_i_addr(27-1 downto 0));
+                                elsif (30 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smsl_i_addr(28-1 downto 0));
+                                elsif (30 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smsl_i_addr(29-1 downto 0));
+                                elsif (30 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smsl_i_addr(30-1 downto 0));
+                                elsif (30 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smsl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_smsl0_pend_5) or bool(walker_unit_smsl0_pend_4) or bool(walker_unit_smsl0_pend_3) or bool(walker_unit_smsl0_pend_2) or bool(walker_unit_smsl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                            unit_smsl_m_valid <= '1';
+                            unit_smsl_m_we <= '0';
+                            unit_smsl_m_size <= to_unsigned(3, 3);
+                            unit_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_smsl0_lvl = 2) then
+                    if (bool(m_rdata(7)) and True) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_smsl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (21 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smsl_i_addr(12-1 downto 0));
+                                elsif (21 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smsl_i_addr(13-1 downto 0));
+                                elsif (21 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smsl_i_addr(14-1 downto 0));
+                                elsif (21 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smsl_i_addr(15-1 downto 0));
+                                elsif (21 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smsl_i_addr(16-1 downto 0));
+                                elsif (21 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smsl_i_addr(17-1 downto 0));
+                                elsif (21 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smsl_i_addr(18-1 downto 0));
+                                elsif (21 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smsl_i_addr(19-1 downto 0));
+                                elsif (21 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smsl_i_addr(20-1 downto 0));
+                                elsif (21 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smsl_i_addr(21-1 downto 0));
+                                elsif (21 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smsl_i_addr(22-1 downto 0));
+                                elsif (21 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smsl_i_addr(23-1 downto 0));
+                                elsif (21 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smsl_i_addr(24-1 downto 0));
+                                elsif (21 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smsl_i_addr(25-1 downto 0));
+                                elsif (21 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smsl_i_addr(26-1 downto 0));
+                                elsif (21 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smsl_i_addr(27-1 downto 0));
+                                elsif (21 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smsl_i_addr(28-1 downto 0));
+                                elsif (21 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smsl_i_addr(29-1 downto 0));
+                                elsif (21 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smsl_i_addr(30-1 downto 0));
+                                elsif (21 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smsl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_smsl0_pend_5) or bool(walker_unit_smsl0_pend_4) or bool(walker_unit_smsl0_pend_3) or bool(walker_unit_smsl0_pend_2) or bool(walker_unit_smsl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                            unit_smsl_m_valid <= '1';
+                            unit_smsl_m_we <= '0';
+                            unit_smsl_m_size <= to_unsigned(3, 3);
+                            unit_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_smsl0_lvl = 1) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                        if bool(unit_smsl_r_SL_WALK(4)) then
+                            null;
+                        else
+                            if (bool(pending) or bool(walker_unit_smsl0_pend_5) or bool(walker_unit_smsl0_pend_4) or bool(walker_unit_smsl0_pend_3) or bool(walker_unit_smsl0_pend_2) or bool(walker_unit_smsl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 4);
+            rs1 := to_unsigned(0, 3);
+            rs2 := to_unsigned(0, 3);
+            rs3 := to_unsigned(0, 3);
+            if (unit_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                rs3 := to_unsigned(4, 3);
+            else
+                rs3 := to_unsigned(3, 3);
+            end if;
+            if (unit_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := rs3;
+            end if;
+            if (walker_unit_smsl0_flevel = rs2) then
+                rs1 := to_unsigned(3, 3);
+            else
+                rs1 := to_unsigned(7, 3);
+            end if;
+            rs4 := to_unsigned(0, 4);
+            rs5 := to_unsigned(0, 3);
+            rs6 := to_unsigned(0, 3);
+            if bool(unit_smsl_r_SL_WALK(3)) then
+                rs6 := to_unsigned(5, 3);
+            else
+                rs6 := to_unsigned(6, 3);
+            end if;
+            if ((walker_unit_smsl0_fault_k(3-1 downto 0) = 2) or (walker_unit_smsl0_fault_k(3-1 downto 0) = 3)) then
+                rs5 := rs6;
+            else
+                rs5 := to_unsigned(0, 3);
+            end if;
+            if (((walker_unit_smsl0_fault_k(3-1 downto 0) = 4) or (walker_unit_smsl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_smsl0_fault_k(3-1 downto 0) = 6)) then
+                rs4 := to_unsigned(12, 4);
+            else
+                rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+            end if;
+            if (walker_unit_smsl0_fault_k(3-1 downto 0) = 1) then
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            else
+                rs0 := rs4;
+            end if;
+            rs7 := to_unsigned(0, 7);
+            rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smsl0_flevel), 7);
+            rs8 := to_unsigned(0, 8);
+            rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+        when ADREQ =>
+            if bool(walker_unit_smsl0_pend_5) then
+                unit_smsl_m_valid <= '1';
+                unit_smsl_m_we <= '1';
+                unit_smsl_m_size <= to_unsigned(3, 3);
+                unit_smsl_m_addr <= walker_unit_smsl0_sa_5;
+                unit_smsl_m_wdata <= walker_unit_smsl0_se_5;
+            elsif bool(walker_unit_smsl0_pend_4) then
+                unit_smsl_m_valid <= '1';
+                unit_smsl_m_we <= '1';
+                unit_smsl_m_size <= to_unsigned(3, 3);
+                unit_smsl_m_addr <= walker_unit_smsl0_sa_4;
+                unit_smsl_m_wdata <= walker_unit_smsl0_se_4;
+            elsif bool(walker_unit_smsl0_pend_3) then
+                unit_smsl_m_valid <= '1';
+                unit_smsl_m_we <= '1';
+                unit_smsl_m_size <= to_unsigned(3, 3);
+                unit_smsl_m_addr <= walker_unit_smsl0_sa_3;
+                unit_smsl_m_wdata <= walker_unit_smsl0_se_3;
+            elsif bool(walker_unit_smsl0_pend_2) then
+                unit_smsl_m_valid <= '1';
+                unit_smsl_m_we <= '1';
+                unit_smsl_m_size <= to_unsigned(3, 3);
+                unit_smsl_m_addr <= walker_unit_smsl0_sa_2;
+                unit_smsl_m_wdata <= walker_unit_smsl0_se_2;
+            elsif bool(walker_unit_smsl0_pend_1) then
+                unit_smsl_m_valid <= '1';
+                unit_smsl_m_we <= '1';
+                unit_smsl_m_size <= to_unsigned(3, 3);
+                unit_smsl_m_addr <= walker_unit_smsl0_sa_1;
+                unit_smsl_m_wdata <= walker_unit_smsl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_smsl_m_we <= '0';
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_smsl0_logic;
+
+walker_unit_smsl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            walker_unit_smsl0_a_r <= '0';
+            walker_unit_smsl0_a_w <= '0';
+            unit_smsl_done <= '0';
+            walker_unit_smsl0_ea <= to_unsigned(0, 64);
+            walker_unit_smsl0_fault_k <= to_unsigned(0, 8);
+            walker_unit_smsl0_flevel <= to_unsigned(0, 3);
+            walker_unit_smsl0_le <= to_unsigned(0, 64);
+            walker_unit_smsl0_lvl <= to_unsigned(0, 3);
+            walker_unit_smsl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_smsl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_smsl0_m_valid_h <= '0';
+            walker_unit_smsl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_smsl0_m_we_h <= '0';
+            unit_smsl_o_aux <= to_unsigned(0, 3);
+            unit_smsl_o_level <= to_unsigned(0, 3);
+            unit_smsl_o_pa <= to_unsigned(0, 64);
+            unit_smsl_o_r_R <= to_unsigned(0, 1);
+            unit_smsl_o_r_U <= to_unsigned(0, 1);
+            unit_smsl_o_r_W <= to_unsigned(0, 1);
+            unit_smsl_o_r_frame <= to_unsigned(0, 64);
+            unit_smsl_o_r_reason <= to_unsigned(0, 8);
+            unit_smsl_o_r_shift <= to_unsigned(0, 6);
+            unit_smsl_o_status <= to_unsigned(0, 8);
+            walker_unit_smsl0_pend_1 <= '0';
+            walker_unit_smsl0_pend_2 <= '0';
+            walker_unit_smsl0_pend_3 <= '0';
+            walker_unit_smsl0_pend_4 <= '0';
+            walker_unit_smsl0_pend_5 <= '0';
+            walker_unit_smsl0_st <= IDLE;
+        else
+            walker_unit_smsl0_m_valid_h <= stdl(bool(unit_smsl_m_valid) and (not bool(m_ready)));
+            walker_unit_smsl0_m_we_h <= unit_smsl_m_we;
+            walker_unit_smsl0_m_size_h <= unit_smsl_m_size;
+            walker_unit_smsl0_m_addr_h <= unit_smsl_m_addr;
+            walker_unit_smsl0_m_wdata_h <= unit_smsl_m_wdata;
+            pending := '0';
+            v_r := '0';
+            v_w := '0';
+            if bool(unit_smsl_done) then
+                unit_smsl_done <= '0';
+            end if;
+            case walker_unit_smsl0_st is
+                when IDLE =>
+                    if bool(unit_smsl_start) then
+                        walker_unit_smsl0_a_r <= '1';
+                        walker_unit_smsl0_a_w <= '1';
+                        walker_unit_smsl0_pend_5 <= '0';
+                        walker_unit_smsl0_pend_4 <= '0';
+                        walker_unit_smsl0_pend_3 <= '0';
+                        walker_unit_smsl0_pend_2 <= '0';
+                        walker_unit_smsl0_pend_1 <= '0';
+                        if (unit_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                            walker_unit_smsl0_ea <= (unsigned'(unit_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_unit_smsl0_st <= MWAIT;
+                            walker_unit_smsl0_lvl <= to_unsigned(5, 3);
+                        elsif (unit_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                            walker_unit_smsl0_ea <= (unsigned'(unit_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_smsl0_st <= MWAIT;
+                            walker_unit_smsl0_lvl <= to_unsigned(4, 3);
+                        else
+                            walker_unit_smsl0_ea <= (unsigned'(unit_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_smsl0_st <= MWAIT;
+                            walker_unit_smsl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_smsl0_le <= m_rdata;
+                        if (walker_unit_smsl0_lvl = 5) then
+                            if bool(m_rerr) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_smsl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_smsl0_a_w <= v_w;
+                                walker_unit_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_smsl0_st <= MWAIT;
+                                walker_unit_smsl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        elsif (walker_unit_smsl0_lvl = 4) then
+                            if bool(m_rerr) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_smsl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_smsl0_a_w <= v_w;
+                                walker_unit_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_unit_smsl0_st <= MWAIT;
+                                walker_unit_smsl0_lvl <= to_unsigned(3, 3);
+                            end if;
+                        elsif (walker_unit_smsl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                if bool(m_rerr) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    if bool(unit_smsl_r_SL_WALK(4)) then
+                                        walker_unit_smsl0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smsl0_st <= FAULT;
+                                    else
+                                        unit_smsl_o_level <= to_unsigned(3, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (30 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smsl_i_addr(12-1 downto 0));
+                                        elsif (30 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smsl_i_addr(13-1 downto 0));
+                                        elsif (30 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smsl_i_addr(14-1 downto 0));
+                                        elsif (30 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smsl_i_addr(15-1 downto 0));
+                                        elsif (30 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smsl_i_addr(16-1 downto 0));
+                                        elsif (30 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smsl_i_addr(17-1 downto 0));
+                                        elsif (30 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smsl_i_addr(18-1 downto 0));
+                                        elsif (30 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smsl_i_addr(19-1 downto 0));
+                                        elsif (30 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smsl_i_addr(20-1 downto 0));
+                                        elsif (30 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smsl_i_addr(21-1 downto 0));
+                                        elsif (30 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smsl_i_addr(22-1 downto 0));
+                                        elsif (30 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smsl_i_addr(23-1 downto 0));
+                                        elsif (30 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smsl_i_addr(24-1 downto 0));
+                                        elsif (30 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smsl_i_addr(25-1 downto 0));
+                                        elsif (30 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smsl_i_addr(26-1 downto 0));
+                                        elsif (30 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smsl_i_addr(27-1 downto 0));
+                                        elsif (30 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smsl_i_addr(28-1 downto 0));
+                                        elsif (30 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smsl_i_addr(29-1 downto 0));
+                                        elsif (30 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smsl_i_addr(30-1 downto 0));
+                                        elsif (30 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smsl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_smsl_o_pa <= leaf_pa;
+                                        unit_smsl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_smsl0_pend_5) or bool(walker_unit_smsl0_pend_4) or bool(walker_unit_smsl0_pend_3) or bool(walker_unit_smsl0_pend_2) or bool(walker_unit_smsl0_pend_1)) then
+                                            walker_unit_smsl0_st <= ADREQ;
+                                        else
+                                            unit_smsl_o_status <= to_unsigned(0, 8);
+                                            unit_smsl_done <= '1';
+                                            walker_unit_smsl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if bool(m_rerr) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    walker_unit_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_unit_smsl0_st <= MWAIT;
+                                    walker_unit_smsl0_lvl <= to_unsigned(2, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_smsl0_lvl = 2) then
+                            if (bool(m_rdata(7)) and True) then
+                                if bool(m_rerr) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    if bool(unit_smsl_r_SL_WALK(4)) then
+                                        walker_unit_smsl0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smsl0_st <= FAULT;
+                                    else
+                                        unit_smsl_o_level <= to_unsigned(2, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (21 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smsl_i_addr(12-1 downto 0));
+                                        elsif (21 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smsl_i_addr(13-1 downto 0));
+                                        elsif (21 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smsl_i_addr(14-1 downto 0));
+                                        elsif (21 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smsl_i_addr(15-1 downto 0));
+                                        elsif (21 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smsl_i_addr(16-1 downto 0));
+                                        elsif (21 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smsl_i_addr(17-1 downto 0));
+                                        elsif (21 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smsl_i_addr(18-1 downto 0));
+                                        elsif (21 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smsl_i_addr(19-1 downto 0));
+                                        elsif (21 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smsl_i_addr(20-1 downto 0));
+                                        elsif (21 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smsl_i_addr(21-1 downto 0));
+                                        elsif (21 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smsl_i_addr(22-1 downto 0));
+                                        elsif (21 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smsl_i_addr(23-1 downto 0));
+                                        elsif (21 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smsl_i_addr(24-1 downto 0));
+                                        elsif (21 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smsl_i_addr(25-1 downto 0));
+                                        elsif (21 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smsl_i_addr(26-1 downto 0));
+                                        elsif (21 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smsl_i_addr(27-1 downto 0));
+                                        elsif (21 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smsl_i_addr(28-1 downto 0));
+                                        elsif (21 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smsl_i_addr(29-1 downto 0));
+                                        elsif (21 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smsl_i_addr(30-1 downto 0));
+                                        elsif (21 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smsl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_smsl_o_pa <= leaf_pa;
+                                        unit_smsl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_smsl0_pend_5) or bool(walker_unit_smsl0_pend_4) or bool(walker_unit_smsl0_pend_3) or bool(walker_unit_smsl0_pend_2) or bool(walker_unit_smsl0_pend_1)) then
+                                            walker_unit_smsl0_st <= ADREQ;
+                                        else
+                                            unit_smsl_o_status <= to_unsigned(0, 8);
+                                            unit_smsl_done <= '1';
+                                            walker_unit_smsl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if bool(m_rerr) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_smsl0_a_w <= v_w;
+                                    walker_unit_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smsl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_unit_smsl0_st <= MWAIT;
+                                    walker_unit_smsl0_lvl <= to_unsigned(1, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_smsl0_lvl = 1) then
+                            if bool(m_rerr) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif ((not bool(unit_smsl_r_SL_WALK(4))) and ((bool(unit_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_smsl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_smsl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_smsl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_smsl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_smsl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_smsl0_a_w <= v_w;
+                                if bool(unit_smsl_r_SL_WALK(4)) then
+                                    walker_unit_smsl0_fault_k <= to_unsigned(7, 8);
+                                    walker_unit_smsl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smsl0_st <= FAULT;
+                                else
+                                    unit_smsl_o_level <= to_unsigned(1, 3);
+                                    unit_smsl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smsl_i_addr(12-1 downto 0));
+                                    unit_smsl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_smsl0_pend_5) or bool(walker_unit_smsl0_pend_4) or bool(walker_unit_smsl0_pend_3) or bool(walker_unit_smsl0_pend_2) or bool(walker_unit_smsl0_pend_1)) then
+                                        walker_unit_smsl0_st <= ADREQ;
+                                    else
+                                        unit_smsl_o_status <= to_unsigned(0, 8);
+                                        unit_smsl_done <= '1';
+                                        walker_unit_smsl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_smsl_o_status <= walker_unit_smsl0_fault_k;
+                    unit_smsl_o_level <= walker_unit_smsl0_flevel;
+                    unit_smsl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 4);
+                    rs1 := to_unsigned(0, 3);
+                    rs2 := to_unsigned(0, 3);
+                    rs3 := to_unsigned(0, 3);
+                    if (unit_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                        rs3 := to_unsigned(4, 3);
+                    else
+                        rs3 := to_unsigned(3, 3);
+                    end if;
+                    if (unit_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := rs3;
+                    end if;
+                    if (walker_unit_smsl0_flevel = rs2) then
+                        rs1 := to_unsigned(3, 3);
+                    else
+                        rs1 := to_unsigned(7, 3);
+                    end if;
+                    rs4 := to_unsigned(0, 4);
+                    rs5 := to_unsigned(0, 3);
+                    rs6 := to_unsigned(0, 3);
+                    if bool(unit_smsl_r_SL_WALK(3)) then
+                        rs6 := to_unsigned(5, 3);
+                    else
+                        rs6 := to_unsigned(6, 3);
+                    end if;
+                    if ((walker_unit_smsl0_fault_k(3-1 downto 0) = 2) or (walker_unit_smsl0_fault_k(3-1 downto 0) = 3)) then
+                        rs5 := rs6;
+                    else
+                        rs5 := to_unsigned(0, 3);
+                    end if;
+                    if (((walker_unit_smsl0_fault_k(3-1 downto 0) = 4) or (walker_unit_smsl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_smsl0_fault_k(3-1 downto 0) = 6)) then
+                        rs4 := to_unsigned(12, 4);
+                    else
+                        rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+                    end if;
+                    if (walker_unit_smsl0_fault_k(3-1 downto 0) = 1) then
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    else
+                        rs0 := rs4;
+                    end if;
+                    unit_smsl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
+                    unit_smsl_o_r_R <= to_unsigned(walker_unit_smsl0_a_r, 1);
+                    unit_smsl_o_r_W <= to_unsigned(walker_unit_smsl0_a_w, 1);
+                    unit_smsl_o_r_U <= to_unsigned(walker_unit_smsl0_le(62), 1);
+                    rs7 := to_unsigned(0, 7);
+                    rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smsl0_flevel), 7);
+                    rs8 := to_unsigned(0, 8);
+                    rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+                    unit_smsl_o_r_shift <= rs8(6-1 downto 0);
+                    unit_smsl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_smsl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    unit_smsl_done <= '1';
+                    walker_unit_smsl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_smsl0_pend_5) then
+                        walker_unit_smsl0_pend_5 <= '0';
+                        walker_unit_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smsl0_pend_4) then
+                        walker_unit_smsl0_pend_4 <= '0';
+                        walker_unit_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smsl0_pend_3) then
+                        walker_unit_smsl0_pend_3 <= '0';
+                        walker_unit_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smsl0_pend_2) then
+                        walker_unit_smsl0_pend_2 <= '0';
+                        walker_unit_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smsl0_pend_1) then
+                        walker_unit_smsl0_pend_1 <= '0';
+                        walker_unit_smsl0_st <= ADWAIT;
+                    else
+                        unit_smsl_o_status <= to_unsigned(0, 8);
+                        unit_smsl_done <= '1';
+                        walker_unit_smsl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_smsl0_st <= ADREQ;
+                    end if;
+                when others =>
+                    walker_unit_smsl0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process walker_unit_smsl0_fsm;
 
 walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
     variable pending: std_logic;

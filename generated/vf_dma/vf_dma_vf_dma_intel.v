@@ -84,7 +84,7 @@ reg [2:0] o_r_iommu;
 output [7:0] o_r_fault_reason;
 reg [7:0] o_r_fault_reason;
 
-reg [2:0] unit_io_sl_o_aux;
+reg [2:0] unit_io_smsl_o_aux;
 reg al_vf_sriov;
 reg pend;
 reg [4:0] st;
@@ -94,6 +94,61 @@ reg [2:0] u_size;
 reg u_valid;
 wire [63:0] u_wdata;
 reg u_we;
+reg unit_io_smsl_done;
+reg [63:0] unit_io_smsl_i_addr;
+reg unit_io_smsl_k_read;
+reg unit_io_smsl_k_write;
+reg [63:0] unit_io_smsl_m_addr;
+reg [2:0] unit_io_smsl_m_size;
+reg unit_io_smsl_m_valid;
+reg [63:0] unit_io_smsl_m_wdata;
+reg unit_io_smsl_m_we;
+reg [2:0] unit_io_smsl_o_level;
+reg [63:0] unit_io_smsl_o_pa;
+reg [0:0] unit_io_smsl_o_r_R;
+reg [0:0] unit_io_smsl_o_r_U;
+reg [0:0] unit_io_smsl_o_r_W;
+reg [63:0] unit_io_smsl_o_r_frame;
+reg [7:0] unit_io_smsl_o_r_reason;
+reg [5:0] unit_io_smsl_o_r_shift;
+reg [7:0] unit_io_smsl_o_status;
+reg [63:0] unit_io_smsl_r_SL_WALK;
+reg unit_io_smsl_start;
+reg [63:0] w_io_ctx_0;
+reg [63:0] w_io_ctx_8;
+reg [63:0] w_io_irte_0;
+reg [63:0] w_io_pdir_0;
+reg [63:0] w_io_pe_0;
+reg [63:0] w_io_pe_8;
+reg [63:0] w_io_root_0;
+reg [63:0] w_io_root_8;
+reg [63:0] w_io_smctx_0;
+reg [63:0] w_io_smctx_8;
+reg [63:0] w_vf_sriov_0;
+reg [63:0] w_vf_sriov_10;
+reg [63:0] w_vf_sriov_20;
+reg [63:0] w_vf_sriov_28;
+reg [63:0] w_vf_sriov_8;
+reg [63:0] w_vf_vf_config_0;
+reg [0:0] wk_io_smsl_R;
+reg [0:0] wk_io_smsl_U;
+reg [0:0] wk_io_smsl_W;
+reg [0:0] wk_io_smsl_access_error;
+reg [0:0] wk_io_smsl_denied;
+reg [7:0] wk_io_smsl_fault;
+reg [63:0] wk_io_smsl_frame;
+reg [2:0] wk_io_smsl_level;
+reg [0:0] wk_io_smsl_not_present;
+reg [0:0] wk_io_smsl_ok;
+reg [63:0] wk_io_smsl_pa;
+reg [7:0] wk_io_smsl_reason;
+reg [0:0] wk_io_smsl_reserved;
+reg [0:0] wk_io_smsl_reserved_1g;
+reg [0:0] wk_io_smsl_reserved_2m;
+reg [5:0] wk_io_smsl_shift;
+reg [0:0] wk_io_smsl_translation;
+reg [0:0] wk_io_smsl_walked;
+reg [2:0] unit_io_sl_o_aux;
 reg unit_io_sl_done;
 reg [63:0] unit_io_sl_i_addr;
 reg unit_io_sl_k_read;
@@ -114,17 +169,6 @@ reg [5:0] unit_io_sl_o_r_shift;
 reg [7:0] unit_io_sl_o_status;
 reg [63:0] unit_io_sl_r_SL_WALK;
 reg unit_io_sl_start;
-reg [63:0] w_io_ctx_0;
-reg [63:0] w_io_ctx_8;
-reg [63:0] w_io_irte_0;
-reg [63:0] w_io_root_0;
-reg [63:0] w_io_root_8;
-reg [63:0] w_vf_sriov_0;
-reg [63:0] w_vf_sriov_10;
-reg [63:0] w_vf_sriov_20;
-reg [63:0] w_vf_sriov_28;
-reg [63:0] w_vf_sriov_8;
-reg [63:0] w_vf_vf_config_0;
 reg [0:0] wk_io_sl_R;
 reg [0:0] wk_io_sl_U;
 reg [0:0] wk_io_sl_W;
@@ -176,6 +220,7 @@ reg [0:0] cl_io_interrupt_request_reserved;
 reg [0:0] cl_io_irte_access_error;
 reg [0:0] cl_io_irte_not_present;
 reg [0:0] cl_io_irte_reserved;
+reg [0:0] cl_io_legacy_pasid;
 reg [2:0] cl_io_outcome;
 reg [0:0] cl_io_paging_access_error;
 reg [0:0] cl_io_paging_reserved;
@@ -189,6 +234,34 @@ reg [0:0] cl_io_redir_hint;
 reg [0:0] cl_io_root_access_error;
 reg [0:0] cl_io_root_not_present;
 reg [0:0] cl_io_root_reserved;
+reg [0:0] cl_io_sm_address_beyond_width;
+reg [0:0] cl_io_sm_ats_beyond_width;
+reg [0:0] cl_io_sm_ats_not_present;
+reg [0:0] cl_io_sm_ats_pass_through;
+reg [0:0] cl_io_sm_ats_translation;
+reg [0:0] cl_io_sm_context_not_present;
+reg [0:0] cl_io_sm_context_reserved;
+reg [0:0] cl_io_sm_dte_clear;
+reg [0:0] cl_io_sm_paging_access_error;
+reg [0:0] cl_io_sm_paging_reserved;
+reg [0:0] cl_io_sm_pasid_beyond_table;
+reg [0:0] cl_io_sm_pasid_dir_not_present;
+reg [0:0] cl_io_sm_pasid_dir_reserved;
+reg [0:0] cl_io_sm_pasid_disabled;
+reg [0:0] cl_io_sm_pasid_entry_invalid;
+reg [0:0] cl_io_sm_pasid_entry_not_present;
+reg [0:0] cl_io_sm_pasid_entry_reserved;
+reg [0:0] cl_io_sm_pass_through;
+reg [0:0] cl_io_sm_protected_memory;
+reg [0:0] cl_io_sm_protected_memory_remapped;
+reg [0:0] cl_io_sm_protected_memory_translated;
+reg [0:0] cl_io_sm_read_denied;
+reg [0:0] cl_io_sm_root_access_error;
+reg [0:0] cl_io_sm_root_not_present;
+reg [0:0] cl_io_sm_root_reserved;
+reg [0:0] cl_io_sm_translated;
+reg [0:0] cl_io_sm_translated_request;
+reg [0:0] cl_io_sm_write_denied;
 reg [0:0] cl_io_source_id_invalid;
 reg [0:0] cl_io_translated;
 reg [0:0] cl_io_translated_request;
@@ -220,6 +293,34 @@ reg [7:0] rec_fault_reason;
 reg [2:0] rec_iommu;
 reg [2:0] rec_outcome;
 reg [15:0] rec_rid;
+reg walker_unit_io_smsl0_a_r;
+reg walker_unit_io_smsl0_a_w;
+reg [63:0] walker_unit_io_smsl0_ea;
+reg [7:0] walker_unit_io_smsl0_fault_k;
+reg [2:0] walker_unit_io_smsl0_flevel;
+reg [63:0] walker_unit_io_smsl0_le;
+reg [2:0] walker_unit_io_smsl0_lvl;
+reg [63:0] walker_unit_io_smsl0_m_addr_h;
+reg [2:0] walker_unit_io_smsl0_m_size_h;
+reg walker_unit_io_smsl0_m_valid_h;
+reg [63:0] walker_unit_io_smsl0_m_wdata_h;
+reg walker_unit_io_smsl0_m_we_h;
+reg walker_unit_io_smsl0_pend_1;
+reg walker_unit_io_smsl0_pend_2;
+reg walker_unit_io_smsl0_pend_3;
+reg walker_unit_io_smsl0_pend_4;
+reg walker_unit_io_smsl0_pend_5;
+wire [63:0] walker_unit_io_smsl0_sa_1;
+wire [63:0] walker_unit_io_smsl0_sa_2;
+wire [63:0] walker_unit_io_smsl0_sa_3;
+wire [63:0] walker_unit_io_smsl0_sa_4;
+wire [63:0] walker_unit_io_smsl0_sa_5;
+wire [63:0] walker_unit_io_smsl0_se_1;
+wire [63:0] walker_unit_io_smsl0_se_2;
+wire [63:0] walker_unit_io_smsl0_se_3;
+wire [63:0] walker_unit_io_smsl0_se_4;
+wire [63:0] walker_unit_io_smsl0_se_5;
+reg [2:0] walker_unit_io_smsl0_st;
 reg walker_unit_io_sl0_a_r;
 reg walker_unit_io_sl0_a_w;
 reg [63:0] walker_unit_io_sl0_ea;
@@ -250,6 +351,16 @@ wire [63:0] walker_unit_io_sl0_se_5;
 reg [2:0] walker_unit_io_sl0_st;
 
 assign u_wdata = 64'd0;
+assign walker_unit_io_smsl0_sa_1 = 64'd0;
+assign walker_unit_io_smsl0_sa_2 = 64'd0;
+assign walker_unit_io_smsl0_sa_3 = 64'd0;
+assign walker_unit_io_smsl0_sa_4 = 64'd0;
+assign walker_unit_io_smsl0_sa_5 = 64'd0;
+assign walker_unit_io_smsl0_se_1 = 64'd0;
+assign walker_unit_io_smsl0_se_2 = 64'd0;
+assign walker_unit_io_smsl0_se_3 = 64'd0;
+assign walker_unit_io_smsl0_se_4 = 64'd0;
+assign walker_unit_io_smsl0_se_5 = 64'd0;
 assign walker_unit_io_sl0_sa_1 = 64'd0;
 assign walker_unit_io_sl0_sa_2 = 64'd0;
 assign walker_unit_io_sl0_sa_3 = 64'd0;
@@ -480,205 +591,426 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h209;
     reg [13-1:0] h210;
     reg [65-1:0] h211;
-    reg [2-1:0] h219;
-    reg [2-1:0] h220;
-    reg [32-1:0] h221;
-    reg [1-1:0] h222;
-    reg [16-1:0] h216;
-    reg [13-1:0] h217;
-    reg [49-1:0] h218;
-    reg [2-1:0] h223;
-    reg [2-1:0] h224;
-    reg [32-1:0] h225;
-    reg [1-1:0] h226;
-    reg [1-1:0] h227;
-    reg [1-1:0] h228;
-    reg [64-1:0] h229;
+    reg [36-1:0] h216;
+    reg [64-1:0] h217;
+    reg [16-1:0] h218;
+    reg [13-1:0] h219;
+    reg [49-1:0] h220;
+    reg [20-1:0] h221;
+    reg [18-1:0] h222;
+    reg [49-1:0] h223;
+    reg [20-1:0] h224;
+    reg [13-1:0] h225;
+    reg [49-1:0] h226;
+    reg [2-1:0] h227;
+    reg [2-1:0] h228;
+    reg [48-1:0] h229;
     reg [1-1:0] h230;
-    reg [1-1:0] h231;
-    reg [64-1:0] h232;
-    reg [1-1:0] h233;
-    reg [64-1:0] h234;
-    reg [2-1:0] h235;
-    reg [2-1:0] h236;
-    reg [48-1:0] h237;
-    reg [1-1:0] h238;
-    reg [2-1:0] h239;
-    reg [48-1:0] h240;
-    reg [48-1:0] h241;
-    reg [64-1:0] h242;
-    reg [52-1:0] h243;
-    reg [65-1:0] h244;
-    reg [2-1:0] h245;
-    reg [2-1:0] h246;
-    reg [32-1:0] h247;
+    reg [2-1:0] h231;
+    reg [48-1:0] h232;
+    reg [48-1:0] h233;
+    reg [2-1:0] h237;
+    reg [2-1:0] h238;
+    reg [32-1:0] h239;
+    reg [1-1:0] h240;
+    reg [16-1:0] h234;
+    reg [13-1:0] h235;
+    reg [49-1:0] h236;
+    reg [2-1:0] h241;
+    reg [2-1:0] h242;
+    reg [32-1:0] h243;
+    reg [1-1:0] h244;
+    reg [1-1:0] h245;
+    reg [1-1:0] h246;
+    reg [64-1:0] h247;
     reg [1-1:0] h248;
-    reg [32-1:0] h249;
-    reg [12-1:0] h250;
-    reg [32-1:0] h251;
-    reg [12-1:0] h252;
-    reg [32-1:0] h253;
-    reg [64-1:0] h254;
-    reg [28-1:0] h255;
-    reg [64-1:0] h256;
-    reg [28-1:0] h257;
+    reg [1-1:0] h249;
+    reg [64-1:0] h250;
+    reg [1-1:0] h251;
+    reg [64-1:0] h252;
+    reg [2-1:0] h253;
+    reg [2-1:0] h254;
+    reg [48-1:0] h255;
+    reg [1-1:0] h256;
+    reg [2-1:0] h257;
     reg [48-1:0] h258;
-    reg [32-1:0] h259;
-    reg [1-1:0] h260;
-    reg [2-1:0] h261;
-    reg [2-1:0] h262;
-    reg [32-1:0] h263;
-    reg [1-1:0] h264;
-    reg [2-1:0] h268;
-    reg [2-1:0] h269;
-    reg [32-1:0] h270;
-    reg [1-1:0] h271;
-    reg [2-1:0] h275;
-    reg [2-1:0] h276;
+    reg [48-1:0] h259;
+    reg [64-1:0] h260;
+    reg [52-1:0] h261;
+    reg [65-1:0] h262;
+    reg [2-1:0] h263;
+    reg [2-1:0] h264;
+    reg [32-1:0] h265;
+    reg [1-1:0] h266;
+    reg [32-1:0] h267;
+    reg [12-1:0] h268;
+    reg [32-1:0] h269;
+    reg [12-1:0] h270;
+    reg [32-1:0] h271;
+    reg [64-1:0] h272;
+    reg [28-1:0] h273;
+    reg [64-1:0] h274;
+    reg [28-1:0] h275;
+    reg [48-1:0] h276;
     reg [32-1:0] h277;
     reg [1-1:0] h278;
-    reg [2-1:0] h282;
-    reg [2-1:0] h283;
-    reg [32-1:0] h284;
-    reg [1-1:0] h285;
-    reg [2-1:0] h289;
-    reg [2-1:0] h290;
-    reg [32-1:0] h291;
-    reg [1-1:0] h292;
-    reg [2-1:0] h297;
-    reg [2-1:0] h298;
-    reg [32-1:0] h299;
-    reg [1-1:0] h300;
+    reg [2-1:0] h279;
+    reg [2-1:0] h280;
+    reg [32-1:0] h281;
+    reg [1-1:0] h282;
+    reg [2-1:0] h286;
+    reg [2-1:0] h287;
+    reg [32-1:0] h288;
+    reg [1-1:0] h289;
+    reg [2-1:0] h496;
+    reg [2-1:0] h497;
+    reg [32-1:0] h498;
+    reg [1-1:0] h499;
+    reg [2-1:0] h503;
+    reg [2-1:0] h504;
+    reg [32-1:0] h505;
+    reg [1-1:0] h506;
+    reg [2-1:0] h510;
+    reg [2-1:0] h511;
+    reg [32-1:0] h512;
+    reg [1-1:0] h513;
+    reg [2-1:0] h518;
+    reg [2-1:0] h519;
+    reg [32-1:0] h520;
+    reg [1-1:0] h521;
+    reg [2-1:0] h525;
+    reg [2-1:0] h526;
+    reg [32-1:0] h527;
+    reg [1-1:0] h528;
+    reg [2-1:0] h533;
+    reg [2-1:0] h534;
+    reg [32-1:0] h535;
+    reg [1-1:0] h536;
+    reg [2-1:0] h545;
+    reg [2-1:0] h546;
+    reg [32-1:0] h547;
+    reg [1-1:0] h548;
+    reg [2-1:0] h549;
+    reg [2-1:0] h550;
+    reg [32-1:0] h551;
+    reg [1-1:0] h552;
+    reg [32-1:0] h553;
+    reg [12-1:0] h554;
+    reg [32-1:0] h555;
+    reg [12-1:0] h556;
+    reg [32-1:0] h557;
+    reg [64-1:0] h558;
+    reg [28-1:0] h559;
+    reg [64-1:0] h560;
+    reg [28-1:0] h561;
+    reg [48-1:0] h562;
+    reg [2-1:0] h563;
+    reg [2-1:0] h564;
+    reg [32-1:0] h565;
+    reg [1-1:0] h566;
+    reg [2-1:0] h567;
+    reg [2-1:0] h568;
+    reg [32-1:0] h569;
+    reg [1-1:0] h570;
+    reg [2-1:0] h575;
+    reg [2-1:0] h576;
+    reg [32-1:0] h577;
+    reg [1-1:0] h578;
+    reg [1-1:0] h579;
+    reg [1-1:0] h580;
+    reg [64-1:0] h581;
+    reg [1-1:0] h582;
+    reg [1-1:0] h583;
+    reg [64-1:0] h584;
+    reg [1-1:0] h585;
+    reg [64-1:0] h586;
+    reg [32-1:0] h587;
+    reg [1-1:0] h588;
+    reg [32-1:0] h589;
+    reg [12-1:0] h590;
+    reg [32-1:0] h591;
+    reg [12-1:0] h592;
+    reg [32-1:0] h593;
+    reg [64-1:0] h594;
+    reg [28-1:0] h595;
+    reg [64-1:0] h596;
+    reg [28-1:0] h597;
+    reg [48-1:0] h598;
+    reg [64-1:0] h283;
+    reg [1-1:0] h284;
+    reg [2-1:0] h285;
+    reg [64-1:0] h290;
+    reg [76-1:0] h291;
+    reg [62-1:0] h292;
+    reg [1-1:0] h293;
+    reg [2-1:0] h294;
+    reg [63-1:0] h295;
+    reg [64-1:0] h296;
+    reg [64-1:0] h297;
+    reg [64-1:0] h298;
+    reg [64-1:0] h299;
+    reg [64-1:0] h300;
+    reg [76-1:0] h301;
+    reg [62-1:0] h302;
+    reg [1-1:0] h303;
     reg [2-1:0] h304;
-    reg [2-1:0] h305;
-    reg [32-1:0] h306;
-    reg [1-1:0] h307;
-    reg [2-1:0] h312;
-    reg [2-1:0] h313;
-    reg [32-1:0] h314;
-    reg [1-1:0] h315;
+    reg [63-1:0] h305;
+    reg [64-1:0] h306;
+    reg [64-1:0] h307;
+    reg [64-1:0] h308;
+    reg [64-1:0] h309;
+    reg [64-1:0] h310;
+    reg [76-1:0] h311;
+    reg [62-1:0] h312;
+    reg [1-1:0] h313;
+    reg [2-1:0] h314;
+    reg [63-1:0] h315;
+    reg [64-1:0] h316;
+    reg [64-1:0] h317;
+    reg [64-1:0] h318;
+    reg [64-1:0] h319;
+    reg [64-1:0] h320;
+    reg [76-1:0] h321;
+    reg [62-1:0] h322;
+    reg [1-1:0] h323;
     reg [2-1:0] h324;
-    reg [2-1:0] h325;
-    reg [32-1:0] h326;
-    reg [1-1:0] h327;
-    reg [2-1:0] h328;
-    reg [2-1:0] h329;
-    reg [32-1:0] h330;
-    reg [1-1:0] h331;
-    reg [32-1:0] h332;
-    reg [12-1:0] h333;
-    reg [32-1:0] h334;
-    reg [12-1:0] h335;
-    reg [32-1:0] h336;
+    reg [63-1:0] h325;
+    reg [64-1:0] h326;
+    reg [64-1:0] h327;
+    reg [64-1:0] h328;
+    reg [64-1:0] h329;
+    reg [1-1:0] h330;
+    reg [64-1:0] h331;
+    reg [76-1:0] h332;
+    reg [62-1:0] h333;
+    reg [1-1:0] h334;
+    reg [2-1:0] h335;
+    reg [63-1:0] h336;
     reg [64-1:0] h337;
-    reg [28-1:0] h338;
+    reg [64-1:0] h338;
     reg [64-1:0] h339;
-    reg [28-1:0] h340;
-    reg [48-1:0] h341;
-    reg [2-1:0] h342;
-    reg [2-1:0] h343;
-    reg [32-1:0] h344;
-    reg [1-1:0] h345;
-    reg [2-1:0] h346;
-    reg [2-1:0] h347;
-    reg [32-1:0] h348;
-    reg [1-1:0] h349;
-    reg [2-1:0] h354;
-    reg [2-1:0] h355;
-    reg [32-1:0] h356;
-    reg [1-1:0] h357;
-    reg [1-1:0] h358;
-    reg [1-1:0] h359;
+    reg [64-1:0] h340;
+    reg [64-1:0] h341;
+    reg [76-1:0] h342;
+    reg [62-1:0] h343;
+    reg [1-1:0] h344;
+    reg [2-1:0] h345;
+    reg [63-1:0] h346;
+    reg [64-1:0] h347;
+    reg [64-1:0] h348;
+    reg [64-1:0] h349;
+    reg [64-1:0] h350;
+    reg [1-1:0] h351;
+    reg [64-1:0] h352;
+    reg [76-1:0] h353;
+    reg [62-1:0] h354;
+    reg [1-1:0] h355;
+    reg [2-1:0] h356;
+    reg [63-1:0] h357;
+    reg [64-1:0] h358;
+    reg [64-1:0] h359;
     reg [64-1:0] h360;
-    reg [1-1:0] h361;
+    reg [64-1:0] h361;
     reg [1-1:0] h362;
     reg [64-1:0] h363;
-    reg [1-1:0] h364;
-    reg [64-1:0] h365;
-    reg [32-1:0] h366;
-    reg [1-1:0] h367;
-    reg [32-1:0] h368;
-    reg [12-1:0] h369;
-    reg [32-1:0] h370;
-    reg [12-1:0] h371;
-    reg [32-1:0] h372;
-    reg [64-1:0] h373;
-    reg [28-1:0] h374;
-    reg [64-1:0] h375;
-    reg [28-1:0] h376;
-    reg [48-1:0] h377;
-    reg [64-1:0] h265;
-    reg [1-1:0] h266;
-    reg [2-1:0] h267;
-    reg [64-1:0] h272;
-    reg [1-1:0] h273;
-    reg [2-1:0] h274;
-    reg [64-1:0] h279;
-    reg [1-1:0] h280;
-    reg [2-1:0] h281;
-    reg [64-1:0] h286;
-    reg [1-1:0] h287;
-    reg [2-1:0] h288;
-    reg [1-1:0] h293;
-    reg [64-1:0] h294;
-    reg [1-1:0] h295;
-    reg [2-1:0] h296;
-    reg [64-1:0] h301;
-    reg [1-1:0] h302;
-    reg [2-1:0] h303;
-    reg [1-1:0] h308;
-    reg [64-1:0] h309;
-    reg [1-1:0] h310;
-    reg [2-1:0] h311;
-    reg [1-1:0] h316;
-    reg [64-1:0] h317;
-    reg [1-1:0] h318;
-    reg [2-1:0] h319;
-    reg [1-1:0] h320;
-    reg [64-1:0] h321;
-    reg [1-1:0] h322;
-    reg [2-1:0] h323;
-    reg [1-1:0] h350;
-    reg [64-1:0] h351;
-    reg [1-1:0] h352;
-    reg [2-1:0] h353;
-    reg [1-1:0] h378;
-    reg [1-1:0] h379;
-    reg [6-1:0] h380;
+    reg [76-1:0] h364;
+    reg [62-1:0] h365;
+    reg [1-1:0] h366;
+    reg [2-1:0] h367;
+    reg [63-1:0] h368;
+    reg [64-1:0] h369;
+    reg [64-1:0] h370;
+    reg [64-1:0] h371;
+    reg [64-1:0] h372;
+    reg [1-1:0] h373;
+    reg [64-1:0] h374;
+    reg [76-1:0] h375;
+    reg [62-1:0] h376;
+    reg [1-1:0] h377;
+    reg [2-1:0] h378;
+    reg [63-1:0] h379;
+    reg [64-1:0] h380;
     reg [64-1:0] h381;
-    reg [127-1:0] h382;
-    reg [6-1:0] h383;
-    reg [127-1:0] h384;
+    reg [64-1:0] h382;
+    reg [64-1:0] h383;
+    reg [1-1:0] h384;
     reg [64-1:0] h385;
-    reg [6-1:0] h386;
-    reg [7-1:0] h387;
-    reg [64-1:0] h388;
-    reg [65-1:0] h389;
-    reg [64-1:0] h390;
-    reg [127-1:0] h391;
-    reg [127-1:0] h392;
-    reg [1-1:0] h393;
+    reg [76-1:0] h386;
+    reg [62-1:0] h387;
+    reg [1-1:0] h388;
+    reg [2-1:0] h389;
+    reg [63-1:0] h390;
+    reg [64-1:0] h391;
+    reg [64-1:0] h392;
+    reg [64-1:0] h393;
     reg [64-1:0] h394;
-    reg [1-1:0] h395;
-    reg [2-1:0] h396;
-    reg [1-1:0] h397;
-    reg [64-1:0] h398;
-    reg [1-1:0] h399;
-    reg [64-1:0] h400;
-    reg [1-1:0] h401;
+    reg [64-1:0] h395;
+    reg [76-1:0] h396;
+    reg [62-1:0] h397;
+    reg [1-1:0] h398;
+    reg [2-1:0] h399;
+    reg [63-1:0] h400;
+    reg [64-1:0] h401;
     reg [64-1:0] h402;
-    reg [1-1:0] h403;
-    reg [2-1:0] h404;
+    reg [64-1:0] h403;
+    reg [64-1:0] h404;
     reg [1-1:0] h405;
-    reg [1-1:0] h406;
-    reg [1-1:0] h407;
-    reg [32-1:0] h408;
-    reg [64-1:0] h409;
-    reg [1-1:0] h410;
-    reg [32-1:0] h411;
-    reg [1-1:0] h412;
-    reg [1-1:0] h413;
-    reg [1-1:0] h414;
+    reg [64-1:0] h406;
+    reg [76-1:0] h407;
+    reg [62-1:0] h408;
+    reg [1-1:0] h409;
+    reg [2-1:0] h410;
+    reg [63-1:0] h411;
+    reg [64-1:0] h412;
+    reg [64-1:0] h413;
+    reg [64-1:0] h414;
+    reg [64-1:0] h415;
+    reg [64-1:0] h416;
+    reg [76-1:0] h417;
+    reg [62-1:0] h418;
+    reg [1-1:0] h419;
+    reg [2-1:0] h420;
+    reg [63-1:0] h421;
+    reg [64-1:0] h422;
+    reg [64-1:0] h423;
+    reg [64-1:0] h424;
+    reg [64-1:0] h425;
+    reg [1-1:0] h426;
+    reg [64-1:0] h427;
+    reg [76-1:0] h428;
+    reg [62-1:0] h429;
+    reg [1-1:0] h430;
+    reg [2-1:0] h431;
+    reg [63-1:0] h432;
+    reg [64-1:0] h433;
+    reg [64-1:0] h434;
+    reg [64-1:0] h435;
+    reg [64-1:0] h436;
+    reg [64-1:0] h437;
+    reg [1-1:0] h438;
+    reg [64-1:0] h439;
+    reg [76-1:0] h440;
+    reg [62-1:0] h441;
+    reg [1-1:0] h442;
+    reg [2-1:0] h443;
+    reg [63-1:0] h444;
+    reg [64-1:0] h445;
+    reg [64-1:0] h446;
+    reg [64-1:0] h447;
+    reg [64-1:0] h448;
+    reg [1-1:0] h449;
+    reg [64-1:0] h450;
+    reg [76-1:0] h451;
+    reg [62-1:0] h452;
+    reg [1-1:0] h453;
+    reg [2-1:0] h454;
+    reg [63-1:0] h455;
+    reg [64-1:0] h456;
+    reg [64-1:0] h457;
+    reg [64-1:0] h458;
+    reg [64-1:0] h459;
+    reg [1-1:0] h460;
+    reg [64-1:0] h461;
+    reg [76-1:0] h462;
+    reg [62-1:0] h463;
+    reg [1-1:0] h464;
+    reg [2-1:0] h465;
+    reg [63-1:0] h466;
+    reg [64-1:0] h467;
+    reg [64-1:0] h468;
+    reg [64-1:0] h469;
+    reg [64-1:0] h470;
+    reg [1-1:0] h471;
+    reg [64-1:0] h472;
+    reg [76-1:0] h473;
+    reg [62-1:0] h474;
+    reg [1-1:0] h475;
+    reg [2-1:0] h476;
+    reg [63-1:0] h477;
+    reg [64-1:0] h478;
+    reg [64-1:0] h479;
+    reg [64-1:0] h480;
+    reg [64-1:0] h481;
+    reg [1-1:0] h482;
+    reg [64-1:0] h483;
+    reg [76-1:0] h484;
+    reg [62-1:0] h485;
+    reg [1-1:0] h486;
+    reg [2-1:0] h487;
+    reg [63-1:0] h488;
+    reg [64-1:0] h489;
+    reg [64-1:0] h490;
+    reg [64-1:0] h491;
+    reg [64-1:0] h492;
+    reg [64-1:0] h493;
+    reg [1-1:0] h494;
+    reg [2-1:0] h495;
+    reg [64-1:0] h500;
+    reg [1-1:0] h501;
+    reg [2-1:0] h502;
+    reg [64-1:0] h507;
+    reg [1-1:0] h508;
+    reg [2-1:0] h509;
+    reg [1-1:0] h514;
+    reg [64-1:0] h515;
+    reg [1-1:0] h516;
+    reg [2-1:0] h517;
+    reg [64-1:0] h522;
+    reg [1-1:0] h523;
+    reg [2-1:0] h524;
+    reg [1-1:0] h529;
+    reg [64-1:0] h530;
+    reg [1-1:0] h531;
+    reg [2-1:0] h532;
+    reg [1-1:0] h537;
+    reg [64-1:0] h538;
+    reg [1-1:0] h539;
+    reg [2-1:0] h540;
+    reg [1-1:0] h541;
+    reg [64-1:0] h542;
+    reg [1-1:0] h543;
+    reg [2-1:0] h544;
+    reg [1-1:0] h571;
+    reg [64-1:0] h572;
+    reg [1-1:0] h573;
+    reg [2-1:0] h574;
+    reg [1-1:0] h599;
+    reg [1-1:0] h600;
+    reg [6-1:0] h601;
+    reg [64-1:0] h602;
+    reg [127-1:0] h603;
+    reg [6-1:0] h604;
+    reg [127-1:0] h605;
+    reg [64-1:0] h606;
+    reg [6-1:0] h607;
+    reg [7-1:0] h608;
+    reg [64-1:0] h609;
+    reg [65-1:0] h610;
+    reg [64-1:0] h611;
+    reg [127-1:0] h612;
+    reg [127-1:0] h613;
+    reg [1-1:0] h614;
+    reg [64-1:0] h615;
+    reg [1-1:0] h616;
+    reg [2-1:0] h617;
+    reg [1-1:0] h618;
+    reg [64-1:0] h619;
+    reg [1-1:0] h620;
+    reg [64-1:0] h621;
+    reg [1-1:0] h622;
+    reg [64-1:0] h623;
+    reg [1-1:0] h624;
+    reg [2-1:0] h625;
+    reg [1-1:0] h626;
+    reg [1-1:0] h627;
+    reg [1-1:0] h628;
+    reg [32-1:0] h629;
+    reg [64-1:0] h630;
+    reg [1-1:0] h631;
+    reg [32-1:0] h632;
+    reg [1-1:0] h633;
+    reg [1-1:0] h634;
+    reg [1-1:0] h635;
     if (rst == 1) begin
         al_vf_sriov <= 0;
         cl_io_address <= 0;
@@ -714,6 +1046,7 @@ always @(posedge clk) begin: fsm
         cl_io_irte_access_error <= 0;
         cl_io_irte_not_present <= 0;
         cl_io_irte_reserved <= 0;
+        cl_io_legacy_pasid <= 0;
         cl_io_outcome <= 0;
         cl_io_paging_access_error <= 0;
         cl_io_paging_reserved <= 0;
@@ -727,6 +1060,34 @@ always @(posedge clk) begin: fsm
         cl_io_root_access_error <= 0;
         cl_io_root_not_present <= 0;
         cl_io_root_reserved <= 0;
+        cl_io_sm_address_beyond_width <= 0;
+        cl_io_sm_ats_beyond_width <= 0;
+        cl_io_sm_ats_not_present <= 0;
+        cl_io_sm_ats_pass_through <= 0;
+        cl_io_sm_ats_translation <= 0;
+        cl_io_sm_context_not_present <= 0;
+        cl_io_sm_context_reserved <= 0;
+        cl_io_sm_dte_clear <= 0;
+        cl_io_sm_paging_access_error <= 0;
+        cl_io_sm_paging_reserved <= 0;
+        cl_io_sm_pasid_beyond_table <= 0;
+        cl_io_sm_pasid_dir_not_present <= 0;
+        cl_io_sm_pasid_dir_reserved <= 0;
+        cl_io_sm_pasid_disabled <= 0;
+        cl_io_sm_pasid_entry_invalid <= 0;
+        cl_io_sm_pasid_entry_not_present <= 0;
+        cl_io_sm_pasid_entry_reserved <= 0;
+        cl_io_sm_pass_through <= 0;
+        cl_io_sm_protected_memory <= 0;
+        cl_io_sm_protected_memory_remapped <= 0;
+        cl_io_sm_protected_memory_translated <= 0;
+        cl_io_sm_read_denied <= 0;
+        cl_io_sm_root_access_error <= 0;
+        cl_io_sm_root_not_present <= 0;
+        cl_io_sm_root_reserved <= 0;
+        cl_io_sm_translated <= 0;
+        cl_io_sm_translated_request <= 0;
+        cl_io_sm_write_denied <= 0;
         cl_io_source_id_invalid <= 0;
         cl_io_translated <= 0;
         cl_io_translated_request <= 0;
@@ -777,11 +1138,21 @@ always @(posedge clk) begin: fsm
         unit_io_sl_k_write <= 0;
         unit_io_sl_r_SL_WALK <= 0;
         unit_io_sl_start <= 0;
+        unit_io_smsl_i_addr <= 0;
+        unit_io_smsl_k_read <= 0;
+        unit_io_smsl_k_write <= 0;
+        unit_io_smsl_r_SL_WALK <= 0;
+        unit_io_smsl_start <= 0;
         w_io_ctx_0 <= 0;
         w_io_ctx_8 <= 0;
         w_io_irte_0 <= 0;
+        w_io_pdir_0 <= 0;
+        w_io_pe_0 <= 0;
+        w_io_pe_8 <= 0;
         w_io_root_0 <= 0;
         w_io_root_8 <= 0;
+        w_io_smctx_0 <= 0;
+        w_io_smctx_8 <= 0;
         w_vf_sriov_0 <= 0;
         w_vf_sriov_10 <= 0;
         w_vf_sriov_20 <= 0;
@@ -806,6 +1177,24 @@ always @(posedge clk) begin: fsm
         wk_io_sl_shift <= 0;
         wk_io_sl_translation <= 0;
         wk_io_sl_walked <= 0;
+        wk_io_smsl_R <= 0;
+        wk_io_smsl_U <= 0;
+        wk_io_smsl_W <= 0;
+        wk_io_smsl_access_error <= 0;
+        wk_io_smsl_denied <= 0;
+        wk_io_smsl_fault <= 0;
+        wk_io_smsl_frame <= 0;
+        wk_io_smsl_level <= 0;
+        wk_io_smsl_not_present <= 0;
+        wk_io_smsl_ok <= 0;
+        wk_io_smsl_pa <= 0;
+        wk_io_smsl_reason <= 0;
+        wk_io_smsl_reserved <= 0;
+        wk_io_smsl_reserved_1g <= 0;
+        wk_io_smsl_reserved_2m <= 0;
+        wk_io_smsl_shift <= 0;
+        wk_io_smsl_translation <= 0;
+        wk_io_smsl_walked <= 0;
     end
     else begin
         v_addr = 65'h0;
@@ -2021,7 +2410,7 @@ always @(posedge clk) begin: fsm
                     h214 = (r_GSTS_REG >>> 31);
                     h215 = 1'h0;
                     h215 = (h214[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (((h212 == 1) || (h213 == 2)) && (h215 != 0))))) begin
+                    if ((!((cl_vf_dma != 0) && ((((h212 == 1) || (h213 == 2)) && (h215 != 0)) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
                         st <= 5'b01100;
@@ -2096,37 +2485,318 @@ always @(posedge clk) begin: fsm
             end
             5'b01100: begin
                 if ((!pend)) begin
-                    h219 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h219 = 2;
-                    end
-                    else begin
-                        h219 = 1;
-                    end
-                    h220 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h220 = 2;
-                    end
-                    else begin
-                        h220 = 1;
-                    end
-                    h221 = 32'h0;
-                    h221 = (r_GSTS_REG >>> 31);
-                    h222 = 1'h0;
-                    h222 = (h221[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && ((((((h219 == 1) || (h220 == 2)) && (h222 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
-                        w_io_ctx_0 <= 0;
-                        w_io_ctx_8 <= 0;
+                    if ((!1'b0)) begin
+                        w_io_smctx_0 <= 0;
+                        w_io_smctx_8 <= 0;
                         st <= 5'b01110;
                     end
                     else begin
-                        h216 = 16'h0;
-                        h216 = cl_vf_rid;
-                        h217 = 13'h0;
-                        h217 = ({5'h0, h216[8-1:0]} * 16);
-                        h218 = 49'h0;
-                        h218 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h217});
-                        v_wide = {78'h0, h218};
+                        h216 = 36'h0;
+                        h217 = 64'h0;
+                        h217 = w_io_root_8;
+                        if (cl_vf_rid[7]) begin
+                            h216 = h217[48-1:12];
+                        end
+                        else begin
+                            h216 = w_io_root_0[48-1:12];
+                        end
+                        h218 = 16'h0;
+                        h218 = cl_vf_rid;
+                        h219 = 13'h0;
+                        h219 = ({6'h0, h218[7-1:0]} * 32);
+                        h220 = 49'h0;
+                        h220 = ({1'h0, h216, 12'h0} + {36'h0, h219});
+                        v_wide = {78'h0, h220};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01101;
+                    end
+                end
+            end
+            5'b01101: begin
+                if ((!pend)) begin
+                    h216 = 36'h0;
+                    h217 = 64'h0;
+                    h217 = w_io_root_8;
+                    if (cl_vf_rid[7]) begin
+                        h216 = h217[48-1:12];
+                    end
+                    else begin
+                        h216 = w_io_root_0[48-1:12];
+                    end
+                    h218 = 16'h0;
+                    h218 = cl_vf_rid;
+                    h219 = 13'h0;
+                    h219 = ({6'h0, h218[7-1:0]} * 32);
+                    h220 = 49'h0;
+                    h220 = ({1'h0, h216, 12'h0} + {36'h0, h219});
+                    v_wide = {78'h0, h220};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01110;
+                    end
+                end
+            end
+            5'b01110: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pdir_0 <= 0;
+                        st <= 5'b01111;
+                    end
+                    else begin
+                        h221 = 20'h0;
+                        h221 = w_io_smctx_8[20-1:0];
+                        h222 = 18'h0;
+                        h222 = ({4'h0, h221[20-1:6]} * 8);
+                        h223 = 49'h0;
+                        h223 = ({1'h0, w_io_smctx_0[48-1:12], 12'h0} + {31'h0, h222});
+                        v_wide = {78'h0, h223};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pdir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b01111;
+                    end
+                end
+            end
+            5'b01111: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pe_0 <= 0;
+                        w_io_pe_8 <= 0;
+                        st <= 5'b10001;
+                    end
+                    else begin
+                        h224 = 20'h0;
+                        h224 = w_io_smctx_8[20-1:0];
+                        h225 = 13'h0;
+                        h225 = ({7'h0, h224[6-1:0]} * 64);
+                        h226 = 49'h0;
+                        h226 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h225});
+                        v_wide = {78'h0, h226};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pe_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b10000;
+                    end
+                end
+            end
+            5'b10000: begin
+                if ((!pend)) begin
+                    h224 = 20'h0;
+                    h224 = w_io_smctx_8[20-1:0];
+                    h225 = 13'h0;
+                    h225 = ({7'h0, h224[6-1:0]} * 64);
+                    h226 = 49'h0;
+                    h226 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h225});
+                    v_wide = {78'h0, h226};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pe_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b10001;
+                    end
+                end
+            end
+            5'b10001: begin
+                wk_io_smsl_walked <= 0;
+                wk_io_smsl_ok <= 0;
+                wk_io_smsl_pa <= 0;
+                wk_io_smsl_level <= 0;
+                wk_io_smsl_fault <= 0;
+                wk_io_smsl_access_error <= 0;
+                wk_io_smsl_not_present <= 0;
+                wk_io_smsl_denied <= 0;
+                wk_io_smsl_reserved <= 0;
+                wk_io_smsl_reserved_2m <= 0;
+                wk_io_smsl_reserved_1g <= 0;
+                wk_io_smsl_translation <= 0;
+                wk_io_smsl_reason <= 0;
+                wk_io_smsl_R <= 0;
+                wk_io_smsl_W <= 0;
+                wk_io_smsl_U <= 0;
+                wk_io_smsl_shift <= 0;
+                wk_io_smsl_frame <= 0;
+                if (1'b0) begin
+                    v_wide = {63'h0, e_addr};
+                    unit_io_smsl_i_addr <= v_wide[64-1:0];
+                    h227 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h227 = 2;
+                    end
+                    else begin
+                        h227 = 1;
+                    end
+                    unit_io_smsl_k_read <= ((!((h227 == 2) && 1'b1)) && 1'b1);
+                    h228 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h228 = 2;
+                    end
+                    else begin
+                        h228 = 1;
+                    end
+                    unit_io_smsl_k_write <= ((h228 == 2) && 1'b1);
+                    h229 = 48'h0;
+                    h229 = ({w_io_pe_0[48-1:12], 12'h0} | 0);
+                    h230 = 1'h0;
+                    h231 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h231 = 2;
+                    end
+                    else begin
+                        h231 = 1;
+                    end
+                    h230 = 0;
+                    if (((h231 == 2) && 1'b1)) begin
+                        h230 = 1;
+                    end
+                    h232 = 48'h0;
+                    h232 = (h229 | {44'h0, h230, 3'h0});
+                    h233 = 48'h0;
+                    h233 = (h232 | {45'h0, w_io_pe_0[5-1:2]});
+                    v_wide = {79'h0, h233};
+                    unit_io_smsl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_io_smsl_start <= 1'b1;
+                    st <= 5'b10010;
+                end
+                else begin
+                    st <= 5'b10011;
+                end
+            end
+            5'b10010: begin
+                unit_io_smsl_start <= 1'b0;
+                if (unit_io_smsl_done) begin
+                    wk_io_smsl_walked <= 1;
+                    if ((unit_io_smsl_o_status == 0)) begin
+                        wk_io_smsl_ok <= 1;
+                        wk_io_smsl_pa <= unit_io_smsl_o_pa;
+                        wk_io_smsl_level <= unit_io_smsl_o_level;
+                    end
+                    else begin
+                        wk_io_smsl_fault <= unit_io_smsl_o_status;
+                        wk_io_smsl_level <= unit_io_smsl_o_level;
+                        if ((unit_io_smsl_o_status == 1)) begin
+                            wk_io_smsl_access_error <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 2)) begin
+                            wk_io_smsl_not_present <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 3)) begin
+                            wk_io_smsl_denied <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 4)) begin
+                            wk_io_smsl_reserved <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 5)) begin
+                            wk_io_smsl_reserved_2m <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 6)) begin
+                            wk_io_smsl_reserved_1g <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 7)) begin
+                            wk_io_smsl_translation <= 1;
+                        end
+                        wk_io_smsl_reason <= unit_io_smsl_o_r_reason;
+                        wk_io_smsl_R <= unit_io_smsl_o_r_R;
+                        wk_io_smsl_W <= unit_io_smsl_o_r_W;
+                        wk_io_smsl_U <= unit_io_smsl_o_r_U;
+                        wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
+                        wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
+                    end
+                    st <= 5'b10011;
+                end
+            end
+            5'b10011: begin
+                if ((!pend)) begin
+                    h237 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h237 = 2;
+                    end
+                    else begin
+                        h237 = 1;
+                    end
+                    h238 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h238 = 2;
+                    end
+                    else begin
+                        h238 = 1;
+                    end
+                    h239 = 32'h0;
+                    h239 = (r_GSTS_REG >>> 31);
+                    h240 = 1'h0;
+                    h240 = (h239[1-1:0] & 1);
+                    if ((!((cl_vf_dma != 0) && (((((((h237 == 1) || (h238 == 2)) && (h240 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
+                        w_io_ctx_0 <= 0;
+                        w_io_ctx_8 <= 0;
+                        st <= 5'b10101;
+                    end
+                    else begin
+                        h234 = 16'h0;
+                        h234 = cl_vf_rid;
+                        h235 = 13'h0;
+                        h235 = ({5'h0, h234[8-1:0]} * 16);
+                        h236 = 49'h0;
+                        h236 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h235});
+                        v_wide = {78'h0, h236};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2145,19 +2815,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 5'b01101;
+                        st <= 5'b10100;
                     end
                 end
             end
-            5'b01101: begin
+            5'b10100: begin
                 if ((!pend)) begin
-                    h216 = 16'h0;
-                    h216 = cl_vf_rid;
-                    h217 = 13'h0;
-                    h217 = ({5'h0, h216[8-1:0]} * 16);
-                    h218 = 49'h0;
-                    h218 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h217});
-                    v_wide = {78'h0, h218};
+                    h234 = 16'h0;
+                    h234 = cl_vf_rid;
+                    h235 = 13'h0;
+                    h235 = ({5'h0, h234[8-1:0]} * 16);
+                    h236 = 49'h0;
+                    h236 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h235});
+                    v_wide = {78'h0, h236};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -2175,11 +2845,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 5'b01110;
+                        st <= 5'b10101;
                     end
                 end
             end
-            5'b01110: begin
+            5'b10101: begin
                 wk_io_sl_walked <= 0;
                 wk_io_sl_ok <= 0;
                 wk_io_sl_pa <= 0;
@@ -2198,106 +2868,106 @@ always @(posedge clk) begin: fsm
                 wk_io_sl_U <= 0;
                 wk_io_sl_shift <= 0;
                 wk_io_sl_frame <= 0;
-                h223 = 2'h0;
+                h241 = 2'h0;
                 if ((e_write != 0)) begin
-                    h223 = 2;
+                    h241 = 2;
                 end
                 else begin
-                    h223 = 1;
+                    h241 = 1;
                 end
-                h224 = 2'h0;
+                h242 = 2'h0;
                 if ((e_write != 0)) begin
-                    h224 = 2;
+                    h242 = 2;
                 end
                 else begin
-                    h224 = 1;
+                    h242 = 1;
                 end
-                h225 = 32'h0;
-                h225 = (r_GSTS_REG >>> 31);
-                h226 = 1'h0;
-                h226 = (h225[1-1:0] & 1);
-                h227 = 1'h0;
-                h228 = 1'h0;
-                h229 = 64'h0;
-                h229 = e_addr;
-                h228 = 0;
-                if ((h229[64-1:39] != 0)) begin
-                    h228 = 1;
+                h243 = 32'h0;
+                h243 = (r_GSTS_REG >>> 31);
+                h244 = 1'h0;
+                h244 = (h243[1-1:0] & 1);
+                h245 = 1'h0;
+                h246 = 1'h0;
+                h247 = 64'h0;
+                h247 = e_addr;
+                h246 = 0;
+                if ((h247[64-1:39] != 0)) begin
+                    h246 = 1;
                 end
-                h230 = 1'h0;
-                h231 = 1'h0;
-                h232 = 64'h0;
-                h232 = e_addr;
-                h231 = 0;
-                if ((h232[64-1:48] != 0)) begin
-                    h231 = 1;
+                h248 = 1'h0;
+                h249 = 1'h0;
+                h250 = 64'h0;
+                h250 = e_addr;
+                h249 = 0;
+                if ((h250[64-1:48] != 0)) begin
+                    h249 = 1;
                 end
-                h233 = 1'h0;
-                h234 = 64'h0;
-                h234 = e_addr;
-                h233 = 0;
-                if ((h234[64-1:57] != 0)) begin
-                    h233 = 1;
+                h251 = 1'h0;
+                h252 = 64'h0;
+                h252 = e_addr;
+                h251 = 0;
+                if ((h252[64-1:57] != 0)) begin
+                    h251 = 1;
                 end
                 if ((w_io_ctx_8[3-1:0] == 2)) begin
-                    h230 = h231;
+                    h248 = h249;
                 end
                 else begin
-                    h230 = h233;
+                    h248 = h251;
                 end
                 if ((w_io_ctx_8[3-1:0] == 1)) begin
-                    h227 = h228;
+                    h245 = h246;
                 end
                 else begin
-                    h227 = h230;
+                    h245 = h248;
                 end
-                if (((cl_vf_dma != 0) && (((((((((((((((h223 == 1) || (h224 == 2)) && (h226 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h227 != 0))))) begin
+                if (((cl_vf_dma != 0) && ((((((((((((((((h241 == 1) || (h242 == 2)) && (h244 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!(((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_io_ctx_0[4-1:2] == 0) || (w_io_ctx_0[4-1:2] == 1))) && 1'b1) && 1'b1) && ((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h245 != 0))))) begin
                     v_wide = {63'h0, e_addr};
                     unit_io_sl_i_addr <= v_wide[64-1:0];
-                    h235 = 2'h0;
+                    h253 = 2'h0;
                     if ((e_write != 0)) begin
-                        h235 = 2;
+                        h253 = 2;
                     end
                     else begin
-                        h235 = 1;
+                        h253 = 1;
                     end
-                    unit_io_sl_k_read <= ((!((h235 == 2) && 1'b1)) && 1'b1);
-                    h236 = 2'h0;
+                    unit_io_sl_k_read <= ((!((h253 == 2) && 1'b1)) && 1'b1);
+                    h254 = 2'h0;
                     if ((e_write != 0)) begin
-                        h236 = 2;
+                        h254 = 2;
                     end
                     else begin
-                        h236 = 1;
+                        h254 = 1;
                     end
-                    unit_io_sl_k_write <= ((h236 == 2) && 1'b1);
-                    h237 = 48'h0;
-                    h237 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
-                    h238 = 1'h0;
-                    h239 = 2'h0;
+                    unit_io_sl_k_write <= ((h254 == 2) && 1'b1);
+                    h255 = 48'h0;
+                    h255 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
+                    h256 = 1'h0;
+                    h257 = 2'h0;
                     if ((e_write != 0)) begin
-                        h239 = 2;
+                        h257 = 2;
                     end
                     else begin
-                        h239 = 1;
+                        h257 = 1;
                     end
-                    h238 = 0;
-                    if (((h239 == 2) && 1'b1)) begin
-                        h238 = 1;
+                    h256 = 0;
+                    if (((h257 == 2) && 1'b1)) begin
+                        h256 = 1;
                     end
-                    h240 = 48'h0;
-                    h240 = (h237 | {44'h0, h238, 3'h0});
-                    h241 = 48'h0;
-                    h241 = (h240 | {45'h0, w_io_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h241};
+                    h258 = 48'h0;
+                    h258 = (h255 | {44'h0, h256, 3'h0});
+                    h259 = 48'h0;
+                    h259 = (h258 | {45'h0, w_io_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h259};
                     unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_sl_start <= 1'b1;
-                    st <= 5'b01111;
+                    st <= 5'b10110;
                 end
                 else begin
-                    st <= 5'b10000;
+                    st <= 5'b10111;
                 end
             end
-            5'b01111: begin
+            5'b10110: begin
                 unit_io_sl_start <= 1'b0;
                 if (unit_io_sl_done) begin
                     wk_io_sl_walked <= 1;
@@ -2337,23 +3007,23 @@ always @(posedge clk) begin: fsm
                         wk_io_sl_shift <= unit_io_sl_o_r_shift;
                         wk_io_sl_frame <= unit_io_sl_o_r_frame;
                     end
-                    st <= 5'b10000;
+                    st <= 5'b10111;
                 end
             end
-            5'b10000: begin
+            5'b10111: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
-                        st <= 5'b10001;
+                        st <= 5'b11000;
                     end
                     else begin
-                        h242 = 64'h0;
-                        h242 = (r_IRTA_REG >>> 12);
-                        h243 = 52'h0;
-                        h243 = (h242[52-1:0] & 52'hfffffffffffff);
-                        h244 = 65'h0;
-                        h244 = ({1'h0, h243, 12'h0} + 0);
-                        v_wide = {62'h0, h244};
+                        h260 = 64'h0;
+                        h260 = (r_IRTA_REG >>> 12);
+                        h261 = 52'h0;
+                        h261 = (h260[52-1:0] & 52'hfffffffffffff);
+                        h262 = 65'h0;
+                        h262 = ({1'h0, h261, 12'h0} + 0);
+                        v_wide = {62'h0, h262};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -2369,17 +3039,46 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10001;
+                        st <= 5'b11000;
                     end
                 end
             end
-            5'b10001: begin
+            5'b11000: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
                 cl_io_protected_memory_unremapped <= 0;
                 cl_io_dma_not_remapped <= 0;
                 cl_io_root_access_error <= 0;
+                cl_io_legacy_pasid <= 0;
+                cl_io_sm_root_access_error <= 0;
+                cl_io_sm_root_not_present <= 0;
+                cl_io_sm_root_reserved <= 0;
+                cl_io_sm_context_not_present <= 0;
+                cl_io_sm_context_reserved <= 0;
+                cl_io_sm_dte_clear <= 0;
+                cl_io_sm_pasid_disabled <= 0;
+                cl_io_sm_protected_memory_translated <= 0;
+                cl_io_sm_translated_request <= 0;
+                cl_io_sm_pasid_beyond_table <= 0;
+                cl_io_sm_pasid_dir_not_present <= 0;
+                cl_io_sm_pasid_dir_reserved <= 0;
+                cl_io_sm_pasid_entry_not_present <= 0;
+                cl_io_sm_pasid_entry_reserved <= 0;
+                cl_io_sm_pasid_entry_invalid <= 0;
+                cl_io_sm_protected_memory <= 0;
+                cl_io_sm_ats_pass_through <= 0;
+                cl_io_sm_pass_through <= 0;
+                cl_io_sm_ats_beyond_width <= 0;
+                cl_io_sm_address_beyond_width <= 0;
+                cl_io_sm_protected_memory_remapped <= 0;
+                cl_io_sm_translated <= 0;
+                cl_io_sm_ats_translation <= 0;
+                cl_io_sm_paging_access_error <= 0;
+                cl_io_sm_ats_not_present <= 0;
+                cl_io_sm_write_denied <= 0;
+                cl_io_sm_read_denied <= 0;
+                cl_io_sm_paging_reserved <= 0;
                 cl_io_root_not_present <= 0;
                 cl_io_root_reserved <= 0;
                 cl_io_context_access_error <= 0;
@@ -2429,361 +3128,361 @@ always @(posedge clk) begin: fsm
                 cl_io_cpl <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_io_called <= 1;
-                    h245 = 2'h0;
+                    h263 = 2'h0;
                     if ((e_write != 0)) begin
-                        h245 = 2;
+                        h263 = 2;
                     end
                     else begin
-                        h245 = 1;
+                        h263 = 1;
                     end
-                    h246 = 2'h0;
+                    h264 = 2'h0;
                     if ((e_write != 0)) begin
-                        h246 = 2;
+                        h264 = 2;
                     end
                     else begin
-                        h246 = 1;
+                        h264 = 1;
                     end
-                    h247 = 32'h0;
-                    h247 = (r_PMEN_REG >>> 31);
-                    h248 = 1'h0;
-                    h248 = (h247[1-1:0] & 1);
-                    h249 = 32'h0;
-                    h249 = (r_PLMBASE_REG >>> 20);
-                    h250 = 12'h0;
-                    h250 = (h249[12-1:0] & 4095);
-                    h251 = 32'h0;
-                    h251 = (r_PLMLIMIT_REG >>> 20);
-                    h252 = 12'h0;
-                    h252 = (h251[12-1:0] & 4095);
-                    h253 = 32'h0;
-                    h253 = ({h252, 20'h0} | 1048575);
-                    h254 = 64'h0;
-                    h254 = (r_PHMBASE_REG >>> 20);
-                    h255 = 28'h0;
-                    h255 = (h254[28-1:0] & 268435455);
-                    h256 = 64'h0;
-                    h256 = (r_PHMLIMIT_REG >>> 20);
-                    h257 = 28'h0;
-                    h257 = (h256[28-1:0] & 268435455);
-                    h258 = 48'h0;
-                    h258 = ({h257, 20'h0} | 1048575);
-                    h259 = 32'h0;
-                    h259 = (r_GSTS_REG >>> 31);
-                    h260 = 1'h0;
-                    h260 = (h259[1-1:0] & 1);
-                    h261 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h261 = 2;
-                    end
-                    else begin
-                        h261 = 1;
-                    end
-                    h262 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h262 = 2;
-                    end
-                    else begin
-                        h262 = 1;
-                    end
-                    h263 = 32'h0;
-                    h263 = (r_GSTS_REG >>> 31);
-                    h264 = 1'h0;
-                    h264 = (h263[1-1:0] & 1);
-                    h268 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h268 = 2;
-                    end
-                    else begin
-                        h268 = 1;
-                    end
-                    h269 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h269 = 2;
-                    end
-                    else begin
-                        h269 = 1;
-                    end
-                    h270 = 32'h0;
-                    h270 = (r_GSTS_REG >>> 31);
-                    h271 = 1'h0;
-                    h271 = (h270[1-1:0] & 1);
-                    h275 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h275 = 2;
-                    end
-                    else begin
-                        h275 = 1;
-                    end
-                    h276 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h276 = 2;
-                    end
-                    else begin
-                        h276 = 1;
-                    end
+                    h265 = 32'h0;
+                    h265 = (r_PMEN_REG >>> 31);
+                    h266 = 1'h0;
+                    h266 = (h265[1-1:0] & 1);
+                    h267 = 32'h0;
+                    h267 = (r_PLMBASE_REG >>> 20);
+                    h268 = 12'h0;
+                    h268 = (h267[12-1:0] & 4095);
+                    h269 = 32'h0;
+                    h269 = (r_PLMLIMIT_REG >>> 20);
+                    h270 = 12'h0;
+                    h270 = (h269[12-1:0] & 4095);
+                    h271 = 32'h0;
+                    h271 = ({h270, 20'h0} | 1048575);
+                    h272 = 64'h0;
+                    h272 = (r_PHMBASE_REG >>> 20);
+                    h273 = 28'h0;
+                    h273 = (h272[28-1:0] & 268435455);
+                    h274 = 64'h0;
+                    h274 = (r_PHMLIMIT_REG >>> 20);
+                    h275 = 28'h0;
+                    h275 = (h274[28-1:0] & 268435455);
+                    h276 = 48'h0;
+                    h276 = ({h275, 20'h0} | 1048575);
                     h277 = 32'h0;
                     h277 = (r_GSTS_REG >>> 31);
                     h278 = 1'h0;
                     h278 = (h277[1-1:0] & 1);
-                    h282 = 2'h0;
+                    h279 = 2'h0;
                     if ((e_write != 0)) begin
-                        h282 = 2;
+                        h279 = 2;
                     end
                     else begin
-                        h282 = 1;
+                        h279 = 1;
                     end
-                    h283 = 2'h0;
+                    h280 = 2'h0;
                     if ((e_write != 0)) begin
-                        h283 = 2;
+                        h280 = 2;
                     end
                     else begin
-                        h283 = 1;
+                        h280 = 1;
                     end
-                    h284 = 32'h0;
-                    h284 = (r_GSTS_REG >>> 31);
-                    h285 = 1'h0;
-                    h285 = (h284[1-1:0] & 1);
-                    h289 = 2'h0;
+                    h281 = 32'h0;
+                    h281 = (r_GSTS_REG >>> 31);
+                    h282 = 1'h0;
+                    h282 = (h281[1-1:0] & 1);
+                    h286 = 2'h0;
                     if ((e_write != 0)) begin
-                        h289 = 2;
+                        h286 = 2;
                     end
                     else begin
-                        h289 = 1;
+                        h286 = 1;
                     end
-                    h290 = 2'h0;
+                    h287 = 2'h0;
                     if ((e_write != 0)) begin
-                        h290 = 2;
+                        h287 = 2;
                     end
                     else begin
-                        h290 = 1;
+                        h287 = 1;
                     end
-                    h291 = 32'h0;
-                    h291 = (r_GSTS_REG >>> 31);
-                    h292 = 1'h0;
-                    h292 = (h291[1-1:0] & 1);
-                    h297 = 2'h0;
+                    h288 = 32'h0;
+                    h288 = (r_GSTS_REG >>> 31);
+                    h289 = 1'h0;
+                    h289 = (h288[1-1:0] & 1);
+                    h496 = 2'h0;
                     if ((e_write != 0)) begin
-                        h297 = 2;
+                        h496 = 2;
                     end
                     else begin
-                        h297 = 1;
+                        h496 = 1;
                     end
-                    h298 = 2'h0;
+                    h497 = 2'h0;
                     if ((e_write != 0)) begin
-                        h298 = 2;
+                        h497 = 2;
                     end
                     else begin
-                        h298 = 1;
+                        h497 = 1;
                     end
-                    h299 = 32'h0;
-                    h299 = (r_GSTS_REG >>> 31);
-                    h300 = 1'h0;
-                    h300 = (h299[1-1:0] & 1);
-                    h304 = 2'h0;
+                    h498 = 32'h0;
+                    h498 = (r_GSTS_REG >>> 31);
+                    h499 = 1'h0;
+                    h499 = (h498[1-1:0] & 1);
+                    h503 = 2'h0;
                     if ((e_write != 0)) begin
-                        h304 = 2;
+                        h503 = 2;
                     end
                     else begin
-                        h304 = 1;
+                        h503 = 1;
                     end
-                    h305 = 2'h0;
+                    h504 = 2'h0;
                     if ((e_write != 0)) begin
-                        h305 = 2;
+                        h504 = 2;
                     end
                     else begin
-                        h305 = 1;
+                        h504 = 1;
                     end
-                    h306 = 32'h0;
-                    h306 = (r_GSTS_REG >>> 31);
-                    h307 = 1'h0;
-                    h307 = (h306[1-1:0] & 1);
-                    h312 = 2'h0;
+                    h505 = 32'h0;
+                    h505 = (r_GSTS_REG >>> 31);
+                    h506 = 1'h0;
+                    h506 = (h505[1-1:0] & 1);
+                    h510 = 2'h0;
                     if ((e_write != 0)) begin
-                        h312 = 2;
+                        h510 = 2;
                     end
                     else begin
-                        h312 = 1;
+                        h510 = 1;
                     end
-                    h313 = 2'h0;
+                    h511 = 2'h0;
                     if ((e_write != 0)) begin
-                        h313 = 2;
+                        h511 = 2;
                     end
                     else begin
-                        h313 = 1;
+                        h511 = 1;
                     end
-                    h314 = 32'h0;
-                    h314 = (r_GSTS_REG >>> 31);
-                    h315 = 1'h0;
-                    h315 = (h314[1-1:0] & 1);
-                    h324 = 2'h0;
+                    h512 = 32'h0;
+                    h512 = (r_GSTS_REG >>> 31);
+                    h513 = 1'h0;
+                    h513 = (h512[1-1:0] & 1);
+                    h518 = 2'h0;
                     if ((e_write != 0)) begin
-                        h324 = 2;
+                        h518 = 2;
                     end
                     else begin
-                        h324 = 1;
+                        h518 = 1;
                     end
-                    h325 = 2'h0;
+                    h519 = 2'h0;
                     if ((e_write != 0)) begin
-                        h325 = 2;
+                        h519 = 2;
                     end
                     else begin
-                        h325 = 1;
+                        h519 = 1;
                     end
-                    h326 = 32'h0;
-                    h326 = (r_GSTS_REG >>> 31);
-                    h327 = 1'h0;
-                    h327 = (h326[1-1:0] & 1);
-                    h328 = 2'h0;
+                    h520 = 32'h0;
+                    h520 = (r_GSTS_REG >>> 31);
+                    h521 = 1'h0;
+                    h521 = (h520[1-1:0] & 1);
+                    h525 = 2'h0;
                     if ((e_write != 0)) begin
-                        h328 = 2;
+                        h525 = 2;
                     end
                     else begin
-                        h328 = 1;
+                        h525 = 1;
                     end
-                    h329 = 2'h0;
+                    h526 = 2'h0;
                     if ((e_write != 0)) begin
-                        h329 = 2;
+                        h526 = 2;
                     end
                     else begin
-                        h329 = 1;
+                        h526 = 1;
                     end
-                    h330 = 32'h0;
-                    h330 = (r_PMEN_REG >>> 31);
-                    h331 = 1'h0;
-                    h331 = (h330[1-1:0] & 1);
-                    h332 = 32'h0;
-                    h332 = (r_PLMBASE_REG >>> 20);
-                    h333 = 12'h0;
-                    h333 = (h332[12-1:0] & 4095);
-                    h334 = 32'h0;
-                    h334 = (r_PLMLIMIT_REG >>> 20);
-                    h335 = 12'h0;
-                    h335 = (h334[12-1:0] & 4095);
-                    h336 = 32'h0;
-                    h336 = ({h335, 20'h0} | 1048575);
-                    h337 = 64'h0;
-                    h337 = (r_PHMBASE_REG >>> 20);
-                    h338 = 28'h0;
-                    h338 = (h337[28-1:0] & 268435455);
-                    h339 = 64'h0;
-                    h339 = (r_PHMLIMIT_REG >>> 20);
-                    h340 = 28'h0;
-                    h340 = (h339[28-1:0] & 268435455);
-                    h341 = 48'h0;
-                    h341 = ({h340, 20'h0} | 1048575);
-                    h342 = 2'h0;
+                    h527 = 32'h0;
+                    h527 = (r_GSTS_REG >>> 31);
+                    h528 = 1'h0;
+                    h528 = (h527[1-1:0] & 1);
+                    h533 = 2'h0;
                     if ((e_write != 0)) begin
-                        h342 = 2;
+                        h533 = 2;
                     end
                     else begin
-                        h342 = 1;
+                        h533 = 1;
                     end
-                    h343 = 2'h0;
+                    h534 = 2'h0;
                     if ((e_write != 0)) begin
-                        h343 = 2;
+                        h534 = 2;
                     end
                     else begin
-                        h343 = 1;
+                        h534 = 1;
                     end
-                    h344 = 32'h0;
-                    h344 = (r_GSTS_REG >>> 31);
-                    h345 = 1'h0;
-                    h345 = (h344[1-1:0] & 1);
-                    h346 = 2'h0;
+                    h535 = 32'h0;
+                    h535 = (r_GSTS_REG >>> 31);
+                    h536 = 1'h0;
+                    h536 = (h535[1-1:0] & 1);
+                    h545 = 2'h0;
                     if ((e_write != 0)) begin
-                        h346 = 2;
+                        h545 = 2;
                     end
                     else begin
-                        h346 = 1;
+                        h545 = 1;
                     end
-                    h347 = 2'h0;
+                    h546 = 2'h0;
                     if ((e_write != 0)) begin
-                        h347 = 2;
+                        h546 = 2;
                     end
                     else begin
-                        h347 = 1;
+                        h546 = 1;
                     end
-                    h348 = 32'h0;
-                    h348 = (r_GSTS_REG >>> 31);
-                    h349 = 1'h0;
-                    h349 = (h348[1-1:0] & 1);
-                    h354 = 2'h0;
+                    h547 = 32'h0;
+                    h547 = (r_GSTS_REG >>> 31);
+                    h548 = 1'h0;
+                    h548 = (h547[1-1:0] & 1);
+                    h549 = 2'h0;
                     if ((e_write != 0)) begin
-                        h354 = 2;
+                        h549 = 2;
                     end
                     else begin
-                        h354 = 1;
+                        h549 = 1;
                     end
-                    h355 = 2'h0;
+                    h550 = 2'h0;
                     if ((e_write != 0)) begin
-                        h355 = 2;
+                        h550 = 2;
                     end
                     else begin
-                        h355 = 1;
+                        h550 = 1;
                     end
-                    h356 = 32'h0;
-                    h356 = (r_GSTS_REG >>> 31);
-                    h357 = 1'h0;
-                    h357 = (h356[1-1:0] & 1);
-                    h358 = 1'h0;
-                    h359 = 1'h0;
-                    h360 = 64'h0;
-                    h360 = e_addr;
-                    h359 = 0;
-                    if ((h360[64-1:39] != 0)) begin
-                        h359 = 1;
+                    h551 = 32'h0;
+                    h551 = (r_PMEN_REG >>> 31);
+                    h552 = 1'h0;
+                    h552 = (h551[1-1:0] & 1);
+                    h553 = 32'h0;
+                    h553 = (r_PLMBASE_REG >>> 20);
+                    h554 = 12'h0;
+                    h554 = (h553[12-1:0] & 4095);
+                    h555 = 32'h0;
+                    h555 = (r_PLMLIMIT_REG >>> 20);
+                    h556 = 12'h0;
+                    h556 = (h555[12-1:0] & 4095);
+                    h557 = 32'h0;
+                    h557 = ({h556, 20'h0} | 1048575);
+                    h558 = 64'h0;
+                    h558 = (r_PHMBASE_REG >>> 20);
+                    h559 = 28'h0;
+                    h559 = (h558[28-1:0] & 268435455);
+                    h560 = 64'h0;
+                    h560 = (r_PHMLIMIT_REG >>> 20);
+                    h561 = 28'h0;
+                    h561 = (h560[28-1:0] & 268435455);
+                    h562 = 48'h0;
+                    h562 = ({h561, 20'h0} | 1048575);
+                    h563 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h563 = 2;
                     end
-                    h361 = 1'h0;
-                    h362 = 1'h0;
-                    h363 = 64'h0;
-                    h363 = e_addr;
-                    h362 = 0;
-                    if ((h363[64-1:48] != 0)) begin
-                        h362 = 1;
+                    else begin
+                        h563 = 1;
                     end
-                    h364 = 1'h0;
-                    h365 = 64'h0;
-                    h365 = e_addr;
-                    h364 = 0;
-                    if ((h365[64-1:57] != 0)) begin
-                        h364 = 1;
+                    h564 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h564 = 2;
+                    end
+                    else begin
+                        h564 = 1;
+                    end
+                    h565 = 32'h0;
+                    h565 = (r_GSTS_REG >>> 31);
+                    h566 = 1'h0;
+                    h566 = (h565[1-1:0] & 1);
+                    h567 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h567 = 2;
+                    end
+                    else begin
+                        h567 = 1;
+                    end
+                    h568 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h568 = 2;
+                    end
+                    else begin
+                        h568 = 1;
+                    end
+                    h569 = 32'h0;
+                    h569 = (r_GSTS_REG >>> 31);
+                    h570 = 1'h0;
+                    h570 = (h569[1-1:0] & 1);
+                    h575 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h575 = 2;
+                    end
+                    else begin
+                        h575 = 1;
+                    end
+                    h576 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h576 = 2;
+                    end
+                    else begin
+                        h576 = 1;
+                    end
+                    h577 = 32'h0;
+                    h577 = (r_GSTS_REG >>> 31);
+                    h578 = 1'h0;
+                    h578 = (h577[1-1:0] & 1);
+                    h579 = 1'h0;
+                    h580 = 1'h0;
+                    h581 = 64'h0;
+                    h581 = e_addr;
+                    h580 = 0;
+                    if ((h581[64-1:39] != 0)) begin
+                        h580 = 1;
+                    end
+                    h582 = 1'h0;
+                    h583 = 1'h0;
+                    h584 = 64'h0;
+                    h584 = e_addr;
+                    h583 = 0;
+                    if ((h584[64-1:48] != 0)) begin
+                        h583 = 1;
+                    end
+                    h585 = 1'h0;
+                    h586 = 64'h0;
+                    h586 = e_addr;
+                    h585 = 0;
+                    if ((h586[64-1:57] != 0)) begin
+                        h585 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h361 = h362;
+                        h582 = h583;
                     end
                     else begin
-                        h361 = h364;
+                        h582 = h585;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h358 = h359;
+                        h579 = h580;
                     end
                     else begin
-                        h358 = h361;
+                        h579 = h582;
                     end
-                    h366 = 32'h0;
-                    h366 = (r_PMEN_REG >>> 31);
-                    h367 = 1'h0;
-                    h367 = (h366[1-1:0] & 1);
-                    h368 = 32'h0;
-                    h368 = (r_PLMBASE_REG >>> 20);
-                    h369 = 12'h0;
-                    h369 = (h368[12-1:0] & 4095);
-                    h370 = 32'h0;
-                    h370 = (r_PLMLIMIT_REG >>> 20);
-                    h371 = 12'h0;
-                    h371 = (h370[12-1:0] & 4095);
-                    h372 = 32'h0;
-                    h372 = ({h371, 20'h0} | 1048575);
-                    h373 = 64'h0;
-                    h373 = (r_PHMBASE_REG >>> 20);
-                    h374 = 28'h0;
-                    h374 = (h373[28-1:0] & 268435455);
-                    h375 = 64'h0;
-                    h375 = (r_PHMLIMIT_REG >>> 20);
-                    h376 = 28'h0;
-                    h376 = (h375[28-1:0] & 268435455);
-                    h377 = 48'h0;
-                    h377 = ({h376, 20'h0} | 1048575);
+                    h587 = 32'h0;
+                    h587 = (r_PMEN_REG >>> 31);
+                    h588 = 1'h0;
+                    h588 = (h587[1-1:0] & 1);
+                    h589 = 32'h0;
+                    h589 = (r_PLMBASE_REG >>> 20);
+                    h590 = 12'h0;
+                    h590 = (h589[12-1:0] & 4095);
+                    h591 = 32'h0;
+                    h591 = (r_PLMLIMIT_REG >>> 20);
+                    h592 = 12'h0;
+                    h592 = (h591[12-1:0] & 4095);
+                    h593 = 32'h0;
+                    h593 = ({h592, 20'h0} | 1048575);
+                    h594 = 64'h0;
+                    h594 = (r_PHMBASE_REG >>> 20);
+                    h595 = 28'h0;
+                    h595 = (h594[28-1:0] & 268435455);
+                    h596 = 64'h0;
+                    h596 = (r_PHMLIMIT_REG >>> 20);
+                    h597 = 28'h0;
+                    h597 = (h596[28-1:0] & 268435455);
+                    h598 = 48'h0;
+                    h598 = ({h597, 20'h0} | 1048575);
                     if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_not_remapped <= 1;
@@ -2804,7 +3503,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 1;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h245 == 1) || (h246 == 2)) && 1'b1) && (h248 != 0)) && (((1'b1 && (e_addr >= {32'h0, h250, 20'h0})) && (e_addr <= {32'h0, h253})) || ((1'b1 && (e_addr >= {16'h0, h255, 20'h0})) && (e_addr <= {16'h0, h258})))) && (!(h260 != 0)))) begin
+                    else if (((((((h263 == 1) || (h264 == 2)) && 1'b1) && (h266 != 0)) && (((1'b1 && (e_addr >= {32'h0, h268, 20'h0})) && (e_addr <= {32'h0, h271})) || ((1'b1 && (e_addr >= {16'h0, h273, 20'h0})) && (e_addr <= {16'h0, h276})))) && (!(h278 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -2824,7 +3523,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((h261 == 1) || (h262 == 2)) && (!(h264 != 0)))) begin
+                    else if ((((h279 == 1) || (h280 == 2)) && (!(h282 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
@@ -2844,7 +3543,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h268 == 1) || (h269 == 2)) && (h271 != 0)) && (er_io_root != 0))) begin
+                    else if ((((((h286 == 1) || (h287 == 2)) && (h289 != 0)) && 1'b1) && (er_io_root != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_root_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -2853,27 +3552,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 8;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h265 = 64'h0;
-                        h265 = e_addr;
-                        v_wide[64-1:12] = h265[64-1:12];
+                        h283 = 64'h0;
+                        h283 = e_addr;
+                        v_wide[64-1:12] = h283[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 8;
                         v_wide[62-1:60] = 0;
-                        h266 = 1'h0;
-                        h267 = 2'h0;
+                        h284 = 1'h0;
+                        h285 = 2'h0;
                         if ((e_write != 0)) begin
-                            h267 = 2;
+                            h285 = 2;
                         end
                         else begin
-                            h267 = 1;
+                            h285 = 1;
                         end
-                        h266 = 0;
-                        if ((!((h267 == 2) && 1'b1))) begin
-                            h266 = 1;
+                        h284 = 0;
+                        if ((!((h285 == 2) && 1'b1))) begin
+                            h284 = 1;
                         end
-                        v_wide[63-1:62] = h266;
+                        v_wide[63-1:62] = h284;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -2886,7 +3585,1191 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h275 == 1) || (h276 == 2)) && (h278 != 0)) && (!w_io_root_0[0]))) begin
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_legacy_pasid <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 49;
+                        cl_io_recorded <= 1;
+                        h290 = 64'h0;
+                        h290 = (e_addr >>> 12);
+                        h291 = 76'h0;
+                        h291 = {h290, 12'h0};
+                        cl_io_frcd_lo <= h291[64-1:0];
+                        h292 = 62'h0;
+                        h292 = ({46'h0, cl_vf_rid} | 0);
+                        h293 = 1'h0;
+                        h294 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h294 = 2;
+                        end
+                        else begin
+                            h294 = 1;
+                        end
+                        h293 = 0;
+                        if ((!((h294 == 2) && 1'b1))) begin
+                            h293 = 1;
+                        end
+                        h295 = 63'h0;
+                        h295 = ({1'h0, h292} | {h293, 62'h0});
+                        h296 = 64'h0;
+                        h296 = ({1'h0, h295} | 64'h8000000000000000);
+                        h297 = 64'h0;
+                        h297 = (h296 | 0);
+                        h298 = 64'h0;
+                        h298 = (h297 | 0);
+                        h299 = 64'h0;
+                        h299 = (h298 | 64'h3100000000);
+                        cl_io_frcd_hi <= h299;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 56;
+                        cl_io_recorded <= 1;
+                        h300 = 64'h0;
+                        h300 = (e_addr >>> 12);
+                        h301 = 76'h0;
+                        h301 = {h300, 12'h0};
+                        cl_io_frcd_lo <= h301[64-1:0];
+                        h302 = 62'h0;
+                        h302 = ({46'h0, cl_vf_rid} | 0);
+                        h303 = 1'h0;
+                        h304 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h304 = 2;
+                        end
+                        else begin
+                            h304 = 1;
+                        end
+                        h303 = 0;
+                        if ((!((h304 == 2) && 1'b1))) begin
+                            h303 = 1;
+                        end
+                        h305 = 63'h0;
+                        h305 = ({1'h0, h302} | {h303, 62'h0});
+                        h306 = 64'h0;
+                        h306 = ({1'h0, h305} | 64'h8000000000000000);
+                        h307 = 64'h0;
+                        h307 = (h306 | 0);
+                        h308 = 64'h0;
+                        h308 = (h307 | 0);
+                        h309 = 64'h0;
+                        h309 = (h308 | 64'h3800000000);
+                        cl_io_frcd_hi <= h309;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 57;
+                        cl_io_recorded <= 1;
+                        h310 = 64'h0;
+                        h310 = (e_addr >>> 12);
+                        h311 = 76'h0;
+                        h311 = {h310, 12'h0};
+                        cl_io_frcd_lo <= h311[64-1:0];
+                        h312 = 62'h0;
+                        h312 = ({46'h0, cl_vf_rid} | 0);
+                        h313 = 1'h0;
+                        h314 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h314 = 2;
+                        end
+                        else begin
+                            h314 = 1;
+                        end
+                        h313 = 0;
+                        if ((!((h314 == 2) && 1'b1))) begin
+                            h313 = 1;
+                        end
+                        h315 = 63'h0;
+                        h315 = ({1'h0, h312} | {h313, 62'h0});
+                        h316 = 64'h0;
+                        h316 = ({1'h0, h315} | 64'h8000000000000000);
+                        h317 = 64'h0;
+                        h317 = (h316 | 0);
+                        h318 = 64'h0;
+                        h318 = (h317 | 0);
+                        h319 = 64'h0;
+                        h319 = (h318 | 64'h3900000000);
+                        cl_io_frcd_hi <= h319;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 58;
+                        cl_io_recorded <= 1;
+                        h320 = 64'h0;
+                        h320 = (e_addr >>> 12);
+                        h321 = 76'h0;
+                        h321 = {h320, 12'h0};
+                        cl_io_frcd_lo <= h321[64-1:0];
+                        h322 = 62'h0;
+                        h322 = ({46'h0, cl_vf_rid} | 0);
+                        h323 = 1'h0;
+                        h324 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h324 = 2;
+                        end
+                        else begin
+                            h324 = 1;
+                        end
+                        h323 = 0;
+                        if ((!((h324 == 2) && 1'b1))) begin
+                            h323 = 1;
+                        end
+                        h325 = 63'h0;
+                        h325 = ({1'h0, h322} | {h323, 62'h0});
+                        h326 = 64'h0;
+                        h326 = ({1'h0, h325} | 64'h8000000000000000);
+                        h327 = 64'h0;
+                        h327 = (h326 | 0);
+                        h328 = 64'h0;
+                        h328 = (h327 | 0);
+                        h329 = 64'h0;
+                        h329 = (h328 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h329;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 65;
+                        h330 = 1'h0;
+                        h330 = 0;
+                        if ((!w_io_smctx_0[1])) begin
+                            h330 = 1;
+                        end
+                        cl_io_recorded <= h330;
+                        h331 = 64'h0;
+                        h331 = (e_addr >>> 12);
+                        h332 = 76'h0;
+                        h332 = {h331, 12'h0};
+                        cl_io_frcd_lo <= h332[64-1:0];
+                        h333 = 62'h0;
+                        h333 = ({46'h0, cl_vf_rid} | 0);
+                        h334 = 1'h0;
+                        h335 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h335 = 2;
+                        end
+                        else begin
+                            h335 = 1;
+                        end
+                        h334 = 0;
+                        if ((!((h335 == 2) && 1'b1))) begin
+                            h334 = 1;
+                        end
+                        h336 = 63'h0;
+                        h336 = ({1'h0, h333} | {h334, 62'h0});
+                        h337 = 64'h0;
+                        h337 = ({1'h0, h336} | 64'h8000000000000000);
+                        h338 = 64'h0;
+                        h338 = (h337 | 0);
+                        h339 = 64'h0;
+                        h339 = (h338 | 0);
+                        h340 = 64'h0;
+                        h340 = (h339 | 64'h4100000000);
+                        cl_io_frcd_hi <= h340;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 66;
+                        cl_io_recorded <= 1;
+                        h341 = 64'h0;
+                        h341 = (e_addr >>> 12);
+                        h342 = 76'h0;
+                        h342 = {h341, 12'h0};
+                        cl_io_frcd_lo <= h342[64-1:0];
+                        h343 = 62'h0;
+                        h343 = ({46'h0, cl_vf_rid} | 0);
+                        h344 = 1'h0;
+                        h345 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h345 = 2;
+                        end
+                        else begin
+                            h345 = 1;
+                        end
+                        h344 = 0;
+                        if ((!((h345 == 2) && 1'b1))) begin
+                            h344 = 1;
+                        end
+                        h346 = 63'h0;
+                        h346 = ({1'h0, h343} | {h344, 62'h0});
+                        h347 = 64'h0;
+                        h347 = ({1'h0, h346} | 64'h8000000000000000);
+                        h348 = 64'h0;
+                        h348 = (h347 | 0);
+                        h349 = 64'h0;
+                        h349 = (h348 | 0);
+                        h350 = 64'h0;
+                        h350 = (h349 | 64'h4200000000);
+                        cl_io_frcd_hi <= h350;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_dte_clear <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 68;
+                        h351 = 1'h0;
+                        h351 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h351 = 1;
+                        end
+                        cl_io_recorded <= h351;
+                        h352 = 64'h0;
+                        h352 = (e_addr >>> 12);
+                        h353 = 76'h0;
+                        h353 = {h352, 12'h0};
+                        cl_io_frcd_lo <= h353[64-1:0];
+                        h354 = 62'h0;
+                        h354 = ({46'h0, cl_vf_rid} | 0);
+                        h355 = 1'h0;
+                        h356 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h356 = 2;
+                        end
+                        else begin
+                            h356 = 1;
+                        end
+                        h355 = 0;
+                        if ((!((h356 == 2) && 1'b1))) begin
+                            h355 = 1;
+                        end
+                        h357 = 63'h0;
+                        h357 = ({1'h0, h354} | {h355, 62'h0});
+                        h358 = 64'h0;
+                        h358 = ({1'h0, h357} | 64'h8000000000000000);
+                        h359 = 64'h0;
+                        h359 = (h358 | 0);
+                        h360 = 64'h0;
+                        h360 = (h359 | 0);
+                        h361 = 64'h0;
+                        h361 = (h360 | 64'h4400000000);
+                        cl_io_frcd_hi <= h361;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_disabled <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 69;
+                        h362 = 1'h0;
+                        h362 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h362 = 1;
+                        end
+                        cl_io_recorded <= h362;
+                        h363 = 64'h0;
+                        h363 = (e_addr >>> 12);
+                        h364 = 76'h0;
+                        h364 = {h363, 12'h0};
+                        cl_io_frcd_lo <= h364[64-1:0];
+                        h365 = 62'h0;
+                        h365 = ({46'h0, cl_vf_rid} | 0);
+                        h366 = 1'h0;
+                        h367 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h367 = 2;
+                        end
+                        else begin
+                            h367 = 1;
+                        end
+                        h366 = 0;
+                        if ((!((h367 == 2) && 1'b1))) begin
+                            h366 = 1;
+                        end
+                        h368 = 63'h0;
+                        h368 = ({1'h0, h365} | {h366, 62'h0});
+                        h369 = 64'h0;
+                        h369 = ({1'h0, h368} | 64'h8000000000000000);
+                        h370 = 64'h0;
+                        h370 = (h369 | 0);
+                        h371 = 64'h0;
+                        h371 = (h370 | 0);
+                        h372 = 64'h0;
+                        h372 = (h371 | 64'h4500000000);
+                        cl_io_frcd_hi <= h372;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory_translated <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_translated_request <= 1;
+                        cl_io_outcome <= 2;
+                        cl_io_address <= e_addr;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_beyond_table <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 70;
+                        h373 = 1'h0;
+                        h373 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h373 = 1;
+                        end
+                        cl_io_recorded <= h373;
+                        h374 = 64'h0;
+                        h374 = (e_addr >>> 12);
+                        h375 = 76'h0;
+                        h375 = {h374, 12'h0};
+                        cl_io_frcd_lo <= h375[64-1:0];
+                        h376 = 62'h0;
+                        h376 = ({46'h0, cl_vf_rid} | 0);
+                        h377 = 1'h0;
+                        h378 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h378 = 2;
+                        end
+                        else begin
+                            h378 = 1;
+                        end
+                        h377 = 0;
+                        if ((!((h378 == 2) && 1'b1))) begin
+                            h377 = 1;
+                        end
+                        h379 = 63'h0;
+                        h379 = ({1'h0, h376} | {h377, 62'h0});
+                        h380 = 64'h0;
+                        h380 = ({1'h0, h379} | 64'h8000000000000000);
+                        h381 = 64'h0;
+                        h381 = (h380 | 0);
+                        h382 = 64'h0;
+                        h382 = (h381 | 0);
+                        h383 = 64'h0;
+                        h383 = (h382 | 64'h4600000000);
+                        cl_io_frcd_hi <= h383;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_dir_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 81;
+                        h384 = 1'h0;
+                        h384 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h384 = 1;
+                        end
+                        cl_io_recorded <= h384;
+                        h385 = 64'h0;
+                        h385 = (e_addr >>> 12);
+                        h386 = 76'h0;
+                        h386 = {h385, 12'h0};
+                        cl_io_frcd_lo <= h386[64-1:0];
+                        h387 = 62'h0;
+                        h387 = ({46'h0, cl_vf_rid} | 0);
+                        h388 = 1'h0;
+                        h389 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h389 = 2;
+                        end
+                        else begin
+                            h389 = 1;
+                        end
+                        h388 = 0;
+                        if ((!((h389 == 2) && 1'b1))) begin
+                            h388 = 1;
+                        end
+                        h390 = 63'h0;
+                        h390 = ({1'h0, h387} | {h388, 62'h0});
+                        h391 = 64'h0;
+                        h391 = ({1'h0, h390} | 64'h8000000000000000);
+                        h392 = 64'h0;
+                        h392 = (h391 | 0);
+                        h393 = 64'h0;
+                        h393 = (h392 | 0);
+                        h394 = 64'h0;
+                        h394 = (h393 | 64'h5100000000);
+                        cl_io_frcd_hi <= h394;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_dir_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 82;
+                        cl_io_recorded <= 1;
+                        h395 = 64'h0;
+                        h395 = (e_addr >>> 12);
+                        h396 = 76'h0;
+                        h396 = {h395, 12'h0};
+                        cl_io_frcd_lo <= h396[64-1:0];
+                        h397 = 62'h0;
+                        h397 = ({46'h0, cl_vf_rid} | 0);
+                        h398 = 1'h0;
+                        h399 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h399 = 2;
+                        end
+                        else begin
+                            h399 = 1;
+                        end
+                        h398 = 0;
+                        if ((!((h399 == 2) && 1'b1))) begin
+                            h398 = 1;
+                        end
+                        h400 = 63'h0;
+                        h400 = ({1'h0, h397} | {h398, 62'h0});
+                        h401 = 64'h0;
+                        h401 = ({1'h0, h400} | 64'h8000000000000000);
+                        h402 = 64'h0;
+                        h402 = (h401 | 0);
+                        h403 = 64'h0;
+                        h403 = (h402 | 0);
+                        h404 = 64'h0;
+                        h404 = (h403 | 64'h5200000000);
+                        cl_io_frcd_hi <= h404;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 89;
+                        h405 = 1'h0;
+                        h405 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h405 = 1;
+                        end
+                        cl_io_recorded <= h405;
+                        h406 = 64'h0;
+                        h406 = (e_addr >>> 12);
+                        h407 = 76'h0;
+                        h407 = {h406, 12'h0};
+                        cl_io_frcd_lo <= h407[64-1:0];
+                        h408 = 62'h0;
+                        h408 = ({46'h0, cl_vf_rid} | 0);
+                        h409 = 1'h0;
+                        h410 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h410 = 2;
+                        end
+                        else begin
+                            h410 = 1;
+                        end
+                        h409 = 0;
+                        if ((!((h410 == 2) && 1'b1))) begin
+                            h409 = 1;
+                        end
+                        h411 = 63'h0;
+                        h411 = ({1'h0, h408} | {h409, 62'h0});
+                        h412 = 64'h0;
+                        h412 = ({1'h0, h411} | 64'h8000000000000000);
+                        h413 = 64'h0;
+                        h413 = (h412 | 0);
+                        h414 = 64'h0;
+                        h414 = (h413 | 0);
+                        h415 = 64'h0;
+                        h415 = (h414 | 64'h5900000000);
+                        cl_io_frcd_hi <= h415;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 90;
+                        cl_io_recorded <= 1;
+                        h416 = 64'h0;
+                        h416 = (e_addr >>> 12);
+                        h417 = 76'h0;
+                        h417 = {h416, 12'h0};
+                        cl_io_frcd_lo <= h417[64-1:0];
+                        h418 = 62'h0;
+                        h418 = ({46'h0, cl_vf_rid} | 0);
+                        h419 = 1'h0;
+                        h420 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h420 = 2;
+                        end
+                        else begin
+                            h420 = 1;
+                        end
+                        h419 = 0;
+                        if ((!((h420 == 2) && 1'b1))) begin
+                            h419 = 1;
+                        end
+                        h421 = 63'h0;
+                        h421 = ({1'h0, h418} | {h419, 62'h0});
+                        h422 = 64'h0;
+                        h422 = ({1'h0, h421} | 64'h8000000000000000);
+                        h423 = 64'h0;
+                        h423 = (h422 | 0);
+                        h424 = 64'h0;
+                        h424 = (h423 | 0);
+                        h425 = 64'h0;
+                        h425 = (h424 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h425;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_invalid <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 91;
+                        h426 = 1'h0;
+                        h426 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h426 = 1;
+                        end
+                        cl_io_recorded <= h426;
+                        h427 = 64'h0;
+                        h427 = (e_addr >>> 12);
+                        h428 = 76'h0;
+                        h428 = {h427, 12'h0};
+                        cl_io_frcd_lo <= h428[64-1:0];
+                        h429 = 62'h0;
+                        h429 = ({46'h0, cl_vf_rid} | 0);
+                        h430 = 1'h0;
+                        h431 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h431 = 2;
+                        end
+                        else begin
+                            h431 = 1;
+                        end
+                        h430 = 0;
+                        if ((!((h431 == 2) && 1'b1))) begin
+                            h430 = 1;
+                        end
+                        h432 = 63'h0;
+                        h432 = ({1'h0, h429} | {h430, 62'h0});
+                        h433 = 64'h0;
+                        h433 = ({1'h0, h432} | 64'h8000000000000000);
+                        h434 = 64'h0;
+                        h434 = (h433 | 0);
+                        h435 = 64'h0;
+                        h435 = (h434 | 0);
+                        h436 = 64'h0;
+                        h436 = (h435 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h436;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_pass_through <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 1;
+                        v_wide[2-1:1] = 1;
+                        h437 = 64'h0;
+                        h437 = (e_addr >>> 12);
+                        v_wide[64-1:12] = h437[52-1:0];
+                        cl_io_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pass_through <= 1;
+                        cl_io_outcome <= 2;
+                        cl_io_address <= e_addr;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_beyond_width <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_address_beyond_width <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 131;
+                        h438 = 1'h0;
+                        h438 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h438 = 1;
+                        end
+                        cl_io_recorded <= h438;
+                        h439 = 64'h0;
+                        h439 = (e_addr >>> 12);
+                        h440 = 76'h0;
+                        h440 = {h439, 12'h0};
+                        cl_io_frcd_lo <= h440[64-1:0];
+                        h441 = 62'h0;
+                        h441 = ({46'h0, cl_vf_rid} | 0);
+                        h442 = 1'h0;
+                        h443 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h443 = 2;
+                        end
+                        else begin
+                            h443 = 1;
+                        end
+                        h442 = 0;
+                        if ((!((h443 == 2) && 1'b1))) begin
+                            h442 = 1;
+                        end
+                        h444 = 63'h0;
+                        h444 = ({1'h0, h441} | {h442, 62'h0});
+                        h445 = 64'h0;
+                        h445 = ({1'h0, h444} | 64'h8000000000000000);
+                        h446 = 64'h0;
+                        h446 = (h445 | 0);
+                        h447 = 64'h0;
+                        h447 = (h446 | 0);
+                        h448 = 64'h0;
+                        h448 = (h447 | 64'h8300000000);
+                        cl_io_frcd_hi <= h448;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory_remapped <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_translated <= 1;
+                        cl_io_outcome <= 1;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_translation <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 0;
+                        v_wide[2-1:1] = 0;
+                        v_wide[3-1:2] = 0;
+                        v_wide[12-1:11] = 0;
+                        v_wide[64-1:12] = 52'h7ffffffffffff;
+                        cl_io_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_paging_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 120;
+                        h449 = 1'h0;
+                        h449 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h449 = 1;
+                        end
+                        cl_io_recorded <= h449;
+                        h450 = 64'h0;
+                        h450 = (e_addr >>> 12);
+                        h451 = 76'h0;
+                        h451 = {h450, 12'h0};
+                        cl_io_frcd_lo <= h451[64-1:0];
+                        h452 = 62'h0;
+                        h452 = ({46'h0, cl_vf_rid} | 0);
+                        h453 = 1'h0;
+                        h454 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h454 = 2;
+                        end
+                        else begin
+                            h454 = 1;
+                        end
+                        h453 = 0;
+                        if ((!((h454 == 2) && 1'b1))) begin
+                            h453 = 1;
+                        end
+                        h455 = 63'h0;
+                        h455 = ({1'h0, h452} | {h453, 62'h0});
+                        h456 = 64'h0;
+                        h456 = ({1'h0, h455} | 64'h8000000000000000);
+                        h457 = 64'h0;
+                        h457 = (h456 | 0);
+                        h458 = 64'h0;
+                        h458 = (h457 | 0);
+                        h459 = 64'h0;
+                        h459 = (h458 | 64'h7800000000);
+                        cl_io_frcd_hi <= h459;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_not_present <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_write_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 133;
+                        h460 = 1'h0;
+                        h460 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h460 = 1;
+                        end
+                        cl_io_recorded <= h460;
+                        h461 = 64'h0;
+                        h461 = (e_addr >>> 12);
+                        h462 = 76'h0;
+                        h462 = {h461, 12'h0};
+                        cl_io_frcd_lo <= h462[64-1:0];
+                        h463 = 62'h0;
+                        h463 = ({46'h0, cl_vf_rid} | 0);
+                        h464 = 1'h0;
+                        h465 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h465 = 2;
+                        end
+                        else begin
+                            h465 = 1;
+                        end
+                        h464 = 0;
+                        if ((!((h465 == 2) && 1'b1))) begin
+                            h464 = 1;
+                        end
+                        h466 = 63'h0;
+                        h466 = ({1'h0, h463} | {h464, 62'h0});
+                        h467 = 64'h0;
+                        h467 = ({1'h0, h466} | 64'h8000000000000000);
+                        h468 = 64'h0;
+                        h468 = (h467 | 0);
+                        h469 = 64'h0;
+                        h469 = (h468 | 0);
+                        h470 = 64'h0;
+                        h470 = (h469 | 64'h8500000000);
+                        cl_io_frcd_hi <= h470;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_read_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 134;
+                        h471 = 1'h0;
+                        h471 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h471 = 1;
+                        end
+                        cl_io_recorded <= h471;
+                        h472 = 64'h0;
+                        h472 = (e_addr >>> 12);
+                        h473 = 76'h0;
+                        h473 = {h472, 12'h0};
+                        cl_io_frcd_lo <= h473[64-1:0];
+                        h474 = 62'h0;
+                        h474 = ({46'h0, cl_vf_rid} | 0);
+                        h475 = 1'h0;
+                        h476 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h476 = 2;
+                        end
+                        else begin
+                            h476 = 1;
+                        end
+                        h475 = 0;
+                        if ((!((h476 == 2) && 1'b1))) begin
+                            h475 = 1;
+                        end
+                        h477 = 63'h0;
+                        h477 = ({1'h0, h474} | {h475, 62'h0});
+                        h478 = 64'h0;
+                        h478 = ({1'h0, h477} | 64'h8000000000000000);
+                        h479 = 64'h0;
+                        h479 = (h478 | 0);
+                        h480 = 64'h0;
+                        h480 = (h479 | 0);
+                        h481 = 64'h0;
+                        h481 = (h480 | 64'h8600000000);
+                        cl_io_frcd_hi <= h481;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_paging_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 122;
+                        h482 = 1'h0;
+                        h482 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h482 = 1;
+                        end
+                        cl_io_recorded <= h482;
+                        h483 = 64'h0;
+                        h483 = (e_addr >>> 12);
+                        h484 = 76'h0;
+                        h484 = {h483, 12'h0};
+                        cl_io_frcd_lo <= h484[64-1:0];
+                        h485 = 62'h0;
+                        h485 = ({46'h0, cl_vf_rid} | 0);
+                        h486 = 1'h0;
+                        h487 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h487 = 2;
+                        end
+                        else begin
+                            h487 = 1;
+                        end
+                        h486 = 0;
+                        if ((!((h487 == 2) && 1'b1))) begin
+                            h486 = 1;
+                        end
+                        h488 = 63'h0;
+                        h488 = ({1'h0, h485} | {h486, 62'h0});
+                        h489 = 64'h0;
+                        h489 = ({1'h0, h488} | 64'h8000000000000000);
+                        h490 = 64'h0;
+                        h490 = (h489 | 0);
+                        h491 = 64'h0;
+                        h491 = (h490 | 0);
+                        h492 = 64'h0;
+                        h492 = (h491 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h492;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if ((((((h496 == 1) || (h497 == 2)) && (h499 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -2895,27 +4778,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h272 = 64'h0;
-                        h272 = e_addr;
-                        v_wide[64-1:12] = h272[64-1:12];
+                        h493 = 64'h0;
+                        h493 = e_addr;
+                        v_wide[64-1:12] = h493[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 0;
-                        h273 = 1'h0;
-                        h274 = 2'h0;
+                        h494 = 1'h0;
+                        h495 = 2'h0;
                         if ((e_write != 0)) begin
-                            h274 = 2;
+                            h495 = 2;
                         end
                         else begin
-                            h274 = 1;
+                            h495 = 1;
                         end
-                        h273 = 0;
-                        if ((!((h274 == 2) && 1'b1))) begin
-                            h273 = 1;
+                        h494 = 0;
+                        if ((!((h495 == 2) && 1'b1))) begin
+                            h494 = 1;
                         end
-                        v_wide[63-1:62] = h273;
+                        v_wide[63-1:62] = h494;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -2928,7 +4811,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h282 == 1) || (h283 == 2)) && (h285 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if ((((((h503 == 1) || (h504 == 2)) && (h506 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -2937,27 +4820,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h279 = 64'h0;
-                        h279 = e_addr;
-                        v_wide[64-1:12] = h279[64-1:12];
+                        h500 = 64'h0;
+                        h500 = e_addr;
+                        v_wide[64-1:12] = h500[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 0;
-                        h280 = 1'h0;
-                        h281 = 2'h0;
+                        h501 = 1'h0;
+                        h502 = 2'h0;
                         if ((e_write != 0)) begin
-                            h281 = 2;
+                            h502 = 2;
                         end
                         else begin
-                            h281 = 1;
+                            h502 = 1;
                         end
-                        h280 = 0;
-                        if ((!((h281 == 2) && 1'b1))) begin
-                            h280 = 1;
+                        h501 = 0;
+                        if ((!((h502 == 2) && 1'b1))) begin
+                            h501 = 1;
                         end
-                        v_wide[63-1:62] = h280;
+                        v_wide[63-1:62] = h501;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -2970,7 +4853,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h289 == 1) || (h290 == 2)) && (h292 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
+                    else if (((((((((h510 == 1) || (h511 == 2)) && (h513 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -2979,27 +4862,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 9;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h286 = 64'h0;
-                        h286 = e_addr;
-                        v_wide[64-1:12] = h286[64-1:12];
+                        h507 = 64'h0;
+                        h507 = e_addr;
+                        v_wide[64-1:12] = h507[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 9;
                         v_wide[62-1:60] = 0;
-                        h287 = 1'h0;
-                        h288 = 2'h0;
+                        h508 = 1'h0;
+                        h509 = 2'h0;
                         if ((e_write != 0)) begin
-                            h288 = 2;
+                            h509 = 2;
                         end
                         else begin
-                            h288 = 1;
+                            h509 = 1;
                         end
-                        h287 = 0;
-                        if ((!((h288 == 2) && 1'b1))) begin
-                            h287 = 1;
+                        h508 = 0;
+                        if ((!((h509 == 2) && 1'b1))) begin
+                            h508 = 1;
                         end
-                        v_wide[63-1:62] = h287;
+                        v_wide[63-1:62] = h508;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3012,41 +4895,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h297 == 1) || (h298 == 2)) && (h300 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
+                    else if (((((((((h518 == 1) || (h519 == 2)) && (h521 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h293 = 1'h0;
-                        h293 = 0;
+                        h514 = 1'h0;
+                        h514 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h293 = 1;
+                            h514 = 1;
                         end
-                        cl_io_recorded <= h293;
+                        cl_io_recorded <= h514;
                         v_wide = 0;
-                        h294 = 64'h0;
-                        h294 = e_addr;
-                        v_wide[64-1:12] = h294[64-1:12];
+                        h515 = 64'h0;
+                        h515 = e_addr;
+                        v_wide[64-1:12] = h515[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 0;
-                        h295 = 1'h0;
-                        h296 = 2'h0;
+                        h516 = 1'h0;
+                        h517 = 2'h0;
                         if ((e_write != 0)) begin
-                            h296 = 2;
+                            h517 = 2;
                         end
                         else begin
-                            h296 = 1;
+                            h517 = 1;
                         end
-                        h295 = 0;
-                        if ((!((h296 == 2) && 1'b1))) begin
-                            h295 = 1;
+                        h516 = 0;
+                        if ((!((h517 == 2) && 1'b1))) begin
+                            h516 = 1;
                         end
-                        v_wide[63-1:62] = h295;
+                        v_wide[63-1:62] = h516;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3059,7 +4942,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h304 == 1) || (h305 == 2)) && (h307 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((((((h525 == 1) || (h526 == 2)) && (h528 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -3068,27 +4951,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h301 = 64'h0;
-                        h301 = e_addr;
-                        v_wide[64-1:12] = h301[64-1:12];
+                        h522 = 64'h0;
+                        h522 = e_addr;
+                        v_wide[64-1:12] = h522[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 0;
-                        h302 = 1'h0;
-                        h303 = 2'h0;
+                        h523 = 1'h0;
+                        h524 = 2'h0;
                         if ((e_write != 0)) begin
-                            h303 = 2;
+                            h524 = 2;
                         end
                         else begin
-                            h303 = 1;
+                            h524 = 1;
                         end
-                        h302 = 0;
-                        if ((!((h303 == 2) && 1'b1))) begin
-                            h302 = 1;
+                        h523 = 0;
+                        if ((!((h524 == 2) && 1'b1))) begin
+                            h523 = 1;
                         end
-                        v_wide[63-1:62] = h302;
+                        v_wide[63-1:62] = h523;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3101,41 +4984,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h312 == 1) || (h313 == 2)) && (h315 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((((h533 == 1) || (h534 == 2)) && (h536 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h308 = 1'h0;
-                        h308 = 0;
+                        h529 = 1'h0;
+                        h529 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h308 = 1;
+                            h529 = 1;
                         end
-                        cl_io_recorded <= h308;
+                        cl_io_recorded <= h529;
                         v_wide = 0;
-                        h309 = 64'h0;
-                        h309 = e_addr;
-                        v_wide[64-1:12] = h309[64-1:12];
+                        h530 = 64'h0;
+                        h530 = e_addr;
+                        v_wide[64-1:12] = h530[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h310 = 1'h0;
-                        h311 = 2'h0;
+                        h531 = 1'h0;
+                        h532 = 2'h0;
                         if ((e_write != 0)) begin
-                            h311 = 2;
+                            h532 = 2;
                         end
                         else begin
-                            h311 = 1;
+                            h532 = 1;
                         end
-                        h310 = 0;
-                        if ((!((h311 == 2) && 1'b1))) begin
-                            h310 = 1;
+                        h531 = 0;
+                        if ((!((h532 == 2) && 1'b1))) begin
+                            h531 = 1;
                         end
-                        v_wide[63-1:62] = h310;
+                        v_wide[63-1:62] = h531;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3155,34 +5038,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h316 = 1'h0;
-                        h316 = 0;
+                        h537 = 1'h0;
+                        h537 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h316 = 1;
+                            h537 = 1;
                         end
-                        cl_io_recorded <= h316;
+                        cl_io_recorded <= h537;
                         v_wide = 0;
-                        h317 = 64'h0;
-                        h317 = e_addr;
-                        v_wide[64-1:12] = h317[64-1:12];
+                        h538 = 64'h0;
+                        h538 = e_addr;
+                        v_wide[64-1:12] = h538[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 0;
-                        h318 = 1'h0;
-                        h319 = 2'h0;
+                        h539 = 1'h0;
+                        h540 = 2'h0;
                         if ((e_write != 0)) begin
-                            h319 = 2;
+                            h540 = 2;
                         end
                         else begin
-                            h319 = 1;
+                            h540 = 1;
                         end
-                        h318 = 0;
-                        if ((!((h319 == 2) && 1'b1))) begin
-                            h318 = 1;
+                        h539 = 0;
+                        if ((!((h540 == 2) && 1'b1))) begin
+                            h539 = 1;
                         end
-                        v_wide[63-1:62] = h318;
+                        v_wide[63-1:62] = h539;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3195,41 +5078,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h324 == 1) || (h325 == 2)) && (h327 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((((((h545 == 1) || (h546 == 2)) && (h548 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h320 = 1'h0;
-                        h320 = 0;
+                        h541 = 1'h0;
+                        h541 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h320 = 1;
+                            h541 = 1;
                         end
-                        cl_io_recorded <= h320;
+                        cl_io_recorded <= h541;
                         v_wide = 0;
-                        h321 = 64'h0;
-                        h321 = e_addr;
-                        v_wide[64-1:12] = h321[64-1:12];
+                        h542 = 64'h0;
+                        h542 = e_addr;
+                        v_wide[64-1:12] = h542[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h322 = 1'h0;
-                        h323 = 2'h0;
+                        h543 = 1'h0;
+                        h544 = 2'h0;
                         if ((e_write != 0)) begin
-                            h323 = 2;
+                            h544 = 2;
                         end
                         else begin
-                            h323 = 1;
+                            h544 = 1;
                         end
-                        h322 = 0;
-                        if ((!((h323 == 2) && 1'b1))) begin
-                            h322 = 1;
+                        h543 = 0;
+                        if ((!((h544 == 2) && 1'b1))) begin
+                            h543 = 1;
                         end
-                        v_wide[63-1:62] = h322;
+                        v_wide[63-1:62] = h543;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3242,7 +5125,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h328 == 1) || (h329 == 2)) && 1'b1) && (h331 != 0)) && (((1'b1 && (e_addr >= {32'h0, h333, 20'h0})) && (e_addr <= {32'h0, h336})) || ((1'b1 && (e_addr >= {16'h0, h338, 20'h0})) && (e_addr <= {16'h0, h341})))) && (((((((((h342 == 1) || (h343 == 2)) && (h345 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
+                    else if ((((((((h549 == 1) || (h550 == 2)) && 1'b1) && (h552 != 0)) && (((1'b1 && (e_addr >= {32'h0, h554, 20'h0})) && (e_addr <= {32'h0, h557})) || ((1'b1 && (e_addr >= {16'h0, h559, 20'h0})) && (e_addr <= {16'h0, h562})))) && ((((((((((h563 == 1) || (h564 == 2)) && (h566 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -3282,7 +5165,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h346 == 1) || (h347 == 2)) && (h349 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((((h567 == 1) || (h568 == 2)) && (h570 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
@@ -3322,41 +5205,41 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h354 == 1) || (h355 == 2)) && (h357 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h358 != 0))) begin
+                    else if ((((((((((((h575 == 1) || (h576 == 2)) && (h578 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h579 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h350 = 1'h0;
-                        h350 = 0;
+                        h571 = 1'h0;
+                        h571 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h350 = 1;
+                            h571 = 1;
                         end
-                        cl_io_recorded <= h350;
+                        cl_io_recorded <= h571;
                         v_wide = 0;
-                        h351 = 64'h0;
-                        h351 = e_addr;
-                        v_wide[64-1:12] = h351[64-1:12];
+                        h572 = 64'h0;
+                        h572 = e_addr;
+                        v_wide[64-1:12] = h572[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 0;
-                        h352 = 1'h0;
-                        h353 = 2'h0;
+                        h573 = 1'h0;
+                        h574 = 2'h0;
                         if ((e_write != 0)) begin
-                            h353 = 2;
+                            h574 = 2;
                         end
                         else begin
-                            h353 = 1;
+                            h574 = 1;
                         end
-                        h352 = 0;
-                        if ((!((h353 == 2) && 1'b1))) begin
-                            h352 = 1;
+                        h573 = 0;
+                        if ((!((h574 == 2) && 1'b1))) begin
+                            h573 = 1;
                         end
-                        v_wide[63-1:62] = h352;
+                        v_wide[63-1:62] = h573;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3369,7 +5252,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h367 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h369, 20'h0})) && (wk_io_sl_pa <= {32'h0, h372})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h374, 20'h0})) && (wk_io_sl_pa <= {16'h0, h377})))))) begin
+                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h588 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h590, 20'h0})) && (wk_io_sl_pa <= {32'h0, h593})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h595, 20'h0})) && (wk_io_sl_pa <= {16'h0, h598})))))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_remapped <= 1;
                         cl_io_outcome <= 4;
@@ -3429,46 +5312,46 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_io_sl_R;
-                        h378 = 1'h0;
-                        h378 = 0;
+                        h599 = 1'h0;
+                        h599 = 0;
                         if (((wk_io_sl_W != 0) && 1'b1)) begin
-                            h378 = 1;
+                            h599 = 1;
                         end
-                        v_wide[2-1:1] = h378;
+                        v_wide[2-1:1] = h599;
                         v_wide[3-1:2] = wk_io_sl_U;
-                        h379 = 1'h0;
-                        h379 = 0;
+                        h600 = 1'h0;
+                        h600 = 0;
                         if ((wk_io_sl_shift > 12)) begin
-                            h379 = 1;
+                            h600 = 1;
                         end
-                        v_wide[12-1:11] = h379;
-                        h380 = 6'h0;
-                        h380 = wk_io_sl_shift;
-                        h381 = 64'h0;
-                        h381 = (wk_io_sl_frame >>> h380);
-                        h382 = 127'h0;
-                        h382 = {63'h0, h381};
-                        h383 = 6'h0;
-                        h383 = wk_io_sl_shift;
-                        h384 = 127'h0;
-                        h384 = (h382 << h383);
-                        h385 = 64'h0;
-                        h385 = 1;
-                        h386 = 6'h0;
-                        h387 = 7'h0;
-                        h387 = (({1'h0, wk_io_sl_shift} + 64) - 1);
-                        h386 = h387[6-1:0];
-                        h388 = 64'h0;
-                        h388 = (h385 << h386);
-                        h389 = 65'h0;
-                        h389 = (({1'h0, h388} + 65'h10000000000000000) - 1);
-                        h390 = 64'h0;
-                        h390 = (h389[64-1:0] >>> 12);
-                        h391 = 127'h0;
-                        h391 = (h384 | {51'h0, h390, 12'h0});
-                        h392 = 127'h0;
-                        h392 = (h391 >>> 12);
-                        v_wide[64-1:12] = h392[52-1:0];
+                        v_wide[12-1:11] = h600;
+                        h601 = 6'h0;
+                        h601 = wk_io_sl_shift;
+                        h602 = 64'h0;
+                        h602 = (wk_io_sl_frame >>> h601);
+                        h603 = 127'h0;
+                        h603 = {63'h0, h602};
+                        h604 = 6'h0;
+                        h604 = wk_io_sl_shift;
+                        h605 = 127'h0;
+                        h605 = (h603 << h604);
+                        h606 = 64'h0;
+                        h606 = 1;
+                        h607 = 6'h0;
+                        h608 = 7'h0;
+                        h608 = (({1'h0, wk_io_sl_shift} + 64) - 1);
+                        h607 = h608[6-1:0];
+                        h609 = 64'h0;
+                        h609 = (h606 << h607);
+                        h610 = 65'h0;
+                        h610 = (({1'h0, h609} + 65'h10000000000000000) - 1);
+                        h611 = 64'h0;
+                        h611 = (h610[64-1:0] >>> 12);
+                        h612 = 127'h0;
+                        h612 = (h605 | {51'h0, h611, 12'h0});
+                        h613 = 127'h0;
+                        h613 = (h612 >>> 12);
+                        v_wide[64-1:12] = h613[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
                     end
                     else if (((wk_io_sl_walked != 0) && (wk_io_sl_access_error != 0))) begin
@@ -3478,34 +5361,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= wk_io_sl_reason;
-                        h393 = 1'h0;
-                        h393 = 0;
+                        h614 = 1'h0;
+                        h614 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h393 = 1;
+                            h614 = 1;
                         end
-                        cl_io_recorded <= h393;
+                        cl_io_recorded <= h614;
                         v_wide = 0;
-                        h394 = 64'h0;
-                        h394 = e_addr;
-                        v_wide[64-1:12] = h394[64-1:12];
+                        h615 = 64'h0;
+                        h615 = e_addr;
+                        v_wide[64-1:12] = h615[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = wk_io_sl_reason;
                         v_wide[62-1:60] = 0;
-                        h395 = 1'h0;
-                        h396 = 2'h0;
+                        h616 = 1'h0;
+                        h617 = 2'h0;
                         if ((e_write != 0)) begin
-                            h396 = 2;
+                            h617 = 2;
                         end
                         else begin
-                            h396 = 1;
+                            h617 = 1;
                         end
-                        h395 = 0;
-                        if ((!((h396 == 2) && 1'b1))) begin
-                            h395 = 1;
+                        h616 = 0;
+                        if ((!((h617 == 2) && 1'b1))) begin
+                            h616 = 1;
                         end
-                        v_wide[63-1:62] = h395;
+                        v_wide[63-1:62] = h616;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3545,16 +5428,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h397 = 1'h0;
-                        h397 = 0;
+                        h618 = 1'h0;
+                        h618 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h397 = 1;
+                            h618 = 1;
                         end
-                        cl_io_recorded <= h397;
+                        cl_io_recorded <= h618;
                         v_wide = 0;
-                        h398 = 64'h0;
-                        h398 = e_addr;
-                        v_wide[64-1:12] = h398[64-1:12];
+                        h619 = 64'h0;
+                        h619 = e_addr;
+                        v_wide[64-1:12] = h619[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -3580,16 +5463,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h399 = 1'h0;
-                        h399 = 0;
+                        h620 = 1'h0;
+                        h620 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h399 = 1;
+                            h620 = 1;
                         end
-                        cl_io_recorded <= h399;
+                        cl_io_recorded <= h620;
                         v_wide = 0;
-                        h400 = 64'h0;
-                        h400 = e_addr;
-                        v_wide[64-1:12] = h400[64-1:12];
+                        h621 = 64'h0;
+                        h621 = e_addr;
+                        v_wide[64-1:12] = h621[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -3615,34 +5498,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h401 = 1'h0;
-                        h401 = 0;
+                        h622 = 1'h0;
+                        h622 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h401 = 1;
+                            h622 = 1;
                         end
-                        cl_io_recorded <= h401;
+                        cl_io_recorded <= h622;
                         v_wide = 0;
-                        h402 = 64'h0;
-                        h402 = e_addr;
-                        v_wide[64-1:12] = h402[64-1:12];
+                        h623 = 64'h0;
+                        h623 = e_addr;
+                        v_wide[64-1:12] = h623[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 0;
-                        h403 = 1'h0;
-                        h404 = 2'h0;
+                        h624 = 1'h0;
+                        h625 = 2'h0;
                         if ((e_write != 0)) begin
-                            h404 = 2;
+                            h625 = 2;
                         end
                         else begin
-                            h404 = 1;
+                            h625 = 1;
                         end
-                        h403 = 0;
-                        if ((!((h404 == 2) && 1'b1))) begin
-                            h403 = 1;
+                        h624 = 0;
+                        if ((!((h625 == 2) && 1'b1))) begin
+                            h624 = 1;
                         end
-                        v_wide[63-1:62] = h403;
+                        v_wide[63-1:62] = h624;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3804,12 +5687,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h405 = 1'h0;
-                        h405 = 0;
+                        h626 = 1'h0;
+                        h626 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h405 = 1;
+                            h626 = 1;
                         end
-                        cl_io_recorded <= h405;
+                        cl_io_recorded <= h626;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3835,12 +5718,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h406 = 1'h0;
-                        h406 = 0;
+                        h627 = 1'h0;
+                        h627 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h406 = 1;
+                            h627 = 1;
                         end
-                        cl_io_recorded <= h406;
+                        cl_io_recorded <= h627;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3866,12 +5749,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h407 = 1'h0;
-                        h407 = 0;
+                        h628 = 1'h0;
+                        h628 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h407 = 1;
+                            h628 = 1;
                         end
-                        cl_io_recorded <= h407;
+                        cl_io_recorded <= h628;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -3902,46 +5785,46 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h408 = 32'h0;
-                        h409 = 64'h0;
-                        h409 = (r_IRTA_REG >>> 11);
-                        h410 = 1'h0;
-                        h410 = (h409[1-1:0] & 1);
-                        h411 = 32'h0;
-                        h411 = w_io_irte_0[64-1:32];
-                        if ((h410 != 0)) begin
-                            h408 = w_io_irte_0[64-1:32];
+                        h629 = 32'h0;
+                        h630 = 64'h0;
+                        h630 = (r_IRTA_REG >>> 11);
+                        h631 = 1'h0;
+                        h631 = (h630[1-1:0] & 1);
+                        h632 = 32'h0;
+                        h632 = w_io_irte_0[64-1:32];
+                        if ((h631 != 0)) begin
+                            h629 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h408 = {24'h0, h411[16-1:8]};
+                            h629 = {24'h0, h632[16-1:8]};
                         end
-                        cl_io_destination <= h408;
-                        h412 = 1'h0;
-                        h412 = 0;
+                        cl_io_destination <= h629;
+                        h633 = 1'h0;
+                        h633 = 0;
                         if (w_io_irte_0[2]) begin
-                            h412 = 1;
+                            h633 = 1;
                         end
-                        cl_io_dest_mode <= h412;
-                        h413 = 1'h0;
-                        h413 = 0;
+                        cl_io_dest_mode <= h633;
+                        h634 = 1'h0;
+                        h634 = 0;
                         if (w_io_irte_0[3]) begin
-                            h413 = 1;
+                            h634 = 1;
                         end
-                        cl_io_redir_hint <= h413;
-                        h414 = 1'h0;
-                        h414 = 0;
+                        cl_io_redir_hint <= h634;
+                        h635 = 1'h0;
+                        h635 = 0;
                         if (w_io_irte_0[4]) begin
-                            h414 = 1;
+                            h635 = 1;
                         end
-                        cl_io_trigger_mode <= h414;
+                        cl_io_trigger_mode <= h635;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
                 end
-                st <= 5'b10010;
+                st <= 5'b11001;
             end
-            5'b10010: begin
+            5'b11001: begin
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
                     rec_outcome <= 2;
@@ -3949,7 +5832,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b10011;
+                    st <= 5'b11010;
                 end
                 else if ((((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0)) || (cl_io_protected_memory_remapped != 0))) begin
                     status <= 2;
@@ -3958,7 +5841,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= e_addr;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b10011;
+                    st <= 5'b11010;
                 end
                 else if ((!((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3))))) begin
                     status <= 3;
@@ -3967,7 +5850,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= cl_io_outcome;
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 5'b10011;
+                    st <= 5'b11010;
                 end
                 else if (((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3)))) begin
                     status <= 4;
@@ -3976,7 +5859,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= cl_io_address;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b10011;
+                    st <= 5'b11010;
                 end
                 else begin
                     status <= 0;
@@ -3985,7 +5868,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b10011;
+                    st <= 5'b11010;
                 end
             end
             default: begin
@@ -4002,8 +5885,15 @@ always @(posedge clk) begin: fsm
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we) begin: port_mux
-    if (unit_io_sl_m_valid) begin
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) begin: port_mux
+    if (unit_io_smsl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_io_smsl_m_we;
+        m_size = unit_io_smsl_m_size;
+        m_addr = unit_io_smsl_m_addr;
+        m_wdata = unit_io_smsl_m_wdata;
+    end
+    else if (unit_io_sl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_io_sl_m_we;
         m_size = unit_io_sl_m_size;
@@ -4016,6 +5906,1037 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m
         m_size = u_size;
         m_addr = u_addr;
         m_wdata = u_wdata;
+    end
+end
+
+always @(walker_unit_io_smsl0_a_r, walker_unit_io_smsl0_a_w, unit_io_smsl_done, walker_unit_io_smsl0_fault_k, walker_unit_io_smsl0_flevel, unit_io_smsl_i_addr, walker_unit_io_smsl0_lvl, walker_unit_io_smsl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smsl0_m_size_h, walker_unit_io_smsl0_m_valid_h, walker_unit_io_smsl0_m_wdata_h, walker_unit_io_smsl0_m_we_h, walker_unit_io_smsl0_pend_1, walker_unit_io_smsl0_pend_2, walker_unit_io_smsl0_pend_3, walker_unit_io_smsl0_pend_4, walker_unit_io_smsl0_pend_5, unit_io_smsl_r_SL_WALK, walker_unit_io_smsl0_sa_1, walker_unit_io_smsl0_sa_2, walker_unit_io_smsl0_sa_3, walker_unit_io_smsl0_sa_4, walker_unit_io_smsl0_sa_5, walker_unit_io_smsl0_se_1, walker_unit_io_smsl0_se_2, walker_unit_io_smsl0_se_3, walker_unit_io_smsl0_se_4, walker_unit_io_smsl0_se_5, walker_unit_io_smsl0_st, unit_io_smsl_start) begin: walker_unit_io_smsl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    unit_io_smsl_m_valid = walker_unit_io_smsl0_m_valid_h;
+    unit_io_smsl_m_we = walker_unit_io_smsl0_m_we_h;
+    unit_io_smsl_m_size = walker_unit_io_smsl0_m_size_h;
+    unit_io_smsl_m_addr = walker_unit_io_smsl0_m_addr_h;
+    unit_io_smsl_m_wdata = walker_unit_io_smsl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_io_smsl_done) begin
+    end
+    case (walker_unit_io_smsl0_st)
+        3'b000: begin
+            if (unit_io_smsl_start) begin
+                if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_io_smsl0_lvl)
+                    'h5: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            unit_io_smsl_m_valid = 1'b1;
+                            unit_io_smsl_m_we = 1'b0;
+                            unit_io_smsl_m_size = 3;
+                            unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            unit_io_smsl_m_valid = 1'b1;
+                            unit_io_smsl_m_we = 1'b0;
+                            unit_io_smsl_m_size = 3;
+                            unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                unit_io_smsl_m_valid = 1'b1;
+                                unit_io_smsl_m_we = 1'b0;
+                                unit_io_smsl_m_size = 3;
+                                unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                unit_io_smsl_m_valid = 1'b1;
+                                unit_io_smsl_m_we = 1'b0;
+                                unit_io_smsl_m_size = 3;
+                                unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            if (unit_io_smsl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            rs3 = 3'h0;
+            if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                rs3 = 4;
+            end
+            else begin
+                rs3 = 3;
+            end
+            if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = rs3;
+            end
+            if ((walker_unit_io_smsl0_flevel == rs2)) begin
+                rs1 = 3;
+            end
+            else begin
+                rs1 = 7;
+            end
+            rs4 = 4'h0;
+            rs5 = 3'h0;
+            rs6 = 3'h0;
+            if (unit_io_smsl_r_SL_WALK[3]) begin
+                rs6 = 5;
+            end
+            else begin
+                rs6 = 6;
+            end
+            if (((walker_unit_io_smsl0_fault_k[3-1:0] == 2) || (walker_unit_io_smsl0_fault_k[3-1:0] == 3))) begin
+                rs5 = rs6;
+            end
+            else begin
+                rs5 = 0;
+            end
+            if ((((walker_unit_io_smsl0_fault_k[3-1:0] == 4) || (walker_unit_io_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_io_smsl0_fault_k[3-1:0] == 6))) begin
+                rs4 = 12;
+            end
+            else begin
+                rs4 = {1'h0, rs5};
+            end
+            if ((walker_unit_io_smsl0_fault_k[3-1:0] == 1)) begin
+                rs0 = {1'h0, rs1};
+            end
+            else begin
+                rs0 = rs4;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, walker_unit_io_smsl0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
+        end
+        3'b011: begin
+            if (walker_unit_io_smsl0_pend_5) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_5;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_5;
+            end
+            else if (walker_unit_io_smsl0_pend_4) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_4;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_4;
+            end
+            else if (walker_unit_io_smsl0_pend_3) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_3;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_3;
+            end
+            else if (walker_unit_io_smsl0_pend_2) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_2;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_2;
+            end
+            else if (walker_unit_io_smsl0_pend_1) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_1;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_io_smsl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_io_smsl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    if (rst == 1) begin
+        walker_unit_io_smsl0_a_r <= 0;
+        walker_unit_io_smsl0_a_w <= 0;
+        unit_io_smsl_done <= 0;
+        walker_unit_io_smsl0_ea <= 0;
+        walker_unit_io_smsl0_fault_k <= 0;
+        walker_unit_io_smsl0_flevel <= 0;
+        walker_unit_io_smsl0_le <= 0;
+        walker_unit_io_smsl0_lvl <= 0;
+        walker_unit_io_smsl0_m_addr_h <= 0;
+        walker_unit_io_smsl0_m_size_h <= 0;
+        walker_unit_io_smsl0_m_valid_h <= 0;
+        walker_unit_io_smsl0_m_wdata_h <= 0;
+        walker_unit_io_smsl0_m_we_h <= 0;
+        unit_io_smsl_o_aux <= 0;
+        unit_io_smsl_o_level <= 0;
+        unit_io_smsl_o_pa <= 0;
+        unit_io_smsl_o_r_R <= 0;
+        unit_io_smsl_o_r_U <= 0;
+        unit_io_smsl_o_r_W <= 0;
+        unit_io_smsl_o_r_frame <= 0;
+        unit_io_smsl_o_r_reason <= 0;
+        unit_io_smsl_o_r_shift <= 0;
+        unit_io_smsl_o_status <= 0;
+        walker_unit_io_smsl0_pend_1 <= 0;
+        walker_unit_io_smsl0_pend_2 <= 0;
+        walker_unit_io_smsl0_pend_3 <= 0;
+        walker_unit_io_smsl0_pend_4 <= 0;
+        walker_unit_io_smsl0_pend_5 <= 0;
+        walker_unit_io_smsl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_io_smsl0_m_valid_h <= (unit_io_smsl_m_valid && (!m_ready));
+        walker_unit_io_smsl0_m_we_h <= unit_io_smsl_m_we;
+        walker_unit_io_smsl0_m_size_h <= unit_io_smsl_m_size;
+        walker_unit_io_smsl0_m_addr_h <= unit_io_smsl_m_addr;
+        walker_unit_io_smsl0_m_wdata_h <= unit_io_smsl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_io_smsl_done) begin
+            unit_io_smsl_done <= 1'b0;
+        end
+        case (walker_unit_io_smsl0_st)
+            3'b000: begin
+                if (unit_io_smsl_start) begin
+                    walker_unit_io_smsl0_a_r <= 1'b1;
+                    walker_unit_io_smsl0_a_w <= 1'b1;
+                    walker_unit_io_smsl0_pend_5 <= 1'b0;
+                    walker_unit_io_smsl0_pend_4 <= 1'b0;
+                    walker_unit_io_smsl0_pend_3 <= 1'b0;
+                    walker_unit_io_smsl0_pend_2 <= 1'b0;
+                    walker_unit_io_smsl0_pend_1 <= 1'b0;
+                    if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[57-1:48], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 5;
+                    end
+                    else if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smsl0_le <= m_rdata;
+                    case (walker_unit_io_smsl0_lvl)
+                        'h5: begin
+                            if (m_rerr) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_smsl0_fault_k <= 4;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                                walker_unit_io_smsl0_st <= 3'b001;
+                                walker_unit_io_smsl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (m_rerr) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_smsl0_fault_k <= 4;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                                walker_unit_io_smsl0_st <= 3'b001;
+                                walker_unit_io_smsl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_io_smsl0_fault_k <= 6;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if (unit_io_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_io_smsl0_fault_k <= 7;
+                                        walker_unit_io_smsl0_flevel <= 3;
+                                        walker_unit_io_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                            walker_unit_io_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_smsl_o_status <= 0;
+                                            unit_io_smsl_done <= 1'b1;
+                                            walker_unit_io_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_io_smsl0_st <= 3'b001;
+                                    walker_unit_io_smsl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_io_smsl0_fault_k <= 5;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if (unit_io_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_io_smsl0_fault_k <= 7;
+                                        walker_unit_io_smsl0_flevel <= 2;
+                                        walker_unit_io_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                            walker_unit_io_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_smsl_o_status <= 0;
+                                            unit_io_smsl_done <= 1'b1;
+                                            walker_unit_io_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_io_smsl0_st <= 3'b001;
+                                    walker_unit_io_smsl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (m_rerr) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_io_smsl0_fault_k <= 4;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                    walker_unit_io_smsl0_fault_k <= 7;
+                                    walker_unit_io_smsl0_flevel <= 1;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_io_smsl_o_level <= 1;
+                                    unit_io_smsl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    unit_io_smsl_o_aux <= 0;
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                        walker_unit_io_smsl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_status <= 0;
+                                        unit_io_smsl_done <= 1'b1;
+                                        walker_unit_io_smsl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_io_smsl_o_status <= walker_unit_io_smsl0_fault_k;
+                unit_io_smsl_o_level <= walker_unit_io_smsl0_flevel;
+                unit_io_smsl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                rs3 = 3'h0;
+                if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    rs3 = 4;
+                end
+                else begin
+                    rs3 = 3;
+                end
+                if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = rs3;
+                end
+                if ((walker_unit_io_smsl0_flevel == rs2)) begin
+                    rs1 = 3;
+                end
+                else begin
+                    rs1 = 7;
+                end
+                rs4 = 4'h0;
+                rs5 = 3'h0;
+                rs6 = 3'h0;
+                if (unit_io_smsl_r_SL_WALK[3]) begin
+                    rs6 = 5;
+                end
+                else begin
+                    rs6 = 6;
+                end
+                if (((walker_unit_io_smsl0_fault_k[3-1:0] == 2) || (walker_unit_io_smsl0_fault_k[3-1:0] == 3))) begin
+                    rs5 = rs6;
+                end
+                else begin
+                    rs5 = 0;
+                end
+                if ((((walker_unit_io_smsl0_fault_k[3-1:0] == 4) || (walker_unit_io_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_io_smsl0_fault_k[3-1:0] == 6))) begin
+                    rs4 = 12;
+                end
+                else begin
+                    rs4 = {1'h0, rs5};
+                end
+                if ((walker_unit_io_smsl0_fault_k[3-1:0] == 1)) begin
+                    rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs4;
+                end
+                unit_io_smsl_o_r_reason <= {4'h0, rs0};
+                unit_io_smsl_o_r_R <= walker_unit_io_smsl0_a_r;
+                unit_io_smsl_o_r_W <= walker_unit_io_smsl0_a_w;
+                unit_io_smsl_o_r_U <= walker_unit_io_smsl0_le[62];
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, walker_unit_io_smsl0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                unit_io_smsl_o_r_shift <= rs8[6-1:0];
+                unit_io_smsl_o_r_frame <= {16'h0, walker_unit_io_smsl0_le[48-1:12], 12'h0};
+                unit_io_smsl_done <= 1'b1;
+                walker_unit_io_smsl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_io_smsl0_pend_5) begin
+                    walker_unit_io_smsl0_pend_5 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_4) begin
+                    walker_unit_io_smsl0_pend_4 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_3) begin
+                    walker_unit_io_smsl0_pend_3 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_2) begin
+                    walker_unit_io_smsl0_pend_2 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_1) begin
+                    walker_unit_io_smsl0_pend_1 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else begin
+                    unit_io_smsl_o_status <= 0;
+                    unit_io_smsl_done <= 1'b1;
+                    walker_unit_io_smsl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smsl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_io_smsl0_st <= 3'b000;
+            end
+        endcase
     end
 end
 

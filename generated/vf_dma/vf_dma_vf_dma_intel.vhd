@@ -62,10 +62,17 @@ type t_enum_S_1 is (
 	S3W1,
 	S4W0,
 	S4W1,
-	S5G,
-	S5R,
+	S5W0,
 	S6W0,
-	S7D,
+	S6W1,
+	S7G,
+	S7R,
+	S8W0,
+	S8W1,
+	S9G,
+	S9R,
+	S10W0,
+	S11D,
 	DECIDE,
 	FINISH
 	);
@@ -76,8 +83,15 @@ type t_enum_S_2 is (
 	ADREQ,
 	ADWAIT
 	);
+type t_enum_S_3 is (
+	IDLE,
+	MWAIT,
+	FAULT,
+	ADREQ,
+	ADWAIT
+	);
 
-signal unit_io_sl_o_aux: unsigned(2 downto 0);
+signal unit_io_smsl_o_aux: unsigned(2 downto 0);
 signal al_vf_sriov: std_logic;
 signal pend: std_logic;
 signal st: t_enum_S_1;
@@ -87,6 +101,61 @@ signal u_size: unsigned(2 downto 0);
 signal u_valid: std_logic;
 signal u_wdata: unsigned(63 downto 0);
 signal u_we: std_logic;
+signal unit_io_smsl_done: std_logic;
+signal unit_io_smsl_i_addr: unsigned(63 downto 0);
+signal unit_io_smsl_k_read: std_logic;
+signal unit_io_smsl_k_write: std_logic;
+signal unit_io_smsl_m_addr: unsigned(63 downto 0);
+signal unit_io_smsl_m_size: unsigned(2 downto 0);
+signal unit_io_smsl_m_valid: std_logic;
+signal unit_io_smsl_m_wdata: unsigned(63 downto 0);
+signal unit_io_smsl_m_we: std_logic;
+signal unit_io_smsl_o_level: unsigned(2 downto 0);
+signal unit_io_smsl_o_pa: unsigned(63 downto 0);
+signal unit_io_smsl_o_r_R: unsigned(0 downto 0);
+signal unit_io_smsl_o_r_U: unsigned(0 downto 0);
+signal unit_io_smsl_o_r_W: unsigned(0 downto 0);
+signal unit_io_smsl_o_r_frame: unsigned(63 downto 0);
+signal unit_io_smsl_o_r_reason: unsigned(7 downto 0);
+signal unit_io_smsl_o_r_shift: unsigned(5 downto 0);
+signal unit_io_smsl_o_status: unsigned(7 downto 0);
+signal unit_io_smsl_r_SL_WALK: unsigned(63 downto 0);
+signal unit_io_smsl_start: std_logic;
+signal w_io_ctx_0: unsigned(63 downto 0);
+signal w_io_ctx_8: unsigned(63 downto 0);
+signal w_io_irte_0: unsigned(63 downto 0);
+signal w_io_pdir_0: unsigned(63 downto 0);
+signal w_io_pe_0: unsigned(63 downto 0);
+signal w_io_pe_8: unsigned(63 downto 0);
+signal w_io_root_0: unsigned(63 downto 0);
+signal w_io_root_8: unsigned(63 downto 0);
+signal w_io_smctx_0: unsigned(63 downto 0);
+signal w_io_smctx_8: unsigned(63 downto 0);
+signal w_vf_sriov_0: unsigned(63 downto 0);
+signal w_vf_sriov_10: unsigned(63 downto 0);
+signal w_vf_sriov_20: unsigned(63 downto 0);
+signal w_vf_sriov_28: unsigned(63 downto 0);
+signal w_vf_sriov_8: unsigned(63 downto 0);
+signal w_vf_vf_config_0: unsigned(63 downto 0);
+signal wk_io_smsl_R: unsigned(0 downto 0);
+signal wk_io_smsl_U: unsigned(0 downto 0);
+signal wk_io_smsl_W: unsigned(0 downto 0);
+signal wk_io_smsl_access_error: unsigned(0 downto 0);
+signal wk_io_smsl_denied: unsigned(0 downto 0);
+signal wk_io_smsl_fault: unsigned(7 downto 0);
+signal wk_io_smsl_frame: unsigned(63 downto 0);
+signal wk_io_smsl_level: unsigned(2 downto 0);
+signal wk_io_smsl_not_present: unsigned(0 downto 0);
+signal wk_io_smsl_ok: unsigned(0 downto 0);
+signal wk_io_smsl_pa: unsigned(63 downto 0);
+signal wk_io_smsl_reason: unsigned(7 downto 0);
+signal wk_io_smsl_reserved: unsigned(0 downto 0);
+signal wk_io_smsl_reserved_1g: unsigned(0 downto 0);
+signal wk_io_smsl_reserved_2m: unsigned(0 downto 0);
+signal wk_io_smsl_shift: unsigned(5 downto 0);
+signal wk_io_smsl_translation: unsigned(0 downto 0);
+signal wk_io_smsl_walked: unsigned(0 downto 0);
+signal unit_io_sl_o_aux: unsigned(2 downto 0);
 signal unit_io_sl_done: std_logic;
 signal unit_io_sl_i_addr: unsigned(63 downto 0);
 signal unit_io_sl_k_read: std_logic;
@@ -107,17 +176,6 @@ signal unit_io_sl_o_r_shift: unsigned(5 downto 0);
 signal unit_io_sl_o_status: unsigned(7 downto 0);
 signal unit_io_sl_r_SL_WALK: unsigned(63 downto 0);
 signal unit_io_sl_start: std_logic;
-signal w_io_ctx_0: unsigned(63 downto 0);
-signal w_io_ctx_8: unsigned(63 downto 0);
-signal w_io_irte_0: unsigned(63 downto 0);
-signal w_io_root_0: unsigned(63 downto 0);
-signal w_io_root_8: unsigned(63 downto 0);
-signal w_vf_sriov_0: unsigned(63 downto 0);
-signal w_vf_sriov_10: unsigned(63 downto 0);
-signal w_vf_sriov_20: unsigned(63 downto 0);
-signal w_vf_sriov_28: unsigned(63 downto 0);
-signal w_vf_sriov_8: unsigned(63 downto 0);
-signal w_vf_vf_config_0: unsigned(63 downto 0);
 signal wk_io_sl_R: unsigned(0 downto 0);
 signal wk_io_sl_U: unsigned(0 downto 0);
 signal wk_io_sl_W: unsigned(0 downto 0);
@@ -169,6 +227,7 @@ signal cl_io_interrupt_request_reserved: unsigned(0 downto 0);
 signal cl_io_irte_access_error: unsigned(0 downto 0);
 signal cl_io_irte_not_present: unsigned(0 downto 0);
 signal cl_io_irte_reserved: unsigned(0 downto 0);
+signal cl_io_legacy_pasid: unsigned(0 downto 0);
 signal cl_io_outcome: unsigned(2 downto 0);
 signal cl_io_paging_access_error: unsigned(0 downto 0);
 signal cl_io_paging_reserved: unsigned(0 downto 0);
@@ -182,6 +241,34 @@ signal cl_io_redir_hint: unsigned(0 downto 0);
 signal cl_io_root_access_error: unsigned(0 downto 0);
 signal cl_io_root_not_present: unsigned(0 downto 0);
 signal cl_io_root_reserved: unsigned(0 downto 0);
+signal cl_io_sm_address_beyond_width: unsigned(0 downto 0);
+signal cl_io_sm_ats_beyond_width: unsigned(0 downto 0);
+signal cl_io_sm_ats_not_present: unsigned(0 downto 0);
+signal cl_io_sm_ats_pass_through: unsigned(0 downto 0);
+signal cl_io_sm_ats_translation: unsigned(0 downto 0);
+signal cl_io_sm_context_not_present: unsigned(0 downto 0);
+signal cl_io_sm_context_reserved: unsigned(0 downto 0);
+signal cl_io_sm_dte_clear: unsigned(0 downto 0);
+signal cl_io_sm_paging_access_error: unsigned(0 downto 0);
+signal cl_io_sm_paging_reserved: unsigned(0 downto 0);
+signal cl_io_sm_pasid_beyond_table: unsigned(0 downto 0);
+signal cl_io_sm_pasid_dir_not_present: unsigned(0 downto 0);
+signal cl_io_sm_pasid_dir_reserved: unsigned(0 downto 0);
+signal cl_io_sm_pasid_disabled: unsigned(0 downto 0);
+signal cl_io_sm_pasid_entry_invalid: unsigned(0 downto 0);
+signal cl_io_sm_pasid_entry_not_present: unsigned(0 downto 0);
+signal cl_io_sm_pasid_entry_reserved: unsigned(0 downto 0);
+signal cl_io_sm_pass_through: unsigned(0 downto 0);
+signal cl_io_sm_protected_memory: unsigned(0 downto 0);
+signal cl_io_sm_protected_memory_remapped: unsigned(0 downto 0);
+signal cl_io_sm_protected_memory_translated: unsigned(0 downto 0);
+signal cl_io_sm_read_denied: unsigned(0 downto 0);
+signal cl_io_sm_root_access_error: unsigned(0 downto 0);
+signal cl_io_sm_root_not_present: unsigned(0 downto 0);
+signal cl_io_sm_root_reserved: unsigned(0 downto 0);
+signal cl_io_sm_translated: unsigned(0 downto 0);
+signal cl_io_sm_translated_request: unsigned(0 downto 0);
+signal cl_io_sm_write_denied: unsigned(0 downto 0);
 signal cl_io_source_id_invalid: unsigned(0 downto 0);
 signal cl_io_translated: unsigned(0 downto 0);
 signal cl_io_translated_request: unsigned(0 downto 0);
@@ -213,6 +300,34 @@ signal rec_fault_reason: unsigned(7 downto 0);
 signal rec_iommu: unsigned(2 downto 0);
 signal rec_outcome: unsigned(2 downto 0);
 signal rec_rid: unsigned(15 downto 0);
+signal walker_unit_io_smsl0_a_r: std_logic;
+signal walker_unit_io_smsl0_a_w: std_logic;
+signal walker_unit_io_smsl0_ea: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_fault_k: unsigned(7 downto 0);
+signal walker_unit_io_smsl0_flevel: unsigned(2 downto 0);
+signal walker_unit_io_smsl0_le: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_lvl: unsigned(2 downto 0);
+signal walker_unit_io_smsl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_io_smsl0_m_valid_h: std_logic;
+signal walker_unit_io_smsl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_m_we_h: std_logic;
+signal walker_unit_io_smsl0_pend_1: std_logic;
+signal walker_unit_io_smsl0_pend_2: std_logic;
+signal walker_unit_io_smsl0_pend_3: std_logic;
+signal walker_unit_io_smsl0_pend_4: std_logic;
+signal walker_unit_io_smsl0_pend_5: std_logic;
+signal walker_unit_io_smsl0_sa_1: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_sa_2: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_sa_3: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_sa_4: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_sa_5: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_se_1: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_se_2: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_se_3: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_se_4: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_se_5: unsigned(63 downto 0);
+signal walker_unit_io_smsl0_st: t_enum_S_2;
 signal walker_unit_io_sl0_a_r: std_logic;
 signal walker_unit_io_sl0_a_w: std_logic;
 signal walker_unit_io_sl0_ea: unsigned(63 downto 0);
@@ -240,11 +355,21 @@ signal walker_unit_io_sl0_se_2: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_io_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_io_sl0_st: t_enum_S_2;
+signal walker_unit_io_sl0_st: t_enum_S_3;
 
 begin
 
 u_wdata <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_io_smsl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_io_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -475,205 +600,426 @@ fsm: process (clk) is
     variable h209: unsigned(15 downto 0);
     variable h210: unsigned(12 downto 0);
     variable h211: unsigned(64 downto 0);
-    variable h219: unsigned(1 downto 0);
-    variable h220: unsigned(1 downto 0);
-    variable h221: unsigned(31 downto 0);
-    variable h222: unsigned(0 downto 0);
-    variable h216: unsigned(15 downto 0);
-    variable h217: unsigned(12 downto 0);
-    variable h218: unsigned(48 downto 0);
-    variable h223: unsigned(1 downto 0);
-    variable h224: unsigned(1 downto 0);
-    variable h225: unsigned(31 downto 0);
-    variable h226: unsigned(0 downto 0);
-    variable h227: unsigned(0 downto 0);
-    variable h228: unsigned(0 downto 0);
-    variable h229: unsigned(63 downto 0);
+    variable h216: unsigned(35 downto 0);
+    variable h217: unsigned(63 downto 0);
+    variable h218: unsigned(15 downto 0);
+    variable h219: unsigned(12 downto 0);
+    variable h220: unsigned(48 downto 0);
+    variable h221: unsigned(19 downto 0);
+    variable h222: unsigned(17 downto 0);
+    variable h223: unsigned(48 downto 0);
+    variable h224: unsigned(19 downto 0);
+    variable h225: unsigned(12 downto 0);
+    variable h226: unsigned(48 downto 0);
+    variable h227: unsigned(1 downto 0);
+    variable h228: unsigned(1 downto 0);
+    variable h229: unsigned(47 downto 0);
     variable h230: unsigned(0 downto 0);
-    variable h231: unsigned(0 downto 0);
-    variable h232: unsigned(63 downto 0);
-    variable h233: unsigned(0 downto 0);
-    variable h234: unsigned(63 downto 0);
-    variable h235: unsigned(1 downto 0);
-    variable h236: unsigned(1 downto 0);
-    variable h237: unsigned(47 downto 0);
-    variable h238: unsigned(0 downto 0);
-    variable h239: unsigned(1 downto 0);
-    variable h240: unsigned(47 downto 0);
-    variable h241: unsigned(47 downto 0);
-    variable h242: unsigned(63 downto 0);
-    variable h243: unsigned(51 downto 0);
-    variable h244: unsigned(64 downto 0);
-    variable h245: unsigned(1 downto 0);
-    variable h246: unsigned(1 downto 0);
-    variable h247: unsigned(31 downto 0);
+    variable h231: unsigned(1 downto 0);
+    variable h232: unsigned(47 downto 0);
+    variable h233: unsigned(47 downto 0);
+    variable h237: unsigned(1 downto 0);
+    variable h238: unsigned(1 downto 0);
+    variable h239: unsigned(31 downto 0);
+    variable h240: unsigned(0 downto 0);
+    variable h234: unsigned(15 downto 0);
+    variable h235: unsigned(12 downto 0);
+    variable h236: unsigned(48 downto 0);
+    variable h241: unsigned(1 downto 0);
+    variable h242: unsigned(1 downto 0);
+    variable h243: unsigned(31 downto 0);
+    variable h244: unsigned(0 downto 0);
+    variable h245: unsigned(0 downto 0);
+    variable h246: unsigned(0 downto 0);
+    variable h247: unsigned(63 downto 0);
     variable h248: unsigned(0 downto 0);
-    variable h249: unsigned(31 downto 0);
-    variable h250: unsigned(11 downto 0);
-    variable h251: unsigned(31 downto 0);
-    variable h252: unsigned(11 downto 0);
-    variable h253: unsigned(31 downto 0);
-    variable h254: unsigned(63 downto 0);
-    variable h255: unsigned(27 downto 0);
-    variable h256: unsigned(63 downto 0);
-    variable h257: unsigned(27 downto 0);
+    variable h249: unsigned(0 downto 0);
+    variable h250: unsigned(63 downto 0);
+    variable h251: unsigned(0 downto 0);
+    variable h252: unsigned(63 downto 0);
+    variable h253: unsigned(1 downto 0);
+    variable h254: unsigned(1 downto 0);
+    variable h255: unsigned(47 downto 0);
+    variable h256: unsigned(0 downto 0);
+    variable h257: unsigned(1 downto 0);
     variable h258: unsigned(47 downto 0);
-    variable h259: unsigned(31 downto 0);
-    variable h260: unsigned(0 downto 0);
-    variable h261: unsigned(1 downto 0);
-    variable h262: unsigned(1 downto 0);
-    variable h263: unsigned(31 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h268: unsigned(1 downto 0);
-    variable h269: unsigned(1 downto 0);
-    variable h270: unsigned(31 downto 0);
-    variable h271: unsigned(0 downto 0);
-    variable h275: unsigned(1 downto 0);
-    variable h276: unsigned(1 downto 0);
+    variable h259: unsigned(47 downto 0);
+    variable h260: unsigned(63 downto 0);
+    variable h261: unsigned(51 downto 0);
+    variable h262: unsigned(64 downto 0);
+    variable h263: unsigned(1 downto 0);
+    variable h264: unsigned(1 downto 0);
+    variable h265: unsigned(31 downto 0);
+    variable h266: unsigned(0 downto 0);
+    variable h267: unsigned(31 downto 0);
+    variable h268: unsigned(11 downto 0);
+    variable h269: unsigned(31 downto 0);
+    variable h270: unsigned(11 downto 0);
+    variable h271: unsigned(31 downto 0);
+    variable h272: unsigned(63 downto 0);
+    variable h273: unsigned(27 downto 0);
+    variable h274: unsigned(63 downto 0);
+    variable h275: unsigned(27 downto 0);
+    variable h276: unsigned(47 downto 0);
     variable h277: unsigned(31 downto 0);
     variable h278: unsigned(0 downto 0);
-    variable h282: unsigned(1 downto 0);
-    variable h283: unsigned(1 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(0 downto 0);
-    variable h289: unsigned(1 downto 0);
-    variable h290: unsigned(1 downto 0);
-    variable h291: unsigned(31 downto 0);
-    variable h292: unsigned(0 downto 0);
-    variable h297: unsigned(1 downto 0);
-    variable h298: unsigned(1 downto 0);
-    variable h299: unsigned(31 downto 0);
-    variable h300: unsigned(0 downto 0);
+    variable h279: unsigned(1 downto 0);
+    variable h280: unsigned(1 downto 0);
+    variable h281: unsigned(31 downto 0);
+    variable h282: unsigned(0 downto 0);
+    variable h286: unsigned(1 downto 0);
+    variable h287: unsigned(1 downto 0);
+    variable h288: unsigned(31 downto 0);
+    variable h289: unsigned(0 downto 0);
+    variable h496: unsigned(1 downto 0);
+    variable h497: unsigned(1 downto 0);
+    variable h498: unsigned(31 downto 0);
+    variable h499: unsigned(0 downto 0);
+    variable h503: unsigned(1 downto 0);
+    variable h504: unsigned(1 downto 0);
+    variable h505: unsigned(31 downto 0);
+    variable h506: unsigned(0 downto 0);
+    variable h510: unsigned(1 downto 0);
+    variable h511: unsigned(1 downto 0);
+    variable h512: unsigned(31 downto 0);
+    variable h513: unsigned(0 downto 0);
+    variable h518: unsigned(1 downto 0);
+    variable h519: unsigned(1 downto 0);
+    variable h520: unsigned(31 downto 0);
+    variable h521: unsigned(0 downto 0);
+    variable h525: unsigned(1 downto 0);
+    variable h526: unsigned(1 downto 0);
+    variable h527: unsigned(31 downto 0);
+    variable h528: unsigned(0 downto 0);
+    variable h533: unsigned(1 downto 0);
+    variable h534: unsigned(1 downto 0);
+    variable h535: unsigned(31 downto 0);
+    variable h536: unsigned(0 downto 0);
+    variable h545: unsigned(1 downto 0);
+    variable h546: unsigned(1 downto 0);
+    variable h547: unsigned(31 downto 0);
+    variable h548: unsigned(0 downto 0);
+    variable h549: unsigned(1 downto 0);
+    variable h550: unsigned(1 downto 0);
+    variable h551: unsigned(31 downto 0);
+    variable h552: unsigned(0 downto 0);
+    variable h553: unsigned(31 downto 0);
+    variable h554: unsigned(11 downto 0);
+    variable h555: unsigned(31 downto 0);
+    variable h556: unsigned(11 downto 0);
+    variable h557: unsigned(31 downto 0);
+    variable h558: unsigned(63 downto 0);
+    variable h559: unsigned(27 downto 0);
+    variable h560: unsigned(63 downto 0);
+    variable h561: unsigned(27 downto 0);
+    variable h562: unsigned(47 downto 0);
+    variable h563: unsigned(1 downto 0);
+    variable h564: unsigned(1 downto 0);
+    variable h565: unsigned(31 downto 0);
+    variable h566: unsigned(0 downto 0);
+    variable h567: unsigned(1 downto 0);
+    variable h568: unsigned(1 downto 0);
+    variable h569: unsigned(31 downto 0);
+    variable h570: unsigned(0 downto 0);
+    variable h575: unsigned(1 downto 0);
+    variable h576: unsigned(1 downto 0);
+    variable h577: unsigned(31 downto 0);
+    variable h578: unsigned(0 downto 0);
+    variable h579: unsigned(0 downto 0);
+    variable h580: unsigned(0 downto 0);
+    variable h581: unsigned(63 downto 0);
+    variable h582: unsigned(0 downto 0);
+    variable h583: unsigned(0 downto 0);
+    variable h584: unsigned(63 downto 0);
+    variable h585: unsigned(0 downto 0);
+    variable h586: unsigned(63 downto 0);
+    variable h587: unsigned(31 downto 0);
+    variable h588: unsigned(0 downto 0);
+    variable h589: unsigned(31 downto 0);
+    variable h590: unsigned(11 downto 0);
+    variable h591: unsigned(31 downto 0);
+    variable h592: unsigned(11 downto 0);
+    variable h593: unsigned(31 downto 0);
+    variable h594: unsigned(63 downto 0);
+    variable h595: unsigned(27 downto 0);
+    variable h596: unsigned(63 downto 0);
+    variable h597: unsigned(27 downto 0);
+    variable h598: unsigned(47 downto 0);
+    variable h283: unsigned(63 downto 0);
+    variable h284: unsigned(0 downto 0);
+    variable h285: unsigned(1 downto 0);
+    variable h290: unsigned(63 downto 0);
+    variable h291: unsigned(75 downto 0);
+    variable h292: unsigned(61 downto 0);
+    variable h293: unsigned(0 downto 0);
+    variable h294: unsigned(1 downto 0);
+    variable h295: unsigned(62 downto 0);
+    variable h296: unsigned(63 downto 0);
+    variable h297: unsigned(63 downto 0);
+    variable h298: unsigned(63 downto 0);
+    variable h299: unsigned(63 downto 0);
+    variable h300: unsigned(63 downto 0);
+    variable h301: unsigned(75 downto 0);
+    variable h302: unsigned(61 downto 0);
+    variable h303: unsigned(0 downto 0);
     variable h304: unsigned(1 downto 0);
-    variable h305: unsigned(1 downto 0);
-    variable h306: unsigned(31 downto 0);
-    variable h307: unsigned(0 downto 0);
-    variable h312: unsigned(1 downto 0);
-    variable h313: unsigned(1 downto 0);
-    variable h314: unsigned(31 downto 0);
-    variable h315: unsigned(0 downto 0);
+    variable h305: unsigned(62 downto 0);
+    variable h306: unsigned(63 downto 0);
+    variable h307: unsigned(63 downto 0);
+    variable h308: unsigned(63 downto 0);
+    variable h309: unsigned(63 downto 0);
+    variable h310: unsigned(63 downto 0);
+    variable h311: unsigned(75 downto 0);
+    variable h312: unsigned(61 downto 0);
+    variable h313: unsigned(0 downto 0);
+    variable h314: unsigned(1 downto 0);
+    variable h315: unsigned(62 downto 0);
+    variable h316: unsigned(63 downto 0);
+    variable h317: unsigned(63 downto 0);
+    variable h318: unsigned(63 downto 0);
+    variable h319: unsigned(63 downto 0);
+    variable h320: unsigned(63 downto 0);
+    variable h321: unsigned(75 downto 0);
+    variable h322: unsigned(61 downto 0);
+    variable h323: unsigned(0 downto 0);
     variable h324: unsigned(1 downto 0);
-    variable h325: unsigned(1 downto 0);
-    variable h326: unsigned(31 downto 0);
-    variable h327: unsigned(0 downto 0);
-    variable h328: unsigned(1 downto 0);
-    variable h329: unsigned(1 downto 0);
-    variable h330: unsigned(31 downto 0);
-    variable h331: unsigned(0 downto 0);
-    variable h332: unsigned(31 downto 0);
-    variable h333: unsigned(11 downto 0);
-    variable h334: unsigned(31 downto 0);
-    variable h335: unsigned(11 downto 0);
-    variable h336: unsigned(31 downto 0);
+    variable h325: unsigned(62 downto 0);
+    variable h326: unsigned(63 downto 0);
+    variable h327: unsigned(63 downto 0);
+    variable h328: unsigned(63 downto 0);
+    variable h329: unsigned(63 downto 0);
+    variable h330: unsigned(0 downto 0);
+    variable h331: unsigned(63 downto 0);
+    variable h332: unsigned(75 downto 0);
+    variable h333: unsigned(61 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(1 downto 0);
+    variable h336: unsigned(62 downto 0);
     variable h337: unsigned(63 downto 0);
-    variable h338: unsigned(27 downto 0);
+    variable h338: unsigned(63 downto 0);
     variable h339: unsigned(63 downto 0);
-    variable h340: unsigned(27 downto 0);
-    variable h341: unsigned(47 downto 0);
-    variable h342: unsigned(1 downto 0);
-    variable h343: unsigned(1 downto 0);
-    variable h344: unsigned(31 downto 0);
-    variable h345: unsigned(0 downto 0);
-    variable h346: unsigned(1 downto 0);
-    variable h347: unsigned(1 downto 0);
-    variable h348: unsigned(31 downto 0);
-    variable h349: unsigned(0 downto 0);
-    variable h354: unsigned(1 downto 0);
-    variable h355: unsigned(1 downto 0);
-    variable h356: unsigned(31 downto 0);
-    variable h357: unsigned(0 downto 0);
-    variable h358: unsigned(0 downto 0);
-    variable h359: unsigned(0 downto 0);
+    variable h340: unsigned(63 downto 0);
+    variable h341: unsigned(63 downto 0);
+    variable h342: unsigned(75 downto 0);
+    variable h343: unsigned(61 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(1 downto 0);
+    variable h346: unsigned(62 downto 0);
+    variable h347: unsigned(63 downto 0);
+    variable h348: unsigned(63 downto 0);
+    variable h349: unsigned(63 downto 0);
+    variable h350: unsigned(63 downto 0);
+    variable h351: unsigned(0 downto 0);
+    variable h352: unsigned(63 downto 0);
+    variable h353: unsigned(75 downto 0);
+    variable h354: unsigned(61 downto 0);
+    variable h355: unsigned(0 downto 0);
+    variable h356: unsigned(1 downto 0);
+    variable h357: unsigned(62 downto 0);
+    variable h358: unsigned(63 downto 0);
+    variable h359: unsigned(63 downto 0);
     variable h360: unsigned(63 downto 0);
-    variable h361: unsigned(0 downto 0);
+    variable h361: unsigned(63 downto 0);
     variable h362: unsigned(0 downto 0);
     variable h363: unsigned(63 downto 0);
-    variable h364: unsigned(0 downto 0);
-    variable h365: unsigned(63 downto 0);
-    variable h366: unsigned(31 downto 0);
-    variable h367: unsigned(0 downto 0);
-    variable h368: unsigned(31 downto 0);
-    variable h369: unsigned(11 downto 0);
-    variable h370: unsigned(31 downto 0);
-    variable h371: unsigned(11 downto 0);
-    variable h372: unsigned(31 downto 0);
-    variable h373: unsigned(63 downto 0);
-    variable h374: unsigned(27 downto 0);
-    variable h375: unsigned(63 downto 0);
-    variable h376: unsigned(27 downto 0);
-    variable h377: unsigned(47 downto 0);
-    variable h265: unsigned(63 downto 0);
-    variable h266: unsigned(0 downto 0);
-    variable h267: unsigned(1 downto 0);
-    variable h272: unsigned(63 downto 0);
-    variable h273: unsigned(0 downto 0);
-    variable h274: unsigned(1 downto 0);
-    variable h279: unsigned(63 downto 0);
-    variable h280: unsigned(0 downto 0);
-    variable h281: unsigned(1 downto 0);
-    variable h286: unsigned(63 downto 0);
-    variable h287: unsigned(0 downto 0);
-    variable h288: unsigned(1 downto 0);
-    variable h293: unsigned(0 downto 0);
-    variable h294: unsigned(63 downto 0);
-    variable h295: unsigned(0 downto 0);
-    variable h296: unsigned(1 downto 0);
-    variable h301: unsigned(63 downto 0);
-    variable h302: unsigned(0 downto 0);
-    variable h303: unsigned(1 downto 0);
-    variable h308: unsigned(0 downto 0);
-    variable h309: unsigned(63 downto 0);
-    variable h310: unsigned(0 downto 0);
-    variable h311: unsigned(1 downto 0);
-    variable h316: unsigned(0 downto 0);
-    variable h317: unsigned(63 downto 0);
-    variable h318: unsigned(0 downto 0);
-    variable h319: unsigned(1 downto 0);
-    variable h320: unsigned(0 downto 0);
-    variable h321: unsigned(63 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(1 downto 0);
-    variable h350: unsigned(0 downto 0);
-    variable h351: unsigned(63 downto 0);
-    variable h352: unsigned(0 downto 0);
-    variable h353: unsigned(1 downto 0);
-    variable h378: unsigned(0 downto 0);
-    variable h379: unsigned(0 downto 0);
-    variable h380: unsigned(5 downto 0);
+    variable h364: unsigned(75 downto 0);
+    variable h365: unsigned(61 downto 0);
+    variable h366: unsigned(0 downto 0);
+    variable h367: unsigned(1 downto 0);
+    variable h368: unsigned(62 downto 0);
+    variable h369: unsigned(63 downto 0);
+    variable h370: unsigned(63 downto 0);
+    variable h371: unsigned(63 downto 0);
+    variable h372: unsigned(63 downto 0);
+    variable h373: unsigned(0 downto 0);
+    variable h374: unsigned(63 downto 0);
+    variable h375: unsigned(75 downto 0);
+    variable h376: unsigned(61 downto 0);
+    variable h377: unsigned(0 downto 0);
+    variable h378: unsigned(1 downto 0);
+    variable h379: unsigned(62 downto 0);
+    variable h380: unsigned(63 downto 0);
     variable h381: unsigned(63 downto 0);
-    variable h382: unsigned(126 downto 0);
-    variable h383: unsigned(5 downto 0);
-    variable h384: unsigned(126 downto 0);
+    variable h382: unsigned(63 downto 0);
+    variable h383: unsigned(63 downto 0);
+    variable h384: unsigned(0 downto 0);
     variable h385: unsigned(63 downto 0);
-    variable h386: unsigned(5 downto 0);
-    variable h387: unsigned(6 downto 0);
-    variable h388: unsigned(63 downto 0);
-    variable h389: unsigned(64 downto 0);
-    variable h390: unsigned(63 downto 0);
-    variable h391: unsigned(126 downto 0);
-    variable h392: unsigned(126 downto 0);
-    variable h393: unsigned(0 downto 0);
+    variable h386: unsigned(75 downto 0);
+    variable h387: unsigned(61 downto 0);
+    variable h388: unsigned(0 downto 0);
+    variable h389: unsigned(1 downto 0);
+    variable h390: unsigned(62 downto 0);
+    variable h391: unsigned(63 downto 0);
+    variable h392: unsigned(63 downto 0);
+    variable h393: unsigned(63 downto 0);
     variable h394: unsigned(63 downto 0);
-    variable h395: unsigned(0 downto 0);
-    variable h396: unsigned(1 downto 0);
-    variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(63 downto 0);
-    variable h399: unsigned(0 downto 0);
-    variable h400: unsigned(63 downto 0);
-    variable h401: unsigned(0 downto 0);
+    variable h395: unsigned(63 downto 0);
+    variable h396: unsigned(75 downto 0);
+    variable h397: unsigned(61 downto 0);
+    variable h398: unsigned(0 downto 0);
+    variable h399: unsigned(1 downto 0);
+    variable h400: unsigned(62 downto 0);
+    variable h401: unsigned(63 downto 0);
     variable h402: unsigned(63 downto 0);
-    variable h403: unsigned(0 downto 0);
-    variable h404: unsigned(1 downto 0);
+    variable h403: unsigned(63 downto 0);
+    variable h404: unsigned(63 downto 0);
     variable h405: unsigned(0 downto 0);
-    variable h406: unsigned(0 downto 0);
-    variable h407: unsigned(0 downto 0);
-    variable h408: unsigned(31 downto 0);
-    variable h409: unsigned(63 downto 0);
-    variable h410: unsigned(0 downto 0);
-    variable h411: unsigned(31 downto 0);
-    variable h412: unsigned(0 downto 0);
-    variable h413: unsigned(0 downto 0);
-    variable h414: unsigned(0 downto 0);
+    variable h406: unsigned(63 downto 0);
+    variable h407: unsigned(75 downto 0);
+    variable h408: unsigned(61 downto 0);
+    variable h409: unsigned(0 downto 0);
+    variable h410: unsigned(1 downto 0);
+    variable h411: unsigned(62 downto 0);
+    variable h412: unsigned(63 downto 0);
+    variable h413: unsigned(63 downto 0);
+    variable h414: unsigned(63 downto 0);
+    variable h415: unsigned(63 downto 0);
+    variable h416: unsigned(63 downto 0);
+    variable h417: unsigned(75 downto 0);
+    variable h418: unsigned(61 downto 0);
+    variable h419: unsigned(0 downto 0);
+    variable h420: unsigned(1 downto 0);
+    variable h421: unsigned(62 downto 0);
+    variable h422: unsigned(63 downto 0);
+    variable h423: unsigned(63 downto 0);
+    variable h424: unsigned(63 downto 0);
+    variable h425: unsigned(63 downto 0);
+    variable h426: unsigned(0 downto 0);
+    variable h427: unsigned(63 downto 0);
+    variable h428: unsigned(75 downto 0);
+    variable h429: unsigned(61 downto 0);
+    variable h430: unsigned(0 downto 0);
+    variable h431: unsigned(1 downto 0);
+    variable h432: unsigned(62 downto 0);
+    variable h433: unsigned(63 downto 0);
+    variable h434: unsigned(63 downto 0);
+    variable h435: unsigned(63 downto 0);
+    variable h436: unsigned(63 downto 0);
+    variable h437: unsigned(63 downto 0);
+    variable h438: unsigned(0 downto 0);
+    variable h439: unsigned(63 downto 0);
+    variable h440: unsigned(75 downto 0);
+    variable h441: unsigned(61 downto 0);
+    variable h442: unsigned(0 downto 0);
+    variable h443: unsigned(1 downto 0);
+    variable h444: unsigned(62 downto 0);
+    variable h445: unsigned(63 downto 0);
+    variable h446: unsigned(63 downto 0);
+    variable h447: unsigned(63 downto 0);
+    variable h448: unsigned(63 downto 0);
+    variable h449: unsigned(0 downto 0);
+    variable h450: unsigned(63 downto 0);
+    variable h451: unsigned(75 downto 0);
+    variable h452: unsigned(61 downto 0);
+    variable h453: unsigned(0 downto 0);
+    variable h454: unsigned(1 downto 0);
+    variable h455: unsigned(62 downto 0);
+    variable h456: unsigned(63 downto 0);
+    variable h457: unsigned(63 downto 0);
+    variable h458: unsigned(63 downto 0);
+    variable h459: unsigned(63 downto 0);
+    variable h460: unsigned(0 downto 0);
+    variable h461: unsigned(63 downto 0);
+    variable h462: unsigned(75 downto 0);
+    variable h463: unsigned(61 downto 0);
+    variable h464: unsigned(0 downto 0);
+    variable h465: unsigned(1 downto 0);
+    variable h466: unsigned(62 downto 0);
+    variable h467: unsigned(63 downto 0);
+    variable h468: unsigned(63 downto 0);
+    variable h469: unsigned(63 downto 0);
+    variable h470: unsigned(63 downto 0);
+    variable h471: unsigned(0 downto 0);
+    variable h472: unsigned(63 downto 0);
+    variable h473: unsigned(75 downto 0);
+    variable h474: unsigned(61 downto 0);
+    variable h475: unsigned(0 downto 0);
+    variable h476: unsigned(1 downto 0);
+    variable h477: unsigned(62 downto 0);
+    variable h478: unsigned(63 downto 0);
+    variable h479: unsigned(63 downto 0);
+    variable h480: unsigned(63 downto 0);
+    variable h481: unsigned(63 downto 0);
+    variable h482: unsigned(0 downto 0);
+    variable h483: unsigned(63 downto 0);
+    variable h484: unsigned(75 downto 0);
+    variable h485: unsigned(61 downto 0);
+    variable h486: unsigned(0 downto 0);
+    variable h487: unsigned(1 downto 0);
+    variable h488: unsigned(62 downto 0);
+    variable h489: unsigned(63 downto 0);
+    variable h490: unsigned(63 downto 0);
+    variable h491: unsigned(63 downto 0);
+    variable h492: unsigned(63 downto 0);
+    variable h493: unsigned(63 downto 0);
+    variable h494: unsigned(0 downto 0);
+    variable h495: unsigned(1 downto 0);
+    variable h500: unsigned(63 downto 0);
+    variable h501: unsigned(0 downto 0);
+    variable h502: unsigned(1 downto 0);
+    variable h507: unsigned(63 downto 0);
+    variable h508: unsigned(0 downto 0);
+    variable h509: unsigned(1 downto 0);
+    variable h514: unsigned(0 downto 0);
+    variable h515: unsigned(63 downto 0);
+    variable h516: unsigned(0 downto 0);
+    variable h517: unsigned(1 downto 0);
+    variable h522: unsigned(63 downto 0);
+    variable h523: unsigned(0 downto 0);
+    variable h524: unsigned(1 downto 0);
+    variable h529: unsigned(0 downto 0);
+    variable h530: unsigned(63 downto 0);
+    variable h531: unsigned(0 downto 0);
+    variable h532: unsigned(1 downto 0);
+    variable h537: unsigned(0 downto 0);
+    variable h538: unsigned(63 downto 0);
+    variable h539: unsigned(0 downto 0);
+    variable h540: unsigned(1 downto 0);
+    variable h541: unsigned(0 downto 0);
+    variable h542: unsigned(63 downto 0);
+    variable h543: unsigned(0 downto 0);
+    variable h544: unsigned(1 downto 0);
+    variable h571: unsigned(0 downto 0);
+    variable h572: unsigned(63 downto 0);
+    variable h573: unsigned(0 downto 0);
+    variable h574: unsigned(1 downto 0);
+    variable h599: unsigned(0 downto 0);
+    variable h600: unsigned(0 downto 0);
+    variable h601: unsigned(5 downto 0);
+    variable h602: unsigned(63 downto 0);
+    variable h603: unsigned(126 downto 0);
+    variable h604: unsigned(5 downto 0);
+    variable h605: unsigned(126 downto 0);
+    variable h606: unsigned(63 downto 0);
+    variable h607: unsigned(5 downto 0);
+    variable h608: unsigned(6 downto 0);
+    variable h609: unsigned(63 downto 0);
+    variable h610: unsigned(64 downto 0);
+    variable h611: unsigned(63 downto 0);
+    variable h612: unsigned(126 downto 0);
+    variable h613: unsigned(126 downto 0);
+    variable h614: unsigned(0 downto 0);
+    variable h615: unsigned(63 downto 0);
+    variable h616: unsigned(0 downto 0);
+    variable h617: unsigned(1 downto 0);
+    variable h618: unsigned(0 downto 0);
+    variable h619: unsigned(63 downto 0);
+    variable h620: unsigned(0 downto 0);
+    variable h621: unsigned(63 downto 0);
+    variable h622: unsigned(0 downto 0);
+    variable h623: unsigned(63 downto 0);
+    variable h624: unsigned(0 downto 0);
+    variable h625: unsigned(1 downto 0);
+    variable h626: unsigned(0 downto 0);
+    variable h627: unsigned(0 downto 0);
+    variable h628: unsigned(0 downto 0);
+    variable h629: unsigned(31 downto 0);
+    variable h630: unsigned(63 downto 0);
+    variable h631: unsigned(0 downto 0);
+    variable h632: unsigned(31 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(0 downto 0);
+    variable h635: unsigned(0 downto 0);
 begin
     if rising_edge(clk) then
         if (rst = '1') then
@@ -711,6 +1057,7 @@ begin
             cl_io_irte_access_error <= to_unsigned(0, 1);
             cl_io_irte_not_present <= to_unsigned(0, 1);
             cl_io_irte_reserved <= to_unsigned(0, 1);
+            cl_io_legacy_pasid <= to_unsigned(0, 1);
             cl_io_outcome <= to_unsigned(0, 3);
             cl_io_paging_access_error <= to_unsigned(0, 1);
             cl_io_paging_reserved <= to_unsigned(0, 1);
@@ -724,6 +1071,34 @@ begin
             cl_io_root_access_error <= to_unsigned(0, 1);
             cl_io_root_not_present <= to_unsigned(0, 1);
             cl_io_root_reserved <= to_unsigned(0, 1);
+            cl_io_sm_address_beyond_width <= to_unsigned(0, 1);
+            cl_io_sm_ats_beyond_width <= to_unsigned(0, 1);
+            cl_io_sm_ats_not_present <= to_unsigned(0, 1);
+            cl_io_sm_ats_pass_through <= to_unsigned(0, 1);
+            cl_io_sm_ats_translation <= to_unsigned(0, 1);
+            cl_io_sm_context_not_present <= to_unsigned(0, 1);
+            cl_io_sm_context_reserved <= to_unsigned(0, 1);
+            cl_io_sm_dte_clear <= to_unsigned(0, 1);
+            cl_io_sm_paging_access_error <= to_unsigned(0, 1);
+            cl_io_sm_paging_reserved <= to_unsigned(0, 1);
+            cl_io_sm_pasid_beyond_table <= to_unsigned(0, 1);
+            cl_io_sm_pasid_dir_not_present <= to_unsigned(0, 1);
+            cl_io_sm_pasid_dir_reserved <= to_unsigned(0, 1);
+            cl_io_sm_pasid_disabled <= to_unsigned(0, 1);
+            cl_io_sm_pasid_entry_invalid <= to_unsigned(0, 1);
+            cl_io_sm_pasid_entry_not_present <= to_unsigned(0, 1);
+            cl_io_sm_pasid_entry_reserved <= to_unsigned(0, 1);
+            cl_io_sm_pass_through <= to_unsigned(0, 1);
+            cl_io_sm_protected_memory <= to_unsigned(0, 1);
+            cl_io_sm_protected_memory_remapped <= to_unsigned(0, 1);
+            cl_io_sm_protected_memory_translated <= to_unsigned(0, 1);
+            cl_io_sm_read_denied <= to_unsigned(0, 1);
+            cl_io_sm_root_access_error <= to_unsigned(0, 1);
+            cl_io_sm_root_not_present <= to_unsigned(0, 1);
+            cl_io_sm_root_reserved <= to_unsigned(0, 1);
+            cl_io_sm_translated <= to_unsigned(0, 1);
+            cl_io_sm_translated_request <= to_unsigned(0, 1);
+            cl_io_sm_write_denied <= to_unsigned(0, 1);
             cl_io_source_id_invalid <= to_unsigned(0, 1);
             cl_io_translated <= to_unsigned(0, 1);
             cl_io_translated_request <= to_unsigned(0, 1);
@@ -774,11 +1149,21 @@ begin
             unit_io_sl_k_write <= '0';
             unit_io_sl_r_SL_WALK <= to_unsigned(0, 64);
             unit_io_sl_start <= '0';
+            unit_io_smsl_i_addr <= to_unsigned(0, 64);
+            unit_io_smsl_k_read <= '0';
+            unit_io_smsl_k_write <= '0';
+            unit_io_smsl_r_SL_WALK <= to_unsigned(0, 64);
+            unit_io_smsl_start <= '0';
             w_io_ctx_0 <= to_unsigned(0, 64);
             w_io_ctx_8 <= to_unsigned(0, 64);
             w_io_irte_0 <= to_unsigned(0, 64);
+            w_io_pdir_0 <= to_unsigned(0, 64);
+            w_io_pe_0 <= to_unsigned(0, 64);
+            w_io_pe_8 <= to_unsigned(0, 64);
             w_io_root_0 <= to_unsigned(0, 64);
             w_io_root_8 <= to_unsigned(0, 64);
+            w_io_smctx_0 <= to_unsigned(0, 64);
+            w_io_smctx_8 <= to_unsigned(0, 64);
             w_vf_sriov_0 <= to_unsigned(0, 64);
             w_vf_sriov_10 <= to_unsigned(0, 64);
             w_vf_sriov_20 <= to_unsigned(0, 64);
@@ -803,6 +1188,24 @@ begin
             wk_io_sl_shift <= to_unsigned(0, 6);
             wk_io_sl_translation <= to_unsigned(0, 1);
             wk_io_sl_walked <= to_unsigned(0, 1);
+            wk_io_smsl_R <= to_unsigned(0, 1);
+            wk_io_smsl_U <= to_unsigned(0, 1);
+            wk_io_smsl_W <= to_unsigned(0, 1);
+            wk_io_smsl_access_error <= to_unsigned(0, 1);
+            wk_io_smsl_denied <= to_unsigned(0, 1);
+            wk_io_smsl_fault <= to_unsigned(0, 8);
+            wk_io_smsl_frame <= to_unsigned(0, 64);
+            wk_io_smsl_level <= to_unsigned(0, 3);
+            wk_io_smsl_not_present <= to_unsigned(0, 1);
+            wk_io_smsl_ok <= to_unsigned(0, 1);
+            wk_io_smsl_pa <= to_unsigned(0, 64);
+            wk_io_smsl_reason <= to_unsigned(0, 8);
+            wk_io_smsl_reserved <= to_unsigned(0, 1);
+            wk_io_smsl_reserved_1g <= to_unsigned(0, 1);
+            wk_io_smsl_reserved_2m <= to_unsigned(0, 1);
+            wk_io_smsl_shift <= to_unsigned(0, 6);
+            wk_io_smsl_translation <= to_unsigned(0, 1);
+            wk_io_smsl_walked <= to_unsigned(0, 1);
         else
             v_addr := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
             v_wide := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
@@ -1912,7 +2315,7 @@ begin
                         h214 := shift_right(r_GSTS_REG, 31);
                         h215 := to_unsigned(0, 1);
                         h215 := (h214(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and (((h212 = 1) or (h213 = 2)) and (h215 /= 0)))) then
+                        if (not ((cl_vf_dma /= 0) and ((((h212 = 1) or (h213 = 2)) and (h215 /= 0)) and True))) then
                             w_io_root_0 <= to_unsigned(0, 64);
                             w_io_root_8 <= to_unsigned(0, 64);
                             st <= S4W0;
@@ -1982,34 +2385,293 @@ begin
                     end if;
                 when S4W0 =>
                     if (not bool(pend)) then
-                        h219 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h219 := to_unsigned(2, 2);
+                        if (not (False)) then
+                            w_io_smctx_0 <= to_unsigned(0, 64);
+                            w_io_smctx_8 <= to_unsigned(0, 64);
+                            st <= S5W0;
                         else
-                            h219 := to_unsigned(1, 2);
+                            h216 := unsigned'("000000000000000000000000000000000000");
+                            h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h217 := w_io_root_8;
+                            if bool(cl_vf_rid(7)) then
+                                h216 := h217(48-1 downto 12);
+                            else
+                                h216 := w_io_root_0(48-1 downto 12);
+                            end if;
+                            h218 := to_unsigned(0, 16);
+                            h218 := cl_vf_rid;
+                            h219 := to_unsigned(0, 13);
+                            h219 := resize(unsigned'(to_unsigned(0, 6) & h218(7-1 downto 0)) * 32, 13);
+                            h220 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h220 := (unsigned'(to_unsigned(0, 1) & h216 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h219));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h220);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
                         end if;
-                        h220 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h220 := to_unsigned(2, 2);
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_smctx_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S4W1;
+                        end if;
+                    end if;
+                when S4W1 =>
+                    if (not bool(pend)) then
+                        h216 := unsigned'("000000000000000000000000000000000000");
+                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h217 := w_io_root_8;
+                        if bool(cl_vf_rid(7)) then
+                            h216 := h217(48-1 downto 12);
                         else
-                            h220 := to_unsigned(1, 2);
+                            h216 := w_io_root_0(48-1 downto 12);
                         end if;
-                        h221 := unsigned'("00000000000000000000000000000000");
-                        h221 := shift_right(r_GSTS_REG, 31);
-                        h222 := to_unsigned(0, 1);
-                        h222 := (h221(1-1 downto 0) and to_unsigned(1, 1));
-                        if (not ((cl_vf_dma /= 0) and ((((((h219 = 1) or (h220 = 2)) and (h222 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))))) then
+                        h218 := to_unsigned(0, 16);
+                        h218 := cl_vf_rid;
+                        h219 := to_unsigned(0, 13);
+                        h219 := resize(unsigned'(to_unsigned(0, 6) & h218(7-1 downto 0)) * 32, 13);
+                        h220 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h220 := (unsigned'(to_unsigned(0, 1) & h216 & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h219));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h220);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_smctx_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S5W0;
+                        end if;
+                    end if;
+                when S5W0 =>
+                    if (not bool(pend)) then
+                        if (not (False)) then
+                            w_io_pdir_0 <= to_unsigned(0, 64);
+                            st <= S6W0;
+                        else
+                            h221 := to_unsigned(0, 20);
+                            h221 := w_io_smctx_8(20-1 downto 0);
+                            h222 := to_unsigned(0, 18);
+                            h222 := resize(unsigned'(to_unsigned(0, 4) & h221(20-1 downto 6)) * 8, 18);
+                            h223 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h223 := (unsigned'(to_unsigned(0, 1) & w_io_smctx_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000") & h222));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h223);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_pdir_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S6W0;
+                        end if;
+                    end if;
+                when S6W0 =>
+                    if (not bool(pend)) then
+                        if (not (False)) then
+                            w_io_pe_0 <= to_unsigned(0, 64);
+                            w_io_pe_8 <= to_unsigned(0, 64);
+                            st <= S7G;
+                        else
+                            h224 := to_unsigned(0, 20);
+                            h224 := w_io_smctx_8(20-1 downto 0);
+                            h225 := to_unsigned(0, 13);
+                            h225 := resize(unsigned'(to_unsigned(0, 7) & h224(6-1 downto 0)) * 64, 13);
+                            h226 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h226 := (unsigned'(to_unsigned(0, 1) & w_io_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h225));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h226);
+                            v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
+                            u_valid <= '1';
+                            u_we <= '0';
+                            u_size <= to_unsigned(3, 3);
+                            u_addr <= v_addr(64-1 downto 0);
+                            pend <= '1';
+                        end if;
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_pe_0 <= m_rdata;
+                            pend <= '0';
+                            st <= S6W1;
+                        end if;
+                    end if;
+                when S6W1 =>
+                    if (not bool(pend)) then
+                        h224 := to_unsigned(0, 20);
+                        h224 := w_io_smctx_8(20-1 downto 0);
+                        h225 := to_unsigned(0, 13);
+                        h225 := resize(unsigned'(to_unsigned(0, 7) & h224(6-1 downto 0)) * 64, 13);
+                        h226 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h226 := (unsigned'(to_unsigned(0, 1) & w_io_pdir_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h225));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h226);
+                        v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
+                        u_valid <= '1';
+                        u_we <= '0';
+                        u_size <= to_unsigned(3, 3);
+                        u_addr <= v_addr(64-1 downto 0);
+                        pend <= '1';
+                    else
+                        if (bool(u_valid) and bool(m_ready)) then
+                            u_valid <= '0';
+                        end if;
+                        if bool(m_rvalid) then
+                            w_io_pe_8 <= m_rdata;
+                            pend <= '0';
+                            st <= S7G;
+                        end if;
+                    end if;
+                when S7G =>
+                    wk_io_smsl_walked <= to_unsigned(0, 1);
+                    wk_io_smsl_ok <= to_unsigned(0, 1);
+                    wk_io_smsl_pa <= to_unsigned(0, 64);
+                    wk_io_smsl_level <= to_unsigned(0, 3);
+                    wk_io_smsl_fault <= to_unsigned(0, 8);
+                    wk_io_smsl_access_error <= to_unsigned(0, 1);
+                    wk_io_smsl_not_present <= to_unsigned(0, 1);
+                    wk_io_smsl_denied <= to_unsigned(0, 1);
+                    wk_io_smsl_reserved <= to_unsigned(0, 1);
+                    wk_io_smsl_reserved_2m <= to_unsigned(0, 1);
+                    wk_io_smsl_reserved_1g <= to_unsigned(0, 1);
+                    wk_io_smsl_translation <= to_unsigned(0, 1);
+                    wk_io_smsl_reason <= to_unsigned(0, 8);
+                    wk_io_smsl_R <= to_unsigned(0, 1);
+                    wk_io_smsl_W <= to_unsigned(0, 1);
+                    wk_io_smsl_U <= to_unsigned(0, 1);
+                    wk_io_smsl_shift <= to_unsigned(0, 6);
+                    wk_io_smsl_frame <= to_unsigned(0, 64);
+                    if False then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        unit_io_smsl_i_addr <= v_wide(64-1 downto 0);
+                        h227 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h227 := to_unsigned(2, 2);
+                        else
+                            h227 := to_unsigned(1, 2);
+                        end if;
+                        unit_io_smsl_k_read <= stdl((not ((h227 = 2) and True)) and True);
+                        h228 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h228 := to_unsigned(2, 2);
+                        else
+                            h228 := to_unsigned(1, 2);
+                        end if;
+                        unit_io_smsl_k_write <= stdl((h228 = 2) and True);
+                        h229 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h229 := (unsigned'(w_io_pe_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
+                        h230 := to_unsigned(0, 1);
+                        h231 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h231 := to_unsigned(2, 2);
+                        else
+                            h231 := to_unsigned(1, 2);
+                        end if;
+                        h230 := to_unsigned(0, 1);
+                        if ((h231 = 2) and True) then
+                            h230 := to_unsigned(1, 1);
+                        end if;
+                        h232 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h232 := (h229 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h230 & to_unsigned(0, 3)));
+                        h233 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h233 := (h232 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_pe_0(5-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h233);
+                        unit_io_smsl_r_SL_WALK <= v_wide(64-1 downto 0);
+                        unit_io_smsl_start <= '1';
+                        st <= S7R;
+                    else
+                        st <= S8W0;
+                    end if;
+                when S7R =>
+                    unit_io_smsl_start <= '0';
+                    if bool(unit_io_smsl_done) then
+                        wk_io_smsl_walked <= to_unsigned(1, 1);
+                        if (unit_io_smsl_o_status = 0) then
+                            wk_io_smsl_ok <= to_unsigned(1, 1);
+                            wk_io_smsl_pa <= unit_io_smsl_o_pa;
+                            wk_io_smsl_level <= unit_io_smsl_o_level;
+                        else
+                            wk_io_smsl_fault <= unit_io_smsl_o_status;
+                            wk_io_smsl_level <= unit_io_smsl_o_level;
+                            if (unit_io_smsl_o_status = 1) then
+                                wk_io_smsl_access_error <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smsl_o_status = 2) then
+                                wk_io_smsl_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smsl_o_status = 3) then
+                                wk_io_smsl_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smsl_o_status = 4) then
+                                wk_io_smsl_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smsl_o_status = 5) then
+                                wk_io_smsl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smsl_o_status = 6) then
+                                wk_io_smsl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_io_smsl_o_status = 7) then
+                                wk_io_smsl_translation <= to_unsigned(1, 1);
+                            end if;
+                            wk_io_smsl_reason <= unit_io_smsl_o_r_reason;
+                            wk_io_smsl_R <= unit_io_smsl_o_r_R;
+                            wk_io_smsl_W <= unit_io_smsl_o_r_W;
+                            wk_io_smsl_U <= unit_io_smsl_o_r_U;
+                            wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
+                            wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
+                        end if;
+                        st <= S8W0;
+                    end if;
+                when S8W0 =>
+                    if (not bool(pend)) then
+                        h237 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h237 := to_unsigned(2, 2);
+                        else
+                            h237 := to_unsigned(1, 2);
+                        end if;
+                        h238 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h238 := to_unsigned(2, 2);
+                        else
+                            h238 := to_unsigned(1, 2);
+                        end if;
+                        h239 := unsigned'("00000000000000000000000000000000");
+                        h239 := shift_right(r_GSTS_REG, 31);
+                        h240 := to_unsigned(0, 1);
+                        h240 := (h239(1-1 downto 0) and to_unsigned(1, 1));
+                        if (not ((cl_vf_dma /= 0) and (((((((h237 = 1) or (h238 = 2)) and (h240 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))))) then
                             w_io_ctx_0 <= to_unsigned(0, 64);
                             w_io_ctx_8 <= to_unsigned(0, 64);
-                            st <= S5G;
+                            st <= S9G;
                         else
-                            h216 := to_unsigned(0, 16);
-                            h216 := cl_vf_rid;
-                            h217 := to_unsigned(0, 13);
-                            h217 := resize(unsigned'(to_unsigned(0, 5) & h216(8-1 downto 0)) * 16, 13);
-                            h218 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h218 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h217));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h218);
+                            h234 := to_unsigned(0, 16);
+                            h234 := cl_vf_rid;
+                            h235 := to_unsigned(0, 13);
+                            h235 := resize(unsigned'(to_unsigned(0, 5) & h234(8-1 downto 0)) * 16, 13);
+                            h236 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h236 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h235));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h236);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2027,18 +2689,18 @@ begin
                             if bool(m_rerr) then
                                 er_io_ctx <= '1';
                             end if;
-                            st <= S4W1;
+                            st <= S8W1;
                         end if;
                     end if;
-                when S4W1 =>
+                when S8W1 =>
                     if (not bool(pend)) then
-                        h216 := to_unsigned(0, 16);
-                        h216 := cl_vf_rid;
-                        h217 := to_unsigned(0, 13);
-                        h217 := resize(unsigned'(to_unsigned(0, 5) & h216(8-1 downto 0)) * 16, 13);
-                        h218 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h218 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h217));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h218);
+                        h234 := to_unsigned(0, 16);
+                        h234 := cl_vf_rid;
+                        h235 := to_unsigned(0, 13);
+                        h235 := resize(unsigned'(to_unsigned(0, 5) & h234(8-1 downto 0)) * 16, 13);
+                        h236 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h236 := (unsigned'(to_unsigned(0, 1) & w_io_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h235));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h236);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2055,10 +2717,10 @@ begin
                             if bool(m_rerr) then
                                 er_io_ctx <= '1';
                             end if;
-                            st <= S5G;
+                            st <= S9G;
                         end if;
                     end if;
-                when S5G =>
+                when S9G =>
                     wk_io_sl_walked <= to_unsigned(0, 1);
                     wk_io_sl_ok <= to_unsigned(0, 1);
                     wk_io_sl_pa <= to_unsigned(0, 64);
@@ -2077,97 +2739,97 @@ begin
                     wk_io_sl_U <= to_unsigned(0, 1);
                     wk_io_sl_shift <= to_unsigned(0, 6);
                     wk_io_sl_frame <= to_unsigned(0, 64);
-                    h223 := to_unsigned(0, 2);
+                    h241 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h223 := to_unsigned(2, 2);
+                        h241 := to_unsigned(2, 2);
                     else
-                        h223 := to_unsigned(1, 2);
+                        h241 := to_unsigned(1, 2);
                     end if;
-                    h224 := to_unsigned(0, 2);
+                    h242 := to_unsigned(0, 2);
                     if (e_write /= 0) then
-                        h224 := to_unsigned(2, 2);
+                        h242 := to_unsigned(2, 2);
                     else
-                        h224 := to_unsigned(1, 2);
+                        h242 := to_unsigned(1, 2);
                     end if;
-                    h225 := unsigned'("00000000000000000000000000000000");
-                    h225 := shift_right(r_GSTS_REG, 31);
-                    h226 := to_unsigned(0, 1);
-                    h226 := (h225(1-1 downto 0) and to_unsigned(1, 1));
-                    h227 := to_unsigned(0, 1);
-                    h228 := to_unsigned(0, 1);
-                    h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h229 := e_addr;
-                    h228 := to_unsigned(0, 1);
-                    if (h229(64-1 downto 39) /= 0) then
-                        h228 := to_unsigned(1, 1);
+                    h243 := unsigned'("00000000000000000000000000000000");
+                    h243 := shift_right(r_GSTS_REG, 31);
+                    h244 := to_unsigned(0, 1);
+                    h244 := (h243(1-1 downto 0) and to_unsigned(1, 1));
+                    h245 := to_unsigned(0, 1);
+                    h246 := to_unsigned(0, 1);
+                    h247 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h247 := e_addr;
+                    h246 := to_unsigned(0, 1);
+                    if (h247(64-1 downto 39) /= 0) then
+                        h246 := to_unsigned(1, 1);
                     end if;
-                    h230 := to_unsigned(0, 1);
-                    h231 := to_unsigned(0, 1);
-                    h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h232 := e_addr;
-                    h231 := to_unsigned(0, 1);
-                    if (h232(64-1 downto 48) /= 0) then
-                        h231 := to_unsigned(1, 1);
+                    h248 := to_unsigned(0, 1);
+                    h249 := to_unsigned(0, 1);
+                    h250 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h250 := e_addr;
+                    h249 := to_unsigned(0, 1);
+                    if (h250(64-1 downto 48) /= 0) then
+                        h249 := to_unsigned(1, 1);
                     end if;
-                    h233 := to_unsigned(0, 1);
-                    h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h234 := e_addr;
-                    h233 := to_unsigned(0, 1);
-                    if (h234(64-1 downto 57) /= 0) then
-                        h233 := to_unsigned(1, 1);
+                    h251 := to_unsigned(0, 1);
+                    h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h252 := e_addr;
+                    h251 := to_unsigned(0, 1);
+                    if (h252(64-1 downto 57) /= 0) then
+                        h251 := to_unsigned(1, 1);
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 2) then
-                        h230 := h231;
+                        h248 := h249;
                     else
-                        h230 := h233;
+                        h248 := h251;
                     end if;
                     if (w_io_ctx_8(3-1 downto 0) = 1) then
-                        h227 := h228;
+                        h245 := h246;
                     else
-                        h227 := h230;
+                        h245 := h248;
                     end if;
-                    if ((cl_vf_dma /= 0) and (((((((((((((((h223 = 1) or (h224 = 2)) and (h226 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h227 /= 0)))) then
+                    if ((cl_vf_dma /= 0) and ((((((((((((((((h241 = 1) or (h242 = 2)) and (h244 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False))) and ((w_io_ctx_0(4-1 downto 2) = 0) or (w_io_ctx_0(4-1 downto 2) = 1))) and True) and True) and ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True))) and (not (h245 /= 0)))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_io_sl_i_addr <= v_wide(64-1 downto 0);
-                        h235 := to_unsigned(0, 2);
+                        h253 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h235 := to_unsigned(2, 2);
+                            h253 := to_unsigned(2, 2);
                         else
-                            h235 := to_unsigned(1, 2);
+                            h253 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_read <= stdl((not ((h235 = 2) and True)) and True);
-                        h236 := to_unsigned(0, 2);
+                        unit_io_sl_k_read <= stdl((not ((h253 = 2) and True)) and True);
+                        h254 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h236 := to_unsigned(2, 2);
+                            h254 := to_unsigned(2, 2);
                         else
-                            h236 := to_unsigned(1, 2);
+                            h254 := to_unsigned(1, 2);
                         end if;
-                        unit_io_sl_k_write <= stdl((h236 = 2) and True);
-                        h237 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h237 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
-                        h238 := to_unsigned(0, 1);
-                        h239 := to_unsigned(0, 2);
+                        unit_io_sl_k_write <= stdl((h254 = 2) and True);
+                        h255 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h255 := (unsigned'(w_io_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or to_unsigned(0, 48));
+                        h256 := to_unsigned(0, 1);
+                        h257 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h239 := to_unsigned(2, 2);
+                            h257 := to_unsigned(2, 2);
                         else
-                            h239 := to_unsigned(1, 2);
+                            h257 := to_unsigned(1, 2);
                         end if;
-                        h238 := to_unsigned(0, 1);
-                        if ((h239 = 2) and True) then
-                            h238 := to_unsigned(1, 1);
+                        h256 := to_unsigned(0, 1);
+                        if ((h257 = 2) and True) then
+                            h256 := to_unsigned(1, 1);
                         end if;
-                        h240 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h240 := (h237 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h238 & to_unsigned(0, 3)));
-                        h241 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h241 := (h240 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h241);
+                        h258 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h258 := (h255 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h256 & to_unsigned(0, 3)));
+                        h259 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h259 := (h258 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_io_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h259);
                         unit_io_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         unit_io_sl_start <= '1';
-                        st <= S5R;
+                        st <= S9R;
                     else
-                        st <= S6W0;
+                        st <= S10W0;
                     end if;
-                when S5R =>
+                when S9R =>
                     unit_io_sl_start <= '0';
                     if bool(unit_io_sl_done) then
                         wk_io_sl_walked <= to_unsigned(1, 1);
@@ -2206,21 +2868,21 @@ begin
                             wk_io_sl_shift <= unit_io_sl_o_r_shift;
                             wk_io_sl_frame <= unit_io_sl_o_r_frame;
                         end if;
-                        st <= S6W0;
+                        st <= S10W0;
                     end if;
-                when S6W0 =>
+                when S10W0 =>
                     if (not bool(pend)) then
                         if (not (False)) then
                             w_io_irte_0 <= to_unsigned(0, 64);
-                            st <= S7D;
+                            st <= S11D;
                         else
-                            h242 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h242 := shift_right(r_IRTA_REG, 12);
-                            h243 := unsigned'("0000000000000000000000000000000000000000000000000000");
-                            h243 := (h242(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
-                            h244 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h244 := (unsigned'(to_unsigned(0, 1) & h243 & to_unsigned(0, 12)) + 0);
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h244);
+                            h260 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h260 := shift_right(r_IRTA_REG, 12);
+                            h261 := unsigned'("0000000000000000000000000000000000000000000000000000");
+                            h261 := (h260(52-1 downto 0) and unsigned'("1111111111111111111111111111111111111111111111111111"));
+                            h262 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h262 := (unsigned'(to_unsigned(0, 1) & h261 & to_unsigned(0, 12)) + 0);
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h262);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -2235,16 +2897,45 @@ begin
                         if bool(m_rvalid) then
                             w_io_irte_0 <= m_rdata;
                             pend <= '0';
-                            st <= S7D;
+                            st <= S11D;
                         end if;
                     end if;
-                when S7D =>
+                when S11D =>
                     cl_io_called <= to_unsigned(0, 1);
                     cl_io_exit <= to_unsigned(0, 1);
                     cl_io_ats_not_remapped <= to_unsigned(0, 1);
                     cl_io_protected_memory_unremapped <= to_unsigned(0, 1);
                     cl_io_dma_not_remapped <= to_unsigned(0, 1);
                     cl_io_root_access_error <= to_unsigned(0, 1);
+                    cl_io_legacy_pasid <= to_unsigned(0, 1);
+                    cl_io_sm_root_access_error <= to_unsigned(0, 1);
+                    cl_io_sm_root_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_root_reserved <= to_unsigned(0, 1);
+                    cl_io_sm_context_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_context_reserved <= to_unsigned(0, 1);
+                    cl_io_sm_dte_clear <= to_unsigned(0, 1);
+                    cl_io_sm_pasid_disabled <= to_unsigned(0, 1);
+                    cl_io_sm_protected_memory_translated <= to_unsigned(0, 1);
+                    cl_io_sm_translated_request <= to_unsigned(0, 1);
+                    cl_io_sm_pasid_beyond_table <= to_unsigned(0, 1);
+                    cl_io_sm_pasid_dir_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_pasid_dir_reserved <= to_unsigned(0, 1);
+                    cl_io_sm_pasid_entry_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_pasid_entry_reserved <= to_unsigned(0, 1);
+                    cl_io_sm_pasid_entry_invalid <= to_unsigned(0, 1);
+                    cl_io_sm_protected_memory <= to_unsigned(0, 1);
+                    cl_io_sm_ats_pass_through <= to_unsigned(0, 1);
+                    cl_io_sm_pass_through <= to_unsigned(0, 1);
+                    cl_io_sm_ats_beyond_width <= to_unsigned(0, 1);
+                    cl_io_sm_address_beyond_width <= to_unsigned(0, 1);
+                    cl_io_sm_protected_memory_remapped <= to_unsigned(0, 1);
+                    cl_io_sm_translated <= to_unsigned(0, 1);
+                    cl_io_sm_ats_translation <= to_unsigned(0, 1);
+                    cl_io_sm_paging_access_error <= to_unsigned(0, 1);
+                    cl_io_sm_ats_not_present <= to_unsigned(0, 1);
+                    cl_io_sm_write_denied <= to_unsigned(0, 1);
+                    cl_io_sm_read_denied <= to_unsigned(0, 1);
+                    cl_io_sm_paging_reserved <= to_unsigned(0, 1);
                     cl_io_root_not_present <= to_unsigned(0, 1);
                     cl_io_root_reserved <= to_unsigned(0, 1);
                     cl_io_context_access_error <= to_unsigned(0, 1);
@@ -2294,331 +2985,331 @@ begin
                     cl_io_cpl <= to_unsigned(0, 64);
                     if (cl_vf_dma /= 0) then
                         cl_io_called <= to_unsigned(1, 1);
-                        h245 := to_unsigned(0, 2);
+                        h263 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h245 := to_unsigned(2, 2);
+                            h263 := to_unsigned(2, 2);
                         else
-                            h245 := to_unsigned(1, 2);
+                            h263 := to_unsigned(1, 2);
                         end if;
-                        h246 := to_unsigned(0, 2);
+                        h264 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h246 := to_unsigned(2, 2);
+                            h264 := to_unsigned(2, 2);
                         else
-                            h246 := to_unsigned(1, 2);
+                            h264 := to_unsigned(1, 2);
                         end if;
-                        h247 := unsigned'("00000000000000000000000000000000");
-                        h247 := shift_right(r_PMEN_REG, 31);
-                        h248 := to_unsigned(0, 1);
-                        h248 := (h247(1-1 downto 0) and to_unsigned(1, 1));
-                        h249 := unsigned'("00000000000000000000000000000000");
-                        h249 := shift_right(r_PLMBASE_REG, 20);
-                        h250 := to_unsigned(0, 12);
-                        h250 := (h249(12-1 downto 0) and to_unsigned(4095, 12));
-                        h251 := unsigned'("00000000000000000000000000000000");
-                        h251 := shift_right(r_PLMLIMIT_REG, 20);
-                        h252 := to_unsigned(0, 12);
-                        h252 := (h251(12-1 downto 0) and to_unsigned(4095, 12));
-                        h253 := unsigned'("00000000000000000000000000000000");
-                        h253 := (unsigned'(h252 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h254 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h254 := shift_right(r_PHMBASE_REG, 20);
-                        h255 := to_unsigned(0, 28);
-                        h255 := (h254(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h256 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h256 := shift_right(r_PHMLIMIT_REG, 20);
-                        h257 := to_unsigned(0, 28);
-                        h257 := (h256(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h258 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h258 := (unsigned'(h257 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h259 := unsigned'("00000000000000000000000000000000");
-                        h259 := shift_right(r_GSTS_REG, 31);
-                        h260 := to_unsigned(0, 1);
-                        h260 := (h259(1-1 downto 0) and to_unsigned(1, 1));
-                        h261 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h261 := to_unsigned(2, 2);
-                        else
-                            h261 := to_unsigned(1, 2);
-                        end if;
-                        h262 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h262 := to_unsigned(2, 2);
-                        else
-                            h262 := to_unsigned(1, 2);
-                        end if;
-                        h263 := unsigned'("00000000000000000000000000000000");
-                        h263 := shift_right(r_GSTS_REG, 31);
-                        h264 := to_unsigned(0, 1);
-                        h264 := (h263(1-1 downto 0) and to_unsigned(1, 1));
-                        h268 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h268 := to_unsigned(2, 2);
-                        else
-                            h268 := to_unsigned(1, 2);
-                        end if;
-                        h269 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h269 := to_unsigned(2, 2);
-                        else
-                            h269 := to_unsigned(1, 2);
-                        end if;
-                        h270 := unsigned'("00000000000000000000000000000000");
-                        h270 := shift_right(r_GSTS_REG, 31);
-                        h271 := to_unsigned(0, 1);
-                        h271 := (h270(1-1 downto 0) and to_unsigned(1, 1));
-                        h275 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h275 := to_unsigned(2, 2);
-                        else
-                            h275 := to_unsigned(1, 2);
-                        end if;
-                        h276 := to_unsigned(0, 2);
-                        if (e_write /= 0) then
-                            h276 := to_unsigned(2, 2);
-                        else
-                            h276 := to_unsigned(1, 2);
-                        end if;
+                        h265 := unsigned'("00000000000000000000000000000000");
+                        h265 := shift_right(r_PMEN_REG, 31);
+                        h266 := to_unsigned(0, 1);
+                        h266 := (h265(1-1 downto 0) and to_unsigned(1, 1));
+                        h267 := unsigned'("00000000000000000000000000000000");
+                        h267 := shift_right(r_PLMBASE_REG, 20);
+                        h268 := to_unsigned(0, 12);
+                        h268 := (h267(12-1 downto 0) and to_unsigned(4095, 12));
+                        h269 := unsigned'("00000000000000000000000000000000");
+                        h269 := shift_right(r_PLMLIMIT_REG, 20);
+                        h270 := to_unsigned(0, 12);
+                        h270 := (h269(12-1 downto 0) and to_unsigned(4095, 12));
+                        h271 := unsigned'("00000000000000000000000000000000");
+                        h271 := (unsigned'(h270 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h272 := shift_right(r_PHMBASE_REG, 20);
+                        h273 := to_unsigned(0, 28);
+                        h273 := (h272(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h274 := shift_right(r_PHMLIMIT_REG, 20);
+                        h275 := to_unsigned(0, 28);
+                        h275 := (h274(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h276 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h276 := (unsigned'(h275 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         h277 := unsigned'("00000000000000000000000000000000");
                         h277 := shift_right(r_GSTS_REG, 31);
                         h278 := to_unsigned(0, 1);
                         h278 := (h277(1-1 downto 0) and to_unsigned(1, 1));
-                        h282 := to_unsigned(0, 2);
+                        h279 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h282 := to_unsigned(2, 2);
+                            h279 := to_unsigned(2, 2);
                         else
-                            h282 := to_unsigned(1, 2);
+                            h279 := to_unsigned(1, 2);
                         end if;
-                        h283 := to_unsigned(0, 2);
+                        h280 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h283 := to_unsigned(2, 2);
+                            h280 := to_unsigned(2, 2);
                         else
-                            h283 := to_unsigned(1, 2);
+                            h280 := to_unsigned(1, 2);
                         end if;
-                        h284 := unsigned'("00000000000000000000000000000000");
-                        h284 := shift_right(r_GSTS_REG, 31);
-                        h285 := to_unsigned(0, 1);
-                        h285 := (h284(1-1 downto 0) and to_unsigned(1, 1));
-                        h289 := to_unsigned(0, 2);
+                        h281 := unsigned'("00000000000000000000000000000000");
+                        h281 := shift_right(r_GSTS_REG, 31);
+                        h282 := to_unsigned(0, 1);
+                        h282 := (h281(1-1 downto 0) and to_unsigned(1, 1));
+                        h286 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h289 := to_unsigned(2, 2);
+                            h286 := to_unsigned(2, 2);
                         else
-                            h289 := to_unsigned(1, 2);
+                            h286 := to_unsigned(1, 2);
                         end if;
-                        h290 := to_unsigned(0, 2);
+                        h287 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h290 := to_unsigned(2, 2);
+                            h287 := to_unsigned(2, 2);
                         else
-                            h290 := to_unsigned(1, 2);
+                            h287 := to_unsigned(1, 2);
                         end if;
-                        h291 := unsigned'("00000000000000000000000000000000");
-                        h291 := shift_right(r_GSTS_REG, 31);
-                        h292 := to_unsigned(0, 1);
-                        h292 := (h291(1-1 downto 0) and to_unsigned(1, 1));
-                        h297 := to_unsigned(0, 2);
+                        h288 := unsigned'("00000000000000000000000000000000");
+                        h288 := shift_right(r_GSTS_REG, 31);
+                        h289 := to_unsigned(0, 1);
+                        h289 := (h288(1-1 downto 0) and to_unsigned(1, 1));
+                        h496 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h297 := to_unsigned(2, 2);
+                            h496 := to_unsigned(2, 2);
                         else
-                            h297 := to_unsigned(1, 2);
+                            h496 := to_unsigned(1, 2);
                         end if;
-                        h298 := to_unsigned(0, 2);
+                        h497 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h298 := to_unsigned(2, 2);
+                            h497 := to_unsigned(2, 2);
                         else
-                            h298 := to_unsigned(1, 2);
+                            h497 := to_unsigned(1, 2);
                         end if;
-                        h299 := unsigned'("00000000000000000000000000000000");
-                        h299 := shift_right(r_GSTS_REG, 31);
-                        h300 := to_unsigned(0, 1);
-                        h300 := (h299(1-1 downto 0) and to_unsigned(1, 1));
-                        h304 := to_unsigned(0, 2);
+                        h498 := unsigned'("00000000000000000000000000000000");
+                        h498 := shift_right(r_GSTS_REG, 31);
+                        h499 := to_unsigned(0, 1);
+                        h499 := (h498(1-1 downto 0) and to_unsigned(1, 1));
+                        h503 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h304 := to_unsigned(2, 2);
+                            h503 := to_unsigned(2, 2);
                         else
-                            h304 := to_unsigned(1, 2);
+                            h503 := to_unsigned(1, 2);
                         end if;
-                        h305 := to_unsigned(0, 2);
+                        h504 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h305 := to_unsigned(2, 2);
+                            h504 := to_unsigned(2, 2);
                         else
-                            h305 := to_unsigned(1, 2);
+                            h504 := to_unsigned(1, 2);
                         end if;
-                        h306 := unsigned'("00000000000000000000000000000000");
-                        h306 := shift_right(r_GSTS_REG, 31);
-                        h307 := to_unsigned(0, 1);
-                        h307 := (h306(1-1 downto 0) and to_unsigned(1, 1));
-                        h312 := to_unsigned(0, 2);
+                        h505 := unsigned'("00000000000000000000000000000000");
+                        h505 := shift_right(r_GSTS_REG, 31);
+                        h506 := to_unsigned(0, 1);
+                        h506 := (h505(1-1 downto 0) and to_unsigned(1, 1));
+                        h510 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h312 := to_unsigned(2, 2);
+                            h510 := to_unsigned(2, 2);
                         else
-                            h312 := to_unsigned(1, 2);
+                            h510 := to_unsigned(1, 2);
                         end if;
-                        h313 := to_unsigned(0, 2);
+                        h511 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h313 := to_unsigned(2, 2);
+                            h511 := to_unsigned(2, 2);
                         else
-                            h313 := to_unsigned(1, 2);
+                            h511 := to_unsigned(1, 2);
                         end if;
-                        h314 := unsigned'("00000000000000000000000000000000");
-                        h314 := shift_right(r_GSTS_REG, 31);
-                        h315 := to_unsigned(0, 1);
-                        h315 := (h314(1-1 downto 0) and to_unsigned(1, 1));
-                        h324 := to_unsigned(0, 2);
+                        h512 := unsigned'("00000000000000000000000000000000");
+                        h512 := shift_right(r_GSTS_REG, 31);
+                        h513 := to_unsigned(0, 1);
+                        h513 := (h512(1-1 downto 0) and to_unsigned(1, 1));
+                        h518 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h324 := to_unsigned(2, 2);
+                            h518 := to_unsigned(2, 2);
                         else
-                            h324 := to_unsigned(1, 2);
+                            h518 := to_unsigned(1, 2);
                         end if;
-                        h325 := to_unsigned(0, 2);
+                        h519 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h325 := to_unsigned(2, 2);
+                            h519 := to_unsigned(2, 2);
                         else
-                            h325 := to_unsigned(1, 2);
+                            h519 := to_unsigned(1, 2);
                         end if;
-                        h326 := unsigned'("00000000000000000000000000000000");
-                        h326 := shift_right(r_GSTS_REG, 31);
-                        h327 := to_unsigned(0, 1);
-                        h327 := (h326(1-1 downto 0) and to_unsigned(1, 1));
-                        h328 := to_unsigned(0, 2);
+                        h520 := unsigned'("00000000000000000000000000000000");
+                        h520 := shift_right(r_GSTS_REG, 31);
+                        h521 := to_unsigned(0, 1);
+                        h521 := (h520(1-1 downto 0) and to_unsigned(1, 1));
+                        h525 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h328 := to_unsigned(2, 2);
+                            h525 := to_unsigned(2, 2);
                         else
-                            h328 := to_unsigned(1, 2);
+                            h525 := to_unsigned(1, 2);
                         end if;
-                        h329 := to_unsigned(0, 2);
+                        h526 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h329 := to_unsigned(2, 2);
+                            h526 := to_unsigned(2, 2);
                         else
-                            h329 := to_unsigned(1, 2);
+                            h526 := to_unsigned(1, 2);
                         end if;
-                        h330 := unsigned'("00000000000000000000000000000000");
-                        h330 := shift_right(r_PMEN_REG, 31);
-                        h331 := to_unsigned(0, 1);
-                        h331 := (h330(1-1 downto 0) and to_unsigned(1, 1));
-                        h332 := unsigned'("00000000000000000000000000000000");
-                        h332 := shift_right(r_PLMBASE_REG, 20);
-                        h333 := to_unsigned(0, 12);
-                        h333 := (h332(12-1 downto 0) and to_unsigned(4095, 12));
-                        h334 := unsigned'("00000000000000000000000000000000");
-                        h334 := shift_right(r_PLMLIMIT_REG, 20);
-                        h335 := to_unsigned(0, 12);
-                        h335 := (h334(12-1 downto 0) and to_unsigned(4095, 12));
-                        h336 := unsigned'("00000000000000000000000000000000");
-                        h336 := (unsigned'(h335 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h337 := shift_right(r_PHMBASE_REG, 20);
-                        h338 := to_unsigned(0, 28);
-                        h338 := (h337(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h339 := shift_right(r_PHMLIMIT_REG, 20);
-                        h340 := to_unsigned(0, 28);
-                        h340 := (h339(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h341 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h341 := (unsigned'(h340 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                        h342 := to_unsigned(0, 2);
+                        h527 := unsigned'("00000000000000000000000000000000");
+                        h527 := shift_right(r_GSTS_REG, 31);
+                        h528 := to_unsigned(0, 1);
+                        h528 := (h527(1-1 downto 0) and to_unsigned(1, 1));
+                        h533 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h342 := to_unsigned(2, 2);
+                            h533 := to_unsigned(2, 2);
                         else
-                            h342 := to_unsigned(1, 2);
+                            h533 := to_unsigned(1, 2);
                         end if;
-                        h343 := to_unsigned(0, 2);
+                        h534 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h343 := to_unsigned(2, 2);
+                            h534 := to_unsigned(2, 2);
                         else
-                            h343 := to_unsigned(1, 2);
+                            h534 := to_unsigned(1, 2);
                         end if;
-                        h344 := unsigned'("00000000000000000000000000000000");
-                        h344 := shift_right(r_GSTS_REG, 31);
-                        h345 := to_unsigned(0, 1);
-                        h345 := (h344(1-1 downto 0) and to_unsigned(1, 1));
-                        h346 := to_unsigned(0, 2);
+                        h535 := unsigned'("00000000000000000000000000000000");
+                        h535 := shift_right(r_GSTS_REG, 31);
+                        h536 := to_unsigned(0, 1);
+                        h536 := (h535(1-1 downto 0) and to_unsigned(1, 1));
+                        h545 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h346 := to_unsigned(2, 2);
+                            h545 := to_unsigned(2, 2);
                         else
-                            h346 := to_unsigned(1, 2);
+                            h545 := to_unsigned(1, 2);
                         end if;
-                        h347 := to_unsigned(0, 2);
+                        h546 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h347 := to_unsigned(2, 2);
+                            h546 := to_unsigned(2, 2);
                         else
-                            h347 := to_unsigned(1, 2);
+                            h546 := to_unsigned(1, 2);
                         end if;
-                        h348 := unsigned'("00000000000000000000000000000000");
-                        h348 := shift_right(r_GSTS_REG, 31);
-                        h349 := to_unsigned(0, 1);
-                        h349 := (h348(1-1 downto 0) and to_unsigned(1, 1));
-                        h354 := to_unsigned(0, 2);
+                        h547 := unsigned'("00000000000000000000000000000000");
+                        h547 := shift_right(r_GSTS_REG, 31);
+                        h548 := to_unsigned(0, 1);
+                        h548 := (h547(1-1 downto 0) and to_unsigned(1, 1));
+                        h549 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h354 := to_unsigned(2, 2);
+                            h549 := to_unsigned(2, 2);
                         else
-                            h354 := to_unsigned(1, 2);
+                            h549 := to_unsigned(1, 2);
                         end if;
-                        h355 := to_unsigned(0, 2);
+                        h550 := to_unsigned(0, 2);
                         if (e_write /= 0) then
-                            h355 := to_unsigned(2, 2);
+                            h550 := to_unsigned(2, 2);
                         else
-                            h355 := to_unsigned(1, 2);
+                            h550 := to_unsigned(1, 2);
                         end if;
-                        h356 := unsigned'("00000000000000000000000000000000");
-                        h356 := shift_right(r_GSTS_REG, 31);
-                        h357 := to_unsigned(0, 1);
-                        h357 := (h356(1-1 downto 0) and to_unsigned(1, 1));
-                        h358 := to_unsigned(0, 1);
-                        h359 := to_unsigned(0, 1);
-                        h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h360 := e_addr;
-                        h359 := to_unsigned(0, 1);
-                        if (h360(64-1 downto 39) /= 0) then
-                            h359 := to_unsigned(1, 1);
+                        h551 := unsigned'("00000000000000000000000000000000");
+                        h551 := shift_right(r_PMEN_REG, 31);
+                        h552 := to_unsigned(0, 1);
+                        h552 := (h551(1-1 downto 0) and to_unsigned(1, 1));
+                        h553 := unsigned'("00000000000000000000000000000000");
+                        h553 := shift_right(r_PLMBASE_REG, 20);
+                        h554 := to_unsigned(0, 12);
+                        h554 := (h553(12-1 downto 0) and to_unsigned(4095, 12));
+                        h555 := unsigned'("00000000000000000000000000000000");
+                        h555 := shift_right(r_PLMLIMIT_REG, 20);
+                        h556 := to_unsigned(0, 12);
+                        h556 := (h555(12-1 downto 0) and to_unsigned(4095, 12));
+                        h557 := unsigned'("00000000000000000000000000000000");
+                        h557 := (unsigned'(h556 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h558 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h558 := shift_right(r_PHMBASE_REG, 20);
+                        h559 := to_unsigned(0, 28);
+                        h559 := (h558(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h560 := shift_right(r_PHMLIMIT_REG, 20);
+                        h561 := to_unsigned(0, 28);
+                        h561 := (h560(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h562 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h562 := (unsigned'(h561 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h563 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h563 := to_unsigned(2, 2);
+                        else
+                            h563 := to_unsigned(1, 2);
                         end if;
-                        h361 := to_unsigned(0, 1);
-                        h362 := to_unsigned(0, 1);
-                        h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h363 := e_addr;
-                        h362 := to_unsigned(0, 1);
-                        if (h363(64-1 downto 48) /= 0) then
-                            h362 := to_unsigned(1, 1);
+                        h564 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h564 := to_unsigned(2, 2);
+                        else
+                            h564 := to_unsigned(1, 2);
                         end if;
-                        h364 := to_unsigned(0, 1);
-                        h365 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h365 := e_addr;
-                        h364 := to_unsigned(0, 1);
-                        if (h365(64-1 downto 57) /= 0) then
-                            h364 := to_unsigned(1, 1);
+                        h565 := unsigned'("00000000000000000000000000000000");
+                        h565 := shift_right(r_GSTS_REG, 31);
+                        h566 := to_unsigned(0, 1);
+                        h566 := (h565(1-1 downto 0) and to_unsigned(1, 1));
+                        h567 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h567 := to_unsigned(2, 2);
+                        else
+                            h567 := to_unsigned(1, 2);
+                        end if;
+                        h568 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h568 := to_unsigned(2, 2);
+                        else
+                            h568 := to_unsigned(1, 2);
+                        end if;
+                        h569 := unsigned'("00000000000000000000000000000000");
+                        h569 := shift_right(r_GSTS_REG, 31);
+                        h570 := to_unsigned(0, 1);
+                        h570 := (h569(1-1 downto 0) and to_unsigned(1, 1));
+                        h575 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h575 := to_unsigned(2, 2);
+                        else
+                            h575 := to_unsigned(1, 2);
+                        end if;
+                        h576 := to_unsigned(0, 2);
+                        if (e_write /= 0) then
+                            h576 := to_unsigned(2, 2);
+                        else
+                            h576 := to_unsigned(1, 2);
+                        end if;
+                        h577 := unsigned'("00000000000000000000000000000000");
+                        h577 := shift_right(r_GSTS_REG, 31);
+                        h578 := to_unsigned(0, 1);
+                        h578 := (h577(1-1 downto 0) and to_unsigned(1, 1));
+                        h579 := to_unsigned(0, 1);
+                        h580 := to_unsigned(0, 1);
+                        h581 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h581 := e_addr;
+                        h580 := to_unsigned(0, 1);
+                        if (h581(64-1 downto 39) /= 0) then
+                            h580 := to_unsigned(1, 1);
+                        end if;
+                        h582 := to_unsigned(0, 1);
+                        h583 := to_unsigned(0, 1);
+                        h584 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h584 := e_addr;
+                        h583 := to_unsigned(0, 1);
+                        if (h584(64-1 downto 48) /= 0) then
+                            h583 := to_unsigned(1, 1);
+                        end if;
+                        h585 := to_unsigned(0, 1);
+                        h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h586 := e_addr;
+                        h585 := to_unsigned(0, 1);
+                        if (h586(64-1 downto 57) /= 0) then
+                            h585 := to_unsigned(1, 1);
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 2) then
-                            h361 := h362;
+                            h582 := h583;
                         else
-                            h361 := h364;
+                            h582 := h585;
                         end if;
                         if (w_io_ctx_8(3-1 downto 0) = 1) then
-                            h358 := h359;
+                            h579 := h580;
                         else
-                            h358 := h361;
+                            h579 := h582;
                         end if;
-                        h366 := unsigned'("00000000000000000000000000000000");
-                        h366 := shift_right(r_PMEN_REG, 31);
-                        h367 := to_unsigned(0, 1);
-                        h367 := (h366(1-1 downto 0) and to_unsigned(1, 1));
-                        h368 := unsigned'("00000000000000000000000000000000");
-                        h368 := shift_right(r_PLMBASE_REG, 20);
-                        h369 := to_unsigned(0, 12);
-                        h369 := (h368(12-1 downto 0) and to_unsigned(4095, 12));
-                        h370 := unsigned'("00000000000000000000000000000000");
-                        h370 := shift_right(r_PLMLIMIT_REG, 20);
-                        h371 := to_unsigned(0, 12);
-                        h371 := (h370(12-1 downto 0) and to_unsigned(4095, 12));
-                        h372 := unsigned'("00000000000000000000000000000000");
-                        h372 := (unsigned'(h371 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h373 := shift_right(r_PHMBASE_REG, 20);
-                        h374 := to_unsigned(0, 28);
-                        h374 := (h373(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h375 := shift_right(r_PHMLIMIT_REG, 20);
-                        h376 := to_unsigned(0, 28);
-                        h376 := (h375(28-1 downto 0) and to_unsigned(268435455, 28));
-                        h377 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h377 := (unsigned'(h376 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                        h587 := unsigned'("00000000000000000000000000000000");
+                        h587 := shift_right(r_PMEN_REG, 31);
+                        h588 := to_unsigned(0, 1);
+                        h588 := (h587(1-1 downto 0) and to_unsigned(1, 1));
+                        h589 := unsigned'("00000000000000000000000000000000");
+                        h589 := shift_right(r_PLMBASE_REG, 20);
+                        h590 := to_unsigned(0, 12);
+                        h590 := (h589(12-1 downto 0) and to_unsigned(4095, 12));
+                        h591 := unsigned'("00000000000000000000000000000000");
+                        h591 := shift_right(r_PLMLIMIT_REG, 20);
+                        h592 := to_unsigned(0, 12);
+                        h592 := (h591(12-1 downto 0) and to_unsigned(4095, 12));
+                        h593 := unsigned'("00000000000000000000000000000000");
+                        h593 := (unsigned'(h592 & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                        h594 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h594 := shift_right(r_PHMBASE_REG, 20);
+                        h595 := to_unsigned(0, 28);
+                        h595 := (h594(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h596 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h596 := shift_right(r_PHMLIMIT_REG, 20);
+                        h597 := to_unsigned(0, 28);
+                        h597 := (h596(28-1 downto 0) and to_unsigned(268435455, 28));
+                        h598 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h598 := (unsigned'(h597 & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                         if False then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_ats_not_remapped <= to_unsigned(1, 1);
@@ -2638,7 +3329,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(1, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((h245 = 1) or (h246 = 2)) and True) and (h248 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h250 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h253))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h255 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h258))))) and (not (h260 /= 0))) then
+                        elsif ((((((h263 = 1) or (h264 = 2)) and True) and (h266 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h268 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h271))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h273 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h276))))) and (not (h278 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_unremapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2657,7 +3348,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((h261 = 1) or (h262 = 2)) and (not (h264 /= 0))) then
+                        elsif (((h279 = 1) or (h280 = 2)) and (not (h282 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_dma_not_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(3, 3);
@@ -2676,7 +3367,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h268 = 1) or (h269 = 2)) and (h271 /= 0)) and (er_io_root /= '0')) then
+                        elsif (((((h286 = 1) or (h287 = 2)) and (h289 /= 0)) and True) and (er_io_root /= '0')) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2685,26 +3376,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(8, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h265 := e_addr;
-                            v_wide(64-1 downto 12) := h265(64-1 downto 12);
+                            h283 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h283 := e_addr;
+                            v_wide(64-1 downto 12) := h283(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(8, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h266 := to_unsigned(0, 1);
-                            h267 := to_unsigned(0, 2);
+                            h284 := to_unsigned(0, 1);
+                            h285 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h267 := to_unsigned(2, 2);
+                                h285 := to_unsigned(2, 2);
                             else
-                                h267 := to_unsigned(1, 2);
+                                h285 := to_unsigned(1, 2);
                             end if;
-                            h266 := to_unsigned(0, 1);
-                            if (not ((h267 = 2) and True)) then
-                                h266 := to_unsigned(1, 1);
+                            h284 := to_unsigned(0, 1);
+                            if (not ((h285 = 2) and True)) then
+                                h284 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h266;
+                            v_wide(63-1 downto 62) := h284;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2716,7 +3407,1143 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h275 = 1) or (h276 = 2)) and (h278 /= 0)) and (not bool(w_io_root_0(0)))) then
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_legacy_pasid <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(49, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h290 := shift_right(e_addr, 12);
+                            h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h291 := unsigned'(h290 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h291(64-1 downto 0);
+                            h292 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h292 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h293 := to_unsigned(0, 1);
+                            h294 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h294 := to_unsigned(2, 2);
+                            else
+                                h294 := to_unsigned(1, 2);
+                            end if;
+                            h293 := to_unsigned(0, 1);
+                            if (not ((h294 = 2) and True)) then
+                                h293 := to_unsigned(1, 1);
+                            end if;
+                            h295 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h295 := (unsigned'(to_unsigned(0, 1) & h292) or unsigned'(h293 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h296 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h296 := (unsigned'(to_unsigned(0, 1) & h295) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h297 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h297 := (h296 or to_unsigned(0, 64));
+                            h298 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h298 := (h297 or to_unsigned(0, 64));
+                            h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h299 := (h298 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h299;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_root_access_error <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(56, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h300 := shift_right(e_addr, 12);
+                            h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h301 := unsigned'(h300 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h301(64-1 downto 0);
+                            h302 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h302 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h303 := to_unsigned(0, 1);
+                            h304 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h304 := to_unsigned(2, 2);
+                            else
+                                h304 := to_unsigned(1, 2);
+                            end if;
+                            h303 := to_unsigned(0, 1);
+                            if (not ((h304 = 2) and True)) then
+                                h303 := to_unsigned(1, 1);
+                            end if;
+                            h305 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h305 := (unsigned'(to_unsigned(0, 1) & h302) or unsigned'(h303 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h306 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h306 := (unsigned'(to_unsigned(0, 1) & h305) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h307 := (h306 or to_unsigned(0, 64));
+                            h308 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h308 := (h307 or to_unsigned(0, 64));
+                            h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h309 := (h308 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h309;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_root_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(57, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            h310 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h310 := shift_right(e_addr, 12);
+                            h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h311 := unsigned'(h310 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h311(64-1 downto 0);
+                            h312 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h312 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h313 := to_unsigned(0, 1);
+                            h314 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h314 := to_unsigned(2, 2);
+                            else
+                                h314 := to_unsigned(1, 2);
+                            end if;
+                            h313 := to_unsigned(0, 1);
+                            if (not ((h314 = 2) and True)) then
+                                h313 := to_unsigned(1, 1);
+                            end if;
+                            h315 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h315 := (unsigned'(to_unsigned(0, 1) & h312) or unsigned'(h313 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h316 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h316 := (unsigned'(to_unsigned(0, 1) & h315) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h317 := (h316 or to_unsigned(0, 64));
+                            h318 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h318 := (h317 or to_unsigned(0, 64));
+                            h319 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h319 := (h318 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h319;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_root_reserved <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(58, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h320 := shift_right(e_addr, 12);
+                            h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h321 := unsigned'(h320 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h321(64-1 downto 0);
+                            h322 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h322 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h323 := to_unsigned(0, 1);
+                            h324 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h324 := to_unsigned(2, 2);
+                            else
+                                h324 := to_unsigned(1, 2);
+                            end if;
+                            h323 := to_unsigned(0, 1);
+                            if (not ((h324 = 2) and True)) then
+                                h323 := to_unsigned(1, 1);
+                            end if;
+                            h325 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h325 := (unsigned'(to_unsigned(0, 1) & h322) or unsigned'(h323 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h326 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h326 := (unsigned'(to_unsigned(0, 1) & h325) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h327 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h327 := (h326 or to_unsigned(0, 64));
+                            h328 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h328 := (h327 or to_unsigned(0, 64));
+                            h329 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h329 := (h328 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h329;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_context_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(65, 8);
+                            h330 := to_unsigned(0, 1);
+                            h330 := to_unsigned(0, 1);
+                            if (not bool(w_io_smctx_0(1))) then
+                                h330 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h330;
+                            h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h331 := shift_right(e_addr, 12);
+                            h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h332 := unsigned'(h331 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h332(64-1 downto 0);
+                            h333 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h333 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h334 := to_unsigned(0, 1);
+                            h335 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h335 := to_unsigned(2, 2);
+                            else
+                                h335 := to_unsigned(1, 2);
+                            end if;
+                            h334 := to_unsigned(0, 1);
+                            if (not ((h335 = 2) and True)) then
+                                h334 := to_unsigned(1, 1);
+                            end if;
+                            h336 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h336 := (unsigned'(to_unsigned(0, 1) & h333) or unsigned'(h334 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h337 := (unsigned'(to_unsigned(0, 1) & h336) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h338 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h338 := (h337 or to_unsigned(0, 64));
+                            h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h339 := (h338 or to_unsigned(0, 64));
+                            h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h340 := (h339 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h340;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_context_reserved <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(66, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h341 := shift_right(e_addr, 12);
+                            h342 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h342 := unsigned'(h341 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h342(64-1 downto 0);
+                            h343 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h343 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h344 := to_unsigned(0, 1);
+                            h345 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h345 := to_unsigned(2, 2);
+                            else
+                                h345 := to_unsigned(1, 2);
+                            end if;
+                            h344 := to_unsigned(0, 1);
+                            if (not ((h345 = 2) and True)) then
+                                h344 := to_unsigned(1, 1);
+                            end if;
+                            h346 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h346 := (unsigned'(to_unsigned(0, 1) & h343) or unsigned'(h344 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h347 := (unsigned'(to_unsigned(0, 1) & h346) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h348 := (h347 or to_unsigned(0, 64));
+                            h349 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h349 := (h348 or to_unsigned(0, 64));
+                            h350 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h350 := (h349 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h350;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_dte_clear <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(68, 8);
+                            h351 := to_unsigned(0, 1);
+                            h351 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h351 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h351;
+                            h352 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h352 := shift_right(e_addr, 12);
+                            h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h353 := unsigned'(h352 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h353(64-1 downto 0);
+                            h354 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h354 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h355 := to_unsigned(0, 1);
+                            h356 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h356 := to_unsigned(2, 2);
+                            else
+                                h356 := to_unsigned(1, 2);
+                            end if;
+                            h355 := to_unsigned(0, 1);
+                            if (not ((h356 = 2) and True)) then
+                                h355 := to_unsigned(1, 1);
+                            end if;
+                            h357 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h357 := (unsigned'(to_unsigned(0, 1) & h354) or unsigned'(h355 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h358 := (unsigned'(to_unsigned(0, 1) & h357) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h359 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h359 := (h358 or to_unsigned(0, 64));
+                            h360 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h360 := (h359 or to_unsigned(0, 64));
+                            h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h361 := (h360 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h361;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pasid_disabled <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(69, 8);
+                            h362 := to_unsigned(0, 1);
+                            h362 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h362 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h362;
+                            h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h363 := shift_right(e_addr, 12);
+                            h364 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h364 := unsigned'(h363 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h364(64-1 downto 0);
+                            h365 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h365 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h366 := to_unsigned(0, 1);
+                            h367 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h367 := to_unsigned(2, 2);
+                            else
+                                h367 := to_unsigned(1, 2);
+                            end if;
+                            h366 := to_unsigned(0, 1);
+                            if (not ((h367 = 2) and True)) then
+                                h366 := to_unsigned(1, 1);
+                            end if;
+                            h368 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h368 := (unsigned'(to_unsigned(0, 1) & h365) or unsigned'(h366 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h369 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h369 := (unsigned'(to_unsigned(0, 1) & h368) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h370 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h370 := (h369 or to_unsigned(0, 64));
+                            h371 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h371 := (h370 or to_unsigned(0, 64));
+                            h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h372 := (h371 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h372;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_protected_memory_translated <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_translated_request <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(2, 3);
+                            cl_io_address <= e_addr;
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pasid_beyond_table <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(70, 8);
+                            h373 := to_unsigned(0, 1);
+                            h373 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h373 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h373;
+                            h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h374 := shift_right(e_addr, 12);
+                            h375 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h375 := unsigned'(h374 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h375(64-1 downto 0);
+                            h376 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h376 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h377 := to_unsigned(0, 1);
+                            h378 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h378 := to_unsigned(2, 2);
+                            else
+                                h378 := to_unsigned(1, 2);
+                            end if;
+                            h377 := to_unsigned(0, 1);
+                            if (not ((h378 = 2) and True)) then
+                                h377 := to_unsigned(1, 1);
+                            end if;
+                            h379 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h379 := (unsigned'(to_unsigned(0, 1) & h376) or unsigned'(h377 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h380 := (unsigned'(to_unsigned(0, 1) & h379) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h381 := (h380 or to_unsigned(0, 64));
+                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h382 := (h381 or to_unsigned(0, 64));
+                            h383 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h383 := (h382 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h383;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pasid_dir_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(81, 8);
+                            h384 := to_unsigned(0, 1);
+                            h384 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h384 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h384;
+                            h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h385 := shift_right(e_addr, 12);
+                            h386 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h386 := unsigned'(h385 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h386(64-1 downto 0);
+                            h387 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h387 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h388 := to_unsigned(0, 1);
+                            h389 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h389 := to_unsigned(2, 2);
+                            else
+                                h389 := to_unsigned(1, 2);
+                            end if;
+                            h388 := to_unsigned(0, 1);
+                            if (not ((h389 = 2) and True)) then
+                                h388 := to_unsigned(1, 1);
+                            end if;
+                            h390 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h390 := (unsigned'(to_unsigned(0, 1) & h387) or unsigned'(h388 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h391 := (unsigned'(to_unsigned(0, 1) & h390) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h392 := (h391 or to_unsigned(0, 64));
+                            h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h393 := (h392 or to_unsigned(0, 64));
+                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h394 := (h393 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h394;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pasid_dir_reserved <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(82, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            h395 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h395 := shift_right(e_addr, 12);
+                            h396 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h396 := unsigned'(h395 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h396(64-1 downto 0);
+                            h397 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h397 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h398 := to_unsigned(0, 1);
+                            h399 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h399 := to_unsigned(2, 2);
+                            else
+                                h399 := to_unsigned(1, 2);
+                            end if;
+                            h398 := to_unsigned(0, 1);
+                            if (not ((h399 = 2) and True)) then
+                                h398 := to_unsigned(1, 1);
+                            end if;
+                            h400 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h400 := (unsigned'(to_unsigned(0, 1) & h397) or unsigned'(h398 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h401 := (unsigned'(to_unsigned(0, 1) & h400) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h402 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h402 := (h401 or to_unsigned(0, 64));
+                            h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h403 := (h402 or to_unsigned(0, 64));
+                            h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h404 := (h403 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h404;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pasid_entry_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(89, 8);
+                            h405 := to_unsigned(0, 1);
+                            h405 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h405 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h405;
+                            h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h406 := shift_right(e_addr, 12);
+                            h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h407 := unsigned'(h406 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h407(64-1 downto 0);
+                            h408 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h408 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h409 := to_unsigned(0, 1);
+                            h410 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h410 := to_unsigned(2, 2);
+                            else
+                                h410 := to_unsigned(1, 2);
+                            end if;
+                            h409 := to_unsigned(0, 1);
+                            if (not ((h410 = 2) and True)) then
+                                h409 := to_unsigned(1, 1);
+                            end if;
+                            h411 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h411 := (unsigned'(to_unsigned(0, 1) & h408) or unsigned'(h409 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h412 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h412 := (unsigned'(to_unsigned(0, 1) & h411) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h413 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h413 := (h412 or to_unsigned(0, 64));
+                            h414 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h414 := (h413 or to_unsigned(0, 64));
+                            h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h415 := (h414 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h415;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pasid_entry_reserved <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(90, 8);
+                            cl_io_recorded <= to_unsigned(1, 1);
+                            h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h416 := shift_right(e_addr, 12);
+                            h417 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h417 := unsigned'(h416 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h417(64-1 downto 0);
+                            h418 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h418 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h419 := to_unsigned(0, 1);
+                            h420 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h420 := to_unsigned(2, 2);
+                            else
+                                h420 := to_unsigned(1, 2);
+                            end if;
+                            h419 := to_unsigned(0, 1);
+                            if (not ((h420 = 2) and True)) then
+                                h419 := to_unsigned(1, 1);
+                            end if;
+                            h421 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h421 := (unsigned'(to_unsigned(0, 1) & h418) or unsigned'(h419 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h422 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h422 := (unsigned'(to_unsigned(0, 1) & h421) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h423 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h423 := (h422 or to_unsigned(0, 64));
+                            h424 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h424 := (h423 or to_unsigned(0, 64));
+                            h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h425 := (h424 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h425;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pasid_entry_invalid <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(91, 8);
+                            h426 := to_unsigned(0, 1);
+                            h426 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h426 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h426;
+                            h427 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h427 := shift_right(e_addr, 12);
+                            h428 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h428 := unsigned'(h427 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h428(64-1 downto 0);
+                            h429 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h429 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h430 := to_unsigned(0, 1);
+                            h431 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h431 := to_unsigned(2, 2);
+                            else
+                                h431 := to_unsigned(1, 2);
+                            end if;
+                            h430 := to_unsigned(0, 1);
+                            if (not ((h431 = 2) and True)) then
+                                h430 := to_unsigned(1, 1);
+                            end if;
+                            h432 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h432 := (unsigned'(to_unsigned(0, 1) & h429) or unsigned'(h430 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h433 := (unsigned'(to_unsigned(0, 1) & h432) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h434 := (h433 or to_unsigned(0, 64));
+                            h435 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h435 := (h434 or to_unsigned(0, 64));
+                            h436 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h436 := (h435 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h436;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_protected_memory <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_ats_pass_through <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(1-1 downto 0) := to_unsigned(1, 1);
+                            v_wide(2-1 downto 1) := to_unsigned(1, 1);
+                            h437 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h437 := shift_right(e_addr, 12);
+                            v_wide(64-1 downto 12) := h437(52-1 downto 0);
+                            cl_io_cpl <= v_wide(64-1 downto 0);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_pass_through <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(2, 3);
+                            cl_io_address <= e_addr;
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_ats_beyond_width <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_address_beyond_width <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(131, 8);
+                            h438 := to_unsigned(0, 1);
+                            h438 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h438 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h438;
+                            h439 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h439 := shift_right(e_addr, 12);
+                            h440 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h440 := unsigned'(h439 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h440(64-1 downto 0);
+                            h441 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h441 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h442 := to_unsigned(0, 1);
+                            h443 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h443 := to_unsigned(2, 2);
+                            else
+                                h443 := to_unsigned(1, 2);
+                            end if;
+                            h442 := to_unsigned(0, 1);
+                            if (not ((h443 = 2) and True)) then
+                                h442 := to_unsigned(1, 1);
+                            end if;
+                            h444 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h444 := (unsigned'(to_unsigned(0, 1) & h441) or unsigned'(h442 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h445 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h445 := (unsigned'(to_unsigned(0, 1) & h444) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h446 := (h445 or to_unsigned(0, 64));
+                            h447 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h447 := (h446 or to_unsigned(0, 64));
+                            h448 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h448 := (h447 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h448;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_protected_memory_remapped <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_translated <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(1, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_ats_translation <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            v_wide := to_unsigned(0, 127);
+                            v_wide(1-1 downto 0) := to_unsigned(0, 1);
+                            v_wide(2-1 downto 1) := to_unsigned(0, 1);
+                            v_wide(3-1 downto 2) := to_unsigned(0, 1);
+                            v_wide(12-1 downto 11) := to_unsigned(0, 1);
+                            v_wide(64-1 downto 12) := unsigned'("0111111111111111111111111111111111111111111111111111");
+                            cl_io_cpl <= v_wide(64-1 downto 0);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_paging_access_error <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(120, 8);
+                            h449 := to_unsigned(0, 1);
+                            h449 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h449 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h449;
+                            h450 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h450 := shift_right(e_addr, 12);
+                            h451 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h451 := unsigned'(h450 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h451(64-1 downto 0);
+                            h452 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h452 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h453 := to_unsigned(0, 1);
+                            h454 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h454 := to_unsigned(2, 2);
+                            else
+                                h454 := to_unsigned(1, 2);
+                            end if;
+                            h453 := to_unsigned(0, 1);
+                            if (not ((h454 = 2) and True)) then
+                                h453 := to_unsigned(1, 1);
+                            end if;
+                            h455 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h455 := (unsigned'(to_unsigned(0, 1) & h452) or unsigned'(h453 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h456 := (unsigned'(to_unsigned(0, 1) & h455) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h457 := (h456 or to_unsigned(0, 64));
+                            h458 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h458 := (h457 or to_unsigned(0, 64));
+                            h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h459 := (h458 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h459;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_ats_not_present <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(7, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= w_io_pe_8(16-1 downto 0);
+                            cl_io_fault_reason <= to_unsigned(0, 8);
+                            cl_io_recorded <= to_unsigned(0, 1);
+                            cl_io_frcd_lo <= to_unsigned(0, 64);
+                            cl_io_frcd_hi <= to_unsigned(0, 64);
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_write_denied <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(133, 8);
+                            h460 := to_unsigned(0, 1);
+                            h460 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h460 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h460;
+                            h461 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h461 := shift_right(e_addr, 12);
+                            h462 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h462 := unsigned'(h461 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h462(64-1 downto 0);
+                            h463 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h463 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h464 := to_unsigned(0, 1);
+                            h465 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h465 := to_unsigned(2, 2);
+                            else
+                                h465 := to_unsigned(1, 2);
+                            end if;
+                            h464 := to_unsigned(0, 1);
+                            if (not ((h465 = 2) and True)) then
+                                h464 := to_unsigned(1, 1);
+                            end if;
+                            h466 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h466 := (unsigned'(to_unsigned(0, 1) & h463) or unsigned'(h464 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h467 := (unsigned'(to_unsigned(0, 1) & h466) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h468 := (h467 or to_unsigned(0, 64));
+                            h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h469 := (h468 or to_unsigned(0, 64));
+                            h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h470 := (h469 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h470;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_read_denied <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(134, 8);
+                            h471 := to_unsigned(0, 1);
+                            h471 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h471 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h471;
+                            h472 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h472 := shift_right(e_addr, 12);
+                            h473 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h473 := unsigned'(h472 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h473(64-1 downto 0);
+                            h474 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h474 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h475 := to_unsigned(0, 1);
+                            h476 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h476 := to_unsigned(2, 2);
+                            else
+                                h476 := to_unsigned(1, 2);
+                            end if;
+                            h475 := to_unsigned(0, 1);
+                            if (not ((h476 = 2) and True)) then
+                                h475 := to_unsigned(1, 1);
+                            end if;
+                            h477 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h477 := (unsigned'(to_unsigned(0, 1) & h474) or unsigned'(h475 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h478 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h478 := (unsigned'(to_unsigned(0, 1) & h477) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h479 := (h478 or to_unsigned(0, 64));
+                            h480 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h480 := (h479 or to_unsigned(0, 64));
+                            h481 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h481 := (h480 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h481;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif False then
+                            cl_io_exit <= to_unsigned(1, 1);
+                            cl_io_sm_paging_reserved <= to_unsigned(1, 1);
+                            cl_io_outcome <= to_unsigned(4, 3);
+                            cl_io_address <= to_unsigned(0, 64);
+                            cl_io_domain <= to_unsigned(0, 16);
+                            cl_io_fault_reason <= to_unsigned(122, 8);
+                            h482 := to_unsigned(0, 1);
+                            h482 := to_unsigned(0, 1);
+                            if (not ((bool(w_io_smctx_0(1)) or bool(w_io_pdir_0(1))) or bool(w_io_pe_0(1)))) then
+                                h482 := to_unsigned(1, 1);
+                            end if;
+                            cl_io_recorded <= h482;
+                            h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h483 := shift_right(e_addr, 12);
+                            h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h484 := unsigned'(h483 & to_unsigned(0, 12));
+                            cl_io_frcd_lo <= h484(64-1 downto 0);
+                            h485 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                            h485 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & cl_vf_rid) or to_unsigned(0, 62));
+                            h486 := to_unsigned(0, 1);
+                            h487 := to_unsigned(0, 2);
+                            if (e_write /= 0) then
+                                h487 := to_unsigned(2, 2);
+                            else
+                                h487 := to_unsigned(1, 2);
+                            end if;
+                            h486 := to_unsigned(0, 1);
+                            if (not ((h487 = 2) and True)) then
+                                h486 := to_unsigned(1, 1);
+                            end if;
+                            h488 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                            h488 := (unsigned'(to_unsigned(0, 1) & h485) or unsigned'(h486 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                            h489 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h489 := (unsigned'(to_unsigned(0, 1) & h488) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                            h490 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h490 := (h489 or to_unsigned(0, 64));
+                            h491 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h491 := (h490 or to_unsigned(0, 64));
+                            h492 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h492 := (h491 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                            cl_io_frcd_hi <= h492;
+                            cl_io_int_index <= to_unsigned(0, 16);
+                            cl_io_vector <= to_unsigned(0, 8);
+                            cl_io_destination <= to_unsigned(0, 32);
+                            cl_io_dest_mode <= to_unsigned(0, 1);
+                            cl_io_redir_hint <= to_unsigned(0, 1);
+                            cl_io_trigger_mode <= to_unsigned(0, 1);
+                            cl_io_delivery_mode <= to_unsigned(0, 3);
+                            cl_io_cpl_status <= to_unsigned(0, 3);
+                            cl_io_cpl <= to_unsigned(0, 64);
+                        elsif (((((h496 = 1) or (h497 = 2)) and (h499 /= 0)) and True) and (not bool(w_io_root_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2725,26 +4552,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(1, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h272 := e_addr;
-                            v_wide(64-1 downto 12) := h272(64-1 downto 12);
+                            h493 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h493 := e_addr;
+                            v_wide(64-1 downto 12) := h493(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(1, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h273 := to_unsigned(0, 1);
-                            h274 := to_unsigned(0, 2);
+                            h494 := to_unsigned(0, 1);
+                            h495 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h274 := to_unsigned(2, 2);
+                                h495 := to_unsigned(2, 2);
                             else
-                                h274 := to_unsigned(1, 2);
+                                h495 := to_unsigned(1, 2);
                             end if;
-                            h273 := to_unsigned(0, 1);
-                            if (not ((h274 = 2) and True)) then
-                                h273 := to_unsigned(1, 1);
+                            h494 := to_unsigned(0, 1);
+                            if (not ((h495 = 2) and True)) then
+                                h494 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h273;
+                            v_wide(63-1 downto 62) := h494;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2756,7 +4583,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((h282 = 1) or (h283 = 2)) and (h285 /= 0)) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
+                        elsif (((((h503 = 1) or (h504 = 2)) and (h506 /= 0)) and True) and (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_root_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2765,26 +4592,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(10, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h279 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h279 := e_addr;
-                            v_wide(64-1 downto 12) := h279(64-1 downto 12);
+                            h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h500 := e_addr;
+                            v_wide(64-1 downto 12) := h500(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(10, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h280 := to_unsigned(0, 1);
-                            h281 := to_unsigned(0, 2);
+                            h501 := to_unsigned(0, 1);
+                            h502 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h281 := to_unsigned(2, 2);
+                                h502 := to_unsigned(2, 2);
                             else
-                                h281 := to_unsigned(1, 2);
+                                h502 := to_unsigned(1, 2);
                             end if;
-                            h280 := to_unsigned(0, 1);
-                            if (not ((h281 = 2) and True)) then
-                                h280 := to_unsigned(1, 1);
+                            h501 := to_unsigned(0, 1);
+                            if (not ((h502 = 2) and True)) then
+                                h501 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h280;
+                            v_wide(63-1 downto 62) := h501;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2796,7 +4623,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((((h289 = 1) or (h290 = 2)) and (h292 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (er_io_ctx /= '0')) then
+                        elsif ((((((((h510 = 1) or (h511 = 2)) and (h513 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (er_io_ctx /= '0')) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_access_error <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2805,26 +4632,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(9, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h286 := e_addr;
-                            v_wide(64-1 downto 12) := h286(64-1 downto 12);
+                            h507 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h507 := e_addr;
+                            v_wide(64-1 downto 12) := h507(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(9, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h287 := to_unsigned(0, 1);
-                            h288 := to_unsigned(0, 2);
+                            h508 := to_unsigned(0, 1);
+                            h509 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h288 := to_unsigned(2, 2);
+                                h509 := to_unsigned(2, 2);
                             else
-                                h288 := to_unsigned(1, 2);
+                                h509 := to_unsigned(1, 2);
                             end if;
-                            h287 := to_unsigned(0, 1);
-                            if (not ((h288 = 2) and True)) then
-                                h287 := to_unsigned(1, 1);
+                            h508 := to_unsigned(0, 1);
+                            if (not ((h509 = 2) and True)) then
+                                h508 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h287;
+                            v_wide(63-1 downto 62) := h508;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2836,40 +4663,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((((h297 = 1) or (h298 = 2)) and (h300 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (not bool(w_io_ctx_0(0)))) then
+                        elsif ((((((((h518 = 1) or (h519 = 2)) and (h521 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and (not bool(w_io_ctx_0(0)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_not_present <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(2, 8);
-                            h293 := to_unsigned(0, 1);
-                            h293 := to_unsigned(0, 1);
+                            h514 := to_unsigned(0, 1);
+                            h514 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h293 := to_unsigned(1, 1);
+                                h514 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h293;
+                            cl_io_recorded <= h514;
                             v_wide := to_unsigned(0, 127);
-                            h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h294 := e_addr;
-                            v_wide(64-1 downto 12) := h294(64-1 downto 12);
+                            h515 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h515 := e_addr;
+                            v_wide(64-1 downto 12) := h515(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(2, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h295 := to_unsigned(0, 1);
-                            h296 := to_unsigned(0, 2);
+                            h516 := to_unsigned(0, 1);
+                            h517 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h296 := to_unsigned(2, 2);
+                                h517 := to_unsigned(2, 2);
                             else
-                                h296 := to_unsigned(1, 2);
+                                h517 := to_unsigned(1, 2);
                             end if;
-                            h295 := to_unsigned(0, 1);
-                            if (not ((h296 = 2) and True)) then
-                                h295 := to_unsigned(1, 1);
+                            h516 := to_unsigned(0, 1);
+                            if (not ((h517 = 2) and True)) then
+                                h516 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h295;
+                            v_wide(63-1 downto 62) := h516;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2881,7 +4708,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((((h304 = 1) or (h305 = 2)) and (h307 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
+                        elsif ((((((((h525 = 1) or (h526 = 2)) and (h528 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_reserved <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -2890,26 +4717,26 @@ begin
                             cl_io_fault_reason <= to_unsigned(11, 8);
                             cl_io_recorded <= to_unsigned(1, 1);
                             v_wide := to_unsigned(0, 127);
-                            h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h301 := e_addr;
-                            v_wide(64-1 downto 12) := h301(64-1 downto 12);
+                            h522 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h522 := e_addr;
+                            v_wide(64-1 downto 12) := h522(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(11, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h302 := to_unsigned(0, 1);
-                            h303 := to_unsigned(0, 2);
+                            h523 := to_unsigned(0, 1);
+                            h524 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h303 := to_unsigned(2, 2);
+                                h524 := to_unsigned(2, 2);
                             else
-                                h303 := to_unsigned(1, 2);
+                                h524 := to_unsigned(1, 2);
                             end if;
-                            h302 := to_unsigned(0, 1);
-                            if (not ((h303 = 2) and True)) then
-                                h302 := to_unsigned(1, 1);
+                            h523 := to_unsigned(0, 1);
+                            if (not ((h524 = 2) and True)) then
+                                h523 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h302;
+                            v_wide(63-1 downto 62) := h523;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2921,40 +4748,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((((h312 = 1) or (h313 = 2)) and (h315 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
+                        elsif (((((((((((h533 = 1) or (h534 = 2)) and (h536 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (((w_io_ctx_0(4-1 downto 2) = 3) or False) or False)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_tt_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h308 := to_unsigned(0, 1);
-                            h308 := to_unsigned(0, 1);
+                            h529 := to_unsigned(0, 1);
+                            h529 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h308 := to_unsigned(1, 1);
+                                h529 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h308;
+                            cl_io_recorded <= h529;
                             v_wide := to_unsigned(0, 127);
-                            h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h309 := e_addr;
-                            v_wide(64-1 downto 12) := h309(64-1 downto 12);
+                            h530 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h530 := e_addr;
+                            v_wide(64-1 downto 12) := h530(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h310 := to_unsigned(0, 1);
-                            h311 := to_unsigned(0, 2);
+                            h531 := to_unsigned(0, 1);
+                            h532 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h311 := to_unsigned(2, 2);
+                                h532 := to_unsigned(2, 2);
                             else
-                                h311 := to_unsigned(1, 2);
+                                h532 := to_unsigned(1, 2);
                             end if;
-                            h310 := to_unsigned(0, 1);
-                            if (not ((h311 = 2) and True)) then
-                                h310 := to_unsigned(1, 1);
+                            h531 := to_unsigned(0, 1);
+                            if (not ((h532 = 2) and True)) then
+                                h531 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h310;
+                            v_wide(63-1 downto 62) := h531;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -2973,33 +4800,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(13, 8);
-                            h316 := to_unsigned(0, 1);
-                            h316 := to_unsigned(0, 1);
+                            h537 := to_unsigned(0, 1);
+                            h537 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h316 := to_unsigned(1, 1);
+                                h537 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h316;
+                            cl_io_recorded <= h537;
                             v_wide := to_unsigned(0, 127);
-                            h317 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h317 := e_addr;
-                            v_wide(64-1 downto 12) := h317(64-1 downto 12);
+                            h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h538 := e_addr;
+                            v_wide(64-1 downto 12) := h538(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(13, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h318 := to_unsigned(0, 1);
-                            h319 := to_unsigned(0, 2);
+                            h539 := to_unsigned(0, 1);
+                            h540 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h319 := to_unsigned(2, 2);
+                                h540 := to_unsigned(2, 2);
                             else
-                                h319 := to_unsigned(1, 2);
+                                h540 := to_unsigned(1, 2);
                             end if;
-                            h318 := to_unsigned(0, 1);
-                            if (not ((h319 = 2) and True)) then
-                                h318 := to_unsigned(1, 1);
+                            h539 := to_unsigned(0, 1);
+                            if (not ((h540 = 2) and True)) then
+                                h539 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h318;
+                            v_wide(63-1 downto 62) := h539;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3011,40 +4838,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((((h324 = 1) or (h325 = 2)) and (h327 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
+                        elsif (((((((((((h545 = 1) or (h546 = 2)) and (h548 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (not ((((w_io_ctx_8(3-1 downto 0) = 1) and True) or ((w_io_ctx_8(3-1 downto 0) = 2) and True)) or ((w_io_ctx_8(3-1 downto 0) = 3) and True)))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_context_aw_invalid <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(3, 8);
-                            h320 := to_unsigned(0, 1);
-                            h320 := to_unsigned(0, 1);
+                            h541 := to_unsigned(0, 1);
+                            h541 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h320 := to_unsigned(1, 1);
+                                h541 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h320;
+                            cl_io_recorded <= h541;
                             v_wide := to_unsigned(0, 127);
-                            h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h321 := e_addr;
-                            v_wide(64-1 downto 12) := h321(64-1 downto 12);
+                            h542 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h542 := e_addr;
+                            v_wide(64-1 downto 12) := h542(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(3, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h322 := to_unsigned(0, 1);
-                            h323 := to_unsigned(0, 2);
+                            h543 := to_unsigned(0, 1);
+                            h544 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h323 := to_unsigned(2, 2);
+                                h544 := to_unsigned(2, 2);
                             else
-                                h323 := to_unsigned(1, 2);
+                                h544 := to_unsigned(1, 2);
                             end if;
-                            h322 := to_unsigned(0, 1);
-                            if (not ((h323 = 2) and True)) then
-                                h322 := to_unsigned(1, 1);
+                            h543 := to_unsigned(0, 1);
+                            if (not ((h544 = 2) and True)) then
+                                h543 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h322;
+                            v_wide(63-1 downto 62) := h543;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3056,7 +4883,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif (((((((h328 = 1) or (h329 = 2)) and True) and (h331 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h333 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h336))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h338 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h341))))) and (((((((((h342 = 1) or (h343 = 2)) and (h345 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0')))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
+                        elsif (((((((h549 = 1) or (h550 = 2)) and True) and (h552 /= 0)) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & h554 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h557))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & h559 & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h562))))) and ((((((((((h563 = 1) or (h564 = 2)) and (h566 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0')))) and (False or (w_io_ctx_0(4-1 downto 2) = 2))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -3094,7 +4921,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((((h346 = 1) or (h347 = 2)) and (h349 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
+                        elsif (((((((((((h567 = 1) or (h568 = 2)) and (h570 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (w_io_ctx_0(4-1 downto 2) = 2)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_pass_through <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(2, 3);
@@ -3132,40 +4959,40 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((((((((((h354 = 1) or (h355 = 2)) and (h357 /= 0)) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (h358 /= 0)) then
+                        elsif (((((((((((h575 = 1) or (h576 = 2)) and (h578 /= 0)) and True) and bool(w_io_root_0(0))) and (not (((w_io_root_0(12-1 downto 1) /= 0) or (w_io_root_0(64-1 downto 48) /= 0)) or (w_io_root_8 /= 0)))) and (not (er_io_root /= '0'))) and bool(w_io_ctx_0(0))) and (not ((((w_io_ctx_0(12-1 downto 4) /= 0) or (w_io_ctx_0(64-1 downto 48) /= 0)) or bool(w_io_ctx_8(7))) or (w_io_ctx_8(64-1 downto 24) /= 0)))) and (not (er_io_ctx /= '0'))) and (h579 /= 0)) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_address_beyond_width <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(4, 8);
-                            h350 := to_unsigned(0, 1);
-                            h350 := to_unsigned(0, 1);
+                            h571 := to_unsigned(0, 1);
+                            h571 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h350 := to_unsigned(1, 1);
+                                h571 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h350;
+                            cl_io_recorded <= h571;
                             v_wide := to_unsigned(0, 127);
-                            h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h351 := e_addr;
-                            v_wide(64-1 downto 12) := h351(64-1 downto 12);
+                            h572 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h572 := e_addr;
+                            v_wide(64-1 downto 12) := h572(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(4, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h352 := to_unsigned(0, 1);
-                            h353 := to_unsigned(0, 2);
+                            h573 := to_unsigned(0, 1);
+                            h574 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h353 := to_unsigned(2, 2);
+                                h574 := to_unsigned(2, 2);
                             else
-                                h353 := to_unsigned(1, 2);
+                                h574 := to_unsigned(1, 2);
                             end if;
-                            h352 := to_unsigned(0, 1);
-                            if (not ((h353 = 2) and True)) then
-                                h352 := to_unsigned(1, 1);
+                            h573 := to_unsigned(0, 1);
+                            if (not ((h574 = 2) and True)) then
+                                h573 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h352;
+                            v_wide(63-1 downto 62) := h573;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3177,7 +5004,7 @@ begin
                             cl_io_delivery_mode <= to_unsigned(0, 3);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
-                        elsif ((wk_io_sl_ok /= 0) and ((True and (h367 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h369 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h372))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h374 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h377)))))) then
+                        elsif ((wk_io_sl_ok /= 0) and ((True and (h588 /= 0)) and (((True and (wk_io_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & h590 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h593))) or ((True and (wk_io_sl_pa >= unsigned'(to_unsigned(0, 16) & h595 & to_unsigned(0, 20)))) and (wk_io_sl_pa <= unsigned'(to_unsigned(0, 16) & h598)))))) then
                             cl_io_exit <= to_unsigned(1, 1);
                             cl_io_protected_memory_remapped <= to_unsigned(1, 1);
                             cl_io_outcome <= to_unsigned(4, 3);
@@ -3235,46 +5062,46 @@ begin
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             v_wide := to_unsigned(0, 127);
                             v_wide(1-1 downto 0) := wk_io_sl_R;
-                            h378 := to_unsigned(0, 1);
-                            h378 := to_unsigned(0, 1);
+                            h599 := to_unsigned(0, 1);
+                            h599 := to_unsigned(0, 1);
                             if ((wk_io_sl_W /= 0) and True) then
-                                h378 := to_unsigned(1, 1);
+                                h599 := to_unsigned(1, 1);
                             end if;
-                            v_wide(2-1 downto 1) := h378;
+                            v_wide(2-1 downto 1) := h599;
                             v_wide(3-1 downto 2) := wk_io_sl_U;
-                            h379 := to_unsigned(0, 1);
-                            h379 := to_unsigned(0, 1);
+                            h600 := to_unsigned(0, 1);
+                            h600 := to_unsigned(0, 1);
                             if (wk_io_sl_shift > 12) then
-                                h379 := to_unsigned(1, 1);
+                                h600 := to_unsigned(1, 1);
                             end if;
-                            v_wide(12-1 downto 11) := h379;
-                            h380 := to_unsigned(0, 6);
-                            h380 := wk_io_sl_shift;
-                            h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h381 := shift_right(wk_io_sl_frame, to_integer(h380));
-                            h382 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h382 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h381);
-                            h383 := to_unsigned(0, 6);
-                            h383 := wk_io_sl_shift;
-                            h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h384 := shift_left(h382, to_integer(h383));
-                            h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h385 := to_unsigned(1, 64);
-                            h386 := to_unsigned(0, 6);
-                            h387 := to_unsigned(0, 7);
-                            h387 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
-                            h386 := h387(6-1 downto 0);
-                            h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h388 := shift_left(h385, to_integer(h386));
-                            h389 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h389 := ((unsigned'(to_unsigned(0, 1) & h388) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                            h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h390 := shift_right(h389(64-1 downto 0), 12);
-                            h391 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h391 := (h384 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h390 & to_unsigned(0, 12)));
-                            h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                            h392 := shift_right(h391, 12);
-                            v_wide(64-1 downto 12) := h392(52-1 downto 0);
+                            v_wide(12-1 downto 11) := h600;
+                            h601 := to_unsigned(0, 6);
+                            h601 := wk_io_sl_shift;
+                            h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h602 := shift_right(wk_io_sl_frame, to_integer(h601));
+                            h603 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h603 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h602);
+                            h604 := to_unsigned(0, 6);
+                            h604 := wk_io_sl_shift;
+                            h605 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h605 := shift_left(h603, to_integer(h604));
+                            h606 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h606 := to_unsigned(1, 64);
+                            h607 := to_unsigned(0, 6);
+                            h608 := to_unsigned(0, 7);
+                            h608 := ((unsigned'(to_unsigned(0, 1) & wk_io_sl_shift) + 64) - 1);
+                            h607 := h608(6-1 downto 0);
+                            h609 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h609 := shift_left(h606, to_integer(h607));
+                            h610 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h610 := ((unsigned'(to_unsigned(0, 1) & h609) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                            h611 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h611 := shift_right(h610(64-1 downto 0), 12);
+                            h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h612 := (h605 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h611 & to_unsigned(0, 12)));
+                            h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                            h613 := shift_right(h612, 12);
+                            v_wide(64-1 downto 12) := h613(52-1 downto 0);
                             cl_io_cpl <= v_wide(64-1 downto 0);
                         elsif ((wk_io_sl_walked /= 0) and (wk_io_sl_access_error /= 0)) then
                             cl_io_exit <= to_unsigned(1, 1);
@@ -3283,33 +5110,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= wk_io_sl_reason;
-                            h393 := to_unsigned(0, 1);
-                            h393 := to_unsigned(0, 1);
+                            h614 := to_unsigned(0, 1);
+                            h614 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h393 := to_unsigned(1, 1);
+                                h614 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h393;
+                            cl_io_recorded <= h614;
                             v_wide := to_unsigned(0, 127);
-                            h394 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h394 := e_addr;
-                            v_wide(64-1 downto 12) := h394(64-1 downto 12);
+                            h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h615 := e_addr;
+                            v_wide(64-1 downto 12) := h615(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := wk_io_sl_reason;
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h395 := to_unsigned(0, 1);
-                            h396 := to_unsigned(0, 2);
+                            h616 := to_unsigned(0, 1);
+                            h617 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h396 := to_unsigned(2, 2);
+                                h617 := to_unsigned(2, 2);
                             else
-                                h396 := to_unsigned(1, 2);
+                                h617 := to_unsigned(1, 2);
                             end if;
-                            h395 := to_unsigned(0, 1);
-                            if (not ((h396 = 2) and True)) then
-                                h395 := to_unsigned(1, 1);
+                            h616 := to_unsigned(0, 1);
+                            if (not ((h617 = 2) and True)) then
+                                h616 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h395;
+                            v_wide(63-1 downto 62) := h616;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3347,16 +5174,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(5, 8);
-                            h397 := to_unsigned(0, 1);
-                            h397 := to_unsigned(0, 1);
+                            h618 := to_unsigned(0, 1);
+                            h618 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h397 := to_unsigned(1, 1);
+                                h618 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h397;
+                            cl_io_recorded <= h618;
                             v_wide := to_unsigned(0, 127);
-                            h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h398 := e_addr;
-                            v_wide(64-1 downto 12) := h398(64-1 downto 12);
+                            h619 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h619 := e_addr;
+                            v_wide(64-1 downto 12) := h619(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -3381,16 +5208,16 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(6, 8);
-                            h399 := to_unsigned(0, 1);
-                            h399 := to_unsigned(0, 1);
+                            h620 := to_unsigned(0, 1);
+                            h620 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h399 := to_unsigned(1, 1);
+                                h620 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h399;
+                            cl_io_recorded <= h620;
                             v_wide := to_unsigned(0, 127);
-                            h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h400 := e_addr;
-                            v_wide(64-1 downto 12) := h400(64-1 downto 12);
+                            h621 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h621 := e_addr;
+                            v_wide(64-1 downto 12) := h621(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
@@ -3415,33 +5242,33 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(12, 8);
-                            h401 := to_unsigned(0, 1);
-                            h401 := to_unsigned(0, 1);
+                            h622 := to_unsigned(0, 1);
+                            h622 := to_unsigned(0, 1);
                             if (not bool(w_io_ctx_0(1))) then
-                                h401 := to_unsigned(1, 1);
+                                h622 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h401;
+                            cl_io_recorded <= h622;
                             v_wide := to_unsigned(0, 127);
-                            h402 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h402 := e_addr;
-                            v_wide(64-1 downto 12) := h402(64-1 downto 12);
+                            h623 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h623 := e_addr;
+                            v_wide(64-1 downto 12) := h623(64-1 downto 12);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
                             v_wide := to_unsigned(0, 127);
                             v_wide(16-1 downto 0) := cl_vf_rid;
                             v_wide(40-1 downto 32) := to_unsigned(12, 8);
                             v_wide(62-1 downto 60) := to_unsigned(0, 2);
-                            h403 := to_unsigned(0, 1);
-                            h404 := to_unsigned(0, 2);
+                            h624 := to_unsigned(0, 1);
+                            h625 := to_unsigned(0, 2);
                             if (e_write /= 0) then
-                                h404 := to_unsigned(2, 2);
+                                h625 := to_unsigned(2, 2);
                             else
-                                h404 := to_unsigned(1, 2);
+                                h625 := to_unsigned(1, 2);
                             end if;
-                            h403 := to_unsigned(0, 1);
-                            if (not ((h404 = 2) and True)) then
-                                h403 := to_unsigned(1, 1);
+                            h624 := to_unsigned(0, 1);
+                            if (not ((h625 = 2) and True)) then
+                                h624 := to_unsigned(1, 1);
                             end if;
-                            v_wide(63-1 downto 62) := h403;
+                            v_wide(63-1 downto 62) := h624;
                             v_wide(64-1 downto 63) := to_unsigned(1, 1);
                             cl_io_frcd_hi <= v_wide(64-1 downto 0);
                             cl_io_int_index <= to_unsigned(0, 16);
@@ -3596,12 +5423,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(34, 8);
-                            h405 := to_unsigned(0, 1);
-                            h405 := to_unsigned(0, 1);
+                            h626 := to_unsigned(0, 1);
+                            h626 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h405 := to_unsigned(1, 1);
+                                h626 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h405;
+                            cl_io_recorded <= h626;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3626,12 +5453,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(36, 8);
-                            h406 := to_unsigned(0, 1);
-                            h406 := to_unsigned(0, 1);
+                            h627 := to_unsigned(0, 1);
+                            h627 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h406 := to_unsigned(1, 1);
+                                h627 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h406;
+                            cl_io_recorded <= h627;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3656,12 +5483,12 @@ begin
                             cl_io_address <= to_unsigned(0, 64);
                             cl_io_domain <= to_unsigned(0, 16);
                             cl_io_fault_reason <= to_unsigned(38, 8);
-                            h407 := to_unsigned(0, 1);
-                            h407 := to_unsigned(0, 1);
+                            h628 := to_unsigned(0, 1);
+                            h628 := to_unsigned(0, 1);
                             if (not bool(w_io_irte_0(1))) then
-                                h407 := to_unsigned(1, 1);
+                                h628 := to_unsigned(1, 1);
                             end if;
-                            cl_io_recorded <= h407;
+                            cl_io_recorded <= h628;
                             v_wide := to_unsigned(0, 127);
                             v_wide(64-1 downto 48) := to_unsigned(0, 16);
                             cl_io_frcd_lo <= v_wide(64-1 downto 0);
@@ -3691,37 +5518,37 @@ begin
                             cl_io_frcd_hi <= to_unsigned(0, 64);
                             cl_io_int_index <= to_unsigned(0, 16);
                             cl_io_vector <= w_io_irte_0(24-1 downto 16);
-                            h408 := unsigned'("00000000000000000000000000000000");
-                            h409 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                            h409 := shift_right(r_IRTA_REG, 11);
-                            h410 := to_unsigned(0, 1);
-                            h410 := (h409(1-1 downto 0) and to_unsigned(1, 1));
-                            h411 := unsigned'("00000000000000000000000000000000");
-                            h411 := w_io_irte_0(64-1 downto 32);
-                            if (h410 /= 0) then
-                                h408 := w_io_irte_0(64-1 downto 32);
+                            h629 := unsigned'("00000000000000000000000000000000");
+                            h630 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            h630 := shift_right(r_IRTA_REG, 11);
+                            h631 := to_unsigned(0, 1);
+                            h631 := (h630(1-1 downto 0) and to_unsigned(1, 1));
+                            h632 := unsigned'("00000000000000000000000000000000");
+                            h632 := w_io_irte_0(64-1 downto 32);
+                            if (h631 /= 0) then
+                                h629 := w_io_irte_0(64-1 downto 32);
                             else
-                                h408 := unsigned'(to_unsigned(0, 24) & h411(16-1 downto 8));
+                                h629 := unsigned'(to_unsigned(0, 24) & h632(16-1 downto 8));
                             end if;
-                            cl_io_destination <= h408;
-                            h412 := to_unsigned(0, 1);
-                            h412 := to_unsigned(0, 1);
+                            cl_io_destination <= h629;
+                            h633 := to_unsigned(0, 1);
+                            h633 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(2)) then
-                                h412 := to_unsigned(1, 1);
+                                h633 := to_unsigned(1, 1);
                             end if;
-                            cl_io_dest_mode <= h412;
-                            h413 := to_unsigned(0, 1);
-                            h413 := to_unsigned(0, 1);
+                            cl_io_dest_mode <= h633;
+                            h634 := to_unsigned(0, 1);
+                            h634 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(3)) then
-                                h413 := to_unsigned(1, 1);
+                                h634 := to_unsigned(1, 1);
                             end if;
-                            cl_io_redir_hint <= h413;
-                            h414 := to_unsigned(0, 1);
-                            h414 := to_unsigned(0, 1);
+                            cl_io_redir_hint <= h634;
+                            h635 := to_unsigned(0, 1);
+                            h635 := to_unsigned(0, 1);
                             if bool(w_io_irte_0(4)) then
-                                h414 := to_unsigned(1, 1);
+                                h635 := to_unsigned(1, 1);
                             end if;
-                            cl_io_trigger_mode <= h414;
+                            cl_io_trigger_mode <= h635;
                             cl_io_delivery_mode <= w_io_irte_0(8-1 downto 5);
                             cl_io_cpl_status <= to_unsigned(0, 3);
                             cl_io_cpl <= to_unsigned(0, 64);
@@ -3784,9 +5611,15 @@ begin
     end if;
 end process fsm;
 
-port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we) is
+port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we) is
 begin
-    if bool(unit_io_sl_m_valid) then
+    if bool(unit_io_smsl_m_valid) then
+        m_valid <= '1';
+        m_we <= unit_io_smsl_m_we;
+        m_size <= unit_io_smsl_m_size;
+        m_addr <= unit_io_smsl_m_addr;
+        m_wdata <= unit_io_smsl_m_wdata;
+    elsif bool(unit_io_sl_m_valid) then
         m_valid <= '1';
         m_we <= unit_io_sl_m_we;
         m_size <= unit_io_sl_m_size;
@@ -3800,6 +5633,874 @@ begin
         m_wdata <= u_wdata;
     end if;
 end process port_mux;
+
+walker_unit_io_smsl0_logic: process (walker_unit_io_smsl0_a_r, walker_unit_io_smsl0_a_w, unit_io_smsl_done, walker_unit_io_smsl0_fault_k, walker_unit_io_smsl0_flevel, unit_io_smsl_i_addr, walker_unit_io_smsl0_lvl, walker_unit_io_smsl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smsl0_m_size_h, walker_unit_io_smsl0_m_valid_h, walker_unit_io_smsl0_m_wdata_h, walker_unit_io_smsl0_m_we_h, walker_unit_io_smsl0_pend_1, walker_unit_io_smsl0_pend_2, walker_unit_io_smsl0_pend_3, walker_unit_io_smsl0_pend_4, walker_unit_io_smsl0_pend_5, unit_io_smsl_r_SL_WALK, walker_unit_io_smsl0_sa_1, walker_unit_io_smsl0_sa_2, walker_unit_io_smsl0_sa_3, walker_unit_io_smsl0_sa_4, walker_unit_io_smsl0_sa_5, walker_unit_io_smsl0_se_1, walker_unit_io_smsl0_se_2, walker_unit_io_smsl0_se_3, walker_unit_io_smsl0_se_4, walker_unit_io_smsl0_se_5, walker_unit_io_smsl0_st, unit_io_smsl_start) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
+begin
+    unit_io_smsl_m_valid <= walker_unit_io_smsl0_m_valid_h;
+    unit_io_smsl_m_we <= walker_unit_io_smsl0_m_we_h;
+    unit_io_smsl_m_size <= walker_unit_io_smsl0_m_size_h;
+    unit_io_smsl_m_addr <= walker_unit_io_smsl0_m_addr_h;
+    unit_io_smsl_m_wdata <= walker_unit_io_smsl0_m_wdata_h;
+    pending := '0';
+    v_r := '0';
+    v_w := '0';
+    if bool(unit_io_smsl_done) then
+        null;
+    end if;
+    case walker_unit_io_smsl0_st is
+        when IDLE =>
+            if bool(unit_io_smsl_start) then
+                if (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                    unit_io_smsl_m_valid <= '1';
+                    unit_io_smsl_m_we <= '0';
+                    unit_io_smsl_m_size <= to_unsigned(3, 3);
+                    unit_io_smsl_m_addr <= (unsigned'(unit_io_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                elsif (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                    unit_io_smsl_m_valid <= '1';
+                    unit_io_smsl_m_we <= '0';
+                    unit_io_smsl_m_size <= to_unsigned(3, 3);
+                    unit_io_smsl_m_addr <= (unsigned'(unit_io_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                else
+                    unit_io_smsl_m_valid <= '1';
+                    unit_io_smsl_m_we <= '0';
+                    unit_io_smsl_m_size <= to_unsigned(3, 3);
+                    unit_io_smsl_m_addr <= (unsigned'(unit_io_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                if (walker_unit_io_smsl0_lvl = 5) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                        unit_io_smsl_m_valid <= '1';
+                        unit_io_smsl_m_we <= '0';
+                        unit_io_smsl_m_size <= to_unsigned(3, 3);
+                        unit_io_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_io_smsl0_lvl = 4) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                        unit_io_smsl_m_valid <= '1';
+                        unit_io_smsl_m_we <= '0';
+                        unit_io_smsl_m_size <= to_unsigned(3, 3);
+                        unit_io_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                    end if;
+                elsif (walker_unit_io_smsl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_io_smsl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (30 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smsl_i_addr(12-1 downto 0));
+                                elsif (30 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smsl_i_addr(13-1 downto 0));
+                                elsif (30 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smsl_i_addr(14-1 downto 0));
+                                elsif (30 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smsl_i_addr(15-1 downto 0));
+                                elsif (30 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smsl_i_addr(16-1 downto 0));
+                                elsif (30 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smsl_i_addr(17-1 downto 0));
+                                elsif (30 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smsl_i_addr(18-1 downto 0));
+                                elsif (30 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smsl_i_addr(19-1 downto 0));
+                                elsif (30 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smsl_i_addr(20-1 downto 0));
+                                elsif (30 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smsl_i_addr(21-1 downto 0));
+                                elsif (30 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smsl_i_addr(22-1 downto 0));
+                                elsif (30 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smsl_i_addr(23-1 downto 0));
+                                elsif (30 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smsl_i_addr(24-1 downto 0));
+                                elsif (30 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smsl_i_addr(25-1 downto 0));
+                                elsif (30 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smsl_i_addr(26-1 downto 0));
+                                elsif (30 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smsl_i_addr(27-1 downto 0));
+                                elsif (30 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smsl_i_addr(28-1 downto 0));
+                                elsif (30 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smsl_i_addr(29-1 downto 0));
+                                elsif (30 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smsl_i_addr(30-1 downto 0));
+                                elsif (30 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smsl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_io_smsl0_pend_5) or bool(walker_unit_io_smsl0_pend_4) or bool(walker_unit_io_smsl0_pend_3) or bool(walker_unit_io_smsl0_pend_2) or bool(walker_unit_io_smsl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                            unit_io_smsl_m_valid <= '1';
+                            unit_io_smsl_m_we <= '0';
+                            unit_io_smsl_m_size <= to_unsigned(3, 3);
+                            unit_io_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_io_smsl0_lvl = 2) then
+                    if (bool(m_rdata(7)) and True) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                            if bool(unit_io_smsl_r_SL_WALK(4)) then
+                                null;
+                            else
+                                leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                if (21 = 12) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smsl_i_addr(12-1 downto 0));
+                                elsif (21 = 13) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smsl_i_addr(13-1 downto 0));
+                                elsif (21 = 14) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smsl_i_addr(14-1 downto 0));
+                                elsif (21 = 15) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smsl_i_addr(15-1 downto 0));
+                                elsif (21 = 16) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smsl_i_addr(16-1 downto 0));
+                                elsif (21 = 17) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smsl_i_addr(17-1 downto 0));
+                                elsif (21 = 18) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smsl_i_addr(18-1 downto 0));
+                                elsif (21 = 19) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smsl_i_addr(19-1 downto 0));
+                                elsif (21 = 20) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smsl_i_addr(20-1 downto 0));
+                                elsif (21 = 21) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smsl_i_addr(21-1 downto 0));
+                                elsif (21 = 22) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smsl_i_addr(22-1 downto 0));
+                                elsif (21 = 23) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smsl_i_addr(23-1 downto 0));
+                                elsif (21 = 24) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smsl_i_addr(24-1 downto 0));
+                                elsif (21 = 25) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smsl_i_addr(25-1 downto 0));
+                                elsif (21 = 26) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smsl_i_addr(26-1 downto 0));
+                                elsif (21 = 27) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smsl_i_addr(27-1 downto 0));
+                                elsif (21 = 28) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smsl_i_addr(28-1 downto 0));
+                                elsif (21 = 29) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smsl_i_addr(29-1 downto 0));
+                                elsif (21 = 30) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smsl_i_addr(30-1 downto 0));
+                                elsif (21 = 31) then
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smsl_i_addr(31-1 downto 0));
+                                else
+                                    leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                end if;
+                                if (bool(pending) or bool(walker_unit_io_smsl0_pend_5) or bool(walker_unit_io_smsl0_pend_4) or bool(walker_unit_io_smsl0_pend_3) or bool(walker_unit_io_smsl0_pend_2) or bool(walker_unit_io_smsl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    else
+                        if bool(m_rerr) then
+                            null;
+                        elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                            null;
+                        elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            null;
+                        else
+                            v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                            v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                            unit_io_smsl_m_valid <= '1';
+                            unit_io_smsl_m_we <= '0';
+                            unit_io_smsl_m_size <= to_unsigned(3, 3);
+                            unit_io_smsl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                        end if;
+                    end if;
+                elsif (walker_unit_io_smsl0_lvl = 1) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                        null;
+                    elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                        null;
+                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                        v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                        if bool(unit_io_smsl_r_SL_WALK(4)) then
+                            null;
+                        else
+                            if (bool(pending) or bool(walker_unit_io_smsl0_pend_5) or bool(walker_unit_io_smsl0_pend_4) or bool(walker_unit_io_smsl0_pend_3) or bool(walker_unit_io_smsl0_pend_2) or bool(walker_unit_io_smsl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 4);
+            rs1 := to_unsigned(0, 3);
+            rs2 := to_unsigned(0, 3);
+            rs3 := to_unsigned(0, 3);
+            if (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                rs3 := to_unsigned(4, 3);
+            else
+                rs3 := to_unsigned(3, 3);
+            end if;
+            if (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := rs3;
+            end if;
+            if (walker_unit_io_smsl0_flevel = rs2) then
+                rs1 := to_unsigned(3, 3);
+            else
+                rs1 := to_unsigned(7, 3);
+            end if;
+            rs4 := to_unsigned(0, 4);
+            rs5 := to_unsigned(0, 3);
+            rs6 := to_unsigned(0, 3);
+            if bool(unit_io_smsl_r_SL_WALK(3)) then
+                rs6 := to_unsigned(5, 3);
+            else
+                rs6 := to_unsigned(6, 3);
+            end if;
+            if ((walker_unit_io_smsl0_fault_k(3-1 downto 0) = 2) or (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 3)) then
+                rs5 := rs6;
+            else
+                rs5 := to_unsigned(0, 3);
+            end if;
+            if (((walker_unit_io_smsl0_fault_k(3-1 downto 0) = 4) or (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 6)) then
+                rs4 := to_unsigned(12, 4);
+            else
+                rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+            end if;
+            if (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 1) then
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            else
+                rs0 := rs4;
+            end if;
+            rs7 := to_unsigned(0, 7);
+            rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_smsl0_flevel), 7);
+            rs8 := to_unsigned(0, 8);
+            rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+        when ADREQ =>
+            if bool(walker_unit_io_smsl0_pend_5) then
+                unit_io_smsl_m_valid <= '1';
+                unit_io_smsl_m_we <= '1';
+                unit_io_smsl_m_size <= to_unsigned(3, 3);
+                unit_io_smsl_m_addr <= walker_unit_io_smsl0_sa_5;
+                unit_io_smsl_m_wdata <= walker_unit_io_smsl0_se_5;
+            elsif bool(walker_unit_io_smsl0_pend_4) then
+                unit_io_smsl_m_valid <= '1';
+                unit_io_smsl_m_we <= '1';
+                unit_io_smsl_m_size <= to_unsigned(3, 3);
+                unit_io_smsl_m_addr <= walker_unit_io_smsl0_sa_4;
+                unit_io_smsl_m_wdata <= walker_unit_io_smsl0_se_4;
+            elsif bool(walker_unit_io_smsl0_pend_3) then
+                unit_io_smsl_m_valid <= '1';
+                unit_io_smsl_m_we <= '1';
+                unit_io_smsl_m_size <= to_unsigned(3, 3);
+                unit_io_smsl_m_addr <= walker_unit_io_smsl0_sa_3;
+                unit_io_smsl_m_wdata <= walker_unit_io_smsl0_se_3;
+            elsif bool(walker_unit_io_smsl0_pend_2) then
+                unit_io_smsl_m_valid <= '1';
+                unit_io_smsl_m_we <= '1';
+                unit_io_smsl_m_size <= to_unsigned(3, 3);
+                unit_io_smsl_m_addr <= walker_unit_io_smsl0_sa_2;
+                unit_io_smsl_m_wdata <= walker_unit_io_smsl0_se_2;
+            elsif bool(walker_unit_io_smsl0_pend_1) then
+                unit_io_smsl_m_valid <= '1';
+                unit_io_smsl_m_we <= '1';
+                unit_io_smsl_m_size <= to_unsigned(3, 3);
+                unit_io_smsl_m_addr <= walker_unit_io_smsl0_sa_1;
+                unit_io_smsl_m_wdata <= walker_unit_io_smsl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_io_smsl_m_we <= '0';
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_io_smsl0_logic;
+
+walker_unit_io_smsl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable v_r: std_logic;
+    variable v_w: std_logic;
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(3 downto 0);
+    variable rs1: unsigned(2 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(2 downto 0);
+    variable rs4: unsigned(3 downto 0);
+    variable rs5: unsigned(2 downto 0);
+    variable rs6: unsigned(2 downto 0);
+    variable rs7: unsigned(6 downto 0);
+    variable rs8: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            walker_unit_io_smsl0_a_r <= '0';
+            walker_unit_io_smsl0_a_w <= '0';
+            unit_io_smsl_done <= '0';
+            walker_unit_io_smsl0_ea <= to_unsigned(0, 64);
+            walker_unit_io_smsl0_fault_k <= to_unsigned(0, 8);
+            walker_unit_io_smsl0_flevel <= to_unsigned(0, 3);
+            walker_unit_io_smsl0_le <= to_unsigned(0, 64);
+            walker_unit_io_smsl0_lvl <= to_unsigned(0, 3);
+            walker_unit_io_smsl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_io_smsl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_io_smsl0_m_valid_h <= '0';
+            walker_unit_io_smsl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_io_smsl0_m_we_h <= '0';
+            unit_io_smsl_o_aux <= to_unsigned(0, 3);
+            unit_io_smsl_o_level <= to_unsigned(0, 3);
+            unit_io_smsl_o_pa <= to_unsigned(0, 64);
+            unit_io_smsl_o_r_R <= to_unsigned(0, 1);
+            unit_io_smsl_o_r_U <= to_unsigned(0, 1);
+            unit_io_smsl_o_r_W <= to_unsigned(0, 1);
+            unit_io_smsl_o_r_frame <= to_unsigned(0, 64);
+            unit_io_smsl_o_r_reason <= to_unsigned(0, 8);
+            unit_io_smsl_o_r_shift <= to_unsigned(0, 6);
+            unit_io_smsl_o_status <= to_unsigned(0, 8);
+            walker_unit_io_smsl0_pend_1 <= '0';
+            walker_unit_io_smsl0_pend_2 <= '0';
+            walker_unit_io_smsl0_pend_3 <= '0';
+            walker_unit_io_smsl0_pend_4 <= '0';
+            walker_unit_io_smsl0_pend_5 <= '0';
+            walker_unit_io_smsl0_st <= IDLE;
+        else
+            walker_unit_io_smsl0_m_valid_h <= stdl(bool(unit_io_smsl_m_valid) and (not bool(m_ready)));
+            walker_unit_io_smsl0_m_we_h <= unit_io_smsl_m_we;
+            walker_unit_io_smsl0_m_size_h <= unit_io_smsl_m_size;
+            walker_unit_io_smsl0_m_addr_h <= unit_io_smsl_m_addr;
+            walker_unit_io_smsl0_m_wdata_h <= unit_io_smsl_m_wdata;
+            pending := '0';
+            v_r := '0';
+            v_w := '0';
+            if bool(unit_io_smsl_done) then
+                unit_io_smsl_done <= '0';
+            end if;
+            case walker_unit_io_smsl0_st is
+                when IDLE =>
+                    if bool(unit_io_smsl_start) then
+                        walker_unit_io_smsl0_a_r <= '1';
+                        walker_unit_io_smsl0_a_w <= '1';
+                        walker_unit_io_smsl0_pend_5 <= '0';
+                        walker_unit_io_smsl0_pend_4 <= '0';
+                        walker_unit_io_smsl0_pend_3 <= '0';
+                        walker_unit_io_smsl0_pend_2 <= '0';
+                        walker_unit_io_smsl0_pend_1 <= '0';
+                        if (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                            walker_unit_io_smsl0_ea <= (unsigned'(unit_io_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                            walker_unit_io_smsl0_st <= MWAIT;
+                            walker_unit_io_smsl0_lvl <= to_unsigned(5, 3);
+                        elsif (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                            walker_unit_io_smsl0_ea <= (unsigned'(unit_io_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_io_smsl0_st <= MWAIT;
+                            walker_unit_io_smsl0_lvl <= to_unsigned(4, 3);
+                        else
+                            walker_unit_io_smsl0_ea <= (unsigned'(unit_io_smsl_r_SL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_io_smsl0_st <= MWAIT;
+                            walker_unit_io_smsl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_io_smsl0_le <= m_rdata;
+                        if (walker_unit_io_smsl0_lvl = 5) then
+                            if bool(m_rerr) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(5, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_io_smsl0_st <= MWAIT;
+                                walker_unit_io_smsl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        elsif (walker_unit_io_smsl0_lvl = 4) then
+                            if bool(m_rerr) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100010000000")) /= 0) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(4, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                walker_unit_io_smsl0_st <= MWAIT;
+                                walker_unit_io_smsl0_lvl <= to_unsigned(3, 3);
+                            end if;
+                        elsif (walker_unit_io_smsl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                if bool(m_rerr) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(262143, 36)) /= 0) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(6, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if bool(unit_io_smsl_r_SL_WALK(4)) then
+                                        walker_unit_io_smsl0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_io_smsl0_st <= FAULT;
+                                    else
+                                        unit_io_smsl_o_level <= to_unsigned(3, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (30 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smsl_i_addr(12-1 downto 0));
+                                        elsif (30 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smsl_i_addr(13-1 downto 0));
+                                        elsif (30 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smsl_i_addr(14-1 downto 0));
+                                        elsif (30 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smsl_i_addr(15-1 downto 0));
+                                        elsif (30 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smsl_i_addr(16-1 downto 0));
+                                        elsif (30 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smsl_i_addr(17-1 downto 0));
+                                        elsif (30 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smsl_i_addr(18-1 downto 0));
+                                        elsif (30 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smsl_i_addr(19-1 downto 0));
+                                        elsif (30 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smsl_i_addr(20-1 downto 0));
+                                        elsif (30 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smsl_i_addr(21-1 downto 0));
+                                        elsif (30 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smsl_i_addr(22-1 downto 0));
+                                        elsif (30 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smsl_i_addr(23-1 downto 0));
+                                        elsif (30 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smsl_i_addr(24-1 downto 0));
+                                        elsif (30 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smsl_i_addr(25-1 downto 0));
+                                        elsif (30 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smsl_i_addr(26-1 downto 0));
+                                        elsif (30 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smsl_i_addr(27-1 downto 0));
+                                        elsif (30 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smsl_i_addr(28-1 downto 0));
+                                        elsif (30 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smsl_i_addr(29-1 downto 0));
+                                        elsif (30 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smsl_i_addr(30-1 downto 0));
+                                        elsif (30 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smsl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_io_smsl0_pend_5) or bool(walker_unit_io_smsl0_pend_4) or bool(walker_unit_io_smsl0_pend_3) or bool(walker_unit_io_smsl0_pend_2) or bool(walker_unit_io_smsl0_pend_1)) then
+                                            walker_unit_io_smsl0_st <= ADREQ;
+                                        else
+                                            unit_io_smsl_o_status <= to_unsigned(0, 8);
+                                            unit_io_smsl_done <= '1';
+                                            walker_unit_io_smsl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if bool(m_rerr) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                    walker_unit_io_smsl0_st <= MWAIT;
+                                    walker_unit_io_smsl0_lvl <= to_unsigned(2, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_io_smsl0_lvl = 2) then
+                            if (bool(m_rdata(7)) and True) then
+                                if bool(m_rerr) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((m_rdata(48-1 downto 12) and to_unsigned(511, 36)) /= 0) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if bool(unit_io_smsl_r_SL_WALK(4)) then
+                                        walker_unit_io_smsl0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_io_smsl0_st <= FAULT;
+                                    else
+                                        unit_io_smsl_o_level <= to_unsigned(2, 3);
+                                        leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                        if (21 = 12) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smsl_i_addr(12-1 downto 0));
+                                        elsif (21 = 13) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_io_smsl_i_addr(13-1 downto 0));
+                                        elsif (21 = 14) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_io_smsl_i_addr(14-1 downto 0));
+                                        elsif (21 = 15) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_io_smsl_i_addr(15-1 downto 0));
+                                        elsif (21 = 16) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_io_smsl_i_addr(16-1 downto 0));
+                                        elsif (21 = 17) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_io_smsl_i_addr(17-1 downto 0));
+                                        elsif (21 = 18) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_io_smsl_i_addr(18-1 downto 0));
+                                        elsif (21 = 19) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_io_smsl_i_addr(19-1 downto 0));
+                                        elsif (21 = 20) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_io_smsl_i_addr(20-1 downto 0));
+                                        elsif (21 = 21) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_io_smsl_i_addr(21-1 downto 0));
+                                        elsif (21 = 22) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_io_smsl_i_addr(22-1 downto 0));
+                                        elsif (21 = 23) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_io_smsl_i_addr(23-1 downto 0));
+                                        elsif (21 = 24) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_io_smsl_i_addr(24-1 downto 0));
+                                        elsif (21 = 25) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_io_smsl_i_addr(25-1 downto 0));
+                                        elsif (21 = 26) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_io_smsl_i_addr(26-1 downto 0));
+                                        elsif (21 = 27) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_io_smsl_i_addr(27-1 downto 0));
+                                        elsif (21 = 28) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_io_smsl_i_addr(28-1 downto 0));
+                                        elsif (21 = 29) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_io_smsl_i_addr(29-1 downto 0));
+                                        elsif (21 = 30) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_io_smsl_i_addr(30-1 downto 0));
+                                        elsif (21 = 31) then
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_io_smsl_i_addr(31-1 downto 0));
+                                        else
+                                            leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                        end if;
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_io_smsl0_pend_5) or bool(walker_unit_io_smsl0_pend_4) or bool(walker_unit_io_smsl0_pend_3) or bool(walker_unit_io_smsl0_pend_2) or bool(walker_unit_io_smsl0_pend_1)) then
+                                            walker_unit_io_smsl0_st <= ADREQ;
+                                        else
+                                            unit_io_smsl_o_status <= to_unsigned(0, 8);
+                                            unit_io_smsl_done <= '1';
+                                            walker_unit_io_smsl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            else
+                                if bool(m_rerr) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0100000000001111000000000000000000000000000000000000100000000000")) /= 0) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                else
+                                    v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_io_smsl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                    walker_unit_io_smsl0_st <= MWAIT;
+                                    walker_unit_io_smsl0_lvl <= to_unsigned(1, 3);
+                                end if;
+                            end if;
+                        elsif (walker_unit_io_smsl0_lvl = 1) then
+                            if bool(m_rerr) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((not bool(m_rdata(0))) and (not bool(m_rdata(1)))) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif ((not bool(unit_io_smsl_r_SL_WALK(4))) and ((bool(unit_io_smsl_r_SL_WALK(3)) and (not bool(m_rdata(1)))) or ((not bool(unit_io_smsl_r_SL_WALK(3))) and (not bool(m_rdata(0)))))) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or (False and ((m_rdata and to_unsigned(2048, 64)) /= 0)) or (False and ((m_rdata and unsigned'("0100000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_io_smsl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_io_smsl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_io_smsl0_st <= FAULT;
+                            else
+                                v_r := stdl(bool(walker_unit_io_smsl0_a_r) and bool(m_rdata(0)));
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w := stdl(bool(walker_unit_io_smsl0_a_w) and bool(m_rdata(1)));
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                if bool(unit_io_smsl_r_SL_WALK(4)) then
+                                    walker_unit_io_smsl0_fault_k <= to_unsigned(7, 8);
+                                    walker_unit_io_smsl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_io_smsl0_st <= FAULT;
+                                else
+                                    unit_io_smsl_o_level <= to_unsigned(1, 3);
+                                    unit_io_smsl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_io_smsl_i_addr(12-1 downto 0));
+                                    unit_io_smsl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_io_smsl0_pend_5) or bool(walker_unit_io_smsl0_pend_4) or bool(walker_unit_io_smsl0_pend_3) or bool(walker_unit_io_smsl0_pend_2) or bool(walker_unit_io_smsl0_pend_1)) then
+                                        walker_unit_io_smsl0_st <= ADREQ;
+                                    else
+                                        unit_io_smsl_o_status <= to_unsigned(0, 8);
+                                        unit_io_smsl_done <= '1';
+                                        walker_unit_io_smsl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_io_smsl_o_status <= walker_unit_io_smsl0_fault_k;
+                    unit_io_smsl_o_level <= walker_unit_io_smsl0_flevel;
+                    unit_io_smsl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 4);
+                    rs1 := to_unsigned(0, 3);
+                    rs2 := to_unsigned(0, 3);
+                    rs3 := to_unsigned(0, 3);
+                    if (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 2) then
+                        rs3 := to_unsigned(4, 3);
+                    else
+                        rs3 := to_unsigned(3, 3);
+                    end if;
+                    if (unit_io_smsl_r_SL_WALK(3-1 downto 0) = 3) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := rs3;
+                    end if;
+                    if (walker_unit_io_smsl0_flevel = rs2) then
+                        rs1 := to_unsigned(3, 3);
+                    else
+                        rs1 := to_unsigned(7, 3);
+                    end if;
+                    rs4 := to_unsigned(0, 4);
+                    rs5 := to_unsigned(0, 3);
+                    rs6 := to_unsigned(0, 3);
+                    if bool(unit_io_smsl_r_SL_WALK(3)) then
+                        rs6 := to_unsigned(5, 3);
+                    else
+                        rs6 := to_unsigned(6, 3);
+                    end if;
+                    if ((walker_unit_io_smsl0_fault_k(3-1 downto 0) = 2) or (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 3)) then
+                        rs5 := rs6;
+                    else
+                        rs5 := to_unsigned(0, 3);
+                    end if;
+                    if (((walker_unit_io_smsl0_fault_k(3-1 downto 0) = 4) or (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 5)) or (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 6)) then
+                        rs4 := to_unsigned(12, 4);
+                    else
+                        rs4 := unsigned'(to_unsigned(0, 1) & rs5);
+                    end if;
+                    if (walker_unit_io_smsl0_fault_k(3-1 downto 0) = 1) then
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    else
+                        rs0 := rs4;
+                    end if;
+                    unit_io_smsl_o_r_reason <= unsigned'(to_unsigned(0, 4) & rs0);
+                    unit_io_smsl_o_r_R <= to_unsigned(walker_unit_io_smsl0_a_r, 1);
+                    unit_io_smsl_o_r_W <= to_unsigned(walker_unit_io_smsl0_a_w, 1);
+                    unit_io_smsl_o_r_U <= to_unsigned(walker_unit_io_smsl0_le(62), 1);
+                    rs7 := to_unsigned(0, 7);
+                    rs7 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_io_smsl0_flevel), 7);
+                    rs8 := to_unsigned(0, 8);
+                    rs8 := (3 + unsigned'(to_unsigned(0, 1) & rs7));
+                    unit_io_smsl_o_r_shift <= rs8(6-1 downto 0);
+                    unit_io_smsl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_io_smsl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    unit_io_smsl_done <= '1';
+                    walker_unit_io_smsl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_io_smsl0_pend_5) then
+                        walker_unit_io_smsl0_pend_5 <= '0';
+                        walker_unit_io_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smsl0_pend_4) then
+                        walker_unit_io_smsl0_pend_4 <= '0';
+                        walker_unit_io_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smsl0_pend_3) then
+                        walker_unit_io_smsl0_pend_3 <= '0';
+                        walker_unit_io_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smsl0_pend_2) then
+                        walker_unit_io_smsl0_pend_2 <= '0';
+                        walker_unit_io_smsl0_st <= ADWAIT;
+                    elsif bool(walker_unit_io_smsl0_pend_1) then
+                        walker_unit_io_smsl0_pend_1 <= '0';
+                        walker_unit_io_smsl0_st <= ADWAIT;
+                    else
+                        unit_io_smsl_o_status <= to_unsigned(0, 8);
+                        unit_io_smsl_done <= '1';
+                        walker_unit_io_smsl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_io_smsl0_st <= ADREQ;
+                    end if;
+                when others =>
+                    walker_unit_io_smsl0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process walker_unit_io_smsl0_fsm;
 
 walker_unit_io_sl0_logic: process (walker_unit_io_sl0_a_r, walker_unit_io_sl0_a_w, unit_io_sl_done, walker_unit_io_sl0_fault_k, walker_unit_io_sl0_flevel, unit_io_sl_i_addr, walker_unit_io_sl0_lvl, walker_unit_io_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_sl0_m_size_h, walker_unit_io_sl0_m_valid_h, walker_unit_io_sl0_m_wdata_h, walker_unit_io_sl0_m_we_h, walker_unit_io_sl0_pend_1, walker_unit_io_sl0_pend_2, walker_unit_io_sl0_pend_3, walker_unit_io_sl0_pend_4, walker_unit_io_sl0_pend_5, unit_io_sl_r_SL_WALK, walker_unit_io_sl0_sa_1, walker_unit_io_sl0_sa_2, walker_unit_io_sl0_sa_3, walker_unit_io_sl0_sa_4, walker_unit_io_sl0_sa_5, walker_unit_io_sl0_se_1, walker_unit_io_sl0_se_2, walker_unit_io_sl0_se_3, walker_unit_io_sl0_se_4, walker_unit_io_sl0_se_5, walker_unit_io_sl0_st, unit_io_sl_start) is
     variable pending: std_logic;

@@ -234,7 +234,7 @@ def vtd(generated):
 
 
 def vtd_run(ref, mem, addr=ADDR, at=AT_TRANSLATION_REQUEST, nw=0, kind=D_DMA_READ, gsts=TES | IRES | CFIS):
-    request = {"kind": kind, "sid": SID, "at": at, "addr": addr, "msi_addr": 0, "msi_data": 0, "nw": nw,
+    request = {"kind": kind, "sid": SID, "at": at, "addr": addr, "msi_addr": 0, "msi_data": 0, "nw": nw, "pv": 0, "pasid": 0,
                "GSTS_REG": gsts, "RTADDR_REG": RTA, "IRTA_REG": 0x40_0000 | 7,
                # protected memory regions off (tests/specs/test_vtd_pmr.py tests them)
                "PMEN_REG": 0, "PLMBASE_REG": 0, "PLMLIMIT_REG": 0, "PHMBASE_REG": 0, "PHMLIMIT_REG": 0}

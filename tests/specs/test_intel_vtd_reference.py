@@ -59,7 +59,7 @@ def request(kind=DMA_READ, addr=0, at=UNTRANSLATED, sid=SID, msi_addr=0, msi_dat
     """A request with protected memory regions off (PMEN_REG = 0) unless `pmr` gives the
     PMR registers (tests/specs/test_vtd_pmr.py)."""
     pmr = pmr or {"PMEN_REG": 0, "PLMBASE_REG": 0, "PLMLIMIT_REG": 0, "PHMBASE_REG": 0, "PHMLIMIT_REG": 0}
-    return {"kind": kind, "sid": sid, "at": at, "addr": addr, "msi_addr": msi_addr, "msi_data": msi_data, "nw": 0,
+    return {"kind": kind, "sid": sid, "at": at, "addr": addr, "msi_addr": msi_addr, "msi_data": msi_data, "nw": 0, "pv": 0, "pasid": 0,
             "GSTS_REG": gsts, "RTADDR_REG": rtaddr, "IRTA_REG": irta, **pmr}
 
 

@@ -39,7 +39,7 @@ HIGH = (0x1_0000_0000, 0x1_3FF0_0000)       # protected high memory 1_0000_0000h
 
 
 def request(kind=DMA_READ, addr=0, at=UNTRANSLATED, gsts=IRES, pmen=EPM | PRS, low=LOW, high=HIGH):
-    return {"kind": kind, "sid": SID, "at": at, "addr": addr, "msi_addr": 0, "msi_data": 0, "nw": 0,
+    return {"kind": kind, "sid": SID, "at": at, "addr": addr, "msi_addr": 0, "msi_data": 0, "nw": 0, "pv": 0, "pasid": 0,
             "GSTS_REG": gsts, "RTADDR_REG": RTA, "IRTA_REG": 0,
             "PMEN_REG": pmen, "PLMBASE_REG": low[0], "PLMLIMIT_REG": low[1],
             "PHMBASE_REG": high[0], "PHMLIMIT_REG": high[1]}

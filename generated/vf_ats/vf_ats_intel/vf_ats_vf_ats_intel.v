@@ -99,12 +99,12 @@ reg [7:0] o_r_fault_reason;
 output [0:0] o_hit;
 reg [0:0] o_hit;
 
-reg [2:0] unit_tr_sl_o_aux;
+reg [2:0] unit_tr_smsl_o_aux;
 reg al_vf_sriov;
 reg [0:0] hits;
 reg [1:0] iset;
 reg pend;
-reg [4:0] st;
+reg [5:0] st;
 reg [7:0] status;
 reg [51:0] u0_fk;
 reg u0_fm;
@@ -116,6 +116,71 @@ reg [2:0] u_size;
 reg u_valid;
 wire [63:0] u_wdata;
 reg u_we;
+reg unit_tr_smsl_done;
+reg [63:0] unit_tr_smsl_i_addr;
+reg unit_tr_smsl_k_read;
+reg unit_tr_smsl_k_write;
+reg [63:0] unit_tr_smsl_m_addr;
+reg [2:0] unit_tr_smsl_m_size;
+reg unit_tr_smsl_m_valid;
+reg [63:0] unit_tr_smsl_m_wdata;
+reg unit_tr_smsl_m_we;
+reg [2:0] unit_tr_smsl_o_level;
+reg [63:0] unit_tr_smsl_o_pa;
+reg [0:0] unit_tr_smsl_o_r_R;
+reg [0:0] unit_tr_smsl_o_r_U;
+reg [0:0] unit_tr_smsl_o_r_W;
+reg [63:0] unit_tr_smsl_o_r_frame;
+reg [7:0] unit_tr_smsl_o_r_reason;
+reg [5:0] unit_tr_smsl_o_r_shift;
+reg [7:0] unit_tr_smsl_o_status;
+reg [63:0] unit_tr_smsl_r_SL_WALK;
+reg unit_tr_smsl_start;
+reg [63:0] w_io_ctx_0;
+reg [63:0] w_io_ctx_8;
+reg [63:0] w_io_irte_0;
+reg [63:0] w_io_pdir_0;
+reg [63:0] w_io_pe_0;
+reg [63:0] w_io_pe_8;
+reg [63:0] w_io_root_0;
+reg [63:0] w_io_root_8;
+reg [63:0] w_io_smctx_0;
+reg [63:0] w_io_smctx_8;
+reg [63:0] w_tr_ctx_0;
+reg [63:0] w_tr_ctx_8;
+reg [63:0] w_tr_irte_0;
+reg [63:0] w_tr_pdir_0;
+reg [63:0] w_tr_pe_0;
+reg [63:0] w_tr_pe_8;
+reg [63:0] w_tr_root_0;
+reg [63:0] w_tr_root_8;
+reg [63:0] w_tr_smctx_0;
+reg [63:0] w_tr_smctx_8;
+reg [63:0] w_vf_sriov_0;
+reg [63:0] w_vf_sriov_10;
+reg [63:0] w_vf_sriov_20;
+reg [63:0] w_vf_sriov_28;
+reg [63:0] w_vf_sriov_8;
+reg [63:0] w_vf_vf_config_0;
+reg [0:0] wk_tr_smsl_R;
+reg [0:0] wk_tr_smsl_U;
+reg [0:0] wk_tr_smsl_W;
+reg [0:0] wk_tr_smsl_access_error;
+reg [0:0] wk_tr_smsl_denied;
+reg [7:0] wk_tr_smsl_fault;
+reg [63:0] wk_tr_smsl_frame;
+reg [2:0] wk_tr_smsl_level;
+reg [0:0] wk_tr_smsl_not_present;
+reg [0:0] wk_tr_smsl_ok;
+reg [63:0] wk_tr_smsl_pa;
+reg [7:0] wk_tr_smsl_reason;
+reg [0:0] wk_tr_smsl_reserved;
+reg [0:0] wk_tr_smsl_reserved_1g;
+reg [0:0] wk_tr_smsl_reserved_2m;
+reg [5:0] wk_tr_smsl_shift;
+reg [0:0] wk_tr_smsl_translation;
+reg [0:0] wk_tr_smsl_walked;
+reg [2:0] unit_tr_sl_o_aux;
 reg unit_tr_sl_done;
 reg [63:0] unit_tr_sl_i_addr;
 reg unit_tr_sl_k_read;
@@ -136,22 +201,6 @@ reg [5:0] unit_tr_sl_o_r_shift;
 reg [7:0] unit_tr_sl_o_status;
 reg [63:0] unit_tr_sl_r_SL_WALK;
 reg unit_tr_sl_start;
-reg [63:0] w_io_ctx_0;
-reg [63:0] w_io_ctx_8;
-reg [63:0] w_io_irte_0;
-reg [63:0] w_io_root_0;
-reg [63:0] w_io_root_8;
-reg [63:0] w_tr_ctx_0;
-reg [63:0] w_tr_ctx_8;
-reg [63:0] w_tr_irte_0;
-reg [63:0] w_tr_root_0;
-reg [63:0] w_tr_root_8;
-reg [63:0] w_vf_sriov_0;
-reg [63:0] w_vf_sriov_10;
-reg [63:0] w_vf_sriov_20;
-reg [63:0] w_vf_sriov_28;
-reg [63:0] w_vf_sriov_8;
-reg [63:0] w_vf_vf_config_0;
 reg [0:0] wk_tr_sl_R;
 reg [0:0] wk_tr_sl_U;
 reg [0:0] wk_tr_sl_W;
@@ -170,6 +219,45 @@ reg [0:0] wk_tr_sl_reserved_2m;
 reg [5:0] wk_tr_sl_shift;
 reg [0:0] wk_tr_sl_translation;
 reg [0:0] wk_tr_sl_walked;
+reg [2:0] unit_io_smsl_o_aux;
+reg unit_io_smsl_done;
+reg [63:0] unit_io_smsl_i_addr;
+reg unit_io_smsl_k_read;
+reg unit_io_smsl_k_write;
+reg [63:0] unit_io_smsl_m_addr;
+reg [2:0] unit_io_smsl_m_size;
+reg unit_io_smsl_m_valid;
+reg [63:0] unit_io_smsl_m_wdata;
+reg unit_io_smsl_m_we;
+reg [2:0] unit_io_smsl_o_level;
+reg [63:0] unit_io_smsl_o_pa;
+reg [0:0] unit_io_smsl_o_r_R;
+reg [0:0] unit_io_smsl_o_r_U;
+reg [0:0] unit_io_smsl_o_r_W;
+reg [63:0] unit_io_smsl_o_r_frame;
+reg [7:0] unit_io_smsl_o_r_reason;
+reg [5:0] unit_io_smsl_o_r_shift;
+reg [7:0] unit_io_smsl_o_status;
+reg [63:0] unit_io_smsl_r_SL_WALK;
+reg unit_io_smsl_start;
+reg [0:0] wk_io_smsl_R;
+reg [0:0] wk_io_smsl_U;
+reg [0:0] wk_io_smsl_W;
+reg [0:0] wk_io_smsl_access_error;
+reg [0:0] wk_io_smsl_denied;
+reg [7:0] wk_io_smsl_fault;
+reg [63:0] wk_io_smsl_frame;
+reg [2:0] wk_io_smsl_level;
+reg [0:0] wk_io_smsl_not_present;
+reg [0:0] wk_io_smsl_ok;
+reg [63:0] wk_io_smsl_pa;
+reg [7:0] wk_io_smsl_reason;
+reg [0:0] wk_io_smsl_reserved;
+reg [0:0] wk_io_smsl_reserved_1g;
+reg [0:0] wk_io_smsl_reserved_2m;
+reg [5:0] wk_io_smsl_shift;
+reg [0:0] wk_io_smsl_translation;
+reg [0:0] wk_io_smsl_walked;
 reg [2:0] unit_io_sl_o_aux;
 reg unit_io_sl_done;
 reg [63:0] unit_io_sl_i_addr;
@@ -242,6 +330,7 @@ reg [0:0] cl_io_interrupt_request_reserved;
 reg [0:0] cl_io_irte_access_error;
 reg [0:0] cl_io_irte_not_present;
 reg [0:0] cl_io_irte_reserved;
+reg [0:0] cl_io_legacy_pasid;
 reg [2:0] cl_io_outcome;
 reg [0:0] cl_io_paging_access_error;
 reg [0:0] cl_io_paging_reserved;
@@ -255,6 +344,34 @@ reg [0:0] cl_io_redir_hint;
 reg [0:0] cl_io_root_access_error;
 reg [0:0] cl_io_root_not_present;
 reg [0:0] cl_io_root_reserved;
+reg [0:0] cl_io_sm_address_beyond_width;
+reg [0:0] cl_io_sm_ats_beyond_width;
+reg [0:0] cl_io_sm_ats_not_present;
+reg [0:0] cl_io_sm_ats_pass_through;
+reg [0:0] cl_io_sm_ats_translation;
+reg [0:0] cl_io_sm_context_not_present;
+reg [0:0] cl_io_sm_context_reserved;
+reg [0:0] cl_io_sm_dte_clear;
+reg [0:0] cl_io_sm_paging_access_error;
+reg [0:0] cl_io_sm_paging_reserved;
+reg [0:0] cl_io_sm_pasid_beyond_table;
+reg [0:0] cl_io_sm_pasid_dir_not_present;
+reg [0:0] cl_io_sm_pasid_dir_reserved;
+reg [0:0] cl_io_sm_pasid_disabled;
+reg [0:0] cl_io_sm_pasid_entry_invalid;
+reg [0:0] cl_io_sm_pasid_entry_not_present;
+reg [0:0] cl_io_sm_pasid_entry_reserved;
+reg [0:0] cl_io_sm_pass_through;
+reg [0:0] cl_io_sm_protected_memory;
+reg [0:0] cl_io_sm_protected_memory_remapped;
+reg [0:0] cl_io_sm_protected_memory_translated;
+reg [0:0] cl_io_sm_read_denied;
+reg [0:0] cl_io_sm_root_access_error;
+reg [0:0] cl_io_sm_root_not_present;
+reg [0:0] cl_io_sm_root_reserved;
+reg [0:0] cl_io_sm_translated;
+reg [0:0] cl_io_sm_translated_request;
+reg [0:0] cl_io_sm_write_denied;
 reg [0:0] cl_io_source_id_invalid;
 reg [0:0] cl_io_translated;
 reg [0:0] cl_io_translated_request;
@@ -295,6 +412,7 @@ reg [0:0] cl_tr_interrupt_request_reserved;
 reg [0:0] cl_tr_irte_access_error;
 reg [0:0] cl_tr_irte_not_present;
 reg [0:0] cl_tr_irte_reserved;
+reg [0:0] cl_tr_legacy_pasid;
 reg [2:0] cl_tr_outcome;
 reg [0:0] cl_tr_paging_access_error;
 reg [0:0] cl_tr_paging_reserved;
@@ -308,6 +426,34 @@ reg [0:0] cl_tr_redir_hint;
 reg [0:0] cl_tr_root_access_error;
 reg [0:0] cl_tr_root_not_present;
 reg [0:0] cl_tr_root_reserved;
+reg [0:0] cl_tr_sm_address_beyond_width;
+reg [0:0] cl_tr_sm_ats_beyond_width;
+reg [0:0] cl_tr_sm_ats_not_present;
+reg [0:0] cl_tr_sm_ats_pass_through;
+reg [0:0] cl_tr_sm_ats_translation;
+reg [0:0] cl_tr_sm_context_not_present;
+reg [0:0] cl_tr_sm_context_reserved;
+reg [0:0] cl_tr_sm_dte_clear;
+reg [0:0] cl_tr_sm_paging_access_error;
+reg [0:0] cl_tr_sm_paging_reserved;
+reg [0:0] cl_tr_sm_pasid_beyond_table;
+reg [0:0] cl_tr_sm_pasid_dir_not_present;
+reg [0:0] cl_tr_sm_pasid_dir_reserved;
+reg [0:0] cl_tr_sm_pasid_disabled;
+reg [0:0] cl_tr_sm_pasid_entry_invalid;
+reg [0:0] cl_tr_sm_pasid_entry_not_present;
+reg [0:0] cl_tr_sm_pasid_entry_reserved;
+reg [0:0] cl_tr_sm_pass_through;
+reg [0:0] cl_tr_sm_protected_memory;
+reg [0:0] cl_tr_sm_protected_memory_remapped;
+reg [0:0] cl_tr_sm_protected_memory_translated;
+reg [0:0] cl_tr_sm_read_denied;
+reg [0:0] cl_tr_sm_root_access_error;
+reg [0:0] cl_tr_sm_root_not_present;
+reg [0:0] cl_tr_sm_root_reserved;
+reg [0:0] cl_tr_sm_translated;
+reg [0:0] cl_tr_sm_translated_request;
+reg [0:0] cl_tr_sm_write_denied;
 reg [0:0] cl_tr_source_id_invalid;
 reg [0:0] cl_tr_translated;
 reg [0:0] cl_tr_translated_request;
@@ -343,6 +489,34 @@ reg [7:0] rec_fault_reason;
 reg [2:0] rec_iommu;
 reg [2:0] rec_outcome;
 reg [15:0] rec_rid;
+reg walker_unit_tr_smsl0_a_r;
+reg walker_unit_tr_smsl0_a_w;
+reg [63:0] walker_unit_tr_smsl0_ea;
+reg [7:0] walker_unit_tr_smsl0_fault_k;
+reg [2:0] walker_unit_tr_smsl0_flevel;
+reg [63:0] walker_unit_tr_smsl0_le;
+reg [2:0] walker_unit_tr_smsl0_lvl;
+reg [63:0] walker_unit_tr_smsl0_m_addr_h;
+reg [2:0] walker_unit_tr_smsl0_m_size_h;
+reg walker_unit_tr_smsl0_m_valid_h;
+reg [63:0] walker_unit_tr_smsl0_m_wdata_h;
+reg walker_unit_tr_smsl0_m_we_h;
+reg walker_unit_tr_smsl0_pend_1;
+reg walker_unit_tr_smsl0_pend_2;
+reg walker_unit_tr_smsl0_pend_3;
+reg walker_unit_tr_smsl0_pend_4;
+reg walker_unit_tr_smsl0_pend_5;
+wire [63:0] walker_unit_tr_smsl0_sa_1;
+wire [63:0] walker_unit_tr_smsl0_sa_2;
+wire [63:0] walker_unit_tr_smsl0_sa_3;
+wire [63:0] walker_unit_tr_smsl0_sa_4;
+wire [63:0] walker_unit_tr_smsl0_sa_5;
+wire [63:0] walker_unit_tr_smsl0_se_1;
+wire [63:0] walker_unit_tr_smsl0_se_2;
+wire [63:0] walker_unit_tr_smsl0_se_3;
+wire [63:0] walker_unit_tr_smsl0_se_4;
+wire [63:0] walker_unit_tr_smsl0_se_5;
+reg [2:0] walker_unit_tr_smsl0_st;
 reg walker_unit_tr_sl0_a_r;
 reg walker_unit_tr_sl0_a_w;
 reg [63:0] walker_unit_tr_sl0_ea;
@@ -371,6 +545,34 @@ wire [63:0] walker_unit_tr_sl0_se_3;
 wire [63:0] walker_unit_tr_sl0_se_4;
 wire [63:0] walker_unit_tr_sl0_se_5;
 reg [2:0] walker_unit_tr_sl0_st;
+reg walker_unit_io_smsl0_a_r;
+reg walker_unit_io_smsl0_a_w;
+reg [63:0] walker_unit_io_smsl0_ea;
+reg [7:0] walker_unit_io_smsl0_fault_k;
+reg [2:0] walker_unit_io_smsl0_flevel;
+reg [63:0] walker_unit_io_smsl0_le;
+reg [2:0] walker_unit_io_smsl0_lvl;
+reg [63:0] walker_unit_io_smsl0_m_addr_h;
+reg [2:0] walker_unit_io_smsl0_m_size_h;
+reg walker_unit_io_smsl0_m_valid_h;
+reg [63:0] walker_unit_io_smsl0_m_wdata_h;
+reg walker_unit_io_smsl0_m_we_h;
+reg walker_unit_io_smsl0_pend_1;
+reg walker_unit_io_smsl0_pend_2;
+reg walker_unit_io_smsl0_pend_3;
+reg walker_unit_io_smsl0_pend_4;
+reg walker_unit_io_smsl0_pend_5;
+wire [63:0] walker_unit_io_smsl0_sa_1;
+wire [63:0] walker_unit_io_smsl0_sa_2;
+wire [63:0] walker_unit_io_smsl0_sa_3;
+wire [63:0] walker_unit_io_smsl0_sa_4;
+wire [63:0] walker_unit_io_smsl0_sa_5;
+wire [63:0] walker_unit_io_smsl0_se_1;
+wire [63:0] walker_unit_io_smsl0_se_2;
+wire [63:0] walker_unit_io_smsl0_se_3;
+wire [63:0] walker_unit_io_smsl0_se_4;
+wire [63:0] walker_unit_io_smsl0_se_5;
+reg [2:0] walker_unit_io_smsl0_st;
 reg walker_unit_io_sl0_a_r;
 reg walker_unit_io_sl0_a_w;
 reg [63:0] walker_unit_io_sl0_ea;
@@ -527,50 +729,50 @@ reg [0:0] u0_r350 [0:4-1];
 reg [0:0] u0_r351 [0:4-1];
 reg [0:0] u0_r352 [0:4-1];
 reg [0:0] u0_r353 [0:4-1];
-reg [2:0] u0_r360 [0:4-1];
-reg [2:0] u0_r361 [0:4-1];
-reg [2:0] u0_r362 [0:4-1];
-reg [2:0] u0_r363 [0:4-1];
-reg [63:0] u0_r370 [0:4-1];
-reg [63:0] u0_r371 [0:4-1];
-reg [63:0] u0_r372 [0:4-1];
-reg [63:0] u0_r373 [0:4-1];
-reg [15:0] u0_r380 [0:4-1];
-reg [15:0] u0_r381 [0:4-1];
-reg [15:0] u0_r382 [0:4-1];
-reg [15:0] u0_r383 [0:4-1];
-reg [7:0] u0_r390 [0:4-1];
-reg [7:0] u0_r391 [0:4-1];
-reg [7:0] u0_r392 [0:4-1];
-reg [7:0] u0_r393 [0:4-1];
+reg [0:0] u0_r360 [0:4-1];
+reg [0:0] u0_r361 [0:4-1];
+reg [0:0] u0_r362 [0:4-1];
+reg [0:0] u0_r363 [0:4-1];
+reg [0:0] u0_r370 [0:4-1];
+reg [0:0] u0_r371 [0:4-1];
+reg [0:0] u0_r372 [0:4-1];
+reg [0:0] u0_r373 [0:4-1];
+reg [0:0] u0_r380 [0:4-1];
+reg [0:0] u0_r381 [0:4-1];
+reg [0:0] u0_r382 [0:4-1];
+reg [0:0] u0_r383 [0:4-1];
+reg [0:0] u0_r390 [0:4-1];
+reg [0:0] u0_r391 [0:4-1];
+reg [0:0] u0_r392 [0:4-1];
+reg [0:0] u0_r393 [0:4-1];
 reg [0:0] u0_r40 [0:4-1];
 reg [0:0] u0_r400 [0:4-1];
 reg [0:0] u0_r401 [0:4-1];
 reg [0:0] u0_r402 [0:4-1];
 reg [0:0] u0_r403 [0:4-1];
 reg [0:0] u0_r41 [0:4-1];
-reg [63:0] u0_r410 [0:4-1];
-reg [63:0] u0_r411 [0:4-1];
-reg [63:0] u0_r412 [0:4-1];
-reg [63:0] u0_r413 [0:4-1];
+reg [0:0] u0_r410 [0:4-1];
+reg [0:0] u0_r411 [0:4-1];
+reg [0:0] u0_r412 [0:4-1];
+reg [0:0] u0_r413 [0:4-1];
 reg [0:0] u0_r42 [0:4-1];
-reg [63:0] u0_r420 [0:4-1];
-reg [63:0] u0_r421 [0:4-1];
-reg [63:0] u0_r422 [0:4-1];
-reg [63:0] u0_r423 [0:4-1];
+reg [0:0] u0_r420 [0:4-1];
+reg [0:0] u0_r421 [0:4-1];
+reg [0:0] u0_r422 [0:4-1];
+reg [0:0] u0_r423 [0:4-1];
 reg [0:0] u0_r43 [0:4-1];
-reg [15:0] u0_r430 [0:4-1];
-reg [15:0] u0_r431 [0:4-1];
-reg [15:0] u0_r432 [0:4-1];
-reg [15:0] u0_r433 [0:4-1];
-reg [7:0] u0_r440 [0:4-1];
-reg [7:0] u0_r441 [0:4-1];
-reg [7:0] u0_r442 [0:4-1];
-reg [7:0] u0_r443 [0:4-1];
-reg [31:0] u0_r450 [0:4-1];
-reg [31:0] u0_r451 [0:4-1];
-reg [31:0] u0_r452 [0:4-1];
-reg [31:0] u0_r453 [0:4-1];
+reg [0:0] u0_r430 [0:4-1];
+reg [0:0] u0_r431 [0:4-1];
+reg [0:0] u0_r432 [0:4-1];
+reg [0:0] u0_r433 [0:4-1];
+reg [0:0] u0_r440 [0:4-1];
+reg [0:0] u0_r441 [0:4-1];
+reg [0:0] u0_r442 [0:4-1];
+reg [0:0] u0_r443 [0:4-1];
+reg [0:0] u0_r450 [0:4-1];
+reg [0:0] u0_r451 [0:4-1];
+reg [0:0] u0_r452 [0:4-1];
+reg [0:0] u0_r453 [0:4-1];
 reg [0:0] u0_r460 [0:4-1];
 reg [0:0] u0_r461 [0:4-1];
 reg [0:0] u0_r462 [0:4-1];
@@ -583,31 +785,147 @@ reg [0:0] u0_r480 [0:4-1];
 reg [0:0] u0_r481 [0:4-1];
 reg [0:0] u0_r482 [0:4-1];
 reg [0:0] u0_r483 [0:4-1];
-reg [2:0] u0_r490 [0:4-1];
-reg [2:0] u0_r491 [0:4-1];
-reg [2:0] u0_r492 [0:4-1];
-reg [2:0] u0_r493 [0:4-1];
+reg [0:0] u0_r490 [0:4-1];
+reg [0:0] u0_r491 [0:4-1];
+reg [0:0] u0_r492 [0:4-1];
+reg [0:0] u0_r493 [0:4-1];
 reg [0:0] u0_r50 [0:4-1];
-reg [2:0] u0_r500 [0:4-1];
-reg [2:0] u0_r501 [0:4-1];
-reg [2:0] u0_r502 [0:4-1];
-reg [2:0] u0_r503 [0:4-1];
+reg [0:0] u0_r500 [0:4-1];
+reg [0:0] u0_r501 [0:4-1];
+reg [0:0] u0_r502 [0:4-1];
+reg [0:0] u0_r503 [0:4-1];
 reg [0:0] u0_r51 [0:4-1];
-reg [63:0] u0_r510 [0:4-1];
-reg [63:0] u0_r511 [0:4-1];
-reg [63:0] u0_r512 [0:4-1];
-reg [63:0] u0_r513 [0:4-1];
+reg [0:0] u0_r510 [0:4-1];
+reg [0:0] u0_r511 [0:4-1];
+reg [0:0] u0_r512 [0:4-1];
+reg [0:0] u0_r513 [0:4-1];
 reg [0:0] u0_r52 [0:4-1];
+reg [0:0] u0_r520 [0:4-1];
+reg [0:0] u0_r521 [0:4-1];
+reg [0:0] u0_r522 [0:4-1];
+reg [0:0] u0_r523 [0:4-1];
 reg [0:0] u0_r53 [0:4-1];
+reg [0:0] u0_r530 [0:4-1];
+reg [0:0] u0_r531 [0:4-1];
+reg [0:0] u0_r532 [0:4-1];
+reg [0:0] u0_r533 [0:4-1];
+reg [0:0] u0_r540 [0:4-1];
+reg [0:0] u0_r541 [0:4-1];
+reg [0:0] u0_r542 [0:4-1];
+reg [0:0] u0_r543 [0:4-1];
+reg [0:0] u0_r550 [0:4-1];
+reg [0:0] u0_r551 [0:4-1];
+reg [0:0] u0_r552 [0:4-1];
+reg [0:0] u0_r553 [0:4-1];
+reg [0:0] u0_r560 [0:4-1];
+reg [0:0] u0_r561 [0:4-1];
+reg [0:0] u0_r562 [0:4-1];
+reg [0:0] u0_r563 [0:4-1];
+reg [0:0] u0_r570 [0:4-1];
+reg [0:0] u0_r571 [0:4-1];
+reg [0:0] u0_r572 [0:4-1];
+reg [0:0] u0_r573 [0:4-1];
+reg [0:0] u0_r580 [0:4-1];
+reg [0:0] u0_r581 [0:4-1];
+reg [0:0] u0_r582 [0:4-1];
+reg [0:0] u0_r583 [0:4-1];
+reg [0:0] u0_r590 [0:4-1];
+reg [0:0] u0_r591 [0:4-1];
+reg [0:0] u0_r592 [0:4-1];
+reg [0:0] u0_r593 [0:4-1];
 reg [0:0] u0_r60 [0:4-1];
+reg [0:0] u0_r600 [0:4-1];
+reg [0:0] u0_r601 [0:4-1];
+reg [0:0] u0_r602 [0:4-1];
+reg [0:0] u0_r603 [0:4-1];
 reg [0:0] u0_r61 [0:4-1];
+reg [0:0] u0_r610 [0:4-1];
+reg [0:0] u0_r611 [0:4-1];
+reg [0:0] u0_r612 [0:4-1];
+reg [0:0] u0_r613 [0:4-1];
 reg [0:0] u0_r62 [0:4-1];
+reg [0:0] u0_r620 [0:4-1];
+reg [0:0] u0_r621 [0:4-1];
+reg [0:0] u0_r622 [0:4-1];
+reg [0:0] u0_r623 [0:4-1];
 reg [0:0] u0_r63 [0:4-1];
+reg [0:0] u0_r630 [0:4-1];
+reg [0:0] u0_r631 [0:4-1];
+reg [0:0] u0_r632 [0:4-1];
+reg [0:0] u0_r633 [0:4-1];
+reg [0:0] u0_r640 [0:4-1];
+reg [0:0] u0_r641 [0:4-1];
+reg [0:0] u0_r642 [0:4-1];
+reg [0:0] u0_r643 [0:4-1];
+reg [2:0] u0_r650 [0:4-1];
+reg [2:0] u0_r651 [0:4-1];
+reg [2:0] u0_r652 [0:4-1];
+reg [2:0] u0_r653 [0:4-1];
+reg [63:0] u0_r660 [0:4-1];
+reg [63:0] u0_r661 [0:4-1];
+reg [63:0] u0_r662 [0:4-1];
+reg [63:0] u0_r663 [0:4-1];
+reg [15:0] u0_r670 [0:4-1];
+reg [15:0] u0_r671 [0:4-1];
+reg [15:0] u0_r672 [0:4-1];
+reg [15:0] u0_r673 [0:4-1];
+reg [7:0] u0_r680 [0:4-1];
+reg [7:0] u0_r681 [0:4-1];
+reg [7:0] u0_r682 [0:4-1];
+reg [7:0] u0_r683 [0:4-1];
+reg [0:0] u0_r690 [0:4-1];
+reg [0:0] u0_r691 [0:4-1];
+reg [0:0] u0_r692 [0:4-1];
+reg [0:0] u0_r693 [0:4-1];
 reg [0:0] u0_r70 [0:4-1];
+reg [63:0] u0_r700 [0:4-1];
+reg [63:0] u0_r701 [0:4-1];
+reg [63:0] u0_r702 [0:4-1];
+reg [63:0] u0_r703 [0:4-1];
 reg [0:0] u0_r71 [0:4-1];
+reg [63:0] u0_r710 [0:4-1];
+reg [63:0] u0_r711 [0:4-1];
+reg [63:0] u0_r712 [0:4-1];
+reg [63:0] u0_r713 [0:4-1];
 reg [0:0] u0_r72 [0:4-1];
+reg [15:0] u0_r720 [0:4-1];
+reg [15:0] u0_r721 [0:4-1];
+reg [15:0] u0_r722 [0:4-1];
+reg [15:0] u0_r723 [0:4-1];
 reg [0:0] u0_r73 [0:4-1];
+reg [7:0] u0_r730 [0:4-1];
+reg [7:0] u0_r731 [0:4-1];
+reg [7:0] u0_r732 [0:4-1];
+reg [7:0] u0_r733 [0:4-1];
+reg [31:0] u0_r740 [0:4-1];
+reg [31:0] u0_r741 [0:4-1];
+reg [31:0] u0_r742 [0:4-1];
+reg [31:0] u0_r743 [0:4-1];
+reg [0:0] u0_r750 [0:4-1];
+reg [0:0] u0_r751 [0:4-1];
+reg [0:0] u0_r752 [0:4-1];
+reg [0:0] u0_r753 [0:4-1];
+reg [0:0] u0_r760 [0:4-1];
+reg [0:0] u0_r761 [0:4-1];
+reg [0:0] u0_r762 [0:4-1];
+reg [0:0] u0_r763 [0:4-1];
+reg [0:0] u0_r770 [0:4-1];
+reg [0:0] u0_r771 [0:4-1];
+reg [0:0] u0_r772 [0:4-1];
+reg [0:0] u0_r773 [0:4-1];
+reg [2:0] u0_r780 [0:4-1];
+reg [2:0] u0_r781 [0:4-1];
+reg [2:0] u0_r782 [0:4-1];
+reg [2:0] u0_r783 [0:4-1];
+reg [2:0] u0_r790 [0:4-1];
+reg [2:0] u0_r791 [0:4-1];
+reg [2:0] u0_r792 [0:4-1];
+reg [2:0] u0_r793 [0:4-1];
 reg [0:0] u0_r80 [0:4-1];
+reg [63:0] u0_r800 [0:4-1];
+reg [63:0] u0_r801 [0:4-1];
+reg [63:0] u0_r802 [0:4-1];
+reg [63:0] u0_r803 [0:4-1];
 reg [0:0] u0_r81 [0:4-1];
 reg [0:0] u0_r82 [0:4-1];
 reg [0:0] u0_r83 [0:4-1];
@@ -629,6 +947,16 @@ reg u0_v2 [0:4-1];
 reg u0_v3 [0:4-1];
 
 assign u_wdata = 64'd0;
+assign walker_unit_tr_smsl0_sa_1 = 64'd0;
+assign walker_unit_tr_smsl0_sa_2 = 64'd0;
+assign walker_unit_tr_smsl0_sa_3 = 64'd0;
+assign walker_unit_tr_smsl0_sa_4 = 64'd0;
+assign walker_unit_tr_smsl0_sa_5 = 64'd0;
+assign walker_unit_tr_smsl0_se_1 = 64'd0;
+assign walker_unit_tr_smsl0_se_2 = 64'd0;
+assign walker_unit_tr_smsl0_se_3 = 64'd0;
+assign walker_unit_tr_smsl0_se_4 = 64'd0;
+assign walker_unit_tr_smsl0_se_5 = 64'd0;
 assign walker_unit_tr_sl0_sa_1 = 64'd0;
 assign walker_unit_tr_sl0_sa_2 = 64'd0;
 assign walker_unit_tr_sl0_sa_3 = 64'd0;
@@ -639,6 +967,16 @@ assign walker_unit_tr_sl0_se_2 = 64'd0;
 assign walker_unit_tr_sl0_se_3 = 64'd0;
 assign walker_unit_tr_sl0_se_4 = 64'd0;
 assign walker_unit_tr_sl0_se_5 = 64'd0;
+assign walker_unit_io_smsl0_sa_1 = 64'd0;
+assign walker_unit_io_smsl0_sa_2 = 64'd0;
+assign walker_unit_io_smsl0_sa_3 = 64'd0;
+assign walker_unit_io_smsl0_sa_4 = 64'd0;
+assign walker_unit_io_smsl0_sa_5 = 64'd0;
+assign walker_unit_io_smsl0_se_1 = 64'd0;
+assign walker_unit_io_smsl0_se_2 = 64'd0;
+assign walker_unit_io_smsl0_se_3 = 64'd0;
+assign walker_unit_io_smsl0_se_4 = 64'd0;
+assign walker_unit_io_smsl0_se_5 = 64'd0;
 assign walker_unit_io_sl0_sa_1 = 64'd0;
 assign walker_unit_io_sl0_sa_2 = 64'd0;
 assign walker_unit_io_sl0_sa_3 = 64'd0;
@@ -903,22 +1241,51 @@ always @(posedge clk) begin: fsm
     reg [1-1:0] u0_rv33;
     reg [1-1:0] u0_rv34;
     reg [1-1:0] u0_rv35;
-    reg [3-1:0] u0_rv36;
-    reg [64-1:0] u0_rv37;
-    reg [16-1:0] u0_rv38;
-    reg [8-1:0] u0_rv39;
+    reg [1-1:0] u0_rv36;
+    reg [1-1:0] u0_rv37;
+    reg [1-1:0] u0_rv38;
+    reg [1-1:0] u0_rv39;
     reg [1-1:0] u0_rv40;
-    reg [64-1:0] u0_rv41;
-    reg [64-1:0] u0_rv42;
-    reg [16-1:0] u0_rv43;
-    reg [8-1:0] u0_rv44;
-    reg [32-1:0] u0_rv45;
+    reg [1-1:0] u0_rv41;
+    reg [1-1:0] u0_rv42;
+    reg [1-1:0] u0_rv43;
+    reg [1-1:0] u0_rv44;
+    reg [1-1:0] u0_rv45;
     reg [1-1:0] u0_rv46;
     reg [1-1:0] u0_rv47;
     reg [1-1:0] u0_rv48;
-    reg [3-1:0] u0_rv49;
-    reg [3-1:0] u0_rv50;
-    reg [64-1:0] u0_rv51;
+    reg [1-1:0] u0_rv49;
+    reg [1-1:0] u0_rv50;
+    reg [1-1:0] u0_rv51;
+    reg [1-1:0] u0_rv52;
+    reg [1-1:0] u0_rv53;
+    reg [1-1:0] u0_rv54;
+    reg [1-1:0] u0_rv55;
+    reg [1-1:0] u0_rv56;
+    reg [1-1:0] u0_rv57;
+    reg [1-1:0] u0_rv58;
+    reg [1-1:0] u0_rv59;
+    reg [1-1:0] u0_rv60;
+    reg [1-1:0] u0_rv61;
+    reg [1-1:0] u0_rv62;
+    reg [1-1:0] u0_rv63;
+    reg [1-1:0] u0_rv64;
+    reg [3-1:0] u0_rv65;
+    reg [64-1:0] u0_rv66;
+    reg [16-1:0] u0_rv67;
+    reg [8-1:0] u0_rv68;
+    reg [1-1:0] u0_rv69;
+    reg [64-1:0] u0_rv70;
+    reg [64-1:0] u0_rv71;
+    reg [16-1:0] u0_rv72;
+    reg [8-1:0] u0_rv73;
+    reg [32-1:0] u0_rv74;
+    reg [1-1:0] u0_rv75;
+    reg [1-1:0] u0_rv76;
+    reg [1-1:0] u0_rv77;
+    reg [3-1:0] u0_rv78;
+    reg [3-1:0] u0_rv79;
+    reg [64-1:0] u0_rv80;
     reg [2-1:0] u0_tr;
     reg [32-1:0] h212;
     reg [1-1:0] h213;
@@ -927,421 +1294,819 @@ always @(posedge clk) begin: fsm
     reg [16-1:0] h209;
     reg [13-1:0] h210;
     reg [65-1:0] h211;
-    reg [32-1:0] h217;
-    reg [1-1:0] h218;
-    reg [16-1:0] h214;
-    reg [13-1:0] h215;
-    reg [49-1:0] h216;
-    reg [32-1:0] h222;
-    reg [1-1:0] h223;
-    reg [1-1:0] h224;
-    reg [1-1:0] h225;
-    reg [64-1:0] h226;
+    reg [36-1:0] h214;
+    reg [64-1:0] h215;
+    reg [16-1:0] h216;
+    reg [13-1:0] h217;
+    reg [49-1:0] h218;
+    reg [20-1:0] h219;
+    reg [18-1:0] h220;
+    reg [49-1:0] h221;
+    reg [20-1:0] h222;
+    reg [13-1:0] h223;
+    reg [49-1:0] h224;
+    reg [64-1:0] h225;
+    reg [76-1:0] h226;
     reg [64-1:0] h227;
-    reg [76-1:0] h228;
-    reg [64-1:0] h229;
-    reg [1-1:0] h230;
-    reg [1-1:0] h231;
-    reg [64-1:0] h232;
-    reg [64-1:0] h233;
-    reg [76-1:0] h234;
-    reg [64-1:0] h235;
-    reg [1-1:0] h236;
-    reg [64-1:0] h237;
-    reg [64-1:0] h238;
-    reg [76-1:0] h239;
-    reg [64-1:0] h240;
-    reg [64-1:0] h219;
-    reg [76-1:0] h220;
-    reg [64-1:0] h221;
-    reg [48-1:0] h241;
-    reg [48-1:0] h242;
-    reg [48-1:0] h243;
+    reg [48-1:0] h228;
+    reg [48-1:0] h229;
+    reg [48-1:0] h230;
+    reg [32-1:0] h234;
+    reg [1-1:0] h235;
+    reg [16-1:0] h231;
+    reg [13-1:0] h232;
+    reg [49-1:0] h233;
+    reg [32-1:0] h239;
+    reg [1-1:0] h240;
+    reg [1-1:0] h241;
+    reg [1-1:0] h242;
+    reg [64-1:0] h243;
     reg [64-1:0] h244;
-    reg [52-1:0] h245;
-    reg [65-1:0] h246;
-    reg [32-1:0] h247;
+    reg [76-1:0] h245;
+    reg [64-1:0] h246;
+    reg [1-1:0] h247;
     reg [1-1:0] h248;
-    reg [32-1:0] h252;
-    reg [1-1:0] h253;
-    reg [32-1:0] h258;
-    reg [1-1:0] h259;
-    reg [32-1:0] h264;
-    reg [1-1:0] h265;
-    reg [32-1:0] h270;
-    reg [1-1:0] h271;
-    reg [32-1:0] h276;
-    reg [1-1:0] h277;
-    reg [32-1:0] h283;
-    reg [1-1:0] h284;
-    reg [32-1:0] h289;
-    reg [1-1:0] h290;
-    reg [32-1:0] h296;
-    reg [1-1:0] h297;
-    reg [32-1:0] h303;
-    reg [1-1:0] h304;
-    reg [32-1:0] h310;
-    reg [1-1:0] h311;
-    reg [32-1:0] h318;
-    reg [1-1:0] h319;
-    reg [32-1:0] h320;
-    reg [1-1:0] h321;
-    reg [1-1:0] h322;
-    reg [1-1:0] h323;
-    reg [64-1:0] h324;
-    reg [64-1:0] h325;
-    reg [76-1:0] h326;
-    reg [64-1:0] h327;
-    reg [1-1:0] h328;
-    reg [1-1:0] h329;
-    reg [64-1:0] h330;
-    reg [64-1:0] h331;
-    reg [76-1:0] h332;
-    reg [64-1:0] h333;
-    reg [1-1:0] h334;
-    reg [64-1:0] h335;
-    reg [64-1:0] h336;
-    reg [76-1:0] h337;
-    reg [64-1:0] h338;
-    reg [32-1:0] h344;
-    reg [1-1:0] h345;
-    reg [1-1:0] h346;
-    reg [1-1:0] h347;
-    reg [64-1:0] h348;
-    reg [64-1:0] h349;
-    reg [76-1:0] h350;
-    reg [64-1:0] h351;
-    reg [1-1:0] h352;
-    reg [1-1:0] h353;
-    reg [64-1:0] h354;
-    reg [64-1:0] h355;
-    reg [76-1:0] h356;
-    reg [64-1:0] h357;
-    reg [1-1:0] h358;
-    reg [64-1:0] h359;
-    reg [64-1:0] h360;
-    reg [76-1:0] h361;
-    reg [64-1:0] h362;
     reg [64-1:0] h249;
-    reg [76-1:0] h250;
-    reg [64-1:0] h251;
+    reg [64-1:0] h250;
+    reg [76-1:0] h251;
+    reg [64-1:0] h252;
+    reg [1-1:0] h253;
     reg [64-1:0] h254;
     reg [64-1:0] h255;
     reg [76-1:0] h256;
     reg [64-1:0] h257;
-    reg [64-1:0] h260;
+    reg [64-1:0] h236;
+    reg [76-1:0] h237;
+    reg [64-1:0] h238;
+    reg [48-1:0] h258;
+    reg [48-1:0] h259;
+    reg [48-1:0] h260;
     reg [64-1:0] h261;
-    reg [76-1:0] h262;
-    reg [64-1:0] h263;
+    reg [52-1:0] h262;
+    reg [65-1:0] h263;
+    reg [32-1:0] h264;
+    reg [1-1:0] h265;
+    reg [32-1:0] h269;
+    reg [1-1:0] h270;
+    reg [32-1:0] h275;
+    reg [1-1:0] h276;
+    reg [32-1:0] h513;
+    reg [1-1:0] h514;
+    reg [32-1:0] h519;
+    reg [1-1:0] h520;
+    reg [32-1:0] h525;
+    reg [1-1:0] h526;
+    reg [32-1:0] h532;
+    reg [1-1:0] h533;
+    reg [32-1:0] h538;
+    reg [1-1:0] h539;
+    reg [32-1:0] h545;
+    reg [1-1:0] h546;
+    reg [32-1:0] h552;
+    reg [1-1:0] h553;
+    reg [32-1:0] h559;
+    reg [1-1:0] h560;
+    reg [32-1:0] h567;
+    reg [1-1:0] h568;
+    reg [32-1:0] h569;
+    reg [1-1:0] h570;
+    reg [1-1:0] h571;
+    reg [1-1:0] h572;
+    reg [64-1:0] h573;
+    reg [64-1:0] h574;
+    reg [76-1:0] h575;
+    reg [64-1:0] h576;
+    reg [1-1:0] h577;
+    reg [1-1:0] h578;
+    reg [64-1:0] h579;
+    reg [64-1:0] h580;
+    reg [76-1:0] h581;
+    reg [64-1:0] h582;
+    reg [1-1:0] h583;
+    reg [64-1:0] h584;
+    reg [64-1:0] h585;
+    reg [76-1:0] h586;
+    reg [64-1:0] h587;
+    reg [32-1:0] h593;
+    reg [1-1:0] h594;
+    reg [1-1:0] h595;
+    reg [1-1:0] h596;
+    reg [64-1:0] h597;
+    reg [64-1:0] h598;
+    reg [76-1:0] h599;
+    reg [64-1:0] h600;
+    reg [1-1:0] h601;
+    reg [1-1:0] h602;
+    reg [64-1:0] h603;
+    reg [64-1:0] h604;
+    reg [76-1:0] h605;
+    reg [64-1:0] h606;
+    reg [1-1:0] h607;
+    reg [64-1:0] h608;
+    reg [64-1:0] h609;
+    reg [76-1:0] h610;
+    reg [64-1:0] h611;
     reg [64-1:0] h266;
-    reg [64-1:0] h267;
-    reg [76-1:0] h268;
-    reg [64-1:0] h269;
+    reg [76-1:0] h267;
+    reg [64-1:0] h268;
+    reg [64-1:0] h271;
     reg [64-1:0] h272;
-    reg [64-1:0] h273;
-    reg [76-1:0] h274;
-    reg [64-1:0] h275;
-    reg [1-1:0] h278;
+    reg [76-1:0] h273;
+    reg [64-1:0] h274;
+    reg [64-1:0] h277;
+    reg [76-1:0] h278;
     reg [64-1:0] h279;
     reg [64-1:0] h280;
     reg [76-1:0] h281;
-    reg [64-1:0] h282;
+    reg [62-1:0] h282;
+    reg [63-1:0] h283;
+    reg [64-1:0] h284;
     reg [64-1:0] h285;
     reg [64-1:0] h286;
-    reg [76-1:0] h287;
+    reg [64-1:0] h287;
     reg [64-1:0] h288;
-    reg [1-1:0] h291;
-    reg [64-1:0] h292;
-    reg [64-1:0] h293;
-    reg [76-1:0] h294;
+    reg [76-1:0] h289;
+    reg [64-1:0] h290;
+    reg [64-1:0] h291;
+    reg [76-1:0] h292;
+    reg [62-1:0] h293;
+    reg [63-1:0] h294;
     reg [64-1:0] h295;
-    reg [1-1:0] h298;
+    reg [64-1:0] h296;
+    reg [64-1:0] h297;
+    reg [64-1:0] h298;
     reg [64-1:0] h299;
-    reg [64-1:0] h300;
-    reg [76-1:0] h301;
+    reg [76-1:0] h300;
+    reg [64-1:0] h301;
     reg [64-1:0] h302;
-    reg [1-1:0] h305;
+    reg [76-1:0] h303;
+    reg [62-1:0] h304;
+    reg [63-1:0] h305;
     reg [64-1:0] h306;
     reg [64-1:0] h307;
-    reg [76-1:0] h308;
+    reg [64-1:0] h308;
     reg [64-1:0] h309;
+    reg [64-1:0] h310;
+    reg [76-1:0] h311;
     reg [64-1:0] h312;
-    reg [76-1:0] h313;
-    reg [64-1:0] h314;
-    reg [64-1:0] h315;
-    reg [76-1:0] h316;
+    reg [64-1:0] h313;
+    reg [76-1:0] h314;
+    reg [62-1:0] h315;
+    reg [63-1:0] h316;
     reg [64-1:0] h317;
-    reg [1-1:0] h339;
+    reg [64-1:0] h318;
+    reg [64-1:0] h319;
+    reg [64-1:0] h320;
+    reg [1-1:0] h321;
+    reg [64-1:0] h322;
+    reg [76-1:0] h323;
+    reg [64-1:0] h324;
+    reg [64-1:0] h325;
+    reg [76-1:0] h326;
+    reg [62-1:0] h327;
+    reg [63-1:0] h328;
+    reg [64-1:0] h329;
+    reg [64-1:0] h330;
+    reg [64-1:0] h331;
+    reg [64-1:0] h332;
+    reg [64-1:0] h333;
+    reg [76-1:0] h334;
+    reg [64-1:0] h335;
+    reg [64-1:0] h336;
+    reg [76-1:0] h337;
+    reg [62-1:0] h338;
+    reg [63-1:0] h339;
     reg [64-1:0] h340;
     reg [64-1:0] h341;
-    reg [76-1:0] h342;
+    reg [64-1:0] h342;
     reg [64-1:0] h343;
-    reg [1-1:0] h363;
-    reg [1-1:0] h364;
-    reg [6-1:0] h365;
+    reg [1-1:0] h344;
+    reg [64-1:0] h345;
+    reg [76-1:0] h346;
+    reg [64-1:0] h347;
+    reg [64-1:0] h348;
+    reg [76-1:0] h349;
+    reg [62-1:0] h350;
+    reg [63-1:0] h351;
+    reg [64-1:0] h352;
+    reg [64-1:0] h353;
+    reg [64-1:0] h354;
+    reg [64-1:0] h355;
+    reg [1-1:0] h356;
+    reg [64-1:0] h357;
+    reg [76-1:0] h358;
+    reg [64-1:0] h359;
+    reg [64-1:0] h360;
+    reg [76-1:0] h361;
+    reg [62-1:0] h362;
+    reg [63-1:0] h363;
+    reg [64-1:0] h364;
+    reg [64-1:0] h365;
     reg [64-1:0] h366;
-    reg [127-1:0] h367;
-    reg [6-1:0] h368;
-    reg [127-1:0] h369;
+    reg [64-1:0] h367;
+    reg [64-1:0] h368;
+    reg [76-1:0] h369;
     reg [64-1:0] h370;
-    reg [6-1:0] h371;
-    reg [7-1:0] h372;
-    reg [64-1:0] h373;
-    reg [65-1:0] h374;
+    reg [1-1:0] h371;
+    reg [64-1:0] h372;
+    reg [76-1:0] h373;
+    reg [64-1:0] h374;
     reg [64-1:0] h375;
-    reg [127-1:0] h376;
-    reg [127-1:0] h377;
-    reg [1-1:0] h378;
+    reg [76-1:0] h376;
+    reg [62-1:0] h377;
+    reg [63-1:0] h378;
     reg [64-1:0] h379;
     reg [64-1:0] h380;
-    reg [76-1:0] h381;
+    reg [64-1:0] h381;
     reg [64-1:0] h382;
     reg [1-1:0] h383;
     reg [64-1:0] h384;
-    reg [64-1:0] h385;
-    reg [76-1:0] h386;
+    reg [76-1:0] h385;
+    reg [64-1:0] h386;
     reg [64-1:0] h387;
-    reg [1-1:0] h388;
-    reg [64-1:0] h389;
-    reg [64-1:0] h390;
-    reg [76-1:0] h391;
+    reg [76-1:0] h388;
+    reg [62-1:0] h389;
+    reg [63-1:0] h390;
+    reg [64-1:0] h391;
     reg [64-1:0] h392;
-    reg [1-1:0] h393;
+    reg [64-1:0] h393;
     reg [64-1:0] h394;
     reg [64-1:0] h395;
     reg [76-1:0] h396;
     reg [64-1:0] h397;
-    reg [1-1:0] h398;
-    reg [1-1:0] h399;
-    reg [1-1:0] h400;
-    reg [32-1:0] h401;
+    reg [64-1:0] h398;
+    reg [76-1:0] h399;
+    reg [62-1:0] h400;
+    reg [63-1:0] h401;
     reg [64-1:0] h402;
-    reg [1-1:0] h403;
-    reg [32-1:0] h404;
-    reg [1-1:0] h405;
+    reg [64-1:0] h403;
+    reg [64-1:0] h404;
+    reg [64-1:0] h405;
     reg [1-1:0] h406;
-    reg [1-1:0] h407;
-    reg [2-1:0] u0_wv;
-    reg u0_free;
-    reg [1-1:0] h413;
-    reg [1-1:0] h414;
-    reg [1-1:0] h415;
-    reg [2-1:0] h416;
-    reg [2-1:0] h417;
-    reg [32-1:0] h418;
-    reg [1-1:0] h419;
-    reg [64-1:0] h408;
-    reg [52-1:0] h409;
-    reg [16-1:0] h410;
-    reg [13-1:0] h411;
-    reg [65-1:0] h412;
-    reg [1-1:0] h423;
-    reg [1-1:0] h424;
-    reg [1-1:0] h425;
-    reg [2-1:0] h426;
-    reg [2-1:0] h427;
-    reg [32-1:0] h428;
+    reg [64-1:0] h407;
+    reg [76-1:0] h408;
+    reg [64-1:0] h409;
+    reg [64-1:0] h410;
+    reg [76-1:0] h411;
+    reg [62-1:0] h412;
+    reg [63-1:0] h413;
+    reg [64-1:0] h414;
+    reg [64-1:0] h415;
+    reg [64-1:0] h416;
+    reg [64-1:0] h417;
+    reg [64-1:0] h418;
+    reg [76-1:0] h419;
+    reg [64-1:0] h420;
+    reg [64-1:0] h421;
+    reg [76-1:0] h422;
+    reg [62-1:0] h423;
+    reg [63-1:0] h424;
+    reg [64-1:0] h425;
+    reg [64-1:0] h426;
+    reg [64-1:0] h427;
+    reg [64-1:0] h428;
     reg [1-1:0] h429;
-    reg [16-1:0] h420;
-    reg [13-1:0] h421;
-    reg [49-1:0] h422;
-    reg [65-1:0] h430;
-    reg [65-1:0] h431;
+    reg [64-1:0] h430;
+    reg [76-1:0] h431;
     reg [64-1:0] h432;
     reg [64-1:0] h433;
-    reg [53-1:0] h434;
-    reg [53-1:0] h435;
-    reg [65-1:0] h436;
-    reg [65-1:0] h437;
+    reg [76-1:0] h434;
+    reg [62-1:0] h435;
+    reg [63-1:0] h436;
+    reg [64-1:0] h437;
     reg [64-1:0] h438;
-    reg [65-1:0] h439;
+    reg [64-1:0] h439;
     reg [64-1:0] h440;
-    reg [64-1:0] h441;
-    reg [53-1:0] h442;
-    reg [53-1:0] h443;
-    reg [65-1:0] h444;
+    reg [1-1:0] h441;
+    reg [64-1:0] h442;
+    reg [76-1:0] h443;
+    reg [64-1:0] h444;
     reg [64-1:0] h445;
     reg [64-1:0] h446;
-    reg [2-1:0] h447;
-    reg [2-1:0] h448;
-    reg [48-1:0] h449;
-    reg [1-1:0] h450;
-    reg [2-1:0] h451;
-    reg [48-1:0] h452;
-    reg [48-1:0] h453;
-    reg [64-1:0] h454;
-    reg [52-1:0] h455;
-    reg [65-1:0] h456;
-    reg [1-1:0] h457;
-    reg [1-1:0] h458;
-    reg [1-1:0] h459;
-    reg [2-1:0] h460;
-    reg [2-1:0] h461;
-    reg [32-1:0] h462;
-    reg [1-1:0] h463;
-    reg [65-1:0] h464;
-    reg [65-1:0] h465;
-    reg [64-1:0] h466;
-    reg [64-1:0] h467;
-    reg [53-1:0] h468;
-    reg [53-1:0] h469;
-    reg [65-1:0] h470;
-    reg [65-1:0] h471;
+    reg [76-1:0] h447;
+    reg [64-1:0] h448;
+    reg [1-1:0] h449;
+    reg [64-1:0] h450;
+    reg [76-1:0] h451;
+    reg [64-1:0] h452;
+    reg [64-1:0] h453;
+    reg [76-1:0] h454;
+    reg [62-1:0] h455;
+    reg [63-1:0] h456;
+    reg [64-1:0] h457;
+    reg [64-1:0] h458;
+    reg [64-1:0] h459;
+    reg [64-1:0] h460;
+    reg [1-1:0] h461;
+    reg [64-1:0] h462;
+    reg [76-1:0] h463;
+    reg [64-1:0] h464;
+    reg [64-1:0] h465;
+    reg [76-1:0] h466;
+    reg [62-1:0] h467;
+    reg [63-1:0] h468;
+    reg [64-1:0] h469;
+    reg [64-1:0] h470;
+    reg [64-1:0] h471;
     reg [64-1:0] h472;
-    reg [65-1:0] h473;
+    reg [1-1:0] h473;
     reg [64-1:0] h474;
-    reg [64-1:0] h475;
-    reg [53-1:0] h476;
-    reg [53-1:0] h477;
-    reg [65-1:0] h478;
-    reg [64-1:0] h479;
-    reg [64-1:0] h480;
-    reg [32-1:0] h481;
-    reg [12-1:0] h482;
-    reg [65-1:0] h483;
-    reg [65-1:0] h484;
-    reg [64-1:0] h485;
+    reg [76-1:0] h475;
+    reg [64-1:0] h476;
+    reg [64-1:0] h477;
+    reg [76-1:0] h478;
+    reg [62-1:0] h479;
+    reg [63-1:0] h480;
+    reg [64-1:0] h481;
+    reg [64-1:0] h482;
+    reg [64-1:0] h483;
+    reg [64-1:0] h484;
+    reg [1-1:0] h485;
     reg [64-1:0] h486;
-    reg [53-1:0] h487;
-    reg [53-1:0] h488;
-    reg [65-1:0] h489;
-    reg [65-1:0] h490;
-    reg [64-1:0] h491;
-    reg [65-1:0] h492;
+    reg [76-1:0] h487;
+    reg [64-1:0] h488;
+    reg [64-1:0] h489;
+    reg [76-1:0] h490;
+    reg [62-1:0] h491;
+    reg [63-1:0] h492;
     reg [64-1:0] h493;
     reg [64-1:0] h494;
-    reg [53-1:0] h495;
-    reg [53-1:0] h496;
-    reg [65-1:0] h497;
+    reg [64-1:0] h495;
+    reg [64-1:0] h496;
+    reg [1-1:0] h497;
     reg [64-1:0] h498;
-    reg [64-1:0] h499;
-    reg [32-1:0] h500;
-    reg [12-1:0] h501;
-    reg [32-1:0] h502;
-    reg [65-1:0] h503;
-    reg [65-1:0] h504;
+    reg [76-1:0] h499;
+    reg [64-1:0] h500;
+    reg [64-1:0] h501;
+    reg [76-1:0] h502;
+    reg [62-1:0] h503;
+    reg [63-1:0] h504;
     reg [64-1:0] h505;
     reg [64-1:0] h506;
-    reg [53-1:0] h507;
-    reg [53-1:0] h508;
-    reg [65-1:0] h509;
-    reg [65-1:0] h510;
-    reg [64-1:0] h511;
-    reg [65-1:0] h512;
-    reg [64-1:0] h513;
-    reg [64-1:0] h514;
-    reg [53-1:0] h515;
-    reg [53-1:0] h516;
-    reg [65-1:0] h517;
+    reg [64-1:0] h507;
+    reg [64-1:0] h508;
+    reg [64-1:0] h509;
+    reg [64-1:0] h510;
+    reg [76-1:0] h511;
+    reg [64-1:0] h512;
+    reg [64-1:0] h515;
+    reg [64-1:0] h516;
+    reg [76-1:0] h517;
     reg [64-1:0] h518;
-    reg [64-1:0] h519;
-    reg [64-1:0] h520;
-    reg [28-1:0] h521;
-    reg [65-1:0] h522;
-    reg [65-1:0] h523;
+    reg [64-1:0] h521;
+    reg [64-1:0] h522;
+    reg [76-1:0] h523;
     reg [64-1:0] h524;
-    reg [64-1:0] h525;
-    reg [53-1:0] h526;
-    reg [53-1:0] h527;
-    reg [65-1:0] h528;
-    reg [65-1:0] h529;
-    reg [64-1:0] h530;
-    reg [65-1:0] h531;
-    reg [64-1:0] h532;
-    reg [64-1:0] h533;
-    reg [53-1:0] h534;
-    reg [53-1:0] h535;
-    reg [65-1:0] h536;
+    reg [1-1:0] h527;
+    reg [64-1:0] h528;
+    reg [64-1:0] h529;
+    reg [76-1:0] h530;
+    reg [64-1:0] h531;
+    reg [64-1:0] h534;
+    reg [64-1:0] h535;
+    reg [76-1:0] h536;
     reg [64-1:0] h537;
-    reg [64-1:0] h538;
-    reg [64-1:0] h539;
-    reg [28-1:0] h540;
-    reg [48-1:0] h541;
-    reg [32-1:0] h542;
-    reg [1-1:0] h543;
-    reg [2-1:0] h561;
-    reg [2-1:0] h562;
-    reg [32-1:0] h563;
-    reg [1-1:0] h564;
-    reg [2-1:0] h585;
-    reg [2-1:0] h586;
-    reg [32-1:0] h587;
+    reg [1-1:0] h540;
+    reg [64-1:0] h541;
+    reg [64-1:0] h542;
+    reg [76-1:0] h543;
+    reg [64-1:0] h544;
+    reg [1-1:0] h547;
+    reg [64-1:0] h548;
+    reg [64-1:0] h549;
+    reg [76-1:0] h550;
+    reg [64-1:0] h551;
+    reg [1-1:0] h554;
+    reg [64-1:0] h555;
+    reg [64-1:0] h556;
+    reg [76-1:0] h557;
+    reg [64-1:0] h558;
+    reg [64-1:0] h561;
+    reg [76-1:0] h562;
+    reg [64-1:0] h563;
+    reg [64-1:0] h564;
+    reg [76-1:0] h565;
+    reg [64-1:0] h566;
     reg [1-1:0] h588;
-    reg [2-1:0] h609;
-    reg [2-1:0] h610;
-    reg [32-1:0] h611;
+    reg [64-1:0] h589;
+    reg [64-1:0] h590;
+    reg [76-1:0] h591;
+    reg [64-1:0] h592;
     reg [1-1:0] h612;
-    reg [2-1:0] h633;
-    reg [2-1:0] h634;
-    reg [32-1:0] h635;
-    reg [1-1:0] h636;
-    reg [2-1:0] h657;
-    reg [2-1:0] h658;
-    reg [32-1:0] h659;
-    reg [1-1:0] h660;
-    reg [2-1:0] h682;
-    reg [2-1:0] h683;
-    reg [32-1:0] h684;
-    reg [1-1:0] h685;
-    reg [2-1:0] h706;
-    reg [2-1:0] h707;
-    reg [32-1:0] h708;
+    reg [1-1:0] h613;
+    reg [6-1:0] h614;
+    reg [64-1:0] h615;
+    reg [127-1:0] h616;
+    reg [6-1:0] h617;
+    reg [127-1:0] h618;
+    reg [64-1:0] h619;
+    reg [6-1:0] h620;
+    reg [7-1:0] h621;
+    reg [64-1:0] h622;
+    reg [65-1:0] h623;
+    reg [64-1:0] h624;
+    reg [127-1:0] h625;
+    reg [127-1:0] h626;
+    reg [1-1:0] h627;
+    reg [64-1:0] h628;
+    reg [64-1:0] h629;
+    reg [76-1:0] h630;
+    reg [64-1:0] h631;
+    reg [1-1:0] h632;
+    reg [64-1:0] h633;
+    reg [64-1:0] h634;
+    reg [76-1:0] h635;
+    reg [64-1:0] h636;
+    reg [1-1:0] h637;
+    reg [64-1:0] h638;
+    reg [64-1:0] h639;
+    reg [76-1:0] h640;
+    reg [64-1:0] h641;
+    reg [1-1:0] h642;
+    reg [64-1:0] h643;
+    reg [64-1:0] h644;
+    reg [76-1:0] h645;
+    reg [64-1:0] h646;
+    reg [1-1:0] h647;
+    reg [1-1:0] h648;
+    reg [1-1:0] h649;
+    reg [32-1:0] h650;
+    reg [64-1:0] h651;
+    reg [1-1:0] h652;
+    reg [32-1:0] h653;
+    reg [1-1:0] h654;
+    reg [1-1:0] h655;
+    reg [1-1:0] h656;
+    reg [2-1:0] u0_wv;
+    reg u0_free;
+    reg [1-1:0] h662;
+    reg [1-1:0] h663;
+    reg [1-1:0] h664;
+    reg [2-1:0] h665;
+    reg [2-1:0] h666;
+    reg [32-1:0] h667;
+    reg [1-1:0] h668;
+    reg [64-1:0] h657;
+    reg [52-1:0] h658;
+    reg [16-1:0] h659;
+    reg [13-1:0] h660;
+    reg [65-1:0] h661;
+    reg [36-1:0] h669;
+    reg [64-1:0] h670;
+    reg [16-1:0] h671;
+    reg [13-1:0] h672;
+    reg [49-1:0] h673;
+    reg [20-1:0] h674;
+    reg [18-1:0] h675;
+    reg [49-1:0] h676;
+    reg [20-1:0] h677;
+    reg [13-1:0] h678;
+    reg [49-1:0] h679;
+    reg [65-1:0] h680;
+    reg [65-1:0] h681;
+    reg [64-1:0] h682;
+    reg [64-1:0] h683;
+    reg [53-1:0] h684;
+    reg [53-1:0] h685;
+    reg [65-1:0] h686;
+    reg [65-1:0] h687;
+    reg [64-1:0] h688;
+    reg [65-1:0] h689;
+    reg [64-1:0] h690;
+    reg [64-1:0] h691;
+    reg [53-1:0] h692;
+    reg [53-1:0] h693;
+    reg [65-1:0] h694;
+    reg [64-1:0] h695;
+    reg [64-1:0] h696;
+    reg [2-1:0] h697;
+    reg [2-1:0] h698;
+    reg [48-1:0] h699;
+    reg [1-1:0] h700;
+    reg [2-1:0] h701;
+    reg [48-1:0] h702;
+    reg [48-1:0] h703;
+    reg [1-1:0] h707;
+    reg [1-1:0] h708;
     reg [1-1:0] h709;
+    reg [2-1:0] h710;
+    reg [2-1:0] h711;
+    reg [32-1:0] h712;
+    reg [1-1:0] h713;
+    reg [16-1:0] h704;
+    reg [13-1:0] h705;
+    reg [49-1:0] h706;
+    reg [65-1:0] h714;
+    reg [65-1:0] h715;
+    reg [64-1:0] h716;
+    reg [64-1:0] h717;
+    reg [53-1:0] h718;
+    reg [53-1:0] h719;
+    reg [65-1:0] h720;
+    reg [65-1:0] h721;
+    reg [64-1:0] h722;
+    reg [65-1:0] h723;
+    reg [64-1:0] h724;
+    reg [64-1:0] h725;
+    reg [53-1:0] h726;
+    reg [53-1:0] h727;
+    reg [65-1:0] h728;
+    reg [64-1:0] h729;
+    reg [64-1:0] h730;
     reg [2-1:0] h731;
     reg [2-1:0] h732;
-    reg [32-1:0] h733;
+    reg [48-1:0] h733;
     reg [1-1:0] h734;
-    reg [2-1:0] h756;
-    reg [2-1:0] h757;
-    reg [32-1:0] h758;
-    reg [1-1:0] h759;
-    reg [2-1:0] h781;
-    reg [2-1:0] h782;
-    reg [32-1:0] h783;
-    reg [1-1:0] h784;
-    reg [2-1:0] h785;
-    reg [2-1:0] h786;
-    reg [32-1:0] h787;
-    reg [1-1:0] h788;
-    reg [65-1:0] h789;
-    reg [65-1:0] h790;
-    reg [64-1:0] h791;
-    reg [64-1:0] h792;
-    reg [53-1:0] h793;
-    reg [53-1:0] h794;
-    reg [65-1:0] h795;
+    reg [2-1:0] h735;
+    reg [48-1:0] h736;
+    reg [48-1:0] h737;
+    reg [64-1:0] h738;
+    reg [52-1:0] h739;
+    reg [65-1:0] h740;
+    reg [1-1:0] h741;
+    reg [1-1:0] h742;
+    reg [1-1:0] h743;
+    reg [2-1:0] h744;
+    reg [2-1:0] h745;
+    reg [32-1:0] h746;
+    reg [1-1:0] h747;
+    reg [65-1:0] h748;
+    reg [65-1:0] h749;
+    reg [64-1:0] h750;
+    reg [64-1:0] h751;
+    reg [53-1:0] h752;
+    reg [53-1:0] h753;
+    reg [65-1:0] h754;
+    reg [65-1:0] h755;
+    reg [64-1:0] h756;
+    reg [65-1:0] h757;
+    reg [64-1:0] h758;
+    reg [64-1:0] h759;
+    reg [53-1:0] h760;
+    reg [53-1:0] h761;
+    reg [65-1:0] h762;
+    reg [64-1:0] h763;
+    reg [64-1:0] h764;
+    reg [32-1:0] h765;
+    reg [12-1:0] h766;
+    reg [65-1:0] h767;
+    reg [65-1:0] h768;
+    reg [64-1:0] h769;
+    reg [64-1:0] h770;
+    reg [53-1:0] h771;
+    reg [53-1:0] h772;
+    reg [65-1:0] h773;
+    reg [65-1:0] h774;
+    reg [64-1:0] h775;
+    reg [65-1:0] h776;
+    reg [64-1:0] h777;
+    reg [64-1:0] h778;
+    reg [53-1:0] h779;
+    reg [53-1:0] h780;
+    reg [65-1:0] h781;
+    reg [64-1:0] h782;
+    reg [64-1:0] h783;
+    reg [32-1:0] h784;
+    reg [12-1:0] h785;
+    reg [32-1:0] h786;
+    reg [65-1:0] h787;
+    reg [65-1:0] h788;
+    reg [64-1:0] h789;
+    reg [64-1:0] h790;
+    reg [53-1:0] h791;
+    reg [53-1:0] h792;
+    reg [65-1:0] h793;
+    reg [65-1:0] h794;
+    reg [64-1:0] h795;
     reg [65-1:0] h796;
     reg [64-1:0] h797;
-    reg [65-1:0] h798;
-    reg [64-1:0] h799;
-    reg [64-1:0] h800;
-    reg [53-1:0] h801;
-    reg [53-1:0] h802;
-    reg [65-1:0] h803;
+    reg [64-1:0] h798;
+    reg [53-1:0] h799;
+    reg [53-1:0] h800;
+    reg [65-1:0] h801;
+    reg [64-1:0] h802;
+    reg [64-1:0] h803;
     reg [64-1:0] h804;
-    reg [64-1:0] h805;
-    reg [32-1:0] h806;
-    reg [12-1:0] h807;
-    reg [65-1:0] h808;
-    reg [65-1:0] h809;
-    reg [64-1:0] h810;
-    reg [64-1:0] h811;
-    reg [53-1:0] h812;
-    reg [53-1:0] h813;
-    reg [65-1:0] h814;
+    reg [28-1:0] h805;
+    reg [65-1:0] h806;
+    reg [65-1:0] h807;
+    reg [64-1:0] h808;
+    reg [64-1:0] h809;
+    reg [53-1:0] h810;
+    reg [53-1:0] h811;
+    reg [65-1:0] h812;
+    reg [65-1:0] h813;
+    reg [64-1:0] h814;
     reg [65-1:0] h815;
     reg [64-1:0] h816;
-    reg [65-1:0] h817;
-    reg [64-1:0] h818;
-    reg [64-1:0] h819;
-    reg [53-1:0] h820;
-    reg [53-1:0] h821;
-    reg [65-1:0] h822;
+    reg [64-1:0] h817;
+    reg [53-1:0] h818;
+    reg [53-1:0] h819;
+    reg [65-1:0] h820;
+    reg [64-1:0] h821;
+    reg [64-1:0] h822;
     reg [64-1:0] h823;
-    reg [64-1:0] h824;
-    reg [32-1:0] h825;
-    reg [12-1:0] h826;
-    reg [32-1:0] h827;
+    reg [28-1:0] h824;
+    reg [48-1:0] h825;
+    reg [32-1:0] h826;
+    reg [1-1:0] h827;
+    reg [2-1:0] h845;
+    reg [2-1:0] h846;
+    reg [32-1:0] h847;
+    reg [1-1:0] h848;
+    reg [2-1:0] h869;
+    reg [2-1:0] h870;
+    reg [32-1:0] h871;
+    reg [1-1:0] h872;
+    reg [2-1:0] h1470;
+    reg [2-1:0] h1471;
+    reg [32-1:0] h1472;
+    reg [1-1:0] h1473;
+    reg [2-1:0] h1494;
+    reg [2-1:0] h1495;
+    reg [32-1:0] h1496;
+    reg [1-1:0] h1497;
+    reg [2-1:0] h1518;
+    reg [2-1:0] h1519;
+    reg [32-1:0] h1520;
+    reg [1-1:0] h1521;
+    reg [2-1:0] h1543;
+    reg [2-1:0] h1544;
+    reg [32-1:0] h1545;
+    reg [1-1:0] h1546;
+    reg [2-1:0] h1567;
+    reg [2-1:0] h1568;
+    reg [32-1:0] h1569;
+    reg [1-1:0] h1570;
+    reg [2-1:0] h1592;
+    reg [2-1:0] h1593;
+    reg [32-1:0] h1594;
+    reg [1-1:0] h1595;
+    reg [2-1:0] h1617;
+    reg [2-1:0] h1618;
+    reg [32-1:0] h1619;
+    reg [1-1:0] h1620;
+    reg [2-1:0] h1642;
+    reg [2-1:0] h1643;
+    reg [32-1:0] h1644;
+    reg [1-1:0] h1645;
+    reg [2-1:0] h1646;
+    reg [2-1:0] h1647;
+    reg [32-1:0] h1648;
+    reg [1-1:0] h1649;
+    reg [65-1:0] h1650;
+    reg [65-1:0] h1651;
+    reg [64-1:0] h1652;
+    reg [64-1:0] h1653;
+    reg [53-1:0] h1654;
+    reg [53-1:0] h1655;
+    reg [65-1:0] h1656;
+    reg [65-1:0] h1657;
+    reg [64-1:0] h1658;
+    reg [65-1:0] h1659;
+    reg [64-1:0] h1660;
+    reg [64-1:0] h1661;
+    reg [53-1:0] h1662;
+    reg [53-1:0] h1663;
+    reg [65-1:0] h1664;
+    reg [64-1:0] h1665;
+    reg [64-1:0] h1666;
+    reg [32-1:0] h1667;
+    reg [12-1:0] h1668;
+    reg [65-1:0] h1669;
+    reg [65-1:0] h1670;
+    reg [64-1:0] h1671;
+    reg [64-1:0] h1672;
+    reg [53-1:0] h1673;
+    reg [53-1:0] h1674;
+    reg [65-1:0] h1675;
+    reg [65-1:0] h1676;
+    reg [64-1:0] h1677;
+    reg [65-1:0] h1678;
+    reg [64-1:0] h1679;
+    reg [64-1:0] h1680;
+    reg [53-1:0] h1681;
+    reg [53-1:0] h1682;
+    reg [65-1:0] h1683;
+    reg [64-1:0] h1684;
+    reg [64-1:0] h1685;
+    reg [32-1:0] h1686;
+    reg [12-1:0] h1687;
+    reg [32-1:0] h1688;
+    reg [65-1:0] h1689;
+    reg [65-1:0] h1690;
+    reg [64-1:0] h1691;
+    reg [64-1:0] h1692;
+    reg [53-1:0] h1693;
+    reg [53-1:0] h1694;
+    reg [65-1:0] h1695;
+    reg [65-1:0] h1696;
+    reg [64-1:0] h1697;
+    reg [65-1:0] h1698;
+    reg [64-1:0] h1699;
+    reg [64-1:0] h1700;
+    reg [53-1:0] h1701;
+    reg [53-1:0] h1702;
+    reg [65-1:0] h1703;
+    reg [64-1:0] h1704;
+    reg [64-1:0] h1705;
+    reg [64-1:0] h1706;
+    reg [28-1:0] h1707;
+    reg [65-1:0] h1708;
+    reg [65-1:0] h1709;
+    reg [64-1:0] h1710;
+    reg [64-1:0] h1711;
+    reg [53-1:0] h1712;
+    reg [53-1:0] h1713;
+    reg [65-1:0] h1714;
+    reg [65-1:0] h1715;
+    reg [64-1:0] h1716;
+    reg [65-1:0] h1717;
+    reg [64-1:0] h1718;
+    reg [64-1:0] h1719;
+    reg [53-1:0] h1720;
+    reg [53-1:0] h1721;
+    reg [65-1:0] h1722;
+    reg [64-1:0] h1723;
+    reg [64-1:0] h1724;
+    reg [64-1:0] h1725;
+    reg [28-1:0] h1726;
+    reg [48-1:0] h1727;
+    reg [2-1:0] h1728;
+    reg [2-1:0] h1729;
+    reg [32-1:0] h1730;
+    reg [1-1:0] h1731;
+    reg [2-1:0] h1749;
+    reg [2-1:0] h1750;
+    reg [32-1:0] h1751;
+    reg [1-1:0] h1752;
+    reg [2-1:0] h1770;
+    reg [2-1:0] h1771;
+    reg [32-1:0] h1772;
+    reg [1-1:0] h1773;
+    reg [2-1:0] h1795;
+    reg [2-1:0] h1796;
+    reg [32-1:0] h1797;
+    reg [1-1:0] h1798;
+    reg [1-1:0] h1799;
+    reg [1-1:0] h1800;
+    reg [64-1:0] h1801;
+    reg [65-1:0] h1802;
+    reg [65-1:0] h1803;
+    reg [64-1:0] h1804;
+    reg [64-1:0] h1805;
+    reg [53-1:0] h1806;
+    reg [53-1:0] h1807;
+    reg [65-1:0] h1808;
+    reg [65-1:0] h1809;
+    reg [64-1:0] h1810;
+    reg [65-1:0] h1811;
+    reg [64-1:0] h1812;
+    reg [64-1:0] h1813;
+    reg [53-1:0] h1814;
+    reg [53-1:0] h1815;
+    reg [65-1:0] h1816;
+    reg [64-1:0] h1817;
+    reg [64-1:0] h1818;
+    reg [1-1:0] h1819;
+    reg [1-1:0] h1820;
+    reg [64-1:0] h1821;
+    reg [65-1:0] h1822;
+    reg [65-1:0] h1823;
+    reg [64-1:0] h1824;
+    reg [64-1:0] h1825;
+    reg [53-1:0] h1826;
+    reg [53-1:0] h1827;
+    reg [65-1:0] h1828;
+    reg [65-1:0] h1829;
+    reg [64-1:0] h1830;
+    reg [65-1:0] h1831;
+    reg [64-1:0] h1832;
+    reg [64-1:0] h1833;
+    reg [53-1:0] h1834;
+    reg [53-1:0] h1835;
+    reg [65-1:0] h1836;
+    reg [64-1:0] h1837;
+    reg [64-1:0] h1838;
+    reg [1-1:0] h1839;
+    reg [64-1:0] h1840;
+    reg [65-1:0] h1841;
+    reg [65-1:0] h1842;
+    reg [64-1:0] h1843;
+    reg [64-1:0] h1844;
+    reg [53-1:0] h1845;
+    reg [53-1:0] h1846;
+    reg [65-1:0] h1847;
+    reg [65-1:0] h1848;
+    reg [64-1:0] h1849;
+    reg [65-1:0] h1850;
+    reg [64-1:0] h1851;
+    reg [64-1:0] h1852;
+    reg [53-1:0] h1853;
+    reg [53-1:0] h1854;
+    reg [65-1:0] h1855;
+    reg [64-1:0] h1856;
+    reg [64-1:0] h1857;
     reg [65-1:0] h828;
     reg [65-1:0] h829;
     reg [64-1:0] h830;
@@ -1359,472 +2124,935 @@ always @(posedge clk) begin: fsm
     reg [65-1:0] h842;
     reg [64-1:0] h843;
     reg [64-1:0] h844;
-    reg [64-1:0] h845;
-    reg [28-1:0] h846;
-    reg [65-1:0] h847;
-    reg [65-1:0] h848;
     reg [64-1:0] h849;
-    reg [64-1:0] h850;
-    reg [53-1:0] h851;
-    reg [53-1:0] h852;
-    reg [65-1:0] h853;
-    reg [65-1:0] h854;
-    reg [64-1:0] h855;
+    reg [65-1:0] h850;
+    reg [65-1:0] h851;
+    reg [64-1:0] h852;
+    reg [64-1:0] h853;
+    reg [53-1:0] h854;
+    reg [53-1:0] h855;
     reg [65-1:0] h856;
-    reg [64-1:0] h857;
+    reg [65-1:0] h857;
     reg [64-1:0] h858;
-    reg [53-1:0] h859;
-    reg [53-1:0] h860;
-    reg [65-1:0] h861;
-    reg [64-1:0] h862;
-    reg [64-1:0] h863;
-    reg [64-1:0] h864;
-    reg [28-1:0] h865;
-    reg [48-1:0] h866;
-    reg [2-1:0] h867;
+    reg [65-1:0] h859;
+    reg [64-1:0] h860;
+    reg [64-1:0] h861;
+    reg [53-1:0] h862;
+    reg [53-1:0] h863;
+    reg [65-1:0] h864;
+    reg [64-1:0] h865;
+    reg [64-1:0] h866;
+    reg [1-1:0] h867;
     reg [2-1:0] h868;
-    reg [32-1:0] h869;
-    reg [1-1:0] h870;
-    reg [2-1:0] h888;
-    reg [2-1:0] h889;
-    reg [32-1:0] h890;
-    reg [1-1:0] h891;
-    reg [2-1:0] h909;
-    reg [2-1:0] h910;
-    reg [32-1:0] h911;
-    reg [1-1:0] h912;
-    reg [2-1:0] h934;
-    reg [2-1:0] h935;
-    reg [32-1:0] h936;
-    reg [1-1:0] h937;
-    reg [1-1:0] h938;
-    reg [1-1:0] h939;
-    reg [64-1:0] h940;
-    reg [65-1:0] h941;
-    reg [65-1:0] h942;
-    reg [64-1:0] h943;
-    reg [64-1:0] h944;
-    reg [53-1:0] h945;
-    reg [53-1:0] h946;
-    reg [65-1:0] h947;
-    reg [65-1:0] h948;
-    reg [64-1:0] h949;
-    reg [65-1:0] h950;
-    reg [64-1:0] h951;
-    reg [64-1:0] h952;
-    reg [53-1:0] h953;
-    reg [53-1:0] h954;
-    reg [65-1:0] h955;
-    reg [64-1:0] h956;
-    reg [64-1:0] h957;
-    reg [1-1:0] h958;
-    reg [1-1:0] h959;
-    reg [64-1:0] h960;
-    reg [65-1:0] h961;
-    reg [65-1:0] h962;
-    reg [64-1:0] h963;
-    reg [64-1:0] h964;
-    reg [53-1:0] h965;
-    reg [53-1:0] h966;
-    reg [65-1:0] h967;
-    reg [65-1:0] h968;
-    reg [64-1:0] h969;
-    reg [65-1:0] h970;
-    reg [64-1:0] h971;
-    reg [64-1:0] h972;
-    reg [53-1:0] h973;
-    reg [53-1:0] h974;
-    reg [65-1:0] h975;
-    reg [64-1:0] h976;
-    reg [64-1:0] h977;
-    reg [1-1:0] h978;
-    reg [64-1:0] h979;
-    reg [65-1:0] h980;
-    reg [65-1:0] h981;
-    reg [64-1:0] h982;
-    reg [64-1:0] h983;
-    reg [53-1:0] h984;
-    reg [53-1:0] h985;
-    reg [65-1:0] h986;
-    reg [65-1:0] h987;
-    reg [64-1:0] h988;
-    reg [65-1:0] h989;
-    reg [64-1:0] h990;
-    reg [64-1:0] h991;
-    reg [53-1:0] h992;
-    reg [53-1:0] h993;
-    reg [65-1:0] h994;
-    reg [64-1:0] h995;
-    reg [64-1:0] h996;
-    reg [65-1:0] h544;
-    reg [65-1:0] h545;
-    reg [64-1:0] h546;
-    reg [64-1:0] h547;
-    reg [53-1:0] h548;
-    reg [53-1:0] h549;
-    reg [65-1:0] h550;
-    reg [65-1:0] h551;
-    reg [64-1:0] h552;
-    reg [65-1:0] h553;
-    reg [64-1:0] h554;
-    reg [64-1:0] h555;
-    reg [53-1:0] h556;
-    reg [53-1:0] h557;
-    reg [65-1:0] h558;
-    reg [64-1:0] h559;
-    reg [64-1:0] h560;
-    reg [64-1:0] h565;
-    reg [65-1:0] h566;
-    reg [65-1:0] h567;
-    reg [64-1:0] h568;
-    reg [64-1:0] h569;
-    reg [53-1:0] h570;
-    reg [53-1:0] h571;
-    reg [65-1:0] h572;
-    reg [65-1:0] h573;
-    reg [64-1:0] h574;
-    reg [65-1:0] h575;
-    reg [64-1:0] h576;
-    reg [64-1:0] h577;
-    reg [53-1:0] h578;
-    reg [53-1:0] h579;
-    reg [65-1:0] h580;
-    reg [64-1:0] h581;
-    reg [64-1:0] h582;
-    reg [1-1:0] h583;
-    reg [2-1:0] h584;
-    reg [64-1:0] h589;
-    reg [65-1:0] h590;
-    reg [65-1:0] h591;
-    reg [64-1:0] h592;
-    reg [64-1:0] h593;
-    reg [53-1:0] h594;
-    reg [53-1:0] h595;
-    reg [65-1:0] h596;
-    reg [65-1:0] h597;
-    reg [64-1:0] h598;
-    reg [65-1:0] h599;
-    reg [64-1:0] h600;
-    reg [64-1:0] h601;
-    reg [53-1:0] h602;
-    reg [53-1:0] h603;
-    reg [65-1:0] h604;
-    reg [64-1:0] h605;
-    reg [64-1:0] h606;
-    reg [1-1:0] h607;
-    reg [2-1:0] h608;
-    reg [64-1:0] h613;
-    reg [65-1:0] h614;
-    reg [65-1:0] h615;
-    reg [64-1:0] h616;
-    reg [64-1:0] h617;
-    reg [53-1:0] h618;
-    reg [53-1:0] h619;
-    reg [65-1:0] h620;
-    reg [65-1:0] h621;
-    reg [64-1:0] h622;
-    reg [65-1:0] h623;
-    reg [64-1:0] h624;
-    reg [64-1:0] h625;
-    reg [53-1:0] h626;
-    reg [53-1:0] h627;
-    reg [65-1:0] h628;
-    reg [64-1:0] h629;
-    reg [64-1:0] h630;
-    reg [1-1:0] h631;
-    reg [2-1:0] h632;
-    reg [64-1:0] h637;
-    reg [65-1:0] h638;
-    reg [65-1:0] h639;
-    reg [64-1:0] h640;
-    reg [64-1:0] h641;
-    reg [53-1:0] h642;
-    reg [53-1:0] h643;
-    reg [65-1:0] h644;
-    reg [65-1:0] h645;
-    reg [64-1:0] h646;
-    reg [65-1:0] h647;
-    reg [64-1:0] h648;
-    reg [64-1:0] h649;
-    reg [53-1:0] h650;
-    reg [53-1:0] h651;
-    reg [65-1:0] h652;
-    reg [64-1:0] h653;
-    reg [64-1:0] h654;
-    reg [1-1:0] h655;
-    reg [2-1:0] h656;
-    reg [1-1:0] h661;
-    reg [64-1:0] h662;
-    reg [65-1:0] h663;
-    reg [65-1:0] h664;
-    reg [64-1:0] h665;
-    reg [64-1:0] h666;
-    reg [53-1:0] h667;
-    reg [53-1:0] h668;
-    reg [65-1:0] h669;
-    reg [65-1:0] h670;
-    reg [64-1:0] h671;
-    reg [65-1:0] h672;
-    reg [64-1:0] h673;
-    reg [64-1:0] h674;
-    reg [53-1:0] h675;
-    reg [53-1:0] h676;
-    reg [65-1:0] h677;
-    reg [64-1:0] h678;
-    reg [64-1:0] h679;
-    reg [1-1:0] h680;
-    reg [2-1:0] h681;
-    reg [64-1:0] h686;
-    reg [65-1:0] h687;
-    reg [65-1:0] h688;
-    reg [64-1:0] h689;
-    reg [64-1:0] h690;
-    reg [53-1:0] h691;
-    reg [53-1:0] h692;
-    reg [65-1:0] h693;
-    reg [65-1:0] h694;
-    reg [64-1:0] h695;
-    reg [65-1:0] h696;
-    reg [64-1:0] h697;
-    reg [64-1:0] h698;
-    reg [53-1:0] h699;
-    reg [53-1:0] h700;
-    reg [65-1:0] h701;
-    reg [64-1:0] h702;
-    reg [64-1:0] h703;
-    reg [1-1:0] h704;
-    reg [2-1:0] h705;
-    reg [1-1:0] h710;
-    reg [64-1:0] h711;
-    reg [65-1:0] h712;
-    reg [65-1:0] h713;
-    reg [64-1:0] h714;
-    reg [64-1:0] h715;
-    reg [53-1:0] h716;
-    reg [53-1:0] h717;
-    reg [65-1:0] h718;
-    reg [65-1:0] h719;
-    reg [64-1:0] h720;
-    reg [65-1:0] h721;
-    reg [64-1:0] h722;
-    reg [64-1:0] h723;
-    reg [53-1:0] h724;
-    reg [53-1:0] h725;
-    reg [65-1:0] h726;
-    reg [64-1:0] h727;
-    reg [64-1:0] h728;
-    reg [1-1:0] h729;
-    reg [2-1:0] h730;
-    reg [1-1:0] h735;
-    reg [64-1:0] h736;
-    reg [65-1:0] h737;
-    reg [65-1:0] h738;
-    reg [64-1:0] h739;
-    reg [64-1:0] h740;
-    reg [53-1:0] h741;
-    reg [53-1:0] h742;
-    reg [65-1:0] h743;
-    reg [65-1:0] h744;
-    reg [64-1:0] h745;
-    reg [65-1:0] h746;
-    reg [64-1:0] h747;
-    reg [64-1:0] h748;
-    reg [53-1:0] h749;
-    reg [53-1:0] h750;
-    reg [65-1:0] h751;
-    reg [64-1:0] h752;
-    reg [64-1:0] h753;
-    reg [1-1:0] h754;
-    reg [2-1:0] h755;
-    reg [1-1:0] h760;
-    reg [64-1:0] h761;
-    reg [65-1:0] h762;
-    reg [65-1:0] h763;
-    reg [64-1:0] h764;
-    reg [64-1:0] h765;
-    reg [53-1:0] h766;
-    reg [53-1:0] h767;
-    reg [65-1:0] h768;
-    reg [65-1:0] h769;
-    reg [64-1:0] h770;
-    reg [65-1:0] h771;
-    reg [64-1:0] h772;
-    reg [64-1:0] h773;
-    reg [53-1:0] h774;
-    reg [53-1:0] h775;
-    reg [65-1:0] h776;
-    reg [64-1:0] h777;
-    reg [64-1:0] h778;
-    reg [1-1:0] h779;
-    reg [2-1:0] h780;
-    reg [65-1:0] h871;
-    reg [65-1:0] h872;
-    reg [64-1:0] h873;
-    reg [64-1:0] h874;
-    reg [53-1:0] h875;
-    reg [53-1:0] h876;
-    reg [65-1:0] h877;
-    reg [65-1:0] h878;
-    reg [64-1:0] h879;
+    reg [65-1:0] h873;
+    reg [65-1:0] h874;
+    reg [64-1:0] h875;
+    reg [64-1:0] h876;
+    reg [53-1:0] h877;
+    reg [53-1:0] h878;
+    reg [65-1:0] h879;
     reg [65-1:0] h880;
     reg [64-1:0] h881;
-    reg [64-1:0] h882;
-    reg [53-1:0] h883;
-    reg [53-1:0] h884;
-    reg [65-1:0] h885;
-    reg [64-1:0] h886;
-    reg [64-1:0] h887;
-    reg [65-1:0] h892;
-    reg [65-1:0] h893;
-    reg [64-1:0] h894;
-    reg [64-1:0] h895;
-    reg [53-1:0] h896;
-    reg [53-1:0] h897;
-    reg [65-1:0] h898;
-    reg [65-1:0] h899;
-    reg [64-1:0] h900;
+    reg [65-1:0] h882;
+    reg [64-1:0] h883;
+    reg [64-1:0] h884;
+    reg [53-1:0] h885;
+    reg [53-1:0] h886;
+    reg [65-1:0] h887;
+    reg [64-1:0] h888;
+    reg [64-1:0] h889;
+    reg [64-1:0] h890;
+    reg [76-1:0] h891;
+    reg [62-1:0] h892;
+    reg [1-1:0] h893;
+    reg [2-1:0] h894;
+    reg [63-1:0] h895;
+    reg [64-1:0] h896;
+    reg [64-1:0] h897;
+    reg [64-1:0] h898;
+    reg [64-1:0] h899;
+    reg [65-1:0] h900;
     reg [65-1:0] h901;
     reg [64-1:0] h902;
     reg [64-1:0] h903;
     reg [53-1:0] h904;
     reg [53-1:0] h905;
     reg [65-1:0] h906;
-    reg [64-1:0] h907;
+    reg [65-1:0] h907;
     reg [64-1:0] h908;
-    reg [1-1:0] h913;
-    reg [64-1:0] h914;
-    reg [65-1:0] h915;
-    reg [65-1:0] h916;
+    reg [65-1:0] h909;
+    reg [64-1:0] h910;
+    reg [64-1:0] h911;
+    reg [53-1:0] h912;
+    reg [53-1:0] h913;
+    reg [65-1:0] h914;
+    reg [64-1:0] h915;
+    reg [64-1:0] h916;
     reg [64-1:0] h917;
-    reg [64-1:0] h918;
-    reg [53-1:0] h919;
-    reg [53-1:0] h920;
-    reg [65-1:0] h921;
-    reg [65-1:0] h922;
+    reg [76-1:0] h918;
+    reg [62-1:0] h919;
+    reg [1-1:0] h920;
+    reg [2-1:0] h921;
+    reg [63-1:0] h922;
     reg [64-1:0] h923;
-    reg [65-1:0] h924;
+    reg [64-1:0] h924;
     reg [64-1:0] h925;
     reg [64-1:0] h926;
-    reg [53-1:0] h927;
-    reg [53-1:0] h928;
-    reg [65-1:0] h929;
+    reg [65-1:0] h927;
+    reg [65-1:0] h928;
+    reg [64-1:0] h929;
     reg [64-1:0] h930;
-    reg [64-1:0] h931;
-    reg [1-1:0] h932;
-    reg [2-1:0] h933;
-    reg [1-1:0] h997;
+    reg [53-1:0] h931;
+    reg [53-1:0] h932;
+    reg [65-1:0] h933;
+    reg [65-1:0] h934;
+    reg [64-1:0] h935;
+    reg [65-1:0] h936;
+    reg [64-1:0] h937;
+    reg [64-1:0] h938;
+    reg [53-1:0] h939;
+    reg [53-1:0] h940;
+    reg [65-1:0] h941;
+    reg [64-1:0] h942;
+    reg [64-1:0] h943;
+    reg [64-1:0] h944;
+    reg [76-1:0] h945;
+    reg [62-1:0] h946;
+    reg [1-1:0] h947;
+    reg [2-1:0] h948;
+    reg [63-1:0] h949;
+    reg [64-1:0] h950;
+    reg [64-1:0] h951;
+    reg [64-1:0] h952;
+    reg [64-1:0] h953;
+    reg [65-1:0] h954;
+    reg [65-1:0] h955;
+    reg [64-1:0] h956;
+    reg [64-1:0] h957;
+    reg [53-1:0] h958;
+    reg [53-1:0] h959;
+    reg [65-1:0] h960;
+    reg [65-1:0] h961;
+    reg [64-1:0] h962;
+    reg [65-1:0] h963;
+    reg [64-1:0] h964;
+    reg [64-1:0] h965;
+    reg [53-1:0] h966;
+    reg [53-1:0] h967;
+    reg [65-1:0] h968;
+    reg [64-1:0] h969;
+    reg [64-1:0] h970;
+    reg [64-1:0] h971;
+    reg [76-1:0] h972;
+    reg [62-1:0] h973;
+    reg [1-1:0] h974;
+    reg [2-1:0] h975;
+    reg [63-1:0] h976;
+    reg [64-1:0] h977;
+    reg [64-1:0] h978;
+    reg [64-1:0] h979;
+    reg [64-1:0] h980;
+    reg [1-1:0] h981;
+    reg [65-1:0] h982;
+    reg [65-1:0] h983;
+    reg [64-1:0] h984;
+    reg [64-1:0] h985;
+    reg [53-1:0] h986;
+    reg [53-1:0] h987;
+    reg [65-1:0] h988;
+    reg [65-1:0] h989;
+    reg [64-1:0] h990;
+    reg [65-1:0] h991;
+    reg [64-1:0] h992;
+    reg [64-1:0] h993;
+    reg [53-1:0] h994;
+    reg [53-1:0] h995;
+    reg [65-1:0] h996;
+    reg [64-1:0] h997;
     reg [64-1:0] h998;
-    reg [65-1:0] h999;
-    reg [65-1:0] h1000;
-    reg [64-1:0] h1001;
-    reg [64-1:0] h1002;
-    reg [53-1:0] h1003;
-    reg [53-1:0] h1004;
-    reg [65-1:0] h1005;
-    reg [65-1:0] h1006;
+    reg [64-1:0] h999;
+    reg [76-1:0] h1000;
+    reg [62-1:0] h1001;
+    reg [1-1:0] h1002;
+    reg [2-1:0] h1003;
+    reg [63-1:0] h1004;
+    reg [64-1:0] h1005;
+    reg [64-1:0] h1006;
     reg [64-1:0] h1007;
-    reg [65-1:0] h1008;
-    reg [64-1:0] h1009;
-    reg [64-1:0] h1010;
-    reg [53-1:0] h1011;
-    reg [53-1:0] h1012;
-    reg [65-1:0] h1013;
-    reg [64-1:0] h1014;
-    reg [64-1:0] h1015;
-    reg [1-1:0] h1016;
-    reg [2-1:0] h1017;
-    reg [1-1:0] h1018;
+    reg [64-1:0] h1008;
+    reg [65-1:0] h1009;
+    reg [65-1:0] h1010;
+    reg [64-1:0] h1011;
+    reg [64-1:0] h1012;
+    reg [53-1:0] h1013;
+    reg [53-1:0] h1014;
+    reg [65-1:0] h1015;
+    reg [65-1:0] h1016;
+    reg [64-1:0] h1017;
+    reg [65-1:0] h1018;
     reg [64-1:0] h1019;
-    reg [65-1:0] h1020;
-    reg [65-1:0] h1021;
-    reg [64-1:0] h1022;
-    reg [64-1:0] h1023;
-    reg [53-1:0] h1024;
-    reg [53-1:0] h1025;
-    reg [65-1:0] h1026;
-    reg [65-1:0] h1027;
-    reg [64-1:0] h1028;
-    reg [65-1:0] h1029;
-    reg [64-1:0] h1030;
-    reg [64-1:0] h1031;
-    reg [53-1:0] h1032;
-    reg [53-1:0] h1033;
-    reg [65-1:0] h1034;
+    reg [64-1:0] h1020;
+    reg [53-1:0] h1021;
+    reg [53-1:0] h1022;
+    reg [65-1:0] h1023;
+    reg [64-1:0] h1024;
+    reg [64-1:0] h1025;
+    reg [64-1:0] h1026;
+    reg [76-1:0] h1027;
+    reg [62-1:0] h1028;
+    reg [1-1:0] h1029;
+    reg [2-1:0] h1030;
+    reg [63-1:0] h1031;
+    reg [64-1:0] h1032;
+    reg [64-1:0] h1033;
+    reg [64-1:0] h1034;
     reg [64-1:0] h1035;
-    reg [64-1:0] h1036;
-    reg [1-1:0] h1037;
-    reg [64-1:0] h1038;
-    reg [65-1:0] h1039;
-    reg [65-1:0] h1040;
-    reg [64-1:0] h1041;
-    reg [64-1:0] h1042;
-    reg [53-1:0] h1043;
-    reg [53-1:0] h1044;
-    reg [65-1:0] h1045;
+    reg [1-1:0] h1036;
+    reg [65-1:0] h1037;
+    reg [65-1:0] h1038;
+    reg [64-1:0] h1039;
+    reg [64-1:0] h1040;
+    reg [53-1:0] h1041;
+    reg [53-1:0] h1042;
+    reg [65-1:0] h1043;
+    reg [65-1:0] h1044;
+    reg [64-1:0] h1045;
     reg [65-1:0] h1046;
     reg [64-1:0] h1047;
-    reg [65-1:0] h1048;
-    reg [64-1:0] h1049;
-    reg [64-1:0] h1050;
-    reg [53-1:0] h1051;
-    reg [53-1:0] h1052;
-    reg [65-1:0] h1053;
+    reg [64-1:0] h1048;
+    reg [53-1:0] h1049;
+    reg [53-1:0] h1050;
+    reg [65-1:0] h1051;
+    reg [64-1:0] h1052;
+    reg [64-1:0] h1053;
     reg [64-1:0] h1054;
-    reg [64-1:0] h1055;
-    reg [1-1:0] h1056;
-    reg [64-1:0] h1057;
-    reg [65-1:0] h1058;
-    reg [65-1:0] h1059;
+    reg [76-1:0] h1055;
+    reg [62-1:0] h1056;
+    reg [1-1:0] h1057;
+    reg [2-1:0] h1058;
+    reg [63-1:0] h1059;
     reg [64-1:0] h1060;
     reg [64-1:0] h1061;
-    reg [53-1:0] h1062;
-    reg [53-1:0] h1063;
-    reg [65-1:0] h1064;
+    reg [64-1:0] h1062;
+    reg [64-1:0] h1063;
+    reg [1-1:0] h1064;
     reg [65-1:0] h1065;
-    reg [64-1:0] h1066;
-    reg [65-1:0] h1067;
+    reg [65-1:0] h1066;
+    reg [64-1:0] h1067;
     reg [64-1:0] h1068;
-    reg [64-1:0] h1069;
+    reg [53-1:0] h1069;
     reg [53-1:0] h1070;
-    reg [53-1:0] h1071;
+    reg [65-1:0] h1071;
     reg [65-1:0] h1072;
     reg [64-1:0] h1073;
-    reg [64-1:0] h1074;
-    reg [1-1:0] h1075;
-    reg [2-1:0] h1076;
-    reg [1-1:0] h1077;
-    reg [1-1:0] h1078;
-    reg [1-1:0] h1079;
-    reg [32-1:0] h1080;
+    reg [65-1:0] h1074;
+    reg [64-1:0] h1075;
+    reg [64-1:0] h1076;
+    reg [53-1:0] h1077;
+    reg [53-1:0] h1078;
+    reg [65-1:0] h1079;
+    reg [64-1:0] h1080;
     reg [64-1:0] h1081;
-    reg [1-1:0] h1082;
-    reg [32-1:0] h1083;
-    reg [1-1:0] h1084;
+    reg [64-1:0] h1082;
+    reg [76-1:0] h1083;
+    reg [62-1:0] h1084;
     reg [1-1:0] h1085;
-    reg [1-1:0] h1086;
-    reg [1-1:0] h1087;
-    reg [1-1:0] h1088;
-    reg [1-1:0] h1089;
-    reg [1-1:0] h1090;
-    reg [1-1:0] h1091;
-    reg [1-1:0] h1092;
+    reg [2-1:0] h1086;
+    reg [63-1:0] h1087;
+    reg [64-1:0] h1088;
+    reg [64-1:0] h1089;
+    reg [64-1:0] h1090;
+    reg [64-1:0] h1091;
+    reg [65-1:0] h1092;
     reg [65-1:0] h1093;
-    reg [65-1:0] h1094;
+    reg [64-1:0] h1094;
     reg [64-1:0] h1095;
-    reg [64-1:0] h1096;
+    reg [53-1:0] h1096;
     reg [53-1:0] h1097;
-    reg [53-1:0] h1098;
+    reg [65-1:0] h1098;
     reg [65-1:0] h1099;
-    reg [65-1:0] h1100;
-    reg [64-1:0] h1101;
-    reg [65-1:0] h1102;
+    reg [64-1:0] h1100;
+    reg [65-1:0] h1101;
+    reg [64-1:0] h1102;
     reg [64-1:0] h1103;
-    reg [64-1:0] h1104;
+    reg [53-1:0] h1104;
     reg [53-1:0] h1105;
-    reg [53-1:0] h1106;
-    reg [65-1:0] h1107;
+    reg [65-1:0] h1106;
+    reg [64-1:0] h1107;
     reg [64-1:0] h1108;
-    reg [64-1:0] h1109;
+    reg [1-1:0] h1109;
+    reg [65-1:0] h1110;
+    reg [65-1:0] h1111;
+    reg [64-1:0] h1112;
+    reg [64-1:0] h1113;
+    reg [53-1:0] h1114;
+    reg [53-1:0] h1115;
+    reg [65-1:0] h1116;
+    reg [65-1:0] h1117;
+    reg [64-1:0] h1118;
+    reg [65-1:0] h1119;
+    reg [64-1:0] h1120;
+    reg [64-1:0] h1121;
+    reg [53-1:0] h1122;
+    reg [53-1:0] h1123;
+    reg [65-1:0] h1124;
+    reg [64-1:0] h1125;
+    reg [64-1:0] h1126;
+    reg [64-1:0] h1127;
+    reg [76-1:0] h1128;
+    reg [62-1:0] h1129;
+    reg [1-1:0] h1130;
+    reg [2-1:0] h1131;
+    reg [63-1:0] h1132;
+    reg [64-1:0] h1133;
+    reg [64-1:0] h1134;
+    reg [64-1:0] h1135;
+    reg [64-1:0] h1136;
+    reg [1-1:0] h1137;
+    reg [65-1:0] h1138;
+    reg [65-1:0] h1139;
+    reg [64-1:0] h1140;
+    reg [64-1:0] h1141;
+    reg [53-1:0] h1142;
+    reg [53-1:0] h1143;
+    reg [65-1:0] h1144;
+    reg [65-1:0] h1145;
+    reg [64-1:0] h1146;
+    reg [65-1:0] h1147;
+    reg [64-1:0] h1148;
+    reg [64-1:0] h1149;
+    reg [53-1:0] h1150;
+    reg [53-1:0] h1151;
+    reg [65-1:0] h1152;
+    reg [64-1:0] h1153;
+    reg [64-1:0] h1154;
+    reg [64-1:0] h1155;
+    reg [76-1:0] h1156;
+    reg [62-1:0] h1157;
+    reg [1-1:0] h1158;
+    reg [2-1:0] h1159;
+    reg [63-1:0] h1160;
+    reg [64-1:0] h1161;
+    reg [64-1:0] h1162;
+    reg [64-1:0] h1163;
+    reg [64-1:0] h1164;
+    reg [65-1:0] h1165;
+    reg [65-1:0] h1166;
+    reg [64-1:0] h1167;
+    reg [64-1:0] h1168;
+    reg [53-1:0] h1169;
+    reg [53-1:0] h1170;
+    reg [65-1:0] h1171;
+    reg [65-1:0] h1172;
+    reg [64-1:0] h1173;
+    reg [65-1:0] h1174;
+    reg [64-1:0] h1175;
+    reg [64-1:0] h1176;
+    reg [53-1:0] h1177;
+    reg [53-1:0] h1178;
+    reg [65-1:0] h1179;
+    reg [64-1:0] h1180;
+    reg [64-1:0] h1181;
+    reg [64-1:0] h1182;
+    reg [76-1:0] h1183;
+    reg [62-1:0] h1184;
+    reg [1-1:0] h1185;
+    reg [2-1:0] h1186;
+    reg [63-1:0] h1187;
+    reg [64-1:0] h1188;
+    reg [64-1:0] h1189;
+    reg [64-1:0] h1190;
+    reg [64-1:0] h1191;
+    reg [1-1:0] h1192;
+    reg [65-1:0] h1193;
+    reg [65-1:0] h1194;
+    reg [64-1:0] h1195;
+    reg [64-1:0] h1196;
+    reg [53-1:0] h1197;
+    reg [53-1:0] h1198;
+    reg [65-1:0] h1199;
+    reg [65-1:0] h1200;
+    reg [64-1:0] h1201;
+    reg [65-1:0] h1202;
+    reg [64-1:0] h1203;
+    reg [64-1:0] h1204;
+    reg [53-1:0] h1205;
+    reg [53-1:0] h1206;
+    reg [65-1:0] h1207;
+    reg [64-1:0] h1208;
+    reg [64-1:0] h1209;
+    reg [64-1:0] h1210;
+    reg [76-1:0] h1211;
+    reg [62-1:0] h1212;
+    reg [1-1:0] h1213;
+    reg [2-1:0] h1214;
+    reg [63-1:0] h1215;
+    reg [64-1:0] h1216;
+    reg [64-1:0] h1217;
+    reg [64-1:0] h1218;
+    reg [64-1:0] h1219;
+    reg [65-1:0] h1220;
+    reg [65-1:0] h1221;
+    reg [64-1:0] h1222;
+    reg [64-1:0] h1223;
+    reg [53-1:0] h1224;
+    reg [53-1:0] h1225;
+    reg [65-1:0] h1226;
+    reg [65-1:0] h1227;
+    reg [64-1:0] h1228;
+    reg [65-1:0] h1229;
+    reg [64-1:0] h1230;
+    reg [64-1:0] h1231;
+    reg [53-1:0] h1232;
+    reg [53-1:0] h1233;
+    reg [65-1:0] h1234;
+    reg [64-1:0] h1235;
+    reg [64-1:0] h1236;
+    reg [64-1:0] h1237;
+    reg [76-1:0] h1238;
+    reg [62-1:0] h1239;
+    reg [1-1:0] h1240;
+    reg [2-1:0] h1241;
+    reg [63-1:0] h1242;
+    reg [64-1:0] h1243;
+    reg [64-1:0] h1244;
+    reg [64-1:0] h1245;
+    reg [64-1:0] h1246;
+    reg [1-1:0] h1247;
+    reg [65-1:0] h1248;
+    reg [65-1:0] h1249;
+    reg [64-1:0] h1250;
+    reg [64-1:0] h1251;
+    reg [53-1:0] h1252;
+    reg [53-1:0] h1253;
+    reg [65-1:0] h1254;
+    reg [65-1:0] h1255;
+    reg [64-1:0] h1256;
+    reg [65-1:0] h1257;
+    reg [64-1:0] h1258;
+    reg [64-1:0] h1259;
+    reg [53-1:0] h1260;
+    reg [53-1:0] h1261;
+    reg [65-1:0] h1262;
+    reg [64-1:0] h1263;
+    reg [64-1:0] h1264;
+    reg [64-1:0] h1265;
+    reg [76-1:0] h1266;
+    reg [62-1:0] h1267;
+    reg [1-1:0] h1268;
+    reg [2-1:0] h1269;
+    reg [63-1:0] h1270;
+    reg [64-1:0] h1271;
+    reg [64-1:0] h1272;
+    reg [64-1:0] h1273;
+    reg [64-1:0] h1274;
+    reg [65-1:0] h1275;
+    reg [65-1:0] h1276;
+    reg [64-1:0] h1277;
+    reg [64-1:0] h1278;
+    reg [53-1:0] h1279;
+    reg [53-1:0] h1280;
+    reg [65-1:0] h1281;
+    reg [65-1:0] h1282;
+    reg [64-1:0] h1283;
+    reg [65-1:0] h1284;
+    reg [64-1:0] h1285;
+    reg [64-1:0] h1286;
+    reg [53-1:0] h1287;
+    reg [53-1:0] h1288;
+    reg [65-1:0] h1289;
+    reg [64-1:0] h1290;
+    reg [64-1:0] h1291;
+    reg [64-1:0] h1292;
+    reg [65-1:0] h1293;
+    reg [65-1:0] h1294;
+    reg [64-1:0] h1295;
+    reg [64-1:0] h1296;
+    reg [53-1:0] h1297;
+    reg [53-1:0] h1298;
+    reg [65-1:0] h1299;
+    reg [65-1:0] h1300;
+    reg [64-1:0] h1301;
+    reg [65-1:0] h1302;
+    reg [64-1:0] h1303;
+    reg [64-1:0] h1304;
+    reg [53-1:0] h1305;
+    reg [53-1:0] h1306;
+    reg [65-1:0] h1307;
+    reg [64-1:0] h1308;
+    reg [64-1:0] h1309;
+    reg [1-1:0] h1310;
+    reg [65-1:0] h1311;
+    reg [65-1:0] h1312;
+    reg [64-1:0] h1313;
+    reg [64-1:0] h1314;
+    reg [53-1:0] h1315;
+    reg [53-1:0] h1316;
+    reg [65-1:0] h1317;
+    reg [65-1:0] h1318;
+    reg [64-1:0] h1319;
+    reg [65-1:0] h1320;
+    reg [64-1:0] h1321;
+    reg [64-1:0] h1322;
+    reg [53-1:0] h1323;
+    reg [53-1:0] h1324;
+    reg [65-1:0] h1325;
+    reg [64-1:0] h1326;
+    reg [64-1:0] h1327;
+    reg [64-1:0] h1328;
+    reg [76-1:0] h1329;
+    reg [62-1:0] h1330;
+    reg [1-1:0] h1331;
+    reg [2-1:0] h1332;
+    reg [63-1:0] h1333;
+    reg [64-1:0] h1334;
+    reg [64-1:0] h1335;
+    reg [64-1:0] h1336;
+    reg [64-1:0] h1337;
+    reg [1-1:0] h1338;
+    reg [65-1:0] h1339;
+    reg [65-1:0] h1340;
+    reg [64-1:0] h1341;
+    reg [64-1:0] h1342;
+    reg [53-1:0] h1343;
+    reg [53-1:0] h1344;
+    reg [65-1:0] h1345;
+    reg [65-1:0] h1346;
+    reg [64-1:0] h1347;
+    reg [65-1:0] h1348;
+    reg [64-1:0] h1349;
+    reg [64-1:0] h1350;
+    reg [53-1:0] h1351;
+    reg [53-1:0] h1352;
+    reg [65-1:0] h1353;
+    reg [64-1:0] h1354;
+    reg [64-1:0] h1355;
+    reg [64-1:0] h1356;
+    reg [76-1:0] h1357;
+    reg [62-1:0] h1358;
+    reg [1-1:0] h1359;
+    reg [2-1:0] h1360;
+    reg [63-1:0] h1361;
+    reg [64-1:0] h1362;
+    reg [64-1:0] h1363;
+    reg [64-1:0] h1364;
+    reg [64-1:0] h1365;
+    reg [1-1:0] h1366;
+    reg [65-1:0] h1367;
+    reg [65-1:0] h1368;
+    reg [64-1:0] h1369;
+    reg [64-1:0] h1370;
+    reg [53-1:0] h1371;
+    reg [53-1:0] h1372;
+    reg [65-1:0] h1373;
+    reg [65-1:0] h1374;
+    reg [64-1:0] h1375;
+    reg [65-1:0] h1376;
+    reg [64-1:0] h1377;
+    reg [64-1:0] h1378;
+    reg [53-1:0] h1379;
+    reg [53-1:0] h1380;
+    reg [65-1:0] h1381;
+    reg [64-1:0] h1382;
+    reg [64-1:0] h1383;
+    reg [64-1:0] h1384;
+    reg [76-1:0] h1385;
+    reg [62-1:0] h1386;
+    reg [1-1:0] h1387;
+    reg [2-1:0] h1388;
+    reg [63-1:0] h1389;
+    reg [64-1:0] h1390;
+    reg [64-1:0] h1391;
+    reg [64-1:0] h1392;
+    reg [64-1:0] h1393;
+    reg [1-1:0] h1394;
+    reg [65-1:0] h1395;
+    reg [65-1:0] h1396;
+    reg [64-1:0] h1397;
+    reg [64-1:0] h1398;
+    reg [53-1:0] h1399;
+    reg [53-1:0] h1400;
+    reg [65-1:0] h1401;
+    reg [65-1:0] h1402;
+    reg [64-1:0] h1403;
+    reg [65-1:0] h1404;
+    reg [64-1:0] h1405;
+    reg [64-1:0] h1406;
+    reg [53-1:0] h1407;
+    reg [53-1:0] h1408;
+    reg [65-1:0] h1409;
+    reg [64-1:0] h1410;
+    reg [64-1:0] h1411;
+    reg [64-1:0] h1412;
+    reg [76-1:0] h1413;
+    reg [62-1:0] h1414;
+    reg [1-1:0] h1415;
+    reg [2-1:0] h1416;
+    reg [63-1:0] h1417;
+    reg [64-1:0] h1418;
+    reg [64-1:0] h1419;
+    reg [64-1:0] h1420;
+    reg [64-1:0] h1421;
+    reg [1-1:0] h1422;
+    reg [65-1:0] h1423;
+    reg [65-1:0] h1424;
+    reg [64-1:0] h1425;
+    reg [64-1:0] h1426;
+    reg [53-1:0] h1427;
+    reg [53-1:0] h1428;
+    reg [65-1:0] h1429;
+    reg [65-1:0] h1430;
+    reg [64-1:0] h1431;
+    reg [65-1:0] h1432;
+    reg [64-1:0] h1433;
+    reg [64-1:0] h1434;
+    reg [53-1:0] h1435;
+    reg [53-1:0] h1436;
+    reg [65-1:0] h1437;
+    reg [64-1:0] h1438;
+    reg [64-1:0] h1439;
+    reg [64-1:0] h1440;
+    reg [76-1:0] h1441;
+    reg [62-1:0] h1442;
+    reg [1-1:0] h1443;
+    reg [2-1:0] h1444;
+    reg [63-1:0] h1445;
+    reg [64-1:0] h1446;
+    reg [64-1:0] h1447;
+    reg [64-1:0] h1448;
+    reg [64-1:0] h1449;
+    reg [64-1:0] h1450;
+    reg [65-1:0] h1451;
+    reg [65-1:0] h1452;
+    reg [64-1:0] h1453;
+    reg [64-1:0] h1454;
+    reg [53-1:0] h1455;
+    reg [53-1:0] h1456;
+    reg [65-1:0] h1457;
+    reg [65-1:0] h1458;
+    reg [64-1:0] h1459;
+    reg [65-1:0] h1460;
+    reg [64-1:0] h1461;
+    reg [64-1:0] h1462;
+    reg [53-1:0] h1463;
+    reg [53-1:0] h1464;
+    reg [65-1:0] h1465;
+    reg [64-1:0] h1466;
+    reg [64-1:0] h1467;
+    reg [1-1:0] h1468;
+    reg [2-1:0] h1469;
+    reg [64-1:0] h1474;
+    reg [65-1:0] h1475;
+    reg [65-1:0] h1476;
+    reg [64-1:0] h1477;
+    reg [64-1:0] h1478;
+    reg [53-1:0] h1479;
+    reg [53-1:0] h1480;
+    reg [65-1:0] h1481;
+    reg [65-1:0] h1482;
+    reg [64-1:0] h1483;
+    reg [65-1:0] h1484;
+    reg [64-1:0] h1485;
+    reg [64-1:0] h1486;
+    reg [53-1:0] h1487;
+    reg [53-1:0] h1488;
+    reg [65-1:0] h1489;
+    reg [64-1:0] h1490;
+    reg [64-1:0] h1491;
+    reg [1-1:0] h1492;
+    reg [2-1:0] h1493;
+    reg [64-1:0] h1498;
+    reg [65-1:0] h1499;
+    reg [65-1:0] h1500;
+    reg [64-1:0] h1501;
+    reg [64-1:0] h1502;
+    reg [53-1:0] h1503;
+    reg [53-1:0] h1504;
+    reg [65-1:0] h1505;
+    reg [65-1:0] h1506;
+    reg [64-1:0] h1507;
+    reg [65-1:0] h1508;
+    reg [64-1:0] h1509;
+    reg [64-1:0] h1510;
+    reg [53-1:0] h1511;
+    reg [53-1:0] h1512;
+    reg [65-1:0] h1513;
+    reg [64-1:0] h1514;
+    reg [64-1:0] h1515;
+    reg [1-1:0] h1516;
+    reg [2-1:0] h1517;
+    reg [1-1:0] h1522;
+    reg [64-1:0] h1523;
+    reg [65-1:0] h1524;
+    reg [65-1:0] h1525;
+    reg [64-1:0] h1526;
+    reg [64-1:0] h1527;
+    reg [53-1:0] h1528;
+    reg [53-1:0] h1529;
+    reg [65-1:0] h1530;
+    reg [65-1:0] h1531;
+    reg [64-1:0] h1532;
+    reg [65-1:0] h1533;
+    reg [64-1:0] h1534;
+    reg [64-1:0] h1535;
+    reg [53-1:0] h1536;
+    reg [53-1:0] h1537;
+    reg [65-1:0] h1538;
+    reg [64-1:0] h1539;
+    reg [64-1:0] h1540;
+    reg [1-1:0] h1541;
+    reg [2-1:0] h1542;
+    reg [64-1:0] h1547;
+    reg [65-1:0] h1548;
+    reg [65-1:0] h1549;
+    reg [64-1:0] h1550;
+    reg [64-1:0] h1551;
+    reg [53-1:0] h1552;
+    reg [53-1:0] h1553;
+    reg [65-1:0] h1554;
+    reg [65-1:0] h1555;
+    reg [64-1:0] h1556;
+    reg [65-1:0] h1557;
+    reg [64-1:0] h1558;
+    reg [64-1:0] h1559;
+    reg [53-1:0] h1560;
+    reg [53-1:0] h1561;
+    reg [65-1:0] h1562;
+    reg [64-1:0] h1563;
+    reg [64-1:0] h1564;
+    reg [1-1:0] h1565;
+    reg [2-1:0] h1566;
+    reg [1-1:0] h1571;
+    reg [64-1:0] h1572;
+    reg [65-1:0] h1573;
+    reg [65-1:0] h1574;
+    reg [64-1:0] h1575;
+    reg [64-1:0] h1576;
+    reg [53-1:0] h1577;
+    reg [53-1:0] h1578;
+    reg [65-1:0] h1579;
+    reg [65-1:0] h1580;
+    reg [64-1:0] h1581;
+    reg [65-1:0] h1582;
+    reg [64-1:0] h1583;
+    reg [64-1:0] h1584;
+    reg [53-1:0] h1585;
+    reg [53-1:0] h1586;
+    reg [65-1:0] h1587;
+    reg [64-1:0] h1588;
+    reg [64-1:0] h1589;
+    reg [1-1:0] h1590;
+    reg [2-1:0] h1591;
+    reg [1-1:0] h1596;
+    reg [64-1:0] h1597;
+    reg [65-1:0] h1598;
+    reg [65-1:0] h1599;
+    reg [64-1:0] h1600;
+    reg [64-1:0] h1601;
+    reg [53-1:0] h1602;
+    reg [53-1:0] h1603;
+    reg [65-1:0] h1604;
+    reg [65-1:0] h1605;
+    reg [64-1:0] h1606;
+    reg [65-1:0] h1607;
+    reg [64-1:0] h1608;
+    reg [64-1:0] h1609;
+    reg [53-1:0] h1610;
+    reg [53-1:0] h1611;
+    reg [65-1:0] h1612;
+    reg [64-1:0] h1613;
+    reg [64-1:0] h1614;
+    reg [1-1:0] h1615;
+    reg [2-1:0] h1616;
+    reg [1-1:0] h1621;
+    reg [64-1:0] h1622;
+    reg [65-1:0] h1623;
+    reg [65-1:0] h1624;
+    reg [64-1:0] h1625;
+    reg [64-1:0] h1626;
+    reg [53-1:0] h1627;
+    reg [53-1:0] h1628;
+    reg [65-1:0] h1629;
+    reg [65-1:0] h1630;
+    reg [64-1:0] h1631;
+    reg [65-1:0] h1632;
+    reg [64-1:0] h1633;
+    reg [64-1:0] h1634;
+    reg [53-1:0] h1635;
+    reg [53-1:0] h1636;
+    reg [65-1:0] h1637;
+    reg [64-1:0] h1638;
+    reg [64-1:0] h1639;
+    reg [1-1:0] h1640;
+    reg [2-1:0] h1641;
+    reg [65-1:0] h1732;
+    reg [65-1:0] h1733;
+    reg [64-1:0] h1734;
+    reg [64-1:0] h1735;
+    reg [53-1:0] h1736;
+    reg [53-1:0] h1737;
+    reg [65-1:0] h1738;
+    reg [65-1:0] h1739;
+    reg [64-1:0] h1740;
+    reg [65-1:0] h1741;
+    reg [64-1:0] h1742;
+    reg [64-1:0] h1743;
+    reg [53-1:0] h1744;
+    reg [53-1:0] h1745;
+    reg [65-1:0] h1746;
+    reg [64-1:0] h1747;
+    reg [64-1:0] h1748;
+    reg [65-1:0] h1753;
+    reg [65-1:0] h1754;
+    reg [64-1:0] h1755;
+    reg [64-1:0] h1756;
+    reg [53-1:0] h1757;
+    reg [53-1:0] h1758;
+    reg [65-1:0] h1759;
+    reg [65-1:0] h1760;
+    reg [64-1:0] h1761;
+    reg [65-1:0] h1762;
+    reg [64-1:0] h1763;
+    reg [64-1:0] h1764;
+    reg [53-1:0] h1765;
+    reg [53-1:0] h1766;
+    reg [65-1:0] h1767;
+    reg [64-1:0] h1768;
+    reg [64-1:0] h1769;
+    reg [1-1:0] h1774;
+    reg [64-1:0] h1775;
+    reg [65-1:0] h1776;
+    reg [65-1:0] h1777;
+    reg [64-1:0] h1778;
+    reg [64-1:0] h1779;
+    reg [53-1:0] h1780;
+    reg [53-1:0] h1781;
+    reg [65-1:0] h1782;
+    reg [65-1:0] h1783;
+    reg [64-1:0] h1784;
+    reg [65-1:0] h1785;
+    reg [64-1:0] h1786;
+    reg [64-1:0] h1787;
+    reg [53-1:0] h1788;
+    reg [53-1:0] h1789;
+    reg [65-1:0] h1790;
+    reg [64-1:0] h1791;
+    reg [64-1:0] h1792;
+    reg [1-1:0] h1793;
+    reg [2-1:0] h1794;
+    reg [1-1:0] h1858;
+    reg [64-1:0] h1859;
+    reg [65-1:0] h1860;
+    reg [65-1:0] h1861;
+    reg [64-1:0] h1862;
+    reg [64-1:0] h1863;
+    reg [53-1:0] h1864;
+    reg [53-1:0] h1865;
+    reg [65-1:0] h1866;
+    reg [65-1:0] h1867;
+    reg [64-1:0] h1868;
+    reg [65-1:0] h1869;
+    reg [64-1:0] h1870;
+    reg [64-1:0] h1871;
+    reg [53-1:0] h1872;
+    reg [53-1:0] h1873;
+    reg [65-1:0] h1874;
+    reg [64-1:0] h1875;
+    reg [64-1:0] h1876;
+    reg [1-1:0] h1877;
+    reg [2-1:0] h1878;
+    reg [1-1:0] h1879;
+    reg [64-1:0] h1880;
+    reg [65-1:0] h1881;
+    reg [65-1:0] h1882;
+    reg [64-1:0] h1883;
+    reg [64-1:0] h1884;
+    reg [53-1:0] h1885;
+    reg [53-1:0] h1886;
+    reg [65-1:0] h1887;
+    reg [65-1:0] h1888;
+    reg [64-1:0] h1889;
+    reg [65-1:0] h1890;
+    reg [64-1:0] h1891;
+    reg [64-1:0] h1892;
+    reg [53-1:0] h1893;
+    reg [53-1:0] h1894;
+    reg [65-1:0] h1895;
+    reg [64-1:0] h1896;
+    reg [64-1:0] h1897;
+    reg [1-1:0] h1898;
+    reg [64-1:0] h1899;
+    reg [65-1:0] h1900;
+    reg [65-1:0] h1901;
+    reg [64-1:0] h1902;
+    reg [64-1:0] h1903;
+    reg [53-1:0] h1904;
+    reg [53-1:0] h1905;
+    reg [65-1:0] h1906;
+    reg [65-1:0] h1907;
+    reg [64-1:0] h1908;
+    reg [65-1:0] h1909;
+    reg [64-1:0] h1910;
+    reg [64-1:0] h1911;
+    reg [53-1:0] h1912;
+    reg [53-1:0] h1913;
+    reg [65-1:0] h1914;
+    reg [64-1:0] h1915;
+    reg [64-1:0] h1916;
+    reg [1-1:0] h1917;
+    reg [64-1:0] h1918;
+    reg [65-1:0] h1919;
+    reg [65-1:0] h1920;
+    reg [64-1:0] h1921;
+    reg [64-1:0] h1922;
+    reg [53-1:0] h1923;
+    reg [53-1:0] h1924;
+    reg [65-1:0] h1925;
+    reg [65-1:0] h1926;
+    reg [64-1:0] h1927;
+    reg [65-1:0] h1928;
+    reg [64-1:0] h1929;
+    reg [64-1:0] h1930;
+    reg [53-1:0] h1931;
+    reg [53-1:0] h1932;
+    reg [65-1:0] h1933;
+    reg [64-1:0] h1934;
+    reg [64-1:0] h1935;
+    reg [1-1:0] h1936;
+    reg [2-1:0] h1937;
+    reg [1-1:0] h1938;
+    reg [1-1:0] h1939;
+    reg [1-1:0] h1940;
+    reg [32-1:0] h1941;
+    reg [64-1:0] h1942;
+    reg [1-1:0] h1943;
+    reg [32-1:0] h1944;
+    reg [1-1:0] h1945;
+    reg [1-1:0] h1946;
+    reg [1-1:0] h1947;
+    reg [1-1:0] h1948;
+    reg [1-1:0] h1949;
+    reg [1-1:0] h1950;
+    reg [1-1:0] h1951;
+    reg [1-1:0] h1952;
+    reg [1-1:0] h1953;
+    reg [65-1:0] h1954;
+    reg [65-1:0] h1955;
+    reg [64-1:0] h1956;
+    reg [64-1:0] h1957;
+    reg [53-1:0] h1958;
+    reg [53-1:0] h1959;
+    reg [65-1:0] h1960;
+    reg [65-1:0] h1961;
+    reg [64-1:0] h1962;
+    reg [65-1:0] h1963;
+    reg [64-1:0] h1964;
+    reg [64-1:0] h1965;
+    reg [53-1:0] h1966;
+    reg [53-1:0] h1967;
+    reg [65-1:0] h1968;
+    reg [64-1:0] h1969;
+    reg [64-1:0] h1970;
     reg [2-1:0] u0_iset;
     reg [52-1:0] u0_ik0;
     reg [16-1:0] u0_it0_0;
@@ -2537,6 +3765,7 @@ always @(posedge clk) begin: fsm
         cl_io_irte_access_error <= 0;
         cl_io_irte_not_present <= 0;
         cl_io_irte_reserved <= 0;
+        cl_io_legacy_pasid <= 0;
         cl_io_outcome <= 0;
         cl_io_paging_access_error <= 0;
         cl_io_paging_reserved <= 0;
@@ -2550,6 +3779,34 @@ always @(posedge clk) begin: fsm
         cl_io_root_access_error <= 0;
         cl_io_root_not_present <= 0;
         cl_io_root_reserved <= 0;
+        cl_io_sm_address_beyond_width <= 0;
+        cl_io_sm_ats_beyond_width <= 0;
+        cl_io_sm_ats_not_present <= 0;
+        cl_io_sm_ats_pass_through <= 0;
+        cl_io_sm_ats_translation <= 0;
+        cl_io_sm_context_not_present <= 0;
+        cl_io_sm_context_reserved <= 0;
+        cl_io_sm_dte_clear <= 0;
+        cl_io_sm_paging_access_error <= 0;
+        cl_io_sm_paging_reserved <= 0;
+        cl_io_sm_pasid_beyond_table <= 0;
+        cl_io_sm_pasid_dir_not_present <= 0;
+        cl_io_sm_pasid_dir_reserved <= 0;
+        cl_io_sm_pasid_disabled <= 0;
+        cl_io_sm_pasid_entry_invalid <= 0;
+        cl_io_sm_pasid_entry_not_present <= 0;
+        cl_io_sm_pasid_entry_reserved <= 0;
+        cl_io_sm_pass_through <= 0;
+        cl_io_sm_protected_memory <= 0;
+        cl_io_sm_protected_memory_remapped <= 0;
+        cl_io_sm_protected_memory_translated <= 0;
+        cl_io_sm_read_denied <= 0;
+        cl_io_sm_root_access_error <= 0;
+        cl_io_sm_root_not_present <= 0;
+        cl_io_sm_root_reserved <= 0;
+        cl_io_sm_translated <= 0;
+        cl_io_sm_translated_request <= 0;
+        cl_io_sm_write_denied <= 0;
         cl_io_source_id_invalid <= 0;
         cl_io_translated <= 0;
         cl_io_translated_request <= 0;
@@ -2590,6 +3847,7 @@ always @(posedge clk) begin: fsm
         cl_tr_irte_access_error <= 0;
         cl_tr_irte_not_present <= 0;
         cl_tr_irte_reserved <= 0;
+        cl_tr_legacy_pasid <= 0;
         cl_tr_outcome <= 0;
         cl_tr_paging_access_error <= 0;
         cl_tr_paging_reserved <= 0;
@@ -2603,6 +3861,34 @@ always @(posedge clk) begin: fsm
         cl_tr_root_access_error <= 0;
         cl_tr_root_not_present <= 0;
         cl_tr_root_reserved <= 0;
+        cl_tr_sm_address_beyond_width <= 0;
+        cl_tr_sm_ats_beyond_width <= 0;
+        cl_tr_sm_ats_not_present <= 0;
+        cl_tr_sm_ats_pass_through <= 0;
+        cl_tr_sm_ats_translation <= 0;
+        cl_tr_sm_context_not_present <= 0;
+        cl_tr_sm_context_reserved <= 0;
+        cl_tr_sm_dte_clear <= 0;
+        cl_tr_sm_paging_access_error <= 0;
+        cl_tr_sm_paging_reserved <= 0;
+        cl_tr_sm_pasid_beyond_table <= 0;
+        cl_tr_sm_pasid_dir_not_present <= 0;
+        cl_tr_sm_pasid_dir_reserved <= 0;
+        cl_tr_sm_pasid_disabled <= 0;
+        cl_tr_sm_pasid_entry_invalid <= 0;
+        cl_tr_sm_pasid_entry_not_present <= 0;
+        cl_tr_sm_pasid_entry_reserved <= 0;
+        cl_tr_sm_pass_through <= 0;
+        cl_tr_sm_protected_memory <= 0;
+        cl_tr_sm_protected_memory_remapped <= 0;
+        cl_tr_sm_protected_memory_translated <= 0;
+        cl_tr_sm_read_denied <= 0;
+        cl_tr_sm_root_access_error <= 0;
+        cl_tr_sm_root_not_present <= 0;
+        cl_tr_sm_root_reserved <= 0;
+        cl_tr_sm_translated <= 0;
+        cl_tr_sm_translated_request <= 0;
+        cl_tr_sm_write_denied <= 0;
         cl_tr_source_id_invalid <= 0;
         cl_tr_translated <= 0;
         cl_tr_translated_request <= 0;
@@ -2651,7 +3937,7 @@ always @(posedge clk) begin: fsm
         rec_iommu <= 0;
         rec_outcome <= 0;
         rec_rid <= 0;
-        st <= 5'b00000;
+        st <= 6'b000000;
         status <= 0;
         u0_fk <= 0;
         u0_fm <= 0;
@@ -3454,46 +4740,510 @@ always @(posedge clk) begin: fsm
         u0_r52[1] <= 0;
         u0_r52[2] <= 0;
         u0_r52[3] <= 0;
+        u0_r520[0] <= 0;
+        u0_r520[1] <= 0;
+        u0_r520[2] <= 0;
+        u0_r520[3] <= 0;
+        u0_r521[0] <= 0;
+        u0_r521[1] <= 0;
+        u0_r521[2] <= 0;
+        u0_r521[3] <= 0;
+        u0_r522[0] <= 0;
+        u0_r522[1] <= 0;
+        u0_r522[2] <= 0;
+        u0_r522[3] <= 0;
+        u0_r523[0] <= 0;
+        u0_r523[1] <= 0;
+        u0_r523[2] <= 0;
+        u0_r523[3] <= 0;
         u0_r53[0] <= 0;
         u0_r53[1] <= 0;
         u0_r53[2] <= 0;
         u0_r53[3] <= 0;
+        u0_r530[0] <= 0;
+        u0_r530[1] <= 0;
+        u0_r530[2] <= 0;
+        u0_r530[3] <= 0;
+        u0_r531[0] <= 0;
+        u0_r531[1] <= 0;
+        u0_r531[2] <= 0;
+        u0_r531[3] <= 0;
+        u0_r532[0] <= 0;
+        u0_r532[1] <= 0;
+        u0_r532[2] <= 0;
+        u0_r532[3] <= 0;
+        u0_r533[0] <= 0;
+        u0_r533[1] <= 0;
+        u0_r533[2] <= 0;
+        u0_r533[3] <= 0;
+        u0_r540[0] <= 0;
+        u0_r540[1] <= 0;
+        u0_r540[2] <= 0;
+        u0_r540[3] <= 0;
+        u0_r541[0] <= 0;
+        u0_r541[1] <= 0;
+        u0_r541[2] <= 0;
+        u0_r541[3] <= 0;
+        u0_r542[0] <= 0;
+        u0_r542[1] <= 0;
+        u0_r542[2] <= 0;
+        u0_r542[3] <= 0;
+        u0_r543[0] <= 0;
+        u0_r543[1] <= 0;
+        u0_r543[2] <= 0;
+        u0_r543[3] <= 0;
+        u0_r550[0] <= 0;
+        u0_r550[1] <= 0;
+        u0_r550[2] <= 0;
+        u0_r550[3] <= 0;
+        u0_r551[0] <= 0;
+        u0_r551[1] <= 0;
+        u0_r551[2] <= 0;
+        u0_r551[3] <= 0;
+        u0_r552[0] <= 0;
+        u0_r552[1] <= 0;
+        u0_r552[2] <= 0;
+        u0_r552[3] <= 0;
+        u0_r553[0] <= 0;
+        u0_r553[1] <= 0;
+        u0_r553[2] <= 0;
+        u0_r553[3] <= 0;
+        u0_r560[0] <= 0;
+        u0_r560[1] <= 0;
+        u0_r560[2] <= 0;
+        u0_r560[3] <= 0;
+        u0_r561[0] <= 0;
+        u0_r561[1] <= 0;
+        u0_r561[2] <= 0;
+        u0_r561[3] <= 0;
+        u0_r562[0] <= 0;
+        u0_r562[1] <= 0;
+        u0_r562[2] <= 0;
+        u0_r562[3] <= 0;
+        u0_r563[0] <= 0;
+        u0_r563[1] <= 0;
+        u0_r563[2] <= 0;
+        u0_r563[3] <= 0;
+        u0_r570[0] <= 0;
+        u0_r570[1] <= 0;
+        u0_r570[2] <= 0;
+        u0_r570[3] <= 0;
+        u0_r571[0] <= 0;
+        u0_r571[1] <= 0;
+        u0_r571[2] <= 0;
+        u0_r571[3] <= 0;
+        u0_r572[0] <= 0;
+        u0_r572[1] <= 0;
+        u0_r572[2] <= 0;
+        u0_r572[3] <= 0;
+        u0_r573[0] <= 0;
+        u0_r573[1] <= 0;
+        u0_r573[2] <= 0;
+        u0_r573[3] <= 0;
+        u0_r580[0] <= 0;
+        u0_r580[1] <= 0;
+        u0_r580[2] <= 0;
+        u0_r580[3] <= 0;
+        u0_r581[0] <= 0;
+        u0_r581[1] <= 0;
+        u0_r581[2] <= 0;
+        u0_r581[3] <= 0;
+        u0_r582[0] <= 0;
+        u0_r582[1] <= 0;
+        u0_r582[2] <= 0;
+        u0_r582[3] <= 0;
+        u0_r583[0] <= 0;
+        u0_r583[1] <= 0;
+        u0_r583[2] <= 0;
+        u0_r583[3] <= 0;
+        u0_r590[0] <= 0;
+        u0_r590[1] <= 0;
+        u0_r590[2] <= 0;
+        u0_r590[3] <= 0;
+        u0_r591[0] <= 0;
+        u0_r591[1] <= 0;
+        u0_r591[2] <= 0;
+        u0_r591[3] <= 0;
+        u0_r592[0] <= 0;
+        u0_r592[1] <= 0;
+        u0_r592[2] <= 0;
+        u0_r592[3] <= 0;
+        u0_r593[0] <= 0;
+        u0_r593[1] <= 0;
+        u0_r593[2] <= 0;
+        u0_r593[3] <= 0;
         u0_r60[0] <= 0;
         u0_r60[1] <= 0;
         u0_r60[2] <= 0;
         u0_r60[3] <= 0;
+        u0_r600[0] <= 0;
+        u0_r600[1] <= 0;
+        u0_r600[2] <= 0;
+        u0_r600[3] <= 0;
+        u0_r601[0] <= 0;
+        u0_r601[1] <= 0;
+        u0_r601[2] <= 0;
+        u0_r601[3] <= 0;
+        u0_r602[0] <= 0;
+        u0_r602[1] <= 0;
+        u0_r602[2] <= 0;
+        u0_r602[3] <= 0;
+        u0_r603[0] <= 0;
+        u0_r603[1] <= 0;
+        u0_r603[2] <= 0;
+        u0_r603[3] <= 0;
         u0_r61[0] <= 0;
         u0_r61[1] <= 0;
         u0_r61[2] <= 0;
         u0_r61[3] <= 0;
+        u0_r610[0] <= 0;
+        u0_r610[1] <= 0;
+        u0_r610[2] <= 0;
+        u0_r610[3] <= 0;
+        u0_r611[0] <= 0;
+        u0_r611[1] <= 0;
+        u0_r611[2] <= 0;
+        u0_r611[3] <= 0;
+        u0_r612[0] <= 0;
+        u0_r612[1] <= 0;
+        u0_r612[2] <= 0;
+        u0_r612[3] <= 0;
+        u0_r613[0] <= 0;
+        u0_r613[1] <= 0;
+        u0_r613[2] <= 0;
+        u0_r613[3] <= 0;
         u0_r62[0] <= 0;
         u0_r62[1] <= 0;
         u0_r62[2] <= 0;
         u0_r62[3] <= 0;
+        u0_r620[0] <= 0;
+        u0_r620[1] <= 0;
+        u0_r620[2] <= 0;
+        u0_r620[3] <= 0;
+        u0_r621[0] <= 0;
+        u0_r621[1] <= 0;
+        u0_r621[2] <= 0;
+        u0_r621[3] <= 0;
+        u0_r622[0] <= 0;
+        u0_r622[1] <= 0;
+        u0_r622[2] <= 0;
+        u0_r622[3] <= 0;
+        u0_r623[0] <= 0;
+        u0_r623[1] <= 0;
+        u0_r623[2] <= 0;
+        u0_r623[3] <= 0;
         u0_r63[0] <= 0;
         u0_r63[1] <= 0;
         u0_r63[2] <= 0;
         u0_r63[3] <= 0;
+        u0_r630[0] <= 0;
+        u0_r630[1] <= 0;
+        u0_r630[2] <= 0;
+        u0_r630[3] <= 0;
+        u0_r631[0] <= 0;
+        u0_r631[1] <= 0;
+        u0_r631[2] <= 0;
+        u0_r631[3] <= 0;
+        u0_r632[0] <= 0;
+        u0_r632[1] <= 0;
+        u0_r632[2] <= 0;
+        u0_r632[3] <= 0;
+        u0_r633[0] <= 0;
+        u0_r633[1] <= 0;
+        u0_r633[2] <= 0;
+        u0_r633[3] <= 0;
+        u0_r640[0] <= 0;
+        u0_r640[1] <= 0;
+        u0_r640[2] <= 0;
+        u0_r640[3] <= 0;
+        u0_r641[0] <= 0;
+        u0_r641[1] <= 0;
+        u0_r641[2] <= 0;
+        u0_r641[3] <= 0;
+        u0_r642[0] <= 0;
+        u0_r642[1] <= 0;
+        u0_r642[2] <= 0;
+        u0_r642[3] <= 0;
+        u0_r643[0] <= 0;
+        u0_r643[1] <= 0;
+        u0_r643[2] <= 0;
+        u0_r643[3] <= 0;
+        u0_r650[0] <= 0;
+        u0_r650[1] <= 0;
+        u0_r650[2] <= 0;
+        u0_r650[3] <= 0;
+        u0_r651[0] <= 0;
+        u0_r651[1] <= 0;
+        u0_r651[2] <= 0;
+        u0_r651[3] <= 0;
+        u0_r652[0] <= 0;
+        u0_r652[1] <= 0;
+        u0_r652[2] <= 0;
+        u0_r652[3] <= 0;
+        u0_r653[0] <= 0;
+        u0_r653[1] <= 0;
+        u0_r653[2] <= 0;
+        u0_r653[3] <= 0;
+        u0_r660[0] <= 0;
+        u0_r660[1] <= 0;
+        u0_r660[2] <= 0;
+        u0_r660[3] <= 0;
+        u0_r661[0] <= 0;
+        u0_r661[1] <= 0;
+        u0_r661[2] <= 0;
+        u0_r661[3] <= 0;
+        u0_r662[0] <= 0;
+        u0_r662[1] <= 0;
+        u0_r662[2] <= 0;
+        u0_r662[3] <= 0;
+        u0_r663[0] <= 0;
+        u0_r663[1] <= 0;
+        u0_r663[2] <= 0;
+        u0_r663[3] <= 0;
+        u0_r670[0] <= 0;
+        u0_r670[1] <= 0;
+        u0_r670[2] <= 0;
+        u0_r670[3] <= 0;
+        u0_r671[0] <= 0;
+        u0_r671[1] <= 0;
+        u0_r671[2] <= 0;
+        u0_r671[3] <= 0;
+        u0_r672[0] <= 0;
+        u0_r672[1] <= 0;
+        u0_r672[2] <= 0;
+        u0_r672[3] <= 0;
+        u0_r673[0] <= 0;
+        u0_r673[1] <= 0;
+        u0_r673[2] <= 0;
+        u0_r673[3] <= 0;
+        u0_r680[0] <= 0;
+        u0_r680[1] <= 0;
+        u0_r680[2] <= 0;
+        u0_r680[3] <= 0;
+        u0_r681[0] <= 0;
+        u0_r681[1] <= 0;
+        u0_r681[2] <= 0;
+        u0_r681[3] <= 0;
+        u0_r682[0] <= 0;
+        u0_r682[1] <= 0;
+        u0_r682[2] <= 0;
+        u0_r682[3] <= 0;
+        u0_r683[0] <= 0;
+        u0_r683[1] <= 0;
+        u0_r683[2] <= 0;
+        u0_r683[3] <= 0;
+        u0_r690[0] <= 0;
+        u0_r690[1] <= 0;
+        u0_r690[2] <= 0;
+        u0_r690[3] <= 0;
+        u0_r691[0] <= 0;
+        u0_r691[1] <= 0;
+        u0_r691[2] <= 0;
+        u0_r691[3] <= 0;
+        u0_r692[0] <= 0;
+        u0_r692[1] <= 0;
+        u0_r692[2] <= 0;
+        u0_r692[3] <= 0;
+        u0_r693[0] <= 0;
+        u0_r693[1] <= 0;
+        u0_r693[2] <= 0;
+        u0_r693[3] <= 0;
         u0_r70[0] <= 0;
         u0_r70[1] <= 0;
         u0_r70[2] <= 0;
         u0_r70[3] <= 0;
+        u0_r700[0] <= 0;
+        u0_r700[1] <= 0;
+        u0_r700[2] <= 0;
+        u0_r700[3] <= 0;
+        u0_r701[0] <= 0;
+        u0_r701[1] <= 0;
+        u0_r701[2] <= 0;
+        u0_r701[3] <= 0;
+        u0_r702[0] <= 0;
+        u0_r702[1] <= 0;
+        u0_r702[2] <= 0;
+        u0_r702[3] <= 0;
+        u0_r703[0] <= 0;
+        u0_r703[1] <= 0;
+        u0_r703[2] <= 0;
+        u0_r703[3] <= 0;
         u0_r71[0] <= 0;
         u0_r71[1] <= 0;
         u0_r71[2] <= 0;
         u0_r71[3] <= 0;
+        u0_r710[0] <= 0;
+        u0_r710[1] <= 0;
+        u0_r710[2] <= 0;
+        u0_r710[3] <= 0;
+        u0_r711[0] <= 0;
+        u0_r711[1] <= 0;
+        u0_r711[2] <= 0;
+        u0_r711[3] <= 0;
+        u0_r712[0] <= 0;
+        u0_r712[1] <= 0;
+        u0_r712[2] <= 0;
+        u0_r712[3] <= 0;
+        u0_r713[0] <= 0;
+        u0_r713[1] <= 0;
+        u0_r713[2] <= 0;
+        u0_r713[3] <= 0;
         u0_r72[0] <= 0;
         u0_r72[1] <= 0;
         u0_r72[2] <= 0;
         u0_r72[3] <= 0;
+        u0_r720[0] <= 0;
+        u0_r720[1] <= 0;
+        u0_r720[2] <= 0;
+        u0_r720[3] <= 0;
+        u0_r721[0] <= 0;
+        u0_r721[1] <= 0;
+        u0_r721[2] <= 0;
+        u0_r721[3] <= 0;
+        u0_r722[0] <= 0;
+        u0_r722[1] <= 0;
+        u0_r722[2] <= 0;
+        u0_r722[3] <= 0;
+        u0_r723[0] <= 0;
+        u0_r723[1] <= 0;
+        u0_r723[2] <= 0;
+        u0_r723[3] <= 0;
         u0_r73[0] <= 0;
         u0_r73[1] <= 0;
         u0_r73[2] <= 0;
         u0_r73[3] <= 0;
+        u0_r730[0] <= 0;
+        u0_r730[1] <= 0;
+        u0_r730[2] <= 0;
+        u0_r730[3] <= 0;
+        u0_r731[0] <= 0;
+        u0_r731[1] <= 0;
+        u0_r731[2] <= 0;
+        u0_r731[3] <= 0;
+        u0_r732[0] <= 0;
+        u0_r732[1] <= 0;
+        u0_r732[2] <= 0;
+        u0_r732[3] <= 0;
+        u0_r733[0] <= 0;
+        u0_r733[1] <= 0;
+        u0_r733[2] <= 0;
+        u0_r733[3] <= 0;
+        u0_r740[0] <= 0;
+        u0_r740[1] <= 0;
+        u0_r740[2] <= 0;
+        u0_r740[3] <= 0;
+        u0_r741[0] <= 0;
+        u0_r741[1] <= 0;
+        u0_r741[2] <= 0;
+        u0_r741[3] <= 0;
+        u0_r742[0] <= 0;
+        u0_r742[1] <= 0;
+        u0_r742[2] <= 0;
+        u0_r742[3] <= 0;
+        u0_r743[0] <= 0;
+        u0_r743[1] <= 0;
+        u0_r743[2] <= 0;
+        u0_r743[3] <= 0;
+        u0_r750[0] <= 0;
+        u0_r750[1] <= 0;
+        u0_r750[2] <= 0;
+        u0_r750[3] <= 0;
+        u0_r751[0] <= 0;
+        u0_r751[1] <= 0;
+        u0_r751[2] <= 0;
+        u0_r751[3] <= 0;
+        u0_r752[0] <= 0;
+        u0_r752[1] <= 0;
+        u0_r752[2] <= 0;
+        u0_r752[3] <= 0;
+        u0_r753[0] <= 0;
+        u0_r753[1] <= 0;
+        u0_r753[2] <= 0;
+        u0_r753[3] <= 0;
+        u0_r760[0] <= 0;
+        u0_r760[1] <= 0;
+        u0_r760[2] <= 0;
+        u0_r760[3] <= 0;
+        u0_r761[0] <= 0;
+        u0_r761[1] <= 0;
+        u0_r761[2] <= 0;
+        u0_r761[3] <= 0;
+        u0_r762[0] <= 0;
+        u0_r762[1] <= 0;
+        u0_r762[2] <= 0;
+        u0_r762[3] <= 0;
+        u0_r763[0] <= 0;
+        u0_r763[1] <= 0;
+        u0_r763[2] <= 0;
+        u0_r763[3] <= 0;
+        u0_r770[0] <= 0;
+        u0_r770[1] <= 0;
+        u0_r770[2] <= 0;
+        u0_r770[3] <= 0;
+        u0_r771[0] <= 0;
+        u0_r771[1] <= 0;
+        u0_r771[2] <= 0;
+        u0_r771[3] <= 0;
+        u0_r772[0] <= 0;
+        u0_r772[1] <= 0;
+        u0_r772[2] <= 0;
+        u0_r772[3] <= 0;
+        u0_r773[0] <= 0;
+        u0_r773[1] <= 0;
+        u0_r773[2] <= 0;
+        u0_r773[3] <= 0;
+        u0_r780[0] <= 0;
+        u0_r780[1] <= 0;
+        u0_r780[2] <= 0;
+        u0_r780[3] <= 0;
+        u0_r781[0] <= 0;
+        u0_r781[1] <= 0;
+        u0_r781[2] <= 0;
+        u0_r781[3] <= 0;
+        u0_r782[0] <= 0;
+        u0_r782[1] <= 0;
+        u0_r782[2] <= 0;
+        u0_r782[3] <= 0;
+        u0_r783[0] <= 0;
+        u0_r783[1] <= 0;
+        u0_r783[2] <= 0;
+        u0_r783[3] <= 0;
+        u0_r790[0] <= 0;
+        u0_r790[1] <= 0;
+        u0_r790[2] <= 0;
+        u0_r790[3] <= 0;
+        u0_r791[0] <= 0;
+        u0_r791[1] <= 0;
+        u0_r791[2] <= 0;
+        u0_r791[3] <= 0;
+        u0_r792[0] <= 0;
+        u0_r792[1] <= 0;
+        u0_r792[2] <= 0;
+        u0_r792[3] <= 0;
+        u0_r793[0] <= 0;
+        u0_r793[1] <= 0;
+        u0_r793[2] <= 0;
+        u0_r793[3] <= 0;
         u0_r80[0] <= 0;
         u0_r80[1] <= 0;
         u0_r80[2] <= 0;
         u0_r80[3] <= 0;
+        u0_r800[0] <= 0;
+        u0_r800[1] <= 0;
+        u0_r800[2] <= 0;
+        u0_r800[3] <= 0;
+        u0_r801[0] <= 0;
+        u0_r801[1] <= 0;
+        u0_r801[2] <= 0;
+        u0_r801[3] <= 0;
+        u0_r802[0] <= 0;
+        u0_r802[1] <= 0;
+        u0_r802[2] <= 0;
+        u0_r802[3] <= 0;
+        u0_r803[0] <= 0;
+        u0_r803[1] <= 0;
+        u0_r803[2] <= 0;
+        u0_r803[3] <= 0;
         u0_r81[0] <= 0;
         u0_r81[1] <= 0;
         u0_r81[2] <= 0;
@@ -3579,21 +5329,41 @@ always @(posedge clk) begin: fsm
         unit_io_sl_k_write <= 0;
         unit_io_sl_r_SL_WALK <= 0;
         unit_io_sl_start <= 0;
+        unit_io_smsl_i_addr <= 0;
+        unit_io_smsl_k_read <= 0;
+        unit_io_smsl_k_write <= 0;
+        unit_io_smsl_r_SL_WALK <= 0;
+        unit_io_smsl_start <= 0;
         unit_tr_sl_i_addr <= 0;
         unit_tr_sl_k_read <= 0;
         unit_tr_sl_k_write <= 0;
         unit_tr_sl_r_SL_WALK <= 0;
         unit_tr_sl_start <= 0;
+        unit_tr_smsl_i_addr <= 0;
+        unit_tr_smsl_k_read <= 0;
+        unit_tr_smsl_k_write <= 0;
+        unit_tr_smsl_r_SL_WALK <= 0;
+        unit_tr_smsl_start <= 0;
         w_io_ctx_0 <= 0;
         w_io_ctx_8 <= 0;
         w_io_irte_0 <= 0;
+        w_io_pdir_0 <= 0;
+        w_io_pe_0 <= 0;
+        w_io_pe_8 <= 0;
         w_io_root_0 <= 0;
         w_io_root_8 <= 0;
+        w_io_smctx_0 <= 0;
+        w_io_smctx_8 <= 0;
         w_tr_ctx_0 <= 0;
         w_tr_ctx_8 <= 0;
         w_tr_irte_0 <= 0;
+        w_tr_pdir_0 <= 0;
+        w_tr_pe_0 <= 0;
+        w_tr_pe_8 <= 0;
         w_tr_root_0 <= 0;
         w_tr_root_8 <= 0;
+        w_tr_smctx_0 <= 0;
+        w_tr_smctx_8 <= 0;
         w_vf_sriov_0 <= 0;
         w_vf_sriov_10 <= 0;
         w_vf_sriov_20 <= 0;
@@ -3618,6 +5388,24 @@ always @(posedge clk) begin: fsm
         wk_io_sl_shift <= 0;
         wk_io_sl_translation <= 0;
         wk_io_sl_walked <= 0;
+        wk_io_smsl_R <= 0;
+        wk_io_smsl_U <= 0;
+        wk_io_smsl_W <= 0;
+        wk_io_smsl_access_error <= 0;
+        wk_io_smsl_denied <= 0;
+        wk_io_smsl_fault <= 0;
+        wk_io_smsl_frame <= 0;
+        wk_io_smsl_level <= 0;
+        wk_io_smsl_not_present <= 0;
+        wk_io_smsl_ok <= 0;
+        wk_io_smsl_pa <= 0;
+        wk_io_smsl_reason <= 0;
+        wk_io_smsl_reserved <= 0;
+        wk_io_smsl_reserved_1g <= 0;
+        wk_io_smsl_reserved_2m <= 0;
+        wk_io_smsl_shift <= 0;
+        wk_io_smsl_translation <= 0;
+        wk_io_smsl_walked <= 0;
         wk_tr_sl_R <= 0;
         wk_tr_sl_U <= 0;
         wk_tr_sl_W <= 0;
@@ -3636,6 +5424,24 @@ always @(posedge clk) begin: fsm
         wk_tr_sl_shift <= 0;
         wk_tr_sl_translation <= 0;
         wk_tr_sl_walked <= 0;
+        wk_tr_smsl_R <= 0;
+        wk_tr_smsl_U <= 0;
+        wk_tr_smsl_W <= 0;
+        wk_tr_smsl_access_error <= 0;
+        wk_tr_smsl_denied <= 0;
+        wk_tr_smsl_fault <= 0;
+        wk_tr_smsl_frame <= 0;
+        wk_tr_smsl_level <= 0;
+        wk_tr_smsl_not_present <= 0;
+        wk_tr_smsl_ok <= 0;
+        wk_tr_smsl_pa <= 0;
+        wk_tr_smsl_reason <= 0;
+        wk_tr_smsl_reserved <= 0;
+        wk_tr_smsl_reserved_1g <= 0;
+        wk_tr_smsl_reserved_2m <= 0;
+        wk_tr_smsl_shift <= 0;
+        wk_tr_smsl_translation <= 0;
+        wk_tr_smsl_walked <= 0;
     end
     else begin
         v_addr = 65'h0;
@@ -3644,7 +5450,7 @@ always @(posedge clk) begin: fsm
             done <= 1'b0;
         end
         case (st)
-            5'b00000: begin
+            6'b000000: begin
                 if (start) begin
                     er_tr_root <= 1'b0;
                     er_tr_ctx <= 1'b0;
@@ -3652,15 +5458,15 @@ always @(posedge clk) begin: fsm
                     er_io_ctx <= 1'b0;
                     if ((i_op == 0)) begin
                         hits <= 0;
-                        st <= 5'b00001;
+                        st <= 6'b000001;
                     end
                     else begin
                         iset <= 0;
-                        st <= 5'b11101;
+                        st <= 6'b101011;
                     end
                 end
             end
-            5'b00001: begin
+            6'b000001: begin
                 if ((!pend)) begin
                     h7 = 64'h0;
                     h7 = (r_PF >>> 16);
@@ -3676,7 +5482,7 @@ always @(posedge clk) begin: fsm
                         w_vf_sriov_10 <= 0;
                         w_vf_sriov_20 <= 0;
                         w_vf_sriov_28 <= 0;
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                     else begin
                         h0 = 64'h0;
@@ -3715,11 +5521,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_0 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00010;
+                        st <= 6'b000010;
                     end
                 end
             end
-            5'b00010: begin
+            6'b000010: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3757,11 +5563,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_8 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00011;
+                        st <= 6'b000011;
                     end
                 end
             end
-            5'b00011: begin
+            6'b000011: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3799,11 +5605,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_10 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00100;
+                        st <= 6'b000100;
                     end
                 end
             end
-            5'b00100: begin
+            6'b000100: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3830,7 +5636,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b00101;
+                        st <= 6'b000101;
                     end
                 end
                 else begin
@@ -3840,11 +5646,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_sriov_10[64-1:32] <= m_rdata[32-1:0];
                         pend <= 1'b0;
-                        st <= 5'b00101;
+                        st <= 6'b000101;
                     end
                 end
             end
-            5'b00101: begin
+            6'b000101: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3881,11 +5687,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_20 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00110;
+                        st <= 6'b000110;
                     end
                 end
             end
-            5'b00110: begin
+            6'b000110: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3923,11 +5729,11 @@ always @(posedge clk) begin: fsm
                             w_vf_sriov_28 <= m_rdata;
                         end
                         pend <= 1'b0;
-                        st <= 5'b00111;
+                        st <= 6'b000111;
                     end
                 end
             end
-            5'b00111: begin
+            6'b000111: begin
                 if ((!pend)) begin
                     h0 = 64'h0;
                     h0 = (r_ECAM >>> 28);
@@ -3954,7 +5760,7 @@ always @(posedge clk) begin: fsm
                         pend <= 1'b1;
                     end
                     else begin
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                 end
                 else begin
@@ -3964,11 +5770,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_sriov_28[64-1:32] <= m_rdata[32-1:0];
                         pend <= 1'b0;
-                        st <= 5'b01000;
+                        st <= 6'b001000;
                     end
                 end
             end
-            5'b01000: begin
+            6'b001000: begin
                 if ((!pend)) begin
                     h20 = 64'h0;
                     h20 = (r_PF >>> 16);
@@ -4022,7 +5828,7 @@ always @(posedge clk) begin: fsm
                     h44 = ((31 + 32) - {1'h0, h42[8-1:3]});
                     if ((!(((e_write == 0) || (e_write == 1)) && ((((((h21 >= 64) && (h23 <= 1008)) && (w_vf_sriov_0[16-1:0] == 16)) && (w_vf_sriov_0[20-1:16] == 1)) && (((w_vf_sriov_8[0] && (e_vf >= 1)) && (e_vf <= w_vf_sriov_10[16-1:0])) && (e_vf <= w_vf_sriov_8[64-1:48]))) && ((((h29 <= {25'h0, h31}) && (w_vf_sriov_8[4] || (h41[33-1:0] >= {28'h0, h44[5-1:0]}))) && (w_vf_sriov_10[48-1:32] != 0)) && ((w_vf_sriov_10[64-1:48] != 0) || (e_vf == 1))))))) begin
                         w_vf_vf_config_0 <= 0;
-                        st <= 5'b01001;
+                        st <= 6'b001001;
                     end
                     else begin
                         h11 = 64'h0;
@@ -4059,11 +5865,11 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_vf_vf_config_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b01001;
+                        st <= 6'b001001;
                     end
                 end
             end
-            5'b01001: begin
+            6'b001001: begin
                 cl_vf_called <= 0;
                 cl_vf_exit <= 0;
                 cl_vf_no_sriov <= 0;
@@ -4838,9 +6644,9 @@ always @(posedge clk) begin: fsm
                         cl_vf_write <= h206;
                     end
                 end
-                st <= 5'b01010;
+                st <= 6'b001010;
             end
-            5'b01010: begin
+            6'b001010: begin
                 if ((cl_vf_dma != 0)) begin
                     u0_ka = 64'h0;
                     u0_ka = e_addr;
@@ -4958,7 +6764,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv5 = u0_r53[u0_set];
                         end
-                        cl_tr_root_not_present <= u0_rv5;
+                        cl_tr_legacy_pasid <= u0_rv5;
                         u0_rv6 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv6 = u0_r60[u0_set];
@@ -4972,7 +6778,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv6 = u0_r63[u0_set];
                         end
-                        cl_tr_root_reserved <= u0_rv6;
+                        cl_tr_sm_root_access_error <= u0_rv6;
                         u0_rv7 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv7 = u0_r70[u0_set];
@@ -4986,7 +6792,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv7 = u0_r73[u0_set];
                         end
-                        cl_tr_context_access_error <= u0_rv7;
+                        cl_tr_sm_root_not_present <= u0_rv7;
                         u0_rv8 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv8 = u0_r80[u0_set];
@@ -5000,7 +6806,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv8 = u0_r83[u0_set];
                         end
-                        cl_tr_context_not_present <= u0_rv8;
+                        cl_tr_sm_root_reserved <= u0_rv8;
                         u0_rv9 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv9 = u0_r90[u0_set];
@@ -5014,7 +6820,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv9 = u0_r93[u0_set];
                         end
-                        cl_tr_context_reserved <= u0_rv9;
+                        cl_tr_sm_context_not_present <= u0_rv9;
                         u0_rv10 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv10 = u0_r100[u0_set];
@@ -5028,7 +6834,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv10 = u0_r103[u0_set];
                         end
-                        cl_tr_context_tt_invalid <= u0_rv10;
+                        cl_tr_sm_context_reserved <= u0_rv10;
                         u0_rv11 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv11 = u0_r110[u0_set];
@@ -5042,7 +6848,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv11 = u0_r113[u0_set];
                         end
-                        cl_tr_translation_type_blocked <= u0_rv11;
+                        cl_tr_sm_dte_clear <= u0_rv11;
                         u0_rv12 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv12 = u0_r120[u0_set];
@@ -5056,7 +6862,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv12 = u0_r123[u0_set];
                         end
-                        cl_tr_context_aw_invalid <= u0_rv12;
+                        cl_tr_sm_pasid_disabled <= u0_rv12;
                         u0_rv13 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv13 = u0_r130[u0_set];
@@ -5070,7 +6876,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv13 = u0_r133[u0_set];
                         end
-                        cl_tr_protected_memory <= u0_rv13;
+                        cl_tr_sm_protected_memory_translated <= u0_rv13;
                         u0_rv14 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv14 = u0_r140[u0_set];
@@ -5084,7 +6890,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv14 = u0_r143[u0_set];
                         end
-                        cl_tr_translated_request <= u0_rv14;
+                        cl_tr_sm_translated_request <= u0_rv14;
                         u0_rv15 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv15 = u0_r150[u0_set];
@@ -5098,7 +6904,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv15 = u0_r153[u0_set];
                         end
-                        cl_tr_pass_through <= u0_rv15;
+                        cl_tr_sm_pasid_beyond_table <= u0_rv15;
                         u0_rv16 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv16 = u0_r160[u0_set];
@@ -5112,7 +6918,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv16 = u0_r163[u0_set];
                         end
-                        cl_tr_ats_beyond_width <= u0_rv16;
+                        cl_tr_sm_pasid_dir_not_present <= u0_rv16;
                         u0_rv17 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv17 = u0_r170[u0_set];
@@ -5126,7 +6932,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv17 = u0_r173[u0_set];
                         end
-                        cl_tr_address_beyond_width <= u0_rv17;
+                        cl_tr_sm_pasid_dir_reserved <= u0_rv17;
                         u0_rv18 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv18 = u0_r180[u0_set];
@@ -5140,7 +6946,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv18 = u0_r183[u0_set];
                         end
-                        cl_tr_protected_memory_remapped <= u0_rv18;
+                        cl_tr_sm_pasid_entry_not_present <= u0_rv18;
                         u0_rv19 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv19 = u0_r190[u0_set];
@@ -5154,7 +6960,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv19 = u0_r193[u0_set];
                         end
-                        cl_tr_translated <= u0_rv19;
+                        cl_tr_sm_pasid_entry_reserved <= u0_rv19;
                         u0_rv20 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv20 = u0_r200[u0_set];
@@ -5168,7 +6974,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv20 = u0_r203[u0_set];
                         end
-                        cl_tr_ats_translation <= u0_rv20;
+                        cl_tr_sm_pasid_entry_invalid <= u0_rv20;
                         u0_rv21 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv21 = u0_r210[u0_set];
@@ -5182,7 +6988,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv21 = u0_r213[u0_set];
                         end
-                        cl_tr_paging_access_error <= u0_rv21;
+                        cl_tr_sm_protected_memory <= u0_rv21;
                         u0_rv22 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv22 = u0_r220[u0_set];
@@ -5196,7 +7002,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv22 = u0_r223[u0_set];
                         end
-                        cl_tr_ats_not_present <= u0_rv22;
+                        cl_tr_sm_ats_pass_through <= u0_rv22;
                         u0_rv23 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv23 = u0_r230[u0_set];
@@ -5210,7 +7016,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv23 = u0_r233[u0_set];
                         end
-                        cl_tr_write_denied <= u0_rv23;
+                        cl_tr_sm_pass_through <= u0_rv23;
                         u0_rv24 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv24 = u0_r240[u0_set];
@@ -5224,7 +7030,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv24 = u0_r243[u0_set];
                         end
-                        cl_tr_read_denied <= u0_rv24;
+                        cl_tr_sm_ats_beyond_width <= u0_rv24;
                         u0_rv25 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv25 = u0_r250[u0_set];
@@ -5238,7 +7044,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv25 = u0_r253[u0_set];
                         end
-                        cl_tr_paging_reserved <= u0_rv25;
+                        cl_tr_sm_address_beyond_width <= u0_rv25;
                         u0_rv26 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv26 = u0_r260[u0_set];
@@ -5252,7 +7058,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv26 = u0_r263[u0_set];
                         end
-                        cl_tr_interrupt_not_remapped <= u0_rv26;
+                        cl_tr_sm_protected_memory_remapped <= u0_rv26;
                         u0_rv27 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv27 = u0_r270[u0_set];
@@ -5266,7 +7072,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv27 = u0_r273[u0_set];
                         end
-                        cl_tr_compat_blocked <= u0_rv27;
+                        cl_tr_sm_translated <= u0_rv27;
                         u0_rv28 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv28 = u0_r280[u0_set];
@@ -5280,7 +7086,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv28 = u0_r283[u0_set];
                         end
-                        cl_tr_compat_forwarded <= u0_rv28;
+                        cl_tr_sm_ats_translation <= u0_rv28;
                         u0_rv29 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv29 = u0_r290[u0_set];
@@ -5294,7 +7100,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv29 = u0_r293[u0_set];
                         end
-                        cl_tr_interrupt_request_reserved <= u0_rv29;
+                        cl_tr_sm_paging_access_error <= u0_rv29;
                         u0_rv30 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv30 = u0_r300[u0_set];
@@ -5308,7 +7114,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv30 = u0_r303[u0_set];
                         end
-                        cl_tr_interrupt_index_beyond_table <= u0_rv30;
+                        cl_tr_sm_ats_not_present <= u0_rv30;
                         u0_rv31 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv31 = u0_r310[u0_set];
@@ -5322,7 +7128,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv31 = u0_r313[u0_set];
                         end
-                        cl_tr_irte_access_error <= u0_rv31;
+                        cl_tr_sm_write_denied <= u0_rv31;
                         u0_rv32 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv32 = u0_r320[u0_set];
@@ -5336,7 +7142,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv32 = u0_r323[u0_set];
                         end
-                        cl_tr_irte_not_present <= u0_rv32;
+                        cl_tr_sm_read_denied <= u0_rv32;
                         u0_rv33 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv33 = u0_r330[u0_set];
@@ -5350,7 +7156,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv33 = u0_r333[u0_set];
                         end
-                        cl_tr_irte_reserved <= u0_rv33;
+                        cl_tr_sm_paging_reserved <= u0_rv33;
                         u0_rv34 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv34 = u0_r340[u0_set];
@@ -5364,7 +7170,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv34 = u0_r343[u0_set];
                         end
-                        cl_tr_source_id_invalid <= u0_rv34;
+                        cl_tr_root_not_present <= u0_rv34;
                         u0_rv35 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv35 = u0_r350[u0_set];
@@ -5378,8 +7184,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv35 = u0_r353[u0_set];
                         end
-                        cl_tr_interrupt_remapped <= u0_rv35;
-                        u0_rv36 = 3'h0;
+                        cl_tr_root_reserved <= u0_rv35;
+                        u0_rv36 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv36 = u0_r360[u0_set];
                         end
@@ -5392,8 +7198,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv36 = u0_r363[u0_set];
                         end
-                        cl_tr_outcome <= u0_rv36;
-                        u0_rv37 = 64'h0;
+                        cl_tr_context_access_error <= u0_rv36;
+                        u0_rv37 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv37 = u0_r370[u0_set];
                         end
@@ -5406,8 +7212,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv37 = u0_r373[u0_set];
                         end
-                        cl_tr_address <= u0_rv37;
-                        u0_rv38 = 16'h0;
+                        cl_tr_context_not_present <= u0_rv37;
+                        u0_rv38 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv38 = u0_r380[u0_set];
                         end
@@ -5420,8 +7226,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv38 = u0_r383[u0_set];
                         end
-                        cl_tr_domain <= u0_rv38;
-                        u0_rv39 = 8'h0;
+                        cl_tr_context_reserved <= u0_rv38;
+                        u0_rv39 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv39 = u0_r390[u0_set];
                         end
@@ -5434,7 +7240,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv39 = u0_r393[u0_set];
                         end
-                        cl_tr_fault_reason <= u0_rv39;
+                        cl_tr_context_tt_invalid <= u0_rv39;
                         u0_rv40 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv40 = u0_r400[u0_set];
@@ -5448,8 +7254,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv40 = u0_r403[u0_set];
                         end
-                        cl_tr_recorded <= u0_rv40;
-                        u0_rv41 = 64'h0;
+                        cl_tr_translation_type_blocked <= u0_rv40;
+                        u0_rv41 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv41 = u0_r410[u0_set];
                         end
@@ -5462,8 +7268,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv41 = u0_r413[u0_set];
                         end
-                        cl_tr_frcd_lo <= u0_rv41;
-                        u0_rv42 = 64'h0;
+                        cl_tr_context_aw_invalid <= u0_rv41;
+                        u0_rv42 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv42 = u0_r420[u0_set];
                         end
@@ -5476,8 +7282,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv42 = u0_r423[u0_set];
                         end
-                        cl_tr_frcd_hi <= u0_rv42;
-                        u0_rv43 = 16'h0;
+                        cl_tr_protected_memory <= u0_rv42;
+                        u0_rv43 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv43 = u0_r430[u0_set];
                         end
@@ -5490,8 +7296,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv43 = u0_r433[u0_set];
                         end
-                        cl_tr_int_index <= u0_rv43;
-                        u0_rv44 = 8'h0;
+                        cl_tr_translated_request <= u0_rv43;
+                        u0_rv44 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv44 = u0_r440[u0_set];
                         end
@@ -5504,8 +7310,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv44 = u0_r443[u0_set];
                         end
-                        cl_tr_vector <= u0_rv44;
-                        u0_rv45 = 32'h0;
+                        cl_tr_pass_through <= u0_rv44;
+                        u0_rv45 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv45 = u0_r450[u0_set];
                         end
@@ -5518,7 +7324,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv45 = u0_r453[u0_set];
                         end
-                        cl_tr_destination <= u0_rv45;
+                        cl_tr_ats_beyond_width <= u0_rv45;
                         u0_rv46 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv46 = u0_r460[u0_set];
@@ -5532,7 +7338,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv46 = u0_r463[u0_set];
                         end
-                        cl_tr_dest_mode <= u0_rv46;
+                        cl_tr_address_beyond_width <= u0_rv46;
                         u0_rv47 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv47 = u0_r470[u0_set];
@@ -5546,7 +7352,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv47 = u0_r473[u0_set];
                         end
-                        cl_tr_redir_hint <= u0_rv47;
+                        cl_tr_protected_memory_remapped <= u0_rv47;
                         u0_rv48 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv48 = u0_r480[u0_set];
@@ -5560,8 +7366,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv48 = u0_r483[u0_set];
                         end
-                        cl_tr_trigger_mode <= u0_rv48;
-                        u0_rv49 = 3'h0;
+                        cl_tr_translated <= u0_rv48;
+                        u0_rv49 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv49 = u0_r490[u0_set];
                         end
@@ -5574,8 +7380,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv49 = u0_r493[u0_set];
                         end
-                        cl_tr_delivery_mode <= u0_rv49;
-                        u0_rv50 = 3'h0;
+                        cl_tr_ats_translation <= u0_rv49;
+                        u0_rv50 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv50 = u0_r500[u0_set];
                         end
@@ -5588,8 +7394,8 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv50 = u0_r503[u0_set];
                         end
-                        cl_tr_cpl_status <= u0_rv50;
-                        u0_rv51 = 64'h0;
+                        cl_tr_paging_access_error <= u0_rv50;
+                        u0_rv51 = 1'h0;
                         if ((u0_way == 0)) begin
                             u0_rv51 = u0_r510[u0_set];
                         end
@@ -5602,7 +7408,413 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_rv51 = u0_r513[u0_set];
                         end
-                        cl_tr_cpl <= u0_rv51;
+                        cl_tr_ats_not_present <= u0_rv51;
+                        u0_rv52 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv52 = u0_r520[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv52 = u0_r521[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv52 = u0_r522[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv52 = u0_r523[u0_set];
+                        end
+                        cl_tr_write_denied <= u0_rv52;
+                        u0_rv53 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv53 = u0_r530[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv53 = u0_r531[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv53 = u0_r532[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv53 = u0_r533[u0_set];
+                        end
+                        cl_tr_read_denied <= u0_rv53;
+                        u0_rv54 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv54 = u0_r540[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv54 = u0_r541[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv54 = u0_r542[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv54 = u0_r543[u0_set];
+                        end
+                        cl_tr_paging_reserved <= u0_rv54;
+                        u0_rv55 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv55 = u0_r550[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv55 = u0_r551[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv55 = u0_r552[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv55 = u0_r553[u0_set];
+                        end
+                        cl_tr_interrupt_not_remapped <= u0_rv55;
+                        u0_rv56 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv56 = u0_r560[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv56 = u0_r561[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv56 = u0_r562[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv56 = u0_r563[u0_set];
+                        end
+                        cl_tr_compat_blocked <= u0_rv56;
+                        u0_rv57 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv57 = u0_r570[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv57 = u0_r571[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv57 = u0_r572[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv57 = u0_r573[u0_set];
+                        end
+                        cl_tr_compat_forwarded <= u0_rv57;
+                        u0_rv58 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv58 = u0_r580[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv58 = u0_r581[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv58 = u0_r582[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv58 = u0_r583[u0_set];
+                        end
+                        cl_tr_interrupt_request_reserved <= u0_rv58;
+                        u0_rv59 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv59 = u0_r590[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv59 = u0_r591[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv59 = u0_r592[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv59 = u0_r593[u0_set];
+                        end
+                        cl_tr_interrupt_index_beyond_table <= u0_rv59;
+                        u0_rv60 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv60 = u0_r600[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv60 = u0_r601[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv60 = u0_r602[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv60 = u0_r603[u0_set];
+                        end
+                        cl_tr_irte_access_error <= u0_rv60;
+                        u0_rv61 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv61 = u0_r610[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv61 = u0_r611[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv61 = u0_r612[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv61 = u0_r613[u0_set];
+                        end
+                        cl_tr_irte_not_present <= u0_rv61;
+                        u0_rv62 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv62 = u0_r620[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv62 = u0_r621[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv62 = u0_r622[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv62 = u0_r623[u0_set];
+                        end
+                        cl_tr_irte_reserved <= u0_rv62;
+                        u0_rv63 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv63 = u0_r630[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv63 = u0_r631[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv63 = u0_r632[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv63 = u0_r633[u0_set];
+                        end
+                        cl_tr_source_id_invalid <= u0_rv63;
+                        u0_rv64 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv64 = u0_r640[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv64 = u0_r641[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv64 = u0_r642[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv64 = u0_r643[u0_set];
+                        end
+                        cl_tr_interrupt_remapped <= u0_rv64;
+                        u0_rv65 = 3'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv65 = u0_r650[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv65 = u0_r651[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv65 = u0_r652[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv65 = u0_r653[u0_set];
+                        end
+                        cl_tr_outcome <= u0_rv65;
+                        u0_rv66 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv66 = u0_r660[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv66 = u0_r661[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv66 = u0_r662[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv66 = u0_r663[u0_set];
+                        end
+                        cl_tr_address <= u0_rv66;
+                        u0_rv67 = 16'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv67 = u0_r670[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv67 = u0_r671[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv67 = u0_r672[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv67 = u0_r673[u0_set];
+                        end
+                        cl_tr_domain <= u0_rv67;
+                        u0_rv68 = 8'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv68 = u0_r680[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv68 = u0_r681[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv68 = u0_r682[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv68 = u0_r683[u0_set];
+                        end
+                        cl_tr_fault_reason <= u0_rv68;
+                        u0_rv69 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv69 = u0_r690[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv69 = u0_r691[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv69 = u0_r692[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv69 = u0_r693[u0_set];
+                        end
+                        cl_tr_recorded <= u0_rv69;
+                        u0_rv70 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv70 = u0_r700[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv70 = u0_r701[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv70 = u0_r702[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv70 = u0_r703[u0_set];
+                        end
+                        cl_tr_frcd_lo <= u0_rv70;
+                        u0_rv71 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv71 = u0_r710[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv71 = u0_r711[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv71 = u0_r712[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv71 = u0_r713[u0_set];
+                        end
+                        cl_tr_frcd_hi <= u0_rv71;
+                        u0_rv72 = 16'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv72 = u0_r720[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv72 = u0_r721[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv72 = u0_r722[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv72 = u0_r723[u0_set];
+                        end
+                        cl_tr_int_index <= u0_rv72;
+                        u0_rv73 = 8'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv73 = u0_r730[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv73 = u0_r731[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv73 = u0_r732[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv73 = u0_r733[u0_set];
+                        end
+                        cl_tr_vector <= u0_rv73;
+                        u0_rv74 = 32'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv74 = u0_r740[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv74 = u0_r741[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv74 = u0_r742[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv74 = u0_r743[u0_set];
+                        end
+                        cl_tr_destination <= u0_rv74;
+                        u0_rv75 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv75 = u0_r750[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv75 = u0_r751[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv75 = u0_r752[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv75 = u0_r753[u0_set];
+                        end
+                        cl_tr_dest_mode <= u0_rv75;
+                        u0_rv76 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv76 = u0_r760[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv76 = u0_r761[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv76 = u0_r762[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv76 = u0_r763[u0_set];
+                        end
+                        cl_tr_redir_hint <= u0_rv76;
+                        u0_rv77 = 1'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv77 = u0_r770[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv77 = u0_r771[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv77 = u0_r772[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv77 = u0_r773[u0_set];
+                        end
+                        cl_tr_trigger_mode <= u0_rv77;
+                        u0_rv78 = 3'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv78 = u0_r780[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv78 = u0_r781[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv78 = u0_r782[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv78 = u0_r783[u0_set];
+                        end
+                        cl_tr_delivery_mode <= u0_rv78;
+                        u0_rv79 = 3'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv79 = u0_r790[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv79 = u0_r791[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv79 = u0_r792[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv79 = u0_r793[u0_set];
+                        end
+                        cl_tr_cpl_status <= u0_rv79;
+                        u0_rv80 = 64'h0;
+                        if ((u0_way == 0)) begin
+                            u0_rv80 = u0_r800[u0_set];
+                        end
+                        if ((u0_way == 1)) begin
+                            u0_rv80 = u0_r801[u0_set];
+                        end
+                        if ((u0_way == 2)) begin
+                            u0_rv80 = u0_r802[u0_set];
+                        end
+                        if ((u0_way == 3)) begin
+                            u0_rv80 = u0_r803[u0_set];
+                        end
+                        cl_tr_cpl <= u0_rv80;
                         hits[0] <= 1;
                         u0_fm <= 1'b0;
                         u0_tr = 2'h0;
@@ -5642,7 +7854,7 @@ always @(posedge clk) begin: fsm
                         if ((u0_way == 3)) begin
                             u0_r3[u0_set] <= 0;
                         end
-                        st <= 5'b10100;
+                        st <= 6'b011011;
                     end
                     else begin
                         u0_fk <= u0_ka[64-1:12];
@@ -5650,24 +7862,24 @@ always @(posedge clk) begin: fsm
                         u0_ft0 <= u0_tg0;
                         u0_ft1 <= u0_tg1;
                         u0_fm <= 1'b1;
-                        st <= 5'b01011;
+                        st <= 6'b001011;
                     end
                 end
                 else begin
                     u0_fm <= 1'b0;
-                    st <= 5'b01011;
+                    st <= 6'b001011;
                 end
             end
-            5'b01011: begin
+            6'b001011: begin
                 if ((!pend)) begin
                     h212 = 32'h0;
                     h212 = (r_GSTS_REG >>> 31);
                     h213 = 1'h0;
                     h213 = (h212[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && (1'b1 && (h213 != 0))))) begin
+                    if ((!((cl_vf_dma != 0) && ((1'b1 && (h213 != 0)) && 1'b1)))) begin
                         w_tr_root_0 <= 0;
                         w_tr_root_8 <= 0;
-                        st <= 5'b01101;
+                        st <= 6'b001101;
                     end
                     else begin
                         h207 = 64'h0;
@@ -5699,11 +7911,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_tr_root <= 1'b1;
                         end
-                        st <= 5'b01100;
+                        st <= 6'b001100;
                     end
                 end
             end
-            5'b01100: begin
+            6'b001100: begin
                 if ((!pend)) begin
                     h207 = 64'h0;
                     h207 = (r_RTADDR_REG >>> 12);
@@ -5733,29 +7945,290 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_tr_root <= 1'b1;
                         end
-                        st <= 5'b01101;
+                        st <= 6'b001101;
                     end
                 end
             end
-            5'b01101: begin
+            6'b001101: begin
                 if ((!pend)) begin
-                    h217 = 32'h0;
-                    h217 = (r_GSTS_REG >>> 31);
-                    h218 = 1'h0;
-                    h218 = (h217[1-1:0] & 1);
-                    if ((!((cl_vf_dma != 0) && ((((1'b1 && (h218 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0)))))) begin
-                        w_tr_ctx_0 <= 0;
-                        w_tr_ctx_8 <= 0;
-                        st <= 5'b01111;
+                    if ((!1'b0)) begin
+                        w_tr_smctx_0 <= 0;
+                        w_tr_smctx_8 <= 0;
+                        st <= 6'b001111;
                     end
                     else begin
-                        h214 = 16'h0;
-                        h214 = cl_vf_rid;
-                        h215 = 13'h0;
-                        h215 = ({5'h0, h214[8-1:0]} * 16);
-                        h216 = 49'h0;
-                        h216 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h215});
-                        v_wide = {78'h0, h216};
+                        h214 = 36'h0;
+                        h215 = 64'h0;
+                        h215 = w_tr_root_8;
+                        if (cl_vf_rid[7]) begin
+                            h214 = h215[48-1:12];
+                        end
+                        else begin
+                            h214 = w_tr_root_0[48-1:12];
+                        end
+                        h216 = 16'h0;
+                        h216 = cl_vf_rid;
+                        h217 = 13'h0;
+                        h217 = ({6'h0, h216[7-1:0]} * 32);
+                        h218 = 49'h0;
+                        h218 = ({1'h0, h214, 12'h0} + {36'h0, h217});
+                        v_wide = {78'h0, h218};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_smctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b001110;
+                    end
+                end
+            end
+            6'b001110: begin
+                if ((!pend)) begin
+                    h214 = 36'h0;
+                    h215 = 64'h0;
+                    h215 = w_tr_root_8;
+                    if (cl_vf_rid[7]) begin
+                        h214 = h215[48-1:12];
+                    end
+                    else begin
+                        h214 = w_tr_root_0[48-1:12];
+                    end
+                    h216 = 16'h0;
+                    h216 = cl_vf_rid;
+                    h217 = 13'h0;
+                    h217 = ({6'h0, h216[7-1:0]} * 32);
+                    h218 = 49'h0;
+                    h218 = ({1'h0, h214, 12'h0} + {36'h0, h217});
+                    v_wide = {78'h0, h218};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_smctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b001111;
+                    end
+                end
+            end
+            6'b001111: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_tr_pdir_0 <= 0;
+                        st <= 6'b010000;
+                    end
+                    else begin
+                        h219 = 20'h0;
+                        h219 = w_tr_smctx_8[20-1:0];
+                        h220 = 18'h0;
+                        h220 = ({4'h0, h219[20-1:6]} * 8);
+                        h221 = 49'h0;
+                        h221 = ({1'h0, w_tr_smctx_0[48-1:12], 12'h0} + {31'h0, h220});
+                        v_wide = {78'h0, h221};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_pdir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010000;
+                    end
+                end
+            end
+            6'b010000: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_tr_pe_0 <= 0;
+                        w_tr_pe_8 <= 0;
+                        st <= 6'b010010;
+                    end
+                    else begin
+                        h222 = 20'h0;
+                        h222 = w_tr_smctx_8[20-1:0];
+                        h223 = 13'h0;
+                        h223 = ({7'h0, h222[6-1:0]} * 64);
+                        h224 = 49'h0;
+                        h224 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h223});
+                        v_wide = {78'h0, h224};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_pe_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010001;
+                    end
+                end
+            end
+            6'b010001: begin
+                if ((!pend)) begin
+                    h222 = 20'h0;
+                    h222 = w_tr_smctx_8[20-1:0];
+                    h223 = 13'h0;
+                    h223 = ({7'h0, h222[6-1:0]} * 64);
+                    h224 = 49'h0;
+                    h224 = ({1'h0, w_tr_pdir_0[48-1:12], 12'h0} + {36'h0, h223});
+                    v_wide = {78'h0, h224};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_tr_pe_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b010010;
+                    end
+                end
+            end
+            6'b010010: begin
+                wk_tr_smsl_walked <= 0;
+                wk_tr_smsl_ok <= 0;
+                wk_tr_smsl_pa <= 0;
+                wk_tr_smsl_level <= 0;
+                wk_tr_smsl_fault <= 0;
+                wk_tr_smsl_access_error <= 0;
+                wk_tr_smsl_not_present <= 0;
+                wk_tr_smsl_denied <= 0;
+                wk_tr_smsl_reserved <= 0;
+                wk_tr_smsl_reserved_2m <= 0;
+                wk_tr_smsl_reserved_1g <= 0;
+                wk_tr_smsl_translation <= 0;
+                wk_tr_smsl_reason <= 0;
+                wk_tr_smsl_R <= 0;
+                wk_tr_smsl_W <= 0;
+                wk_tr_smsl_U <= 0;
+                wk_tr_smsl_shift <= 0;
+                wk_tr_smsl_frame <= 0;
+                if (1'b0) begin
+                    h225 = 64'h0;
+                    h225 = (e_addr >>> 12);
+                    h226 = 76'h0;
+                    h226 = {h225, 12'h0};
+                    h227 = 64'h0;
+                    h227 = (h226[64-1:0] & 64'hffffffffffffffff);
+                    v_wide = {63'h0, h227};
+                    unit_tr_smsl_i_addr <= v_wide[64-1:0];
+                    unit_tr_smsl_k_read <= 1'b0;
+                    unit_tr_smsl_k_write <= 1'b0;
+                    h228 = 48'h0;
+                    h228 = ({w_tr_pe_0[48-1:12], 12'h0} | 16);
+                    h229 = 48'h0;
+                    h229 = (h228 | 0);
+                    h230 = 48'h0;
+                    h230 = (h229 | {45'h0, w_tr_pe_0[5-1:2]});
+                    v_wide = {79'h0, h230};
+                    unit_tr_smsl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_tr_smsl_start <= 1'b1;
+                    st <= 6'b010011;
+                end
+                else begin
+                    st <= 6'b010100;
+                end
+            end
+            6'b010011: begin
+                unit_tr_smsl_start <= 1'b0;
+                if (unit_tr_smsl_done) begin
+                    wk_tr_smsl_walked <= 1;
+                    if ((unit_tr_smsl_o_status == 0)) begin
+                        wk_tr_smsl_ok <= 1;
+                        wk_tr_smsl_pa <= unit_tr_smsl_o_pa;
+                        wk_tr_smsl_level <= unit_tr_smsl_o_level;
+                    end
+                    else begin
+                        wk_tr_smsl_fault <= unit_tr_smsl_o_status;
+                        wk_tr_smsl_level <= unit_tr_smsl_o_level;
+                        if ((unit_tr_smsl_o_status == 1)) begin
+                            wk_tr_smsl_access_error <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 2)) begin
+                            wk_tr_smsl_not_present <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 3)) begin
+                            wk_tr_smsl_denied <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 4)) begin
+                            wk_tr_smsl_reserved <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 5)) begin
+                            wk_tr_smsl_reserved_2m <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 6)) begin
+                            wk_tr_smsl_reserved_1g <= 1;
+                        end
+                        if ((unit_tr_smsl_o_status == 7)) begin
+                            wk_tr_smsl_translation <= 1;
+                        end
+                        wk_tr_smsl_reason <= unit_tr_smsl_o_r_reason;
+                        wk_tr_smsl_R <= unit_tr_smsl_o_r_R;
+                        wk_tr_smsl_W <= unit_tr_smsl_o_r_W;
+                        wk_tr_smsl_U <= unit_tr_smsl_o_r_U;
+                        wk_tr_smsl_shift <= unit_tr_smsl_o_r_shift;
+                        wk_tr_smsl_frame <= unit_tr_smsl_o_r_frame;
+                    end
+                    st <= 6'b010100;
+                end
+            end
+            6'b010100: begin
+                if ((!pend)) begin
+                    h234 = 32'h0;
+                    h234 = (r_GSTS_REG >>> 31);
+                    h235 = 1'h0;
+                    h235 = (h234[1-1:0] & 1);
+                    if ((!((cl_vf_dma != 0) && (((((1'b1 && (h235 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0)))))) begin
+                        w_tr_ctx_0 <= 0;
+                        w_tr_ctx_8 <= 0;
+                        st <= 6'b010110;
+                    end
+                    else begin
+                        h231 = 16'h0;
+                        h231 = cl_vf_rid;
+                        h232 = 13'h0;
+                        h232 = ({5'h0, h231[8-1:0]} * 16);
+                        h233 = 49'h0;
+                        h233 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h232});
+                        v_wide = {78'h0, h233};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -5774,19 +8247,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_tr_ctx <= 1'b1;
                         end
-                        st <= 5'b01110;
+                        st <= 6'b010101;
                     end
                 end
             end
-            5'b01110: begin
+            6'b010101: begin
                 if ((!pend)) begin
-                    h214 = 16'h0;
-                    h214 = cl_vf_rid;
-                    h215 = 13'h0;
-                    h215 = ({5'h0, h214[8-1:0]} * 16);
-                    h216 = 49'h0;
-                    h216 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h215});
-                    v_wide = {78'h0, h216};
+                    h231 = 16'h0;
+                    h231 = cl_vf_rid;
+                    h232 = 13'h0;
+                    h232 = ({5'h0, h231[8-1:0]} * 16);
+                    h233 = 49'h0;
+                    h233 = ({1'h0, w_tr_root_0[48-1:12], 12'h0} + {36'h0, h232});
+                    v_wide = {78'h0, h233};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -5804,11 +8277,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_tr_ctx <= 1'b1;
                         end
-                        st <= 5'b01111;
+                        st <= 6'b010110;
                     end
                 end
             end
-            5'b01111: begin
+            6'b010110: begin
                 wk_tr_sl_walked <= 0;
                 wk_tr_sl_ok <= 0;
                 wk_tr_sl_pa <= 0;
@@ -5827,90 +8300,90 @@ always @(posedge clk) begin: fsm
                 wk_tr_sl_U <= 0;
                 wk_tr_sl_shift <= 0;
                 wk_tr_sl_frame <= 0;
-                h222 = 32'h0;
-                h222 = (r_GSTS_REG >>> 31);
-                h223 = 1'h0;
-                h223 = (h222[1-1:0] & 1);
-                h224 = 1'h0;
-                h225 = 1'h0;
-                h226 = 64'h0;
-                h227 = 64'h0;
-                h227 = (e_addr >>> 12);
-                h228 = 76'h0;
-                h228 = {h227, 12'h0};
-                h229 = 64'h0;
-                h229 = (h228[64-1:0] & 64'hffffffffffffffff);
-                h226 = h229;
-                h225 = 0;
-                if ((h226[64-1:39] != 0)) begin
-                    h225 = 1;
+                h239 = 32'h0;
+                h239 = (r_GSTS_REG >>> 31);
+                h240 = 1'h0;
+                h240 = (h239[1-1:0] & 1);
+                h241 = 1'h0;
+                h242 = 1'h0;
+                h243 = 64'h0;
+                h244 = 64'h0;
+                h244 = (e_addr >>> 12);
+                h245 = 76'h0;
+                h245 = {h244, 12'h0};
+                h246 = 64'h0;
+                h246 = (h245[64-1:0] & 64'hffffffffffffffff);
+                h243 = h246;
+                h242 = 0;
+                if ((h243[64-1:39] != 0)) begin
+                    h242 = 1;
                 end
-                h230 = 1'h0;
-                h231 = 1'h0;
-                h232 = 64'h0;
-                h233 = 64'h0;
-                h233 = (e_addr >>> 12);
-                h234 = 76'h0;
-                h234 = {h233, 12'h0};
-                h235 = 64'h0;
-                h235 = (h234[64-1:0] & 64'hffffffffffffffff);
-                h232 = h235;
-                h231 = 0;
-                if ((h232[64-1:48] != 0)) begin
-                    h231 = 1;
+                h247 = 1'h0;
+                h248 = 1'h0;
+                h249 = 64'h0;
+                h250 = 64'h0;
+                h250 = (e_addr >>> 12);
+                h251 = 76'h0;
+                h251 = {h250, 12'h0};
+                h252 = 64'h0;
+                h252 = (h251[64-1:0] & 64'hffffffffffffffff);
+                h249 = h252;
+                h248 = 0;
+                if ((h249[64-1:48] != 0)) begin
+                    h248 = 1;
                 end
-                h236 = 1'h0;
-                h237 = 64'h0;
-                h238 = 64'h0;
-                h238 = (e_addr >>> 12);
-                h239 = 76'h0;
-                h239 = {h238, 12'h0};
-                h240 = 64'h0;
-                h240 = (h239[64-1:0] & 64'hffffffffffffffff);
-                h237 = h240;
-                h236 = 0;
-                if ((h237[64-1:57] != 0)) begin
-                    h236 = 1;
+                h253 = 1'h0;
+                h254 = 64'h0;
+                h255 = 64'h0;
+                h255 = (e_addr >>> 12);
+                h256 = 76'h0;
+                h256 = {h255, 12'h0};
+                h257 = 64'h0;
+                h257 = (h256[64-1:0] & 64'hffffffffffffffff);
+                h254 = h257;
+                h253 = 0;
+                if ((h254[64-1:57] != 0)) begin
+                    h253 = 1;
                 end
                 if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                    h230 = h231;
+                    h247 = h248;
                 end
                 else begin
-                    h230 = h236;
+                    h247 = h253;
                 end
                 if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                    h224 = h225;
+                    h241 = h242;
                 end
                 else begin
-                    h224 = h230;
+                    h241 = h247;
                 end
-                if (((cl_vf_dma != 0) && (((((((((((((1'b1 && (h223 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (!(((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_tr_ctx_0[4-1:2] == 0) || (w_tr_ctx_0[4-1:2] == 1))) && 1'b1) && (1'b0 || (w_tr_ctx_0[4-1:2] == 1))) && ((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h224 != 0))))) begin
-                    h219 = 64'h0;
-                    h219 = (e_addr >>> 12);
-                    h220 = 76'h0;
-                    h220 = {h219, 12'h0};
-                    h221 = 64'h0;
-                    h221 = (h220[64-1:0] & 64'hffffffffffffffff);
-                    v_wide = {63'h0, h221};
+                if (((cl_vf_dma != 0) && ((((((((((((((1'b1 && (h240 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (!(((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) && ((w_tr_ctx_0[4-1:2] == 0) || (w_tr_ctx_0[4-1:2] == 1))) && 1'b1) && (1'b0 || (w_tr_ctx_0[4-1:2] == 1))) && ((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))) && (!(h241 != 0))))) begin
+                    h236 = 64'h0;
+                    h236 = (e_addr >>> 12);
+                    h237 = 76'h0;
+                    h237 = {h236, 12'h0};
+                    h238 = 64'h0;
+                    h238 = (h237[64-1:0] & 64'hffffffffffffffff);
+                    v_wide = {63'h0, h238};
                     unit_tr_sl_i_addr <= v_wide[64-1:0];
                     unit_tr_sl_k_read <= 1'b0;
                     unit_tr_sl_k_write <= 1'b0;
-                    h241 = 48'h0;
-                    h241 = ({w_tr_ctx_0[48-1:12], 12'h0} | 16);
-                    h242 = 48'h0;
-                    h242 = (h241 | 0);
-                    h243 = 48'h0;
-                    h243 = (h242 | {45'h0, w_tr_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h243};
+                    h258 = 48'h0;
+                    h258 = ({w_tr_ctx_0[48-1:12], 12'h0} | 16);
+                    h259 = 48'h0;
+                    h259 = (h258 | 0);
+                    h260 = 48'h0;
+                    h260 = (h259 | {45'h0, w_tr_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h260};
                     unit_tr_sl_r_SL_WALK <= v_wide[64-1:0];
                     unit_tr_sl_start <= 1'b1;
-                    st <= 5'b10000;
+                    st <= 6'b010111;
                 end
                 else begin
-                    st <= 5'b10001;
+                    st <= 6'b011000;
                 end
             end
-            5'b10000: begin
+            6'b010111: begin
                 unit_tr_sl_start <= 1'b0;
                 if (unit_tr_sl_done) begin
                     wk_tr_sl_walked <= 1;
@@ -5950,23 +8423,23 @@ always @(posedge clk) begin: fsm
                         wk_tr_sl_shift <= unit_tr_sl_o_r_shift;
                         wk_tr_sl_frame <= unit_tr_sl_o_r_frame;
                     end
-                    st <= 5'b10001;
+                    st <= 6'b011000;
                 end
             end
-            5'b10001: begin
+            6'b011000: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_tr_irte_0 <= 0;
-                        st <= 5'b10010;
+                        st <= 6'b011001;
                     end
                     else begin
-                        h244 = 64'h0;
-                        h244 = (r_IRTA_REG >>> 12);
-                        h245 = 52'h0;
-                        h245 = (h244[52-1:0] & 52'hfffffffffffff);
-                        h246 = 65'h0;
-                        h246 = ({1'h0, h245, 12'h0} + 0);
-                        v_wide = {62'h0, h246};
+                        h261 = 64'h0;
+                        h261 = (r_IRTA_REG >>> 12);
+                        h262 = 52'h0;
+                        h262 = (h261[52-1:0] & 52'hfffffffffffff);
+                        h263 = 65'h0;
+                        h263 = ({1'h0, h262, 12'h0} + 0);
+                        v_wide = {62'h0, h263};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -5982,17 +8455,46 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_tr_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b10010;
+                        st <= 6'b011001;
                     end
                 end
             end
-            5'b10010: begin
+            6'b011001: begin
                 cl_tr_called <= 0;
                 cl_tr_exit <= 0;
                 cl_tr_ats_not_remapped <= 0;
                 cl_tr_protected_memory_unremapped <= 0;
                 cl_tr_dma_not_remapped <= 0;
                 cl_tr_root_access_error <= 0;
+                cl_tr_legacy_pasid <= 0;
+                cl_tr_sm_root_access_error <= 0;
+                cl_tr_sm_root_not_present <= 0;
+                cl_tr_sm_root_reserved <= 0;
+                cl_tr_sm_context_not_present <= 0;
+                cl_tr_sm_context_reserved <= 0;
+                cl_tr_sm_dte_clear <= 0;
+                cl_tr_sm_pasid_disabled <= 0;
+                cl_tr_sm_protected_memory_translated <= 0;
+                cl_tr_sm_translated_request <= 0;
+                cl_tr_sm_pasid_beyond_table <= 0;
+                cl_tr_sm_pasid_dir_not_present <= 0;
+                cl_tr_sm_pasid_dir_reserved <= 0;
+                cl_tr_sm_pasid_entry_not_present <= 0;
+                cl_tr_sm_pasid_entry_reserved <= 0;
+                cl_tr_sm_pasid_entry_invalid <= 0;
+                cl_tr_sm_protected_memory <= 0;
+                cl_tr_sm_ats_pass_through <= 0;
+                cl_tr_sm_pass_through <= 0;
+                cl_tr_sm_ats_beyond_width <= 0;
+                cl_tr_sm_address_beyond_width <= 0;
+                cl_tr_sm_protected_memory_remapped <= 0;
+                cl_tr_sm_translated <= 0;
+                cl_tr_sm_ats_translation <= 0;
+                cl_tr_sm_paging_access_error <= 0;
+                cl_tr_sm_ats_not_present <= 0;
+                cl_tr_sm_write_denied <= 0;
+                cl_tr_sm_read_denied <= 0;
+                cl_tr_sm_paging_reserved <= 0;
                 cl_tr_root_not_present <= 0;
                 cl_tr_root_reserved <= 0;
                 cl_tr_context_access_error <= 0;
@@ -6042,169 +8544,169 @@ always @(posedge clk) begin: fsm
                 cl_tr_cpl <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_tr_called <= 1;
-                    h247 = 32'h0;
-                    h247 = (r_GSTS_REG >>> 31);
-                    h248 = 1'h0;
-                    h248 = (h247[1-1:0] & 1);
-                    h252 = 32'h0;
-                    h252 = (r_GSTS_REG >>> 31);
-                    h253 = 1'h0;
-                    h253 = (h252[1-1:0] & 1);
-                    h258 = 32'h0;
-                    h258 = (r_GSTS_REG >>> 31);
-                    h259 = 1'h0;
-                    h259 = (h258[1-1:0] & 1);
                     h264 = 32'h0;
                     h264 = (r_GSTS_REG >>> 31);
                     h265 = 1'h0;
                     h265 = (h264[1-1:0] & 1);
-                    h270 = 32'h0;
-                    h270 = (r_GSTS_REG >>> 31);
-                    h271 = 1'h0;
-                    h271 = (h270[1-1:0] & 1);
-                    h276 = 32'h0;
-                    h276 = (r_GSTS_REG >>> 31);
-                    h277 = 1'h0;
-                    h277 = (h276[1-1:0] & 1);
-                    h283 = 32'h0;
-                    h283 = (r_GSTS_REG >>> 31);
-                    h284 = 1'h0;
-                    h284 = (h283[1-1:0] & 1);
-                    h289 = 32'h0;
-                    h289 = (r_GSTS_REG >>> 31);
-                    h290 = 1'h0;
-                    h290 = (h289[1-1:0] & 1);
-                    h296 = 32'h0;
-                    h296 = (r_GSTS_REG >>> 31);
-                    h297 = 1'h0;
-                    h297 = (h296[1-1:0] & 1);
-                    h303 = 32'h0;
-                    h303 = (r_GSTS_REG >>> 31);
-                    h304 = 1'h0;
-                    h304 = (h303[1-1:0] & 1);
-                    h310 = 32'h0;
-                    h310 = (r_GSTS_REG >>> 31);
-                    h311 = 1'h0;
-                    h311 = (h310[1-1:0] & 1);
-                    h318 = 32'h0;
-                    h318 = (r_GSTS_REG >>> 31);
-                    h319 = 1'h0;
-                    h319 = (h318[1-1:0] & 1);
-                    h320 = 32'h0;
-                    h320 = (r_GSTS_REG >>> 31);
-                    h321 = 1'h0;
-                    h321 = (h320[1-1:0] & 1);
-                    h322 = 1'h0;
-                    h323 = 1'h0;
-                    h324 = 64'h0;
-                    h325 = 64'h0;
-                    h325 = (e_addr >>> 12);
-                    h326 = 76'h0;
-                    h326 = {h325, 12'h0};
-                    h327 = 64'h0;
-                    h327 = (h326[64-1:0] & 64'hffffffffffffffff);
-                    h324 = h327;
-                    h323 = 0;
-                    if ((h324[64-1:39] != 0)) begin
-                        h323 = 1;
+                    h269 = 32'h0;
+                    h269 = (r_GSTS_REG >>> 31);
+                    h270 = 1'h0;
+                    h270 = (h269[1-1:0] & 1);
+                    h275 = 32'h0;
+                    h275 = (r_GSTS_REG >>> 31);
+                    h276 = 1'h0;
+                    h276 = (h275[1-1:0] & 1);
+                    h513 = 32'h0;
+                    h513 = (r_GSTS_REG >>> 31);
+                    h514 = 1'h0;
+                    h514 = (h513[1-1:0] & 1);
+                    h519 = 32'h0;
+                    h519 = (r_GSTS_REG >>> 31);
+                    h520 = 1'h0;
+                    h520 = (h519[1-1:0] & 1);
+                    h525 = 32'h0;
+                    h525 = (r_GSTS_REG >>> 31);
+                    h526 = 1'h0;
+                    h526 = (h525[1-1:0] & 1);
+                    h532 = 32'h0;
+                    h532 = (r_GSTS_REG >>> 31);
+                    h533 = 1'h0;
+                    h533 = (h532[1-1:0] & 1);
+                    h538 = 32'h0;
+                    h538 = (r_GSTS_REG >>> 31);
+                    h539 = 1'h0;
+                    h539 = (h538[1-1:0] & 1);
+                    h545 = 32'h0;
+                    h545 = (r_GSTS_REG >>> 31);
+                    h546 = 1'h0;
+                    h546 = (h545[1-1:0] & 1);
+                    h552 = 32'h0;
+                    h552 = (r_GSTS_REG >>> 31);
+                    h553 = 1'h0;
+                    h553 = (h552[1-1:0] & 1);
+                    h559 = 32'h0;
+                    h559 = (r_GSTS_REG >>> 31);
+                    h560 = 1'h0;
+                    h560 = (h559[1-1:0] & 1);
+                    h567 = 32'h0;
+                    h567 = (r_GSTS_REG >>> 31);
+                    h568 = 1'h0;
+                    h568 = (h567[1-1:0] & 1);
+                    h569 = 32'h0;
+                    h569 = (r_GSTS_REG >>> 31);
+                    h570 = 1'h0;
+                    h570 = (h569[1-1:0] & 1);
+                    h571 = 1'h0;
+                    h572 = 1'h0;
+                    h573 = 64'h0;
+                    h574 = 64'h0;
+                    h574 = (e_addr >>> 12);
+                    h575 = 76'h0;
+                    h575 = {h574, 12'h0};
+                    h576 = 64'h0;
+                    h576 = (h575[64-1:0] & 64'hffffffffffffffff);
+                    h573 = h576;
+                    h572 = 0;
+                    if ((h573[64-1:39] != 0)) begin
+                        h572 = 1;
                     end
-                    h328 = 1'h0;
-                    h329 = 1'h0;
-                    h330 = 64'h0;
-                    h331 = 64'h0;
-                    h331 = (e_addr >>> 12);
-                    h332 = 76'h0;
-                    h332 = {h331, 12'h0};
-                    h333 = 64'h0;
-                    h333 = (h332[64-1:0] & 64'hffffffffffffffff);
-                    h330 = h333;
-                    h329 = 0;
-                    if ((h330[64-1:48] != 0)) begin
-                        h329 = 1;
+                    h577 = 1'h0;
+                    h578 = 1'h0;
+                    h579 = 64'h0;
+                    h580 = 64'h0;
+                    h580 = (e_addr >>> 12);
+                    h581 = 76'h0;
+                    h581 = {h580, 12'h0};
+                    h582 = 64'h0;
+                    h582 = (h581[64-1:0] & 64'hffffffffffffffff);
+                    h579 = h582;
+                    h578 = 0;
+                    if ((h579[64-1:48] != 0)) begin
+                        h578 = 1;
                     end
-                    h334 = 1'h0;
-                    h335 = 64'h0;
-                    h336 = 64'h0;
-                    h336 = (e_addr >>> 12);
-                    h337 = 76'h0;
-                    h337 = {h336, 12'h0};
-                    h338 = 64'h0;
-                    h338 = (h337[64-1:0] & 64'hffffffffffffffff);
-                    h335 = h338;
-                    h334 = 0;
-                    if ((h335[64-1:57] != 0)) begin
-                        h334 = 1;
-                    end
-                    if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                        h328 = h329;
-                    end
-                    else begin
-                        h328 = h334;
-                    end
-                    if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                        h322 = h323;
-                    end
-                    else begin
-                        h322 = h328;
-                    end
-                    h344 = 32'h0;
-                    h344 = (r_GSTS_REG >>> 31);
-                    h345 = 1'h0;
-                    h345 = (h344[1-1:0] & 1);
-                    h346 = 1'h0;
-                    h347 = 1'h0;
-                    h348 = 64'h0;
-                    h349 = 64'h0;
-                    h349 = (e_addr >>> 12);
-                    h350 = 76'h0;
-                    h350 = {h349, 12'h0};
-                    h351 = 64'h0;
-                    h351 = (h350[64-1:0] & 64'hffffffffffffffff);
-                    h348 = h351;
-                    h347 = 0;
-                    if ((h348[64-1:39] != 0)) begin
-                        h347 = 1;
-                    end
-                    h352 = 1'h0;
-                    h353 = 1'h0;
-                    h354 = 64'h0;
-                    h355 = 64'h0;
-                    h355 = (e_addr >>> 12);
-                    h356 = 76'h0;
-                    h356 = {h355, 12'h0};
-                    h357 = 64'h0;
-                    h357 = (h356[64-1:0] & 64'hffffffffffffffff);
-                    h354 = h357;
-                    h353 = 0;
-                    if ((h354[64-1:48] != 0)) begin
-                        h353 = 1;
-                    end
-                    h358 = 1'h0;
-                    h359 = 64'h0;
-                    h360 = 64'h0;
-                    h360 = (e_addr >>> 12);
-                    h361 = 76'h0;
-                    h361 = {h360, 12'h0};
-                    h362 = 64'h0;
-                    h362 = (h361[64-1:0] & 64'hffffffffffffffff);
-                    h359 = h362;
-                    h358 = 0;
-                    if ((h359[64-1:57] != 0)) begin
-                        h358 = 1;
+                    h583 = 1'h0;
+                    h584 = 64'h0;
+                    h585 = 64'h0;
+                    h585 = (e_addr >>> 12);
+                    h586 = 76'h0;
+                    h586 = {h585, 12'h0};
+                    h587 = 64'h0;
+                    h587 = (h586[64-1:0] & 64'hffffffffffffffff);
+                    h584 = h587;
+                    h583 = 0;
+                    if ((h584[64-1:57] != 0)) begin
+                        h583 = 1;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 2)) begin
-                        h352 = h353;
+                        h577 = h578;
                     end
                     else begin
-                        h352 = h358;
+                        h577 = h583;
                     end
                     if ((w_tr_ctx_8[3-1:0] == 1)) begin
-                        h346 = h347;
+                        h571 = h572;
                     end
                     else begin
-                        h346 = h352;
+                        h571 = h577;
                     end
-                    if ((1'b1 && (!(h248 != 0)))) begin
+                    h593 = 32'h0;
+                    h593 = (r_GSTS_REG >>> 31);
+                    h594 = 1'h0;
+                    h594 = (h593[1-1:0] & 1);
+                    h595 = 1'h0;
+                    h596 = 1'h0;
+                    h597 = 64'h0;
+                    h598 = 64'h0;
+                    h598 = (e_addr >>> 12);
+                    h599 = 76'h0;
+                    h599 = {h598, 12'h0};
+                    h600 = 64'h0;
+                    h600 = (h599[64-1:0] & 64'hffffffffffffffff);
+                    h597 = h600;
+                    h596 = 0;
+                    if ((h597[64-1:39] != 0)) begin
+                        h596 = 1;
+                    end
+                    h601 = 1'h0;
+                    h602 = 1'h0;
+                    h603 = 64'h0;
+                    h604 = 64'h0;
+                    h604 = (e_addr >>> 12);
+                    h605 = 76'h0;
+                    h605 = {h604, 12'h0};
+                    h606 = 64'h0;
+                    h606 = (h605[64-1:0] & 64'hffffffffffffffff);
+                    h603 = h606;
+                    h602 = 0;
+                    if ((h603[64-1:48] != 0)) begin
+                        h602 = 1;
+                    end
+                    h607 = 1'h0;
+                    h608 = 64'h0;
+                    h609 = 64'h0;
+                    h609 = (e_addr >>> 12);
+                    h610 = 76'h0;
+                    h610 = {h609, 12'h0};
+                    h611 = 64'h0;
+                    h611 = (h610[64-1:0] & 64'hffffffffffffffff);
+                    h608 = h611;
+                    h607 = 0;
+                    if ((h608[64-1:57] != 0)) begin
+                        h607 = 1;
+                    end
+                    if ((w_tr_ctx_8[3-1:0] == 2)) begin
+                        h601 = h602;
+                    end
+                    else begin
+                        h601 = h607;
+                    end
+                    if ((w_tr_ctx_8[3-1:0] == 1)) begin
+                        h595 = h596;
+                    end
+                    else begin
+                        h595 = h601;
+                    end
+                    if ((1'b1 && (!(h265 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_ats_not_remapped <= 1;
                         cl_tr_outcome <= 7;
@@ -6244,17 +8746,17 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((1'b1 && (!(h253 != 0)))) begin
+                    else if ((1'b1 && (!(h270 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_dma_not_remapped <= 1;
                         cl_tr_outcome <= 3;
-                        h249 = 64'h0;
-                        h249 = (e_addr >>> 12);
-                        h250 = 76'h0;
-                        h250 = {h249, 12'h0};
-                        h251 = 64'h0;
-                        h251 = (h250[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h251;
+                        h266 = 64'h0;
+                        h266 = (e_addr >>> 12);
+                        h267 = 76'h0;
+                        h267 = {h266, 12'h0};
+                        h268 = 64'h0;
+                        h268 = (h267[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h268;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -6270,7 +8772,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((1'b1 && (h259 != 0)) && (er_tr_root != 0))) begin
+                    else if ((((1'b1 && (h276 != 0)) && 1'b1) && (er_tr_root != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_root_access_error <= 1;
                         cl_tr_outcome <= 7;
@@ -6279,15 +8781,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 8;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h254 = 64'h0;
-                        h255 = 64'h0;
-                        h255 = (e_addr >>> 12);
-                        h256 = 76'h0;
-                        h256 = {h255, 12'h0};
-                        h257 = 64'h0;
-                        h257 = (h256[64-1:0] & 64'hffffffffffffffff);
-                        h254 = h257;
-                        v_wide[64-1:12] = h254[64-1:12];
+                        h271 = 64'h0;
+                        h272 = 64'h0;
+                        h272 = (e_addr >>> 12);
+                        h273 = 76'h0;
+                        h273 = {h272, 12'h0};
+                        h274 = 64'h0;
+                        h274 = (h273[64-1:0] & 64'hffffffffffffffff);
+                        h271 = h274;
+                        v_wide[64-1:12] = h271[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6306,7 +8808,1100 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((1'b1 && (h265 != 0)) && (!w_tr_root_0[0]))) begin
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_legacy_pasid <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 49;
+                        cl_tr_recorded <= 1;
+                        h277 = 64'h0;
+                        h277 = (e_addr >>> 12);
+                        h278 = 76'h0;
+                        h278 = {h277, 12'h0};
+                        h279 = 64'h0;
+                        h279 = (h278[64-1:0] & 64'hffffffffffffffff);
+                        h280 = 64'h0;
+                        h280 = (h279 >>> 12);
+                        h281 = 76'h0;
+                        h281 = {h280, 12'h0};
+                        cl_tr_frcd_lo <= h281[64-1:0];
+                        h282 = 62'h0;
+                        h282 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h283 = 63'h0;
+                        h283 = ({1'h0, h282} | 63'h4000000000000000);
+                        h284 = 64'h0;
+                        h284 = ({1'h0, h283} | 64'h8000000000000000);
+                        h285 = 64'h0;
+                        h285 = (h284 | 0);
+                        h286 = 64'h0;
+                        h286 = (h285 | 0);
+                        h287 = 64'h0;
+                        h287 = (h286 | 64'h3100000000);
+                        cl_tr_frcd_hi <= h287;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_root_access_error <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 56;
+                        cl_tr_recorded <= 1;
+                        h288 = 64'h0;
+                        h288 = (e_addr >>> 12);
+                        h289 = 76'h0;
+                        h289 = {h288, 12'h0};
+                        h290 = 64'h0;
+                        h290 = (h289[64-1:0] & 64'hffffffffffffffff);
+                        h291 = 64'h0;
+                        h291 = (h290 >>> 12);
+                        h292 = 76'h0;
+                        h292 = {h291, 12'h0};
+                        cl_tr_frcd_lo <= h292[64-1:0];
+                        h293 = 62'h0;
+                        h293 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h294 = 63'h0;
+                        h294 = ({1'h0, h293} | 63'h4000000000000000);
+                        h295 = 64'h0;
+                        h295 = ({1'h0, h294} | 64'h8000000000000000);
+                        h296 = 64'h0;
+                        h296 = (h295 | 0);
+                        h297 = 64'h0;
+                        h297 = (h296 | 0);
+                        h298 = 64'h0;
+                        h298 = (h297 | 64'h3800000000);
+                        cl_tr_frcd_hi <= h298;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_root_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 57;
+                        cl_tr_recorded <= 1;
+                        h299 = 64'h0;
+                        h299 = (e_addr >>> 12);
+                        h300 = 76'h0;
+                        h300 = {h299, 12'h0};
+                        h301 = 64'h0;
+                        h301 = (h300[64-1:0] & 64'hffffffffffffffff);
+                        h302 = 64'h0;
+                        h302 = (h301 >>> 12);
+                        h303 = 76'h0;
+                        h303 = {h302, 12'h0};
+                        cl_tr_frcd_lo <= h303[64-1:0];
+                        h304 = 62'h0;
+                        h304 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h305 = 63'h0;
+                        h305 = ({1'h0, h304} | 63'h4000000000000000);
+                        h306 = 64'h0;
+                        h306 = ({1'h0, h305} | 64'h8000000000000000);
+                        h307 = 64'h0;
+                        h307 = (h306 | 0);
+                        h308 = 64'h0;
+                        h308 = (h307 | 0);
+                        h309 = 64'h0;
+                        h309 = (h308 | 64'h3900000000);
+                        cl_tr_frcd_hi <= h309;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_root_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 58;
+                        cl_tr_recorded <= 1;
+                        h310 = 64'h0;
+                        h310 = (e_addr >>> 12);
+                        h311 = 76'h0;
+                        h311 = {h310, 12'h0};
+                        h312 = 64'h0;
+                        h312 = (h311[64-1:0] & 64'hffffffffffffffff);
+                        h313 = 64'h0;
+                        h313 = (h312 >>> 12);
+                        h314 = 76'h0;
+                        h314 = {h313, 12'h0};
+                        cl_tr_frcd_lo <= h314[64-1:0];
+                        h315 = 62'h0;
+                        h315 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h316 = 63'h0;
+                        h316 = ({1'h0, h315} | 63'h4000000000000000);
+                        h317 = 64'h0;
+                        h317 = ({1'h0, h316} | 64'h8000000000000000);
+                        h318 = 64'h0;
+                        h318 = (h317 | 0);
+                        h319 = 64'h0;
+                        h319 = (h318 | 0);
+                        h320 = 64'h0;
+                        h320 = (h319 | 64'h3a00000000);
+                        cl_tr_frcd_hi <= h320;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_context_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 65;
+                        h321 = 1'h0;
+                        h321 = 0;
+                        if ((!w_tr_smctx_0[1])) begin
+                            h321 = 1;
+                        end
+                        cl_tr_recorded <= h321;
+                        h322 = 64'h0;
+                        h322 = (e_addr >>> 12);
+                        h323 = 76'h0;
+                        h323 = {h322, 12'h0};
+                        h324 = 64'h0;
+                        h324 = (h323[64-1:0] & 64'hffffffffffffffff);
+                        h325 = 64'h0;
+                        h325 = (h324 >>> 12);
+                        h326 = 76'h0;
+                        h326 = {h325, 12'h0};
+                        cl_tr_frcd_lo <= h326[64-1:0];
+                        h327 = 62'h0;
+                        h327 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h328 = 63'h0;
+                        h328 = ({1'h0, h327} | 63'h4000000000000000);
+                        h329 = 64'h0;
+                        h329 = ({1'h0, h328} | 64'h8000000000000000);
+                        h330 = 64'h0;
+                        h330 = (h329 | 0);
+                        h331 = 64'h0;
+                        h331 = (h330 | 0);
+                        h332 = 64'h0;
+                        h332 = (h331 | 64'h4100000000);
+                        cl_tr_frcd_hi <= h332;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_context_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 66;
+                        cl_tr_recorded <= 1;
+                        h333 = 64'h0;
+                        h333 = (e_addr >>> 12);
+                        h334 = 76'h0;
+                        h334 = {h333, 12'h0};
+                        h335 = 64'h0;
+                        h335 = (h334[64-1:0] & 64'hffffffffffffffff);
+                        h336 = 64'h0;
+                        h336 = (h335 >>> 12);
+                        h337 = 76'h0;
+                        h337 = {h336, 12'h0};
+                        cl_tr_frcd_lo <= h337[64-1:0];
+                        h338 = 62'h0;
+                        h338 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h339 = 63'h0;
+                        h339 = ({1'h0, h338} | 63'h4000000000000000);
+                        h340 = 64'h0;
+                        h340 = ({1'h0, h339} | 64'h8000000000000000);
+                        h341 = 64'h0;
+                        h341 = (h340 | 0);
+                        h342 = 64'h0;
+                        h342 = (h341 | 0);
+                        h343 = 64'h0;
+                        h343 = (h342 | 64'h4200000000);
+                        cl_tr_frcd_hi <= h343;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_dte_clear <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 68;
+                        h344 = 1'h0;
+                        h344 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h344 = 1;
+                        end
+                        cl_tr_recorded <= h344;
+                        h345 = 64'h0;
+                        h345 = (e_addr >>> 12);
+                        h346 = 76'h0;
+                        h346 = {h345, 12'h0};
+                        h347 = 64'h0;
+                        h347 = (h346[64-1:0] & 64'hffffffffffffffff);
+                        h348 = 64'h0;
+                        h348 = (h347 >>> 12);
+                        h349 = 76'h0;
+                        h349 = {h348, 12'h0};
+                        cl_tr_frcd_lo <= h349[64-1:0];
+                        h350 = 62'h0;
+                        h350 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h351 = 63'h0;
+                        h351 = ({1'h0, h350} | 63'h4000000000000000);
+                        h352 = 64'h0;
+                        h352 = ({1'h0, h351} | 64'h8000000000000000);
+                        h353 = 64'h0;
+                        h353 = (h352 | 0);
+                        h354 = 64'h0;
+                        h354 = (h353 | 0);
+                        h355 = 64'h0;
+                        h355 = (h354 | 64'h4400000000);
+                        cl_tr_frcd_hi <= h355;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_disabled <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 69;
+                        h356 = 1'h0;
+                        h356 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h356 = 1;
+                        end
+                        cl_tr_recorded <= h356;
+                        h357 = 64'h0;
+                        h357 = (e_addr >>> 12);
+                        h358 = 76'h0;
+                        h358 = {h357, 12'h0};
+                        h359 = 64'h0;
+                        h359 = (h358[64-1:0] & 64'hffffffffffffffff);
+                        h360 = 64'h0;
+                        h360 = (h359 >>> 12);
+                        h361 = 76'h0;
+                        h361 = {h360, 12'h0};
+                        cl_tr_frcd_lo <= h361[64-1:0];
+                        h362 = 62'h0;
+                        h362 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h363 = 63'h0;
+                        h363 = ({1'h0, h362} | 63'h4000000000000000);
+                        h364 = 64'h0;
+                        h364 = ({1'h0, h363} | 64'h8000000000000000);
+                        h365 = 64'h0;
+                        h365 = (h364 | 0);
+                        h366 = 64'h0;
+                        h366 = (h365 | 0);
+                        h367 = 64'h0;
+                        h367 = (h366 | 64'h4500000000);
+                        cl_tr_frcd_hi <= h367;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_protected_memory_translated <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_translated_request <= 1;
+                        cl_tr_outcome <= 2;
+                        h368 = 64'h0;
+                        h368 = (e_addr >>> 12);
+                        h369 = 76'h0;
+                        h369 = {h368, 12'h0};
+                        h370 = 64'h0;
+                        h370 = (h369[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h370;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_beyond_table <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 70;
+                        h371 = 1'h0;
+                        h371 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h371 = 1;
+                        end
+                        cl_tr_recorded <= h371;
+                        h372 = 64'h0;
+                        h372 = (e_addr >>> 12);
+                        h373 = 76'h0;
+                        h373 = {h372, 12'h0};
+                        h374 = 64'h0;
+                        h374 = (h373[64-1:0] & 64'hffffffffffffffff);
+                        h375 = 64'h0;
+                        h375 = (h374 >>> 12);
+                        h376 = 76'h0;
+                        h376 = {h375, 12'h0};
+                        cl_tr_frcd_lo <= h376[64-1:0];
+                        h377 = 62'h0;
+                        h377 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h378 = 63'h0;
+                        h378 = ({1'h0, h377} | 63'h4000000000000000);
+                        h379 = 64'h0;
+                        h379 = ({1'h0, h378} | 64'h8000000000000000);
+                        h380 = 64'h0;
+                        h380 = (h379 | 0);
+                        h381 = 64'h0;
+                        h381 = (h380 | 0);
+                        h382 = 64'h0;
+                        h382 = (h381 | 64'h4600000000);
+                        cl_tr_frcd_hi <= h382;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_dir_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 81;
+                        h383 = 1'h0;
+                        h383 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h383 = 1;
+                        end
+                        cl_tr_recorded <= h383;
+                        h384 = 64'h0;
+                        h384 = (e_addr >>> 12);
+                        h385 = 76'h0;
+                        h385 = {h384, 12'h0};
+                        h386 = 64'h0;
+                        h386 = (h385[64-1:0] & 64'hffffffffffffffff);
+                        h387 = 64'h0;
+                        h387 = (h386 >>> 12);
+                        h388 = 76'h0;
+                        h388 = {h387, 12'h0};
+                        cl_tr_frcd_lo <= h388[64-1:0];
+                        h389 = 62'h0;
+                        h389 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h390 = 63'h0;
+                        h390 = ({1'h0, h389} | 63'h4000000000000000);
+                        h391 = 64'h0;
+                        h391 = ({1'h0, h390} | 64'h8000000000000000);
+                        h392 = 64'h0;
+                        h392 = (h391 | 0);
+                        h393 = 64'h0;
+                        h393 = (h392 | 0);
+                        h394 = 64'h0;
+                        h394 = (h393 | 64'h5100000000);
+                        cl_tr_frcd_hi <= h394;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_dir_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 82;
+                        cl_tr_recorded <= 1;
+                        h395 = 64'h0;
+                        h395 = (e_addr >>> 12);
+                        h396 = 76'h0;
+                        h396 = {h395, 12'h0};
+                        h397 = 64'h0;
+                        h397 = (h396[64-1:0] & 64'hffffffffffffffff);
+                        h398 = 64'h0;
+                        h398 = (h397 >>> 12);
+                        h399 = 76'h0;
+                        h399 = {h398, 12'h0};
+                        cl_tr_frcd_lo <= h399[64-1:0];
+                        h400 = 62'h0;
+                        h400 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h401 = 63'h0;
+                        h401 = ({1'h0, h400} | 63'h4000000000000000);
+                        h402 = 64'h0;
+                        h402 = ({1'h0, h401} | 64'h8000000000000000);
+                        h403 = 64'h0;
+                        h403 = (h402 | 0);
+                        h404 = 64'h0;
+                        h404 = (h403 | 0);
+                        h405 = 64'h0;
+                        h405 = (h404 | 64'h5200000000);
+                        cl_tr_frcd_hi <= h405;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_entry_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 89;
+                        h406 = 1'h0;
+                        h406 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h406 = 1;
+                        end
+                        cl_tr_recorded <= h406;
+                        h407 = 64'h0;
+                        h407 = (e_addr >>> 12);
+                        h408 = 76'h0;
+                        h408 = {h407, 12'h0};
+                        h409 = 64'h0;
+                        h409 = (h408[64-1:0] & 64'hffffffffffffffff);
+                        h410 = 64'h0;
+                        h410 = (h409 >>> 12);
+                        h411 = 76'h0;
+                        h411 = {h410, 12'h0};
+                        cl_tr_frcd_lo <= h411[64-1:0];
+                        h412 = 62'h0;
+                        h412 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h413 = 63'h0;
+                        h413 = ({1'h0, h412} | 63'h4000000000000000);
+                        h414 = 64'h0;
+                        h414 = ({1'h0, h413} | 64'h8000000000000000);
+                        h415 = 64'h0;
+                        h415 = (h414 | 0);
+                        h416 = 64'h0;
+                        h416 = (h415 | 0);
+                        h417 = 64'h0;
+                        h417 = (h416 | 64'h5900000000);
+                        cl_tr_frcd_hi <= h417;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 1;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_entry_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 90;
+                        cl_tr_recorded <= 1;
+                        h418 = 64'h0;
+                        h418 = (e_addr >>> 12);
+                        h419 = 76'h0;
+                        h419 = {h418, 12'h0};
+                        h420 = 64'h0;
+                        h420 = (h419[64-1:0] & 64'hffffffffffffffff);
+                        h421 = 64'h0;
+                        h421 = (h420 >>> 12);
+                        h422 = 76'h0;
+                        h422 = {h421, 12'h0};
+                        cl_tr_frcd_lo <= h422[64-1:0];
+                        h423 = 62'h0;
+                        h423 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h424 = 63'h0;
+                        h424 = ({1'h0, h423} | 63'h4000000000000000);
+                        h425 = 64'h0;
+                        h425 = ({1'h0, h424} | 64'h8000000000000000);
+                        h426 = 64'h0;
+                        h426 = (h425 | 0);
+                        h427 = 64'h0;
+                        h427 = (h426 | 0);
+                        h428 = 64'h0;
+                        h428 = (h427 | 64'h5a00000000);
+                        cl_tr_frcd_hi <= h428;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pasid_entry_invalid <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 91;
+                        h429 = 1'h0;
+                        h429 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h429 = 1;
+                        end
+                        cl_tr_recorded <= h429;
+                        h430 = 64'h0;
+                        h430 = (e_addr >>> 12);
+                        h431 = 76'h0;
+                        h431 = {h430, 12'h0};
+                        h432 = 64'h0;
+                        h432 = (h431[64-1:0] & 64'hffffffffffffffff);
+                        h433 = 64'h0;
+                        h433 = (h432 >>> 12);
+                        h434 = 76'h0;
+                        h434 = {h433, 12'h0};
+                        cl_tr_frcd_lo <= h434[64-1:0];
+                        h435 = 62'h0;
+                        h435 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h436 = 63'h0;
+                        h436 = ({1'h0, h435} | 63'h4000000000000000);
+                        h437 = 64'h0;
+                        h437 = ({1'h0, h436} | 64'h8000000000000000);
+                        h438 = 64'h0;
+                        h438 = (h437 | 0);
+                        h439 = 64'h0;
+                        h439 = (h438 | 0);
+                        h440 = 64'h0;
+                        h440 = (h439 | 64'h5b00000000);
+                        cl_tr_frcd_hi <= h440;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_protected_memory <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_pass_through <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 1;
+                        h441 = 1'h0;
+                        h441 = 0;
+                        if ((!(1'b1 && (!(e_write != 0))))) begin
+                            h441 = 1;
+                        end
+                        v_wide[2-1:1] = h441;
+                        h442 = 64'h0;
+                        h442 = (e_addr >>> 12);
+                        h443 = 76'h0;
+                        h443 = {h442, 12'h0};
+                        h444 = 64'h0;
+                        h444 = (h443[64-1:0] & 64'hffffffffffffffff);
+                        h445 = 64'h0;
+                        h445 = (h444 >>> 12);
+                        v_wide[64-1:12] = h445[52-1:0];
+                        cl_tr_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_pass_through <= 1;
+                        cl_tr_outcome <= 2;
+                        h446 = 64'h0;
+                        h446 = (e_addr >>> 12);
+                        h447 = 76'h0;
+                        h447 = {h446, 12'h0};
+                        h448 = 64'h0;
+                        h448 = (h447[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h448;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_beyond_width <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_address_beyond_width <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 131;
+                        h449 = 1'h0;
+                        h449 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h449 = 1;
+                        end
+                        cl_tr_recorded <= h449;
+                        h450 = 64'h0;
+                        h450 = (e_addr >>> 12);
+                        h451 = 76'h0;
+                        h451 = {h450, 12'h0};
+                        h452 = 64'h0;
+                        h452 = (h451[64-1:0] & 64'hffffffffffffffff);
+                        h453 = 64'h0;
+                        h453 = (h452 >>> 12);
+                        h454 = 76'h0;
+                        h454 = {h453, 12'h0};
+                        cl_tr_frcd_lo <= h454[64-1:0];
+                        h455 = 62'h0;
+                        h455 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h456 = 63'h0;
+                        h456 = ({1'h0, h455} | 63'h4000000000000000);
+                        h457 = 64'h0;
+                        h457 = ({1'h0, h456} | 64'h8000000000000000);
+                        h458 = 64'h0;
+                        h458 = (h457 | 0);
+                        h459 = 64'h0;
+                        h459 = (h458 | 0);
+                        h460 = 64'h0;
+                        h460 = (h459 | 64'h8300000000);
+                        cl_tr_frcd_hi <= h460;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_protected_memory_remapped <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_translated <= 1;
+                        cl_tr_outcome <= 1;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_translation <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 0;
+                        v_wide[2-1:1] = 0;
+                        v_wide[3-1:2] = 0;
+                        v_wide[12-1:11] = 0;
+                        v_wide[64-1:12] = 52'h7ffffffffffff;
+                        cl_tr_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_paging_access_error <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 120;
+                        h461 = 1'h0;
+                        h461 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h461 = 1;
+                        end
+                        cl_tr_recorded <= h461;
+                        h462 = 64'h0;
+                        h462 = (e_addr >>> 12);
+                        h463 = 76'h0;
+                        h463 = {h462, 12'h0};
+                        h464 = 64'h0;
+                        h464 = (h463[64-1:0] & 64'hffffffffffffffff);
+                        h465 = 64'h0;
+                        h465 = (h464 >>> 12);
+                        h466 = 76'h0;
+                        h466 = {h465, 12'h0};
+                        cl_tr_frcd_lo <= h466[64-1:0];
+                        h467 = 62'h0;
+                        h467 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h468 = 63'h0;
+                        h468 = ({1'h0, h467} | 63'h4000000000000000);
+                        h469 = 64'h0;
+                        h469 = ({1'h0, h468} | 64'h8000000000000000);
+                        h470 = 64'h0;
+                        h470 = (h469 | 0);
+                        h471 = 64'h0;
+                        h471 = (h470 | 0);
+                        h472 = 64'h0;
+                        h472 = (h471 | 64'h7800000000);
+                        cl_tr_frcd_hi <= h472;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_ats_not_present <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= w_tr_pe_8[16-1:0];
+                        cl_tr_fault_reason <= 0;
+                        cl_tr_recorded <= 0;
+                        cl_tr_frcd_lo <= 0;
+                        cl_tr_frcd_hi <= 0;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_write_denied <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 133;
+                        h473 = 1'h0;
+                        h473 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h473 = 1;
+                        end
+                        cl_tr_recorded <= h473;
+                        h474 = 64'h0;
+                        h474 = (e_addr >>> 12);
+                        h475 = 76'h0;
+                        h475 = {h474, 12'h0};
+                        h476 = 64'h0;
+                        h476 = (h475[64-1:0] & 64'hffffffffffffffff);
+                        h477 = 64'h0;
+                        h477 = (h476 >>> 12);
+                        h478 = 76'h0;
+                        h478 = {h477, 12'h0};
+                        cl_tr_frcd_lo <= h478[64-1:0];
+                        h479 = 62'h0;
+                        h479 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h480 = 63'h0;
+                        h480 = ({1'h0, h479} | 63'h4000000000000000);
+                        h481 = 64'h0;
+                        h481 = ({1'h0, h480} | 64'h8000000000000000);
+                        h482 = 64'h0;
+                        h482 = (h481 | 0);
+                        h483 = 64'h0;
+                        h483 = (h482 | 0);
+                        h484 = 64'h0;
+                        h484 = (h483 | 64'h8500000000);
+                        cl_tr_frcd_hi <= h484;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_read_denied <= 1;
+                        cl_tr_outcome <= 4;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 134;
+                        h485 = 1'h0;
+                        h485 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h485 = 1;
+                        end
+                        cl_tr_recorded <= h485;
+                        h486 = 64'h0;
+                        h486 = (e_addr >>> 12);
+                        h487 = 76'h0;
+                        h487 = {h486, 12'h0};
+                        h488 = 64'h0;
+                        h488 = (h487[64-1:0] & 64'hffffffffffffffff);
+                        h489 = 64'h0;
+                        h489 = (h488 >>> 12);
+                        h490 = 76'h0;
+                        h490 = {h489, 12'h0};
+                        cl_tr_frcd_lo <= h490[64-1:0];
+                        h491 = 62'h0;
+                        h491 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h492 = 63'h0;
+                        h492 = ({1'h0, h491} | 63'h4000000000000000);
+                        h493 = 64'h0;
+                        h493 = ({1'h0, h492} | 64'h8000000000000000);
+                        h494 = 64'h0;
+                        h494 = (h493 | 0);
+                        h495 = 64'h0;
+                        h495 = (h494 | 0);
+                        h496 = 64'h0;
+                        h496 = (h495 | 64'h8600000000);
+                        cl_tr_frcd_hi <= h496;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 0;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_tr_exit <= 1;
+                        cl_tr_sm_paging_reserved <= 1;
+                        cl_tr_outcome <= 7;
+                        cl_tr_address <= 0;
+                        cl_tr_domain <= 0;
+                        cl_tr_fault_reason <= 122;
+                        h497 = 1'h0;
+                        h497 = 0;
+                        if ((!((w_tr_smctx_0[1] || w_tr_pdir_0[1]) || w_tr_pe_0[1]))) begin
+                            h497 = 1;
+                        end
+                        cl_tr_recorded <= h497;
+                        h498 = 64'h0;
+                        h498 = (e_addr >>> 12);
+                        h499 = 76'h0;
+                        h499 = {h498, 12'h0};
+                        h500 = 64'h0;
+                        h500 = (h499[64-1:0] & 64'hffffffffffffffff);
+                        h501 = 64'h0;
+                        h501 = (h500 >>> 12);
+                        h502 = 76'h0;
+                        h502 = {h501, 12'h0};
+                        cl_tr_frcd_lo <= h502[64-1:0];
+                        h503 = 62'h0;
+                        h503 = ({46'h0, cl_vf_rid} | 62'h1000000000000000);
+                        h504 = 63'h0;
+                        h504 = ({1'h0, h503} | 63'h4000000000000000);
+                        h505 = 64'h0;
+                        h505 = ({1'h0, h504} | 64'h8000000000000000);
+                        h506 = 64'h0;
+                        h506 = (h505 | 0);
+                        h507 = 64'h0;
+                        h507 = (h506 | 0);
+                        h508 = 64'h0;
+                        h508 = (h507 | 64'h7a00000000);
+                        cl_tr_frcd_hi <= h508;
+                        cl_tr_int_index <= 0;
+                        cl_tr_vector <= 0;
+                        cl_tr_destination <= 0;
+                        cl_tr_dest_mode <= 0;
+                        cl_tr_redir_hint <= 0;
+                        cl_tr_trigger_mode <= 0;
+                        cl_tr_delivery_mode <= 0;
+                        cl_tr_cpl_status <= 4;
+                        cl_tr_cpl <= 0;
+                    end
+                    else if ((((1'b1 && (h514 != 0)) && 1'b1) && (!w_tr_root_0[0]))) begin
                         cl_tr_exit <= 1;
                         cl_tr_root_not_present <= 1;
                         cl_tr_outcome <= 7;
@@ -6315,15 +9910,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 1;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h260 = 64'h0;
-                        h261 = 64'h0;
-                        h261 = (e_addr >>> 12);
-                        h262 = 76'h0;
-                        h262 = {h261, 12'h0};
-                        h263 = 64'h0;
-                        h263 = (h262[64-1:0] & 64'hffffffffffffffff);
-                        h260 = h263;
-                        v_wide[64-1:12] = h260[64-1:12];
+                        h509 = 64'h0;
+                        h510 = 64'h0;
+                        h510 = (e_addr >>> 12);
+                        h511 = 76'h0;
+                        h511 = {h510, 12'h0};
+                        h512 = 64'h0;
+                        h512 = (h511[64-1:0] & 64'hffffffffffffffff);
+                        h509 = h512;
+                        v_wide[64-1:12] = h509[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6342,7 +9937,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((1'b1 && (h271 != 0)) && (((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) begin
+                    else if ((((1'b1 && (h520 != 0)) && 1'b1) && (((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_root_reserved <= 1;
                         cl_tr_outcome <= 7;
@@ -6351,15 +9946,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 10;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h266 = 64'h0;
-                        h267 = 64'h0;
-                        h267 = (e_addr >>> 12);
-                        h268 = 76'h0;
-                        h268 = {h267, 12'h0};
-                        h269 = 64'h0;
-                        h269 = (h268[64-1:0] & 64'hffffffffffffffff);
-                        h266 = h269;
-                        v_wide[64-1:12] = h266[64-1:12];
+                        h515 = 64'h0;
+                        h516 = 64'h0;
+                        h516 = (e_addr >>> 12);
+                        h517 = 76'h0;
+                        h517 = {h516, 12'h0};
+                        h518 = 64'h0;
+                        h518 = (h517[64-1:0] & 64'hffffffffffffffff);
+                        h515 = h518;
+                        v_wide[64-1:12] = h515[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6378,7 +9973,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((1'b1 && (h277 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && (er_tr_ctx != 0))) begin
+                    else if (((((((1'b1 && (h526 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && (er_tr_ctx != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_access_error <= 1;
                         cl_tr_outcome <= 7;
@@ -6387,15 +9982,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 9;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h272 = 64'h0;
-                        h273 = 64'h0;
-                        h273 = (e_addr >>> 12);
-                        h274 = 76'h0;
-                        h274 = {h273, 12'h0};
-                        h275 = 64'h0;
-                        h275 = (h274[64-1:0] & 64'hffffffffffffffff);
-                        h272 = h275;
-                        v_wide[64-1:12] = h272[64-1:12];
+                        h521 = 64'h0;
+                        h522 = 64'h0;
+                        h522 = (e_addr >>> 12);
+                        h523 = 76'h0;
+                        h523 = {h522, 12'h0};
+                        h524 = 64'h0;
+                        h524 = (h523[64-1:0] & 64'hffffffffffffffff);
+                        h521 = h524;
+                        v_wide[64-1:12] = h521[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6414,29 +10009,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((1'b1 && (h284 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && (!w_tr_ctx_0[0]))) begin
+                    else if (((((((1'b1 && (h533 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && (!w_tr_ctx_0[0]))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_not_present <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 2;
-                        h278 = 1'h0;
-                        h278 = 0;
+                        h527 = 1'h0;
+                        h527 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h278 = 1;
+                            h527 = 1;
                         end
-                        cl_tr_recorded <= h278;
+                        cl_tr_recorded <= h527;
                         v_wide = 0;
-                        h279 = 64'h0;
-                        h280 = 64'h0;
-                        h280 = (e_addr >>> 12);
-                        h281 = 76'h0;
-                        h281 = {h280, 12'h0};
-                        h282 = 64'h0;
-                        h282 = (h281[64-1:0] & 64'hffffffffffffffff);
-                        h279 = h282;
-                        v_wide[64-1:12] = h279[64-1:12];
+                        h528 = 64'h0;
+                        h529 = 64'h0;
+                        h529 = (e_addr >>> 12);
+                        h530 = 76'h0;
+                        h530 = {h529, 12'h0};
+                        h531 = 64'h0;
+                        h531 = (h530[64-1:0] & 64'hffffffffffffffff);
+                        h528 = h531;
+                        v_wide[64-1:12] = h528[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6455,7 +10050,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((1'b1 && (h290 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && ((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((((1'b1 && (h539 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && ((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_reserved <= 1;
                         cl_tr_outcome <= 7;
@@ -6464,15 +10059,15 @@ always @(posedge clk) begin: fsm
                         cl_tr_fault_reason <= 11;
                         cl_tr_recorded <= 1;
                         v_wide = 0;
-                        h285 = 64'h0;
-                        h286 = 64'h0;
-                        h286 = (e_addr >>> 12);
-                        h287 = 76'h0;
-                        h287 = {h286, 12'h0};
-                        h288 = 64'h0;
-                        h288 = (h287[64-1:0] & 64'hffffffffffffffff);
-                        h285 = h288;
-                        v_wide[64-1:12] = h285[64-1:12];
+                        h534 = 64'h0;
+                        h535 = 64'h0;
+                        h535 = (e_addr >>> 12);
+                        h536 = 76'h0;
+                        h536 = {h535, 12'h0};
+                        h537 = 64'h0;
+                        h537 = (h536[64-1:0] & 64'hffffffffffffffff);
+                        h534 = h537;
+                        v_wide[64-1:12] = h534[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6491,29 +10086,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((((1'b1 && (h297 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((1'b1 && (h546 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (((w_tr_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_tt_invalid <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 3;
-                        h291 = 1'h0;
-                        h291 = 0;
+                        h540 = 1'h0;
+                        h540 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h291 = 1;
+                            h540 = 1;
                         end
-                        cl_tr_recorded <= h291;
+                        cl_tr_recorded <= h540;
                         v_wide = 0;
-                        h292 = 64'h0;
-                        h293 = 64'h0;
-                        h293 = (e_addr >>> 12);
-                        h294 = 76'h0;
-                        h294 = {h293, 12'h0};
-                        h295 = 64'h0;
-                        h295 = (h294[64-1:0] & 64'hffffffffffffffff);
-                        h292 = h295;
-                        v_wide[64-1:12] = h292[64-1:12];
+                        h541 = 64'h0;
+                        h542 = 64'h0;
+                        h542 = (e_addr >>> 12);
+                        h543 = 76'h0;
+                        h543 = {h542, 12'h0};
+                        h544 = 64'h0;
+                        h544 = (h543[64-1:0] & 64'hffffffffffffffff);
+                        h541 = h544;
+                        v_wide[64-1:12] = h541[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6532,29 +10127,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 4;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((((((1'b1 && (h304 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && 1'b1) && (w_tr_ctx_0[4-1:2] != 1))) begin
+                    else if (((((((((((1'b1 && (h553 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && 1'b1) && (w_tr_ctx_0[4-1:2] != 1))) begin
                         cl_tr_exit <= 1;
                         cl_tr_translation_type_blocked <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 13;
-                        h298 = 1'h0;
-                        h298 = 0;
+                        h547 = 1'h0;
+                        h547 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h298 = 1;
+                            h547 = 1;
                         end
-                        cl_tr_recorded <= h298;
+                        cl_tr_recorded <= h547;
                         v_wide = 0;
-                        h299 = 64'h0;
-                        h300 = 64'h0;
-                        h300 = (e_addr >>> 12);
-                        h301 = 76'h0;
-                        h301 = {h300, 12'h0};
-                        h302 = 64'h0;
-                        h302 = (h301[64-1:0] & 64'hffffffffffffffff);
-                        h299 = h302;
-                        v_wide[64-1:12] = h299[64-1:12];
+                        h548 = 64'h0;
+                        h549 = 64'h0;
+                        h549 = (e_addr >>> 12);
+                        h550 = 76'h0;
+                        h550 = {h549, 12'h0};
+                        h551 = 64'h0;
+                        h551 = (h550[64-1:0] & 64'hffffffffffffffff);
+                        h548 = h551;
+                        v_wide[64-1:12] = h548[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6573,29 +10168,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 1;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((((1'b1 && (h311 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (!((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((((1'b1 && (h560 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (!((((w_tr_ctx_8[3-1:0] == 1) && 1'b1) || ((w_tr_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_tr_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_tr_exit <= 1;
                         cl_tr_context_aw_invalid <= 1;
                         cl_tr_outcome <= 7;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 3;
-                        h305 = 1'h0;
-                        h305 = 0;
+                        h554 = 1'h0;
+                        h554 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h305 = 1;
+                            h554 = 1;
                         end
-                        cl_tr_recorded <= h305;
+                        cl_tr_recorded <= h554;
                         v_wide = 0;
-                        h306 = 64'h0;
-                        h307 = 64'h0;
-                        h307 = (e_addr >>> 12);
-                        h308 = 76'h0;
-                        h308 = {h307, 12'h0};
-                        h309 = 64'h0;
-                        h309 = (h308[64-1:0] & 64'hffffffffffffffff);
-                        h306 = h309;
-                        v_wide[64-1:12] = h306[64-1:12];
+                        h555 = 64'h0;
+                        h556 = 64'h0;
+                        h556 = (e_addr >>> 12);
+                        h557 = 76'h0;
+                        h557 = {h556, 12'h0};
+                        h558 = 64'h0;
+                        h558 = (h557[64-1:0] & 64'hffffffffffffffff);
+                        h555 = h558;
+                        v_wide[64-1:12] = h555[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6638,13 +10233,13 @@ always @(posedge clk) begin: fsm
                         cl_tr_exit <= 1;
                         cl_tr_translated_request <= 1;
                         cl_tr_outcome <= 2;
-                        h312 = 64'h0;
-                        h312 = (e_addr >>> 12);
-                        h313 = 76'h0;
-                        h313 = {h312, 12'h0};
-                        h314 = 64'h0;
-                        h314 = (h313[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h314;
+                        h561 = 64'h0;
+                        h561 = (e_addr >>> 12);
+                        h562 = 76'h0;
+                        h562 = {h561, 12'h0};
+                        h563 = 64'h0;
+                        h563 = (h562[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h563;
                         cl_tr_domain <= w_tr_ctx_8[24-1:8];
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -6660,17 +10255,17 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((((1'b1 && (h319 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (w_tr_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((1'b1 && (h568 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (w_tr_ctx_0[4-1:2] == 2))) begin
                         cl_tr_exit <= 1;
                         cl_tr_pass_through <= 1;
                         cl_tr_outcome <= 2;
-                        h315 = 64'h0;
-                        h315 = (e_addr >>> 12);
-                        h316 = 76'h0;
-                        h316 = {h315, 12'h0};
-                        h317 = 64'h0;
-                        h317 = (h316[64-1:0] & 64'hffffffffffffffff);
-                        cl_tr_address <= h317;
+                        h564 = 64'h0;
+                        h564 = (e_addr >>> 12);
+                        h565 = 76'h0;
+                        h565 = {h564, 12'h0};
+                        h566 = 64'h0;
+                        h566 = (h565[64-1:0] & 64'hffffffffffffffff);
+                        cl_tr_address <= h566;
                         cl_tr_domain <= w_tr_ctx_8[24-1:8];
                         cl_tr_fault_reason <= 0;
                         cl_tr_recorded <= 0;
@@ -6686,7 +10281,7 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if ((((((((((1'b1 && (h321 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && 1'b1) && (h322 != 0))) begin
+                    else if (((((((((((1'b1 && (h570 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && 1'b1) && (h571 != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_ats_beyond_width <= 1;
                         cl_tr_outcome <= 7;
@@ -6706,29 +10301,29 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
-                    else if (((((((((1'b1 && (h345 != 0)) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (h346 != 0))) begin
+                    else if ((((((((((1'b1 && (h594 != 0)) && 1'b1) && w_tr_root_0[0]) && (!(((w_tr_root_0[12-1:1] != 0) || (w_tr_root_0[64-1:48] != 0)) || (w_tr_root_8 != 0)))) && (!(er_tr_root != 0))) && w_tr_ctx_0[0]) && (!((((w_tr_ctx_0[12-1:4] != 0) || (w_tr_ctx_0[64-1:48] != 0)) || w_tr_ctx_8[7]) || (w_tr_ctx_8[64-1:24] != 0)))) && (!(er_tr_ctx != 0))) && (h595 != 0))) begin
                         cl_tr_exit <= 1;
                         cl_tr_address_beyond_width <= 1;
                         cl_tr_outcome <= 4;
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 4;
-                        h339 = 1'h0;
-                        h339 = 0;
+                        h588 = 1'h0;
+                        h588 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h339 = 1;
+                            h588 = 1;
                         end
-                        cl_tr_recorded <= h339;
+                        cl_tr_recorded <= h588;
                         v_wide = 0;
-                        h340 = 64'h0;
-                        h341 = 64'h0;
-                        h341 = (e_addr >>> 12);
-                        h342 = 76'h0;
-                        h342 = {h341, 12'h0};
-                        h343 = 64'h0;
-                        h343 = (h342[64-1:0] & 64'hffffffffffffffff);
-                        h340 = h343;
-                        v_wide[64-1:12] = h340[64-1:12];
+                        h589 = 64'h0;
+                        h590 = 64'h0;
+                        h590 = (e_addr >>> 12);
+                        h591 = 76'h0;
+                        h591 = {h590, 12'h0};
+                        h592 = 64'h0;
+                        h592 = (h591[64-1:0] & 64'hffffffffffffffff);
+                        h589 = h592;
+                        v_wide[64-1:12] = h589[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6807,46 +10402,46 @@ always @(posedge clk) begin: fsm
                         cl_tr_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_tr_sl_R;
-                        h363 = 1'h0;
-                        h363 = 0;
+                        h612 = 1'h0;
+                        h612 = 0;
                         if (((wk_tr_sl_W != 0) && (!(1'b1 && (!(e_write != 0)))))) begin
-                            h363 = 1;
+                            h612 = 1;
                         end
-                        v_wide[2-1:1] = h363;
+                        v_wide[2-1:1] = h612;
                         v_wide[3-1:2] = wk_tr_sl_U;
-                        h364 = 1'h0;
-                        h364 = 0;
+                        h613 = 1'h0;
+                        h613 = 0;
                         if ((wk_tr_sl_shift > 12)) begin
-                            h364 = 1;
+                            h613 = 1;
                         end
-                        v_wide[12-1:11] = h364;
-                        h365 = 6'h0;
-                        h365 = wk_tr_sl_shift;
-                        h366 = 64'h0;
-                        h366 = (wk_tr_sl_frame >>> h365);
-                        h367 = 127'h0;
-                        h367 = {63'h0, h366};
-                        h368 = 6'h0;
-                        h368 = wk_tr_sl_shift;
-                        h369 = 127'h0;
-                        h369 = (h367 << h368);
-                        h370 = 64'h0;
-                        h370 = 1;
-                        h371 = 6'h0;
-                        h372 = 7'h0;
-                        h372 = (({1'h0, wk_tr_sl_shift} + 64) - 1);
-                        h371 = h372[6-1:0];
-                        h373 = 64'h0;
-                        h373 = (h370 << h371);
-                        h374 = 65'h0;
-                        h374 = (({1'h0, h373} + 65'h10000000000000000) - 1);
-                        h375 = 64'h0;
-                        h375 = (h374[64-1:0] >>> 12);
-                        h376 = 127'h0;
-                        h376 = (h369 | {51'h0, h375, 12'h0});
-                        h377 = 127'h0;
-                        h377 = (h376 >>> 12);
-                        v_wide[64-1:12] = h377[52-1:0];
+                        v_wide[12-1:11] = h613;
+                        h614 = 6'h0;
+                        h614 = wk_tr_sl_shift;
+                        h615 = 64'h0;
+                        h615 = (wk_tr_sl_frame >>> h614);
+                        h616 = 127'h0;
+                        h616 = {63'h0, h615};
+                        h617 = 6'h0;
+                        h617 = wk_tr_sl_shift;
+                        h618 = 127'h0;
+                        h618 = (h616 << h617);
+                        h619 = 64'h0;
+                        h619 = 1;
+                        h620 = 6'h0;
+                        h621 = 7'h0;
+                        h621 = (({1'h0, wk_tr_sl_shift} + 64) - 1);
+                        h620 = h621[6-1:0];
+                        h622 = 64'h0;
+                        h622 = (h619 << h620);
+                        h623 = 65'h0;
+                        h623 = (({1'h0, h622} + 65'h10000000000000000) - 1);
+                        h624 = 64'h0;
+                        h624 = (h623[64-1:0] >>> 12);
+                        h625 = 127'h0;
+                        h625 = (h618 | {51'h0, h624, 12'h0});
+                        h626 = 127'h0;
+                        h626 = (h625 >>> 12);
+                        v_wide[64-1:12] = h626[52-1:0];
                         cl_tr_cpl <= v_wide[64-1:0];
                     end
                     else if (((wk_tr_sl_walked != 0) && (wk_tr_sl_access_error != 0))) begin
@@ -6856,22 +10451,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= wk_tr_sl_reason;
-                        h378 = 1'h0;
-                        h378 = 0;
+                        h627 = 1'h0;
+                        h627 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h378 = 1;
+                            h627 = 1;
                         end
-                        cl_tr_recorded <= h378;
+                        cl_tr_recorded <= h627;
                         v_wide = 0;
-                        h379 = 64'h0;
-                        h380 = 64'h0;
-                        h380 = (e_addr >>> 12);
-                        h381 = 76'h0;
-                        h381 = {h380, 12'h0};
-                        h382 = 64'h0;
-                        h382 = (h381[64-1:0] & 64'hffffffffffffffff);
-                        h379 = h382;
-                        v_wide[64-1:12] = h379[64-1:12];
+                        h628 = 64'h0;
+                        h629 = 64'h0;
+                        h629 = (e_addr >>> 12);
+                        h630 = 76'h0;
+                        h630 = {h629, 12'h0};
+                        h631 = 64'h0;
+                        h631 = (h630[64-1:0] & 64'hffffffffffffffff);
+                        h628 = h631;
+                        v_wide[64-1:12] = h628[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6917,22 +10512,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 5;
-                        h383 = 1'h0;
-                        h383 = 0;
+                        h632 = 1'h0;
+                        h632 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h383 = 1;
+                            h632 = 1;
                         end
-                        cl_tr_recorded <= h383;
+                        cl_tr_recorded <= h632;
                         v_wide = 0;
-                        h384 = 64'h0;
-                        h385 = 64'h0;
-                        h385 = (e_addr >>> 12);
-                        h386 = 76'h0;
-                        h386 = {h385, 12'h0};
-                        h387 = 64'h0;
-                        h387 = (h386[64-1:0] & 64'hffffffffffffffff);
-                        h384 = h387;
-                        v_wide[64-1:12] = h384[64-1:12];
+                        h633 = 64'h0;
+                        h634 = 64'h0;
+                        h634 = (e_addr >>> 12);
+                        h635 = 76'h0;
+                        h635 = {h634, 12'h0};
+                        h636 = 64'h0;
+                        h636 = (h635[64-1:0] & 64'hffffffffffffffff);
+                        h633 = h636;
+                        v_wide[64-1:12] = h633[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6958,22 +10553,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 6;
-                        h388 = 1'h0;
-                        h388 = 0;
+                        h637 = 1'h0;
+                        h637 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h388 = 1;
+                            h637 = 1;
                         end
-                        cl_tr_recorded <= h388;
+                        cl_tr_recorded <= h637;
                         v_wide = 0;
-                        h389 = 64'h0;
-                        h390 = 64'h0;
-                        h390 = (e_addr >>> 12);
-                        h391 = 76'h0;
-                        h391 = {h390, 12'h0};
-                        h392 = 64'h0;
-                        h392 = (h391[64-1:0] & 64'hffffffffffffffff);
-                        h389 = h392;
-                        v_wide[64-1:12] = h389[64-1:12];
+                        h638 = 64'h0;
+                        h639 = 64'h0;
+                        h639 = (e_addr >>> 12);
+                        h640 = 76'h0;
+                        h640 = {h639, 12'h0};
+                        h641 = 64'h0;
+                        h641 = (h640[64-1:0] & 64'hffffffffffffffff);
+                        h638 = h641;
+                        v_wide[64-1:12] = h638[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -6999,22 +10594,22 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 12;
-                        h393 = 1'h0;
-                        h393 = 0;
+                        h642 = 1'h0;
+                        h642 = 0;
                         if ((!w_tr_ctx_0[1])) begin
-                            h393 = 1;
+                            h642 = 1;
                         end
-                        cl_tr_recorded <= h393;
+                        cl_tr_recorded <= h642;
                         v_wide = 0;
-                        h394 = 64'h0;
-                        h395 = 64'h0;
-                        h395 = (e_addr >>> 12);
-                        h396 = 76'h0;
-                        h396 = {h395, 12'h0};
-                        h397 = 64'h0;
-                        h397 = (h396[64-1:0] & 64'hffffffffffffffff);
-                        h394 = h397;
-                        v_wide[64-1:12] = h394[64-1:12];
+                        h643 = 64'h0;
+                        h644 = 64'h0;
+                        h644 = (e_addr >>> 12);
+                        h645 = 76'h0;
+                        h645 = {h644, 12'h0};
+                        h646 = 64'h0;
+                        h646 = (h645[64-1:0] & 64'hffffffffffffffff);
+                        h643 = h646;
+                        v_wide[64-1:12] = h643[64-1:12];
                         cl_tr_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -7182,12 +10777,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 34;
-                        h398 = 1'h0;
-                        h398 = 0;
+                        h647 = 1'h0;
+                        h647 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h398 = 1;
+                            h647 = 1;
                         end
-                        cl_tr_recorded <= h398;
+                        cl_tr_recorded <= h647;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -7213,12 +10808,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 36;
-                        h399 = 1'h0;
-                        h399 = 0;
+                        h648 = 1'h0;
+                        h648 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h399 = 1;
+                            h648 = 1;
                         end
-                        cl_tr_recorded <= h399;
+                        cl_tr_recorded <= h648;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -7244,12 +10839,12 @@ always @(posedge clk) begin: fsm
                         cl_tr_address <= 0;
                         cl_tr_domain <= 0;
                         cl_tr_fault_reason <= 38;
-                        h400 = 1'h0;
-                        h400 = 0;
+                        h649 = 1'h0;
+                        h649 = 0;
                         if ((!w_tr_irte_0[1])) begin
-                            h400 = 1;
+                            h649 = 1;
                         end
-                        cl_tr_recorded <= h400;
+                        cl_tr_recorded <= h649;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_tr_frcd_lo <= v_wide[64-1:0];
@@ -7280,46 +10875,46 @@ always @(posedge clk) begin: fsm
                         cl_tr_frcd_hi <= 0;
                         cl_tr_int_index <= 0;
                         cl_tr_vector <= w_tr_irte_0[24-1:16];
-                        h401 = 32'h0;
-                        h402 = 64'h0;
-                        h402 = (r_IRTA_REG >>> 11);
-                        h403 = 1'h0;
-                        h403 = (h402[1-1:0] & 1);
-                        h404 = 32'h0;
-                        h404 = w_tr_irte_0[64-1:32];
-                        if ((h403 != 0)) begin
-                            h401 = w_tr_irte_0[64-1:32];
+                        h650 = 32'h0;
+                        h651 = 64'h0;
+                        h651 = (r_IRTA_REG >>> 11);
+                        h652 = 1'h0;
+                        h652 = (h651[1-1:0] & 1);
+                        h653 = 32'h0;
+                        h653 = w_tr_irte_0[64-1:32];
+                        if ((h652 != 0)) begin
+                            h650 = w_tr_irte_0[64-1:32];
                         end
                         else begin
-                            h401 = {24'h0, h404[16-1:8]};
+                            h650 = {24'h0, h653[16-1:8]};
                         end
-                        cl_tr_destination <= h401;
-                        h405 = 1'h0;
-                        h405 = 0;
+                        cl_tr_destination <= h650;
+                        h654 = 1'h0;
+                        h654 = 0;
                         if (w_tr_irte_0[2]) begin
-                            h405 = 1;
+                            h654 = 1;
                         end
-                        cl_tr_dest_mode <= h405;
-                        h406 = 1'h0;
-                        h406 = 0;
+                        cl_tr_dest_mode <= h654;
+                        h655 = 1'h0;
+                        h655 = 0;
                         if (w_tr_irte_0[3]) begin
-                            h406 = 1;
+                            h655 = 1;
                         end
-                        cl_tr_redir_hint <= h406;
-                        h407 = 1'h0;
-                        h407 = 0;
+                        cl_tr_redir_hint <= h655;
+                        h656 = 1'h0;
+                        h656 = 0;
                         if (w_tr_irte_0[4]) begin
-                            h407 = 1;
+                            h656 = 1;
                         end
-                        cl_tr_trigger_mode <= h407;
+                        cl_tr_trigger_mode <= h656;
                         cl_tr_delivery_mode <= w_tr_irte_0[8-1:5];
                         cl_tr_cpl_status <= 0;
                         cl_tr_cpl <= 0;
                     end
                 end
-                st <= 5'b10011;
+                st <= 6'b011010;
             end
-            5'b10011: begin
+            6'b011010: begin
                 if (u0_fm) begin
                     if (((cl_tr_cpl_status == 0) && (cl_tr_cpl[0] || cl_tr_cpl[1]))) begin
                         u0_wv = 2'h0;
@@ -7364,53 +10959,82 @@ always @(posedge clk) begin: fsm
                             u0_r20[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r30[u0_fs] <= cl_tr_dma_not_remapped;
                             u0_r40[u0_fs] <= cl_tr_root_access_error;
-                            u0_r50[u0_fs] <= cl_tr_root_not_present;
-                            u0_r60[u0_fs] <= cl_tr_root_reserved;
-                            u0_r70[u0_fs] <= cl_tr_context_access_error;
-                            u0_r80[u0_fs] <= cl_tr_context_not_present;
-                            u0_r90[u0_fs] <= cl_tr_context_reserved;
-                            u0_r100[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r110[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r120[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r130[u0_fs] <= cl_tr_protected_memory;
-                            u0_r140[u0_fs] <= cl_tr_translated_request;
-                            u0_r150[u0_fs] <= cl_tr_pass_through;
-                            u0_r160[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r170[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r180[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r190[u0_fs] <= cl_tr_translated;
-                            u0_r200[u0_fs] <= cl_tr_ats_translation;
-                            u0_r210[u0_fs] <= cl_tr_paging_access_error;
-                            u0_r220[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r230[u0_fs] <= cl_tr_write_denied;
-                            u0_r240[u0_fs] <= cl_tr_read_denied;
-                            u0_r250[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r260[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r270[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r280[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r290[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r300[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r310[u0_fs] <= cl_tr_irte_access_error;
-                            u0_r320[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r330[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r340[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r350[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r360[u0_fs] <= cl_tr_outcome;
-                            u0_r370[u0_fs] <= cl_tr_address;
-                            u0_r380[u0_fs] <= cl_tr_domain;
-                            u0_r390[u0_fs] <= cl_tr_fault_reason;
-                            u0_r400[u0_fs] <= cl_tr_recorded;
-                            u0_r410[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r420[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r430[u0_fs] <= cl_tr_int_index;
-                            u0_r440[u0_fs] <= cl_tr_vector;
-                            u0_r450[u0_fs] <= cl_tr_destination;
-                            u0_r460[u0_fs] <= cl_tr_dest_mode;
-                            u0_r470[u0_fs] <= cl_tr_redir_hint;
-                            u0_r480[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r490[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r500[u0_fs] <= cl_tr_cpl_status;
-                            u0_r510[u0_fs] <= cl_tr_cpl;
+                            u0_r50[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r60[u0_fs] <= cl_tr_sm_root_access_error;
+                            u0_r70[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r80[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r90[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r100[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r110[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r120[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r130[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r140[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r150[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r160[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r170[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r180[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r190[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r200[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r210[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r220[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r230[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r240[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r250[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r260[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r270[u0_fs] <= cl_tr_sm_translated;
+                            u0_r280[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r290[u0_fs] <= cl_tr_sm_paging_access_error;
+                            u0_r300[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r310[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r320[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r330[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r340[u0_fs] <= cl_tr_root_not_present;
+                            u0_r350[u0_fs] <= cl_tr_root_reserved;
+                            u0_r360[u0_fs] <= cl_tr_context_access_error;
+                            u0_r370[u0_fs] <= cl_tr_context_not_present;
+                            u0_r380[u0_fs] <= cl_tr_context_reserved;
+                            u0_r390[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r400[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r410[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r420[u0_fs] <= cl_tr_protected_memory;
+                            u0_r430[u0_fs] <= cl_tr_translated_request;
+                            u0_r440[u0_fs] <= cl_tr_pass_through;
+                            u0_r450[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r460[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r470[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r480[u0_fs] <= cl_tr_translated;
+                            u0_r490[u0_fs] <= cl_tr_ats_translation;
+                            u0_r500[u0_fs] <= cl_tr_paging_access_error;
+                            u0_r510[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r520[u0_fs] <= cl_tr_write_denied;
+                            u0_r530[u0_fs] <= cl_tr_read_denied;
+                            u0_r540[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r550[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r560[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r570[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r580[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r590[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r600[u0_fs] <= cl_tr_irte_access_error;
+                            u0_r610[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r620[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r630[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r640[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r650[u0_fs] <= cl_tr_outcome;
+                            u0_r660[u0_fs] <= cl_tr_address;
+                            u0_r670[u0_fs] <= cl_tr_domain;
+                            u0_r680[u0_fs] <= cl_tr_fault_reason;
+                            u0_r690[u0_fs] <= cl_tr_recorded;
+                            u0_r700[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r710[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r720[u0_fs] <= cl_tr_int_index;
+                            u0_r730[u0_fs] <= cl_tr_vector;
+                            u0_r740[u0_fs] <= cl_tr_destination;
+                            u0_r750[u0_fs] <= cl_tr_dest_mode;
+                            u0_r760[u0_fs] <= cl_tr_redir_hint;
+                            u0_r770[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r780[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r790[u0_fs] <= cl_tr_cpl_status;
+                            u0_r800[u0_fs] <= cl_tr_cpl;
                         end
                         if ((u0_wv == 1)) begin
                             u0_v1[u0_fs] <= 1'b1;
@@ -7422,53 +11046,82 @@ always @(posedge clk) begin: fsm
                             u0_r21[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r31[u0_fs] <= cl_tr_dma_not_remapped;
                             u0_r41[u0_fs] <= cl_tr_root_access_error;
-                            u0_r51[u0_fs] <= cl_tr_root_not_present;
-                            u0_r61[u0_fs] <= cl_tr_root_reserved;
-                            u0_r71[u0_fs] <= cl_tr_context_access_error;
-                            u0_r81[u0_fs] <= cl_tr_context_not_present;
-                            u0_r91[u0_fs] <= cl_tr_context_reserved;
-                            u0_r101[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r111[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r121[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r131[u0_fs] <= cl_tr_protected_memory;
-                            u0_r141[u0_fs] <= cl_tr_translated_request;
-                            u0_r151[u0_fs] <= cl_tr_pass_through;
-                            u0_r161[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r171[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r181[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r191[u0_fs] <= cl_tr_translated;
-                            u0_r201[u0_fs] <= cl_tr_ats_translation;
-                            u0_r211[u0_fs] <= cl_tr_paging_access_error;
-                            u0_r221[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r231[u0_fs] <= cl_tr_write_denied;
-                            u0_r241[u0_fs] <= cl_tr_read_denied;
-                            u0_r251[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r261[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r271[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r281[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r291[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r301[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r311[u0_fs] <= cl_tr_irte_access_error;
-                            u0_r321[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r331[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r341[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r351[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r361[u0_fs] <= cl_tr_outcome;
-                            u0_r371[u0_fs] <= cl_tr_address;
-                            u0_r381[u0_fs] <= cl_tr_domain;
-                            u0_r391[u0_fs] <= cl_tr_fault_reason;
-                            u0_r401[u0_fs] <= cl_tr_recorded;
-                            u0_r411[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r421[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r431[u0_fs] <= cl_tr_int_index;
-                            u0_r441[u0_fs] <= cl_tr_vector;
-                            u0_r451[u0_fs] <= cl_tr_destination;
-                            u0_r461[u0_fs] <= cl_tr_dest_mode;
-                            u0_r471[u0_fs] <= cl_tr_redir_hint;
-                            u0_r481[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r491[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r501[u0_fs] <= cl_tr_cpl_status;
-                            u0_r511[u0_fs] <= cl_tr_cpl;
+                            u0_r51[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r61[u0_fs] <= cl_tr_sm_root_access_error;
+                            u0_r71[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r81[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r91[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r101[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r111[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r121[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r131[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r141[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r151[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r161[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r171[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r181[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r191[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r201[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r211[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r221[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r231[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r241[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r251[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r261[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r271[u0_fs] <= cl_tr_sm_translated;
+                            u0_r281[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r291[u0_fs] <= cl_tr_sm_paging_access_error;
+                            u0_r301[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r311[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r321[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r331[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r341[u0_fs] <= cl_tr_root_not_present;
+                            u0_r351[u0_fs] <= cl_tr_root_reserved;
+                            u0_r361[u0_fs] <= cl_tr_context_access_error;
+                            u0_r371[u0_fs] <= cl_tr_context_not_present;
+                            u0_r381[u0_fs] <= cl_tr_context_reserved;
+                            u0_r391[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r401[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r411[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r421[u0_fs] <= cl_tr_protected_memory;
+                            u0_r431[u0_fs] <= cl_tr_translated_request;
+                            u0_r441[u0_fs] <= cl_tr_pass_through;
+                            u0_r451[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r461[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r471[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r481[u0_fs] <= cl_tr_translated;
+                            u0_r491[u0_fs] <= cl_tr_ats_translation;
+                            u0_r501[u0_fs] <= cl_tr_paging_access_error;
+                            u0_r511[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r521[u0_fs] <= cl_tr_write_denied;
+                            u0_r531[u0_fs] <= cl_tr_read_denied;
+                            u0_r541[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r551[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r561[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r571[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r581[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r591[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r601[u0_fs] <= cl_tr_irte_access_error;
+                            u0_r611[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r621[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r631[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r641[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r651[u0_fs] <= cl_tr_outcome;
+                            u0_r661[u0_fs] <= cl_tr_address;
+                            u0_r671[u0_fs] <= cl_tr_domain;
+                            u0_r681[u0_fs] <= cl_tr_fault_reason;
+                            u0_r691[u0_fs] <= cl_tr_recorded;
+                            u0_r701[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r711[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r721[u0_fs] <= cl_tr_int_index;
+                            u0_r731[u0_fs] <= cl_tr_vector;
+                            u0_r741[u0_fs] <= cl_tr_destination;
+                            u0_r751[u0_fs] <= cl_tr_dest_mode;
+                            u0_r761[u0_fs] <= cl_tr_redir_hint;
+                            u0_r771[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r781[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r791[u0_fs] <= cl_tr_cpl_status;
+                            u0_r801[u0_fs] <= cl_tr_cpl;
                         end
                         if ((u0_wv == 2)) begin
                             u0_v2[u0_fs] <= 1'b1;
@@ -7480,53 +11133,82 @@ always @(posedge clk) begin: fsm
                             u0_r22[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r32[u0_fs] <= cl_tr_dma_not_remapped;
                             u0_r42[u0_fs] <= cl_tr_root_access_error;
-                            u0_r52[u0_fs] <= cl_tr_root_not_present;
-                            u0_r62[u0_fs] <= cl_tr_root_reserved;
-                            u0_r72[u0_fs] <= cl_tr_context_access_error;
-                            u0_r82[u0_fs] <= cl_tr_context_not_present;
-                            u0_r92[u0_fs] <= cl_tr_context_reserved;
-                            u0_r102[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r112[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r122[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r132[u0_fs] <= cl_tr_protected_memory;
-                            u0_r142[u0_fs] <= cl_tr_translated_request;
-                            u0_r152[u0_fs] <= cl_tr_pass_through;
-                            u0_r162[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r172[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r182[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r192[u0_fs] <= cl_tr_translated;
-                            u0_r202[u0_fs] <= cl_tr_ats_translation;
-                            u0_r212[u0_fs] <= cl_tr_paging_access_error;
-                            u0_r222[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r232[u0_fs] <= cl_tr_write_denied;
-                            u0_r242[u0_fs] <= cl_tr_read_denied;
-                            u0_r252[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r262[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r272[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r282[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r292[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r302[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r312[u0_fs] <= cl_tr_irte_access_error;
-                            u0_r322[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r332[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r342[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r352[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r362[u0_fs] <= cl_tr_outcome;
-                            u0_r372[u0_fs] <= cl_tr_address;
-                            u0_r382[u0_fs] <= cl_tr_domain;
-                            u0_r392[u0_fs] <= cl_tr_fault_reason;
-                            u0_r402[u0_fs] <= cl_tr_recorded;
-                            u0_r412[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r422[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r432[u0_fs] <= cl_tr_int_index;
-                            u0_r442[u0_fs] <= cl_tr_vector;
-                            u0_r452[u0_fs] <= cl_tr_destination;
-                            u0_r462[u0_fs] <= cl_tr_dest_mode;
-                            u0_r472[u0_fs] <= cl_tr_redir_hint;
-                            u0_r482[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r492[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r502[u0_fs] <= cl_tr_cpl_status;
-                            u0_r512[u0_fs] <= cl_tr_cpl;
+                            u0_r52[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r62[u0_fs] <= cl_tr_sm_root_access_error;
+                            u0_r72[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r82[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r92[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r102[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r112[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r122[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r132[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r142[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r152[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r162[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r172[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r182[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r192[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r202[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r212[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r222[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r232[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r242[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r252[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r262[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r272[u0_fs] <= cl_tr_sm_translated;
+                            u0_r282[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r292[u0_fs] <= cl_tr_sm_paging_access_error;
+                            u0_r302[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r312[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r322[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r332[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r342[u0_fs] <= cl_tr_root_not_present;
+                            u0_r352[u0_fs] <= cl_tr_root_reserved;
+                            u0_r362[u0_fs] <= cl_tr_context_access_error;
+                            u0_r372[u0_fs] <= cl_tr_context_not_present;
+                            u0_r382[u0_fs] <= cl_tr_context_reserved;
+                            u0_r392[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r402[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r412[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r422[u0_fs] <= cl_tr_protected_memory;
+                            u0_r432[u0_fs] <= cl_tr_translated_request;
+                            u0_r442[u0_fs] <= cl_tr_pass_through;
+                            u0_r452[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r462[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r472[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r482[u0_fs] <= cl_tr_translated;
+                            u0_r492[u0_fs] <= cl_tr_ats_translation;
+                            u0_r502[u0_fs] <= cl_tr_paging_access_error;
+                            u0_r512[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r522[u0_fs] <= cl_tr_write_denied;
+                            u0_r532[u0_fs] <= cl_tr_read_denied;
+                            u0_r542[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r552[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r562[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r572[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r582[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r592[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r602[u0_fs] <= cl_tr_irte_access_error;
+                            u0_r612[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r622[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r632[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r642[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r652[u0_fs] <= cl_tr_outcome;
+                            u0_r662[u0_fs] <= cl_tr_address;
+                            u0_r672[u0_fs] <= cl_tr_domain;
+                            u0_r682[u0_fs] <= cl_tr_fault_reason;
+                            u0_r692[u0_fs] <= cl_tr_recorded;
+                            u0_r702[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r712[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r722[u0_fs] <= cl_tr_int_index;
+                            u0_r732[u0_fs] <= cl_tr_vector;
+                            u0_r742[u0_fs] <= cl_tr_destination;
+                            u0_r752[u0_fs] <= cl_tr_dest_mode;
+                            u0_r762[u0_fs] <= cl_tr_redir_hint;
+                            u0_r772[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r782[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r792[u0_fs] <= cl_tr_cpl_status;
+                            u0_r802[u0_fs] <= cl_tr_cpl;
                         end
                         if ((u0_wv == 3)) begin
                             u0_v3[u0_fs] <= 1'b1;
@@ -7538,53 +11220,82 @@ always @(posedge clk) begin: fsm
                             u0_r23[u0_fs] <= cl_tr_protected_memory_unremapped;
                             u0_r33[u0_fs] <= cl_tr_dma_not_remapped;
                             u0_r43[u0_fs] <= cl_tr_root_access_error;
-                            u0_r53[u0_fs] <= cl_tr_root_not_present;
-                            u0_r63[u0_fs] <= cl_tr_root_reserved;
-                            u0_r73[u0_fs] <= cl_tr_context_access_error;
-                            u0_r83[u0_fs] <= cl_tr_context_not_present;
-                            u0_r93[u0_fs] <= cl_tr_context_reserved;
-                            u0_r103[u0_fs] <= cl_tr_context_tt_invalid;
-                            u0_r113[u0_fs] <= cl_tr_translation_type_blocked;
-                            u0_r123[u0_fs] <= cl_tr_context_aw_invalid;
-                            u0_r133[u0_fs] <= cl_tr_protected_memory;
-                            u0_r143[u0_fs] <= cl_tr_translated_request;
-                            u0_r153[u0_fs] <= cl_tr_pass_through;
-                            u0_r163[u0_fs] <= cl_tr_ats_beyond_width;
-                            u0_r173[u0_fs] <= cl_tr_address_beyond_width;
-                            u0_r183[u0_fs] <= cl_tr_protected_memory_remapped;
-                            u0_r193[u0_fs] <= cl_tr_translated;
-                            u0_r203[u0_fs] <= cl_tr_ats_translation;
-                            u0_r213[u0_fs] <= cl_tr_paging_access_error;
-                            u0_r223[u0_fs] <= cl_tr_ats_not_present;
-                            u0_r233[u0_fs] <= cl_tr_write_denied;
-                            u0_r243[u0_fs] <= cl_tr_read_denied;
-                            u0_r253[u0_fs] <= cl_tr_paging_reserved;
-                            u0_r263[u0_fs] <= cl_tr_interrupt_not_remapped;
-                            u0_r273[u0_fs] <= cl_tr_compat_blocked;
-                            u0_r283[u0_fs] <= cl_tr_compat_forwarded;
-                            u0_r293[u0_fs] <= cl_tr_interrupt_request_reserved;
-                            u0_r303[u0_fs] <= cl_tr_interrupt_index_beyond_table;
-                            u0_r313[u0_fs] <= cl_tr_irte_access_error;
-                            u0_r323[u0_fs] <= cl_tr_irte_not_present;
-                            u0_r333[u0_fs] <= cl_tr_irte_reserved;
-                            u0_r343[u0_fs] <= cl_tr_source_id_invalid;
-                            u0_r353[u0_fs] <= cl_tr_interrupt_remapped;
-                            u0_r363[u0_fs] <= cl_tr_outcome;
-                            u0_r373[u0_fs] <= cl_tr_address;
-                            u0_r383[u0_fs] <= cl_tr_domain;
-                            u0_r393[u0_fs] <= cl_tr_fault_reason;
-                            u0_r403[u0_fs] <= cl_tr_recorded;
-                            u0_r413[u0_fs] <= cl_tr_frcd_lo;
-                            u0_r423[u0_fs] <= cl_tr_frcd_hi;
-                            u0_r433[u0_fs] <= cl_tr_int_index;
-                            u0_r443[u0_fs] <= cl_tr_vector;
-                            u0_r453[u0_fs] <= cl_tr_destination;
-                            u0_r463[u0_fs] <= cl_tr_dest_mode;
-                            u0_r473[u0_fs] <= cl_tr_redir_hint;
-                            u0_r483[u0_fs] <= cl_tr_trigger_mode;
-                            u0_r493[u0_fs] <= cl_tr_delivery_mode;
-                            u0_r503[u0_fs] <= cl_tr_cpl_status;
-                            u0_r513[u0_fs] <= cl_tr_cpl;
+                            u0_r53[u0_fs] <= cl_tr_legacy_pasid;
+                            u0_r63[u0_fs] <= cl_tr_sm_root_access_error;
+                            u0_r73[u0_fs] <= cl_tr_sm_root_not_present;
+                            u0_r83[u0_fs] <= cl_tr_sm_root_reserved;
+                            u0_r93[u0_fs] <= cl_tr_sm_context_not_present;
+                            u0_r103[u0_fs] <= cl_tr_sm_context_reserved;
+                            u0_r113[u0_fs] <= cl_tr_sm_dte_clear;
+                            u0_r123[u0_fs] <= cl_tr_sm_pasid_disabled;
+                            u0_r133[u0_fs] <= cl_tr_sm_protected_memory_translated;
+                            u0_r143[u0_fs] <= cl_tr_sm_translated_request;
+                            u0_r153[u0_fs] <= cl_tr_sm_pasid_beyond_table;
+                            u0_r163[u0_fs] <= cl_tr_sm_pasid_dir_not_present;
+                            u0_r173[u0_fs] <= cl_tr_sm_pasid_dir_reserved;
+                            u0_r183[u0_fs] <= cl_tr_sm_pasid_entry_not_present;
+                            u0_r193[u0_fs] <= cl_tr_sm_pasid_entry_reserved;
+                            u0_r203[u0_fs] <= cl_tr_sm_pasid_entry_invalid;
+                            u0_r213[u0_fs] <= cl_tr_sm_protected_memory;
+                            u0_r223[u0_fs] <= cl_tr_sm_ats_pass_through;
+                            u0_r233[u0_fs] <= cl_tr_sm_pass_through;
+                            u0_r243[u0_fs] <= cl_tr_sm_ats_beyond_width;
+                            u0_r253[u0_fs] <= cl_tr_sm_address_beyond_width;
+                            u0_r263[u0_fs] <= cl_tr_sm_protected_memory_remapped;
+                            u0_r273[u0_fs] <= cl_tr_sm_translated;
+                            u0_r283[u0_fs] <= cl_tr_sm_ats_translation;
+                            u0_r293[u0_fs] <= cl_tr_sm_paging_access_error;
+                            u0_r303[u0_fs] <= cl_tr_sm_ats_not_present;
+                            u0_r313[u0_fs] <= cl_tr_sm_write_denied;
+                            u0_r323[u0_fs] <= cl_tr_sm_read_denied;
+                            u0_r333[u0_fs] <= cl_tr_sm_paging_reserved;
+                            u0_r343[u0_fs] <= cl_tr_root_not_present;
+                            u0_r353[u0_fs] <= cl_tr_root_reserved;
+                            u0_r363[u0_fs] <= cl_tr_context_access_error;
+                            u0_r373[u0_fs] <= cl_tr_context_not_present;
+                            u0_r383[u0_fs] <= cl_tr_context_reserved;
+                            u0_r393[u0_fs] <= cl_tr_context_tt_invalid;
+                            u0_r403[u0_fs] <= cl_tr_translation_type_blocked;
+                            u0_r413[u0_fs] <= cl_tr_context_aw_invalid;
+                            u0_r423[u0_fs] <= cl_tr_protected_memory;
+                            u0_r433[u0_fs] <= cl_tr_translated_request;
+                            u0_r443[u0_fs] <= cl_tr_pass_through;
+                            u0_r453[u0_fs] <= cl_tr_ats_beyond_width;
+                            u0_r463[u0_fs] <= cl_tr_address_beyond_width;
+                            u0_r473[u0_fs] <= cl_tr_protected_memory_remapped;
+                            u0_r483[u0_fs] <= cl_tr_translated;
+                            u0_r493[u0_fs] <= cl_tr_ats_translation;
+                            u0_r503[u0_fs] <= cl_tr_paging_access_error;
+                            u0_r513[u0_fs] <= cl_tr_ats_not_present;
+                            u0_r523[u0_fs] <= cl_tr_write_denied;
+                            u0_r533[u0_fs] <= cl_tr_read_denied;
+                            u0_r543[u0_fs] <= cl_tr_paging_reserved;
+                            u0_r553[u0_fs] <= cl_tr_interrupt_not_remapped;
+                            u0_r563[u0_fs] <= cl_tr_compat_blocked;
+                            u0_r573[u0_fs] <= cl_tr_compat_forwarded;
+                            u0_r583[u0_fs] <= cl_tr_interrupt_request_reserved;
+                            u0_r593[u0_fs] <= cl_tr_interrupt_index_beyond_table;
+                            u0_r603[u0_fs] <= cl_tr_irte_access_error;
+                            u0_r613[u0_fs] <= cl_tr_irte_not_present;
+                            u0_r623[u0_fs] <= cl_tr_irte_reserved;
+                            u0_r633[u0_fs] <= cl_tr_source_id_invalid;
+                            u0_r643[u0_fs] <= cl_tr_interrupt_remapped;
+                            u0_r653[u0_fs] <= cl_tr_outcome;
+                            u0_r663[u0_fs] <= cl_tr_address;
+                            u0_r673[u0_fs] <= cl_tr_domain;
+                            u0_r683[u0_fs] <= cl_tr_fault_reason;
+                            u0_r693[u0_fs] <= cl_tr_recorded;
+                            u0_r703[u0_fs] <= cl_tr_frcd_lo;
+                            u0_r713[u0_fs] <= cl_tr_frcd_hi;
+                            u0_r723[u0_fs] <= cl_tr_int_index;
+                            u0_r733[u0_fs] <= cl_tr_vector;
+                            u0_r743[u0_fs] <= cl_tr_destination;
+                            u0_r753[u0_fs] <= cl_tr_dest_mode;
+                            u0_r763[u0_fs] <= cl_tr_redir_hint;
+                            u0_r773[u0_fs] <= cl_tr_trigger_mode;
+                            u0_r783[u0_fs] <= cl_tr_delivery_mode;
+                            u0_r793[u0_fs] <= cl_tr_cpl_status;
+                            u0_r803[u0_fs] <= cl_tr_cpl;
                         end
                         u0_tr = 2'h0;
                         if ((u0_wv == 0)) begin
@@ -7625,62 +11336,62 @@ always @(posedge clk) begin: fsm
                         end
                     end
                 end
-                st <= 5'b10100;
+                st <= 6'b011011;
             end
-            5'b10100: begin
+            6'b011011: begin
                 if ((!pend)) begin
-                    h413 = 1'h0;
-                    h414 = 1'h0;
-                    h414 = 0;
+                    h662 = 1'h0;
+                    h663 = 1'h0;
+                    h663 = 0;
                     if (cl_tr_cpl[1]) begin
-                        h414 = 1;
+                        h663 = 1;
                     end
-                    h415 = 1'h0;
-                    h415 = 0;
+                    h664 = 1'h0;
+                    h664 = 0;
                     if (cl_tr_cpl[0]) begin
-                        h415 = 1;
+                        h664 = 1;
                     end
                     if ((e_write != 0)) begin
-                        h413 = h414;
+                        h662 = h663;
                     end
                     else begin
-                        h413 = h415;
+                        h662 = h664;
                     end
-                    h416 = 2'h0;
+                    h665 = 2'h0;
                     if ((e_write != 0)) begin
-                        h416 = 2;
+                        h665 = 2;
                     end
                     else begin
-                        h416 = 1;
+                        h665 = 1;
                     end
-                    h417 = 2'h0;
+                    h666 = 2'h0;
                     if ((e_write != 0)) begin
-                        h417 = 2;
+                        h666 = 2;
                     end
                     else begin
-                        h417 = 1;
+                        h666 = 1;
                     end
-                    h418 = 32'h0;
-                    h418 = (r_GSTS_REG >>> 31);
-                    h419 = 1'h0;
-                    h419 = (h418[1-1:0] & 1);
-                    if ((!((((cl_tr_cpl_status == 0) && (h413 != 0)) && (!cl_tr_cpl[2])) && (((h416 == 1) || (h417 == 2)) && (h419 != 0))))) begin
+                    h667 = 32'h0;
+                    h667 = (r_GSTS_REG >>> 31);
+                    h668 = 1'h0;
+                    h668 = (h667[1-1:0] & 1);
+                    if ((!((((cl_tr_cpl_status == 0) && (h662 != 0)) && (!cl_tr_cpl[2])) && ((((h665 == 1) || (h666 == 2)) && (h668 != 0)) && 1'b1)))) begin
                         w_io_root_0 <= 0;
                         w_io_root_8 <= 0;
-                        st <= 5'b10110;
+                        st <= 6'b011101;
                     end
                     else begin
-                        h408 = 64'h0;
-                        h408 = (r_RTADDR_REG >>> 12);
-                        h409 = 52'h0;
-                        h409 = (h408[52-1:0] & 52'hfffffffffffff);
-                        h410 = 16'h0;
-                        h410 = cl_vf_rid;
-                        h411 = 13'h0;
-                        h411 = ({5'h0, h410[16-1:8]} * 16);
-                        h412 = 65'h0;
-                        h412 = ({1'h0, h409, 12'h0} + {52'h0, h411});
-                        v_wide = {62'h0, h412};
+                        h657 = 64'h0;
+                        h657 = (r_RTADDR_REG >>> 12);
+                        h658 = 52'h0;
+                        h658 = (h657[52-1:0] & 52'hfffffffffffff);
+                        h659 = 16'h0;
+                        h659 = cl_vf_rid;
+                        h660 = 13'h0;
+                        h660 = ({5'h0, h659[16-1:8]} * 16);
+                        h661 = 65'h0;
+                        h661 = ({1'h0, h658, 12'h0} + {52'h0, h660});
+                        v_wide = {62'h0, h661};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7699,23 +11410,23 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_root <= 1'b1;
                         end
-                        st <= 5'b10101;
+                        st <= 6'b011100;
                     end
                 end
             end
-            5'b10101: begin
+            6'b011100: begin
                 if ((!pend)) begin
-                    h408 = 64'h0;
-                    h408 = (r_RTADDR_REG >>> 12);
-                    h409 = 52'h0;
-                    h409 = (h408[52-1:0] & 52'hfffffffffffff);
-                    h410 = 16'h0;
-                    h410 = cl_vf_rid;
-                    h411 = 13'h0;
-                    h411 = ({5'h0, h410[16-1:8]} * 16);
-                    h412 = 65'h0;
-                    h412 = ({1'h0, h409, 12'h0} + {52'h0, h411});
-                    v_wide = {62'h0, h412};
+                    h657 = 64'h0;
+                    h657 = (r_RTADDR_REG >>> 12);
+                    h658 = 52'h0;
+                    h658 = (h657[52-1:0] & 52'hfffffffffffff);
+                    h659 = 16'h0;
+                    h659 = cl_vf_rid;
+                    h660 = 13'h0;
+                    h660 = ({5'h0, h659[16-1:8]} * 16);
+                    h661 = 65'h0;
+                    h661 = ({1'h0, h658, 12'h0} + {52'h0, h660});
+                    v_wide = {62'h0, h661};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -7733,60 +11444,385 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_root <= 1'b1;
                         end
-                        st <= 5'b10110;
+                        st <= 6'b011101;
                     end
                 end
             end
-            5'b10110: begin
+            6'b011101: begin
                 if ((!pend)) begin
-                    h423 = 1'h0;
-                    h424 = 1'h0;
-                    h424 = 0;
+                    if ((!1'b0)) begin
+                        w_io_smctx_0 <= 0;
+                        w_io_smctx_8 <= 0;
+                        st <= 6'b011111;
+                    end
+                    else begin
+                        h669 = 36'h0;
+                        h670 = 64'h0;
+                        h670 = w_io_root_8;
+                        if (cl_vf_rid[7]) begin
+                            h669 = h670[48-1:12];
+                        end
+                        else begin
+                            h669 = w_io_root_0[48-1:12];
+                        end
+                        h671 = 16'h0;
+                        h671 = cl_vf_rid;
+                        h672 = 13'h0;
+                        h672 = ({6'h0, h671[7-1:0]} * 32);
+                        h673 = 49'h0;
+                        h673 = ({1'h0, h669, 12'h0} + {36'h0, h672});
+                        v_wide = {78'h0, h673};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smctx_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011110;
+                    end
+                end
+            end
+            6'b011110: begin
+                if ((!pend)) begin
+                    h669 = 36'h0;
+                    h670 = 64'h0;
+                    h670 = w_io_root_8;
+                    if (cl_vf_rid[7]) begin
+                        h669 = h670[48-1:12];
+                    end
+                    else begin
+                        h669 = w_io_root_0[48-1:12];
+                    end
+                    h671 = 16'h0;
+                    h671 = cl_vf_rid;
+                    h672 = 13'h0;
+                    h672 = ({6'h0, h671[7-1:0]} * 32);
+                    h673 = 49'h0;
+                    h673 = ({1'h0, h669, 12'h0} + {36'h0, h672});
+                    v_wide = {78'h0, h673};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_smctx_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b011111;
+                    end
+                end
+            end
+            6'b011111: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pdir_0 <= 0;
+                        st <= 6'b100000;
+                    end
+                    else begin
+                        h674 = 20'h0;
+                        h674 = w_io_smctx_8[20-1:0];
+                        h675 = 18'h0;
+                        h675 = ({4'h0, h674[20-1:6]} * 8);
+                        h676 = 49'h0;
+                        h676 = ({1'h0, w_io_smctx_0[48-1:12], 12'h0} + {31'h0, h675});
+                        v_wide = {78'h0, h676};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pdir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100000;
+                    end
+                end
+            end
+            6'b100000: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pe_0 <= 0;
+                        w_io_pe_8 <= 0;
+                        st <= 6'b100010;
+                    end
+                    else begin
+                        h677 = 20'h0;
+                        h677 = w_io_smctx_8[20-1:0];
+                        h678 = 13'h0;
+                        h678 = ({7'h0, h677[6-1:0]} * 64);
+                        h679 = 49'h0;
+                        h679 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h678});
+                        v_wide = {78'h0, h679};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pe_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100001;
+                    end
+                end
+            end
+            6'b100001: begin
+                if ((!pend)) begin
+                    h677 = 20'h0;
+                    h677 = w_io_smctx_8[20-1:0];
+                    h678 = 13'h0;
+                    h678 = ({7'h0, h677[6-1:0]} * 64);
+                    h679 = 49'h0;
+                    h679 = ({1'h0, w_io_pdir_0[48-1:12], 12'h0} + {36'h0, h678});
+                    v_wide = {78'h0, h679};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pe_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 6'b100010;
+                    end
+                end
+            end
+            6'b100010: begin
+                wk_io_smsl_walked <= 0;
+                wk_io_smsl_ok <= 0;
+                wk_io_smsl_pa <= 0;
+                wk_io_smsl_level <= 0;
+                wk_io_smsl_fault <= 0;
+                wk_io_smsl_access_error <= 0;
+                wk_io_smsl_not_present <= 0;
+                wk_io_smsl_denied <= 0;
+                wk_io_smsl_reserved <= 0;
+                wk_io_smsl_reserved_2m <= 0;
+                wk_io_smsl_reserved_1g <= 0;
+                wk_io_smsl_translation <= 0;
+                wk_io_smsl_reason <= 0;
+                wk_io_smsl_R <= 0;
+                wk_io_smsl_W <= 0;
+                wk_io_smsl_U <= 0;
+                wk_io_smsl_shift <= 0;
+                wk_io_smsl_frame <= 0;
+                if (1'b0) begin
+                    h680 = 65'h0;
+                    h681 = 65'h0;
+                    h682 = 64'h0;
+                    h682 = cl_tr_cpl;
+                    h683 = 64'h0;
+                    h683 = cl_tr_cpl;
+                    h684 = 53'h0;
+                    h684 = ({1'h0, h683[64-1:12]} + 1);
+                    h685 = 53'h0;
+                    h685 = ({1'h0, h682[64-1:12]} ^ h684);
+                    h686 = 65'h0;
+                    h686 = ({h685, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h681 = h686;
+                    end
+                    else begin
+                        h681 = 4095;
+                    end
+                    h680 = h681;
+                    h687 = 65'h0;
+                    h687 = (~h680);
+                    h688 = 64'h0;
+                    h688 = (cl_tr_cpl & h687[64-1:0]);
+                    h689 = 65'h0;
+                    h690 = 64'h0;
+                    h690 = cl_tr_cpl;
+                    h691 = 64'h0;
+                    h691 = cl_tr_cpl;
+                    h692 = 53'h0;
+                    h692 = ({1'h0, h691[64-1:12]} + 1);
+                    h693 = 53'h0;
+                    h693 = ({1'h0, h690[64-1:12]} ^ h692);
+                    h694 = 65'h0;
+                    h694 = ({h693, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h689 = h694;
+                    end
+                    else begin
+                        h689 = 4095;
+                    end
+                    h695 = 64'h0;
+                    h695 = (e_addr & h689[64-1:0]);
+                    h696 = 64'h0;
+                    h696 = (h688 | h695);
+                    v_wide = {63'h0, h696};
+                    unit_io_smsl_i_addr <= v_wide[64-1:0];
+                    h697 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h697 = 2;
+                    end
+                    else begin
+                        h697 = 1;
+                    end
+                    unit_io_smsl_k_read <= ((!((h697 == 2) && 1'b1)) && 1'b1);
+                    h698 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h698 = 2;
+                    end
+                    else begin
+                        h698 = 1;
+                    end
+                    unit_io_smsl_k_write <= ((h698 == 2) && 1'b1);
+                    h699 = 48'h0;
+                    h699 = ({w_io_pe_0[48-1:12], 12'h0} | 0);
+                    h700 = 1'h0;
+                    h701 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h701 = 2;
+                    end
+                    else begin
+                        h701 = 1;
+                    end
+                    h700 = 0;
+                    if (((h701 == 2) && 1'b1)) begin
+                        h700 = 1;
+                    end
+                    h702 = 48'h0;
+                    h702 = (h699 | {44'h0, h700, 3'h0});
+                    h703 = 48'h0;
+                    h703 = (h702 | {45'h0, w_io_pe_0[5-1:2]});
+                    v_wide = {79'h0, h703};
+                    unit_io_smsl_r_SL_WALK <= v_wide[64-1:0];
+                    unit_io_smsl_start <= 1'b1;
+                    st <= 6'b100011;
+                end
+                else begin
+                    st <= 6'b100100;
+                end
+            end
+            6'b100011: begin
+                unit_io_smsl_start <= 1'b0;
+                if (unit_io_smsl_done) begin
+                    wk_io_smsl_walked <= 1;
+                    if ((unit_io_smsl_o_status == 0)) begin
+                        wk_io_smsl_ok <= 1;
+                        wk_io_smsl_pa <= unit_io_smsl_o_pa;
+                        wk_io_smsl_level <= unit_io_smsl_o_level;
+                    end
+                    else begin
+                        wk_io_smsl_fault <= unit_io_smsl_o_status;
+                        wk_io_smsl_level <= unit_io_smsl_o_level;
+                        if ((unit_io_smsl_o_status == 1)) begin
+                            wk_io_smsl_access_error <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 2)) begin
+                            wk_io_smsl_not_present <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 3)) begin
+                            wk_io_smsl_denied <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 4)) begin
+                            wk_io_smsl_reserved <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 5)) begin
+                            wk_io_smsl_reserved_2m <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 6)) begin
+                            wk_io_smsl_reserved_1g <= 1;
+                        end
+                        if ((unit_io_smsl_o_status == 7)) begin
+                            wk_io_smsl_translation <= 1;
+                        end
+                        wk_io_smsl_reason <= unit_io_smsl_o_r_reason;
+                        wk_io_smsl_R <= unit_io_smsl_o_r_R;
+                        wk_io_smsl_W <= unit_io_smsl_o_r_W;
+                        wk_io_smsl_U <= unit_io_smsl_o_r_U;
+                        wk_io_smsl_shift <= unit_io_smsl_o_r_shift;
+                        wk_io_smsl_frame <= unit_io_smsl_o_r_frame;
+                    end
+                    st <= 6'b100100;
+                end
+            end
+            6'b100100: begin
+                if ((!pend)) begin
+                    h707 = 1'h0;
+                    h708 = 1'h0;
+                    h708 = 0;
                     if (cl_tr_cpl[1]) begin
-                        h424 = 1;
+                        h708 = 1;
                     end
-                    h425 = 1'h0;
-                    h425 = 0;
+                    h709 = 1'h0;
+                    h709 = 0;
                     if (cl_tr_cpl[0]) begin
-                        h425 = 1;
+                        h709 = 1;
                     end
                     if ((e_write != 0)) begin
-                        h423 = h424;
+                        h707 = h708;
                     end
                     else begin
-                        h423 = h425;
+                        h707 = h709;
                     end
-                    h426 = 2'h0;
+                    h710 = 2'h0;
                     if ((e_write != 0)) begin
-                        h426 = 2;
+                        h710 = 2;
                     end
                     else begin
-                        h426 = 1;
+                        h710 = 1;
                     end
-                    h427 = 2'h0;
+                    h711 = 2'h0;
                     if ((e_write != 0)) begin
-                        h427 = 2;
+                        h711 = 2;
                     end
                     else begin
-                        h427 = 1;
+                        h711 = 1;
                     end
-                    h428 = 32'h0;
-                    h428 = (r_GSTS_REG >>> 31);
-                    h429 = 1'h0;
-                    h429 = (h428[1-1:0] & 1);
-                    if ((!((((cl_tr_cpl_status == 0) && (h423 != 0)) && (!cl_tr_cpl[2])) && ((((((h426 == 1) || (h427 == 2)) && (h429 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
+                    h712 = 32'h0;
+                    h712 = (r_GSTS_REG >>> 31);
+                    h713 = 1'h0;
+                    h713 = (h712[1-1:0] & 1);
+                    if ((!((((cl_tr_cpl_status == 0) && (h707 != 0)) && (!cl_tr_cpl[2])) && (((((((h710 == 1) || (h711 == 2)) && (h713 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0)))))) begin
                         w_io_ctx_0 <= 0;
                         w_io_ctx_8 <= 0;
-                        st <= 5'b11000;
+                        st <= 6'b100110;
                     end
                     else begin
-                        h420 = 16'h0;
-                        h420 = cl_vf_rid;
-                        h421 = 13'h0;
-                        h421 = ({5'h0, h420[8-1:0]} * 16);
-                        h422 = 49'h0;
-                        h422 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h421});
-                        v_wide = {78'h0, h422};
+                        h704 = 16'h0;
+                        h704 = cl_vf_rid;
+                        h705 = 13'h0;
+                        h705 = ({5'h0, h704[8-1:0]} * 16);
+                        h706 = 49'h0;
+                        h706 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h705});
+                        v_wide = {78'h0, h706};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -7805,19 +11841,19 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 5'b10111;
+                        st <= 6'b100101;
                     end
                 end
             end
-            5'b10111: begin
+            6'b100101: begin
                 if ((!pend)) begin
-                    h420 = 16'h0;
-                    h420 = cl_vf_rid;
-                    h421 = 13'h0;
-                    h421 = ({5'h0, h420[8-1:0]} * 16);
-                    h422 = 49'h0;
-                    h422 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h421});
-                    v_wide = {78'h0, h422};
+                    h704 = 16'h0;
+                    h704 = cl_vf_rid;
+                    h705 = 13'h0;
+                    h705 = ({5'h0, h704[8-1:0]} * 16);
+                    h706 = 49'h0;
+                    h706 = ({1'h0, w_io_root_0[48-1:12], 12'h0} + {36'h0, h705});
+                    v_wide = {78'h0, h706};
                     v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
                     u_valid <= 1'b1;
                     u_we <= 1'b0;
@@ -7835,11 +11871,11 @@ always @(posedge clk) begin: fsm
                         if (m_rerr) begin
                             er_io_ctx <= 1'b1;
                         end
-                        st <= 5'b11000;
+                        st <= 6'b100110;
                     end
                 end
             end
-            5'b11000: begin
+            6'b100110: begin
                 wk_io_sl_walked <= 0;
                 wk_io_sl_ok <= 0;
                 wk_io_sl_pa <= 0;
@@ -7859,96 +11895,96 @@ always @(posedge clk) begin: fsm
                 wk_io_sl_shift <= 0;
                 wk_io_sl_frame <= 0;
                 if (1'b0) begin
-                    h430 = 65'h0;
-                    h431 = 65'h0;
-                    h432 = 64'h0;
-                    h432 = cl_tr_cpl;
-                    h433 = 64'h0;
-                    h433 = cl_tr_cpl;
-                    h434 = 53'h0;
-                    h434 = ({1'h0, h433[64-1:12]} + 1);
-                    h435 = 53'h0;
-                    h435 = ({1'h0, h432[64-1:12]} ^ h434);
-                    h436 = 65'h0;
-                    h436 = ({h435, 12'h0} | 4095);
+                    h714 = 65'h0;
+                    h715 = 65'h0;
+                    h716 = 64'h0;
+                    h716 = cl_tr_cpl;
+                    h717 = 64'h0;
+                    h717 = cl_tr_cpl;
+                    h718 = 53'h0;
+                    h718 = ({1'h0, h717[64-1:12]} + 1);
+                    h719 = 53'h0;
+                    h719 = ({1'h0, h716[64-1:12]} ^ h718);
+                    h720 = 65'h0;
+                    h720 = ({h719, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h431 = h436;
+                        h715 = h720;
                     end
                     else begin
-                        h431 = 4095;
+                        h715 = 4095;
                     end
-                    h430 = h431;
-                    h437 = 65'h0;
-                    h437 = (~h430);
-                    h438 = 64'h0;
-                    h438 = (cl_tr_cpl & h437[64-1:0]);
-                    h439 = 65'h0;
-                    h440 = 64'h0;
-                    h440 = cl_tr_cpl;
-                    h441 = 64'h0;
-                    h441 = cl_tr_cpl;
-                    h442 = 53'h0;
-                    h442 = ({1'h0, h441[64-1:12]} + 1);
-                    h443 = 53'h0;
-                    h443 = ({1'h0, h440[64-1:12]} ^ h442);
-                    h444 = 65'h0;
-                    h444 = ({h443, 12'h0} | 4095);
+                    h714 = h715;
+                    h721 = 65'h0;
+                    h721 = (~h714);
+                    h722 = 64'h0;
+                    h722 = (cl_tr_cpl & h721[64-1:0]);
+                    h723 = 65'h0;
+                    h724 = 64'h0;
+                    h724 = cl_tr_cpl;
+                    h725 = 64'h0;
+                    h725 = cl_tr_cpl;
+                    h726 = 53'h0;
+                    h726 = ({1'h0, h725[64-1:12]} + 1);
+                    h727 = 53'h0;
+                    h727 = ({1'h0, h724[64-1:12]} ^ h726);
+                    h728 = 65'h0;
+                    h728 = ({h727, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h439 = h444;
+                        h723 = h728;
                     end
                     else begin
-                        h439 = 4095;
+                        h723 = 4095;
                     end
-                    h445 = 64'h0;
-                    h445 = (e_addr & h439[64-1:0]);
-                    h446 = 64'h0;
-                    h446 = (h438 | h445);
-                    v_wide = {63'h0, h446};
+                    h729 = 64'h0;
+                    h729 = (e_addr & h723[64-1:0]);
+                    h730 = 64'h0;
+                    h730 = (h722 | h729);
+                    v_wide = {63'h0, h730};
                     unit_io_sl_i_addr <= v_wide[64-1:0];
-                    h447 = 2'h0;
+                    h731 = 2'h0;
                     if ((e_write != 0)) begin
-                        h447 = 2;
+                        h731 = 2;
                     end
                     else begin
-                        h447 = 1;
+                        h731 = 1;
                     end
-                    unit_io_sl_k_read <= ((!((h447 == 2) && 1'b1)) && 1'b1);
-                    h448 = 2'h0;
+                    unit_io_sl_k_read <= ((!((h731 == 2) && 1'b1)) && 1'b1);
+                    h732 = 2'h0;
                     if ((e_write != 0)) begin
-                        h448 = 2;
+                        h732 = 2;
                     end
                     else begin
-                        h448 = 1;
+                        h732 = 1;
                     end
-                    unit_io_sl_k_write <= ((h448 == 2) && 1'b1);
-                    h449 = 48'h0;
-                    h449 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
-                    h450 = 1'h0;
-                    h451 = 2'h0;
+                    unit_io_sl_k_write <= ((h732 == 2) && 1'b1);
+                    h733 = 48'h0;
+                    h733 = ({w_io_ctx_0[48-1:12], 12'h0} | 0);
+                    h734 = 1'h0;
+                    h735 = 2'h0;
                     if ((e_write != 0)) begin
-                        h451 = 2;
+                        h735 = 2;
                     end
                     else begin
-                        h451 = 1;
+                        h735 = 1;
                     end
-                    h450 = 0;
-                    if (((h451 == 2) && 1'b1)) begin
-                        h450 = 1;
+                    h734 = 0;
+                    if (((h735 == 2) && 1'b1)) begin
+                        h734 = 1;
                     end
-                    h452 = 48'h0;
-                    h452 = (h449 | {44'h0, h450, 3'h0});
-                    h453 = 48'h0;
-                    h453 = (h452 | {45'h0, w_io_ctx_8[3-1:0]});
-                    v_wide = {79'h0, h453};
+                    h736 = 48'h0;
+                    h736 = (h733 | {44'h0, h734, 3'h0});
+                    h737 = 48'h0;
+                    h737 = (h736 | {45'h0, w_io_ctx_8[3-1:0]});
+                    v_wide = {79'h0, h737};
                     unit_io_sl_r_SL_WALK <= v_wide[64-1:0];
                     unit_io_sl_start <= 1'b1;
-                    st <= 5'b11001;
+                    st <= 6'b100111;
                 end
                 else begin
-                    st <= 5'b11010;
+                    st <= 6'b101000;
                 end
             end
-            5'b11001: begin
+            6'b100111: begin
                 unit_io_sl_start <= 1'b0;
                 if (unit_io_sl_done) begin
                     wk_io_sl_walked <= 1;
@@ -7988,23 +12024,23 @@ always @(posedge clk) begin: fsm
                         wk_io_sl_shift <= unit_io_sl_o_r_shift;
                         wk_io_sl_frame <= unit_io_sl_o_r_frame;
                     end
-                    st <= 5'b11010;
+                    st <= 6'b101000;
                 end
             end
-            5'b11010: begin
+            6'b101000: begin
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
-                        st <= 5'b11011;
+                        st <= 6'b101001;
                     end
                     else begin
-                        h454 = 64'h0;
-                        h454 = (r_IRTA_REG >>> 12);
-                        h455 = 52'h0;
-                        h455 = (h454[52-1:0] & 52'hfffffffffffff);
-                        h456 = 65'h0;
-                        h456 = ({1'h0, h455, 12'h0} + 0);
-                        v_wide = {62'h0, h456};
+                        h738 = 64'h0;
+                        h738 = (r_IRTA_REG >>> 12);
+                        h739 = 52'h0;
+                        h739 = (h738[52-1:0] & 52'hfffffffffffff);
+                        h740 = 65'h0;
+                        h740 = ({1'h0, h739, 12'h0} + 0);
+                        v_wide = {62'h0, h740};
                         v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
                         u_valid <= 1'b1;
                         u_we <= 1'b0;
@@ -8020,17 +12056,46 @@ always @(posedge clk) begin: fsm
                     if (m_rvalid) begin
                         w_io_irte_0 <= m_rdata;
                         pend <= 1'b0;
-                        st <= 5'b11011;
+                        st <= 6'b101001;
                     end
                 end
             end
-            5'b11011: begin
+            6'b101001: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
                 cl_io_protected_memory_unremapped <= 0;
                 cl_io_dma_not_remapped <= 0;
                 cl_io_root_access_error <= 0;
+                cl_io_legacy_pasid <= 0;
+                cl_io_sm_root_access_error <= 0;
+                cl_io_sm_root_not_present <= 0;
+                cl_io_sm_root_reserved <= 0;
+                cl_io_sm_context_not_present <= 0;
+                cl_io_sm_context_reserved <= 0;
+                cl_io_sm_dte_clear <= 0;
+                cl_io_sm_pasid_disabled <= 0;
+                cl_io_sm_protected_memory_translated <= 0;
+                cl_io_sm_translated_request <= 0;
+                cl_io_sm_pasid_beyond_table <= 0;
+                cl_io_sm_pasid_dir_not_present <= 0;
+                cl_io_sm_pasid_dir_reserved <= 0;
+                cl_io_sm_pasid_entry_not_present <= 0;
+                cl_io_sm_pasid_entry_reserved <= 0;
+                cl_io_sm_pasid_entry_invalid <= 0;
+                cl_io_sm_protected_memory <= 0;
+                cl_io_sm_ats_pass_through <= 0;
+                cl_io_sm_pass_through <= 0;
+                cl_io_sm_ats_beyond_width <= 0;
+                cl_io_sm_address_beyond_width <= 0;
+                cl_io_sm_protected_memory_remapped <= 0;
+                cl_io_sm_translated <= 0;
+                cl_io_sm_ats_translation <= 0;
+                cl_io_sm_paging_access_error <= 0;
+                cl_io_sm_ats_not_present <= 0;
+                cl_io_sm_write_denied <= 0;
+                cl_io_sm_read_denied <= 0;
+                cl_io_sm_paging_reserved <= 0;
                 cl_io_root_not_present <= 0;
                 cl_io_root_reserved <= 0;
                 cl_io_context_access_error <= 0;
@@ -8078,875 +12143,875 @@ always @(posedge clk) begin: fsm
                 cl_io_delivery_mode <= 0;
                 cl_io_cpl_status <= 0;
                 cl_io_cpl <= 0;
-                h457 = 1'h0;
-                h458 = 1'h0;
-                h458 = 0;
+                h741 = 1'h0;
+                h742 = 1'h0;
+                h742 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h458 = 1;
+                    h742 = 1;
                 end
-                h459 = 1'h0;
-                h459 = 0;
+                h743 = 1'h0;
+                h743 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h459 = 1;
+                    h743 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h457 = h458;
+                    h741 = h742;
                 end
                 else begin
-                    h457 = h459;
+                    h741 = h743;
                 end
-                if ((((cl_tr_cpl_status == 0) && (h457 != 0)) && (!cl_tr_cpl[2]))) begin
+                if ((((cl_tr_cpl_status == 0) && (h741 != 0)) && (!cl_tr_cpl[2]))) begin
                     cl_io_called <= 1;
-                    h460 = 2'h0;
+                    h744 = 2'h0;
                     if ((e_write != 0)) begin
-                        h460 = 2;
+                        h744 = 2;
                     end
                     else begin
-                        h460 = 1;
+                        h744 = 1;
                     end
-                    h461 = 2'h0;
+                    h745 = 2'h0;
                     if ((e_write != 0)) begin
-                        h461 = 2;
+                        h745 = 2;
                     end
                     else begin
-                        h461 = 1;
+                        h745 = 1;
                     end
-                    h462 = 32'h0;
-                    h462 = (r_PMEN_REG >>> 31);
-                    h463 = 1'h0;
-                    h463 = (h462[1-1:0] & 1);
-                    h464 = 65'h0;
-                    h465 = 65'h0;
-                    h466 = 64'h0;
-                    h466 = cl_tr_cpl;
-                    h467 = 64'h0;
-                    h467 = cl_tr_cpl;
-                    h468 = 53'h0;
-                    h468 = ({1'h0, h467[64-1:12]} + 1);
-                    h469 = 53'h0;
-                    h469 = ({1'h0, h466[64-1:12]} ^ h468);
-                    h470 = 65'h0;
-                    h470 = ({h469, 12'h0} | 4095);
+                    h746 = 32'h0;
+                    h746 = (r_PMEN_REG >>> 31);
+                    h747 = 1'h0;
+                    h747 = (h746[1-1:0] & 1);
+                    h748 = 65'h0;
+                    h749 = 65'h0;
+                    h750 = 64'h0;
+                    h750 = cl_tr_cpl;
+                    h751 = 64'h0;
+                    h751 = cl_tr_cpl;
+                    h752 = 53'h0;
+                    h752 = ({1'h0, h751[64-1:12]} + 1);
+                    h753 = 53'h0;
+                    h753 = ({1'h0, h750[64-1:12]} ^ h752);
+                    h754 = 65'h0;
+                    h754 = ({h753, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h465 = h470;
+                        h749 = h754;
                     end
                     else begin
-                        h465 = 4095;
+                        h749 = 4095;
                     end
-                    h464 = h465;
-                    h471 = 65'h0;
-                    h471 = (~h464);
-                    h472 = 64'h0;
-                    h472 = (cl_tr_cpl & h471[64-1:0]);
-                    h473 = 65'h0;
-                    h474 = 64'h0;
-                    h474 = cl_tr_cpl;
-                    h475 = 64'h0;
-                    h475 = cl_tr_cpl;
-                    h476 = 53'h0;
-                    h476 = ({1'h0, h475[64-1:12]} + 1);
-                    h477 = 53'h0;
-                    h477 = ({1'h0, h474[64-1:12]} ^ h476);
-                    h478 = 65'h0;
-                    h478 = ({h477, 12'h0} | 4095);
+                    h748 = h749;
+                    h755 = 65'h0;
+                    h755 = (~h748);
+                    h756 = 64'h0;
+                    h756 = (cl_tr_cpl & h755[64-1:0]);
+                    h757 = 65'h0;
+                    h758 = 64'h0;
+                    h758 = cl_tr_cpl;
+                    h759 = 64'h0;
+                    h759 = cl_tr_cpl;
+                    h760 = 53'h0;
+                    h760 = ({1'h0, h759[64-1:12]} + 1);
+                    h761 = 53'h0;
+                    h761 = ({1'h0, h758[64-1:12]} ^ h760);
+                    h762 = 65'h0;
+                    h762 = ({h761, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h473 = h478;
+                        h757 = h762;
                     end
                     else begin
-                        h473 = 4095;
+                        h757 = 4095;
                     end
-                    h479 = 64'h0;
-                    h479 = (e_addr & h473[64-1:0]);
-                    h480 = 64'h0;
-                    h480 = (h472 | h479);
-                    h481 = 32'h0;
-                    h481 = (r_PLMBASE_REG >>> 20);
-                    h482 = 12'h0;
-                    h482 = (h481[12-1:0] & 4095);
-                    h483 = 65'h0;
-                    h484 = 65'h0;
-                    h485 = 64'h0;
-                    h485 = cl_tr_cpl;
-                    h486 = 64'h0;
-                    h486 = cl_tr_cpl;
-                    h487 = 53'h0;
-                    h487 = ({1'h0, h486[64-1:12]} + 1);
-                    h488 = 53'h0;
-                    h488 = ({1'h0, h485[64-1:12]} ^ h487);
-                    h489 = 65'h0;
-                    h489 = ({h488, 12'h0} | 4095);
+                    h763 = 64'h0;
+                    h763 = (e_addr & h757[64-1:0]);
+                    h764 = 64'h0;
+                    h764 = (h756 | h763);
+                    h765 = 32'h0;
+                    h765 = (r_PLMBASE_REG >>> 20);
+                    h766 = 12'h0;
+                    h766 = (h765[12-1:0] & 4095);
+                    h767 = 65'h0;
+                    h768 = 65'h0;
+                    h769 = 64'h0;
+                    h769 = cl_tr_cpl;
+                    h770 = 64'h0;
+                    h770 = cl_tr_cpl;
+                    h771 = 53'h0;
+                    h771 = ({1'h0, h770[64-1:12]} + 1);
+                    h772 = 53'h0;
+                    h772 = ({1'h0, h769[64-1:12]} ^ h771);
+                    h773 = 65'h0;
+                    h773 = ({h772, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h484 = h489;
+                        h768 = h773;
                     end
                     else begin
-                        h484 = 4095;
+                        h768 = 4095;
                     end
-                    h483 = h484;
-                    h490 = 65'h0;
-                    h490 = (~h483);
-                    h491 = 64'h0;
-                    h491 = (cl_tr_cpl & h490[64-1:0]);
-                    h492 = 65'h0;
-                    h493 = 64'h0;
-                    h493 = cl_tr_cpl;
-                    h494 = 64'h0;
-                    h494 = cl_tr_cpl;
-                    h495 = 53'h0;
-                    h495 = ({1'h0, h494[64-1:12]} + 1);
-                    h496 = 53'h0;
-                    h496 = ({1'h0, h493[64-1:12]} ^ h495);
-                    h497 = 65'h0;
-                    h497 = ({h496, 12'h0} | 4095);
+                    h767 = h768;
+                    h774 = 65'h0;
+                    h774 = (~h767);
+                    h775 = 64'h0;
+                    h775 = (cl_tr_cpl & h774[64-1:0]);
+                    h776 = 65'h0;
+                    h777 = 64'h0;
+                    h777 = cl_tr_cpl;
+                    h778 = 64'h0;
+                    h778 = cl_tr_cpl;
+                    h779 = 53'h0;
+                    h779 = ({1'h0, h778[64-1:12]} + 1);
+                    h780 = 53'h0;
+                    h780 = ({1'h0, h777[64-1:12]} ^ h779);
+                    h781 = 65'h0;
+                    h781 = ({h780, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h492 = h497;
+                        h776 = h781;
                     end
                     else begin
-                        h492 = 4095;
+                        h776 = 4095;
                     end
-                    h498 = 64'h0;
-                    h498 = (e_addr & h492[64-1:0]);
-                    h499 = 64'h0;
-                    h499 = (h491 | h498);
-                    h500 = 32'h0;
-                    h500 = (r_PLMLIMIT_REG >>> 20);
-                    h501 = 12'h0;
-                    h501 = (h500[12-1:0] & 4095);
-                    h502 = 32'h0;
-                    h502 = ({h501, 20'h0} | 1048575);
-                    h503 = 65'h0;
-                    h504 = 65'h0;
-                    h505 = 64'h0;
-                    h505 = cl_tr_cpl;
-                    h506 = 64'h0;
-                    h506 = cl_tr_cpl;
-                    h507 = 53'h0;
-                    h507 = ({1'h0, h506[64-1:12]} + 1);
-                    h508 = 53'h0;
-                    h508 = ({1'h0, h505[64-1:12]} ^ h507);
-                    h509 = 65'h0;
-                    h509 = ({h508, 12'h0} | 4095);
+                    h782 = 64'h0;
+                    h782 = (e_addr & h776[64-1:0]);
+                    h783 = 64'h0;
+                    h783 = (h775 | h782);
+                    h784 = 32'h0;
+                    h784 = (r_PLMLIMIT_REG >>> 20);
+                    h785 = 12'h0;
+                    h785 = (h784[12-1:0] & 4095);
+                    h786 = 32'h0;
+                    h786 = ({h785, 20'h0} | 1048575);
+                    h787 = 65'h0;
+                    h788 = 65'h0;
+                    h789 = 64'h0;
+                    h789 = cl_tr_cpl;
+                    h790 = 64'h0;
+                    h790 = cl_tr_cpl;
+                    h791 = 53'h0;
+                    h791 = ({1'h0, h790[64-1:12]} + 1);
+                    h792 = 53'h0;
+                    h792 = ({1'h0, h789[64-1:12]} ^ h791);
+                    h793 = 65'h0;
+                    h793 = ({h792, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h504 = h509;
+                        h788 = h793;
                     end
                     else begin
-                        h504 = 4095;
+                        h788 = 4095;
                     end
-                    h503 = h504;
-                    h510 = 65'h0;
-                    h510 = (~h503);
-                    h511 = 64'h0;
-                    h511 = (cl_tr_cpl & h510[64-1:0]);
-                    h512 = 65'h0;
-                    h513 = 64'h0;
-                    h513 = cl_tr_cpl;
-                    h514 = 64'h0;
-                    h514 = cl_tr_cpl;
-                    h515 = 53'h0;
-                    h515 = ({1'h0, h514[64-1:12]} + 1);
-                    h516 = 53'h0;
-                    h516 = ({1'h0, h513[64-1:12]} ^ h515);
-                    h517 = 65'h0;
-                    h517 = ({h516, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h512 = h517;
-                    end
-                    else begin
-                        h512 = 4095;
-                    end
-                    h518 = 64'h0;
-                    h518 = (e_addr & h512[64-1:0]);
-                    h519 = 64'h0;
-                    h519 = (h511 | h518);
-                    h520 = 64'h0;
-                    h520 = (r_PHMBASE_REG >>> 20);
-                    h521 = 28'h0;
-                    h521 = (h520[28-1:0] & 268435455);
-                    h522 = 65'h0;
-                    h523 = 65'h0;
-                    h524 = 64'h0;
-                    h524 = cl_tr_cpl;
-                    h525 = 64'h0;
-                    h525 = cl_tr_cpl;
-                    h526 = 53'h0;
-                    h526 = ({1'h0, h525[64-1:12]} + 1);
-                    h527 = 53'h0;
-                    h527 = ({1'h0, h524[64-1:12]} ^ h526);
-                    h528 = 65'h0;
-                    h528 = ({h527, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h523 = h528;
-                    end
-                    else begin
-                        h523 = 4095;
-                    end
-                    h522 = h523;
-                    h529 = 65'h0;
-                    h529 = (~h522);
-                    h530 = 64'h0;
-                    h530 = (cl_tr_cpl & h529[64-1:0]);
-                    h531 = 65'h0;
-                    h532 = 64'h0;
-                    h532 = cl_tr_cpl;
-                    h533 = 64'h0;
-                    h533 = cl_tr_cpl;
-                    h534 = 53'h0;
-                    h534 = ({1'h0, h533[64-1:12]} + 1);
-                    h535 = 53'h0;
-                    h535 = ({1'h0, h532[64-1:12]} ^ h534);
-                    h536 = 65'h0;
-                    h536 = ({h535, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h531 = h536;
-                    end
-                    else begin
-                        h531 = 4095;
-                    end
-                    h537 = 64'h0;
-                    h537 = (e_addr & h531[64-1:0]);
-                    h538 = 64'h0;
-                    h538 = (h530 | h537);
-                    h539 = 64'h0;
-                    h539 = (r_PHMLIMIT_REG >>> 20);
-                    h540 = 28'h0;
-                    h540 = (h539[28-1:0] & 268435455);
-                    h541 = 48'h0;
-                    h541 = ({h540, 20'h0} | 1048575);
-                    h542 = 32'h0;
-                    h542 = (r_GSTS_REG >>> 31);
-                    h543 = 1'h0;
-                    h543 = (h542[1-1:0] & 1);
-                    h561 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h561 = 2;
-                    end
-                    else begin
-                        h561 = 1;
-                    end
-                    h562 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h562 = 2;
-                    end
-                    else begin
-                        h562 = 1;
-                    end
-                    h563 = 32'h0;
-                    h563 = (r_GSTS_REG >>> 31);
-                    h564 = 1'h0;
-                    h564 = (h563[1-1:0] & 1);
-                    h585 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h585 = 2;
-                    end
-                    else begin
-                        h585 = 1;
-                    end
-                    h586 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h586 = 2;
-                    end
-                    else begin
-                        h586 = 1;
-                    end
-                    h587 = 32'h0;
-                    h587 = (r_GSTS_REG >>> 31);
-                    h588 = 1'h0;
-                    h588 = (h587[1-1:0] & 1);
-                    h609 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h609 = 2;
-                    end
-                    else begin
-                        h609 = 1;
-                    end
-                    h610 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h610 = 2;
-                    end
-                    else begin
-                        h610 = 1;
-                    end
-                    h611 = 32'h0;
-                    h611 = (r_GSTS_REG >>> 31);
-                    h612 = 1'h0;
-                    h612 = (h611[1-1:0] & 1);
-                    h633 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h633 = 2;
-                    end
-                    else begin
-                        h633 = 1;
-                    end
-                    h634 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h634 = 2;
-                    end
-                    else begin
-                        h634 = 1;
-                    end
-                    h635 = 32'h0;
-                    h635 = (r_GSTS_REG >>> 31);
-                    h636 = 1'h0;
-                    h636 = (h635[1-1:0] & 1);
-                    h657 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h657 = 2;
-                    end
-                    else begin
-                        h657 = 1;
-                    end
-                    h658 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h658 = 2;
-                    end
-                    else begin
-                        h658 = 1;
-                    end
-                    h659 = 32'h0;
-                    h659 = (r_GSTS_REG >>> 31);
-                    h660 = 1'h0;
-                    h660 = (h659[1-1:0] & 1);
-                    h682 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h682 = 2;
-                    end
-                    else begin
-                        h682 = 1;
-                    end
-                    h683 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h683 = 2;
-                    end
-                    else begin
-                        h683 = 1;
-                    end
-                    h684 = 32'h0;
-                    h684 = (r_GSTS_REG >>> 31);
-                    h685 = 1'h0;
-                    h685 = (h684[1-1:0] & 1);
-                    h706 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h706 = 2;
-                    end
-                    else begin
-                        h706 = 1;
-                    end
-                    h707 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h707 = 2;
-                    end
-                    else begin
-                        h707 = 1;
-                    end
-                    h708 = 32'h0;
-                    h708 = (r_GSTS_REG >>> 31);
-                    h709 = 1'h0;
-                    h709 = (h708[1-1:0] & 1);
-                    h731 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h731 = 2;
-                    end
-                    else begin
-                        h731 = 1;
-                    end
-                    h732 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h732 = 2;
-                    end
-                    else begin
-                        h732 = 1;
-                    end
-                    h733 = 32'h0;
-                    h733 = (r_GSTS_REG >>> 31);
-                    h734 = 1'h0;
-                    h734 = (h733[1-1:0] & 1);
-                    h756 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h756 = 2;
-                    end
-                    else begin
-                        h756 = 1;
-                    end
-                    h757 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h757 = 2;
-                    end
-                    else begin
-                        h757 = 1;
-                    end
-                    h758 = 32'h0;
-                    h758 = (r_GSTS_REG >>> 31);
-                    h759 = 1'h0;
-                    h759 = (h758[1-1:0] & 1);
-                    h781 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h781 = 2;
-                    end
-                    else begin
-                        h781 = 1;
-                    end
-                    h782 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h782 = 2;
-                    end
-                    else begin
-                        h782 = 1;
-                    end
-                    h783 = 32'h0;
-                    h783 = (r_GSTS_REG >>> 31);
-                    h784 = 1'h0;
-                    h784 = (h783[1-1:0] & 1);
-                    h785 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h785 = 2;
-                    end
-                    else begin
-                        h785 = 1;
-                    end
-                    h786 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h786 = 2;
-                    end
-                    else begin
-                        h786 = 1;
-                    end
-                    h787 = 32'h0;
-                    h787 = (r_PMEN_REG >>> 31);
-                    h788 = 1'h0;
-                    h788 = (h787[1-1:0] & 1);
-                    h789 = 65'h0;
-                    h790 = 65'h0;
-                    h791 = 64'h0;
-                    h791 = cl_tr_cpl;
-                    h792 = 64'h0;
-                    h792 = cl_tr_cpl;
-                    h793 = 53'h0;
-                    h793 = ({1'h0, h792[64-1:12]} + 1);
-                    h794 = 53'h0;
-                    h794 = ({1'h0, h791[64-1:12]} ^ h793);
-                    h795 = 65'h0;
-                    h795 = ({h794, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h790 = h795;
-                    end
-                    else begin
-                        h790 = 4095;
-                    end
-                    h789 = h790;
+                    h787 = h788;
+                    h794 = 65'h0;
+                    h794 = (~h787);
+                    h795 = 64'h0;
+                    h795 = (cl_tr_cpl & h794[64-1:0]);
                     h796 = 65'h0;
-                    h796 = (~h789);
                     h797 = 64'h0;
-                    h797 = (cl_tr_cpl & h796[64-1:0]);
-                    h798 = 65'h0;
-                    h799 = 64'h0;
-                    h799 = cl_tr_cpl;
-                    h800 = 64'h0;
-                    h800 = cl_tr_cpl;
-                    h801 = 53'h0;
-                    h801 = ({1'h0, h800[64-1:12]} + 1);
-                    h802 = 53'h0;
-                    h802 = ({1'h0, h799[64-1:12]} ^ h801);
-                    h803 = 65'h0;
-                    h803 = ({h802, 12'h0} | 4095);
+                    h797 = cl_tr_cpl;
+                    h798 = 64'h0;
+                    h798 = cl_tr_cpl;
+                    h799 = 53'h0;
+                    h799 = ({1'h0, h798[64-1:12]} + 1);
+                    h800 = 53'h0;
+                    h800 = ({1'h0, h797[64-1:12]} ^ h799);
+                    h801 = 65'h0;
+                    h801 = ({h800, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h798 = h803;
+                        h796 = h801;
                     end
                     else begin
-                        h798 = 4095;
+                        h796 = 4095;
                     end
+                    h802 = 64'h0;
+                    h802 = (e_addr & h796[64-1:0]);
+                    h803 = 64'h0;
+                    h803 = (h795 | h802);
                     h804 = 64'h0;
-                    h804 = (e_addr & h798[64-1:0]);
-                    h805 = 64'h0;
-                    h805 = (h797 | h804);
-                    h806 = 32'h0;
-                    h806 = (r_PLMBASE_REG >>> 20);
-                    h807 = 12'h0;
-                    h807 = (h806[12-1:0] & 4095);
-                    h808 = 65'h0;
-                    h809 = 65'h0;
-                    h810 = 64'h0;
-                    h810 = cl_tr_cpl;
-                    h811 = 64'h0;
-                    h811 = cl_tr_cpl;
-                    h812 = 53'h0;
-                    h812 = ({1'h0, h811[64-1:12]} + 1);
-                    h813 = 53'h0;
-                    h813 = ({1'h0, h810[64-1:12]} ^ h812);
-                    h814 = 65'h0;
-                    h814 = ({h813, 12'h0} | 4095);
+                    h804 = (r_PHMBASE_REG >>> 20);
+                    h805 = 28'h0;
+                    h805 = (h804[28-1:0] & 268435455);
+                    h806 = 65'h0;
+                    h807 = 65'h0;
+                    h808 = 64'h0;
+                    h808 = cl_tr_cpl;
+                    h809 = 64'h0;
+                    h809 = cl_tr_cpl;
+                    h810 = 53'h0;
+                    h810 = ({1'h0, h809[64-1:12]} + 1);
+                    h811 = 53'h0;
+                    h811 = ({1'h0, h808[64-1:12]} ^ h810);
+                    h812 = 65'h0;
+                    h812 = ({h811, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h809 = h814;
+                        h807 = h812;
                     end
                     else begin
-                        h809 = 4095;
+                        h807 = 4095;
                     end
-                    h808 = h809;
+                    h806 = h807;
+                    h813 = 65'h0;
+                    h813 = (~h806);
+                    h814 = 64'h0;
+                    h814 = (cl_tr_cpl & h813[64-1:0]);
                     h815 = 65'h0;
-                    h815 = (~h808);
                     h816 = 64'h0;
-                    h816 = (cl_tr_cpl & h815[64-1:0]);
-                    h817 = 65'h0;
-                    h818 = 64'h0;
-                    h818 = cl_tr_cpl;
-                    h819 = 64'h0;
-                    h819 = cl_tr_cpl;
-                    h820 = 53'h0;
-                    h820 = ({1'h0, h819[64-1:12]} + 1);
-                    h821 = 53'h0;
-                    h821 = ({1'h0, h818[64-1:12]} ^ h820);
-                    h822 = 65'h0;
-                    h822 = ({h821, 12'h0} | 4095);
+                    h816 = cl_tr_cpl;
+                    h817 = 64'h0;
+                    h817 = cl_tr_cpl;
+                    h818 = 53'h0;
+                    h818 = ({1'h0, h817[64-1:12]} + 1);
+                    h819 = 53'h0;
+                    h819 = ({1'h0, h816[64-1:12]} ^ h818);
+                    h820 = 65'h0;
+                    h820 = ({h819, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h817 = h822;
+                        h815 = h820;
                     end
                     else begin
-                        h817 = 4095;
+                        h815 = 4095;
                     end
+                    h821 = 64'h0;
+                    h821 = (e_addr & h815[64-1:0]);
+                    h822 = 64'h0;
+                    h822 = (h814 | h821);
                     h823 = 64'h0;
-                    h823 = (e_addr & h817[64-1:0]);
-                    h824 = 64'h0;
-                    h824 = (h816 | h823);
-                    h825 = 32'h0;
-                    h825 = (r_PLMLIMIT_REG >>> 20);
-                    h826 = 12'h0;
-                    h826 = (h825[12-1:0] & 4095);
-                    h827 = 32'h0;
-                    h827 = ({h826, 20'h0} | 1048575);
-                    h828 = 65'h0;
-                    h829 = 65'h0;
-                    h830 = 64'h0;
-                    h830 = cl_tr_cpl;
-                    h831 = 64'h0;
-                    h831 = cl_tr_cpl;
-                    h832 = 53'h0;
-                    h832 = ({1'h0, h831[64-1:12]} + 1);
-                    h833 = 53'h0;
-                    h833 = ({1'h0, h830[64-1:12]} ^ h832);
-                    h834 = 65'h0;
-                    h834 = ({h833, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h829 = h834;
-                    end
-                    else begin
-                        h829 = 4095;
-                    end
-                    h828 = h829;
-                    h835 = 65'h0;
-                    h835 = (~h828);
-                    h836 = 64'h0;
-                    h836 = (cl_tr_cpl & h835[64-1:0]);
-                    h837 = 65'h0;
-                    h838 = 64'h0;
-                    h838 = cl_tr_cpl;
-                    h839 = 64'h0;
-                    h839 = cl_tr_cpl;
-                    h840 = 53'h0;
-                    h840 = ({1'h0, h839[64-1:12]} + 1);
-                    h841 = 53'h0;
-                    h841 = ({1'h0, h838[64-1:12]} ^ h840);
-                    h842 = 65'h0;
-                    h842 = ({h841, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h837 = h842;
-                    end
-                    else begin
-                        h837 = 4095;
-                    end
-                    h843 = 64'h0;
-                    h843 = (e_addr & h837[64-1:0]);
-                    h844 = 64'h0;
-                    h844 = (h836 | h843);
-                    h845 = 64'h0;
-                    h845 = (r_PHMBASE_REG >>> 20);
-                    h846 = 28'h0;
-                    h846 = (h845[28-1:0] & 268435455);
-                    h847 = 65'h0;
-                    h848 = 65'h0;
-                    h849 = 64'h0;
-                    h849 = cl_tr_cpl;
-                    h850 = 64'h0;
-                    h850 = cl_tr_cpl;
-                    h851 = 53'h0;
-                    h851 = ({1'h0, h850[64-1:12]} + 1);
-                    h852 = 53'h0;
-                    h852 = ({1'h0, h849[64-1:12]} ^ h851);
-                    h853 = 65'h0;
-                    h853 = ({h852, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h848 = h853;
-                    end
-                    else begin
-                        h848 = 4095;
-                    end
-                    h847 = h848;
-                    h854 = 65'h0;
-                    h854 = (~h847);
-                    h855 = 64'h0;
-                    h855 = (cl_tr_cpl & h854[64-1:0]);
-                    h856 = 65'h0;
-                    h857 = 64'h0;
-                    h857 = cl_tr_cpl;
-                    h858 = 64'h0;
-                    h858 = cl_tr_cpl;
-                    h859 = 53'h0;
-                    h859 = ({1'h0, h858[64-1:12]} + 1);
-                    h860 = 53'h0;
-                    h860 = ({1'h0, h857[64-1:12]} ^ h859);
-                    h861 = 65'h0;
-                    h861 = ({h860, 12'h0} | 4095);
-                    if (cl_tr_cpl[11]) begin
-                        h856 = h861;
-                    end
-                    else begin
-                        h856 = 4095;
-                    end
-                    h862 = 64'h0;
-                    h862 = (e_addr & h856[64-1:0]);
-                    h863 = 64'h0;
-                    h863 = (h855 | h862);
-                    h864 = 64'h0;
-                    h864 = (r_PHMLIMIT_REG >>> 20);
-                    h865 = 28'h0;
-                    h865 = (h864[28-1:0] & 268435455);
-                    h866 = 48'h0;
-                    h866 = ({h865, 20'h0} | 1048575);
-                    h867 = 2'h0;
+                    h823 = (r_PHMLIMIT_REG >>> 20);
+                    h824 = 28'h0;
+                    h824 = (h823[28-1:0] & 268435455);
+                    h825 = 48'h0;
+                    h825 = ({h824, 20'h0} | 1048575);
+                    h826 = 32'h0;
+                    h826 = (r_GSTS_REG >>> 31);
+                    h827 = 1'h0;
+                    h827 = (h826[1-1:0] & 1);
+                    h845 = 2'h0;
                     if ((e_write != 0)) begin
-                        h867 = 2;
+                        h845 = 2;
                     end
                     else begin
-                        h867 = 1;
+                        h845 = 1;
                     end
-                    h868 = 2'h0;
+                    h846 = 2'h0;
                     if ((e_write != 0)) begin
-                        h868 = 2;
+                        h846 = 2;
                     end
                     else begin
-                        h868 = 1;
+                        h846 = 1;
                     end
-                    h869 = 32'h0;
-                    h869 = (r_GSTS_REG >>> 31);
-                    h870 = 1'h0;
-                    h870 = (h869[1-1:0] & 1);
-                    h888 = 2'h0;
+                    h847 = 32'h0;
+                    h847 = (r_GSTS_REG >>> 31);
+                    h848 = 1'h0;
+                    h848 = (h847[1-1:0] & 1);
+                    h869 = 2'h0;
                     if ((e_write != 0)) begin
-                        h888 = 2;
+                        h869 = 2;
                     end
                     else begin
-                        h888 = 1;
+                        h869 = 1;
                     end
-                    h889 = 2'h0;
+                    h870 = 2'h0;
                     if ((e_write != 0)) begin
-                        h889 = 2;
+                        h870 = 2;
                     end
                     else begin
-                        h889 = 1;
+                        h870 = 1;
                     end
-                    h890 = 32'h0;
-                    h890 = (r_GSTS_REG >>> 31);
-                    h891 = 1'h0;
-                    h891 = (h890[1-1:0] & 1);
-                    h909 = 2'h0;
+                    h871 = 32'h0;
+                    h871 = (r_GSTS_REG >>> 31);
+                    h872 = 1'h0;
+                    h872 = (h871[1-1:0] & 1);
+                    h1470 = 2'h0;
                     if ((e_write != 0)) begin
-                        h909 = 2;
+                        h1470 = 2;
                     end
                     else begin
-                        h909 = 1;
+                        h1470 = 1;
                     end
-                    h910 = 2'h0;
+                    h1471 = 2'h0;
                     if ((e_write != 0)) begin
-                        h910 = 2;
+                        h1471 = 2;
                     end
                     else begin
-                        h910 = 1;
+                        h1471 = 1;
                     end
-                    h911 = 32'h0;
-                    h911 = (r_GSTS_REG >>> 31);
-                    h912 = 1'h0;
-                    h912 = (h911[1-1:0] & 1);
-                    h934 = 2'h0;
+                    h1472 = 32'h0;
+                    h1472 = (r_GSTS_REG >>> 31);
+                    h1473 = 1'h0;
+                    h1473 = (h1472[1-1:0] & 1);
+                    h1494 = 2'h0;
                     if ((e_write != 0)) begin
-                        h934 = 2;
+                        h1494 = 2;
                     end
                     else begin
-                        h934 = 1;
+                        h1494 = 1;
                     end
-                    h935 = 2'h0;
+                    h1495 = 2'h0;
                     if ((e_write != 0)) begin
-                        h935 = 2;
+                        h1495 = 2;
                     end
                     else begin
-                        h935 = 1;
+                        h1495 = 1;
                     end
-                    h936 = 32'h0;
-                    h936 = (r_GSTS_REG >>> 31);
-                    h937 = 1'h0;
-                    h937 = (h936[1-1:0] & 1);
-                    h938 = 1'h0;
-                    h939 = 1'h0;
-                    h940 = 64'h0;
-                    h941 = 65'h0;
-                    h942 = 65'h0;
-                    h943 = 64'h0;
-                    h943 = cl_tr_cpl;
-                    h944 = 64'h0;
-                    h944 = cl_tr_cpl;
-                    h945 = 53'h0;
-                    h945 = ({1'h0, h944[64-1:12]} + 1);
-                    h946 = 53'h0;
-                    h946 = ({1'h0, h943[64-1:12]} ^ h945);
-                    h947 = 65'h0;
-                    h947 = ({h946, 12'h0} | 4095);
+                    h1496 = 32'h0;
+                    h1496 = (r_GSTS_REG >>> 31);
+                    h1497 = 1'h0;
+                    h1497 = (h1496[1-1:0] & 1);
+                    h1518 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1518 = 2;
+                    end
+                    else begin
+                        h1518 = 1;
+                    end
+                    h1519 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1519 = 2;
+                    end
+                    else begin
+                        h1519 = 1;
+                    end
+                    h1520 = 32'h0;
+                    h1520 = (r_GSTS_REG >>> 31);
+                    h1521 = 1'h0;
+                    h1521 = (h1520[1-1:0] & 1);
+                    h1543 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1543 = 2;
+                    end
+                    else begin
+                        h1543 = 1;
+                    end
+                    h1544 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1544 = 2;
+                    end
+                    else begin
+                        h1544 = 1;
+                    end
+                    h1545 = 32'h0;
+                    h1545 = (r_GSTS_REG >>> 31);
+                    h1546 = 1'h0;
+                    h1546 = (h1545[1-1:0] & 1);
+                    h1567 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1567 = 2;
+                    end
+                    else begin
+                        h1567 = 1;
+                    end
+                    h1568 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1568 = 2;
+                    end
+                    else begin
+                        h1568 = 1;
+                    end
+                    h1569 = 32'h0;
+                    h1569 = (r_GSTS_REG >>> 31);
+                    h1570 = 1'h0;
+                    h1570 = (h1569[1-1:0] & 1);
+                    h1592 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1592 = 2;
+                    end
+                    else begin
+                        h1592 = 1;
+                    end
+                    h1593 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1593 = 2;
+                    end
+                    else begin
+                        h1593 = 1;
+                    end
+                    h1594 = 32'h0;
+                    h1594 = (r_GSTS_REG >>> 31);
+                    h1595 = 1'h0;
+                    h1595 = (h1594[1-1:0] & 1);
+                    h1617 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1617 = 2;
+                    end
+                    else begin
+                        h1617 = 1;
+                    end
+                    h1618 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1618 = 2;
+                    end
+                    else begin
+                        h1618 = 1;
+                    end
+                    h1619 = 32'h0;
+                    h1619 = (r_GSTS_REG >>> 31);
+                    h1620 = 1'h0;
+                    h1620 = (h1619[1-1:0] & 1);
+                    h1642 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1642 = 2;
+                    end
+                    else begin
+                        h1642 = 1;
+                    end
+                    h1643 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1643 = 2;
+                    end
+                    else begin
+                        h1643 = 1;
+                    end
+                    h1644 = 32'h0;
+                    h1644 = (r_GSTS_REG >>> 31);
+                    h1645 = 1'h0;
+                    h1645 = (h1644[1-1:0] & 1);
+                    h1646 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1646 = 2;
+                    end
+                    else begin
+                        h1646 = 1;
+                    end
+                    h1647 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1647 = 2;
+                    end
+                    else begin
+                        h1647 = 1;
+                    end
+                    h1648 = 32'h0;
+                    h1648 = (r_PMEN_REG >>> 31);
+                    h1649 = 1'h0;
+                    h1649 = (h1648[1-1:0] & 1);
+                    h1650 = 65'h0;
+                    h1651 = 65'h0;
+                    h1652 = 64'h0;
+                    h1652 = cl_tr_cpl;
+                    h1653 = 64'h0;
+                    h1653 = cl_tr_cpl;
+                    h1654 = 53'h0;
+                    h1654 = ({1'h0, h1653[64-1:12]} + 1);
+                    h1655 = 53'h0;
+                    h1655 = ({1'h0, h1652[64-1:12]} ^ h1654);
+                    h1656 = 65'h0;
+                    h1656 = ({h1655, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h942 = h947;
+                        h1651 = h1656;
                     end
                     else begin
-                        h942 = 4095;
+                        h1651 = 4095;
                     end
-                    h941 = h942;
-                    h948 = 65'h0;
-                    h948 = (~h941);
-                    h949 = 64'h0;
-                    h949 = (cl_tr_cpl & h948[64-1:0]);
-                    h950 = 65'h0;
-                    h951 = 64'h0;
-                    h951 = cl_tr_cpl;
-                    h952 = 64'h0;
-                    h952 = cl_tr_cpl;
-                    h953 = 53'h0;
-                    h953 = ({1'h0, h952[64-1:12]} + 1);
-                    h954 = 53'h0;
-                    h954 = ({1'h0, h951[64-1:12]} ^ h953);
-                    h955 = 65'h0;
-                    h955 = ({h954, 12'h0} | 4095);
+                    h1650 = h1651;
+                    h1657 = 65'h0;
+                    h1657 = (~h1650);
+                    h1658 = 64'h0;
+                    h1658 = (cl_tr_cpl & h1657[64-1:0]);
+                    h1659 = 65'h0;
+                    h1660 = 64'h0;
+                    h1660 = cl_tr_cpl;
+                    h1661 = 64'h0;
+                    h1661 = cl_tr_cpl;
+                    h1662 = 53'h0;
+                    h1662 = ({1'h0, h1661[64-1:12]} + 1);
+                    h1663 = 53'h0;
+                    h1663 = ({1'h0, h1660[64-1:12]} ^ h1662);
+                    h1664 = 65'h0;
+                    h1664 = ({h1663, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h950 = h955;
+                        h1659 = h1664;
                     end
                     else begin
-                        h950 = 4095;
+                        h1659 = 4095;
                     end
-                    h956 = 64'h0;
-                    h956 = (e_addr & h950[64-1:0]);
-                    h957 = 64'h0;
-                    h957 = (h949 | h956);
-                    h940 = h957;
-                    h939 = 0;
-                    if ((h940[64-1:39] != 0)) begin
-                        h939 = 1;
-                    end
-                    h958 = 1'h0;
-                    h959 = 1'h0;
-                    h960 = 64'h0;
-                    h961 = 65'h0;
-                    h962 = 65'h0;
-                    h963 = 64'h0;
-                    h963 = cl_tr_cpl;
-                    h964 = 64'h0;
-                    h964 = cl_tr_cpl;
-                    h965 = 53'h0;
-                    h965 = ({1'h0, h964[64-1:12]} + 1);
-                    h966 = 53'h0;
-                    h966 = ({1'h0, h963[64-1:12]} ^ h965);
-                    h967 = 65'h0;
-                    h967 = ({h966, 12'h0} | 4095);
+                    h1665 = 64'h0;
+                    h1665 = (e_addr & h1659[64-1:0]);
+                    h1666 = 64'h0;
+                    h1666 = (h1658 | h1665);
+                    h1667 = 32'h0;
+                    h1667 = (r_PLMBASE_REG >>> 20);
+                    h1668 = 12'h0;
+                    h1668 = (h1667[12-1:0] & 4095);
+                    h1669 = 65'h0;
+                    h1670 = 65'h0;
+                    h1671 = 64'h0;
+                    h1671 = cl_tr_cpl;
+                    h1672 = 64'h0;
+                    h1672 = cl_tr_cpl;
+                    h1673 = 53'h0;
+                    h1673 = ({1'h0, h1672[64-1:12]} + 1);
+                    h1674 = 53'h0;
+                    h1674 = ({1'h0, h1671[64-1:12]} ^ h1673);
+                    h1675 = 65'h0;
+                    h1675 = ({h1674, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h962 = h967;
+                        h1670 = h1675;
                     end
                     else begin
-                        h962 = 4095;
+                        h1670 = 4095;
                     end
-                    h961 = h962;
-                    h968 = 65'h0;
-                    h968 = (~h961);
-                    h969 = 64'h0;
-                    h969 = (cl_tr_cpl & h968[64-1:0]);
-                    h970 = 65'h0;
-                    h971 = 64'h0;
-                    h971 = cl_tr_cpl;
-                    h972 = 64'h0;
-                    h972 = cl_tr_cpl;
-                    h973 = 53'h0;
-                    h973 = ({1'h0, h972[64-1:12]} + 1);
-                    h974 = 53'h0;
-                    h974 = ({1'h0, h971[64-1:12]} ^ h973);
-                    h975 = 65'h0;
-                    h975 = ({h974, 12'h0} | 4095);
+                    h1669 = h1670;
+                    h1676 = 65'h0;
+                    h1676 = (~h1669);
+                    h1677 = 64'h0;
+                    h1677 = (cl_tr_cpl & h1676[64-1:0]);
+                    h1678 = 65'h0;
+                    h1679 = 64'h0;
+                    h1679 = cl_tr_cpl;
+                    h1680 = 64'h0;
+                    h1680 = cl_tr_cpl;
+                    h1681 = 53'h0;
+                    h1681 = ({1'h0, h1680[64-1:12]} + 1);
+                    h1682 = 53'h0;
+                    h1682 = ({1'h0, h1679[64-1:12]} ^ h1681);
+                    h1683 = 65'h0;
+                    h1683 = ({h1682, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h970 = h975;
+                        h1678 = h1683;
                     end
                     else begin
-                        h970 = 4095;
+                        h1678 = 4095;
                     end
-                    h976 = 64'h0;
-                    h976 = (e_addr & h970[64-1:0]);
-                    h977 = 64'h0;
-                    h977 = (h969 | h976);
-                    h960 = h977;
-                    h959 = 0;
-                    if ((h960[64-1:48] != 0)) begin
-                        h959 = 1;
-                    end
-                    h978 = 1'h0;
-                    h979 = 64'h0;
-                    h980 = 65'h0;
-                    h981 = 65'h0;
-                    h982 = 64'h0;
-                    h982 = cl_tr_cpl;
-                    h983 = 64'h0;
-                    h983 = cl_tr_cpl;
-                    h984 = 53'h0;
-                    h984 = ({1'h0, h983[64-1:12]} + 1);
-                    h985 = 53'h0;
-                    h985 = ({1'h0, h982[64-1:12]} ^ h984);
-                    h986 = 65'h0;
-                    h986 = ({h985, 12'h0} | 4095);
+                    h1684 = 64'h0;
+                    h1684 = (e_addr & h1678[64-1:0]);
+                    h1685 = 64'h0;
+                    h1685 = (h1677 | h1684);
+                    h1686 = 32'h0;
+                    h1686 = (r_PLMLIMIT_REG >>> 20);
+                    h1687 = 12'h0;
+                    h1687 = (h1686[12-1:0] & 4095);
+                    h1688 = 32'h0;
+                    h1688 = ({h1687, 20'h0} | 1048575);
+                    h1689 = 65'h0;
+                    h1690 = 65'h0;
+                    h1691 = 64'h0;
+                    h1691 = cl_tr_cpl;
+                    h1692 = 64'h0;
+                    h1692 = cl_tr_cpl;
+                    h1693 = 53'h0;
+                    h1693 = ({1'h0, h1692[64-1:12]} + 1);
+                    h1694 = 53'h0;
+                    h1694 = ({1'h0, h1691[64-1:12]} ^ h1693);
+                    h1695 = 65'h0;
+                    h1695 = ({h1694, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h981 = h986;
+                        h1690 = h1695;
                     end
                     else begin
-                        h981 = 4095;
+                        h1690 = 4095;
                     end
-                    h980 = h981;
-                    h987 = 65'h0;
-                    h987 = (~h980);
-                    h988 = 64'h0;
-                    h988 = (cl_tr_cpl & h987[64-1:0]);
-                    h989 = 65'h0;
-                    h990 = 64'h0;
-                    h990 = cl_tr_cpl;
-                    h991 = 64'h0;
-                    h991 = cl_tr_cpl;
-                    h992 = 53'h0;
-                    h992 = ({1'h0, h991[64-1:12]} + 1);
-                    h993 = 53'h0;
-                    h993 = ({1'h0, h990[64-1:12]} ^ h992);
-                    h994 = 65'h0;
-                    h994 = ({h993, 12'h0} | 4095);
+                    h1689 = h1690;
+                    h1696 = 65'h0;
+                    h1696 = (~h1689);
+                    h1697 = 64'h0;
+                    h1697 = (cl_tr_cpl & h1696[64-1:0]);
+                    h1698 = 65'h0;
+                    h1699 = 64'h0;
+                    h1699 = cl_tr_cpl;
+                    h1700 = 64'h0;
+                    h1700 = cl_tr_cpl;
+                    h1701 = 53'h0;
+                    h1701 = ({1'h0, h1700[64-1:12]} + 1);
+                    h1702 = 53'h0;
+                    h1702 = ({1'h0, h1699[64-1:12]} ^ h1701);
+                    h1703 = 65'h0;
+                    h1703 = ({h1702, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h989 = h994;
+                        h1698 = h1703;
                     end
                     else begin
-                        h989 = 4095;
+                        h1698 = 4095;
                     end
-                    h995 = 64'h0;
-                    h995 = (e_addr & h989[64-1:0]);
-                    h996 = 64'h0;
-                    h996 = (h988 | h995);
-                    h979 = h996;
-                    h978 = 0;
-                    if ((h979[64-1:57] != 0)) begin
-                        h978 = 1;
+                    h1704 = 64'h0;
+                    h1704 = (e_addr & h1698[64-1:0]);
+                    h1705 = 64'h0;
+                    h1705 = (h1697 | h1704);
+                    h1706 = 64'h0;
+                    h1706 = (r_PHMBASE_REG >>> 20);
+                    h1707 = 28'h0;
+                    h1707 = (h1706[28-1:0] & 268435455);
+                    h1708 = 65'h0;
+                    h1709 = 65'h0;
+                    h1710 = 64'h0;
+                    h1710 = cl_tr_cpl;
+                    h1711 = 64'h0;
+                    h1711 = cl_tr_cpl;
+                    h1712 = 53'h0;
+                    h1712 = ({1'h0, h1711[64-1:12]} + 1);
+                    h1713 = 53'h0;
+                    h1713 = ({1'h0, h1710[64-1:12]} ^ h1712);
+                    h1714 = 65'h0;
+                    h1714 = ({h1713, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1709 = h1714;
+                    end
+                    else begin
+                        h1709 = 4095;
+                    end
+                    h1708 = h1709;
+                    h1715 = 65'h0;
+                    h1715 = (~h1708);
+                    h1716 = 64'h0;
+                    h1716 = (cl_tr_cpl & h1715[64-1:0]);
+                    h1717 = 65'h0;
+                    h1718 = 64'h0;
+                    h1718 = cl_tr_cpl;
+                    h1719 = 64'h0;
+                    h1719 = cl_tr_cpl;
+                    h1720 = 53'h0;
+                    h1720 = ({1'h0, h1719[64-1:12]} + 1);
+                    h1721 = 53'h0;
+                    h1721 = ({1'h0, h1718[64-1:12]} ^ h1720);
+                    h1722 = 65'h0;
+                    h1722 = ({h1721, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1717 = h1722;
+                    end
+                    else begin
+                        h1717 = 4095;
+                    end
+                    h1723 = 64'h0;
+                    h1723 = (e_addr & h1717[64-1:0]);
+                    h1724 = 64'h0;
+                    h1724 = (h1716 | h1723);
+                    h1725 = 64'h0;
+                    h1725 = (r_PHMLIMIT_REG >>> 20);
+                    h1726 = 28'h0;
+                    h1726 = (h1725[28-1:0] & 268435455);
+                    h1727 = 48'h0;
+                    h1727 = ({h1726, 20'h0} | 1048575);
+                    h1728 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1728 = 2;
+                    end
+                    else begin
+                        h1728 = 1;
+                    end
+                    h1729 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1729 = 2;
+                    end
+                    else begin
+                        h1729 = 1;
+                    end
+                    h1730 = 32'h0;
+                    h1730 = (r_GSTS_REG >>> 31);
+                    h1731 = 1'h0;
+                    h1731 = (h1730[1-1:0] & 1);
+                    h1749 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1749 = 2;
+                    end
+                    else begin
+                        h1749 = 1;
+                    end
+                    h1750 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1750 = 2;
+                    end
+                    else begin
+                        h1750 = 1;
+                    end
+                    h1751 = 32'h0;
+                    h1751 = (r_GSTS_REG >>> 31);
+                    h1752 = 1'h0;
+                    h1752 = (h1751[1-1:0] & 1);
+                    h1770 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1770 = 2;
+                    end
+                    else begin
+                        h1770 = 1;
+                    end
+                    h1771 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1771 = 2;
+                    end
+                    else begin
+                        h1771 = 1;
+                    end
+                    h1772 = 32'h0;
+                    h1772 = (r_GSTS_REG >>> 31);
+                    h1773 = 1'h0;
+                    h1773 = (h1772[1-1:0] & 1);
+                    h1795 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1795 = 2;
+                    end
+                    else begin
+                        h1795 = 1;
+                    end
+                    h1796 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h1796 = 2;
+                    end
+                    else begin
+                        h1796 = 1;
+                    end
+                    h1797 = 32'h0;
+                    h1797 = (r_GSTS_REG >>> 31);
+                    h1798 = 1'h0;
+                    h1798 = (h1797[1-1:0] & 1);
+                    h1799 = 1'h0;
+                    h1800 = 1'h0;
+                    h1801 = 64'h0;
+                    h1802 = 65'h0;
+                    h1803 = 65'h0;
+                    h1804 = 64'h0;
+                    h1804 = cl_tr_cpl;
+                    h1805 = 64'h0;
+                    h1805 = cl_tr_cpl;
+                    h1806 = 53'h0;
+                    h1806 = ({1'h0, h1805[64-1:12]} + 1);
+                    h1807 = 53'h0;
+                    h1807 = ({1'h0, h1804[64-1:12]} ^ h1806);
+                    h1808 = 65'h0;
+                    h1808 = ({h1807, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1803 = h1808;
+                    end
+                    else begin
+                        h1803 = 4095;
+                    end
+                    h1802 = h1803;
+                    h1809 = 65'h0;
+                    h1809 = (~h1802);
+                    h1810 = 64'h0;
+                    h1810 = (cl_tr_cpl & h1809[64-1:0]);
+                    h1811 = 65'h0;
+                    h1812 = 64'h0;
+                    h1812 = cl_tr_cpl;
+                    h1813 = 64'h0;
+                    h1813 = cl_tr_cpl;
+                    h1814 = 53'h0;
+                    h1814 = ({1'h0, h1813[64-1:12]} + 1);
+                    h1815 = 53'h0;
+                    h1815 = ({1'h0, h1812[64-1:12]} ^ h1814);
+                    h1816 = 65'h0;
+                    h1816 = ({h1815, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1811 = h1816;
+                    end
+                    else begin
+                        h1811 = 4095;
+                    end
+                    h1817 = 64'h0;
+                    h1817 = (e_addr & h1811[64-1:0]);
+                    h1818 = 64'h0;
+                    h1818 = (h1810 | h1817);
+                    h1801 = h1818;
+                    h1800 = 0;
+                    if ((h1801[64-1:39] != 0)) begin
+                        h1800 = 1;
+                    end
+                    h1819 = 1'h0;
+                    h1820 = 1'h0;
+                    h1821 = 64'h0;
+                    h1822 = 65'h0;
+                    h1823 = 65'h0;
+                    h1824 = 64'h0;
+                    h1824 = cl_tr_cpl;
+                    h1825 = 64'h0;
+                    h1825 = cl_tr_cpl;
+                    h1826 = 53'h0;
+                    h1826 = ({1'h0, h1825[64-1:12]} + 1);
+                    h1827 = 53'h0;
+                    h1827 = ({1'h0, h1824[64-1:12]} ^ h1826);
+                    h1828 = 65'h0;
+                    h1828 = ({h1827, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1823 = h1828;
+                    end
+                    else begin
+                        h1823 = 4095;
+                    end
+                    h1822 = h1823;
+                    h1829 = 65'h0;
+                    h1829 = (~h1822);
+                    h1830 = 64'h0;
+                    h1830 = (cl_tr_cpl & h1829[64-1:0]);
+                    h1831 = 65'h0;
+                    h1832 = 64'h0;
+                    h1832 = cl_tr_cpl;
+                    h1833 = 64'h0;
+                    h1833 = cl_tr_cpl;
+                    h1834 = 53'h0;
+                    h1834 = ({1'h0, h1833[64-1:12]} + 1);
+                    h1835 = 53'h0;
+                    h1835 = ({1'h0, h1832[64-1:12]} ^ h1834);
+                    h1836 = 65'h0;
+                    h1836 = ({h1835, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1831 = h1836;
+                    end
+                    else begin
+                        h1831 = 4095;
+                    end
+                    h1837 = 64'h0;
+                    h1837 = (e_addr & h1831[64-1:0]);
+                    h1838 = 64'h0;
+                    h1838 = (h1830 | h1837);
+                    h1821 = h1838;
+                    h1820 = 0;
+                    if ((h1821[64-1:48] != 0)) begin
+                        h1820 = 1;
+                    end
+                    h1839 = 1'h0;
+                    h1840 = 64'h0;
+                    h1841 = 65'h0;
+                    h1842 = 65'h0;
+                    h1843 = 64'h0;
+                    h1843 = cl_tr_cpl;
+                    h1844 = 64'h0;
+                    h1844 = cl_tr_cpl;
+                    h1845 = 53'h0;
+                    h1845 = ({1'h0, h1844[64-1:12]} + 1);
+                    h1846 = 53'h0;
+                    h1846 = ({1'h0, h1843[64-1:12]} ^ h1845);
+                    h1847 = 65'h0;
+                    h1847 = ({h1846, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1842 = h1847;
+                    end
+                    else begin
+                        h1842 = 4095;
+                    end
+                    h1841 = h1842;
+                    h1848 = 65'h0;
+                    h1848 = (~h1841);
+                    h1849 = 64'h0;
+                    h1849 = (cl_tr_cpl & h1848[64-1:0]);
+                    h1850 = 65'h0;
+                    h1851 = 64'h0;
+                    h1851 = cl_tr_cpl;
+                    h1852 = 64'h0;
+                    h1852 = cl_tr_cpl;
+                    h1853 = 53'h0;
+                    h1853 = ({1'h0, h1852[64-1:12]} + 1);
+                    h1854 = 53'h0;
+                    h1854 = ({1'h0, h1851[64-1:12]} ^ h1853);
+                    h1855 = 65'h0;
+                    h1855 = ({h1854, 12'h0} | 4095);
+                    if (cl_tr_cpl[11]) begin
+                        h1850 = h1855;
+                    end
+                    else begin
+                        h1850 = 4095;
+                    end
+                    h1856 = 64'h0;
+                    h1856 = (e_addr & h1850[64-1:0]);
+                    h1857 = 64'h0;
+                    h1857 = (h1849 | h1856);
+                    h1840 = h1857;
+                    h1839 = 0;
+                    if ((h1840[64-1:57] != 0)) begin
+                        h1839 = 1;
                     end
                     if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h958 = h959;
+                        h1819 = h1820;
                     end
                     else begin
-                        h958 = h978;
+                        h1819 = h1839;
                     end
                     if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h938 = h939;
+                        h1799 = h1800;
                     end
                     else begin
-                        h938 = h958;
+                        h1799 = h1819;
                     end
                     if (1'b0) begin
                         cl_io_exit <= 1;
@@ -8968,7 +13033,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 1;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((h460 == 1) || (h461 == 2)) && 1'b1) && (h463 != 0)) && (((1'b1 && (h480 >= {32'h0, h482, 20'h0})) && (h499 <= {32'h0, h502})) || ((1'b1 && (h519 >= {16'h0, h521, 20'h0})) && (h538 <= {16'h0, h541})))) && (!(h543 != 0)))) begin
+                    else if (((((((h744 == 1) || (h745 == 2)) && 1'b1) && (h747 != 0)) && (((1'b1 && (h764 >= {32'h0, h766, 20'h0})) && (h783 <= {32'h0, h786})) || ((1'b1 && (h803 >= {16'h0, h805, 20'h0})) && (h822 <= {16'h0, h825})))) && (!(h827 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -8988,55 +13053,55 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((h561 == 1) || (h562 == 2)) && (!(h564 != 0)))) begin
+                    else if ((((h845 == 1) || (h846 == 2)) && (!(h848 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
-                        h544 = 65'h0;
-                        h545 = 65'h0;
-                        h546 = 64'h0;
-                        h546 = cl_tr_cpl;
-                        h547 = 64'h0;
-                        h547 = cl_tr_cpl;
-                        h548 = 53'h0;
-                        h548 = ({1'h0, h547[64-1:12]} + 1);
-                        h549 = 53'h0;
-                        h549 = ({1'h0, h546[64-1:12]} ^ h548);
-                        h550 = 65'h0;
-                        h550 = ({h549, 12'h0} | 4095);
+                        h828 = 65'h0;
+                        h829 = 65'h0;
+                        h830 = 64'h0;
+                        h830 = cl_tr_cpl;
+                        h831 = 64'h0;
+                        h831 = cl_tr_cpl;
+                        h832 = 53'h0;
+                        h832 = ({1'h0, h831[64-1:12]} + 1);
+                        h833 = 53'h0;
+                        h833 = ({1'h0, h830[64-1:12]} ^ h832);
+                        h834 = 65'h0;
+                        h834 = ({h833, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h545 = h550;
+                            h829 = h834;
                         end
                         else begin
-                            h545 = 4095;
+                            h829 = 4095;
                         end
-                        h544 = h545;
-                        h551 = 65'h0;
-                        h551 = (~h544);
-                        h552 = 64'h0;
-                        h552 = (cl_tr_cpl & h551[64-1:0]);
-                        h553 = 65'h0;
-                        h554 = 64'h0;
-                        h554 = cl_tr_cpl;
-                        h555 = 64'h0;
-                        h555 = cl_tr_cpl;
-                        h556 = 53'h0;
-                        h556 = ({1'h0, h555[64-1:12]} + 1);
-                        h557 = 53'h0;
-                        h557 = ({1'h0, h554[64-1:12]} ^ h556);
-                        h558 = 65'h0;
-                        h558 = ({h557, 12'h0} | 4095);
+                        h828 = h829;
+                        h835 = 65'h0;
+                        h835 = (~h828);
+                        h836 = 64'h0;
+                        h836 = (cl_tr_cpl & h835[64-1:0]);
+                        h837 = 65'h0;
+                        h838 = 64'h0;
+                        h838 = cl_tr_cpl;
+                        h839 = 64'h0;
+                        h839 = cl_tr_cpl;
+                        h840 = 53'h0;
+                        h840 = ({1'h0, h839[64-1:12]} + 1);
+                        h841 = 53'h0;
+                        h841 = ({1'h0, h838[64-1:12]} ^ h840);
+                        h842 = 65'h0;
+                        h842 = ({h841, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h553 = h558;
+                            h837 = h842;
                         end
                         else begin
-                            h553 = 4095;
+                            h837 = 4095;
                         end
-                        h559 = 64'h0;
-                        h559 = (e_addr & h553[64-1:0]);
-                        h560 = 64'h0;
-                        h560 = (h552 | h559);
-                        cl_io_address <= h560;
+                        h843 = 64'h0;
+                        h843 = (e_addr & h837[64-1:0]);
+                        h844 = 64'h0;
+                        h844 = (h836 | h843);
+                        cl_io_address <= h844;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -9052,7 +13117,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h585 == 1) || (h586 == 2)) && (h588 != 0)) && (er_io_root != 0))) begin
+                    else if ((((((h869 == 1) || (h870 == 2)) && (h872 != 0)) && 1'b1) && (er_io_root != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_root_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -9061,71 +13126,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 8;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h565 = 64'h0;
-                        h566 = 65'h0;
-                        h567 = 65'h0;
-                        h568 = 64'h0;
-                        h568 = cl_tr_cpl;
-                        h569 = 64'h0;
-                        h569 = cl_tr_cpl;
-                        h570 = 53'h0;
-                        h570 = ({1'h0, h569[64-1:12]} + 1);
-                        h571 = 53'h0;
-                        h571 = ({1'h0, h568[64-1:12]} ^ h570);
-                        h572 = 65'h0;
-                        h572 = ({h571, 12'h0} | 4095);
+                        h849 = 64'h0;
+                        h850 = 65'h0;
+                        h851 = 65'h0;
+                        h852 = 64'h0;
+                        h852 = cl_tr_cpl;
+                        h853 = 64'h0;
+                        h853 = cl_tr_cpl;
+                        h854 = 53'h0;
+                        h854 = ({1'h0, h853[64-1:12]} + 1);
+                        h855 = 53'h0;
+                        h855 = ({1'h0, h852[64-1:12]} ^ h854);
+                        h856 = 65'h0;
+                        h856 = ({h855, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h567 = h572;
+                            h851 = h856;
                         end
                         else begin
-                            h567 = 4095;
+                            h851 = 4095;
                         end
-                        h566 = h567;
-                        h573 = 65'h0;
-                        h573 = (~h566);
-                        h574 = 64'h0;
-                        h574 = (cl_tr_cpl & h573[64-1:0]);
-                        h575 = 65'h0;
-                        h576 = 64'h0;
-                        h576 = cl_tr_cpl;
-                        h577 = 64'h0;
-                        h577 = cl_tr_cpl;
-                        h578 = 53'h0;
-                        h578 = ({1'h0, h577[64-1:12]} + 1);
-                        h579 = 53'h0;
-                        h579 = ({1'h0, h576[64-1:12]} ^ h578);
-                        h580 = 65'h0;
-                        h580 = ({h579, 12'h0} | 4095);
+                        h850 = h851;
+                        h857 = 65'h0;
+                        h857 = (~h850);
+                        h858 = 64'h0;
+                        h858 = (cl_tr_cpl & h857[64-1:0]);
+                        h859 = 65'h0;
+                        h860 = 64'h0;
+                        h860 = cl_tr_cpl;
+                        h861 = 64'h0;
+                        h861 = cl_tr_cpl;
+                        h862 = 53'h0;
+                        h862 = ({1'h0, h861[64-1:12]} + 1);
+                        h863 = 53'h0;
+                        h863 = ({1'h0, h860[64-1:12]} ^ h862);
+                        h864 = 65'h0;
+                        h864 = ({h863, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h575 = h580;
+                            h859 = h864;
                         end
                         else begin
-                            h575 = 4095;
+                            h859 = 4095;
                         end
-                        h581 = 64'h0;
-                        h581 = (e_addr & h575[64-1:0]);
-                        h582 = 64'h0;
-                        h582 = (h574 | h581);
-                        h565 = h582;
-                        v_wide[64-1:12] = h565[64-1:12];
+                        h865 = 64'h0;
+                        h865 = (e_addr & h859[64-1:0]);
+                        h866 = 64'h0;
+                        h866 = (h858 | h865);
+                        h849 = h866;
+                        v_wide[64-1:12] = h849[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 8;
                         v_wide[62-1:60] = 2;
-                        h583 = 1'h0;
-                        h584 = 2'h0;
+                        h867 = 1'h0;
+                        h868 = 2'h0;
                         if ((e_write != 0)) begin
-                            h584 = 2;
+                            h868 = 2;
                         end
                         else begin
-                            h584 = 1;
+                            h868 = 1;
                         end
-                        h583 = 0;
-                        if ((!((h584 == 2) && 1'b1))) begin
-                            h583 = 1;
+                        h867 = 0;
+                        if ((!((h868 == 2) && 1'b1))) begin
+                            h867 = 1;
                         end
-                        v_wide[63-1:62] = h583;
+                        v_wide[63-1:62] = h867;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9138,7 +13203,2159 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h609 == 1) || (h610 == 2)) && (h612 != 0)) && (!w_io_root_0[0]))) begin
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_legacy_pasid <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 49;
+                        cl_io_recorded <= 1;
+                        h873 = 65'h0;
+                        h874 = 65'h0;
+                        h875 = 64'h0;
+                        h875 = cl_tr_cpl;
+                        h876 = 64'h0;
+                        h876 = cl_tr_cpl;
+                        h877 = 53'h0;
+                        h877 = ({1'h0, h876[64-1:12]} + 1);
+                        h878 = 53'h0;
+                        h878 = ({1'h0, h875[64-1:12]} ^ h877);
+                        h879 = 65'h0;
+                        h879 = ({h878, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h874 = h879;
+                        end
+                        else begin
+                            h874 = 4095;
+                        end
+                        h873 = h874;
+                        h880 = 65'h0;
+                        h880 = (~h873);
+                        h881 = 64'h0;
+                        h881 = (cl_tr_cpl & h880[64-1:0]);
+                        h882 = 65'h0;
+                        h883 = 64'h0;
+                        h883 = cl_tr_cpl;
+                        h884 = 64'h0;
+                        h884 = cl_tr_cpl;
+                        h885 = 53'h0;
+                        h885 = ({1'h0, h884[64-1:12]} + 1);
+                        h886 = 53'h0;
+                        h886 = ({1'h0, h883[64-1:12]} ^ h885);
+                        h887 = 65'h0;
+                        h887 = ({h886, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h882 = h887;
+                        end
+                        else begin
+                            h882 = 4095;
+                        end
+                        h888 = 64'h0;
+                        h888 = (e_addr & h882[64-1:0]);
+                        h889 = 64'h0;
+                        h889 = (h881 | h888);
+                        h890 = 64'h0;
+                        h890 = (h889 >>> 12);
+                        h891 = 76'h0;
+                        h891 = {h890, 12'h0};
+                        cl_io_frcd_lo <= h891[64-1:0];
+                        h892 = 62'h0;
+                        h892 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h893 = 1'h0;
+                        h894 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h894 = 2;
+                        end
+                        else begin
+                            h894 = 1;
+                        end
+                        h893 = 0;
+                        if ((!((h894 == 2) && 1'b1))) begin
+                            h893 = 1;
+                        end
+                        h895 = 63'h0;
+                        h895 = ({1'h0, h892} | {h893, 62'h0});
+                        h896 = 64'h0;
+                        h896 = ({1'h0, h895} | 64'h8000000000000000);
+                        h897 = 64'h0;
+                        h897 = (h896 | 0);
+                        h898 = 64'h0;
+                        h898 = (h897 | 0);
+                        h899 = 64'h0;
+                        h899 = (h898 | 64'h3100000000);
+                        cl_io_frcd_hi <= h899;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 56;
+                        cl_io_recorded <= 1;
+                        h900 = 65'h0;
+                        h901 = 65'h0;
+                        h902 = 64'h0;
+                        h902 = cl_tr_cpl;
+                        h903 = 64'h0;
+                        h903 = cl_tr_cpl;
+                        h904 = 53'h0;
+                        h904 = ({1'h0, h903[64-1:12]} + 1);
+                        h905 = 53'h0;
+                        h905 = ({1'h0, h902[64-1:12]} ^ h904);
+                        h906 = 65'h0;
+                        h906 = ({h905, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h901 = h906;
+                        end
+                        else begin
+                            h901 = 4095;
+                        end
+                        h900 = h901;
+                        h907 = 65'h0;
+                        h907 = (~h900);
+                        h908 = 64'h0;
+                        h908 = (cl_tr_cpl & h907[64-1:0]);
+                        h909 = 65'h0;
+                        h910 = 64'h0;
+                        h910 = cl_tr_cpl;
+                        h911 = 64'h0;
+                        h911 = cl_tr_cpl;
+                        h912 = 53'h0;
+                        h912 = ({1'h0, h911[64-1:12]} + 1);
+                        h913 = 53'h0;
+                        h913 = ({1'h0, h910[64-1:12]} ^ h912);
+                        h914 = 65'h0;
+                        h914 = ({h913, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h909 = h914;
+                        end
+                        else begin
+                            h909 = 4095;
+                        end
+                        h915 = 64'h0;
+                        h915 = (e_addr & h909[64-1:0]);
+                        h916 = 64'h0;
+                        h916 = (h908 | h915);
+                        h917 = 64'h0;
+                        h917 = (h916 >>> 12);
+                        h918 = 76'h0;
+                        h918 = {h917, 12'h0};
+                        cl_io_frcd_lo <= h918[64-1:0];
+                        h919 = 62'h0;
+                        h919 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h920 = 1'h0;
+                        h921 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h921 = 2;
+                        end
+                        else begin
+                            h921 = 1;
+                        end
+                        h920 = 0;
+                        if ((!((h921 == 2) && 1'b1))) begin
+                            h920 = 1;
+                        end
+                        h922 = 63'h0;
+                        h922 = ({1'h0, h919} | {h920, 62'h0});
+                        h923 = 64'h0;
+                        h923 = ({1'h0, h922} | 64'h8000000000000000);
+                        h924 = 64'h0;
+                        h924 = (h923 | 0);
+                        h925 = 64'h0;
+                        h925 = (h924 | 0);
+                        h926 = 64'h0;
+                        h926 = (h925 | 64'h3800000000);
+                        cl_io_frcd_hi <= h926;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 57;
+                        cl_io_recorded <= 1;
+                        h927 = 65'h0;
+                        h928 = 65'h0;
+                        h929 = 64'h0;
+                        h929 = cl_tr_cpl;
+                        h930 = 64'h0;
+                        h930 = cl_tr_cpl;
+                        h931 = 53'h0;
+                        h931 = ({1'h0, h930[64-1:12]} + 1);
+                        h932 = 53'h0;
+                        h932 = ({1'h0, h929[64-1:12]} ^ h931);
+                        h933 = 65'h0;
+                        h933 = ({h932, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h928 = h933;
+                        end
+                        else begin
+                            h928 = 4095;
+                        end
+                        h927 = h928;
+                        h934 = 65'h0;
+                        h934 = (~h927);
+                        h935 = 64'h0;
+                        h935 = (cl_tr_cpl & h934[64-1:0]);
+                        h936 = 65'h0;
+                        h937 = 64'h0;
+                        h937 = cl_tr_cpl;
+                        h938 = 64'h0;
+                        h938 = cl_tr_cpl;
+                        h939 = 53'h0;
+                        h939 = ({1'h0, h938[64-1:12]} + 1);
+                        h940 = 53'h0;
+                        h940 = ({1'h0, h937[64-1:12]} ^ h939);
+                        h941 = 65'h0;
+                        h941 = ({h940, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h936 = h941;
+                        end
+                        else begin
+                            h936 = 4095;
+                        end
+                        h942 = 64'h0;
+                        h942 = (e_addr & h936[64-1:0]);
+                        h943 = 64'h0;
+                        h943 = (h935 | h942);
+                        h944 = 64'h0;
+                        h944 = (h943 >>> 12);
+                        h945 = 76'h0;
+                        h945 = {h944, 12'h0};
+                        cl_io_frcd_lo <= h945[64-1:0];
+                        h946 = 62'h0;
+                        h946 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h947 = 1'h0;
+                        h948 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h948 = 2;
+                        end
+                        else begin
+                            h948 = 1;
+                        end
+                        h947 = 0;
+                        if ((!((h948 == 2) && 1'b1))) begin
+                            h947 = 1;
+                        end
+                        h949 = 63'h0;
+                        h949 = ({1'h0, h946} | {h947, 62'h0});
+                        h950 = 64'h0;
+                        h950 = ({1'h0, h949} | 64'h8000000000000000);
+                        h951 = 64'h0;
+                        h951 = (h950 | 0);
+                        h952 = 64'h0;
+                        h952 = (h951 | 0);
+                        h953 = 64'h0;
+                        h953 = (h952 | 64'h3900000000);
+                        cl_io_frcd_hi <= h953;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_root_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 58;
+                        cl_io_recorded <= 1;
+                        h954 = 65'h0;
+                        h955 = 65'h0;
+                        h956 = 64'h0;
+                        h956 = cl_tr_cpl;
+                        h957 = 64'h0;
+                        h957 = cl_tr_cpl;
+                        h958 = 53'h0;
+                        h958 = ({1'h0, h957[64-1:12]} + 1);
+                        h959 = 53'h0;
+                        h959 = ({1'h0, h956[64-1:12]} ^ h958);
+                        h960 = 65'h0;
+                        h960 = ({h959, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h955 = h960;
+                        end
+                        else begin
+                            h955 = 4095;
+                        end
+                        h954 = h955;
+                        h961 = 65'h0;
+                        h961 = (~h954);
+                        h962 = 64'h0;
+                        h962 = (cl_tr_cpl & h961[64-1:0]);
+                        h963 = 65'h0;
+                        h964 = 64'h0;
+                        h964 = cl_tr_cpl;
+                        h965 = 64'h0;
+                        h965 = cl_tr_cpl;
+                        h966 = 53'h0;
+                        h966 = ({1'h0, h965[64-1:12]} + 1);
+                        h967 = 53'h0;
+                        h967 = ({1'h0, h964[64-1:12]} ^ h966);
+                        h968 = 65'h0;
+                        h968 = ({h967, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h963 = h968;
+                        end
+                        else begin
+                            h963 = 4095;
+                        end
+                        h969 = 64'h0;
+                        h969 = (e_addr & h963[64-1:0]);
+                        h970 = 64'h0;
+                        h970 = (h962 | h969);
+                        h971 = 64'h0;
+                        h971 = (h970 >>> 12);
+                        h972 = 76'h0;
+                        h972 = {h971, 12'h0};
+                        cl_io_frcd_lo <= h972[64-1:0];
+                        h973 = 62'h0;
+                        h973 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h974 = 1'h0;
+                        h975 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h975 = 2;
+                        end
+                        else begin
+                            h975 = 1;
+                        end
+                        h974 = 0;
+                        if ((!((h975 == 2) && 1'b1))) begin
+                            h974 = 1;
+                        end
+                        h976 = 63'h0;
+                        h976 = ({1'h0, h973} | {h974, 62'h0});
+                        h977 = 64'h0;
+                        h977 = ({1'h0, h976} | 64'h8000000000000000);
+                        h978 = 64'h0;
+                        h978 = (h977 | 0);
+                        h979 = 64'h0;
+                        h979 = (h978 | 0);
+                        h980 = 64'h0;
+                        h980 = (h979 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h980;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 65;
+                        h981 = 1'h0;
+                        h981 = 0;
+                        if ((!w_io_smctx_0[1])) begin
+                            h981 = 1;
+                        end
+                        cl_io_recorded <= h981;
+                        h982 = 65'h0;
+                        h983 = 65'h0;
+                        h984 = 64'h0;
+                        h984 = cl_tr_cpl;
+                        h985 = 64'h0;
+                        h985 = cl_tr_cpl;
+                        h986 = 53'h0;
+                        h986 = ({1'h0, h985[64-1:12]} + 1);
+                        h987 = 53'h0;
+                        h987 = ({1'h0, h984[64-1:12]} ^ h986);
+                        h988 = 65'h0;
+                        h988 = ({h987, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h983 = h988;
+                        end
+                        else begin
+                            h983 = 4095;
+                        end
+                        h982 = h983;
+                        h989 = 65'h0;
+                        h989 = (~h982);
+                        h990 = 64'h0;
+                        h990 = (cl_tr_cpl & h989[64-1:0]);
+                        h991 = 65'h0;
+                        h992 = 64'h0;
+                        h992 = cl_tr_cpl;
+                        h993 = 64'h0;
+                        h993 = cl_tr_cpl;
+                        h994 = 53'h0;
+                        h994 = ({1'h0, h993[64-1:12]} + 1);
+                        h995 = 53'h0;
+                        h995 = ({1'h0, h992[64-1:12]} ^ h994);
+                        h996 = 65'h0;
+                        h996 = ({h995, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h991 = h996;
+                        end
+                        else begin
+                            h991 = 4095;
+                        end
+                        h997 = 64'h0;
+                        h997 = (e_addr & h991[64-1:0]);
+                        h998 = 64'h0;
+                        h998 = (h990 | h997);
+                        h999 = 64'h0;
+                        h999 = (h998 >>> 12);
+                        h1000 = 76'h0;
+                        h1000 = {h999, 12'h0};
+                        cl_io_frcd_lo <= h1000[64-1:0];
+                        h1001 = 62'h0;
+                        h1001 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1002 = 1'h0;
+                        h1003 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1003 = 2;
+                        end
+                        else begin
+                            h1003 = 1;
+                        end
+                        h1002 = 0;
+                        if ((!((h1003 == 2) && 1'b1))) begin
+                            h1002 = 1;
+                        end
+                        h1004 = 63'h0;
+                        h1004 = ({1'h0, h1001} | {h1002, 62'h0});
+                        h1005 = 64'h0;
+                        h1005 = ({1'h0, h1004} | 64'h8000000000000000);
+                        h1006 = 64'h0;
+                        h1006 = (h1005 | 0);
+                        h1007 = 64'h0;
+                        h1007 = (h1006 | 0);
+                        h1008 = 64'h0;
+                        h1008 = (h1007 | 64'h4100000000);
+                        cl_io_frcd_hi <= h1008;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 66;
+                        cl_io_recorded <= 1;
+                        h1009 = 65'h0;
+                        h1010 = 65'h0;
+                        h1011 = 64'h0;
+                        h1011 = cl_tr_cpl;
+                        h1012 = 64'h0;
+                        h1012 = cl_tr_cpl;
+                        h1013 = 53'h0;
+                        h1013 = ({1'h0, h1012[64-1:12]} + 1);
+                        h1014 = 53'h0;
+                        h1014 = ({1'h0, h1011[64-1:12]} ^ h1013);
+                        h1015 = 65'h0;
+                        h1015 = ({h1014, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1010 = h1015;
+                        end
+                        else begin
+                            h1010 = 4095;
+                        end
+                        h1009 = h1010;
+                        h1016 = 65'h0;
+                        h1016 = (~h1009);
+                        h1017 = 64'h0;
+                        h1017 = (cl_tr_cpl & h1016[64-1:0]);
+                        h1018 = 65'h0;
+                        h1019 = 64'h0;
+                        h1019 = cl_tr_cpl;
+                        h1020 = 64'h0;
+                        h1020 = cl_tr_cpl;
+                        h1021 = 53'h0;
+                        h1021 = ({1'h0, h1020[64-1:12]} + 1);
+                        h1022 = 53'h0;
+                        h1022 = ({1'h0, h1019[64-1:12]} ^ h1021);
+                        h1023 = 65'h0;
+                        h1023 = ({h1022, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1018 = h1023;
+                        end
+                        else begin
+                            h1018 = 4095;
+                        end
+                        h1024 = 64'h0;
+                        h1024 = (e_addr & h1018[64-1:0]);
+                        h1025 = 64'h0;
+                        h1025 = (h1017 | h1024);
+                        h1026 = 64'h0;
+                        h1026 = (h1025 >>> 12);
+                        h1027 = 76'h0;
+                        h1027 = {h1026, 12'h0};
+                        cl_io_frcd_lo <= h1027[64-1:0];
+                        h1028 = 62'h0;
+                        h1028 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1029 = 1'h0;
+                        h1030 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1030 = 2;
+                        end
+                        else begin
+                            h1030 = 1;
+                        end
+                        h1029 = 0;
+                        if ((!((h1030 == 2) && 1'b1))) begin
+                            h1029 = 1;
+                        end
+                        h1031 = 63'h0;
+                        h1031 = ({1'h0, h1028} | {h1029, 62'h0});
+                        h1032 = 64'h0;
+                        h1032 = ({1'h0, h1031} | 64'h8000000000000000);
+                        h1033 = 64'h0;
+                        h1033 = (h1032 | 0);
+                        h1034 = 64'h0;
+                        h1034 = (h1033 | 0);
+                        h1035 = 64'h0;
+                        h1035 = (h1034 | 64'h4200000000);
+                        cl_io_frcd_hi <= h1035;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_dte_clear <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 68;
+                        h1036 = 1'h0;
+                        h1036 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1036 = 1;
+                        end
+                        cl_io_recorded <= h1036;
+                        h1037 = 65'h0;
+                        h1038 = 65'h0;
+                        h1039 = 64'h0;
+                        h1039 = cl_tr_cpl;
+                        h1040 = 64'h0;
+                        h1040 = cl_tr_cpl;
+                        h1041 = 53'h0;
+                        h1041 = ({1'h0, h1040[64-1:12]} + 1);
+                        h1042 = 53'h0;
+                        h1042 = ({1'h0, h1039[64-1:12]} ^ h1041);
+                        h1043 = 65'h0;
+                        h1043 = ({h1042, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1038 = h1043;
+                        end
+                        else begin
+                            h1038 = 4095;
+                        end
+                        h1037 = h1038;
+                        h1044 = 65'h0;
+                        h1044 = (~h1037);
+                        h1045 = 64'h0;
+                        h1045 = (cl_tr_cpl & h1044[64-1:0]);
+                        h1046 = 65'h0;
+                        h1047 = 64'h0;
+                        h1047 = cl_tr_cpl;
+                        h1048 = 64'h0;
+                        h1048 = cl_tr_cpl;
+                        h1049 = 53'h0;
+                        h1049 = ({1'h0, h1048[64-1:12]} + 1);
+                        h1050 = 53'h0;
+                        h1050 = ({1'h0, h1047[64-1:12]} ^ h1049);
+                        h1051 = 65'h0;
+                        h1051 = ({h1050, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1046 = h1051;
+                        end
+                        else begin
+                            h1046 = 4095;
+                        end
+                        h1052 = 64'h0;
+                        h1052 = (e_addr & h1046[64-1:0]);
+                        h1053 = 64'h0;
+                        h1053 = (h1045 | h1052);
+                        h1054 = 64'h0;
+                        h1054 = (h1053 >>> 12);
+                        h1055 = 76'h0;
+                        h1055 = {h1054, 12'h0};
+                        cl_io_frcd_lo <= h1055[64-1:0];
+                        h1056 = 62'h0;
+                        h1056 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1057 = 1'h0;
+                        h1058 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1058 = 2;
+                        end
+                        else begin
+                            h1058 = 1;
+                        end
+                        h1057 = 0;
+                        if ((!((h1058 == 2) && 1'b1))) begin
+                            h1057 = 1;
+                        end
+                        h1059 = 63'h0;
+                        h1059 = ({1'h0, h1056} | {h1057, 62'h0});
+                        h1060 = 64'h0;
+                        h1060 = ({1'h0, h1059} | 64'h8000000000000000);
+                        h1061 = 64'h0;
+                        h1061 = (h1060 | 0);
+                        h1062 = 64'h0;
+                        h1062 = (h1061 | 0);
+                        h1063 = 64'h0;
+                        h1063 = (h1062 | 64'h4400000000);
+                        cl_io_frcd_hi <= h1063;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_disabled <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 69;
+                        h1064 = 1'h0;
+                        h1064 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1064 = 1;
+                        end
+                        cl_io_recorded <= h1064;
+                        h1065 = 65'h0;
+                        h1066 = 65'h0;
+                        h1067 = 64'h0;
+                        h1067 = cl_tr_cpl;
+                        h1068 = 64'h0;
+                        h1068 = cl_tr_cpl;
+                        h1069 = 53'h0;
+                        h1069 = ({1'h0, h1068[64-1:12]} + 1);
+                        h1070 = 53'h0;
+                        h1070 = ({1'h0, h1067[64-1:12]} ^ h1069);
+                        h1071 = 65'h0;
+                        h1071 = ({h1070, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1066 = h1071;
+                        end
+                        else begin
+                            h1066 = 4095;
+                        end
+                        h1065 = h1066;
+                        h1072 = 65'h0;
+                        h1072 = (~h1065);
+                        h1073 = 64'h0;
+                        h1073 = (cl_tr_cpl & h1072[64-1:0]);
+                        h1074 = 65'h0;
+                        h1075 = 64'h0;
+                        h1075 = cl_tr_cpl;
+                        h1076 = 64'h0;
+                        h1076 = cl_tr_cpl;
+                        h1077 = 53'h0;
+                        h1077 = ({1'h0, h1076[64-1:12]} + 1);
+                        h1078 = 53'h0;
+                        h1078 = ({1'h0, h1075[64-1:12]} ^ h1077);
+                        h1079 = 65'h0;
+                        h1079 = ({h1078, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1074 = h1079;
+                        end
+                        else begin
+                            h1074 = 4095;
+                        end
+                        h1080 = 64'h0;
+                        h1080 = (e_addr & h1074[64-1:0]);
+                        h1081 = 64'h0;
+                        h1081 = (h1073 | h1080);
+                        h1082 = 64'h0;
+                        h1082 = (h1081 >>> 12);
+                        h1083 = 76'h0;
+                        h1083 = {h1082, 12'h0};
+                        cl_io_frcd_lo <= h1083[64-1:0];
+                        h1084 = 62'h0;
+                        h1084 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1085 = 1'h0;
+                        h1086 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1086 = 2;
+                        end
+                        else begin
+                            h1086 = 1;
+                        end
+                        h1085 = 0;
+                        if ((!((h1086 == 2) && 1'b1))) begin
+                            h1085 = 1;
+                        end
+                        h1087 = 63'h0;
+                        h1087 = ({1'h0, h1084} | {h1085, 62'h0});
+                        h1088 = 64'h0;
+                        h1088 = ({1'h0, h1087} | 64'h8000000000000000);
+                        h1089 = 64'h0;
+                        h1089 = (h1088 | 0);
+                        h1090 = 64'h0;
+                        h1090 = (h1089 | 0);
+                        h1091 = 64'h0;
+                        h1091 = (h1090 | 64'h4500000000);
+                        cl_io_frcd_hi <= h1091;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory_translated <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_translated_request <= 1;
+                        cl_io_outcome <= 2;
+                        h1092 = 65'h0;
+                        h1093 = 65'h0;
+                        h1094 = 64'h0;
+                        h1094 = cl_tr_cpl;
+                        h1095 = 64'h0;
+                        h1095 = cl_tr_cpl;
+                        h1096 = 53'h0;
+                        h1096 = ({1'h0, h1095[64-1:12]} + 1);
+                        h1097 = 53'h0;
+                        h1097 = ({1'h0, h1094[64-1:12]} ^ h1096);
+                        h1098 = 65'h0;
+                        h1098 = ({h1097, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1093 = h1098;
+                        end
+                        else begin
+                            h1093 = 4095;
+                        end
+                        h1092 = h1093;
+                        h1099 = 65'h0;
+                        h1099 = (~h1092);
+                        h1100 = 64'h0;
+                        h1100 = (cl_tr_cpl & h1099[64-1:0]);
+                        h1101 = 65'h0;
+                        h1102 = 64'h0;
+                        h1102 = cl_tr_cpl;
+                        h1103 = 64'h0;
+                        h1103 = cl_tr_cpl;
+                        h1104 = 53'h0;
+                        h1104 = ({1'h0, h1103[64-1:12]} + 1);
+                        h1105 = 53'h0;
+                        h1105 = ({1'h0, h1102[64-1:12]} ^ h1104);
+                        h1106 = 65'h0;
+                        h1106 = ({h1105, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1101 = h1106;
+                        end
+                        else begin
+                            h1101 = 4095;
+                        end
+                        h1107 = 64'h0;
+                        h1107 = (e_addr & h1101[64-1:0]);
+                        h1108 = 64'h0;
+                        h1108 = (h1100 | h1107);
+                        cl_io_address <= h1108;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_beyond_table <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 70;
+                        h1109 = 1'h0;
+                        h1109 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1109 = 1;
+                        end
+                        cl_io_recorded <= h1109;
+                        h1110 = 65'h0;
+                        h1111 = 65'h0;
+                        h1112 = 64'h0;
+                        h1112 = cl_tr_cpl;
+                        h1113 = 64'h0;
+                        h1113 = cl_tr_cpl;
+                        h1114 = 53'h0;
+                        h1114 = ({1'h0, h1113[64-1:12]} + 1);
+                        h1115 = 53'h0;
+                        h1115 = ({1'h0, h1112[64-1:12]} ^ h1114);
+                        h1116 = 65'h0;
+                        h1116 = ({h1115, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1111 = h1116;
+                        end
+                        else begin
+                            h1111 = 4095;
+                        end
+                        h1110 = h1111;
+                        h1117 = 65'h0;
+                        h1117 = (~h1110);
+                        h1118 = 64'h0;
+                        h1118 = (cl_tr_cpl & h1117[64-1:0]);
+                        h1119 = 65'h0;
+                        h1120 = 64'h0;
+                        h1120 = cl_tr_cpl;
+                        h1121 = 64'h0;
+                        h1121 = cl_tr_cpl;
+                        h1122 = 53'h0;
+                        h1122 = ({1'h0, h1121[64-1:12]} + 1);
+                        h1123 = 53'h0;
+                        h1123 = ({1'h0, h1120[64-1:12]} ^ h1122);
+                        h1124 = 65'h0;
+                        h1124 = ({h1123, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1119 = h1124;
+                        end
+                        else begin
+                            h1119 = 4095;
+                        end
+                        h1125 = 64'h0;
+                        h1125 = (e_addr & h1119[64-1:0]);
+                        h1126 = 64'h0;
+                        h1126 = (h1118 | h1125);
+                        h1127 = 64'h0;
+                        h1127 = (h1126 >>> 12);
+                        h1128 = 76'h0;
+                        h1128 = {h1127, 12'h0};
+                        cl_io_frcd_lo <= h1128[64-1:0];
+                        h1129 = 62'h0;
+                        h1129 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1130 = 1'h0;
+                        h1131 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1131 = 2;
+                        end
+                        else begin
+                            h1131 = 1;
+                        end
+                        h1130 = 0;
+                        if ((!((h1131 == 2) && 1'b1))) begin
+                            h1130 = 1;
+                        end
+                        h1132 = 63'h0;
+                        h1132 = ({1'h0, h1129} | {h1130, 62'h0});
+                        h1133 = 64'h0;
+                        h1133 = ({1'h0, h1132} | 64'h8000000000000000);
+                        h1134 = 64'h0;
+                        h1134 = (h1133 | 0);
+                        h1135 = 64'h0;
+                        h1135 = (h1134 | 0);
+                        h1136 = 64'h0;
+                        h1136 = (h1135 | 64'h4600000000);
+                        cl_io_frcd_hi <= h1136;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_dir_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 81;
+                        h1137 = 1'h0;
+                        h1137 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1137 = 1;
+                        end
+                        cl_io_recorded <= h1137;
+                        h1138 = 65'h0;
+                        h1139 = 65'h0;
+                        h1140 = 64'h0;
+                        h1140 = cl_tr_cpl;
+                        h1141 = 64'h0;
+                        h1141 = cl_tr_cpl;
+                        h1142 = 53'h0;
+                        h1142 = ({1'h0, h1141[64-1:12]} + 1);
+                        h1143 = 53'h0;
+                        h1143 = ({1'h0, h1140[64-1:12]} ^ h1142);
+                        h1144 = 65'h0;
+                        h1144 = ({h1143, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1139 = h1144;
+                        end
+                        else begin
+                            h1139 = 4095;
+                        end
+                        h1138 = h1139;
+                        h1145 = 65'h0;
+                        h1145 = (~h1138);
+                        h1146 = 64'h0;
+                        h1146 = (cl_tr_cpl & h1145[64-1:0]);
+                        h1147 = 65'h0;
+                        h1148 = 64'h0;
+                        h1148 = cl_tr_cpl;
+                        h1149 = 64'h0;
+                        h1149 = cl_tr_cpl;
+                        h1150 = 53'h0;
+                        h1150 = ({1'h0, h1149[64-1:12]} + 1);
+                        h1151 = 53'h0;
+                        h1151 = ({1'h0, h1148[64-1:12]} ^ h1150);
+                        h1152 = 65'h0;
+                        h1152 = ({h1151, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1147 = h1152;
+                        end
+                        else begin
+                            h1147 = 4095;
+                        end
+                        h1153 = 64'h0;
+                        h1153 = (e_addr & h1147[64-1:0]);
+                        h1154 = 64'h0;
+                        h1154 = (h1146 | h1153);
+                        h1155 = 64'h0;
+                        h1155 = (h1154 >>> 12);
+                        h1156 = 76'h0;
+                        h1156 = {h1155, 12'h0};
+                        cl_io_frcd_lo <= h1156[64-1:0];
+                        h1157 = 62'h0;
+                        h1157 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1158 = 1'h0;
+                        h1159 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1159 = 2;
+                        end
+                        else begin
+                            h1159 = 1;
+                        end
+                        h1158 = 0;
+                        if ((!((h1159 == 2) && 1'b1))) begin
+                            h1158 = 1;
+                        end
+                        h1160 = 63'h0;
+                        h1160 = ({1'h0, h1157} | {h1158, 62'h0});
+                        h1161 = 64'h0;
+                        h1161 = ({1'h0, h1160} | 64'h8000000000000000);
+                        h1162 = 64'h0;
+                        h1162 = (h1161 | 0);
+                        h1163 = 64'h0;
+                        h1163 = (h1162 | 0);
+                        h1164 = 64'h0;
+                        h1164 = (h1163 | 64'h5100000000);
+                        cl_io_frcd_hi <= h1164;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_dir_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 82;
+                        cl_io_recorded <= 1;
+                        h1165 = 65'h0;
+                        h1166 = 65'h0;
+                        h1167 = 64'h0;
+                        h1167 = cl_tr_cpl;
+                        h1168 = 64'h0;
+                        h1168 = cl_tr_cpl;
+                        h1169 = 53'h0;
+                        h1169 = ({1'h0, h1168[64-1:12]} + 1);
+                        h1170 = 53'h0;
+                        h1170 = ({1'h0, h1167[64-1:12]} ^ h1169);
+                        h1171 = 65'h0;
+                        h1171 = ({h1170, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1166 = h1171;
+                        end
+                        else begin
+                            h1166 = 4095;
+                        end
+                        h1165 = h1166;
+                        h1172 = 65'h0;
+                        h1172 = (~h1165);
+                        h1173 = 64'h0;
+                        h1173 = (cl_tr_cpl & h1172[64-1:0]);
+                        h1174 = 65'h0;
+                        h1175 = 64'h0;
+                        h1175 = cl_tr_cpl;
+                        h1176 = 64'h0;
+                        h1176 = cl_tr_cpl;
+                        h1177 = 53'h0;
+                        h1177 = ({1'h0, h1176[64-1:12]} + 1);
+                        h1178 = 53'h0;
+                        h1178 = ({1'h0, h1175[64-1:12]} ^ h1177);
+                        h1179 = 65'h0;
+                        h1179 = ({h1178, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1174 = h1179;
+                        end
+                        else begin
+                            h1174 = 4095;
+                        end
+                        h1180 = 64'h0;
+                        h1180 = (e_addr & h1174[64-1:0]);
+                        h1181 = 64'h0;
+                        h1181 = (h1173 | h1180);
+                        h1182 = 64'h0;
+                        h1182 = (h1181 >>> 12);
+                        h1183 = 76'h0;
+                        h1183 = {h1182, 12'h0};
+                        cl_io_frcd_lo <= h1183[64-1:0];
+                        h1184 = 62'h0;
+                        h1184 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1185 = 1'h0;
+                        h1186 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1186 = 2;
+                        end
+                        else begin
+                            h1186 = 1;
+                        end
+                        h1185 = 0;
+                        if ((!((h1186 == 2) && 1'b1))) begin
+                            h1185 = 1;
+                        end
+                        h1187 = 63'h0;
+                        h1187 = ({1'h0, h1184} | {h1185, 62'h0});
+                        h1188 = 64'h0;
+                        h1188 = ({1'h0, h1187} | 64'h8000000000000000);
+                        h1189 = 64'h0;
+                        h1189 = (h1188 | 0);
+                        h1190 = 64'h0;
+                        h1190 = (h1189 | 0);
+                        h1191 = 64'h0;
+                        h1191 = (h1190 | 64'h5200000000);
+                        cl_io_frcd_hi <= h1191;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 89;
+                        h1192 = 1'h0;
+                        h1192 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1192 = 1;
+                        end
+                        cl_io_recorded <= h1192;
+                        h1193 = 65'h0;
+                        h1194 = 65'h0;
+                        h1195 = 64'h0;
+                        h1195 = cl_tr_cpl;
+                        h1196 = 64'h0;
+                        h1196 = cl_tr_cpl;
+                        h1197 = 53'h0;
+                        h1197 = ({1'h0, h1196[64-1:12]} + 1);
+                        h1198 = 53'h0;
+                        h1198 = ({1'h0, h1195[64-1:12]} ^ h1197);
+                        h1199 = 65'h0;
+                        h1199 = ({h1198, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1194 = h1199;
+                        end
+                        else begin
+                            h1194 = 4095;
+                        end
+                        h1193 = h1194;
+                        h1200 = 65'h0;
+                        h1200 = (~h1193);
+                        h1201 = 64'h0;
+                        h1201 = (cl_tr_cpl & h1200[64-1:0]);
+                        h1202 = 65'h0;
+                        h1203 = 64'h0;
+                        h1203 = cl_tr_cpl;
+                        h1204 = 64'h0;
+                        h1204 = cl_tr_cpl;
+                        h1205 = 53'h0;
+                        h1205 = ({1'h0, h1204[64-1:12]} + 1);
+                        h1206 = 53'h0;
+                        h1206 = ({1'h0, h1203[64-1:12]} ^ h1205);
+                        h1207 = 65'h0;
+                        h1207 = ({h1206, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1202 = h1207;
+                        end
+                        else begin
+                            h1202 = 4095;
+                        end
+                        h1208 = 64'h0;
+                        h1208 = (e_addr & h1202[64-1:0]);
+                        h1209 = 64'h0;
+                        h1209 = (h1201 | h1208);
+                        h1210 = 64'h0;
+                        h1210 = (h1209 >>> 12);
+                        h1211 = 76'h0;
+                        h1211 = {h1210, 12'h0};
+                        cl_io_frcd_lo <= h1211[64-1:0];
+                        h1212 = 62'h0;
+                        h1212 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1213 = 1'h0;
+                        h1214 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1214 = 2;
+                        end
+                        else begin
+                            h1214 = 1;
+                        end
+                        h1213 = 0;
+                        if ((!((h1214 == 2) && 1'b1))) begin
+                            h1213 = 1;
+                        end
+                        h1215 = 63'h0;
+                        h1215 = ({1'h0, h1212} | {h1213, 62'h0});
+                        h1216 = 64'h0;
+                        h1216 = ({1'h0, h1215} | 64'h8000000000000000);
+                        h1217 = 64'h0;
+                        h1217 = (h1216 | 0);
+                        h1218 = 64'h0;
+                        h1218 = (h1217 | 0);
+                        h1219 = 64'h0;
+                        h1219 = (h1218 | 64'h5900000000);
+                        cl_io_frcd_hi <= h1219;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 90;
+                        cl_io_recorded <= 1;
+                        h1220 = 65'h0;
+                        h1221 = 65'h0;
+                        h1222 = 64'h0;
+                        h1222 = cl_tr_cpl;
+                        h1223 = 64'h0;
+                        h1223 = cl_tr_cpl;
+                        h1224 = 53'h0;
+                        h1224 = ({1'h0, h1223[64-1:12]} + 1);
+                        h1225 = 53'h0;
+                        h1225 = ({1'h0, h1222[64-1:12]} ^ h1224);
+                        h1226 = 65'h0;
+                        h1226 = ({h1225, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1221 = h1226;
+                        end
+                        else begin
+                            h1221 = 4095;
+                        end
+                        h1220 = h1221;
+                        h1227 = 65'h0;
+                        h1227 = (~h1220);
+                        h1228 = 64'h0;
+                        h1228 = (cl_tr_cpl & h1227[64-1:0]);
+                        h1229 = 65'h0;
+                        h1230 = 64'h0;
+                        h1230 = cl_tr_cpl;
+                        h1231 = 64'h0;
+                        h1231 = cl_tr_cpl;
+                        h1232 = 53'h0;
+                        h1232 = ({1'h0, h1231[64-1:12]} + 1);
+                        h1233 = 53'h0;
+                        h1233 = ({1'h0, h1230[64-1:12]} ^ h1232);
+                        h1234 = 65'h0;
+                        h1234 = ({h1233, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1229 = h1234;
+                        end
+                        else begin
+                            h1229 = 4095;
+                        end
+                        h1235 = 64'h0;
+                        h1235 = (e_addr & h1229[64-1:0]);
+                        h1236 = 64'h0;
+                        h1236 = (h1228 | h1235);
+                        h1237 = 64'h0;
+                        h1237 = (h1236 >>> 12);
+                        h1238 = 76'h0;
+                        h1238 = {h1237, 12'h0};
+                        cl_io_frcd_lo <= h1238[64-1:0];
+                        h1239 = 62'h0;
+                        h1239 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1240 = 1'h0;
+                        h1241 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1241 = 2;
+                        end
+                        else begin
+                            h1241 = 1;
+                        end
+                        h1240 = 0;
+                        if ((!((h1241 == 2) && 1'b1))) begin
+                            h1240 = 1;
+                        end
+                        h1242 = 63'h0;
+                        h1242 = ({1'h0, h1239} | {h1240, 62'h0});
+                        h1243 = 64'h0;
+                        h1243 = ({1'h0, h1242} | 64'h8000000000000000);
+                        h1244 = 64'h0;
+                        h1244 = (h1243 | 0);
+                        h1245 = 64'h0;
+                        h1245 = (h1244 | 0);
+                        h1246 = 64'h0;
+                        h1246 = (h1245 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h1246;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_invalid <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 91;
+                        h1247 = 1'h0;
+                        h1247 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1247 = 1;
+                        end
+                        cl_io_recorded <= h1247;
+                        h1248 = 65'h0;
+                        h1249 = 65'h0;
+                        h1250 = 64'h0;
+                        h1250 = cl_tr_cpl;
+                        h1251 = 64'h0;
+                        h1251 = cl_tr_cpl;
+                        h1252 = 53'h0;
+                        h1252 = ({1'h0, h1251[64-1:12]} + 1);
+                        h1253 = 53'h0;
+                        h1253 = ({1'h0, h1250[64-1:12]} ^ h1252);
+                        h1254 = 65'h0;
+                        h1254 = ({h1253, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1249 = h1254;
+                        end
+                        else begin
+                            h1249 = 4095;
+                        end
+                        h1248 = h1249;
+                        h1255 = 65'h0;
+                        h1255 = (~h1248);
+                        h1256 = 64'h0;
+                        h1256 = (cl_tr_cpl & h1255[64-1:0]);
+                        h1257 = 65'h0;
+                        h1258 = 64'h0;
+                        h1258 = cl_tr_cpl;
+                        h1259 = 64'h0;
+                        h1259 = cl_tr_cpl;
+                        h1260 = 53'h0;
+                        h1260 = ({1'h0, h1259[64-1:12]} + 1);
+                        h1261 = 53'h0;
+                        h1261 = ({1'h0, h1258[64-1:12]} ^ h1260);
+                        h1262 = 65'h0;
+                        h1262 = ({h1261, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1257 = h1262;
+                        end
+                        else begin
+                            h1257 = 4095;
+                        end
+                        h1263 = 64'h0;
+                        h1263 = (e_addr & h1257[64-1:0]);
+                        h1264 = 64'h0;
+                        h1264 = (h1256 | h1263);
+                        h1265 = 64'h0;
+                        h1265 = (h1264 >>> 12);
+                        h1266 = 76'h0;
+                        h1266 = {h1265, 12'h0};
+                        cl_io_frcd_lo <= h1266[64-1:0];
+                        h1267 = 62'h0;
+                        h1267 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1268 = 1'h0;
+                        h1269 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1269 = 2;
+                        end
+                        else begin
+                            h1269 = 1;
+                        end
+                        h1268 = 0;
+                        if ((!((h1269 == 2) && 1'b1))) begin
+                            h1268 = 1;
+                        end
+                        h1270 = 63'h0;
+                        h1270 = ({1'h0, h1267} | {h1268, 62'h0});
+                        h1271 = 64'h0;
+                        h1271 = ({1'h0, h1270} | 64'h8000000000000000);
+                        h1272 = 64'h0;
+                        h1272 = (h1271 | 0);
+                        h1273 = 64'h0;
+                        h1273 = (h1272 | 0);
+                        h1274 = 64'h0;
+                        h1274 = (h1273 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h1274;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_pass_through <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 1;
+                        v_wide[2-1:1] = 1;
+                        h1275 = 65'h0;
+                        h1276 = 65'h0;
+                        h1277 = 64'h0;
+                        h1277 = cl_tr_cpl;
+                        h1278 = 64'h0;
+                        h1278 = cl_tr_cpl;
+                        h1279 = 53'h0;
+                        h1279 = ({1'h0, h1278[64-1:12]} + 1);
+                        h1280 = 53'h0;
+                        h1280 = ({1'h0, h1277[64-1:12]} ^ h1279);
+                        h1281 = 65'h0;
+                        h1281 = ({h1280, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1276 = h1281;
+                        end
+                        else begin
+                            h1276 = 4095;
+                        end
+                        h1275 = h1276;
+                        h1282 = 65'h0;
+                        h1282 = (~h1275);
+                        h1283 = 64'h0;
+                        h1283 = (cl_tr_cpl & h1282[64-1:0]);
+                        h1284 = 65'h0;
+                        h1285 = 64'h0;
+                        h1285 = cl_tr_cpl;
+                        h1286 = 64'h0;
+                        h1286 = cl_tr_cpl;
+                        h1287 = 53'h0;
+                        h1287 = ({1'h0, h1286[64-1:12]} + 1);
+                        h1288 = 53'h0;
+                        h1288 = ({1'h0, h1285[64-1:12]} ^ h1287);
+                        h1289 = 65'h0;
+                        h1289 = ({h1288, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1284 = h1289;
+                        end
+                        else begin
+                            h1284 = 4095;
+                        end
+                        h1290 = 64'h0;
+                        h1290 = (e_addr & h1284[64-1:0]);
+                        h1291 = 64'h0;
+                        h1291 = (h1283 | h1290);
+                        h1292 = 64'h0;
+                        h1292 = (h1291 >>> 12);
+                        v_wide[64-1:12] = h1292[52-1:0];
+                        cl_io_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pass_through <= 1;
+                        cl_io_outcome <= 2;
+                        h1293 = 65'h0;
+                        h1294 = 65'h0;
+                        h1295 = 64'h0;
+                        h1295 = cl_tr_cpl;
+                        h1296 = 64'h0;
+                        h1296 = cl_tr_cpl;
+                        h1297 = 53'h0;
+                        h1297 = ({1'h0, h1296[64-1:12]} + 1);
+                        h1298 = 53'h0;
+                        h1298 = ({1'h0, h1295[64-1:12]} ^ h1297);
+                        h1299 = 65'h0;
+                        h1299 = ({h1298, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1294 = h1299;
+                        end
+                        else begin
+                            h1294 = 4095;
+                        end
+                        h1293 = h1294;
+                        h1300 = 65'h0;
+                        h1300 = (~h1293);
+                        h1301 = 64'h0;
+                        h1301 = (cl_tr_cpl & h1300[64-1:0]);
+                        h1302 = 65'h0;
+                        h1303 = 64'h0;
+                        h1303 = cl_tr_cpl;
+                        h1304 = 64'h0;
+                        h1304 = cl_tr_cpl;
+                        h1305 = 53'h0;
+                        h1305 = ({1'h0, h1304[64-1:12]} + 1);
+                        h1306 = 53'h0;
+                        h1306 = ({1'h0, h1303[64-1:12]} ^ h1305);
+                        h1307 = 65'h0;
+                        h1307 = ({h1306, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1302 = h1307;
+                        end
+                        else begin
+                            h1302 = 4095;
+                        end
+                        h1308 = 64'h0;
+                        h1308 = (e_addr & h1302[64-1:0]);
+                        h1309 = 64'h0;
+                        h1309 = (h1301 | h1308);
+                        cl_io_address <= h1309;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_beyond_width <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_address_beyond_width <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 131;
+                        h1310 = 1'h0;
+                        h1310 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1310 = 1;
+                        end
+                        cl_io_recorded <= h1310;
+                        h1311 = 65'h0;
+                        h1312 = 65'h0;
+                        h1313 = 64'h0;
+                        h1313 = cl_tr_cpl;
+                        h1314 = 64'h0;
+                        h1314 = cl_tr_cpl;
+                        h1315 = 53'h0;
+                        h1315 = ({1'h0, h1314[64-1:12]} + 1);
+                        h1316 = 53'h0;
+                        h1316 = ({1'h0, h1313[64-1:12]} ^ h1315);
+                        h1317 = 65'h0;
+                        h1317 = ({h1316, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1312 = h1317;
+                        end
+                        else begin
+                            h1312 = 4095;
+                        end
+                        h1311 = h1312;
+                        h1318 = 65'h0;
+                        h1318 = (~h1311);
+                        h1319 = 64'h0;
+                        h1319 = (cl_tr_cpl & h1318[64-1:0]);
+                        h1320 = 65'h0;
+                        h1321 = 64'h0;
+                        h1321 = cl_tr_cpl;
+                        h1322 = 64'h0;
+                        h1322 = cl_tr_cpl;
+                        h1323 = 53'h0;
+                        h1323 = ({1'h0, h1322[64-1:12]} + 1);
+                        h1324 = 53'h0;
+                        h1324 = ({1'h0, h1321[64-1:12]} ^ h1323);
+                        h1325 = 65'h0;
+                        h1325 = ({h1324, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1320 = h1325;
+                        end
+                        else begin
+                            h1320 = 4095;
+                        end
+                        h1326 = 64'h0;
+                        h1326 = (e_addr & h1320[64-1:0]);
+                        h1327 = 64'h0;
+                        h1327 = (h1319 | h1326);
+                        h1328 = 64'h0;
+                        h1328 = (h1327 >>> 12);
+                        h1329 = 76'h0;
+                        h1329 = {h1328, 12'h0};
+                        cl_io_frcd_lo <= h1329[64-1:0];
+                        h1330 = 62'h0;
+                        h1330 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1331 = 1'h0;
+                        h1332 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1332 = 2;
+                        end
+                        else begin
+                            h1332 = 1;
+                        end
+                        h1331 = 0;
+                        if ((!((h1332 == 2) && 1'b1))) begin
+                            h1331 = 1;
+                        end
+                        h1333 = 63'h0;
+                        h1333 = ({1'h0, h1330} | {h1331, 62'h0});
+                        h1334 = 64'h0;
+                        h1334 = ({1'h0, h1333} | 64'h8000000000000000);
+                        h1335 = 64'h0;
+                        h1335 = (h1334 | 0);
+                        h1336 = 64'h0;
+                        h1336 = (h1335 | 0);
+                        h1337 = 64'h0;
+                        h1337 = (h1336 | 64'h8300000000);
+                        cl_io_frcd_hi <= h1337;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_protected_memory_remapped <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_translated <= 1;
+                        cl_io_outcome <= 1;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_translation <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        v_wide = 0;
+                        v_wide[1-1:0] = 0;
+                        v_wide[2-1:1] = 0;
+                        v_wide[3-1:2] = 0;
+                        v_wide[12-1:11] = 0;
+                        v_wide[64-1:12] = 52'h7ffffffffffff;
+                        cl_io_cpl <= v_wide[64-1:0];
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_paging_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 120;
+                        h1338 = 1'h0;
+                        h1338 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1338 = 1;
+                        end
+                        cl_io_recorded <= h1338;
+                        h1339 = 65'h0;
+                        h1340 = 65'h0;
+                        h1341 = 64'h0;
+                        h1341 = cl_tr_cpl;
+                        h1342 = 64'h0;
+                        h1342 = cl_tr_cpl;
+                        h1343 = 53'h0;
+                        h1343 = ({1'h0, h1342[64-1:12]} + 1);
+                        h1344 = 53'h0;
+                        h1344 = ({1'h0, h1341[64-1:12]} ^ h1343);
+                        h1345 = 65'h0;
+                        h1345 = ({h1344, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1340 = h1345;
+                        end
+                        else begin
+                            h1340 = 4095;
+                        end
+                        h1339 = h1340;
+                        h1346 = 65'h0;
+                        h1346 = (~h1339);
+                        h1347 = 64'h0;
+                        h1347 = (cl_tr_cpl & h1346[64-1:0]);
+                        h1348 = 65'h0;
+                        h1349 = 64'h0;
+                        h1349 = cl_tr_cpl;
+                        h1350 = 64'h0;
+                        h1350 = cl_tr_cpl;
+                        h1351 = 53'h0;
+                        h1351 = ({1'h0, h1350[64-1:12]} + 1);
+                        h1352 = 53'h0;
+                        h1352 = ({1'h0, h1349[64-1:12]} ^ h1351);
+                        h1353 = 65'h0;
+                        h1353 = ({h1352, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1348 = h1353;
+                        end
+                        else begin
+                            h1348 = 4095;
+                        end
+                        h1354 = 64'h0;
+                        h1354 = (e_addr & h1348[64-1:0]);
+                        h1355 = 64'h0;
+                        h1355 = (h1347 | h1354);
+                        h1356 = 64'h0;
+                        h1356 = (h1355 >>> 12);
+                        h1357 = 76'h0;
+                        h1357 = {h1356, 12'h0};
+                        cl_io_frcd_lo <= h1357[64-1:0];
+                        h1358 = 62'h0;
+                        h1358 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1359 = 1'h0;
+                        h1360 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1360 = 2;
+                        end
+                        else begin
+                            h1360 = 1;
+                        end
+                        h1359 = 0;
+                        if ((!((h1360 == 2) && 1'b1))) begin
+                            h1359 = 1;
+                        end
+                        h1361 = 63'h0;
+                        h1361 = ({1'h0, h1358} | {h1359, 62'h0});
+                        h1362 = 64'h0;
+                        h1362 = ({1'h0, h1361} | 64'h8000000000000000);
+                        h1363 = 64'h0;
+                        h1363 = (h1362 | 0);
+                        h1364 = 64'h0;
+                        h1364 = (h1363 | 0);
+                        h1365 = 64'h0;
+                        h1365 = (h1364 | 64'h7800000000);
+                        cl_io_frcd_hi <= h1365;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_ats_not_present <= 1;
+                        cl_io_outcome <= 7;
+                        cl_io_address <= 0;
+                        cl_io_domain <= w_io_pe_8[16-1:0];
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_write_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 133;
+                        h1366 = 1'h0;
+                        h1366 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1366 = 1;
+                        end
+                        cl_io_recorded <= h1366;
+                        h1367 = 65'h0;
+                        h1368 = 65'h0;
+                        h1369 = 64'h0;
+                        h1369 = cl_tr_cpl;
+                        h1370 = 64'h0;
+                        h1370 = cl_tr_cpl;
+                        h1371 = 53'h0;
+                        h1371 = ({1'h0, h1370[64-1:12]} + 1);
+                        h1372 = 53'h0;
+                        h1372 = ({1'h0, h1369[64-1:12]} ^ h1371);
+                        h1373 = 65'h0;
+                        h1373 = ({h1372, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1368 = h1373;
+                        end
+                        else begin
+                            h1368 = 4095;
+                        end
+                        h1367 = h1368;
+                        h1374 = 65'h0;
+                        h1374 = (~h1367);
+                        h1375 = 64'h0;
+                        h1375 = (cl_tr_cpl & h1374[64-1:0]);
+                        h1376 = 65'h0;
+                        h1377 = 64'h0;
+                        h1377 = cl_tr_cpl;
+                        h1378 = 64'h0;
+                        h1378 = cl_tr_cpl;
+                        h1379 = 53'h0;
+                        h1379 = ({1'h0, h1378[64-1:12]} + 1);
+                        h1380 = 53'h0;
+                        h1380 = ({1'h0, h1377[64-1:12]} ^ h1379);
+                        h1381 = 65'h0;
+                        h1381 = ({h1380, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1376 = h1381;
+                        end
+                        else begin
+                            h1376 = 4095;
+                        end
+                        h1382 = 64'h0;
+                        h1382 = (e_addr & h1376[64-1:0]);
+                        h1383 = 64'h0;
+                        h1383 = (h1375 | h1382);
+                        h1384 = 64'h0;
+                        h1384 = (h1383 >>> 12);
+                        h1385 = 76'h0;
+                        h1385 = {h1384, 12'h0};
+                        cl_io_frcd_lo <= h1385[64-1:0];
+                        h1386 = 62'h0;
+                        h1386 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1387 = 1'h0;
+                        h1388 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1388 = 2;
+                        end
+                        else begin
+                            h1388 = 1;
+                        end
+                        h1387 = 0;
+                        if ((!((h1388 == 2) && 1'b1))) begin
+                            h1387 = 1;
+                        end
+                        h1389 = 63'h0;
+                        h1389 = ({1'h0, h1386} | {h1387, 62'h0});
+                        h1390 = 64'h0;
+                        h1390 = ({1'h0, h1389} | 64'h8000000000000000);
+                        h1391 = 64'h0;
+                        h1391 = (h1390 | 0);
+                        h1392 = 64'h0;
+                        h1392 = (h1391 | 0);
+                        h1393 = 64'h0;
+                        h1393 = (h1392 | 64'h8500000000);
+                        cl_io_frcd_hi <= h1393;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_read_denied <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 134;
+                        h1394 = 1'h0;
+                        h1394 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1394 = 1;
+                        end
+                        cl_io_recorded <= h1394;
+                        h1395 = 65'h0;
+                        h1396 = 65'h0;
+                        h1397 = 64'h0;
+                        h1397 = cl_tr_cpl;
+                        h1398 = 64'h0;
+                        h1398 = cl_tr_cpl;
+                        h1399 = 53'h0;
+                        h1399 = ({1'h0, h1398[64-1:12]} + 1);
+                        h1400 = 53'h0;
+                        h1400 = ({1'h0, h1397[64-1:12]} ^ h1399);
+                        h1401 = 65'h0;
+                        h1401 = ({h1400, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1396 = h1401;
+                        end
+                        else begin
+                            h1396 = 4095;
+                        end
+                        h1395 = h1396;
+                        h1402 = 65'h0;
+                        h1402 = (~h1395);
+                        h1403 = 64'h0;
+                        h1403 = (cl_tr_cpl & h1402[64-1:0]);
+                        h1404 = 65'h0;
+                        h1405 = 64'h0;
+                        h1405 = cl_tr_cpl;
+                        h1406 = 64'h0;
+                        h1406 = cl_tr_cpl;
+                        h1407 = 53'h0;
+                        h1407 = ({1'h0, h1406[64-1:12]} + 1);
+                        h1408 = 53'h0;
+                        h1408 = ({1'h0, h1405[64-1:12]} ^ h1407);
+                        h1409 = 65'h0;
+                        h1409 = ({h1408, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1404 = h1409;
+                        end
+                        else begin
+                            h1404 = 4095;
+                        end
+                        h1410 = 64'h0;
+                        h1410 = (e_addr & h1404[64-1:0]);
+                        h1411 = 64'h0;
+                        h1411 = (h1403 | h1410);
+                        h1412 = 64'h0;
+                        h1412 = (h1411 >>> 12);
+                        h1413 = 76'h0;
+                        h1413 = {h1412, 12'h0};
+                        cl_io_frcd_lo <= h1413[64-1:0];
+                        h1414 = 62'h0;
+                        h1414 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1415 = 1'h0;
+                        h1416 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1416 = 2;
+                        end
+                        else begin
+                            h1416 = 1;
+                        end
+                        h1415 = 0;
+                        if ((!((h1416 == 2) && 1'b1))) begin
+                            h1415 = 1;
+                        end
+                        h1417 = 63'h0;
+                        h1417 = ({1'h0, h1414} | {h1415, 62'h0});
+                        h1418 = 64'h0;
+                        h1418 = ({1'h0, h1417} | 64'h8000000000000000);
+                        h1419 = 64'h0;
+                        h1419 = (h1418 | 0);
+                        h1420 = 64'h0;
+                        h1420 = (h1419 | 0);
+                        h1421 = 64'h0;
+                        h1421 = (h1420 | 64'h8600000000);
+                        cl_io_frcd_hi <= h1421;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_paging_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 122;
+                        h1422 = 1'h0;
+                        h1422 = 0;
+                        if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
+                            h1422 = 1;
+                        end
+                        cl_io_recorded <= h1422;
+                        h1423 = 65'h0;
+                        h1424 = 65'h0;
+                        h1425 = 64'h0;
+                        h1425 = cl_tr_cpl;
+                        h1426 = 64'h0;
+                        h1426 = cl_tr_cpl;
+                        h1427 = 53'h0;
+                        h1427 = ({1'h0, h1426[64-1:12]} + 1);
+                        h1428 = 53'h0;
+                        h1428 = ({1'h0, h1425[64-1:12]} ^ h1427);
+                        h1429 = 65'h0;
+                        h1429 = ({h1428, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1424 = h1429;
+                        end
+                        else begin
+                            h1424 = 4095;
+                        end
+                        h1423 = h1424;
+                        h1430 = 65'h0;
+                        h1430 = (~h1423);
+                        h1431 = 64'h0;
+                        h1431 = (cl_tr_cpl & h1430[64-1:0]);
+                        h1432 = 65'h0;
+                        h1433 = 64'h0;
+                        h1433 = cl_tr_cpl;
+                        h1434 = 64'h0;
+                        h1434 = cl_tr_cpl;
+                        h1435 = 53'h0;
+                        h1435 = ({1'h0, h1434[64-1:12]} + 1);
+                        h1436 = 53'h0;
+                        h1436 = ({1'h0, h1433[64-1:12]} ^ h1435);
+                        h1437 = 65'h0;
+                        h1437 = ({h1436, 12'h0} | 4095);
+                        if (cl_tr_cpl[11]) begin
+                            h1432 = h1437;
+                        end
+                        else begin
+                            h1432 = 4095;
+                        end
+                        h1438 = 64'h0;
+                        h1438 = (e_addr & h1432[64-1:0]);
+                        h1439 = 64'h0;
+                        h1439 = (h1431 | h1438);
+                        h1440 = 64'h0;
+                        h1440 = (h1439 >>> 12);
+                        h1441 = 76'h0;
+                        h1441 = {h1440, 12'h0};
+                        cl_io_frcd_lo <= h1441[64-1:0];
+                        h1442 = 62'h0;
+                        h1442 = ({46'h0, cl_vf_rid} | 62'h2000000000000000);
+                        h1443 = 1'h0;
+                        h1444 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h1444 = 2;
+                        end
+                        else begin
+                            h1444 = 1;
+                        end
+                        h1443 = 0;
+                        if ((!((h1444 == 2) && 1'b1))) begin
+                            h1443 = 1;
+                        end
+                        h1445 = 63'h0;
+                        h1445 = ({1'h0, h1442} | {h1443, 62'h0});
+                        h1446 = 64'h0;
+                        h1446 = ({1'h0, h1445} | 64'h8000000000000000);
+                        h1447 = 64'h0;
+                        h1447 = (h1446 | 0);
+                        h1448 = 64'h0;
+                        h1448 = (h1447 | 0);
+                        h1449 = 64'h0;
+                        h1449 = (h1448 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h1449;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                    end
+                    else if ((((((h1470 == 1) || (h1471 == 2)) && (h1473 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -9147,71 +15364,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h589 = 64'h0;
-                        h590 = 65'h0;
-                        h591 = 65'h0;
-                        h592 = 64'h0;
-                        h592 = cl_tr_cpl;
-                        h593 = 64'h0;
-                        h593 = cl_tr_cpl;
-                        h594 = 53'h0;
-                        h594 = ({1'h0, h593[64-1:12]} + 1);
-                        h595 = 53'h0;
-                        h595 = ({1'h0, h592[64-1:12]} ^ h594);
-                        h596 = 65'h0;
-                        h596 = ({h595, 12'h0} | 4095);
+                        h1450 = 64'h0;
+                        h1451 = 65'h0;
+                        h1452 = 65'h0;
+                        h1453 = 64'h0;
+                        h1453 = cl_tr_cpl;
+                        h1454 = 64'h0;
+                        h1454 = cl_tr_cpl;
+                        h1455 = 53'h0;
+                        h1455 = ({1'h0, h1454[64-1:12]} + 1);
+                        h1456 = 53'h0;
+                        h1456 = ({1'h0, h1453[64-1:12]} ^ h1455);
+                        h1457 = 65'h0;
+                        h1457 = ({h1456, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h591 = h596;
+                            h1452 = h1457;
                         end
                         else begin
-                            h591 = 4095;
+                            h1452 = 4095;
                         end
-                        h590 = h591;
-                        h597 = 65'h0;
-                        h597 = (~h590);
-                        h598 = 64'h0;
-                        h598 = (cl_tr_cpl & h597[64-1:0]);
-                        h599 = 65'h0;
-                        h600 = 64'h0;
-                        h600 = cl_tr_cpl;
-                        h601 = 64'h0;
-                        h601 = cl_tr_cpl;
-                        h602 = 53'h0;
-                        h602 = ({1'h0, h601[64-1:12]} + 1);
-                        h603 = 53'h0;
-                        h603 = ({1'h0, h600[64-1:12]} ^ h602);
-                        h604 = 65'h0;
-                        h604 = ({h603, 12'h0} | 4095);
+                        h1451 = h1452;
+                        h1458 = 65'h0;
+                        h1458 = (~h1451);
+                        h1459 = 64'h0;
+                        h1459 = (cl_tr_cpl & h1458[64-1:0]);
+                        h1460 = 65'h0;
+                        h1461 = 64'h0;
+                        h1461 = cl_tr_cpl;
+                        h1462 = 64'h0;
+                        h1462 = cl_tr_cpl;
+                        h1463 = 53'h0;
+                        h1463 = ({1'h0, h1462[64-1:12]} + 1);
+                        h1464 = 53'h0;
+                        h1464 = ({1'h0, h1461[64-1:12]} ^ h1463);
+                        h1465 = 65'h0;
+                        h1465 = ({h1464, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h599 = h604;
+                            h1460 = h1465;
                         end
                         else begin
-                            h599 = 4095;
+                            h1460 = 4095;
                         end
-                        h605 = 64'h0;
-                        h605 = (e_addr & h599[64-1:0]);
-                        h606 = 64'h0;
-                        h606 = (h598 | h605);
-                        h589 = h606;
-                        v_wide[64-1:12] = h589[64-1:12];
+                        h1466 = 64'h0;
+                        h1466 = (e_addr & h1460[64-1:0]);
+                        h1467 = 64'h0;
+                        h1467 = (h1459 | h1466);
+                        h1450 = h1467;
+                        v_wide[64-1:12] = h1450[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 2;
-                        h607 = 1'h0;
-                        h608 = 2'h0;
+                        h1468 = 1'h0;
+                        h1469 = 2'h0;
                         if ((e_write != 0)) begin
-                            h608 = 2;
+                            h1469 = 2;
                         end
                         else begin
-                            h608 = 1;
+                            h1469 = 1;
                         end
-                        h607 = 0;
-                        if ((!((h608 == 2) && 1'b1))) begin
-                            h607 = 1;
+                        h1468 = 0;
+                        if ((!((h1469 == 2) && 1'b1))) begin
+                            h1468 = 1;
                         end
-                        v_wide[63-1:62] = h607;
+                        v_wide[63-1:62] = h1468;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9224,7 +15441,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((h633 == 1) || (h634 == 2)) && (h636 != 0)) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if ((((((h1494 == 1) || (h1495 == 2)) && (h1497 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -9233,71 +15450,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h613 = 64'h0;
-                        h614 = 65'h0;
-                        h615 = 65'h0;
-                        h616 = 64'h0;
-                        h616 = cl_tr_cpl;
-                        h617 = 64'h0;
-                        h617 = cl_tr_cpl;
-                        h618 = 53'h0;
-                        h618 = ({1'h0, h617[64-1:12]} + 1);
-                        h619 = 53'h0;
-                        h619 = ({1'h0, h616[64-1:12]} ^ h618);
-                        h620 = 65'h0;
-                        h620 = ({h619, 12'h0} | 4095);
+                        h1474 = 64'h0;
+                        h1475 = 65'h0;
+                        h1476 = 65'h0;
+                        h1477 = 64'h0;
+                        h1477 = cl_tr_cpl;
+                        h1478 = 64'h0;
+                        h1478 = cl_tr_cpl;
+                        h1479 = 53'h0;
+                        h1479 = ({1'h0, h1478[64-1:12]} + 1);
+                        h1480 = 53'h0;
+                        h1480 = ({1'h0, h1477[64-1:12]} ^ h1479);
+                        h1481 = 65'h0;
+                        h1481 = ({h1480, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h615 = h620;
+                            h1476 = h1481;
                         end
                         else begin
-                            h615 = 4095;
+                            h1476 = 4095;
                         end
-                        h614 = h615;
-                        h621 = 65'h0;
-                        h621 = (~h614);
-                        h622 = 64'h0;
-                        h622 = (cl_tr_cpl & h621[64-1:0]);
-                        h623 = 65'h0;
-                        h624 = 64'h0;
-                        h624 = cl_tr_cpl;
-                        h625 = 64'h0;
-                        h625 = cl_tr_cpl;
-                        h626 = 53'h0;
-                        h626 = ({1'h0, h625[64-1:12]} + 1);
-                        h627 = 53'h0;
-                        h627 = ({1'h0, h624[64-1:12]} ^ h626);
-                        h628 = 65'h0;
-                        h628 = ({h627, 12'h0} | 4095);
+                        h1475 = h1476;
+                        h1482 = 65'h0;
+                        h1482 = (~h1475);
+                        h1483 = 64'h0;
+                        h1483 = (cl_tr_cpl & h1482[64-1:0]);
+                        h1484 = 65'h0;
+                        h1485 = 64'h0;
+                        h1485 = cl_tr_cpl;
+                        h1486 = 64'h0;
+                        h1486 = cl_tr_cpl;
+                        h1487 = 53'h0;
+                        h1487 = ({1'h0, h1486[64-1:12]} + 1);
+                        h1488 = 53'h0;
+                        h1488 = ({1'h0, h1485[64-1:12]} ^ h1487);
+                        h1489 = 65'h0;
+                        h1489 = ({h1488, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h623 = h628;
+                            h1484 = h1489;
                         end
                         else begin
-                            h623 = 4095;
+                            h1484 = 4095;
                         end
-                        h629 = 64'h0;
-                        h629 = (e_addr & h623[64-1:0]);
-                        h630 = 64'h0;
-                        h630 = (h622 | h629);
-                        h613 = h630;
-                        v_wide[64-1:12] = h613[64-1:12];
+                        h1490 = 64'h0;
+                        h1490 = (e_addr & h1484[64-1:0]);
+                        h1491 = 64'h0;
+                        h1491 = (h1483 | h1490);
+                        h1474 = h1491;
+                        v_wide[64-1:12] = h1474[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 2;
-                        h631 = 1'h0;
-                        h632 = 2'h0;
+                        h1492 = 1'h0;
+                        h1493 = 2'h0;
                         if ((e_write != 0)) begin
-                            h632 = 2;
+                            h1493 = 2;
                         end
                         else begin
-                            h632 = 1;
+                            h1493 = 1;
                         end
-                        h631 = 0;
-                        if ((!((h632 == 2) && 1'b1))) begin
-                            h631 = 1;
+                        h1492 = 0;
+                        if ((!((h1493 == 2) && 1'b1))) begin
+                            h1492 = 1;
                         end
-                        v_wide[63-1:62] = h631;
+                        v_wide[63-1:62] = h1492;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9310,7 +15527,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h657 == 1) || (h658 == 2)) && (h660 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
+                    else if (((((((((h1518 == 1) || (h1519 == 2)) && (h1521 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -9319,71 +15536,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 9;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h637 = 64'h0;
-                        h638 = 65'h0;
-                        h639 = 65'h0;
-                        h640 = 64'h0;
-                        h640 = cl_tr_cpl;
-                        h641 = 64'h0;
-                        h641 = cl_tr_cpl;
-                        h642 = 53'h0;
-                        h642 = ({1'h0, h641[64-1:12]} + 1);
-                        h643 = 53'h0;
-                        h643 = ({1'h0, h640[64-1:12]} ^ h642);
-                        h644 = 65'h0;
-                        h644 = ({h643, 12'h0} | 4095);
+                        h1498 = 64'h0;
+                        h1499 = 65'h0;
+                        h1500 = 65'h0;
+                        h1501 = 64'h0;
+                        h1501 = cl_tr_cpl;
+                        h1502 = 64'h0;
+                        h1502 = cl_tr_cpl;
+                        h1503 = 53'h0;
+                        h1503 = ({1'h0, h1502[64-1:12]} + 1);
+                        h1504 = 53'h0;
+                        h1504 = ({1'h0, h1501[64-1:12]} ^ h1503);
+                        h1505 = 65'h0;
+                        h1505 = ({h1504, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h639 = h644;
+                            h1500 = h1505;
                         end
                         else begin
-                            h639 = 4095;
+                            h1500 = 4095;
                         end
-                        h638 = h639;
-                        h645 = 65'h0;
-                        h645 = (~h638);
-                        h646 = 64'h0;
-                        h646 = (cl_tr_cpl & h645[64-1:0]);
-                        h647 = 65'h0;
-                        h648 = 64'h0;
-                        h648 = cl_tr_cpl;
-                        h649 = 64'h0;
-                        h649 = cl_tr_cpl;
-                        h650 = 53'h0;
-                        h650 = ({1'h0, h649[64-1:12]} + 1);
-                        h651 = 53'h0;
-                        h651 = ({1'h0, h648[64-1:12]} ^ h650);
-                        h652 = 65'h0;
-                        h652 = ({h651, 12'h0} | 4095);
+                        h1499 = h1500;
+                        h1506 = 65'h0;
+                        h1506 = (~h1499);
+                        h1507 = 64'h0;
+                        h1507 = (cl_tr_cpl & h1506[64-1:0]);
+                        h1508 = 65'h0;
+                        h1509 = 64'h0;
+                        h1509 = cl_tr_cpl;
+                        h1510 = 64'h0;
+                        h1510 = cl_tr_cpl;
+                        h1511 = 53'h0;
+                        h1511 = ({1'h0, h1510[64-1:12]} + 1);
+                        h1512 = 53'h0;
+                        h1512 = ({1'h0, h1509[64-1:12]} ^ h1511);
+                        h1513 = 65'h0;
+                        h1513 = ({h1512, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h647 = h652;
+                            h1508 = h1513;
                         end
                         else begin
-                            h647 = 4095;
+                            h1508 = 4095;
                         end
-                        h653 = 64'h0;
-                        h653 = (e_addr & h647[64-1:0]);
-                        h654 = 64'h0;
-                        h654 = (h646 | h653);
-                        h637 = h654;
-                        v_wide[64-1:12] = h637[64-1:12];
+                        h1514 = 64'h0;
+                        h1514 = (e_addr & h1508[64-1:0]);
+                        h1515 = 64'h0;
+                        h1515 = (h1507 | h1514);
+                        h1498 = h1515;
+                        v_wide[64-1:12] = h1498[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 9;
                         v_wide[62-1:60] = 2;
-                        h655 = 1'h0;
-                        h656 = 2'h0;
+                        h1516 = 1'h0;
+                        h1517 = 2'h0;
                         if ((e_write != 0)) begin
-                            h656 = 2;
+                            h1517 = 2;
                         end
                         else begin
-                            h656 = 1;
+                            h1517 = 1;
                         end
-                        h655 = 0;
-                        if ((!((h656 == 2) && 1'b1))) begin
-                            h655 = 1;
+                        h1516 = 0;
+                        if ((!((h1517 == 2) && 1'b1))) begin
+                            h1516 = 1;
                         end
-                        v_wide[63-1:62] = h655;
+                        v_wide[63-1:62] = h1516;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9396,85 +15613,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h682 == 1) || (h683 == 2)) && (h685 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
+                    else if (((((((((h1543 == 1) || (h1544 == 2)) && (h1546 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h661 = 1'h0;
-                        h661 = 0;
+                        h1522 = 1'h0;
+                        h1522 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h661 = 1;
+                            h1522 = 1;
                         end
-                        cl_io_recorded <= h661;
+                        cl_io_recorded <= h1522;
                         v_wide = 0;
-                        h662 = 64'h0;
-                        h663 = 65'h0;
-                        h664 = 65'h0;
-                        h665 = 64'h0;
-                        h665 = cl_tr_cpl;
-                        h666 = 64'h0;
-                        h666 = cl_tr_cpl;
-                        h667 = 53'h0;
-                        h667 = ({1'h0, h666[64-1:12]} + 1);
-                        h668 = 53'h0;
-                        h668 = ({1'h0, h665[64-1:12]} ^ h667);
-                        h669 = 65'h0;
-                        h669 = ({h668, 12'h0} | 4095);
+                        h1523 = 64'h0;
+                        h1524 = 65'h0;
+                        h1525 = 65'h0;
+                        h1526 = 64'h0;
+                        h1526 = cl_tr_cpl;
+                        h1527 = 64'h0;
+                        h1527 = cl_tr_cpl;
+                        h1528 = 53'h0;
+                        h1528 = ({1'h0, h1527[64-1:12]} + 1);
+                        h1529 = 53'h0;
+                        h1529 = ({1'h0, h1526[64-1:12]} ^ h1528);
+                        h1530 = 65'h0;
+                        h1530 = ({h1529, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h664 = h669;
+                            h1525 = h1530;
                         end
                         else begin
-                            h664 = 4095;
+                            h1525 = 4095;
                         end
-                        h663 = h664;
-                        h670 = 65'h0;
-                        h670 = (~h663);
-                        h671 = 64'h0;
-                        h671 = (cl_tr_cpl & h670[64-1:0]);
-                        h672 = 65'h0;
-                        h673 = 64'h0;
-                        h673 = cl_tr_cpl;
-                        h674 = 64'h0;
-                        h674 = cl_tr_cpl;
-                        h675 = 53'h0;
-                        h675 = ({1'h0, h674[64-1:12]} + 1);
-                        h676 = 53'h0;
-                        h676 = ({1'h0, h673[64-1:12]} ^ h675);
-                        h677 = 65'h0;
-                        h677 = ({h676, 12'h0} | 4095);
+                        h1524 = h1525;
+                        h1531 = 65'h0;
+                        h1531 = (~h1524);
+                        h1532 = 64'h0;
+                        h1532 = (cl_tr_cpl & h1531[64-1:0]);
+                        h1533 = 65'h0;
+                        h1534 = 64'h0;
+                        h1534 = cl_tr_cpl;
+                        h1535 = 64'h0;
+                        h1535 = cl_tr_cpl;
+                        h1536 = 53'h0;
+                        h1536 = ({1'h0, h1535[64-1:12]} + 1);
+                        h1537 = 53'h0;
+                        h1537 = ({1'h0, h1534[64-1:12]} ^ h1536);
+                        h1538 = 65'h0;
+                        h1538 = ({h1537, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h672 = h677;
+                            h1533 = h1538;
                         end
                         else begin
-                            h672 = 4095;
+                            h1533 = 4095;
                         end
-                        h678 = 64'h0;
-                        h678 = (e_addr & h672[64-1:0]);
-                        h679 = 64'h0;
-                        h679 = (h671 | h678);
-                        h662 = h679;
-                        v_wide[64-1:12] = h662[64-1:12];
+                        h1539 = 64'h0;
+                        h1539 = (e_addr & h1533[64-1:0]);
+                        h1540 = 64'h0;
+                        h1540 = (h1532 | h1539);
+                        h1523 = h1540;
+                        v_wide[64-1:12] = h1523[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 2;
-                        h680 = 1'h0;
-                        h681 = 2'h0;
+                        h1541 = 1'h0;
+                        h1542 = 2'h0;
                         if ((e_write != 0)) begin
-                            h681 = 2;
+                            h1542 = 2;
                         end
                         else begin
-                            h681 = 1;
+                            h1542 = 1;
                         end
-                        h680 = 0;
-                        if ((!((h681 == 2) && 1'b1))) begin
-                            h680 = 1;
+                        h1541 = 0;
+                        if ((!((h1542 == 2) && 1'b1))) begin
+                            h1541 = 1;
                         end
-                        v_wide[63-1:62] = h680;
+                        v_wide[63-1:62] = h1541;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9487,7 +15704,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h706 == 1) || (h707 == 2)) && (h709 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((((((h1567 == 1) || (h1568 == 2)) && (h1570 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -9496,71 +15713,71 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h686 = 64'h0;
-                        h687 = 65'h0;
-                        h688 = 65'h0;
-                        h689 = 64'h0;
-                        h689 = cl_tr_cpl;
-                        h690 = 64'h0;
-                        h690 = cl_tr_cpl;
-                        h691 = 53'h0;
-                        h691 = ({1'h0, h690[64-1:12]} + 1);
-                        h692 = 53'h0;
-                        h692 = ({1'h0, h689[64-1:12]} ^ h691);
-                        h693 = 65'h0;
-                        h693 = ({h692, 12'h0} | 4095);
+                        h1547 = 64'h0;
+                        h1548 = 65'h0;
+                        h1549 = 65'h0;
+                        h1550 = 64'h0;
+                        h1550 = cl_tr_cpl;
+                        h1551 = 64'h0;
+                        h1551 = cl_tr_cpl;
+                        h1552 = 53'h0;
+                        h1552 = ({1'h0, h1551[64-1:12]} + 1);
+                        h1553 = 53'h0;
+                        h1553 = ({1'h0, h1550[64-1:12]} ^ h1552);
+                        h1554 = 65'h0;
+                        h1554 = ({h1553, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h688 = h693;
+                            h1549 = h1554;
                         end
                         else begin
-                            h688 = 4095;
+                            h1549 = 4095;
                         end
-                        h687 = h688;
-                        h694 = 65'h0;
-                        h694 = (~h687);
-                        h695 = 64'h0;
-                        h695 = (cl_tr_cpl & h694[64-1:0]);
-                        h696 = 65'h0;
-                        h697 = 64'h0;
-                        h697 = cl_tr_cpl;
-                        h698 = 64'h0;
-                        h698 = cl_tr_cpl;
-                        h699 = 53'h0;
-                        h699 = ({1'h0, h698[64-1:12]} + 1);
-                        h700 = 53'h0;
-                        h700 = ({1'h0, h697[64-1:12]} ^ h699);
-                        h701 = 65'h0;
-                        h701 = ({h700, 12'h0} | 4095);
+                        h1548 = h1549;
+                        h1555 = 65'h0;
+                        h1555 = (~h1548);
+                        h1556 = 64'h0;
+                        h1556 = (cl_tr_cpl & h1555[64-1:0]);
+                        h1557 = 65'h0;
+                        h1558 = 64'h0;
+                        h1558 = cl_tr_cpl;
+                        h1559 = 64'h0;
+                        h1559 = cl_tr_cpl;
+                        h1560 = 53'h0;
+                        h1560 = ({1'h0, h1559[64-1:12]} + 1);
+                        h1561 = 53'h0;
+                        h1561 = ({1'h0, h1558[64-1:12]} ^ h1560);
+                        h1562 = 65'h0;
+                        h1562 = ({h1561, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h696 = h701;
+                            h1557 = h1562;
                         end
                         else begin
-                            h696 = 4095;
+                            h1557 = 4095;
                         end
-                        h702 = 64'h0;
-                        h702 = (e_addr & h696[64-1:0]);
-                        h703 = 64'h0;
-                        h703 = (h695 | h702);
-                        h686 = h703;
-                        v_wide[64-1:12] = h686[64-1:12];
+                        h1563 = 64'h0;
+                        h1563 = (e_addr & h1557[64-1:0]);
+                        h1564 = 64'h0;
+                        h1564 = (h1556 | h1563);
+                        h1547 = h1564;
+                        v_wide[64-1:12] = h1547[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 2;
-                        h704 = 1'h0;
-                        h705 = 2'h0;
+                        h1565 = 1'h0;
+                        h1566 = 2'h0;
                         if ((e_write != 0)) begin
-                            h705 = 2;
+                            h1566 = 2;
                         end
                         else begin
-                            h705 = 1;
+                            h1566 = 1;
                         end
-                        h704 = 0;
-                        if ((!((h705 == 2) && 1'b1))) begin
-                            h704 = 1;
+                        h1565 = 0;
+                        if ((!((h1566 == 2) && 1'b1))) begin
+                            h1565 = 1;
                         end
-                        v_wide[63-1:62] = h704;
+                        v_wide[63-1:62] = h1565;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9573,85 +15790,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h731 == 1) || (h732 == 2)) && (h734 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((((h1592 == 1) || (h1593 == 2)) && (h1595 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h710 = 1'h0;
-                        h710 = 0;
+                        h1571 = 1'h0;
+                        h1571 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h710 = 1;
+                            h1571 = 1;
                         end
-                        cl_io_recorded <= h710;
+                        cl_io_recorded <= h1571;
                         v_wide = 0;
-                        h711 = 64'h0;
-                        h712 = 65'h0;
-                        h713 = 65'h0;
-                        h714 = 64'h0;
-                        h714 = cl_tr_cpl;
-                        h715 = 64'h0;
-                        h715 = cl_tr_cpl;
-                        h716 = 53'h0;
-                        h716 = ({1'h0, h715[64-1:12]} + 1);
-                        h717 = 53'h0;
-                        h717 = ({1'h0, h714[64-1:12]} ^ h716);
-                        h718 = 65'h0;
-                        h718 = ({h717, 12'h0} | 4095);
+                        h1572 = 64'h0;
+                        h1573 = 65'h0;
+                        h1574 = 65'h0;
+                        h1575 = 64'h0;
+                        h1575 = cl_tr_cpl;
+                        h1576 = 64'h0;
+                        h1576 = cl_tr_cpl;
+                        h1577 = 53'h0;
+                        h1577 = ({1'h0, h1576[64-1:12]} + 1);
+                        h1578 = 53'h0;
+                        h1578 = ({1'h0, h1575[64-1:12]} ^ h1577);
+                        h1579 = 65'h0;
+                        h1579 = ({h1578, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h713 = h718;
+                            h1574 = h1579;
                         end
                         else begin
-                            h713 = 4095;
+                            h1574 = 4095;
                         end
-                        h712 = h713;
-                        h719 = 65'h0;
-                        h719 = (~h712);
-                        h720 = 64'h0;
-                        h720 = (cl_tr_cpl & h719[64-1:0]);
-                        h721 = 65'h0;
-                        h722 = 64'h0;
-                        h722 = cl_tr_cpl;
-                        h723 = 64'h0;
-                        h723 = cl_tr_cpl;
-                        h724 = 53'h0;
-                        h724 = ({1'h0, h723[64-1:12]} + 1);
-                        h725 = 53'h0;
-                        h725 = ({1'h0, h722[64-1:12]} ^ h724);
-                        h726 = 65'h0;
-                        h726 = ({h725, 12'h0} | 4095);
+                        h1573 = h1574;
+                        h1580 = 65'h0;
+                        h1580 = (~h1573);
+                        h1581 = 64'h0;
+                        h1581 = (cl_tr_cpl & h1580[64-1:0]);
+                        h1582 = 65'h0;
+                        h1583 = 64'h0;
+                        h1583 = cl_tr_cpl;
+                        h1584 = 64'h0;
+                        h1584 = cl_tr_cpl;
+                        h1585 = 53'h0;
+                        h1585 = ({1'h0, h1584[64-1:12]} + 1);
+                        h1586 = 53'h0;
+                        h1586 = ({1'h0, h1583[64-1:12]} ^ h1585);
+                        h1587 = 65'h0;
+                        h1587 = ({h1586, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h721 = h726;
+                            h1582 = h1587;
                         end
                         else begin
-                            h721 = 4095;
+                            h1582 = 4095;
                         end
-                        h727 = 64'h0;
-                        h727 = (e_addr & h721[64-1:0]);
-                        h728 = 64'h0;
-                        h728 = (h720 | h727);
-                        h711 = h728;
-                        v_wide[64-1:12] = h711[64-1:12];
+                        h1588 = 64'h0;
+                        h1588 = (e_addr & h1582[64-1:0]);
+                        h1589 = 64'h0;
+                        h1589 = (h1581 | h1588);
+                        h1572 = h1589;
+                        v_wide[64-1:12] = h1572[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 2;
-                        h729 = 1'h0;
-                        h730 = 2'h0;
+                        h1590 = 1'h0;
+                        h1591 = 2'h0;
                         if ((e_write != 0)) begin
-                            h730 = 2;
+                            h1591 = 2;
                         end
                         else begin
-                            h730 = 1;
+                            h1591 = 1;
                         end
-                        h729 = 0;
-                        if ((!((h730 == 2) && 1'b1))) begin
-                            h729 = 1;
+                        h1590 = 0;
+                        if ((!((h1591 == 2) && 1'b1))) begin
+                            h1590 = 1;
                         end
-                        v_wide[63-1:62] = h729;
+                        v_wide[63-1:62] = h1590;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9664,85 +15881,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((((((h756 == 1) || (h757 == 2)) && (h759 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && 1'b1) && (w_io_ctx_0[4-1:2] != 1))) begin
+                    else if (((((((((((((h1617 == 1) || (h1618 == 2)) && (h1620 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && 1'b1) && (w_io_ctx_0[4-1:2] != 1))) begin
                         cl_io_exit <= 1;
                         cl_io_translation_type_blocked <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h735 = 1'h0;
-                        h735 = 0;
+                        h1596 = 1'h0;
+                        h1596 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h735 = 1;
+                            h1596 = 1;
                         end
-                        cl_io_recorded <= h735;
+                        cl_io_recorded <= h1596;
                         v_wide = 0;
-                        h736 = 64'h0;
-                        h737 = 65'h0;
-                        h738 = 65'h0;
-                        h739 = 64'h0;
-                        h739 = cl_tr_cpl;
-                        h740 = 64'h0;
-                        h740 = cl_tr_cpl;
-                        h741 = 53'h0;
-                        h741 = ({1'h0, h740[64-1:12]} + 1);
-                        h742 = 53'h0;
-                        h742 = ({1'h0, h739[64-1:12]} ^ h741);
-                        h743 = 65'h0;
-                        h743 = ({h742, 12'h0} | 4095);
+                        h1597 = 64'h0;
+                        h1598 = 65'h0;
+                        h1599 = 65'h0;
+                        h1600 = 64'h0;
+                        h1600 = cl_tr_cpl;
+                        h1601 = 64'h0;
+                        h1601 = cl_tr_cpl;
+                        h1602 = 53'h0;
+                        h1602 = ({1'h0, h1601[64-1:12]} + 1);
+                        h1603 = 53'h0;
+                        h1603 = ({1'h0, h1600[64-1:12]} ^ h1602);
+                        h1604 = 65'h0;
+                        h1604 = ({h1603, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h738 = h743;
+                            h1599 = h1604;
                         end
                         else begin
-                            h738 = 4095;
+                            h1599 = 4095;
                         end
-                        h737 = h738;
-                        h744 = 65'h0;
-                        h744 = (~h737);
-                        h745 = 64'h0;
-                        h745 = (cl_tr_cpl & h744[64-1:0]);
-                        h746 = 65'h0;
-                        h747 = 64'h0;
-                        h747 = cl_tr_cpl;
-                        h748 = 64'h0;
-                        h748 = cl_tr_cpl;
-                        h749 = 53'h0;
-                        h749 = ({1'h0, h748[64-1:12]} + 1);
-                        h750 = 53'h0;
-                        h750 = ({1'h0, h747[64-1:12]} ^ h749);
-                        h751 = 65'h0;
-                        h751 = ({h750, 12'h0} | 4095);
+                        h1598 = h1599;
+                        h1605 = 65'h0;
+                        h1605 = (~h1598);
+                        h1606 = 64'h0;
+                        h1606 = (cl_tr_cpl & h1605[64-1:0]);
+                        h1607 = 65'h0;
+                        h1608 = 64'h0;
+                        h1608 = cl_tr_cpl;
+                        h1609 = 64'h0;
+                        h1609 = cl_tr_cpl;
+                        h1610 = 53'h0;
+                        h1610 = ({1'h0, h1609[64-1:12]} + 1);
+                        h1611 = 53'h0;
+                        h1611 = ({1'h0, h1608[64-1:12]} ^ h1610);
+                        h1612 = 65'h0;
+                        h1612 = ({h1611, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h746 = h751;
+                            h1607 = h1612;
                         end
                         else begin
-                            h746 = 4095;
+                            h1607 = 4095;
                         end
-                        h752 = 64'h0;
-                        h752 = (e_addr & h746[64-1:0]);
-                        h753 = 64'h0;
-                        h753 = (h745 | h752);
-                        h736 = h753;
-                        v_wide[64-1:12] = h736[64-1:12];
+                        h1613 = 64'h0;
+                        h1613 = (e_addr & h1607[64-1:0]);
+                        h1614 = 64'h0;
+                        h1614 = (h1606 | h1613);
+                        h1597 = h1614;
+                        v_wide[64-1:12] = h1597[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 2;
-                        h754 = 1'h0;
-                        h755 = 2'h0;
+                        h1615 = 1'h0;
+                        h1616 = 2'h0;
                         if ((e_write != 0)) begin
-                            h755 = 2;
+                            h1616 = 2;
                         end
                         else begin
-                            h755 = 1;
+                            h1616 = 1;
                         end
-                        h754 = 0;
-                        if ((!((h755 == 2) && 1'b1))) begin
-                            h754 = 1;
+                        h1615 = 0;
+                        if ((!((h1616 == 2) && 1'b1))) begin
+                            h1615 = 1;
                         end
-                        v_wide[63-1:62] = h754;
+                        v_wide[63-1:62] = h1615;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9755,85 +15972,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h781 == 1) || (h782 == 2)) && (h784 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((((((h1642 == 1) || (h1643 == 2)) && (h1645 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h760 = 1'h0;
-                        h760 = 0;
+                        h1621 = 1'h0;
+                        h1621 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h760 = 1;
+                            h1621 = 1;
                         end
-                        cl_io_recorded <= h760;
+                        cl_io_recorded <= h1621;
                         v_wide = 0;
-                        h761 = 64'h0;
-                        h762 = 65'h0;
-                        h763 = 65'h0;
-                        h764 = 64'h0;
-                        h764 = cl_tr_cpl;
-                        h765 = 64'h0;
-                        h765 = cl_tr_cpl;
-                        h766 = 53'h0;
-                        h766 = ({1'h0, h765[64-1:12]} + 1);
-                        h767 = 53'h0;
-                        h767 = ({1'h0, h764[64-1:12]} ^ h766);
-                        h768 = 65'h0;
-                        h768 = ({h767, 12'h0} | 4095);
+                        h1622 = 64'h0;
+                        h1623 = 65'h0;
+                        h1624 = 65'h0;
+                        h1625 = 64'h0;
+                        h1625 = cl_tr_cpl;
+                        h1626 = 64'h0;
+                        h1626 = cl_tr_cpl;
+                        h1627 = 53'h0;
+                        h1627 = ({1'h0, h1626[64-1:12]} + 1);
+                        h1628 = 53'h0;
+                        h1628 = ({1'h0, h1625[64-1:12]} ^ h1627);
+                        h1629 = 65'h0;
+                        h1629 = ({h1628, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h763 = h768;
+                            h1624 = h1629;
                         end
                         else begin
-                            h763 = 4095;
+                            h1624 = 4095;
                         end
-                        h762 = h763;
-                        h769 = 65'h0;
-                        h769 = (~h762);
-                        h770 = 64'h0;
-                        h770 = (cl_tr_cpl & h769[64-1:0]);
-                        h771 = 65'h0;
-                        h772 = 64'h0;
-                        h772 = cl_tr_cpl;
-                        h773 = 64'h0;
-                        h773 = cl_tr_cpl;
-                        h774 = 53'h0;
-                        h774 = ({1'h0, h773[64-1:12]} + 1);
-                        h775 = 53'h0;
-                        h775 = ({1'h0, h772[64-1:12]} ^ h774);
-                        h776 = 65'h0;
-                        h776 = ({h775, 12'h0} | 4095);
+                        h1623 = h1624;
+                        h1630 = 65'h0;
+                        h1630 = (~h1623);
+                        h1631 = 64'h0;
+                        h1631 = (cl_tr_cpl & h1630[64-1:0]);
+                        h1632 = 65'h0;
+                        h1633 = 64'h0;
+                        h1633 = cl_tr_cpl;
+                        h1634 = 64'h0;
+                        h1634 = cl_tr_cpl;
+                        h1635 = 53'h0;
+                        h1635 = ({1'h0, h1634[64-1:12]} + 1);
+                        h1636 = 53'h0;
+                        h1636 = ({1'h0, h1633[64-1:12]} ^ h1635);
+                        h1637 = 65'h0;
+                        h1637 = ({h1636, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h771 = h776;
+                            h1632 = h1637;
                         end
                         else begin
-                            h771 = 4095;
+                            h1632 = 4095;
                         end
-                        h777 = 64'h0;
-                        h777 = (e_addr & h771[64-1:0]);
-                        h778 = 64'h0;
-                        h778 = (h770 | h777);
-                        h761 = h778;
-                        v_wide[64-1:12] = h761[64-1:12];
+                        h1638 = 64'h0;
+                        h1638 = (e_addr & h1632[64-1:0]);
+                        h1639 = 64'h0;
+                        h1639 = (h1631 | h1638);
+                        h1622 = h1639;
+                        v_wide[64-1:12] = h1622[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 2;
-                        h779 = 1'h0;
-                        h780 = 2'h0;
+                        h1640 = 1'h0;
+                        h1641 = 2'h0;
                         if ((e_write != 0)) begin
-                            h780 = 2;
+                            h1641 = 2;
                         end
                         else begin
-                            h780 = 1;
+                            h1641 = 1;
                         end
-                        h779 = 0;
-                        if ((!((h780 == 2) && 1'b1))) begin
-                            h779 = 1;
+                        h1640 = 0;
+                        if ((!((h1641 == 2) && 1'b1))) begin
+                            h1640 = 1;
                         end
-                        v_wide[63-1:62] = h779;
+                        v_wide[63-1:62] = h1640;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -9846,7 +16063,7 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if ((((((((h785 == 1) || (h786 == 2)) && 1'b1) && (h788 != 0)) && (((1'b1 && (h805 >= {32'h0, h807, 20'h0})) && (h824 <= {32'h0, h827})) || ((1'b1 && (h844 >= {16'h0, h846, 20'h0})) && (h863 <= {16'h0, h866})))) && (((((((((h867 == 1) || (h868 == 2)) && (h870 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && 1'b1)) begin
+                    else if ((((((((h1646 == 1) || (h1647 == 2)) && 1'b1) && (h1649 != 0)) && (((1'b1 && (h1666 >= {32'h0, h1668, 20'h0})) && (h1685 <= {32'h0, h1688})) || ((1'b1 && (h1705 >= {16'h0, h1707, 20'h0})) && (h1724 <= {16'h0, h1727})))) && ((((((((((h1728 == 1) || (h1729 == 2)) && (h1731 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && 1'b1)) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -9866,55 +16083,55 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h888 == 1) || (h889 == 2)) && (h891 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && 1'b1)) begin
+                    else if ((((((((((((h1749 == 1) || (h1750 == 2)) && (h1752 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && 1'b1)) begin
                         cl_io_exit <= 1;
                         cl_io_translated_request <= 1;
                         cl_io_outcome <= 2;
-                        h871 = 65'h0;
-                        h872 = 65'h0;
-                        h873 = 64'h0;
-                        h873 = cl_tr_cpl;
-                        h874 = 64'h0;
-                        h874 = cl_tr_cpl;
-                        h875 = 53'h0;
-                        h875 = ({1'h0, h874[64-1:12]} + 1);
-                        h876 = 53'h0;
-                        h876 = ({1'h0, h873[64-1:12]} ^ h875);
-                        h877 = 65'h0;
-                        h877 = ({h876, 12'h0} | 4095);
+                        h1732 = 65'h0;
+                        h1733 = 65'h0;
+                        h1734 = 64'h0;
+                        h1734 = cl_tr_cpl;
+                        h1735 = 64'h0;
+                        h1735 = cl_tr_cpl;
+                        h1736 = 53'h0;
+                        h1736 = ({1'h0, h1735[64-1:12]} + 1);
+                        h1737 = 53'h0;
+                        h1737 = ({1'h0, h1734[64-1:12]} ^ h1736);
+                        h1738 = 65'h0;
+                        h1738 = ({h1737, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h872 = h877;
+                            h1733 = h1738;
                         end
                         else begin
-                            h872 = 4095;
+                            h1733 = 4095;
                         end
-                        h871 = h872;
-                        h878 = 65'h0;
-                        h878 = (~h871);
-                        h879 = 64'h0;
-                        h879 = (cl_tr_cpl & h878[64-1:0]);
-                        h880 = 65'h0;
-                        h881 = 64'h0;
-                        h881 = cl_tr_cpl;
-                        h882 = 64'h0;
-                        h882 = cl_tr_cpl;
-                        h883 = 53'h0;
-                        h883 = ({1'h0, h882[64-1:12]} + 1);
-                        h884 = 53'h0;
-                        h884 = ({1'h0, h881[64-1:12]} ^ h883);
-                        h885 = 65'h0;
-                        h885 = ({h884, 12'h0} | 4095);
+                        h1732 = h1733;
+                        h1739 = 65'h0;
+                        h1739 = (~h1732);
+                        h1740 = 64'h0;
+                        h1740 = (cl_tr_cpl & h1739[64-1:0]);
+                        h1741 = 65'h0;
+                        h1742 = 64'h0;
+                        h1742 = cl_tr_cpl;
+                        h1743 = 64'h0;
+                        h1743 = cl_tr_cpl;
+                        h1744 = 53'h0;
+                        h1744 = ({1'h0, h1743[64-1:12]} + 1);
+                        h1745 = 53'h0;
+                        h1745 = ({1'h0, h1742[64-1:12]} ^ h1744);
+                        h1746 = 65'h0;
+                        h1746 = ({h1745, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h880 = h885;
+                            h1741 = h1746;
                         end
                         else begin
-                            h880 = 4095;
+                            h1741 = 4095;
                         end
-                        h886 = 64'h0;
-                        h886 = (e_addr & h880[64-1:0]);
-                        h887 = 64'h0;
-                        h887 = (h879 | h886);
-                        cl_io_address <= h887;
+                        h1747 = 64'h0;
+                        h1747 = (e_addr & h1741[64-1:0]);
+                        h1748 = 64'h0;
+                        h1748 = (h1740 | h1747);
+                        cl_io_address <= h1748;
                         cl_io_domain <= w_io_ctx_8[24-1:8];
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -9930,55 +16147,55 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h909 == 1) || (h910 == 2)) && (h912 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((((h1770 == 1) || (h1771 == 2)) && (h1773 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
-                        h892 = 65'h0;
-                        h893 = 65'h0;
-                        h894 = 64'h0;
-                        h894 = cl_tr_cpl;
-                        h895 = 64'h0;
-                        h895 = cl_tr_cpl;
-                        h896 = 53'h0;
-                        h896 = ({1'h0, h895[64-1:12]} + 1);
-                        h897 = 53'h0;
-                        h897 = ({1'h0, h894[64-1:12]} ^ h896);
-                        h898 = 65'h0;
-                        h898 = ({h897, 12'h0} | 4095);
+                        h1753 = 65'h0;
+                        h1754 = 65'h0;
+                        h1755 = 64'h0;
+                        h1755 = cl_tr_cpl;
+                        h1756 = 64'h0;
+                        h1756 = cl_tr_cpl;
+                        h1757 = 53'h0;
+                        h1757 = ({1'h0, h1756[64-1:12]} + 1);
+                        h1758 = 53'h0;
+                        h1758 = ({1'h0, h1755[64-1:12]} ^ h1757);
+                        h1759 = 65'h0;
+                        h1759 = ({h1758, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h893 = h898;
+                            h1754 = h1759;
                         end
                         else begin
-                            h893 = 4095;
+                            h1754 = 4095;
                         end
-                        h892 = h893;
-                        h899 = 65'h0;
-                        h899 = (~h892);
-                        h900 = 64'h0;
-                        h900 = (cl_tr_cpl & h899[64-1:0]);
-                        h901 = 65'h0;
-                        h902 = 64'h0;
-                        h902 = cl_tr_cpl;
-                        h903 = 64'h0;
-                        h903 = cl_tr_cpl;
-                        h904 = 53'h0;
-                        h904 = ({1'h0, h903[64-1:12]} + 1);
-                        h905 = 53'h0;
-                        h905 = ({1'h0, h902[64-1:12]} ^ h904);
-                        h906 = 65'h0;
-                        h906 = ({h905, 12'h0} | 4095);
+                        h1753 = h1754;
+                        h1760 = 65'h0;
+                        h1760 = (~h1753);
+                        h1761 = 64'h0;
+                        h1761 = (cl_tr_cpl & h1760[64-1:0]);
+                        h1762 = 65'h0;
+                        h1763 = 64'h0;
+                        h1763 = cl_tr_cpl;
+                        h1764 = 64'h0;
+                        h1764 = cl_tr_cpl;
+                        h1765 = 53'h0;
+                        h1765 = ({1'h0, h1764[64-1:12]} + 1);
+                        h1766 = 53'h0;
+                        h1766 = ({1'h0, h1763[64-1:12]} ^ h1765);
+                        h1767 = 65'h0;
+                        h1767 = ({h1766, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h901 = h906;
+                            h1762 = h1767;
                         end
                         else begin
-                            h901 = 4095;
+                            h1762 = 4095;
                         end
-                        h907 = 64'h0;
-                        h907 = (e_addr & h901[64-1:0]);
-                        h908 = 64'h0;
-                        h908 = (h900 | h907);
-                        cl_io_address <= h908;
+                        h1768 = 64'h0;
+                        h1768 = (e_addr & h1762[64-1:0]);
+                        h1769 = 64'h0;
+                        h1769 = (h1761 | h1768);
+                        cl_io_address <= h1769;
                         cl_io_domain <= w_io_ctx_8[24-1:8];
                         cl_io_fault_reason <= 0;
                         cl_io_recorded <= 0;
@@ -10014,85 +16231,85 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
-                    else if (((((((((((h934 == 1) || (h935 == 2)) && (h937 != 0)) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h938 != 0))) begin
+                    else if ((((((((((((h1795 == 1) || (h1796 == 2)) && (h1798 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h1799 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h913 = 1'h0;
-                        h913 = 0;
+                        h1774 = 1'h0;
+                        h1774 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h913 = 1;
+                            h1774 = 1;
                         end
-                        cl_io_recorded <= h913;
+                        cl_io_recorded <= h1774;
                         v_wide = 0;
-                        h914 = 64'h0;
-                        h915 = 65'h0;
-                        h916 = 65'h0;
-                        h917 = 64'h0;
-                        h917 = cl_tr_cpl;
-                        h918 = 64'h0;
-                        h918 = cl_tr_cpl;
-                        h919 = 53'h0;
-                        h919 = ({1'h0, h918[64-1:12]} + 1);
-                        h920 = 53'h0;
-                        h920 = ({1'h0, h917[64-1:12]} ^ h919);
-                        h921 = 65'h0;
-                        h921 = ({h920, 12'h0} | 4095);
+                        h1775 = 64'h0;
+                        h1776 = 65'h0;
+                        h1777 = 65'h0;
+                        h1778 = 64'h0;
+                        h1778 = cl_tr_cpl;
+                        h1779 = 64'h0;
+                        h1779 = cl_tr_cpl;
+                        h1780 = 53'h0;
+                        h1780 = ({1'h0, h1779[64-1:12]} + 1);
+                        h1781 = 53'h0;
+                        h1781 = ({1'h0, h1778[64-1:12]} ^ h1780);
+                        h1782 = 65'h0;
+                        h1782 = ({h1781, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h916 = h921;
+                            h1777 = h1782;
                         end
                         else begin
-                            h916 = 4095;
+                            h1777 = 4095;
                         end
-                        h915 = h916;
-                        h922 = 65'h0;
-                        h922 = (~h915);
-                        h923 = 64'h0;
-                        h923 = (cl_tr_cpl & h922[64-1:0]);
-                        h924 = 65'h0;
-                        h925 = 64'h0;
-                        h925 = cl_tr_cpl;
-                        h926 = 64'h0;
-                        h926 = cl_tr_cpl;
-                        h927 = 53'h0;
-                        h927 = ({1'h0, h926[64-1:12]} + 1);
-                        h928 = 53'h0;
-                        h928 = ({1'h0, h925[64-1:12]} ^ h927);
-                        h929 = 65'h0;
-                        h929 = ({h928, 12'h0} | 4095);
+                        h1776 = h1777;
+                        h1783 = 65'h0;
+                        h1783 = (~h1776);
+                        h1784 = 64'h0;
+                        h1784 = (cl_tr_cpl & h1783[64-1:0]);
+                        h1785 = 65'h0;
+                        h1786 = 64'h0;
+                        h1786 = cl_tr_cpl;
+                        h1787 = 64'h0;
+                        h1787 = cl_tr_cpl;
+                        h1788 = 53'h0;
+                        h1788 = ({1'h0, h1787[64-1:12]} + 1);
+                        h1789 = 53'h0;
+                        h1789 = ({1'h0, h1786[64-1:12]} ^ h1788);
+                        h1790 = 65'h0;
+                        h1790 = ({h1789, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h924 = h929;
+                            h1785 = h1790;
                         end
                         else begin
-                            h924 = 4095;
+                            h1785 = 4095;
                         end
-                        h930 = 64'h0;
-                        h930 = (e_addr & h924[64-1:0]);
-                        h931 = 64'h0;
-                        h931 = (h923 | h930);
-                        h914 = h931;
-                        v_wide[64-1:12] = h914[64-1:12];
+                        h1791 = 64'h0;
+                        h1791 = (e_addr & h1785[64-1:0]);
+                        h1792 = 64'h0;
+                        h1792 = (h1784 | h1791);
+                        h1775 = h1792;
+                        v_wide[64-1:12] = h1775[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 2;
-                        h932 = 1'h0;
-                        h933 = 2'h0;
+                        h1793 = 1'h0;
+                        h1794 = 2'h0;
                         if ((e_write != 0)) begin
-                            h933 = 2;
+                            h1794 = 2;
                         end
                         else begin
-                            h933 = 1;
+                            h1794 = 1;
                         end
-                        h932 = 0;
-                        if ((!((h933 == 2) && 1'b1))) begin
-                            h932 = 1;
+                        h1793 = 0;
+                        if ((!((h1794 == 2) && 1'b1))) begin
+                            h1793 = 1;
                         end
-                        v_wide[63-1:62] = h932;
+                        v_wide[63-1:62] = h1793;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -10178,78 +16395,78 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 0;
-                        h997 = 1'h0;
-                        h997 = 0;
+                        h1858 = 1'h0;
+                        h1858 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h997 = 1;
+                            h1858 = 1;
                         end
-                        cl_io_recorded <= h997;
+                        cl_io_recorded <= h1858;
                         v_wide = 0;
-                        h998 = 64'h0;
-                        h999 = 65'h0;
-                        h1000 = 65'h0;
-                        h1001 = 64'h0;
-                        h1001 = cl_tr_cpl;
-                        h1002 = 64'h0;
-                        h1002 = cl_tr_cpl;
-                        h1003 = 53'h0;
-                        h1003 = ({1'h0, h1002[64-1:12]} + 1);
-                        h1004 = 53'h0;
-                        h1004 = ({1'h0, h1001[64-1:12]} ^ h1003);
-                        h1005 = 65'h0;
-                        h1005 = ({h1004, 12'h0} | 4095);
+                        h1859 = 64'h0;
+                        h1860 = 65'h0;
+                        h1861 = 65'h0;
+                        h1862 = 64'h0;
+                        h1862 = cl_tr_cpl;
+                        h1863 = 64'h0;
+                        h1863 = cl_tr_cpl;
+                        h1864 = 53'h0;
+                        h1864 = ({1'h0, h1863[64-1:12]} + 1);
+                        h1865 = 53'h0;
+                        h1865 = ({1'h0, h1862[64-1:12]} ^ h1864);
+                        h1866 = 65'h0;
+                        h1866 = ({h1865, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1000 = h1005;
+                            h1861 = h1866;
                         end
                         else begin
-                            h1000 = 4095;
+                            h1861 = 4095;
                         end
-                        h999 = h1000;
-                        h1006 = 65'h0;
-                        h1006 = (~h999);
-                        h1007 = 64'h0;
-                        h1007 = (cl_tr_cpl & h1006[64-1:0]);
-                        h1008 = 65'h0;
-                        h1009 = 64'h0;
-                        h1009 = cl_tr_cpl;
-                        h1010 = 64'h0;
-                        h1010 = cl_tr_cpl;
-                        h1011 = 53'h0;
-                        h1011 = ({1'h0, h1010[64-1:12]} + 1);
-                        h1012 = 53'h0;
-                        h1012 = ({1'h0, h1009[64-1:12]} ^ h1011);
-                        h1013 = 65'h0;
-                        h1013 = ({h1012, 12'h0} | 4095);
+                        h1860 = h1861;
+                        h1867 = 65'h0;
+                        h1867 = (~h1860);
+                        h1868 = 64'h0;
+                        h1868 = (cl_tr_cpl & h1867[64-1:0]);
+                        h1869 = 65'h0;
+                        h1870 = 64'h0;
+                        h1870 = cl_tr_cpl;
+                        h1871 = 64'h0;
+                        h1871 = cl_tr_cpl;
+                        h1872 = 53'h0;
+                        h1872 = ({1'h0, h1871[64-1:12]} + 1);
+                        h1873 = 53'h0;
+                        h1873 = ({1'h0, h1870[64-1:12]} ^ h1872);
+                        h1874 = 65'h0;
+                        h1874 = ({h1873, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1008 = h1013;
+                            h1869 = h1874;
                         end
                         else begin
-                            h1008 = 4095;
+                            h1869 = 4095;
                         end
-                        h1014 = 64'h0;
-                        h1014 = (e_addr & h1008[64-1:0]);
-                        h1015 = 64'h0;
-                        h1015 = (h1007 | h1014);
-                        h998 = h1015;
-                        v_wide[64-1:12] = h998[64-1:12];
+                        h1875 = 64'h0;
+                        h1875 = (e_addr & h1869[64-1:0]);
+                        h1876 = 64'h0;
+                        h1876 = (h1868 | h1875);
+                        h1859 = h1876;
+                        v_wide[64-1:12] = h1859[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 0;
                         v_wide[62-1:60] = 2;
-                        h1016 = 1'h0;
-                        h1017 = 2'h0;
+                        h1877 = 1'h0;
+                        h1878 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1017 = 2;
+                            h1878 = 2;
                         end
                         else begin
-                            h1017 = 1;
+                            h1878 = 1;
                         end
-                        h1016 = 0;
-                        if ((!((h1017 == 2) && 1'b1))) begin
-                            h1016 = 1;
+                        h1877 = 0;
+                        if ((!((h1878 == 2) && 1'b1))) begin
+                            h1877 = 1;
                         end
-                        v_wide[63-1:62] = h1016;
+                        v_wide[63-1:62] = h1877;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -10289,60 +16506,60 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h1018 = 1'h0;
-                        h1018 = 0;
+                        h1879 = 1'h0;
+                        h1879 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1018 = 1;
+                            h1879 = 1;
                         end
-                        cl_io_recorded <= h1018;
+                        cl_io_recorded <= h1879;
                         v_wide = 0;
-                        h1019 = 64'h0;
-                        h1020 = 65'h0;
-                        h1021 = 65'h0;
-                        h1022 = 64'h0;
-                        h1022 = cl_tr_cpl;
-                        h1023 = 64'h0;
-                        h1023 = cl_tr_cpl;
-                        h1024 = 53'h0;
-                        h1024 = ({1'h0, h1023[64-1:12]} + 1);
-                        h1025 = 53'h0;
-                        h1025 = ({1'h0, h1022[64-1:12]} ^ h1024);
-                        h1026 = 65'h0;
-                        h1026 = ({h1025, 12'h0} | 4095);
+                        h1880 = 64'h0;
+                        h1881 = 65'h0;
+                        h1882 = 65'h0;
+                        h1883 = 64'h0;
+                        h1883 = cl_tr_cpl;
+                        h1884 = 64'h0;
+                        h1884 = cl_tr_cpl;
+                        h1885 = 53'h0;
+                        h1885 = ({1'h0, h1884[64-1:12]} + 1);
+                        h1886 = 53'h0;
+                        h1886 = ({1'h0, h1883[64-1:12]} ^ h1885);
+                        h1887 = 65'h0;
+                        h1887 = ({h1886, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1021 = h1026;
+                            h1882 = h1887;
                         end
                         else begin
-                            h1021 = 4095;
+                            h1882 = 4095;
                         end
-                        h1020 = h1021;
-                        h1027 = 65'h0;
-                        h1027 = (~h1020);
-                        h1028 = 64'h0;
-                        h1028 = (cl_tr_cpl & h1027[64-1:0]);
-                        h1029 = 65'h0;
-                        h1030 = 64'h0;
-                        h1030 = cl_tr_cpl;
-                        h1031 = 64'h0;
-                        h1031 = cl_tr_cpl;
-                        h1032 = 53'h0;
-                        h1032 = ({1'h0, h1031[64-1:12]} + 1);
-                        h1033 = 53'h0;
-                        h1033 = ({1'h0, h1030[64-1:12]} ^ h1032);
-                        h1034 = 65'h0;
-                        h1034 = ({h1033, 12'h0} | 4095);
+                        h1881 = h1882;
+                        h1888 = 65'h0;
+                        h1888 = (~h1881);
+                        h1889 = 64'h0;
+                        h1889 = (cl_tr_cpl & h1888[64-1:0]);
+                        h1890 = 65'h0;
+                        h1891 = 64'h0;
+                        h1891 = cl_tr_cpl;
+                        h1892 = 64'h0;
+                        h1892 = cl_tr_cpl;
+                        h1893 = 53'h0;
+                        h1893 = ({1'h0, h1892[64-1:12]} + 1);
+                        h1894 = 53'h0;
+                        h1894 = ({1'h0, h1891[64-1:12]} ^ h1893);
+                        h1895 = 65'h0;
+                        h1895 = ({h1894, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1029 = h1034;
+                            h1890 = h1895;
                         end
                         else begin
-                            h1029 = 4095;
+                            h1890 = 4095;
                         end
-                        h1035 = 64'h0;
-                        h1035 = (e_addr & h1029[64-1:0]);
-                        h1036 = 64'h0;
-                        h1036 = (h1028 | h1035);
-                        h1019 = h1036;
-                        v_wide[64-1:12] = h1019[64-1:12];
+                        h1896 = 64'h0;
+                        h1896 = (e_addr & h1890[64-1:0]);
+                        h1897 = 64'h0;
+                        h1897 = (h1889 | h1896);
+                        h1880 = h1897;
+                        v_wide[64-1:12] = h1880[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -10368,60 +16585,60 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h1037 = 1'h0;
-                        h1037 = 0;
+                        h1898 = 1'h0;
+                        h1898 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1037 = 1;
+                            h1898 = 1;
                         end
-                        cl_io_recorded <= h1037;
+                        cl_io_recorded <= h1898;
                         v_wide = 0;
-                        h1038 = 64'h0;
-                        h1039 = 65'h0;
-                        h1040 = 65'h0;
-                        h1041 = 64'h0;
-                        h1041 = cl_tr_cpl;
-                        h1042 = 64'h0;
-                        h1042 = cl_tr_cpl;
-                        h1043 = 53'h0;
-                        h1043 = ({1'h0, h1042[64-1:12]} + 1);
-                        h1044 = 53'h0;
-                        h1044 = ({1'h0, h1041[64-1:12]} ^ h1043);
-                        h1045 = 65'h0;
-                        h1045 = ({h1044, 12'h0} | 4095);
+                        h1899 = 64'h0;
+                        h1900 = 65'h0;
+                        h1901 = 65'h0;
+                        h1902 = 64'h0;
+                        h1902 = cl_tr_cpl;
+                        h1903 = 64'h0;
+                        h1903 = cl_tr_cpl;
+                        h1904 = 53'h0;
+                        h1904 = ({1'h0, h1903[64-1:12]} + 1);
+                        h1905 = 53'h0;
+                        h1905 = ({1'h0, h1902[64-1:12]} ^ h1904);
+                        h1906 = 65'h0;
+                        h1906 = ({h1905, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1040 = h1045;
+                            h1901 = h1906;
                         end
                         else begin
-                            h1040 = 4095;
+                            h1901 = 4095;
                         end
-                        h1039 = h1040;
-                        h1046 = 65'h0;
-                        h1046 = (~h1039);
-                        h1047 = 64'h0;
-                        h1047 = (cl_tr_cpl & h1046[64-1:0]);
-                        h1048 = 65'h0;
-                        h1049 = 64'h0;
-                        h1049 = cl_tr_cpl;
-                        h1050 = 64'h0;
-                        h1050 = cl_tr_cpl;
-                        h1051 = 53'h0;
-                        h1051 = ({1'h0, h1050[64-1:12]} + 1);
-                        h1052 = 53'h0;
-                        h1052 = ({1'h0, h1049[64-1:12]} ^ h1051);
-                        h1053 = 65'h0;
-                        h1053 = ({h1052, 12'h0} | 4095);
+                        h1900 = h1901;
+                        h1907 = 65'h0;
+                        h1907 = (~h1900);
+                        h1908 = 64'h0;
+                        h1908 = (cl_tr_cpl & h1907[64-1:0]);
+                        h1909 = 65'h0;
+                        h1910 = 64'h0;
+                        h1910 = cl_tr_cpl;
+                        h1911 = 64'h0;
+                        h1911 = cl_tr_cpl;
+                        h1912 = 53'h0;
+                        h1912 = ({1'h0, h1911[64-1:12]} + 1);
+                        h1913 = 53'h0;
+                        h1913 = ({1'h0, h1910[64-1:12]} ^ h1912);
+                        h1914 = 65'h0;
+                        h1914 = ({h1913, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1048 = h1053;
+                            h1909 = h1914;
                         end
                         else begin
-                            h1048 = 4095;
+                            h1909 = 4095;
                         end
-                        h1054 = 64'h0;
-                        h1054 = (e_addr & h1048[64-1:0]);
-                        h1055 = 64'h0;
-                        h1055 = (h1047 | h1054);
-                        h1038 = h1055;
-                        v_wide[64-1:12] = h1038[64-1:12];
+                        h1915 = 64'h0;
+                        h1915 = (e_addr & h1909[64-1:0]);
+                        h1916 = 64'h0;
+                        h1916 = (h1908 | h1915);
+                        h1899 = h1916;
+                        v_wide[64-1:12] = h1899[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -10447,78 +16664,78 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h1056 = 1'h0;
-                        h1056 = 0;
+                        h1917 = 1'h0;
+                        h1917 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h1056 = 1;
+                            h1917 = 1;
                         end
-                        cl_io_recorded <= h1056;
+                        cl_io_recorded <= h1917;
                         v_wide = 0;
-                        h1057 = 64'h0;
-                        h1058 = 65'h0;
-                        h1059 = 65'h0;
-                        h1060 = 64'h0;
-                        h1060 = cl_tr_cpl;
-                        h1061 = 64'h0;
-                        h1061 = cl_tr_cpl;
-                        h1062 = 53'h0;
-                        h1062 = ({1'h0, h1061[64-1:12]} + 1);
-                        h1063 = 53'h0;
-                        h1063 = ({1'h0, h1060[64-1:12]} ^ h1062);
-                        h1064 = 65'h0;
-                        h1064 = ({h1063, 12'h0} | 4095);
+                        h1918 = 64'h0;
+                        h1919 = 65'h0;
+                        h1920 = 65'h0;
+                        h1921 = 64'h0;
+                        h1921 = cl_tr_cpl;
+                        h1922 = 64'h0;
+                        h1922 = cl_tr_cpl;
+                        h1923 = 53'h0;
+                        h1923 = ({1'h0, h1922[64-1:12]} + 1);
+                        h1924 = 53'h0;
+                        h1924 = ({1'h0, h1921[64-1:12]} ^ h1923);
+                        h1925 = 65'h0;
+                        h1925 = ({h1924, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1059 = h1064;
+                            h1920 = h1925;
                         end
                         else begin
-                            h1059 = 4095;
+                            h1920 = 4095;
                         end
-                        h1058 = h1059;
-                        h1065 = 65'h0;
-                        h1065 = (~h1058);
-                        h1066 = 64'h0;
-                        h1066 = (cl_tr_cpl & h1065[64-1:0]);
-                        h1067 = 65'h0;
-                        h1068 = 64'h0;
-                        h1068 = cl_tr_cpl;
-                        h1069 = 64'h0;
-                        h1069 = cl_tr_cpl;
-                        h1070 = 53'h0;
-                        h1070 = ({1'h0, h1069[64-1:12]} + 1);
-                        h1071 = 53'h0;
-                        h1071 = ({1'h0, h1068[64-1:12]} ^ h1070);
-                        h1072 = 65'h0;
-                        h1072 = ({h1071, 12'h0} | 4095);
+                        h1919 = h1920;
+                        h1926 = 65'h0;
+                        h1926 = (~h1919);
+                        h1927 = 64'h0;
+                        h1927 = (cl_tr_cpl & h1926[64-1:0]);
+                        h1928 = 65'h0;
+                        h1929 = 64'h0;
+                        h1929 = cl_tr_cpl;
+                        h1930 = 64'h0;
+                        h1930 = cl_tr_cpl;
+                        h1931 = 53'h0;
+                        h1931 = ({1'h0, h1930[64-1:12]} + 1);
+                        h1932 = 53'h0;
+                        h1932 = ({1'h0, h1929[64-1:12]} ^ h1931);
+                        h1933 = 65'h0;
+                        h1933 = ({h1932, 12'h0} | 4095);
                         if (cl_tr_cpl[11]) begin
-                            h1067 = h1072;
+                            h1928 = h1933;
                         end
                         else begin
-                            h1067 = 4095;
+                            h1928 = 4095;
                         end
-                        h1073 = 64'h0;
-                        h1073 = (e_addr & h1067[64-1:0]);
-                        h1074 = 64'h0;
-                        h1074 = (h1066 | h1073);
-                        h1057 = h1074;
-                        v_wide[64-1:12] = h1057[64-1:12];
+                        h1934 = 64'h0;
+                        h1934 = (e_addr & h1928[64-1:0]);
+                        h1935 = 64'h0;
+                        h1935 = (h1927 | h1934);
+                        h1918 = h1935;
+                        v_wide[64-1:12] = h1918[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 2;
-                        h1075 = 1'h0;
-                        h1076 = 2'h0;
+                        h1936 = 1'h0;
+                        h1937 = 2'h0;
                         if ((e_write != 0)) begin
-                            h1076 = 2;
+                            h1937 = 2;
                         end
                         else begin
-                            h1076 = 1;
+                            h1937 = 1;
                         end
-                        h1075 = 0;
-                        if ((!((h1076 == 2) && 1'b1))) begin
-                            h1075 = 1;
+                        h1936 = 0;
+                        if ((!((h1937 == 2) && 1'b1))) begin
+                            h1936 = 1;
                         end
-                        v_wide[63-1:62] = h1075;
+                        v_wide[63-1:62] = h1936;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -10680,12 +16897,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h1077 = 1'h0;
-                        h1077 = 0;
+                        h1938 = 1'h0;
+                        h1938 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h1077 = 1;
+                            h1938 = 1;
                         end
-                        cl_io_recorded <= h1077;
+                        cl_io_recorded <= h1938;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -10711,12 +16928,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h1078 = 1'h0;
-                        h1078 = 0;
+                        h1939 = 1'h0;
+                        h1939 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h1078 = 1;
+                            h1939 = 1;
                         end
-                        cl_io_recorded <= h1078;
+                        cl_io_recorded <= h1939;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -10742,12 +16959,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h1079 = 1'h0;
-                        h1079 = 0;
+                        h1940 = 1'h0;
+                        h1940 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h1079 = 1;
+                            h1940 = 1;
                         end
-                        cl_io_recorded <= h1079;
+                        cl_io_recorded <= h1940;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -10778,79 +16995,79 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h1080 = 32'h0;
-                        h1081 = 64'h0;
-                        h1081 = (r_IRTA_REG >>> 11);
-                        h1082 = 1'h0;
-                        h1082 = (h1081[1-1:0] & 1);
-                        h1083 = 32'h0;
-                        h1083 = w_io_irte_0[64-1:32];
-                        if ((h1082 != 0)) begin
-                            h1080 = w_io_irte_0[64-1:32];
+                        h1941 = 32'h0;
+                        h1942 = 64'h0;
+                        h1942 = (r_IRTA_REG >>> 11);
+                        h1943 = 1'h0;
+                        h1943 = (h1942[1-1:0] & 1);
+                        h1944 = 32'h0;
+                        h1944 = w_io_irte_0[64-1:32];
+                        if ((h1943 != 0)) begin
+                            h1941 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h1080 = {24'h0, h1083[16-1:8]};
+                            h1941 = {24'h0, h1944[16-1:8]};
                         end
-                        cl_io_destination <= h1080;
-                        h1084 = 1'h0;
-                        h1084 = 0;
+                        cl_io_destination <= h1941;
+                        h1945 = 1'h0;
+                        h1945 = 0;
                         if (w_io_irte_0[2]) begin
-                            h1084 = 1;
+                            h1945 = 1;
                         end
-                        cl_io_dest_mode <= h1084;
-                        h1085 = 1'h0;
-                        h1085 = 0;
+                        cl_io_dest_mode <= h1945;
+                        h1946 = 1'h0;
+                        h1946 = 0;
                         if (w_io_irte_0[3]) begin
-                            h1085 = 1;
+                            h1946 = 1;
                         end
-                        cl_io_redir_hint <= h1085;
-                        h1086 = 1'h0;
-                        h1086 = 0;
+                        cl_io_redir_hint <= h1946;
+                        h1947 = 1'h0;
+                        h1947 = 0;
                         if (w_io_irte_0[4]) begin
-                            h1086 = 1;
+                            h1947 = 1;
                         end
-                        cl_io_trigger_mode <= h1086;
+                        cl_io_trigger_mode <= h1947;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
                     end
                 end
-                st <= 5'b11100;
+                st <= 6'b101010;
             end
-            5'b11100: begin
-                h1087 = 1'h0;
-                h1088 = 1'h0;
-                h1088 = 0;
+            6'b101010: begin
+                h1948 = 1'h0;
+                h1949 = 1'h0;
+                h1949 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h1088 = 1;
+                    h1949 = 1;
                 end
-                h1089 = 1'h0;
-                h1089 = 0;
+                h1950 = 1'h0;
+                h1950 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h1089 = 1;
+                    h1950 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h1087 = h1088;
+                    h1948 = h1949;
                 end
                 else begin
-                    h1087 = h1089;
+                    h1948 = h1950;
                 end
-                h1090 = 1'h0;
-                h1091 = 1'h0;
-                h1091 = 0;
+                h1951 = 1'h0;
+                h1952 = 1'h0;
+                h1952 = 0;
                 if (cl_tr_cpl[1]) begin
-                    h1091 = 1;
+                    h1952 = 1;
                 end
-                h1092 = 1'h0;
-                h1092 = 0;
+                h1953 = 1'h0;
+                h1953 = 0;
                 if (cl_tr_cpl[0]) begin
-                    h1092 = 1;
+                    h1953 = 1;
                 end
                 if ((e_write != 0)) begin
-                    h1090 = h1091;
+                    h1951 = h1952;
                 end
                 else begin
-                    h1090 = h1092;
+                    h1951 = h1953;
                 end
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
@@ -10861,7 +17078,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
                 else if ((cl_tr_cpl_status != 0)) begin
                     status <= 2;
@@ -10872,9 +17089,9 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= cl_tr_fault_reason;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
-                else if ((!((cl_tr_cpl_status == 0) && (h1087 != 0)))) begin
+                else if ((!((cl_tr_cpl_status == 0) && (h1948 != 0)))) begin
                     status <= 3;
                     rec_outcome <= 4;
                     rec_rid <= cl_vf_rid;
@@ -10883,9 +17100,9 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
-                else if ((!(((cl_tr_cpl_status == 0) && (h1090 != 0)) && (!cl_tr_cpl[2])))) begin
+                else if ((!(((cl_tr_cpl_status == 0) && (h1951 != 0)) && (!cl_tr_cpl[2])))) begin
                     status <= 4;
                     rec_outcome <= 7;
                     rec_rid <= cl_vf_rid;
@@ -10894,62 +17111,62 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
                 else if (((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0))) begin
                     status <= 5;
                     rec_outcome <= 6;
                     rec_rid <= cl_vf_rid;
-                    h1093 = 65'h0;
-                    h1094 = 65'h0;
-                    h1095 = 64'h0;
-                    h1095 = cl_tr_cpl;
-                    h1096 = 64'h0;
-                    h1096 = cl_tr_cpl;
-                    h1097 = 53'h0;
-                    h1097 = ({1'h0, h1096[64-1:12]} + 1);
-                    h1098 = 53'h0;
-                    h1098 = ({1'h0, h1095[64-1:12]} ^ h1097);
-                    h1099 = 65'h0;
-                    h1099 = ({h1098, 12'h0} | 4095);
+                    h1954 = 65'h0;
+                    h1955 = 65'h0;
+                    h1956 = 64'h0;
+                    h1956 = cl_tr_cpl;
+                    h1957 = 64'h0;
+                    h1957 = cl_tr_cpl;
+                    h1958 = 53'h0;
+                    h1958 = ({1'h0, h1957[64-1:12]} + 1);
+                    h1959 = 53'h0;
+                    h1959 = ({1'h0, h1956[64-1:12]} ^ h1958);
+                    h1960 = 65'h0;
+                    h1960 = ({h1959, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1094 = h1099;
+                        h1955 = h1960;
                     end
                     else begin
-                        h1094 = 4095;
+                        h1955 = 4095;
                     end
-                    h1093 = h1094;
-                    h1100 = 65'h0;
-                    h1100 = (~h1093);
-                    h1101 = 64'h0;
-                    h1101 = (cl_tr_cpl & h1100[64-1:0]);
-                    h1102 = 65'h0;
-                    h1103 = 64'h0;
-                    h1103 = cl_tr_cpl;
-                    h1104 = 64'h0;
-                    h1104 = cl_tr_cpl;
-                    h1105 = 53'h0;
-                    h1105 = ({1'h0, h1104[64-1:12]} + 1);
-                    h1106 = 53'h0;
-                    h1106 = ({1'h0, h1103[64-1:12]} ^ h1105);
-                    h1107 = 65'h0;
-                    h1107 = ({h1106, 12'h0} | 4095);
+                    h1954 = h1955;
+                    h1961 = 65'h0;
+                    h1961 = (~h1954);
+                    h1962 = 64'h0;
+                    h1962 = (cl_tr_cpl & h1961[64-1:0]);
+                    h1963 = 65'h0;
+                    h1964 = 64'h0;
+                    h1964 = cl_tr_cpl;
+                    h1965 = 64'h0;
+                    h1965 = cl_tr_cpl;
+                    h1966 = 53'h0;
+                    h1966 = ({1'h0, h1965[64-1:12]} + 1);
+                    h1967 = 53'h0;
+                    h1967 = ({1'h0, h1964[64-1:12]} ^ h1966);
+                    h1968 = 65'h0;
+                    h1968 = ({h1967, 12'h0} | 4095);
                     if (cl_tr_cpl[11]) begin
-                        h1102 = h1107;
+                        h1963 = h1968;
                     end
                     else begin
-                        h1102 = 4095;
+                        h1963 = 4095;
                     end
-                    h1108 = 64'h0;
-                    h1108 = (e_addr & h1102[64-1:0]);
-                    h1109 = 64'h0;
-                    h1109 = (h1101 | h1108);
-                    rec_address <= h1109;
+                    h1969 = 64'h0;
+                    h1969 = (e_addr & h1963[64-1:0]);
+                    h1970 = 64'h0;
+                    h1970 = (h1962 | h1969);
+                    rec_address <= h1970;
                     rec_cpl_status <= 0;
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
                 else if ((!((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3))))) begin
                     status <= 6;
@@ -10960,7 +17177,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= cl_io_outcome;
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
                 else if (((cl_io_exit != 0) && ((cl_io_outcome == 2) || (cl_io_outcome == 3)))) begin
                     status <= 7;
@@ -10971,7 +17188,7 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= cl_tr_cpl;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
                 else begin
                     status <= 0;
@@ -10982,10 +17199,10 @@ always @(posedge clk) begin: fsm
                     rec_cpl <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11110;
+                    st <= 6'b101100;
                 end
             end
-            5'b11101: begin
+            6'b101011: begin
                 u0_iset = 2'h0;
                 u0_iset = iset[2-1:0];
                 u0_ik0 = 52'h0;
@@ -13462,7 +19679,7 @@ always @(posedge clk) begin: fsm
                 end
                 if ((iset == 3)) begin
                     done <= 1'b1;
-                    st <= 5'b00000;
+                    st <= 6'b000000;
                 end
                 else begin
                     iset <= (iset + 1);
@@ -13479,19 +19696,33 @@ always @(posedge clk) begin: fsm
                 o_r_iommu <= rec_iommu;
                 o_r_fault_reason <= rec_fault_reason;
                 done <= 1'b1;
-                st <= 5'b00000;
+                st <= 6'b000000;
             end
         endcase
     end
 end
 
-always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_tr_sl_m_addr, unit_tr_sl_m_size, unit_tr_sl_m_valid, unit_tr_sl_m_wdata, unit_tr_sl_m_we) begin: port_mux
-    if (unit_tr_sl_m_valid) begin
+always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m_size, unit_io_sl_m_valid, unit_io_sl_m_wdata, unit_io_sl_m_we, unit_io_smsl_m_addr, unit_io_smsl_m_size, unit_io_smsl_m_valid, unit_io_smsl_m_wdata, unit_io_smsl_m_we, unit_tr_sl_m_addr, unit_tr_sl_m_size, unit_tr_sl_m_valid, unit_tr_sl_m_wdata, unit_tr_sl_m_we, unit_tr_smsl_m_addr, unit_tr_smsl_m_size, unit_tr_smsl_m_valid, unit_tr_smsl_m_wdata, unit_tr_smsl_m_we) begin: port_mux
+    if (unit_tr_smsl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_tr_smsl_m_we;
+        m_size = unit_tr_smsl_m_size;
+        m_addr = unit_tr_smsl_m_addr;
+        m_wdata = unit_tr_smsl_m_wdata;
+    end
+    else if (unit_tr_sl_m_valid) begin
         m_valid = 1'b1;
         m_we = unit_tr_sl_m_we;
         m_size = unit_tr_sl_m_size;
         m_addr = unit_tr_sl_m_addr;
         m_wdata = unit_tr_sl_m_wdata;
+    end
+    else if (unit_io_smsl_m_valid) begin
+        m_valid = 1'b1;
+        m_we = unit_io_smsl_m_we;
+        m_size = unit_io_smsl_m_size;
+        m_addr = unit_io_smsl_m_addr;
+        m_wdata = unit_io_smsl_m_wdata;
     end
     else if (unit_io_sl_m_valid) begin
         m_valid = 1'b1;
@@ -13506,6 +19737,1037 @@ always @(u_addr, u_size, u_valid, u_wdata, u_we, unit_io_sl_m_addr, unit_io_sl_m
         m_size = u_size;
         m_addr = u_addr;
         m_wdata = u_wdata;
+    end
+end
+
+always @(walker_unit_tr_smsl0_a_r, walker_unit_tr_smsl0_a_w, unit_tr_smsl_done, walker_unit_tr_smsl0_fault_k, walker_unit_tr_smsl0_flevel, unit_tr_smsl_i_addr, walker_unit_tr_smsl0_lvl, walker_unit_tr_smsl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_tr_smsl0_m_size_h, walker_unit_tr_smsl0_m_valid_h, walker_unit_tr_smsl0_m_wdata_h, walker_unit_tr_smsl0_m_we_h, walker_unit_tr_smsl0_pend_1, walker_unit_tr_smsl0_pend_2, walker_unit_tr_smsl0_pend_3, walker_unit_tr_smsl0_pend_4, walker_unit_tr_smsl0_pend_5, unit_tr_smsl_r_SL_WALK, walker_unit_tr_smsl0_sa_1, walker_unit_tr_smsl0_sa_2, walker_unit_tr_smsl0_sa_3, walker_unit_tr_smsl0_sa_4, walker_unit_tr_smsl0_sa_5, walker_unit_tr_smsl0_se_1, walker_unit_tr_smsl0_se_2, walker_unit_tr_smsl0_se_3, walker_unit_tr_smsl0_se_4, walker_unit_tr_smsl0_se_5, walker_unit_tr_smsl0_st, unit_tr_smsl_start) begin: walker_unit_tr_smsl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    unit_tr_smsl_m_valid = walker_unit_tr_smsl0_m_valid_h;
+    unit_tr_smsl_m_we = walker_unit_tr_smsl0_m_we_h;
+    unit_tr_smsl_m_size = walker_unit_tr_smsl0_m_size_h;
+    unit_tr_smsl_m_addr = walker_unit_tr_smsl0_m_addr_h;
+    unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_tr_smsl_done) begin
+    end
+    case (walker_unit_tr_smsl0_st)
+        3'b000: begin
+            if (unit_tr_smsl_start) begin
+                if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_tr_smsl_m_valid = 1'b1;
+                    unit_tr_smsl_m_we = 1'b0;
+                    unit_tr_smsl_m_size = 3;
+                    unit_tr_smsl_m_addr = ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_tr_smsl_m_valid = 1'b1;
+                    unit_tr_smsl_m_we = 1'b0;
+                    unit_tr_smsl_m_size = 3;
+                    unit_tr_smsl_m_addr = ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_tr_smsl_m_valid = 1'b1;
+                    unit_tr_smsl_m_we = 1'b0;
+                    unit_tr_smsl_m_size = 3;
+                    unit_tr_smsl_m_addr = ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_tr_smsl0_lvl)
+                    'h5: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                            unit_tr_smsl_m_valid = 1'b1;
+                            unit_tr_smsl_m_we = 1'b0;
+                            unit_tr_smsl_m_size = 3;
+                            unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                            unit_tr_smsl_m_valid = 1'b1;
+                            unit_tr_smsl_m_we = 1'b0;
+                            unit_tr_smsl_m_size = 3;
+                            unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                unit_tr_smsl_m_valid = 1'b1;
+                                unit_tr_smsl_m_we = 1'b0;
+                                unit_tr_smsl_m_size = 3;
+                                unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                unit_tr_smsl_m_valid = 1'b1;
+                                unit_tr_smsl_m_we = 1'b0;
+                                unit_tr_smsl_m_size = 3;
+                                unit_tr_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                            if (unit_tr_smsl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            rs3 = 3'h0;
+            if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                rs3 = 4;
+            end
+            else begin
+                rs3 = 3;
+            end
+            if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = rs3;
+            end
+            if ((walker_unit_tr_smsl0_flevel == rs2)) begin
+                rs1 = 3;
+            end
+            else begin
+                rs1 = 7;
+            end
+            rs4 = 4'h0;
+            rs5 = 3'h0;
+            rs6 = 3'h0;
+            if (unit_tr_smsl_r_SL_WALK[3]) begin
+                rs6 = 5;
+            end
+            else begin
+                rs6 = 6;
+            end
+            if (((walker_unit_tr_smsl0_fault_k[3-1:0] == 2) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 3))) begin
+                rs5 = rs6;
+            end
+            else begin
+                rs5 = 0;
+            end
+            if ((((walker_unit_tr_smsl0_fault_k[3-1:0] == 4) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 6))) begin
+                rs4 = 12;
+            end
+            else begin
+                rs4 = {1'h0, rs5};
+            end
+            if ((walker_unit_tr_smsl0_fault_k[3-1:0] == 1)) begin
+                rs0 = {1'h0, rs1};
+            end
+            else begin
+                rs0 = rs4;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, walker_unit_tr_smsl0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
+        end
+        3'b011: begin
+            if (walker_unit_tr_smsl0_pend_5) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_5;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_5;
+            end
+            else if (walker_unit_tr_smsl0_pend_4) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_4;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_4;
+            end
+            else if (walker_unit_tr_smsl0_pend_3) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_3;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_3;
+            end
+            else if (walker_unit_tr_smsl0_pend_2) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_2;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_2;
+            end
+            else if (walker_unit_tr_smsl0_pend_1) begin
+                unit_tr_smsl_m_valid = 1'b1;
+                unit_tr_smsl_m_we = 1'b1;
+                unit_tr_smsl_m_size = 3;
+                unit_tr_smsl_m_addr = walker_unit_tr_smsl0_sa_1;
+                unit_tr_smsl_m_wdata = walker_unit_tr_smsl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_tr_smsl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_tr_smsl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    if (rst == 1) begin
+        walker_unit_tr_smsl0_a_r <= 0;
+        walker_unit_tr_smsl0_a_w <= 0;
+        unit_tr_smsl_done <= 0;
+        walker_unit_tr_smsl0_ea <= 0;
+        walker_unit_tr_smsl0_fault_k <= 0;
+        walker_unit_tr_smsl0_flevel <= 0;
+        walker_unit_tr_smsl0_le <= 0;
+        walker_unit_tr_smsl0_lvl <= 0;
+        walker_unit_tr_smsl0_m_addr_h <= 0;
+        walker_unit_tr_smsl0_m_size_h <= 0;
+        walker_unit_tr_smsl0_m_valid_h <= 0;
+        walker_unit_tr_smsl0_m_wdata_h <= 0;
+        walker_unit_tr_smsl0_m_we_h <= 0;
+        unit_tr_smsl_o_aux <= 0;
+        unit_tr_smsl_o_level <= 0;
+        unit_tr_smsl_o_pa <= 0;
+        unit_tr_smsl_o_r_R <= 0;
+        unit_tr_smsl_o_r_U <= 0;
+        unit_tr_smsl_o_r_W <= 0;
+        unit_tr_smsl_o_r_frame <= 0;
+        unit_tr_smsl_o_r_reason <= 0;
+        unit_tr_smsl_o_r_shift <= 0;
+        unit_tr_smsl_o_status <= 0;
+        walker_unit_tr_smsl0_pend_1 <= 0;
+        walker_unit_tr_smsl0_pend_2 <= 0;
+        walker_unit_tr_smsl0_pend_3 <= 0;
+        walker_unit_tr_smsl0_pend_4 <= 0;
+        walker_unit_tr_smsl0_pend_5 <= 0;
+        walker_unit_tr_smsl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_tr_smsl0_m_valid_h <= (unit_tr_smsl_m_valid && (!m_ready));
+        walker_unit_tr_smsl0_m_we_h <= unit_tr_smsl_m_we;
+        walker_unit_tr_smsl0_m_size_h <= unit_tr_smsl_m_size;
+        walker_unit_tr_smsl0_m_addr_h <= unit_tr_smsl_m_addr;
+        walker_unit_tr_smsl0_m_wdata_h <= unit_tr_smsl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_tr_smsl_done) begin
+            unit_tr_smsl_done <= 1'b0;
+        end
+        case (walker_unit_tr_smsl0_st)
+            3'b000: begin
+                if (unit_tr_smsl_start) begin
+                    walker_unit_tr_smsl0_a_r <= 1'b1;
+                    walker_unit_tr_smsl0_a_w <= 1'b1;
+                    walker_unit_tr_smsl0_pend_5 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_4 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_3 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_2 <= 1'b0;
+                    walker_unit_tr_smsl0_pend_1 <= 1'b0;
+                    if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_tr_smsl0_ea <= ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[57-1:48], 3'h0});
+                        walker_unit_tr_smsl0_st <= 3'b001;
+                        walker_unit_tr_smsl0_lvl <= 5;
+                    end
+                    else if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_tr_smsl0_ea <= ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                        walker_unit_tr_smsl0_st <= 3'b001;
+                        walker_unit_tr_smsl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_tr_smsl0_ea <= ({unit_tr_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                        walker_unit_tr_smsl0_st <= 3'b001;
+                        walker_unit_tr_smsl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_tr_smsl0_le <= m_rdata;
+                    case (walker_unit_tr_smsl0_lvl)
+                        'h5: begin
+                            if (m_rerr) begin
+                                walker_unit_tr_smsl0_fault_k <= 1;
+                                walker_unit_tr_smsl0_flevel <= 5;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_tr_smsl0_fault_k <= 2;
+                                walker_unit_tr_smsl0_flevel <= 5;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_smsl0_fault_k <= 3;
+                                walker_unit_tr_smsl0_flevel <= 5;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_tr_smsl0_fault_k <= 4;
+                                walker_unit_tr_smsl0_flevel <= 5;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                walker_unit_tr_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                walker_unit_tr_smsl0_a_w <= v_w;
+                                walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[48-1:39], 3'h0});
+                                walker_unit_tr_smsl0_st <= 3'b001;
+                                walker_unit_tr_smsl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (m_rerr) begin
+                                walker_unit_tr_smsl0_fault_k <= 1;
+                                walker_unit_tr_smsl0_flevel <= 4;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_tr_smsl0_fault_k <= 2;
+                                walker_unit_tr_smsl0_flevel <= 4;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_smsl0_fault_k <= 3;
+                                walker_unit_tr_smsl0_flevel <= 4;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_tr_smsl0_fault_k <= 4;
+                                walker_unit_tr_smsl0_flevel <= 4;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                walker_unit_tr_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                walker_unit_tr_smsl0_a_w <= v_w;
+                                walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[39-1:30], 3'h0});
+                                walker_unit_tr_smsl0_st <= 3'b001;
+                                walker_unit_tr_smsl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 4;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_tr_smsl0_fault_k <= 6;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_tr_smsl0_fault_k <= 7;
+                                        walker_unit_tr_smsl0_flevel <= 3;
+                                        walker_unit_tr_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_tr_smsl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_tr_smsl_o_pa <= leaf_pa;
+                                        unit_tr_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                            walker_unit_tr_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_tr_smsl_o_status <= 0;
+                                            unit_tr_smsl_done <= 1'b1;
+                                            walker_unit_tr_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 4;
+                                    walker_unit_tr_smsl0_flevel <= 3;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_tr_smsl0_st <= 3'b001;
+                                    walker_unit_tr_smsl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 4;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_tr_smsl0_fault_k <= 5;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_tr_smsl0_fault_k <= 7;
+                                        walker_unit_tr_smsl0_flevel <= 2;
+                                        walker_unit_tr_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_tr_smsl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_tr_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_tr_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_tr_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_tr_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_tr_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_tr_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_tr_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_tr_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_tr_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_tr_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_tr_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_tr_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_tr_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_tr_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_tr_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_tr_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_tr_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_tr_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_tr_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_tr_smsl_o_pa <= leaf_pa;
+                                        unit_tr_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                            walker_unit_tr_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_tr_smsl_o_status <= 0;
+                                            unit_tr_smsl_done <= 1'b1;
+                                            walker_unit_tr_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_tr_smsl0_fault_k <= 1;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 2;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 3;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_tr_smsl0_fault_k <= 4;
+                                    walker_unit_tr_smsl0_flevel <= 2;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_tr_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_tr_smsl0_a_w <= v_w;
+                                    walker_unit_tr_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_tr_smsl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_tr_smsl0_st <= 3'b001;
+                                    walker_unit_tr_smsl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (m_rerr) begin
+                                walker_unit_tr_smsl0_fault_k <= 1;
+                                walker_unit_tr_smsl0_flevel <= 1;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_tr_smsl0_fault_k <= 2;
+                                walker_unit_tr_smsl0_flevel <= 1;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_tr_smsl_r_SL_WALK[4]) && ((unit_tr_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_tr_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_tr_smsl0_fault_k <= 3;
+                                walker_unit_tr_smsl0_flevel <= 1;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_tr_smsl0_fault_k <= 4;
+                                walker_unit_tr_smsl0_flevel <= 1;
+                                walker_unit_tr_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_tr_smsl0_a_r && m_rdata[0]);
+                                walker_unit_tr_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_tr_smsl0_a_w && m_rdata[1]);
+                                walker_unit_tr_smsl0_a_w <= v_w;
+                                if (unit_tr_smsl_r_SL_WALK[4]) begin
+                                    walker_unit_tr_smsl0_fault_k <= 7;
+                                    walker_unit_tr_smsl0_flevel <= 1;
+                                    walker_unit_tr_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_tr_smsl_o_level <= 1;
+                                    unit_tr_smsl_o_pa <= {16'h0, m_rdata[48-1:12], unit_tr_smsl_i_addr[12-1:0]};
+                                    unit_tr_smsl_o_aux <= 0;
+                                    if ((pending || walker_unit_tr_smsl0_pend_5 || walker_unit_tr_smsl0_pend_4 || walker_unit_tr_smsl0_pend_3 || walker_unit_tr_smsl0_pend_2 || walker_unit_tr_smsl0_pend_1)) begin
+                                        walker_unit_tr_smsl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_tr_smsl_o_status <= 0;
+                                        unit_tr_smsl_done <= 1'b1;
+                                        walker_unit_tr_smsl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_tr_smsl_o_status <= walker_unit_tr_smsl0_fault_k;
+                unit_tr_smsl_o_level <= walker_unit_tr_smsl0_flevel;
+                unit_tr_smsl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                rs3 = 3'h0;
+                if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    rs3 = 4;
+                end
+                else begin
+                    rs3 = 3;
+                end
+                if ((unit_tr_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = rs3;
+                end
+                if ((walker_unit_tr_smsl0_flevel == rs2)) begin
+                    rs1 = 3;
+                end
+                else begin
+                    rs1 = 7;
+                end
+                rs4 = 4'h0;
+                rs5 = 3'h0;
+                rs6 = 3'h0;
+                if (unit_tr_smsl_r_SL_WALK[3]) begin
+                    rs6 = 5;
+                end
+                else begin
+                    rs6 = 6;
+                end
+                if (((walker_unit_tr_smsl0_fault_k[3-1:0] == 2) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 3))) begin
+                    rs5 = rs6;
+                end
+                else begin
+                    rs5 = 0;
+                end
+                if ((((walker_unit_tr_smsl0_fault_k[3-1:0] == 4) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_tr_smsl0_fault_k[3-1:0] == 6))) begin
+                    rs4 = 12;
+                end
+                else begin
+                    rs4 = {1'h0, rs5};
+                end
+                if ((walker_unit_tr_smsl0_fault_k[3-1:0] == 1)) begin
+                    rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs4;
+                end
+                unit_tr_smsl_o_r_reason <= {4'h0, rs0};
+                unit_tr_smsl_o_r_R <= walker_unit_tr_smsl0_a_r;
+                unit_tr_smsl_o_r_W <= walker_unit_tr_smsl0_a_w;
+                unit_tr_smsl_o_r_U <= walker_unit_tr_smsl0_le[62];
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, walker_unit_tr_smsl0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                unit_tr_smsl_o_r_shift <= rs8[6-1:0];
+                unit_tr_smsl_o_r_frame <= {16'h0, walker_unit_tr_smsl0_le[48-1:12], 12'h0};
+                unit_tr_smsl_done <= 1'b1;
+                walker_unit_tr_smsl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_tr_smsl0_pend_5) begin
+                    walker_unit_tr_smsl0_pend_5 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_4) begin
+                    walker_unit_tr_smsl0_pend_4 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_3) begin
+                    walker_unit_tr_smsl0_pend_3 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_2) begin
+                    walker_unit_tr_smsl0_pend_2 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_tr_smsl0_pend_1) begin
+                    walker_unit_tr_smsl0_pend_1 <= 1'b0;
+                    walker_unit_tr_smsl0_st <= 3'b100;
+                end
+                else begin
+                    unit_tr_smsl_o_status <= 0;
+                    unit_tr_smsl_done <= 1'b1;
+                    walker_unit_tr_smsl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_tr_smsl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_tr_smsl0_st <= 3'b000;
+            end
+        endcase
     end
 end
 
@@ -14535,6 +21797,1037 @@ always @(posedge clk) begin: walker_unit_tr_sl0_fsm
             end
             default: begin
                 walker_unit_tr_sl0_st <= 3'b000;
+            end
+        endcase
+    end
+end
+
+always @(walker_unit_io_smsl0_a_r, walker_unit_io_smsl0_a_w, unit_io_smsl_done, walker_unit_io_smsl0_fault_k, walker_unit_io_smsl0_flevel, unit_io_smsl_i_addr, walker_unit_io_smsl0_lvl, walker_unit_io_smsl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_io_smsl0_m_size_h, walker_unit_io_smsl0_m_valid_h, walker_unit_io_smsl0_m_wdata_h, walker_unit_io_smsl0_m_we_h, walker_unit_io_smsl0_pend_1, walker_unit_io_smsl0_pend_2, walker_unit_io_smsl0_pend_3, walker_unit_io_smsl0_pend_4, walker_unit_io_smsl0_pend_5, unit_io_smsl_r_SL_WALK, walker_unit_io_smsl0_sa_1, walker_unit_io_smsl0_sa_2, walker_unit_io_smsl0_sa_3, walker_unit_io_smsl0_sa_4, walker_unit_io_smsl0_sa_5, walker_unit_io_smsl0_se_1, walker_unit_io_smsl0_se_2, walker_unit_io_smsl0_se_3, walker_unit_io_smsl0_se_4, walker_unit_io_smsl0_se_5, walker_unit_io_smsl0_st, unit_io_smsl_start) begin: walker_unit_io_smsl0_logic
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    unit_io_smsl_m_valid = walker_unit_io_smsl0_m_valid_h;
+    unit_io_smsl_m_we = walker_unit_io_smsl0_m_we_h;
+    unit_io_smsl_m_size = walker_unit_io_smsl0_m_size_h;
+    unit_io_smsl_m_addr = walker_unit_io_smsl0_m_addr_h;
+    unit_io_smsl_m_wdata = walker_unit_io_smsl0_m_wdata_h;
+    pending = 1'b0;
+    v_r = (0 != 0);
+    v_w = (0 != 0);
+    if (unit_io_smsl_done) begin
+    end
+    case (walker_unit_io_smsl0_st)
+        3'b000: begin
+            if (unit_io_smsl_start) begin
+                if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[57-1:48], 3'h0});
+                end
+                else if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                end
+                else begin
+                    unit_io_smsl_m_valid = 1'b1;
+                    unit_io_smsl_m_we = 1'b0;
+                    unit_io_smsl_m_size = 3;
+                    unit_io_smsl_m_addr = ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                end
+            end
+        end
+        3'b001: begin
+            if (m_rvalid) begin
+                case (walker_unit_io_smsl0_lvl)
+                    'h5: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            unit_io_smsl_m_valid = 1'b1;
+                            unit_io_smsl_m_we = 1'b0;
+                            unit_io_smsl_m_size = 3;
+                            unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                        end
+                    end
+                    'h4: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            unit_io_smsl_m_valid = 1'b1;
+                            unit_io_smsl_m_we = 1'b0;
+                            unit_io_smsl_m_size = 3;
+                            unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                        end
+                    end
+                    'h3: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((30 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((30 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((30 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((30 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((30 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((30 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((30 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((30 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((30 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((30 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((30 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((30 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((30 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((30 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((30 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((30 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((30 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((30 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((30 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((30 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                unit_io_smsl_m_valid = 1'b1;
+                                unit_io_smsl_m_we = 1'b0;
+                                unit_io_smsl_m_size = 3;
+                                unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[30-1:21], 3'h0});
+                            end
+                        end
+                    end
+                    'h2: begin
+                        if ((m_rdata[7] && 1'b1)) begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                            end
+                            else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                end
+                                else begin
+                                    leaf_pa = 64'h0;
+                                    if ((21 == 12)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    end
+                                    else if ((21 == 13)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                    end
+                                    else if ((21 == 14)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                    end
+                                    else if ((21 == 15)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                    end
+                                    else if ((21 == 16)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                    end
+                                    else if ((21 == 17)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                    end
+                                    else if ((21 == 18)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                    end
+                                    else if ((21 == 19)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                    end
+                                    else if ((21 == 20)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                    end
+                                    else if ((21 == 21)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                    end
+                                    else if ((21 == 22)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                    end
+                                    else if ((21 == 23)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                    end
+                                    else if ((21 == 24)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                    end
+                                    else if ((21 == 25)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                    end
+                                    else if ((21 == 26)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                    end
+                                    else if ((21 == 27)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                    end
+                                    else if ((21 == 28)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                    end
+                                    else if ((21 == 29)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                    end
+                                    else if ((21 == 30)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                    end
+                                    else if ((21 == 31)) begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                    end
+                                    else begin
+                                        leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                    end
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                    end
+                                    else begin
+                                    end
+                                end
+                            end
+                        end
+                        else begin
+                            if (m_rerr) begin
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                            end
+                            else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                unit_io_smsl_m_valid = 1'b1;
+                                unit_io_smsl_m_we = 1'b0;
+                                unit_io_smsl_m_size = 3;
+                                unit_io_smsl_m_addr = ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[21-1:12], 3'h0});
+                            end
+                        end
+                    end
+                    'h1: begin
+                        if (m_rerr) begin
+                        end
+                        else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                        end
+                        else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                        end
+                        else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                        end
+                        else begin
+                            v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                            v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                            if (unit_io_smsl_r_SL_WALK[4]) begin
+                            end
+                            else begin
+                                if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                end
+                                else begin
+                                end
+                            end
+                        end
+                    end
+                endcase
+            end
+        end
+        3'b010: begin
+            rs0 = 4'h0;
+            rs1 = 3'h0;
+            rs2 = 3'h0;
+            rs3 = 3'h0;
+            if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                rs3 = 4;
+            end
+            else begin
+                rs3 = 3;
+            end
+            if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                rs2 = 5;
+            end
+            else begin
+                rs2 = rs3;
+            end
+            if ((walker_unit_io_smsl0_flevel == rs2)) begin
+                rs1 = 3;
+            end
+            else begin
+                rs1 = 7;
+            end
+            rs4 = 4'h0;
+            rs5 = 3'h0;
+            rs6 = 3'h0;
+            if (unit_io_smsl_r_SL_WALK[3]) begin
+                rs6 = 5;
+            end
+            else begin
+                rs6 = 6;
+            end
+            if (((walker_unit_io_smsl0_fault_k[3-1:0] == 2) || (walker_unit_io_smsl0_fault_k[3-1:0] == 3))) begin
+                rs5 = rs6;
+            end
+            else begin
+                rs5 = 0;
+            end
+            if ((((walker_unit_io_smsl0_fault_k[3-1:0] == 4) || (walker_unit_io_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_io_smsl0_fault_k[3-1:0] == 6))) begin
+                rs4 = 12;
+            end
+            else begin
+                rs4 = {1'h0, rs5};
+            end
+            if ((walker_unit_io_smsl0_fault_k[3-1:0] == 1)) begin
+                rs0 = {1'h0, rs1};
+            end
+            else begin
+                rs0 = rs4;
+            end
+            rs7 = 7'h0;
+            rs7 = (9 * {4'h0, walker_unit_io_smsl0_flevel});
+            rs8 = 8'h0;
+            rs8 = (3 + {1'h0, rs7});
+        end
+        3'b011: begin
+            if (walker_unit_io_smsl0_pend_5) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_5;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_5;
+            end
+            else if (walker_unit_io_smsl0_pend_4) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_4;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_4;
+            end
+            else if (walker_unit_io_smsl0_pend_3) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_3;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_3;
+            end
+            else if (walker_unit_io_smsl0_pend_2) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_2;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_2;
+            end
+            else if (walker_unit_io_smsl0_pend_1) begin
+                unit_io_smsl_m_valid = 1'b1;
+                unit_io_smsl_m_we = 1'b1;
+                unit_io_smsl_m_size = 3;
+                unit_io_smsl_m_addr = walker_unit_io_smsl0_sa_1;
+                unit_io_smsl_m_wdata = walker_unit_io_smsl0_se_1;
+            end
+            else begin
+            end
+        end
+        3'b100: begin
+            if (m_rvalid) begin
+                unit_io_smsl_m_we = 1'b0;
+            end
+        end
+        default: begin
+        end
+    endcase
+end
+
+always @(posedge clk) begin: walker_unit_io_smsl0_fsm
+    reg pending;
+    reg v_r;
+    reg v_w;
+    reg [64-1:0] leaf_pa;
+    reg [4-1:0] rs0;
+    reg [3-1:0] rs1;
+    reg [3-1:0] rs2;
+    reg [3-1:0] rs3;
+    reg [4-1:0] rs4;
+    reg [3-1:0] rs5;
+    reg [3-1:0] rs6;
+    reg [7-1:0] rs7;
+    reg [8-1:0] rs8;
+    if (rst == 1) begin
+        walker_unit_io_smsl0_a_r <= 0;
+        walker_unit_io_smsl0_a_w <= 0;
+        unit_io_smsl_done <= 0;
+        walker_unit_io_smsl0_ea <= 0;
+        walker_unit_io_smsl0_fault_k <= 0;
+        walker_unit_io_smsl0_flevel <= 0;
+        walker_unit_io_smsl0_le <= 0;
+        walker_unit_io_smsl0_lvl <= 0;
+        walker_unit_io_smsl0_m_addr_h <= 0;
+        walker_unit_io_smsl0_m_size_h <= 0;
+        walker_unit_io_smsl0_m_valid_h <= 0;
+        walker_unit_io_smsl0_m_wdata_h <= 0;
+        walker_unit_io_smsl0_m_we_h <= 0;
+        unit_io_smsl_o_aux <= 0;
+        unit_io_smsl_o_level <= 0;
+        unit_io_smsl_o_pa <= 0;
+        unit_io_smsl_o_r_R <= 0;
+        unit_io_smsl_o_r_U <= 0;
+        unit_io_smsl_o_r_W <= 0;
+        unit_io_smsl_o_r_frame <= 0;
+        unit_io_smsl_o_r_reason <= 0;
+        unit_io_smsl_o_r_shift <= 0;
+        unit_io_smsl_o_status <= 0;
+        walker_unit_io_smsl0_pend_1 <= 0;
+        walker_unit_io_smsl0_pend_2 <= 0;
+        walker_unit_io_smsl0_pend_3 <= 0;
+        walker_unit_io_smsl0_pend_4 <= 0;
+        walker_unit_io_smsl0_pend_5 <= 0;
+        walker_unit_io_smsl0_st <= 3'b000;
+    end
+    else begin
+        walker_unit_io_smsl0_m_valid_h <= (unit_io_smsl_m_valid && (!m_ready));
+        walker_unit_io_smsl0_m_we_h <= unit_io_smsl_m_we;
+        walker_unit_io_smsl0_m_size_h <= unit_io_smsl_m_size;
+        walker_unit_io_smsl0_m_addr_h <= unit_io_smsl_m_addr;
+        walker_unit_io_smsl0_m_wdata_h <= unit_io_smsl_m_wdata;
+        pending = 1'b0;
+        v_r = (0 != 0);
+        v_w = (0 != 0);
+        if (unit_io_smsl_done) begin
+            unit_io_smsl_done <= 1'b0;
+        end
+        case (walker_unit_io_smsl0_st)
+            3'b000: begin
+                if (unit_io_smsl_start) begin
+                    walker_unit_io_smsl0_a_r <= 1'b1;
+                    walker_unit_io_smsl0_a_w <= 1'b1;
+                    walker_unit_io_smsl0_pend_5 <= 1'b0;
+                    walker_unit_io_smsl0_pend_4 <= 1'b0;
+                    walker_unit_io_smsl0_pend_3 <= 1'b0;
+                    walker_unit_io_smsl0_pend_2 <= 1'b0;
+                    walker_unit_io_smsl0_pend_1 <= 1'b0;
+                    if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[57-1:48], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 5;
+                    end
+                    else if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 4;
+                    end
+                    else begin
+                        walker_unit_io_smsl0_ea <= ({unit_io_smsl_r_SL_WALK[64-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                        walker_unit_io_smsl0_st <= 3'b001;
+                        walker_unit_io_smsl0_lvl <= 3;
+                    end
+                end
+            end
+            3'b001: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smsl0_le <= m_rdata;
+                    case (walker_unit_io_smsl0_lvl)
+                        'h5: begin
+                            if (m_rerr) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_smsl0_fault_k <= 4;
+                                walker_unit_io_smsl0_flevel <= 5;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[48-1:39], 3'h0});
+                                walker_unit_io_smsl0_st <= 3'b001;
+                                walker_unit_io_smsl0_lvl <= 4;
+                            end
+                        end
+                        'h4: begin
+                            if (m_rerr) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((m_rdata & 64'h400f000000000880) != 0)) begin
+                                walker_unit_io_smsl0_fault_k <= 4;
+                                walker_unit_io_smsl0_flevel <= 4;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[39-1:30], 3'h0});
+                                walker_unit_io_smsl0_st <= 3'b001;
+                                walker_unit_io_smsl0_lvl <= 3;
+                            end
+                        end
+                        'h3: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 262143) != 0)) begin
+                                    walker_unit_io_smsl0_fault_k <= 6;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if (unit_io_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_io_smsl0_fault_k <= 7;
+                                        walker_unit_io_smsl0_flevel <= 3;
+                                        walker_unit_io_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_level <= 3;
+                                        leaf_pa = 64'h0;
+                                        if ((30 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((30 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((30 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((30 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((30 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((30 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((30 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((30 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((30 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((30 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((30 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((30 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((30 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((30 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((30 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((30 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((30 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((30 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((30 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((30 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                            walker_unit_io_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_smsl_o_status <= 0;
+                                            unit_io_smsl_done <= 1'b1;
+                                            walker_unit_io_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 3;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[30-1:21], 3'h0});
+                                    walker_unit_io_smsl0_st <= 3'b001;
+                                    walker_unit_io_smsl0_lvl <= 2;
+                                end
+                            end
+                        end
+                        'h2: begin
+                            if ((m_rdata[7] && 1'b1)) begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((m_rdata[48-1:12] & 511) != 0)) begin
+                                    walker_unit_io_smsl0_fault_k <= 5;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    if (unit_io_smsl_r_SL_WALK[4]) begin
+                                        walker_unit_io_smsl0_fault_k <= 7;
+                                        walker_unit_io_smsl0_flevel <= 2;
+                                        walker_unit_io_smsl0_st <= 3'b010;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_level <= 2;
+                                        leaf_pa = 64'h0;
+                                        if ((21 == 12)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                        end
+                                        else if ((21 == 13)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:13], unit_io_smsl_i_addr[13-1:0]};
+                                        end
+                                        else if ((21 == 14)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:14], unit_io_smsl_i_addr[14-1:0]};
+                                        end
+                                        else if ((21 == 15)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:15], unit_io_smsl_i_addr[15-1:0]};
+                                        end
+                                        else if ((21 == 16)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:16], unit_io_smsl_i_addr[16-1:0]};
+                                        end
+                                        else if ((21 == 17)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:17], unit_io_smsl_i_addr[17-1:0]};
+                                        end
+                                        else if ((21 == 18)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:18], unit_io_smsl_i_addr[18-1:0]};
+                                        end
+                                        else if ((21 == 19)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:19], unit_io_smsl_i_addr[19-1:0]};
+                                        end
+                                        else if ((21 == 20)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:20], unit_io_smsl_i_addr[20-1:0]};
+                                        end
+                                        else if ((21 == 21)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:21], unit_io_smsl_i_addr[21-1:0]};
+                                        end
+                                        else if ((21 == 22)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:22], unit_io_smsl_i_addr[22-1:0]};
+                                        end
+                                        else if ((21 == 23)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:23], unit_io_smsl_i_addr[23-1:0]};
+                                        end
+                                        else if ((21 == 24)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:24], unit_io_smsl_i_addr[24-1:0]};
+                                        end
+                                        else if ((21 == 25)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:25], unit_io_smsl_i_addr[25-1:0]};
+                                        end
+                                        else if ((21 == 26)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:26], unit_io_smsl_i_addr[26-1:0]};
+                                        end
+                                        else if ((21 == 27)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:27], unit_io_smsl_i_addr[27-1:0]};
+                                        end
+                                        else if ((21 == 28)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:28], unit_io_smsl_i_addr[28-1:0]};
+                                        end
+                                        else if ((21 == 29)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:29], unit_io_smsl_i_addr[29-1:0]};
+                                        end
+                                        else if ((21 == 30)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:30], unit_io_smsl_i_addr[30-1:0]};
+                                        end
+                                        else if ((21 == 31)) begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:31], unit_io_smsl_i_addr[31-1:0]};
+                                        end
+                                        else begin
+                                            leaf_pa = {16'h0, m_rdata[48-1:12], 12'h0};
+                                        end
+                                        unit_io_smsl_o_pa <= leaf_pa;
+                                        unit_io_smsl_o_aux <= 0;
+                                        if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                            walker_unit_io_smsl0_st <= 3'b011;
+                                        end
+                                        else begin
+                                            unit_io_smsl_o_status <= 0;
+                                            unit_io_smsl_done <= 1'b1;
+                                            walker_unit_io_smsl0_st <= 3'b000;
+                                        end
+                                    end
+                                end
+                            end
+                            else begin
+                                if (m_rerr) begin
+                                    walker_unit_io_smsl0_fault_k <= 1;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                    walker_unit_io_smsl0_fault_k <= 2;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                    walker_unit_io_smsl0_fault_k <= 3;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else if ((((m_rdata & 64'h400f000000000800) != 0) || (1'b0 && ((m_rdata & 128) != 0)))) begin
+                                    walker_unit_io_smsl0_fault_k <= 4;
+                                    walker_unit_io_smsl0_flevel <= 2;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                    walker_unit_io_smsl0_a_r <= v_r;
+                                    v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                    walker_unit_io_smsl0_a_w <= v_w;
+                                    walker_unit_io_smsl0_ea <= ({16'h0, m_rdata[48-1:12], 12'h0} + {52'h0, unit_io_smsl_i_addr[21-1:12], 3'h0});
+                                    walker_unit_io_smsl0_st <= 3'b001;
+                                    walker_unit_io_smsl0_lvl <= 1;
+                                end
+                            end
+                        end
+                        'h1: begin
+                            if (m_rerr) begin
+                                walker_unit_io_smsl0_fault_k <= 1;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!m_rdata[0]) && (!m_rdata[1]))) begin
+                                walker_unit_io_smsl0_fault_k <= 2;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if (((!unit_io_smsl_r_SL_WALK[4]) && ((unit_io_smsl_r_SL_WALK[3] && (!m_rdata[1])) || ((!unit_io_smsl_r_SL_WALK[3]) && (!m_rdata[0]))))) begin
+                                walker_unit_io_smsl0_fault_k <= 3;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else if ((((m_rdata & 64'hf000000000000) != 0) || (1'b0 && ((m_rdata & 2048) != 0)) || (1'b0 && ((m_rdata & 64'h4000000000000000) != 0)))) begin
+                                walker_unit_io_smsl0_fault_k <= 4;
+                                walker_unit_io_smsl0_flevel <= 1;
+                                walker_unit_io_smsl0_st <= 3'b010;
+                            end
+                            else begin
+                                v_r = (walker_unit_io_smsl0_a_r && m_rdata[0]);
+                                walker_unit_io_smsl0_a_r <= v_r;
+                                v_w = (walker_unit_io_smsl0_a_w && m_rdata[1]);
+                                walker_unit_io_smsl0_a_w <= v_w;
+                                if (unit_io_smsl_r_SL_WALK[4]) begin
+                                    walker_unit_io_smsl0_fault_k <= 7;
+                                    walker_unit_io_smsl0_flevel <= 1;
+                                    walker_unit_io_smsl0_st <= 3'b010;
+                                end
+                                else begin
+                                    unit_io_smsl_o_level <= 1;
+                                    unit_io_smsl_o_pa <= {16'h0, m_rdata[48-1:12], unit_io_smsl_i_addr[12-1:0]};
+                                    unit_io_smsl_o_aux <= 0;
+                                    if ((pending || walker_unit_io_smsl0_pend_5 || walker_unit_io_smsl0_pend_4 || walker_unit_io_smsl0_pend_3 || walker_unit_io_smsl0_pend_2 || walker_unit_io_smsl0_pend_1)) begin
+                                        walker_unit_io_smsl0_st <= 3'b011;
+                                    end
+                                    else begin
+                                        unit_io_smsl_o_status <= 0;
+                                        unit_io_smsl_done <= 1'b1;
+                                        walker_unit_io_smsl0_st <= 3'b000;
+                                    end
+                                end
+                            end
+                        end
+                    endcase
+                end
+            end
+            3'b010: begin
+                unit_io_smsl_o_status <= walker_unit_io_smsl0_fault_k;
+                unit_io_smsl_o_level <= walker_unit_io_smsl0_flevel;
+                unit_io_smsl_o_aux <= 0;
+                rs0 = 4'h0;
+                rs1 = 3'h0;
+                rs2 = 3'h0;
+                rs3 = 3'h0;
+                if ((unit_io_smsl_r_SL_WALK[3-1:0] == 2)) begin
+                    rs3 = 4;
+                end
+                else begin
+                    rs3 = 3;
+                end
+                if ((unit_io_smsl_r_SL_WALK[3-1:0] == 3)) begin
+                    rs2 = 5;
+                end
+                else begin
+                    rs2 = rs3;
+                end
+                if ((walker_unit_io_smsl0_flevel == rs2)) begin
+                    rs1 = 3;
+                end
+                else begin
+                    rs1 = 7;
+                end
+                rs4 = 4'h0;
+                rs5 = 3'h0;
+                rs6 = 3'h0;
+                if (unit_io_smsl_r_SL_WALK[3]) begin
+                    rs6 = 5;
+                end
+                else begin
+                    rs6 = 6;
+                end
+                if (((walker_unit_io_smsl0_fault_k[3-1:0] == 2) || (walker_unit_io_smsl0_fault_k[3-1:0] == 3))) begin
+                    rs5 = rs6;
+                end
+                else begin
+                    rs5 = 0;
+                end
+                if ((((walker_unit_io_smsl0_fault_k[3-1:0] == 4) || (walker_unit_io_smsl0_fault_k[3-1:0] == 5)) || (walker_unit_io_smsl0_fault_k[3-1:0] == 6))) begin
+                    rs4 = 12;
+                end
+                else begin
+                    rs4 = {1'h0, rs5};
+                end
+                if ((walker_unit_io_smsl0_fault_k[3-1:0] == 1)) begin
+                    rs0 = {1'h0, rs1};
+                end
+                else begin
+                    rs0 = rs4;
+                end
+                unit_io_smsl_o_r_reason <= {4'h0, rs0};
+                unit_io_smsl_o_r_R <= walker_unit_io_smsl0_a_r;
+                unit_io_smsl_o_r_W <= walker_unit_io_smsl0_a_w;
+                unit_io_smsl_o_r_U <= walker_unit_io_smsl0_le[62];
+                rs7 = 7'h0;
+                rs7 = (9 * {4'h0, walker_unit_io_smsl0_flevel});
+                rs8 = 8'h0;
+                rs8 = (3 + {1'h0, rs7});
+                unit_io_smsl_o_r_shift <= rs8[6-1:0];
+                unit_io_smsl_o_r_frame <= {16'h0, walker_unit_io_smsl0_le[48-1:12], 12'h0};
+                unit_io_smsl_done <= 1'b1;
+                walker_unit_io_smsl0_st <= 3'b000;
+            end
+            3'b011: begin
+                if (walker_unit_io_smsl0_pend_5) begin
+                    walker_unit_io_smsl0_pend_5 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_4) begin
+                    walker_unit_io_smsl0_pend_4 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_3) begin
+                    walker_unit_io_smsl0_pend_3 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_2) begin
+                    walker_unit_io_smsl0_pend_2 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else if (walker_unit_io_smsl0_pend_1) begin
+                    walker_unit_io_smsl0_pend_1 <= 1'b0;
+                    walker_unit_io_smsl0_st <= 3'b100;
+                end
+                else begin
+                    unit_io_smsl_o_status <= 0;
+                    unit_io_smsl_done <= 1'b1;
+                    walker_unit_io_smsl0_st <= 3'b000;
+                end
+            end
+            3'b100: begin
+                if (m_rvalid) begin
+                    walker_unit_io_smsl0_st <= 3'b011;
+                end
+            end
+            default: begin
+                walker_unit_io_smsl0_st <= 3'b000;
             end
         endcase
     end
