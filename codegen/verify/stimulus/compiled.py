@@ -71,6 +71,9 @@ def to_python(e: Expr, ref: Callable[[Expr], str]) -> str:
         return str(e.value)
     if op in ("name", "ref"):
         return ref(e)
+    if op in ("&&", "||"):
+        joined = (" & " if op == "&&" else " | ").join(f"(({to_python(a, ref)}) != 0)" for a in _chain(e, op))
+        return f"(1 if {joined} else 0)"
     args = [to_python(a, ref) for a in e.args]
     m = (1 << e.width) - 1 if e.width else 0
     if op == "call":
@@ -97,10 +100,6 @@ def to_python(e: Expr, ref: Callable[[Expr], str]) -> str:
     if op not in BINARY:
         raise Unsupported(op)
     a, b = args
-    if op == "&&":
-        return f"(1 if (({a}) != 0) & (({b}) != 0) else 0)"
-    if op == "||":
-        return f"(1 if (({a}) != 0) | (({b}) != 0) else 0)"
     if op in _CMP:
         return f"(1 if {a} {op} {b} else 0)"
     if op in ("&", "|", "^", "+", "*"):
@@ -120,9 +119,29 @@ def to_python(e: Expr, ref: Callable[[Expr], str]) -> str:
     return f"_mod({a}, {b})"
 
 
+def _chain(e: Expr, op: str) -> list[Expr]:
+    """The operands of a chain of `op` (`a && b && c`, however it nests), in order.
+    A chain of one operator is written flat: nesting one level per operand would pass
+    Python's parser limit on a unit with many exit rules (a rule that fires only when
+    none of the ninety before it does)."""
+    out: list[Expr] = []
+    todo = [e]
+    while todo:
+        x = todo.pop()
+        if x.op == op:
+            todo.extend(reversed(x.args))
+        else:
+            out.append(x)
+    return out
+
+
 def build(params: str, body: str, names: dict) -> Callable:
-    """A function `lambda PARAMS: BODY` with `names` (and the helpers) in scope."""
-    return eval(f"lambda {params}: {body}", {**HELPERS, **names})  # noqa: S307 - source written by to_python
+    """A function `lambda PARAMS: BODY` with `names` (and the helpers) in scope; source
+    Python cannot parse (nested too deep) is Unsupported: the evaluator takes it."""
+    try:
+        return eval(f"lambda {params}: {body}", {**HELPERS, **names})  # noqa: S307 - source written by to_python
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        raise Unsupported(f"Python cannot compile the expression: {exc}") from None
 
 
 _BY_LOOKUP: dict[int, tuple[Expr, Callable]] = {}
