@@ -143,14 +143,6 @@ def elaborate_unit(el: Resolver, m: Module, d: ast.Unit) -> ir.Unit | None:
                 ok = False
                 m.failed.add(item.name)  # its uses are not reported again
                 continue
-            first = next((x for x in walks if x.nested), None)
-            if walk[0].nested and first is not None:
-                el.bag.error("E0494", f"expected at most one walk of a nested composition in unit '{d.name}', not a "
-                             f"second ('{item.name}'): the generated models hold one guest and one host walker",
-                             item.span, (f"walk '{first.name}' is the first", first.span))
-                ok = False
-                m.failed.add(item.name)  # its uses are not reported again
-                continue
             walks.append(walk[0])
             walk_members[item.name] = walk[1]
             steps.append(("walk", item.name))

@@ -1784,18 +1784,20 @@ class ScenarioFactory:
     def make(self, draw: Draw, guest_plan: Plan | None = None, host_leaf: int | None = None,
              fault_percent: int = 50, preset_updates: bool | None = None, ctx_override: dict | None = None,
              legal: bool = False, final_random: bool = False, guest_legal: bool | None = None,
-             host_fault_at: tuple[str, int] | None = None, exact: bool = False) -> Scenario:
+             host_fault_at: tuple[str, int] | None = None, exact: bool = False,
+             access_override: dict | None = None) -> Scenario:
         """One scenario. `legal` leans entries toward values that pass the access checks
         (`guest_legal` overrides it for the guest stage, the only stage of a one-dimensional
         walk), and `exact` makes them take those values every time; a plan fixes the
         leaf level and an injected walk fault; `final_random` gives the final address of a
         nested walk host entries drawn without that lean; `host_fault_at` (fault, level)
-        injects a host walk fault into one of the walk's host translations."""
+        injects a host walk fault into one of the walk's host translations;
+        `access_override` fixes access kinds (a unit's walk that binds them to constants)."""
         ctx = self._draw_ctx(draw, ctx_override or {})
         if self._off_conditions("guest") or self._off_conditions("host"):
             self._steer_off(draw, ctx, ctx_override or {})
         memory: dict[int, int] = {}
-        access = draw_access(draw, self.main)
+        access = {**draw_access(draw, self.main), **(access_override or {})}
         preset = draw.chance(50) if preset_updates is None else preset_updates
         used: set = set()
         main_width = self._ctx_width(self.main, ctx, self._addr_width(self.spec, self.main))

@@ -490,13 +490,14 @@ class UnitScenarioFactory:
         for st in u.structures:
             if st.name not in self.after_walk:
                 place(st)
+        shared: dict[str, int] = {}  # context registers an earlier walk of a composition drew
         for kind, name in u.steps:
             if kind == "bitmap":
                 self._fill_bitmap(draw, u.step_node(kind, name), lookup, memory, lookups)
             elif kind == "walk":
                 walk = u.step_node(kind, name)
                 if walk.nested:
-                    got = self._build_nested(draw, walk, lookup, memory, request)
+                    got = self._build_nested(draw, walk, lookup, memory, request, shared)
                 else:
                     got = self._build_walk(draw, walk, lookup, memory, request)
                 walked.update({f"{name}.{k}": v for k, v in (got or {}).items()})
@@ -657,27 +658,33 @@ class UnitScenarioFactory:
             return {"walked": 1, "ok": 1, "pa": builder.final}
         return None
 
-    def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict) -> dict | None:
+    def _build_nested(self, draw: Draw, walk: ir.Walk, lookup, memory: dict, request: dict,
+                      shared: dict[str, int]) -> dict | None:
         """The guest and host tables of a walk of a composition, drawn by the composition's
         own scenario factory (a legal 2D walk most of the time, else faults injected), its
         context, input and access kinds written back to the event and context registers the
         walk binds them to plainly (`ROOT = ROOT;`, `input event.va`); a binding of another
-        expression fixes that register instead. Returns what the walk gives when it
-        translates (the guest-physical and host-physical addresses), for the steps after it."""
+        expression fixes that register instead, and so does a register an earlier walk of a
+        composition in this event drew (`shared`): a unit that walks two addresses under one
+        context builds both walks' tables under the same roots. Returns what the walk gives
+        when it translates (the guest-physical and host-physical addresses), for the steps
+        after it."""
         if walk.when is not None and not evaluate(walk.when, lookup):
             return None
         factory = self.walk_factories[walk.name]
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
-                    for b in walk.context if not _plain(b.value)}
+                    for b in walk.context if not _plain(b.value) or b.value.name in shared}
+        kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
         legal = draw.chance(70)
         try:
             sc = factory.make(draw, fault_percent=0 if legal else 100, legal=legal, ctx_override=override or None,
-                              exact=legal and draw.chance(50))
+                              exact=legal and draw.chance(50), access_override=kinds)
         except StimulusError:
             return None
         for b in walk.context:
-            if _plain(b.value):
+            if _plain(b.value) and b.value.name not in shared:
                 _write_back(request, b.value, sc.request[b.name])
+                shared[b.value.name] = sc.request[b.name]
         for b in walk.access:
             if _plain(b.value):
                 _write_back(request, b.value, sc.request[b.name])
