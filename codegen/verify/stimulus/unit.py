@@ -665,13 +665,21 @@ class UnitScenarioFactory:
         context, input and access kinds written back to the event and context registers the
         walk binds them to plainly (`ROOT = ROOT;`, `input event.va`); a binding of another
         expression fixes that register instead, and so does a register an earlier walk of a
-        composition in this event drew (`shared`): a unit that walks two addresses under one
-        context builds both walks' tables under the same roots. Returns what the walk gives
+        composition in this event drew (`shared`, with that walk's input): a unit that walks
+        two addresses under one context reads one set of tables. Returns what the walk gives
         when it translates (the guest-physical and host-physical addresses), for the steps
         after it."""
         if walk.when is not None and not evaluate(walk.when, lookup):
             return None
         factory = self.walk_factories[walk.name]
+        plain = [b.value.name for b in walk.context if _plain(b.value)]
+        if plain and all(name in shared for name in plain):
+            # an earlier walk drew these roots and built its tables under them: this walk reads
+            # those tables (fresh ones would need the earlier host mappings), at the earlier
+            # walk's input half of the time, else at its own
+            if _plain(walk.input) and "input" in shared and draw.chance(50):
+                _write_back(request, walk.input, shared["input"])
+            return None
         override = {b.name: evaluate(b.value, lookup) & mask(self.spec.layout(b.name).width)
                     for b in walk.context if not _plain(b.value) or b.value.name in shared}
         kinds = {b.name: int(bool(evaluate(b.value, lookup))) for b in walk.access if not _plain(b.value)}
@@ -690,6 +698,7 @@ class UnitScenarioFactory:
                 _write_back(request, b.value, sc.request[b.name])
         if _plain(walk.input):
             _write_back(request, walk.input, sc.request[factory.main.input_name])
+            shared.setdefault("input", sc.request[factory.main.input_name])
         for addr, value in sc.memory.items():
             memory.setdefault(addr, value)
         final = sc.intent.get("final")
