@@ -318,7 +318,7 @@ def _model_cycles(spec: ir.Spec, ref, model, seq: Sequence, n: int, timing) -> d
     own from reset, so every one walks)."""
     from codegen.verify import sequence as sequences
     from codegen.verify.stimulus.translation import Scenario
-    short = Sequence(dict(seq.memory), seq.steps[:n], seq.seed)
+    short = Sequence(dict(seq.memory), seq.steps[:n], seq.seed, seq.errors)
     limit = harness.cycle_limit(spec, timing)
     got = harness.run_model_sequence(model, ref, short, timing, limit)
     # a model without (some of) the walk caches (WALK_CACHES) is compared with the reference's

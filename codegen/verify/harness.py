@@ -439,6 +439,8 @@ def sequence_testbench(model, ref, seq, out: list, timing: Timing, limit: int):
     m_valid, m_ready, m_we, m_addr, m_wdata = p["m_valid"], p["m_ready"], p["m_we"], p["m_addr"], p["m_wdata"]
     m_size = p.get("m_size")
     m_rvalid, m_rdata = p["m_rvalid"], p["m_rdata"]
+    m_rerr = p.get("m_rerr")  # None: the model takes no read error (its reads of an erring word get 0)
+    errors = seq.errors
 
     @instance
     def driver():
@@ -474,13 +476,19 @@ def sequence_testbench(model, ref, seq, out: list, timing: Timing, limit: int):
                         value = int(m_wdata) & keep
                         mem[addr] = value
                         trace.append((1, addr, size, value))
+                    elif addr in errors:  # the read answers with an error: no data (0), m_rerr
+                        value = 0
+                        trace.append((batch.ERRED, addr, size, value))
                     else:
                         value = mem.get(addr, 0) & keep
                         trace.append((0, addr, size, value))
-                    queue.append((e + sched.latency(), 0 if m_we else value))
+                    queue.append((e + sched.latency(), 0 if m_we else value, not m_we and addr in errors))
                 if queue and queue[0][0] <= e + 1:
                     m_rvalid.next = True
-                    m_rdata.next = queue.popleft()[1]
+                    _due, data, erred = queue.popleft()
+                    m_rdata.next = data
+                    if m_rerr is not None and erred != bool(m_rerr):
+                        m_rerr.next = erred
                 elif m_rvalid:
                     m_rvalid.next = False
                 ready = sched.ready()

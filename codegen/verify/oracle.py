@@ -358,7 +358,7 @@ def check_unit(arch, seq: Sequence, run: SequenceRun) -> Verdict:
         # current one's), and the design may have followed either
         for _ in range(MAX_CHOICES):
             p = _Permitted(arch, held, choice)
-            out = arch.decide(dict(mem), st.request, [], None, p)
+            out = arch.decide(dict(mem), st.request, [], None, p, seq.errors)
             fills += p.fills
             if fresh is None:
                 fresh = out

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from codegen import ir
 from codegen.verify import harness, oracle
+from codegen.verify.batch import ERRED
 from codegen.verify.backends import runner
 from codegen.verify.sequence import Sequence, compare, model_caches, run_reference, walk_caches
 from codegen.verify.stimulus.sequence import sequences
@@ -60,6 +61,7 @@ class SequencesJson(BaseModel):
     mismatches: int  # sequences where the model and the reference differ
     violations: int  # sequences with an answer the architecture does not permit
     stale_hits: int  # answers from a translation the tables no longer give, all permitted
+    erred_reads: int = 0  # reads of translate steps that answered with an error (a unit that handles them)
     hit_rate: dict[str, float]  # per cache: hits per lookup (a TLB: per translate step; a walk cache: per time a walk asks)
     fills: dict[str, int]
     evictions: dict[str, int]
@@ -91,6 +93,8 @@ class SeqReport:
     evictions: dict = field(default_factory=dict)
     drops: dict = field(default_factory=dict)  # invalidation -> entries dropped
     stale_hits: int = 0
+    erred_reads: int = 0  # reads of translate steps that answered with an error (Sequence.errors)
+    erring: int = 0  # sequences with a word whose reads answer with an error
     refs: int = 0  # memory references of all translate steps
     cycles: int = 0  # the model's cycles over all translate steps
     covered: set = field(default_factory=set)
@@ -123,7 +127,7 @@ class SeqReport:
         return {
             "spec": self.spec, "backend": self.backend, "sequences": self.sequences, "steps": self.steps,
             "translations": self.translations, "mismatches": len(self.mismatches),
-            "violations": len(self.violations), "stale_hits": self.stale_hits,
+            "violations": len(self.violations), "stale_hits": self.stale_hits, "erred_reads": self.erred_reads,
             "hit_rate": {c: round(self.hit_rate(c), 4) for c in self.hits},
             "fills": self.fills, "evictions": self.evictions, "drops": self.drops,
             "refs_per_translation": round(self.refs / self.translations, 3) if self.translations else 0,
@@ -158,6 +162,9 @@ class SeqReport:
         if self.drops:
             out.append("  dropped: " + ", ".join(f"{e} {n}" for e, n in sorted(self.drops.items())))
         out.append(f"  stale hits the architecture permits: {self.stale_hits}")
+        if self.erring:
+            out.append(f"  reads that answered with an error: {self.erred_reads} (in {self.erring} sequences "
+                       "with a failing word)")
         if self.translations:
             out.append(f"  memory references per translation: {self.refs / self.translations:.2f}")
         if self.misses:
@@ -182,11 +189,13 @@ def account(report: SeqReport, seq: Sequence, run, keys=None) -> None:
     its calls and walks did (`detail["steps"]` of decide_cached)."""
     report.sequences += 1
     report.steps += len(seq.steps)
+    report.erring += bool(seq.errors)
     for st, sr in zip(seq.steps, run.steps):
         if st.op == "translate":
             report.translations += 1
             report.lookups += 1
             report.refs += len(sr.trace)
+            report.erred_reads += sum(1 for op, *_ in sr.trace if op == ERRED)
             hit = sr.detail.get("hit")
             if not sr.hit:
                 report.misses += 1
@@ -268,7 +277,7 @@ def merge(parts: list[SeqReport]) -> SeqReport:
                     backend=parts[0].backend, unit_expected=parts[0].unit_expected)
     for p in parts:
         for name in ("sequences", "steps", "translations", "lookups", "stale_hits", "refs", "cycles", "misses",
-                     "miss_refs"):
+                     "miss_refs", "erred_reads", "erring"):
             setattr(out, name, getattr(out, name) + getattr(p, name))
         out.mismatches += p.mismatches
         out.violations += p.violations

@@ -31,9 +31,13 @@ class Step:
 
 @dataclass
 class Sequence:
+    """A memory image and the steps run on it from reset caches; `errors`: the addresses
+    whose reads answer with an error, in every step (a failing word stays failing)."""
+
     memory: dict
     steps: tuple
     seed: int = 0
+    errors: frozenset = frozenset()
 
 
 @dataclass
@@ -93,7 +97,7 @@ def run_reference(ref, seq: Sequence, walk: bool = True, enabled: tuple[str, ...
             trace: list = []
             detail: dict = {}
             if hasattr(ref, "decide_cached"):  # a unit: hit is the names of the caches that hit
-                outcome, hit = ref.decide_cached(caches, mem, st.request, trace, detail)
+                outcome, hit = ref.decide_cached(caches, mem, st.request, trace, detail, seq.errors)
             else:
                 outcome, hit = ref.translate_cached(caches, mem, st.request, trace, detail)
             out.append(StepRun(outcome, hit, trace, detail))

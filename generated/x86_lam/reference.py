@@ -461,12 +461,12 @@ class Caches:
             self.detail.setdefault("fill", []).append((name, evicted))
 
 
-def decide_cached(caches, mem, request, trace, detail=None):
+def decide_cached(caches, mem, request, trace, detail=None, errors=()):
     """A request through the caches: (outcome, the names of the caches that hit, in the
     order looked up). `detail`, a dict, receives what the caches did, and under "steps"
-    what each call and walk did, as `decide` tells it (coverage)."""
+    what each call and walk did, as `decide` tells it (coverage); `errors` as `decide`'s."""
     caches.hits, caches.detail = [], detail
-    out = decide(mem, request, trace, None if detail is None else detail.setdefault("steps", {}), caches)
+    out = decide(mem, request, trace, None if detail is None else detail.setdefault("steps", {}), caches, errors)
     caches.detail = None
     return out, tuple(caches.hits)
 

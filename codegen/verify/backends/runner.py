@@ -179,7 +179,8 @@ class HdlRunner:
     def sequence_item(self, seq, limit: int) -> batch.SequenceItem:
         """A sequence as the batch file holds it: each transaction step's input ports, every
         port carried from the step before (from 0), as the MyHDL testbench leaves the ports a
-        step does not set."""
+        step does not set; the image marks the words whose reads answer with an error
+        (batch.image_of), as a single transaction's does."""
         names = [n for n, _ in self.ports.inputs]
         values = dict.fromkeys(names, 0)
         sweep = getattr(self.model, "SWEEP_CYCLES", 0)
@@ -191,7 +192,7 @@ class HdlRunner:
             values.update(harness.step_ports(self.ref, self.model, st))
             most = limit if st.op == "translate" else limit + sweep
             steps.append(("run", most, tuple(values[n] for n in names)))
-        return batch.SequenceItem(seq.seed, dict(seq.memory), tuple(steps))
+        return batch.SequenceItem(seq.seed, dict(batch.image_of(seq)), tuple(steps))
 
     def _sequence_run(self, seq, item: batch.SequenceItem, runs: list):
         """A SequenceRun of one sequence's results: the steps up to a timed-out one, and the

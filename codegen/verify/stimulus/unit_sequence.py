@@ -25,7 +25,10 @@ as likely as another (found by trying each bit on the reference), and the next r
 mostly one whose hit was tried; invalidations take operands from what is in use (event field
 values, input pages, with a run of ones below a random bit as a range, tag values), and
 when they aim at an entry the reference holds, the operand bits their drop conditions
-decode (fields of a command word) get that entry's values (drop_operands.py).
+decode (fields of a command word) get that entry's values (drop_operands.py). In a unit
+whose spec says what a failed read means, one sequence in ten gets one word whose reads
+answer with an error throughout (_with_error): a word a step reads, whose error the spec
+handles, as the single-event stimulus draws it.
 """
 from __future__ import annotations
 
@@ -34,10 +37,10 @@ import random
 
 from codegen import ir
 from codegen.ir.expr import mask
-from codegen.verify.sequence import Sequence, Step
+from codegen.verify.sequence import Sequence, Step, run_reference
 from codegen.verify.stimulus.drop_operands import hit_operands
 from codegen.verify.stimulus.translation import Draw, Scenario, table_shift
-from codegen.verify.stimulus.unit import UnitScenarioFactory
+from codegen.verify.stimulus.unit import ERROR_PERCENT, UnitScenarioFactory
 
 TRANSLATE_PERCENT, STORE_PERCENT = 64, 14
 RECENT = 4
@@ -372,7 +375,35 @@ class UnitSequenceFactory:
                 self.ref.invalidate(caches, name, dict(ops), request)
                 new = self.ref.event_context(name, dict(ops), request)
                 ctx = {k: new[k] for k in ctx_names}
-        return Sequence(start, tuple(steps))
+        return self._with_error(draw, Sequence(start, tuple(steps)))
+
+    def _with_error(self, draw: Draw, seq: Sequence) -> Sequence:
+        """`seq`, ERROR_PERCENT of the time, with one word whose reads answer with an error
+        in every step: each word a translate step reads (from the caches' first run) is
+        tried on the uncached reference with the memory that step sees, and those whose
+        error the spec handles are grouped as the single-event stimulus groups them
+        (UnitScenarioFactory.error_handled), a group drawn, then a word of it."""
+        if not self.factory.handles_errors() or not draw.chance(ERROR_PERCENT):
+            return seq
+        run = run_reference(self.ref, seq)
+        mem, tried, groups = dict(seq.memory), set(), {}
+        for st, got in zip(seq.steps, run.steps):
+            if st.op == "store":
+                mem[st.address] = st.value
+            if st.op != "translate":
+                continue
+            for addr in [a for op, a, _s, _v in got.trace if op == 0 and a not in tried]:
+                tried.add(addr)
+                detail: dict = {}
+                self.ref.decide(dict(mem), dict(st.request), [], detail, errors=frozenset((addr,)))
+                key = self.factory.error_handled(detail)
+                if key:
+                    groups.setdefault(key, []).append(addr)
+            mem.update((a, v) for op, a, _s, v in got.trace if op == 1)
+        if not groups:
+            return seq
+        words = groups[draw.choice(list(groups))]
+        return Sequence(seq.memory, seq.steps, seq.seed, frozenset((draw.choice(words),)))
 
     def _shared(self, mem: dict, requests: list, bits: bool = True) -> tuple[set[int], dict[tuple, list], list[int]]:
         """The words a request reads both when it fills a cache and when it hits what it
