@@ -206,6 +206,11 @@ def synthesize(files: list[Path], top: str, full: bool = True) -> tuple[bool, st
         r = subprocess.run([*cmd, "-q", "-p", script], capture_output=True, text=True, cwd=work)
         report = Path(work) / "stat.txt"
         text = r.stdout + r.stderr + (report.read_text() if report.is_file() else "")
+        if r.returncode != 0 and "ERROR" not in text:
+            # a crash, not a finding (the WebAssembly Yosys's ABC gate mapping of a large
+            # unit ends so): say so rather than print an empty reason
+            text += (f"Yosys stopped with status {r.returncode} and no error message during `{steps}`: "
+                     "the tool crashed before the latch and loop checks ran\n")
     stat = text[text.rfind("=== " + top):] if ("=== " + top) in text else text
     cells = _count(stat, r"(\d+)\s+cells\s*$", r"Number of cells:\s+(\d+)")
     flops = sum(int(n) for n in re.findall(r"^\s*(\d+)\s+\$_S?DFF\w*", stat, re.M))

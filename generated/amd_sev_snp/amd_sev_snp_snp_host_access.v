@@ -495,20 +495,25 @@ always @(walker_unit_h0_a_rw, walker_unit_h0_a_us, walker_unit_h0_a_xd, unit_h_d
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
     if (unit_h_done) begin
     end
     case (walker_unit_h0_st)
         3'b000: begin
             if (unit_h_start) begin
-                in0 = 64'h0;
-                in1 = 64'h0;
-                in2 = 64'h0;
                 in2 = unit_h_i_addr;
-                in3 = 57'h0;
                 in3 = (unit_h_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                in4 = 64'h0;
                 in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                in5 = 57'h0;
                 in5 = (unit_h_i_addr[57-1:0] & 57'h1ffffffffffffff);
                 if ((((in2 >>> 56) & 1) == 1)) begin
                     in1 = in4;
@@ -516,14 +521,9 @@ always @(walker_unit_h0_a_rw, walker_unit_h0_a_us, walker_unit_h0_a_xd, unit_h_d
                 else begin
                     in1 = {7'h0, in5};
                 end
-                in6 = 64'h0;
-                in7 = 64'h0;
                 in7 = unit_h_i_addr;
-                in8 = 48'h0;
                 in8 = (unit_h_i_addr[48-1:0] & 48'hffffffffffff);
-                in9 = 64'h0;
                 in9 = ({16'h0, in8} | 64'hffff000000000000);
-                in10 = 48'h0;
                 in10 = (unit_h_i_addr[48-1:0] & 48'hffffffffffff);
                 if ((((in7 >>> 47) & 1) == 1)) begin
                     in6 = in9;
@@ -1132,6 +1132,17 @@ always @(posedge clk) begin: walker_unit_h0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
         if (unit_h_done) begin
             unit_h_done <= 1'b0;
         end
@@ -1147,15 +1158,9 @@ always @(posedge clk) begin: walker_unit_h0_fsm
                     walker_unit_h0_pend_2 <= 1'b0;
                     walker_unit_h0_pend_1 <= 1'b0;
                     walker_unit_h0_le <= 0;
-                    in0 = 64'h0;
-                    in1 = 64'h0;
-                    in2 = 64'h0;
                     in2 = unit_h_i_addr;
-                    in3 = 57'h0;
                     in3 = (unit_h_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                    in4 = 64'h0;
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                    in5 = 57'h0;
                     in5 = (unit_h_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     if ((((in2 >>> 56) & 1) == 1)) begin
                         in1 = in4;
@@ -1163,14 +1168,9 @@ always @(posedge clk) begin: walker_unit_h0_fsm
                     else begin
                         in1 = {7'h0, in5};
                     end
-                    in6 = 64'h0;
-                    in7 = 64'h0;
                     in7 = unit_h_i_addr;
-                    in8 = 48'h0;
                     in8 = (unit_h_i_addr[48-1:0] & 48'hffffffffffff);
-                    in9 = 64'h0;
                     in9 = ({16'h0, in8} | 64'hffff000000000000);
-                    in10 = 48'h0;
                     in10 = (unit_h_i_addr[48-1:0] & 48'hffffffffffff);
                     if ((((in7 >>> 47) & 1) == 1)) begin
                         in6 = in9;

@@ -315,20 +315,25 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_to
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
     if (w_done) begin
     end
     case (walker_top0_st)
         3'b000: begin
             if (w_start) begin
-                in0 = 64'h0;
-                in1 = 64'h0;
-                in2 = 64'h0;
                 in2 = i_addr;
-                in3 = 57'h0;
                 in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
-                in4 = 64'h0;
                 in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                in5 = 57'h0;
                 in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
                 if ((((in2 >>> 56) & 1) == 1)) begin
                     in1 = in4;
@@ -336,14 +341,9 @@ always @(walker_top0_a_rw, walker_top0_a_us, walker_top0_a_xd, w_done, walker_to
                 else begin
                     in1 = {7'h0, in5};
                 end
-                in6 = 64'h0;
-                in7 = 64'h0;
                 in7 = i_addr;
-                in8 = 48'h0;
                 in8 = (i_addr[48-1:0] & 48'hffffffffffff);
-                in9 = 64'h0;
                 in9 = ({16'h0, in8} | 64'hffff000000000000);
-                in10 = 48'h0;
                 in10 = (i_addr[48-1:0] & 48'hffffffffffff);
                 if ((((in7 >>> 47) & 1) == 1)) begin
                     in6 = in9;
@@ -1024,6 +1024,17 @@ always @(posedge clk) begin: walker_top0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
         if (w_done) begin
             w_done <= 1'b0;
         end
@@ -1043,15 +1054,9 @@ always @(posedge clk) begin: walker_top0_fsm
                     walker_top0_pend_2 <= 1'b0;
                     walker_top0_pend_1 <= 1'b0;
                     le <= 0;
-                    in0 = 64'h0;
-                    in1 = 64'h0;
-                    in2 = 64'h0;
                     in2 = i_addr;
-                    in3 = 57'h0;
                     in3 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
-                    in4 = 64'h0;
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                    in5 = 57'h0;
                     in5 = (i_addr[57-1:0] & 57'h1ffffffffffffff);
                     if ((((in2 >>> 56) & 1) == 1)) begin
                         in1 = in4;
@@ -1059,14 +1064,9 @@ always @(posedge clk) begin: walker_top0_fsm
                     else begin
                         in1 = {7'h0, in5};
                     end
-                    in6 = 64'h0;
-                    in7 = 64'h0;
                     in7 = i_addr;
-                    in8 = 48'h0;
                     in8 = (i_addr[48-1:0] & 48'hffffffffffff);
-                    in9 = 64'h0;
                     in9 = ({16'h0, in8} | 64'hffff000000000000);
-                    in10 = 48'h0;
                     in10 = (i_addr[48-1:0] & 48'hffffffffffff);
                     if ((((in7 >>> 47) & 1) == 1)) begin
                         in6 = in9;

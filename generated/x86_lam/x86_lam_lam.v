@@ -2045,20 +2045,25 @@ always @(walker_unit_pg0_a_rw, walker_unit_pg0_a_us, walker_unit_pg0_a_xd, unit_
     v_rw = (0 != 0);
     v_us = (0 != 0);
     v_xd = (0 != 0);
+    in0 = 64'h0;
+    in1 = 64'h0;
+    in2 = 64'h0;
+    in3 = 57'h0;
+    in4 = 64'h0;
+    in5 = 57'h0;
+    in6 = 64'h0;
+    in7 = 64'h0;
+    in8 = 48'h0;
+    in9 = 64'h0;
+    in10 = 48'h0;
     if (unit_pg_done) begin
     end
     case (walker_unit_pg0_st)
         3'b000: begin
             if (unit_pg_start) begin
-                in0 = 64'h0;
-                in1 = 64'h0;
-                in2 = 64'h0;
                 in2 = unit_pg_i_addr;
-                in3 = 57'h0;
                 in3 = (unit_pg_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                in4 = 64'h0;
                 in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                in5 = 57'h0;
                 in5 = (unit_pg_i_addr[57-1:0] & 57'h1ffffffffffffff);
                 if ((((in2 >>> 56) & 1) == 1)) begin
                     in1 = in4;
@@ -2066,14 +2071,9 @@ always @(walker_unit_pg0_a_rw, walker_unit_pg0_a_us, walker_unit_pg0_a_xd, unit_
                 else begin
                     in1 = {7'h0, in5};
                 end
-                in6 = 64'h0;
-                in7 = 64'h0;
                 in7 = unit_pg_i_addr;
-                in8 = 48'h0;
                 in8 = (unit_pg_i_addr[48-1:0] & 48'hffffffffffff);
-                in9 = 64'h0;
                 in9 = ({16'h0, in8} | 64'hffff000000000000);
-                in10 = 48'h0;
                 in10 = (unit_pg_i_addr[48-1:0] & 48'hffffffffffff);
                 if ((((in7 >>> 47) & 1) == 1)) begin
                     in6 = in9;
@@ -2682,6 +2682,17 @@ always @(posedge clk) begin: walker_unit_pg0_fsm
         v_rw = (0 != 0);
         v_us = (0 != 0);
         v_xd = (0 != 0);
+        in0 = 64'h0;
+        in1 = 64'h0;
+        in2 = 64'h0;
+        in3 = 57'h0;
+        in4 = 64'h0;
+        in5 = 57'h0;
+        in6 = 64'h0;
+        in7 = 64'h0;
+        in8 = 48'h0;
+        in9 = 64'h0;
+        in10 = 48'h0;
         if (unit_pg_done) begin
             unit_pg_done <= 1'b0;
         end
@@ -2697,15 +2708,9 @@ always @(posedge clk) begin: walker_unit_pg0_fsm
                     walker_unit_pg0_pend_2 <= 1'b0;
                     walker_unit_pg0_pend_1 <= 1'b0;
                     walker_unit_pg0_le <= 0;
-                    in0 = 64'h0;
-                    in1 = 64'h0;
-                    in2 = 64'h0;
                     in2 = unit_pg_i_addr;
-                    in3 = 57'h0;
                     in3 = (unit_pg_i_addr[57-1:0] & 57'h1ffffffffffffff);
-                    in4 = 64'h0;
                     in4 = ({7'h0, in3} | 64'hfe00000000000000);
-                    in5 = 57'h0;
                     in5 = (unit_pg_i_addr[57-1:0] & 57'h1ffffffffffffff);
                     if ((((in2 >>> 56) & 1) == 1)) begin
                         in1 = in4;
@@ -2713,14 +2718,9 @@ always @(posedge clk) begin: walker_unit_pg0_fsm
                     else begin
                         in1 = {7'h0, in5};
                     end
-                    in6 = 64'h0;
-                    in7 = 64'h0;
                     in7 = unit_pg_i_addr;
-                    in8 = 48'h0;
                     in8 = (unit_pg_i_addr[48-1:0] & 48'hffffffffffff);
-                    in9 = 64'h0;
                     in9 = ({16'h0, in8} | 64'hffff000000000000);
-                    in10 = 48'h0;
                     in10 = (unit_pg_i_addr[48-1:0] & 48'hffffffffffff);
                     if ((((in7 >>> 47) & 1) == 1)) begin
                         in6 = in9;

@@ -231,3 +231,6 @@ def test_verilog_synthesizes_without_latches_or_loops(generated, specs, name, tm
     ok, messages, cells, flops = hdl.synthesize([ROOT / "generated" / name / f"{top}.v"], top, full=False)
     assert ok, messages[-3000:]
     assert cells > 0 and flops > 0
+    # a variable a process assigns on some paths only is a latch that `opt -fast` may drop
+    # here and the full `synth` keeps (x86_lam's input-fault scratch variables did)
+    assert "Latch inferred" not in messages, messages[-3000:]

@@ -495,10 +495,19 @@ class WalkerView:
         """(statements, [(status code, rule, condition)]) of the input faults in the
         model: the conditions through scratch variables (a builtin's conditionals
         convert only as statements)."""
-        env = self.hdl_env()
-        h = Hoist(env, prefix="in")
+        h = Hoist(self.hdl_env(), prefix="in")
         conds = [(self.kinds.index(r.name) + 1, r, h.cond(r.when)) for r in self.regime.input_faults]
-        return h.take(), conds
+        declared = set(self.hdl_input_fault_declarations())
+        return [line for line in h.take() if line.strip() not in declared], conds
+
+    def hdl_input_fault_declarations(self) -> list[str]:
+        """The scratch variables of the input faults, declared at the top of the walker's
+        process rather than where a walk starts: a variable assigned on some paths only is
+        a latch to synthesis (Yosys keeps it when the variable has a name of its own)."""
+        h = Hoist(self.hdl_env(), prefix="in")
+        for r in self.regime.input_faults:
+            h.cond(r.when)
+        return [f"{name} = intbv(0)[{width}:]" for name, width in h.variables]
 
     # ---- MyHDL spelling
     @property
