@@ -92,7 +92,7 @@ reg [7:0] status;
 reg [63:0] u_addr;
 reg [2:0] u_size;
 reg u_valid;
-wire [63:0] u_wdata;
+reg [63:0] u_wdata;
 reg u_we;
 reg unit_io_smsl_done;
 reg [63:0] unit_io_smsl_i_addr;
@@ -117,6 +117,9 @@ reg unit_io_smsl_start;
 reg [63:0] w_io_ctx_0;
 reg [63:0] w_io_ctx_8;
 reg [63:0] w_io_irte_0;
+reg [63:0] w_io_irte_8;
+reg [63:0] w_io_pd_0;
+reg [63:0] w_io_pd_pir_0;
 reg [63:0] w_io_pdir_0;
 reg [63:0] w_io_pe_0;
 reg [63:0] w_io_pe_8;
@@ -215,16 +218,25 @@ reg [63:0] cl_io_frcd_lo;
 reg [15:0] cl_io_int_index;
 reg [0:0] cl_io_interrupt_index_beyond_table;
 reg [0:0] cl_io_interrupt_not_remapped;
+reg [0:0] cl_io_interrupt_posted;
 reg [0:0] cl_io_interrupt_remapped;
 reg [0:0] cl_io_interrupt_request_reserved;
 reg [0:0] cl_io_irte_access_error;
 reg [0:0] cl_io_irte_not_present;
 reg [0:0] cl_io_irte_reserved;
 reg [0:0] cl_io_legacy_pasid;
-reg [2:0] cl_io_outcome;
+reg [0:0] cl_io_notify;
+reg [31:0] cl_io_notify_dest;
+reg [7:0] cl_io_notify_vector;
+reg [3:0] cl_io_outcome;
 reg [0:0] cl_io_paging_access_error;
 reg [0:0] cl_io_paging_reserved;
 reg [0:0] cl_io_pass_through;
+reg [63:0] cl_io_pd_control;
+reg [63:0] cl_io_pda;
+reg [0:0] cl_io_pid_access_error;
+reg [0:0] cl_io_pid_reserved;
+reg [63:0] cl_io_pir;
 reg [0:0] cl_io_protected_memory;
 reg [0:0] cl_io_protected_memory_remapped;
 reg [0:0] cl_io_protected_memory_unremapped;
@@ -239,15 +251,18 @@ reg [0:0] cl_io_sm_ats_beyond_width;
 reg [0:0] cl_io_sm_ats_not_present;
 reg [0:0] cl_io_sm_ats_pass_through;
 reg [0:0] cl_io_sm_ats_translation;
+reg [0:0] cl_io_sm_context_access_error;
 reg [0:0] cl_io_sm_context_not_present;
 reg [0:0] cl_io_sm_context_reserved;
 reg [0:0] cl_io_sm_dte_clear;
 reg [0:0] cl_io_sm_paging_access_error;
 reg [0:0] cl_io_sm_paging_reserved;
 reg [0:0] cl_io_sm_pasid_beyond_table;
+reg [0:0] cl_io_sm_pasid_dir_access_error;
 reg [0:0] cl_io_sm_pasid_dir_not_present;
 reg [0:0] cl_io_sm_pasid_dir_reserved;
 reg [0:0] cl_io_sm_pasid_disabled;
+reg [0:0] cl_io_sm_pasid_entry_access_error;
 reg [0:0] cl_io_sm_pasid_entry_invalid;
 reg [0:0] cl_io_sm_pasid_entry_not_present;
 reg [0:0] cl_io_sm_pasid_entry_reserved;
@@ -267,6 +282,7 @@ reg [0:0] cl_io_translated;
 reg [0:0] cl_io_translated_request;
 reg [0:0] cl_io_translation_type_blocked;
 reg [0:0] cl_io_trigger_mode;
+reg [0:0] cl_io_urgent;
 reg [7:0] cl_io_vector;
 reg [0:0] cl_io_write_denied;
 reg [63:0] cl_vf_addr;
@@ -350,7 +366,6 @@ wire [63:0] walker_unit_io_sl0_se_4;
 wire [63:0] walker_unit_io_sl0_se_5;
 reg [2:0] walker_unit_io_sl0_st;
 
-assign u_wdata = 64'd0;
 assign walker_unit_io_smsl0_sa_1 = 64'd0;
 assign walker_unit_io_smsl0_sa_2 = 64'd0;
 assign walker_unit_io_smsl0_sa_3 = 64'd0;
@@ -638,117 +653,117 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h260;
     reg [52-1:0] h261;
     reg [65-1:0] h262;
-    reg [2-1:0] h263;
-    reg [2-1:0] h264;
-    reg [32-1:0] h265;
-    reg [1-1:0] h266;
-    reg [32-1:0] h267;
-    reg [12-1:0] h268;
-    reg [32-1:0] h269;
-    reg [12-1:0] h270;
-    reg [32-1:0] h271;
-    reg [64-1:0] h272;
-    reg [28-1:0] h273;
-    reg [64-1:0] h274;
-    reg [28-1:0] h275;
-    reg [48-1:0] h276;
+    reg [64-1:0] h263;
+    reg [64-1:0] h264;
+    reg [64-1:0] h265;
+    reg [8-1:0] h266;
+    reg [12-1:0] h267;
+    reg [65-1:0] h268;
+    reg [64-1:0] h269;
+    reg [64-1:0] h270;
+    reg [64-1:0] h271;
+    reg [65-1:0] h272;
+    reg [2-1:0] h273;
+    reg [2-1:0] h274;
+    reg [32-1:0] h275;
+    reg [1-1:0] h276;
     reg [32-1:0] h277;
-    reg [1-1:0] h278;
-    reg [2-1:0] h279;
-    reg [2-1:0] h280;
+    reg [12-1:0] h278;
+    reg [32-1:0] h279;
+    reg [12-1:0] h280;
     reg [32-1:0] h281;
-    reg [1-1:0] h282;
-    reg [2-1:0] h286;
-    reg [2-1:0] h287;
-    reg [32-1:0] h288;
-    reg [1-1:0] h289;
-    reg [2-1:0] h496;
-    reg [2-1:0] h497;
-    reg [32-1:0] h498;
-    reg [1-1:0] h499;
-    reg [2-1:0] h503;
-    reg [2-1:0] h504;
-    reg [32-1:0] h505;
-    reg [1-1:0] h506;
-    reg [2-1:0] h510;
-    reg [2-1:0] h511;
-    reg [32-1:0] h512;
-    reg [1-1:0] h513;
-    reg [2-1:0] h518;
-    reg [2-1:0] h519;
-    reg [32-1:0] h520;
-    reg [1-1:0] h521;
-    reg [2-1:0] h525;
-    reg [2-1:0] h526;
-    reg [32-1:0] h527;
-    reg [1-1:0] h528;
-    reg [2-1:0] h533;
-    reg [2-1:0] h534;
-    reg [32-1:0] h535;
-    reg [1-1:0] h536;
-    reg [2-1:0] h545;
-    reg [2-1:0] h546;
-    reg [32-1:0] h547;
-    reg [1-1:0] h548;
-    reg [2-1:0] h549;
+    reg [64-1:0] h282;
+    reg [28-1:0] h283;
+    reg [64-1:0] h284;
+    reg [28-1:0] h285;
+    reg [48-1:0] h286;
+    reg [32-1:0] h287;
+    reg [1-1:0] h288;
+    reg [2-1:0] h289;
+    reg [2-1:0] h290;
+    reg [32-1:0] h291;
+    reg [1-1:0] h292;
+    reg [2-1:0] h296;
+    reg [2-1:0] h297;
+    reg [32-1:0] h298;
+    reg [1-1:0] h299;
+    reg [2-1:0] h536;
+    reg [2-1:0] h537;
+    reg [32-1:0] h538;
+    reg [1-1:0] h539;
+    reg [2-1:0] h543;
+    reg [2-1:0] h544;
+    reg [32-1:0] h545;
+    reg [1-1:0] h546;
     reg [2-1:0] h550;
-    reg [32-1:0] h551;
-    reg [1-1:0] h552;
-    reg [32-1:0] h553;
-    reg [12-1:0] h554;
-    reg [32-1:0] h555;
-    reg [12-1:0] h556;
-    reg [32-1:0] h557;
-    reg [64-1:0] h558;
-    reg [28-1:0] h559;
-    reg [64-1:0] h560;
-    reg [28-1:0] h561;
-    reg [48-1:0] h562;
-    reg [2-1:0] h563;
-    reg [2-1:0] h564;
-    reg [32-1:0] h565;
-    reg [1-1:0] h566;
-    reg [2-1:0] h567;
-    reg [2-1:0] h568;
-    reg [32-1:0] h569;
-    reg [1-1:0] h570;
-    reg [2-1:0] h575;
-    reg [2-1:0] h576;
-    reg [32-1:0] h577;
-    reg [1-1:0] h578;
-    reg [1-1:0] h579;
-    reg [1-1:0] h580;
-    reg [64-1:0] h581;
-    reg [1-1:0] h582;
-    reg [1-1:0] h583;
-    reg [64-1:0] h584;
-    reg [1-1:0] h585;
-    reg [64-1:0] h586;
+    reg [2-1:0] h551;
+    reg [32-1:0] h552;
+    reg [1-1:0] h553;
+    reg [2-1:0] h558;
+    reg [2-1:0] h559;
+    reg [32-1:0] h560;
+    reg [1-1:0] h561;
+    reg [2-1:0] h565;
+    reg [2-1:0] h566;
+    reg [32-1:0] h567;
+    reg [1-1:0] h568;
+    reg [2-1:0] h573;
+    reg [2-1:0] h574;
+    reg [32-1:0] h575;
+    reg [1-1:0] h576;
+    reg [2-1:0] h585;
+    reg [2-1:0] h586;
     reg [32-1:0] h587;
     reg [1-1:0] h588;
-    reg [32-1:0] h589;
-    reg [12-1:0] h590;
+    reg [2-1:0] h589;
+    reg [2-1:0] h590;
     reg [32-1:0] h591;
-    reg [12-1:0] h592;
+    reg [1-1:0] h592;
     reg [32-1:0] h593;
-    reg [64-1:0] h594;
-    reg [28-1:0] h595;
-    reg [64-1:0] h596;
-    reg [28-1:0] h597;
-    reg [48-1:0] h598;
-    reg [64-1:0] h283;
-    reg [1-1:0] h284;
-    reg [2-1:0] h285;
-    reg [64-1:0] h290;
-    reg [76-1:0] h291;
-    reg [62-1:0] h292;
-    reg [1-1:0] h293;
-    reg [2-1:0] h294;
-    reg [63-1:0] h295;
-    reg [64-1:0] h296;
-    reg [64-1:0] h297;
-    reg [64-1:0] h298;
-    reg [64-1:0] h299;
+    reg [12-1:0] h594;
+    reg [32-1:0] h595;
+    reg [12-1:0] h596;
+    reg [32-1:0] h597;
+    reg [64-1:0] h598;
+    reg [28-1:0] h599;
+    reg [64-1:0] h600;
+    reg [28-1:0] h601;
+    reg [48-1:0] h602;
+    reg [2-1:0] h603;
+    reg [2-1:0] h604;
+    reg [32-1:0] h605;
+    reg [1-1:0] h606;
+    reg [2-1:0] h607;
+    reg [2-1:0] h608;
+    reg [32-1:0] h609;
+    reg [1-1:0] h610;
+    reg [2-1:0] h615;
+    reg [2-1:0] h616;
+    reg [32-1:0] h617;
+    reg [1-1:0] h618;
+    reg [1-1:0] h619;
+    reg [1-1:0] h620;
+    reg [64-1:0] h621;
+    reg [1-1:0] h622;
+    reg [1-1:0] h623;
+    reg [64-1:0] h624;
+    reg [1-1:0] h625;
+    reg [64-1:0] h626;
+    reg [32-1:0] h627;
+    reg [1-1:0] h628;
+    reg [32-1:0] h629;
+    reg [12-1:0] h630;
+    reg [32-1:0] h631;
+    reg [12-1:0] h632;
+    reg [32-1:0] h633;
+    reg [64-1:0] h634;
+    reg [28-1:0] h635;
+    reg [64-1:0] h636;
+    reg [28-1:0] h637;
+    reg [48-1:0] h638;
+    reg [64-1:0] h293;
+    reg [1-1:0] h294;
+    reg [2-1:0] h295;
     reg [64-1:0] h300;
     reg [76-1:0] h301;
     reg [62-1:0] h302;
@@ -779,238 +794,307 @@ always @(posedge clk) begin: fsm
     reg [64-1:0] h327;
     reg [64-1:0] h328;
     reg [64-1:0] h329;
-    reg [1-1:0] h330;
-    reg [64-1:0] h331;
-    reg [76-1:0] h332;
-    reg [62-1:0] h333;
-    reg [1-1:0] h334;
-    reg [2-1:0] h335;
-    reg [63-1:0] h336;
+    reg [64-1:0] h330;
+    reg [76-1:0] h331;
+    reg [62-1:0] h332;
+    reg [1-1:0] h333;
+    reg [2-1:0] h334;
+    reg [63-1:0] h335;
+    reg [64-1:0] h336;
     reg [64-1:0] h337;
     reg [64-1:0] h338;
     reg [64-1:0] h339;
     reg [64-1:0] h340;
-    reg [64-1:0] h341;
-    reg [76-1:0] h342;
-    reg [62-1:0] h343;
-    reg [1-1:0] h344;
-    reg [2-1:0] h345;
-    reg [63-1:0] h346;
+    reg [76-1:0] h341;
+    reg [62-1:0] h342;
+    reg [1-1:0] h343;
+    reg [2-1:0] h344;
+    reg [63-1:0] h345;
+    reg [64-1:0] h346;
     reg [64-1:0] h347;
     reg [64-1:0] h348;
     reg [64-1:0] h349;
-    reg [64-1:0] h350;
-    reg [1-1:0] h351;
-    reg [64-1:0] h352;
-    reg [76-1:0] h353;
-    reg [62-1:0] h354;
-    reg [1-1:0] h355;
-    reg [2-1:0] h356;
-    reg [63-1:0] h357;
+    reg [1-1:0] h350;
+    reg [64-1:0] h351;
+    reg [76-1:0] h352;
+    reg [62-1:0] h353;
+    reg [1-1:0] h354;
+    reg [2-1:0] h355;
+    reg [63-1:0] h356;
+    reg [64-1:0] h357;
     reg [64-1:0] h358;
     reg [64-1:0] h359;
     reg [64-1:0] h360;
     reg [64-1:0] h361;
-    reg [1-1:0] h362;
-    reg [64-1:0] h363;
-    reg [76-1:0] h364;
-    reg [62-1:0] h365;
-    reg [1-1:0] h366;
-    reg [2-1:0] h367;
-    reg [63-1:0] h368;
+    reg [76-1:0] h362;
+    reg [62-1:0] h363;
+    reg [1-1:0] h364;
+    reg [2-1:0] h365;
+    reg [63-1:0] h366;
+    reg [64-1:0] h367;
+    reg [64-1:0] h368;
     reg [64-1:0] h369;
     reg [64-1:0] h370;
-    reg [64-1:0] h371;
+    reg [1-1:0] h371;
     reg [64-1:0] h372;
-    reg [1-1:0] h373;
-    reg [64-1:0] h374;
-    reg [76-1:0] h375;
-    reg [62-1:0] h376;
-    reg [1-1:0] h377;
-    reg [2-1:0] h378;
-    reg [63-1:0] h379;
+    reg [76-1:0] h373;
+    reg [62-1:0] h374;
+    reg [1-1:0] h375;
+    reg [2-1:0] h376;
+    reg [63-1:0] h377;
+    reg [64-1:0] h378;
+    reg [64-1:0] h379;
     reg [64-1:0] h380;
     reg [64-1:0] h381;
-    reg [64-1:0] h382;
+    reg [1-1:0] h382;
     reg [64-1:0] h383;
-    reg [1-1:0] h384;
-    reg [64-1:0] h385;
-    reg [76-1:0] h386;
-    reg [62-1:0] h387;
-    reg [1-1:0] h388;
-    reg [2-1:0] h389;
-    reg [63-1:0] h390;
+    reg [76-1:0] h384;
+    reg [62-1:0] h385;
+    reg [1-1:0] h386;
+    reg [2-1:0] h387;
+    reg [63-1:0] h388;
+    reg [64-1:0] h389;
+    reg [64-1:0] h390;
     reg [64-1:0] h391;
     reg [64-1:0] h392;
-    reg [64-1:0] h393;
+    reg [1-1:0] h393;
     reg [64-1:0] h394;
-    reg [64-1:0] h395;
-    reg [76-1:0] h396;
-    reg [62-1:0] h397;
-    reg [1-1:0] h398;
-    reg [2-1:0] h399;
-    reg [63-1:0] h400;
+    reg [76-1:0] h395;
+    reg [62-1:0] h396;
+    reg [1-1:0] h397;
+    reg [2-1:0] h398;
+    reg [63-1:0] h399;
+    reg [64-1:0] h400;
     reg [64-1:0] h401;
     reg [64-1:0] h402;
     reg [64-1:0] h403;
     reg [64-1:0] h404;
-    reg [1-1:0] h405;
-    reg [64-1:0] h406;
-    reg [76-1:0] h407;
-    reg [62-1:0] h408;
-    reg [1-1:0] h409;
-    reg [2-1:0] h410;
-    reg [63-1:0] h411;
+    reg [76-1:0] h405;
+    reg [62-1:0] h406;
+    reg [1-1:0] h407;
+    reg [2-1:0] h408;
+    reg [63-1:0] h409;
+    reg [64-1:0] h410;
+    reg [64-1:0] h411;
     reg [64-1:0] h412;
     reg [64-1:0] h413;
-    reg [64-1:0] h414;
+    reg [1-1:0] h414;
     reg [64-1:0] h415;
-    reg [64-1:0] h416;
-    reg [76-1:0] h417;
-    reg [62-1:0] h418;
-    reg [1-1:0] h419;
-    reg [2-1:0] h420;
-    reg [63-1:0] h421;
+    reg [76-1:0] h416;
+    reg [62-1:0] h417;
+    reg [1-1:0] h418;
+    reg [2-1:0] h419;
+    reg [63-1:0] h420;
+    reg [64-1:0] h421;
     reg [64-1:0] h422;
     reg [64-1:0] h423;
     reg [64-1:0] h424;
     reg [64-1:0] h425;
-    reg [1-1:0] h426;
-    reg [64-1:0] h427;
-    reg [76-1:0] h428;
-    reg [62-1:0] h429;
-    reg [1-1:0] h430;
-    reg [2-1:0] h431;
-    reg [63-1:0] h432;
+    reg [76-1:0] h426;
+    reg [62-1:0] h427;
+    reg [1-1:0] h428;
+    reg [2-1:0] h429;
+    reg [63-1:0] h430;
+    reg [64-1:0] h431;
+    reg [64-1:0] h432;
     reg [64-1:0] h433;
     reg [64-1:0] h434;
     reg [64-1:0] h435;
-    reg [64-1:0] h436;
-    reg [64-1:0] h437;
+    reg [76-1:0] h436;
+    reg [62-1:0] h437;
     reg [1-1:0] h438;
-    reg [64-1:0] h439;
-    reg [76-1:0] h440;
-    reg [62-1:0] h441;
-    reg [1-1:0] h442;
-    reg [2-1:0] h443;
-    reg [63-1:0] h444;
-    reg [64-1:0] h445;
+    reg [2-1:0] h439;
+    reg [63-1:0] h440;
+    reg [64-1:0] h441;
+    reg [64-1:0] h442;
+    reg [64-1:0] h443;
+    reg [64-1:0] h444;
+    reg [1-1:0] h445;
     reg [64-1:0] h446;
-    reg [64-1:0] h447;
-    reg [64-1:0] h448;
+    reg [76-1:0] h447;
+    reg [62-1:0] h448;
     reg [1-1:0] h449;
-    reg [64-1:0] h450;
-    reg [76-1:0] h451;
-    reg [62-1:0] h452;
-    reg [1-1:0] h453;
-    reg [2-1:0] h454;
-    reg [63-1:0] h455;
+    reg [2-1:0] h450;
+    reg [63-1:0] h451;
+    reg [64-1:0] h452;
+    reg [64-1:0] h453;
+    reg [64-1:0] h454;
+    reg [64-1:0] h455;
     reg [64-1:0] h456;
-    reg [64-1:0] h457;
-    reg [64-1:0] h458;
-    reg [64-1:0] h459;
-    reg [1-1:0] h460;
-    reg [64-1:0] h461;
-    reg [76-1:0] h462;
-    reg [62-1:0] h463;
-    reg [1-1:0] h464;
-    reg [2-1:0] h465;
-    reg [63-1:0] h466;
+    reg [76-1:0] h457;
+    reg [62-1:0] h458;
+    reg [1-1:0] h459;
+    reg [2-1:0] h460;
+    reg [63-1:0] h461;
+    reg [64-1:0] h462;
+    reg [64-1:0] h463;
+    reg [64-1:0] h464;
+    reg [64-1:0] h465;
+    reg [1-1:0] h466;
     reg [64-1:0] h467;
-    reg [64-1:0] h468;
-    reg [64-1:0] h469;
-    reg [64-1:0] h470;
-    reg [1-1:0] h471;
-    reg [64-1:0] h472;
-    reg [76-1:0] h473;
-    reg [62-1:0] h474;
-    reg [1-1:0] h475;
-    reg [2-1:0] h476;
-    reg [63-1:0] h477;
-    reg [64-1:0] h478;
+    reg [76-1:0] h468;
+    reg [62-1:0] h469;
+    reg [1-1:0] h470;
+    reg [2-1:0] h471;
+    reg [63-1:0] h472;
+    reg [64-1:0] h473;
+    reg [64-1:0] h474;
+    reg [64-1:0] h475;
+    reg [64-1:0] h476;
+    reg [64-1:0] h477;
+    reg [1-1:0] h478;
     reg [64-1:0] h479;
-    reg [64-1:0] h480;
-    reg [64-1:0] h481;
+    reg [76-1:0] h480;
+    reg [62-1:0] h481;
     reg [1-1:0] h482;
-    reg [64-1:0] h483;
-    reg [76-1:0] h484;
-    reg [62-1:0] h485;
-    reg [1-1:0] h486;
-    reg [2-1:0] h487;
-    reg [63-1:0] h488;
-    reg [64-1:0] h489;
+    reg [2-1:0] h483;
+    reg [63-1:0] h484;
+    reg [64-1:0] h485;
+    reg [64-1:0] h486;
+    reg [64-1:0] h487;
+    reg [64-1:0] h488;
+    reg [1-1:0] h489;
     reg [64-1:0] h490;
-    reg [64-1:0] h491;
-    reg [64-1:0] h492;
-    reg [64-1:0] h493;
-    reg [1-1:0] h494;
-    reg [2-1:0] h495;
-    reg [64-1:0] h500;
-    reg [1-1:0] h501;
-    reg [2-1:0] h502;
+    reg [76-1:0] h491;
+    reg [62-1:0] h492;
+    reg [1-1:0] h493;
+    reg [2-1:0] h494;
+    reg [63-1:0] h495;
+    reg [64-1:0] h496;
+    reg [64-1:0] h497;
+    reg [64-1:0] h498;
+    reg [64-1:0] h499;
+    reg [1-1:0] h500;
+    reg [64-1:0] h501;
+    reg [76-1:0] h502;
+    reg [62-1:0] h503;
+    reg [1-1:0] h504;
+    reg [2-1:0] h505;
+    reg [63-1:0] h506;
     reg [64-1:0] h507;
-    reg [1-1:0] h508;
-    reg [2-1:0] h509;
-    reg [1-1:0] h514;
-    reg [64-1:0] h515;
-    reg [1-1:0] h516;
-    reg [2-1:0] h517;
-    reg [64-1:0] h522;
-    reg [1-1:0] h523;
-    reg [2-1:0] h524;
-    reg [1-1:0] h529;
+    reg [64-1:0] h508;
+    reg [64-1:0] h509;
+    reg [64-1:0] h510;
+    reg [1-1:0] h511;
+    reg [64-1:0] h512;
+    reg [76-1:0] h513;
+    reg [62-1:0] h514;
+    reg [1-1:0] h515;
+    reg [2-1:0] h516;
+    reg [63-1:0] h517;
+    reg [64-1:0] h518;
+    reg [64-1:0] h519;
+    reg [64-1:0] h520;
+    reg [64-1:0] h521;
+    reg [1-1:0] h522;
+    reg [64-1:0] h523;
+    reg [76-1:0] h524;
+    reg [62-1:0] h525;
+    reg [1-1:0] h526;
+    reg [2-1:0] h527;
+    reg [63-1:0] h528;
+    reg [64-1:0] h529;
     reg [64-1:0] h530;
-    reg [1-1:0] h531;
-    reg [2-1:0] h532;
-    reg [1-1:0] h537;
-    reg [64-1:0] h538;
-    reg [1-1:0] h539;
-    reg [2-1:0] h540;
+    reg [64-1:0] h531;
+    reg [64-1:0] h532;
+    reg [64-1:0] h533;
+    reg [1-1:0] h534;
+    reg [2-1:0] h535;
+    reg [64-1:0] h540;
     reg [1-1:0] h541;
-    reg [64-1:0] h542;
-    reg [1-1:0] h543;
-    reg [2-1:0] h544;
+    reg [2-1:0] h542;
+    reg [64-1:0] h547;
+    reg [1-1:0] h548;
+    reg [2-1:0] h549;
+    reg [1-1:0] h554;
+    reg [64-1:0] h555;
+    reg [1-1:0] h556;
+    reg [2-1:0] h557;
+    reg [64-1:0] h562;
+    reg [1-1:0] h563;
+    reg [2-1:0] h564;
+    reg [1-1:0] h569;
+    reg [64-1:0] h570;
     reg [1-1:0] h571;
-    reg [64-1:0] h572;
-    reg [1-1:0] h573;
-    reg [2-1:0] h574;
-    reg [1-1:0] h599;
-    reg [1-1:0] h600;
-    reg [6-1:0] h601;
-    reg [64-1:0] h602;
-    reg [127-1:0] h603;
-    reg [6-1:0] h604;
-    reg [127-1:0] h605;
-    reg [64-1:0] h606;
-    reg [6-1:0] h607;
-    reg [7-1:0] h608;
-    reg [64-1:0] h609;
-    reg [65-1:0] h610;
-    reg [64-1:0] h611;
-    reg [127-1:0] h612;
-    reg [127-1:0] h613;
-    reg [1-1:0] h614;
-    reg [64-1:0] h615;
-    reg [1-1:0] h616;
-    reg [2-1:0] h617;
-    reg [1-1:0] h618;
-    reg [64-1:0] h619;
-    reg [1-1:0] h620;
-    reg [64-1:0] h621;
-    reg [1-1:0] h622;
-    reg [64-1:0] h623;
-    reg [1-1:0] h624;
-    reg [2-1:0] h625;
-    reg [1-1:0] h626;
-    reg [1-1:0] h627;
-    reg [1-1:0] h628;
-    reg [32-1:0] h629;
-    reg [64-1:0] h630;
-    reg [1-1:0] h631;
-    reg [32-1:0] h632;
-    reg [1-1:0] h633;
-    reg [1-1:0] h634;
-    reg [1-1:0] h635;
+    reg [2-1:0] h572;
+    reg [1-1:0] h577;
+    reg [64-1:0] h578;
+    reg [1-1:0] h579;
+    reg [2-1:0] h580;
+    reg [1-1:0] h581;
+    reg [64-1:0] h582;
+    reg [1-1:0] h583;
+    reg [2-1:0] h584;
+    reg [1-1:0] h611;
+    reg [64-1:0] h612;
+    reg [1-1:0] h613;
+    reg [2-1:0] h614;
+    reg [1-1:0] h639;
+    reg [1-1:0] h640;
+    reg [6-1:0] h641;
+    reg [64-1:0] h642;
+    reg [127-1:0] h643;
+    reg [6-1:0] h644;
+    reg [127-1:0] h645;
+    reg [64-1:0] h646;
+    reg [6-1:0] h647;
+    reg [7-1:0] h648;
+    reg [64-1:0] h649;
+    reg [65-1:0] h650;
+    reg [64-1:0] h651;
+    reg [127-1:0] h652;
+    reg [127-1:0] h653;
+    reg [1-1:0] h654;
+    reg [64-1:0] h655;
+    reg [1-1:0] h656;
+    reg [2-1:0] h657;
+    reg [1-1:0] h658;
+    reg [64-1:0] h659;
+    reg [1-1:0] h660;
+    reg [64-1:0] h661;
+    reg [1-1:0] h662;
+    reg [64-1:0] h663;
+    reg [1-1:0] h664;
+    reg [2-1:0] h665;
+    reg [1-1:0] h666;
+    reg [1-1:0] h667;
+    reg [1-1:0] h668;
+    reg [1-1:0] h669;
+    reg [1-1:0] h670;
+    reg [1-1:0] h671;
+    reg [64-1:0] h672;
+    reg [64-1:0] h673;
+    reg [64-1:0] h674;
+    reg [1-1:0] h675;
+    reg [8-1:0] h676;
+    reg [32-1:0] h677;
+    reg [32-1:0] h678;
+    reg [64-1:0] h679;
+    reg [1-1:0] h680;
+    reg [32-1:0] h681;
+    reg [64-1:0] h682;
+    reg [6-1:0] h683;
+    reg [8-1:0] h684;
+    reg [64-1:0] h685;
+    reg [64-1:0] h686;
+    reg [64-1:0] h687;
+    reg [32-1:0] h688;
+    reg [64-1:0] h689;
+    reg [1-1:0] h690;
+    reg [32-1:0] h691;
+    reg [1-1:0] h692;
+    reg [1-1:0] h693;
+    reg [1-1:0] h694;
+    reg [64-1:0] h695;
+    reg [64-1:0] h696;
+    reg [64-1:0] h697;
+    reg [8-1:0] h698;
+    reg [12-1:0] h699;
+    reg [65-1:0] h700;
+    reg [64-1:0] h701;
+    reg [64-1:0] h702;
+    reg [64-1:0] h703;
+    reg [65-1:0] h704;
     if (rst == 1) begin
         al_vf_sriov <= 0;
         cl_io_address <= 0;
@@ -1041,16 +1125,25 @@ always @(posedge clk) begin: fsm
         cl_io_int_index <= 0;
         cl_io_interrupt_index_beyond_table <= 0;
         cl_io_interrupt_not_remapped <= 0;
+        cl_io_interrupt_posted <= 0;
         cl_io_interrupt_remapped <= 0;
         cl_io_interrupt_request_reserved <= 0;
         cl_io_irte_access_error <= 0;
         cl_io_irte_not_present <= 0;
         cl_io_irte_reserved <= 0;
         cl_io_legacy_pasid <= 0;
+        cl_io_notify <= 0;
+        cl_io_notify_dest <= 0;
+        cl_io_notify_vector <= 0;
         cl_io_outcome <= 0;
         cl_io_paging_access_error <= 0;
         cl_io_paging_reserved <= 0;
         cl_io_pass_through <= 0;
+        cl_io_pd_control <= 0;
+        cl_io_pda <= 0;
+        cl_io_pid_access_error <= 0;
+        cl_io_pid_reserved <= 0;
+        cl_io_pir <= 0;
         cl_io_protected_memory <= 0;
         cl_io_protected_memory_remapped <= 0;
         cl_io_protected_memory_unremapped <= 0;
@@ -1065,15 +1158,18 @@ always @(posedge clk) begin: fsm
         cl_io_sm_ats_not_present <= 0;
         cl_io_sm_ats_pass_through <= 0;
         cl_io_sm_ats_translation <= 0;
+        cl_io_sm_context_access_error <= 0;
         cl_io_sm_context_not_present <= 0;
         cl_io_sm_context_reserved <= 0;
         cl_io_sm_dte_clear <= 0;
         cl_io_sm_paging_access_error <= 0;
         cl_io_sm_paging_reserved <= 0;
         cl_io_sm_pasid_beyond_table <= 0;
+        cl_io_sm_pasid_dir_access_error <= 0;
         cl_io_sm_pasid_dir_not_present <= 0;
         cl_io_sm_pasid_dir_reserved <= 0;
         cl_io_sm_pasid_disabled <= 0;
+        cl_io_sm_pasid_entry_access_error <= 0;
         cl_io_sm_pasid_entry_invalid <= 0;
         cl_io_sm_pasid_entry_not_present <= 0;
         cl_io_sm_pasid_entry_reserved <= 0;
@@ -1093,6 +1189,7 @@ always @(posedge clk) begin: fsm
         cl_io_translated_request <= 0;
         cl_io_translation_type_blocked <= 0;
         cl_io_trigger_mode <= 0;
+        cl_io_urgent <= 0;
         cl_io_vector <= 0;
         cl_io_write_denied <= 0;
         cl_vf_addr <= 0;
@@ -1132,6 +1229,7 @@ always @(posedge clk) begin: fsm
         u_addr <= 0;
         u_size <= 0;
         u_valid <= 0;
+        u_wdata <= 0;
         u_we <= 0;
         unit_io_sl_i_addr <= 0;
         unit_io_sl_k_read <= 0;
@@ -1146,6 +1244,9 @@ always @(posedge clk) begin: fsm
         w_io_ctx_0 <= 0;
         w_io_ctx_8 <= 0;
         w_io_irte_0 <= 0;
+        w_io_irte_8 <= 0;
+        w_io_pd_0 <= 0;
+        w_io_pd_pir_0 <= 0;
         w_io_pdir_0 <= 0;
         w_io_pe_0 <= 0;
         w_io_pe_8 <= 0;
@@ -3014,7 +3115,8 @@ always @(posedge clk) begin: fsm
                 if ((!pend)) begin
                     if ((!1'b0)) begin
                         w_io_irte_0 <= 0;
-                        st <= 5'b11000;
+                        w_io_irte_8 <= 0;
+                        st <= 5'b11001;
                     end
                     else begin
                         h260 = 64'h0;
@@ -3044,6 +3146,107 @@ always @(posedge clk) begin: fsm
                 end
             end
             5'b11000: begin
+                if ((!pend)) begin
+                    h260 = 64'h0;
+                    h260 = (r_IRTA_REG >>> 12);
+                    h261 = 52'h0;
+                    h261 = (h260[52-1:0] & 52'hfffffffffffff);
+                    h262 = 65'h0;
+                    h262 = ({1'h0, h261, 12'h0} + 0);
+                    v_wide = {62'h0, h262};
+                    v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 8);
+                    u_valid <= 1'b1;
+                    u_we <= 1'b0;
+                    u_size <= 3;
+                    u_addr <= v_addr[64-1:0];
+                    pend <= 1'b1;
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_irte_8 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b11001;
+                    end
+                end
+            end
+            5'b11001: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pd_pir_0 <= 0;
+                        st <= 5'b11010;
+                    end
+                    else begin
+                        h263 = 64'h0;
+                        h263 = w_io_irte_8;
+                        h264 = 64'h0;
+                        h264 = w_io_irte_0;
+                        h265 = 64'h0;
+                        h265 = ({h263[64-1:32], 32'h0} | {32'h0, h264[64-1:38], 6'h0});
+                        h266 = 8'h0;
+                        h266 = (w_io_irte_0[24-1:16] >>> 6);
+                        h267 = 12'h0;
+                        h267 = ({4'h0, h266} * 8);
+                        h268 = 65'h0;
+                        h268 = ({1'h0, h265} + {53'h0, h267});
+                        v_wide = {62'h0, h268};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pd_pir_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b11010;
+                    end
+                end
+            end
+            5'b11010: begin
+                if ((!pend)) begin
+                    if ((!1'b0)) begin
+                        w_io_pd_0 <= 0;
+                        st <= 5'b11011;
+                    end
+                    else begin
+                        h269 = 64'h0;
+                        h269 = w_io_irte_8;
+                        h270 = 64'h0;
+                        h270 = w_io_irte_0;
+                        h271 = 64'h0;
+                        h271 = ({h269[64-1:32], 32'h0} | {32'h0, h270[64-1:38], 6'h0});
+                        h272 = 65'h0;
+                        h272 = ({1'h0, h271} + 32);
+                        v_wide = {62'h0, h272};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b0;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        pend <= 1'b1;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        w_io_pd_0 <= m_rdata;
+                        pend <= 1'b0;
+                        st <= 5'b11011;
+                    end
+                end
+            end
+            5'b11011: begin
                 cl_io_called <= 0;
                 cl_io_exit <= 0;
                 cl_io_ats_not_remapped <= 0;
@@ -3054,6 +3257,7 @@ always @(posedge clk) begin: fsm
                 cl_io_sm_root_access_error <= 0;
                 cl_io_sm_root_not_present <= 0;
                 cl_io_sm_root_reserved <= 0;
+                cl_io_sm_context_access_error <= 0;
                 cl_io_sm_context_not_present <= 0;
                 cl_io_sm_context_reserved <= 0;
                 cl_io_sm_dte_clear <= 0;
@@ -3061,8 +3265,10 @@ always @(posedge clk) begin: fsm
                 cl_io_sm_protected_memory_translated <= 0;
                 cl_io_sm_translated_request <= 0;
                 cl_io_sm_pasid_beyond_table <= 0;
+                cl_io_sm_pasid_dir_access_error <= 0;
                 cl_io_sm_pasid_dir_not_present <= 0;
                 cl_io_sm_pasid_dir_reserved <= 0;
+                cl_io_sm_pasid_entry_access_error <= 0;
                 cl_io_sm_pasid_entry_not_present <= 0;
                 cl_io_sm_pasid_entry_reserved <= 0;
                 cl_io_sm_pasid_entry_invalid <= 0;
@@ -3109,6 +3315,9 @@ always @(posedge clk) begin: fsm
                 cl_io_irte_not_present <= 0;
                 cl_io_irte_reserved <= 0;
                 cl_io_source_id_invalid <= 0;
+                cl_io_pid_access_error <= 0;
+                cl_io_pid_reserved <= 0;
+                cl_io_interrupt_posted <= 0;
                 cl_io_interrupt_remapped <= 0;
                 cl_io_outcome <= 0;
                 cl_io_address <= 0;
@@ -3126,219 +3335,129 @@ always @(posedge clk) begin: fsm
                 cl_io_delivery_mode <= 0;
                 cl_io_cpl_status <= 0;
                 cl_io_cpl <= 0;
+                cl_io_urgent <= 0;
+                cl_io_pda <= 0;
+                cl_io_notify <= 0;
+                cl_io_notify_vector <= 0;
+                cl_io_notify_dest <= 0;
+                cl_io_pir <= 0;
+                cl_io_pd_control <= 0;
                 if ((cl_vf_dma != 0)) begin
                     cl_io_called <= 1;
-                    h263 = 2'h0;
+                    h273 = 2'h0;
                     if ((e_write != 0)) begin
-                        h263 = 2;
+                        h273 = 2;
                     end
                     else begin
-                        h263 = 1;
+                        h273 = 1;
                     end
-                    h264 = 2'h0;
+                    h274 = 2'h0;
                     if ((e_write != 0)) begin
-                        h264 = 2;
+                        h274 = 2;
                     end
                     else begin
-                        h264 = 1;
+                        h274 = 1;
                     end
-                    h265 = 32'h0;
-                    h265 = (r_PMEN_REG >>> 31);
-                    h266 = 1'h0;
-                    h266 = (h265[1-1:0] & 1);
-                    h267 = 32'h0;
-                    h267 = (r_PLMBASE_REG >>> 20);
-                    h268 = 12'h0;
-                    h268 = (h267[12-1:0] & 4095);
-                    h269 = 32'h0;
-                    h269 = (r_PLMLIMIT_REG >>> 20);
-                    h270 = 12'h0;
-                    h270 = (h269[12-1:0] & 4095);
-                    h271 = 32'h0;
-                    h271 = ({h270, 20'h0} | 1048575);
-                    h272 = 64'h0;
-                    h272 = (r_PHMBASE_REG >>> 20);
-                    h273 = 28'h0;
-                    h273 = (h272[28-1:0] & 268435455);
-                    h274 = 64'h0;
-                    h274 = (r_PHMLIMIT_REG >>> 20);
-                    h275 = 28'h0;
-                    h275 = (h274[28-1:0] & 268435455);
-                    h276 = 48'h0;
-                    h276 = ({h275, 20'h0} | 1048575);
+                    h275 = 32'h0;
+                    h275 = (r_PMEN_REG >>> 31);
+                    h276 = 1'h0;
+                    h276 = (h275[1-1:0] & 1);
                     h277 = 32'h0;
-                    h277 = (r_GSTS_REG >>> 31);
-                    h278 = 1'h0;
-                    h278 = (h277[1-1:0] & 1);
-                    h279 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h279 = 2;
-                    end
-                    else begin
-                        h279 = 1;
-                    end
-                    h280 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h280 = 2;
-                    end
-                    else begin
-                        h280 = 1;
-                    end
+                    h277 = (r_PLMBASE_REG >>> 20);
+                    h278 = 12'h0;
+                    h278 = (h277[12-1:0] & 4095);
+                    h279 = 32'h0;
+                    h279 = (r_PLMLIMIT_REG >>> 20);
+                    h280 = 12'h0;
+                    h280 = (h279[12-1:0] & 4095);
                     h281 = 32'h0;
-                    h281 = (r_GSTS_REG >>> 31);
-                    h282 = 1'h0;
-                    h282 = (h281[1-1:0] & 1);
-                    h286 = 2'h0;
+                    h281 = ({h280, 20'h0} | 1048575);
+                    h282 = 64'h0;
+                    h282 = (r_PHMBASE_REG >>> 20);
+                    h283 = 28'h0;
+                    h283 = (h282[28-1:0] & 268435455);
+                    h284 = 64'h0;
+                    h284 = (r_PHMLIMIT_REG >>> 20);
+                    h285 = 28'h0;
+                    h285 = (h284[28-1:0] & 268435455);
+                    h286 = 48'h0;
+                    h286 = ({h285, 20'h0} | 1048575);
+                    h287 = 32'h0;
+                    h287 = (r_GSTS_REG >>> 31);
+                    h288 = 1'h0;
+                    h288 = (h287[1-1:0] & 1);
+                    h289 = 2'h0;
                     if ((e_write != 0)) begin
-                        h286 = 2;
+                        h289 = 2;
                     end
                     else begin
-                        h286 = 1;
+                        h289 = 1;
                     end
-                    h287 = 2'h0;
+                    h290 = 2'h0;
                     if ((e_write != 0)) begin
-                        h287 = 2;
+                        h290 = 2;
                     end
                     else begin
-                        h287 = 1;
+                        h290 = 1;
                     end
-                    h288 = 32'h0;
-                    h288 = (r_GSTS_REG >>> 31);
-                    h289 = 1'h0;
-                    h289 = (h288[1-1:0] & 1);
-                    h496 = 2'h0;
+                    h291 = 32'h0;
+                    h291 = (r_GSTS_REG >>> 31);
+                    h292 = 1'h0;
+                    h292 = (h291[1-1:0] & 1);
+                    h296 = 2'h0;
                     if ((e_write != 0)) begin
-                        h496 = 2;
+                        h296 = 2;
                     end
                     else begin
-                        h496 = 1;
+                        h296 = 1;
                     end
-                    h497 = 2'h0;
+                    h297 = 2'h0;
                     if ((e_write != 0)) begin
-                        h497 = 2;
+                        h297 = 2;
                     end
                     else begin
-                        h497 = 1;
+                        h297 = 1;
                     end
-                    h498 = 32'h0;
-                    h498 = (r_GSTS_REG >>> 31);
-                    h499 = 1'h0;
-                    h499 = (h498[1-1:0] & 1);
-                    h503 = 2'h0;
+                    h298 = 32'h0;
+                    h298 = (r_GSTS_REG >>> 31);
+                    h299 = 1'h0;
+                    h299 = (h298[1-1:0] & 1);
+                    h536 = 2'h0;
                     if ((e_write != 0)) begin
-                        h503 = 2;
+                        h536 = 2;
                     end
                     else begin
-                        h503 = 1;
+                        h536 = 1;
                     end
-                    h504 = 2'h0;
+                    h537 = 2'h0;
                     if ((e_write != 0)) begin
-                        h504 = 2;
+                        h537 = 2;
                     end
                     else begin
-                        h504 = 1;
+                        h537 = 1;
                     end
-                    h505 = 32'h0;
-                    h505 = (r_GSTS_REG >>> 31);
-                    h506 = 1'h0;
-                    h506 = (h505[1-1:0] & 1);
-                    h510 = 2'h0;
+                    h538 = 32'h0;
+                    h538 = (r_GSTS_REG >>> 31);
+                    h539 = 1'h0;
+                    h539 = (h538[1-1:0] & 1);
+                    h543 = 2'h0;
                     if ((e_write != 0)) begin
-                        h510 = 2;
+                        h543 = 2;
                     end
                     else begin
-                        h510 = 1;
+                        h543 = 1;
                     end
-                    h511 = 2'h0;
+                    h544 = 2'h0;
                     if ((e_write != 0)) begin
-                        h511 = 2;
+                        h544 = 2;
                     end
                     else begin
-                        h511 = 1;
+                        h544 = 1;
                     end
-                    h512 = 32'h0;
-                    h512 = (r_GSTS_REG >>> 31);
-                    h513 = 1'h0;
-                    h513 = (h512[1-1:0] & 1);
-                    h518 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h518 = 2;
-                    end
-                    else begin
-                        h518 = 1;
-                    end
-                    h519 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h519 = 2;
-                    end
-                    else begin
-                        h519 = 1;
-                    end
-                    h520 = 32'h0;
-                    h520 = (r_GSTS_REG >>> 31);
-                    h521 = 1'h0;
-                    h521 = (h520[1-1:0] & 1);
-                    h525 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h525 = 2;
-                    end
-                    else begin
-                        h525 = 1;
-                    end
-                    h526 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h526 = 2;
-                    end
-                    else begin
-                        h526 = 1;
-                    end
-                    h527 = 32'h0;
-                    h527 = (r_GSTS_REG >>> 31);
-                    h528 = 1'h0;
-                    h528 = (h527[1-1:0] & 1);
-                    h533 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h533 = 2;
-                    end
-                    else begin
-                        h533 = 1;
-                    end
-                    h534 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h534 = 2;
-                    end
-                    else begin
-                        h534 = 1;
-                    end
-                    h535 = 32'h0;
-                    h535 = (r_GSTS_REG >>> 31);
-                    h536 = 1'h0;
-                    h536 = (h535[1-1:0] & 1);
-                    h545 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h545 = 2;
-                    end
-                    else begin
-                        h545 = 1;
-                    end
-                    h546 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h546 = 2;
-                    end
-                    else begin
-                        h546 = 1;
-                    end
-                    h547 = 32'h0;
-                    h547 = (r_GSTS_REG >>> 31);
-                    h548 = 1'h0;
-                    h548 = (h547[1-1:0] & 1);
-                    h549 = 2'h0;
-                    if ((e_write != 0)) begin
-                        h549 = 2;
-                    end
-                    else begin
-                        h549 = 1;
-                    end
+                    h545 = 32'h0;
+                    h545 = (r_GSTS_REG >>> 31);
+                    h546 = 1'h0;
+                    h546 = (h545[1-1:0] & 1);
                     h550 = 2'h0;
                     if ((e_write != 0)) begin
                         h550 = 2;
@@ -3346,143 +3465,240 @@ always @(posedge clk) begin: fsm
                     else begin
                         h550 = 1;
                     end
-                    h551 = 32'h0;
-                    h551 = (r_PMEN_REG >>> 31);
-                    h552 = 1'h0;
-                    h552 = (h551[1-1:0] & 1);
-                    h553 = 32'h0;
-                    h553 = (r_PLMBASE_REG >>> 20);
-                    h554 = 12'h0;
-                    h554 = (h553[12-1:0] & 4095);
-                    h555 = 32'h0;
-                    h555 = (r_PLMLIMIT_REG >>> 20);
-                    h556 = 12'h0;
-                    h556 = (h555[12-1:0] & 4095);
-                    h557 = 32'h0;
-                    h557 = ({h556, 20'h0} | 1048575);
-                    h558 = 64'h0;
-                    h558 = (r_PHMBASE_REG >>> 20);
-                    h559 = 28'h0;
-                    h559 = (h558[28-1:0] & 268435455);
-                    h560 = 64'h0;
-                    h560 = (r_PHMLIMIT_REG >>> 20);
-                    h561 = 28'h0;
-                    h561 = (h560[28-1:0] & 268435455);
-                    h562 = 48'h0;
-                    h562 = ({h561, 20'h0} | 1048575);
-                    h563 = 2'h0;
+                    h551 = 2'h0;
                     if ((e_write != 0)) begin
-                        h563 = 2;
+                        h551 = 2;
                     end
                     else begin
-                        h563 = 1;
+                        h551 = 1;
                     end
-                    h564 = 2'h0;
+                    h552 = 32'h0;
+                    h552 = (r_GSTS_REG >>> 31);
+                    h553 = 1'h0;
+                    h553 = (h552[1-1:0] & 1);
+                    h558 = 2'h0;
                     if ((e_write != 0)) begin
-                        h564 = 2;
+                        h558 = 2;
                     end
                     else begin
-                        h564 = 1;
+                        h558 = 1;
                     end
-                    h565 = 32'h0;
-                    h565 = (r_GSTS_REG >>> 31);
-                    h566 = 1'h0;
-                    h566 = (h565[1-1:0] & 1);
-                    h567 = 2'h0;
+                    h559 = 2'h0;
                     if ((e_write != 0)) begin
-                        h567 = 2;
+                        h559 = 2;
                     end
                     else begin
-                        h567 = 1;
+                        h559 = 1;
                     end
-                    h568 = 2'h0;
+                    h560 = 32'h0;
+                    h560 = (r_GSTS_REG >>> 31);
+                    h561 = 1'h0;
+                    h561 = (h560[1-1:0] & 1);
+                    h565 = 2'h0;
                     if ((e_write != 0)) begin
-                        h568 = 2;
+                        h565 = 2;
                     end
                     else begin
-                        h568 = 1;
+                        h565 = 1;
                     end
-                    h569 = 32'h0;
-                    h569 = (r_GSTS_REG >>> 31);
-                    h570 = 1'h0;
-                    h570 = (h569[1-1:0] & 1);
-                    h575 = 2'h0;
+                    h566 = 2'h0;
                     if ((e_write != 0)) begin
-                        h575 = 2;
+                        h566 = 2;
                     end
                     else begin
-                        h575 = 1;
+                        h566 = 1;
                     end
-                    h576 = 2'h0;
+                    h567 = 32'h0;
+                    h567 = (r_GSTS_REG >>> 31);
+                    h568 = 1'h0;
+                    h568 = (h567[1-1:0] & 1);
+                    h573 = 2'h0;
                     if ((e_write != 0)) begin
-                        h576 = 2;
+                        h573 = 2;
                     end
                     else begin
-                        h576 = 1;
+                        h573 = 1;
                     end
-                    h577 = 32'h0;
-                    h577 = (r_GSTS_REG >>> 31);
-                    h578 = 1'h0;
-                    h578 = (h577[1-1:0] & 1);
-                    h579 = 1'h0;
-                    h580 = 1'h0;
-                    h581 = 64'h0;
-                    h581 = e_addr;
-                    h580 = 0;
-                    if ((h581[64-1:39] != 0)) begin
-                        h580 = 1;
+                    h574 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h574 = 2;
                     end
-                    h582 = 1'h0;
-                    h583 = 1'h0;
-                    h584 = 64'h0;
-                    h584 = e_addr;
-                    h583 = 0;
-                    if ((h584[64-1:48] != 0)) begin
-                        h583 = 1;
+                    else begin
+                        h574 = 1;
                     end
-                    h585 = 1'h0;
-                    h586 = 64'h0;
-                    h586 = e_addr;
-                    h585 = 0;
-                    if ((h586[64-1:57] != 0)) begin
+                    h575 = 32'h0;
+                    h575 = (r_GSTS_REG >>> 31);
+                    h576 = 1'h0;
+                    h576 = (h575[1-1:0] & 1);
+                    h585 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h585 = 2;
+                    end
+                    else begin
                         h585 = 1;
                     end
-                    if ((w_io_ctx_8[3-1:0] == 2)) begin
-                        h582 = h583;
+                    h586 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h586 = 2;
                     end
                     else begin
-                        h582 = h585;
-                    end
-                    if ((w_io_ctx_8[3-1:0] == 1)) begin
-                        h579 = h580;
-                    end
-                    else begin
-                        h579 = h582;
+                        h586 = 1;
                     end
                     h587 = 32'h0;
-                    h587 = (r_PMEN_REG >>> 31);
+                    h587 = (r_GSTS_REG >>> 31);
                     h588 = 1'h0;
                     h588 = (h587[1-1:0] & 1);
-                    h589 = 32'h0;
-                    h589 = (r_PLMBASE_REG >>> 20);
-                    h590 = 12'h0;
-                    h590 = (h589[12-1:0] & 4095);
+                    h589 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h589 = 2;
+                    end
+                    else begin
+                        h589 = 1;
+                    end
+                    h590 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h590 = 2;
+                    end
+                    else begin
+                        h590 = 1;
+                    end
                     h591 = 32'h0;
-                    h591 = (r_PLMLIMIT_REG >>> 20);
-                    h592 = 12'h0;
-                    h592 = (h591[12-1:0] & 4095);
+                    h591 = (r_PMEN_REG >>> 31);
+                    h592 = 1'h0;
+                    h592 = (h591[1-1:0] & 1);
                     h593 = 32'h0;
-                    h593 = ({h592, 20'h0} | 1048575);
-                    h594 = 64'h0;
-                    h594 = (r_PHMBASE_REG >>> 20);
-                    h595 = 28'h0;
-                    h595 = (h594[28-1:0] & 268435455);
-                    h596 = 64'h0;
-                    h596 = (r_PHMLIMIT_REG >>> 20);
-                    h597 = 28'h0;
-                    h597 = (h596[28-1:0] & 268435455);
-                    h598 = 48'h0;
-                    h598 = ({h597, 20'h0} | 1048575);
+                    h593 = (r_PLMBASE_REG >>> 20);
+                    h594 = 12'h0;
+                    h594 = (h593[12-1:0] & 4095);
+                    h595 = 32'h0;
+                    h595 = (r_PLMLIMIT_REG >>> 20);
+                    h596 = 12'h0;
+                    h596 = (h595[12-1:0] & 4095);
+                    h597 = 32'h0;
+                    h597 = ({h596, 20'h0} | 1048575);
+                    h598 = 64'h0;
+                    h598 = (r_PHMBASE_REG >>> 20);
+                    h599 = 28'h0;
+                    h599 = (h598[28-1:0] & 268435455);
+                    h600 = 64'h0;
+                    h600 = (r_PHMLIMIT_REG >>> 20);
+                    h601 = 28'h0;
+                    h601 = (h600[28-1:0] & 268435455);
+                    h602 = 48'h0;
+                    h602 = ({h601, 20'h0} | 1048575);
+                    h603 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h603 = 2;
+                    end
+                    else begin
+                        h603 = 1;
+                    end
+                    h604 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h604 = 2;
+                    end
+                    else begin
+                        h604 = 1;
+                    end
+                    h605 = 32'h0;
+                    h605 = (r_GSTS_REG >>> 31);
+                    h606 = 1'h0;
+                    h606 = (h605[1-1:0] & 1);
+                    h607 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h607 = 2;
+                    end
+                    else begin
+                        h607 = 1;
+                    end
+                    h608 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h608 = 2;
+                    end
+                    else begin
+                        h608 = 1;
+                    end
+                    h609 = 32'h0;
+                    h609 = (r_GSTS_REG >>> 31);
+                    h610 = 1'h0;
+                    h610 = (h609[1-1:0] & 1);
+                    h615 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h615 = 2;
+                    end
+                    else begin
+                        h615 = 1;
+                    end
+                    h616 = 2'h0;
+                    if ((e_write != 0)) begin
+                        h616 = 2;
+                    end
+                    else begin
+                        h616 = 1;
+                    end
+                    h617 = 32'h0;
+                    h617 = (r_GSTS_REG >>> 31);
+                    h618 = 1'h0;
+                    h618 = (h617[1-1:0] & 1);
+                    h619 = 1'h0;
+                    h620 = 1'h0;
+                    h621 = 64'h0;
+                    h621 = e_addr;
+                    h620 = 0;
+                    if ((h621[64-1:39] != 0)) begin
+                        h620 = 1;
+                    end
+                    h622 = 1'h0;
+                    h623 = 1'h0;
+                    h624 = 64'h0;
+                    h624 = e_addr;
+                    h623 = 0;
+                    if ((h624[64-1:48] != 0)) begin
+                        h623 = 1;
+                    end
+                    h625 = 1'h0;
+                    h626 = 64'h0;
+                    h626 = e_addr;
+                    h625 = 0;
+                    if ((h626[64-1:57] != 0)) begin
+                        h625 = 1;
+                    end
+                    if ((w_io_ctx_8[3-1:0] == 2)) begin
+                        h622 = h623;
+                    end
+                    else begin
+                        h622 = h625;
+                    end
+                    if ((w_io_ctx_8[3-1:0] == 1)) begin
+                        h619 = h620;
+                    end
+                    else begin
+                        h619 = h622;
+                    end
+                    h627 = 32'h0;
+                    h627 = (r_PMEN_REG >>> 31);
+                    h628 = 1'h0;
+                    h628 = (h627[1-1:0] & 1);
+                    h629 = 32'h0;
+                    h629 = (r_PLMBASE_REG >>> 20);
+                    h630 = 12'h0;
+                    h630 = (h629[12-1:0] & 4095);
+                    h631 = 32'h0;
+                    h631 = (r_PLMLIMIT_REG >>> 20);
+                    h632 = 12'h0;
+                    h632 = (h631[12-1:0] & 4095);
+                    h633 = 32'h0;
+                    h633 = ({h632, 20'h0} | 1048575);
+                    h634 = 64'h0;
+                    h634 = (r_PHMBASE_REG >>> 20);
+                    h635 = 28'h0;
+                    h635 = (h634[28-1:0] & 268435455);
+                    h636 = 64'h0;
+                    h636 = (r_PHMLIMIT_REG >>> 20);
+                    h637 = 28'h0;
+                    h637 = (h636[28-1:0] & 268435455);
+                    h638 = 48'h0;
+                    h638 = ({h637, 20'h0} | 1048575);
                     if (1'b0) begin
                         cl_io_exit <= 1;
                         cl_io_ats_not_remapped <= 1;
@@ -3502,8 +3718,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 1;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if (((((((h263 == 1) || (h264 == 2)) && 1'b1) && (h266 != 0)) && (((1'b1 && (e_addr >= {32'h0, h268, 20'h0})) && (e_addr <= {32'h0, h271})) || ((1'b1 && (e_addr >= {16'h0, h273, 20'h0})) && (e_addr <= {16'h0, h276})))) && (!(h278 != 0)))) begin
+                    else if (((((((h273 == 1) || (h274 == 2)) && 1'b1) && (h276 != 0)) && (((1'b1 && (e_addr >= {32'h0, h278, 20'h0})) && (e_addr <= {32'h0, h281})) || ((1'b1 && (e_addr >= {16'h0, h283, 20'h0})) && (e_addr <= {16'h0, h286})))) && (!(h288 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_unremapped <= 1;
                         cl_io_outcome <= 4;
@@ -3522,8 +3745,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((h279 == 1) || (h280 == 2)) && (!(h282 != 0)))) begin
+                    else if ((((h289 == 1) || (h290 == 2)) && (!(h292 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_dma_not_remapped <= 1;
                         cl_io_outcome <= 3;
@@ -3542,8 +3772,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((h286 == 1) || (h287 == 2)) && (h289 != 0)) && 1'b1) && (er_io_root != 0))) begin
+                    else if ((((((h296 == 1) || (h297 == 2)) && (h299 != 0)) && 1'b1) && (er_io_root != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_root_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -3552,27 +3789,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 8;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h283 = 64'h0;
-                        h283 = e_addr;
-                        v_wide[64-1:12] = h283[64-1:12];
+                        h293 = 64'h0;
+                        h293 = e_addr;
+                        v_wide[64-1:12] = h293[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 8;
                         v_wide[62-1:60] = 0;
-                        h284 = 1'h0;
-                        h285 = 2'h0;
+                        h294 = 1'h0;
+                        h295 = 2'h0;
                         if ((e_write != 0)) begin
-                            h285 = 2;
+                            h295 = 2;
                         end
                         else begin
-                            h285 = 1;
+                            h295 = 1;
                         end
-                        h284 = 0;
-                        if ((!((h285 == 2) && 1'b1))) begin
-                            h284 = 1;
+                        h294 = 0;
+                        if ((!((h295 == 2) && 1'b1))) begin
+                            h294 = 1;
                         end
-                        v_wide[63-1:62] = h284;
+                        v_wide[63-1:62] = h294;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -3584,6 +3821,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -3592,54 +3836,6 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 49;
-                        cl_io_recorded <= 1;
-                        h290 = 64'h0;
-                        h290 = (e_addr >>> 12);
-                        h291 = 76'h0;
-                        h291 = {h290, 12'h0};
-                        cl_io_frcd_lo <= h291[64-1:0];
-                        h292 = 62'h0;
-                        h292 = ({46'h0, cl_vf_rid} | 0);
-                        h293 = 1'h0;
-                        h294 = 2'h0;
-                        if ((e_write != 0)) begin
-                            h294 = 2;
-                        end
-                        else begin
-                            h294 = 1;
-                        end
-                        h293 = 0;
-                        if ((!((h294 == 2) && 1'b1))) begin
-                            h293 = 1;
-                        end
-                        h295 = 63'h0;
-                        h295 = ({1'h0, h292} | {h293, 62'h0});
-                        h296 = 64'h0;
-                        h296 = ({1'h0, h295} | 64'h8000000000000000);
-                        h297 = 64'h0;
-                        h297 = (h296 | 0);
-                        h298 = 64'h0;
-                        h298 = (h297 | 0);
-                        h299 = 64'h0;
-                        h299 = (h298 | 64'h3100000000);
-                        cl_io_frcd_hi <= h299;
-                        cl_io_int_index <= 0;
-                        cl_io_vector <= 0;
-                        cl_io_destination <= 0;
-                        cl_io_dest_mode <= 0;
-                        cl_io_redir_hint <= 0;
-                        cl_io_trigger_mode <= 0;
-                        cl_io_delivery_mode <= 0;
-                        cl_io_cpl_status <= 0;
-                        cl_io_cpl <= 0;
-                    end
-                    else if (1'b0) begin
-                        cl_io_exit <= 1;
-                        cl_io_sm_root_access_error <= 1;
-                        cl_io_outcome <= 4;
-                        cl_io_address <= 0;
-                        cl_io_domain <= 0;
-                        cl_io_fault_reason <= 56;
                         cl_io_recorded <= 1;
                         h300 = 64'h0;
                         h300 = (e_addr >>> 12);
@@ -3669,7 +3865,7 @@ always @(posedge clk) begin: fsm
                         h308 = 64'h0;
                         h308 = (h307 | 0);
                         h309 = 64'h0;
-                        h309 = (h308 | 64'h3800000000);
+                        h309 = (h308 | 64'h3100000000);
                         cl_io_frcd_hi <= h309;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
@@ -3680,14 +3876,21 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
-                        cl_io_sm_root_not_present <= 1;
+                        cl_io_sm_root_access_error <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
-                        cl_io_fault_reason <= 57;
+                        cl_io_fault_reason <= 56;
                         cl_io_recorded <= 1;
                         h310 = 64'h0;
                         h310 = (e_addr >>> 12);
@@ -3717,7 +3920,7 @@ always @(posedge clk) begin: fsm
                         h318 = 64'h0;
                         h318 = (h317 | 0);
                         h319 = 64'h0;
-                        h319 = (h318 | 64'h3900000000);
+                        h319 = (h318 | 64'h3800000000);
                         cl_io_frcd_hi <= h319;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
@@ -3728,14 +3931,21 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
-                        cl_io_sm_root_reserved <= 1;
+                        cl_io_sm_root_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
-                        cl_io_fault_reason <= 58;
+                        cl_io_fault_reason <= 57;
                         cl_io_recorded <= 1;
                         h320 = 64'h0;
                         h320 = (e_addr >>> 12);
@@ -3765,7 +3975,7 @@ always @(posedge clk) begin: fsm
                         h328 = 64'h0;
                         h328 = (h327 | 0);
                         h329 = 64'h0;
-                        h329 = (h328 | 64'h3a00000000);
+                        h329 = (h328 | 64'h3900000000);
                         cl_io_frcd_hi <= h329;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
@@ -3776,50 +3986,52 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
-                        cl_io_sm_context_not_present <= 1;
+                        cl_io_sm_root_reserved <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
-                        cl_io_fault_reason <= 65;
-                        h330 = 1'h0;
-                        h330 = 0;
-                        if ((!w_io_smctx_0[1])) begin
-                            h330 = 1;
-                        end
-                        cl_io_recorded <= h330;
-                        h331 = 64'h0;
-                        h331 = (e_addr >>> 12);
-                        h332 = 76'h0;
-                        h332 = {h331, 12'h0};
-                        cl_io_frcd_lo <= h332[64-1:0];
-                        h333 = 62'h0;
-                        h333 = ({46'h0, cl_vf_rid} | 0);
-                        h334 = 1'h0;
-                        h335 = 2'h0;
+                        cl_io_fault_reason <= 58;
+                        cl_io_recorded <= 1;
+                        h330 = 64'h0;
+                        h330 = (e_addr >>> 12);
+                        h331 = 76'h0;
+                        h331 = {h330, 12'h0};
+                        cl_io_frcd_lo <= h331[64-1:0];
+                        h332 = 62'h0;
+                        h332 = ({46'h0, cl_vf_rid} | 0);
+                        h333 = 1'h0;
+                        h334 = 2'h0;
                         if ((e_write != 0)) begin
-                            h335 = 2;
+                            h334 = 2;
                         end
                         else begin
-                            h335 = 1;
-                        end
-                        h334 = 0;
-                        if ((!((h335 == 2) && 1'b1))) begin
                             h334 = 1;
                         end
-                        h336 = 63'h0;
-                        h336 = ({1'h0, h333} | {h334, 62'h0});
+                        h333 = 0;
+                        if ((!((h334 == 2) && 1'b1))) begin
+                            h333 = 1;
+                        end
+                        h335 = 63'h0;
+                        h335 = ({1'h0, h332} | {h333, 62'h0});
+                        h336 = 64'h0;
+                        h336 = ({1'h0, h335} | 64'h8000000000000000);
                         h337 = 64'h0;
-                        h337 = ({1'h0, h336} | 64'h8000000000000000);
+                        h337 = (h336 | 0);
                         h338 = 64'h0;
                         h338 = (h337 | 0);
                         h339 = 64'h0;
-                        h339 = (h338 | 0);
-                        h340 = 64'h0;
-                        h340 = (h339 | 64'h4100000000);
-                        cl_io_frcd_hi <= h340;
+                        h339 = (h338 | 64'h3a00000000);
+                        cl_io_frcd_hi <= h339;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3829,6 +4041,128 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 64;
+                        cl_io_recorded <= 1;
+                        h340 = 64'h0;
+                        h340 = (e_addr >>> 12);
+                        h341 = 76'h0;
+                        h341 = {h340, 12'h0};
+                        cl_io_frcd_lo <= h341[64-1:0];
+                        h342 = 62'h0;
+                        h342 = ({46'h0, cl_vf_rid} | 0);
+                        h343 = 1'h0;
+                        h344 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h344 = 2;
+                        end
+                        else begin
+                            h344 = 1;
+                        end
+                        h343 = 0;
+                        if ((!((h344 == 2) && 1'b1))) begin
+                            h343 = 1;
+                        end
+                        h345 = 63'h0;
+                        h345 = ({1'h0, h342} | {h343, 62'h0});
+                        h346 = 64'h0;
+                        h346 = ({1'h0, h345} | 64'h8000000000000000);
+                        h347 = 64'h0;
+                        h347 = (h346 | 0);
+                        h348 = 64'h0;
+                        h348 = (h347 | 0);
+                        h349 = 64'h0;
+                        h349 = (h348 | 64'h4000000000);
+                        cl_io_frcd_hi <= h349;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_context_not_present <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 65;
+                        h350 = 1'h0;
+                        h350 = 0;
+                        if ((!w_io_smctx_0[1])) begin
+                            h350 = 1;
+                        end
+                        cl_io_recorded <= h350;
+                        h351 = 64'h0;
+                        h351 = (e_addr >>> 12);
+                        h352 = 76'h0;
+                        h352 = {h351, 12'h0};
+                        cl_io_frcd_lo <= h352[64-1:0];
+                        h353 = 62'h0;
+                        h353 = ({46'h0, cl_vf_rid} | 0);
+                        h354 = 1'h0;
+                        h355 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h355 = 2;
+                        end
+                        else begin
+                            h355 = 1;
+                        end
+                        h354 = 0;
+                        if ((!((h355 == 2) && 1'b1))) begin
+                            h354 = 1;
+                        end
+                        h356 = 63'h0;
+                        h356 = ({1'h0, h353} | {h354, 62'h0});
+                        h357 = 64'h0;
+                        h357 = ({1'h0, h356} | 64'h8000000000000000);
+                        h358 = 64'h0;
+                        h358 = (h357 | 0);
+                        h359 = 64'h0;
+                        h359 = (h358 | 0);
+                        h360 = 64'h0;
+                        h360 = (h359 | 64'h4100000000);
+                        cl_io_frcd_hi <= h360;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -3838,36 +4172,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 66;
                         cl_io_recorded <= 1;
-                        h341 = 64'h0;
-                        h341 = (e_addr >>> 12);
-                        h342 = 76'h0;
-                        h342 = {h341, 12'h0};
-                        cl_io_frcd_lo <= h342[64-1:0];
-                        h343 = 62'h0;
-                        h343 = ({46'h0, cl_vf_rid} | 0);
-                        h344 = 1'h0;
-                        h345 = 2'h0;
+                        h361 = 64'h0;
+                        h361 = (e_addr >>> 12);
+                        h362 = 76'h0;
+                        h362 = {h361, 12'h0};
+                        cl_io_frcd_lo <= h362[64-1:0];
+                        h363 = 62'h0;
+                        h363 = ({46'h0, cl_vf_rid} | 0);
+                        h364 = 1'h0;
+                        h365 = 2'h0;
                         if ((e_write != 0)) begin
-                            h345 = 2;
+                            h365 = 2;
                         end
                         else begin
-                            h345 = 1;
+                            h365 = 1;
                         end
-                        h344 = 0;
-                        if ((!((h345 == 2) && 1'b1))) begin
-                            h344 = 1;
+                        h364 = 0;
+                        if ((!((h365 == 2) && 1'b1))) begin
+                            h364 = 1;
                         end
-                        h346 = 63'h0;
-                        h346 = ({1'h0, h343} | {h344, 62'h0});
-                        h347 = 64'h0;
-                        h347 = ({1'h0, h346} | 64'h8000000000000000);
-                        h348 = 64'h0;
-                        h348 = (h347 | 0);
-                        h349 = 64'h0;
-                        h349 = (h348 | 0);
-                        h350 = 64'h0;
-                        h350 = (h349 | 64'h4200000000);
-                        cl_io_frcd_hi <= h350;
+                        h366 = 63'h0;
+                        h366 = ({1'h0, h363} | {h364, 62'h0});
+                        h367 = 64'h0;
+                        h367 = ({1'h0, h366} | 64'h8000000000000000);
+                        h368 = 64'h0;
+                        h368 = (h367 | 0);
+                        h369 = 64'h0;
+                        h369 = (h368 | 0);
+                        h370 = 64'h0;
+                        h370 = (h369 | 64'h4200000000);
+                        cl_io_frcd_hi <= h370;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3877,6 +4211,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -3885,42 +4226,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 68;
-                        h351 = 1'h0;
-                        h351 = 0;
+                        h371 = 1'h0;
+                        h371 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h351 = 1;
+                            h371 = 1;
                         end
-                        cl_io_recorded <= h351;
-                        h352 = 64'h0;
-                        h352 = (e_addr >>> 12);
-                        h353 = 76'h0;
-                        h353 = {h352, 12'h0};
-                        cl_io_frcd_lo <= h353[64-1:0];
-                        h354 = 62'h0;
-                        h354 = ({46'h0, cl_vf_rid} | 0);
-                        h355 = 1'h0;
-                        h356 = 2'h0;
+                        cl_io_recorded <= h371;
+                        h372 = 64'h0;
+                        h372 = (e_addr >>> 12);
+                        h373 = 76'h0;
+                        h373 = {h372, 12'h0};
+                        cl_io_frcd_lo <= h373[64-1:0];
+                        h374 = 62'h0;
+                        h374 = ({46'h0, cl_vf_rid} | 0);
+                        h375 = 1'h0;
+                        h376 = 2'h0;
                         if ((e_write != 0)) begin
-                            h356 = 2;
+                            h376 = 2;
                         end
                         else begin
-                            h356 = 1;
+                            h376 = 1;
                         end
-                        h355 = 0;
-                        if ((!((h356 == 2) && 1'b1))) begin
-                            h355 = 1;
+                        h375 = 0;
+                        if ((!((h376 == 2) && 1'b1))) begin
+                            h375 = 1;
                         end
-                        h357 = 63'h0;
-                        h357 = ({1'h0, h354} | {h355, 62'h0});
-                        h358 = 64'h0;
-                        h358 = ({1'h0, h357} | 64'h8000000000000000);
-                        h359 = 64'h0;
-                        h359 = (h358 | 0);
-                        h360 = 64'h0;
-                        h360 = (h359 | 0);
-                        h361 = 64'h0;
-                        h361 = (h360 | 64'h4400000000);
-                        cl_io_frcd_hi <= h361;
+                        h377 = 63'h0;
+                        h377 = ({1'h0, h374} | {h375, 62'h0});
+                        h378 = 64'h0;
+                        h378 = ({1'h0, h377} | 64'h8000000000000000);
+                        h379 = 64'h0;
+                        h379 = (h378 | 0);
+                        h380 = 64'h0;
+                        h380 = (h379 | 0);
+                        h381 = 64'h0;
+                        h381 = (h380 | 64'h4400000000);
+                        cl_io_frcd_hi <= h381;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3930,6 +4271,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -3938,42 +4286,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 69;
-                        h362 = 1'h0;
-                        h362 = 0;
+                        h382 = 1'h0;
+                        h382 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h362 = 1;
+                            h382 = 1;
                         end
-                        cl_io_recorded <= h362;
-                        h363 = 64'h0;
-                        h363 = (e_addr >>> 12);
-                        h364 = 76'h0;
-                        h364 = {h363, 12'h0};
-                        cl_io_frcd_lo <= h364[64-1:0];
-                        h365 = 62'h0;
-                        h365 = ({46'h0, cl_vf_rid} | 0);
-                        h366 = 1'h0;
-                        h367 = 2'h0;
+                        cl_io_recorded <= h382;
+                        h383 = 64'h0;
+                        h383 = (e_addr >>> 12);
+                        h384 = 76'h0;
+                        h384 = {h383, 12'h0};
+                        cl_io_frcd_lo <= h384[64-1:0];
+                        h385 = 62'h0;
+                        h385 = ({46'h0, cl_vf_rid} | 0);
+                        h386 = 1'h0;
+                        h387 = 2'h0;
                         if ((e_write != 0)) begin
-                            h367 = 2;
+                            h387 = 2;
                         end
                         else begin
-                            h367 = 1;
+                            h387 = 1;
                         end
-                        h366 = 0;
-                        if ((!((h367 == 2) && 1'b1))) begin
-                            h366 = 1;
+                        h386 = 0;
+                        if ((!((h387 == 2) && 1'b1))) begin
+                            h386 = 1;
                         end
-                        h368 = 63'h0;
-                        h368 = ({1'h0, h365} | {h366, 62'h0});
-                        h369 = 64'h0;
-                        h369 = ({1'h0, h368} | 64'h8000000000000000);
-                        h370 = 64'h0;
-                        h370 = (h369 | 0);
-                        h371 = 64'h0;
-                        h371 = (h370 | 0);
-                        h372 = 64'h0;
-                        h372 = (h371 | 64'h4500000000);
-                        cl_io_frcd_hi <= h372;
+                        h388 = 63'h0;
+                        h388 = ({1'h0, h385} | {h386, 62'h0});
+                        h389 = 64'h0;
+                        h389 = ({1'h0, h388} | 64'h8000000000000000);
+                        h390 = 64'h0;
+                        h390 = (h389 | 0);
+                        h391 = 64'h0;
+                        h391 = (h390 | 0);
+                        h392 = 64'h0;
+                        h392 = (h391 | 64'h4500000000);
+                        cl_io_frcd_hi <= h392;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -3983,6 +4331,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4003,6 +4358,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4023,6 +4385,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4031,42 +4400,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 70;
-                        h373 = 1'h0;
-                        h373 = 0;
+                        h393 = 1'h0;
+                        h393 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h373 = 1;
+                            h393 = 1;
                         end
-                        cl_io_recorded <= h373;
-                        h374 = 64'h0;
-                        h374 = (e_addr >>> 12);
-                        h375 = 76'h0;
-                        h375 = {h374, 12'h0};
-                        cl_io_frcd_lo <= h375[64-1:0];
-                        h376 = 62'h0;
-                        h376 = ({46'h0, cl_vf_rid} | 0);
-                        h377 = 1'h0;
-                        h378 = 2'h0;
+                        cl_io_recorded <= h393;
+                        h394 = 64'h0;
+                        h394 = (e_addr >>> 12);
+                        h395 = 76'h0;
+                        h395 = {h394, 12'h0};
+                        cl_io_frcd_lo <= h395[64-1:0];
+                        h396 = 62'h0;
+                        h396 = ({46'h0, cl_vf_rid} | 0);
+                        h397 = 1'h0;
+                        h398 = 2'h0;
                         if ((e_write != 0)) begin
-                            h378 = 2;
+                            h398 = 2;
                         end
                         else begin
-                            h378 = 1;
+                            h398 = 1;
                         end
-                        h377 = 0;
-                        if ((!((h378 == 2) && 1'b1))) begin
-                            h377 = 1;
+                        h397 = 0;
+                        if ((!((h398 == 2) && 1'b1))) begin
+                            h397 = 1;
                         end
-                        h379 = 63'h0;
-                        h379 = ({1'h0, h376} | {h377, 62'h0});
-                        h380 = 64'h0;
-                        h380 = ({1'h0, h379} | 64'h8000000000000000);
-                        h381 = 64'h0;
-                        h381 = (h380 | 0);
-                        h382 = 64'h0;
-                        h382 = (h381 | 0);
-                        h383 = 64'h0;
-                        h383 = (h382 | 64'h4600000000);
-                        cl_io_frcd_hi <= h383;
+                        h399 = 63'h0;
+                        h399 = ({1'h0, h396} | {h397, 62'h0});
+                        h400 = 64'h0;
+                        h400 = ({1'h0, h399} | 64'h8000000000000000);
+                        h401 = 64'h0;
+                        h401 = (h400 | 0);
+                        h402 = 64'h0;
+                        h402 = (h401 | 0);
+                        h403 = 64'h0;
+                        h403 = (h402 | 64'h4600000000);
+                        cl_io_frcd_hi <= h403;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4076,6 +4445,68 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_dir_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 80;
+                        cl_io_recorded <= 1;
+                        h404 = 64'h0;
+                        h404 = (e_addr >>> 12);
+                        h405 = 76'h0;
+                        h405 = {h404, 12'h0};
+                        cl_io_frcd_lo <= h405[64-1:0];
+                        h406 = 62'h0;
+                        h406 = ({46'h0, cl_vf_rid} | 0);
+                        h407 = 1'h0;
+                        h408 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h408 = 2;
+                        end
+                        else begin
+                            h408 = 1;
+                        end
+                        h407 = 0;
+                        if ((!((h408 == 2) && 1'b1))) begin
+                            h407 = 1;
+                        end
+                        h409 = 63'h0;
+                        h409 = ({1'h0, h406} | {h407, 62'h0});
+                        h410 = 64'h0;
+                        h410 = ({1'h0, h409} | 64'h8000000000000000);
+                        h411 = 64'h0;
+                        h411 = (h410 | 0);
+                        h412 = 64'h0;
+                        h412 = (h411 | 0);
+                        h413 = 64'h0;
+                        h413 = (h412 | 64'h5000000000);
+                        cl_io_frcd_hi <= h413;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4084,42 +4515,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 81;
-                        h384 = 1'h0;
-                        h384 = 0;
+                        h414 = 1'h0;
+                        h414 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h384 = 1;
+                            h414 = 1;
                         end
-                        cl_io_recorded <= h384;
-                        h385 = 64'h0;
-                        h385 = (e_addr >>> 12);
-                        h386 = 76'h0;
-                        h386 = {h385, 12'h0};
-                        cl_io_frcd_lo <= h386[64-1:0];
-                        h387 = 62'h0;
-                        h387 = ({46'h0, cl_vf_rid} | 0);
-                        h388 = 1'h0;
-                        h389 = 2'h0;
+                        cl_io_recorded <= h414;
+                        h415 = 64'h0;
+                        h415 = (e_addr >>> 12);
+                        h416 = 76'h0;
+                        h416 = {h415, 12'h0};
+                        cl_io_frcd_lo <= h416[64-1:0];
+                        h417 = 62'h0;
+                        h417 = ({46'h0, cl_vf_rid} | 0);
+                        h418 = 1'h0;
+                        h419 = 2'h0;
                         if ((e_write != 0)) begin
-                            h389 = 2;
+                            h419 = 2;
                         end
                         else begin
-                            h389 = 1;
+                            h419 = 1;
                         end
-                        h388 = 0;
-                        if ((!((h389 == 2) && 1'b1))) begin
-                            h388 = 1;
+                        h418 = 0;
+                        if ((!((h419 == 2) && 1'b1))) begin
+                            h418 = 1;
                         end
-                        h390 = 63'h0;
-                        h390 = ({1'h0, h387} | {h388, 62'h0});
-                        h391 = 64'h0;
-                        h391 = ({1'h0, h390} | 64'h8000000000000000);
-                        h392 = 64'h0;
-                        h392 = (h391 | 0);
-                        h393 = 64'h0;
-                        h393 = (h392 | 0);
-                        h394 = 64'h0;
-                        h394 = (h393 | 64'h5100000000);
-                        cl_io_frcd_hi <= h394;
+                        h420 = 63'h0;
+                        h420 = ({1'h0, h417} | {h418, 62'h0});
+                        h421 = 64'h0;
+                        h421 = ({1'h0, h420} | 64'h8000000000000000);
+                        h422 = 64'h0;
+                        h422 = (h421 | 0);
+                        h423 = 64'h0;
+                        h423 = (h422 | 0);
+                        h424 = 64'h0;
+                        h424 = (h423 | 64'h5100000000);
+                        cl_io_frcd_hi <= h424;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4129,6 +4560,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4138,36 +4576,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 82;
                         cl_io_recorded <= 1;
-                        h395 = 64'h0;
-                        h395 = (e_addr >>> 12);
-                        h396 = 76'h0;
-                        h396 = {h395, 12'h0};
-                        cl_io_frcd_lo <= h396[64-1:0];
-                        h397 = 62'h0;
-                        h397 = ({46'h0, cl_vf_rid} | 0);
-                        h398 = 1'h0;
-                        h399 = 2'h0;
+                        h425 = 64'h0;
+                        h425 = (e_addr >>> 12);
+                        h426 = 76'h0;
+                        h426 = {h425, 12'h0};
+                        cl_io_frcd_lo <= h426[64-1:0];
+                        h427 = 62'h0;
+                        h427 = ({46'h0, cl_vf_rid} | 0);
+                        h428 = 1'h0;
+                        h429 = 2'h0;
                         if ((e_write != 0)) begin
-                            h399 = 2;
+                            h429 = 2;
                         end
                         else begin
-                            h399 = 1;
+                            h429 = 1;
                         end
-                        h398 = 0;
-                        if ((!((h399 == 2) && 1'b1))) begin
-                            h398 = 1;
+                        h428 = 0;
+                        if ((!((h429 == 2) && 1'b1))) begin
+                            h428 = 1;
                         end
-                        h400 = 63'h0;
-                        h400 = ({1'h0, h397} | {h398, 62'h0});
-                        h401 = 64'h0;
-                        h401 = ({1'h0, h400} | 64'h8000000000000000);
-                        h402 = 64'h0;
-                        h402 = (h401 | 0);
-                        h403 = 64'h0;
-                        h403 = (h402 | 0);
-                        h404 = 64'h0;
-                        h404 = (h403 | 64'h5200000000);
-                        cl_io_frcd_hi <= h404;
+                        h430 = 63'h0;
+                        h430 = ({1'h0, h427} | {h428, 62'h0});
+                        h431 = 64'h0;
+                        h431 = ({1'h0, h430} | 64'h8000000000000000);
+                        h432 = 64'h0;
+                        h432 = (h431 | 0);
+                        h433 = 64'h0;
+                        h433 = (h432 | 0);
+                        h434 = 64'h0;
+                        h434 = (h433 | 64'h5200000000);
+                        cl_io_frcd_hi <= h434;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4177,6 +4615,68 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_sm_pasid_entry_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 88;
+                        cl_io_recorded <= 1;
+                        h435 = 64'h0;
+                        h435 = (e_addr >>> 12);
+                        h436 = 76'h0;
+                        h436 = {h435, 12'h0};
+                        cl_io_frcd_lo <= h436[64-1:0];
+                        h437 = 62'h0;
+                        h437 = ({46'h0, cl_vf_rid} | 0);
+                        h438 = 1'h0;
+                        h439 = 2'h0;
+                        if ((e_write != 0)) begin
+                            h439 = 2;
+                        end
+                        else begin
+                            h439 = 1;
+                        end
+                        h438 = 0;
+                        if ((!((h439 == 2) && 1'b1))) begin
+                            h438 = 1;
+                        end
+                        h440 = 63'h0;
+                        h440 = ({1'h0, h437} | {h438, 62'h0});
+                        h441 = 64'h0;
+                        h441 = ({1'h0, h440} | 64'h8000000000000000);
+                        h442 = 64'h0;
+                        h442 = (h441 | 0);
+                        h443 = 64'h0;
+                        h443 = (h442 | 0);
+                        h444 = 64'h0;
+                        h444 = (h443 | 64'h5800000000);
+                        cl_io_frcd_hi <= h444;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4185,42 +4685,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 89;
-                        h405 = 1'h0;
-                        h405 = 0;
+                        h445 = 1'h0;
+                        h445 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h405 = 1;
+                            h445 = 1;
                         end
-                        cl_io_recorded <= h405;
-                        h406 = 64'h0;
-                        h406 = (e_addr >>> 12);
-                        h407 = 76'h0;
-                        h407 = {h406, 12'h0};
-                        cl_io_frcd_lo <= h407[64-1:0];
-                        h408 = 62'h0;
-                        h408 = ({46'h0, cl_vf_rid} | 0);
-                        h409 = 1'h0;
-                        h410 = 2'h0;
+                        cl_io_recorded <= h445;
+                        h446 = 64'h0;
+                        h446 = (e_addr >>> 12);
+                        h447 = 76'h0;
+                        h447 = {h446, 12'h0};
+                        cl_io_frcd_lo <= h447[64-1:0];
+                        h448 = 62'h0;
+                        h448 = ({46'h0, cl_vf_rid} | 0);
+                        h449 = 1'h0;
+                        h450 = 2'h0;
                         if ((e_write != 0)) begin
-                            h410 = 2;
+                            h450 = 2;
                         end
                         else begin
-                            h410 = 1;
+                            h450 = 1;
                         end
-                        h409 = 0;
-                        if ((!((h410 == 2) && 1'b1))) begin
-                            h409 = 1;
+                        h449 = 0;
+                        if ((!((h450 == 2) && 1'b1))) begin
+                            h449 = 1;
                         end
-                        h411 = 63'h0;
-                        h411 = ({1'h0, h408} | {h409, 62'h0});
-                        h412 = 64'h0;
-                        h412 = ({1'h0, h411} | 64'h8000000000000000);
-                        h413 = 64'h0;
-                        h413 = (h412 | 0);
-                        h414 = 64'h0;
-                        h414 = (h413 | 0);
-                        h415 = 64'h0;
-                        h415 = (h414 | 64'h5900000000);
-                        cl_io_frcd_hi <= h415;
+                        h451 = 63'h0;
+                        h451 = ({1'h0, h448} | {h449, 62'h0});
+                        h452 = 64'h0;
+                        h452 = ({1'h0, h451} | 64'h8000000000000000);
+                        h453 = 64'h0;
+                        h453 = (h452 | 0);
+                        h454 = 64'h0;
+                        h454 = (h453 | 0);
+                        h455 = 64'h0;
+                        h455 = (h454 | 64'h5900000000);
+                        cl_io_frcd_hi <= h455;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4230,6 +4730,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4239,36 +4746,36 @@ always @(posedge clk) begin: fsm
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 90;
                         cl_io_recorded <= 1;
-                        h416 = 64'h0;
-                        h416 = (e_addr >>> 12);
-                        h417 = 76'h0;
-                        h417 = {h416, 12'h0};
-                        cl_io_frcd_lo <= h417[64-1:0];
-                        h418 = 62'h0;
-                        h418 = ({46'h0, cl_vf_rid} | 0);
-                        h419 = 1'h0;
-                        h420 = 2'h0;
+                        h456 = 64'h0;
+                        h456 = (e_addr >>> 12);
+                        h457 = 76'h0;
+                        h457 = {h456, 12'h0};
+                        cl_io_frcd_lo <= h457[64-1:0];
+                        h458 = 62'h0;
+                        h458 = ({46'h0, cl_vf_rid} | 0);
+                        h459 = 1'h0;
+                        h460 = 2'h0;
                         if ((e_write != 0)) begin
-                            h420 = 2;
+                            h460 = 2;
                         end
                         else begin
-                            h420 = 1;
+                            h460 = 1;
                         end
-                        h419 = 0;
-                        if ((!((h420 == 2) && 1'b1))) begin
-                            h419 = 1;
+                        h459 = 0;
+                        if ((!((h460 == 2) && 1'b1))) begin
+                            h459 = 1;
                         end
-                        h421 = 63'h0;
-                        h421 = ({1'h0, h418} | {h419, 62'h0});
-                        h422 = 64'h0;
-                        h422 = ({1'h0, h421} | 64'h8000000000000000);
-                        h423 = 64'h0;
-                        h423 = (h422 | 0);
-                        h424 = 64'h0;
-                        h424 = (h423 | 0);
-                        h425 = 64'h0;
-                        h425 = (h424 | 64'h5a00000000);
-                        cl_io_frcd_hi <= h425;
+                        h461 = 63'h0;
+                        h461 = ({1'h0, h458} | {h459, 62'h0});
+                        h462 = 64'h0;
+                        h462 = ({1'h0, h461} | 64'h8000000000000000);
+                        h463 = 64'h0;
+                        h463 = (h462 | 0);
+                        h464 = 64'h0;
+                        h464 = (h463 | 0);
+                        h465 = 64'h0;
+                        h465 = (h464 | 64'h5a00000000);
+                        cl_io_frcd_hi <= h465;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4278,6 +4785,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4286,42 +4800,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 91;
-                        h426 = 1'h0;
-                        h426 = 0;
+                        h466 = 1'h0;
+                        h466 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h426 = 1;
+                            h466 = 1;
                         end
-                        cl_io_recorded <= h426;
-                        h427 = 64'h0;
-                        h427 = (e_addr >>> 12);
-                        h428 = 76'h0;
-                        h428 = {h427, 12'h0};
-                        cl_io_frcd_lo <= h428[64-1:0];
-                        h429 = 62'h0;
-                        h429 = ({46'h0, cl_vf_rid} | 0);
-                        h430 = 1'h0;
-                        h431 = 2'h0;
+                        cl_io_recorded <= h466;
+                        h467 = 64'h0;
+                        h467 = (e_addr >>> 12);
+                        h468 = 76'h0;
+                        h468 = {h467, 12'h0};
+                        cl_io_frcd_lo <= h468[64-1:0];
+                        h469 = 62'h0;
+                        h469 = ({46'h0, cl_vf_rid} | 0);
+                        h470 = 1'h0;
+                        h471 = 2'h0;
                         if ((e_write != 0)) begin
-                            h431 = 2;
+                            h471 = 2;
                         end
                         else begin
-                            h431 = 1;
+                            h471 = 1;
                         end
-                        h430 = 0;
-                        if ((!((h431 == 2) && 1'b1))) begin
-                            h430 = 1;
+                        h470 = 0;
+                        if ((!((h471 == 2) && 1'b1))) begin
+                            h470 = 1;
                         end
-                        h432 = 63'h0;
-                        h432 = ({1'h0, h429} | {h430, 62'h0});
-                        h433 = 64'h0;
-                        h433 = ({1'h0, h432} | 64'h8000000000000000);
-                        h434 = 64'h0;
-                        h434 = (h433 | 0);
-                        h435 = 64'h0;
-                        h435 = (h434 | 0);
-                        h436 = 64'h0;
-                        h436 = (h435 | 64'h5b00000000);
-                        cl_io_frcd_hi <= h436;
+                        h472 = 63'h0;
+                        h472 = ({1'h0, h469} | {h470, 62'h0});
+                        h473 = 64'h0;
+                        h473 = ({1'h0, h472} | 64'h8000000000000000);
+                        h474 = 64'h0;
+                        h474 = (h473 | 0);
+                        h475 = 64'h0;
+                        h475 = (h474 | 0);
+                        h476 = 64'h0;
+                        h476 = (h475 | 64'h5b00000000);
+                        cl_io_frcd_hi <= h476;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4331,6 +4845,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4351,6 +4872,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4373,10 +4901,17 @@ always @(posedge clk) begin: fsm
                         v_wide = 0;
                         v_wide[1-1:0] = 1;
                         v_wide[2-1:1] = 1;
-                        h437 = 64'h0;
-                        h437 = (e_addr >>> 12);
-                        v_wide[64-1:12] = h437[52-1:0];
+                        h477 = 64'h0;
+                        h477 = (e_addr >>> 12);
+                        v_wide[64-1:12] = h477[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4397,6 +4932,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4417,6 +4959,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4425,42 +4974,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 131;
-                        h438 = 1'h0;
-                        h438 = 0;
+                        h478 = 1'h0;
+                        h478 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h438 = 1;
+                            h478 = 1;
                         end
-                        cl_io_recorded <= h438;
-                        h439 = 64'h0;
-                        h439 = (e_addr >>> 12);
-                        h440 = 76'h0;
-                        h440 = {h439, 12'h0};
-                        cl_io_frcd_lo <= h440[64-1:0];
-                        h441 = 62'h0;
-                        h441 = ({46'h0, cl_vf_rid} | 0);
-                        h442 = 1'h0;
-                        h443 = 2'h0;
+                        cl_io_recorded <= h478;
+                        h479 = 64'h0;
+                        h479 = (e_addr >>> 12);
+                        h480 = 76'h0;
+                        h480 = {h479, 12'h0};
+                        cl_io_frcd_lo <= h480[64-1:0];
+                        h481 = 62'h0;
+                        h481 = ({46'h0, cl_vf_rid} | 0);
+                        h482 = 1'h0;
+                        h483 = 2'h0;
                         if ((e_write != 0)) begin
-                            h443 = 2;
+                            h483 = 2;
                         end
                         else begin
-                            h443 = 1;
+                            h483 = 1;
                         end
-                        h442 = 0;
-                        if ((!((h443 == 2) && 1'b1))) begin
-                            h442 = 1;
+                        h482 = 0;
+                        if ((!((h483 == 2) && 1'b1))) begin
+                            h482 = 1;
                         end
-                        h444 = 63'h0;
-                        h444 = ({1'h0, h441} | {h442, 62'h0});
-                        h445 = 64'h0;
-                        h445 = ({1'h0, h444} | 64'h8000000000000000);
-                        h446 = 64'h0;
-                        h446 = (h445 | 0);
-                        h447 = 64'h0;
-                        h447 = (h446 | 0);
-                        h448 = 64'h0;
-                        h448 = (h447 | 64'h8300000000);
-                        cl_io_frcd_hi <= h448;
+                        h484 = 63'h0;
+                        h484 = ({1'h0, h481} | {h482, 62'h0});
+                        h485 = 64'h0;
+                        h485 = ({1'h0, h484} | 64'h8000000000000000);
+                        h486 = 64'h0;
+                        h486 = (h485 | 0);
+                        h487 = 64'h0;
+                        h487 = (h486 | 0);
+                        h488 = 64'h0;
+                        h488 = (h487 | 64'h8300000000);
+                        cl_io_frcd_hi <= h488;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4470,6 +5019,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4490,6 +5046,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4510,6 +5073,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4536,6 +5106,13 @@ always @(posedge clk) begin: fsm
                         v_wide[12-1:11] = 0;
                         v_wide[64-1:12] = 52'h7ffffffffffff;
                         cl_io_cpl <= v_wide[64-1:0];
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4544,42 +5121,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 120;
-                        h449 = 1'h0;
-                        h449 = 0;
+                        h489 = 1'h0;
+                        h489 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h449 = 1;
+                            h489 = 1;
                         end
-                        cl_io_recorded <= h449;
-                        h450 = 64'h0;
-                        h450 = (e_addr >>> 12);
-                        h451 = 76'h0;
-                        h451 = {h450, 12'h0};
-                        cl_io_frcd_lo <= h451[64-1:0];
-                        h452 = 62'h0;
-                        h452 = ({46'h0, cl_vf_rid} | 0);
-                        h453 = 1'h0;
-                        h454 = 2'h0;
+                        cl_io_recorded <= h489;
+                        h490 = 64'h0;
+                        h490 = (e_addr >>> 12);
+                        h491 = 76'h0;
+                        h491 = {h490, 12'h0};
+                        cl_io_frcd_lo <= h491[64-1:0];
+                        h492 = 62'h0;
+                        h492 = ({46'h0, cl_vf_rid} | 0);
+                        h493 = 1'h0;
+                        h494 = 2'h0;
                         if ((e_write != 0)) begin
-                            h454 = 2;
+                            h494 = 2;
                         end
                         else begin
-                            h454 = 1;
+                            h494 = 1;
                         end
-                        h453 = 0;
-                        if ((!((h454 == 2) && 1'b1))) begin
-                            h453 = 1;
+                        h493 = 0;
+                        if ((!((h494 == 2) && 1'b1))) begin
+                            h493 = 1;
                         end
-                        h455 = 63'h0;
-                        h455 = ({1'h0, h452} | {h453, 62'h0});
-                        h456 = 64'h0;
-                        h456 = ({1'h0, h455} | 64'h8000000000000000);
-                        h457 = 64'h0;
-                        h457 = (h456 | 0);
-                        h458 = 64'h0;
-                        h458 = (h457 | 0);
-                        h459 = 64'h0;
-                        h459 = (h458 | 64'h7800000000);
-                        cl_io_frcd_hi <= h459;
+                        h495 = 63'h0;
+                        h495 = ({1'h0, h492} | {h493, 62'h0});
+                        h496 = 64'h0;
+                        h496 = ({1'h0, h495} | 64'h8000000000000000);
+                        h497 = 64'h0;
+                        h497 = (h496 | 0);
+                        h498 = 64'h0;
+                        h498 = (h497 | 0);
+                        h499 = 64'h0;
+                        h499 = (h498 | 64'h7800000000);
+                        cl_io_frcd_hi <= h499;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4589,6 +5166,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4609,6 +5193,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4617,42 +5208,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 133;
-                        h460 = 1'h0;
-                        h460 = 0;
+                        h500 = 1'h0;
+                        h500 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h460 = 1;
+                            h500 = 1;
                         end
-                        cl_io_recorded <= h460;
-                        h461 = 64'h0;
-                        h461 = (e_addr >>> 12);
-                        h462 = 76'h0;
-                        h462 = {h461, 12'h0};
-                        cl_io_frcd_lo <= h462[64-1:0];
-                        h463 = 62'h0;
-                        h463 = ({46'h0, cl_vf_rid} | 0);
-                        h464 = 1'h0;
-                        h465 = 2'h0;
+                        cl_io_recorded <= h500;
+                        h501 = 64'h0;
+                        h501 = (e_addr >>> 12);
+                        h502 = 76'h0;
+                        h502 = {h501, 12'h0};
+                        cl_io_frcd_lo <= h502[64-1:0];
+                        h503 = 62'h0;
+                        h503 = ({46'h0, cl_vf_rid} | 0);
+                        h504 = 1'h0;
+                        h505 = 2'h0;
                         if ((e_write != 0)) begin
-                            h465 = 2;
+                            h505 = 2;
                         end
                         else begin
-                            h465 = 1;
+                            h505 = 1;
                         end
-                        h464 = 0;
-                        if ((!((h465 == 2) && 1'b1))) begin
-                            h464 = 1;
+                        h504 = 0;
+                        if ((!((h505 == 2) && 1'b1))) begin
+                            h504 = 1;
                         end
-                        h466 = 63'h0;
-                        h466 = ({1'h0, h463} | {h464, 62'h0});
-                        h467 = 64'h0;
-                        h467 = ({1'h0, h466} | 64'h8000000000000000);
-                        h468 = 64'h0;
-                        h468 = (h467 | 0);
-                        h469 = 64'h0;
-                        h469 = (h468 | 0);
-                        h470 = 64'h0;
-                        h470 = (h469 | 64'h8500000000);
-                        cl_io_frcd_hi <= h470;
+                        h506 = 63'h0;
+                        h506 = ({1'h0, h503} | {h504, 62'h0});
+                        h507 = 64'h0;
+                        h507 = ({1'h0, h506} | 64'h8000000000000000);
+                        h508 = 64'h0;
+                        h508 = (h507 | 0);
+                        h509 = 64'h0;
+                        h509 = (h508 | 0);
+                        h510 = 64'h0;
+                        h510 = (h509 | 64'h8500000000);
+                        cl_io_frcd_hi <= h510;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4662,6 +5253,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4670,42 +5268,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 134;
-                        h471 = 1'h0;
-                        h471 = 0;
+                        h511 = 1'h0;
+                        h511 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h471 = 1;
+                            h511 = 1;
                         end
-                        cl_io_recorded <= h471;
-                        h472 = 64'h0;
-                        h472 = (e_addr >>> 12);
-                        h473 = 76'h0;
-                        h473 = {h472, 12'h0};
-                        cl_io_frcd_lo <= h473[64-1:0];
-                        h474 = 62'h0;
-                        h474 = ({46'h0, cl_vf_rid} | 0);
-                        h475 = 1'h0;
-                        h476 = 2'h0;
+                        cl_io_recorded <= h511;
+                        h512 = 64'h0;
+                        h512 = (e_addr >>> 12);
+                        h513 = 76'h0;
+                        h513 = {h512, 12'h0};
+                        cl_io_frcd_lo <= h513[64-1:0];
+                        h514 = 62'h0;
+                        h514 = ({46'h0, cl_vf_rid} | 0);
+                        h515 = 1'h0;
+                        h516 = 2'h0;
                         if ((e_write != 0)) begin
-                            h476 = 2;
+                            h516 = 2;
                         end
                         else begin
-                            h476 = 1;
+                            h516 = 1;
                         end
-                        h475 = 0;
-                        if ((!((h476 == 2) && 1'b1))) begin
-                            h475 = 1;
+                        h515 = 0;
+                        if ((!((h516 == 2) && 1'b1))) begin
+                            h515 = 1;
                         end
-                        h477 = 63'h0;
-                        h477 = ({1'h0, h474} | {h475, 62'h0});
-                        h478 = 64'h0;
-                        h478 = ({1'h0, h477} | 64'h8000000000000000);
-                        h479 = 64'h0;
-                        h479 = (h478 | 0);
-                        h480 = 64'h0;
-                        h480 = (h479 | 0);
-                        h481 = 64'h0;
-                        h481 = (h480 | 64'h8600000000);
-                        cl_io_frcd_hi <= h481;
+                        h517 = 63'h0;
+                        h517 = ({1'h0, h514} | {h515, 62'h0});
+                        h518 = 64'h0;
+                        h518 = ({1'h0, h517} | 64'h8000000000000000);
+                        h519 = 64'h0;
+                        h519 = (h518 | 0);
+                        h520 = 64'h0;
+                        h520 = (h519 | 0);
+                        h521 = 64'h0;
+                        h521 = (h520 | 64'h8600000000);
+                        cl_io_frcd_hi <= h521;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4715,6 +5313,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -4723,42 +5328,42 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 122;
-                        h482 = 1'h0;
-                        h482 = 0;
+                        h522 = 1'h0;
+                        h522 = 0;
                         if ((!((w_io_smctx_0[1] || w_io_pdir_0[1]) || w_io_pe_0[1]))) begin
-                            h482 = 1;
+                            h522 = 1;
                         end
-                        cl_io_recorded <= h482;
-                        h483 = 64'h0;
-                        h483 = (e_addr >>> 12);
-                        h484 = 76'h0;
-                        h484 = {h483, 12'h0};
-                        cl_io_frcd_lo <= h484[64-1:0];
-                        h485 = 62'h0;
-                        h485 = ({46'h0, cl_vf_rid} | 0);
-                        h486 = 1'h0;
-                        h487 = 2'h0;
+                        cl_io_recorded <= h522;
+                        h523 = 64'h0;
+                        h523 = (e_addr >>> 12);
+                        h524 = 76'h0;
+                        h524 = {h523, 12'h0};
+                        cl_io_frcd_lo <= h524[64-1:0];
+                        h525 = 62'h0;
+                        h525 = ({46'h0, cl_vf_rid} | 0);
+                        h526 = 1'h0;
+                        h527 = 2'h0;
                         if ((e_write != 0)) begin
-                            h487 = 2;
+                            h527 = 2;
                         end
                         else begin
-                            h487 = 1;
+                            h527 = 1;
                         end
-                        h486 = 0;
-                        if ((!((h487 == 2) && 1'b1))) begin
-                            h486 = 1;
+                        h526 = 0;
+                        if ((!((h527 == 2) && 1'b1))) begin
+                            h526 = 1;
                         end
-                        h488 = 63'h0;
-                        h488 = ({1'h0, h485} | {h486, 62'h0});
-                        h489 = 64'h0;
-                        h489 = ({1'h0, h488} | 64'h8000000000000000);
-                        h490 = 64'h0;
-                        h490 = (h489 | 0);
-                        h491 = 64'h0;
-                        h491 = (h490 | 0);
-                        h492 = 64'h0;
-                        h492 = (h491 | 64'h7a00000000);
-                        cl_io_frcd_hi <= h492;
+                        h528 = 63'h0;
+                        h528 = ({1'h0, h525} | {h526, 62'h0});
+                        h529 = 64'h0;
+                        h529 = ({1'h0, h528} | 64'h8000000000000000);
+                        h530 = 64'h0;
+                        h530 = (h529 | 0);
+                        h531 = 64'h0;
+                        h531 = (h530 | 0);
+                        h532 = 64'h0;
+                        h532 = (h531 | 64'h7a00000000);
+                        cl_io_frcd_hi <= h532;
                         cl_io_int_index <= 0;
                         cl_io_vector <= 0;
                         cl_io_destination <= 0;
@@ -4768,8 +5373,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((h496 == 1) || (h497 == 2)) && (h499 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
+                    else if ((((((h536 == 1) || (h537 == 2)) && (h539 != 0)) && 1'b1) && (!w_io_root_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_root_not_present <= 1;
                         cl_io_outcome <= 4;
@@ -4778,27 +5390,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 1;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h493 = 64'h0;
-                        h493 = e_addr;
-                        v_wide[64-1:12] = h493[64-1:12];
+                        h533 = 64'h0;
+                        h533 = e_addr;
+                        v_wide[64-1:12] = h533[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 1;
                         v_wide[62-1:60] = 0;
-                        h494 = 1'h0;
-                        h495 = 2'h0;
+                        h534 = 1'h0;
+                        h535 = 2'h0;
                         if ((e_write != 0)) begin
-                            h495 = 2;
+                            h535 = 2;
                         end
                         else begin
-                            h495 = 1;
+                            h535 = 1;
                         end
-                        h494 = 0;
-                        if ((!((h495 == 2) && 1'b1))) begin
-                            h494 = 1;
+                        h534 = 0;
+                        if ((!((h535 == 2) && 1'b1))) begin
+                            h534 = 1;
                         end
-                        v_wide[63-1:62] = h494;
+                        v_wide[63-1:62] = h534;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4810,8 +5422,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((h503 == 1) || (h504 == 2)) && (h506 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
+                    else if ((((((h543 == 1) || (h544 == 2)) && (h546 != 0)) && 1'b1) && (((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_root_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -4820,27 +5439,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 10;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h500 = 64'h0;
-                        h500 = e_addr;
-                        v_wide[64-1:12] = h500[64-1:12];
+                        h540 = 64'h0;
+                        h540 = e_addr;
+                        v_wide[64-1:12] = h540[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 10;
                         v_wide[62-1:60] = 0;
-                        h501 = 1'h0;
-                        h502 = 2'h0;
+                        h541 = 1'h0;
+                        h542 = 2'h0;
                         if ((e_write != 0)) begin
-                            h502 = 2;
+                            h542 = 2;
                         end
                         else begin
-                            h502 = 1;
+                            h542 = 1;
                         end
-                        h501 = 0;
-                        if ((!((h502 == 2) && 1'b1))) begin
-                            h501 = 1;
+                        h541 = 0;
+                        if ((!((h542 == 2) && 1'b1))) begin
+                            h541 = 1;
                         end
-                        v_wide[63-1:62] = h501;
+                        v_wide[63-1:62] = h541;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4852,8 +5471,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h510 == 1) || (h511 == 2)) && (h513 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
+                    else if (((((((((h550 == 1) || (h551 == 2)) && (h553 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (er_io_ctx != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_access_error <= 1;
                         cl_io_outcome <= 4;
@@ -4862,27 +5488,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 9;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h507 = 64'h0;
-                        h507 = e_addr;
-                        v_wide[64-1:12] = h507[64-1:12];
+                        h547 = 64'h0;
+                        h547 = e_addr;
+                        v_wide[64-1:12] = h547[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 9;
                         v_wide[62-1:60] = 0;
-                        h508 = 1'h0;
-                        h509 = 2'h0;
+                        h548 = 1'h0;
+                        h549 = 2'h0;
                         if ((e_write != 0)) begin
-                            h509 = 2;
+                            h549 = 2;
                         end
                         else begin
-                            h509 = 1;
+                            h549 = 1;
                         end
-                        h508 = 0;
-                        if ((!((h509 == 2) && 1'b1))) begin
-                            h508 = 1;
+                        h548 = 0;
+                        if ((!((h549 == 2) && 1'b1))) begin
+                            h548 = 1;
                         end
-                        v_wide[63-1:62] = h508;
+                        v_wide[63-1:62] = h548;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4894,42 +5520,49 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h518 == 1) || (h519 == 2)) && (h521 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
+                    else if (((((((((h558 == 1) || (h559 == 2)) && (h561 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && (!w_io_ctx_0[0]))) begin
                         cl_io_exit <= 1;
                         cl_io_context_not_present <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 2;
-                        h514 = 1'h0;
-                        h514 = 0;
+                        h554 = 1'h0;
+                        h554 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h514 = 1;
+                            h554 = 1;
                         end
-                        cl_io_recorded <= h514;
+                        cl_io_recorded <= h554;
                         v_wide = 0;
-                        h515 = 64'h0;
-                        h515 = e_addr;
-                        v_wide[64-1:12] = h515[64-1:12];
+                        h555 = 64'h0;
+                        h555 = e_addr;
+                        v_wide[64-1:12] = h555[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 2;
                         v_wide[62-1:60] = 0;
-                        h516 = 1'h0;
-                        h517 = 2'h0;
+                        h556 = 1'h0;
+                        h557 = 2'h0;
                         if ((e_write != 0)) begin
-                            h517 = 2;
+                            h557 = 2;
                         end
                         else begin
-                            h517 = 1;
+                            h557 = 1;
                         end
-                        h516 = 0;
-                        if ((!((h517 == 2) && 1'b1))) begin
-                            h516 = 1;
+                        h556 = 0;
+                        if ((!((h557 == 2) && 1'b1))) begin
+                            h556 = 1;
                         end
-                        v_wide[63-1:62] = h516;
+                        v_wide[63-1:62] = h556;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4941,8 +5574,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if (((((((((h525 == 1) || (h526 == 2)) && (h528 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
+                    else if (((((((((h565 == 1) || (h566 == 2)) && (h568 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && ((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) begin
                         cl_io_exit <= 1;
                         cl_io_context_reserved <= 1;
                         cl_io_outcome <= 4;
@@ -4951,27 +5591,27 @@ always @(posedge clk) begin: fsm
                         cl_io_fault_reason <= 11;
                         cl_io_recorded <= 1;
                         v_wide = 0;
-                        h522 = 64'h0;
-                        h522 = e_addr;
-                        v_wide[64-1:12] = h522[64-1:12];
+                        h562 = 64'h0;
+                        h562 = e_addr;
+                        v_wide[64-1:12] = h562[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 11;
                         v_wide[62-1:60] = 0;
-                        h523 = 1'h0;
-                        h524 = 2'h0;
+                        h563 = 1'h0;
+                        h564 = 2'h0;
                         if ((e_write != 0)) begin
-                            h524 = 2;
+                            h564 = 2;
                         end
                         else begin
-                            h524 = 1;
+                            h564 = 1;
                         end
-                        h523 = 0;
-                        if ((!((h524 == 2) && 1'b1))) begin
-                            h523 = 1;
+                        h563 = 0;
+                        if ((!((h564 == 2) && 1'b1))) begin
+                            h563 = 1;
                         end
-                        v_wide[63-1:62] = h523;
+                        v_wide[63-1:62] = h563;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -4983,42 +5623,49 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h533 == 1) || (h534 == 2)) && (h536 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
+                    else if ((((((((((((h573 == 1) || (h574 == 2)) && (h576 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (((w_io_ctx_0[4-1:2] == 3) || 1'b0) || 1'b0))) begin
                         cl_io_exit <= 1;
                         cl_io_context_tt_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h529 = 1'h0;
-                        h529 = 0;
+                        h569 = 1'h0;
+                        h569 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h529 = 1;
+                            h569 = 1;
                         end
-                        cl_io_recorded <= h529;
+                        cl_io_recorded <= h569;
                         v_wide = 0;
-                        h530 = 64'h0;
-                        h530 = e_addr;
-                        v_wide[64-1:12] = h530[64-1:12];
+                        h570 = 64'h0;
+                        h570 = e_addr;
+                        v_wide[64-1:12] = h570[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h531 = 1'h0;
-                        h532 = 2'h0;
+                        h571 = 1'h0;
+                        h572 = 2'h0;
                         if ((e_write != 0)) begin
-                            h532 = 2;
+                            h572 = 2;
                         end
                         else begin
-                            h532 = 1;
+                            h572 = 1;
                         end
-                        h531 = 0;
-                        if ((!((h532 == 2) && 1'b1))) begin
-                            h531 = 1;
+                        h571 = 0;
+                        if ((!((h572 == 2) && 1'b1))) begin
+                            h571 = 1;
                         end
-                        v_wide[63-1:62] = h531;
+                        v_wide[63-1:62] = h571;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5030,6 +5677,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5038,34 +5692,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 13;
-                        h537 = 1'h0;
-                        h537 = 0;
+                        h577 = 1'h0;
+                        h577 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h537 = 1;
+                            h577 = 1;
                         end
-                        cl_io_recorded <= h537;
+                        cl_io_recorded <= h577;
                         v_wide = 0;
-                        h538 = 64'h0;
-                        h538 = e_addr;
-                        v_wide[64-1:12] = h538[64-1:12];
+                        h578 = 64'h0;
+                        h578 = e_addr;
+                        v_wide[64-1:12] = h578[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 13;
                         v_wide[62-1:60] = 0;
-                        h539 = 1'h0;
-                        h540 = 2'h0;
+                        h579 = 1'h0;
+                        h580 = 2'h0;
                         if ((e_write != 0)) begin
-                            h540 = 2;
+                            h580 = 2;
                         end
                         else begin
-                            h540 = 1;
+                            h580 = 1;
                         end
-                        h539 = 0;
-                        if ((!((h540 == 2) && 1'b1))) begin
-                            h539 = 1;
+                        h579 = 0;
+                        if ((!((h580 == 2) && 1'b1))) begin
+                            h579 = 1;
                         end
-                        v_wide[63-1:62] = h539;
+                        v_wide[63-1:62] = h579;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5077,42 +5731,49 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h545 == 1) || (h546 == 2)) && (h548 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
+                    else if ((((((((((((h585 == 1) || (h586 == 2)) && (h588 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (!((((w_io_ctx_8[3-1:0] == 1) && 1'b1) || ((w_io_ctx_8[3-1:0] == 2) && 1'b1)) || ((w_io_ctx_8[3-1:0] == 3) && 1'b1))))) begin
                         cl_io_exit <= 1;
                         cl_io_context_aw_invalid <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 3;
-                        h541 = 1'h0;
-                        h541 = 0;
+                        h581 = 1'h0;
+                        h581 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h541 = 1;
+                            h581 = 1;
                         end
-                        cl_io_recorded <= h541;
+                        cl_io_recorded <= h581;
                         v_wide = 0;
-                        h542 = 64'h0;
-                        h542 = e_addr;
-                        v_wide[64-1:12] = h542[64-1:12];
+                        h582 = 64'h0;
+                        h582 = e_addr;
+                        v_wide[64-1:12] = h582[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 3;
                         v_wide[62-1:60] = 0;
-                        h543 = 1'h0;
-                        h544 = 2'h0;
+                        h583 = 1'h0;
+                        h584 = 2'h0;
                         if ((e_write != 0)) begin
-                            h544 = 2;
+                            h584 = 2;
                         end
                         else begin
-                            h544 = 1;
+                            h584 = 1;
                         end
-                        h543 = 0;
-                        if ((!((h544 == 2) && 1'b1))) begin
-                            h543 = 1;
+                        h583 = 0;
+                        if ((!((h584 == 2) && 1'b1))) begin
+                            h583 = 1;
                         end
-                        v_wide[63-1:62] = h543;
+                        v_wide[63-1:62] = h583;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5124,8 +5785,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((((h549 == 1) || (h550 == 2)) && 1'b1) && (h552 != 0)) && (((1'b1 && (e_addr >= {32'h0, h554, 20'h0})) && (e_addr <= {32'h0, h557})) || ((1'b1 && (e_addr >= {16'h0, h559, 20'h0})) && (e_addr <= {16'h0, h562})))) && ((((((((((h563 == 1) || (h564 == 2)) && (h566 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
+                    else if ((((((((h589 == 1) || (h590 == 2)) && 1'b1) && (h592 != 0)) && (((1'b1 && (e_addr >= {32'h0, h594, 20'h0})) && (e_addr <= {32'h0, h597})) || ((1'b1 && (e_addr >= {16'h0, h599, 20'h0})) && (e_addr <= {16'h0, h602})))) && ((((((((((h603 == 1) || (h604 == 2)) && (h606 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0)))) && (1'b0 || (w_io_ctx_0[4-1:2] == 2)))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory <= 1;
                         cl_io_outcome <= 4;
@@ -5144,6 +5812,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5164,8 +5839,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h567 == 1) || (h568 == 2)) && (h570 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
+                    else if ((((((((((((h607 == 1) || (h608 == 2)) && (h610 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (w_io_ctx_0[4-1:2] == 2))) begin
                         cl_io_exit <= 1;
                         cl_io_pass_through <= 1;
                         cl_io_outcome <= 2;
@@ -5184,6 +5866,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5204,42 +5893,49 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if ((((((((((((h575 == 1) || (h576 == 2)) && (h578 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h579 != 0))) begin
+                    else if ((((((((((((h615 == 1) || (h616 == 2)) && (h618 != 0)) && 1'b1) && w_io_root_0[0]) && (!(((w_io_root_0[12-1:1] != 0) || (w_io_root_0[64-1:48] != 0)) || (w_io_root_8 != 0)))) && (!(er_io_root != 0))) && w_io_ctx_0[0]) && (!((((w_io_ctx_0[12-1:4] != 0) || (w_io_ctx_0[64-1:48] != 0)) || w_io_ctx_8[7]) || (w_io_ctx_8[64-1:24] != 0)))) && (!(er_io_ctx != 0))) && (h619 != 0))) begin
                         cl_io_exit <= 1;
                         cl_io_address_beyond_width <= 1;
                         cl_io_outcome <= 4;
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 4;
-                        h571 = 1'h0;
-                        h571 = 0;
+                        h611 = 1'h0;
+                        h611 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h571 = 1;
+                            h611 = 1;
                         end
-                        cl_io_recorded <= h571;
+                        cl_io_recorded <= h611;
                         v_wide = 0;
-                        h572 = 64'h0;
-                        h572 = e_addr;
-                        v_wide[64-1:12] = h572[64-1:12];
+                        h612 = 64'h0;
+                        h612 = e_addr;
+                        v_wide[64-1:12] = h612[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 4;
                         v_wide[62-1:60] = 0;
-                        h573 = 1'h0;
-                        h574 = 2'h0;
+                        h613 = 1'h0;
+                        h614 = 2'h0;
                         if ((e_write != 0)) begin
-                            h574 = 2;
+                            h614 = 2;
                         end
                         else begin
-                            h574 = 1;
+                            h614 = 1;
                         end
-                        h573 = 0;
-                        if ((!((h574 == 2) && 1'b1))) begin
-                            h573 = 1;
+                        h613 = 0;
+                        if ((!((h614 == 2) && 1'b1))) begin
+                            h613 = 1;
                         end
-                        v_wide[63-1:62] = h573;
+                        v_wide[63-1:62] = h613;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5251,8 +5947,15 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
-                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h588 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h590, 20'h0})) && (wk_io_sl_pa <= {32'h0, h593})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h595, 20'h0})) && (wk_io_sl_pa <= {16'h0, h598})))))) begin
+                    else if (((wk_io_sl_ok != 0) && ((1'b1 && (h628 != 0)) && (((1'b1 && (wk_io_sl_pa >= {32'h0, h630, 20'h0})) && (wk_io_sl_pa <= {32'h0, h633})) || ((1'b1 && (wk_io_sl_pa >= {16'h0, h635, 20'h0})) && (wk_io_sl_pa <= {16'h0, h638})))))) begin
                         cl_io_exit <= 1;
                         cl_io_protected_memory_remapped <= 1;
                         cl_io_outcome <= 4;
@@ -5271,6 +5974,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if ((wk_io_sl_ok != 0)) begin
                         cl_io_exit <= 1;
@@ -5291,6 +6001,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5312,47 +6029,54 @@ always @(posedge clk) begin: fsm
                         cl_io_cpl_status <= 0;
                         v_wide = 0;
                         v_wide[1-1:0] = wk_io_sl_R;
-                        h599 = 1'h0;
-                        h599 = 0;
+                        h639 = 1'h0;
+                        h639 = 0;
                         if (((wk_io_sl_W != 0) && 1'b1)) begin
-                            h599 = 1;
+                            h639 = 1;
                         end
-                        v_wide[2-1:1] = h599;
+                        v_wide[2-1:1] = h639;
                         v_wide[3-1:2] = wk_io_sl_U;
-                        h600 = 1'h0;
-                        h600 = 0;
+                        h640 = 1'h0;
+                        h640 = 0;
                         if ((wk_io_sl_shift > 12)) begin
-                            h600 = 1;
+                            h640 = 1;
                         end
-                        v_wide[12-1:11] = h600;
-                        h601 = 6'h0;
-                        h601 = wk_io_sl_shift;
-                        h602 = 64'h0;
-                        h602 = (wk_io_sl_frame >>> h601);
-                        h603 = 127'h0;
-                        h603 = {63'h0, h602};
-                        h604 = 6'h0;
-                        h604 = wk_io_sl_shift;
-                        h605 = 127'h0;
-                        h605 = (h603 << h604);
-                        h606 = 64'h0;
-                        h606 = 1;
-                        h607 = 6'h0;
-                        h608 = 7'h0;
-                        h608 = (({1'h0, wk_io_sl_shift} + 64) - 1);
-                        h607 = h608[6-1:0];
-                        h609 = 64'h0;
-                        h609 = (h606 << h607);
-                        h610 = 65'h0;
-                        h610 = (({1'h0, h609} + 65'h10000000000000000) - 1);
-                        h611 = 64'h0;
-                        h611 = (h610[64-1:0] >>> 12);
-                        h612 = 127'h0;
-                        h612 = (h605 | {51'h0, h611, 12'h0});
-                        h613 = 127'h0;
-                        h613 = (h612 >>> 12);
-                        v_wide[64-1:12] = h613[52-1:0];
+                        v_wide[12-1:11] = h640;
+                        h641 = 6'h0;
+                        h641 = wk_io_sl_shift;
+                        h642 = 64'h0;
+                        h642 = (wk_io_sl_frame >>> h641);
+                        h643 = 127'h0;
+                        h643 = {63'h0, h642};
+                        h644 = 6'h0;
+                        h644 = wk_io_sl_shift;
+                        h645 = 127'h0;
+                        h645 = (h643 << h644);
+                        h646 = 64'h0;
+                        h646 = 1;
+                        h647 = 6'h0;
+                        h648 = 7'h0;
+                        h648 = (({1'h0, wk_io_sl_shift} + 64) - 1);
+                        h647 = h648[6-1:0];
+                        h649 = 64'h0;
+                        h649 = (h646 << h647);
+                        h650 = 65'h0;
+                        h650 = (({1'h0, h649} + 65'h10000000000000000) - 1);
+                        h651 = 64'h0;
+                        h651 = (h650[64-1:0] >>> 12);
+                        h652 = 127'h0;
+                        h652 = (h645 | {51'h0, h651, 12'h0});
+                        h653 = 127'h0;
+                        h653 = (h652 >>> 12);
+                        v_wide[64-1:12] = h653[52-1:0];
                         cl_io_cpl <= v_wide[64-1:0];
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (((wk_io_sl_walked != 0) && (wk_io_sl_access_error != 0))) begin
                         cl_io_exit <= 1;
@@ -5361,34 +6085,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= wk_io_sl_reason;
-                        h614 = 1'h0;
-                        h614 = 0;
+                        h654 = 1'h0;
+                        h654 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h614 = 1;
+                            h654 = 1;
                         end
-                        cl_io_recorded <= h614;
+                        cl_io_recorded <= h654;
                         v_wide = 0;
-                        h615 = 64'h0;
-                        h615 = e_addr;
-                        v_wide[64-1:12] = h615[64-1:12];
+                        h655 = 64'h0;
+                        h655 = e_addr;
+                        v_wide[64-1:12] = h655[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = wk_io_sl_reason;
                         v_wide[62-1:60] = 0;
-                        h616 = 1'h0;
-                        h617 = 2'h0;
+                        h656 = 1'h0;
+                        h657 = 2'h0;
                         if ((e_write != 0)) begin
-                            h617 = 2;
+                            h657 = 2;
                         end
                         else begin
-                            h617 = 1;
+                            h657 = 1;
                         end
-                        h616 = 0;
-                        if ((!((h617 == 2) && 1'b1))) begin
-                            h616 = 1;
+                        h656 = 0;
+                        if ((!((h657 == 2) && 1'b1))) begin
+                            h656 = 1;
                         end
-                        v_wide[63-1:62] = h616;
+                        v_wide[63-1:62] = h656;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5400,6 +6124,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5420,6 +6151,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (((wk_io_sl_walked != 0) && (wk_io_sl_reason == 5))) begin
                         cl_io_exit <= 1;
@@ -5428,16 +6166,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 5;
-                        h618 = 1'h0;
-                        h618 = 0;
+                        h658 = 1'h0;
+                        h658 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h618 = 1;
+                            h658 = 1;
                         end
-                        cl_io_recorded <= h618;
+                        cl_io_recorded <= h658;
                         v_wide = 0;
-                        h619 = 64'h0;
-                        h619 = e_addr;
-                        v_wide[64-1:12] = h619[64-1:12];
+                        h659 = 64'h0;
+                        h659 = e_addr;
+                        v_wide[64-1:12] = h659[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -5455,6 +6193,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (((wk_io_sl_walked != 0) && (wk_io_sl_reason == 6))) begin
                         cl_io_exit <= 1;
@@ -5463,16 +6208,16 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 6;
-                        h620 = 1'h0;
-                        h620 = 0;
+                        h660 = 1'h0;
+                        h660 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h620 = 1;
+                            h660 = 1;
                         end
-                        cl_io_recorded <= h620;
+                        cl_io_recorded <= h660;
                         v_wide = 0;
-                        h621 = 64'h0;
-                        h621 = e_addr;
-                        v_wide[64-1:12] = h621[64-1:12];
+                        h661 = 64'h0;
+                        h661 = e_addr;
+                        v_wide[64-1:12] = h661[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
@@ -5490,6 +6235,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (((wk_io_sl_walked != 0) && (((wk_io_sl_reserved != 0) || (wk_io_sl_reserved_2m != 0)) || (wk_io_sl_reserved_1g != 0)))) begin
                         cl_io_exit <= 1;
@@ -5498,34 +6250,34 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 12;
-                        h622 = 1'h0;
-                        h622 = 0;
+                        h662 = 1'h0;
+                        h662 = 0;
                         if ((!w_io_ctx_0[1])) begin
-                            h622 = 1;
+                            h662 = 1;
                         end
-                        cl_io_recorded <= h622;
+                        cl_io_recorded <= h662;
                         v_wide = 0;
-                        h623 = 64'h0;
-                        h623 = e_addr;
-                        v_wide[64-1:12] = h623[64-1:12];
+                        h663 = 64'h0;
+                        h663 = e_addr;
+                        v_wide[64-1:12] = h663[64-1:12];
                         cl_io_frcd_lo <= v_wide[64-1:0];
                         v_wide = 0;
                         v_wide[16-1:0] = cl_vf_rid;
                         v_wide[40-1:32] = 12;
                         v_wide[62-1:60] = 0;
-                        h624 = 1'h0;
-                        h625 = 2'h0;
+                        h664 = 1'h0;
+                        h665 = 2'h0;
                         if ((e_write != 0)) begin
-                            h625 = 2;
+                            h665 = 2;
                         end
                         else begin
-                            h625 = 1;
+                            h665 = 1;
                         end
-                        h624 = 0;
-                        if ((!((h625 == 2) && 1'b1))) begin
-                            h624 = 1;
+                        h664 = 0;
+                        if ((!((h665 == 2) && 1'b1))) begin
+                            h664 = 1;
                         end
-                        v_wide[63-1:62] = h624;
+                        v_wide[63-1:62] = h664;
                         v_wide[64-1:63] = 1;
                         cl_io_frcd_hi <= v_wide[64-1:0];
                         cl_io_int_index <= 0;
@@ -5537,6 +6289,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5557,6 +6316,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5581,6 +6347,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5601,6 +6374,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5627,6 +6407,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5653,6 +6440,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5679,6 +6473,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5687,12 +6488,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 34;
-                        h626 = 1'h0;
-                        h626 = 0;
+                        h666 = 1'h0;
+                        h666 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h626 = 1;
+                            h666 = 1;
                         end
-                        cl_io_recorded <= h626;
+                        cl_io_recorded <= h666;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -5710,6 +6511,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5718,12 +6526,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 36;
-                        h627 = 1'h0;
-                        h627 = 0;
+                        h667 = 1'h0;
+                        h667 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h627 = 1;
+                            h667 = 1;
                         end
-                        cl_io_recorded <= h627;
+                        cl_io_recorded <= h667;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -5741,6 +6549,13 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5749,12 +6564,12 @@ always @(posedge clk) begin: fsm
                         cl_io_address <= 0;
                         cl_io_domain <= 0;
                         cl_io_fault_reason <= 38;
-                        h628 = 1'h0;
-                        h628 = 0;
+                        h668 = 1'h0;
+                        h668 = 0;
                         if ((!w_io_irte_0[1])) begin
-                            h628 = 1;
+                            h668 = 1;
                         end
-                        cl_io_recorded <= h628;
+                        cl_io_recorded <= h668;
                         v_wide = 0;
                         v_wide[64-1:48] = 0;
                         cl_io_frcd_lo <= v_wide[64-1:0];
@@ -5772,6 +6587,171 @@ always @(posedge clk) begin: fsm
                         cl_io_delivery_mode <= 0;
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_pid_access_error <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 39;
+                        h669 = 1'h0;
+                        h669 = 0;
+                        if ((!w_io_irte_0[1])) begin
+                            h669 = 1;
+                        end
+                        cl_io_recorded <= h669;
+                        v_wide = 0;
+                        v_wide[64-1:48] = 0;
+                        cl_io_frcd_lo <= v_wide[64-1:0];
+                        v_wide = 0;
+                        v_wide[16-1:0] = cl_vf_rid;
+                        v_wide[40-1:32] = 39;
+                        v_wide[64-1:63] = 1;
+                        cl_io_frcd_hi <= v_wide[64-1:0];
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_pid_reserved <= 1;
+                        cl_io_outcome <= 4;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 40;
+                        h670 = 1'h0;
+                        h670 = 0;
+                        if ((!w_io_irte_0[1])) begin
+                            h670 = 1;
+                        end
+                        cl_io_recorded <= h670;
+                        v_wide = 0;
+                        v_wide[64-1:48] = 0;
+                        cl_io_frcd_lo <= v_wide[64-1:0];
+                        v_wide = 0;
+                        v_wide[16-1:0] = cl_vf_rid;
+                        v_wide[40-1:32] = 40;
+                        v_wide[64-1:63] = 1;
+                        cl_io_frcd_hi <= v_wide[64-1:0];
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= 0;
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
+                    end
+                    else if (1'b0) begin
+                        cl_io_exit <= 1;
+                        cl_io_interrupt_posted <= 1;
+                        cl_io_outcome <= 8;
+                        cl_io_address <= 0;
+                        cl_io_domain <= 0;
+                        cl_io_fault_reason <= 0;
+                        cl_io_recorded <= 0;
+                        cl_io_frcd_lo <= 0;
+                        cl_io_frcd_hi <= 0;
+                        cl_io_int_index <= 0;
+                        cl_io_vector <= w_io_irte_0[24-1:16];
+                        cl_io_destination <= 0;
+                        cl_io_dest_mode <= 0;
+                        cl_io_redir_hint <= 0;
+                        cl_io_trigger_mode <= 0;
+                        cl_io_delivery_mode <= 0;
+                        cl_io_cpl_status <= 0;
+                        cl_io_cpl <= 0;
+                        h671 = 1'h0;
+                        h671 = 0;
+                        if (w_io_irte_0[14]) begin
+                            h671 = 1;
+                        end
+                        cl_io_urgent <= h671;
+                        h672 = 64'h0;
+                        h672 = w_io_irte_8;
+                        h673 = 64'h0;
+                        h673 = w_io_irte_0;
+                        h674 = 64'h0;
+                        h674 = ({h672[64-1:32], 32'h0} | {32'h0, h673[64-1:38], 6'h0});
+                        cl_io_pda <= h674;
+                        h675 = 1'h0;
+                        h675 = 0;
+                        if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
+                            h675 = 1;
+                        end
+                        cl_io_notify <= h675;
+                        h676 = 8'h0;
+                        if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
+                            h676 = w_io_pd_0[24-1:16];
+                        end
+                        else begin
+                            h676 = 0;
+                        end
+                        cl_io_notify_vector <= h676;
+                        h677 = 32'h0;
+                        h678 = 32'h0;
+                        h679 = 64'h0;
+                        h679 = (r_IRTA_REG >>> 11);
+                        h680 = 1'h0;
+                        h680 = (h679[1-1:0] & 1);
+                        h681 = 32'h0;
+                        h681 = w_io_pd_0[64-1:32];
+                        if ((h680 != 0)) begin
+                            h678 = w_io_pd_0[64-1:32];
+                        end
+                        else begin
+                            h678 = {24'h0, h681[16-1:8]};
+                        end
+                        if (((!w_io_pd_0[0]) && (w_io_irte_0[14] || (!w_io_pd_0[1])))) begin
+                            h677 = h678;
+                        end
+                        else begin
+                            h677 = 0;
+                        end
+                        cl_io_notify_dest <= h677;
+                        h682 = 64'h0;
+                        h682 = 1;
+                        h683 = 6'h0;
+                        h684 = 8'h0;
+                        h684 = w_io_irte_0[24-1:16];
+                        h683 = h684[6-1:0];
+                        h685 = 64'h0;
+                        h685 = (h682 << h683);
+                        h686 = 64'h0;
+                        h686 = (w_io_pd_pir_0 | h685);
+                        cl_io_pir <= h686;
+                        h687 = 64'h0;
+                        h687 = (w_io_pd_0 | 1);
+                        cl_io_pd_control <= h687;
                     end
                     else if (1'b0) begin
                         cl_io_exit <= 1;
@@ -5785,46 +6765,127 @@ always @(posedge clk) begin: fsm
                         cl_io_frcd_hi <= 0;
                         cl_io_int_index <= 0;
                         cl_io_vector <= w_io_irte_0[24-1:16];
-                        h629 = 32'h0;
-                        h630 = 64'h0;
-                        h630 = (r_IRTA_REG >>> 11);
-                        h631 = 1'h0;
-                        h631 = (h630[1-1:0] & 1);
-                        h632 = 32'h0;
-                        h632 = w_io_irte_0[64-1:32];
-                        if ((h631 != 0)) begin
-                            h629 = w_io_irte_0[64-1:32];
+                        h688 = 32'h0;
+                        h689 = 64'h0;
+                        h689 = (r_IRTA_REG >>> 11);
+                        h690 = 1'h0;
+                        h690 = (h689[1-1:0] & 1);
+                        h691 = 32'h0;
+                        h691 = w_io_irte_0[64-1:32];
+                        if ((h690 != 0)) begin
+                            h688 = w_io_irte_0[64-1:32];
                         end
                         else begin
-                            h629 = {24'h0, h632[16-1:8]};
+                            h688 = {24'h0, h691[16-1:8]};
                         end
-                        cl_io_destination <= h629;
-                        h633 = 1'h0;
-                        h633 = 0;
+                        cl_io_destination <= h688;
+                        h692 = 1'h0;
+                        h692 = 0;
                         if (w_io_irte_0[2]) begin
-                            h633 = 1;
+                            h692 = 1;
                         end
-                        cl_io_dest_mode <= h633;
-                        h634 = 1'h0;
-                        h634 = 0;
+                        cl_io_dest_mode <= h692;
+                        h693 = 1'h0;
+                        h693 = 0;
                         if (w_io_irte_0[3]) begin
-                            h634 = 1;
+                            h693 = 1;
                         end
-                        cl_io_redir_hint <= h634;
-                        h635 = 1'h0;
-                        h635 = 0;
+                        cl_io_redir_hint <= h693;
+                        h694 = 1'h0;
+                        h694 = 0;
                         if (w_io_irte_0[4]) begin
-                            h635 = 1;
+                            h694 = 1;
                         end
-                        cl_io_trigger_mode <= h635;
+                        cl_io_trigger_mode <= h694;
                         cl_io_delivery_mode <= w_io_irte_0[8-1:5];
                         cl_io_cpl_status <= 0;
                         cl_io_cpl <= 0;
+                        cl_io_urgent <= 0;
+                        cl_io_pda <= 0;
+                        cl_io_notify <= 0;
+                        cl_io_notify_vector <= 0;
+                        cl_io_notify_dest <= 0;
+                        cl_io_pir <= 0;
+                        cl_io_pd_control <= 0;
                     end
                 end
-                st <= 5'b11001;
+                st <= 5'b11100;
             end
-            5'b11001: begin
+            5'b11100: begin
+                if ((!pend)) begin
+                    if (((cl_io_exit != 0) && 1'b0)) begin
+                        h695 = 64'h0;
+                        h695 = w_io_irte_8;
+                        h696 = 64'h0;
+                        h696 = w_io_irte_0;
+                        h697 = 64'h0;
+                        h697 = ({h695[64-1:32], 32'h0} | {32'h0, h696[64-1:38], 6'h0});
+                        h698 = 8'h0;
+                        h698 = (w_io_irte_0[24-1:16] >>> 6);
+                        h699 = 12'h0;
+                        h699 = ({4'h0, h698} * 8);
+                        h700 = 65'h0;
+                        h700 = ({1'h0, h697} + {53'h0, h699});
+                        v_wide = {62'h0, h700};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= cl_io_pir;
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b11101;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b11101;
+                    end
+                end
+            end
+            5'b11101: begin
+                if ((!pend)) begin
+                    if (((cl_io_exit != 0) && 1'b0)) begin
+                        h701 = 64'h0;
+                        h701 = w_io_irte_8;
+                        h702 = 64'h0;
+                        h702 = w_io_irte_0;
+                        h703 = 64'h0;
+                        h703 = ({h701[64-1:32], 32'h0} | {32'h0, h702[64-1:38], 6'h0});
+                        h704 = 65'h0;
+                        h704 = ({1'h0, h703} + 32);
+                        v_wide = {62'h0, h704};
+                        v_addr = ({1'h0, v_wide[64-1:3], 3'h0} + 0);
+                        u_valid <= 1'b1;
+                        u_we <= 1'b1;
+                        u_size <= 3;
+                        u_addr <= v_addr[64-1:0];
+                        u_wdata <= cl_io_pd_control;
+                        pend <= 1'b1;
+                    end
+                    else begin
+                        st <= 5'b11110;
+                    end
+                end
+                else begin
+                    if ((u_valid && m_ready)) begin
+                        u_valid <= 1'b0;
+                    end
+                    if (m_rvalid) begin
+                        u_we <= 1'b0;
+                        pend <= 1'b0;
+                        st <= 5'b11110;
+                    end
+                end
+            end
+            5'b11110: begin
                 if ((!(cl_vf_dma != 0))) begin
                     status <= 1;
                     rec_outcome <= 2;
@@ -5832,7 +6893,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11010;
+                    st <= 5'b11111;
                 end
                 else if ((((cl_io_protected_memory_unremapped != 0) || (cl_io_protected_memory != 0)) || (cl_io_protected_memory_remapped != 0))) begin
                     status <= 2;
@@ -5841,16 +6902,16 @@ always @(posedge clk) begin: fsm
                     rec_address <= e_addr;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11010;
+                    st <= 5'b11111;
                 end
                 else if ((!((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3))))) begin
                     status <= 3;
                     rec_outcome <= 3;
                     rec_rid <= cl_vf_rid;
                     rec_address <= 0;
-                    rec_iommu <= cl_io_outcome;
+                    rec_iommu <= cl_io_outcome[3-1:0];
                     rec_fault_reason <= cl_io_fault_reason;
-                    st <= 5'b11010;
+                    st <= 5'b11111;
                 end
                 else if (((cl_io_exit != 0) && (((cl_io_outcome == 1) || (cl_io_outcome == 2)) || (cl_io_outcome == 3)))) begin
                     status <= 4;
@@ -5859,7 +6920,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= cl_io_address;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11010;
+                    st <= 5'b11111;
                 end
                 else begin
                     status <= 0;
@@ -5868,7 +6929,7 @@ always @(posedge clk) begin: fsm
                     rec_address <= 0;
                     rec_iommu <= 0;
                     rec_fault_reason <= 0;
-                    st <= 5'b11010;
+                    st <= 5'b11111;
                 end
             end
             default: begin

@@ -511,7 +511,7 @@ def test_irte_not_present(ref):
 @pytest.mark.parametrize("lo_extra, hi_extra, eime", [
     (1 << 12, 0, 0),          # bits 14:12
     (1 << 31, 0, 0),          # bits 31:24
-    (1 << 15, 0, 0),          # IM = 1 without posted-interrupt support
+    (1 << 15 | 1 << 2, 0, 0),  # IM = 1 (posted format, CAP_REG.PI = 1): bits 7:2 reserved
     (1 << 32, 0, 0),          # xAPIC mode: bits 39:32 reserved
     (1 << 48, 0, 0),          # xAPIC mode: bits 63:48 reserved
     (0, 1 << 20, 0),          # bits 127:84

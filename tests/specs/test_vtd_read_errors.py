@@ -14,6 +14,14 @@ drivers/iommu/intel/dmar.c and QEMU intel_iommu_internal.h):
   of a preceding entry resulted in an error; qualified (the context entry's FPD);
 - 23h: the access to the interrupt-remapping table (IRTA_REG) resulted in an error; not
   qualified;
+- scalable mode (RTADDR_REG.TTM = 01b): 40h (SCT.1), the access to the scalable-mode
+  context table resulted in an error; 50h (SPD.1), the PASID directory; 58h (SPT.1), the
+  PASID table (VirtualBox iommu-intel.h VTDADDRFAULT_SCT_1/SPD_1/SPT_1; Linux dmar.c "SM:
+  Error attempting to access Context Entry / the PASID Directory Entry / PASID Table
+  Entry"; QEMU VTD_FR_PASID_DIR_ACCESS_ERR, VTD_FR_PASID_TABLE_ACCESS_ERR); none
+  qualified (QEMU vtd_qualified_faults lists 50h and 58h as not qualified; 40h as 9h);
+  a Translation Request gets Completer Abort, as for 38h; FRCD_REG with PP 95 and PV
+  123:104 for a request with PASID;
 - FRCD_REG (9.9): FI 63:12 (interrupts: 63:48 the interrupt_index), SID 79:64, FR
   103:96, AT 125:124, T 126 (0 write, 1 read), F 127.
 
@@ -26,6 +34,7 @@ import pytest
 from codegen.verify.harness import Run, compare, run_model
 from codegen.verify.stimulus.translation import Scenario
 
+from tests.specs import test_vtd_scalable_mode as sm
 from tests.specs.test_intel_vtd_reference import (
     CTX_E, CTX_TABLE, DMA_READ, DMA_WRITE, INTERRUPT, IRT, R, ROOT_E, SID, T1, T2, T3, T4, W, context, entry_addr,
     irt_mem, irte, msi, request, root, walk_mem,
@@ -157,6 +166,70 @@ def test_irte_read_error_is_23h(ref):
     assert f["vector"] == 0
 
 
+# ---- 40h, 50h, 58h: the scalable-mode context entry, PASID directory and PASID table --------
+def _sm_fault(out, rule, fr, at=0, t=1, recorded=1, status=BLOCKED):
+    assert out["exit"] and out["rule"] == rule, out
+    f = out["fields"]
+    assert (f["outcome"], f["fault_reason"], f["recorded"]) == (status, fr, recorded)
+    # SID 0342h at 79:64, FR at 103:96, AT at 125:124, T at 126, F at 127; no PASID: PP = 0
+    assert f["frcd_hi"] == sm.SID | fr << 32 | at << 60 | t << 62 | 1 << 63
+    return f
+
+
+def test_sm_context_table_read_error_is_40h_and_not_qualified(ref):
+    # the context entry's word 1 errs (word 0 has P = 1 and FPD = 1): 40h, recorded anyway;
+    # the four words are read, then nothing (no PASID directory entry)
+    mem = sm.structures(fpd=1)
+    out, trace = decide(ref, mem, sm.request(sm.DMA_WRITE, addr=0x1234_5678), {sm.CTX_E + 8})
+    assert [(op, a) for op, a, _, _ in trace] == [(0, sm.ROOT_E), (0, sm.ROOT_E + 8), (0, sm.CTX_E),
+                                                   (ERR, sm.CTX_E + 8), (0, sm.CTX_E + 16), (0, sm.CTX_E + 24)]
+    f = _sm_fault(out, "sm_context_access_error", 0x40, t=0)
+    assert f["frcd_lo"] == 0x1234_5000
+
+
+def test_sm_context_error_comes_before_not_present(ref):
+    # word 0 errs: it reads as 0 (P = 0), but 40h is checked before 41h
+    out, _ = decide(ref, sm.structures(), sm.request(addr=0x5000), {sm.CTX_E})
+    _sm_fault(out, "sm_context_access_error", 0x40)
+
+
+def test_sm_pasid_directory_read_error_is_50h(ref):
+    mem = sm.structures(fpd=1)                       # the context entry's FPD does not qualify 50h
+    out, trace = decide(ref, mem, sm.request(addr=0x7000), {sm.PDIR_E})
+    assert [(op, a) for op, a, _, _ in trace] == [(0, a) for a in sm.UP_TO_PE[:6]] + [(ERR, sm.PDIR_E)]
+    _sm_fault(out, "sm_pasid_dir_access_error", 0x50)
+
+
+@pytest.mark.parametrize("word", [0, 8, 16])
+def test_sm_pasid_table_read_error_is_58h(ref, word):
+    # the PASID entry with FPD = 1 (so its word 0 would qualify a later fault); an error on
+    # any of the three words read is 58h, recorded, and no second-level walk follows
+    mem = {**sm.structures(), **sm.pasid_entry(fpd=1)}
+    out, trace = decide(ref, mem, sm.request(addr=0x0000_0040_0020_3ABC), {sm.PE_E + word})
+    assert [a for _, a, _, _ in trace] == sm.UP_TO_PE
+    assert [op for op, *_ in trace].count(ERR) == 1
+    _sm_fault(out, "sm_pasid_entry_access_error", 0x58)
+
+
+def test_sm_pasid_table_read_error_of_a_request_with_pasid(ref):
+    # PASID 41h (directory index 1, table index 1) carried by the request: PP and PV recorded
+    mem = sm.structures(paside=1)
+    out, _ = decide(ref, mem, sm.request(addr=0x3000, pv=1, pasid=0x41), {sm.PE_E})
+    f = out["fields"]
+    assert out["rule"] == "sm_pasid_entry_access_error"
+    assert f["frcd_hi"] == sm.SID | 1 << 31 | 0x58 << 32 | 0x41 << 40 | 1 << 62 | 1 << 63
+
+
+def test_sm_translation_request_with_a_read_error_gets_completer_abort(ref):
+    mem = sm.structures(dte=1)                       # DTE = 1: Translation Requests allowed
+    for err, fr, rule in [(sm.CTX_E + 16, 0x40, "sm_context_access_error"),
+                          (sm.PDIR_E, 0x50, "sm_pasid_dir_access_error"),
+                          (sm.PE_E + 8, 0x58, "sm_pasid_entry_access_error")]:
+        out, _ = decide(ref, mem, sm.request(addr=0x5000, at=TRANSLATION_REQUEST), {err})
+        f = _sm_fault(out, rule, fr, at=TRANSLATION_REQUEST, status=COMPLETED)
+        assert f["cpl_status"] == CA
+
+
 # ---- the cycle-level model takes the same errors (m_rerr) -----------------------------------
 def _scenarios():
     addr = 0x0000_1234_5678_9ABC
@@ -172,6 +245,7 @@ def _scenarios():
         (ats, request(DMA_READ, addr=0x1000, at=TRANSLATION_REQUEST), {ents3[0]}),
         (irt_mem(5, irte()), request(INTERRUPT, msi_addr=msi(5)), {IRT + 0x58}),
         (mem4, request(DMA_READ, addr=addr), set()),
+        (sm.structures(), sm.request(addr=0x5000), {sm.PE_E + 16}),   # 58h after the whole chain
     ]
 
 

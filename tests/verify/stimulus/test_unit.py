@@ -172,7 +172,9 @@ def test_read_errors_are_drawn_only_where_the_spec_handles_them(generated):
     spec = compile_spec(DATA.parent.parent / "specs" / "intel_vtd.vspec")
     factory = UnitScenarioFactory(spec)
     # scalable mode walks the same regime (smsl): its read errors are handled too (78h)
-    assert factory.erring == {"root", "ctx", "irte"}
+    # scalable mode's context, PASID directory and PASID table entries (40h, 50h, 58h) and
+    # the posted-interrupt descriptor's two words (27h) are handled too
+    assert factory.erring == {"root", "ctx", "irte", "smctx", "pdir", "pe", "pd_pir", "pd"}
     assert factory.error_faults == {"sl": {"access_error"}, "smsl": {"access_error"}}
     handled = Counter()
     for i in range(300):
@@ -188,7 +190,10 @@ def test_read_errors_are_drawn_only_where_the_spec_handles_them(generated):
         assert key
         handled[key[0] if isinstance(key[0], str) else "walk"] += 1
     assert 15 <= sum(handled.values()) <= 50, handled
-    assert set(handled) == {"root", "ctx", "irte", "walk"}, handled
+    # the legacy structures and walks in 300 draws; the scalable-mode and posted ones sit
+    # behind more checks and are fewer here (co-simulation counts each: every access-error
+    # exit of intel_vtd is hit in 2,000 events)
+    assert {"root", "ctx", "irte", "walk"} <= set(handled) <= factory.erring | {"walk"}, handled
     vmx_ref, _ = generated["intel_vmx"]
     vmx = UnitScenarioFactory(compile_spec(DATA.parent.parent / "specs" / "intel_vmx.vspec"))
     assert not vmx.handles_errors()
