@@ -85,13 +85,15 @@ type t_enum_S_1 is (
 	S3W2,
 	S4G,
 	S4R,
-	S5W0,
-	S5W1,
-	S5F,
-	S6G,
-	S6R,
-	S7W0,
-	S7W1,
+	S5G,
+	S5R,
+	S6W0,
+	S6W1,
+	S6F,
+	S7G,
+	S7R,
+	S8W0,
+	S8W1,
 	DECIDE,
 	INV,
 	FINISH
@@ -104,6 +106,15 @@ type t_enum_S_2 is (
 	ADWAIT
 	);
 type t_enum_S_3 is (
+	IDLE,
+	MWAIT,
+	FAULT,
+	ADREQ,
+	ADWAIT,
+	UWAIT,
+	PROC
+	);
+type t_enum_S_4 is (
 	IDLE,
 	MWAIT,
 	FAULT,
@@ -180,6 +191,45 @@ signal wk_smsl_reserved_2m: unsigned(0 downto 0);
 signal wk_smsl_shift: unsigned(5 downto 0);
 signal wk_smsl_translation: unsigned(0 downto 0);
 signal wk_smsl_walked: unsigned(0 downto 0);
+signal unit_smfl_o_aux: unsigned(2 downto 0);
+signal unit_smfl_done: std_logic;
+signal unit_smfl_i_addr: unsigned(63 downto 0);
+signal unit_smfl_k_read: std_logic;
+signal unit_smfl_k_write: std_logic;
+signal unit_smfl_m_addr: unsigned(63 downto 0);
+signal unit_smfl_m_size: unsigned(2 downto 0);
+signal unit_smfl_m_valid: std_logic;
+signal unit_smfl_m_wdata: unsigned(63 downto 0);
+signal unit_smfl_m_we: std_logic;
+signal unit_smfl_o_level: unsigned(2 downto 0);
+signal unit_smfl_o_pa: unsigned(63 downto 0);
+signal unit_smfl_o_r_R: unsigned(0 downto 0);
+signal unit_smfl_o_r_W: unsigned(0 downto 0);
+signal unit_smfl_o_r_frame: unsigned(63 downto 0);
+signal unit_smfl_o_r_reason: unsigned(7 downto 0);
+signal unit_smfl_o_r_shift: unsigned(5 downto 0);
+signal unit_smfl_o_status: unsigned(7 downto 0);
+signal unit_smfl_r_FL_WALK: unsigned(63 downto 0);
+signal unit_smfl_start: std_logic;
+signal wk_smfl_R: unsigned(0 downto 0);
+signal wk_smfl_W: unsigned(0 downto 0);
+signal wk_smfl_access_error: unsigned(0 downto 0);
+signal wk_smfl_fault: unsigned(7 downto 0);
+signal wk_smfl_frame: unsigned(63 downto 0);
+signal wk_smfl_level: unsigned(2 downto 0);
+signal wk_smfl_non_canonical: unsigned(0 downto 0);
+signal wk_smfl_not_present: unsigned(0 downto 0);
+signal wk_smfl_ok: unsigned(0 downto 0);
+signal wk_smfl_pa: unsigned(63 downto 0);
+signal wk_smfl_privilege: unsigned(0 downto 0);
+signal wk_smfl_reason: unsigned(7 downto 0);
+signal wk_smfl_reserved: unsigned(0 downto 0);
+signal wk_smfl_reserved_1g: unsigned(0 downto 0);
+signal wk_smfl_reserved_2m: unsigned(0 downto 0);
+signal wk_smfl_shift: unsigned(5 downto 0);
+signal wk_smfl_translation: unsigned(0 downto 0);
+signal wk_smfl_walked: unsigned(0 downto 0);
+signal wk_smfl_write_denied: unsigned(0 downto 0);
 signal unit_sl_o_aux: unsigned(2 downto 0);
 signal unit_sl_done: std_logic;
 signal unit_sl_i_addr: unsigned(63 downto 0);
@@ -266,6 +316,34 @@ signal walker_unit_smsl0_se_3: unsigned(63 downto 0);
 signal walker_unit_smsl0_se_4: unsigned(63 downto 0);
 signal walker_unit_smsl0_se_5: unsigned(63 downto 0);
 signal walker_unit_smsl0_st: t_enum_S_2;
+signal walker_unit_smfl0_a_rw: std_logic;
+signal walker_unit_smfl0_a_us: std_logic;
+signal walker_unit_smfl0_ea: unsigned(63 downto 0);
+signal walker_unit_smfl0_fault_k: unsigned(7 downto 0);
+signal walker_unit_smfl0_flevel: unsigned(2 downto 0);
+signal walker_unit_smfl0_le: unsigned(63 downto 0);
+signal walker_unit_smfl0_lvl: unsigned(2 downto 0);
+signal walker_unit_smfl0_m_addr_h: unsigned(63 downto 0);
+signal walker_unit_smfl0_m_size_h: unsigned(2 downto 0);
+signal walker_unit_smfl0_m_valid_h: std_logic;
+signal walker_unit_smfl0_m_wdata_h: unsigned(63 downto 0);
+signal walker_unit_smfl0_m_we_h: std_logic;
+signal walker_unit_smfl0_pend_1: std_logic;
+signal walker_unit_smfl0_pend_2: std_logic;
+signal walker_unit_smfl0_pend_3: std_logic;
+signal walker_unit_smfl0_pend_4: std_logic;
+signal walker_unit_smfl0_pend_5: std_logic;
+signal walker_unit_smfl0_sa_1: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_2: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_3: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_4: unsigned(63 downto 0);
+signal walker_unit_smfl0_sa_5: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_1: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_2: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_3: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_4: unsigned(63 downto 0);
+signal walker_unit_smfl0_se_5: unsigned(63 downto 0);
+signal walker_unit_smfl0_st: t_enum_S_3;
 signal walker_unit_sl0_a_r: std_logic;
 signal walker_unit_sl0_a_w: std_logic;
 signal walker_unit_sl0_ea: unsigned(63 downto 0);
@@ -293,7 +371,7 @@ signal walker_unit_sl0_se_2: unsigned(63 downto 0);
 signal walker_unit_sl0_se_3: unsigned(63 downto 0);
 signal walker_unit_sl0_se_4: unsigned(63 downto 0);
 signal walker_unit_sl0_se_5: unsigned(63 downto 0);
-signal walker_unit_sl0_st: t_enum_S_3;
+signal walker_unit_sl0_st: t_enum_S_4;
 type t_array_u0_d00 is array(0 to 4-1) of unsigned(63 downto 0);
 signal u0_d00: t_array_u0_d00;
 type t_array_u0_d01 is array(0 to 4-1) of unsigned(63 downto 0);
@@ -420,6 +498,16 @@ walker_unit_smsl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000
 walker_unit_smsl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_smsl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_sa_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_4 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+walker_unit_smfl0_se_5 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_1 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_2 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
 walker_unit_sl0_sa_3 <= unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
@@ -522,9 +610,50 @@ fsm: process (clk) is
     variable h85: unsigned(0 downto 0);
     variable h86: unsigned(47 downto 0);
     variable h87: unsigned(47 downto 0);
-    variable h88: unsigned(15 downto 0);
-    variable h89: unsigned(12 downto 0);
-    variable h90: unsigned(48 downto 0);
+    variable h88: unsigned(0 downto 0);
+    variable h89: unsigned(0 downto 0);
+    variable h90: unsigned(0 downto 0);
+    variable h91: unsigned(0 downto 0);
+    variable h92: unsigned(0 downto 0);
+    variable h93: unsigned(63 downto 0);
+    variable h94: unsigned(63 downto 0);
+    variable h95: unsigned(0 downto 0);
+    variable h96: unsigned(19 downto 0);
+    variable h97: unsigned(19 downto 0);
+    variable h98: unsigned(15 downto 0);
+    variable h99: unsigned(3 downto 0);
+    variable h100: unsigned(3 downto 0);
+    variable h101: unsigned(15 downto 0);
+    variable h102: unsigned(0 downto 0);
+    variable h103: unsigned(0 downto 0);
+    variable h104: unsigned(0 downto 0);
+    variable h105: unsigned(0 downto 0);
+    variable h106: unsigned(0 downto 0);
+    variable h107: unsigned(63 downto 0);
+    variable h108: unsigned(63 downto 0);
+    variable h109: unsigned(0 downto 0);
+    variable h110: unsigned(19 downto 0);
+    variable h111: unsigned(19 downto 0);
+    variable h112: unsigned(15 downto 0);
+    variable h113: unsigned(3 downto 0);
+    variable h114: unsigned(3 downto 0);
+    variable h115: unsigned(15 downto 0);
+    variable h116: unsigned(0 downto 0);
+    variable h117: unsigned(47 downto 0);
+    variable h118: unsigned(0 downto 0);
+    variable h119: unsigned(47 downto 0);
+    variable h120: unsigned(0 downto 0);
+    variable h121: unsigned(47 downto 0);
+    variable h122: unsigned(0 downto 0);
+    variable h123: unsigned(47 downto 0);
+    variable h124: unsigned(0 downto 0);
+    variable h125: unsigned(47 downto 0);
+    variable h126: unsigned(0 downto 0);
+    variable h127: unsigned(47 downto 0);
+    variable h128: unsigned(47 downto 0);
+    variable h129: unsigned(15 downto 0);
+    variable h130: unsigned(12 downto 0);
+    variable h131: unsigned(48 downto 0);
     variable u0_key: unsigned(60 downto 0);
     variable u0_set: unsigned(1 downto 0);
     variable u0_hit: std_logic;
@@ -536,28 +665,28 @@ fsm: process (clk) is
     variable u0_tg1: unsigned(15 downto 0);
     variable u0_wv: unsigned(1 downto 0);
     variable u0_free: std_logic;
-    variable h91: unsigned(0 downto 0);
-    variable h92: unsigned(0 downto 0);
-    variable h93: unsigned(0 downto 0);
-    variable h94: unsigned(63 downto 0);
-    variable h95: unsigned(0 downto 0);
-    variable h96: unsigned(63 downto 0);
-    variable h97: unsigned(0 downto 0);
-    variable h98: unsigned(0 downto 0);
-    variable h99: unsigned(0 downto 0);
-    variable h100: unsigned(63 downto 0);
-    variable h101: unsigned(0 downto 0);
-    variable h102: unsigned(63 downto 0);
-    variable h103: unsigned(0 downto 0);
-    variable h104: unsigned(0 downto 0);
-    variable h105: unsigned(63 downto 0);
-    variable h106: unsigned(0 downto 0);
-    variable h107: unsigned(63 downto 0);
-    variable h108: unsigned(0 downto 0);
-    variable h109: unsigned(47 downto 0);
-    variable h110: unsigned(0 downto 0);
-    variable h111: unsigned(47 downto 0);
-    variable h112: unsigned(47 downto 0);
+    variable h132: unsigned(0 downto 0);
+    variable h133: unsigned(0 downto 0);
+    variable h134: unsigned(0 downto 0);
+    variable h135: unsigned(63 downto 0);
+    variable h136: unsigned(0 downto 0);
+    variable h137: unsigned(63 downto 0);
+    variable h138: unsigned(0 downto 0);
+    variable h139: unsigned(0 downto 0);
+    variable h140: unsigned(0 downto 0);
+    variable h141: unsigned(63 downto 0);
+    variable h142: unsigned(0 downto 0);
+    variable h143: unsigned(63 downto 0);
+    variable h144: unsigned(0 downto 0);
+    variable h145: unsigned(0 downto 0);
+    variable h146: unsigned(63 downto 0);
+    variable h147: unsigned(0 downto 0);
+    variable h148: unsigned(63 downto 0);
+    variable h149: unsigned(0 downto 0);
+    variable h150: unsigned(47 downto 0);
+    variable h151: unsigned(0 downto 0);
+    variable h152: unsigned(47 downto 0);
+    variable h153: unsigned(47 downto 0);
     variable u1_in: unsigned(63 downto 0);
     variable u1_acc: unsigned(1 downto 0);
     variable u1_tg0: unsigned(15 downto 0);
@@ -569,53 +698,37 @@ fsm: process (clk) is
     variable u1_tr: unsigned(1 downto 0);
     variable u1_wv: unsigned(1 downto 0);
     variable u1_free: std_logic;
-    variable h125: unsigned(31 downto 0);
-    variable h126: unsigned(16 downto 0);
-    variable h127: unsigned(0 downto 0);
-    variable h128: unsigned(31 downto 0);
-    variable h129: unsigned(15 downto 0);
-    variable h130: unsigned(31 downto 0);
-    variable h131: unsigned(16 downto 0);
-    variable h132: unsigned(0 downto 0);
-    variable h133: unsigned(31 downto 0);
-    variable h134: unsigned(15 downto 0);
-    variable h135: unsigned(15 downto 0);
-    variable h136: unsigned(16 downto 0);
-    variable h137: unsigned(3 downto 0);
-    variable h138: unsigned(16 downto 0);
-    variable h113: unsigned(16 downto 0);
-    variable h114: unsigned(0 downto 0);
-    variable h115: unsigned(31 downto 0);
-    variable h116: unsigned(15 downto 0);
-    variable h117: unsigned(31 downto 0);
-    variable h118: unsigned(16 downto 0);
-    variable h119: unsigned(0 downto 0);
-    variable h120: unsigned(31 downto 0);
-    variable h121: unsigned(15 downto 0);
-    variable h122: unsigned(15 downto 0);
-    variable h123: unsigned(20 downto 0);
-    variable h124: unsigned(64 downto 0);
-    variable h139: unsigned(31 downto 0);
-    variable h140: unsigned(47 downto 0);
-    variable h181: unsigned(0 downto 0);
-    variable h182: unsigned(0 downto 0);
-    variable h183: unsigned(0 downto 0);
-    variable h196: unsigned(0 downto 0);
-    variable h197: unsigned(0 downto 0);
-    variable h198: unsigned(63 downto 0);
-    variable h199: unsigned(63 downto 0);
-    variable h200: unsigned(0 downto 0);
-    variable h214: unsigned(0 downto 0);
-    variable h215: unsigned(0 downto 0);
-    variable h216: unsigned(0 downto 0);
-    variable h217: unsigned(0 downto 0);
-    variable h218: unsigned(0 downto 0);
-    variable h219: unsigned(63 downto 0);
-    variable h220: unsigned(63 downto 0);
-    variable h221: unsigned(0 downto 0);
-    variable h234: unsigned(0 downto 0);
-    variable h235: unsigned(0 downto 0);
-    variable h236: unsigned(0 downto 0);
+    variable h166: unsigned(31 downto 0);
+    variable h167: unsigned(16 downto 0);
+    variable h168: unsigned(0 downto 0);
+    variable h169: unsigned(31 downto 0);
+    variable h170: unsigned(15 downto 0);
+    variable h171: unsigned(31 downto 0);
+    variable h172: unsigned(16 downto 0);
+    variable h173: unsigned(0 downto 0);
+    variable h174: unsigned(31 downto 0);
+    variable h175: unsigned(15 downto 0);
+    variable h176: unsigned(15 downto 0);
+    variable h177: unsigned(16 downto 0);
+    variable h178: unsigned(3 downto 0);
+    variable h179: unsigned(16 downto 0);
+    variable h154: unsigned(16 downto 0);
+    variable h155: unsigned(0 downto 0);
+    variable h156: unsigned(31 downto 0);
+    variable h157: unsigned(15 downto 0);
+    variable h158: unsigned(31 downto 0);
+    variable h159: unsigned(16 downto 0);
+    variable h160: unsigned(0 downto 0);
+    variable h161: unsigned(31 downto 0);
+    variable h162: unsigned(15 downto 0);
+    variable h163: unsigned(15 downto 0);
+    variable h164: unsigned(20 downto 0);
+    variable h165: unsigned(64 downto 0);
+    variable h180: unsigned(31 downto 0);
+    variable h181: unsigned(47 downto 0);
+    variable h222: unsigned(0 downto 0);
+    variable h223: unsigned(0 downto 0);
+    variable h224: unsigned(0 downto 0);
     variable h237: unsigned(0 downto 0);
     variable h238: unsigned(0 downto 0);
     variable h239: unsigned(63 downto 0);
@@ -629,226 +742,212 @@ fsm: process (clk) is
     variable h260: unsigned(63 downto 0);
     variable h261: unsigned(63 downto 0);
     variable h262: unsigned(0 downto 0);
+    variable h275: unsigned(0 downto 0);
     variable h276: unsigned(0 downto 0);
     variable h277: unsigned(0 downto 0);
     variable h278: unsigned(0 downto 0);
     variable h279: unsigned(0 downto 0);
-    variable h280: unsigned(0 downto 0);
+    variable h280: unsigned(63 downto 0);
     variable h281: unsigned(63 downto 0);
-    variable h282: unsigned(63 downto 0);
-    variable h283: unsigned(0 downto 0);
-    variable h284: unsigned(31 downto 0);
-    variable h285: unsigned(47 downto 0);
-    variable h286: unsigned(0 downto 0);
-    variable h287: unsigned(0 downto 0);
-    variable h288: unsigned(0 downto 0);
-    variable h289: unsigned(0 downto 0);
-    variable h290: unsigned(0 downto 0);
-    variable h291: unsigned(63 downto 0);
-    variable h292: unsigned(63 downto 0);
-    variable h293: unsigned(0 downto 0);
-    variable h294: unsigned(0 downto 0);
-    variable h295: unsigned(0 downto 0);
+    variable h282: unsigned(0 downto 0);
     variable h296: unsigned(0 downto 0);
     variable h297: unsigned(0 downto 0);
     variable h298: unsigned(0 downto 0);
-    variable h299: unsigned(63 downto 0);
-    variable h300: unsigned(63 downto 0);
-    variable h301: unsigned(0 downto 0);
-    variable h315: unsigned(0 downto 0);
-    variable h316: unsigned(0 downto 0);
+    variable h299: unsigned(0 downto 0);
+    variable h300: unsigned(0 downto 0);
+    variable h301: unsigned(63 downto 0);
+    variable h302: unsigned(63 downto 0);
+    variable h303: unsigned(0 downto 0);
     variable h317: unsigned(0 downto 0);
     variable h318: unsigned(0 downto 0);
     variable h319: unsigned(0 downto 0);
-    variable h320: unsigned(63 downto 0);
-    variable h321: unsigned(63 downto 0);
-    variable h322: unsigned(0 downto 0);
-    variable h323: unsigned(19 downto 0);
-    variable h324: unsigned(19 downto 0);
-    variable h325: unsigned(15 downto 0);
-    variable h326: unsigned(3 downto 0);
-    variable h327: unsigned(3 downto 0);
-    variable h328: unsigned(15 downto 0);
+    variable h320: unsigned(0 downto 0);
+    variable h321: unsigned(0 downto 0);
+    variable h322: unsigned(63 downto 0);
+    variable h323: unsigned(63 downto 0);
+    variable h324: unsigned(0 downto 0);
+    variable h325: unsigned(31 downto 0);
+    variable h326: unsigned(47 downto 0);
+    variable h327: unsigned(0 downto 0);
+    variable h328: unsigned(0 downto 0);
+    variable h329: unsigned(0 downto 0);
+    variable h330: unsigned(0 downto 0);
+    variable h331: unsigned(0 downto 0);
+    variable h332: unsigned(63 downto 0);
+    variable h333: unsigned(63 downto 0);
+    variable h334: unsigned(0 downto 0);
+    variable h335: unsigned(0 downto 0);
+    variable h336: unsigned(0 downto 0);
+    variable h337: unsigned(0 downto 0);
+    variable h338: unsigned(0 downto 0);
+    variable h339: unsigned(0 downto 0);
+    variable h340: unsigned(63 downto 0);
+    variable h341: unsigned(63 downto 0);
     variable h342: unsigned(0 downto 0);
-    variable h343: unsigned(0 downto 0);
-    variable h344: unsigned(0 downto 0);
-    variable h345: unsigned(0 downto 0);
-    variable h346: unsigned(0 downto 0);
-    variable h347: unsigned(63 downto 0);
-    variable h348: unsigned(63 downto 0);
-    variable h349: unsigned(0 downto 0);
-    variable h350: unsigned(19 downto 0);
-    variable h351: unsigned(19 downto 0);
-    variable h352: unsigned(15 downto 0);
-    variable h353: unsigned(3 downto 0);
-    variable h354: unsigned(3 downto 0);
-    variable h355: unsigned(15 downto 0);
-    variable h368: unsigned(0 downto 0);
-    variable h369: unsigned(0 downto 0);
-    variable h370: unsigned(0 downto 0);
-    variable h371: unsigned(0 downto 0);
-    variable h372: unsigned(0 downto 0);
-    variable h373: unsigned(63 downto 0);
-    variable h374: unsigned(63 downto 0);
-    variable h375: unsigned(0 downto 0);
-    variable h376: unsigned(19 downto 0);
-    variable h377: unsigned(19 downto 0);
-    variable h378: unsigned(15 downto 0);
-    variable h379: unsigned(3 downto 0);
-    variable h380: unsigned(3 downto 0);
-    variable h381: unsigned(15 downto 0);
-    variable h395: unsigned(0 downto 0);
-    variable h396: unsigned(0 downto 0);
-    variable h397: unsigned(0 downto 0);
-    variable h398: unsigned(0 downto 0);
-    variable h399: unsigned(0 downto 0);
-    variable h400: unsigned(63 downto 0);
-    variable h401: unsigned(63 downto 0);
-    variable h402: unsigned(0 downto 0);
-    variable h403: unsigned(19 downto 0);
-    variable h404: unsigned(19 downto 0);
-    variable h405: unsigned(15 downto 0);
-    variable h406: unsigned(3 downto 0);
-    variable h407: unsigned(3 downto 0);
-    variable h408: unsigned(15 downto 0);
-    variable h421: unsigned(0 downto 0);
-    variable h422: unsigned(0 downto 0);
-    variable h423: unsigned(0 downto 0);
-    variable h424: unsigned(0 downto 0);
-    variable h425: unsigned(0 downto 0);
-    variable h426: unsigned(63 downto 0);
-    variable h427: unsigned(63 downto 0);
-    variable h428: unsigned(0 downto 0);
-    variable h429: unsigned(19 downto 0);
-    variable h430: unsigned(19 downto 0);
-    variable h431: unsigned(15 downto 0);
-    variable h432: unsigned(3 downto 0);
-    variable h433: unsigned(3 downto 0);
-    variable h434: unsigned(15 downto 0);
-    variable h448: unsigned(0 downto 0);
-    variable h449: unsigned(0 downto 0);
-    variable h450: unsigned(0 downto 0);
-    variable h451: unsigned(0 downto 0);
-    variable h452: unsigned(0 downto 0);
-    variable h453: unsigned(63 downto 0);
-    variable h454: unsigned(63 downto 0);
-    variable h455: unsigned(0 downto 0);
-    variable h456: unsigned(19 downto 0);
-    variable h457: unsigned(19 downto 0);
-    variable h458: unsigned(15 downto 0);
-    variable h459: unsigned(3 downto 0);
-    variable h460: unsigned(3 downto 0);
-    variable h461: unsigned(15 downto 0);
-    variable h462: unsigned(31 downto 0);
-    variable h463: unsigned(47 downto 0);
+    variable h356: unsigned(0 downto 0);
+    variable h357: unsigned(0 downto 0);
+    variable h358: unsigned(0 downto 0);
+    variable h359: unsigned(0 downto 0);
+    variable h360: unsigned(0 downto 0);
+    variable h361: unsigned(63 downto 0);
+    variable h362: unsigned(63 downto 0);
+    variable h363: unsigned(0 downto 0);
+    variable h364: unsigned(19 downto 0);
+    variable h365: unsigned(19 downto 0);
+    variable h366: unsigned(15 downto 0);
+    variable h367: unsigned(3 downto 0);
+    variable h368: unsigned(3 downto 0);
+    variable h369: unsigned(15 downto 0);
+    variable h383: unsigned(0 downto 0);
+    variable h384: unsigned(0 downto 0);
+    variable h385: unsigned(0 downto 0);
+    variable h386: unsigned(0 downto 0);
+    variable h387: unsigned(0 downto 0);
+    variable h388: unsigned(63 downto 0);
+    variable h389: unsigned(63 downto 0);
+    variable h390: unsigned(0 downto 0);
+    variable h391: unsigned(19 downto 0);
+    variable h392: unsigned(19 downto 0);
+    variable h393: unsigned(15 downto 0);
+    variable h394: unsigned(3 downto 0);
+    variable h395: unsigned(3 downto 0);
+    variable h396: unsigned(15 downto 0);
+    variable h409: unsigned(0 downto 0);
+    variable h410: unsigned(0 downto 0);
+    variable h411: unsigned(0 downto 0);
+    variable h412: unsigned(0 downto 0);
+    variable h413: unsigned(0 downto 0);
+    variable h414: unsigned(63 downto 0);
+    variable h415: unsigned(63 downto 0);
+    variable h416: unsigned(0 downto 0);
+    variable h417: unsigned(19 downto 0);
+    variable h418: unsigned(19 downto 0);
+    variable h419: unsigned(15 downto 0);
+    variable h420: unsigned(3 downto 0);
+    variable h421: unsigned(3 downto 0);
+    variable h422: unsigned(15 downto 0);
+    variable h436: unsigned(0 downto 0);
+    variable h437: unsigned(0 downto 0);
+    variable h438: unsigned(0 downto 0);
+    variable h439: unsigned(0 downto 0);
+    variable h440: unsigned(0 downto 0);
+    variable h441: unsigned(63 downto 0);
+    variable h442: unsigned(63 downto 0);
+    variable h443: unsigned(0 downto 0);
+    variable h444: unsigned(19 downto 0);
+    variable h445: unsigned(19 downto 0);
+    variable h446: unsigned(15 downto 0);
+    variable h447: unsigned(3 downto 0);
+    variable h448: unsigned(3 downto 0);
+    variable h449: unsigned(15 downto 0);
+    variable h462: unsigned(0 downto 0);
+    variable h463: unsigned(0 downto 0);
     variable h464: unsigned(0 downto 0);
     variable h465: unsigned(0 downto 0);
     variable h466: unsigned(0 downto 0);
-    variable h467: unsigned(0 downto 0);
-    variable h468: unsigned(0 downto 0);
-    variable h469: unsigned(63 downto 0);
-    variable h470: unsigned(63 downto 0);
-    variable h471: unsigned(0 downto 0);
-    variable h472: unsigned(19 downto 0);
-    variable h473: unsigned(19 downto 0);
-    variable h474: unsigned(15 downto 0);
-    variable h475: unsigned(3 downto 0);
-    variable h476: unsigned(3 downto 0);
-    variable h477: unsigned(15 downto 0);
-    variable h480: unsigned(0 downto 0);
-    variable h481: unsigned(0 downto 0);
-    variable h482: unsigned(0 downto 0);
-    variable h483: unsigned(0 downto 0);
-    variable h484: unsigned(0 downto 0);
-    variable h485: unsigned(63 downto 0);
-    variable h486: unsigned(63 downto 0);
-    variable h487: unsigned(0 downto 0);
-    variable h488: unsigned(19 downto 0);
-    variable h489: unsigned(19 downto 0);
-    variable h490: unsigned(15 downto 0);
-    variable h491: unsigned(3 downto 0);
-    variable h492: unsigned(3 downto 0);
-    variable h493: unsigned(15 downto 0);
-    variable h494: unsigned(0 downto 0);
-    variable h495: unsigned(0 downto 0);
+    variable h467: unsigned(63 downto 0);
+    variable h468: unsigned(63 downto 0);
+    variable h469: unsigned(0 downto 0);
+    variable h470: unsigned(19 downto 0);
+    variable h471: unsigned(19 downto 0);
+    variable h472: unsigned(15 downto 0);
+    variable h473: unsigned(3 downto 0);
+    variable h474: unsigned(3 downto 0);
+    variable h475: unsigned(15 downto 0);
+    variable h489: unsigned(0 downto 0);
+    variable h490: unsigned(0 downto 0);
+    variable h491: unsigned(0 downto 0);
+    variable h492: unsigned(0 downto 0);
+    variable h493: unsigned(0 downto 0);
+    variable h494: unsigned(63 downto 0);
+    variable h495: unsigned(63 downto 0);
     variable h496: unsigned(0 downto 0);
-    variable h497: unsigned(0 downto 0);
-    variable h498: unsigned(0 downto 0);
-    variable h499: unsigned(63 downto 0);
-    variable h500: unsigned(63 downto 0);
-    variable h501: unsigned(0 downto 0);
-    variable h502: unsigned(19 downto 0);
-    variable h503: unsigned(19 downto 0);
-    variable h504: unsigned(15 downto 0);
-    variable h505: unsigned(3 downto 0);
-    variable h506: unsigned(3 downto 0);
-    variable h507: unsigned(15 downto 0);
+    variable h497: unsigned(19 downto 0);
+    variable h498: unsigned(19 downto 0);
+    variable h499: unsigned(15 downto 0);
+    variable h500: unsigned(3 downto 0);
+    variable h501: unsigned(3 downto 0);
+    variable h502: unsigned(15 downto 0);
+    variable h503: unsigned(31 downto 0);
+    variable h504: unsigned(47 downto 0);
+    variable h505: unsigned(0 downto 0);
+    variable h506: unsigned(0 downto 0);
+    variable h507: unsigned(0 downto 0);
     variable h508: unsigned(0 downto 0);
     variable h509: unsigned(0 downto 0);
-    variable h510: unsigned(0 downto 0);
-    variable h511: unsigned(0 downto 0);
+    variable h510: unsigned(63 downto 0);
+    variable h511: unsigned(63 downto 0);
     variable h512: unsigned(0 downto 0);
-    variable h513: unsigned(63 downto 0);
-    variable h514: unsigned(63 downto 0);
-    variable h515: unsigned(0 downto 0);
-    variable h516: unsigned(19 downto 0);
-    variable h517: unsigned(19 downto 0);
+    variable h513: unsigned(19 downto 0);
+    variable h514: unsigned(19 downto 0);
+    variable h515: unsigned(15 downto 0);
+    variable h516: unsigned(3 downto 0);
+    variable h517: unsigned(3 downto 0);
     variable h518: unsigned(15 downto 0);
-    variable h519: unsigned(3 downto 0);
-    variable h520: unsigned(3 downto 0);
-    variable h521: unsigned(15 downto 0);
+    variable h521: unsigned(0 downto 0);
     variable h522: unsigned(0 downto 0);
     variable h523: unsigned(0 downto 0);
     variable h524: unsigned(0 downto 0);
-    variable h525: unsigned(63 downto 0);
-    variable h526: unsigned(0 downto 0);
+    variable h525: unsigned(0 downto 0);
+    variable h526: unsigned(63 downto 0);
     variable h527: unsigned(63 downto 0);
     variable h528: unsigned(0 downto 0);
-    variable h529: unsigned(0 downto 0);
-    variable h530: unsigned(0 downto 0);
-    variable h531: unsigned(63 downto 0);
-    variable h532: unsigned(0 downto 0);
-    variable h533: unsigned(63 downto 0);
-    variable h534: unsigned(0 downto 0);
+    variable h529: unsigned(19 downto 0);
+    variable h530: unsigned(19 downto 0);
+    variable h531: unsigned(15 downto 0);
+    variable h532: unsigned(3 downto 0);
+    variable h533: unsigned(3 downto 0);
+    variable h534: unsigned(15 downto 0);
     variable h535: unsigned(0 downto 0);
-    variable h536: unsigned(63 downto 0);
+    variable h536: unsigned(0 downto 0);
     variable h537: unsigned(0 downto 0);
-    variable h538: unsigned(63 downto 0);
-    variable h550: unsigned(0 downto 0);
-    variable h551: unsigned(0 downto 0);
-    variable h552: unsigned(0 downto 0);
-    variable h553: unsigned(0 downto 0);
-    variable h554: unsigned(0 downto 0);
-    variable h555: unsigned(63 downto 0);
-    variable h556: unsigned(63 downto 0);
-    variable h557: unsigned(0 downto 0);
-    variable h558: unsigned(19 downto 0);
-    variable h559: unsigned(19 downto 0);
-    variable h560: unsigned(15 downto 0);
-    variable h561: unsigned(3 downto 0);
-    variable h562: unsigned(3 downto 0);
-    variable h563: unsigned(15 downto 0);
+    variable h538: unsigned(0 downto 0);
+    variable h539: unsigned(0 downto 0);
+    variable h540: unsigned(63 downto 0);
+    variable h541: unsigned(63 downto 0);
+    variable h542: unsigned(0 downto 0);
+    variable h543: unsigned(19 downto 0);
+    variable h544: unsigned(19 downto 0);
+    variable h545: unsigned(15 downto 0);
+    variable h546: unsigned(3 downto 0);
+    variable h547: unsigned(3 downto 0);
+    variable h548: unsigned(15 downto 0);
+    variable h562: unsigned(0 downto 0);
+    variable h563: unsigned(0 downto 0);
     variable h564: unsigned(0 downto 0);
     variable h565: unsigned(0 downto 0);
     variable h566: unsigned(0 downto 0);
     variable h567: unsigned(63 downto 0);
-    variable h568: unsigned(0 downto 0);
-    variable h569: unsigned(63 downto 0);
-    variable h570: unsigned(0 downto 0);
-    variable h571: unsigned(0 downto 0);
-    variable h572: unsigned(0 downto 0);
-    variable h573: unsigned(63 downto 0);
-    variable h574: unsigned(0 downto 0);
-    variable h575: unsigned(63 downto 0);
-    variable h576: unsigned(0 downto 0);
-    variable h577: unsigned(0 downto 0);
-    variable h578: unsigned(63 downto 0);
-    variable h579: unsigned(0 downto 0);
-    variable h580: unsigned(63 downto 0);
-    variable h581: unsigned(31 downto 0);
-    variable h582: unsigned(47 downto 0);
-    variable h682: unsigned(31 downto 0);
-    variable h683: unsigned(47 downto 0);
+    variable h568: unsigned(63 downto 0);
+    variable h569: unsigned(0 downto 0);
+    variable h570: unsigned(19 downto 0);
+    variable h571: unsigned(19 downto 0);
+    variable h572: unsigned(15 downto 0);
+    variable h573: unsigned(3 downto 0);
+    variable h574: unsigned(3 downto 0);
+    variable h575: unsigned(15 downto 0);
+    variable h587: unsigned(31 downto 0);
+    variable h588: unsigned(47 downto 0);
+    variable h664: unsigned(0 downto 0);
+    variable h665: unsigned(0 downto 0);
+    variable h666: unsigned(0 downto 0);
+    variable h667: unsigned(0 downto 0);
+    variable h668: unsigned(0 downto 0);
+    variable h669: unsigned(63 downto 0);
+    variable h670: unsigned(63 downto 0);
+    variable h671: unsigned(0 downto 0);
+    variable h672: unsigned(19 downto 0);
+    variable h673: unsigned(19 downto 0);
+    variable h674: unsigned(15 downto 0);
+    variable h675: unsigned(3 downto 0);
+    variable h676: unsigned(3 downto 0);
+    variable h677: unsigned(15 downto 0);
+    variable h678: unsigned(0 downto 0);
+    variable h679: unsigned(0 downto 0);
+    variable h680: unsigned(0 downto 0);
+    variable h681: unsigned(63 downto 0);
+    variable h682: unsigned(0 downto 0);
+    variable h683: unsigned(63 downto 0);
     variable h684: unsigned(0 downto 0);
     variable h685: unsigned(0 downto 0);
     variable h686: unsigned(0 downto 0);
@@ -857,139 +956,160 @@ fsm: process (clk) is
     variable h689: unsigned(63 downto 0);
     variable h690: unsigned(0 downto 0);
     variable h691: unsigned(0 downto 0);
-    variable h692: unsigned(0 downto 0);
-    variable h693: unsigned(63 downto 0);
-    variable h694: unsigned(0 downto 0);
-    variable h695: unsigned(63 downto 0);
-    variable h696: unsigned(0 downto 0);
-    variable h697: unsigned(0 downto 0);
-    variable h698: unsigned(63 downto 0);
-    variable h699: unsigned(0 downto 0);
-    variable h700: unsigned(63 downto 0);
-    variable h704: unsigned(0 downto 0);
-    variable h705: unsigned(0 downto 0);
+    variable h692: unsigned(63 downto 0);
+    variable h693: unsigned(0 downto 0);
+    variable h694: unsigned(63 downto 0);
     variable h706: unsigned(0 downto 0);
-    variable h707: unsigned(63 downto 0);
+    variable h707: unsigned(0 downto 0);
     variable h708: unsigned(0 downto 0);
-    variable h709: unsigned(63 downto 0);
+    variable h709: unsigned(0 downto 0);
     variable h710: unsigned(0 downto 0);
-    variable h711: unsigned(0 downto 0);
-    variable h712: unsigned(0 downto 0);
-    variable h713: unsigned(63 downto 0);
-    variable h714: unsigned(0 downto 0);
-    variable h715: unsigned(63 downto 0);
-    variable h716: unsigned(0 downto 0);
-    variable h717: unsigned(0 downto 0);
-    variable h718: unsigned(63 downto 0);
-    variable h719: unsigned(0 downto 0);
-    variable h720: unsigned(63 downto 0);
-    variable h721: unsigned(31 downto 0);
-    variable h722: unsigned(47 downto 0);
-    variable h762: unsigned(31 downto 0);
-    variable h773: unsigned(16 downto 0);
-    variable h774: unsigned(0 downto 0);
-    variable h775: unsigned(31 downto 0);
-    variable h776: unsigned(15 downto 0);
-    variable h777: unsigned(31 downto 0);
-    variable h778: unsigned(16 downto 0);
-    variable h779: unsigned(0 downto 0);
-    variable h780: unsigned(31 downto 0);
-    variable h781: unsigned(15 downto 0);
-    variable h782: unsigned(15 downto 0);
-    variable h783: unsigned(16 downto 0);
-    variable h784: unsigned(3 downto 0);
-    variable h785: unsigned(16 downto 0);
-    variable h818: unsigned(31 downto 0);
-    variable h819: unsigned(31 downto 0);
-    variable h831: unsigned(15 downto 0);
-    variable h832: unsigned(15 downto 0);
-    variable h833: unsigned(15 downto 0);
-    variable h834: unsigned(15 downto 0);
-    variable h835: unsigned(15 downto 0);
-    variable h836: unsigned(15 downto 0);
-    variable h837: unsigned(15 downto 0);
-    variable h838: unsigned(15 downto 0);
-    variable h839: unsigned(15 downto 0);
-    variable h840: unsigned(15 downto 0);
-    variable h841: unsigned(15 downto 0);
-    variable h842: unsigned(15 downto 0);
-    variable h141: unsigned(2 downto 0);
-    variable h142: unsigned(63 downto 0);
-    variable h143: unsigned(0 downto 0);
-    variable h144: unsigned(2 downto 0);
-    variable h145: unsigned(2 downto 0);
-    variable h146: unsigned(63 downto 0);
-    variable h147: unsigned(75 downto 0);
-    variable h148: unsigned(61 downto 0);
-    variable h149: unsigned(0 downto 0);
-    variable h150: unsigned(62 downto 0);
-    variable h151: unsigned(63 downto 0);
-    variable h152: unsigned(63 downto 0);
-    variable h153: unsigned(19 downto 0);
-    variable h154: unsigned(63 downto 0);
-    variable h155: unsigned(63 downto 0);
-    variable h156: unsigned(0 downto 0);
-    variable h157: unsigned(2 downto 0);
-    variable h158: unsigned(63 downto 0);
-    variable h159: unsigned(75 downto 0);
-    variable h160: unsigned(61 downto 0);
-    variable h161: unsigned(0 downto 0);
-    variable h162: unsigned(62 downto 0);
-    variable h163: unsigned(63 downto 0);
-    variable h164: unsigned(63 downto 0);
-    variable h165: unsigned(19 downto 0);
-    variable h166: unsigned(63 downto 0);
-    variable h167: unsigned(63 downto 0);
-    variable h168: unsigned(2 downto 0);
-    variable h169: unsigned(2 downto 0);
-    variable h170: unsigned(63 downto 0);
-    variable h171: unsigned(75 downto 0);
-    variable h172: unsigned(61 downto 0);
-    variable h173: unsigned(0 downto 0);
-    variable h174: unsigned(62 downto 0);
-    variable h175: unsigned(63 downto 0);
-    variable h176: unsigned(63 downto 0);
-    variable h177: unsigned(19 downto 0);
-    variable h178: unsigned(63 downto 0);
-    variable h179: unsigned(63 downto 0);
-    variable h180: unsigned(0 downto 0);
-    variable h184: unsigned(2 downto 0);
-    variable h185: unsigned(63 downto 0);
-    variable h186: unsigned(75 downto 0);
-    variable h187: unsigned(61 downto 0);
-    variable h188: unsigned(0 downto 0);
-    variable h189: unsigned(62 downto 0);
-    variable h190: unsigned(63 downto 0);
-    variable h191: unsigned(63 downto 0);
-    variable h192: unsigned(19 downto 0);
+    variable h711: unsigned(63 downto 0);
+    variable h712: unsigned(63 downto 0);
+    variable h713: unsigned(0 downto 0);
+    variable h714: unsigned(19 downto 0);
+    variable h715: unsigned(19 downto 0);
+    variable h716: unsigned(15 downto 0);
+    variable h717: unsigned(3 downto 0);
+    variable h718: unsigned(3 downto 0);
+    variable h719: unsigned(15 downto 0);
+    variable h720: unsigned(0 downto 0);
+    variable h721: unsigned(0 downto 0);
+    variable h722: unsigned(0 downto 0);
+    variable h723: unsigned(63 downto 0);
+    variable h724: unsigned(0 downto 0);
+    variable h725: unsigned(63 downto 0);
+    variable h726: unsigned(0 downto 0);
+    variable h727: unsigned(0 downto 0);
+    variable h728: unsigned(0 downto 0);
+    variable h729: unsigned(63 downto 0);
+    variable h730: unsigned(0 downto 0);
+    variable h731: unsigned(63 downto 0);
+    variable h732: unsigned(0 downto 0);
+    variable h733: unsigned(0 downto 0);
+    variable h734: unsigned(63 downto 0);
+    variable h735: unsigned(0 downto 0);
+    variable h736: unsigned(63 downto 0);
+    variable h737: unsigned(31 downto 0);
+    variable h738: unsigned(47 downto 0);
+    variable h838: unsigned(31 downto 0);
+    variable h839: unsigned(47 downto 0);
+    variable h840: unsigned(0 downto 0);
+    variable h841: unsigned(0 downto 0);
+    variable h842: unsigned(0 downto 0);
+    variable h843: unsigned(63 downto 0);
+    variable h844: unsigned(0 downto 0);
+    variable h845: unsigned(63 downto 0);
+    variable h846: unsigned(0 downto 0);
+    variable h847: unsigned(0 downto 0);
+    variable h848: unsigned(0 downto 0);
+    variable h849: unsigned(63 downto 0);
+    variable h850: unsigned(0 downto 0);
+    variable h851: unsigned(63 downto 0);
+    variable h852: unsigned(0 downto 0);
+    variable h853: unsigned(0 downto 0);
+    variable h854: unsigned(63 downto 0);
+    variable h855: unsigned(0 downto 0);
+    variable h856: unsigned(63 downto 0);
+    variable h860: unsigned(0 downto 0);
+    variable h861: unsigned(0 downto 0);
+    variable h862: unsigned(0 downto 0);
+    variable h863: unsigned(63 downto 0);
+    variable h864: unsigned(0 downto 0);
+    variable h865: unsigned(63 downto 0);
+    variable h866: unsigned(0 downto 0);
+    variable h867: unsigned(0 downto 0);
+    variable h868: unsigned(0 downto 0);
+    variable h869: unsigned(63 downto 0);
+    variable h870: unsigned(0 downto 0);
+    variable h871: unsigned(63 downto 0);
+    variable h872: unsigned(0 downto 0);
+    variable h873: unsigned(0 downto 0);
+    variable h874: unsigned(63 downto 0);
+    variable h875: unsigned(0 downto 0);
+    variable h876: unsigned(63 downto 0);
+    variable h877: unsigned(31 downto 0);
+    variable h878: unsigned(47 downto 0);
+    variable h918: unsigned(31 downto 0);
+    variable h929: unsigned(16 downto 0);
+    variable h930: unsigned(0 downto 0);
+    variable h931: unsigned(31 downto 0);
+    variable h932: unsigned(15 downto 0);
+    variable h933: unsigned(31 downto 0);
+    variable h934: unsigned(16 downto 0);
+    variable h935: unsigned(0 downto 0);
+    variable h936: unsigned(31 downto 0);
+    variable h937: unsigned(15 downto 0);
+    variable h938: unsigned(15 downto 0);
+    variable h939: unsigned(16 downto 0);
+    variable h940: unsigned(3 downto 0);
+    variable h941: unsigned(16 downto 0);
+    variable h974: unsigned(31 downto 0);
+    variable h975: unsigned(31 downto 0);
+    variable h987: unsigned(15 downto 0);
+    variable h988: unsigned(15 downto 0);
+    variable h989: unsigned(15 downto 0);
+    variable h990: unsigned(15 downto 0);
+    variable h991: unsigned(15 downto 0);
+    variable h992: unsigned(15 downto 0);
+    variable h993: unsigned(15 downto 0);
+    variable h994: unsigned(15 downto 0);
+    variable h995: unsigned(15 downto 0);
+    variable h996: unsigned(15 downto 0);
+    variable h997: unsigned(15 downto 0);
+    variable h998: unsigned(15 downto 0);
+    variable h182: unsigned(2 downto 0);
+    variable h183: unsigned(63 downto 0);
+    variable h184: unsigned(0 downto 0);
+    variable h185: unsigned(2 downto 0);
+    variable h186: unsigned(2 downto 0);
+    variable h187: unsigned(63 downto 0);
+    variable h188: unsigned(75 downto 0);
+    variable h189: unsigned(61 downto 0);
+    variable h190: unsigned(0 downto 0);
+    variable h191: unsigned(62 downto 0);
+    variable h192: unsigned(63 downto 0);
     variable h193: unsigned(63 downto 0);
-    variable h194: unsigned(63 downto 0);
-    variable h195: unsigned(2 downto 0);
-    variable h201: unsigned(2 downto 0);
+    variable h194: unsigned(19 downto 0);
+    variable h195: unsigned(63 downto 0);
+    variable h196: unsigned(63 downto 0);
+    variable h197: unsigned(0 downto 0);
+    variable h198: unsigned(2 downto 0);
+    variable h199: unsigned(63 downto 0);
+    variable h200: unsigned(75 downto 0);
+    variable h201: unsigned(61 downto 0);
     variable h202: unsigned(0 downto 0);
-    variable h203: unsigned(63 downto 0);
-    variable h204: unsigned(75 downto 0);
-    variable h205: unsigned(61 downto 0);
-    variable h206: unsigned(0 downto 0);
-    variable h207: unsigned(62 downto 0);
+    variable h203: unsigned(62 downto 0);
+    variable h204: unsigned(63 downto 0);
+    variable h205: unsigned(63 downto 0);
+    variable h206: unsigned(19 downto 0);
+    variable h207: unsigned(63 downto 0);
     variable h208: unsigned(63 downto 0);
-    variable h209: unsigned(63 downto 0);
-    variable h210: unsigned(19 downto 0);
+    variable h209: unsigned(2 downto 0);
+    variable h210: unsigned(2 downto 0);
     variable h211: unsigned(63 downto 0);
-    variable h212: unsigned(63 downto 0);
-    variable h213: unsigned(0 downto 0);
-    variable h222: unsigned(2 downto 0);
-    variable h223: unsigned(63 downto 0);
-    variable h224: unsigned(75 downto 0);
-    variable h225: unsigned(61 downto 0);
-    variable h226: unsigned(0 downto 0);
-    variable h227: unsigned(62 downto 0);
-    variable h228: unsigned(63 downto 0);
-    variable h229: unsigned(63 downto 0);
-    variable h230: unsigned(19 downto 0);
+    variable h212: unsigned(75 downto 0);
+    variable h213: unsigned(61 downto 0);
+    variable h214: unsigned(0 downto 0);
+    variable h215: unsigned(62 downto 0);
+    variable h216: unsigned(63 downto 0);
+    variable h217: unsigned(63 downto 0);
+    variable h218: unsigned(19 downto 0);
+    variable h219: unsigned(63 downto 0);
+    variable h220: unsigned(63 downto 0);
+    variable h221: unsigned(0 downto 0);
+    variable h225: unsigned(2 downto 0);
+    variable h226: unsigned(63 downto 0);
+    variable h227: unsigned(75 downto 0);
+    variable h228: unsigned(61 downto 0);
+    variable h229: unsigned(0 downto 0);
+    variable h230: unsigned(62 downto 0);
     variable h231: unsigned(63 downto 0);
     variable h232: unsigned(63 downto 0);
-    variable h233: unsigned(2 downto 0);
+    variable h233: unsigned(19 downto 0);
+    variable h234: unsigned(63 downto 0);
+    variable h235: unsigned(63 downto 0);
+    variable h236: unsigned(2 downto 0);
     variable h242: unsigned(2 downto 0);
     variable h243: unsigned(0 downto 0);
     variable h244: unsigned(63 downto 0);
@@ -1004,316 +1124,440 @@ fsm: process (clk) is
     variable h253: unsigned(63 downto 0);
     variable h254: unsigned(0 downto 0);
     variable h263: unsigned(2 downto 0);
-    variable h264: unsigned(0 downto 0);
-    variable h265: unsigned(63 downto 0);
-    variable h266: unsigned(75 downto 0);
-    variable h267: unsigned(61 downto 0);
-    variable h268: unsigned(0 downto 0);
-    variable h269: unsigned(62 downto 0);
+    variable h264: unsigned(63 downto 0);
+    variable h265: unsigned(75 downto 0);
+    variable h266: unsigned(61 downto 0);
+    variable h267: unsigned(0 downto 0);
+    variable h268: unsigned(62 downto 0);
+    variable h269: unsigned(63 downto 0);
     variable h270: unsigned(63 downto 0);
-    variable h271: unsigned(63 downto 0);
-    variable h272: unsigned(19 downto 0);
+    variable h271: unsigned(19 downto 0);
+    variable h272: unsigned(63 downto 0);
     variable h273: unsigned(63 downto 0);
-    variable h274: unsigned(63 downto 0);
-    variable h275: unsigned(0 downto 0);
-    variable h302: unsigned(2 downto 0);
-    variable h303: unsigned(0 downto 0);
-    variable h304: unsigned(63 downto 0);
-    variable h305: unsigned(75 downto 0);
-    variable h306: unsigned(61 downto 0);
-    variable h307: unsigned(0 downto 0);
-    variable h308: unsigned(62 downto 0);
-    variable h309: unsigned(63 downto 0);
-    variable h310: unsigned(63 downto 0);
-    variable h311: unsigned(19 downto 0);
+    variable h274: unsigned(2 downto 0);
+    variable h283: unsigned(2 downto 0);
+    variable h284: unsigned(0 downto 0);
+    variable h285: unsigned(63 downto 0);
+    variable h286: unsigned(75 downto 0);
+    variable h287: unsigned(61 downto 0);
+    variable h288: unsigned(0 downto 0);
+    variable h289: unsigned(62 downto 0);
+    variable h290: unsigned(63 downto 0);
+    variable h291: unsigned(63 downto 0);
+    variable h292: unsigned(19 downto 0);
+    variable h293: unsigned(63 downto 0);
+    variable h294: unsigned(63 downto 0);
+    variable h295: unsigned(0 downto 0);
+    variable h304: unsigned(2 downto 0);
+    variable h305: unsigned(0 downto 0);
+    variable h306: unsigned(63 downto 0);
+    variable h307: unsigned(75 downto 0);
+    variable h308: unsigned(61 downto 0);
+    variable h309: unsigned(0 downto 0);
+    variable h310: unsigned(62 downto 0);
+    variable h311: unsigned(63 downto 0);
     variable h312: unsigned(63 downto 0);
-    variable h313: unsigned(63 downto 0);
-    variable h314: unsigned(0 downto 0);
-    variable h329: unsigned(2 downto 0);
-    variable h330: unsigned(0 downto 0);
-    variable h331: unsigned(63 downto 0);
-    variable h332: unsigned(75 downto 0);
-    variable h333: unsigned(61 downto 0);
-    variable h334: unsigned(0 downto 0);
-    variable h335: unsigned(62 downto 0);
-    variable h336: unsigned(63 downto 0);
-    variable h337: unsigned(63 downto 0);
-    variable h338: unsigned(19 downto 0);
-    variable h339: unsigned(63 downto 0);
-    variable h340: unsigned(63 downto 0);
-    variable h341: unsigned(0 downto 0);
-    variable h356: unsigned(2 downto 0);
-    variable h357: unsigned(63 downto 0);
-    variable h358: unsigned(75 downto 0);
-    variable h359: unsigned(61 downto 0);
-    variable h360: unsigned(0 downto 0);
-    variable h361: unsigned(62 downto 0);
-    variable h362: unsigned(63 downto 0);
-    variable h363: unsigned(63 downto 0);
-    variable h364: unsigned(19 downto 0);
-    variable h365: unsigned(63 downto 0);
-    variable h366: unsigned(63 downto 0);
-    variable h367: unsigned(2 downto 0);
-    variable h382: unsigned(2 downto 0);
-    variable h383: unsigned(0 downto 0);
-    variable h384: unsigned(63 downto 0);
-    variable h385: unsigned(75 downto 0);
-    variable h386: unsigned(61 downto 0);
-    variable h387: unsigned(0 downto 0);
-    variable h388: unsigned(62 downto 0);
-    variable h389: unsigned(63 downto 0);
-    variable h390: unsigned(63 downto 0);
-    variable h391: unsigned(19 downto 0);
-    variable h392: unsigned(63 downto 0);
-    variable h393: unsigned(63 downto 0);
-    variable h394: unsigned(0 downto 0);
-    variable h409: unsigned(2 downto 0);
-    variable h410: unsigned(63 downto 0);
-    variable h411: unsigned(75 downto 0);
-    variable h412: unsigned(61 downto 0);
-    variable h413: unsigned(0 downto 0);
-    variable h414: unsigned(62 downto 0);
-    variable h415: unsigned(63 downto 0);
-    variable h416: unsigned(63 downto 0);
-    variable h417: unsigned(19 downto 0);
-    variable h418: unsigned(63 downto 0);
-    variable h419: unsigned(63 downto 0);
-    variable h420: unsigned(2 downto 0);
-    variable h435: unsigned(2 downto 0);
-    variable h436: unsigned(0 downto 0);
-    variable h437: unsigned(63 downto 0);
-    variable h438: unsigned(75 downto 0);
-    variable h439: unsigned(61 downto 0);
-    variable h440: unsigned(0 downto 0);
-    variable h441: unsigned(62 downto 0);
-    variable h442: unsigned(63 downto 0);
-    variable h443: unsigned(63 downto 0);
-    variable h444: unsigned(19 downto 0);
-    variable h445: unsigned(63 downto 0);
-    variable h446: unsigned(63 downto 0);
-    variable h447: unsigned(2 downto 0);
-    variable h478: unsigned(0 downto 0);
-    variable h479: unsigned(63 downto 0);
-    variable h539: unsigned(0 downto 0);
-    variable h540: unsigned(63 downto 0);
-    variable h541: unsigned(75 downto 0);
-    variable h542: unsigned(61 downto 0);
-    variable h543: unsigned(0 downto 0);
-    variable h544: unsigned(62 downto 0);
-    variable h545: unsigned(63 downto 0);
-    variable h546: unsigned(63 downto 0);
-    variable h547: unsigned(19 downto 0);
-    variable h548: unsigned(63 downto 0);
-    variable h549: unsigned(63 downto 0);
-    variable h583: unsigned(0 downto 0);
-    variable h584: unsigned(0 downto 0);
-    variable h585: unsigned(5 downto 0);
+    variable h313: unsigned(19 downto 0);
+    variable h314: unsigned(63 downto 0);
+    variable h315: unsigned(63 downto 0);
+    variable h316: unsigned(0 downto 0);
+    variable h343: unsigned(2 downto 0);
+    variable h344: unsigned(0 downto 0);
+    variable h345: unsigned(63 downto 0);
+    variable h346: unsigned(75 downto 0);
+    variable h347: unsigned(61 downto 0);
+    variable h348: unsigned(0 downto 0);
+    variable h349: unsigned(62 downto 0);
+    variable h350: unsigned(63 downto 0);
+    variable h351: unsigned(63 downto 0);
+    variable h352: unsigned(19 downto 0);
+    variable h353: unsigned(63 downto 0);
+    variable h354: unsigned(63 downto 0);
+    variable h355: unsigned(0 downto 0);
+    variable h370: unsigned(2 downto 0);
+    variable h371: unsigned(0 downto 0);
+    variable h372: unsigned(63 downto 0);
+    variable h373: unsigned(75 downto 0);
+    variable h374: unsigned(61 downto 0);
+    variable h375: unsigned(0 downto 0);
+    variable h376: unsigned(62 downto 0);
+    variable h377: unsigned(63 downto 0);
+    variable h378: unsigned(63 downto 0);
+    variable h379: unsigned(19 downto 0);
+    variable h380: unsigned(63 downto 0);
+    variable h381: unsigned(63 downto 0);
+    variable h382: unsigned(0 downto 0);
+    variable h397: unsigned(2 downto 0);
+    variable h398: unsigned(63 downto 0);
+    variable h399: unsigned(75 downto 0);
+    variable h400: unsigned(61 downto 0);
+    variable h401: unsigned(0 downto 0);
+    variable h402: unsigned(62 downto 0);
+    variable h403: unsigned(63 downto 0);
+    variable h404: unsigned(63 downto 0);
+    variable h405: unsigned(19 downto 0);
+    variable h406: unsigned(63 downto 0);
+    variable h407: unsigned(63 downto 0);
+    variable h408: unsigned(2 downto 0);
+    variable h423: unsigned(2 downto 0);
+    variable h424: unsigned(0 downto 0);
+    variable h425: unsigned(63 downto 0);
+    variable h426: unsigned(75 downto 0);
+    variable h427: unsigned(61 downto 0);
+    variable h428: unsigned(0 downto 0);
+    variable h429: unsigned(62 downto 0);
+    variable h430: unsigned(63 downto 0);
+    variable h431: unsigned(63 downto 0);
+    variable h432: unsigned(19 downto 0);
+    variable h433: unsigned(63 downto 0);
+    variable h434: unsigned(63 downto 0);
+    variable h435: unsigned(0 downto 0);
+    variable h450: unsigned(2 downto 0);
+    variable h451: unsigned(63 downto 0);
+    variable h452: unsigned(75 downto 0);
+    variable h453: unsigned(61 downto 0);
+    variable h454: unsigned(0 downto 0);
+    variable h455: unsigned(62 downto 0);
+    variable h456: unsigned(63 downto 0);
+    variable h457: unsigned(63 downto 0);
+    variable h458: unsigned(19 downto 0);
+    variable h459: unsigned(63 downto 0);
+    variable h460: unsigned(63 downto 0);
+    variable h461: unsigned(2 downto 0);
+    variable h476: unsigned(2 downto 0);
+    variable h477: unsigned(0 downto 0);
+    variable h478: unsigned(63 downto 0);
+    variable h479: unsigned(75 downto 0);
+    variable h480: unsigned(61 downto 0);
+    variable h481: unsigned(0 downto 0);
+    variable h482: unsigned(62 downto 0);
+    variable h483: unsigned(63 downto 0);
+    variable h484: unsigned(63 downto 0);
+    variable h485: unsigned(19 downto 0);
+    variable h486: unsigned(63 downto 0);
+    variable h487: unsigned(63 downto 0);
+    variable h488: unsigned(2 downto 0);
+    variable h519: unsigned(0 downto 0);
+    variable h520: unsigned(63 downto 0);
+    variable h549: unsigned(2 downto 0);
+    variable h550: unsigned(0 downto 0);
+    variable h551: unsigned(63 downto 0);
+    variable h552: unsigned(75 downto 0);
+    variable h553: unsigned(61 downto 0);
+    variable h554: unsigned(0 downto 0);
+    variable h555: unsigned(62 downto 0);
+    variable h556: unsigned(63 downto 0);
+    variable h557: unsigned(63 downto 0);
+    variable h558: unsigned(19 downto 0);
+    variable h559: unsigned(63 downto 0);
+    variable h560: unsigned(63 downto 0);
+    variable h561: unsigned(2 downto 0);
+    variable h576: unsigned(0 downto 0);
+    variable h577: unsigned(63 downto 0);
+    variable h578: unsigned(75 downto 0);
+    variable h579: unsigned(61 downto 0);
+    variable h580: unsigned(0 downto 0);
+    variable h581: unsigned(62 downto 0);
+    variable h582: unsigned(63 downto 0);
+    variable h583: unsigned(63 downto 0);
+    variable h584: unsigned(19 downto 0);
+    variable h585: unsigned(63 downto 0);
     variable h586: unsigned(63 downto 0);
-    variable h587: unsigned(126 downto 0);
-    variable h588: unsigned(5 downto 0);
-    variable h589: unsigned(126 downto 0);
-    variable h590: unsigned(63 downto 0);
+    variable h589: unsigned(0 downto 0);
+    variable h590: unsigned(0 downto 0);
     variable h591: unsigned(5 downto 0);
-    variable h592: unsigned(6 downto 0);
-    variable h593: unsigned(63 downto 0);
-    variable h594: unsigned(64 downto 0);
-    variable h595: unsigned(63 downto 0);
-    variable h596: unsigned(126 downto 0);
-    variable h597: unsigned(126 downto 0);
-    variable h598: unsigned(2 downto 0);
-    variable h599: unsigned(0 downto 0);
-    variable h600: unsigned(63 downto 0);
-    variable h601: unsigned(75 downto 0);
-    variable h602: unsigned(61 downto 0);
-    variable h603: unsigned(0 downto 0);
-    variable h604: unsigned(62 downto 0);
-    variable h605: unsigned(63 downto 0);
-    variable h606: unsigned(63 downto 0);
-    variable h607: unsigned(19 downto 0);
-    variable h608: unsigned(63 downto 0);
-    variable h609: unsigned(63 downto 0);
-    variable h610: unsigned(2 downto 0);
-    variable h611: unsigned(0 downto 0);
+    variable h592: unsigned(63 downto 0);
+    variable h593: unsigned(126 downto 0);
+    variable h594: unsigned(5 downto 0);
+    variable h595: unsigned(126 downto 0);
+    variable h596: unsigned(63 downto 0);
+    variable h597: unsigned(5 downto 0);
+    variable h598: unsigned(6 downto 0);
+    variable h599: unsigned(63 downto 0);
+    variable h600: unsigned(64 downto 0);
+    variable h601: unsigned(63 downto 0);
+    variable h602: unsigned(126 downto 0);
+    variable h603: unsigned(126 downto 0);
+    variable h604: unsigned(2 downto 0);
+    variable h605: unsigned(6 downto 0);
+    variable h606: unsigned(0 downto 0);
+    variable h607: unsigned(63 downto 0);
+    variable h608: unsigned(75 downto 0);
+    variable h609: unsigned(61 downto 0);
+    variable h610: unsigned(0 downto 0);
+    variable h611: unsigned(62 downto 0);
     variable h612: unsigned(63 downto 0);
-    variable h613: unsigned(75 downto 0);
-    variable h614: unsigned(61 downto 0);
-    variable h615: unsigned(0 downto 0);
-    variable h616: unsigned(62 downto 0);
-    variable h617: unsigned(63 downto 0);
-    variable h618: unsigned(63 downto 0);
-    variable h619: unsigned(19 downto 0);
-    variable h620: unsigned(63 downto 0);
-    variable h621: unsigned(63 downto 0);
+    variable h613: unsigned(63 downto 0);
+    variable h614: unsigned(19 downto 0);
+    variable h615: unsigned(63 downto 0);
+    variable h616: unsigned(63 downto 0);
+    variable h617: unsigned(2 downto 0);
+    variable h618: unsigned(0 downto 0);
+    variable h619: unsigned(63 downto 0);
+    variable h620: unsigned(75 downto 0);
+    variable h621: unsigned(61 downto 0);
     variable h622: unsigned(0 downto 0);
-    variable h623: unsigned(63 downto 0);
-    variable h624: unsigned(75 downto 0);
-    variable h625: unsigned(61 downto 0);
-    variable h626: unsigned(0 downto 0);
-    variable h627: unsigned(62 downto 0);
+    variable h623: unsigned(62 downto 0);
+    variable h624: unsigned(63 downto 0);
+    variable h625: unsigned(63 downto 0);
+    variable h626: unsigned(19 downto 0);
+    variable h627: unsigned(63 downto 0);
     variable h628: unsigned(63 downto 0);
-    variable h629: unsigned(63 downto 0);
-    variable h630: unsigned(19 downto 0);
-    variable h631: unsigned(63 downto 0);
-    variable h632: unsigned(63 downto 0);
-    variable h633: unsigned(2 downto 0);
-    variable h634: unsigned(0 downto 0);
+    variable h629: unsigned(0 downto 0);
+    variable h630: unsigned(63 downto 0);
+    variable h631: unsigned(75 downto 0);
+    variable h632: unsigned(61 downto 0);
+    variable h633: unsigned(0 downto 0);
+    variable h634: unsigned(62 downto 0);
     variable h635: unsigned(63 downto 0);
-    variable h636: unsigned(75 downto 0);
-    variable h637: unsigned(61 downto 0);
-    variable h638: unsigned(0 downto 0);
-    variable h639: unsigned(62 downto 0);
-    variable h640: unsigned(63 downto 0);
+    variable h636: unsigned(63 downto 0);
+    variable h637: unsigned(19 downto 0);
+    variable h638: unsigned(63 downto 0);
+    variable h639: unsigned(63 downto 0);
+    variable h640: unsigned(0 downto 0);
     variable h641: unsigned(63 downto 0);
-    variable h642: unsigned(19 downto 0);
-    variable h643: unsigned(63 downto 0);
-    variable h644: unsigned(63 downto 0);
-    variable h645: unsigned(2 downto 0);
-    variable h646: unsigned(2 downto 0);
+    variable h642: unsigned(75 downto 0);
+    variable h643: unsigned(61 downto 0);
+    variable h644: unsigned(0 downto 0);
+    variable h645: unsigned(62 downto 0);
+    variable h646: unsigned(63 downto 0);
     variable h647: unsigned(63 downto 0);
-    variable h648: unsigned(0 downto 0);
-    variable h649: unsigned(0 downto 0);
-    variable h650: unsigned(2 downto 0);
-    variable h651: unsigned(63 downto 0);
+    variable h648: unsigned(19 downto 0);
+    variable h649: unsigned(63 downto 0);
+    variable h650: unsigned(63 downto 0);
+    variable h651: unsigned(2 downto 0);
     variable h652: unsigned(0 downto 0);
-    variable h653: unsigned(2 downto 0);
-    variable h654: unsigned(2 downto 0);
-    variable h655: unsigned(63 downto 0);
+    variable h653: unsigned(63 downto 0);
+    variable h654: unsigned(75 downto 0);
+    variable h655: unsigned(61 downto 0);
     variable h656: unsigned(0 downto 0);
-    variable h657: unsigned(2 downto 0);
-    variable h658: unsigned(2 downto 0);
-    variable h659: unsigned(0 downto 0);
-    variable h660: unsigned(63 downto 0);
-    variable h661: unsigned(0 downto 0);
-    variable h662: unsigned(0 downto 0);
+    variable h657: unsigned(62 downto 0);
+    variable h658: unsigned(63 downto 0);
+    variable h659: unsigned(63 downto 0);
+    variable h660: unsigned(19 downto 0);
+    variable h661: unsigned(63 downto 0);
+    variable h662: unsigned(63 downto 0);
     variable h663: unsigned(2 downto 0);
-    variable h664: unsigned(63 downto 0);
-    variable h665: unsigned(0 downto 0);
-    variable h666: unsigned(2 downto 0);
-    variable h667: unsigned(2 downto 0);
-    variable h668: unsigned(0 downto 0);
-    variable h669: unsigned(63 downto 0);
-    variable h670: unsigned(0 downto 0);
-    variable h671: unsigned(2 downto 0);
-    variable h672: unsigned(2 downto 0);
-    variable h673: unsigned(0 downto 0);
-    variable h674: unsigned(63 downto 0);
-    variable h675: unsigned(0 downto 0);
-    variable h676: unsigned(0 downto 0);
-    variable h677: unsigned(2 downto 0);
-    variable h678: unsigned(0 downto 0);
-    variable h679: unsigned(63 downto 0);
-    variable h680: unsigned(0 downto 0);
-    variable h681: unsigned(2 downto 0);
-    variable h701: unsigned(0 downto 0);
+    variable h695: unsigned(0 downto 0);
+    variable h696: unsigned(63 downto 0);
+    variable h697: unsigned(75 downto 0);
+    variable h698: unsigned(61 downto 0);
+    variable h699: unsigned(0 downto 0);
+    variable h700: unsigned(62 downto 0);
+    variable h701: unsigned(63 downto 0);
     variable h702: unsigned(63 downto 0);
-    variable h703: unsigned(0 downto 0);
-    variable h723: unsigned(0 downto 0);
-    variable h724: unsigned(0 downto 0);
-    variable h725: unsigned(5 downto 0);
-    variable h726: unsigned(63 downto 0);
-    variable h727: unsigned(126 downto 0);
-    variable h728: unsigned(5 downto 0);
-    variable h729: unsigned(126 downto 0);
-    variable h730: unsigned(63 downto 0);
-    variable h731: unsigned(5 downto 0);
-    variable h732: unsigned(6 downto 0);
-    variable h733: unsigned(63 downto 0);
-    variable h734: unsigned(64 downto 0);
-    variable h735: unsigned(63 downto 0);
-    variable h736: unsigned(126 downto 0);
-    variable h737: unsigned(126 downto 0);
-    variable h738: unsigned(2 downto 0);
+    variable h703: unsigned(19 downto 0);
+    variable h704: unsigned(63 downto 0);
+    variable h705: unsigned(63 downto 0);
     variable h739: unsigned(0 downto 0);
-    variable h740: unsigned(63 downto 0);
-    variable h741: unsigned(0 downto 0);
-    variable h742: unsigned(2 downto 0);
-    variable h743: unsigned(0 downto 0);
-    variable h744: unsigned(63 downto 0);
-    variable h745: unsigned(0 downto 0);
+    variable h740: unsigned(0 downto 0);
+    variable h741: unsigned(5 downto 0);
+    variable h742: unsigned(63 downto 0);
+    variable h743: unsigned(126 downto 0);
+    variable h744: unsigned(5 downto 0);
+    variable h745: unsigned(126 downto 0);
     variable h746: unsigned(63 downto 0);
-    variable h747: unsigned(2 downto 0);
-    variable h748: unsigned(0 downto 0);
+    variable h747: unsigned(5 downto 0);
+    variable h748: unsigned(6 downto 0);
     variable h749: unsigned(63 downto 0);
-    variable h750: unsigned(0 downto 0);
-    variable h751: unsigned(2 downto 0);
-    variable h752: unsigned(16 downto 0);
-    variable h753: unsigned(0 downto 0);
-    variable h754: unsigned(31 downto 0);
-    variable h755: unsigned(15 downto 0);
-    variable h756: unsigned(31 downto 0);
-    variable h757: unsigned(16 downto 0);
-    variable h758: unsigned(0 downto 0);
-    variable h759: unsigned(31 downto 0);
-    variable h760: unsigned(15 downto 0);
-    variable h761: unsigned(15 downto 0);
-    variable h763: unsigned(16 downto 0);
-    variable h764: unsigned(0 downto 0);
-    variable h765: unsigned(31 downto 0);
-    variable h766: unsigned(15 downto 0);
-    variable h767: unsigned(31 downto 0);
-    variable h768: unsigned(16 downto 0);
-    variable h769: unsigned(0 downto 0);
-    variable h770: unsigned(31 downto 0);
-    variable h771: unsigned(15 downto 0);
-    variable h772: unsigned(15 downto 0);
-    variable h786: unsigned(16 downto 0);
-    variable h787: unsigned(0 downto 0);
-    variable h788: unsigned(31 downto 0);
-    variable h789: unsigned(15 downto 0);
-    variable h790: unsigned(31 downto 0);
-    variable h791: unsigned(16 downto 0);
-    variable h792: unsigned(0 downto 0);
-    variable h793: unsigned(31 downto 0);
-    variable h794: unsigned(15 downto 0);
-    variable h795: unsigned(15 downto 0);
-    variable h796: unsigned(0 downto 0);
-    variable h797: unsigned(16 downto 0);
-    variable h798: unsigned(0 downto 0);
-    variable h799: unsigned(31 downto 0);
-    variable h800: unsigned(15 downto 0);
-    variable h801: unsigned(31 downto 0);
-    variable h802: unsigned(16 downto 0);
-    variable h803: unsigned(0 downto 0);
-    variable h804: unsigned(31 downto 0);
-    variable h805: unsigned(15 downto 0);
-    variable h806: unsigned(15 downto 0);
-    variable h807: unsigned(0 downto 0);
-    variable h808: unsigned(16 downto 0);
-    variable h809: unsigned(0 downto 0);
-    variable h810: unsigned(31 downto 0);
-    variable h811: unsigned(15 downto 0);
-    variable h812: unsigned(31 downto 0);
-    variable h813: unsigned(16 downto 0);
-    variable h814: unsigned(0 downto 0);
-    variable h815: unsigned(31 downto 0);
-    variable h816: unsigned(15 downto 0);
-    variable h817: unsigned(15 downto 0);
-    variable h820: unsigned(0 downto 0);
-    variable h821: unsigned(16 downto 0);
-    variable h822: unsigned(0 downto 0);
-    variable h823: unsigned(31 downto 0);
-    variable h824: unsigned(15 downto 0);
-    variable h825: unsigned(31 downto 0);
-    variable h826: unsigned(16 downto 0);
-    variable h827: unsigned(0 downto 0);
-    variable h828: unsigned(31 downto 0);
-    variable h829: unsigned(15 downto 0);
-    variable h830: unsigned(15 downto 0);
-    variable h843: unsigned(16 downto 0);
-    variable h844: unsigned(0 downto 0);
-    variable h845: unsigned(31 downto 0);
-    variable h846: unsigned(15 downto 0);
-    variable h847: unsigned(31 downto 0);
-    variable h848: unsigned(16 downto 0);
-    variable h849: unsigned(0 downto 0);
-    variable h850: unsigned(31 downto 0);
-    variable h851: unsigned(15 downto 0);
-    variable h852: unsigned(15 downto 0);
-    variable h853: unsigned(31 downto 0);
-    variable h854: unsigned(31 downto 0);
-    variable h855: unsigned(0 downto 0);
-    variable h856: unsigned(0 downto 0);
+    variable h750: unsigned(64 downto 0);
+    variable h751: unsigned(63 downto 0);
+    variable h752: unsigned(126 downto 0);
+    variable h753: unsigned(126 downto 0);
+    variable h754: unsigned(2 downto 0);
+    variable h755: unsigned(0 downto 0);
+    variable h756: unsigned(63 downto 0);
+    variable h757: unsigned(75 downto 0);
+    variable h758: unsigned(61 downto 0);
+    variable h759: unsigned(0 downto 0);
+    variable h760: unsigned(62 downto 0);
+    variable h761: unsigned(63 downto 0);
+    variable h762: unsigned(63 downto 0);
+    variable h763: unsigned(19 downto 0);
+    variable h764: unsigned(63 downto 0);
+    variable h765: unsigned(63 downto 0);
+    variable h766: unsigned(2 downto 0);
+    variable h767: unsigned(0 downto 0);
+    variable h768: unsigned(63 downto 0);
+    variable h769: unsigned(75 downto 0);
+    variable h770: unsigned(61 downto 0);
+    variable h771: unsigned(0 downto 0);
+    variable h772: unsigned(62 downto 0);
+    variable h773: unsigned(63 downto 0);
+    variable h774: unsigned(63 downto 0);
+    variable h775: unsigned(19 downto 0);
+    variable h776: unsigned(63 downto 0);
+    variable h777: unsigned(63 downto 0);
+    variable h778: unsigned(0 downto 0);
+    variable h779: unsigned(63 downto 0);
+    variable h780: unsigned(75 downto 0);
+    variable h781: unsigned(61 downto 0);
+    variable h782: unsigned(0 downto 0);
+    variable h783: unsigned(62 downto 0);
+    variable h784: unsigned(63 downto 0);
+    variable h785: unsigned(63 downto 0);
+    variable h786: unsigned(19 downto 0);
+    variable h787: unsigned(63 downto 0);
+    variable h788: unsigned(63 downto 0);
+    variable h789: unsigned(2 downto 0);
+    variable h790: unsigned(0 downto 0);
+    variable h791: unsigned(63 downto 0);
+    variable h792: unsigned(75 downto 0);
+    variable h793: unsigned(61 downto 0);
+    variable h794: unsigned(0 downto 0);
+    variable h795: unsigned(62 downto 0);
+    variable h796: unsigned(63 downto 0);
+    variable h797: unsigned(63 downto 0);
+    variable h798: unsigned(19 downto 0);
+    variable h799: unsigned(63 downto 0);
+    variable h800: unsigned(63 downto 0);
+    variable h801: unsigned(2 downto 0);
+    variable h802: unsigned(2 downto 0);
+    variable h803: unsigned(63 downto 0);
+    variable h804: unsigned(0 downto 0);
+    variable h805: unsigned(0 downto 0);
+    variable h806: unsigned(2 downto 0);
+    variable h807: unsigned(63 downto 0);
+    variable h808: unsigned(0 downto 0);
+    variable h809: unsigned(2 downto 0);
+    variable h810: unsigned(2 downto 0);
+    variable h811: unsigned(63 downto 0);
+    variable h812: unsigned(0 downto 0);
+    variable h813: unsigned(2 downto 0);
+    variable h814: unsigned(2 downto 0);
+    variable h815: unsigned(0 downto 0);
+    variable h816: unsigned(63 downto 0);
+    variable h817: unsigned(0 downto 0);
+    variable h818: unsigned(0 downto 0);
+    variable h819: unsigned(2 downto 0);
+    variable h820: unsigned(63 downto 0);
+    variable h821: unsigned(0 downto 0);
+    variable h822: unsigned(2 downto 0);
+    variable h823: unsigned(2 downto 0);
+    variable h824: unsigned(0 downto 0);
+    variable h825: unsigned(63 downto 0);
+    variable h826: unsigned(0 downto 0);
+    variable h827: unsigned(2 downto 0);
+    variable h828: unsigned(2 downto 0);
+    variable h829: unsigned(0 downto 0);
+    variable h830: unsigned(63 downto 0);
+    variable h831: unsigned(0 downto 0);
+    variable h832: unsigned(0 downto 0);
+    variable h833: unsigned(2 downto 0);
+    variable h834: unsigned(0 downto 0);
+    variable h835: unsigned(63 downto 0);
+    variable h836: unsigned(0 downto 0);
+    variable h837: unsigned(2 downto 0);
     variable h857: unsigned(0 downto 0);
+    variable h858: unsigned(63 downto 0);
+    variable h859: unsigned(0 downto 0);
+    variable h879: unsigned(0 downto 0);
+    variable h880: unsigned(0 downto 0);
+    variable h881: unsigned(5 downto 0);
+    variable h882: unsigned(63 downto 0);
+    variable h883: unsigned(126 downto 0);
+    variable h884: unsigned(5 downto 0);
+    variable h885: unsigned(126 downto 0);
+    variable h886: unsigned(63 downto 0);
+    variable h887: unsigned(5 downto 0);
+    variable h888: unsigned(6 downto 0);
+    variable h889: unsigned(63 downto 0);
+    variable h890: unsigned(64 downto 0);
+    variable h891: unsigned(63 downto 0);
+    variable h892: unsigned(126 downto 0);
+    variable h893: unsigned(126 downto 0);
+    variable h894: unsigned(2 downto 0);
+    variable h895: unsigned(0 downto 0);
+    variable h896: unsigned(63 downto 0);
+    variable h897: unsigned(0 downto 0);
+    variable h898: unsigned(2 downto 0);
+    variable h899: unsigned(0 downto 0);
+    variable h900: unsigned(63 downto 0);
+    variable h901: unsigned(0 downto 0);
+    variable h902: unsigned(63 downto 0);
+    variable h903: unsigned(2 downto 0);
+    variable h904: unsigned(0 downto 0);
+    variable h905: unsigned(63 downto 0);
+    variable h906: unsigned(0 downto 0);
+    variable h907: unsigned(2 downto 0);
+    variable h908: unsigned(16 downto 0);
+    variable h909: unsigned(0 downto 0);
+    variable h910: unsigned(31 downto 0);
+    variable h911: unsigned(15 downto 0);
+    variable h912: unsigned(31 downto 0);
+    variable h913: unsigned(16 downto 0);
+    variable h914: unsigned(0 downto 0);
+    variable h915: unsigned(31 downto 0);
+    variable h916: unsigned(15 downto 0);
+    variable h917: unsigned(15 downto 0);
+    variable h919: unsigned(16 downto 0);
+    variable h920: unsigned(0 downto 0);
+    variable h921: unsigned(31 downto 0);
+    variable h922: unsigned(15 downto 0);
+    variable h923: unsigned(31 downto 0);
+    variable h924: unsigned(16 downto 0);
+    variable h925: unsigned(0 downto 0);
+    variable h926: unsigned(31 downto 0);
+    variable h927: unsigned(15 downto 0);
+    variable h928: unsigned(15 downto 0);
+    variable h942: unsigned(16 downto 0);
+    variable h943: unsigned(0 downto 0);
+    variable h944: unsigned(31 downto 0);
+    variable h945: unsigned(15 downto 0);
+    variable h946: unsigned(31 downto 0);
+    variable h947: unsigned(16 downto 0);
+    variable h948: unsigned(0 downto 0);
+    variable h949: unsigned(31 downto 0);
+    variable h950: unsigned(15 downto 0);
+    variable h951: unsigned(15 downto 0);
+    variable h952: unsigned(0 downto 0);
+    variable h953: unsigned(16 downto 0);
+    variable h954: unsigned(0 downto 0);
+    variable h955: unsigned(31 downto 0);
+    variable h956: unsigned(15 downto 0);
+    variable h957: unsigned(31 downto 0);
+    variable h958: unsigned(16 downto 0);
+    variable h959: unsigned(0 downto 0);
+    variable h960: unsigned(31 downto 0);
+    variable h961: unsigned(15 downto 0);
+    variable h962: unsigned(15 downto 0);
+    variable h963: unsigned(0 downto 0);
+    variable h964: unsigned(16 downto 0);
+    variable h965: unsigned(0 downto 0);
+    variable h966: unsigned(31 downto 0);
+    variable h967: unsigned(15 downto 0);
+    variable h968: unsigned(31 downto 0);
+    variable h969: unsigned(16 downto 0);
+    variable h970: unsigned(0 downto 0);
+    variable h971: unsigned(31 downto 0);
+    variable h972: unsigned(15 downto 0);
+    variable h973: unsigned(15 downto 0);
+    variable h976: unsigned(0 downto 0);
+    variable h977: unsigned(16 downto 0);
+    variable h978: unsigned(0 downto 0);
+    variable h979: unsigned(31 downto 0);
+    variable h980: unsigned(15 downto 0);
+    variable h981: unsigned(31 downto 0);
+    variable h982: unsigned(16 downto 0);
+    variable h983: unsigned(0 downto 0);
+    variable h984: unsigned(31 downto 0);
+    variable h985: unsigned(15 downto 0);
+    variable h986: unsigned(15 downto 0);
+    variable h999: unsigned(16 downto 0);
+    variable h1000: unsigned(0 downto 0);
+    variable h1001: unsigned(31 downto 0);
+    variable h1002: unsigned(15 downto 0);
+    variable h1003: unsigned(31 downto 0);
+    variable h1004: unsigned(16 downto 0);
+    variable h1005: unsigned(0 downto 0);
+    variable h1006: unsigned(31 downto 0);
+    variable h1007: unsigned(15 downto 0);
+    variable h1008: unsigned(15 downto 0);
+    variable h1009: unsigned(31 downto 0);
+    variable h1010: unsigned(31 downto 0);
+    variable h1011: unsigned(0 downto 0);
+    variable h1012: unsigned(0 downto 0);
+    variable h1013: unsigned(0 downto 0);
     variable u0_iset: unsigned(1 downto 0);
     variable u0_ik0: unsigned(60 downto 0);
     variable u0_it0_0: unsigned(15 downto 0);
@@ -1793,6 +2037,11 @@ begin
             unit_sl_k_write <= '0';
             unit_sl_r_SL_WALK <= to_unsigned(0, 64);
             unit_sl_start <= '0';
+            unit_smfl_i_addr <= to_unsigned(0, 64);
+            unit_smfl_k_read <= '0';
+            unit_smfl_k_write <= '0';
+            unit_smfl_r_FL_WALK <= to_unsigned(0, 64);
+            unit_smfl_start <= '0';
             unit_smsl_i_addr <= to_unsigned(0, 64);
             unit_smsl_k_read <= '0';
             unit_smsl_k_write <= '0';
@@ -1830,6 +2079,25 @@ begin
             wk_sl_shift <= to_unsigned(0, 6);
             wk_sl_translation <= to_unsigned(0, 1);
             wk_sl_walked <= to_unsigned(0, 1);
+            wk_smfl_R <= to_unsigned(0, 1);
+            wk_smfl_W <= to_unsigned(0, 1);
+            wk_smfl_access_error <= to_unsigned(0, 1);
+            wk_smfl_fault <= to_unsigned(0, 8);
+            wk_smfl_frame <= to_unsigned(0, 64);
+            wk_smfl_level <= to_unsigned(0, 3);
+            wk_smfl_non_canonical <= to_unsigned(0, 1);
+            wk_smfl_not_present <= to_unsigned(0, 1);
+            wk_smfl_ok <= to_unsigned(0, 1);
+            wk_smfl_pa <= to_unsigned(0, 64);
+            wk_smfl_privilege <= to_unsigned(0, 1);
+            wk_smfl_reason <= to_unsigned(0, 8);
+            wk_smfl_reserved <= to_unsigned(0, 1);
+            wk_smfl_reserved_1g <= to_unsigned(0, 1);
+            wk_smfl_reserved_2m <= to_unsigned(0, 1);
+            wk_smfl_shift <= to_unsigned(0, 6);
+            wk_smfl_translation <= to_unsigned(0, 1);
+            wk_smfl_walked <= to_unsigned(0, 1);
+            wk_smfl_write_denied <= to_unsigned(0, 1);
             wk_smsl_R <= to_unsigned(0, 1);
             wk_smsl_U <= to_unsigned(0, 1);
             wk_smsl_W <= to_unsigned(0, 1);
@@ -2489,7 +2757,7 @@ begin
                     else
                         h66 := h72;
                     end if;
-                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
+                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h52 /= 0)) and (not (h55 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h60(20-1 downto 6)) < h65)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 2)) and (not (h66 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_smsl_i_addr <= v_wide(64-1 downto 0);
                         unit_smsl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
@@ -2515,7 +2783,7 @@ begin
                         unit_smsl_start <= '1';
                         st <= S4R;
                     else
-                        st <= S5W0;
+                        st <= S5G;
                     end if;
                 when S4R =>
                     unit_smsl_start <= '0';
@@ -2556,22 +2824,248 @@ begin
                             wk_smsl_shift <= unit_smsl_o_r_shift;
                             wk_smsl_frame <= unit_smsl_o_r_frame;
                         end if;
-                        st <= S5W0;
+                        st <= S5G;
                     end if;
-                when S5W0 =>
+                when S5G =>
+                    wk_smfl_walked <= to_unsigned(0, 1);
+                    wk_smfl_ok <= to_unsigned(0, 1);
+                    wk_smfl_pa <= to_unsigned(0, 64);
+                    wk_smfl_level <= to_unsigned(0, 3);
+                    wk_smfl_fault <= to_unsigned(0, 8);
+                    wk_smfl_access_error <= to_unsigned(0, 1);
+                    wk_smfl_not_present <= to_unsigned(0, 1);
+                    wk_smfl_privilege <= to_unsigned(0, 1);
+                    wk_smfl_write_denied <= to_unsigned(0, 1);
+                    wk_smfl_reserved <= to_unsigned(0, 1);
+                    wk_smfl_reserved_2m <= to_unsigned(0, 1);
+                    wk_smfl_reserved_1g <= to_unsigned(0, 1);
+                    wk_smfl_translation <= to_unsigned(0, 1);
+                    wk_smfl_non_canonical <= to_unsigned(0, 1);
+                    wk_smfl_reason <= to_unsigned(0, 8);
+                    wk_smfl_R <= to_unsigned(0, 1);
+                    wk_smfl_W <= to_unsigned(0, 1);
+                    wk_smfl_shift <= to_unsigned(0, 6);
+                    wk_smfl_frame <= to_unsigned(0, 64);
+                    h88 := to_unsigned(0, 1);
+                    h89 := to_unsigned(0, 1);
+                    h89 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h89 := to_unsigned(1, 1);
+                    end if;
+                    h90 := to_unsigned(0, 1);
+                    h90 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h90 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h88 := h89;
+                    else
+                        h88 := h90;
+                    end if;
+                    h91 := to_unsigned(0, 1);
+                    h92 := to_unsigned(0, 1);
+                    h93 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h93 := w_root_8;
+                    h94 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h94 := w_root_8;
+                    h92 := to_unsigned(0, 1);
+                    if ((h93(12-1 downto 1) /= 0) or (h94(64-1 downto 48) /= 0)) then
+                        h92 := to_unsigned(1, 1);
+                    end if;
+                    h95 := to_unsigned(0, 1);
+                    h95 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h95 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h91 := h92;
+                    else
+                        h91 := h95;
+                    end if;
+                    h96 := to_unsigned(0, 20);
+                    h97 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h97 := e_pasid;
+                    else
+                        h97 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h96 := h97;
+                    h98 := to_unsigned(0, 16);
+                    h98 := to_unsigned(1, 16);
+                    h99 := to_unsigned(0, 4);
+                    h100 := to_unsigned(0, 4);
+                    h100 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h99 := h100;
+                    h101 := to_unsigned(0, 16);
+                    h101 := shift_left(h98, to_integer(h99));
+                    h102 := to_unsigned(0, 1);
+                    h103 := to_unsigned(0, 1);
+                    h103 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h103 := to_unsigned(1, 1);
+                    end if;
+                    h104 := to_unsigned(0, 1);
+                    h104 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h104 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h102 := h103;
+                    else
+                        h102 := h104;
+                    end if;
+                    h105 := to_unsigned(0, 1);
+                    h106 := to_unsigned(0, 1);
+                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h107 := w_root_8;
+                    h108 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h108 := w_root_8;
+                    h106 := to_unsigned(0, 1);
+                    if ((h107(12-1 downto 1) /= 0) or (h108(64-1 downto 48) /= 0)) then
+                        h106 := to_unsigned(1, 1);
+                    end if;
+                    h109 := to_unsigned(0, 1);
+                    h109 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h109 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h105 := h106;
+                    else
+                        h105 := h109;
+                    end if;
+                    h110 := to_unsigned(0, 20);
+                    h111 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h111 := e_pasid;
+                    else
+                        h111 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h110 := h111;
+                    h112 := to_unsigned(0, 16);
+                    h112 := to_unsigned(1, 16);
+                    h113 := to_unsigned(0, 4);
+                    h114 := to_unsigned(0, 4);
+                    h114 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h113 := h114;
+                    h115 := to_unsigned(0, 16);
+                    h115 := shift_left(h112, to_integer(h113));
+                    if ((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h88 /= 0)) and (not (h91 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h96(20-1 downto 6)) < h101)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and (not (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h102 /= 0)) and (not (h105 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h110(20-1 downto 6)) < h115)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))))) then
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
+                        unit_smfl_i_addr <= v_wide(64-1 downto 0);
+                        unit_smfl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        unit_smfl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
+                        h116 := to_unsigned(0, 1);
+                        h116 := to_unsigned(0, 1);
+                        if bool(w_pe_10(5)) then
+                            h116 := to_unsigned(1, 1);
+                        end if;
+                        h117 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h117 := (unsigned'(w_pe_10(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000") & h116 & to_unsigned(0, 7)));
+                        h118 := to_unsigned(0, 1);
+                        h118 := to_unsigned(0, 1);
+                        if bool(w_pe_10(7)) then
+                            h118 := to_unsigned(1, 1);
+                        end if;
+                        h119 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h119 := (h117 or unsigned'(unsigned'("00000000000000000000000000000000000000000") & h118 & to_unsigned(0, 6)));
+                        h120 := to_unsigned(0, 1);
+                        h120 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h120 := to_unsigned(1, 1);
+                        end if;
+                        h121 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h121 := (h119 or unsigned'(unsigned'("000000000000000000000000000000000000000000") & h120 & to_unsigned(0, 5)));
+                        h122 := to_unsigned(0, 1);
+                        h122 := to_unsigned(0, 1);
+                        if bool(w_pe_10(4)) then
+                            h122 := to_unsigned(1, 1);
+                        end if;
+                        h123 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h123 := (h121 or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h122 & to_unsigned(0, 4)));
+                        h124 := to_unsigned(0, 1);
+                        h124 := to_unsigned(0, 1);
+                        if ((not (e_pv /= 0)) and bool(w_smctx_8(20))) then
+                            h124 := to_unsigned(1, 1);
+                        end if;
+                        h125 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h125 := (h123 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h124 & to_unsigned(0, 3)));
+                        h126 := to_unsigned(0, 1);
+                        h126 := to_unsigned(0, 1);
+                        if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
+                            h126 := to_unsigned(1, 1);
+                        end if;
+                        h127 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h127 := (h125 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & h126 & to_unsigned(0, 2)));
+                        h128 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h128 := (h127 or unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & w_pe_10(4-1 downto 2)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h128);
+                        unit_smfl_r_FL_WALK <= v_wide(64-1 downto 0);
+                        unit_smfl_start <= '1';
+                        st <= S5R;
+                    else
+                        st <= S6W0;
+                    end if;
+                when S5R =>
+                    unit_smfl_start <= '0';
+                    if bool(unit_smfl_done) then
+                        wk_smfl_walked <= to_unsigned(1, 1);
+                        if (unit_smfl_o_status = 0) then
+                            wk_smfl_ok <= to_unsigned(1, 1);
+                            wk_smfl_pa <= unit_smfl_o_pa;
+                            wk_smfl_level <= unit_smfl_o_level;
+                        else
+                            wk_smfl_fault <= unit_smfl_o_status;
+                            wk_smfl_level <= unit_smfl_o_level;
+                            if (unit_smfl_o_status = 1) then
+                                wk_smfl_access_error <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 2) then
+                                wk_smfl_not_present <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 3) then
+                                wk_smfl_privilege <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 4) then
+                                wk_smfl_write_denied <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 5) then
+                                wk_smfl_reserved <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 6) then
+                                wk_smfl_reserved_2m <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 7) then
+                                wk_smfl_reserved_1g <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 8) then
+                                wk_smfl_translation <= to_unsigned(1, 1);
+                            end if;
+                            if (unit_smfl_o_status = 9) then
+                                wk_smfl_non_canonical <= to_unsigned(1, 1);
+                            end if;
+                            wk_smfl_reason <= unit_smfl_o_r_reason;
+                            wk_smfl_R <= unit_smfl_o_r_R;
+                            wk_smfl_W <= unit_smfl_o_r_W;
+                            wk_smfl_shift <= unit_smfl_o_r_shift;
+                            wk_smfl_frame <= unit_smfl_o_r_frame;
+                        end if;
+                        st <= S6W0;
+                    end if;
+                when S6W0 =>
                     if (not bool(pend)) then
                         if (not (((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0')))) then
                             w_ctx_0 <= to_unsigned(0, 64);
                             w_ctx_8 <= to_unsigned(0, 64);
-                            st <= S6G;
+                            st <= S7G;
                         else
-                            h88 := to_unsigned(0, 16);
-                            h88 := e_sid;
-                            h89 := to_unsigned(0, 13);
-                            h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
-                            h90 := unsigned'("0000000000000000000000000000000000000000000000000");
-                            h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
-                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
+                            h129 := to_unsigned(0, 16);
+                            h129 := e_sid;
+                            h130 := to_unsigned(0, 13);
+                            h130 := resize(unsigned'(to_unsigned(0, 5) & h129(8-1 downto 0)) * 16, 13);
+                            h131 := unsigned'("0000000000000000000000000000000000000000000000000");
+                            h131 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h130));
+                            v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h131);
                             u0_key := unsigned'("0000000000000000000000000000000000000000000000000000000000000");
                             u0_key := v_wide(64-1 downto 3);
                             u0_set := to_unsigned(0, 2);
@@ -2661,7 +3155,7 @@ begin
                                 if (u0_way = 3) then
                                     u0_r3(to_integer(u0_set)) <= to_unsigned(0, 2);
                                 end if;
-                                st <= S6G;
+                                st <= S7G;
                             else
                                 u0_fk <= u0_key;
                                 u0_fs <= u0_set;
@@ -2683,18 +3177,18 @@ begin
                             if bool(m_rerr) then
                                 er_ctx <= '1';
                             end if;
-                            st <= S5W1;
+                            st <= S6W1;
                         end if;
                     end if;
-                when S5W1 =>
+                when S6W1 =>
                     if (not bool(pend)) then
-                        h88 := to_unsigned(0, 16);
-                        h88 := e_sid;
-                        h89 := to_unsigned(0, 13);
-                        h89 := resize(unsigned'(to_unsigned(0, 5) & h88(8-1 downto 0)) * 16, 13);
-                        h90 := unsigned'("0000000000000000000000000000000000000000000000000");
-                        h90 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h89));
-                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h90);
+                        h129 := to_unsigned(0, 16);
+                        h129 := e_sid;
+                        h130 := to_unsigned(0, 13);
+                        h130 := resize(unsigned'(to_unsigned(0, 5) & h129(8-1 downto 0)) * 16, 13);
+                        h131 := unsigned'("0000000000000000000000000000000000000000000000000");
+                        h131 := (unsigned'(to_unsigned(0, 1) & w_root_0(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("000000000000000000000000000000000000") & h130));
+                        v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000000000000000000") & h131);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -2712,13 +3206,13 @@ begin
                                 er_ctx <= '1';
                             end if;
                             if (bool(m_rerr) or bool(er_ctx)) then
-                                st <= S6G;
+                                st <= S7G;
                             else
-                                st <= S5F;
+                                st <= S6F;
                             end if;
                         end if;
                     end if;
-                when S5F =>
+                when S6F =>
                     u0_tg0 := to_unsigned(0, 16);
                     u0_tg0 := e_sid;
                     u0_tg1 := to_unsigned(0, 16);
@@ -2824,8 +3318,8 @@ begin
                     if (u0_wv = 3) then
                         u0_r3(to_integer(u0_fs)) <= to_unsigned(0, 2);
                     end if;
-                    st <= S6G;
-                when S6G =>
+                    st <= S7G;
+                when S7G =>
                     wk_sl_walked <= to_unsigned(0, 1);
                     wk_sl_ok <= to_unsigned(0, 1);
                     wk_sl_pa <= to_unsigned(0, 64);
@@ -2844,100 +3338,100 @@ begin
                     wk_sl_U <= to_unsigned(0, 1);
                     wk_sl_shift <= to_unsigned(0, 6);
                     wk_sl_frame <= to_unsigned(0, 64);
-                    h91 := to_unsigned(0, 1);
-                    h92 := to_unsigned(0, 1);
-                    h93 := to_unsigned(0, 1);
-                    h94 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h94 := e_addr;
-                    h93 := to_unsigned(0, 1);
-                    if (h94(64-1 downto 57) /= 0) then
-                        h93 := to_unsigned(1, 1);
+                    h132 := to_unsigned(0, 1);
+                    h133 := to_unsigned(0, 1);
+                    h134 := to_unsigned(0, 1);
+                    h135 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h135 := e_addr;
+                    h134 := to_unsigned(0, 1);
+                    if (h135(64-1 downto 57) /= 0) then
+                        h134 := to_unsigned(1, 1);
                     end if;
-                    h95 := to_unsigned(0, 1);
-                    h96 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h96 := e_addr;
-                    h95 := to_unsigned(0, 1);
-                    if (h96(64-1 downto 39) /= 0) then
-                        h95 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h92 := h93;
-                    else
-                        h92 := h95;
-                    end if;
-                    h97 := to_unsigned(0, 1);
-                    h98 := to_unsigned(0, 1);
-                    h99 := to_unsigned(0, 1);
-                    h100 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h100 := e_addr;
-                    h99 := to_unsigned(0, 1);
-                    if (h100(64-1 downto 57) /= 0) then
-                        h99 := to_unsigned(1, 1);
-                    end if;
-                    h101 := to_unsigned(0, 1);
-                    h102 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h102 := e_addr;
-                    h101 := to_unsigned(0, 1);
-                    if (h102(64-1 downto 48) /= 0) then
-                        h101 := to_unsigned(1, 1);
+                    h136 := to_unsigned(0, 1);
+                    h137 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h137 := e_addr;
+                    h136 := to_unsigned(0, 1);
+                    if (h137(64-1 downto 39) /= 0) then
+                        h136 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h98 := h99;
+                        h133 := h134;
                     else
-                        h98 := h101;
+                        h133 := h136;
                     end if;
-                    h103 := to_unsigned(0, 1);
-                    h104 := to_unsigned(0, 1);
-                    h105 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h105 := e_addr;
-                    h104 := to_unsigned(0, 1);
-                    if (h105(64-1 downto 57) /= 0) then
-                        h104 := to_unsigned(1, 1);
+                    h138 := to_unsigned(0, 1);
+                    h139 := to_unsigned(0, 1);
+                    h140 := to_unsigned(0, 1);
+                    h141 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h141 := e_addr;
+                    h140 := to_unsigned(0, 1);
+                    if (h141(64-1 downto 57) /= 0) then
+                        h140 := to_unsigned(1, 1);
                     end if;
-                    h106 := to_unsigned(0, 1);
-                    h107 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h107 := e_addr;
-                    h106 := to_unsigned(0, 1);
-                    if (h107(64-1 downto 57) /= 0) then
-                        h106 := to_unsigned(1, 1);
+                    h142 := to_unsigned(0, 1);
+                    h143 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h143 := e_addr;
+                    h142 := to_unsigned(0, 1);
+                    if (h143(64-1 downto 48) /= 0) then
+                        h142 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h103 := h104;
+                        h139 := h140;
                     else
-                        h103 := h106;
+                        h139 := h142;
+                    end if;
+                    h144 := to_unsigned(0, 1);
+                    h145 := to_unsigned(0, 1);
+                    h146 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h146 := e_addr;
+                    h145 := to_unsigned(0, 1);
+                    if (h146(64-1 downto 57) /= 0) then
+                        h145 := to_unsigned(1, 1);
+                    end if;
+                    h147 := to_unsigned(0, 1);
+                    h148 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h148 := e_addr;
+                    h147 := to_unsigned(0, 1);
+                    if (h148(64-1 downto 57) /= 0) then
+                        h147 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h144 := h145;
+                    else
+                        h144 := h147;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h97 := h98;
+                        h138 := h139;
                     else
-                        h97 := h103;
+                        h138 := h144;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h91 := h92;
+                        h132 := h133;
                     else
-                        h91 := h97;
+                        h132 := h138;
                     end if;
-                    if ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h91 /= 0))) then
+                    if ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False)))) and ((w_ctx_0(4-1 downto 2) = 0) or (w_ctx_0(4-1 downto 2) = 1))) and (not (e_at = 2))) and ((not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) or (w_ctx_0(4-1 downto 2) = 1))) and ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True))) and (not (h132 /= 0))) then
                         v_wide := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & e_addr);
                         unit_sl_i_addr <= v_wide(64-1 downto 0);
                         unit_sl_k_read <= stdl((not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
                         unit_sl_k_write <= stdl((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))));
-                        h108 := to_unsigned(0, 1);
-                        h108 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
+                        h149 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h108 := to_unsigned(1, 1);
+                            h149 := to_unsigned(1, 1);
                         end if;
-                        h109 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h109 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h108 & to_unsigned(0, 4)));
-                        h110 := to_unsigned(0, 1);
-                        h110 := to_unsigned(0, 1);
+                        h150 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h150 := (unsigned'(w_ctx_0(48-1 downto 12) & to_unsigned(0, 12)) or unsigned'(unsigned'("0000000000000000000000000000000000000000000") & h149 & to_unsigned(0, 4)));
+                        h151 := to_unsigned(0, 1);
+                        h151 := to_unsigned(0, 1);
                         if ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) then
-                            h110 := to_unsigned(1, 1);
+                            h151 := to_unsigned(1, 1);
                         end if;
-                        h111 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h111 := (h109 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h110 & to_unsigned(0, 3)));
-                        h112 := unsigned'("000000000000000000000000000000000000000000000000");
-                        h112 := (h111 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
-                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h112);
+                        h152 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h152 := (h150 or unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h151 & to_unsigned(0, 3)));
+                        h153 := unsigned'("000000000000000000000000000000000000000000000000");
+                        h153 := (h152 or unsigned'(unsigned'("000000000000000000000000000000000000000000000") & w_ctx_8(3-1 downto 0)));
+                        v_wide := unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000") & h153);
                         unit_sl_r_SL_WALK <= v_wide(64-1 downto 0);
                         u1_in := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         u1_in := e_addr;
@@ -3039,19 +3533,19 @@ begin
                             if (u1_way = 3) then
                                 u1_r3(to_integer(u1_set)) <= to_unsigned(0, 2);
                             end if;
-                            st <= S7W0;
+                            st <= S8W0;
                         else
                             u1_fk <= u1_in(64-1 downto 12);
                             u1_fs <= u1_set;
                             u1_ft0 <= u1_tg0;
                             u1_fa <= u1_acc;
                             unit_sl_start <= '1';
-                            st <= S6R;
+                            st <= S7R;
                         end if;
                     else
-                        st <= S7W0;
+                        st <= S8W0;
                     end if;
-                when S6R =>
+                when S7R =>
                     unit_sl_start <= '0';
                     if bool(unit_sl_done) then
                         wk_sl_walked <= to_unsigned(1, 1);
@@ -3191,88 +3685,88 @@ begin
                             wk_sl_shift <= unit_sl_o_r_shift;
                             wk_sl_frame <= unit_sl_o_r_frame;
                         end if;
-                        st <= S7W0;
+                        st <= S8W0;
                     end if;
-                when S7W0 =>
+                when S8W0 =>
                     if (not bool(pend)) then
-                        h125 := unsigned'("00000000000000000000000000000000");
-                        h125 := e_msi_data;
-                        h126 := to_unsigned(0, 17);
-                        h127 := to_unsigned(0, 1);
-                        h127 := to_unsigned(0, 1);
+                        h166 := unsigned'("00000000000000000000000000000000");
+                        h166 := e_msi_data;
+                        h167 := to_unsigned(0, 17);
+                        h168 := to_unsigned(0, 1);
+                        h168 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h127 := to_unsigned(1, 1);
+                            h168 := to_unsigned(1, 1);
                         end if;
-                        h128 := unsigned'("00000000000000000000000000000000");
-                        h128 := e_msi_addr;
-                        h129 := to_unsigned(0, 16);
-                        h129 := (unsigned'(h127 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h128(20-1 downto 5)));
-                        h130 := unsigned'("00000000000000000000000000000000");
-                        h130 := e_msi_data;
-                        h131 := to_unsigned(0, 17);
-                        h131 := (unsigned'(to_unsigned(0, 1) & h129) + unsigned'(to_unsigned(0, 1) & h130(16-1 downto 0)));
-                        h132 := to_unsigned(0, 1);
-                        h132 := to_unsigned(0, 1);
+                        h169 := unsigned'("00000000000000000000000000000000");
+                        h169 := e_msi_addr;
+                        h170 := to_unsigned(0, 16);
+                        h170 := (unsigned'(h168 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h169(20-1 downto 5)));
+                        h171 := unsigned'("00000000000000000000000000000000");
+                        h171 := e_msi_data;
+                        h172 := to_unsigned(0, 17);
+                        h172 := (unsigned'(to_unsigned(0, 1) & h170) + unsigned'(to_unsigned(0, 1) & h171(16-1 downto 0)));
+                        h173 := to_unsigned(0, 1);
+                        h173 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h132 := to_unsigned(1, 1);
+                            h173 := to_unsigned(1, 1);
                         end if;
-                        h133 := unsigned'("00000000000000000000000000000000");
-                        h133 := e_msi_addr;
-                        h134 := to_unsigned(0, 16);
-                        h134 := (unsigned'(h132 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h133(20-1 downto 5)));
+                        h174 := unsigned'("00000000000000000000000000000000");
+                        h174 := e_msi_addr;
+                        h175 := to_unsigned(0, 16);
+                        h175 := (unsigned'(h173 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h174(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h126 := h131;
+                            h167 := h172;
                         else
-                            h126 := unsigned'(to_unsigned(0, 1) & h134);
+                            h167 := unsigned'(to_unsigned(0, 1) & h175);
                         end if;
-                        h135 := to_unsigned(0, 16);
-                        h135 := (h126(16-1 downto 0) and to_unsigned(65535, 16));
-                        h136 := to_unsigned(0, 17);
-                        h136 := to_unsigned(2, 17);
-                        h137 := to_unsigned(0, 4);
-                        h137 := r_IRTA_REG(4-1 downto 0);
-                        h138 := to_unsigned(0, 17);
-                        h138 := shift_left(h136, to_integer(h137));
-                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h125(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h135) < h138))) then
+                        h176 := to_unsigned(0, 16);
+                        h176 := (h167(16-1 downto 0) and to_unsigned(65535, 16));
+                        h177 := to_unsigned(0, 17);
+                        h177 := to_unsigned(2, 17);
+                        h178 := to_unsigned(0, 4);
+                        h178 := r_IRTA_REG(4-1 downto 0);
+                        h179 := to_unsigned(0, 17);
+                        h179 := shift_left(h177, to_integer(h178));
+                        if (not (((((e_kind = 3) and bool(r_GSTS_REG(25))) and bool(e_msi_addr(4))) and (not (h166(32-1 downto 16) /= 0))) and (unsigned'(to_unsigned(0, 1) & h176) < h179))) then
                             w_irte_0 <= to_unsigned(0, 64);
                             w_irte_8 <= to_unsigned(0, 64);
                             st <= DECIDE;
                         else
-                            h113 := to_unsigned(0, 17);
-                            h114 := to_unsigned(0, 1);
-                            h114 := to_unsigned(0, 1);
+                            h154 := to_unsigned(0, 17);
+                            h155 := to_unsigned(0, 1);
+                            h155 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h114 := to_unsigned(1, 1);
+                                h155 := to_unsigned(1, 1);
                             end if;
-                            h115 := unsigned'("00000000000000000000000000000000");
-                            h115 := e_msi_addr;
-                            h116 := to_unsigned(0, 16);
-                            h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
-                            h117 := unsigned'("00000000000000000000000000000000");
-                            h117 := e_msi_data;
-                            h118 := to_unsigned(0, 17);
-                            h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
-                            h119 := to_unsigned(0, 1);
-                            h119 := to_unsigned(0, 1);
+                            h156 := unsigned'("00000000000000000000000000000000");
+                            h156 := e_msi_addr;
+                            h157 := to_unsigned(0, 16);
+                            h157 := (unsigned'(h155 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h156(20-1 downto 5)));
+                            h158 := unsigned'("00000000000000000000000000000000");
+                            h158 := e_msi_data;
+                            h159 := to_unsigned(0, 17);
+                            h159 := (unsigned'(to_unsigned(0, 1) & h157) + unsigned'(to_unsigned(0, 1) & h158(16-1 downto 0)));
+                            h160 := to_unsigned(0, 1);
+                            h160 := to_unsigned(0, 1);
                             if bool(e_msi_addr(2)) then
-                                h119 := to_unsigned(1, 1);
+                                h160 := to_unsigned(1, 1);
                             end if;
-                            h120 := unsigned'("00000000000000000000000000000000");
-                            h120 := e_msi_addr;
-                            h121 := to_unsigned(0, 16);
-                            h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
+                            h161 := unsigned'("00000000000000000000000000000000");
+                            h161 := e_msi_addr;
+                            h162 := to_unsigned(0, 16);
+                            h162 := (unsigned'(h160 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h161(20-1 downto 5)));
                             if bool(e_msi_addr(3)) then
-                                h113 := h118;
+                                h154 := h159;
                             else
-                                h113 := unsigned'(to_unsigned(0, 1) & h121);
+                                h154 := unsigned'(to_unsigned(0, 1) & h162);
                             end if;
-                            h122 := to_unsigned(0, 16);
-                            h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
-                            h123 := to_unsigned(0, 21);
-                            h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
-                            h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                            h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
-                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
+                            h163 := to_unsigned(0, 16);
+                            h163 := (h154(16-1 downto 0) and to_unsigned(65535, 16));
+                            h164 := to_unsigned(0, 21);
+                            h164 := resize(unsigned'(to_unsigned(0, 5) & h163) * 16, 21);
+                            h165 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                            h165 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h164));
+                            v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h165);
                             v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 0);
                             u_valid <= '1';
                             u_we <= '0';
@@ -3290,46 +3784,46 @@ begin
                             if bool(m_rerr) then
                                 er_irte <= '1';
                             end if;
-                            st <= S7W1;
+                            st <= S8W1;
                         end if;
                     end if;
-                when S7W1 =>
+                when S8W1 =>
                     if (not bool(pend)) then
-                        h113 := to_unsigned(0, 17);
-                        h114 := to_unsigned(0, 1);
-                        h114 := to_unsigned(0, 1);
+                        h154 := to_unsigned(0, 17);
+                        h155 := to_unsigned(0, 1);
+                        h155 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h114 := to_unsigned(1, 1);
+                            h155 := to_unsigned(1, 1);
                         end if;
-                        h115 := unsigned'("00000000000000000000000000000000");
-                        h115 := e_msi_addr;
-                        h116 := to_unsigned(0, 16);
-                        h116 := (unsigned'(h114 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h115(20-1 downto 5)));
-                        h117 := unsigned'("00000000000000000000000000000000");
-                        h117 := e_msi_data;
-                        h118 := to_unsigned(0, 17);
-                        h118 := (unsigned'(to_unsigned(0, 1) & h116) + unsigned'(to_unsigned(0, 1) & h117(16-1 downto 0)));
-                        h119 := to_unsigned(0, 1);
-                        h119 := to_unsigned(0, 1);
+                        h156 := unsigned'("00000000000000000000000000000000");
+                        h156 := e_msi_addr;
+                        h157 := to_unsigned(0, 16);
+                        h157 := (unsigned'(h155 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h156(20-1 downto 5)));
+                        h158 := unsigned'("00000000000000000000000000000000");
+                        h158 := e_msi_data;
+                        h159 := to_unsigned(0, 17);
+                        h159 := (unsigned'(to_unsigned(0, 1) & h157) + unsigned'(to_unsigned(0, 1) & h158(16-1 downto 0)));
+                        h160 := to_unsigned(0, 1);
+                        h160 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h119 := to_unsigned(1, 1);
+                            h160 := to_unsigned(1, 1);
                         end if;
-                        h120 := unsigned'("00000000000000000000000000000000");
-                        h120 := e_msi_addr;
-                        h121 := to_unsigned(0, 16);
-                        h121 := (unsigned'(h119 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h120(20-1 downto 5)));
+                        h161 := unsigned'("00000000000000000000000000000000");
+                        h161 := e_msi_addr;
+                        h162 := to_unsigned(0, 16);
+                        h162 := (unsigned'(h160 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h161(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h113 := h118;
+                            h154 := h159;
                         else
-                            h113 := unsigned'(to_unsigned(0, 1) & h121);
+                            h154 := unsigned'(to_unsigned(0, 1) & h162);
                         end if;
-                        h122 := to_unsigned(0, 16);
-                        h122 := (h113(16-1 downto 0) and to_unsigned(65535, 16));
-                        h123 := to_unsigned(0, 21);
-                        h123 := resize(unsigned'(to_unsigned(0, 5) & h122) * 16, 21);
-                        h124 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h124 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h123));
-                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h124);
+                        h163 := to_unsigned(0, 16);
+                        h163 := (h154(16-1 downto 0) and to_unsigned(65535, 16));
+                        h164 := to_unsigned(0, 21);
+                        h164 := resize(unsigned'(to_unsigned(0, 5) & h163) * 16, 21);
+                        h165 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h165 := (unsigned'(to_unsigned(0, 1) & r_IRTA_REG(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("00000000000000000000000000000000000000000000") & h164));
+                        v_wide := unsigned'(unsigned'("00000000000000000000000000000000000000000000000000000000000000") & h165);
                         v_addr := (unsigned'(to_unsigned(0, 1) & v_wide(64-1 downto 3) & to_unsigned(0, 3)) + 8);
                         u_valid <= '1';
                         u_we <= '0';
@@ -3350,97 +3844,25 @@ begin
                         end if;
                     end if;
                 when DECIDE =>
-                    h139 := unsigned'("00000000000000000000000000000000");
-                    h139 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h140 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h140 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h181 := to_unsigned(0, 1);
-                    h182 := to_unsigned(0, 1);
-                    h182 := to_unsigned(0, 1);
+                    h180 := unsigned'("00000000000000000000000000000000");
+                    h180 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h181 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h181 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h222 := to_unsigned(0, 1);
+                    h223 := to_unsigned(0, 1);
+                    h223 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h182 := to_unsigned(1, 1);
+                        h223 := to_unsigned(1, 1);
                     end if;
-                    h183 := to_unsigned(0, 1);
-                    h183 := to_unsigned(0, 1);
+                    h224 := to_unsigned(0, 1);
+                    h224 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h183 := to_unsigned(1, 1);
+                        h224 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h181 := h182;
+                        h222 := h223;
                     else
-                        h181 := h183;
-                    end if;
-                    h196 := to_unsigned(0, 1);
-                    h197 := to_unsigned(0, 1);
-                    h198 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h198 := w_root_8;
-                    h199 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h199 := w_root_8;
-                    h197 := to_unsigned(0, 1);
-                    if ((h198(12-1 downto 1) /= 0) or (h199(64-1 downto 48) /= 0)) then
-                        h197 := to_unsigned(1, 1);
-                    end if;
-                    h200 := to_unsigned(0, 1);
-                    h200 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h200 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h196 := h197;
-                    else
-                        h196 := h200;
-                    end if;
-                    h214 := to_unsigned(0, 1);
-                    h215 := to_unsigned(0, 1);
-                    h215 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h215 := to_unsigned(1, 1);
-                    end if;
-                    h216 := to_unsigned(0, 1);
-                    h216 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h216 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h214 := h215;
-                    else
-                        h214 := h216;
-                    end if;
-                    h217 := to_unsigned(0, 1);
-                    h218 := to_unsigned(0, 1);
-                    h219 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h219 := w_root_8;
-                    h220 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h220 := w_root_8;
-                    h218 := to_unsigned(0, 1);
-                    if ((h219(12-1 downto 1) /= 0) or (h220(64-1 downto 48) /= 0)) then
-                        h218 := to_unsigned(1, 1);
-                    end if;
-                    h221 := to_unsigned(0, 1);
-                    h221 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h221 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h217 := h218;
-                    else
-                        h217 := h221;
-                    end if;
-                    h234 := to_unsigned(0, 1);
-                    h235 := to_unsigned(0, 1);
-                    h235 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h235 := to_unsigned(1, 1);
-                    end if;
-                    h236 := to_unsigned(0, 1);
-                    h236 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h236 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h234 := h235;
-                    else
-                        h234 := h236;
+                        h222 := h224;
                     end if;
                     h237 := to_unsigned(0, 1);
                     h238 := to_unsigned(0, 1);
@@ -3498,846 +3920,791 @@ begin
                     else
                         h258 := h262;
                     end if;
+                    h275 := to_unsigned(0, 1);
                     h276 := to_unsigned(0, 1);
-                    h277 := to_unsigned(0, 1);
-                    h277 := to_unsigned(0, 1);
+                    h276 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
+                        h276 := to_unsigned(1, 1);
+                    end if;
+                    h277 := to_unsigned(0, 1);
+                    h277 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
                         h277 := to_unsigned(1, 1);
                     end if;
-                    h278 := to_unsigned(0, 1);
-                    h278 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h278 := to_unsigned(1, 1);
-                    end if;
                     if bool(e_sid(7)) then
-                        h276 := h277;
+                        h275 := h276;
                     else
-                        h276 := h278;
+                        h275 := h277;
                     end if;
+                    h278 := to_unsigned(0, 1);
                     h279 := to_unsigned(0, 1);
-                    h280 := to_unsigned(0, 1);
+                    h280 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h280 := w_root_8;
                     h281 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h281 := w_root_8;
-                    h282 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h282 := w_root_8;
-                    h280 := to_unsigned(0, 1);
-                    if ((h281(12-1 downto 1) /= 0) or (h282(64-1 downto 48) /= 0)) then
-                        h280 := to_unsigned(1, 1);
+                    h279 := to_unsigned(0, 1);
+                    if ((h280(12-1 downto 1) /= 0) or (h281(64-1 downto 48) /= 0)) then
+                        h279 := to_unsigned(1, 1);
                     end if;
-                    h283 := to_unsigned(0, 1);
-                    h283 := to_unsigned(0, 1);
+                    h282 := to_unsigned(0, 1);
+                    h282 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h283 := to_unsigned(1, 1);
+                        h282 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h279 := h280;
+                        h278 := h279;
                     else
-                        h279 := h283;
-                    end if;
-                    h284 := unsigned'("00000000000000000000000000000000");
-                    h284 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h285 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h285 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h286 := to_unsigned(0, 1);
-                    h287 := to_unsigned(0, 1);
-                    h287 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h287 := to_unsigned(1, 1);
-                    end if;
-                    h288 := to_unsigned(0, 1);
-                    h288 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h288 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h286 := h287;
-                    else
-                        h286 := h288;
-                    end if;
-                    h289 := to_unsigned(0, 1);
-                    h290 := to_unsigned(0, 1);
-                    h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h291 := w_root_8;
-                    h292 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h292 := w_root_8;
-                    h290 := to_unsigned(0, 1);
-                    if ((h291(12-1 downto 1) /= 0) or (h292(64-1 downto 48) /= 0)) then
-                        h290 := to_unsigned(1, 1);
-                    end if;
-                    h293 := to_unsigned(0, 1);
-                    h293 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h293 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h289 := h290;
-                    else
-                        h289 := h293;
-                    end if;
-                    h294 := to_unsigned(0, 1);
-                    h295 := to_unsigned(0, 1);
-                    h295 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h295 := to_unsigned(1, 1);
+                        h278 := h282;
                     end if;
                     h296 := to_unsigned(0, 1);
-                    h296 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h296 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h294 := h295;
-                    else
-                        h294 := h296;
-                    end if;
                     h297 := to_unsigned(0, 1);
+                    h297 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h297 := to_unsigned(1, 1);
+                    end if;
                     h298 := to_unsigned(0, 1);
-                    h299 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h299 := w_root_8;
-                    h300 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h300 := w_root_8;
                     h298 := to_unsigned(0, 1);
-                    if ((h299(12-1 downto 1) /= 0) or (h300(64-1 downto 48) /= 0)) then
+                    if bool(w_root_0(0)) then
                         h298 := to_unsigned(1, 1);
                     end if;
-                    h301 := to_unsigned(0, 1);
-                    h301 := to_unsigned(0, 1);
+                    if bool(e_sid(7)) then
+                        h296 := h297;
+                    else
+                        h296 := h298;
+                    end if;
+                    h299 := to_unsigned(0, 1);
+                    h300 := to_unsigned(0, 1);
+                    h301 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h301 := w_root_8;
+                    h302 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h302 := w_root_8;
+                    h300 := to_unsigned(0, 1);
+                    if ((h301(12-1 downto 1) /= 0) or (h302(64-1 downto 48) /= 0)) then
+                        h300 := to_unsigned(1, 1);
+                    end if;
+                    h303 := to_unsigned(0, 1);
+                    h303 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h301 := to_unsigned(1, 1);
+                        h303 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h297 := h298;
+                        h299 := h300;
                     else
-                        h297 := h301;
-                    end if;
-                    h315 := to_unsigned(0, 1);
-                    h316 := to_unsigned(0, 1);
-                    h316 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h316 := to_unsigned(1, 1);
+                        h299 := h303;
                     end if;
                     h317 := to_unsigned(0, 1);
-                    h317 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h317 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h315 := h316;
-                    else
-                        h315 := h317;
-                    end if;
                     h318 := to_unsigned(0, 1);
+                    h318 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h318 := to_unsigned(1, 1);
+                    end if;
                     h319 := to_unsigned(0, 1);
-                    h320 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h320 := w_root_8;
-                    h321 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h321 := w_root_8;
                     h319 := to_unsigned(0, 1);
-                    if ((h320(12-1 downto 1) /= 0) or (h321(64-1 downto 48) /= 0)) then
+                    if bool(w_root_0(0)) then
                         h319 := to_unsigned(1, 1);
                     end if;
-                    h322 := to_unsigned(0, 1);
-                    h322 := to_unsigned(0, 1);
+                    if bool(e_sid(7)) then
+                        h317 := h318;
+                    else
+                        h317 := h319;
+                    end if;
+                    h320 := to_unsigned(0, 1);
+                    h321 := to_unsigned(0, 1);
+                    h322 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h322 := w_root_8;
+                    h323 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h323 := w_root_8;
+                    h321 := to_unsigned(0, 1);
+                    if ((h322(12-1 downto 1) /= 0) or (h323(64-1 downto 48) /= 0)) then
+                        h321 := to_unsigned(1, 1);
+                    end if;
+                    h324 := to_unsigned(0, 1);
+                    h324 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h322 := to_unsigned(1, 1);
+                        h324 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h318 := h319;
+                        h320 := h321;
                     else
-                        h318 := h322;
+                        h320 := h324;
                     end if;
-                    h323 := to_unsigned(0, 20);
-                    h324 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h324 := e_pasid;
+                    h325 := unsigned'("00000000000000000000000000000000");
+                    h325 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h326 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h326 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h327 := to_unsigned(0, 1);
+                    h328 := to_unsigned(0, 1);
+                    h328 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h328 := to_unsigned(1, 1);
+                    end if;
+                    h329 := to_unsigned(0, 1);
+                    h329 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h329 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h327 := h328;
                     else
-                        h324 := w_smctx_8(20-1 downto 0);
+                        h327 := h329;
                     end if;
-                    h323 := h324;
-                    h325 := to_unsigned(0, 16);
-                    h325 := to_unsigned(1, 16);
-                    h326 := to_unsigned(0, 4);
-                    h327 := to_unsigned(0, 4);
-                    h327 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h326 := h327;
-                    h328 := to_unsigned(0, 16);
-                    h328 := shift_left(h325, to_integer(h326));
+                    h330 := to_unsigned(0, 1);
+                    h331 := to_unsigned(0, 1);
+                    h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h332 := w_root_8;
+                    h333 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h333 := w_root_8;
+                    h331 := to_unsigned(0, 1);
+                    if ((h332(12-1 downto 1) /= 0) or (h333(64-1 downto 48) /= 0)) then
+                        h331 := to_unsigned(1, 1);
+                    end if;
+                    h334 := to_unsigned(0, 1);
+                    h334 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h334 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h330 := h331;
+                    else
+                        h330 := h334;
+                    end if;
+                    h335 := to_unsigned(0, 1);
+                    h336 := to_unsigned(0, 1);
+                    h336 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h336 := to_unsigned(1, 1);
+                    end if;
+                    h337 := to_unsigned(0, 1);
+                    h337 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h337 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h335 := h336;
+                    else
+                        h335 := h337;
+                    end if;
+                    h338 := to_unsigned(0, 1);
+                    h339 := to_unsigned(0, 1);
+                    h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h340 := w_root_8;
+                    h341 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h341 := w_root_8;
+                    h339 := to_unsigned(0, 1);
+                    if ((h340(12-1 downto 1) /= 0) or (h341(64-1 downto 48) /= 0)) then
+                        h339 := to_unsigned(1, 1);
+                    end if;
                     h342 := to_unsigned(0, 1);
-                    h343 := to_unsigned(0, 1);
-                    h343 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h343 := to_unsigned(1, 1);
-                    end if;
-                    h344 := to_unsigned(0, 1);
-                    h344 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h344 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h342 := h343;
-                    else
-                        h342 := h344;
-                    end if;
-                    h345 := to_unsigned(0, 1);
-                    h346 := to_unsigned(0, 1);
-                    h347 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h347 := w_root_8;
-                    h348 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h348 := w_root_8;
-                    h346 := to_unsigned(0, 1);
-                    if ((h347(12-1 downto 1) /= 0) or (h348(64-1 downto 48) /= 0)) then
-                        h346 := to_unsigned(1, 1);
-                    end if;
-                    h349 := to_unsigned(0, 1);
-                    h349 := to_unsigned(0, 1);
+                    h342 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h349 := to_unsigned(1, 1);
+                        h342 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h345 := h346;
+                        h338 := h339;
                     else
-                        h345 := h349;
+                        h338 := h342;
                     end if;
-                    h350 := to_unsigned(0, 20);
-                    h351 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h351 := e_pasid;
-                    else
-                        h351 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h350 := h351;
-                    h352 := to_unsigned(0, 16);
-                    h352 := to_unsigned(1, 16);
-                    h353 := to_unsigned(0, 4);
-                    h354 := to_unsigned(0, 4);
-                    h354 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h353 := h354;
-                    h355 := to_unsigned(0, 16);
-                    h355 := shift_left(h352, to_integer(h353));
-                    h368 := to_unsigned(0, 1);
-                    h369 := to_unsigned(0, 1);
-                    h369 := to_unsigned(0, 1);
+                    h356 := to_unsigned(0, 1);
+                    h357 := to_unsigned(0, 1);
+                    h357 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h369 := to_unsigned(1, 1);
+                        h357 := to_unsigned(1, 1);
                     end if;
-                    h370 := to_unsigned(0, 1);
-                    h370 := to_unsigned(0, 1);
+                    h358 := to_unsigned(0, 1);
+                    h358 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h370 := to_unsigned(1, 1);
+                        h358 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h368 := h369;
+                        h356 := h357;
                     else
-                        h368 := h370;
+                        h356 := h358;
                     end if;
-                    h371 := to_unsigned(0, 1);
-                    h372 := to_unsigned(0, 1);
-                    h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h373 := w_root_8;
-                    h374 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h374 := w_root_8;
-                    h372 := to_unsigned(0, 1);
-                    if ((h373(12-1 downto 1) /= 0) or (h374(64-1 downto 48) /= 0)) then
-                        h372 := to_unsigned(1, 1);
+                    h359 := to_unsigned(0, 1);
+                    h360 := to_unsigned(0, 1);
+                    h361 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h361 := w_root_8;
+                    h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h362 := w_root_8;
+                    h360 := to_unsigned(0, 1);
+                    if ((h361(12-1 downto 1) /= 0) or (h362(64-1 downto 48) /= 0)) then
+                        h360 := to_unsigned(1, 1);
                     end if;
-                    h375 := to_unsigned(0, 1);
-                    h375 := to_unsigned(0, 1);
+                    h363 := to_unsigned(0, 1);
+                    h363 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h375 := to_unsigned(1, 1);
+                        h363 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h371 := h372;
+                        h359 := h360;
                     else
-                        h371 := h375;
+                        h359 := h363;
                     end if;
-                    h376 := to_unsigned(0, 20);
-                    h377 := to_unsigned(0, 20);
+                    h364 := to_unsigned(0, 20);
+                    h365 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h377 := e_pasid;
+                        h365 := e_pasid;
                     else
-                        h377 := w_smctx_8(20-1 downto 0);
+                        h365 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h376 := h377;
-                    h378 := to_unsigned(0, 16);
-                    h378 := to_unsigned(1, 16);
-                    h379 := to_unsigned(0, 4);
-                    h380 := to_unsigned(0, 4);
-                    h380 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h379 := h380;
-                    h381 := to_unsigned(0, 16);
-                    h381 := shift_left(h378, to_integer(h379));
-                    h395 := to_unsigned(0, 1);
-                    h396 := to_unsigned(0, 1);
-                    h396 := to_unsigned(0, 1);
+                    h364 := h365;
+                    h366 := to_unsigned(0, 16);
+                    h366 := to_unsigned(1, 16);
+                    h367 := to_unsigned(0, 4);
+                    h368 := to_unsigned(0, 4);
+                    h368 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h367 := h368;
+                    h369 := to_unsigned(0, 16);
+                    h369 := shift_left(h366, to_integer(h367));
+                    h383 := to_unsigned(0, 1);
+                    h384 := to_unsigned(0, 1);
+                    h384 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h396 := to_unsigned(1, 1);
+                        h384 := to_unsigned(1, 1);
                     end if;
-                    h397 := to_unsigned(0, 1);
-                    h397 := to_unsigned(0, 1);
+                    h385 := to_unsigned(0, 1);
+                    h385 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h397 := to_unsigned(1, 1);
+                        h385 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h395 := h396;
+                        h383 := h384;
                     else
-                        h395 := h397;
+                        h383 := h385;
                     end if;
-                    h398 := to_unsigned(0, 1);
-                    h399 := to_unsigned(0, 1);
-                    h400 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h400 := w_root_8;
-                    h401 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h401 := w_root_8;
-                    h399 := to_unsigned(0, 1);
-                    if ((h400(12-1 downto 1) /= 0) or (h401(64-1 downto 48) /= 0)) then
-                        h399 := to_unsigned(1, 1);
+                    h386 := to_unsigned(0, 1);
+                    h387 := to_unsigned(0, 1);
+                    h388 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h388 := w_root_8;
+                    h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h389 := w_root_8;
+                    h387 := to_unsigned(0, 1);
+                    if ((h388(12-1 downto 1) /= 0) or (h389(64-1 downto 48) /= 0)) then
+                        h387 := to_unsigned(1, 1);
                     end if;
-                    h402 := to_unsigned(0, 1);
-                    h402 := to_unsigned(0, 1);
+                    h390 := to_unsigned(0, 1);
+                    h390 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h402 := to_unsigned(1, 1);
+                        h390 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h398 := h399;
+                        h386 := h387;
                     else
-                        h398 := h402;
+                        h386 := h390;
                     end if;
-                    h403 := to_unsigned(0, 20);
-                    h404 := to_unsigned(0, 20);
+                    h391 := to_unsigned(0, 20);
+                    h392 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h404 := e_pasid;
+                        h392 := e_pasid;
                     else
-                        h404 := w_smctx_8(20-1 downto 0);
+                        h392 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h403 := h404;
-                    h405 := to_unsigned(0, 16);
-                    h405 := to_unsigned(1, 16);
-                    h406 := to_unsigned(0, 4);
-                    h407 := to_unsigned(0, 4);
-                    h407 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h406 := h407;
-                    h408 := to_unsigned(0, 16);
-                    h408 := shift_left(h405, to_integer(h406));
-                    h421 := to_unsigned(0, 1);
-                    h422 := to_unsigned(0, 1);
-                    h422 := to_unsigned(0, 1);
+                    h391 := h392;
+                    h393 := to_unsigned(0, 16);
+                    h393 := to_unsigned(1, 16);
+                    h394 := to_unsigned(0, 4);
+                    h395 := to_unsigned(0, 4);
+                    h395 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h394 := h395;
+                    h396 := to_unsigned(0, 16);
+                    h396 := shift_left(h393, to_integer(h394));
+                    h409 := to_unsigned(0, 1);
+                    h410 := to_unsigned(0, 1);
+                    h410 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h422 := to_unsigned(1, 1);
+                        h410 := to_unsigned(1, 1);
                     end if;
-                    h423 := to_unsigned(0, 1);
-                    h423 := to_unsigned(0, 1);
+                    h411 := to_unsigned(0, 1);
+                    h411 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h423 := to_unsigned(1, 1);
+                        h411 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h421 := h422;
+                        h409 := h410;
                     else
-                        h421 := h423;
+                        h409 := h411;
                     end if;
-                    h424 := to_unsigned(0, 1);
-                    h425 := to_unsigned(0, 1);
-                    h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h426 := w_root_8;
-                    h427 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h427 := w_root_8;
-                    h425 := to_unsigned(0, 1);
-                    if ((h426(12-1 downto 1) /= 0) or (h427(64-1 downto 48) /= 0)) then
-                        h425 := to_unsigned(1, 1);
+                    h412 := to_unsigned(0, 1);
+                    h413 := to_unsigned(0, 1);
+                    h414 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h414 := w_root_8;
+                    h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h415 := w_root_8;
+                    h413 := to_unsigned(0, 1);
+                    if ((h414(12-1 downto 1) /= 0) or (h415(64-1 downto 48) /= 0)) then
+                        h413 := to_unsigned(1, 1);
                     end if;
-                    h428 := to_unsigned(0, 1);
-                    h428 := to_unsigned(0, 1);
+                    h416 := to_unsigned(0, 1);
+                    h416 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h428 := to_unsigned(1, 1);
+                        h416 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h424 := h425;
+                        h412 := h413;
                     else
-                        h424 := h428;
+                        h412 := h416;
                     end if;
-                    h429 := to_unsigned(0, 20);
-                    h430 := to_unsigned(0, 20);
+                    h417 := to_unsigned(0, 20);
+                    h418 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h430 := e_pasid;
+                        h418 := e_pasid;
                     else
-                        h430 := w_smctx_8(20-1 downto 0);
+                        h418 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h429 := h430;
-                    h431 := to_unsigned(0, 16);
-                    h431 := to_unsigned(1, 16);
-                    h432 := to_unsigned(0, 4);
-                    h433 := to_unsigned(0, 4);
-                    h433 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h432 := h433;
-                    h434 := to_unsigned(0, 16);
-                    h434 := shift_left(h431, to_integer(h432));
-                    h448 := to_unsigned(0, 1);
-                    h449 := to_unsigned(0, 1);
-                    h449 := to_unsigned(0, 1);
+                    h417 := h418;
+                    h419 := to_unsigned(0, 16);
+                    h419 := to_unsigned(1, 16);
+                    h420 := to_unsigned(0, 4);
+                    h421 := to_unsigned(0, 4);
+                    h421 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h420 := h421;
+                    h422 := to_unsigned(0, 16);
+                    h422 := shift_left(h419, to_integer(h420));
+                    h436 := to_unsigned(0, 1);
+                    h437 := to_unsigned(0, 1);
+                    h437 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h449 := to_unsigned(1, 1);
+                        h437 := to_unsigned(1, 1);
                     end if;
-                    h450 := to_unsigned(0, 1);
-                    h450 := to_unsigned(0, 1);
+                    h438 := to_unsigned(0, 1);
+                    h438 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h450 := to_unsigned(1, 1);
+                        h438 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h448 := h449;
+                        h436 := h437;
                     else
-                        h448 := h450;
+                        h436 := h438;
                     end if;
-                    h451 := to_unsigned(0, 1);
-                    h452 := to_unsigned(0, 1);
-                    h453 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h453 := w_root_8;
-                    h454 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h454 := w_root_8;
-                    h452 := to_unsigned(0, 1);
-                    if ((h453(12-1 downto 1) /= 0) or (h454(64-1 downto 48) /= 0)) then
-                        h452 := to_unsigned(1, 1);
+                    h439 := to_unsigned(0, 1);
+                    h440 := to_unsigned(0, 1);
+                    h441 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h441 := w_root_8;
+                    h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h442 := w_root_8;
+                    h440 := to_unsigned(0, 1);
+                    if ((h441(12-1 downto 1) /= 0) or (h442(64-1 downto 48) /= 0)) then
+                        h440 := to_unsigned(1, 1);
                     end if;
-                    h455 := to_unsigned(0, 1);
-                    h455 := to_unsigned(0, 1);
+                    h443 := to_unsigned(0, 1);
+                    h443 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h455 := to_unsigned(1, 1);
+                        h443 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h451 := h452;
+                        h439 := h440;
                     else
-                        h451 := h455;
+                        h439 := h443;
                     end if;
-                    h456 := to_unsigned(0, 20);
-                    h457 := to_unsigned(0, 20);
+                    h444 := to_unsigned(0, 20);
+                    h445 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h457 := e_pasid;
+                        h445 := e_pasid;
                     else
-                        h457 := w_smctx_8(20-1 downto 0);
+                        h445 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h456 := h457;
-                    h458 := to_unsigned(0, 16);
-                    h458 := to_unsigned(1, 16);
-                    h459 := to_unsigned(0, 4);
-                    h460 := to_unsigned(0, 4);
-                    h460 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h459 := h460;
-                    h461 := to_unsigned(0, 16);
-                    h461 := shift_left(h458, to_integer(h459));
-                    h462 := unsigned'("00000000000000000000000000000000");
-                    h462 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h463 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h463 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h444 := h445;
+                    h446 := to_unsigned(0, 16);
+                    h446 := to_unsigned(1, 16);
+                    h447 := to_unsigned(0, 4);
+                    h448 := to_unsigned(0, 4);
+                    h448 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h447 := h448;
+                    h449 := to_unsigned(0, 16);
+                    h449 := shift_left(h446, to_integer(h447));
+                    h462 := to_unsigned(0, 1);
+                    h463 := to_unsigned(0, 1);
+                    h463 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h463 := to_unsigned(1, 1);
+                    end if;
                     h464 := to_unsigned(0, 1);
-                    h465 := to_unsigned(0, 1);
-                    h465 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h465 := to_unsigned(1, 1);
-                    end if;
-                    h466 := to_unsigned(0, 1);
-                    h466 := to_unsigned(0, 1);
+                    h464 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
+                        h464 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h462 := h463;
+                    else
+                        h462 := h464;
+                    end if;
+                    h465 := to_unsigned(0, 1);
+                    h466 := to_unsigned(0, 1);
+                    h467 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h467 := w_root_8;
+                    h468 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h468 := w_root_8;
+                    h466 := to_unsigned(0, 1);
+                    if ((h467(12-1 downto 1) /= 0) or (h468(64-1 downto 48) /= 0)) then
                         h466 := to_unsigned(1, 1);
                     end if;
-                    if bool(e_sid(7)) then
-                        h464 := h465;
-                    else
-                        h464 := h466;
-                    end if;
-                    h467 := to_unsigned(0, 1);
-                    h468 := to_unsigned(0, 1);
-                    h469 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h469 := w_root_8;
-                    h470 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h470 := w_root_8;
-                    h468 := to_unsigned(0, 1);
-                    if ((h469(12-1 downto 1) /= 0) or (h470(64-1 downto 48) /= 0)) then
-                        h468 := to_unsigned(1, 1);
-                    end if;
-                    h471 := to_unsigned(0, 1);
-                    h471 := to_unsigned(0, 1);
+                    h469 := to_unsigned(0, 1);
+                    h469 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h471 := to_unsigned(1, 1);
+                        h469 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h467 := h468;
+                        h465 := h466;
                     else
-                        h467 := h471;
+                        h465 := h469;
                     end if;
-                    h472 := to_unsigned(0, 20);
-                    h473 := to_unsigned(0, 20);
+                    h470 := to_unsigned(0, 20);
+                    h471 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h473 := e_pasid;
+                        h471 := e_pasid;
                     else
-                        h473 := w_smctx_8(20-1 downto 0);
+                        h471 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h472 := h473;
-                    h474 := to_unsigned(0, 16);
-                    h474 := to_unsigned(1, 16);
-                    h475 := to_unsigned(0, 4);
-                    h476 := to_unsigned(0, 4);
-                    h476 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h475 := h476;
-                    h477 := to_unsigned(0, 16);
-                    h477 := shift_left(h474, to_integer(h475));
-                    h480 := to_unsigned(0, 1);
-                    h481 := to_unsigned(0, 1);
-                    h481 := to_unsigned(0, 1);
+                    h470 := h471;
+                    h472 := to_unsigned(0, 16);
+                    h472 := to_unsigned(1, 16);
+                    h473 := to_unsigned(0, 4);
+                    h474 := to_unsigned(0, 4);
+                    h474 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h473 := h474;
+                    h475 := to_unsigned(0, 16);
+                    h475 := shift_left(h472, to_integer(h473));
+                    h489 := to_unsigned(0, 1);
+                    h490 := to_unsigned(0, 1);
+                    h490 := to_unsigned(0, 1);
                     if bool(w_root_8(0)) then
-                        h481 := to_unsigned(1, 1);
+                        h490 := to_unsigned(1, 1);
                     end if;
-                    h482 := to_unsigned(0, 1);
-                    h482 := to_unsigned(0, 1);
+                    h491 := to_unsigned(0, 1);
+                    h491 := to_unsigned(0, 1);
                     if bool(w_root_0(0)) then
-                        h482 := to_unsigned(1, 1);
+                        h491 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h480 := h481;
+                        h489 := h490;
                     else
-                        h480 := h482;
+                        h489 := h491;
                     end if;
-                    h483 := to_unsigned(0, 1);
-                    h484 := to_unsigned(0, 1);
-                    h485 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h485 := w_root_8;
-                    h486 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h486 := w_root_8;
-                    h484 := to_unsigned(0, 1);
-                    if ((h485(12-1 downto 1) /= 0) or (h486(64-1 downto 48) /= 0)) then
-                        h484 := to_unsigned(1, 1);
-                    end if;
-                    h487 := to_unsigned(0, 1);
-                    h487 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h487 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h483 := h484;
-                    else
-                        h483 := h487;
-                    end if;
-                    h488 := to_unsigned(0, 20);
-                    h489 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h489 := e_pasid;
-                    else
-                        h489 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h488 := h489;
-                    h490 := to_unsigned(0, 16);
-                    h490 := to_unsigned(1, 16);
-                    h491 := to_unsigned(0, 4);
-                    h492 := to_unsigned(0, 4);
-                    h492 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h491 := h492;
-                    h493 := to_unsigned(0, 16);
-                    h493 := shift_left(h490, to_integer(h491));
-                    h494 := to_unsigned(0, 1);
-                    h495 := to_unsigned(0, 1);
-                    h495 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h495 := to_unsigned(1, 1);
+                    h492 := to_unsigned(0, 1);
+                    h493 := to_unsigned(0, 1);
+                    h494 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h494 := w_root_8;
+                    h495 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h495 := w_root_8;
+                    h493 := to_unsigned(0, 1);
+                    if ((h494(12-1 downto 1) /= 0) or (h495(64-1 downto 48) /= 0)) then
+                        h493 := to_unsigned(1, 1);
                     end if;
                     h496 := to_unsigned(0, 1);
                     h496 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
                         h496 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h494 := h495;
+                        h492 := h493;
                     else
-                        h494 := h496;
+                        h492 := h496;
                     end if;
-                    h497 := to_unsigned(0, 1);
-                    h498 := to_unsigned(0, 1);
-                    h499 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h499 := w_root_8;
-                    h500 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h500 := w_root_8;
-                    h498 := to_unsigned(0, 1);
-                    if ((h499(12-1 downto 1) /= 0) or (h500(64-1 downto 48) /= 0)) then
-                        h498 := to_unsigned(1, 1);
+                    h497 := to_unsigned(0, 20);
+                    h498 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h498 := e_pasid;
+                    else
+                        h498 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h501 := to_unsigned(0, 1);
-                    h501 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h501 := to_unsigned(1, 1);
+                    h497 := h498;
+                    h499 := to_unsigned(0, 16);
+                    h499 := to_unsigned(1, 16);
+                    h500 := to_unsigned(0, 4);
+                    h501 := to_unsigned(0, 4);
+                    h501 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h500 := h501;
+                    h502 := to_unsigned(0, 16);
+                    h502 := shift_left(h499, to_integer(h500));
+                    h503 := unsigned'("00000000000000000000000000000000");
+                    h503 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h504 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h504 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h505 := to_unsigned(0, 1);
+                    h506 := to_unsigned(0, 1);
+                    h506 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h506 := to_unsigned(1, 1);
+                    end if;
+                    h507 := to_unsigned(0, 1);
+                    h507 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h507 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h497 := h498;
+                        h505 := h506;
                     else
-                        h497 := h501;
+                        h505 := h507;
                     end if;
-                    h502 := to_unsigned(0, 20);
-                    h503 := to_unsigned(0, 20);
-                    if (e_pv /= 0) then
-                        h503 := e_pasid;
-                    else
-                        h503 := w_smctx_8(20-1 downto 0);
-                    end if;
-                    h502 := h503;
-                    h504 := to_unsigned(0, 16);
-                    h504 := to_unsigned(1, 16);
-                    h505 := to_unsigned(0, 4);
-                    h506 := to_unsigned(0, 4);
-                    h506 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h505 := h506;
-                    h507 := to_unsigned(0, 16);
-                    h507 := shift_left(h504, to_integer(h505));
                     h508 := to_unsigned(0, 1);
                     h509 := to_unsigned(0, 1);
+                    h510 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h510 := w_root_8;
+                    h511 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h511 := w_root_8;
                     h509 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
+                    if ((h510(12-1 downto 1) /= 0) or (h511(64-1 downto 48) /= 0)) then
                         h509 := to_unsigned(1, 1);
                     end if;
-                    h510 := to_unsigned(0, 1);
-                    h510 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h510 := to_unsigned(1, 1);
+                    h512 := to_unsigned(0, 1);
+                    h512 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h512 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
                         h508 := h509;
                     else
-                        h508 := h510;
+                        h508 := h512;
                     end if;
-                    h511 := to_unsigned(0, 1);
-                    h512 := to_unsigned(0, 1);
-                    h513 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h513 := w_root_8;
-                    h514 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h514 := w_root_8;
-                    h512 := to_unsigned(0, 1);
-                    if ((h513(12-1 downto 1) /= 0) or (h514(64-1 downto 48) /= 0)) then
-                        h512 := to_unsigned(1, 1);
-                    end if;
-                    h515 := to_unsigned(0, 1);
-                    h515 := to_unsigned(0, 1);
-                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h515 := to_unsigned(1, 1);
-                    end if;
-                    if bool(e_sid(7)) then
-                        h511 := h512;
-                    else
-                        h511 := h515;
-                    end if;
-                    h516 := to_unsigned(0, 20);
-                    h517 := to_unsigned(0, 20);
+                    h513 := to_unsigned(0, 20);
+                    h514 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h517 := e_pasid;
+                        h514 := e_pasid;
                     else
-                        h517 := w_smctx_8(20-1 downto 0);
+                        h514 := w_smctx_8(20-1 downto 0);
                     end if;
+                    h513 := h514;
+                    h515 := to_unsigned(0, 16);
+                    h515 := to_unsigned(1, 16);
+                    h516 := to_unsigned(0, 4);
+                    h517 := to_unsigned(0, 4);
+                    h517 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
                     h516 := h517;
                     h518 := to_unsigned(0, 16);
-                    h518 := to_unsigned(1, 16);
-                    h519 := to_unsigned(0, 4);
-                    h520 := to_unsigned(0, 4);
-                    h520 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h519 := h520;
-                    h521 := to_unsigned(0, 16);
-                    h521 := shift_left(h518, to_integer(h519));
+                    h518 := shift_left(h515, to_integer(h516));
+                    h521 := to_unsigned(0, 1);
                     h522 := to_unsigned(0, 1);
+                    h522 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h522 := to_unsigned(1, 1);
+                    end if;
                     h523 := to_unsigned(0, 1);
-                    h524 := to_unsigned(0, 1);
-                    h525 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h525 := e_addr;
-                    h524 := to_unsigned(0, 1);
-                    if (h525(64-1 downto 57) /= 0) then
-                        h524 := to_unsigned(1, 1);
+                    h523 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h523 := to_unsigned(1, 1);
                     end if;
-                    h526 := to_unsigned(0, 1);
-                    h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h527 := e_addr;
-                    h526 := to_unsigned(0, 1);
-                    if (h527(64-1 downto 39) /= 0) then
-                        h526 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h523 := h524;
+                    if bool(e_sid(7)) then
+                        h521 := h522;
                     else
-                        h523 := h526;
+                        h521 := h523;
+                    end if;
+                    h524 := to_unsigned(0, 1);
+                    h525 := to_unsigned(0, 1);
+                    h526 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h526 := w_root_8;
+                    h527 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h527 := w_root_8;
+                    h525 := to_unsigned(0, 1);
+                    if ((h526(12-1 downto 1) /= 0) or (h527(64-1 downto 48) /= 0)) then
+                        h525 := to_unsigned(1, 1);
                     end if;
                     h528 := to_unsigned(0, 1);
-                    h529 := to_unsigned(0, 1);
-                    h530 := to_unsigned(0, 1);
-                    h531 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h531 := e_addr;
-                    h530 := to_unsigned(0, 1);
-                    if (h531(64-1 downto 57) /= 0) then
-                        h530 := to_unsigned(1, 1);
+                    h528 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h528 := to_unsigned(1, 1);
                     end if;
-                    h532 := to_unsigned(0, 1);
-                    h533 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h533 := e_addr;
-                    h532 := to_unsigned(0, 1);
-                    if (h533(64-1 downto 48) /= 0) then
-                        h532 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h529 := h530;
+                    if bool(e_sid(7)) then
+                        h524 := h525;
                     else
-                        h529 := h532;
+                        h524 := h528;
                     end if;
-                    h534 := to_unsigned(0, 1);
+                    h529 := to_unsigned(0, 20);
+                    h530 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h530 := e_pasid;
+                    else
+                        h530 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h529 := h530;
+                    h531 := to_unsigned(0, 16);
+                    h531 := to_unsigned(1, 16);
+                    h532 := to_unsigned(0, 4);
+                    h533 := to_unsigned(0, 4);
+                    h533 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h532 := h533;
+                    h534 := to_unsigned(0, 16);
+                    h534 := shift_left(h531, to_integer(h532));
                     h535 := to_unsigned(0, 1);
-                    h536 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h536 := e_addr;
-                    h535 := to_unsigned(0, 1);
-                    if (h536(64-1 downto 57) /= 0) then
-                        h535 := to_unsigned(1, 1);
+                    h536 := to_unsigned(0, 1);
+                    h536 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h536 := to_unsigned(1, 1);
                     end if;
                     h537 := to_unsigned(0, 1);
-                    h538 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h538 := e_addr;
                     h537 := to_unsigned(0, 1);
-                    if (h538(64-1 downto 57) /= 0) then
+                    if bool(w_root_0(0)) then
                         h537 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h534 := h535;
-                    else
-                        h534 := h537;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 2) then
-                        h528 := h529;
-                    else
-                        h528 := h534;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 1) then
-                        h522 := h523;
-                    else
-                        h522 := h528;
-                    end if;
-                    h550 := to_unsigned(0, 1);
-                    h551 := to_unsigned(0, 1);
-                    h551 := to_unsigned(0, 1);
-                    if bool(w_root_8(0)) then
-                        h551 := to_unsigned(1, 1);
-                    end if;
-                    h552 := to_unsigned(0, 1);
-                    h552 := to_unsigned(0, 1);
-                    if bool(w_root_0(0)) then
-                        h552 := to_unsigned(1, 1);
-                    end if;
                     if bool(e_sid(7)) then
-                        h550 := h551;
+                        h535 := h536;
                     else
-                        h550 := h552;
+                        h535 := h537;
                     end if;
-                    h553 := to_unsigned(0, 1);
-                    h554 := to_unsigned(0, 1);
-                    h555 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h555 := w_root_8;
-                    h556 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h556 := w_root_8;
-                    h554 := to_unsigned(0, 1);
-                    if ((h555(12-1 downto 1) /= 0) or (h556(64-1 downto 48) /= 0)) then
-                        h554 := to_unsigned(1, 1);
+                    h538 := to_unsigned(0, 1);
+                    h539 := to_unsigned(0, 1);
+                    h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h540 := w_root_8;
+                    h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h541 := w_root_8;
+                    h539 := to_unsigned(0, 1);
+                    if ((h540(12-1 downto 1) /= 0) or (h541(64-1 downto 48) /= 0)) then
+                        h539 := to_unsigned(1, 1);
                     end if;
-                    h557 := to_unsigned(0, 1);
-                    h557 := to_unsigned(0, 1);
+                    h542 := to_unsigned(0, 1);
+                    h542 := to_unsigned(0, 1);
                     if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
-                        h557 := to_unsigned(1, 1);
+                        h542 := to_unsigned(1, 1);
                     end if;
                     if bool(e_sid(7)) then
-                        h553 := h554;
+                        h538 := h539;
                     else
-                        h553 := h557;
+                        h538 := h542;
                     end if;
-                    h558 := to_unsigned(0, 20);
-                    h559 := to_unsigned(0, 20);
+                    h543 := to_unsigned(0, 20);
+                    h544 := to_unsigned(0, 20);
                     if (e_pv /= 0) then
-                        h559 := e_pasid;
+                        h544 := e_pasid;
                     else
-                        h559 := w_smctx_8(20-1 downto 0);
+                        h544 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h558 := h559;
-                    h560 := to_unsigned(0, 16);
-                    h560 := to_unsigned(1, 16);
-                    h561 := to_unsigned(0, 4);
-                    h562 := to_unsigned(0, 4);
-                    h562 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
-                    h561 := h562;
-                    h563 := to_unsigned(0, 16);
-                    h563 := shift_left(h560, to_integer(h561));
+                    h543 := h544;
+                    h545 := to_unsigned(0, 16);
+                    h545 := to_unsigned(1, 16);
+                    h546 := to_unsigned(0, 4);
+                    h547 := to_unsigned(0, 4);
+                    h547 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h546 := h547;
+                    h548 := to_unsigned(0, 16);
+                    h548 := shift_left(h545, to_integer(h546));
+                    h562 := to_unsigned(0, 1);
+                    h563 := to_unsigned(0, 1);
+                    h563 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h563 := to_unsigned(1, 1);
+                    end if;
                     h564 := to_unsigned(0, 1);
+                    h564 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h564 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h562 := h563;
+                    else
+                        h562 := h564;
+                    end if;
                     h565 := to_unsigned(0, 1);
                     h566 := to_unsigned(0, 1);
                     h567 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h567 := e_addr;
+                    h567 := w_root_8;
+                    h568 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h568 := w_root_8;
                     h566 := to_unsigned(0, 1);
-                    if (h567(64-1 downto 57) /= 0) then
+                    if ((h567(12-1 downto 1) /= 0) or (h568(64-1 downto 48) /= 0)) then
                         h566 := to_unsigned(1, 1);
                     end if;
-                    h568 := to_unsigned(0, 1);
-                    h569 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h569 := e_addr;
-                    h568 := to_unsigned(0, 1);
-                    if (h569(64-1 downto 39) /= 0) then
-                        h568 := to_unsigned(1, 1);
+                    h569 := to_unsigned(0, 1);
+                    h569 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h569 := to_unsigned(1, 1);
                     end if;
-                    if False then
+                    if bool(e_sid(7)) then
                         h565 := h566;
                     else
-                        h565 := h568;
+                        h565 := h569;
                     end if;
-                    h570 := to_unsigned(0, 1);
-                    h571 := to_unsigned(0, 1);
-                    h572 := to_unsigned(0, 1);
-                    h573 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h573 := e_addr;
-                    h572 := to_unsigned(0, 1);
-                    if (h573(64-1 downto 57) /= 0) then
-                        h572 := to_unsigned(1, 1);
+                    h570 := to_unsigned(0, 20);
+                    h571 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h571 := e_pasid;
+                    else
+                        h571 := w_smctx_8(20-1 downto 0);
                     end if;
-                    h574 := to_unsigned(0, 1);
-                    h575 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h575 := e_addr;
-                    h574 := to_unsigned(0, 1);
-                    if (h575(64-1 downto 48) /= 0) then
-                        h574 := to_unsigned(1, 1);
+                    h570 := h571;
+                    h572 := to_unsigned(0, 16);
+                    h572 := to_unsigned(1, 16);
+                    h573 := to_unsigned(0, 4);
+                    h574 := to_unsigned(0, 4);
+                    h574 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h573 := h574;
+                    h575 := to_unsigned(0, 16);
+                    h575 := shift_left(h572, to_integer(h573));
+                    h587 := unsigned'("00000000000000000000000000000000");
+                    h587 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h588 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h588 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h664 := to_unsigned(0, 1);
+                    h665 := to_unsigned(0, 1);
+                    h665 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h665 := to_unsigned(1, 1);
+                    end if;
+                    h666 := to_unsigned(0, 1);
+                    h666 := to_unsigned(0, 1);
+                    if bool(w_root_0(0)) then
+                        h666 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h664 := h665;
+                    else
+                        h664 := h666;
+                    end if;
+                    h667 := to_unsigned(0, 1);
+                    h668 := to_unsigned(0, 1);
+                    h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h669 := w_root_8;
+                    h670 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h670 := w_root_8;
+                    h668 := to_unsigned(0, 1);
+                    if ((h669(12-1 downto 1) /= 0) or (h670(64-1 downto 48) /= 0)) then
+                        h668 := to_unsigned(1, 1);
+                    end if;
+                    h671 := to_unsigned(0, 1);
+                    h671 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h671 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h667 := h668;
+                    else
+                        h667 := h671;
+                    end if;
+                    h672 := to_unsigned(0, 20);
+                    h673 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h673 := e_pasid;
+                    else
+                        h673 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h672 := h673;
+                    h674 := to_unsigned(0, 16);
+                    h674 := to_unsigned(1, 16);
+                    h675 := to_unsigned(0, 4);
+                    h676 := to_unsigned(0, 4);
+                    h676 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h675 := h676;
+                    h677 := to_unsigned(0, 16);
+                    h677 := shift_left(h674, to_integer(h675));
+                    h678 := to_unsigned(0, 1);
+                    h679 := to_unsigned(0, 1);
+                    h680 := to_unsigned(0, 1);
+                    h681 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h681 := e_addr;
+                    h680 := to_unsigned(0, 1);
+                    if (h681(64-1 downto 57) /= 0) then
+                        h680 := to_unsigned(1, 1);
+                    end if;
+                    h682 := to_unsigned(0, 1);
+                    h683 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h683 := e_addr;
+                    h682 := to_unsigned(0, 1);
+                    if (h683(64-1 downto 39) /= 0) then
+                        h682 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h571 := h572;
+                        h679 := h680;
                     else
-                        h571 := h574;
+                        h679 := h682;
                     end if;
-                    h576 := to_unsigned(0, 1);
-                    h577 := to_unsigned(0, 1);
-                    h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h578 := e_addr;
-                    h577 := to_unsigned(0, 1);
-                    if (h578(64-1 downto 57) /= 0) then
-                        h577 := to_unsigned(1, 1);
-                    end if;
-                    h579 := to_unsigned(0, 1);
-                    h580 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h580 := e_addr;
-                    h579 := to_unsigned(0, 1);
-                    if (h580(64-1 downto 57) /= 0) then
-                        h579 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h576 := h577;
-                    else
-                        h576 := h579;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 2) then
-                        h570 := h571;
-                    else
-                        h570 := h576;
-                    end if;
-                    if (w_pe_0(5-1 downto 2) = 1) then
-                        h564 := h565;
-                    else
-                        h564 := h570;
-                    end if;
-                    h581 := unsigned'("00000000000000000000000000000000");
-                    h581 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h582 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h582 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h682 := unsigned'("00000000000000000000000000000000");
-                    h682 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h683 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h683 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
                     h684 := to_unsigned(0, 1);
                     h685 := to_unsigned(0, 1);
                     h686 := to_unsigned(0, 1);
@@ -4351,7 +4718,7 @@ begin
                     h689 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                     h689 := e_addr;
                     h688 := to_unsigned(0, 1);
-                    if (h689(64-1 downto 39) /= 0) then
+                    if (h689(64-1 downto 48) /= 0) then
                         h688 := to_unsigned(1, 1);
                     end if;
                     if False then
@@ -4361,221 +4728,404 @@ begin
                     end if;
                     h690 := to_unsigned(0, 1);
                     h691 := to_unsigned(0, 1);
-                    h692 := to_unsigned(0, 1);
-                    h693 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h693 := e_addr;
-                    h692 := to_unsigned(0, 1);
-                    if (h693(64-1 downto 57) /= 0) then
-                        h692 := to_unsigned(1, 1);
+                    h692 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h692 := e_addr;
+                    h691 := to_unsigned(0, 1);
+                    if (h692(64-1 downto 57) /= 0) then
+                        h691 := to_unsigned(1, 1);
                     end if;
-                    h694 := to_unsigned(0, 1);
-                    h695 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h695 := e_addr;
-                    h694 := to_unsigned(0, 1);
-                    if (h695(64-1 downto 48) /= 0) then
-                        h694 := to_unsigned(1, 1);
-                    end if;
-                    if False then
-                        h691 := h692;
-                    else
-                        h691 := h694;
-                    end if;
-                    h696 := to_unsigned(0, 1);
-                    h697 := to_unsigned(0, 1);
-                    h698 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h698 := e_addr;
-                    h697 := to_unsigned(0, 1);
-                    if (h698(64-1 downto 57) /= 0) then
-                        h697 := to_unsigned(1, 1);
-                    end if;
-                    h699 := to_unsigned(0, 1);
-                    h700 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h700 := e_addr;
-                    h699 := to_unsigned(0, 1);
-                    if (h700(64-1 downto 57) /= 0) then
-                        h699 := to_unsigned(1, 1);
+                    h693 := to_unsigned(0, 1);
+                    h694 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h694 := e_addr;
+                    h693 := to_unsigned(0, 1);
+                    if (h694(64-1 downto 57) /= 0) then
+                        h693 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h696 := h697;
-                    else
-                        h696 := h699;
-                    end if;
-                    if (w_ctx_8(3-1 downto 0) = 2) then
                         h690 := h691;
                     else
-                        h690 := h696;
+                        h690 := h693;
                     end if;
-                    if (w_ctx_8(3-1 downto 0) = 1) then
+                    if (w_pe_0(5-1 downto 2) = 2) then
                         h684 := h685;
                     else
                         h684 := h690;
                     end if;
-                    h704 := to_unsigned(0, 1);
-                    h705 := to_unsigned(0, 1);
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h678 := h679;
+                    else
+                        h678 := h684;
+                    end if;
                     h706 := to_unsigned(0, 1);
-                    h707 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h707 := e_addr;
-                    h706 := to_unsigned(0, 1);
-                    if (h707(64-1 downto 57) /= 0) then
-                        h706 := to_unsigned(1, 1);
+                    h707 := to_unsigned(0, 1);
+                    h707 := to_unsigned(0, 1);
+                    if bool(w_root_8(0)) then
+                        h707 := to_unsigned(1, 1);
                     end if;
                     h708 := to_unsigned(0, 1);
-                    h709 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h709 := e_addr;
                     h708 := to_unsigned(0, 1);
-                    if (h709(64-1 downto 39) /= 0) then
+                    if bool(w_root_0(0)) then
                         h708 := to_unsigned(1, 1);
                     end if;
-                    if False then
-                        h705 := h706;
+                    if bool(e_sid(7)) then
+                        h706 := h707;
                     else
-                        h705 := h708;
+                        h706 := h708;
                     end if;
+                    h709 := to_unsigned(0, 1);
                     h710 := to_unsigned(0, 1);
-                    h711 := to_unsigned(0, 1);
-                    h712 := to_unsigned(0, 1);
-                    h713 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h713 := e_addr;
-                    h712 := to_unsigned(0, 1);
-                    if (h713(64-1 downto 57) /= 0) then
-                        h712 := to_unsigned(1, 1);
+                    h711 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h711 := w_root_8;
+                    h712 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h712 := w_root_8;
+                    h710 := to_unsigned(0, 1);
+                    if ((h711(12-1 downto 1) /= 0) or (h712(64-1 downto 48) /= 0)) then
+                        h710 := to_unsigned(1, 1);
                     end if;
-                    h714 := to_unsigned(0, 1);
-                    h715 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h715 := e_addr;
-                    h714 := to_unsigned(0, 1);
-                    if (h715(64-1 downto 48) /= 0) then
-                        h714 := to_unsigned(1, 1);
+                    h713 := to_unsigned(0, 1);
+                    h713 := to_unsigned(0, 1);
+                    if ((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) then
+                        h713 := to_unsigned(1, 1);
+                    end if;
+                    if bool(e_sid(7)) then
+                        h709 := h710;
+                    else
+                        h709 := h713;
+                    end if;
+                    h714 := to_unsigned(0, 20);
+                    h715 := to_unsigned(0, 20);
+                    if (e_pv /= 0) then
+                        h715 := e_pasid;
+                    else
+                        h715 := w_smctx_8(20-1 downto 0);
+                    end if;
+                    h714 := h715;
+                    h716 := to_unsigned(0, 16);
+                    h716 := to_unsigned(1, 16);
+                    h717 := to_unsigned(0, 4);
+                    h718 := to_unsigned(0, 4);
+                    h718 := (unsigned'(to_unsigned(0, 1) & w_smctx_0(12-1 downto 9)) + 7);
+                    h717 := h718;
+                    h719 := to_unsigned(0, 16);
+                    h719 := shift_left(h716, to_integer(h717));
+                    h720 := to_unsigned(0, 1);
+                    h721 := to_unsigned(0, 1);
+                    h722 := to_unsigned(0, 1);
+                    h723 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h723 := e_addr;
+                    h722 := to_unsigned(0, 1);
+                    if (h723(64-1 downto 57) /= 0) then
+                        h722 := to_unsigned(1, 1);
+                    end if;
+                    h724 := to_unsigned(0, 1);
+                    h725 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h725 := e_addr;
+                    h724 := to_unsigned(0, 1);
+                    if (h725(64-1 downto 39) /= 0) then
+                        h724 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h711 := h712;
+                        h721 := h722;
                     else
-                        h711 := h714;
+                        h721 := h724;
                     end if;
-                    h716 := to_unsigned(0, 1);
-                    h717 := to_unsigned(0, 1);
-                    h718 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h718 := e_addr;
-                    h717 := to_unsigned(0, 1);
-                    if (h718(64-1 downto 57) /= 0) then
-                        h717 := to_unsigned(1, 1);
+                    h726 := to_unsigned(0, 1);
+                    h727 := to_unsigned(0, 1);
+                    h728 := to_unsigned(0, 1);
+                    h729 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h729 := e_addr;
+                    h728 := to_unsigned(0, 1);
+                    if (h729(64-1 downto 57) /= 0) then
+                        h728 := to_unsigned(1, 1);
                     end if;
-                    h719 := to_unsigned(0, 1);
-                    h720 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                    h720 := e_addr;
-                    h719 := to_unsigned(0, 1);
-                    if (h720(64-1 downto 57) /= 0) then
-                        h719 := to_unsigned(1, 1);
+                    h730 := to_unsigned(0, 1);
+                    h731 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h731 := e_addr;
+                    h730 := to_unsigned(0, 1);
+                    if (h731(64-1 downto 48) /= 0) then
+                        h730 := to_unsigned(1, 1);
                     end if;
                     if False then
-                        h716 := h717;
+                        h727 := h728;
                     else
-                        h716 := h719;
+                        h727 := h730;
+                    end if;
+                    h732 := to_unsigned(0, 1);
+                    h733 := to_unsigned(0, 1);
+                    h734 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h734 := e_addr;
+                    h733 := to_unsigned(0, 1);
+                    if (h734(64-1 downto 57) /= 0) then
+                        h733 := to_unsigned(1, 1);
+                    end if;
+                    h735 := to_unsigned(0, 1);
+                    h736 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h736 := e_addr;
+                    h735 := to_unsigned(0, 1);
+                    if (h736(64-1 downto 57) /= 0) then
+                        h735 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h732 := h733;
+                    else
+                        h732 := h735;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 2) then
+                        h726 := h727;
+                    else
+                        h726 := h732;
+                    end if;
+                    if (w_pe_0(5-1 downto 2) = 1) then
+                        h720 := h721;
+                    else
+                        h720 := h726;
+                    end if;
+                    h737 := unsigned'("00000000000000000000000000000000");
+                    h737 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h738 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h738 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h838 := unsigned'("00000000000000000000000000000000");
+                    h838 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h839 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h839 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h840 := to_unsigned(0, 1);
+                    h841 := to_unsigned(0, 1);
+                    h842 := to_unsigned(0, 1);
+                    h843 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h843 := e_addr;
+                    h842 := to_unsigned(0, 1);
+                    if (h843(64-1 downto 57) /= 0) then
+                        h842 := to_unsigned(1, 1);
+                    end if;
+                    h844 := to_unsigned(0, 1);
+                    h845 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h845 := e_addr;
+                    h844 := to_unsigned(0, 1);
+                    if (h845(64-1 downto 39) /= 0) then
+                        h844 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h841 := h842;
+                    else
+                        h841 := h844;
+                    end if;
+                    h846 := to_unsigned(0, 1);
+                    h847 := to_unsigned(0, 1);
+                    h848 := to_unsigned(0, 1);
+                    h849 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h849 := e_addr;
+                    h848 := to_unsigned(0, 1);
+                    if (h849(64-1 downto 57) /= 0) then
+                        h848 := to_unsigned(1, 1);
+                    end if;
+                    h850 := to_unsigned(0, 1);
+                    h851 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h851 := e_addr;
+                    h850 := to_unsigned(0, 1);
+                    if (h851(64-1 downto 48) /= 0) then
+                        h850 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h847 := h848;
+                    else
+                        h847 := h850;
+                    end if;
+                    h852 := to_unsigned(0, 1);
+                    h853 := to_unsigned(0, 1);
+                    h854 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h854 := e_addr;
+                    h853 := to_unsigned(0, 1);
+                    if (h854(64-1 downto 57) /= 0) then
+                        h853 := to_unsigned(1, 1);
+                    end if;
+                    h855 := to_unsigned(0, 1);
+                    h856 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h856 := e_addr;
+                    h855 := to_unsigned(0, 1);
+                    if (h856(64-1 downto 57) /= 0) then
+                        h855 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h852 := h853;
+                    else
+                        h852 := h855;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 2) then
-                        h710 := h711;
+                        h846 := h847;
                     else
-                        h710 := h716;
+                        h846 := h852;
                     end if;
                     if (w_ctx_8(3-1 downto 0) = 1) then
-                        h704 := h705;
+                        h840 := h841;
                     else
-                        h704 := h710;
+                        h840 := h846;
                     end if;
-                    h721 := unsigned'("00000000000000000000000000000000");
-                    h721 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
-                    h722 := unsigned'("000000000000000000000000000000000000000000000000");
-                    h722 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
-                    h762 := unsigned'("00000000000000000000000000000000");
-                    h762 := e_msi_data;
-                    h773 := to_unsigned(0, 17);
-                    h774 := to_unsigned(0, 1);
-                    h774 := to_unsigned(0, 1);
+                    h860 := to_unsigned(0, 1);
+                    h861 := to_unsigned(0, 1);
+                    h862 := to_unsigned(0, 1);
+                    h863 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h863 := e_addr;
+                    h862 := to_unsigned(0, 1);
+                    if (h863(64-1 downto 57) /= 0) then
+                        h862 := to_unsigned(1, 1);
+                    end if;
+                    h864 := to_unsigned(0, 1);
+                    h865 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h865 := e_addr;
+                    h864 := to_unsigned(0, 1);
+                    if (h865(64-1 downto 39) /= 0) then
+                        h864 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h861 := h862;
+                    else
+                        h861 := h864;
+                    end if;
+                    h866 := to_unsigned(0, 1);
+                    h867 := to_unsigned(0, 1);
+                    h868 := to_unsigned(0, 1);
+                    h869 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h869 := e_addr;
+                    h868 := to_unsigned(0, 1);
+                    if (h869(64-1 downto 57) /= 0) then
+                        h868 := to_unsigned(1, 1);
+                    end if;
+                    h870 := to_unsigned(0, 1);
+                    h871 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h871 := e_addr;
+                    h870 := to_unsigned(0, 1);
+                    if (h871(64-1 downto 48) /= 0) then
+                        h870 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h867 := h868;
+                    else
+                        h867 := h870;
+                    end if;
+                    h872 := to_unsigned(0, 1);
+                    h873 := to_unsigned(0, 1);
+                    h874 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h874 := e_addr;
+                    h873 := to_unsigned(0, 1);
+                    if (h874(64-1 downto 57) /= 0) then
+                        h873 := to_unsigned(1, 1);
+                    end if;
+                    h875 := to_unsigned(0, 1);
+                    h876 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                    h876 := e_addr;
+                    h875 := to_unsigned(0, 1);
+                    if (h876(64-1 downto 57) /= 0) then
+                        h875 := to_unsigned(1, 1);
+                    end if;
+                    if False then
+                        h872 := h873;
+                    else
+                        h872 := h875;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 2) then
+                        h866 := h867;
+                    else
+                        h866 := h872;
+                    end if;
+                    if (w_ctx_8(3-1 downto 0) = 1) then
+                        h860 := h861;
+                    else
+                        h860 := h866;
+                    end if;
+                    h877 := unsigned'("00000000000000000000000000000000");
+                    h877 := (unsigned'(r_PLMLIMIT_REG(32-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 32));
+                    h878 := unsigned'("000000000000000000000000000000000000000000000000");
+                    h878 := (unsigned'(r_PHMLIMIT_REG(48-1 downto 20) & to_unsigned(0, 20)) or to_unsigned(1048575, 48));
+                    h918 := unsigned'("00000000000000000000000000000000");
+                    h918 := e_msi_data;
+                    h929 := to_unsigned(0, 17);
+                    h930 := to_unsigned(0, 1);
+                    h930 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h774 := to_unsigned(1, 1);
+                        h930 := to_unsigned(1, 1);
                     end if;
-                    h775 := unsigned'("00000000000000000000000000000000");
-                    h775 := e_msi_addr;
-                    h776 := to_unsigned(0, 16);
-                    h776 := (unsigned'(h774 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h775(20-1 downto 5)));
-                    h777 := unsigned'("00000000000000000000000000000000");
-                    h777 := e_msi_data;
-                    h778 := to_unsigned(0, 17);
-                    h778 := (unsigned'(to_unsigned(0, 1) & h776) + unsigned'(to_unsigned(0, 1) & h777(16-1 downto 0)));
-                    h779 := to_unsigned(0, 1);
-                    h779 := to_unsigned(0, 1);
+                    h931 := unsigned'("00000000000000000000000000000000");
+                    h931 := e_msi_addr;
+                    h932 := to_unsigned(0, 16);
+                    h932 := (unsigned'(h930 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h931(20-1 downto 5)));
+                    h933 := unsigned'("00000000000000000000000000000000");
+                    h933 := e_msi_data;
+                    h934 := to_unsigned(0, 17);
+                    h934 := (unsigned'(to_unsigned(0, 1) & h932) + unsigned'(to_unsigned(0, 1) & h933(16-1 downto 0)));
+                    h935 := to_unsigned(0, 1);
+                    h935 := to_unsigned(0, 1);
                     if bool(e_msi_addr(2)) then
-                        h779 := to_unsigned(1, 1);
+                        h935 := to_unsigned(1, 1);
                     end if;
-                    h780 := unsigned'("00000000000000000000000000000000");
-                    h780 := e_msi_addr;
-                    h781 := to_unsigned(0, 16);
-                    h781 := (unsigned'(h779 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h780(20-1 downto 5)));
+                    h936 := unsigned'("00000000000000000000000000000000");
+                    h936 := e_msi_addr;
+                    h937 := to_unsigned(0, 16);
+                    h937 := (unsigned'(h935 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h936(20-1 downto 5)));
                     if bool(e_msi_addr(3)) then
-                        h773 := h778;
+                        h929 := h934;
                     else
-                        h773 := unsigned'(to_unsigned(0, 1) & h781);
+                        h929 := unsigned'(to_unsigned(0, 1) & h937);
                     end if;
-                    h782 := to_unsigned(0, 16);
-                    h782 := (h773(16-1 downto 0) and to_unsigned(65535, 16));
-                    h783 := to_unsigned(0, 17);
-                    h783 := to_unsigned(2, 17);
-                    h784 := to_unsigned(0, 4);
-                    h784 := r_IRTA_REG(4-1 downto 0);
-                    h785 := to_unsigned(0, 17);
-                    h785 := shift_left(h783, to_integer(h784));
-                    h818 := unsigned'("00000000000000000000000000000000");
-                    h818 := w_irte_0(64-1 downto 32);
-                    h819 := unsigned'("00000000000000000000000000000000");
-                    h819 := w_irte_0(64-1 downto 32);
-                    h831 := to_unsigned(0, 16);
-                    h832 := to_unsigned(0, 16);
-                    h833 := to_unsigned(0, 16);
+                    h938 := to_unsigned(0, 16);
+                    h938 := (h929(16-1 downto 0) and to_unsigned(65535, 16));
+                    h939 := to_unsigned(0, 17);
+                    h939 := to_unsigned(2, 17);
+                    h940 := to_unsigned(0, 4);
+                    h940 := r_IRTA_REG(4-1 downto 0);
+                    h941 := to_unsigned(0, 17);
+                    h941 := shift_left(h939, to_integer(h940));
+                    h974 := unsigned'("00000000000000000000000000000000");
+                    h974 := w_irte_0(64-1 downto 32);
+                    h975 := unsigned'("00000000000000000000000000000000");
+                    h975 := w_irte_0(64-1 downto 32);
+                    h987 := to_unsigned(0, 16);
+                    h988 := to_unsigned(0, 16);
+                    h989 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h833 := to_unsigned(65529, 16);
+                        h989 := to_unsigned(65529, 16);
                     else
-                        h833 := to_unsigned(65528, 16);
+                        h989 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h832 := to_unsigned(65531, 16);
+                        h988 := to_unsigned(65531, 16);
                     else
-                        h832 := h833;
+                        h988 := h989;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h831 := to_unsigned(65535, 16);
+                        h987 := to_unsigned(65535, 16);
                     else
-                        h831 := h832;
+                        h987 := h988;
                     end if;
-                    h834 := to_unsigned(0, 16);
-                    h834 := (e_sid and h831);
-                    h835 := to_unsigned(0, 16);
-                    h836 := to_unsigned(0, 16);
-                    h837 := to_unsigned(0, 16);
+                    h990 := to_unsigned(0, 16);
+                    h990 := (e_sid and h987);
+                    h991 := to_unsigned(0, 16);
+                    h992 := to_unsigned(0, 16);
+                    h993 := to_unsigned(0, 16);
                     if (w_irte_8(18-1 downto 16) = 2) then
-                        h837 := to_unsigned(65529, 16);
+                        h993 := to_unsigned(65529, 16);
                     else
-                        h837 := to_unsigned(65528, 16);
+                        h993 := to_unsigned(65528, 16);
                     end if;
                     if (w_irte_8(18-1 downto 16) = 1) then
-                        h836 := to_unsigned(65531, 16);
+                        h992 := to_unsigned(65531, 16);
                     else
-                        h836 := h837;
+                        h992 := h993;
                     end if;
                     if (w_irte_8(18-1 downto 16) = 0) then
-                        h835 := to_unsigned(65535, 16);
+                        h991 := to_unsigned(65535, 16);
                     else
-                        h835 := h836;
+                        h991 := h992;
                     end if;
-                    h838 := to_unsigned(0, 16);
-                    h838 := (w_irte_8(16-1 downto 0) and h835);
-                    h839 := to_unsigned(0, 16);
-                    h839 := e_sid;
-                    h840 := to_unsigned(0, 16);
-                    h840 := w_irte_8(16-1 downto 0);
-                    h841 := to_unsigned(0, 16);
-                    h841 := e_sid;
-                    h842 := to_unsigned(0, 16);
-                    h842 := w_irte_8(16-1 downto 0);
+                    h994 := to_unsigned(0, 16);
+                    h994 := (w_irte_8(16-1 downto 0) and h991);
+                    h995 := to_unsigned(0, 16);
+                    h995 := e_sid;
+                    h996 := to_unsigned(0, 16);
+                    h996 := w_irte_8(16-1 downto 0);
+                    h997 := to_unsigned(0, 16);
+                    h997 := e_sid;
+                    h998 := to_unsigned(0, 16);
+                    h998 := w_irte_8(16-1 downto 0);
                     if ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(1, 8);
                         rec_outcome <= to_unsigned(7, 3);
@@ -4595,7 +5145,7 @@ begin
                         rec_cpl_status <= to_unsigned(1, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h139))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h140))))) and (not bool(r_GSTS_REG(31)))) then
+                    elsif ((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h180))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h181))))) and (not bool(r_GSTS_REG(31)))) then
                         status <= to_unsigned(2, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -4635,32 +5185,32 @@ begin
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (er_root /= '0')) then
                         status <= to_unsigned(4, 8);
-                        h141 := to_unsigned(0, 3);
+                        h182 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h141 := to_unsigned(7, 3);
+                            h182 := to_unsigned(7, 3);
                         else
-                            h141 := to_unsigned(4, 3);
+                            h182 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h141;
+                        rec_outcome <= h182;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(8, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h142 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h142 := e_addr;
-                        v_wide(64-1 downto 12) := h142(64-1 downto 12);
+                        h183 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h183 := e_addr;
+                        v_wide(64-1 downto 12) := h183(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(8, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h143 := to_unsigned(0, 1);
-                        h143 := to_unsigned(0, 1);
+                        h184 := to_unsigned(0, 1);
+                        h184 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h143 := to_unsigned(1, 1);
+                            h184 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h143;
+                        v_wide(63-1 downto 62) := h184;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -4670,57 +5220,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h144 := to_unsigned(0, 3);
+                        h185 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h144 := to_unsigned(4, 3);
+                            h185 := to_unsigned(4, 3);
                         else
-                            h144 := to_unsigned(0, 3);
+                            h185 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h144;
+                        rec_cpl_status <= h185;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (e_pv /= 0)) then
                         status <= to_unsigned(5, 8);
-                        h145 := to_unsigned(0, 3);
+                        h186 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h145 := to_unsigned(7, 3);
+                            h186 := to_unsigned(7, 3);
                         else
-                            h145 := to_unsigned(4, 3);
+                            h186 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h145;
+                        rec_outcome <= h186;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(49, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h146 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h146 := shift_right(e_addr, 12);
-                        h147 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h147 := unsigned'(h146 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h147(64-1 downto 0);
-                        h148 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h148 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h149 := to_unsigned(0, 1);
-                        h149 := to_unsigned(0, 1);
+                        h187 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h187 := shift_right(e_addr, 12);
+                        h188 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h188 := unsigned'(h187 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h188(64-1 downto 0);
+                        h189 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h189 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h190 := to_unsigned(0, 1);
+                        h190 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h149 := to_unsigned(1, 1);
+                            h190 := to_unsigned(1, 1);
                         end if;
-                        h150 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h150 := (unsigned'(to_unsigned(0, 1) & h148) or unsigned'(h149 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h151 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h151 := (unsigned'(to_unsigned(0, 1) & h150) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h152 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h152 := (h151 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h153 := to_unsigned(0, 20);
+                        h191 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h191 := (unsigned'(to_unsigned(0, 1) & h189) or unsigned'(h190 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h192 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h192 := (unsigned'(to_unsigned(0, 1) & h191) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h193 := (h192 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h194 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h153 := e_pasid;
+                            h194 := e_pasid;
                         else
-                            h153 := to_unsigned(0, 20);
+                            h194 := to_unsigned(0, 20);
                         end if;
-                        h154 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h154 := (h152 or unsigned'(to_unsigned(0, 4) & h153 & unsigned'("0000000000000000000000000000000000000000")));
-                        h155 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h155 := (h154 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h155;
+                        h195 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h195 := (h193 or unsigned'(to_unsigned(0, 4) & h194 & unsigned'("0000000000000000000000000000000000000000")));
+                        h196 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h196 := (h195 or unsigned'("0000000000000000000000000011000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h196;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4728,57 +5278,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h156 := to_unsigned(0, 1);
+                        h197 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h156 := to_unsigned(1, 1);
+                            h197 := to_unsigned(1, 1);
                         else
-                            h156 := to_unsigned(0, 1);
+                            h197 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h156);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h197);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (er_root /= '0')) then
                         status <= to_unsigned(6, 8);
-                        h157 := to_unsigned(0, 3);
+                        h198 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h157 := to_unsigned(7, 3);
+                            h198 := to_unsigned(7, 3);
                         else
-                            h157 := to_unsigned(4, 3);
+                            h198 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h157;
+                        rec_outcome <= h198;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(56, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h158 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h158 := shift_right(e_addr, 12);
-                        h159 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h159 := unsigned'(h158 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h159(64-1 downto 0);
-                        h160 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h160 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h161 := to_unsigned(0, 1);
-                        h161 := to_unsigned(0, 1);
+                        h199 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h199 := shift_right(e_addr, 12);
+                        h200 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h200 := unsigned'(h199 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h200(64-1 downto 0);
+                        h201 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h201 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h202 := to_unsigned(0, 1);
+                        h202 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h161 := to_unsigned(1, 1);
+                            h202 := to_unsigned(1, 1);
                         end if;
-                        h162 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h162 := (unsigned'(to_unsigned(0, 1) & h160) or unsigned'(h161 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h163 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h163 := (unsigned'(to_unsigned(0, 1) & h162) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h164 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h164 := (h163 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h165 := to_unsigned(0, 20);
+                        h203 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h203 := (unsigned'(to_unsigned(0, 1) & h201) or unsigned'(h202 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h204 := (unsigned'(to_unsigned(0, 1) & h203) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h205 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h205 := (h204 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h206 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h165 := e_pasid;
+                            h206 := e_pasid;
                         else
-                            h165 := to_unsigned(0, 20);
+                            h206 := to_unsigned(0, 20);
                         end if;
-                        h166 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h166 := (h164 or unsigned'(to_unsigned(0, 4) & h165 & unsigned'("0000000000000000000000000000000000000000")));
-                        h167 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h167 := (h166 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
-                        rec_frcd_hi <= h167;
+                        h207 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h207 := (h205 or unsigned'(to_unsigned(0, 4) & h206 & unsigned'("0000000000000000000000000000000000000000")));
+                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h208 := (h207 or unsigned'("0000000000000000000000000011100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h208;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4786,57 +5336,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h168 := to_unsigned(0, 3);
+                        h209 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h168 := to_unsigned(4, 3);
+                            h209 := to_unsigned(4, 3);
                         else
-                            h168 := to_unsigned(0, 3);
+                            h209 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h168;
+                        rec_cpl_status <= h209;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h181 /= 0))) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (not (h222 /= 0))) then
                         status <= to_unsigned(7, 8);
-                        h169 := to_unsigned(0, 3);
+                        h210 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h169 := to_unsigned(7, 3);
+                            h210 := to_unsigned(7, 3);
                         else
-                            h169 := to_unsigned(4, 3);
+                            h210 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h169;
+                        rec_outcome <= h210;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(57, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h170 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h170 := shift_right(e_addr, 12);
-                        h171 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h171 := unsigned'(h170 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h171(64-1 downto 0);
-                        h172 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h172 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h173 := to_unsigned(0, 1);
-                        h173 := to_unsigned(0, 1);
+                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h211 := shift_right(e_addr, 12);
+                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h212 := unsigned'(h211 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h212(64-1 downto 0);
+                        h213 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h213 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h214 := to_unsigned(0, 1);
+                        h214 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h173 := to_unsigned(1, 1);
+                            h214 := to_unsigned(1, 1);
                         end if;
-                        h174 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h174 := (unsigned'(to_unsigned(0, 1) & h172) or unsigned'(h173 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h175 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h175 := (unsigned'(to_unsigned(0, 1) & h174) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h176 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h176 := (h175 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h177 := to_unsigned(0, 20);
+                        h215 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h215 := (unsigned'(to_unsigned(0, 1) & h213) or unsigned'(h214 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h216 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h216 := (unsigned'(to_unsigned(0, 1) & h215) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h217 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h217 := (h216 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h218 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h177 := e_pasid;
+                            h218 := e_pasid;
                         else
-                            h177 := to_unsigned(0, 20);
+                            h218 := to_unsigned(0, 20);
                         end if;
-                        h178 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h178 := (h176 or unsigned'(to_unsigned(0, 4) & h177 & unsigned'("0000000000000000000000000000000000000000")));
-                        h179 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h179 := (h178 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h179;
+                        h219 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h219 := (h217 or unsigned'(to_unsigned(0, 4) & h218 & unsigned'("0000000000000000000000000000000000000000")));
+                        h220 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h220 := (h219 or unsigned'("0000000000000000000000000011100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h220;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -4844,178 +5394,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h180 := to_unsigned(0, 1);
+                        h221 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h180 := to_unsigned(1, 1);
+                            h221 := to_unsigned(1, 1);
                         else
-                            h180 := to_unsigned(0, 1);
+                            h221 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h180);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h221);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h196 /= 0)) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h237 /= 0)) then
                         status <= to_unsigned(8, 8);
-                        h184 := to_unsigned(0, 3);
+                        h225 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h184 := to_unsigned(7, 3);
+                            h225 := to_unsigned(7, 3);
                         else
-                            h184 := to_unsigned(4, 3);
+                            h225 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h184;
+                        rec_outcome <= h225;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(58, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h185 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h185 := shift_right(e_addr, 12);
-                        h186 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h186 := unsigned'(h185 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h186(64-1 downto 0);
-                        h187 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h187 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h188 := to_unsigned(0, 1);
-                        h188 := to_unsigned(0, 1);
+                        h226 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h226 := shift_right(e_addr, 12);
+                        h227 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h227 := unsigned'(h226 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h227(64-1 downto 0);
+                        h228 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h228 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h229 := to_unsigned(0, 1);
+                        h229 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h188 := to_unsigned(1, 1);
+                            h229 := to_unsigned(1, 1);
                         end if;
-                        h189 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h189 := (unsigned'(to_unsigned(0, 1) & h187) or unsigned'(h188 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h190 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h190 := (unsigned'(to_unsigned(0, 1) & h189) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h191 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h191 := (h190 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h192 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h192 := e_pasid;
-                        else
-                            h192 := to_unsigned(0, 20);
-                        end if;
-                        h193 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h193 := (h191 or unsigned'(to_unsigned(0, 4) & h192 & unsigned'("0000000000000000000000000000000000000000")));
-                        h194 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h194 := (h193 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h194;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h195 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h195 := to_unsigned(4, 3);
-                        else
-                            h195 := to_unsigned(0, 3);
-                        end if;
-                        rec_cpl_status <= h195;
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h214 /= 0)) and (not (h217 /= 0))) and (not (er_root /= '0'))) and (not bool(w_smctx_0(0)))) then
-                        status <= to_unsigned(9, 8);
-                        h201 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h201 := to_unsigned(7, 3);
-                        else
-                            h201 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h201;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(65, 8);
-                        h202 := to_unsigned(0, 1);
-                        h202 := to_unsigned(0, 1);
-                        if (not bool(w_smctx_0(1))) then
-                            h202 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h202;
-                        h203 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h203 := shift_right(e_addr, 12);
-                        h204 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h204 := unsigned'(h203 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h204(64-1 downto 0);
-                        h205 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h205 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h206 := to_unsigned(0, 1);
-                        h206 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h206 := to_unsigned(1, 1);
-                        end if;
-                        h207 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h207 := (unsigned'(to_unsigned(0, 1) & h205) or unsigned'(h206 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h208 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h208 := (unsigned'(to_unsigned(0, 1) & h207) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h209 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h209 := (h208 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h210 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h210 := e_pasid;
-                        else
-                            h210 := to_unsigned(0, 20);
-                        end if;
-                        h211 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h211 := (h209 or unsigned'(to_unsigned(0, 4) & h210 & unsigned'("0000000000000000000000000000000000000000")));
-                        h212 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h212 := (h211 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h212;
-                        rec_int_index <= to_unsigned(0, 16);
-                        rec_vector <= to_unsigned(0, 8);
-                        rec_destination <= to_unsigned(0, 32);
-                        rec_dest_mode <= to_unsigned(0, 1);
-                        rec_redir_hint <= to_unsigned(0, 1);
-                        rec_trigger_mode <= to_unsigned(0, 1);
-                        rec_delivery_mode <= to_unsigned(0, 3);
-                        h213 := to_unsigned(0, 1);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h213 := to_unsigned(1, 1);
-                        else
-                            h213 := to_unsigned(0, 1);
-                        end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h213);
-                        rec_cpl <= to_unsigned(0, 64);
-                        st <= FINISH;
-                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h234 /= 0)) and (not (h237 /= 0))) and (not (er_root /= '0'))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
-                        status <= to_unsigned(10, 8);
-                        h222 := to_unsigned(0, 3);
-                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h222 := to_unsigned(7, 3);
-                        else
-                            h222 := to_unsigned(4, 3);
-                        end if;
-                        rec_outcome <= h222;
-                        rec_address <= to_unsigned(0, 64);
-                        rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(66, 8);
-                        rec_recorded <= to_unsigned(1, 1);
-                        h223 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h223 := shift_right(e_addr, 12);
-                        h224 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h224 := unsigned'(h223 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h224(64-1 downto 0);
-                        h225 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h225 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h226 := to_unsigned(0, 1);
-                        h226 := to_unsigned(0, 1);
-                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h226 := to_unsigned(1, 1);
-                        end if;
-                        h227 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h227 := (unsigned'(to_unsigned(0, 1) & h225) or unsigned'(h226 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h228 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h228 := (unsigned'(to_unsigned(0, 1) & h227) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h229 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h229 := (h228 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h230 := to_unsigned(0, 20);
-                        if (e_pv /= 0) then
-                            h230 := e_pasid;
-                        else
-                            h230 := to_unsigned(0, 20);
-                        end if;
+                        h230 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h230 := (unsigned'(to_unsigned(0, 1) & h228) or unsigned'(h229 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
                         h231 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h231 := (h229 or unsigned'(to_unsigned(0, 4) & h230 & unsigned'("0000000000000000000000000000000000000000")));
+                        h231 := (unsigned'(to_unsigned(0, 1) & h230) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h232 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h232 := (h231 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h232;
+                        h232 := (h231 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h233 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h233 := e_pasid;
+                        else
+                            h233 := to_unsigned(0, 20);
+                        end if;
+                        h234 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h234 := (h232 or unsigned'(to_unsigned(0, 4) & h233 & unsigned'("0000000000000000000000000000000000000000")));
+                        h235 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h235 := (h234 or unsigned'("0000000000000000000000000011101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h235;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5023,17 +5452,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h233 := to_unsigned(0, 3);
+                        h236 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h233 := to_unsigned(4, 3);
+                            h236 := to_unsigned(4, 3);
                         else
-                            h233 := to_unsigned(0, 3);
+                            h236 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h233;
+                        rec_cpl_status <= h236;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h255 /= 0)) and (not (h258 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
-                        status <= to_unsigned(11, 8);
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h255 /= 0)) and (not (h258 /= 0))) and (not (er_root /= '0'))) and (not bool(w_smctx_0(0)))) then
+                        status <= to_unsigned(9, 8);
                         h242 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h242 := to_unsigned(7, 3);
@@ -5043,10 +5472,10 @@ begin
                         rec_outcome <= h242;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(68, 8);
+                        rec_fault_reason <= to_unsigned(65, 8);
                         h243 := to_unsigned(0, 1);
                         h243 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                        if (not bool(w_smctx_0(1))) then
                             h243 := to_unsigned(1, 1);
                         end if;
                         rec_recorded <= h243;
@@ -5077,7 +5506,7 @@ begin
                         h252 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
                         h252 := (h250 or unsigned'(to_unsigned(0, 4) & h251 & unsigned'("0000000000000000000000000000000000000000")));
                         h253 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h253 := (h252 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                        h253 := (h252 or unsigned'("0000000000000000000000000100000100000000000000000000000000000000"));
                         rec_frcd_hi <= h253;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
@@ -5095,8 +5524,8 @@ begin
                         rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h254);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h276 /= 0)) and (not (h279 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
-                        status <= to_unsigned(12, 8);
+                    elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h275 /= 0)) and (not (h278 /= 0))) and (not (er_root /= '0'))) and (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0))) then
+                        status <= to_unsigned(10, 8);
                         h263 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
                             h263 := to_unsigned(7, 3);
@@ -5106,42 +5535,37 @@ begin
                         rec_outcome <= h263;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(69, 8);
-                        h264 := to_unsigned(0, 1);
-                        h264 := to_unsigned(0, 1);
-                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h264 := to_unsigned(1, 1);
-                        end if;
-                        rec_recorded <= h264;
-                        h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h265 := shift_right(e_addr, 12);
-                        h266 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h266 := unsigned'(h265 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h266(64-1 downto 0);
-                        h267 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h267 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h268 := to_unsigned(0, 1);
-                        h268 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(66, 8);
+                        rec_recorded <= to_unsigned(1, 1);
+                        h264 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h264 := shift_right(e_addr, 12);
+                        h265 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h265 := unsigned'(h264 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h265(64-1 downto 0);
+                        h266 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h266 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h267 := to_unsigned(0, 1);
+                        h267 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h268 := to_unsigned(1, 1);
+                            h267 := to_unsigned(1, 1);
                         end if;
-                        h269 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h269 := (unsigned'(to_unsigned(0, 1) & h267) or unsigned'(h268 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h268 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h268 := (unsigned'(to_unsigned(0, 1) & h266) or unsigned'(h267 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h269 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h269 := (unsigned'(to_unsigned(0, 1) & h268) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
                         h270 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h270 := (unsigned'(to_unsigned(0, 1) & h269) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h271 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h271 := (h270 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h272 := to_unsigned(0, 20);
+                        h270 := (h269 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h271 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h272 := e_pasid;
+                            h271 := e_pasid;
                         else
-                            h272 := to_unsigned(0, 20);
+                            h271 := to_unsigned(0, 20);
                         end if;
+                        h272 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h272 := (h270 or unsigned'(to_unsigned(0, 4) & h271 & unsigned'("0000000000000000000000000000000000000000")));
                         h273 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h273 := (h271 or unsigned'(to_unsigned(0, 4) & h272 & unsigned'("0000000000000000000000000000000000000000")));
-                        h274 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h274 := (h273 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h274;
+                        h273 := (h272 or unsigned'("0000000000000000000000000100001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h273;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5149,16 +5573,142 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h275 := to_unsigned(0, 1);
+                        h274 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h275 := to_unsigned(1, 1);
+                            h274 := to_unsigned(4, 3);
                         else
-                            h275 := to_unsigned(0, 1);
+                            h274 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h275);
+                        rec_cpl_status <= h274;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h284))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h285))))) and (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h286 /= 0)) and (not (h289 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h296 /= 0)) and (not (h299 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (not bool(w_smctx_0(2)))) then
+                        status <= to_unsigned(11, 8);
+                        h283 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h283 := to_unsigned(7, 3);
+                        else
+                            h283 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h283;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(68, 8);
+                        h284 := to_unsigned(0, 1);
+                        h284 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h284 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h284;
+                        h285 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h285 := shift_right(e_addr, 12);
+                        h286 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h286 := unsigned'(h285 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h286(64-1 downto 0);
+                        h287 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h287 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h288 := to_unsigned(0, 1);
+                        h288 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h288 := to_unsigned(1, 1);
+                        end if;
+                        h289 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h289 := (unsigned'(to_unsigned(0, 1) & h287) or unsigned'(h288 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h290 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h290 := (unsigned'(to_unsigned(0, 1) & h289) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h291 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h291 := (h290 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h292 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h292 := e_pasid;
+                        else
+                            h292 := to_unsigned(0, 20);
+                        end if;
+                        h293 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h293 := (h291 or unsigned'(to_unsigned(0, 4) & h292 & unsigned'("0000000000000000000000000000000000000000")));
+                        h294 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h294 := (h293 or unsigned'("0000000000000000000000000100010000000000000000000000000000000000"));
+                        rec_frcd_hi <= h294;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h295 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h295 := to_unsigned(1, 1);
+                        else
+                            h295 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h295);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h317 /= 0)) and (not (h320 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (e_pv /= 0)) and (not bool(w_smctx_0(3)))) then
+                        status <= to_unsigned(12, 8);
+                        h304 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h304 := to_unsigned(7, 3);
+                        else
+                            h304 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h304;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(69, 8);
+                        h305 := to_unsigned(0, 1);
+                        h305 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h305 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h305;
+                        h306 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h306 := shift_right(e_addr, 12);
+                        h307 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h307 := unsigned'(h306 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h307(64-1 downto 0);
+                        h308 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h308 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h309 := to_unsigned(0, 1);
+                        h309 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h309 := to_unsigned(1, 1);
+                        end if;
+                        h310 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h310 := (unsigned'(to_unsigned(0, 1) & h308) or unsigned'(h309 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h311 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h311 := (unsigned'(to_unsigned(0, 1) & h310) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h312 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h312 := (h311 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h313 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h313 := e_pasid;
+                        else
+                            h313 := to_unsigned(0, 20);
+                        end if;
+                        h314 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h314 := (h312 or unsigned'(to_unsigned(0, 4) & h313 & unsigned'("0000000000000000000000000000000000000000")));
+                        h315 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h315 := (h314 or unsigned'("0000000000000000000000000100010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h315;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h316 := to_unsigned(0, 1);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h316 := to_unsigned(1, 1);
+                        else
+                            h316 := to_unsigned(0, 1);
+                        end if;
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h316);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h325))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h326))))) and (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h327 /= 0)) and (not (h330 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3))))))) and (e_at = 2)) then
                         status <= to_unsigned(13, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5177,7 +5727,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h294 /= 0)) and (not (h297 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h335 /= 0)) and (not (h338 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (e_at = 2)) then
                         status <= to_unsigned(14, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -5196,53 +5746,53 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h315 /= 0)) and (not (h318 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h323(20-1 downto 6)) < h328))) then
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h356 /= 0)) and (not (h359 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (unsigned'(to_unsigned(0, 2) & h364(20-1 downto 6)) < h369))) then
                         status <= to_unsigned(15, 8);
-                        h302 := to_unsigned(0, 3);
+                        h343 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h302 := to_unsigned(7, 3);
+                            h343 := to_unsigned(7, 3);
                         else
-                            h302 := to_unsigned(4, 3);
+                            h343 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h302;
+                        rec_outcome <= h343;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(70, 8);
-                        h303 := to_unsigned(0, 1);
-                        h303 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
+                        h344 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h303 := to_unsigned(1, 1);
+                            h344 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h303;
-                        h304 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h304 := shift_right(e_addr, 12);
-                        h305 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h305 := unsigned'(h304 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h305(64-1 downto 0);
-                        h306 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h306 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h307 := to_unsigned(0, 1);
-                        h307 := to_unsigned(0, 1);
+                        rec_recorded <= h344;
+                        h345 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h345 := shift_right(e_addr, 12);
+                        h346 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h346 := unsigned'(h345 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h346(64-1 downto 0);
+                        h347 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h347 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h348 := to_unsigned(0, 1);
+                        h348 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h307 := to_unsigned(1, 1);
+                            h348 := to_unsigned(1, 1);
                         end if;
-                        h308 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h308 := (unsigned'(to_unsigned(0, 1) & h306) or unsigned'(h307 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h309 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h309 := (unsigned'(to_unsigned(0, 1) & h308) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h310 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h310 := (h309 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h311 := to_unsigned(0, 20);
+                        h349 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h349 := (unsigned'(to_unsigned(0, 1) & h347) or unsigned'(h348 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h350 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h350 := (unsigned'(to_unsigned(0, 1) & h349) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h351 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h351 := (h350 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h352 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h311 := e_pasid;
+                            h352 := e_pasid;
                         else
-                            h311 := to_unsigned(0, 20);
+                            h352 := to_unsigned(0, 20);
                         end if;
-                        h312 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h312 := (h310 or unsigned'(to_unsigned(0, 4) & h311 & unsigned'("0000000000000000000000000000000000000000")));
-                        h313 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h313 := (h312 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
-                        rec_frcd_hi <= h313;
+                        h353 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h353 := (h351 or unsigned'(to_unsigned(0, 4) & h352 & unsigned'("0000000000000000000000000000000000000000")));
+                        h354 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h354 := (h353 or unsigned'("0000000000000000000000000100011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h354;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5250,62 +5800,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h314 := to_unsigned(0, 1);
+                        h355 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h314 := to_unsigned(1, 1);
+                            h355 := to_unsigned(1, 1);
                         else
-                            h314 := to_unsigned(0, 1);
+                            h355 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h314);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h355);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h342 /= 0)) and (not (h345 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h350(20-1 downto 6)) < h355)) and (not bool(w_pdir_0(0)))) then
+                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h383 /= 0)) and (not (h386 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h391(20-1 downto 6)) < h396)) and (not bool(w_pdir_0(0)))) then
                         status <= to_unsigned(16, 8);
-                        h329 := to_unsigned(0, 3);
+                        h370 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h329 := to_unsigned(7, 3);
+                            h370 := to_unsigned(7, 3);
                         else
-                            h329 := to_unsigned(4, 3);
+                            h370 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h329;
+                        rec_outcome <= h370;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(81, 8);
-                        h330 := to_unsigned(0, 1);
-                        h330 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
+                        h371 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h330 := to_unsigned(1, 1);
+                            h371 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h330;
-                        h331 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h331 := shift_right(e_addr, 12);
-                        h332 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h332 := unsigned'(h331 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h332(64-1 downto 0);
-                        h333 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h333 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h334 := to_unsigned(0, 1);
-                        h334 := to_unsigned(0, 1);
+                        rec_recorded <= h371;
+                        h372 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h372 := shift_right(e_addr, 12);
+                        h373 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h373 := unsigned'(h372 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h373(64-1 downto 0);
+                        h374 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h374 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h375 := to_unsigned(0, 1);
+                        h375 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h334 := to_unsigned(1, 1);
+                            h375 := to_unsigned(1, 1);
                         end if;
-                        h335 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h335 := (unsigned'(to_unsigned(0, 1) & h333) or unsigned'(h334 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h336 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h336 := (unsigned'(to_unsigned(0, 1) & h335) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h337 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h337 := (h336 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h338 := to_unsigned(0, 20);
+                        h376 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h376 := (unsigned'(to_unsigned(0, 1) & h374) or unsigned'(h375 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h377 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h377 := (unsigned'(to_unsigned(0, 1) & h376) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h378 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h378 := (h377 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h379 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h338 := e_pasid;
+                            h379 := e_pasid;
                         else
-                            h338 := to_unsigned(0, 20);
+                            h379 := to_unsigned(0, 20);
                         end if;
-                        h339 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h339 := (h337 or unsigned'(to_unsigned(0, 4) & h338 & unsigned'("0000000000000000000000000000000000000000")));
-                        h340 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h340 := (h339 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
-                        rec_frcd_hi <= h340;
+                        h380 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h380 := (h378 or unsigned'(to_unsigned(0, 4) & h379 & unsigned'("0000000000000000000000000000000000000000")));
+                        h381 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h381 := (h380 or unsigned'("0000000000000000000000000101000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h381;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5313,57 +5863,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h341 := to_unsigned(0, 1);
+                        h382 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h341 := to_unsigned(1, 1);
+                            h382 := to_unsigned(1, 1);
                         else
-                            h341 := to_unsigned(0, 1);
+                            h382 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h341);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h382);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h368 /= 0)) and (not (h371 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h376(20-1 downto 6)) < h381)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
+                    elsif ((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h409 /= 0)) and (not (h412 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h417(20-1 downto 6)) < h422)) and ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0))) then
                         status <= to_unsigned(17, 8);
-                        h356 := to_unsigned(0, 3);
+                        h397 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h356 := to_unsigned(7, 3);
+                            h397 := to_unsigned(7, 3);
                         else
-                            h356 := to_unsigned(4, 3);
+                            h397 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h356;
+                        rec_outcome <= h397;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(82, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h357 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h357 := shift_right(e_addr, 12);
-                        h358 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h358 := unsigned'(h357 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h358(64-1 downto 0);
-                        h359 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h359 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h360 := to_unsigned(0, 1);
-                        h360 := to_unsigned(0, 1);
+                        h398 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h398 := shift_right(e_addr, 12);
+                        h399 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h399 := unsigned'(h398 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h399(64-1 downto 0);
+                        h400 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h400 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h401 := to_unsigned(0, 1);
+                        h401 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h360 := to_unsigned(1, 1);
+                            h401 := to_unsigned(1, 1);
                         end if;
-                        h361 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h361 := (unsigned'(to_unsigned(0, 1) & h359) or unsigned'(h360 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h362 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h362 := (unsigned'(to_unsigned(0, 1) & h361) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h363 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h363 := (h362 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h364 := to_unsigned(0, 20);
+                        h402 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h402 := (unsigned'(to_unsigned(0, 1) & h400) or unsigned'(h401 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h403 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h403 := (unsigned'(to_unsigned(0, 1) & h402) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h404 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h404 := (h403 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h405 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h364 := e_pasid;
+                            h405 := e_pasid;
                         else
-                            h364 := to_unsigned(0, 20);
+                            h405 := to_unsigned(0, 20);
                         end if;
-                        h365 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h365 := (h363 or unsigned'(to_unsigned(0, 4) & h364 & unsigned'("0000000000000000000000000000000000000000")));
-                        h366 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h366 := (h365 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
-                        rec_frcd_hi <= h366;
+                        h406 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h406 := (h404 or unsigned'(to_unsigned(0, 4) & h405 & unsigned'("0000000000000000000000000000000000000000")));
+                        h407 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h407 := (h406 or unsigned'("0000000000000000000000000101001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h407;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5371,62 +5921,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h367 := to_unsigned(0, 3);
+                        h408 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h367 := to_unsigned(4, 3);
+                            h408 := to_unsigned(4, 3);
                         else
-                            h367 := to_unsigned(0, 3);
+                            h408 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h367;
+                        rec_cpl_status <= h408;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h395 /= 0)) and (not (h398 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h403(20-1 downto 6)) < h408)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not bool(w_pe_0(0)))) then
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h436 /= 0)) and (not (h439 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h444(20-1 downto 6)) < h449)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not bool(w_pe_0(0)))) then
                         status <= to_unsigned(18, 8);
-                        h382 := to_unsigned(0, 3);
+                        h423 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h382 := to_unsigned(7, 3);
+                            h423 := to_unsigned(7, 3);
                         else
-                            h382 := to_unsigned(4, 3);
+                            h423 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h382;
+                        rec_outcome <= h423;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(89, 8);
-                        h383 := to_unsigned(0, 1);
-                        h383 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
+                        h424 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h383 := to_unsigned(1, 1);
+                            h424 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h383;
-                        h384 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h384 := shift_right(e_addr, 12);
-                        h385 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h385 := unsigned'(h384 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h385(64-1 downto 0);
-                        h386 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h386 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h387 := to_unsigned(0, 1);
-                        h387 := to_unsigned(0, 1);
+                        rec_recorded <= h424;
+                        h425 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h425 := shift_right(e_addr, 12);
+                        h426 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h426 := unsigned'(h425 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h426(64-1 downto 0);
+                        h427 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h427 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h428 := to_unsigned(0, 1);
+                        h428 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h387 := to_unsigned(1, 1);
+                            h428 := to_unsigned(1, 1);
                         end if;
-                        h388 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h388 := (unsigned'(to_unsigned(0, 1) & h386) or unsigned'(h387 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h389 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h389 := (unsigned'(to_unsigned(0, 1) & h388) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h390 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h390 := (h389 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h391 := to_unsigned(0, 20);
+                        h429 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h429 := (unsigned'(to_unsigned(0, 1) & h427) or unsigned'(h428 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h430 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h430 := (unsigned'(to_unsigned(0, 1) & h429) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h431 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h431 := (h430 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h432 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h391 := e_pasid;
+                            h432 := e_pasid;
                         else
-                            h391 := to_unsigned(0, 20);
+                            h432 := to_unsigned(0, 20);
                         end if;
-                        h392 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h392 := (h390 or unsigned'(to_unsigned(0, 4) & h391 & unsigned'("0000000000000000000000000000000000000000")));
-                        h393 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h393 := (h392 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
-                        rec_frcd_hi <= h393;
+                        h433 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h433 := (h431 or unsigned'(to_unsigned(0, 4) & h432 & unsigned'("0000000000000000000000000000000000000000")));
+                        h434 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h434 := (h433 or unsigned'("0000000000000000000000000101100100000000000000000000000000000000"));
+                        rec_frcd_hi <= h434;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5434,57 +5984,57 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h394 := to_unsigned(0, 1);
+                        h435 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h394 := to_unsigned(1, 1);
+                            h435 := to_unsigned(1, 1);
                         else
-                            h394 := to_unsigned(0, 1);
+                            h435 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h394);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h435);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h421 /= 0)) and (not (h424 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h429(20-1 downto 6)) < h434)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h462 /= 0)) and (not (h465 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h470(20-1 downto 6)) < h475)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0))) then
                         status <= to_unsigned(19, 8);
-                        h409 := to_unsigned(0, 3);
+                        h450 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h409 := to_unsigned(7, 3);
+                            h450 := to_unsigned(7, 3);
                         else
-                            h409 := to_unsigned(4, 3);
+                            h450 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h409;
+                        rec_outcome <= h450;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(90, 8);
                         rec_recorded <= to_unsigned(1, 1);
-                        h410 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h410 := shift_right(e_addr, 12);
-                        h411 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h411 := unsigned'(h410 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h411(64-1 downto 0);
-                        h412 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h412 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h413 := to_unsigned(0, 1);
-                        h413 := to_unsigned(0, 1);
+                        h451 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h451 := shift_right(e_addr, 12);
+                        h452 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h452 := unsigned'(h451 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h452(64-1 downto 0);
+                        h453 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h453 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h454 := to_unsigned(0, 1);
+                        h454 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h413 := to_unsigned(1, 1);
+                            h454 := to_unsigned(1, 1);
                         end if;
-                        h414 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h414 := (unsigned'(to_unsigned(0, 1) & h412) or unsigned'(h413 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h415 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h415 := (unsigned'(to_unsigned(0, 1) & h414) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h416 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h416 := (h415 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h417 := to_unsigned(0, 20);
+                        h455 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h455 := (unsigned'(to_unsigned(0, 1) & h453) or unsigned'(h454 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h456 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h456 := (unsigned'(to_unsigned(0, 1) & h455) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h457 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h457 := (h456 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h458 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h417 := e_pasid;
+                            h458 := e_pasid;
                         else
-                            h417 := to_unsigned(0, 20);
+                            h458 := to_unsigned(0, 20);
                         end if;
-                        h418 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h418 := (h416 or unsigned'(to_unsigned(0, 4) & h417 & unsigned'("0000000000000000000000000000000000000000")));
-                        h419 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h419 := (h418 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h419;
+                        h459 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h459 := (h457 or unsigned'(to_unsigned(0, 4) & h458 & unsigned'("0000000000000000000000000000000000000000")));
+                        h460 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h460 := (h459 or unsigned'("0000000000000000000000000101101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h460;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5492,62 +6042,62 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h420 := to_unsigned(0, 3);
+                        h461 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h420 := to_unsigned(4, 3);
+                            h461 := to_unsigned(4, 3);
                         else
-                            h420 := to_unsigned(0, 3);
+                            h461 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h420;
+                        rec_cpl_status <= h461;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h448 /= 0)) and (not (h451 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h456(20-1 downto 6)) < h461)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))) then
+                    elsif ((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h489 /= 0)) and (not (h492 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h497(20-1 downto 6)) < h502)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))) then
                         status <= to_unsigned(20, 8);
-                        h435 := to_unsigned(0, 3);
+                        h476 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h435 := to_unsigned(7, 3);
+                            h476 := to_unsigned(7, 3);
                         else
-                            h435 := to_unsigned(4, 3);
+                            h476 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h435;
+                        rec_outcome <= h476;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(91, 8);
-                        h436 := to_unsigned(0, 1);
-                        h436 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 1);
+                        h477 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h436 := to_unsigned(1, 1);
+                            h477 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h436;
-                        h437 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h437 := shift_right(e_addr, 12);
-                        h438 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h438 := unsigned'(h437 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h438(64-1 downto 0);
-                        h439 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h439 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h440 := to_unsigned(0, 1);
-                        h440 := to_unsigned(0, 1);
+                        rec_recorded <= h477;
+                        h478 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h478 := shift_right(e_addr, 12);
+                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h479 := unsigned'(h478 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h479(64-1 downto 0);
+                        h480 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h480 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h481 := to_unsigned(0, 1);
+                        h481 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h440 := to_unsigned(1, 1);
+                            h481 := to_unsigned(1, 1);
                         end if;
-                        h441 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h441 := (unsigned'(to_unsigned(0, 1) & h439) or unsigned'(h440 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h442 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h442 := (unsigned'(to_unsigned(0, 1) & h441) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h443 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h443 := (h442 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h444 := to_unsigned(0, 20);
+                        h482 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h482 := (unsigned'(to_unsigned(0, 1) & h480) or unsigned'(h481 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h483 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h483 := (unsigned'(to_unsigned(0, 1) & h482) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h484 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h484 := (h483 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h485 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h444 := e_pasid;
+                            h485 := e_pasid;
                         else
-                            h444 := to_unsigned(0, 20);
+                            h485 := to_unsigned(0, 20);
                         end if;
-                        h445 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h445 := (h443 or unsigned'(to_unsigned(0, 4) & h444 & unsigned'("0000000000000000000000000000000000000000")));
-                        h446 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h446 := (h445 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
-                        rec_frcd_hi <= h446;
+                        h486 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h486 := (h484 or unsigned'(to_unsigned(0, 4) & h485 & unsigned'("0000000000000000000000000000000000000000")));
+                        h487 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h487 := (h486 or unsigned'("0000000000000000000000000101101100000000000000000000000000000000"));
+                        rec_frcd_hi <= h487;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5555,16 +6105,16 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h447 := to_unsigned(0, 3);
+                        h488 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h447 := to_unsigned(4, 3);
+                            h488 := to_unsigned(4, 3);
                         else
-                            h447 := to_unsigned(0, 3);
+                            h488 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h447;
+                        rec_cpl_status <= h488;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h462))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h463))))) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h464 /= 0)) and (not (h467 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h472(20-1 downto 6)) < h477)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h503))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h504))))) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h505 /= 0)) and (not (h508 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h513(20-1 downto 6)) < h518)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (w_pe_0(9-1 downto 6) = 4)) then
                         status <= to_unsigned(21, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5583,7 +6133,7 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h480 /= 0)) and (not (h483 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h488(20-1 downto 6)) < h493)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h521 /= 0)) and (not (h524 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h529(20-1 downto 6)) < h534)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (w_pe_0(9-1 downto 6) = 4)) then
                         status <= to_unsigned(22, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
@@ -5602,18 +6152,18 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := to_unsigned(1, 1);
-                        h478 := to_unsigned(0, 1);
-                        h478 := to_unsigned(0, 1);
+                        h519 := to_unsigned(0, 1);
+                        h519 := to_unsigned(0, 1);
                         if (not (True and (e_nw /= 0))) then
-                            h478 := to_unsigned(1, 1);
+                            h519 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h478;
-                        h479 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h479 := shift_right(e_addr, 12);
-                        v_wide(64-1 downto 12) := h479(52-1 downto 0);
+                        v_wide(2-1 downto 1) := h519;
+                        h520 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h520 := shift_right(e_addr, 12);
+                        v_wide(64-1 downto 12) := h520(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
-                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h494 /= 0)) and (not (h497 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h502(20-1 downto 6)) < h507)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (w_pe_0(9-1 downto 6) = 4)) then
+                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h535 /= 0)) and (not (h538 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h543(20-1 downto 6)) < h548)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 4)) then
                         status <= to_unsigned(23, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
@@ -5632,8 +6182,71 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h508 /= 0)) and (not (h511 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h516(20-1 downto 6)) < h521)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)))))) and (h522 /= 0)) then
+                    elsif (((((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h562 /= 0)) and (not (h565 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h570(20-1 downto 6)) < h575)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (w_pe_0(9-1 downto 6) = 1)) and ((not (e_pv /= 0)) and bool(w_smctx_8(20)))) and (not bool(w_pe_10(0)))) then
                         status <= to_unsigned(24, 8);
+                        h549 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h549 := to_unsigned(7, 3);
+                        else
+                            h549 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h549;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(93, 8);
+                        h550 := to_unsigned(0, 1);
+                        h550 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h550 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h550;
+                        h551 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h551 := shift_right(e_addr, 12);
+                        h552 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h552 := unsigned'(h551 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h552(64-1 downto 0);
+                        h553 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h553 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h554 := to_unsigned(0, 1);
+                        h554 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h554 := to_unsigned(1, 1);
+                        end if;
+                        h555 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h555 := (unsigned'(to_unsigned(0, 1) & h553) or unsigned'(h554 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h556 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h556 := (unsigned'(to_unsigned(0, 1) & h555) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h557 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h557 := (h556 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h558 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h558 := e_pasid;
+                        else
+                            h558 := to_unsigned(0, 20);
+                        end if;
+                        h559 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h559 := (h557 or unsigned'(to_unsigned(0, 4) & h558 & unsigned'("0000000000000000000000000000000000000000")));
+                        h560 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h560 := (h559 or unsigned'("0000000000000000000000000101110100000000000000000000000000000000"));
+                        rec_frcd_hi <= h560;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h561 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h561 := to_unsigned(4, 3);
+                        else
+                            h561 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h561;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smfl_non_canonical /= 0)) then
+                        status <= to_unsigned(25, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
@@ -5651,47 +6264,47 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h550 /= 0)) and (not (h553 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h558(20-1 downto 6)) < h563)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not ((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True))))) and (h564 /= 0)) then
-                        status <= to_unsigned(25, 8);
+                    elsif (wk_smfl_non_canonical /= 0) then
+                        status <= to_unsigned(26, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
-                        rec_fault_reason <= to_unsigned(131, 8);
-                        h539 := to_unsigned(0, 1);
-                        h539 := to_unsigned(0, 1);
+                        rec_fault_reason <= to_unsigned(128, 8);
+                        h576 := to_unsigned(0, 1);
+                        h576 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h539 := to_unsigned(1, 1);
+                            h576 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h539;
-                        h540 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h540 := shift_right(e_addr, 12);
-                        h541 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h541 := unsigned'(h540 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h541(64-1 downto 0);
-                        h542 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h542 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h543 := to_unsigned(0, 1);
-                        h543 := to_unsigned(0, 1);
+                        rec_recorded <= h576;
+                        h577 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h577 := shift_right(e_addr, 12);
+                        h578 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h578 := unsigned'(h577 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h578(64-1 downto 0);
+                        h579 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h579 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h580 := to_unsigned(0, 1);
+                        h580 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h543 := to_unsigned(1, 1);
+                            h580 := to_unsigned(1, 1);
                         end if;
-                        h544 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h544 := (unsigned'(to_unsigned(0, 1) & h542) or unsigned'(h543 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h545 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h545 := (unsigned'(to_unsigned(0, 1) & h544) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h546 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h546 := (h545 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h547 := to_unsigned(0, 20);
+                        h581 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h581 := (unsigned'(to_unsigned(0, 1) & h579) or unsigned'(h580 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h582 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h582 := (unsigned'(to_unsigned(0, 1) & h581) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h583 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h583 := (h582 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h584 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h547 := e_pasid;
+                            h584 := e_pasid;
                         else
-                            h547 := to_unsigned(0, 20);
+                            h584 := to_unsigned(0, 20);
                         end if;
-                        h548 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h548 := (h546 or unsigned'(to_unsigned(0, 4) & h547 & unsigned'("0000000000000000000000000000000000000000")));
-                        h549 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h549 := (h548 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
-                        rec_frcd_hi <= h549;
+                        h585 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h585 := (h583 or unsigned'(to_unsigned(0, 4) & h584 & unsigned'("0000000000000000000000000000000000000000")));
+                        h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h586 := (h585 or unsigned'("0000000000000000000000001000000000000000000000000000000000000000"));
+                        rec_frcd_hi <= h586;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5702,8 +6315,480 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h581))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h582)))))) then
-                        status <= to_unsigned(26, 8);
+                    elsif ((wk_smfl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smfl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h587))) or ((True and (wk_smfl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smfl_pa <= unsigned'(to_unsigned(0, 16) & h588)))))) then
+                        status <= to_unsigned(27, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_ok /= 0) then
+                        status <= to_unsigned(28, 8);
+                        rec_outcome <= to_unsigned(1, 3);
+                        rec_address <= wk_smfl_pa;
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_translation /= 0) then
+                        status <= to_unsigned(29, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        v_wide := to_unsigned(0, 127);
+                        v_wide(1-1 downto 0) := wk_smfl_R;
+                        h589 := to_unsigned(0, 1);
+                        h589 := to_unsigned(0, 1);
+                        if ((wk_smfl_W /= 0) and (not (True and (e_nw /= 0)))) then
+                            h589 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(2-1 downto 1) := h589;
+                        h590 := to_unsigned(0, 1);
+                        h590 := to_unsigned(0, 1);
+                        if (wk_smfl_shift > 12) then
+                            h590 := to_unsigned(1, 1);
+                        end if;
+                        v_wide(12-1 downto 11) := h590;
+                        h591 := to_unsigned(0, 6);
+                        h591 := wk_smfl_shift;
+                        h592 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h592 := shift_right(wk_smfl_frame, to_integer(h591));
+                        h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h593 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h592);
+                        h594 := to_unsigned(0, 6);
+                        h594 := wk_smfl_shift;
+                        h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h595 := shift_left(h593, to_integer(h594));
+                        h596 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h596 := to_unsigned(1, 64);
+                        h597 := to_unsigned(0, 6);
+                        h598 := to_unsigned(0, 7);
+                        h598 := ((unsigned'(to_unsigned(0, 1) & wk_smfl_shift) + 64) - 1);
+                        h597 := h598(6-1 downto 0);
+                        h599 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h599 := shift_left(h596, to_integer(h597));
+                        h600 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h600 := ((unsigned'(to_unsigned(0, 1) & h599) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h601 := shift_right(h600(64-1 downto 0), 12);
+                        h602 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h602 := (h595 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h601 & to_unsigned(0, 12)));
+                        h603 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h603 := shift_right(h602, 12);
+                        v_wide(64-1 downto 12) := h603(52-1 downto 0);
+                        rec_cpl <= v_wide(64-1 downto 0);
+                        st <= FINISH;
+                    elsif (wk_smfl_access_error /= 0) then
+                        status <= to_unsigned(30, 8);
+                        h604 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h604 := to_unsigned(7, 3);
+                        else
+                            h604 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h604;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        h605 := to_unsigned(0, 7);
+                        if (wk_smfl_reason = 115) then
+                            h605 := to_unsigned(115, 7);
+                        else
+                            h605 := to_unsigned(112, 7);
+                        end if;
+                        rec_fault_reason <= unsigned'(to_unsigned(0, 1) & h605);
+                        h606 := to_unsigned(0, 1);
+                        h606 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h606 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h606;
+                        h607 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h607 := shift_right(e_addr, 12);
+                        h608 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h608 := unsigned'(h607 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h608(64-1 downto 0);
+                        h609 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h609 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h610 := to_unsigned(0, 1);
+                        h610 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h610 := to_unsigned(1, 1);
+                        end if;
+                        h611 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h611 := (unsigned'(to_unsigned(0, 1) & h609) or unsigned'(h610 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h612 := (unsigned'(to_unsigned(0, 1) & h611) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h613 := (h612 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h614 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h614 := e_pasid;
+                        else
+                            h614 := to_unsigned(0, 20);
+                        end if;
+                        h615 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h615 := (h613 or unsigned'(to_unsigned(0, 4) & h614 & unsigned'("0000000000000000000000000000000000000000")));
+                        h616 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h616 := (h615 or unsigned'(to_unsigned(0, 24) & wk_smfl_reason & unsigned'("00000000000000000000000000000000")));
+                        rec_frcd_hi <= h616;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h617 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h617 := to_unsigned(4, 3);
+                        else
+                            h617 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h617;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smfl_not_present /= 0)) then
+                        status <= to_unsigned(31, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_not_present /= 0) then
+                        status <= to_unsigned(32, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(113, 8);
+                        h618 := to_unsigned(0, 1);
+                        h618 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h618 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h618;
+                        h619 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h619 := shift_right(e_addr, 12);
+                        h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h620 := unsigned'(h619 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h620(64-1 downto 0);
+                        h621 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h621 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h622 := to_unsigned(0, 1);
+                        h622 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h622 := to_unsigned(1, 1);
+                        end if;
+                        h623 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h623 := (unsigned'(to_unsigned(0, 1) & h621) or unsigned'(h622 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h624 := (unsigned'(to_unsigned(0, 1) & h623) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h625 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h625 := (h624 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h626 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h626 := e_pasid;
+                        else
+                            h626 := to_unsigned(0, 20);
+                        end if;
+                        h627 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h627 := (h625 or unsigned'(to_unsigned(0, 4) & h626 & unsigned'("0000000000000000000000000000000000000000")));
+                        h628 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h628 := (h627 or unsigned'("0000000000000000000000000111000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h628;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_privilege /= 0) then
+                        status <= to_unsigned(33, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(129, 8);
+                        h629 := to_unsigned(0, 1);
+                        h629 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h629 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h629;
+                        h630 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h630 := shift_right(e_addr, 12);
+                        h631 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h631 := unsigned'(h630 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h631(64-1 downto 0);
+                        h632 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h632 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h633 := to_unsigned(0, 1);
+                        h633 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h633 := to_unsigned(1, 1);
+                        end if;
+                        h634 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h634 := (unsigned'(to_unsigned(0, 1) & h632) or unsigned'(h633 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h635 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h635 := (unsigned'(to_unsigned(0, 1) & h634) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h636 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h636 := (h635 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h637 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h637 := e_pasid;
+                        else
+                            h637 := to_unsigned(0, 20);
+                        end if;
+                        h638 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h638 := (h636 or unsigned'(to_unsigned(0, 4) & h637 & unsigned'("0000000000000000000000000000000000000000")));
+                        h639 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h639 := (h638 or unsigned'("0000000000000000000000001000000100000000000000000000000000000000"));
+                        rec_frcd_hi <= h639;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (wk_smfl_write_denied /= 0) then
+                        status <= to_unsigned(34, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(133, 8);
+                        h640 := to_unsigned(0, 1);
+                        h640 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h640 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h640;
+                        h641 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h641 := shift_right(e_addr, 12);
+                        h642 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h642 := unsigned'(h641 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h642(64-1 downto 0);
+                        h643 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h643 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h644 := to_unsigned(0, 1);
+                        h644 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h644 := to_unsigned(1, 1);
+                        end if;
+                        h645 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h645 := (unsigned'(to_unsigned(0, 1) & h643) or unsigned'(h644 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h646 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h646 := (unsigned'(to_unsigned(0, 1) & h645) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h647 := (h646 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h648 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h648 := e_pasid;
+                        else
+                            h648 := to_unsigned(0, 20);
+                        end if;
+                        h649 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h649 := (h647 or unsigned'(to_unsigned(0, 4) & h648 & unsigned'("0000000000000000000000000000000000000000")));
+                        h650 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h650 := (h649 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h650;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((wk_smfl_reserved /= 0) or (wk_smfl_reserved_2m /= 0)) or (wk_smfl_reserved_1g /= 0)) then
+                        status <= to_unsigned(35, 8);
+                        h651 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h651 := to_unsigned(7, 3);
+                        else
+                            h651 := to_unsigned(4, 3);
+                        end if;
+                        rec_outcome <= h651;
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(114, 8);
+                        h652 := to_unsigned(0, 1);
+                        h652 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h652 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h652;
+                        h653 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h653 := shift_right(e_addr, 12);
+                        h654 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h654 := unsigned'(h653 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h654(64-1 downto 0);
+                        h655 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h655 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h656 := to_unsigned(0, 1);
+                        h656 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h656 := to_unsigned(1, 1);
+                        end if;
+                        h657 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h657 := (unsigned'(to_unsigned(0, 1) & h655) or unsigned'(h656 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h658 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h658 := (unsigned'(to_unsigned(0, 1) & h657) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h659 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h659 := (h658 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h660 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h660 := e_pasid;
+                        else
+                            h660 := to_unsigned(0, 20);
+                        end if;
+                        h661 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h661 := (h659 or unsigned'(to_unsigned(0, 4) & h660 & unsigned'("0000000000000000000000000000000000000000")));
+                        h662 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h662 := (h661 or unsigned'("0000000000000000000000000111001000000000000000000000000000000000"));
+                        rec_frcd_hi <= h662;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        h663 := to_unsigned(0, 3);
+                        if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
+                            h663 := to_unsigned(4, 3);
+                        else
+                            h663 := to_unsigned(0, 3);
+                        end if;
+                        rec_cpl_status <= h663;
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and ((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h664 /= 0)) and (not (h667 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h672(20-1 downto 6)) < h677)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True)))))))) and (h678 /= 0)) then
+                        status <= to_unsigned(36, 8);
+                        rec_outcome <= to_unsigned(7, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= w_pe_8(16-1 downto 0);
+                        rec_fault_reason <= to_unsigned(0, 8);
+                        rec_recorded <= to_unsigned(0, 1);
+                        rec_frcd_lo <= to_unsigned(0, 64);
+                        rec_frcd_hi <= to_unsigned(0, 64);
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif (((((((((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (True and (r_RTADDR_REG(12-1 downto 10) = 1))) and (h706 /= 0)) and (not (h709 /= 0))) and (not (er_root /= '0'))) and bool(w_smctx_0(0))) and (not (((((w_smctx_0(9-1 downto 5) /= 0) or (w_smctx_0(64-1 downto 48) /= 0)) or (w_smctx_8(64-1 downto 21) /= 0)) or (w_smctx_10 /= 0)) or (w_smctx_18 /= 0)))) and (not (((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (not bool(w_smctx_0(2)))))) and (not ((e_pv /= 0) and (not bool(w_smctx_0(3)))))) and (not (e_at = 2))) and (unsigned'(to_unsigned(0, 2) & h714(20-1 downto 6)) < h719)) and bool(w_pdir_0(0))) and (not ((w_pdir_0(12-1 downto 2) /= 0) or (w_pdir_0(64-1 downto 48) /= 0)))) and bool(w_pe_0(0))) and (not (((((w_pe_0(12-1 downto 10) /= 0) or (w_pe_0(64-1 downto 48) /= 0)) or (w_pe_8(23-1 downto 16) /= 0)) or (w_pe_10(12-1 downto 8) /= 0)) or (w_pe_10(64-1 downto 48) /= 0)))) and (not (not (((((w_pe_0(9-1 downto 6) = 2) and True) and ((((w_pe_0(5-1 downto 2) = 1) and True) or ((w_pe_0(5-1 downto 2) = 2) and True)) or ((w_pe_0(5-1 downto 2) = 3) and True))) or ((w_pe_0(9-1 downto 6) = 4) and True)) or (((w_pe_0(9-1 downto 6) = 1) and True) and ((w_pe_10(4-1 downto 2) = 0) or ((w_pe_10(4-1 downto 2) = 1) and True))))))) and (h720 /= 0)) then
+                        status <= to_unsigned(37, 8);
+                        rec_outcome <= to_unsigned(4, 3);
+                        rec_address <= to_unsigned(0, 64);
+                        rec_domain <= to_unsigned(0, 16);
+                        rec_fault_reason <= to_unsigned(131, 8);
+                        h695 := to_unsigned(0, 1);
+                        h695 := to_unsigned(0, 1);
+                        if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
+                            h695 := to_unsigned(1, 1);
+                        end if;
+                        rec_recorded <= h695;
+                        h696 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h696 := shift_right(e_addr, 12);
+                        h697 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h697 := unsigned'(h696 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h697(64-1 downto 0);
+                        h698 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h698 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h699 := to_unsigned(0, 1);
+                        h699 := to_unsigned(0, 1);
+                        if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
+                            h699 := to_unsigned(1, 1);
+                        end if;
+                        h700 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h700 := (unsigned'(to_unsigned(0, 1) & h698) or unsigned'(h699 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h701 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h701 := (unsigned'(to_unsigned(0, 1) & h700) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h702 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h702 := (h701 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h703 := to_unsigned(0, 20);
+                        if (e_pv /= 0) then
+                            h703 := e_pasid;
+                        else
+                            h703 := to_unsigned(0, 20);
+                        end if;
+                        h704 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h704 := (h702 or unsigned'(to_unsigned(0, 4) & h703 & unsigned'("0000000000000000000000000000000000000000")));
+                        h705 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h705 := (h704 or unsigned'("0000000000000000000000001000001100000000000000000000000000000000"));
+                        rec_frcd_hi <= h705;
+                        rec_int_index <= to_unsigned(0, 16);
+                        rec_vector <= to_unsigned(0, 8);
+                        rec_destination <= to_unsigned(0, 32);
+                        rec_dest_mode <= to_unsigned(0, 1);
+                        rec_redir_hint <= to_unsigned(0, 1);
+                        rec_trigger_mode <= to_unsigned(0, 1);
+                        rec_delivery_mode <= to_unsigned(0, 3);
+                        rec_cpl_status <= to_unsigned(0, 3);
+                        rec_cpl <= to_unsigned(0, 64);
+                        st <= FINISH;
+                    elsif ((wk_smsl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_smsl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h737))) or ((True and (wk_smsl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_smsl_pa <= unsigned'(to_unsigned(0, 16) & h738)))))) then
+                        status <= to_unsigned(38, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -5722,7 +6807,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_smsl_ok /= 0) then
-                        status <= to_unsigned(27, 8);
+                        status <= to_unsigned(39, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_smsl_pa;
                         rec_domain <= w_pe_8(16-1 downto 0);
@@ -5741,7 +6826,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_smsl_translation /= 0) then
-                        status <= to_unsigned(28, 8);
+                        status <= to_unsigned(40, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
@@ -5759,95 +6844,95 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_smsl_R;
-                        h583 := to_unsigned(0, 1);
-                        h583 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
+                        h739 := to_unsigned(0, 1);
                         if ((wk_smsl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h583 := to_unsigned(1, 1);
+                            h739 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h583;
+                        v_wide(2-1 downto 1) := h739;
                         v_wide(3-1 downto 2) := wk_smsl_U;
-                        h584 := to_unsigned(0, 1);
-                        h584 := to_unsigned(0, 1);
+                        h740 := to_unsigned(0, 1);
+                        h740 := to_unsigned(0, 1);
                         if (wk_smsl_shift > 12) then
-                            h584 := to_unsigned(1, 1);
+                            h740 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h584;
-                        h585 := to_unsigned(0, 6);
-                        h585 := wk_smsl_shift;
-                        h586 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h586 := shift_right(wk_smsl_frame, to_integer(h585));
-                        h587 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h587 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h586);
-                        h588 := to_unsigned(0, 6);
-                        h588 := wk_smsl_shift;
-                        h589 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h589 := shift_left(h587, to_integer(h588));
-                        h590 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h590 := to_unsigned(1, 64);
-                        h591 := to_unsigned(0, 6);
-                        h592 := to_unsigned(0, 7);
-                        h592 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
-                        h591 := h592(6-1 downto 0);
-                        h593 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h593 := shift_left(h590, to_integer(h591));
-                        h594 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h594 := ((unsigned'(to_unsigned(0, 1) & h593) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h595 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h595 := shift_right(h594(64-1 downto 0), 12);
-                        h596 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h596 := (h589 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h595 & to_unsigned(0, 12)));
-                        h597 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h597 := shift_right(h596, 12);
-                        v_wide(64-1 downto 12) := h597(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h740;
+                        h741 := to_unsigned(0, 6);
+                        h741 := wk_smsl_shift;
+                        h742 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h742 := shift_right(wk_smsl_frame, to_integer(h741));
+                        h743 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h743 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h742);
+                        h744 := to_unsigned(0, 6);
+                        h744 := wk_smsl_shift;
+                        h745 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h745 := shift_left(h743, to_integer(h744));
+                        h746 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h746 := to_unsigned(1, 64);
+                        h747 := to_unsigned(0, 6);
+                        h748 := to_unsigned(0, 7);
+                        h748 := ((unsigned'(to_unsigned(0, 1) & wk_smsl_shift) + 64) - 1);
+                        h747 := h748(6-1 downto 0);
+                        h749 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h749 := shift_left(h746, to_integer(h747));
+                        h750 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h750 := ((unsigned'(to_unsigned(0, 1) & h749) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h751 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h751 := shift_right(h750(64-1 downto 0), 12);
+                        h752 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h752 := (h745 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h751 & to_unsigned(0, 12)));
+                        h753 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h753 := shift_right(h752, 12);
+                        v_wide(64-1 downto 12) := h753(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (wk_smsl_access_error /= 0)) then
-                        status <= to_unsigned(29, 8);
-                        h598 := to_unsigned(0, 3);
+                        status <= to_unsigned(41, 8);
+                        h754 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h598 := to_unsigned(7, 3);
+                            h754 := to_unsigned(7, 3);
                         else
-                            h598 := to_unsigned(4, 3);
+                            h754 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h598;
+                        rec_outcome <= h754;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(120, 8);
-                        h599 := to_unsigned(0, 1);
-                        h599 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
+                        h755 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h599 := to_unsigned(1, 1);
+                            h755 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h599;
-                        h600 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h600 := shift_right(e_addr, 12);
-                        h601 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h601 := unsigned'(h600 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h601(64-1 downto 0);
-                        h602 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h602 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h603 := to_unsigned(0, 1);
-                        h603 := to_unsigned(0, 1);
+                        rec_recorded <= h755;
+                        h756 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h756 := shift_right(e_addr, 12);
+                        h757 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h757 := unsigned'(h756 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h757(64-1 downto 0);
+                        h758 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h758 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h759 := to_unsigned(0, 1);
+                        h759 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h603 := to_unsigned(1, 1);
+                            h759 := to_unsigned(1, 1);
                         end if;
-                        h604 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h604 := (unsigned'(to_unsigned(0, 1) & h602) or unsigned'(h603 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h605 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h605 := (unsigned'(to_unsigned(0, 1) & h604) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h606 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h606 := (h605 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h607 := to_unsigned(0, 20);
+                        h760 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h760 := (unsigned'(to_unsigned(0, 1) & h758) or unsigned'(h759 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h761 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h761 := (unsigned'(to_unsigned(0, 1) & h760) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h762 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h762 := (h761 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h763 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h607 := e_pasid;
+                            h763 := e_pasid;
                         else
-                            h607 := to_unsigned(0, 20);
+                            h763 := to_unsigned(0, 20);
                         end if;
-                        h608 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h608 := (h606 or unsigned'(to_unsigned(0, 4) & h607 & unsigned'("0000000000000000000000000000000000000000")));
-                        h609 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h609 := (h608 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
-                        rec_frcd_hi <= h609;
+                        h764 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h764 := (h762 or unsigned'(to_unsigned(0, 4) & h763 & unsigned'("0000000000000000000000000000000000000000")));
+                        h765 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h765 := (h764 or unsigned'("0000000000000000000000000111100000000000000000000000000000000000"));
+                        rec_frcd_hi <= h765;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5855,17 +6940,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h610 := to_unsigned(0, 3);
+                        h766 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h610 := to_unsigned(4, 3);
+                            h766 := to_unsigned(4, 3);
                         else
-                            h610 := to_unsigned(0, 3);
+                            h766 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h610;
+                        rec_cpl_status <= h766;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_smsl_walked /= 0)) and (wk_smsl_not_present /= 0)) then
-                        status <= to_unsigned(30, 8);
+                        status <= to_unsigned(42, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_pe_8(16-1 downto 0);
@@ -5884,46 +6969,46 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 5)) then
-                        status <= to_unsigned(31, 8);
+                        status <= to_unsigned(43, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(133, 8);
-                        h611 := to_unsigned(0, 1);
-                        h611 := to_unsigned(0, 1);
+                        h767 := to_unsigned(0, 1);
+                        h767 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h611 := to_unsigned(1, 1);
+                            h767 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h611;
-                        h612 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h612 := shift_right(e_addr, 12);
-                        h613 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h613 := unsigned'(h612 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h613(64-1 downto 0);
-                        h614 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h614 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h615 := to_unsigned(0, 1);
-                        h615 := to_unsigned(0, 1);
+                        rec_recorded <= h767;
+                        h768 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h768 := shift_right(e_addr, 12);
+                        h769 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h769 := unsigned'(h768 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h769(64-1 downto 0);
+                        h770 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h770 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h771 := to_unsigned(0, 1);
+                        h771 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h615 := to_unsigned(1, 1);
+                            h771 := to_unsigned(1, 1);
                         end if;
-                        h616 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h616 := (unsigned'(to_unsigned(0, 1) & h614) or unsigned'(h615 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h617 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h617 := (unsigned'(to_unsigned(0, 1) & h616) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h618 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h618 := (h617 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h619 := to_unsigned(0, 20);
+                        h772 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h772 := (unsigned'(to_unsigned(0, 1) & h770) or unsigned'(h771 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h773 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h773 := (unsigned'(to_unsigned(0, 1) & h772) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h774 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h774 := (h773 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h775 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h619 := e_pasid;
+                            h775 := e_pasid;
                         else
-                            h619 := to_unsigned(0, 20);
+                            h775 := to_unsigned(0, 20);
                         end if;
-                        h620 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h620 := (h618 or unsigned'(to_unsigned(0, 4) & h619 & unsigned'("0000000000000000000000000000000000000000")));
-                        h621 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h621 := (h620 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
-                        rec_frcd_hi <= h621;
+                        h776 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h776 := (h774 or unsigned'(to_unsigned(0, 4) & h775 & unsigned'("0000000000000000000000000000000000000000")));
+                        h777 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h777 := (h776 or unsigned'("0000000000000000000000001000010100000000000000000000000000000000"));
+                        rec_frcd_hi <= h777;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5935,46 +7020,46 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (wk_smsl_reason = 6)) then
-                        status <= to_unsigned(32, 8);
+                        status <= to_unsigned(44, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(134, 8);
-                        h622 := to_unsigned(0, 1);
-                        h622 := to_unsigned(0, 1);
+                        h778 := to_unsigned(0, 1);
+                        h778 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h622 := to_unsigned(1, 1);
+                            h778 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h622;
-                        h623 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h623 := shift_right(e_addr, 12);
-                        h624 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h624 := unsigned'(h623 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h624(64-1 downto 0);
-                        h625 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h625 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h626 := to_unsigned(0, 1);
-                        h626 := to_unsigned(0, 1);
+                        rec_recorded <= h778;
+                        h779 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h779 := shift_right(e_addr, 12);
+                        h780 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h780 := unsigned'(h779 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h780(64-1 downto 0);
+                        h781 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h781 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h782 := to_unsigned(0, 1);
+                        h782 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h626 := to_unsigned(1, 1);
+                            h782 := to_unsigned(1, 1);
                         end if;
-                        h627 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h627 := (unsigned'(to_unsigned(0, 1) & h625) or unsigned'(h626 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h628 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h628 := (unsigned'(to_unsigned(0, 1) & h627) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h629 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h629 := (h628 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h630 := to_unsigned(0, 20);
+                        h783 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h783 := (unsigned'(to_unsigned(0, 1) & h781) or unsigned'(h782 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h784 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h784 := (unsigned'(to_unsigned(0, 1) & h783) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h785 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h785 := (h784 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h786 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h630 := e_pasid;
+                            h786 := e_pasid;
                         else
-                            h630 := to_unsigned(0, 20);
+                            h786 := to_unsigned(0, 20);
                         end if;
-                        h631 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h631 := (h629 or unsigned'(to_unsigned(0, 4) & h630 & unsigned'("0000000000000000000000000000000000000000")));
-                        h632 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h632 := (h631 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
-                        rec_frcd_hi <= h632;
+                        h787 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h787 := (h785 or unsigned'(to_unsigned(0, 4) & h786 & unsigned'("0000000000000000000000000000000000000000")));
+                        h788 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h788 := (h787 or unsigned'("0000000000000000000000001000011000000000000000000000000000000000"));
+                        rec_frcd_hi <= h788;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -5986,52 +7071,52 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_smsl_walked /= 0) and (((wk_smsl_reserved /= 0) or (wk_smsl_reserved_2m /= 0)) or (wk_smsl_reserved_1g /= 0))) then
-                        status <= to_unsigned(33, 8);
-                        h633 := to_unsigned(0, 3);
+                        status <= to_unsigned(45, 8);
+                        h789 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h633 := to_unsigned(7, 3);
+                            h789 := to_unsigned(7, 3);
                         else
-                            h633 := to_unsigned(4, 3);
+                            h789 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h633;
+                        rec_outcome <= h789;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(122, 8);
-                        h634 := to_unsigned(0, 1);
-                        h634 := to_unsigned(0, 1);
+                        h790 := to_unsigned(0, 1);
+                        h790 := to_unsigned(0, 1);
                         if (not ((bool(w_smctx_0(1)) or bool(w_pdir_0(1))) or bool(w_pe_0(1)))) then
-                            h634 := to_unsigned(1, 1);
+                            h790 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h634;
-                        h635 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h635 := shift_right(e_addr, 12);
-                        h636 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h636 := unsigned'(h635 & to_unsigned(0, 12));
-                        rec_frcd_lo <= h636(64-1 downto 0);
-                        h637 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
-                        h637 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
-                        h638 := to_unsigned(0, 1);
-                        h638 := to_unsigned(0, 1);
+                        rec_recorded <= h790;
+                        h791 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h791 := shift_right(e_addr, 12);
+                        h792 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h792 := unsigned'(h791 & to_unsigned(0, 12));
+                        rec_frcd_lo <= h792(64-1 downto 0);
+                        h793 := unsigned'("00000000000000000000000000000000000000000000000000000000000000");
+                        h793 := (unsigned'(unsigned'("0000000000000000000000000000000000000000000000") & e_sid) or unsigned'(e_at & unsigned'("000000000000000000000000000000000000000000000000000000000000")));
+                        h794 := to_unsigned(0, 1);
+                        h794 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h638 := to_unsigned(1, 1);
+                            h794 := to_unsigned(1, 1);
                         end if;
-                        h639 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
-                        h639 := (unsigned'(to_unsigned(0, 1) & h637) or unsigned'(h638 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
-                        h640 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h640 := (unsigned'(to_unsigned(0, 1) & h639) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
-                        h641 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h641 := (h640 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
-                        h642 := to_unsigned(0, 20);
+                        h795 := unsigned'("000000000000000000000000000000000000000000000000000000000000000");
+                        h795 := (unsigned'(to_unsigned(0, 1) & h793) or unsigned'(h794 & unsigned'("00000000000000000000000000000000000000000000000000000000000000")));
+                        h796 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h796 := (unsigned'(to_unsigned(0, 1) & h795) or unsigned'("1000000000000000000000000000000000000000000000000000000000000000"));
+                        h797 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h797 := (h796 or unsigned'(unsigned'("00000000000000000000000000000000") & e_pv & unsigned'("0000000000000000000000000000000")));
+                        h798 := to_unsigned(0, 20);
                         if (e_pv /= 0) then
-                            h642 := e_pasid;
+                            h798 := e_pasid;
                         else
-                            h642 := to_unsigned(0, 20);
+                            h798 := to_unsigned(0, 20);
                         end if;
-                        h643 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h643 := (h641 or unsigned'(to_unsigned(0, 4) & h642 & unsigned'("0000000000000000000000000000000000000000")));
-                        h644 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h644 := (h643 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
-                        rec_frcd_hi <= h644;
+                        h799 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h799 := (h797 or unsigned'(to_unsigned(0, 4) & h798 & unsigned'("0000000000000000000000000000000000000000")));
+                        h800 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h800 := (h799 or unsigned'("0000000000000000000000000111101000000000000000000000000000000000"));
+                        rec_frcd_hi <= h800;
                         rec_int_index <= to_unsigned(0, 16);
                         rec_vector <= to_unsigned(0, 8);
                         rec_destination <= to_unsigned(0, 32);
@@ -6039,43 +7124,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h645 := to_unsigned(0, 3);
+                        h801 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h645 := to_unsigned(4, 3);
+                            h801 := to_unsigned(4, 3);
                         else
-                            h645 := to_unsigned(0, 3);
+                            h801 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h645;
+                        rec_cpl_status <= h801;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (not bool(w_root_0(0)))) then
-                        status <= to_unsigned(34, 8);
-                        h646 := to_unsigned(0, 3);
+                        status <= to_unsigned(46, 8);
+                        h802 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h646 := to_unsigned(7, 3);
+                            h802 := to_unsigned(7, 3);
                         else
-                            h646 := to_unsigned(4, 3);
+                            h802 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h646;
+                        rec_outcome <= h802;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(1, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h647 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h647 := e_addr;
-                        v_wide(64-1 downto 12) := h647(64-1 downto 12);
+                        h803 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h803 := e_addr;
+                        v_wide(64-1 downto 12) := h803(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(1, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h648 := to_unsigned(0, 1);
-                        h648 := to_unsigned(0, 1);
+                        h804 := to_unsigned(0, 1);
+                        h804 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h648 := to_unsigned(1, 1);
+                            h804 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h648;
+                        v_wide(63-1 downto 62) := h804;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6085,43 +7170,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h649 := to_unsigned(0, 1);
+                        h805 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h649 := to_unsigned(1, 1);
+                            h805 := to_unsigned(1, 1);
                         else
-                            h649 := to_unsigned(0, 1);
+                            h805 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h649);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h805);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0))) then
-                        status <= to_unsigned(35, 8);
-                        h650 := to_unsigned(0, 3);
+                        status <= to_unsigned(47, 8);
+                        h806 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h650 := to_unsigned(7, 3);
+                            h806 := to_unsigned(7, 3);
                         else
-                            h650 := to_unsigned(4, 3);
+                            h806 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h650;
+                        rec_outcome <= h806;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(10, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h651 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h651 := e_addr;
-                        v_wide(64-1 downto 12) := h651(64-1 downto 12);
+                        h807 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h807 := e_addr;
+                        v_wide(64-1 downto 12) := h807(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(10, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h652 := to_unsigned(0, 1);
-                        h652 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
+                        h808 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h652 := to_unsigned(1, 1);
+                            h808 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h652;
+                        v_wide(63-1 downto 62) := h808;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6131,43 +7216,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h653 := to_unsigned(0, 3);
+                        h809 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h653 := to_unsigned(4, 3);
+                            h809 := to_unsigned(4, 3);
                         else
-                            h653 := to_unsigned(0, 3);
+                            h809 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h653;
+                        rec_cpl_status <= h809;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (er_ctx /= '0')) then
-                        status <= to_unsigned(36, 8);
-                        h654 := to_unsigned(0, 3);
+                        status <= to_unsigned(48, 8);
+                        h810 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h654 := to_unsigned(7, 3);
+                            h810 := to_unsigned(7, 3);
                         else
-                            h654 := to_unsigned(4, 3);
+                            h810 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h654;
+                        rec_outcome <= h810;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(9, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h655 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h655 := e_addr;
-                        v_wide(64-1 downto 12) := h655(64-1 downto 12);
+                        h811 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h811 := e_addr;
+                        v_wide(64-1 downto 12) := h811(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(9, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h656 := to_unsigned(0, 1);
-                        h656 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
+                        h812 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h656 := to_unsigned(1, 1);
+                            h812 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h656;
+                        v_wide(63-1 downto 62) := h812;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6177,48 +7262,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h657 := to_unsigned(0, 3);
+                        h813 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h657 := to_unsigned(4, 3);
+                            h813 := to_unsigned(4, 3);
                         else
-                            h657 := to_unsigned(0, 3);
+                            h813 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h657;
+                        rec_cpl_status <= h813;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and (not bool(w_ctx_0(0)))) then
-                        status <= to_unsigned(37, 8);
-                        h658 := to_unsigned(0, 3);
+                        status <= to_unsigned(49, 8);
+                        h814 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h658 := to_unsigned(7, 3);
+                            h814 := to_unsigned(7, 3);
                         else
-                            h658 := to_unsigned(4, 3);
+                            h814 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h658;
+                        rec_outcome <= h814;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(2, 8);
-                        h659 := to_unsigned(0, 1);
-                        h659 := to_unsigned(0, 1);
+                        h815 := to_unsigned(0, 1);
+                        h815 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h659 := to_unsigned(1, 1);
+                            h815 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h659;
+                        rec_recorded <= h815;
                         v_wide := to_unsigned(0, 127);
-                        h660 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h660 := e_addr;
-                        v_wide(64-1 downto 12) := h660(64-1 downto 12);
+                        h816 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h816 := e_addr;
+                        v_wide(64-1 downto 12) := h816(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(2, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h661 := to_unsigned(0, 1);
-                        h661 := to_unsigned(0, 1);
+                        h817 := to_unsigned(0, 1);
+                        h817 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h661 := to_unsigned(1, 1);
+                            h817 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h661;
+                        v_wide(63-1 downto 62) := h817;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6228,43 +7313,43 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h662 := to_unsigned(0, 1);
+                        h818 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h662 := to_unsigned(1, 1);
+                            h818 := to_unsigned(1, 1);
                         else
-                            h662 := to_unsigned(0, 1);
+                            h818 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h662);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h818);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0))) then
-                        status <= to_unsigned(38, 8);
-                        h663 := to_unsigned(0, 3);
+                        status <= to_unsigned(50, 8);
+                        h819 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h663 := to_unsigned(7, 3);
+                            h819 := to_unsigned(7, 3);
                         else
-                            h663 := to_unsigned(4, 3);
+                            h819 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h663;
+                        rec_outcome <= h819;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(11, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h664 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h664 := e_addr;
-                        v_wide(64-1 downto 12) := h664(64-1 downto 12);
+                        h820 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h820 := e_addr;
+                        v_wide(64-1 downto 12) := h820(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(11, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h665 := to_unsigned(0, 1);
-                        h665 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 1);
+                        h821 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h665 := to_unsigned(1, 1);
+                            h821 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h665;
+                        v_wide(63-1 downto 62) := h821;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6274,48 +7359,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h666 := to_unsigned(0, 3);
+                        h822 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h666 := to_unsigned(4, 3);
+                            h822 := to_unsigned(4, 3);
                         else
-                            h666 := to_unsigned(0, 3);
+                            h822 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h666;
+                        rec_cpl_status <= h822;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((w_ctx_0(4-1 downto 2) = 3) or ((w_ctx_0(4-1 downto 2) = 1) and False)) or ((w_ctx_0(4-1 downto 2) = 2) and False))) then
-                        status <= to_unsigned(39, 8);
-                        h667 := to_unsigned(0, 3);
+                        status <= to_unsigned(51, 8);
+                        h823 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h667 := to_unsigned(7, 3);
+                            h823 := to_unsigned(7, 3);
                         else
-                            h667 := to_unsigned(4, 3);
+                            h823 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h667;
+                        rec_outcome <= h823;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h668 := to_unsigned(0, 1);
-                        h668 := to_unsigned(0, 1);
+                        h824 := to_unsigned(0, 1);
+                        h824 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h668 := to_unsigned(1, 1);
+                            h824 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h668;
+                        rec_recorded <= h824;
                         v_wide := to_unsigned(0, 127);
-                        h669 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h669 := e_addr;
-                        v_wide(64-1 downto 12) := h669(64-1 downto 12);
+                        h825 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h825 := e_addr;
+                        v_wide(64-1 downto 12) := h825(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h670 := to_unsigned(0, 1);
-                        h670 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
+                        h826 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h670 := to_unsigned(1, 1);
+                            h826 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h670;
+                        v_wide(63-1 downto 62) := h826;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6325,48 +7410,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h671 := to_unsigned(0, 3);
+                        h827 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h671 := to_unsigned(4, 3);
+                            h827 := to_unsigned(4, 3);
                         else
-                            h671 := to_unsigned(0, 3);
+                            h827 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h671;
+                        rec_cpl_status <= h827;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and ((e_at = 2) or (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and (w_ctx_0(4-1 downto 2) /= 1)) then
-                        status <= to_unsigned(40, 8);
-                        h672 := to_unsigned(0, 3);
+                        status <= to_unsigned(52, 8);
+                        h828 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h672 := to_unsigned(7, 3);
+                            h828 := to_unsigned(7, 3);
                         else
-                            h672 := to_unsigned(4, 3);
+                            h828 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h672;
+                        rec_outcome <= h828;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(13, 8);
-                        h673 := to_unsigned(0, 1);
-                        h673 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
+                        h829 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h673 := to_unsigned(1, 1);
+                            h829 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h673;
+                        rec_recorded <= h829;
                         v_wide := to_unsigned(0, 127);
-                        h674 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h674 := e_addr;
-                        v_wide(64-1 downto 12) := h674(64-1 downto 12);
+                        h830 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h830 := e_addr;
+                        v_wide(64-1 downto 12) := h830(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(13, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h675 := to_unsigned(0, 1);
-                        h675 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 1);
+                        h831 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h675 := to_unsigned(1, 1);
+                            h831 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h675;
+                        v_wide(63-1 downto 62) := h831;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6376,48 +7461,48 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h676 := to_unsigned(0, 1);
+                        h832 := to_unsigned(0, 1);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h676 := to_unsigned(1, 1);
+                            h832 := to_unsigned(1, 1);
                         else
-                            h676 := to_unsigned(0, 1);
+                            h832 := to_unsigned(0, 1);
                         end if;
-                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h676);
+                        rec_cpl_status <= unsigned'(to_unsigned(0, 2) & h832);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (not ((((w_ctx_8(3-1 downto 0) = 1) and True) or ((w_ctx_8(3-1 downto 0) = 2) and True)) or ((w_ctx_8(3-1 downto 0) = 3) and True)))) then
-                        status <= to_unsigned(41, 8);
-                        h677 := to_unsigned(0, 3);
+                        status <= to_unsigned(53, 8);
+                        h833 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h677 := to_unsigned(7, 3);
+                            h833 := to_unsigned(7, 3);
                         else
-                            h677 := to_unsigned(4, 3);
+                            h833 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h677;
+                        rec_outcome <= h833;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(3, 8);
-                        h678 := to_unsigned(0, 1);
-                        h678 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
+                        h834 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h678 := to_unsigned(1, 1);
+                            h834 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h678;
+                        rec_recorded <= h834;
                         v_wide := to_unsigned(0, 127);
-                        h679 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h679 := e_addr;
-                        v_wide(64-1 downto 12) := h679(64-1 downto 12);
+                        h835 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h835 := e_addr;
+                        v_wide(64-1 downto 12) := h835(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(3, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h680 := to_unsigned(0, 1);
-                        h680 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
+                        h836 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h680 := to_unsigned(1, 1);
+                            h836 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h680;
+                        v_wide(63-1 downto 62) := h836;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6427,17 +7512,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h681 := to_unsigned(0, 3);
+                        h837 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h681 := to_unsigned(4, 3);
+                            h837 := to_unsigned(4, 3);
                         else
-                            h681 := to_unsigned(0, 3);
+                            h837 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h681;
+                        rec_cpl_status <= h837;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h682))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h683))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
-                        status <= to_unsigned(42, 8);
+                    elsif (((((((e_kind = 1) or (e_kind = 2)) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)))) and bool(r_PMEN_REG(31))) and (((True and (e_addr >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(unsigned'("00000000000000000000000000000000") & h838))) or ((True and (e_addr >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (e_addr <= unsigned'(to_unsigned(0, 16) & h839))))) and ((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0')))) and ((e_at = 2) or (w_ctx_0(4-1 downto 2) = 2))) then
+                        status <= to_unsigned(54, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -6456,7 +7541,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (e_at = 2)) then
-                        status <= to_unsigned(43, 8);
+                        status <= to_unsigned(55, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -6475,7 +7560,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (w_ctx_0(4-1 downto 2) = 2)) then
-                        status <= to_unsigned(44, 8);
+                        status <= to_unsigned(56, 8);
                         rec_outcome <= to_unsigned(2, 3);
                         rec_address <= e_addr;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -6493,8 +7578,8 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h684 /= 0)) then
-                        status <= to_unsigned(45, 8);
+                    elsif ((((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))) and (h840 /= 0)) then
+                        status <= to_unsigned(57, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -6512,33 +7597,33 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h704 /= 0)) then
-                        status <= to_unsigned(46, 8);
+                    elsif (((((((((((e_kind = 1) or (e_kind = 2)) and bool(r_GSTS_REG(31))) and (not (True and (r_RTADDR_REG(12-1 downto 10) = 1)))) and bool(w_root_0(0))) and (not (((w_root_0(12-1 downto 1) /= 0) or (w_root_0(64-1 downto 48) /= 0)) or (w_root_8 /= 0)))) and (not (er_root /= '0'))) and bool(w_ctx_0(0))) and (not ((((w_ctx_0(12-1 downto 4) /= 0) or (w_ctx_0(64-1 downto 48) /= 0)) or bool(w_ctx_8(7))) or (w_ctx_8(64-1 downto 24) /= 0)))) and (not (er_ctx /= '0'))) and (h860 /= 0)) then
+                        status <= to_unsigned(58, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(4, 8);
-                        h701 := to_unsigned(0, 1);
-                        h701 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
+                        h857 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h701 := to_unsigned(1, 1);
+                            h857 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h701;
+                        rec_recorded <= h857;
                         v_wide := to_unsigned(0, 127);
-                        h702 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h702 := e_addr;
-                        v_wide(64-1 downto 12) := h702(64-1 downto 12);
+                        h858 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h858 := e_addr;
+                        v_wide(64-1 downto 12) := h858(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(4, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h703 := to_unsigned(0, 1);
-                        h703 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
+                        h859 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h703 := to_unsigned(1, 1);
+                            h859 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h703;
+                        v_wide(63-1 downto 62) := h859;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6551,8 +7636,8 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h721))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h722)))))) then
-                        status <= to_unsigned(47, 8);
+                    elsif ((wk_sl_ok /= 0) and ((True and bool(r_PMEN_REG(31))) and (((True and (wk_sl_pa >= unsigned'(unsigned'("00000000000000000000000000000000") & r_PLMBASE_REG(32-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(unsigned'("00000000000000000000000000000000") & h877))) or ((True and (wk_sl_pa >= unsigned'(to_unsigned(0, 16) & r_PHMBASE_REG(48-1 downto 20) & to_unsigned(0, 20)))) and (wk_sl_pa <= unsigned'(to_unsigned(0, 16) & h878)))))) then
+                        status <= to_unsigned(59, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -6571,7 +7656,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_ok /= 0) then
-                        status <= to_unsigned(48, 8);
+                        status <= to_unsigned(60, 8);
                         rec_outcome <= to_unsigned(1, 3);
                         rec_address <= wk_sl_pa;
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -6590,7 +7675,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (wk_sl_translation /= 0) then
-                        status <= to_unsigned(49, 8);
+                        status <= to_unsigned(61, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -6608,81 +7693,81 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         v_wide := to_unsigned(0, 127);
                         v_wide(1-1 downto 0) := wk_sl_R;
-                        h723 := to_unsigned(0, 1);
-                        h723 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 1);
+                        h879 := to_unsigned(0, 1);
                         if ((wk_sl_W /= 0) and (not (True and (e_nw /= 0)))) then
-                            h723 := to_unsigned(1, 1);
+                            h879 := to_unsigned(1, 1);
                         end if;
-                        v_wide(2-1 downto 1) := h723;
+                        v_wide(2-1 downto 1) := h879;
                         v_wide(3-1 downto 2) := wk_sl_U;
-                        h724 := to_unsigned(0, 1);
-                        h724 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 1);
+                        h880 := to_unsigned(0, 1);
                         if (wk_sl_shift > 12) then
-                            h724 := to_unsigned(1, 1);
+                            h880 := to_unsigned(1, 1);
                         end if;
-                        v_wide(12-1 downto 11) := h724;
-                        h725 := to_unsigned(0, 6);
-                        h725 := wk_sl_shift;
-                        h726 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h726 := shift_right(wk_sl_frame, to_integer(h725));
-                        h727 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h727 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h726);
-                        h728 := to_unsigned(0, 6);
-                        h728 := wk_sl_shift;
-                        h729 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h729 := shift_left(h727, to_integer(h728));
-                        h730 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h730 := to_unsigned(1, 64);
-                        h731 := to_unsigned(0, 6);
-                        h732 := to_unsigned(0, 7);
-                        h732 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
-                        h731 := h732(6-1 downto 0);
-                        h733 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h733 := shift_left(h730, to_integer(h731));
-                        h734 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
-                        h734 := ((unsigned'(to_unsigned(0, 1) & h733) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
-                        h735 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h735 := shift_right(h734(64-1 downto 0), 12);
-                        h736 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h736 := (h729 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h735 & to_unsigned(0, 12)));
-                        h737 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
-                        h737 := shift_right(h736, 12);
-                        v_wide(64-1 downto 12) := h737(52-1 downto 0);
+                        v_wide(12-1 downto 11) := h880;
+                        h881 := to_unsigned(0, 6);
+                        h881 := wk_sl_shift;
+                        h882 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h882 := shift_right(wk_sl_frame, to_integer(h881));
+                        h883 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h883 := unsigned'(unsigned'("000000000000000000000000000000000000000000000000000000000000000") & h882);
+                        h884 := to_unsigned(0, 6);
+                        h884 := wk_sl_shift;
+                        h885 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h885 := shift_left(h883, to_integer(h884));
+                        h886 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h886 := to_unsigned(1, 64);
+                        h887 := to_unsigned(0, 6);
+                        h888 := to_unsigned(0, 7);
+                        h888 := ((unsigned'(to_unsigned(0, 1) & wk_sl_shift) + 64) - 1);
+                        h887 := h888(6-1 downto 0);
+                        h889 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h889 := shift_left(h886, to_integer(h887));
+                        h890 := unsigned'("00000000000000000000000000000000000000000000000000000000000000000");
+                        h890 := ((unsigned'(to_unsigned(0, 1) & h889) + unsigned'("10000000000000000000000000000000000000000000000000000000000000000")) - 1);
+                        h891 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h891 := shift_right(h890(64-1 downto 0), 12);
+                        h892 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h892 := (h885 or unsigned'(unsigned'("000000000000000000000000000000000000000000000000000") & h891 & to_unsigned(0, 12)));
+                        h893 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000");
+                        h893 := shift_right(h892, 12);
+                        v_wide(64-1 downto 12) := h893(52-1 downto 0);
                         rec_cpl <= v_wide(64-1 downto 0);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_access_error /= 0)) then
-                        status <= to_unsigned(50, 8);
-                        h738 := to_unsigned(0, 3);
+                        status <= to_unsigned(62, 8);
+                        h894 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h738 := to_unsigned(7, 3);
+                            h894 := to_unsigned(7, 3);
                         else
-                            h738 := to_unsigned(4, 3);
+                            h894 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h738;
+                        rec_outcome <= h894;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= wk_sl_reason;
-                        h739 := to_unsigned(0, 1);
-                        h739 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
+                        h895 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h739 := to_unsigned(1, 1);
+                            h895 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h739;
+                        rec_recorded <= h895;
                         v_wide := to_unsigned(0, 127);
-                        h740 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h740 := e_addr;
-                        v_wide(64-1 downto 12) := h740(64-1 downto 12);
+                        h896 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h896 := e_addr;
+                        v_wide(64-1 downto 12) := h896(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := wk_sl_reason;
                         v_wide(62-1 downto 60) := e_at;
-                        h741 := to_unsigned(0, 1);
-                        h741 := to_unsigned(0, 1);
+                        h897 := to_unsigned(0, 1);
+                        h897 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h741 := to_unsigned(1, 1);
+                            h897 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h741;
+                        v_wide(63-1 downto 62) := h897;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6692,17 +7777,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h742 := to_unsigned(0, 3);
+                        h898 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h742 := to_unsigned(4, 3);
+                            h898 := to_unsigned(4, 3);
                         else
-                            h742 := to_unsigned(0, 3);
+                            h898 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h742;
+                        rec_cpl_status <= h898;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) and (wk_sl_walked /= 0)) and (wk_sl_not_present /= 0)) then
-                        status <= to_unsigned(51, 8);
+                        status <= to_unsigned(63, 8);
                         rec_outcome <= to_unsigned(7, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= w_ctx_8(24-1 downto 8);
@@ -6721,21 +7806,21 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 5)) then
-                        status <= to_unsigned(52, 8);
+                        status <= to_unsigned(64, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(5, 8);
-                        h743 := to_unsigned(0, 1);
-                        h743 := to_unsigned(0, 1);
+                        h899 := to_unsigned(0, 1);
+                        h899 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h743 := to_unsigned(1, 1);
+                            h899 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h743;
+                        rec_recorded <= h899;
                         v_wide := to_unsigned(0, 127);
-                        h744 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h744 := e_addr;
-                        v_wide(64-1 downto 12) := h744(64-1 downto 12);
+                        h900 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h900 := e_addr;
+                        v_wide(64-1 downto 12) := h900(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6755,21 +7840,21 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (wk_sl_reason = 6)) then
-                        status <= to_unsigned(53, 8);
+                        status <= to_unsigned(65, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(6, 8);
-                        h745 := to_unsigned(0, 1);
-                        h745 := to_unsigned(0, 1);
+                        h901 := to_unsigned(0, 1);
+                        h901 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h745 := to_unsigned(1, 1);
+                            h901 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h745;
+                        rec_recorded <= h901;
                         v_wide := to_unsigned(0, 127);
-                        h746 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h746 := e_addr;
-                        v_wide(64-1 downto 12) := h746(64-1 downto 12);
+                        h902 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h902 := e_addr;
+                        v_wide(64-1 downto 12) := h902(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6789,38 +7874,38 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((wk_sl_walked /= 0) and (((wk_sl_reserved /= 0) or (wk_sl_reserved_2m /= 0)) or (wk_sl_reserved_1g /= 0))) then
-                        status <= to_unsigned(54, 8);
-                        h747 := to_unsigned(0, 3);
+                        status <= to_unsigned(66, 8);
+                        h903 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h747 := to_unsigned(7, 3);
+                            h903 := to_unsigned(7, 3);
                         else
-                            h747 := to_unsigned(4, 3);
+                            h903 := to_unsigned(4, 3);
                         end if;
-                        rec_outcome <= h747;
+                        rec_outcome <= h903;
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(12, 8);
-                        h748 := to_unsigned(0, 1);
-                        h748 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
+                        h904 := to_unsigned(0, 1);
                         if (not bool(w_ctx_0(1))) then
-                            h748 := to_unsigned(1, 1);
+                            h904 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h748;
+                        rec_recorded <= h904;
                         v_wide := to_unsigned(0, 127);
-                        h749 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
-                        h749 := e_addr;
-                        v_wide(64-1 downto 12) := h749(64-1 downto 12);
+                        h905 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        h905 := e_addr;
+                        v_wide(64-1 downto 12) := h905(64-1 downto 12);
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
                         v_wide(40-1 downto 32) := to_unsigned(12, 8);
                         v_wide(62-1 downto 60) := e_at;
-                        h750 := to_unsigned(0, 1);
-                        h750 := to_unsigned(0, 1);
+                        h906 := to_unsigned(0, 1);
+                        h906 := to_unsigned(0, 1);
                         if (not ((e_kind = 2) and (not (((e_kind = 1) or (e_kind = 2)) and (e_at = 1))))) then
-                            h750 := to_unsigned(1, 1);
+                            h906 := to_unsigned(1, 1);
                         end if;
-                        v_wide(63-1 downto 62) := h750;
+                        v_wide(63-1 downto 62) := h906;
                         v_wide(64-1 downto 63) := to_unsigned(1, 1);
                         rec_frcd_hi <= v_wide(64-1 downto 0);
                         rec_int_index <= to_unsigned(0, 16);
@@ -6830,17 +7915,17 @@ begin
                         rec_redir_hint <= to_unsigned(0, 1);
                         rec_trigger_mode <= to_unsigned(0, 1);
                         rec_delivery_mode <= to_unsigned(0, 3);
-                        h751 := to_unsigned(0, 3);
+                        h907 := to_unsigned(0, 3);
                         if (((e_kind = 1) or (e_kind = 2)) and (e_at = 1)) then
-                            h751 := to_unsigned(4, 3);
+                            h907 := to_unsigned(4, 3);
                         else
-                            h751 := to_unsigned(0, 3);
+                            h907 := to_unsigned(0, 3);
                         end if;
-                        rec_cpl_status <= h751;
+                        rec_cpl_status <= h907;
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and (not bool(r_GSTS_REG(25)))) then
-                        status <= to_unsigned(55, 8);
+                        status <= to_unsigned(67, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -6859,7 +7944,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) and (bool(r_IRTA_REG(11)) or (not bool(r_GSTS_REG(23))))) then
-                        status <= to_unsigned(56, 8);
+                        status <= to_unsigned(68, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -6882,7 +7967,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(e_msi_addr(4)))) then
-                        status <= to_unsigned(57, 8);
+                        status <= to_unsigned(69, 8);
                         rec_outcome <= to_unsigned(6, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -6900,45 +7985,45 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h762(32-1 downto 16) /= 0)) then
-                        status <= to_unsigned(58, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (h918(32-1 downto 16) /= 0)) then
+                        status <= to_unsigned(70, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(32, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h752 := to_unsigned(0, 17);
-                        h753 := to_unsigned(0, 1);
-                        h753 := to_unsigned(0, 1);
+                        h908 := to_unsigned(0, 17);
+                        h909 := to_unsigned(0, 1);
+                        h909 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h753 := to_unsigned(1, 1);
+                            h909 := to_unsigned(1, 1);
                         end if;
-                        h754 := unsigned'("00000000000000000000000000000000");
-                        h754 := e_msi_addr;
-                        h755 := to_unsigned(0, 16);
-                        h755 := (unsigned'(h753 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h754(20-1 downto 5)));
-                        h756 := unsigned'("00000000000000000000000000000000");
-                        h756 := e_msi_data;
-                        h757 := to_unsigned(0, 17);
-                        h757 := (unsigned'(to_unsigned(0, 1) & h755) + unsigned'(to_unsigned(0, 1) & h756(16-1 downto 0)));
-                        h758 := to_unsigned(0, 1);
-                        h758 := to_unsigned(0, 1);
+                        h910 := unsigned'("00000000000000000000000000000000");
+                        h910 := e_msi_addr;
+                        h911 := to_unsigned(0, 16);
+                        h911 := (unsigned'(h909 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h910(20-1 downto 5)));
+                        h912 := unsigned'("00000000000000000000000000000000");
+                        h912 := e_msi_data;
+                        h913 := to_unsigned(0, 17);
+                        h913 := (unsigned'(to_unsigned(0, 1) & h911) + unsigned'(to_unsigned(0, 1) & h912(16-1 downto 0)));
+                        h914 := to_unsigned(0, 1);
+                        h914 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h758 := to_unsigned(1, 1);
+                            h914 := to_unsigned(1, 1);
                         end if;
-                        h759 := unsigned'("00000000000000000000000000000000");
-                        h759 := e_msi_addr;
-                        h760 := to_unsigned(0, 16);
-                        h760 := (unsigned'(h758 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h759(20-1 downto 5)));
+                        h915 := unsigned'("00000000000000000000000000000000");
+                        h915 := e_msi_addr;
+                        h916 := to_unsigned(0, 16);
+                        h916 := (unsigned'(h914 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h915(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h752 := h757;
+                            h908 := h913;
                         else
-                            h752 := unsigned'(to_unsigned(0, 1) & h760);
+                            h908 := unsigned'(to_unsigned(0, 1) & h916);
                         end if;
-                        h761 := to_unsigned(0, 16);
-                        h761 := (h752(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h761;
+                        h917 := to_unsigned(0, 16);
+                        h917 := (h908(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h917;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -6955,45 +8040,45 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h782) < h785))) then
-                        status <= to_unsigned(59, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (unsigned'(to_unsigned(0, 1) & h938) < h941))) then
+                        status <= to_unsigned(71, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(33, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h763 := to_unsigned(0, 17);
-                        h764 := to_unsigned(0, 1);
-                        h764 := to_unsigned(0, 1);
+                        h919 := to_unsigned(0, 17);
+                        h920 := to_unsigned(0, 1);
+                        h920 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h764 := to_unsigned(1, 1);
+                            h920 := to_unsigned(1, 1);
                         end if;
-                        h765 := unsigned'("00000000000000000000000000000000");
-                        h765 := e_msi_addr;
-                        h766 := to_unsigned(0, 16);
-                        h766 := (unsigned'(h764 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h765(20-1 downto 5)));
-                        h767 := unsigned'("00000000000000000000000000000000");
-                        h767 := e_msi_data;
-                        h768 := to_unsigned(0, 17);
-                        h768 := (unsigned'(to_unsigned(0, 1) & h766) + unsigned'(to_unsigned(0, 1) & h767(16-1 downto 0)));
-                        h769 := to_unsigned(0, 1);
-                        h769 := to_unsigned(0, 1);
+                        h921 := unsigned'("00000000000000000000000000000000");
+                        h921 := e_msi_addr;
+                        h922 := to_unsigned(0, 16);
+                        h922 := (unsigned'(h920 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h921(20-1 downto 5)));
+                        h923 := unsigned'("00000000000000000000000000000000");
+                        h923 := e_msi_data;
+                        h924 := to_unsigned(0, 17);
+                        h924 := (unsigned'(to_unsigned(0, 1) & h922) + unsigned'(to_unsigned(0, 1) & h923(16-1 downto 0)));
+                        h925 := to_unsigned(0, 1);
+                        h925 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h769 := to_unsigned(1, 1);
+                            h925 := to_unsigned(1, 1);
                         end if;
-                        h770 := unsigned'("00000000000000000000000000000000");
-                        h770 := e_msi_addr;
-                        h771 := to_unsigned(0, 16);
-                        h771 := (unsigned'(h769 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h770(20-1 downto 5)));
+                        h926 := unsigned'("00000000000000000000000000000000");
+                        h926 := e_msi_addr;
+                        h927 := to_unsigned(0, 16);
+                        h927 := (unsigned'(h925 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h926(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h763 := h768;
+                            h919 := h924;
                         else
-                            h763 := unsigned'(to_unsigned(0, 1) & h771);
+                            h919 := unsigned'(to_unsigned(0, 1) & h927);
                         end if;
-                        h772 := to_unsigned(0, 16);
-                        h772 := (h763(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h772;
+                        h928 := to_unsigned(0, 16);
+                        h928 := (h919(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h928;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -7011,44 +8096,44 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (er_irte /= '0')) then
-                        status <= to_unsigned(60, 8);
+                        status <= to_unsigned(72, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(35, 8);
                         rec_recorded <= to_unsigned(1, 1);
                         v_wide := to_unsigned(0, 127);
-                        h786 := to_unsigned(0, 17);
-                        h787 := to_unsigned(0, 1);
-                        h787 := to_unsigned(0, 1);
+                        h942 := to_unsigned(0, 17);
+                        h943 := to_unsigned(0, 1);
+                        h943 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h787 := to_unsigned(1, 1);
+                            h943 := to_unsigned(1, 1);
                         end if;
-                        h788 := unsigned'("00000000000000000000000000000000");
-                        h788 := e_msi_addr;
-                        h789 := to_unsigned(0, 16);
-                        h789 := (unsigned'(h787 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h788(20-1 downto 5)));
-                        h790 := unsigned'("00000000000000000000000000000000");
-                        h790 := e_msi_data;
-                        h791 := to_unsigned(0, 17);
-                        h791 := (unsigned'(to_unsigned(0, 1) & h789) + unsigned'(to_unsigned(0, 1) & h790(16-1 downto 0)));
-                        h792 := to_unsigned(0, 1);
-                        h792 := to_unsigned(0, 1);
+                        h944 := unsigned'("00000000000000000000000000000000");
+                        h944 := e_msi_addr;
+                        h945 := to_unsigned(0, 16);
+                        h945 := (unsigned'(h943 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h944(20-1 downto 5)));
+                        h946 := unsigned'("00000000000000000000000000000000");
+                        h946 := e_msi_data;
+                        h947 := to_unsigned(0, 17);
+                        h947 := (unsigned'(to_unsigned(0, 1) & h945) + unsigned'(to_unsigned(0, 1) & h946(16-1 downto 0)));
+                        h948 := to_unsigned(0, 1);
+                        h948 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h792 := to_unsigned(1, 1);
+                            h948 := to_unsigned(1, 1);
                         end if;
-                        h793 := unsigned'("00000000000000000000000000000000");
-                        h793 := e_msi_addr;
-                        h794 := to_unsigned(0, 16);
-                        h794 := (unsigned'(h792 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h793(20-1 downto 5)));
+                        h949 := unsigned'("00000000000000000000000000000000");
+                        h949 := e_msi_addr;
+                        h950 := to_unsigned(0, 16);
+                        h950 := (unsigned'(h948 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h949(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h786 := h791;
+                            h942 := h947;
                         else
-                            h786 := unsigned'(to_unsigned(0, 1) & h794);
+                            h942 := unsigned'(to_unsigned(0, 1) & h950);
                         end if;
-                        h795 := to_unsigned(0, 16);
-                        h795 := (h786(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h795;
+                        h951 := to_unsigned(0, 16);
+                        h951 := (h942(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h951;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -7066,49 +8151,49 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not bool(w_irte_0(0)))) then
-                        status <= to_unsigned(61, 8);
+                        status <= to_unsigned(73, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(34, 8);
-                        h796 := to_unsigned(0, 1);
-                        h796 := to_unsigned(0, 1);
+                        h952 := to_unsigned(0, 1);
+                        h952 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h796 := to_unsigned(1, 1);
+                            h952 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h796;
+                        rec_recorded <= h952;
                         v_wide := to_unsigned(0, 127);
-                        h797 := to_unsigned(0, 17);
-                        h798 := to_unsigned(0, 1);
-                        h798 := to_unsigned(0, 1);
+                        h953 := to_unsigned(0, 17);
+                        h954 := to_unsigned(0, 1);
+                        h954 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h798 := to_unsigned(1, 1);
+                            h954 := to_unsigned(1, 1);
                         end if;
-                        h799 := unsigned'("00000000000000000000000000000000");
-                        h799 := e_msi_addr;
-                        h800 := to_unsigned(0, 16);
-                        h800 := (unsigned'(h798 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h799(20-1 downto 5)));
-                        h801 := unsigned'("00000000000000000000000000000000");
-                        h801 := e_msi_data;
-                        h802 := to_unsigned(0, 17);
-                        h802 := (unsigned'(to_unsigned(0, 1) & h800) + unsigned'(to_unsigned(0, 1) & h801(16-1 downto 0)));
-                        h803 := to_unsigned(0, 1);
-                        h803 := to_unsigned(0, 1);
+                        h955 := unsigned'("00000000000000000000000000000000");
+                        h955 := e_msi_addr;
+                        h956 := to_unsigned(0, 16);
+                        h956 := (unsigned'(h954 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h955(20-1 downto 5)));
+                        h957 := unsigned'("00000000000000000000000000000000");
+                        h957 := e_msi_data;
+                        h958 := to_unsigned(0, 17);
+                        h958 := (unsigned'(to_unsigned(0, 1) & h956) + unsigned'(to_unsigned(0, 1) & h957(16-1 downto 0)));
+                        h959 := to_unsigned(0, 1);
+                        h959 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h803 := to_unsigned(1, 1);
+                            h959 := to_unsigned(1, 1);
                         end if;
-                        h804 := unsigned'("00000000000000000000000000000000");
-                        h804 := e_msi_addr;
-                        h805 := to_unsigned(0, 16);
-                        h805 := (unsigned'(h803 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h804(20-1 downto 5)));
+                        h960 := unsigned'("00000000000000000000000000000000");
+                        h960 := e_msi_addr;
+                        h961 := to_unsigned(0, 16);
+                        h961 := (unsigned'(h959 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h960(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h797 := h802;
+                            h953 := h958;
                         else
-                            h797 := unsigned'(to_unsigned(0, 1) & h805);
+                            h953 := unsigned'(to_unsigned(0, 1) & h961);
                         end if;
-                        h806 := to_unsigned(0, 16);
-                        h806 := (h797(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h806;
+                        h962 := to_unsigned(0, 16);
+                        h962 := (h953(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h962;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -7125,50 +8210,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h818(8-1 downto 0) /= 0) or (h819(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
-                        status <= to_unsigned(62, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (((((w_irte_0(15-1 downto 12) /= 0) or (w_irte_0(32-1 downto 24) /= 0)) or (True and bool(w_irte_0(15)))) or ((not bool(r_IRTA_REG(11))) and ((h974(8-1 downto 0) /= 0) or (h975(32-1 downto 16) /= 0)))) or (w_irte_8(64-1 downto 20) /= 0))) then
+                        status <= to_unsigned(74, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(36, 8);
-                        h807 := to_unsigned(0, 1);
-                        h807 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
+                        h963 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h807 := to_unsigned(1, 1);
+                            h963 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h807;
+                        rec_recorded <= h963;
                         v_wide := to_unsigned(0, 127);
-                        h808 := to_unsigned(0, 17);
-                        h809 := to_unsigned(0, 1);
-                        h809 := to_unsigned(0, 1);
+                        h964 := to_unsigned(0, 17);
+                        h965 := to_unsigned(0, 1);
+                        h965 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h809 := to_unsigned(1, 1);
+                            h965 := to_unsigned(1, 1);
                         end if;
-                        h810 := unsigned'("00000000000000000000000000000000");
-                        h810 := e_msi_addr;
-                        h811 := to_unsigned(0, 16);
-                        h811 := (unsigned'(h809 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h810(20-1 downto 5)));
-                        h812 := unsigned'("00000000000000000000000000000000");
-                        h812 := e_msi_data;
-                        h813 := to_unsigned(0, 17);
-                        h813 := (unsigned'(to_unsigned(0, 1) & h811) + unsigned'(to_unsigned(0, 1) & h812(16-1 downto 0)));
-                        h814 := to_unsigned(0, 1);
-                        h814 := to_unsigned(0, 1);
+                        h966 := unsigned'("00000000000000000000000000000000");
+                        h966 := e_msi_addr;
+                        h967 := to_unsigned(0, 16);
+                        h967 := (unsigned'(h965 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h966(20-1 downto 5)));
+                        h968 := unsigned'("00000000000000000000000000000000");
+                        h968 := e_msi_data;
+                        h969 := to_unsigned(0, 17);
+                        h969 := (unsigned'(to_unsigned(0, 1) & h967) + unsigned'(to_unsigned(0, 1) & h968(16-1 downto 0)));
+                        h970 := to_unsigned(0, 1);
+                        h970 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h814 := to_unsigned(1, 1);
+                            h970 := to_unsigned(1, 1);
                         end if;
-                        h815 := unsigned'("00000000000000000000000000000000");
-                        h815 := e_msi_addr;
-                        h816 := to_unsigned(0, 16);
-                        h816 := (unsigned'(h814 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h815(20-1 downto 5)));
+                        h971 := unsigned'("00000000000000000000000000000000");
+                        h971 := e_msi_addr;
+                        h972 := to_unsigned(0, 16);
+                        h972 := (unsigned'(h970 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h971(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h808 := h813;
+                            h964 := h969;
                         else
-                            h808 := unsigned'(to_unsigned(0, 1) & h816);
+                            h964 := unsigned'(to_unsigned(0, 1) & h972);
                         end if;
-                        h817 := to_unsigned(0, 16);
-                        h817 := (h808(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h817;
+                        h973 := to_unsigned(0, 16);
+                        h973 := (h964(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h973;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -7185,50 +8270,50 @@ begin
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
-                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h834 = h838))) or (((w_irte_8(20-1 downto 18) = 2) and (h839(16-1 downto 8) >= h840(16-1 downto 8))) and (h841(16-1 downto 8) <= h842(8-1 downto 0)))))) then
-                        status <= to_unsigned(63, 8);
+                    elsif (((e_kind = 3) and bool(r_GSTS_REG(25))) and (not (((w_irte_8(20-1 downto 18) = 0) or ((w_irte_8(20-1 downto 18) = 1) and (h990 = h994))) or (((w_irte_8(20-1 downto 18) = 2) and (h995(16-1 downto 8) >= h996(16-1 downto 8))) and (h997(16-1 downto 8) <= h998(8-1 downto 0)))))) then
+                        status <= to_unsigned(75, 8);
                         rec_outcome <= to_unsigned(4, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
                         rec_fault_reason <= to_unsigned(38, 8);
-                        h820 := to_unsigned(0, 1);
-                        h820 := to_unsigned(0, 1);
+                        h976 := to_unsigned(0, 1);
+                        h976 := to_unsigned(0, 1);
                         if (not bool(w_irte_0(1))) then
-                            h820 := to_unsigned(1, 1);
+                            h976 := to_unsigned(1, 1);
                         end if;
-                        rec_recorded <= h820;
+                        rec_recorded <= h976;
                         v_wide := to_unsigned(0, 127);
-                        h821 := to_unsigned(0, 17);
-                        h822 := to_unsigned(0, 1);
-                        h822 := to_unsigned(0, 1);
+                        h977 := to_unsigned(0, 17);
+                        h978 := to_unsigned(0, 1);
+                        h978 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h822 := to_unsigned(1, 1);
+                            h978 := to_unsigned(1, 1);
                         end if;
-                        h823 := unsigned'("00000000000000000000000000000000");
-                        h823 := e_msi_addr;
-                        h824 := to_unsigned(0, 16);
-                        h824 := (unsigned'(h822 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h823(20-1 downto 5)));
-                        h825 := unsigned'("00000000000000000000000000000000");
-                        h825 := e_msi_data;
-                        h826 := to_unsigned(0, 17);
-                        h826 := (unsigned'(to_unsigned(0, 1) & h824) + unsigned'(to_unsigned(0, 1) & h825(16-1 downto 0)));
-                        h827 := to_unsigned(0, 1);
-                        h827 := to_unsigned(0, 1);
+                        h979 := unsigned'("00000000000000000000000000000000");
+                        h979 := e_msi_addr;
+                        h980 := to_unsigned(0, 16);
+                        h980 := (unsigned'(h978 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h979(20-1 downto 5)));
+                        h981 := unsigned'("00000000000000000000000000000000");
+                        h981 := e_msi_data;
+                        h982 := to_unsigned(0, 17);
+                        h982 := (unsigned'(to_unsigned(0, 1) & h980) + unsigned'(to_unsigned(0, 1) & h981(16-1 downto 0)));
+                        h983 := to_unsigned(0, 1);
+                        h983 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h827 := to_unsigned(1, 1);
+                            h983 := to_unsigned(1, 1);
                         end if;
-                        h828 := unsigned'("00000000000000000000000000000000");
-                        h828 := e_msi_addr;
-                        h829 := to_unsigned(0, 16);
-                        h829 := (unsigned'(h827 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h828(20-1 downto 5)));
+                        h984 := unsigned'("00000000000000000000000000000000");
+                        h984 := e_msi_addr;
+                        h985 := to_unsigned(0, 16);
+                        h985 := (unsigned'(h983 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h984(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h821 := h826;
+                            h977 := h982;
                         else
-                            h821 := unsigned'(to_unsigned(0, 1) & h829);
+                            h977 := unsigned'(to_unsigned(0, 1) & h985);
                         end if;
-                        h830 := to_unsigned(0, 16);
-                        h830 := (h821(16-1 downto 0) and to_unsigned(65535, 16));
-                        v_wide(64-1 downto 48) := h830;
+                        h986 := to_unsigned(0, 16);
+                        h986 := (h977(16-1 downto 0) and to_unsigned(65535, 16));
+                        v_wide(64-1 downto 48) := h986;
                         rec_frcd_lo <= v_wide(64-1 downto 0);
                         v_wide := to_unsigned(0, 127);
                         v_wide(16-1 downto 0) := e_sid;
@@ -7246,7 +8331,7 @@ begin
                         rec_cpl <= to_unsigned(0, 64);
                         st <= FINISH;
                     elsif ((e_kind = 3) and bool(r_GSTS_REG(25))) then
-                        status <= to_unsigned(64, 8);
+                        status <= to_unsigned(76, 8);
                         rec_outcome <= to_unsigned(5, 3);
                         rec_address <= to_unsigned(0, 64);
                         rec_domain <= to_unsigned(0, 16);
@@ -7254,65 +8339,65 @@ begin
                         rec_recorded <= to_unsigned(0, 1);
                         rec_frcd_lo <= to_unsigned(0, 64);
                         rec_frcd_hi <= to_unsigned(0, 64);
-                        h843 := to_unsigned(0, 17);
-                        h844 := to_unsigned(0, 1);
-                        h844 := to_unsigned(0, 1);
+                        h999 := to_unsigned(0, 17);
+                        h1000 := to_unsigned(0, 1);
+                        h1000 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h844 := to_unsigned(1, 1);
+                            h1000 := to_unsigned(1, 1);
                         end if;
-                        h845 := unsigned'("00000000000000000000000000000000");
-                        h845 := e_msi_addr;
-                        h846 := to_unsigned(0, 16);
-                        h846 := (unsigned'(h844 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h845(20-1 downto 5)));
-                        h847 := unsigned'("00000000000000000000000000000000");
-                        h847 := e_msi_data;
-                        h848 := to_unsigned(0, 17);
-                        h848 := (unsigned'(to_unsigned(0, 1) & h846) + unsigned'(to_unsigned(0, 1) & h847(16-1 downto 0)));
-                        h849 := to_unsigned(0, 1);
-                        h849 := to_unsigned(0, 1);
+                        h1001 := unsigned'("00000000000000000000000000000000");
+                        h1001 := e_msi_addr;
+                        h1002 := to_unsigned(0, 16);
+                        h1002 := (unsigned'(h1000 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1001(20-1 downto 5)));
+                        h1003 := unsigned'("00000000000000000000000000000000");
+                        h1003 := e_msi_data;
+                        h1004 := to_unsigned(0, 17);
+                        h1004 := (unsigned'(to_unsigned(0, 1) & h1002) + unsigned'(to_unsigned(0, 1) & h1003(16-1 downto 0)));
+                        h1005 := to_unsigned(0, 1);
+                        h1005 := to_unsigned(0, 1);
                         if bool(e_msi_addr(2)) then
-                            h849 := to_unsigned(1, 1);
+                            h1005 := to_unsigned(1, 1);
                         end if;
-                        h850 := unsigned'("00000000000000000000000000000000");
-                        h850 := e_msi_addr;
-                        h851 := to_unsigned(0, 16);
-                        h851 := (unsigned'(h849 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h850(20-1 downto 5)));
+                        h1006 := unsigned'("00000000000000000000000000000000");
+                        h1006 := e_msi_addr;
+                        h1007 := to_unsigned(0, 16);
+                        h1007 := (unsigned'(h1005 & to_unsigned(0, 15)) or unsigned'(to_unsigned(0, 1) & h1006(20-1 downto 5)));
                         if bool(e_msi_addr(3)) then
-                            h843 := h848;
+                            h999 := h1004;
                         else
-                            h843 := unsigned'(to_unsigned(0, 1) & h851);
+                            h999 := unsigned'(to_unsigned(0, 1) & h1007);
                         end if;
-                        h852 := to_unsigned(0, 16);
-                        h852 := (h843(16-1 downto 0) and to_unsigned(65535, 16));
-                        rec_int_index <= h852;
+                        h1008 := to_unsigned(0, 16);
+                        h1008 := (h999(16-1 downto 0) and to_unsigned(65535, 16));
+                        rec_int_index <= h1008;
                         rec_vector <= w_irte_0(24-1 downto 16);
-                        h853 := unsigned'("00000000000000000000000000000000");
-                        h854 := unsigned'("00000000000000000000000000000000");
-                        h854 := w_irte_0(64-1 downto 32);
+                        h1009 := unsigned'("00000000000000000000000000000000");
+                        h1010 := unsigned'("00000000000000000000000000000000");
+                        h1010 := w_irte_0(64-1 downto 32);
                         if bool(r_IRTA_REG(11)) then
-                            h853 := w_irte_0(64-1 downto 32);
+                            h1009 := w_irte_0(64-1 downto 32);
                         else
-                            h853 := unsigned'(to_unsigned(0, 24) & h854(16-1 downto 8));
+                            h1009 := unsigned'(to_unsigned(0, 24) & h1010(16-1 downto 8));
                         end if;
-                        rec_destination <= h853;
-                        h855 := to_unsigned(0, 1);
-                        h855 := to_unsigned(0, 1);
+                        rec_destination <= h1009;
+                        h1011 := to_unsigned(0, 1);
+                        h1011 := to_unsigned(0, 1);
                         if bool(w_irte_0(2)) then
-                            h855 := to_unsigned(1, 1);
+                            h1011 := to_unsigned(1, 1);
                         end if;
-                        rec_dest_mode <= h855;
-                        h856 := to_unsigned(0, 1);
-                        h856 := to_unsigned(0, 1);
+                        rec_dest_mode <= h1011;
+                        h1012 := to_unsigned(0, 1);
+                        h1012 := to_unsigned(0, 1);
                         if bool(w_irte_0(3)) then
-                            h856 := to_unsigned(1, 1);
+                            h1012 := to_unsigned(1, 1);
                         end if;
-                        rec_redir_hint <= h856;
-                        h857 := to_unsigned(0, 1);
-                        h857 := to_unsigned(0, 1);
+                        rec_redir_hint <= h1012;
+                        h1013 := to_unsigned(0, 1);
+                        h1013 := to_unsigned(0, 1);
                         if bool(w_irte_0(4)) then
-                            h857 := to_unsigned(1, 1);
+                            h1013 := to_unsigned(1, 1);
                         end if;
-                        rec_trigger_mode <= h857;
+                        rec_trigger_mode <= h1013;
                         rec_delivery_mode <= w_irte_0(8-1 downto 5);
                         rec_cpl_status <= to_unsigned(0, 3);
                         rec_cpl <= to_unsigned(0, 64);
@@ -7612,7 +8697,7 @@ begin
     end if;
 end process fsm;
 
-port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) is
+port_mux: process (u_addr, u_size, u_valid, u_wdata, u_we, unit_sl_m_addr, unit_sl_m_size, unit_sl_m_valid, unit_sl_m_wdata, unit_sl_m_we, unit_smfl_m_addr, unit_smfl_m_size, unit_smfl_m_valid, unit_smfl_m_wdata, unit_smfl_m_we, unit_smsl_m_addr, unit_smsl_m_size, unit_smsl_m_valid, unit_smsl_m_wdata, unit_smsl_m_we) is
 begin
     if bool(unit_smsl_m_valid) then
         m_valid <= '1';
@@ -7620,6 +8705,12 @@ begin
         m_size <= unit_smsl_m_size;
         m_addr <= unit_smsl_m_addr;
         m_wdata <= unit_smsl_m_wdata;
+    elsif bool(unit_smfl_m_valid) then
+        m_valid <= '1';
+        m_we <= unit_smfl_m_we;
+        m_size <= unit_smfl_m_size;
+        m_addr <= unit_smfl_m_addr;
+        m_wdata <= unit_smfl_m_wdata;
     elsif bool(unit_sl_m_valid) then
         m_valid <= '1';
         m_we <= unit_sl_m_we;
@@ -8502,6 +9593,2107 @@ begin
         end if;
     end if;
 end process walker_unit_smsl0_fsm;
+
+walker_unit_smfl0_logic: process (walker_unit_smfl0_a_rw, walker_unit_smfl0_a_us, unit_smfl_done, walker_unit_smfl0_ea, walker_unit_smfl0_fault_k, walker_unit_smfl0_flevel, unit_smfl_i_addr, walker_unit_smfl0_le, walker_unit_smfl0_lvl, walker_unit_smfl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_smfl0_m_size_h, walker_unit_smfl0_m_valid_h, walker_unit_smfl0_m_wdata_h, walker_unit_smfl0_m_we_h, walker_unit_smfl0_pend_1, walker_unit_smfl0_pend_2, walker_unit_smfl0_pend_3, walker_unit_smfl0_pend_4, walker_unit_smfl0_pend_5, unit_smfl_r_FL_WALK, walker_unit_smfl0_sa_1, walker_unit_smfl0_sa_2, walker_unit_smfl0_sa_3, walker_unit_smfl0_sa_4, walker_unit_smfl0_sa_5, walker_unit_smfl0_se_1, walker_unit_smfl0_se_2, walker_unit_smfl0_se_3, walker_unit_smfl0_se_4, walker_unit_smfl0_se_5, walker_unit_smfl0_st, unit_smfl_start) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(6 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(7 downto 0);
+    variable rs6: unsigned(7 downto 0);
+    variable rs7: unsigned(7 downto 0);
+    variable rs8: unsigned(6 downto 0);
+    variable rs9: unsigned(7 downto 0);
+begin
+    unit_smfl_m_valid <= walker_unit_smfl0_m_valid_h;
+    unit_smfl_m_we <= walker_unit_smfl0_m_we_h;
+    unit_smfl_m_size <= walker_unit_smfl0_m_size_h;
+    unit_smfl_m_addr <= walker_unit_smfl0_m_addr_h;
+    unit_smfl_m_wdata <= walker_unit_smfl0_m_wdata_h;
+    pending := '0';
+    uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+    used := '0';
+    uok := '0';
+    v_us := '0';
+    v_rw := '0';
+    if bool(unit_smfl_done) then
+        null;
+    end if;
+    case walker_unit_smfl0_st is
+        when IDLE =>
+            if bool(unit_smfl_start) then
+                in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in2 := unit_smfl_i_addr;
+                in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in3 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                in5 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                    in1 := in4;
+                else
+                    in1 := unsigned'(to_unsigned(0, 7) & in5);
+                end if;
+                in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in7 := unit_smfl_i_addr;
+                in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                in8 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                in10 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                    in6 := in9;
+                else
+                    in6 := unsigned'(to_unsigned(0, 16) & in10);
+                end if;
+                if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                    in0 := in1;
+                else
+                    in0 := in6;
+                end if;
+                if (unit_smfl_i_addr /= in0) then
+                    null;
+                else
+                    if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                    else
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            end if;
+        when MWAIT =>
+            if bool(m_rvalid) then
+                used := '0';
+                if (walker_unit_smfl0_lvl = 5) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 4) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 3) then
+                    if (bool(m_rdata(7)) and True) then
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 2) then
+                    if bool(m_rdata(7)) then
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(6) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    else
+                        uok := '1';
+                        if bool(m_rerr) then
+                            uok := '0';
+                        end if;
+                        if (not bool(m_rdata(0))) then
+                            uok := '0';
+                        end if;
+                        if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            uok := '0';
+                        end if;
+                        if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            uok := '0';
+                        end if;
+                        if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            uok := '0';
+                        end if;
+                        if bool(uok) then
+                            uw := m_rdata;
+                            if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                uw(5) := '1';
+                            end if;
+                            if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                uw(10) := '1';
+                            end if;
+                            if (uw /= m_rdata) then
+                                used := '1';
+                            end if;
+                        end if;
+                    end if;
+                end if;
+                if (walker_unit_smfl0_lvl = 1) then
+                    uok := '1';
+                    if bool(m_rerr) then
+                        uok := '0';
+                    end if;
+                    if (not bool(m_rdata(0))) then
+                        uok := '0';
+                    end if;
+                    if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                        uok := '0';
+                    end if;
+                    if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        uok := '0';
+                    end if;
+                    if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        uok := '0';
+                    end if;
+                    if bool(uok) then
+                        uw := m_rdata;
+                        if (not bool(unit_smfl_r_FL_WALK(5))) then
+                            uw(5) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(10) := '1';
+                        end if;
+                        if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                            uw(6) := '1';
+                        end if;
+                        if (uw /= m_rdata) then
+                            used := '1';
+                        end if;
+                    end if;
+                end if;
+                if bool(used) then
+                    unit_smfl_m_valid <= '1';
+                    unit_smfl_m_we <= '1';
+                    unit_smfl_m_size <= to_unsigned(3, 3);
+                    unit_smfl_m_addr <= walker_unit_smfl0_ea;
+                    unit_smfl_m_wdata <= uw;
+                else
+                    if (walker_unit_smfl0_lvl = 5) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                            unit_smfl_m_valid <= '1';
+                            unit_smfl_m_we <= '0';
+                            unit_smfl_m_size <= to_unsigned(3, 3);
+                            unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 4) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                            unit_smfl_m_valid <= '1';
+                            unit_smfl_m_we <= '0';
+                            unit_smfl_m_size <= to_unsigned(3, 3);
+                            unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 3) then
+                        if (bool(m_rdata(7)) and True) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                unit_smfl_m_valid <= '1';
+                                unit_smfl_m_we <= '0';
+                                unit_smfl_m_size <= to_unsigned(3, 3);
+                                unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 2) then
+                        if bool(m_rdata(7)) then
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    null;
+                                else
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        null;
+                                    else
+                                        null;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                null;
+                            elsif (not bool(m_rdata(0))) then
+                                null;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                null;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                null;
+                            elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                null;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                unit_smfl_m_valid <= '1';
+                                unit_smfl_m_we <= '0';
+                                unit_smfl_m_size <= to_unsigned(3, 3);
+                                unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 1) then
+                        if bool(m_rerr) then
+                            null;
+                        elsif (not bool(m_rdata(0))) then
+                            null;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                            null;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            null;
+                        elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            null;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                            if bool(unit_smfl_r_FL_WALK(5)) then
+                                null;
+                            else
+                                if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                    null;
+                                else
+                                    null;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when FAULT =>
+            rs0 := to_unsigned(0, 8);
+            rs1 := to_unsigned(0, 7);
+            rs2 := to_unsigned(0, 3);
+            if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                rs2 := to_unsigned(5, 3);
+            else
+                rs2 := to_unsigned(4, 3);
+            end if;
+            if (walker_unit_smfl0_flevel = rs2) then
+                rs1 := to_unsigned(115, 7);
+            else
+                rs1 := to_unsigned(112, 7);
+            end if;
+            rs3 := to_unsigned(0, 8);
+            rs4 := to_unsigned(0, 8);
+            rs5 := to_unsigned(0, 8);
+            rs6 := to_unsigned(0, 8);
+            rs7 := to_unsigned(0, 8);
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 9) then
+                rs7 := to_unsigned(128, 8);
+            else
+                rs7 := to_unsigned(0, 8);
+            end if;
+            if (((walker_unit_smfl0_fault_k(4-1 downto 0) = 5) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 6)) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 7)) then
+                rs6 := to_unsigned(114, 8);
+            else
+                rs6 := rs7;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 4) then
+                rs5 := to_unsigned(133, 8);
+            else
+                rs5 := rs6;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 3) then
+                rs4 := to_unsigned(129, 8);
+            else
+                rs4 := rs5;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 2) then
+                rs3 := to_unsigned(113, 8);
+            else
+                rs3 := rs4;
+            end if;
+            if (walker_unit_smfl0_fault_k(4-1 downto 0) = 1) then
+                rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+            else
+                rs0 := rs3;
+            end if;
+            rs8 := to_unsigned(0, 7);
+            rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
+            rs9 := to_unsigned(0, 8);
+            rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
+        when ADREQ =>
+            if bool(walker_unit_smfl0_pend_5) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_5;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_5;
+            elsif bool(walker_unit_smfl0_pend_4) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_4;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_4;
+            elsif bool(walker_unit_smfl0_pend_3) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_3;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_3;
+            elsif bool(walker_unit_smfl0_pend_2) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_2;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_2;
+            elsif bool(walker_unit_smfl0_pend_1) then
+                unit_smfl_m_valid <= '1';
+                unit_smfl_m_we <= '1';
+                unit_smfl_m_size <= to_unsigned(3, 3);
+                unit_smfl_m_addr <= walker_unit_smfl0_sa_1;
+                unit_smfl_m_wdata <= walker_unit_smfl0_se_1;
+            else
+                null;
+            end if;
+        when ADWAIT =>
+            if bool(m_rvalid) then
+                unit_smfl_m_we <= '0';
+            end if;
+        when UWAIT =>
+            if bool(m_rvalid) then
+                unit_smfl_m_we <= '0';
+            end if;
+        when PROC =>
+            if (walker_unit_smfl0_lvl = 5) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                    unit_smfl_m_valid <= '1';
+                    unit_smfl_m_we <= '0';
+                    unit_smfl_m_size <= to_unsigned(3, 3);
+                    unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_unit_smfl0_lvl = 4) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                    unit_smfl_m_valid <= '1';
+                    unit_smfl_m_we <= '0';
+                    unit_smfl_m_size <= to_unsigned(3, 3);
+                    unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                end if;
+            elsif (walker_unit_smfl0_lvl = 3) then
+                if (bool(walker_unit_smfl0_le(7)) and True) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        if bool(unit_smfl_r_FL_WALK(5)) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (30 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                            elsif (30 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                            elsif (30 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                            elsif (30 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                            elsif (30 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                            elsif (30 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                            elsif (30 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                            elsif (30 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                            elsif (30 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                            elsif (30 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                            elsif (30 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                            elsif (30 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                            elsif (30 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                            elsif (30 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                            elsif (30 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                            elsif (30 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                            elsif (30 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                            elsif (30 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                            elsif (30 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                            elsif (30 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_unit_smfl0_le and to_unsigned(128, 64)) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_unit_smfl0_lvl = 2) then
+                if bool(walker_unit_smfl0_le(7)) then
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        if bool(unit_smfl_r_FL_WALK(5)) then
+                            null;
+                        else
+                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                            if (21 = 12) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                            elsif (21 = 13) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                            elsif (21 = 14) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                            elsif (21 = 15) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                            elsif (21 = 16) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                            elsif (21 = 17) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                            elsif (21 = 18) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                            elsif (21 = 19) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                            elsif (21 = 20) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                            elsif (21 = 21) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                            elsif (21 = 22) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                            elsif (21 = 23) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                            elsif (21 = 24) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                            elsif (21 = 25) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                            elsif (21 = 26) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                            elsif (21 = 27) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                            elsif (21 = 28) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                            elsif (21 = 29) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                            elsif (21 = 30) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                            elsif (21 = 31) then
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                            else
+                                leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                            end if;
+                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                null;
+                            else
+                                null;
+                            end if;
+                        end if;
+                    end if;
+                else
+                    if bool(m_rerr) then
+                        null;
+                    elsif (not bool(walker_unit_smfl0_le(0))) then
+                        null;
+                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                        null;
+                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                        null;
+                    elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                        null;
+                    else
+                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                        unit_smfl_m_valid <= '1';
+                        unit_smfl_m_we <= '0';
+                        unit_smfl_m_size <= to_unsigned(3, 3);
+                        unit_smfl_m_addr <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                    end if;
+                end if;
+            elsif (walker_unit_smfl0_lvl = 1) then
+                if bool(m_rerr) then
+                    null;
+                elsif (not bool(walker_unit_smfl0_le(0))) then
+                    null;
+                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                    null;
+                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                    null;
+                elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                    null;
+                else
+                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                    if bool(unit_smfl_r_FL_WALK(5)) then
+                        null;
+                    else
+                        if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                            null;
+                        else
+                            null;
+                        end if;
+                    end if;
+                end if;
+            end if;
+        when others =>
+            null;
+    end case;
+end process walker_unit_smfl0_logic;
+
+walker_unit_smfl0_fsm: process (clk) is
+    variable pending: std_logic;
+    variable uw: unsigned(63 downto 0);
+    variable used: std_logic;
+    variable uok: std_logic;
+    variable v_us: std_logic;
+    variable v_rw: std_logic;
+    variable in0: unsigned(63 downto 0);
+    variable in1: unsigned(63 downto 0);
+    variable in2: unsigned(63 downto 0);
+    variable in3: unsigned(56 downto 0);
+    variable in4: unsigned(63 downto 0);
+    variable in5: unsigned(56 downto 0);
+    variable in6: unsigned(63 downto 0);
+    variable in7: unsigned(63 downto 0);
+    variable in8: unsigned(47 downto 0);
+    variable in9: unsigned(63 downto 0);
+    variable in10: unsigned(47 downto 0);
+    variable leaf_pa: unsigned(63 downto 0);
+    variable rs0: unsigned(7 downto 0);
+    variable rs1: unsigned(6 downto 0);
+    variable rs2: unsigned(2 downto 0);
+    variable rs3: unsigned(7 downto 0);
+    variable rs4: unsigned(7 downto 0);
+    variable rs5: unsigned(7 downto 0);
+    variable rs6: unsigned(7 downto 0);
+    variable rs7: unsigned(7 downto 0);
+    variable rs8: unsigned(6 downto 0);
+    variable rs9: unsigned(7 downto 0);
+begin
+    if rising_edge(clk) then
+        if (rst = '1') then
+            walker_unit_smfl0_a_rw <= '0';
+            walker_unit_smfl0_a_us <= '0';
+            unit_smfl_done <= '0';
+            walker_unit_smfl0_ea <= to_unsigned(0, 64);
+            walker_unit_smfl0_fault_k <= to_unsigned(0, 8);
+            walker_unit_smfl0_flevel <= to_unsigned(0, 3);
+            walker_unit_smfl0_le <= to_unsigned(0, 64);
+            walker_unit_smfl0_lvl <= to_unsigned(0, 3);
+            walker_unit_smfl0_m_addr_h <= to_unsigned(0, 64);
+            walker_unit_smfl0_m_size_h <= to_unsigned(0, 3);
+            walker_unit_smfl0_m_valid_h <= '0';
+            walker_unit_smfl0_m_wdata_h <= to_unsigned(0, 64);
+            walker_unit_smfl0_m_we_h <= '0';
+            unit_smfl_o_aux <= to_unsigned(0, 3);
+            unit_smfl_o_level <= to_unsigned(0, 3);
+            unit_smfl_o_pa <= to_unsigned(0, 64);
+            unit_smfl_o_r_R <= to_unsigned(0, 1);
+            unit_smfl_o_r_W <= to_unsigned(0, 1);
+            unit_smfl_o_r_frame <= to_unsigned(0, 64);
+            unit_smfl_o_r_reason <= to_unsigned(0, 8);
+            unit_smfl_o_r_shift <= to_unsigned(0, 6);
+            unit_smfl_o_status <= to_unsigned(0, 8);
+            walker_unit_smfl0_pend_1 <= '0';
+            walker_unit_smfl0_pend_2 <= '0';
+            walker_unit_smfl0_pend_3 <= '0';
+            walker_unit_smfl0_pend_4 <= '0';
+            walker_unit_smfl0_pend_5 <= '0';
+            walker_unit_smfl0_st <= IDLE;
+        else
+            walker_unit_smfl0_m_valid_h <= stdl(bool(unit_smfl_m_valid) and (not bool(m_ready)));
+            walker_unit_smfl0_m_we_h <= unit_smfl_m_we;
+            walker_unit_smfl0_m_size_h <= unit_smfl_m_size;
+            walker_unit_smfl0_m_addr_h <= unit_smfl_m_addr;
+            walker_unit_smfl0_m_wdata_h <= unit_smfl_m_wdata;
+            pending := '0';
+            uw := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+            used := '0';
+            uok := '0';
+            v_us := '0';
+            v_rw := '0';
+            if bool(unit_smfl_done) then
+                unit_smfl_done <= '0';
+            end if;
+            case walker_unit_smfl0_st is
+                when IDLE =>
+                    if bool(unit_smfl_start) then
+                        walker_unit_smfl0_a_us <= '1';
+                        walker_unit_smfl0_a_rw <= '1';
+                        walker_unit_smfl0_pend_5 <= '0';
+                        walker_unit_smfl0_pend_4 <= '0';
+                        walker_unit_smfl0_pend_3 <= '0';
+                        walker_unit_smfl0_pend_2 <= '0';
+                        walker_unit_smfl0_pend_1 <= '0';
+                        walker_unit_smfl0_le <= to_unsigned(0, 64);
+                        in0 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in1 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in2 := unit_smfl_i_addr;
+                        in3 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in3 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        in4 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in4 := (unsigned'(to_unsigned(0, 7) & in3) or unsigned'("1111111000000000000000000000000000000000000000000000000000000000"));
+                        in5 := unsigned'("000000000000000000000000000000000000000000000000000000000");
+                        in5 := (unit_smfl_i_addr(57-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in2, 56) and to_unsigned(1, 64)) = 1) then
+                            in1 := in4;
+                        else
+                            in1 := unsigned'(to_unsigned(0, 7) & in5);
+                        end if;
+                        in6 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in7 := unit_smfl_i_addr;
+                        in8 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in8 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        in9 := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                        in9 := (unsigned'(to_unsigned(0, 16) & in8) or unsigned'("1111111111111111000000000000000000000000000000000000000000000000"));
+                        in10 := unsigned'("000000000000000000000000000000000000000000000000");
+                        in10 := (unit_smfl_i_addr(48-1 downto 0) and unsigned'("111111111111111111111111111111111111111111111111"));
+                        if ((shift_right(in7, 47) and to_unsigned(1, 64)) = 1) then
+                            in6 := in9;
+                        else
+                            in6 := unsigned'(to_unsigned(0, 16) & in10);
+                        end if;
+                        if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                            in0 := in1;
+                        else
+                            in0 := in6;
+                        end if;
+                        if (unit_smfl_i_addr /= in0) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(9, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(0, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                                walker_unit_smfl0_ea <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(57-1 downto 48) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(5, 3);
+                            else
+                                walker_unit_smfl0_ea <= (unsigned'(unit_smfl_r_FL_WALK(64-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(4, 3);
+                            end if;
+                        end if;
+                    end if;
+                when MWAIT =>
+                    if bool(m_rvalid) then
+                        used := '0';
+                        if (walker_unit_smfl0_lvl = 5) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 4) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 3) then
+                            if (bool(m_rdata(7)) and True) then
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 2) then
+                            if bool(m_rdata(7)) then
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(6) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            else
+                                uok := '1';
+                                if bool(m_rerr) then
+                                    uok := '0';
+                                end if;
+                                if (not bool(m_rdata(0))) then
+                                    uok := '0';
+                                end if;
+                                if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    uok := '0';
+                                end if;
+                                if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    uok := '0';
+                                end if;
+                                if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    uok := '0';
+                                end if;
+                                if bool(uok) then
+                                    uw := m_rdata;
+                                    if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                        uw(5) := '1';
+                                    end if;
+                                    if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                        uw(10) := '1';
+                                    end if;
+                                    if (uw /= m_rdata) then
+                                        used := '1';
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                        if (walker_unit_smfl0_lvl = 1) then
+                            uok := '1';
+                            if bool(m_rerr) then
+                                uok := '0';
+                            end if;
+                            if (not bool(m_rdata(0))) then
+                                uok := '0';
+                            end if;
+                            if (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                uok := '0';
+                            end if;
+                            if ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                uok := '0';
+                            end if;
+                            if (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                uok := '0';
+                            end if;
+                            if bool(uok) then
+                                uw := m_rdata;
+                                if (not bool(unit_smfl_r_FL_WALK(5))) then
+                                    uw(5) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(6)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(10) := '1';
+                                end if;
+                                if (bool(unit_smfl_r_FL_WALK(2)) and (not bool(unit_smfl_r_FL_WALK(5)))) then
+                                    uw(6) := '1';
+                                end if;
+                                if (uw /= m_rdata) then
+                                    used := '1';
+                                end if;
+                            end if;
+                        end if;
+                        if bool(used) then
+                            walker_unit_smfl0_le <= uw;
+                            walker_unit_smfl0_st <= UWAIT;
+                        else
+                            walker_unit_smfl0_le <= m_rdata;
+                            if (walker_unit_smfl0_lvl = 5) then
+                                if bool(m_rerr) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                                    walker_unit_smfl0_st <= MWAIT;
+                                    walker_unit_smfl0_lvl <= to_unsigned(4, 3);
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 4) then
+                                if bool(m_rerr) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                                    walker_unit_smfl0_st <= MWAIT;
+                                    walker_unit_smfl0_lvl <= to_unsigned(3, 3);
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 3) then
+                                if (bool(m_rdata(7)) and True) then
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(7, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        if bool(unit_smfl_r_FL_WALK(5)) then
+                                            walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                            walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                            walker_unit_smfl0_st <= FAULT;
+                                        else
+                                            unit_smfl_o_level <= to_unsigned(3, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (30 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                            elsif (30 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                            elsif (30 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                            elsif (30 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                            elsif (30 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                            elsif (30 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                            elsif (30 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                            elsif (30 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                            elsif (30 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                            elsif (30 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                            elsif (30 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                            elsif (30 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                            elsif (30 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                            elsif (30 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                            elsif (30 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                            elsif (30 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                            elsif (30 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                            elsif (30 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                            elsif (30 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                            elsif (30 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            unit_smfl_o_pa <= leaf_pa;
+                                            unit_smfl_o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                                walker_unit_smfl0_st <= ADREQ;
+                                            else
+                                                unit_smfl_o_status <= to_unsigned(0, 8);
+                                                unit_smfl_done <= '1';
+                                                walker_unit_smfl0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((m_rdata and to_unsigned(128, 64)) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                        walker_unit_smfl0_st <= MWAIT;
+                                        walker_unit_smfl0_lvl <= to_unsigned(2, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 2) then
+                                if bool(m_rdata(7)) then
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((m_rdata(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(6, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        if bool(unit_smfl_r_FL_WALK(5)) then
+                                            walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                            walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                            walker_unit_smfl0_st <= FAULT;
+                                        else
+                                            unit_smfl_o_level <= to_unsigned(2, 3);
+                                            leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                            if (21 = 12) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                            elsif (21 = 13) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                            elsif (21 = 14) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                            elsif (21 = 15) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                            elsif (21 = 16) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                            elsif (21 = 17) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                            elsif (21 = 18) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                            elsif (21 = 19) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                            elsif (21 = 20) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                            elsif (21 = 21) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                            elsif (21 = 22) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                            elsif (21 = 23) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                            elsif (21 = 24) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                            elsif (21 = 25) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                            elsif (21 = 26) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                            elsif (21 = 27) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                            elsif (21 = 28) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                            elsif (21 = 29) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                            elsif (21 = 30) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                            elsif (21 = 31) then
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                            else
+                                                leaf_pa := unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12));
+                                            end if;
+                                            unit_smfl_o_pa <= leaf_pa;
+                                            unit_smfl_o_aux <= to_unsigned(0, 3);
+                                            if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                                walker_unit_smfl0_st <= ADREQ;
+                                            else
+                                                unit_smfl_o_status <= to_unsigned(0, 8);
+                                                unit_smfl_done <= '1';
+                                                walker_unit_smfl0_st <= IDLE;
+                                            end if;
+                                        end if;
+                                    end if;
+                                else
+                                    if bool(m_rerr) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (not bool(m_rdata(0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                        walker_unit_smfl0_a_us <= v_us;
+                                        v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                        walker_unit_smfl0_a_rw <= v_rw;
+                                        walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                        walker_unit_smfl0_st <= MWAIT;
+                                        walker_unit_smfl0_lvl <= to_unsigned(1, 3);
+                                    end if;
+                                end if;
+                            elsif (walker_unit_smfl0_lvl = 1) then
+                                if bool(m_rerr) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (not bool(m_rdata(0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(m_rdata(2)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(m_rdata(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                elsif (((m_rdata and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((m_rdata and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(m_rdata(2)));
+                                    walker_unit_smfl0_a_us <= v_us;
+                                    v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(m_rdata(1)));
+                                    walker_unit_smfl0_a_rw <= v_rw;
+                                    if bool(unit_smfl_r_FL_WALK(5)) then
+                                        walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                        walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                        walker_unit_smfl0_st <= FAULT;
+                                    else
+                                        unit_smfl_o_level <= to_unsigned(1, 3);
+                                        unit_smfl_o_pa <= unsigned'(to_unsigned(0, 16) & m_rdata(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                        unit_smfl_o_aux <= to_unsigned(0, 3);
+                                        if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                            walker_unit_smfl0_st <= ADREQ;
+                                        else
+                                            unit_smfl_o_status <= to_unsigned(0, 8);
+                                            unit_smfl_done <= '1';
+                                            walker_unit_smfl0_st <= IDLE;
+                                        end if;
+                                    end if;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when FAULT =>
+                    unit_smfl_o_status <= walker_unit_smfl0_fault_k;
+                    unit_smfl_o_level <= walker_unit_smfl0_flevel;
+                    unit_smfl_o_aux <= to_unsigned(0, 3);
+                    rs0 := to_unsigned(0, 8);
+                    rs1 := to_unsigned(0, 7);
+                    rs2 := to_unsigned(0, 3);
+                    if (unit_smfl_r_FL_WALK(2-1 downto 0) = 1) then
+                        rs2 := to_unsigned(5, 3);
+                    else
+                        rs2 := to_unsigned(4, 3);
+                    end if;
+                    if (walker_unit_smfl0_flevel = rs2) then
+                        rs1 := to_unsigned(115, 7);
+                    else
+                        rs1 := to_unsigned(112, 7);
+                    end if;
+                    rs3 := to_unsigned(0, 8);
+                    rs4 := to_unsigned(0, 8);
+                    rs5 := to_unsigned(0, 8);
+                    rs6 := to_unsigned(0, 8);
+                    rs7 := to_unsigned(0, 8);
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 9) then
+                        rs7 := to_unsigned(128, 8);
+                    else
+                        rs7 := to_unsigned(0, 8);
+                    end if;
+                    if (((walker_unit_smfl0_fault_k(4-1 downto 0) = 5) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 6)) or (walker_unit_smfl0_fault_k(4-1 downto 0) = 7)) then
+                        rs6 := to_unsigned(114, 8);
+                    else
+                        rs6 := rs7;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 4) then
+                        rs5 := to_unsigned(133, 8);
+                    else
+                        rs5 := rs6;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 3) then
+                        rs4 := to_unsigned(129, 8);
+                    else
+                        rs4 := rs5;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 2) then
+                        rs3 := to_unsigned(113, 8);
+                    else
+                        rs3 := rs4;
+                    end if;
+                    if (walker_unit_smfl0_fault_k(4-1 downto 0) = 1) then
+                        rs0 := unsigned'(to_unsigned(0, 1) & rs1);
+                    else
+                        rs0 := rs3;
+                    end if;
+                    unit_smfl_o_r_reason <= rs0;
+                    unit_smfl_o_r_R <= (bool(unit_smfl_r_FL_WALK(3)) or bool(walker_unit_smfl0_a_us));
+                    unit_smfl_o_r_W <= ((bool(unit_smfl_r_FL_WALK(3)) or bool(walker_unit_smfl0_a_us)) and (bool(walker_unit_smfl0_a_rw) or (bool(unit_smfl_r_FL_WALK(3)) and (not bool(unit_smfl_r_FL_WALK(4))))));
+                    rs8 := to_unsigned(0, 7);
+                    rs8 := resize(9 * unsigned'(to_unsigned(0, 4) & walker_unit_smfl0_flevel), 7);
+                    rs9 := to_unsigned(0, 8);
+                    rs9 := (3 + unsigned'(to_unsigned(0, 1) & rs8));
+                    unit_smfl_o_r_shift <= rs9(6-1 downto 0);
+                    unit_smfl_o_r_frame <= unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                    unit_smfl_done <= '1';
+                    walker_unit_smfl0_st <= IDLE;
+                when ADREQ =>
+                    if bool(walker_unit_smfl0_pend_5) then
+                        walker_unit_smfl0_pend_5 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_4) then
+                        walker_unit_smfl0_pend_4 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_3) then
+                        walker_unit_smfl0_pend_3 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_2) then
+                        walker_unit_smfl0_pend_2 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    elsif bool(walker_unit_smfl0_pend_1) then
+                        walker_unit_smfl0_pend_1 <= '0';
+                        walker_unit_smfl0_st <= ADWAIT;
+                    else
+                        unit_smfl_o_status <= to_unsigned(0, 8);
+                        unit_smfl_done <= '1';
+                        walker_unit_smfl0_st <= IDLE;
+                    end if;
+                when ADWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_smfl0_st <= ADREQ;
+                    end if;
+                when UWAIT =>
+                    if bool(m_rvalid) then
+                        walker_unit_smfl0_st <= PROC;
+                    end if;
+                when PROC =>
+                    walker_unit_smfl0_le <= walker_unit_smfl0_le;
+                    if (walker_unit_smfl0_lvl = 5) then
+                        if bool(m_rerr) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_smfl0_le(0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(5, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(48-1 downto 39) & to_unsigned(0, 3)));
+                            walker_unit_smfl0_st <= MWAIT;
+                            walker_unit_smfl0_lvl <= to_unsigned(4, 3);
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 4) then
+                        if bool(m_rerr) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_smfl0_le(0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000010000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(4, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(39-1 downto 30) & to_unsigned(0, 3)));
+                            walker_unit_smfl0_st <= MWAIT;
+                            walker_unit_smfl0_lvl <= to_unsigned(3, 3);
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 3) then
+                        if (bool(walker_unit_smfl0_le(7)) and True) then
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(262142, 36)) /= 0) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(7, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    unit_smfl_o_level <= to_unsigned(3, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (30 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (30 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (30 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (30 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (30 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (30 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (30 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (30 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (30 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (30 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (30 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (30 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (30 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (30 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (30 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (30 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (30 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (30 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (30 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (30 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    unit_smfl_o_pa <= leaf_pa;
+                                    unit_smfl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        walker_unit_smfl0_st <= ADREQ;
+                                    else
+                                        unit_smfl_o_status <= to_unsigned(0, 8);
+                                        unit_smfl_done <= '1';
+                                        walker_unit_smfl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0)) or (False and ((walker_unit_smfl0_le and to_unsigned(128, 64)) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(3, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(30-1 downto 21) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(2, 3);
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 2) then
+                        if bool(walker_unit_smfl0_le(7)) then
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((walker_unit_smfl0_le(48-1 downto 12) and to_unsigned(510, 36)) /= 0) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(6, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                if bool(unit_smfl_r_FL_WALK(5)) then
+                                    walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                    walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                    walker_unit_smfl0_st <= FAULT;
+                                else
+                                    unit_smfl_o_level <= to_unsigned(2, 3);
+                                    leaf_pa := unsigned'("0000000000000000000000000000000000000000000000000000000000000000");
+                                    if (21 = 12) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                    elsif (21 = 13) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 13) & unit_smfl_i_addr(13-1 downto 0));
+                                    elsif (21 = 14) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 14) & unit_smfl_i_addr(14-1 downto 0));
+                                    elsif (21 = 15) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 15) & unit_smfl_i_addr(15-1 downto 0));
+                                    elsif (21 = 16) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 16) & unit_smfl_i_addr(16-1 downto 0));
+                                    elsif (21 = 17) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 17) & unit_smfl_i_addr(17-1 downto 0));
+                                    elsif (21 = 18) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 18) & unit_smfl_i_addr(18-1 downto 0));
+                                    elsif (21 = 19) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 19) & unit_smfl_i_addr(19-1 downto 0));
+                                    elsif (21 = 20) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 20) & unit_smfl_i_addr(20-1 downto 0));
+                                    elsif (21 = 21) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 21) & unit_smfl_i_addr(21-1 downto 0));
+                                    elsif (21 = 22) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 22) & unit_smfl_i_addr(22-1 downto 0));
+                                    elsif (21 = 23) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 23) & unit_smfl_i_addr(23-1 downto 0));
+                                    elsif (21 = 24) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 24) & unit_smfl_i_addr(24-1 downto 0));
+                                    elsif (21 = 25) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 25) & unit_smfl_i_addr(25-1 downto 0));
+                                    elsif (21 = 26) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 26) & unit_smfl_i_addr(26-1 downto 0));
+                                    elsif (21 = 27) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 27) & unit_smfl_i_addr(27-1 downto 0));
+                                    elsif (21 = 28) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 28) & unit_smfl_i_addr(28-1 downto 0));
+                                    elsif (21 = 29) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 29) & unit_smfl_i_addr(29-1 downto 0));
+                                    elsif (21 = 30) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 30) & unit_smfl_i_addr(30-1 downto 0));
+                                    elsif (21 = 31) then
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 31) & unit_smfl_i_addr(31-1 downto 0));
+                                    else
+                                        leaf_pa := unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12));
+                                    end if;
+                                    unit_smfl_o_pa <= leaf_pa;
+                                    unit_smfl_o_aux <= to_unsigned(0, 3);
+                                    if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                        walker_unit_smfl0_st <= ADREQ;
+                                    else
+                                        unit_smfl_o_status <= to_unsigned(0, 8);
+                                        unit_smfl_done <= '1';
+                                        walker_unit_smfl0_st <= IDLE;
+                                    end if;
+                                end if;
+                            end if;
+                        else
+                            if bool(m_rerr) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (not bool(walker_unit_smfl0_le(0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(2, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                                walker_unit_smfl0_a_us <= v_us;
+                                v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                                walker_unit_smfl0_a_rw <= v_rw;
+                                walker_unit_smfl0_ea <= (unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & to_unsigned(0, 12)) + unsigned'(unsigned'("0000000000000000000000000000000000000000000000000000") & unit_smfl_i_addr(21-1 downto 12) & to_unsigned(0, 3)));
+                                walker_unit_smfl0_st <= MWAIT;
+                                walker_unit_smfl0_lvl <= to_unsigned(1, 3);
+                            end if;
+                        end if;
+                    elsif (walker_unit_smfl0_lvl = 1) then
+                        if bool(m_rerr) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(1, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (not bool(walker_unit_smfl0_le(0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(2, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((not bool(unit_smfl_r_FL_WALK(5))) and (not bool(unit_smfl_r_FL_WALK(3)))) and (not bool(walker_unit_smfl0_le(2)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(3, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif ((((not bool(unit_smfl_r_FL_WALK(5))) and bool(unit_smfl_r_FL_WALK(2))) and (not bool(walker_unit_smfl0_le(1)))) and ((not bool(unit_smfl_r_FL_WALK(3))) or bool(unit_smfl_r_FL_WALK(4)))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(4, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        elsif (((walker_unit_smfl0_le and unsigned'("0000000000001111000000000000000000000000000000000000000000000000")) /= 0) or ((not bool(unit_smfl_r_FL_WALK(7))) and ((walker_unit_smfl0_le and unsigned'("1000000000000000000000000000000000000000000000000000000000000000")) /= 0))) then
+                            walker_unit_smfl0_fault_k <= to_unsigned(5, 8);
+                            walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                            walker_unit_smfl0_st <= FAULT;
+                        else
+                            v_us := stdl(bool(walker_unit_smfl0_a_us) and bool(walker_unit_smfl0_le(2)));
+                            walker_unit_smfl0_a_us <= v_us;
+                            v_rw := stdl(bool(walker_unit_smfl0_a_rw) and bool(walker_unit_smfl0_le(1)));
+                            walker_unit_smfl0_a_rw <= v_rw;
+                            if bool(unit_smfl_r_FL_WALK(5)) then
+                                walker_unit_smfl0_fault_k <= to_unsigned(8, 8);
+                                walker_unit_smfl0_flevel <= to_unsigned(1, 3);
+                                walker_unit_smfl0_st <= FAULT;
+                            else
+                                unit_smfl_o_level <= to_unsigned(1, 3);
+                                unit_smfl_o_pa <= unsigned'(to_unsigned(0, 16) & walker_unit_smfl0_le(48-1 downto 12) & unit_smfl_i_addr(12-1 downto 0));
+                                unit_smfl_o_aux <= to_unsigned(0, 3);
+                                if (bool(pending) or bool(walker_unit_smfl0_pend_5) or bool(walker_unit_smfl0_pend_4) or bool(walker_unit_smfl0_pend_3) or bool(walker_unit_smfl0_pend_2) or bool(walker_unit_smfl0_pend_1)) then
+                                    walker_unit_smfl0_st <= ADREQ;
+                                else
+                                    unit_smfl_o_status <= to_unsigned(0, 8);
+                                    unit_smfl_done <= '1';
+                                    walker_unit_smfl0_st <= IDLE;
+                                end if;
+                            end if;
+                        end if;
+                    end if;
+                when others =>
+                    walker_unit_smfl0_st <= IDLE;
+            end case;
+        end if;
+    end if;
+end process walker_unit_smfl0_fsm;
 
 walker_unit_sl0_logic: process (walker_unit_sl0_a_r, walker_unit_sl0_a_w, unit_sl_done, walker_unit_sl0_fault_k, walker_unit_sl0_flevel, unit_sl_i_addr, walker_unit_sl0_lvl, walker_unit_sl0_m_addr_h, m_rdata, m_rerr, m_rvalid, walker_unit_sl0_m_size_h, walker_unit_sl0_m_valid_h, walker_unit_sl0_m_wdata_h, walker_unit_sl0_m_we_h, walker_unit_sl0_pend_1, walker_unit_sl0_pend_2, walker_unit_sl0_pend_3, walker_unit_sl0_pend_4, walker_unit_sl0_pend_5, unit_sl_r_SL_WALK, walker_unit_sl0_sa_1, walker_unit_sl0_sa_2, walker_unit_sl0_sa_3, walker_unit_sl0_sa_4, walker_unit_sl0_sa_5, walker_unit_sl0_se_1, walker_unit_sl0_se_2, walker_unit_sl0_se_3, walker_unit_sl0_se_4, walker_unit_sl0_se_5, walker_unit_sl0_st, unit_sl_start) is
     variable pending: std_logic;
